@@ -1,0 +1,46 @@
+using Microsoft.CodeAnalysis;
+
+namespace TenantDbGuard.Analyzers;
+
+/// <summary>The diagnostic descriptors of every TenantDbGuard rule, in one place.</summary>
+public static class Descriptors
+{
+    /// <summary>The address of the rule pages; <c>{id}.md</c> is appended.</summary>
+    public const string HelpLinkBase = "https://github.com/tenantdbguard/TenantDbGuard/blob/main/docs/rules/";
+
+    /// <summary>TDG001: a connection is not released on all paths.</summary>
+    public static readonly DiagnosticDescriptor ConnectionNotReleased = Create(
+        DiagnosticIds.ConnectionNotReleased,
+        title: "Connection is not released on all paths",
+        messageFormat: "{0} is not released {1}",
+        RuleCategory.Reliability,
+        DiagnosticSeverity.Warning,
+        description: "A connection taken from a pool or data source, or opened with Open/OpenAsync, must be released "
+            + "(Dispose, DisposeAsync, Close, Release, or a using/await using) on every path, exceptions included, "
+            + "or handed to the caller. Every path that forgets it keeps a server connection until the process ends "
+            + "and eventually fails the whole service with 'Too many connections' (MySQL error 1040).");
+
+    private static DiagnosticDescriptor Create(
+        string id,
+        string title,
+        string messageFormat,
+        RuleCategory category,
+        DiagnosticSeverity defaultSeverity,
+        string description)
+    {
+        return new DiagnosticDescriptor(
+            id,
+            title,
+            messageFormat,
+            category.ToString(),
+            defaultSeverity,
+            isEnabledByDefault: true,
+            description: description,
+            helpLinkUri: HelpLinkBase + id + ".md");
+    }
+
+    private enum RuleCategory
+    {
+        Reliability,
+    }
+}

@@ -1,0 +1,64 @@
+namespace TenantDbGuard.Analyzers.Tests.Verifiers;
+
+/// <summary>
+/// A pool-shaped API, added to every analyzer test as a second file: the shape that multi-tenant apps
+/// wrap around MySqlConnector (a per-tenant pool whose connections go back with <c>Release()</c>).
+/// </summary>
+internal static class TestPrelude
+{
+    public const string Source = """
+        using System;
+        using System.Threading;
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        namespace Prelude
+        {
+            /// <summary>A pooled connection that goes back to its pool with Release(); not IDisposable.</summary>
+            public sealed class PooledConnection
+            {
+                public MySqlConnection Inner { get; } = new MySqlConnection();
+                public int Execute(string sql) => 0;
+                public Task<int> ExecuteAsync(string sql, CancellationToken cancellationToken = default) => Task.FromResult(0);
+                public Task<T> QueryFirstAsync<T>(string sql) => Task.FromResult(default(T)!);
+                public void Release() { }
+            }
+
+            /// <summary>A lease that is IDisposable and IAsyncDisposable.</summary>
+            public sealed class ConnectionLease : IDisposable, IAsyncDisposable
+            {
+                public MySqlConnection Connection { get; } = new MySqlConnection();
+                public int Execute(string sql) => 0;
+                public Task<int> ExecuteAsync(string sql) => Task.FromResult(0);
+                public void Dispose() { }
+                public ValueTask DisposeAsync() => default;
+            }
+
+            /// <summary>Connection settings: a GetConnection that is not an acquisition.</summary>
+            public sealed record ConnectionInfo(string Host, int Port);
+
+            public sealed class Pool
+            {
+                public PooledConnection GetConnection() => new PooledConnection();
+                public Task<PooledConnection> GetConnectionAsync(CancellationToken cancellationToken = default) => Task.FromResult(new PooledConnection());
+                public string GetConnectionString() => "";
+            }
+
+            public sealed class LeasePool
+            {
+                public ConnectionLease GetConnection() => new ConnectionLease();
+                public ValueTask<ConnectionLease> GetConnectionAsync(string tenant) => new(new ConnectionLease());
+            }
+
+            public sealed class Settings
+            {
+                public ConnectionInfo GetConnection() => new ConnectionInfo("localhost", 3306);
+            }
+
+            public static class Log
+            {
+                public static void Info(string message) { }
+            }
+        }
+        """;
+}
