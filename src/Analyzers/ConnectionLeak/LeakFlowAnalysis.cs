@@ -502,10 +502,17 @@ internal sealed class LeakFlowAnalysis
             case ISizeOfOperation:
             case INameOfOperation:
                 return false;
-            case ITupleOperation:
-            case IAnonymousObjectCreationOperation:
             case IArrayCreationOperation:
             case IArrayInitializerOperation:
+                // Stored in an array: a collection of connections is released element by element elsewhere.
+                if (EvaluateChildren(operation))
+                {
+                    Escape();
+                }
+
+                return false;
+            case ITupleOperation:
+            case IAnonymousObjectCreationOperation:
                 return EvaluateChildren(operation);
             case IPropertyReferenceOperation:
             case IFieldReferenceOperation:
