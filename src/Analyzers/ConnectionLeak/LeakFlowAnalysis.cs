@@ -705,9 +705,15 @@ internal sealed class LeakFlowAnalysis
             return false;
         }
 
-        if (name == "ConfigureAwait")
+        if (name is "ConfigureAwait" or "AsTask" or "Preserve")
         {
             return instanceIsResource || (method.IsExtensionMethod && firstArgumentIsResource);
+        }
+
+        if (name == "FromResult" && method.IsStatic && method.ContainingType is { Name: "Task" or "ValueTask" })
+        {
+            // A completed task of the resource: whoever receives the task receives the resource.
+            return firstArgumentIsResource;
         }
 
         // A hand-off (into a collection, or by ref) counts from the moment of the call, even if the call throws.
@@ -984,6 +990,12 @@ internal sealed class LeakFlowAnalysis
                 var (pattern, matches) = isPattern.Pattern is INegatedPatternOperation negated
                     ? (negated.Pattern, !outcome)
                     : (isPattern.Pattern, outcome);
+                if (MatchesExactlyNonNull(pattern, isPattern.Value.Type))
+                {
+                    // 'is { }', 'is T x' with the variable's own type: no match means null.
+                    return !matches && HeldBy(config, isPattern.Value) ? null : config;
+                }
+
                 if (pattern is IConstantPatternOperation constant)
                 {
                     if (IsNull(constant.Value))
@@ -1003,6 +1015,28 @@ internal sealed class LeakFlowAnalysis
             default:
                 return config;
         }
+    }
+
+    private static bool MatchesExactlyNonNull(IPatternOperation pattern, ITypeSymbol? inputType)
+    {
+        var matchedType = pattern switch
+        {
+            IRecursivePatternOperation { PropertySubpatterns.Length: 0, DeconstructionSubpatterns.Length: 0 } recursive => recursive.MatchedType,
+            IDeclarationPatternOperation declaration => declaration.MatchedType,
+            ITypePatternOperation type => type.MatchedType,
+            _ => null,
+        };
+        if (matchedType is null || inputType is null)
+        {
+            return false;
+        }
+
+        if (inputType is INamedTypeSymbol { OriginalDefinition.SpecialType: SpecialType.System_Nullable_T } nullable)
+        {
+            inputType = nullable.TypeArguments[0];
+        }
+
+        return SymbolEqualityComparer.Default.Equals(matchedType.WithNullableAnnotation(NullableAnnotation.NotAnnotated), inputType.WithNullableAnnotation(NullableAnnotation.NotAnnotated));
     }
 
     /// <summary>When <paramref name="equal"/> tells whether <c>State == value</c>: is the connection surely not open?</summary>
