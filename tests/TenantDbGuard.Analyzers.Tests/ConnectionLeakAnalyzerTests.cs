@@ -82,6 +82,28 @@ public sealed class ConnectionLeakAnalyzerTests
         """);
 
     [Fact]
+    public Task Release_calls_and_ConfigureAwait_are_not_considered_able_to_throw() => Verify.VerifyAnalyzerAsync("""
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool, PooledConnection previous)
+            {
+                var conn = pool.GetConnection();
+                previous.Release();
+                conn.Release();
+            }
+
+            async Task N(LeasePool pool)
+            {
+                var lease = await pool.GetConnectionAsync("tenant-1").ConfigureAwait(false);
+                await lease.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+        """);
+
+    [Fact]
     public Task Pool_connection_released_through_a_pool_method_taking_it_is_not_reported() => Verify.VerifyAnalyzerAsync("""
         using Prelude;
 
