@@ -1364,6 +1364,123 @@ public sealed class ConnectionLeakAnalyzerTests
         }
         """);
 
+    [Fact]
+    public Task Stored_in_a_property_of_another_object_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        sealed class RequestContext
+        {
+            public PooledConnection Connection { get; set; }
+        }
+
+        class C
+        {
+            void Attach(Pool pool, RequestContext context)
+            {
+                var conn = pool.GetConnection();
+                context.Connection = conn;
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Connection_returned_through_a_conditional_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        class C
+        {
+            PooledConnection M(Pool primary, Pool replica, bool readOnly)
+            {
+                var conn = readOnly ? replica.GetConnection() : primary.GetConnection();
+                return conn;
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Release_through_a_static_helper_taking_the_connection_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        static class Connections
+        {
+            public static void Close(PooledConnection connection) => connection.Release();
+        }
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    return conn.Execute("select 1");
+                }
+                finally
+                {
+                    Connections.Close(conn);
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Dispose_through_a_cast_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using Prelude;
+
+        class C
+        {
+            int M(LeasePool pool)
+            {
+                var lease = pool.GetConnection();
+                try
+                {
+                    return lease.Execute("select 1");
+                }
+                finally
+                {
+                    ((IDisposable)lease).Dispose();
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Using_on_an_existing_variable_after_a_call_that_can_throw_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(LeasePool pool)
+            {
+                var lease = [|pool.GetConnection()|];
+                Log.Info("lease taken");
+                using (lease)
+                {
+                    return lease.Execute("select 1");
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task OpenAsync_location_excludes_configure_await() => Verify.VerifyAnalyzerAsync("""
+        using System.Threading;
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        class C
+        {
+            async Task<int> M(string connectionString, CancellationToken ct)
+            {
+                var conn = new MySqlConnection(connectionString);
+                await [|conn.OpenAsync(ct)|].ConfigureAwait(false);
+                using var cmd = new MySqlCommand("delete from sessions", conn);
+                return await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+            }
+        }
+        """);
+
     // ---------------------------------------------------------------- control flow
 
     [Fact]
@@ -2436,7 +2553,7 @@ public sealed class ConnectionLeakAnalyzerTests
     }
 
     [Fact]
-    public Task Misspelled_release_is_reported_in_erroneous_code()
+    public Task Leak_next_to_unrelated_erroneous_code_is_reported()
     {
         var test = Verify.CreateTest("""
             using Prelude;
@@ -2446,14 +2563,9 @@ public sealed class ConnectionLeakAnalyzerTests
                 int M(Pool pool)
                 {
                     var conn = [|pool.GetConnection()|];
-                    try
-                    {
-                        return conn.Execute("select 1");
-                    }
-                    finally
-                    {
-                        conn.Relese();
-                    }
+                    var rows = conn.Execute("select 1");
+                    Log.Info(undefinedMessage);
+                    return rows;
                 }
             }
             """);
