@@ -1481,6 +1481,168 @@ public sealed class ConnectionLeakAnalyzerTests
         }
         """);
 
+    [Fact]
+    public Task Yield_returned_acquisition_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Collections.Generic;
+        using Prelude;
+
+        class C
+        {
+            IEnumerable<PooledConnection> M(Pool pool, int count)
+            {
+                for (var i = 0; i < count; i++)
+                {
+                    yield return pool.GetConnection();
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Returned_Task_of_the_connection_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            Task<PooledConnection> M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                return Task.FromResult(conn);
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Stored_through_a_dictionary_indexer_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Collections.Generic;
+        using Prelude;
+
+        sealed class Registry
+        {
+            private readonly Dictionary<string, PooledConnection> _byTenant = new();
+
+            public void Track(Pool pool, string tenant)
+            {
+                var conn = pool.GetConnection();
+                _byTenant[tenant] = conn;
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Lease_in_await_using_statement_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            async Task<int> M(LeasePool pool, string tenant)
+            {
+                await using (var lease = await pool.GetConnectionAsync(tenant))
+                {
+                    return await lease.ExecuteAsync("select 1");
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task MySqlConnection_closed_in_finally_after_not_closed_state_check_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Data;
+        using MySqlConnector;
+
+        class C
+        {
+            int M(string connectionString)
+            {
+                var conn = new MySqlConnection(connectionString);
+                try
+                {
+                    conn.Open();
+                    using var cmd = new MySqlCommand("delete from sessions", conn);
+                    return cmd.ExecuteNonQuery();
+                }
+                finally
+                {
+                    if (conn.State != ConnectionState.Closed)
+                    {
+                        conn.Close();
+                    }
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Release_under_a_property_pattern_null_check_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                PooledConnection conn = null;
+                try
+                {
+                    conn = pool.GetConnection();
+                    return conn.Execute("select 1");
+                }
+                finally
+                {
+                    if (conn is { })
+                    {
+                        conn.Release();
+                    }
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Variable_reassigned_after_release_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                conn.Release();
+                conn = pool.GetConnection();
+                conn.Release();
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Variable_reassigned_in_a_loop_and_released_each_iteration_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool, string[] statements)
+            {
+                PooledConnection conn;
+                var i = 0;
+                while (i < statements.Length)
+                {
+                    conn = pool.GetConnection();
+                    try
+                    {
+                        conn.Execute(statements[i]);
+                    }
+                    finally
+                    {
+                        conn.Release();
+                    }
+
+                    i++;
+                }
+            }
+        }
+        """);
+
     // ---------------------------------------------------------------- control flow
 
     [Fact]
