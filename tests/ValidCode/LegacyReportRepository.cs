@@ -112,3 +112,51 @@ public sealed class LegacyReportRepository
         }
     }
 }
+
+/// <summary>
+/// A reporting session that keeps one connection for a series of report queries; it opens the connection when it is
+/// created and closes it when disposed.
+/// </summary>
+public sealed class ReportingSession : IDisposable
+{
+    private readonly MySqlConnection _connection;
+    private int _queries;
+
+    public ReportingSession(MySqlDataSource dataSource, int commandTimeoutSeconds = 120)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(commandTimeoutSeconds);
+        CommandTimeout = commandTimeoutSeconds;
+        _connection = dataSource.OpenConnection();
+    }
+
+    public int CommandTimeout { get; }
+
+    public int QueryCount => _queries;
+
+    public IReadOnlyList<T> Query<T>(string sql, object? param = null)
+    {
+        _queries++;
+        return _connection.Query<T>(sql, param, commandTimeout: CommandTimeout).AsList();
+    }
+
+    public void Dispose() => _connection.Dispose();
+}
+
+/// <summary>Opens its connection on first use.</summary>
+public sealed class LazyReportConnection : IDisposable
+{
+    private readonly MySqlDataSource _dataSource;
+    private MySqlConnection? _connection;
+
+    public LazyReportConnection(MySqlDataSource dataSource) => _dataSource = dataSource;
+
+    public MySqlConnection Connection => _connection ??= _dataSource.OpenConnection();
+
+    public bool IsOpen => _connection is { State: ConnectionState.Open };
+
+    public void Dispose()
+    {
+        _connection?.Dispose();
+        _connection = null;
+    }
+}

@@ -15,6 +15,13 @@ public sealed record TenantHealth(string Tenant, bool Reachable, TimeSpan? Laten
 /// <summary>Checks that each tenant database answers, for the readiness endpoint.</summary>
 public sealed class TenantHealthProbe
 {
+    /// <summary>The probe the readiness endpoint registers for the master database.</summary>
+    public static readonly Func<MySqlDataSource, CancellationToken, Task<bool>> MasterProbe = async (dataSource, cancellationToken) =>
+    {
+        await using var conn = await dataSource.OpenConnectionAsync(cancellationToken);
+        return await conn.PingAsync(cancellationToken);
+    };
+
     private readonly TenantDataSources _dataSources;
 
     public TenantHealthProbe(TenantDataSources dataSources) => _dataSources = dataSources;

@@ -9,6 +9,8 @@ using MySqlConnector;
 
 namespace ValidCode;
 
+public sealed record OutboxMessage(long Id, string Topic, string Payload);
+
 /// <summary>Nightly housekeeping that walks every tenant database.</summary>
 public sealed class TenantMaintenanceJob
 {
@@ -36,6 +38,61 @@ public sealed class TenantMaintenanceJob
         });
 
         return purged;
+    }
+
+    public async Task<IReadOnlyDictionary<string, long>> CountCustomersAsync(IEnumerable<string> tenants, CancellationToken cancellationToken)
+    {
+        var counts = await Task.WhenAll(tenants.Distinct(StringComparer.Ordinal).Select(async tenant =>
+        {
+            await using var conn = await _dataSources.GetDataSource(tenant).OpenConnectionAsync(cancellationToken);
+            var count = await conn.ExecuteScalarAsync<long>(new CommandDefinition("SELECT COUNT(*) FROM customers", cancellationToken: cancellationToken));
+            return KeyValuePair.Create(tenant, count);
+        }));
+        return counts.ToDictionary(StringComparer.Ordinal);
+    }
+
+    /// <summary>Publishes outbox rows batch by batch, reconnecting when the server closed the connection between batches.</summary>
+    public async Task<int> RelayOutboxAsync(string tenant, Func<IReadOnlyList<OutboxMessage>, Task> publish, CancellationToken cancellationToken)
+    {
+        var dataSource = _dataSources.GetDataSource(tenant);
+        var relayed = 0;
+        MySqlConnection? conn = null;
+        try
+        {
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                if (conn is null || conn.State != System.Data.ConnectionState.Open)
+                {
+                    if (conn is not null)
+                    {
+                        await conn.DisposeAsync();
+                    }
+
+                    conn = await dataSource.OpenConnectionAsync(cancellationToken);
+                }
+
+                var batch = (await conn.QueryAsync<OutboxMessage>(new CommandDefinition(
+                    "SELECT id AS Id, topic AS Topic, payload AS Payload FROM outbox ORDER BY id LIMIT 100", cancellationToken: cancellationToken))).AsList();
+                if (batch.Count == 0)
+                {
+                    break;
+                }
+
+                await publish(batch);
+                await conn.ExecuteAsync(new CommandDefinition(
+                    "DELETE FROM outbox WHERE id <= @last", new { last = batch[^1].Id }, cancellationToken: cancellationToken));
+                relayed += batch.Count;
+            }
+        }
+        finally
+        {
+            if (conn is not null)
+            {
+                await conn.DisposeAsync();
+            }
+        }
+
+        return relayed;
     }
 
     public Task AnalyzeTablesAsync(string tenant, CancellationToken cancellationToken) => Task.Run(async () =>

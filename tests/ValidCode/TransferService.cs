@@ -56,6 +56,40 @@ public sealed class TransferService
         }
     }
 
+    /// <summary>Retries <see cref="TransferCreditAsync"/> when InnoDB picks this transaction as a deadlock victim.</summary>
+    public async Task TransferCreditWithRetryAsync(string tenant, long fromAccount, long toAccount, decimal amount, CancellationToken cancellationToken)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await TransferCreditAsync(tenant, fromAccount, toAccount, amount, cancellationToken);
+                return;
+            }
+            catch (MySqlException ex) when (ex.ErrorCode is MySqlErrorCode.LockDeadlock or MySqlErrorCode.LockWaitTimeout && attempt < 3)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(50 * attempt), cancellationToken);
+            }
+        }
+    }
+
+    public async Task<decimal> GetBalanceAsync(string tenant, long accountId, CancellationToken cancellationToken)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await using var conn = await _dataSources.GetDataSource(tenant).OpenConnectionAsync(cancellationToken);
+                return await conn.ExecuteScalarAsync<decimal>(new CommandDefinition(
+                    "SELECT credit FROM accounts WHERE id = @accountId", new { accountId }, cancellationToken: cancellationToken));
+            }
+            catch (MySqlException ex) when (ex.IsTransient && attempt < 3)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(100 * attempt), cancellationToken);
+            }
+        }
+    }
+
     public async Task<bool> TryReserveAsync(string tenant, long accountId, decimal amount, CancellationToken cancellationToken)
     {
         await using var conn = await _dataSources.GetDataSource(tenant).OpenConnectionAsync(cancellationToken);
