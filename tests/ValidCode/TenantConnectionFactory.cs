@@ -77,3 +77,24 @@ public sealed class TenantConnectionFactory
         }
     }
 }
+
+/// <summary>What the data-access helpers need: an open connection the caller disposes.</summary>
+public interface ITenantConnectionOpener
+{
+    Task<MySqlConnection> OpenAsync(string tenant, CancellationToken cancellationToken);
+}
+
+/// <summary>For the migration tool, which runs one statement at a time and opens its connections synchronously.</summary>
+public sealed class SynchronousConnectionOpener : ITenantConnectionOpener
+{
+    private readonly TenantDataSources _dataSources;
+
+    public SynchronousConnectionOpener(TenantDataSources dataSources) => _dataSources = dataSources;
+
+    public Task<MySqlConnection> OpenAsync(string tenant, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var conn = _dataSources.GetDataSource(tenant).OpenConnection();
+        return Task.FromResult(conn);
+    }
+}
