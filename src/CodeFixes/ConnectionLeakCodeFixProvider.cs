@@ -1,0 +1,117 @@
+using System.Collections.Generic;
+using System.Collections.Immutable;
+using System.Composition;
+using System.Linq;
+using System.Threading;
+using System.Threading.Tasks;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CodeActions;
+using Microsoft.CodeAnalysis.CodeFixes;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+using Microsoft.CodeAnalysis.Formatting;
+using TenantDbGuard.Analyzers;
+using TenantDbGuard.CodeFixes.ConnectionLeak;
+
+namespace TenantDbGuard.CodeFixes;
+
+/// <summary>
+/// Fixes TDG001: <c>await using</c> / <c>using</c>, release in <c>finally</c>, dispose on failure for connections
+/// handed to the caller, and release of a discarded result. Fix All applies the fixes one diagnostic at a time
+/// on the updated document, so two connections in one method are both fixed without conflicting edits.
+/// </summary>
+[ExportCodeFixProvider(Microsoft.CodeAnalysis.LanguageNames.CSharp, Name = nameof(ConnectionLeakCodeFixProvider))]
+[Shared]
+public sealed class ConnectionLeakCodeFixProvider : CodeFixProvider
+{
+    private static readonly FixAllProvider FixAll = FixAllProvider.Create(FixAllInDocumentAsync);
+
+    /// <inheritdoc />
+    public override ImmutableArray<string> FixableDiagnosticIds { get; } = ImmutableArray.Create(DiagnosticIds.ConnectionNotReleased);
+
+    /// <inheritdoc />
+    public override FixAllProvider GetFixAllProvider() => FixAll;
+
+    /// <inheritdoc />
+    public override async Task RegisterCodeFixesAsync(CodeFixContext context)
+    {
+        var document = context.Document;
+        var root = await document.GetSyntaxRootAsync(context.CancellationToken).ConfigureAwait(false);
+        var model = await document.GetSemanticModelAsync(context.CancellationToken).ConfigureAwait(false);
+        if (root is null || model is null)
+        {
+            return;
+        }
+
+        foreach (var diagnostic in context.Diagnostics)
+        {
+            if (FindAcquisition(root, diagnostic) is not { } acquisition)
+            {
+                continue;
+            }
+
+            foreach (var fix in LeakFixPlanner.Plan(model, acquisition, diagnostic.Properties, context.CancellationToken))
+            {
+                context.RegisterCodeFix(
+                    CodeAction.Create(
+                        fix.Title,
+                        _ => Task.FromResult(document.WithSyntaxRoot(fix.Apply(root))),
+                        fix.EquivalenceKey),
+                    diagnostic);
+            }
+        }
+    }
+
+    private static InvocationExpressionSyntax? FindAcquisition(SyntaxNode root, Diagnostic diagnostic)
+    {
+        var node = root.FindNode(diagnostic.Location.SourceSpan, getInnermostNodeForTie: true);
+        return node.FirstAncestorOrSelf<InvocationExpressionSyntax>(n => n.Span == diagnostic.Location.SourceSpan)
+            ?? node.FirstAncestorOrSelf<InvocationExpressionSyntax>();
+    }
+
+    private static async Task<Document?> FixAllInDocumentAsync(FixAllContext context, Document document, ImmutableArray<Diagnostic> diagnostics)
+    {
+        var cancellationToken = context.CancellationToken;
+        var root = await document.GetSyntaxRootAsync(cancellationToken).ConfigureAwait(false);
+        if (root is null || diagnostics.IsEmpty)
+        {
+            return document;
+        }
+
+        // Mark every acquisition first: each fix rewrites the tree, and the marks find the others again.
+        var marks = new Dictionary<SyntaxNode, (SyntaxAnnotation Mark, Diagnostic Diagnostic)>();
+        foreach (var diagnostic in diagnostics.OrderBy(d => d.Location.SourceSpan.Start))
+        {
+            if (FindAcquisition(root, diagnostic) is { } acquisition && !marks.ContainsKey(acquisition))
+            {
+                marks.Add(acquisition, (new SyntaxAnnotation("TenantDbGuard.Acquisition"), diagnostic));
+            }
+        }
+
+        root = root.ReplaceNodes(marks.Keys, (original, rewritten) => rewritten.WithAdditionalAnnotations(marks[original].Mark));
+        document = document.WithSyntaxRoot(root);
+
+        foreach (var (mark, diagnostic) in marks.Values)
+        {
+            root = (await document.GetSyntaxRootAsync(cancellationToken).ConfigureAwait(false))!;
+            if (root.GetAnnotatedNodes(mark).FirstOrDefault() is not InvocationExpressionSyntax acquisition)
+            {
+                continue;
+            }
+
+            var model = await document.GetSemanticModelAsync(cancellationToken).ConfigureAwait(false);
+            if (model is null)
+            {
+                continue;
+            }
+
+            var fixes = LeakFixPlanner.Plan(model, acquisition, diagnostic.Properties, cancellationToken);
+            var fix = fixes.FirstOrDefault(f => f.EquivalenceKey == context.CodeActionEquivalenceKey) ?? fixes.FirstOrDefault();
+            if (fix is not null)
+            {
+                document = document.WithSyntaxRoot(fix.Apply(root));
+            }
+        }
+
+        return await Formatter.FormatAsync(document, Formatter.Annotation, cancellationToken: cancellationToken).ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,3047 @@
+using System;
+using System.Collections.Concurrent;
+using System.Collections.Immutable;
+using System.Threading.Tasks;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.Diagnostics;
+using Microsoft.CodeAnalysis.Testing;
+using TenantDbGuard.Analyzers.Tests.Verifiers;
+using Verify = TenantDbGuard.Analyzers.Tests.Verifiers.CSharpAnalyzerVerifier<TenantDbGuard.Analyzers.ConnectionLeakAnalyzer>;
+
+namespace TenantDbGuard.Analyzers.Tests;
+
+public sealed class ConnectionLeakAnalyzerTests
+{
+    // ---------------------------------------------------------------- pool-shaped API, synchronous
+
+    [Fact]
+    public Task Pool_connection_never_released_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                return conn.Execute("select 1");
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Pool_connection_released_in_finally_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    return conn.Execute("select 1");
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Pool_connection_released_with_nothing_in_between_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                var inner = conn.Inner;
+                conn.Release();
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Pool_connection_released_at_the_end_without_finally_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                var rows = conn.Execute("delete from sessions");
+                conn.Release();
+                return rows;
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Release_calls_and_ConfigureAwait_are_not_considered_able_to_throw() => Verify.VerifyAnalyzerAsync("""
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool, PooledConnection previous)
+            {
+                var conn = pool.GetConnection();
+                previous.Release();
+                conn.Release();
+            }
+
+            async Task N(LeasePool pool)
+            {
+                var lease = await pool.GetConnectionAsync("tenant-1").ConfigureAwait(false);
+                await lease.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Pool_connection_released_through_a_pool_method_taking_it_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        sealed class TenantPool
+        {
+            private readonly Pool _pool = new Pool();
+
+            public PooledConnection GetConnection() => _pool.GetConnection();
+
+            public void Release(PooledConnection connection) => connection.Release();
+        }
+
+        class C
+        {
+            int M(TenantPool pool)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    return conn.Execute("select 1");
+                }
+                finally
+                {
+                    pool.Release(conn);
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Pool_connection_acquired_inside_try_and_released_with_null_conditional_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                PooledConnection conn = null;
+                try
+                {
+                    conn = pool.GetConnection();
+                    return conn.Execute("select 1");
+                }
+                finally
+                {
+                    conn?.Release();
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Pool_connection_released_on_every_branch_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, bool readOnly)
+            {
+                var conn = pool.GetConnection();
+                if (readOnly)
+                {
+                    conn.Release();
+                    return 0;
+                }
+
+                try
+                {
+                    return conn.Execute("delete from sessions");
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Pool_connection_released_on_one_branch_only_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool, bool keep)
+            {
+                var conn = [|pool.GetConnection()|];
+                if (keep)
+                {
+                    Log.Info("keeping the connection");
+                }
+                else
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Pool_connection_checked_for_null_with_early_return_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                if (conn is null)
+                {
+                    return 0;
+                }
+
+                try
+                {
+                    return conn.Execute("select 1");
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Pool_connection_released_under_is_not_null_in_finally_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                PooledConnection conn = null;
+                try
+                {
+                    conn = pool.GetConnection();
+                    return conn.Execute("select 1");
+                }
+                finally
+                {
+                    if (conn is not null)
+                    {
+                        conn.Release();
+                    }
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Connection_passed_as_an_ordinary_argument_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                Use(conn);
+            }
+
+            static void Use(PooledConnection connection) => connection.Execute("select 1");
+        }
+        """);
+
+    // ---------------------------------------------------------------- pool-shaped API, asynchronous
+
+    [Fact]
+    public Task Pool_async_connection_released_without_finally_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Threading;
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            async Task M(Pool pool, CancellationToken ct)
+            {
+                var conn = await [|pool.GetConnectionAsync(ct)|];
+                await conn.ExecuteAsync("update tenants set seen = now()", ct);
+                conn.Release();
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Pool_async_location_is_the_invocation_without_configure_await() => Verify.VerifyAnalyzerAsync("""
+        using System.Threading;
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            async Task M(Pool pool, CancellationToken ct)
+            {
+                var conn = await [|pool.GetConnectionAsync(ct)|].ConfigureAwait(false);
+                await conn.ExecuteAsync("update tenants set seen = now()", ct).ConfigureAwait(false);
+                conn.Release();
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Pool_async_connection_released_in_finally_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Threading;
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            async Task<int> M(Pool pool, CancellationToken ct)
+            {
+                var conn = await pool.GetConnectionAsync(ct).ConfigureAwait(false);
+                try
+                {
+                    return await conn.ExecuteAsync("select 1", ct).ConfigureAwait(false);
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Pool_async_connection_acquired_inside_try_with_null_check_in_finally_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Threading;
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            async Task<int> M(Pool pool, CancellationToken ct)
+            {
+                PooledConnection conn = null;
+                try
+                {
+                    conn = await pool.GetConnectionAsync(ct);
+                    return await conn.ExecuteAsync("select 1", ct);
+                }
+                finally
+                {
+                    if (conn != null)
+                    {
+                        conn.Release();
+                    }
+                }
+            }
+        }
+        """);
+
+    // ---------------------------------------------------------------- LeasePool (IDisposable + IAsyncDisposable)
+
+    [Fact]
+    public Task Lease_in_using_declaration_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(LeasePool pool)
+            {
+                using var lease = pool.GetConnection();
+                return lease.Execute("select 1");
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Lease_in_using_statement_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(LeasePool pool)
+            {
+                using (var lease = pool.GetConnection())
+                {
+                    return lease.Execute("select 1");
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Lease_in_await_using_declaration_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            async Task<int> M(LeasePool pool, string tenant)
+            {
+                await using var lease = await pool.GetConnectionAsync(tenant);
+                return await lease.ExecuteAsync("select 1");
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Lease_disposed_async_without_finally_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            async Task M(LeasePool pool, string tenant)
+            {
+                var lease = await [|pool.GetConnectionAsync(tenant)|];
+                await lease.ExecuteAsync("delete from sessions");
+                await lease.DisposeAsync();
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Lease_disposed_async_in_finally_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            async Task M(LeasePool pool, string tenant)
+            {
+                var lease = await pool.GetConnectionAsync(tenant);
+                try
+                {
+                    await lease.ExecuteAsync("delete from sessions");
+                }
+                finally
+                {
+                    await lease.DisposeAsync();
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Lease_disposed_in_finally_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(LeasePool pool)
+            {
+                var lease = pool.GetConnection();
+                try
+                {
+                    return lease.Execute("select 1");
+                }
+                finally
+                {
+                    lease.Dispose();
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Lease_in_using_on_an_existing_variable_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(LeasePool pool)
+            {
+                var lease = pool.GetConnection();
+                using (lease)
+                {
+                    return lease.Execute("select 1");
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Lease_in_await_using_with_configure_await_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            async Task<int> M(LeasePool pool, string tenant)
+            {
+                var lease = await pool.GetConnectionAsync(tenant).ConfigureAwait(false);
+                await using (lease.ConfigureAwait(false))
+                {
+                    return await lease.ExecuteAsync("select 1").ConfigureAwait(false);
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Lease_in_await_using_per_loop_iteration_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Collections.Generic;
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            async Task M(LeasePool pool, IEnumerable<string> tenants)
+            {
+                foreach (var tenant in tenants)
+                {
+                    await using var lease = await pool.GetConnectionAsync(tenant);
+                    await lease.ExecuteAsync("delete from sessions");
+                }
+            }
+        }
+        """);
+
+    // ---------------------------------------------------------------- MySqlConnector: Open/OpenAsync and MySqlDataSource
+
+    [Fact]
+    public Task MySqlConnection_in_using_declaration_then_opened_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using MySqlConnector;
+
+        class C
+        {
+            int M(string connectionString)
+            {
+                using var conn = new MySqlConnection(connectionString);
+                conn.Open();
+                using var cmd = new MySqlCommand("select count(*) from tenants", conn);
+                return Convert.ToInt32(cmd.ExecuteScalar());
+            }
+        }
+        """);
+
+    [Fact]
+    public Task MySqlConnection_in_await_using_then_opened_async_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Threading;
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        class C
+        {
+            async Task<int> M(string connectionString, CancellationToken ct)
+            {
+                await using var conn = new MySqlConnection(connectionString);
+                await conn.OpenAsync(ct);
+                await using var cmd = new MySqlCommand("delete from sessions", conn);
+                return await cmd.ExecuteNonQueryAsync(ct);
+            }
+        }
+        """);
+
+    [Fact]
+    public Task MySqlConnection_opened_async_and_closed_without_finally_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Threading;
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        class C
+        {
+            async Task M(string connectionString, CancellationToken ct)
+            {
+                var conn = new MySqlConnection(connectionString);
+                await [|conn.OpenAsync(ct)|];
+                using var cmd = new MySqlCommand("delete from sessions", conn);
+                await cmd.ExecuteNonQueryAsync(ct);
+                await conn.CloseAsync();
+            }
+        }
+        """);
+
+    [Fact]
+    public Task MySqlConnection_opened_and_closed_without_finally_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using MySqlConnector;
+
+        class C
+        {
+            void M(string connectionString)
+            {
+                var conn = new MySqlConnection(connectionString);
+                [|conn.Open()|];
+                using var cmd = new MySqlCommand("delete from sessions", conn);
+                cmd.ExecuteNonQuery();
+                conn.Close();
+            }
+        }
+        """);
+
+    [Fact]
+    public Task MySqlConnection_opened_and_closed_in_finally_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using MySqlConnector;
+
+        class C
+        {
+            int M(string connectionString)
+            {
+                var conn = new MySqlConnection(connectionString);
+                conn.Open();
+                try
+                {
+                    using var cmd = new MySqlCommand("delete from sessions", conn);
+                    return cmd.ExecuteNonQuery();
+                }
+                finally
+                {
+                    conn.Close();
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task MySqlConnection_opened_async_and_closed_async_in_finally_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Threading;
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        class C
+        {
+            async Task<int> M(string connectionString, CancellationToken ct)
+            {
+                var conn = new MySqlConnection(connectionString);
+                await conn.OpenAsync(ct);
+                try
+                {
+                    using var cmd = new MySqlCommand("delete from sessions", conn);
+                    return await cmd.ExecuteNonQueryAsync(ct);
+                }
+                finally
+                {
+                    await conn.CloseAsync();
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task MySqlConnection_closed_in_finally_after_state_check_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using System.Data;
+        using MySqlConnector;
+
+        class C
+        {
+            int M(string connectionString)
+            {
+                var conn = new MySqlConnection(connectionString);
+                try
+                {
+                    conn.Open();
+                    using var cmd = new MySqlCommand("select count(*) from tenants", conn);
+                    return Convert.ToInt32(cmd.ExecuteScalar());
+                }
+                finally
+                {
+                    if (conn.State == ConnectionState.Open)
+                    {
+                        conn.Close();
+                    }
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task MySqlConnection_opened_then_put_in_using_on_the_existing_variable_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using MySqlConnector;
+
+        class C
+        {
+            int M(string connectionString)
+            {
+                var conn = new MySqlConnection(connectionString);
+                conn.Open();
+                using (conn)
+                {
+                    using var cmd = new MySqlCommand("delete from sessions", conn);
+                    return cmd.ExecuteNonQuery();
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task MySqlConnection_created_but_never_opened_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using MySqlConnector;
+
+        class C
+        {
+            string M(string connectionString)
+            {
+                var conn = new MySqlConnection(connectionString);
+                return conn.Database;
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Open_on_a_field_is_not_tracked() => Verify.VerifyAnalyzerAsync("""
+        using MySqlConnector;
+
+        sealed class Repository
+        {
+            private readonly MySqlConnection _connection;
+
+            public Repository(MySqlConnection connection) => _connection = connection;
+
+            public int Purge()
+            {
+                _connection.Open();
+                using var cmd = new MySqlCommand("delete from sessions", _connection);
+                return cmd.ExecuteNonQuery();
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Open_async_on_a_parameter_is_not_tracked() => Verify.VerifyAnalyzerAsync("""
+        using System.Threading;
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        class C
+        {
+            async Task<int> M(MySqlConnection connection, CancellationToken ct)
+            {
+                await connection.OpenAsync(ct);
+                using var cmd = new MySqlCommand("delete from sessions", connection);
+                return await cmd.ExecuteNonQueryAsync(ct);
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Open_on_a_property_is_not_tracked() => Verify.VerifyAnalyzerAsync("""
+        using MySqlConnector;
+
+        sealed class UnitOfWork
+        {
+            public MySqlConnection Connection { get; set; }
+
+            public void Begin()
+            {
+                Connection.Open();
+                Connection.Ping();
+            }
+        }
+        """);
+
+    [Fact]
+    public Task IDbConnection_opened_and_never_closed_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Data;
+        using MySqlConnector;
+
+        class C
+        {
+            int M(string connectionString)
+            {
+                IDbConnection conn = new MySqlConnection(connectionString);
+                [|conn.Open()|];
+                using var cmd = conn.CreateCommand();
+                cmd.CommandText = "delete from sessions";
+                return cmd.ExecuteNonQuery();
+            }
+        }
+        """);
+
+    [Fact]
+    public Task IDbConnection_opened_and_disposed_in_finally_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Data;
+        using MySqlConnector;
+
+        class C
+        {
+            int M(string connectionString)
+            {
+                IDbConnection conn = new MySqlConnection(connectionString);
+                try
+                {
+                    conn.Open();
+                    using var cmd = conn.CreateCommand();
+                    cmd.CommandText = "delete from sessions";
+                    return cmd.ExecuteNonQuery();
+                }
+                finally
+                {
+                    conn.Dispose();
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task DataSource_connection_in_await_using_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Threading;
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        class C
+        {
+            async Task<int> M(MySqlDataSource ds, CancellationToken ct)
+            {
+                await using var conn = await ds.OpenConnectionAsync(ct);
+                await using var cmd = new MySqlCommand("delete from sessions", conn);
+                return await cmd.ExecuteNonQueryAsync(ct);
+            }
+        }
+        """);
+
+    [Fact]
+    public Task DataSource_connection_disposed_without_finally_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Threading;
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        class C
+        {
+            async Task<int> M(MySqlDataSource ds, CancellationToken ct)
+            {
+                var conn = await [|ds.OpenConnectionAsync(ct)|];
+                using var cmd = new MySqlCommand("delete from sessions", conn);
+                var rows = await cmd.ExecuteNonQueryAsync(ct);
+                await conn.DisposeAsync();
+                return rows;
+            }
+        }
+        """);
+
+    [Fact]
+    public Task DataSource_sync_connection_in_using_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using MySqlConnector;
+
+        class C
+        {
+            int M(MySqlDataSource ds)
+            {
+                using var conn = ds.OpenConnection();
+                using var cmd = new MySqlCommand("delete from sessions", conn);
+                return cmd.ExecuteNonQuery();
+            }
+        }
+        """);
+
+    [Fact]
+    public Task DataSource_sync_connection_never_disposed_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using MySqlConnector;
+
+        class C
+        {
+            int M(MySqlDataSource ds)
+            {
+                var conn = [|ds.OpenConnection()|];
+                using var cmd = new MySqlCommand("delete from sessions", conn);
+                return cmd.ExecuteNonQuery();
+            }
+        }
+        """);
+
+    [Fact]
+    public Task DataSource_connection_disposed_in_finally_after_null_check_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        class C
+        {
+            async Task<int> M(MySqlDataSource ds)
+            {
+                MySqlConnection conn = null;
+                try
+                {
+                    conn = await ds.OpenConnectionAsync();
+                    using var cmd = new MySqlCommand("delete from sessions", conn);
+                    return await cmd.ExecuteNonQueryAsync();
+                }
+                finally
+                {
+                    if (conn != null)
+                    {
+                        await conn.DisposeAsync();
+                    }
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task DbDataSource_base_type_connection_in_await_using_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Data.Common;
+        using System.Threading.Tasks;
+
+        class C
+        {
+            async Task<int> M(DbDataSource ds)
+            {
+                await using var conn = await ds.OpenConnectionAsync();
+                await using var cmd = conn.CreateCommand();
+                cmd.CommandText = "delete from sessions";
+                return await cmd.ExecuteNonQueryAsync();
+            }
+        }
+        """);
+
+    [Fact]
+    public Task DbDataSource_base_type_connection_never_disposed_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Data.Common;
+
+        class C
+        {
+            int M(DbDataSource ds)
+            {
+                var conn = [|ds.OpenConnection()|];
+                var cmd = conn.CreateCommand();
+                cmd.CommandText = "delete from sessions";
+                return cmd.ExecuteNonQuery();
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Dapper_query_on_a_using_connection_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Linq;
+        using System.Threading.Tasks;
+        using Dapper;
+        using MySqlConnector;
+
+        class C
+        {
+            async Task<int[]> M(MySqlDataSource ds)
+            {
+                await using var conn = await ds.OpenConnectionAsync();
+                var ids = await conn.QueryAsync<int>("select id from tenants");
+                return ids.ToArray();
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Dapper_query_is_not_a_hand_off() => Verify.VerifyAnalyzerAsync("""
+        using System.Linq;
+        using System.Threading.Tasks;
+        using Dapper;
+        using MySqlConnector;
+
+        class C
+        {
+            async Task<int[]> M(MySqlDataSource ds)
+            {
+                var conn = await [|ds.OpenConnectionAsync()|];
+                var ids = await conn.QueryAsync<int>("select id from tenants");
+                return ids.ToArray();
+            }
+        }
+        """);
+
+    [Fact]
+    public Task New_MySqlCommand_is_not_a_hand_off() => Verify.VerifyAnalyzerAsync("""
+        using MySqlConnector;
+
+        class C
+        {
+            MySqlCommand M(MySqlDataSource ds)
+            {
+                var conn = [|ds.OpenConnection()|];
+                return new MySqlCommand("select 1", conn);
+            }
+        }
+        """);
+
+    // ---------------------------------------------------------------- hand-offs: returned, stored, out/ref, wrapped
+
+    [Fact]
+    public Task Returned_connection_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        class C
+        {
+            PooledConnection M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                return conn;
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Returned_await_of_the_acquisition_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Threading;
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        class C
+        {
+            async Task<MySqlConnection> M(MySqlDataSource ds, CancellationToken ct)
+            {
+                return await ds.OpenConnectionAsync(ct);
+            }
+
+            async ValueTask<MySqlConnection> N(MySqlDataSource ds, CancellationToken ct) => await ds.OpenConnectionAsync(ct).ConfigureAwait(false);
+        }
+        """);
+
+    [Fact]
+    public Task Expression_bodied_members_returning_the_acquisition_are_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Threading.Tasks;
+        using Prelude;
+
+        sealed class Tenant
+        {
+            private readonly Pool _pool = new Pool();
+
+            public PooledConnection Connection => _pool.GetConnection();
+
+            public PooledConnection Open() => _pool.GetConnection();
+
+            public Task<PooledConnection> OpenAsync() => _pool.GetConnectionAsync();
+        }
+        """);
+
+    [Fact]
+    public Task Returned_tuple_containing_the_connection_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        class C
+        {
+            (PooledConnection Connection, string Tenant) M(Pool pool, string tenant)
+            {
+                var conn = pool.GetConnection();
+                return (conn, tenant);
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Yield_returned_connection_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Collections.Generic;
+        using Prelude;
+
+        class C
+        {
+            IEnumerable<PooledConnection> M(IEnumerable<Pool> pools)
+            {
+                foreach (var pool in pools)
+                {
+                    var conn = pool.GetConnection();
+                    yield return conn;
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Factory_that_disposes_on_failure_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Threading;
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        class C
+        {
+            async Task<MySqlConnection> OpenUtcAsync(MySqlDataSource ds, CancellationToken ct)
+            {
+                var conn = await ds.OpenConnectionAsync(ct);
+                try
+                {
+                    using var cmd = new MySqlCommand("SET time_zone = '+00:00'", conn);
+                    await cmd.ExecuteNonQueryAsync(ct);
+                    return conn;
+                }
+                catch
+                {
+                    await conn.DisposeAsync();
+                    throw;
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Factory_that_can_throw_before_returning_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Threading;
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        class C
+        {
+            async Task<MySqlConnection> OpenUtcAsync(MySqlDataSource ds, CancellationToken ct)
+            {
+                var conn = await [|ds.OpenConnectionAsync(ct)|];
+                using var cmd = new MySqlCommand("SET time_zone = '+00:00'", conn);
+                await cmd.ExecuteNonQueryAsync(ct);
+                return conn;
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Sync_factory_that_opens_then_runs_a_command_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using MySqlConnector;
+
+        class C
+        {
+            MySqlConnection Open(string connectionString)
+            {
+                var conn = new MySqlConnection(connectionString);
+                [|conn.Open()|];
+                using (var cmd = new MySqlCommand("SET NAMES utf8mb4", conn))
+                {
+                    cmd.ExecuteNonQuery();
+                }
+
+                return conn;
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Sync_factory_that_disposes_on_failure_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using MySqlConnector;
+
+        class C
+        {
+            MySqlConnection Open(string connectionString)
+            {
+                var conn = new MySqlConnection(connectionString);
+                conn.Open();
+                try
+                {
+                    using (var cmd = new MySqlCommand("SET NAMES utf8mb4", conn))
+                    {
+                        cmd.ExecuteNonQuery();
+                    }
+
+                    return conn;
+                }
+                catch (Exception)
+                {
+                    conn.Dispose();
+                    throw;
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Stored_in_a_field_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        sealed class Session
+        {
+            private PooledConnection _conn;
+            private PooledConnection _spare;
+
+            public void Attach(Pool pool)
+            {
+                _conn = pool.GetConnection();
+                var spare = pool.GetConnection();
+                _spare = spare;
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Stored_in_a_property_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        sealed class Session
+        {
+            public PooledConnection Current { get; private set; }
+
+            public void Attach(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                Current = conn;
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Stored_in_an_array_element_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        sealed class Slots
+        {
+            private readonly PooledConnection[] _slots = new PooledConnection[8];
+
+            public void Fill(Pool pool, int index)
+            {
+                _slots[index] = pool.GetConnection();
+            }
+        }
+        """);
+
+    [Theory]
+    [InlineData("list.Add(conn);")]
+    [InlineData("list.Insert(0, conn);")]
+    [InlineData("queue.Enqueue(conn);")]
+    [InlineData("stack.Push(conn);")]
+    [InlineData("dictionary.TryAdd(tenant, conn);")]
+    [InlineData("bag.Add(conn);")]
+    public Task Stored_in_a_collection_is_not_reported(string store) => Verify.VerifyAnalyzerAsync($$"""
+        using System.Collections.Concurrent;
+        using System.Collections.Generic;
+        using Prelude;
+
+        sealed class Registry
+        {
+            private readonly List<PooledConnection> list = new();
+            private readonly Queue<PooledConnection> queue = new();
+            private readonly Stack<PooledConnection> stack = new();
+            private readonly ConcurrentDictionary<string, PooledConnection> dictionary = new();
+            private readonly ConcurrentBag<PooledConnection> bag = new();
+
+            public void Track(Pool pool, string tenant)
+            {
+                var conn = pool.GetConnection();
+                {{store}}
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Stored_in_a_field_after_a_call_that_can_throw_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        sealed class Session
+        {
+            private PooledConnection _conn;
+
+            public void Attach(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                conn.Execute("set session wait_timeout = 60");
+                _conn = conn;
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Assigned_to_an_out_parameter_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        class C
+        {
+            bool TryOpen(Pool pool, out PooledConnection connection)
+            {
+                connection = pool.GetConnection();
+                return true;
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Assigned_to_a_ref_parameter_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        class C
+        {
+            void Ensure(Pool pool, ref PooledConnection connection)
+            {
+                var conn = pool.GetConnection();
+                connection = conn;
+            }
+        }
+        """);
+
+    private const string LeaseWrapper = """
+        using System;
+        using Prelude;
+
+        sealed class Lease : IDisposable
+        {
+            private readonly PooledConnection _connection;
+
+            public Lease(PooledConnection connection) => _connection = connection;
+
+            public int Execute(string sql) => _connection.Execute(sql);
+
+            public void Dispose() => _connection.Release();
+        }
+
+        """;
+
+    [Fact]
+    public Task Wrapper_in_using_is_not_reported() => Verify.VerifyAnalyzerAsync(LeaseWrapper + """
+        class C
+        {
+            int M(Pool pool)
+            {
+                using var lease = new Lease(pool.GetConnection());
+                return lease.Execute("select 1");
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Returned_wrapper_is_not_reported() => Verify.VerifyAnalyzerAsync(LeaseWrapper + """
+        class C
+        {
+            Lease Rent(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                return new Lease(conn);
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Wrapper_disposed_in_finally_is_not_reported() => Verify.VerifyAnalyzerAsync(LeaseWrapper + """
+        class C
+        {
+            int M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                var lease = new Lease(conn);
+                try
+                {
+                    return lease.Execute("select 1");
+                }
+                finally
+                {
+                    lease.Dispose();
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Wrapper_never_disposed_is_reported() => Verify.VerifyAnalyzerAsync(LeaseWrapper + """
+        class C
+        {
+            int M(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                var lease = new Lease(conn);
+                return lease.Execute("select 1");
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Non_disposable_holder_is_not_a_hand_off() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        sealed class Holder
+        {
+            private readonly PooledConnection _connection;
+
+            public Holder(PooledConnection connection) => _connection = connection;
+
+            public int Count() => _connection.Execute("select count(*) from t");
+        }
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                var holder = new Holder(conn);
+                return holder.Count();
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Stored_in_a_property_of_another_object_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        sealed class RequestContext
+        {
+            public PooledConnection Connection { get; set; }
+        }
+
+        class C
+        {
+            void Attach(Pool pool, RequestContext context)
+            {
+                var conn = pool.GetConnection();
+                context.Connection = conn;
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Connection_returned_through_a_conditional_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        class C
+        {
+            PooledConnection M(Pool primary, Pool replica, bool readOnly)
+            {
+                var conn = readOnly ? replica.GetConnection() : primary.GetConnection();
+                return conn;
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Release_through_a_static_helper_taking_the_connection_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        static class Connections
+        {
+            public static void Close(PooledConnection connection) => connection.Release();
+        }
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    return conn.Execute("select 1");
+                }
+                finally
+                {
+                    Connections.Close(conn);
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Dispose_through_a_cast_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using Prelude;
+
+        class C
+        {
+            int M(LeasePool pool)
+            {
+                var lease = pool.GetConnection();
+                try
+                {
+                    return lease.Execute("select 1");
+                }
+                finally
+                {
+                    ((IDisposable)lease).Dispose();
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Using_on_an_existing_variable_after_a_call_that_can_throw_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(LeasePool pool)
+            {
+                var lease = [|pool.GetConnection()|];
+                Log.Info("lease taken");
+                using (lease)
+                {
+                    return lease.Execute("select 1");
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task OpenAsync_location_excludes_configure_await() => Verify.VerifyAnalyzerAsync("""
+        using System.Threading;
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        class C
+        {
+            async Task<int> M(string connectionString, CancellationToken ct)
+            {
+                var conn = new MySqlConnection(connectionString);
+                await [|conn.OpenAsync(ct)|].ConfigureAwait(false);
+                using var cmd = new MySqlCommand("delete from sessions", conn);
+                return await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Yield_returned_acquisition_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Collections.Generic;
+        using Prelude;
+
+        class C
+        {
+            IEnumerable<PooledConnection> M(Pool pool, int count)
+            {
+                for (var i = 0; i < count; i++)
+                {
+                    yield return pool.GetConnection();
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Returned_Task_of_the_connection_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            Task<PooledConnection> M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                return Task.FromResult(conn);
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Stored_through_a_dictionary_indexer_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Collections.Generic;
+        using Prelude;
+
+        sealed class Registry
+        {
+            private readonly Dictionary<string, PooledConnection> _byTenant = new();
+
+            public void Track(Pool pool, string tenant)
+            {
+                var conn = pool.GetConnection();
+                _byTenant[tenant] = conn;
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Lease_in_await_using_statement_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            async Task<int> M(LeasePool pool, string tenant)
+            {
+                await using (var lease = await pool.GetConnectionAsync(tenant))
+                {
+                    return await lease.ExecuteAsync("select 1");
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task MySqlConnection_closed_in_finally_after_not_closed_state_check_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Data;
+        using MySqlConnector;
+
+        class C
+        {
+            int M(string connectionString)
+            {
+                var conn = new MySqlConnection(connectionString);
+                try
+                {
+                    conn.Open();
+                    using var cmd = new MySqlCommand("delete from sessions", conn);
+                    return cmd.ExecuteNonQuery();
+                }
+                finally
+                {
+                    if (conn.State != ConnectionState.Closed)
+                    {
+                        conn.Close();
+                    }
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Release_under_a_property_pattern_null_check_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                PooledConnection conn = null;
+                try
+                {
+                    conn = pool.GetConnection();
+                    return conn.Execute("select 1");
+                }
+                finally
+                {
+                    if (conn is { })
+                    {
+                        conn.Release();
+                    }
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Variable_reassigned_after_release_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                conn.Release();
+                conn = pool.GetConnection();
+                conn.Release();
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Variable_reassigned_in_a_loop_and_released_each_iteration_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool, string[] statements)
+            {
+                PooledConnection conn;
+                var i = 0;
+                while (i < statements.Length)
+                {
+                    conn = pool.GetConnection();
+                    try
+                    {
+                        conn.Execute(statements[i]);
+                    }
+                    finally
+                    {
+                        conn.Release();
+                    }
+
+                    i++;
+                }
+            }
+        }
+        """);
+
+    // ---------------------------------------------------------------- control flow
+
+    [Fact]
+    public Task Continue_before_release_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool, string[] statements)
+            {
+                foreach (var sql in statements)
+                {
+                    var conn = [|pool.GetConnection()|];
+                    if (sql.Length == 0)
+                    {
+                        continue;
+                    }
+
+                    try
+                    {
+                        conn.Execute(sql);
+                    }
+                    finally
+                    {
+                        conn.Release();
+                    }
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Break_before_release_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool, string[] statements)
+            {
+                for (var i = 0; i < statements.Length; i++)
+                {
+                    var conn = [|pool.GetConnection()|];
+                    if (statements[i] == "stop")
+                    {
+                        break;
+                    }
+
+                    try
+                    {
+                        conn.Execute(statements[i]);
+                    }
+                    finally
+                    {
+                        conn.Release();
+                    }
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Continue_and_break_inside_try_with_finally_release_are_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool, string[] statements)
+            {
+                foreach (var sql in statements)
+                {
+                    var conn = pool.GetConnection();
+                    try
+                    {
+                        if (sql.Length == 0)
+                        {
+                            continue;
+                        }
+
+                        if (sql == "stop")
+                        {
+                            break;
+                        }
+
+                        conn.Execute(sql);
+                    }
+                    finally
+                    {
+                        conn.Release();
+                    }
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Acquisition_in_a_loop_released_once_after_it_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool, string[] tenants)
+            {
+                PooledConnection conn = null;
+                foreach (var tenant in tenants)
+                {
+                    conn = [|pool.GetConnection()|];
+                }
+
+                conn?.Release();
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Variable_overwritten_before_release_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool primary, Pool replica)
+            {
+                var conn = [|primary.GetConnection()|];
+                conn = replica.GetConnection();
+                try
+                {
+                    return conn.Execute("select 1");
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Second_acquisition_before_the_try_protecting_the_first_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool live, Pool archive)
+            {
+                var current = [|live.GetConnection()|];
+                var old = archive.GetConnection();
+                try
+                {
+                    return current.Execute("select 1") + old.Execute("select 1");
+                }
+                finally
+                {
+                    old.Release();
+                    current.Release();
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Nested_try_finally_for_two_connections_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool live, Pool archive)
+            {
+                var current = live.GetConnection();
+                try
+                {
+                    var old = archive.GetConnection();
+                    try
+                    {
+                        return current.Execute("select 1") + old.Execute("select 1");
+                    }
+                    finally
+                    {
+                        old.Release();
+                    }
+                }
+                finally
+                {
+                    current.Release();
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Release_only_in_catch_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                try
+                {
+                    return conn.Execute("select 1");
+                }
+                catch
+                {
+                    conn.Release();
+                    throw;
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Release_only_in_catch_MySqlException_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        class C
+        {
+            async Task M(MySqlDataSource ds)
+            {
+                var conn = await [|ds.OpenConnectionAsync()|];
+                try
+                {
+                    using var cmd = new MySqlCommand("delete from sessions", conn);
+                    await cmd.ExecuteNonQueryAsync();
+                }
+                catch (MySqlException)
+                {
+                    await conn.DisposeAsync();
+                    throw;
+                }
+
+                await conn.DisposeAsync();
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Release_in_catch_all_and_after_the_try_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        class C
+        {
+            async Task M(MySqlDataSource ds)
+            {
+                var conn = await ds.OpenConnectionAsync();
+                try
+                {
+                    using var cmd = new MySqlCommand("delete from sessions", conn);
+                    await cmd.ExecuteNonQueryAsync();
+                }
+                catch
+                {
+                    await conn.DisposeAsync();
+                    throw;
+                }
+
+                await conn.DisposeAsync();
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Swallowing_catch_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                try
+                {
+                    conn.Execute("update tenants set seen = now()");
+                    conn.Release();
+                }
+                catch (Exception ex)
+                {
+                    Log.Info(ex.Message);
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Catch_that_returns_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using MySqlConnector;
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                try
+                {
+                    var rows = conn.Execute("delete from sessions");
+                    conn.Release();
+                    return rows;
+                }
+                catch (MySqlException)
+                {
+                    return -1;
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Release_under_an_if_that_is_not_a_null_or_state_check_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, bool release)
+            {
+                var conn = [|pool.GetConnection()|];
+                try
+                {
+                    return conn.Execute("select 1");
+                }
+                finally
+                {
+                    if (release)
+                    {
+                        conn.Release();
+                    }
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Empty_finally_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                try
+                {
+                    conn.Execute("update tenants set seen = now()");
+                }
+                finally
+                {
+                }
+
+                conn.Release();
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Throw_before_release_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, int tenantId)
+            {
+                var conn = [|pool.GetConnection()|];
+                if (tenantId <= 0)
+                {
+                    throw new ArgumentOutOfRangeException(nameof(tenantId));
+                }
+
+                try
+                {
+                    return conn.Execute("select 1");
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """);
+
+    // ---------------------------------------------------------------- discarded results
+
+    [Theory]
+    [InlineData("[|pool.GetConnection()|];")]
+    [InlineData("_ = [|pool.GetConnection()|];")]
+    [InlineData("await [|pool.GetConnectionAsync()|];")]
+    [InlineData("var inner = [|pool.GetConnection()|].Inner;")]
+    [InlineData("[|pool.GetConnection()|].Execute(\"select 1\");")]
+    [InlineData("[|leases.GetConnection()|];")]
+    [InlineData("await [|leases.GetConnectionAsync(\"tenant-1\")|];")]
+    [InlineData("[|ds.OpenConnection()|];")]
+    [InlineData("await [|ds.OpenConnectionAsync()|];")]
+    [InlineData("[|new MySqlConnection(\"Server=db\").Open()|];")]
+    [InlineData("await [|new MySqlConnection(\"Server=db\").OpenAsync()|];")]
+    public Task Discarded_result_is_reported(string statement) => Verify.VerifyAnalyzerAsync($$"""
+        using System.Threading.Tasks;
+        using MySqlConnector;
+        using Prelude;
+
+        class C
+        {
+            async Task M(Pool pool, LeasePool leases, MySqlDataSource ds)
+            {
+                {{statement}}
+            }
+        }
+        """);
+
+    // ---------------------------------------------------------------- not acquisitions
+
+    [Fact]
+    public Task Settings_GetConnection_is_not_an_acquisition() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        class C
+        {
+            string M(Settings settings)
+            {
+                var info = settings.GetConnection();
+                settings.GetConnection();
+                return info.Host;
+            }
+        }
+        """);
+
+    [Fact]
+    public Task GetConnectionString_is_not_an_acquisition() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        class C
+        {
+            string M(Pool pool)
+            {
+                var cs = pool.GetConnectionString();
+                pool.GetConnectionString();
+                return cs;
+            }
+        }
+        """);
+
+    [Fact]
+    public Task GetConnection_returning_a_type_whose_Release_takes_arguments_is_not_an_acquisition() => Verify.VerifyAnalyzerAsync("""
+        sealed class Ticket
+        {
+            public void Release(int count) { }
+        }
+
+        sealed class Counter
+        {
+            public Ticket GetConnection() => new Ticket();
+        }
+
+        class C
+        {
+            void M(Counter counter)
+            {
+                var ticket = counter.GetConnection();
+                counter.GetConnection();
+            }
+        }
+        """);
+
+    [Fact]
+    public Task GetConnection_on_any_type_returning_a_disposable_is_an_acquisition() => Verify.VerifyAnalyzerAsync("""
+        using System;
+
+        sealed class Handle : IDisposable
+        {
+            public void Work() { }
+            public void Dispose() { }
+        }
+
+        sealed class Broker
+        {
+            public Handle GetConnection() => new Handle();
+        }
+
+        class C
+        {
+            void M(Broker broker)
+            {
+                var handle = [|broker.GetConnection()|];
+                handle.Work();
+            }
+        }
+        """);
+
+    [Fact]
+    public Task GetConnectionAsync_returning_a_task_of_an_async_disposable_is_an_acquisition() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using System.Threading.Tasks;
+
+        sealed class Channel : IAsyncDisposable
+        {
+            public Task SendAsync(string message) => Task.CompletedTask;
+            public ValueTask DisposeAsync() => default;
+        }
+
+        sealed class Broker
+        {
+            public Task<Channel> GetConnectionAsync() => Task.FromResult(new Channel());
+        }
+
+        class C
+        {
+            async Task M(Broker broker)
+            {
+                var channel = await [|broker.GetConnectionAsync()|];
+                await channel.SendAsync("hello");
+            }
+
+            async Task N(Broker broker)
+            {
+                await using var channel = await broker.GetConnectionAsync();
+                await channel.SendAsync("hello");
+            }
+        }
+        """);
+
+    // ---------------------------------------------------------------- lambdas, local functions, constructors, accessors
+
+    [Fact]
+    public Task Leak_in_Task_Run_lambda_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            Task M(Pool pool) => Task.Run(() =>
+            {
+                var conn = [|pool.GetConnection()|];
+                conn.Execute("update tenants set seen = now()");
+            });
+        }
+        """);
+
+    [Fact]
+    public Task Task_Run_async_lambda_with_finally_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            Task<int> M(Pool pool) => Task.Run(async () =>
+            {
+                var conn = await pool.GetConnectionAsync();
+                try
+                {
+                    return await conn.ExecuteAsync("select 1");
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            });
+        }
+        """);
+
+    [Fact]
+    public Task Connection_returned_from_Task_Run_lambda_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            Task<PooledConnection> M(Pool pool) => Task.Run(() => pool.GetConnection());
+        }
+        """);
+
+    [Fact]
+    public Task Leak_in_Parallel_ForEachAsync_body_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Collections.Generic;
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            Task M(Pool pool, IEnumerable<string> tenants) =>
+                Parallel.ForEachAsync(tenants, async (tenant, ct) =>
+                {
+                    var conn = await [|pool.GetConnectionAsync(ct)|];
+                    await conn.ExecuteAsync("delete from sessions where tenant = @tenant", ct);
+                    conn.Release();
+                });
+        }
+        """);
+
+    [Fact]
+    public Task Parallel_ForEachAsync_body_with_await_using_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Collections.Generic;
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            Task M(LeasePool pool, IEnumerable<string> tenants) =>
+                Parallel.ForEachAsync(tenants, async (tenant, ct) =>
+                {
+                    await using var lease = await pool.GetConnectionAsync(tenant);
+                    await lease.ExecuteAsync("delete from sessions");
+                });
+        }
+        """);
+
+    [Fact]
+    public Task Leak_in_local_function_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                return Count();
+
+                int Count()
+                {
+                    var conn = [|pool.GetConnection()|];
+                    return conn.Execute("select count(*) from tenants");
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Local_function_with_finally_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                return Count();
+
+                int Count()
+                {
+                    var conn = pool.GetConnection();
+                    try
+                    {
+                        return conn.Execute("select count(*) from tenants");
+                    }
+                    finally
+                    {
+                        conn.Release();
+                    }
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Leak_in_constructor_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        sealed class SchemaInfo
+        {
+            private readonly int _version;
+
+            public SchemaInfo(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                _version = conn.Execute("select version from schema_info");
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Constructor_storing_the_connection_in_a_field_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        sealed class Session
+        {
+            private readonly PooledConnection _conn;
+
+            public Session(Pool pool)
+            {
+                _conn = pool.GetConnection();
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Leak_in_property_getter_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        sealed class TenantStats
+        {
+            private readonly Pool _pool = new Pool();
+
+            public int SessionCount
+            {
+                get
+                {
+                    var conn = [|_pool.GetConnection()|];
+                    return conn.Execute("select count(*) from sessions");
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Property_getter_with_finally_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        sealed class TenantStats
+        {
+            private readonly Pool _pool = new Pool();
+
+            public int SessionCount
+            {
+                get
+                {
+                    var conn = _pool.GetConnection();
+                    try
+                    {
+                        return conn.Execute("select count(*) from sessions");
+                    }
+                    finally
+                    {
+                        conn.Release();
+                    }
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Leak_in_lambda_of_a_field_initializer_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using Prelude;
+
+        sealed class Jobs
+        {
+            private static readonly Pool SharedPool = new Pool();
+
+            private readonly Func<int> _count = () =>
+            {
+                var conn = [|SharedPool.GetConnection()|];
+                return conn.Execute("select count(*) from jobs");
+            };
+
+            public int Count() => _count();
+        }
+        """);
+
+    [Fact]
+    public Task Leak_in_top_level_statements_is_reported()
+    {
+        var test = Verify.CreateTest("""
+            using Prelude;
+
+            var pool = new Pool();
+            var conn = [|pool.GetConnection()|];
+            conn.Execute("select 1");
+            """);
+        test.TestState.OutputKind = OutputKind.ConsoleApplication;
+        return test.RunAsync();
+    }
+
+    [Fact]
+    public Task Top_level_statements_with_finally_are_not_reported()
+    {
+        var test = Verify.CreateTest("""
+            using Prelude;
+
+            var pool = new Pool();
+            var conn = pool.GetConnection();
+            try
+            {
+                conn.Execute("select 1");
+            }
+            finally
+            {
+                conn.Release();
+            }
+            """);
+        test.TestState.OutputKind = OutputKind.ConsoleApplication;
+        return test.RunAsync();
+    }
+
+    // ---------------------------------------------------------------- generated code
+
+    [Fact]
+    public Task Generated_code_file_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        // <auto-generated/>
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                return conn.Execute("select 1");
+            }
+        }
+        """);
+
+    [Fact]
+    public Task GeneratedCode_attribute_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.CodeDom.Compiler;
+        using Prelude;
+
+        [GeneratedCode("TenantDbGuard.Tests", "1.0")]
+        class C
+        {
+            int M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                return conn.Execute("select 1");
+            }
+        }
+        """);
+
+    // ---------------------------------------------------------------- configuration: .editorconfig and attribute
+
+    private const string RentingApi = """
+        using System;
+
+        sealed class Handle : IDisposable
+        {
+            public void Work() { }
+            public void Dispose() { }
+        }
+
+        sealed class Renter
+        {
+            public Handle Rent() => new Handle();
+            public Handle Borrow() => new Handle();
+        }
+
+        """;
+
+    [Fact]
+    public Task Configured_acquire_method_is_reported() => Verify.VerifyAnalyzerWithEditorConfigAsync(RentingApi + """
+        class C
+        {
+            void M(Renter renter)
+            {
+                var handle = [|renter.Rent()|];
+                handle.Work();
+            }
+        }
+        """, "tenantdbguard.acquire_methods = Rent\n");
+
+    [Fact]
+    public Task Configured_acquire_method_in_using_is_not_reported() => Verify.VerifyAnalyzerWithEditorConfigAsync(RentingApi + """
+        class C
+        {
+            void M(Renter renter)
+            {
+                using var handle = renter.Rent();
+                handle.Work();
+            }
+        }
+        """, "tenantdbguard.acquire_methods = Rent\n");
+
+    [Fact]
+    public Task Unconfigured_method_is_not_an_acquisition() => Verify.VerifyAnalyzerAsync(RentingApi + """
+        class C
+        {
+            void M(Renter renter)
+            {
+                var handle = renter.Rent();
+                handle.Work();
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Configured_acquire_methods_list_with_type_qualified_names() => Verify.VerifyAnalyzerWithEditorConfigAsync(RentingApi + """
+        sealed class OtherRenter
+        {
+            public Handle Rent() => new Handle();
+        }
+
+        class C
+        {
+            void M(Renter renter, OtherRenter other)
+            {
+                var rented = [|renter.Rent()|];
+                rented.Work();
+                var borrowed = [|renter.Borrow()|];
+                borrowed.Work();
+                var notConfigured = other.Rent();
+                notConfigured.Work();
+            }
+        }
+        """, "tenantdbguard.acquire_methods = Renter.Rent, Borrow\n");
+
+    private const string GiveBackApi = """
+        using Prelude;
+
+        static class PoolExtensions
+        {
+            public static void GiveBack(this PooledConnection connection) => connection.Release();
+        }
+
+        """;
+
+    [Fact]
+    public Task Configured_release_method_is_a_release() => Verify.VerifyAnalyzerWithEditorConfigAsync(GiveBackApi + """
+        class C
+        {
+            int M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    return conn.Execute("select 1");
+                }
+                finally
+                {
+                    conn.GiveBack();
+                }
+            }
+        }
+        """, "tenantdbguard.release_methods = GiveBack\n");
+
+    [Fact]
+    public Task Unconfigured_release_method_is_not_a_release() => Verify.VerifyAnalyzerAsync(GiveBackApi + """
+        class C
+        {
+            int M(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                try
+                {
+                    return conn.Execute("select 1");
+                }
+                finally
+                {
+                    conn.GiveBack();
+                }
+            }
+        }
+        """);
+
+    private const string AcquiresConnectionAttribute = """
+        using System;
+
+        namespace TenantDbGuard
+        {
+            [AttributeUsage(AttributeTargets.Method | AttributeTargets.ReturnValue)]
+            public sealed class AcquiresConnectionAttribute : Attribute
+            {
+            }
+        }
+
+        namespace App
+        {
+            public sealed class Session : IDisposable
+            {
+                public int Run(string sql) => 0;
+                public void Dispose() { }
+            }
+        }
+
+        """;
+
+    [Fact]
+    public Task Method_marked_AcquiresConnection_is_an_acquisition() => Verify.VerifyAnalyzerAsync(AcquiresConnectionAttribute + """
+        namespace App
+        {
+            public sealed class Sessions
+            {
+                [TenantDbGuard.AcquiresConnection]
+                public Session Begin() => new Session();
+            }
+
+            class C
+            {
+                int Leaks(Sessions sessions)
+                {
+                    var session = [|sessions.Begin()|];
+                    return session.Run("select 1");
+                }
+
+                int Disposes(Sessions sessions)
+                {
+                    using var session = sessions.Begin();
+                    return session.Run("select 1");
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Return_value_marked_AcquiresConnection_is_an_acquisition() => Verify.VerifyAnalyzerAsync(AcquiresConnectionAttribute + """
+        namespace App
+        {
+            public sealed class Sessions
+            {
+                [return: TenantDbGuard.AcquiresConnection]
+                public Session Begin() => new Session();
+            }
+
+            class C
+            {
+                int Leaks(Sessions sessions)
+                {
+                    var session = [|sessions.Begin()|];
+                    return session.Run("select 1");
+                }
+
+                Session HandsOff(Sessions sessions)
+                {
+                    var session = sessions.Begin();
+                    return session;
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Attribute_with_the_same_name_in_another_namespace_is_ignored() => Verify.VerifyAnalyzerAsync("""
+        using System;
+
+        namespace Other
+        {
+            public sealed class AcquiresConnectionAttribute : Attribute
+            {
+            }
+        }
+
+        namespace App
+        {
+            public sealed class Session : IDisposable
+            {
+                public int Run(string sql) => 0;
+                public void Dispose() { }
+            }
+
+            public sealed class Sessions
+            {
+                [Other.AcquiresConnection]
+                public Session Begin() => new Session();
+            }
+
+            class C
+            {
+                int M(Sessions sessions)
+                {
+                    var session = sessions.Begin();
+                    return session.Run("select 1");
+                }
+            }
+        }
+        """);
+
+    // ---------------------------------------------------------------- erroneous and incomplete code
+
+    [Fact]
+    public Task Erroneous_code_elsewhere_in_the_method_does_not_hide_a_using()
+    {
+        var test = Verify.CreateTest("""
+            using Prelude;
+
+            class C
+            {
+                void M(LeasePool pool)
+                {
+                    using var lease = pool.GetConnection();
+                    lease.Execute(UndefinedSql);
+                    int count = "not a number";
+                }
+            }
+            """);
+        test.CompilerDiagnostics = CompilerDiagnostics.None;
+        return test.RunAsync();
+    }
+
+    [Fact]
+    public Task Leak_next_to_unrelated_erroneous_code_is_reported()
+    {
+        var test = Verify.CreateTest("""
+            using Prelude;
+
+            class C
+            {
+                int M(Pool pool)
+                {
+                    var conn = [|pool.GetConnection()|];
+                    var rows = conn.Execute("select 1");
+                    Log.Info(undefinedMessage);
+                    return rows;
+                }
+            }
+            """);
+        test.CompilerDiagnostics = CompilerDiagnostics.None;
+        return test.RunAsync();
+    }
+
+    [Fact]
+    public Task Missing_semicolon_after_use_is_still_reported()
+    {
+        var test = Verify.CreateTest("""
+            using Prelude;
+
+            class C
+            {
+                int M(Pool pool)
+                {
+                    var conn = [|pool.GetConnection()|];
+                    return conn.Execute("select 1")
+                }
+            }
+            """);
+        test.CompilerDiagnostics = CompilerDiagnostics.None;
+        return test.RunAsync();
+    }
+
+    [Fact]
+    public Task GetConnection_on_an_unknown_type_is_not_an_acquisition()
+    {
+        var test = Verify.CreateTest("""
+            class C
+            {
+                void M(UnknownPool pool)
+                {
+                    var conn = pool.GetConnection();
+                    conn.Execute("select 1");
+                    var other = missing.GetConnection();
+                }
+            }
+            """);
+        test.CompilerDiagnostics = CompilerDiagnostics.None;
+        return test.RunAsync();
+    }
+
+    [Theory]
+    [InlineData("var conn = pool.GetConnection(")]
+    [InlineData("var conn = pool.GetConnection(); try { conn.Execute(\"select 1\"); } finally {")]
+    [InlineData("var conn = await pool.GetConnectionAsync(); conn = ; conn.Release();")]
+    [InlineData("await using var lease = await ")]
+    [InlineData("using (var lease = leases.GetConnection(")]
+    [InlineData("pool.GetConnection().")]
+    [InlineData("var conn = new MySqlConnection(\"Server=db\"); await conn.OpenAsync(; conn.")]
+    [InlineData("Task.Run(() => { var conn = pool.GetConnection(); return ")]
+    public async Task Incomplete_code_does_not_crash_the_analyzer(string body)
+    {
+        var source = $$"""
+            using System.Threading.Tasks;
+            using MySqlConnector;
+            using Prelude;
+
+            class C
+            {
+                async Task M(Pool pool, LeasePool leases)
+                {
+                    {{body}}
+            """;
+        var parseOptions = new CSharpParseOptions(LanguageVersion.Latest);
+        var compilation = CSharpCompilation.Create(
+            "Incomplete",
+            new[]
+            {
+                CSharpSyntaxTree.ParseText(source, parseOptions, path: "/0/Test0.cs"),
+                CSharpSyntaxTree.ParseText(TestPrelude.Source, parseOptions, path: "/0/Prelude.cs"),
+            },
+            TestReferences.All,
+            new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary));
+        var exceptions = new ConcurrentQueue<Exception>();
+        var options = new CompilationWithAnalyzersOptions(
+            new AnalyzerOptions(ImmutableArray<AdditionalText>.Empty),
+            onAnalyzerException: (exception, _, _) => exceptions.Enqueue(exception),
+            concurrentAnalysis: true,
+            logAnalyzerExecutionTime: false);
+
+        var diagnostics = await compilation
+            .WithAnalyzers(ImmutableArray.Create<DiagnosticAnalyzer>(new ConnectionLeakAnalyzer()), options)
+            .GetAnalyzerDiagnosticsAsync();
+
+        Assert.Empty(exceptions);
+        Assert.All(diagnostics, diagnostic => Assert.Equal(DiagnosticIds.ConnectionNotReleased, diagnostic.Id));
+    }
+
+    // ---------------------------------------------------------------- exact messages
+
+    [Fact]
+    public Task Message_for_an_early_return() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, bool dryRun)
+            {
+                var conn = {|#0:pool.GetConnection()|};
+                if (dryRun)
+                {
+                    return 0;
+                }
+
+                try
+                {
+                    return conn.Execute("delete from sessions");
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 10"));
+
+    [Fact]
+    public Task Message_for_the_end_of_a_void_method() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool)
+            {
+                var conn = {|#0:pool.GetConnection()|};
+                Log.Info("connected");
+                conn.Execute("update tenants set seen = now()");
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 9"));
+
+    [Fact]
+    public Task Message_for_an_exception_before_release() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                var conn = {|#0:pool.GetConnection()|};
+                var rows = conn.Execute("delete from sessions");
+                conn.Release();
+                return rows;
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "if an exception is thrown at line 8"));
+
+    [Fact]
+    public Task Message_for_an_exception_after_awaited_data_source_acquisition() => Verify.VerifyAnalyzerAsync("""
+        using System.Threading;
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        class C
+        {
+            async Task M(MySqlDataSource ds, CancellationToken ct)
+            {
+                var conn = await {|#0:ds.OpenConnectionAsync(ct)|};
+                using var cmd = new MySqlCommand("delete from sessions", conn);
+                await cmd.ExecuteNonQueryAsync(ct);
+                await conn.DisposeAsync();
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "if an exception is thrown at line 10"));
+
+    [Fact]
+    public Task Message_for_OpenAsync_names_the_receiver() => Verify.VerifyAnalyzerAsync("""
+        using System.Threading;
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        class C
+        {
+            async Task<object> M(string connectionString, CancellationToken ct)
+            {
+                var conn = new MySqlConnection(connectionString);
+                await {|#0:conn.OpenAsync(ct)|};
+                var cmd = conn.CreateCommand();
+                cmd.CommandText = "select now()";
+                var result = await cmd.ExecuteScalarAsync(ct);
+                await conn.CloseAsync();
+                return result;
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "if an exception is thrown at line 11"));
+
+    [Fact]
+    public Task Message_for_a_throw_before_release() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, string tenant)
+            {
+                var conn = {|#0:pool.GetConnection()|};
+                if (tenant.Length == 0)
+                {
+                    throw new ArgumentException("tenant is required", nameof(tenant));
+                }
+
+                try
+                {
+                    return conn.Execute("select 1");
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "if an exception is thrown at line 11"));
+
+    [Fact]
+    public Task Message_names_the_lease_variable() => Verify.VerifyAnalyzerAsync("""
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            async Task<int> M(LeasePool pool, bool readOnly)
+            {
+                var lease = await {|#0:pool.GetConnectionAsync("tenant-1")|};
+                if (readOnly)
+                {
+                    return 0;
+                }
+
+                await using (lease)
+                {
+                    return await lease.ExecuteAsync("delete from sessions");
+                }
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'lease'", "on the path that returns at line 11"));
+
+    [Fact]
+    public Task Message_for_an_overwritten_variable() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool primary, Pool replica)
+            {
+                var conn = {|#0:primary.GetConnection()|};
+                conn = replica.GetConnection();
+                try
+                {
+                    return conn.Execute("select 1");
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "when 'conn' is overwritten at line 8"));
+
+    [Fact]
+    public Task Message_for_an_acquisition_repeated_in_a_loop() => Verify.VerifyAnalyzerAsync("""
+        using MySqlConnector;
+
+        class C
+        {
+            void M(string connectionString, int attempts)
+            {
+                var conn = new MySqlConnection(connectionString);
+                for (var i = 0; i < attempts; i++)
+                {
+                    {|#0:conn.Open()|};
+                }
+
+                conn.Close();
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "when it is acquired again at line 10"));
+
+    [Fact]
+    public Task Message_for_a_discarded_result() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool)
+            {
+                {|#0:pool.GetConnection()|};
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("The result of 'GetConnection'", "because the result is discarded"));
+
+    [Fact]
+    public void Diagnostic_descriptor_matches_the_contract()
+    {
+        var descriptor = Descriptors.ConnectionNotReleased;
+
+        Assert.Equal("TDG001", descriptor.Id);
+        Assert.Equal("Reliability", descriptor.Category);
+        Assert.Equal(DiagnosticSeverity.Warning, descriptor.DefaultSeverity);
+        Assert.True(descriptor.IsEnabledByDefault);
+        Assert.Equal(Descriptors.HelpLinkBase + "TDG001.md", descriptor.HelpLinkUri);
+        Assert.Equal("{0} is not released {1}", descriptor.MessageFormat.ToString());
+        Assert.Contains(descriptor, new ConnectionLeakAnalyzer().SupportedDiagnostics);
+    }
+}
