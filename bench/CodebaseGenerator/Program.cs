@@ -126,7 +126,7 @@ internal static class Program
             .Select(f => new PlantedLeak(f[0], int.Parse(f[1], CultureInfo.InvariantCulture), f[2], f[3], f[4] == "-" ? null : f[4]))
             .ToList();
 
-        var pattern = new Regex(@"^(?<file>/.+?)\((?<line>\d+),(?<column>\d+)\): warning TDG001: (?<message>.*?)(?: \[[^\]]*\])?$", RegexOptions.CultureInvariant);
+        var pattern = new Regex(@"^(?<file>/.+?)\((?<line>\d+),(?<column>\d+)\): warning TDG001: (?<message>.*?)(?: \(https?://[^)]*\))?(?: \[[^\]]*\])?$", RegexOptions.CultureInvariant);
         var reported = File.ReadLines(log)
             .Select(line => pattern.Match(line.Trim()))
             .Where(m => m.Success)
