@@ -133,6 +133,9 @@ fi
 echo "$line"
 echo
 echo "Overhead = (with - without) / without of the same run; the median row is the median of each column."
+line="Overhead of the median builds: TDG001 $(overhead "$(column_median without)" "$(column_median with)") %"
+[[ "$with_ca2000" == 1 ]] && line+=", CA2000 $(overhead "$(column_median without)" "$(column_median ca2000)") %"
+echo "$line"
 echo "Load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 echo "== Analyzer time as the compiler reports it (-p:ReportAnalyzer=true, one more build, not part of the table)"
