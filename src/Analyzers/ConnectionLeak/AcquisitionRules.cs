@@ -1,0 +1,337 @@
+using System;
+using System.Collections.Concurrent;
+using System.Collections.Generic;
+using System.Collections.Immutable;
+using System.Linq;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.Diagnostics;
+using Microsoft.CodeAnalysis.Operations;
+
+namespace TenantDbGuard.Analyzers.ConnectionLeak;
+
+/// <summary>How an acquisition hands out its resource.</summary>
+internal enum AcquisitionKind
+{
+    /// <summary>The call's value (awaited when it is a task) is the resource: <c>GetConnection</c>, <c>OpenConnection</c>.</summary>
+    Returned,
+
+    /// <summary>The receiver becomes the resource: <c>conn.Open()</c>, <c>conn.OpenAsync()</c>.</summary>
+    Opened,
+}
+
+/// <summary>
+/// What counts as acquiring and releasing a connection in one compilation: the well-known types,
+/// the acquisition attribute, and the method names configured in <c>.editorconfig</c>.
+/// </summary>
+internal sealed class AcquisitionRules
+{
+    public const string AcquireMethodsKey = "tenantdbguard.acquire_methods";
+    public const string ReleaseMethodsKey = "tenantdbguard.release_methods";
+    public const string AcquisitionAttributeName = "TenantDbGuard.AcquiresConnectionAttribute";
+
+    private static readonly ImmutableHashSet<string> BuiltInAcquireNames = ImmutableHashSet.Create(
+        StringComparer.Ordinal,
+        "GetConnection",
+        "GetConnectionAsync",
+        "OpenConnection",
+        "OpenConnectionAsync",
+        "Open",
+        "OpenAsync");
+
+    private static readonly ImmutableHashSet<string> BuiltInReleaseNames = ImmutableHashSet.Create(
+        StringComparer.Ordinal,
+        "Dispose",
+        "DisposeAsync",
+        "Close",
+        "CloseAsync",
+        "Release");
+
+    private readonly INamedTypeSymbol? _disposable;
+    private readonly INamedTypeSymbol? _asyncDisposable;
+    private readonly INamedTypeSymbol? _dbDataSource;
+    private readonly INamedTypeSymbol? _dbConnection;
+    private readonly INamedTypeSymbol? _idbConnection;
+    private readonly INamedTypeSymbol? _task;
+    private readonly INamedTypeSymbol? _valueTask;
+    private readonly INamedTypeSymbol? _acquisitionAttribute;
+    private readonly Lazy<ImmutableHashSet<string>> _attributedMethodNames;
+    private readonly ConcurrentDictionary<(string Acquire, string Release), NameConfiguration> _configurations = new();
+
+    private AcquisitionRules(Compilation compilation)
+    {
+        _disposable = compilation.GetSpecialType(SpecialType.System_IDisposable);
+        _asyncDisposable = compilation.GetTypeByMetadataName("System.IAsyncDisposable");
+        _dbDataSource = compilation.GetTypeByMetadataName("System.Data.Common.DbDataSource");
+        _dbConnection = compilation.GetTypeByMetadataName("System.Data.Common.DbConnection");
+        _idbConnection = compilation.GetTypeByMetadataName("System.Data.IDbConnection");
+        _task = compilation.GetTypeByMetadataName("System.Threading.Tasks.Task`1");
+        _valueTask = compilation.GetTypeByMetadataName("System.Threading.Tasks.ValueTask`1");
+        ConnectionState = compilation.GetTypeByMetadataName("System.Data.ConnectionState");
+        _acquisitionAttribute = compilation.GetTypeByMetadataName(AcquisitionAttributeName);
+        _attributedMethodNames = new Lazy<ImmutableHashSet<string>>(() => CollectAttributedMethodNames(compilation));
+    }
+
+    /// <summary><c>System.Data.ConnectionState</c>, for the "proven not open" check.</summary>
+    public INamedTypeSymbol? ConnectionState { get; }
+
+    public static AcquisitionRules Create(Compilation compilation) => new(compilation);
+
+    /// <summary>The names in effect for one syntax tree, from its <c>.editorconfig</c>.</summary>
+    public NameConfiguration GetNames(AnalyzerConfigOptions options)
+    {
+        options.TryGetValue(AcquireMethodsKey, out var acquire);
+        options.TryGetValue(ReleaseMethodsKey, out var release);
+        return _configurations.GetOrAdd((acquire ?? string.Empty, release ?? string.Empty), key => new NameConfiguration(key.Acquire, key.Release, _attributedMethodNames.Value));
+    }
+
+    /// <summary>Classifies a call: is it an acquisition, and of which kind?</summary>
+    public AcquisitionKind? Classify(IInvocationOperation invocation, NameConfiguration names)
+    {
+        var method = invocation.TargetMethod;
+        var name = method.Name;
+        if (!names.AcquireNames.Contains(name))
+        {
+            return null;
+        }
+
+        switch (name)
+        {
+            case "GetConnection":
+            case "GetConnectionAsync":
+                if (IsResource(UnwrapTask(method.ReturnType)))
+                {
+                    return AcquisitionKind.Returned;
+                }
+
+                break;
+            case "OpenConnection":
+            case "OpenConnectionAsync":
+                if (!method.ReturnsVoid && DerivesFrom(method.ContainingType, _dbDataSource))
+                {
+                    return AcquisitionKind.Returned;
+                }
+
+                break;
+            case "Open":
+            case "OpenAsync":
+                if (!method.IsStatic && invocation.Instance is not null && IsDbConnection(method.ContainingType))
+                {
+                    return AcquisitionKind.Opened;
+                }
+
+                break;
+        }
+
+        if (method.ReturnsVoid)
+        {
+            return null;
+        }
+
+        if (names.IsConfiguredAcquisition(method) || HasAcquisitionAttribute(method))
+        {
+            return AcquisitionKind.Returned;
+        }
+
+        return null;
+    }
+
+    private bool HasAcquisitionAttribute(IMethodSymbol method)
+    {
+        if (_acquisitionAttribute is null)
+        {
+            return false;
+        }
+
+        var definition = method.OriginalDefinition;
+        return HasAttribute(definition.GetAttributes()) || HasAttribute(definition.GetReturnTypeAttributes());
+
+        bool HasAttribute(ImmutableArray<AttributeData> attributes)
+        {
+            foreach (var attribute in attributes)
+            {
+                if (SymbolEqualityComparer.Default.Equals(attribute.AttributeClass, _acquisitionAttribute))
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+    }
+
+    private ITypeSymbol UnwrapTask(ITypeSymbol type)
+    {
+        if (type is INamedTypeSymbol { IsGenericType: true, TypeArguments.Length: 1 } named)
+        {
+            var definition = named.OriginalDefinition;
+            if (SymbolEqualityComparer.Default.Equals(definition, _task) || SymbolEqualityComparer.Default.Equals(definition, _valueTask))
+            {
+                return named.TypeArguments[0];
+            }
+        }
+
+        return type;
+    }
+
+    private bool IsResource(ITypeSymbol type)
+    {
+        if (type.SpecialType == SpecialType.System_IDisposable || SymbolEqualityComparer.Default.Equals(type, _asyncDisposable))
+        {
+            return true;
+        }
+
+        foreach (var implemented in type.AllInterfaces)
+        {
+            if (SymbolEqualityComparer.Default.Equals(implemented, _disposable) || SymbolEqualityComparer.Default.Equals(implemented, _asyncDisposable))
+            {
+                return true;
+            }
+        }
+
+        for (var current = type; current is not null; current = current.BaseType)
+        {
+            foreach (var member in current.GetMembers("Release"))
+            {
+                if (member is IMethodSymbol { IsStatic: false, Parameters.Length: 0, DeclaredAccessibility: Accessibility.Public })
+                {
+                    return true;
+                }
+            }
+        }
+
+        return false;
+    }
+
+    private bool IsDbConnection(INamedTypeSymbol? type)
+    {
+        if (type is null)
+        {
+            return false;
+        }
+
+        if (DerivesFrom(type, _dbConnection) || SymbolEqualityComparer.Default.Equals(type, _idbConnection))
+        {
+            return true;
+        }
+
+        return _idbConnection is not null && type.AllInterfaces.Contains(_idbConnection, SymbolEqualityComparer.Default);
+    }
+
+    private static bool DerivesFrom(INamedTypeSymbol? type, INamedTypeSymbol? baseType)
+    {
+        if (baseType is null)
+        {
+            return false;
+        }
+
+        for (var current = type; current is not null; current = current.BaseType)
+        {
+            if (SymbolEqualityComparer.Default.Equals(current, baseType))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>
+    /// The names of methods that carry the acquisition attribute, in this compilation and in the assemblies
+    /// that can see the attribute, so that the syntax pre-filter lets calls to them through.
+    /// </summary>
+    private ImmutableHashSet<string> CollectAttributedMethodNames(Compilation compilation)
+    {
+        if (_acquisitionAttribute is null)
+        {
+            return ImmutableHashSet<string>.Empty;
+        }
+
+        var attributeAssembly = _acquisitionAttribute.ContainingAssembly;
+        var names = ImmutableHashSet.CreateBuilder<string>(StringComparer.Ordinal);
+        var assemblies = new List<IAssemblySymbol> { compilation.Assembly };
+        foreach (var referenced in compilation.SourceModule.ReferencedAssemblySymbols)
+        {
+            if (SymbolEqualityComparer.Default.Equals(referenced, attributeAssembly)
+                || referenced.Modules.Any(module => module.ReferencedAssemblies.Any(identity => identity.Name == attributeAssembly.Name)))
+            {
+                assemblies.Add(referenced);
+            }
+        }
+
+        var stack = new Stack<INamespaceOrTypeSymbol>();
+        foreach (var assembly in assemblies)
+        {
+            stack.Push(assembly.GlobalNamespace);
+            while (stack.Count > 0)
+            {
+                var current = stack.Pop();
+                foreach (var member in current.GetMembers())
+                {
+                    switch (member)
+                    {
+                        case INamespaceOrTypeSymbol container:
+                            stack.Push(container);
+                            break;
+                        case IMethodSymbol method when HasAcquisitionAttribute(method):
+                            names.Add(method.Name);
+                            break;
+                    }
+                }
+            }
+        }
+
+        return names.ToImmutable();
+    }
+
+    /// <summary>The acquisition and release method names in effect for a syntax tree.</summary>
+    internal sealed class NameConfiguration
+    {
+        private readonly ImmutableArray<(string? Type, string Method)> _configuredAcquisitions;
+
+        public NameConfiguration(string acquire, string release, ImmutableHashSet<string> attributedNames)
+        {
+            _configuredAcquisitions = ParseList(acquire)
+                .Select(entry =>
+                {
+                    var dot = entry.LastIndexOf('.');
+                    return dot < 0 ? ((string?)null, entry) : (entry.Substring(0, dot), entry.Substring(dot + 1));
+                })
+                .Where(entry => entry.Item2.Length > 0)
+                .ToImmutableArray();
+            AcquireNames = BuiltInAcquireNames.Union(_configuredAcquisitions.Select(entry => entry.Method)).Union(attributedNames);
+            ReleaseNames = BuiltInReleaseNames.Union(ParseList(release).Select(entry => entry.Substring(entry.LastIndexOf('.') + 1)));
+        }
+
+        /// <summary>Every method name that may acquire: the syntax pre-filter looks for these.</summary>
+        public ImmutableHashSet<string> AcquireNames { get; }
+
+        public ImmutableHashSet<string> ReleaseNames { get; }
+
+        public bool IsConfiguredAcquisition(IMethodSymbol method)
+        {
+            foreach (var (type, name) in _configuredAcquisitions)
+            {
+                if (name != method.Name)
+                {
+                    continue;
+                }
+
+                if (type is null)
+                {
+                    return true;
+                }
+
+                var containing = method.ContainingType;
+                if (containing is not null && (containing.Name == type || containing.ToDisplayString() == type))
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+
+        private static IEnumerable<string> ParseList(string value) =>
+            value.Split(new[] { ',', ';', ' ', '\t' }, StringSplitOptions.RemoveEmptyEntries).Select(entry => entry.Trim());
+    }
+}

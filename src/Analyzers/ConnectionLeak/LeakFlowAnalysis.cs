@@ -1,0 +1,1149 @@
+using System;
+using System.Collections.Generic;
+using System.Threading;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.FlowAnalysis;
+using Microsoft.CodeAnalysis.Operations;
+
+namespace TenantDbGuard.Analyzers.ConnectionLeak;
+
+/// <summary>One acquiring call inside one control-flow graph.</summary>
+internal sealed class AcquisitionSite
+{
+    public AcquisitionSite(IInvocationOperation invocation, IOperation effectPoint, AcquisitionKind kind, object? anchor)
+    {
+        Invocation = invocation;
+        EffectPoint = effectPoint;
+        Kind = kind;
+        Anchor = anchor;
+    }
+
+    /// <summary>The acquiring call; the diagnostic sits on it.</summary>
+    public IInvocationOperation Invocation { get; }
+
+    /// <summary>The operation after which the resource is held: the call itself, or the <c>await</c> of it.</summary>
+    public IOperation EffectPoint { get; }
+
+    public AcquisitionKind Kind { get; }
+
+    /// <summary>For <see cref="AcquisitionKind.Opened"/>: the local (or flow capture) whose object is opened; null for <c>new X().Open()</c>.</summary>
+    public object? Anchor { get; }
+}
+
+/// <summary>Why a resource leaks, most convincing first.</summary>
+internal enum LeakReason
+{
+    Discarded,
+    Overwritten,
+    AcquiredAgain,
+    Returns,
+    ExceptionThrown,
+}
+
+/// <summary>A path on which the resource is not released.</summary>
+internal readonly struct Leak
+{
+    public Leak(LeakReason reason, SyntaxNode? at, string? variable)
+    {
+        Reason = reason;
+        At = at;
+        Variable = variable;
+    }
+
+    public LeakReason Reason { get; }
+
+    /// <summary>Where it happens: the throwing call, the return, the overwriting assignment.</summary>
+    public SyntaxNode? At { get; }
+
+    /// <summary>For <see cref="LeakReason.Overwritten"/>: the variable that was overwritten.</summary>
+    public string? Variable { get; }
+}
+
+/// <summary>
+/// A forward data-flow analysis of one acquisition over Roslyn's <see cref="ControlFlowGraph"/>, exceptional
+/// paths included. The graph has no edges for implicit exceptions and gives <c>finally</c> regions no
+/// predecessors, so this analysis walks an expanded graph: a node is a basic block plus the stack of
+/// <c>finally</c> regions being run and where each continues afterwards (a branch, or an exception that
+/// keeps unwinding). Every call, object creation, <c>await</c> and <c>throw</c> may raise, and sends the
+/// current state to the handlers that enclose it.
+/// </summary>
+/// <remarks>
+/// The state is a set of <see cref="Config"/>: the resource's status and the variables (locals, parameters,
+/// flow captures) that hold it. Each configuration is propagated on its own, so the analysis is exact for
+/// aliasing and null checks within a path and merges nothing.
+/// </remarks>
+internal sealed class LeakFlowAnalysis
+{
+    private const int MaxSteps = 50_000;
+
+    private readonly ControlFlowGraph _graph;
+    private readonly AcquisitionSite _site;
+    private readonly AcquisitionRules.NameConfiguration _names;
+    private readonly AcquisitionRules _rules;
+    private readonly HashSet<ILocalSymbol> _ownLocals;
+    private readonly CancellationToken _cancellationToken;
+    private readonly Dictionary<object, int> _variables = new();
+    private readonly HashSet<(int Block, Frame? Context, Config Config)> _visited = new();
+    private readonly Queue<WorkItem> _work = new();
+    private readonly List<Leak> _leaks = new();
+    private bool _gaveUp;
+
+    // Per block evaluation.
+    private BasicBlock _block = null!;
+    private Frame? _context;
+    private Config _config;
+    private SyntaxNode? _origin;
+
+    private LeakFlowAnalysis(
+        ControlFlowGraph graph,
+        AcquisitionSite site,
+        AcquisitionRules rules,
+        AcquisitionRules.NameConfiguration names,
+        HashSet<ILocalSymbol> ownLocals,
+        CancellationToken cancellationToken)
+    {
+        _graph = graph;
+        _site = site;
+        _rules = rules;
+        _names = names;
+        _ownLocals = ownLocals;
+        _cancellationToken = cancellationToken;
+    }
+
+    private enum Status : byte
+    {
+        Unacquired,
+        Held,
+        Released,
+        Escaped,
+    }
+
+    /// <summary>Runs the analysis; returns the leaks found (empty when the resource is released on every path).</summary>
+    public static IReadOnlyList<Leak> Run(
+        ControlFlowGraph graph,
+        AcquisitionSite site,
+        AcquisitionRules rules,
+        AcquisitionRules.NameConfiguration names,
+        HashSet<ILocalSymbol> ownLocals,
+        CancellationToken cancellationToken)
+    {
+        var analysis = new LeakFlowAnalysis(graph, site, rules, names, ownLocals, cancellationToken);
+        analysis.Execute();
+        return analysis._gaveUp ? Array.Empty<Leak>() : analysis._leaks;
+    }
+
+    private void Execute()
+    {
+        var start = new Config(Status.Unacquired, 0);
+        if (_site.Kind == AcquisitionKind.Opened && _site.Anchor is not null)
+        {
+            start = new Config(Status.Unacquired, Bit(_site.Anchor));
+        }
+
+        Enqueue(_graph.Blocks[0], null, start, null);
+        var steps = 0;
+        while (_work.Count > 0 && !_gaveUp)
+        {
+            if (++steps > MaxSteps)
+            {
+                _gaveUp = true;
+                break;
+            }
+
+            if ((steps & 255) == 0)
+            {
+                _cancellationToken.ThrowIfCancellationRequested();
+            }
+
+            var item = _work.Dequeue();
+            ProcessBlock(item);
+        }
+    }
+
+    private void Enqueue(BasicBlock block, Frame? context, Config config, SyntaxNode? origin)
+    {
+        if (_visited.Add((block.Ordinal, context, config)))
+        {
+            _work.Enqueue(new WorkItem(block, context, config, origin));
+        }
+    }
+
+    private void ProcessBlock(WorkItem item)
+    {
+        _block = item.Block;
+        _context = item.Context;
+        _config = item.Config;
+        _origin = item.Origin;
+
+        if (_block.Kind == BasicBlockKind.Exit)
+        {
+            ExitNormally(null);
+            return;
+        }
+
+        foreach (var operation in _block.Operations)
+        {
+            Evaluate(operation);
+            EndOfStatement(operation);
+        }
+
+        var branchValue = _block.BranchValue;
+        if (branchValue is not null)
+        {
+            var isResource = Evaluate(branchValue);
+            if (isResource && _block.ConditionalSuccessor is null && _block.FallThroughSuccessor?.Semantics == ControlFlowBranchSemantics.Return)
+            {
+                Escape();
+            }
+
+            EndOfStatement(branchValue);
+        }
+
+        var fallThrough = _block.FallThroughSuccessor;
+        var conditional = _block.ConditionalSuccessor;
+        if (conditional is not null && branchValue is not null)
+        {
+            var jumpWhen = _block.ConditionKind == ControlFlowConditionKind.WhenTrue;
+            var state = _config;
+            if (Refine(state, branchValue, jumpWhen) is { } whenJumping)
+            {
+                _config = whenJumping;
+                FollowBranch(conditional);
+            }
+
+            if (fallThrough is not null && Refine(state, branchValue, !jumpWhen) is { } whenFalling)
+            {
+                _config = whenFalling;
+                FollowBranch(fallThrough);
+            }
+
+            return;
+        }
+
+        if (fallThrough is not null)
+        {
+            FollowBranch(fallThrough);
+        }
+    }
+
+    private void FollowBranch(ControlFlowBranch branch)
+    {
+        switch (branch.Semantics)
+        {
+            case ControlFlowBranchSemantics.Throw:
+            case ControlFlowBranchSemantics.Rethrow:
+                Unwind(_block.EnclosingRegion, _context, _config, _block.BranchValue?.Syntax ?? _origin ?? LastSyntax(_block));
+                return;
+            case ControlFlowBranchSemantics.StructuredExceptionHandling:
+                if (IsInFilter(_block.EnclosingRegion))
+                {
+                    // A filter that said no: the exception keeps unwinding.
+                    Unwind(_block.EnclosingRegion, _context, _config, _origin);
+                    return;
+                }
+
+                if (_context is { } frame)
+                {
+                    Resume(frame, _config, _origin);
+                }
+
+                return;
+            case ControlFlowBranchSemantics.ProgramTermination:
+            case ControlFlowBranchSemantics.Error:
+            case ControlFlowBranchSemantics.None:
+                return;
+        }
+
+        var returnsValue = branch.Semantics == ControlFlowBranchSemantics.Return && _block.BranchValue is not null;
+        var origin = returnsValue ? _block.BranchValue!.Syntax : _origin ?? LastSyntax(_block);
+        var continuation = new Continuation(branch, 0, returnsValue);
+        Continue(continuation, _context, _config, origin);
+    }
+
+    private void Continue(Continuation continuation, Frame? context, Config config, SyntaxNode? origin)
+    {
+        var branch = continuation.Branch!;
+        if (continuation.NextFinally < branch.FinallyRegions.Length)
+        {
+            var region = branch.FinallyRegions[continuation.NextFinally];
+            var next = new Continuation(branch, continuation.NextFinally + 1, continuation.ReturnsValue);
+            Enqueue(_graph.Blocks[region.FirstBlockOrdinal], new Frame(region, next, context), config, origin);
+            return;
+        }
+
+        var destination = branch.Destination;
+        if (destination is null || destination.Kind == BasicBlockKind.Exit)
+        {
+            _config = config;
+            ExitNormally(continuation.ReturnsValue ? origin : origin);
+            return;
+        }
+
+        Enqueue(destination, context, config, origin);
+    }
+
+    private void Resume(Frame frame, Config config, SyntaxNode? origin)
+    {
+        var continuation = frame.Continuation;
+        if (continuation.Branch is not null)
+        {
+            Continue(continuation, frame.Next, config, origin);
+        }
+        else
+        {
+            Unwind(continuation.TryAndFinally!.EnclosingRegion, frame.Next, config, origin);
+        }
+    }
+
+    /// <summary>An exception raised in <paramref name="region"/>: it goes to the catches and finallys around it, or out of the method.</summary>
+    private void Unwind(ControlFlowRegion? region, Frame? context, Config config, SyntaxNode? origin)
+    {
+        for (var current = region; current is not null;)
+        {
+            switch (current.Kind)
+            {
+                case ControlFlowRegionKind.Try:
+                    var parent = current.EnclosingRegion!;
+                    if (parent.Kind == ControlFlowRegionKind.TryAndCatch)
+                    {
+                        for (var i = 1; i < parent.NestedRegions.Length; i++)
+                        {
+                            var handler = parent.NestedRegions[i];
+                            Enqueue(_graph.Blocks[handler.FirstBlockOrdinal], context, config, origin);
+                            if (IsCatchAll(handler))
+                            {
+                                return;
+                            }
+                        }
+
+                        current = parent.EnclosingRegion;
+                        continue;
+                    }
+
+                    if (parent.Kind == ControlFlowRegionKind.TryAndFinally)
+                    {
+                        var finallyRegion = parent.NestedRegions[1];
+                        Enqueue(_graph.Blocks[finallyRegion.FirstBlockOrdinal], new Frame(finallyRegion, new Continuation(parent), context), config, origin);
+                        return;
+                    }
+
+                    current = parent;
+                    continue;
+                case ControlFlowRegionKind.Catch:
+                case ControlFlowRegionKind.Filter:
+                case ControlFlowRegionKind.FilterAndHandler:
+                    var tryAndCatch = current;
+                    while (tryAndCatch is not null && tryAndCatch.Kind != ControlFlowRegionKind.TryAndCatch)
+                    {
+                        tryAndCatch = tryAndCatch.EnclosingRegion;
+                    }
+
+                    current = tryAndCatch?.EnclosingRegion;
+                    continue;
+                case ControlFlowRegionKind.Finally:
+                    if (context is not null && context.Region == current)
+                    {
+                        context = context.Next;
+                    }
+
+                    current = current.EnclosingRegion?.EnclosingRegion;
+                    continue;
+                case ControlFlowRegionKind.Root:
+                    if (config.Status == Status.Held)
+                    {
+                        _leaks.Add(new Leak(LeakReason.ExceptionThrown, origin, null));
+                    }
+
+                    return;
+                default:
+                    current = current.EnclosingRegion;
+                    continue;
+            }
+        }
+    }
+
+    private void ExitNormally(SyntaxNode? origin)
+    {
+        if (_config.Status == Status.Held)
+        {
+            _leaks.Add(new Leak(LeakReason.Returns, origin ?? _origin, null));
+        }
+    }
+
+    private static bool IsInFilter(ControlFlowRegion region)
+    {
+        for (var current = region; current is not null; current = current.EnclosingRegion)
+        {
+            switch (current.Kind)
+            {
+                case ControlFlowRegionKind.Filter:
+                    return true;
+                case ControlFlowRegionKind.Try:
+                case ControlFlowRegionKind.Catch:
+                case ControlFlowRegionKind.Finally:
+                case ControlFlowRegionKind.Root:
+                    return false;
+            }
+        }
+
+        return false;
+    }
+
+    private static bool IsCatchAll(ControlFlowRegion handler)
+    {
+        if (handler.Kind != ControlFlowRegionKind.Catch)
+        {
+            return false;
+        }
+
+        var type = handler.ExceptionType;
+        return type is null
+            || type.SpecialType == SpecialType.System_Object
+            || type is { Name: "Exception", ContainingNamespace: { Name: "System", ContainingNamespace.IsGlobalNamespace: true } };
+    }
+
+    private static SyntaxNode? LastSyntax(BasicBlock block) =>
+        block.Operations.Length > 0 ? block.Operations[block.Operations.Length - 1].Syntax : block.BranchValue?.Syntax;
+
+    // ---------------------------------------------------------------------------------------------
+    // Evaluation of one operation tree, in evaluation order, for the current configuration.
+    // Returns whether the operation's value is the tracked resource.
+    // ---------------------------------------------------------------------------------------------
+
+    private bool Evaluate(IOperation? operation)
+    {
+        if (operation is null)
+        {
+            return false;
+        }
+
+        if (ReferenceEquals(operation, _site.EffectPoint))
+        {
+            return EvaluateAcquisition(operation);
+        }
+
+        switch (operation)
+        {
+            case ILocalReferenceOperation local:
+                return Holds(local.Local);
+            case IParameterReferenceOperation parameter:
+                return Holds(parameter.Parameter);
+            case IFlowCaptureReferenceOperation captureReference:
+                return Holds(captureReference.Id);
+            case IFlowCaptureOperation capture:
+            {
+                var value = Evaluate(capture.Value);
+                Store(capture.Id, value, capture.Value, isCapture: true, operation);
+                return false;
+            }
+
+            case ISimpleAssignmentOperation assignment:
+                return EvaluateAssignment(assignment);
+            case IConversionOperation conversion:
+                return Evaluate(conversion.Operand);
+            case IAwaitOperation awaitOperation:
+            {
+                var value = Evaluate(awaitOperation.Operation);
+                MayThrow(operation);
+                return value;
+            }
+
+            case IInvocationOperation invocation:
+                return EvaluateInvocation(invocation);
+            case IObjectCreationOperation creation:
+                return EvaluateCreation(creation);
+            case IArgumentOperation argument:
+                return Evaluate(argument.Value);
+            case IIsPatternOperation isPattern:
+            {
+                var value = Evaluate(isPattern.Value);
+                if (value)
+                {
+                    BindPattern(isPattern.Pattern);
+                }
+
+                return false;
+            }
+
+            case IReturnOperation returnOperation:
+                // 'yield return' stays an operation in the graph: the value goes to the caller.
+                if (Evaluate(returnOperation.ReturnedValue))
+                {
+                    Escape();
+                }
+
+                return false;
+            case IDynamicInvocationOperation:
+            case IDynamicObjectCreationOperation:
+            case ITypeParameterObjectCreationOperation:
+            {
+                var any = EvaluateChildren(operation);
+                MayThrow(operation);
+                if (any)
+                {
+                    Escape();
+                }
+
+                return false;
+            }
+
+            case IInvalidOperation:
+                if (EvaluateChildren(operation))
+                {
+                    Escape();
+                }
+
+                return false;
+            case IFlowAnonymousFunctionOperation:
+            case ILiteralOperation:
+            case IDefaultValueOperation:
+            case IInstanceReferenceOperation:
+            case ITypeOfOperation:
+            case ISizeOfOperation:
+            case INameOfOperation:
+                return false;
+            case IArrayCreationOperation:
+            case IArrayInitializerOperation:
+                // Stored in an array: a collection of connections is released element by element elsewhere.
+                if (EvaluateChildren(operation))
+                {
+                    Escape();
+                }
+
+                return false;
+            case ITupleOperation:
+            case IAnonymousObjectCreationOperation:
+                return EvaluateChildren(operation);
+            case IPropertyReferenceOperation:
+            case IFieldReferenceOperation:
+            case IMethodReferenceOperation:
+            case IEventReferenceOperation:
+            case IArrayElementReferenceOperation:
+            case IBinaryOperation:
+            case IUnaryOperation:
+            case IIsTypeOperation:
+            case IIsNullOperation:
+            case ICaughtExceptionOperation:
+            case IInterpolatedStringOperation:
+            case IDelegateCreationOperation:
+            case ICompoundAssignmentOperation:
+            case IIncrementOrDecrementOperation:
+                EvaluateChildren(operation);
+                return false;
+            default:
+                // Unknown shapes: whatever they build from the resource is taken to hold it.
+                return EvaluateChildren(operation);
+        }
+    }
+
+    private bool EvaluateChildren(IOperation operation)
+    {
+        var any = false;
+        foreach (var child in operation.ChildOperations)
+        {
+            any |= Evaluate(child);
+        }
+
+        return any;
+    }
+
+    private bool EvaluateAcquisition(IOperation effectPoint)
+    {
+        if (effectPoint is IAwaitOperation awaitOperation)
+        {
+            Evaluate(awaitOperation.Operation);
+            MayThrow(effectPoint);
+        }
+        else
+        {
+            var invocation = (IInvocationOperation)effectPoint;
+            Evaluate(invocation.Instance);
+            foreach (var argument in invocation.Arguments)
+            {
+                Evaluate(argument);
+            }
+
+            MayThrow(effectPoint);
+        }
+
+        if (_config.Status == Status.Held)
+        {
+            _leaks.Add(new Leak(LeakReason.AcquiredAgain, _site.Invocation.Syntax, null));
+        }
+
+        if (_site.Kind == AcquisitionKind.Returned)
+        {
+            _config = new Config(Status.Held, 0);
+            return true;
+        }
+
+        // Opened: the object in the receiver is now an open connection, unless it belongs to someone else.
+        if (_config.Status == Status.Escaped)
+        {
+            return false;
+        }
+
+        var holders = _config.Status == Status.Unacquired ? _config.Holders : 0UL;
+        if (_site.Anchor is not null)
+        {
+            holders |= Bit(_site.Anchor);
+        }
+
+        _config = new Config(Status.Held, holders);
+        return false;
+    }
+
+    private bool EvaluateAssignment(ISimpleAssignmentOperation assignment)
+    {
+        var target = assignment.Target;
+        switch (target)
+        {
+            case IFieldReferenceOperation field:
+                Evaluate(field.Instance);
+                break;
+            case IPropertyReferenceOperation property:
+                Evaluate(property.Instance);
+                foreach (var argument in property.Arguments)
+                {
+                    Evaluate(argument);
+                }
+
+                break;
+            case IArrayElementReferenceOperation element:
+                Evaluate(element.ArrayReference);
+                foreach (var index in element.Indices)
+                {
+                    Evaluate(index);
+                }
+
+                break;
+        }
+
+        var value = Evaluate(assignment.Value);
+        switch (target)
+        {
+            case ILocalReferenceOperation local:
+                if (!_ownLocals.Contains(local.Local) || local.Local.IsRef)
+                {
+                    // A local of an enclosing method (captured by this lambda) or a ref local: the value leaves.
+                    if (value)
+                    {
+                        Escape();
+                    }
+
+                    break;
+                }
+
+                Store(local.Local, value, assignment.Value, isCapture: false, assignment);
+                break;
+            case IParameterReferenceOperation parameter:
+                if (parameter.Parameter.RefKind != RefKind.None)
+                {
+                    if (value)
+                    {
+                        Escape();
+                    }
+
+                    break;
+                }
+
+                Store(parameter.Parameter, value, assignment.Value, isCapture: false, assignment);
+                break;
+            case IFlowCaptureReferenceOperation captureReference:
+                Store(captureReference.Id, value, assignment.Value, isCapture: true, assignment);
+                break;
+            case IDiscardOperation:
+                break;
+            default:
+                // A field, property, array element, event or anything else outside the method.
+                if (value)
+                {
+                    Escape();
+                }
+
+                break;
+        }
+
+        return value;
+    }
+
+    private bool EvaluateInvocation(IInvocationOperation invocation)
+    {
+        var instanceIsResource = Evaluate(invocation.Instance);
+        var argumentIsResource = false;
+        var firstArgumentIsResource = false;
+        var passedByRef = false;
+        for (var i = 0; i < invocation.Arguments.Length; i++)
+        {
+            var argument = invocation.Arguments[i];
+            var isResource = Evaluate(argument);
+            argumentIsResource |= isResource;
+            if (i == 0)
+            {
+                firstArgumentIsResource = isResource;
+            }
+
+            if (isResource && argument.Parameter?.RefKind is RefKind.Ref)
+            {
+                passedByRef = true;
+            }
+        }
+
+        var method = invocation.TargetMethod;
+        var name = method.Name;
+        if (_names.ReleaseNames.Contains(name))
+        {
+            if (instanceIsResource || argumentIsResource)
+            {
+                Release();
+            }
+
+            return false;
+        }
+
+        if (name == "ConfigureAwait")
+        {
+            return instanceIsResource || (method.IsExtensionMethod && firstArgumentIsResource);
+        }
+
+        // A hand-off (into a collection, or by ref) counts from the moment of the call, even if the call throws.
+        if (argumentIsResource && (passedByRef || IsCollectionAdd(name)))
+        {
+            Escape();
+        }
+
+        MayThrow(invocation);
+
+        foreach (var argument in invocation.Arguments)
+        {
+            if (argument.Parameter?.RefKind == RefKind.Out && Unwrap(argument.Value) is ILocalReferenceOperation outLocal)
+            {
+                Store(outLocal.Local, false, null, isCapture: false, argument);
+            }
+        }
+
+        return false;
+    }
+
+    private bool EvaluateCreation(IObjectCreationOperation creation)
+    {
+        var argumentIsResource = false;
+        foreach (var argument in creation.Arguments)
+        {
+            argumentIsResource |= Evaluate(argument);
+        }
+
+        // A wrapper that takes ownership is responsible for the resource from the call on, even if it throws.
+        var wrapped = argumentIsResource && IsOwningWrapper(creation.Type);
+        if (!wrapped)
+        {
+            MayThrow(creation);
+        }
+
+        // Member initializers assign into the new object: handing the resource to one is a hand-off.
+        Evaluate(creation.Initializer);
+        return wrapped;
+    }
+
+    private void BindPattern(IPatternOperation pattern)
+    {
+        switch (pattern)
+        {
+            case IDeclarationPatternOperation { DeclaredSymbol: ILocalSymbol declared }:
+                Store(declared, true, null, isCapture: false, pattern);
+                break;
+            case IRecursivePatternOperation { DeclaredSymbol: ILocalSymbol declared }:
+                Store(declared, true, null, isCapture: false, pattern);
+                break;
+        }
+    }
+
+    private void Store(object variable, bool value, IOperation? valueOperation, bool isCapture, IOperation at)
+    {
+        if (_config.Status is Status.Released or Status.Escaped)
+        {
+            if (_site.Kind == AcquisitionKind.Opened && Equals(variable, _site.Anchor))
+            {
+                // A new object in the opened variable: track it from scratch.
+                _config = new Config(Status.Unacquired, Bit(variable) | AliasOf(valueOperation));
+            }
+
+            return;
+        }
+
+        if (_config.Status == Status.Unacquired)
+        {
+            if (_site.Kind != AcquisitionKind.Opened)
+            {
+                return;
+            }
+
+            if (Equals(variable, _site.Anchor))
+            {
+                _config = new Config(Status.Unacquired, Bit(variable) | (value ? _config.Holders : AliasOf(valueOperation)));
+            }
+            else
+            {
+                _config = value ? _config.With(_config.Holders | Bit(variable)) : _config.With(_config.Holders & ~Bit(variable));
+            }
+
+            return;
+        }
+
+        // Held.
+        if (value)
+        {
+            _config = _config.With(_config.Holders | Bit(variable));
+            return;
+        }
+
+        var bit = Bit(variable);
+        if ((_config.Holders & bit) == 0)
+        {
+            return;
+        }
+
+        _config = _config.With(_config.Holders & ~bit);
+        if (_config.Holders == 0 && !isCapture)
+        {
+            var name = (variable as ISymbol)?.Name;
+            _leaks.Add(new Leak(LeakReason.Overwritten, at.Syntax, name));
+            _config = new Config(Status.Released, 0);
+        }
+    }
+
+    private ulong AliasOf(IOperation? valueOperation)
+    {
+        switch (Unwrap(valueOperation))
+        {
+            case ILocalReferenceOperation local:
+                return Bit(local.Local);
+            case IFlowCaptureReferenceOperation capture:
+                return Bit(capture.Id);
+            case IParameterReferenceOperation parameter:
+                return Bit(parameter.Parameter);
+            default:
+                return 0;
+        }
+    }
+
+    private void EndOfStatement(IOperation statement)
+    {
+        if (_config.Status == Status.Held && _config.Holders == 0)
+        {
+            _leaks.Add(new Leak(LeakReason.Discarded, statement.Syntax, null));
+            _config = new Config(Status.Released, 0);
+        }
+        else if (_config.Status != Status.Unacquired)
+        {
+            _origin = statement.Syntax;
+        }
+    }
+
+    private void MayThrow(IOperation operation)
+    {
+        Unwind(_block.EnclosingRegion, _context, _config, operation.Syntax);
+        _origin = operation.Syntax;
+    }
+
+    private void Release()
+    {
+        if (_config.Status == Status.Held)
+        {
+            _config = new Config(Status.Released, 0);
+        }
+    }
+
+    private void Escape()
+    {
+        if (_config.Status is Status.Held or Status.Unacquired)
+        {
+            _config = new Config(Status.Escaped, 0);
+        }
+    }
+
+    private bool Holds(object variable)
+    {
+        if (_config.Status is Status.Released or Status.Escaped || _config.Holders == 0)
+        {
+            return false;
+        }
+
+        return _variables.TryGetValue(variable, out var index) && (_config.Holders & (1UL << index)) != 0;
+    }
+
+    private ulong Bit(object variable)
+    {
+        if (!_variables.TryGetValue(variable, out var index))
+        {
+            index = _variables.Count;
+            if (index >= 64)
+            {
+                // Too many variables to track exactly: say nothing rather than something wrong.
+                _gaveUp = true;
+                return 0;
+            }
+
+            _variables.Add(variable, index);
+        }
+
+        return 1UL << index;
+    }
+
+    private static bool IsCollectionAdd(string name) =>
+        name is "Add" or "AddLast" or "AddFirst" or "Enqueue" or "Push" or "TryAdd" or "Insert" or "Set" or "TryPush" or "Write" or "TryWrite" or "WriteAsync";
+
+    private bool IsOwningWrapper(ITypeSymbol? type)
+    {
+        if (type is null)
+        {
+            return false;
+        }
+
+        var root = type.ContainingNamespace;
+        while (root is { ContainingNamespace.IsGlobalNamespace: false })
+        {
+            root = root.ContainingNamespace;
+        }
+
+        if (root?.Name is "System" or "MySqlConnector" or "MySql" or "Dapper" or "Microsoft")
+        {
+            return false;
+        }
+
+        foreach (var member in type.GetMembers())
+        {
+            if (member is IMethodSymbol { IsStatic: false } method && _names.ReleaseNames.Contains(method.Name))
+            {
+                return true;
+            }
+        }
+
+        foreach (var implemented in type.AllInterfaces)
+        {
+            if (implemented.Name is "IDisposable" or "IAsyncDisposable")
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static IOperation? Unwrap(IOperation? operation)
+    {
+        while (operation is IConversionOperation conversion)
+        {
+            operation = conversion.Operand;
+        }
+
+        return operation;
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Conditions: a variable proven null, or a connection proven not open, needs no release.
+    // ---------------------------------------------------------------------------------------------
+
+    private Config? Refine(Config config, IOperation condition, bool outcome)
+    {
+        if (config.Status != Status.Held)
+        {
+            return config;
+        }
+
+        switch (condition)
+        {
+            case IUnaryOperation { OperatorKind: UnaryOperatorKind.Not } not:
+                return Refine(config, not.Operand, !outcome);
+            case IIsNullOperation isNull:
+                return outcome && HeldBy(config, isNull.Operand) ? null : config;
+            case IBinaryOperation binary when binary.OperatorKind is BinaryOperatorKind.Equals or BinaryOperatorKind.NotEquals:
+            {
+                var equalWhen = binary.OperatorKind == BinaryOperatorKind.Equals ? outcome : !outcome;
+                if (IsNull(binary.RightOperand) || IsNull(binary.LeftOperand))
+                {
+                    var variable = IsNull(binary.RightOperand) ? binary.LeftOperand : binary.RightOperand;
+                    return equalWhen && HeldBy(config, variable) ? null : config;
+                }
+
+                if (StateComparison(config, binary.LeftOperand, binary.RightOperand) is { } state)
+                {
+                    return ProvenNotOpen(state, equalWhen) ? new Config(Status.Released, 0) : config;
+                }
+
+                return config;
+            }
+
+            case IIsPatternOperation isPattern:
+            {
+                var (pattern, matches) = isPattern.Pattern is INegatedPatternOperation negated
+                    ? (negated.Pattern, !outcome)
+                    : (isPattern.Pattern, outcome);
+                if (pattern is IConstantPatternOperation constant)
+                {
+                    if (IsNull(constant.Value))
+                    {
+                        return matches && HeldBy(config, isPattern.Value) ? null : config;
+                    }
+
+                    if (StateComparison(config, isPattern.Value, constant.Value) is { } state)
+                    {
+                        return ProvenNotOpen(state, matches) ? new Config(Status.Released, 0) : config;
+                    }
+                }
+
+                return config;
+            }
+
+            default:
+                return config;
+        }
+    }
+
+    /// <summary>When <paramref name="equal"/> tells whether <c>State == value</c>: is the connection surely not open?</summary>
+    private static bool ProvenNotOpen(int value, bool equal) =>
+        equal ? value != 1 /* Open */ : value == 1;
+
+    private int? StateComparison(Config config, IOperation left, IOperation right)
+    {
+        if (_rules.ConnectionState is null)
+        {
+            return null;
+        }
+
+        var (property, constant) = Unwrap(left) is IPropertyReferenceOperation p ? (p, Unwrap(right)) : (Unwrap(right) as IPropertyReferenceOperation, Unwrap(left));
+        if (property is null || constant is null || property.Property.Name != "State"
+            || !SymbolEqualityComparer.Default.Equals(property.Type, _rules.ConnectionState)
+            || !HeldBy(config, property.Instance))
+        {
+            return null;
+        }
+
+        return constant.ConstantValue is { HasValue: true, Value: int value } ? value : null;
+    }
+
+    private bool HeldBy(Config config, IOperation? operation)
+    {
+        object? variable = Unwrap(operation) switch
+        {
+            ILocalReferenceOperation local => local.Local,
+            IParameterReferenceOperation parameter => parameter.Parameter,
+            IFlowCaptureReferenceOperation capture => capture.Id,
+            _ => null,
+        };
+        return variable is not null && _variables.TryGetValue(variable, out var index) && (config.Holders & (1UL << index)) != 0;
+    }
+
+    private static bool IsNull(IOperation operation)
+    {
+        var unwrapped = Unwrap(operation);
+        return unwrapped is not null && unwrapped.ConstantValue is { HasValue: true, Value: null } && unwrapped.Type?.IsValueType != true;
+    }
+
+    private readonly struct Config : IEquatable<Config>
+    {
+        public Config(Status status, ulong holders)
+        {
+            Status = status;
+            Holders = holders;
+        }
+
+        public Status Status { get; }
+
+        public ulong Holders { get; }
+
+        public Config With(ulong holders) => new(Status, holders);
+
+        public bool Equals(Config other) => Status == other.Status && Holders == other.Holders;
+
+        public override bool Equals(object? obj) => obj is Config other && Equals(other);
+
+        public override int GetHashCode() => ((int)Status * 397) ^ Holders.GetHashCode();
+    }
+
+    /// <summary>What happens when a <c>finally</c> region ends: a branch continues, or an exception keeps unwinding.</summary>
+    private readonly struct Continuation : IEquatable<Continuation>
+    {
+        public Continuation(ControlFlowBranch branch, int nextFinally, bool returnsValue)
+        {
+            Branch = branch;
+            NextFinally = nextFinally;
+            ReturnsValue = returnsValue;
+            TryAndFinally = null;
+        }
+
+        public Continuation(ControlFlowRegion tryAndFinally)
+        {
+            Branch = null;
+            NextFinally = 0;
+            ReturnsValue = false;
+            TryAndFinally = tryAndFinally;
+        }
+
+        public ControlFlowBranch? Branch { get; }
+
+        public int NextFinally { get; }
+
+        public bool ReturnsValue { get; }
+
+        public ControlFlowRegion? TryAndFinally { get; }
+
+        public bool Equals(Continuation other) =>
+            ReferenceEquals(Branch, other.Branch) && NextFinally == other.NextFinally && ReferenceEquals(TryAndFinally, other.TryAndFinally);
+
+        public override bool Equals(object? obj) => obj is Continuation other && Equals(other);
+
+        public override int GetHashCode() =>
+            ((Branch?.GetHashCode() ?? 0) * 31 + NextFinally) ^ (TryAndFinally?.GetHashCode() ?? 0);
+    }
+
+    /// <summary>A <c>finally</c> region being run, and what follows it; frames form an immutable stack.</summary>
+    private sealed class Frame : IEquatable<Frame>
+    {
+        private readonly int _hashCode;
+
+        public Frame(ControlFlowRegion region, Continuation continuation, Frame? next)
+        {
+            Region = region;
+            Continuation = continuation;
+            Next = next;
+            _hashCode = (region.GetHashCode() * 31 + continuation.GetHashCode()) * 31 + (next?.GetHashCode() ?? 0);
+        }
+
+        public ControlFlowRegion Region { get; }
+
+        public Continuation Continuation { get; }
+
+        public Frame? Next { get; }
+
+        public bool Equals(Frame? other) =>
+            other is not null
+            && _hashCode == other._hashCode
+            && ReferenceEquals(Region, other.Region)
+            && Continuation.Equals(other.Continuation)
+            && Equals(Next, other.Next);
+
+        public override bool Equals(object? obj) => obj is Frame other && Equals(other);
+
+        public override int GetHashCode() => _hashCode;
+    }
+
+    private readonly struct WorkItem
+    {
+        public WorkItem(BasicBlock block, Frame? context, Config config, SyntaxNode? origin)
+        {
+            Block = block;
+            Context = context;
+            Config = config;
+            Origin = origin;
+        }
+
+        public BasicBlock Block { get; }
+
+        public Frame? Context { get; }
+
+        public Config Config { get; }
+
+        public SyntaxNode? Origin { get; }
+    }
+}

@@ -1,0 +1,391 @@
+using System.Collections.Generic;
+using System.Collections.Immutable;
+using System.Linq;
+using System.Threading;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+using Microsoft.CodeAnalysis.Diagnostics;
+using Microsoft.CodeAnalysis.FlowAnalysis;
+using Microsoft.CodeAnalysis.Operations;
+using TenantDbGuard.Analyzers.ConnectionLeak;
+
+namespace TenantDbGuard.Analyzers;
+
+/// <summary>
+/// TDG001: a connection (from <c>GetConnection</c>, <c>OpenConnection</c>, or <c>Open</c> on a connection) that is
+/// not released on every path of the control-flow graph, exceptional paths included.
+/// </summary>
+/// <remarks>
+/// A cheap syntax scan picks the members that call a method with an acquisition's name; only those are bound,
+/// and only the bodies that really acquire get a control-flow graph and the flow analysis.
+/// </remarks>
+[DiagnosticAnalyzer(LanguageNames.CSharp)]
+public sealed class ConnectionLeakAnalyzer : DiagnosticAnalyzer
+{
+    private static readonly SyntaxKind[] MemberKinds =
+    {
+        SyntaxKind.MethodDeclaration,
+        SyntaxKind.ConstructorDeclaration,
+        SyntaxKind.DestructorDeclaration,
+        SyntaxKind.OperatorDeclaration,
+        SyntaxKind.ConversionOperatorDeclaration,
+        SyntaxKind.GetAccessorDeclaration,
+        SyntaxKind.SetAccessorDeclaration,
+        SyntaxKind.InitAccessorDeclaration,
+        SyntaxKind.AddAccessorDeclaration,
+        SyntaxKind.RemoveAccessorDeclaration,
+        SyntaxKind.PropertyDeclaration,
+        SyntaxKind.IndexerDeclaration,
+        SyntaxKind.FieldDeclaration,
+        SyntaxKind.EventFieldDeclaration,
+        SyntaxKind.CompilationUnit,
+    };
+
+    /// <inheritdoc />
+    public override ImmutableArray<DiagnosticDescriptor> SupportedDiagnostics { get; } = ImmutableArray.Create(Descriptors.ConnectionNotReleased);
+
+    /// <inheritdoc />
+    public override void Initialize(AnalysisContext context)
+    {
+        context.EnableConcurrentExecution();
+        context.ConfigureGeneratedCodeAnalysis(GeneratedCodeAnalysisFlags.None);
+        context.RegisterCompilationStartAction(static compilationContext =>
+        {
+            var rules = AcquisitionRules.Create(compilationContext.Compilation);
+            compilationContext.RegisterSyntaxNodeAction(nodeContext => AnalyzeMember(nodeContext, rules), MemberKinds);
+        });
+    }
+
+    private static void AnalyzeMember(SyntaxNodeAnalysisContext context, AcquisitionRules rules)
+    {
+        var names = rules.GetNames(context.Options.AnalyzerConfigOptionsProvider.GetOptions(context.Node.SyntaxTree));
+        foreach (var body in ExecutableParts(context.Node))
+        {
+            if (!MayAcquire(body, names.AcquireNames))
+            {
+                continue;
+            }
+
+            var graph = CreateGraph(context.SemanticModel, body, context.CancellationToken);
+            if (graph is not null)
+            {
+                AnalyzeGraph(context, graph, rules, names);
+            }
+        }
+    }
+
+    /// <summary>The parts of a member that hold executable code, each the root of one control-flow graph.</summary>
+    private static IEnumerable<SyntaxNode> ExecutableParts(SyntaxNode member)
+    {
+        switch (member)
+        {
+            case BaseMethodDeclarationSyntax method:
+                if (method.Body is not null || method.ExpressionBody is not null)
+                {
+                    yield return method;
+                }
+
+                break;
+            case AccessorDeclarationSyntax accessor:
+                if (accessor.Body is not null || accessor.ExpressionBody is not null)
+                {
+                    yield return accessor;
+                }
+
+                break;
+            case PropertyDeclarationSyntax property:
+                if (property.ExpressionBody is not null)
+                {
+                    yield return property.ExpressionBody;
+                }
+
+                if (property.Initializer is not null)
+                {
+                    yield return property.Initializer;
+                }
+
+                break;
+            case IndexerDeclarationSyntax indexer:
+                if (indexer.ExpressionBody is not null)
+                {
+                    yield return indexer.ExpressionBody;
+                }
+
+                break;
+            case BaseFieldDeclarationSyntax field:
+                foreach (var variable in field.Declaration.Variables)
+                {
+                    if (variable.Initializer is not null)
+                    {
+                        yield return variable.Initializer;
+                    }
+                }
+
+                break;
+            case CompilationUnitSyntax unit:
+                if (unit.Members.Any(m => m.IsKind(SyntaxKind.GlobalStatement)))
+                {
+                    yield return unit;
+                }
+
+                break;
+        }
+    }
+
+    /// <summary>The syntax pre-filter: does the code call anything named like an acquisition?</summary>
+    private static bool MayAcquire(SyntaxNode body, ImmutableHashSet<string> acquireNames)
+    {
+        // Types and namespaces in a compilation unit are analysed member by member, not with the top-level statements.
+        foreach (var node in body.DescendantNodes(descendIntoChildren: static n => n is not (BaseTypeDeclarationSyntax or BaseNamespaceDeclarationSyntax or DelegateDeclarationSyntax)))
+        {
+            if (node is InvocationExpressionSyntax invocation && InvokedName(invocation.Expression) is { } name && acquireNames.Contains(name))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static string? InvokedName(ExpressionSyntax expression) => expression switch
+    {
+        SimpleNameSyntax simple => simple.Identifier.ValueText,
+        MemberAccessExpressionSyntax memberAccess => memberAccess.Name.Identifier.ValueText,
+        MemberBindingExpressionSyntax memberBinding => memberBinding.Name.Identifier.ValueText,
+        _ => null,
+    };
+
+    private static ControlFlowGraph? CreateGraph(SemanticModel model, SyntaxNode body, CancellationToken cancellationToken)
+    {
+        var operation = model.GetOperation(body, cancellationToken);
+        while (operation?.Parent is not null)
+        {
+            operation = operation.Parent;
+        }
+
+        return operation switch
+        {
+            IMethodBodyOperation methodBody => ControlFlowGraph.Create(methodBody, cancellationToken),
+            IConstructorBodyOperation constructorBody => ControlFlowGraph.Create(constructorBody, cancellationToken),
+            IBlockOperation block => ControlFlowGraph.Create(block, cancellationToken),
+            IFieldInitializerOperation fieldInitializer => ControlFlowGraph.Create(fieldInitializer, cancellationToken),
+            IPropertyInitializerOperation propertyInitializer => ControlFlowGraph.Create(propertyInitializer, cancellationToken),
+            _ => null,
+        };
+    }
+
+    /// <summary>Analyses one graph and, recursively, the graphs of its lambdas and local functions.</summary>
+    private static void AnalyzeGraph(SyntaxNodeAnalysisContext context, ControlFlowGraph graph, AcquisitionRules rules, AcquisitionRules.NameConfiguration names)
+    {
+        var sites = new List<AcquisitionSite>();
+        var lambdas = new List<IFlowAnonymousFunctionOperation>();
+        foreach (var block in graph.Blocks)
+        {
+            foreach (var operation in block.Operations)
+            {
+                Collect(operation, rules, names, sites, lambdas);
+            }
+
+            if (block.BranchValue is not null)
+            {
+                Collect(block.BranchValue, rules, names, sites, lambdas);
+            }
+        }
+
+        if (sites.Count > 0)
+        {
+            var ownLocals = new HashSet<ILocalSymbol>(SymbolEqualityComparer.Default);
+            CollectLocals(graph.Root, ownLocals);
+            foreach (var site in sites)
+            {
+                if (site.Anchor is ILocalSymbol anchor && !ownLocals.Contains(anchor))
+                {
+                    // Opening a connection that belongs to an enclosing method: that method releases it.
+                    continue;
+                }
+
+                var leaks = LeakFlowAnalysis.Run(graph, site, rules, names, ownLocals, context.CancellationToken);
+                if (leaks.Count > 0)
+                {
+                    context.ReportDiagnostic(CreateDiagnostic(site, leaks));
+                }
+            }
+        }
+
+        foreach (var lambda in lambdas)
+        {
+            AnalyzeGraph(context, graph.GetAnonymousFunctionControlFlowGraph(lambda, context.CancellationToken), rules, names);
+        }
+
+        foreach (var localFunction in graph.LocalFunctions)
+        {
+            AnalyzeGraph(context, graph.GetLocalFunctionControlFlowGraph(localFunction, context.CancellationToken), rules, names);
+        }
+    }
+
+    private static void Collect(
+        IOperation root,
+        AcquisitionRules rules,
+        AcquisitionRules.NameConfiguration names,
+        List<AcquisitionSite> sites,
+        List<IFlowAnonymousFunctionOperation> lambdas)
+    {
+        var stack = new Stack<IOperation>();
+        stack.Push(root);
+        while (stack.Count > 0)
+        {
+            var operation = stack.Pop();
+            switch (operation)
+            {
+                case IFlowAnonymousFunctionOperation lambda:
+                    lambdas.Add(lambda);
+                    continue;
+                case IInvocationOperation invocation when rules.Classify(invocation, names) is { } kind:
+                    if (CreateSite(invocation, kind) is { } site)
+                    {
+                        sites.Add(site);
+                    }
+
+                    break;
+            }
+
+            foreach (var child in operation.ChildOperations)
+            {
+                stack.Push(child);
+            }
+        }
+    }
+
+    private static AcquisitionSite? CreateSite(IInvocationOperation invocation, AcquisitionKind kind)
+    {
+        object? anchor = null;
+        if (kind == AcquisitionKind.Opened)
+        {
+            var receiver = invocation.Instance;
+            while (receiver is IConversionOperation conversion)
+            {
+                receiver = conversion.Operand;
+            }
+
+            switch (receiver)
+            {
+                case ILocalReferenceOperation local:
+                    anchor = local.Local;
+                    break;
+                case IFlowCaptureReferenceOperation capture:
+                    anchor = capture.Id;
+                    break;
+                case IObjectCreationOperation:
+                    break;
+                default:
+                    // A field, property or parameter: the connection belongs to someone else.
+                    return null;
+            }
+        }
+
+        // The resource is held once the call returns, or once its task is awaited.
+        IOperation effectPoint = invocation;
+        var current = (IOperation)invocation;
+        while (true)
+        {
+            var parent = current.Parent;
+            if (parent is IConversionOperation
+                || parent is IInvocationOperation { TargetMethod.Name: "ConfigureAwait" } configureAwait && ReferenceEquals(configureAwait.Instance, current))
+            {
+                current = parent;
+                continue;
+            }
+
+            if (parent is IAwaitOperation)
+            {
+                effectPoint = parent;
+            }
+
+            break;
+        }
+
+        return new AcquisitionSite(invocation, effectPoint, kind, anchor);
+    }
+
+    private static void CollectLocals(ControlFlowRegion region, HashSet<ILocalSymbol> locals)
+    {
+        foreach (var local in region.Locals)
+        {
+            locals.Add(local);
+        }
+
+        foreach (var nested in region.NestedRegions)
+        {
+            CollectLocals(nested, locals);
+        }
+    }
+
+    private static Diagnostic CreateDiagnostic(AcquisitionSite site, IReadOnlyList<Leak> leaks)
+    {
+        var leak = leaks
+            .OrderBy(l => l.Reason)
+            .ThenBy(l => l.At?.SpanStart ?? int.MaxValue)
+            .First();
+        var syntax = site.Invocation.Syntax;
+        var subject = SubjectName(site) is { } name ? $"'{name}'" : $"The result of '{site.Invocation.TargetMethod.Name}'";
+        var path = leak.Reason switch
+        {
+            LeakReason.Discarded => "because the result is discarded",
+            LeakReason.Overwritten => $"when '{leak.Variable}' is overwritten at line {Line(leak.At, syntax)}",
+            LeakReason.AcquiredAgain => $"when it is acquired again at line {Line(leak.At, syntax)}",
+            LeakReason.Returns => ReturnPath(leak.At, syntax),
+            _ => $"if an exception is thrown at line {Line(leak.At, syntax)}",
+        };
+        return Diagnostic.Create(Descriptors.ConnectionNotReleased, syntax.GetLocation(), subject, path);
+    }
+
+    private static string ReturnPath(SyntaxNode? at, SyntaxNode fallback)
+    {
+        for (var node = at; node is not null; node = node.Parent)
+        {
+            if (node is ReturnStatementSyntax
+                || node.Parent is ArrowExpressionClauseSyntax
+                || node.Parent is AnonymousFunctionExpressionSyntax lambda && lambda.ExpressionBody == node)
+            {
+                return $"on the path that returns at line {Line(node, fallback)}";
+            }
+
+            if (node is StatementSyntax or AnonymousFunctionExpressionSyntax or MemberDeclarationSyntax)
+            {
+                break;
+            }
+        }
+
+        return $"on the path that leaves the method after line {Line(at, fallback)}";
+    }
+
+    private static int Line(SyntaxNode? node, SyntaxNode fallback) =>
+        (node ?? fallback).GetLocation().GetLineSpan().StartLinePosition.Line + 1;
+
+    /// <summary>The variable the resource is stored in, read from the syntax around the call.</summary>
+    private static string? SubjectName(AcquisitionSite site)
+    {
+        var syntax = site.Invocation.Syntax;
+        if (site.Kind == AcquisitionKind.Opened)
+        {
+            return syntax is InvocationExpressionSyntax { Expression: MemberAccessExpressionSyntax { Expression: IdentifierNameSyntax receiver } }
+                ? receiver.Identifier.ValueText
+                : null;
+        }
+
+        var current = syntax;
+        while (current.Parent is AwaitExpressionSyntax or ParenthesizedExpressionSyntax or CastExpressionSyntax
+               || current.Parent is MemberAccessExpressionSyntax { Name.Identifier.ValueText: "ConfigureAwait" } && current.Parent.Parent is InvocationExpressionSyntax)
+        {
+            current = current.Parent is MemberAccessExpressionSyntax ? current.Parent.Parent! : current.Parent;
+        }
+
+        return current.Parent switch
+        {
+            EqualsValueClauseSyntax { Parent: VariableDeclaratorSyntax declarator } => declarator.Identifier.ValueText,
+            AssignmentExpressionSyntax { Left: IdentifierNameSyntax { Identifier.ValueText: not "_" } identifier } assignment when assignment.Right == current => identifier.Identifier.ValueText,
+            _ => null,
+        };
+    }
+}
