@@ -15,9 +15,10 @@ if ! dotnet build "$project" --no-incremental -nologo -tl:off -clp:NoSummary >"$
     exit 1
 fi
 
-# MSBuild prints "path(line,col): warning TDG001: message [project]"; keep "path:line: message".
+# MSBuild prints "path(line,col): warning TDG001: message (help link) [project]"; keep "path:line: message".
 findings="$(
     sed -nE 's#^(.*)\(([0-9]+),[0-9]+\): warning TDG001: (.*) \[[^]]*\]$#\1:\2: \3#p' "$log" \
+        | sed -E 's# \(https?://[^)]*\)$##' \
         | sed "s#^$root/##" \
         | sort -u \
         | sort -t: -k1,1 -k2,2n
