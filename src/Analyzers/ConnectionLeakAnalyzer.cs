@@ -205,10 +205,10 @@ public sealed class ConnectionLeakAnalyzer : DiagnosticAnalyzer
                     continue;
                 }
 
-                var leaks = LeakFlowAnalysis.Run(graph, site, rules, names, ownLocals, context.CancellationToken);
+                var (leaks, handsOff) = LeakFlowAnalysis.Run(graph, site, rules, names, ownLocals, context.CancellationToken);
                 if (leaks.Count > 0)
                 {
-                    context.ReportDiagnostic(CreateDiagnostic(site, leaks));
+                    context.ReportDiagnostic(CreateDiagnostic(site, leaks, handsOff));
                 }
             }
         }
@@ -321,7 +321,7 @@ public sealed class ConnectionLeakAnalyzer : DiagnosticAnalyzer
         }
     }
 
-    private static Diagnostic CreateDiagnostic(AcquisitionSite site, IReadOnlyList<Leak> leaks)
+    private static Diagnostic CreateDiagnostic(AcquisitionSite site, IReadOnlyList<Leak> leaks, bool handsOff)
     {
         var leak = leaks
             .OrderBy(l => l.Reason)
@@ -337,7 +337,13 @@ public sealed class ConnectionLeakAnalyzer : DiagnosticAnalyzer
             LeakReason.Returns => ReturnPath(leak.At, syntax),
             _ => $"if an exception is thrown at line {Line(leak.At, syntax)}",
         };
-        return Diagnostic.Create(Descriptors.ConnectionNotReleased, syntax.GetLocation(), subject, path);
+        var properties = ImmutableDictionary.CreateRange(new[]
+        {
+            new KeyValuePair<string, string?>(ConnectionLeakProperties.Kind, site.Kind.ToString()),
+            new KeyValuePair<string, string?>(ConnectionLeakProperties.Reason, leak.Reason.ToString()),
+            new KeyValuePair<string, string?>(ConnectionLeakProperties.HandsOff, handsOff ? "true" : "false"),
+        });
+        return Diagnostic.Create(Descriptors.ConnectionNotReleased, syntax.GetLocation(), properties, subject, path);
     }
 
     private static string ReturnPath(SyntaxNode? at, SyntaxNode fallback)

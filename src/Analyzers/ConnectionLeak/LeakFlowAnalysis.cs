@@ -87,6 +87,7 @@ internal sealed class LeakFlowAnalysis
     private readonly Queue<WorkItem> _work = new();
     private readonly List<Leak> _leaks = new();
     private bool _gaveUp;
+    private bool _handsOff;
 
     // Per block evaluation.
     private BasicBlock _block = null!;
@@ -118,8 +119,11 @@ internal sealed class LeakFlowAnalysis
         Escaped,
     }
 
-    /// <summary>Runs the analysis; returns the leaks found (empty when the resource is released on every path).</summary>
-    public static IReadOnlyList<Leak> Run(
+    /// <summary>
+    /// Runs the analysis; returns the leaks found (empty when the resource is released on every path), and whether
+    /// some path hands the resource over (returns or stores it), which tells a fix to dispose only on failure.
+    /// </summary>
+    public static (IReadOnlyList<Leak> Leaks, bool HandsOff) Run(
         ControlFlowGraph graph,
         AcquisitionSite site,
         AcquisitionRules rules,
@@ -129,7 +133,7 @@ internal sealed class LeakFlowAnalysis
     {
         var analysis = new LeakFlowAnalysis(graph, site, rules, names, ownLocals, cancellationToken);
         analysis.Execute();
-        return analysis._gaveUp ? Array.Empty<Leak>() : analysis._leaks;
+        return (analysis._gaveUp ? Array.Empty<Leak>() : analysis._leaks, analysis._handsOff);
     }
 
     private void Execute()
@@ -858,6 +862,7 @@ internal sealed class LeakFlowAnalysis
     {
         if (_config.Status is Status.Held or Status.Unacquired)
         {
+            _handsOff |= _config.Status == Status.Held;
             _config = new Config(Status.Escaped, 0);
         }
     }
