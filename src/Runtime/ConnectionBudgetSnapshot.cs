@@ -3,12 +3,12 @@ namespace TenantDbGuard;
 /// <summary>The connection budget at one moment.</summary>
 public sealed class ConnectionBudgetSnapshot
 {
-    internal ConnectionBudgetSnapshot(int limit, int open, int inUse, int tenantPools, int waiting)
+    internal ConnectionBudgetSnapshot(int limit, int open, int inUse, int tenantsInUse, int waiting)
     {
         Limit = limit;
         Open = open;
         InUse = inUse;
-        TenantPools = tenantPools;
+        TenantsInUse = tenantsInUse;
         Waiting = waiting;
     }
 
@@ -21,8 +21,8 @@ public sealed class ConnectionBudgetSnapshot
     /// <summary>Connections handed out in leases.</summary>
     public int InUse { get; }
 
-    /// <summary>Pools (tenants and the master) currently kept.</summary>
-    public int TenantPools { get; }
+    /// <summary>Tenants (and the master) holding at least one lease.</summary>
+    public int TenantsInUse { get; }
 
     /// <summary>Acquisitions waiting for room.</summary>
     public int Waiting { get; }

@@ -45,6 +45,8 @@ public sealed class TenantDatabase : IAsyncDisposable
     private readonly Instruments _instruments;
     private readonly LeakDetector? _leaks;
     private readonly object _budgetGate = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, TenantTarget> _targets = new(StringComparer.Ordinal);
+    private readonly Lazy<TenantTarget> _masterTarget;
     private Task? _budget;
 
     /// <summary>Creates the tenant database access for one process.</summary>
@@ -66,6 +68,7 @@ public sealed class TenantDatabase : IAsyncDisposable
         _instruments = new Instruments(meterFactory, _broker);
         _broker.Instruments = _instruments;
         _registry = new TenantRegistry(_options, GetMasterConnectionAsync);
+        _masterTarget = new Lazy<TenantTarget>(() => new TenantTarget(MasterKey, _master.Database, GetServer(null, null), _options.MaxMasterConnections, ConnectionBudgetKind.Master));
         if (_options.LeakDetectionThreshold is { } threshold)
         {
             _leaks = new LeakDetector(threshold, _logger, _instruments);
@@ -93,15 +96,7 @@ public sealed class TenantDatabase : IAsyncDisposable
         _registry.Validate(tenantKey);
         await EnsureBudgetAsync(cancellationToken).ConfigureAwait(false);
         var tenant = await _registry.ResolveAsync(tenantKey, cancellationToken).ConfigureAwait(false);
-        var pool = _broker.GetOrAddPool(tenantKey, () => CreatePool(tenant));
-        if (!string.Equals(pool.DatabaseName, tenant.DatabaseName, StringComparison.Ordinal))
-        {
-            // The tenants table moved the tenant: drop the old pool.
-            _broker.RemovePool(pool);
-            pool = _broker.GetOrAddPool(tenantKey, () => CreatePool(tenant));
-        }
-
-        return await AcquireAsync(pool, cancellationToken).ConfigureAwait(false);
+        return await AcquireAsync(GetTarget(tenant), cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Lends an open connection to the master database. Dispose the lease on every path (<c>await using</c>).</summary>
@@ -113,8 +108,7 @@ public sealed class TenantDatabase : IAsyncDisposable
     public async ValueTask<TenantConnectionLease> GetMasterConnectionAsync(CancellationToken cancellationToken = default)
     {
         await EnsureBudgetAsync(cancellationToken).ConfigureAwait(false);
-        var pool = _broker.GetOrAddPool(MasterKey, CreateMasterPool);
-        return await AcquireAsync(pool, cancellationToken).ConfigureAwait(false);
+        return await AcquireAsync(_masterTarget.Value, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Runs a query on a tenant's database and maps the rows with Dapper.</summary>
@@ -352,53 +346,64 @@ public sealed class TenantDatabase : IAsyncDisposable
         }
     }
 
-    private async ValueTask<TenantConnectionLease> AcquireAsync(TenantPool pool, CancellationToken cancellationToken)
+    private async ValueTask<TenantConnectionLease> AcquireAsync(TenantTarget target, CancellationToken cancellationToken)
     {
         PooledConnection pooled;
         try
         {
-            pooled = await _broker.AcquireAsync(pool, cancellationToken).ConfigureAwait(false);
+            pooled = await _broker.AcquireAsync(target, cancellationToken).ConfigureAwait(false);
         }
         catch (MySqlException exception) when (ServerErrors.IsConnectionLimit(exception))
         {
-            Log.ServerLimitReached(_logger, exception, pool.Key, exception.Number);
-            throw new ServerConnectionLimitException(pool.Key, exception.Number, _broker.Limit, exception);
+            Log.ServerLimitReached(_logger, exception, target.Key, exception.Number);
+            throw new ServerConnectionLimitException(target.Key, exception.Number, _broker.Limit, exception);
         }
-        catch (MySqlException exception) when (ServerErrors.IsDatabaseUnavailable(exception) && pool.Key != MasterKey)
+        catch (MySqlException exception) when (ServerErrors.IsDatabaseUnavailable(exception) && target.Key != MasterKey)
         {
-            Log.TenantDatabaseUnavailable(_logger, exception, pool.Key, pool.DatabaseName);
-            _broker.RemovePool(pool);
-            _registry.Forget(pool.Key);
-            throw new TenantDatabaseUnavailableException(pool.Key, pool.DatabaseName, exception);
+            Log.TenantDatabaseUnavailable(_logger, exception, target.Key, target.DatabaseName);
+            _registry.Forget(target.Key);
+            _targets.TryRemove(target.Key, out _);
+            throw new TenantDatabaseUnavailableException(target.Key, target.DatabaseName, exception);
         }
 
-        var leakId = _leaks?.Track(pool.Key) ?? 0;
-        return new TenantConnectionLease(this, pooled, pool.Key, leakId);
+        var leakId = _leaks?.Track(target.Key) ?? 0;
+        return new TenantConnectionLease(this, pooled, target.Key, leakId);
     }
 
-    private TenantPool CreatePool(TenantInfo tenant)
+    /// <summary>Where a tenant's leases go; rebuilt when the tenants table moves the tenant.</summary>
+    private TenantTarget GetTarget(TenantInfo tenant)
     {
-        var builder = new MySqlConnectionStringBuilder(_master.ConnectionString)
+        if (_targets.TryGetValue(tenant.TenantKey, out var target)
+            && string.Equals(target.DatabaseName, tenant.DatabaseName, StringComparison.Ordinal)
+            && ReferenceEquals(target.Server, GetServer(tenant.ServerHost, tenant.ServerPort)))
         {
-            Database = tenant.DatabaseName,
-            Pooling = false,
-        };
-        if (tenant.ServerHost is not null)
-        {
-            builder.Server = tenant.ServerHost;
+            return target;
         }
 
-        if (tenant.ServerPort is { } port)
-        {
-            builder.Port = (uint)port;
-        }
-
-        Log.PoolCreated(_logger, tenant.TenantKey, tenant.DatabaseName);
-        return new TenantPool(tenant.TenantKey, tenant.DatabaseName, new MySqlDataSource(builder.ConnectionString), _options.MaxConnectionsPerTenant, ConnectionBudgetKind.Tenant);
+        target = new TenantTarget(tenant.TenantKey, tenant.DatabaseName, GetServer(tenant.ServerHost, tenant.ServerPort), _options.MaxConnectionsPerTenant, ConnectionBudgetKind.Tenant);
+        _targets[tenant.TenantKey] = target;
+        return target;
     }
 
-    private TenantPool CreateMasterPool() =>
-        new(MasterKey, _master.Database, new MySqlDataSource(_master.ConnectionString), _options.MaxMasterConnections, ConnectionBudgetKind.Master);
+    /// <summary>The pool of one server: one data source, created once, without MySqlConnector's pooling (the broker pools).</summary>
+    private ServerPool GetServer(string? host, int? port)
+    {
+        var server = host ?? _master.Server;
+        var serverPort = port is { } p ? (uint)p : _master.Port;
+        var key = server + ":" + serverPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return _broker.GetOrAddServer(key, () =>
+        {
+            var builder = new MySqlConnectionStringBuilder(_master.ConnectionString)
+            {
+                Server = server,
+                Port = serverPort,
+                Database = string.Empty,
+                Pooling = false,
+            };
+            Log.PoolCreated(_logger, key);
+            return new ServerPool(key, new MySqlDataSource(builder.ConnectionString));
+        });
+    }
 
     private Task EnsureBudgetAsync(CancellationToken cancellationToken)
     {
@@ -453,7 +458,6 @@ public sealed class TenantDatabase : IAsyncDisposable
         MaxMasterConnections = options.MaxMasterConnections,
         AcquireTimeout = options.AcquireTimeout,
         IdleTimeout = options.IdleTimeout,
-        TenantEvictionTimeout = options.TenantEvictionTimeout,
         TenantCacheDuration = options.TenantCacheDuration,
         UnknownTenantCacheDuration = options.UnknownTenantCacheDuration,
         ValidateAfterIdle = options.ValidateAfterIdle,
@@ -488,7 +492,6 @@ public sealed class TenantDatabase : IAsyncDisposable
         Require(options.MaxMasterConnections > 0, "MaxMasterConnections must be positive.");
         Require(options.AcquireTimeout > TimeSpan.Zero, "AcquireTimeout must be positive.");
         Require(options.IdleTimeout > TimeSpan.Zero, "IdleTimeout must be positive.");
-        Require(options.TenantEvictionTimeout > TimeSpan.Zero, "TenantEvictionTimeout must be positive.");
         Require(options.TenantCacheDuration >= TimeSpan.Zero && options.UnknownTenantCacheDuration >= TimeSpan.Zero, "Cache durations must not be negative.");
         Require(options.LeakDetectionThreshold is null || options.LeakDetectionThreshold > TimeSpan.Zero, "LeakDetectionThreshold must be positive when set.");
         Require(!string.IsNullOrEmpty(options.TenantKeyPattern), "TenantKeyPattern is required.");

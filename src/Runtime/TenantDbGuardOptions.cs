@@ -29,7 +29,10 @@ public sealed class TenantDbGuardOptions
     /// <summary>Connections left to administrators and other clients when <see cref="MaxConnections"/> is derived. Default 10.</summary>
     public int ReservedConnections { get; set; } = 10;
 
-    /// <summary>The most connections one tenant may hold, so that one busy tenant cannot starve the others. Default 10.</summary>
+    /// <summary>
+    /// The most connections one tenant may hold at once, so that one busy tenant cannot starve the others. Default 10.
+    /// Tenants on one server share its connections: a lease switches an idle connection to its tenant's database.
+    /// </summary>
     public int MaxConnectionsPerTenant { get; set; } = 10;
 
     /// <summary>The most connections the master database may hold. Default 10.</summary>
@@ -40,9 +43,6 @@ public sealed class TenantDbGuardOptions
 
     /// <summary>An idle physical connection is closed after this long. Default 60 seconds.</summary>
     public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromSeconds(60);
-
-    /// <summary>A tenant's data source with no open connection is dropped after this long without use. Default 10 minutes.</summary>
-    public TimeSpan TenantEvictionTimeout { get; set; } = TimeSpan.FromMinutes(10);
 
     /// <summary>How long a resolved tenant is cached before it is looked up again. Default 5 minutes.</summary>
     public TimeSpan TenantCacheDuration { get; set; } = TimeSpan.FromMinutes(5);

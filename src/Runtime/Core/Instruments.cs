@@ -9,6 +9,7 @@ internal sealed class Instruments : IDisposable
 {
     public const string MeterName = "TenantDbGuard";
     public const string TenantTag = "tenantdbguard.tenant";
+    public const string ServerTag = "tenantdbguard.server";
     public const string BudgetTag = "tenantdbguard.budget";
 
     private readonly Meter _meter;
@@ -18,8 +19,8 @@ internal sealed class Instruments : IDisposable
     {
         _ownsMeter = meterFactory is null;
         _meter = meterFactory?.Create(MeterName) ?? new Meter(MeterName);
-        _meter.CreateObservableUpDownCounter("tenantdbguard.connections.open", () => PerPool(broker, usage: false), "{connection}", "Physical connections open, idle ones included, per tenant.");
-        _meter.CreateObservableUpDownCounter("tenantdbguard.connections.in_use", () => PerPool(broker, usage: true), "{connection}", "Connections handed out in leases, per tenant.");
+        _meter.CreateObservableUpDownCounter("tenantdbguard.connections.open", () => PerServer(broker), "{connection}", "Physical connections open, idle ones included, per server (tenants on one server share them).");
+        _meter.CreateObservableUpDownCounter("tenantdbguard.connections.in_use", () => PerTenant(broker), "{connection}", "Connections handed out in leases, per tenant.");
         _meter.CreateObservableUpDownCounter("tenantdbguard.connections.open.total", () => broker.Snapshot().Open, "{connection}", "Physical connections open in the process.");
         _meter.CreateObservableUpDownCounter("tenantdbguard.connections.in_use.total", () => broker.Snapshot().InUse, "{connection}", "Connections handed out in the process.");
         _meter.CreateObservableUpDownCounter("tenantdbguard.connections.limit", () => broker.Snapshot().Limit, "{connection}", "The process connection budget.");
@@ -42,11 +43,19 @@ internal sealed class Instruments : IDisposable
         }
     }
 
-    private static IEnumerable<Measurement<int>> PerPool(ConnectionBroker broker, bool usage)
+    private static IEnumerable<Measurement<int>> PerServer(ConnectionBroker broker)
     {
-        foreach (var (key, open, inUse) in broker.PoolCounts())
+        foreach (var (server, open) in broker.ServerCounts())
         {
-            yield return new Measurement<int>(usage ? inUse : open, new KeyValuePair<string, object?>(TenantTag, key));
+            yield return new Measurement<int>(open, new KeyValuePair<string, object?>(ServerTag, server));
+        }
+    }
+
+    private static IEnumerable<Measurement<int>> PerTenant(ConnectionBroker broker)
+    {
+        foreach (var (tenant, inUse) in broker.TenantCounts())
+        {
+            yield return new Measurement<int>(inUse, new KeyValuePair<string, object?>(TenantTag, tenant));
         }
     }
 }

@@ -7,7 +7,6 @@ namespace TenantDbGuard.Core;
 internal static class LogEvents
 {
     public const int PoolCreated = 1001;
-    public const int PoolEvicted = 1002;
     public const int IdleConnectionClosed = 1003;
     public const int BudgetResolved = 1004;
     public const int WaitingForBudget = 1010;
@@ -23,14 +22,11 @@ internal static class LogEvents
 
 internal static partial class Log
 {
-    [LoggerMessage(EventId = LogEvents.PoolCreated, Level = LogLevel.Debug, Message = "Created the pool of tenant '{TenantKey}' for database '{DatabaseName}'")]
-    public static partial void PoolCreated(ILogger logger, string tenantKey, string databaseName);
+    [LoggerMessage(EventId = LogEvents.PoolCreated, Level = LogLevel.Debug, Message = "Created the connection pool of server {Server}")]
+    public static partial void PoolCreated(ILogger logger, string server);
 
-    [LoggerMessage(EventId = LogEvents.PoolEvicted, Level = LogLevel.Debug, Message = "Dropped the idle pool of tenant '{TenantKey}'")]
-    public static partial void PoolEvicted(ILogger logger, string tenantKey);
-
-    [LoggerMessage(EventId = LogEvents.IdleConnectionClosed, Level = LogLevel.Trace, Message = "Closed an idle connection of tenant '{TenantKey}'")]
-    public static partial void IdleConnectionClosed(ILogger logger, string tenantKey);
+    [LoggerMessage(EventId = LogEvents.IdleConnectionClosed, Level = LogLevel.Trace, Message = "Closed an idle connection to server {Server}")]
+    public static partial void IdleConnectionClosed(ILogger logger, string server);
 
     [LoggerMessage(EventId = LogEvents.BudgetResolved, Level = LogLevel.Information, Message = "Connection budget is {Limit} (server max_connections {ServerMaxConnections}, share {ServerShare}, reserved {Reserved})")]
     public static partial void BudgetResolved(ILogger logger, int limit, int serverMaxConnections, double serverShare, int reserved);
@@ -41,8 +37,8 @@ internal static partial class Log
     [LoggerMessage(EventId = LogEvents.BudgetExhausted, Level = LogLevel.Warning, Message = "Tenant '{TenantKey}' got no connection within {WaitedMs} ms: {Budget} budget of {Limit} is full")]
     public static partial void BudgetExhausted(ILogger logger, string tenantKey, double waitedMs, ConnectionBudgetKind budget, int limit);
 
-    [LoggerMessage(EventId = LogEvents.IdleConnectionStolen, Level = LogLevel.Debug, Message = "Closed an idle connection of tenant '{VictimKey}' to make room for tenant '{TenantKey}'")]
-    public static partial void IdleConnectionStolen(ILogger logger, string victimKey, string tenantKey);
+    [LoggerMessage(EventId = LogEvents.IdleConnectionStolen, Level = LogLevel.Debug, Message = "Closed an idle connection to server {VictimServer} to make room for server {Server}")]
+    public static partial void IdleConnectionStolen(ILogger logger, string victimServer, string server);
 
     [LoggerMessage(EventId = LogEvents.ConnectionBroken, Level = LogLevel.Information, Message = "A connection of tenant '{TenantKey}' was broken and is discarded; idle connections will be checked before use")]
     public static partial void ConnectionBroken(ILogger logger, string tenantKey);
