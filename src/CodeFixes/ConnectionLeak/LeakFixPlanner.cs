@@ -266,12 +266,34 @@ internal static class LeakFixPlanner
 
         var start = block.Statements.IndexOf(acquiringStatement) + 1;
         var end = LastStatementUsing(model, block, start, local, cancellationToken);
+        for (var i = start; i <= end; i++)
+        {
+            if (IsAssignmentTo(model, block.Statements[i], local, cancellationToken))
+            {
+                // The variable gets a new value: release the old one before that.
+                end = i - 1;
+                break;
+            }
+        }
+
         var region = block.Statements.Skip(start).Take(end - start + 1).ToList();
         var releases = FindReleaseStatements(model, local, region, cancellationToken);
         var release = ReleaseStatement(model, context, local, releases, acquiringStatement);
         if (release is null)
         {
             return;
+        }
+
+        // Acquired in a loop and released once after it: every iteration now releases its own, so that one goes.
+        var laterReleases = new List<SyntaxNode>();
+        if (acquiringStatement is ExpressionStatementSyntax && block.Parent is CommonForEachStatementSyntax or ForStatementSyntax or WhileStatementSyntax or DoStatementSyntax
+            && block.Parent.Parent is BlockSyntax outer)
+        {
+            var after = outer.Statements.SkipWhile(s => s != block.Parent).Skip(1).ToList();
+            if (!after.Any(s => s.DescendantNodesAndSelf().OfType<AssignmentExpressionSyntax>().Any(a => a.Left is IdentifierNameSyntax id && id.Identifier.ValueText == local.Name)))
+            {
+                laterReleases.AddRange(FindReleaseStatements(model, local, after, cancellationToken).Select(RemovalUnit));
+            }
         }
 
         fixes.Add(new LeakFix("Release in 'finally'", ReleaseInFinallyKey, root =>
@@ -302,11 +324,28 @@ internal static class LeakFixPlanner
 
             var tryStatement = TryStatement(Block(body), default, FinallyClause(Block(release)))
                 .WithLeadingTrivia(blankLines)
+                .WithTrailingTrivia(region.Count > 0 ? region[region.Count - 1].GetTrailingTrivia() : acquiringStatement.GetTrailingTrivia())
                 .WithAdditionalAnnotations(Formatter.Annotation);
             var list = statements.ToList();
             list.RemoveRange(start, region.Count);
             list.Insert(start, tryStatement);
-            return root.ReplaceNode(currentBlock, block.WithStatements(List(list)).WithAdditionalAnnotations(Formatter.Annotation));
+            var newBlock = block.WithStatements(List(list)).WithAdditionalAnnotations(Formatter.Annotation);
+            if (laterReleases.Count == 0)
+            {
+                return root.ReplaceNode(currentBlock, newBlock);
+            }
+
+            var tracked = root.TrackNodes(laterReleases.Append(currentBlock));
+            tracked = tracked.ReplaceNode(tracked.GetCurrentNode(currentBlock)!, newBlock);
+            foreach (var later in laterReleases)
+            {
+                if (tracked.GetCurrentNode(later) is { } current)
+                {
+                    tracked = tracked.RemoveNode(current, SyntaxRemoveOptions.KeepNoTrivia)!;
+                }
+            }
+
+            return tracked;
         }));
     }
 
@@ -497,6 +536,11 @@ internal static class LeakFixPlanner
 
         return end;
     }
+
+    private static bool IsAssignmentTo(SemanticModel model, StatementSyntax statement, ILocalSymbol local, CancellationToken cancellationToken) =>
+        statement is ExpressionStatementSyntax { Expression: AssignmentExpressionSyntax { Left: IdentifierNameSyntax target } }
+        && target.Identifier.ValueText == local.Name
+        && SymbolEqualityComparer.Default.Equals(model.GetSymbolInfo(target, cancellationToken).Symbol, local);
 
     private static bool References(SemanticModel model, SyntaxNode node, ILocalSymbol local, CancellationToken cancellationToken) =>
         node.DescendantNodesAndSelf()
