@@ -1790,6 +1790,57 @@ public sealed class ConnectionLeakCodeFixTests
         """, "tenantdbguard.release_methods = GiveBack\n");
 
     [Fact]
+    public Task Connection_with_only_a_configured_release_method_is_returned_in_finally() => Verify.VerifyCodeFixWithEditorConfigAsync("""
+        sealed class LegacyConnection
+        {
+            public int Execute(string sql) => 0;
+            public void Return() { }
+        }
+
+        sealed class LegacyPool
+        {
+            public LegacyConnection Rent(string tenant) => new LegacyConnection();
+        }
+
+        class C
+        {
+            void M(LegacyPool pool)
+            {
+                var conn = [|pool.Rent("tenant-1")|];
+                conn.Execute("delete from queue where done = 1");
+                conn.Return();
+            }
+        }
+        """, """
+        sealed class LegacyConnection
+        {
+            public int Execute(string sql) => 0;
+            public void Return() { }
+        }
+
+        sealed class LegacyPool
+        {
+            public LegacyConnection Rent(string tenant) => new LegacyConnection();
+        }
+
+        class C
+        {
+            void M(LegacyPool pool)
+            {
+                var conn = pool.Rent("tenant-1");
+                try
+                {
+                    conn.Execute("delete from queue where done = 1");
+                }
+                finally
+                {
+                    conn.Return();
+                }
+            }
+        }
+        """, "tenantdbguard.acquire_methods = LegacyPool.Rent\ntenantdbguard.release_methods = Return\n");
+
+    [Fact]
     public Task Configured_acquire_method_gets_a_using() => Verify.VerifyCodeFixWithEditorConfigAsync("""
         using System;
 
