@@ -2,6 +2,7 @@
 # Builds TenantDbGuard.sln and runs every test project in it, then prints one line:
 #   Tests: N passed, M failed[, K skipped]
 # Exits non-zero when the build fails, a test fails, or no test ran.
+# Installs mariadb-server first when mariadbd is missing (apt-get, as root or through sudo).
 # Usage: bash eng/test.sh   (from any folder)
 set -euo pipefail
 
@@ -9,6 +10,26 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 solution="$root/TenantDbGuard.sln"
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
+
+# The runtime tests start their own throwaway MariaDB server (tests/TenantDbGuard.Runtime.Tests/
+# Infrastructure/MariaDbServer.cs) with --no-defaults on a free port; they need the server binaries,
+# not a running service, and a service the package may start on 3306 does not disturb them.
+ensure_mariadb() {
+    if command -v mariadbd >/dev/null 2>&1 || [[ -x /usr/sbin/mariadbd ]]; then
+        return
+    fi
+    local sudo=""
+    if ((EUID != 0)); then
+        if ! command -v sudo >/dev/null 2>&1; then
+            echo "test: mariadbd is missing; install mariadb-server (needs root)" >&2
+            exit 1
+        fi
+        sudo="sudo"
+    fi
+    echo "test: installing mariadb-server"
+    $sudo apt-get update
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y mariadb-server
+}
 
 build() {
     dotnet build "$solution" -nologo -tl:off
@@ -26,6 +47,7 @@ summarize() {
         | awk '{ passed += $1; failed += $2; skipped += $3 } END { printf "%d %d %d\n", passed, failed, skipped }'
 }
 
+ensure_mariadb
 build
 
 test_status=0

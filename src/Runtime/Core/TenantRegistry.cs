@@ -1,0 +1,130 @@
+using System;
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Text.RegularExpressions;
+using System.Threading;
+using System.Threading.Tasks;
+using Dapper;
+using MySqlConnector;
+
+namespace TenantDbGuard.Core;
+
+/// <summary>
+/// Resolves tenant keys to databases (from the master database's tenants table or a custom resolver) and caches
+/// the answers, the unknown ones briefly too, so that a flood of bad keys does not become a flood of queries.
+/// </summary>
+internal sealed class TenantRegistry
+{
+    private static readonly Regex IdentifierPattern = new("^[A-Za-z0-9_]{1,64}$", RegexOptions.CultureInvariant);
+
+    private readonly TenantDbGuardOptions _options;
+    private readonly Regex _keyPattern;
+    private readonly Func<string, CancellationToken, ValueTask<TenantInfo?>> _resolve;
+    private readonly ConcurrentDictionary<string, Entry> _cache = new(StringComparer.Ordinal);
+    private readonly string _lookupSql;
+
+    public TenantRegistry(TenantDbGuardOptions options, Func<CancellationToken, ValueTask<TenantConnectionLease>> openMaster)
+    {
+        _options = options;
+        _keyPattern = new Regex(options.TenantKeyPattern, RegexOptions.CultureInvariant, TimeSpan.FromMilliseconds(100));
+        if (!IdentifierPattern.IsMatch(options.TenantsTable))
+        {
+            throw new ArgumentException($"TenantsTable '{options.TenantsTable}' is not a plain table name (letters, digits and '_').", nameof(options));
+        }
+
+        _lookupSql = $"SELECT database_name AS DatabaseName, server_host AS ServerHost, server_port AS ServerPort FROM `{options.TenantsTable}` WHERE tenant_key = @key AND is_active = 1";
+        _resolve = options.TenantResolver ?? ((key, cancellationToken) => LookUpAsync(key, openMaster, cancellationToken));
+    }
+
+    /// <summary>Checks a key against <see cref="TenantDbGuardOptions.TenantKeyPattern"/> before anything else happens.</summary>
+    public void Validate(string tenantKey)
+    {
+        if (tenantKey is null)
+        {
+            throw new ArgumentNullException(nameof(tenantKey));
+        }
+
+        bool valid;
+        try
+        {
+            valid = _keyPattern.IsMatch(tenantKey);
+        }
+        catch (RegexMatchTimeoutException)
+        {
+            valid = false;
+        }
+
+        if (!valid)
+        {
+            var shown = tenantKey.Length > 40 ? tenantKey.Substring(0, 40) + "…" : tenantKey;
+            throw new ArgumentException(
+                $"Tenant key '{shown}' ({tenantKey.Length} characters) does not match the allowed pattern {_options.TenantKeyPattern}; no query was run.",
+                nameof(tenantKey));
+        }
+    }
+
+    public async ValueTask<TenantInfo> ResolveAsync(string tenantKey, CancellationToken cancellationToken)
+    {
+        var now = Stopwatch.GetTimestamp();
+        if (_cache.TryGetValue(tenantKey, out var entry) && entry.ExpiresTicks > now && !entry.Task.IsFaulted && !entry.Task.IsCanceled)
+        {
+            return await Unwrap(tenantKey, entry.Task).ConfigureAwait(false);
+        }
+
+        // One lookup per key at a time; the first caller's cancellation does not cancel the others' answer.
+        var fresh = new Entry(ResolveUncachedAsync(tenantKey), now + ToTicks(_options.TenantCacheDuration));
+        entry = _cache.AddOrUpdate(tenantKey, fresh, (_, existing) => existing.ExpiresTicks > now && !existing.Task.IsFaulted && !existing.Task.IsCanceled ? existing : fresh);
+        var info = await Unwrap(tenantKey, entry.Task.WaitAsync(cancellationToken)).ConfigureAwait(false);
+        return info;
+    }
+
+    /// <summary>Forgets a tenant (its database failed), so that the next call looks it up again.</summary>
+    public void Forget(string tenantKey) => _cache.TryRemove(tenantKey, out _);
+
+    private async Task<TenantInfo?> ResolveUncachedAsync(string tenantKey)
+    {
+        var info = await _resolve(tenantKey, CancellationToken.None).ConfigureAwait(false);
+        if (info is null && _cache.TryGetValue(tenantKey, out var entry))
+        {
+            // Unknown keys are remembered for a shorter time.
+            _cache.TryUpdate(tenantKey, new Entry(entry.Task, Stopwatch.GetTimestamp() + ToTicks(_options.UnknownTenantCacheDuration)), entry);
+        }
+
+        return info;
+    }
+
+    private static async ValueTask<TenantInfo> Unwrap(string tenantKey, Task<TenantInfo?> task) =>
+        await task.ConfigureAwait(false) ?? throw new TenantNotFoundException(tenantKey);
+
+    private async ValueTask<TenantInfo?> LookUpAsync(string tenantKey, Func<CancellationToken, ValueTask<TenantConnectionLease>> openMaster, CancellationToken cancellationToken)
+    {
+        await using var lease = await openMaster(cancellationToken).ConfigureAwait(false);
+        var row = await lease.Connection.QuerySingleOrDefaultAsync<TenantRow>(
+            new CommandDefinition(_lookupSql, new { key = tenantKey }, cancellationToken: cancellationToken)).ConfigureAwait(false);
+        return row is null ? null : new TenantInfo(tenantKey, row.DatabaseName, row.ServerHost, row.ServerPort);
+    }
+
+    private static long ToTicks(TimeSpan duration) => (long)(duration.TotalSeconds * Stopwatch.Frequency);
+
+    private sealed class Entry
+    {
+        public Entry(Task<TenantInfo?> task, long expiresTicks)
+        {
+            Task = task;
+            ExpiresTicks = expiresTicks;
+        }
+
+        public Task<TenantInfo?> Task { get; }
+
+        public long ExpiresTicks { get; }
+    }
+
+    private sealed class TenantRow
+    {
+        public string DatabaseName { get; set; } = string.Empty;
+
+        public string? ServerHost { get; set; }
+
+        public int? ServerPort { get; set; }
+    }
+}
