@@ -2044,6 +2044,52 @@ public sealed class ConnectionLeakCodeFixTests
     // ---------------------------------------------------------------- discarded results
 
     [Fact]
+    public Task Factory_with_an_early_return_that_keeps_the_connection_releases_it_there_too() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            PooledConnection Rent(Pool pool, string tenant)
+            {
+                var conn = [|pool.GetConnection()|];
+                if (tenant.Length == 0)
+                {
+                    return null;
+                }
+
+                conn.Execute("use " + tenant);
+                return conn;
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            PooledConnection Rent(Pool pool, string tenant)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    if (tenant.Length == 0)
+                    {
+                        conn.Release();
+                        return null;
+                    }
+
+                    conn.Execute("use " + tenant);
+                    return conn;
+                }
+                catch
+                {
+                    conn.Release();
+                    throw;
+                }
+            }
+        }
+        """);
+
+    [Fact]
     public Task Connection_stored_in_a_field_by_a_constructor_is_released_on_failure() => Verify.VerifyCodeFixAsync("""
         using Prelude;
 
@@ -2419,6 +2465,27 @@ public sealed class ConnectionLeakCodeFixTests
             }
         }
         """);
+
+    [Fact]
+    public Task Acquisition_evaluated_only_under_a_condition_is_not_moved_in_front_of_it()
+    {
+        // Hoisting the call out of `enabled && ...` would take a connection even when the feature is off.
+        const string source = """
+            using Prelude;
+
+            class C
+            {
+                void M(LeasePool pool, bool enabled)
+                {
+                    if (enabled && [|pool.GetConnection()|].Execute("select 1") > 0)
+                    {
+                        Log.Info("up");
+                    }
+                }
+            }
+            """;
+        return Verify.VerifyCodeFixAsync(source, source);
+    }
 
     [Fact]
     public Task Acquisition_in_an_embedded_statement_gets_a_block() => Verify.VerifyCodeFixAsync("""
