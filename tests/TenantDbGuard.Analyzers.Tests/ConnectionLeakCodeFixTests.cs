@@ -79,7 +79,6 @@ public sealed class ConnectionLeakCodeFixTests
                 {
                     conn.Release();
                 }
-
                 Log.Info("sessions purged");
             }
         }
@@ -1592,7 +1591,6 @@ public sealed class ConnectionLeakCodeFixTests
                 {
                     conn.Release();
                 }
-
                 conn = replica.GetConnection();
                 try
                 {
@@ -1641,7 +1639,6 @@ public sealed class ConnectionLeakCodeFixTests
                 {
                     lease.Dispose();
                 }
-
                 lease = pool.GetConnection();
                 using (lease)
                 {
