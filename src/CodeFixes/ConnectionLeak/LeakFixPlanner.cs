@@ -433,6 +433,26 @@ internal static class LeakFixPlanner
             return;
         }
 
+        // A local declared in the try but needed after it (the region stops before a reassignment) is declared
+        // before the try and assigned inside it.
+        var afterRegion = block.Statements.Skip(end + 1).ToList();
+        var hoisted = new Dictionary<LocalDeclarationStatementSyntax, ILocalSymbol>();
+        foreach (var declaration in region.OfType<LocalDeclarationStatementSyntax>())
+        {
+            var declared = declaration.Declaration.Variables.Select(v => model.GetDeclaredSymbol(v, cancellationToken)).OfType<ILocalSymbol>().ToList();
+            if (!declared.Any(d => afterRegion.Any(a => References(model, a, d, cancellationToken))))
+            {
+                continue;
+            }
+
+            if (declared.Count != 1 || declaration.Declaration.Variables[0].Initializer is null || !declaration.UsingKeyword.IsKind(SyntaxKind.None) || declared[0].Type.IsAnonymousType)
+            {
+                return;
+            }
+
+            hoisted.Add(declaration, declared[0]);
+        }
+
         // Acquired in a loop and released once after it: every iteration now releases its own, so that one goes.
         var laterReleases = new List<SyntaxNode>();
         if (acquiringStatement is ExpressionStatementSyntax && block.Parent is CommonForEachStatementSyntax or ForStatementSyntax or WhileStatementSyntax or DoStatementSyntax
@@ -460,7 +480,12 @@ internal static class LeakFixPlanner
                 return root.ReplaceNode(currentBlock, block.WithStatements(statements.Replace(existing, reused)).WithAdditionalAnnotations(Formatter.Annotation));
             }
 
-            var body = region.Select(s => RemoveStatements(s, releases, release)).Where(s => s is not null).Cast<StatementSyntax>().ToList();
+            var body = region
+                .Select(s => s is LocalDeclarationStatementSyntax declaration && hoisted.ContainsKey(declaration) ? AssignInstead(declaration) : s)
+                .Select(s => RemoveStatements(s, releases, release))
+                .Where(s => s is not null)
+                .Cast<StatementSyntax>()
+                .ToList();
             var blankLines = new SyntaxTriviaList();
             if (body.Count > 0)
             {
@@ -478,6 +503,8 @@ internal static class LeakFixPlanner
             var list = statements.ToList();
             list.RemoveRange(start, region.Count);
             list.Insert(start, tryStatement);
+            list.InsertRange(start, hoisted.Values.Select(h => (StatementSyntax)LocalDeclarationStatement(
+                VariableDeclaration(ParseTypeName(h.Type.ToMinimalDisplayString(model, acquiringStatement.SpanStart, HoistedTypeFormat)), SingletonSeparatedList(VariableDeclarator(h.Name))))));
             var newBlock = block.WithStatements(List(list)).WithAdditionalAnnotations(Formatter.Annotation);
             if (laterReleases.Count == 0)
             {
@@ -496,6 +523,17 @@ internal static class LeakFixPlanner
 
             return tracked;
         }));
+    }
+
+    private static readonly SymbolDisplayFormat HoistedTypeFormat = SymbolDisplayFormat.MinimallyQualifiedFormat
+        .AddMiscellaneousOptions(SymbolDisplayMiscellaneousOptions.IncludeNullableReferenceTypeModifier);
+
+    /// <summary><c>var x = value;</c> becomes <c>x = value;</c> (its declaration moved before the try).</summary>
+    private static StatementSyntax AssignInstead(LocalDeclarationStatementSyntax declaration)
+    {
+        var variable = declaration.Declaration.Variables[0];
+        return ExpressionStatement(AssignmentExpression(SyntaxKind.SimpleAssignmentExpression, IdentifierName(variable.Identifier.ValueText), variable.Initializer!.Value.WithoutTrivia()))
+            .WithTriviaFrom(declaration);
     }
 
     /// <summary>Top-level statements: the following global statements that use the connection go into one try.</summary>
