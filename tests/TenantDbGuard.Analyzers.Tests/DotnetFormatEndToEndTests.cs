@@ -11,7 +11,8 @@ namespace TenantDbGuard.Analyzers.Tests;
 /// </summary>
 public sealed class DotnetFormatEndToEndTests
 {
-    private static readonly TimeSpan CommandTimeout = TimeSpan.FromMinutes(5);
+    // Loading the workspace alone takes minutes on a busy two-core machine.
+    private static readonly TimeSpan CommandTimeout = TimeSpan.FromMinutes(15);
 
     private readonly ITestOutputHelper _output;
 
