@@ -74,9 +74,10 @@ public sealed class TenantDbGuardOptions
 
     /// <summary>
     /// The pattern every tenant key must match before any SQL runs. Default: a letter or digit followed by up to 63
-    /// letters, digits, '_' or '-'.
+    /// letters, digits, '_' or '-'. End a custom pattern with <c>\z</c>, not <c>$</c>: in .NET, <c>$</c> also matches
+    /// before a final line break.
     /// </summary>
-    public string TenantKeyPattern { get; set; } = "^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$";
+    public string TenantKeyPattern { get; set; } = @"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}\z";
 
     /// <summary>
     /// Resolves a tenant key to its database instead of the <see cref="TenantsTable"/> lookup; returns
