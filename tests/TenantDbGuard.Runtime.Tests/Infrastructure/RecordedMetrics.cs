@@ -10,7 +10,7 @@ namespace TenantDbGuard.Runtime.Tests.Infrastructure;
 public sealed class RecordedMetrics : IMeterFactory
 {
     private readonly ConcurrentBag<Meter> _meters = [];
-    private readonly ConcurrentQueue<Measurement> _measurements = new();
+    private readonly List<Measurement> _measurements = [];
     private readonly MeterListener _listener = new();
 
     public RecordedMetrics()
@@ -42,14 +42,28 @@ public sealed class RecordedMetrics : IMeterFactory
     public void Observe() => _listener.RecordObservableInstruments();
 
     /// <summary>The measurements of instrument <paramref name="name"/> recorded so far, oldest first.</summary>
-    public IReadOnlyList<Measurement> Of(string name) => [.. _measurements.Where(m => m.Instrument == name)];
+    public IReadOnlyList<Measurement> Of(string name)
+    {
+        lock (_measurements)
+        {
+            return [.. _measurements.Where(m => m.Instrument == name)];
+        }
+    }
 
-    /// <summary>Reads the observable instruments now and returns the values of <paramref name="name"/>.</summary>
+    /// <summary>Reads the observable instruments now and returns what <paramref name="name"/> reported this time.</summary>
     public IReadOnlyList<Measurement> ObserveNow(string name)
     {
-        _measurements.Clear();
+        int start;
+        lock (_measurements)
+        {
+            start = _measurements.Count;
+        }
+
         Observe();
-        return Of(name);
+        lock (_measurements)
+        {
+            return [.. _measurements.Skip(start).Where(m => m.Instrument == name)];
+        }
     }
 
     public void Dispose()
@@ -61,8 +75,14 @@ public sealed class RecordedMetrics : IMeterFactory
         }
     }
 
-    private void Record(Instrument instrument, double value, ReadOnlySpan<KeyValuePair<string, object?>> tags) =>
-        _measurements.Enqueue(new Measurement(instrument.Meter.Name, instrument.Name, instrument.Unit, value, tags.ToArray().ToDictionary(t => t.Key, t => t.Value)));
+    private void Record(Instrument instrument, double value, ReadOnlySpan<KeyValuePair<string, object?>> tags)
+    {
+        var measurement = new Measurement(instrument.Meter.Name, instrument.Name, instrument.Unit, value, tags.ToArray().ToDictionary(t => t.Key, t => t.Value));
+        lock (_measurements)
+        {
+            _measurements.Add(measurement);
+        }
+    }
 }
 
 public sealed record Measurement(string Meter, string Instrument, string? Unit, double Value, IReadOnlyDictionary<string, object?> Tags);
