@@ -476,14 +476,18 @@ public sealed class TenantDatabase : IAsyncDisposable
             throw new ArgumentException("TenantDbGuardOptions.MasterConnectionString is required.", name);
         }
 
+        MySqlConnectionStringBuilder master;
         try
         {
-            _ = new MySqlConnectionStringBuilder(options.MasterConnectionString);
+            master = new MySqlConnectionStringBuilder(options.MasterConnectionString);
         }
         catch (Exception exception) when (exception is ArgumentException or FormatException or InvalidOperationException)
         {
             throw new ArgumentException($"TenantDbGuardOptions.MasterConnectionString is not a valid MySQL connection string: {exception.Message}", name, exception);
         }
+
+        // Without it, master leases would run on whichever tenant database the reused connection was last on.
+        Require(!string.IsNullOrEmpty(master.Database), "MasterConnectionString must name the master database (Database=...), the one that holds the tenants table.");
 
         Require(options.MaxConnections is null or > 0, "MaxConnections must be positive when set.");
         Require(options.ServerShare is > 0 and <= 1, "ServerShare must be greater than 0 and at most 1.");
@@ -492,8 +496,10 @@ public sealed class TenantDatabase : IAsyncDisposable
         Require(options.MaxMasterConnections > 0, "MaxMasterConnections must be positive.");
         Require(options.AcquireTimeout > TimeSpan.Zero, "AcquireTimeout must be positive.");
         Require(options.IdleTimeout > TimeSpan.Zero, "IdleTimeout must be positive.");
-        Require(options.TenantCacheDuration >= TimeSpan.Zero && options.UnknownTenantCacheDuration >= TimeSpan.Zero, "Cache durations must not be negative.");
+        Require(options.TenantCacheDuration >= TimeSpan.Zero, "TenantCacheDuration must not be negative.");
+        Require(options.UnknownTenantCacheDuration >= TimeSpan.Zero, "UnknownTenantCacheDuration must not be negative.");
         Require(options.LeakDetectionThreshold is null || options.LeakDetectionThreshold > TimeSpan.Zero, "LeakDetectionThreshold must be positive when set.");
+        Require(TenantRegistry.IsPlainTableName(options.TenantsTable), $"TenantsTable '{options.TenantsTable}' is not a plain table name (letters, digits and '_').");
         Require(!string.IsNullOrEmpty(options.TenantKeyPattern), "TenantKeyPattern is required.");
         try
         {
@@ -501,7 +507,7 @@ public sealed class TenantDatabase : IAsyncDisposable
         }
         catch (ArgumentException exception)
         {
-            throw new ArgumentException($"TenantKeyPattern is not a valid regular expression: {exception.Message}", name, exception);
+            throw new ArgumentException($"TenantDbGuardOptions.TenantKeyPattern is not a valid regular expression: {exception.Message}", name, exception);
         }
 
         return options;

@@ -9,7 +9,8 @@ public sealed class TenantDbGuardOptions
 {
     /// <summary>
     /// The connection string of the master database, which holds the <c>tenants</c> table. Tenant databases are
-    /// reached with the same credentials and settings, on the same server unless a tenant names another. Required.
+    /// reached with the same credentials and settings, on the same server unless a tenant names another. Required, and
+    /// it must name the master database (<c>Database=...</c>).
     /// </summary>
     public string MasterConnectionString { get; set; } = string.Empty;
 

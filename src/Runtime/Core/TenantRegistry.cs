@@ -15,7 +15,7 @@ namespace TenantDbGuard.Core;
 /// </summary>
 internal sealed class TenantRegistry
 {
-    private static readonly Regex IdentifierPattern = new("^[A-Za-z0-9_]{1,64}$", RegexOptions.CultureInvariant);
+    private static readonly Regex IdentifierPattern = new(@"^[A-Za-z0-9_]{1,64}\z", RegexOptions.CultureInvariant);
 
     private readonly TenantDbGuardOptions _options;
     private readonly Regex _keyPattern;
@@ -27,14 +27,12 @@ internal sealed class TenantRegistry
     {
         _options = options;
         _keyPattern = new Regex(options.TenantKeyPattern, RegexOptions.CultureInvariant, TimeSpan.FromMilliseconds(100));
-        if (!IdentifierPattern.IsMatch(options.TenantsTable))
-        {
-            throw new ArgumentException($"TenantsTable '{options.TenantsTable}' is not a plain table name (letters, digits and '_').", nameof(options));
-        }
-
         _lookupSql = $"SELECT database_name AS DatabaseName, server_host AS ServerHost, server_port AS ServerPort FROM `{options.TenantsTable}` WHERE tenant_key = @key AND is_active = 1";
         _resolve = options.TenantResolver ?? ((key, cancellationToken) => LookUpAsync(key, openMaster, cancellationToken));
     }
+
+    /// <summary>Whether <paramref name="name"/> can be put between backticks as it is: letters, digits and '_', 1 to 64 of them.</summary>
+    public static bool IsPlainTableName(string? name) => name is not null && IdentifierPattern.IsMatch(name);
 
     /// <summary>Checks a key against <see cref="TenantDbGuardOptions.TenantKeyPattern"/> before anything else happens.</summary>
     public void Validate(string tenantKey)
