@@ -64,32 +64,25 @@ internal sealed class TenantRegistry
     public async ValueTask<TenantInfo> ResolveAsync(string tenantKey, CancellationToken cancellationToken)
     {
         var now = Stopwatch.GetTimestamp();
-        if (_cache.TryGetValue(tenantKey, out var entry) && entry.ExpiresTicks > now && !entry.Task.IsFaulted && !entry.Task.IsCanceled)
+        if (_cache.TryGetValue(tenantKey, out var entry) && entry.IsFresh(now))
         {
             return await Unwrap(tenantKey, entry.Task).ConfigureAwait(false);
         }
 
-        // One lookup per key at a time; the first caller's cancellation does not cancel the others' answer.
-        var fresh = new Entry(ResolveUncachedAsync(tenantKey), now + ToTicks(_options.TenantCacheDuration));
-        entry = _cache.AddOrUpdate(tenantKey, fresh, (_, existing) => existing.ExpiresTicks > now && !existing.Task.IsFaulted && !existing.Task.IsCanceled ? existing : fresh);
-        var info = await Unwrap(tenantKey, entry.Task.WaitAsync(cancellationToken)).ConfigureAwait(false);
-        return info;
+        // One lookup per key at a time: only the entry that makes it into the cache looks the key up, and the first
+        // caller's cancellation does not cancel the others' answer.
+        var fresh = new Entry();
+        entry = _cache.AddOrUpdate(tenantKey, fresh, (_, existing) => existing.IsFresh(now) ? existing : fresh);
+        if (ReferenceEquals(entry, fresh))
+        {
+            _ = fresh.LookUpAsync(() => _resolve(tenantKey, CancellationToken.None), _options.TenantCacheDuration, _options.UnknownTenantCacheDuration);
+        }
+
+        return await Unwrap(tenantKey, entry.Task.WaitAsync(cancellationToken)).ConfigureAwait(false);
     }
 
     /// <summary>Forgets a tenant (its database failed), so that the next call looks it up again.</summary>
     public void Forget(string tenantKey) => _cache.TryRemove(tenantKey, out _);
-
-    private async Task<TenantInfo?> ResolveUncachedAsync(string tenantKey)
-    {
-        var info = await _resolve(tenantKey, CancellationToken.None).ConfigureAwait(false);
-        if (info is null && _cache.TryGetValue(tenantKey, out var entry))
-        {
-            // Unknown keys are remembered for a shorter time.
-            _cache.TryUpdate(tenantKey, new Entry(entry.Task, Stopwatch.GetTimestamp() + ToTicks(_options.UnknownTenantCacheDuration)), entry);
-        }
-
-        return info;
-    }
 
     private static async ValueTask<TenantInfo> Unwrap(string tenantKey, Task<TenantInfo?> task) =>
         await task.ConfigureAwait(false) ?? throw new TenantNotFoundException(tenantKey);
@@ -104,17 +97,32 @@ internal sealed class TenantRegistry
 
     private static long ToTicks(TimeSpan duration) => (long)(duration.TotalSeconds * Stopwatch.Frequency);
 
+    /// <summary>One key's answer: in flight until the lookup ends, then cached until it expires.</summary>
     private sealed class Entry
     {
-        public Entry(Task<TenantInfo?> task, long expiresTicks)
+        private readonly TaskCompletionSource<TenantInfo?> _answer = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private long _expiresTicks = long.MaxValue;
+
+        public Task<TenantInfo?> Task => _answer.Task;
+
+        /// <summary>In flight, or answered and not expired; a failed lookup is never fresh.</summary>
+        public bool IsFresh(long now) => !Task.IsFaulted && !Task.IsCanceled && Volatile.Read(ref _expiresTicks) > now;
+
+        public async System.Threading.Tasks.Task LookUpAsync(Func<ValueTask<TenantInfo?>> resolve, TimeSpan known, TimeSpan unknown)
         {
-            Task = task;
-            ExpiresTicks = expiresTicks;
+            try
+            {
+                var info = await resolve().ConfigureAwait(false);
+
+                // Unknown keys are remembered for a shorter time; the expiry is set before anyone sees the answer.
+                Volatile.Write(ref _expiresTicks, Stopwatch.GetTimestamp() + ToTicks(info is null ? unknown : known));
+                _answer.SetResult(info);
+            }
+            catch (Exception exception)
+            {
+                _answer.SetException(exception);
+            }
         }
-
-        public Task<TenantInfo?> Task { get; }
-
-        public long ExpiresTicks { get; }
     }
 
     private sealed class TenantRow
