@@ -94,9 +94,10 @@ public sealed class TenantDatabase : IAsyncDisposable
     public async ValueTask<TenantConnectionLease> GetConnectionAsync(string tenantKey, CancellationToken cancellationToken = default)
     {
         _registry.Validate(tenantKey);
+        var acquiredAt = _leaks is null ? null : LeakDetector.CaptureCaller();
         await EnsureBudgetAsync(cancellationToken).ConfigureAwait(false);
         var tenant = await _registry.ResolveAsync(tenantKey, cancellationToken).ConfigureAwait(false);
-        return await AcquireAsync(GetTarget(tenant), cancellationToken).ConfigureAwait(false);
+        return await AcquireAsync(GetTarget(tenant), acquiredAt, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Lends an open connection to the master database. Dispose the lease on every path (<c>await using</c>).</summary>
@@ -107,8 +108,9 @@ public sealed class TenantDatabase : IAsyncDisposable
     [AcquiresConnection]
     public async ValueTask<TenantConnectionLease> GetMasterConnectionAsync(CancellationToken cancellationToken = default)
     {
+        var acquiredAt = _leaks is null ? null : LeakDetector.CaptureCaller();
         await EnsureBudgetAsync(cancellationToken).ConfigureAwait(false);
-        return await AcquireAsync(_masterTarget.Value, cancellationToken).ConfigureAwait(false);
+        return await AcquireAsync(_masterTarget.Value, acquiredAt, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Runs a query on a tenant's database and maps the rows with Dapper.</summary>
@@ -346,7 +348,7 @@ public sealed class TenantDatabase : IAsyncDisposable
         }
     }
 
-    private async ValueTask<TenantConnectionLease> AcquireAsync(TenantTarget target, CancellationToken cancellationToken)
+    private async ValueTask<TenantConnectionLease> AcquireAsync(TenantTarget target, System.Diagnostics.StackTrace? acquiredAt, CancellationToken cancellationToken)
     {
         PooledConnection pooled;
         try
@@ -366,7 +368,7 @@ public sealed class TenantDatabase : IAsyncDisposable
             throw new TenantDatabaseUnavailableException(target.Key, target.DatabaseName, exception);
         }
 
-        var leakId = _leaks?.Track(target.Key) ?? 0;
+        var leakId = _leaks is not null && acquiredAt is not null ? _leaks.Track(target.Key, acquiredAt) : 0;
         return new TenantConnectionLease(this, pooled, target.Key, leakId);
     }
 
