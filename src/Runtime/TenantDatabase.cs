@@ -295,7 +295,21 @@ public sealed class TenantDatabase : IAsyncDisposable
 
         CheckSql(sql);
         await using var lease = await GetConnectionAsync(tenantKey, cancellationToken).ConfigureAwait(false);
-        return await RunAsync(lease, work, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return await RunAsync(lease, work, cancellationToken).ConfigureAwait(false);
+        }
+        catch (MySqlException exception) when (ServerErrors.MayMeanDatabaseDropped(exception))
+        {
+            // A connection stays on its database when that is dropped, and the next lease of the tenant reuses it
+            // without switching; its queries then fail with "table doesn't exist". Tell that apart from a missing table.
+            if (await DatabaseExistsAsync(lease).ConfigureAwait(false))
+            {
+                throw;
+            }
+
+            throw DatabaseUnavailable(lease.TenantKey, lease.DatabaseName, exception);
+        }
     }
 
     private async Task<TResult> WithMasterConnectionAsync<TResult>(Func<MySqlConnection, CancellationToken, Task<TResult>> work, string sql, CancellationToken cancellationToken)
@@ -362,14 +376,35 @@ public sealed class TenantDatabase : IAsyncDisposable
         }
         catch (MySqlException exception) when (ServerErrors.IsDatabaseUnavailable(exception) && target.Key != MasterKey)
         {
-            Log.TenantDatabaseUnavailable(_logger, exception, target.Key, target.DatabaseName);
-            _registry.Forget(target.Key);
-            _targets.TryRemove(target.Key, out _);
-            throw new TenantDatabaseUnavailableException(target.Key, target.DatabaseName, exception);
+            throw DatabaseUnavailable(target.Key, target.DatabaseName, exception);
         }
 
         var leakId = _leaks is not null && acquiredAt is not null ? _leaks.Track(target.Key, acquiredAt) : 0;
-        return new TenantConnectionLease(this, pooled, target.Key, leakId);
+        return new TenantConnectionLease(this, pooled, target.Key, target.DatabaseName, leakId);
+    }
+
+    /// <summary>Logs a tenant's database as unavailable and forgets the tenant, so that the next call looks it up again.</summary>
+    private TenantDatabaseUnavailableException DatabaseUnavailable(string tenantKey, string databaseName, MySqlException exception)
+    {
+        Log.TenantDatabaseUnavailable(_logger, exception, tenantKey, databaseName);
+        _registry.Forget(tenantKey);
+        _targets.TryRemove(tenantKey, out _);
+        return new TenantDatabaseUnavailableException(tenantKey, databaseName, exception);
+    }
+
+    /// <summary>Whether the lease's database still exists; when that cannot be told, true (the original error stands).</summary>
+    private static async Task<bool> DatabaseExistsAsync(TenantConnectionLease lease)
+    {
+        try
+        {
+            var count = await lease.Connection.ExecuteScalarAsync<long>(
+                "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = @name", new { name = lease.DatabaseName }).ConfigureAwait(false);
+            return count > 0;
+        }
+        catch (Exception exception) when (exception is MySqlException or InvalidOperationException or System.IO.IOException)
+        {
+            return true;
+        }
     }
 
     /// <summary>Where a tenant's leases go; rebuilt when the tenants table moves the tenant.</summary>
