@@ -535,6 +535,7 @@ public sealed class TenantDatabase : IAsyncDisposable
         Require(options.IdleTimeout > TimeSpan.Zero, "IdleTimeout must be positive.");
         Require(options.TenantCacheDuration >= TimeSpan.Zero, "TenantCacheDuration must not be negative.");
         Require(options.UnknownTenantCacheDuration >= TimeSpan.Zero, "UnknownTenantCacheDuration must not be negative.");
+        Require(options.ValidateAfterIdle >= TimeSpan.Zero, "ValidateAfterIdle must not be negative.");
         Require(options.LeakDetectionThreshold is null || options.LeakDetectionThreshold > TimeSpan.Zero, "LeakDetectionThreshold must be positive when set.");
         Require(TenantRegistry.IsPlainTableName(options.TenantsTable), $"TenantsTable '{options.TenantsTable}' is not a plain table name (letters, digits and '_').");
         Require(!string.IsNullOrEmpty(options.TenantKeyPattern), "TenantKeyPattern is required.");
