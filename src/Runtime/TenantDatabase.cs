@@ -32,7 +32,7 @@ namespace TenantDbGuard;
 /// else, take a lease with <see cref="GetConnectionAsync"/> under <c>await using</c>.
 /// </para>
 /// </remarks>
-public sealed class TenantDatabase : IAsyncDisposable
+public sealed class TenantDatabase : IAsyncDisposable, IDisposable
 {
     /// <summary>The key under which the master database appears in errors, logs and metrics.</summary>
     public const string MasterKey = "(master)";
@@ -275,6 +275,13 @@ public sealed class TenantDatabase : IAsyncDisposable
         await _broker.DisposeAsync().ConfigureAwait(false);
         _instruments.Dispose();
     }
+
+    /// <summary>
+    /// As <see cref="DisposeAsync"/>, blocking until the idle connections are closed; for containers and hosts that
+    /// dispose synchronously (a service provider in a <c>using</c> statement refuses types that are only
+    /// <see cref="IAsyncDisposable"/>).
+    /// </summary>
+    public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
 
     internal void Return(PooledConnection connection, long leakId, bool broken)
     {
