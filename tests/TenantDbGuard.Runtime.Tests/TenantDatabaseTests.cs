@@ -392,6 +392,57 @@ public sealed class TenantDatabaseTests(MariaDbFixture fixture, ITestOutputHelpe
         await db.WaitUntilAllReturnedAsync();
     }
 
+    [Fact]
+    public async Task Cancelling_acquisitions_at_any_moment_loses_no_lease()
+    {
+        // Every reuse pings the connection first (ValidateAfterIdle zero) and every other lease switches database,
+        // so cancellations land in the wait, the ping, the switch and the open alike.
+        await using var db = Server.CreateTenantDatabase(o =>
+        {
+            o.MaxConnections = 2;
+            o.ValidateAfterIdle = TimeSpan.Zero;
+        });
+        for (var number = 1; number <= 3; number++)
+        {
+            await db.QueryTenantAsync<int>(Key(number), "SELECT 1");
+        }
+
+        var cancelled = 0;
+        var completed = 0;
+        await Task.WhenAll(Enumerable.Range(0, 4).Select(worker => Task.Run(async () =>
+        {
+            var random = new Random(worker);
+            for (var i = 0; i < 150; i++)
+            {
+                using var cancellation = new CancellationTokenSource();
+                var acquire = db.GetConnectionAsync(Key(1 + random.Next(3)), cancellation.Token).AsTask();
+                var spins = random.Next(2000);
+                for (var spin = 0; spin < spins; spin++)
+                {
+                    Thread.SpinWait(10);
+                }
+
+                await cancellation.CancelAsync();
+                try
+                {
+                    await using var lease = await acquire;
+                    Interlocked.Increment(ref completed);
+                }
+                catch (OperationCanceledException)
+                {
+                    Interlocked.Increment(ref cancelled);
+                }
+            }
+        })));
+
+        output.WriteLine($"{completed} leases, {cancelled} cancelled acquisitions");
+        var snapshot = await db.WaitUntilAllReturnedAsync();
+        Assert.InRange(snapshot.Open, 0, 2);
+        await using var first = await db.GetConnectionAsync(Key(1));
+        await using var second = await db.GetConnectionAsync(Key(2));
+        Assert.Equal(2, db.GetBudgetSnapshot().InUse);
+    }
+
     // ---- Tenants share connections, never their sessions ----
 
     [Fact]

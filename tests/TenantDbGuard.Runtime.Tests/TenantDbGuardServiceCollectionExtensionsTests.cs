@@ -57,6 +57,22 @@ public sealed class TenantDbGuardServiceCollectionExtensionsTests(MariaDbFixture
     }
 
     [Fact]
+    public async Task Disposing_the_provider_synchronously_disposes_the_TenantDatabase_too()
+    {
+        var services = new ServiceCollection().AddTenantDbGuard(o => o.MasterConnectionString = Server.GetAppConnectionString(MariaDbFixture.MasterDatabase));
+        var provider = services.BuildServiceProvider();
+        var db = provider.GetRequiredService<TenantDatabase>();
+        await db.QueryTenantAsync<int>(MariaDbFixture.TenantKey(2), "SELECT 1");
+        await db.WaitUntilAllReturnedAsync();
+
+        // As "using var provider = services.BuildServiceProvider();" does in a console application.
+        provider.Dispose();
+
+        await db.WaitForSnapshotAsync(s => s.Open == 0, TimeSpan.FromSeconds(2));
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => db.QueryTenantAsync<int>(MariaDbFixture.TenantKey(2), "SELECT 1"));
+    }
+
+    [Fact]
     public async Task Uses_the_containers_logging_and_metrics()
     {
         var logs = new CapturedLogs();
