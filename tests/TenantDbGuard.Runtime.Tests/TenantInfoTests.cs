@@ -86,7 +86,7 @@ public sealed class TenantInfoTests(MariaDbFixture fixture) : IAsyncLifetime
             Assert.Equal(key == "near" ? "127.0.0.1" : "localhost", host);
             await db.WaitUntilAllReturnedAsync();
             Assert.Equal(1, db.GetBudgetSnapshot().Open);
-            Assert.InRange(await Server.CountConnectionsAsync(), 0, 1);
+            await Server.WaitForAppConnectionsAsync(atMost: 1);
         }
 
         Assert.Equal(3, logs.WithId(IdleConnectionStolen).Count);
