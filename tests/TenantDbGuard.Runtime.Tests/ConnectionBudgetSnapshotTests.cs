@@ -1,5 +1,3 @@
-using System.Collections.Concurrent;
-using Dapper;
 using TenantDbGuard.Runtime.Tests.Infrastructure;
 using Xunit.Abstractions;
 

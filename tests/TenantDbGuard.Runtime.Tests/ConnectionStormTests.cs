@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using Dapper;
-using MySqlConnector;
 using TenantDbGuard.Runtime.Tests.Infrastructure;
 using Xunit.Abstractions;
 
