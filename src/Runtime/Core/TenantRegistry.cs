@@ -26,9 +26,26 @@ internal sealed class TenantRegistry
     public TenantRegistry(TenantDbGuardOptions options, Func<CancellationToken, ValueTask<TenantConnectionLease>> openMaster)
     {
         _options = options;
-        _keyPattern = new Regex(options.TenantKeyPattern, RegexOptions.CultureInvariant, TimeSpan.FromMilliseconds(100));
+        _keyPattern = CreateKeyPattern(options.TenantKeyPattern);
         _lookupSql = $"SELECT database_name AS DatabaseName, server_host AS ServerHost, server_port AS ServerPort FROM `{options.TenantsTable}` WHERE tenant_key = @key AND is_active = 1";
         _resolve = options.TenantResolver ?? ((key, cancellationToken) => LookUpAsync(key, openMaster, cancellationToken));
+    }
+
+    /// <summary>
+    /// The key check runs in linear time where the pattern allows it, with no timeout: a match timeout counts
+    /// wall-clock time, so a GC pause or a busy CPU made it refuse valid keys. Patterns the linear engine cannot run
+    /// (backreferences, lookarounds) keep the backtracking engine and its timeout against catastrophic backtracking.
+    /// </summary>
+    private static Regex CreateKeyPattern(string pattern)
+    {
+        try
+        {
+            return new Regex(pattern, RegexOptions.CultureInvariant | RegexOptions.NonBacktracking);
+        }
+        catch (NotSupportedException)
+        {
+            return new Regex(pattern, RegexOptions.CultureInvariant, TimeSpan.FromMilliseconds(100));
+        }
     }
 
     /// <summary>Whether <paramref name="name"/> can be put between backticks as it is: letters, digits and '_', 1 to 64 of them.</summary>
