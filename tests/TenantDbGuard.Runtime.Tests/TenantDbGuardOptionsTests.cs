@@ -213,6 +213,21 @@ public sealed class TenantDbGuardOptionsTests(MariaDbFixture fixture) : IAsyncLi
         Assert.Equal(1, resolver.TotalCalls);
     }
 
+    [Fact]
+    public async Task A_custom_TenantKeyPattern_may_use_lookarounds()
+    {
+        var resolver = new CountingTenantResolver(new TenantInfo("acme", MariaDbFixture.TenantDatabase(3)));
+        await using var db = Server.CreateTenantDatabase(o =>
+        {
+            o.TenantResolver = resolver.ResolveAsync;
+            o.TenantKeyPattern = @"^(?!admin\z)[a-z]{1,20}\z";
+        });
+
+        Assert.Equal([MariaDbFixture.TenantDatabase(3)], await db.QueryTenantAsync<string>("acme", "SELECT DATABASE()"));
+        await Assert.ThrowsAsync<ArgumentException>(() => db.QueryTenantAsync<int>("admin", "SELECT 1"));
+        Assert.Equal(1, resolver.TotalCalls);
+    }
+
     // ---- TenantsTable ----
 
     [Fact]
