@@ -24,16 +24,20 @@ public sealed class TenantConnectionLease : IAsyncDisposable, IDisposable
     private int _released;
     private bool _broken;
 
-    internal TenantConnectionLease(TenantDatabase owner, PooledConnection pooled, string tenantKey, long leakId)
+    internal TenantConnectionLease(TenantDatabase owner, PooledConnection pooled, string tenantKey, string databaseName, long leakId)
     {
         _owner = owner;
         _pooled = pooled;
         _leakId = leakId;
         TenantKey = tenantKey;
+        DatabaseName = databaseName;
     }
 
     /// <summary>The tenant whose database the connection is open on (<c>(master)</c> for the master database).</summary>
     public string TenantKey { get; }
+
+    /// <summary>The database the lease was opened on.</summary>
+    internal string DatabaseName { get; }
 
     /// <summary>The open connection. Do not close or dispose it: dispose the lease.</summary>
     /// <exception cref="ObjectDisposedException">The lease was already given back.</exception>

@@ -32,7 +32,7 @@ namespace TenantDbGuard;
 /// else, take a lease with <see cref="GetConnectionAsync"/> under <c>await using</c>.
 /// </para>
 /// </remarks>
-public sealed class TenantDatabase : IAsyncDisposable
+public sealed class TenantDatabase : IAsyncDisposable, IDisposable
 {
     /// <summary>The key under which the master database appears in errors, logs and metrics.</summary>
     public const string MasterKey = "(master)";
@@ -94,9 +94,10 @@ public sealed class TenantDatabase : IAsyncDisposable
     public async ValueTask<TenantConnectionLease> GetConnectionAsync(string tenantKey, CancellationToken cancellationToken = default)
     {
         _registry.Validate(tenantKey);
+        var acquiredAt = _leaks is null ? null : LeakDetector.CaptureCaller();
         await EnsureBudgetAsync(cancellationToken).ConfigureAwait(false);
         var tenant = await _registry.ResolveAsync(tenantKey, cancellationToken).ConfigureAwait(false);
-        return await AcquireAsync(GetTarget(tenant), cancellationToken).ConfigureAwait(false);
+        return await AcquireAsync(GetTarget(tenant), acquiredAt, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Lends an open connection to the master database. Dispose the lease on every path (<c>await using</c>).</summary>
@@ -107,8 +108,9 @@ public sealed class TenantDatabase : IAsyncDisposable
     [AcquiresConnection]
     public async ValueTask<TenantConnectionLease> GetMasterConnectionAsync(CancellationToken cancellationToken = default)
     {
+        var acquiredAt = _leaks is null ? null : LeakDetector.CaptureCaller();
         await EnsureBudgetAsync(cancellationToken).ConfigureAwait(false);
-        return await AcquireAsync(_masterTarget.Value, cancellationToken).ConfigureAwait(false);
+        return await AcquireAsync(_masterTarget.Value, acquiredAt, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Runs a query on a tenant's database and maps the rows with Dapper.</summary>
@@ -274,6 +276,13 @@ public sealed class TenantDatabase : IAsyncDisposable
         _instruments.Dispose();
     }
 
+    /// <summary>
+    /// As <see cref="DisposeAsync"/>, blocking until the idle connections are closed; for containers and hosts that
+    /// dispose synchronously (a service provider in a <c>using</c> statement refuses types that are only
+    /// <see cref="IAsyncDisposable"/>).
+    /// </summary>
+    public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
+
     internal void Return(PooledConnection connection, long leakId, bool broken)
     {
         if (_leaks is not null)
@@ -293,7 +302,21 @@ public sealed class TenantDatabase : IAsyncDisposable
 
         CheckSql(sql);
         await using var lease = await GetConnectionAsync(tenantKey, cancellationToken).ConfigureAwait(false);
-        return await RunAsync(lease, work, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return await RunAsync(lease, work, cancellationToken).ConfigureAwait(false);
+        }
+        catch (MySqlException exception) when (ServerErrors.MayMeanDatabaseDropped(exception))
+        {
+            // A connection stays on its database when that is dropped, and the next lease of the tenant reuses it
+            // without switching; its queries then fail with "table doesn't exist". Tell that apart from a missing table.
+            if (await DatabaseExistsAsync(lease).ConfigureAwait(false))
+            {
+                throw;
+            }
+
+            throw DatabaseUnavailable(lease.TenantKey, lease.DatabaseName, exception);
+        }
     }
 
     private async Task<TResult> WithMasterConnectionAsync<TResult>(Func<MySqlConnection, CancellationToken, Task<TResult>> work, string sql, CancellationToken cancellationToken)
@@ -346,7 +369,7 @@ public sealed class TenantDatabase : IAsyncDisposable
         }
     }
 
-    private async ValueTask<TenantConnectionLease> AcquireAsync(TenantTarget target, CancellationToken cancellationToken)
+    private async ValueTask<TenantConnectionLease> AcquireAsync(TenantTarget target, System.Diagnostics.StackTrace? acquiredAt, CancellationToken cancellationToken)
     {
         PooledConnection pooled;
         try
@@ -360,14 +383,35 @@ public sealed class TenantDatabase : IAsyncDisposable
         }
         catch (MySqlException exception) when (ServerErrors.IsDatabaseUnavailable(exception) && target.Key != MasterKey)
         {
-            Log.TenantDatabaseUnavailable(_logger, exception, target.Key, target.DatabaseName);
-            _registry.Forget(target.Key);
-            _targets.TryRemove(target.Key, out _);
-            throw new TenantDatabaseUnavailableException(target.Key, target.DatabaseName, exception);
+            throw DatabaseUnavailable(target.Key, target.DatabaseName, exception);
         }
 
-        var leakId = _leaks?.Track(target.Key) ?? 0;
-        return new TenantConnectionLease(this, pooled, target.Key, leakId);
+        var leakId = _leaks is not null && acquiredAt is not null ? _leaks.Track(target.Key, acquiredAt) : 0;
+        return new TenantConnectionLease(this, pooled, target.Key, target.DatabaseName, leakId);
+    }
+
+    /// <summary>Logs a tenant's database as unavailable and forgets the tenant, so that the next call looks it up again.</summary>
+    private TenantDatabaseUnavailableException DatabaseUnavailable(string tenantKey, string databaseName, MySqlException exception)
+    {
+        Log.TenantDatabaseUnavailable(_logger, exception, tenantKey, databaseName);
+        _registry.Forget(tenantKey);
+        _targets.TryRemove(tenantKey, out _);
+        return new TenantDatabaseUnavailableException(tenantKey, databaseName, exception);
+    }
+
+    /// <summary>Whether the lease's database still exists; when that cannot be told, true (the original error stands).</summary>
+    private static async Task<bool> DatabaseExistsAsync(TenantConnectionLease lease)
+    {
+        try
+        {
+            var count = await lease.Connection.ExecuteScalarAsync<long>(
+                "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = @name", new { name = lease.DatabaseName }).ConfigureAwait(false);
+            return count > 0;
+        }
+        catch (Exception exception) when (exception is MySqlException or InvalidOperationException or System.IO.IOException)
+        {
+            return true;
+        }
     }
 
     /// <summary>Where a tenant's leases go; rebuilt when the tenants table moves the tenant.</summary>
@@ -476,14 +520,18 @@ public sealed class TenantDatabase : IAsyncDisposable
             throw new ArgumentException("TenantDbGuardOptions.MasterConnectionString is required.", name);
         }
 
+        MySqlConnectionStringBuilder master;
         try
         {
-            _ = new MySqlConnectionStringBuilder(options.MasterConnectionString);
+            master = new MySqlConnectionStringBuilder(options.MasterConnectionString);
         }
         catch (Exception exception) when (exception is ArgumentException or FormatException or InvalidOperationException)
         {
             throw new ArgumentException($"TenantDbGuardOptions.MasterConnectionString is not a valid MySQL connection string: {exception.Message}", name, exception);
         }
+
+        // Without it, master leases would run on whichever tenant database the reused connection was last on.
+        Require(!string.IsNullOrEmpty(master.Database), "MasterConnectionString must name the master database (Database=...), the one that holds the tenants table.");
 
         Require(options.MaxConnections is null or > 0, "MaxConnections must be positive when set.");
         Require(options.ServerShare is > 0 and <= 1, "ServerShare must be greater than 0 and at most 1.");
@@ -492,8 +540,11 @@ public sealed class TenantDatabase : IAsyncDisposable
         Require(options.MaxMasterConnections > 0, "MaxMasterConnections must be positive.");
         Require(options.AcquireTimeout > TimeSpan.Zero, "AcquireTimeout must be positive.");
         Require(options.IdleTimeout > TimeSpan.Zero, "IdleTimeout must be positive.");
-        Require(options.TenantCacheDuration >= TimeSpan.Zero && options.UnknownTenantCacheDuration >= TimeSpan.Zero, "Cache durations must not be negative.");
+        Require(options.TenantCacheDuration >= TimeSpan.Zero, "TenantCacheDuration must not be negative.");
+        Require(options.UnknownTenantCacheDuration >= TimeSpan.Zero, "UnknownTenantCacheDuration must not be negative.");
+        Require(options.ValidateAfterIdle >= TimeSpan.Zero, "ValidateAfterIdle must not be negative.");
         Require(options.LeakDetectionThreshold is null || options.LeakDetectionThreshold > TimeSpan.Zero, "LeakDetectionThreshold must be positive when set.");
+        Require(TenantRegistry.IsPlainTableName(options.TenantsTable), $"TenantsTable '{options.TenantsTable}' is not a plain table name (letters, digits and '_').");
         Require(!string.IsNullOrEmpty(options.TenantKeyPattern), "TenantKeyPattern is required.");
         try
         {
@@ -501,7 +552,7 @@ public sealed class TenantDatabase : IAsyncDisposable
         }
         catch (ArgumentException exception)
         {
-            throw new ArgumentException($"TenantKeyPattern is not a valid regular expression: {exception.Message}", name, exception);
+            throw new ArgumentException($"TenantDbGuardOptions.TenantKeyPattern is not a valid regular expression: {exception.Message}", name, exception);
         }
 
         return options;

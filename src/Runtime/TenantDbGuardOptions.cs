@@ -9,7 +9,8 @@ public sealed class TenantDbGuardOptions
 {
     /// <summary>
     /// The connection string of the master database, which holds the <c>tenants</c> table. Tenant databases are
-    /// reached with the same credentials and settings, on the same server unless a tenant names another. Required.
+    /// reached with the same credentials and settings, on the same server unless a tenant names another. Required, and
+    /// it must name the master database (<c>Database=...</c>).
     /// </summary>
     public string MasterConnectionString { get; set; } = string.Empty;
 
@@ -74,9 +75,10 @@ public sealed class TenantDbGuardOptions
 
     /// <summary>
     /// The pattern every tenant key must match before any SQL runs. Default: a letter or digit followed by up to 63
-    /// letters, digits, '_' or '-'.
+    /// letters, digits, '_' or '-'. End a custom pattern with <c>\z</c>, not <c>$</c>: in .NET, <c>$</c> also matches
+    /// before a final line break.
     /// </summary>
-    public string TenantKeyPattern { get; set; } = "^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$";
+    public string TenantKeyPattern { get; set; } = @"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}\z";
 
     /// <summary>
     /// Resolves a tenant key to its database instead of the <see cref="TenantsTable"/> lookup; returns

@@ -28,10 +28,16 @@ internal sealed class LeakDetector : IDisposable
         _timer = new Timer(static state => ((LeakDetector)state!).Scan(), this, period, period);
     }
 
-    public long Track(string tenantKey)
+    /// <summary>
+    /// The stack of the code that asks for a connection. Call it before the first <c>await</c> of the acquisition:
+    /// once an await has yielded, the stack shows the thread pool instead of the caller.
+    /// </summary>
+    public static StackTrace CaptureCaller() => new(1, fNeedFileInfo: true);
+
+    public long Track(string tenantKey, StackTrace acquiredAt)
     {
         var id = Interlocked.Increment(ref _nextId);
-        _active[id] = new Record(tenantKey, Stopwatch.GetTimestamp(), new StackTrace(2, fNeedFileInfo: true));
+        _active[id] = new Record(tenantKey, Stopwatch.GetTimestamp(), acquiredAt);
         return id;
     }
 

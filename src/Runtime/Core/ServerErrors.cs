@@ -13,6 +13,10 @@ internal static class ServerErrors
     public static bool IsDatabaseUnavailable(MySqlException exception) =>
         exception.ErrorCode is MySqlErrorCode.UnknownDatabase or MySqlErrorCode.DatabaseAccessDenied;
 
+    /// <summary>Errors a query gets when the database its connection is on was dropped (as when a table is missing).</summary>
+    public static bool MayMeanDatabaseDropped(MySqlException exception) =>
+        exception.ErrorCode is MySqlErrorCode.NoSuchTable or MySqlErrorCode.UnknownDatabase;
+
     /// <summary>Errors after which the connection itself cannot be trusted.</summary>
     public static bool IsConnectionFailure(Exception exception) =>
         exception is System.IO.IOException or System.Net.Sockets.SocketException

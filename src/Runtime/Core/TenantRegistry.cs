@@ -15,7 +15,7 @@ namespace TenantDbGuard.Core;
 /// </summary>
 internal sealed class TenantRegistry
 {
-    private static readonly Regex IdentifierPattern = new("^[A-Za-z0-9_]{1,64}$", RegexOptions.CultureInvariant);
+    private static readonly Regex IdentifierPattern = new(@"^[A-Za-z0-9_]{1,64}\z", RegexOptions.CultureInvariant);
 
     private readonly TenantDbGuardOptions _options;
     private readonly Regex _keyPattern;
@@ -26,15 +26,30 @@ internal sealed class TenantRegistry
     public TenantRegistry(TenantDbGuardOptions options, Func<CancellationToken, ValueTask<TenantConnectionLease>> openMaster)
     {
         _options = options;
-        _keyPattern = new Regex(options.TenantKeyPattern, RegexOptions.CultureInvariant, TimeSpan.FromMilliseconds(100));
-        if (!IdentifierPattern.IsMatch(options.TenantsTable))
-        {
-            throw new ArgumentException($"TenantsTable '{options.TenantsTable}' is not a plain table name (letters, digits and '_').", nameof(options));
-        }
-
+        _keyPattern = CreateKeyPattern(options.TenantKeyPattern);
         _lookupSql = $"SELECT database_name AS DatabaseName, server_host AS ServerHost, server_port AS ServerPort FROM `{options.TenantsTable}` WHERE tenant_key = @key AND is_active = 1";
         _resolve = options.TenantResolver ?? ((key, cancellationToken) => LookUpAsync(key, openMaster, cancellationToken));
     }
+
+    /// <summary>
+    /// The key check runs in linear time where the pattern allows it, with no timeout: a match timeout counts
+    /// wall-clock time, so a GC pause or a busy CPU made it refuse valid keys. Patterns the linear engine cannot run
+    /// (backreferences, lookarounds) keep the backtracking engine and its timeout against catastrophic backtracking.
+    /// </summary>
+    private static Regex CreateKeyPattern(string pattern)
+    {
+        try
+        {
+            return new Regex(pattern, RegexOptions.CultureInvariant | RegexOptions.NonBacktracking);
+        }
+        catch (NotSupportedException)
+        {
+            return new Regex(pattern, RegexOptions.CultureInvariant, TimeSpan.FromMilliseconds(100));
+        }
+    }
+
+    /// <summary>Whether <paramref name="name"/> can be put between backticks as it is: letters, digits and '_', 1 to 64 of them.</summary>
+    public static bool IsPlainTableName(string? name) => name is not null && IdentifierPattern.IsMatch(name);
 
     /// <summary>Checks a key against <see cref="TenantDbGuardOptions.TenantKeyPattern"/> before anything else happens.</summary>
     public void Validate(string tenantKey)
@@ -66,32 +81,25 @@ internal sealed class TenantRegistry
     public async ValueTask<TenantInfo> ResolveAsync(string tenantKey, CancellationToken cancellationToken)
     {
         var now = Stopwatch.GetTimestamp();
-        if (_cache.TryGetValue(tenantKey, out var entry) && entry.ExpiresTicks > now && !entry.Task.IsFaulted && !entry.Task.IsCanceled)
+        if (_cache.TryGetValue(tenantKey, out var entry) && entry.IsFresh(now))
         {
             return await Unwrap(tenantKey, entry.Task).ConfigureAwait(false);
         }
 
-        // One lookup per key at a time; the first caller's cancellation does not cancel the others' answer.
-        var fresh = new Entry(ResolveUncachedAsync(tenantKey), now + ToTicks(_options.TenantCacheDuration));
-        entry = _cache.AddOrUpdate(tenantKey, fresh, (_, existing) => existing.ExpiresTicks > now && !existing.Task.IsFaulted && !existing.Task.IsCanceled ? existing : fresh);
-        var info = await Unwrap(tenantKey, entry.Task.WaitAsync(cancellationToken)).ConfigureAwait(false);
-        return info;
+        // One lookup per key at a time: only the entry that makes it into the cache looks the key up, and the first
+        // caller's cancellation does not cancel the others' answer.
+        var fresh = new Entry();
+        entry = _cache.AddOrUpdate(tenantKey, fresh, (_, existing) => existing.IsFresh(now) ? existing : fresh);
+        if (ReferenceEquals(entry, fresh))
+        {
+            _ = fresh.LookUpAsync(() => _resolve(tenantKey, CancellationToken.None), _options.TenantCacheDuration, _options.UnknownTenantCacheDuration);
+        }
+
+        return await Unwrap(tenantKey, entry.Task.WaitAsync(cancellationToken)).ConfigureAwait(false);
     }
 
     /// <summary>Forgets a tenant (its database failed), so that the next call looks it up again.</summary>
     public void Forget(string tenantKey) => _cache.TryRemove(tenantKey, out _);
-
-    private async Task<TenantInfo?> ResolveUncachedAsync(string tenantKey)
-    {
-        var info = await _resolve(tenantKey, CancellationToken.None).ConfigureAwait(false);
-        if (info is null && _cache.TryGetValue(tenantKey, out var entry))
-        {
-            // Unknown keys are remembered for a shorter time.
-            _cache.TryUpdate(tenantKey, new Entry(entry.Task, Stopwatch.GetTimestamp() + ToTicks(_options.UnknownTenantCacheDuration)), entry);
-        }
-
-        return info;
-    }
 
     private static async ValueTask<TenantInfo> Unwrap(string tenantKey, Task<TenantInfo?> task) =>
         await task.ConfigureAwait(false) ?? throw new TenantNotFoundException(tenantKey);
@@ -106,17 +114,32 @@ internal sealed class TenantRegistry
 
     private static long ToTicks(TimeSpan duration) => (long)(duration.TotalSeconds * Stopwatch.Frequency);
 
+    /// <summary>One key's answer: in flight until the lookup ends, then cached until it expires.</summary>
     private sealed class Entry
     {
-        public Entry(Task<TenantInfo?> task, long expiresTicks)
+        private readonly TaskCompletionSource<TenantInfo?> _answer = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private long _expiresTicks = long.MaxValue;
+
+        public Task<TenantInfo?> Task => _answer.Task;
+
+        /// <summary>In flight, or answered and not expired; a failed lookup is never fresh.</summary>
+        public bool IsFresh(long now) => !Task.IsFaulted && !Task.IsCanceled && Volatile.Read(ref _expiresTicks) > now;
+
+        public async System.Threading.Tasks.Task LookUpAsync(Func<ValueTask<TenantInfo?>> resolve, TimeSpan known, TimeSpan unknown)
         {
-            Task = task;
-            ExpiresTicks = expiresTicks;
+            try
+            {
+                var info = await resolve().ConfigureAwait(false);
+
+                // Unknown keys are remembered for a shorter time; the expiry is set before anyone sees the answer.
+                Volatile.Write(ref _expiresTicks, Stopwatch.GetTimestamp() + ToTicks(info is null ? unknown : known));
+                _answer.SetResult(info);
+            }
+            catch (Exception exception)
+            {
+                _answer.SetException(exception);
+            }
         }
-
-        public Task<TenantInfo?> Task { get; }
-
-        public long ExpiresTicks { get; }
     }
 
     private sealed class TenantRow

@@ -48,11 +48,15 @@ public sealed class MariaDbFixture : IAsyncLifetime
     /// <c>customers</c> table of three rows, and registers them in <c>tenants</c>. Tenants that
     /// exist already are left as they are, so tests may ask for the same tenants again.
     /// </summary>
-    public async Task<IReadOnlyList<SeededTenant>> CreateTenantsAsync(int count)
+    public Task<IReadOnlyList<SeededTenant>> CreateTenantsAsync(int count) => CreateTenantsAsync(Server, count);
+
+    /// <summary>As <see cref="CreateTenantsAsync(int)"/>, on another server (one a test started for itself).</summary>
+    public static async Task<IReadOnlyList<SeededTenant>> CreateTenantsAsync(MariaDbServer server, int count)
     {
+        ArgumentNullException.ThrowIfNull(server);
         ArgumentOutOfRangeException.ThrowIfNegative(count);
 
-        await Server.ExecuteAsync(
+        await server.ExecuteAsync(
             $"""
             CREATE DATABASE IF NOT EXISTS {MasterDatabase};
             CREATE TABLE IF NOT EXISTS {MasterDatabase}.tenants (
@@ -79,7 +83,7 @@ public sealed class MariaDbFixture : IAsyncLifetime
             sql.Append($"INSERT IGNORE INTO {MasterDatabase}.tenants (tenant_key, database_name) VALUES ");
             sql.AppendJoin(", ", batch.Select(t => $"('{t.Key}', '{t.DatabaseName}')"));
             sql.AppendLine(";");
-            await Server.ExecuteAsync(sql.ToString());
+            await server.ExecuteAsync(sql.ToString());
         }
 
         return tenants;
