@@ -115,7 +115,61 @@ internal static class OverheadProbe
 
         await CheckDatabaseAfterResetAsync(held, database, key);
         var snapshot = database.GetBudgetSnapshot();
-        Console.WriteLine($"runtime budget after the run: limit {snapshot.Limit}, open {snapshot.Open}, in use {snapshot.InUse}");
+        Console.WriteLine($"runtime budget after the probe (one caller at a time throughout): limit {snapshot.Limit}, open {snapshot.Open}, in use {snapshot.InUse}");
+        await CompareResetOnReleaseAsync(bench, admin, key);
+    }
+
+    /// <summary>
+    /// One caller, one lease at a time: how many physical connections the runtime opens for it, with the session reset
+    /// that runs in the background after each lease (the default) and without it. Fresh <see cref="TenantDatabase"/>
+    /// each time, alternating.
+    /// </summary>
+    private static async Task CompareResetOnReleaseAsync(BenchServer bench, MySqlConnection admin, string key)
+    {
+        const int Seconds = 5;
+        Console.WriteLine();
+        Console.WriteLine($"One caller, lease + SELECT 1 + dispose in a loop for {Seconds} s, fresh TenantDatabase each time:");
+        var rows = new List<string[]>();
+        foreach (var reset in new[] { true, false, true, false })
+        {
+            await using var database = new TenantDatabase(new TenantDbGuardOptions
+            {
+                MasterConnectionString = bench.MasterConnectionString,
+                ResetSessionOnRelease = reset,
+            });
+            // The first lease resolves the budget and the tenant; it is not counted.
+            await using (await database.GetConnectionAsync(key))
+            {
+            }
+
+            var before = await BenchServer.ReadStatusAsync(admin, "Variable_name = 'Connections'");
+            var peak = 0;
+            long calls = 0;
+            var clock = Stopwatch.StartNew();
+            while (clock.Elapsed < TimeSpan.FromSeconds(Seconds))
+            {
+                await using (var lease = await database.GetConnectionAsync(key))
+                {
+                    await using var command = new MySqlCommand(Query, lease.Connection);
+                    await command.ExecuteScalarAsync();
+                }
+
+                calls++;
+                peak = Math.Max(peak, database.GetBudgetSnapshot().Open);
+            }
+
+            var elapsed = clock.Elapsed;
+            var after = await BenchServer.ReadStatusAsync(admin, "Variable_name = 'Connections'");
+            rows.Add(
+            [
+                reset ? "true (default)" : "false",
+                (calls / elapsed.TotalSeconds).ToString("N0", CultureInfo.InvariantCulture),
+                peak.ToString(CultureInfo.InvariantCulture),
+                (after["Connections"] - before["Connections"]).ToString(CultureInfo.InvariantCulture),
+            ]);
+        }
+
+        BenchReport.PrintTable(["ResetSessionOnRelease", "ops/s", "peak open", "connections opened"], rows);
     }
 
     /// <summary>
