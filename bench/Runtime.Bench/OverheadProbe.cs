@@ -24,6 +24,9 @@ internal static class OverheadProbe
     {
         var key = BenchServer.TenantKey(1);
         var rawConnectionString = bench.TenantConnectionString(1);
+
+        // MySqlConnector without its reset on open: fastest, but session state leaks from one open to the next.
+        var noResetConnectionString = new MySqlConnectionStringBuilder(rawConnectionString) { ConnectionReset = false }.ConnectionString;
         await using var admin = await bench.OpenAdminConnectionAsync();
         await using var held = new MySqlConnection(new MySqlConnectionStringBuilder(bench.TenantConnectionString(1)) { Pooling = false }.ConnectionString);
         await held.OpenAsync();
@@ -35,6 +38,13 @@ internal static class OverheadProbe
             ("raw: pooled open + SELECT 1 + dispose", async () =>
             {
                 await using var connection = new MySqlConnection(rawConnectionString);
+                await connection.OpenAsync();
+                await using var command = new MySqlCommand(Query, connection);
+                await command.ExecuteScalarAsync();
+            }),
+            ("raw, Connection Reset=false: pooled open + SELECT 1 + dispose", async () =>
+            {
+                await using var connection = new MySqlConnection(noResetConnectionString);
                 await connection.OpenAsync();
                 await using var command = new MySqlCommand(Query, connection);
                 await command.ExecuteScalarAsync();

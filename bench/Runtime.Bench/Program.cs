@@ -21,7 +21,7 @@ try
                 Rounds: arguments.GetInt("--rounds", 6),
                 Workers: arguments.GetInt("--workers", 4),
                 WarmupSeconds: arguments.GetInt("--warmup", 3),
-                ProbeOperations: arguments.GetInt("--probe-ops", 2000)));
+                ProbeOperations: arguments.GetInt("--probe-ops", 5000)));
         default:
             Console.Error.WriteLine(Arguments.Usage);
             return 2;
