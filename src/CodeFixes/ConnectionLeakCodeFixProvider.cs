@@ -49,7 +49,7 @@ public sealed class ConnectionLeakCodeFixProvider : CodeFixProvider
                 continue;
             }
 
-            foreach (var fix in LeakFixPlanner.Plan(model, acquisition, diagnostic.Properties, context.CancellationToken))
+            foreach (var fix in LeakFixPlanner.Plan(model, acquisition, diagnostic.Properties, ConfiguredReleaseNames(document, root), context.CancellationToken))
             {
                 context.RegisterCodeFix(
                     CodeAction.Create(
@@ -60,6 +60,11 @@ public sealed class ConnectionLeakCodeFixProvider : CodeFixProvider
             }
         }
     }
+
+    private static string? ConfiguredReleaseNames(Document document, SyntaxNode root) =>
+        document.Project.AnalyzerOptions.AnalyzerConfigOptionsProvider.GetOptions(root.SyntaxTree).TryGetValue("tenantdbguard.release_methods", out var names)
+            ? names
+            : null;
 
     private static InvocationExpressionSyntax? FindAcquisition(SyntaxNode root, Diagnostic diagnostic)
     {
@@ -104,7 +109,7 @@ public sealed class ConnectionLeakCodeFixProvider : CodeFixProvider
                 continue;
             }
 
-            var fixes = LeakFixPlanner.Plan(model, acquisition, diagnostic.Properties, cancellationToken);
+            var fixes = LeakFixPlanner.Plan(model, acquisition, diagnostic.Properties, ConfiguredReleaseNames(document, root), cancellationToken);
             var fix = fixes.FirstOrDefault(f => f.EquivalenceKey == context.CodeActionEquivalenceKey) ?? fixes.FirstOrDefault();
             if (fix is not null)
             {

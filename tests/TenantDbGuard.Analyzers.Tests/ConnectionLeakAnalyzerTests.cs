@@ -2862,7 +2862,7 @@ public sealed class ConnectionLeakAnalyzerTests
             }
         }
         """,
-        Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 9"));
+        Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that leaves the method after line 9"));
 
     [Fact]
     public Task Message_for_an_exception_before_release() => Verify.VerifyAnalyzerAsync("""

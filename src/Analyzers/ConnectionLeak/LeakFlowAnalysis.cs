@@ -83,11 +83,13 @@ internal sealed class LeakFlowAnalysis
     private readonly HashSet<ILocalSymbol> _ownLocals;
     private readonly CancellationToken _cancellationToken;
     private readonly Dictionary<object, int> _variables = new();
+    private readonly Dictionary<CaptureId, ILocalSymbol> _capturedVariables = new();
     private readonly HashSet<(int Block, Frame? Context, Config Config)> _visited = new();
     private readonly Queue<WorkItem> _work = new();
     private readonly List<Leak> _leaks = new();
     private bool _gaveUp;
     private bool _handsOff;
+    private HashSet<CaptureId>? _assignedCaptures;
 
     // Per block evaluation.
     private BasicBlock _block = null!;
@@ -109,6 +111,29 @@ internal sealed class LeakFlowAnalysis
         _names = names;
         _ownLocals = ownLocals;
         _cancellationToken = cancellationToken;
+    }
+
+    /// <summary>Flow captures that are assigned to: they stand for a variable, not for a value.</summary>
+    private HashSet<CaptureId> AssignedCaptures => _assignedCaptures ??= FindAssignedCaptures(_graph);
+
+    private static HashSet<CaptureId> FindAssignedCaptures(ControlFlowGraph graph)
+    {
+        var found = new HashSet<CaptureId>();
+        foreach (var block in graph.Blocks)
+        {
+            foreach (var operation in block.Operations)
+            {
+                foreach (var node in operation.DescendantsAndSelf())
+                {
+                    if (node is IAssignmentOperation { Target: IFlowCaptureReferenceOperation target })
+                    {
+                        found.Add(target.Id);
+                    }
+                }
+            }
+        }
+
+        return found;
     }
 
     private enum Status : byte
@@ -260,7 +285,7 @@ internal sealed class LeakFlowAnalysis
 
         var returnsValue = branch.Semantics == ControlFlowBranchSemantics.Return && _block.BranchValue is not null;
         var origin = returnsValue ? _block.BranchValue!.Syntax : _origin ?? LastSyntax(_block);
-        var continuation = new Continuation(branch, 0, returnsValue);
+        var continuation = new Continuation(branch, 0, origin);
         Continue(continuation, _context, _config, origin);
     }
 
@@ -270,7 +295,7 @@ internal sealed class LeakFlowAnalysis
         if (continuation.NextFinally < branch.FinallyRegions.Length)
         {
             var region = branch.FinallyRegions[continuation.NextFinally];
-            var next = new Continuation(branch, continuation.NextFinally + 1, continuation.ReturnsValue);
+            var next = new Continuation(branch, continuation.NextFinally + 1, continuation.ExitOrigin);
             Enqueue(_graph.Blocks[region.FirstBlockOrdinal], new Frame(region, next, context), config, origin);
             return;
         }
@@ -278,8 +303,9 @@ internal sealed class LeakFlowAnalysis
         var destination = branch.Destination;
         if (destination is null || destination.Kind == BasicBlockKind.Exit)
         {
+            // The leak is told where the path left, not where the last finally ended.
             _config = config;
-            ExitNormally(continuation.ReturnsValue ? origin : origin);
+            ExitNormally(continuation.ExitOrigin ?? origin);
             return;
         }
 
@@ -436,6 +462,13 @@ internal sealed class LeakFlowAnalysis
                 return Holds(captureReference.Id);
             case IFlowCaptureOperation capture:
             {
+                if (Unwrap(capture.Value) is ILocalReferenceOperation { Local: var capturedLocal } && AssignedCaptures.Contains(capture.Id))
+                {
+                    // The graph captured a variable that is assigned later ('x = a ?? b'): the capture stands for the variable.
+                    _capturedVariables[capture.Id] = capturedLocal;
+                    return false;
+                }
+
                 var value = Evaluate(capture.Value);
                 Store(capture.Id, value, capture.Value, isCapture: true, operation);
                 return false;
@@ -624,21 +657,17 @@ internal sealed class LeakFlowAnalysis
         }
 
         var value = Evaluate(assignment.Value);
+        if (target is IFlowCaptureReferenceOperation targetCapture && _capturedVariables.TryGetValue(targetCapture.Id, out var capturedLocal))
+        {
+            // The graph captured the variable before evaluating the value ('x = a ?? b'): it is the variable that is assigned.
+            StoreLocal(capturedLocal, value, assignment);
+            return value;
+        }
+
         switch (target)
         {
             case ILocalReferenceOperation local:
-                if (!_ownLocals.Contains(local.Local) || local.Local.IsRef)
-                {
-                    // A local of an enclosing method (captured by this lambda) or a ref local: the value leaves.
-                    if (value)
-                    {
-                        Escape();
-                    }
-
-                    break;
-                }
-
-                Store(local.Local, value, assignment.Value, isCapture: false, assignment);
+                StoreLocal(local.Local, value, assignment);
                 break;
             case IParameterReferenceOperation parameter:
                 if (parameter.Parameter.RefKind != RefKind.None)
@@ -669,6 +698,22 @@ internal sealed class LeakFlowAnalysis
         }
 
         return value;
+    }
+
+    private void StoreLocal(ILocalSymbol local, bool value, ISimpleAssignmentOperation assignment)
+    {
+        if (!_ownLocals.Contains(local) || local.IsRef)
+        {
+            // A local of an enclosing method (captured by this lambda) or a ref local: the value leaves.
+            if (value)
+            {
+                Escape();
+            }
+
+            return;
+        }
+
+        Store(local, value, assignment.Value, isCapture: false, assignment);
     }
 
     private bool EvaluateInvocation(IInvocationOperation invocation)
@@ -1103,11 +1148,11 @@ internal sealed class LeakFlowAnalysis
     /// <summary>What happens when a <c>finally</c> region ends: a branch continues, or an exception keeps unwinding.</summary>
     private readonly struct Continuation : IEquatable<Continuation>
     {
-        public Continuation(ControlFlowBranch branch, int nextFinally, bool returnsValue)
+        public Continuation(ControlFlowBranch branch, int nextFinally, SyntaxNode? exitOrigin)
         {
             Branch = branch;
             NextFinally = nextFinally;
-            ReturnsValue = returnsValue;
+            ExitOrigin = exitOrigin;
             TryAndFinally = null;
         }
 
@@ -1115,7 +1160,7 @@ internal sealed class LeakFlowAnalysis
         {
             Branch = null;
             NextFinally = 0;
-            ReturnsValue = false;
+            ExitOrigin = null;
             TryAndFinally = tryAndFinally;
         }
 
@@ -1123,7 +1168,8 @@ internal sealed class LeakFlowAnalysis
 
         public int NextFinally { get; }
 
-        public bool ReturnsValue { get; }
+        /// <summary>Where the path left (a return, the last statement); not part of the identity.</summary>
+        public SyntaxNode? ExitOrigin { get; }
 
         public ControlFlowRegion? TryAndFinally { get; }
 

@@ -39,34 +39,49 @@ internal static class LeakFixPlanner
     public const string DisposeOnFailureKey = "TDG001.DisposeOnFailure";
     public const string ReleaseDiscardedKey = "TDG001.ReleaseDiscarded";
 
-    private static readonly ImmutableHashSet<string> ReleaseNames = ImmutableHashSet.Create("Dispose", "DisposeAsync", "Close", "CloseAsync", "Release");
+    private static readonly SyntaxAnnotation MovedRelease = new("TenantDbGuard.MovedRelease");
+    private static readonly SyntaxAnnotation UnwrapMarker = new("TenantDbGuard.Unwrap");
 
+    private static readonly ImmutableHashSet<string> BuiltInReleaseNames = ImmutableHashSet.Create("Dispose", "DisposeAsync", "Close", "CloseAsync", "Release");
+
+    /// <summary>Plans the fixes of one diagnostic.</summary>
+    /// <param name="model">The semantic model of the document.</param>
+    /// <param name="acquisition">The acquiring call the diagnostic sits on.</param>
+    /// <param name="properties">The diagnostic's properties (see <c>ConnectionLeakProperties</c>).</param>
+    /// <param name="configuredReleaseNames">The value of <c>tenantdbguard.release_methods</c>, if any.</param>
+    /// <param name="cancellationToken">Cancels the planning.</param>
     public static ImmutableArray<LeakFix> Plan(
         SemanticModel model,
         InvocationExpressionSyntax acquisition,
         ImmutableDictionary<string, string?> properties,
+        string? configuredReleaseNames,
         CancellationToken cancellationToken)
     {
+        var configured = (configuredReleaseNames ?? string.Empty)
+            .Split(new[] { ',', ';', ' ', '\t' }, StringSplitOptions.RemoveEmptyEntries)
+            .Select(name => name.Substring(name.LastIndexOf('.') + 1))
+            .Where(name => name.Length > 0)
+            .ToImmutableArray();
         properties.TryGetValue("Kind", out var kind);
         properties.TryGetValue("HandsOff", out var handsOffText);
         var handsOff = handsOffText == "true";
         var fixes = ImmutableArray.CreateBuilder<LeakFix>();
         if (kind == "Opened")
         {
-            PlanOpened(model, acquisition, handsOff, fixes, cancellationToken);
+            PlanOpened(model, acquisition, handsOff, configured, fixes, cancellationToken);
         }
         else
         {
-            PlanReturned(model, acquisition, handsOff, fixes, cancellationToken);
+            PlanReturned(model, acquisition, handsOff, configured, fixes, cancellationToken);
         }
 
         return fixes.ToImmutable();
     }
 
-    private static void PlanReturned(SemanticModel model, InvocationExpressionSyntax acquisition, bool handsOff, ImmutableArray<LeakFix>.Builder fixes, CancellationToken cancellationToken)
+    private static void PlanReturned(SemanticModel model, InvocationExpressionSyntax acquisition, bool handsOff, ImmutableArray<string> configured, ImmutableArray<LeakFix>.Builder fixes, CancellationToken cancellationToken)
     {
         var expression = OutermostValue(acquisition);
-        var context = FunctionContext.Of(expression, model);
+        var context = FunctionContext.Of(expression, model, configured);
         var resourceType = model.GetTypeInfo(expression, cancellationToken).Type;
         if (resourceType is null || context is null)
         {
@@ -120,14 +135,142 @@ internal static class LeakFixPlanner
                 return;
         }
 
-        // Used in a larger expression and never stored: give it a local that is released.
-        if (!handsOff && expression.FirstAncestorOrSelf<StatementSyntax>() is { } containing && containing is not (BlockSyntax or LocalFunctionStatementSyntax))
+        if (handsOff)
         {
-            AddIntroduceLocal(model, context, containing, expression, resourceType, fixes);
+            return;
+        }
+
+        // Inside an expression-bodied lambda: the fix stays inside the lambda.
+        var lambda = expression.Ancestors().TakeWhile(a => a is not StatementSyntax).OfType<AnonymousFunctionExpressionSyntax>().FirstOrDefault();
+        if (lambda is not null)
+        {
+            if (lambda.ExpressionBody is not null && !IsConditionallyEvaluated(expression, lambda.ExpressionBody))
+            {
+                AddLambdaBodyFix(model, context, lambda, expression, resourceType, fixes, cancellationToken);
+            }
+
+            return;
+        }
+
+        // Used in a larger expression and never stored: give it a local that is released, unless the
+        // expression only runs under a condition (it would then run every time) or runs repeatedly.
+        if (expression.FirstAncestorOrSelf<StatementSyntax>() is { } containing
+            && containing is not (BlockSyntax or LocalFunctionStatementSyntax)
+            && !IsConditionallyEvaluated(expression, containing))
+        {
+            AddIntroduceLocal(model, context, containing, expression, resourceType, fixes, cancellationToken);
         }
     }
 
-    private static void PlanOpened(SemanticModel model, InvocationExpressionSyntax acquisition, bool handsOff, ImmutableArray<LeakFix>.Builder fixes, CancellationToken cancellationToken)
+    private static bool IsConditionallyEvaluated(SyntaxNode expression, SyntaxNode container)
+    {
+        for (var child = expression; child != container && child.Parent is { } parent; child = parent)
+        {
+            var conditional = parent switch
+            {
+                BinaryExpressionSyntax binary => binary.Right == child && binary.Kind() is SyntaxKind.LogicalAndExpression or SyntaxKind.LogicalOrExpression or SyntaxKind.CoalesceExpression,
+                AssignmentExpressionSyntax assignment => assignment.Right == child && assignment.IsKind(SyntaxKind.CoalesceAssignmentExpression),
+                ConditionalExpressionSyntax ternary => ternary.Condition != child,
+                ConditionalAccessExpressionSyntax access => access.WhenNotNull == child,
+                SwitchExpressionArmSyntax or CatchFilterClauseSyntax => true,
+                WhileStatementSyntax or DoStatementSyntax or ForStatementSyntax => true,
+                _ => false,
+            };
+            if (conditional)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary><c>() => pool.GetConnection().Execute(..)</c> gets a block body with a local that is released.</summary>
+    private static void AddLambdaBodyFix(
+        SemanticModel model,
+        FunctionContext context,
+        AnonymousFunctionExpressionSyntax lambda,
+        ExpressionSyntax value,
+        ITypeSymbol type,
+        ImmutableArray<LeakFix>.Builder fixes,
+        CancellationToken cancellationToken)
+    {
+        var body = lambda.ExpressionBody!;
+        var returnsNothing = model.GetSymbolInfo(lambda, cancellationToken).Symbol is IMethodSymbol method
+            && (method.ReturnsVoid || (lambda.AsyncKeyword.IsKind(SyntaxKind.AsyncKeyword) && method.ReturnType is INamedTypeSymbol { IsGenericType: false, Name: "Task" or "ValueTask" }));
+        var useAwait = context.IsAsync && Implements(type, "System.IAsyncDisposable", model);
+        var disposable = useAwait || Implements(type, "System.IDisposable", model);
+        var canRelease = HasParameterlessMethod(type, "Release");
+        if (!disposable && !canRelease)
+        {
+            return;
+        }
+
+        if (body == value && returnsNothing)
+        {
+            // A discarded result in a lambda: release it right there.
+            if (canRelease)
+            {
+                var receiver = value is AwaitExpressionSyntax ? ParenthesizedExpression(value.WithoutTrivia()) : value.WithoutTrivia();
+                var released = InvocationExpression(MemberAccessExpression(SyntaxKind.SimpleMemberAccessExpression, receiver, IdentifierName("Release"))).WithTriviaFrom(value);
+                fixes.Add(new LeakFix("Release the discarded connection", ReleaseDiscardedKey, root => root.ReplaceNode(root.FindNode(value.Span, getInnermostNodeForTie: true).FirstAncestorOrSelf<ExpressionSyntax>(e => e.Span == value.Span)!, released)));
+                return;
+            }
+
+            var usingStatement = UsingStatement(null, value.WithoutTrivia(), Block());
+            if (useAwait)
+            {
+                usingStatement = usingStatement.WithAwaitKeyword(Token(SyntaxKind.AwaitKeyword));
+            }
+
+            AddLambdaBlock(lambda, Block(usingStatement), "Release the discarded connection", ReleaseDiscardedKey, fixes);
+            return;
+        }
+
+        var name = UniqueName(model, lambda.SpanStart, "connection");
+        var rewritten = body.ReplaceNode(value, IdentifierName(name).WithTriviaFrom(value)).WithoutTrivia();
+        StatementSyntax work = returnsNothing ? ExpressionStatement(rewritten) : ReturnStatement(rewritten);
+        var declaration = LocalDeclarationStatement(
+            VariableDeclaration(IdentifierName("var"), SingletonSeparatedList(VariableDeclarator(name).WithInitializer(EqualsValueClause(value.WithoutTrivia())))));
+        if (disposable && !canRelease)
+        {
+            declaration = declaration.WithUsingKeyword(Token(SyntaxKind.UsingKeyword));
+            if (useAwait)
+            {
+                declaration = declaration.WithAwaitKeyword(Token(SyntaxKind.AwaitKeyword));
+            }
+
+            AddLambdaBlock(lambda, Block(declaration, work), useAwait ? "Use 'await using'" : "Use 'using'", UseUsingKey, fixes);
+            return;
+        }
+
+        var release = canRelease
+            ? ReleaseCall(name, "Release", awaited: false, configureAwait: false)
+            : ReleaseCall(name, useAwait ? "DisposeAsync" : "Dispose", awaited: useAwait, configureAwait: useAwait && context.UsesConfigureAwaitFalse);
+        AddLambdaBlock(lambda, Block(declaration, TryStatement(Block(work), default, FinallyClause(Block(release)))), "Release in 'finally'", ReleaseInFinallyKey, fixes);
+    }
+
+    private static void AddLambdaBlock(AnonymousFunctionExpressionSyntax lambda, BlockSyntax block, string title, string key, ImmutableArray<LeakFix>.Builder fixes)
+    {
+        fixes.Add(new LeakFix(title, key, root =>
+        {
+            var current = root.FindNode(lambda.Span, getInnermostNodeForTie: true).FirstAncestorOrSelf<AnonymousFunctionExpressionSyntax>(l => l.Span == lambda.Span)!;
+
+            // A new block has no line breaks yet, and the formatter keeps single-line blocks as they are.
+            var endOfLine = root.DescendantTrivia().FirstOrDefault(t => t.IsKind(SyntaxKind.EndOfLineTrivia)).ToString();
+            var annotated = block.NormalizeWhitespace("    ", endOfLine.Length > 0 ? endOfLine : "\n").WithAdditionalAnnotations(Formatter.Annotation);
+            SyntaxNode replacement = current switch
+            {
+                ParenthesizedLambdaExpressionSyntax parenthesized => parenthesized.WithExpressionBody(null).WithBlock(annotated),
+                SimpleLambdaExpressionSyntax simple => simple.WithExpressionBody(null).WithBlock(annotated),
+                AnonymousMethodExpressionSyntax anonymous => anonymous.WithBlock(annotated),
+                _ => current,
+            };
+            return root.ReplaceNode(current, replacement.WithAdditionalAnnotations(Formatter.Annotation));
+        }));
+    }
+
+    private static void PlanOpened(SemanticModel model, InvocationExpressionSyntax acquisition, bool handsOff, ImmutableArray<string> configured, ImmutableArray<LeakFix>.Builder fixes, CancellationToken cancellationToken)
     {
         if (acquisition.Expression is not MemberAccessExpressionSyntax { Expression: IdentifierNameSyntax receiver }
             || model.GetSymbolInfo(receiver, cancellationToken).Symbol is not ILocalSymbol local)
@@ -136,7 +279,7 @@ internal static class LeakFixPlanner
         }
 
         var openStatement = OutermostValue(acquisition).Parent as ExpressionStatementSyntax;
-        var context = FunctionContext.Of(acquisition, model);
+        var context = FunctionContext.Of(acquisition, model, configured);
         if (openStatement is null || context is null)
         {
             return;
@@ -212,7 +355,7 @@ internal static class LeakFixPlanner
         }
 
         // Releases that a using makes redundant: at the end of the block, or in a catch/finally of this block.
-        var releases = FindReleaseStatements(model, local, after, cancellationToken);
+        var releases = FindReleaseStatements(model, context, local, after, cancellationToken);
         foreach (var release in releases)
         {
             var top = TopLevelStatement(release, block);
@@ -259,6 +402,12 @@ internal static class LeakFixPlanner
         ImmutableArray<LeakFix>.Builder fixes,
         CancellationToken cancellationToken)
     {
+        if (acquiringStatement.Parent is GlobalStatementSyntax { Parent: CompilationUnitSyntax unit } global)
+        {
+            AddTopLevelReleaseInFinally(model, context, unit, global, local, fixes, cancellationToken);
+            return;
+        }
+
         if (acquiringStatement.Parent is not BlockSyntax block)
         {
             return;
@@ -266,12 +415,54 @@ internal static class LeakFixPlanner
 
         var start = block.Statements.IndexOf(acquiringStatement) + 1;
         var end = LastStatementUsing(model, block, start, local, cancellationToken);
+        for (var i = start; i <= end; i++)
+        {
+            if (IsAssignmentTo(model, block.Statements[i], local, cancellationToken))
+            {
+                // The variable gets a new value: release the old one before that.
+                end = i - 1;
+                break;
+            }
+        }
+
         var region = block.Statements.Skip(start).Take(end - start + 1).ToList();
-        var releases = FindReleaseStatements(model, local, region, cancellationToken);
+        var releases = FindReleaseStatements(model, context, local, region, cancellationToken);
         var release = ReleaseStatement(model, context, local, releases, acquiringStatement);
         if (release is null)
         {
             return;
+        }
+
+        // A local declared in the try but needed after it (the region stops before a reassignment) is declared
+        // before the try and assigned inside it.
+        var afterRegion = block.Statements.Skip(end + 1).ToList();
+        var hoisted = new Dictionary<LocalDeclarationStatementSyntax, ILocalSymbol>();
+        foreach (var declaration in region.OfType<LocalDeclarationStatementSyntax>())
+        {
+            var declared = declaration.Declaration.Variables.Select(v => model.GetDeclaredSymbol(v, cancellationToken)).OfType<ILocalSymbol>().ToList();
+            if (!declared.Any(d => afterRegion.Any(a => References(model, a, d, cancellationToken))))
+            {
+                continue;
+            }
+
+            if (declared.Count != 1 || declaration.Declaration.Variables[0].Initializer is null || !declaration.UsingKeyword.IsKind(SyntaxKind.None) || declared[0].Type.IsAnonymousType)
+            {
+                return;
+            }
+
+            hoisted.Add(declaration, declared[0]);
+        }
+
+        // Acquired in a loop and released once after it: every iteration now releases its own, so that one goes.
+        var laterReleases = new List<SyntaxNode>();
+        if (acquiringStatement is ExpressionStatementSyntax && block.Parent is CommonForEachStatementSyntax or ForStatementSyntax or WhileStatementSyntax or DoStatementSyntax
+            && block.Parent.Parent is BlockSyntax outer)
+        {
+            var after = outer.Statements.SkipWhile(s => s != block.Parent).Skip(1).ToList();
+            if (!after.Any(s => s.DescendantNodesAndSelf().OfType<AssignmentExpressionSyntax>().Any(a => a.Left is IdentifierNameSyntax id && id.Identifier.ValueText == local.Name)))
+            {
+                laterReleases.AddRange(FindReleaseStatements(model, context, local, after, cancellationToken).Select(RemovalUnit));
+            }
         }
 
         fixes.Add(new LeakFix("Release in 'finally'", ReleaseInFinallyKey, root =>
@@ -281,7 +472,7 @@ internal static class LeakFixPlanner
             if (region.Count == 1 && region[0] is TryStatementSyntax existing)
             {
                 // Reuse the try that is already there.
-                var cleaned = (TryStatementSyntax)RemoveStatements(existing, releases);
+                var cleaned = (TryStatementSyntax)RemoveStatements(existing, releases, release);
                 var finallyBlock = cleaned.Finally is { } finallyClause
                     ? finallyClause.Block.AddStatements(release)
                     : Block(release);
@@ -289,7 +480,12 @@ internal static class LeakFixPlanner
                 return root.ReplaceNode(currentBlock, block.WithStatements(statements.Replace(existing, reused)).WithAdditionalAnnotations(Formatter.Annotation));
             }
 
-            var body = region.Select(s => RemoveStatements(s, releases)).Where(s => s is not null).Cast<StatementSyntax>().ToList();
+            var body = region
+                .Select(s => s is LocalDeclarationStatementSyntax declaration && hoisted.ContainsKey(declaration) ? AssignInstead(declaration) : s)
+                .Select(s => RemoveStatements(s, releases, release))
+                .Where(s => s is not null)
+                .Cast<StatementSyntax>()
+                .ToList();
             var blankLines = new SyntaxTriviaList();
             if (body.Count > 0)
             {
@@ -302,11 +498,90 @@ internal static class LeakFixPlanner
 
             var tryStatement = TryStatement(Block(body), default, FinallyClause(Block(release)))
                 .WithLeadingTrivia(blankLines)
+                .WithTrailingTrivia(region.Count > 0 ? region[region.Count - 1].GetTrailingTrivia() : acquiringStatement.GetTrailingTrivia())
                 .WithAdditionalAnnotations(Formatter.Annotation);
             var list = statements.ToList();
             list.RemoveRange(start, region.Count);
             list.Insert(start, tryStatement);
-            return root.ReplaceNode(currentBlock, block.WithStatements(List(list)).WithAdditionalAnnotations(Formatter.Annotation));
+            list.InsertRange(start, hoisted.Values.Select(h => (StatementSyntax)LocalDeclarationStatement(
+                VariableDeclaration(ParseTypeName(h.Type.ToMinimalDisplayString(model, acquiringStatement.SpanStart, HoistedTypeFormat)), SingletonSeparatedList(VariableDeclarator(h.Name))))));
+            var newBlock = block.WithStatements(List(list)).WithAdditionalAnnotations(Formatter.Annotation);
+            if (laterReleases.Count == 0)
+            {
+                return root.ReplaceNode(currentBlock, newBlock);
+            }
+
+            var tracked = root.TrackNodes(laterReleases.Append(currentBlock));
+            tracked = tracked.ReplaceNode(tracked.GetCurrentNode(currentBlock)!, newBlock);
+            foreach (var later in laterReleases)
+            {
+                if (tracked.GetCurrentNode(later) is { } current)
+                {
+                    tracked = tracked.RemoveNode(current, SyntaxRemoveOptions.KeepNoTrivia)!;
+                }
+            }
+
+            return tracked;
+        }));
+    }
+
+    private static readonly SymbolDisplayFormat HoistedTypeFormat = SymbolDisplayFormat.MinimallyQualifiedFormat
+        .AddMiscellaneousOptions(SymbolDisplayMiscellaneousOptions.IncludeNullableReferenceTypeModifier);
+
+    /// <summary><c>var x = value;</c> becomes <c>x = value;</c> (its declaration moved before the try).</summary>
+    private static StatementSyntax AssignInstead(LocalDeclarationStatementSyntax declaration)
+    {
+        var variable = declaration.Declaration.Variables[0];
+        return ExpressionStatement(AssignmentExpression(SyntaxKind.SimpleAssignmentExpression, IdentifierName(variable.Identifier.ValueText), variable.Initializer!.Value.WithoutTrivia()))
+            .WithTriviaFrom(declaration);
+    }
+
+    /// <summary>Top-level statements: the following global statements that use the connection go into one try.</summary>
+    private static void AddTopLevelReleaseInFinally(
+        SemanticModel model,
+        FunctionContext context,
+        CompilationUnitSyntax unit,
+        GlobalStatementSyntax acquiring,
+        ILocalSymbol local,
+        ImmutableArray<LeakFix>.Builder fixes,
+        CancellationToken cancellationToken)
+    {
+        var index = unit.Members.IndexOf(acquiring);
+        var following = unit.Members.Skip(index + 1).TakeWhile(m => m is GlobalStatementSyntax).Cast<GlobalStatementSyntax>().ToList();
+        var count = 0;
+        for (var i = 0; i < following.Count; i++)
+        {
+            if (IsAssignmentTo(model, following[i].Statement, local, cancellationToken))
+            {
+                break;
+            }
+
+            if (References(model, following[i].Statement, local, cancellationToken))
+            {
+                count = i + 1;
+            }
+        }
+
+        var region = following.Take(count).Select(g => g.Statement).ToList();
+        var releases = FindReleaseStatements(model, context, local, region, cancellationToken);
+        var release = ReleaseStatement(model, context, local, releases, acquiring);
+        if (release is null)
+        {
+            return;
+        }
+
+        fixes.Add(new LeakFix("Release in 'finally'", ReleaseInFinallyKey, root =>
+        {
+            var currentUnit = (CompilationUnitSyntax)root;
+            var body = region.Select(s => RemoveStatements(s, releases, release)).Where(s => s is not null).Cast<StatementSyntax>().ToList();
+            var tryStatement = TryStatement(Block(body), default, FinallyClause(Block(release)))
+                .WithLeadingTrivia(SyntaxTriviaList.Empty)
+                .WithTrailingTrivia(region.Count > 0 ? region[region.Count - 1].GetTrailingTrivia() : acquiring.GetTrailingTrivia())
+                .WithAdditionalAnnotations(Formatter.Annotation);
+            var members = currentUnit.Members.ToList();
+            members.RemoveRange(index + 1, region.Count);
+            members.Insert(index + 1, GlobalStatement(tryStatement).WithAdditionalAnnotations(Formatter.Annotation));
+            return currentUnit.WithMembers(List(members));
         }));
     }
 
@@ -329,13 +604,15 @@ internal static class LeakFixPlanner
         }
 
         var start = block.Statements.IndexOf(statement) + (startAfter ? 1 : 0);
-        var region = block.Statements.Skip(start).ToList();
+
+        // A 'yield return' cannot sit in a try that has a catch: the protected part ends before it.
+        var region = block.Statements.Skip(start).TakeWhile(s => !s.DescendantNodesAndSelf(n => n is not (AnonymousFunctionExpressionSyntax or LocalFunctionStatementSyntax)).Any(n => n is YieldStatementSyntax)).ToList();
         if (region.Count == 0)
         {
             return;
         }
 
-        var releases = FindReleaseStatements(model, local, region, cancellationToken)
+        var releases = FindReleaseStatements(model, context, local, region, cancellationToken)
             .Where(r => r.Ancestors().Any(a => a is CatchClauseSyntax))
             .ToList();
         var release = ReleaseStatement(model, context, local, releases, statement, preferDispose: true);
@@ -344,10 +621,35 @@ internal static class LeakFixPlanner
             return;
         }
 
+        // A return that does not hand the connection over (an early 'return null') releases it first.
+        var otherReturns = region
+            .SelectMany(s => s.DescendantNodesAndSelf(n => n is not (AnonymousFunctionExpressionSyntax or LocalFunctionStatementSyntax)))
+            .OfType<ReturnStatementSyntax>()
+            .Where(r => r.Expression is null || !References(model, r.Expression, local, cancellationToken))
+            .ToList();
+
         fixes.Add(new LeakFix("Dispose on failure", DisposeOnFailureKey, root =>
         {
             var currentBlock = root.FindNode(block.Span, getInnermostNodeForTie: true).FirstAncestorOrSelf<BlockSyntax>(b => b.Span == block.Span)!;
-            var body = region.Select(s => RemoveStatements(s, releases)).Where(s => s is not null).Cast<StatementSyntax>().ToList();
+            var body = new List<StatementSyntax>();
+            foreach (var statement in region)
+            {
+                var returns = otherReturns.Where(r => statement.Span.Contains(r.Span)).ToList();
+                var rewritten = returns.Count == 0 ? statement : (StatementSyntax)new BlockFlattener().Visit(statement.ReplaceNodes(returns, (original, _) => ReleaseBefore(original, release)))!;
+
+                // The releases that only ran on failure (in a catch) are now the new catch's job.
+                var catchReleases = rewritten.DescendantNodesAndSelf()
+                    .OfType<ExpressionStatementSyntax>()
+                    .Where(e => e.Ancestors().Any(a => a is CatchClauseSyntax)
+                                && ReleasedLocal(e.Expression, context.ReleaseNames, out _) is { } receiver
+                                && receiver.Identifier.ValueText == local.Name)
+                    .ToList();
+                if (RemoveStatements(rewritten, catchReleases) is { } kept)
+                {
+                    body.Add(kept);
+                }
+            }
+
             var tryStatement = TryStatement(
                     Block(body),
                     SingletonList(CatchClause().WithBlock(Block(release, ThrowStatement()))),
@@ -355,6 +657,7 @@ internal static class LeakFixPlanner
                 .WithAdditionalAnnotations(Formatter.Annotation);
             var list = block.Statements.Take(start).ToList();
             list.Add(tryStatement);
+            list.AddRange(block.Statements.Skip(start + region.Count));
             return root.ReplaceNode(currentBlock, block.WithStatements(List(list)).WithAdditionalAnnotations(Formatter.Annotation));
         }));
     }
@@ -405,7 +708,8 @@ internal static class LeakFixPlanner
         StatementSyntax statement,
         ExpressionSyntax value,
         ITypeSymbol type,
-        ImmutableArray<LeakFix>.Builder fixes)
+        ImmutableArray<LeakFix>.Builder fixes,
+        CancellationToken cancellationToken)
     {
         var name = UniqueName(model, statement.SpanStart, "connection");
         var useAwait = context.IsAsync && Implements(type, "System.IAsyncDisposable", model) && !context.IsInLock(statement);
@@ -415,6 +719,7 @@ internal static class LeakFixPlanner
             VariableDeclaration(IdentifierName("var"), SingletonSeparatedList(VariableDeclarator(name).WithInitializer(EqualsValueClause(value.WithoutTrivia())))));
 
         List<StatementSyntax> replacement;
+        var followers = new List<StatementSyntax>();
         string title;
         string key;
         if (disposable && statement.Parent is BlockSyntax)
@@ -441,7 +746,13 @@ internal static class LeakFixPlanner
                 return;
             }
 
-            replacement = new List<StatementSyntax> { declaration, TryStatement(Block(rewrittenStatement), default, FinallyClause(Block(release))) };
+            // Locals the statement declares stay visible: the try covers their uses too.
+            followers = statement is LocalDeclarationStatementSyntax { Parent: BlockSyntax block } declared
+                ? StatementsUsingDeclaredLocals(model, block, declared, cancellationToken)
+                : new List<StatementSyntax>();
+            var tryBody = new List<StatementSyntax> { rewrittenStatement };
+            tryBody.AddRange(followers);
+            replacement = new List<StatementSyntax> { declaration, TryStatement(Block(tryBody), default, FinallyClause(Block(release))) };
             title = "Release in 'finally'";
             key = ReleaseInFinallyKey;
         }
@@ -451,15 +762,57 @@ internal static class LeakFixPlanner
         {
             var current = root.FindNode(statement.Span, getInnermostNodeForTie: true).FirstAncestorOrSelf<StatementSyntax>(s => s.Span == statement.Span)!;
             var annotated = replacement.Select(s => s.WithAdditionalAnnotations(Formatter.Annotation)).ToList();
-            return statement.Parent is BlockSyntax
-                ? root.ReplaceNode(current, annotated)
-                : root.ReplaceNode(current, Block(annotated).WithAdditionalAnnotations(Formatter.Annotation));
+            if (statement.Parent is not BlockSyntax)
+            {
+                return root.ReplaceNode(current, Block(annotated).WithAdditionalAnnotations(Formatter.Annotation));
+            }
+
+            if (followers.Count == 0)
+            {
+                return root.ReplaceNode(current, annotated);
+            }
+
+            var parentBlock = (BlockSyntax)current.Parent!;
+            var list = parentBlock.Statements.ToList();
+            var index = list.IndexOf(current);
+            list.RemoveRange(index, followers.Count + 1);
+            list.InsertRange(index, annotated);
+            return root.ReplaceNode(parentBlock, parentBlock.WithStatements(List(list)).WithAdditionalAnnotations(Formatter.Annotation));
         }));
     }
 
     // ---------------------------------------------------------------------------------------------
     // Helpers
     // ---------------------------------------------------------------------------------------------
+
+    /// <summary>The statements after <paramref name="declaration"/> up to the last one that uses a local it declares.</summary>
+    private static List<StatementSyntax> StatementsUsingDeclaredLocals(SemanticModel model, BlockSyntax block, LocalDeclarationStatementSyntax declaration, CancellationToken cancellationToken)
+    {
+        var declared = declaration.Declaration.Variables
+            .Select(v => model.GetDeclaredSymbol(v, cancellationToken))
+            .OfType<ILocalSymbol>()
+            .ToList();
+        var start = block.Statements.IndexOf(declaration) + 1;
+        var end = start - 1;
+        for (var i = start; i < block.Statements.Count; i++)
+        {
+            if (declared.Any(local => References(model, block.Statements[i], local, cancellationToken)))
+            {
+                end = i;
+            }
+        }
+
+        return block.Statements.Skip(start).Take(end - start + 1).ToList();
+    }
+
+    /// <summary><c>return x;</c> becomes <c>{ release; return x; }</c>, or the release goes before it in its block.</summary>
+    private static StatementSyntax ReleaseBefore(ReturnStatementSyntax returnStatement, StatementSyntax release)
+    {
+        var released = release.WithoutLeadingTrivia().WithAdditionalAnnotations(Formatter.Annotation);
+        return returnStatement.Parent is BlockSyntax
+            ? Block(released, returnStatement.WithoutLeadingTrivia()).WithLeadingTrivia(returnStatement.GetLeadingTrivia()).WithAdditionalAnnotations(UnwrapMarker, Formatter.Annotation)
+            : Block(released, returnStatement.WithoutTrivia()).WithTriviaFrom(returnStatement).WithAdditionalAnnotations(Formatter.Annotation);
+    }
 
     /// <summary>The index of the last statement from <paramref name="start"/> on that uses the local, or that declares a local used later.</summary>
     private static int LastStatementUsing(SemanticModel model, BlockSyntax block, int start, ILocalSymbol local, CancellationToken cancellationToken)
@@ -498,6 +851,11 @@ internal static class LeakFixPlanner
         return end;
     }
 
+    private static bool IsAssignmentTo(SemanticModel model, StatementSyntax statement, ILocalSymbol local, CancellationToken cancellationToken) =>
+        statement is ExpressionStatementSyntax { Expression: AssignmentExpressionSyntax { Left: IdentifierNameSyntax target } }
+        && target.Identifier.ValueText == local.Name
+        && SymbolEqualityComparer.Default.Equals(model.GetSymbolInfo(target, cancellationToken).Symbol, local);
+
     private static bool References(SemanticModel model, SyntaxNode node, ILocalSymbol local, CancellationToken cancellationToken) =>
         node.DescendantNodesAndSelf()
             .OfType<IdentifierNameSyntax>()
@@ -530,14 +888,14 @@ internal static class LeakFixPlanner
     }
 
     /// <summary>Statements that release the local: <c>x.Release();</c>, <c>x?.Dispose();</c>, <c>await x.DisposeAsync();</c>.</summary>
-    private static List<ExpressionStatementSyntax> FindReleaseStatements(SemanticModel model, ILocalSymbol local, IEnumerable<StatementSyntax> statements, CancellationToken cancellationToken)
+    private static List<ExpressionStatementSyntax> FindReleaseStatements(SemanticModel model, FunctionContext context, ILocalSymbol local, IEnumerable<StatementSyntax> statements, CancellationToken cancellationToken)
     {
         var found = new List<ExpressionStatementSyntax>();
         foreach (var statement in statements)
         {
             foreach (var node in statement.DescendantNodesAndSelf(n => n is not (AnonymousFunctionExpressionSyntax or LocalFunctionStatementSyntax)))
             {
-                if (node is ExpressionStatementSyntax expressionStatement && ReleasedLocal(expressionStatement.Expression, out _) is { } receiver
+                if (node is ExpressionStatementSyntax expressionStatement && ReleasedLocal(expressionStatement.Expression, context.ReleaseNames, out _) is { } receiver
                     && receiver.Identifier.ValueText == local.Name
                     && SymbolEqualityComparer.Default.Equals(model.GetSymbolInfo(receiver, cancellationToken).Symbol, local))
                 {
@@ -549,7 +907,7 @@ internal static class LeakFixPlanner
         return found;
     }
 
-    private static IdentifierNameSyntax? ReleasedLocal(ExpressionSyntax expression, out (string Name, bool Awaited) call)
+    private static IdentifierNameSyntax? ReleasedLocal(ExpressionSyntax expression, ImmutableHashSet<string> names, out (string Name, bool Awaited) call)
     {
         var awaited = false;
         if (expression is AwaitExpressionSyntax awaitExpression)
@@ -566,16 +924,23 @@ internal static class LeakFixPlanner
         switch (expression)
         {
             case InvocationExpressionSyntax { Expression: MemberAccessExpressionSyntax { Expression: IdentifierNameSyntax receiver, Name: var name } }
-                when ReleaseNames.Contains(name.Identifier.ValueText):
+                when names.Contains(name.Identifier.ValueText) && !char.IsUpper(receiver.Identifier.ValueText[0]) && IsReceiverRelease(expression):
                 call = (name.Identifier.ValueText, awaited);
                 return receiver;
+            case InvocationExpressionSyntax { Expression: MemberAccessExpressionSyntax { Name: var name }, ArgumentList.Arguments: { Count: 1 } arguments }
+                when names.Contains(name.Identifier.ValueText) && arguments[0].Expression is IdentifierNameSyntax argument:
+                // pool.Release(conn)
+                call = (name.Identifier.ValueText, awaited);
+                return argument;
             case ConditionalAccessExpressionSyntax { Expression: IdentifierNameSyntax receiver, WhenNotNull: InvocationExpressionSyntax { Expression: MemberBindingExpressionSyntax binding } }
-                when ReleaseNames.Contains(binding.Name.Identifier.ValueText):
+                when names.Contains(binding.Name.Identifier.ValueText):
                 call = (binding.Name.Identifier.ValueText, awaited);
                 return receiver;
             default:
                 return null;
         }
+
+        static bool IsReceiverRelease(ExpressionSyntax invocation) => ((InvocationExpressionSyntax)invocation).ArgumentList.Arguments.Count == 0;
     }
 
     /// <summary>The statement that releases the local: what the code already calls, else what the type offers.</summary>
@@ -588,9 +953,9 @@ internal static class LeakFixPlanner
         bool preferDispose = false)
     {
         var type = local.Type;
-        foreach (var statement in existing)
+        foreach (var statement in existing.OrderBy(e => e.Ancestors().Any(a => a is CatchClauseSyntax)))
         {
-            ReleasedLocal(statement.Expression, out var call);
+            ReleasedLocal(statement.Expression, context.ReleaseNames, out var call);
             if (call.Name is null || (preferDispose && call.Name is "Close" or "CloseAsync"))
             {
                 continue;
@@ -601,7 +966,10 @@ internal static class LeakFixPlanner
                 continue;
             }
 
-            return ReleaseCall(local.Name, call.Name, call.Awaited, call.Awaited && context.UsesConfigureAwaitFalse);
+            // The code's own release, as written; a comment above it moves with it, unless it explains a catch.
+            var inCatch = statement.Ancestors().Any(a => a is CatchClauseSyntax);
+            var leading = !inCatch && HasCommentsOrDirectives(statement.GetLeadingTrivia()) ? statement.GetLeadingTrivia() : default;
+            return statement.WithoutTrivia().WithLeadingTrivia(leading).WithAdditionalAnnotations(MovedRelease);
         }
 
         if (HasParameterlessMethod(type, "Release"))
@@ -619,7 +987,15 @@ internal static class LeakFixPlanner
             return ReleaseCall(local.Name, "Dispose", awaited: false, configureAwait: false);
         }
 
-        return HasParameterlessMethod(type, "Close") ? ReleaseCall(local.Name, "Close", awaited: false, configureAwait: false) : null;
+        foreach (var name in context.ReleaseNames.Except(BuiltInReleaseNames).OrderBy(n => n, StringComparer.Ordinal).Append("Close"))
+        {
+            if (HasParameterlessMethod(type, name))
+            {
+                return ReleaseCall(local.Name, name, awaited: false, configureAwait: false);
+            }
+        }
+
+        return null;
     }
 
     private static StatementSyntax ReleaseCall(string variable, string method, bool awaited, bool configureAwait)
@@ -641,7 +1017,7 @@ internal static class LeakFixPlanner
     }
 
     /// <summary>Removes the given release statements from a node; an <c>if</c> left with nothing to do goes too.</summary>
-    private static TNode RemoveStatements<TNode>(TNode node, IReadOnlyCollection<ExpressionStatementSyntax> releases)
+    private static TNode RemoveStatements<TNode>(TNode node, IReadOnlyCollection<ExpressionStatementSyntax> releases, StatementSyntax? moved = null)
         where TNode : SyntaxNode
     {
         var removable = new List<SyntaxNode>();
@@ -665,11 +1041,14 @@ internal static class LeakFixPlanner
             return null!;
         }
 
-        // Drop the statement with its line; keep a comment or directive that stood above it.
+        // Drop the statement with its line; keep a comment or directive that stood above it, unless the
+        // statement moves (with its comment) into the finally.
         var result = node.TrackNodes(removable);
         foreach (var unit in removable)
         {
-            var options = HasCommentsOrDirectives(unit.GetLeadingTrivia())
+            var moves = moved is not null && HasCommentsOrDirectives(moved.GetLeadingTrivia())
+                && unit.DescendantNodesAndSelf().OfType<StatementSyntax>().Any(n => n.IsEquivalentTo(moved, topLevel: false));
+            var options = !moves && HasCommentsOrDirectives(unit.GetLeadingTrivia())
                 ? SyntaxRemoveOptions.KeepLeadingTrivia | SyntaxRemoveOptions.KeepDirectives
                 : SyntaxRemoveOptions.KeepNoTrivia;
             if (result.GetCurrentNode(unit) is { } current)
@@ -741,15 +1120,45 @@ internal static class LeakFixPlanner
         return name;
     }
 
+    /// <summary>Splices the statements of marked blocks into the block around them.</summary>
+    private sealed class BlockFlattener : CSharpSyntaxRewriter
+    {
+        public override SyntaxNode? VisitBlock(BlockSyntax node)
+        {
+            var visited = (BlockSyntax)base.VisitBlock(node)!;
+            if (!visited.Statements.Any(s => s.HasAnnotation(UnwrapMarker)))
+            {
+                return visited;
+            }
+
+            var statements = new List<StatementSyntax>();
+            foreach (var statement in visited.Statements)
+            {
+                if (statement is BlockSyntax inner && inner.HasAnnotation(UnwrapMarker))
+                {
+                    statements.Add(inner.Statements[0].WithLeadingTrivia(inner.GetLeadingTrivia()));
+                    statements.AddRange(inner.Statements.Skip(1));
+                }
+                else
+                {
+                    statements.Add(statement);
+                }
+            }
+
+            return visited.WithStatements(List(statements));
+        }
+    }
+
     /// <summary>The function (method, lambda, local function, accessor) that contains a node.</summary>
     private sealed class FunctionContext
     {
         private readonly SyntaxNode _function;
 
-        private FunctionContext(SyntaxNode function, bool isAsync)
+        private FunctionContext(SyntaxNode function, bool isAsync, ImmutableArray<string> configured)
         {
             _function = function;
             IsAsync = isAsync;
+            ReleaseNames = BuiltInReleaseNames.Union(configured);
             UsesConfigureAwaitFalse = function.DescendantNodes()
                 .OfType<InvocationExpressionSyntax>()
                 .Any(i => i.Expression is MemberAccessExpressionSyntax { Name.Identifier.ValueText: "ConfigureAwait" }
@@ -759,24 +1168,27 @@ internal static class LeakFixPlanner
 
         public bool IsAsync { get; }
 
+        /// <summary>Release method names: the built-in ones and those configured in <c>.editorconfig</c>.</summary>
+        public ImmutableHashSet<string> ReleaseNames { get; }
+
         public bool UsesConfigureAwaitFalse { get; }
 
-        public static FunctionContext? Of(SyntaxNode node, SemanticModel model)
+        public static FunctionContext? Of(SyntaxNode node, SemanticModel model, ImmutableArray<string> configured)
         {
             foreach (var ancestor in node.Ancestors())
             {
                 switch (ancestor)
                 {
                     case AnonymousFunctionExpressionSyntax lambda:
-                        return new FunctionContext(lambda, lambda.AsyncKeyword.IsKind(SyntaxKind.AsyncKeyword));
+                        return new FunctionContext(lambda, lambda.AsyncKeyword.IsKind(SyntaxKind.AsyncKeyword), configured);
                     case LocalFunctionStatementSyntax localFunction:
-                        return new FunctionContext(localFunction, localFunction.Modifiers.Any(SyntaxKind.AsyncKeyword));
+                        return new FunctionContext(localFunction, localFunction.Modifiers.Any(SyntaxKind.AsyncKeyword), configured);
                     case MethodDeclarationSyntax method:
-                        return new FunctionContext(method, method.Modifiers.Any(SyntaxKind.AsyncKeyword));
+                        return new FunctionContext(method, method.Modifiers.Any(SyntaxKind.AsyncKeyword), configured);
                     case BaseMethodDeclarationSyntax or AccessorDeclarationSyntax or BasePropertyDeclarationSyntax:
-                        return new FunctionContext(ancestor, isAsync: false);
+                        return new FunctionContext(ancestor, isAsync: false, configured);
                     case CompilationUnitSyntax unit:
-                        return new FunctionContext(unit, unit.DescendantNodes(n => n is not (BaseTypeDeclarationSyntax or AnonymousFunctionExpressionSyntax or LocalFunctionStatementSyntax)).OfType<AwaitExpressionSyntax>().Any());
+                        return new FunctionContext(unit, unit.DescendantNodes(n => n is not (BaseTypeDeclarationSyntax or AnonymousFunctionExpressionSyntax or LocalFunctionStatementSyntax)).OfType<AwaitExpressionSyntax>().Any(), configured);
                 }
             }
 

@@ -1,0 +1,50 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+
+namespace TenantDbGuard.Bench;
+
+/// <summary>The command and its <c>--name value</c> options.</summary>
+internal sealed class Arguments
+{
+    public const string Usage =
+        """
+        usage: dotnet run -c Release --project bench/Runtime.Bench -- <command> [options]
+          storm     [--seconds 30] [--tenants 300] [--workers 32] [--max-connections 151] [--csv artifacts/storm.csv]
+                    raw MySqlConnector (one pool per tenant database) and TenantDbGuard.Runtime, same load, one after the other
+          overhead  [--seconds 10] [--rounds 6] [--workers 4] [--warmup 3] [--probe-ops 5000]
+                    single-tenant throughput, raw vs runtime helper vs runtime lease, alternating rounds
+        """;
+
+    private readonly Dictionary<string, string> _options = new(StringComparer.Ordinal);
+
+    public Arguments(string[] args)
+    {
+        Command = args.Length > 0 ? args[0] : string.Empty;
+        for (var i = 1; i < args.Length; i += 2)
+        {
+            if (!args[i].StartsWith("--", StringComparison.Ordinal) || i + 1 >= args.Length)
+            {
+                throw new ArgumentException($"Expected '--name value', got '{args[i]}'.");
+            }
+
+            _options[args[i]] = args[i + 1];
+        }
+    }
+
+    public string Command { get; }
+
+    public int GetInt(string name, int defaultValue)
+    {
+        if (!_options.TryGetValue(name, out var text))
+        {
+            return defaultValue;
+        }
+
+        return int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) && value > 0
+            ? value
+            : throw new ArgumentException($"{name} must be a positive whole number, got '{text}'.");
+    }
+
+    public string GetString(string name, string defaultValue) => _options.TryGetValue(name, out var text) ? text : defaultValue;
+}

@@ -1,0 +1,35 @@
+using System;
+using System.Threading.Tasks;
+using TenantDbGuard.Bench;
+
+// dotnet run -c Release --project bench/Runtime.Bench -- storm|overhead [options]
+try
+{
+    var arguments = new Arguments(args);
+    switch (arguments.Command)
+    {
+        case "storm":
+            return await StormBench.RunAsync(new StormBench.Settings(
+                Seconds: arguments.GetInt("--seconds", 30),
+                Tenants: arguments.GetInt("--tenants", 300),
+                Workers: arguments.GetInt("--workers", 32),
+                MaxConnections: arguments.GetInt("--max-connections", 151),
+                CsvPath: arguments.GetString("--csv", "artifacts/storm.csv")));
+        case "overhead":
+            return await OverheadBench.RunAsync(new OverheadBench.Settings(
+                Seconds: arguments.GetInt("--seconds", 10),
+                Rounds: arguments.GetInt("--rounds", 6),
+                Workers: arguments.GetInt("--workers", 4),
+                WarmupSeconds: arguments.GetInt("--warmup", 3),
+                ProbeOperations: arguments.GetInt("--probe-ops", 5000)));
+        default:
+            Console.Error.WriteLine(Arguments.Usage);
+            return 2;
+    }
+}
+catch (ArgumentException exception)
+{
+    Console.Error.WriteLine(exception.Message);
+    Console.Error.WriteLine(Arguments.Usage);
+    return 2;
+}

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Builds TenantDbGuard.sln and runs every test project in it, then prints one line:
+#   Tests: N passed, M failed[, K skipped]
+# Exits non-zero when the build fails, a test fails, or no test ran.
+# Installs mariadb-server first when mariadbd is missing (apt-get, as root or through sudo).
+# Usage: bash eng/test.sh   (from any folder)
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+solution="$root/TenantDbGuard.sln"
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+
+# The runtime tests start their own throwaway MariaDB server (tests/TenantDbGuard.Runtime.Tests/
+# Infrastructure/MariaDbServer.cs) with --no-defaults on a free port; they need the server binaries,
+# not a running service, and a service the package may start on 3306 does not disturb them.
+ensure_mariadb() {
+    if command -v mariadbd >/dev/null 2>&1 || [[ -x /usr/sbin/mariadbd ]]; then
+        return
+    fi
+    local sudo=""
+    if ((EUID != 0)); then
+        if ! command -v sudo >/dev/null 2>&1; then
+            echo "test: mariadbd is missing; install mariadb-server (needs root)" >&2
+            exit 1
+        fi
+        sudo="sudo"
+    fi
+    echo "test: installing mariadb-server"
+    $sudo apt-get update
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y mariadb-server
+}
+
+build() {
+    dotnet build "$solution" -nologo -tl:off
+}
+
+run_tests() {
+    dotnet test "$solution" --no-build -nologo -tl:off --logger "console;verbosity=minimal" 2>&1 | tee "$log"
+}
+
+# Adds up the per-assembly lines of the console logger:
+#   Passed!  - Failed:     0, Passed:    42, Skipped:     1, Total:    43, Duration: 2 s - X.Tests.dll (net10.0)
+summarize() {
+    sed -E 's/\x1b\[[0-9;]*m//g' "$log" \
+        | sed -nE 's/^ *(Passed|Failed|Skipped)! +- +Failed: +([0-9]+), Passed: +([0-9]+), Skipped: +([0-9]+), Total: +([0-9]+).*/\3 \2 \4/p' \
+        | awk '{ passed += $1; failed += $2; skipped += $3 } END { printf "%d %d %d\n", passed, failed, skipped }'
+}
+
+ensure_mariadb
+build
+
+test_status=0
+run_tests || test_status=$?
+
+read -r passed failed skipped < <(summarize)
+line="Tests: $passed passed, $failed failed"
+if ((skipped > 0)); then
+    line+=", $skipped skipped"
+fi
+echo
+echo "$line"
+
+if ((failed > 0)); then
+    exit 1
+fi
+if ((passed == 0)); then
+    echo "test: no test ran" >&2
+    exit 1
+fi
+if ((test_status != 0)); then
+    echo "test: dotnet test exited with $test_status" >&2
+    exit "$test_status"
+fi

@@ -1,0 +1,60 @@
+using System;
+using Microsoft.Extensions.Logging;
+
+namespace TenantDbGuard.Core;
+
+/// <summary>The event ids of every TenantDbGuard log message, in one place.</summary>
+internal static class LogEvents
+{
+    public const int PoolCreated = 1001;
+    public const int IdleConnectionClosed = 1003;
+    public const int BudgetResolved = 1004;
+    public const int WaitingForBudget = 1010;
+    public const int BudgetExhausted = 1011;
+    public const int IdleConnectionStolen = 1012;
+    public const int ConnectionBroken = 1020;
+    public const int ServerLimitReached = 1021;
+    public const int TenantDatabaseUnavailable = 1022;
+    public const int LeakSuspected = 1030;
+    public const int LeakReturned = 1031;
+    public const int ResetFailed = 1040;
+}
+
+internal static partial class Log
+{
+    [LoggerMessage(EventId = LogEvents.PoolCreated, Level = LogLevel.Debug, Message = "Created the connection pool of server {Server}")]
+    public static partial void PoolCreated(ILogger logger, string server);
+
+    [LoggerMessage(EventId = LogEvents.IdleConnectionClosed, Level = LogLevel.Trace, Message = "Closed an idle connection to server {Server}")]
+    public static partial void IdleConnectionClosed(ILogger logger, string server);
+
+    [LoggerMessage(EventId = LogEvents.BudgetResolved, Level = LogLevel.Information, Message = "Connection budget is {Limit} (server max_connections {ServerMaxConnections}, share {ServerShare}, reserved {Reserved})")]
+    public static partial void BudgetResolved(ILogger logger, int limit, int serverMaxConnections, double serverShare, int reserved);
+
+    [LoggerMessage(EventId = LogEvents.WaitingForBudget, Level = LogLevel.Debug, Message = "Tenant '{TenantKey}' waits for a connection: {Budget} budget is full")]
+    public static partial void WaitingForBudget(ILogger logger, string tenantKey, ConnectionBudgetKind budget);
+
+    [LoggerMessage(EventId = LogEvents.BudgetExhausted, Level = LogLevel.Warning, Message = "Tenant '{TenantKey}' got no connection within {WaitedMs} ms: {Budget} budget of {Limit} is full")]
+    public static partial void BudgetExhausted(ILogger logger, string tenantKey, double waitedMs, ConnectionBudgetKind budget, int limit);
+
+    [LoggerMessage(EventId = LogEvents.IdleConnectionStolen, Level = LogLevel.Debug, Message = "Closed an idle connection to server {VictimServer} to make room for server {Server}")]
+    public static partial void IdleConnectionStolen(ILogger logger, string victimServer, string server);
+
+    [LoggerMessage(EventId = LogEvents.ConnectionBroken, Level = LogLevel.Information, Message = "A connection of tenant '{TenantKey}' was broken and is discarded; idle connections will be checked before use")]
+    public static partial void ConnectionBroken(ILogger logger, string tenantKey);
+
+    [LoggerMessage(EventId = LogEvents.ServerLimitReached, Level = LogLevel.Error, Message = "The server refused a connection for tenant '{TenantKey}' with error {ErrorCode}")]
+    public static partial void ServerLimitReached(ILogger logger, Exception exception, string tenantKey, int errorCode);
+
+    [LoggerMessage(EventId = LogEvents.TenantDatabaseUnavailable, Level = LogLevel.Error, Message = "The database '{DatabaseName}' of tenant '{TenantKey}' is unavailable")]
+    public static partial void TenantDatabaseUnavailable(ILogger logger, Exception exception, string tenantKey, string databaseName);
+
+    [LoggerMessage(EventId = LogEvents.LeakSuspected, Level = LogLevel.Warning, Message = "A connection of tenant '{TenantKey}' has been held for {HeldMs} ms, longer than the leak detection threshold; it was acquired at:\n{AcquiredAt}")]
+    public static partial void LeakSuspected(ILogger logger, string tenantKey, double heldMs, string acquiredAt);
+
+    [LoggerMessage(EventId = LogEvents.LeakReturned, Level = LogLevel.Information, Message = "The connection of tenant '{TenantKey}' reported as a possible leak came back after {HeldMs} ms")]
+    public static partial void LeakReturned(ILogger logger, string tenantKey, double heldMs);
+
+    [LoggerMessage(EventId = LogEvents.ResetFailed, Level = LogLevel.Debug, Message = "Resetting a connection of tenant '{TenantKey}' failed; it is discarded")]
+    public static partial void ResetFailed(ILogger logger, Exception exception, string tenantKey);
+}

@@ -1,0 +1,131 @@
+using System;
+
+namespace TenantDbGuard;
+
+/// <summary>Which connection budget ran out.</summary>
+public enum ConnectionBudgetKind
+{
+    /// <summary>The whole process's budget (<see cref="TenantDbGuardOptions.MaxConnections"/>).</summary>
+    Process,
+
+    /// <summary>One tenant's cap (<see cref="TenantDbGuardOptions.MaxConnectionsPerTenant"/>).</summary>
+    Tenant,
+
+    /// <summary>The master database's cap (<see cref="TenantDbGuardOptions.MaxMasterConnections"/>).</summary>
+    Master,
+}
+
+/// <summary>The tenant key is not in the tenants table (or the custom resolver did not know it).</summary>
+public sealed class TenantNotFoundException : Exception
+{
+    /// <summary>Creates the exception for an unknown tenant.</summary>
+    public TenantNotFoundException(string tenantKey)
+        : base($"Tenant '{tenantKey}' was not found: no active row in the tenants table has this key.")
+    {
+        TenantKey = tenantKey;
+    }
+
+    /// <summary>The unknown key.</summary>
+    public string TenantKey { get; }
+}
+
+/// <summary>No connection could be had within <see cref="TenantDbGuardOptions.AcquireTimeout"/>: a budget was full the whole time.</summary>
+public sealed class ConnectionBudgetExhaustedException : TimeoutException
+{
+    /// <summary>Creates the exception; the message says which budget ran out and what to change.</summary>
+    public ConnectionBudgetExhaustedException(string tenantKey, ConnectionBudgetKind budget, int limit, int held, TimeSpan waited)
+        : base(CreateMessage(tenantKey, budget, limit, held, waited))
+    {
+        TenantKey = tenantKey;
+        Budget = budget;
+        Limit = limit;
+        Held = held;
+        Waited = waited;
+    }
+
+    /// <summary>The tenant that asked (the master database is named <c>(master)</c>).</summary>
+    public string TenantKey { get; }
+
+    /// <summary>The budget that ran out.</summary>
+    public ConnectionBudgetKind Budget { get; }
+
+    /// <summary>The budget's limit.</summary>
+    public int Limit { get; }
+
+    /// <summary>How many connections counted against that budget when the wait ended.</summary>
+    public int Held { get; }
+
+    /// <summary>How long the caller waited.</summary>
+    public TimeSpan Waited { get; }
+
+    private static string CreateMessage(string tenantKey, ConnectionBudgetKind budget, int limit, int held, TimeSpan waited)
+    {
+        var which = budget switch
+        {
+            ConnectionBudgetKind.Process => $"the process connection budget ({held} of {limit} connections open, all in use)",
+            ConnectionBudgetKind.Tenant => $"the per-tenant cap of tenant '{tenantKey}' ({held} of {limit} connections in use)",
+            _ => $"the master database cap ({held} of {limit} connections in use)",
+        };
+        var advice = budget switch
+        {
+            ConnectionBudgetKind.Process => "Release connections sooner (look for leases held across slow work or leaked: enable LeakDetectionThreshold), or raise MaxConnections/ServerShare if the server allows.",
+            ConnectionBudgetKind.Tenant => "Release this tenant's connections sooner, or raise MaxConnectionsPerTenant.",
+            _ => "Release master connections sooner, or raise MaxMasterConnections.",
+        };
+        return $"No connection for tenant '{tenantKey}' within {waited.TotalSeconds:0.###} s: {which}. {advice}";
+    }
+}
+
+/// <summary>The tenant is known but its database cannot be used (it was dropped, or access to it was denied).</summary>
+public sealed class TenantDatabaseUnavailableException : Exception
+{
+    /// <summary>Creates the exception for one tenant's database.</summary>
+    public TenantDatabaseUnavailableException(string tenantKey, string databaseName, Exception innerException)
+        : base($"The database '{databaseName}' of tenant '{tenantKey}' is unavailable: {innerException.Message} Other tenants are not affected; check that the database exists and the tenants table points at it.", innerException)
+    {
+        TenantKey = tenantKey;
+        DatabaseName = databaseName;
+    }
+
+    /// <summary>The tenant whose database failed.</summary>
+    public string TenantKey { get; }
+
+    /// <summary>The database that failed.</summary>
+    public string DatabaseName { get; }
+}
+
+/// <summary>
+/// The server refused a connection because one of its own limits was reached: <c>max_connections</c> (error 1040),
+/// <c>max_user_connections</c> (1203) or a per-user resource limit (1226).
+/// </summary>
+public sealed class ServerConnectionLimitException : Exception
+{
+    /// <summary>Creates the exception; the message says which server limit and what to change.</summary>
+    public ServerConnectionLimitException(string tenantKey, int errorCode, int processBudget, Exception innerException)
+        : base(CreateMessage(tenantKey, errorCode, processBudget, innerException), innerException)
+    {
+        TenantKey = tenantKey;
+        ErrorCode = errorCode;
+        ProcessBudget = processBudget;
+    }
+
+    /// <summary>The tenant whose connection was refused.</summary>
+    public string TenantKey { get; }
+
+    /// <summary>The server's error number: 1040, 1203 or 1226.</summary>
+    public int ErrorCode { get; }
+
+    /// <summary>This process's connection budget when the server refused.</summary>
+    public int ProcessBudget { get; }
+
+    private static string CreateMessage(string tenantKey, int errorCode, int processBudget, Exception inner)
+    {
+        var advice = errorCode switch
+        {
+            1040 => $"The server's max_connections is shared by every client: this process may open {processBudget}. Give each app instance a slice (ServerShare = 1 / instances, or an explicit MaxConnections) so that all of them together stay below max_connections, or raise max_connections on the server.",
+            1203 => $"The database user's max_user_connections is lower than this process's budget of {processBudget}: lower MaxConnections (and ServerShare for several instances), or raise the user's MAX_USER_CONNECTIONS.",
+            _ => "The database user reached a resource limit (MAX_CONNECTIONS_PER_HOUR or MAX_QUERIES_PER_HOUR): raise the limit for this user.",
+        };
+        return $"The server refused a connection for tenant '{tenantKey}' (error {errorCode}: {inner.Message}). {advice}";
+    }
+}

@@ -1,0 +1,568 @@
+using System;
+using System.Collections.Generic;
+using System.Data;
+using System.Diagnostics.Metrics;
+using System.Linq;
+using System.Threading;
+using System.Threading.Tasks;
+using Dapper;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using MySqlConnector;
+using TenantDbGuard.Core;
+
+namespace TenantDbGuard;
+
+/// <summary>
+/// The master database and every tenant database of a multi-tenant service, behind one connection budget.
+/// Create one per process (or register it with <c>services.AddTenantDbGuard(...)</c>) and keep it for the
+/// application's lifetime.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Every physical connection, idle or in use, for the master and for every tenant, counts against one process
+/// budget (<see cref="TenantDbGuardOptions.MaxConnections"/>, by default derived from the server's
+/// <c>max_connections</c>). When the budget is full, the longest-idle connection of another tenant is closed to make
+/// room; when none is idle, the caller waits up to <see cref="TenantDbGuardOptions.AcquireTimeout"/> and then gets a
+/// <see cref="ConnectionBudgetExhaustedException"/>. The server therefore never sees more connections than the budget,
+/// however many tenants there are.
+/// </para>
+/// <para>
+/// The query helpers give the connection back on every path, exceptions and cancellation included. For anything
+/// else, take a lease with <see cref="GetConnectionAsync"/> under <c>await using</c>.
+/// </para>
+/// </remarks>
+public sealed class TenantDatabase : IAsyncDisposable, IDisposable
+{
+    /// <summary>The key under which the master database appears in errors, logs and metrics.</summary>
+    public const string MasterKey = "(master)";
+
+    private readonly TenantDbGuardOptions _options;
+    private readonly MySqlConnectionStringBuilder _master;
+    private readonly ILogger _logger;
+    private readonly ConnectionBroker _broker;
+    private readonly TenantRegistry _registry;
+    private readonly Instruments _instruments;
+    private readonly LeakDetector? _leaks;
+    private readonly object _budgetGate = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, TenantTarget> _targets = new(StringComparer.Ordinal);
+    private readonly Lazy<TenantTarget> _masterTarget;
+    private Task? _budget;
+
+    /// <summary>Creates the tenant database access for one process.</summary>
+    /// <param name="options">The settings; they are copied, later changes have no effect.</param>
+    /// <param name="loggerFactory">Where to log; none when <see langword="null"/>.</param>
+    /// <param name="meterFactory">Where to create the <c>TenantDbGuard</c> meter; a plain <see cref="Meter"/> when <see langword="null"/>.</param>
+    /// <exception cref="ArgumentException">An option is missing or out of range; the message names it.</exception>
+    public TenantDatabase(TenantDbGuardOptions options, ILoggerFactory? loggerFactory = null, IMeterFactory? meterFactory = null)
+    {
+        if (options is null)
+        {
+            throw new ArgumentNullException(nameof(options));
+        }
+
+        _options = Validate(Copy(options));
+        _master = new MySqlConnectionStringBuilder(_options.MasterConnectionString) { Pooling = false };
+        _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("TenantDbGuard");
+        _broker = new ConnectionBroker(_options, _logger);
+        _instruments = new Instruments(meterFactory, _broker);
+        _broker.Instruments = _instruments;
+        _registry = new TenantRegistry(_options, GetMasterConnectionAsync);
+        _masterTarget = new Lazy<TenantTarget>(() => new TenantTarget(MasterKey, _master.Database, GetServer(null, null), _options.MaxMasterConnections, ConnectionBudgetKind.Master));
+        if (_options.LeakDetectionThreshold is { } threshold)
+        {
+            _leaks = new LeakDetector(threshold, _logger, _instruments);
+        }
+
+        if (_options.MaxConnections is { } limit)
+        {
+            _broker.SetLimit(limit);
+            _budget = Task.CompletedTask;
+        }
+    }
+
+    /// <summary>Lends an open connection to a tenant's database. Dispose the lease on every path (<c>await using</c>).</summary>
+    /// <param name="tenantKey">The tenant's key; it must match <see cref="TenantDbGuardOptions.TenantKeyPattern"/>.</param>
+    /// <param name="cancellationToken">Cancels the wait for a connection.</param>
+    /// <returns>The lease, whose <see cref="TenantConnectionLease.Connection"/> is open on the tenant's database.</returns>
+    /// <exception cref="ArgumentException">The key does not match the allowed pattern; no query was run.</exception>
+    /// <exception cref="TenantNotFoundException">No active tenant has this key.</exception>
+    /// <exception cref="TenantDatabaseUnavailableException">The tenant's database is gone or not accessible.</exception>
+    /// <exception cref="ConnectionBudgetExhaustedException">No connection could be had within the acquire timeout.</exception>
+    /// <exception cref="ServerConnectionLimitException">The server refused the connection (errors 1040, 1203, 1226).</exception>
+    [AcquiresConnection]
+    public async ValueTask<TenantConnectionLease> GetConnectionAsync(string tenantKey, CancellationToken cancellationToken = default)
+    {
+        _registry.Validate(tenantKey);
+        var acquiredAt = _leaks is null ? null : LeakDetector.CaptureCaller();
+        await EnsureBudgetAsync(cancellationToken).ConfigureAwait(false);
+        var tenant = await _registry.ResolveAsync(tenantKey, cancellationToken).ConfigureAwait(false);
+        return await AcquireAsync(GetTarget(tenant), acquiredAt, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Lends an open connection to the master database. Dispose the lease on every path (<c>await using</c>).</summary>
+    /// <param name="cancellationToken">Cancels the wait for a connection.</param>
+    /// <returns>The lease, whose connection is open on the master database.</returns>
+    /// <exception cref="ConnectionBudgetExhaustedException">No connection could be had within the acquire timeout.</exception>
+    /// <exception cref="ServerConnectionLimitException">The server refused the connection (errors 1040, 1203, 1226).</exception>
+    [AcquiresConnection]
+    public async ValueTask<TenantConnectionLease> GetMasterConnectionAsync(CancellationToken cancellationToken = default)
+    {
+        var acquiredAt = _leaks is null ? null : LeakDetector.CaptureCaller();
+        await EnsureBudgetAsync(cancellationToken).ConfigureAwait(false);
+        return await AcquireAsync(_masterTarget.Value, acquiredAt, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Runs a query on a tenant's database and maps the rows with Dapper.</summary>
+    /// <typeparam name="T">The row type.</typeparam>
+    /// <param name="tenantKey">The tenant's key.</param>
+    /// <param name="sql">The SQL, with <c>@name</c> placeholders for the parameters.</param>
+    /// <param name="parameters">The parameters (an anonymous object or <see cref="DynamicParameters"/>); always sent as parameters.</param>
+    /// <param name="cancellationToken">Cancels the wait and the query.</param>
+    /// <returns>The rows, buffered.</returns>
+    public Task<IReadOnlyList<T>> QueryTenantAsync<T>(string tenantKey, string sql, object? parameters = null, CancellationToken cancellationToken = default) =>
+        WithTenantConnectionAsync(tenantKey, (connection, token) => QueryAsync<T>(connection, sql, parameters, token), cancellationToken, sql);
+
+    /// <summary>Runs a query on the master database and maps the rows with Dapper.</summary>
+    /// <typeparam name="T">The row type.</typeparam>
+    /// <param name="sql">The SQL, with <c>@name</c> placeholders for the parameters.</param>
+    /// <param name="parameters">The parameters; always sent as parameters.</param>
+    /// <param name="cancellationToken">Cancels the wait and the query.</param>
+    /// <returns>The rows, buffered.</returns>
+    public Task<IReadOnlyList<T>> QueryMasterAsync<T>(string sql, object? parameters = null, CancellationToken cancellationToken = default) =>
+        WithMasterConnectionAsync((connection, token) => QueryAsync<T>(connection, sql, parameters, token), sql, cancellationToken);
+
+    /// <summary>Runs a statement on a tenant's database.</summary>
+    /// <param name="tenantKey">The tenant's key.</param>
+    /// <param name="sql">The SQL, with <c>@name</c> placeholders for the parameters.</param>
+    /// <param name="parameters">The parameters; always sent as parameters.</param>
+    /// <param name="cancellationToken">Cancels the wait and the statement.</param>
+    /// <returns>The number of rows affected.</returns>
+    public Task<int> ExecuteTenantAsync(string tenantKey, string sql, object? parameters = null, CancellationToken cancellationToken = default) =>
+        WithTenantConnectionAsync(tenantKey, (connection, token) => connection.ExecuteAsync(Command(sql, parameters, token)), cancellationToken, sql);
+
+    /// <summary>Runs a statement on the master database.</summary>
+    /// <param name="sql">The SQL, with <c>@name</c> placeholders for the parameters.</param>
+    /// <param name="parameters">The parameters; always sent as parameters.</param>
+    /// <param name="cancellationToken">Cancels the wait and the statement.</param>
+    /// <returns>The number of rows affected.</returns>
+    public Task<int> ExecuteMasterAsync(string sql, object? parameters = null, CancellationToken cancellationToken = default) =>
+        WithMasterConnectionAsync((connection, token) => connection.ExecuteAsync(Command(sql, parameters, token)), sql, cancellationToken);
+
+    /// <summary>Runs a query on a tenant's database that returns one value.</summary>
+    /// <typeparam name="T">The value's type.</typeparam>
+    /// <param name="tenantKey">The tenant's key.</param>
+    /// <param name="sql">The SQL, with <c>@name</c> placeholders for the parameters.</param>
+    /// <param name="parameters">The parameters; always sent as parameters.</param>
+    /// <param name="cancellationToken">Cancels the wait and the query.</param>
+    /// <returns>The first column of the first row, or the default of <typeparamref name="T"/> when there is none.</returns>
+    public Task<T?> ExecuteScalarTenantAsync<T>(string tenantKey, string sql, object? parameters = null, CancellationToken cancellationToken = default) =>
+        WithTenantConnectionAsync(tenantKey, (connection, token) => connection.ExecuteScalarAsync<T?>(Command(sql, parameters, token)), cancellationToken, sql);
+
+    /// <summary>Runs <paramref name="work"/> with an open connection to a tenant's database and gives it back on every path.</summary>
+    /// <typeparam name="TResult">What the work returns.</typeparam>
+    /// <param name="tenantKey">The tenant's key.</param>
+    /// <param name="work">The work; it must not keep the connection after its task completes.</param>
+    /// <param name="cancellationToken">Cancels the wait, and is passed to the work.</param>
+    /// <returns>What the work returned.</returns>
+    public Task<TResult> WithTenantConnectionAsync<TResult>(string tenantKey, Func<MySqlConnection, CancellationToken, Task<TResult>> work, CancellationToken cancellationToken = default) =>
+        WithTenantConnectionAsync(tenantKey, work, cancellationToken, sql: null);
+
+    /// <summary>Runs <paramref name="work"/> with an open connection to a tenant's database and gives it back on every path.</summary>
+    /// <param name="tenantKey">The tenant's key.</param>
+    /// <param name="work">The work; it must not keep the connection after its task completes.</param>
+    /// <param name="cancellationToken">Cancels the wait, and is passed to the work.</param>
+    /// <returns>A task that completes when the work has and the connection is back.</returns>
+    public Task WithTenantConnectionAsync(string tenantKey, Func<MySqlConnection, CancellationToken, Task> work, CancellationToken cancellationToken = default)
+    {
+        if (work is null)
+        {
+            throw new ArgumentNullException(nameof(work));
+        }
+
+        return WithTenantConnectionAsync<bool>(
+            tenantKey,
+            async (connection, token) =>
+            {
+                await work(connection, token).ConfigureAwait(false);
+                return true;
+            },
+            cancellationToken,
+            sql: null);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="work"/> in a transaction on a tenant's database: committed when the work succeeds, rolled
+    /// back when it throws or is cancelled. The connection is given back on every path.
+    /// </summary>
+    /// <typeparam name="TResult">What the work returns.</typeparam>
+    /// <param name="tenantKey">The tenant's key.</param>
+    /// <param name="work">The work; pass the transaction to every command.</param>
+    /// <param name="isolationLevel">The isolation level; <see cref="IsolationLevel.Unspecified"/> keeps the server's default.</param>
+    /// <param name="cancellationToken">Cancels the wait, the work and the commit.</param>
+    /// <returns>What the work returned.</returns>
+    public Task<TResult> WithTenantTransactionAsync<TResult>(
+        string tenantKey,
+        Func<MySqlConnection, MySqlTransaction, CancellationToken, Task<TResult>> work,
+        IsolationLevel isolationLevel = IsolationLevel.Unspecified,
+        CancellationToken cancellationToken = default)
+    {
+        if (work is null)
+        {
+            throw new ArgumentNullException(nameof(work));
+        }
+
+        return WithTenantConnectionAsync(
+            tenantKey,
+            async (connection, token) =>
+            {
+                await using var transaction = await connection.BeginTransactionAsync(isolationLevel, token).ConfigureAwait(false);
+                TResult result;
+                try
+                {
+                    result = await work(connection, transaction, token).ConfigureAwait(false);
+                    await transaction.CommitAsync(token).ConfigureAwait(false);
+                }
+                catch
+                {
+                    await RollBackQuietlyAsync(transaction).ConfigureAwait(false);
+                    throw;
+                }
+
+                return result;
+            },
+            cancellationToken,
+            sql: null);
+    }
+
+    /// <summary>As <see cref="WithTenantTransactionAsync{TResult}"/>, for work that returns nothing.</summary>
+    /// <param name="tenantKey">The tenant's key.</param>
+    /// <param name="work">The work; pass the transaction to every command.</param>
+    /// <param name="isolationLevel">The isolation level; <see cref="IsolationLevel.Unspecified"/> keeps the server's default.</param>
+    /// <param name="cancellationToken">Cancels the wait, the work and the commit.</param>
+    /// <returns>A task that completes when the transaction is committed and the connection is back.</returns>
+    public Task WithTenantTransactionAsync(
+        string tenantKey,
+        Func<MySqlConnection, MySqlTransaction, CancellationToken, Task> work,
+        IsolationLevel isolationLevel = IsolationLevel.Unspecified,
+        CancellationToken cancellationToken = default)
+    {
+        if (work is null)
+        {
+            throw new ArgumentNullException(nameof(work));
+        }
+
+        return WithTenantTransactionAsync<bool>(
+            tenantKey,
+            async (connection, transaction, token) =>
+            {
+                await work(connection, transaction, token).ConfigureAwait(false);
+                return true;
+            },
+            isolationLevel,
+            cancellationToken);
+    }
+
+    /// <summary>The connection budget now: its limit, open and leased connections, pools and waiters.</summary>
+    /// <returns>A snapshot; it does not change afterwards.</returns>
+    public ConnectionBudgetSnapshot GetBudgetSnapshot() => _broker.Snapshot();
+
+    /// <summary>Closes every idle connection; leased connections are closed when they come back.</summary>
+    /// <returns>A task that completes when the idle connections are closed.</returns>
+    public async ValueTask DisposeAsync()
+    {
+        _leaks?.Dispose();
+        await _broker.DisposeAsync().ConfigureAwait(false);
+        _instruments.Dispose();
+    }
+
+    /// <summary>
+    /// As <see cref="DisposeAsync"/>, blocking until the idle connections are closed; for containers and hosts that
+    /// dispose synchronously (a service provider in a <c>using</c> statement refuses types that are only
+    /// <see cref="IAsyncDisposable"/>).
+    /// </summary>
+    public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
+
+    internal void Return(PooledConnection connection, long leakId, bool broken)
+    {
+        if (_leaks is not null)
+        {
+            _leaks.Untrack(leakId);
+        }
+
+        _broker.Release(connection, broken || connection.Connection.State != ConnectionState.Open);
+    }
+
+    private async Task<TResult> WithTenantConnectionAsync<TResult>(string tenantKey, Func<MySqlConnection, CancellationToken, Task<TResult>> work, CancellationToken cancellationToken, string? sql)
+    {
+        if (work is null)
+        {
+            throw new ArgumentNullException(nameof(work));
+        }
+
+        CheckSql(sql);
+        await using var lease = await GetConnectionAsync(tenantKey, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return await RunAsync(lease, work, cancellationToken).ConfigureAwait(false);
+        }
+        catch (MySqlException exception) when (ServerErrors.MayMeanDatabaseDropped(exception))
+        {
+            // A connection stays on its database when that is dropped, and the next lease of the tenant reuses it
+            // without switching; its queries then fail with "table doesn't exist". Tell that apart from a missing table.
+            if (await DatabaseExistsAsync(lease).ConfigureAwait(false))
+            {
+                throw;
+            }
+
+            throw DatabaseUnavailable(lease.TenantKey, lease.DatabaseName, exception);
+        }
+    }
+
+    private async Task<TResult> WithMasterConnectionAsync<TResult>(Func<MySqlConnection, CancellationToken, Task<TResult>> work, string sql, CancellationToken cancellationToken)
+    {
+        CheckSql(sql);
+        await using var lease = await GetMasterConnectionAsync(cancellationToken).ConfigureAwait(false);
+        return await RunAsync(lease, work, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static async Task<TResult> RunAsync<TResult>(TenantConnectionLease lease, Func<MySqlConnection, CancellationToken, Task<TResult>> work, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await work(lease.Connection, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception exception) when (ServerErrors.IsConnectionFailure(exception) || exception is OperationCanceledException)
+        {
+            // A connection that failed, or whose command was cancelled half-way, is not reused.
+            lease.MarkBroken();
+            throw;
+        }
+    }
+
+    private static async Task<IReadOnlyList<T>> QueryAsync<T>(MySqlConnection connection, string sql, object? parameters, CancellationToken cancellationToken)
+    {
+        var rows = await connection.QueryAsync<T>(Command(sql, parameters, cancellationToken)).ConfigureAwait(false);
+        return rows.AsList();
+    }
+
+    private static CommandDefinition Command(string sql, object? parameters, CancellationToken cancellationToken) =>
+        new(sql, parameters, cancellationToken: cancellationToken);
+
+    private static void CheckSql(string? sql)
+    {
+        if (sql is not null && string.IsNullOrWhiteSpace(sql))
+        {
+            throw new ArgumentException("The SQL text is empty.", nameof(sql));
+        }
+    }
+
+    private static async Task RollBackQuietlyAsync(MySqlTransaction transaction)
+    {
+        try
+        {
+            await transaction.RollbackAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception exception) when (exception is MySqlException or InvalidOperationException or System.IO.IOException)
+        {
+            // The connection is failing; the server rolls back when it goes.
+        }
+    }
+
+    private async ValueTask<TenantConnectionLease> AcquireAsync(TenantTarget target, System.Diagnostics.StackTrace? acquiredAt, CancellationToken cancellationToken)
+    {
+        PooledConnection pooled;
+        try
+        {
+            pooled = await _broker.AcquireAsync(target, cancellationToken).ConfigureAwait(false);
+        }
+        catch (MySqlException exception) when (ServerErrors.IsConnectionLimit(exception))
+        {
+            Log.ServerLimitReached(_logger, exception, target.Key, exception.Number);
+            throw new ServerConnectionLimitException(target.Key, exception.Number, _broker.Limit, exception);
+        }
+        catch (MySqlException exception) when (ServerErrors.IsDatabaseUnavailable(exception) && target.Key != MasterKey)
+        {
+            throw DatabaseUnavailable(target.Key, target.DatabaseName, exception);
+        }
+
+        var leakId = _leaks is not null && acquiredAt is not null ? _leaks.Track(target.Key, acquiredAt) : 0;
+        return new TenantConnectionLease(this, pooled, target.Key, target.DatabaseName, leakId);
+    }
+
+    /// <summary>Logs a tenant's database as unavailable and forgets the tenant, so that the next call looks it up again.</summary>
+    private TenantDatabaseUnavailableException DatabaseUnavailable(string tenantKey, string databaseName, MySqlException exception)
+    {
+        Log.TenantDatabaseUnavailable(_logger, exception, tenantKey, databaseName);
+        _registry.Forget(tenantKey);
+        _targets.TryRemove(tenantKey, out _);
+        return new TenantDatabaseUnavailableException(tenantKey, databaseName, exception);
+    }
+
+    /// <summary>Whether the lease's database still exists; when that cannot be told, true (the original error stands).</summary>
+    private static async Task<bool> DatabaseExistsAsync(TenantConnectionLease lease)
+    {
+        try
+        {
+            var count = await lease.Connection.ExecuteScalarAsync<long>(
+                "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = @name", new { name = lease.DatabaseName }).ConfigureAwait(false);
+            return count > 0;
+        }
+        catch (Exception exception) when (exception is MySqlException or InvalidOperationException or System.IO.IOException)
+        {
+            return true;
+        }
+    }
+
+    /// <summary>Where a tenant's leases go; rebuilt when the tenants table moves the tenant.</summary>
+    private TenantTarget GetTarget(TenantInfo tenant)
+    {
+        if (_targets.TryGetValue(tenant.TenantKey, out var target)
+            && string.Equals(target.DatabaseName, tenant.DatabaseName, StringComparison.Ordinal)
+            && ReferenceEquals(target.Server, GetServer(tenant.ServerHost, tenant.ServerPort)))
+        {
+            return target;
+        }
+
+        target = new TenantTarget(tenant.TenantKey, tenant.DatabaseName, GetServer(tenant.ServerHost, tenant.ServerPort), _options.MaxConnectionsPerTenant, ConnectionBudgetKind.Tenant);
+        _targets[tenant.TenantKey] = target;
+        return target;
+    }
+
+    /// <summary>The pool of one server: one data source, created once, without MySqlConnector's pooling (the broker pools).</summary>
+    private ServerPool GetServer(string? host, int? port)
+    {
+        var server = host ?? _master.Server;
+        var serverPort = port is { } p ? (uint)p : _master.Port;
+        var key = server + ":" + serverPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return _broker.GetOrAddServer(key, () =>
+        {
+            var builder = new MySqlConnectionStringBuilder(_master.ConnectionString)
+            {
+                Server = server,
+                Port = serverPort,
+                Database = string.Empty,
+                Pooling = false,
+            };
+            Log.PoolCreated(_logger, key);
+            return new ServerPool(key, new MySqlDataSource(builder.ConnectionString));
+        });
+    }
+
+    private Task EnsureBudgetAsync(CancellationToken cancellationToken)
+    {
+        var budget = Volatile.Read(ref _budget);
+        if (budget is { IsCompleted: true, IsFaulted: false, IsCanceled: false })
+        {
+            return Task.CompletedTask;
+        }
+
+        lock (_budgetGate)
+        {
+            if (_budget is null || _budget.IsFaulted || _budget.IsCanceled)
+            {
+                _budget = ResolveBudgetAsync();
+            }
+
+            return _budget.WaitAsync(cancellationToken);
+        }
+    }
+
+    /// <summary>Derives the process budget from the server's <c>max_connections</c>, once.</summary>
+    private async Task ResolveBudgetAsync()
+    {
+        int serverMax;
+        var connection = new MySqlConnection(_master.ConnectionString);
+        await using (connection.ConfigureAwait(false))
+        {
+            try
+            {
+                await connection.OpenAsync(CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (MySqlException exception) when (ServerErrors.IsConnectionLimit(exception))
+            {
+                throw new ServerConnectionLimitException(MasterKey, exception.Number, 0, exception);
+            }
+
+            serverMax = Convert.ToInt32(await connection.ExecuteScalarAsync<long>("SELECT @@max_connections").ConfigureAwait(false));
+        }
+
+        var limit = Math.Max(1, (int)Math.Floor(serverMax * _options.ServerShare) - _options.ReservedConnections);
+        _broker.SetLimit(limit);
+        Log.BudgetResolved(_logger, limit, serverMax, _options.ServerShare, _options.ReservedConnections);
+    }
+
+    private static TenantDbGuardOptions Copy(TenantDbGuardOptions options) => new()
+    {
+        MasterConnectionString = options.MasterConnectionString,
+        MaxConnections = options.MaxConnections,
+        ServerShare = options.ServerShare,
+        ReservedConnections = options.ReservedConnections,
+        MaxConnectionsPerTenant = options.MaxConnectionsPerTenant,
+        MaxMasterConnections = options.MaxMasterConnections,
+        AcquireTimeout = options.AcquireTimeout,
+        IdleTimeout = options.IdleTimeout,
+        TenantCacheDuration = options.TenantCacheDuration,
+        UnknownTenantCacheDuration = options.UnknownTenantCacheDuration,
+        ValidateAfterIdle = options.ValidateAfterIdle,
+        ResetSessionOnRelease = options.ResetSessionOnRelease,
+        LeakDetectionThreshold = options.LeakDetectionThreshold,
+        TenantsTable = options.TenantsTable,
+        TenantKeyPattern = options.TenantKeyPattern,
+        TenantResolver = options.TenantResolver,
+    };
+
+    private static TenantDbGuardOptions Validate(TenantDbGuardOptions options)
+    {
+        const string name = "options";
+        if (string.IsNullOrWhiteSpace(options.MasterConnectionString))
+        {
+            throw new ArgumentException("TenantDbGuardOptions.MasterConnectionString is required.", name);
+        }
+
+        MySqlConnectionStringBuilder master;
+        try
+        {
+            master = new MySqlConnectionStringBuilder(options.MasterConnectionString);
+        }
+        catch (Exception exception) when (exception is ArgumentException or FormatException or InvalidOperationException)
+        {
+            throw new ArgumentException($"TenantDbGuardOptions.MasterConnectionString is not a valid MySQL connection string: {exception.Message}", name, exception);
+        }
+
+        // Without it, master leases would run on whichever tenant database the reused connection was last on.
+        Require(!string.IsNullOrEmpty(master.Database), "MasterConnectionString must name the master database (Database=...), the one that holds the tenants table.");
+
+        Require(options.MaxConnections is null or > 0, "MaxConnections must be positive when set.");
+        Require(options.ServerShare is > 0 and <= 1, "ServerShare must be greater than 0 and at most 1.");
+        Require(options.ReservedConnections >= 0, "ReservedConnections must not be negative.");
+        Require(options.MaxConnectionsPerTenant > 0, "MaxConnectionsPerTenant must be positive.");
+        Require(options.MaxMasterConnections > 0, "MaxMasterConnections must be positive.");
+        Require(options.AcquireTimeout > TimeSpan.Zero, "AcquireTimeout must be positive.");
+        Require(options.IdleTimeout > TimeSpan.Zero, "IdleTimeout must be positive.");
+        Require(options.TenantCacheDuration >= TimeSpan.Zero, "TenantCacheDuration must not be negative.");
+        Require(options.UnknownTenantCacheDuration >= TimeSpan.Zero, "UnknownTenantCacheDuration must not be negative.");
+        Require(options.ValidateAfterIdle >= TimeSpan.Zero, "ValidateAfterIdle must not be negative.");
+        Require(options.LeakDetectionThreshold is null || options.LeakDetectionThreshold > TimeSpan.Zero, "LeakDetectionThreshold must be positive when set.");
+        Require(TenantRegistry.IsPlainTableName(options.TenantsTable), $"TenantsTable '{options.TenantsTable}' is not a plain table name (letters, digits and '_').");
+        Require(!string.IsNullOrEmpty(options.TenantKeyPattern), "TenantKeyPattern is required.");
+        try
+        {
+            _ = new System.Text.RegularExpressions.Regex(options.TenantKeyPattern);
+        }
+        catch (ArgumentException exception)
+        {
+            throw new ArgumentException($"TenantDbGuardOptions.TenantKeyPattern is not a valid regular expression: {exception.Message}", name, exception);
+        }
+
+        return options;
+
+        static void Require(bool condition, string message)
+        {
+            if (!condition)
+            {
+                throw new ArgumentException("TenantDbGuardOptions." + message, name);
+            }
+        }
+    }
+}

@@ -1,0 +1,89 @@
+using Microsoft.CodeAnalysis.CodeFixes;
+using Microsoft.CodeAnalysis.CSharp.Testing;
+using Microsoft.CodeAnalysis.Diagnostics;
+using Microsoft.CodeAnalysis.Testing;
+
+namespace TenantDbGuard.Analyzers.Tests.Verifiers;
+
+/// <summary>
+/// Runs one analyzer and its code fix over sources given with markup and compares the fixed code. The fixed code
+/// must compile and raise nothing; the framework also applies Fix All in document, project and solution and
+/// expects the same result.
+/// </summary>
+internal static class CSharpCodeFixVerifier<TAnalyzer, TCodeFix>
+    where TAnalyzer : DiagnosticAnalyzer, new()
+    where TCodeFix : CodeFixProvider, new()
+{
+    /// <summary>
+    /// Applies the code action with <paramref name="equivalenceKey"/> (the first one offered when <c>null</c>)
+    /// to every diagnostic marked in <paramref name="source"/> and compares the result with <paramref name="fixedSource"/>.
+    /// </summary>
+    public static Task VerifyCodeFixAsync(string source, string fixedSource, string? equivalenceKey = null)
+    {
+        var test = CreateTest(source, fixedSource, equivalenceKey);
+        return test.RunAsync(CancellationToken.None);
+    }
+
+    /// <summary>As <see cref="VerifyCodeFixAsync"/> with an <c>.editorconfig</c> for the project.</summary>
+    public static Task VerifyCodeFixWithEditorConfigAsync(string source, string fixedSource, string editorConfig, string? equivalenceKey = null)
+    {
+        var test = CreateTest(source, fixedSource, equivalenceKey);
+        test.TestState.AnalyzerConfigFiles.Add(("/.editorconfig", "root = true\n\n[*]\n" + editorConfig));
+        return test.RunAsync(CancellationToken.None);
+    }
+
+    /// <summary>
+    /// Fix All over the documents of one project: Fix All in project and in solution (and in document when there is
+    /// only one) must reach <paramref name="fixedSources"/> in one pass. Fix All in document handles one file per
+    /// pass, so it is skipped when there are several.
+    /// </summary>
+    public static Task VerifyFixAllAsync(string[] sources, string[] fixedSources, string? equivalenceKey = null)
+    {
+        var test = new Test { CodeActionEquivalenceKey = equivalenceKey };
+        for (var i = 0; i < sources.Length; i++)
+        {
+            test.TestState.Sources.Add(($"/0/Test{i}.cs", sources[i]));
+        }
+
+        for (var i = 0; i < fixedSources.Length; i++)
+        {
+            test.FixedState.Sources.Add(($"/0/Test{i}.cs", fixedSources[i]));
+        }
+
+        AddPrelude(test);
+        test.NumberOfFixAllIterations = 1;
+        if (sources.Length > 1)
+        {
+            test.CodeFixTestBehaviors |= CodeFixTestBehaviors.SkipFixAllInDocumentCheck;
+        }
+
+        return test.RunAsync(CancellationToken.None);
+    }
+
+    public static Test CreateTest(string source, string fixedSource, string? equivalenceKey = null)
+    {
+        var test = new Test
+        {
+            TestCode = source,
+            FixedCode = fixedSource,
+            CodeActionEquivalenceKey = equivalenceKey,
+        };
+        AddPrelude(test);
+        return test;
+    }
+
+    private static void AddPrelude(Test test)
+    {
+        test.TestState.Sources.Add(("Prelude.cs", TestPrelude.Source));
+        test.FixedState.Sources.Add(("Prelude.cs", TestPrelude.Source));
+    }
+
+    public sealed class Test : CSharpCodeFixTest<TAnalyzer, TCodeFix, DefaultVerifier>
+    {
+        public Test()
+        {
+            ReferenceAssemblies = TestReferences.None;
+            TestState.AdditionalReferences.AddRange(TestReferences.All);
+        }
+    }
+}

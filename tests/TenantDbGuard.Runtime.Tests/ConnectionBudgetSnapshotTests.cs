@@ -1,0 +1,202 @@
+using TenantDbGuard.Runtime.Tests.Infrastructure;
+using Xunit.Abstractions;
+
+namespace TenantDbGuard.Runtime.Tests;
+
+[Collection(MariaDbCollection.Name)]
+public sealed class ConnectionBudgetSnapshotTests(MariaDbFixture fixture, ITestOutputHelper output) : IAsyncLifetime
+{
+    private const int BudgetResolved = 1004;
+
+    private MariaDbServer Server => fixture.Server;
+
+    public Task InitializeAsync() => fixture.CreateTenantsAsync(20);
+
+    public Task DisposeAsync() => Task.CompletedTask;
+
+    // ---- The limit ----
+
+    [Fact]
+    public async Task The_limit_is_derived_from_the_servers_max_connections_on_first_use()
+    {
+        var logs = new CapturedLogs();
+        await using var db = Server.CreateTenantDatabase(loggers: logs);
+        Assert.Equal(0, db.GetBudgetSnapshot().Limit);
+
+        await db.QueryTenantAsync<int>(Key(1), "SELECT 1");
+
+        // floor(151 * 1.0) - 10
+        Assert.Equal(Server.MaxConnections - 10, db.GetBudgetSnapshot().Limit);
+        Assert.Contains("max_connections 151", Assert.Single(logs.WithId(BudgetResolved)).Message);
+    }
+
+    [Fact]
+    public async Task The_derived_limit_is_this_processs_share_minus_the_reserve()
+    {
+        await using var db = Server.CreateTenantDatabase(o =>
+        {
+            o.ServerShare = 0.5;
+            o.ReservedConnections = 5;
+        });
+
+        await db.QueryMasterAsync<int>("SELECT 1");
+
+        // floor(151 * 0.5) - 5
+        Assert.Equal(70, db.GetBudgetSnapshot().Limit);
+    }
+
+    [Fact]
+    public async Task An_explicit_limit_applies_from_the_start()
+    {
+        await using var db = Server.CreateTenantDatabase(o => o.MaxConnections = 7);
+
+        Assert.Equal(7, db.GetBudgetSnapshot().Limit);
+        await db.QueryTenantAsync<int>(Key(1), "SELECT 1");
+        Assert.Equal(7, db.GetBudgetSnapshot().Limit);
+    }
+
+    [Fact]
+    public async Task The_server_never_sees_more_connections_than_an_explicit_budget()
+    {
+        const int budget = 5;
+        await Server.WaitForAppConnectionsAsync();
+        await using var db = Server.CreateTenantDatabase(o => o.MaxConnections = budget);
+        var peakOnServer = 0;
+        var peakOpen = 0;
+        using var stop = new CancellationTokenSource();
+        var sampler = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                peakOnServer = Math.Max(peakOnServer, await Server.CountConnectionsAsync());
+                peakOpen = Math.Max(peakOpen, db.GetBudgetSnapshot().Open);
+                await Task.Delay(10);
+            }
+        });
+
+        var results = await Task.WhenAll(Enumerable.Range(0, 40).Select(task => Task.Run(async () =>
+        {
+            var tenant = Key(1 + (task % 20));
+            var sum = 0L;
+            for (var i = 0; i < 5; i++)
+            {
+                sum += await db.ExecuteScalarTenantAsync<long>(tenant, "SELECT COUNT(*) + SLEEP(0.02) FROM customers WHERE id <= 3");
+            }
+
+            return sum;
+        })));
+        await stop.CancelAsync();
+        await sampler;
+
+        output.WriteLine($"40 tasks x 5 queries: peak {peakOnServer} connections on the server, peak {peakOpen} open in the budget");
+        Assert.All(results, sum => Assert.Equal(15, sum));
+        Assert.InRange(peakOnServer, 1, budget);
+        Assert.InRange(peakOpen, 1, budget);
+        var snapshot = await db.WaitUntilAllReturnedAsync();
+        Assert.InRange(snapshot.Open, 1, budget);
+    }
+
+    [Fact]
+    public async Task Idle_connections_are_reused_across_tenants()
+    {
+        await Server.WaitForAppConnectionsAsync();
+        await using var db = Server.CreateTenantDatabase();
+
+        for (var round = 0; round < 3; round++)
+        {
+            for (var number = 1; number <= 20; number++)
+            {
+                await db.QueryTenantAsync<int>(Key(number), "SELECT 1");
+                await db.WaitUntilAllReturnedAsync();
+            }
+        }
+
+        // A connection being reset after a lease is not lent, so a few are open; not one per tenant.
+        var open = db.GetBudgetSnapshot().Open;
+        output.WriteLine($"60 queries on 20 tenants, one after the other: {open} connections open");
+        Assert.InRange(open, 1, 4);
+        Assert.Equal(open, await Server.CountConnectionsAsync());
+    }
+
+    [Fact]
+    public async Task Idle_connections_are_closed_after_IdleTimeout()
+    {
+        await Server.WaitForAppConnectionsAsync();
+        await using var db = Server.CreateTenantDatabase(o => o.IdleTimeout = TimeSpan.FromMilliseconds(300));
+        await Task.WhenAll(Enumerable.Range(1, 4).Select(n => db.QueryTenantAsync<int>(Key(n), "SELECT SLEEP(0.1)")));
+        Assert.InRange(db.GetBudgetSnapshot().Open, 1, 8);
+
+        await db.WaitForSnapshotAsync(s => s.Open == 0, TimeSpan.FromSeconds(3));
+
+        await Server.WaitForAppConnectionsAsync();
+        Assert.Equal([1], await db.QueryTenantAsync<int>(Key(1), "SELECT 1"));
+    }
+
+    // ---- What the snapshot counts ----
+
+    [Fact]
+    public async Task Counts_leases_tenants_and_waiters()
+    {
+        await using var db = Server.CreateTenantDatabase(o => o.MaxConnections = 4);
+        await db.QueryTenantAsync<int>(Key(1), "SELECT 1");
+        await db.QueryTenantAsync<int>(Key(2), "SELECT 1");
+
+        await using var a = await db.GetConnectionAsync(Key(1));
+        await using var b = await db.GetConnectionAsync(Key(1));
+        await using var c = await db.GetConnectionAsync(Key(2));
+        await using var master = await db.GetMasterConnectionAsync();
+        var full = db.GetBudgetSnapshot();
+        var waiter = db.GetConnectionAsync(Key(2)).AsTask();
+        var waiting = await db.WaitForSnapshotAsync(s => s.Waiting == 1, TimeSpan.FromSeconds(5));
+        await c.DisposeAsync();
+        await using var d = await waiter;
+
+        Assert.Equal((4, 4, 4, 3, 0), (full.Limit, full.Open, full.InUse, full.TenantsInUse, full.Waiting));
+        Assert.Equal((4, 4, 1), (waiting.InUse, waiting.Open, waiting.Waiting));
+        Assert.Equal(0, db.GetBudgetSnapshot().Waiting);
+    }
+
+    // ---- The same numbers on the meter ----
+
+    [Fact]
+    public async Task The_meter_reports_the_budget_open_and_leased_connections()
+    {
+        using var metrics = new RecordedMetrics();
+        await using var db = Server.CreateTenantDatabase(o => o.MaxConnections = 6, meters: metrics);
+        await db.QueryTenantAsync<int>(Key(1), "SELECT 1");
+        await db.QueryTenantAsync<int>(Key(2), "SELECT 1");
+
+        await using var a = await db.GetConnectionAsync(Key(1));
+        await using var b = await db.GetConnectionAsync(Key(1));
+        await using var c = await db.GetConnectionAsync(Key(2));
+
+        Assert.Equal(["TenantDbGuard"], metrics.MeterNames);
+        Assert.Equal(6, Assert.Single(metrics.ObserveNow("tenantdbguard.connections.limit")).Value);
+        Assert.Equal(3, Assert.Single(metrics.ObserveNow("tenantdbguard.connections.open.total")).Value);
+        Assert.Equal(3, Assert.Single(metrics.ObserveNow("tenantdbguard.connections.in_use.total")).Value);
+        var perTenant = metrics.ObserveNow("tenantdbguard.connections.in_use").ToDictionary(m => (string)m.Tags["tenantdbguard.tenant"]!, m => m.Value);
+        Assert.Equal(new Dictionary<string, double> { [Key(1)] = 2, [Key(2)] = 1 }, perTenant);
+        var perServer = Assert.Single(metrics.ObserveNow("tenantdbguard.connections.open"));
+        Assert.Equal((3, $"127.0.0.1:{Server.Port}"), (perServer.Value, perServer.Tags["tenantdbguard.server"]));
+
+        var waits = metrics.Of("tenantdbguard.connections.wait_time");
+        Assert.True(waits.Count >= 5, $"{waits.Count} wait times recorded");
+        Assert.All(waits, w => Assert.Equal("s", w.Unit));
+    }
+
+    [Fact]
+    public async Task The_meter_drops_to_zero_when_every_lease_is_back()
+    {
+        using var metrics = new RecordedMetrics();
+        await using var db = Server.CreateTenantDatabase(o => o.MaxConnections = 6, meters: metrics);
+
+        await Task.WhenAll(Enumerable.Range(1, 3).Select(n => db.QueryTenantAsync<int>(Key(n), "SELECT SLEEP(0.05)")));
+        await db.WaitUntilAllReturnedAsync();
+
+        Assert.Equal(0, Assert.Single(metrics.ObserveNow("tenantdbguard.connections.in_use.total")).Value);
+        Assert.Empty(metrics.ObserveNow("tenantdbguard.connections.in_use"));
+        Assert.InRange(Assert.Single(metrics.ObserveNow("tenantdbguard.connections.open.total")).Value, 1, 6);
+    }
+
+    private static string Key(int number) => MariaDbFixture.TenantKey(number);
+}

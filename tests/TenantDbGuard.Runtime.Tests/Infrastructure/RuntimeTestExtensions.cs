@@ -1,0 +1,92 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using Microsoft.Extensions.Logging;
+using MySqlConnector;
+
+namespace TenantDbGuard.Runtime.Tests.Infrastructure;
+
+/// <summary>Creating the runtime against a test server, and waiting for what it does in the background.</summary>
+public static class RuntimeTestExtensions
+{
+    private static readonly TimeSpan SettleTimeout = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// A <see cref="TenantDatabase"/> on <paramref name="server"/>'s master database as the unprivileged application
+    /// account (root may exceed <c>max_connections</c> by one, the application may not).
+    /// </summary>
+    public static TenantDatabase CreateTenantDatabase(
+        this MariaDbServer server,
+        Action<TenantDbGuardOptions>? configure = null,
+        ILoggerFactory? loggers = null,
+        IMeterFactory? meters = null)
+    {
+        var options = new TenantDbGuardOptions { MasterConnectionString = server.GetAppConnectionString(MariaDbFixture.MasterDatabase) };
+        configure?.Invoke(options);
+        return new TenantDatabase(options, loggers, meters);
+    }
+
+    /// <summary>
+    /// Waits until every lease has come back and no tenant holds one (connections are reset in the background after a
+    /// lease is disposed), and returns the snapshot; fails the test when that does not happen within 5 s.
+    /// </summary>
+    public static async Task<ConnectionBudgetSnapshot> WaitUntilAllReturnedAsync(this TenantDatabase db)
+    {
+        var stopwatch = Stopwatch.StartNew();
+        while (true)
+        {
+            var snapshot = db.GetBudgetSnapshot();
+            if (snapshot is { InUse: 0, TenantsInUse: 0, Waiting: 0 })
+            {
+                return snapshot;
+            }
+
+            if (stopwatch.Elapsed > SettleTimeout)
+            {
+                Assert.Fail($"Leases still out after {SettleTimeout.TotalSeconds} s: InUse {snapshot.InUse}, TenantsInUse {snapshot.TenantsInUse}, Waiting {snapshot.Waiting}, Open {snapshot.Open}.");
+            }
+
+            await Task.Delay(10);
+        }
+    }
+
+    /// <summary>Waits until <paramref name="condition"/> holds for the snapshot, and returns it; fails after <paramref name="timeout"/>.</summary>
+    public static async Task<ConnectionBudgetSnapshot> WaitForSnapshotAsync(this TenantDatabase db, Func<ConnectionBudgetSnapshot, bool> condition, TimeSpan timeout)
+    {
+        var stopwatch = Stopwatch.StartNew();
+        while (true)
+        {
+            var snapshot = db.GetBudgetSnapshot();
+            if (condition(snapshot))
+            {
+                return snapshot;
+            }
+
+            if (stopwatch.Elapsed > timeout)
+            {
+                Assert.Fail($"The budget did not reach the expected state within {timeout.TotalMilliseconds} ms: Limit {snapshot.Limit}, Open {snapshot.Open}, InUse {snapshot.InUse}, TenantsInUse {snapshot.TenantsInUse}, Waiting {snapshot.Waiting}.");
+            }
+
+            await Task.Delay(10);
+        }
+    }
+
+    /// <summary>
+    /// Clears MySqlConnector's own pools (other tests keep pooled application connections) and waits until the server
+    /// sees at most <paramref name="atMost"/> connections of the application account, so that a test can count its own.
+    /// </summary>
+    public static async Task WaitForAppConnectionsAsync(this MariaDbServer server, int atMost = 0)
+    {
+        await MySqlConnection.ClearAllPoolsAsync();
+        var stopwatch = Stopwatch.StartNew();
+        int count;
+        while ((count = await server.CountConnectionsAsync()) > atMost)
+        {
+            if (stopwatch.Elapsed > SettleTimeout)
+            {
+                Assert.Fail($"The server still sees {count} connections of {MariaDbServer.AppUser} after {SettleTimeout.TotalSeconds} s; expected at most {atMost}.");
+            }
+
+            await Task.Delay(20);
+        }
+    }
+}

@@ -1,0 +1,145 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+using MySqlConnector;
+using TenantDbGuard.Runtime.Tests.Infrastructure;
+using Xunit.Abstractions;
+
+namespace TenantDbGuard.Runtime.Tests;
+
+/// <summary>A server of its own with the smallest <c>max_connections</c> MariaDB allows, and three tenants on it.</summary>
+public sealed class SmallServerFixture : IAsyncLifetime
+{
+    public MariaDbServer Server { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        Server = await MariaDbServer.StartAsync(maxConnections: MariaDbServer.MinimumMaxConnections);
+        await MariaDbFixture.CreateTenantsAsync(Server, 3);
+    }
+
+    public async Task DisposeAsync() => await Server.DisposeAsync();
+}
+
+[Collection(MariaDbCollection.Name)]
+public sealed class ServerConnectionLimitExceptionTests(SmallServerFixture small, ITestOutputHelper output) : IClassFixture<SmallServerFixture>
+{
+    private const int ServerLimitReached = 1021;
+
+    private MariaDbServer Server => small.Server;
+
+    [Fact]
+    public async Task A_budget_larger_than_the_server_allows_meets_error_1040_as_a_typed_error()
+    {
+        var logs = new CapturedLogs();
+        await using var db = Server.CreateTenantDatabase(
+            o =>
+            {
+                o.MaxConnections = 20;
+                o.MaxConnectionsPerTenant = 20;
+            },
+            logs);
+        await db.QueryTenantAsync<int>(Key(1), "SELECT 1");
+        var leases = new List<TenantConnectionLease>();
+        try
+        {
+            for (var i = 0; i < Server.MaxConnections; i++)
+            {
+                leases.Add(await db.GetConnectionAsync(Key(1 + (i % 3))));
+            }
+
+            var error = await Assert.ThrowsAsync<ServerConnectionLimitException>(() => db.QueryTenantAsync<int>(Key(2), "SELECT 1"));
+
+            output.WriteLine(error.Message);
+            Assert.Equal(1040, error.ErrorCode);
+            Assert.Equal(Key(2), error.TenantKey);
+            Assert.Equal(20, error.ProcessBudget);
+            Assert.Equal(1040, Assert.IsType<MySqlException>(error.InnerException).Number);
+            Assert.Contains("error 1040", error.Message);
+            Assert.Contains("max_connections", error.Message);
+            Assert.Contains("this process may open 20", error.Message);
+            Assert.Contains("ServerShare", error.Message);
+            Assert.Equal(LogLevel.Error, Assert.Single(logs.WithId(ServerLimitReached)).Level);
+
+            // The refused connection is not counted.
+            var snapshot = db.GetBudgetSnapshot();
+            Assert.Equal((Server.MaxConnections, Server.MaxConnections), (snapshot.InUse, snapshot.Open));
+        }
+        finally
+        {
+            foreach (var lease in leases)
+            {
+                await lease.DisposeAsync();
+            }
+        }
+
+        // The connections given back are reset in the background; until one is idle again, a budget larger than the
+        // server's max_connections lets the runtime open another, which the server refuses. Then they serve again.
+        await db.WaitUntilAllReturnedAsync();
+        var stopwatch = Stopwatch.StartNew();
+        while (true)
+        {
+            try
+            {
+                Assert.Equal([1], await db.QueryTenantAsync<int>(Key(2), "SELECT 1"));
+                break;
+            }
+            catch (ServerConnectionLimitException) when (stopwatch.Elapsed < TimeSpan.FromSeconds(2))
+            {
+                await Task.Delay(20);
+            }
+        }
+
+        Assert.Equal(Server.MaxConnections, db.GetBudgetSnapshot().Open);
+    }
+
+    [Fact]
+    public async Task Another_client_holding_the_servers_connections_is_reported_as_error_1040_and_the_runtime_recovers()
+    {
+        await Server.WaitForAppConnectionsAsync();
+        var connectionString = new MySqlConnectionStringBuilder(Server.GetAppConnectionString()) { Pooling = false }.ConnectionString;
+        var hog = new List<MySqlConnection>();
+        await using var db = Server.CreateTenantDatabase(o => o.ReservedConnections = 0);
+        try
+        {
+            for (var i = 0; i < Server.MaxConnections; i++)
+            {
+                var connection = new MySqlConnection(connectionString);
+                hog.Add(connection);
+                await connection.OpenAsync();
+            }
+
+            // Even the first call, which reads @@max_connections to size the budget, is refused.
+            var error = await Assert.ThrowsAsync<ServerConnectionLimitException>(() => db.QueryTenantAsync<int>(Key(1), "SELECT 1"));
+            output.WriteLine(error.Message);
+            Assert.Equal(1040, error.ErrorCode);
+            Assert.Equal(TenantDatabase.MasterKey, error.TenantKey);
+        }
+        finally
+        {
+            foreach (var connection in hog)
+            {
+                await connection.DisposeAsync();
+            }
+        }
+
+        await Server.WaitForAppConnectionsAsync();
+        Assert.Equal([1], await db.QueryTenantAsync<int>(Key(1), "SELECT 1"));
+        Assert.Equal(Server.MaxConnections, db.GetBudgetSnapshot().Limit);
+    }
+
+    [Fact]
+    public async Task The_advice_depends_on_the_server_limit_that_was_hit()
+    {
+        var inner = new InvalidOperationException("refused");
+
+        var maxUser = new ServerConnectionLimitException("acme", 1203, 30, inner);
+        var perHour = new ServerConnectionLimitException("acme", 1226, 30, inner);
+
+        Assert.Contains("max_user_connections", maxUser.Message);
+        Assert.Contains("budget of 30", maxUser.Message);
+        Assert.Contains("MAX_CONNECTIONS_PER_HOUR", perHour.Message);
+        Assert.Same(inner, perHour.InnerException);
+    }
+
+    private static string Key(int number) => MariaDbFixture.TenantKey(number);
+}

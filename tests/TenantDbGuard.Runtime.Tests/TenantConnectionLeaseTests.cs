@@ -1,0 +1,187 @@
+using Dapper;
+using Microsoft.Extensions.Logging;
+using TenantDbGuard.Runtime.Tests.Infrastructure;
+using Xunit.Abstractions;
+
+namespace TenantDbGuard.Runtime.Tests;
+
+[Collection(MariaDbCollection.Name)]
+public sealed class TenantConnectionLeaseTests(MariaDbFixture fixture, ITestOutputHelper output) : IAsyncLifetime
+{
+    private const int LeakSuspected = 1030;
+    private const int LeakReturned = 1031;
+
+    private MariaDbServer Server => fixture.Server;
+
+    public Task InitializeAsync() => fixture.CreateTenantsAsync(3);
+
+    public Task DisposeAsync() => Task.CompletedTask;
+
+    [Fact]
+    public async Task Connection_throws_ObjectDisposedException_once_the_lease_is_given_back()
+    {
+        await using var db = Server.CreateTenantDatabase();
+        var lease = await db.GetConnectionAsync(Key(1));
+        var connection = lease.Connection;
+
+        await lease.DisposeAsync();
+
+        var error = Assert.Throws<ObjectDisposedException>(() => lease.Connection);
+        Assert.Contains("acquire a new one", error.Message);
+        Assert.Equal(Key(1), lease.TenantKey);
+        await db.WaitUntilAllReturnedAsync();
+
+        // The physical connection was not closed: it went back to the pool (beside the one the tenant lookup used).
+        Assert.Equal(System.Data.ConnectionState.Open, connection.State);
+        Assert.InRange(db.GetBudgetSnapshot().Open, 1, 2);
+    }
+
+    [Fact]
+    public async Task Dispose_gives_the_connection_back_like_DisposeAsync()
+    {
+        await using var db = Server.CreateTenantDatabase(o => o.MaxConnections = 1);
+
+        using (var lease = await db.GetConnectionAsync(Key(1)))
+        {
+            Assert.Equal(1, await lease.Connection.ExecuteScalarAsync<int>("SELECT 1"));
+        }
+
+        await db.WaitUntilAllReturnedAsync();
+        await using var next = await db.GetConnectionAsync(Key(2));
+        Assert.Equal(MariaDbFixture.TenantDatabase(2), await next.Connection.ExecuteScalarAsync<string>("SELECT DATABASE()"));
+    }
+
+    [Fact]
+    public async Task Disposing_twice_gives_the_connection_back_once()
+    {
+        await using var db = Server.CreateTenantDatabase(o => o.MaxConnections = 2);
+        var other = await db.GetConnectionAsync(Key(2));
+        var lease = await db.GetConnectionAsync(Key(1));
+
+        await lease.DisposeAsync();
+        await lease.DisposeAsync();
+        lease.Dispose();
+
+        var snapshot = await db.WaitForSnapshotAsync(s => s.TenantsInUse == 1, TimeSpan.FromSeconds(5));
+        Assert.Equal(1, snapshot.InUse);
+
+        // Had the second dispose counted, the budget would now lend a third connection.
+        await using (var again = await db.GetConnectionAsync(Key(1)))
+        {
+            Assert.Equal((2, 2), (db.GetBudgetSnapshot().InUse, db.GetBudgetSnapshot().Open));
+        }
+
+        await other.DisposeAsync();
+        await db.WaitUntilAllReturnedAsync();
+    }
+
+    [Fact]
+    public async Task A_connection_closed_by_the_borrower_is_replaced_not_reused()
+    {
+        await using var db = Server.CreateTenantDatabase(o => o.MaxConnections = 1);
+        long first;
+
+        await using (var lease = await db.GetConnectionAsync(Key(1)))
+        {
+            first = await lease.Connection.ExecuteScalarAsync<long>("SELECT CONNECTION_ID()");
+            await lease.Connection.CloseAsync();
+        }
+
+        await db.WaitUntilAllReturnedAsync();
+        await using var next = await db.GetConnectionAsync(Key(1));
+        Assert.NotEqual(first, await next.Connection.ExecuteScalarAsync<long>("SELECT CONNECTION_ID()"));
+        Assert.Equal(1, db.GetBudgetSnapshot().Open);
+    }
+
+    // ---- Leak detection ----
+
+    [Fact]
+    public async Task A_lease_held_past_the_leak_threshold_is_reported_with_the_stack_of_its_acquirer()
+    {
+        var logs = new CapturedLogs();
+        using var metrics = new RecordedMetrics();
+        await using var db = Server.CreateTenantDatabase(o => o.LeakDetectionThreshold = TimeSpan.FromMilliseconds(200), logs, metrics);
+
+        await HoldALeaseTooLongAsync(db, TimeSpan.FromMilliseconds(600));
+
+        // Only the tenant's lease: on a cold start the tenant lookup's master lease may be slow enough to be reported too.
+        var warning = Assert.Single(logs.WithId(LeakSuspected), e => e.Message.Contains(Key(1)));
+        output.WriteLine(warning.Message);
+        Assert.Equal(LogLevel.Warning, warning.Level);
+        Assert.Contains($"tenant '{Key(1)}'", warning.Message);
+        Assert.Contains(nameof(HoldALeaseTooLongAsync), warning.Message);
+        Assert.Contains(nameof(TenantConnectionLeaseTests), warning.Message);
+
+        await logs.WaitForAsync(LeakReturned, TimeSpan.FromSeconds(2));
+        var returned = Assert.Single(logs.WithId(LeakReturned), e => e.Message.Contains(Key(1)));
+        Assert.Equal(LogLevel.Information, returned.Level);
+
+        var leak = Assert.Single(metrics.Of("tenantdbguard.connections.leaks"), m => Equals(m.Tags["tenantdbguard.tenant"], Key(1)));
+        Assert.Equal(1, leak.Value);
+        await db.WaitUntilAllReturnedAsync();
+    }
+
+    [Fact]
+    public async Task A_leak_through_a_helper_names_the_code_that_called_the_helper()
+    {
+        var logs = new CapturedLogs();
+        await using var db = Server.CreateTenantDatabase(o => o.LeakDetectionThreshold = TimeSpan.FromMilliseconds(200), logs);
+        await db.QueryTenantAsync<int>(Key(2), "SELECT 1");
+
+        await RunSlowWorkInAHelperAsync(db);
+
+        var warning = Assert.Single(logs.WithId(LeakSuspected), e => e.Message.Contains(Key(2)));
+        Assert.Contains(nameof(RunSlowWorkInAHelperAsync), warning.Message);
+        await logs.WaitForAsync(LeakReturned, TimeSpan.FromSeconds(2));
+    }
+
+    [Fact]
+    public async Task A_lease_given_back_in_time_is_not_reported()
+    {
+        var logs = new CapturedLogs();
+        using var metrics = new RecordedMetrics();
+        await using var db = Server.CreateTenantDatabase(o => o.LeakDetectionThreshold = TimeSpan.FromMilliseconds(500), logs, metrics);
+        await using (var warm = Server.CreateTenantDatabase())
+        {
+            // The first lookup of a process compiles Dapper's mapping, which can take a while on a busy machine.
+            await warm.QueryTenantAsync<int>(Key(1), "SELECT 1");
+        }
+
+        for (var i = 0; i < 5; i++)
+        {
+            await using var lease = await db.GetConnectionAsync(Key(1));
+            await lease.Connection.ExecuteScalarAsync<int>("SELECT 1");
+        }
+
+        await Task.Delay(700);
+        Assert.Empty(logs.WithId(LeakSuspected));
+        Assert.Empty(logs.WithId(LeakReturned));
+        Assert.Empty(metrics.Of("tenantdbguard.connections.leaks"));
+    }
+
+    [Fact]
+    public async Task Leak_detection_is_off_unless_a_threshold_is_set()
+    {
+        var logs = new CapturedLogs();
+        await using var db = Server.CreateTenantDatabase(loggers: logs);
+
+        await using (var lease = await db.GetConnectionAsync(Key(1)))
+        {
+            await Task.Delay(300);
+        }
+
+        Assert.Empty(logs.WithId(LeakSuspected));
+    }
+
+    private static async Task HoldALeaseTooLongAsync(TenantDatabase db, TimeSpan howLong)
+    {
+        await using var lease = await db.GetConnectionAsync(Key(1));
+        await lease.Connection.ExecuteScalarAsync<int>("SELECT 1");
+        await Task.Delay(howLong);
+    }
+
+    private static Task RunSlowWorkInAHelperAsync(TenantDatabase db) =>
+        db.WithTenantConnectionAsync(Key(2), (connection, token) => connection.ExecuteScalarAsync<int>(new CommandDefinition("SELECT SLEEP(0.6)", cancellationToken: token)));
+
+    private static string Key(int number) => MariaDbFixture.TenantKey(number);
+}

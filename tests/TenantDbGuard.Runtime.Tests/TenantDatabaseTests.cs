@@ -1,0 +1,622 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Dapper;
+using MySqlConnector;
+using TenantDbGuard.Runtime.Tests.Infrastructure;
+using Xunit.Abstractions;
+
+namespace TenantDbGuard.Runtime.Tests;
+
+[Collection(MariaDbCollection.Name)]
+public sealed class TenantDatabaseTests(MariaDbFixture fixture, ITestOutputHelper output) : IAsyncLifetime
+{
+    private const string Injection = "Robert'); DROP TABLE customers; --";
+
+    private MariaDbServer Server => fixture.Server;
+
+    public Task InitializeAsync() => fixture.CreateTenantsAsync(5);
+
+    public Task DisposeAsync() => Task.CompletedTask;
+
+    // ---- The helpers ----
+
+    [Fact]
+    public async Task QueryTenantAsync_maps_rows_to_a_record()
+    {
+        await using var db = Server.CreateTenantDatabase();
+
+        var customers = await db.QueryTenantAsync<Customer>(Key(1), "SELECT id, name FROM customers WHERE id <= @last ORDER BY id", new { last = 3 });
+
+        Assert.Equal([new Customer(1, "Ada"), new Customer(2, "Grace"), new Customer(3, "Linus")], customers);
+        await db.WaitUntilAllReturnedAsync();
+    }
+
+    [Fact]
+    public async Task QueryTenantAsync_maps_rows_to_a_class_with_properties()
+    {
+        await using var db = Server.CreateTenantDatabase();
+
+        var customers = await db.QueryTenantAsync<CustomerRow>(Key(2), "SELECT id AS Id, name AS Name FROM customers WHERE id IN @ids ORDER BY id DESC", new { ids = new[] { 1, 3 } });
+
+        Assert.Equal([(3, "Linus"), (1, "Ada")], customers.Select(c => (c.Id, c.Name)));
+    }
+
+    [Fact]
+    public async Task QueryTenantAsync_runs_on_the_tenants_own_database()
+    {
+        await using var db = Server.CreateTenantDatabase();
+
+        foreach (var number in new[] { 1, 2, 3, 2, 1 })
+        {
+            var database = Assert.Single(await db.QueryTenantAsync<string>(Key(number), "SELECT DATABASE()"));
+            Assert.Equal(MariaDbFixture.TenantDatabase(number), database);
+        }
+    }
+
+    [Fact]
+    public async Task QueryMasterAsync_reads_the_master_database()
+    {
+        await using var db = Server.CreateTenantDatabase();
+
+        var rows = await db.QueryMasterAsync<TenantRow>(
+            "SELECT tenant_key AS TenantKey, database_name AS DatabaseName FROM tenants WHERE tenant_key IN @keys ORDER BY tenant_key",
+            new { keys = new[] { Key(2), Key(1) } });
+
+        Assert.Equal([new TenantRow(Key(1), MariaDbFixture.TenantDatabase(1)), new TenantRow(Key(2), MariaDbFixture.TenantDatabase(2))], rows);
+        Assert.Equal([MariaDbFixture.MasterDatabase], await db.QueryMasterAsync<string>("SELECT DATABASE()"));
+        await db.WaitUntilAllReturnedAsync();
+    }
+
+    [Fact]
+    public async Task ExecuteTenantAsync_returns_the_rows_affected()
+    {
+        await using var db = Server.CreateTenantDatabase();
+        var marker = Marker();
+
+        var inserted = await db.ExecuteTenantAsync(Key(3), "INSERT INTO customers (name) VALUES (@marker), (@marker)", new { marker });
+        var count = await db.ExecuteScalarTenantAsync<long>(Key(3), "SELECT COUNT(*) FROM customers WHERE name = @marker", new { marker });
+        var elsewhere = await db.ExecuteScalarTenantAsync<long>(Key(4), "SELECT COUNT(*) FROM customers WHERE name = @marker", new { marker });
+        var deleted = await db.ExecuteTenantAsync(Key(3), "DELETE FROM customers WHERE name = @marker", new { marker });
+
+        Assert.Equal(2, inserted);
+        Assert.Equal(2, count);
+        Assert.Equal(0, elsewhere);
+        Assert.Equal(2, deleted);
+        await db.WaitUntilAllReturnedAsync();
+    }
+
+    [Fact]
+    public async Task ExecuteMasterAsync_returns_the_rows_affected()
+    {
+        await using var db = Server.CreateTenantDatabase();
+        var marker = Marker();
+        await db.ExecuteMasterAsync("CREATE TABLE IF NOT EXISTS audit_log (id INT AUTO_INCREMENT PRIMARY KEY, message VARCHAR(200) NOT NULL)");
+
+        var inserted = await db.ExecuteMasterAsync("INSERT INTO audit_log (message) VALUES (@marker)", new { marker });
+
+        Assert.Equal(1, inserted);
+        await using var root = await Server.OpenConnectionAsync(MariaDbFixture.MasterDatabase);
+        Assert.Equal(1, await root.ExecuteScalarAsync<int>("SELECT COUNT(*) FROM audit_log WHERE message = @marker", new { marker }));
+        await db.WaitUntilAllReturnedAsync();
+    }
+
+    [Fact]
+    public async Task ExecuteScalarTenantAsync_returns_the_first_value_or_the_default()
+    {
+        await using var db = Server.CreateTenantDatabase();
+
+        Assert.Equal("Grace", await db.ExecuteScalarTenantAsync<string>(Key(1), "SELECT name FROM customers WHERE id = @id", new { id = 2 }));
+        Assert.Null(await db.ExecuteScalarTenantAsync<string>(Key(1), "SELECT name FROM customers WHERE id = @id", new { id = -1 }));
+        Assert.Equal(0, await db.ExecuteScalarTenantAsync<int>(Key(1), "SELECT id FROM customers WHERE id = @id", new { id = -1 }));
+    }
+
+    [Fact]
+    public async Task WithTenantConnectionAsync_returns_what_the_work_returns()
+    {
+        await using var db = Server.CreateTenantDatabase();
+
+        var (database, names) = await db.WithTenantConnectionAsync(Key(2), async (connection, token) =>
+        {
+            var names = await connection.QueryAsync<string>(new CommandDefinition("SELECT name FROM customers WHERE id <= 3 ORDER BY id", cancellationToken: token));
+            return (connection.Database, names.ToList());
+        });
+
+        Assert.Equal(MariaDbFixture.TenantDatabase(2), database);
+        Assert.Equal(["Ada", "Grace", "Linus"], names);
+        await db.WaitUntilAllReturnedAsync();
+    }
+
+    [Fact]
+    public async Task WithTenantConnectionAsync_runs_work_that_returns_nothing()
+    {
+        await using var db = Server.CreateTenantDatabase();
+        var marker = Marker();
+
+        await db.WithTenantConnectionAsync(Key(2), async (connection, token) =>
+        {
+            await connection.ExecuteAsync(new CommandDefinition("INSERT INTO customers (name) VALUES (@marker)", new { marker }, cancellationToken: token));
+            await connection.ExecuteAsync(new CommandDefinition("UPDATE customers SET name = CONCAT(name, '!') WHERE name = @marker", new { marker }, cancellationToken: token));
+        });
+
+        Assert.Equal(1, await db.ExecuteTenantAsync(Key(2), "DELETE FROM customers WHERE name = @name", new { name = marker + "!" }));
+        await db.WaitUntilAllReturnedAsync();
+    }
+
+    [Fact]
+    public async Task WithTenantTransactionAsync_commits_when_the_work_succeeds()
+    {
+        await using var db = Server.CreateTenantDatabase();
+        var marker = Marker();
+
+        var id = await db.WithTenantTransactionAsync(Key(4), async (connection, transaction, token) =>
+        {
+            await connection.ExecuteAsync(new CommandDefinition("INSERT INTO customers (name) VALUES (@marker)", new { marker }, transaction, cancellationToken: token));
+            return await connection.ExecuteScalarAsync<long>(new CommandDefinition("SELECT LAST_INSERT_ID()", transaction: transaction, cancellationToken: token));
+        });
+
+        await using var root = await Server.OpenConnectionAsync(MariaDbFixture.TenantDatabase(4));
+        Assert.Equal(marker, await root.ExecuteScalarAsync<string>("SELECT name FROM customers WHERE id = @id", new { id }));
+        await root.ExecuteAsync("DELETE FROM customers WHERE id = @id", new { id });
+        await db.WaitUntilAllReturnedAsync();
+    }
+
+    [Fact]
+    public async Task WithTenantTransactionAsync_rolls_back_when_the_work_throws()
+    {
+        await using var db = Server.CreateTenantDatabase();
+        var marker = Marker();
+        var failure = new InvalidOperationException("The work failed after its insert.");
+
+        var thrown = await Assert.ThrowsAsync<InvalidOperationException>(() => db.WithTenantTransactionAsync(Key(4), async (connection, transaction, token) =>
+        {
+            await connection.ExecuteAsync(new CommandDefinition("INSERT INTO customers (name) VALUES (@marker)", new { marker }, transaction, cancellationToken: token));
+            Assert.Equal(1, await connection.ExecuteScalarAsync<long>(new CommandDefinition("SELECT COUNT(*) FROM customers WHERE name = @marker", new { marker }, transaction, cancellationToken: token)));
+            throw failure;
+        }));
+
+        Assert.Same(failure, thrown);
+        await db.WaitUntilAllReturnedAsync();
+        Assert.Equal(0, await CountCustomersAsync(4, marker));
+    }
+
+    [Fact]
+    public async Task WithTenantTransactionAsync_rolls_back_when_the_work_is_cancelled()
+    {
+        await using var db = Server.CreateTenantDatabase();
+        var marker = Marker();
+        using var cancellation = new CancellationTokenSource();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => db.WithTenantTransactionAsync(
+            Key(4),
+            async (connection, transaction, token) =>
+            {
+                await connection.ExecuteAsync(new CommandDefinition("INSERT INTO customers (name) VALUES (@marker)", new { marker }, transaction, cancellationToken: token));
+                await cancellation.CancelAsync();
+                await connection.ExecuteAsync(new CommandDefinition("UPDATE customers SET name = 'x' WHERE name = @marker", new { marker }, transaction, cancellationToken: token));
+            },
+            cancellationToken: cancellation.Token));
+
+        await db.WaitUntilAllReturnedAsync();
+        Assert.Equal(0, await CountCustomersAsync(4, marker));
+    }
+
+    [Fact]
+    public async Task WithTenantTransactionAsync_uses_the_isolation_level_asked_for()
+    {
+        await using var db = Server.CreateTenantDatabase();
+
+        var level = await db.WithTenantTransactionAsync(
+            Key(1),
+            (connection, transaction, token) => connection.ExecuteScalarAsync<string>(new CommandDefinition("SELECT @@tx_isolation", transaction: transaction, cancellationToken: token)),
+            System.Data.IsolationLevel.Serializable);
+
+        Assert.Equal("SERIALIZABLE", level);
+    }
+
+    [Fact]
+    public async Task GetConnectionAsync_lends_a_connection_open_on_the_tenants_database()
+    {
+        await using var db = Server.CreateTenantDatabase();
+
+        await using (var lease = await db.GetConnectionAsync(Key(3)))
+        {
+            Assert.Equal(Key(3), lease.TenantKey);
+            Assert.Equal(System.Data.ConnectionState.Open, lease.Connection.State);
+            Assert.Equal(MariaDbFixture.TenantDatabase(3), await lease.Connection.ExecuteScalarAsync<string>("SELECT DATABASE()"));
+            Assert.Equal(1, db.GetBudgetSnapshot().InUse);
+        }
+
+        await db.WaitUntilAllReturnedAsync();
+    }
+
+    [Fact]
+    public async Task GetMasterConnectionAsync_lends_a_connection_open_on_the_master_database()
+    {
+        await using var db = Server.CreateTenantDatabase();
+        await db.QueryTenantAsync<int>(Key(5), "SELECT 1");
+
+        await using (var lease = await db.GetMasterConnectionAsync())
+        {
+            Assert.Equal(TenantDatabase.MasterKey, lease.TenantKey);
+            Assert.Equal(MariaDbFixture.MasterDatabase, await lease.Connection.ExecuteScalarAsync<string>("SELECT DATABASE()"));
+            Assert.True(await lease.Connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM tenants") >= 5);
+        }
+
+        await db.WaitUntilAllReturnedAsync();
+    }
+
+    [Fact]
+    public async Task Parameters_are_sent_as_parameters_never_spliced_into_the_SQL()
+    {
+        await using var db = Server.CreateTenantDatabase();
+
+        await db.ExecuteTenantAsync(Key(5), "INSERT INTO customers (name) VALUES (@name)", new { name = Injection });
+        var stored = await db.QueryTenantAsync<string>(Key(5), "SELECT name FROM customers WHERE name = @name", new { name = Injection });
+        var master = await db.QueryMasterAsync<string>("SELECT tenant_key FROM tenants WHERE tenant_key = @key", new { key = Key(5) + "' OR '1'='1" });
+
+        Assert.Equal([Injection], stored);
+        Assert.Empty(master);
+        Assert.Equal(3, await db.ExecuteScalarTenantAsync<long>(Key(5), "SELECT COUNT(*) FROM customers WHERE id <= 3"));
+        await db.ExecuteTenantAsync(Key(5), "DELETE FROM customers WHERE name = @name", new { name = Injection });
+    }
+
+    // ---- Every path gives the connection back ----
+
+    public static TheoryData<string, string> HelpersAndPaths()
+    {
+        var data = new TheoryData<string, string>();
+        foreach (var helper in Helpers.Keys)
+        {
+            foreach (var path in new[] { "completes", "throws", "is cancelled" })
+            {
+                data.Add(helper, path);
+            }
+        }
+
+        return data;
+    }
+
+    private static readonly Dictionary<string, Func<TenantDatabase, string, CancellationToken, Task>> Helpers = new()
+    {
+        ["QueryTenantAsync"] = (db, sql, token) => db.QueryTenantAsync<long>(Key(1), sql, null, token),
+        ["QueryMasterAsync"] = (db, sql, token) => db.QueryMasterAsync<long>(sql, null, token),
+        ["ExecuteTenantAsync"] = (db, sql, token) => db.ExecuteTenantAsync(Key(1), sql, null, token),
+        ["ExecuteMasterAsync"] = (db, sql, token) => db.ExecuteMasterAsync(sql, null, token),
+        ["ExecuteScalarTenantAsync"] = (db, sql, token) => db.ExecuteScalarTenantAsync<long>(Key(1), sql, null, token),
+        ["WithTenantConnectionAsync<T>"] = (db, sql, token) => db.WithTenantConnectionAsync(Key(1), (c, t) => c.ExecuteScalarAsync<long>(new CommandDefinition(sql, cancellationToken: t)), token),
+        ["WithTenantConnectionAsync"] = (db, sql, token) => db.WithTenantConnectionAsync(Key(1), (c, t) => (Task)c.ExecuteAsync(new CommandDefinition(sql, cancellationToken: t)), token),
+        ["WithTenantTransactionAsync<T>"] = (db, sql, token) => db.WithTenantTransactionAsync(Key(1), (c, tx, t) => c.ExecuteScalarAsync<long>(new CommandDefinition(sql, transaction: tx, cancellationToken: t)), cancellationToken: token),
+        ["WithTenantTransactionAsync"] = (db, sql, token) => db.WithTenantTransactionAsync(Key(1), (c, tx, t) => (Task)c.ExecuteAsync(new CommandDefinition(sql, transaction: tx, cancellationToken: t)), cancellationToken: token),
+        ["GetConnectionAsync"] = async (db, sql, token) =>
+        {
+            await using var lease = await db.GetConnectionAsync(Key(1), token);
+            await lease.Connection.ExecuteScalarAsync<long>(new CommandDefinition(sql, cancellationToken: token));
+        },
+        ["GetMasterConnectionAsync"] = async (db, sql, token) =>
+        {
+            await using var lease = await db.GetMasterConnectionAsync(token);
+            await lease.Connection.ExecuteScalarAsync<long>(new CommandDefinition(sql, cancellationToken: token));
+        },
+    };
+
+    [Theory]
+    [MemberData(nameof(HelpersAndPaths))]
+    public async Task The_connection_comes_back_when_the_work(string helper, string path)
+    {
+        await using var db = Server.CreateTenantDatabase(o => o.MaxConnections = 4);
+        var call = Helpers[helper];
+        await call(db, "SELECT 1", CancellationToken.None);
+        var stopwatch = Stopwatch.StartNew();
+
+        switch (path)
+        {
+            case "completes":
+                await call(db, "SELECT 42", CancellationToken.None);
+                break;
+            case "throws":
+                var error = await Assert.ThrowsAsync<MySqlException>(() => call(db, "SELEC 1 FROM nowhere", CancellationToken.None));
+                Assert.Equal(MySqlErrorCode.ParseError, error.ErrorCode);
+                break;
+            default:
+                using (var cancellation = new CancellationTokenSource(TimeSpan.FromMilliseconds(300)))
+                {
+                    await Assert.ThrowsAnyAsync<OperationCanceledException>(() => call(db, "SELECT SLEEP(5)", cancellation.Token));
+                }
+
+                Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(4), $"The query ran to its end ({stopwatch.ElapsedMilliseconds} ms) instead of being cancelled.");
+                break;
+        }
+
+        var snapshot = await db.WaitUntilAllReturnedAsync();
+        Assert.InRange(snapshot.Open, 0, 4);
+
+        // And the budget is whole: every connection can be leased again.
+        var leases = new List<TenantConnectionLease>();
+        for (var i = 0; i < 4; i++)
+        {
+            leases.Add(await db.GetConnectionAsync(Key(i + 1)));
+        }
+
+        Assert.Equal(4, db.GetBudgetSnapshot().InUse);
+        foreach (var lease in leases)
+        {
+            await lease.DisposeAsync();
+        }
+
+        await db.WaitUntilAllReturnedAsync();
+    }
+
+    [Fact]
+    public async Task A_long_query_cancelled_half_way_gives_its_connection_back_and_stops_on_the_server()
+    {
+        await using var db = Server.CreateTenantDatabase(o => o.MaxConnections = 2);
+        using var cancellation = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
+        var stopwatch = Stopwatch.StartNew();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => db.QueryTenantAsync<int>(Key(2), "SELECT SLEEP(5)", cancellationToken: cancellation.Token));
+
+        Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(4), $"Cancelled after {stopwatch.ElapsedMilliseconds} ms.");
+        await db.WaitUntilAllReturnedAsync();
+        await using var root = await Server.OpenConnectionAsync();
+        var stillSleeping = await root.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO = 'SELECT SLEEP(5)'");
+        Assert.Equal(0, stillSleeping);
+        Assert.Equal([1], await db.QueryTenantAsync<int>(Key(2), "SELECT 1"));
+    }
+
+    [Fact]
+    public async Task Cancelling_a_wait_for_a_connection_leaves_the_budget_whole()
+    {
+        await using var db = Server.CreateTenantDatabase(o => o.MaxConnections = 1);
+        await db.QueryTenantAsync<int>(Key(1), "SELECT 1");
+        await db.QueryTenantAsync<int>(Key(2), "SELECT 1");
+        var held = await db.GetConnectionAsync(Key(1));
+        using var cancellation = new CancellationTokenSource();
+
+        var waiter = db.GetConnectionAsync(Key(2), cancellation.Token).AsTask();
+        await db.WaitForSnapshotAsync(s => s.Waiting == 1, TimeSpan.FromSeconds(5));
+        await cancellation.CancelAsync();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waiter);
+        var snapshot = db.GetBudgetSnapshot();
+        Assert.Equal((0, 1, 1), (snapshot.Waiting, snapshot.InUse, snapshot.Open));
+
+        var next = db.GetConnectionAsync(Key(2)).AsTask();
+        await Task.Delay(100);
+        Assert.False(next.IsCompleted);
+        await held.DisposeAsync();
+        await using (var lease = await next.WaitAsync(TimeSpan.FromSeconds(5)))
+        {
+            Assert.Equal(MariaDbFixture.TenantDatabase(2), await lease.Connection.ExecuteScalarAsync<string>("SELECT DATABASE()"));
+        }
+
+        await db.WaitUntilAllReturnedAsync();
+    }
+
+    [Fact]
+    public async Task Cancelling_acquisitions_at_any_moment_loses_no_lease()
+    {
+        // Every reuse pings the connection first (ValidateAfterIdle zero) and every other lease switches database,
+        // so cancellations land in the wait, the ping, the switch and the open alike.
+        await using var db = Server.CreateTenantDatabase(o =>
+        {
+            o.MaxConnections = 2;
+            o.ValidateAfterIdle = TimeSpan.Zero;
+        });
+        for (var number = 1; number <= 3; number++)
+        {
+            await db.QueryTenantAsync<int>(Key(number), "SELECT 1");
+        }
+
+        var cancelled = 0;
+        var completed = 0;
+        await Task.WhenAll(Enumerable.Range(0, 4).Select(worker => Task.Run(async () =>
+        {
+            var random = new Random(worker);
+            for (var i = 0; i < 150; i++)
+            {
+                using var cancellation = new CancellationTokenSource();
+                var acquire = db.GetConnectionAsync(Key(1 + random.Next(3)), cancellation.Token).AsTask();
+                var spins = random.Next(2000);
+                for (var spin = 0; spin < spins; spin++)
+                {
+                    Thread.SpinWait(10);
+                }
+
+                await cancellation.CancelAsync();
+                try
+                {
+                    await using var lease = await acquire;
+                    Interlocked.Increment(ref completed);
+                }
+                catch (OperationCanceledException)
+                {
+                    Interlocked.Increment(ref cancelled);
+                }
+            }
+        })));
+
+        output.WriteLine($"{completed} leases, {cancelled} cancelled acquisitions");
+        var snapshot = await db.WaitUntilAllReturnedAsync();
+        Assert.InRange(snapshot.Open, 0, 2);
+        await using var first = await db.GetConnectionAsync(Key(1));
+        await using var second = await db.GetConnectionAsync(Key(2));
+        Assert.Equal(2, db.GetBudgetSnapshot().InUse);
+    }
+
+    // ---- Tenants share connections, never their sessions ----
+
+    [Fact]
+    public async Task A_reused_connection_is_always_on_the_leasing_tenants_database()
+    {
+        await using var db = Server.CreateTenantDatabase(o => o.MaxConnections = 1);
+        long? connectionId = null;
+
+        foreach (var number in new[] { 1, 2, 1, 3, 3, 2, 5 })
+        {
+            await using var lease = await db.GetConnectionAsync(Key(number));
+            var (id, database) = await lease.Connection.QuerySingleAsync<(long, string)>("SELECT CONNECTION_ID(), DATABASE()");
+            connectionId ??= id;
+            Assert.Equal(connectionId, id);
+            Assert.Equal(MariaDbFixture.TenantDatabase(number), database);
+        }
+    }
+
+    [Fact]
+    public async Task A_lease_whose_code_switched_database_does_not_send_the_next_lease_there()
+    {
+        await using var db = Server.CreateTenantDatabase(o => o.MaxConnections = 1);
+
+        await using (var lease = await db.GetConnectionAsync(Key(1)))
+        {
+            await lease.Connection.ExecuteAsync($"USE {MariaDbFixture.TenantDatabase(2)}");
+        }
+
+        foreach (var number in new[] { 1, 2 })
+        {
+            await using var lease = await db.GetConnectionAsync(Key(number));
+            Assert.Equal(MariaDbFixture.TenantDatabase(number), await lease.Connection.ExecuteScalarAsync<string>("SELECT DATABASE()"));
+        }
+    }
+
+    [Fact]
+    public async Task User_variables_and_temporary_tables_do_not_reach_the_next_tenant()
+    {
+        var connectionString = new MySqlConnectionStringBuilder(Server.GetAppConnectionString(MariaDbFixture.MasterDatabase)) { AllowUserVariables = true }.ConnectionString;
+        await using var db = Server.CreateTenantDatabase(o =>
+        {
+            o.MasterConnectionString = connectionString;
+            o.MaxConnections = 1;
+        });
+
+        long first;
+        await using (var lease = await db.GetConnectionAsync(Key(1)))
+        {
+            first = await lease.Connection.ExecuteScalarAsync<long>("SELECT CONNECTION_ID()");
+            await lease.Connection.ExecuteAsync("SET @secret = 'tenant one only'; CREATE TEMPORARY TABLE scratch (secret VARCHAR(50)); INSERT INTO scratch VALUES ('tenant one only');");
+            Assert.Equal("tenant one only", await lease.Connection.ExecuteScalarAsync<string>("SELECT @secret"));
+        }
+
+        await using (var lease = await db.GetConnectionAsync(Key(2)))
+        {
+            Assert.Equal(first, await lease.Connection.ExecuteScalarAsync<long>("SELECT CONNECTION_ID()"));
+            Assert.Null(await lease.Connection.ExecuteScalarAsync<string>("SELECT @secret"));
+            var error = await Assert.ThrowsAsync<MySqlException>(() => lease.Connection.ExecuteScalarAsync<string>($"SELECT secret FROM {MariaDbFixture.TenantDatabase(1)}.scratch"));
+            Assert.Equal(MySqlErrorCode.NoSuchTable, error.ErrorCode);
+        }
+    }
+
+    [Fact]
+    public async Task An_open_transaction_left_by_a_lease_is_rolled_back_before_the_next()
+    {
+        await using var db = Server.CreateTenantDatabase(o => o.MaxConnections = 1);
+        var marker = Marker();
+
+        await using (var lease = await db.GetConnectionAsync(Key(1)))
+        {
+            await lease.Connection.ExecuteAsync("START TRANSACTION; INSERT INTO customers (name) VALUES (@marker);", new { marker });
+        }
+
+        await db.WaitUntilAllReturnedAsync();
+        Assert.Equal(0, await CountCustomersAsync(1, marker));
+        Assert.Equal(0, await db.ExecuteScalarTenantAsync<long>(Key(1), "SELECT COUNT(*) FROM customers WHERE name = @marker", new { marker }));
+    }
+
+    // ---- Faults ----
+
+    [Fact]
+    public async Task Recovers_when_the_server_restarts_under_load()
+    {
+        const int budget = 8;
+        await using var db = Server.CreateTenantDatabase(o =>
+        {
+            o.MaxConnections = budget;
+            o.AcquireTimeout = TimeSpan.FromSeconds(5);
+        });
+        var results = new ConcurrentQueue<(TimeSpan At, Exception? Error)>();
+        var clock = Stopwatch.StartNew();
+        using var stop = new CancellationTokenSource();
+        var workers = Enumerable.Range(0, budget).Select(worker => Task.Run(async () =>
+        {
+            var random = new Random(worker);
+            while (!stop.IsCancellationRequested)
+            {
+                try
+                {
+                    await db.ExecuteScalarTenantAsync<long>(Key(random.Next(1, 6)), "SELECT COUNT(*) FROM customers");
+                    results.Enqueue((clock.Elapsed, null));
+                }
+                catch (Exception exception)
+                {
+                    results.Enqueue((clock.Elapsed, exception));
+                    await Task.Delay(10);
+                }
+            }
+        })).ToArray();
+
+        await Task.Delay(1000);
+        var restartStarted = clock.Elapsed;
+        await Server.RestartAsync();
+        var restartEnded = clock.Elapsed;
+        await Task.Delay(3000);
+        await stop.CancelAsync();
+        await Task.WhenAll(workers);
+
+        var failures = results.Where(r => r.Error is not null).ToList();
+        var lastFailure = failures.Count > 0 ? failures.Max(f => f.At) : restartEnded;
+        var firstSuccessAfter = results.Where(r => r.Error is null && r.At > restartEnded).Select(r => r.At).DefaultIfEmpty(TimeSpan.MaxValue).Min();
+        output.WriteLine($"{results.Count} queries, {failures.Count} failed; restart took {(restartEnded - restartStarted).TotalMilliseconds:0} ms; " +
+            $"first success {(firstSuccessAfter - restartEnded).TotalMilliseconds:0} ms and last failure {(lastFailure - restartEnded).TotalMilliseconds:0} ms after the server was back");
+        foreach (var kind in failures.GroupBy(f => f.Error!.GetType().Name + ": " + f.Error.Message))
+        {
+            output.WriteLine($"  {kind.Count()} x {kind.Key}");
+        }
+
+        Assert.NotEmpty(failures);
+        Assert.All(failures, f => Assert.InRange(f.At, restartStarted, restartEnded + TimeSpan.FromSeconds(2)));
+        Assert.True(firstSuccessAfter - restartEnded < TimeSpan.FromSeconds(2), "No query succeeded within 2 s of the restart.");
+
+        // No lease lost or counted twice: everything came back, and the count of open connections is what the server sees.
+        var snapshot = await db.WaitUntilAllReturnedAsync();
+        Assert.InRange(snapshot.Open, 1, budget);
+        await WaitUntilAsync(async () => await Server.CountConnectionsAsync() == db.GetBudgetSnapshot().Open, "the server sees as many application connections as the budget counts");
+        for (var number = 1; number <= 5; number++)
+        {
+            Assert.Equal(3, await db.ExecuteScalarTenantAsync<long>(Key(number), "SELECT COUNT(*) FROM customers WHERE id <= 3"));
+        }
+
+        await db.WaitUntilAllReturnedAsync();
+    }
+
+    // ---- Helpers ----
+
+    private static string Key(int number) => MariaDbFixture.TenantKey(number);
+
+    private static string Marker() => "m-" + Guid.NewGuid().ToString("N")[..12];
+
+    private async Task<long> CountCustomersAsync(int tenant, string name)
+    {
+        await using var root = await Server.OpenConnectionAsync(MariaDbFixture.TenantDatabase(tenant));
+        return await root.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM customers WHERE name = @name", new { name });
+    }
+
+    private static async Task WaitUntilAsync(Func<Task<bool>> condition, string what)
+    {
+        var stopwatch = Stopwatch.StartNew();
+        while (!await condition())
+        {
+            Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(5), $"Timed out waiting until {what}.");
+            await Task.Delay(20);
+        }
+    }
+
+    public sealed record Customer(int Id, string Name);
+
+    public sealed class CustomerRow
+    {
+        public int Id { get; set; }
+
+        public string Name { get; set; } = string.Empty;
+    }
+
+    public sealed record TenantRow(string TenantKey, string DatabaseName);
+}

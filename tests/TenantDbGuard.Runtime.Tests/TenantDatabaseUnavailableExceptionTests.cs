@@ -1,0 +1,96 @@
+using Dapper;
+using Microsoft.Extensions.Logging;
+using MySqlConnector;
+using TenantDbGuard.Runtime.Tests.Infrastructure;
+
+namespace TenantDbGuard.Runtime.Tests;
+
+[Collection(MariaDbCollection.Name)]
+public sealed class TenantDatabaseUnavailableExceptionTests(MariaDbFixture fixture) : IAsyncLifetime
+{
+    private const int TenantDatabaseUnavailable = 1022;
+
+    private MariaDbServer Server => fixture.Server;
+
+    public Task InitializeAsync() => fixture.CreateTenantsAsync(3);
+
+    public Task DisposeAsync() => Task.CompletedTask;
+
+    [Fact]
+    public async Task A_tenant_whose_database_does_not_exist_fails_alone()
+    {
+        await RegisterAsync("tenant-ghost", "tdg_ghost");
+        var logs = new CapturedLogs();
+        await using var db = Server.CreateTenantDatabase(loggers: logs);
+        await db.QueryTenantAsync<int>(Key(1), "SELECT 1");
+
+        var error = await Assert.ThrowsAsync<TenantDatabaseUnavailableException>(() => db.QueryTenantAsync<int>("tenant-ghost", "SELECT 1"));
+
+        Assert.Equal("tenant-ghost", error.TenantKey);
+        Assert.Equal("tdg_ghost", error.DatabaseName);
+        Assert.Contains("'tdg_ghost'", error.Message);
+        Assert.Contains("'tenant-ghost'", error.Message);
+        Assert.Contains("Other tenants are not affected", error.Message);
+        var inner = Assert.IsType<MySqlException>(error.InnerException);
+        Assert.Equal(MySqlErrorCode.UnknownDatabase, inner.ErrorCode);
+        var logged = Assert.Single(logs.WithId(TenantDatabaseUnavailable));
+        Assert.Equal(LogLevel.Error, logged.Level);
+
+        await db.WaitUntilAllReturnedAsync();
+        for (var number = 1; number <= 3; number++)
+        {
+            Assert.Equal([MariaDbFixture.TenantDatabase(number)], await db.QueryTenantAsync<string>(Key(number), "SELECT DATABASE()"));
+        }
+
+        await Assert.ThrowsAsync<TenantDatabaseUnavailableException>(() => db.GetConnectionAsync("tenant-ghost").AsTask());
+        await db.WaitUntilAllReturnedAsync();
+    }
+
+    [Fact]
+    public async Task A_tenant_whose_database_was_dropped_while_in_use_fails_alone_and_comes_back_with_it()
+    {
+        const string key = "tenant-dropped";
+        const string database = "tdg_dropped";
+        await Server.ExecuteAsync($"DROP DATABASE IF EXISTS {database}; CREATE DATABASE {database}; CREATE TABLE {database}.customers (id INT PRIMARY KEY, name VARCHAR(100)); INSERT INTO {database}.customers VALUES (1, 'Dora');");
+        await RegisterAsync(key, database);
+        await using var db = Server.CreateTenantDatabase(o => o.MaxConnections = 2);
+        Assert.Equal(["Dora"], await db.QueryTenantAsync<string>(key, "SELECT name FROM customers"));
+
+        await Server.ExecuteAsync($"DROP DATABASE {database}");
+
+        // The connections that were on the dropped database are still open and idle: the next lease must not use them as they are.
+        var error = await Assert.ThrowsAsync<TenantDatabaseUnavailableException>(() => db.QueryTenantAsync<string>(key, "SELECT name FROM customers"));
+        Assert.Equal((key, database), (error.TenantKey, error.DatabaseName));
+        await db.WaitUntilAllReturnedAsync();
+        Assert.Equal([3L], await db.QueryTenantAsync<long>(Key(2), "SELECT COUNT(*) FROM customers WHERE id <= 3"));
+
+        await Server.ExecuteAsync($"CREATE DATABASE {database}; CREATE TABLE {database}.customers (id INT PRIMARY KEY, name VARCHAR(100)); INSERT INTO {database}.customers VALUES (1, 'Dora again');");
+        Assert.Equal(["Dora again"], await db.QueryTenantAsync<string>(key, "SELECT name FROM customers"));
+        await db.WaitUntilAllReturnedAsync();
+        await Server.ExecuteAsync($"DROP DATABASE {database}");
+    }
+
+    [Fact]
+    public async Task A_missing_database_is_reported_through_a_lease_too()
+    {
+        await RegisterAsync("tenant-ghost", "tdg_ghost");
+        await using var db = Server.CreateTenantDatabase(o => o.MaxConnections = 1);
+
+        var error = await Assert.ThrowsAsync<TenantDatabaseUnavailableException>(async () =>
+        {
+            await using var lease = await db.GetConnectionAsync("tenant-ghost");
+        });
+
+        Assert.Equal("tdg_ghost", error.DatabaseName);
+        var snapshot = await db.WaitUntilAllReturnedAsync();
+        Assert.Equal(1, snapshot.Open);
+        await using var other = await db.GetConnectionAsync(Key(1));
+        Assert.Equal(MariaDbFixture.TenantDatabase(1), await other.Connection.ExecuteScalarAsync<string>("SELECT DATABASE()"));
+    }
+
+    private Task RegisterAsync(string key, string database) => Server.ExecuteAsync(
+        $"INSERT INTO tenants (tenant_key, database_name) VALUES ('{key}', '{database}') ON DUPLICATE KEY UPDATE database_name = VALUES(database_name), is_active = 1",
+        MariaDbFixture.MasterDatabase);
+
+    private static string Key(int number) => MariaDbFixture.TenantKey(number);
+}

@@ -1,0 +1,273 @@
+using Dapper;
+using MySqlConnector;
+using TenantDbGuard.Runtime.Tests.Infrastructure;
+
+namespace TenantDbGuard.Runtime.Tests;
+
+[Collection(MariaDbCollection.Name)]
+public sealed class TenantDbGuardOptionsTests(MariaDbFixture fixture) : IAsyncLifetime
+{
+    private MariaDbServer Server => fixture.Server;
+
+    public Task InitializeAsync() => fixture.CreateTenantsAsync(4);
+
+    public Task DisposeAsync() => Task.CompletedTask;
+
+    // ---- Validation ----
+
+    public static TheoryData<string, string> InvalidOptions() => new()
+    {
+        { "missing connection string", "MasterConnectionString" },
+        { "blank connection string", "MasterConnectionString" },
+        { "malformed connection string", "MasterConnectionString" },
+        { "connection string without a database", "MasterConnectionString" },
+        { "zero MaxConnections", "MaxConnections" },
+        { "negative MaxConnections", "MaxConnections" },
+        { "zero ServerShare", "ServerShare" },
+        { "ServerShare above 1", "ServerShare" },
+        { "negative ReservedConnections", "ReservedConnections" },
+        { "zero MaxConnectionsPerTenant", "MaxConnectionsPerTenant" },
+        { "negative MaxMasterConnections", "MaxMasterConnections" },
+        { "zero AcquireTimeout", "AcquireTimeout" },
+        { "negative IdleTimeout", "IdleTimeout" },
+        { "negative TenantCacheDuration", "TenantCacheDuration" },
+        { "negative UnknownTenantCacheDuration", "UnknownTenantCacheDuration" },
+        { "negative ValidateAfterIdle", "ValidateAfterIdle" },
+        { "zero LeakDetectionThreshold", "LeakDetectionThreshold" },
+        { "empty TenantKeyPattern", "TenantKeyPattern" },
+        { "bad TenantKeyPattern regex", "TenantKeyPattern" },
+        { "TenantsTable with SQL in it", "TenantsTable" },
+        { "TenantsTable with a schema", "TenantsTable" },
+        { "empty TenantsTable", "TenantsTable" },
+    };
+
+    private static readonly Dictionary<string, Action<TenantDbGuardOptions>> Breakers = new()
+    {
+        ["missing connection string"] = o => o.MasterConnectionString = null!,
+        ["blank connection string"] = o => o.MasterConnectionString = "   ",
+        ["malformed connection string"] = o => o.MasterConnectionString = "Server=127.0.0.1;NoSuchOption=1",
+        ["connection string without a database"] = o => o.MasterConnectionString = "Server=127.0.0.1;User ID=app",
+        ["zero MaxConnections"] = o => o.MaxConnections = 0,
+        ["negative MaxConnections"] = o => o.MaxConnections = -5,
+        ["zero ServerShare"] = o => o.ServerShare = 0,
+        ["ServerShare above 1"] = o => o.ServerShare = 1.5,
+        ["negative ReservedConnections"] = o => o.ReservedConnections = -1,
+        ["zero MaxConnectionsPerTenant"] = o => o.MaxConnectionsPerTenant = 0,
+        ["negative MaxMasterConnections"] = o => o.MaxMasterConnections = -1,
+        ["zero AcquireTimeout"] = o => o.AcquireTimeout = TimeSpan.Zero,
+        ["negative IdleTimeout"] = o => o.IdleTimeout = TimeSpan.FromSeconds(-1),
+        ["negative TenantCacheDuration"] = o => o.TenantCacheDuration = TimeSpan.FromSeconds(-1),
+        ["negative UnknownTenantCacheDuration"] = o => o.UnknownTenantCacheDuration = TimeSpan.FromSeconds(-1),
+        ["negative ValidateAfterIdle"] = o => o.ValidateAfterIdle = TimeSpan.FromMilliseconds(-1),
+        ["zero LeakDetectionThreshold"] = o => o.LeakDetectionThreshold = TimeSpan.Zero,
+        ["empty TenantKeyPattern"] = o => o.TenantKeyPattern = string.Empty,
+        ["bad TenantKeyPattern regex"] = o => o.TenantKeyPattern = "^[a-z",
+        ["TenantsTable with SQL in it"] = o => o.TenantsTable = "tenants; DROP TABLE tenants",
+        ["TenantsTable with a schema"] = o => o.TenantsTable = "tdg_master.tenants",
+        ["empty TenantsTable"] = o => o.TenantsTable = string.Empty,
+    };
+
+    [Theory]
+    [MemberData(nameof(InvalidOptions))]
+    public void An_invalid_option_is_refused_by_name_before_anything_is_created(string invalid, string option)
+    {
+        var options = new TenantDbGuardOptions { MasterConnectionString = Server.GetAppConnectionString(MariaDbFixture.MasterDatabase) };
+        Breakers[invalid](options);
+        using var metrics = new RecordedMetrics();
+
+        var error = Assert.Throws<ArgumentException>(() => new TenantDatabase(options, meterFactory: metrics));
+
+        Assert.Equal("options", error.ParamName);
+        Assert.Contains(option, error.Message);
+        Assert.Empty(metrics.MeterNames);
+    }
+
+    [Fact]
+    public void Null_options_are_refused()
+    {
+        Assert.Equal("options", Assert.Throws<ArgumentNullException>(() => new TenantDatabase(null!)).ParamName);
+    }
+
+    [Fact]
+    public async Task The_options_are_copied()
+    {
+        var options = new TenantDbGuardOptions { MasterConnectionString = Server.GetAppConnectionString(MariaDbFixture.MasterDatabase), MaxConnections = 3 };
+        await using var db = new TenantDatabase(options);
+
+        options.MaxConnections = 50;
+        options.MasterConnectionString = "Server=nowhere.invalid;Database=x";
+
+        Assert.Equal(3, db.GetBudgetSnapshot().Limit);
+        Assert.Equal([1], await db.QueryTenantAsync<int>(Key(1), "SELECT 1"));
+    }
+
+    [Fact]
+    public void The_defaults_are_documented_ones()
+    {
+        var options = new TenantDbGuardOptions();
+
+        Assert.Null(options.MaxConnections);
+        Assert.Equal((1.0, 10, 10, 10), (options.ServerShare, options.ReservedConnections, options.MaxConnectionsPerTenant, options.MaxMasterConnections));
+        Assert.Equal((TimeSpan.FromSeconds(15), TimeSpan.FromSeconds(60)), (options.AcquireTimeout, options.IdleTimeout));
+        Assert.Equal((TimeSpan.FromMinutes(5), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(5)), (options.TenantCacheDuration, options.UnknownTenantCacheDuration, options.ValidateAfterIdle));
+        Assert.True(options.ResetSessionOnRelease);
+        Assert.Null(options.LeakDetectionThreshold);
+        Assert.Equal("tenants", options.TenantsTable);
+        Assert.Null(options.TenantResolver);
+    }
+
+    // ---- TenantKeyPattern: keys are checked before any SQL runs ----
+
+    public static TheoryData<string> InvalidKeys() =>
+    [
+        string.Empty,
+        new string('a', 65),
+        "x'; DROP DATABASE tdg_master; --",
+        "tenant 0001",
+        " tenant-0001",
+        "tenant-0001 ",
+        "tenant-0001\n",
+        "tenant-0001\r\n",
+        "ténant-0001",
+        "租户",
+        "tenant-0001\u200b",
+        "-tenant",
+        "_tenant",
+        "../tenant",
+        "tenant%",
+        "tenant`0001",
+        "tenant\"0001",
+        "tenant\\0001",
+        "tenant\00001",
+    ];
+
+    [Theory]
+    [MemberData(nameof(InvalidKeys))]
+    public async Task An_invalid_key_is_refused_before_any_SQL_runs(string key)
+    {
+        var resolver = new CountingTenantResolver(new TenantInfo(key, MariaDbFixture.TenantDatabase(1)));
+        await using var db = Server.CreateTenantDatabase(o => o.TenantResolver = resolver.ResolveAsync);
+
+        var errors = new List<ArgumentException>
+        {
+            await Assert.ThrowsAsync<ArgumentException>(async () => await db.GetConnectionAsync(key)),
+            await Assert.ThrowsAsync<ArgumentException>(() => db.QueryTenantAsync<int>(key, "SELECT 1")),
+            await Assert.ThrowsAsync<ArgumentException>(() => db.ExecuteTenantAsync(key, "SELECT 1")),
+            await Assert.ThrowsAsync<ArgumentException>(() => db.ExecuteScalarTenantAsync<int>(key, "SELECT 1")),
+            await Assert.ThrowsAsync<ArgumentException>(() => db.WithTenantConnectionAsync(key, (_, _) => Task.CompletedTask)),
+            await Assert.ThrowsAsync<ArgumentException>(() => db.WithTenantTransactionAsync(key, (_, _, _) => Task.CompletedTask)),
+        };
+
+        Assert.All(errors, error =>
+        {
+            Assert.Equal("tenantKey", error.ParamName);
+            Assert.Contains("no query was run", error.Message);
+        });
+        Assert.Equal(0, resolver.TotalCalls);
+        Assert.Equal((0, 0), (db.GetBudgetSnapshot().Open, db.GetBudgetSnapshot().Limit));
+    }
+
+    [Fact]
+    public async Task A_null_key_is_refused_before_any_SQL_runs()
+    {
+        var resolver = new CountingTenantResolver();
+        await using var db = Server.CreateTenantDatabase(o => o.TenantResolver = resolver.ResolveAsync);
+
+        Assert.Equal("tenantKey", (await Assert.ThrowsAsync<ArgumentNullException>(async () => await db.GetConnectionAsync(null!))).ParamName);
+        Assert.Equal("tenantKey", (await Assert.ThrowsAsync<ArgumentNullException>(() => db.QueryTenantAsync<int>(null!, "SELECT 1"))).ParamName);
+        Assert.Equal(0, resolver.TotalCalls);
+    }
+
+    [Fact]
+    public async Task An_injection_attempt_as_a_key_leaves_the_master_database_alone()
+    {
+        await using var db = Server.CreateTenantDatabase();
+
+        await Assert.ThrowsAsync<ArgumentException>(() => db.QueryTenantAsync<int>("x'; DROP DATABASE tdg_master; --", "SELECT 1"));
+
+        Assert.True(await db.ExecuteScalarTenantAsync<long>(Key(1), "SELECT COUNT(*) FROM tdg_master.tenants") >= 4);
+    }
+
+    [Fact]
+    public async Task The_longest_allowed_key_is_looked_up()
+    {
+        var key = "t" + new string('0', 63);
+        var resolver = new CountingTenantResolver(new TenantInfo(key, MariaDbFixture.TenantDatabase(2)));
+        await using var db = Server.CreateTenantDatabase(o => o.TenantResolver = resolver.ResolveAsync);
+
+        Assert.Equal([MariaDbFixture.TenantDatabase(2)], await db.QueryTenantAsync<string>(key, "SELECT DATABASE()"));
+    }
+
+    [Fact]
+    public async Task A_custom_TenantKeyPattern_replaces_the_default()
+    {
+        var resolver = new CountingTenantResolver(new TenantInfo("ACME.eu", MariaDbFixture.TenantDatabase(3)));
+        await using var db = Server.CreateTenantDatabase(o =>
+        {
+            o.TenantResolver = resolver.ResolveAsync;
+            o.TenantKeyPattern = @"^[A-Z]+\.[a-z]{2}$";
+        });
+
+        Assert.Equal([MariaDbFixture.TenantDatabase(3)], await db.QueryTenantAsync<string>("ACME.eu", "SELECT DATABASE()"));
+        await Assert.ThrowsAsync<ArgumentException>(() => db.QueryTenantAsync<int>(Key(1), "SELECT 1"));
+        Assert.Equal(1, resolver.TotalCalls);
+    }
+
+    [Fact]
+    public async Task A_custom_TenantKeyPattern_may_use_lookarounds()
+    {
+        var resolver = new CountingTenantResolver(new TenantInfo("acme", MariaDbFixture.TenantDatabase(3)));
+        await using var db = Server.CreateTenantDatabase(o =>
+        {
+            o.TenantResolver = resolver.ResolveAsync;
+            o.TenantKeyPattern = @"^(?!admin\z)[a-z]{1,20}\z";
+        });
+
+        Assert.Equal([MariaDbFixture.TenantDatabase(3)], await db.QueryTenantAsync<string>("acme", "SELECT DATABASE()"));
+        await Assert.ThrowsAsync<ArgumentException>(() => db.QueryTenantAsync<int>("admin", "SELECT 1"));
+        Assert.Equal(1, resolver.TotalCalls);
+    }
+
+    // ---- TenantsTable ----
+
+    [Fact]
+    public async Task TenantsTable_names_the_table_that_maps_keys_to_databases()
+    {
+        await Server.ExecuteAsync(
+            $"""
+            CREATE TABLE IF NOT EXISTS tenant_directory LIKE tenants;
+            INSERT IGNORE INTO tenant_directory (tenant_key, database_name) VALUES ('dir-tenant', '{MariaDbFixture.TenantDatabase(4)}');
+            """,
+            MariaDbFixture.MasterDatabase);
+        await using var db = Server.CreateTenantDatabase(o => o.TenantsTable = "tenant_directory");
+
+        Assert.Equal([MariaDbFixture.TenantDatabase(4)], await db.QueryTenantAsync<string>("dir-tenant", "SELECT DATABASE()"));
+        await Assert.ThrowsAsync<TenantNotFoundException>(() => db.QueryTenantAsync<int>(Key(1), "SELECT 1"));
+    }
+
+    // ---- ResetSessionOnRelease ----
+
+    [Fact]
+    public async Task Without_ResetSessionOnRelease_the_next_lease_inherits_the_session()
+    {
+        var connectionString = new MySqlConnectionStringBuilder(Server.GetAppConnectionString(MariaDbFixture.MasterDatabase)) { AllowUserVariables = true }.ConnectionString;
+        await using var db = Server.CreateTenantDatabase(o =>
+        {
+            o.MasterConnectionString = connectionString;
+            o.MaxConnections = 1;
+            o.ResetSessionOnRelease = false;
+        });
+
+        await using (var lease = await db.GetConnectionAsync(Key(1)))
+        {
+            await lease.Connection.ExecuteAsync("SET @left_behind = 'from tenant one'");
+        }
+
+        await using (var lease = await db.GetConnectionAsync(Key(1)))
+        {
+            Assert.Equal("from tenant one", await lease.Connection.ExecuteScalarAsync<string>("SELECT @left_behind"));
+        }
+    }
+
+    private static string Key(int number) => MariaDbFixture.TenantKey(number);
+}

@@ -1,0 +1,121 @@
+using System.Diagnostics.Metrics;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using TenantDbGuard.Runtime.Tests.Infrastructure;
+
+namespace TenantDbGuard.Runtime.Tests;
+
+[Collection(MariaDbCollection.Name)]
+public sealed class TenantDbGuardServiceCollectionExtensionsTests(MariaDbFixture fixture) : IAsyncLifetime
+{
+    private MariaDbServer Server => fixture.Server;
+
+    public Task InitializeAsync() => fixture.CreateTenantsAsync(2);
+
+    public Task DisposeAsync() => Task.CompletedTask;
+
+    [Fact]
+    public async Task Registers_one_TenantDatabase_for_the_application()
+    {
+        var services = new ServiceCollection();
+        var configured = 0;
+
+        var returned = services.AddTenantDbGuard(o =>
+        {
+            configured++;
+            o.MasterConnectionString = Server.GetAppConnectionString(MariaDbFixture.MasterDatabase);
+        });
+        await using var provider = services.BuildServiceProvider();
+        var first = provider.GetRequiredService<TenantDatabase>();
+        await using var scope = provider.CreateAsyncScope();
+        var second = scope.ServiceProvider.GetRequiredService<TenantDatabase>();
+
+        Assert.Same(services, returned);
+        Assert.Same(first, second);
+        Assert.Equal(1, configured);
+        Assert.Equal(ServiceLifetime.Singleton, Assert.Single(services, d => d.ServiceType == typeof(TenantDatabase)).Lifetime);
+        Assert.Equal([MariaDbFixture.TenantDatabase(1)], await first.QueryTenantAsync<string>(MariaDbFixture.TenantKey(1), "SELECT DATABASE()"));
+    }
+
+    [Fact]
+    public async Task Disposing_the_provider_disposes_the_TenantDatabase_and_closes_its_connections()
+    {
+        await Server.WaitForAppConnectionsAsync();
+        var services = new ServiceCollection().AddTenantDbGuard(o => o.MasterConnectionString = Server.GetAppConnectionString(MariaDbFixture.MasterDatabase));
+        var provider = services.BuildServiceProvider();
+        var db = provider.GetRequiredService<TenantDatabase>();
+        await Task.WhenAll(Enumerable.Range(1, 2).Select(n => db.QueryTenantAsync<int>(MariaDbFixture.TenantKey(n), "SELECT SLEEP(0.05)")));
+        await db.WaitUntilAllReturnedAsync();
+        Assert.True(db.GetBudgetSnapshot().Open > 0);
+
+        await provider.DisposeAsync();
+
+        // Idle connections close at once, one still being reset when it does closes when the reset ends.
+        await db.WaitForSnapshotAsync(s => s.Open == 0, TimeSpan.FromSeconds(2));
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => db.QueryTenantAsync<int>(MariaDbFixture.TenantKey(1), "SELECT 1"));
+        await Server.WaitForAppConnectionsAsync();
+    }
+
+    [Fact]
+    public async Task Disposing_the_provider_synchronously_disposes_the_TenantDatabase_too()
+    {
+        var services = new ServiceCollection().AddTenantDbGuard(o => o.MasterConnectionString = Server.GetAppConnectionString(MariaDbFixture.MasterDatabase));
+        var provider = services.BuildServiceProvider();
+        var db = provider.GetRequiredService<TenantDatabase>();
+        await db.QueryTenantAsync<int>(MariaDbFixture.TenantKey(2), "SELECT 1");
+        await db.WaitUntilAllReturnedAsync();
+
+        // As "using var provider = services.BuildServiceProvider();" does in a console application.
+        provider.Dispose();
+
+        await db.WaitForSnapshotAsync(s => s.Open == 0, TimeSpan.FromSeconds(2));
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => db.QueryTenantAsync<int>(MariaDbFixture.TenantKey(2), "SELECT 1"));
+    }
+
+    [Fact]
+    public async Task Uses_the_containers_logging_and_metrics()
+    {
+        var logs = new CapturedLogs();
+        using var metrics = new RecordedMetrics();
+        var services = new ServiceCollection()
+            .AddLogging(builder => builder.AddProvider(logs).SetMinimumLevel(LogLevel.Trace))
+            .AddSingleton<IMeterFactory>(metrics)
+            .AddTenantDbGuard(o => o.MasterConnectionString = Server.GetAppConnectionString(MariaDbFixture.MasterDatabase));
+        await using var provider = services.BuildServiceProvider();
+
+        await provider.GetRequiredService<TenantDatabase>().QueryTenantAsync<int>(MariaDbFixture.TenantKey(1), "SELECT 1");
+
+        var resolved = Assert.Single(logs.WithId(1004));
+        Assert.Equal("TenantDbGuard", resolved.Category);
+        Assert.Equal(["TenantDbGuard"], metrics.MeterNames);
+        Assert.NotEmpty(metrics.Of("tenantdbguard.connections.wait_time"));
+    }
+
+    [Fact]
+    public void A_second_registration_keeps_the_first()
+    {
+        var services = new ServiceCollection()
+            .AddTenantDbGuard(o => o.MasterConnectionString = Server.GetAppConnectionString(MariaDbFixture.MasterDatabase))
+            .AddTenantDbGuard(o => o.MasterConnectionString = "Server=nowhere.invalid;Database=x");
+
+        Assert.Single(services, d => d.ServiceType == typeof(TenantDatabase));
+    }
+
+    [Fact]
+    public void Invalid_options_surface_when_the_TenantDatabase_is_resolved()
+    {
+        var services = new ServiceCollection().AddTenantDbGuard(o => o.MaxConnections = 5);
+        using var provider = services.BuildServiceProvider();
+
+        var error = Assert.Throws<ArgumentException>(() => provider.GetRequiredService<TenantDatabase>());
+
+        Assert.Contains("MasterConnectionString", error.Message);
+    }
+
+    [Fact]
+    public void Null_arguments_are_refused()
+    {
+        Assert.Equal("services", Assert.Throws<ArgumentNullException>(() => TenantDbGuardServiceCollectionExtensions.AddTenantDbGuard(null!, _ => { })).ParamName);
+        Assert.Equal("configure", Assert.Throws<ArgumentNullException>(() => new ServiceCollection().AddTenantDbGuard(null!)).ParamName);
+    }
+}
