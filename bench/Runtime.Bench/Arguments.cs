@@ -13,7 +13,7 @@ internal sealed class Arguments
           storm     [--seconds 30] [--tenants 300] [--workers 32] [--max-connections 151] [--csv artifacts/storm.csv]
                     raw MySqlConnector (one pool per tenant database) and TenantDbGuard.Runtime, same load, one after the other
           overhead  [--seconds 10] [--rounds 6] [--workers 4] [--warmup 3] [--probe-ops 5000]
-                    single-tenant throughput, raw vs runtime helper vs runtime lease, alternating rounds
+                    single-tenant throughput: raw vs runtime helper vs runtime lease (and raw vs lease without the session reset), alternating rounds
         """;
 
     private readonly Dictionary<string, string> _options = new(StringComparer.Ordinal);
