@@ -2,7 +2,6 @@ using System;
 using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
-using System.Text;
 using System.Threading;
 using System.Threading.Tasks;
 using MySqlConnector;
@@ -16,17 +15,15 @@ namespace TenantDbGuard.Bench;
 /// </summary>
 internal sealed class BenchServer : IAsyncDisposable
 {
-    public const string MasterDatabase = "tdg_master";
-
-    private const int DatabasesPerBatch = 25;
+    public const string MasterDatabase = TenantLayout.MasterDatabase;
 
     private BenchServer(MariaDbServer server) => Server = server;
 
     public MariaDbServer Server { get; }
 
-    public static string TenantKey(int number) => $"tenant-{number:D4}";
+    public static string TenantKey(int number) => TenantLayout.TenantKey(number);
 
-    public static string TenantDatabase(int number) => $"tdg_t_{number:D4}";
+    public static string TenantDatabase(int number) => TenantLayout.TenantDatabase(number);
 
     /// <summary>The master database's connection string for the application account (MySqlConnector's default pooling).</summary>
     public string MasterConnectionString => Server.GetAppConnectionString(MasterDatabase);
@@ -38,7 +35,7 @@ internal sealed class BenchServer : IAsyncDisposable
         var bench = new BenchServer(server);
         try
         {
-            await bench.CreateTenantsAsync(tenants);
+            await TenantLayout.CreateTenantsAsync(server, tenants);
             return bench;
         }
         catch
@@ -72,36 +69,4 @@ internal sealed class BenchServer : IAsyncDisposable
     }
 
     public ValueTask DisposeAsync() => Server.DisposeAsync();
-
-    private async Task CreateTenantsAsync(int count)
-    {
-        await Server.ExecuteAsync(
-            $"""
-            CREATE DATABASE IF NOT EXISTS {MasterDatabase};
-            CREATE TABLE IF NOT EXISTS {MasterDatabase}.tenants (
-                tenant_key VARCHAR(64) PRIMARY KEY,
-                database_name VARCHAR(64) NOT NULL,
-                server_host VARCHAR(255) NULL,
-                server_port INT NULL,
-                is_active TINYINT(1) NOT NULL DEFAULT 1
-            );
-            """);
-
-        foreach (var batch in Enumerable.Range(1, count).Chunk(DatabasesPerBatch))
-        {
-            var sql = new StringBuilder();
-            foreach (var number in batch)
-            {
-                var database = MariaDbServer.QuoteIdentifier(TenantDatabase(number));
-                sql.AppendLine(CultureInfo.InvariantCulture, $"CREATE DATABASE IF NOT EXISTS {database};");
-                sql.AppendLine(CultureInfo.InvariantCulture, $"CREATE TABLE IF NOT EXISTS {database}.customers (id INT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(100) NOT NULL);");
-                sql.AppendLine(CultureInfo.InvariantCulture, $"INSERT IGNORE INTO {database}.customers (id, name) VALUES (1, 'Ada'), (2, 'Grace'), (3, 'Linus');");
-            }
-
-            sql.Append(CultureInfo.InvariantCulture, $"INSERT IGNORE INTO {MasterDatabase}.tenants (tenant_key, database_name) VALUES ");
-            sql.AppendJoin(", ", batch.Select(n => $"('{TenantKey(n)}', '{TenantDatabase(n)}')"));
-            sql.AppendLine(";");
-            await Server.ExecuteAsync(sql.ToString());
-        }
-    }
 }

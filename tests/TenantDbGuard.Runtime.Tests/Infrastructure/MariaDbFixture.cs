@@ -1,7 +1,5 @@
 using System;
 using System.Collections.Generic;
-using System.Linq;
-using System.Text;
 using System.Threading.Tasks;
 
 namespace TenantDbGuard.Runtime.Tests.Infrastructure;
@@ -19,19 +17,17 @@ public sealed class MariaDbCollection : ICollectionFixture<MariaDbFixture>
 /// </summary>
 public sealed class MariaDbFixture : IAsyncLifetime
 {
-    public const string MasterDatabase = "tdg_master";
-
-    private const int DatabasesPerBatch = 25;
+    public const string MasterDatabase = TenantLayout.MasterDatabase;
 
     private MariaDbServer? _server;
 
     public MariaDbServer Server => _server ?? throw new InvalidOperationException("The MariaDB fixture has not started.");
 
     /// <summary>The key of tenant <paramref name="number"/> (1-based) in the <c>tenants</c> table: <c>tenant-0001</c>.</summary>
-    public static string TenantKey(int number) => $"tenant-{number:D4}";
+    public static string TenantKey(int number) => TenantLayout.TenantKey(number);
 
     /// <summary>The database of tenant <paramref name="number"/> (1-based): <c>tdg_t_0001</c>.</summary>
-    public static string TenantDatabase(int number) => $"tdg_t_{number:D4}";
+    public static string TenantDatabase(int number) => TenantLayout.TenantDatabase(number);
 
     public async Task InitializeAsync() => _server = await MariaDbServer.StartAsync();
 
@@ -51,44 +47,6 @@ public sealed class MariaDbFixture : IAsyncLifetime
     public Task<IReadOnlyList<SeededTenant>> CreateTenantsAsync(int count) => CreateTenantsAsync(Server, count);
 
     /// <summary>As <see cref="CreateTenantsAsync(int)"/>, on another server (one a test started for itself).</summary>
-    public static async Task<IReadOnlyList<SeededTenant>> CreateTenantsAsync(MariaDbServer server, int count)
-    {
-        ArgumentNullException.ThrowIfNull(server);
-        ArgumentOutOfRangeException.ThrowIfNegative(count);
-
-        await server.ExecuteAsync(
-            $"""
-            CREATE DATABASE IF NOT EXISTS {MasterDatabase};
-            CREATE TABLE IF NOT EXISTS {MasterDatabase}.tenants (
-                tenant_key VARCHAR(64) PRIMARY KEY,
-                database_name VARCHAR(64) NOT NULL,
-                server_host VARCHAR(255) NULL,
-                server_port INT NULL,
-                is_active TINYINT(1) NOT NULL DEFAULT 1
-            );
-            """);
-
-        var tenants = Enumerable.Range(1, count).Select(n => new SeededTenant(TenantKey(n), TenantDatabase(n))).ToList();
-        foreach (var batch in tenants.Chunk(DatabasesPerBatch))
-        {
-            var sql = new StringBuilder();
-            foreach (var tenant in batch)
-            {
-                var database = MariaDbServer.QuoteIdentifier(tenant.DatabaseName);
-                sql.AppendLine($"CREATE DATABASE IF NOT EXISTS {database};");
-                sql.AppendLine($"CREATE TABLE IF NOT EXISTS {database}.customers (id INT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(100) NOT NULL);");
-                sql.AppendLine($"INSERT IGNORE INTO {database}.customers (id, name) VALUES (1, 'Ada'), (2, 'Grace'), (3, 'Linus');");
-            }
-
-            sql.Append($"INSERT IGNORE INTO {MasterDatabase}.tenants (tenant_key, database_name) VALUES ");
-            sql.AppendJoin(", ", batch.Select(t => $"('{t.Key}', '{t.DatabaseName}')"));
-            sql.AppendLine(";");
-            await server.ExecuteAsync(sql.ToString());
-        }
-
-        return tenants;
-    }
+    public static Task<IReadOnlyList<SeededTenant>> CreateTenantsAsync(MariaDbServer server, int count) =>
+        TenantLayout.CreateTenantsAsync(server, count);
 }
-
-/// <summary>A tenant made by <see cref="MariaDbFixture.CreateTenantsAsync"/>.</summary>
-public sealed record SeededTenant(string Key, string DatabaseName);
