@@ -36,7 +36,12 @@ internal static class LoadRun
                         ? null
                         : $"{operation.Name}: {request.Method} {request.RequestUri} got {(int)response.StatusCode}, expected {(int)operation.Expected}: {await response.Content.ReadAsStringAsync(cancellationToken)}";
                 }
-                catch (Exception exception) when (!cancellationToken.IsCancellationRequested)
+                catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+                {
+                    // Interrupted: the request is neither a success nor a failure.
+                    break;
+                }
+                catch (Exception exception)
                 {
                     failure = $"{operation.Name}: {request.Method} {request.RequestUri} failed: {exception.GetType().Name}: {exception.Message}";
                 }

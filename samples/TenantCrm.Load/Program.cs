@@ -15,7 +15,8 @@ using TenantDbGuard.Runtime.Tests.Infrastructure;
 
 // Usage: TenantCrm.Load [--app path/TenantCrm.dll] [--tenants 200] [--clients 64] [--seconds 20]
 // Starts a throwaway MariaDB (max_connections 151) and TenantCrm on it, drives the load, prints the report.
-// Exit code: 0 when every request got its expected status, 1 when one did not, 2 on a usage or start-up error.
+// Exit code: 0 when every request got its expected status, 1 when one did not or the app failed, 2 on a usage
+// error, 130 when interrupted.
 const int MaxConnections = 151;
 const string MasterDatabase = "crm_master";
 
@@ -61,68 +62,77 @@ using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context 
     stop.Cancel();
 });
 
-Console.WriteLine($"Starting MariaDB (max_connections {MaxConnections}) in a temporary folder...");
-await using var server = await MariaDbServer.StartAsync(MaxConnections, stop.Token);
-await server.ExecuteAsync($"CREATE DATABASE {MasterDatabase}", cancellationToken: stop.Token);
-
-Console.WriteLine($"Starting TenantCrm ({tenants} tenants)...");
-using var app = await AppProcess.StartAsync(appPath, new Dictionary<string, string>
-{
-    ["ASPNETCORE_ENVIRONMENT"] = "Production",
-    ["ConnectionStrings__Master"] = server.GetAppConnectionString(MasterDatabase),
-    ["TenantCrm__Tenants"] = tenants.ToString(CultureInfo.InvariantCulture),
-    ["TenantCrm__CustomersPerTenant"] = "20",
-    ["Logging__LogLevel__Default"] = "Warning",
-}, stop.Token);
-
-using var client = new HttpClient(new SocketsHttpHandler { UseCookies = false, AllowAutoRedirect = false, MaxConnectionsPerServer = int.MaxValue })
-{
-    BaseAddress = app.BaseAddress,
-    Timeout = TimeSpan.FromSeconds(30),
-};
-
 try
 {
-    var health = await WaitUntilReadyAsync(client, app, stop.Token);
-    var peakAfterSeeding = await server.GetStatusAsync("Max_used_connections", stop.Token);
-    Console.WriteLine($"Ready at {app.BaseAddress}: {health.Tenants} tenants seeded in {health.SeedMilliseconds:0} ms; server peak so far {peakAfterSeeding} connections.");
-
-    var users = await LoadUsersAsync(server, stop.Token);
-    var workload = new Workload(tenants, users);
-    Console.WriteLine($"Driving {clients} concurrent clients for {duration.TotalSeconds:0} s across {tenants} tenants...");
-
-    using var sampling = CancellationTokenSource.CreateLinkedTokenSource(stop.Token);
-    var sampler = SampleThreadsConnectedAsync(server, sampling.Token);
-    var result = await LoadRun.RunAsync(client, workload, clients, duration, stop.Token);
-    await sampling.CancelAsync();
-    var threads = await sampler;
-
-    var peakOverall = await server.GetStatusAsync("Max_used_connections", CancellationToken.None);
-    var budget = (await client.GetFromJsonAsync<Health>("/health", CancellationToken.None))!.Budget;
-    Report.Print(result, threads, peakAfterSeeding, peakOverall, MaxConnections, budget);
-
-    if (stop.IsCancellationRequested)
-    {
-        Console.Error.WriteLine("load: interrupted");
-        return 1;
-    }
-
-    if (result.Failures > 0 || result.Requests == 0)
-    {
-        Console.WriteLine();
-        Console.WriteLine("Last lines of the app's output:");
-        Console.WriteLine(app.Output);
-        return 1;
-    }
-
-    return 0;
+    return await RunAsync(appPath, tenants, clients, duration, stop.Token);
 }
-catch (Exception exception) when (exception is not OperationCanceledException || !stop.IsCancellationRequested)
+catch (Exception) when (stop.IsCancellationRequested)
 {
-    Console.Error.WriteLine($"load: {exception.Message}");
-    Console.Error.WriteLine("Last lines of the app's output:");
-    Console.Error.WriteLine(app.Output);
-    return 1;
+    // Ctrl+C reaches the app too (same process group), so whatever failed after it is part of the interruption.
+    Console.Error.WriteLine("load: interrupted");
+    return 130;
+}
+
+static async Task<int> RunAsync(string appPath, int tenants, int clients, TimeSpan duration, CancellationToken stop)
+{
+    Console.WriteLine($"Starting MariaDB (max_connections {MaxConnections}) in a temporary folder...");
+    await using var server = await MariaDbServer.StartAsync(MaxConnections, stop);
+    await server.ExecuteAsync($"CREATE DATABASE {MasterDatabase}", cancellationToken: stop);
+
+    Console.WriteLine($"Starting TenantCrm ({tenants} tenants)...");
+    using var app = await AppProcess.StartAsync(appPath, new Dictionary<string, string>
+    {
+        ["ASPNETCORE_ENVIRONMENT"] = "Production",
+        ["ConnectionStrings__Master"] = server.GetAppConnectionString(MasterDatabase),
+        ["TenantCrm__Tenants"] = tenants.ToString(CultureInfo.InvariantCulture),
+        ["TenantCrm__CustomersPerTenant"] = "20",
+        ["Logging__LogLevel__Default"] = "Warning",
+    }, stop);
+
+    using var client = new HttpClient(new SocketsHttpHandler { UseCookies = false, AllowAutoRedirect = false, MaxConnectionsPerServer = int.MaxValue })
+    {
+        BaseAddress = app.BaseAddress,
+        Timeout = TimeSpan.FromSeconds(30),
+    };
+
+    try
+    {
+        var health = await WaitUntilReadyAsync(client, app, stop);
+        var peakAfterSeeding = await server.GetStatusAsync("Max_used_connections", stop);
+        Console.WriteLine($"Ready at {app.BaseAddress}: {health.Tenants} tenants seeded in {health.SeedMilliseconds:0} ms; server peak so far {peakAfterSeeding} connections.");
+
+        var users = await LoadUsersAsync(server, stop);
+        var workload = new Workload(tenants, users);
+        Console.WriteLine($"Driving {clients} concurrent clients for {duration.TotalSeconds:0} s across {tenants} tenants...");
+
+        using var sampling = CancellationTokenSource.CreateLinkedTokenSource(stop);
+        var sampler = SampleThreadsConnectedAsync(server, sampling.Token);
+        var result = await LoadRun.RunAsync(client, workload, clients, duration, stop);
+        await sampling.CancelAsync();
+        var threads = await sampler;
+        stop.ThrowIfCancellationRequested();
+
+        var peakOverall = await server.GetStatusAsync("Max_used_connections", CancellationToken.None);
+        var budget = (await client.GetFromJsonAsync<Health>("/health", CancellationToken.None))!.Budget;
+        Report.Print(result, threads, peakAfterSeeding, peakOverall, MaxConnections, budget);
+
+        if (result.Failures > 0 || result.Requests == 0)
+        {
+            Console.WriteLine();
+            Console.WriteLine("Last lines of the app's output:");
+            Console.WriteLine(app.Output);
+            return 1;
+        }
+
+        return 0;
+    }
+    catch (Exception exception) when (!stop.IsCancellationRequested)
+    {
+        Console.Error.WriteLine($"load: {exception.Message}");
+        Console.Error.WriteLine("Last lines of the app's output:");
+        Console.Error.WriteLine(app.Output);
+        return 1;
+    }
 }
 
 static async Task<Health> WaitUntilReadyAsync(HttpClient client, AppProcess app, CancellationToken cancellationToken)
