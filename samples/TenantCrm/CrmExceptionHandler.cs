@@ -5,6 +5,7 @@ using System.Threading.Tasks;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Extensions.Logging;
 using TenantDbGuard;
 
@@ -21,6 +22,11 @@ internal sealed partial class CrmExceptionHandler(IProblemDetailsService problem
         if (Map(exception) is not { } problem)
         {
             return false;
+        }
+
+        if (problem.Status == StatusCodes.Status401Unauthorized)
+        {
+            context.Response.Headers.WWWAuthenticate = $"TenantToken header=\"{Tenant.HeaderName}\", cookie=\"{Tenant.CookieName}\"";
         }
 
         if (problem.RetryAfterSeconds is { } seconds)
@@ -46,7 +52,7 @@ internal sealed partial class CrmExceptionHandler(IProblemDetailsService problem
         TenantNotFoundException or ArgumentException { ParamName: "tenantKey" } =>
             new(StatusCodes.Status404NotFound, "Unknown tenant", "No tenant has this token."),
 
-        BadHttpRequestException bad => new(bad.StatusCode, "Bad request", bad.Message),
+        BadHttpRequestException bad => new(bad.StatusCode, ReasonPhrases.GetReasonPhrase(bad.StatusCode), bad.Message),
 
         ConnectionBudgetExhaustedException =>
             new(StatusCodes.Status503ServiceUnavailable, "Busy", "All database connections are in use; retry shortly.", RetryAfterSeconds: 1),

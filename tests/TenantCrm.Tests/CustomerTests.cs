@@ -116,6 +116,19 @@ public sealed class CustomerTests(CrmFixture fixture)
         await CrmRequests.AssertProblemAsync(response, HttpStatusCode.BadRequest);
     }
 
+    [Fact]
+    public async Task A_body_that_is_not_json_at_all_is_an_unsupported_media_type_problem()
+    {
+        using var client = fixture.App.CreateCrmClient();
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/customers") { Content = new StringContent("name=Acme", Encoding.UTF8, "application/x-www-form-urlencoded") };
+        request.Headers.Add("X-Tenant-Token", Writer);
+
+        using var response = await client.SendAsync(request);
+
+        var problem = await CrmRequests.AssertProblemAsync(response, HttpStatusCode.UnsupportedMediaType);
+        Assert.Equal("Unsupported Media Type", problem.GetProperty("title").GetString());
+    }
+
     [Theory]
     [InlineData("page=0", "page")]
     [InlineData("page=1001", "page")]

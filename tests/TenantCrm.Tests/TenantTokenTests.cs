@@ -51,6 +51,7 @@ public sealed class TenantTokenTests(CrmFixture fixture)
         using var response = await client.SendAsync(CrmRequests.Get(path, tenant: null));
 
         var problem = await CrmRequests.AssertProblemAsync(response, HttpStatusCode.Unauthorized);
+        Assert.Equal("TenantToken", Assert.Single(response.Headers.WwwAuthenticate).Scheme);
         Assert.Contains("X-Tenant-Token", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
     }
 

@@ -7,7 +7,7 @@ using TenantDbGuard;
 namespace TenantCrm.Tests;
 
 [Collection(CrmCollection.Name)]
-public sealed class BusyDatabaseTests(CrmFixture fixture)
+public sealed class ServiceUnavailableTests(CrmFixture fixture)
 {
     [Fact]
     public async Task A_tenant_whose_connections_are_all_in_use_gets_503_with_retry_after_and_recovers()
@@ -35,5 +35,25 @@ public sealed class BusyDatabaseTests(CrmFixture fixture)
 
         using var again = await client.SendAsync(CrmRequests.Get("/api/dashboard", tenant));
         Assert.Equal(HttpStatusCode.OK, again.StatusCode);
+    }
+
+    [Fact]
+    public async Task A_tenant_whose_database_is_missing_gets_503_with_retry_after()
+    {
+        await fixture.Server.ExecuteAsync("INSERT INTO tenants (tenant_key, database_name) VALUES ('tenant-moved', 'crm_tenant_moved')", CrmFixture.MasterDatabase);
+        try
+        {
+            using var client = fixture.App.CreateCrmClient();
+
+            using var response = await client.SendAsync(CrmRequests.Get("/api/dashboard", "tenant-moved"));
+
+            var problem = await CrmRequests.AssertProblemAsync(response, HttpStatusCode.ServiceUnavailable);
+            Assert.Equal("Tenant database unavailable", problem.GetProperty("title").GetString());
+            Assert.Equal(TimeSpan.FromSeconds(30), response.Headers.RetryAfter?.Delta);
+        }
+        finally
+        {
+            await fixture.Server.ExecuteAsync("DELETE FROM tenants WHERE tenant_key = 'tenant-moved'", CrmFixture.MasterDatabase);
+        }
     }
 }
