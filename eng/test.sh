@@ -11,25 +11,8 @@ solution="$root/TenantDbGuard.sln"
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 
-# The runtime tests start their own throwaway MariaDB server (tests/TenantDbGuard.Runtime.Tests/
-# Infrastructure/MariaDbServer.cs) with --no-defaults on a free port; they need the server binaries,
-# not a running service, and a service the package may start on 3306 does not disturb them.
-ensure_mariadb() {
-    if command -v mariadbd >/dev/null 2>&1 || [[ -x /usr/sbin/mariadbd ]]; then
-        return
-    fi
-    local sudo=""
-    if ((EUID != 0)); then
-        if ! command -v sudo >/dev/null 2>&1; then
-            echo "test: mariadbd is missing; install mariadb-server (needs root)" >&2
-            exit 1
-        fi
-        sudo="sudo"
-    fi
-    echo "test: installing mariadb-server"
-    $sudo apt-get update
-    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y mariadb-server
-}
+# shellcheck source=eng/common.sh
+source "$root/eng/common.sh"
 
 build() {
     dotnet build "$solution" -nologo -tl:off
@@ -47,7 +30,7 @@ summarize() {
         | awk '{ passed += $1; failed += $2; skipped += $3 } END { printf "%d %d %d\n", passed, failed, skipped }'
 }
 
-ensure_mariadb
+ensure_mariadb test
 build
 
 test_status=0

@@ -1,0 +1,38 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+
+namespace TenantCrm.Load;
+
+/// <summary>Prints what a run did: requests, failures and latency per kind of request, and the server's connections.</summary>
+internal static class Report
+{
+    public static void Print(LoadResult result, IReadOnlyList<long> threadsConnected, long peakAfterSeeding, long peakOverall, int maxConnections, Budget budget)
+    {
+        Console.WriteLine();
+        Console.WriteLine($"{"request",-30} {"expect",6} {"count",8} {"failed",7} {"p50 ms",8} {"p99 ms",8}");
+        foreach (var (operation, stats) in result.Operations)
+        {
+            Console.WriteLine($"{operation.Name,-30} {(int)operation.Expected,6} {stats.Requests,8} {stats.Failures,7} {stats.Percentile(50),8:0.0} {stats.Percentile(99),8:0.0}");
+        }
+
+        var all = new OperationResult();
+        foreach (var latency in result.Operations.SelectMany(o => o.Result.Latencies))
+        {
+            all.Record(latency, failed: false);
+        }
+
+        Console.WriteLine($"{"all",-30} {"",6} {result.Requests,8} {result.Failures,7} {all.Percentile(50),8:0.0} {all.Percentile(99),8:0.0}");
+        Console.WriteLine();
+        Console.WriteLine($"Requests: {result.Requests} in {result.Elapsed.TotalSeconds:0.0} s ({result.Requests / result.Elapsed.TotalSeconds:0} per second); failures (unexpected status or exception): {result.Failures}");
+        foreach (var failure in result.FirstFailures)
+        {
+            Console.WriteLine($"  {failure}");
+        }
+
+        var sampledPeak = threadsConnected.Count == 0 ? 0 : threadsConnected.Max();
+        Console.WriteLine($"Server connections: peak {peakAfterSeeding} after seeding, {peakOverall} overall (Max_used_connections); " +
+            $"Threads_connected under load peak {sampledPeak} ({threadsConnected.Count} samples)");
+        Console.WriteLine($"Limits: server max_connections {maxConnections}; the runtime's budget {budget.Limit} ({budget.Open} open at the end)");
+    }
+}

@@ -1,0 +1,52 @@
+using System;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using TenantCrm;
+using TenantCrm.Seeding;
+using TenantDbGuard;
+
+var builder = WebApplication.CreateBuilder(args);
+
+builder.Services.AddOptions<CrmOptions>()
+    .Bind(builder.Configuration.GetSection(CrmOptions.Section))
+    .ValidateOnStart();
+builder.Services.AddSingleton<IValidateOptions<CrmOptions>, CrmOptionsValidator>();
+
+var configuration = builder.Configuration;
+builder.Services.AddTenantDbGuard(options =>
+{
+    configuration.GetSection("TenantDbGuard").Bind(options);
+    options.MasterConnectionString = configuration.GetConnectionString("Master") is { Length: > 0 } master
+        ? master
+        : throw new InvalidOperationException(
+            "ConnectionStrings:Master is not set. Set it in appsettings.json or as the environment variable ConnectionStrings__Master, " +
+            "e.g. Server=127.0.0.1;User ID=crm;Password=...;Database=crm_master.");
+});
+
+builder.Services.AddProblemDetails();
+builder.Services.AddExceptionHandler<CrmExceptionHandler>();
+// Malformed JSON or query values reach CrmExceptionHandler as BadHttpRequestException instead of an empty 400.
+builder.Services.Configure<RouteHandlerOptions>(options => options.ThrowOnBadRequest = true);
+
+builder.Services.AddSingleton<SeedState>();
+builder.Services.AddHostedService<CrmSeeder>();
+
+var app = builder.Build();
+
+app.UseExceptionHandler();
+app.UseStatusCodePages();
+
+app.MapHealth();
+var api = app.MapGroup("/api");
+api.MapDashboard();
+api.MapCustomers();
+api.MapMenu();
+
+app.Run();
+
+/// <summary>The application's entry point; public so that tests can host it with <c>WebApplicationFactory</c>.</summary>
+public partial class Program;
