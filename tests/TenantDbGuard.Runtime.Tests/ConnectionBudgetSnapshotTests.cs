@@ -172,12 +172,16 @@ public sealed class ConnectionBudgetSnapshotTests(MariaDbFixture fixture, ITestO
 
         Assert.Equal(["TenantDbGuard"], metrics.MeterNames);
         Assert.Equal(6, Assert.Single(metrics.ObserveNow("tenantdbguard.connections.limit")).Value);
-        Assert.Equal(3, Assert.Single(metrics.ObserveNow("tenantdbguard.connections.open.total")).Value);
+        // The two queries' connections come back through a background session reset, so the leases may have opened
+        // one or two more; whatever the count, the meter must report the budget's own.
+        var open = db.GetBudgetSnapshot().Open;
+        Assert.InRange(open, 3, 5);
+        Assert.Equal(open, Assert.Single(metrics.ObserveNow("tenantdbguard.connections.open.total")).Value);
         Assert.Equal(3, Assert.Single(metrics.ObserveNow("tenantdbguard.connections.in_use.total")).Value);
         var perTenant = metrics.ObserveNow("tenantdbguard.connections.in_use").ToDictionary(m => (string)m.Tags["tenantdbguard.tenant"]!, m => m.Value);
         Assert.Equal(new Dictionary<string, double> { [Key(1)] = 2, [Key(2)] = 1 }, perTenant);
         var perServer = Assert.Single(metrics.ObserveNow("tenantdbguard.connections.open"));
-        Assert.Equal((3, $"127.0.0.1:{Server.Port}"), (perServer.Value, perServer.Tags["tenantdbguard.server"]));
+        Assert.Equal((open, $"127.0.0.1:{Server.Port}"), (perServer.Value, perServer.Tags["tenantdbguard.server"]));
 
         var waits = metrics.Of("tenantdbguard.connections.wait_time");
         Assert.True(waits.Count >= 5, $"{waits.Count} wait times recorded");

@@ -83,14 +83,14 @@ public sealed class TenantNotFoundExceptionTests(MariaDbFixture fixture) : IAsyn
         await using var db = Server.CreateTenantDatabase(o =>
         {
             o.TenantResolver = resolver.ResolveAsync;
-            o.UnknownTenantCacheDuration = TimeSpan.FromMilliseconds(200);
+            o.UnknownTenantCacheDuration = TimeSpan.FromSeconds(2);
         });
 
         await Assert.ThrowsAsync<TenantNotFoundException>(() => db.QueryTenantAsync<int>("tenant-later", "SELECT 1"));
         await Assert.ThrowsAsync<TenantNotFoundException>(() => db.QueryTenantAsync<int>("tenant-later", "SELECT 1"));
         Assert.Equal(1, resolver.Calls("tenant-later"));
 
-        await Task.Delay(400);
+        await Task.Delay(TimeSpan.FromSeconds(2.5));
         await Assert.ThrowsAsync<TenantNotFoundException>(() => db.QueryTenantAsync<int>("tenant-later", "SELECT 1"));
         Assert.Equal(2, resolver.Calls("tenant-later"));
     }
@@ -100,12 +100,12 @@ public sealed class TenantNotFoundExceptionTests(MariaDbFixture fixture) : IAsyn
     {
         const string key = "tenant-signup";
         await Server.ExecuteAsync($"DELETE FROM tenants WHERE tenant_key = '{key}'", MariaDbFixture.MasterDatabase);
-        await using var db = Server.CreateTenantDatabase(o => o.UnknownTenantCacheDuration = TimeSpan.FromMilliseconds(300));
+        await using var db = Server.CreateTenantDatabase(o => o.UnknownTenantCacheDuration = TimeSpan.FromSeconds(2));
         await Assert.ThrowsAsync<TenantNotFoundException>(() => db.QueryTenantAsync<int>(key, "SELECT 1"));
 
         await Server.ExecuteAsync($"INSERT INTO tenants (tenant_key, database_name) VALUES ('{key}', '{MariaDbFixture.TenantDatabase(2)}')", MariaDbFixture.MasterDatabase);
         await Assert.ThrowsAsync<TenantNotFoundException>(() => db.QueryTenantAsync<int>(key, "SELECT 1"));
-        await Task.Delay(500);
+        await Task.Delay(TimeSpan.FromSeconds(2.5));
 
         Assert.Equal([MariaDbFixture.TenantDatabase(2)], await db.QueryTenantAsync<string>(key, "SELECT DATABASE()"));
         await Server.ExecuteAsync($"DELETE FROM tenants WHERE tenant_key = '{key}'", MariaDbFixture.MasterDatabase);
