@@ -70,6 +70,27 @@ internal static class DotnetCli
         return new CommandResult(commandLine, process.ExitCode, Snapshot(output), stopwatch.Elapsed);
     }
 
+    /// <summary>
+    /// Deletes a folder that dotnet commands worked in. A build server that still holds a file there leaves the folder
+    /// behind, which is harmless for the temporary and git-ignored folders the tests use.
+    /// </summary>
+    public static void DeleteWorkFolder(string directory)
+    {
+        try
+        {
+            if (Directory.Exists(directory))
+            {
+                Directory.Delete(directory, recursive: true);
+            }
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+    }
+
     private static void Append(StringBuilder output, string? line)
     {
         if (line is null)

@@ -61,7 +61,7 @@ public sealed class DotnetFormatEndToEndTests
         }
         finally
         {
-            TryDelete(Path.GetDirectoryName(work)!);
+            DotnetCli.DeleteWorkFolder(Path.GetDirectoryName(work)!);
         }
     }
 
@@ -101,23 +101,5 @@ public sealed class DotnetFormatEndToEndTests
         _output.WriteLine($"exit code {result.ExitCode} after {result.Elapsed.TotalSeconds:F0} s");
         _output.WriteLine(result.Output);
         return result;
-    }
-
-    private static void TryDelete(string directory)
-    {
-        try
-        {
-            if (Directory.Exists(directory))
-            {
-                Directory.Delete(directory, recursive: true);
-            }
-        }
-        catch (IOException)
-        {
-            // A build server may still hold a file; the folder is under the ignored artifacts/ and is harmless.
-        }
-        catch (UnauthorizedAccessException)
-        {
-        }
     }
 }

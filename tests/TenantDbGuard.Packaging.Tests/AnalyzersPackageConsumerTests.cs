@@ -23,22 +23,8 @@ public sealed class AnalyzersPackageConsumerTests(PackedPackages packages) : Con
         }
         """;
 
-    private const string ReleasedCode = """
-        using MySqlConnector;
-
-        namespace Consumer;
-
-        public static class CustomerCounter
-        {
-            public static async Task<long> CountAsync(string connectionString)
-            {
-                await using var connection = new MySqlConnection(connectionString);
-                await connection.OpenAsync();
-                using var command = new MySqlCommand("SELECT COUNT(*) FROM customers", connection);
-                return Convert.ToInt64(await command.ExecuteScalarAsync());
-            }
-        }
-        """;
+    // The same code with the one change that releases the connection on every path.
+    private static readonly string ReleasedCode = LeakyCode.Replace("var connection = new", "await using var connection = new", StringComparison.Ordinal);
 
     private protected override string LeakedVariable => "connection";
 

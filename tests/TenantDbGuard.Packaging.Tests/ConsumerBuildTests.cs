@@ -78,5 +78,7 @@ public abstract class ConsumerBuildTests
             build.Output.Contains($"{Leaky}.cs", StringComparison.Ordinal)
             && build.Output.Contains($"error TDG001: '{LeakedVariable}' is not released", StringComparison.Ordinal),
             $"The build did not fail with error TDG001 on '{LeakedVariable}' in {Leaky}.cs:\n{build}");
+        var otherErrors = build.Output.Split('\n').Where(line => line.Contains(": error ", StringComparison.Ordinal) && !line.Contains("error TDG001", StringComparison.Ordinal));
+        Assert.Empty(otherErrors);
     }
 }

@@ -22,21 +22,8 @@ public sealed class RuntimePackageConsumerTests(PackedPackages packages) : Consu
         }
         """;
 
-    private const string ReleasedCode = """
-        using Dapper;
-        using TenantDbGuard;
-
-        namespace Consumer;
-
-        public sealed class CustomerCounter(TenantDatabase db)
-        {
-            public async Task<long> CountAsync(string tenantKey, CancellationToken cancellationToken)
-            {
-                await using var lease = await db.GetConnectionAsync(tenantKey, cancellationToken);
-                return await lease.Connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM customers");
-            }
-        }
-        """;
+    // The same code with the one change that releases the connection on every path.
+    private static readonly string ReleasedCode = LeakyCode.Replace("var lease = await", "await using var lease = await", StringComparison.Ordinal);
 
     private protected override string LeakedVariable => "lease";
 

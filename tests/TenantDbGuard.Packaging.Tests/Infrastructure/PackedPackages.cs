@@ -66,16 +66,16 @@ public sealed class PackedPackages : IAsyncLifetime
 
     public Task DisposeAsync()
     {
-        DeleteQuietly(_root.FullName);
+        DotnetCli.DeleteWorkFolder(_root.FullName);
         var globalPackages = Environment.GetEnvironmentVariable("NUGET_PACKAGES")
             ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
         foreach (var id in new[] { AnalyzersId, RuntimeId })
         {
             var idFolder = Path.Combine(globalPackages, id.ToLowerInvariant());
-            DeleteQuietly(Path.Combine(idFolder, Version.ToLowerInvariant()));
+            DotnetCli.DeleteWorkFolder(Path.Combine(idFolder, Version.ToLowerInvariant()));
             if (Directory.Exists(idFolder) && !Directory.EnumerateFileSystemEntries(idFolder).Any())
             {
-                DeleteQuietly(idFolder);
+                DotnetCli.DeleteWorkFolder(idFolder);
             }
         }
 
@@ -114,23 +114,5 @@ public sealed class PackedPackages : IAsyncLifetime
     {
         var props = XDocument.Load(RepositoryRoot.Combine("Directory.Build.props"));
         return props.Descendants("VersionPrefix").Single().Value;
-    }
-
-    private static void DeleteQuietly(string directory)
-    {
-        try
-        {
-            if (Directory.Exists(directory))
-            {
-                Directory.Delete(directory, recursive: true);
-            }
-        }
-        catch (IOException)
-        {
-            // A compiler server may still hold a file; what is left is in the temporary folder.
-        }
-        catch (UnauthorizedAccessException)
-        {
-        }
     }
 }
