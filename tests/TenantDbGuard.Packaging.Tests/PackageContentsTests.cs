@@ -185,9 +185,15 @@ public sealed class PackageContentsTests(PackedPackages packages)
         return copy.ToArray();
     }
 
-    private static XElement Metadata(string package) =>
-        Element(PackedPackages.ReadNuspec(package).Root!, "metadata")
-        ?? throw new InvalidOperationException($"{Path.GetFileName(package)} has no nuspec metadata.");
+    /// <summary>The <c>metadata</c> element of a package's <c>.nuspec</c>.</summary>
+    private static XElement Metadata(string package)
+    {
+        using var zip = ZipFile.OpenRead(package);
+        var entry = zip.Entries.Single(e => !e.FullName.Contains('/') && e.FullName.EndsWith(".nuspec", StringComparison.Ordinal));
+        using var stream = entry.Open();
+        return Element(XDocument.Load(stream).Root!, "metadata")
+            ?? throw new InvalidOperationException($"{Path.GetFileName(package)} has no nuspec metadata.");
+    }
 
     /// <summary>A child element by local name: nuspec namespaces differ between schema versions.</summary>
     private static XElement? Element(XElement parent, string name) =>

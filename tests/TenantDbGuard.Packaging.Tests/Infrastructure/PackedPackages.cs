@@ -1,4 +1,3 @@
-using System.IO.Compression;
 using System.Xml.Linq;
 using TenantDbGuard.Analyzers.Tests;
 
@@ -80,15 +79,6 @@ public sealed class PackedPackages : IAsyncLifetime
         }
 
         return Task.CompletedTask;
-    }
-
-    /// <summary>The <c>.nuspec</c> of a package.</summary>
-    public static XDocument ReadNuspec(string package)
-    {
-        using var zip = ZipFile.OpenRead(package);
-        var entry = zip.Entries.Single(e => !e.FullName.Contains('/') && e.FullName.EndsWith(".nuspec", StringComparison.Ordinal));
-        using var stream = entry.Open();
-        return XDocument.Load(stream);
     }
 
     /// <summary>
