@@ -1,5 +1,3 @@
-using System.Diagnostics;
-using System.Text;
 using System.Text.RegularExpressions;
 using Xunit.Abstractions;
 
@@ -63,7 +61,7 @@ public sealed class DotnetFormatEndToEndTests
         }
         finally
         {
-            TryDelete(Path.GetDirectoryName(work)!);
+            DotnetCli.DeleteWorkFolder(Path.GetDirectoryName(work)!);
         }
     }
 
@@ -96,91 +94,12 @@ public sealed class DotnetFormatEndToEndTests
         File.WriteAllText(project, rewritten);
     }
 
-    private async Task<(int ExitCode, string Output)> RunDotnetAsync(string workingDirectory, params string[] arguments)
+    private async Task<CommandResult> RunDotnetAsync(string workingDirectory, params string[] arguments)
     {
-        var startInfo = new ProcessStartInfo("dotnet")
-        {
-            WorkingDirectory = workingDirectory,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var argument in arguments)
-        {
-            startInfo.ArgumentList.Add(argument);
-        }
-
-        startInfo.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
-        startInfo.Environment["DOTNET_NOLOGO"] = "1";
-        startInfo.Environment["MSBUILDDISABLENODEREUSE"] = "1";
-
-        var output = new StringBuilder();
-        using var process = new Process { StartInfo = startInfo };
-        process.OutputDataReceived += (_, e) => Append(output, e.Data);
-        process.ErrorDataReceived += (_, e) => Append(output, e.Data);
-
-        var command = "dotnet " + string.Join(" ", arguments);
-        _output.WriteLine("> " + command);
-        var stopwatch = Stopwatch.StartNew();
-        process.Start();
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-
-        using var timeout = new CancellationTokenSource(CommandTimeout);
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            Assert.Fail($"'{command}' did not finish within {CommandTimeout}:\n{Snapshot(output)}");
-        }
-
-        // The parameterless wait also drains the redirected streams.
-        process.WaitForExit();
-        var text = Snapshot(output);
-        _output.WriteLine($"exit code {process.ExitCode} after {stopwatch.Elapsed.TotalSeconds:F0} s");
-        _output.WriteLine(text);
-        return (process.ExitCode, text);
-    }
-
-    private static void Append(StringBuilder output, string? line)
-    {
-        if (line is null)
-        {
-            return;
-        }
-
-        lock (output)
-        {
-            output.AppendLine(line);
-        }
-    }
-
-    private static string Snapshot(StringBuilder output)
-    {
-        lock (output)
-        {
-            return output.ToString();
-        }
-    }
-
-    private static void TryDelete(string directory)
-    {
-        try
-        {
-            if (Directory.Exists(directory))
-            {
-                Directory.Delete(directory, recursive: true);
-            }
-        }
-        catch (IOException)
-        {
-            // A build server may still hold a file; the folder is under the ignored artifacts/ and is harmless.
-        }
-        catch (UnauthorizedAccessException)
-        {
-        }
+        _output.WriteLine("> dotnet " + string.Join(" ", arguments));
+        var result = await DotnetCli.RunAsync(workingDirectory, CommandTimeout, arguments);
+        _output.WriteLine($"exit code {result.ExitCode} after {result.Elapsed.TotalSeconds:F0} s");
+        _output.WriteLine(result.Output);
+        return result;
     }
 }

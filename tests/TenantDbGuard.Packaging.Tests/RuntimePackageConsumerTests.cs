@@ -1,0 +1,63 @@
+using TenantDbGuard.Packaging.Tests.Infrastructure;
+
+namespace TenantDbGuard.Packaging.Tests;
+
+/// <summary>A project that references only TenantDbGuard.Runtime gets the analyzers with it.</summary>
+[Collection(PackedPackagesCollection.Name)]
+public sealed class RuntimePackageConsumerTests(PackedPackages packages) : ConsumerBuildTests
+{
+    private const string LeakyCode = """
+        using Dapper;
+        using TenantDbGuard;
+
+        namespace Consumer;
+
+        public sealed class CustomerCounter(TenantDatabase db)
+        {
+            public async Task<long> CountAsync(string tenantKey, CancellationToken cancellationToken)
+            {
+                var lease = await db.GetConnectionAsync(tenantKey, cancellationToken);
+                return await lease.Connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM customers");
+            }
+        }
+        """;
+
+    // The same code with the one change that releases the connection on every path.
+    private static readonly string ReleasedCode = LeakyCode.Replace("var lease = await", "await using var lease = await", StringComparison.Ordinal);
+
+    private protected override string LeakedVariable => "lease";
+
+    [Fact]
+    public async Task Editorconfig_severity_none_lets_the_leaky_code_build()
+    {
+        var consumer = await GetConsumerAsync();
+
+        var build = await consumer.BuildAsync(Leaky, EditorConfig("none"));
+
+        Assert.True(build.ExitCode == 0, $"The build failed although TDG001 is switched off:\n{build}");
+        Assert.DoesNotContain("TDG001", build.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Editorconfig_severity_error_fails_the_build_without_warnings_as_errors()
+    {
+        var consumer = await GetConsumerAsync();
+
+        var build = await consumer.BuildAsync(Leaky, EditorConfig("error"), "-p:TreatWarningsAsErrors=false");
+
+        AssertFailsWithTDG001(build);
+    }
+
+    private protected override Task<ConsumerProject> GetConsumerAsync() =>
+        packages.GetConsumerAsync(
+            "runtime-consumer",
+            $"""    <PackageReference Include="{PackedPackages.RuntimeId}" Version="{packages.Version}" />""",
+            new Dictionary<string, string> { [Leaky] = LeakyCode, [Released] = ReleasedCode });
+
+    private static string EditorConfig(string severity) => $"""
+        root = true
+
+        [*.cs]
+        dotnet_diagnostic.TDG001.severity = {severity}
+        """;
+}
