@@ -95,6 +95,7 @@ public sealed class SharedPoolClosedAnalyzerTests
 
     [Fact]
     public Task Disposing_a_cached_data_source_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using System;
         using System.Collections.Concurrent;
         using System.Collections.Generic;
         using MySqlConnector;
@@ -121,6 +122,9 @@ public sealed class SharedPoolClosedAnalyzerTests
 
                 [|dataSource.Dispose()|];
             }
+
+            public void LazyValue(ConcurrentDictionary<string, Lazy<MySqlDataSource>> lazyByTenant, string tenant) =>
+                [|lazyByTenant[tenant].Value.Dispose()|];
 
             public void ConditionalAccess(string tenant) => [|_byTenant.GetValueOrDefault(tenant)?.Dispose()|];
         }
@@ -154,6 +158,24 @@ public sealed class SharedPoolClosedAnalyzerTests
         """ + Pools,
         Verify.Diagnostic().WithLocation(0).WithArguments("using var dataSource", ClosesSharedPool),
         Verify.Diagnostic().WithLocation(1).WithArguments("using (_master)", ClosesSharedPool));
+
+    [Fact]
+    public Task Using_over_a_primary_constructor_parameter_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Threading;
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        sealed class CustomerRepository(MySqlDataSource dataSource)
+        {
+            public async Task<object?> CountAsync(CancellationToken ct)
+            {
+                await using var source = [|dataSource|];
+                await using var conn = await source.OpenConnectionAsync(ct);
+                using var command = new MySqlCommand("SELECT COUNT(*) FROM customers", conn);
+                return await command.ExecuteScalarAsync(ct);
+            }
+        }
+        """);
 
     [Fact]
     public Task Disposing_a_pool_field_is_reported() => Verify.VerifyAnalyzerAsync("""
@@ -415,6 +437,7 @@ public sealed class SharedPoolClosedAnalyzerTests
 
     [Fact]
     public Task Taking_a_data_source_out_of_the_cache_or_replacing_it_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System;
         using System.Collections.Concurrent;
         using System.Threading;
         using MySqlConnector;
@@ -429,6 +452,14 @@ public sealed class SharedPoolClosedAnalyzerTests
                 if (_byTenant.TryRemove(tenant, out var evicted))
                 {
                     evicted.Dispose();
+                }
+            }
+
+            public void EvictLazy(ConcurrentDictionary<string, Lazy<MySqlDataSource>> lazyByTenant, string tenant)
+            {
+                if (lazyByTenant.TryRemove(tenant, out var evicted) && evicted.IsValueCreated)
+                {
+                    evicted.Value.Dispose();
                 }
             }
 

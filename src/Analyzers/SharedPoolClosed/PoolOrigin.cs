@@ -46,6 +46,10 @@ internal static class PoolOrigin
                 }
 
                 return Of(task, root, depth);
+            case IMemberReferenceOperation { Instance: { } instance }
+                when ValueFlow.SkipConversions(instance) is not IInstanceReferenceOperation && Of(instance, root, depth) == Origin.Owned:
+                // A member of something the method owns: evicted.DataSource.Value after TryRemove.
+                return Origin.Owned;
             case IFieldReferenceOperation field:
                 return IsReplacedWithNew(field.Field, root) ? Origin.Owned : Origin.Shared;
             case IPropertyReferenceOperation property:
