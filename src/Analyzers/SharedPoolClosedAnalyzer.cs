@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.Diagnostics;
 using Microsoft.CodeAnalysis.Operations;
 using TenantDbGuard.Analyzers.ConnectionLeak;
@@ -61,9 +62,7 @@ public sealed class SharedPoolClosedAnalyzer : DiagnosticAnalyzer
                 if (PoolOrigin.Of(pool, ValueFlow.Root(invocation)) == Origin.Shared)
                 {
                     // _pool?.Dispose() is reported as a whole, not only its ".Dispose()".
-                    var syntax = invocation.Syntax.Parent is { } parent && parent.RawKind == (int)Microsoft.CodeAnalysis.CSharp.SyntaxKind.ConditionalAccessExpression
-                        ? parent
-                        : invocation.Syntax;
+                    var syntax = invocation.Syntax.Parent is { } parent && parent.IsKind(SyntaxKind.ConditionalAccessExpression) ? parent : invocation.Syntax;
                     Report(context, syntax, pool.Syntax + "." + method.Name + "()", ClosesSharedPool, SharedPoolClosedProperties.DisposeCall);
                 }
 
