@@ -20,6 +20,31 @@ public static class Descriptors
             + "or handed to the caller. Every path that forgets it keeps a server connection until the process ends "
             + "and eventually fails the whole service with 'Too many connections' (MySQL error 1040).");
 
+    /// <summary>TDG002: a data source, and so a connection pool, is created on every call.</summary>
+    public static readonly DiagnosticDescriptor DataSourcePerCall = Create(
+        DiagnosticIds.DataSourcePerCall,
+        title: "Connection pool is created on every call",
+        messageFormat: "'{0}' creates a new connection pool on every call; create the data source once (a static field, a singleton or a cache per tenant) and reuse it",
+        RuleCategory.Reliability,
+        DiagnosticSeverity.Warning,
+        description: "Every DbDataSource (MySqlDataSource, a data source builder's Build()) owns its own connection pool. "
+            + "One created in a method body and not kept in a field, a singleton or a cache per tenant is built again on "
+            + "every call: each call opens new physical connections, and the pools that are not disposed keep their idle "
+            + "connections open until the server refuses everyone with 'Too many connections' (MySQL error 1040).");
+
+    /// <summary>TDG003: a shared connection pool is closed or cleared from request code.</summary>
+    public static readonly DiagnosticDescriptor SharedPoolClosed = Create(
+        DiagnosticIds.SharedPoolClosed,
+        title: "Shared connection pool is closed from request code",
+        messageFormat: "'{0}' {1}",
+        RuleCategory.Reliability,
+        DiagnosticSeverity.Warning,
+        description: "A data source or pool that a method did not create (a field, a parameter, a value from a cache or the "
+            + "service provider) is shared: disposing it breaks every other caller and the next request builds a new pool. "
+            + "MySqlConnection.ClearPool/ClearAllPools close the pooled connections of every caller. Release the connection "
+            + "instead, and leave closing pools to shutdown code: the owner's Dispose, IHostedService.StopAsync, an "
+            + "ApplicationStopping callback.");
+
     private static DiagnosticDescriptor Create(
         string id,
         string title,

@@ -5,4 +5,10 @@ public static class DiagnosticIds
 {
     /// <summary>A connection is not released on all paths.</summary>
     public const string ConnectionNotReleased = "TDG001";
+
+    /// <summary>A data source (connection pool) is created on every call instead of once.</summary>
+    public const string DataSourcePerCall = "TDG002";
+
+    /// <summary>A shared connection pool is closed or cleared from request code.</summary>
+    public const string SharedPoolClosed = "TDG003";
 }

@@ -7,8 +7,8 @@ using TenantDbGuard.Analyzers.Tests.Verifiers;
 namespace TenantDbGuard.Analyzers.Tests;
 
 /// <summary>
-/// Code being typed is broken most of the time. The analyzer runs on every keystroke, so it must never throw:
-/// these tests feed it realistic files cut, truncated and spliced at seeded random places.
+/// Code being typed is broken most of the time. The analyzers run on every keystroke, so they must never throw:
+/// these tests feed them realistic files cut, truncated and spliced at seeded random places.
 /// </summary>
 public sealed class RobustnessTests
 {
@@ -18,10 +18,15 @@ public sealed class RobustnessTests
         "goto L;", "L:", "?.", "??", "is null", "yield return", "=", "new", "var c = pool.GetConnection();",
     };
 
+    private static readonly ImmutableArray<DiagnosticAnalyzer> AllAnalyzers = typeof(Descriptors).Assembly.GetTypes()
+        .Where(t => t is { IsAbstract: false, IsGenericTypeDefinition: false } && typeof(DiagnosticAnalyzer).IsAssignableFrom(t))
+        .Select(t => (DiagnosticAnalyzer)Activator.CreateInstance(t)!)
+        .ToImmutableArray();
+
     public static TheoryData<string, int> Inputs()
     {
         var data = new TheoryData<string, int>();
-        foreach (var file in new[] { "samples/Leaks/LeakyTenantQueries.cs", "tests/ValidCode/TenantConnectionFactory.cs", "tests/ValidCode/CustomerRepository.cs" })
+        foreach (var file in new[] { "samples/Leaks/LeakyTenantQueries.cs", "tests/ValidCode/TenantConnectionFactory.cs", "tests/ValidCode/CustomerRepository.cs", "tests/ValidCode/TenantDataSourceCache.cs" })
         {
             for (var seed = 1; seed <= 4; seed++)
             {
@@ -118,7 +123,7 @@ public sealed class RobustnessTests
             concurrentAnalysis: true,
             logAnalyzerExecutionTime: false);
         var diagnostics = await compilation
-            .WithAnalyzers(ImmutableArray.Create<DiagnosticAnalyzer>(new ConnectionLeakAnalyzer()), options)
+            .WithAnalyzers(AllAnalyzers, options)
             .GetAnalyzerDiagnosticsAsync();
         exceptions.AddRange(diagnostics.Where(d => d.Id == "AD0001").Select(d => new InvalidOperationException(d.GetMessage())));
         return exceptions;

@@ -235,6 +235,61 @@ internal sealed class AcquisitionRules
         return false;
     }
 
+    /// <summary>Is <paramref name="type"/> a <c>DbDataSource</c> (so <c>MySqlDataSource</c>), which owns a connection pool?</summary>
+    public bool IsDataSource(ITypeSymbol? type) => DerivesFrom(type as INamedTypeSymbol, _dbDataSource);
+
+    /// <summary>Is <paramref name="type"/> a <c>DbConnection</c>, whose static <c>ClearPool</c>/<c>ClearAllPools</c> empty pools?</summary>
+    public bool IsDbConnectionType(ITypeSymbol? type) => DerivesFrom(type as INamedTypeSymbol, _dbConnection);
+
+    /// <summary>
+    /// Is <paramref name="type"/> a pool as TDG001 sees one: a type with an instance <c>GetConnection</c> or
+    /// <c>GetConnectionAsync</c> whose value is a connection (the same test as <see cref="Classify"/>)?
+    /// </summary>
+    public bool IsPool(ITypeSymbol? type)
+    {
+        if (type is null)
+        {
+            return false;
+        }
+
+        for (var current = type; current is not null; current = current.BaseType)
+        {
+            if (HasConnectionGetter(current))
+            {
+                return true;
+            }
+        }
+
+        if (type.TypeKind == TypeKind.Interface)
+        {
+            foreach (var inherited in type.AllInterfaces)
+            {
+                if (HasConnectionGetter(inherited))
+                {
+                    return true;
+                }
+            }
+        }
+
+        return false;
+
+        bool HasConnectionGetter(ITypeSymbol candidate) =>
+            HasConnectionMethod(candidate, "GetConnectionAsync") || HasConnectionMethod(candidate, "GetConnection");
+
+        bool HasConnectionMethod(ITypeSymbol candidate, string name)
+        {
+            foreach (var member in candidate.GetMembers(name))
+            {
+                if (member is IMethodSymbol { IsStatic: false, ReturnsVoid: false } method && IsResource(UnwrapTask(method.ReturnType)))
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+    }
+
     /// <summary>
     /// The names of methods that carry the acquisition attribute, in this compilation and in the assemblies
     /// that can see the attribute, so that the syntax pre-filter lets calls to them through.

@@ -4,7 +4,10 @@ using Microsoft.CodeAnalysis.Testing;
 
 namespace TenantDbGuard.Analyzers.Tests.Verifiers;
 
-/// <summary>Offline references: .NET 10 reference assemblies from a restored package, plus MySqlConnector and Dapper.</summary>
+/// <summary>
+/// Offline references: .NET 10 reference assemblies from a restored package, plus MySqlConnector, Dapper and the
+/// dependency-injection and hosting abstractions (service registrations, hosted services, application lifetime).
+/// </summary>
 internal static class TestReferences
 {
     /// <summary>An empty reference set: nothing is downloaded while a test runs.</summary>
@@ -14,5 +17,7 @@ internal static class TestReferences
         .Cast<MetadataReference>()
         .Append(MetadataReference.CreateFromFile(typeof(MySqlConnector.MySqlConnection).Assembly.Location))
         .Append(MetadataReference.CreateFromFile(typeof(Dapper.SqlMapper).Assembly.Location))
+        .Append(MetadataReference.CreateFromFile(typeof(Microsoft.Extensions.DependencyInjection.IServiceCollection).Assembly.Location))
+        .Append(MetadataReference.CreateFromFile(typeof(Microsoft.Extensions.Hosting.IHostedService).Assembly.Location))
         .ToImmutableArray();
 }

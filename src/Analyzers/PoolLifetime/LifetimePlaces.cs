@@ -1,0 +1,153 @@
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.Operations;
+
+namespace TenantDbGuard.Analyzers.PoolLifetime;
+
+/// <summary>
+/// Where code runs in an app's life: once at start-up (entry point, static constructor, service registration),
+/// at shutdown (<c>Dispose</c>, hosted-service stop, stopping callbacks), or on every call (everything else).
+/// </summary>
+internal static class LifetimePlaces
+{
+    private const string ServiceCollectionName = "Microsoft.Extensions.DependencyInjection.IServiceCollection";
+    private const string TopLevelStatementsName = "<Main>$";
+
+    /// <summary>
+    /// Start-up code, where a data source is created once: a static constructor, a member that registers services
+    /// (a <c>ConfigureServices</c> method or any method with an <c>IServiceCollection</c> parameter, lambdas included),
+    /// and the statements of <c>Main</c> or the top-level statements themselves (not their lambdas, which may be
+    /// request handlers).
+    /// </summary>
+    public static bool IsStartupCode(IOperation operation, ISymbol containingSymbol)
+    {
+        if (containingSymbol is not IMethodSymbol member)
+        {
+            return false;
+        }
+
+        if (member.MethodKind == MethodKind.StaticConstructor || IsRegistrationMember(member))
+        {
+            return true;
+        }
+
+        return IsEntryPoint(member) && EnclosingFunction(operation) is null;
+    }
+
+    /// <summary>
+    /// Shutdown code, where a pool may be closed: the <c>Dispose</c>/<c>DisposeAsync</c>/finalizer of the owning type,
+    /// <c>IHostedService.StopAsync</c> and the <c>IHostedLifecycleService</c> stop methods (lambdas inside them
+    /// included), a lambda registered for <c>ApplicationStopping</c>/<c>ApplicationStopped</c>, an eviction callback,
+    /// a <c>ProcessExit</c> handler, and the statements of <c>Main</c> or the top-level statements themselves.
+    /// </summary>
+    public static bool IsShutdownCode(IOperation operation, ISymbol containingSymbol)
+    {
+        var insideFunction = false;
+        for (var current = operation.Parent; current is not null; current = current.Parent)
+        {
+            switch (current)
+            {
+                case IAnonymousFunctionOperation lambda:
+                    if (IsShutdownCallback(lambda))
+                    {
+                        return true;
+                    }
+
+                    insideFunction = true;
+                    break;
+                case ILocalFunctionOperation:
+                    insideFunction = true;
+                    break;
+            }
+        }
+
+        if (containingSymbol is not IMethodSymbol member)
+        {
+            return false;
+        }
+
+        return IsShutdownMember(member) || !insideFunction && IsEntryPoint(member);
+    }
+
+    /// <summary>The innermost lambda or local function around <paramref name="operation"/>, or <c>null</c> in the member's own code.</summary>
+    public static IOperation? EnclosingFunction(IOperation operation)
+    {
+        for (var current = operation.Parent; current is not null; current = current.Parent)
+        {
+            if (current is IAnonymousFunctionOperation or ILocalFunctionOperation)
+            {
+                return current;
+            }
+        }
+
+        return null;
+    }
+
+    private static bool IsEntryPoint(IMethodSymbol method) =>
+        method.Name == TopLevelStatementsName || method is { IsStatic: true, Name: "Main" };
+
+    private static bool IsRegistrationMember(IMethodSymbol method)
+    {
+        if (method.Name == "ConfigureServices")
+        {
+            return true;
+        }
+
+        foreach (var parameter in method.Parameters)
+        {
+            if (parameter.Type is INamedTypeSymbol { Name: "IServiceCollection" } type && type.ToDisplayString() == ServiceCollectionName)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static bool IsShutdownMember(IMethodSymbol method)
+    {
+        if (method.MethodKind == MethodKind.Destructor)
+        {
+            return true;
+        }
+
+        var name = method.Name;
+        var dot = name.LastIndexOf('.');
+        if (dot >= 0)
+        {
+            // An explicit interface implementation: System.IAsyncDisposable.DisposeAsync.
+            name = name.Substring(dot + 1);
+        }
+
+        return name is "Dispose" or "DisposeAsync" or "DisposeAsyncCore" or "StopAsync" or "StoppingAsync" or "StoppedAsync";
+    }
+
+    /// <summary>
+    /// A lambda that runs when the app stops or when a cache lets go of its value:
+    /// <c>lifetime.ApplicationStopping.Register(...)</c>, <c>ApplicationStopped.Register(...)</c>,
+    /// <c>RegisterPostEvictionCallback(...)</c>, <c>AppDomain.CurrentDomain.ProcessExit += ...</c>.
+    /// </summary>
+    private static bool IsShutdownCallback(IAnonymousFunctionOperation lambda)
+    {
+        IOperation current = lambda;
+        while (current.Parent is IDelegateCreationOperation or IConversionOperation)
+        {
+            current = current.Parent;
+        }
+
+        switch (current.Parent)
+        {
+            case IArgumentOperation { Parent: IInvocationOperation invocation }:
+                var name = invocation.TargetMethod.Name;
+                if (name is "Register" or "UnsafeRegister")
+                {
+                    return invocation.Instance is IPropertyReferenceOperation { Property.Name: "ApplicationStopping" or "ApplicationStopped" };
+                }
+
+                return name == "RegisterPostEvictionCallback";
+            case IEventAssignmentOperation { Adds: true, EventReference: IEventReferenceOperation { Event.Name: "ProcessExit" } }:
+                return true;
+            default:
+                return false;
+        }
+    }
+}

@@ -1,0 +1,410 @@
+using Microsoft.CodeAnalysis;
+using Verify = TenantDbGuard.Analyzers.Tests.Verifiers.CSharpAnalyzerVerifier<TenantDbGuard.Analyzers.DataSourcePerCallAnalyzer>;
+
+namespace TenantDbGuard.Analyzers.Tests;
+
+public sealed class DataSourcePerCallAnalyzerTests
+{
+    // ---------------------------------------------------------------- created per call: reported
+
+    [Fact]
+    public Task Data_source_in_an_await_using_declaration_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        class CustomerQueries
+        {
+            private readonly string _connectionString = "Server=db;Database=tenant_a";
+
+            public async Task<object?> CountAsync()
+            {
+                await using var dataSource = {|#0:new MySqlDataSource(_connectionString)|};
+                await using var conn = await dataSource.OpenConnectionAsync();
+                using var command = new MySqlCommand("SELECT COUNT(*) FROM customers", conn);
+                return await command.ExecuteScalarAsync();
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("new MySqlDataSource(...)"));
+
+    [Fact]
+    public Task Data_source_used_inline_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        class C
+        {
+            public async Task PingAsync(string connectionString)
+            {
+                await using var conn = await [|new MySqlDataSource(connectionString)|].OpenConnectionAsync();
+                await conn.PingAsync();
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Data_source_kept_in_a_local_and_never_disposed_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using MySqlConnector;
+
+        class C
+        {
+            public int Count(string tenantConnectionString)
+            {
+                var dataSource = [|new MySqlDataSource(tenantConnectionString)|];
+                using var conn = dataSource.OpenConnection();
+                using var command = new MySqlCommand("SELECT 1", conn);
+                return (int)command.ExecuteScalar()!;
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Builder_Build_in_a_using_is_reported_on_Build_only() => Verify.VerifyAnalyzerAsync("""
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        class C
+        {
+            public async Task TouchAsync(string connectionString)
+            {
+                var builder = new MySqlDataSourceBuilder(connectionString);
+                await using var dataSource = {|#0:builder.Build()|};
+                await using var conn = await dataSource.OpenConnectionAsync();
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("MySqlDataSourceBuilder.Build()"));
+
+    [Fact]
+    public Task Provider_factory_CreateDataSource_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using MySqlConnector;
+
+        class C
+        {
+            public void Touch(string connectionString)
+            {
+                using var dataSource = {|#0:MySqlConnectorFactory.Instance.CreateDataSource(connectionString)|};
+                using var conn = dataSource.OpenConnection();
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("MySqlConnectorFactory.CreateDataSource()"));
+
+    [Fact]
+    public Task Discarded_data_sources_are_reported() => Verify.VerifyAnalyzerAsync("""
+        using MySqlConnector;
+
+        class C
+        {
+            public void M(string connectionString)
+            {
+                _ = [|new MySqlDataSource(connectionString)|];
+                [|new MySqlDataSource(connectionString)|];
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Data_source_created_in_a_request_lambda_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        class Endpoints
+        {
+            public Func<string, Task> CreateHandler(Func<string, string> connectionStringFor) => async tenant =>
+            {
+                await using var dataSource = [|new MySqlDataSource(connectionStringFor(tenant))|];
+                await using var conn = await dataSource.OpenConnectionAsync();
+            };
+        }
+        """);
+
+    [Fact]
+    public Task Data_source_created_in_a_local_function_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using MySqlConnector;
+
+        class C
+        {
+            public void M(string[] connectionStrings)
+            {
+                foreach (var connectionString in connectionStrings)
+                {
+                    Touch(connectionString);
+                }
+
+                static void Touch(string connectionString)
+                {
+                    using var dataSource = [|new MySqlDataSource(connectionString)|];
+                    using var conn = dataSource.OpenConnection();
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Property_getter_that_returns_a_new_data_source_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using MySqlConnector;
+
+        class TenantContext
+        {
+            private readonly string _connectionString = "Server=db";
+
+            public MySqlDataSource DataSource => [|new MySqlDataSource(_connectionString)|];
+
+            public MySqlDataSource Other
+            {
+                get
+                {
+                    var dataSource = [|new MySqlDataSource(_connectionString)|];
+                    return dataSource;
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Data_source_created_in_an_entry_point_lambda_is_reported() => TopLevelTest("""
+        using System;
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        Func<string, Task> handler = async connectionString =>
+        {
+            await using var dataSource = [|new MySqlDataSource(connectionString)|];
+            await using var conn = await dataSource.OpenConnectionAsync();
+        };
+        await handler("Server=db");
+        """);
+
+    // ---------------------------------------------------------------- created once, or kept: not reported
+
+    [Fact]
+    public Task Static_field_initializer_and_static_constructor_are_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using MySqlConnector;
+
+        static class MasterDatabase
+        {
+            public static readonly MySqlDataSource Master = new MySqlDataSource("Server=db;Database=master");
+            public static MySqlDataSource Reports { get; } = new MySqlDataSourceBuilder("Server=db;Database=reports").Build();
+            public static readonly MySqlDataSource Audit;
+
+            static MasterDatabase()
+            {
+                var dataSource = new MySqlDataSource("Server=db;Database=audit");
+                Audit = dataSource;
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Data_source_stored_in_a_field_or_property_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using MySqlConnector;
+
+        class TenantDataSource
+        {
+            private static MySqlDataSource? s_shared;
+            private MySqlDataSource? _lazy;
+            private readonly MySqlDataSource _dataSource;
+
+            public TenantDataSource(string connectionString)
+            {
+                _dataSource = new MySqlDataSource(connectionString);
+                Secondary = new MySqlDataSourceBuilder(connectionString).Build();
+            }
+
+            public MySqlDataSource Secondary { get; }
+
+            public MySqlDataSource Lazy(string connectionString) => _lazy ??= new MySqlDataSource(connectionString);
+
+            public static MySqlDataSource Shared(string connectionString)
+            {
+                if (s_shared is null)
+                {
+                    var created = new MySqlDataSource(connectionString);
+                    s_shared = created;
+                }
+
+                return s_shared;
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Factory_that_returns_the_data_source_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using MySqlConnector;
+
+        static class DataSources
+        {
+            public static MySqlDataSource Create(string connectionString) => new MySqlDataSource(connectionString);
+
+            public static MySqlDataSource CreateWithPooling(string connectionString, int maximumPoolSize)
+            {
+                var builder = new MySqlDataSourceBuilder(connectionString + ";Maximum Pool Size=" + maximumPoolSize);
+                var dataSource = builder.Build();
+                return dataSource;
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Data_source_cached_per_tenant_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using System.Collections.Concurrent;
+        using System.Collections.Generic;
+        using System.Threading;
+        using MySqlConnector;
+
+        class TenantDataSources
+        {
+            private readonly ConcurrentDictionary<string, MySqlDataSource> _byTenant = new();
+            private readonly ConcurrentDictionary<string, Lazy<MySqlDataSource>> _lazyByTenant = new();
+            private readonly Dictionary<string, MySqlDataSource> _plain = new();
+            private MySqlDataSource? _master;
+
+            public MySqlDataSource For(string tenant) =>
+                _byTenant.GetOrAdd(tenant, key => new MySqlDataSource("Server=db;Database=" + key));
+
+            public MySqlDataSource ForWithBuilder(string tenant) =>
+                _byTenant.GetOrAdd(tenant, key =>
+                {
+                    var builder = new MySqlDataSourceBuilder("Server=db;Database=" + key);
+                    return builder.Build();
+                });
+
+            public MySqlDataSource Lazily(string tenant) =>
+                _lazyByTenant.GetOrAdd(tenant, key => new Lazy<MySqlDataSource>(() => new MySqlDataSource("Server=db;Database=" + key))).Value;
+
+            public MySqlDataSource Master() =>
+                LazyInitializer.EnsureInitialized(ref _master, () => new MySqlDataSource("Server=db;Database=master"));
+
+            public void Add(string tenant, string connectionString)
+            {
+                var dataSource = new MySqlDataSource(connectionString);
+                if (!_byTenant.TryAdd(tenant, dataSource))
+                {
+                    dataSource.Dispose();
+                }
+            }
+
+            public void Put(string tenant, string connectionString)
+            {
+                var dataSource = new MySqlDataSource(connectionString);
+                _plain[tenant] = dataSource;
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Service_registrations_are_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using Microsoft.Extensions.DependencyInjection;
+        using Microsoft.Extensions.DependencyInjection.Extensions;
+        using MySqlConnector;
+
+        static class DataAccessRegistration
+        {
+            public static IServiceCollection AddTenantDataAccess(this IServiceCollection services, string connectionString)
+            {
+                var reports = new MySqlDataSource(connectionString + ";Database=reports");
+                services.AddSingleton(reports);
+                services.AddKeyedSingleton("audit", (_, _) => new MySqlDataSource(connectionString + ";Database=audit"));
+                services.TryAddSingleton(_ => new MySqlDataSourceBuilder(connectionString).Build());
+                return services;
+            }
+        }
+
+        class Startup
+        {
+            public void ConfigureServices(IServiceCollection services)
+            {
+                var dataSource = new MySqlDataSource("Server=db");
+                services.AddSingleton(_ => dataSource);
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Main_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        static class Program
+        {
+            static async Task Main(string[] args)
+            {
+                await using var dataSource = new MySqlDataSource(args[0]);
+                await using var conn = await dataSource.OpenConnectionAsync();
+                await conn.PingAsync();
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Top_level_statements_are_not_reported() => TopLevelTest("""
+        using MySqlConnector;
+
+        await using var dataSource = new MySqlDataSource("Server=db");
+        await using var conn = await dataSource.OpenConnectionAsync();
+        await conn.PingAsync();
+        """);
+
+    [Fact]
+    public Task Data_source_handed_to_an_owner_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using MySqlConnector;
+
+        sealed class TenantStore
+        {
+            public TenantStore(MySqlDataSource dataSource) => DataSource = dataSource;
+
+            public MySqlDataSource DataSource { get; }
+        }
+
+        class C
+        {
+            public TenantStore Open(string connectionString) => new TenantStore(new MySqlDataSource(connectionString));
+        }
+        """);
+
+    [Fact]
+    public Task Builders_and_other_Build_methods_are_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Text;
+        using MySqlConnector;
+
+        class ReportBuilder
+        {
+            public string Build() => "report";
+        }
+
+        class C
+        {
+            public string M(string connectionString)
+            {
+                var builder = new MySqlDataSourceBuilder(connectionString);
+                var settings = new MySqlConnectionStringBuilder(connectionString) { Database = "tenant_a" };
+                var text = new StringBuilder().Append(settings.ConnectionString).ToString();
+                return new ReportBuilder().Build() + text + builder.ConnectionStringBuilder.Database;
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Connections_are_not_data_sources() => Verify.VerifyAnalyzerAsync("""
+        using MySqlConnector;
+
+        class C
+        {
+            public void M(string connectionString)
+            {
+                using var conn = new MySqlConnection(connectionString);
+                conn.Open();
+            }
+        }
+        """);
+
+    private static Task TopLevelTest(string source)
+    {
+        var test = Verify.CreateTest(source);
+        test.TestState.OutputKind = OutputKind.ConsoleApplication;
+        return test.RunAsync(CancellationToken.None);
+    }
+}

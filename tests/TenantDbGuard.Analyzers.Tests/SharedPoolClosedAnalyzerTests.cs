@@ -1,0 +1,528 @@
+using Microsoft.CodeAnalysis;
+using Verify = TenantDbGuard.Analyzers.Tests.Verifiers.CSharpAnalyzerVerifier<TenantDbGuard.Analyzers.SharedPoolClosedAnalyzer>;
+
+namespace TenantDbGuard.Analyzers.Tests;
+
+public sealed class SharedPoolClosedAnalyzerTests
+{
+    private const string ClosesSharedPool = "closes a connection pool it did not create; release the connection instead and leave the pool to its owner";
+    private const string ClearsPools = "empties connection pools outside shutdown code, closing the pooled connections of every caller; release the connection instead and clear pools only when the app stops";
+
+    /// <summary>A pool in the prelude's shape that is also disposable, and a registry that hands out shared data sources.</summary>
+    private const string Pools = """
+
+        namespace Shared
+        {
+            using System;
+            using Prelude;
+            using MySqlConnector;
+
+            public sealed class DisposablePool : IDisposable
+            {
+                public ConnectionLease GetConnection() => new ConnectionLease();
+                public void Dispose() { }
+            }
+
+            public sealed class DataSourceRegistry
+            {
+                public MySqlDataSource GetDataSource(string tenant) => new MySqlDataSource("Server=db;Database=" + tenant);
+            }
+        }
+        """;
+
+    // ---------------------------------------------------------------- a pool the method did not create: reported
+
+    [Fact]
+    public Task Disposing_a_data_source_field_in_request_code_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        class CustomerRepository
+        {
+            private readonly MySqlDataSource _dataSource;
+
+            public CustomerRepository(MySqlDataSource dataSource) => _dataSource = dataSource;
+
+            public async Task<object?> CountAsync()
+            {
+                try
+                {
+                    await using var conn = await _dataSource.OpenConnectionAsync();
+                    using var command = new MySqlCommand("SELECT COUNT(*) FROM customers", conn);
+                    return await command.ExecuteScalarAsync();
+                }
+                finally
+                {
+                    await {|#0:_dataSource.DisposeAsync()|};
+                }
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("_dataSource.DisposeAsync()", ClosesSharedPool));
+
+    [Fact]
+    public Task Disposing_a_parameter_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using MySqlConnector;
+
+        class C
+        {
+            public void Run(MySqlDataSource dataSource)
+            {
+                using (var conn = dataSource.OpenConnection())
+                {
+                }
+
+                [|dataSource.Dispose()|];
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Disposing_a_pool_from_the_service_provider_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using Microsoft.Extensions.DependencyInjection;
+        using MySqlConnector;
+
+        class C
+        {
+            public void Run(IServiceProvider services)
+            {
+                {|#0:services.GetRequiredService<MySqlDataSource>().Dispose()|};
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("services.GetRequiredService<MySqlDataSource>().Dispose()", ClosesSharedPool));
+
+    [Fact]
+    public Task Disposing_a_cached_data_source_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using System.Collections.Concurrent;
+        using System.Collections.Generic;
+        using MySqlConnector;
+
+        class TenantQueries
+        {
+            private readonly ConcurrentDictionary<string, MySqlDataSource> _byTenant = new();
+
+            public void AfterLookup(string tenant)
+            {
+                if (_byTenant.TryGetValue(tenant, out var dataSource))
+                {
+                    using var conn = dataSource.OpenConnection();
+                    [|dataSource.Dispose()|];
+                }
+            }
+
+            public void AfterIndexer(string tenant)
+            {
+                var dataSource = _byTenant[tenant];
+                using (var conn = dataSource.OpenConnection())
+                {
+                }
+
+                [|dataSource.Dispose()|];
+            }
+
+            public void LazyValue(ConcurrentDictionary<string, Lazy<MySqlDataSource>> lazyByTenant, string tenant) =>
+                [|lazyByTenant[tenant].Value.Dispose()|];
+
+            public void ConditionalAccess(string tenant) => [|_byTenant.GetValueOrDefault(tenant)?.Dispose()|];
+        }
+        """);
+
+    [Fact]
+    public Task Using_over_a_shared_data_source_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Threading.Tasks;
+        using MySqlConnector;
+        using Shared;
+
+        class C
+        {
+            private readonly DataSourceRegistry _registry = new();
+            private readonly MySqlDataSource _master = new("Server=db");
+
+            public async Task DeclarationAsync(string tenant)
+            {
+                await using var dataSource = {|#0:_registry.GetDataSource(tenant)|};
+                await using var conn = await dataSource.OpenConnectionAsync();
+            }
+
+            public void Statement()
+            {
+                using ({|#1:_master|})
+                {
+                    using var conn = _master.OpenConnection();
+                }
+            }
+        }
+        """ + Pools,
+        Verify.Diagnostic().WithLocation(0).WithArguments("using var dataSource", ClosesSharedPool),
+        Verify.Diagnostic().WithLocation(1).WithArguments("using (_master)", ClosesSharedPool));
+
+    [Fact]
+    public Task Using_over_a_primary_constructor_parameter_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Threading;
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        sealed class CustomerRepository(MySqlDataSource dataSource)
+        {
+            public async Task<object?> CountAsync(CancellationToken ct)
+            {
+                await using var source = [|dataSource|];
+                await using var conn = await source.OpenConnectionAsync(ct);
+                using var command = new MySqlCommand("SELECT COUNT(*) FROM customers", conn);
+                return await command.ExecuteScalarAsync(ct);
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Disposing_a_pool_field_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using Shared;
+
+        class C
+        {
+            private readonly DisposablePool _pool = new();
+
+            public int Run()
+            {
+                using var lease = _pool.GetConnection();
+                var rows = lease.Execute("DELETE FROM sessions");
+                [|_pool.Dispose()|];
+                return rows;
+            }
+        }
+        """ + Pools);
+
+    [Fact]
+    public Task Disposing_every_cached_data_source_from_request_code_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Collections.Concurrent;
+        using MySqlConnector;
+
+        class TenantDataSources
+        {
+            private readonly ConcurrentDictionary<string, MySqlDataSource> _byTenant = new();
+
+            public void Reset()
+            {
+                foreach (var dataSource in _byTenant.Values)
+                {
+                    [|dataSource.Dispose()|];
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Disposing_in_a_request_lambda_of_Main_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        static class Program
+        {
+            static async Task Main()
+            {
+                await using var master = new MySqlDataSource("Server=db");
+                Func<MySqlDataSource, Task> handler = async dataSource =>
+                {
+                    await using var conn = await dataSource.OpenConnectionAsync();
+                    await [|dataSource.DisposeAsync()|];
+                };
+                await handler(master);
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Clearing_pools_in_request_code_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        class C
+        {
+            public async Task RecoverAsync(MySqlConnection conn, MySqlException exception)
+            {
+                if (exception.ErrorCode == MySqlErrorCode.ConnectionCountError)
+                {
+                    {|#0:MySqlConnection.ClearAllPools()|};
+                    [|MySqlConnection.ClearPool(conn)|];
+                    await [|MySqlConnection.ClearAllPoolsAsync()|];
+                    await [|MySqlConnection.ClearPoolAsync(conn)|];
+                }
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("MySqlConnection.ClearAllPools()", ClearsPools));
+
+    // ---------------------------------------------------------------- the method's own pool, or shutdown code: not reported
+
+    [Fact]
+    public Task Disposing_a_data_source_the_method_created_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using System.Threading;
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        class Migrator
+        {
+            public async Task MigrateAsync(string connectionString)
+            {
+                var dataSource = new MySqlDataSourceBuilder(connectionString).Build();
+                try
+                {
+                    await using var conn = await dataSource.OpenConnectionAsync();
+                }
+                finally
+                {
+                    await dataSource.DisposeAsync();
+                }
+
+                await using var second = CreateDataSource(connectionString);
+                using (var third = new MySqlDataSource(connectionString))
+                {
+                }
+
+                var fourth = new MySqlDataSource(connectionString);
+                using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(5));
+                timeout.Token.Register(() => fourth.Dispose());
+            }
+
+            private static MySqlDataSource CreateDataSource(string connectionString) => new(connectionString);
+        }
+        """);
+
+    [Fact]
+    public Task Owner_Dispose_methods_and_finalizers_are_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using System.Collections.Concurrent;
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        sealed class TenantDataSources : IDisposable, IAsyncDisposable
+        {
+            private readonly ConcurrentDictionary<string, MySqlDataSource> _byTenant = new();
+            private readonly MySqlDataSource _master = new("Server=db");
+
+            public void Dispose()
+            {
+                foreach (var dataSource in _byTenant.Values)
+                {
+                    dataSource.Dispose();
+                }
+
+                _master.Dispose();
+            }
+
+            public async ValueTask DisposeAsync()
+            {
+                foreach (var dataSource in _byTenant.Values)
+                {
+                    await dataSource.DisposeAsync().ConfigureAwait(false);
+                }
+
+                await _master.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+
+        class Base : IAsyncDisposable
+        {
+            protected readonly MySqlDataSource DataSource = new("Server=db");
+
+            ~Base() => DataSource.Dispose();
+
+            protected virtual void Dispose(bool disposing)
+            {
+                if (disposing)
+                {
+                    DataSource.Dispose();
+                }
+            }
+
+            protected virtual ValueTask DisposeAsyncCore() => DataSource.DisposeAsync();
+
+            ValueTask IAsyncDisposable.DisposeAsync() => DataSource.DisposeAsync();
+        }
+        """);
+
+    [Fact]
+    public Task Hosted_service_stop_and_stopping_callbacks_are_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Threading;
+        using System.Threading.Tasks;
+        using Microsoft.Extensions.Hosting;
+        using MySqlConnector;
+
+        sealed class PoolShutdown : IHostedService
+        {
+            private readonly MySqlDataSource _dataSource;
+
+            public PoolShutdown(MySqlDataSource dataSource, IHostApplicationLifetime lifetime)
+            {
+                _dataSource = dataSource;
+                lifetime.ApplicationStopping.Register(() => MySqlConnection.ClearAllPools());
+                lifetime.ApplicationStopped.Register(() => _dataSource.Dispose());
+            }
+
+            public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+            public async Task StopAsync(CancellationToken cancellationToken)
+            {
+                await _dataSource.DisposeAsync();
+                await MySqlConnection.ClearAllPoolsAsync(cancellationToken);
+            }
+        }
+
+        sealed class Worker : BackgroundService
+        {
+            private readonly MySqlDataSource _dataSource;
+
+            public Worker(MySqlDataSource dataSource) => _dataSource = dataSource;
+
+            protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+            {
+                await using var conn = await _dataSource.OpenConnectionAsync(stoppingToken);
+            }
+
+            public override async Task StopAsync(CancellationToken cancellationToken)
+            {
+                await base.StopAsync(cancellationToken);
+                _dataSource.Dispose();
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Main_and_top_level_statements_are_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using Microsoft.Extensions.DependencyInjection;
+        using MySqlConnector;
+
+        static class Program
+        {
+            static void Main()
+            {
+                var services = Host.Build();
+                services.GetRequiredService<MySqlDataSource>().Dispose();
+                MySqlConnection.ClearAllPools();
+                AppDomain.CurrentDomain.ProcessExit += (_, _) => services.GetRequiredService<MySqlDataSource>().Dispose();
+            }
+        }
+
+        static class Host
+        {
+            public static IServiceProvider Build() => throw new NotSupportedException("The container is built by the host.");
+        }
+        """);
+
+    [Fact]
+    public Task Top_level_statements_are_not_reported()
+    {
+        var test = Verify.CreateTest("""
+            using MySqlConnector;
+            using Shared;
+
+            var registry = new DataSourceRegistry();
+            var dataSource = registry.GetDataSource("tenant_a");
+            await using (var conn = await dataSource.OpenConnectionAsync())
+            {
+            }
+
+            await dataSource.DisposeAsync();
+            await MySqlConnection.ClearAllPoolsAsync();
+            """ + Pools);
+        test.TestState.OutputKind = OutputKind.ConsoleApplication;
+        return test.RunAsync(CancellationToken.None);
+    }
+
+    [Fact]
+    public Task Taking_a_data_source_out_of_the_cache_or_replacing_it_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using System.Collections.Concurrent;
+        using System.Threading;
+        using MySqlConnector;
+
+        class TenantDataSources
+        {
+            private readonly ConcurrentDictionary<string, MySqlDataSource> _byTenant = new();
+            private MySqlDataSource _master = new("Server=db");
+
+            public void Evict(string tenant)
+            {
+                if (_byTenant.TryRemove(tenant, out var evicted))
+                {
+                    evicted.Dispose();
+                }
+            }
+
+            public void EvictLazy(ConcurrentDictionary<string, Lazy<MySqlDataSource>> lazyByTenant, string tenant)
+            {
+                if (lazyByTenant.TryRemove(tenant, out var evicted) && evicted.IsValueCreated)
+                {
+                    evicted.Value.Dispose();
+                }
+            }
+
+            public void RotateMaster(string connectionString)
+            {
+                var old = _master;
+                _master = new MySqlDataSource(connectionString);
+                old.Dispose();
+            }
+
+            public void RotateAtomically(string connectionString) =>
+                Interlocked.Exchange(ref _master, new MySqlDataSource(connectionString)).Dispose();
+        }
+        """);
+
+    [Fact]
+    public Task Disposing_connections_leases_and_other_types_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using MySqlConnector;
+        using Prelude;
+
+        sealed class DisposableSettings : IDisposable
+        {
+            public ConnectionInfo GetConnection() => new ConnectionInfo("db", 3306);
+            public void Dispose() { }
+        }
+
+        class C
+        {
+            private readonly MySqlConnection _connection = new();
+            private readonly DisposableSettings _settings = new();
+
+            public void Run(ConnectionLease lease, MySqlDataSourceBuilder builder)
+            {
+                _connection.Dispose();
+                lease.Dispose();
+                _settings.Dispose();
+                using (_connection)
+                {
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task A_pool_disposing_itself_and_other_ClearPool_methods_are_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using Prelude;
+
+        sealed class SelfClosingPool : IDisposable
+        {
+            public ConnectionLease GetConnection() => new ConnectionLease();
+
+            public void Shutdown() => Dispose();
+
+            public void Dispose() { }
+        }
+
+        static class CacheAdmin
+        {
+            public static void ClearPool(string name) { }
+
+            public static void Run() => ClearPool("tenants");
+        }
+        """);
+}

@@ -1,0 +1,171 @@
+using Verify = TenantDbGuard.Analyzers.Tests.Verifiers.CSharpCodeFixVerifier<
+    TenantDbGuard.Analyzers.SharedPoolClosedAnalyzer,
+    TenantDbGuard.CodeFixes.SharedPoolClosedCodeFixProvider>;
+
+namespace TenantDbGuard.Analyzers.Tests;
+
+public sealed class SharedPoolClosedCodeFixTests
+{
+    [Fact]
+    public Task Dispose_of_a_shared_data_source_is_removed() => Verify.VerifyCodeFixAsync("""
+        using MySqlConnector;
+
+        class C
+        {
+            private readonly MySqlDataSource _dataSource = new("Server=db");
+
+            public int Run()
+            {
+                using var conn = _dataSource.OpenConnection();
+                using var command = new MySqlCommand("SELECT 1", conn);
+                var value = (int)command.ExecuteScalar()!;
+                [|_dataSource.Dispose()|];
+                return value;
+            }
+        }
+        """, """
+        using MySqlConnector;
+
+        class C
+        {
+            private readonly MySqlDataSource _dataSource = new("Server=db");
+
+            public int Run()
+            {
+                using var conn = _dataSource.OpenConnection();
+                using var command = new MySqlCommand("SELECT 1", conn);
+                var value = (int)command.ExecuteScalar()!;
+                return value;
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Awaited_DisposeAsync_with_ConfigureAwait_is_removed() => Verify.VerifyCodeFixAsync("""
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        class C
+        {
+            public async Task RunAsync(MySqlDataSource dataSource)
+            {
+                try
+                {
+                    await using var conn = await dataSource.OpenConnectionAsync().ConfigureAwait(false);
+                }
+                finally
+                {
+                    // Closing the pool here broke every other request.
+                    await [|dataSource.DisposeAsync()|].ConfigureAwait(false);
+                }
+            }
+        }
+        """, """
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        class C
+        {
+            public async Task RunAsync(MySqlDataSource dataSource)
+            {
+                try
+                {
+                    await using var conn = await dataSource.OpenConnectionAsync().ConfigureAwait(false);
+                }
+                finally
+                {
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Conditional_Dispose_is_removed() => Verify.VerifyCodeFixAsync("""
+        using MySqlConnector;
+
+        class C
+        {
+            private MySqlDataSource? _dataSource;
+
+            public void Reset()
+            {
+                [|_dataSource?.Dispose()|];
+                _dataSource = null;
+            }
+        }
+        """, """
+        using MySqlConnector;
+
+        class C
+        {
+            private MySqlDataSource? _dataSource;
+
+            public void Reset()
+            {
+                _dataSource = null;
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Fix_all_removes_every_shared_Dispose_in_the_document() => Verify.VerifyCodeFixAsync("""
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        class C
+        {
+            private readonly MySqlDataSource _master = new("Server=db");
+
+            public async Task RunAsync(MySqlDataSource tenant)
+            {
+                await using (var conn = await tenant.OpenConnectionAsync())
+                {
+                }
+
+                await [|tenant.DisposeAsync()|];
+                [|_master.Dispose()|];
+            }
+        }
+        """, """
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        class C
+        {
+            private readonly MySqlDataSource _master = new("Server=db");
+
+            public async Task RunAsync(MySqlDataSource tenant)
+            {
+                await using (var conn = await tenant.OpenConnectionAsync())
+                {
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task No_fix_for_ClearPool_using_or_a_Dispose_that_is_not_a_statement_of_a_block()
+    {
+        const string source = """
+            using MySqlConnector;
+
+            class C
+            {
+                private readonly MySqlDataSource _dataSource = new("Server=db");
+
+                public void Run(bool failed)
+                {
+                    if (failed)
+                        [|_dataSource.Dispose()|];
+
+                    using ([|_dataSource|])
+                    {
+                    }
+
+                    [|MySqlConnection.ClearAllPools()|];
+                }
+            }
+            """;
+        return Verify.VerifyCodeFixAsync(source, source);
+    }
+}
