@@ -20,6 +20,18 @@ public static class Descriptors
             + "or handed to the caller. Every path that forgets it keeps a server connection until the process ends "
             + "and eventually fails the whole service with 'Too many connections' (MySQL error 1040).");
 
+    /// <summary>TDG004: a connection is used, or released again, after it was released.</summary>
+    public static readonly DiagnosticDescriptor ConnectionUsedAfterRelease = Create(
+        DiagnosticIds.ConnectionUsedAfterRelease,
+        title: "Connection is used or released again after it was released",
+        messageFormat: "{0} {1}",
+        RuleCategory.Reliability,
+        DiagnosticSeverity.Warning,
+        description: "Once a connection or lease is released (Release, Dispose, DisposeAsync, or Close on a lease) it may already "
+            + "serve another caller or tenant: using it again fails with ObjectDisposedException or, with a pool that does not "
+            + "check, runs on someone else's connection, and releasing it twice can hand one connection to two callers. "
+            + "After Close a DbConnection may be opened again; only members that need an open connection are reported then.");
+
     private static DiagnosticDescriptor Create(
         string id,
         string title,
