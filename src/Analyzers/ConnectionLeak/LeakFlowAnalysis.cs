@@ -118,8 +118,9 @@ internal readonly struct Misuse
 /// The state is a set of <see cref="Config"/>: the resource's status and the variables (locals, parameters,
 /// flow captures) that hold it. Each configuration is propagated on its own, so the analysis is exact for
 /// aliasing and null checks within a path and merges nothing. After a release the configuration keeps its holders,
-/// the release (an index into the releases seen) and the <c>bool</c> locals known to be <c>true</c>, so that the same walk
-/// finds uses and second releases of a released resource (TDG004); the state stays one small struct.
+/// and the release (an index into the releases seen), so that the same walk finds uses and second releases of a released
+/// resource (TDG004). The values of 'released' flags (bool locals only ever assigned constants) are part of the
+/// configuration too, so that a release guarded by one is followed exactly. The state stays one small struct.
 /// </remarks>
 internal sealed class LeakFlowAnalysis
 {
@@ -139,6 +140,7 @@ internal sealed class LeakFlowAnalysis
     private List<ReleaseSite>? _releaseSites;
     private List<Misuse>? _misuses;
     private HashSet<IOperation>? _releasedWhileHeld;
+    private Dictionary<ILocalSymbol, int>? _flagIndexes;
     private bool _releaseCall;
     private bool _gaveUp;
     private bool _handsOff;
@@ -779,7 +781,7 @@ internal sealed class LeakFlowAnalysis
             case ILocalReferenceOperation local:
                 if (local.Local.Type.SpecialType == SpecialType.System_Boolean)
                 {
-                    SetFlag(local.Local, assignment.Value.ConstantValue is { HasValue: true, Value: true });
+                    SetFlag(local.Local, assignment.Value);
                 }
 
                 StoreLocal(local.Local, value, assignment);
@@ -957,7 +959,7 @@ internal sealed class LeakFlowAnalysis
             if (_site.Kind == AcquisitionKind.Opened && Equals(variable, _site.Anchor))
             {
                 // A new object in the opened variable: track it from scratch.
-                _config = new Config(Status.Unacquired, Bit(variable) | AliasOf(valueOperation));
+                _config = new Config(Status.Unacquired, Bit(variable) | AliasOf(valueOperation), 0, _config.Flags);
             }
             else if (IsTrackedAfterRelease)
             {
@@ -977,7 +979,7 @@ internal sealed class LeakFlowAnalysis
 
             if (Equals(variable, _site.Anchor))
             {
-                _config = new Config(Status.Unacquired, Bit(variable) | (value ? _config.Holders : AliasOf(valueOperation)));
+                _config = new Config(Status.Unacquired, Bit(variable) | (value ? _config.Holders : AliasOf(valueOperation)), 0, _config.Flags);
             }
             else
             {
@@ -1231,19 +1233,124 @@ internal sealed class LeakFlowAnalysis
         return name;
     }
 
-    /// <summary>Remembers which <c>bool</c> locals are <c>true</c> on this path (a 'released' flag), while the resource is tracked.</summary>
-    private void SetFlag(ILocalSymbol local, bool isTrue)
+    // ---------------------------------------------------------------------------------------------
+    // Flags: a bool local that is only ever assigned true or false ('var released = false; ... released = true;').
+    // Its value on the path is part of the configuration, so 'if (!released) conn.Release();' is followed exactly.
+    // ---------------------------------------------------------------------------------------------
+
+    private void SetFlag(ILocalSymbol local, IOperation value)
     {
-        if (_config.Status != Status.Held && !IsTrackedAfterRelease)
+        if (!FlagIndexes.TryGetValue(local, out var index))
         {
             return;
         }
 
-        var flags = isTrue ? _config.Flags | Bit(local) : _config.Flags & ~KnownBit(local);
+        var known = value.ConstantValue is { HasValue: true, Value: bool isTrue } ? (isTrue ? 1UL : 1UL << 32) << index : 0;
+        var flags = (_config.Flags & ~((1UL | 1UL << 32) << index)) | known;
         if (flags != _config.Flags)
         {
             _config = new Config(_config.Status, _config.Holders, _config.ReleasedAt, flags);
         }
+    }
+
+    /// <summary>The value of a flag on the path of <paramref name="config"/>, when it is known.</summary>
+    private bool? FlagValue(Config config, ILocalSymbol local)
+    {
+        if (config.Flags == 0 || !FlagIndexes.TryGetValue(local, out var index))
+        {
+            return null;
+        }
+
+        return (config.Flags & (1UL << index)) != 0 ? true : (config.Flags & (1UL << (32 + index))) != 0 ? false : null;
+    }
+
+    /// <summary>Bool locals written only by plain assignments of constants, never by reference or from a lambda; at most 32.</summary>
+    private Dictionary<ILocalSymbol, int> FlagIndexes => _flagIndexes ??= FindFlags(_graph);
+
+    private static Dictionary<ILocalSymbol, int> FindFlags(ControlFlowGraph graph)
+    {
+        var candidates = new Dictionary<ILocalSymbol, int>(SymbolEqualityComparer.Default);
+        HashSet<ILocalSymbol>? excluded = null;
+        List<SyntaxNode>? closures = null;
+        foreach (var block in graph.Blocks)
+        {
+            foreach (var operation in block.Operations)
+            {
+                foreach (var node in operation.DescendantsAndSelf())
+                {
+                    switch (node)
+                    {
+                        case ISimpleAssignmentOperation { Target: ILocalReferenceOperation { Local: var local } } assignment when local.Type.SpecialType == SpecialType.System_Boolean:
+                            if (assignment.Value.ConstantValue is { HasValue: true, Value: bool } && !local.IsRef)
+                            {
+                                if (!candidates.ContainsKey(local))
+                                {
+                                    candidates.Add(local, candidates.Count);
+                                }
+                            }
+                            else
+                            {
+                                (excluded ??= new HashSet<ILocalSymbol>(SymbolEqualityComparer.Default)).Add(local);
+                            }
+
+                            break;
+                        case IAssignmentOperation { Target: var target } and not ISimpleAssignmentOperation:
+                            foreach (var written in target.DescendantsAndSelf())
+                            {
+                                if (written is ILocalReferenceOperation { Local: var writtenLocal })
+                                {
+                                    (excluded ??= new HashSet<ILocalSymbol>(SymbolEqualityComparer.Default)).Add(writtenLocal);
+                                }
+                            }
+
+                            break;
+                        case IArgumentOperation { Parameter.RefKind: not RefKind.None and not RefKind.In, Value: ILocalReferenceOperation { Local: var byRef } }:
+                            (excluded ??= new HashSet<ILocalSymbol>(SymbolEqualityComparer.Default)).Add(byRef);
+                            break;
+                        case IFlowAnonymousFunctionOperation lambda:
+                            (closures ??= new List<SyntaxNode>()).Add(lambda.Syntax);
+                            break;
+                    }
+                }
+            }
+        }
+
+        foreach (var localFunction in graph.LocalFunctions)
+        {
+            foreach (var reference in localFunction.DeclaringSyntaxReferences)
+            {
+                (closures ??= new List<SyntaxNode>()).Add(reference.GetSyntax());
+            }
+        }
+
+        if (candidates.Count == 0 || excluded is null && closures is null)
+        {
+            return candidates.Count <= 32 ? candidates : new Dictionary<ILocalSymbol, int>(SymbolEqualityComparer.Default);
+        }
+
+        // A lambda or local function that names the flag may change it behind the path's back.
+        var captured = new HashSet<string>();
+        foreach (var closure in closures ?? new List<SyntaxNode>())
+        {
+            foreach (var identifier in closure.DescendantNodes())
+            {
+                if (identifier is Microsoft.CodeAnalysis.CSharp.Syntax.IdentifierNameSyntax name)
+                {
+                    captured.Add(name.Identifier.ValueText);
+                }
+            }
+        }
+
+        var flags = new Dictionary<ILocalSymbol, int>(SymbolEqualityComparer.Default);
+        foreach (var candidate in candidates.Keys)
+        {
+            if (flags.Count < 32 && excluded?.Contains(candidate) != true && !captured.Contains(candidate.Name))
+            {
+                flags.Add(candidate, flags.Count);
+            }
+        }
+
+        return flags;
     }
 
     private bool Holds(object variable)
@@ -1348,6 +1455,8 @@ internal sealed class LeakFlowAnalysis
         {
             case IUnaryOperation { OperatorKind: UnaryOperatorKind.Not } not:
                 return Refine(config, not.Operand, !outcome);
+            case ILocalReferenceOperation local when FlagValue(config, local.Local) is { } flag:
+                return flag == outcome ? config : null;
             case IIsNullOperation isNull:
                 return outcome && HeldBy(config, isNull.Operand) ? null : config;
             case IBinaryOperation binary when binary.OperatorKind is BinaryOperatorKind.Equals or BinaryOperatorKind.NotEquals:
@@ -1409,8 +1518,8 @@ internal sealed class LeakFlowAnalysis
         {
             case IUnaryOperation { OperatorKind: UnaryOperatorKind.Not } not:
                 return RefineReleased(config, not.Operand, !outcome);
-            case ILocalReferenceOperation local when !outcome && (config.Flags & KnownBit(local.Local)) != 0:
-                return null;
+            case ILocalReferenceOperation local when FlagValue(config, local.Local) is { } flag:
+                return flag == outcome ? config : null;
             case IBinaryOperation binary when binary.OperatorKind is BinaryOperatorKind.Equals or BinaryOperatorKind.NotEquals:
             {
                 var equalWhen = binary.OperatorKind == BinaryOperatorKind.Equals ? outcome : !outcome;
@@ -1512,7 +1621,7 @@ internal sealed class LeakFlowAnalysis
         /// <summary>When released and still held by a variable: 1 + the index of the release in the releases seen; else 0.</summary>
         public int ReleasedAt { get; }
 
-        /// <summary>The <c>bool</c> locals known to be <c>true</c> on this path, while the resource is tracked.</summary>
+        /// <summary>The flags known on this path: bit i when flag i is true, bit 32 + i when it is false.</summary>
         public ulong Flags { get; }
 
         public Config With(ulong holders) => new(Status, holders, ReleasedAt, Flags);
