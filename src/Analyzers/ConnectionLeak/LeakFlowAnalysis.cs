@@ -125,6 +125,7 @@ internal readonly struct Misuse
 internal sealed class LeakFlowAnalysis
 {
     private const int MaxSteps = 50_000;
+    private const int MaxFlags = 8;
 
     private readonly ControlFlowGraph _graph;
     private readonly AcquisitionSite _site;
@@ -1264,11 +1265,35 @@ internal sealed class LeakFlowAnalysis
         return (config.Flags & (1UL << index)) != 0 ? true : (config.Flags & (1UL << (32 + index))) != 0 ? false : null;
     }
 
-    /// <summary>Bool locals written only by plain assignments of constants, never by reference or from a lambda; at most 32.</summary>
+    /// <summary>
+    /// Bool locals that a branch tests and that are written only by plain assignments of constants, never by reference or
+    /// from a lambda; at most <see cref="MaxFlags"/>, so that flags cannot multiply the configurations without bound.
+    /// </summary>
     private Dictionary<ILocalSymbol, int> FlagIndexes => _flagIndexes ??= FindFlags(_graph);
 
     private static Dictionary<ILocalSymbol, int> FindFlags(ControlFlowGraph graph)
     {
+        var flags = new Dictionary<ILocalSymbol, int>(SymbolEqualityComparer.Default);
+        HashSet<ILocalSymbol>? tested = null;
+        foreach (var block in graph.Blocks)
+        {
+            var condition = Unwrap(block.BranchValue);
+            while (condition is IUnaryOperation { OperatorKind: UnaryOperatorKind.Not } not)
+            {
+                condition = Unwrap(not.Operand);
+            }
+
+            if (block.ConditionalSuccessor is not null && condition is ILocalReferenceOperation { Local: var local } && local.Type.SpecialType == SpecialType.System_Boolean)
+            {
+                (tested ??= new HashSet<ILocalSymbol>(SymbolEqualityComparer.Default)).Add(local);
+            }
+        }
+
+        if (tested is null)
+        {
+            return flags;
+        }
+
         var candidates = new Dictionary<ILocalSymbol, int>(SymbolEqualityComparer.Default);
         HashSet<ILocalSymbol>? excluded = null;
         List<SyntaxNode>? closures = null;
@@ -1280,7 +1305,7 @@ internal sealed class LeakFlowAnalysis
                 {
                     switch (node)
                     {
-                        case ISimpleAssignmentOperation { Target: ILocalReferenceOperation { Local: var local } } assignment when local.Type.SpecialType == SpecialType.System_Boolean:
+                        case ISimpleAssignmentOperation { Target: ILocalReferenceOperation { Local: var local } } assignment when tested.Contains(local):
                             if (assignment.Value.ConstantValue is { HasValue: true, Value: bool } && !local.IsRef)
                             {
                                 if (!candidates.ContainsKey(local))
@@ -1323,28 +1348,25 @@ internal sealed class LeakFlowAnalysis
             }
         }
 
-        if (candidates.Count == 0 || excluded is null && closures is null)
-        {
-            return candidates.Count <= 32 ? candidates : new Dictionary<ILocalSymbol, int>(SymbolEqualityComparer.Default);
-        }
-
         // A lambda or local function that names the flag may change it behind the path's back.
         var captured = new HashSet<string>();
-        foreach (var closure in closures ?? new List<SyntaxNode>())
+        if (closures is not null)
         {
-            foreach (var identifier in closure.DescendantNodes())
+            foreach (var closure in closures)
             {
-                if (identifier is Microsoft.CodeAnalysis.CSharp.Syntax.IdentifierNameSyntax name)
+                foreach (var identifier in closure.DescendantNodes())
                 {
-                    captured.Add(name.Identifier.ValueText);
+                    if (identifier is Microsoft.CodeAnalysis.CSharp.Syntax.IdentifierNameSyntax name)
+                    {
+                        captured.Add(name.Identifier.ValueText);
+                    }
                 }
             }
         }
 
-        var flags = new Dictionary<ILocalSymbol, int>(SymbolEqualityComparer.Default);
         foreach (var candidate in candidates.Keys)
         {
-            if (flags.Count < 32 && excluded?.Contains(candidate) != true && !captured.Contains(candidate.Name))
+            if (flags.Count < MaxFlags && excluded?.Contains(candidate) != true && !captured.Contains(candidate.Name))
             {
                 flags.Add(candidate, flags.Count);
             }
