@@ -530,6 +530,62 @@ public sealed class UseAfterReleaseAnalyzerTests
         """);
 
     [Fact]
+    public Task Flag_that_claims_a_release_that_did_not_happen_leaves_a_leak() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                var released = true;
+                try
+                {
+                    conn.Execute("update a set b = 1");
+                }
+                finally
+                {
+                    if (!released)
+                    {
+                        conn.Release();
+                    }
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Flag_changed_by_a_lambda_is_not_trusted() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                var released = false;
+                Action forget = () => released = true;
+                try
+                {
+                    conn.Execute("update a set b = 1");
+                    {|#0:conn.Release()|};
+                    released = true;
+                    forget();
+                }
+                finally
+                {
+                    if (!released)
+                    {
+                        {|#1:conn.Release()|};
+                    }
+                }
+            }
+        }
+        """,
+        Tdg004("'conn'", "is released at line 14 and again in the 'finally' at line 22"));
+
+    [Fact]
     public Task State_check_before_closing_a_disposed_connection_is_not_reported() => Verify.VerifyAnalyzerAsync("""
         using System.Data;
         using MySqlConnector;
