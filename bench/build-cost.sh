@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Measures how much build CPU the TDG001 analyzer adds to a large code base.
+# Measures how much build CPU the TenantDbGuard analyzer (TDG001 and TDG004, one analysis) adds to a large code base.
 #
 #   bash bench/build-cost.sh [RUNS]        RUNS full rebuilds of each configuration (default 5, or $RUNS)
 #   CA2000=1 bash bench/build-cost.sh      also measures CA2000 (dispose_analysis_kind = AllPaths) for reference
@@ -147,6 +147,7 @@ sed -n '/Total analyzer execution time/,/Total generator execution time/p' "$wor
 
 echo
 echo "== TDG001 warnings in the with-analyzer build: $tdg_count (planted leaks: $planted)"
+echo "   TDG004 warnings (use or second release after a release; none planted): $(count TDG004 "$work/with-$runs.log")"
 if [[ "$with_ca2000" == 1 ]]; then
     echo "   CA2000 warnings in the CA2000 build: $(count CA2000 "$work/ca2000-$runs.log")"
 fi

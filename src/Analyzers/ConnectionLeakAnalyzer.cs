@@ -14,11 +14,13 @@ namespace TenantDbGuard.Analyzers;
 
 /// <summary>
 /// TDG001: a connection (from <c>GetConnection</c>, <c>OpenConnection</c>, or <c>Open</c> on a connection) that is
-/// not released on every path of the control-flow graph, exceptional paths included.
+/// not released on every path of the control-flow graph, exceptional paths included; and TDG004: a connection used,
+/// or released again, on a path where it was already released.
 /// </summary>
 /// <remarks>
 /// A cheap syntax scan picks the members that call a method with an acquisition's name; only those are bound,
-/// and only the bodies that really acquire get a control-flow graph and the flow analysis.
+/// and only the bodies that really acquire get a control-flow graph and the flow analysis. Both rules come out of
+/// the same walk of each acquisition.
 /// </remarks>
 [DiagnosticAnalyzer(LanguageNames.CSharp)]
 public sealed class ConnectionLeakAnalyzer : DiagnosticAnalyzer
@@ -43,7 +45,9 @@ public sealed class ConnectionLeakAnalyzer : DiagnosticAnalyzer
     };
 
     /// <inheritdoc />
-    public override ImmutableArray<DiagnosticDescriptor> SupportedDiagnostics { get; } = ImmutableArray.Create(Descriptors.ConnectionNotReleased);
+    public override ImmutableArray<DiagnosticDescriptor> SupportedDiagnostics { get; } = ImmutableArray.Create(
+        Descriptors.ConnectionNotReleased,
+        Descriptors.ConnectionUsedAfterRelease);
 
     /// <inheritdoc />
     public override void Initialize(AnalysisContext context)
@@ -197,6 +201,7 @@ public sealed class ConnectionLeakAnalyzer : DiagnosticAnalyzer
         {
             var ownLocals = new HashSet<ILocalSymbol>(SymbolEqualityComparer.Default);
             CollectLocals(graph.Root, ownLocals);
+            HashSet<SyntaxNode>? misused = null;
             foreach (var site in sites)
             {
                 if (site.Anchor is ILocalSymbol anchor && !ownLocals.Contains(anchor))
@@ -205,10 +210,19 @@ public sealed class ConnectionLeakAnalyzer : DiagnosticAnalyzer
                     continue;
                 }
 
-                var (leaks, handsOff) = LeakFlowAnalysis.Run(graph, site, rules, names, ownLocals, context.CancellationToken);
+                var (leaks, handsOff, misuses) = LeakFlowAnalysis.Run(graph, site, rules, names, ownLocals, context.CancellationToken);
                 if (leaks.Count > 0)
                 {
                     context.ReportDiagnostic(CreateDiagnostic(site, leaks, handsOff));
+                }
+
+                foreach (var misuse in misuses)
+                {
+                    // Two acquisitions of one variable (Open twice) see the same misuse: report it once.
+                    if ((misused ??= new HashSet<SyntaxNode>()).Add(misuse.At.Syntax))
+                    {
+                        context.ReportDiagnostic(CreateDiagnostic(site, misuse));
+                    }
                 }
             }
         }
@@ -345,6 +359,32 @@ public sealed class ConnectionLeakAnalyzer : DiagnosticAnalyzer
         });
         return Diagnostic.Create(Descriptors.ConnectionNotReleased, syntax.GetLocation(), properties, subject, path);
     }
+
+    private static Diagnostic CreateDiagnostic(AcquisitionSite site, Misuse misuse)
+    {
+        var at = ReportedNode(misuse.At.Syntax);
+        var other = ReportedNode(misuse.Other.Syntax);
+        var subject = (misuse.Variable ?? SubjectName(site)) is { } name ? $"'{name}'" : "The connection";
+        var released = misuse.Closed ? "closed" : "released";
+        var text = misuse.Kind switch
+        {
+            MisuseKind.UsedAfterRelease => $"is used at line {Line(at, at)} after it was {released} at line {Line(other, other)}",
+            MisuseKind.ReleasedAgain => $"is released again at line {Line(at, at)} after it was released at line {Line(other, other)}",
+            _ => misuse.Other.IsImplicit
+                ? $"is released at line {Line(at, at)} and again by its 'using' at line {Line(other, other)}"
+                : $"is released at line {Line(at, at)} and again in the 'finally' at line {Line(other, other)}",
+        };
+        var properties = ImmutableDictionary.CreateRange(new[]
+        {
+            new KeyValuePair<string, string?>(UseAfterReleaseProperties.Kind, misuse.Kind.ToString()),
+            new KeyValuePair<string, string?>(UseAfterReleaseProperties.Fixable, misuse.Fixable ? "true" : "false"),
+        });
+        return Diagnostic.Create(Descriptors.ConnectionUsedAfterRelease, at.GetLocation(), new[] { other.GetLocation() }, properties, subject, text);
+    }
+
+    /// <summary><c>conn?.Dispose()</c> is reported as a whole, not as its <c>.Dispose()</c> part.</summary>
+    private static SyntaxNode ReportedNode(SyntaxNode node) =>
+        node.Parent is ConditionalAccessExpressionSyntax conditional && conditional.WhenNotNull == node ? conditional : node;
 
     private static string ReturnPath(SyntaxNode? at, SyntaxNode fallback)
     {

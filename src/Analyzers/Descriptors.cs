@@ -45,6 +45,18 @@ public static class Descriptors
             + "instead, and leave closing pools to shutdown code: the owner's Dispose, IHostedService.StopAsync, an "
             + "ApplicationStopping callback.");
 
+    /// <summary>TDG004: a connection is used, or released again, after it was released.</summary>
+    public static readonly DiagnosticDescriptor ConnectionUsedAfterRelease = Create(
+        DiagnosticIds.ConnectionUsedAfterRelease,
+        title: "Connection is used or released again after it was released",
+        messageFormat: "{0} {1}",
+        RuleCategory.Reliability,
+        DiagnosticSeverity.Warning,
+        description: "Once a connection or lease is released (Release, Dispose, DisposeAsync, or Close on a lease) it may already "
+            + "serve another caller or tenant: using it again fails with ObjectDisposedException or, with a pool that does not "
+            + "check, runs on someone else's connection, and releasing it twice can hand one connection to two callers. "
+            + "After Close a DbConnection may be opened again; only members that need an open connection are reported then.");
+
     private static DiagnosticDescriptor Create(
         string id,
         string title,

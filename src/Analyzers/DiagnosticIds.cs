@@ -11,4 +11,7 @@ public static class DiagnosticIds
 
     /// <summary>A shared connection pool is closed or cleared from request code.</summary>
     public const string SharedPoolClosed = "TDG003";
+
+    /// <summary>A connection is used, or released again, after it was released.</summary>
+    public const string ConnectionUsedAfterRelease = "TDG004";
 }

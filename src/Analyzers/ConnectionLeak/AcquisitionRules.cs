@@ -202,7 +202,8 @@ internal sealed class AcquisitionRules
         return false;
     }
 
-    private bool IsDbConnection(INamedTypeSymbol? type)
+    /// <summary>Is <paramref name="type"/> a <c>DbConnection</c> or an <c>IDbConnection</c>: closed, it may be opened again.</summary>
+    public bool IsDbConnection(INamedTypeSymbol? type)
     {
         if (type is null)
         {

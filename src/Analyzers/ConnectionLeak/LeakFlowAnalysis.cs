@@ -59,6 +59,53 @@ internal readonly struct Leak
     public string? Variable { get; }
 }
 
+/// <summary>What TDG004 finds on a path after the resource was released.</summary>
+internal enum MisuseKind
+{
+    /// <summary>A member of the released resource is used; reported on the use.</summary>
+    UsedAfterRelease,
+
+    /// <summary>The resource is released a second time; reported on the second release.</summary>
+    ReleasedAgain,
+
+    /// <summary>
+    /// Released inside a <c>try</c> whose <c>finally</c> (or <c>using</c>) releases it again; reported on the explicit release,
+    /// which is the one to remove.
+    /// </summary>
+    ReleasedBeforeFinally,
+}
+
+/// <summary>A use or a release of the resource on a path where it was already released.</summary>
+internal readonly struct Misuse
+{
+    public Misuse(MisuseKind kind, IOperation at, IOperation other, bool closed, bool fixable, string? variable)
+    {
+        Kind = kind;
+        At = at;
+        Other = other;
+        Closed = closed;
+        Fixable = fixable;
+        Variable = variable;
+    }
+
+    public MisuseKind Kind { get; }
+
+    /// <summary>Where it is reported: the use, the second release, or the explicit release before the <c>finally</c>.</summary>
+    public IOperation At { get; }
+
+    /// <summary>The release it conflicts with: the earlier release, or the release in the <c>finally</c> / <c>using</c>.</summary>
+    public IOperation Other { get; }
+
+    /// <summary>For <see cref="MisuseKind.UsedAfterRelease"/>: the release was <c>Close</c>/<c>CloseAsync</c> of a <c>DbConnection</c>.</summary>
+    public bool Closed { get; }
+
+    /// <summary>Removing the reported release statement keeps the resource released on every path.</summary>
+    public bool Fixable { get; }
+
+    /// <summary>The local or parameter that holds the resource there, when there is one.</summary>
+    public string? Variable { get; }
+}
+
 /// <summary>
 /// A forward data-flow analysis of one acquisition over Roslyn's <see cref="ControlFlowGraph"/>, exceptional
 /// paths included. The graph has no edges for implicit exceptions and gives <c>finally</c> regions no
@@ -70,11 +117,15 @@ internal readonly struct Leak
 /// <remarks>
 /// The state is a set of <see cref="Config"/>: the resource's status and the variables (locals, parameters,
 /// flow captures) that hold it. Each configuration is propagated on its own, so the analysis is exact for
-/// aliasing and null checks within a path and merges nothing.
+/// aliasing and null checks within a path and merges nothing. After a release the configuration keeps its holders,
+/// and the release (an index into the releases seen), so that the same walk finds uses and second releases of a released
+/// resource (TDG004). The values of 'released' flags (bool locals only ever assigned constants) are part of the
+/// configuration too, so that a release guarded by one is followed exactly. The state stays one small struct.
 /// </remarks>
 internal sealed class LeakFlowAnalysis
 {
     private const int MaxSteps = 50_000;
+    private const int MaxFlags = 8;
 
     private readonly ControlFlowGraph _graph;
     private readonly AcquisitionSite _site;
@@ -87,6 +138,11 @@ internal sealed class LeakFlowAnalysis
     private readonly HashSet<(int Block, Frame? Context, Config Config)> _visited = new();
     private readonly Queue<WorkItem> _work = new();
     private readonly List<Leak> _leaks = new();
+    private List<ReleaseSite>? _releaseSites;
+    private List<Misuse>? _misuses;
+    private HashSet<IOperation>? _releasedWhileHeld;
+    private Dictionary<ILocalSymbol, int>? _flagIndexes;
+    private bool _releaseCall;
     private bool _gaveUp;
     private bool _handsOff;
     private HashSet<CaptureId>? _assignedCaptures;
@@ -145,10 +201,11 @@ internal sealed class LeakFlowAnalysis
     }
 
     /// <summary>
-    /// Runs the analysis; returns the leaks found (empty when the resource is released on every path), and whether
-    /// some path hands the resource over (returns or stores it), which tells a fix to dispose only on failure.
+    /// Runs the analysis; returns the leaks found (empty when the resource is released on every path), whether
+    /// some path hands the resource over (returns or stores it), which tells a fix to dispose only on failure, and
+    /// the uses and second releases after a release.
     /// </summary>
-    public static (IReadOnlyList<Leak> Leaks, bool HandsOff) Run(
+    public static (IReadOnlyList<Leak> Leaks, bool HandsOff, IReadOnlyList<Misuse> Misuses) Run(
         ControlFlowGraph graph,
         AcquisitionSite site,
         AcquisitionRules rules,
@@ -158,7 +215,32 @@ internal sealed class LeakFlowAnalysis
     {
         var analysis = new LeakFlowAnalysis(graph, site, rules, names, ownLocals, cancellationToken);
         analysis.Execute();
-        return (analysis._gaveUp ? Array.Empty<Leak>() : analysis._leaks, analysis._handsOff);
+        if (analysis._gaveUp)
+        {
+            return (Array.Empty<Leak>(), analysis._handsOff, Array.Empty<Misuse>());
+        }
+
+        return (analysis._leaks, analysis._handsOff, analysis.Misuses());
+    }
+
+    private IReadOnlyList<Misuse> Misuses()
+    {
+        if (_misuses is null)
+        {
+            return Array.Empty<Misuse>();
+        }
+
+        // A second release can go only where every path that reaches it has released already.
+        for (var i = 0; i < _misuses.Count; i++)
+        {
+            var misuse = _misuses[i];
+            if (misuse.Kind == MisuseKind.ReleasedAgain && _releasedWhileHeld?.Contains(misuse.At) == true)
+            {
+                _misuses[i] = new Misuse(misuse.Kind, misuse.At, misuse.Other, misuse.Closed, fixable: false, misuse.Variable);
+            }
+        }
+
+        return _misuses;
     }
 
     private void Execute()
@@ -480,8 +562,15 @@ internal sealed class LeakFlowAnalysis
                 return Evaluate(conversion.Operand);
             case IAwaitOperation awaitOperation:
             {
+                _releaseCall = false;
                 var value = Evaluate(awaitOperation.Operation);
-                MayThrow(operation);
+                if (!_releaseCall)
+                {
+                    // Like the release calls themselves, awaiting one is taken not to throw.
+                    MayThrow(operation);
+                }
+
+                _releaseCall = false;
                 return value;
             }
 
@@ -551,6 +640,25 @@ internal sealed class LeakFlowAnalysis
             case ITupleOperation:
             case IAnonymousObjectCreationOperation:
                 return EvaluateChildren(operation);
+            case IMemberReferenceOperation { Instance: { } instance } member and (IPropertyReferenceOperation or IFieldReferenceOperation or IEventReferenceOperation):
+            {
+                var used = Evaluate(instance);
+                if (member is IPropertyReferenceOperation property)
+                {
+                    foreach (var argument in property.Arguments)
+                    {
+                        Evaluate(argument);
+                    }
+                }
+
+                if (used && IsTrackedAfterRelease)
+                {
+                    UseAfterRelease(member, instance, member.Member);
+                }
+
+                return false;
+            }
+
             case IPropertyReferenceOperation:
             case IFieldReferenceOperation:
             case IMethodReferenceOperation:
@@ -607,10 +715,15 @@ internal sealed class LeakFlowAnalysis
         {
             _leaks.Add(new Leak(LeakReason.AcquiredAgain, _site.Invocation.Syntax, null));
         }
+        else if (_site.Kind == AcquisitionKind.Opened && IsTrackedAfterRelease && !ReleaseSiteOf(_config).Closes && _site.Anchor is not null && Holds(_site.Anchor))
+        {
+            // Opening a disposed connection again (the loop came back to the Open after a Dispose).
+            AddMisuse(MisuseKind.UsedAfterRelease, _site.Invocation, ReleaseSiteOf(_config).Operation, _site.Invocation.Instance);
+        }
 
         if (_site.Kind == AcquisitionKind.Returned)
         {
-            _config = new Config(Status.Held, 0);
+            _config = new Config(Status.Held, 0, 0, _config.Flags);
             return true;
         }
 
@@ -620,13 +733,13 @@ internal sealed class LeakFlowAnalysis
             return false;
         }
 
-        var holders = _config.Status == Status.Unacquired ? _config.Holders : 0UL;
+        var holders = _config.Status is Status.Unacquired or Status.Released ? _config.Holders : 0UL;
         if (_site.Anchor is not null)
         {
             holders |= Bit(_site.Anchor);
         }
 
-        _config = new Config(Status.Held, holders);
+        _config = new Config(Status.Held, holders, 0, _config.Flags);
         return false;
     }
 
@@ -667,6 +780,11 @@ internal sealed class LeakFlowAnalysis
         switch (target)
         {
             case ILocalReferenceOperation local:
+                if (local.Local.Type.SpecialType == SpecialType.System_Boolean)
+                {
+                    SetFlag(local.Local, assignment.Value);
+                }
+
                 StoreLocal(local.Local, value, assignment);
                 break;
             case IParameterReferenceOperation parameter:
@@ -744,7 +862,10 @@ internal sealed class LeakFlowAnalysis
         {
             if (instanceIsResource || argumentIsResource)
             {
-                Release();
+                // Close on a DbConnection gives the connection back but leaves the object usable: Open may follow.
+                var closes = instanceIsResource && name is "Close" or "CloseAsync" && _rules.IsDbConnection(method.ContainingType);
+                Release(invocation, closes, instanceIsResource ? invocation.Instance : null);
+                _releaseCall = true;
             }
 
             return false;
@@ -759,6 +880,18 @@ internal sealed class LeakFlowAnalysis
         {
             // A completed task of the resource: whoever receives the task receives the resource.
             return firstArgumentIsResource;
+        }
+
+        if (IsTrackedAfterRelease && !ReferenceEquals(invocation, _site.Invocation))
+        {
+            if (instanceIsResource)
+            {
+                UseAfterRelease(invocation, invocation.Instance, method);
+            }
+            else if (method.IsExtensionMethod && firstArgumentIsResource)
+            {
+                UseAfterRelease(invocation, invocation.Arguments[0].Value, method);
+            }
         }
 
         // A hand-off (into a collection, or by ref) counts from the moment of the call, even if the call throws.
@@ -790,6 +923,13 @@ internal sealed class LeakFlowAnalysis
 
         // A wrapper that takes ownership is responsible for the resource from the call on, even if it throws.
         var wrapped = argumentIsResource && IsOwningWrapper(creation.Type);
+        if (wrapped && _config.Status == Status.Released)
+        {
+            // A released resource given to a wrapper: the wrapper's business from here on.
+            Escape();
+            wrapped = false;
+        }
+
         if (!wrapped)
         {
             MayThrow(creation);
@@ -820,7 +960,12 @@ internal sealed class LeakFlowAnalysis
             if (_site.Kind == AcquisitionKind.Opened && Equals(variable, _site.Anchor))
             {
                 // A new object in the opened variable: track it from scratch.
-                _config = new Config(Status.Unacquired, Bit(variable) | AliasOf(valueOperation));
+                _config = new Config(Status.Unacquired, Bit(variable) | AliasOf(valueOperation), 0, _config.Flags);
+            }
+            else if (IsTrackedAfterRelease)
+            {
+                var holders = value ? _config.Holders | Bit(variable) : _config.Holders & ~KnownBit(variable);
+                _config = holders == 0 ? new Config(Status.Released, 0) : _config.With(holders);
             }
 
             return;
@@ -835,7 +980,7 @@ internal sealed class LeakFlowAnalysis
 
             if (Equals(variable, _site.Anchor))
             {
-                _config = new Config(Status.Unacquired, Bit(variable) | (value ? _config.Holders : AliasOf(valueOperation)));
+                _config = new Config(Status.Unacquired, Bit(variable) | (value ? _config.Holders : AliasOf(valueOperation)), 0, _config.Flags);
             }
             else
             {
@@ -901,12 +1046,58 @@ internal sealed class LeakFlowAnalysis
         _origin = operation.Syntax;
     }
 
-    private void Release()
+    private void Release(IOperation release, bool closes, IOperation? receiver)
     {
         if (_config.Status == Status.Held)
         {
-            _config = new Config(Status.Released, 0);
+            (_releasedWhileHeld ??= new HashSet<IOperation>()).Add(release);
+            _config = new Config(Status.Released, _config.Holders, ReleaseSiteIndex(release, closes), _config.Flags);
+            return;
         }
+
+        if (!IsTrackedAfterRelease)
+        {
+            return;
+        }
+
+        var first = ReleaseSiteOf(_config);
+        if (first.Closes)
+        {
+            // Close, then Dispose (or Close again): the documented, harmless DbConnection pattern.
+            if (!closes)
+            {
+                _config = new Config(Status.Released, _config.Holders, ReleaseSiteIndex(release, closes: false), _config.Flags);
+            }
+
+            return;
+        }
+
+        if (FinallyAfter(first.BlockOrdinal))
+        {
+            AddMisuse(MisuseKind.ReleasedBeforeFinally, first.Operation, release, first.Receiver);
+        }
+        else
+        {
+            AddMisuse(MisuseKind.ReleasedAgain, release, first.Operation, receiver);
+        }
+    }
+
+    /// <summary>Is the current block in a <c>finally</c> (a <c>using</c>'s included) whose <c>try</c> contains <paramref name="blockOrdinal"/>?</summary>
+    private bool FinallyAfter(int blockOrdinal)
+    {
+        for (var region = _block.EnclosingRegion; region is not null; region = region.EnclosingRegion)
+        {
+            if (region.Kind == ControlFlowRegionKind.Finally && region.EnclosingRegion is { Kind: ControlFlowRegionKind.TryAndFinally } tryAndFinally)
+            {
+                var tryRegion = tryAndFinally.NestedRegions[0];
+                if (tryRegion.FirstBlockOrdinal <= blockOrdinal && blockOrdinal <= tryRegion.LastBlockOrdinal)
+                {
+                    return true;
+                }
+            }
+        }
+
+        return false;
     }
 
     private void Escape()
@@ -916,11 +1107,277 @@ internal sealed class LeakFlowAnalysis
             _handsOff |= _config.Status == Status.Held;
             _config = new Config(Status.Escaped, 0);
         }
+        else if (IsTrackedAfterRelease)
+        {
+            // A released resource handed over: whatever happens to it next is not this method's doing.
+            _config = new Config(Status.Released, 0);
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // After a release (TDG004): uses and second releases on the same path.
+    // ---------------------------------------------------------------------------------------------
+
+    /// <summary>Released, and some variable still holds the released resource.</summary>
+    private bool IsTrackedAfterRelease => _config.Status == Status.Released && _config.ReleasedAt != 0;
+
+    private ReleaseSite ReleaseSiteOf(Config config) => _releaseSites![config.ReleasedAt - 1];
+
+    private int ReleaseSiteIndex(IOperation release, bool closes)
+    {
+        _releaseSites ??= new List<ReleaseSite>();
+        for (var i = 0; i < _releaseSites.Count; i++)
+        {
+            if (ReferenceEquals(_releaseSites[i].Operation, release) && _releaseSites[i].Closes == closes)
+            {
+                return i + 1;
+            }
+        }
+
+        _releaseSites.Add(new ReleaseSite(release, _block.Ordinal, closes, ReceiverOf(release)));
+        return _releaseSites.Count;
+    }
+
+    private IOperation? ReceiverOf(IOperation release)
+    {
+        if (release is not IInvocationOperation invocation)
+        {
+            return null;
+        }
+
+        if (invocation.Instance is not null)
+        {
+            return invocation.Instance;
+        }
+
+        foreach (var argument in invocation.Arguments)
+        {
+            if (HeldBy(_config, argument.Value))
+            {
+                return argument.Value;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>A member of the released resource is used: reported unless it is harmless after this kind of release.</summary>
+    private void UseAfterRelease(IOperation use, IOperation? receiver, ISymbol member)
+    {
+        if (member.Name == "State" || member.ContainingType?.SpecialType == SpecialType.System_Object || member.Name is "GetType" or "ToString" or "GetHashCode" or "Equals")
+        {
+            return;
+        }
+
+        var release = ReleaseSiteOf(_config);
+        if (release.Closes)
+        {
+            if (member is IMethodSymbol { Name: "Open" or "OpenAsync" })
+            {
+                // Opened again: that Open is an acquisition of its own, and its own analysis follows the connection.
+                _config = new Config(Status.Released, 0);
+                return;
+            }
+
+            if (!NeedsOpenConnection(member.Name))
+            {
+                // A closed DbConnection keeps its settings, and Dapper opens and closes a closed connection by itself.
+                return;
+            }
+        }
+
+        AddMisuse(MisuseKind.UsedAfterRelease, use, release.Operation, receiver);
+    }
+
+    /// <summary>DbConnection members that throw on a closed connection.</summary>
+    private static bool NeedsOpenConnection(string name) =>
+        name is "BeginTransaction" or "BeginTransactionAsync" or "ChangeDatabase" or "ChangeDatabaseAsync" or "EnlistTransaction"
+            or "GetSchema" or "GetSchemaAsync" or "ServerVersion" or "ServerThread" or "ResetConnectionAsync";
+
+    private void AddMisuse(MisuseKind kind, IOperation at, IOperation other, IOperation? receiver)
+    {
+        _misuses ??= new List<Misuse>();
+        foreach (var existing in _misuses)
+        {
+            if (existing.Kind == kind && ReferenceEquals(existing.At, at))
+            {
+                return;
+            }
+        }
+
+        var closed = kind == MisuseKind.UsedAfterRelease && ReleaseSiteOf(_config).Closes;
+        _misuses.Add(new Misuse(kind, at, other, closed, fixable: kind != MisuseKind.UsedAfterRelease, VariableName(receiver)));
+    }
+
+    /// <summary>The receiver's name when it is a variable; otherwise a local or parameter that holds the resource.</summary>
+    private string? VariableName(IOperation? receiver)
+    {
+        switch (Unwrap(receiver))
+        {
+            case ILocalReferenceOperation local:
+                return local.Local.Name;
+            case IParameterReferenceOperation parameter:
+                return parameter.Parameter.Name;
+        }
+
+        string? name = null;
+        var lowest = int.MaxValue;
+        foreach (var entry in _variables)
+        {
+            if (entry.Value < lowest && (_config.Holders & (1UL << entry.Value)) != 0 && entry.Key is ILocalSymbol or IParameterSymbol)
+            {
+                lowest = entry.Value;
+                name = ((ISymbol)entry.Key).Name;
+            }
+        }
+
+        return name;
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Flags: a bool local that is only ever assigned true or false ('var released = false; ... released = true;').
+    // Its value on the path is part of the configuration, so 'if (!released) conn.Release();' is followed exactly.
+    // ---------------------------------------------------------------------------------------------
+
+    private void SetFlag(ILocalSymbol local, IOperation value)
+    {
+        if (!FlagIndexes.TryGetValue(local, out var index))
+        {
+            return;
+        }
+
+        var known = value.ConstantValue is { HasValue: true, Value: bool isTrue } ? (isTrue ? 1UL : 1UL << 32) << index : 0;
+        var flags = (_config.Flags & ~((1UL | 1UL << 32) << index)) | known;
+        if (flags != _config.Flags)
+        {
+            _config = new Config(_config.Status, _config.Holders, _config.ReleasedAt, flags);
+        }
+    }
+
+    /// <summary>The value of a flag on the path of <paramref name="config"/>, when it is known.</summary>
+    private bool? FlagValue(Config config, ILocalSymbol local)
+    {
+        if (config.Flags == 0 || !FlagIndexes.TryGetValue(local, out var index))
+        {
+            return null;
+        }
+
+        return (config.Flags & (1UL << index)) != 0 ? true : (config.Flags & (1UL << (32 + index))) != 0 ? false : null;
+    }
+
+    /// <summary>
+    /// Bool locals that a branch tests and that are written only by plain assignments of constants, never by reference or
+    /// from a lambda; at most <see cref="MaxFlags"/>, so that flags cannot multiply the configurations without bound.
+    /// </summary>
+    private Dictionary<ILocalSymbol, int> FlagIndexes => _flagIndexes ??= FindFlags(_graph);
+
+    private static Dictionary<ILocalSymbol, int> FindFlags(ControlFlowGraph graph)
+    {
+        var flags = new Dictionary<ILocalSymbol, int>(SymbolEqualityComparer.Default);
+        HashSet<ILocalSymbol>? tested = null;
+        foreach (var block in graph.Blocks)
+        {
+            var condition = Unwrap(block.BranchValue);
+            while (condition is IUnaryOperation { OperatorKind: UnaryOperatorKind.Not } not)
+            {
+                condition = Unwrap(not.Operand);
+            }
+
+            if (block.ConditionalSuccessor is not null && condition is ILocalReferenceOperation { Local: var local } && local.Type.SpecialType == SpecialType.System_Boolean)
+            {
+                (tested ??= new HashSet<ILocalSymbol>(SymbolEqualityComparer.Default)).Add(local);
+            }
+        }
+
+        if (tested is null)
+        {
+            return flags;
+        }
+
+        var candidates = new Dictionary<ILocalSymbol, int>(SymbolEqualityComparer.Default);
+        HashSet<ILocalSymbol>? excluded = null;
+        List<SyntaxNode>? closures = null;
+        foreach (var block in graph.Blocks)
+        {
+            foreach (var operation in block.Operations)
+            {
+                foreach (var node in operation.DescendantsAndSelf())
+                {
+                    switch (node)
+                    {
+                        case ISimpleAssignmentOperation { Target: ILocalReferenceOperation { Local: var local } } assignment when tested.Contains(local):
+                            if (assignment.Value.ConstantValue is { HasValue: true, Value: bool } && !local.IsRef)
+                            {
+                                if (!candidates.ContainsKey(local))
+                                {
+                                    candidates.Add(local, candidates.Count);
+                                }
+                            }
+                            else
+                            {
+                                (excluded ??= new HashSet<ILocalSymbol>(SymbolEqualityComparer.Default)).Add(local);
+                            }
+
+                            break;
+                        case IAssignmentOperation { Target: var target } and not ISimpleAssignmentOperation:
+                            foreach (var written in target.DescendantsAndSelf())
+                            {
+                                if (written is ILocalReferenceOperation { Local: var writtenLocal })
+                                {
+                                    (excluded ??= new HashSet<ILocalSymbol>(SymbolEqualityComparer.Default)).Add(writtenLocal);
+                                }
+                            }
+
+                            break;
+                        case IArgumentOperation { Parameter.RefKind: not RefKind.None and not RefKind.In, Value: ILocalReferenceOperation { Local: var byRef } }:
+                            (excluded ??= new HashSet<ILocalSymbol>(SymbolEqualityComparer.Default)).Add(byRef);
+                            break;
+                        case IFlowAnonymousFunctionOperation lambda:
+                            (closures ??= new List<SyntaxNode>()).Add(lambda.Syntax);
+                            break;
+                    }
+                }
+            }
+        }
+
+        foreach (var localFunction in graph.LocalFunctions)
+        {
+            foreach (var reference in localFunction.DeclaringSyntaxReferences)
+            {
+                (closures ??= new List<SyntaxNode>()).Add(reference.GetSyntax());
+            }
+        }
+
+        // A lambda or local function that names the flag may change it behind the path's back.
+        var captured = new HashSet<string>();
+        if (closures is not null)
+        {
+            foreach (var closure in closures)
+            {
+                foreach (var identifier in closure.DescendantNodes())
+                {
+                    if (identifier is Microsoft.CodeAnalysis.CSharp.Syntax.IdentifierNameSyntax name)
+                    {
+                        captured.Add(name.Identifier.ValueText);
+                    }
+                }
+            }
+        }
+
+        foreach (var candidate in candidates.Keys)
+        {
+            if (flags.Count < MaxFlags && excluded?.Contains(candidate) != true && !captured.Contains(candidate.Name))
+            {
+                flags.Add(candidate, flags.Count);
+            }
+        }
+
+        return flags;
     }
 
     private bool Holds(object variable)
     {
-        if (_config.Status is Status.Released or Status.Escaped || _config.Holders == 0)
+        if (_config.Status == Status.Escaped || _config.Holders == 0)
         {
             return false;
         }
@@ -945,6 +1402,10 @@ internal sealed class LeakFlowAnalysis
 
         return 1UL << index;
     }
+
+    /// <summary>The variable's bit when it has one; 0 (without taking a new index) when it has none.</summary>
+    private ulong KnownBit(object variable) =>
+        _variables.TryGetValue(variable, out var index) ? 1UL << index : 0;
 
     private static bool IsCollectionAdd(string name) =>
         name is "Add" or "AddLast" or "AddFirst" or "Enqueue" or "Push" or "TryAdd" or "Insert" or "Set" or "TryPush" or "Write" or "TryWrite" or "WriteAsync";
@@ -1002,6 +1463,11 @@ internal sealed class LeakFlowAnalysis
 
     private Config? Refine(Config config, IOperation condition, bool outcome)
     {
+        if (config.Status == Status.Released && config.ReleasedAt != 0)
+        {
+            return RefineReleased(config, condition, outcome);
+        }
+
         if (config.Status != Status.Held)
         {
             return config;
@@ -1011,6 +1477,8 @@ internal sealed class LeakFlowAnalysis
         {
             case IUnaryOperation { OperatorKind: UnaryOperatorKind.Not } not:
                 return Refine(config, not.Operand, !outcome);
+            case ILocalReferenceOperation local when FlagValue(config, local.Local) is { } flag:
+                return flag == outcome ? config : null;
             case IIsNullOperation isNull:
                 return outcome && HeldBy(config, isNull.Operand) ? null : config;
             case IBinaryOperation binary when binary.OperatorKind is BinaryOperatorKind.Equals or BinaryOperatorKind.NotEquals:
@@ -1061,6 +1529,34 @@ internal sealed class LeakFlowAnalysis
                 return config;
         }
     }
+
+    /// <summary>
+    /// After a release: a released connection is not open, and a 'released' flag set on this path is true. A branch that
+    /// contradicts either is not taken.
+    /// </summary>
+    private Config? RefineReleased(Config config, IOperation condition, bool outcome)
+    {
+        switch (Unwrap(condition))
+        {
+            case IUnaryOperation { OperatorKind: UnaryOperatorKind.Not } not:
+                return RefineReleased(config, not.Operand, !outcome);
+            case ILocalReferenceOperation local when FlagValue(config, local.Local) is { } flag:
+                return flag == outcome ? config : null;
+            case IBinaryOperation binary when binary.OperatorKind is BinaryOperatorKind.Equals or BinaryOperatorKind.NotEquals:
+            {
+                var equalWhen = binary.OperatorKind == BinaryOperatorKind.Equals ? outcome : !outcome;
+                return StateComparison(config, binary.LeftOperand, binary.RightOperand) is { } state && IsClosedState(state, equalWhen) is false ? null : config;
+            }
+
+            case IIsPatternOperation { Pattern: IConstantPatternOperation constant } isPattern:
+                return StateComparison(config, isPattern.Value, constant.Value) is { } patternState && IsClosedState(patternState, outcome) is false ? null : config;
+            default:
+                return config;
+        }
+    }
+
+    /// <summary>Can a connection whose <c>State</c> is <c>Closed</c> satisfy <c>State == value</c> (or <c>!=</c> when not <paramref name="equal"/>)?</summary>
+    private static bool IsClosedState(int value, bool equal) => equal ? value == 0 : value != 0;
 
     private static bool MatchesExactlyNonNull(IPatternOperation pattern, ITypeSymbol? inputType)
     {
@@ -1127,22 +1623,58 @@ internal sealed class LeakFlowAnalysis
     private readonly struct Config : IEquatable<Config>
     {
         public Config(Status status, ulong holders)
+            : this(status, holders, 0, 0)
+        {
+        }
+
+        public Config(Status status, ulong holders, int releasedAt, ulong flags)
         {
             Status = status;
             Holders = holders;
+            ReleasedAt = releasedAt;
+            Flags = flags;
         }
 
         public Status Status { get; }
 
+        /// <summary>The variables (bits from <c>Bit</c>) that hold the resource.</summary>
         public ulong Holders { get; }
 
-        public Config With(ulong holders) => new(Status, holders);
+        /// <summary>When released and still held by a variable: 1 + the index of the release in the releases seen; else 0.</summary>
+        public int ReleasedAt { get; }
 
-        public bool Equals(Config other) => Status == other.Status && Holders == other.Holders;
+        /// <summary>The flags known on this path: bit i when flag i is true, bit 32 + i when it is false.</summary>
+        public ulong Flags { get; }
+
+        public Config With(ulong holders) => new(Status, holders, ReleasedAt, Flags);
+
+        public bool Equals(Config other) =>
+            Status == other.Status && Holders == other.Holders && ReleasedAt == other.ReleasedAt && Flags == other.Flags;
 
         public override bool Equals(object? obj) => obj is Config other && Equals(other);
 
-        public override int GetHashCode() => ((int)Status * 397) ^ Holders.GetHashCode();
+        public override int GetHashCode() =>
+            (((((int)Status * 397) ^ Holders.GetHashCode()) * 397) ^ ReleasedAt) * 397 ^ Flags.GetHashCode();
+    }
+
+    /// <summary>A release of the resource: the call, its block, whether it only closed a DbConnection, and what it was called on.</summary>
+    private readonly struct ReleaseSite
+    {
+        public ReleaseSite(IOperation operation, int blockOrdinal, bool closes, IOperation? receiver)
+        {
+            Operation = operation;
+            BlockOrdinal = blockOrdinal;
+            Closes = closes;
+            Receiver = receiver;
+        }
+
+        public IOperation Operation { get; }
+
+        public int BlockOrdinal { get; }
+
+        public bool Closes { get; }
+
+        public IOperation? Receiver { get; }
     }
 
     /// <summary>What happens when a <c>finally</c> region ends: a branch continues, or an exception keeps unwinding.</summary>

@@ -9,7 +9,8 @@ namespace TenantDbGuard.Analyzers.Tests.Verifiers;
 internal static class CSharpAnalyzerVerifier<TAnalyzer>
     where TAnalyzer : DiagnosticAnalyzer, new()
 {
-    public static DiagnosticResult Diagnostic() => CSharpAnalyzerVerifier<TAnalyzer, DefaultVerifier>.Diagnostic();
+    /// <summary>A diagnostic of the analyzer's first descriptor, the one <c>[|...|]</c> markup stands for.</summary>
+    public static DiagnosticResult Diagnostic() => new(new TAnalyzer().SupportedDiagnostics[0]);
 
     public static DiagnosticResult Diagnostic(DiagnosticDescriptor descriptor) => new(descriptor);
 
@@ -44,5 +45,9 @@ internal static class CSharpAnalyzerVerifier<TAnalyzer>
             ReferenceAssemblies = TestReferences.None;
             TestState.AdditionalReferences.AddRange(TestReferences.All);
         }
+
+        /// <summary><c>[|...|]</c> markup stands for the analyzer's first descriptor, also when it reports several rules.</summary>
+        protected override DiagnosticDescriptor? GetDefaultDiagnostic(DiagnosticAnalyzer[] analyzers) =>
+            analyzers.Length > 0 && analyzers[0].SupportedDiagnostics.Length > 0 ? analyzers[0].SupportedDiagnostics[0] : null;
     }
 }

@@ -1,0 +1,153 @@
+using System.Collections.Immutable;
+using System.Composition;
+using System.Linq;
+using System.Threading.Tasks;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CodeActions;
+using Microsoft.CodeAnalysis.CodeFixes;
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+using TenantDbGuard.Analyzers;
+using TenantDbGuard.Analyzers.ConnectionLeak;
+
+namespace TenantDbGuard.CodeFixes;
+
+/// <summary>
+/// Fixes TDG004 where that is safe: removes a second release that every path reaches after a first one, or an explicit
+/// release that a <c>using</c> or a <c>finally</c> repeats on every path. Only a release that is a statement of its own
+/// in a block is removed. A use after release has no safe automatic fix.
+/// </summary>
+[ExportCodeFixProvider(LanguageNames.CSharp, Name = nameof(UseAfterReleaseCodeFixProvider))]
+[Shared]
+public sealed class UseAfterReleaseCodeFixProvider : CodeFixProvider
+{
+    /// <summary>
+    /// The equivalence key of both fixes ("Remove the second release", "Remove the explicit release"), so that Fix All
+    /// removes every redundant release in one pass.
+    /// </summary>
+    public const string RemoveRedundantReleaseKey = "TDG004.RemoveRedundantRelease";
+
+    /// <inheritdoc />
+    public override ImmutableArray<string> FixableDiagnosticIds { get; } = ImmutableArray.Create(DiagnosticIds.ConnectionUsedAfterRelease);
+
+    /// <inheritdoc />
+    public override FixAllProvider GetFixAllProvider() => WellKnownFixAllProviders.BatchFixer;
+
+    /// <inheritdoc />
+    public override async Task RegisterCodeFixesAsync(CodeFixContext context)
+    {
+        var root = await context.Document.GetSyntaxRootAsync(context.CancellationToken).ConfigureAwait(false);
+        if (root is null)
+        {
+            return;
+        }
+
+        foreach (var diagnostic in context.Diagnostics)
+        {
+            if (!diagnostic.Properties.TryGetValue(UseAfterReleaseProperties.Fixable, out var fixable) || fixable != "true"
+                || !diagnostic.Properties.TryGetValue(UseAfterReleaseProperties.Kind, out var kind))
+            {
+                continue;
+            }
+
+            var title = kind switch
+            {
+                nameof(MisuseKind.ReleasedAgain) => "Remove the second release",
+                nameof(MisuseKind.ReleasedBeforeFinally) => "Remove the explicit release",
+                _ => null,
+            };
+            if (title is null || ReleaseStatement(root, diagnostic.Location) is not { } statement)
+            {
+                continue;
+            }
+
+            if (kind == nameof(MisuseKind.ReleasedBeforeFinally) && !ReleasesOnEveryPath(root, diagnostic.AdditionalLocations.FirstOrDefault()))
+            {
+                continue;
+            }
+
+            context.RegisterCodeFix(
+                CodeAction.Create(title, _ => Task.FromResult(context.Document.WithSyntaxRoot(Remove(root, statement))), RemoveRedundantReleaseKey),
+                diagnostic);
+        }
+    }
+
+    /// <summary>Removes the statement; a blank line before it stays before the next statement.</summary>
+    private static SyntaxNode Remove(SyntaxNode root, ExpressionStatementSyntax statement)
+    {
+        var block = (BlockSyntax)statement.Parent!;
+        var index = block.Statements.IndexOf(statement);
+        var statements = block.Statements.RemoveAt(index);
+        var leading = statement.GetLeadingTrivia();
+        if (index < statements.Count && leading.Count > 0 && leading[0].IsKind(SyntaxKind.EndOfLineTrivia))
+        {
+            var next = statements[index];
+            if (!next.GetLeadingTrivia().Any(SyntaxKind.EndOfLineTrivia))
+            {
+                statements = statements.Replace(next, next.WithLeadingTrivia(next.GetLeadingTrivia().Insert(0, leading[0])));
+            }
+        }
+
+        return root.ReplaceNode(block, block.WithStatements(statements));
+    }
+
+    /// <summary>
+    /// The statement <c>x.Release();</c>, <c>x?.Dispose();</c> or <c>await x.DisposeAsync().ConfigureAwait(false);</c>
+    /// whose call is at <paramref name="location"/>, when it sits directly in a block.
+    /// </summary>
+    private static ExpressionStatementSyntax? ReleaseStatement(SyntaxNode root, Location? location)
+    {
+        if (location is null || !location.IsInSource || location.SourceTree != root.SyntaxTree)
+        {
+            return null;
+        }
+
+        SyntaxNode? node = root.FindNode(location.SourceSpan, getInnermostNodeForTie: true);
+        while (node is not null && node.Span != location.SourceSpan && node.Parent is { } parent && parent.Span == location.SourceSpan)
+        {
+            node = parent;
+        }
+
+        if (node is not (InvocationExpressionSyntax or ConditionalAccessExpressionSyntax))
+        {
+            return null;
+        }
+
+        var expression = (ExpressionSyntax)node;
+        while (true)
+        {
+            switch (expression.Parent)
+            {
+                case MemberAccessExpressionSyntax { Name.Identifier.ValueText: "ConfigureAwait" } configure when configure.Expression == expression
+                                                                                                    && configure.Parent is InvocationExpressionSyntax call:
+                    expression = call;
+                    continue;
+                case AwaitExpressionSyntax or ParenthesizedExpressionSyntax:
+                    expression = (ExpressionSyntax)expression.Parent;
+                    continue;
+            }
+
+            break;
+        }
+
+        return expression.Parent is ExpressionStatementSyntax { Parent: BlockSyntax } statement ? statement : null;
+    }
+
+    /// <summary>Is the other release a <c>using</c>, or a statement of its own directly in the <c>finally</c> block?</summary>
+    private static bool ReleasesOnEveryPath(SyntaxNode root, Location? other)
+    {
+        if (other is null || !other.IsInSource || other.SourceTree != root.SyntaxTree)
+        {
+            return false;
+        }
+
+        var node = root.FindNode(other.SourceSpan, getInnermostNodeForTie: true);
+        if (node.FirstAncestorOrSelf<VariableDeclaratorSyntax>() is { Parent.Parent: UsingStatementSyntax or LocalDeclarationStatementSyntax { UsingKeyword.RawKind: not 0 } }
+            || node.FirstAncestorOrSelf<UsingStatementSyntax>() is { } usingStatement && usingStatement.Expression?.Span == other.SourceSpan)
+        {
+            return true;
+        }
+
+        return ReleaseStatement(root, other) is { Parent.Parent: FinallyClauseSyntax };
+    }
+}

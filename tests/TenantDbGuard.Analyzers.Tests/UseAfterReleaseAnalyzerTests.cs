@@ -1,0 +1,860 @@
+using Microsoft.CodeAnalysis.Testing;
+using Verify = TenantDbGuard.Analyzers.Tests.Verifiers.CSharpAnalyzerVerifier<TenantDbGuard.Analyzers.ConnectionLeakAnalyzer>;
+
+namespace TenantDbGuard.Analyzers.Tests;
+
+/// <summary>TDG004: a connection used, or released again, on a path where it was already released.</summary>
+public sealed class UseAfterReleaseAnalyzerTests
+{
+    /// <summary>A lease with both Release() and Dispose(), like the runtime's TenantConnectionLease.</summary>
+    private const string ReleasableLease = """
+
+        namespace Leasing
+        {
+            public sealed class TenantLease : System.IDisposable
+            {
+                public MySqlConnector.MySqlConnection Connection { get; } = new MySqlConnector.MySqlConnection();
+                public void Release() { }
+                public void Dispose() => Release();
+            }
+
+            public sealed class TenantLeases
+            {
+                public TenantLease GetConnection(string tenant) => new TenantLease();
+            }
+        }
+        """;
+
+    private static DiagnosticResult Tdg004(string subject, string text) =>
+        Verify.Diagnostic(Descriptors.ConnectionUsedAfterRelease).WithLocation(0).WithLocation(1).WithArguments(subject, text);
+
+    // ---------------------------------------------------------------- use after release
+
+    [Fact]
+    public Task Pool_connection_used_after_release_in_finally_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    conn.Execute("update a set b = 1");
+                }
+                finally
+                {
+                    {|#1:conn.Release()|};
+                }
+
+                return {|#0:conn.Execute("select 1")|};
+            }
+        }
+        """,
+        Tdg004("'conn'", "is used at line 17 after it was released at line 14"));
+
+    [Fact]
+    public Task Lease_property_read_after_dispose_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using MySqlConnector;
+        using Prelude;
+
+        class C
+        {
+            MySqlConnection M(LeasePool pool)
+            {
+                var lease = pool.GetConnection();
+                try
+                {
+                    lease.Execute("select 1");
+                }
+                finally
+                {
+                    {|#1:lease.Dispose()|};
+                }
+
+                return {|#0:lease.Connection|};
+            }
+        }
+        """,
+        Tdg004("'lease'", "is used at line 18 after it was released at line 15"));
+
+    [Fact]
+    public Task Dapper_query_on_a_disposed_connection_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Linq;
+        using Dapper;
+        using MySqlConnector;
+
+        class C
+        {
+            int M(string cs)
+            {
+                var conn = new MySqlConnection(cs);
+                try
+                {
+                    conn.Open();
+                    conn.Execute("update a set b = 1");
+                }
+                finally
+                {
+                    {|#1:conn.Dispose()|};
+                }
+
+                return {|#0:conn.Query<int>("select 1")|}.Single();
+            }
+        }
+        """,
+        Tdg004("'conn'", "is used at line 20 after it was released at line 17"));
+
+    [Fact]
+    public Task Awaited_use_after_DisposeAsync_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            async Task<int> M(LeasePool pool)
+            {
+                var lease = await pool.GetConnectionAsync("t1");
+                try
+                {
+                    await lease.ExecuteAsync("update a set b = 1");
+                }
+                finally
+                {
+                    await {|#1:lease.DisposeAsync()|};
+                }
+
+                return await {|#0:lease.ExecuteAsync("select 1")|};
+            }
+        }
+        """,
+        Tdg004("'lease'", "is used at line 18 after it was released at line 15"));
+
+    [Fact]
+    public Task Alias_used_after_release_is_reported_with_its_own_name() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                var same = conn;
+                {|#1:conn.Release()|};
+                return {|#0:same.Execute("select 1")|};
+            }
+        }
+        """,
+        Tdg004("'same'", "is used at line 10 after it was released at line 9"));
+
+    [Fact]
+    public Task Transaction_begun_on_a_closed_connection_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using MySqlConnector;
+
+        class C
+        {
+            void M(string cs)
+            {
+                using var conn = new MySqlConnection(cs);
+                conn.Open();
+                {|#1:conn.Close()|};
+                using var tx = {|#0:conn.BeginTransaction()|};
+                tx.Commit();
+            }
+        }
+        """,
+        Tdg004("'conn'", "is used at line 10 after it was closed at line 9"));
+
+    [Fact]
+    public Task Open_after_dispose_in_a_loop_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using MySqlConnector;
+
+        class C
+        {
+            void M(string cs, string[] tenants)
+            {
+                var conn = new MySqlConnection(cs);
+                foreach (var tenant in tenants)
+                {
+                    {|#0:conn.Open()|};
+                    try
+                    {
+                        conn.ChangeDatabase(tenant);
+                    }
+                    finally
+                    {
+                        {|#1:conn.Dispose()|};
+                    }
+                }
+            }
+        }
+        """,
+        Tdg004("'conn'", "is used at line 10 after it was released at line 17"));
+
+    [Fact]
+    public Task Use_after_release_inside_a_lambda_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            Task<int> M(Pool pool) => Task.Run(() =>
+            {
+                var conn = pool.GetConnection();
+                {|#1:conn.Release()|};
+                return {|#0:conn.Execute("select 1")|};
+            });
+        }
+        """,
+        Tdg004("'conn'", "is used at line 10 after it was released at line 9"));
+
+    [Fact]
+    public Task Use_on_the_path_of_an_exception_after_release_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                try
+                {
+                    conn.Execute("update a set b = 1");
+                    {|#1:conn.Release()|};
+                    Log.Info("done");
+                }
+                catch
+                {
+                    {|#0:conn.Execute("insert into errors values (1)")|};
+                    {|#2:conn.Release()|};
+                    throw;
+                }
+            }
+        }
+        """,
+        Tdg004("'conn'", "is used at line 16 after it was released at line 11"),
+        Verify.Diagnostic(Descriptors.ConnectionUsedAfterRelease).WithLocation(2).WithLocation(1)
+            .WithArguments("'conn'", "is released again at line 17 after it was released at line 11"));
+
+    [Fact]
+    public Task Use_after_Close_of_a_lease_that_is_not_a_DbConnection_is_reported() => Verify.VerifyAnalyzerAsync("""
+        class Handle : System.IDisposable
+        {
+            public int Run(string sql) => 0;
+            public void Close() { }
+            public void Dispose() => Close();
+        }
+
+        class Handles
+        {
+            public Handle GetConnection() => new Handle();
+        }
+
+        class C
+        {
+            int M(Handles handles)
+            {
+                var handle = handles.GetConnection();
+                {|#1:handle.Close()|};
+                return {|#0:handle.Run("select 1")|};
+            }
+        }
+        """,
+        Tdg004("'handle'", "is used at line 19 after it was released at line 18"));
+
+    // ---------------------------------------------------------------- not a use after release
+
+    [Fact]
+    public Task Release_in_one_branch_and_use_in_the_other_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, bool readOnly)
+            {
+                var conn = pool.GetConnection();
+                var rows = 0;
+                if (readOnly)
+                {
+                    conn.Release();
+                }
+                else
+                {
+                    try
+                    {
+                        rows = conn.Execute("update a set b = 1");
+                    }
+                    finally
+                    {
+                        conn.Release();
+                    }
+                }
+
+                return rows;
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Release_in_catch_then_rethrow_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                int rows;
+                try
+                {
+                    rows = conn.Execute("update a set b = 1");
+                }
+                catch
+                {
+                    conn.Release();
+                    throw;
+                }
+
+                conn.Release();
+                return rows;
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Release_each_loop_iteration_with_a_new_acquisition_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool, string[] scripts)
+            {
+                foreach (var script in scripts)
+                {
+                    var conn = pool.GetConnection();
+                    try
+                    {
+                        conn.Execute(script);
+                    }
+                    finally
+                    {
+                        conn.Release();
+                    }
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Closed_connection_opened_again_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using MySqlConnector;
+
+        class C
+        {
+            void M(string cs, string[] scripts)
+            {
+                using var conn = new MySqlConnection(cs);
+                foreach (var script in scripts)
+                {
+                    conn.Open();
+                    using (var cmd = new MySqlCommand(script, conn))
+                    {
+                        cmd.ExecuteNonQuery();
+                    }
+
+                    conn.Close();
+                }
+
+                conn.Open();
+                using var tx = conn.BeginTransaction();
+                tx.Commit();
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Closed_connection_used_by_Dapper_settings_and_State_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Data;
+        using System.Threading.Tasks;
+        using Dapper;
+        using MySqlConnector;
+
+        class C
+        {
+            async Task<int> M(string cs)
+            {
+                await using var conn = new MySqlConnection(cs);
+                await conn.OpenAsync();
+                await conn.ExecuteAsync("update a set b = 1");
+                await conn.CloseAsync();
+                if (conn.State != ConnectionState.Closed)
+                {
+                    return -1;
+                }
+
+                var database = conn.Database;
+                // Dapper opens a closed connection for the call and closes it again.
+                return await conn.ExecuteScalarAsync<int>("select count(*) from " + database + ".a");
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Close_then_Dispose_and_Close_twice_are_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Data;
+        using MySqlConnector;
+
+        class C
+        {
+            void M(string cs)
+            {
+                var conn = new MySqlConnection(cs);
+                try
+                {
+                    conn.Open();
+                    using (var cmd = new MySqlCommand("update a set b = 1", conn))
+                    {
+                        cmd.ExecuteNonQuery();
+                    }
+
+                    conn.Close();
+                }
+                finally
+                {
+                    if (conn.State == ConnectionState.Open)
+                    {
+                        conn.Close();
+                    }
+
+                    conn.Close();
+                    conn.Dispose();
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Using_declaration_with_an_early_Close_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using MySqlConnector;
+
+        class C
+        {
+            long M(string cs)
+            {
+                using var conn = new MySqlConnection(cs);
+                conn.Open();
+                long count;
+                using (var cmd = new MySqlCommand("select count(*) from a", conn))
+                {
+                    count = (long)cmd.ExecuteScalar()!;
+                }
+
+                // Give the connection back before the slow part; the using still covers every exception.
+                conn.Close();
+                return Crunch(count);
+            }
+
+            static long Crunch(long n) => n * 2;
+        }
+        """);
+
+    [Fact]
+    public Task State_ToString_and_GetHashCode_after_dispose_are_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using MySqlConnector;
+        using Prelude;
+
+        class C
+        {
+            string M(string cs)
+            {
+                var conn = new MySqlConnection(cs);
+                conn.Open();
+                conn.Dispose();
+                Log.Info(conn.GetHashCode().ToString());
+                return conn.State + " " + conn.ToString();
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Variable_set_to_null_after_release_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool)
+            {
+                PooledConnection? conn = pool.GetConnection();
+                try
+                {
+                    conn.Execute("update a set b = 1");
+                    conn.Release();
+                    conn = null;
+                    Log.Info("released early");
+                }
+                finally
+                {
+                    conn?.Release();
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Released_flag_checked_in_finally_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                var released = false;
+                try
+                {
+                    conn.Execute("update a set b = 1");
+                    conn.Release();
+                    released = true;
+                    Log.Info("released early");
+                }
+                finally
+                {
+                    if (!released)
+                    {
+                        conn.Release();
+                    }
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Flag_that_claims_a_release_that_did_not_happen_leaves_a_leak() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                var released = true;
+                try
+                {
+                    conn.Execute("update a set b = 1");
+                }
+                finally
+                {
+                    if (!released)
+                    {
+                        conn.Release();
+                    }
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Flag_changed_by_a_lambda_is_not_trusted() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                var released = false;
+                Action forget = () => released = true;
+                try
+                {
+                    conn.Execute("update a set b = 1");
+                    {|#0:conn.Release()|};
+                    released = true;
+                    forget();
+                }
+                finally
+                {
+                    if (!released)
+                    {
+                        {|#1:conn.Release()|};
+                    }
+                }
+            }
+        }
+        """,
+        Tdg004("'conn'", "is released at line 14 and again in the 'finally' at line 22"));
+
+    [Fact]
+    public Task State_check_before_closing_a_disposed_connection_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Data;
+        using MySqlConnector;
+        using Prelude;
+
+        class C
+        {
+            void M(string cs)
+            {
+                var conn = new MySqlConnection(cs);
+                try
+                {
+                    conn.Open();
+                    conn.Dispose();
+                    Log.Info("done");
+                }
+                finally
+                {
+                    if (conn.State == ConnectionState.Open)
+                    {
+                        conn.Close();
+                    }
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Awaited_release_in_try_and_in_catch_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            async Task M(LeasePool pool)
+            {
+                var lease = await pool.GetConnectionAsync("t1");
+                try
+                {
+                    await lease.ExecuteAsync("update a set b = 1");
+                    await lease.DisposeAsync();
+                }
+                catch
+                {
+                    await lease.DisposeAsync();
+                    throw;
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Released_connection_handed_to_a_helper_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                conn.Release();
+                Audit(conn);
+            }
+
+            static void Audit(PooledConnection conn) { }
+        }
+        """);
+
+    // ---------------------------------------------------------------- double release
+
+    [Fact]
+    public Task Release_twice_is_reported_on_the_second() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                {|#1:conn.Release()|};
+                {|#0:conn.Release()|};
+            }
+        }
+        """,
+        Tdg004("'conn'", "is released again at line 9 after it was released at line 8"));
+
+    [Fact]
+    public Task Dispose_after_dispose_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using MySqlConnector;
+
+        class C
+        {
+            void M(string cs)
+            {
+                var conn = new MySqlConnection(cs);
+                try
+                {
+                    conn.Open();
+                }
+                finally
+                {
+                    {|#1:conn.Dispose()|};
+                }
+
+                {|#0:conn.Dispose()|};
+            }
+        }
+        """,
+        Tdg004("'conn'", "is released again at line 17 after it was released at line 14"));
+
+    [Fact]
+    public Task Using_lease_released_explicitly_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using Leasing;
+
+        class C
+        {
+            void M(TenantLeases leases)
+            {
+                using (var {|#1:lease = leases.GetConnection("t1")|})
+                {
+                    lease.Connection.Ping();
+                    {|#0:lease.Release()|};
+                }
+            }
+        }
+        """ + ReleasableLease,
+        Tdg004("'lease'", "is released at line 10 and again by its 'using' at line 7"));
+
+    [Fact]
+    public Task Await_using_variable_disposed_explicitly_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            async Task M(LeasePool pool)
+            {
+                await using var {|#1:lease = await pool.GetConnectionAsync("t1")|};
+                await lease.ExecuteAsync("update a set b = 1");
+                await {|#0:lease.DisposeAsync()|};
+            }
+        }
+        """,
+        Tdg004("'lease'", "is released at line 10 and again by its 'using' at line 8"));
+
+    [Fact]
+    public Task Using_connection_closed_then_disposed_explicitly_is_reported_on_the_Dispose() => Verify.VerifyAnalyzerAsync("""
+        using MySqlConnector;
+
+        class C
+        {
+            void M(string cs)
+            {
+                using var {|#1:conn = new MySqlConnection(cs)|};
+                conn.Open();
+                conn.Close();
+                {|#0:conn.Dispose()|};
+            }
+        }
+        """,
+        Tdg004("'conn'", "is released at line 10 and again by its 'using' at line 7"));
+
+    [Fact]
+    public Task Release_in_catch_and_again_in_finally_is_reported_on_the_one_in_catch() => Verify.VerifyAnalyzerAsync("""
+        using MySqlConnector;
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    conn.Execute("update a set b = 1");
+                }
+                catch (MySqlException)
+                {
+                    {|#0:conn.Release()|};
+                    throw;
+                }
+                finally
+                {
+                    {|#1:conn.Release()|};
+                }
+            }
+        }
+        """,
+        Tdg004("'conn'", "is released at line 15 and again in the 'finally' at line 20"));
+
+    [Fact]
+    public Task Second_release_through_a_configured_method_is_reported() => Verify.VerifyAnalyzerWithEditorConfigAsync("""
+        class Rental
+        {
+            public void Return() { }
+        }
+
+        class Shop
+        {
+            public Rental Rent() => new Rental();
+        }
+
+        class C
+        {
+            void M(Shop shop)
+            {
+                var rental = shop.Rent();
+                {|#1:rental.Return()|};
+                {|#0:rental.Return()|};
+            }
+        }
+        """,
+        "tenantdbguard.acquire_methods = Shop.Rent\ntenantdbguard.release_methods = Return",
+        Tdg004("'rental'", "is released again at line 17 after it was released at line 16"));
+
+    [Fact]
+    public Task Release_on_both_branches_once_each_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool, bool fast)
+            {
+                var conn = pool.GetConnection();
+                if (fast)
+                {
+                    conn.Release();
+                }
+                else
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Using_connection_closed_early_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        class C
+        {
+            async Task M(MySqlDataSource dataSource)
+            {
+                await using var conn = await dataSource.OpenConnectionAsync();
+                await using (var cmd = new MySqlCommand("update a set b = 1", conn))
+                {
+                    await cmd.ExecuteNonQueryAsync();
+                }
+
+                await conn.CloseAsync();
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Release_of_a_second_acquisition_in_the_same_variable_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                conn.Release();
+                conn = pool.GetConnection();
+                conn.Release();
+            }
+        }
+        """);
+}

@@ -1,0 +1,321 @@
+using Microsoft.CodeAnalysis.Testing;
+using Verify = TenantDbGuard.Analyzers.Tests.Verifiers.CSharpCodeFixVerifier<
+    TenantDbGuard.Analyzers.ConnectionLeakAnalyzer,
+    TenantDbGuard.CodeFixes.UseAfterReleaseCodeFixProvider>;
+
+namespace TenantDbGuard.Analyzers.Tests;
+
+public sealed class UseAfterReleaseCodeFixTests
+{
+    private static DiagnosticResult Tdg004(string subject, string text) =>
+        new DiagnosticResult(Descriptors.ConnectionUsedAfterRelease).WithLocation(0).WithLocation(1).WithArguments(subject, text);
+
+    private static Task VerifyAsync(string source, string fixedSource, params DiagnosticResult[] expected)
+    {
+        var test = Verify.CreateTest(source, fixedSource);
+        test.ExpectedDiagnostics.AddRange(expected);
+        return test.RunAsync(CancellationToken.None);
+    }
+
+    [Fact]
+    public Task Second_release_is_removed() => VerifyAsync("""
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    conn.Execute("update a set b = 1");
+                }
+                finally
+                {
+                    {|#1:conn.Release()|};
+                }
+
+                {|#0:conn.Release()|};
+                Log.Info("done");
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    conn.Execute("update a set b = 1");
+                }
+                finally
+                {
+                    conn.Release();
+                }
+
+                Log.Info("done");
+            }
+        }
+        """,
+        Tdg004("'conn'", "is released again at line 17 after it was released at line 14"));
+
+    [Fact]
+    public Task Second_null_conditional_release_is_removed() => VerifyAsync("""
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                {|#1:conn.Release()|};
+                {|#0:conn?.Release()|};
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                conn.Release();
+            }
+        }
+        """,
+        Tdg004("'conn'", "is released again at line 9 after it was released at line 8"));
+
+    [Fact]
+    public Task Explicit_dispose_of_a_using_variable_is_removed() => VerifyAsync("""
+        using Prelude;
+
+        class C
+        {
+            void M(LeasePool pool)
+            {
+                using var {|#1:lease = pool.GetConnection()|};
+                lease.Execute("update a set b = 1");
+                {|#0:lease.Dispose()|};
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            void M(LeasePool pool)
+            {
+                using var lease = pool.GetConnection();
+                lease.Execute("update a set b = 1");
+            }
+        }
+        """,
+        Tdg004("'lease'", "is released at line 9 and again by its 'using' at line 7"));
+
+    [Fact]
+    public Task Awaited_explicit_DisposeAsync_of_an_await_using_variable_is_removed() => VerifyAsync("""
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            async Task M(LeasePool pool)
+            {
+                await using var {|#1:lease = await pool.GetConnectionAsync("t1")|};
+                await lease.ExecuteAsync("update a set b = 1");
+                await {|#0:lease.DisposeAsync()|}.ConfigureAwait(false);
+                Log.Info("done");
+            }
+        }
+        """, """
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            async Task M(LeasePool pool)
+            {
+                await using var lease = await pool.GetConnectionAsync("t1");
+                await lease.ExecuteAsync("update a set b = 1");
+                Log.Info("done");
+            }
+        }
+        """,
+        Tdg004("'lease'", "is released at line 10 and again by its 'using' at line 8"));
+
+    [Fact]
+    public Task Release_in_try_repeated_by_the_finally_is_removed() => VerifyAsync("""
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    conn.Execute("update a set b = 1");
+                    {|#0:conn.Release()|};
+                }
+                finally
+                {
+                    {|#1:conn.Release()|};
+                }
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    conn.Execute("update a set b = 1");
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """,
+        Tdg004("'conn'", "is released at line 11 and again in the 'finally' at line 15"));
+
+    [Fact]
+    public Task Second_release_that_is_the_only_one_on_another_path_is_not_fixed()
+    {
+        const string Source = """
+            using Prelude;
+
+            class C
+            {
+                void M(Pool pool, bool early)
+                {
+                    var conn = pool.GetConnection();
+                    if (early)
+                    {
+                        {|#1:conn.Release()|};
+                    }
+
+                    {|#0:conn.Release()|};
+                }
+            }
+            """;
+        return VerifyAsync(Source, Source, Tdg004("'conn'", "is released again at line 13 after it was released at line 10"));
+    }
+
+    [Fact]
+    public Task Second_release_under_an_if_without_a_block_is_not_fixed()
+    {
+        const string Source = """
+            using Prelude;
+
+            class C
+            {
+                void M(Pool pool, bool twice)
+                {
+                    var conn = pool.GetConnection();
+                    {|#1:conn.Release()|};
+                    if (twice)
+                        {|#0:conn.Release()|};
+                }
+            }
+            """;
+        return VerifyAsync(Source, Source, Tdg004("'conn'", "is released again at line 10 after it was released at line 8"));
+    }
+
+    [Fact]
+    public Task Release_in_try_is_not_removed_when_the_finally_releases_only_under_a_condition()
+    {
+        const string Source = """
+            using Prelude;
+
+            class C
+            {
+                void M(Pool pool, bool pooled)
+                {
+                    var conn = [|pool.GetConnection()|];
+                    try
+                    {
+                        conn.Execute("update a set b = 1");
+                        {|#0:conn.Release()|};
+                    }
+                    finally
+                    {
+                        if (pooled)
+                        {
+                            {|#1:conn.Release()|};
+                        }
+                    }
+                }
+            }
+            """;
+        return VerifyAsync(Source, Source, Tdg004("'conn'", "is released at line 11 and again in the 'finally' at line 17"));
+    }
+
+    [Fact]
+    public Task Use_after_release_is_not_fixed()
+    {
+        const string Source = """
+            using Prelude;
+
+            class C
+            {
+                int M(Pool pool)
+                {
+                    var conn = pool.GetConnection();
+                    {|#1:conn.Release()|};
+                    return {|#0:conn.Execute("select 1")|};
+                }
+            }
+            """;
+        return VerifyAsync(Source, Source, Tdg004("'conn'", "is used at line 9 after it was released at line 8"));
+    }
+
+    [Fact]
+    public Task Fix_all_removes_every_redundant_release_in_the_document() => VerifyAsync("""
+        using Prelude;
+
+        class C
+        {
+            void A(LeasePool pool)
+            {
+                using var {|#1:lease = pool.GetConnection()|};
+                {|#0:lease.Dispose()|};
+            }
+
+            void B(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                {|#3:conn.Release()|};
+                {|#2:conn.Release()|};
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            void A(LeasePool pool)
+            {
+                using var lease = pool.GetConnection();
+            }
+
+            void B(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                conn.Release();
+            }
+        }
+        """,
+        Tdg004("'lease'", "is released at line 8 and again by its 'using' at line 7"),
+        new DiagnosticResult(Descriptors.ConnectionUsedAfterRelease).WithLocation(2).WithLocation(3)
+            .WithArguments("'conn'", "is released again at line 15 after it was released at line 14"));
+}
