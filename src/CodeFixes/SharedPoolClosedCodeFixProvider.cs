@@ -43,7 +43,7 @@ public sealed class SharedPoolClosedCodeFixProvider : CodeFixProvider
             }
 
             var call = root.FindNode(diagnostic.Location.SourceSpan, getInnermostNodeForTie: true);
-            if (RemovableStatement(call) is not { } statement)
+            if (CallStatement.Enclosing(call) is not { } statement)
             {
                 continue;
             }
@@ -56,23 +56,5 @@ public sealed class SharedPoolClosedCodeFixProvider : CodeFixProvider
                     nameof(SharedPoolClosedCodeFixProvider)),
                 diagnostic);
         }
-    }
-
-    /// <summary>
-    /// The statement that is only the call (<c>pool.Dispose();</c>, <c>_pool?.Dispose();</c>,
-    /// <c>await pool.DisposeAsync().ConfigureAwait(false);</c>) in a block, or <c>null</c> when removing it would change
-    /// more than the call.
-    /// </summary>
-    private static ExpressionStatementSyntax? RemovableStatement(SyntaxNode call)
-    {
-        var expression = call as ExpressionSyntax;
-        while (expression?.Parent is ExpressionSyntax parent
-               && (parent is AwaitExpressionSyntax or ConditionalAccessExpressionSyntax or ParenthesizedExpressionSyntax
-                   || parent is MemberAccessExpressionSyntax { Name.Identifier.ValueText: "ConfigureAwait" } && parent.Parent is InvocationExpressionSyntax))
-        {
-            expression = parent is MemberAccessExpressionSyntax ? (ExpressionSyntax)parent.Parent! : parent;
-        }
-
-        return expression?.Parent is ExpressionStatementSyntax { Parent: BlockSyntax } statement ? statement : null;
     }
 }

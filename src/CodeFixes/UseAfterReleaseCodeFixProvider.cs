@@ -67,28 +67,9 @@ public sealed class UseAfterReleaseCodeFixProvider : CodeFixProvider
             }
 
             context.RegisterCodeFix(
-                CodeAction.Create(title, _ => Task.FromResult(context.Document.WithSyntaxRoot(Remove(root, statement))), RemoveRedundantReleaseKey),
+                CodeAction.Create(title, _ => Task.FromResult(context.Document.WithSyntaxRoot(CallStatement.Remove(root, statement))), RemoveRedundantReleaseKey),
                 diagnostic);
         }
-    }
-
-    /// <summary>Removes the statement; a blank line before it stays before the next statement.</summary>
-    private static SyntaxNode Remove(SyntaxNode root, ExpressionStatementSyntax statement)
-    {
-        var block = (BlockSyntax)statement.Parent!;
-        var index = block.Statements.IndexOf(statement);
-        var statements = block.Statements.RemoveAt(index);
-        var leading = statement.GetLeadingTrivia();
-        if (index < statements.Count && leading.Count > 0 && leading[0].IsKind(SyntaxKind.EndOfLineTrivia))
-        {
-            var next = statements[index];
-            if (!next.GetLeadingTrivia().Any(SyntaxKind.EndOfLineTrivia))
-            {
-                statements = statements.Replace(next, next.WithLeadingTrivia(next.GetLeadingTrivia().Insert(0, leading[0])));
-            }
-        }
-
-        return root.ReplaceNode(block, block.WithStatements(statements));
     }
 
     /// <summary>
@@ -113,24 +94,7 @@ public sealed class UseAfterReleaseCodeFixProvider : CodeFixProvider
             return null;
         }
 
-        var expression = (ExpressionSyntax)node;
-        while (true)
-        {
-            switch (expression.Parent)
-            {
-                case MemberAccessExpressionSyntax { Name.Identifier.ValueText: "ConfigureAwait" } configure when configure.Expression == expression
-                                                                                                    && configure.Parent is InvocationExpressionSyntax call:
-                    expression = call;
-                    continue;
-                case AwaitExpressionSyntax or ParenthesizedExpressionSyntax:
-                    expression = (ExpressionSyntax)expression.Parent;
-                    continue;
-            }
-
-            break;
-        }
-
-        return expression.Parent is ExpressionStatementSyntax { Parent: BlockSyntax } statement ? statement : null;
+        return CallStatement.Enclosing(node);
     }
 
     /// <summary>Is the other release a <c>using</c>, or a statement of its own directly in the <c>finally</c> block?</summary>
