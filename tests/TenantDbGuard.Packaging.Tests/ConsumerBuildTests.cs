@@ -6,7 +6,7 @@ namespace TenantDbGuard.Packaging.Tests;
 
 /// <summary>
 /// What a fresh consumer of a package sees when it builds with warnings as errors: a leak fails the build with
-/// TDG001, correct code builds, and the error log holds the finding. Each derived class is one package.
+/// TDG001, correct code builds, an <c>.editorconfig</c> line lowers or raises the severity, and the error log holds the finding. Each derived class is one package.
 /// </summary>
 public abstract class ConsumerBuildTests
 {
@@ -71,6 +71,27 @@ public abstract class ConsumerBuildTests
         Assert.EndsWith($"Variants/{Leaky}.cs", uri, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Editorconfig_severity_none_lets_the_leaky_code_build()
+    {
+        var consumer = await GetConsumerAsync();
+
+        var build = await consumer.BuildAsync(Leaky, EditorConfig("none"));
+
+        Assert.True(build.ExitCode == 0, $"The build failed although TDG001 is switched off:\n{build}");
+        Assert.DoesNotContain("TDG001", build.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Editorconfig_severity_error_fails_the_build_without_warnings_as_errors()
+    {
+        var consumer = await GetConsumerAsync();
+
+        var build = await consumer.BuildAsync(Leaky, EditorConfig("error"), "-p:TreatWarningsAsErrors=false");
+
+        AssertFailsWithTDG001(build);
+    }
+
     private protected void AssertFailsWithTDG001(CommandResult build)
     {
         Assert.True(build.ExitCode != 0, $"The build succeeded despite the leak:\n{build}");
@@ -81,4 +102,11 @@ public abstract class ConsumerBuildTests
         var otherErrors = build.Output.Split('\n').Where(line => line.Contains(": error ", StringComparison.Ordinal) && !line.Contains("error TDG001", StringComparison.Ordinal));
         Assert.Empty(otherErrors);
     }
+
+    private static string EditorConfig(string severity) => $"""
+        root = true
+
+        [*.cs]
+        dotnet_diagnostic.TDG001.severity = {severity}
+        """;
 }

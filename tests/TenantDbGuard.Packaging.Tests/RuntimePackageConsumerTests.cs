@@ -27,37 +27,9 @@ public sealed class RuntimePackageConsumerTests(PackedPackages packages) : Consu
 
     private protected override string LeakedVariable => "lease";
 
-    [Fact]
-    public async Task Editorconfig_severity_none_lets_the_leaky_code_build()
-    {
-        var consumer = await GetConsumerAsync();
-
-        var build = await consumer.BuildAsync(Leaky, EditorConfig("none"));
-
-        Assert.True(build.ExitCode == 0, $"The build failed although TDG001 is switched off:\n{build}");
-        Assert.DoesNotContain("TDG001", build.Output, StringComparison.Ordinal);
-    }
-
-    [Fact]
-    public async Task Editorconfig_severity_error_fails_the_build_without_warnings_as_errors()
-    {
-        var consumer = await GetConsumerAsync();
-
-        var build = await consumer.BuildAsync(Leaky, EditorConfig("error"), "-p:TreatWarningsAsErrors=false");
-
-        AssertFailsWithTDG001(build);
-    }
-
     private protected override Task<ConsumerProject> GetConsumerAsync() =>
         packages.GetConsumerAsync(
             "runtime-consumer",
             $"""    <PackageReference Include="{PackedPackages.RuntimeId}" Version="{packages.Version}" />""",
             new Dictionary<string, string> { [Leaky] = LeakyCode, [Released] = ReleasedCode });
-
-    private static string EditorConfig(string severity) => $"""
-        root = true
-
-        [*.cs]
-        dotnet_diagnostic.TDG001.severity = {severity}
-        """;
 }
