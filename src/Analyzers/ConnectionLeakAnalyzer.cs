@@ -213,7 +213,7 @@ public sealed class ConnectionLeakAnalyzer : DiagnosticAnalyzer
                 var (leaks, handsOff, misuses) = LeakFlowAnalysis.Run(graph, site, rules, names, ownLocals, context.CancellationToken);
                 if (leaks.Count > 0)
                 {
-                    context.ReportDiagnostic(CreateDiagnostic(site, leaks, handsOff));
+                    context.ReportDiagnostic(LeakDiagnostics.Create(site, leaks, handsOff));
                 }
 
                 foreach (var misuse in misuses)
@@ -221,7 +221,7 @@ public sealed class ConnectionLeakAnalyzer : DiagnosticAnalyzer
                     // Two acquisitions of one variable (Open twice) see the same misuse: report it once.
                     if ((misused ??= new HashSet<SyntaxNode>()).Add(misuse.At.Syntax))
                     {
-                        context.ReportDiagnostic(CreateDiagnostic(site, misuse));
+                        context.ReportDiagnostic(LeakDiagnostics.Create(site, misuse));
                     }
                 }
             }
@@ -333,105 +333,5 @@ public sealed class ConnectionLeakAnalyzer : DiagnosticAnalyzer
         {
             CollectLocals(nested, locals);
         }
-    }
-
-    private static Diagnostic CreateDiagnostic(AcquisitionSite site, IReadOnlyList<Leak> leaks, bool handsOff)
-    {
-        var leak = leaks
-            .OrderBy(l => l.Reason)
-            .ThenBy(l => l.At?.SpanStart ?? int.MaxValue)
-            .First();
-        var syntax = site.Invocation.Syntax;
-        var subject = SubjectName(site) is { } name ? $"'{name}'" : $"The result of '{site.Invocation.TargetMethod.Name}'";
-        var path = leak.Reason switch
-        {
-            LeakReason.Discarded => "because the result is discarded",
-            LeakReason.Overwritten => $"when '{leak.Variable}' is overwritten at line {Line(leak.At, syntax)}",
-            LeakReason.AcquiredAgain => $"when it is acquired again at line {Line(leak.At, syntax)}",
-            LeakReason.Returns => ReturnPath(leak.At, syntax),
-            _ => $"if an exception is thrown at line {Line(leak.At, syntax)}",
-        };
-        var properties = ImmutableDictionary.CreateRange(new[]
-        {
-            new KeyValuePair<string, string?>(ConnectionLeakProperties.Kind, site.Kind.ToString()),
-            new KeyValuePair<string, string?>(ConnectionLeakProperties.Reason, leak.Reason.ToString()),
-            new KeyValuePair<string, string?>(ConnectionLeakProperties.HandsOff, handsOff ? "true" : "false"),
-        });
-        return Diagnostic.Create(Descriptors.ConnectionNotReleased, syntax.GetLocation(), properties, subject, path);
-    }
-
-    private static Diagnostic CreateDiagnostic(AcquisitionSite site, Misuse misuse)
-    {
-        var at = ReportedNode(misuse.At.Syntax);
-        var other = ReportedNode(misuse.Other.Syntax);
-        var subject = (misuse.Variable ?? SubjectName(site)) is { } name ? $"'{name}'" : "The connection";
-        var released = misuse.Closed ? "closed" : "released";
-        var text = misuse.Kind switch
-        {
-            MisuseKind.UsedAfterRelease => $"is used at line {Line(at, at)} after it was {released} at line {Line(other, other)}",
-            MisuseKind.ReleasedAgain => $"is released again at line {Line(at, at)} after it was released at line {Line(other, other)}",
-            _ => misuse.Other.IsImplicit
-                ? $"is released at line {Line(at, at)} and again by its 'using' at line {Line(other, other)}"
-                : $"is released at line {Line(at, at)} and again in the 'finally' at line {Line(other, other)}",
-        };
-        var properties = ImmutableDictionary.CreateRange(new[]
-        {
-            new KeyValuePair<string, string?>(UseAfterReleaseProperties.Kind, misuse.Kind.ToString()),
-            new KeyValuePair<string, string?>(UseAfterReleaseProperties.Fixable, misuse.Fixable ? "true" : "false"),
-        });
-        return Diagnostic.Create(Descriptors.ConnectionUsedAfterRelease, at.GetLocation(), new[] { other.GetLocation() }, properties, subject, text);
-    }
-
-    /// <summary><c>conn?.Dispose()</c> is reported as a whole, not as its <c>.Dispose()</c> part.</summary>
-    private static SyntaxNode ReportedNode(SyntaxNode node) =>
-        node.Parent is ConditionalAccessExpressionSyntax conditional && conditional.WhenNotNull == node ? conditional : node;
-
-    private static string ReturnPath(SyntaxNode? at, SyntaxNode fallback)
-    {
-        for (var node = at; node is not null; node = node.Parent)
-        {
-            if (node is ReturnStatementSyntax
-                || node.Parent is ArrowExpressionClauseSyntax
-                || node.Parent is AnonymousFunctionExpressionSyntax lambda && lambda.ExpressionBody == node)
-            {
-                return $"on the path that returns at line {Line(node, fallback)}";
-            }
-
-            if (node is StatementSyntax or AnonymousFunctionExpressionSyntax or MemberDeclarationSyntax)
-            {
-                break;
-            }
-        }
-
-        return $"on the path that leaves the method after line {Line(at, fallback)}";
-    }
-
-    private static int Line(SyntaxNode? node, SyntaxNode fallback) =>
-        (node ?? fallback).GetLocation().GetLineSpan().StartLinePosition.Line + 1;
-
-    /// <summary>The variable the resource is stored in, read from the syntax around the call.</summary>
-    private static string? SubjectName(AcquisitionSite site)
-    {
-        var syntax = site.Invocation.Syntax;
-        if (site.Kind == AcquisitionKind.Opened)
-        {
-            return syntax is InvocationExpressionSyntax { Expression: MemberAccessExpressionSyntax { Expression: IdentifierNameSyntax receiver } }
-                ? receiver.Identifier.ValueText
-                : null;
-        }
-
-        var current = syntax;
-        while (current.Parent is AwaitExpressionSyntax or ParenthesizedExpressionSyntax or CastExpressionSyntax
-               || current.Parent is MemberAccessExpressionSyntax { Name.Identifier.ValueText: "ConfigureAwait" } && current.Parent.Parent is InvocationExpressionSyntax)
-        {
-            current = current.Parent is MemberAccessExpressionSyntax ? current.Parent.Parent! : current.Parent;
-        }
-
-        return current.Parent switch
-        {
-            EqualsValueClauseSyntax { Parent: VariableDeclaratorSyntax declarator } => declarator.Identifier.ValueText,
-            AssignmentExpressionSyntax { Left: IdentifierNameSyntax { Identifier.ValueText: not "_" } identifier } assignment when assignment.Right == current => identifier.Identifier.ValueText,
-            _ => null,
-        };
     }
 }

@@ -1,0 +1,325 @@
+// The transfer function over one operation tree: evaluates it in evaluation order for the current path state and
+// tells whether its value is the followed resource. Calls go to InvocationTransfer; what a store, an escape or a
+// possible exception does to the state is PathEffects' business.
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.FlowAnalysis;
+using Microsoft.CodeAnalysis.Operations;
+
+namespace TenantDbGuard.Analyzers.ConnectionLeak;
+
+/// <summary>Evaluates the operations of a block, one kind at a time.</summary>
+internal sealed class OperationTransfer
+{
+    private readonly LeakFlowAnalysis _analysis;
+
+    public OperationTransfer(LeakFlowAnalysis analysis)
+    {
+        _analysis = analysis;
+    }
+
+    private PathEffects Effects => _analysis.Effects;
+
+    /// <summary>Evaluates <paramref name="operation"/>; returns whether its value is the followed resource.</summary>
+    public bool Evaluate(IOperation? operation)
+    {
+        if (operation is null)
+        {
+            return false;
+        }
+
+        if (ReferenceEquals(operation, _analysis.Site.EffectPoint))
+        {
+            return _analysis.Calls.EvaluateAcquisition(operation);
+        }
+
+        switch (operation)
+        {
+            case ILocalReferenceOperation local:
+                return Holds(local.Local);
+            case IParameterReferenceOperation parameter:
+                return Holds(parameter.Parameter);
+            case IFlowCaptureReferenceOperation captureReference:
+                return Holds(captureReference.Id);
+            case IFlowCaptureOperation capture:
+            {
+                if (TrackedVariables.Unwrap(capture.Value) is ILocalReferenceOperation { Local: var capturedLocal } && _analysis.Variables.AssignedCaptures.Contains(capture.Id))
+                {
+                    // The graph captured a variable that is assigned later ('x = a ?? b'): the capture stands for the variable.
+                    _analysis.Variables.CaptureVariable(capture.Id, capturedLocal);
+                    return false;
+                }
+
+                var value = Evaluate(capture.Value);
+                Effects.Store(capture.Id, value, capture.Value, isCapture: true, operation);
+                return false;
+            }
+
+            case ISimpleAssignmentOperation assignment:
+                return EvaluateAssignment(assignment);
+            case IConversionOperation conversion:
+                return Evaluate(conversion.Operand);
+            case IAwaitOperation awaitOperation:
+            {
+                _analysis.Calls.ReleasedByLastCall = false;
+                var value = Evaluate(awaitOperation.Operation);
+                if (!_analysis.Calls.ReleasedByLastCall)
+                {
+                    // Like the release calls themselves, awaiting one is taken not to throw.
+                    Effects.MayThrow(operation);
+                }
+
+                _analysis.Calls.ReleasedByLastCall = false;
+                return value;
+            }
+
+            case IInvocationOperation invocation:
+                return _analysis.Calls.EvaluateInvocation(invocation);
+            case IObjectCreationOperation creation:
+                return EvaluateCreation(creation);
+            case IArgumentOperation argument:
+                return Evaluate(argument.Value);
+            case IIsPatternOperation isPattern:
+            {
+                var value = Evaluate(isPattern.Value);
+                if (value)
+                {
+                    BindPattern(isPattern.Pattern);
+                }
+
+                return false;
+            }
+
+            case IReturnOperation returnOperation:
+                // 'yield return' stays an operation in the graph: the value goes to the caller.
+                if (Evaluate(returnOperation.ReturnedValue))
+                {
+                    Effects.Escape();
+                }
+
+                return false;
+            case IDynamicInvocationOperation:
+            case IDynamicObjectCreationOperation:
+            case ITypeParameterObjectCreationOperation:
+            {
+                var any = EvaluateChildren(operation);
+                Effects.MayThrow(operation);
+                if (any)
+                {
+                    Effects.Escape();
+                }
+
+                return false;
+            }
+
+            case IInvalidOperation:
+                if (EvaluateChildren(operation))
+                {
+                    Effects.Escape();
+                }
+
+                return false;
+            case IFlowAnonymousFunctionOperation:
+            case ILiteralOperation:
+            case IDefaultValueOperation:
+            case IInstanceReferenceOperation:
+            case ITypeOfOperation:
+            case ISizeOfOperation:
+            case INameOfOperation:
+                return false;
+            case IArrayCreationOperation:
+            case IArrayInitializerOperation:
+                // Stored in an array: a collection of connections is released element by element elsewhere.
+                if (EvaluateChildren(operation))
+                {
+                    Effects.Escape();
+                }
+
+                return false;
+            case ITupleOperation:
+            case IAnonymousObjectCreationOperation:
+                return EvaluateChildren(operation);
+            case IMemberReferenceOperation { Instance: { } instance } member and (IPropertyReferenceOperation or IFieldReferenceOperation or IEventReferenceOperation):
+            {
+                var used = Evaluate(instance);
+                if (member is IPropertyReferenceOperation property)
+                {
+                    foreach (var argument in property.Arguments)
+                    {
+                        Evaluate(argument);
+                    }
+                }
+
+                if (used && _analysis.State.IsTrackedAfterRelease)
+                {
+                    _analysis.AfterRelease.UseAfterRelease(member, instance, member.Member);
+                }
+
+                return false;
+            }
+
+            case IPropertyReferenceOperation:
+            case IFieldReferenceOperation:
+            case IMethodReferenceOperation:
+            case IEventReferenceOperation:
+            case IArrayElementReferenceOperation:
+            case IBinaryOperation:
+            case IUnaryOperation:
+            case IIsTypeOperation:
+            case IIsNullOperation:
+            case ICaughtExceptionOperation:
+            case IInterpolatedStringOperation:
+            case IDelegateCreationOperation:
+            case ICompoundAssignmentOperation:
+            case IIncrementOrDecrementOperation:
+                EvaluateChildren(operation);
+                return false;
+            default:
+                // Unknown shapes: whatever they build from the resource is taken to hold it.
+                return EvaluateChildren(operation);
+        }
+    }
+
+    public bool EvaluateChildren(IOperation operation)
+    {
+        var any = false;
+        foreach (var child in operation.ChildOperations)
+        {
+            any |= Evaluate(child);
+        }
+
+        return any;
+    }
+
+    private bool Holds(object variable) => _analysis.Variables.Holds(_analysis.State, variable);
+
+    private bool EvaluateAssignment(ISimpleAssignmentOperation assignment)
+    {
+        var target = assignment.Target;
+        switch (target)
+        {
+            case IFieldReferenceOperation field:
+                Evaluate(field.Instance);
+                break;
+            case IPropertyReferenceOperation property:
+                Evaluate(property.Instance);
+                foreach (var argument in property.Arguments)
+                {
+                    Evaluate(argument);
+                }
+
+                break;
+            case IArrayElementReferenceOperation element:
+                Evaluate(element.ArrayReference);
+                foreach (var index in element.Indices)
+                {
+                    Evaluate(index);
+                }
+
+                break;
+        }
+
+        var value = Evaluate(assignment.Value);
+        if (target is IFlowCaptureReferenceOperation targetCapture && _analysis.Variables.TryGetCapturedVariable(targetCapture.Id, out var capturedLocal))
+        {
+            // The graph captured the variable before evaluating the value ('x = a ?? b'): it is the variable that is assigned.
+            StoreLocal(capturedLocal, value, assignment);
+            return value;
+        }
+
+        switch (target)
+        {
+            case ILocalReferenceOperation local:
+                if (local.Local.Type.SpecialType == SpecialType.System_Boolean)
+                {
+                    _analysis.State = _analysis.Flags.Set(_analysis.State, local.Local, assignment.Value);
+                }
+
+                StoreLocal(local.Local, value, assignment);
+                break;
+            case IParameterReferenceOperation parameter:
+                if (parameter.Parameter.RefKind != RefKind.None)
+                {
+                    if (value)
+                    {
+                        Effects.Escape();
+                    }
+
+                    break;
+                }
+
+                Effects.Store(parameter.Parameter, value, assignment.Value, isCapture: false, assignment);
+                break;
+            case IFlowCaptureReferenceOperation captureReference:
+                Effects.Store(captureReference.Id, value, assignment.Value, isCapture: true, assignment);
+                break;
+            case IDiscardOperation:
+                break;
+            default:
+                // A field, property, array element, event or anything else outside the method.
+                if (value)
+                {
+                    Effects.Escape();
+                }
+
+                break;
+        }
+
+        return value;
+    }
+
+    private void StoreLocal(ILocalSymbol local, bool value, ISimpleAssignmentOperation assignment)
+    {
+        if (!_analysis.OwnLocals.Contains(local) || local.IsRef)
+        {
+            // A local of an enclosing method (captured by this lambda) or a ref local: the value leaves.
+            if (value)
+            {
+                Effects.Escape();
+            }
+
+            return;
+        }
+
+        Effects.Store(local, value, assignment.Value, isCapture: false, assignment);
+    }
+
+    private bool EvaluateCreation(IObjectCreationOperation creation)
+    {
+        var argumentIsResource = false;
+        foreach (var argument in creation.Arguments)
+        {
+            argumentIsResource |= Evaluate(argument);
+        }
+
+        // A wrapper that takes ownership is responsible for the resource from the call on, even if it throws.
+        var wrapped = argumentIsResource && HandOffRules.IsOwningWrapper(creation.Type, _analysis.Names);
+        if (wrapped && _analysis.State.Status == ResourceStatus.Released)
+        {
+            // A released resource given to a wrapper: the wrapper's business from here on.
+            Effects.Escape();
+            wrapped = false;
+        }
+
+        if (!wrapped)
+        {
+            Effects.MayThrow(creation);
+        }
+
+        // Member initializers assign into the new object: handing the resource to one is a hand-off.
+        Evaluate(creation.Initializer);
+        return wrapped;
+    }
+
+    private void BindPattern(IPatternOperation pattern)
+    {
+        switch (pattern)
+        {
+            case IDeclarationPatternOperation { DeclaredSymbol: ILocalSymbol declared }:
+                Effects.Store(declared, true, null, isCapture: false, pattern);
+                break;
+            case IRecursivePatternOperation { DeclaredSymbol: ILocalSymbol declared }:
+                Effects.Store(declared, true, null, isCapture: false, pattern);
+                break;
+        }
+    }
+}
