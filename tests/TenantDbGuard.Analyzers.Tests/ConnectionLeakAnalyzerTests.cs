@@ -2800,7 +2800,6 @@ public sealed class ConnectionLeakAnalyzerTests
             new[]
             {
                 CSharpSyntaxTree.ParseText(source, parseOptions, path: "/0/Test0.cs"),
-                CSharpSyntaxTree.ParseText(TestPrelude.Source, parseOptions, path: "/0/Prelude.cs"),
             },
             TestReferences.All,
             new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary));
