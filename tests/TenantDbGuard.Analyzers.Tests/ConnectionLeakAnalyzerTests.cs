@@ -2562,7 +2562,14 @@ public sealed class ConnectionLeakAnalyzerTests
         """, "tenantdbguard.release_methods = GiveBack\n");
 
     [Fact]
-    public Task Unconfigured_release_method_is_not_a_release() => Verify.VerifyAnalyzerAsync(GiveBackApi + """
+    public Task Unconfigured_method_named_like_a_release_that_does_not_release_is_not_a_release() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        static class PoolExtensions
+        {
+            public static void GiveBack(this PooledConnection connection) => Log.Info("given back");
+        }
+
         class C
         {
             int M(Pool pool)

@@ -34,6 +34,9 @@ internal sealed class ConditionRefinement
         {
             case IUnaryOperation { OperatorKind: UnaryOperatorKind.Not } not:
                 return Refine(config, not.Operand, !outcome);
+            case IInvocationOperation invocation when _analysis.Site is { OnlyWhenTrue: true } site && ReferenceEquals(invocation, site.Invocation):
+                // 'TryCheckout(out var lease)' returned false: it acquired nothing.
+                return outcome ? config : new PathState(ResourceStatus.Released, 0, 0, config.Flags);
             case ILocalReferenceOperation local when _analysis.Flags.Value(config, local.Local) is { } flag:
                 return flag == outcome ? config : null;
             case IIsNullOperation isNull:

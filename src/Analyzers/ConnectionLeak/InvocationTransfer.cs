@@ -1,5 +1,6 @@
 // The transfer of calls: the followed acquisition itself, release calls, calls that pass the resource through
 // (ConfigureAwait, Task.FromResult), hand-offs by call, uses after a release, and the out arguments a call writes.
+using System.Collections.Generic;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.Operations;
 
@@ -25,7 +26,7 @@ internal sealed class InvocationTransfer
     /// <summary>The followed acquisition: after it (or the <c>await</c> of it) the resource is held.</summary>
     public bool EvaluateAcquisition(IOperation effectPoint)
     {
-        var site = _analysis.Site;
+        var site = _analysis.Site!;
         if (effectPoint is IAwaitOperation awaitOperation)
         {
             Transfer.Evaluate(awaitOperation.Operation);
@@ -61,6 +62,12 @@ internal sealed class InvocationTransfer
             return true;
         }
 
+        if (site.Kind == AcquisitionKind.IntoArgument)
+        {
+            _analysis.State = new PathState(ResourceStatus.Held, _analysis.Variables.Bit(site.Anchor!), 0, state.Flags);
+            return false;
+        }
+
         // Opened: the object in the receiver is now an open connection, unless it belongs to someone else.
         if (state.Status == ResourceStatus.Escaped)
         {
@@ -77,17 +84,46 @@ internal sealed class InvocationTransfer
         return false;
     }
 
+    /// <summary>A call whose body the analysis can read: a release helper, a local function called in finally, a hand-off.</summary>
+    private bool ApplyCalleeEffect(IInvocationOperation invocation, List<IArgumentOperation>? resourceArguments)
+    {
+        var (effect, holder) = _analysis.Callees.Of(invocation, resourceArguments);
+        switch (effect)
+        {
+            case ParameterEffect.Releases:
+                Effects.Release(invocation, closes: false, holder);
+                ReleasedByLastCall = true;
+                return true;
+            case ParameterEffect.ReleasesUnlessItThrows:
+                Effects.MayThrow(invocation);
+                Effects.Release(invocation, closes: false, holder);
+                return true;
+            case ParameterEffect.TakesOver:
+                Effects.Escape();
+                Effects.MayThrow(invocation);
+                return true;
+            default:
+                return false;
+        }
+    }
+
     public bool EvaluateInvocation(IInvocationOperation invocation)
     {
         var instanceIsResource = Transfer.Evaluate(invocation.Instance);
         var argumentIsResource = false;
         var firstArgumentIsResource = false;
         var passedByRef = false;
+        List<IArgumentOperation>? resourceArguments = null;
         for (var i = 0; i < invocation.Arguments.Length; i++)
         {
             var argument = invocation.Arguments[i];
             var isResource = Transfer.Evaluate(argument);
             argumentIsResource |= isResource;
+            if (isResource)
+            {
+                (resourceArguments ??= new List<IArgumentOperation>()).Add(argument);
+            }
+
             if (i == 0)
             {
                 firstArgumentIsResource = isResource;
@@ -125,7 +161,14 @@ internal sealed class InvocationTransfer
             return firstArgumentIsResource;
         }
 
-        if (_analysis.State.IsTrackedAfterRelease && !ReferenceEquals(invocation, _analysis.Site.Invocation))
+        if (_analysis.State.Status == ResourceStatus.Held
+            && (argumentIsResource || method.MethodKind is MethodKind.LocalFunction or MethodKind.DelegateInvoke)
+            && ApplyCalleeEffect(invocation, resourceArguments))
+        {
+            return false;
+        }
+
+        if (_analysis.State.IsTrackedAfterRelease && !ReferenceEquals(invocation, _analysis.Site?.Invocation))
         {
             if (instanceIsResource)
             {

@@ -18,7 +18,10 @@ internal static class LeakDiagnostics
             .ThenBy(l => l.At?.SpanStart ?? int.MaxValue)
             .First();
         var syntax = site.Invocation.Syntax;
-        var subject = SubjectName(site) is { } name ? $"'{name}'" : $"The result of '{site.Invocation.TargetMethod.Name}'";
+        var name = SubjectName(site);
+        var subject = site.Summarized is { } summarized
+            ? name is not null ? $"'{name}' from {summarized}" : $"The connection from {summarized}"
+            : name is not null ? $"'{name}'" : $"The result of '{site.Invocation.TargetMethod.Name}'";
         var path = leak.Reason switch
         {
             LeakReason.Discarded => "because the result is discarded",
@@ -89,6 +92,11 @@ internal static class LeakDiagnostics
     private static string? SubjectName(AcquisitionSite site)
     {
         var syntax = site.Invocation.Syntax;
+        if (site.Kind == AcquisitionKind.IntoArgument)
+        {
+            return (site.Anchor as ILocalSymbol)?.Name;
+        }
+
         if (site.Kind == AcquisitionKind.Opened)
         {
             return syntax is InvocationExpressionSyntax { Expression: MemberAccessExpressionSyntax { Expression: IdentifierNameSyntax receiver } }

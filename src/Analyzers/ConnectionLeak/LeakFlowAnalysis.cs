@@ -37,22 +37,26 @@ internal sealed class LeakFlowAnalysis
     private readonly HashSet<(int Block, FinallyFrame? Context, PathState State)> _visited = new();
     private readonly Queue<WorkItem> _work = new();
     private readonly List<Leak> _leaks = new();
+    private readonly object? _initialHolder;
     private bool _gaveUp;
 
     private LeakFlowAnalysis(
         ControlFlowGraph graph,
-        AcquisitionSite site,
-        AcquisitionRules rules,
-        AcquisitionRules.NameConfiguration names,
+        AcquisitionSite? site,
+        object? initialHolder,
+        FlowContext context,
         HashSet<ILocalSymbol> ownLocals,
-        CancellationToken cancellationToken)
+        FlowObservations? observations)
     {
         Graph = graph;
         Site = site;
-        Rules = rules;
-        Names = names;
+        _initialHolder = initialHolder;
+        Context = context;
+        Rules = context.Rules;
+        Names = context.Names;
         OwnLocals = ownLocals;
-        _cancellationToken = cancellationToken;
+        Observations = observations;
+        _cancellationToken = context.CancellationToken;
         Variables = new TrackedVariables(graph);
         Flags = new ReleaseFlags(graph);
         AfterRelease = new AfterReleaseTracking(this);
@@ -60,11 +64,18 @@ internal sealed class LeakFlowAnalysis
         Conditions = new ConditionRefinement(this);
         Transfer = new OperationTransfer(this);
         Calls = new InvocationTransfer(this);
+        Callees = new CalleeEffects(this);
     }
 
     public ControlFlowGraph Graph { get; }
 
-    public AcquisitionSite Site { get; }
+    /// <summary>The acquisition followed; null when the walk starts with a resource already held (<see cref="Observe"/>).</summary>
+    public AcquisitionSite? Site { get; }
+
+    public FlowContext Context { get; }
+
+    /// <summary>When inferring a summary: what the walk saw at returns, exits and yields. Null for the rules themselves.</summary>
+    public FlowObservations? Observations { get; }
 
     public AcquisitionRules Rules { get; }
 
@@ -86,6 +97,8 @@ internal sealed class LeakFlowAnalysis
     public OperationTransfer Transfer { get; }
 
     public InvocationTransfer Calls { get; }
+
+    public CalleeEffects Callees { get; }
 
     /// <summary>The block being walked.</summary>
     public BasicBlock Block { get; private set; } = null!;
@@ -112,12 +125,10 @@ internal sealed class LeakFlowAnalysis
     public static (IReadOnlyList<Leak> Leaks, bool HandsOff, IReadOnlyList<Misuse> Misuses) Run(
         ControlFlowGraph graph,
         AcquisitionSite site,
-        AcquisitionRules rules,
-        AcquisitionRules.NameConfiguration names,
-        HashSet<ILocalSymbol> ownLocals,
-        CancellationToken cancellationToken)
+        FlowContext context,
+        HashSet<ILocalSymbol> ownLocals)
     {
-        var analysis = new LeakFlowAnalysis(graph, site, rules, names, ownLocals, cancellationToken);
+        var analysis = new LeakFlowAnalysis(graph, site, initialHolder: null, context, ownLocals, observations: null);
         analysis.Execute();
         if (analysis.GaveUp)
         {
@@ -127,14 +138,38 @@ internal sealed class LeakFlowAnalysis
         return (analysis._leaks, analysis.HandsOff, analysis.AfterRelease.Misuses());
     }
 
+    /// <summary>
+    /// Runs the analysis for a summary: from <paramref name="site"/>, or from the start of the graph with the resource
+    /// already held by <paramref name="holder"/> (a parameter, a captured local, a field); null when it gave up.
+    /// </summary>
+    public static FlowObservations? Observe(ControlFlowGraph graph, AcquisitionSite? site, object? holder, FlowContext context, HashSet<ILocalSymbol> ownLocals)
+    {
+        var observations = new FlowObservations();
+        var analysis = new LeakFlowAnalysis(graph, site, holder, context, ownLocals, observations);
+        analysis.Execute();
+        if (analysis.GaveUp)
+        {
+            return null;
+        }
+
+        observations.Leaks.AddRange(analysis._leaks);
+        observations.HandsOff = analysis.HandsOff;
+        observations.Variables = analysis.Variables;
+        return observations;
+    }
+
     public void AddLeak(Leak leak) => _leaks.Add(leak);
 
     private void Execute()
     {
         var start = new PathState(ResourceStatus.Unacquired, 0);
-        if (Site.Kind == AcquisitionKind.Opened && Site.Anchor is not null)
+        if (Site is { Kind: AcquisitionKind.Opened, Anchor: { } anchor })
         {
-            start = new PathState(ResourceStatus.Unacquired, Variables.Bit(Site.Anchor));
+            start = new PathState(ResourceStatus.Unacquired, Variables.Bit(anchor));
+        }
+        else if (_initialHolder is not null)
+        {
+            start = new PathState(ResourceStatus.Held, Variables.Bit(_initialHolder));
         }
 
         Enqueue(Graph.Blocks[0], null, start, null);
@@ -188,7 +223,13 @@ internal sealed class LeakFlowAnalysis
         if (branchValue is not null)
         {
             var isResource = Transfer.Evaluate(branchValue);
-            if (isResource && Block.ConditionalSuccessor is null && Block.FallThroughSuccessor?.Semantics == ControlFlowBranchSemantics.Return)
+            var returns = Block.ConditionalSuccessor is null && Block.FallThroughSuccessor?.Semantics == ControlFlowBranchSemantics.Return;
+            if (returns)
+            {
+                Observations?.NoteReturn(branchValue, isResource);
+            }
+
+            if (isResource && returns)
             {
                 Effects.Escape();
             }
@@ -362,10 +403,31 @@ internal sealed class LeakFlowAnalysis
 
     private void ExitNormally(SyntaxNode? origin)
     {
+        Observations?.Exits.Add((State, origin ?? Origin));
+        if (State.Status == ResourceStatus.Held && Observations is null && HeldByOutParameter(State))
+        {
+            // Left in an out/ref parameter: the caller receives it.
+            HandsOff = true;
+            return;
+        }
+
         if (State.Status == ResourceStatus.Held)
         {
             _leaks.Add(new Leak(LeakReason.Returns, origin ?? Origin, null));
         }
+    }
+
+    private bool HeldByOutParameter(PathState state)
+    {
+        foreach (var holder in Variables.HoldersOf(state))
+        {
+            if (holder is IParameterSymbol { RefKind: RefKind.Ref or RefKind.Out })
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private static bool IsInFilter(ControlFlowRegion region)

@@ -8,12 +8,14 @@ namespace TenantDbGuard.Analyzers.ConnectionLeak;
 /// <summary>One acquiring call inside one control-flow graph.</summary>
 internal sealed class AcquisitionSite
 {
-    public AcquisitionSite(IInvocationOperation invocation, IOperation effectPoint, AcquisitionKind kind, object? anchor)
+    public AcquisitionSite(IInvocationOperation invocation, IOperation effectPoint, AcquisitionKind kind, object? anchor, string? summarized = null, bool onlyWhenTrue = false)
     {
         Invocation = invocation;
         EffectPoint = effectPoint;
         Kind = kind;
         Anchor = anchor;
+        Summarized = summarized;
+        OnlyWhenTrue = onlyWhenTrue;
     }
 
     /// <summary>The acquiring call; the diagnostic sits on it.</summary>
@@ -24,8 +26,20 @@ internal sealed class AcquisitionSite
 
     public AcquisitionKind Kind { get; }
 
-    /// <summary>For <see cref="AcquisitionKind.Opened"/>: the local (or flow capture) whose object is opened; null for <c>new X().Open()</c>.</summary>
+    /// <summary>
+    /// For <see cref="AcquisitionKind.Opened"/>: the local (or flow capture) whose object is opened; null for <c>new X().Open()</c>.
+    /// For <see cref="AcquisitionKind.IntoArgument"/>: the local the call writes the resource to.
+    /// </summary>
     public object? Anchor { get; }
+
+    /// <summary>
+    /// When the call is an acquisition because of what its body does (a summary of a method of this compilation), how the
+    /// message names it: <c>OpenReportConnection()</c>, <c>Rows().GetEnumerator()</c>; null for the built-in rules.
+    /// </summary>
+    public string? Summarized { get; }
+
+    /// <summary>For <see cref="AcquisitionKind.IntoArgument"/>: the call acquires only when it returns <c>true</c> (<c>TryCheckout(out x)</c>).</summary>
+    public bool OnlyWhenTrue { get; }
 }
 
 /// <summary>Why a resource leaks, most convincing first.</summary>

@@ -27,7 +27,7 @@ internal sealed class OperationTransfer
             return false;
         }
 
-        if (ReferenceEquals(operation, _analysis.Site.EffectPoint))
+        if (_analysis.Site is { } site && ReferenceEquals(operation, site.EffectPoint))
         {
             return _analysis.Calls.EvaluateAcquisition(operation);
         }
@@ -94,6 +94,11 @@ internal sealed class OperationTransfer
                 if (Evaluate(returnOperation.ReturnedValue))
                 {
                     Effects.Escape();
+                }
+                else if (_analysis.State.Status == ResourceStatus.Held && _analysis.Observations is { } observations)
+                {
+                    // The iterator stops here with the connection held until the caller moves on or disposes the enumerator.
+                    observations.HeldAcrossYield = true;
                 }
 
                 return false;
@@ -237,7 +242,7 @@ internal sealed class OperationTransfer
                 StoreLocal(local.Local, value, assignment);
                 break;
             case IParameterReferenceOperation parameter:
-                if (parameter.Parameter.RefKind != RefKind.None)
+                if (parameter.Parameter.RefKind != RefKind.None && _analysis.Observations is null)
                 {
                     if (value)
                     {
@@ -246,6 +251,8 @@ internal sealed class OperationTransfer
 
                     break;
                 }
+
+                // For a summary, an out/ref parameter is followed like a local: does it hold the resource at each exit?
 
                 Effects.Store(parameter.Parameter, value, assignment.Value, isCapture: false, assignment);
                 break;

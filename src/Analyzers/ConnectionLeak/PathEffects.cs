@@ -27,7 +27,7 @@ internal sealed class PathEffects
         var site = _analysis.Site;
         if (state.Status is ResourceStatus.Released or ResourceStatus.Escaped)
         {
-            if (site.Kind == AcquisitionKind.Opened && Equals(variable, site.Anchor))
+            if (site is { Kind: AcquisitionKind.Opened } && Equals(variable, site.Anchor))
             {
                 // A new object in the opened variable: track it from scratch.
                 _analysis.State = new PathState(ResourceStatus.Unacquired, Variables.Bit(variable) | Variables.AliasOf(valueOperation), 0, state.Flags);
@@ -43,7 +43,7 @@ internal sealed class PathEffects
 
         if (state.Status == ResourceStatus.Unacquired)
         {
-            if (site.Kind != AcquisitionKind.Opened)
+            if (site is not { Kind: AcquisitionKind.Opened })
             {
                 return;
             }

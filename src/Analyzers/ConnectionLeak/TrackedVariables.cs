@@ -73,6 +73,18 @@ internal sealed class TrackedVariables
     public ulong AliasOf(IOperation? valueOperation) =>
         VariableOf(valueOperation) is { } variable ? Bit(variable) : 0;
 
+    /// <summary>The variables that hold the resource on the path of <paramref name="state"/>.</summary>
+    public IEnumerable<object> HoldersOf(PathState state)
+    {
+        foreach (var entry in _indexes)
+        {
+            if ((state.Holders & (1UL << entry.Value)) != 0)
+            {
+                yield return entry.Key;
+            }
+        }
+    }
+
     /// <summary>The local or parameter that was first seen holding the resource on the path of <paramref name="state"/>.</summary>
     public string? FirstHolderName(PathState state)
     {
@@ -99,12 +111,21 @@ internal sealed class TrackedVariables
     /// <summary>The operation without the conversions around it.</summary>
     public static IOperation? Unwrap(IOperation? operation)
     {
-        while (operation is IConversionOperation conversion)
+        while (true)
         {
-            operation = conversion.Operand;
+            switch (operation)
+            {
+                case IConversionOperation conversion:
+                    operation = conversion.Operand;
+                    continue;
+                case IDeclarationExpressionOperation declaration:
+                    // 'out var x': the variable itself.
+                    operation = declaration.Expression;
+                    continue;
+                default:
+                    return operation;
+            }
         }
-
-        return operation;
     }
 
     private static object? VariableOf(IOperation? operation) => Unwrap(operation) switch
