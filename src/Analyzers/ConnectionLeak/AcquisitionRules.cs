@@ -39,7 +39,9 @@ internal sealed class AcquisitionRules
         "OpenConnection",
         "OpenConnectionAsync",
         "Open",
-        "OpenAsync");
+        "OpenAsync",
+        "ExecuteReader",
+        "ExecuteReaderAsync");
 
     private static readonly ImmutableHashSet<string> BuiltInReleaseNames = ImmutableHashSet.Create(
         StringComparer.Ordinal,
@@ -256,6 +258,20 @@ internal sealed class AcquisitionRules
         }
 
         return false;
+    }
+
+    /// <summary>Is <paramref name="type"/> a data reader (<c>DbDataReader</c>, <c>IDataReader</c>)? Closing one closes only the connection it owns.</summary>
+    public bool IsDataReader(INamedTypeSymbol? type)
+    {
+        for (var current = type; current is not null; current = current.BaseType)
+        {
+            if (current is { Name: "DbDataReader", ContainingNamespace.Name: "Common" })
+            {
+                return true;
+            }
+        }
+
+        return type is not null && (type is { Name: "IDataReader", ContainingNamespace.Name: "Data" } || type.AllInterfaces.Any(i => i is { Name: "IDataReader", ContainingNamespace.Name: "Data" }));
     }
 
     /// <summary>Is <paramref name="type"/> a <c>DbDataSource</c> (so <c>MySqlDataSource</c>), which owns a connection pool?</summary>

@@ -144,6 +144,13 @@ internal static class AcquisitionSites
             return;
         }
 
+        if (OwnershipMoves.DapperOpensForReader(invocation, origins) is { } connection
+            && CreateSite(invocation, AcquisitionKind.Returned, summarized: null, origins) is { } reader)
+        {
+            sites.Add(new AcquisitionSite(reader.Invocation, reader.EffectPoint, reader.Kind, connection));
+            return;
+        }
+
         if (!invocation.IsImplicit && method.Name is "GetEnumerator" or "GetAsyncEnumerator" && HeldAcrossYield(invocation.Instance, context, origins) is { } iterator)
         {
             if (CreateSite(invocation, AcquisitionKind.Returned, $"{iterator.Name}().{method.Name}()", origins) is { } enumerator)

@@ -14,7 +14,6 @@ internal sealed class CalleeEffects
 {
     private readonly LeakFlowAnalysis _analysis;
     private readonly Dictionary<(object Callee, object Holder), ParameterEffect> _local = new();
-    private LocalOrigins? _origins;
 
     public CalleeEffects(LeakFlowAnalysis analysis)
     {
@@ -140,7 +139,7 @@ internal sealed class CalleeEffects
 
     private IFlowAnonymousFunctionOperation? LambdaOf(ILocalSymbol local)
     {
-        var value = (_origins ??= new LocalOrigins(_analysis.Graph)).SingleValue(local);
+        var value = _analysis.Origins.SingleValue(local);
         while (value is IDelegateCreationOperation creation)
         {
             value = TrackedVariables.Unwrap(creation.Target);

@@ -137,7 +137,25 @@ internal sealed class ConditionRefinement
             inputType = nullable.TypeArguments[0];
         }
 
-        return SymbolEqualityComparer.Default.Equals(matchedType.WithNullableAnnotation(NullableAnnotation.NotAnnotated), inputType.WithNullableAnnotation(NullableAnnotation.NotAnnotated));
+        // 'conn is IDisposable d' on a connection: every non-null value matches, so no match means null.
+        var matched = matchedType.WithNullableAnnotation(NullableAnnotation.NotAnnotated);
+        for (var current = inputType.WithNullableAnnotation(NullableAnnotation.NotAnnotated); current is not null; current = current.BaseType)
+        {
+            if (SymbolEqualityComparer.Default.Equals(matched, current))
+            {
+                return true;
+            }
+        }
+
+        foreach (var implemented in inputType.AllInterfaces)
+        {
+            if (SymbolEqualityComparer.Default.Equals(matched, implemented))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>When <paramref name="equal"/> tells whether <c>State == value</c>: is the connection surely not open?</summary>

@@ -11,6 +11,22 @@ internal static class HandOffRules
     public static bool IsCollectionAdd(string name) =>
         name is "Add" or "AddLast" or "AddFirst" or "Enqueue" or "Push" or "TryAdd" or "Insert" or "Set" or "TryPush" or "Write" or "TryWrite" or "WriteAsync";
 
+    /// <summary><c>Interlocked.Exchange(ref _field, conn)</c> / <c>CompareExchange</c>: the connection is published to a field.</summary>
+    public static bool IsInterlockedSwap(IMethodSymbol method) =>
+        method is { Name: "Exchange" or "CompareExchange", ContainingType: { Name: "Interlocked", ContainingNamespace.Name: "Threading" } };
+
+    /// <summary>A type of the framework or of a data provider (a command, a transaction): it never takes a connection over.</summary>
+    public static bool IsFrameworkType(ITypeSymbol? type)
+    {
+        var root = type?.ContainingNamespace;
+        while (root is { ContainingNamespace.IsGlobalNamespace: false })
+        {
+            root = root.ContainingNamespace;
+        }
+
+        return root?.Name is "System" or "MySqlConnector" or "MySql" or "Dapper" or "Microsoft" or "Npgsql";
+    }
+
     /// <summary>Is <paramref name="type"/> a wrapper of the application's own that releases what it is given?</summary>
     public static bool IsOwningWrapper(ITypeSymbol? type, AcquisitionRules.NameConfiguration names)
     {
@@ -19,13 +35,7 @@ internal static class HandOffRules
             return false;
         }
 
-        var root = type.ContainingNamespace;
-        while (root is { ContainingNamespace.IsGlobalNamespace: false })
-        {
-            root = root.ContainingNamespace;
-        }
-
-        if (root?.Name is "System" or "MySqlConnector" or "MySql" or "Dapper" or "Microsoft")
+        if (IsFrameworkType(type))
         {
             return false;
         }

@@ -58,7 +58,9 @@ internal sealed class InvocationTransfer
 
         if (site.Kind == AcquisitionKind.Returned)
         {
-            _analysis.State = new PathState(ResourceStatus.Held, 0, 0, state.Flags);
+            // A reader Dapper opened the connection for: the connection's variable holds it as well as the reader.
+            var alsoHeldBy = site.Anchor is { } also ? _analysis.Variables.Bit(also) : 0UL;
+            _analysis.State = new PathState(ResourceStatus.Held, alsoHeldBy, 0, state.Flags);
             return true;
         }
 
@@ -137,12 +139,22 @@ internal sealed class InvocationTransfer
 
         var method = invocation.TargetMethod;
         var name = method.Name;
+        if (_analysis.State.Status == ResourceStatus.Held && OwnershipMoves.IsClosingReader(invocation)
+            && OwnershipMoves.IsBoundToResource(invocation.Instance, _analysis.State, _analysis.Variables, _analysis.Origins))
+        {
+            // The reader closes the connection: it holds the resource from here on (the connection's variable still does too).
+            Effects.MayThrow(invocation);
+            return true;
+        }
+
         if (_analysis.Names.ReleaseNames.Contains(name))
         {
             if (instanceIsResource || argumentIsResource)
             {
                 // Close on a DbConnection gives the connection back but leaves the object usable: Open may follow.
-                var closes = instanceIsResource && name is "Close" or "CloseAsync" && _analysis.Rules.IsDbConnection(method.ContainingType);
+                // So does closing or disposing a reader that owns the connection (CommandBehavior.CloseConnection).
+                var closes = instanceIsResource
+                    && (name is "Close" or "CloseAsync" && _analysis.Rules.IsDbConnection(method.ContainingType) || _analysis.Rules.IsDataReader(TrackedVariables.Unwrap(invocation.Instance)?.Type as INamedTypeSymbol));
                 Effects.Release(invocation, closes, instanceIsResource ? invocation.Instance : null);
                 ReleasedByLastCall = true;
             }
@@ -150,7 +162,7 @@ internal sealed class InvocationTransfer
             return false;
         }
 
-        if (name is "ConfigureAwait" or "AsTask" or "Preserve")
+        if (name is "ConfigureAwait" or "AsTask" or "Preserve" or "GetAwaiter" or "GetResult")
         {
             return instanceIsResource || (method.IsExtensionMethod && firstArgumentIsResource);
         }
@@ -180,8 +192,9 @@ internal sealed class InvocationTransfer
             }
         }
 
-        // A hand-off (into a collection, or by ref) counts from the moment of the call, even if the call throws.
-        if (argumentIsResource && (passedByRef || HandOffRules.IsCollectionAdd(name)))
+        // A hand-off (into a collection, by ref, to the constructor chained with ': this(...)', or swapped into a field
+        // with Interlocked) counts from the moment of the call, even if the call throws.
+        if (argumentIsResource && (passedByRef || HandOffRules.IsCollectionAdd(name) || method.MethodKind == MethodKind.Constructor || HandOffRules.IsInterlockedSwap(method)))
         {
             Effects.Escape();
         }

@@ -105,17 +105,50 @@ internal static class LeakDiagnostics
         }
 
         var current = syntax;
-        while (current.Parent is AwaitExpressionSyntax or ParenthesizedExpressionSyntax or CastExpressionSyntax
-               || current.Parent is MemberAccessExpressionSyntax { Name.Identifier.ValueText: "ConfigureAwait" } && current.Parent.Parent is InvocationExpressionSyntax)
+        while (true)
         {
-            current = current.Parent is MemberAccessExpressionSyntax ? current.Parent.Parent! : current.Parent;
+            if (current.Parent is AwaitExpressionSyntax or ParenthesizedExpressionSyntax or CastExpressionSyntax)
+            {
+                current = current.Parent;
+            }
+            else if (current.Parent is MemberAccessExpressionSyntax { Name.Identifier.ValueText: "ConfigureAwait" or "AsTask" or "Preserve" or "GetAwaiter" or "GetResult" } && current.Parent.Parent is InvocationExpressionSyntax)
+            {
+                current = current.Parent.Parent!;
+            }
+            else if (current.Parent is MemberAccessExpressionSyntax { Name.Identifier.ValueText: "Result" } result)
+            {
+                current = result;
+            }
+            else
+            {
+                break;
+            }
         }
 
-        return current.Parent switch
+        switch (current.Parent)
         {
-            EqualsValueClauseSyntax { Parent: VariableDeclaratorSyntax declarator } => declarator.Identifier.ValueText,
-            AssignmentExpressionSyntax { Left: IdentifierNameSyntax { Identifier.ValueText: not "_" } identifier } assignment when assignment.Right == current => identifier.Identifier.ValueText,
-            _ => null,
-        };
+            case EqualsValueClauseSyntax { Parent: VariableDeclaratorSyntax declarator }:
+                return declarator.Identifier.ValueText;
+            case AssignmentExpressionSyntax { Left: IdentifierNameSyntax { Identifier.ValueText: not "_" } identifier } assignment when assignment.Right == current:
+                return identifier.Identifier.ValueText;
+            case ArgumentSyntax { Parent: TupleExpressionSyntax tuple } element
+                when tuple.Parent is AssignmentExpressionSyntax deconstruction && deconstruction.Right == tuple:
+                // 'var (lease, attempts) = (await pool.GetConnectionAsync(), 1)': the variable at the same position.
+                var index = tuple.Arguments.IndexOf(element);
+                return deconstruction.Left switch
+                {
+                    DeclarationExpressionSyntax { Designation: ParenthesizedVariableDesignationSyntax designation } when index < designation.Variables.Count
+                        => (designation.Variables[index] as SingleVariableDesignationSyntax)?.Identifier.ValueText,
+                    TupleExpressionSyntax targets when index < targets.Arguments.Count => targets.Arguments[index].Expression switch
+                    {
+                        IdentifierNameSyntax name => name.Identifier.ValueText,
+                        DeclarationExpressionSyntax { Designation: SingleVariableDesignationSyntax single } => single.Identifier.ValueText,
+                        _ => null,
+                    },
+                    _ => null,
+                };
+            default:
+                return null;
+        }
     }
 }

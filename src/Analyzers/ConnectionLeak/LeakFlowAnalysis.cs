@@ -38,6 +38,7 @@ internal sealed class LeakFlowAnalysis
     private readonly Queue<WorkItem> _work = new();
     private readonly List<Leak> _leaks = new();
     private readonly object? _initialHolder;
+    private LocalOrigins? _origins;
     private bool _gaveUp;
 
     private LeakFlowAnalysis(
@@ -99,6 +100,9 @@ internal sealed class LeakFlowAnalysis
     public InvocationTransfer Calls { get; }
 
     public CalleeEffects Callees { get; }
+
+    /// <summary>Where the graph's locals get their values (read once, when first needed).</summary>
+    public LocalOrigins Origins => _origins ??= new LocalOrigins(Graph);
 
     /// <summary>The block being walked.</summary>
     public BasicBlock Block { get; private set; } = null!;
@@ -273,10 +277,10 @@ internal sealed class LeakFlowAnalysis
                 Unwind(Block.EnclosingRegion, Frame, State, Block.BranchValue?.Syntax ?? Origin ?? LastSyntax(Block));
                 return;
             case ControlFlowBranchSemantics.StructuredExceptionHandling:
-                if (IsInFilter(Block.EnclosingRegion))
+                if (FilterOf(Block.EnclosingRegion) is { } filter)
                 {
-                    // A filter that said no: the exception keeps unwinding.
-                    Unwind(Block.EnclosingRegion, Frame, State, Origin);
+                    // A filter that said no: the exception goes to the next catch clauses of the same try, then outwards.
+                    UnwindAfterHandler(filter.EnclosingRegion!, Frame, State, Origin);
                     return;
                 }
 
@@ -390,7 +394,7 @@ internal sealed class LeakFlowAnalysis
                 case ControlFlowRegionKind.Root:
                     if (state.Status == ResourceStatus.Held)
                     {
-                        _leaks.Add(new Leak(LeakReason.ExceptionThrown, origin, null));
+                        AddLeak(new Leak(LeakReason.ExceptionThrown, origin, null));
                     }
 
                     return;
@@ -430,23 +434,47 @@ internal sealed class LeakFlowAnalysis
         return false;
     }
 
-    private static bool IsInFilter(ControlFlowRegion region)
+    private static ControlFlowRegion? FilterOf(ControlFlowRegion region)
     {
         for (var current = region; current is not null; current = current.EnclosingRegion)
         {
             switch (current.Kind)
             {
                 case ControlFlowRegionKind.Filter:
-                    return true;
+                    return current;
                 case ControlFlowRegionKind.Try:
                 case ControlFlowRegionKind.Catch:
                 case ControlFlowRegionKind.Finally:
                 case ControlFlowRegionKind.Root:
-                    return false;
+                    return null;
             }
         }
 
-        return false;
+        return null;
+    }
+
+    /// <summary>An exception that <paramref name="handler"/> (a filter and its catch) declined: the later handlers of its try, then outwards.</summary>
+    private void UnwindAfterHandler(ControlFlowRegion handler, FinallyFrame? context, PathState state, SyntaxNode? origin)
+    {
+        var tryAndCatch = handler.EnclosingRegion!;
+        var after = false;
+        for (var i = 1; i < tryAndCatch.NestedRegions.Length; i++)
+        {
+            var candidate = tryAndCatch.NestedRegions[i];
+            if (!after)
+            {
+                after = candidate == handler;
+                continue;
+            }
+
+            Enqueue(Graph.Blocks[candidate.FirstBlockOrdinal], context, state, origin);
+            if (IsCatchAll(candidate))
+            {
+                return;
+            }
+        }
+
+        Unwind(tryAndCatch.EnclosingRegion, context, state, origin);
     }
 
     private static bool IsCatchAll(ControlFlowRegion handler)

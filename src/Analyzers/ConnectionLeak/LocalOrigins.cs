@@ -13,6 +13,8 @@ internal sealed class LocalOrigins
 {
     private readonly ControlFlowGraph _graph;
     private Dictionary<ILocalSymbol, List<IOperation>>? _values;
+    private Dictionary<ILocalSymbol, List<IOperation>>? _connections;
+    private HashSet<ILocalSymbol>? _opened;
 
     public LocalOrigins(ControlFlowGraph graph)
     {
@@ -42,11 +44,33 @@ internal sealed class LocalOrigins
     public IOperation? SingleValue(ILocalSymbol local) =>
         Values.TryGetValue(local, out var values) && values.Count == 1 ? TrackedVariables.Unwrap(values[0]) : null;
 
+    /// <summary>Every value <paramref name="local"/> is assigned (or matched from, for a pattern variable).</summary>
+    public IReadOnlyList<IOperation> ValuesOf(ILocalSymbol local) =>
+        Values.TryGetValue(local, out var values) ? values : (IReadOnlyList<IOperation>)System.Array.Empty<IOperation>();
+
+    /// <summary>The values assigned to <c>local.Connection</c> (a command bound to a connection after it was made).</summary>
+    public IReadOnlyList<IOperation> ConnectionsAssignedTo(ILocalSymbol local)
+    {
+        _ = Values;
+        return _connections!.TryGetValue(local, out var values) ? values : (IReadOnlyList<IOperation>)System.Array.Empty<IOperation>();
+    }
+
+    /// <summary>Does the graph call <c>Open</c>/<c>OpenAsync</c> on <paramref name="local"/>?</summary>
+    public bool IsOpened(ILocalSymbol local)
+    {
+        _ = Values;
+        return _opened!.Contains(local);
+    }
+
     private Dictionary<ILocalSymbol, List<IOperation>> Values => _values ??= Collect();
 
     private Dictionary<ILocalSymbol, List<IOperation>> Collect()
     {
         var values = new Dictionary<ILocalSymbol, List<IOperation>>(SymbolEqualityComparer.Default);
+        var connections = new Dictionary<ILocalSymbol, List<IOperation>>(SymbolEqualityComparer.Default);
+        var opened = new HashSet<ILocalSymbol>(SymbolEqualityComparer.Default);
+        _connections = connections;
+        _opened = opened;
         var captures = new Dictionary<CaptureId, IOperation>();
         foreach (var block in _graph.Blocks)
         {
@@ -73,7 +97,14 @@ internal sealed class LocalOrigins
                         captures[capture.Id] = capture.Value;
                         break;
                     case ISimpleAssignmentOperation { Target: ILocalReferenceOperation target } assignment:
-                        Add(target.Local, assignment.Value);
+                        Add(values, target.Local, assignment.Value);
+                        break;
+                    case ISimpleAssignmentOperation { Target: IPropertyReferenceOperation { Property.Name: "Connection" } property } assignment
+                        when TrackedVariables.Unwrap(property.Instance) is ILocalReferenceOperation command:
+                        Add(connections, command.Local, assignment.Value);
+                        break;
+                    case IInvocationOperation { TargetMethod.Name: "Open" or "OpenAsync" } open when TrackedVariables.Unwrap(open.Instance) is ILocalReferenceOperation openedLocal:
+                        opened.Add(openedLocal.Local);
                         break;
                     case IIsPatternOperation isPattern:
                         foreach (var part in isPattern.Pattern.DescendantsAndSelf())
@@ -86,7 +117,7 @@ internal sealed class LocalOrigins
                             };
                             if (declared is ILocalSymbol local)
                             {
-                                Add(local, isPattern.Value);
+                                Add(values, local, isPattern.Value);
                             }
                         }
 
@@ -95,7 +126,7 @@ internal sealed class LocalOrigins
             }
         }
 
-        void Add(ILocalSymbol local, IOperation value)
+        void Add(Dictionary<ILocalSymbol, List<IOperation>> map, ILocalSymbol local, IOperation value)
         {
             // A capture stands for the value it captured ('x is T t' tests a captured 'x').
             if (TrackedVariables.Unwrap(value) is IFlowCaptureReferenceOperation reference && captures.TryGetValue(reference.Id, out var captured))
@@ -103,9 +134,9 @@ internal sealed class LocalOrigins
                 value = captured;
             }
 
-            if (!values.TryGetValue(local, out var list))
+            if (!map.TryGetValue(local, out var list))
             {
-                values.Add(local, list = new List<IOperation>());
+                map.Add(local, list = new List<IOperation>());
             }
 
             list.Add(value);

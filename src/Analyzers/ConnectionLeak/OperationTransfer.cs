@@ -57,7 +57,23 @@ internal sealed class OperationTransfer
             case ISimpleAssignmentOperation assignment:
                 return EvaluateAssignment(assignment);
             case IConversionOperation conversion:
-                return Evaluate(conversion.Operand);
+            {
+                var value = Evaluate(conversion.Operand);
+                if (conversion.IsChecked || conversion.Conversion.IsUserDefined)
+                {
+                    // 'checked((int)rows)' throws OverflowException; a user-defined conversion is a call.
+                    Effects.MayThrow(operation);
+                }
+
+                return value;
+            }
+
+            case IDeconstructionAssignmentOperation deconstruction:
+                EvaluateDeconstruction(deconstruction);
+                return false;
+            case IPropertyReferenceOperation { Property.Name: "Result", Instance: { } task } when IsTask(task.Type):
+                // 'GetConnectionAsync().Result': the task's value.
+                return Evaluate(task);
             case IAwaitOperation awaitOperation:
             {
                 _analysis.Calls.ReleasedByLastCall = false;
@@ -162,6 +178,14 @@ internal sealed class OperationTransfer
                 return false;
             }
 
+            case IBinaryOperation { IsChecked: true, OperatorKind: BinaryOperatorKind.Add or BinaryOperatorKind.Subtract or BinaryOperatorKind.Multiply or BinaryOperatorKind.Divide }:
+            case IUnaryOperation { IsChecked: true, OperatorKind: UnaryOperatorKind.Minus }:
+            case ICompoundAssignmentOperation { IsChecked: true }:
+            case IIncrementOrDecrementOperation { IsChecked: true }:
+                // Checked arithmetic throws OverflowException.
+                EvaluateChildren(operation);
+                Effects.MayThrow(operation);
+                return false;
             case IPropertyReferenceOperation:
             case IFieldReferenceOperation:
             case IMethodReferenceOperation:
@@ -196,6 +220,52 @@ internal sealed class OperationTransfer
     }
 
     private bool Holds(object variable) => _analysis.Variables.Holds(_analysis.State, variable);
+
+    private static bool IsTask(ITypeSymbol? type) =>
+        type is INamedTypeSymbol { IsGenericType: true, Name: "Task" or "ValueTask", ContainingNamespace.Name: "Tasks" };
+
+    /// <summary>
+    /// <c>var (lease, rows) = (await pool.GetConnectionAsync(), 0)</c>: each element goes to its own variable. A tuple that
+    /// is not written out element by element (a method's tuple result) hands the resource to whichever variable; say nothing.
+    /// </summary>
+    private void EvaluateDeconstruction(IDeconstructionAssignmentOperation deconstruction)
+    {
+        var targets = TrackedVariables.Unwrap(deconstruction.Target) as ITupleOperation;
+        if (targets is not null && TrackedVariables.Unwrap(deconstruction.Value) is ITupleOperation values && values.Elements.Length == targets.Elements.Length)
+        {
+            var results = new bool[values.Elements.Length];
+            for (var i = 0; i < results.Length; i++)
+            {
+                results[i] = Evaluate(values.Elements[i]);
+            }
+
+            for (var i = 0; i < results.Length; i++)
+            {
+                switch (TrackedVariables.Unwrap(targets.Elements[i]))
+                {
+                    case ILocalReferenceOperation local when _analysis.OwnLocals.Contains(local.Local):
+                        Effects.Store(local.Local, results[i], values.Elements[i], isCapture: false, deconstruction);
+                        break;
+                    case IDiscardOperation:
+                        break;
+                    default:
+                        if (results[i])
+                        {
+                            Effects.Escape();
+                        }
+
+                        break;
+                }
+            }
+
+            return;
+        }
+
+        if (Evaluate(deconstruction.Value))
+        {
+            Effects.Escape();
+        }
+    }
 
     private bool EvaluateAssignment(ISimpleAssignmentOperation assignment)
     {
@@ -293,13 +363,26 @@ internal sealed class OperationTransfer
     private bool EvaluateCreation(IObjectCreationOperation creation)
     {
         var argumentIsResource = false;
+        var carried = false;
         foreach (var argument in creation.Arguments)
         {
-            argumentIsResource |= Evaluate(argument);
+            var isResource = Evaluate(argument);
+            argumentIsResource |= isResource;
+            carried |= isResource || OwnershipMoves.CapturesResource(argument.Value, _analysis.State, _analysis.Variables);
+        }
+
+        if (carried && _analysis.State.Status == ResourceStatus.Held && OwnershipMoves.IsReturned(creation, _analysis.Block)
+            && !HandOffRules.IsFrameworkType(creation.Type)
+            && !(argumentIsResource && HandOffRules.IsOwningWrapper(creation.Type, _analysis.Names)))
+        {
+            // 'return new OutboxConnection(conn, tx)', 'return new Result(rows, () => conn.Dispose())': the caller receives it.
+            Effects.Escape();
+            Evaluate(creation.Initializer);
+            return false;
         }
 
         // A wrapper that takes ownership is responsible for the resource from the call on, even if it throws.
-        var wrapped = argumentIsResource && HandOffRules.IsOwningWrapper(creation.Type, _analysis.Names);
+        var wrapped = argumentIsResource && HandOffRules.IsOwningWrapper(creation.Type, _analysis.Names) && !OwnershipMoves.LeavesOpen(creation);
         if (wrapped && _analysis.State.Status == ResourceStatus.Released)
         {
             // A released resource given to a wrapper: the wrapper's business from here on.

@@ -56,6 +56,12 @@ internal static class TestPrelude
                 public ValueTask<ConnectionLease> GetConnectionAsync(string tenant) => new(new ConnectionLease());
             }
 
+            /// <summary>A factory whose GetConnection hands out a connection that is not open yet.</summary>
+            public sealed class ConnectionFactory
+            {
+                public MySqlConnection GetConnection() => new MySqlConnection();
+            }
+
             public sealed class Settings
             {
                 public ConnectionInfo GetConnection() => new ConnectionInfo("localhost", 3306);
