@@ -53,6 +53,23 @@ internal sealed class CalleeEffects
             return best;
         }
 
+        if (_analysis.OwnerFields && invocation.Instance is IInstanceReferenceOperation && context.Rules.IsInSource(method)
+            && context.Summaries.GraphOf(method, context.CancellationToken) is var (ownGraph, _))
+        {
+            // 'Dispose() => Dispose(true)', 'await DisposeAsyncCore()': the type's own method, walked for each field it holds.
+            foreach (var holder in _analysis.Variables.HoldersOf(_analysis.State))
+            {
+                if (holder is IFieldSymbol field)
+                {
+                    var effect = WalkOwnMethod(method, ownGraph, field, invocation);
+                    if (Rank(effect) > Rank(best.Effect))
+                    {
+                        best = (effect, null);
+                    }
+                }
+            }
+        }
+
         if (resourceArguments is not null && context.Rules.IsInSource(method))
         {
             Consider(resourceArguments, argument => argument.Parameter is { } parameter
@@ -121,6 +138,28 @@ internal sealed class CalleeEffects
             _local[(callee, holder)] = effect;
         }
 
+        return effect;
+    }
+
+    private ParameterEffect WalkOwnMethod(IMethodSymbol method, ControlFlowGraph graph, IFieldSymbol field, IInvocationOperation invocation)
+    {
+        if (_local.TryGetValue((method, field), out var effect))
+        {
+            return effect;
+        }
+
+        _local[(method, field)] = ParameterEffect.TakesOver;
+        Dictionary<IParameterSymbol, bool>? known = null;
+        foreach (var argument in invocation.Arguments)
+        {
+            if (argument.Parameter is { Type.SpecialType: SpecialType.System_Boolean } parameter && argument.Value.ConstantValue is { HasValue: true, Value: bool value })
+            {
+                (known ??= new Dictionary<IParameterSymbol, bool>(SymbolEqualityComparer.Default))[parameter.OriginalDefinition] = value;
+            }
+        }
+
+        effect = SummaryInference.EffectOf(OwnerWalk.Run(graph, field, _analysis.Context, known));
+        _local[(method, field)] = effect;
         return effect;
     }
 

@@ -30,6 +30,11 @@ internal sealed class ConditionRefinement
             return config;
         }
 
+        if (_analysis.OwnerFields && OwnerWalk.Refine(_analysis, config, condition, outcome) is (true, var guarded))
+        {
+            return guarded;
+        }
+
         switch (condition)
         {
             case IUnaryOperation { OperatorKind: UnaryOperatorKind.Not } not:

@@ -15,6 +15,11 @@ internal static class HandOffRules
     public static bool IsInterlockedSwap(IMethodSymbol method) =>
         method is { Name: "Exchange" or "CompareExchange", ContainingType: { Name: "Interlocked", ContainingNamespace.Name: "Threading" } };
 
+    /// <summary>Calls that cannot throw on valid arguments: <c>Interlocked</c>, <c>Volatile</c>, <c>GC.SuppressFinalize(this)</c>.</summary>
+    public static bool NeverThrows(IMethodSymbol method) =>
+        method.ContainingType is { Name: "Interlocked" or "Volatile", ContainingNamespace.Name: "Threading" }
+        || method is { Name: "SuppressFinalize", ContainingType: { Name: "GC", ContainingNamespace.Name: "System" } };
+
     /// <summary>A type of the framework or of a data provider (a command, a transaction): it never takes a connection over.</summary>
     public static bool IsFrameworkType(ITypeSymbol? type)
     {

@@ -147,6 +147,13 @@ internal sealed class InvocationTransfer
             return true;
         }
 
+        if (_analysis.OwnerFields && invocation.Instance is IInstanceReferenceOperation && _analysis.State.Status == ResourceStatus.Held
+            && ApplyCalleeEffect(invocation, resourceArguments))
+        {
+            // 'Dispose() => Dispose(true)': the type's own method releases the field.
+            return false;
+        }
+
         if (_analysis.Names.ReleaseNames.Contains(name))
         {
             if (instanceIsResource || argumentIsResource)
@@ -157,6 +164,11 @@ internal sealed class InvocationTransfer
                     && (name is "Close" or "CloseAsync" && _analysis.Rules.IsDbConnection(method.ContainingType) || _analysis.Rules.IsDataReader(TrackedVariables.Unwrap(invocation.Instance)?.Type as INamedTypeSymbol));
                 Effects.Release(invocation, closes, instanceIsResource ? invocation.Instance : null);
                 ReleasedByLastCall = true;
+            }
+            else if (_analysis.OwnerFields)
+            {
+                // In a Dispose, disposing something else first can throw and skip the release that follows.
+                Effects.MayThrow(invocation);
             }
 
             return false;
@@ -174,7 +186,8 @@ internal sealed class InvocationTransfer
         }
 
         if (_analysis.State.Status == ResourceStatus.Held
-            && (argumentIsResource || method.MethodKind is MethodKind.LocalFunction or MethodKind.DelegateInvoke)
+            && (argumentIsResource || method.MethodKind is MethodKind.LocalFunction or MethodKind.DelegateInvoke
+                || _analysis.OwnerFields && invocation.Instance is IInstanceReferenceOperation)
             && ApplyCalleeEffect(invocation, resourceArguments))
         {
             return false;
@@ -199,7 +212,10 @@ internal sealed class InvocationTransfer
             Effects.Escape();
         }
 
-        Effects.MayThrow(invocation);
+        if (!HandOffRules.NeverThrows(method))
+        {
+            Effects.MayThrow(invocation);
+        }
 
         foreach (var argument in invocation.Arguments)
         {

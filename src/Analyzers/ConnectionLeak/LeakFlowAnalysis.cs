@@ -116,6 +116,15 @@ internal sealed class LeakFlowAnalysis
     /// <summary>The last statement or call evaluated: where a path that leaves from here is said to leave.</summary>
     public SyntaxNode? Origin { get; set; }
 
+    /// <summary>
+    /// TDG005's walk of a Dispose method: the fields of <c>this</c> are followed like locals, a release of something else
+    /// may throw, and the type's own methods called on <c>this</c> are walked too.
+    /// </summary>
+    public bool OwnerFields { get; private set; }
+
+    /// <summary>The values of bool parameters known from the call that led here (<c>Dispose(true)</c>).</summary>
+    public Dictionary<IParameterSymbol, bool>? KnownParameters { get; private set; }
+
     /// <summary>Some path hands the held resource over (returns or stores it).</summary>
     public bool HandsOff { get; set; }
 
@@ -146,10 +155,17 @@ internal sealed class LeakFlowAnalysis
     /// Runs the analysis for a summary: from <paramref name="site"/>, or from the start of the graph with the resource
     /// already held by <paramref name="holder"/> (a parameter, a captured local, a field); null when it gave up.
     /// </summary>
-    public static FlowObservations? Observe(ControlFlowGraph graph, AcquisitionSite? site, object? holder, FlowContext context, HashSet<ILocalSymbol> ownLocals)
+    public static FlowObservations? Observe(
+        ControlFlowGraph graph,
+        AcquisitionSite? site,
+        object? holder,
+        FlowContext context,
+        HashSet<ILocalSymbol> ownLocals,
+        bool ownerFields = false,
+        Dictionary<IParameterSymbol, bool>? knownParameters = null)
     {
         var observations = new FlowObservations();
-        var analysis = new LeakFlowAnalysis(graph, site, holder, context, ownLocals, observations);
+        var analysis = new LeakFlowAnalysis(graph, site, holder, context, ownLocals, observations) { OwnerFields = ownerFields, KnownParameters = knownParameters };
         analysis.Execute();
         if (analysis.GaveUp)
         {

@@ -68,6 +68,8 @@ internal sealed class OperationTransfer
                 return value;
             }
 
+            case IFieldReferenceOperation { Instance: IInstanceReferenceOperation } ownField when _analysis.OwnerFields:
+                return Holds(ownField.Field);
             case IDeconstructionAssignmentOperation deconstruction:
                 EvaluateDeconstruction(deconstruction);
                 return false;
@@ -330,6 +332,9 @@ internal sealed class OperationTransfer
                 Effects.Store(captureReference.Id, value, assignment.Value, isCapture: true, assignment);
                 break;
             case IDiscardOperation:
+                break;
+            case IFieldReferenceOperation { Instance: IInstanceReferenceOperation } ownField when _analysis.OwnerFields:
+                Effects.Store(ownField.Field, value, assignment.Value, isCapture: false, assignment);
                 break;
             default:
                 // A field, property, array element, event or anything else outside the method.

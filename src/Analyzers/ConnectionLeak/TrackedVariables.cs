@@ -133,6 +133,7 @@ internal sealed class TrackedVariables
         ILocalReferenceOperation local => local.Local,
         IParameterReferenceOperation parameter => parameter.Parameter,
         IFlowCaptureReferenceOperation capture => capture.Id,
+        IFieldReferenceOperation { Instance: IInstanceReferenceOperation } field => field.Field,
         _ => null,
     };
 
