@@ -17,11 +17,11 @@ internal readonly struct Continuation : IEquatable<Continuation>
         TryAndFinally = null;
     }
 
-    public Continuation(ControlFlowRegion tryAndFinally)
+    public Continuation(ControlFlowRegion tryAndFinally, SyntaxNode? thrownAt)
     {
         Branch = null;
         NextFinally = 0;
-        ExitOrigin = null;
+        ExitOrigin = thrownAt;
         TryAndFinally = tryAndFinally;
     }
 
@@ -29,7 +29,7 @@ internal readonly struct Continuation : IEquatable<Continuation>
 
     public int NextFinally { get; }
 
-    /// <summary>Where the path left (a return, the last statement); not part of the identity.</summary>
+    /// <summary>Where the path left (a return, the last statement, the call that threw); not part of the identity.</summary>
     public SyntaxNode? ExitOrigin { get; }
 
     public ControlFlowRegion? TryAndFinally { get; }

@@ -86,6 +86,19 @@ internal sealed class InvocationTransfer
         return false;
     }
 
+    private bool CarriesResource(IInvocationOperation invocation)
+    {
+        foreach (var argument in invocation.Arguments)
+        {
+            if (OwnershipMoves.CarriesResource(argument.Value, _analysis.State, _analysis.Variables, _analysis.Origins))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     /// <summary>A call whose body the analysis can read: a release helper, a local function called in finally, a hand-off.</summary>
     private bool ApplyCalleeEffect(IInvocationOperation invocation, List<IArgumentOperation>? resourceArguments)
     {
@@ -203,6 +216,12 @@ internal sealed class InvocationTransfer
             {
                 _analysis.AfterRelease.UseAfterRelease(invocation, invocation.Arguments[0].Value, method);
             }
+        }
+
+        if (!argumentIsResource && _analysis.State.Status == ResourceStatus.Held && CarriesResource(invocation))
+        {
+            // 'Switch(new PooledConnection(server, connection))': the callee receives the connection inside its holder.
+            Effects.Escape();
         }
 
         // A hand-off (into a collection, by ref, to the constructor chained with ': this(...)', or swapped into a field

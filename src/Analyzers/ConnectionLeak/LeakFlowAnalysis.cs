@@ -350,7 +350,8 @@ internal sealed class LeakFlowAnalysis
         }
         else
         {
-            Unwind(continuation.TryAndFinally!.EnclosingRegion, frame.Next, state, origin);
+            // The exception goes on: it is told where it was thrown, not where the finally ended.
+            Unwind(continuation.TryAndFinally!.EnclosingRegion, frame.Next, state, continuation.ExitOrigin ?? origin);
         }
     }
 
@@ -382,7 +383,7 @@ internal sealed class LeakFlowAnalysis
                     if (parent.Kind == ControlFlowRegionKind.TryAndFinally)
                     {
                         var finallyRegion = parent.NestedRegions[1];
-                        Enqueue(Graph.Blocks[finallyRegion.FirstBlockOrdinal], new FinallyFrame(finallyRegion, new Continuation(parent), context), state, origin);
+                        Enqueue(Graph.Blocks[finallyRegion.FirstBlockOrdinal], new FinallyFrame(finallyRegion, new Continuation(parent, origin), context), state, origin);
                         return;
                     }
 

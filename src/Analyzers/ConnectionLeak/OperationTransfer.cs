@@ -395,7 +395,7 @@ internal sealed class OperationTransfer
             wrapped = false;
         }
 
-        if (!wrapped)
+        if (!wrapped && !OwnershipMoves.OnlyStoresArguments(creation.Constructor))
         {
             Effects.MayThrow(creation);
         }

@@ -2,7 +2,9 @@
 // takes the connection of its command; Dapper's ExecuteReader on a connection that is not open opens it and hands
 // back a reader that closes it; a wrapper built with a leaveOpen-style flag does not own what it wraps; a plain
 // holder object (or a callback) that carries the connection out of the method hands it to the caller.
+using System.Linq;
 using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
 using Microsoft.CodeAnalysis.FlowAnalysis;
 using Microsoft.CodeAnalysis.Operations;
@@ -153,6 +155,80 @@ internal static class OwnershipMoves
 
         return current.Parent is null && ReferenceEquals(current, block.BranchValue) && block.ConditionalSuccessor is null
             && block.FallThroughSuccessor?.Semantics == ControlFlowBranchSemantics.Return;
+    }
+
+    /// <summary>
+    /// Is <paramref name="argument"/> an object of the application's own built around the connection held on this path
+    /// (<c>new PooledConnection(server, connection)</c>, directly or through a local)? Passed to a method, the connection
+    /// goes with it.
+    /// </summary>
+    public static bool CarriesResource(IOperation argument, PathState state, TrackedVariables variables, LocalOrigins origins)
+    {
+        var value = TrackedVariables.Unwrap(argument);
+        if (value is ILocalReferenceOperation { Local: var local })
+        {
+            foreach (var origin in origins.ValuesOf(local))
+            {
+                if (IsHolderCreation(origin, state, variables))
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+
+        return IsHolderCreation(value, state, variables);
+    }
+
+    private static bool IsHolderCreation(IOperation? value, PathState state, TrackedVariables variables)
+    {
+        if (TrackedVariables.Unwrap(value) is not IObjectCreationOperation creation || HandOffRules.IsFrameworkType(creation.Type))
+        {
+            return false;
+        }
+
+        foreach (var argument in creation.Arguments)
+        {
+            if (variables.HeldBy(state, argument.Value))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>
+    /// A constructor of the application's own whose body only stores its parameters (or constants) in fields and
+    /// properties: it cannot throw, so a connection given to it is not lost in between.
+    /// </summary>
+    public static bool OnlyStoresArguments(IMethodSymbol? constructor)
+    {
+        if (constructor is null || constructor.DeclaringSyntaxReferences.Length != 1
+            || constructor.DeclaringSyntaxReferences[0].GetSyntax() is not ConstructorDeclarationSyntax { Initializer: null } declaration)
+        {
+            return false;
+        }
+
+        var statements = declaration.ExpressionBody is { } arrow
+            ? new[] { arrow.Expression }
+            : declaration.Body?.Statements.Select(statement => (statement as ExpressionStatementSyntax)?.Expression).ToArray();
+        if (statements is null)
+        {
+            return false;
+        }
+
+        foreach (var statement in statements)
+        {
+            if (statement is not AssignmentExpressionSyntax { Right: IdentifierNameSyntax or LiteralExpressionSyntax } assignment
+                || !assignment.IsKind(SyntaxKind.SimpleAssignmentExpression))
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     /// <summary>Does the lambda <paramref name="value"/> name a variable that holds the resource (a callback that will release it)?</summary>
