@@ -1,0 +1,420 @@
+// The transfer function over one operation tree: evaluates it in evaluation order for the current path state and
+// tells whether its value is the followed resource. Calls go to InvocationTransfer; what a store, an escape or a
+// possible exception does to the state is PathEffects' business.
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.FlowAnalysis;
+using Microsoft.CodeAnalysis.Operations;
+
+namespace TenantDbGuard.Analyzers.ConnectionLeak;
+
+/// <summary>Evaluates the operations of a block, one kind at a time.</summary>
+internal sealed class OperationTransfer
+{
+    private readonly LeakFlowAnalysis _analysis;
+
+    public OperationTransfer(LeakFlowAnalysis analysis)
+    {
+        _analysis = analysis;
+    }
+
+    private PathEffects Effects => _analysis.Effects;
+
+    /// <summary>Evaluates <paramref name="operation"/>; returns whether its value is the followed resource.</summary>
+    public bool Evaluate(IOperation? operation)
+    {
+        if (operation is null)
+        {
+            return false;
+        }
+
+        if (_analysis.Site is { } site && ReferenceEquals(operation, site.EffectPoint))
+        {
+            return _analysis.Calls.EvaluateAcquisition(operation);
+        }
+
+        switch (operation)
+        {
+            case ILocalReferenceOperation local:
+                return Holds(local.Local);
+            case IParameterReferenceOperation parameter:
+                return Holds(parameter.Parameter);
+            case IFlowCaptureReferenceOperation captureReference:
+                return Holds(captureReference.Id);
+            case IFlowCaptureOperation capture:
+            {
+                if (TrackedVariables.Unwrap(capture.Value) is ILocalReferenceOperation { Local: var capturedLocal } && _analysis.Variables.AssignedCaptures.Contains(capture.Id))
+                {
+                    // The graph captured a variable that is assigned later ('x = a ?? b'): the capture stands for the variable.
+                    _analysis.Variables.CaptureVariable(capture.Id, capturedLocal);
+                    return false;
+                }
+
+                var value = Evaluate(capture.Value);
+                Effects.Store(capture.Id, value, capture.Value, isCapture: true, operation);
+                return false;
+            }
+
+            case ISimpleAssignmentOperation assignment:
+                return EvaluateAssignment(assignment);
+            case IConversionOperation conversion:
+            {
+                var value = Evaluate(conversion.Operand);
+                if (conversion.IsChecked || conversion.Conversion.IsUserDefined)
+                {
+                    // 'checked((int)rows)' throws OverflowException; a user-defined conversion is a call.
+                    Effects.MayThrow(operation);
+                }
+
+                return value;
+            }
+
+            case IFieldReferenceOperation { Instance: IInstanceReferenceOperation } ownField when _analysis.OwnerFields:
+                return Holds(ownField.Field);
+            case IDeconstructionAssignmentOperation deconstruction:
+                EvaluateDeconstruction(deconstruction);
+                return false;
+            case IPropertyReferenceOperation { Property.Name: "Result", Instance: { } task } when IsTask(task.Type):
+                // 'GetConnectionAsync().Result': the task's value.
+                return Evaluate(task);
+            case IAwaitOperation awaitOperation:
+            {
+                _analysis.Calls.ReleasedByLastCall = false;
+                var value = Evaluate(awaitOperation.Operation);
+                if (!_analysis.Calls.ReleasedByLastCall)
+                {
+                    // Like the release calls themselves, awaiting one is taken not to throw.
+                    Effects.MayThrow(operation);
+                }
+
+                _analysis.Calls.ReleasedByLastCall = false;
+                return value;
+            }
+
+            case IInvocationOperation invocation:
+                return _analysis.Calls.EvaluateInvocation(invocation);
+            case IObjectCreationOperation creation:
+                return EvaluateCreation(creation);
+            case IArgumentOperation argument:
+                return Evaluate(argument.Value);
+            case IIsPatternOperation isPattern:
+            {
+                var value = Evaluate(isPattern.Value);
+                if (value)
+                {
+                    BindPattern(isPattern.Pattern);
+                }
+
+                return false;
+            }
+
+            case IReturnOperation returnOperation:
+                // 'yield return' stays an operation in the graph: the value goes to the caller.
+                if (Evaluate(returnOperation.ReturnedValue))
+                {
+                    Effects.Escape();
+                }
+                else if (_analysis.State.Status == ResourceStatus.Held && _analysis.Observations is { } observations)
+                {
+                    // The iterator stops here with the connection held until the caller moves on or disposes the enumerator.
+                    observations.HeldAcrossYield = true;
+                }
+
+                return false;
+            case IDynamicInvocationOperation:
+            case IDynamicObjectCreationOperation:
+            case ITypeParameterObjectCreationOperation:
+            {
+                var any = EvaluateChildren(operation);
+                Effects.MayThrow(operation);
+                if (any)
+                {
+                    Effects.Escape();
+                }
+
+                return false;
+            }
+
+            case IInvalidOperation:
+                if (EvaluateChildren(operation))
+                {
+                    Effects.Escape();
+                }
+
+                return false;
+            case IFlowAnonymousFunctionOperation:
+            case ILiteralOperation:
+            case IDefaultValueOperation:
+            case IInstanceReferenceOperation:
+            case ITypeOfOperation:
+            case ISizeOfOperation:
+            case INameOfOperation:
+                return false;
+            case IArrayCreationOperation:
+            case IArrayInitializerOperation:
+                // Stored in an array: a collection of connections is released element by element elsewhere.
+                if (EvaluateChildren(operation))
+                {
+                    Effects.Escape();
+                }
+
+                return false;
+            case ITupleOperation:
+            case IAnonymousObjectCreationOperation:
+                return EvaluateChildren(operation);
+            case IMemberReferenceOperation { Instance: { } instance } member and (IPropertyReferenceOperation or IFieldReferenceOperation or IEventReferenceOperation):
+            {
+                var used = Evaluate(instance);
+                if (member is IPropertyReferenceOperation property)
+                {
+                    foreach (var argument in property.Arguments)
+                    {
+                        Evaluate(argument);
+                    }
+                }
+
+                if (used && _analysis.State.IsTrackedAfterRelease)
+                {
+                    _analysis.AfterRelease.UseAfterRelease(member, instance, member.Member);
+                }
+
+                return false;
+            }
+
+            case IBinaryOperation { IsChecked: true, OperatorKind: BinaryOperatorKind.Add or BinaryOperatorKind.Subtract or BinaryOperatorKind.Multiply or BinaryOperatorKind.Divide }:
+            case IUnaryOperation { IsChecked: true, OperatorKind: UnaryOperatorKind.Minus }:
+            case ICompoundAssignmentOperation { IsChecked: true }:
+            case IIncrementOrDecrementOperation { IsChecked: true }:
+                // Checked arithmetic throws OverflowException.
+                EvaluateChildren(operation);
+                Effects.MayThrow(operation);
+                return false;
+            case IPropertyReferenceOperation:
+            case IFieldReferenceOperation:
+            case IMethodReferenceOperation:
+            case IEventReferenceOperation:
+            case IArrayElementReferenceOperation:
+            case IBinaryOperation:
+            case IUnaryOperation:
+            case IIsTypeOperation:
+            case IIsNullOperation:
+            case ICaughtExceptionOperation:
+            case IInterpolatedStringOperation:
+            case IDelegateCreationOperation:
+            case ICompoundAssignmentOperation:
+            case IIncrementOrDecrementOperation:
+                EvaluateChildren(operation);
+                return false;
+            default:
+                // Unknown shapes: whatever they build from the resource is taken to hold it.
+                return EvaluateChildren(operation);
+        }
+    }
+
+    public bool EvaluateChildren(IOperation operation)
+    {
+        var any = false;
+        foreach (var child in operation.ChildOperations)
+        {
+            any |= Evaluate(child);
+        }
+
+        return any;
+    }
+
+    private bool Holds(object variable) => _analysis.Variables.Holds(_analysis.State, variable);
+
+    private static bool IsTask(ITypeSymbol? type) =>
+        type is INamedTypeSymbol { IsGenericType: true, Name: "Task" or "ValueTask", ContainingNamespace.Name: "Tasks" };
+
+    /// <summary>
+    /// <c>var (lease, rows) = (await pool.GetConnectionAsync(), 0)</c>: each element goes to its own variable. A tuple that
+    /// is not written out element by element (a method's tuple result) hands the resource to whichever variable; say nothing.
+    /// </summary>
+    private void EvaluateDeconstruction(IDeconstructionAssignmentOperation deconstruction)
+    {
+        var targets = TrackedVariables.Unwrap(deconstruction.Target) as ITupleOperation;
+        if (targets is not null && TrackedVariables.Unwrap(deconstruction.Value) is ITupleOperation values && values.Elements.Length == targets.Elements.Length)
+        {
+            var results = new bool[values.Elements.Length];
+            for (var i = 0; i < results.Length; i++)
+            {
+                results[i] = Evaluate(values.Elements[i]);
+            }
+
+            for (var i = 0; i < results.Length; i++)
+            {
+                switch (TrackedVariables.Unwrap(targets.Elements[i]))
+                {
+                    case ILocalReferenceOperation local when _analysis.OwnLocals.Contains(local.Local):
+                        Effects.Store(local.Local, results[i], values.Elements[i], isCapture: false, deconstruction);
+                        break;
+                    case IDiscardOperation:
+                        break;
+                    default:
+                        if (results[i])
+                        {
+                            Effects.Escape();
+                        }
+
+                        break;
+                }
+            }
+
+            return;
+        }
+
+        if (Evaluate(deconstruction.Value))
+        {
+            Effects.Escape();
+        }
+    }
+
+    private bool EvaluateAssignment(ISimpleAssignmentOperation assignment)
+    {
+        var target = assignment.Target;
+        switch (target)
+        {
+            case IFieldReferenceOperation field:
+                Evaluate(field.Instance);
+                break;
+            case IPropertyReferenceOperation property:
+                Evaluate(property.Instance);
+                foreach (var argument in property.Arguments)
+                {
+                    Evaluate(argument);
+                }
+
+                break;
+            case IArrayElementReferenceOperation element:
+                Evaluate(element.ArrayReference);
+                foreach (var index in element.Indices)
+                {
+                    Evaluate(index);
+                }
+
+                break;
+        }
+
+        var value = Evaluate(assignment.Value);
+        if (target is IFlowCaptureReferenceOperation targetCapture && _analysis.Variables.TryGetCapturedVariable(targetCapture.Id, out var capturedLocal))
+        {
+            // The graph captured the variable before evaluating the value ('x = a ?? b'): it is the variable that is assigned.
+            StoreLocal(capturedLocal, value, assignment);
+            return value;
+        }
+
+        switch (target)
+        {
+            case ILocalReferenceOperation local:
+                if (local.Local.Type.SpecialType == SpecialType.System_Boolean)
+                {
+                    _analysis.State = _analysis.Flags.Set(_analysis.State, local.Local, assignment.Value);
+                }
+
+                StoreLocal(local.Local, value, assignment);
+                break;
+            case IParameterReferenceOperation parameter:
+                if (parameter.Parameter.RefKind != RefKind.None && _analysis.Observations is null)
+                {
+                    if (value)
+                    {
+                        Effects.Escape();
+                    }
+
+                    break;
+                }
+
+                // For a summary, an out/ref parameter is followed like a local: does it hold the resource at each exit?
+
+                Effects.Store(parameter.Parameter, value, assignment.Value, isCapture: false, assignment);
+                break;
+            case IFlowCaptureReferenceOperation captureReference:
+                Effects.Store(captureReference.Id, value, assignment.Value, isCapture: true, assignment);
+                break;
+            case IDiscardOperation:
+                break;
+            case IFieldReferenceOperation { Instance: IInstanceReferenceOperation } ownField when _analysis.OwnerFields:
+                Effects.Store(ownField.Field, value, assignment.Value, isCapture: false, assignment);
+                break;
+            default:
+                // A field, property, array element, event or anything else outside the method.
+                if (value)
+                {
+                    Effects.Escape();
+                }
+
+                break;
+        }
+
+        return value;
+    }
+
+    private void StoreLocal(ILocalSymbol local, bool value, ISimpleAssignmentOperation assignment)
+    {
+        if (!_analysis.OwnLocals.Contains(local) || local.IsRef)
+        {
+            // A local of an enclosing method (captured by this lambda) or a ref local: the value leaves.
+            if (value)
+            {
+                Effects.Escape();
+            }
+
+            return;
+        }
+
+        Effects.Store(local, value, assignment.Value, isCapture: false, assignment);
+    }
+
+    private bool EvaluateCreation(IObjectCreationOperation creation)
+    {
+        var argumentIsResource = false;
+        var carried = false;
+        foreach (var argument in creation.Arguments)
+        {
+            var isResource = Evaluate(argument);
+            argumentIsResource |= isResource;
+            carried |= isResource || OwnershipMoves.CapturesResource(argument.Value, _analysis.State, _analysis.Variables);
+        }
+
+        if (carried && _analysis.State.Status == ResourceStatus.Held && OwnershipMoves.IsReturned(creation, _analysis.Block)
+            && !HandOffRules.IsFrameworkType(creation.Type)
+            && !(argumentIsResource && HandOffRules.IsOwningWrapper(creation.Type, _analysis.Names)))
+        {
+            // 'return new OutboxConnection(conn, tx)', 'return new Result(rows, () => conn.Dispose())': the caller receives it.
+            Effects.Escape();
+            Evaluate(creation.Initializer);
+            return false;
+        }
+
+        // A wrapper that takes ownership is responsible for the resource from the call on, even if it throws.
+        var wrapped = argumentIsResource && HandOffRules.IsOwningWrapper(creation.Type, _analysis.Names) && !OwnershipMoves.LeavesOpen(creation);
+        if (wrapped && _analysis.State.Status == ResourceStatus.Released)
+        {
+            // A released resource given to a wrapper: the wrapper's business from here on.
+            Effects.Escape();
+            wrapped = false;
+        }
+
+        if (!wrapped && !OwnershipMoves.OnlyStoresArguments(creation.Constructor))
+        {
+            Effects.MayThrow(creation);
+        }
+
+        // Member initializers assign into the new object: handing the resource to one is a hand-off.
+        Evaluate(creation.Initializer);
+        return wrapped;
+    }
+
+    private void BindPattern(IPatternOperation pattern)
+    {
+        switch (pattern)
+        {
+            case IDeclarationPatternOperation { DeclaredSymbol: ILocalSymbol declared }:
+                Effects.Store(declared, true, null, isCapture: false, pattern);
+                break;
+            case IRecursivePatternOperation { DeclaredSymbol: ILocalSymbol declared }:
+                Effects.Store(declared, true, null, isCapture: false, pattern);
+                break;
+        }
+    }
+}

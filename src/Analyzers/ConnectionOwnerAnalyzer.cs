@@ -1,0 +1,231 @@
+using System.Collections.Concurrent;
+using System.Collections.Generic;
+using System.Collections.Immutable;
+using System.Linq;
+using System.Threading;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+using Microsoft.CodeAnalysis.Diagnostics;
+using Microsoft.CodeAnalysis.Operations;
+using TenantDbGuard.Analyzers.ConnectionLeak;
+
+namespace TenantDbGuard.Analyzers;
+
+/// <summary>
+/// TDG005: a type that acquires a connection into one of its fields (from an acquisition, a helper of the compilation
+/// that returns one, or <c>Open</c> on the field) owns it, and must release it on every path of its <c>Dispose</c> /
+/// <c>DisposeAsync</c>; a type that owns one and is not disposable at all is reported too.
+/// </summary>
+/// <remarks>
+/// The fields are found per type (symbol start and end), from the stores and opens in its members; each owner's
+/// Dispose methods are then walked by the same path-sensitive analysis as TDG001, the field holding the connection
+/// (see <see cref="OwnerWalk"/>). Like CA2213 and IDISP006, but exceptional paths and conditions count.
+/// </remarks>
+[DiagnosticAnalyzer(LanguageNames.CSharp)]
+public sealed class ConnectionOwnerAnalyzer : DiagnosticAnalyzer
+{
+    /// <inheritdoc />
+    public override ImmutableArray<DiagnosticDescriptor> SupportedDiagnostics { get; } = ImmutableArray.Create(Descriptors.OwnerDoesNotRelease);
+
+    /// <inheritdoc />
+    public override void Initialize(AnalysisContext context)
+    {
+        context.EnableConcurrentExecution();
+        context.ConfigureGeneratedCodeAnalysis(GeneratedCodeAnalysisFlags.None);
+        context.RegisterCompilationStartAction(static compilationContext =>
+        {
+            var rules = AcquisitionRules.Create(compilationContext.Compilation);
+            var summaries = new MethodSummaries(compilationContext.Compilation, rules, compilationContext.Options.AnalyzerConfigOptionsProvider);
+            compilationContext.RegisterSymbolStartAction(
+                symbolContext =>
+                {
+                    if (symbolContext.Symbol is not INamedTypeSymbol { TypeKind: TypeKind.Class or TypeKind.Struct, IsStatic: false } type)
+                    {
+                        return;
+                    }
+
+                    var owned = new ConcurrentDictionary<IFieldSymbol, bool>(SymbolEqualityComparer.Default);
+                    symbolContext.RegisterOperationAction(
+                        operationContext => CollectOwnedField(operationContext, type, rules, summaries, owned),
+                        OperationKind.SimpleAssignment,
+                        OperationKind.CoalesceAssignment,
+                        OperationKind.Invocation);
+                    symbolContext.RegisterSymbolEndAction(endContext => CheckOwner(endContext, type, owned.Keys, rules, summaries));
+                },
+                SymbolKind.NamedType);
+        });
+    }
+
+    private static void CollectOwnedField(OperationAnalysisContext context, INamedTypeSymbol type, AcquisitionRules rules, MethodSummaries summaries, ConcurrentDictionary<IFieldSymbol, bool> owned)
+    {
+        var names = rules.GetNames(context.Options.AnalyzerConfigOptionsProvider.GetOptions(context.Operation.Syntax.SyntaxTree));
+        switch (context.Operation)
+        {
+            case IAssignmentOperation { Target: IFieldReferenceOperation { Instance: IInstanceReferenceOperation, Field: var field } } assignment
+                when OwnField(field, type) && IsAcquisition(assignment.Value, rules, names, summaries, context.CancellationToken):
+                owned.TryAdd(field, true);
+                break;
+            case IInvocationOperation invocation
+                when rules.Classify(invocation, names) == AcquisitionKind.Opened
+                     && TrackedVariables.Unwrap(invocation.Instance) is IFieldReferenceOperation { Instance: IInstanceReferenceOperation, Field: var opened }
+                     && OwnField(opened, type):
+                owned.TryAdd(opened, true);
+                break;
+        }
+    }
+
+    private static bool OwnField(IFieldSymbol field, INamedTypeSymbol type) =>
+        !field.IsStatic && SymbolEqualityComparer.Default.Equals(field.ContainingType, type) && !field.IsImplicitlyDeclared;
+
+    /// <summary>Is <paramref name="value"/> a fresh acquisition (directly, awaited, through a local, or wrapped by an owner)?</summary>
+    private static bool IsAcquisition(IOperation value, AcquisitionRules rules, AcquisitionRules.NameConfiguration names, MethodSummaries summaries, CancellationToken cancellationToken)
+    {
+        var current = TrackedVariables.Unwrap(value);
+        while (true)
+        {
+            switch (current)
+            {
+                case IAwaitOperation awaited:
+                    current = TrackedVariables.Unwrap(awaited.Operation);
+                    continue;
+                case IInvocationOperation { TargetMethod.Name: "ConfigureAwait" or "AsTask" } passThrough when passThrough.Instance is not null:
+                    current = TrackedVariables.Unwrap(passThrough.Instance);
+                    continue;
+                case IInvocationOperation invocation:
+                    return rules.Classify(invocation, names) == AcquisitionKind.Returned
+                        || rules.IsInSource(invocation.TargetMethod) && summaries.Of(invocation.TargetMethod, cancellationToken).ReturnsAcquisition;
+                case IObjectCreationOperation creation:
+                    return HandOffRules.IsOwningWrapper(creation.Type, names)
+                        && creation.Arguments.Any(argument => IsAcquisition(argument.Value, rules, names, summaries, cancellationToken));
+                case ILocalReferenceOperation local:
+                    return AssignedValues(local).Any(assigned => assigned is not ILocalReferenceOperation && IsAcquisition(assigned, rules, names, summaries, cancellationToken));
+                default:
+                    return false;
+            }
+        }
+    }
+
+    /// <summary>The values the local is initialized or assigned with in the body <paramref name="reference"/> is in.</summary>
+    private static IEnumerable<IOperation> AssignedValues(ILocalReferenceOperation reference)
+    {
+        var root = (IOperation)reference;
+        while (root.Parent is not null)
+        {
+            root = root.Parent;
+        }
+
+        foreach (var node in root.DescendantsAndSelf())
+        {
+            switch (node)
+            {
+                case IVariableDeclaratorOperation { Initializer: { } initializer } declarator when SymbolEqualityComparer.Default.Equals(declarator.Symbol, reference.Local):
+                    yield return initializer.Value;
+                    break;
+                case ISimpleAssignmentOperation { Target: ILocalReferenceOperation target } assignment when SymbolEqualityComparer.Default.Equals(target.Local, reference.Local):
+                    yield return assignment.Value;
+                    break;
+            }
+        }
+    }
+
+    private static void CheckOwner(SymbolAnalysisContext context, INamedTypeSymbol type, IEnumerable<IFieldSymbol> fields, AcquisitionRules rules, MethodSummaries summaries)
+    {
+        var owned = fields.OrderBy(f => f.Name, System.StringComparer.Ordinal).ToList();
+        if (owned.Count == 0)
+        {
+            return;
+        }
+
+        var entries = ReleaseEntryPoints(type, rules);
+        foreach (var field in owned)
+        {
+            if (field.DeclaringSyntaxReferences.FirstOrDefault()?.GetSyntax(context.CancellationToken) is not VariableDeclaratorSyntax declarator)
+            {
+                continue;
+            }
+
+            var problem = entries.Count == 0
+                ? Disposable(type) ? "its Dispose, which it inherits, cannot release it" : "is not disposable, so nothing can release it"
+                : WhyNotReleased(field, entries, summaries, context.CancellationToken);
+            if (problem is not null)
+            {
+                context.ReportDiagnostic(Diagnostic.Create(Descriptors.OwnerDoesNotRelease, declarator.Identifier.GetLocation(), type.Name, field.Name, problem));
+            }
+        }
+    }
+
+    /// <summary>The methods that must release: Dispose, DisposeAsync (or Dispose(bool)/DisposeAsyncCore the type overrides), else Close/Release.</summary>
+    private static List<IMethodSymbol> ReleaseEntryPoints(INamedTypeSymbol type, AcquisitionRules rules)
+    {
+        var entries = new List<IMethodSymbol>();
+        foreach (var member in type.GetMembers())
+        {
+            if (member is IMethodSymbol { IsStatic: false, IsAbstract: false, MethodKind: MethodKind.Ordinary or MethodKind.ExplicitInterfaceImplementation } method
+                && rules.IsInSource(method)
+                && (method.Name.EndsWith("Dispose", System.StringComparison.Ordinal) || method.Name.EndsWith("DisposeAsync", System.StringComparison.Ordinal))
+                && method.Parameters.Length == 0)
+            {
+                entries.Add(method);
+            }
+        }
+
+        if (entries.Count == 0)
+        {
+            foreach (var member in type.GetMembers())
+            {
+                if (member is IMethodSymbol { IsStatic: false, IsAbstract: false, MethodKind: MethodKind.Ordinary, Parameters.Length: 0 } method && rules.IsInSource(method)
+                    && (method.Name is "DisposeAsyncCore" || method.Name == "Dispose" || !Disposable(type) && method.Name is "Close" or "CloseAsync" or "Release"))
+                {
+                    entries.Add(method);
+                }
+
+                if (member is IMethodSymbol { Name: "Dispose", IsOverride: true, Parameters.Length: 1 } disposing && disposing.Parameters[0].Type.SpecialType == SpecialType.System_Boolean && rules.IsInSource(disposing))
+                {
+                    entries.Add(disposing);
+                }
+            }
+        }
+
+        return entries;
+    }
+
+    private static bool Disposable(INamedTypeSymbol type) =>
+        type.AllInterfaces.Any(i => i is { Name: "IDisposable" or "IAsyncDisposable", ContainingNamespace.Name: "System" });
+
+    /// <summary>The first path, over the release methods, on which the field is not released; null when every path releases it.</summary>
+    private static string? WhyNotReleased(IFieldSymbol field, List<IMethodSymbol> entries, MethodSummaries summaries, CancellationToken cancellationToken)
+    {
+        foreach (var entry in entries)
+        {
+            if (summaries.GraphOf(entry, cancellationToken) is not var (graph, names))
+            {
+                continue;
+            }
+
+            Dictionary<IParameterSymbol, bool>? known = null;
+            if (entry.Parameters.Length == 1)
+            {
+                // Dispose(bool disposing) as Dispose() calls it.
+                known = new Dictionary<IParameterSymbol, bool>(SymbolEqualityComparer.Default) { [entry.Parameters[0]] = true };
+            }
+
+            var context = new FlowContext(summaries.Rules, names, summaries, cancellationToken);
+            var observations = LeakFlowAnalysis.Observe(graph, site: null, field, context, AcquisitionSites.OwnLocals(graph), ownerFields: true, known);
+            if (observations is null || observations.Leaks.Count == 0)
+            {
+                continue;
+            }
+
+            var leak = observations.Leaks.OrderBy(l => l.Reason).ThenBy(l => l.At?.SpanStart ?? int.MaxValue).First();
+            var line = (leak.At ?? graph.OriginalOperation.Syntax).GetLocation().GetLineSpan().StartLinePosition.Line + 1;
+            return leak.Reason switch
+            {
+                LeakReason.ExceptionThrown => $"{entry.Name} does not release it if an exception is thrown at line {line}",
+                LeakReason.Overwritten => $"{entry.Name} overwrites it at line {line} without releasing it",
+                _ => $"{entry.Name} does not release it on the path that leaves at line {line}",
+            };
+        }
+
+        return null;
+    }
+}

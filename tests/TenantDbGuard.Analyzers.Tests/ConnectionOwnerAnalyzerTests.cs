@@ -1,0 +1,233 @@
+using Microsoft.CodeAnalysis;
+using Verify = TenantDbGuard.Analyzers.Tests.Verifiers.CSharpAnalyzerVerifier<TenantDbGuard.Analyzers.ConnectionOwnerAnalyzer>;
+
+namespace TenantDbGuard.Analyzers.Tests;
+
+/// <summary>TDG005: a type that owns a connection in a field and does not release it on every path of its Dispose.</summary>
+public sealed class ConnectionOwnerAnalyzerTests
+{
+    [Fact]
+    public Task Type_that_owns_a_connection_and_is_not_disposable_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using MySqlConnector;
+
+        sealed class ReportSession
+        {
+            private readonly MySqlConnection {|#0:_connection|};
+
+            public ReportSession(MySqlDataSource dataSource) => _connection = dataSource.OpenConnection();
+
+            public object Count()
+            {
+                using var cmd = new MySqlCommand("select count(*) from invoices", _connection);
+                return cmd.ExecuteScalar();
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("ReportSession", "_connection", "is not disposable, so nothing can release it"));
+
+    [Fact]
+    public Task Owner_that_releases_in_Dispose_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        sealed class ReportSession : IDisposable
+        {
+            private readonly MySqlConnection _connection;
+
+            public ReportSession(MySqlDataSource dataSource) => _connection = dataSource.OpenConnection();
+
+            public void Dispose() => _connection.Dispose();
+        }
+
+        sealed class AsyncSession : IAsyncDisposable
+        {
+            private MySqlConnection _connection;
+
+            public async Task StartAsync(MySqlDataSource dataSource) => _connection = await dataSource.OpenConnectionAsync();
+
+            public async ValueTask DisposeAsync()
+            {
+                if (_connection is not null)
+                {
+                    await _connection.DisposeAsync();
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Sequential_disposes_without_finally_are_reported() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using MySqlConnector;
+
+        sealed class ImportJob : IDisposable
+        {
+            private readonly MySqlConnection {|#0:_connection|};
+            private readonly MySqlTransaction _transaction;
+
+            public ImportJob(MySqlDataSource dataSource)
+            {
+                _connection = dataSource.OpenConnection();
+                _transaction = _connection.BeginTransaction();
+            }
+
+            public void Dispose()
+            {
+                _transaction.Dispose();
+                _connection.Dispose();
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("ImportJob", "_connection", "Dispose does not release it if an exception is thrown at line 17"));
+
+    [Fact]
+    public Task Sequential_disposes_with_finally_are_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using MySqlConnector;
+
+        sealed class ImportJob : IDisposable
+        {
+            private readonly MySqlConnection _connection;
+            private readonly MySqlTransaction _transaction;
+            private bool _disposed;
+
+            public ImportJob(MySqlDataSource dataSource)
+            {
+                _connection = dataSource.OpenConnection();
+                _transaction = _connection.BeginTransaction();
+            }
+
+            public void Dispose()
+            {
+                if (_disposed)
+                {
+                    return;
+                }
+
+                _disposed = true;
+                try
+                {
+                    _transaction.Dispose();
+                }
+                finally
+                {
+                    _connection.Dispose();
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Release_under_a_reentrancy_counter_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using MySqlConnector;
+
+        sealed class Scope : IDisposable
+        {
+            private readonly MySqlConnection {|#0:_connection|};
+            private int _depth = 1;
+
+            public Scope(string connectionString)
+            {
+                _connection = new MySqlConnection(connectionString);
+                _connection.Open();
+            }
+
+            public void Enter() => _depth++;
+
+            public void Dispose()
+            {
+                _depth--;
+                if (_depth == 0)
+                {
+                    _connection.Dispose();
+                }
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("Scope", "_connection", "Dispose does not release it on the path that leaves at line 20"));
+
+    [Fact]
+    public Task Dispose_pattern_with_disposing_flag_and_ownership_flag_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using System.Threading;
+        using MySqlConnector;
+        using Prelude;
+
+        class Repository : IDisposable
+        {
+            private readonly MySqlConnection _connection;
+
+            public Repository(MySqlDataSource dataSource) => _connection = dataSource.OpenConnection();
+
+            public void Dispose()
+            {
+                Dispose(true);
+                GC.SuppressFinalize(this);
+            }
+
+            protected virtual void Dispose(bool disposing)
+            {
+                if (disposing)
+                {
+                    _connection.Dispose();
+                }
+            }
+        }
+
+        sealed class Borrowing : IDisposable
+        {
+            private readonly ConnectionLease _lease;
+            private readonly bool _ownsLease;
+            private int _disposed;
+
+            public Borrowing(LeasePool pool)
+            {
+                _lease = pool.GetConnection();
+                _ownsLease = true;
+            }
+
+            public void Dispose()
+            {
+                if (Interlocked.Exchange(ref _disposed, 1) != 0)
+                {
+                    return;
+                }
+
+                if (_ownsLease)
+                {
+                    _lease.Dispose();
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Field_only_given_to_the_type_is_not_owned() => Verify.VerifyAnalyzerAsync("""
+        using MySqlConnector;
+
+        sealed class Reader
+        {
+            private readonly MySqlConnection _connection;
+
+            public Reader(MySqlConnection connection) => _connection = connection;
+
+            public object Count()
+            {
+                using var cmd = new MySqlCommand("select count(*) from invoices", _connection);
+                return cmd.ExecuteScalar();
+            }
+        }
+        """);
+
+    [Fact]
+    public void Descriptor_matches_the_contract()
+    {
+        var descriptor = Descriptors.OwnerDoesNotRelease;
+        Assert.Equal("TDG005", descriptor.Id);
+        Assert.Equal("Reliability", descriptor.Category);
+        Assert.Equal(DiagnosticSeverity.Warning, descriptor.DefaultSeverity);
+        Assert.Equal(Descriptors.HelpLinkBase + "TDG005.md", descriptor.HelpLinkUri);
+    }
+}
