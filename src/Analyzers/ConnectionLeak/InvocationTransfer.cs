@@ -56,17 +56,19 @@ internal sealed class InvocationTransfer
             _analysis.AfterRelease.AddMisuse(MisuseKind.UsedAfterRelease, site.Invocation, _analysis.AfterRelease.ReleaseOf(state).Operation, site.Invocation.Instance);
         }
 
+        // A new resource: what happened after the release of the previous one does not concern it.
+        var flags = state.Flags & ~PathState.ThrownAfterRelease;
         if (site.Kind == AcquisitionKind.Returned)
         {
             // A reader Dapper opened the connection for: the connection's variable holds it as well as the reader.
             var alsoHeldBy = site.Anchor is { } also ? _analysis.Variables.Bit(also) : 0UL;
-            _analysis.State = new PathState(ResourceStatus.Held, alsoHeldBy, 0, state.Flags);
+            _analysis.State = new PathState(ResourceStatus.Held, alsoHeldBy, 0, flags);
             return true;
         }
 
         if (site.Kind == AcquisitionKind.IntoArgument)
         {
-            _analysis.State = new PathState(ResourceStatus.Held, _analysis.Variables.Bit(site.Anchor!), 0, state.Flags);
+            _analysis.State = new PathState(ResourceStatus.Held, _analysis.Variables.Bit(site.Anchor!), 0, flags);
             return false;
         }
 
@@ -82,7 +84,7 @@ internal sealed class InvocationTransfer
             holders |= _analysis.Variables.Bit(site.Anchor);
         }
 
-        _analysis.State = new PathState(ResourceStatus.Held, holders, 0, state.Flags);
+        _analysis.State = new PathState(ResourceStatus.Held, holders, 0, flags);
         return false;
     }
 
@@ -208,7 +210,7 @@ internal sealed class InvocationTransfer
 
         if (_analysis.State.IsTrackedAfterRelease && !ReferenceEquals(invocation, _analysis.Site?.Invocation))
         {
-            if (instanceIsResource)
+            if (instanceIsResource && !_analysis.Carriers.IsCarrier(invocation.Instance?.Type))
             {
                 _analysis.AfterRelease.UseAfterRelease(invocation, invocation.Instance, method);
             }
@@ -218,9 +220,9 @@ internal sealed class InvocationTransfer
             }
         }
 
-        if (!argumentIsResource && _analysis.State.Status == ResourceStatus.Held && CarriesResource(invocation))
+        if (_analysis.State.Status == ResourceStatus.Held && (!argumentIsResource && CarriesResource(invocation) || _analysis.Carriers.PassesCarrier(invocation)))
         {
-            // 'Switch(new PooledConnection(server, connection))': the callee receives the connection inside its holder.
+            // 'Switch(new PooledConnection(server, connection))', 'Enqueue(scope)': the callee receives the connection inside its holder.
             Effects.Escape();
         }
 

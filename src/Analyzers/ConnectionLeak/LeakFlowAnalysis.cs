@@ -66,6 +66,8 @@ internal sealed class LeakFlowAnalysis
         Transfer = new OperationTransfer(this);
         Calls = new InvocationTransfer(this);
         Callees = new CalleeEffects(this);
+        Carriers = new Carriers(this);
+        Facts = new ConditionFacts(this);
     }
 
     public ControlFlowGraph Graph { get; }
@@ -100,6 +102,10 @@ internal sealed class LeakFlowAnalysis
     public InvocationTransfer Calls { get; }
 
     public CalleeEffects Callees { get; }
+
+    public Carriers Carriers { get; }
+
+    public ConditionFacts Facts { get; }
 
     /// <summary>Where the graph's locals get their values (read once, when first needed).</summary>
     public LocalOrigins Origins => _origins ??= new LocalOrigins(Graph);
@@ -263,13 +269,13 @@ internal sealed class LeakFlowAnalysis
         {
             var jumpWhen = Block.ConditionKind == ControlFlowConditionKind.WhenTrue;
             var state = State;
-            if (Conditions.Refine(state, branchValue, jumpWhen) is { } whenJumping)
+            if (Facts.Assume(state, branchValue, jumpWhen) is { } assumed && Conditions.Refine(assumed, branchValue, jumpWhen) is { } whenJumping)
             {
                 State = whenJumping;
                 FollowBranch(conditional);
             }
 
-            if (fallThrough is not null && Conditions.Refine(state, branchValue, !jumpWhen) is { } whenFalling)
+            if (fallThrough is not null && Facts.Assume(state, branchValue, !jumpWhen) is { } assumedNot && Conditions.Refine(assumedNot, branchValue, !jumpWhen) is { } whenFalling)
             {
                 State = whenFalling;
                 FollowBranch(fallThrough);
@@ -358,6 +364,11 @@ internal sealed class LeakFlowAnalysis
     /// <summary>An exception raised in <paramref name="region"/>: it goes to the catches and finallys around it, or out of the method.</summary>
     public void Unwind(ControlFlowRegion? region, FinallyFrame? context, PathState state, SyntaxNode? origin)
     {
+        if (state.IsTrackedAfterRelease && (state.Flags & PathState.ThrownAfterRelease) == 0)
+        {
+            state = new PathState(state.Status, state.Holders, state.ReleasedAt, state.Flags | PathState.ThrownAfterRelease);
+        }
+
         for (var current = region; current is not null;)
         {
             switch (current.Kind)

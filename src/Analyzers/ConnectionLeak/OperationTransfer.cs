@@ -39,13 +39,18 @@ internal sealed class OperationTransfer
             case IParameterReferenceOperation parameter:
                 return Holds(parameter.Parameter);
             case IFlowCaptureReferenceOperation captureReference:
-                return Holds(captureReference.Id);
+                // A capture that stands for a variable or a location reads it.
+                return _analysis.Variables.TryGetCapturedLocation(captureReference.Id, out var captured) ? Evaluate(captured) : Holds(captureReference.Id);
             case IFlowCaptureOperation capture:
             {
-                if (TrackedVariables.Unwrap(capture.Value) is ILocalReferenceOperation { Local: var capturedLocal } && _analysis.Variables.AssignedCaptures.Contains(capture.Id))
+                if (_analysis.Variables.AssignedCaptures.Contains(capture.Id)
+                    && TrackedVariables.Unwrap(capture.Value) is ILocalReferenceOperation or IParameterReferenceOperation or IFieldReferenceOperation or IPropertyReferenceOperation or IArrayElementReferenceOperation)
                 {
-                    // The graph captured a variable that is assigned later ('x = a ?? b'): the capture stands for the variable.
-                    _analysis.Variables.CaptureVariable(capture.Id, capturedLocal);
+                    // The graph captured a variable or a location that is assigned later ('x = a ?? b', '_field ??= b'): the
+                    // capture stands for it, and an assignment to the capture is an assignment to it.
+                    var location = TrackedVariables.Unwrap(capture.Value)!;
+                    _analysis.Variables.CaptureLocation(capture.Id, location);
+                    EvaluateTargetParts(location);
                     return false;
                 }
 
@@ -172,6 +177,13 @@ internal sealed class OperationTransfer
                     }
                 }
 
+                if (used && _analysis.Carriers.IsCarrier(instance.Type))
+                {
+                    // 'scope.Lease': the connection-typed member of a plain holder that carries the resource is the resource;
+                    // its other members are not uses of it.
+                    return _analysis.Carriers.IsResourceType(member.Type);
+                }
+
                 if (used && _analysis.State.IsTrackedAfterRelease)
                 {
                     _analysis.AfterRelease.UseAfterRelease(member, instance, member.Member);
@@ -269,9 +281,9 @@ internal sealed class OperationTransfer
         }
     }
 
-    private bool EvaluateAssignment(ISimpleAssignmentOperation assignment)
+    /// <summary>Evaluates what an assignment target reads before the value: the instance of a member, an array and its indices.</summary>
+    private void EvaluateTargetParts(IOperation target)
     {
-        var target = assignment.Target;
         switch (target)
         {
             case IFieldReferenceOperation field:
@@ -294,13 +306,18 @@ internal sealed class OperationTransfer
 
                 break;
         }
+    }
 
+    private bool EvaluateAssignment(ISimpleAssignmentOperation assignment)
+    {
+        var target = assignment.Target;
+        EvaluateTargetParts(target);
         var value = Evaluate(assignment.Value);
-        if (target is IFlowCaptureReferenceOperation targetCapture && _analysis.Variables.TryGetCapturedVariable(targetCapture.Id, out var capturedLocal))
+        if (target is IFlowCaptureReferenceOperation targetCapture && _analysis.Variables.TryGetCapturedLocation(targetCapture.Id, out var location))
         {
-            // The graph captured the variable before evaluating the value ('x = a ?? b'): it is the variable that is assigned.
-            StoreLocal(capturedLocal, value, assignment);
-            return value;
+            // The graph captured the variable or location before evaluating the value ('x = a ?? b', '_field ??= b'): it is
+            // what is assigned.
+            target = location;
         }
 
         switch (target)
@@ -335,6 +352,11 @@ internal sealed class OperationTransfer
                 break;
             case IFieldReferenceOperation { Instance: IInstanceReferenceOperation } ownField when _analysis.OwnerFields:
                 Effects.Store(ownField.Field, value, assignment.Value, isCapture: false, assignment);
+                break;
+            case IMemberReferenceOperation { Instance: { } instance } member when value && _analysis.Carriers.StoreIntoMember(member, instance, assignment):
+                break;
+            case IMemberReferenceOperation { Instance: { } instance } member when !value:
+                _analysis.Carriers.ReplaceMember(member, instance);
                 break;
             default:
                 // A field, property, array element, event or anything else outside the method.
@@ -388,6 +410,9 @@ internal sealed class OperationTransfer
 
         // A wrapper that takes ownership is responsible for the resource from the call on, even if it throws.
         var wrapped = argumentIsResource && HandOffRules.IsOwningWrapper(creation.Type, _analysis.Names) && !OwnershipMoves.LeavesOpen(creation);
+
+        // A plain holder of the application's own ('new TenantScope(lease, tenant)') carries the resource along with it.
+        var carries = argumentIsResource && _analysis.Carriers.IsCarrier(creation.Type);
         if (wrapped && _analysis.State.Status == ResourceStatus.Released)
         {
             // A released resource given to a wrapper: the wrapper's business from here on.
@@ -402,7 +427,7 @@ internal sealed class OperationTransfer
 
         // Member initializers assign into the new object: handing the resource to one is a hand-off.
         Evaluate(creation.Initializer);
-        return wrapped;
+        return wrapped || carries;
     }
 
     private void BindPattern(IPatternOperation pattern)

@@ -205,8 +205,19 @@ internal static class OwnershipMoves
     /// </summary>
     public static bool OnlyStoresArguments(IMethodSymbol? constructor)
     {
-        if (constructor is null || constructor.DeclaringSyntaxReferences.Length != 1
-            || constructor.DeclaringSyntaxReferences[0].GetSyntax() is not ConstructorDeclarationSyntax { Initializer: null } declaration)
+        if (constructor is null || constructor.DeclaringSyntaxReferences.Length != 1)
+        {
+            return false;
+        }
+
+        var syntax = constructor.DeclaringSyntaxReferences[0].GetSyntax();
+        if (syntax is TypeDeclarationSyntax primary)
+        {
+            // A primary constructor (a positional record's): it stores its parameters, unless a base call or an initializer computes.
+            return OnlyPlainInitializers(primary);
+        }
+
+        if (syntax is not ConstructorDeclarationSyntax { Initializer: null } declaration)
         {
             return false;
         }
@@ -223,6 +234,30 @@ internal static class OwnershipMoves
         {
             if (statement is not AssignmentExpressionSyntax { Right: IdentifierNameSyntax or LiteralExpressionSyntax } assignment
                 || !assignment.IsKind(SyntaxKind.SimpleAssignmentExpression))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private static bool OnlyPlainInitializers(TypeDeclarationSyntax type)
+    {
+        if (type.BaseList?.Types.Any(baseType => baseType is PrimaryConstructorBaseTypeSyntax) == true)
+        {
+            return false;
+        }
+
+        foreach (var member in type.Members)
+        {
+            var initializers = member switch
+            {
+                BaseFieldDeclarationSyntax field => field.Declaration.Variables.Select(variable => variable.Initializer?.Value),
+                PropertyDeclarationSyntax property => new[] { property.Initializer?.Value },
+                _ => Enumerable.Empty<ExpressionSyntax?>(),
+            };
+            if (initializers.Any(value => value is not (null or IdentifierNameSyntax or LiteralExpressionSyntax)))
             {
                 return false;
             }
