@@ -44,7 +44,7 @@ public sealed class ConnectionOwnerAnalyzer : DiagnosticAnalyzer
                         return;
                     }
 
-                    var owned = new ConcurrentDictionary<IFieldSymbol, bool>(SymbolEqualityComparer.Default);
+                    var owned = new ConcurrentDictionary<ISymbol, bool>(SymbolEqualityComparer.Default);
                     symbolContext.RegisterOperationAction(
                         operationContext => CollectOwnedField(operationContext, type, rules, summaries, owned),
                         OperationKind.SimpleAssignment,
@@ -56,26 +56,33 @@ public sealed class ConnectionOwnerAnalyzer : DiagnosticAnalyzer
         });
     }
 
-    private static void CollectOwnedField(OperationAnalysisContext context, INamedTypeSymbol type, AcquisitionRules rules, MethodSummaries summaries, ConcurrentDictionary<IFieldSymbol, bool> owned)
+    private static void CollectOwnedField(OperationAnalysisContext context, INamedTypeSymbol type, AcquisitionRules rules, MethodSummaries summaries, ConcurrentDictionary<ISymbol, bool> owned)
     {
         var names = rules.GetNames(context.Options.AnalyzerConfigOptionsProvider.GetOptions(context.Operation.Syntax.SyntaxTree));
         switch (context.Operation)
         {
-            case IAssignmentOperation { Target: IFieldReferenceOperation { Instance: IInstanceReferenceOperation, Field: var field } } assignment
-                when OwnField(field, type) && IsAcquisition(assignment.Value, rules, names, summaries, context.CancellationToken):
-                owned.TryAdd(field, true);
+            case IAssignmentOperation assignment
+                when OwnMember(assignment.Target, type) is { } member && IsAcquisition(assignment.Value, rules, names, summaries, context.CancellationToken):
+                owned.TryAdd(member, true);
                 break;
             case IInvocationOperation invocation
-                when rules.Classify(invocation, names) == AcquisitionKind.Opened
-                     && TrackedVariables.Unwrap(invocation.Instance) is IFieldReferenceOperation { Instance: IInstanceReferenceOperation, Field: var opened }
-                     && OwnField(opened, type):
+                when rules.Classify(invocation, names) == AcquisitionKind.Opened && OwnMember(invocation.Instance, type) is { } opened:
                 owned.TryAdd(opened, true);
                 break;
         }
     }
 
-    private static bool OwnField(IFieldSymbol field, INamedTypeSymbol type) =>
-        !field.IsStatic && SymbolEqualityComparer.Default.Equals(field.ContainingType, type) && !field.IsImplicitlyDeclared;
+    /// <summary>The field or auto-property of <c>this</c> that <paramref name="operation"/> refers to, when it is one of <paramref name="type"/>'s own.</summary>
+    private static ISymbol? OwnMember(IOperation? operation, INamedTypeSymbol type)
+    {
+        ISymbol? member = TrackedVariables.Unwrap(operation) switch
+        {
+            IFieldReferenceOperation { Instance: IInstanceReferenceOperation, Field: { IsStatic: false, IsImplicitlyDeclared: false } field } => field,
+            IPropertyReferenceOperation { Instance: IInstanceReferenceOperation, Property: var property } when OwnerWalk.IsAutoProperty(property) => property,
+            _ => null,
+        };
+        return member is not null && SymbolEqualityComparer.Default.Equals(member.ContainingType, type) ? member : null;
+    }
 
     /// <summary>Is <paramref name="value"/> a fresh acquisition (directly, awaited, through a local, or wrapped by an owner)?</summary>
     private static bool IsAcquisition(IOperation value, AcquisitionRules rules, AcquisitionRules.NameConfiguration names, MethodSummaries summaries, CancellationToken cancellationToken)
@@ -128,28 +135,44 @@ public sealed class ConnectionOwnerAnalyzer : DiagnosticAnalyzer
         }
     }
 
-    private static void CheckOwner(SymbolAnalysisContext context, INamedTypeSymbol type, IEnumerable<IFieldSymbol> fields, AcquisitionRules rules, MethodSummaries summaries)
+    private static void CheckOwner(SymbolAnalysisContext context, INamedTypeSymbol type, IEnumerable<ISymbol> members, AcquisitionRules rules, MethodSummaries summaries)
     {
-        var owned = fields.OrderBy(f => f.Name, System.StringComparer.Ordinal).ToList();
+        var owned = members.OrderBy(m => m.Name, System.StringComparer.Ordinal).ToList();
         if (owned.Count == 0)
         {
             return;
         }
 
         var entries = ReleaseEntryPoints(type, rules);
-        foreach (var field in owned)
+        foreach (var member in owned)
         {
-            if (field.DeclaringSyntaxReferences.FirstOrDefault()?.GetSyntax(context.CancellationToken) is not VariableDeclaratorSyntax declarator)
+            var identifier = member.DeclaringSyntaxReferences.FirstOrDefault()?.GetSyntax(context.CancellationToken) switch
+            {
+                VariableDeclaratorSyntax declarator => declarator.Identifier,
+                PropertyDeclarationSyntax property => property.Identifier,
+                _ => default,
+            };
+            if (identifier == default)
             {
                 continue;
             }
 
-            var problem = entries.Count == 0
-                ? Disposable(type) ? "its Dispose, which it inherits, cannot release it" : "is not disposable, so nothing can release it"
-                : WhyNotReleased(field, entries, summaries, context.CancellationToken);
+            var (problem, kind, entry) = entries.Count == 0
+                ? (Disposable(type) ? "its Dispose, which it inherits, cannot release it" : "is not disposable, so nothing can release it",
+                    Disposable(type) ? ConnectionOwnerProperties.InheritedDispose : ConnectionOwnerProperties.NotDisposable,
+                    null)
+                : WhyNotReleased(member, entries, summaries, context.CancellationToken);
+            if (problem is null && OwnerWalk.ConstructorLeak(type, member, rules, summaries, context.CancellationToken) is { } line)
+            {
+                (problem, kind) = ($"its constructor does not release it if an exception is thrown at line {line}", ConnectionOwnerProperties.Constructor);
+            }
+
             if (problem is not null)
             {
-                context.ReportDiagnostic(Diagnostic.Create(Descriptors.OwnerDoesNotRelease, declarator.Identifier.GetLocation(), type.Name, field.Name, problem));
+                var properties = ImmutableDictionary<string, string?>.Empty
+                    .Add(ConnectionOwnerProperties.Problem, kind)
+                    .Add(ConnectionOwnerProperties.Method, entry?.Name);
+                context.ReportDiagnostic(Diagnostic.Create(Descriptors.OwnerDoesNotRelease, identifier.GetLocation(), properties, type.Name, member.Name, problem));
             }
         }
     }
@@ -192,8 +215,8 @@ public sealed class ConnectionOwnerAnalyzer : DiagnosticAnalyzer
     private static bool Disposable(INamedTypeSymbol type) =>
         type.AllInterfaces.Any(i => i is { Name: "IDisposable" or "IAsyncDisposable", ContainingNamespace.Name: "System" });
 
-    /// <summary>The first path, over the release methods, on which the field is not released; null when every path releases it.</summary>
-    private static string? WhyNotReleased(IFieldSymbol field, List<IMethodSymbol> entries, MethodSummaries summaries, CancellationToken cancellationToken)
+    /// <summary>The first path, over the release methods, on which the member is not released, and the method; nulls when every path releases it.</summary>
+    private static (string? Problem, string? Kind, IMethodSymbol? Entry) WhyNotReleased(ISymbol member, List<IMethodSymbol> entries, MethodSummaries summaries, CancellationToken cancellationToken)
     {
         foreach (var entry in entries)
         {
@@ -210,7 +233,7 @@ public sealed class ConnectionOwnerAnalyzer : DiagnosticAnalyzer
             }
 
             var context = new FlowContext(summaries.Rules, names, summaries, cancellationToken);
-            var observations = LeakFlowAnalysis.Observe(graph, site: null, field, context, AcquisitionSites.OwnLocals(graph), ownerFields: true, known);
+            var observations = OwnerWalk.Run(graph, member, context, known);
             if (observations is null || observations.Leaks.Count == 0)
             {
                 continue;
@@ -218,14 +241,15 @@ public sealed class ConnectionOwnerAnalyzer : DiagnosticAnalyzer
 
             var leak = observations.Leaks.OrderBy(l => l.Reason).ThenBy(l => l.At?.SpanStart ?? int.MaxValue).First();
             var line = (leak.At ?? graph.OriginalOperation.Syntax).GetLocation().GetLineSpan().StartLinePosition.Line + 1;
-            return leak.Reason switch
+            var problem = leak.Reason switch
             {
                 LeakReason.ExceptionThrown => $"{entry.Name} does not release it if an exception is thrown at line {line}",
                 LeakReason.Overwritten => $"{entry.Name} overwrites it at line {line} without releasing it",
                 _ => $"{entry.Name} does not release it on the path that leaves at line {line}",
             };
+            return (problem, ConnectionOwnerProperties.ReleaseMethod, entry);
         }
 
-        return null;
+        return (null, null, null);
     }
 }

@@ -95,7 +95,15 @@ public sealed class ConnectionOwnerAnalyzerTests
             public ImportJob(MySqlDataSource dataSource)
             {
                 _connection = dataSource.OpenConnection();
-                _transaction = _connection.BeginTransaction();
+                try
+                {
+                    _transaction = _connection.BeginTransaction();
+                }
+                catch
+                {
+                    _connection.Dispose();
+                    throw;
+                }
             }
 
             public void Dispose()
@@ -218,6 +226,181 @@ public sealed class ConnectionOwnerAnalyzerTests
                 using var cmd = new MySqlCommand("select count(*) from invoices", _connection);
                 return cmd.ExecuteScalar();
             }
+        }
+        """);
+
+    // ---------------------------------------------------------------- constructors that throw after storing the connection
+
+    [Fact]
+    public Task Constructor_that_can_throw_after_storing_the_connection_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using MySqlConnector;
+
+        sealed class ImportSession : IDisposable
+        {
+            private readonly MySqlConnection {|#0:_connection|};
+            private readonly MySqlTransaction _transaction;
+
+            public ImportSession(MySqlDataSource dataSource)
+            {
+                _connection = dataSource.OpenConnection();
+                _transaction = _connection.BeginTransaction();
+            }
+
+            public void Dispose()
+            {
+                try
+                {
+                    _transaction.Dispose();
+                }
+                finally
+                {
+                    _connection.Dispose();
+                }
+            }
+        }
+
+        sealed class TenantSession : IDisposable
+        {
+            private readonly MySqlConnection {|#1:_connection|};
+
+            public TenantSession(string connectionString, string tenant)
+            {
+                _connection = new MySqlConnection(connectionString);
+                _connection.Open();
+                if (_connection.ServerVersion.StartsWith("5.", StringComparison.Ordinal))
+                {
+                    throw new NotSupportedException("MySQL 5 is not supported for " + tenant);
+                }
+            }
+
+            public void Dispose() => _connection.Dispose();
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("ImportSession", "_connection", "its constructor does not release it if an exception is thrown at line 12"),
+        Verify.Diagnostic().WithLocation(1).WithArguments("TenantSession", "_connection", "its constructor does not release it if an exception is thrown at line 36"));
+
+    [Fact]
+    public Task Constructor_that_releases_before_it_throws_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        sealed class ImportSession : IAsyncDisposable
+        {
+            private readonly MySqlConnection _connection;
+            private readonly MySqlTransaction _transaction;
+
+            public ImportSession(MySqlDataSource dataSource)
+            {
+                _connection = dataSource.OpenConnection();
+                try
+                {
+                    _transaction = _connection.BeginTransaction();
+                }
+                catch
+                {
+                    _connection.Dispose();
+                    throw;
+                }
+            }
+
+            public async ValueTask DisposeAsync()
+            {
+                try
+                {
+                    await _transaction.DisposeAsync();
+                }
+                finally
+                {
+                    await _connection.DisposeAsync();
+                }
+            }
+        }
+
+        sealed class LazySession : IAsyncDisposable
+        {
+            private readonly MySqlDataSource _dataSource;
+            private MySqlConnection? _connection;
+
+            public LazySession(MySqlDataSource dataSource) => _dataSource = dataSource ?? throw new ArgumentNullException(nameof(dataSource));
+
+            public async Task StartAsync() => _connection = await _dataSource.OpenConnectionAsync();
+
+            public async ValueTask DisposeAsync()
+            {
+                if (_connection is not null)
+                {
+                    await _connection.DisposeAsync();
+                }
+            }
+        }
+        """);
+
+    // ---------------------------------------------------------------- auto-properties
+
+    [Fact]
+    public Task Auto_property_that_owns_a_connection_and_is_not_released_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using System.Threading.Tasks;
+        using MySqlConnector;
+        using Prelude;
+
+        sealed class ReportScope : IAsyncDisposable
+        {
+            public MySqlConnection? {|#0:Connection|} { get; private set; }
+
+            public async Task OpenAsync(MySqlDataSource dataSource) => Connection = await dataSource.OpenConnectionAsync();
+
+            public ValueTask DisposeAsync() => default;
+        }
+
+        sealed class LeaseHolder
+        {
+            public LeaseHolder(LeasePool pool) => Lease = pool.GetConnection();
+
+            public ConnectionLease {|#1:Lease|} { get; }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("ReportScope", "Connection", "DisposeAsync does not release it on the path that leaves at line 12"),
+        Verify.Diagnostic().WithLocation(1).WithArguments("LeaseHolder", "Lease", "is not disposable, so nothing can release it"));
+
+    [Fact]
+    public Task Auto_property_released_in_Dispose_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using System.Threading.Tasks;
+        using MySqlConnector;
+        using Prelude;
+
+        sealed class ReportScope : IAsyncDisposable
+        {
+            public MySqlConnection? Connection { get; private set; }
+
+            public async Task OpenAsync(MySqlDataSource dataSource) => Connection = await dataSource.OpenConnectionAsync();
+
+            public async ValueTask DisposeAsync()
+            {
+                if (Connection is not null)
+                {
+                    await Connection.DisposeAsync();
+                }
+            }
+        }
+
+        sealed class LeaseHolder : IDisposable
+        {
+            public LeaseHolder(LeasePool pool) => Lease = pool.GetConnection();
+
+            public ConnectionLease Lease { get; }
+
+            public void Dispose() => Lease.Dispose();
+        }
+
+        sealed class Borrower
+        {
+            public Borrower(MySqlConnection connection) => Connection = connection;
+
+            public MySqlConnection Connection { get; }
         }
         """);
 

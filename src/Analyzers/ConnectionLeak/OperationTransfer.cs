@@ -75,6 +75,8 @@ internal sealed class OperationTransfer
 
             case IFieldReferenceOperation { Instance: IInstanceReferenceOperation } ownField when _analysis.OwnerFields:
                 return Holds(ownField.Field);
+            case IPropertyReferenceOperation { Instance: IInstanceReferenceOperation } ownProperty when _analysis.OwnerFields && OwnerWalk.IsAutoProperty(ownProperty.Property):
+                return Holds(ownProperty.Property);
             case IDeconstructionAssignmentOperation deconstruction:
                 EvaluateDeconstruction(deconstruction);
                 return false;
@@ -352,6 +354,9 @@ internal sealed class OperationTransfer
                 break;
             case IFieldReferenceOperation { Instance: IInstanceReferenceOperation } ownField when _analysis.OwnerFields:
                 Effects.Store(ownField.Field, value, assignment.Value, isCapture: false, assignment);
+                break;
+            case IPropertyReferenceOperation { Instance: IInstanceReferenceOperation } ownProperty when _analysis.OwnerFields && OwnerWalk.IsAutoProperty(ownProperty.Property):
+                Effects.Store(ownProperty.Property, value, assignment.Value, isCapture: false, assignment);
                 break;
             case IMemberReferenceOperation { Instance: { } instance } member when value && _analysis.Carriers.StoreIntoMember(member, instance, assignment):
                 break;

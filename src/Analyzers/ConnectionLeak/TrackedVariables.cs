@@ -137,6 +137,7 @@ internal sealed class TrackedVariables
         IParameterReferenceOperation parameter => parameter.Parameter,
         IFlowCaptureReferenceOperation capture => capture.Id,
         IFieldReferenceOperation { Instance: IInstanceReferenceOperation } field => field.Field,
+        IPropertyReferenceOperation { Instance: IInstanceReferenceOperation, Arguments.Length: 0 } property => property.Property,
         _ => null,
     };
 
