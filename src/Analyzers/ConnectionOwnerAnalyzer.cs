@@ -157,11 +157,14 @@ public sealed class ConnectionOwnerAnalyzer : DiagnosticAnalyzer
                 continue;
             }
 
-            var (problem, kind, entry) = entries.Count == 0
+            // A type that is not disposable may still give the member back in a method of its own, which something else calls
+            // ('CloseUpgradeConnection()', called by the scope it hands out): that method is the one to walk.
+            var memberEntries = entries.Count == 0 && !Disposable(type) ? MethodsReleasing(type, member, rules, context.CancellationToken) : entries;
+            var (problem, kind, entry) = memberEntries.Count == 0
                 ? (Disposable(type) ? "its Dispose, which it inherits, cannot release it" : "is not disposable, so nothing can release it",
                     Disposable(type) ? ConnectionOwnerProperties.InheritedDispose : ConnectionOwnerProperties.NotDisposable,
                     null)
-                : WhyNotReleased(member, entries, summaries, context.CancellationToken);
+                : WhyNotReleased(member, memberEntries, summaries, context.CancellationToken);
             if (problem is null && OwnerWalk.ConstructorLeak(type, member, rules, summaries, context.CancellationToken) is { } line)
             {
                 (problem, kind) = ($"its constructor does not release it if an exception is thrown at line {line}", ConnectionOwnerProperties.Constructor);
@@ -210,6 +213,38 @@ public sealed class ConnectionOwnerAnalyzer : DiagnosticAnalyzer
         }
 
         return entries;
+    }
+
+    /// <summary>The instance methods of <paramref name="type"/> that call a release on <paramref name="member"/> somewhere in their body.</summary>
+    private static List<IMethodSymbol> MethodsReleasing(INamedTypeSymbol type, ISymbol member, AcquisitionRules rules, CancellationToken cancellationToken)
+    {
+        var methods = new List<IMethodSymbol>();
+        foreach (var candidate in type.GetMembers())
+        {
+            if (candidate is not IMethodSymbol { IsStatic: false, IsAbstract: false, MethodKind: MethodKind.Ordinary, Parameters.Length: 0 } method || !rules.IsInSource(method))
+            {
+                continue;
+            }
+
+            foreach (var node in method.DeclaringSyntaxReferences[0].GetSyntax(cancellationToken).DescendantNodes())
+            {
+                var (receiver, name) = node switch
+                {
+                    MemberAccessExpressionSyntax access => (access.Expression, access.Name.Identifier.ValueText),
+                    ConditionalAccessExpressionSyntax { WhenNotNull: InvocationExpressionSyntax { Expression: MemberBindingExpressionSyntax binding } } conditional
+                        => (conditional.Expression, binding.Name.Identifier.ValueText),
+                    _ => (null, null),
+                };
+                if (name is "Dispose" or "DisposeAsync" or "Close" or "CloseAsync" or "Release"
+                    && receiver is IdentifierNameSyntax { Identifier.ValueText: var target } && target == member.Name)
+                {
+                    methods.Add(method);
+                    break;
+                }
+            }
+        }
+
+        return methods;
     }
 
     private static bool Disposable(INamedTypeSymbol type) =>

@@ -169,7 +169,9 @@ internal sealed class InvocationTransfer
             return false;
         }
 
-        if (_analysis.Names.ReleaseNames.Contains(name))
+        // A local function or a delegate named like a release ('void Release() => lease.Dispose();') is read like any other.
+        if (_analysis.Names.ReleaseNames.Contains(name)
+            && (instanceIsResource || argumentIsResource || method.MethodKind is not (MethodKind.LocalFunction or MethodKind.DelegateInvoke)))
         {
             if (instanceIsResource || argumentIsResource)
             {

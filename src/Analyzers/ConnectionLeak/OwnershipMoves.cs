@@ -88,7 +88,7 @@ internal static class OwnershipMoves
     /// Dapper's <c>ExecuteReader</c>/<c>ExecuteReaderAsync</c> on a connection the method created and never opens: Dapper
     /// opens it and the reader it returns closes it, so the reader is an acquisition (and so is the connection variable).
     /// </summary>
-    public static ILocalSymbol? DapperOpensForReader(IInvocationOperation invocation, LocalOrigins origins)
+    public static ILocalSymbol? DapperOpensForReader(IInvocationOperation invocation, LocalOrigins origins, FlowContext context)
     {
         if (invocation.TargetMethod is not { Name: "ExecuteReader" or "ExecuteReaderAsync", IsExtensionMethod: true, ContainingType: { Name: "SqlMapper", ContainingNamespace.Name: "Dapper" } }
             || invocation.Arguments.Length == 0
@@ -105,7 +105,17 @@ internal static class OwnershipMoves
 
         foreach (var value in values)
         {
-            if (TrackedVariables.Unwrap(value) is not (IObjectCreationOperation or IInvocationOperation { TargetMethod.Name: "CreateConnection" }))
+            // A connection made here, or handed out closed by a factory ('_factory.Create()', 'CreateConnection()'): a factory
+            // whose connection comes open is an acquisition of its own, and Dapper leaves an open connection open.
+            var made = TrackedVariables.Unwrap(value) switch
+            {
+                IObjectCreationOperation => true,
+                IInvocationOperation call => context.Rules.IsDbConnection(call.Type as INamedTypeSymbol)
+                    && context.Rules.Classify(call, context.Names) is null
+                    && !(context.Rules.IsInSource(call.TargetMethod) && context.Summaries.Of(call.TargetMethod, context.CancellationToken).ReturnsAcquisition),
+                _ => false,
+            };
+            if (!made)
             {
                 return null;
             }
