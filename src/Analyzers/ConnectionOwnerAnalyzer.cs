@@ -160,6 +160,12 @@ public sealed class ConnectionOwnerAnalyzer : DiagnosticAnalyzer
             // A type that is not disposable may still give the member back in a method of its own, which something else calls
             // ('CloseUpgradeConnection()', called by the scope it hands out): that method is the one to walk.
             var memberEntries = entries.Count == 0 && !Disposable(type) ? MethodsReleasing(type, member, rules, context.CancellationToken) : entries;
+            if (memberEntries.Count == 0 && !Disposable(type) && LambdaReleases(type, member, context.CancellationToken))
+            {
+                // Released by a callback the type hands out ('return new DelegateDisposable(() => _connection.Dispose())').
+                continue;
+            }
+
             var (problem, kind, entry) = memberEntries.Count == 0
                 ? (Disposable(type) ? "its Dispose, which it inherits, cannot release it" : "is not disposable, so nothing can release it",
                     Disposable(type) ? ConnectionOwnerProperties.InheritedDispose : ConnectionOwnerProperties.NotDisposable,
@@ -226,25 +232,50 @@ public sealed class ConnectionOwnerAnalyzer : DiagnosticAnalyzer
                 continue;
             }
 
-            foreach (var node in method.DeclaringSyntaxReferences[0].GetSyntax(cancellationToken).DescendantNodes())
+            var body = method.DeclaringSyntaxReferences[0].GetSyntax(cancellationToken);
+            if (body.DescendantNodes(node => node is not AnonymousFunctionExpressionSyntax).Any(node => IsReleaseOf(node, member)))
             {
-                var (receiver, name) = node switch
-                {
-                    MemberAccessExpressionSyntax access => (access.Expression, access.Name.Identifier.ValueText),
-                    ConditionalAccessExpressionSyntax { WhenNotNull: InvocationExpressionSyntax { Expression: MemberBindingExpressionSyntax binding } } conditional
-                        => (conditional.Expression, binding.Name.Identifier.ValueText),
-                    _ => (null, null),
-                };
-                if (name is "Dispose" or "DisposeAsync" or "Close" or "CloseAsync" or "Release"
-                    && receiver is IdentifierNameSyntax { Identifier.ValueText: var target } && target == member.Name)
-                {
-                    methods.Add(method);
-                    break;
-                }
+                methods.Add(method);
             }
         }
 
         return methods;
+    }
+
+    /// <summary>Does a lambda or anonymous method declared in <paramref name="type"/> release <paramref name="member"/>?</summary>
+    private static bool LambdaReleases(INamedTypeSymbol type, ISymbol member, CancellationToken cancellationToken)
+    {
+        foreach (var reference in type.DeclaringSyntaxReferences)
+        {
+            foreach (var lambda in reference.GetSyntax(cancellationToken).DescendantNodes().OfType<AnonymousFunctionExpressionSyntax>())
+            {
+                if (lambda.DescendantNodes().Any(node => IsReleaseOf(node, member)))
+                {
+                    return true;
+                }
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary><c>member.Dispose()</c>, <c>member?.Close()</c>, <c>this.member.Release()</c> and the like.</summary>
+    private static bool IsReleaseOf(SyntaxNode node, ISymbol member)
+    {
+        var (receiver, name) = node switch
+        {
+            MemberAccessExpressionSyntax access => (access.Expression, access.Name.Identifier.ValueText),
+            ConditionalAccessExpressionSyntax { WhenNotNull: InvocationExpressionSyntax { Expression: MemberBindingExpressionSyntax binding } } conditional
+                => (conditional.Expression, binding.Name.Identifier.ValueText),
+            _ => (null, null),
+        };
+        if (receiver is MemberAccessExpressionSyntax { Expression: ThisExpressionSyntax } self)
+        {
+            receiver = self.Name;
+        }
+
+        return name is "Dispose" or "DisposeAsync" or "Close" or "CloseAsync" or "Release"
+            && receiver is IdentifierNameSyntax { Identifier.ValueText: var target } && target == member.Name;
     }
 
     private static bool Disposable(INamedTypeSymbol type) =>

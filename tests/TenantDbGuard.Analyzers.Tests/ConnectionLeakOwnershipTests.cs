@@ -916,4 +916,46 @@ public sealed class ConnectionLeakOwnershipTests
         """,
         Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that leaves the method after line 22"),
         Verify.Diagnostic().WithLocation(1).WithArguments("'conn'", "on the path that returns at line 39"));
+
+    [Fact]
+    public Task Dapper_reader_on_a_connection_a_factory_hands_out_closed_is_an_acquisition() => Verify.VerifyAnalyzerAsync("""
+        using System.Threading.Tasks;
+        using Dapper;
+        using MySqlConnector;
+
+        interface IConnectionFactory
+        {
+            MySqlConnection Create();
+        }
+
+        class C
+        {
+            int Count(IConnectionFactory factory)
+            {
+                var connection = factory.Create();
+                var reader = {|#0:connection.ExecuteReader("select id from invoices")|};
+                var count = 0;
+                while (reader.Read())
+                {
+                    count++;
+                }
+
+                return count;
+            }
+
+            async Task<int> CountAsync(IConnectionFactory factory)
+            {
+                var connection = factory.Create();
+                await using var reader = await connection.ExecuteReaderAsync("select id from invoices");
+                var count = 0;
+                while (await reader.ReadAsync())
+                {
+                    count++;
+                }
+
+                return count;
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'reader'", "on the path that returns at line 22"));
 }

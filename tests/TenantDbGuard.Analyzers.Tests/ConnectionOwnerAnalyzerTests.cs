@@ -404,6 +404,145 @@ public sealed class ConnectionOwnerAnalyzerTests
         }
         """);
 
+    // ---------------------------------------------------------------- ownership flags, release methods and callbacks
+
+    [Fact]
+    public Task Get_only_bool_property_set_by_the_constructor_is_an_ownership_flag() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using System.Data;
+        using System.Threading.Tasks;
+
+        abstract class DatabaseConnection : IAsyncDisposable
+        {
+            protected DatabaseConnection(IDbConnection connection, bool isExternallyOwned)
+            {
+                InnerConnection = connection;
+                IsExternallyOwned = isExternallyOwned;
+            }
+
+            internal IDbConnection InnerConnection { get; }
+
+            public bool IsExternallyOwned { get; }
+
+            public void Open() => InnerConnection.Open();
+
+            public ValueTask DisposeAsync()
+            {
+                if (!IsExternallyOwned)
+                {
+                    InnerConnection.Dispose();
+                }
+
+                return default;
+            }
+        }
+
+        abstract class MutableFlag : IDisposable
+        {
+            protected MutableFlag(IDbConnection connection) => InnerConnection = connection;
+
+            internal IDbConnection {|#0:InnerConnection|} { get; }
+
+            public bool KeepOpen { get; set; }
+
+            public void Open() => InnerConnection.Open();
+
+            public void Dispose()
+            {
+                if (!KeepOpen)
+                {
+                    InnerConnection.Dispose();
+                }
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("MutableFlag", "InnerConnection", "Dispose does not release it on the path that leaves at line 42"));
+
+    [Fact]
+    public Task Type_that_releases_in_a_method_or_a_callback_of_its_own_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using System.Data;
+        using MySqlConnector;
+
+        sealed class DelegateDisposable : IDisposable
+        {
+            private readonly Action _dispose;
+
+            public DelegateDisposable(Action dispose) => _dispose = dispose;
+
+            public void Dispose() => _dispose();
+        }
+
+        sealed class UpgradeConnectionManager
+        {
+            private readonly string _connectionString;
+            private IDbConnection? _upgradeConnection;
+
+            public UpgradeConnectionManager(string connectionString) => _connectionString = connectionString;
+
+            public IDisposable OperationStarting()
+            {
+                _upgradeConnection = new MySqlConnection(_connectionString);
+                _upgradeConnection.Open();
+                return new DelegateDisposable(() =>
+                {
+                    _upgradeConnection.Dispose();
+                    _upgradeConnection = null;
+                });
+            }
+        }
+
+        sealed class ScopedManager
+        {
+            private readonly string _connectionString;
+            private MySqlConnection? _connection;
+
+            public ScopedManager(string connectionString) => _connectionString = connectionString;
+
+            public void Start()
+            {
+                _connection = new MySqlConnection(_connectionString);
+                _connection.Open();
+            }
+
+            internal void CloseConnection()
+            {
+                _connection?.Dispose();
+                _connection = null;
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Release_method_of_its_own_that_releases_only_sometimes_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using MySqlConnector;
+
+        sealed class ScopedManager
+        {
+            private readonly string _connectionString;
+            private MySqlConnection? {|#0:_connection|};
+            private int _users;
+
+            public ScopedManager(string connectionString) => _connectionString = connectionString;
+
+            public void Start()
+            {
+                _users++;
+                _connection ??= new MySqlConnection(_connectionString);
+                _connection.Open();
+            }
+
+            internal void CloseConnection()
+            {
+                if (--_users == 0)
+                {
+                    _connection?.Dispose();
+                }
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("ScopedManager", "_connection", "CloseConnection does not release it on the path that leaves at line 20"));
+
     [Fact]
     public void Descriptor_matches_the_contract()
     {

@@ -235,7 +235,7 @@ internal sealed class InvocationTransfer
             Effects.Escape();
         }
 
-        if (!HandOffRules.NeverThrows(method))
+        if (!HandOffRules.NeverThrows(method) && !GuardCalls.IsSatisfied(invocation, _analysis))
         {
             Effects.MayThrow(invocation);
         }

@@ -252,7 +252,8 @@ internal sealed class LeakFlowAnalysis
             var returns = Block.ConditionalSuccessor is null && Block.FallThroughSuccessor?.Semantics == ControlFlowBranchSemantics.Return;
             if (returns)
             {
-                Observations?.NoteReturn(branchValue, isResource);
+                // A connection returned before it was opened (or one that was never this method's) is not an acquisition.
+                Observations?.NoteReturn(branchValue, isResource && State.Status == ResourceStatus.Held);
             }
 
             if (isResource && returns)

@@ -425,7 +425,7 @@ internal sealed class OperationTransfer
             wrapped = false;
         }
 
-        if (!wrapped && !OwnershipMoves.OnlyStoresArguments(creation.Constructor))
+        if (!wrapped && !OwnershipMoves.OnlyStoresArguments(creation.Constructor) && !OwnershipMoves.IsEmptyFrameworkObject(creation))
         {
             Effects.MayThrow(creation);
         }

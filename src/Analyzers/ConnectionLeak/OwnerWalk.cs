@@ -129,6 +129,10 @@ internal static class OwnerWalk
         {
             case IParameterReferenceOperation parameter when analysis.KnownParameters is { } known && known.TryGetValue(parameter.Parameter.OriginalDefinition, out var value):
                 return (true, value == outcome ? state : null);
+            case IPropertyReferenceOperation { Instance: IInstanceReferenceOperation, Property: { Type.SpecialType: SpecialType.System_Boolean, SetMethod: null or { IsInitOnly: true } } flagProperty }
+                when IsAutoProperty(flagProperty):
+                // A get-only bool auto-property is set by the constructor only: an ownership flag like a readonly field.
+                return (true, new PathState(ResourceStatus.Escaped, 0, 0, state.Flags));
             case IFieldReferenceOperation { Instance: IInstanceReferenceOperation, Field: { Type.SpecialType: SpecialType.System_Boolean } flag }:
                 if (flag.IsReadOnly)
                 {

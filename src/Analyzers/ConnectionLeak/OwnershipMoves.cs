@@ -252,6 +252,22 @@ internal static class OwnershipMoves
         return true;
     }
 
+    /// <summary><c>new List&lt;T&gt;()</c>, <c>new StringBuilder()</c>: an empty object of the base library, which does not throw.</summary>
+    public static bool IsEmptyFrameworkObject(IObjectCreationOperation creation)
+    {
+        if (creation.Arguments.Length != 0 || creation.Type?.ContainingNamespace is not { } ns)
+        {
+            return false;
+        }
+
+        while (ns.ContainingNamespace is { IsGlobalNamespace: false } parent)
+        {
+            ns = parent;
+        }
+
+        return ns.Name == "System";
+    }
+
     private static bool OnlyPlainInitializers(TypeDeclarationSyntax type)
     {
         if (type.BaseList?.Types.Any(baseType => baseType is PrimaryConstructorBaseTypeSyntax) == true)
