@@ -233,7 +233,7 @@ public sealed class ConnectionOwnerAnalyzer : DiagnosticAnalyzer
             }
 
             var body = method.DeclaringSyntaxReferences[0].GetSyntax(cancellationToken);
-            if (body.DescendantNodes(node => node is not AnonymousFunctionExpressionSyntax).Any(node => IsReleaseOf(node, member)))
+            if (body.DescendantNodes(node => node is not AnonymousFunctionExpressionSyntax).Any(node => OwnershipMoves.IsReleaseOf(node, member.Name)))
             {
                 methods.Add(method);
             }
@@ -249,7 +249,7 @@ public sealed class ConnectionOwnerAnalyzer : DiagnosticAnalyzer
         {
             foreach (var lambda in reference.GetSyntax(cancellationToken).DescendantNodes().OfType<AnonymousFunctionExpressionSyntax>())
             {
-                if (lambda.DescendantNodes().Any(node => IsReleaseOf(node, member)))
+                if (lambda.DescendantNodes().Any(node => OwnershipMoves.IsReleaseOf(node, member.Name)))
                 {
                     return true;
                 }
@@ -257,25 +257,6 @@ public sealed class ConnectionOwnerAnalyzer : DiagnosticAnalyzer
         }
 
         return false;
-    }
-
-    /// <summary><c>member.Dispose()</c>, <c>member?.Close()</c>, <c>this.member.Release()</c> and the like.</summary>
-    private static bool IsReleaseOf(SyntaxNode node, ISymbol member)
-    {
-        var (receiver, name) = node switch
-        {
-            MemberAccessExpressionSyntax access => (access.Expression, access.Name.Identifier.ValueText),
-            ConditionalAccessExpressionSyntax { WhenNotNull: InvocationExpressionSyntax { Expression: MemberBindingExpressionSyntax binding } } conditional
-                => (conditional.Expression, binding.Name.Identifier.ValueText),
-            _ => (null, null),
-        };
-        if (receiver is MemberAccessExpressionSyntax { Expression: ThisExpressionSyntax } self)
-        {
-            receiver = self.Name;
-        }
-
-        return name is "Dispose" or "DisposeAsync" or "Close" or "CloseAsync" or "Release"
-            && receiver is IdentifierNameSyntax { Identifier.ValueText: var target } && target == member.Name;
     }
 
     private static bool Disposable(INamedTypeSymbol type) =>

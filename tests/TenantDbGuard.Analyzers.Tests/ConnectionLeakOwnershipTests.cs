@@ -958,4 +958,44 @@ public sealed class ConnectionLeakOwnershipTests
         }
         """,
         Verify.Diagnostic().WithLocation(0).WithArguments("'reader'", "on the path that returns at line 22"));
+
+    [Fact]
+    public Task Disposable_type_of_the_compilation_that_never_releases_what_it_is_given_takes_nothing_over() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using MySqlConnector;
+
+        sealed class JobStorage : IDisposable
+        {
+            private readonly MySqlConnection _existingConnection;
+
+            public JobStorage(MySqlConnection existingConnection) => _existingConnection = existingConnection;
+
+            public int Count() => 0;
+
+            public void Dispose()
+            {
+            }
+        }
+
+        class C
+        {
+            int Twice(MySqlDataSource ds)
+            {
+                using (var connection = ds.OpenConnection())
+                {
+                    using (var storage = new JobStorage(connection))
+                    {
+                        return storage.Count();
+                    }
+                }
+            }
+
+            int Lost(MySqlDataSource ds)
+            {
+                using var storage = new JobStorage({|#0:ds.OpenConnection()|});
+                return storage.Count();
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("The result of 'OpenConnection'", "because the result is discarded"));
 }

@@ -399,6 +399,12 @@ internal sealed class OperationTransfer
         foreach (var argument in creation.Arguments)
         {
             var isResource = Evaluate(argument);
+            if (isResource && argument.Parameter is { } parameter && OwnershipMoves.KeepsWithoutReleasing(creation, parameter.Ordinal))
+            {
+                // 'new Storage(existingConnection)' whose Dispose leaves the connection alone: the caller keeps it.
+                continue;
+            }
+
             argumentIsResource |= isResource;
             carried |= isResource || OwnershipMoves.CapturesResource(argument.Value, _analysis.State, _analysis.Variables);
         }

@@ -252,6 +252,79 @@ internal static class OwnershipMoves
         return true;
     }
 
+    /// <summary><c>member.Dispose()</c>, <c>member?.Close()</c>, <c>this.member.Release()</c> and the like, for a member named <paramref name="member"/>.</summary>
+    public static bool IsReleaseOf(SyntaxNode node, string member)
+    {
+        var (receiver, name) = node switch
+        {
+            MemberAccessExpressionSyntax access => (access.Expression, access.Name.Identifier.ValueText),
+            ConditionalAccessExpressionSyntax { WhenNotNull: InvocationExpressionSyntax { Expression: MemberBindingExpressionSyntax binding } } conditional
+                => (conditional.Expression, binding.Name.Identifier.ValueText),
+            _ => (null, null),
+        };
+        if (receiver is MemberAccessExpressionSyntax { Expression: ThisExpressionSyntax } self)
+        {
+            receiver = self.Name;
+        }
+
+        return name is "Dispose" or "DisposeAsync" or "Close" or "CloseAsync" or "Release"
+            && receiver is IdentifierNameSyntax { Identifier.ValueText: var target } && target == member;
+    }
+
+    /// <summary>
+    /// A disposable type of the compilation whose constructor stores the argument at <paramref name="ordinal"/> in a member
+    /// that none of its release methods even mentions (<c>new Storage(existingConnection)</c> that leaves the connection to its
+    /// owner): the new object does not take the connection over. False when that cannot be read.
+    /// </summary>
+    public static bool KeepsWithoutReleasing(IObjectCreationOperation creation, int ordinal)
+    {
+        if (creation.Constructor is not { } constructor || ordinal >= constructor.Parameters.Length || constructor.DeclaringSyntaxReferences.Length != 1
+            || constructor.DeclaringSyntaxReferences[0].GetSyntax() is not ConstructorDeclarationSyntax { Initializer: null or { ThisOrBaseKeyword.RawKind: (int)SyntaxKind.BaseKeyword } } declaration)
+        {
+            return false;
+        }
+
+        var parameter = constructor.Parameters[ordinal].Name;
+        string? stored = null;
+        foreach (var assignment in declaration.DescendantNodes().OfType<AssignmentExpressionSyntax>())
+        {
+            var value = assignment.Right is BinaryExpressionSyntax coalesce && coalesce.IsKind(SyntaxKind.CoalesceExpression) ? coalesce.Left : assignment.Right;
+            if (value is IdentifierNameSyntax { Identifier.ValueText: var name } && name == parameter)
+            {
+                stored = assignment.Left switch
+                {
+                    IdentifierNameSyntax target => target.Identifier.ValueText,
+                    MemberAccessExpressionSyntax { Expression: ThisExpressionSyntax, Name: var target } => target.Identifier.ValueText,
+                    _ => null,
+                };
+                break;
+            }
+        }
+
+        if (stored is null)
+        {
+            return false;
+        }
+
+        var releaseMethods = 0;
+        foreach (var member in constructor.ContainingType.GetMembers())
+        {
+            if (member is IMethodSymbol { Name: "Dispose" or "DisposeAsync" or "DisposeAsyncCore" or "Close" or "CloseAsync" or "Release" } method
+                && method.DeclaringSyntaxReferences.Length > 0)
+            {
+                releaseMethods++;
+                // Any mention may be a release ('Interlocked.Exchange(ref _connection, null)?.Dispose()'): only silence counts.
+                if (method.DeclaringSyntaxReferences.Any(reference => reference.GetSyntax().DescendantNodes().Any(node => node is IdentifierNameSyntax { Identifier.ValueText: var name } && name == stored)))
+                {
+                    return false;
+                }
+            }
+        }
+
+        // Disposable only through a base type that may release it: not known.
+        return releaseMethods > 0;
+    }
+
     /// <summary><c>new List&lt;T&gt;()</c>, <c>new StringBuilder()</c>: an empty object of the base library, which does not throw.</summary>
     public static bool IsEmptyFrameworkObject(IObjectCreationOperation creation)
     {
