@@ -85,7 +85,7 @@ public sealed class ConnectionOwnerAnalyzer : DiagnosticAnalyzer
     }
 
     /// <summary>Is <paramref name="value"/> a fresh acquisition (directly, awaited, through a local, or wrapped by an owner)?</summary>
-    private static bool IsAcquisition(IOperation value, AcquisitionRules rules, AcquisitionRules.NameConfiguration names, MethodSummaries summaries, CancellationToken cancellationToken)
+    private static bool IsAcquisition(IOperation value, AcquisitionRules rules, NameConfiguration names, MethodSummaries summaries, CancellationToken cancellationToken)
     {
         var current = TrackedVariables.Unwrap(value);
         while (true)
@@ -233,7 +233,7 @@ public sealed class ConnectionOwnerAnalyzer : DiagnosticAnalyzer
             }
 
             var body = method.DeclaringSyntaxReferences[0].GetSyntax(cancellationToken);
-            if (body.DescendantNodes(node => node is not AnonymousFunctionExpressionSyntax).Any(node => OwnershipMoves.IsReleaseOf(node, member.Name)))
+            if (body.DescendantNodes(node => node is not AnonymousFunctionExpressionSyntax).Any(node => ConstructorReading.IsReleaseOf(node, member.Name)))
             {
                 methods.Add(method);
             }
@@ -249,7 +249,7 @@ public sealed class ConnectionOwnerAnalyzer : DiagnosticAnalyzer
         {
             foreach (var lambda in reference.GetSyntax(cancellationToken).DescendantNodes().OfType<AnonymousFunctionExpressionSyntax>())
             {
-                if (lambda.DescendantNodes().Any(node => OwnershipMoves.IsReleaseOf(node, member.Name)))
+                if (lambda.DescendantNodes().Any(node => ConstructorReading.IsReleaseOf(node, member.Name)))
                 {
                     return true;
                 }

@@ -33,7 +33,7 @@ internal static class HandOffRules
     }
 
     /// <summary>Is <paramref name="type"/> a wrapper of the application's own that releases what it is given?</summary>
-    public static bool IsOwningWrapper(ITypeSymbol? type, AcquisitionRules.NameConfiguration names)
+    public static bool IsOwningWrapper(ITypeSymbol? type, NameConfiguration names)
     {
         if (type is null)
         {

@@ -50,7 +50,7 @@ internal sealed class OperationTransfer
                     // capture stands for it, and an assignment to the capture is an assignment to it.
                     var location = TrackedVariables.Unwrap(capture.Value)!;
                     _analysis.Variables.CaptureLocation(capture.Id, location);
-                    EvaluateTargetParts(location);
+                    _analysis.Assignments.EvaluateTargetParts(location);
                     return false;
                 }
 
@@ -60,7 +60,7 @@ internal sealed class OperationTransfer
             }
 
             case ISimpleAssignmentOperation assignment:
-                return EvaluateAssignment(assignment);
+                return _analysis.Assignments.Evaluate(assignment);
             case IConversionOperation conversion:
             {
                 var value = Evaluate(conversion.Operand);
@@ -78,7 +78,7 @@ internal sealed class OperationTransfer
             case IPropertyReferenceOperation { Instance: IInstanceReferenceOperation } ownProperty when _analysis.OwnerFields && OwnerWalk.IsAutoProperty(ownProperty.Property):
                 return Holds(ownProperty.Property);
             case IDeconstructionAssignmentOperation deconstruction:
-                EvaluateDeconstruction(deconstruction);
+                _analysis.Assignments.EvaluateDeconstruction(deconstruction);
                 return false;
             case IPropertyReferenceOperation { Property.Name: "Result", Instance: { } task } when IsTask(task.Type):
                 // 'GetConnectionAsync().Result': the task's value.
@@ -240,158 +240,6 @@ internal sealed class OperationTransfer
     private static bool IsTask(ITypeSymbol? type) =>
         type is INamedTypeSymbol { IsGenericType: true, Name: "Task" or "ValueTask", ContainingNamespace.Name: "Tasks" };
 
-    /// <summary>
-    /// <c>var (lease, rows) = (await pool.GetConnectionAsync(), 0)</c>: each element goes to its own variable. A tuple that
-    /// is not written out element by element (a method's tuple result) hands the resource to whichever variable; say nothing.
-    /// </summary>
-    private void EvaluateDeconstruction(IDeconstructionAssignmentOperation deconstruction)
-    {
-        var targets = TrackedVariables.Unwrap(deconstruction.Target) as ITupleOperation;
-        if (targets is not null && TrackedVariables.Unwrap(deconstruction.Value) is ITupleOperation values && values.Elements.Length == targets.Elements.Length)
-        {
-            var results = new bool[values.Elements.Length];
-            for (var i = 0; i < results.Length; i++)
-            {
-                results[i] = Evaluate(values.Elements[i]);
-            }
-
-            for (var i = 0; i < results.Length; i++)
-            {
-                switch (TrackedVariables.Unwrap(targets.Elements[i]))
-                {
-                    case ILocalReferenceOperation local when _analysis.OwnLocals.Contains(local.Local):
-                        Effects.Store(local.Local, results[i], values.Elements[i], isCapture: false, deconstruction);
-                        break;
-                    case IDiscardOperation:
-                        break;
-                    default:
-                        if (results[i])
-                        {
-                            Effects.Escape();
-                        }
-
-                        break;
-                }
-            }
-
-            return;
-        }
-
-        if (Evaluate(deconstruction.Value))
-        {
-            Effects.Escape();
-        }
-    }
-
-    /// <summary>Evaluates what an assignment target reads before the value: the instance of a member, an array and its indices.</summary>
-    private void EvaluateTargetParts(IOperation target)
-    {
-        switch (target)
-        {
-            case IFieldReferenceOperation field:
-                Evaluate(field.Instance);
-                break;
-            case IPropertyReferenceOperation property:
-                Evaluate(property.Instance);
-                foreach (var argument in property.Arguments)
-                {
-                    Evaluate(argument);
-                }
-
-                break;
-            case IArrayElementReferenceOperation element:
-                Evaluate(element.ArrayReference);
-                foreach (var index in element.Indices)
-                {
-                    Evaluate(index);
-                }
-
-                break;
-        }
-    }
-
-    private bool EvaluateAssignment(ISimpleAssignmentOperation assignment)
-    {
-        var target = assignment.Target;
-        EvaluateTargetParts(target);
-        var value = Evaluate(assignment.Value);
-        if (target is IFlowCaptureReferenceOperation targetCapture && _analysis.Variables.TryGetCapturedLocation(targetCapture.Id, out var location))
-        {
-            // The graph captured the variable or location before evaluating the value ('x = a ?? b', '_field ??= b'): it is
-            // what is assigned.
-            target = location;
-        }
-
-        switch (target)
-        {
-            case ILocalReferenceOperation local:
-                if (local.Local.Type.SpecialType == SpecialType.System_Boolean)
-                {
-                    _analysis.State = _analysis.Flags.Set(_analysis.State, local.Local, assignment.Value);
-                }
-
-                StoreLocal(local.Local, value, assignment);
-                break;
-            case IParameterReferenceOperation parameter:
-                if (parameter.Parameter.RefKind != RefKind.None && _analysis.Observations is null)
-                {
-                    if (value)
-                    {
-                        Effects.Escape();
-                    }
-
-                    break;
-                }
-
-                // For a summary, an out/ref parameter is followed like a local: does it hold the resource at each exit?
-
-                Effects.Store(parameter.Parameter, value, assignment.Value, isCapture: false, assignment);
-                break;
-            case IFlowCaptureReferenceOperation captureReference:
-                Effects.Store(captureReference.Id, value, assignment.Value, isCapture: true, assignment);
-                break;
-            case IDiscardOperation:
-                break;
-            case IFieldReferenceOperation { Instance: IInstanceReferenceOperation } ownField when _analysis.OwnerFields:
-                Effects.Store(ownField.Field, value, assignment.Value, isCapture: false, assignment);
-                break;
-            case IPropertyReferenceOperation { Instance: IInstanceReferenceOperation } ownProperty when _analysis.OwnerFields && OwnerWalk.IsAutoProperty(ownProperty.Property):
-                Effects.Store(ownProperty.Property, value, assignment.Value, isCapture: false, assignment);
-                break;
-            case IMemberReferenceOperation { Instance: { } instance } member when value && _analysis.Carriers.StoreIntoMember(member, instance, assignment):
-                break;
-            case IMemberReferenceOperation { Instance: { } instance } member when !value:
-                _analysis.Carriers.ReplaceMember(member, instance);
-                break;
-            default:
-                // A field, property, array element, event or anything else outside the method.
-                if (value)
-                {
-                    Effects.Escape();
-                }
-
-                break;
-        }
-
-        return value;
-    }
-
-    private void StoreLocal(ILocalSymbol local, bool value, ISimpleAssignmentOperation assignment)
-    {
-        if (!_analysis.OwnLocals.Contains(local) || local.IsRef)
-        {
-            // A local of an enclosing method (captured by this lambda) or a ref local: the value leaves.
-            if (value)
-            {
-                Effects.Escape();
-            }
-
-            return;
-        }
-
-        Effects.Store(local, value, assignment.Value, isCapture: false, assignment);
-    }
-
     private bool EvaluateCreation(IObjectCreationOperation creation)
     {
         var argumentIsResource = false;
@@ -399,7 +247,7 @@ internal sealed class OperationTransfer
         foreach (var argument in creation.Arguments)
         {
             var isResource = Evaluate(argument);
-            if (isResource && argument.Parameter is { } parameter && OwnershipMoves.KeepsWithoutReleasing(creation, parameter.Ordinal))
+            if (isResource && argument.Parameter is { } parameter && ConstructorReading.KeepsWithoutReleasing(creation, parameter.Ordinal))
             {
                 // 'new Storage(existingConnection)' whose Dispose leaves the connection alone: the caller keeps it.
                 continue;
@@ -431,7 +279,7 @@ internal sealed class OperationTransfer
             wrapped = false;
         }
 
-        if (!wrapped && !OwnershipMoves.OnlyStoresArguments(creation.Constructor) && !OwnershipMoves.IsEmptyFrameworkObject(creation))
+        if (!wrapped && !ConstructorReading.OnlyStoresArguments(creation.Constructor) && !ConstructorReading.IsEmptyFrameworkObject(creation))
         {
             Effects.MayThrow(creation);
         }
