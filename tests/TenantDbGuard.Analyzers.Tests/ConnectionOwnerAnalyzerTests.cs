@@ -544,6 +544,45 @@ public sealed class ConnectionOwnerAnalyzerTests
         Verify.Diagnostic().WithLocation(0).WithArguments("ScopedManager", "_connection", "CloseConnection does not release it on the path that leaves at line 20"));
 
     [Fact]
+    public Task Pooled_object_that_goes_back_to_its_pool_with_its_connection_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Collections.Concurrent;
+        using MySqlConnector;
+        using Prelude;
+
+        public sealed class PooledSession
+        {
+            private readonly SessionPool _owner;
+
+            internal PooledSession(SessionPool owner, MySqlDataSource dataSource)
+            {
+                _owner = owner;
+                Inner = dataSource.OpenConnection();
+            }
+
+            public MySqlConnection Inner { get; }
+
+            public void Release() => _owner.Return(this);
+        }
+
+        public sealed class ForgetfulSession
+        {
+            internal ForgetfulSession(MySqlDataSource dataSource) => Inner = dataSource.OpenConnection();
+
+            public MySqlConnection {|#0:Inner|} { get; }
+
+            public void Release() => Log.Info("released " + this);
+        }
+
+        public sealed class SessionPool
+        {
+            private readonly ConcurrentBag<PooledSession> _idle = new();
+
+            internal void Return(PooledSession session) => _idle.Add(session);
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("ForgetfulSession", "Inner", "Release does not release it on the path that leaves at line 26"));
+
+    [Fact]
     public void Descriptor_matches_the_contract()
     {
         var descriptor = Descriptors.OwnerDoesNotRelease;

@@ -1,6 +1,7 @@
 // The transfer of calls: the followed acquisition itself, release calls, calls that pass the resource through
 // (ConfigureAwait, Task.FromResult), hand-offs by call, uses after a release, and the out arguments a call writes.
 using System.Collections.Generic;
+using System.Linq;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.Operations;
 
@@ -225,6 +226,13 @@ internal sealed class InvocationTransfer
         if (_analysis.State.Status == ResourceStatus.Held && (!argumentIsResource && CarriesResource(invocation) || _analysis.Carriers.PassesCarrier(invocation)))
         {
             // 'Switch(new PooledConnection(server, connection))', 'Enqueue(scope)': the callee receives the connection inside its holder.
+            Effects.Escape();
+        }
+
+        if (_analysis.OwnerFields && _analysis.State.Status == ResourceStatus.Held && HandOffRules.TakesBack(name)
+            && invocation.Arguments.Any(argument => TrackedVariables.Unwrap(argument.Value) is IInstanceReferenceOperation))
+        {
+            // 'public void Release() => _owner.Return(this);': a pooled object goes back to its pool with its connection.
             Effects.Escape();
         }
 
