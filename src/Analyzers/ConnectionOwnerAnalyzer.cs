@@ -44,7 +44,7 @@ public sealed class ConnectionOwnerAnalyzer : DiagnosticAnalyzer
                         return;
                     }
 
-                    var owned = new ConcurrentDictionary<IFieldSymbol, bool>(SymbolEqualityComparer.Default);
+                    var owned = new ConcurrentDictionary<ISymbol, bool>(SymbolEqualityComparer.Default);
                     symbolContext.RegisterOperationAction(
                         operationContext => CollectOwnedField(operationContext, type, rules, summaries, owned),
                         OperationKind.SimpleAssignment,
@@ -56,29 +56,36 @@ public sealed class ConnectionOwnerAnalyzer : DiagnosticAnalyzer
         });
     }
 
-    private static void CollectOwnedField(OperationAnalysisContext context, INamedTypeSymbol type, AcquisitionRules rules, MethodSummaries summaries, ConcurrentDictionary<IFieldSymbol, bool> owned)
+    private static void CollectOwnedField(OperationAnalysisContext context, INamedTypeSymbol type, AcquisitionRules rules, MethodSummaries summaries, ConcurrentDictionary<ISymbol, bool> owned)
     {
         var names = rules.GetNames(context.Options.AnalyzerConfigOptionsProvider.GetOptions(context.Operation.Syntax.SyntaxTree));
         switch (context.Operation)
         {
-            case IAssignmentOperation { Target: IFieldReferenceOperation { Instance: IInstanceReferenceOperation, Field: var field } } assignment
-                when OwnField(field, type) && IsAcquisition(assignment.Value, rules, names, summaries, context.CancellationToken):
-                owned.TryAdd(field, true);
+            case IAssignmentOperation assignment
+                when OwnMember(assignment.Target, type) is { } member && IsAcquisition(assignment.Value, rules, names, summaries, context.CancellationToken):
+                owned.TryAdd(member, true);
                 break;
             case IInvocationOperation invocation
-                when rules.Classify(invocation, names) == AcquisitionKind.Opened
-                     && TrackedVariables.Unwrap(invocation.Instance) is IFieldReferenceOperation { Instance: IInstanceReferenceOperation, Field: var opened }
-                     && OwnField(opened, type):
+                when rules.Classify(invocation, names) == AcquisitionKind.Opened && OwnMember(invocation.Instance, type) is { } opened:
                 owned.TryAdd(opened, true);
                 break;
         }
     }
 
-    private static bool OwnField(IFieldSymbol field, INamedTypeSymbol type) =>
-        !field.IsStatic && SymbolEqualityComparer.Default.Equals(field.ContainingType, type) && !field.IsImplicitlyDeclared;
+    /// <summary>The field or auto-property of <c>this</c> that <paramref name="operation"/> refers to, when it is one of <paramref name="type"/>'s own.</summary>
+    private static ISymbol? OwnMember(IOperation? operation, INamedTypeSymbol type)
+    {
+        ISymbol? member = TrackedVariables.Unwrap(operation) switch
+        {
+            IFieldReferenceOperation { Instance: IInstanceReferenceOperation, Field: { IsStatic: false, IsImplicitlyDeclared: false } field } => field,
+            IPropertyReferenceOperation { Instance: IInstanceReferenceOperation, Property: var property } when OwnerWalk.IsAutoProperty(property) => property,
+            _ => null,
+        };
+        return member is not null && SymbolEqualityComparer.Default.Equals(member.ContainingType, type) ? member : null;
+    }
 
     /// <summary>Is <paramref name="value"/> a fresh acquisition (directly, awaited, through a local, or wrapped by an owner)?</summary>
-    private static bool IsAcquisition(IOperation value, AcquisitionRules rules, AcquisitionRules.NameConfiguration names, MethodSummaries summaries, CancellationToken cancellationToken)
+    private static bool IsAcquisition(IOperation value, AcquisitionRules rules, NameConfiguration names, MethodSummaries summaries, CancellationToken cancellationToken)
     {
         var current = TrackedVariables.Unwrap(value);
         while (true)
@@ -128,28 +135,53 @@ public sealed class ConnectionOwnerAnalyzer : DiagnosticAnalyzer
         }
     }
 
-    private static void CheckOwner(SymbolAnalysisContext context, INamedTypeSymbol type, IEnumerable<IFieldSymbol> fields, AcquisitionRules rules, MethodSummaries summaries)
+    private static void CheckOwner(SymbolAnalysisContext context, INamedTypeSymbol type, IEnumerable<ISymbol> members, AcquisitionRules rules, MethodSummaries summaries)
     {
-        var owned = fields.OrderBy(f => f.Name, System.StringComparer.Ordinal).ToList();
+        var owned = members.OrderBy(m => m.Name, System.StringComparer.Ordinal).ToList();
         if (owned.Count == 0)
         {
             return;
         }
 
         var entries = ReleaseEntryPoints(type, rules);
-        foreach (var field in owned)
+        foreach (var member in owned)
         {
-            if (field.DeclaringSyntaxReferences.FirstOrDefault()?.GetSyntax(context.CancellationToken) is not VariableDeclaratorSyntax declarator)
+            var identifier = member.DeclaringSyntaxReferences.FirstOrDefault()?.GetSyntax(context.CancellationToken) switch
+            {
+                VariableDeclaratorSyntax declarator => declarator.Identifier,
+                PropertyDeclarationSyntax property => property.Identifier,
+                _ => default,
+            };
+            if (identifier == default)
             {
                 continue;
             }
 
-            var problem = entries.Count == 0
-                ? Disposable(type) ? "its Dispose, which it inherits, cannot release it" : "is not disposable, so nothing can release it"
-                : WhyNotReleased(field, entries, summaries, context.CancellationToken);
+            // A type that is not disposable may still give the member back in a method of its own, which something else calls
+            // ('CloseUpgradeConnection()', called by the scope it hands out): that method is the one to walk.
+            var memberEntries = entries.Count == 0 && !Disposable(type) ? MethodsReleasing(type, member, rules, context.CancellationToken) : entries;
+            if (memberEntries.Count == 0 && !Disposable(type) && LambdaReleases(type, member, context.CancellationToken))
+            {
+                // Released by a callback the type hands out ('return new DelegateDisposable(() => _connection.Dispose())').
+                continue;
+            }
+
+            var (problem, kind, entry) = memberEntries.Count == 0
+                ? (Disposable(type) ? "its Dispose, which it inherits, cannot release it" : "is not disposable, so nothing can release it",
+                    Disposable(type) ? ConnectionOwnerProperties.InheritedDispose : ConnectionOwnerProperties.NotDisposable,
+                    null)
+                : WhyNotReleased(member, memberEntries, summaries, context.CancellationToken);
+            if (problem is null && OwnerWalk.ConstructorLeak(type, member, rules, summaries, context.CancellationToken) is { } line)
+            {
+                (problem, kind) = ($"its constructor does not release it if an exception is thrown at line {line}", ConnectionOwnerProperties.Constructor);
+            }
+
             if (problem is not null)
             {
-                context.ReportDiagnostic(Diagnostic.Create(Descriptors.OwnerDoesNotRelease, declarator.Identifier.GetLocation(), type.Name, field.Name, problem));
+                var properties = ImmutableDictionary<string, string?>.Empty
+                    .Add(ConnectionOwnerProperties.Problem, kind)
+                    .Add(ConnectionOwnerProperties.Method, entry?.Name);
+                context.ReportDiagnostic(Diagnostic.Create(Descriptors.OwnerDoesNotRelease, identifier.GetLocation(), properties, type.Name, member.Name, problem));
             }
         }
     }
@@ -189,11 +221,49 @@ public sealed class ConnectionOwnerAnalyzer : DiagnosticAnalyzer
         return entries;
     }
 
+    /// <summary>The instance methods of <paramref name="type"/> that call a release on <paramref name="member"/> somewhere in their body.</summary>
+    private static List<IMethodSymbol> MethodsReleasing(INamedTypeSymbol type, ISymbol member, AcquisitionRules rules, CancellationToken cancellationToken)
+    {
+        var methods = new List<IMethodSymbol>();
+        foreach (var candidate in type.GetMembers())
+        {
+            if (candidate is not IMethodSymbol { IsStatic: false, IsAbstract: false, MethodKind: MethodKind.Ordinary, Parameters.Length: 0 } method || !rules.IsInSource(method))
+            {
+                continue;
+            }
+
+            var body = method.DeclaringSyntaxReferences[0].GetSyntax(cancellationToken);
+            if (body.DescendantNodes(node => node is not AnonymousFunctionExpressionSyntax).Any(node => ConstructorReading.IsReleaseOf(node, member.Name)))
+            {
+                methods.Add(method);
+            }
+        }
+
+        return methods;
+    }
+
+    /// <summary>Does a lambda or anonymous method declared in <paramref name="type"/> release <paramref name="member"/>?</summary>
+    private static bool LambdaReleases(INamedTypeSymbol type, ISymbol member, CancellationToken cancellationToken)
+    {
+        foreach (var reference in type.DeclaringSyntaxReferences)
+        {
+            foreach (var lambda in reference.GetSyntax(cancellationToken).DescendantNodes().OfType<AnonymousFunctionExpressionSyntax>())
+            {
+                if (lambda.DescendantNodes().Any(node => ConstructorReading.IsReleaseOf(node, member.Name)))
+                {
+                    return true;
+                }
+            }
+        }
+
+        return false;
+    }
+
     private static bool Disposable(INamedTypeSymbol type) =>
         type.AllInterfaces.Any(i => i is { Name: "IDisposable" or "IAsyncDisposable", ContainingNamespace.Name: "System" });
 
-    /// <summary>The first path, over the release methods, on which the field is not released; null when every path releases it.</summary>
-    private static string? WhyNotReleased(IFieldSymbol field, List<IMethodSymbol> entries, MethodSummaries summaries, CancellationToken cancellationToken)
+    /// <summary>The first path, over the release methods, on which the member is not released, and the method; nulls when every path releases it.</summary>
+    private static (string? Problem, string? Kind, IMethodSymbol? Entry) WhyNotReleased(ISymbol member, List<IMethodSymbol> entries, MethodSummaries summaries, CancellationToken cancellationToken)
     {
         foreach (var entry in entries)
         {
@@ -210,7 +280,7 @@ public sealed class ConnectionOwnerAnalyzer : DiagnosticAnalyzer
             }
 
             var context = new FlowContext(summaries.Rules, names, summaries, cancellationToken);
-            var observations = LeakFlowAnalysis.Observe(graph, site: null, field, context, AcquisitionSites.OwnLocals(graph), ownerFields: true, known);
+            var observations = OwnerWalk.Run(graph, member, context, known);
             if (observations is null || observations.Leaks.Count == 0)
             {
                 continue;
@@ -218,14 +288,15 @@ public sealed class ConnectionOwnerAnalyzer : DiagnosticAnalyzer
 
             var leak = observations.Leaks.OrderBy(l => l.Reason).ThenBy(l => l.At?.SpanStart ?? int.MaxValue).First();
             var line = (leak.At ?? graph.OriginalOperation.Syntax).GetLocation().GetLineSpan().StartLinePosition.Line + 1;
-            return leak.Reason switch
+            var problem = leak.Reason switch
             {
                 LeakReason.ExceptionThrown => $"{entry.Name} does not release it if an exception is thrown at line {line}",
                 LeakReason.Overwritten => $"{entry.Name} overwrites it at line {line} without releasing it",
                 _ => $"{entry.Name} does not release it on the path that leaves at line {line}",
             };
+            return (problem, ConnectionOwnerProperties.ReleaseMethod, entry);
         }
 
-        return null;
+        return (null, null, null);
     }
 }

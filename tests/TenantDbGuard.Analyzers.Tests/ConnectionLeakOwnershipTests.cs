@@ -658,4 +658,344 @@ public sealed class ConnectionLeakOwnershipTests
         """,
         Verify.Diagnostic().WithLocation(0).WithArguments("'source'", "if an exception is thrown at line 9"),
         Verify.Diagnostic().WithLocation(1).WithArguments("'target'", "if an exception is thrown at line 10"));
+
+    // ---------------------------------------------------------------- copies, coalescing stores and ownership flags
+
+    [Fact]
+    public Task With_copy_that_carries_a_second_lease_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Threading.Tasks;
+        using Prelude;
+
+        record TenantScope(ConnectionLease Lease, string Tenant);
+
+        record struct ReportScope(ConnectionLease Lease, int Year);
+
+        class C
+        {
+            int Copy(LeasePool pool)
+            {
+                var scope = new TenantScope(pool.GetConnection(), "a");
+                try
+                {
+                    var other = scope with { Lease = {|#0:pool.GetConnection()|} };
+                    return scope.Lease.Execute("select 1") + other.Lease.Execute("select 2");
+                }
+                finally
+                {
+                    scope.Lease.Dispose();
+                }
+            }
+
+            async Task<int> CopyAsync(LeasePool pool)
+            {
+                var scope = new ReportScope(await pool.GetConnectionAsync("t1"), 2024);
+                try
+                {
+                    var next = scope with { Lease = await {|#1:pool.GetConnectionAsync("t2")|}, Year = 2025 };
+                    return await scope.Lease.ExecuteAsync("select 1") + await next.Lease.ExecuteAsync("select 2");
+                }
+                finally
+                {
+                    await scope.Lease.DisposeAsync();
+                }
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'other.Lease'", "on the path that returns at line 16"),
+        Verify.Diagnostic().WithLocation(1).WithArguments("'next.Lease'", "on the path that returns at line 30"));
+
+    [Fact]
+    public Task With_copy_whose_leases_are_both_released_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Threading.Tasks;
+        using Prelude;
+
+        record TenantScope(ConnectionLease Lease, string Tenant);
+
+        record struct ReportScope(ConnectionLease Lease, int Year);
+
+        class C
+        {
+            int Copy(LeasePool pool)
+            {
+                var scope = new TenantScope(pool.GetConnection(), "a");
+                try
+                {
+                    var other = scope with { Lease = pool.GetConnection() };
+                    try
+                    {
+                        return scope.Lease.Execute("select 1") + other.Lease.Execute("select 2");
+                    }
+                    finally
+                    {
+                        other.Lease.Dispose();
+                    }
+                }
+                finally
+                {
+                    scope.Lease.Dispose();
+                }
+            }
+
+            async Task<int> CopyAsync(LeasePool pool)
+            {
+                var scope = new ReportScope(await pool.GetConnectionAsync("t1"), 2024);
+                try
+                {
+                    var next = scope with { Lease = await pool.GetConnectionAsync("t2"), Year = 2025 };
+                    await using (next.Lease)
+                    {
+                        return await scope.Lease.ExecuteAsync("select 1") + await next.Lease.ExecuteAsync("select 2");
+                    }
+                }
+                finally
+                {
+                    await scope.Lease.DisposeAsync();
+                }
+            }
+
+            ReportScope Renew(ReportScope scope, LeasePool pool) => scope with { Lease = pool.GetConnection() };
+        }
+        """);
+
+    [Fact]
+    public Task Coalescing_store_into_a_field_is_a_hand_off() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using System.Threading;
+        using System.Threading.Tasks;
+        using MySqlConnector;
+        using Prelude;
+
+        sealed class ReportSession : IAsyncDisposable
+        {
+            private readonly MySqlDataSource _dataSource;
+            private readonly LeasePool _pool;
+            private MySqlConnection? _connection;
+            private ConnectionLease? _lease;
+
+            public ReportSession(MySqlDataSource dataSource, LeasePool pool)
+            {
+                _dataSource = dataSource;
+                _pool = pool;
+            }
+
+            public async Task<MySqlConnection> ConnectionAsync(CancellationToken ct)
+            {
+                _connection ??= await _dataSource.OpenConnectionAsync(ct);
+                return _connection;
+            }
+
+            public MySqlConnection Connection() => _connection ??= _dataSource.OpenConnection();
+
+            public ConnectionLease Lease() => _lease ??= _pool.GetConnection();
+
+            public async ValueTask DisposeAsync()
+            {
+                _lease?.Dispose();
+                if (_connection is not null)
+                {
+                    await _connection.DisposeAsync();
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Coalescing_into_a_local_is_still_followed() => Verify.VerifyAnalyzerAsync("""
+        using System.Threading;
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        class C
+        {
+            async Task<int> CountAsync(MySqlDataSource ds, MySqlConnection? given, CancellationToken ct)
+            {
+                var conn = given;
+                conn ??= await {|#0:ds.OpenConnectionAsync(ct)|};
+                using var cmd = new MySqlCommand("select count(*) from invoices", conn);
+                return (int)(long)(await cmd.ExecuteScalarAsync(ct))!;
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 12"));
+
+    private const string OutboxStore = """
+        using System;
+        using System.Threading;
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        sealed class OutboxStore
+        {
+            private readonly MySqlDataSource _dataSource;
+            private readonly MySqlConnection? _external;
+
+            public OutboxStore(MySqlDataSource dataSource, MySqlConnection? external = null)
+            {
+                _dataSource = dataSource;
+                _external = external;
+            }
+
+        """;
+
+    [Fact]
+    public Task Release_under_the_ownership_flag_that_proves_the_method_owns_it_is_not_reported() => Verify.VerifyAnalyzerAsync(OutboxStore + """
+            public async Task StoreAsync(string id, CancellationToken ct)
+            {
+                var conn = _external ?? await _dataSource.OpenConnectionAsync(ct);
+                try
+                {
+                    await using var cmd = new MySqlCommand("insert into outbox values (@id)", conn);
+                    cmd.Parameters.AddWithValue("@id", id);
+                    await cmd.ExecuteNonQueryAsync(ct);
+                }
+                finally
+                {
+                    if (_external == null)
+                    {
+                        await conn.DisposeAsync();
+                    }
+                }
+            }
+
+            public long Count(bool verbose)
+            {
+                var conn = _external ?? _dataSource.OpenConnection();
+                var owned = _external is null;
+                try
+                {
+                    using var cmd = new MySqlCommand("select count(*) from outbox", conn);
+                    return (long)cmd.ExecuteScalar()!;
+                }
+                finally
+                {
+                    if (owned)
+                    {
+                        conn.Dispose();
+                    }
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Release_under_a_flag_that_does_not_prove_ownership_is_reported() => Verify.VerifyAnalyzerAsync(OutboxStore + """
+            public async Task StoreAsync(string id, CancellationToken ct)
+            {
+                var conn = _external ?? await {|#0:_dataSource.OpenConnectionAsync(ct)|};
+                try
+                {
+                    await using var cmd = new MySqlCommand("insert into outbox values (@id)", conn);
+                    await cmd.ExecuteNonQueryAsync(ct);
+                }
+                finally
+                {
+                    if (_external != null)
+                    {
+                        await conn.DisposeAsync();
+                    }
+                }
+            }
+
+            public long Count(bool verbose)
+            {
+                var conn = _external ?? {|#1:_dataSource.OpenConnection()|};
+                try
+                {
+                    using var cmd = new MySqlCommand("select count(*) from outbox", conn);
+                    return (long)cmd.ExecuteScalar()!;
+                }
+                finally
+                {
+                    if (verbose)
+                    {
+                        conn.Dispose();
+                    }
+                }
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that leaves the method after line 22"),
+        Verify.Diagnostic().WithLocation(1).WithArguments("'conn'", "on the path that returns at line 39"));
+
+    [Fact]
+    public Task Dapper_reader_on_a_connection_a_factory_hands_out_closed_is_an_acquisition() => Verify.VerifyAnalyzerAsync("""
+        using System.Threading.Tasks;
+        using Dapper;
+        using MySqlConnector;
+
+        interface IConnectionFactory
+        {
+            MySqlConnection Create();
+        }
+
+        class C
+        {
+            int Count(IConnectionFactory factory)
+            {
+                var connection = factory.Create();
+                var reader = {|#0:connection.ExecuteReader("select id from invoices")|};
+                var count = 0;
+                while (reader.Read())
+                {
+                    count++;
+                }
+
+                return count;
+            }
+
+            async Task<int> CountAsync(IConnectionFactory factory)
+            {
+                var connection = factory.Create();
+                await using var reader = await connection.ExecuteReaderAsync("select id from invoices");
+                var count = 0;
+                while (await reader.ReadAsync())
+                {
+                    count++;
+                }
+
+                return count;
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'reader'", "on the path that returns at line 22"));
+
+    [Fact]
+    public Task Disposable_type_of_the_compilation_that_never_releases_what_it_is_given_takes_nothing_over() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using MySqlConnector;
+
+        sealed class JobStorage : IDisposable
+        {
+            private readonly MySqlConnection _existingConnection;
+
+            public JobStorage(MySqlConnection existingConnection) => _existingConnection = existingConnection;
+
+            public int Count() => 0;
+
+            public void Dispose()
+            {
+            }
+        }
+
+        class C
+        {
+            int Twice(MySqlDataSource ds)
+            {
+                using (var connection = ds.OpenConnection())
+                {
+                    using (var storage = new JobStorage(connection))
+                    {
+                        return storage.Count();
+                    }
+                }
+            }
+
+            int Lost(MySqlDataSource ds)
+            {
+                using var storage = new JobStorage({|#0:ds.OpenConnection()|});
+                return storage.Count();
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("The result of 'OpenConnection'", "because the result is discarded"));
 }

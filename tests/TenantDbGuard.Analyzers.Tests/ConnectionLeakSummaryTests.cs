@@ -605,4 +605,186 @@ public sealed class ConnectionLeakSummaryTests
             }
         }
         """);
+
+    // ---------------------------------------------------------------- helpers that may hand back a connection they did not open
+
+    [Fact]
+    public Task Helper_that_returns_the_given_connection_or_a_fresh_one_is_not_an_acquisition() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using System.Data;
+        using System.Data.Common;
+        using MySqlConnector;
+
+        sealed class JobStorage
+        {
+            private readonly DbConnection? _existing;
+            private readonly Func<DbConnection> _factory;
+
+            public JobStorage(Func<DbConnection> factory, DbConnection? existing = null)
+            {
+                _factory = factory;
+                _existing = existing;
+            }
+
+            internal DbConnection CreateAndOpenConnection()
+            {
+                var connection = _existing ?? _factory();
+                if (connection.State == ConnectionState.Closed)
+                {
+                    connection.Open();
+                }
+
+                return connection;
+            }
+
+            internal void ReleaseConnection(IDbConnection? connection)
+            {
+                if (connection is not null && !ReferenceEquals(connection, _existing))
+                {
+                    connection.Dispose();
+                }
+            }
+
+            public object? Count()
+            {
+                var connection = CreateAndOpenConnection();
+                try
+                {
+                    using var command = connection.CreateCommand();
+                    command.CommandText = "select count(*) from Job";
+                    return command.ExecuteScalar();
+                }
+                finally
+                {
+                    ReleaseConnection(connection);
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Helper_that_always_opens_a_fresh_connection_is_an_acquisition_even_when_it_tests_the_state() => Verify.VerifyAnalyzerAsync("""
+        using System.Data;
+        using System.Data.Common;
+        using MySqlConnector;
+
+        sealed class JobStorage
+        {
+            private readonly string _connectionString;
+
+            public JobStorage(string connectionString) => _connectionString = connectionString;
+
+            internal DbConnection CreateAndOpenConnection()
+            {
+                var connection = new MySqlConnection(_connectionString);
+                connection.Open();
+                return connection;
+            }
+
+            public object? Count()
+            {
+                var connection = {|#0:CreateAndOpenConnection()|};
+                using var command = connection.CreateCommand();
+                command.CommandText = "select count(*) from Job";
+                return command.ExecuteScalar();
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'connection' from CreateAndOpenConnection()", "on the path that returns at line 23"));
+
+    // ---------------------------------------------------------------- guards and allocations that cannot throw
+
+    [Fact]
+    public Task Guard_helper_with_a_condition_that_holds_and_empty_collections_do_not_throw() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using System.Collections.Generic;
+        using MySqlConnector;
+
+        static class Invariant
+        {
+            public static void Require(bool condition, string? message = null)
+            {
+                if (!condition)
+                {
+                    throw new InvalidOperationException(message ?? "invariant violated");
+                }
+            }
+        }
+
+        class C
+        {
+            int Names(MySqlDataSource ds)
+            {
+                var conn = ds.OpenConnection();
+                var names = new List<string>();
+                Invariant.Require(true || names.Count > 0);
+                using (conn)
+                {
+                    return names.Count;
+                }
+            }
+
+            int Checked(MySqlDataSource ds, int limit)
+            {
+                var conn = {|#0:ds.OpenConnection()|};
+                Invariant.Require(limit > 0, "limit");
+                using (conn)
+                {
+                    return limit;
+                }
+            }
+
+            int Sized(MySqlDataSource ds, int size)
+            {
+                var conn = {|#1:ds.OpenConnection()|};
+                var names = new List<string>(size);
+                using (conn)
+                {
+                    return names.Capacity;
+                }
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "if an exception is thrown at line 32"),
+        Verify.Diagnostic().WithLocation(1).WithArguments("'conn'", "if an exception is thrown at line 42"));
+
+    [Fact]
+    public Task Local_function_named_like_a_release_is_read() => Verify.VerifyAnalyzerAsync("""
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            async Task<int> Touch(LeasePool pool)
+            {
+                var lease = await pool.GetConnectionAsync("t1");
+                try
+                {
+                    return await lease.ExecuteAsync("update t set touched = now()");
+                }
+                finally
+                {
+                    Release();
+                }
+
+                void Release() => lease.Dispose();
+            }
+
+            int Forget(LeasePool pool)
+            {
+                var lease = {|#0:pool.GetConnection()|};
+                try
+                {
+                    return lease.Execute("select 1");
+                }
+                finally
+                {
+                    Dispose();
+                }
+
+                void Dispose() => Log.Info("done");
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'lease'", "on the path that returns at line 26"));
 }

@@ -1,3 +1,6 @@
+// What counts as acquiring and releasing a connection in one compilation: the well-known types (DbConnection,
+// DbDataSource, readers, tasks), how a call is classified (returned, opened, into an argument), what a resource, a
+// connection or a pool is, and the names of the methods that carry the acquisition attribute.
 using System;
 using System.Collections.Concurrent;
 using System.Collections.Generic;
@@ -32,7 +35,7 @@ internal sealed class AcquisitionRules
     public const string ReleaseMethodsKey = "tenantdbguard.release_methods";
     public const string AcquisitionAttributeName = "TenantDbGuard.AcquiresConnectionAttribute";
 
-    private static readonly ImmutableHashSet<string> BuiltInAcquireNames = ImmutableHashSet.Create(
+    internal static readonly ImmutableHashSet<string> BuiltInAcquireNames = ImmutableHashSet.Create(
         StringComparer.Ordinal,
         "GetConnection",
         "GetConnectionAsync",
@@ -43,7 +46,7 @@ internal sealed class AcquisitionRules
         "ExecuteReader",
         "ExecuteReaderAsync");
 
-    private static readonly ImmutableHashSet<string> BuiltInReleaseNames = ImmutableHashSet.Create(
+    internal static readonly ImmutableHashSet<string> BuiltInReleaseNames = ImmutableHashSet.Create(
         StringComparer.Ordinal,
         "Dispose",
         "DisposeAsync",
@@ -375,57 +378,5 @@ internal sealed class AcquisitionRules
         }
 
         return names.ToImmutable();
-    }
-
-    /// <summary>The acquisition and release method names in effect for a syntax tree.</summary>
-    internal sealed class NameConfiguration
-    {
-        private readonly ImmutableArray<(string? Type, string Method)> _configuredAcquisitions;
-
-        public NameConfiguration(string acquire, string release, ImmutableHashSet<string> attributedNames)
-        {
-            _configuredAcquisitions = ParseList(acquire)
-                .Select(entry =>
-                {
-                    var dot = entry.LastIndexOf('.');
-                    return dot < 0 ? ((string?)null, entry) : (entry.Substring(0, dot), entry.Substring(dot + 1));
-                })
-                .Where(entry => entry.Item2.Length > 0)
-                .ToImmutableArray();
-            AcquireNames = BuiltInAcquireNames.Union(_configuredAcquisitions.Select(entry => entry.Method)).Union(attributedNames);
-            ReleaseNames = BuiltInReleaseNames.Union(ParseList(release).Select(entry => entry.Substring(entry.LastIndexOf('.') + 1)));
-        }
-
-        /// <summary>Every method name that may acquire: the syntax pre-filter looks for these.</summary>
-        public ImmutableHashSet<string> AcquireNames { get; }
-
-        public ImmutableHashSet<string> ReleaseNames { get; }
-
-        public bool IsConfiguredAcquisition(IMethodSymbol method)
-        {
-            foreach (var (type, name) in _configuredAcquisitions)
-            {
-                if (name != method.Name)
-                {
-                    continue;
-                }
-
-                if (type is null)
-                {
-                    return true;
-                }
-
-                var containing = method.ContainingType;
-                if (containing is not null && (containing.Name == type || containing.ToDisplayString() == type))
-                {
-                    return true;
-                }
-            }
-
-            return false;
-        }
-
-        private static IEnumerable<string> ParseList(string value) =>
-            value.Split(new[] { ',', ';', ' ', '\t' }, StringSplitOptions.RemoveEmptyEntries).Select(entry => entry.Trim());
     }
 }

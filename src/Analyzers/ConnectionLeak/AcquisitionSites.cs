@@ -144,7 +144,7 @@ internal static class AcquisitionSites
             return;
         }
 
-        if (OwnershipMoves.DapperOpensForReader(invocation, origins) is { } connection
+        if (OwnershipMoves.DapperOpensForReader(invocation, origins, context) is { } connection
             && CreateSite(invocation, AcquisitionKind.Returned, summarized: null, origins) is { } reader)
         {
             sites.Add(new AcquisitionSite(reader.Invocation, reader.EffectPoint, reader.Kind, connection));

@@ -59,9 +59,9 @@ internal sealed class CalleeEffects
             // 'Dispose() => Dispose(true)', 'await DisposeAsyncCore()': the type's own method, walked for each field it holds.
             foreach (var holder in _analysis.Variables.HoldersOf(_analysis.State))
             {
-                if (holder is IFieldSymbol field)
+                if (holder is IFieldSymbol or IPropertySymbol)
                 {
-                    var effect = WalkOwnMethod(method, ownGraph, field, invocation);
+                    var effect = WalkOwnMethod(method, ownGraph, (ISymbol)holder, invocation);
                     if (Rank(effect) > Rank(best.Effect))
                     {
                         best = (effect, null);
@@ -141,7 +141,7 @@ internal sealed class CalleeEffects
         return effect;
     }
 
-    private ParameterEffect WalkOwnMethod(IMethodSymbol method, ControlFlowGraph graph, IFieldSymbol field, IInvocationOperation invocation)
+    private ParameterEffect WalkOwnMethod(IMethodSymbol method, ControlFlowGraph graph, ISymbol field, IInvocationOperation invocation)
     {
         if (_local.TryGetValue((method, field), out var effect))
         {

@@ -7,7 +7,7 @@ namespace TenantDbGuard.Analyzers.ConnectionLeak;
 /// <summary>The rules, names and summaries a flow analysis runs with.</summary>
 internal sealed class FlowContext
 {
-    public FlowContext(AcquisitionRules rules, AcquisitionRules.NameConfiguration names, MethodSummaries summaries, CancellationToken cancellationToken)
+    public FlowContext(AcquisitionRules rules, NameConfiguration names, MethodSummaries summaries, CancellationToken cancellationToken)
     {
         Rules = rules;
         Names = names;
@@ -17,7 +17,7 @@ internal sealed class FlowContext
 
     public AcquisitionRules Rules { get; }
 
-    public AcquisitionRules.NameConfiguration Names { get; }
+    public NameConfiguration Names { get; }
 
     public MethodSummaries Summaries { get; }
 

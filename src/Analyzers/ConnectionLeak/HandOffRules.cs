@@ -11,6 +11,9 @@ internal static class HandOffRules
     public static bool IsCollectionAdd(string name) =>
         name is "Add" or "AddLast" or "AddFirst" or "Enqueue" or "Push" or "TryAdd" or "Insert" or "Set" or "TryPush" or "Write" or "TryWrite" or "WriteAsync";
 
+    /// <summary>Does a method named <paramref name="name"/> take an object back into a pool or a collection (<c>Return</c>, <c>Add</c>, ...)?</summary>
+    public static bool TakesBack(string name) => name is "Return" or "Recycle" || IsCollectionAdd(name);
+
     /// <summary><c>Interlocked.Exchange(ref _field, conn)</c> / <c>CompareExchange</c>: the connection is published to a field.</summary>
     public static bool IsInterlockedSwap(IMethodSymbol method) =>
         method is { Name: "Exchange" or "CompareExchange", ContainingType: { Name: "Interlocked", ContainingNamespace.Name: "Threading" } };
@@ -33,7 +36,7 @@ internal static class HandOffRules
     }
 
     /// <summary>Is <paramref name="type"/> a wrapper of the application's own that releases what it is given?</summary>
-    public static bool IsOwningWrapper(ITypeSymbol? type, AcquisitionRules.NameConfiguration names)
+    public static bool IsOwningWrapper(ITypeSymbol? type, NameConfiguration names)
     {
         if (type is null)
         {

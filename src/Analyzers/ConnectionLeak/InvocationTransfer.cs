@@ -1,6 +1,7 @@
 // The transfer of calls: the followed acquisition itself, release calls, calls that pass the resource through
 // (ConfigureAwait, Task.FromResult), hand-offs by call, uses after a release, and the out arguments a call writes.
 using System.Collections.Generic;
+using System.Linq;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.Operations;
 
@@ -56,17 +57,19 @@ internal sealed class InvocationTransfer
             _analysis.AfterRelease.AddMisuse(MisuseKind.UsedAfterRelease, site.Invocation, _analysis.AfterRelease.ReleaseOf(state).Operation, site.Invocation.Instance);
         }
 
+        // A new resource: what happened after the release of the previous one does not concern it.
+        var flags = state.Flags & ~PathState.ThrownAfterRelease;
         if (site.Kind == AcquisitionKind.Returned)
         {
             // A reader Dapper opened the connection for: the connection's variable holds it as well as the reader.
             var alsoHeldBy = site.Anchor is { } also ? _analysis.Variables.Bit(also) : 0UL;
-            _analysis.State = new PathState(ResourceStatus.Held, alsoHeldBy, 0, state.Flags);
+            _analysis.State = new PathState(ResourceStatus.Held, alsoHeldBy, 0, flags);
             return true;
         }
 
         if (site.Kind == AcquisitionKind.IntoArgument)
         {
-            _analysis.State = new PathState(ResourceStatus.Held, _analysis.Variables.Bit(site.Anchor!), 0, state.Flags);
+            _analysis.State = new PathState(ResourceStatus.Held, _analysis.Variables.Bit(site.Anchor!), 0, flags);
             return false;
         }
 
@@ -82,7 +85,7 @@ internal sealed class InvocationTransfer
             holders |= _analysis.Variables.Bit(site.Anchor);
         }
 
-        _analysis.State = new PathState(ResourceStatus.Held, holders, 0, state.Flags);
+        _analysis.State = new PathState(ResourceStatus.Held, holders, 0, flags);
         return false;
     }
 
@@ -167,7 +170,9 @@ internal sealed class InvocationTransfer
             return false;
         }
 
-        if (_analysis.Names.ReleaseNames.Contains(name))
+        // A local function or a delegate named like a release ('void Release() => lease.Dispose();') is read like any other.
+        if (_analysis.Names.ReleaseNames.Contains(name)
+            && (instanceIsResource || argumentIsResource || method.MethodKind is not (MethodKind.LocalFunction or MethodKind.DelegateInvoke)))
         {
             if (instanceIsResource || argumentIsResource)
             {
@@ -208,7 +213,7 @@ internal sealed class InvocationTransfer
 
         if (_analysis.State.IsTrackedAfterRelease && !ReferenceEquals(invocation, _analysis.Site?.Invocation))
         {
-            if (instanceIsResource)
+            if (instanceIsResource && !_analysis.Carriers.IsCarrier(invocation.Instance?.Type))
             {
                 _analysis.AfterRelease.UseAfterRelease(invocation, invocation.Instance, method);
             }
@@ -218,9 +223,16 @@ internal sealed class InvocationTransfer
             }
         }
 
-        if (!argumentIsResource && _analysis.State.Status == ResourceStatus.Held && CarriesResource(invocation))
+        if (_analysis.State.Status == ResourceStatus.Held && (!argumentIsResource && CarriesResource(invocation) || _analysis.Carriers.PassesCarrier(invocation)))
         {
-            // 'Switch(new PooledConnection(server, connection))': the callee receives the connection inside its holder.
+            // 'Switch(new PooledConnection(server, connection))', 'Enqueue(scope)': the callee receives the connection inside its holder.
+            Effects.Escape();
+        }
+
+        if (_analysis.OwnerFields && _analysis.State.Status == ResourceStatus.Held && HandOffRules.TakesBack(name)
+            && invocation.Arguments.Any(argument => TrackedVariables.Unwrap(argument.Value) is IInstanceReferenceOperation))
+        {
+            // 'public void Release() => _owner.Return(this);': a pooled object goes back to its pool with its connection.
             Effects.Escape();
         }
 
@@ -231,7 +243,7 @@ internal sealed class InvocationTransfer
             Effects.Escape();
         }
 
-        if (!HandOffRules.NeverThrows(method))
+        if (!HandOffRules.NeverThrows(method) && !GuardCalls.IsSatisfied(invocation, _analysis))
         {
             Effects.MayThrow(invocation);
         }

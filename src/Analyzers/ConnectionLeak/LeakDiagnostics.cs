@@ -4,6 +4,7 @@ using System.Collections.Generic;
 using System.Collections.Immutable;
 using System.Linq;
 using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
 
 namespace TenantDbGuard.Analyzers.ConnectionLeak;
@@ -85,6 +86,14 @@ internal static class LeakDiagnostics
         return $"on the path that leaves the method after line {Line(at, fallback)}";
     }
 
+    /// <summary>The variable an object creation or a <c>with</c> expression is stored in.</summary>
+    private static string? HolderName(SyntaxNode? created) => created?.Parent switch
+    {
+        EqualsValueClauseSyntax { Parent: VariableDeclaratorSyntax declarator } => declarator.Identifier.ValueText,
+        AssignmentExpressionSyntax { Left: IdentifierNameSyntax identifier } assignment when assignment.Right == created => identifier.Identifier.ValueText,
+        _ => null,
+    };
+
     private static int Line(SyntaxNode? node, SyntaxNode fallback) =>
         (node ?? fallback).GetLocation().GetLineSpan().StartLinePosition.Line + 1;
 
@@ -119,6 +128,12 @@ internal static class LeakDiagnostics
             {
                 current = result;
             }
+            else if (current.Parent is BinaryExpressionSyntax coalesce && coalesce.IsKind(SyntaxKind.CoalesceExpression) && coalesce.Right == current
+                     || current.Parent is ConditionalExpressionSyntax conditional && conditional.Condition != current)
+            {
+                // 'var conn = _external ?? await OpenAsync()', 'var conn = owned ? Open() : _shared'.
+                current = current.Parent;
+            }
             else
             {
                 break;
@@ -129,6 +144,10 @@ internal static class LeakDiagnostics
         {
             case EqualsValueClauseSyntax { Parent: VariableDeclaratorSyntax declarator }:
                 return declarator.Identifier.ValueText;
+            case AssignmentExpressionSyntax { Left: IdentifierNameSyntax { Identifier.ValueText: not "_" } identifier, Parent: InitializerExpressionSyntax initializer } assignment
+                when assignment.Right == current:
+                // 'var next = scope with { Lease = ... }', 'new Holder { Lease = ... }': the member of the object built.
+                return HolderName(initializer.Parent) is { } holder ? holder + "." + identifier.Identifier.ValueText : null;
             case AssignmentExpressionSyntax { Left: IdentifierNameSyntax { Identifier.ValueText: not "_" } identifier } assignment when assignment.Right == current:
                 return identifier.Identifier.ValueText;
             case ArgumentSyntax { Parent: TupleExpressionSyntax tuple } element

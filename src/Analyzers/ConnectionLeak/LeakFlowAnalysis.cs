@@ -1,6 +1,6 @@
 // The driver of the flow analysis: the worklist over the expanded graph (basic block x stack of finally frames x
-// path state), how a block's branches continue, how finally regions are entered and left, and how an exception
-// unwinds to the catches, finallys and the method's end. It also holds what the parts of one analysis share:
+// path state), how a block's branches continue, and how finally regions are entered and left (where an exception
+// goes is ExceptionRouting's). It also holds what the parts of one analysis share:
 // the site, the rules, the current position and the state of the path being walked.
 using System;
 using System.Collections.Generic;
@@ -25,9 +25,11 @@ namespace TenantDbGuard.Analyzers.ConnectionLeak;
 /// and the release (an index into the releases seen), so that the same walk finds uses and second releases of a released
 /// resource (TDG004). The values of 'released' flags (bool locals only ever assigned constants) are part of the
 /// configuration too, so that a release guarded by one is followed exactly. The state stays one small struct.
-/// The parts: <see cref="OperationTransfer"/> and <see cref="InvocationTransfer"/> (the transfer of each operation),
-/// <see cref="PathEffects"/> (what holding, storing, releasing and escaping do to the state),
-/// <see cref="ConditionRefinement"/> (branches), <see cref="ReleaseFlags"/>, <see cref="AfterReleaseTracking"/> (TDG004).
+/// The parts: <see cref="OperationTransfer"/>, <see cref="AssignmentTransfer"/> and <see cref="InvocationTransfer"/> (the
+/// transfer of each operation), <see cref="PathEffects"/> (what holding, storing, releasing and escaping do to the state),
+/// <see cref="Carriers"/> (holder objects), <see cref="ExceptionRouting"/> (where an exception goes),
+/// <see cref="ConditionRefinement"/> and <see cref="ConditionFacts"/> (branches), <see cref="ReleaseFlags"/>,
+/// <see cref="AfterReleaseTracking"/> (TDG004), and <see cref="CalleeEffects"/> with the summaries (other methods).
 /// </remarks>
 internal sealed class LeakFlowAnalysis
 {
@@ -38,6 +40,7 @@ internal sealed class LeakFlowAnalysis
     private readonly Queue<WorkItem> _work = new();
     private readonly List<Leak> _leaks = new();
     private readonly object? _initialHolder;
+    private readonly ExceptionRouting _exceptions;
     private LocalOrigins? _origins;
     private bool _gaveUp;
 
@@ -64,8 +67,12 @@ internal sealed class LeakFlowAnalysis
         Effects = new PathEffects(this);
         Conditions = new ConditionRefinement(this);
         Transfer = new OperationTransfer(this);
+        Assignments = new AssignmentTransfer(this);
         Calls = new InvocationTransfer(this);
         Callees = new CalleeEffects(this);
+        Carriers = new Carriers(this);
+        Facts = new ConditionFacts(this);
+        _exceptions = new ExceptionRouting(this);
     }
 
     public ControlFlowGraph Graph { get; }
@@ -80,7 +87,7 @@ internal sealed class LeakFlowAnalysis
 
     public AcquisitionRules Rules { get; }
 
-    public AcquisitionRules.NameConfiguration Names { get; }
+    public NameConfiguration Names { get; }
 
     /// <summary>The locals declared in this graph (not those of an enclosing method that a lambda captures).</summary>
     public HashSet<ILocalSymbol> OwnLocals { get; }
@@ -97,9 +104,15 @@ internal sealed class LeakFlowAnalysis
 
     public OperationTransfer Transfer { get; }
 
+    public AssignmentTransfer Assignments { get; }
+
     public InvocationTransfer Calls { get; }
 
     public CalleeEffects Callees { get; }
+
+    public Carriers Carriers { get; }
+
+    public ConditionFacts Facts { get; }
 
     /// <summary>Where the graph's locals get their values (read once, when first needed).</summary>
     public LocalOrigins Origins => _origins ??= new LocalOrigins(Graph);
@@ -212,7 +225,8 @@ internal sealed class LeakFlowAnalysis
         }
     }
 
-    private void Enqueue(BasicBlock block, FinallyFrame? context, PathState state, SyntaxNode? origin)
+    /// <summary>Queues <paramref name="block"/> with the finally frames around it and the path's state, unless that position was seen.</summary>
+    public void Enqueue(BasicBlock block, FinallyFrame? context, PathState state, SyntaxNode? origin)
     {
         if (_visited.Add((block.Ordinal, context, state)))
         {
@@ -246,7 +260,8 @@ internal sealed class LeakFlowAnalysis
             var returns = Block.ConditionalSuccessor is null && Block.FallThroughSuccessor?.Semantics == ControlFlowBranchSemantics.Return;
             if (returns)
             {
-                Observations?.NoteReturn(branchValue, isResource);
+                // A connection returned before it was opened (or one that was never this method's) is not an acquisition.
+                Observations?.NoteReturn(branchValue, isResource && State.Status == ResourceStatus.Held);
             }
 
             if (isResource && returns)
@@ -263,13 +278,13 @@ internal sealed class LeakFlowAnalysis
         {
             var jumpWhen = Block.ConditionKind == ControlFlowConditionKind.WhenTrue;
             var state = State;
-            if (Conditions.Refine(state, branchValue, jumpWhen) is { } whenJumping)
+            if (Facts.Assume(state, branchValue, jumpWhen) is { } assumed && Conditions.Refine(assumed, branchValue, jumpWhen) is { } whenJumping)
             {
                 State = whenJumping;
                 FollowBranch(conditional);
             }
 
-            if (fallThrough is not null && Conditions.Refine(state, branchValue, !jumpWhen) is { } whenFalling)
+            if (fallThrough is not null && Facts.Assume(state, branchValue, !jumpWhen) is { } assumedNot && Conditions.Refine(assumedNot, branchValue, !jumpWhen) is { } whenFalling)
             {
                 State = whenFalling;
                 FollowBranch(fallThrough);
@@ -293,10 +308,10 @@ internal sealed class LeakFlowAnalysis
                 Unwind(Block.EnclosingRegion, Frame, State, Block.BranchValue?.Syntax ?? Origin ?? LastSyntax(Block));
                 return;
             case ControlFlowBranchSemantics.StructuredExceptionHandling:
-                if (FilterOf(Block.EnclosingRegion) is { } filter)
+                if (ExceptionRouting.FilterOf(Block.EnclosingRegion) is { } filter)
                 {
                     // A filter that said no: the exception goes to the next catch clauses of the same try, then outwards.
-                    UnwindAfterHandler(filter.EnclosingRegion!, Frame, State, Origin);
+                    _exceptions.UnwindAfterHandler(filter.EnclosingRegion!, Frame, State, Origin);
                     return;
                 }
 
@@ -356,71 +371,8 @@ internal sealed class LeakFlowAnalysis
     }
 
     /// <summary>An exception raised in <paramref name="region"/>: it goes to the catches and finallys around it, or out of the method.</summary>
-    public void Unwind(ControlFlowRegion? region, FinallyFrame? context, PathState state, SyntaxNode? origin)
-    {
-        for (var current = region; current is not null;)
-        {
-            switch (current.Kind)
-            {
-                case ControlFlowRegionKind.Try:
-                    var parent = current.EnclosingRegion!;
-                    if (parent.Kind == ControlFlowRegionKind.TryAndCatch)
-                    {
-                        for (var i = 1; i < parent.NestedRegions.Length; i++)
-                        {
-                            var handler = parent.NestedRegions[i];
-                            Enqueue(Graph.Blocks[handler.FirstBlockOrdinal], context, state, origin);
-                            if (IsCatchAll(handler))
-                            {
-                                return;
-                            }
-                        }
-
-                        current = parent.EnclosingRegion;
-                        continue;
-                    }
-
-                    if (parent.Kind == ControlFlowRegionKind.TryAndFinally)
-                    {
-                        var finallyRegion = parent.NestedRegions[1];
-                        Enqueue(Graph.Blocks[finallyRegion.FirstBlockOrdinal], new FinallyFrame(finallyRegion, new Continuation(parent, origin), context), state, origin);
-                        return;
-                    }
-
-                    current = parent;
-                    continue;
-                case ControlFlowRegionKind.Catch:
-                case ControlFlowRegionKind.Filter:
-                case ControlFlowRegionKind.FilterAndHandler:
-                    var tryAndCatch = current;
-                    while (tryAndCatch is not null && tryAndCatch.Kind != ControlFlowRegionKind.TryAndCatch)
-                    {
-                        tryAndCatch = tryAndCatch.EnclosingRegion;
-                    }
-
-                    current = tryAndCatch?.EnclosingRegion;
-                    continue;
-                case ControlFlowRegionKind.Finally:
-                    if (context is not null && context.Region == current)
-                    {
-                        context = context.Next;
-                    }
-
-                    current = current.EnclosingRegion?.EnclosingRegion;
-                    continue;
-                case ControlFlowRegionKind.Root:
-                    if (state.Status == ResourceStatus.Held)
-                    {
-                        AddLeak(new Leak(LeakReason.ExceptionThrown, origin, null));
-                    }
-
-                    return;
-                default:
-                    current = current.EnclosingRegion;
-                    continue;
-            }
-        }
-    }
+    public void Unwind(ControlFlowRegion? region, FinallyFrame? context, PathState state, SyntaxNode? origin) =>
+        _exceptions.Unwind(region, context, state, origin);
 
     private void ExitNormally(SyntaxNode? origin)
     {
@@ -449,62 +401,6 @@ internal sealed class LeakFlowAnalysis
         }
 
         return false;
-    }
-
-    private static ControlFlowRegion? FilterOf(ControlFlowRegion region)
-    {
-        for (var current = region; current is not null; current = current.EnclosingRegion)
-        {
-            switch (current.Kind)
-            {
-                case ControlFlowRegionKind.Filter:
-                    return current;
-                case ControlFlowRegionKind.Try:
-                case ControlFlowRegionKind.Catch:
-                case ControlFlowRegionKind.Finally:
-                case ControlFlowRegionKind.Root:
-                    return null;
-            }
-        }
-
-        return null;
-    }
-
-    /// <summary>An exception that <paramref name="handler"/> (a filter and its catch) declined: the later handlers of its try, then outwards.</summary>
-    private void UnwindAfterHandler(ControlFlowRegion handler, FinallyFrame? context, PathState state, SyntaxNode? origin)
-    {
-        var tryAndCatch = handler.EnclosingRegion!;
-        var after = false;
-        for (var i = 1; i < tryAndCatch.NestedRegions.Length; i++)
-        {
-            var candidate = tryAndCatch.NestedRegions[i];
-            if (!after)
-            {
-                after = candidate == handler;
-                continue;
-            }
-
-            Enqueue(Graph.Blocks[candidate.FirstBlockOrdinal], context, state, origin);
-            if (IsCatchAll(candidate))
-            {
-                return;
-            }
-        }
-
-        Unwind(tryAndCatch.EnclosingRegion, context, state, origin);
-    }
-
-    private static bool IsCatchAll(ControlFlowRegion handler)
-    {
-        if (handler.Kind != ControlFlowRegionKind.Catch)
-        {
-            return false;
-        }
-
-        var type = handler.ExceptionType;
-        return type is null
-            || type.SpecialType == SpecialType.System_Object
-            || type is { Name: "Exception", ContainingNamespace: { Name: "System", ContainingNamespace.IsGlobalNamespace: true } };
     }
 
     private static SyntaxNode? LastSyntax(BasicBlock block) =>

@@ -83,7 +83,7 @@ internal sealed class MethodSummaries
     }
 
     /// <summary>The control-flow graph of a method of this compilation, and the names in effect for its file.</summary>
-    public (ControlFlowGraph Graph, AcquisitionRules.NameConfiguration Names)? GraphOf(IMethodSymbol method, CancellationToken cancellationToken)
+    public (ControlFlowGraph Graph, NameConfiguration Names)? GraphOf(IMethodSymbol method, CancellationToken cancellationToken)
     {
         foreach (var reference in method.DeclaringSyntaxReferences)
         {

@@ -39,13 +39,18 @@ internal sealed class OperationTransfer
             case IParameterReferenceOperation parameter:
                 return Holds(parameter.Parameter);
             case IFlowCaptureReferenceOperation captureReference:
-                return Holds(captureReference.Id);
+                // A capture that stands for a variable or a location reads it.
+                return _analysis.Variables.TryGetCapturedLocation(captureReference.Id, out var captured) ? Evaluate(captured) : Holds(captureReference.Id);
             case IFlowCaptureOperation capture:
             {
-                if (TrackedVariables.Unwrap(capture.Value) is ILocalReferenceOperation { Local: var capturedLocal } && _analysis.Variables.AssignedCaptures.Contains(capture.Id))
+                if (_analysis.Variables.AssignedCaptures.Contains(capture.Id)
+                    && TrackedVariables.Unwrap(capture.Value) is ILocalReferenceOperation or IParameterReferenceOperation or IFieldReferenceOperation or IPropertyReferenceOperation or IArrayElementReferenceOperation)
                 {
-                    // The graph captured a variable that is assigned later ('x = a ?? b'): the capture stands for the variable.
-                    _analysis.Variables.CaptureVariable(capture.Id, capturedLocal);
+                    // The graph captured a variable or a location that is assigned later ('x = a ?? b', '_field ??= b'): the
+                    // capture stands for it, and an assignment to the capture is an assignment to it.
+                    var location = TrackedVariables.Unwrap(capture.Value)!;
+                    _analysis.Variables.CaptureLocation(capture.Id, location);
+                    _analysis.Assignments.EvaluateTargetParts(location);
                     return false;
                 }
 
@@ -55,7 +60,7 @@ internal sealed class OperationTransfer
             }
 
             case ISimpleAssignmentOperation assignment:
-                return EvaluateAssignment(assignment);
+                return _analysis.Assignments.Evaluate(assignment);
             case IConversionOperation conversion:
             {
                 var value = Evaluate(conversion.Operand);
@@ -70,8 +75,10 @@ internal sealed class OperationTransfer
 
             case IFieldReferenceOperation { Instance: IInstanceReferenceOperation } ownField when _analysis.OwnerFields:
                 return Holds(ownField.Field);
+            case IPropertyReferenceOperation { Instance: IInstanceReferenceOperation } ownProperty when _analysis.OwnerFields && OwnerWalk.IsAutoProperty(ownProperty.Property):
+                return Holds(ownProperty.Property);
             case IDeconstructionAssignmentOperation deconstruction:
-                EvaluateDeconstruction(deconstruction);
+                _analysis.Assignments.EvaluateDeconstruction(deconstruction);
                 return false;
             case IPropertyReferenceOperation { Property.Name: "Result", Instance: { } task } when IsTask(task.Type):
                 // 'GetConnectionAsync().Result': the task's value.
@@ -172,6 +179,13 @@ internal sealed class OperationTransfer
                     }
                 }
 
+                if (used && _analysis.Carriers.IsCarrier(instance.Type))
+                {
+                    // 'scope.Lease': the connection-typed member of a plain holder that carries the resource is the resource;
+                    // its other members are not uses of it.
+                    return _analysis.Carriers.IsResourceType(member.Type);
+                }
+
                 if (used && _analysis.State.IsTrackedAfterRelease)
                 {
                     _analysis.AfterRelease.UseAfterRelease(member, instance, member.Member);
@@ -226,145 +240,6 @@ internal sealed class OperationTransfer
     private static bool IsTask(ITypeSymbol? type) =>
         type is INamedTypeSymbol { IsGenericType: true, Name: "Task" or "ValueTask", ContainingNamespace.Name: "Tasks" };
 
-    /// <summary>
-    /// <c>var (lease, rows) = (await pool.GetConnectionAsync(), 0)</c>: each element goes to its own variable. A tuple that
-    /// is not written out element by element (a method's tuple result) hands the resource to whichever variable; say nothing.
-    /// </summary>
-    private void EvaluateDeconstruction(IDeconstructionAssignmentOperation deconstruction)
-    {
-        var targets = TrackedVariables.Unwrap(deconstruction.Target) as ITupleOperation;
-        if (targets is not null && TrackedVariables.Unwrap(deconstruction.Value) is ITupleOperation values && values.Elements.Length == targets.Elements.Length)
-        {
-            var results = new bool[values.Elements.Length];
-            for (var i = 0; i < results.Length; i++)
-            {
-                results[i] = Evaluate(values.Elements[i]);
-            }
-
-            for (var i = 0; i < results.Length; i++)
-            {
-                switch (TrackedVariables.Unwrap(targets.Elements[i]))
-                {
-                    case ILocalReferenceOperation local when _analysis.OwnLocals.Contains(local.Local):
-                        Effects.Store(local.Local, results[i], values.Elements[i], isCapture: false, deconstruction);
-                        break;
-                    case IDiscardOperation:
-                        break;
-                    default:
-                        if (results[i])
-                        {
-                            Effects.Escape();
-                        }
-
-                        break;
-                }
-            }
-
-            return;
-        }
-
-        if (Evaluate(deconstruction.Value))
-        {
-            Effects.Escape();
-        }
-    }
-
-    private bool EvaluateAssignment(ISimpleAssignmentOperation assignment)
-    {
-        var target = assignment.Target;
-        switch (target)
-        {
-            case IFieldReferenceOperation field:
-                Evaluate(field.Instance);
-                break;
-            case IPropertyReferenceOperation property:
-                Evaluate(property.Instance);
-                foreach (var argument in property.Arguments)
-                {
-                    Evaluate(argument);
-                }
-
-                break;
-            case IArrayElementReferenceOperation element:
-                Evaluate(element.ArrayReference);
-                foreach (var index in element.Indices)
-                {
-                    Evaluate(index);
-                }
-
-                break;
-        }
-
-        var value = Evaluate(assignment.Value);
-        if (target is IFlowCaptureReferenceOperation targetCapture && _analysis.Variables.TryGetCapturedVariable(targetCapture.Id, out var capturedLocal))
-        {
-            // The graph captured the variable before evaluating the value ('x = a ?? b'): it is the variable that is assigned.
-            StoreLocal(capturedLocal, value, assignment);
-            return value;
-        }
-
-        switch (target)
-        {
-            case ILocalReferenceOperation local:
-                if (local.Local.Type.SpecialType == SpecialType.System_Boolean)
-                {
-                    _analysis.State = _analysis.Flags.Set(_analysis.State, local.Local, assignment.Value);
-                }
-
-                StoreLocal(local.Local, value, assignment);
-                break;
-            case IParameterReferenceOperation parameter:
-                if (parameter.Parameter.RefKind != RefKind.None && _analysis.Observations is null)
-                {
-                    if (value)
-                    {
-                        Effects.Escape();
-                    }
-
-                    break;
-                }
-
-                // For a summary, an out/ref parameter is followed like a local: does it hold the resource at each exit?
-
-                Effects.Store(parameter.Parameter, value, assignment.Value, isCapture: false, assignment);
-                break;
-            case IFlowCaptureReferenceOperation captureReference:
-                Effects.Store(captureReference.Id, value, assignment.Value, isCapture: true, assignment);
-                break;
-            case IDiscardOperation:
-                break;
-            case IFieldReferenceOperation { Instance: IInstanceReferenceOperation } ownField when _analysis.OwnerFields:
-                Effects.Store(ownField.Field, value, assignment.Value, isCapture: false, assignment);
-                break;
-            default:
-                // A field, property, array element, event or anything else outside the method.
-                if (value)
-                {
-                    Effects.Escape();
-                }
-
-                break;
-        }
-
-        return value;
-    }
-
-    private void StoreLocal(ILocalSymbol local, bool value, ISimpleAssignmentOperation assignment)
-    {
-        if (!_analysis.OwnLocals.Contains(local) || local.IsRef)
-        {
-            // A local of an enclosing method (captured by this lambda) or a ref local: the value leaves.
-            if (value)
-            {
-                Effects.Escape();
-            }
-
-            return;
-        }
-
-        Effects.Store(local, value, assignment.Value, isCapture: false, assignment);
-    }
-
     private bool EvaluateCreation(IObjectCreationOperation creation)
     {
         var argumentIsResource = false;
@@ -372,6 +247,12 @@ internal sealed class OperationTransfer
         foreach (var argument in creation.Arguments)
         {
             var isResource = Evaluate(argument);
+            if (isResource && argument.Parameter is { } parameter && ConstructorReading.KeepsWithoutReleasing(creation, parameter.Ordinal))
+            {
+                // 'new Storage(existingConnection)' whose Dispose leaves the connection alone: the caller keeps it.
+                continue;
+            }
+
             argumentIsResource |= isResource;
             carried |= isResource || OwnershipMoves.CapturesResource(argument.Value, _analysis.State, _analysis.Variables);
         }
@@ -388,6 +269,9 @@ internal sealed class OperationTransfer
 
         // A wrapper that takes ownership is responsible for the resource from the call on, even if it throws.
         var wrapped = argumentIsResource && HandOffRules.IsOwningWrapper(creation.Type, _analysis.Names) && !OwnershipMoves.LeavesOpen(creation);
+
+        // A plain holder of the application's own ('new TenantScope(lease, tenant)') carries the resource along with it.
+        var carries = argumentIsResource && _analysis.Carriers.IsCarrier(creation.Type);
         if (wrapped && _analysis.State.Status == ResourceStatus.Released)
         {
             // A released resource given to a wrapper: the wrapper's business from here on.
@@ -395,14 +279,14 @@ internal sealed class OperationTransfer
             wrapped = false;
         }
 
-        if (!wrapped && !OwnershipMoves.OnlyStoresArguments(creation.Constructor))
+        if (!wrapped && !ConstructorReading.OnlyStoresArguments(creation.Constructor) && !ConstructorReading.IsEmptyFrameworkObject(creation))
         {
             Effects.MayThrow(creation);
         }
 
         // Member initializers assign into the new object: handing the resource to one is a hand-off.
         Evaluate(creation.Initializer);
-        return wrapped;
+        return wrapped || carries;
     }
 
     private void BindPattern(IPatternOperation pattern)

@@ -88,7 +88,7 @@ internal static class OwnershipMoves
     /// Dapper's <c>ExecuteReader</c>/<c>ExecuteReaderAsync</c> on a connection the method created and never opens: Dapper
     /// opens it and the reader it returns closes it, so the reader is an acquisition (and so is the connection variable).
     /// </summary>
-    public static ILocalSymbol? DapperOpensForReader(IInvocationOperation invocation, LocalOrigins origins)
+    public static ILocalSymbol? DapperOpensForReader(IInvocationOperation invocation, LocalOrigins origins, FlowContext context)
     {
         if (invocation.TargetMethod is not { Name: "ExecuteReader" or "ExecuteReaderAsync", IsExtensionMethod: true, ContainingType: { Name: "SqlMapper", ContainingNamespace.Name: "Dapper" } }
             || invocation.Arguments.Length == 0
@@ -105,7 +105,17 @@ internal static class OwnershipMoves
 
         foreach (var value in values)
         {
-            if (TrackedVariables.Unwrap(value) is not (IObjectCreationOperation or IInvocationOperation { TargetMethod.Name: "CreateConnection" }))
+            // A connection made here, or handed out closed by a factory ('_factory.Create()', 'CreateConnection()'): a factory
+            // whose connection comes open is an acquisition of its own, and Dapper leaves an open connection open.
+            var made = TrackedVariables.Unwrap(value) switch
+            {
+                IObjectCreationOperation => true,
+                IInvocationOperation call => context.Rules.IsDbConnection(call.Type as INamedTypeSymbol)
+                    && context.Rules.Classify(call, context.Names) is null
+                    && !(context.Rules.IsInSource(call.TargetMethod) && context.Summaries.Of(call.TargetMethod, context.CancellationToken).ReturnsAcquisition),
+                _ => false,
+            };
+            if (!made)
             {
                 return null;
             }
@@ -197,38 +207,6 @@ internal static class OwnershipMoves
         }
 
         return false;
-    }
-
-    /// <summary>
-    /// A constructor of the application's own whose body only stores its parameters (or constants) in fields and
-    /// properties: it cannot throw, so a connection given to it is not lost in between.
-    /// </summary>
-    public static bool OnlyStoresArguments(IMethodSymbol? constructor)
-    {
-        if (constructor is null || constructor.DeclaringSyntaxReferences.Length != 1
-            || constructor.DeclaringSyntaxReferences[0].GetSyntax() is not ConstructorDeclarationSyntax { Initializer: null } declaration)
-        {
-            return false;
-        }
-
-        var statements = declaration.ExpressionBody is { } arrow
-            ? new[] { arrow.Expression }
-            : declaration.Body?.Statements.Select(statement => (statement as ExpressionStatementSyntax)?.Expression).ToArray();
-        if (statements is null)
-        {
-            return false;
-        }
-
-        foreach (var statement in statements)
-        {
-            if (statement is not AssignmentExpressionSyntax { Right: IdentifierNameSyntax or LiteralExpressionSyntax } assignment
-                || !assignment.IsKind(SyntaxKind.SimpleAssignmentExpression))
-            {
-                return false;
-            }
-        }
-
-        return true;
     }
 
     /// <summary>Does the lambda <paramref name="value"/> name a variable that holds the resource (a callback that will release it)?</summary>

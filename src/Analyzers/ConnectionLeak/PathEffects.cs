@@ -2,6 +2,7 @@
 // with nobody holding it, a call may throw, the resource is released, or it escapes to someone else.
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.FlowAnalysis;
+using Microsoft.CodeAnalysis.Operations;
 
 namespace TenantDbGuard.Analyzers.ConnectionLeak;
 
@@ -123,6 +124,13 @@ internal sealed class PathEffects
         }
 
         var first = history.ReleaseOf(state);
+        if ((state.Flags & PathState.ThrownAfterRelease) != 0 && IsIdempotent(first.Operation) && IsIdempotent(release))
+        {
+            // Disposed again only because something threw after the first Dispose (a retry loop whose new connection failed
+            // to open): by IDisposable's contract a second Dispose does nothing. A second Release() is still reported.
+            return;
+        }
+
         if (first.Closes)
         {
             // Close, then Dispose (or Close again): the documented, harmless DbConnection pattern.
@@ -159,6 +167,9 @@ internal sealed class PathEffects
             _analysis.State = new PathState(ResourceStatus.Released, 0);
         }
     }
+
+    private static bool IsIdempotent(IOperation release) =>
+        release is IInvocationOperation { TargetMethod.Name: "Dispose" or "DisposeAsync", TargetMethod.Parameters.Length: 0 };
 
     /// <summary>Is the current block in a <c>finally</c> (a <c>using</c>'s included) whose <c>try</c> contains <paramref name="blockOrdinal"/>?</summary>
     private bool FinallyAfter(int blockOrdinal)

@@ -48,8 +48,14 @@ internal readonly struct PathState : IEquatable<PathState>
     /// <summary>When released and still held by a variable: 1 + the index of the release in the releases seen; else 0.</summary>
     public int ReleasedAt { get; }
 
-    /// <summary>The flags known on this path: bit i when flag i is true, bit 32 + i when it is false.</summary>
+    /// <summary>
+    /// The flags known on this path: bit i when flag i is true, bit 32 + i when it is false (0-7: 'released' flags,
+    /// 8-15: remembered conditions), and <see cref="ThrownAfterRelease"/>.
+    /// </summary>
     public ulong Flags { get; }
+
+    /// <summary>The bit of <see cref="Flags"/> set when an exception was thrown on this path after the resource was released.</summary>
+    public const ulong ThrownAfterRelease = 1UL << 31;
 
     /// <summary>Released, and some variable still holds the released resource: TDG004 follows it.</summary>
     public bool IsTrackedAfterRelease => Status == ResourceStatus.Released && ReleasedAt != 0;

@@ -14,7 +14,7 @@ internal sealed class TrackedVariables
 
     private readonly ControlFlowGraph _graph;
     private readonly Dictionary<object, int> _indexes = new();
-    private readonly Dictionary<CaptureId, ILocalSymbol> _capturedVariables = new();
+    private readonly Dictionary<CaptureId, IOperation> _capturedLocations = new();
     private HashSet<CaptureId>? _assignedCaptures;
 
     public TrackedVariables(ControlFlowGraph graph)
@@ -102,11 +102,14 @@ internal sealed class TrackedVariables
         return name;
     }
 
-    /// <summary>Records that the graph captured <paramref name="local"/> itself in <paramref name="capture"/> before assigning it.</summary>
-    public void CaptureVariable(CaptureId capture, ILocalSymbol local) => _capturedVariables[capture] = local;
+    /// <summary>
+    /// Records that the graph captured a variable or a location itself (a local, a field, a property: the reference
+    /// <paramref name="location"/>) in <paramref name="capture"/> before assigning it (<c>x ??= y</c>, <c>x = a ?? b</c>).
+    /// </summary>
+    public void CaptureLocation(CaptureId capture, IOperation location) => _capturedLocations[capture] = location;
 
-    /// <summary>The local a flow capture stands for, when the graph captured a variable that is assigned later.</summary>
-    public bool TryGetCapturedVariable(CaptureId capture, out ILocalSymbol local) => _capturedVariables.TryGetValue(capture, out local!);
+    /// <summary>The variable or location a flow capture stands for, when the graph captured one that is assigned later.</summary>
+    public bool TryGetCapturedLocation(CaptureId capture, out IOperation location) => _capturedLocations.TryGetValue(capture, out location!);
 
     /// <summary>The operation without the conversions around it.</summary>
     public static IOperation? Unwrap(IOperation? operation)
@@ -134,6 +137,7 @@ internal sealed class TrackedVariables
         IParameterReferenceOperation parameter => parameter.Parameter,
         IFlowCaptureReferenceOperation capture => capture.Id,
         IFieldReferenceOperation { Instance: IInstanceReferenceOperation } field => field.Field,
+        IPropertyReferenceOperation { Instance: IInstanceReferenceOperation, Arguments.Length: 0 } property => property.Property,
         _ => null,
     };
 
