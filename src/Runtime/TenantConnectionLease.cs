@@ -10,30 +10,69 @@ namespace TenantDbGuard;
 /// An open connection to one tenant's database, lent by <see cref="TenantDatabase.GetConnectionAsync"/>. Give it back
 /// on every path with <c>await using</c>: until then it counts against the connection budget.
 /// </summary>
+/// <remarks>
+/// <para>
+/// <see cref="Connection"/> is a connection object of this lease alone: once the lease is given back it is closed and
+/// disposed, and any use of a reference kept to it throws <see cref="ObjectDisposedException"/> or
+/// <see cref="InvalidOperationException"/> without reaching the physical connection, which by then serves another lease.
+/// </para>
+/// <para>
+/// Pass <see cref="CancellationToken"/> to the lease's commands: it follows the token given to
+/// <see cref="TenantDatabase.GetConnectionAsync"/>, and cancelling through it stays within the connection budget (to stop
+/// a running statement MySqlConnector opens a second connection, and the runtime makes room for it first). A token of
+/// your own given to a command works too, but its cancellation connection is not counted.
+/// </para>
+/// <para>
+/// A lease that is never given back is reclaimed once neither it nor its connection object can be reached: its physical
+/// connection is closed and its place in the budget returned, and the leak is logged.
+/// </para>
+/// </remarks>
 /// <example>
 /// <code>
 /// await using var lease = await db.GetConnectionAsync(tenantKey, cancellationToken);
-/// var count = await lease.Connection.ExecuteScalarAsync&lt;long&gt;("SELECT COUNT(*) FROM customers");
+/// var count = await lease.Connection.ExecuteScalarAsync&lt;long&gt;(
+///     new CommandDefinition("SELECT COUNT(*) FROM customers", cancellationToken: lease.CancellationToken));
 /// </code>
 /// </example>
 public sealed class TenantConnectionLease : IAsyncDisposable, IDisposable
 {
-    private readonly TenantDatabase _owner;
-    private readonly PooledConnection _pooled;
+    private readonly ConnectionBroker _broker;
+    private readonly PhysicalConnection _physical;
+    private readonly MySqlConnection _connection;
+    private readonly LeakDetector _leaks;
+    private readonly LeaseSentinel _sentinel;
+    private readonly Cancellation? _cancellation;
     private readonly long _leakId;
     private int _released;
-    private bool _broken;
+    private int _fate;
 
-    internal TenantConnectionLease(TenantDatabase owner, PooledConnection pooled, string tenantKey, string databaseName, long leakId)
+    internal TenantConnectionLease(
+        ConnectionBroker broker,
+        PhysicalConnection physical,
+        MySqlConnection connection,
+        string tenantKey,
+        string databaseName,
+        LeakDetector leaks,
+        long leakId,
+        CancellationToken cancellationToken)
     {
-        _owner = owner;
-        _pooled = pooled;
+        _broker = broker;
+        _physical = physical;
+        _connection = connection;
+        _leaks = leaks;
         _leakId = leakId;
         TenantKey = tenantKey;
         DatabaseName = databaseName;
+        _sentinel = new LeaseSentinel(broker, physical, tenantKey, cancellationToken.CanBeCanceled, leakId);
+        connection.StateChange += _sentinel.OnStateChange;
+        if (cancellationToken.CanBeCanceled)
+        {
+            _cancellation = new Cancellation(broker, cancellationToken);
+        }
     }
 
-    /// <summary>The tenant whose database the connection is open on (<c>(master)</c> for the master database).</summary>
+    /// <summary>The tenant whose database the connection is open on: the key of its row in the tenants table, whatever
+    /// spelling was asked for (<c>(master)</c> for the master database).</summary>
     public string TenantKey { get; }
 
     /// <summary>The database the lease was opened on.</summary>
@@ -42,7 +81,14 @@ public sealed class TenantConnectionLease : IAsyncDisposable, IDisposable
     /// <summary>The open connection. Do not close or dispose it: dispose the lease.</summary>
     /// <exception cref="ObjectDisposedException">The lease was already given back.</exception>
     public MySqlConnection Connection =>
-        Volatile.Read(ref _released) == 0 ? _pooled.Connection : throw new ObjectDisposedException(nameof(TenantConnectionLease), "The lease was given back; acquire a new one.");
+        Volatile.Read(ref _released) == 0 ? _connection : throw new ObjectDisposedException(nameof(TenantConnectionLease), "The lease was given back; acquire a new one.");
+
+    /// <summary>
+    /// Cancelled when the token given to <see cref="TenantDatabase.GetConnectionAsync"/> is, once the connection budget
+    /// has room for the connection that cancelling a running statement takes. Pass it to the lease's commands.
+    /// <see cref="CancellationToken.None"/> when that token cannot be cancelled.
+    /// </summary>
+    public CancellationToken CancellationToken => _cancellation?.Token ?? CancellationToken.None;
 
     /// <summary>Gives the connection back. Calling it again does nothing.</summary>
     public void Dispose() => Release();
@@ -55,13 +101,86 @@ public sealed class TenantConnectionLease : IAsyncDisposable, IDisposable
     }
 
     /// <summary>Tells the pool that the connection failed and must not be reused.</summary>
-    internal void MarkBroken() => _broken = true;
+    internal void MarkBroken() => Mark(LeaseFate.Broken);
+
+    /// <summary>Tells the pool that a statement may still run on the server: it is killed before the connection is closed.</summary>
+    internal void MarkAbandoned() => Mark(LeaseFate.Abandoned);
+
+    private void Mark(LeaseFate fate)
+    {
+        int current;
+        do
+        {
+            current = Volatile.Read(ref _fate);
+            if (current >= (int)fate)
+            {
+                return;
+            }
+        }
+        while (Interlocked.CompareExchange(ref _fate, (int)fate, current) != current);
+    }
 
     private void Release()
     {
-        if (Interlocked.Exchange(ref _released, 1) == 0)
+        if (Interlocked.Exchange(ref _released, 1) != 0)
         {
-            _owner.Return(_pooled, _leakId, _broken);
+            return;
+        }
+
+        _cancellation?.End();
+        _sentinel.Disarm();
+        _connection.StateChange -= _sentinel.OnStateChange;
+        _leaks.Untrack(_leakId);
+        _broker.Release(_physical, _connection, TenantKey, _cancellation is not null, (LeaseFate)Volatile.Read(ref _fate));
+    }
+
+    /// <summary>
+    /// The lease's cancellation. Kept apart from the lease so that the caller's token, which may live long (an
+    /// application's stopping token), does not keep a forgotten lease reachable.
+    /// </summary>
+    private sealed class Cancellation
+    {
+        private readonly ConnectionBroker _broker;
+        private readonly CancellationTokenSource _source = new();
+        private readonly TaskCompletionSource _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private CancellationTokenRegistration _registration;
+
+        public Cancellation(ConnectionBroker broker, CancellationToken cancellationToken)
+        {
+            _broker = broker;
+            _registration = cancellationToken.UnsafeRegister(static state => _ = ((Cancellation)state!).CancelAsync(), this);
+        }
+
+        public CancellationToken Token => _source.Token;
+
+        public void End()
+        {
+            _registration.Dispose();
+            _ended.TrySetResult();
+        }
+
+        private async Task CancelAsync()
+        {
+            if (_ended.Task.IsCompleted)
+            {
+                return;
+            }
+
+            // Cancelling a running statement makes MySqlConnector open a connection to send KILL QUERY: hold room for it.
+            using var room = await _broker.ReserveRoomAsync(_ended.Task).ConfigureAwait(false);
+            if (room is null || _ended.Task.IsCompleted)
+            {
+                return;
+            }
+
+            try
+            {
+                _source.Cancel();
+            }
+            catch (AggregateException)
+            {
+                // A registration's callback failed (MySqlConnector's cancellation itself catches its errors).
+            }
         }
     }
 }
