@@ -54,6 +54,7 @@ public sealed class TenantConnectionLease : IAsyncDisposable, IDisposable
         string databaseName,
         LeakDetector leaks,
         long leakId,
+        bool killOnCancel,
         CancellationToken cancellationToken)
     {
         _broker = broker;
@@ -67,7 +68,7 @@ public sealed class TenantConnectionLease : IAsyncDisposable, IDisposable
         connection.StateChange += _sentinel.OnStateChange;
         if (cancellationToken.CanBeCanceled)
         {
-            _cancellation = new Cancellation(broker, cancellationToken);
+            _cancellation = new Cancellation(broker, physical, killOnCancel, cancellationToken);
         }
     }
 
@@ -127,45 +128,66 @@ public sealed class TenantConnectionLease : IAsyncDisposable, IDisposable
             return;
         }
 
-        _cancellation?.End();
+        var pendingKill = _cancellation?.End() ?? Task.CompletedTask;
         _sentinel.Disarm();
         _connection.StateChange -= _sentinel.OnStateChange;
         _leaks.Untrack(_leakId);
-        _broker.Release(_physical, _connection, TenantKey, _cancellation is not null, (LeaseFate)Volatile.Read(ref _fate));
+        _broker.Release(_physical, _connection, TenantKey, _cancellation is not null, (LeaseFate)Volatile.Read(ref _fate), pendingKill);
     }
 
     /// <summary>
-    /// The lease's cancellation. Kept apart from the lease so that the caller's token, which may live long (an
-    /// application's stopping token), does not keep a forgotten lease reachable.
+    /// The lease's cancellation, in one of two ways. For a helper, which runs its own SQL, the runtime stops the running
+    /// statement itself with <c>KILL QUERY</c> over another connection the budget holds, and nothing is given to
+    /// MySqlConnector. For a lease whose connection code gets, <see cref="CancellationToken"/> is cancelled, which makes
+    /// MySqlConnector open a connection to send <c>KILL QUERY</c>: the budget first makes room for it, and keeps that
+    /// room a moment after, while the server lets go of it. Kept apart from the lease so that the caller's token, which
+    /// may live long (an application's stopping token), does not keep a forgotten lease reachable.
     /// </summary>
     private sealed class Cancellation
     {
+        /// <summary>How long room stays held after MySqlConnector closed its cancellation connection.</summary>
+        private static readonly TimeSpan Settle = TimeSpan.FromMilliseconds(100);
+
         private readonly ConnectionBroker _broker;
-        private readonly CancellationTokenSource _source = new();
+        private readonly PhysicalConnection _physical;
+        private readonly CancellationTokenSource? _source;
         private readonly TaskCompletionSource _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private CancellationTokenRegistration _registration;
+        private Task _killing = Task.CompletedTask;
 
-        public Cancellation(ConnectionBroker broker, CancellationToken cancellationToken)
+        public Cancellation(ConnectionBroker broker, PhysicalConnection physical, bool killOnCancel, CancellationToken cancellationToken)
         {
             _broker = broker;
-            _registration = cancellationToken.UnsafeRegister(static state => _ = ((Cancellation)state!).CancelAsync(), this);
+            _physical = physical;
+            _source = killOnCancel ? null : new CancellationTokenSource();
+            _registration = cancellationToken.UnsafeRegister(static state => ((Cancellation)state!).OnCancelled(), this);
         }
 
-        public CancellationToken Token => _source.Token;
+        public CancellationToken Token => _source?.Token ?? CancellationToken.None;
 
-        public void End()
+        /// <summary>The lease ends: no more cancelling. Returns a kill still under way, which the session must wait for.</summary>
+        public Task End()
         {
+            // Waits for the callback if it is running right now, so that a kill it starts is seen below.
             _registration.Dispose();
             _ended.TrySetResult();
+            return Volatile.Read(ref _killing);
         }
 
-        private async Task CancelAsync()
+        private void OnCancelled()
         {
             if (_ended.Task.IsCompleted)
             {
                 return;
             }
 
+            Volatile.Write(ref _killing, _source is null
+                ? _broker.KillAsync(_physical.Server, _physical.ThreadId, queryOnly: true, _ended.Task)
+                : CancelTokenAsync(_source));
+        }
+
+        private async Task CancelTokenAsync(CancellationTokenSource source)
+        {
             // Cancelling a running statement makes MySqlConnector open a connection to send KILL QUERY: hold room for it.
             using var room = await _broker.ReserveRoomAsync(_ended.Task).ConfigureAwait(false);
             if (room is null || _ended.Task.IsCompleted)
@@ -175,12 +197,14 @@ public sealed class TenantConnectionLease : IAsyncDisposable, IDisposable
 
             try
             {
-                _source.Cancel();
+                source.Cancel();
             }
             catch (AggregateException)
             {
                 // A registration's callback failed (MySqlConnector's cancellation itself catches its errors).
             }
+
+            await Task.Delay(Settle).ConfigureAwait(false);
         }
     }
 }

@@ -69,7 +69,7 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
         _broker.Instruments = _instruments;
         _leaks = new LeakDetector(_options.LeakDetectionThreshold, _logger, _instruments);
         _broker.Leaks = _leaks;
-        _registry = new TenantRegistry(_options, new MasterLocation(_master.Server, _master.Port, _master.Database), GetMasterConnectionAsync, _logger);
+        _registry = new TenantRegistry(_options, new MasterLocation(_master.Server, _master.Port, _master.Database), token => LeaseMasterAsync(exposed: false, token), _logger);
         _masterTarget = new Lazy<TenantTarget>(() => new TenantTarget(MasterKey, _master.Database, GetServer(null, null), _options.MaxMasterConnections, ConnectionBudgetKind.Master));
         if (_options.MaxConnections is { } limit)
         {
@@ -98,14 +98,8 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     /// <exception cref="ConnectionBudgetExhaustedException">No connection could be had within the acquire timeout.</exception>
     /// <exception cref="ServerConnectionLimitException">The server refused the connection (errors 1040, 1203, 1226).</exception>
     [AcquiresConnection]
-    public async ValueTask<TenantConnectionLease> GetConnectionAsync(string tenantKey, CancellationToken cancellationToken = default)
-    {
-        _registry.Validate(tenantKey);
-        var acquiredAt = _leaks.RecordsStacks ? LeakDetector.CaptureCaller() : null;
-        await EnsureBudgetAsync(cancellationToken).ConfigureAwait(false);
-        var tenant = await _registry.ResolveAsync(tenantKey, cancellationToken).ConfigureAwait(false);
-        return await AcquireAsync(GetTarget(tenant), acquiredAt, cancellationToken).ConfigureAwait(false);
-    }
+    public ValueTask<TenantConnectionLease> GetConnectionAsync(string tenantKey, CancellationToken cancellationToken = default) =>
+        LeaseAsync(tenantKey, exposed: true, cancellationToken);
 
     /// <summary>Lends an open connection to the master database. Dispose the lease on every path (<c>await using</c>).</summary>
     /// <param name="cancellationToken">Cancels the wait for a connection; afterwards, the lease's <see cref="TenantConnectionLease.CancellationToken"/> follows it.</param>
@@ -113,12 +107,8 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     /// <exception cref="ConnectionBudgetExhaustedException">No connection could be had within the acquire timeout.</exception>
     /// <exception cref="ServerConnectionLimitException">The server refused the connection (errors 1040, 1203, 1226).</exception>
     [AcquiresConnection]
-    public async ValueTask<TenantConnectionLease> GetMasterConnectionAsync(CancellationToken cancellationToken = default)
-    {
-        var acquiredAt = _leaks.RecordsStacks ? LeakDetector.CaptureCaller() : null;
-        await EnsureBudgetAsync(cancellationToken).ConfigureAwait(false);
-        return await AcquireAsync(_masterTarget.Value, acquiredAt, cancellationToken).ConfigureAwait(false);
-    }
+    public ValueTask<TenantConnectionLease> GetMasterConnectionAsync(CancellationToken cancellationToken = default) =>
+        LeaseMasterAsync(exposed: true, cancellationToken);
 
     /// <summary>
     /// Forgets what is known about a tenant (its row, its database), so that the next call for it reads the tenants
@@ -322,7 +312,7 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
         }
 
         CheckSql(sql);
-        await using var lease = await GetConnectionAsync(tenantKey, cancellationToken).ConfigureAwait(false);
+        await using var lease = await LeaseAsync(tenantKey, exposed: sql is null, cancellationToken).ConfigureAwait(false);
         try
         {
             return await RunAsync(lease, work, cancellationToken).ConfigureAwait(false);
@@ -343,7 +333,7 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     private async Task<TResult> WithMasterConnectionAsync<TResult>(Func<MySqlConnection, CancellationToken, Task<TResult>> work, string sql, CancellationToken cancellationToken)
     {
         CheckSql(sql);
-        await using var lease = await GetMasterConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var lease = await LeaseMasterAsync(exposed: false, cancellationToken).ConfigureAwait(false);
         return await RunAsync(lease, work, cancellationToken).ConfigureAwait(false);
     }
 
@@ -354,12 +344,18 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     /// </summary>
     private async Task<TResult> RunAsync<TResult>(TenantConnectionLease lease, Func<MySqlConnection, CancellationToken, Task<TResult>> work, CancellationToken cancellationToken)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         try
         {
             return await work(lease.Connection, lease.CancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException exception) when (cancellationToken.IsCancellationRequested && exception.CancellationToken != cancellationToken)
         {
+            throw new OperationCanceledException(exception.Message, exception, cancellationToken);
+        }
+        catch (MySqlException exception) when (cancellationToken.IsCancellationRequested && exception.ErrorCode == MySqlErrorCode.QueryInterrupted)
+        {
+            // A helper's statement, killed by the runtime because the caller cancelled.
             throw new OperationCanceledException(exception.Message, exception, cancellationToken);
         }
         catch (Exception exception) when (ServerErrors.IsCommandTimeout(exception))
@@ -404,13 +400,36 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
         }
     }
 
-    private async ValueTask<TenantConnectionLease> AcquireAsync(TenantTarget target, System.Diagnostics.StackTrace? acquiredAt, CancellationToken cancellationToken)
+    /// <summary>
+    /// A lease of a tenant's database; <paramref name="exposed"/> when code outside the runtime gets its connection (see
+    /// <see cref="PhysicalConnection.LendAsync"/>). Captures the caller's stack, when leak detection wants it, before the
+    /// first await.
+    /// </summary>
+    [AcquiresConnection]
+    private async ValueTask<TenantConnectionLease> LeaseAsync(string tenantKey, bool exposed, CancellationToken cancellationToken)
+    {
+        _registry.Validate(tenantKey);
+        var acquiredAt = _leaks.RecordsStacks ? LeakDetector.CaptureCaller() : null;
+        await EnsureBudgetAsync(cancellationToken).ConfigureAwait(false);
+        var tenant = await _registry.ResolveAsync(tenantKey, cancellationToken).ConfigureAwait(false);
+        return await AcquireAsync(GetTarget(tenant), acquiredAt, exposed, cancellationToken).ConfigureAwait(false);
+    }
+
+    [AcquiresConnection]
+    private async ValueTask<TenantConnectionLease> LeaseMasterAsync(bool exposed, CancellationToken cancellationToken)
+    {
+        var acquiredAt = _leaks.RecordsStacks ? LeakDetector.CaptureCaller() : null;
+        await EnsureBudgetAsync(cancellationToken).ConfigureAwait(false);
+        return await AcquireAsync(_masterTarget.Value, acquiredAt, exposed, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async ValueTask<TenantConnectionLease> AcquireAsync(TenantTarget target, System.Diagnostics.StackTrace? acquiredAt, bool exposed, CancellationToken cancellationToken)
     {
         PhysicalConnection physical;
         MySqlConnection connection;
         try
         {
-            (physical, connection) = await _broker.AcquireAsync(target, cancellationToken.CanBeCanceled, cancellationToken).ConfigureAwait(false);
+            (physical, connection) = await _broker.AcquireAsync(target, cancellationToken.CanBeCanceled, exposed, cancellationToken).ConfigureAwait(false);
         }
         catch (MySqlException exception) when (ServerErrors.IsConnectionLimit(exception))
         {
@@ -423,7 +442,7 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
         }
 
         var leakId = _leaks.Track(target.Key, acquiredAt);
-        return new TenantConnectionLease(_broker, physical, connection, target.Key, target.DatabaseName, _leaks, leakId, cancellationToken);
+        return new TenantConnectionLease(_broker, physical, connection, target.Key, target.DatabaseName, _leaks, leakId, killOnCancel: !exposed, cancellationToken);
     }
 
     /// <summary>Logs a tenant's database as unavailable and has the tenant looked up again (at most once per UnknownTenantCacheDuration).</summary>

@@ -118,7 +118,7 @@ internal sealed class ConnectionBroker : IAsyncDisposable
     /// connection of it stays free (or idle, to be closed) for the connection that cancelling a statement takes;
     /// otherwise cancelling could wait for a lease to end, which is what it is meant to cut short.
     /// </remarks>
-    public async ValueTask<(PhysicalConnection Physical, MySqlConnection Connection)> AcquireAsync(TenantTarget target, bool cancellable, CancellationToken cancellationToken)
+    public async ValueTask<(PhysicalConnection Physical, MySqlConnection Connection)> AcquireAsync(TenantTarget target, bool cancellable, bool exposed, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         var started = Stopwatch.GetTimestamp();
@@ -178,7 +178,7 @@ internal sealed class ConnectionBroker : IAsyncDisposable
                     var resetFirst = physical.DirtyTenantKey is { } dirty && !string.Equals(dirty, target.Key, StringComparison.Ordinal);
                     try
                     {
-                        var connection = await physical.LendAsync(target, resetFirst, cancellationToken).ConfigureAwait(false);
+                        var connection = await physical.LendAsync(target, resetFirst, exposed, cancellationToken).ConfigureAwait(false);
                         physical.LastDatabase = target.DatabaseName;
                         physical.DirtyTenantKey = null;
                         RecordWait(started);
@@ -256,7 +256,13 @@ internal sealed class ConnectionBroker : IAsyncDisposable
     /// Takes a connection back from a lease. Its connection object dies now; the session is reset in the background
     /// and kept (or closed when it failed, or killed first when it is busy).
     /// </summary>
-    public void Release(PhysicalConnection physical, MySqlConnection connection, string tenantKey, bool cancellable, LeaseFate fate)
+    /// <param name="physical">The lease's physical connection.</param>
+    /// <param name="connection">The lease's connection object, disposed now.</param>
+    /// <param name="tenantKey">The lease's tenant.</param>
+    /// <param name="cancellable">Whether the lease counted as one that can be cancelled.</param>
+    /// <param name="fate">What is known about the connection.</param>
+    /// <param name="pendingKill">A <c>KILL QUERY</c> for the lease still under way: the session is reused only after it.</param>
+    public void Release(PhysicalConnection physical, MySqlConnection connection, string tenantKey, bool cancellable, LeaseFate fate, Task pendingKill)
     {
         Task closed;
         try
@@ -276,7 +282,7 @@ internal sealed class ConnectionBroker : IAsyncDisposable
             Pulse();
         }
 
-        _ = RecycleAsync(physical, tenantKey, closed, fate);
+        _ = RecycleAsync(physical, tenantKey, pendingKill.IsCompleted ? closed : Task.WhenAll(closed, pendingKill), fate);
     }
 
     /// <summary>A lease that became unreachable: its connection is closed, never reused, and its slot and cap come back.</summary>
@@ -463,22 +469,47 @@ internal sealed class ConnectionBroker : IAsyncDisposable
     }
 
     /// <summary>
-    /// A connection whose statement may still run on the server: kill it over another connection of the same server
-    /// (an idle one, or a new one when the budget has room), and keep counting it until then, unless the statement ends
-    /// by itself first.
+    /// A connection whose statement may still run on the server: kill it over another connection of the same server,
+    /// and keep counting it until then, unless the statement ends by itself first.
     /// </summary>
     private async Task RetireAsync(PhysicalConnection physical, Task stillRunning, MySqlConnection? holder)
     {
-        var server = physical.Server;
-        var threadId = physical.ThreadId;
-        while (!stillRunning.IsCompleted && threadId != 0)
+        if (physical.ThreadId != 0)
+        {
+            await KillAsync(physical.Server, physical.ThreadId, queryOnly: false, stillRunning).ConfigureAwait(false);
+        }
+
+        // Once killed, whatever waited on the session fails at once (the server closed it).
+        await Task.WhenAny(stillRunning, Task.Delay(_options.ResetTimeout)).ConfigureAwait(false);
+        if (holder is not null)
+        {
+            await PhysicalConnection.DisposeQuietlyAsync(holder).ConfigureAwait(false);
+        }
+
+        await CloseAndForgetAsync(physical).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Sends <c>KILL QUERY</c> (<paramref name="queryOnly"/>) or <c>KILL CONNECTION</c> for session
+    /// <paramref name="threadId"/> over another connection of the same server that the budget holds: an idle one, or a
+    /// new one when the budget has room (kept afterwards like any other). Waits for one until
+    /// <paramref name="abandon"/> completes.
+    /// </summary>
+    public async Task KillAsync(ServerPool server, int threadId, bool queryOnly, Task abandon)
+    {
+        while (!abandon.IsCompleted)
         {
             PhysicalConnection? killer = null;
             var fresh = false;
             Task signal;
             lock (_gate)
             {
-                if (!_disposed && server.TryPopAnyIdle(out killer))
+                if (_disposed)
+                {
+                    return;
+                }
+
+                if (server.TryPopAnyIdle(out killer))
                 {
                     signal = Task.CompletedTask;
                 }
@@ -497,30 +528,20 @@ internal sealed class ConnectionBroker : IAsyncDisposable
 
             if (killer is null && !fresh)
             {
-                await Task.WhenAny(signal, stillRunning).ConfigureAwait(false);
+                await Task.WhenAny(signal, abandon).ConfigureAwait(false);
                 continue;
             }
 
             killer ??= new PhysicalConnection(server);
-            var killed = await killer.KillAsync(threadId, _options.ResetTimeout).ConfigureAwait(false);
-            if (killed)
+            if (await killer.KillAsync(threadId, queryOnly, _options.ResetTimeout).ConfigureAwait(false))
             {
                 Park(killer);
-                break;
+                return;
             }
 
             await CloseAndForgetAsync(killer).ConfigureAwait(false);
-            await Task.WhenAny(Task.Delay(50), stillRunning).ConfigureAwait(false);
+            await Task.WhenAny(Task.Delay(50), abandon).ConfigureAwait(false);
         }
-
-        // Once killed, whatever waited on the session fails at once (the server closed it).
-        await Task.WhenAny(stillRunning, Task.Delay(_options.ResetTimeout)).ConfigureAwait(false);
-        if (holder is not null)
-        {
-            await PhysicalConnection.DisposeQuietlyAsync(holder).ConfigureAwait(false);
-        }
-
-        await CloseAndForgetAsync(physical).ConfigureAwait(false);
     }
 
     /// <summary>Gives back a connection that was taken for a lease that did not happen.</summary>

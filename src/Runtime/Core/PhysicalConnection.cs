@@ -36,11 +36,14 @@ namespace TenantDbGuard.Core;
 /// </remarks>
 internal sealed class PhysicalConnection : IAsyncDisposable
 {
-    private const string KillSql = "KILL CONNECTION ";
+    private const string KillConnectionSql = "KILL CONNECTION ";
+    private const string KillQuerySql = "KILL QUERY ";
 
     private readonly MySqlDataSource _dataSource;
     private readonly WeakReference<MySqlConnection?> _lent = new(null);
     private MySqlConnection? _expected;
+    private MySqlConnection? _own;
+    private CancellationTokenSource? _deadline;
 
     public PhysicalConnection(ServerPool server)
     {
@@ -68,14 +71,24 @@ internal sealed class PhysicalConnection : IAsyncDisposable
     /// server. Throws the server's <see cref="MySqlException"/> when the database cannot be used (the session is fine);
     /// any other failure means the session cannot be trusted.
     /// </summary>
-    public async Task<MySqlConnection> LendAsync(TenantTarget target, bool resetFirst, CancellationToken cancellationToken)
+    /// <param name="target">Where the lease goes.</param>
+    /// <param name="resetFirst">Reset the session first: it holds another tenant's session state.</param>
+    /// <param name="exposed">
+    /// Code outside the runtime gets the connection object: give it settings that name the tenant's database, so that
+    /// <see cref="MySqlConnection.Database"/> and stored procedure calls (which look the procedure up in it) are right.
+    /// Parsing those settings costs more than the rest of a lease, so a helper that runs its own SQL skips it.
+    /// </param>
+    /// <param name="cancellationToken">Cancels taking the session from its pool.</param>
+    public async Task<MySqlConnection> LendAsync(TenantTarget target, bool resetFirst, bool exposed, CancellationToken cancellationToken)
     {
         var connection = _dataSource.CreateConnection();
+        if (exposed)
+        {
+            // The pool's settings (no database) stay the ones MySqlConnector uses for the session.
+            connection.ConnectionString = target.LeaseConnectionString;
+            _ = connection.Database;
+        }
 
-        // Its own settings name the tenant's database, so that Database and stored procedure calls use it; the pool's
-        // settings (no database) are the ones MySqlConnector uses for the session.
-        connection.ConnectionString = target.LeaseConnectionString;
-        _ = connection.Database;
         try
         {
             await OpenOwnAsync(connection, cancellationToken).ConfigureAwait(false);
@@ -109,8 +122,9 @@ internal sealed class PhysicalConnection : IAsyncDisposable
 
     /// <summary>
     /// Takes the session back after a lease: waits (at most <paramref name="timeout"/>) for the lease's connection to
-    /// close, then resets the session (or, when <paramref name="reset"/> is false, pings it) on a connection of its own,
-    /// again within the timeout. A session that does not answer in time is busy with something the lease left running.
+    /// close, then resets the session (or, when <paramref name="reset"/> is false, pings it) on the runtime's own
+    /// connection object, again within the timeout. A session that does not answer in time is busy with something the
+    /// lease left running.
     /// </summary>
     public async Task<Recycled> RecycleAsync(Task leaseClosed, bool reset, TimeSpan timeout)
     {
@@ -120,14 +134,14 @@ internal sealed class PhysicalConnection : IAsyncDisposable
             return Recycled.Busy(leaseClosed, null);
         }
 
-        var own = _dataSource.CreateConnection();
+        // The runtime's own connection object, opened and closed again for each reset: it never leaves this class.
+        var own = _own ??= _dataSource.CreateConnection();
         var previous = ThreadId;
         try
         {
-            using var openTimeout = new CancellationTokenSource(timeout);
-            await OpenOwnAsync(own, openTimeout.Token).ConfigureAwait(false);
+            await OpenOwnAsync(own, CancellationToken.None).ConfigureAwait(false);
         }
-        catch (Exception exception) when (exception is MySqlException or InvalidOperationException or OperationCanceledException or System.IO.IOException)
+        catch (Exception exception) when (exception is MySqlException or InvalidOperationException or System.IO.IOException)
         {
             await DisposeQuietlyAsync(own).ConfigureAwait(false);
             return Recycled.Broken;
@@ -137,7 +151,7 @@ internal sealed class PhysicalConnection : IAsyncDisposable
         {
             // MySqlConnector dropped the old session when it came back (it was not idle) and opened a new one: stop
             // whatever may still run on the old one.
-            await KillQuietlyAsync(own, previous).ConfigureAwait(false);
+            await KillQuietlyAsync(own, previous, queryOnly: false).ConfigureAwait(false);
         }
 
         Task<bool> step = reset ? ResetAsync(own) : own.PingAsync(CancellationToken.None);
@@ -146,20 +160,25 @@ internal sealed class PhysicalConnection : IAsyncDisposable
             return Recycled.Busy(step, own);
         }
 
-        var healthy = step.Status == TaskStatus.RanToCompletion && step.Result;
-        await DisposeQuietlyAsync(own).ConfigureAwait(false);
-        return healthy ? Recycled.Clean : Recycled.Broken;
+        if (step.Status != TaskStatus.RanToCompletion || !step.Result)
+        {
+            await DisposeQuietlyAsync(own).ConfigureAwait(false);
+            return Recycled.Broken;
+        }
+
+        await own.CloseAsync().ConfigureAwait(false);
+        return Recycled.Clean;
     }
 
-    /// <summary>Sends <c>KILL CONNECTION</c> for another session of the same server over this (idle) one.</summary>
-    public async Task<bool> KillAsync(int threadId, TimeSpan timeout)
+    /// <summary>Sends <c>KILL QUERY</c> or <c>KILL CONNECTION</c> for another session of the same server over this (idle) one.</summary>
+    public async Task<bool> KillAsync(int threadId, bool queryOnly, TimeSpan timeout)
     {
         var own = _dataSource.CreateConnection();
         try
         {
             using var openTimeout = new CancellationTokenSource(timeout);
             await OpenOwnAsync(own, openTimeout.Token).ConfigureAwait(false);
-            var kill = KillQuietlyAsync(own, threadId);
+            var kill = KillQuietlyAsync(own, threadId, queryOnly);
             if (!await CompletesWithinAsync(kill, timeout).ConfigureAwait(false))
             {
                 return false;
@@ -212,11 +231,11 @@ internal sealed class PhysicalConnection : IAsyncDisposable
         return true;
     }
 
-    private static async Task<bool> KillQuietlyAsync(MySqlConnection connection, int threadId)
+    private static async Task<bool> KillQuietlyAsync(MySqlConnection connection, int threadId, bool queryOnly)
     {
         try
         {
-            await using var command = new MySqlCommand(KillSql + threadId.ToString(CultureInfo.InvariantCulture), connection);
+            await using var command = new MySqlCommand((queryOnly ? KillQuerySql : KillConnectionSql) + threadId.ToString(CultureInfo.InvariantCulture), connection);
             await command.ExecuteNonQueryAsync(CancellationToken.None).ConfigureAwait(false);
             return true;
         }
@@ -230,24 +249,33 @@ internal sealed class PhysicalConnection : IAsyncDisposable
         }
     }
 
-    private static async Task<bool> CompletesWithinAsync(Task task, TimeSpan timeout)
+    /// <summary>
+    /// Whether <paramref name="task"/> completes (one way or another) within <paramref name="timeout"/>. The timer is
+    /// this connection's own, reused from one reset to the next: the common case allocates none.
+    /// </summary>
+    private async Task<bool> CompletesWithinAsync(Task task, TimeSpan timeout)
     {
-        if (!task.IsCompleted)
+        if (task.IsCompleted)
         {
-            try
-            {
-                await task.WaitAsync(timeout).ConfigureAwait(false);
-            }
-            catch (TimeoutException)
-            {
-                return false;
-            }
-            catch (Exception)
-            {
-                // It completed (with an error): that is an answer, and the caller looks at it.
-            }
+            return true;
         }
 
+        var deadline = _deadline is { } reusable && reusable.TryReset() ? reusable : _deadline = new CancellationTokenSource();
+        deadline.CancelAfter(timeout);
+        try
+        {
+            await task.WaitAsync(deadline.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (deadline.IsCancellationRequested)
+        {
+            return false;
+        }
+        catch (Exception)
+        {
+            // It completed (with an error): that is an answer, and the caller looks at it.
+        }
+
+        deadline.CancelAfter(Timeout.InfiniteTimeSpan);
         return true;
     }
 
