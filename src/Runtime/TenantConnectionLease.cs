@@ -101,25 +101,11 @@ public sealed class TenantConnectionLease : IAsyncDisposable, IDisposable
         return default;
     }
 
-    /// <summary>Tells the pool that the connection failed and must not be reused.</summary>
-    internal void MarkBroken() => Mark(LeaseFate.Broken);
-
-    /// <summary>Tells the pool that a statement may still run on the server: it is killed before the connection is closed.</summary>
-    internal void MarkAbandoned() => Mark(LeaseFate.Abandoned);
-
-    private void Mark(LeaseFate fate)
-    {
-        int current;
-        do
-        {
-            current = Volatile.Read(ref _fate);
-            if (current >= (int)fate)
-            {
-                return;
-            }
-        }
-        while (Interlocked.CompareExchange(ref _fate, (int)fate, current) != current);
-    }
+    /// <summary>
+    /// Tells the pool that the connection failed (or the driver gave up on a statement): it is not reused, and what may
+    /// still run on the server for it is killed.
+    /// </summary>
+    internal void MarkFailed() => Volatile.Write(ref _fate, (int)LeaseFate.Failed);
 
     private void Release()
     {
@@ -145,9 +131,6 @@ public sealed class TenantConnectionLease : IAsyncDisposable, IDisposable
     /// </summary>
     private sealed class Cancellation
     {
-        /// <summary>How long room stays held after MySqlConnector closed its cancellation connection.</summary>
-        private static readonly TimeSpan Settle = TimeSpan.FromMilliseconds(100);
-
         private readonly ConnectionBroker _broker;
         private readonly PhysicalConnection _physical;
         private readonly CancellationTokenSource? _source;
@@ -204,7 +187,7 @@ public sealed class TenantConnectionLease : IAsyncDisposable, IDisposable
                 // A registration's callback failed (MySqlConnector's cancellation itself catches its errors).
             }
 
-            await Task.Delay(Settle).ConfigureAwait(false);
+            await Task.Delay(ConnectionBroker.ServerLetGo).ConfigureAwait(false);
         }
     }
 }

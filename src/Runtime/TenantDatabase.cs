@@ -360,12 +360,12 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
         }
         catch (Exception exception) when (ServerErrors.IsCommandTimeout(exception))
         {
-            lease.MarkAbandoned();
+            lease.MarkFailed();
             throw;
         }
         catch (Exception exception) when (ServerErrors.IsConnectionFailure(exception))
         {
-            lease.MarkBroken();
+            lease.MarkFailed();
             Log.ConnectionLost(_logger, exception, LogSafe.Text(lease.TenantKey));
             throw new TenantConnectionFailedException(lease.TenantKey, exception);
         }

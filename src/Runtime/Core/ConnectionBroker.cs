@@ -40,6 +40,12 @@ namespace TenantDbGuard.Core;
 /// </remarks>
 internal sealed class ConnectionBroker : IAsyncDisposable
 {
+    /// <summary>
+    /// How long a closed connection stays counted after the client let go of it: the server ends its side a moment
+    /// later, and only then does it stop counting against <c>max_connections</c>.
+    /// </summary>
+    internal static readonly TimeSpan ServerLetGo = TimeSpan.FromMilliseconds(100);
+
     private readonly object _gate = new();
     private readonly TenantDbGuardOptions _options;
     private readonly ILogger _logger;
@@ -170,9 +176,10 @@ internal sealed class ConnectionBroker : IAsyncDisposable
                 {
                     if (victim is not null)
                     {
-                        // Close first, so that the server never sees one more connection than the budget.
+                        // Close first, and let the server end it, so that it never sees one more connection than the budget.
                         Log.IdleConnectionStolen(_logger, victim.Server.Key, server.Key);
                         await victim.DisposeAsync().ConfigureAwait(false);
+                        await Task.Delay(ServerLetGo).ConfigureAwait(false);
                     }
 
                     var resetFirst = physical.DirtyTenantKey is { } dirty && !string.Equals(dirty, target.Key, StringComparison.Ordinal);
@@ -264,6 +271,11 @@ internal sealed class ConnectionBroker : IAsyncDisposable
     /// <param name="pendingKill">A <c>KILL QUERY</c> for the lease still under way: the session is reused only after it.</param>
     public void Release(PhysicalConnection physical, MySqlConnection connection, string tenantKey, bool cancellable, LeaseFate fate, Task pendingKill)
     {
+        if (connection.State == System.Data.ConnectionState.Broken)
+        {
+            fate = LeaseFate.Failed;
+        }
+
         Task closed;
         try
         {
@@ -332,6 +344,7 @@ internal sealed class ConnectionBroker : IAsyncDisposable
                 if (victim is not null)
                 {
                     await victim.DisposeAsync().ConfigureAwait(false);
+                    await Task.Delay(ServerLetGo).ConfigureAwait(false);
                 }
 
                 return new Room(this);
@@ -415,16 +428,15 @@ internal sealed class ConnectionBroker : IAsyncDisposable
     {
         try
         {
-            if (fate == LeaseFate.Abandoned)
+            if (fate == LeaseFate.Failed)
             {
-                // The driver gave up on a statement that may still run on the server.
-                await RetireAsync(physical, closed, null).ConfigureAwait(false);
+                // Whether anything still runs on the server for it cannot be told: try to kill it, for a while.
+                Log.ConnectionBroken(_logger, LogSafe.Text(tenantKey));
+                await RetireAsync(physical, Task.Delay(_options.ResetTimeout), closed, null).ConfigureAwait(false);
                 return;
             }
 
-            var outcome = fate == LeaseFate.Broken
-                ? PhysicalConnection.Recycled.Broken
-                : await physical.RecycleAsync(closed, _options.ResetSessionOnRelease, _options.ResetTimeout).ConfigureAwait(false);
+            var outcome = await physical.RecycleAsync(closed, _options.ResetSessionOnRelease, _options.ResetTimeout).ConfigureAwait(false);
             switch (outcome.State)
             {
                 case PhysicalConnection.RecycledState.Clean:
@@ -452,7 +464,7 @@ internal sealed class ConnectionBroker : IAsyncDisposable
                     break;
                 case PhysicalConnection.RecycledState.Busy:
                     Log.BusyConnectionKilled(_logger, LogSafe.Text(tenantKey), physical.Server.Key, _options.ResetTimeout.TotalMilliseconds);
-                    await RetireAsync(physical, outcome.StillRunning!, outcome.Holder).ConfigureAwait(false);
+                    await RetireAsync(physical, outcome.StillRunning!, outcome.StillRunning!, outcome.Holder).ConfigureAwait(false);
                     break;
                 default:
                     Log.ConnectionBroken(_logger, LogSafe.Text(tenantKey));
@@ -469,18 +481,19 @@ internal sealed class ConnectionBroker : IAsyncDisposable
     }
 
     /// <summary>
-    /// A connection whose statement may still run on the server: kill it over another connection of the same server,
-    /// and keep counting it until then, unless the statement ends by itself first.
+    /// A connection whose statement may still run on the server: kill it over another connection of the same server, and
+    /// keep counting it until then, unless <paramref name="giveUp"/> completes first (the statement ended by itself, or
+    /// there is no telling and the runtime stops trying). Then closes it, once <paramref name="pending"/> (what waits on
+    /// the session) is over, which the kill brings about at once.
     /// </summary>
-    private async Task RetireAsync(PhysicalConnection physical, Task stillRunning, MySqlConnection? holder)
+    private async Task RetireAsync(PhysicalConnection physical, Task giveUp, Task pending, MySqlConnection? holder)
     {
         if (physical.ThreadId != 0)
         {
-            await KillAsync(physical.Server, physical.ThreadId, queryOnly: false, stillRunning).ConfigureAwait(false);
+            await KillAsync(physical.Server, physical.ThreadId, queryOnly: false, giveUp).ConfigureAwait(false);
         }
 
-        // Once killed, whatever waited on the session fails at once (the server closed it).
-        await Task.WhenAny(stillRunning, Task.Delay(_options.ResetTimeout)).ConfigureAwait(false);
+        await Task.WhenAny(pending, Task.Delay(_options.ResetTimeout)).ConfigureAwait(false);
         if (holder is not null)
         {
             await PhysicalConnection.DisposeQuietlyAsync(holder).ConfigureAwait(false);
@@ -539,8 +552,13 @@ internal sealed class ConnectionBroker : IAsyncDisposable
                 return;
             }
 
+            // The killer failed: an idle one was dead (try another), a new one could not connect (the server is out of
+            // reach, and nothing runs there for this process that could be killed now).
             await CloseAndForgetAsync(killer).ConfigureAwait(false);
-            await Task.WhenAny(Task.Delay(50), abandon).ConfigureAwait(false);
+            if (fresh)
+            {
+                return;
+            }
         }
     }
 
@@ -563,8 +581,6 @@ internal sealed class ConnectionBroker : IAsyncDisposable
             }
             else
             {
-                physical.Server.Open--;
-                _open--;
                 close = true;
             }
 
@@ -573,7 +589,7 @@ internal sealed class ConnectionBroker : IAsyncDisposable
 
         if (close)
         {
-            _ = physical.DisposeAsync().AsTask();
+            _ = CloseAndForgetAsync(physical);
         }
     }
 
@@ -601,9 +617,18 @@ internal sealed class ConnectionBroker : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Closes a connection and stops counting it once the server has had time to end its side (at once when it never
+    /// had one: the connection was refused).
+    /// </summary>
     private async Task CloseAndForgetAsync(PhysicalConnection physical)
     {
         await physical.DisposeAsync().ConfigureAwait(false);
+        if (physical.ThreadId != 0)
+        {
+            await Task.Delay(ServerLetGo).ConfigureAwait(false);
+        }
+
         lock (_gate)
         {
             physical.Server.Open--;
@@ -636,21 +661,14 @@ internal sealed class ConnectionBroker : IAsyncDisposable
 
             foreach (var server in _servers.Values)
             {
-                var stale = server.RemoveIdle(c => now - c.IdleSinceTicks >= idleTimeoutTicks);
-                Forget(server, stale.Count);
-                toClose.AddRange(stale);
-            }
-
-            if (toClose.Count > 0)
-            {
-                Pulse();
+                toClose.AddRange(server.RemoveIdle(c => now - c.IdleSinceTicks >= idleTimeoutTicks));
             }
         }
 
         foreach (var connection in toClose)
         {
             Log.IdleConnectionClosed(_logger, connection.Server.Key);
-            _ = connection.DisposeAsync().AsTask();
+            _ = CloseAndForgetAsync(connection);
         }
     }
 
@@ -772,9 +790,9 @@ internal enum LeaseFate
     /// <summary>Nothing known against it: reset and reuse it (the reset checks it).</summary>
     Healthy,
 
-    /// <summary>The connection failed; close it.</summary>
-    Broken,
-
-    /// <summary>The driver gave up on a statement (a command timeout) that may still run on the server; kill it first.</summary>
-    Abandoned,
+    /// <summary>
+    /// The connection failed, or the driver gave up on a statement (a command timeout): close it, after killing what
+    /// may still run on the server for it.
+    /// </summary>
+    Failed,
 }
