@@ -28,6 +28,17 @@ public sealed class TenantNotFoundException : Exception
 
     /// <summary>The unknown key, as given (the message shows it with control characters escaped).</summary>
     public string TenantKey { get; }
+
+    /// <summary>A key never seen before arrived while too many such keys were being looked up: it was not looked up.</summary>
+    internal static TenantNotFoundException LookupsLimited(string tenantKey, int perSecond) => new(
+        tenantKey,
+        $"Tenant '{LogSafe.Text(tenantKey)}' was not found: more than {perSecond} unknown tenant keys a second are arriving, and this one was not looked up (no query was run). Try again shortly.");
+
+    private TenantNotFoundException(string tenantKey, string message)
+        : base(message)
+    {
+        TenantKey = tenantKey;
+    }
 }
 
 /// <summary>No connection could be had within <see cref="TenantDbGuardOptions.AcquireTimeout"/>: a budget was full the whole time.</summary>

@@ -94,8 +94,10 @@ public sealed class TenantResolutionTests(MariaDbFixture fixture, ITestOutputHel
         var selects = await server.GetStatusAsync("Com_select") - selectsBefore;
         output.WriteLine($"100,000 random keys in {elapsed.TotalSeconds:0.0} s: {selects} SELECTs on the server, memory {(memoryAfter - memoryBefore) / 1024.0:0} KiB more");
 
+        // Keys never seen before are looked up at most 100 times a second (each lookup is two SELECTs: the lease's
+        // database check and the lookup); the rest are refused without a query, and none is remembered for long.
         Assert.Equal(100_000, notFound);
-        Assert.InRange(selects, 0, 2 * (long)(elapsed.TotalSeconds / 5 + 2));
+        Assert.InRange(selects, 0, 2 * (long)(100 * (elapsed.TotalSeconds + 1)) + 10);
         Assert.InRange(memoryAfter - memoryBefore, long.MinValue, 2 * 1024 * 1024);
         Assert.Equal([MariaDbFixture.TenantDatabase(2)], await db.QueryTenantAsync<string>(MariaDbFixture.TenantKey(2), "SELECT DATABASE()"));
     }

@@ -7,10 +7,10 @@ using Microsoft.Extensions.Logging;
 namespace TenantDbGuard.Core;
 
 /// <summary>
-/// Turns tenant keys into tenants: checks the key's shape before anything else happens, resolves it (from a snapshot
-/// of the master database's tenants table, or through a custom resolver, each with bounded memory), and refuses rows
-/// that would hand a tenant a database it must not use. The identity of a tenant is the key of its row, whatever
-/// spelling of it the caller used.
+/// Turns tenant keys into tenants: checks the key's shape before anything else happens, resolves it (in the master
+/// database's tenants table, or through a custom resolver; see <see cref="TenantResolverCache"/> for the bounds on
+/// memory and lookups), and refuses rows that would hand a tenant a database it must not use. The identity of a tenant
+/// is the key of its row, whatever spelling of it the caller used.
 /// </summary>
 internal sealed class TenantRegistry
 {
@@ -19,8 +19,7 @@ internal sealed class TenantRegistry
 
     private readonly TenantDbGuardOptions _options;
     private readonly Regex _keyPattern;
-    private readonly TenantTableSnapshot? _table;
-    private readonly TenantResolverCache? _resolver;
+    private readonly TenantResolverCache _cache;
 
     public TenantRegistry(TenantDbGuardOptions options, MasterLocation master, Func<CancellationToken, ValueTask<TenantConnectionLease>> openMaster, ILogger logger)
     {
@@ -29,11 +28,18 @@ internal sealed class TenantRegistry
         var rules = new TenantRowRules(master, options.AllowSharedTenantDatabases);
         if (options.TenantResolver is { } resolve)
         {
-            _resolver = new TenantResolverCache(resolve, options, rules, logger);
+            _cache = new TenantResolverCache(
+                async (key, cancellationToken) => await resolve(key, cancellationToken).ConfigureAwait(false) is { } tenant
+                    ? new TenantResolverCache.Resolved(tenant.TenantKey, tenant.DatabaseName, tenant.ServerHost, tenant.ServerPort, SharedWith: null)
+                    : null,
+                limitNewKeys: false,
+                options,
+                rules,
+                logger);
         }
         else
         {
-            _table = new TenantTableSnapshot(options, rules, openMaster, logger);
+            _cache = new TenantResolverCache(new TenantTableLookup(options, master, openMaster).LookUpAsync, limitNewKeys: true, options, rules, logger);
         }
     }
 
@@ -69,38 +75,17 @@ internal sealed class TenantRegistry
     /// <summary>The tenant <paramref name="tenantKey"/> names, with the key of its row as <see cref="TenantInfo.TenantKey"/>.</summary>
     /// <exception cref="TenantNotFoundException">No active tenant has this key.</exception>
     /// <exception cref="TenantConfigurationException">The tenant's row names a database it must not use.</exception>
-    public ValueTask<TenantInfo> ResolveAsync(string tenantKey, CancellationToken cancellationToken) =>
-        _table is not null ? _table.ResolveAsync(tenantKey, cancellationToken) : _resolver!.ResolveAsync(tenantKey, cancellationToken);
+    public ValueTask<TenantInfo> ResolveAsync(string tenantKey, CancellationToken cancellationToken) => _cache.ResolveAsync(tenantKey, cancellationToken);
 
     /// <summary>Forgets what is known about a tenant, so that the next call looks it up again.</summary>
-    public void Invalidate(string tenantKey)
-    {
-        if (_table is not null)
-        {
-            _table.Invalidate(tenantKey);
-        }
-        else
-        {
-            _resolver!.Invalidate(tenantKey);
-        }
-    }
+    public void Invalidate(string tenantKey) => _cache.Invalidate(tenantKey);
 
     /// <summary>
     /// The tenant's database failed (it was dropped, access was revoked): look the tenant up again, in case the tenants
     /// table moved it, but no more often than once per <see cref="TenantDbGuardOptions.UnknownTenantCacheDuration"/>,
     /// so that a tenant whose database stays broken does not turn every request into a read of the tenants table.
     /// </summary>
-    public void Suspect(string tenantKey)
-    {
-        if (_table is not null)
-        {
-            _table.Suspect(tenantKey);
-        }
-        else
-        {
-            _resolver!.Suspect(tenantKey);
-        }
-    }
+    public void Suspect(string tenantKey) => _cache.Suspect(tenantKey);
 
     /// <summary>
     /// The key check runs in linear time where the pattern allows it, with no timeout: a match timeout counts

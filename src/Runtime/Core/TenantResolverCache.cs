@@ -8,18 +8,30 @@ using Microsoft.Extensions.Logging;
 namespace TenantDbGuard.Core;
 
 /// <summary>
-/// The answers of a custom <see cref="TenantDbGuardOptions.TenantResolver"/>. Known tenants are kept by their own key
-/// for <see cref="TenantDbGuardOptions.TenantCacheDuration"/> (as many as the resolver knows); other spellings of a
-/// known key, and unknown keys (for <see cref="TenantDbGuardOptions.UnknownTenantCacheDuration"/>), are remembered in
-/// lists of fixed size, the oldest forgotten first. So a flood of bad keys neither repeats lookups of one key nor grows
-/// memory. One lookup per key at a time; the first caller's cancellation does not cancel the others' answer.
+/// The answers of the tenant lookup (the tenants table, or a custom <see cref="TenantDbGuardOptions.TenantResolver"/>),
+/// with memory and lookups bounded whatever keys callers send:
+/// <list type="bullet">
+/// <item>known tenants are kept by the key of their row for <see cref="TenantDbGuardOptions.TenantCacheDuration"/> (as
+/// many as there are tenants); other spellings of a known key (<c>ACME</c> for <c>acme</c>) point to it from a list of
+/// fixed size;</item>
+/// <item>unknown keys are remembered for <see cref="TenantDbGuardOptions.UnknownTenantCacheDuration"/> in a list of fixed
+/// size, the oldest forgotten first;</item>
+/// <item>keys never seen before are looked up in the tenants table at most <see cref="NewKeysPerSecond"/> times a
+/// second: beyond that, a flood of random keys is answered "not found" without a query (a tenant created during such a
+/// flood is found once it ebbs). Known tenants are looked up again whatever the flood.</item>
+/// </list>
+/// One lookup per key at a time; the first caller's cancellation does not cancel the others' answer.
 /// </summary>
 internal sealed class TenantResolverCache
 {
     /// <summary>How many unknown keys, and how many other spellings of known keys, are remembered.</summary>
     internal const int Capacity = 1024;
 
-    private readonly Func<string, CancellationToken, ValueTask<TenantInfo?>> _resolve;
+    /// <summary>Lookups of keys never seen before, per second, when the lookup reads the tenants table.</summary>
+    internal const int NewKeysPerSecond = 100;
+
+    private readonly Func<string, CancellationToken, ValueTask<Resolved?>> _lookUp;
+    private readonly bool _limitNewKeys;
     private readonly TenantDbGuardOptions _options;
     private readonly TenantRowRules _rules;
     private readonly ILogger _logger;
@@ -28,11 +40,20 @@ internal sealed class TenantResolverCache
     private readonly Dictionary<string, string> _places = new(StringComparer.Ordinal);
     private readonly RecentKeys<string> _aliases = new(Capacity);
     private readonly RecentKeys<long> _unknown = new(Capacity);
+    private readonly RecentKeys<bool> _forgotten = new(Capacity);
     private readonly Dictionary<string, Task> _inFlight = new(StringComparer.Ordinal);
+    private double _tokens = NewKeysPerSecond;
+    private long _tokensTicks = Stopwatch.GetTimestamp();
 
-    public TenantResolverCache(Func<string, CancellationToken, ValueTask<TenantInfo?>> resolve, TenantDbGuardOptions options, TenantRowRules rules, ILogger logger)
+    /// <param name="lookUp">Looks a key up; null when no active tenant has it.</param>
+    /// <param name="limitNewKeys">Whether lookups of keys never seen before are limited per second (they query the master database).</param>
+    /// <param name="options">The cache durations.</param>
+    /// <param name="rules">What a tenant's row must not name.</param>
+    /// <param name="logger">Where refused rows are logged.</param>
+    public TenantResolverCache(Func<string, CancellationToken, ValueTask<Resolved?>> lookUp, bool limitNewKeys, TenantDbGuardOptions options, TenantRowRules rules, ILogger logger)
     {
-        _resolve = resolve;
+        _lookUp = lookUp;
+        _limitNewKeys = limitNewKeys;
         _options = options;
         _rules = rules;
         _logger = logger;
@@ -44,7 +65,8 @@ internal sealed class TenantResolverCache
         lock (_gate)
         {
             var now = Stopwatch.GetTimestamp();
-            if (TryGetKnown(tenantKey, now, out var known))
+            var canonical = CanonicalOf(tenantKey);
+            if (canonical is not null && _known.TryGetValue(canonical, out var known) && known.ExpiresTicks > now)
             {
                 return Accept(known);
             }
@@ -56,6 +78,11 @@ internal sealed class TenantResolverCache
 
             if (!_inFlight.TryGetValue(tenantKey, out lookup!))
             {
+                if (_limitNewKeys && canonical is null && !_forgotten.TryGet(tenantKey, out _) && !TakeToken(now))
+                {
+                    throw TenantNotFoundException.LookupsLimited(tenantKey, NewKeysPerSecond);
+                }
+
                 lookup = LookUpAsync(tenantKey);
                 _inFlight[tenantKey] = lookup;
             }
@@ -64,23 +91,50 @@ internal sealed class TenantResolverCache
         await lookup.WaitAsync(cancellationToken).ConfigureAwait(false);
         lock (_gate)
         {
-            return TryGetKnown(tenantKey, long.MinValue, out var known) ? Accept(known) : throw new TenantNotFoundException(tenantKey);
+            var canonical = CanonicalOf(tenantKey);
+            return canonical is not null && _known.TryGetValue(canonical, out var known) ? Accept(known) : throw new TenantNotFoundException(tenantKey);
         }
     }
 
-    /// <summary>Forgets the key and every remembered spelling of the tenant it names.</summary>
+    /// <summary>
+    /// Forgets the tenant a key names, and every remembered spelling of it. A spelling never looked up may still name a
+    /// known tenant (the key column's collation decides): every known tenant whose key differs from it only in case is
+    /// forgotten too, which at worst costs those tenants one lookup.
+    /// </summary>
     public void Invalidate(string tenantKey)
     {
         lock (_gate)
         {
-            var canonical = _aliases.TryGet(tenantKey, out var aliased) ? aliased : tenantKey;
-            if (_known.Remove(canonical, out var known) && known.Refusal is null)
+            var forget = new List<string>();
+            if (CanonicalOf(tenantKey) is { } canonical)
             {
-                _places.Remove(_rules.Place(known.Tenant.DatabaseName, known.Tenant.ServerHost, known.Tenant.ServerPort));
+                forget.Add(canonical);
             }
 
-            _aliases.RemoveWhere((key, value) => string.Equals(key, tenantKey, StringComparison.Ordinal) || string.Equals(value, canonical, StringComparison.Ordinal));
+            foreach (var key in _known.Keys)
+            {
+                if (string.Equals(key, tenantKey, StringComparison.OrdinalIgnoreCase))
+                {
+                    forget.Add(key);
+                }
+            }
+
+            foreach (var key in forget)
+            {
+                if (_known.Remove(key, out var known))
+                {
+                    _places.Remove(Place(known.Resolved));
+                }
+
+                _aliases.RemoveWhere((_, value) => string.Equals(value, key, StringComparison.Ordinal));
+
+                // Looked up again whatever a flood of new keys does.
+                _forgotten.Set(key, true);
+            }
+
+            _aliases.RemoveWhere((key, _) => string.Equals(key, tenantKey, StringComparison.Ordinal));
             _unknown.RemoveWhere((key, _) => string.Equals(key, tenantKey, StringComparison.Ordinal));
+            _forgotten.Set(tenantKey, true);
         }
     }
 
@@ -89,7 +143,8 @@ internal sealed class TenantResolverCache
     {
         lock (_gate)
         {
-            if (!TryGetKnown(tenantKey, long.MinValue, out var known)
+            var canonical = CanonicalOf(tenantKey);
+            if (canonical is null || !_known.TryGetValue(canonical, out var known)
                 || Stopwatch.GetElapsedTime(known.ResolvedTicks) < _options.UnknownTenantCacheDuration)
             {
                 return;
@@ -100,19 +155,24 @@ internal sealed class TenantResolverCache
     }
 
     private static TenantInfo Accept(Known known) =>
-        known.Refusal is null ? known.Tenant : throw new TenantConfigurationException(known.Tenant.TenantKey, known.Tenant.DatabaseName, known.Refusal);
+        known.Refusal is null ? known.Tenant! : throw new TenantConfigurationException(known.Resolved.TenantKey, known.Resolved.DatabaseName, known.Refusal);
 
-    /// <summary>Under the lock: the tenant a key or one of its remembered spellings names, unless it expired before <paramref name="now"/>.</summary>
-    private bool TryGetKnown(string tenantKey, long now, out Known known)
+    /// <summary>Under the lock: the key of the known tenant <paramref name="tenantKey"/> names, or null.</summary>
+    private string? CanonicalOf(string tenantKey) =>
+        _known.ContainsKey(tenantKey) ? tenantKey : _aliases.TryGet(tenantKey, out var aliased) ? aliased : null;
+
+    /// <summary>Under the lock: whether one more key never seen before may be looked up now.</summary>
+    private bool TakeToken(long now)
     {
-        var canonical = _known.ContainsKey(tenantKey) ? tenantKey : _aliases.TryGet(tenantKey, out var aliased) ? aliased : null;
-        if (canonical is not null && _known.TryGetValue(canonical, out known!) && known.ExpiresTicks > now)
+        _tokens = Math.Min(NewKeysPerSecond, _tokens + Stopwatch.GetElapsedTime(_tokensTicks, now).TotalSeconds * NewKeysPerSecond);
+        _tokensTicks = now;
+        if (_tokens < 1)
         {
-            return true;
+            return false;
         }
 
-        known = null!;
-        return false;
+        _tokens--;
+        return true;
     }
 
     private async Task LookUpAsync(string tenantKey)
@@ -120,23 +180,25 @@ internal sealed class TenantResolverCache
         await Task.Yield();
         try
         {
-            var tenant = await _resolve(tenantKey, CancellationToken.None).ConfigureAwait(false);
+            var resolved = await _lookUp(tenantKey, CancellationToken.None).ConfigureAwait(false);
             lock (_gate)
             {
                 var now = Stopwatch.GetTimestamp();
-                if (tenant is null)
+                if (resolved is null)
                 {
                     _unknown.Set(tenantKey, now + ToTicks(_options.UnknownTenantCacheDuration));
                     return;
                 }
 
-                var canonical = tenant.TenantKey;
-                if (_known.Remove(canonical, out var stale) && stale.Refusal is null)
+                var canonical = resolved.TenantKey;
+                if (_known.Remove(canonical, out var stale))
                 {
-                    _places.Remove(_rules.Place(stale.Tenant.DatabaseName, stale.Tenant.ServerHost, stale.Tenant.ServerPort));
+                    _places.Remove(Place(stale.Resolved));
                 }
 
-                _known[canonical] = new Known(tenant, RefusalOf(tenant), now, now + ToTicks(_options.TenantCacheDuration));
+                var refusal = RefusalOf(resolved);
+                var tenant = refusal is null ? new TenantInfo(canonical, resolved.DatabaseName, resolved.ServerHost, resolved.ServerPort) : null;
+                _known[canonical] = new Known(resolved, tenant, refusal, now, now + ToTicks(_options.TenantCacheDuration));
                 if (!string.Equals(canonical, tenantKey, StringComparison.Ordinal))
                 {
                     _aliases.Set(tenantKey, canonical);
@@ -152,35 +214,47 @@ internal sealed class TenantResolverCache
         }
     }
 
-    /// <summary>Under the lock: why the resolver's answer is refused, or null; another known tenant on the same database counts.</summary>
-    private string? RefusalOf(TenantInfo tenant)
+    /// <summary>
+    /// Under the lock: why a tenant is refused, or null. Another active tenant on the same database counts as the
+    /// lookup reported it (the tenants table's) or, for a custom resolver, among the tenants it answered so far.
+    /// </summary>
+    private string? RefusalOf(Resolved resolved)
     {
-        var refusal = _rules.Refusal(tenant.DatabaseName, tenant.ServerHost, tenant.ServerPort);
-        if (refusal is null)
+        var refusal = _rules.Refusal(resolved.DatabaseName, resolved.ServerHost, resolved.ServerPort);
+        if (refusal is null && !_rules.AllowShared)
         {
-            var place = _rules.Place(tenant.DatabaseName, tenant.ServerHost, tenant.ServerPort);
-            if (!_rules.AllowShared && _places.TryGetValue(place, out var other) && !string.Equals(other, tenant.TenantKey, StringComparison.Ordinal))
+            var place = Place(resolved);
+            if (resolved.SharedWith is { } shared)
+            {
+                refusal = TenantRowRules.SharedRefusal(shared);
+            }
+            else if (_places.TryGetValue(place, out var other) && !string.Equals(other, resolved.TenantKey, StringComparison.Ordinal))
             {
                 refusal = TenantRowRules.SharedRefusal(other);
             }
             else
             {
-                _places[place] = tenant.TenantKey;
+                _places[place] = resolved.TenantKey;
             }
         }
 
         if (refusal is not null)
         {
-            Log.TenantRowRefused(_logger, LogSafe.Text(tenant.TenantKey), LogSafe.Text(tenant.DatabaseName), refusal);
+            Log.TenantRowRefused(_logger, LogSafe.Text(resolved.TenantKey), LogSafe.Text(resolved.DatabaseName), refusal);
         }
 
         return refusal;
     }
 
+    private string Place(Resolved resolved) => _rules.Place(resolved.DatabaseName, resolved.ServerHost, resolved.ServerPort);
+
     private static long ToTicks(TimeSpan duration) =>
         duration >= TimeSpan.FromDays(3650) ? long.MaxValue / 2 : (long)(duration.TotalSeconds * Stopwatch.Frequency);
 
-    private sealed record Known(TenantInfo Tenant, string? Refusal, long ResolvedTicks, long ExpiresTicks);
+    /// <summary>What a lookup found: the row (its own key first), and another active tenant on the same database, if the lookup knows.</summary>
+    internal sealed record Resolved(string TenantKey, string DatabaseName, string? ServerHost, int? ServerPort, string? SharedWith);
+
+    private sealed record Known(Resolved Resolved, TenantInfo? Tenant, string? Refusal, long ResolvedTicks, long ExpiresTicks);
 
     /// <summary>Keys with a value, at most <c>capacity</c> of them: setting one more forgets the one set longest ago.</summary>
     private sealed class RecentKeys<TValue>
