@@ -104,6 +104,43 @@ public sealed class TenantResolutionTests(MariaDbFixture fixture, ITestOutputHel
 
     [Fact]
     [Trait("Guarantee", "8")]
+    public async Task A_cold_start_finds_every_tenant_however_fast_they_arrive()
+    {
+        const int Tenants = 300;
+        await using var server = await MariaDbServer.StartAsync(maxConnections: 40);
+        var tenants = await MariaDbFixture.CreateTenantsAsync(server, Tenants);
+
+        // One after another, far faster than the flood limit on keys never seen before: each finds a tenant.
+        await using (var db = server.CreateTenantDatabase(o => o.MaxConnections = 4))
+        {
+            var stopwatch = Stopwatch.StartNew();
+            foreach (var tenant in tenants)
+            {
+                Assert.Equal(tenant.DatabaseName, await db.ExecuteScalarTenantAsync<string>(tenant.Key, "SELECT DATABASE()"));
+            }
+
+            output.WriteLine($"{Tenants} tenants, one after another: {stopwatch.Elapsed.TotalMilliseconds:0} ms");
+        }
+
+        // All at once, 32 callers, on a process that has seen none of them.
+        await using (var db = server.CreateTenantDatabase(o => o.MaxConnections = 8))
+        {
+            var stopwatch = Stopwatch.StartNew();
+            var next = -1;
+            await Task.WhenAll(Enumerable.Range(0, 32).Select(_ => Task.Run(async () =>
+            {
+                for (var i = Interlocked.Increment(ref next); i < Tenants; i = Interlocked.Increment(ref next))
+                {
+                    Assert.Equal(tenants[i].DatabaseName, await db.ExecuteScalarTenantAsync<string>(tenants[i].Key, "SELECT DATABASE()"));
+                }
+            })));
+
+            output.WriteLine($"{Tenants} tenants, 32 callers at once: {stopwatch.Elapsed.TotalMilliseconds:0} ms");
+        }
+    }
+
+    [Fact]
+    [Trait("Guarantee", "8")]
     public async Task A_hundred_thousand_random_keys_through_a_custom_resolver_cost_bounded_memory()
     {
         var real = new TenantInfo("tenant-real", MariaDbFixture.TenantDatabase(1));

@@ -16,9 +16,12 @@ namespace TenantDbGuard.Core;
 /// fixed size;</item>
 /// <item>unknown keys are remembered for <see cref="TenantDbGuardOptions.UnknownTenantCacheDuration"/> in a list of fixed
 /// size, the oldest forgotten first;</item>
-/// <item>keys never seen before are looked up in the tenants table at most <see cref="NewKeysPerSecond"/> times a
-/// second: beyond that, a flood of random keys is answered "not found" without a query (a tenant created during such a
-/// flood is found once it ebbs). Known tenants are looked up again whatever the flood.</item>
+/// <item>keys never seen before are looked up in the tenants table only while a bucket of <see cref="NewKeysPerSecond"/>
+/// tokens, refilled at that many a second, has one left: each such lookup takes a token, and gives it back if it found a
+/// tenant not known yet. Keys that find nothing (or another spelling of a known tenant) are so looked up at most that
+/// many times a second, and beyond that a flood of them is answered "not found" without a query (a tenant created during
+/// such a flood is found once it ebbs); the tenants themselves, however many there are, are found on the first request
+/// that names them, a cold start included. Known tenants are looked up again whatever the flood.</item>
 /// </list>
 /// One lookup per key at a time; the first caller's cancellation does not cancel the others' answer.
 /// </summary>
@@ -27,7 +30,7 @@ internal sealed class TenantResolverCache
     /// <summary>How many unknown keys, and how many other spellings of known keys, are remembered.</summary>
     internal const int Capacity = 1024;
 
-    /// <summary>Lookups of keys never seen before, per second, when the lookup reads the tenants table.</summary>
+    /// <summary>Lookups of keys never seen before that find no new tenant, per second (and at once), when the lookup reads the tenants table.</summary>
     internal const int NewKeysPerSecond = 100;
 
     private readonly Func<string, CancellationToken, ValueTask<Resolved?>> _lookUp;
@@ -78,12 +81,13 @@ internal sealed class TenantResolverCache
 
             if (!_inFlight.TryGetValue(tenantKey, out lookup!))
             {
-                if (_limitNewKeys && canonical is null && !_forgotten.TryGet(tenantKey, out _) && !TakeToken(now))
+                var limited = _limitNewKeys && canonical is null && !_forgotten.TryGet(tenantKey, out _);
+                if (limited && !TakeToken(now))
                 {
                     throw TenantNotFoundException.LookupsLimited(tenantKey, NewKeysPerSecond);
                 }
 
-                lookup = LookUpAsync(tenantKey);
+                lookup = LookUpAsync(tenantKey, tookToken: limited);
                 _inFlight[tenantKey] = lookup;
             }
         }
@@ -175,7 +179,7 @@ internal sealed class TenantResolverCache
         return true;
     }
 
-    private async Task LookUpAsync(string tenantKey)
+    private async Task LookUpAsync(string tenantKey, bool tookToken)
     {
         await Task.Yield();
         try
@@ -194,6 +198,11 @@ internal sealed class TenantResolverCache
                 if (_known.Remove(canonical, out var stale))
                 {
                     _places.Remove(Place(stale.Resolved));
+                }
+                else if (tookToken)
+                {
+                    // A tenant found for the first time: its lookup does not count against the flood limit.
+                    _tokens = Math.Min(NewKeysPerSecond, _tokens + 1);
                 }
 
                 var refusal = RefusalOf(resolved);
