@@ -215,7 +215,7 @@ public sealed class TenantConnectionLeaseTests(MariaDbFixture fixture, ITestOutp
 
         var snapshot = await db.WaitForSnapshotAsync(s => s is { InUse: 0, TenantsInUse: 0 }, TimeSpan.FromSeconds(5));
         Assert.InRange(snapshot.Open, 0, 2);
-        await WaitUntilAsync(async () => !(await OpenIdsAsync()).Intersect(leaked).Any(), "the leaked physical connections are closed on the server");
+        await RuntimeTestExtensions.WaitUntilAsync(async () => !(await OpenIdsAsync()).Intersect(leaked).Any(), TimeSpan.FromSeconds(5), "the leaked physical connections are closed on the server");
         await using (var first = await db.GetConnectionAsync(Key(1)))
         await using (var second = await db.GetConnectionAsync(Key(1)))
         {
@@ -315,16 +315,6 @@ public sealed class TenantConnectionLeaseTests(MariaDbFixture fixture, ITestOutp
     {
         await using var root = await Server.OpenConnectionAsync();
         return (await root.QueryAsync<long>("SELECT ID FROM information_schema.PROCESSLIST WHERE USER = @user", new { user = MariaDbServer.AppUser })).ToArray();
-    }
-
-    private static async Task WaitUntilAsync(Func<Task<bool>> condition, string what)
-    {
-        var stopwatch = System.Diagnostics.Stopwatch.StartNew();
-        while (!await condition())
-        {
-            Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(5), $"Timed out waiting until {what}.");
-            await Task.Delay(20);
-        }
     }
 
     private static async Task HoldALeaseTooLongAsync(TenantDatabase db, TimeSpan howLong)

@@ -375,7 +375,7 @@ public sealed class TenantIsolationTests(MariaDbFixture fixture, ITestOutputHelp
 
         // The statement left running is stopped on the server long before it would end, and the server never sees more
         // connections than the budget: the busy connection was not simply dropped while its statement ran on.
-        await WaitUntilAsync(async () => await CountRunningAsync("stale from iso-a") == 0, TimeSpan.FromSeconds(2) - stopwatch.Elapsed, "the orphaned statement stops on the server");
+        await RuntimeTestExtensions.WaitUntilAsync(async () => await CountRunningAsync("stale from iso-a") == 0, TimeSpan.FromSeconds(2) - stopwatch.Elapsed, "the orphaned statement stops on the server");
         await db.WaitUntilAllReturnedAsync();
         await sampling.CancelAsync();
         await sampler;
@@ -394,16 +394,6 @@ public sealed class TenantIsolationTests(MariaDbFixture fixture, ITestOutputHelp
         return await root.ExecuteScalarAsync<long>(
             "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = @user AND INFO LIKE @pattern",
             new { user = MariaDbServer.AppUser, pattern = "%" + marker + "%" });
-    }
-
-    private static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, string what)
-    {
-        var stopwatch = Stopwatch.StartNew();
-        while (!await condition())
-        {
-            Assert.True(stopwatch.Elapsed < timeout, $"Timed out after {timeout.TotalSeconds} s waiting until {what}.");
-            await Task.Delay(20);
-        }
     }
 
     private static async Task AssertDeadAsync(Func<Task> use)
