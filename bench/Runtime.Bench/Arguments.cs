@@ -10,7 +10,7 @@ internal sealed class Arguments
     public const string Usage =
         """
         usage: dotnet run -c Release --project bench/Runtime.Bench -- <command> [options]
-          storm     [--seconds 30] [--tenants 300] [--workers 32] [--max-connections 151] [--csv artifacts/storm.csv]
+          storm     [--seconds 30] [--tenants 300] [--workers 32] [--max-connections 151] [--csv artifacts/storm.csv] [--modes raw,runtime]
                     raw MySqlConnector (one pool per tenant database) and TenantDbGuard.Runtime, same load, one after the other
           overhead  [--seconds 10] [--rounds 6] [--workers 4] [--warmup 3] [--probe-ops 5000]
                     single-tenant throughput: raw vs runtime helper vs runtime lease (and raw vs lease without the session reset), alternating rounds

@@ -14,7 +14,8 @@ try
                 Tenants: arguments.GetInt("--tenants", 300),
                 Workers: arguments.GetInt("--workers", 32),
                 MaxConnections: arguments.GetInt("--max-connections", 151),
-                CsvPath: arguments.GetString("--csv", "artifacts/storm.csv")));
+                CsvPath: arguments.GetString("--csv", "artifacts/storm.csv"),
+                Modes: arguments.GetString("--modes", "raw,runtime")));
         case "overhead":
             return await OverheadBench.RunAsync(new OverheadBench.Settings(
                 Seconds: arguments.GetInt("--seconds", 10),

@@ -24,7 +24,7 @@ internal static class StormBench
     private const string StatusFilter = "Variable_name IN ('Threads_connected', 'Max_used_connections')";
     private static readonly TimeSpan SampleInterval = TimeSpan.FromMilliseconds(250);
 
-    public sealed record Settings(int Seconds, int Tenants, int Workers, int MaxConnections, string CsvPath);
+    public sealed record Settings(int Seconds, int Tenants, int Workers, int MaxConnections, string CsvPath, string Modes = "raw,runtime");
 
     public static async Task<int> RunAsync(Settings settings)
     {
@@ -39,11 +39,16 @@ internal static class StormBench
         Console.WriteLine($"{setup.Elapsed.TotalSeconds:0.0} s");
 
         var connectionStrings = Enumerable.Range(1, settings.Tenants).Select(bench.TenantConnectionString).ToArray();
-        var results = new List<ModeResult>
+        var results = new List<ModeResult>();
+        foreach (var mode in settings.Modes.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
-            await RunModeAsync(bench, settings, "raw", _ => new RawLoad(connectionStrings)),
-            await RunModeAsync(bench, settings, "runtime", b => new RuntimeLoad(b.MasterConnectionString)),
-        };
+            results.Add(mode switch
+            {
+                "raw" => await RunModeAsync(bench, settings, "raw", _ => new RawLoad(connectionStrings)),
+                "runtime" => await RunModeAsync(bench, settings, "runtime", b => new RuntimeLoad(b.MasterConnectionString)),
+                _ => throw new ArgumentException($"--modes: unknown mode '{mode}' (raw, runtime)."),
+            });
+        }
 
         PrintSummary(results, settings);
         WriteCsv(settings.CsvPath, results, settings);
@@ -67,6 +72,9 @@ internal static class StormBench
         Console.WriteLine();
         Console.WriteLine($"[{mode}] running {settings.Seconds} s...");
 
+        var allocatedBefore = GC.GetTotalAllocatedBytes();
+        var collectionsBefore = GC.CollectionCount(0);
+        var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
         var clock = Stopwatch.StartNew();
         var workers = Enumerable.Range(0, settings.Workers)
             .Select(worker => Task.Run(() => WorkAsync(load, counters, settings.Tenants, seed: 1000 + worker, stop.Token)))
@@ -96,6 +104,11 @@ internal static class StormBench
         await Task.WhenAll(workers);
         var last = await TakeSampleAsync(admin, mode, clock.Elapsed, counters, load);
         samples.Add(last);
+        var operations = Math.Max(1, last.Ok + last.Failed);
+        Console.WriteLine(
+            $"[{mode}] this process: {(GC.GetTotalAllocatedBytes() - allocatedBefore) / operations:N0} bytes allocated and " +
+            $"{(Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalMicroseconds / operations:N0} µs of CPU per query, " +
+            $"{GC.CollectionCount(0) - collectionsBefore} gen-0 collections");
 
         return new ModeResult(mode, samples, counters.Kinds.ToDictionary(), load.Budget, load.PeakOpen);
     }

@@ -1,4 +1,5 @@
 using System;
+using TenantDbGuard.Core;
 
 namespace TenantDbGuard;
 
@@ -20,13 +21,24 @@ public sealed class TenantNotFoundException : Exception
 {
     /// <summary>Creates the exception for an unknown tenant.</summary>
     public TenantNotFoundException(string tenantKey)
-        : base($"Tenant '{tenantKey}' was not found: no active row in the tenants table has this key.")
+        : base($"Tenant '{LogSafe.Text(tenantKey)}' was not found: no active row in the tenants table has this key.")
     {
         TenantKey = tenantKey;
     }
 
-    /// <summary>The unknown key.</summary>
+    /// <summary>The unknown key, as given (the message shows it with control characters escaped).</summary>
     public string TenantKey { get; }
+
+    /// <summary>A key never seen before arrived while too many such keys were being looked up: it was not looked up.</summary>
+    internal static TenantNotFoundException LookupsLimited(string tenantKey, int perSecond) => new(
+        tenantKey,
+        $"Tenant '{LogSafe.Text(tenantKey)}' was not found: more than {perSecond} unknown tenant keys a second are arriving, and this one was not looked up (no query was run). Try again shortly.");
+
+    private TenantNotFoundException(string tenantKey, string message)
+        : base(message)
+    {
+        TenantKey = tenantKey;
+    }
 }
 
 /// <summary>No connection could be had within <see cref="TenantDbGuardOptions.AcquireTimeout"/>: a budget was full the whole time.</summary>
@@ -63,7 +75,7 @@ public sealed class ConnectionBudgetExhaustedException : TimeoutException
         var which = budget switch
         {
             ConnectionBudgetKind.Process => $"the process connection budget ({held} of {limit} connections open, all in use)",
-            ConnectionBudgetKind.Tenant => $"the per-tenant cap of tenant '{tenantKey}' ({held} of {limit} connections in use)",
+            ConnectionBudgetKind.Tenant => $"the per-tenant cap of tenant '{LogSafe.Text(tenantKey)}' ({held} of {limit} connections in use)",
             _ => $"the master database cap ({held} of {limit} connections in use)",
         };
         var advice = budget switch
@@ -72,7 +84,7 @@ public sealed class ConnectionBudgetExhaustedException : TimeoutException
             ConnectionBudgetKind.Tenant => "Release this tenant's connections sooner, or raise MaxConnectionsPerTenant.",
             _ => "Release master connections sooner, or raise MaxMasterConnections.",
         };
-        return $"No connection for tenant '{tenantKey}' within {waited.TotalSeconds:0.###} s: {which}. {advice}";
+        return $"No connection for tenant '{LogSafe.Text(tenantKey)}' within {waited.TotalSeconds:0.###} s: {which}. {advice}";
     }
 }
 
@@ -81,7 +93,7 @@ public sealed class TenantDatabaseUnavailableException : Exception
 {
     /// <summary>Creates the exception for one tenant's database.</summary>
     public TenantDatabaseUnavailableException(string tenantKey, string databaseName, Exception innerException)
-        : base($"The database '{databaseName}' of tenant '{tenantKey}' is unavailable: {innerException.Message} Other tenants are not affected; check that the database exists and the tenants table points at it.", innerException)
+        : base($"The database '{LogSafe.Text(databaseName)}' of tenant '{LogSafe.Text(tenantKey)}' is unavailable: {LogSafe.Text(innerException.Message, 1000)} Other tenants are not affected; check that the database exists and the tenants table points at it.", innerException)
     {
         TenantKey = tenantKey;
         DatabaseName = databaseName;
@@ -126,6 +138,47 @@ public sealed class ServerConnectionLimitException : Exception
             1203 => $"The database user's max_user_connections is lower than this process's budget of {processBudget}: lower MaxConnections (and ServerShare for several instances), or raise the user's MAX_USER_CONNECTIONS.",
             _ => "The database user reached a resource limit (MAX_CONNECTIONS_PER_HOUR or MAX_QUERIES_PER_HOUR): raise the limit for this user.",
         };
-        return $"The server refused a connection for tenant '{tenantKey}' (error {errorCode}: {inner.Message}). {advice}";
+        return $"The server refused a connection for tenant '{LogSafe.Text(tenantKey)}' (error {errorCode}: {LogSafe.Text(inner.Message, 1000)}). {advice}";
     }
+}
+
+/// <summary>
+/// The tenants table (or the custom resolver) maps a tenant to a database it must not use: the master database, a
+/// system schema, or a database another active tenant maps to. The tenant is refused until its row is corrected.
+/// </summary>
+public sealed class TenantConfigurationException : Exception
+{
+    /// <summary>Creates the exception for one tenant's refused row.</summary>
+    /// <param name="tenantKey">The tenant whose row is refused.</param>
+    /// <param name="databaseName">The database the row names.</param>
+    /// <param name="reason">Why it is refused, as a sentence fragment ("it is a system schema").</param>
+    public TenantConfigurationException(string tenantKey, string databaseName, string reason)
+        : base($"The tenants table row of tenant '{LogSafe.Text(tenantKey)}' is refused: its database '{LogSafe.Text(databaseName)}' {reason}. Correct the row in the tenants table; the tenant is refused until then (call TenantDatabase.InvalidateTenant to look it up again at once).")
+    {
+        TenantKey = tenantKey;
+        DatabaseName = databaseName;
+    }
+
+    /// <summary>The tenant whose row is refused.</summary>
+    public string TenantKey { get; }
+
+    /// <summary>The database the row names.</summary>
+    public string DatabaseName { get; }
+}
+
+/// <summary>
+/// The connection to a tenant's database failed while the work ran (the server closed it, or the network failed), after
+/// the work's statements were sent: they may or may not have run.
+/// </summary>
+public sealed class TenantConnectionFailedException : Exception
+{
+    /// <summary>Creates the exception for one tenant's failed connection.</summary>
+    public TenantConnectionFailedException(string tenantKey, Exception innerException)
+        : base($"The connection of tenant '{LogSafe.Text(tenantKey)}' failed while the work ran: {LogSafe.Text(innerException.Message, 1000)} The statements sent may or may not have run; retry only work that is safe to repeat.", innerException)
+    {
+        TenantKey = tenantKey;
+    }
+
+    /// <summary>The tenant whose connection failed.</summary>
+    public string TenantKey { get; }
 }

@@ -10,30 +10,70 @@ namespace TenantDbGuard;
 /// An open connection to one tenant's database, lent by <see cref="TenantDatabase.GetConnectionAsync"/>. Give it back
 /// on every path with <c>await using</c>: until then it counts against the connection budget.
 /// </summary>
+/// <remarks>
+/// <para>
+/// <see cref="Connection"/> is a connection object of this lease alone: once the lease is given back it is closed and
+/// disposed, and any use of a reference kept to it throws <see cref="ObjectDisposedException"/> or
+/// <see cref="InvalidOperationException"/> without reaching the physical connection, which by then serves another lease.
+/// </para>
+/// <para>
+/// Pass <see cref="CancellationToken"/> to the lease's commands: it follows the token given to
+/// <see cref="TenantDatabase.GetConnectionAsync"/>, and cancelling through it stays within the connection budget (to stop
+/// a running statement MySqlConnector opens a second connection, and the runtime makes room for it first). A token of
+/// your own given to a command works too, but its cancellation connection is not counted.
+/// </para>
+/// <para>
+/// A lease that is never given back is reclaimed once neither it nor its connection object can be reached: its physical
+/// connection is closed and its place in the budget returned, and the leak is logged.
+/// </para>
+/// </remarks>
 /// <example>
 /// <code>
 /// await using var lease = await db.GetConnectionAsync(tenantKey, cancellationToken);
-/// var count = await lease.Connection.ExecuteScalarAsync&lt;long&gt;("SELECT COUNT(*) FROM customers");
+/// var count = await lease.Connection.ExecuteScalarAsync&lt;long&gt;(
+///     new CommandDefinition("SELECT COUNT(*) FROM customers", cancellationToken: lease.CancellationToken));
 /// </code>
 /// </example>
 public sealed class TenantConnectionLease : IAsyncDisposable, IDisposable
 {
-    private readonly TenantDatabase _owner;
-    private readonly PooledConnection _pooled;
+    private readonly ConnectionBroker _broker;
+    private readonly PhysicalConnection _physical;
+    private readonly MySqlConnection _connection;
+    private readonly LeakDetector _leaks;
+    private readonly LeaseSentinel _sentinel;
+    private readonly Cancellation? _cancellation;
     private readonly long _leakId;
     private int _released;
-    private bool _broken;
+    private int _fate;
 
-    internal TenantConnectionLease(TenantDatabase owner, PooledConnection pooled, string tenantKey, string databaseName, long leakId)
+    internal TenantConnectionLease(
+        ConnectionBroker broker,
+        PhysicalConnection physical,
+        MySqlConnection connection,
+        string tenantKey,
+        string databaseName,
+        LeakDetector leaks,
+        long leakId,
+        bool killOnCancel,
+        CancellationToken cancellationToken)
     {
-        _owner = owner;
-        _pooled = pooled;
+        _broker = broker;
+        _physical = physical;
+        _connection = connection;
+        _leaks = leaks;
         _leakId = leakId;
         TenantKey = tenantKey;
         DatabaseName = databaseName;
+        _sentinel = new LeaseSentinel(broker, physical, tenantKey, cancellationToken.CanBeCanceled, leakId);
+        connection.StateChange += _sentinel.OnStateChange;
+        if (cancellationToken.CanBeCanceled)
+        {
+            _cancellation = new Cancellation(broker, physical, killOnCancel, cancellationToken);
+        }
     }
 
-    /// <summary>The tenant whose database the connection is open on (<c>(master)</c> for the master database).</summary>
+    /// <summary>The tenant whose database the connection is open on: the key of its row in the tenants table, whatever
+    /// spelling was asked for (<c>(master)</c> for the master database).</summary>
     public string TenantKey { get; }
 
     /// <summary>The database the lease was opened on.</summary>
@@ -42,7 +82,14 @@ public sealed class TenantConnectionLease : IAsyncDisposable, IDisposable
     /// <summary>The open connection. Do not close or dispose it: dispose the lease.</summary>
     /// <exception cref="ObjectDisposedException">The lease was already given back.</exception>
     public MySqlConnection Connection =>
-        Volatile.Read(ref _released) == 0 ? _pooled.Connection : throw new ObjectDisposedException(nameof(TenantConnectionLease), "The lease was given back; acquire a new one.");
+        Volatile.Read(ref _released) == 0 ? _connection : throw new ObjectDisposedException(nameof(TenantConnectionLease), "The lease was given back; acquire a new one.");
+
+    /// <summary>
+    /// Cancelled when the token given to <see cref="TenantDatabase.GetConnectionAsync"/> is, once the connection budget
+    /// has room for the connection that cancelling a running statement takes. Pass it to the lease's commands.
+    /// <see cref="CancellationToken.None"/> when that token cannot be cancelled.
+    /// </summary>
+    public CancellationToken CancellationToken => _cancellation?.Token ?? CancellationToken.None;
 
     /// <summary>Gives the connection back. Calling it again does nothing.</summary>
     public void Dispose() => Release();
@@ -54,14 +101,93 @@ public sealed class TenantConnectionLease : IAsyncDisposable, IDisposable
         return default;
     }
 
-    /// <summary>Tells the pool that the connection failed and must not be reused.</summary>
-    internal void MarkBroken() => _broken = true;
+    /// <summary>
+    /// Tells the pool that the connection failed (or the driver gave up on a statement): it is not reused, and what may
+    /// still run on the server for it is killed.
+    /// </summary>
+    internal void MarkFailed() => Volatile.Write(ref _fate, (int)LeaseFate.Failed);
 
     private void Release()
     {
-        if (Interlocked.Exchange(ref _released, 1) == 0)
+        if (Interlocked.Exchange(ref _released, 1) != 0)
         {
-            _owner.Return(_pooled, _leakId, _broken);
+            return;
+        }
+
+        var pendingKill = _cancellation?.End() ?? Task.CompletedTask;
+        _sentinel.Disarm();
+        _connection.StateChange -= _sentinel.OnStateChange;
+        _leaks.Untrack(_leakId);
+        _broker.Release(_physical, _connection, TenantKey, _cancellation is not null, (LeaseFate)Volatile.Read(ref _fate), pendingKill);
+    }
+
+    /// <summary>
+    /// The lease's cancellation, in one of two ways. For a helper, which runs its own SQL, the runtime stops the running
+    /// statement itself with <c>KILL QUERY</c> over another connection the budget holds, and nothing is given to
+    /// MySqlConnector. For a lease whose connection code gets, <see cref="CancellationToken"/> is cancelled, which makes
+    /// MySqlConnector open a connection to send <c>KILL QUERY</c>: the budget first makes room for it, and keeps that
+    /// room a moment after, while the server lets go of it. Kept apart from the lease so that the caller's token, which
+    /// may live long (an application's stopping token), does not keep a forgotten lease reachable.
+    /// </summary>
+    private sealed class Cancellation
+    {
+        private readonly ConnectionBroker _broker;
+        private readonly PhysicalConnection _physical;
+        private readonly CancellationTokenSource? _source;
+        private readonly TaskCompletionSource _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private CancellationTokenRegistration _registration;
+        private Task _killing = Task.CompletedTask;
+
+        public Cancellation(ConnectionBroker broker, PhysicalConnection physical, bool killOnCancel, CancellationToken cancellationToken)
+        {
+            _broker = broker;
+            _physical = physical;
+            _source = killOnCancel ? null : new CancellationTokenSource();
+            _registration = cancellationToken.UnsafeRegister(static state => ((Cancellation)state!).OnCancelled(), this);
+        }
+
+        public CancellationToken Token => _source?.Token ?? CancellationToken.None;
+
+        /// <summary>The lease ends: no more cancelling. Returns a kill still under way, which the session must wait for.</summary>
+        public Task End()
+        {
+            // Waits for the callback if it is running right now, so that a kill it starts is seen below.
+            _registration.Dispose();
+            _ended.TrySetResult();
+            return Volatile.Read(ref _killing);
+        }
+
+        private void OnCancelled()
+        {
+            if (_ended.Task.IsCompleted)
+            {
+                return;
+            }
+
+            Volatile.Write(ref _killing, _source is null
+                ? _broker.KillAsync(_physical.Server, _physical.ThreadId, queryOnly: true, _ended.Task)
+                : CancelTokenAsync(_source));
+        }
+
+        private async Task CancelTokenAsync(CancellationTokenSource source)
+        {
+            // Cancelling a running statement makes MySqlConnector open a connection to send KILL QUERY: hold room for it.
+            using var room = await _broker.ReserveRoomAsync(_ended.Task).ConfigureAwait(false);
+            if (room is null || _ended.Task.IsCompleted)
+            {
+                return;
+            }
+
+            try
+            {
+                source.Cancel();
+            }
+            catch (AggregateException)
+            {
+                // A registration's callback failed (MySqlConnector's cancellation itself catches its errors).
+            }
+
+            await Task.Delay(ConnectionBroker.ServerLetGo).ConfigureAwait(false);
         }
     }
 }

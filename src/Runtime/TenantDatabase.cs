@@ -43,7 +43,7 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     private readonly ConnectionBroker _broker;
     private readonly TenantRegistry _registry;
     private readonly Instruments _instruments;
-    private readonly LeakDetector? _leaks;
+    private readonly LeakDetector _leaks;
     private readonly object _budgetGate = new();
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, TenantTarget> _targets = new(StringComparer.Ordinal);
     private readonly Lazy<TenantTarget> _masterTarget;
@@ -67,13 +67,10 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
         _broker = new ConnectionBroker(_options, _logger);
         _instruments = new Instruments(meterFactory, _broker);
         _broker.Instruments = _instruments;
-        _registry = new TenantRegistry(_options, GetMasterConnectionAsync);
+        _leaks = new LeakDetector(_options.LeakDetectionThreshold, _logger, _instruments);
+        _broker.Leaks = _leaks;
+        _registry = new TenantRegistry(_options, new MasterLocation(_master.Server, _master.Port, _master.Database), token => LeaseMasterAsync(exposed: false, token), _logger);
         _masterTarget = new Lazy<TenantTarget>(() => new TenantTarget(MasterKey, _master.Database, GetServer(null, null), _options.MaxMasterConnections, ConnectionBudgetKind.Master));
-        if (_options.LeakDetectionThreshold is { } threshold)
-        {
-            _leaks = new LeakDetector(threshold, _logger, _instruments);
-        }
-
         if (_options.MaxConnections is { } limit)
         {
             _broker.SetLimit(limit);
@@ -82,35 +79,59 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     }
 
     /// <summary>Lends an open connection to a tenant's database. Dispose the lease on every path (<c>await using</c>).</summary>
-    /// <param name="tenantKey">The tenant's key; it must match <see cref="TenantDbGuardOptions.TenantKeyPattern"/>.</param>
-    /// <param name="cancellationToken">Cancels the wait for a connection.</param>
-    /// <returns>The lease, whose <see cref="TenantConnectionLease.Connection"/> is open on the tenant's database.</returns>
+    /// <param name="tenantKey">
+    /// The tenant's key; it must match <see cref="TenantDbGuardOptions.TenantKeyPattern"/>. Spellings that the tenants
+    /// table's key column treats as equal (<c>acme</c>, <c>ACME</c> under a case-insensitive collation) name one tenant.
+    /// </param>
+    /// <param name="cancellationToken">
+    /// Cancels the wait for a connection; afterwards, the lease's <see cref="TenantConnectionLease.CancellationToken"/>
+    /// follows it.
+    /// </param>
+    /// <returns>
+    /// The lease, whose <see cref="TenantConnectionLease.Connection"/> is open on the tenant's database (the server
+    /// confirmed it) and carries no session state of any other tenant.
+    /// </returns>
     /// <exception cref="ArgumentException">The key does not match the allowed pattern; no query was run.</exception>
     /// <exception cref="TenantNotFoundException">No active tenant has this key.</exception>
-    /// <exception cref="TenantDatabaseUnavailableException">The tenant's database is gone or not accessible.</exception>
+    /// <exception cref="TenantConfigurationException">The tenant's row names a database it must not use.</exception>
+    /// <exception cref="TenantDatabaseUnavailableException">The tenant's database is gone, not accessible, or its name is rejected by the server.</exception>
     /// <exception cref="ConnectionBudgetExhaustedException">No connection could be had within the acquire timeout.</exception>
     /// <exception cref="ServerConnectionLimitException">The server refused the connection (errors 1040, 1203, 1226).</exception>
     [AcquiresConnection]
-    public async ValueTask<TenantConnectionLease> GetConnectionAsync(string tenantKey, CancellationToken cancellationToken = default)
-    {
-        _registry.Validate(tenantKey);
-        var acquiredAt = _leaks is null ? null : LeakDetector.CaptureCaller();
-        await EnsureBudgetAsync(cancellationToken).ConfigureAwait(false);
-        var tenant = await _registry.ResolveAsync(tenantKey, cancellationToken).ConfigureAwait(false);
-        return await AcquireAsync(GetTarget(tenant), acquiredAt, cancellationToken).ConfigureAwait(false);
-    }
+    public ValueTask<TenantConnectionLease> GetConnectionAsync(string tenantKey, CancellationToken cancellationToken = default) =>
+        LeaseAsync(tenantKey, exposed: true, cancellationToken);
 
     /// <summary>Lends an open connection to the master database. Dispose the lease on every path (<c>await using</c>).</summary>
-    /// <param name="cancellationToken">Cancels the wait for a connection.</param>
+    /// <param name="cancellationToken">Cancels the wait for a connection; afterwards, the lease's <see cref="TenantConnectionLease.CancellationToken"/> follows it.</param>
     /// <returns>The lease, whose connection is open on the master database.</returns>
     /// <exception cref="ConnectionBudgetExhaustedException">No connection could be had within the acquire timeout.</exception>
     /// <exception cref="ServerConnectionLimitException">The server refused the connection (errors 1040, 1203, 1226).</exception>
     [AcquiresConnection]
-    public async ValueTask<TenantConnectionLease> GetMasterConnectionAsync(CancellationToken cancellationToken = default)
+    public ValueTask<TenantConnectionLease> GetMasterConnectionAsync(CancellationToken cancellationToken = default) =>
+        LeaseMasterAsync(exposed: true, cancellationToken);
+
+    /// <summary>
+    /// Forgets what is known about a tenant (its row, its database), so that the next call for it reads the tenants
+    /// table again: a tenant disabled or moved in the table is refused or moved at once instead of after
+    /// <see cref="TenantDbGuardOptions.TenantCacheDuration"/>. Leases already lent are not affected.
+    /// </summary>
+    /// <param name="tenantKey">The tenant's key, in any spelling that names it.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="tenantKey"/> is null.</exception>
+    public void InvalidateTenant(string tenantKey)
     {
-        var acquiredAt = _leaks is null ? null : LeakDetector.CaptureCaller();
-        await EnsureBudgetAsync(cancellationToken).ConfigureAwait(false);
-        return await AcquireAsync(_masterTarget.Value, acquiredAt, cancellationToken).ConfigureAwait(false);
+        if (tenantKey is null)
+        {
+            throw new ArgumentNullException(nameof(tenantKey));
+        }
+
+        _registry.Invalidate(tenantKey);
+        foreach (var target in _targets.Values)
+        {
+            if (string.Equals(target.Key, tenantKey, StringComparison.OrdinalIgnoreCase))
+            {
+                _targets.TryRemove(target.Key, out _);
+            }
+        }
     }
 
     /// <summary>Runs a query on a tenant's database and maps the rows with Dapper.</summary>
@@ -271,7 +292,7 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     /// <returns>A task that completes when the idle connections are closed.</returns>
     public async ValueTask DisposeAsync()
     {
-        _leaks?.Dispose();
+        _leaks.Dispose();
         await _broker.DisposeAsync().ConfigureAwait(false);
         _instruments.Dispose();
     }
@@ -283,16 +304,6 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     /// </summary>
     public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
 
-    internal void Return(PooledConnection connection, long leakId, bool broken)
-    {
-        if (_leaks is not null)
-        {
-            _leaks.Untrack(leakId);
-        }
-
-        _broker.Release(connection, broken || connection.Connection.State != ConnectionState.Open);
-    }
-
     private async Task<TResult> WithTenantConnectionAsync<TResult>(string tenantKey, Func<MySqlConnection, CancellationToken, Task<TResult>> work, CancellationToken cancellationToken, string? sql)
     {
         if (work is null)
@@ -301,7 +312,7 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
         }
 
         CheckSql(sql);
-        await using var lease = await GetConnectionAsync(tenantKey, cancellationToken).ConfigureAwait(false);
+        await using var lease = await LeaseAsync(tenantKey, exposed: sql is null, cancellationToken).ConfigureAwait(false);
         try
         {
             return await RunAsync(lease, work, cancellationToken).ConfigureAwait(false);
@@ -322,21 +333,41 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     private async Task<TResult> WithMasterConnectionAsync<TResult>(Func<MySqlConnection, CancellationToken, Task<TResult>> work, string sql, CancellationToken cancellationToken)
     {
         CheckSql(sql);
-        await using var lease = await GetMasterConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var lease = await LeaseMasterAsync(exposed: false, cancellationToken).ConfigureAwait(false);
         return await RunAsync(lease, work, cancellationToken).ConfigureAwait(false);
     }
 
-    private static async Task<TResult> RunAsync<TResult>(TenantConnectionLease lease, Func<MySqlConnection, CancellationToken, Task<TResult>> work, CancellationToken cancellationToken)
+    /// <summary>
+    /// Runs the work with the lease's connection and its cancellation token (which cancels within the budget). A
+    /// connection that fails under the work becomes a <see cref="TenantConnectionFailedException"/> and is closed; a
+    /// statement the driver gave up on (a command timeout) is killed before its connection is closed.
+    /// </summary>
+    private async Task<TResult> RunAsync<TResult>(TenantConnectionLease lease, Func<MySqlConnection, CancellationToken, Task<TResult>> work, CancellationToken cancellationToken)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         try
         {
-            return await work(lease.Connection, cancellationToken).ConfigureAwait(false);
+            return await work(lease.Connection, lease.CancellationToken).ConfigureAwait(false);
         }
-        catch (Exception exception) when (ServerErrors.IsConnectionFailure(exception) || exception is OperationCanceledException)
+        catch (OperationCanceledException exception) when (cancellationToken.IsCancellationRequested && exception.CancellationToken != cancellationToken)
         {
-            // A connection that failed, or whose command was cancelled half-way, is not reused.
-            lease.MarkBroken();
+            throw new OperationCanceledException(exception.Message, exception, cancellationToken);
+        }
+        catch (MySqlException exception) when (cancellationToken.IsCancellationRequested && exception.ErrorCode == MySqlErrorCode.QueryInterrupted)
+        {
+            // A helper's statement, killed by the runtime because the caller cancelled.
+            throw new OperationCanceledException(exception.Message, exception, cancellationToken);
+        }
+        catch (Exception exception) when (ServerErrors.IsCommandTimeout(exception))
+        {
+            lease.MarkFailed();
             throw;
+        }
+        catch (Exception exception) when (ServerErrors.IsConnectionFailure(exception))
+        {
+            lease.MarkFailed();
+            Log.ConnectionLost(_logger, exception, LogSafe.Text(lease.TenantKey));
+            throw new TenantConnectionFailedException(lease.TenantKey, exception);
         }
     }
 
@@ -369,16 +400,40 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
         }
     }
 
-    private async ValueTask<TenantConnectionLease> AcquireAsync(TenantTarget target, System.Diagnostics.StackTrace? acquiredAt, CancellationToken cancellationToken)
+    /// <summary>
+    /// A lease of a tenant's database; <paramref name="exposed"/> when code outside the runtime gets its connection (see
+    /// <see cref="PhysicalConnection.LendAsync"/>). Captures the caller's stack, when leak detection wants it, before the
+    /// first await.
+    /// </summary>
+    [AcquiresConnection]
+    private async ValueTask<TenantConnectionLease> LeaseAsync(string tenantKey, bool exposed, CancellationToken cancellationToken)
     {
-        PooledConnection pooled;
+        _registry.Validate(tenantKey);
+        var acquiredAt = _leaks.RecordsStacks ? LeakDetector.CaptureCaller() : null;
+        await EnsureBudgetAsync(cancellationToken).ConfigureAwait(false);
+        var tenant = await _registry.ResolveAsync(tenantKey, cancellationToken).ConfigureAwait(false);
+        return await AcquireAsync(GetTarget(tenant), acquiredAt, exposed, cancellationToken).ConfigureAwait(false);
+    }
+
+    [AcquiresConnection]
+    private async ValueTask<TenantConnectionLease> LeaseMasterAsync(bool exposed, CancellationToken cancellationToken)
+    {
+        var acquiredAt = _leaks.RecordsStacks ? LeakDetector.CaptureCaller() : null;
+        await EnsureBudgetAsync(cancellationToken).ConfigureAwait(false);
+        return await AcquireAsync(_masterTarget.Value, acquiredAt, exposed, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async ValueTask<TenantConnectionLease> AcquireAsync(TenantTarget target, System.Diagnostics.StackTrace? acquiredAt, bool exposed, CancellationToken cancellationToken)
+    {
+        PhysicalConnection physical;
+        MySqlConnection connection;
         try
         {
-            pooled = await _broker.AcquireAsync(target, cancellationToken).ConfigureAwait(false);
+            (physical, connection) = await _broker.AcquireAsync(target, cancellationToken.CanBeCanceled, exposed, cancellationToken).ConfigureAwait(false);
         }
         catch (MySqlException exception) when (ServerErrors.IsConnectionLimit(exception))
         {
-            Log.ServerLimitReached(_logger, exception, target.Key, exception.Number);
+            Log.ServerLimitReached(_logger, exception, LogSafe.Text(target.Key), exception.Number);
             throw new ServerConnectionLimitException(target.Key, exception.Number, _broker.Limit, exception);
         }
         catch (MySqlException exception) when (ServerErrors.IsDatabaseUnavailable(exception) && target.Key != MasterKey)
@@ -386,15 +441,15 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
             throw DatabaseUnavailable(target.Key, target.DatabaseName, exception);
         }
 
-        var leakId = _leaks is not null && acquiredAt is not null ? _leaks.Track(target.Key, acquiredAt) : 0;
-        return new TenantConnectionLease(this, pooled, target.Key, target.DatabaseName, leakId);
+        var leakId = _leaks.Track(target.Key, acquiredAt);
+        return new TenantConnectionLease(_broker, physical, connection, target.Key, target.DatabaseName, _leaks, leakId, killOnCancel: !exposed, cancellationToken);
     }
 
-    /// <summary>Logs a tenant's database as unavailable and forgets the tenant, so that the next call looks it up again.</summary>
+    /// <summary>Logs a tenant's database as unavailable and has the tenant looked up again (at most once per UnknownTenantCacheDuration).</summary>
     private TenantDatabaseUnavailableException DatabaseUnavailable(string tenantKey, string databaseName, MySqlException exception)
     {
-        Log.TenantDatabaseUnavailable(_logger, exception, tenantKey, databaseName);
-        _registry.Forget(tenantKey);
+        Log.TenantDatabaseUnavailable(_logger, exception, LogSafe.Text(tenantKey), LogSafe.Text(databaseName));
+        _registry.Suspect(tenantKey);
         _targets.TryRemove(tenantKey, out _);
         return new TenantDatabaseUnavailableException(tenantKey, databaseName, exception);
     }
@@ -429,7 +484,7 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
         return target;
     }
 
-    /// <summary>The pool of one server: one data source, created once, without MySqlConnector's pooling (the broker pools).</summary>
+    /// <summary>The pool of one server, created once; its physical connections are shared by every tenant on it.</summary>
     private ServerPool GetServer(string? host, int? port)
     {
         var server = host ?? _master.Server;
@@ -437,15 +492,8 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
         var key = server + ":" + serverPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
         return _broker.GetOrAddServer(key, () =>
         {
-            var builder = new MySqlConnectionStringBuilder(_master.ConnectionString)
-            {
-                Server = server,
-                Port = serverPort,
-                Database = string.Empty,
-                Pooling = false,
-            };
             Log.PoolCreated(_logger, key);
-            return new ServerPool(key, new MySqlDataSource(builder.ConnectionString));
+            return new ServerPool(key, _master, server, serverPort, _options.ResetSessionOnRelease);
         });
     }
 
@@ -506,6 +554,8 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
         UnknownTenantCacheDuration = options.UnknownTenantCacheDuration,
         ValidateAfterIdle = options.ValidateAfterIdle,
         ResetSessionOnRelease = options.ResetSessionOnRelease,
+        ResetTimeout = options.ResetTimeout,
+        AllowSharedTenantDatabases = options.AllowSharedTenantDatabases,
         LeakDetectionThreshold = options.LeakDetectionThreshold,
         TenantsTable = options.TenantsTable,
         TenantKeyPattern = options.TenantKeyPattern,
@@ -543,6 +593,7 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
         Require(options.TenantCacheDuration >= TimeSpan.Zero, "TenantCacheDuration must not be negative.");
         Require(options.UnknownTenantCacheDuration >= TimeSpan.Zero, "UnknownTenantCacheDuration must not be negative.");
         Require(options.ValidateAfterIdle >= TimeSpan.Zero, "ValidateAfterIdle must not be negative.");
+        Require(options.ResetTimeout > TimeSpan.Zero, "ResetTimeout must be positive.");
         Require(options.LeakDetectionThreshold is null || options.LeakDetectionThreshold > TimeSpan.Zero, "LeakDetectionThreshold must be positive when set.");
         Require(TenantRegistry.IsPlainTableName(options.TenantsTable), $"TenantsTable '{options.TenantsTable}' is not a plain table name (letters, digits and '_').");
         Require(!string.IsNullOrEmpty(options.TenantKeyPattern), "TenantKeyPattern is required.");

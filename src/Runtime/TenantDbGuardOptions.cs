@@ -45,23 +45,43 @@ public sealed class TenantDbGuardOptions
     /// <summary>An idle physical connection is closed after this long. Default 60 seconds.</summary>
     public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromSeconds(60);
 
-    /// <summary>How long a resolved tenant is cached before it is looked up again. Default 5 minutes.</summary>
+    /// <summary>
+    /// How long the tenants are cached before the tenants table is read again (the whole table, active rows only; with a
+    /// <see cref="TenantResolver"/>, each tenant). A tenant disabled or moved in the table takes effect within this time,
+    /// or at once after <see cref="TenantDatabase.InvalidateTenant"/>. Default 5 minutes.
+    /// </summary>
     public TimeSpan TenantCacheDuration { get; set; } = TimeSpan.FromMinutes(5);
 
-    /// <summary>How long an unknown tenant key is remembered as unknown. Default 5 seconds.</summary>
+    /// <summary>
+    /// How long a key that names no tenant is known to be unknown: such a key reads the tenants table again only when
+    /// the copy in memory is older than this, so any number of unknown keys costs at most one read per this interval
+    /// (and no memory). A tenant added to the table is found within this time. Default 5 seconds.
+    /// </summary>
     public TimeSpan UnknownTenantCacheDuration { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>
-    /// A connection idle longer than this is checked with a ping before it is handed out. Default 5 seconds.
-    /// After a connection was found broken, every idle connection is checked once.
+    /// No longer has any effect; kept so that existing configuration still binds. Every lease now starts with a round
+    /// trip that the server must answer (it selects the tenant's database), so a connection that died while idle is
+    /// always noticed, closed and replaced before the lease gets it. Default 5 seconds.
     /// </summary>
     public TimeSpan ValidateAfterIdle { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>
-    /// Resets the session (user variables, temporary tables, open transactions) when a connection comes back,
-    /// in the background, as MySqlConnector's own pool does. Default <see langword="true"/>.
+    /// Resets the session when a connection comes back from a lease (in the background, off the caller's path): user
+    /// variables, temporary tables, session variables (<c>sql_mode</c>, <c>time_zone</c>, character set, ...), an open
+    /// transaction (rolled back), named locks, table locks and SQL <c>PREPARE</c>d statements. Default
+    /// <see langword="true"/>. When <see langword="false"/>, a connection keeps its session only for its next lease of
+    /// the same tenant: before it serves another tenant it is reset all the same.
     /// </summary>
     public bool ResetSessionOnRelease { get; set; } = true;
+
+    /// <summary>
+    /// How long a connection that came back from a lease may take to finish what the lease left (an open reader, a
+    /// transaction to roll back) and to answer its reset. A connection that takes longer is busy with something the
+    /// lease left running: what runs on it is killed (over another connection, within the budget) and it is closed,
+    /// never handed out. Default 1 second.
+    /// </summary>
+    public TimeSpan ResetTimeout { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>
     /// When set, a lease held longer than this is logged as a probable leak, with the stack trace of the code that
@@ -69,6 +89,14 @@ public sealed class TenantDbGuardOptions
     /// acquisition, so it is off by default.
     /// </summary>
     public TimeSpan? LeakDetectionThreshold { get; set; }
+
+    /// <summary>
+    /// Allows two active tenants to map to one database (on one server). By default such rows are refused, both of them,
+    /// with a <see cref="TenantConfigurationException"/>: two tenants on one database read each other's data. Rows that
+    /// name the master database or a system schema (<c>mysql</c>, <c>information_schema</c>,
+    /// <c>performance_schema</c>, <c>sys</c>) are refused whatever this says. Default <see langword="false"/>.
+    /// </summary>
+    public bool AllowSharedTenantDatabases { get; set; }
 
     /// <summary>The table in the master database that maps tenant keys to databases. Default <c>tenants</c>.</summary>
     public string TenantsTable { get; set; } = "tenants";

@@ -1,5 +1,7 @@
+using System.Runtime.CompilerServices;
 using Dapper;
 using Microsoft.Extensions.Logging;
+using MySqlConnector;
 using TenantDbGuard.Runtime.Tests.Infrastructure;
 using Xunit.Abstractions;
 
@@ -10,6 +12,7 @@ public sealed class TenantConnectionLeaseTests(MariaDbFixture fixture, ITestOutp
 {
     private const int LeakSuspected = 1030;
     private const int LeakReturned = 1031;
+    private const int LeakReclaimed = 1032;
 
     private MariaDbServer Server => fixture.Server;
 
@@ -31,8 +34,10 @@ public sealed class TenantConnectionLeaseTests(MariaDbFixture fixture, ITestOutp
         Assert.Equal(Key(1), lease.TenantKey);
         await db.WaitUntilAllReturnedAsync();
 
-        // The physical connection was not closed: it went back to the pool (beside the one the tenant lookup used).
-        Assert.Equal(System.Data.ConnectionState.Open, connection.State);
+        // The lease's connection object is closed for good; the physical connection went back to the pool (beside the
+        // one the tenant lookup used).
+        Assert.Equal(System.Data.ConnectionState.Closed, connection.State);
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => connection.OpenAsync());
         Assert.InRange(db.GetBudgetSnapshot().Open, 1, 2);
     }
 
@@ -76,20 +81,32 @@ public sealed class TenantConnectionLeaseTests(MariaDbFixture fixture, ITestOutp
     }
 
     [Fact]
-    public async Task A_connection_closed_by_the_borrower_is_replaced_not_reused()
+    public async Task A_connection_closed_and_opened_again_by_the_borrower_serves_its_lease_and_is_reset_after_it()
     {
-        await using var db = Server.CreateTenantDatabase(o => o.MaxConnections = 1);
+        var connectionString = new MySqlConnectionStringBuilder(Server.GetAppConnectionString(MariaDbFixture.MasterDatabase)) { AllowUserVariables = true }.ConnectionString;
+        await using var db = Server.CreateTenantDatabase(o =>
+        {
+            o.MasterConnectionString = connectionString;
+            o.MaxConnections = 1;
+        });
         long first;
 
         await using (var lease = await db.GetConnectionAsync(Key(1)))
         {
             first = await lease.Connection.ExecuteScalarAsync<long>("SELECT CONNECTION_ID()");
+            await lease.Connection.ExecuteAsync("SET @borrowed = 'yes'");
+            await lease.Connection.CloseAsync();
+
+            // Dapper opens a closed connection itself (and closes it again afterwards).
+            Assert.Equal(MariaDbFixture.TenantDatabase(1), await lease.Connection.ExecuteScalarAsync<string>("SELECT DATABASE()"));
+            Assert.Equal("yes", await lease.Connection.ExecuteScalarAsync<string>("SELECT @borrowed"));
             await lease.Connection.CloseAsync();
         }
 
         await db.WaitUntilAllReturnedAsync();
-        await using var next = await db.GetConnectionAsync(Key(1));
-        Assert.NotEqual(first, await next.Connection.ExecuteScalarAsync<long>("SELECT CONNECTION_ID()"));
+        await using var next = await db.GetConnectionAsync(Key(2));
+        Assert.Equal(first, await next.Connection.ExecuteScalarAsync<long>("SELECT CONNECTION_ID()"));
+        Assert.Null(await next.Connection.ExecuteScalarAsync<string>("SELECT @borrowed"));
         Assert.Equal(1, db.GetBudgetSnapshot().Open);
     }
 
@@ -171,6 +188,136 @@ public sealed class TenantConnectionLeaseTests(MariaDbFixture fixture, ITestOutp
         }
 
         Assert.Empty(logs.WithId(LeakSuspected));
+    }
+
+    // ---- 6. A lease that is never given back comes back when it becomes unreachable ----
+
+    [Fact]
+    [Trait("Guarantee", "6")]
+    public async Task A_lease_that_becomes_unreachable_gives_back_its_budget_and_cap_and_its_connection_is_closed()
+    {
+        var logs = new CapturedLogs();
+        using var metrics = new RecordedMetrics();
+        await using var db = Server.CreateTenantDatabase(
+            o =>
+            {
+                o.MaxConnections = 2;
+                o.MaxConnectionsPerTenant = 2;
+                o.AcquireTimeout = TimeSpan.FromMilliseconds(300);
+                o.LeakDetectionThreshold = TimeSpan.FromMinutes(10);
+            },
+            logs,
+            metrics);
+
+        var leaked = await LeakTwoLeasesAsync(db);
+
+        ForceGarbageCollection();
+
+        var snapshot = await db.WaitForSnapshotAsync(s => s is { InUse: 0, TenantsInUse: 0 }, TimeSpan.FromSeconds(5));
+        Assert.InRange(snapshot.Open, 0, 2);
+        await RuntimeTestExtensions.WaitUntilAsync(async () => !(await OpenIdsAsync()).Intersect(leaked).Any(), TimeSpan.FromSeconds(5), "the leaked physical connections are closed on the server");
+        await using (var first = await db.GetConnectionAsync(Key(1)))
+        await using (var second = await db.GetConnectionAsync(Key(1)))
+        {
+            var ids = new[] { await IdOf(first), await IdOf(second) };
+            Assert.Empty(ids.Intersect(leaked));
+        }
+
+        var reclaimed = logs.WithId(LeakReclaimed);
+        Assert.Equal(2, reclaimed.Count);
+        Assert.All(reclaimed, entry =>
+        {
+            Assert.Equal(LogLevel.Warning, entry.Level);
+            Assert.Contains($"tenant '{Key(1)}'", entry.Message);
+            Assert.Contains(nameof(LeakTwoLeasesAsync), entry.Message);
+        });
+        output.WriteLine(reclaimed[0].Message);
+        Assert.Equal(2, metrics.Of("tenantdbguard.connections.leaks").Where(m => Equals(m.Tags["tenantdbguard.tenant"], Key(1))).Sum(m => m.Value));
+
+        // Logged and counted once: collecting again finds nothing more.
+        ForceGarbageCollection();
+        await Task.Delay(200);
+        Assert.Equal(2, logs.WithId(LeakReclaimed).Count);
+        await db.WaitUntilAllReturnedAsync();
+    }
+
+    [Fact]
+    [Trait("Guarantee", "6")]
+    public async Task A_lease_whose_connection_code_still_holds_is_not_taken_back()
+    {
+        await MarkedTenants.CreateAsync(Server);
+        var logs = new CapturedLogs();
+        await using var db = Server.CreateTenantDatabase(
+            o =>
+            {
+                o.MaxConnections = 1;
+                o.AcquireTimeout = TimeSpan.FromMilliseconds(300);
+            },
+            logs);
+
+        var kept = await KeepOnlyTheConnectionAsync(db, MarkedTenants.Key(0));
+
+        // Resumed afresh: the helper's finished frame no longer holds the lease, so only the connection object can.
+        await Task.Yield();
+        ForceGarbageCollection();
+        await Task.Delay(200);
+
+        // The connection is still the code's to use: nothing took it back.
+        Assert.Equal(1, db.GetBudgetSnapshot().InUse);
+        Assert.Equal(MarkedTenants.Key(0), await MarkedTenants.ReadMarkerAsync(kept));
+        Assert.Empty(logs.WithId(LeakReclaimed));
+
+        GC.KeepAlive(kept);
+        kept = null!;
+
+        // Resumed afresh, so that no frame of this method still holds the task that used the connection.
+        await Task.Yield();
+        ForceGarbageCollection();
+        await db.WaitForSnapshotAsync(s => s.InUse == 0, TimeSpan.FromSeconds(5));
+        await using var next = await db.GetConnectionAsync(MarkedTenants.Key(1));
+        Assert.Equal(MarkedTenants.Key(1), await MarkedTenants.ReadMarkerAsync(next.Connection));
+        Assert.Single(logs.WithId(LeakReclaimed));
+    }
+
+    /// <summary>Takes two leases of a tenant whose cap is two, and drops them without giving them back.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static async Task<long[]> LeakTwoLeasesAsync(TenantDatabase db)
+    {
+        var first = await db.GetConnectionAsync(Key(1));
+        var second = await db.GetConnectionAsync(Key(1));
+        Assert.Equal(2, db.GetBudgetSnapshot().InUse);
+
+        // While they are held, the tenant is locked out.
+        await Assert.ThrowsAsync<ConnectionBudgetExhaustedException>(async () => await db.GetConnectionAsync(Key(1)));
+        long[] ids = [await IdOf(first), await IdOf(second)];
+        GC.KeepAlive(first);
+        GC.KeepAlive(second);
+        return ids;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static async Task<MySqlConnection> KeepOnlyTheConnectionAsync(TenantDatabase db, string tenantKey)
+    {
+        var lease = await db.GetConnectionAsync(tenantKey);
+        return lease.Connection;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ForceGarbageCollection()
+    {
+        for (var i = 0; i < 3; i++)
+        {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+        }
+    }
+
+    private static Task<long> IdOf(TenantConnectionLease lease) => lease.Connection.ExecuteScalarAsync<long>("SELECT CONNECTION_ID()");
+
+    private async Task<long[]> OpenIdsAsync()
+    {
+        await using var root = await Server.OpenConnectionAsync();
+        return (await root.QueryAsync<long>("SELECT ID FROM information_schema.PROCESSLIST WHERE USER = @user", new { user = MariaDbServer.AppUser })).ToArray();
     }
 
     private static async Task HoldALeaseTooLongAsync(TenantDatabase db, TimeSpan howLong)

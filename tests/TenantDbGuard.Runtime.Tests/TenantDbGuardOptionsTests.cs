@@ -1,5 +1,4 @@
 using Dapper;
-using MySqlConnector;
 using TenantDbGuard.Runtime.Tests.Infrastructure;
 
 namespace TenantDbGuard.Runtime.Tests;
@@ -243,30 +242,6 @@ public sealed class TenantDbGuardOptionsTests(MariaDbFixture fixture) : IAsyncLi
 
         Assert.Equal([MariaDbFixture.TenantDatabase(4)], await db.QueryTenantAsync<string>("dir-tenant", "SELECT DATABASE()"));
         await Assert.ThrowsAsync<TenantNotFoundException>(() => db.QueryTenantAsync<int>(Key(1), "SELECT 1"));
-    }
-
-    // ---- ResetSessionOnRelease ----
-
-    [Fact]
-    public async Task Without_ResetSessionOnRelease_the_next_lease_inherits_the_session()
-    {
-        var connectionString = new MySqlConnectionStringBuilder(Server.GetAppConnectionString(MariaDbFixture.MasterDatabase)) { AllowUserVariables = true }.ConnectionString;
-        await using var db = Server.CreateTenantDatabase(o =>
-        {
-            o.MasterConnectionString = connectionString;
-            o.MaxConnections = 1;
-            o.ResetSessionOnRelease = false;
-        });
-
-        await using (var lease = await db.GetConnectionAsync(Key(1)))
-        {
-            await lease.Connection.ExecuteAsync("SET @left_behind = 'from tenant one'");
-        }
-
-        await using (var lease = await db.GetConnectionAsync(Key(1)))
-        {
-            Assert.Equal("from tenant one", await lease.Connection.ExecuteScalarAsync<string>("SELECT @left_behind"));
-        }
     }
 
     private static string Key(int number) => MariaDbFixture.TenantKey(number);

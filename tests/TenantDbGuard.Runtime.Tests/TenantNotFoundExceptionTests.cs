@@ -99,16 +99,23 @@ public sealed class TenantNotFoundExceptionTests(MariaDbFixture fixture) : IAsyn
     public async Task A_tenant_added_after_a_miss_is_found_once_the_miss_expires()
     {
         const string key = "tenant-signup";
-        await Server.ExecuteAsync($"DELETE FROM tenants WHERE tenant_key = '{key}'", MariaDbFixture.MasterDatabase);
+        const string database = "tdg_signup";
+        await Server.ExecuteAsync($"DELETE FROM tenants WHERE tenant_key = '{key}'; CREATE DATABASE IF NOT EXISTS {database};", MariaDbFixture.MasterDatabase);
         await using var db = Server.CreateTenantDatabase(o => o.UnknownTenantCacheDuration = TimeSpan.FromSeconds(2));
         await Assert.ThrowsAsync<TenantNotFoundException>(() => db.QueryTenantAsync<int>(key, "SELECT 1"));
 
-        await Server.ExecuteAsync($"INSERT INTO tenants (tenant_key, database_name) VALUES ('{key}', '{MariaDbFixture.TenantDatabase(2)}')", MariaDbFixture.MasterDatabase);
-        await Assert.ThrowsAsync<TenantNotFoundException>(() => db.QueryTenantAsync<int>(key, "SELECT 1"));
-        await Task.Delay(TimeSpan.FromSeconds(2.5));
+        await Server.ExecuteAsync($"INSERT INTO tenants (tenant_key, database_name) VALUES ('{key}', '{database}')", MariaDbFixture.MasterDatabase);
+        try
+        {
+            await Assert.ThrowsAsync<TenantNotFoundException>(() => db.QueryTenantAsync<int>(key, "SELECT 1"));
+            await Task.Delay(TimeSpan.FromSeconds(2.5));
 
-        Assert.Equal([MariaDbFixture.TenantDatabase(2)], await db.QueryTenantAsync<string>(key, "SELECT DATABASE()"));
-        await Server.ExecuteAsync($"DELETE FROM tenants WHERE tenant_key = '{key}'", MariaDbFixture.MasterDatabase);
+            Assert.Equal([database], await db.QueryTenantAsync<string>(key, "SELECT DATABASE()"));
+        }
+        finally
+        {
+            await Server.ExecuteAsync($"DELETE FROM tenants WHERE tenant_key = '{key}'", MariaDbFixture.MasterDatabase);
+        }
     }
 
     [Fact]

@@ -9,32 +9,59 @@ using MySqlConnector;
 namespace TenantDbGuard.Core;
 
 /// <summary>
-/// Owns every physical connection of the process and keeps their number under one budget. A lease takes an idle
-/// connection to its server (preferring one already on its database, else switching it), opens one while the budget
-/// has room, opens one in place of the longest-idle connection to another server, or waits until
-/// <see cref="TenantDbGuardOptions.AcquireTimeout"/>. Per-tenant caps keep one tenant from taking everything.
+/// The connection budget: owns every physical connection of the process and keeps their number under one limit. A
+/// lease takes an idle connection to its server, opens one while the budget has room, opens one in place of the
+/// longest-idle connection to another server, or waits until <see cref="TenantDbGuardOptions.AcquireTimeout"/>.
+/// Per-tenant caps keep one tenant from taking everything.
 /// </summary>
 /// <remarks>
+/// <para>
 /// Idle connections count against the budget, which is the point: with MySqlConnector's own pooling, every tenant's
 /// pool keeps its idle connections open and the sum of the pools exceeds the server's <c>max_connections</c>. Here
-/// tenants on one server share its connections, and switching a connection's database (one round trip, about
-/// 0.1 ms) replaces opening a new one (about 4 ms, and a connection the server counts until it has cleaned up).
-/// One lock guards all counts; nothing slow (I/O) happens under it.
+/// tenants on one server share its connections (see <see cref="PhysicalConnection"/> for how they are kept apart).
+/// </para>
+/// <para>
+/// The limit is a ceiling on the connections the server sees from this process, not just on the ones the runtime
+/// believes it holds. So a connection is counted until the server has let go of it: a connection given back while a
+/// statement still runs on it (or whose reset does not answer within <see cref="TenantDbGuardOptions.ResetTimeout"/>)
+/// stays counted until that statement is killed, over another connection of the same server that the budget has room
+/// for; and cancelling a lease's statement, which MySqlConnector does by opening a connection to send
+/// <c>KILL QUERY</c>, first takes room in the budget for that connection (<see cref="ReserveRoomAsync"/>).
+/// </para>
+/// <para>
+/// A lease that is never given back is reclaimed when it becomes unreachable (<see cref="LeaseSentinel"/>): its
+/// physical connection is closed, never reused, and its budget slot and tenant cap come back.
+/// </para>
+/// <para>
+/// One lock guards all counts; nothing slow (I/O) happens under it. The concerns are kept apart for what comes later:
+/// this class does the accounting, <see cref="PhysicalConnection"/> the session hygiene, <see cref="TenantRegistry"/>
+/// the tenants.
+/// </para>
 /// </remarks>
 internal sealed class ConnectionBroker : IAsyncDisposable
 {
+    /// <summary>
+    /// How long a closed connection stays counted after the client let go of it: the server ends its side a moment
+    /// later, and only then does it stop counting against <c>max_connections</c>.
+    /// </summary>
+    internal static readonly TimeSpan ServerLetGo = TimeSpan.FromMilliseconds(100);
+
     private readonly object _gate = new();
     private readonly TenantDbGuardOptions _options;
     private readonly ILogger _logger;
     private readonly Dictionary<string, ServerPool> _servers = new(StringComparer.Ordinal);
     private readonly Dictionary<string, int> _tenantsInUse = new(StringComparer.Ordinal);
+
+    // Connections out on lease. Held here so that a leaked lease's connection stays whole (nothing in it finalized)
+    // until its sentinel hands it back.
+    private readonly HashSet<PhysicalConnection> _lent = new();
     private readonly Timer _reaper;
     private TaskCompletionSource<bool> _changed = NewSignal();
     private int _limit;
     private int _open;
     private int _inUse;
     private int _waiting;
-    private long _generation;
+    private int _cancellable;
     private bool _disposed;
 
     public ConnectionBroker(TenantDbGuardOptions options, ILogger logger)
@@ -47,6 +74,8 @@ internal sealed class ConnectionBroker : IAsyncDisposable
     }
 
     public Instruments? Instruments { get; set; }
+
+    public LeakDetector? Leaks { get; set; }
 
     public int Limit
     {
@@ -85,10 +114,17 @@ internal sealed class ConnectionBroker : IAsyncDisposable
     }
 
     /// <summary>
-    /// Lends a connection open on <paramref name="target"/>'s database. Throws the server's error when the database
-    /// cannot be switched to (the connection stays in the pool), or when no connection can be opened.
+    /// Lends a connection open on <paramref name="target"/>'s database (as the server confirmed). Throws the server's
+    /// error when the database cannot be used (the connection stays in the pool), or when no connection can be opened.
+    /// An idle connection that turns out dead or out of step is dropped, and another one tried, before anything of the
+    /// lease is sent.
     /// </summary>
-    public async ValueTask<PooledConnection> AcquireAsync(TenantTarget target, CancellationToken cancellationToken)
+    /// <remarks>
+    /// While leases that can be cancelled are out (<paramref name="cancellable"/>), and the budget is 2 or more, one
+    /// connection of it stays free (or idle, to be closed) for the connection that cancelling a statement takes;
+    /// otherwise cancelling could wait for a lease to end, which is what it is meant to cut short.
+    /// </remarks>
+    public async ValueTask<(PhysicalConnection Physical, MySqlConnection Connection)> AcquireAsync(TenantTarget target, bool cancellable, bool exposed, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         var started = Stopwatch.GetTimestamp();
@@ -98,35 +134,35 @@ internal sealed class ConnectionBroker : IAsyncDisposable
         {
             while (true)
             {
-                PooledConnection? idle = null;
-                PooledConnection? victim = null;
-                var open = false;
+                PhysicalConnection? physical = null;
+                PhysicalConnection? victim = null;
+                var fresh = false;
                 var blocked = ConnectionBudgetKind.Process;
                 var blockedLimit = 0;
                 var blockedHeld = 0;
-                long generation;
                 Task signal;
                 lock (_gate)
                 {
                     ThrowIfDisposed();
-                    server = Registered(server);
                     server.LastUsedTicks = Stopwatch.GetTimestamp();
-                    generation = _generation;
                     _tenantsInUse.TryGetValue(target.Key, out var tenantInUse);
+                    var spare = _limit >= 2 && (cancellable || _cancellable > 0) ? 1 : 0;
+                    var room = _limit - _open + IdleCount();
                     if (tenantInUse >= target.Cap)
                     {
                         (blocked, blockedLimit, blockedHeld) = (target.CapKind, target.Cap, tenantInUse);
                     }
-                    else if (server.TryPopIdle(target.DatabaseName, out idle))
+                    else if (room > spare && server.TryPopIdle(target, out physical))
                     {
-                        TakeLease(target.Key, tenantInUse);
+                        TakeLease(target.Key, tenantInUse, physical, cancellable);
                     }
-                    else if (_open < _limit || (victim = StealOldestIdle(server)) is not null)
+                    else if (room > spare && (_open < _limit || (victim = StealOldestIdle(server)) is not null))
                     {
                         server.Open++;
                         _open++;
-                        TakeLease(target.Key, tenantInUse);
-                        open = true;
+                        physical = new PhysicalConnection(server);
+                        TakeLease(target.Key, tenantInUse, physical, cancellable);
+                        fresh = true;
                     }
                     else
                     {
@@ -136,59 +172,49 @@ internal sealed class ConnectionBroker : IAsyncDisposable
                     signal = _changed.Task;
                 }
 
-                if (idle is not null)
-                {
-                    idle.TenantKey = target.Key;
-                    if (!await IsUsableAsync(idle, generation, cancellationToken).ConfigureAwait(false))
-                    {
-                        Discard(idle);
-                        continue;
-                    }
-
-                    if (await SwitchAsync(idle, target, fresh: false, cancellationToken).ConfigureAwait(false))
-                    {
-                        RecordWait(started);
-                        return idle;
-                    }
-
-                    continue;
-                }
-
-                if (open)
+                if (physical is not null)
                 {
                     if (victim is not null)
                     {
-                        // Close first, so that the server never sees one more connection than the budget.
+                        // Close first, and let the server end it, so that it never sees one more connection than the budget.
                         Log.IdleConnectionStolen(_logger, victim.Server.Key, server.Key);
-                        await CloseAsync(victim).ConfigureAwait(false);
+                        await victim.DisposeAsync().ConfigureAwait(false);
+                        await Task.Delay(ServerLetGo).ConfigureAwait(false);
                     }
 
-                    MySqlConnection connection;
+                    var resetFirst = physical.DirtyTenantKey is { } dirty && !string.Equals(dirty, target.Key, StringComparison.Ordinal);
                     try
                     {
-                        connection = await server.OpenPhysicalAsync(cancellationToken).ConfigureAwait(false);
+                        var connection = await physical.LendAsync(target, resetFirst, exposed, cancellationToken).ConfigureAwait(false);
+                        physical.LastDatabase = target.DatabaseName;
+                        physical.DirtyTenantKey = null;
+                        RecordWait(started);
+                        return (physical, connection);
+                    }
+                    catch (MySqlException exception) when (ServerErrors.IsDatabaseUnavailable(exception))
+                    {
+                        // The database cannot be used; the connection is fine and stays (reset, if it had to be).
+                        GiveBack(physical, target.Key, cancellable, keep: true, clean: resetFirst);
+                        throw;
+                    }
+                    catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+                    {
+                        // Cancelled while taking the session from its pool: nothing was sent.
+                        GiveBack(physical, target.Key, cancellable, keep: true, clean: false);
+                        throw;
+                    }
+                    catch (Exception exception) when (!fresh)
+                    {
+                        // Killed while idle, or the server restarted: nothing of the lease was sent; try another.
+                        Log.IdleConnectionFailed(_logger, exception, server.Key);
+                        GiveBack(physical, target.Key, cancellable, keep: false, clean: false);
+                        continue;
                     }
                     catch
                     {
-                        lock (_gate)
-                        {
-                            server.Open--;
-                            _open--;
-                            ReturnLease(target.Key);
-                            Pulse();
-                        }
-
+                        GiveBack(physical, target.Key, cancellable, keep: false, clean: false);
                         throw;
                     }
-
-                    var pooled = new PooledConnection(server, connection, generation) { TenantKey = target.Key };
-                    if (await SwitchAsync(pooled, target, fresh: true, cancellationToken).ConfigureAwait(false))
-                    {
-                        RecordWait(started);
-                        return pooled;
-                    }
-
-                    continue;
                 }
 
                 var elapsed = Stopwatch.GetElapsedTime(started);
@@ -196,7 +222,7 @@ internal sealed class ConnectionBroker : IAsyncDisposable
                 if (remaining <= TimeSpan.Zero)
                 {
                     Instruments?.Timeouts.Add(1, new KeyValuePair<string, object?>(Instruments.BudgetTag, blocked.ToString()));
-                    Log.BudgetExhausted(_logger, target.Key, elapsed.TotalMilliseconds, blocked, blockedLimit);
+                    Log.BudgetExhausted(_logger, LogSafe.Text(target.Key), elapsed.TotalMilliseconds, blocked, blockedLimit);
                     throw new ConnectionBudgetExhaustedException(target.Key, blocked, blockedLimit, blockedHeld, elapsed);
                 }
 
@@ -208,7 +234,7 @@ internal sealed class ConnectionBroker : IAsyncDisposable
                         _waiting++;
                     }
 
-                    Log.WaitingForBudget(_logger, target.Key, blocked);
+                    Log.WaitingForBudget(_logger, LogSafe.Text(target.Key), blocked);
                 }
 
                 try
@@ -234,81 +260,100 @@ internal sealed class ConnectionBroker : IAsyncDisposable
     }
 
     /// <summary>
-    /// Puts the connection on the target's database. Returns false when the connection failed (it is discarded and
-    /// the caller tries again); throws the server's error when the database cannot be used (the connection is kept).
+    /// Takes a connection back from a lease. Its connection object dies now; the session is reset in the background
+    /// and kept (or closed when it failed, or killed first when it is busy).
     /// </summary>
-    private async ValueTask<bool> SwitchAsync(PooledConnection pooled, TenantTarget target, bool fresh, CancellationToken cancellationToken)
+    /// <param name="physical">The lease's physical connection.</param>
+    /// <param name="connection">The lease's connection object, disposed now.</param>
+    /// <param name="tenantKey">The lease's tenant.</param>
+    /// <param name="cancellable">Whether the lease counted as one that can be cancelled.</param>
+    /// <param name="fate">What is known about the connection.</param>
+    /// <param name="pendingKill">A <c>KILL QUERY</c> for the lease still under way: the session is reused only after it.</param>
+    public void Release(PhysicalConnection physical, MySqlConnection connection, string tenantKey, bool cancellable, LeaseFate fate, Task pendingKill)
     {
-        var connection = pooled.Connection;
-        if (string.Equals(connection.Database, target.DatabaseName, StringComparison.Ordinal) || target.DatabaseName.Length == 0)
+        if (connection.State == System.Data.ConnectionState.Broken)
         {
-            return true;
+            fate = LeaseFate.Failed;
         }
 
+        Task closed;
         try
         {
-            await connection.ChangeDatabaseAsync(target.DatabaseName, cancellationToken).ConfigureAwait(false);
-            return true;
+            var closing = connection.DisposeAsync();
+            closed = closing.IsCompletedSuccessfully ? Task.CompletedTask : closing.AsTask();
         }
-        catch (MySqlException exception) when (ServerErrors.IsDatabaseUnavailable(exception))
+        catch (Exception exception)
         {
-            Release(pooled, broken: false);
-            throw;
+            closed = Task.FromException(exception);
         }
-        catch (Exception exception) when (!fresh && (ServerErrors.IsConnectionFailure(exception) || exception is MySqlException or InvalidOperationException))
-        {
-            // An idle connection that died (a server restart): drop it and try another.
-            Discard(pooled);
-            return false;
-        }
-        catch
-        {
-            Discard(pooled);
-            throw;
-        }
-    }
 
-    /// <summary>Takes a connection back from a lease. A broken one is closed; a healthy one is reset (in the background) and kept.</summary>
-    public void Release(PooledConnection connection, bool broken)
-    {
-        var server = connection.Server;
-        var reset = !broken && _options.ResetSessionOnRelease;
-        var close = false;
         lock (_gate)
         {
-            ReturnLease(connection.TenantKey!);
-            server.LastUsedTicks = Stopwatch.GetTimestamp();
-            if (broken || _disposed)
-            {
-                server.Open--;
-                _open--;
-                close = true;
-                if (broken)
-                {
-                    _generation++;
-                }
-            }
-            else if (!reset)
-            {
-                connection.IdleSinceTicks = Stopwatch.GetTimestamp();
-                server.PushIdle(connection);
-            }
-
+            ReturnLease(tenantKey, physical, cancellable);
+            physical.Server.LastUsedTicks = Stopwatch.GetTimestamp();
             Pulse();
         }
 
-        if (close)
+        _ = RecycleAsync(physical, tenantKey, pendingKill.IsCompleted ? closed : Task.WhenAll(closed, pendingKill), fate);
+    }
+
+    /// <summary>A lease that became unreachable: its connection is closed, never reused, and its slot and cap come back.</summary>
+    public void Reclaim(PhysicalConnection physical, string tenantKey, bool cancellable, long leakId)
+    {
+        lock (_gate)
         {
-            if (broken)
+            ReturnLease(tenantKey, physical, cancellable);
+            Pulse();
+        }
+
+        Leaks?.Reclaimed(leakId, tenantKey);
+        _ = CloseAndForgetAsync(physical);
+    }
+
+    /// <summary>
+    /// Waits for room in the budget for one more connection (stealing an idle one if need be) and holds it until the
+    /// returned handle is disposed; null when <paramref name="abandon"/> completes first or the runtime is disposed.
+    /// MySqlConnector cancels a statement over a connection of its own: this is the room for it.
+    /// </summary>
+    public async Task<Room?> ReserveRoomAsync(Task abandon)
+    {
+        while (true)
+        {
+            PhysicalConnection? victim = null;
+            Task signal;
+            lock (_gate)
             {
-                Log.ConnectionBroken(_logger, connection.TenantKey!);
+                if (_disposed)
+                {
+                    return null;
+                }
+
+                if (_open < _limit || (victim = StealOldestIdle(null)) is not null)
+                {
+                    _open++;
+                    signal = Task.CompletedTask;
+                }
+                else
+                {
+                    signal = _changed.Task;
+                }
             }
 
-            _ = CloseAsync(connection);
-        }
-        else if (reset)
-        {
-            _ = ResetAndKeepAsync(connection);
+            if (signal.IsCompleted)
+            {
+                if (victim is not null)
+                {
+                    await victim.DisposeAsync().ConfigureAwait(false);
+                    await Task.Delay(ServerLetGo).ConfigureAwait(false);
+                }
+
+                return new Room(this);
+            }
+
+            if (await Task.WhenAny(signal, abandon).ConfigureAwait(false) == abandon)
+            {
+                return null;
+            }
         }
     }
 
@@ -352,7 +397,7 @@ internal sealed class ConnectionBroker : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        var idle = new List<PooledConnection>();
+        var idle = new List<PhysicalConnection>();
         lock (_gate)
         {
             if (_disposed)
@@ -374,81 +419,169 @@ internal sealed class ConnectionBroker : IAsyncDisposable
         await _reaper.DisposeAsync().ConfigureAwait(false);
         foreach (var connection in idle)
         {
-            await CloseAsync(connection).ConfigureAwait(false);
+            await connection.DisposeAsync().ConfigureAwait(false);
         }
     }
 
-    private async ValueTask<bool> IsUsableAsync(PooledConnection connection, long generation, CancellationToken cancellationToken)
+    /// <summary>Resets the session a lease gave back and parks it, or closes it, or kills what still runs on it first.</summary>
+    private async Task RecycleAsync(PhysicalConnection physical, string tenantKey, Task closed, LeaseFate fate)
     {
-        var idleFor = Stopwatch.GetElapsedTime(connection.IdleSinceTicks);
-        if (connection.Generation == generation && idleFor < _options.ValidateAfterIdle)
-        {
-            return connection.Connection.State == System.Data.ConnectionState.Open;
-        }
-
         try
         {
-            if (await connection.Connection.PingAsync(cancellationToken).ConfigureAwait(false))
+            if (fate == LeaseFate.Failed)
             {
-                connection.Generation = generation;
-                return true;
+                // Whether anything still runs on the server for it cannot be told: try to kill it, for a while.
+                Log.ConnectionBroken(_logger, LogSafe.Text(tenantKey));
+                await RetireAsync(physical, Task.Delay(_options.ResetTimeout), closed, null).ConfigureAwait(false);
+                return;
             }
-        }
-        catch (Exception exception) when (exception is MySqlException or InvalidOperationException or System.IO.IOException)
-        {
-        }
 
-        return false;
-    }
+            var outcome = await physical.RecycleAsync(closed, _options.ResetSessionOnRelease, _options.ResetTimeout).ConfigureAwait(false);
+            switch (outcome.State)
+            {
+                case PhysicalConnection.RecycledState.Clean:
+                    var close = false;
+                    lock (_gate)
+                    {
+                        if (_disposed)
+                        {
+                            close = true;
+                        }
+                        else
+                        {
+                            physical.DirtyTenantKey = _options.ResetSessionOnRelease ? null : tenantKey;
+                            physical.IdleSinceTicks = Stopwatch.GetTimestamp();
+                            physical.Server.PushIdle(physical);
+                            Pulse();
+                        }
+                    }
 
-    private void Discard(PooledConnection connection)
-    {
-        lock (_gate)
-        {
-            ReturnLease(connection.TenantKey!);
-            connection.Server.Open--;
-            _open--;
-            _generation++;
-            Pulse();
-        }
+                    if (close)
+                    {
+                        await CloseAndForgetAsync(physical).ConfigureAwait(false);
+                    }
 
-        _ = CloseAsync(connection);
-    }
-
-    private async Task ResetAndKeepAsync(PooledConnection connection)
-    {
-        try
-        {
-            await connection.Connection.ResetConnectionAsync().ConfigureAwait(false);
+                    break;
+                case PhysicalConnection.RecycledState.Busy:
+                    Log.BusyConnectionKilled(_logger, LogSafe.Text(tenantKey), physical.Server.Key, _options.ResetTimeout.TotalMilliseconds);
+                    await RetireAsync(physical, outcome.StillRunning!, outcome.StillRunning!, outcome.Holder).ConfigureAwait(false);
+                    break;
+                default:
+                    Log.ConnectionBroken(_logger, LogSafe.Text(tenantKey));
+                    await CloseAndForgetAsync(physical).ConfigureAwait(false);
+                    break;
+            }
         }
         catch (Exception exception)
         {
-            Log.ResetFailed(_logger, exception, connection.TenantKey!);
-            lock (_gate)
-            {
-                connection.Server.Open--;
-                _open--;
-                _generation++;
-                Pulse();
-            }
+            // Nothing may escape a background task; the connection is closed and uncounted.
+            Log.ResetFailed(_logger, exception, LogSafe.Text(tenantKey));
+            await CloseAndForgetAsync(physical).ConfigureAwait(false);
+        }
+    }
 
-            await CloseAsync(connection).ConfigureAwait(false);
-            return;
+    /// <summary>
+    /// A connection whose statement may still run on the server: kill it over another connection of the same server, and
+    /// keep counting it until then, unless <paramref name="giveUp"/> completes first (the statement ended by itself, or
+    /// there is no telling and the runtime stops trying). Then closes it, once <paramref name="pending"/> (what waits on
+    /// the session) is over, which the kill brings about at once.
+    /// </summary>
+    private async Task RetireAsync(PhysicalConnection physical, Task giveUp, Task pending, MySqlConnection? holder)
+    {
+        if (physical.ThreadId != 0)
+        {
+            await KillAsync(physical.Server, physical.ThreadId, queryOnly: false, giveUp).ConfigureAwait(false);
         }
 
+        await Task.WhenAny(pending, Task.Delay(_options.ResetTimeout)).ConfigureAwait(false);
+        if (holder is not null)
+        {
+            await PhysicalConnection.DisposeQuietlyAsync(holder).ConfigureAwait(false);
+        }
+
+        await CloseAndForgetAsync(physical).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Sends <c>KILL QUERY</c> (<paramref name="queryOnly"/>) or <c>KILL CONNECTION</c> for session
+    /// <paramref name="threadId"/> over another connection of the same server that the budget holds: an idle one, or a
+    /// new one when the budget has room (kept afterwards like any other). Waits for one until
+    /// <paramref name="abandon"/> completes.
+    /// </summary>
+    public async Task KillAsync(ServerPool server, int threadId, bool queryOnly, Task abandon)
+    {
+        while (!abandon.IsCompleted)
+        {
+            PhysicalConnection? killer = null;
+            var fresh = false;
+            Task signal;
+            lock (_gate)
+            {
+                if (_disposed)
+                {
+                    return;
+                }
+
+                if (server.TryPopAnyIdle(out killer))
+                {
+                    signal = Task.CompletedTask;
+                }
+                else if (_open < _limit)
+                {
+                    server.Open++;
+                    _open++;
+                    fresh = true;
+                    signal = Task.CompletedTask;
+                }
+                else
+                {
+                    signal = _changed.Task;
+                }
+            }
+
+            if (killer is null && !fresh)
+            {
+                await Task.WhenAny(signal, abandon).ConfigureAwait(false);
+                continue;
+            }
+
+            killer ??= new PhysicalConnection(server);
+            if (await killer.KillAsync(threadId, queryOnly, _options.ResetTimeout).ConfigureAwait(false))
+            {
+                Park(killer);
+                return;
+            }
+
+            // The killer failed: an idle one was dead (try another), a new one could not connect (the server is out of
+            // reach, and nothing runs there for this process that could be killed now).
+            await CloseAndForgetAsync(killer).ConfigureAwait(false);
+            if (fresh)
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>Gives back a connection that was taken for a lease that did not happen.</summary>
+    private void GiveBack(PhysicalConnection physical, string tenantKey, bool cancellable, bool keep, bool clean)
+    {
         var close = false;
         lock (_gate)
         {
-            if (_disposed)
+            ReturnLease(tenantKey, physical, cancellable);
+            if (keep && !_disposed)
             {
-                connection.Server.Open--;
-                _open--;
-                close = true;
+                if (clean)
+                {
+                    physical.DirtyTenantKey = null;
+                }
+
+                physical.IdleSinceTicks = Stopwatch.GetTimestamp();
+                physical.Server.PushIdle(physical);
             }
             else
             {
-                connection.IdleSinceTicks = Stopwatch.GetTimestamp();
-                connection.Server.PushIdle(connection);
+                close = true;
             }
 
             Pulse();
@@ -456,7 +589,60 @@ internal sealed class ConnectionBroker : IAsyncDisposable
 
         if (close)
         {
-            await CloseAsync(connection).ConfigureAwait(false);
+            _ = CloseAndForgetAsync(physical);
+        }
+    }
+
+    /// <summary>Parks a connection used for the runtime's own work (a kill): its session is as clean as before.</summary>
+    private void Park(PhysicalConnection physical)
+    {
+        var close = false;
+        lock (_gate)
+        {
+            if (_disposed)
+            {
+                close = true;
+            }
+            else
+            {
+                physical.IdleSinceTicks = Stopwatch.GetTimestamp();
+                physical.Server.PushIdle(physical);
+                Pulse();
+            }
+        }
+
+        if (close)
+        {
+            _ = CloseAndForgetAsync(physical);
+        }
+    }
+
+    /// <summary>
+    /// Closes a connection and stops counting it once the server has had time to end its side (at once when it never
+    /// had one: the connection was refused).
+    /// </summary>
+    private async Task CloseAndForgetAsync(PhysicalConnection physical)
+    {
+        await physical.DisposeAsync().ConfigureAwait(false);
+        if (physical.ThreadId != 0)
+        {
+            await Task.Delay(ServerLetGo).ConfigureAwait(false);
+        }
+
+        lock (_gate)
+        {
+            physical.Server.Open--;
+            _open--;
+            Pulse();
+        }
+    }
+
+    private void ReleaseRoom()
+    {
+        lock (_gate)
+        {
+            _open--;
+            Pulse();
         }
     }
 
@@ -465,7 +651,7 @@ internal sealed class ConnectionBroker : IAsyncDisposable
     {
         var idleTimeoutTicks = (long)(_options.IdleTimeout.TotalSeconds * Stopwatch.Frequency);
         var now = Stopwatch.GetTimestamp();
-        var toClose = new List<PooledConnection>();
+        var toClose = new List<PhysicalConnection>();
         lock (_gate)
         {
             if (_disposed)
@@ -475,29 +661,24 @@ internal sealed class ConnectionBroker : IAsyncDisposable
 
             foreach (var server in _servers.Values)
             {
-                var stale = server.RemoveIdle(c => now - c.IdleSinceTicks >= idleTimeoutTicks);
-                Forget(server, stale.Count);
-                toClose.AddRange(stale);
-            }
-
-            if (toClose.Count > 0)
-            {
-                Pulse();
+                toClose.AddRange(server.RemoveIdle(c => now - c.IdleSinceTicks >= idleTimeoutTicks));
             }
         }
 
         foreach (var connection in toClose)
         {
             Log.IdleConnectionClosed(_logger, connection.Server.Key);
+            _ = CloseAndForgetAsync(connection);
         }
-
-        CloseAll(toClose);
     }
 
-    /// <summary>Under the lock: takes the longest-idle connection to another server out of the budget, to be closed.</summary>
-    private PooledConnection? StealOldestIdle(ServerPool requester)
+    /// <summary>
+    /// Under the lock: takes the longest-idle connection to another server than <paramref name="requester"/> (to any
+    /// server when null) out of the budget, to be closed before its room is used.
+    /// </summary>
+    private PhysicalConnection? StealOldestIdle(ServerPool? requester)
     {
-        PooledConnection? oldest = null;
+        PhysicalConnection? oldest = null;
         foreach (var server in _servers.Values)
         {
             if (ReferenceEquals(server, requester))
@@ -522,25 +703,25 @@ internal sealed class ConnectionBroker : IAsyncDisposable
         return oldest;
     }
 
-    private ServerPool Registered(ServerPool server)
-    {
-        if (_servers.TryGetValue(server.Key, out var current))
-        {
-            return current;
-        }
-
-        _servers.Add(server.Key, server);
-        return server;
-    }
-
-    private void TakeLease(string tenantKey, int tenantInUse)
+    private void TakeLease(string tenantKey, int tenantInUse, PhysicalConnection physical, bool cancellable)
     {
         _tenantsInUse[tenantKey] = tenantInUse + 1;
         _inUse++;
+        _lent.Add(physical);
+        if (cancellable)
+        {
+            _cancellable++;
+        }
     }
 
-    private void ReturnLease(string tenantKey)
+    private void ReturnLease(string tenantKey, PhysicalConnection physical, bool cancellable)
     {
+        _lent.Remove(physical);
+        if (cancellable)
+        {
+            _cancellable--;
+        }
+
         _inUse--;
         if (_tenantsInUse.TryGetValue(tenantKey, out var count))
         {
@@ -553,6 +734,18 @@ internal sealed class ConnectionBroker : IAsyncDisposable
                 _tenantsInUse[tenantKey] = count - 1;
             }
         }
+    }
+
+    /// <summary>Under the lock: idle connections on every server.</summary>
+    private int IdleCount()
+    {
+        var idle = 0;
+        foreach (var server in _servers.Values)
+        {
+            idle += server.IdleCount;
+        }
+
+        return idle;
     }
 
     private void Forget(ServerPool server, int closed)
@@ -580,23 +773,26 @@ internal sealed class ConnectionBroker : IAsyncDisposable
 
     private static TaskCompletionSource<bool> NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    private static void CloseAll(List<PooledConnection> connections)
+    /// <summary>Room in the budget for one connection the runtime does not own (MySqlConnector's cancellation connection).</summary>
+    internal sealed class Room : IDisposable
     {
-        foreach (var connection in connections)
-        {
-            _ = CloseAsync(connection);
-        }
-    }
+        private ConnectionBroker? _broker;
 
-    private static async Task CloseAsync(PooledConnection connection)
-    {
-        try
-        {
-            await connection.Connection.DisposeAsync().ConfigureAwait(false);
-        }
-        catch (Exception exception) when (exception is MySqlException or InvalidOperationException or System.IO.IOException or ObjectDisposedException)
-        {
-            // The connection is gone either way.
-        }
+        public Room(ConnectionBroker broker) => _broker = broker;
+
+        public void Dispose() => Interlocked.Exchange(ref _broker, null)?.ReleaseRoom();
     }
+}
+
+/// <summary>How a lease ended, as far as its connection is concerned.</summary>
+internal enum LeaseFate
+{
+    /// <summary>Nothing known against it: reset and reuse it (the reset checks it).</summary>
+    Healthy,
+
+    /// <summary>
+    /// The connection failed, or the driver gave up on a statement (a command timeout): close it, after killing what
+    /// may still run on the server for it.
+    /// </summary>
+    Failed,
 }

@@ -15,11 +15,20 @@ internal static class LogEvents
     public const int ConnectionBroken = 1020;
     public const int ServerLimitReached = 1021;
     public const int TenantDatabaseUnavailable = 1022;
+    public const int TenantRowRefused = 1023;
+    public const int IdleConnectionFailed = 1024;
+    public const int ConnectionLost = 1025;
     public const int LeakSuspected = 1030;
     public const int LeakReturned = 1031;
+    public const int LeakReclaimed = 1032;
     public const int ResetFailed = 1040;
+    public const int BusyConnectionKilled = 1041;
 }
 
+/// <summary>
+/// The runtime's log messages. Values that came from outside (tenant keys, database names) are passed through
+/// <see cref="LogSafe.Text"/> first.
+/// </summary>
 internal static partial class Log
 {
     [LoggerMessage(EventId = LogEvents.PoolCreated, Level = LogLevel.Debug, Message = "Created the connection pool of server {Server}")]
@@ -40,7 +49,7 @@ internal static partial class Log
     [LoggerMessage(EventId = LogEvents.IdleConnectionStolen, Level = LogLevel.Debug, Message = "Closed an idle connection to server {VictimServer} to make room for server {Server}")]
     public static partial void IdleConnectionStolen(ILogger logger, string victimServer, string server);
 
-    [LoggerMessage(EventId = LogEvents.ConnectionBroken, Level = LogLevel.Information, Message = "A connection of tenant '{TenantKey}' was broken and is discarded; idle connections will be checked before use")]
+    [LoggerMessage(EventId = LogEvents.ConnectionBroken, Level = LogLevel.Information, Message = "A connection of tenant '{TenantKey}' failed and is closed")]
     public static partial void ConnectionBroken(ILogger logger, string tenantKey);
 
     [LoggerMessage(EventId = LogEvents.ServerLimitReached, Level = LogLevel.Error, Message = "The server refused a connection for tenant '{TenantKey}' with error {ErrorCode}")]
@@ -49,12 +58,27 @@ internal static partial class Log
     [LoggerMessage(EventId = LogEvents.TenantDatabaseUnavailable, Level = LogLevel.Error, Message = "The database '{DatabaseName}' of tenant '{TenantKey}' is unavailable")]
     public static partial void TenantDatabaseUnavailable(ILogger logger, Exception exception, string tenantKey, string databaseName);
 
+    [LoggerMessage(EventId = LogEvents.TenantRowRefused, Level = LogLevel.Error, Message = "The tenants table row of tenant '{TenantKey}' is refused: its database '{DatabaseName}' {Reason}")]
+    public static partial void TenantRowRefused(ILogger logger, string tenantKey, string databaseName, string reason);
+
+    [LoggerMessage(EventId = LogEvents.IdleConnectionFailed, Level = LogLevel.Debug, Message = "An idle connection to server {Server} failed before a lease used it; it is closed and another one is tried")]
+    public static partial void IdleConnectionFailed(ILogger logger, Exception exception, string server);
+
+    [LoggerMessage(EventId = LogEvents.ConnectionLost, Level = LogLevel.Warning, Message = "The connection of tenant '{TenantKey}' failed while its work ran")]
+    public static partial void ConnectionLost(ILogger logger, Exception exception, string tenantKey);
+
     [LoggerMessage(EventId = LogEvents.LeakSuspected, Level = LogLevel.Warning, Message = "A connection of tenant '{TenantKey}' has been held for {HeldMs} ms, longer than the leak detection threshold; it was acquired at:\n{AcquiredAt}")]
     public static partial void LeakSuspected(ILogger logger, string tenantKey, double heldMs, string acquiredAt);
 
     [LoggerMessage(EventId = LogEvents.LeakReturned, Level = LogLevel.Information, Message = "The connection of tenant '{TenantKey}' reported as a possible leak came back after {HeldMs} ms")]
     public static partial void LeakReturned(ILogger logger, string tenantKey, double heldMs);
 
-    [LoggerMessage(EventId = LogEvents.ResetFailed, Level = LogLevel.Debug, Message = "Resetting a connection of tenant '{TenantKey}' failed; it is discarded")]
+    [LoggerMessage(EventId = LogEvents.LeakReclaimed, Level = LogLevel.Warning, Message = "A lease of tenant '{TenantKey}' was never given back and is no longer reachable: its connection is closed and its place in the budget returned. It was acquired at:\n{AcquiredAt}")]
+    public static partial void LeakReclaimed(ILogger logger, string tenantKey, string acquiredAt);
+
+    [LoggerMessage(EventId = LogEvents.ResetFailed, Level = LogLevel.Debug, Message = "Taking back a connection of tenant '{TenantKey}' failed; it is closed")]
     public static partial void ResetFailed(ILogger logger, Exception exception, string tenantKey);
+
+    [LoggerMessage(EventId = LogEvents.BusyConnectionKilled, Level = LogLevel.Warning, Message = "A connection of tenant '{TenantKey}' came back from its lease still busy (no answer within {TimeoutMs} ms): what runs on it is killed and it is closed, on server {Server}")]
+    public static partial void BusyConnectionKilled(ILogger logger, string tenantKey, string server, double timeoutMs);
 }

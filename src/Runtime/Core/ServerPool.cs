@@ -7,36 +7,82 @@ using MySqlConnector;
 namespace TenantDbGuard.Core;
 
 /// <summary>
-/// The physical connections to one server, shared by every tenant database on it: a lease switches the connection to
-/// its tenant's database. The data source has MySqlConnector's pooling turned off, so every connection it opens is
-/// one the broker counts. Counts and the idle list are guarded by the broker's lock.
+/// The physical connections to one server, shared by every tenant database on it, and what the runtime knows about
+/// the server's sessions. Counts and the idle list are guarded by the broker's lock.
 /// </summary>
 internal sealed class ServerPool
 {
     private const int AffinityScan = 16;
-    private readonly List<PooledConnection> _idle = new();
+    private readonly List<PhysicalConnection> _idle = new();
+    private readonly MySqlConnectionStringBuilder _connectionSettings;
+    private readonly string _connectionString;
+    private readonly bool _resetOnRelease;
+    private readonly object _profileGate = new();
+    private Task<SessionProfile>? _profile;
 
-    public ServerPool(string key, MySqlDataSource dataSource)
+    /// <summary>Creates the pool of one server from the master connection string's credentials and settings.</summary>
+    public ServerPool(string key, MySqlConnectionStringBuilder master, string host, uint port, bool resetOnRelease)
     {
         Key = key;
-        DataSource = dataSource;
+        _resetOnRelease = resetOnRelease;
+        _connectionSettings = new MySqlConnectionStringBuilder(master.ConnectionString)
+        {
+            Server = host,
+            Port = port,
+            Database = string.Empty,
+
+            // One MySqlConnector pool per physical connection, holding just it: a lease opens a new MySqlConnection
+            // object over the session without a round trip (see PhysicalConnection).
+            Pooling = true,
+            MinimumPoolSize = 0,
+            MaximumPoolSize = 1,
+            ConnectionIdleTimeout = 0,
+            ConnectionLifeTime = 0,
+            DnsCheckInterval = 0,
+
+            // The runtime resets the session when a lease ends, not MySqlConnector when one begins.
+            ConnectionReset = false,
+
+            // A statement prepared on the server stays in the session, which the next tenant gets; and MySqlConnector's
+            // client-side cache of prepared statements survives a reset that the server's statements do not.
+            IgnorePrepare = true,
+
+            // A command timeout closes the socket instead of opening a connection outside the budget to send KILL QUERY;
+            // the runtime kills the statement itself, within the budget.
+            CancellationTimeout = -1,
+
+            // A lease never joins an ambient TransactionScope: MySqlConnector would keep the session for the transaction
+            // after the lease ends.
+            AutoEnlist = false,
+        };
+        _connectionString = _connectionSettings.ConnectionString;
     }
 
     public string Key { get; }
 
-    public MySqlDataSource DataSource { get; }
-
-    /// <summary>Physical connections open or being opened.</summary>
+    /// <summary>Physical connections open or being opened, and room held for a cancellation.</summary>
     public int Open { get; set; }
 
     public int IdleCount => _idle.Count;
 
     public long LastUsedTicks { get; set; }
 
-    public void PushIdle(PooledConnection connection) => _idle.Add(connection);
+    /// <summary>A MySqlConnector pool for one physical connection, whose open callback is <paramref name="guard"/>.</summary>
+    public MySqlDataSource CreateDataSource(MySqlConnectionOpenedCallback guard) =>
+        new MySqlDataSourceBuilder(_connectionString).UseConnectionOpenedCallback(guard).Build();
 
-    /// <summary>Takes the most recently used idle connection, preferring one already on <paramref name="database"/>.</summary>
-    public bool TryPopIdle(string database, out PooledConnection connection)
+    /// <summary>The connection string a lease's connection object carries: the pool's, naming the lease's database.</summary>
+    public string LeaseConnectionString(string database) =>
+        new MySqlConnectionStringBuilder(_connectionString) { Database = database }.ConnectionString;
+
+    public void PushIdle(PhysicalConnection connection) => _idle.Add(connection);
+
+    /// <summary>
+    /// Takes an idle connection for <paramref name="target"/>: one that still holds the target tenant's session (its
+    /// reset was skipped) first, else a clean one, preferring one last on the target's database and the most recently
+    /// used; a connection that holds another tenant's session only when nothing else is idle.
+    /// </summary>
+    public bool TryPopIdle(TenantTarget target, out PhysicalConnection connection)
     {
         var count = _idle.Count;
         if (count == 0)
@@ -45,28 +91,50 @@ internal sealed class ServerPool
             return false;
         }
 
-        var index = count - 1;
+        var best = -1;
+        var bestRank = int.MaxValue;
         for (var i = count - 1; i >= 0 && i >= count - AffinityScan; i--)
         {
-            if (string.Equals(_idle[i].Connection.Database, database, StringComparison.Ordinal))
+            var candidate = _idle[i];
+            var rank = candidate.DirtyTenantKey is { } dirty
+                ? string.Equals(dirty, target.Key, StringComparison.Ordinal) ? 0 : 3
+                : string.Equals(candidate.LastDatabase, target.DatabaseName, StringComparison.Ordinal) ? 1 : 2;
+            if (rank < bestRank)
             {
-                index = i;
-                break;
+                (best, bestRank) = (i, rank);
+                if (rank == 0)
+                {
+                    break;
+                }
             }
         }
 
-        connection = _idle[index];
-        _idle.RemoveAt(index);
+        connection = _idle[best];
+        _idle.RemoveAt(best);
+        return true;
+    }
+
+    /// <summary>Takes the most recently used idle connection, whatever it holds (for the runtime's own statements).</summary>
+    public bool TryPopAnyIdle(out PhysicalConnection connection)
+    {
+        if (_idle.Count == 0)
+        {
+            connection = null!;
+            return false;
+        }
+
+        connection = _idle[^1];
+        _idle.RemoveAt(_idle.Count - 1);
         return true;
     }
 
     /// <summary>The connection that has been idle longest, or null.</summary>
-    public PooledConnection? PeekOldestIdle() => _idle.Count > 0 ? _idle[0] : null;
+    public PhysicalConnection? PeekOldestIdle() => _idle.Count > 0 ? _idle[0] : null;
 
     /// <summary>Removes the idle connections chosen by <paramref name="remove"/> and returns them, to be closed outside the lock.</summary>
-    public List<PooledConnection> RemoveIdle(Func<PooledConnection, bool> remove)
+    public List<PhysicalConnection> RemoveIdle(Func<PhysicalConnection, bool> remove)
     {
-        var removed = new List<PooledConnection>();
+        var removed = new List<PhysicalConnection>();
         for (var i = _idle.Count - 1; i >= 0; i--)
         {
             if (remove(_idle[i]))
@@ -79,13 +147,37 @@ internal sealed class ServerPool
         return removed;
     }
 
-    public async Task<MySqlConnection> OpenPhysicalAsync(CancellationToken cancellationToken) =>
-        await DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+    /// <summary>
+    /// What the statement batch that starts a lease must restore besides the database, learnt once per server on the
+    /// first connection (after MySqlConnector's own set-up): schema tracking, which the reset turns back on when the
+    /// server has it on, and the character set, when the server's defaults (which the reset restores) are not the
+    /// ones MySqlConnector uses.
+    /// </summary>
+    public Task<SessionProfile> GetProfileAsync(MySqlConnection fresh)
+    {
+        var profile = Volatile.Read(ref _profile);
+        if (profile is { IsCompletedSuccessfully: true })
+        {
+            return profile;
+        }
+
+        lock (_profileGate)
+        {
+            if (_profile is null || _profile.IsFaulted || _profile.IsCanceled)
+            {
+                _profile = SessionProfile.ReadAsync(fresh, _resetOnRelease);
+            }
+
+            return _profile;
+        }
+    }
 }
 
 /// <summary>Where a lease goes: a tenant's (or the master's) database on a server, and the cap on its leases.</summary>
 internal sealed class TenantTarget
 {
+    private readonly string _use;
+
     public TenantTarget(string key, string databaseName, ServerPool server, int cap, ConnectionBudgetKind capKind)
     {
         Key = key;
@@ -93,8 +185,11 @@ internal sealed class TenantTarget
         Server = server;
         Cap = cap;
         CapKind = capKind;
+        LeaseConnectionString = server.LeaseConnectionString(databaseName);
+        _use = "USE `" + databaseName.Replace("`", "``", StringComparison.Ordinal) + "`;SELECT ";
     }
 
+    /// <summary>The tenant's identity: the key of its row in the tenants table (or <c>(master)</c>).</summary>
     public string Key { get; }
 
     public string DatabaseName { get; }
@@ -104,27 +199,84 @@ internal sealed class TenantTarget
     public int Cap { get; }
 
     public ConnectionBudgetKind CapKind { get; }
+
+    /// <summary>The settings of the lease's connection object: the server's, naming this database.</summary>
+    public string LeaseConnectionString { get; }
+
+    /// <summary>The batch that starts a lease: restore what the reset changed, select the database, and echo <paramref name="nonce"/>.</summary>
+    public string SelectSql(SessionProfile profile, long nonce) =>
+        string.Concat(profile.Prefix, _use, nonce.ToString(System.Globalization.CultureInfo.InvariantCulture));
 }
 
-/// <summary>One physical connection and what the broker knows of it.</summary>
-internal sealed class PooledConnection
+/// <summary>What a server's sessions need restored when a lease starts; see <see cref="ServerPool.GetProfileAsync"/>.</summary>
+internal sealed class SessionProfile
 {
-    public PooledConnection(ServerPool server, MySqlConnection connection, long generation)
+    private SessionProfile(string prefix) => Prefix = prefix;
+
+    /// <summary>What the batch starts with, before the <c>USE</c>: whole statements (each ending in ';'), then
+    /// possibly a <c>SET STATEMENT ... FOR</c> that applies to the <c>USE</c> alone.</summary>
+    public string Prefix { get; }
+
+    public static async Task<SessionProfile> ReadAsync(MySqlConnection connection, bool resetOnRelease)
     {
-        Server = server;
-        Connection = connection;
-        Generation = generation;
+        var prefix = string.Empty;
+        var forUse = string.Empty;
+        string? tracking;
+        try
+        {
+            await using var command = new MySqlCommand("SELECT @@global.session_track_schema", connection);
+            tracking = Convert.ToString(await command.ExecuteScalarAsync(CancellationToken.None).ConfigureAwait(false), System.Globalization.CultureInfo.InvariantCulture);
+        }
+        catch (MySqlException exception) when (exception.ErrorCode == MySqlErrorCode.UnknownSystemVariable)
+        {
+            tracking = null;
+        }
+
+        // Without a reset between leases of one tenant, its code may have turned tracking on; turn it off every time.
+        // MariaDB can turn it off for the USE alone, which saves the batch a statement (and the client a wake-up);
+        // elsewhere it stays off for the lease.
+        if (tracking is not null && (!resetOnRelease || !string.Equals(tracking, "0", StringComparison.Ordinal) && !string.Equals(tracking, "OFF", StringComparison.OrdinalIgnoreCase)))
+        {
+            try
+            {
+                await using var command = new MySqlCommand("SET STATEMENT session_track_schema=OFF FOR DO 0", connection);
+                await command.ExecuteNonQueryAsync(CancellationToken.None).ConfigureAwait(false);
+                forUse = "SET STATEMENT session_track_schema=OFF FOR ";
+            }
+            catch (MySqlException)
+            {
+                prefix += "SET SESSION session_track_schema=OFF;";
+            }
+        }
+
+        await using (var command = new MySqlCommand(
+            "SELECT @@character_set_client, @@character_set_connection, @@character_set_results, @@collation_connection, " +
+            "@@global.character_set_client, @@global.character_set_connection, @@global.character_set_results, @@global.collation_connection",
+            connection))
+        await using (var reader = await command.ExecuteReaderAsync(CancellationToken.None).ConfigureAwait(false))
+        {
+            await reader.ReadAsync(CancellationToken.None).ConfigureAwait(false);
+            var session = new[] { reader.GetValue(0), reader.GetValue(1), reader.GetValue(2), reader.GetValue(3) };
+            var global = new[] { reader.GetValue(4), reader.GetValue(5), reader.GetValue(6), reader.GetValue(7) };
+            if (!resetOnRelease || !Same(session, global))
+            {
+                prefix += $"SET NAMES {session[1]} COLLATE {session[3]};";
+            }
+        }
+
+        return new SessionProfile(prefix + forUse);
+
+        static bool Same(object[] session, object[] global)
+        {
+            for (var i = 0; i < session.Length; i++)
+            {
+                if (!string.Equals(Convert.ToString(session[i], System.Globalization.CultureInfo.InvariantCulture), Convert.ToString(global[i], System.Globalization.CultureInfo.InvariantCulture), StringComparison.OrdinalIgnoreCase))
+                {
+                    return false;
+                }
+            }
+
+            return true;
+        }
     }
-
-    public ServerPool Server { get; }
-
-    public MySqlConnection Connection { get; }
-
-    /// <summary>The tenant that holds it now, or held it last.</summary>
-    public string? TenantKey { get; set; }
-
-    /// <summary>The broker's health generation when this connection was last known good.</summary>
-    public long Generation { get; set; }
-
-    public long IdleSinceTicks { get; set; }
 }

@@ -1,50 +1,45 @@
 using System;
-using System.Collections.Concurrent;
-using System.Diagnostics;
 using System.Text.RegularExpressions;
 using System.Threading;
 using System.Threading.Tasks;
-using Dapper;
-using MySqlConnector;
+using Microsoft.Extensions.Logging;
 
 namespace TenantDbGuard.Core;
 
 /// <summary>
-/// Resolves tenant keys to databases (from the master database's tenants table or a custom resolver) and caches
-/// the answers, the unknown ones briefly too, so that a flood of bad keys does not become a flood of queries.
+/// Turns tenant keys into tenants: checks the key's shape before anything else happens, resolves it (in the master
+/// database's tenants table, or through a custom resolver; see <see cref="TenantResolverCache"/> for the bounds on
+/// memory and lookups), and refuses rows that would hand a tenant a database it must not use. The identity of a tenant
+/// is the key of its row, whatever spelling of it the caller used.
 /// </summary>
 internal sealed class TenantRegistry
 {
     private static readonly Regex IdentifierPattern = new(@"^[A-Za-z0-9_]{1,64}\z", RegexOptions.CultureInvariant);
+    private static readonly string[] SystemSchemas = ["mysql", "information_schema", "performance_schema", "sys"];
 
     private readonly TenantDbGuardOptions _options;
     private readonly Regex _keyPattern;
-    private readonly Func<string, CancellationToken, ValueTask<TenantInfo?>> _resolve;
-    private readonly ConcurrentDictionary<string, Entry> _cache = new(StringComparer.Ordinal);
-    private readonly string _lookupSql;
+    private readonly TenantResolverCache _cache;
 
-    public TenantRegistry(TenantDbGuardOptions options, Func<CancellationToken, ValueTask<TenantConnectionLease>> openMaster)
+    public TenantRegistry(TenantDbGuardOptions options, MasterLocation master, Func<CancellationToken, ValueTask<TenantConnectionLease>> openMaster, ILogger logger)
     {
         _options = options;
         _keyPattern = CreateKeyPattern(options.TenantKeyPattern);
-        _lookupSql = $"SELECT database_name AS DatabaseName, server_host AS ServerHost, server_port AS ServerPort FROM `{options.TenantsTable}` WHERE tenant_key = @key AND is_active = 1";
-        _resolve = options.TenantResolver ?? ((key, cancellationToken) => LookUpAsync(key, openMaster, cancellationToken));
-    }
-
-    /// <summary>
-    /// The key check runs in linear time where the pattern allows it, with no timeout: a match timeout counts
-    /// wall-clock time, so a GC pause or a busy CPU made it refuse valid keys. Patterns the linear engine cannot run
-    /// (backreferences, lookarounds) keep the backtracking engine and its timeout against catastrophic backtracking.
-    /// </summary>
-    private static Regex CreateKeyPattern(string pattern)
-    {
-        try
+        var rules = new TenantRowRules(master, options.AllowSharedTenantDatabases);
+        if (options.TenantResolver is { } resolve)
         {
-            return new Regex(pattern, RegexOptions.CultureInvariant | RegexOptions.NonBacktracking);
+            _cache = new TenantResolverCache(
+                async (key, cancellationToken) => await resolve(key, cancellationToken).ConfigureAwait(false) is { } tenant
+                    ? new TenantResolverCache.Resolved(tenant.TenantKey, tenant.DatabaseName, tenant.ServerHost, tenant.ServerPort, SharedWith: null)
+                    : null,
+                limitNewKeys: false,
+                options,
+                rules,
+                logger);
         }
-        catch (NotSupportedException)
+        else
         {
-            return new Regex(pattern, RegexOptions.CultureInvariant, TimeSpan.FromMilliseconds(100));
+            _cache = new TenantResolverCache(new TenantTableLookup(options, master, openMaster).LookUpAsync, limitNewKeys: true, options, rules, logger);
         }
     }
 
@@ -71,83 +66,113 @@ internal sealed class TenantRegistry
 
         if (!valid)
         {
-            var shown = tenantKey.Length > 40 ? tenantKey.Substring(0, 40) + "…" : tenantKey;
             throw new ArgumentException(
-                $"Tenant key '{shown}' ({tenantKey.Length} characters) does not match the allowed pattern {_options.TenantKeyPattern}; no query was run.",
+                $"Tenant key '{LogSafe.Text(tenantKey)}' ({tenantKey.Length} characters) does not match the allowed pattern {LogSafe.Text(_options.TenantKeyPattern)}; no query was run.",
                 nameof(tenantKey));
         }
     }
 
-    public async ValueTask<TenantInfo> ResolveAsync(string tenantKey, CancellationToken cancellationToken)
+    /// <summary>The tenant <paramref name="tenantKey"/> names, with the key of its row as <see cref="TenantInfo.TenantKey"/>.</summary>
+    /// <exception cref="TenantNotFoundException">No active tenant has this key.</exception>
+    /// <exception cref="TenantConfigurationException">The tenant's row names a database it must not use.</exception>
+    public ValueTask<TenantInfo> ResolveAsync(string tenantKey, CancellationToken cancellationToken) => _cache.ResolveAsync(tenantKey, cancellationToken);
+
+    /// <summary>Forgets what is known about a tenant, so that the next call looks it up again.</summary>
+    public void Invalidate(string tenantKey) => _cache.Invalidate(tenantKey);
+
+    /// <summary>
+    /// The tenant's database failed (it was dropped, access was revoked): look the tenant up again, in case the tenants
+    /// table moved it, but no more often than once per <see cref="TenantDbGuardOptions.UnknownTenantCacheDuration"/>,
+    /// so that a tenant whose database stays broken does not turn every request into a read of the tenants table.
+    /// </summary>
+    public void Suspect(string tenantKey) => _cache.Suspect(tenantKey);
+
+    /// <summary>
+    /// The key check runs in linear time where the pattern allows it, with no timeout: a match timeout counts
+    /// wall-clock time, so a GC pause or a busy CPU made it refuse valid keys. Patterns the linear engine cannot run
+    /// (backreferences, lookarounds) keep the backtracking engine and its timeout against catastrophic backtracking.
+    /// </summary>
+    private static Regex CreateKeyPattern(string pattern)
     {
-        var now = Stopwatch.GetTimestamp();
-        if (_cache.TryGetValue(tenantKey, out var entry) && entry.IsFresh(now))
+        try
         {
-            return await Unwrap(tenantKey, entry.Task).ConfigureAwait(false);
+            return new Regex(pattern, RegexOptions.CultureInvariant | RegexOptions.NonBacktracking);
         }
-
-        // One lookup per key at a time: only the entry that makes it into the cache looks the key up, and the first
-        // caller's cancellation does not cancel the others' answer.
-        var fresh = new Entry();
-        entry = _cache.AddOrUpdate(tenantKey, fresh, (_, existing) => existing.IsFresh(now) ? existing : fresh);
-        if (ReferenceEquals(entry, fresh))
+        catch (NotSupportedException)
         {
-            _ = fresh.LookUpAsync(() => _resolve(tenantKey, CancellationToken.None), _options.TenantCacheDuration, _options.UnknownTenantCacheDuration);
+            return new Regex(pattern, RegexOptions.CultureInvariant, TimeSpan.FromMilliseconds(100));
         }
-
-        return await Unwrap(tenantKey, entry.Task.WaitAsync(cancellationToken)).ConfigureAwait(false);
     }
 
-    /// <summary>Forgets a tenant (its database failed), so that the next call looks it up again.</summary>
-    public void Forget(string tenantKey) => _cache.TryRemove(tenantKey, out _);
-
-    private static async ValueTask<TenantInfo> Unwrap(string tenantKey, Task<TenantInfo?> task) =>
-        await task.ConfigureAwait(false) ?? throw new TenantNotFoundException(tenantKey);
-
-    private async ValueTask<TenantInfo?> LookUpAsync(string tenantKey, Func<CancellationToken, ValueTask<TenantConnectionLease>> openMaster, CancellationToken cancellationToken)
+    /// <summary>Whether <paramref name="database"/> is one of the server's own schemas.</summary>
+    internal static bool IsSystemSchema(string database)
     {
-        await using var lease = await openMaster(cancellationToken).ConfigureAwait(false);
-        var row = await lease.Connection.QuerySingleOrDefaultAsync<TenantRow>(
-            new CommandDefinition(_lookupSql, new { key = tenantKey }, cancellationToken: cancellationToken)).ConfigureAwait(false);
-        return row is null ? null : new TenantInfo(tenantKey, row.DatabaseName, row.ServerHost, row.ServerPort);
-    }
-
-    private static long ToTicks(TimeSpan duration) => (long)(duration.TotalSeconds * Stopwatch.Frequency);
-
-    /// <summary>One key's answer: in flight until the lookup ends, then cached until it expires.</summary>
-    private sealed class Entry
-    {
-        private readonly TaskCompletionSource<TenantInfo?> _answer = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        private long _expiresTicks = long.MaxValue;
-
-        public Task<TenantInfo?> Task => _answer.Task;
-
-        /// <summary>In flight, or answered and not expired; a failed lookup is never fresh.</summary>
-        public bool IsFresh(long now) => !Task.IsFaulted && !Task.IsCanceled && Volatile.Read(ref _expiresTicks) > now;
-
-        public async System.Threading.Tasks.Task LookUpAsync(Func<ValueTask<TenantInfo?>> resolve, TimeSpan known, TimeSpan unknown)
+        foreach (var schema in SystemSchemas)
         {
-            try
+            if (string.Equals(schema, database, StringComparison.OrdinalIgnoreCase))
             {
-                var info = await resolve().ConfigureAwait(false);
-
-                // Unknown keys are remembered for a shorter time; the expiry is set before anyone sees the answer.
-                Volatile.Write(ref _expiresTicks, Stopwatch.GetTimestamp() + ToTicks(info is null ? unknown : known));
-                _answer.SetResult(info);
-            }
-            catch (Exception exception)
-            {
-                _answer.SetException(exception);
+                return true;
             }
         }
-    }
 
-    private sealed class TenantRow
+        return false;
+    }
+}
+
+/// <summary>Where the master database is: tenant rows must not name it.</summary>
+internal readonly record struct MasterLocation(string Host, uint Port, string Database);
+
+/// <summary>
+/// What a tenant's row must not name: no database, the master database, a system schema, or (unless
+/// <see cref="TenantDbGuardOptions.AllowSharedTenantDatabases"/>) the database of another active tenant on the same
+/// server. Database names are compared without regard to case, the safe side on servers whose names are case-sensitive.
+/// </summary>
+internal sealed class TenantRowRules
+{
+    private readonly MasterLocation _master;
+
+    public TenantRowRules(MasterLocation master, bool allowShared)
     {
-        public string DatabaseName { get; set; } = string.Empty;
-
-        public string? ServerHost { get; set; }
-
-        public int? ServerPort { get; set; }
+        _master = master;
+        AllowShared = allowShared;
     }
+
+    public bool AllowShared { get; }
+
+    /// <summary>Why a row is refused on its own (as a sentence fragment), or null.</summary>
+    public string? Refusal(string databaseName, string? serverHost, int? serverPort)
+    {
+        if (string.IsNullOrWhiteSpace(databaseName))
+        {
+            return "is empty: the row names no database";
+        }
+
+        if (TenantRegistry.IsSystemSchema(databaseName))
+        {
+            return "is a system schema of the server";
+        }
+
+        if (string.Equals(databaseName, _master.Database, StringComparison.OrdinalIgnoreCase) && IsMasterServer(serverHost, serverPort))
+        {
+            return "is the master database, which holds the tenants table";
+        }
+
+        return null;
+    }
+
+    /// <summary>The server and database a row names, as one comparable key.</summary>
+    public string Place(string databaseName, string? serverHost, int? serverPort) =>
+        string.Concat(
+            (string.IsNullOrWhiteSpace(serverHost) ? _master.Host : serverHost).ToUpperInvariant(),
+            ":",
+            (serverPort is { } port ? (uint)port : _master.Port).ToString(System.Globalization.CultureInfo.InvariantCulture),
+            "/",
+            databaseName.ToUpperInvariant());
+
+    public static string SharedRefusal(string otherTenant) =>
+        $"is also the database of tenant '{LogSafe.Text(otherTenant)}' (two tenants on one database would read each other's data; if that is intended, set AllowSharedTenantDatabases)";
+
+    private bool IsMasterServer(string? serverHost, int? serverPort) =>
+        (string.IsNullOrWhiteSpace(serverHost) || string.Equals(serverHost, _master.Host, StringComparison.OrdinalIgnoreCase))
+        && (serverPort is null || (uint)serverPort.Value == _master.Port);
 }

@@ -70,6 +70,17 @@ public static class RuntimeTestExtensions
         }
     }
 
+    /// <summary>Polls <paramref name="condition"/> until it holds; fails the test, naming <paramref name="what"/>, after <paramref name="timeout"/>.</summary>
+    public static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, string what)
+    {
+        var stopwatch = Stopwatch.StartNew();
+        while (!await condition())
+        {
+            Assert.True(stopwatch.Elapsed < timeout, $"Timed out after {timeout.TotalSeconds:0.#} s waiting until {what}.");
+            await Task.Delay(20);
+        }
+    }
+
     /// <summary>
     /// Clears MySqlConnector's own pools (other tests keep pooled application connections) and waits until the server
     /// sees at most <paramref name="atMost"/> connections of the application account, so that a test can count its own.

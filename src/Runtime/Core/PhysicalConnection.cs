@@ -1,0 +1,352 @@
+using System;
+using System.Globalization;
+using System.Threading;
+using System.Threading.Tasks;
+using MySqlConnector;
+
+namespace TenantDbGuard.Core;
+
+/// <summary>
+/// One physical connection (one server session) and the hygiene that lets tenants share it: every lease gets a
+/// <see cref="MySqlConnection"/> of its own, the session is put on the lease's database in a step the server answers,
+/// and it is reset (within a time limit) before anyone else gets it.
+/// </summary>
+/// <remarks>
+/// <para>
+/// The session lives in a MySqlConnector pool of its own that holds exactly this one session (<c>Maximum Pool
+/// Size=1</c>). Opening a <see cref="MySqlConnection"/> from that pool takes the session without a round trip, and
+/// disposing it gives the session back, so each lease gets a fresh object for the price of a few allocations, and the
+/// object is dead for good once the lease ends (a kept reference throws <see cref="ObjectDisposedException"/> or
+/// <see cref="InvalidOperationException"/>). MySqlConnector's own reset on open is off (<c>Connection Reset=false</c>):
+/// this class resets the session when a lease ends, on a connection object of its own, off the caller's path.
+/// </para>
+/// <para>
+/// Nobody else may open the pool: a copy of a lease's connection (<see cref="MySqlConnection.Clone"/>) would reach the
+/// session. The pool's open callback refuses every opener except the one this class is about to open and the current
+/// lease's own connection (which code may close and open again during its lease, as Dapper does).
+/// </para>
+/// <para>
+/// The database is selected with a <c>USE</c> that runs while the session's schema tracking is off, followed by a
+/// <c>SELECT</c> of a random number, all in one statement batch: the server's answer confirms the database, and the
+/// number proves that the answer read is the answer to this batch (a statement that a lease left running would
+/// otherwise have its result read by the next one). Schema tracking is off during the <c>USE</c> because MySqlConnector
+/// resets the whole session with <c>COM_CHANGE_USER</c> (expensive) whenever a tracked database change reaches it; the
+/// lease's connection still reports its tenant's database, from its connection string.
+/// </para>
+/// </remarks>
+internal sealed class PhysicalConnection : IAsyncDisposable
+{
+    private const string KillConnectionSql = "KILL CONNECTION ";
+    private const string KillQuerySql = "KILL QUERY ";
+
+    private readonly MySqlDataSource _dataSource;
+    private readonly WeakReference<MySqlConnection?> _lent = new(null);
+    private MySqlConnection? _expected;
+    private MySqlConnection? _own;
+    private CancellationTokenSource? _deadline;
+
+    public PhysicalConnection(ServerPool server)
+    {
+        Server = server;
+        _dataSource = server.CreateDataSource(OnOpenedAsync);
+    }
+
+    public ServerPool Server { get; }
+
+    /// <summary>The server's id of the session (<c>CONNECTION_ID()</c>), known once it was opened.</summary>
+    public int ThreadId { get; private set; }
+
+    // The broker's bookkeeping, guarded by its lock.
+
+    public long IdleSinceTicks { get; set; }
+
+    /// <summary>The tenant whose session state the connection still holds (its reset was skipped), or null when it is clean.</summary>
+    public string? DirtyTenantKey { get; set; }
+
+    /// <summary>The database the connection was last put on; a preference when choosing an idle connection, never trusted.</summary>
+    public string? LastDatabase { get; set; }
+
+    /// <summary>
+    /// Opens a connection object for a lease of <paramref name="target"/>, on the target's database as confirmed by the
+    /// server. Throws the server's <see cref="MySqlException"/> when the database cannot be used (the session is fine);
+    /// any other failure means the session cannot be trusted.
+    /// </summary>
+    /// <param name="target">Where the lease goes.</param>
+    /// <param name="resetFirst">Reset the session first: it holds another tenant's session state.</param>
+    /// <param name="exposed">
+    /// Code outside the runtime gets the connection object: give it settings that name the tenant's database, so that
+    /// <see cref="MySqlConnection.Database"/> and stored procedure calls (which look the procedure up in it) are right.
+    /// Parsing those settings costs more than the rest of a lease, so a helper that runs its own SQL skips it.
+    /// </param>
+    /// <param name="cancellationToken">Cancels taking the session from its pool.</param>
+    public async Task<MySqlConnection> LendAsync(TenantTarget target, bool resetFirst, bool exposed, CancellationToken cancellationToken)
+    {
+        var connection = _dataSource.CreateConnection();
+        if (exposed)
+        {
+            // The pool's settings (no database) stay the ones MySqlConnector uses for the session.
+            connection.ConnectionString = target.LeaseConnectionString;
+            _ = connection.Database;
+        }
+
+        try
+        {
+            await OpenOwnAsync(connection, cancellationToken).ConfigureAwait(false);
+            var profile = await Server.GetProfileAsync(connection).ConfigureAwait(false);
+            if (resetFirst)
+            {
+                await connection.ResetConnectionAsync(CancellationToken.None).ConfigureAwait(false);
+            }
+
+            // No cancellation token: MySqlConnector cancels a running statement by opening a connection of its own,
+            // outside the budget. This batch is short; the caller's cancellation is checked after it.
+            var nonce = Random.Shared.NextInt64(1L << 40, long.MaxValue);
+            await using (var command = new MySqlCommand(target.SelectSql(profile, nonce), connection))
+            {
+                var answer = await command.ExecuteScalarAsync(CancellationToken.None).ConfigureAwait(false);
+                if (answer is not (long or ulong) || Convert.ToInt64(answer, CultureInfo.InvariantCulture) != nonce)
+                {
+                    throw new InvalidOperationException("The session answered with something other than the runtime's check: an earlier statement's result was still on the line.");
+                }
+            }
+
+            _lent.SetTarget(connection);
+            return connection;
+        }
+        catch
+        {
+            await DisposeQuietlyAsync(connection).ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Takes the session back after a lease: waits (at most <paramref name="timeout"/>) for the lease's connection to
+    /// close, then resets the session (or, when <paramref name="reset"/> is false, pings it) on the runtime's own
+    /// connection object, again within the timeout. A session that does not answer in time is busy with something the
+    /// lease left running.
+    /// </summary>
+    public async Task<Recycled> RecycleAsync(Task leaseClosed, bool reset, TimeSpan timeout)
+    {
+        _lent.SetTarget(null);
+        if (!await CompletesWithinAsync(leaseClosed, timeout).ConfigureAwait(false))
+        {
+            return Recycled.Busy(leaseClosed, null);
+        }
+
+        // The runtime's own connection object, opened and closed again for each reset: it never leaves this class.
+        var own = _own ??= _dataSource.CreateConnection();
+        var previous = ThreadId;
+        try
+        {
+            await OpenOwnAsync(own, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception exception) when (exception is MySqlException or InvalidOperationException or System.IO.IOException)
+        {
+            await DisposeQuietlyAsync(own).ConfigureAwait(false);
+            return Recycled.Broken;
+        }
+
+        if (ThreadId != previous && previous != 0)
+        {
+            // MySqlConnector dropped the old session when it came back (it was not idle) and opened a new one: stop
+            // whatever may still run on the old one.
+            await KillQuietlyAsync(own, previous, queryOnly: false).ConfigureAwait(false);
+        }
+
+        Task<bool> step = reset ? ResetAsync(own) : own.PingAsync(CancellationToken.None);
+        if (!await CompletesWithinAsync(step, timeout).ConfigureAwait(false))
+        {
+            return Recycled.Busy(step, own);
+        }
+
+        if (step.Status != TaskStatus.RanToCompletion || !step.Result)
+        {
+            await DisposeQuietlyAsync(own).ConfigureAwait(false);
+            return Recycled.Broken;
+        }
+
+        await own.CloseAsync().ConfigureAwait(false);
+        return Recycled.Clean;
+    }
+
+    /// <summary>Sends <c>KILL QUERY</c> or <c>KILL CONNECTION</c> for another session of the same server over this (idle) one.</summary>
+    public async Task<bool> KillAsync(int threadId, bool queryOnly, TimeSpan timeout)
+    {
+        var own = _dataSource.CreateConnection();
+        try
+        {
+            using var openTimeout = new CancellationTokenSource(timeout);
+            await OpenOwnAsync(own, openTimeout.Token).ConfigureAwait(false);
+            var kill = KillQuietlyAsync(own, threadId, queryOnly);
+            if (!await CompletesWithinAsync(kill, timeout).ConfigureAwait(false))
+            {
+                return false;
+            }
+
+            return await kill.ConfigureAwait(false);
+        }
+        catch (Exception exception) when (exception is MySqlException or InvalidOperationException or OperationCanceledException or System.IO.IOException)
+        {
+            return false;
+        }
+        finally
+        {
+            await DisposeQuietlyAsync(own).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Closes the session for good. A session whose connection object was collected without being disposed (a leaked
+    /// lease) is recovered by MySqlConnector and closed too.
+    /// </summary>
+    public async ValueTask DisposeAsync()
+    {
+        _lent.SetTarget(null);
+        try
+        {
+            await _dataSource.DisposeAsync().ConfigureAwait(false);
+        }
+        catch (Exception exception) when (exception is MySqlException or InvalidOperationException or System.IO.IOException or ObjectDisposedException)
+        {
+            // The connection is gone either way.
+        }
+    }
+
+    public static async Task DisposeQuietlyAsync(MySqlConnection connection)
+    {
+        try
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+        }
+        catch (Exception exception) when (exception is MySqlException or InvalidOperationException or System.IO.IOException or ObjectDisposedException)
+        {
+            // Disposing a failed connection can fail; it is disposed all the same.
+        }
+    }
+
+    private static async Task<bool> ResetAsync(MySqlConnection connection)
+    {
+        await connection.ResetConnectionAsync(CancellationToken.None).ConfigureAwait(false);
+        return true;
+    }
+
+    private static async Task<bool> KillQuietlyAsync(MySqlConnection connection, int threadId, bool queryOnly)
+    {
+        try
+        {
+            await using var command = new MySqlCommand((queryOnly ? KillQuerySql : KillConnectionSql) + threadId.ToString(CultureInfo.InvariantCulture), connection);
+            await command.ExecuteNonQueryAsync(CancellationToken.None).ConfigureAwait(false);
+            return true;
+        }
+        catch (MySqlException exception) when (exception.ErrorCode == MySqlErrorCode.NoSuchThread)
+        {
+            return true;
+        }
+        catch (Exception exception) when (exception is MySqlException or InvalidOperationException or System.IO.IOException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// Whether <paramref name="task"/> completes (one way or another) within <paramref name="timeout"/>. The timer is
+    /// this connection's own, reused from one reset to the next: the common case allocates none.
+    /// </summary>
+    private async Task<bool> CompletesWithinAsync(Task task, TimeSpan timeout)
+    {
+        if (task.IsCompleted)
+        {
+            return true;
+        }
+
+        var deadline = _deadline is { } reusable && reusable.TryReset() ? reusable : _deadline = new CancellationTokenSource();
+        deadline.CancelAfter(timeout);
+        try
+        {
+            await task.WaitAsync(deadline.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (deadline.IsCancellationRequested)
+        {
+            return false;
+        }
+        catch (Exception)
+        {
+            // It completed (with an error): that is an answer, and the caller looks at it.
+        }
+
+        deadline.CancelAfter(Timeout.InfiniteTimeSpan);
+        return true;
+    }
+
+    private async Task OpenOwnAsync(MySqlConnection connection, CancellationToken cancellationToken)
+    {
+        Volatile.Write(ref _expected, connection);
+        try
+        {
+            await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            Interlocked.CompareExchange(ref _expected, null, connection);
+        }
+
+        ThreadId = connection.ServerThread;
+    }
+
+    /// <summary>The pool's open callback: only the runtime's own opens and the current lease's connection get the session.</summary>
+    private ValueTask OnOpenedAsync(MySqlConnectionOpenedContext context, CancellationToken cancellationToken)
+    {
+        var connection = context.Connection;
+        if (ReferenceEquals(Volatile.Read(ref _expected), connection) || (_lent.TryGetTarget(out var lent) && ReferenceEquals(lent, connection)))
+        {
+            return default;
+        }
+
+        return RefuseAsync(connection);
+    }
+
+    private static async ValueTask RefuseAsync(MySqlConnection connection)
+    {
+        await connection.CloseAsync().ConfigureAwait(false);
+        throw new InvalidOperationException(
+            "This connection came from a TenantDbGuard lease that was given back (or is a copy of one): it cannot be opened again. Acquire a new lease.");
+    }
+
+    /// <summary>How taking a session back ended.</summary>
+    internal readonly struct Recycled
+    {
+        private Recycled(RecycledState state, Task? stillRunning, MySqlConnection? holder)
+        {
+            State = state;
+            StillRunning = stillRunning;
+            Holder = holder;
+        }
+
+        public static Recycled Clean => new(RecycledState.Clean, null, null);
+
+        public static Recycled Broken => new(RecycledState.Broken, null, null);
+
+        public RecycledState State { get; }
+
+        /// <summary>For a busy session: the step that did not answer in time.</summary>
+        public Task? StillRunning { get; }
+
+        /// <summary>For a busy session: the runtime's connection object waiting on it, to dispose once it is killed.</summary>
+        public MySqlConnection? Holder { get; }
+
+        public static Recycled Busy(Task stillRunning, MySqlConnection? holder) => new(RecycledState.Busy, stillRunning, holder);
+    }
+
+    internal enum RecycledState
+    {
+        /// <summary>Reset (or pinged) and idle: ready for the next lease.</summary>
+        Clean,
+
+        /// <summary>The session failed; it is closed.</summary>
+        Broken,
+
+        /// <summary>The session did not answer in time: a statement may still run on the server.</summary>
+        Busy,
+    }
+}

@@ -1,0 +1,320 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Threading;
+using System.Threading.Tasks;
+using Microsoft.Extensions.Logging;
+
+namespace TenantDbGuard.Core;
+
+/// <summary>
+/// The answers of the tenant lookup (the tenants table, or a custom <see cref="TenantDbGuardOptions.TenantResolver"/>),
+/// with memory and lookups bounded whatever keys callers send:
+/// <list type="bullet">
+/// <item>known tenants are kept by the key of their row for <see cref="TenantDbGuardOptions.TenantCacheDuration"/> (as
+/// many as there are tenants); other spellings of a known key (<c>ACME</c> for <c>acme</c>) point to it from a list of
+/// fixed size;</item>
+/// <item>unknown keys are remembered for <see cref="TenantDbGuardOptions.UnknownTenantCacheDuration"/> in a list of fixed
+/// size, the oldest forgotten first;</item>
+/// <item>keys never seen before are looked up in the tenants table only while a bucket of <see cref="NewKeysPerSecond"/>
+/// tokens, refilled at that many a second, has one left: each such lookup takes a token, and gives it back if it found a
+/// tenant not known yet. Keys that find nothing (or another spelling of a known tenant) are so looked up at most that
+/// many times a second, and beyond that a flood of them is answered "not found" without a query (a tenant created during
+/// such a flood is found once it ebbs); the tenants themselves, however many there are, are found on the first request
+/// that names them, a cold start included. Known tenants are looked up again whatever the flood.</item>
+/// </list>
+/// One lookup per key at a time; the first caller's cancellation does not cancel the others' answer.
+/// </summary>
+internal sealed class TenantResolverCache
+{
+    /// <summary>How many unknown keys, and how many other spellings of known keys, are remembered.</summary>
+    internal const int Capacity = 1024;
+
+    /// <summary>Lookups of keys never seen before that find no new tenant, per second (and at once), when the lookup reads the tenants table.</summary>
+    internal const int NewKeysPerSecond = 100;
+
+    private readonly Func<string, CancellationToken, ValueTask<Resolved?>> _lookUp;
+    private readonly bool _limitNewKeys;
+    private readonly TenantDbGuardOptions _options;
+    private readonly TenantRowRules _rules;
+    private readonly ILogger _logger;
+    private readonly object _gate = new();
+    private readonly Dictionary<string, Known> _known = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, string> _places = new(StringComparer.Ordinal);
+    private readonly RecentKeys<string> _aliases = new(Capacity);
+    private readonly RecentKeys<long> _unknown = new(Capacity);
+    private readonly RecentKeys<bool> _forgotten = new(Capacity);
+    private readonly Dictionary<string, Task> _inFlight = new(StringComparer.Ordinal);
+    private double _tokens = NewKeysPerSecond;
+    private long _tokensTicks = Stopwatch.GetTimestamp();
+
+    /// <param name="lookUp">Looks a key up; null when no active tenant has it.</param>
+    /// <param name="limitNewKeys">Whether lookups of keys never seen before are limited per second (they query the master database).</param>
+    /// <param name="options">The cache durations.</param>
+    /// <param name="rules">What a tenant's row must not name.</param>
+    /// <param name="logger">Where refused rows are logged.</param>
+    public TenantResolverCache(Func<string, CancellationToken, ValueTask<Resolved?>> lookUp, bool limitNewKeys, TenantDbGuardOptions options, TenantRowRules rules, ILogger logger)
+    {
+        _lookUp = lookUp;
+        _limitNewKeys = limitNewKeys;
+        _options = options;
+        _rules = rules;
+        _logger = logger;
+    }
+
+    public async ValueTask<TenantInfo> ResolveAsync(string tenantKey, CancellationToken cancellationToken)
+    {
+        Task lookup;
+        lock (_gate)
+        {
+            var now = Stopwatch.GetTimestamp();
+            var canonical = CanonicalOf(tenantKey);
+            if (canonical is not null && _known.TryGetValue(canonical, out var known) && known.ExpiresTicks > now)
+            {
+                return Accept(known);
+            }
+
+            if (_unknown.TryGet(tenantKey, out var expires) && expires > now)
+            {
+                throw new TenantNotFoundException(tenantKey);
+            }
+
+            if (!_inFlight.TryGetValue(tenantKey, out lookup!))
+            {
+                var limited = _limitNewKeys && canonical is null && !_forgotten.TryGet(tenantKey, out _);
+                if (limited && !TakeToken(now))
+                {
+                    throw TenantNotFoundException.LookupsLimited(tenantKey, NewKeysPerSecond);
+                }
+
+                lookup = LookUpAsync(tenantKey, tookToken: limited);
+                _inFlight[tenantKey] = lookup;
+            }
+        }
+
+        await lookup.WaitAsync(cancellationToken).ConfigureAwait(false);
+        lock (_gate)
+        {
+            var canonical = CanonicalOf(tenantKey);
+            return canonical is not null && _known.TryGetValue(canonical, out var known) ? Accept(known) : throw new TenantNotFoundException(tenantKey);
+        }
+    }
+
+    /// <summary>
+    /// Forgets the tenant a key names, and every remembered spelling of it. A spelling never looked up may still name a
+    /// known tenant (the key column's collation decides): every known tenant whose key differs from it only in case is
+    /// forgotten too, which at worst costs those tenants one lookup.
+    /// </summary>
+    public void Invalidate(string tenantKey)
+    {
+        lock (_gate)
+        {
+            var forget = new List<string>();
+            if (CanonicalOf(tenantKey) is { } canonical)
+            {
+                forget.Add(canonical);
+            }
+
+            foreach (var key in _known.Keys)
+            {
+                if (string.Equals(key, tenantKey, StringComparison.OrdinalIgnoreCase))
+                {
+                    forget.Add(key);
+                }
+            }
+
+            foreach (var key in forget)
+            {
+                if (_known.Remove(key, out var known))
+                {
+                    _places.Remove(Place(known.Resolved));
+                }
+
+                _aliases.RemoveWhere((_, value) => string.Equals(value, key, StringComparison.Ordinal));
+
+                // Looked up again whatever a flood of new keys does.
+                _forgotten.Set(key, true);
+            }
+
+            _aliases.RemoveWhere((key, _) => string.Equals(key, tenantKey, StringComparison.Ordinal));
+            _unknown.RemoveWhere((key, _) => string.Equals(key, tenantKey, StringComparison.Ordinal));
+            _forgotten.Set(tenantKey, true);
+        }
+    }
+
+    /// <summary>As <see cref="Invalidate"/>, for a tenant resolved at least <see cref="TenantDbGuardOptions.UnknownTenantCacheDuration"/> ago.</summary>
+    public void Suspect(string tenantKey)
+    {
+        lock (_gate)
+        {
+            var canonical = CanonicalOf(tenantKey);
+            if (canonical is null || !_known.TryGetValue(canonical, out var known)
+                || Stopwatch.GetElapsedTime(known.ResolvedTicks) < _options.UnknownTenantCacheDuration)
+            {
+                return;
+            }
+        }
+
+        Invalidate(tenantKey);
+    }
+
+    private static TenantInfo Accept(Known known) =>
+        known.Refusal is null ? known.Tenant! : throw new TenantConfigurationException(known.Resolved.TenantKey, known.Resolved.DatabaseName, known.Refusal);
+
+    /// <summary>Under the lock: the key of the known tenant <paramref name="tenantKey"/> names, or null.</summary>
+    private string? CanonicalOf(string tenantKey) =>
+        _known.ContainsKey(tenantKey) ? tenantKey : _aliases.TryGet(tenantKey, out var aliased) ? aliased : null;
+
+    /// <summary>Under the lock: whether one more key never seen before may be looked up now.</summary>
+    private bool TakeToken(long now)
+    {
+        _tokens = Math.Min(NewKeysPerSecond, _tokens + Stopwatch.GetElapsedTime(_tokensTicks, now).TotalSeconds * NewKeysPerSecond);
+        _tokensTicks = now;
+        if (_tokens < 1)
+        {
+            return false;
+        }
+
+        _tokens--;
+        return true;
+    }
+
+    private async Task LookUpAsync(string tenantKey, bool tookToken)
+    {
+        await Task.Yield();
+        try
+        {
+            var resolved = await _lookUp(tenantKey, CancellationToken.None).ConfigureAwait(false);
+            lock (_gate)
+            {
+                var now = Stopwatch.GetTimestamp();
+                if (resolved is null)
+                {
+                    _unknown.Set(tenantKey, now + ToTicks(_options.UnknownTenantCacheDuration));
+                    return;
+                }
+
+                var canonical = resolved.TenantKey;
+                if (_known.Remove(canonical, out var stale))
+                {
+                    _places.Remove(Place(stale.Resolved));
+                }
+                else if (tookToken)
+                {
+                    // A tenant found for the first time: its lookup does not count against the flood limit.
+                    _tokens = Math.Min(NewKeysPerSecond, _tokens + 1);
+                }
+
+                var refusal = RefusalOf(resolved);
+                var tenant = refusal is null ? new TenantInfo(canonical, resolved.DatabaseName, resolved.ServerHost, resolved.ServerPort) : null;
+                _known[canonical] = new Known(resolved, tenant, refusal, now, now + ToTicks(_options.TenantCacheDuration));
+                if (!string.Equals(canonical, tenantKey, StringComparison.Ordinal))
+                {
+                    _aliases.Set(tenantKey, canonical);
+                }
+            }
+        }
+        finally
+        {
+            lock (_gate)
+            {
+                _inFlight.Remove(tenantKey);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Under the lock: why a tenant is refused, or null. Another active tenant on the same database counts as the
+    /// lookup reported it (the tenants table's) or, for a custom resolver, among the tenants it answered so far.
+    /// </summary>
+    private string? RefusalOf(Resolved resolved)
+    {
+        var refusal = _rules.Refusal(resolved.DatabaseName, resolved.ServerHost, resolved.ServerPort);
+        if (refusal is null && !_rules.AllowShared)
+        {
+            var place = Place(resolved);
+            if (resolved.SharedWith is { } shared)
+            {
+                refusal = TenantRowRules.SharedRefusal(shared);
+            }
+            else if (_places.TryGetValue(place, out var other) && !string.Equals(other, resolved.TenantKey, StringComparison.Ordinal))
+            {
+                refusal = TenantRowRules.SharedRefusal(other);
+            }
+            else
+            {
+                _places[place] = resolved.TenantKey;
+            }
+        }
+
+        if (refusal is not null)
+        {
+            Log.TenantRowRefused(_logger, LogSafe.Text(resolved.TenantKey), LogSafe.Text(resolved.DatabaseName), refusal);
+        }
+
+        return refusal;
+    }
+
+    private string Place(Resolved resolved) => _rules.Place(resolved.DatabaseName, resolved.ServerHost, resolved.ServerPort);
+
+    private static long ToTicks(TimeSpan duration) =>
+        duration >= TimeSpan.FromDays(3650) ? long.MaxValue / 2 : (long)(duration.TotalSeconds * Stopwatch.Frequency);
+
+    /// <summary>What a lookup found: the row (its own key first), and another active tenant on the same database, if the lookup knows.</summary>
+    internal sealed record Resolved(string TenantKey, string DatabaseName, string? ServerHost, int? ServerPort, string? SharedWith);
+
+    private sealed record Known(Resolved Resolved, TenantInfo? Tenant, string? Refusal, long ResolvedTicks, long ExpiresTicks);
+
+    /// <summary>Keys with a value, at most <c>capacity</c> of them: setting one more forgets the one set longest ago.</summary>
+    private sealed class RecentKeys<TValue>
+    {
+        private readonly int _capacity;
+        private readonly Dictionary<string, LinkedListNode<(string Key, TValue Value)>> _nodes = new(StringComparer.Ordinal);
+        private readonly LinkedList<(string Key, TValue Value)> _order = new();
+
+        public RecentKeys(int capacity) => _capacity = capacity;
+
+        public bool TryGet(string key, out TValue value)
+        {
+            if (_nodes.TryGetValue(key, out var node))
+            {
+                value = node.Value.Value;
+                return true;
+            }
+
+            value = default!;
+            return false;
+        }
+
+        public void Set(string key, TValue value)
+        {
+            if (_nodes.Remove(key, out var existing))
+            {
+                _order.Remove(existing);
+            }
+
+            _nodes[key] = _order.AddLast((key, value));
+            if (_nodes.Count > _capacity)
+            {
+                var oldest = _order.First!;
+                _order.RemoveFirst();
+                _nodes.Remove(oldest.Value.Key);
+            }
+        }
+
+        public void RemoveWhere(Func<string, TValue, bool> remove)
+        {
+            for (var node = _order.First; node is not null;)
+            {
+                var next = node.Next;
+                if (remove(node.Value.Key, node.Value.Value))
+                {
+                    _order.Remove(node);
+                    _nodes.Remove(node.Value.Key);
+                }
+
+                node = next;
+            }
+        }
+    }
+}

@@ -1,0 +1,63 @@
+using System;
+using System.Threading;
+using System.Threading.Tasks;
+using Dapper;
+
+namespace TenantDbGuard.Core;
+
+/// <summary>
+/// Looks one tenant up in the master database's tenants table. The server compares the key as the key column's
+/// collation says (so <c>ACME</c> finds the row <c>acme</c> under a case-insensitive collation) and the row's own key
+/// comes back as the tenant's identity; the same query tells whether another active tenant maps to the same database
+/// (names compared without regard to case, but byte for byte otherwise: <c>db</c> and <c>db </c> are not one database,
+/// the second one is no database at all).
+/// </summary>
+internal sealed class TenantTableLookup
+{
+    private readonly Func<CancellationToken, ValueTask<TenantConnectionLease>> _openMaster;
+    private readonly MasterLocation _master;
+    private readonly string _sql;
+
+    public TenantTableLookup(TenantDbGuardOptions options, MasterLocation master, Func<CancellationToken, ValueTask<TenantConnectionLease>> openMaster)
+    {
+        _openMaster = openMaster;
+        _master = master;
+        var table = "`" + options.TenantsTable + "`";
+        _sql =
+            "SELECT t.tenant_key AS TenantKey, t.database_name AS DatabaseName, t.server_host AS ServerHost, t.server_port AS ServerPort, " +
+            $"(SELECT o.tenant_key FROM {table} o WHERE o.is_active = 1 AND o.tenant_key <> t.tenant_key " +
+            "AND CAST(LOWER(o.database_name) AS BINARY) = CAST(LOWER(t.database_name) AS BINARY) " +
+            "AND CAST(LOWER(COALESCE(NULLIF(TRIM(o.server_host), ''), @host)) AS BINARY) = CAST(LOWER(COALESCE(NULLIF(TRIM(t.server_host), ''), @host)) AS BINARY) " +
+            "AND COALESCE(o.server_port, @port) = COALESCE(t.server_port, @port) LIMIT 1) AS SharedWith " +
+            $"FROM {table} t WHERE t.tenant_key = @key AND t.is_active = 1 LIMIT 1";
+    }
+
+    public async ValueTask<TenantResolverCache.Resolved?> LookUpAsync(string tenantKey, CancellationToken cancellationToken)
+    {
+        var lease = await _openMaster(cancellationToken).ConfigureAwait(false);
+        await using (lease.ConfigureAwait(false))
+        {
+            var row = await lease.Connection.QuerySingleOrDefaultAsync<Row>(
+                new CommandDefinition(_sql, new { key = tenantKey, host = _master.Host, port = (long)_master.Port }, cancellationToken: cancellationToken)).ConfigureAwait(false);
+            if (row?.TenantKey is null)
+            {
+                return null;
+            }
+
+            return new TenantResolverCache.Resolved(row.TenantKey, row.DatabaseName ?? string.Empty, row.ServerHost, row.ServerPort, row.SharedWith);
+        }
+    }
+
+    private sealed class Row
+    {
+        public string? TenantKey { get; set; }
+
+        public string? DatabaseName { get; set; }
+
+        public string? ServerHost { get; set; }
+
+        public int? ServerPort { get; set; }
+
+        public string? SharedWith { get; set; }
+    }
+}

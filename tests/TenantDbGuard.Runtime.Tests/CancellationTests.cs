@@ -1,0 +1,107 @@
+using System.Diagnostics;
+using System.Globalization;
+using Dapper;
+using MySqlConnector;
+using TenantDbGuard.Runtime.Tests.Infrastructure;
+using Xunit.Abstractions;
+using static TenantDbGuard.Runtime.Tests.Infrastructure.MarkedTenants;
+
+namespace TenantDbGuard.Runtime.Tests;
+
+/// <summary>
+/// Cancelling a statement needs a second connection to the server (MySQL has no other way to stop a running statement);
+/// these tests check that the runtime counts it, so that the server never sees more connections than the budget.
+/// </summary>
+[Collection(MariaDbCollection.Name)]
+public sealed class CancellationTests(ITestOutputHelper output)
+{
+    private const int Budget = 2;
+
+    // ---- 10. The budget is a hard ceiling, cancellation connections included ----
+
+    [Fact]
+    [Trait("Guarantee", "10")]
+    public async Task Cancelling_statements_never_takes_the_server_past_the_budget()
+    {
+        await using var server = await MariaDbServer.StartAsync(maxConnections: 20);
+        await CreateAsync(server);
+        await using var db = server.CreateTenantDatabase(o =>
+        {
+            o.MaxConnections = Budget;
+            o.AcquireTimeout = TimeSpan.FromSeconds(30);
+        });
+        Assert.Equal(Key(0), await db.ExecuteScalarTenantAsync<string>(Key(0), "SELECT tenant FROM marker"));
+        await using var admin = await server.OpenConnectionAsync();
+        await admin.ExecuteAsync("FLUSH STATUS");
+        var cancelled = 0;
+        var slowest = TimeSpan.Zero;
+
+        await Task.WhenAll(Enumerable.Range(0, 4).Select(worker => Task.Run(async () =>
+        {
+            var random = new Random(worker);
+            for (var i = 0; i < 6; i++)
+            {
+                var key = Key(random.Next(Count));
+                using var cancellation = new CancellationTokenSource(TimeSpan.FromMilliseconds(30 + random.Next(120)));
+                var stopwatch = Stopwatch.StartNew();
+                var error = await Record.ExceptionAsync(() => ((worker + i) % 3) switch
+                {
+                    0 => db.ExecuteScalarTenantAsync<long>(key, "SELECT SLEEP(3)", cancellationToken: cancellation.Token),
+                    1 => db.WithTenantConnectionAsync(key, (connection, token) => connection.ExecuteScalarAsync<long>(new CommandDefinition("SELECT SLEEP(3)", cancellationToken: token)), cancellation.Token),
+                    _ => SleepThroughLeaseAsync(db, key, cancellation.Token),
+                });
+                Assert.IsAssignableFrom<OperationCanceledException>(error);
+                Interlocked.Increment(ref cancelled);
+                lock (output)
+                {
+                    slowest = stopwatch.Elapsed > slowest ? stopwatch.Elapsed : slowest;
+                }
+            }
+        })));
+
+        var maxUsed = long.Parse((await admin.QuerySingleAsync<(string, string)>("SHOW GLOBAL STATUS LIKE 'Max_used_connections'")).Item2, CultureInfo.InvariantCulture);
+        output.WriteLine($"{cancelled} statements cancelled, the slowest after {slowest.TotalMilliseconds:0} ms; Max_used_connections {maxUsed} (budget {Budget} + this admin connection)");
+        Assert.InRange(maxUsed, 1, Budget + 1);
+        Assert.True(slowest < TimeSpan.FromSeconds(2.5), $"A cancellation took {slowest.TotalMilliseconds:0} ms: it waited for the statement instead of stopping it.");
+        Assert.Equal(0, await admin.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO = 'SELECT SLEEP(3)'"));
+        await db.WaitUntilAllReturnedAsync();
+    }
+
+    [Fact]
+    [Trait("Guarantee", "10")]
+    public async Task A_leases_CancellationToken_follows_the_token_it_was_acquired_with()
+    {
+        await using var server = await MariaDbServer.StartAsync(maxConnections: 20);
+        await CreateAsync(server);
+        await using var db = server.CreateTenantDatabase(o => o.MaxConnections = 2);
+        using var cancellation = new CancellationTokenSource();
+
+        await using (var lease = await db.GetConnectionAsync(Key(0)))
+        {
+            Assert.False(lease.CancellationToken.CanBeCanceled);
+        }
+
+        await using (var lease = await db.GetConnectionAsync(Key(0), cancellation.Token))
+        {
+            Assert.False(lease.CancellationToken.IsCancellationRequested);
+            var sleeping = lease.Connection.ExecuteScalarAsync<long>(new CommandDefinition("SELECT SLEEP(3)", cancellationToken: lease.CancellationToken));
+            await Task.Delay(100);
+            await cancellation.CancelAsync();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => sleeping);
+            Assert.True(lease.CancellationToken.IsCancellationRequested);
+
+            // The statement was stopped, not the connection: it serves the rest of the lease.
+            Assert.Equal(Key(0), await ReadMarkerAsync(lease.Connection));
+        }
+
+        // The room held for the cancellation connection is given back a moment later.
+        await db.WaitUntilAllReturnedAsync();
+        await db.WaitForSnapshotAsync(s => s.Open == 1, TimeSpan.FromSeconds(2));
+    }
+
+    private static async Task SleepThroughLeaseAsync(TenantDatabase db, string key, CancellationToken cancellationToken)
+    {
+        await using var lease = await db.GetConnectionAsync(key, cancellationToken);
+        await lease.Connection.ExecuteScalarAsync<long>(new CommandDefinition("SELECT SLEEP(3)", cancellationToken: lease.CancellationToken));
+    }
+}

@@ -1,0 +1,134 @@
+using Dapper;
+using MySqlConnector;
+using TenantDbGuard.Runtime.Tests.Infrastructure;
+
+namespace TenantDbGuard.Runtime.Tests;
+
+/// <summary>The tenants table is not trusted blindly: a row that would hand a tenant the master database, a system
+/// schema or another tenant's database is refused, naming the tenant, and nothing else suffers from it.</summary>
+[Collection(MariaDbCollection.Name)]
+public sealed class TenantConfigurationExceptionTests(MariaDbFixture fixture) : IAsyncLifetime
+{
+    private const string BadKey = "tenant-bad-row";
+
+    private MariaDbServer Server => fixture.Server;
+
+    public Task InitializeAsync() => fixture.CreateTenantsAsync(4);
+
+    public async Task DisposeAsync() => await Server.ExecuteAsync($"DELETE FROM tenants WHERE tenant_key LIKE 'tenant-bad%' OR tenant_key = 'tenant-shares'", MariaDbFixture.MasterDatabase);
+
+    // ---- 9. Rows that must not be served ----
+
+    [Theory]
+    [Trait("Guarantee", "9")]
+    [InlineData(MariaDbFixture.MasterDatabase)]
+    [InlineData("mysql")]
+    [InlineData("MySQL")]
+    [InlineData("information_schema")]
+    [InlineData("INFORMATION_SCHEMA")]
+    [InlineData("performance_schema")]
+    [InlineData("sys")]
+    public async Task A_row_naming_the_master_or_a_system_schema_is_refused_by_name(string database)
+    {
+        await RegisterAsync(BadKey, database);
+        await using var db = Server.CreateTenantDatabase();
+
+        var error = await Assert.ThrowsAsync<TenantConfigurationException>(() => db.QueryTenantAsync<string>(BadKey, "SELECT DATABASE()"));
+        await Assert.ThrowsAsync<TenantConfigurationException>(async () => await db.GetConnectionAsync(BadKey));
+
+        Assert.Equal((BadKey, database), (error.TenantKey, error.DatabaseName));
+        Assert.Contains($"'{BadKey}'", error.Message);
+        Assert.Contains(database, error.Message);
+        Assert.Equal([MariaDbFixture.TenantDatabase(1)], await db.QueryTenantAsync<string>(MariaDbFixture.TenantKey(1), "SELECT DATABASE()"));
+        await db.WaitUntilAllReturnedAsync();
+    }
+
+    [Fact]
+    [Trait("Guarantee", "9")]
+    public async Task Two_active_tenants_on_one_database_are_both_refused_unless_allowed()
+    {
+        await RegisterAsync("tenant-shares", MariaDbFixture.TenantDatabase(3));
+        try
+        {
+            await using (var db = Server.CreateTenantDatabase())
+            {
+                var sharer = await Assert.ThrowsAsync<TenantConfigurationException>(() => db.QueryTenantAsync<string>("tenant-shares", "SELECT DATABASE()"));
+                var owner = await Assert.ThrowsAsync<TenantConfigurationException>(() => db.QueryTenantAsync<string>(MariaDbFixture.TenantKey(3), "SELECT DATABASE()"));
+                Assert.Contains(MariaDbFixture.TenantKey(3), sharer.Message);
+                Assert.Contains("tenant-shares", owner.Message);
+                Assert.Contains("AllowSharedTenantDatabases", owner.Message);
+                Assert.Equal([MariaDbFixture.TenantDatabase(1)], await db.QueryTenantAsync<string>(MariaDbFixture.TenantKey(1), "SELECT DATABASE()"));
+            }
+
+            await using (var db = Server.CreateTenantDatabase(o => o.AllowSharedTenantDatabases = true))
+            {
+                Assert.Equal([MariaDbFixture.TenantDatabase(3)], await db.QueryTenantAsync<string>("tenant-shares", "SELECT DATABASE()"));
+                Assert.Equal([MariaDbFixture.TenantDatabase(3)], await db.QueryTenantAsync<string>(MariaDbFixture.TenantKey(3), "SELECT DATABASE()"));
+            }
+        }
+        finally
+        {
+            await Server.ExecuteAsync("DELETE FROM tenants WHERE tenant_key = 'tenant-shares'", MariaDbFixture.MasterDatabase);
+        }
+    }
+
+    [Fact]
+    [Trait("Guarantee", "9")]
+    public async Task A_custom_resolver_answer_naming_a_system_schema_is_refused_too()
+    {
+        var resolver = new CountingTenantResolver(new TenantInfo("tenant-custom-bad", "performance_schema"), new TenantInfo("tenant-custom-good", MariaDbFixture.TenantDatabase(2)));
+        await using var db = Server.CreateTenantDatabase(o => o.TenantResolver = resolver.ResolveAsync);
+
+        var error = await Assert.ThrowsAsync<TenantConfigurationException>(() => db.QueryTenantAsync<int>("tenant-custom-bad", "SELECT 1"));
+
+        Assert.Equal("tenant-custom-bad", error.TenantKey);
+        Assert.Equal([MariaDbFixture.TenantDatabase(2)], await db.QueryTenantAsync<string>("tenant-custom-good", "SELECT DATABASE()"));
+    }
+
+    [Theory]
+    [Trait("Guarantee", "9")]
+    [InlineData("tdg_t_0002 ")]
+    [InlineData("tdg.t.0002")]
+    public async Task A_database_name_the_server_rejects_fails_that_tenant_alone_and_keeps_the_healthy_connections(string database)
+    {
+        await RegisterAsync("tenant-bad-name", database);
+        await using var db = Server.CreateTenantDatabase(o => o.MaxConnections = 2);
+        long[] before;
+        await using (var first = await db.GetConnectionAsync(MariaDbFixture.TenantKey(1)))
+        await using (var second = await db.GetConnectionAsync(MariaDbFixture.TenantKey(2)))
+        {
+            before = [await IdOf(first), await IdOf(second)];
+        }
+
+        for (var i = 0; i < 20; i++)
+        {
+            var error = await Assert.ThrowsAsync<TenantDatabaseUnavailableException>(() => db.QueryTenantAsync<int>("tenant-bad-name", "SELECT 1"));
+            Assert.Equal(("tenant-bad-name", database), (error.TenantKey, error.DatabaseName));
+        }
+
+        await using (var first = await db.GetConnectionAsync(MariaDbFixture.TenantKey(1)))
+        await using (var third = await db.GetConnectionAsync(MariaDbFixture.TenantKey(3)))
+        {
+            Assert.Equal(before.Order(), new[] { await IdOf(first), await IdOf(third) }.Order());
+            Assert.Equal(MariaDbFixture.TenantDatabase(3), await third.Connection.ExecuteScalarAsync<string>("SELECT DATABASE()"));
+        }
+    }
+
+    [Fact]
+    public void The_message_says_what_to_do()
+    {
+        var error = new TenantConfigurationException("tenant-x", "mysql", "it is a system schema");
+
+        Assert.Equal(("tenant-x", "mysql"), (error.TenantKey, error.DatabaseName));
+        Assert.Contains("tenant 'tenant-x'", error.Message);
+        Assert.Contains("it is a system schema", error.Message);
+        Assert.Contains("tenants table", error.Message);
+    }
+
+    private Task RegisterAsync(string key, string database) => Server.ExecuteAsync(
+        "INSERT INTO tenants (tenant_key, database_name) VALUES (@key, @database) ON DUPLICATE KEY UPDATE database_name = VALUES(database_name), is_active = 1"
+            .Replace("@key", $"'{key}'").Replace("@database", $"'{database}'"),
+        MariaDbFixture.MasterDatabase);
+
+    private static Task<long> IdOf(TenantConnectionLease lease) => lease.Connection.ExecuteScalarAsync<long>("SELECT CONNECTION_ID()");
+}

@@ -1,0 +1,121 @@
+using System.Diagnostics;
+using Dapper;
+using MySqlConnector;
+using TenantDbGuard.Runtime.Tests.Infrastructure;
+using static TenantDbGuard.Runtime.Tests.Infrastructure.MarkedTenants;
+
+namespace TenantDbGuard.Runtime.Tests;
+
+/// <summary>Connections the server killed: an idle one is replaced before anything is sent on it, a busy one surfaces as
+/// a typed error instead of a raw driver exception.</summary>
+[Collection(MariaDbCollection.Name)]
+public sealed class TenantConnectionFailedExceptionTests(MariaDbFixture fixture) : IAsyncLifetime
+{
+    private MariaDbServer Server => fixture.Server;
+
+    public Task InitializeAsync() => CreateAsync(Server);
+
+    public Task DisposeAsync() => Task.CompletedTask;
+
+    // ---- 11. A dead idle connection is replaced, a lost busy one is a typed error ----
+
+    public static TheoryData<string> Entries() => ["helper", "transaction helper", "lease", "master helper"];
+
+    [Theory]
+    [Trait("Guarantee", "11")]
+    [MemberData(nameof(Entries))]
+    public async Task An_idle_connection_killed_by_the_server_is_replaced_transparently(string entry)
+    {
+        await using var db = Server.CreateTenantDatabase(o => o.MaxConnections = 1);
+        var killed = await db.ExecuteScalarTenantAsync<long>(Key(0), "SELECT CONNECTION_ID()");
+        await db.WaitUntilAllReturnedAsync();
+        await Server.ExecuteAsync($"KILL {killed}");
+        await WaitUntilGoneAsync(killed);
+
+        var (tenant, id) = entry switch
+        {
+            "helper" => await db.QuerySingleTenantAsync(Key(0)),
+            "transaction helper" => await db.WithTenantTransactionAsync(Key(0), (connection, transaction, token) =>
+                connection.QuerySingleAsync<(string, long)>(new CommandDefinition("SELECT tenant, CONNECTION_ID() FROM marker", transaction: transaction, cancellationToken: token))),
+            "lease" => await ReadThroughLeaseAsync(db),
+            _ => (await db.QueryMasterAsync<(string, long)>($"SELECT tenant, CONNECTION_ID() FROM {Database(0)}.marker")).Single(),
+        };
+
+        Assert.Equal(Key(0), tenant);
+        Assert.NotEqual(killed, id);
+        Assert.Equal(1, (await db.WaitUntilAllReturnedAsync()).Open);
+    }
+
+    [Fact]
+    [Trait("Guarantee", "11")]
+    public async Task A_connection_killed_while_a_helper_runs_is_reported_as_a_typed_error_and_the_budget_recovers()
+    {
+        await using var db = Server.CreateTenantDatabase(o => o.MaxConnections = 2);
+        var running = db.ExecuteScalarTenantAsync<long>(Key(1), "SELECT SLEEP(5) + 0 * CHAR_LENGTH('tdg-doomed')");
+        var id = await WaitForStatementAsync("tdg-doomed");
+        var stopwatch = Stopwatch.StartNew();
+
+        await Server.ExecuteAsync($"KILL {id}");
+
+        var error = await Assert.ThrowsAsync<TenantConnectionFailedException>(() => running);
+        Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(3));
+        Assert.Equal(Key(1), error.TenantKey);
+        Assert.IsAssignableFrom<MySqlException>(error.InnerException);
+        Assert.Contains($"tenant '{Key(1)}'", error.Message);
+        Assert.Contains("may or may not have run", error.Message);
+        await db.WaitUntilAllReturnedAsync();
+        Assert.Equal(Key(1), await db.ExecuteScalarTenantAsync<string>(Key(1), "SELECT tenant FROM marker"));
+    }
+
+    [Fact]
+    public void The_message_names_the_tenant_and_says_what_to_do()
+    {
+        var error = new TenantConnectionFailedException("tenant-x", new InvalidOperationException("socket closed"));
+
+        Assert.Equal("tenant-x", error.TenantKey);
+        Assert.Contains("tenant 'tenant-x'", error.Message);
+        Assert.Contains("socket closed", error.Message);
+        Assert.Contains("retry", error.Message);
+    }
+
+    private static async Task<(string, long)> ReadThroughLeaseAsync(TenantDatabase db)
+    {
+        await using var lease = await db.GetConnectionAsync(Key(0));
+        return await lease.Connection.QuerySingleAsync<(string, long)>("SELECT tenant, CONNECTION_ID() FROM marker");
+    }
+
+    private async Task WaitUntilGoneAsync(long id)
+    {
+        var stopwatch = Stopwatch.StartNew();
+        await using var root = await Server.OpenConnectionAsync();
+        while (await root.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = @id", new { id }) > 0)
+        {
+            Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(5), $"Connection {id} is still there after KILL.");
+            await Task.Delay(20);
+        }
+    }
+
+    private async Task<long> WaitForStatementAsync(string marker)
+    {
+        var stopwatch = Stopwatch.StartNew();
+        await using var root = await Server.OpenConnectionAsync();
+        while (true)
+        {
+            var id = await root.ExecuteScalarAsync<long?>("SELECT ID FROM information_schema.PROCESSLIST WHERE INFO LIKE @pattern AND USER = @user",
+                new { pattern = "%" + marker + "%", user = MariaDbServer.AppUser });
+            if (id is { } found)
+            {
+                return found;
+            }
+
+            Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(5), $"The statement marked '{marker}' did not start.");
+            await Task.Delay(10);
+        }
+    }
+}
+
+internal static class SingleRowQueries
+{
+    public static async Task<(string Tenant, long Id)> QuerySingleTenantAsync(this TenantDatabase db, string tenantKey) =>
+        (await db.QueryTenantAsync<(string, long)>(tenantKey, "SELECT tenant, CONNECTION_ID() FROM marker")).Single();
+}

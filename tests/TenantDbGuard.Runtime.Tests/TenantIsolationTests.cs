@@ -1,0 +1,436 @@
+using System.Diagnostics;
+using Dapper;
+using MySqlConnector;
+using TenantDbGuard.Runtime.Tests.Infrastructure;
+using Xunit.Abstractions;
+using static TenantDbGuard.Runtime.Tests.Infrastructure.MarkedTenants;
+
+namespace TenantDbGuard.Runtime.Tests;
+
+/// <summary>
+/// Tenants share physical connections; these tests check that they never share anything else, whatever the code that
+/// holds a lease does. Every tenant's database holds a marker row naming the tenant, and the budgets are small, so that
+/// one physical connection passes from tenant to tenant.
+/// </summary>
+[Collection(MariaDbCollection.Name)]
+public sealed class TenantIsolationTests(MariaDbFixture fixture, ITestOutputHelper output) : IAsyncLifetime
+{
+    private MariaDbServer Server => fixture.Server;
+
+    public Task InitializeAsync() => CreateAsync(Server);
+
+    public Task DisposeAsync() => Task.CompletedTask;
+
+    // ---- 1. A lease always runs on its tenant's database ----
+
+    [Theory]
+    [Trait("Guarantee", "1")]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_raw_USE_with_schema_tracking_off_does_not_move_the_next_lease(bool resetSessionOnRelease)
+    {
+        await using var db = Server.CreateTenantDatabase(o =>
+        {
+            o.MaxConnections = 1;
+            o.ResetSessionOnRelease = resetSessionOnRelease;
+        });
+
+        await using (var lease = await db.GetConnectionAsync(Key(0)))
+        {
+            Assert.Equal(Key(0), await ReadMarkerAsync(lease.Connection));
+            await lease.Connection.ExecuteAsync($"SET SESSION session_track_schema = OFF; USE {Database(1)}");
+            Assert.Equal(Key(1), await ReadMarkerAsync(lease.Connection));
+        }
+
+        foreach (var index in new[] { 0, 0, 1, 0, 2 })
+        {
+            await using var lease = await db.GetConnectionAsync(Key(index));
+            Assert.Equal(Key(index), await ReadMarkerAsync(lease.Connection));
+        }
+    }
+
+    [Fact]
+    [Trait("Guarantee", "1")]
+    public async Task On_a_server_without_schema_tracking_a_lease_still_runs_on_its_tenants_database()
+    {
+        await using var server = await MariaDbServer.StartAsync(maxConnections: 20);
+        await CreateAsync(server);
+        await server.SetGlobalAsync("session_track_schema", "OFF");
+        await using var db = server.CreateTenantDatabase(o => o.MaxConnections = 1);
+
+        for (var round = 0; round < 3; round++)
+        {
+            foreach (var index in new[] { 0, 0, 1, 2, 2, 0 })
+            {
+                await using var lease = await db.GetConnectionAsync(Key(index));
+                Assert.Equal(Key(index), await ReadMarkerAsync(lease.Connection));
+                await lease.Connection.ExecuteAsync($"USE {Database((index + 1) % Count)}");
+            }
+        }
+    }
+
+    [Fact]
+    [Trait("Guarantee", "1")]
+    public async Task Leases_on_shared_connections_read_their_own_tenant_whatever_the_previous_holder_did()
+    {
+        string[] hostile =
+        [
+            "USE {other}",
+            "SET SESSION session_track_schema = OFF; USE {other}",
+            "SET SESSION session_track_schema = ON; USE {other}",
+            "SET SESSION session_track_schema = OFF",
+            "DO 1",
+        ];
+        await using var db = Server.CreateTenantDatabase(o => o.MaxConnections = 2);
+        var mismatches = 0;
+
+        await Task.WhenAll(Enumerable.Range(0, 3).Select(worker => Task.Run(async () =>
+        {
+            var random = new Random(worker);
+            for (var i = 0; i < 60; i++)
+            {
+                var index = random.Next(Count);
+                await using var lease = await db.GetConnectionAsync(Key(index));
+                if (await ReadMarkerAsync(lease.Connection) != Key(index))
+                {
+                    Interlocked.Increment(ref mismatches);
+                }
+
+                var sql = hostile[random.Next(hostile.Length)].Replace("{other}", Database(random.Next(Count)));
+                await lease.Connection.ExecuteAsync(sql);
+                if (random.Next(3) == 0)
+                {
+                    await lease.Connection.ChangeDatabaseAsync(Database(random.Next(Count)));
+                }
+            }
+        })));
+
+        Assert.Equal(0, mismatches);
+        await db.WaitUntilAllReturnedAsync();
+    }
+
+    // ---- 2. No session state crosses from one tenant to another ----
+
+    [Theory]
+    [Trait("Guarantee", "2")]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Session_state_left_by_one_tenant_never_reaches_the_next(bool resetSessionOnRelease)
+    {
+        await ClearItemsAsync(Server);
+        var connectionString = new MySqlConnectionStringBuilder(Server.GetAppConnectionString(MariaDbFixture.MasterDatabase)) { AllowUserVariables = true }.ConnectionString;
+        await using var db = Server.CreateTenantDatabase(o =>
+        {
+            o.MasterConnectionString = connectionString;
+            o.MaxConnections = 1;
+            o.ResetSessionOnRelease = resetSessionOnRelease;
+        });
+
+        long first;
+        await using (var lease = await db.GetConnectionAsync(Key(0)))
+        {
+            var connection = lease.Connection;
+            first = await connection.ExecuteScalarAsync<long>("SELECT CONNECTION_ID()");
+            await connection.ExecuteAsync($"CREATE TEMPORARY TABLE {Database(1)}.marker (tenant VARCHAR(64)); INSERT INTO {Database(1)}.marker VALUES ('shadow planted by {Key(0)}')");
+            await connection.ExecuteAsync("SET @secret = 'from iso-a'");
+            await connection.ExecuteAsync("SET SESSION sql_mode = 'ANSI_QUOTES,PIPES_AS_CONCAT'; SET SESSION time_zone = '+05:00'; SET SESSION sql_select_limit = 1");
+            await connection.ExecuteAsync("SET SESSION TRANSACTION ISOLATION LEVEL SERIALIZABLE; SET SESSION autocommit = 0");
+            await connection.ExecuteAsync("INSERT INTO items (owner) VALUES ('uncommitted from iso-a')");
+            Assert.Equal(1, await connection.ExecuteScalarAsync<int>("SELECT GET_LOCK('tdg-isolation-lock', 0)"));
+            await connection.ExecuteAsync("PREPARE leftover FROM 'SELECT tenant FROM marker'");
+            await connection.ExecuteAsync("SET NAMES latin1");
+        }
+
+        await using (var lease = await db.GetConnectionAsync(Key(1)))
+        {
+            var connection = lease.Connection;
+            Assert.Equal(first, await connection.ExecuteScalarAsync<long>("SELECT CONNECTION_ID()"));
+            Assert.Equal(Key(1), await ReadMarkerAsync(connection));
+            Assert.Null(await connection.ExecuteScalarAsync<string>("SELECT @secret"));
+            var state = await connection.QuerySingleAsync<(long SqlMode, long TimeZone, long SelectLimit, long Isolation, long Autocommit, long InTransaction, string Charset, long LockFree)>(
+                """
+                SELECT @@session.sql_mode = @@global.sql_mode, @@session.time_zone = @@global.time_zone,
+                       @@session.sql_select_limit = @@global.sql_select_limit, @@session.tx_isolation = @@global.tx_isolation,
+                       @@session.autocommit, @@in_transaction, @@character_set_client, IS_FREE_LOCK('tdg-isolation-lock')
+                """);
+            Assert.Equal((1, 1, 1, 1, 1, 0, "utf8mb4", 1), state);
+            var error = await Assert.ThrowsAsync<MySqlException>(() => connection.ExecuteAsync("EXECUTE leftover"));
+            Assert.Equal(MySqlErrorCode.UnknownStatementHandler, error.ErrorCode);
+            Assert.Equal("Zoë ✓ 租户", await connection.ExecuteScalarAsync<string>("SELECT @text", new { text = "Zoë ✓ 租户" }));
+            await connection.ExecuteAsync("INSERT INTO items (owner) VALUES ('committed by iso-b'); COMMIT");
+        }
+
+        Assert.Empty(await ReadItemsAsync(Server, 0));
+        Assert.Equal(["committed by iso-b"], await ReadItemsAsync(Server, 1));
+    }
+
+    [Fact]
+    [Trait("Guarantee", "2")]
+    public async Task Without_ResetSessionOnRelease_only_the_same_tenant_keeps_its_session()
+    {
+        var connectionString = new MySqlConnectionStringBuilder(Server.GetAppConnectionString(MariaDbFixture.MasterDatabase)) { AllowUserVariables = true }.ConnectionString;
+        await using var db = Server.CreateTenantDatabase(o =>
+        {
+            o.MasterConnectionString = connectionString;
+            o.MaxConnections = 1;
+            o.ResetSessionOnRelease = false;
+        });
+
+        await using (var lease = await db.GetConnectionAsync(Key(0)))
+        {
+            await lease.Connection.ExecuteAsync("SET @kept = 'iso-a state'");
+        }
+
+        await using (var lease = await db.GetConnectionAsync(Key(0)))
+        {
+            Assert.Equal("iso-a state", await lease.Connection.ExecuteScalarAsync<string>("SELECT @kept"));
+        }
+
+        await using (var lease = await db.GetConnectionAsync(Key(1)))
+        {
+            Assert.Null(await lease.Connection.ExecuteScalarAsync<string>("SELECT @kept"));
+            await lease.Connection.ExecuteAsync("SET @kept = 'iso-b state'");
+        }
+
+        await using (var lease = await db.GetConnectionAsync(Key(0)))
+        {
+            Assert.Null(await lease.Connection.ExecuteScalarAsync<string>("SELECT @kept"));
+        }
+    }
+
+    // ---- 3. A connection object is dead after its lease ----
+
+    [Fact]
+    [Trait("Guarantee", "3")]
+    public async Task A_kept_connection_is_dead_after_release_and_never_reaches_the_next_tenant()
+    {
+        await Server.WaitForAppConnectionsAsync();
+        var connectionString = new MySqlConnectionStringBuilder(Server.GetAppConnectionString(MariaDbFixture.MasterDatabase)) { ConnectionTimeout = 2 }.ConnectionString;
+        await using var db = Server.CreateTenantDatabase(o =>
+        {
+            o.MasterConnectionString = connectionString;
+            o.MaxConnections = 1;
+        });
+        MySqlConnection kept;
+        MySqlCommand keptCommand;
+        await using (var lease = await db.GetConnectionAsync(Key(0)))
+        {
+            kept = lease.Connection;
+            keptCommand = new MySqlCommand("SELECT tenant FROM marker", kept);
+            Assert.Equal(Key(0), await keptCommand.ExecuteScalarAsync());
+        }
+
+        await using var next = await db.GetConnectionAsync(Key(1));
+        var nextId = await next.Connection.ExecuteScalarAsync<long>("SELECT CONNECTION_ID()");
+
+        await AssertDeadAsync(() => kept.ExecuteScalarAsync<string>("SELECT tenant FROM marker"));
+        await AssertDeadAsync(() => keptCommand.ExecuteScalarAsync());
+        await AssertDeadAsync(() => kept.ExecuteAsync($"USE {Database(2)}"));
+        await AssertDeadAsync(() => kept.ChangeDatabaseAsync(Database(2)));
+        await AssertDeadAsync(async () => await kept.BeginTransactionAsync());
+        await AssertDeadAsync(() => kept.OpenAsync());
+
+        // A copy made from it waits for the physical connection like any other opener, and never gets it: it is
+        // refused when it gets hold of it, or gives up waiting while the next lease holds it.
+        var cloneError = await Record.ExceptionAsync(async () =>
+        {
+            await using var clone = kept.Clone();
+            await clone.OpenAsync();
+            await clone.ExecuteScalarAsync<string>("SELECT tenant FROM marker");
+        });
+        Assert.True(
+            cloneError is InvalidOperationException or ObjectDisposedException or MySqlException { ErrorCode: MySqlErrorCode.UnableToConnectToHost },
+            $"The copy got {(cloneError is null ? "no error" : cloneError.GetType().Name + ": " + cloneError.Message)}.");
+
+        Assert.Equal(Key(1), await ReadMarkerAsync(next.Connection));
+        Assert.Equal(nextId, await next.Connection.ExecuteScalarAsync<long>("SELECT CONNECTION_ID()"));
+        Assert.Equal(1, await Server.CountConnectionsAsync());
+    }
+
+    [Fact]
+    [Trait("Guarantee", "3")]
+    public async Task A_copy_of_a_kept_connection_is_refused_the_session_while_it_is_idle()
+    {
+        await using var db = Server.CreateTenantDatabase(o => o.MaxConnections = 1);
+        MySqlConnection kept;
+        long id;
+        await using (var lease = await db.GetConnectionAsync(Key(0)))
+        {
+            kept = lease.Connection;
+            id = await kept.ExecuteScalarAsync<long>("SELECT CONNECTION_ID()");
+        }
+
+        // The session is idle, waiting for the next lease: a copy of the dead connection object must not get it.
+        await db.WaitUntilAllReturnedAsync();
+        await db.WaitForSnapshotAsync(s => s is { Open: 1, InUse: 0 }, TimeSpan.FromSeconds(2));
+        await using (var clone = kept.Clone())
+        {
+            await AssertDeadAsync(async () =>
+            {
+                await clone.OpenAsync();
+                await clone.ExecuteAsync($"USE {Database(2)}");
+            });
+        }
+
+        await using var next = await db.GetConnectionAsync(Key(1));
+        Assert.Equal(id, await next.Connection.ExecuteScalarAsync<long>("SELECT CONNECTION_ID()"));
+        Assert.Equal(Key(1), await ReadMarkerAsync(next.Connection));
+    }
+
+    [Fact]
+    [Trait("Guarantee", "3")]
+    public async Task A_connection_kept_by_the_work_of_a_helper_is_dead_once_the_helper_returns()
+    {
+        await using var db = Server.CreateTenantDatabase(o => o.MaxConnections = 1);
+        MySqlConnection? stored = null;
+
+        var read = await db.WithTenantConnectionAsync(Key(0), async (connection, token) =>
+        {
+            stored = connection;
+            return await ReadMarkerAsync(connection);
+        });
+
+        Assert.Equal(Key(0), read);
+        await using var next = await db.GetConnectionAsync(Key(1));
+        await AssertDeadAsync(() => stored!.ExecuteScalarAsync<string>("SELECT tenant FROM marker"));
+        await AssertDeadAsync(() => stored!.ExecuteAsync($"USE {Database(2)}"));
+        Assert.Equal(Key(1), await ReadMarkerAsync(next.Connection));
+    }
+
+    // ---- 4. Prepared commands ----
+
+    [Theory]
+    [Trait("Guarantee", "4")]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_prepared_command_works_on_a_reused_connection_and_runs_on_its_own_tenant(bool resetSessionOnRelease)
+    {
+        await using var db = Server.CreateTenantDatabase(o =>
+        {
+            o.MaxConnections = 1;
+            o.ResetSessionOnRelease = resetSessionOnRelease;
+        });
+
+        foreach (var index in new[] { 0, 1, 0, 2, 2, 1 })
+        {
+            await using var lease = await db.GetConnectionAsync(Key(index));
+            await using var command = new MySqlCommand("SELECT tenant FROM marker WHERE tenant <> @nobody", lease.Connection);
+            command.Parameters.AddWithValue("@nobody", "nobody");
+            await command.PrepareAsync();
+            Assert.Equal(Key(index), await command.ExecuteScalarAsync());
+            Assert.Equal(Key(index), await command.ExecuteScalarAsync());
+        }
+    }
+
+    // ---- 5. A busy connection is never handed out or parked ----
+
+    public static TheoryData<string> UnawaitedOperations() =>
+    [
+        "a long query",
+        "a short query",
+        "an update",
+        "a reader left half read",
+        "a database change",
+        "a ping",
+    ];
+
+    [Theory]
+    [Trait("Guarantee", "5")]
+    [MemberData(nameof(UnawaitedOperations))]
+    public async Task A_connection_released_while_an_operation_still_runs_never_serves_the_next_tenant(string operation)
+    {
+        await MySqlConnection.ClearAllPoolsAsync();
+        var before = await Server.CountConnectionsAsync();
+        await using var db = Server.CreateTenantDatabase(o =>
+        {
+            o.MaxConnections = 2;
+            o.AcquireTimeout = TimeSpan.FromSeconds(10);
+        });
+        Task orphan;
+        MySqlDataReader? halfRead = null;
+        using var sampling = new CancellationTokenSource();
+        var peak = 0;
+        var sampler = Task.Run(async () =>
+        {
+            while (!sampling.IsCancellationRequested)
+            {
+                peak = Math.Max(peak, await Server.CountConnectionsAsync());
+                await Task.Delay(10);
+            }
+        });
+        var stopwatch = Stopwatch.StartNew();
+        await using (var lease = await db.GetConnectionAsync(Key(0)))
+        {
+            var connection = lease.Connection;
+            switch (operation)
+            {
+                case "a long query":
+                    orphan = connection.ExecuteScalarAsync<string>("SELECT CONCAT('stale from iso-a ', SLEEP(3))");
+                    break;
+                case "a short query":
+                    orphan = connection.ExecuteScalarAsync<string>("SELECT CONCAT('stale from iso-a ', SLEEP(0.05))");
+                    break;
+                case "an update":
+                    orphan = connection.ExecuteAsync("UPDATE items SET owner = owner");
+                    break;
+                case "a reader left half read":
+                    halfRead = await new MySqlCommand("SELECT seq, 'stale from iso-a' FROM seq_1_to_50000", connection).ExecuteReaderAsync();
+                    await halfRead.ReadAsync();
+                    orphan = Task.CompletedTask;
+                    break;
+                case "a database change":
+                    orphan = connection.ChangeDatabaseAsync(Database(3));
+                    break;
+                default:
+                    orphan = connection.PingAsync();
+                    break;
+            }
+        }
+
+        // Several leases after it, some of them surely on the connection that was busy; each reads its own data only.
+        for (var i = 0; i < 8; i++)
+        {
+            var index = 1 + (i % (Count - 1));
+            await using var lease = await db.GetConnectionAsync(Key(index));
+            Assert.Equal(Key(index), await ReadMarkerAsync(lease.Connection));
+            for (var probe = 0; probe < 3; probe++)
+            {
+                var expected = $"probe {i}.{probe}";
+                Assert.Equal(expected, await lease.Connection.ExecuteScalarAsync<string>("SELECT @probe", new { probe = expected }));
+            }
+        }
+
+        output.WriteLine($"{operation}: eight leases after the release in {stopwatch.ElapsedMilliseconds} ms");
+        Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(2), $"The leases after the release waited {stopwatch.ElapsedMilliseconds} ms for the busy connection.");
+
+        // The statement left running is stopped on the server long before it would end, and the server never sees more
+        // connections than the budget: the busy connection was not simply dropped while its statement ran on.
+        await RuntimeTestExtensions.WaitUntilAsync(async () => await CountRunningAsync("stale from iso-a") == 0, TimeSpan.FromSeconds(2) - stopwatch.Elapsed, "the orphaned statement stops on the server");
+        await db.WaitUntilAllReturnedAsync();
+        await sampling.CancelAsync();
+        await sampler;
+        Assert.InRange(peak, 0, before + 2);
+        Assert.InRange(db.GetBudgetSnapshot().Open, 0, 2);
+        _ = await Record.ExceptionAsync(() => orphan);
+        if (halfRead is not null)
+        {
+            _ = await Record.ExceptionAsync(() => halfRead.DisposeAsync().AsTask());
+        }
+    }
+
+    private async Task<long> CountRunningAsync(string marker)
+    {
+        await using var root = await Server.OpenConnectionAsync();
+        return await root.ExecuteScalarAsync<long>(
+            "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = @user AND INFO LIKE @pattern",
+            new { user = MariaDbServer.AppUser, pattern = "%" + marker + "%" });
+    }
+
+    private static async Task AssertDeadAsync(Func<Task> use)
+    {
+        var error = await Record.ExceptionAsync(use);
+        Assert.True(
+            error is ObjectDisposedException or InvalidOperationException,
+            $"Expected ObjectDisposedException or InvalidOperationException, got {(error is null ? "no exception" : error.GetType().Name + ": " + error.Message)}.");
+    }
+}
