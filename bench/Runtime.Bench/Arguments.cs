@@ -12,6 +12,8 @@ internal sealed class Arguments
         usage: dotnet run -c Release --project bench/Runtime.Bench -- <command> [options]
           storm     [--seconds 30] [--tenants 300] [--workers 32] [--max-connections 151] [--csv artifacts/storm.csv] [--modes raw,runtime]
                     raw MySqlConnector (one pool per tenant database) and TenantDbGuard.Runtime, same load, one after the other
+          instances N [--seconds 20] [--tenants 300] [--workers 32] [--max-connections 151]
+                    N child processes of this program, each TenantDbGuard.Runtime with default options, against one server
           overhead  [--seconds 10] [--rounds 6] [--workers 4] [--warmup 3] [--probe-ops 5000]
                     single-tenant throughput: raw vs runtime helper vs runtime lease (and raw vs lease without the session reset), alternating rounds
         """;
@@ -21,7 +23,14 @@ internal sealed class Arguments
     public Arguments(string[] args)
     {
         Command = args.Length > 0 ? args[0] : string.Empty;
-        for (var i = 1; i < args.Length; i += 2)
+        var first = 1;
+        if (args.Length > 1 && !args[1].StartsWith("--", StringComparison.Ordinal))
+        {
+            Positional = args[1];
+            first = 2;
+        }
+
+        for (var i = first; i < args.Length; i += 2)
         {
             if (!args[i].StartsWith("--", StringComparison.Ordinal) || i + 1 >= args.Length)
             {
@@ -33,6 +42,15 @@ internal sealed class Arguments
     }
 
     public string Command { get; }
+
+    /// <summary>The value right after the command (<c>instances 4</c>), if any.</summary>
+    public string? Positional { get; }
+
+    /// <summary>The value right after the command as a positive whole number.</summary>
+    public int GetPositionalInt(string what) =>
+        int.TryParse(Positional, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) && value > 0
+            ? value
+            : throw new ArgumentException($"{what} must be a positive whole number, got '{Positional}'.");
 
     public int GetInt(string name, int defaultValue)
     {

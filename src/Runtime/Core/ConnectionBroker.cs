@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Diagnostics;
+using System.Runtime.ExceptionServices;
 using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.Extensions.Logging;
@@ -46,6 +47,9 @@ internal sealed class ConnectionBroker : IAsyncDisposable
     /// </summary>
     internal static readonly TimeSpan ServerLetGo = TimeSpan.FromMilliseconds(100);
 
+    /// <summary>How long, about, no new connection is tried after the server refused one (the limit also shrank).</summary>
+    internal static readonly TimeSpan RefusalPause = TimeSpan.FromMilliseconds(50);
+
     private readonly object _gate = new();
     private readonly TenantDbGuardOptions _options;
     private readonly ILogger _logger;
@@ -56,8 +60,14 @@ internal sealed class ConnectionBroker : IAsyncDisposable
     // until its sentinel hands it back.
     private readonly HashSet<PhysicalConnection> _lent = new();
     private readonly Timer _reaper;
+    private readonly BudgetControl _control;
+    private readonly Task _controlLoop;
     private TaskCompletionSource<bool> _changed = NewSignal();
-    private int _limit;
+    private TaskCompletionSource<bool> _readSoon = NewSignal();
+    private TaskCompletionSource<PhysicalConnection?>? _readerClaim;
+    private long _opensHeldUntil;
+    private bool _active;
+    private ServerPool? _loadServer;
     private int _open;
     private int _inUse;
     private int _waiting;
@@ -71,7 +81,12 @@ internal sealed class ConnectionBroker : IAsyncDisposable
         var period = TimeSpan.FromTicks(options.IdleTimeout.Ticks / 2);
         period = period < TimeSpan.FromMilliseconds(50) ? TimeSpan.FromMilliseconds(50) : period > TimeSpan.FromSeconds(30) ? TimeSpan.FromSeconds(30) : period;
         _reaper = new Timer(static state => ((ConnectionBroker)state!).Reap(), this, period, period);
+        _control = new BudgetControl(options.MaxConnections, options.ServerShare, options.ReservedConnections);
+        _controlLoop = Task.Run(ControlLoopAsync);
     }
+
+    /// <summary>The server whose load steers the budget (the master database's); asked for once, when first needed.</summary>
+    public Func<ServerPool>? LoadServer { get; set; }
 
     public Instruments? Instruments { get; set; }
 
@@ -83,16 +98,17 @@ internal sealed class ConnectionBroker : IAsyncDisposable
         {
             lock (_gate)
             {
-                return _limit;
+                return _control.Limit;
             }
         }
     }
 
-    public void SetLimit(int limit)
+    /// <summary>Takes the server's <c>max_connections</c>, which the ceiling derives from (unless it is explicit).</summary>
+    public void SetServerMax(int serverMax)
     {
         lock (_gate)
         {
-            _limit = limit;
+            _control.SetServerMax(serverMax);
             Pulse();
         }
     }
@@ -130,6 +146,7 @@ internal sealed class ConnectionBroker : IAsyncDisposable
         var started = Stopwatch.GetTimestamp();
         var waiting = false;
         var server = target.Server;
+        ExceptionDispatchInfo? refusal = null;
         try
         {
             while (true)
@@ -140,14 +157,18 @@ internal sealed class ConnectionBroker : IAsyncDisposable
                 var blocked = ConnectionBudgetKind.Process;
                 var blockedLimit = 0;
                 var blockedHeld = 0;
+                var heldFor = TimeSpan.MaxValue;
                 Task signal;
                 lock (_gate)
                 {
                     ThrowIfDisposed();
-                    server.LastUsedTicks = Stopwatch.GetTimestamp();
+                    var now = Stopwatch.GetTimestamp();
+                    server.LastUsedTicks = now;
+                    _active = true;
+                    var opensHeld = now < _opensHeldUntil;
                     _tenantsInUse.TryGetValue(target.Key, out var tenantInUse);
-                    var spare = _limit >= 2 && (cancellable || _cancellable > 0) ? 1 : 0;
-                    var room = _limit - _open + IdleCount();
+                    var spare = _control.Limit >= 2 && (cancellable || _cancellable > 0) ? 1 : 0;
+                    var room = _control.Limit - _open + IdleCount();
                     if (tenantInUse >= target.Cap)
                     {
                         (blocked, blockedLimit, blockedHeld) = (target.CapKind, target.Cap, tenantInUse);
@@ -156,7 +177,7 @@ internal sealed class ConnectionBroker : IAsyncDisposable
                     {
                         TakeLease(target.Key, tenantInUse, physical, cancellable);
                     }
-                    else if (room > spare && (_open < _limit || (victim = StealOldestIdle(server)) is not null))
+                    else if (room > spare && !opensHeld && (_open < _control.Limit || (victim = StealOldestIdle(server)) is not null))
                     {
                         server.Open++;
                         _open++;
@@ -166,7 +187,11 @@ internal sealed class ConnectionBroker : IAsyncDisposable
                     }
                     else
                     {
-                        (blocked, blockedLimit, blockedHeld) = (ConnectionBudgetKind.Process, _limit, _open);
+                        (blocked, blockedLimit, blockedHeld) = (ConnectionBudgetKind.Process, _control.Limit, _open);
+                        if (opensHeld)
+                        {
+                            heldFor = Stopwatch.GetElapsedTime(now, _opensHeldUntil);
+                        }
                     }
 
                     signal = _changed.Task;
@@ -197,6 +222,15 @@ internal sealed class ConnectionBroker : IAsyncDisposable
                         GiveBack(physical, target.Key, cancellable, keep: true, clean: resetFirst);
                         throw;
                     }
+                    catch (MySqlException exception) when (fresh && ServerErrors.IsConnectionLimit(exception))
+                    {
+                        // The server is full (other instances, other clients): the budget shrinks, and the caller waits
+                        // for a connection the process holds, or for the server to have room again.
+                        Refused(exception, target.Key);
+                        GiveBack(physical, target.Key, cancellable, keep: false, clean: false);
+                        refusal = ExceptionDispatchInfo.Capture(exception);
+                        continue;
+                    }
                     catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
                     {
                         // Cancelled while taking the session from its pool: nothing was sent.
@@ -221,6 +255,12 @@ internal sealed class ConnectionBroker : IAsyncDisposable
                 var remaining = _options.AcquireTimeout - elapsed;
                 if (remaining <= TimeSpan.Zero)
                 {
+                    if (refusal is not null && blocked == ConnectionBudgetKind.Process)
+                    {
+                        // The server kept refusing for the whole wait: its own limit is the one to report.
+                        refusal.Throw();
+                    }
+
                     Instruments?.Timeouts.Add(1, new KeyValuePair<string, object?>(Instruments.BudgetTag, blocked.ToString()));
                     Log.BudgetExhausted(_logger, LogSafe.Text(target.Key), elapsed.TotalMilliseconds, blocked, blockedLimit);
                     throw new ConnectionBudgetExhaustedException(target.Key, blocked, blockedLimit, blockedHeld, elapsed);
@@ -239,7 +279,7 @@ internal sealed class ConnectionBroker : IAsyncDisposable
 
                 try
                 {
-                    await signal.WaitAsync(remaining, cancellationToken).ConfigureAwait(false);
+                    await signal.WaitAsync(heldFor < remaining ? heldFor : remaining, cancellationToken).ConfigureAwait(false);
                 }
                 catch (TimeoutException)
                 {
@@ -328,7 +368,7 @@ internal sealed class ConnectionBroker : IAsyncDisposable
                     return null;
                 }
 
-                if (_open < _limit || (victim = StealOldestIdle(null)) is not null)
+                if (_open < _control.Limit || (victim = StealOldestIdle(null)) is not null)
                 {
                     _open++;
                     signal = Task.CompletedTask;
@@ -361,7 +401,7 @@ internal sealed class ConnectionBroker : IAsyncDisposable
     {
         lock (_gate)
         {
-            return new ConnectionBudgetSnapshot(_limit, _open, _inUse, _tenantsInUse.Count, _waiting);
+            return new ConnectionBudgetSnapshot(_control.Limit, _control.Ceiling, _open, _inUse, _tenantsInUse.Count, _waiting);
         }
     }
 
@@ -406,6 +446,9 @@ internal sealed class ConnectionBroker : IAsyncDisposable
             }
 
             _disposed = true;
+            _readSoon.TrySetResult(true);
+            _readerClaim?.TrySetResult(null);
+            _readerClaim = null;
             foreach (var server in _servers.Values)
             {
                 var removed = server.RemoveIdle(static _ => true);
@@ -417,10 +460,162 @@ internal sealed class ConnectionBroker : IAsyncDisposable
         }
 
         await _reaper.DisposeAsync().ConfigureAwait(false);
+        await _controlLoop.ConfigureAwait(false);
         foreach (var connection in idle)
         {
             await connection.DisposeAsync().ConfigureAwait(false);
         }
+    }
+
+    /// <summary>
+    /// Reads the server's load every <see cref="BudgetControl.Interval"/> while the budget is in use (and soon after a
+    /// refusal), and adjusts the limit to it (<see cref="BudgetControl.Observe"/>).
+    /// </summary>
+    private async Task ControlLoopAsync()
+    {
+        while (true)
+        {
+            Task readSoon;
+            lock (_gate)
+            {
+                readSoon = _readSoon.Task;
+            }
+
+            await Task.WhenAny(readSoon, Task.Delay(BudgetControl.UntilNextReading(DateTime.UtcNow))).ConfigureAwait(false);
+            try
+            {
+                if (!await ReadLoadAsync().ConfigureAwait(false))
+                {
+                    return;
+                }
+            }
+            catch (Exception exception)
+            {
+                // Nothing may escape the loop: a reading that failed is tried again at the next interval.
+                Log.LoadReadFailed(_logger, exception);
+            }
+        }
+    }
+
+    /// <summary>One reading of the server's load, over a connection the budget holds; false once the runtime is disposed.</summary>
+    private async Task<bool> ReadLoadAsync()
+    {
+        ServerPool? server;
+        lock (_gate)
+        {
+            if (_disposed)
+            {
+                return false;
+            }
+
+            if (_readSoon.Task.IsCompleted)
+            {
+                _readSoon = NewSignal();
+            }
+
+            if (!_active && _waiting == 0 || _control.Limit == 0)
+            {
+                return true;
+            }
+
+            _active = false;
+            server = _loadServer;
+        }
+
+        if (server is null)
+        {
+            if (LoadServer is not { } loadServer)
+            {
+                return true;
+            }
+
+            server = loadServer();
+            lock (_gate)
+            {
+                _loadServer = server;
+            }
+        }
+
+        PhysicalConnection? reader = null;
+        long? idleSince = null;
+        var fresh = false;
+        TaskCompletionSource<PhysicalConnection?>? claim = null;
+        lock (_gate)
+        {
+            if (server.TryPopAnyIdle(out var idle))
+            {
+                (reader, idleSince) = (idle, idle.IdleSinceTicks);
+            }
+            else if (_open < _control.Limit && Stopwatch.GetTimestamp() >= _opensHeldUntil)
+            {
+                server.Open++;
+                _open++;
+                reader = new PhysicalConnection(server);
+                fresh = true;
+            }
+            else
+            {
+                // Every connection is out: take the next one that comes back, ahead of the waiters (one statement).
+                _readerClaim = claim = new TaskCompletionSource<PhysicalConnection?>(TaskCreationOptions.RunContinuationsAsynchronously);
+            }
+        }
+
+        if (claim is not null)
+        {
+            await Task.WhenAny(claim.Task, Task.Delay(BudgetControl.Interval)).ConfigureAwait(false);
+            lock (_gate)
+            {
+                if (ReferenceEquals(_readerClaim, claim))
+                {
+                    _readerClaim = null;
+                }
+
+                reader = claim.Task.IsCompleted ? claim.Task.Result : null;
+            }
+
+            if (reader is null)
+            {
+                return true;
+            }
+        }
+
+        ServerLoad load;
+        try
+        {
+            load = await reader!.ReadLoadAsync(_options.ResetTimeout).ConfigureAwait(false);
+        }
+        catch (MySqlException exception) when (fresh && ServerErrors.IsConnectionLimit(exception))
+        {
+            Refused(exception, TenantDatabase.MasterKey);
+            await CloseAndForgetAsync(reader!).ConfigureAwait(false);
+            return true;
+        }
+        catch
+        {
+            await CloseAndForgetAsync(reader!).ConfigureAwait(false);
+            throw;
+        }
+
+        int before, after;
+        List<PhysicalConnection> excess;
+        lock (_gate)
+        {
+            before = _control.Limit;
+            var wanting = _waiting > 0 || _inUse >= _control.Limit;
+            _control.Observe(load, _open, wanting, Stopwatch.GetTimestamp());
+            after = _control.Limit;
+            excess = TrimIdle();
+            Pulse();
+        }
+
+        Park(reader, idleSince);
+        CloseTrimmed(excess);
+        if (after != before)
+        {
+            Log.BudgetAdjusted(_logger, before, after, load.ThreadsConnected, load.MaxConnections);
+        }
+
+        return true;
     }
 
     /// <summary>Resets the session a lease gave back and parks it, or closes it, or kills what still runs on it first.</summary>
@@ -440,20 +635,11 @@ internal sealed class ConnectionBroker : IAsyncDisposable
             switch (outcome.State)
             {
                 case PhysicalConnection.RecycledState.Clean:
-                    var close = false;
+                    bool close;
                     lock (_gate)
                     {
-                        if (_disposed)
-                        {
-                            close = true;
-                        }
-                        else
-                        {
-                            physical.DirtyTenantKey = _options.ResetSessionOnRelease ? null : tenantKey;
-                            physical.IdleSinceTicks = Stopwatch.GetTimestamp();
-                            physical.Server.PushIdle(physical);
-                            Pulse();
-                        }
+                        physical.DirtyTenantKey = _options.ResetSessionOnRelease ? null : tenantKey;
+                        close = !Keep(physical, Stopwatch.GetTimestamp());
                     }
 
                     if (close)
@@ -526,7 +712,7 @@ internal sealed class ConnectionBroker : IAsyncDisposable
                 {
                     signal = Task.CompletedTask;
                 }
-                else if (_open < _limit)
+                else if (_open < _control.Limit)
                 {
                     server.Open++;
                     _open++;
@@ -565,25 +751,16 @@ internal sealed class ConnectionBroker : IAsyncDisposable
     /// <summary>Gives back a connection that was taken for a lease that did not happen.</summary>
     private void GiveBack(PhysicalConnection physical, string tenantKey, bool cancellable, bool keep, bool clean)
     {
-        var close = false;
+        bool close;
         lock (_gate)
         {
             ReturnLease(tenantKey, physical, cancellable);
-            if (keep && !_disposed)
+            if (keep && clean)
             {
-                if (clean)
-                {
-                    physical.DirtyTenantKey = null;
-                }
-
-                physical.IdleSinceTicks = Stopwatch.GetTimestamp();
-                physical.Server.PushIdle(physical);
-            }
-            else
-            {
-                close = true;
+                physical.DirtyTenantKey = null;
             }
 
+            close = !keep || !Keep(physical, Stopwatch.GetTimestamp());
             Pulse();
         }
 
@@ -593,27 +770,95 @@ internal sealed class ConnectionBroker : IAsyncDisposable
         }
     }
 
-    /// <summary>Parks a connection used for the runtime's own work (a kill): its session is as clean as before.</summary>
-    private void Park(PhysicalConnection physical)
+    /// <summary>
+    /// Parks a connection used for the runtime's own work (a kill, a reading of the server's load): its session is as
+    /// clean (or as dirty) as before. <paramref name="idleSince"/> keeps an idle connection's age, so that the runtime's
+    /// own work does not keep it open past <see cref="TenantDbGuardOptions.IdleTimeout"/>.
+    /// </summary>
+    private void Park(PhysicalConnection physical, long? idleSince = null)
     {
-        var close = false;
+        bool close;
         lock (_gate)
         {
-            if (_disposed)
-            {
-                close = true;
-            }
-            else
-            {
-                physical.IdleSinceTicks = Stopwatch.GetTimestamp();
-                physical.Server.PushIdle(physical);
-                Pulse();
-            }
+            close = !Keep(physical, idleSince ?? Stopwatch.GetTimestamp());
         }
 
         if (close)
         {
             _ = CloseAndForgetAsync(physical);
+        }
+    }
+
+    /// <summary>
+    /// Under the lock: keeps a connection that is free again, handing it to the load reader when that waits for one, and
+    /// returns true; false when it must be closed instead (the runtime is disposed, or the budget shrank below the
+    /// connections open).
+    /// </summary>
+    private bool Keep(PhysicalConnection physical, long idleSince)
+    {
+        if (_disposed || _open > _control.Limit)
+        {
+            return false;
+        }
+
+        physical.IdleSinceTicks = idleSince;
+        if (_readerClaim is { } claim && ReferenceEquals(physical.Server, _loadServer))
+        {
+            _readerClaim = null;
+            claim.TrySetResult(physical);
+        }
+        else
+        {
+            physical.Server.PushIdle(physical);
+        }
+
+        Pulse();
+        return true;
+    }
+
+    /// <summary>
+    /// The server refused a connection (errors 1040, 1203, 1226): the budget shrinks, new connections are not tried for
+    /// a moment, and the server's load is read again soon.
+    /// </summary>
+    private void Refused(MySqlException exception, string tenantKey)
+    {
+        int before, after;
+        List<PhysicalConnection> excess;
+        lock (_gate)
+        {
+            var now = Stopwatch.GetTimestamp();
+            before = _control.Limit;
+
+            // The refused connection is still counted; it never reached the server.
+            _control.Refused(_open - 1);
+            after = _control.Limit;
+            _opensHeldUntil = now + (long)(RefusalPause.TotalSeconds * Stopwatch.Frequency * (0.5 + Random.Shared.NextDouble()));
+            excess = TrimIdle();
+            _readSoon.TrySetResult(true);
+        }
+
+        Log.ServerRefused(_logger, LogSafe.Text(tenantKey), exception.Number, before, after);
+        CloseTrimmed(excess);
+    }
+
+    /// <summary>Under the lock: takes idle connections beyond the limit out of the budget, oldest first, to be closed (<see cref="CloseTrimmed"/>).</summary>
+    private List<PhysicalConnection> TrimIdle()
+    {
+        var excess = new List<PhysicalConnection>();
+        while (_open > _control.Limit && StealOldestIdle(null) is { } oldest)
+        {
+            excess.Add(oldest);
+        }
+
+        return excess;
+    }
+
+    private void CloseTrimmed(List<PhysicalConnection> excess)
+    {
+        foreach (var connection in excess)
+        {
+            Log.IdleConnectionClosed(_logger, connection.Server.Key);
+            _ = connection.DisposeAsync().AsTask();
         }
     }
 
