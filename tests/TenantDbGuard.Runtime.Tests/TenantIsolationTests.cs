@@ -249,6 +249,36 @@ public sealed class TenantIsolationTests(MariaDbFixture fixture, ITestOutputHelp
 
     [Fact]
     [Trait("Guarantee", "3")]
+    public async Task A_copy_of_a_kept_connection_is_refused_the_session_while_it_is_idle()
+    {
+        await using var db = Server.CreateTenantDatabase(o => o.MaxConnections = 1);
+        MySqlConnection kept;
+        long id;
+        await using (var lease = await db.GetConnectionAsync(Key(0)))
+        {
+            kept = lease.Connection;
+            id = await kept.ExecuteScalarAsync<long>("SELECT CONNECTION_ID()");
+        }
+
+        // The session is idle, waiting for the next lease: a copy of the dead connection object must not get it.
+        await db.WaitUntilAllReturnedAsync();
+        await db.WaitForSnapshotAsync(s => s is { Open: 1, InUse: 0 }, TimeSpan.FromSeconds(2));
+        await using (var clone = kept.Clone())
+        {
+            await AssertDeadAsync(async () =>
+            {
+                await clone.OpenAsync();
+                await clone.ExecuteAsync($"USE {Database(2)}");
+            });
+        }
+
+        await using var next = await db.GetConnectionAsync(Key(1));
+        Assert.Equal(id, await next.Connection.ExecuteScalarAsync<long>("SELECT CONNECTION_ID()"));
+        Assert.Equal(Key(1), await ReadMarkerAsync(next.Connection));
+    }
+
+    [Fact]
+    [Trait("Guarantee", "3")]
     public async Task A_connection_kept_by_the_work_of_a_helper_is_dead_once_the_helper_returns()
     {
         await using var db = Server.CreateTenantDatabase(o => o.MaxConnections = 1);
