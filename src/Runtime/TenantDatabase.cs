@@ -23,7 +23,7 @@ namespace TenantDbGuard;
 /// Every physical connection, idle or in use, for the master and for every tenant, counts against one process
 /// budget (<see cref="TenantDbGuardOptions.MaxConnections"/>, by default derived from the server's
 /// <c>max_connections</c>). When the budget is full, the longest-idle connection of another tenant is closed to make
-/// room; when none is idle, the caller waits up to <see cref="TenantDbGuardOptions.AcquireTimeout"/> and then gets a
+/// room; when none is idle, the caller waits (first come, first served) up to <see cref="TenantDbGuardOptions.AcquireTimeout"/> and then gets a
 /// <see cref="ConnectionBudgetExhaustedException"/>. The server therefore never sees more connections than the budget,
 /// however many tenants there are.
 /// </para>

@@ -62,6 +62,7 @@ internal sealed class ConnectionBroker : IAsyncDisposable
     private readonly Timer _reaper;
     private readonly BudgetControl _control;
     private readonly Task _controlLoop;
+    private readonly LinkedList<Waiter> _queue = new();
     private TaskCompletionSource<bool> _changed = NewSignal();
     private TaskCompletionSource<bool> _readSoon = NewSignal();
     private TaskCompletionSource<PhysicalConnection?>? _readerClaim;
@@ -136,166 +137,276 @@ internal sealed class ConnectionBroker : IAsyncDisposable
     /// lease is sent.
     /// </summary>
     /// <remarks>
+    /// <para>
     /// While leases that can be cancelled are out (<paramref name="cancellable"/>), and the budget is 2 or more, one
     /// connection of it stays free (or idle, to be closed) for the connection that cancelling a statement takes;
     /// otherwise cancelling could wait for a lease to end, which is what it is meant to cut short.
+    /// </para>
+    /// <para>
+    /// Callers that have to wait are served first come, first served (<see cref="Dispatch"/>): a connection that
+    /// comes back goes to the longest waiter it can serve, before any newcomer sees it.
+    /// </para>
     /// </remarks>
     public async ValueTask<(PhysicalConnection Physical, MySqlConnection Connection)> AcquireAsync(TenantTarget target, bool cancellable, bool exposed, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         var started = Stopwatch.GetTimestamp();
-        var waiting = false;
         var server = target.Server;
         ExceptionDispatchInfo? refusal = null;
-        try
+        var retry = false;
+        var loggedWait = false;
+        while (true)
         {
-            while (true)
+            Grant? grant = null;
+            Waiter? waiter = null;
+            lock (_gate)
             {
-                PhysicalConnection? physical = null;
-                PhysicalConnection? victim = null;
-                var fresh = false;
-                var blocked = ConnectionBudgetKind.Process;
-                var blockedLimit = 0;
-                var blockedHeld = 0;
-                var heldFor = TimeSpan.MaxValue;
-                Task signal;
-                lock (_gate)
+                ThrowIfDisposed();
+                server.LastUsedTicks = Stopwatch.GetTimestamp();
+                _active = true;
+
+                // A newcomer may not pass anyone who waits; a caller whose connection failed keeps its place at the front.
+                if (retry || _queue.Count == 0)
                 {
-                    ThrowIfDisposed();
-                    var now = Stopwatch.GetTimestamp();
-                    server.LastUsedTicks = now;
-                    _active = true;
-                    var opensHeld = now < _opensHeldUntil;
-                    _tenantsInUse.TryGetValue(target.Key, out var tenantInUse);
-                    var spare = _control.Limit >= 2 && (cancellable || _cancellable > 0) ? 1 : 0;
-                    var room = _control.Limit - _open + IdleCount();
-                    if (tenantInUse >= target.Cap)
+                    grant = TryServe(target, cancellable, out _);
+                }
+
+                if (grant is null)
+                {
+                    waiter = new Waiter(target, cancellable);
+                    if (retry)
                     {
-                        (blocked, blockedLimit, blockedHeld) = (target.CapKind, target.Cap, tenantInUse);
-                    }
-                    else if (room > spare && server.TryPopIdle(target, out physical))
-                    {
-                        TakeLease(target.Key, tenantInUse, physical, cancellable);
-                    }
-                    else if (room > spare && !opensHeld && (_open < _control.Limit || (victim = StealOldestIdle(server)) is not null))
-                    {
-                        server.Open++;
-                        _open++;
-                        physical = new PhysicalConnection(server);
-                        TakeLease(target.Key, tenantInUse, physical, cancellable);
-                        fresh = true;
+                        _queue.AddFirst(waiter.Node);
                     }
                     else
                     {
-                        (blocked, blockedLimit, blockedHeld) = (ConnectionBudgetKind.Process, _control.Limit, _open);
-                        if (opensHeld)
-                        {
-                            heldFor = Stopwatch.GetElapsedTime(now, _opensHeldUntil);
-                        }
+                        _queue.AddLast(waiter.Node);
                     }
 
-                    signal = _changed.Task;
+                    _waiting++;
+                    Dispatch();
                 }
+            }
 
-                if (physical is not null)
+            if (waiter is not null)
+            {
+                if (!waiter.Granted.Task.IsCompleted && !loggedWait)
                 {
-                    if (victim is not null)
-                    {
-                        // Close first, and let the server end it, so that it never sees one more connection than the budget.
-                        Log.IdleConnectionStolen(_logger, victim.Server.Key, server.Key);
-                        await victim.DisposeAsync().ConfigureAwait(false);
-                        await Task.Delay(ServerLetGo).ConfigureAwait(false);
-                    }
-
-                    var resetFirst = physical.DirtyTenantKey is { } dirty && !string.Equals(dirty, target.Key, StringComparison.Ordinal);
-                    try
-                    {
-                        var connection = await physical.LendAsync(target, resetFirst, exposed, cancellationToken).ConfigureAwait(false);
-                        physical.LastDatabase = target.DatabaseName;
-                        physical.DirtyTenantKey = null;
-                        RecordWait(started);
-                        return (physical, connection);
-                    }
-                    catch (MySqlException exception) when (ServerErrors.IsDatabaseUnavailable(exception))
-                    {
-                        // The database cannot be used; the connection is fine and stays (reset, if it had to be).
-                        GiveBack(physical, target.Key, cancellable, keep: true, clean: resetFirst);
-                        throw;
-                    }
-                    catch (MySqlException exception) when (fresh && ServerErrors.IsConnectionLimit(exception))
-                    {
-                        // The server is full (other instances, other clients): the budget shrinks, and the caller waits
-                        // for a connection the process holds, or for the server to have room again.
-                        Refused(exception, target.Key);
-                        GiveBack(physical, target.Key, cancellable, keep: false, clean: false);
-                        refusal = ExceptionDispatchInfo.Capture(exception);
-                        continue;
-                    }
-                    catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-                    {
-                        // Cancelled while taking the session from its pool: nothing was sent.
-                        GiveBack(physical, target.Key, cancellable, keep: true, clean: false);
-                        throw;
-                    }
-                    catch (Exception exception) when (!fresh)
-                    {
-                        // Killed while idle, or the server restarted: nothing of the lease was sent; try another.
-                        Log.IdleConnectionFailed(_logger, exception, server.Key);
-                        GiveBack(physical, target.Key, cancellable, keep: false, clean: false);
-                        continue;
-                    }
-                    catch
-                    {
-                        GiveBack(physical, target.Key, cancellable, keep: false, clean: false);
-                        throw;
-                    }
+                    loggedWait = true;
+                    Log.WaitingForBudget(_logger, LogSafe.Text(target.Key), waiter.Blocked);
                 }
 
-                var elapsed = Stopwatch.GetElapsedTime(started);
-                var remaining = _options.AcquireTimeout - elapsed;
-                if (remaining <= TimeSpan.Zero)
-                {
-                    if (refusal is not null && blocked == ConnectionBudgetKind.Process)
-                    {
-                        // The server kept refusing for the whole wait: its own limit is the one to report.
-                        refusal.Throw();
-                    }
+                grant = await WaitForGrantAsync(waiter, started, refusal, cancellationToken).ConfigureAwait(false);
+            }
 
-                    Instruments?.Timeouts.Add(1, new KeyValuePair<string, object?>(Instruments.BudgetTag, blocked.ToString()));
-                    Log.BudgetExhausted(_logger, LogSafe.Text(target.Key), elapsed.TotalMilliseconds, blocked, blockedLimit);
-                    throw new ConnectionBudgetExhaustedException(target.Key, blocked, blockedLimit, blockedHeld, elapsed);
-                }
+            var physical = grant!.Physical;
+            if (grant.Victim is { } victim)
+            {
+                // Close first, and let the server end it, so that it never sees one more connection than the budget.
+                Log.IdleConnectionStolen(_logger, victim.Server.Key, server.Key);
+                await victim.DisposeAsync().ConfigureAwait(false);
+                await Task.Delay(ServerLetGo).ConfigureAwait(false);
+            }
 
-                if (!waiting)
-                {
-                    waiting = true;
-                    lock (_gate)
-                    {
-                        _waiting++;
-                    }
-
-                    Log.WaitingForBudget(_logger, LogSafe.Text(target.Key), blocked);
-                }
-
-                try
-                {
-                    await signal.WaitAsync(heldFor < remaining ? heldFor : remaining, cancellationToken).ConfigureAwait(false);
-                }
-                catch (TimeoutException)
-                {
-                    // Loop once more: the budget may have freed up at the last moment; otherwise it throws.
-                }
+            var resetFirst = physical.DirtyTenantKey is { } dirty && !string.Equals(dirty, target.Key, StringComparison.Ordinal);
+            try
+            {
+                var connection = await physical.LendAsync(target, resetFirst, exposed, cancellationToken).ConfigureAwait(false);
+                physical.LastDatabase = target.DatabaseName;
+                physical.DirtyTenantKey = null;
+                RecordWait(started);
+                return (physical, connection);
+            }
+            catch (MySqlException exception) when (ServerErrors.IsDatabaseUnavailable(exception))
+            {
+                // The database cannot be used; the connection is fine and stays (reset, if it had to be).
+                GiveBack(physical, target.Key, cancellable, keep: true, clean: resetFirst);
+                throw;
+            }
+            catch (MySqlException exception) when (grant.Fresh && ServerErrors.IsConnectionLimit(exception))
+            {
+                // The server is full (other instances, other clients): the budget shrinks, and the caller waits
+                // for a connection the process holds, or for the server to have room again.
+                Refused(exception, target.Key);
+                GiveBack(physical, target.Key, cancellable, keep: false, clean: false);
+                refusal = ExceptionDispatchInfo.Capture(exception);
+                retry = true;
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                // Cancelled while taking the session from its pool: nothing was sent.
+                GiveBack(physical, target.Key, cancellable, keep: true, clean: false);
+                throw;
+            }
+            catch (Exception exception) when (!grant.Fresh)
+            {
+                // Killed while idle, or the server restarted: nothing of the lease was sent; try another.
+                Log.IdleConnectionFailed(_logger, exception, server.Key);
+                GiveBack(physical, target.Key, cancellable, keep: false, clean: false);
+                retry = true;
+            }
+            catch
+            {
+                GiveBack(physical, target.Key, cancellable, keep: false, clean: false);
+                throw;
             }
         }
-        finally
+    }
+
+    /// <summary>
+    /// Waits for <paramref name="waiter"/>'s turn until the acquire timeout; throws when the wait is cancelled or times
+    /// out (with the server's refusal, when the server kept refusing).
+    /// </summary>
+    private async Task<Grant> WaitForGrantAsync(Waiter waiter, long started, ExceptionDispatchInfo? refusal, CancellationToken cancellationToken)
+    {
+        var remaining = _options.AcquireTimeout - Stopwatch.GetElapsedTime(started);
+        try
         {
-            if (waiting)
+            if (remaining > TimeSpan.Zero)
             {
-                lock (_gate)
-                {
-                    _waiting--;
-                }
+                return await waiter.Granted.Task.WaitAsync(remaining, cancellationToken).ConfigureAwait(false);
             }
+        }
+        catch (TimeoutException)
+        {
+            // Handled below, under the lock: the grant may have come at the last moment.
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            Grant? late;
+            lock (_gate)
+            {
+                late = Withdraw(waiter);
+            }
+
+            if (late is not null)
+            {
+                ReturnGrant(late, waiter.Target.Key, waiter.Cancellable);
+            }
+
+            throw;
+        }
+
+        lock (_gate)
+        {
+            if (Withdraw(waiter) is { } granted)
+            {
+                return granted;
+            }
+        }
+
+        var elapsed = Stopwatch.GetElapsedTime(started);
+        if (refusal is not null && waiter.Blocked == ConnectionBudgetKind.Process)
+        {
+            // The server kept refusing for the whole wait: its own limit is the one to report.
+            refusal.Throw();
+        }
+
+        Instruments?.Timeouts.Add(1, new KeyValuePair<string, object?>(Instruments.BudgetTag, waiter.Blocked.ToString()));
+        Log.BudgetExhausted(_logger, LogSafe.Text(waiter.Target.Key), elapsed.TotalMilliseconds, waiter.Blocked, waiter.BlockedLimit);
+        throw new ConnectionBudgetExhaustedException(waiter.Target.Key, waiter.Blocked, waiter.BlockedLimit, waiter.BlockedHeld, elapsed);
+    }
+
+    /// <summary>Under the lock: takes a waiter out of the queue; returns its grant when it got one meanwhile.</summary>
+    private Grant? Withdraw(Waiter waiter)
+    {
+        if (waiter.Node.List is not null)
+        {
+            _queue.Remove(waiter.Node);
+            _waiting--;
+            Dispatch();
+            return null;
+        }
+
+        return waiter.Granted.Task.IsCompletedSuccessfully ? waiter.Granted.Task.Result : null;
+    }
+
+    /// <summary>Gives back a grant its waiter no longer wants (it was cancelled as it came).</summary>
+    private void ReturnGrant(Grant grant, string tenantKey, bool cancellable)
+    {
+        if (grant.Victim is { } victim)
+        {
+            _ = victim.DisposeAsync().AsTask();
+        }
+
+        GiveBack(grant.Physical, tenantKey, cancellable, keep: !grant.Fresh, clean: false);
+    }
+
+    /// <summary>
+    /// Under the lock: serves <paramref name="target"/> now if a connection can be had (an idle one, a new one in the
+    /// budget's room, or a new one in place of another server's longest-idle one), taking the lease; null when not, with
+    /// the budget that stands in the way in <paramref name="waiter"/> (when given).
+    /// </summary>
+    private Grant? TryServe(TenantTarget target, bool cancellable, out bool tenantBlocked, Waiter? waiter = null)
+    {
+        var server = target.Server;
+        _tenantsInUse.TryGetValue(target.Key, out var tenantInUse);
+        var spare = _control.Limit >= 2 && (cancellable || _cancellable > 0) ? 1 : 0;
+        var room = _control.Limit - _open + IdleCount();
+        PhysicalConnection? victim = null;
+        tenantBlocked = false;
+        if (tenantInUse >= target.Cap)
+        {
+            tenantBlocked = true;
+            waiter?.Block(target.CapKind, target.Cap, tenantInUse);
+            return null;
+        }
+
+        if (room > spare && server.TryPopIdle(target, out var idle))
+        {
+            TakeLease(target.Key, tenantInUse, idle, cancellable);
+            return new Grant(idle, Fresh: false, Victim: null);
+        }
+
+        if (room > spare && Stopwatch.GetTimestamp() >= _opensHeldUntil && (_open < _control.Limit || (victim = StealOldestIdle(server)) is not null))
+        {
+            server.Open++;
+            _open++;
+            var physical = new PhysicalConnection(server);
+            TakeLease(target.Key, tenantInUse, physical, cancellable);
+            return new Grant(physical, Fresh: true, victim);
+        }
+
+        waiter?.Block(ConnectionBudgetKind.Process, _control.Limit, _open);
+        return null;
+    }
+
+    /// <summary>
+    /// Under the lock: serves the waiters in the order they came, as far as connections allow. A waiter held back by
+    /// its tenant's cap lets the ones behind it (of other tenants) go; a waiter held back by the process budget stops
+    /// the round, so that nobody passes it.
+    /// </summary>
+    private void Dispatch()
+    {
+        if (_disposed)
+        {
+            foreach (var waiting in _queue)
+            {
+                waiting.Granted.TrySetException(new ObjectDisposedException(nameof(TenantDatabase)));
+            }
+
+            _queue.Clear();
+            _waiting = 0;
+            return;
+        }
+
+        var node = _queue.First;
+        while (node is not null)
+        {
+            var next = node.Next;
+            var waiter = node.Value;
+            if (TryServe(waiter.Target, waiter.Cancellable, out var tenantBlocked, waiter) is { } grant)
+            {
+                _queue.Remove(node);
+                _waiting--;
+                waiter.Granted.TrySetResult(grant);
+            }
+            else if (!tenantBlocked)
+            {
+                return;
+            }
+
+            node = next;
         }
     }
 
@@ -832,13 +943,25 @@ internal sealed class ConnectionBroker : IAsyncDisposable
             // The refused connection is still counted; it never reached the server.
             _control.Refused(_open - 1);
             after = _control.Limit;
-            _opensHeldUntil = now + (long)(RefusalPause.TotalSeconds * Stopwatch.Frequency * (0.5 + Random.Shared.NextDouble()));
+            var pause = RefusalPause * (0.5 + Random.Shared.NextDouble());
+            _opensHeldUntil = now + (long)(pause.TotalSeconds * Stopwatch.Frequency);
+            _ = DispatchAfterAsync(pause);
             excess = TrimIdle();
             _readSoon.TrySetResult(true);
         }
 
         Log.ServerRefused(_logger, LogSafe.Text(tenantKey), exception.Number, before, after);
         CloseTrimmed(excess);
+    }
+
+    /// <summary>Serves the waiters again once new connections may be tried again.</summary>
+    private async Task DispatchAfterAsync(TimeSpan pause)
+    {
+        await Task.Delay(pause).ConfigureAwait(false);
+        lock (_gate)
+        {
+            Pulse();
+        }
     }
 
     /// <summary>Under the lock: takes idle connections beyond the limit out of the budget, oldest first, to be closed (<see cref="CloseTrimmed"/>).</summary>
@@ -1003,6 +1126,7 @@ internal sealed class ConnectionBroker : IAsyncDisposable
 
     private void Pulse()
     {
+        Dispatch();
         var previous = _changed;
         _changed = NewSignal();
         previous.TrySetResult(true);
@@ -1027,6 +1151,37 @@ internal sealed class ConnectionBroker : IAsyncDisposable
 
         public void Dispose() => Interlocked.Exchange(ref _broker, null)?.ReleaseRoom();
     }
+}
+
+/// <summary>A connection given to an acquisition: idle, or new (<paramref name="Fresh"/>, counted already), possibly in place of an idle <paramref name="Victim"/> to close first.</summary>
+internal sealed record Grant(PhysicalConnection Physical, bool Fresh, PhysicalConnection? Victim);
+
+/// <summary>An acquisition waiting its turn in the broker's queue.</summary>
+internal sealed class Waiter
+{
+    public Waiter(TenantTarget target, bool cancellable)
+    {
+        Target = target;
+        Cancellable = cancellable;
+        Node = new LinkedListNode<Waiter>(this);
+    }
+
+    public TenantTarget Target { get; }
+
+    public bool Cancellable { get; }
+
+    public LinkedListNode<Waiter> Node { get; }
+
+    public TaskCompletionSource<Grant> Granted { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>The budget that held it back when last tried, its limit and what it held then (for the timeout's error).</summary>
+    public ConnectionBudgetKind Blocked { get; private set; } = ConnectionBudgetKind.Process;
+
+    public int BlockedLimit { get; private set; }
+
+    public int BlockedHeld { get; private set; }
+
+    public void Block(ConnectionBudgetKind kind, int limit, int held) => (Blocked, BlockedLimit, BlockedHeld) = (kind, limit, held);
 }
 
 /// <summary>How a lease ended, as far as its connection is concerned.</summary>

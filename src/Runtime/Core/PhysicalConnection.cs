@@ -211,7 +211,7 @@ internal sealed class PhysicalConnection : IAsyncDisposable
             await using var command = new MySqlCommand(ServerLoad.Sql, own);
             await using var reader = await command.ExecuteReaderAsync(deadline.Token).ConfigureAwait(false);
             await reader.ReadAsync(deadline.Token).ConfigureAwait(false);
-            var maxConnections = Convert.ToInt32(reader.GetValue(0), CultureInfo.InvariantCulture);
+            var maxConnections = int.Parse(reader.GetString(1), NumberStyles.Integer, CultureInfo.InvariantCulture);
             await reader.NextResultAsync(deadline.Token).ConfigureAwait(false);
             var threads = 0;
             var refused = 0L;
@@ -398,6 +398,9 @@ internal sealed class PhysicalConnection : IAsyncDisposable
 /// </summary>
 internal readonly record struct ServerLoad(int MaxConnections, int ThreadsConnected, long RefusedTotal)
 {
-    /// <summary>All in one round trip; <c>SHOW GLOBAL STATUS</c> needs no privilege on MySQL or MariaDB.</summary>
-    public const string Sql = "SELECT @@max_connections; SHOW GLOBAL STATUS WHERE Variable_name IN ('Threads_connected', 'Connection_errors_max_connections')";
+    /// <summary>
+    /// All in one round trip, with no privilege needed on MySQL or MariaDB. <c>SHOW</c> rather than <c>SELECT</c>, so
+    /// that the readings stay apart from the application's statements in the server's <c>Com_select</c>.
+    /// </summary>
+    public const string Sql = "SHOW GLOBAL VARIABLES LIKE 'max_connections'; SHOW GLOBAL STATUS WHERE Variable_name IN ('Threads_connected', 'Connection_errors_max_connections')";
 }
