@@ -15,7 +15,8 @@ try
                 Workers: arguments.GetInt("--workers", 32),
                 MaxConnections: arguments.GetInt("--max-connections", 151),
                 CsvPath: arguments.GetString("--csv", "artifacts/storm.csv"),
-                Modes: arguments.GetString("--modes", "raw,runtime")));
+                Modes: arguments.GetString("--modes", "raw,runtime"),
+                HotPercent: arguments.GetPercent("--hot-percent")));
         case "instances":
             return await InstancesBench.RunAsync(new InstancesBench.Settings(
                 Instances: arguments.GetPositionalInt("instances N"),
