@@ -11,7 +11,8 @@ internal sealed class Arguments
         """
         usage: dotnet run -c Release --project bench/Runtime.Bench -- <command> [options]
           storm     [--seconds 30] [--tenants 300] [--workers 32] [--max-connections 151] [--csv artifacts/storm.csv] [--modes raw,runtime] [--hot-percent 0]
-                    raw MySqlConnector (one pool per tenant database) and TenantDbGuard.Runtime, same load, one after the other;
+                    raw MySqlConnector (one pool per tenant database), single (MySqlConnector, every query on tenant 1's
+                    pool) and TenantDbGuard.Runtime, same load, one after the other;
                     --hot-percent sends that share of the queries to tenant 1 and prints its p50/p99 latency apart
           instances N [--seconds 20] [--tenants 300] [--workers 32] [--max-connections 151]
                     N child processes of this program, each TenantDbGuard.Runtime with default options, against one server
