@@ -657,8 +657,9 @@ internal sealed class ConnectionBroker : IAsyncDisposable
             {
                 (reader, idleSince) = (idle, idle.IdleSinceTicks);
             }
-            else if (_open < _control.Limit && Stopwatch.GetTimestamp() >= _opensHeldUntil)
+            else if (server.Open == 0 && _open < _control.Limit && Stopwatch.GetTimestamp() >= _opensHeldUntil)
             {
+                // No connection to the server yet: a reading needs one of its own (kept afterwards like any other).
                 server.Open++;
                 _open++;
                 reader = new PhysicalConnection(server);
@@ -666,7 +667,8 @@ internal sealed class ConnectionBroker : IAsyncDisposable
             }
             else
             {
-                // Every connection is out: take the next one that comes back, ahead of the waiters (one statement).
+                // Every connection is out: take the next one that comes back, ahead of the waiters (one statement). A
+                // reading never opens a connection beside the ones the process has: it would change what they count.
                 _readerClaim = claim = new TaskCompletionSource<PhysicalConnection?>(TaskCreationOptions.RunContinuationsAsynchronously);
             }
         }
