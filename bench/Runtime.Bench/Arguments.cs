@@ -10,8 +10,12 @@ internal sealed class Arguments
     public const string Usage =
         """
         usage: dotnet run -c Release --project bench/Runtime.Bench -- <command> [options]
-          storm     [--seconds 30] [--tenants 300] [--workers 32] [--max-connections 151] [--csv artifacts/storm.csv] [--modes raw,runtime]
-                    raw MySqlConnector (one pool per tenant database) and TenantDbGuard.Runtime, same load, one after the other
+          storm     [--seconds 30] [--tenants 300] [--workers 32] [--max-connections 151] [--csv artifacts/storm.csv] [--modes raw,runtime] [--hot-percent 0]
+                    raw MySqlConnector (one pool per tenant database), single (MySqlConnector, every query on tenant 1's
+                    pool) and TenantDbGuard.Runtime, same load, one after the other;
+                    --hot-percent sends that share of the queries to tenant 1 and prints its p50/p99 latency apart
+          instances N [--seconds 20] [--tenants 300] [--workers 32] [--max-connections 151]
+                    N child processes of this program, each TenantDbGuard.Runtime with default options, against one server
           overhead  [--seconds 10] [--rounds 6] [--workers 4] [--warmup 3] [--probe-ops 5000]
                     single-tenant throughput: raw vs runtime helper vs runtime lease (and raw vs lease without the session reset), alternating rounds
         """;
@@ -21,7 +25,14 @@ internal sealed class Arguments
     public Arguments(string[] args)
     {
         Command = args.Length > 0 ? args[0] : string.Empty;
-        for (var i = 1; i < args.Length; i += 2)
+        var first = 1;
+        if (args.Length > 1 && !args[1].StartsWith("--", StringComparison.Ordinal))
+        {
+            Positional = args[1];
+            first = 2;
+        }
+
+        for (var i = first; i < args.Length; i += 2)
         {
             if (!args[i].StartsWith("--", StringComparison.Ordinal) || i + 1 >= args.Length)
             {
@@ -34,6 +45,15 @@ internal sealed class Arguments
 
     public string Command { get; }
 
+    /// <summary>The value right after the command (<c>instances 4</c>), if any.</summary>
+    public string? Positional { get; }
+
+    /// <summary>The value right after the command as a positive whole number.</summary>
+    public int GetPositionalInt(string what) =>
+        int.TryParse(Positional, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) && value > 0
+            ? value
+            : throw new ArgumentException($"{what} must be a positive whole number, got '{Positional}'.");
+
     public int GetInt(string name, int defaultValue)
     {
         if (!_options.TryGetValue(name, out var text))
@@ -44,6 +64,19 @@ internal sealed class Arguments
         return int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) && value > 0
             ? value
             : throw new ArgumentException($"{name} must be a positive whole number, got '{text}'.");
+    }
+
+    /// <summary>A whole number from 0 to 99.</summary>
+    public int GetPercent(string name)
+    {
+        if (!_options.TryGetValue(name, out var text))
+        {
+            return 0;
+        }
+
+        return int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) && value is >= 0 and < 100
+            ? value
+            : throw new ArgumentException($"{name} must be a whole number from 0 to 99, got '{text}'.");
     }
 
     public string GetString(string name, string defaultValue) => _options.TryGetValue(name, out var text) ? text : defaultValue;

@@ -2,7 +2,7 @@ using System;
 using System.Threading.Tasks;
 using TenantDbGuard.Bench;
 
-// dotnet run -c Release --project bench/Runtime.Bench -- storm|overhead [options]
+// dotnet run -c Release --project bench/Runtime.Bench -- storm|instances N|overhead [options]
 try
 {
     var arguments = new Arguments(args);
@@ -15,7 +15,22 @@ try
                 Workers: arguments.GetInt("--workers", 32),
                 MaxConnections: arguments.GetInt("--max-connections", 151),
                 CsvPath: arguments.GetString("--csv", "artifacts/storm.csv"),
-                Modes: arguments.GetString("--modes", "raw,runtime")));
+                Modes: arguments.GetString("--modes", "raw,runtime"),
+                HotPercent: arguments.GetPercent("--hot-percent")));
+        case "instances":
+            return await InstancesBench.RunAsync(new InstancesBench.Settings(
+                Instances: arguments.GetPositionalInt("instances N"),
+                Seconds: arguments.GetInt("--seconds", 20),
+                Tenants: arguments.GetInt("--tenants", 300),
+                Workers: arguments.GetInt("--workers", 32),
+                MaxConnections: arguments.GetInt("--max-connections", 151)));
+        case "instance":
+            // One child process of "instances".
+            return await InstancesBench.RunInstanceAsync(new InstancesBench.InstanceSettings(
+                MasterConnectionString: arguments.GetString("--master", string.Empty),
+                Seconds: arguments.GetInt("--seconds", 20),
+                Tenants: arguments.GetInt("--tenants", 300),
+                Workers: arguments.GetInt("--workers", 32)));
         case "overhead":
             return await OverheadBench.RunAsync(new OverheadBench.Settings(
                 Seconds: arguments.GetInt("--seconds", 10),

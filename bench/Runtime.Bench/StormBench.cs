@@ -22,9 +22,15 @@ internal static class StormBench
 {
     private const string Query = "SELECT COUNT(*) FROM customers";
     private const string StatusFilter = "Variable_name IN ('Threads_connected', 'Max_used_connections')";
+
+    // The server's counters of statements and protocol commands (COM_CHANGE_USER, COM_RESET_CONNECTION, ...), every
+    // statement or command a client sent (Questions), new connections, and tables the server had to open because its
+    // table cache did not hold them (the server's own cost of many tenants), per query.
+    private const string CommandFilter =
+        "Variable_name LIKE 'Com\\_%' OR Variable_name IN ('Questions', 'Connections', 'Opened_tables', 'Opened_table_definitions')";
     private static readonly TimeSpan SampleInterval = TimeSpan.FromMilliseconds(250);
 
-    public sealed record Settings(int Seconds, int Tenants, int Workers, int MaxConnections, string CsvPath, string Modes = "raw,runtime");
+    public sealed record Settings(int Seconds, int Tenants, int Workers, int MaxConnections, string CsvPath, string Modes = "raw,runtime", int HotPercent = 0);
 
     public static async Task<int> RunAsync(Settings settings)
     {
@@ -45,8 +51,9 @@ internal static class StormBench
             results.Add(mode switch
             {
                 "raw" => await RunModeAsync(bench, settings, "raw", _ => new RawLoad(connectionStrings)),
+                "single" => await RunModeAsync(bench, settings, "single", _ => new RawLoad(connectionStrings.Select(_ => connectionStrings[0]).ToArray())),
                 "runtime" => await RunModeAsync(bench, settings, "runtime", b => new RuntimeLoad(b.MasterConnectionString)),
-                _ => throw new ArgumentException($"--modes: unknown mode '{mode}' (raw, runtime)."),
+                _ => throw new ArgumentException($"--modes: unknown mode '{mode}' (raw, single, runtime)."),
             });
         }
 
@@ -72,12 +79,13 @@ internal static class StormBench
         Console.WriteLine();
         Console.WriteLine($"[{mode}] running {settings.Seconds} s...");
 
+        var commandsBefore = await BenchServer.ReadStatusAsync(admin, CommandFilter);
         var allocatedBefore = GC.GetTotalAllocatedBytes();
         var collectionsBefore = GC.CollectionCount(0);
         var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
         var clock = Stopwatch.StartNew();
         var workers = Enumerable.Range(0, settings.Workers)
-            .Select(worker => Task.Run(() => WorkAsync(load, counters, settings.Tenants, seed: 1000 + worker, stop.Token)))
+            .Select(worker => Task.Run(() => WorkAsync(load, counters, settings.Tenants, settings.HotPercent, seed: 1000 + worker, stop.Token)))
             .ToArray();
 
         using (var timer = new PeriodicTimer(SampleInterval))
@@ -110,19 +118,39 @@ internal static class StormBench
             $"{(Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalMicroseconds / operations:N0} µs of CPU per query, " +
             $"{GC.CollectionCount(0) - collectionsBefore} gen-0 collections");
 
+        var commandsAfter = await BenchServer.ReadStatusAsync(admin, CommandFilter);
+        var perQuery = commandsAfter
+            .Where(pair => pair.Key != "Com_show_status")
+            .Select(pair => (pair.Key, PerQuery: (pair.Value - commandsBefore.GetValueOrDefault(pair.Key)) / (double)Math.Max(1, last.Ok)))
+            .Where(pair => pair.PerQuery >= 0.005)
+            .OrderByDescending(pair => pair.PerQuery);
+        Console.WriteLine($"[{mode}] server commands per successful query: " + string.Join(", ", perQuery.Select(pair => $"{pair.Key} {pair.PerQuery:0.00}")));
+        var hot = counters.HotLatencies.SelectMany(l => l).Order().ToArray();
+        var all = counters.Latencies.SelectMany(l => l).Concat(hot).Order().ToArray();
+        Console.WriteLine(
+            $"[{mode}] latency of successful queries: all p50 {Percentile(all, 0.50):0.0} ms, p99 {Percentile(all, 0.99):0.0} ms" +
+            (hot.Length > 0 ? $"; hot tenant ({hot.Length:N0} queries) p50 {Percentile(hot, 0.50):0.0} ms, p99 {Percentile(hot, 0.99):0.0} ms" : string.Empty));
         return new ModeResult(mode, samples, counters.Kinds.ToDictionary(), load.Budget, load.PeakOpen);
     }
 
-    private static async Task WorkAsync(ILoad load, Counters counters, int tenants, int seed, CancellationToken stop)
+    private static async Task WorkAsync(ILoad load, Counters counters, int tenants, int hotPercent, int seed, CancellationToken stop)
     {
         var random = new Random(seed);
+        var latencies = new List<double>();
+        var hotLatencies = new List<double>();
+        counters.Latencies.Add(latencies);
+        counters.HotLatencies.Add(hotLatencies);
         while (!stop.IsCancellationRequested)
         {
-            var tenant = random.Next(1, tenants + 1);
+            // Tenant 1 is the hot one: it gets hotPercent of the queries, the others share the rest.
+            var tenant = random.Next(100) < hotPercent ? 1 : random.Next(1, tenants + 1);
+            var started = Stopwatch.GetTimestamp();
             try
             {
                 await load.QueryAsync(tenant);
                 Interlocked.Increment(ref counters.Ok);
+                var milliseconds = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+                (tenant == 1 ? hotLatencies : latencies).Add(milliseconds);
             }
             catch (Exception exception)
             {
@@ -140,6 +168,9 @@ internal static class StormBench
         var status = await BenchServer.ReadStatusAsync(admin, StatusFilter);
         return new Sample(mode, elapsed, ok, failed, status["Threads_connected"], status["Max_used_connections"], open);
     }
+
+    private static double Percentile(double[] sorted, double fraction) =>
+        sorted.Length == 0 ? 0 : sorted[(int)Math.Min(sorted.Length - 1, Math.Ceiling(sorted.Length * fraction) - 1)];
 
     /// <summary>A short name for what went wrong, to count failures by kind.</summary>
     private static string Classify(Exception exception) => exception switch
@@ -166,7 +197,7 @@ internal static class StormBench
             var seconds = last.Elapsed.TotalSeconds;
             return new[]
             {
-                r.Mode == "raw" ? "raw MySqlConnector" : "TenantDbGuard.Runtime",
+                r.Mode switch { "raw" => "raw MySqlConnector", "single" => "MySqlConnector, one tenant", _ => "TenantDbGuard.Runtime" },
                 total.ToString("N0", CultureInfo.InvariantCulture),
                 last.Ok.ToString("N0", CultureInfo.InvariantCulture),
                 (last.Ok / seconds).ToString("N0", CultureInfo.InvariantCulture),
@@ -237,6 +268,8 @@ internal static class StormBench
     {
         public long Ok;
         public long Failed;
+        public readonly ConcurrentBag<List<double>> Latencies = new();
+        public readonly ConcurrentBag<List<double>> HotLatencies = new();
         public readonly ConcurrentDictionary<string, long> Kinds = new(StringComparer.Ordinal);
     }
 

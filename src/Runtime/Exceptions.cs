@@ -107,8 +107,9 @@ public sealed class TenantDatabaseUnavailableException : Exception
 }
 
 /// <summary>
-/// The server refused a connection because one of its own limits was reached: <c>max_connections</c> (error 1040),
-/// <c>max_user_connections</c> (1203) or a per-user resource limit (1226).
+/// The server kept refusing connections for the whole <see cref="TenantDbGuardOptions.AcquireTimeout"/> because one of
+/// its own limits was reached: <c>max_connections</c> (error 1040), <c>max_user_connections</c> (1203) or a per-user
+/// resource limit (1226). A refusal alone is not an error: the runtime shrinks its budget and waits for a connection.
 /// </summary>
 public sealed class ServerConnectionLimitException : Exception
 {
@@ -127,15 +128,15 @@ public sealed class ServerConnectionLimitException : Exception
     /// <summary>The server's error number: 1040, 1203 or 1226.</summary>
     public int ErrorCode { get; }
 
-    /// <summary>This process's connection budget when the server refused.</summary>
+    /// <summary>This process's connection budget when the wait ended (it shrinks when the server refuses).</summary>
     public int ProcessBudget { get; }
 
     private static string CreateMessage(string tenantKey, int errorCode, int processBudget, Exception inner)
     {
         var advice = errorCode switch
         {
-            1040 => $"The server's max_connections is shared by every client: this process may open {processBudget}. Give each app instance a slice (ServerShare = 1 / instances, or an explicit MaxConnections) so that all of them together stay below max_connections, or raise max_connections on the server.",
-            1203 => $"The database user's max_user_connections is lower than this process's budget of {processBudget}: lower MaxConnections (and ServerShare for several instances), or raise the user's MAX_USER_CONNECTIONS.",
+            1040 => $"The server's max_connections stayed taken by its clients (other app instances included) while this process waited; its budget shrank to {processBudget}. Raise max_connections on the server, have the other clients hold fewer connections, or raise AcquireTimeout.",
+            1203 => $"The database user's max_user_connections stayed reached (by every connection of the user, in any process) while this process waited with a budget of {processBudget}: raise the user's MAX_USER_CONNECTIONS, or lower MaxConnections or ServerShare of the instances that share the user.",
             _ => "The database user reached a resource limit (MAX_CONNECTIONS_PER_HOUR or MAX_QUERIES_PER_HOUR): raise the limit for this user.",
         };
         return $"The server refused a connection for tenant '{LogSafe.Text(tenantKey)}' (error {errorCode}: {LogSafe.Text(inner.Message, 1000)}). {advice}";

@@ -23,7 +23,7 @@ namespace TenantDbGuard;
 /// Every physical connection, idle or in use, for the master and for every tenant, counts against one process
 /// budget (<see cref="TenantDbGuardOptions.MaxConnections"/>, by default derived from the server's
 /// <c>max_connections</c>). When the budget is full, the longest-idle connection of another tenant is closed to make
-/// room; when none is idle, the caller waits up to <see cref="TenantDbGuardOptions.AcquireTimeout"/> and then gets a
+/// room; when none is idle, the caller waits (first come, first served) up to <see cref="TenantDbGuardOptions.AcquireTimeout"/> and then gets a
 /// <see cref="ConnectionBudgetExhaustedException"/>. The server therefore never sees more connections than the budget,
 /// however many tenants there are.
 /// </para>
@@ -71,9 +71,9 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
         _broker.Leaks = _leaks;
         _registry = new TenantRegistry(_options, new MasterLocation(_master.Server, _master.Port, _master.Database), token => LeaseMasterAsync(exposed: false, token), _logger);
         _masterTarget = new Lazy<TenantTarget>(() => new TenantTarget(MasterKey, _master.Database, GetServer(null, null), _options.MaxMasterConnections, ConnectionBudgetKind.Master));
-        if (_options.MaxConnections is { } limit)
+        _broker.LoadServer = () => GetServer(null, null);
+        if (_options.MaxConnections is not null)
         {
-            _broker.SetLimit(limit);
             _budget = Task.CompletedTask;
         }
     }
@@ -96,7 +96,7 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     /// <exception cref="TenantConfigurationException">The tenant's row names a database it must not use.</exception>
     /// <exception cref="TenantDatabaseUnavailableException">The tenant's database is gone, not accessible, or its name is rejected by the server.</exception>
     /// <exception cref="ConnectionBudgetExhaustedException">No connection could be had within the acquire timeout.</exception>
-    /// <exception cref="ServerConnectionLimitException">The server refused the connection (errors 1040, 1203, 1226).</exception>
+    /// <exception cref="ServerConnectionLimitException">The server kept refusing connections (errors 1040, 1203, 1226) for the whole acquire timeout.</exception>
     [AcquiresConnection]
     public ValueTask<TenantConnectionLease> GetConnectionAsync(string tenantKey, CancellationToken cancellationToken = default) =>
         LeaseAsync(tenantKey, exposed: true, cancellationToken);
@@ -105,7 +105,7 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     /// <param name="cancellationToken">Cancels the wait for a connection; afterwards, the lease's <see cref="TenantConnectionLease.CancellationToken"/> follows it.</param>
     /// <returns>The lease, whose connection is open on the master database.</returns>
     /// <exception cref="ConnectionBudgetExhaustedException">No connection could be had within the acquire timeout.</exception>
-    /// <exception cref="ServerConnectionLimitException">The server refused the connection (errors 1040, 1203, 1226).</exception>
+    /// <exception cref="ServerConnectionLimitException">The server kept refusing connections (errors 1040, 1203, 1226) for the whole acquire timeout.</exception>
     [AcquiresConnection]
     public ValueTask<TenantConnectionLease> GetMasterConnectionAsync(CancellationToken cancellationToken = default) =>
         LeaseMasterAsync(exposed: true, cancellationToken);
@@ -516,28 +516,41 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
         }
     }
 
-    /// <summary>Derives the process budget from the server's <c>max_connections</c>, once.</summary>
+    /// <summary>
+    /// Derives the process budget from the server's <c>max_connections</c> on first use (the runtime reads it again
+    /// while it runs). A server that refuses the connection (it is full) is asked again, for up to
+    /// <see cref="TenantDbGuardOptions.AcquireTimeout"/>.
+    /// </summary>
     private async Task ResolveBudgetAsync()
     {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         int serverMax;
-        var connection = new MySqlConnection(_master.ConnectionString);
-        await using (connection.ConfigureAwait(false))
+        while (true)
         {
-            try
+            var connection = new MySqlConnection(_master.ConnectionString);
+            await using (connection.ConfigureAwait(false))
             {
-                await connection.OpenAsync(CancellationToken.None).ConfigureAwait(false);
-            }
-            catch (MySqlException exception) when (ServerErrors.IsConnectionLimit(exception))
-            {
-                throw new ServerConnectionLimitException(MasterKey, exception.Number, 0, exception);
+                try
+                {
+                    await connection.OpenAsync(CancellationToken.None).ConfigureAwait(false);
+                    serverMax = Convert.ToInt32(await connection.ExecuteScalarAsync<long>("SELECT @@max_connections").ConfigureAwait(false));
+                    break;
+                }
+                catch (MySqlException exception) when (ServerErrors.IsConnectionLimit(exception))
+                {
+                    if (System.Diagnostics.Stopwatch.GetElapsedTime(started) >= _options.AcquireTimeout)
+                    {
+                        Log.ServerLimitReached(_logger, exception, MasterKey, exception.Number);
+                        throw new ServerConnectionLimitException(MasterKey, exception.Number, 0, exception);
+                    }
+                }
             }
 
-            serverMax = Convert.ToInt32(await connection.ExecuteScalarAsync<long>("SELECT @@max_connections").ConfigureAwait(false));
+            await Task.Delay(ConnectionBroker.RefusalPause * (0.5 + Random.Shared.NextDouble())).ConfigureAwait(false);
         }
 
-        var limit = Math.Max(1, (int)Math.Floor(serverMax * _options.ServerShare) - _options.ReservedConnections);
-        _broker.SetLimit(limit);
-        Log.BudgetResolved(_logger, limit, serverMax, _options.ServerShare, _options.ReservedConnections);
+        _broker.SetServerMax(serverMax);
+        Log.BudgetResolved(_logger, _broker.Limit, serverMax, _options.ServerShare, _options.ReservedConnections);
     }
 
     private static TenantDbGuardOptions Copy(TenantDbGuardOptions options) => new()

@@ -17,17 +17,25 @@ public sealed class TenantDbGuardOptions
     /// <summary>
     /// The most physical connections this process may have open at once, across the master and every tenant,
     /// idle ones included. <see langword="null"/> (the default) derives it from the server:
-    /// <c>floor(@@max_connections * ServerShare) - ReservedConnections</c>.
+    /// <c>floor(@@max_connections * ServerShare) - ReservedConnections</c>, read again while the runtime runs. Either
+    /// way it is a ceiling: below it, the budget follows what the server can give
+    /// (<see cref="ConnectionBudgetSnapshot.Limit"/>).
     /// </summary>
     public int? MaxConnections { get; set; }
 
     /// <summary>
-    /// This process's share of the server's <c>max_connections</c> when <see cref="MaxConnections"/> is derived;
-    /// with four app instances on one server use 0.25. Default 1.
+    /// An explicit cap: the most of the server's <c>max_connections</c> this process takes when
+    /// <see cref="MaxConnections"/> is derived. Not needed for several app instances on one server: every instance's
+    /// budget follows the server (it shrinks when the server refuses a connection or is nearly full, and grows back
+    /// when it has room), and the instances converge on equal shares. Default 1.
     /// </summary>
     public double ServerShare { get; set; } = 1.0;
 
-    /// <summary>Connections left to administrators and other clients when <see cref="MaxConnections"/> is derived. Default 10.</summary>
+    /// <summary>
+    /// Connections left to administrators and other clients when <see cref="MaxConnections"/> is derived. Half of it
+    /// (at least 1) is also the margin below the server's <c>max_connections</c> under which the budget stops growing
+    /// and, when other clients hold connections too, shrinks. Default 10.
+    /// </summary>
     public int ReservedConnections { get; set; } = 10;
 
     /// <summary>
@@ -39,7 +47,10 @@ public sealed class TenantDbGuardOptions
     /// <summary>The most connections the master database may hold. Default 10.</summary>
     public int MaxMasterConnections { get; set; } = 10;
 
-    /// <summary>How long an acquisition may wait for room in the budget before it fails. Default 15 seconds.</summary>
+    /// <summary>
+    /// How long an acquisition may wait for room in the budget (or its tenant's cap), or for a server that refuses
+    /// connections to have room again, before it fails. Waiters are served first come, first served. Default 15 seconds.
+    /// </summary>
     public TimeSpan AcquireTimeout { get; set; } = TimeSpan.FromSeconds(15);
 
     /// <summary>An idle physical connection is closed after this long. Default 60 seconds.</summary>

@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Diagnostics;
+using System.Runtime.ExceptionServices;
 using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.Extensions.Logging;
@@ -46,6 +47,9 @@ internal sealed class ConnectionBroker : IAsyncDisposable
     /// </summary>
     internal static readonly TimeSpan ServerLetGo = TimeSpan.FromMilliseconds(100);
 
+    /// <summary>How long, about, no new connection is tried after the server refused one (the limit also shrank).</summary>
+    internal static readonly TimeSpan RefusalPause = TimeSpan.FromMilliseconds(50);
+
     private readonly object _gate = new();
     private readonly TenantDbGuardOptions _options;
     private readonly ILogger _logger;
@@ -56,8 +60,15 @@ internal sealed class ConnectionBroker : IAsyncDisposable
     // until its sentinel hands it back.
     private readonly HashSet<PhysicalConnection> _lent = new();
     private readonly Timer _reaper;
+    private readonly BudgetControl _control;
+    private readonly Task _controlLoop;
+    private readonly LinkedList<Waiter> _queue = new();
     private TaskCompletionSource<bool> _changed = NewSignal();
-    private int _limit;
+    private TaskCompletionSource<bool> _readSoon = NewSignal();
+    private TaskCompletionSource<PhysicalConnection?>? _readerClaim;
+    private long _opensHeldUntil;
+    private bool _active;
+    private ServerPool? _loadServer;
     private int _open;
     private int _inUse;
     private int _waiting;
@@ -71,7 +82,12 @@ internal sealed class ConnectionBroker : IAsyncDisposable
         var period = TimeSpan.FromTicks(options.IdleTimeout.Ticks / 2);
         period = period < TimeSpan.FromMilliseconds(50) ? TimeSpan.FromMilliseconds(50) : period > TimeSpan.FromSeconds(30) ? TimeSpan.FromSeconds(30) : period;
         _reaper = new Timer(static state => ((ConnectionBroker)state!).Reap(), this, period, period);
+        _control = new BudgetControl(options.MaxConnections, options.ServerShare, options.ReservedConnections);
+        _controlLoop = Task.Run(ControlLoopAsync);
     }
+
+    /// <summary>The server whose load steers the budget (the master database's); asked for once, when first needed.</summary>
+    public Func<ServerPool>? LoadServer { get; set; }
 
     public Instruments? Instruments { get; set; }
 
@@ -83,16 +99,17 @@ internal sealed class ConnectionBroker : IAsyncDisposable
         {
             lock (_gate)
             {
-                return _limit;
+                return _control.Limit;
             }
         }
     }
 
-    public void SetLimit(int limit)
+    /// <summary>Takes the server's <c>max_connections</c>, which the ceiling derives from (unless it is explicit).</summary>
+    public void SetServerMax(int serverMax)
     {
         lock (_gate)
         {
-            _limit = limit;
+            _control.SetServerMax(serverMax);
             Pulse();
         }
     }
@@ -120,142 +137,276 @@ internal sealed class ConnectionBroker : IAsyncDisposable
     /// lease is sent.
     /// </summary>
     /// <remarks>
+    /// <para>
     /// While leases that can be cancelled are out (<paramref name="cancellable"/>), and the budget is 2 or more, one
     /// connection of it stays free (or idle, to be closed) for the connection that cancelling a statement takes;
     /// otherwise cancelling could wait for a lease to end, which is what it is meant to cut short.
+    /// </para>
+    /// <para>
+    /// Callers that have to wait are served first come, first served (<see cref="Dispatch"/>): a connection that
+    /// comes back goes to the longest waiter it can serve, before any newcomer sees it.
+    /// </para>
     /// </remarks>
     public async ValueTask<(PhysicalConnection Physical, MySqlConnection Connection)> AcquireAsync(TenantTarget target, bool cancellable, bool exposed, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         var started = Stopwatch.GetTimestamp();
-        var waiting = false;
         var server = target.Server;
-        try
+        ExceptionDispatchInfo? refusal = null;
+        var retry = false;
+        var loggedWait = false;
+        while (true)
         {
-            while (true)
+            Grant? grant = null;
+            Waiter? waiter = null;
+            lock (_gate)
             {
-                PhysicalConnection? physical = null;
-                PhysicalConnection? victim = null;
-                var fresh = false;
-                var blocked = ConnectionBudgetKind.Process;
-                var blockedLimit = 0;
-                var blockedHeld = 0;
-                Task signal;
-                lock (_gate)
+                ThrowIfDisposed();
+                server.LastUsedTicks = Stopwatch.GetTimestamp();
+                _active = true;
+
+                // A newcomer may not pass anyone who waits; a caller whose connection failed keeps its place at the front.
+                if (retry || _queue.Count == 0)
                 {
-                    ThrowIfDisposed();
-                    server.LastUsedTicks = Stopwatch.GetTimestamp();
-                    _tenantsInUse.TryGetValue(target.Key, out var tenantInUse);
-                    var spare = _limit >= 2 && (cancellable || _cancellable > 0) ? 1 : 0;
-                    var room = _limit - _open + IdleCount();
-                    if (tenantInUse >= target.Cap)
+                    grant = TryServe(target, cancellable, out _);
+                }
+
+                if (grant is null)
+                {
+                    waiter = new Waiter(target, cancellable);
+                    if (retry)
                     {
-                        (blocked, blockedLimit, blockedHeld) = (target.CapKind, target.Cap, tenantInUse);
-                    }
-                    else if (room > spare && server.TryPopIdle(target, out physical))
-                    {
-                        TakeLease(target.Key, tenantInUse, physical, cancellable);
-                    }
-                    else if (room > spare && (_open < _limit || (victim = StealOldestIdle(server)) is not null))
-                    {
-                        server.Open++;
-                        _open++;
-                        physical = new PhysicalConnection(server);
-                        TakeLease(target.Key, tenantInUse, physical, cancellable);
-                        fresh = true;
+                        _queue.AddFirst(waiter.Node);
                     }
                     else
                     {
-                        (blocked, blockedLimit, blockedHeld) = (ConnectionBudgetKind.Process, _limit, _open);
+                        _queue.AddLast(waiter.Node);
                     }
 
-                    signal = _changed.Task;
+                    _waiting++;
+                    Dispatch();
                 }
+            }
 
-                if (physical is not null)
+            if (waiter is not null)
+            {
+                if (!waiter.Granted.Task.IsCompleted && !loggedWait)
                 {
-                    if (victim is not null)
-                    {
-                        // Close first, and let the server end it, so that it never sees one more connection than the budget.
-                        Log.IdleConnectionStolen(_logger, victim.Server.Key, server.Key);
-                        await victim.DisposeAsync().ConfigureAwait(false);
-                        await Task.Delay(ServerLetGo).ConfigureAwait(false);
-                    }
-
-                    var resetFirst = physical.DirtyTenantKey is { } dirty && !string.Equals(dirty, target.Key, StringComparison.Ordinal);
-                    try
-                    {
-                        var connection = await physical.LendAsync(target, resetFirst, exposed, cancellationToken).ConfigureAwait(false);
-                        physical.LastDatabase = target.DatabaseName;
-                        physical.DirtyTenantKey = null;
-                        RecordWait(started);
-                        return (physical, connection);
-                    }
-                    catch (MySqlException exception) when (ServerErrors.IsDatabaseUnavailable(exception))
-                    {
-                        // The database cannot be used; the connection is fine and stays (reset, if it had to be).
-                        GiveBack(physical, target.Key, cancellable, keep: true, clean: resetFirst);
-                        throw;
-                    }
-                    catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-                    {
-                        // Cancelled while taking the session from its pool: nothing was sent.
-                        GiveBack(physical, target.Key, cancellable, keep: true, clean: false);
-                        throw;
-                    }
-                    catch (Exception exception) when (!fresh)
-                    {
-                        // Killed while idle, or the server restarted: nothing of the lease was sent; try another.
-                        Log.IdleConnectionFailed(_logger, exception, server.Key);
-                        GiveBack(physical, target.Key, cancellable, keep: false, clean: false);
-                        continue;
-                    }
-                    catch
-                    {
-                        GiveBack(physical, target.Key, cancellable, keep: false, clean: false);
-                        throw;
-                    }
+                    loggedWait = true;
+                    Log.WaitingForBudget(_logger, LogSafe.Text(target.Key), waiter.Blocked);
                 }
 
-                var elapsed = Stopwatch.GetElapsedTime(started);
-                var remaining = _options.AcquireTimeout - elapsed;
-                if (remaining <= TimeSpan.Zero)
-                {
-                    Instruments?.Timeouts.Add(1, new KeyValuePair<string, object?>(Instruments.BudgetTag, blocked.ToString()));
-                    Log.BudgetExhausted(_logger, LogSafe.Text(target.Key), elapsed.TotalMilliseconds, blocked, blockedLimit);
-                    throw new ConnectionBudgetExhaustedException(target.Key, blocked, blockedLimit, blockedHeld, elapsed);
-                }
+                grant = await WaitForGrantAsync(waiter, started, refusal, cancellationToken).ConfigureAwait(false);
+            }
 
-                if (!waiting)
-                {
-                    waiting = true;
-                    lock (_gate)
-                    {
-                        _waiting++;
-                    }
+            var physical = grant!.Physical;
+            if (grant.Victim is { } victim)
+            {
+                // Close first, and let the server end it, so that it never sees one more connection than the budget.
+                Log.IdleConnectionStolen(_logger, victim.Server.Key, server.Key);
+                await victim.DisposeAsync().ConfigureAwait(false);
+                await Task.Delay(ServerLetGo).ConfigureAwait(false);
+            }
 
-                    Log.WaitingForBudget(_logger, LogSafe.Text(target.Key), blocked);
-                }
-
-                try
-                {
-                    await signal.WaitAsync(remaining, cancellationToken).ConfigureAwait(false);
-                }
-                catch (TimeoutException)
-                {
-                    // Loop once more: the budget may have freed up at the last moment; otherwise it throws.
-                }
+            var resetFirst = physical.DirtyTenantKey is { } dirty && !string.Equals(dirty, target.Key, StringComparison.Ordinal);
+            try
+            {
+                var connection = await physical.LendAsync(target, resetFirst, exposed, cancellationToken).ConfigureAwait(false);
+                physical.LastDatabase = target.DatabaseName;
+                physical.DirtyTenantKey = null;
+                RecordWait(started);
+                return (physical, connection);
+            }
+            catch (MySqlException exception) when (ServerErrors.IsDatabaseUnavailable(exception))
+            {
+                // The database cannot be used; the connection is fine and stays (reset, if it had to be).
+                GiveBack(physical, target.Key, cancellable, keep: true, clean: resetFirst);
+                throw;
+            }
+            catch (MySqlException exception) when (grant.Fresh && ServerErrors.IsConnectionLimit(exception))
+            {
+                // The server is full (other instances, other clients): the budget shrinks, and the caller waits
+                // for a connection the process holds, or for the server to have room again.
+                Refused(exception, target.Key);
+                GiveBack(physical, target.Key, cancellable, keep: false, clean: false);
+                refusal = ExceptionDispatchInfo.Capture(exception);
+                retry = true;
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                // Cancelled while taking the session from its pool: nothing was sent.
+                GiveBack(physical, target.Key, cancellable, keep: true, clean: false);
+                throw;
+            }
+            catch (Exception exception) when (!grant.Fresh)
+            {
+                // Killed while idle, or the server restarted: nothing of the lease was sent; try another.
+                Log.IdleConnectionFailed(_logger, exception, server.Key);
+                GiveBack(physical, target.Key, cancellable, keep: false, clean: false);
+                retry = true;
+            }
+            catch
+            {
+                GiveBack(physical, target.Key, cancellable, keep: false, clean: false);
+                throw;
             }
         }
-        finally
+    }
+
+    /// <summary>
+    /// Waits for <paramref name="waiter"/>'s turn until the acquire timeout; throws when the wait is cancelled or times
+    /// out (with the server's refusal, when the server kept refusing).
+    /// </summary>
+    private async Task<Grant> WaitForGrantAsync(Waiter waiter, long started, ExceptionDispatchInfo? refusal, CancellationToken cancellationToken)
+    {
+        var remaining = _options.AcquireTimeout - Stopwatch.GetElapsedTime(started);
+        try
         {
-            if (waiting)
+            if (remaining > TimeSpan.Zero)
             {
-                lock (_gate)
-                {
-                    _waiting--;
-                }
+                return await waiter.Granted.Task.WaitAsync(remaining, cancellationToken).ConfigureAwait(false);
             }
+        }
+        catch (TimeoutException)
+        {
+            // Handled below, under the lock: the grant may have come at the last moment.
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            Grant? late;
+            lock (_gate)
+            {
+                late = Withdraw(waiter);
+            }
+
+            if (late is not null)
+            {
+                ReturnGrant(late, waiter.Target.Key, waiter.Cancellable);
+            }
+
+            throw;
+        }
+
+        lock (_gate)
+        {
+            if (Withdraw(waiter) is { } granted)
+            {
+                return granted;
+            }
+        }
+
+        var elapsed = Stopwatch.GetElapsedTime(started);
+        if (refusal is not null && waiter.Blocked == ConnectionBudgetKind.Process)
+        {
+            // The server kept refusing for the whole wait: its own limit is the one to report.
+            refusal.Throw();
+        }
+
+        Instruments?.Timeouts.Add(1, new KeyValuePair<string, object?>(Instruments.BudgetTag, waiter.Blocked.ToString()));
+        Log.BudgetExhausted(_logger, LogSafe.Text(waiter.Target.Key), elapsed.TotalMilliseconds, waiter.Blocked, waiter.BlockedLimit);
+        throw new ConnectionBudgetExhaustedException(waiter.Target.Key, waiter.Blocked, waiter.BlockedLimit, waiter.BlockedHeld, elapsed);
+    }
+
+    /// <summary>Under the lock: takes a waiter out of the queue; returns its grant when it got one meanwhile.</summary>
+    private Grant? Withdraw(Waiter waiter)
+    {
+        if (waiter.Node.List is not null)
+        {
+            _queue.Remove(waiter.Node);
+            _waiting--;
+            Dispatch();
+            return null;
+        }
+
+        return waiter.Granted.Task.IsCompletedSuccessfully ? waiter.Granted.Task.Result : null;
+    }
+
+    /// <summary>Gives back a grant its waiter no longer wants (it was cancelled as it came).</summary>
+    private void ReturnGrant(Grant grant, string tenantKey, bool cancellable)
+    {
+        if (grant.Victim is { } victim)
+        {
+            _ = victim.DisposeAsync().AsTask();
+        }
+
+        GiveBack(grant.Physical, tenantKey, cancellable, keep: !grant.Fresh, clean: false);
+    }
+
+    /// <summary>
+    /// Under the lock: serves <paramref name="target"/> now if a connection can be had (an idle one, a new one in the
+    /// budget's room, or a new one in place of another server's longest-idle one), taking the lease; null when not, with
+    /// the budget that stands in the way in <paramref name="waiter"/> (when given).
+    /// </summary>
+    private Grant? TryServe(TenantTarget target, bool cancellable, out bool tenantBlocked, Waiter? waiter = null)
+    {
+        var server = target.Server;
+        _tenantsInUse.TryGetValue(target.Key, out var tenantInUse);
+        var spare = _control.Limit >= 2 && (cancellable || _cancellable > 0) ? 1 : 0;
+        var room = _control.Limit - _open + IdleCount();
+        PhysicalConnection? victim = null;
+        tenantBlocked = false;
+        if (tenantInUse >= target.Cap)
+        {
+            tenantBlocked = true;
+            waiter?.Block(target.CapKind, target.Cap, tenantInUse);
+            return null;
+        }
+
+        if (room > spare && server.TryPopIdle(target, out var idle))
+        {
+            TakeLease(target.Key, tenantInUse, idle, cancellable);
+            return new Grant(idle, Fresh: false, Victim: null);
+        }
+
+        if (room > spare && Stopwatch.GetTimestamp() >= _opensHeldUntil && (_open < _control.Limit || (victim = StealOldestIdle(server)) is not null))
+        {
+            server.Open++;
+            _open++;
+            var physical = new PhysicalConnection(server);
+            TakeLease(target.Key, tenantInUse, physical, cancellable);
+            return new Grant(physical, Fresh: true, victim);
+        }
+
+        waiter?.Block(ConnectionBudgetKind.Process, _control.Limit, _open);
+        return null;
+    }
+
+    /// <summary>
+    /// Under the lock: serves the waiters in the order they came, as far as connections allow. A waiter held back by
+    /// its tenant's cap lets the ones behind it (of other tenants) go; a waiter held back by the process budget stops
+    /// the round, so that nobody passes it.
+    /// </summary>
+    private void Dispatch()
+    {
+        if (_disposed)
+        {
+            foreach (var waiting in _queue)
+            {
+                waiting.Granted.TrySetException(new ObjectDisposedException(nameof(TenantDatabase)));
+            }
+
+            _queue.Clear();
+            _waiting = 0;
+            return;
+        }
+
+        var node = _queue.First;
+        while (node is not null)
+        {
+            var next = node.Next;
+            var waiter = node.Value;
+            if (TryServe(waiter.Target, waiter.Cancellable, out var tenantBlocked, waiter) is { } grant)
+            {
+                _queue.Remove(node);
+                _waiting--;
+                waiter.Granted.TrySetResult(grant);
+            }
+            else if (!tenantBlocked)
+            {
+                return;
+            }
+
+            node = next;
         }
     }
 
@@ -328,7 +479,7 @@ internal sealed class ConnectionBroker : IAsyncDisposable
                     return null;
                 }
 
-                if (_open < _limit || (victim = StealOldestIdle(null)) is not null)
+                if (_open < _control.Limit || (victim = StealOldestIdle(null)) is not null)
                 {
                     _open++;
                     signal = Task.CompletedTask;
@@ -361,7 +512,7 @@ internal sealed class ConnectionBroker : IAsyncDisposable
     {
         lock (_gate)
         {
-            return new ConnectionBudgetSnapshot(_limit, _open, _inUse, _tenantsInUse.Count, _waiting);
+            return new ConnectionBudgetSnapshot(_control.Limit, _control.Ceiling, _open, _inUse, _tenantsInUse.Count, _waiting);
         }
     }
 
@@ -406,6 +557,9 @@ internal sealed class ConnectionBroker : IAsyncDisposable
             }
 
             _disposed = true;
+            _readSoon.TrySetResult(true);
+            _readerClaim?.TrySetResult(null);
+            _readerClaim = null;
             foreach (var server in _servers.Values)
             {
                 var removed = server.RemoveIdle(static _ => true);
@@ -417,10 +571,164 @@ internal sealed class ConnectionBroker : IAsyncDisposable
         }
 
         await _reaper.DisposeAsync().ConfigureAwait(false);
+        await _controlLoop.ConfigureAwait(false);
         foreach (var connection in idle)
         {
             await connection.DisposeAsync().ConfigureAwait(false);
         }
+    }
+
+    /// <summary>
+    /// Reads the server's load every <see cref="BudgetControl.Interval"/> while the budget is in use (and soon after a
+    /// refusal), and adjusts the limit to it (<see cref="BudgetControl.Observe"/>).
+    /// </summary>
+    private async Task ControlLoopAsync()
+    {
+        while (true)
+        {
+            Task readSoon;
+            lock (_gate)
+            {
+                readSoon = _readSoon.Task;
+            }
+
+            await Task.WhenAny(readSoon, Task.Delay(BudgetControl.UntilNextReading(DateTime.UtcNow))).ConfigureAwait(false);
+            try
+            {
+                if (!await ReadLoadAsync().ConfigureAwait(false))
+                {
+                    return;
+                }
+            }
+            catch (Exception exception)
+            {
+                // Nothing may escape the loop: a reading that failed is tried again at the next interval.
+                Log.LoadReadFailed(_logger, exception);
+            }
+        }
+    }
+
+    /// <summary>One reading of the server's load, over a connection the budget holds; false once the runtime is disposed.</summary>
+    private async Task<bool> ReadLoadAsync()
+    {
+        ServerPool? server;
+        lock (_gate)
+        {
+            if (_disposed)
+            {
+                return false;
+            }
+
+            if (_readSoon.Task.IsCompleted)
+            {
+                _readSoon = NewSignal();
+            }
+
+            if (!_active && _waiting == 0 || _control.Limit == 0)
+            {
+                return true;
+            }
+
+            _active = false;
+            server = _loadServer;
+        }
+
+        if (server is null)
+        {
+            if (LoadServer is not { } loadServer)
+            {
+                return true;
+            }
+
+            server = loadServer();
+            lock (_gate)
+            {
+                _loadServer = server;
+            }
+        }
+
+        PhysicalConnection? reader = null;
+        long? idleSince = null;
+        var fresh = false;
+        TaskCompletionSource<PhysicalConnection?>? claim = null;
+        lock (_gate)
+        {
+            if (server.TryPopAnyIdle(out var idle))
+            {
+                (reader, idleSince) = (idle, idle.IdleSinceTicks);
+            }
+            else if (server.Open == 0 && _open < _control.Limit && Stopwatch.GetTimestamp() >= _opensHeldUntil)
+            {
+                // No connection to the server yet: a reading needs one of its own (kept afterwards like any other).
+                server.Open++;
+                _open++;
+                reader = new PhysicalConnection(server);
+                fresh = true;
+            }
+            else
+            {
+                // Every connection is out: take the next one that comes back, ahead of the waiters (one statement). A
+                // reading never opens a connection beside the ones the process has: it would change what they count.
+                _readerClaim = claim = new TaskCompletionSource<PhysicalConnection?>(TaskCreationOptions.RunContinuationsAsynchronously);
+            }
+        }
+
+        if (claim is not null)
+        {
+            await Task.WhenAny(claim.Task, Task.Delay(BudgetControl.Interval)).ConfigureAwait(false);
+            lock (_gate)
+            {
+                if (ReferenceEquals(_readerClaim, claim))
+                {
+                    _readerClaim = null;
+                }
+
+                reader = claim.Task.IsCompleted ? claim.Task.Result : null;
+            }
+
+            if (reader is null)
+            {
+                return true;
+            }
+        }
+
+        ServerLoad load;
+        try
+        {
+            load = await reader!.ReadLoadAsync(_options.ResetTimeout).ConfigureAwait(false);
+        }
+        catch (MySqlException exception) when (fresh && ServerErrors.IsConnectionLimit(exception))
+        {
+            Refused(exception, TenantDatabase.MasterKey);
+            await CloseAndForgetAsync(reader!).ConfigureAwait(false);
+            return true;
+        }
+        catch
+        {
+            await CloseAndForgetAsync(reader!).ConfigureAwait(false);
+            throw;
+        }
+
+        int before, after;
+        List<PhysicalConnection> excess;
+        lock (_gate)
+        {
+            before = _control.Limit;
+            var wanting = _waiting > 0 || _inUse >= _control.Limit;
+            _control.Observe(load, _open, wanting, Stopwatch.GetTimestamp());
+            after = _control.Limit;
+            excess = TrimIdle();
+            Pulse();
+        }
+
+        Park(reader, idleSince);
+        CloseTrimmed(excess);
+        if (after != before)
+        {
+            Log.BudgetAdjusted(_logger, before, after, load.ThreadsConnected, load.MaxConnections);
+        }
+
+        return true;
     }
 
     /// <summary>Resets the session a lease gave back and parks it, or closes it, or kills what still runs on it first.</summary>
@@ -440,20 +748,11 @@ internal sealed class ConnectionBroker : IAsyncDisposable
             switch (outcome.State)
             {
                 case PhysicalConnection.RecycledState.Clean:
-                    var close = false;
+                    bool close;
                     lock (_gate)
                     {
-                        if (_disposed)
-                        {
-                            close = true;
-                        }
-                        else
-                        {
-                            physical.DirtyTenantKey = _options.ResetSessionOnRelease ? null : tenantKey;
-                            physical.IdleSinceTicks = Stopwatch.GetTimestamp();
-                            physical.Server.PushIdle(physical);
-                            Pulse();
-                        }
+                        physical.DirtyTenantKey = _options.ResetSessionOnRelease ? null : tenantKey;
+                        close = !Keep(physical, Stopwatch.GetTimestamp());
                     }
 
                     if (close)
@@ -526,7 +825,7 @@ internal sealed class ConnectionBroker : IAsyncDisposable
                 {
                     signal = Task.CompletedTask;
                 }
-                else if (_open < _limit)
+                else if (_open < _control.Limit)
                 {
                     server.Open++;
                     _open++;
@@ -565,25 +864,16 @@ internal sealed class ConnectionBroker : IAsyncDisposable
     /// <summary>Gives back a connection that was taken for a lease that did not happen.</summary>
     private void GiveBack(PhysicalConnection physical, string tenantKey, bool cancellable, bool keep, bool clean)
     {
-        var close = false;
+        bool close;
         lock (_gate)
         {
             ReturnLease(tenantKey, physical, cancellable);
-            if (keep && !_disposed)
+            if (keep && clean)
             {
-                if (clean)
-                {
-                    physical.DirtyTenantKey = null;
-                }
-
-                physical.IdleSinceTicks = Stopwatch.GetTimestamp();
-                physical.Server.PushIdle(physical);
-            }
-            else
-            {
-                close = true;
+                physical.DirtyTenantKey = null;
             }
 
+            close = !keep || !Keep(physical, Stopwatch.GetTimestamp());
             Pulse();
         }
 
@@ -593,27 +883,107 @@ internal sealed class ConnectionBroker : IAsyncDisposable
         }
     }
 
-    /// <summary>Parks a connection used for the runtime's own work (a kill): its session is as clean as before.</summary>
-    private void Park(PhysicalConnection physical)
+    /// <summary>
+    /// Parks a connection used for the runtime's own work (a kill, a reading of the server's load): its session is as
+    /// clean (or as dirty) as before. <paramref name="idleSince"/> keeps an idle connection's age, so that the runtime's
+    /// own work does not keep it open past <see cref="TenantDbGuardOptions.IdleTimeout"/>.
+    /// </summary>
+    private void Park(PhysicalConnection physical, long? idleSince = null)
     {
-        var close = false;
+        bool close;
         lock (_gate)
         {
-            if (_disposed)
-            {
-                close = true;
-            }
-            else
-            {
-                physical.IdleSinceTicks = Stopwatch.GetTimestamp();
-                physical.Server.PushIdle(physical);
-                Pulse();
-            }
+            close = !Keep(physical, idleSince ?? Stopwatch.GetTimestamp());
         }
 
         if (close)
         {
             _ = CloseAndForgetAsync(physical);
+        }
+    }
+
+    /// <summary>
+    /// Under the lock: keeps a connection that is free again, handing it to the load reader when that waits for one, and
+    /// returns true; false when it must be closed instead (the runtime is disposed, or the budget shrank below the
+    /// connections open).
+    /// </summary>
+    private bool Keep(PhysicalConnection physical, long idleSince)
+    {
+        if (_disposed || _open > _control.Limit)
+        {
+            return false;
+        }
+
+        physical.IdleSinceTicks = idleSince;
+        if (_readerClaim is { } claim && ReferenceEquals(physical.Server, _loadServer))
+        {
+            _readerClaim = null;
+            claim.TrySetResult(physical);
+        }
+        else
+        {
+            physical.Server.PushIdle(physical);
+        }
+
+        Pulse();
+        return true;
+    }
+
+    /// <summary>
+    /// The server refused a connection (errors 1040, 1203, 1226): the budget shrinks, new connections are not tried for
+    /// a moment, and the server's load is read again soon.
+    /// </summary>
+    private void Refused(MySqlException exception, string tenantKey)
+    {
+        int before, after;
+        List<PhysicalConnection> excess;
+        lock (_gate)
+        {
+            var now = Stopwatch.GetTimestamp();
+            before = _control.Limit;
+
+            // The refused connection is still counted; it never reached the server.
+            _control.Refused(_open - 1);
+            after = _control.Limit;
+            var pause = RefusalPause * (0.5 + Random.Shared.NextDouble());
+            _opensHeldUntil = now + (long)(pause.TotalSeconds * Stopwatch.Frequency);
+            _ = DispatchAfterAsync(pause);
+            excess = TrimIdle();
+            _readSoon.TrySetResult(true);
+        }
+
+        Log.ServerRefused(_logger, LogSafe.Text(tenantKey), exception.Number, before, after);
+        CloseTrimmed(excess);
+    }
+
+    /// <summary>Serves the waiters again once new connections may be tried again.</summary>
+    private async Task DispatchAfterAsync(TimeSpan pause)
+    {
+        await Task.Delay(pause).ConfigureAwait(false);
+        lock (_gate)
+        {
+            Pulse();
+        }
+    }
+
+    /// <summary>Under the lock: takes idle connections beyond the limit out of the budget, oldest first, to be closed (<see cref="CloseTrimmed"/>).</summary>
+    private List<PhysicalConnection> TrimIdle()
+    {
+        var excess = new List<PhysicalConnection>();
+        while (_open > _control.Limit && StealOldestIdle(null) is { } oldest)
+        {
+            excess.Add(oldest);
+        }
+
+        return excess;
+    }
+
+    private void CloseTrimmed(List<PhysicalConnection> excess)
+    {
+        foreach (var connection in excess)
+        {
+            Log.IdleConnectionClosed(_logger, connection.Server.Key);
+            _ = connection.DisposeAsync().AsTask();
         }
     }
 
@@ -758,6 +1128,7 @@ internal sealed class ConnectionBroker : IAsyncDisposable
 
     private void Pulse()
     {
+        Dispatch();
         var previous = _changed;
         _changed = NewSignal();
         previous.TrySetResult(true);
@@ -782,6 +1153,37 @@ internal sealed class ConnectionBroker : IAsyncDisposable
 
         public void Dispose() => Interlocked.Exchange(ref _broker, null)?.ReleaseRoom();
     }
+}
+
+/// <summary>A connection given to an acquisition: idle, or new (<paramref name="Fresh"/>, counted already), possibly in place of an idle <paramref name="Victim"/> to close first.</summary>
+internal sealed record Grant(PhysicalConnection Physical, bool Fresh, PhysicalConnection? Victim);
+
+/// <summary>An acquisition waiting its turn in the broker's queue.</summary>
+internal sealed class Waiter
+{
+    public Waiter(TenantTarget target, bool cancellable)
+    {
+        Target = target;
+        Cancellable = cancellable;
+        Node = new LinkedListNode<Waiter>(this);
+    }
+
+    public TenantTarget Target { get; }
+
+    public bool Cancellable { get; }
+
+    public LinkedListNode<Waiter> Node { get; }
+
+    public TaskCompletionSource<Grant> Granted { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>The budget that held it back when last tried, its limit and what it held then (for the timeout's error).</summary>
+    public ConnectionBudgetKind Blocked { get; private set; } = ConnectionBudgetKind.Process;
+
+    public int BlockedLimit { get; private set; }
+
+    public int BlockedHeld { get; private set; }
+
+    public void Block(ConnectionBudgetKind kind, int limit, int held) => (Blocked, BlockedLimit, BlockedHeld) = (kind, limit, held);
 }
 
 /// <summary>How a lease ended, as far as its connection is concerned.</summary>

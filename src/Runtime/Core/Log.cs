@@ -9,6 +9,9 @@ internal static class LogEvents
     public const int PoolCreated = 1001;
     public const int IdleConnectionClosed = 1003;
     public const int BudgetResolved = 1004;
+    public const int ServerRefused = 1005;
+    public const int BudgetAdjusted = 1006;
+    public const int LoadReadFailed = 1007;
     public const int WaitingForBudget = 1010;
     public const int BudgetExhausted = 1011;
     public const int IdleConnectionStolen = 1012;
@@ -39,6 +42,15 @@ internal static partial class Log
 
     [LoggerMessage(EventId = LogEvents.BudgetResolved, Level = LogLevel.Information, Message = "Connection budget is {Limit} (server max_connections {ServerMaxConnections}, share {ServerShare}, reserved {Reserved})")]
     public static partial void BudgetResolved(ILogger logger, int limit, int serverMaxConnections, double serverShare, int reserved);
+
+    [LoggerMessage(EventId = LogEvents.ServerRefused, Level = LogLevel.Information, Message = "The server refused a connection for tenant '{TenantKey}' with error {ErrorCode}; the connection budget goes from {Before} to {After} and the caller waits")]
+    public static partial void ServerRefused(ILogger logger, string tenantKey, int errorCode, int before, int after);
+
+    [LoggerMessage(EventId = LogEvents.BudgetAdjusted, Level = LogLevel.Debug, Message = "Connection budget goes from {Before} to {After} (server Threads_connected {ThreadsConnected} of max_connections {ServerMaxConnections})")]
+    public static partial void BudgetAdjusted(ILogger logger, int before, int after, int threadsConnected, int serverMaxConnections);
+
+    [LoggerMessage(EventId = LogEvents.LoadReadFailed, Level = LogLevel.Debug, Message = "Reading the server's connection count failed; the budget stays as it is until the next reading")]
+    public static partial void LoadReadFailed(ILogger logger, Exception exception);
 
     [LoggerMessage(EventId = LogEvents.WaitingForBudget, Level = LogLevel.Debug, Message = "Tenant '{TenantKey}' waits for a connection: {Budget} budget is full")]
     public static partial void WaitingForBudget(ILogger logger, string tenantKey, ConnectionBudgetKind budget);

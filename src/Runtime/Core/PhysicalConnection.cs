@@ -197,6 +197,46 @@ internal sealed class PhysicalConnection : IAsyncDisposable
     }
 
     /// <summary>
+    /// Reads the server's <c>max_connections</c> and <c>Threads_connected</c> over this (idle, or new) session. Throws
+    /// when the session fails or does not answer within <paramref name="timeout"/>; a new session that the server
+    /// refuses throws its <see cref="MySqlException"/>.
+    /// </summary>
+    public async Task<ServerLoad> ReadLoadAsync(TimeSpan timeout)
+    {
+        var own = _dataSource.CreateConnection();
+        try
+        {
+            using var deadline = new CancellationTokenSource(timeout);
+            await OpenOwnAsync(own, deadline.Token).ConfigureAwait(false);
+            await using var command = new MySqlCommand(ServerLoad.Sql, own);
+            await using var reader = await command.ExecuteReaderAsync(deadline.Token).ConfigureAwait(false);
+            await reader.ReadAsync(deadline.Token).ConfigureAwait(false);
+            var maxConnections = int.Parse(reader.GetString(1), NumberStyles.Integer, CultureInfo.InvariantCulture);
+            await reader.NextResultAsync(deadline.Token).ConfigureAwait(false);
+            var threads = 0;
+            var refused = 0L;
+            while (await reader.ReadAsync(deadline.Token).ConfigureAwait(false))
+            {
+                var value = long.Parse(reader.GetString(1), NumberStyles.Integer, CultureInfo.InvariantCulture);
+                if (string.Equals(reader.GetString(0), "Threads_connected", StringComparison.OrdinalIgnoreCase))
+                {
+                    threads = (int)value;
+                }
+                else
+                {
+                    refused = value;
+                }
+            }
+
+            return new ServerLoad(maxConnections, threads, refused);
+        }
+        finally
+        {
+            await DisposeQuietlyAsync(own).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
     /// Closes the session for good. A session whose connection object was collected without being disposed (a leaked
     /// lease) is recovered by MySqlConnector and closed too.
     /// </summary>
@@ -349,4 +389,18 @@ internal sealed class PhysicalConnection : IAsyncDisposable
         /// <summary>The session did not answer in time: a statement may still run on the server.</summary>
         Busy,
     }
+}
+
+/// <summary>
+/// What the server said about its connections: <c>max_connections</c>, <c>Threads_connected</c> (every client's), and
+/// <c>Connection_errors_max_connections</c> (connections it refused for <c>max_connections</c> since it started, to
+/// anyone).
+/// </summary>
+internal readonly record struct ServerLoad(int MaxConnections, int ThreadsConnected, long RefusedTotal)
+{
+    /// <summary>
+    /// All in one round trip, with no privilege needed on MySQL or MariaDB. <c>SHOW</c> rather than <c>SELECT</c>, so
+    /// that the readings stay apart from the application's statements in the server's <c>Com_select</c>.
+    /// </summary>
+    public const string Sql = "SHOW GLOBAL VARIABLES LIKE 'max_connections'; SHOW GLOBAL STATUS WHERE Variable_name IN ('Threads_connected', 'Connection_errors_max_connections')";
 }

@@ -1,0 +1,268 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Dapper;
+using MySqlConnector;
+using TenantDbGuard.Runtime.Tests.Infrastructure;
+using Xunit.Abstractions;
+
+namespace TenantDbGuard.Runtime.Tests;
+
+/// <summary>
+/// Several app instances on one server, each with default options and nothing shared but the server: the server is
+/// the source of truth, a refusal becomes waiting, and the instances end up with fair shares.
+/// </summary>
+/// <remarks>
+/// The instances are separate <see cref="TenantDatabase"/> objects in this process. They share no state: each has its
+/// own budget, tenant registry and physical connections (each in a MySqlConnector pool of its own), so they meet only
+/// on the server, as separate processes do (<c>bench/Runtime.Bench instances N</c> runs real processes). The
+/// application account has no CONNECTION ADMIN, so the server refuses it at exactly <c>max_connections</c>.
+/// </remarks>
+[Collection(MariaDbCollection.Name)]
+public sealed class ServerSharingTests(ITestOutputHelper output)
+{
+    private const int Tenants = 300;
+
+    [Fact]
+    public async Task A_refused_connection_waits_for_one_the_process_gives_back_instead_of_failing()
+    {
+        await using var server = await MariaDbServer.StartAsync(maxConnections: MariaDbServer.MinimumMaxConnections);
+        await MariaDbFixture.CreateTenantsAsync(server, 3);
+
+        // A budget larger than the server allows: every connection the server has is taken by this process's leases.
+        await using var db = server.CreateTenantDatabase(o =>
+        {
+            o.MaxConnections = 20;
+            o.MaxConnectionsPerTenant = 20;
+        });
+        var leases = new List<TenantConnectionLease>();
+        for (var i = 0; i < server.MaxConnections; i++)
+        {
+            leases.Add(await db.GetConnectionAsync(MariaDbFixture.TenantKey(1 + (i % 3))));
+        }
+
+        var stopwatch = Stopwatch.StartNew();
+        var query = db.QueryTenantAsync<int>(MariaDbFixture.TenantKey(2), "SELECT 1");
+        await Task.Delay(300);
+        Assert.False(query.IsCompleted, query.IsFaulted ? query.Exception!.InnerException!.Message : "The query ran without a connection.");
+        await leases[0].DisposeAsync();
+
+        Assert.Equal([1], await query);
+        output.WriteLine($"Served after {stopwatch.ElapsedMilliseconds} ms; budget now {db.GetBudgetSnapshot().Limit} of {db.GetBudgetSnapshot().Ceiling}.");
+        Assert.InRange(db.GetBudgetSnapshot().Limit, 1, server.MaxConnections);
+        foreach (var lease in leases.Skip(1))
+        {
+            await lease.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task A_server_that_stays_full_is_waited_for_until_the_acquire_timeout_and_the_wait_can_be_cancelled()
+    {
+        await using var server = await MariaDbServer.StartAsync(maxConnections: MariaDbServer.MinimumMaxConnections);
+        await MariaDbFixture.CreateTenantsAsync(server, 1);
+        await using var db = server.CreateTenantDatabase(o =>
+        {
+            o.ReservedConnections = 0;
+            o.AcquireTimeout = TimeSpan.FromMilliseconds(800);
+        });
+        await db.QueryTenantAsync<int>(MariaDbFixture.TenantKey(1), "SELECT 1");
+        var open = (await db.WaitUntilAllReturnedAsync()).Open;
+        await using var hog = await HogAsync(server, server.MaxConnections - open);
+
+        // The connections the runtime has are leased; every other one is held by another client.
+        var leases = new List<TenantConnectionLease>();
+        for (var i = 0; i < open; i++)
+        {
+            leases.Add(await db.GetConnectionAsync(MariaDbFixture.TenantKey(1)));
+        }
+
+        try
+        {
+            var stopwatch = Stopwatch.StartNew();
+            var error = await Assert.ThrowsAsync<ServerConnectionLimitException>(() => db.QueryTenantAsync<int>(MariaDbFixture.TenantKey(1), "SELECT 1"));
+            Assert.True(stopwatch.Elapsed >= TimeSpan.FromMilliseconds(700), $"Failed after {stopwatch.ElapsedMilliseconds} ms, before the acquire timeout.");
+            Assert.Equal(1040, error.ErrorCode);
+
+            using var cancel = new CancellationTokenSource(200);
+            stopwatch.Restart();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => db.QueryTenantAsync<int>(MariaDbFixture.TenantKey(1), "SELECT 1", cancellationToken: cancel.Token));
+            Assert.True(stopwatch.Elapsed < TimeSpan.FromMilliseconds(700), $"Cancelled after {stopwatch.ElapsedMilliseconds} ms.");
+            Assert.InRange(db.GetBudgetSnapshot().Limit, 1, open);
+        }
+        finally
+        {
+            foreach (var lease in leases)
+            {
+                await lease.DisposeAsync();
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData(2)]
+    [InlineData(4)]
+    public async Task Instances_with_default_options_fail_no_request_and_share_the_server_fairly(int instances)
+    {
+        const int workers = 32;
+        var duration = TimeSpan.FromSeconds(12);
+        var settle = TimeSpan.FromSeconds(4);
+        await using var server = await MariaDbServer.StartAsync(maxConnections: 40);
+        await MariaDbFixture.CreateTenantsAsync(server, Tenants);
+
+        // Opened first and held: the connection that reads Max_used_connections at the end is one of those it counts.
+        await using var admin = await server.OpenConnectionAsync();
+        await admin.ExecuteAsync("FLUSH STATUS");
+
+        var databases = Enumerable.Range(0, instances).Select(_ => server.CreateTenantDatabase()).ToArray();
+        var ok = new long[instances];
+        var okAfterSettling = new long[instances];
+        var failures = new ConcurrentQueue<Exception>();
+        var clock = Stopwatch.StartNew();
+        var load = databases.SelectMany((db, instance) => Enumerable.Range(0, workers).Select(worker => Task.Run(async () =>
+        {
+            var random = new Random((instance * 1000) + worker);
+            while (clock.Elapsed < duration)
+            {
+                try
+                {
+                    await db.ExecuteScalarTenantAsync<long>(MariaDbFixture.TenantKey(random.Next(1, Tenants + 1)), "SELECT COUNT(*) FROM customers");
+                    Interlocked.Increment(ref ok[instance]);
+                    if (clock.Elapsed > settle)
+                    {
+                        Interlocked.Increment(ref okAfterSettling[instance]);
+                    }
+                }
+                catch (Exception exception)
+                {
+                    failures.Enqueue(exception);
+                }
+            }
+        }))).ToArray();
+        var timeline = Task.Run(async () =>
+        {
+            while (clock.Elapsed < duration)
+            {
+                output.WriteLine($"  {clock.Elapsed.TotalSeconds,5:0.0} s  " + string.Join("  ", databases.Select(db => $"{db.GetBudgetSnapshot().Limit,3}/{db.GetBudgetSnapshot().Open,3}")));
+                await Task.Delay(500);
+            }
+        });
+        await Task.WhenAll(load);
+        await timeline;
+        var budgets = databases.Select(db => db.GetBudgetSnapshot()).ToArray();
+        foreach (var db in databases)
+        {
+            await db.DisposeAsync();
+        }
+
+        var maxUsed = long.Parse((await admin.ExecuteScalarAsync<string>("SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'MAX_USED_CONNECTIONS'"))!, System.Globalization.CultureInfo.InvariantCulture);
+        output.WriteLine($"{instances} instances x {workers} workers, {Tenants} tenants, max_connections {server.MaxConnections}, {duration.TotalSeconds} s");
+        for (var i = 0; i < instances; i++)
+        {
+            output.WriteLine($"  instance {i + 1}: {ok[i]} ok ({okAfterSettling[i] / (duration - settle).TotalSeconds:0}/s after {settle.TotalSeconds} s), budget {budgets[i].Limit} of {budgets[i].Ceiling}");
+        }
+
+        output.WriteLine($"  failed: {failures.Count}; Max_used_connections {maxUsed}");
+        foreach (var kind in failures.GroupBy(f => f.GetType().Name + ": " + f.Message).Take(3))
+        {
+            output.WriteLine($"  {kind.Count()} x {kind.Key}");
+        }
+
+        Assert.Empty(failures);
+        // MariaDB counts an attempt that it then refuses (error 1040) in Max_used_connections: it counts the connection
+        // before it checks the limit. So a refusal that the runtime turned into waiting shows as max_connections + 1;
+        // more than that would be a connection the server accepted beyond its limit.
+        Assert.InRange(maxUsed, 1, server.MaxConnections + 1);
+        Assert.True(okAfterSettling.Min() * 2 >= okAfterSettling.Max(), $"Unfair: {string.Join(", ", okAfterSettling)} queries per instance after {settle.TotalSeconds} s.");
+    }
+
+    [Fact]
+    public async Task Lowering_max_connections_under_load_makes_callers_wait_and_raising_it_again_grows_the_budget_back()
+    {
+        await using var server = await MariaDbServer.StartAsync(maxConnections: 60);
+        await MariaDbFixture.CreateTenantsAsync(server, 50);
+        await using var db = server.CreateTenantDatabase();
+        var failures = new ConcurrentQueue<Exception>();
+        var workers = 4;
+        using var stop = new CancellationTokenSource();
+        var load = Enumerable.Range(0, 48).Select(worker => Task.Run(async () =>
+        {
+            var random = new Random(worker);
+            while (!stop.IsCancellationRequested)
+            {
+                if (worker >= Volatile.Read(ref workers))
+                {
+                    await Task.Delay(10);
+                    continue;
+                }
+
+                try
+                {
+                    await db.ExecuteScalarTenantAsync<long>(MariaDbFixture.TenantKey(random.Next(1, 51)), "SELECT SLEEP(0.005)");
+                }
+                catch (Exception exception)
+                {
+                    failures.Enqueue(exception);
+                }
+            }
+        })).ToArray();
+
+        await Task.Delay(1000);
+        var before = db.GetBudgetSnapshot();
+        await server.SetGlobalAsync("max_connections", 20);
+        Volatile.Write(ref workers, 48);
+        await Task.Delay(3000);
+        var lowered = db.GetBudgetSnapshot();
+        var threadsLowered = await server.CountConnectionsAsync();
+
+        await server.SetGlobalAsync("max_connections", 60);
+        await Task.Delay(4000);
+        var raised = db.GetBudgetSnapshot();
+        stop.Cancel();
+        await Task.WhenAll(load);
+
+        output.WriteLine($"max_connections 60: budget {before.Limit} of {before.Ceiling}, {before.Open} open");
+        output.WriteLine($"lowered to 20 under 48 workers: budget {lowered.Limit} of {lowered.Ceiling}, {lowered.Open} open, server sees {threadsLowered} of the application");
+        output.WriteLine($"raised to 60 again: budget {raised.Limit} of {raised.Ceiling}, {raised.Open} open");
+        output.WriteLine($"failed: {failures.Count}");
+        foreach (var kind in failures.GroupBy(f => f.GetType().Name + ": " + f.Message).Take(3))
+        {
+            output.WriteLine($"  {kind.Count()} x {kind.Key}");
+        }
+
+        Assert.Empty(failures);
+        Assert.Equal(50, before.Ceiling);
+        Assert.Equal(10, lowered.Ceiling);
+        Assert.InRange(lowered.Limit, 1, 10);
+        Assert.InRange(threadsLowered, 1, 20);
+        Assert.Equal(50, raised.Ceiling);
+        Assert.True(raised.Limit > 20, $"The budget stayed at {raised.Limit} after max_connections was raised again.");
+    }
+
+    /// <summary>Holds <paramref name="count"/> connections of the application account, as another client would.</summary>
+    private static async Task<Hog> HogAsync(MariaDbServer server, int count)
+    {
+        var connectionString = new MySqlConnectionStringBuilder(server.GetAppConnectionString()) { Pooling = false }.ConnectionString;
+        var hog = new Hog();
+        for (var i = 0; i < count; i++)
+        {
+            var connection = new MySqlConnection(connectionString);
+            hog.Connections.Add(connection);
+            await connection.OpenAsync();
+        }
+
+        return hog;
+    }
+
+    private sealed class Hog : IAsyncDisposable
+    {
+        public List<MySqlConnection> Connections { get; } = [];
+
+        public async ValueTask DisposeAsync()
+        {
+            foreach (var connection in Connections)
+            {
+                await connection.DisposeAsync();
+            }
+        }
+    }
+}
