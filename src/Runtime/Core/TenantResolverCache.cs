@@ -21,7 +21,10 @@ namespace TenantDbGuard.Core;
 /// tenant not known yet. Keys that find nothing (or another spelling of a known tenant) are so looked up at most that
 /// many times a second, and beyond that a flood of them is answered "not found" without a query (a tenant created during
 /// such a flood is found once it ebbs); the tenants themselves, however many there are, are found on the first request
-/// that names them, a cold start included. Known tenants are looked up again whatever the flood.</item>
+/// that names them, a cold start included. When the bucket is empty while such lookups are still running, a new key
+/// waits for them, since each one that finds a tenant gives its token back (a cold start with more first requests at
+/// once than there are tokens); it is refused only once the lookups it waited for found no new tenant. Known tenants
+/// are looked up again whatever the flood.</item>
 /// </list>
 /// One lookup per key at a time; the first caller's cancellation does not cancel the others' answer.
 /// </summary>
@@ -45,6 +48,8 @@ internal sealed class TenantResolverCache
     private readonly RecentKeys<long> _unknown = new(Capacity);
     private readonly RecentKeys<bool> _forgotten = new(Capacity);
     private readonly Dictionary<string, Task> _inFlight = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Task> _limitedInFlight = new(StringComparer.Ordinal);
+    private long _tokensGivenBack;
     private double _tokens = NewKeysPerSecond;
     private long _tokensTicks = Stopwatch.GetTimestamp();
 
@@ -64,31 +69,57 @@ internal sealed class TenantResolverCache
 
     public async ValueTask<TenantInfo> ResolveAsync(string tenantKey, CancellationToken cancellationToken)
     {
-        Task lookup;
-        lock (_gate)
+        Task? lookup = null;
+        var givenBackBeforeWait = -1L;
+        while (lookup is null)
         {
-            var now = Stopwatch.GetTimestamp();
-            var canonical = CanonicalOf(tenantKey);
-            if (canonical is not null && _known.TryGetValue(canonical, out var known) && known.ExpiresTicks > now)
+            Task? running = null;
+            lock (_gate)
             {
-                return Accept(known);
-            }
-
-            if (_unknown.TryGet(tenantKey, out var expires) && expires > now)
-            {
-                throw new TenantNotFoundException(tenantKey);
-            }
-
-            if (!_inFlight.TryGetValue(tenantKey, out lookup!))
-            {
-                var limited = _limitNewKeys && canonical is null && !_forgotten.TryGet(tenantKey, out _);
-                if (limited && !TakeToken(now))
+                var now = Stopwatch.GetTimestamp();
+                var canonical = CanonicalOf(tenantKey);
+                if (canonical is not null && _known.TryGetValue(canonical, out var known) && known.ExpiresTicks > now)
                 {
-                    throw TenantNotFoundException.LookupsLimited(tenantKey, NewKeysPerSecond);
+                    return Accept(known);
                 }
 
-                lookup = LookUpAsync(tenantKey, tookToken: limited);
-                _inFlight[tenantKey] = lookup;
+                if (_unknown.TryGet(tenantKey, out var expires) && expires > now)
+                {
+                    throw new TenantNotFoundException(tenantKey);
+                }
+
+                if (!_inFlight.TryGetValue(tenantKey, out lookup))
+                {
+                    var limited = _limitNewKeys && canonical is null && !_forgotten.TryGet(tenantKey, out _);
+                    if (limited && !TakeToken(now))
+                    {
+                        // The lookups still running may find tenants and give their tokens back: wait for them, and again
+                        // for as long as waiting gives tokens back; refuse once it gave none (a flood of unknown keys).
+                        if (_limitedInFlight.Count == 0 || _tokensGivenBack == givenBackBeforeWait)
+                        {
+                            throw TenantNotFoundException.LookupsLimited(tenantKey, NewKeysPerSecond);
+                        }
+
+                        givenBackBeforeWait = _tokensGivenBack;
+                        running = Task.WhenAll(_limitedInFlight.Values);
+                    }
+                    else
+                    {
+                        lookup = LookUpAsync(tenantKey, tookToken: limited);
+                        _inFlight[tenantKey] = lookup;
+                        if (limited)
+                        {
+                            _limitedInFlight[tenantKey] = lookup;
+                        }
+                    }
+                }
+            }
+
+            if (running is not null)
+            {
+                // A lookup's failure is its own callers' to see; here it only means it is over.
+                await running.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default)
+                    .WaitAsync(cancellationToken).ConfigureAwait(false);
             }
         }
 
@@ -203,6 +234,7 @@ internal sealed class TenantResolverCache
                 {
                     // A tenant found for the first time: its lookup does not count against the flood limit.
                     _tokens = Math.Min(NewKeysPerSecond, _tokens + 1);
+                    _tokensGivenBack++;
                 }
 
                 var refusal = RefusalOf(resolved);
@@ -219,6 +251,7 @@ internal sealed class TenantResolverCache
             lock (_gate)
             {
                 _inFlight.Remove(tenantKey);
+                _limitedInFlight.Remove(tenantKey);
             }
         }
     }
