@@ -1,10 +1,12 @@
 using Microsoft.CodeAnalysis;
+using TenantDbGuard.Analyzers.Tests.FixExecution;
 using Verify = TenantDbGuard.Analyzers.Tests.Verifiers.CSharpCodeFixVerifier<
     TenantDbGuard.Analyzers.ConnectionLeakAnalyzer,
     TenantDbGuard.CodeFixes.ConnectionLeakCodeFixProvider>;
 
 namespace TenantDbGuard.Analyzers.Tests;
 
+[Collection(FixExecutionCollection.Name)]
 public sealed class ConnectionLeakCodeFixTests
 {
     private const string UseUsing = "TDG001.UseUsing";
@@ -1788,10 +1790,14 @@ public sealed class ConnectionLeakCodeFixTests
 
     [Fact]
     public Task Connection_with_only_a_configured_release_method_is_returned_in_finally() => Verify.VerifyCodeFixWithEditorConfigAsync("""
+        using Prelude;
+
         sealed class LegacyConnection
         {
-            public int Execute(string sql) => 0;
-            public void Return() { }
+            private readonly PooledConnection _inner = new Pool().GetConnection();
+
+            public int Execute(string sql) => _inner.Execute(sql);
+            public void Return() => _inner.Release();
         }
 
         sealed class LegacyPool
@@ -1809,10 +1815,14 @@ public sealed class ConnectionLeakCodeFixTests
             }
         }
         """, """
+        using Prelude;
+
         sealed class LegacyConnection
         {
-            public int Execute(string sql) => 0;
-            public void Return() { }
+            private readonly PooledConnection _inner = new Pool().GetConnection();
+
+            public int Execute(string sql) => _inner.Execute(sql);
+            public void Return() => _inner.Release();
         }
 
         sealed class LegacyPool
@@ -1840,11 +1850,14 @@ public sealed class ConnectionLeakCodeFixTests
     [Fact]
     public Task Configured_acquire_method_gets_a_using() => Verify.VerifyCodeFixWithEditorConfigAsync("""
         using System;
+        using Prelude;
 
         sealed class Handle : IDisposable
         {
-            public void Work() { }
-            public void Dispose() { }
+            private readonly PooledConnection _connection = new Pool().GetConnection();
+
+            public void Work() => _connection.Execute("select 1");
+            public void Dispose() => _connection.Release();
         }
 
         sealed class Renter
@@ -1862,11 +1875,14 @@ public sealed class ConnectionLeakCodeFixTests
         }
         """, """
         using System;
+        using Prelude;
 
         sealed class Handle : IDisposable
         {
-            public void Work() { }
-            public void Dispose() { }
+            private readonly PooledConnection _connection = new Pool().GetConnection();
+
+            public void Work() => _connection.Execute("select 1");
+            public void Dispose() => _connection.Release();
         }
 
         sealed class Renter

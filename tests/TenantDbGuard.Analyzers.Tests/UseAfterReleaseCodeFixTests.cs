@@ -1,10 +1,12 @@
 using Microsoft.CodeAnalysis.Testing;
+using TenantDbGuard.Analyzers.Tests.FixExecution;
 using Verify = TenantDbGuard.Analyzers.Tests.Verifiers.CSharpCodeFixVerifier<
     TenantDbGuard.Analyzers.ConnectionLeakAnalyzer,
     TenantDbGuard.CodeFixes.UseAfterReleaseCodeFixProvider>;
 
 namespace TenantDbGuard.Analyzers.Tests;
 
+[Collection(FixExecutionCollection.Name)]
 public sealed class UseAfterReleaseCodeFixTests
 {
     private static DiagnosticResult Tdg004(string subject, string text) =>
