@@ -146,26 +146,29 @@ internal static class FixExecutionCheck
 /// <summary>Removes the diagnostic markup of the testing library (<c>[|...|]</c>, <c>{|#0:...|}</c>, <c>{|ID:...|}</c>).</summary>
 internal static class Markup
 {
-    public static string Strip(string text, Action<TextSpan> onSpan)
+    public static string Strip(string text, Action<TextSpan> onSpan) => Strip(text, (_, span) => onSpan(span));
+
+    /// <summary>As <see cref="Strip(string, Action{TextSpan})"/>, with the span's name (<c>#0</c>, an id, or empty for <c>[|...|]</c>).</summary>
+    public static string Strip(string text, Action<string, TextSpan> onSpan)
     {
         var output = new StringBuilder(text.Length);
-        var starts = new Stack<int>();
+        var starts = new Stack<(int Start, string Name)>();
         for (var i = 0; i < text.Length; i++)
         {
             if (At(text, i, "[|"))
             {
-                starts.Push(output.Length);
+                starts.Push((output.Length, string.Empty));
                 i++;
             }
             else if (At(text, i, "{|") && text.IndexOf(':', i) is var colon and > 0 && IsMarkupName(text, i + 2, colon))
             {
-                starts.Push(output.Length);
+                starts.Push((output.Length, text.Substring(i + 2, colon - i - 2)));
                 i = colon;
             }
             else if ((At(text, i, "|]") || At(text, i, "|}")) && starts.Count > 0)
             {
-                var start = starts.Pop();
-                onSpan(TextSpan.FromBounds(start, output.Length));
+                var (start, name) = starts.Pop();
+                onSpan(name, TextSpan.FromBounds(start, output.Length));
                 i++;
             }
             else
