@@ -2130,13 +2130,14 @@ public sealed class ConnectionLeakCodeFixTests
                 try
                 {
                     conn.Execute("use " + tenant);
-                    _conn = conn;
                 }
                 catch
                 {
                     conn.Release();
                     throw;
                 }
+
+                _conn = conn;
             }
         }
         """);

@@ -89,6 +89,9 @@ internal static class CSharpCodeFixVerifier<TAnalyzer, TCodeFix>
         {
             ReferenceAssemblies = TestReferences.None;
             TestState.AdditionalReferences.AddRange(TestReferences.All);
+
+            // Markup in the fixed code states what the analyzer still reports after the fix, fixable or not.
+            FixedState.MarkupHandling = MarkupMode.Allow;
         }
 
         /// <summary>Whether the execution check runs the original and the fixed code after the comparison.</summary>

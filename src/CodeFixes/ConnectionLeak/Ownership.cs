@@ -1,0 +1,510 @@
+using System.Collections.Generic;
+using System.Linq;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+
+namespace TenantDbGuard.CodeFixes.ConnectionLeak;
+
+internal enum OwnershipKind
+{
+    /// <summary>The connection stays in the method: it may be released where its last use ends.</summary>
+    Stays,
+
+    /// <summary>The connection leaves at a known point; only the failures before that point may release it.</summary>
+    HandedOff,
+
+    /// <summary>The connection may leave in a way the fix cannot follow: no fix.</summary>
+    Unknown,
+}
+
+/// <summary>
+/// Where a connection goes after its acquisition, seen by the fix on its own (whatever the analyzer concluded):
+/// returned (itself, or inside a reader opened with <c>CommandBehavior.CloseConnection</c> or an object of the
+/// code's own types that takes it), stored (a field, a property, an element, a collection, <c>Interlocked</c>, a
+/// helper of the compilation that keeps its argument, a <c>using</c> that takes it over), or gone where nothing can
+/// follow it (an alias, a <c>ref</c>, a lambda that may run later, a command, transaction or lazy query that leaves).
+/// </summary>
+internal sealed class Ownership
+{
+    private static readonly HashSet<string> StoringMethods = new()
+    {
+        "Add", "TryAdd", "Insert", "Enqueue", "TryEnqueue", "Push", "Set", "SetResult", "TrySetResult", "GetOrAdd", "AddOrUpdate",
+        "TryUpdate", "Exchange", "CompareExchange", "Write", "WriteAsync", "TryWrite", "Post", "SendAsync", "Register", "Subscribe",
+        "Attach", "Track", "Put", "Store", "Cache",
+    };
+
+    private static readonly HashSet<string> DeferringMethods = new()
+    {
+        "Run", "StartNew", "QueueUserWorkItem", "UnsafeQueueUserWorkItem", "Register", "Subscribe", "ContinueWith", "Schedule",
+    };
+
+    private readonly ReleaseChooser _chooser;
+    private readonly SemanticModel _model;
+    private readonly List<StatementSyntax> _stores = new();
+    private readonly List<StatementSyntax> _returns = new();
+    private int _from;
+    private int _to = int.MaxValue;
+    private string? _unknown;
+
+    private Ownership(ReleaseChooser chooser)
+    {
+        _chooser = chooser;
+        _model = chooser.Model;
+    }
+
+    public OwnershipKind Kind { get; private set; }
+
+    /// <summary>The connection leaves by <c>return</c> or <c>yield return</c> (and by nothing earlier).</summary>
+    public bool ByReturn { get; private set; }
+
+    /// <summary>The statement of the block where a store or a <c>using</c> takes the connection over.</summary>
+    public StatementSyntax? HandOff { get; private set; }
+
+    /// <summary>The <c>return</c> and <c>yield return</c> statements that hand the connection (or its owner) to the caller.</summary>
+    public IReadOnlyList<StatementSyntax> HandOffReturns => _returns;
+
+    /// <summary>Why the fix stays away, for <see cref="OwnershipKind.Unknown"/>.</summary>
+    public string? Reason => _unknown;
+
+    /// <summary>Where a value that is never stored in a local goes (an acquisition inside a larger expression).</summary>
+    public static Ownership AnalyzeValue(ReleaseChooser chooser, ExpressionSyntax value)
+    {
+        var ownership = new Ownership(chooser);
+        ownership.Classify(value, owner: true, depth: 0, isValue: true);
+        ownership.Conclude(block: null);
+        return ownership;
+    }
+
+    /// <summary>
+    /// Follows the uses of the local's value from <paramref name="from"/> up to <paramref name="to"/> (where the local
+    /// takes another value); hand-off points must be statements of <paramref name="block"/>.
+    /// </summary>
+    public static Ownership Analyze(ReleaseChooser chooser, ILocalSymbol local, BlockSyntax? block, int from = 0, int to = int.MaxValue)
+    {
+        var ownership = new Ownership(chooser) { _from = from, _to = to };
+        ownership.Follow(local, owner: true, depth: 0);
+        ownership.Conclude(block);
+        return ownership;
+    }
+
+    /// <summary>Is a value of this type something that can keep a connection alive: disposable, a delegate, a lazy sequence?</summary>
+    public static bool CarriesConnection(ITypeSymbol? type) =>
+        type is not null && type.SpecialType != SpecialType.System_String && !IsTask(type)
+        && (type.TypeKind == TypeKind.Delegate
+            || type.AllInterfaces.Any(i => i.Name is "IDisposable" or "IAsyncDisposable")
+            || type.Name is "IDisposable" or "IAsyncDisposable"
+            || (type.TypeKind == TypeKind.Interface && (type.Name is "IEnumerable" or "IAsyncEnumerable" or "IQueryable" || type.AllInterfaces.Any(i => i.Name == "IEnumerable"))));
+
+    private void Conclude(BlockSyntax? block)
+    {
+        if (_unknown is not null)
+        {
+            Kind = OwnershipKind.Unknown;
+            return;
+        }
+
+        if (_stores.Count > 0)
+        {
+            var tops = _stores.Select(s => block is not null && s.Parent == block ? s : null).ToList();
+            if (tops.Any(t => t is null))
+            {
+                Kind = OwnershipKind.Unknown;
+                _unknown = "the connection is stored inside a branch or a loop";
+                return;
+            }
+
+            Kind = OwnershipKind.HandedOff;
+            HandOff = tops.OrderBy(t => t!.SpanStart).First();
+            return;
+        }
+
+        Kind = _returns.Count > 0 ? OwnershipKind.HandedOff : OwnershipKind.Stays;
+        ByReturn = _returns.Count > 0;
+    }
+
+    private void Unknown(string reason) => _unknown ??= reason;
+
+    /// <summary>Classifies every use of a value that carries the connection (the local, or something made from it).</summary>
+    private void Follow(ILocalSymbol value, bool owner, int depth)
+    {
+        if (depth > 4)
+        {
+            Unknown("the connection passes through too many values");
+            return;
+        }
+
+        var function = _chooser.Context.Node;
+        foreach (var use in Statements.Uses(_model, function, value))
+        {
+            if (depth == 0 && (use.SpanStart < _from || use.SpanStart >= _to))
+            {
+                continue;
+            }
+
+            Classify(use, owner, depth, isValue: depth == 0);
+        }
+    }
+
+    private void Classify(ExpressionSyntax reference, bool owner, int depth, bool isValue)
+    {
+        var captured = reference.Ancestors().TakeWhile(a => a != _chooser.Context.Node).FirstOrDefault(FunctionContext.IsFunction);
+        if (captured is not null && !RunsBeforeItsStatementEnds(captured))
+        {
+            Unknown("the connection is captured by code that may run later");
+            return;
+        }
+
+        var expression = Climb(reference);
+        switch (expression.Parent)
+        {
+            case MemberAccessExpressionSyntax access when access.Expression == expression:
+                if (access.Parent is InvocationExpressionSyntax invocation && invocation.Expression == access)
+                {
+                    if (isValue && invocation.ArgumentList.Arguments.Count == 0 && _chooser.Names.Contains(access.Name.Identifier.ValueText))
+                    {
+                        Released(captured);
+                        return;
+                    }
+
+                    Derived(invocation, IsCloseConnectionReader(invocation), depth);
+                    return;
+                }
+
+                Derived(access, owner: false, depth);
+                return;
+            case ConditionalAccessExpressionSyntax conditional when conditional.Expression == expression:
+                if (isValue && conditional.WhenNotNull is InvocationExpressionSyntax { Expression: MemberBindingExpressionSyntax binding, ArgumentList.Arguments.Count: 0 }
+                    && _chooser.Names.Contains(binding.Name.Identifier.ValueText))
+                {
+                    Released(captured);
+                }
+
+                return;
+            case ArgumentSyntax argument:
+                Passed(argument, owner, depth, isValue);
+                return;
+            case AssignmentExpressionSyntax assignment when assignment.Right == expression:
+                Assigned(assignment, owner, depth);
+                return;
+            case EqualsValueClauseSyntax { Parent: VariableDeclaratorSyntax declarator }:
+                Declared(declarator, owner, depth);
+                return;
+            case UsingStatementSyntax usingStatement when usingStatement.Expression == expression:
+                Store(usingStatement);
+                return;
+            case ReturnStatementSyntax or YieldStatementSyntax or ArrowExpressionClauseSyntax { Parent: not LocalFunctionStatementSyntax }:
+                Returned(expression.Parent, owner);
+                return;
+            case IsPatternExpressionSyntax { Parent: IfStatementSyntax ifStatement } when isValue:
+                if (ifStatement.Condition == expression.Parent && Releases(ifStatement))
+                {
+                    Released(captured);
+                }
+
+                return;
+            case InitializerExpressionSyntax or AnonymousObjectMemberDeclaratorSyntax or TupleExpressionSyntax or CollectionExpressionSyntax or ExpressionElementSyntax:
+                Derived((ExpressionSyntax)expression.Parent.FirstAncestorOrSelf<ExpressionSyntax>(e => e is not InitializerExpressionSyntax)!, owner: false, depth);
+                return;
+        }
+    }
+
+    private bool Releases(IfStatementSyntax ifStatement) =>
+        _model.GetSymbolInfo(((IsPatternExpressionSyntax)ifStatement.Condition).Expression).Symbol is ILocalSymbol local
+        && _chooser.Releases(ifStatement, local, out _, out _);
+
+    private void Released(SyntaxNode? captured)
+    {
+        if (captured is not null)
+        {
+            Unknown("the connection is released inside a lambda or a local function");
+        }
+    }
+
+    private void Returned(SyntaxNode at, bool owner)
+    {
+        if (owner)
+        {
+            _returns.Add(at as StatementSyntax ?? at.FirstAncestorOrSelf<StatementSyntax>()!);
+        }
+        else
+        {
+            Unknown("something that needs the connection is returned");
+        }
+    }
+
+    private void Store(SyntaxNode at)
+    {
+        if (at.FirstAncestorOrSelf<StatementSyntax>() is { } statement)
+        {
+            _stores.Add(statement);
+        }
+    }
+
+    /// <summary>A value made from the connection: follow it if it may keep the connection alive.</summary>
+    private void Derived(ExpressionSyntax made, bool owner, int depth, bool carries = false)
+    {
+        var awaited = Climb(made);
+        var type = _model.GetTypeInfo(awaited is AwaitExpressionSyntax or InvocationExpressionSyntax { Expression: MemberAccessExpressionSyntax { Name.Identifier.ValueText: "ConfigureAwait" } } ? awaited : made).Type;
+        if (IsTask(type) && type is INamedTypeSymbol { TypeArguments.Length: 1 } task)
+        {
+            // A task that is not awaited here carries what it will produce.
+            type = task.TypeArguments[0];
+        }
+
+        if (carries || CarriesConnection(type))
+        {
+            Classify(made, owner, depth + 1, isValue: false);
+        }
+    }
+
+    private static bool IsTask(ITypeSymbol? type) =>
+        type is INamedTypeSymbol { Name: "Task" or "ValueTask", ContainingNamespace: { Name: "Tasks", ContainingNamespace.Name: "Threading" } };
+
+    private void Passed(ArgumentSyntax argument, bool owner, int depth, bool isValue)
+    {
+        if (!argument.RefKindKeyword.IsKind(SyntaxKind.None))
+        {
+            Unknown("the connection is passed by reference");
+            return;
+        }
+
+        switch (argument.Parent?.Parent)
+        {
+            case InvocationExpressionSyntax invocation:
+                var method = _model.GetSymbolInfo(invocation).Symbol as IMethodSymbol;
+                var name = method?.Name ?? string.Empty;
+                if (isValue && _chooser.Names.Contains(name) && invocation.ArgumentList.Arguments.Count == 1)
+                {
+                    return;
+                }
+
+                var kept = method?.ContainingType?.Name == "Interlocked" || StoringMethods.Contains(name) ? Kept.Stored : Keeps(method, argument, depth: 0);
+                if (kept == Kept.Stored)
+                {
+                    if (owner)
+                    {
+                        Store(invocation);
+                    }
+                    else
+                    {
+                        Unknown("something that needs the connection is stored");
+                    }
+
+                    return;
+                }
+
+                // A helper that returns the connection, or something made from it: follow that.
+                Derived(invocation, owner && (kept == Kept.Returned || method?.ReturnType.Locations.Any(l => l.IsInSource) == true), depth, carries: kept == Kept.Returned);
+                return;
+            case BaseObjectCreationExpressionSyntax creation:
+                // An object of the code's own types that keeps the connection owns it from here on.
+                var constructor = _model.GetSymbolInfo(creation).Symbol as IMethodSymbol;
+                var type = _model.GetTypeInfo(creation).Type;
+                Derived(creation, owner && type?.Locations.Any(l => l.IsInSource) == true, depth, carries: Keeps(constructor, argument, depth: 0) != Kept.No);
+                return;
+        }
+    }
+
+    private void Assigned(AssignmentExpressionSyntax assignment, bool owner, int depth)
+    {
+        switch (_model.GetSymbolInfo(assignment.Left).Symbol)
+        {
+            case ILocalSymbol local when assignment.Parent is ExpressionStatementSyntax:
+                Unknown($"the connection is also held by '{local.Name}'");
+                return;
+            case IFieldSymbol or IPropertySymbol or IParameterSymbol:
+            case null when assignment.Left is ElementAccessExpressionSyntax:
+                if (owner)
+                {
+                    Store(assignment);
+                }
+                else
+                {
+                    Unknown("something that needs the connection is stored");
+                }
+
+                return;
+            default:
+                Unknown("the connection is assigned where the fix cannot follow it");
+                return;
+        }
+    }
+
+    private void Declared(VariableDeclaratorSyntax declarator, bool owner, int depth)
+    {
+        if (declarator.Parent?.Parent is LocalDeclarationStatementSyntax { UsingKeyword.RawKind: not 0 } usingDeclaration)
+        {
+            if (owner && depth == 0)
+            {
+                Store(usingDeclaration);
+            }
+
+            return;
+        }
+
+        if (_model.GetDeclaredSymbol(declarator) is not ILocalSymbol local)
+        {
+            Unknown("the connection is held where the fix cannot follow it");
+            return;
+        }
+
+        if (depth == 0)
+        {
+            Unknown($"the connection is also held by '{local.Name}'");
+            return;
+        }
+
+        Follow(local, owner, depth);
+    }
+
+    private enum Kept
+    {
+        No,
+
+        /// <summary>In a field, a property, a collection, or a lambda: beyond the call.</summary>
+        Stored,
+
+        /// <summary>Returned, itself or inside something made from it.</summary>
+        Returned,
+    }
+
+    /// <summary>Does a method of the compilation keep its parameter, and how?</summary>
+    private Kept Keeps(IMethodSymbol? method, ArgumentSyntax argument, int depth)
+    {
+        if (method is null || depth > 2 || method.DeclaringSyntaxReferences.FirstOrDefault()?.GetSyntax() is not { } declaration)
+        {
+            return Kept.No;
+        }
+
+        var parameter = argument.NameColon is { } nameColon
+            ? method.Parameters.FirstOrDefault(p => p.Name == nameColon.Name.Identifier.ValueText)
+            : method.Parameters.ElementAtOrDefault(((ArgumentListSyntax)argument.Parent!).Arguments.IndexOf(argument));
+        if (parameter is null)
+        {
+            return Kept.No;
+        }
+
+        var model = _model.Compilation.GetSemanticModel(declaration.SyntaxTree);
+        var kept = Kept.No;
+        foreach (var use in declaration.DescendantNodes().OfType<IdentifierNameSyntax>().Where(id => id.Identifier.ValueText == parameter.Name))
+        {
+            if (!SymbolEqualityComparer.Default.Equals(model.GetSymbolInfo(use).Symbol, parameter))
+            {
+                continue;
+            }
+
+            if (use.Ancestors().TakeWhile(a => a != declaration).Any(FunctionContext.IsFunction))
+            {
+                return Kept.Stored;
+            }
+
+            var expression = Climb(use);
+            if (expression.Parent is ArgumentSyntax { Parent.Parent: BaseObjectCreationExpressionSyntax creation })
+            {
+                // Something made from it keeps it when that is kept.
+                expression = Climb(creation);
+            }
+
+            switch (expression.Parent)
+            {
+                case AssignmentExpressionSyntax assignment when assignment.Right == expression:
+                case InitializerExpressionSyntax:
+                    return Kept.Stored;
+                case ReturnStatementSyntax or YieldStatementSyntax or ArrowExpressionClauseSyntax:
+                    kept = Kept.Returned;
+                    break;
+                case ArgumentSyntax inner when inner.Parent?.Parent is InvocationExpressionSyntax call:
+                    var callee = model.GetSymbolInfo(call).Symbol as IMethodSymbol;
+                    if (callee?.ContainingType?.Name == "Interlocked" || StoringMethods.Contains(callee?.Name ?? string.Empty) || !inner.RefKindKeyword.IsKind(SyntaxKind.None))
+                    {
+                        return Kept.Stored;
+                    }
+
+                    var nested = new Ownership(_chooser).Keeps(callee, inner, depth + 1);
+                    if (nested == Kept.Stored)
+                    {
+                        return Kept.Stored;
+                    }
+
+                    break;
+            }
+        }
+
+        return kept;
+    }
+
+    /// <summary>
+    /// Does a lambda or local function that uses the connection run before the statement around it ends: a local
+    /// function only called, or a lambda given to a call whose result is awaited or not kept?
+    /// </summary>
+    private bool RunsBeforeItsStatementEnds(SyntaxNode function)
+    {
+        if (function is LocalFunctionStatementSyntax localFunction)
+        {
+            var symbol = _model.GetDeclaredSymbol(localFunction);
+            return _chooser.Context.Node.DescendantNodes().OfType<IdentifierNameSyntax>()
+                .Where(id => id.Identifier.ValueText == localFunction.Identifier.ValueText && SymbolEqualityComparer.Default.Equals(_model.GetSymbolInfo(id).Symbol, symbol))
+                .All(id => id.Parent is InvocationExpressionSyntax invocation && invocation.Expression == id);
+        }
+
+        if (function.Parent is not ArgumentSyntax { Parent.Parent: InvocationExpressionSyntax call }
+            || DeferringMethods.Contains((_model.GetSymbolInfo(call).Symbol as IMethodSymbol)?.Name ?? string.Empty) && !IsAwaited(call))
+        {
+            return false;
+        }
+
+        ExpressionSyntax outer = call;
+        while (outer.Parent is MemberAccessExpressionSyntax { Parent: InvocationExpressionSyntax chained } access && access.Expression == outer)
+        {
+            outer = chained;
+        }
+
+        if (IsAwaited(outer))
+        {
+            return true;
+        }
+
+        var type = _model.GetTypeInfo(outer).Type;
+        var deferred = type is null || CarriesConnection(type) || type.Name is "Task" or "ValueTask" or "Lazy";
+        return !deferred && outer.Parent is ExpressionStatementSyntax or EqualsValueClauseSyntax or ReturnStatementSyntax or ArgumentSyntax or BinaryExpressionSyntax;
+    }
+
+    private static bool IsAwaited(ExpressionSyntax expression)
+    {
+        var current = expression;
+        while (current.Parent is MemberAccessExpressionSyntax { Name.Identifier.ValueText: "ConfigureAwait", Parent: InvocationExpressionSyntax configured } access && access.Expression == current)
+        {
+            current = configured;
+        }
+
+        return current.Parent is AwaitExpressionSyntax;
+    }
+
+    private bool IsCloseConnectionReader(InvocationExpressionSyntax invocation) =>
+        invocation.Expression is MemberAccessExpressionSyntax { Name.Identifier.ValueText: var name } && name.StartsWith("ExecuteReader", System.StringComparison.Ordinal)
+        && invocation.ArgumentList.DescendantNodes().OfType<IdentifierNameSyntax>()
+            .Any(id => id.Identifier.ValueText == "CloseConnection" && _model.GetSymbolInfo(id).Symbol is IFieldSymbol { ContainingType.Name: "CommandBehavior" });
+
+    /// <summary>The expression whose parent says what happens to the value: through parentheses, casts, <c>?:</c>, <c>??</c>, <c>await</c>.</summary>
+    private static ExpressionSyntax Climb(ExpressionSyntax expression)
+    {
+        while (true)
+        {
+            switch (expression.Parent)
+            {
+                case ParenthesizedExpressionSyntax or CastExpressionSyntax or AwaitExpressionSyntax or PostfixUnaryExpressionSyntax { RawKind: (int)SyntaxKind.SuppressNullableWarningExpression }:
+                case BinaryExpressionSyntax { RawKind: (int)SyntaxKind.AsExpression or (int)SyntaxKind.CoalesceExpression }:
+                case ConditionalExpressionSyntax conditional when conditional.Condition != expression:
+                case SwitchExpressionArmSyntax:
+                    expression = expression.Parent is SwitchExpressionArmSyntax arm ? (ExpressionSyntax)arm.Parent! : (ExpressionSyntax)expression.Parent;
+                    continue;
+                case MemberAccessExpressionSyntax { Name.Identifier.ValueText: "ConfigureAwait", Parent: InvocationExpressionSyntax configured } access when access.Expression == expression:
+                    expression = configured;
+                    continue;
+                default:
+                    return expression;
+            }
+        }
+    }
+}
