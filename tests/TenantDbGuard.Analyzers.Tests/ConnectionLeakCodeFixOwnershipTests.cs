@@ -403,7 +403,7 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
     // ---------------------------------------------------------------- captured
 
     [Fact]
-    public Task Connection_released_by_a_returned_callback_gets_no_fix() => NoFixVerifier.VerifyAsync("""
+    public Task Connection_released_by_a_returned_callback_is_released_on_failure_before_the_return() => Verify.VerifyCodeFixAsync("""
         using System;
         using Prelude;
 
@@ -419,6 +419,48 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
                     conn.Release();
                     return rows;
                 };
+            }
+        }
+        """, """
+        using System;
+        using Prelude;
+
+        class C
+        {
+            Func<int> M(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                try
+                {
+                    conn.Execute("set names utf8mb4");
+                    return () =>
+                    {
+                        var rows = conn.Execute("select 1");
+                        conn.Release();
+                        return rows;
+                    };
+                }
+                catch
+                {
+                    conn.Release();
+                    throw;
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Connection_captured_by_a_returned_callback_that_does_not_release_it_gets_no_fix() => NoFixVerifier.VerifyAsync("""
+        using System;
+        using Prelude;
+
+        class C
+        {
+            Func<int> M(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                conn.Execute("set names utf8mb4");
+                return () => conn.Execute("select 1");
             }
         }
         """);

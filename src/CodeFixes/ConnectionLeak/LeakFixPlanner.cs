@@ -84,7 +84,7 @@ internal static class LeakFixPlanner
             case EqualsValueClauseSyntax { Parent: VariableDeclaratorSyntax { Parent: VariableDeclarationSyntax { Variables.Count: 1, Parent: LocalDeclarationStatementSyntax declaration } } declarator }:
                 if (model.GetDeclaredSymbol(declarator) is ILocalSymbol declared)
                 {
-                    PlanLocal(chooser, declaration, declared, opened: false, handsOff, fixes);
+                    PlanLocal(chooser, declaration, declared, opened: false, handsOff, fixes, mayBeNull: holder != value);
                 }
 
                 return;
@@ -162,7 +162,7 @@ internal static class LeakFixPlanner
     }
 
     /// <summary>The fixes of a connection held by a local: where its life ends, and whether it stays in the method.</summary>
-    private static void PlanLocal(ReleaseChooser chooser, StatementSyntax acquiring, ILocalSymbol local, bool opened, bool handsOff, ImmutableArray<LeakFix>.Builder fixes)
+    private static void PlanLocal(ReleaseChooser chooser, StatementSyntax acquiring, ILocalSymbol local, bool opened, bool handsOff, ImmutableArray<LeakFix>.Builder fixes, bool mayBeNull = false)
     {
         if (acquiring.Parent is GlobalStatementSyntax { Parent: CompilationUnitSyntax unit } global)
         {
@@ -177,6 +177,11 @@ internal static class LeakFixPlanner
         if (Lifetime.Find(chooser, acquiring, local, opened) is not { } region)
         {
             return;
+        }
+
+        if (mayBeNull)
+        {
+            region.Needs |= ReleaseNeeds.MayBeNull;
         }
 
         // The uses of this value: from the acquisition to the statement that gives the local a new one.

@@ -27,7 +27,7 @@ internal sealed class Region
     /// <summary>The statement of <see cref="Block"/> that acquires, or that holds the acquisition when lifted.</summary>
     public StatementSyntax Acquiring { get; }
 
-    public ReleaseNeeds Needs { get; }
+    public ReleaseNeeds Needs { get; set; }
 
     /// <summary>The connection was opened (<c>conn.Open()</c>) rather than returned by a call.</summary>
     public bool Opened { get; }

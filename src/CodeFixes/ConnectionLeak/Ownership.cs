@@ -151,6 +151,14 @@ internal sealed class Ownership
         var captured = reference.Ancestors().TakeWhile(a => a != _chooser.Context.Node).FirstOrDefault(FunctionContext.IsFunction);
         if (captured is not null && !RunsBeforeItsStatementEnds(captured))
         {
+            if (depth == 0 && captured is AnonymousFunctionExpressionSyntax lambda && Climb(lambda).Parent is ReturnStatementSyntax or ArrowExpressionClauseSyntax
+                && Statements.Uses(_model, lambda, (ILocalSymbol)_model.GetSymbolInfo(reference).Symbol!).Any(use => ReleasesHere(use)))
+            {
+                // A returned callback that gives the connection back owns it from the return on.
+                Returned(Climb(lambda).Parent!, owner: true);
+                return;
+            }
+
             Unknown("the connection is captured by code that may run later");
             return;
         }
@@ -209,6 +217,12 @@ internal sealed class Ownership
         }
     }
 
+    /// <summary>Is the use the receiver (or argument) of a release call, as a statement of its own?</summary>
+    private bool ReleasesHere(IdentifierNameSyntax use) =>
+        use.FirstAncestorOrSelf<StatementSyntax>() is ExpressionStatementSyntax statement
+        && _model.GetSymbolInfo(use).Symbol is ILocalSymbol local
+        && _chooser.ReleasedBy(statement.Expression, local, out _, out _);
+
     private bool Releases(IfStatementSyntax ifStatement) =>
         _model.GetSymbolInfo(((IsPatternExpressionSyntax)ifStatement.Condition).Expression).Symbol is ILocalSymbol local
         && _chooser.Releases(ifStatement, local, out _, out _);
@@ -244,12 +258,13 @@ internal sealed class Ownership
     /// <summary>A value made from the connection: follow it if it may keep the connection alive.</summary>
     private void Derived(ExpressionSyntax made, bool owner, int depth, bool carries = false)
     {
-        var awaited = Climb(made);
-        var type = _model.GetTypeInfo(awaited is AwaitExpressionSyntax or InvocationExpressionSyntax { Expression: MemberAccessExpressionSyntax { Name.Identifier.ValueText: "ConfigureAwait" } } ? awaited : made).Type;
-        if (IsTask(type) && type is INamedTypeSymbol { TypeArguments.Length: 1 } task)
+        var outer = Climb(made);
+        var awaited = outer is AwaitExpressionSyntax || outer.DescendantNodesAndSelf().OfType<AwaitExpressionSyntax>().Any(a => a.Expression.Span.Contains(made.Span));
+        var type = _model.GetTypeInfo(awaited ? outer : made).Type;
+        if (IsTask(type) && !awaited)
         {
-            // A task that is not awaited here carries what it will produce.
-            type = task.TypeArguments[0];
+            // A task that is not awaited here may still be working with the connection when it is kept or returned.
+            carries = true;
         }
 
         if (carries || CarriesConnection(type))

@@ -47,16 +47,22 @@ internal static class FixExecutionCheck
     /// <param name="fixedSources">The code after the fix, in the same order.</param>
     /// <param name="outputKind">A library, or a program for top-level statements.</param>
     /// <param name="execution">Whether the case is run.</param>
-    public static async Task<ExecutionReport> RunAsync(IReadOnlyList<string> sources, IReadOnlyList<string> fixedSources, OutputKind outputKind, Execution execution)
+    public static Task<ExecutionReport> RunAsync(IReadOnlyList<string> sources, IReadOnlyList<string> fixedSources, OutputKind outputKind, Execution execution)
     {
         var spans = new List<(int Source, TextSpan Span)>();
         var original = sources.Select((source, i) => Markup.Strip(source, span => spans.Add((i, span)))).ToList();
         var @fixed = fixedSources.Select(source => Markup.Strip(source, _ => { })).ToList();
-        if (execution.SkipReason is not null || original.SequenceEqual(@fixed))
-        {
-            return ExecutionReport.NotRun;
-        }
+        return execution.SkipReason is not null || original.SequenceEqual(@fixed)
+            ? Task.FromResult(ExecutionReport.NotRun)
+            : RunAsync(original, @fixed, spans, outputKind);
+    }
 
+    /// <summary>
+    /// Runs the members that hold <paramref name="spans"/> in both versions. Given the original twice, it tells whether
+    /// the original itself leaks (<see cref="ExecutionReport.LeakLeft"/>).
+    /// </summary>
+    public static async Task<ExecutionReport> RunAsync(IReadOnlyList<string> original, IReadOnlyList<string> @fixed, IReadOnlyList<(int Source, TextSpan Span)> spans, OutputKind outputKind)
+    {
         var before = CaseAssembly.Compile("original", original, outputKind);
         var after = CaseAssembly.Compile("fixed", @fixed, outputKind);
         var needsDatabase = original.Any(s => s.Contains("MySql", StringComparison.Ordinal) || s.Contains("System.Data", StringComparison.Ordinal));
