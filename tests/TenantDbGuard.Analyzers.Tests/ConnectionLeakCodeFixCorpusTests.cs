@@ -19,7 +19,8 @@ namespace TenantDbGuard.Analyzers.Tests;
 /// expected output): the analyzer reports, every fix it offers is applied as <c>dotnet format</c> would, and the
 /// execution check runs the original and the result. Zero fixes may change behaviour, zero may leave the leak, and
 /// at least 90% of the reported real leaks (the original holds a connection in some run) get a fix. Point
-/// <c>TDG_FIX_SHAPES</c> at another folder to measure shapes this repository has not seen.
+/// <c>TDG_FIX_SHAPES</c> at another folder to measure shapes this repository has not seen, and
+/// <c>TDG_FIX_SHAPES_OUT</c> at a folder to get every fixed shape written there for review.
 /// </summary>
 [Collection(FixExecutionCollection.Name)]
 public sealed class ConnectionLeakCodeFixCorpusTests(ITestOutputHelper output)
@@ -108,6 +109,12 @@ public sealed class ConnectionLeakCodeFixCorpusTests(ITestOutputHelper output)
         // A diagnostic counts as fixed when a fix is offered for it, or when it is gone once the others are fixed.
         fixable = Math.Max(fixable, diagnostics.Length - (await LeaksAsync(current)).Length);
         var fixedCode = (await current.GetTextAsync()).ToString();
+        if (Environment.GetEnvironmentVariable("TDG_FIX_SHAPES_OUT") is { Length: > 0 } written)
+        {
+            Directory.CreateDirectory(written);
+            await File.WriteAllTextAsync(Path.Combine(written, Path.GetFileName(file)), fixedCode);
+        }
+
         var spans = diagnostics.Select(d => (0, d.Location.SourceSpan)).ToList();
         var original = await FixExecutionCheck.RunAsync([code], [code], spans, outputKind);
         var report = fixedCode == code ? ExecutionReport.NotRun : await FixExecutionCheck.RunAsync([code], [fixedCode], spans, outputKind);

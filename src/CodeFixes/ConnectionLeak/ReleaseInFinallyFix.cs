@@ -102,12 +102,22 @@ internal static class ReleaseInFinallyFix
             }
             else
             {
-                var body = statements
-                    .Select(s => s is LocalDeclarationStatementSyntax declaration && hoisted.ContainsKey(declaration) ? Statements.AssignInstead(declaration) : s)
-                    .Select(s => Statements.RemoveReleases(s, releases, release))
-                    .Where(s => s is not null)
-                    .Cast<StatementSyntax>()
-                    .ToList();
+                var body = new List<StatementSyntax>();
+                var removedTight = false;
+                foreach (var statement in statements)
+                {
+                    var mapped = statement is LocalDeclarationStatementSyntax declaration && hoisted.ContainsKey(declaration) ? Statements.AssignInstead(declaration) : statement;
+                    if (Statements.RemoveReleases(mapped, releases, release) is not { } kept)
+                    {
+                        removedTight = !StartsWithBlankLine(statement);
+                        continue;
+                    }
+
+                    // A release that sat right under a statement leaves no blank line behind it.
+                    body.Add(removedTight && StartsWithBlankLine(kept) ? kept.WithLeadingTrivia(kept.GetLeadingTrivia().SkipWhile(t => !t.IsKind(SyntaxKind.EndOfLineTrivia)).Skip(1)) : kept);
+                    removedTight = false;
+                }
+
                 var blankLines = new SyntaxTriviaList();
                 if (body.Count > 0)
                 {
@@ -191,6 +201,9 @@ internal static class ReleaseInFinallyFix
             return currentUnit.WithMembers(List(members));
         }));
     }
+
+    private static bool StartsWithBlankLine(SyntaxNode statement) =>
+        statement.GetLeadingTrivia().SkipWhile(t => t.IsKind(SyntaxKind.WhitespaceTrivia)).FirstOrDefault().IsKind(SyntaxKind.EndOfLineTrivia);
 
     /// <summary>
     /// The releases the finally replaces: not those that give back an old value before the variable takes a new one
