@@ -431,7 +431,6 @@ public sealed class ConnectionLeakCodeFixShapeTests
                 {
                     var conns = await Task.WhenAll(acquisitions);
                     var rows = await conns[0].ExecuteAsync("select 1") + await conns[1].ExecuteAsync("select 2");
-
                     return rows;
                 }
                 finally

@@ -895,10 +895,6 @@ public sealed class ConnectionLeakCodeFixTests
                 {
                     return conn.Execute("select 1");
                 }
-                catch
-                {
-                    throw;
-                }
                 finally
                 {
                     conn.Release();
@@ -990,15 +986,8 @@ public sealed class ConnectionLeakCodeFixTests
             async Task M(MySqlDataSource ds)
             {
                 await using var conn = await ds.OpenConnectionAsync();
-                try
-                {
-                    using var cmd = new MySqlCommand("delete from sessions", conn);
-                    await cmd.ExecuteNonQueryAsync();
-                }
-                catch (MySqlException)
-                {
-                    throw;
-                }
+                using var cmd = new MySqlCommand("delete from sessions", conn);
+                await cmd.ExecuteNonQueryAsync();
             }
         }
         """);
@@ -1363,11 +1352,6 @@ public sealed class ConnectionLeakCodeFixTests
                         {
                             a.Execute("delete from sessions");
                             b.Execute("delete from audit");
-                        }
-                        catch (MySqlException)
-                        {
-                            // Give them back.
-                            throw;
                         }
                         finally
                         {

@@ -122,7 +122,7 @@ internal static class AwaitedLaterFix
                 .WithLeadingTrivia(declaration.GetLeadingTrivia());
             var awaitAll = declaration.ReplaceNode(whenAll.ArgumentList, ArgumentList(SingletonSeparatedList(Argument(IdentifierName(tasks))))).WithoutLeadingTrivia();
             var body = new List<StatementSyntax> { awaitAll };
-            body.AddRange(region.Where(s => !releases.Contains(s)));
+            body.AddRange(Statements.Kept(region.Select(s => (s, releases.Contains(s) ? null : s))));
             var releaseAll = ForEachStatement(IdentifierName("var"), task, IdentifierName(tasks), Block(IfStatement(completed, Block(release))));
             var tryStatement = TryStatement(Block(body), default, FinallyClause(Block(releaseAll)));
             var list = currentBlock.Statements.ToList();

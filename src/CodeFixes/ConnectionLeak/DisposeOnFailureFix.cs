@@ -31,9 +31,9 @@ internal static class DisposeOnFailureFix
         var statements = ownership.HandOff is null
             ? candidates
             : candidates.Take(candidates.FindLastIndex(s => Statements.References(model, s, local)) + 1).ToList();
-        if (statements.Count == 0 || !statements.Any(s => Statements.References(model, s, local) || s.DescendantNodesAndSelf().Any(n => n is InvocationExpressionSyntax or AwaitExpressionSyntax or ObjectCreationExpressionSyntax)))
+        if (!statements.Any(s => (s != region.Acquiring || region.Lifted) && s.DescendantNodesAndSelf().Any(n => n is InvocationExpressionSyntax or AwaitExpressionSyntax or ObjectCreationExpressionSyntax or ElementAccessExpressionSyntax)))
         {
-            // Nothing can fail before the connection leaves.
+            // Nothing can fail between the acquisition and the point where the connection leaves.
             return;
         }
 

@@ -102,22 +102,11 @@ internal static class ReleaseInFinallyFix
             }
             else
             {
-                var body = new List<StatementSyntax>();
-                var removedTight = false;
-                foreach (var statement in statements)
+                var body = Statements.Kept(statements.Select(statement =>
                 {
                     var mapped = statement is LocalDeclarationStatementSyntax declaration && hoisted.ContainsKey(declaration) ? Statements.AssignInstead(declaration) : statement;
-                    if (Statements.RemoveReleases(mapped, releases, release) is not { } kept)
-                    {
-                        removedTight = !StartsWithBlankLine(statement);
-                        continue;
-                    }
-
-                    // A release that sat right under a statement leaves no blank line behind it.
-                    body.Add(removedTight && StartsWithBlankLine(kept) ? kept.WithLeadingTrivia(kept.GetLeadingTrivia().SkipWhile(t => !t.IsKind(SyntaxKind.EndOfLineTrivia)).Skip(1)) : kept);
-                    removedTight = false;
-                }
-
+                    return (statement, Statements.RemoveReleases(mapped, releases, release));
+                }));
                 var blankLines = new SyntaxTriviaList();
                 if (body.Count > 0)
                 {
@@ -201,9 +190,6 @@ internal static class ReleaseInFinallyFix
             return currentUnit.WithMembers(List(members));
         }));
     }
-
-    private static bool StartsWithBlankLine(SyntaxNode statement) =>
-        statement.GetLeadingTrivia().SkipWhile(t => t.IsKind(SyntaxKind.WhitespaceTrivia)).FirstOrDefault().IsKind(SyntaxKind.EndOfLineTrivia);
 
     /// <summary>
     /// The releases the finally replaces: not those that give back an old value before the variable takes a new one

@@ -148,28 +148,35 @@ internal static class Statements
         return false;
     }
 
-    /// <summary>Removes the given release statements from a node; an <c>if</c> left with nothing to do goes too.</summary>
+    /// <summary>
+    /// Removes the given release statements from a node. An <c>if</c> left with nothing to do goes too, and so does a
+    /// <c>catch</c> left with nothing but <c>throw;</c> (a <c>try</c> left with nothing to handle gives its statements
+    /// to the block around it).
+    /// </summary>
     /// <returns>The node without them, or <c>null</c> when the node itself was one of them.</returns>
     public static TNode? RemoveReleases<TNode>(TNode node, IReadOnlyCollection<StatementSyntax> releases, StatementSyntax? moved = null)
         where TNode : SyntaxNode
     {
-        var removable = releases
+        var units = releases
             .Where(release => node.Span.Contains(release.Span) && node.DescendantNodesAndSelf().Contains(release))
             .Select(RemovalUnit)
             .ToList();
-        if (removable.Count == 0)
+        if (units.Count == 0)
         {
             return node;
         }
 
-        if (removable.Contains(node))
+        if (units.Contains(node))
         {
             return null;
         }
 
+        var unwrapped = new List<TryStatementSyntax>();
+        var removable = units.Select(unit => OnlyRethrowLeft(unit, node, unwrapped) ?? unit).ToList();
+
         // Drop the statement with its line; keep a comment or directive that stood above it, unless the
         // statement moves (with its comment) into the finally.
-        var result = node.TrackNodes(removable);
+        var result = node.TrackNodes(removable.Concat(unwrapped));
         foreach (var unit in removable)
         {
             var moves = moved is not null && HasCommentsOrDirectives(moved.GetLeadingTrivia())
@@ -183,8 +190,81 @@ internal static class Statements
             }
         }
 
+        foreach (var tryStatement in unwrapped)
+        {
+            if (result.GetCurrentNode(tryStatement) is { Catches.Count: 0, Finally: null } current)
+            {
+                var statements = current.Block.Statements;
+                result = result.ReplaceNode(current, statements.Select((s, i) => i == 0 ? s.WithLeadingTrivia(current.GetLeadingTrivia()) : s));
+            }
+        }
+
         return result;
     }
+
+    /// <summary>
+    /// The catch clause to remove instead of <paramref name="unit"/> when the release is all it does before
+    /// <c>throw;</c>; its try is unwrapped when that leaves it empty and its block's locals clash with nothing.
+    /// </summary>
+    private static SyntaxNode? OnlyRethrowLeft(SyntaxNode unit, SyntaxNode node, List<TryStatementSyntax> unwrapped)
+    {
+        if (unit.Parent is not BlockSyntax { Statements.Count: 2, Parent: CatchClauseSyntax { Filter: null, Parent: TryStatementSyntax tryStatement } clause } block
+            || block.Statements[0] != unit
+            || block.Statements[1] is not ThrowStatementSyntax { Expression: null } rethrow
+            || HasCommentsOrDirectives(rethrow.GetLeadingTrivia()) || HasCommentsOrDirectives(block.CloseBraceToken.LeadingTrivia))
+        {
+            return null;
+        }
+
+        if (tryStatement.Catches.Count > 1 || tryStatement.Finally is not null || tryStatement == node)
+        {
+            return clause;
+        }
+
+        // The only handler: the try has nothing left to do, and its statements move out of it.
+        if (tryStatement.Parent is not BlockSyntax outer)
+        {
+            return null;
+        }
+
+        var inner = tryStatement.Block.Statements.OfType<LocalDeclarationStatementSyntax>().SelectMany(d => d.Declaration.Variables).Select(v => v.Identifier.ValueText).ToList();
+        var others = outer.Statements.Where(s => s != tryStatement).SelectMany(s => s.DescendantNodesAndSelf().OfType<VariableDeclaratorSyntax>()).Select(v => v.Identifier.ValueText);
+        if (inner.Intersect(others).Any())
+        {
+            return null;
+        }
+
+        unwrapped.Add(tryStatement);
+        return clause;
+    }
+
+    /// <summary>
+    /// The statements that stay, in order, when some are removed: one that sat right under a removed statement
+    /// loses the blank line above it, so that the removal leaves no gap.
+    /// </summary>
+    public static List<StatementSyntax> Kept(IEnumerable<(StatementSyntax Original, StatementSyntax? Kept)> statements)
+    {
+        var kept = new List<StatementSyntax>();
+        var removedTight = false;
+        foreach (var (original, statement) in statements)
+        {
+            if (statement is null)
+            {
+                removedTight = !StartsWithBlankLine(original);
+                continue;
+            }
+
+            kept.Add(removedTight && StartsWithBlankLine(statement)
+                ? statement.WithLeadingTrivia(statement.GetLeadingTrivia().SkipWhile(t => !t.IsKind(SyntaxKind.EndOfLineTrivia)).Skip(1))
+                : statement);
+            removedTight = false;
+        }
+
+        return kept;
+    }
+
+    private static bool StartsWithBlankLine(SyntaxNode statement) =>
+        statement.GetLeadingTrivia().SkipWhile(t => t.IsKind(SyntaxKind.WhitespaceTrivia)).FirstOrDefault().IsKind(SyntaxKind.EndOfLineTrivia);
 
     /// <summary>The release with the <c>if</c> that only guards it (<c>if (x != null) x.Release();</c>).</summary>
     public static SyntaxNode RemovalUnit(StatementSyntax statement)

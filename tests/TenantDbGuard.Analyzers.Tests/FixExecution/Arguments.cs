@@ -13,7 +13,8 @@ internal sealed class NeedsDatabaseException(string what) : Exception($"{what} n
 /// Makes the arguments (and the instance) the caller passes: the runnable Prelude's pools, a data source or connection
 /// string of the run's MariaDB pool, two tenants for a loop, the run's token, flags as the run asks. A type the harness
 /// cannot make comes from a static <c>ExecutionSetup</c> class in the test code: any static method of it that returns
-/// the type, with parameters made the same way.
+/// the type, with parameters made the same way. (A static <c>int Held()</c> of that class adds what it counts to the
+/// connections the run still holds.)
 /// </summary>
 internal sealed class Arguments
 {

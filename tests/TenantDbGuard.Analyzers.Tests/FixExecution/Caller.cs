@@ -133,8 +133,13 @@ internal static class Caller
             outcomes.Add("cleanup" + cleanup);
         }
 
-        var held = run.Leases.Count(l => !l.IsReleased);
-        await ReleaseAsync(arguments.Made.Where(m => m is DbDataSource));
+        // Leases of the Prelude, and those a test's own ExecutionSetup.Held() counts (a TenantDatabase's, say).
+        var held = run.Leases.Count(l => !l.IsReleased) + assembly.GetTypes()
+            .Where(t => t.Name == "ExecutionSetup")
+            .SelectMany(t => t.GetMethods(BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Static))
+            .Where(m => m.Name == "Held" && m.ReturnType == typeof(int) && m.GetParameters().Length == 0)
+            .Sum(m => (int)m.Invoke(null, null)!);
+        await ReleaseAsync(arguments.Made.Where(m => m is IDisposable or IAsyncDisposable));
         return new Observation(string.Join("; ", outcomes), run.Trace, held, 0, run.DoubleReleases, run.Acquisitions, returnedSequence);
     }
 

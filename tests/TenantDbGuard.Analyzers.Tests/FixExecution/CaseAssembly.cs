@@ -17,6 +17,8 @@ internal sealed class CaseAssembly
 {
     private static readonly ImmutableArray<MetadataReference> References = TestReferences.All
         .Append(MetadataReference.CreateFromFile(typeof(Prelude.Pool).Assembly.Location))
+        .Append(MetadataReference.CreateFromFile(typeof(TenantDatabase).Assembly.Location))
+        .Append(MetadataReference.CreateFromFile(typeof(Microsoft.Extensions.Logging.ILoggerFactory).Assembly.Location))
         .ToImmutableArray();
 
     private readonly byte[] _image;
