@@ -41,6 +41,7 @@ internal sealed class ExecutionRun
     private int _acquisitions;
     private int _commands;
     private int _doubleReleases;
+    private int _cancelPending;
 
     public ExecutionRun(FaultMode mode, string? connectionString)
     {
@@ -81,6 +82,19 @@ internal sealed class ExecutionRun
         }
     }
 
+    /// <summary>
+    /// An acquisition the run sees only from inside the library that makes it (a TenantDatabase lease): counted, never
+    /// failed, and a cancellation waits for the code under test's next command, once the lease is in its hands.
+    /// </summary>
+    public void Acquired()
+    {
+        Interlocked.Increment(ref _acquisitions);
+        if (Mode == FaultMode.Cancelled)
+        {
+            Volatile.Write(ref _cancelPending, 1);
+        }
+    }
+
     public void AfterAcquire()
     {
         if (Mode == FaultMode.Cancelled)
@@ -99,6 +113,11 @@ internal sealed class ExecutionRun
         if (Interlocked.Increment(ref _commands) == 1 && Mode == FaultMode.FirstCommandThrows)
         {
             throw new InjectedFaultException("The first command failed (injected).");
+        }
+
+        if (Interlocked.Exchange(ref _cancelPending, 0) == 1)
+        {
+            Cancellation.Cancel();
         }
 
         Cancellation.Token.ThrowIfCancellationRequested();

@@ -7,7 +7,9 @@ namespace TenantDbGuard.Analyzers.Tests.FixExecution;
 /// <summary>
 /// Watches MySqlConnector from the outside: its <c>Open</c> and <c>Execute</c> activities carry the run's faults into
 /// real connections and commands, and its <c>db.client.connections.usage</c> metric (<c>state=used</c>) says how many
-/// physical connections each pool still lends out.
+/// physical connections each pool still lends out. What TenantDbGuard.Runtime does inside (its budget probe, the
+/// physical connections behind its leases) is not the code under test and is left alone; its leases are counted as
+/// acquisitions from its <c>tenantdbguard.connections.wait_time</c> metric.
 /// </summary>
 internal static class MySqlProbe
 {
@@ -34,13 +36,36 @@ internal static class MySqlProbe
 
     private static ExecutionRun? ObservedRun() => Silenced.Value ? null : ExecutionRun.Current;
 
+    /// <summary>
+    /// Is MySqlConnector called by TenantDbGuard.Runtime rather than by the code under test? The nearest caller that is
+    /// neither MySqlConnector, Dapper nor the framework decides (code resumed inline after an await of the runtime has
+    /// the runtime further down its stack).
+    /// </summary>
+    private static bool FromRuntime()
+    {
+        foreach (var frame in new StackTrace(fNeedFileInfo: false).GetFrames())
+        {
+            var assembly = frame.GetMethod()?.DeclaringType?.Assembly;
+            var name = assembly?.GetName().Name ?? string.Empty;
+            if (assembly is null || assembly == typeof(MySqlProbe).Assembly || name is "MySqlConnector" or "Dapper" or "System.Private.CoreLib"
+                || name.StartsWith("System.", StringComparison.Ordinal) || name.StartsWith("Microsoft.", StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            return assembly == typeof(TenantDatabase).Assembly;
+        }
+
+        return false;
+    }
+
     private static ActivityListener CreateActivityListener()
     {
         var listener = new ActivityListener
         {
             ShouldListenTo = source => source.Name == SourceName,
             Sample = (ref ActivityCreationOptions<ActivityContext> _) =>
-                ObservedRun() is null ? ActivitySamplingResult.None : ActivitySamplingResult.AllData,
+                ObservedRun() is null || FromRuntime() ? ActivitySamplingResult.None : ActivitySamplingResult.AllData,
             ActivityStarted = activity =>
             {
                 // An exception thrown here leaves MySqlConnector before it opens or sends anything.
@@ -83,12 +108,14 @@ internal static class MySqlProbe
         {
             InstrumentPublished = (instrument, meterListener) =>
             {
-                if (instrument.Meter.Name == SourceName && instrument.Name == "db.client.connections.usage")
+                if ((instrument.Meter.Name == SourceName && instrument.Name == "db.client.connections.usage")
+                    || (instrument.Meter.Name == "TenantDbGuard" && instrument.Name == "tenantdbguard.connections.wait_time"))
                 {
                     meterListener.EnableMeasurementEvents(instrument);
                 }
             },
         };
+        listener.SetMeasurementEventCallback<double>((_, _, _, _) => ObservedRun()?.Acquired());
         listener.SetMeasurementEventCallback<int>((_, value, tags, _) =>
         {
             string? pool = null;
