@@ -49,8 +49,9 @@ internal static class ReleaseInFinallyFix
         }
 
         var release = chooser.Choose(local, releases, region.Acquiring, needs);
-        if (release is null)
+        if (release is null || statements.Any(s => s.DescendantNodesAndSelf().Any(n => n is LabeledStatementSyntax)))
         {
+            // A label inside the try could be the target of a goto from outside it, which C# does not allow.
             return;
         }
 

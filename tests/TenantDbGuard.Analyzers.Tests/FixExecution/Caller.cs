@@ -49,6 +49,7 @@ internal static class Caller
         var connectionString = poolName is null ? null : await SharedMariaDb.ConnectionStringAsync(poolName);
         var run = new ExecutionRun(mode, connectionString);
         var assembly = code.Load(out var context);
+        run.CallsRuntime = assembly.GetReferencedAssemblies().Any(a => a.Name == typeof(TenantDatabase).Assembly.GetName().Name);
         try
         {
             MySqlProbe.EnsureStarted();
@@ -100,11 +101,14 @@ internal static class Caller
                 instance = arguments.Make(type, "instance", 1);
             }
 
+            // A caller that calls twice passes the same things twice: the same pool, the same data source.
+            object?[]? args = null;
             for (var call = 0; call < (run.Mode == FaultMode.CalledTwice ? 2 : 1); call++)
             {
                 try
                 {
-                    var (value, args) = Invoke(target, instance, arguments);
+                    object? value;
+                    (value, args) = Invoke(target, instance, arguments, args);
                     owned.AddRange(args);
                     returnedSequence |= IsSequence(value);
                     outcomes.Add(await UseAsync(value, run.Mode == FaultMode.SequenceAbandoned, owned));
@@ -143,14 +147,16 @@ internal static class Caller
         return new Observation(string.Join("; ", outcomes), run.Trace, held, 0, run.DoubleReleases, run.Acquisitions, returnedSequence);
     }
 
-    private static (object? Value, object?[] Args) Invoke(MemberInfo target, object? instance, Arguments arguments)
+    private static (object? Value, object?[] Args) Invoke(MemberInfo target, object? instance, Arguments arguments, object?[]? reused)
     {
         if (target is MethodInfo { IsGenericMethodDefinition: true } open)
         {
             target = Close(open);
         }
 
-        var args = target switch
+        // Arguments are passed again unless the call writes into them (out, ref): each call's results stay the caller's.
+        var writes = target is MethodBase { } withParameters && withParameters.GetParameters().Any(p => p.ParameterType.IsByRef);
+        var args = (writes ? null : reused) ?? target switch
         {
             MethodBase method when method == method.Module.Assembly.EntryPoint && method.GetParameters().Length == 1 => [Array.Empty<string>()],
             MethodBase method => arguments.For(method.GetParameters()),

@@ -58,6 +58,9 @@ internal sealed class ExecutionRun
 
     public CancellationTokenSource Cancellation { get; } = new();
 
+    /// <summary>The code under test calls TenantDbGuard.Runtime, whose own MySqlConnector calls are not the code's.</summary>
+    public bool CallsRuntime { get; set; }
+
     public int Acquisitions => Volatile.Read(ref _acquisitions);
 
     /// <summary>Leases given back twice: harmless for a lease's <c>Dispose</c>, a corrupted pool for <c>Release</c>.</summary>

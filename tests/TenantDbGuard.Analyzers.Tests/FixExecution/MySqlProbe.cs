@@ -65,7 +65,7 @@ internal static class MySqlProbe
         {
             ShouldListenTo = source => source.Name == SourceName,
             Sample = (ref ActivityCreationOptions<ActivityContext> _) =>
-                ObservedRun() is null || FromRuntime() ? ActivitySamplingResult.None : ActivitySamplingResult.AllData,
+                ObservedRun() is not { } run || (run.CallsRuntime && FromRuntime()) ? ActivitySamplingResult.None : ActivitySamplingResult.AllData,
             ActivityStarted = activity =>
             {
                 // An exception thrown here leaves MySqlConnector before it opens or sends anything.
