@@ -502,24 +502,5 @@ internal sealed class Ownership
             .Any(id => id.Identifier.ValueText == "CloseConnection" && _model.GetSymbolInfo(id).Symbol is IFieldSymbol { ContainingType.Name: "CommandBehavior" });
 
     /// <summary>The expression whose parent says what happens to the value: through parentheses, casts, <c>?:</c>, <c>??</c>, <c>await</c>.</summary>
-    private static ExpressionSyntax Climb(ExpressionSyntax expression)
-    {
-        while (true)
-        {
-            switch (expression.Parent)
-            {
-                case ParenthesizedExpressionSyntax or CastExpressionSyntax or AwaitExpressionSyntax or PostfixUnaryExpressionSyntax { RawKind: (int)SyntaxKind.SuppressNullableWarningExpression }:
-                case BinaryExpressionSyntax { RawKind: (int)SyntaxKind.AsExpression or (int)SyntaxKind.CoalesceExpression }:
-                case ConditionalExpressionSyntax conditional when conditional.Condition != expression:
-                case SwitchExpressionArmSyntax:
-                    expression = expression.Parent is SwitchExpressionArmSyntax arm ? (ExpressionSyntax)arm.Parent! : (ExpressionSyntax)expression.Parent;
-                    continue;
-                case MemberAccessExpressionSyntax { Name.Identifier.ValueText: "ConfigureAwait", Parent: InvocationExpressionSyntax configured } access when access.Expression == expression:
-                    expression = configured;
-                    continue;
-                default:
-                    return expression;
-            }
-        }
-    }
+    private static ExpressionSyntax Climb(ExpressionSyntax expression) => Statements.OutermostValue(expression, throughChoices: true);
 }

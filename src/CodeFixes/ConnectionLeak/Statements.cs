@@ -104,8 +104,12 @@ internal static class Statements
     public static StatementSyntax TopLevel(SyntaxNode node, BlockSyntax block) =>
         node.AncestorsAndSelf().OfType<StatementSyntax>().First(s => s.Parent == block);
 
-    /// <summary>The acquisition with what completes it: <c>await</c>, <c>ConfigureAwait</c>, parentheses, casts.</summary>
-    public static ExpressionSyntax OutermostValue(ExpressionSyntax acquisition)
+    /// <summary>
+    /// The acquisition with what completes it: <c>await</c>, <c>ConfigureAwait</c>, parentheses, casts; with
+    /// <paramref name="throughChoices"/>, also <c>!</c>, <c>as</c>, <c>??</c>, <c>?:</c> and switch arms, which pass
+    /// the value on (to find out where it goes).
+    /// </summary>
+    public static ExpressionSyntax OutermostValue(ExpressionSyntax acquisition, bool throughChoices = false)
     {
         var current = acquisition;
         while (true)
@@ -113,7 +117,13 @@ internal static class Statements
             switch (current.Parent)
             {
                 case AwaitExpressionSyntax or ParenthesizedExpressionSyntax or CastExpressionSyntax:
+                case PostfixUnaryExpressionSyntax { RawKind: (int)SyntaxKind.SuppressNullableWarningExpression } when throughChoices:
+                case BinaryExpressionSyntax { RawKind: (int)SyntaxKind.AsExpression or (int)SyntaxKind.CoalesceExpression } when throughChoices:
+                case ConditionalExpressionSyntax conditional when throughChoices && conditional.Condition != current:
                     current = (ExpressionSyntax)current.Parent;
+                    continue;
+                case SwitchExpressionArmSyntax { Parent: SwitchExpressionSyntax switchExpression } when throughChoices:
+                    current = switchExpression;
                     continue;
                 case MemberAccessExpressionSyntax { Name.Identifier.ValueText: "ConfigureAwait", Parent: InvocationExpressionSyntax configureAwait } access when access.Expression == current:
                     current = configureAwait;
