@@ -27,18 +27,6 @@ internal enum OwnershipKind
 /// </summary>
 internal sealed class Ownership
 {
-    private static readonly HashSet<string> StoringMethods = new()
-    {
-        "Add", "TryAdd", "Insert", "Enqueue", "TryEnqueue", "Push", "Set", "SetResult", "TrySetResult", "GetOrAdd", "AddOrUpdate",
-        "TryUpdate", "Exchange", "CompareExchange", "Write", "WriteAsync", "TryWrite", "Post", "SendAsync", "Register", "Subscribe",
-        "Attach", "Track", "Put", "Store", "Cache",
-    };
-
-    private static readonly HashSet<string> DeferringMethods = new()
-    {
-        "Run", "StartNew", "QueueUserWorkItem", "UnsafeQueueUserWorkItem", "Register", "Subscribe", "ContinueWith", "Schedule",
-    };
-
     private readonly ReleaseChooser _chooser;
     private readonly SemanticModel _model;
     private readonly List<StatementSyntax> _stores = new();
@@ -149,7 +137,7 @@ internal sealed class Ownership
     private void Classify(ExpressionSyntax reference, bool owner, int depth, bool isValue)
     {
         var captured = reference.Ancestors().TakeWhile(a => a != _chooser.Context.Node).FirstOrDefault(FunctionContext.IsFunction);
-        if (captured is not null && !RunsBeforeItsStatementEnds(captured))
+        if (captured is not null && !Callees.RunsBeforeItsStatementEnds(_model, _chooser.Context.Node, captured))
         {
             if (depth == 0 && captured is AnonymousFunctionExpressionSyntax lambda && Climb(lambda).Parent is ReturnStatementSyntax or ArrowExpressionClauseSyntax
                 && Statements.Uses(_model, lambda, (ILocalSymbol)_model.GetSymbolInfo(reference).Symbol!).Any(use => ReleasesHere(use)))
@@ -294,7 +282,7 @@ internal sealed class Ownership
                     return;
                 }
 
-                var kept = method?.ContainingType?.Name == "Interlocked" || StoringMethods.Contains(name) ? Kept.Stored : Keeps(method, argument, depth: 0);
+                var kept = Callees.Keeps(_model, method, argument);
                 if (kept == Kept.Stored)
                 {
                     if (owner)
@@ -316,7 +304,7 @@ internal sealed class Ownership
                 // An object of the code's own types that keeps the connection owns it from here on.
                 var constructor = _model.GetSymbolInfo(creation).Symbol as IMethodSymbol;
                 var type = _model.GetTypeInfo(creation).Type;
-                Derived(creation, owner && type?.Locations.Any(l => l.IsInSource) == true, depth, carries: Keeps(constructor, argument, depth: 0) != Kept.No);
+                Derived(creation, owner && type?.Locations.Any(l => l.IsInSource) == true, depth, carries: Callees.Keeps(_model, constructor, argument) != Kept.No);
                 return;
         }
     }
@@ -371,129 +359,6 @@ internal sealed class Ownership
         }
 
         Follow(local, owner, depth);
-    }
-
-    private enum Kept
-    {
-        No,
-
-        /// <summary>In a field, a property, a collection, or a lambda: beyond the call.</summary>
-        Stored,
-
-        /// <summary>Returned, itself or inside something made from it.</summary>
-        Returned,
-    }
-
-    /// <summary>Does a method of the compilation keep its parameter, and how?</summary>
-    private Kept Keeps(IMethodSymbol? method, ArgumentSyntax argument, int depth)
-    {
-        if (method is null || depth > 2 || method.DeclaringSyntaxReferences.FirstOrDefault()?.GetSyntax() is not { } declaration)
-        {
-            return Kept.No;
-        }
-
-        var parameter = argument.NameColon is { } nameColon
-            ? method.Parameters.FirstOrDefault(p => p.Name == nameColon.Name.Identifier.ValueText)
-            : method.Parameters.ElementAtOrDefault(((ArgumentListSyntax)argument.Parent!).Arguments.IndexOf(argument));
-        if (parameter is null)
-        {
-            return Kept.No;
-        }
-
-        var model = _model.Compilation.GetSemanticModel(declaration.SyntaxTree);
-        var kept = Kept.No;
-        foreach (var use in declaration.DescendantNodes().OfType<IdentifierNameSyntax>().Where(id => id.Identifier.ValueText == parameter.Name))
-        {
-            if (!SymbolEqualityComparer.Default.Equals(model.GetSymbolInfo(use).Symbol, parameter))
-            {
-                continue;
-            }
-
-            if (use.Ancestors().TakeWhile(a => a != declaration).Any(FunctionContext.IsFunction))
-            {
-                return Kept.Stored;
-            }
-
-            var expression = Climb(use);
-            if (expression.Parent is ArgumentSyntax { Parent.Parent: BaseObjectCreationExpressionSyntax creation })
-            {
-                // Something made from it keeps it when that is kept.
-                expression = Climb(creation);
-            }
-
-            switch (expression.Parent)
-            {
-                case AssignmentExpressionSyntax assignment when assignment.Right == expression:
-                case InitializerExpressionSyntax:
-                    return Kept.Stored;
-                case ReturnStatementSyntax or YieldStatementSyntax or ArrowExpressionClauseSyntax:
-                    kept = Kept.Returned;
-                    break;
-                case ArgumentSyntax inner when inner.Parent?.Parent is InvocationExpressionSyntax call:
-                    var callee = model.GetSymbolInfo(call).Symbol as IMethodSymbol;
-                    if (callee?.ContainingType?.Name == "Interlocked" || StoringMethods.Contains(callee?.Name ?? string.Empty) || !inner.RefKindKeyword.IsKind(SyntaxKind.None))
-                    {
-                        return Kept.Stored;
-                    }
-
-                    var nested = new Ownership(_chooser).Keeps(callee, inner, depth + 1);
-                    if (nested == Kept.Stored)
-                    {
-                        return Kept.Stored;
-                    }
-
-                    break;
-            }
-        }
-
-        return kept;
-    }
-
-    /// <summary>
-    /// Does a lambda or local function that uses the connection run before the statement around it ends: a local
-    /// function only called, or a lambda given to a call whose result is awaited or not kept?
-    /// </summary>
-    private bool RunsBeforeItsStatementEnds(SyntaxNode function)
-    {
-        if (function is LocalFunctionStatementSyntax localFunction)
-        {
-            var symbol = _model.GetDeclaredSymbol(localFunction);
-            return _chooser.Context.Node.DescendantNodes().OfType<IdentifierNameSyntax>()
-                .Where(id => id.Identifier.ValueText == localFunction.Identifier.ValueText && SymbolEqualityComparer.Default.Equals(_model.GetSymbolInfo(id).Symbol, symbol))
-                .All(id => id.Parent is InvocationExpressionSyntax invocation && invocation.Expression == id);
-        }
-
-        if (function.Parent is not ArgumentSyntax { Parent.Parent: InvocationExpressionSyntax call }
-            || DeferringMethods.Contains((_model.GetSymbolInfo(call).Symbol as IMethodSymbol)?.Name ?? string.Empty) && !IsAwaited(call))
-        {
-            return false;
-        }
-
-        ExpressionSyntax outer = call;
-        while (outer.Parent is MemberAccessExpressionSyntax { Parent: InvocationExpressionSyntax chained } access && access.Expression == outer)
-        {
-            outer = chained;
-        }
-
-        if (IsAwaited(outer))
-        {
-            return true;
-        }
-
-        var type = _model.GetTypeInfo(outer).Type;
-        var deferred = type is null || CarriesConnection(type) || type.Name is "Task" or "ValueTask" or "Lazy";
-        return !deferred && outer.Parent is ExpressionStatementSyntax or EqualsValueClauseSyntax or ReturnStatementSyntax or ArgumentSyntax or BinaryExpressionSyntax;
-    }
-
-    private static bool IsAwaited(ExpressionSyntax expression)
-    {
-        var current = expression;
-        while (current.Parent is MemberAccessExpressionSyntax { Name.Identifier.ValueText: "ConfigureAwait", Parent: InvocationExpressionSyntax configured } access && access.Expression == current)
-        {
-            current = configured;
-        }
-
-        return current.Parent is AwaitExpressionSyntax;
     }
 
     private bool IsCloseConnectionReader(InvocationExpressionSyntax invocation) =>
