@@ -575,6 +575,59 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
         }
         """);
 
+    [Fact]
+    public Task Connection_returned_through_a_pattern_variable_gets_no_fix() => NoFixVerifier.VerifyAsync("""
+        using Prelude;
+
+        class C
+        {
+            ConnectionLease M(LeasePool pool)
+            {
+                if ([|pool.GetConnection()|] is { } lease && lease.Execute("select 1") > 0)
+                {
+                    return lease;
+                }
+
+                return null;
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Connection_put_in_a_returned_tuple_is_released_on_failure_only() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            (ConnectionLease Lease, int Rows) M(LeasePool pool)
+            {
+                var lease = [|pool.GetConnection()|];
+                var rows = lease.Execute("select 1");
+                return (lease, rows);
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            (ConnectionLease Lease, int Rows) M(LeasePool pool)
+            {
+                var lease = pool.GetConnection();
+                try
+                {
+                    var rows = lease.Execute("select 1");
+                    return (lease, rows);
+                }
+                catch
+                {
+                    lease.Dispose();
+                    throw;
+                }
+            }
+        }
+        """);
+
     // ---------------------------------------------------------------- handed to an object that owns it
 
     [Fact]

@@ -19,8 +19,6 @@ namespace TenantDbGuard.CodeFixes.ConnectionLeak;
 /// </summary>
 internal static class AwaitedLaterFix
 {
-    public static readonly SyntaxAnnotation AwaitedDeclaration = new("TenantDbGuard.AwaitedDeclaration");
-
     /// <summary>
     /// The rewrite that moves the acquisition to its <c>await</c>, or <c>null</c> when moving it could change what the code
     /// does: the task is used elsewhere, the statements in between change what the call reads, or the call's
@@ -57,7 +55,7 @@ internal static class AwaitedLaterFix
             var currentBlock = Statements.Find(root, block);
             var currentAwaited = currentBlock.Statements[to];
             var use = currentAwaited.DescendantNodes().OfType<IdentifierNameSyntax>().First(id => id.Span == uses[0].Span);
-            var merged = currentAwaited.ReplaceNode(use, acquisition.WithTriviaFrom(use)).WithAdditionalAnnotations(AwaitedDeclaration);
+            var merged = currentAwaited.ReplaceNode(use, acquisition.WithTriviaFrom(use).WithAdditionalAnnotations(LeakFixPlanner.Moved));
             var statements = currentBlock.Statements.Replace(currentAwaited, merged);
             var removed = CallStatement.RemoveAt(currentBlock.WithStatements(statements), from);
             return root.ReplaceNode(currentBlock, removed);

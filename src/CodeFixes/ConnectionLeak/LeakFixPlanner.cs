@@ -4,6 +4,8 @@ using System.Threading;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
+using Microsoft.CodeAnalysis.Formatting;
+using static Microsoft.CodeAnalysis.CSharp.SyntaxFactory;
 
 namespace TenantDbGuard.CodeFixes.ConnectionLeak;
 
@@ -15,6 +17,9 @@ namespace TenantDbGuard.CodeFixes.ConnectionLeak;
 /// </summary>
 internal static class LeakFixPlanner
 {
+    /// <summary>Marks the acquisition in code a fix first rewrites (then plans on): a call moved to its await, a braced switch section.</summary>
+    public static readonly SyntaxAnnotation Moved = new("TenantDbGuard.MovedAcquisition");
+
     private static readonly string[] PoolMethods = { "GetConnection", "GetConnectionAsync", "OpenConnection", "OpenConnectionAsync", "CreateConnection", "Rent", "RentAsync" };
 
     /// <summary>Plans the fixes of one diagnostic.</summary>
@@ -34,6 +39,12 @@ internal static class LeakFixPlanner
         if (FunctionContext.Of(acquisition) is not { } context)
         {
             return ImmutableArray<LeakFix>.Empty;
+        }
+
+        if (acquisition.FirstAncestorOrSelf<StatementSyntax>() is { Parent: SwitchSectionSyntax section } && BraceSection(model, section, acquisition) is { } brace)
+        {
+            // A using or a try cannot start in the middle of a switch section's statements: give them braces first.
+            return PlanOnRewrite(model, brace, acquisition, properties, configuredReleaseNames);
         }
 
         var chooser = new ReleaseChooser(model, context, configuredReleaseNames);
@@ -148,17 +159,51 @@ internal static class LeakFixPlanner
             return;
         }
 
-        // Plan the fix of the awaited connection on the code as it is once the call has moved to its await.
-        var root = model.SyntaxTree.GetRoot();
-        var merged = model.SyntaxTree.WithRootAndOptions(merge(root), model.SyntaxTree.Options);
-        var mergedModel = model.Compilation.ReplaceSyntaxTree(model.SyntaxTree, merged).GetSemanticModel(merged);
-        var awaited = merged.GetRoot().GetAnnotatedNodes(AwaitedLaterFix.AwaitedDeclaration).OfType<LocalDeclarationStatementSyntax>().Single();
-        var moved = awaited.DescendantNodes().OfType<InvocationExpressionSyntax>().First(i => i.IsEquivalentTo(acquisition));
-        var planned = Plan(mergedModel, moved, ImmutableDictionary<string, string?>.Empty.Add("Kind", "Returned").Add("HandsOff", handsOff ? "true" : "false"), configuredReleaseNames, CancellationToken.None);
-        foreach (var fix in planned)
+        fixes.AddRange(PlanOnRewrite(model, merge, acquisition, ImmutableDictionary<string, string?>.Empty.Add("Kind", "Returned").Add("HandsOff", handsOff ? "true" : "false"), configuredReleaseNames));
+    }
+
+    /// <summary>Plans on the code as <paramref name="rewrite"/> leaves it; each fix applies the rewrite first.</summary>
+    private static ImmutableArray<LeakFix> PlanOnRewrite(
+        SemanticModel model,
+        System.Func<SyntaxNode, SyntaxNode> rewrite,
+        InvocationExpressionSyntax acquisition,
+        ImmutableDictionary<string, string?> properties,
+        string? configuredReleaseNames)
+    {
+        var rewritten = model.SyntaxTree.WithRootAndOptions(rewrite(model.SyntaxTree.GetRoot()), model.SyntaxTree.Options);
+        var rewrittenModel = model.Compilation.ReplaceSyntaxTree(model.SyntaxTree, rewritten).GetSemanticModel(rewritten);
+        var moved = rewritten.GetRoot().GetAnnotatedNodes(Moved).OfType<InvocationExpressionSyntax>().FirstOrDefault(i => i.IsEquivalentTo(acquisition));
+        return moved is null
+            ? ImmutableArray<LeakFix>.Empty
+            : Plan(rewrittenModel, moved, properties, configuredReleaseNames, CancellationToken.None)
+                .Select(fix => new LeakFix(fix.Title, fix.EquivalenceKey, current => fix.Apply(rewrite(current))))
+                .ToImmutableArray();
+    }
+
+    /// <summary>
+    /// The rewrite that puts a switch section's statements in a block, or <c>null</c> when a local they declare is
+    /// used by another section (they share one scope).
+    /// </summary>
+    private static System.Func<SyntaxNode, SyntaxNode>? BraceSection(SemanticModel model, SwitchSectionSyntax section, InvocationExpressionSyntax acquisition)
+    {
+        var declared = section.Statements.OfType<LocalDeclarationStatementSyntax>().SelectMany(d => d.Declaration.Variables).Select(v => model.GetDeclaredSymbol(v)).OfType<ILocalSymbol>().ToList();
+        if (section.Parent is not SwitchStatementSyntax switchStatement
+            || switchStatement.Sections.Where(s => s != section).Any(other => declared.Any(local => Statements.References(model, other, local))))
         {
-            fixes.Add(new LeakFix(fix.Title, fix.EquivalenceKey, current => fix.Apply(merge(current))));
+            return null;
         }
+
+        return root =>
+        {
+            var current = Statements.Find(root, section);
+            current = current.ReplaceNode(Statements.Find(current, acquisition), Statements.Find(current, acquisition).WithAdditionalAnnotations(Moved));
+            var statements = current.Statements;
+            var block = Block(statements.Select(s => s.WithAdditionalAnnotations(Formatter.Annotation)))
+                .WithLeadingTrivia(statements.First().GetLeadingTrivia())
+                .WithTrailingTrivia(statements.Last().GetTrailingTrivia())
+                .WithAdditionalAnnotations(Formatter.Annotation);
+            return root.ReplaceNode(Statements.Find(root, section), current.WithStatements(SingletonList<StatementSyntax>(block)));
+        };
     }
 
     /// <summary>The fixes of a connection held by a local: where its life ends, and whether it stays in the method.</summary>

@@ -114,7 +114,7 @@ internal sealed class Ownership
     private void Unknown(string reason) => _unknown ??= reason;
 
     /// <summary>Classifies every use of a value that carries the connection (the local, or something made from it).</summary>
-    private void Follow(ILocalSymbol value, bool owner, int depth)
+    private void Follow(ILocalSymbol value, bool owner, int depth, bool windowed = true, bool? isValue = null)
     {
         if (depth > 4)
         {
@@ -125,12 +125,12 @@ internal sealed class Ownership
         var function = _chooser.Context.Node;
         foreach (var use in Statements.Uses(_model, function, value))
         {
-            if (depth == 0 && (use.SpanStart < _from || use.SpanStart >= _to))
+            if (windowed && depth == 0 && (use.SpanStart < _from || use.SpanStart >= _to))
             {
                 continue;
             }
 
-            Classify(use, owner, depth, isValue: depth == 0);
+            Classify(use, owner, depth, isValue: isValue ?? depth == 0);
         }
     }
 
@@ -192,15 +192,25 @@ internal sealed class Ownership
             case ReturnStatementSyntax or YieldStatementSyntax or ArrowExpressionClauseSyntax { Parent: not LocalFunctionStatementSyntax }:
                 Returned(expression.Parent, owner);
                 return;
-            case IsPatternExpressionSyntax { Parent: IfStatementSyntax ifStatement } when isValue:
-                if (ifStatement.Condition == expression.Parent && Releases(ifStatement))
+            case IsPatternExpressionSyntax pattern when pattern.Expression == expression:
+                if (pattern.Parent is IfStatementSyntax ifStatement && ifStatement.Condition == pattern && isValue && Releases(ifStatement))
                 {
                     Released(captured);
+                    return;
+                }
+
+                // 'x is ConnectionLease lease': the new name stands for the same connection.
+                foreach (var alias in pattern.Pattern.DescendantNodesAndSelf().OfType<SingleVariableDesignationSyntax>())
+                {
+                    if (_model.GetDeclaredSymbol(alias) is ILocalSymbol local)
+                    {
+                        Follow(local, owner, depth, windowed: false, isValue: isValue);
+                    }
                 }
 
                 return;
-            case InitializerExpressionSyntax or AnonymousObjectMemberDeclaratorSyntax or TupleExpressionSyntax or CollectionExpressionSyntax or ExpressionElementSyntax:
-                Derived((ExpressionSyntax)expression.Parent.FirstAncestorOrSelf<ExpressionSyntax>(e => e is not InitializerExpressionSyntax)!, owner: false, depth);
+            case InitializerExpressionSyntax or AnonymousObjectMemberDeclaratorSyntax or CollectionExpressionSyntax or ExpressionElementSyntax:
+                Contained(expression.Parent.FirstAncestorOrSelf<ExpressionSyntax>(e => e is not InitializerExpressionSyntax)!, owner);
                 return;
         }
     }
@@ -232,6 +242,22 @@ internal sealed class Ownership
         else
         {
             Unknown("something that needs the connection is returned");
+        }
+    }
+
+    /// <summary>
+    /// Put in a tuple, a collection or an anonymous object: returned as it is, the caller gets the connection; kept
+    /// anywhere else, the fix cannot tell which element gives it back.
+    /// </summary>
+    private void Contained(ExpressionSyntax container, bool owner)
+    {
+        if (Climb(container).Parent is ReturnStatementSyntax or YieldStatementSyntax or ArrowExpressionClauseSyntax { Parent: not LocalFunctionStatementSyntax })
+        {
+            Returned(Climb(container).Parent!, owner);
+        }
+        else
+        {
+            Unknown("the connection is put in a tuple, a collection or an object");
         }
     }
 
@@ -269,6 +295,12 @@ internal sealed class Ownership
         if (!argument.RefKindKeyword.IsKind(SyntaxKind.None))
         {
             Unknown("the connection is passed by reference");
+            return;
+        }
+
+        if (argument.Parent is TupleExpressionSyntax tuple)
+        {
+            Contained(tuple, owner);
             return;
         }
 

@@ -1,6 +1,7 @@
 using System.Collections;
 using System.Data;
 using System.Data.Common;
+using System.Linq.Expressions;
 using System.Reflection;
 using MySqlConnector;
 
@@ -44,7 +45,7 @@ internal sealed class Arguments
     {
         if (depth > 4)
         {
-            throw new NotSupportedException($"The execution check gives up making a {type} for '{name}': too deep.");
+            throw new CannotRunException($"The execution check gives up making a {type} for '{name}': too deep.");
         }
 
         var element = ElementType(type);
@@ -60,7 +61,7 @@ internal sealed class Arguments
             _ when element is not null => Sequence(type, element, name),
             _ when typeof(DbDataSource).IsAssignableFrom(type) || type == typeof(MySqlDataSource) => new MySqlDataSource(ConnectionString(type)),
             _ when type == typeof(MySqlConnection) || type == typeof(DbConnection) || type == typeof(IDbConnection) => new MySqlConnection(ConnectionString(type)),
-            _ => Factory(type, depth) ?? Construct(type, depth),
+            _ => Factory(type, depth) ?? (typeof(Delegate).IsAssignableFrom(type) ? NoOp(type) : Construct(type, depth)),
         };
         if (made is not null && !type.IsValueType && type != typeof(string))
         {
@@ -120,6 +121,20 @@ internal sealed class Arguments
         return factory?.Invoke(null, factory.GetParameters().Select(p => Make(p.ParameterType, p.Name ?? string.Empty, depth + 1)).ToArray());
     }
 
+    /// <summary>A callback that does nothing and returns a default result (a completed task for a task).</summary>
+    private static Delegate NoOp(Type type)
+    {
+        var invoke = type.GetMethod("Invoke")!;
+        var parameters = invoke.GetParameters().Select(p => Expression.Parameter(p.ParameterType, p.Name)).ToArray();
+        var result = invoke.ReturnType;
+        Expression body = result == typeof(void) ? Expression.Empty()
+            : result == typeof(Task) ? Expression.Constant(Task.CompletedTask)
+            : result.IsGenericType && result.GetGenericTypeDefinition() == typeof(Task<>)
+                ? Expression.Call(typeof(Task), nameof(Task.FromResult), [result.GetGenericArguments()[0]], Expression.Default(result.GetGenericArguments()[0]))
+                : Expression.Default(result);
+        return Expression.Lambda(type, body, parameters).Compile();
+    }
+
     private object Construct(Type type, int depth)
     {
         var concrete = type.IsAbstract || type.IsInterface
@@ -131,7 +146,7 @@ internal sealed class Arguments
             .FirstOrDefault();
         if (constructor is null || typeof(Delegate).IsAssignableFrom(type))
         {
-            throw new NotSupportedException(
+            throw new CannotRunException(
                 $"The execution check cannot make a {type} argument: add a static ExecutionSetup class with a method that returns one, or opt the test out with a reason.");
         }
 
