@@ -18,15 +18,24 @@ build() {
     dotnet build "$solution" -nologo -tl:off
 }
 
+# A test that hangs (a wait that never ends) is stopped after $hang_timeout and reported as failed, so a
+# regression fails the run instead of holding CI until its own limit. The slowest single test (dotnet format end to
+# end on a loaded 2-core machine) takes about 5 minutes.
+hang_timeout="${TEST_HANG_TIMEOUT:-10m}"
+
 run_tests() {
-    dotnet test "$solution" --no-build -nologo -tl:off --logger "console;verbosity=minimal" 2>&1 | tee "$log"
+    dotnet test "$solution" --no-build -nologo -tl:off --logger "console;verbosity=minimal" \
+        --blame-hang-timeout "$hang_timeout" --blame-hang-dump-type none 2>&1 | tee "$log"
 }
 
 # Adds up the per-assembly lines of the console logger:
 #   Passed!  - Failed:     0, Passed:    42, Skipped:     1, Total:    43, Duration: 2 s - X.Tests.dll (net10.0)
+# A run aborted by the hang timeout (or a crash) prints "Test Run Aborted." and names the test that was running; it
+# counts as one failed test, since the per-assembly line covers only the tests that finished.
 summarize() {
     sed -E 's/\x1b\[[0-9;]*m//g' "$log" \
-        | sed -nE 's/^ *(Passed|Failed|Skipped)! +- +Failed: +([0-9]+), Passed: +([0-9]+), Skipped: +([0-9]+), Total: +([0-9]+).*/\3 \2 \4/p' \
+        | sed -nE -e 's/^ *(Passed|Failed|Skipped)! +- +Failed: +([0-9]+), Passed: +([0-9]+), Skipped: +([0-9]+), Total: +([0-9]+).*/\3 \2 \4/p' \
+            -e 's/^Test Run Aborted\..*/0 1 0/p' \
         | awk '{ passed += $1; failed += $2; skipped += $3 } END { printf "%d %d %d\n", passed, failed, skipped }'
 }
 

@@ -57,24 +57,26 @@ public sealed class ConnectionLeakAnalyzer : DiagnosticAnalyzer
         context.RegisterCompilationStartAction(static compilationContext =>
         {
             var rules = AcquisitionRules.Create(compilationContext.Compilation);
-            compilationContext.RegisterSyntaxNodeAction(nodeContext => AnalyzeMember(nodeContext, rules), MemberKinds);
+            var summaries = new MethodSummaries(compilationContext.Compilation, rules, compilationContext.Options.AnalyzerConfigOptionsProvider);
+            compilationContext.RegisterSyntaxNodeAction(nodeContext => AnalyzeMember(nodeContext, rules, summaries), MemberKinds);
         });
     }
 
-    private static void AnalyzeMember(SyntaxNodeAnalysisContext context, AcquisitionRules rules)
+    private static void AnalyzeMember(SyntaxNodeAnalysisContext context, AcquisitionRules rules, MethodSummaries summaries)
     {
         var names = rules.GetNames(context.Options.AnalyzerConfigOptionsProvider.GetOptions(context.Node.SyntaxTree));
+        FlowContext? flow = null;
         foreach (var body in ExecutableParts(context.Node))
         {
-            if (!MayAcquire(body, names.AcquireNames))
+            if (!MayAcquire(body, names.AcquireNames, summaries))
             {
                 continue;
             }
 
-            var graph = CreateGraph(context.SemanticModel, body, context.CancellationToken);
+            var graph = AcquisitionSites.CreateGraph(context.SemanticModel, body, context.CancellationToken);
             if (graph is not null)
             {
-                AnalyzeGraph(context, graph, rules, names);
+                AnalyzeGraph(context, graph, flow ??= new FlowContext(rules, names, summaries, context.CancellationToken));
             }
         }
     }
@@ -138,12 +140,13 @@ public sealed class ConnectionLeakAnalyzer : DiagnosticAnalyzer
     }
 
     /// <summary>The syntax pre-filter: does the code call anything named like an acquisition?</summary>
-    private static bool MayAcquire(SyntaxNode body, ImmutableHashSet<string> acquireNames)
+    private static bool MayAcquire(SyntaxNode body, ImmutableHashSet<string> acquireNames, MethodSummaries summaries)
     {
         // Types and namespaces in a compilation unit are analysed member by member, not with the top-level statements.
         foreach (var node in body.DescendantNodes(descendIntoChildren: static n => n is not (BaseTypeDeclarationSyntax or BaseNamespaceDeclarationSyntax or DelegateDeclarationSyntax)))
         {
-            if (node is InvocationExpressionSyntax invocation && InvokedName(invocation.Expression) is { } name && acquireNames.Contains(name))
+            if (node is InvocationExpressionSyntax invocation && SummaryCandidates.InvokedName(invocation.Expression) is { } name
+                && (acquireNames.Contains(name) || summaries.CandidateNames.Contains(name)))
             {
                 return true;
             }
@@ -152,55 +155,14 @@ public sealed class ConnectionLeakAnalyzer : DiagnosticAnalyzer
         return false;
     }
 
-    private static string? InvokedName(ExpressionSyntax expression) => expression switch
-    {
-        SimpleNameSyntax simple => simple.Identifier.ValueText,
-        MemberAccessExpressionSyntax memberAccess => memberAccess.Name.Identifier.ValueText,
-        MemberBindingExpressionSyntax memberBinding => memberBinding.Name.Identifier.ValueText,
-        _ => null,
-    };
-
-    private static ControlFlowGraph? CreateGraph(SemanticModel model, SyntaxNode body, CancellationToken cancellationToken)
-    {
-        var operation = model.GetOperation(body, cancellationToken);
-        while (operation?.Parent is not null)
-        {
-            operation = operation.Parent;
-        }
-
-        return operation switch
-        {
-            IMethodBodyOperation methodBody => ControlFlowGraph.Create(methodBody, cancellationToken),
-            IConstructorBodyOperation constructorBody => ControlFlowGraph.Create(constructorBody, cancellationToken),
-            IBlockOperation block => ControlFlowGraph.Create(block, cancellationToken),
-            IFieldInitializerOperation fieldInitializer => ControlFlowGraph.Create(fieldInitializer, cancellationToken),
-            IPropertyInitializerOperation propertyInitializer => ControlFlowGraph.Create(propertyInitializer, cancellationToken),
-            _ => null,
-        };
-    }
-
     /// <summary>Analyses one graph and, recursively, the graphs of its lambdas and local functions.</summary>
-    private static void AnalyzeGraph(SyntaxNodeAnalysisContext context, ControlFlowGraph graph, AcquisitionRules rules, AcquisitionRules.NameConfiguration names)
+    private static void AnalyzeGraph(SyntaxNodeAnalysisContext context, ControlFlowGraph graph, FlowContext flow)
     {
-        var sites = new List<AcquisitionSite>();
         var lambdas = new List<IFlowAnonymousFunctionOperation>();
-        foreach (var block in graph.Blocks)
-        {
-            foreach (var operation in block.Operations)
-            {
-                Collect(operation, rules, names, sites, lambdas);
-            }
-
-            if (block.BranchValue is not null)
-            {
-                Collect(block.BranchValue, rules, names, sites, lambdas);
-            }
-        }
-
+        var sites = AcquisitionSites.Find(graph, flow, lambdas);
         if (sites.Count > 0)
         {
-            var ownLocals = new HashSet<ILocalSymbol>(SymbolEqualityComparer.Default);
-            CollectLocals(graph.Root, ownLocals);
+            var ownLocals = AcquisitionSites.OwnLocals(graph);
             HashSet<SyntaxNode>? misused = null;
             foreach (var site in sites)
             {
@@ -210,10 +172,10 @@ public sealed class ConnectionLeakAnalyzer : DiagnosticAnalyzer
                     continue;
                 }
 
-                var (leaks, handsOff, misuses) = LeakFlowAnalysis.Run(graph, site, rules, names, ownLocals, context.CancellationToken);
+                var (leaks, handsOff, misuses) = LeakFlowAnalysis.Run(graph, site, flow, ownLocals);
                 if (leaks.Count > 0)
                 {
-                    context.ReportDiagnostic(CreateDiagnostic(site, leaks, handsOff));
+                    context.ReportDiagnostic(LeakDiagnostics.Create(site, leaks, handsOff));
                 }
 
                 foreach (var misuse in misuses)
@@ -221,7 +183,7 @@ public sealed class ConnectionLeakAnalyzer : DiagnosticAnalyzer
                     // Two acquisitions of one variable (Open twice) see the same misuse: report it once.
                     if ((misused ??= new HashSet<SyntaxNode>()).Add(misuse.At.Syntax))
                     {
-                        context.ReportDiagnostic(CreateDiagnostic(site, misuse));
+                        context.ReportDiagnostic(LeakDiagnostics.Create(site, misuse));
                     }
                 }
             }
@@ -229,209 +191,12 @@ public sealed class ConnectionLeakAnalyzer : DiagnosticAnalyzer
 
         foreach (var lambda in lambdas)
         {
-            AnalyzeGraph(context, graph.GetAnonymousFunctionControlFlowGraph(lambda, context.CancellationToken), rules, names);
+            AnalyzeGraph(context, graph.GetAnonymousFunctionControlFlowGraph(lambda, context.CancellationToken), flow);
         }
 
         foreach (var localFunction in graph.LocalFunctions)
         {
-            AnalyzeGraph(context, graph.GetLocalFunctionControlFlowGraph(localFunction, context.CancellationToken), rules, names);
+            AnalyzeGraph(context, graph.GetLocalFunctionControlFlowGraph(localFunction, context.CancellationToken), flow);
         }
-    }
-
-    private static void Collect(
-        IOperation root,
-        AcquisitionRules rules,
-        AcquisitionRules.NameConfiguration names,
-        List<AcquisitionSite> sites,
-        List<IFlowAnonymousFunctionOperation> lambdas)
-    {
-        var stack = new Stack<IOperation>();
-        stack.Push(root);
-        while (stack.Count > 0)
-        {
-            var operation = stack.Pop();
-            switch (operation)
-            {
-                case IFlowAnonymousFunctionOperation lambda:
-                    lambdas.Add(lambda);
-                    continue;
-                case IInvocationOperation invocation when rules.Classify(invocation, names) is { } kind:
-                    if (CreateSite(invocation, kind) is { } site)
-                    {
-                        sites.Add(site);
-                    }
-
-                    break;
-            }
-
-            foreach (var child in operation.ChildOperations)
-            {
-                stack.Push(child);
-            }
-        }
-    }
-
-    private static AcquisitionSite? CreateSite(IInvocationOperation invocation, AcquisitionKind kind)
-    {
-        object? anchor = null;
-        if (kind == AcquisitionKind.Opened)
-        {
-            var receiver = invocation.Instance;
-            while (receiver is IConversionOperation conversion)
-            {
-                receiver = conversion.Operand;
-            }
-
-            switch (receiver)
-            {
-                case ILocalReferenceOperation local:
-                    anchor = local.Local;
-                    break;
-                case IFlowCaptureReferenceOperation capture:
-                    anchor = capture.Id;
-                    break;
-                case IObjectCreationOperation:
-                    break;
-                default:
-                    // A field, property or parameter: the connection belongs to someone else.
-                    return null;
-            }
-        }
-
-        // The resource is held once the call returns, or once its task is awaited.
-        IOperation effectPoint = invocation;
-        var current = (IOperation)invocation;
-        while (true)
-        {
-            var parent = current.Parent;
-            if (parent is IConversionOperation
-                || parent is IInvocationOperation { TargetMethod.Name: "ConfigureAwait" } configureAwait && ReferenceEquals(configureAwait.Instance, current))
-            {
-                current = parent;
-                continue;
-            }
-
-            if (parent is IAwaitOperation)
-            {
-                effectPoint = parent;
-            }
-
-            break;
-        }
-
-        return new AcquisitionSite(invocation, effectPoint, kind, anchor);
-    }
-
-    private static void CollectLocals(ControlFlowRegion region, HashSet<ILocalSymbol> locals)
-    {
-        foreach (var local in region.Locals)
-        {
-            locals.Add(local);
-        }
-
-        foreach (var nested in region.NestedRegions)
-        {
-            CollectLocals(nested, locals);
-        }
-    }
-
-    private static Diagnostic CreateDiagnostic(AcquisitionSite site, IReadOnlyList<Leak> leaks, bool handsOff)
-    {
-        var leak = leaks
-            .OrderBy(l => l.Reason)
-            .ThenBy(l => l.At?.SpanStart ?? int.MaxValue)
-            .First();
-        var syntax = site.Invocation.Syntax;
-        var subject = SubjectName(site) is { } name ? $"'{name}'" : $"The result of '{site.Invocation.TargetMethod.Name}'";
-        var path = leak.Reason switch
-        {
-            LeakReason.Discarded => "because the result is discarded",
-            LeakReason.Overwritten => $"when '{leak.Variable}' is overwritten at line {Line(leak.At, syntax)}",
-            LeakReason.AcquiredAgain => $"when it is acquired again at line {Line(leak.At, syntax)}",
-            LeakReason.Returns => ReturnPath(leak.At, syntax),
-            _ => $"if an exception is thrown at line {Line(leak.At, syntax)}",
-        };
-        var properties = ImmutableDictionary.CreateRange(new[]
-        {
-            new KeyValuePair<string, string?>(ConnectionLeakProperties.Kind, site.Kind.ToString()),
-            new KeyValuePair<string, string?>(ConnectionLeakProperties.Reason, leak.Reason.ToString()),
-            new KeyValuePair<string, string?>(ConnectionLeakProperties.HandsOff, handsOff ? "true" : "false"),
-        });
-        return Diagnostic.Create(Descriptors.ConnectionNotReleased, syntax.GetLocation(), properties, subject, path);
-    }
-
-    private static Diagnostic CreateDiagnostic(AcquisitionSite site, Misuse misuse)
-    {
-        var at = ReportedNode(misuse.At.Syntax);
-        var other = ReportedNode(misuse.Other.Syntax);
-        var subject = (misuse.Variable ?? SubjectName(site)) is { } name ? $"'{name}'" : "The connection";
-        var released = misuse.Closed ? "closed" : "released";
-        var text = misuse.Kind switch
-        {
-            MisuseKind.UsedAfterRelease => $"is used at line {Line(at, at)} after it was {released} at line {Line(other, other)}",
-            MisuseKind.ReleasedAgain => $"is released again at line {Line(at, at)} after it was released at line {Line(other, other)}",
-            _ => misuse.Other.IsImplicit
-                ? $"is released at line {Line(at, at)} and again by its 'using' at line {Line(other, other)}"
-                : $"is released at line {Line(at, at)} and again in the 'finally' at line {Line(other, other)}",
-        };
-        var properties = ImmutableDictionary.CreateRange(new[]
-        {
-            new KeyValuePair<string, string?>(UseAfterReleaseProperties.Kind, misuse.Kind.ToString()),
-            new KeyValuePair<string, string?>(UseAfterReleaseProperties.Fixable, misuse.Fixable ? "true" : "false"),
-        });
-        return Diagnostic.Create(Descriptors.ConnectionUsedAfterRelease, at.GetLocation(), new[] { other.GetLocation() }, properties, subject, text);
-    }
-
-    /// <summary><c>conn?.Dispose()</c> is reported as a whole, not as its <c>.Dispose()</c> part.</summary>
-    private static SyntaxNode ReportedNode(SyntaxNode node) =>
-        node.Parent is ConditionalAccessExpressionSyntax conditional && conditional.WhenNotNull == node ? conditional : node;
-
-    private static string ReturnPath(SyntaxNode? at, SyntaxNode fallback)
-    {
-        for (var node = at; node is not null; node = node.Parent)
-        {
-            if (node is ReturnStatementSyntax
-                || node.Parent is ArrowExpressionClauseSyntax
-                || node.Parent is AnonymousFunctionExpressionSyntax lambda && lambda.ExpressionBody == node)
-            {
-                return $"on the path that returns at line {Line(node, fallback)}";
-            }
-
-            if (node is StatementSyntax or AnonymousFunctionExpressionSyntax or MemberDeclarationSyntax)
-            {
-                break;
-            }
-        }
-
-        return $"on the path that leaves the method after line {Line(at, fallback)}";
-    }
-
-    private static int Line(SyntaxNode? node, SyntaxNode fallback) =>
-        (node ?? fallback).GetLocation().GetLineSpan().StartLinePosition.Line + 1;
-
-    /// <summary>The variable the resource is stored in, read from the syntax around the call.</summary>
-    private static string? SubjectName(AcquisitionSite site)
-    {
-        var syntax = site.Invocation.Syntax;
-        if (site.Kind == AcquisitionKind.Opened)
-        {
-            return syntax is InvocationExpressionSyntax { Expression: MemberAccessExpressionSyntax { Expression: IdentifierNameSyntax receiver } }
-                ? receiver.Identifier.ValueText
-                : null;
-        }
-
-        var current = syntax;
-        while (current.Parent is AwaitExpressionSyntax or ParenthesizedExpressionSyntax or CastExpressionSyntax
-               || current.Parent is MemberAccessExpressionSyntax { Name.Identifier.ValueText: "ConfigureAwait" } && current.Parent.Parent is InvocationExpressionSyntax)
-        {
-            current = current.Parent is MemberAccessExpressionSyntax ? current.Parent.Parent! : current.Parent;
-        }
-
-        return current.Parent switch
-        {
-            EqualsValueClauseSyntax { Parent: VariableDeclaratorSyntax declarator } => declarator.Identifier.ValueText,
-            AssignmentExpressionSyntax { Left: IdentifierNameSyntax { Identifier.ValueText: not "_" } identifier } assignment when assignment.Right == current => identifier.Identifier.ValueText,
-            _ => null,
-        };
     }
 }

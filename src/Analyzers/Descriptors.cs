@@ -57,6 +57,18 @@ public static class Descriptors
             + "check, runs on someone else's connection, and releasing it twice can hand one connection to two callers. "
             + "After Close a DbConnection may be opened again; only members that need an open connection are reported then.");
 
+    /// <summary>TDG005: a type keeps a connection in a field and does not release it on every path of its Dispose.</summary>
+    public static readonly DiagnosticDescriptor OwnerDoesNotRelease = Create(
+        DiagnosticIds.OwnerDoesNotRelease,
+        title: "Type that owns a connection does not release it",
+        messageFormat: "'{0}' owns the connection in '{1}' but {2}",
+        RuleCategory.Reliability,
+        DiagnosticSeverity.Warning,
+        description: "A class that acquires a connection into a field owns it: its Dispose or DisposeAsync must release it on "
+            + "every path, also when an earlier dispose in the same method throws, and a type that owns one must be disposable "
+            + "so that its users can give it back. Otherwise every instance keeps a server connection until the process ends "
+            + "and the service eventually fails with 'Too many connections' (MySQL error 1040).");
+
     private static DiagnosticDescriptor Create(
         string id,
         string title,

@@ -14,4 +14,7 @@ public static class DiagnosticIds
 
     /// <summary>A connection is used, or released again, after it was released.</summary>
     public const string ConnectionUsedAfterRelease = "TDG004";
+
+    /// <summary>A type that owns a connection does not release it.</summary>
+    public const string OwnerDoesNotRelease = "TDG005";
 }

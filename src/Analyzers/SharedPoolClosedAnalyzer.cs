@@ -35,12 +35,13 @@ public sealed class SharedPoolClosedAnalyzer : DiagnosticAnalyzer
         context.RegisterCompilationStartAction(static compilationContext =>
         {
             var rules = AcquisitionRules.Create(compilationContext.Compilation);
-            compilationContext.RegisterOperationAction(operationContext => AnalyzeInvocation(operationContext, rules), OperationKind.Invocation);
+            var forwarders = new ClearingForwarders(compilationContext.Compilation, rules);
+            compilationContext.RegisterOperationAction(operationContext => AnalyzeInvocation(operationContext, rules, forwarders), OperationKind.Invocation);
             compilationContext.RegisterOperationAction(operationContext => AnalyzeUsing(operationContext, rules), OperationKind.Using, OperationKind.UsingDeclaration);
         });
     }
 
-    private static void AnalyzeInvocation(OperationAnalysisContext context, AcquisitionRules rules)
+    private static void AnalyzeInvocation(OperationAnalysisContext context, AcquisitionRules rules, ClearingForwarders forwarders)
     {
         var invocation = (IInvocationOperation)context.Operation;
         var method = invocation.TargetMethod;
@@ -71,12 +72,24 @@ public sealed class SharedPoolClosedAnalyzer : DiagnosticAnalyzer
             case "ClearAllPools":
             case "ClearPoolAsync":
             case "ClearAllPoolsAsync":
-                if (method.IsStatic && rules.IsDbConnectionType(method.ContainingType) && !LifetimePlaces.IsShutdownCode(invocation, context.ContainingSymbol))
+                if (forwarders.IsPoolClearing(method))
                 {
-                    Report(context, invocation.Syntax, method.ContainingType.Name + "." + method.Name + "()", ClearsPools, SharedPoolClosedProperties.ClearPool);
+                    // A method that only forwards to ClearAllPools is the pool-clearing API itself: its callers are judged.
+                    if (!ClearingForwarders.IsWholeBody(invocation) && !LifetimePlaces.IsShutdownCode(invocation, context.ContainingSymbol))
+                    {
+                        Report(context, invocation.Syntax, method.ContainingType.Name + "." + method.Name + "()", ClearsPools, SharedPoolClosedProperties.ClearPool);
+                    }
+
+                    return;
                 }
 
-                return;
+                break;
+        }
+
+        if (rules.IsInSource(method) && forwarders.IsForwarder(method, context.CancellationToken)
+            && !ClearingForwarders.IsWholeBody(invocation) && !LifetimePlaces.IsShutdownCode(invocation, context.ContainingSymbol))
+        {
+            Report(context, invocation.Syntax, method.ContainingType.Name + "." + method.Name + "()", ClearsPools, SharedPoolClosedProperties.ClearPool);
         }
     }
 

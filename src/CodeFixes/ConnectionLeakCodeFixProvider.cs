@@ -44,7 +44,8 @@ public sealed class ConnectionLeakCodeFixProvider : CodeFixProvider
 
         foreach (var diagnostic in context.Diagnostics)
         {
-            if (FindAcquisition(root, diagnostic) is not { } acquisition)
+            // A connection that lands in an out/ref argument has no value to put in a 'using': no fix is planned for it.
+            if (IsIntoArgument(diagnostic) || FindAcquisition(root, diagnostic) is not { } acquisition)
             {
                 continue;
             }
@@ -60,6 +61,9 @@ public sealed class ConnectionLeakCodeFixProvider : CodeFixProvider
             }
         }
     }
+
+    private static bool IsIntoArgument(Diagnostic diagnostic) =>
+        diagnostic.Properties.TryGetValue("Kind", out var kind) && kind == "IntoArgument";
 
     private static string? ConfiguredReleaseNames(Document document, SyntaxNode root) =>
         document.Project.AnalyzerOptions.AnalyzerConfigOptionsProvider.GetOptions(root.SyntaxTree).TryGetValue("tenantdbguard.release_methods", out var names)
@@ -86,7 +90,7 @@ public sealed class ConnectionLeakCodeFixProvider : CodeFixProvider
         var marks = new Dictionary<SyntaxNode, (SyntaxAnnotation Mark, Diagnostic Diagnostic)>();
         foreach (var diagnostic in diagnostics.OrderBy(d => d.Location.SourceSpan.Start))
         {
-            if (FindAcquisition(root, diagnostic) is { } acquisition && !marks.ContainsKey(acquisition))
+            if (!IsIntoArgument(diagnostic) && FindAcquisition(root, diagnostic) is { } acquisition && !marks.ContainsKey(acquisition))
             {
                 marks.Add(acquisition, (new SyntaxAnnotation("TenantDbGuard.Acquisition"), diagnostic));
             }

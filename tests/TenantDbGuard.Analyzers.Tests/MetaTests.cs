@@ -205,6 +205,23 @@ public sealed class MetaTests
         Assert.True(problems.Count == 0, string.Join(Environment.NewLine, problems));
     }
 
+    [Fact]
+    public void Every_rule_with_a_fix_has_its_provider_exported()
+    {
+        // The rule pages promise these fixes; the analyzer's name with CodeFixProvider for a suffix (STYLE.md).
+        var expected = new Dictionary<string, string>
+        {
+            ["ConnectionLeakCodeFixProvider"] = "TDG001",
+            ["SharedPoolClosedCodeFixProvider"] = "TDG003",
+            ["UseAfterReleaseCodeFixProvider"] = "TDG004",
+            ["ConnectionOwnerCodeFixProvider"] = "TDG005",
+        };
+        var actual = CodeFixTypes.ToDictionary(
+            t => t.Name,
+            t => string.Join(",", ((CodeFixProvider)Activator.CreateInstance(t)!).FixableDiagnosticIds.Order(StringComparer.Ordinal)));
+        Assert.Equal(expected.OrderBy(e => e.Key, StringComparer.Ordinal), actual.OrderBy(e => e.Key, StringComparer.Ordinal));
+    }
+
     private static DiagnosticAnalyzer CreateAnalyzer(Type type) => (DiagnosticAnalyzer)Activator.CreateInstance(type)!;
 
     private static DiagnosticDescriptor Descriptor(string id) => AllDescriptors.First(d => d.Id == id);

@@ -106,7 +106,6 @@ public sealed class RobustnessTests
             new[]
             {
                 CSharpSyntaxTree.ParseText(source, new CSharpParseOptions(LanguageVersion.Latest), path: "Mutated.cs"),
-                CSharpSyntaxTree.ParseText(TestPrelude.Source, new CSharpParseOptions(LanguageVersion.Latest), path: "Prelude.cs"),
             },
             TestReferences.All,
             new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, nullableContextOptions: NullableContextOptions.Enable));

@@ -525,4 +525,63 @@ public sealed class SharedPoolClosedAnalyzerTests
             public static void Run() => ClearPool("tenants");
         }
         """);
+
+    // ---------------------------------------------------------------- a library's own pool-clearing API
+
+    [Fact]
+    public Task Static_method_that_only_forwards_to_ClearAllPools_is_the_callers_business() => Verify.VerifyAnalyzerAsync("""
+        using System.Threading;
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        public static class TenantPools
+        {
+            /// <summary>Empties every connection pool of the process.</summary>
+            public static void ClearAll() => MySqlConnection.ClearAllPools();
+
+            public static Task ClearAllAsync(CancellationToken cancellationToken = default) => MySqlConnection.ClearAllPoolsAsync(cancellationToken);
+
+            public static void Clear(MySqlConnection connection)
+            {
+                MySqlConnection.ClearPool(connection);
+            }
+
+            internal static void ClearThroughAnother() => ClearAll();
+        }
+
+        class TenantController
+        {
+            public async Task ResetAsync(MySqlConnection connection)
+            {
+                {|#0:TenantPools.ClearAll()|};
+                await [|TenantPools.ClearAllAsync()|];
+                [|TenantPools.Clear(connection)|];
+                [|TenantPools.ClearThroughAnother()|];
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("TenantPools.ClearAll()", ClearsPools));
+
+    [Fact]
+    public Task Static_method_that_does_more_than_forward_is_reported_inside() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using MySqlConnector;
+
+        public static class TenantPools
+        {
+            public static void ResetAfterFailover(string reason)
+            {
+                Console.WriteLine("failover: " + reason);
+                [|MySqlConnection.ClearAllPools()|];
+            }
+
+            public static void ClearWhen(bool failedOver)
+            {
+                if (failedOver)
+                {
+                    [|MySqlConnection.ClearAllPools()|];
+                }
+            }
+        }
+        """);
 }

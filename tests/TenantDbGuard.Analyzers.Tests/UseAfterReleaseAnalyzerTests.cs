@@ -857,4 +857,106 @@ public sealed class UseAfterReleaseAnalyzerTests
             }
         }
         """);
+
+    // ---------------------------------------------------------------- retry loops that replace the connection
+
+    [Fact]
+    public Task Retry_loop_that_disposes_in_catch_and_opens_a_new_connection_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Threading;
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        class JobQueue
+        {
+            async Task<int> MarkAsync(MySqlDataSource dataSource, CancellationToken ct)
+            {
+                var conn = await dataSource.OpenConnectionAsync(ct);
+                try
+                {
+                    for (var attempt = 1; ; attempt++)
+                    {
+                        try
+                        {
+                            using var cmd = new MySqlCommand("update jobs set state = 1", conn);
+                            return await cmd.ExecuteNonQueryAsync(ct);
+                        }
+                        catch (MySqlException) when (attempt < 3)
+                        {
+                            await conn.DisposeAsync();
+                            await Task.Delay(100 * attempt, ct);
+                            conn = await dataSource.OpenConnectionAsync(ct);
+                        }
+                    }
+                }
+                finally
+                {
+                    await conn.DisposeAsync();
+                }
+            }
+
+            int Mark(string connectionString)
+            {
+                var conn = new MySqlConnection(connectionString);
+                conn.Open();
+                try
+                {
+                    while (true)
+                    {
+                        try
+                        {
+                            using var cmd = new MySqlCommand("update jobs set state = 1", conn);
+                            return cmd.ExecuteNonQuery();
+                        }
+                        catch (MySqlException ex) when (ex.IsTransient)
+                        {
+                            conn.Dispose();
+                            Thread.Sleep(100);
+                            conn = new MySqlConnection(connectionString);
+                            conn.Open();
+                        }
+                    }
+                }
+                finally
+                {
+                    conn.Dispose();
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Retry_loop_that_releases_a_pooled_connection_twice_when_the_new_one_fails_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using System.Threading;
+        using Prelude;
+
+        class JobQueue
+        {
+            int Mark(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    while (true)
+                    {
+                        try
+                        {
+                            return conn.Execute("update jobs set state = 1");
+                        }
+                        catch (TimeoutException)
+                        {
+                            {|#0:conn.Release()|};
+                            Thread.Sleep(100);
+                            conn = pool.GetConnection();
+                        }
+                    }
+                }
+                finally
+                {
+                    {|#1:conn.Release()|};
+                }
+            }
+        }
+        """,
+        Tdg004("'conn'", "is released at line 20 and again in the 'finally' at line 28"));
 }

@@ -1,3 +1,6 @@
+// What counts as acquiring and releasing a connection in one compilation: the well-known types (DbConnection,
+// DbDataSource, readers, tasks), how a call is classified (returned, opened, into an argument), what a resource, a
+// connection or a pool is, and the names of the methods that carry the acquisition attribute.
 using System;
 using System.Collections.Concurrent;
 using System.Collections.Generic;
@@ -17,6 +20,9 @@ internal enum AcquisitionKind
 
     /// <summary>The receiver becomes the resource: <c>conn.Open()</c>, <c>conn.OpenAsync()</c>.</summary>
     Opened,
+
+    /// <summary>An <c>out</c> or <c>ref</c> argument receives the resource: <c>TryCheckout(out var lease)</c>, <c>Setup(ref conn)</c>.</summary>
+    IntoArgument,
 }
 
 /// <summary>
@@ -29,16 +35,18 @@ internal sealed class AcquisitionRules
     public const string ReleaseMethodsKey = "tenantdbguard.release_methods";
     public const string AcquisitionAttributeName = "TenantDbGuard.AcquiresConnectionAttribute";
 
-    private static readonly ImmutableHashSet<string> BuiltInAcquireNames = ImmutableHashSet.Create(
+    internal static readonly ImmutableHashSet<string> BuiltInAcquireNames = ImmutableHashSet.Create(
         StringComparer.Ordinal,
         "GetConnection",
         "GetConnectionAsync",
         "OpenConnection",
         "OpenConnectionAsync",
         "Open",
-        "OpenAsync");
+        "OpenAsync",
+        "ExecuteReader",
+        "ExecuteReaderAsync");
 
-    private static readonly ImmutableHashSet<string> BuiltInReleaseNames = ImmutableHashSet.Create(
+    internal static readonly ImmutableHashSet<string> BuiltInReleaseNames = ImmutableHashSet.Create(
         StringComparer.Ordinal,
         "Dispose",
         "DisposeAsync",
@@ -57,8 +65,11 @@ internal sealed class AcquisitionRules
     private readonly Lazy<ImmutableHashSet<string>> _attributedMethodNames;
     private readonly ConcurrentDictionary<(string Acquire, string Release), NameConfiguration> _configurations = new();
 
+    private readonly IAssemblySymbol _assembly;
+
     private AcquisitionRules(Compilation compilation)
     {
+        _assembly = compilation.Assembly;
         _disposable = compilation.GetSpecialType(SpecialType.System_IDisposable);
         _asyncDisposable = compilation.GetTypeByMetadataName("System.IAsyncDisposable");
         _dbDataSource = compilation.GetTypeByMetadataName("System.Data.Common.DbDataSource");
@@ -75,6 +86,9 @@ internal sealed class AcquisitionRules
     public INamedTypeSymbol? ConnectionState { get; }
 
     public static AcquisitionRules Create(Compilation compilation) => new(compilation);
+
+    /// <summary>The built-in and attributed names, without any <c>.editorconfig</c> entry.</summary>
+    public NameConfiguration DefaultNames => _configurations.GetOrAdd((string.Empty, string.Empty), key => new NameConfiguration(key.Acquire, key.Release, _attributedMethodNames.Value));
 
     /// <summary>The names in effect for one syntax tree, from its <c>.editorconfig</c>.</summary>
     public NameConfiguration GetNames(AnalyzerConfigOptions options)
@@ -98,7 +112,8 @@ internal sealed class AcquisitionRules
         {
             case "GetConnection":
             case "GetConnectionAsync":
-                if (IsResource(UnwrapTask(method.ReturnType)))
+                // The name tells only for other assemblies: a method of this compilation is judged by its body (MethodSummaries).
+                if (!IsInSource(method) && IsConnectionLike(UnwrapTask(method.ReturnType)))
                 {
                     return AcquisitionKind.Returned;
                 }
@@ -135,7 +150,18 @@ internal sealed class AcquisitionRules
         return null;
     }
 
-    private bool HasAcquisitionAttribute(IMethodSymbol method)
+    /// <summary>Is <paramref name="method"/> declared in the compilation being analysed (so its body can be read)?</summary>
+    public bool IsInSource(IMethodSymbol method) =>
+        SymbolEqualityComparer.Default.Equals(method.ContainingAssembly, _assembly) && !method.DeclaringSyntaxReferences.IsEmpty;
+
+    /// <summary>A resource that is a connection or a lease, not a pool: a data source or a type that hands out connections is never one.</summary>
+    public bool IsConnectionLike(ITypeSymbol type) => IsResource(type) && !IsDataSource(type) && !IsPool(type);
+
+    /// <summary>The type a call's value has once awaited: <c>T</c> for <c>Task&lt;T&gt;</c> and <c>ValueTask&lt;T&gt;</c>.</summary>
+    public ITypeSymbol ValueType(ITypeSymbol type) => UnwrapTask(type);
+
+    /// <summary>Does <paramref name="method"/> carry the acquisition attribute, on itself or on its return value?</summary>
+    public bool HasAcquisitionAttribute(IMethodSymbol method)
     {
         if (_acquisitionAttribute is null)
         {
@@ -173,7 +199,8 @@ internal sealed class AcquisitionRules
         return type;
     }
 
-    private bool IsResource(ITypeSymbol type)
+    /// <summary>Is <paramref name="type"/> released by Dispose/DisposeAsync or a public parameterless <c>Release()</c>?</summary>
+    public bool IsResource(ITypeSymbol type)
     {
         if (type.SpecialType == SpecialType.System_IDisposable || SymbolEqualityComparer.Default.Equals(type, _asyncDisposable))
         {
@@ -234,6 +261,20 @@ internal sealed class AcquisitionRules
         }
 
         return false;
+    }
+
+    /// <summary>Is <paramref name="type"/> a data reader (<c>DbDataReader</c>, <c>IDataReader</c>)? Closing one closes only the connection it owns.</summary>
+    public bool IsDataReader(INamedTypeSymbol? type)
+    {
+        for (var current = type; current is not null; current = current.BaseType)
+        {
+            if (current is { Name: "DbDataReader", ContainingNamespace.Name: "Common" })
+            {
+                return true;
+            }
+        }
+
+        return type is not null && (type is { Name: "IDataReader", ContainingNamespace.Name: "Data" } || type.AllInterfaces.Any(i => i is { Name: "IDataReader", ContainingNamespace.Name: "Data" }));
     }
 
     /// <summary>Is <paramref name="type"/> a <c>DbDataSource</c> (so <c>MySqlDataSource</c>), which owns a connection pool?</summary>
@@ -337,57 +378,5 @@ internal sealed class AcquisitionRules
         }
 
         return names.ToImmutable();
-    }
-
-    /// <summary>The acquisition and release method names in effect for a syntax tree.</summary>
-    internal sealed class NameConfiguration
-    {
-        private readonly ImmutableArray<(string? Type, string Method)> _configuredAcquisitions;
-
-        public NameConfiguration(string acquire, string release, ImmutableHashSet<string> attributedNames)
-        {
-            _configuredAcquisitions = ParseList(acquire)
-                .Select(entry =>
-                {
-                    var dot = entry.LastIndexOf('.');
-                    return dot < 0 ? ((string?)null, entry) : (entry.Substring(0, dot), entry.Substring(dot + 1));
-                })
-                .Where(entry => entry.Item2.Length > 0)
-                .ToImmutableArray();
-            AcquireNames = BuiltInAcquireNames.Union(_configuredAcquisitions.Select(entry => entry.Method)).Union(attributedNames);
-            ReleaseNames = BuiltInReleaseNames.Union(ParseList(release).Select(entry => entry.Substring(entry.LastIndexOf('.') + 1)));
-        }
-
-        /// <summary>Every method name that may acquire: the syntax pre-filter looks for these.</summary>
-        public ImmutableHashSet<string> AcquireNames { get; }
-
-        public ImmutableHashSet<string> ReleaseNames { get; }
-
-        public bool IsConfiguredAcquisition(IMethodSymbol method)
-        {
-            foreach (var (type, name) in _configuredAcquisitions)
-            {
-                if (name != method.Name)
-                {
-                    continue;
-                }
-
-                if (type is null)
-                {
-                    return true;
-                }
-
-                var containing = method.ContainingType;
-                if (containing is not null && (containing.Name == type || containing.ToDisplayString() == type))
-                {
-                    return true;
-                }
-            }
-
-            return false;
-        }
-
-        private static IEnumerable<string> ParseList(string value) =>
-            value.Split(new[] { ',', ';', ' ', '\t' }, StringSplitOptions.RemoveEmptyEntries).Select(entry => entry.Trim());
     }
 }

@@ -14,7 +14,7 @@ internal static class CSharpAnalyzerVerifier<TAnalyzer>
 
     public static DiagnosticResult Diagnostic(DiagnosticDescriptor descriptor) => new(descriptor);
 
-    /// <summary>Verifies <paramref name="source"/> (plus the shared <see cref="TestPrelude"/>) raises exactly <paramref name="expected"/>.</summary>
+    /// <summary>Verifies <paramref name="source"/> (against the shared <see cref="TestPrelude"/>) raises exactly <paramref name="expected"/>.</summary>
     public static Task VerifyAnalyzerAsync(string source, params DiagnosticResult[] expected)
     {
         var test = CreateTest(source);
@@ -34,7 +34,6 @@ internal static class CSharpAnalyzerVerifier<TAnalyzer>
     public static Test CreateTest(string source)
     {
         var test = new Test { TestCode = source };
-        test.TestState.Sources.Add(("Prelude.cs", TestPrelude.Source));
         return test;
     }
 

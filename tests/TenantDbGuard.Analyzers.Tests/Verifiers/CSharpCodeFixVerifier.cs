@@ -55,7 +55,6 @@ internal static class CSharpCodeFixVerifier<TAnalyzer, TCodeFix>
             test.FixedState.Sources.Add(($"/0/Test{i}.cs", fixedSources[i]));
         }
 
-        AddPrelude(test);
         test.NumberOfFixAllIterations = 1;
         if (sources.Length > 1)
         {
@@ -67,20 +66,12 @@ internal static class CSharpCodeFixVerifier<TAnalyzer, TCodeFix>
 
     public static Test CreateTest(string source, string fixedSource, string? equivalenceKey = null)
     {
-        var test = new Test
+        return new Test
         {
             TestCode = source,
             FixedCode = fixedSource,
             CodeActionEquivalenceKey = equivalenceKey,
         };
-        AddPrelude(test);
-        return test;
-    }
-
-    private static void AddPrelude(Test test)
-    {
-        test.TestState.Sources.Add(("Prelude.cs", TestPrelude.Source));
-        test.FixedState.Sources.Add(("Prelude.cs", TestPrelude.Source));
     }
 
     public sealed class Test : CSharpCodeFixTest<TAnalyzer, TCodeFix, DefaultVerifier>

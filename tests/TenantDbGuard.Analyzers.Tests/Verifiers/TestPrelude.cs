@@ -1,8 +1,14 @@
+using System.Collections.Immutable;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+
 namespace TenantDbGuard.Analyzers.Tests.Verifiers;
 
 /// <summary>
-/// A pool-shaped API, added to every analyzer test as a second file: the shape that multi-tenant apps
-/// wrap around MySqlConnector (a per-tenant pool whose connections go back with <c>Release()</c>).
+/// A pool-shaped API, referenced by every analyzer test as a compiled library: the shape that multi-tenant apps
+/// wrap around MySqlConnector (a per-tenant pool whose connections go back with <c>Release()</c>). It is a
+/// library, not a source file of the test, because TDG001 judges the compilation's own methods by their bodies
+/// and applies the name rules (<c>GetConnection</c> returning a disposable) only to other assemblies.
 /// </summary>
 internal static class TestPrelude
 {
@@ -50,6 +56,12 @@ internal static class TestPrelude
                 public ValueTask<ConnectionLease> GetConnectionAsync(string tenant) => new(new ConnectionLease());
             }
 
+            /// <summary>A factory whose GetConnection hands out a connection that is not open yet.</summary>
+            public sealed class ConnectionFactory
+            {
+                public MySqlConnection GetConnection() => new MySqlConnection();
+            }
+
             public sealed class Settings
             {
                 public ConnectionInfo GetConnection() => new ConnectionInfo("localhost", 3306);
@@ -61,4 +73,22 @@ internal static class TestPrelude
             }
         }
         """;
+
+    /// <summary>The prelude compiled once, in memory, against the other test references.</summary>
+    public static MetadataReference Compile(ImmutableArray<MetadataReference> references)
+    {
+        var compilation = CSharpCompilation.Create(
+            "TestPrelude",
+            new[] { CSharpSyntaxTree.ParseText(Source, new CSharpParseOptions(LanguageVersion.Latest)) },
+            references,
+            new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, nullableContextOptions: NullableContextOptions.Enable));
+        using var image = new MemoryStream();
+        var result = compilation.Emit(image);
+        if (!result.Success)
+        {
+            throw new InvalidOperationException("The test prelude does not compile: " + string.Join(Environment.NewLine, result.Diagnostics));
+        }
+
+        return MetadataReference.CreateFromImage(image.ToArray());
+    }
 }

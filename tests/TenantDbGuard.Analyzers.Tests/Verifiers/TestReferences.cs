@@ -13,11 +13,15 @@ internal static class TestReferences
     /// <summary>An empty reference set: nothing is downloaded while a test runs.</summary>
     public static readonly ReferenceAssemblies None = new("net10.0");
 
-    public static readonly ImmutableArray<MetadataReference> All = Basic.Reference.Assemblies.Net100.References.All
+    /// <summary>The libraries every test compiles against, without the prelude.</summary>
+    public static readonly ImmutableArray<MetadataReference> Libraries = Basic.Reference.Assemblies.Net100.References.All
         .Cast<MetadataReference>()
         .Append(MetadataReference.CreateFromFile(typeof(MySqlConnector.MySqlConnection).Assembly.Location))
         .Append(MetadataReference.CreateFromFile(typeof(Dapper.SqlMapper).Assembly.Location))
         .Append(MetadataReference.CreateFromFile(typeof(Microsoft.Extensions.DependencyInjection.IServiceCollection).Assembly.Location))
         .Append(MetadataReference.CreateFromFile(typeof(Microsoft.Extensions.Hosting.IHostedService).Assembly.Location))
         .ToImmutableArray();
+
+    /// <summary>The libraries plus the compiled <see cref="TestPrelude"/>.</summary>
+    public static readonly ImmutableArray<MetadataReference> All = Libraries.Add(TestPrelude.Compile(Libraries));
 }

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Runs the TenantDbGuard rules over local copies of code bases and lists every report with its source line, for
+# review by hand (see docs/benchmarks.md, "Real code"). Fetches nothing: point it at folders you already have.
+#
+#   bash bench/real-code.sh FOLDER [FOLDER...]        product code only (test, benchmark and sample folders left out)
+#   WITH_TESTS=1 bash bench/real-code.sh FOLDER       test folders too
+set -euo pipefail
+
+if [ "$#" -lt 1 ]; then
+    echo "usage: bash bench/real-code.sh FOLDER [FOLDER...]" >&2
+    exit 2
+fi
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+dotnet build "$root/bench/RealCode" -c Release -v q -nologo -tl:off >"$log" 2>&1 || { cat "$log"; exit 1; }
+
+status=0
+for folder in "$@"; do
+    dotnet "$root/bench/RealCode/bin/Release/net10.0/RealCode.dll" "$folder" ${WITH_TESTS:+--with-tests} || status=$?
+done
+exit "$status"

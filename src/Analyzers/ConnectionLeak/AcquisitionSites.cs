@@ -1,0 +1,313 @@
+// Where a graph acquires: the calls the built-in rules name (GetConnection from other assemblies, OpenConnection,
+// Open on a connection the method owns, attributed and configured methods), the calls of the compilation's own
+// methods whose summaries say they acquire (by value, into an out/ref argument, or as an iterator whose enumerator
+// is taken by hand), and the graph of a member body to look in.
+using System.Collections.Generic;
+using System.Threading;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.FlowAnalysis;
+using Microsoft.CodeAnalysis.Operations;
+
+namespace TenantDbGuard.Analyzers.ConnectionLeak;
+
+/// <summary>Finds the acquisitions of one control-flow graph.</summary>
+internal static class AcquisitionSites
+{
+    /// <summary>The graph of the executable code that <paramref name="body"/> belongs to.</summary>
+    public static ControlFlowGraph? CreateGraph(SemanticModel model, SyntaxNode body, CancellationToken cancellationToken)
+    {
+        var operation = model.GetOperation(body, cancellationToken);
+        while (operation?.Parent is not null)
+        {
+            operation = operation.Parent;
+        }
+
+        return operation switch
+        {
+            IMethodBodyOperation methodBody => ControlFlowGraph.Create(methodBody, cancellationToken),
+            IConstructorBodyOperation constructorBody => ControlFlowGraph.Create(constructorBody, cancellationToken),
+            IBlockOperation block => ControlFlowGraph.Create(block, cancellationToken),
+            IFieldInitializerOperation fieldInitializer => ControlFlowGraph.Create(fieldInitializer, cancellationToken),
+            IPropertyInitializerOperation propertyInitializer => ControlFlowGraph.Create(propertyInitializer, cancellationToken),
+            _ => null,
+        };
+    }
+
+    /// <summary>The locals declared in <paramref name="graph"/> itself.</summary>
+    public static HashSet<ILocalSymbol> OwnLocals(ControlFlowGraph graph)
+    {
+        var locals = new HashSet<ILocalSymbol>(SymbolEqualityComparer.Default);
+        Add(graph.Root);
+        return locals;
+
+        void Add(ControlFlowRegion region)
+        {
+            foreach (var local in region.Locals)
+            {
+                locals.Add(local);
+            }
+
+            foreach (var nested in region.NestedRegions)
+            {
+                Add(nested);
+            }
+        }
+    }
+
+    /// <summary>The acquisitions of <paramref name="graph"/> (not of its lambdas, which it adds to <paramref name="lambdas"/>).</summary>
+    public static List<AcquisitionSite> Find(ControlFlowGraph graph, FlowContext context, List<IFlowAnonymousFunctionOperation>? lambdas)
+    {
+        var sites = new List<AcquisitionSite>();
+        var origins = new LocalOrigins(graph);
+        foreach (var block in graph.Blocks)
+        {
+            foreach (var operation in block.Operations)
+            {
+                Collect(operation, context, origins, sites, lambdas, condition: null);
+            }
+
+            if (block.BranchValue is not null)
+            {
+                var condition = block.ConditionalSuccessor is null ? null : WithoutNot(block.BranchValue);
+                Collect(block.BranchValue, context, origins, sites, lambdas, condition);
+            }
+        }
+
+        if (sites.Count > 1)
+        {
+            DropFactoryResultsOpenedLater(graph, sites);
+        }
+
+        return sites;
+    }
+
+    private static void Collect(IOperation root, FlowContext context, LocalOrigins origins, List<AcquisitionSite> sites, List<IFlowAnonymousFunctionOperation>? lambdas, IOperation? condition)
+    {
+        var stack = new Stack<IOperation>();
+        stack.Push(root);
+        while (stack.Count > 0)
+        {
+            var operation = stack.Pop();
+            switch (operation)
+            {
+                case IFlowAnonymousFunctionOperation lambda:
+                    lambdas?.Add(lambda);
+                    continue;
+                case IInvocationOperation invocation:
+                    AddSites(invocation, context, origins, sites, ReferenceEquals(invocation, condition));
+                    break;
+            }
+
+            foreach (var child in operation.ChildOperations)
+            {
+                stack.Push(child);
+            }
+        }
+    }
+
+    private static void AddSites(IInvocationOperation invocation, FlowContext context, LocalOrigins origins, List<AcquisitionSite> sites, bool isCondition)
+    {
+        var rules = context.Rules;
+        if (rules.Classify(invocation, context.Names) is { } kind)
+        {
+            if (CreateSite(invocation, kind, summarized: null, origins) is { } site)
+            {
+                sites.Add(site);
+            }
+
+            return;
+        }
+
+        var method = invocation.TargetMethod;
+        if (rules.IsInSource(method))
+        {
+            var summary = context.Summaries.Of(method, context.CancellationToken);
+            if (summary.ReturnsAcquisition && CreateSite(invocation, AcquisitionKind.Returned, method.Name + "()", origins) is { } returned)
+            {
+                sites.Add(returned);
+            }
+
+            foreach (var into in summary.AcquiresInto)
+            {
+                if (into.OnlyWhenTrue && !isCondition)
+                {
+                    // 'var ok = TryCheckout(out var x)': which paths hold x is not followed; say nothing.
+                    continue;
+                }
+
+                if (ArgumentFor(invocation, into.Ordinal) is ILocalReferenceOperation { Local: var local })
+                {
+                    sites.Add(new AcquisitionSite(invocation, invocation, AcquisitionKind.IntoArgument, local, $"{method.Name}({ArgumentText(invocation, into.Ordinal)})", into.OnlyWhenTrue));
+                }
+            }
+
+            return;
+        }
+
+        if (OwnershipMoves.DapperOpensForReader(invocation, origins, context) is { } connection
+            && CreateSite(invocation, AcquisitionKind.Returned, summarized: null, origins) is { } reader)
+        {
+            sites.Add(new AcquisitionSite(reader.Invocation, reader.EffectPoint, reader.Kind, connection));
+            return;
+        }
+
+        if (!invocation.IsImplicit && method.Name is "GetEnumerator" or "GetAsyncEnumerator" && HeldAcrossYield(invocation.Instance, context, origins) is { } iterator)
+        {
+            if (CreateSite(invocation, AcquisitionKind.Returned, $"{iterator.Name}().{method.Name}()", origins) is { } enumerator)
+            {
+                sites.Add(enumerator);
+            }
+        }
+    }
+
+    private static AcquisitionSite? CreateSite(IInvocationOperation invocation, AcquisitionKind kind, string? summarized, LocalOrigins origins)
+    {
+        object? anchor = null;
+        if (kind == AcquisitionKind.Opened)
+        {
+            switch (TrackedVariables.Unwrap(invocation.Instance))
+            {
+                case ILocalReferenceOperation local:
+                    if (origins.IsBorrowed(local.Local))
+                    {
+                        // 'if (Inner is DbConnection db) db.Open()': a field's or parameter's connection under another name.
+                        return null;
+                    }
+
+                    anchor = local.Local;
+                    break;
+                case IFlowCaptureReferenceOperation capture:
+                    anchor = capture.Id;
+                    break;
+                case IObjectCreationOperation:
+                    break;
+                case IParameterReferenceOperation { Parameter.RefKind: RefKind.Ref or RefKind.Out } parameter:
+                    // 'Setup(ref MySqlConnection c) { c = new(...); c.Open(); }': opened for the caller, who receives it.
+                    anchor = parameter.Parameter;
+                    break;
+                default:
+                    // A field, property or parameter: the connection belongs to someone else.
+                    return null;
+            }
+        }
+
+        // The resource is held once the call returns, or once its task is awaited.
+        IOperation effectPoint = invocation;
+        var current = (IOperation)invocation;
+        while (true)
+        {
+            var parent = current.Parent;
+            if (parent is IConversionOperation
+                || parent is IInvocationOperation { TargetMethod.Name: "ConfigureAwait" } configureAwait && ReferenceEquals(configureAwait.Instance, current))
+            {
+                current = parent;
+                continue;
+            }
+
+            if (parent is IAwaitOperation)
+            {
+                effectPoint = parent;
+            }
+
+            break;
+        }
+
+        return new AcquisitionSite(invocation, effectPoint, kind, anchor, summarized);
+    }
+
+    /// <summary>
+    /// An iterator of the compilation that holds a connection across <c>yield</c>, when <paramref name="receiver"/> is a call
+    /// of it, or a local only ever assigned such a call.
+    /// </summary>
+    private static IMethodSymbol? HeldAcrossYield(IOperation? receiver, FlowContext context, LocalOrigins origins)
+    {
+        var value = TrackedVariables.Unwrap(receiver);
+        if (value is ILocalReferenceOperation { Local: var local })
+        {
+            value = origins.SingleValue(local);
+        }
+
+        if (value is IInvocationOperation { TargetMethod: var method }
+            && context.Rules.IsInSource(method)
+            && context.Summaries.Of(method, context.CancellationToken).HoldsAcrossYield)
+        {
+            return method;
+        }
+
+        return null;
+    }
+
+    private static IOperation? ArgumentFor(IInvocationOperation invocation, int ordinal)
+    {
+        foreach (var argument in invocation.Arguments)
+        {
+            if (argument.Parameter?.Ordinal == ordinal)
+            {
+                return TrackedVariables.Unwrap(argument.Value);
+            }
+        }
+
+        return null;
+    }
+
+    private static string ArgumentText(IInvocationOperation invocation, int ordinal)
+    {
+        foreach (var argument in invocation.Arguments)
+        {
+            if (argument.Parameter?.Ordinal == ordinal)
+            {
+                return argument.Syntax.ToString();
+            }
+        }
+
+        return string.Empty;
+    }
+
+    private static IOperation WithoutNot(IOperation condition)
+    {
+        var current = TrackedVariables.Unwrap(condition)!;
+        while (current is IUnaryOperation { OperatorKind: UnaryOperatorKind.Not } not)
+        {
+            current = TrackedVariables.Unwrap(not.Operand)!;
+        }
+
+        return current;
+    }
+
+    /// <summary>
+    /// A factory call (<c>GetConnection()</c>) whose connection the method then opens itself: the connection came closed,
+    /// and the <c>Open</c> is the acquisition. Following both would report one connection twice.
+    /// </summary>
+    private static void DropFactoryResultsOpenedLater(ControlFlowGraph graph, List<AcquisitionSite> sites)
+    {
+        HashSet<ILocalSymbol>? opened = null;
+        foreach (var site in sites)
+        {
+            if (site.Kind == AcquisitionKind.Opened && site.Anchor is ILocalSymbol local)
+            {
+                (opened ??= new HashSet<ILocalSymbol>(SymbolEqualityComparer.Default)).Add(local);
+            }
+        }
+
+        if (opened is null)
+        {
+            return;
+        }
+
+        sites.RemoveAll(site => site.Kind == AcquisitionKind.Returned && site.Summarized is null && AssignedLocal(site.EffectPoint) is { } local && opened.Contains(local));
+    }
+
+    /// <summary>The local that the value of <paramref name="value"/> is assigned to directly, if any.</summary>
+    private static ILocalSymbol? AssignedLocal(IOperation value)
+    {
+        var current = value;
+        while (current.Parent is IConversionOperation)
+        {
+            current = current.Parent;
+        }
+
+        return current.Parent is ISimpleAssignmentOperation { Target: ILocalReferenceOperation target } assignment && ReferenceEquals(assignment.Value, current)
+            ? target.Local
+            : null;
+    }
+}

@@ -1,0 +1,198 @@
+// Conditions that a method tests more than once and that nothing in it changes: whether a field of 'this' or a
+// parameter is null ('var conn = _external ?? await OpenAsync()' ... 'finally { if (_external == null) conn.Dispose(); }'),
+// a bool field or parameter, or a bool local set once from one of those ('var owned = _external is null'). The outcome
+// of the first test is remembered on the path (bits 8-15 of PathState.Flags when true, 40-47 when false), and a later
+// test that contradicts it is not taken: an ownership flag that proves the method owns the connection is followed.
+using System.Collections.Generic;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.FlowAnalysis;
+using Microsoft.CodeAnalysis.Operations;
+
+namespace TenantDbGuard.Analyzers.ConnectionLeak;
+
+/// <summary>The conditions of one graph that are worth remembering along a path, and their values in a <see cref="PathState"/>.</summary>
+internal sealed class ConditionFacts
+{
+    private const int FirstBit = 8;
+    private const int MaxFacts = 8;
+
+    private readonly LeakFlowAnalysis _analysis;
+    private Dictionary<ISymbol, int>? _indexes;
+    private Dictionary<CaptureId, IOperation?>? _captures;
+    private HashSet<ISymbol>? _assigned;
+
+    public ConditionFacts(LeakFlowAnalysis analysis)
+    {
+        _analysis = analysis;
+    }
+
+    private Dictionary<ISymbol, int> Indexes => _indexes ??= FindFacts();
+
+    /// <summary>
+    /// The state on the branch where <paramref name="condition"/> is <paramref name="outcome"/>, with what the condition says
+    /// remembered; null when an earlier test on the path said the opposite.
+    /// </summary>
+    public PathState? Assume(PathState state, IOperation condition, bool outcome)
+    {
+        if (Indexes.Count == 0 || Read(condition, depth: 0) is not var (symbol, polarity) || !Indexes.TryGetValue(symbol, out var index))
+        {
+            return state;
+        }
+
+        var fact = outcome == polarity;
+        var whenTrue = 1UL << (FirstBit + index);
+        var whenFalse = 1UL << (32 + FirstBit + index);
+        if ((state.Flags & (fact ? whenFalse : whenTrue)) != 0)
+        {
+            return null;
+        }
+
+        var flags = state.Flags | (fact ? whenTrue : whenFalse);
+        return flags == state.Flags ? state : new PathState(state.Status, state.Holders, state.ReleasedAt, flags);
+    }
+
+    /// <summary>
+    /// What <paramref name="condition"/> tests: a symbol, and the outcome that means "it is null" (for a reference) or
+    /// "it is true" (for a bool); null when it tests something else.
+    /// </summary>
+    private (ISymbol Symbol, bool Polarity)? Read(IOperation? condition, int depth)
+    {
+        if (depth > 4)
+        {
+            return null;
+        }
+
+        switch (TrackedVariables.Unwrap(condition))
+        {
+            case IUnaryOperation { OperatorKind: UnaryOperatorKind.Not } not:
+                return Read(not.Operand, depth + 1) is var (negated, polarity) ? (negated, !polarity) : null;
+            case IIsNullOperation isNull:
+                return Stable(isNull.Operand, depth) is { } nullTested ? (nullTested, true) : null;
+            case IBinaryOperation { OperatorKind: BinaryOperatorKind.Equals or BinaryOperatorKind.NotEquals } binary:
+            {
+                var other = IsNull(binary.RightOperand) ? binary.LeftOperand : IsNull(binary.LeftOperand) ? binary.RightOperand : null;
+                return other is not null && Stable(other, depth) is { } compared ? (compared, binary.OperatorKind == BinaryOperatorKind.Equals) : null;
+            }
+
+            case IIsPatternOperation { Pattern: IConstantPatternOperation constant } isPattern when IsNull(constant.Value):
+                return Stable(isPattern.Value, depth) is { } isNullTested ? (isNullTested, true) : null;
+            case IIsPatternOperation { Pattern: INegatedPatternOperation { Pattern: IConstantPatternOperation constant } } isPattern when IsNull(constant.Value):
+                return Stable(isPattern.Value, depth) is { } notNullTested ? (notNullTested, false) : null;
+            case ILocalReferenceOperation { Local: { Type.SpecialType: SpecialType.System_Boolean } local } when !local.IsRef:
+                // 'var owned = _external is null; ... if (owned)': a local assigned once from a remembered condition.
+                return _analysis.Origins.ValuesOf(local).Count == 1 ? Read(_analysis.Origins.SingleValue(local), depth + 1) : null;
+            case { Type.SpecialType: SpecialType.System_Boolean } flag when Stable(flag, depth) is { } boolean:
+                return (boolean, true);
+            default:
+                return null;
+        }
+    }
+
+    /// <summary>A field of <c>this</c> or a parameter (also through a flow capture) that the graph never assigns.</summary>
+    private ISymbol? Stable(IOperation? operation, int depth)
+    {
+        var symbol = TrackedVariables.Unwrap(operation) switch
+        {
+            IFlowCaptureReferenceOperation capture when depth < 4 && Captures.TryGetValue(capture.Id, out var value) => Stable(value, depth + 1),
+            IFieldReferenceOperation { Instance: null or IInstanceReferenceOperation } field => field.Field,
+            IParameterReferenceOperation { Parameter.RefKind: RefKind.None } parameter => parameter.Parameter,
+            _ => null,
+        };
+        return symbol is not null && !Assigned.Contains(symbol) ? symbol : null;
+    }
+
+    private static bool IsNull(IOperation operation) =>
+        TrackedVariables.Unwrap(operation) is { ConstantValue: { HasValue: true, Value: null } } constant && constant.Type?.IsValueType != true;
+
+    /// <summary>The value of each flow capture that is captured once (null for those captured several times).</summary>
+    private Dictionary<CaptureId, IOperation?> Captures => _captures ??= FindCaptures();
+
+    private HashSet<ISymbol> Assigned => _assigned ??= FindAssigned();
+
+    private Dictionary<CaptureId, IOperation?> FindCaptures()
+    {
+        var captures = new Dictionary<CaptureId, IOperation?>();
+        foreach (var node in AllOperations())
+        {
+            if (node is IFlowCaptureOperation capture)
+            {
+                captures[capture.Id] = captures.ContainsKey(capture.Id) ? null : capture.Value;
+            }
+        }
+
+        return captures;
+    }
+
+    private HashSet<ISymbol> FindAssigned()
+    {
+        var assigned = new HashSet<ISymbol>(SymbolEqualityComparer.Default);
+        foreach (var node in AllOperations())
+        {
+            var target = node switch
+            {
+                IAssignmentOperation assignment => assignment.Target,
+                IIncrementOrDecrementOperation increment => increment.Target,
+                IArgumentOperation { Parameter.RefKind: RefKind.Ref or RefKind.Out } byRef => byRef.Value,
+                IFlowCaptureOperation capture when _analysis.Variables.AssignedCaptures.Contains(capture.Id) => capture.Value,
+                _ => null,
+            };
+            switch (TrackedVariables.Unwrap(target))
+            {
+                case IFieldReferenceOperation field:
+                    assigned.Add(field.Field);
+                    break;
+                case IParameterReferenceOperation parameter:
+                    assigned.Add(parameter.Parameter);
+                    break;
+            }
+        }
+
+        return assigned;
+    }
+
+    /// <summary>The symbols tested by at least two branches: only a second test can use what the first one said.</summary>
+    private Dictionary<ISymbol, int> FindFacts()
+    {
+        var tests = new Dictionary<ISymbol, int>(SymbolEqualityComparer.Default);
+        foreach (var block in _analysis.Graph.Blocks)
+        {
+            if (block.ConditionalSuccessor is not null && Read(block.BranchValue, depth: 0) is var (symbol, _))
+            {
+                tests[symbol] = tests.TryGetValue(symbol, out var count) ? count + 1 : 1;
+            }
+        }
+
+        var indexes = new Dictionary<ISymbol, int>(SymbolEqualityComparer.Default);
+        foreach (var entry in tests)
+        {
+            if (entry.Value >= 2 && indexes.Count < MaxFacts)
+            {
+                indexes.Add(entry.Key, indexes.Count);
+            }
+        }
+
+        return indexes;
+    }
+
+    private IEnumerable<IOperation> AllOperations()
+    {
+        foreach (var block in _analysis.Graph.Blocks)
+        {
+            foreach (var operation in block.Operations)
+            {
+                foreach (var node in operation.DescendantsAndSelf())
+                {
+                    yield return node;
+                }
+            }
+
+            if (block.BranchValue is not null)
+            {
+                foreach (var node in block.BranchValue.DescendantsAndSelf())
+                {
+                    yield return node;
+                }
+            }
+        }
+    }
+}

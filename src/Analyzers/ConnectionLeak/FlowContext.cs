@@ -1,0 +1,25 @@
+// What every flow analysis of one compilation shares: the acquisition rules, the names configured for the syntax tree
+// being analysed, the summaries of the compilation's own methods, and the cancellation of the analyzer callback.
+using System.Threading;
+
+namespace TenantDbGuard.Analyzers.ConnectionLeak;
+
+/// <summary>The rules, names and summaries a flow analysis runs with.</summary>
+internal sealed class FlowContext
+{
+    public FlowContext(AcquisitionRules rules, NameConfiguration names, MethodSummaries summaries, CancellationToken cancellationToken)
+    {
+        Rules = rules;
+        Names = names;
+        Summaries = summaries;
+        CancellationToken = cancellationToken;
+    }
+
+    public AcquisitionRules Rules { get; }
+
+    public NameConfiguration Names { get; }
+
+    public MethodSummaries Summaries { get; }
+
+    public CancellationToken CancellationToken { get; }
+}

@@ -1,0 +1,69 @@
+// Who takes the resource over when it is passed on: a collection it is added to, or a wrapper object that
+// releases what it is given.
+using Microsoft.CodeAnalysis;
+
+namespace TenantDbGuard.Analyzers.ConnectionLeak;
+
+/// <summary>The calls and types that take ownership of a resource passed to them.</summary>
+internal static class HandOffRules
+{
+    /// <summary>Is <paramref name="name"/> a method that stores its argument in a collection?</summary>
+    public static bool IsCollectionAdd(string name) =>
+        name is "Add" or "AddLast" or "AddFirst" or "Enqueue" or "Push" or "TryAdd" or "Insert" or "Set" or "TryPush" or "Write" or "TryWrite" or "WriteAsync";
+
+    /// <summary>Does a method named <paramref name="name"/> take an object back into a pool or a collection (<c>Return</c>, <c>Add</c>, ...)?</summary>
+    public static bool TakesBack(string name) => name is "Return" or "Recycle" || IsCollectionAdd(name);
+
+    /// <summary><c>Interlocked.Exchange(ref _field, conn)</c> / <c>CompareExchange</c>: the connection is published to a field.</summary>
+    public static bool IsInterlockedSwap(IMethodSymbol method) =>
+        method is { Name: "Exchange" or "CompareExchange", ContainingType: { Name: "Interlocked", ContainingNamespace.Name: "Threading" } };
+
+    /// <summary>Calls that cannot throw on valid arguments: <c>Interlocked</c>, <c>Volatile</c>, <c>GC.SuppressFinalize(this)</c>.</summary>
+    public static bool NeverThrows(IMethodSymbol method) =>
+        method.ContainingType is { Name: "Interlocked" or "Volatile", ContainingNamespace.Name: "Threading" }
+        || method is { Name: "SuppressFinalize", ContainingType: { Name: "GC", ContainingNamespace.Name: "System" } };
+
+    /// <summary>A type of the framework or of a data provider (a command, a transaction): it never takes a connection over.</summary>
+    public static bool IsFrameworkType(ITypeSymbol? type)
+    {
+        var root = type?.ContainingNamespace;
+        while (root is { ContainingNamespace.IsGlobalNamespace: false })
+        {
+            root = root.ContainingNamespace;
+        }
+
+        return root?.Name is "System" or "MySqlConnector" or "MySql" or "Dapper" or "Microsoft" or "Npgsql";
+    }
+
+    /// <summary>Is <paramref name="type"/> a wrapper of the application's own that releases what it is given?</summary>
+    public static bool IsOwningWrapper(ITypeSymbol? type, NameConfiguration names)
+    {
+        if (type is null)
+        {
+            return false;
+        }
+
+        if (IsFrameworkType(type))
+        {
+            return false;
+        }
+
+        foreach (var member in type.GetMembers())
+        {
+            if (member is IMethodSymbol { IsStatic: false } method && names.ReleaseNames.Contains(method.Name))
+            {
+                return true;
+            }
+        }
+
+        foreach (var implemented in type.AllInterfaces)
+        {
+            if (implemented.Name is "IDisposable" or "IAsyncDisposable")
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+}

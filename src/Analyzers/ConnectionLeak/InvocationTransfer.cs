@@ -1,0 +1,261 @@
+// The transfer of calls: the followed acquisition itself, release calls, calls that pass the resource through
+// (ConfigureAwait, Task.FromResult), hand-offs by call, uses after a release, and the out arguments a call writes.
+using System.Collections.Generic;
+using System.Linq;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.Operations;
+
+namespace TenantDbGuard.Analyzers.ConnectionLeak;
+
+/// <summary>Evaluates invocations for the current path state.</summary>
+internal sealed class InvocationTransfer
+{
+    private readonly LeakFlowAnalysis _analysis;
+
+    public InvocationTransfer(LeakFlowAnalysis analysis)
+    {
+        _analysis = analysis;
+    }
+
+    /// <summary>The last call evaluated released the resource: awaiting it is taken not to throw.</summary>
+    public bool ReleasedByLastCall { get; set; }
+
+    private PathEffects Effects => _analysis.Effects;
+
+    private OperationTransfer Transfer => _analysis.Transfer;
+
+    /// <summary>The followed acquisition: after it (or the <c>await</c> of it) the resource is held.</summary>
+    public bool EvaluateAcquisition(IOperation effectPoint)
+    {
+        var site = _analysis.Site!;
+        if (effectPoint is IAwaitOperation awaitOperation)
+        {
+            Transfer.Evaluate(awaitOperation.Operation);
+            Effects.MayThrow(effectPoint);
+        }
+        else
+        {
+            var invocation = (IInvocationOperation)effectPoint;
+            Transfer.Evaluate(invocation.Instance);
+            foreach (var argument in invocation.Arguments)
+            {
+                Transfer.Evaluate(argument);
+            }
+
+            Effects.MayThrow(effectPoint);
+        }
+
+        var state = _analysis.State;
+        if (state.Status == ResourceStatus.Held)
+        {
+            _analysis.AddLeak(new Leak(LeakReason.AcquiredAgain, site.Invocation.Syntax, null));
+        }
+        else if (site.Kind == AcquisitionKind.Opened && state.IsTrackedAfterRelease && !_analysis.AfterRelease.ReleaseOf(state).Closes
+                 && site.Anchor is not null && _analysis.Variables.Holds(state, site.Anchor))
+        {
+            // Opening a disposed connection again (the loop came back to the Open after a Dispose).
+            _analysis.AfterRelease.AddMisuse(MisuseKind.UsedAfterRelease, site.Invocation, _analysis.AfterRelease.ReleaseOf(state).Operation, site.Invocation.Instance);
+        }
+
+        // A new resource: what happened after the release of the previous one does not concern it.
+        var flags = state.Flags & ~PathState.ThrownAfterRelease;
+        if (site.Kind == AcquisitionKind.Returned)
+        {
+            // A reader Dapper opened the connection for: the connection's variable holds it as well as the reader.
+            var alsoHeldBy = site.Anchor is { } also ? _analysis.Variables.Bit(also) : 0UL;
+            _analysis.State = new PathState(ResourceStatus.Held, alsoHeldBy, 0, flags);
+            return true;
+        }
+
+        if (site.Kind == AcquisitionKind.IntoArgument)
+        {
+            _analysis.State = new PathState(ResourceStatus.Held, _analysis.Variables.Bit(site.Anchor!), 0, flags);
+            return false;
+        }
+
+        // Opened: the object in the receiver is now an open connection, unless it belongs to someone else.
+        if (state.Status == ResourceStatus.Escaped)
+        {
+            return false;
+        }
+
+        var holders = state.Status is ResourceStatus.Unacquired or ResourceStatus.Released ? state.Holders : 0UL;
+        if (site.Anchor is not null)
+        {
+            holders |= _analysis.Variables.Bit(site.Anchor);
+        }
+
+        _analysis.State = new PathState(ResourceStatus.Held, holders, 0, flags);
+        return false;
+    }
+
+    private bool CarriesResource(IInvocationOperation invocation)
+    {
+        foreach (var argument in invocation.Arguments)
+        {
+            if (OwnershipMoves.CarriesResource(argument.Value, _analysis.State, _analysis.Variables, _analysis.Origins))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>A call whose body the analysis can read: a release helper, a local function called in finally, a hand-off.</summary>
+    private bool ApplyCalleeEffect(IInvocationOperation invocation, List<IArgumentOperation>? resourceArguments)
+    {
+        var (effect, holder) = _analysis.Callees.Of(invocation, resourceArguments);
+        switch (effect)
+        {
+            case ParameterEffect.Releases:
+                Effects.Release(invocation, closes: false, holder);
+                ReleasedByLastCall = true;
+                return true;
+            case ParameterEffect.ReleasesUnlessItThrows:
+                Effects.MayThrow(invocation);
+                Effects.Release(invocation, closes: false, holder);
+                return true;
+            case ParameterEffect.TakesOver:
+                Effects.Escape();
+                Effects.MayThrow(invocation);
+                return true;
+            default:
+                return false;
+        }
+    }
+
+    public bool EvaluateInvocation(IInvocationOperation invocation)
+    {
+        var instanceIsResource = Transfer.Evaluate(invocation.Instance);
+        var argumentIsResource = false;
+        var firstArgumentIsResource = false;
+        var passedByRef = false;
+        List<IArgumentOperation>? resourceArguments = null;
+        for (var i = 0; i < invocation.Arguments.Length; i++)
+        {
+            var argument = invocation.Arguments[i];
+            var isResource = Transfer.Evaluate(argument);
+            argumentIsResource |= isResource;
+            if (isResource)
+            {
+                (resourceArguments ??= new List<IArgumentOperation>()).Add(argument);
+            }
+
+            if (i == 0)
+            {
+                firstArgumentIsResource = isResource;
+            }
+
+            if (isResource && argument.Parameter?.RefKind is RefKind.Ref)
+            {
+                passedByRef = true;
+            }
+        }
+
+        var method = invocation.TargetMethod;
+        var name = method.Name;
+        if (_analysis.State.Status == ResourceStatus.Held && OwnershipMoves.IsClosingReader(invocation)
+            && OwnershipMoves.IsBoundToResource(invocation.Instance, _analysis.State, _analysis.Variables, _analysis.Origins))
+        {
+            // The reader closes the connection: it holds the resource from here on (the connection's variable still does too).
+            Effects.MayThrow(invocation);
+            return true;
+        }
+
+        if (_analysis.OwnerFields && invocation.Instance is IInstanceReferenceOperation && _analysis.State.Status == ResourceStatus.Held
+            && ApplyCalleeEffect(invocation, resourceArguments))
+        {
+            // 'Dispose() => Dispose(true)': the type's own method releases the field.
+            return false;
+        }
+
+        // A local function or a delegate named like a release ('void Release() => lease.Dispose();') is read like any other.
+        if (_analysis.Names.ReleaseNames.Contains(name)
+            && (instanceIsResource || argumentIsResource || method.MethodKind is not (MethodKind.LocalFunction or MethodKind.DelegateInvoke)))
+        {
+            if (instanceIsResource || argumentIsResource)
+            {
+                // Close on a DbConnection gives the connection back but leaves the object usable: Open may follow.
+                // So does closing or disposing a reader that owns the connection (CommandBehavior.CloseConnection).
+                var closes = instanceIsResource
+                    && (name is "Close" or "CloseAsync" && _analysis.Rules.IsDbConnection(method.ContainingType) || _analysis.Rules.IsDataReader(TrackedVariables.Unwrap(invocation.Instance)?.Type as INamedTypeSymbol));
+                Effects.Release(invocation, closes, instanceIsResource ? invocation.Instance : null);
+                ReleasedByLastCall = true;
+            }
+            else if (_analysis.OwnerFields)
+            {
+                // In a Dispose, disposing something else first can throw and skip the release that follows.
+                Effects.MayThrow(invocation);
+            }
+
+            return false;
+        }
+
+        if (name is "ConfigureAwait" or "AsTask" or "Preserve" or "GetAwaiter" or "GetResult")
+        {
+            return instanceIsResource || (method.IsExtensionMethod && firstArgumentIsResource);
+        }
+
+        if (name == "FromResult" && method.IsStatic && method.ContainingType is { Name: "Task" or "ValueTask" })
+        {
+            // A completed task of the resource: whoever receives the task receives the resource.
+            return firstArgumentIsResource;
+        }
+
+        if (_analysis.State.Status == ResourceStatus.Held
+            && (argumentIsResource || method.MethodKind is MethodKind.LocalFunction or MethodKind.DelegateInvoke
+                || _analysis.OwnerFields && invocation.Instance is IInstanceReferenceOperation)
+            && ApplyCalleeEffect(invocation, resourceArguments))
+        {
+            return false;
+        }
+
+        if (_analysis.State.IsTrackedAfterRelease && !ReferenceEquals(invocation, _analysis.Site?.Invocation))
+        {
+            if (instanceIsResource && !_analysis.Carriers.IsCarrier(invocation.Instance?.Type))
+            {
+                _analysis.AfterRelease.UseAfterRelease(invocation, invocation.Instance, method);
+            }
+            else if (method.IsExtensionMethod && firstArgumentIsResource)
+            {
+                _analysis.AfterRelease.UseAfterRelease(invocation, invocation.Arguments[0].Value, method);
+            }
+        }
+
+        if (_analysis.State.Status == ResourceStatus.Held && (!argumentIsResource && CarriesResource(invocation) || _analysis.Carriers.PassesCarrier(invocation)))
+        {
+            // 'Switch(new PooledConnection(server, connection))', 'Enqueue(scope)': the callee receives the connection inside its holder.
+            Effects.Escape();
+        }
+
+        if (_analysis.OwnerFields && _analysis.State.Status == ResourceStatus.Held && HandOffRules.TakesBack(name)
+            && invocation.Arguments.Any(argument => TrackedVariables.Unwrap(argument.Value) is IInstanceReferenceOperation))
+        {
+            // 'public void Release() => _owner.Return(this);': a pooled object goes back to its pool with its connection.
+            Effects.Escape();
+        }
+
+        // A hand-off (into a collection, by ref, to the constructor chained with ': this(...)', or swapped into a field
+        // with Interlocked) counts from the moment of the call, even if the call throws.
+        if (argumentIsResource && (passedByRef || HandOffRules.IsCollectionAdd(name) || method.MethodKind == MethodKind.Constructor || HandOffRules.IsInterlockedSwap(method)))
+        {
+            Effects.Escape();
+        }
+
+        if (!HandOffRules.NeverThrows(method) && !GuardCalls.IsSatisfied(invocation, _analysis))
+        {
+            Effects.MayThrow(invocation);
+        }
+
+        foreach (var argument in invocation.Arguments)
+        {
+            if (argument.Parameter?.RefKind == RefKind.Out && TrackedVariables.Unwrap(argument.Value) is ILocalReferenceOperation outLocal)
+            {
+                Effects.Store(outLocal.Local, false, null, isCapture: false, argument);
+            }
+        }
+
+        return false;
+    }
+}

@@ -1,0 +1,173 @@
+// The interprocedural part of TDG001: summaries of the compilation's own methods, inferred lazily from their
+// bodies the first time a caller needs one, cached for the compilation and safe to ask from concurrent analyzer
+// callbacks. A method on a recursion cycle gets the summary that leads to no report (MethodSummary.Nothing for
+// what it acquires, TakesOver for what it does with an argument), whichever method of the cycle is asked first.
+using System;
+using System.Collections.Concurrent;
+using System.Collections.Generic;
+using System.Collections.Immutable;
+using System.Threading;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+using Microsoft.CodeAnalysis.Diagnostics;
+using Microsoft.CodeAnalysis.FlowAnalysis;
+
+namespace TenantDbGuard.Analyzers.ConnectionLeak;
+
+/// <summary>The summaries of one compilation's methods.</summary>
+internal sealed class MethodSummaries
+{
+    /// <summary>The summaries being inferred on this thread, innermost last: a key met again is a recursion cycle.</summary>
+    [ThreadStatic]
+    private static List<InProgress>? t_inProgress;
+
+    private readonly Compilation _compilation;
+    private readonly AcquisitionRules _rules;
+    private readonly AnalyzerConfigOptionsProvider _options;
+    private readonly ConcurrentDictionary<IMethodSymbol, MethodSummary> _methods = new(SymbolEqualityComparer.Default);
+    private readonly ConcurrentDictionary<SummaryKey, ParameterEffect> _parameters = new();
+    private readonly Lazy<ImmutableHashSet<string>> _candidateNames;
+
+    public MethodSummaries(Compilation compilation, AcquisitionRules rules, AnalyzerConfigOptionsProvider options)
+    {
+        _compilation = compilation;
+        _rules = rules;
+        _options = options;
+        _candidateNames = new Lazy<ImmutableHashSet<string>>(() => SummaryCandidates.Find(compilation, rules), LazyThreadSafetyMode.ExecutionAndPublication);
+    }
+
+    public AcquisitionRules Rules => _rules;
+
+    /// <summary>
+    /// The names of the compilation's methods that may acquire for their callers (directly or through each other),
+    /// so that the syntax pre-filter lets calls to them through.
+    /// </summary>
+    public ImmutableHashSet<string> CandidateNames => _candidateNames.Value;
+
+    /// <summary>The summary of <paramref name="method"/>; <see cref="MethodSummary.Nothing"/> for methods of other assemblies.</summary>
+    public MethodSummary Of(IMethodSymbol method, CancellationToken cancellationToken)
+    {
+        method = method.OriginalDefinition;
+        if (method.MethodKind is MethodKind.LocalFunction or MethodKind.AnonymousFunction || !_rules.IsInSource(method) || !CandidateNames.Contains(method.Name))
+        {
+            return MethodSummary.Nothing;
+        }
+
+        if (_methods.TryGetValue(method, out var known))
+        {
+            return known;
+        }
+
+        var summary = Infer(new SummaryKey(method, -1), MethodSummary.Nothing, () => SummaryInference.InferMethod(this, method, cancellationToken));
+        return _methods.GetOrAdd(method, summary);
+    }
+
+    /// <summary>What <paramref name="method"/> (of this compilation) does with the connection passed as its parameter <paramref name="ordinal"/>.</summary>
+    public ParameterEffect EffectOn(IMethodSymbol method, int ordinal, CancellationToken cancellationToken)
+    {
+        method = method.OriginalDefinition;
+        if (method.MethodKind is MethodKind.LocalFunction or MethodKind.AnonymousFunction || !_rules.IsInSource(method)
+            || ordinal < 0 || ordinal >= method.Parameters.Length)
+        {
+            return ParameterEffect.None;
+        }
+
+        var key = new SummaryKey(method, ordinal);
+        if (_parameters.TryGetValue(key, out var known))
+        {
+            return known;
+        }
+
+        var effect = Infer(key, ParameterEffect.TakesOver, () => SummaryInference.InferParameter(this, method, method.Parameters[ordinal], cancellationToken));
+        return _parameters.GetOrAdd(key, effect);
+    }
+
+    /// <summary>The control-flow graph of a method of this compilation, and the names in effect for its file.</summary>
+    public (ControlFlowGraph Graph, NameConfiguration Names)? GraphOf(IMethodSymbol method, CancellationToken cancellationToken)
+    {
+        foreach (var reference in method.DeclaringSyntaxReferences)
+        {
+            var syntax = reference.GetSyntax(cancellationToken);
+            if (syntax is BaseMethodDeclarationSyntax { Body: null, ExpressionBody: null } or AccessorDeclarationSyntax { Body: null, ExpressionBody: null })
+            {
+                continue;
+            }
+
+            // The summaries read other methods' bodies: the model comes from the compilation (the driver caches it).
+#pragma warning disable RS1030 // Do not invoke Compilation.GetSemanticModel() method within a diagnostic analyzer
+            var model = _compilation.GetSemanticModel(syntax.SyntaxTree);
+#pragma warning restore RS1030
+            if (AcquisitionSites.CreateGraph(model, syntax, cancellationToken) is { } graph)
+            {
+                return (graph, _rules.GetNames(_options.GetOptions(syntax.SyntaxTree)));
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// Infers one summary, cutting recursion: when <paramref name="key"/> is already being inferred on this thread,
+    /// every summary from there to here is on the cycle and gets <paramref name="cut"/>.
+    /// </summary>
+    private static T Infer<T>(SummaryKey key, T cut, Func<T> infer)
+    {
+        var stack = t_inProgress ??= new List<InProgress>();
+        for (var i = 0; i < stack.Count; i++)
+        {
+            if (stack[i].Key.Equals(key))
+            {
+                for (var j = i; j < stack.Count; j++)
+                {
+                    stack[j].OnCycle = true;
+                }
+
+                return cut;
+            }
+        }
+
+        var frame = new InProgress(key);
+        stack.Add(frame);
+        try
+        {
+            var result = infer();
+            return frame.OnCycle ? cut : result;
+        }
+        finally
+        {
+            stack.RemoveAt(stack.Count - 1);
+        }
+    }
+
+    private sealed class InProgress
+    {
+        public InProgress(SummaryKey key)
+        {
+            Key = key;
+        }
+
+        public SummaryKey Key { get; }
+
+        public bool OnCycle { get; set; }
+    }
+
+    /// <summary>A method, and the parameter ordinal for a parameter effect (-1 for the method's own summary).</summary>
+    private readonly struct SummaryKey : IEquatable<SummaryKey>
+    {
+        public SummaryKey(IMethodSymbol method, int ordinal)
+        {
+            Method = method;
+            Ordinal = ordinal;
+        }
+
+        public IMethodSymbol Method { get; }
+
+        public int Ordinal { get; }
+
+        public bool Equals(SummaryKey other) => Ordinal == other.Ordinal && SymbolEqualityComparer.Default.Equals(Method, other.Method);
+
+        public override bool Equals(object? obj) => obj is SummaryKey other && Equals(other);
+
+        public override int GetHashCode() => SymbolEqualityComparer.Default.GetHashCode(Method) * 31 + Ordinal;
+    }
+}

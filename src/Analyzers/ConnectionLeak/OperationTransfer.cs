@@ -1,0 +1,304 @@
+// The transfer function over one operation tree: evaluates it in evaluation order for the current path state and
+// tells whether its value is the followed resource. Calls go to InvocationTransfer; what a store, an escape or a
+// possible exception does to the state is PathEffects' business.
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.FlowAnalysis;
+using Microsoft.CodeAnalysis.Operations;
+
+namespace TenantDbGuard.Analyzers.ConnectionLeak;
+
+/// <summary>Evaluates the operations of a block, one kind at a time.</summary>
+internal sealed class OperationTransfer
+{
+    private readonly LeakFlowAnalysis _analysis;
+
+    public OperationTransfer(LeakFlowAnalysis analysis)
+    {
+        _analysis = analysis;
+    }
+
+    private PathEffects Effects => _analysis.Effects;
+
+    /// <summary>Evaluates <paramref name="operation"/>; returns whether its value is the followed resource.</summary>
+    public bool Evaluate(IOperation? operation)
+    {
+        if (operation is null)
+        {
+            return false;
+        }
+
+        if (_analysis.Site is { } site && ReferenceEquals(operation, site.EffectPoint))
+        {
+            return _analysis.Calls.EvaluateAcquisition(operation);
+        }
+
+        switch (operation)
+        {
+            case ILocalReferenceOperation local:
+                return Holds(local.Local);
+            case IParameterReferenceOperation parameter:
+                return Holds(parameter.Parameter);
+            case IFlowCaptureReferenceOperation captureReference:
+                // A capture that stands for a variable or a location reads it.
+                return _analysis.Variables.TryGetCapturedLocation(captureReference.Id, out var captured) ? Evaluate(captured) : Holds(captureReference.Id);
+            case IFlowCaptureOperation capture:
+            {
+                if (_analysis.Variables.AssignedCaptures.Contains(capture.Id)
+                    && TrackedVariables.Unwrap(capture.Value) is ILocalReferenceOperation or IParameterReferenceOperation or IFieldReferenceOperation or IPropertyReferenceOperation or IArrayElementReferenceOperation)
+                {
+                    // The graph captured a variable or a location that is assigned later ('x = a ?? b', '_field ??= b'): the
+                    // capture stands for it, and an assignment to the capture is an assignment to it.
+                    var location = TrackedVariables.Unwrap(capture.Value)!;
+                    _analysis.Variables.CaptureLocation(capture.Id, location);
+                    _analysis.Assignments.EvaluateTargetParts(location);
+                    return false;
+                }
+
+                var value = Evaluate(capture.Value);
+                Effects.Store(capture.Id, value, capture.Value, isCapture: true, operation);
+                return false;
+            }
+
+            case ISimpleAssignmentOperation assignment:
+                return _analysis.Assignments.Evaluate(assignment);
+            case IConversionOperation conversion:
+            {
+                var value = Evaluate(conversion.Operand);
+                if (conversion.IsChecked || conversion.Conversion.IsUserDefined)
+                {
+                    // 'checked((int)rows)' throws OverflowException; a user-defined conversion is a call.
+                    Effects.MayThrow(operation);
+                }
+
+                return value;
+            }
+
+            case IFieldReferenceOperation { Instance: IInstanceReferenceOperation } ownField when _analysis.OwnerFields:
+                return Holds(ownField.Field);
+            case IPropertyReferenceOperation { Instance: IInstanceReferenceOperation } ownProperty when _analysis.OwnerFields && OwnerWalk.IsAutoProperty(ownProperty.Property):
+                return Holds(ownProperty.Property);
+            case IDeconstructionAssignmentOperation deconstruction:
+                _analysis.Assignments.EvaluateDeconstruction(deconstruction);
+                return false;
+            case IPropertyReferenceOperation { Property.Name: "Result", Instance: { } task } when IsTask(task.Type):
+                // 'GetConnectionAsync().Result': the task's value.
+                return Evaluate(task);
+            case IAwaitOperation awaitOperation:
+            {
+                _analysis.Calls.ReleasedByLastCall = false;
+                var value = Evaluate(awaitOperation.Operation);
+                if (!_analysis.Calls.ReleasedByLastCall)
+                {
+                    // Like the release calls themselves, awaiting one is taken not to throw.
+                    Effects.MayThrow(operation);
+                }
+
+                _analysis.Calls.ReleasedByLastCall = false;
+                return value;
+            }
+
+            case IInvocationOperation invocation:
+                return _analysis.Calls.EvaluateInvocation(invocation);
+            case IObjectCreationOperation creation:
+                return EvaluateCreation(creation);
+            case IArgumentOperation argument:
+                return Evaluate(argument.Value);
+            case IIsPatternOperation isPattern:
+            {
+                var value = Evaluate(isPattern.Value);
+                if (value)
+                {
+                    BindPattern(isPattern.Pattern);
+                }
+
+                return false;
+            }
+
+            case IReturnOperation returnOperation:
+                // 'yield return' stays an operation in the graph: the value goes to the caller.
+                if (Evaluate(returnOperation.ReturnedValue))
+                {
+                    Effects.Escape();
+                }
+                else if (_analysis.State.Status == ResourceStatus.Held && _analysis.Observations is { } observations)
+                {
+                    // The iterator stops here with the connection held until the caller moves on or disposes the enumerator.
+                    observations.HeldAcrossYield = true;
+                }
+
+                return false;
+            case IDynamicInvocationOperation:
+            case IDynamicObjectCreationOperation:
+            case ITypeParameterObjectCreationOperation:
+            {
+                var any = EvaluateChildren(operation);
+                Effects.MayThrow(operation);
+                if (any)
+                {
+                    Effects.Escape();
+                }
+
+                return false;
+            }
+
+            case IInvalidOperation:
+                if (EvaluateChildren(operation))
+                {
+                    Effects.Escape();
+                }
+
+                return false;
+            case IFlowAnonymousFunctionOperation:
+            case ILiteralOperation:
+            case IDefaultValueOperation:
+            case IInstanceReferenceOperation:
+            case ITypeOfOperation:
+            case ISizeOfOperation:
+            case INameOfOperation:
+                return false;
+            case IArrayCreationOperation:
+            case IArrayInitializerOperation:
+                // Stored in an array: a collection of connections is released element by element elsewhere.
+                if (EvaluateChildren(operation))
+                {
+                    Effects.Escape();
+                }
+
+                return false;
+            case ITupleOperation:
+            case IAnonymousObjectCreationOperation:
+                return EvaluateChildren(operation);
+            case IMemberReferenceOperation { Instance: { } instance } member and (IPropertyReferenceOperation or IFieldReferenceOperation or IEventReferenceOperation):
+            {
+                var used = Evaluate(instance);
+                if (member is IPropertyReferenceOperation property)
+                {
+                    foreach (var argument in property.Arguments)
+                    {
+                        Evaluate(argument);
+                    }
+                }
+
+                if (used && _analysis.Carriers.IsCarrier(instance.Type))
+                {
+                    // 'scope.Lease': the connection-typed member of a plain holder that carries the resource is the resource;
+                    // its other members are not uses of it.
+                    return _analysis.Carriers.IsResourceType(member.Type);
+                }
+
+                if (used && _analysis.State.IsTrackedAfterRelease)
+                {
+                    _analysis.AfterRelease.UseAfterRelease(member, instance, member.Member);
+                }
+
+                return false;
+            }
+
+            case IBinaryOperation { IsChecked: true, OperatorKind: BinaryOperatorKind.Add or BinaryOperatorKind.Subtract or BinaryOperatorKind.Multiply or BinaryOperatorKind.Divide }:
+            case IUnaryOperation { IsChecked: true, OperatorKind: UnaryOperatorKind.Minus }:
+            case ICompoundAssignmentOperation { IsChecked: true }:
+            case IIncrementOrDecrementOperation { IsChecked: true }:
+                // Checked arithmetic throws OverflowException.
+                EvaluateChildren(operation);
+                Effects.MayThrow(operation);
+                return false;
+            case IPropertyReferenceOperation:
+            case IFieldReferenceOperation:
+            case IMethodReferenceOperation:
+            case IEventReferenceOperation:
+            case IArrayElementReferenceOperation:
+            case IBinaryOperation:
+            case IUnaryOperation:
+            case IIsTypeOperation:
+            case IIsNullOperation:
+            case ICaughtExceptionOperation:
+            case IInterpolatedStringOperation:
+            case IDelegateCreationOperation:
+            case ICompoundAssignmentOperation:
+            case IIncrementOrDecrementOperation:
+                EvaluateChildren(operation);
+                return false;
+            default:
+                // Unknown shapes: whatever they build from the resource is taken to hold it.
+                return EvaluateChildren(operation);
+        }
+    }
+
+    public bool EvaluateChildren(IOperation operation)
+    {
+        var any = false;
+        foreach (var child in operation.ChildOperations)
+        {
+            any |= Evaluate(child);
+        }
+
+        return any;
+    }
+
+    private bool Holds(object variable) => _analysis.Variables.Holds(_analysis.State, variable);
+
+    private static bool IsTask(ITypeSymbol? type) =>
+        type is INamedTypeSymbol { IsGenericType: true, Name: "Task" or "ValueTask", ContainingNamespace.Name: "Tasks" };
+
+    private bool EvaluateCreation(IObjectCreationOperation creation)
+    {
+        var argumentIsResource = false;
+        var carried = false;
+        foreach (var argument in creation.Arguments)
+        {
+            var isResource = Evaluate(argument);
+            if (isResource && argument.Parameter is { } parameter && ConstructorReading.KeepsWithoutReleasing(creation, parameter.Ordinal))
+            {
+                // 'new Storage(existingConnection)' whose Dispose leaves the connection alone: the caller keeps it.
+                continue;
+            }
+
+            argumentIsResource |= isResource;
+            carried |= isResource || OwnershipMoves.CapturesResource(argument.Value, _analysis.State, _analysis.Variables);
+        }
+
+        if (carried && _analysis.State.Status == ResourceStatus.Held && OwnershipMoves.IsReturned(creation, _analysis.Block)
+            && !HandOffRules.IsFrameworkType(creation.Type)
+            && !(argumentIsResource && HandOffRules.IsOwningWrapper(creation.Type, _analysis.Names)))
+        {
+            // 'return new OutboxConnection(conn, tx)', 'return new Result(rows, () => conn.Dispose())': the caller receives it.
+            Effects.Escape();
+            Evaluate(creation.Initializer);
+            return false;
+        }
+
+        // A wrapper that takes ownership is responsible for the resource from the call on, even if it throws.
+        var wrapped = argumentIsResource && HandOffRules.IsOwningWrapper(creation.Type, _analysis.Names) && !OwnershipMoves.LeavesOpen(creation);
+
+        // A plain holder of the application's own ('new TenantScope(lease, tenant)') carries the resource along with it.
+        var carries = argumentIsResource && _analysis.Carriers.IsCarrier(creation.Type);
+        if (wrapped && _analysis.State.Status == ResourceStatus.Released)
+        {
+            // A released resource given to a wrapper: the wrapper's business from here on.
+            Effects.Escape();
+            wrapped = false;
+        }
+
+        if (!wrapped && !ConstructorReading.OnlyStoresArguments(creation.Constructor) && !ConstructorReading.IsEmptyFrameworkObject(creation))
+        {
+            Effects.MayThrow(creation);
+        }
+
+        // Member initializers assign into the new object: handing the resource to one is a hand-off.
+        Evaluate(creation.Initializer);
+        return wrapped || carries;
+    }
+
+    private void BindPattern(IPatternOperation pattern)
+    {
+        switch (pattern)
+        {
+            case IDeclarationPatternOperation { DeclaredSymbol: ILocalSymbol declared }:
+                Effects.Store(declared, true, null, isCapture: false, pattern);
+                break;
+            case IRecursivePatternOperation { DeclaredSymbol: ILocalSymbol declared }:
+                Effects.Store(declared, true, null, isCapture: false, pattern);
+                break;
+        }
+    }
+}

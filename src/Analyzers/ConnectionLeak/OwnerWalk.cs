@@ -1,0 +1,200 @@
+// TDG005's walks. A method of a type that owns a connection in a field or an auto-property (its Dispose, DisposeAsync,
+// or a helper they call on 'this'), started with the member holding the connection: conditions that only say "already
+// disposed" (a disposed flag this method sets, an Interlocked guard) or "not ours" (a readonly ownership flag) end the
+// duty to release; any other condition, and any call or other dispose before the release that can throw, is a path.
+// And each constructor, from the acquisition it stores in the member: an exception after the store loses it, since
+// the object is never handed to anyone who could dispose it.
+using System.Collections.Generic;
+using System.Linq;
+using System.Threading;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.FlowAnalysis;
+using Microsoft.CodeAnalysis.Operations;
+
+namespace TenantDbGuard.Analyzers.ConnectionLeak;
+
+/// <summary>Walks a method of an owning type with one of its fields holding the connection.</summary>
+internal static class OwnerWalk
+{
+    /// <summary>Walks <paramref name="graph"/> with <paramref name="member"/> (a field, or an auto-property) holding the connection.</summary>
+    public static FlowObservations? Run(ControlFlowGraph graph, ISymbol member, FlowContext context, Dictionary<IParameterSymbol, bool>? knownParameters) =>
+        LeakFlowAnalysis.Observe(graph, site: null, member, context, AcquisitionSites.OwnLocals(graph), ownerFields: true, knownParameters);
+
+    /// <summary>
+    /// The line of the first statement of a constructor of <paramref name="type"/> that can throw after the constructor stored
+    /// a connection it acquired in <paramref name="member"/> (the object is never returned, so nothing can dispose it);
+    /// null when every constructor releases it on those paths or never stores one.
+    /// </summary>
+    public static int? ConstructorLeak(INamedTypeSymbol type, ISymbol member, AcquisitionRules rules, MethodSummaries summaries, CancellationToken cancellationToken)
+    {
+        foreach (var constructor in type.InstanceConstructors)
+        {
+            if (!rules.IsInSource(constructor) || summaries.GraphOf(constructor, cancellationToken) is not var (graph, names))
+            {
+                continue;
+            }
+
+            var context = new FlowContext(rules, names, summaries, cancellationToken);
+            var ownLocals = AcquisitionSites.OwnLocals(graph);
+            foreach (var site in StoresInto(graph, member, context))
+            {
+                var observations = LeakFlowAnalysis.Observe(graph, site, holder: null, context, ownLocals, ownerFields: true);
+                var thrown = observations?.Leaks
+                    .Where(leak => leak.Reason == LeakReason.ExceptionThrown && leak.At is not null)
+                    .OrderBy(leak => leak.At!.SpanStart)
+                    .FirstOrDefault();
+                if (thrown?.At is { } at)
+                {
+                    return at.GetLocation().GetLineSpan().StartLinePosition.Line + 1;
+                }
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>The acquisitions of <paramref name="graph"/> that land in <paramref name="member"/>: stored into it, or Open on it.</summary>
+    private static IEnumerable<AcquisitionSite> StoresInto(ControlFlowGraph graph, ISymbol member, FlowContext context)
+    {
+        foreach (var site in AcquisitionSites.Find(graph, context, lambdas: null))
+        {
+            if (site.Kind == AcquisitionKind.Returned && StoredMember(site.EffectPoint) is { } stored && SymbolEqualityComparer.Default.Equals(stored, member))
+            {
+                yield return site;
+            }
+        }
+
+        foreach (var block in graph.Blocks)
+        {
+            foreach (var operation in block.Operations)
+            {
+                foreach (var node in operation.DescendantsAndSelf())
+                {
+                    if (node is IInvocationOperation invocation && context.Rules.Classify(invocation, context.Names) == AcquisitionKind.Opened
+                        && MemberOf(invocation.Instance) is { } opened && SymbolEqualityComparer.Default.Equals(opened, member))
+                    {
+                        yield return new AcquisitionSite(invocation, invocation.Parent is IAwaitOperation awaited ? awaited : invocation, AcquisitionKind.Opened, member);
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>The field or auto-property of <c>this</c> that the value of <paramref name="value"/> is assigned to directly.</summary>
+    private static ISymbol? StoredMember(IOperation value)
+    {
+        var current = value;
+        while (current.Parent is IConversionOperation || current.Parent is IInvocationOperation { TargetMethod.Name: "ConfigureAwait" } configure && configure.Instance == current)
+        {
+            current = current.Parent;
+        }
+
+        return current.Parent is IAssignmentOperation assignment && assignment.Value == current ? MemberOf(assignment.Target) : null;
+    }
+
+    private static ISymbol? MemberOf(IOperation? operation) => TrackedVariables.Unwrap(operation) switch
+    {
+        IFieldReferenceOperation { Instance: IInstanceReferenceOperation } field => field.Field,
+        IPropertyReferenceOperation { Instance: IInstanceReferenceOperation } property when IsAutoProperty(property.Property) => property.Property,
+        _ => null,
+    };
+
+    /// <summary>An auto-property stores like a field: its backing field is the storage.</summary>
+    public static bool IsAutoProperty(IPropertySymbol property)
+    {
+        if (property.IsStatic || property.IsIndexer || property.ContainingType is null)
+        {
+            return false;
+        }
+
+        foreach (var member in property.ContainingType.GetMembers())
+        {
+            if (member is IFieldSymbol { IsImplicitlyDeclared: true } field && SymbolEqualityComparer.Default.Equals(field.AssociatedSymbol, property))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>
+    /// When <paramref name="condition"/> is one of the owner's guards: the state on the branch where it is
+    /// <paramref name="outcome"/> (null when that branch cannot be taken). Not handled: refine as usual.
+    /// </summary>
+    public static (bool Handled, PathState? State) Refine(LeakFlowAnalysis analysis, PathState state, IOperation condition, bool outcome)
+    {
+        var done = new PathState(ResourceStatus.Released, 0, 0, state.Flags);
+        switch (TrackedVariables.Unwrap(condition))
+        {
+            case IParameterReferenceOperation parameter when analysis.KnownParameters is { } known && known.TryGetValue(parameter.Parameter.OriginalDefinition, out var value):
+                return (true, value == outcome ? state : null);
+            case IPropertyReferenceOperation { Instance: IInstanceReferenceOperation, Property: { Type.SpecialType: SpecialType.System_Boolean, SetMethod: null or { IsInitOnly: true } } flagProperty }
+                when IsAutoProperty(flagProperty):
+                // A get-only bool auto-property is set by the constructor only: an ownership flag like a readonly field.
+                return (true, new PathState(ResourceStatus.Escaped, 0, 0, state.Flags));
+            case IFieldReferenceOperation { Instance: IInstanceReferenceOperation, Field: { Type.SpecialType: SpecialType.System_Boolean } flag }:
+                if (flag.IsReadOnly)
+                {
+                    // An ownership flag set by the constructor ('leaveOpen'): a release under it is the owner's choice.
+                    return (true, new PathState(ResourceStatus.Escaped, 0, 0, state.Flags));
+                }
+
+                // 'if (_disposed) return;' with '_disposed = true' further on: the true branch was disposed before.
+                return SetsTrue(analysis.Graph, flag) && outcome ? (true, done) : (false, null);
+            case IInvocationOperation invocation when IsInterlockedGuard(invocation, out _):
+                // 'if (Interlocked.Exchange(ref _disposed, true)) return;'
+                return (true, outcome ? done : state);
+            case IBinaryOperation { OperatorKind: BinaryOperatorKind.Equals or BinaryOperatorKind.NotEquals } binary:
+            {
+                var (call, constant) = TrackedVariables.Unwrap(binary.LeftOperand) is IInvocationOperation left
+                    ? (left, binary.RightOperand)
+                    : (TrackedVariables.Unwrap(binary.RightOperand) as IInvocationOperation, binary.LeftOperand);
+                if (call is null || !IsInterlockedGuard(call, out _) || constant.ConstantValue is not { HasValue: true, Value: int compared })
+                {
+                    return (false, null);
+                }
+
+                // The old value is not zero: it had been disposed already.
+                var equal = binary.OperatorKind == BinaryOperatorKind.Equals ? outcome : !outcome;
+                var disposedBefore = compared == 0 ? !equal : equal;
+                return (true, disposedBefore ? done : state);
+            }
+
+            default:
+                return (false, null);
+        }
+    }
+
+    private static bool IsInterlockedGuard(IInvocationOperation invocation, out IFieldSymbol? field)
+    {
+        field = null;
+        if (!HandOffRules.IsInterlockedSwap(invocation.TargetMethod) || invocation.Arguments.Length < 2)
+        {
+            return false;
+        }
+
+        field = (TrackedVariables.Unwrap(invocation.Arguments[0].Value) as IFieldReferenceOperation)?.Field;
+        return field is not null && invocation.Arguments[1].Value.ConstantValue.HasValue;
+    }
+
+    private static bool SetsTrue(ControlFlowGraph graph, IFieldSymbol flag)
+    {
+        foreach (var block in graph.Blocks)
+        {
+            foreach (var operation in block.Operations)
+            {
+                foreach (var node in operation.DescendantsAndSelf())
+                {
+                    if (node is ISimpleAssignmentOperation { Target: IFieldReferenceOperation target, Value.ConstantValue: { HasValue: true, Value: true } }
+                        && SymbolEqualityComparer.Default.Equals(target.Field, flag))
+                    {
+                        return true;
+                    }
+                }
+            }
+        }
+
+        return false;
+    }
+}

@@ -1,0 +1,191 @@
+// What the transfer functions do to the path state: a variable takes or loses the resource, a statement ends
+// with nobody holding it, a call may throw, the resource is released, or it escapes to someone else.
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.FlowAnalysis;
+using Microsoft.CodeAnalysis.Operations;
+
+namespace TenantDbGuard.Analyzers.ConnectionLeak;
+
+/// <summary>The state changes shared by the transfer of every operation kind.</summary>
+internal sealed class PathEffects
+{
+    private readonly LeakFlowAnalysis _analysis;
+
+    public PathEffects(LeakFlowAnalysis analysis)
+    {
+        _analysis = analysis;
+    }
+
+    private TrackedVariables Variables => _analysis.Variables;
+
+    /// <summary>
+    /// <paramref name="variable"/> is assigned: it holds the resource when <paramref name="value"/> is true, and
+    /// otherwise no longer does (the last holder overwritten is a leak).
+    /// </summary>
+    public void Store(object variable, bool value, IOperation? valueOperation, bool isCapture, IOperation at)
+    {
+        var state = _analysis.State;
+        var site = _analysis.Site;
+        if (state.Status is ResourceStatus.Released or ResourceStatus.Escaped)
+        {
+            if (site is { Kind: AcquisitionKind.Opened } && Equals(variable, site.Anchor))
+            {
+                // A new object in the opened variable: track it from scratch.
+                _analysis.State = new PathState(ResourceStatus.Unacquired, Variables.Bit(variable) | Variables.AliasOf(valueOperation), 0, state.Flags);
+            }
+            else if (state.IsTrackedAfterRelease)
+            {
+                var holders = value ? state.Holders | Variables.Bit(variable) : state.Holders & ~Variables.KnownBit(variable);
+                _analysis.State = holders == 0 ? new PathState(ResourceStatus.Released, 0) : state.With(holders);
+            }
+
+            return;
+        }
+
+        if (state.Status == ResourceStatus.Unacquired)
+        {
+            if (site is not { Kind: AcquisitionKind.Opened })
+            {
+                return;
+            }
+
+            if (Equals(variable, site.Anchor))
+            {
+                _analysis.State = new PathState(ResourceStatus.Unacquired, Variables.Bit(variable) | (value ? state.Holders : Variables.AliasOf(valueOperation)), 0, state.Flags);
+            }
+            else
+            {
+                _analysis.State = value ? state.With(state.Holders | Variables.Bit(variable)) : state.With(state.Holders & ~Variables.Bit(variable));
+            }
+
+            return;
+        }
+
+        // Held.
+        if (value)
+        {
+            _analysis.State = state.With(state.Holders | Variables.Bit(variable));
+            return;
+        }
+
+        var bit = Variables.Bit(variable);
+        if ((state.Holders & bit) == 0)
+        {
+            return;
+        }
+
+        state = state.With(state.Holders & ~bit);
+        _analysis.State = state;
+        if (state.Holders == 0 && !isCapture)
+        {
+            var name = (variable as ISymbol)?.Name;
+            _analysis.AddLeak(new Leak(LeakReason.Overwritten, at.Syntax, name));
+            _analysis.State = new PathState(ResourceStatus.Released, 0);
+        }
+    }
+
+    /// <summary>A statement ends: a held resource that no variable holds is lost.</summary>
+    public void EndOfStatement(IOperation statement)
+    {
+        var state = _analysis.State;
+        if (state.Status == ResourceStatus.Held && state.Holders == 0)
+        {
+            _analysis.AddLeak(new Leak(LeakReason.Discarded, statement.Syntax, null));
+            _analysis.State = new PathState(ResourceStatus.Released, 0);
+        }
+        else if (state.Status != ResourceStatus.Unacquired)
+        {
+            _analysis.Origin = statement.Syntax;
+        }
+    }
+
+    /// <summary><paramref name="operation"/> may throw: the current state goes to the handlers around it.</summary>
+    public void MayThrow(IOperation operation)
+    {
+        _analysis.Unwind(_analysis.Block.EnclosingRegion, _analysis.Frame, _analysis.State, operation.Syntax);
+        _analysis.Origin = operation.Syntax;
+    }
+
+    /// <summary>The resource is released by <paramref name="release"/>; a second release is TDG004's.</summary>
+    public void Release(IOperation release, bool closes, IOperation? receiver)
+    {
+        var state = _analysis.State;
+        var history = _analysis.AfterRelease;
+        if (state.Status == ResourceStatus.Held)
+        {
+            history.NoteReleasedWhileHeld(release);
+            _analysis.State = new PathState(ResourceStatus.Released, state.Holders, history.ReleaseIndex(release, closes), state.Flags);
+            return;
+        }
+
+        if (!state.IsTrackedAfterRelease)
+        {
+            return;
+        }
+
+        var first = history.ReleaseOf(state);
+        if ((state.Flags & PathState.ThrownAfterRelease) != 0 && IsIdempotent(first.Operation) && IsIdempotent(release))
+        {
+            // Disposed again only because something threw after the first Dispose (a retry loop whose new connection failed
+            // to open): by IDisposable's contract a second Dispose does nothing. A second Release() is still reported.
+            return;
+        }
+
+        if (first.Closes)
+        {
+            // Close, then Dispose (or Close again): the documented, harmless DbConnection pattern.
+            if (!closes)
+            {
+                _analysis.State = new PathState(ResourceStatus.Released, state.Holders, history.ReleaseIndex(release, closes: false), state.Flags);
+            }
+
+            return;
+        }
+
+        if (FinallyAfter(first.BlockOrdinal))
+        {
+            history.AddMisuse(MisuseKind.ReleasedBeforeFinally, first.Operation, release, first.Receiver);
+        }
+        else
+        {
+            history.AddMisuse(MisuseKind.ReleasedAgain, release, first.Operation, receiver);
+        }
+    }
+
+    /// <summary>The resource leaves the method's hands (returned, stored, given with ownership).</summary>
+    public void Escape()
+    {
+        var state = _analysis.State;
+        if (state.Status is ResourceStatus.Held or ResourceStatus.Unacquired)
+        {
+            _analysis.HandsOff |= state.Status == ResourceStatus.Held;
+            _analysis.State = new PathState(ResourceStatus.Escaped, 0);
+        }
+        else if (state.IsTrackedAfterRelease)
+        {
+            // A released resource handed over: whatever happens to it next is not this method's doing.
+            _analysis.State = new PathState(ResourceStatus.Released, 0);
+        }
+    }
+
+    private static bool IsIdempotent(IOperation release) =>
+        release is IInvocationOperation { TargetMethod.Name: "Dispose" or "DisposeAsync", TargetMethod.Parameters.Length: 0 };
+
+    /// <summary>Is the current block in a <c>finally</c> (a <c>using</c>'s included) whose <c>try</c> contains <paramref name="blockOrdinal"/>?</summary>
+    private bool FinallyAfter(int blockOrdinal)
+    {
+        for (var region = _analysis.Block.EnclosingRegion; region is not null; region = region.EnclosingRegion)
+        {
+            if (region.Kind == ControlFlowRegionKind.Finally && region.EnclosingRegion is { Kind: ControlFlowRegionKind.TryAndFinally } tryAndFinally)
+            {
+                var tryRegion = tryAndFinally.NestedRegions[0];
+                if (tryRegion.FirstBlockOrdinal <= blockOrdinal && blockOrdinal <= tryRegion.LastBlockOrdinal)
+                {
+                    return true;
+                }
+            }
+        }
+
+        return false;
+    }
+}

@@ -1,0 +1,115 @@
+// The cheap first step of the summaries: which of the compilation's methods could acquire for their callers at all.
+// A method qualifies when its shape allows it (it returns a connection-like type, has an out/ref parameter of one, or
+// is an iterator) and its body calls an acquisition or another qualifying method. Only syntax and declarations are
+// read; the flow analysis runs later, and only for the methods a caller really calls.
+using System;
+using System.Collections.Generic;
+using System.Collections.Immutable;
+using System.Linq;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+
+namespace TenantDbGuard.Analyzers.ConnectionLeak;
+
+/// <summary>Finds the names of the methods worth a summary.</summary>
+internal static class SummaryCandidates
+{
+    /// <summary>The names of enumerator calls, let through when some iterator of the compilation may hold a connection.</summary>
+    public static readonly ImmutableArray<string> EnumeratorNames = ImmutableArray.Create("GetEnumerator", "GetAsyncEnumerator");
+
+    public static ImmutableHashSet<string> Find(Compilation compilation, AcquisitionRules rules)
+    {
+        var shaped = new List<(string Name, HashSet<string> Calls, bool Iterator)>();
+        var stack = new Stack<INamespaceOrTypeSymbol>();
+        stack.Push(compilation.Assembly.GlobalNamespace);
+        while (stack.Count > 0)
+        {
+            foreach (var member in stack.Pop().GetMembers())
+            {
+                switch (member)
+                {
+                    case INamespaceOrTypeSymbol container:
+                        stack.Push(container);
+                        break;
+                    case IMethodSymbol { MethodKind: MethodKind.Ordinary, IsAbstract: false } method when HasAcquiringShape(method, rules):
+                        foreach (var reference in method.DeclaringSyntaxReferences)
+                        {
+                            var calls = new HashSet<string>(StringComparer.Ordinal);
+                            var iterator = false;
+                            foreach (var node in reference.GetSyntax().DescendantNodes())
+                            {
+                                if (node is InvocationExpressionSyntax invocation && InvokedName(invocation.Expression) is { } name)
+                                {
+                                    calls.Add(name);
+                                }
+                                else if (node is YieldStatementSyntax)
+                                {
+                                    iterator = true;
+                                }
+                            }
+
+                            shaped.Add((method.Name, calls, iterator));
+                        }
+
+                        break;
+                }
+            }
+        }
+
+        var acquiring = new HashSet<string>(StringComparer.Ordinal);
+        var builtInNames = rules.DefaultNames.AcquireNames;
+        var known = new HashSet<string>(builtInNames, StringComparer.Ordinal);
+        var anyIterator = false;
+        bool changed;
+        do
+        {
+            changed = false;
+            foreach (var (name, calls, iterator) in shaped)
+            {
+                // A method named like an acquisition (a pool's own GetConnection) is read even when it only builds or dequeues.
+                if (!acquiring.Contains(name) && (calls.Overlaps(known) || builtInNames.Contains(name)))
+                {
+                    acquiring.Add(name);
+                    known.Add(name);
+                    anyIterator |= iterator;
+                    changed = true;
+                }
+            }
+        }
+        while (changed);
+
+        if (anyIterator)
+        {
+            acquiring.UnionWith(EnumeratorNames);
+        }
+
+        return acquiring.ToImmutableHashSet(StringComparer.Ordinal);
+    }
+
+    /// <summary>Can <paramref name="method"/> hand a connection to its caller: by its value, an out/ref parameter, or as an iterator?</summary>
+    private static bool HasAcquiringShape(IMethodSymbol method, AcquisitionRules rules)
+    {
+        if (!method.ReturnsVoid && IsConnectionLike(rules.ValueType(method.ReturnType), rules))
+        {
+            return true;
+        }
+
+        if (method.ReturnType is INamedTypeSymbol { IsGenericType: true, Name: "IEnumerable" or "IAsyncEnumerable" })
+        {
+            return true;
+        }
+
+        return method.Parameters.Any(p => p.RefKind is RefKind.Out or RefKind.Ref && IsConnectionLike(p.Type, rules));
+    }
+
+    private static bool IsConnectionLike(ITypeSymbol type, AcquisitionRules rules) =>
+        rules.IsConnectionLike(type) || rules.IsDbConnection(type as INamedTypeSymbol);
+
+    public static string? InvokedName(ExpressionSyntax expression) => expression switch
+    {
+        SimpleNameSyntax simple => simple.Identifier.ValueText,
+        MemberAccessExpressionSyntax memberAccess => memberAccess.Name.Identifier.ValueText,
+        MemberBindingExpressionSyntax memberBinding => memberBinding.Name.Identifier.ValueText,
+        _ => null,
+    };
+}

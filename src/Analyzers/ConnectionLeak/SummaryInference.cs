@@ -1,0 +1,303 @@
+// How a summary is read from a method's body, with the same flow analysis the rules use: each acquisition of the
+// method is followed with returns, exits and yields observed; each parameter is followed from the start as an
+// already held resource. Judgements are path-exact per acquisition and conservative across them: a return counts
+// as handing back an acquisition only when one acquisition is returned there on every path that reaches it.
+using System.Collections.Generic;
+using System.Collections.Immutable;
+using System.Threading;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+using Microsoft.CodeAnalysis.FlowAnalysis;
+using Microsoft.CodeAnalysis.Operations;
+
+namespace TenantDbGuard.Analyzers.ConnectionLeak;
+
+/// <summary>Infers <see cref="MethodSummary"/> and <see cref="ParameterEffect"/> from bodies.</summary>
+internal static class SummaryInference
+{
+    public static MethodSummary InferMethod(MethodSummaries summaries, IMethodSymbol method, CancellationToken cancellationToken)
+    {
+        if (summaries.GraphOf(method, cancellationToken) is not var (graph, names))
+        {
+            return MethodSummary.Nothing;
+        }
+
+        var context = new FlowContext(summaries.Rules, names, summaries, cancellationToken);
+        var sites = AcquisitionSites.Find(graph, context, lambdas: null);
+        var ownLocals = AcquisitionSites.OwnLocals(graph);
+        var observed = new List<FlowObservations>(sites.Count);
+        foreach (var site in sites)
+        {
+            if (LeakFlowAnalysis.Observe(graph, site, holder: null, context, ownLocals) is { } observations)
+            {
+                observed.Add(observations);
+            }
+        }
+
+        var holdsAcrossYield = false;
+        foreach (var observations in observed)
+        {
+            holdsAcrossYield |= observations.HeldAcrossYield;
+        }
+
+        var returns = !holdsAcrossYield && ReturnsAcquisition(graph, method, summaries.Rules, observed);
+        var into = ImmutableArray.CreateBuilder<ArgumentAcquisition>();
+        foreach (var parameter in method.Parameters)
+        {
+            if (parameter.RefKind is RefKind.Out or RefKind.Ref && AcquiresInto(parameter, method, observed) is { } acquisition)
+            {
+                into.Add(acquisition);
+            }
+        }
+
+        return returns || into.Count > 0 || holdsAcrossYield
+            ? new MethodSummary(returns, into.ToImmutable(), holdsAcrossYield)
+            : MethodSummary.Nothing;
+    }
+
+    public static ParameterEffect InferParameter(MethodSummaries summaries, IMethodSymbol method, IParameterSymbol parameter, CancellationToken cancellationToken)
+    {
+        if (summaries.GraphOf(method, cancellationToken) is not var (graph, names))
+        {
+            return ParameterEffect.None;
+        }
+
+        var context = new FlowContext(summaries.Rules, names, summaries, cancellationToken);
+        return EffectOf(LeakFlowAnalysis.Observe(graph, site: null, parameter, context, AcquisitionSites.OwnLocals(graph)));
+    }
+
+    /// <summary>What a walk that started with the resource held says about the code it walked.</summary>
+    public static ParameterEffect EffectOf(FlowObservations? observations)
+    {
+        if (observations is null)
+        {
+            // Too large to follow: take it that the callee deals with the connection, which reports nothing.
+            return ParameterEffect.TakesOver;
+        }
+
+        var throws = false;
+        foreach (var leak in observations.Leaks)
+        {
+            if (leak.Reason == LeakReason.ExceptionThrown)
+            {
+                throws = true;
+            }
+            else
+            {
+                return ParameterEffect.None;
+            }
+        }
+
+        if (observations.Exits.Count == 0)
+        {
+            // It always throws: nothing to count on.
+            return ParameterEffect.None;
+        }
+
+        if (observations.HandsOff)
+        {
+            return ParameterEffect.TakesOver;
+        }
+
+        return throws ? ParameterEffect.ReleasesUnlessItThrows : ParameterEffect.Releases;
+    }
+
+    /// <summary>Does every return hand back an acquisition of the method (or null), and at least one a real one?</summary>
+    private static bool ReturnsAcquisition(ControlFlowGraph graph, IMethodSymbol method, AcquisitionRules rules, List<FlowObservations> observed)
+    {
+        if (method.ReturnsVoid)
+        {
+            return false;
+        }
+
+        var valueType = rules.ValueType(method.ReturnType);
+        if (!rules.IsConnectionLike(valueType) && !rules.IsDbConnection(valueType as INamedTypeSymbol))
+        {
+            return false;
+        }
+
+        var namedLikeAnAcquisition = rules.DefaultNames.AcquireNames.Contains(method.Name);
+        var any = false;
+        foreach (var block in graph.Blocks)
+        {
+            if (block.BranchValue is not { } returned || block.ConditionalSuccessor is not null || block.FallThroughSuccessor?.Semantics != ControlFlowBranchSemantics.Return)
+            {
+                continue;
+            }
+
+            if (IsNull(returned))
+            {
+                continue;
+            }
+
+            var fresh = false;
+            foreach (var observations in observed)
+            {
+                if (observations.AlwaysReturnsResource(returned))
+                {
+                    fresh = true;
+                    break;
+                }
+            }
+
+            if (!fresh && !(namedLikeAnAcquisition && IsNewLease(graph, returned, rules)))
+            {
+                return false;
+            }
+
+            any = true;
+        }
+
+        return any;
+    }
+
+    /// <summary>
+    /// For a method named like an acquisition (a pool's own <c>GetConnection</c>): a lease it builds or takes out of a
+    /// collection is fresh too; a connection kept in a field (a unit of work's) is not.
+    /// </summary>
+    private static bool IsNewLease(ControlFlowGraph graph, IOperation returned, AcquisitionRules rules)
+    {
+        switch (TrackedVariables.Unwrap(returned))
+        {
+            case IObjectCreationOperation creation:
+                return creation.Type is { } type && rules.IsConnectionLike(type) && !rules.IsDbConnection(type as INamedTypeSymbol);
+            case IInvocationOperation { TargetMethod: { Name: "FromResult", IsStatic: true, ContainingType.Name: "Task" or "ValueTask" }, Arguments.Length: 1 } fromResult:
+                return IsNewLease(graph, fromResult.Arguments[0].Value, rules);
+            case IFlowCaptureReferenceOperation reference:
+                var values = 0;
+                foreach (var block in graph.Blocks)
+                {
+                    foreach (var operation in block.Operations)
+                    {
+                        if (operation is IFlowCaptureOperation capture && capture.Id.Equals(reference.Id))
+                        {
+                            values++;
+                            if (!IsNull(capture.Value) && !IsNewLease(graph, capture.Value, rules))
+                            {
+                                return false;
+                            }
+                        }
+                    }
+                }
+
+                return values > 0;
+            case ILocalReferenceOperation local:
+                return IsTakenFromCollection(graph, local.Local);
+            default:
+                return false;
+        }
+    }
+
+    /// <summary>Is <paramref name="local"/> only ever the out argument of <c>TryTake</c>/<c>TryDequeue</c>/<c>TryPop</c> (a lease leaving the idle set)?</summary>
+    private static bool IsTakenFromCollection(ControlFlowGraph graph, ILocalSymbol local)
+    {
+        var taken = false;
+        foreach (var block in graph.Blocks)
+        {
+            foreach (var operation in block.Operations)
+            {
+                if (!Scan(operation))
+                {
+                    return false;
+                }
+            }
+
+            if (block.BranchValue is { } branch && !Scan(branch))
+            {
+                return false;
+            }
+        }
+
+        return taken;
+
+        bool Scan(IOperation root)
+        {
+            foreach (var node in root.DescendantsAndSelf())
+            {
+                switch (node)
+                {
+                    case ISimpleAssignmentOperation { Target: ILocalReferenceOperation target } when SymbolEqualityComparer.Default.Equals(target.Local, local):
+                        return false;
+                    case IArgumentOperation { Parameter.RefKind: RefKind.Out or RefKind.Ref, Parent: IInvocationOperation call } argument
+                        when TrackedVariables.Unwrap(argument.Value) is ILocalReferenceOperation outLocal && SymbolEqualityComparer.Default.Equals(outLocal.Local, local):
+                        if (call.TargetMethod.Name is not ("TryTake" or "TryDequeue" or "TryPop" or "TryRemove"))
+                        {
+                            return false;
+                        }
+
+                        taken = true;
+                        break;
+                }
+            }
+
+            return true;
+        }
+    }
+
+    /// <summary>Does <paramref name="parameter"/> hold a fresh acquisition at every normal exit (or at every exit that returns true)?</summary>
+    private static ArgumentAcquisition? AcquiresInto(IParameterSymbol parameter, IMethodSymbol method, List<FlowObservations> observed)
+    {
+        var returnsBool = method.ReturnType.SpecialType == SpecialType.System_Boolean;
+        var byExit = new Dictionary<SyntaxNode, bool>();
+        var literalsOnly = returnsBool;
+        var anyTrue = false;
+        foreach (var observations in observed)
+        {
+            var perExit = new Dictionary<SyntaxNode, bool>();
+            foreach (var (state, origin) in observations.Exits)
+            {
+                if (origin is null)
+                {
+                    return null;
+                }
+
+                var holds = state.Status == ResourceStatus.Held && HoldsParameter(observations, state, parameter);
+                perExit[origin] = (!perExit.TryGetValue(origin, out var before) || before) && holds;
+            }
+
+            foreach (var entry in perExit)
+            {
+                byExit[entry.Key] = (byExit.TryGetValue(entry.Key, out var coveredBefore) && coveredBefore) || entry.Value;
+            }
+        }
+
+        if (byExit.Count == 0)
+        {
+            return null;
+        }
+
+        var always = true;
+        var whenTrue = true;
+        foreach (var entry in byExit)
+        {
+            var literal = entry.Key.Kind() switch
+            {
+                SyntaxKind.TrueLiteralExpression => true,
+                SyntaxKind.FalseLiteralExpression => false,
+                _ => (bool?)null,
+            };
+            literalsOnly &= literal is not null;
+            anyTrue |= literal == true;
+            always &= entry.Value;
+            if (literal == true)
+            {
+                whenTrue &= entry.Value;
+            }
+        }
+
+        if (always)
+        {
+            return new ArgumentAcquisition(parameter.Ordinal, onlyWhenTrue: false);
+        }
+
+        return literalsOnly && anyTrue && whenTrue ? new ArgumentAcquisition(parameter.Ordinal, onlyWhenTrue: true) : null;
+    }
+
+    private static bool HoldsParameter(FlowObservations observations, PathState state, IParameterSymbol parameter) =>
+        (state.Holders & observations.BitOf(parameter)) != 0;
+
+    private static bool IsNull(IOperation operation) =>
+        TrackedVariables.Unwrap(operation) is { ConstantValue: { HasValue: true, Value: null } } constant && constant.Type?.IsValueType != true
+        || TrackedVariables.Unwrap(operation) is IDefaultValueOperation { Type.IsValueType: false };
+}

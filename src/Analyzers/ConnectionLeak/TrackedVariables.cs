@@ -1,0 +1,163 @@
+// The variables of one analysis: each local, parameter or flow capture that ever holds the followed resource gets
+// one bit of PathState.Holders. Also the flow captures that stand for a variable ('x = a ?? b' captures x first).
+using System.Collections.Generic;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.FlowAnalysis;
+using Microsoft.CodeAnalysis.Operations;
+
+namespace TenantDbGuard.Analyzers.ConnectionLeak;
+
+/// <summary>The bit of each variable that may hold the resource, and the variables behind flow captures.</summary>
+internal sealed class TrackedVariables
+{
+    private const int MaxVariables = 64;
+
+    private readonly ControlFlowGraph _graph;
+    private readonly Dictionary<object, int> _indexes = new();
+    private readonly Dictionary<CaptureId, IOperation> _capturedLocations = new();
+    private HashSet<CaptureId>? _assignedCaptures;
+
+    public TrackedVariables(ControlFlowGraph graph)
+    {
+        _graph = graph;
+    }
+
+    /// <summary>More variables held the resource than a <see cref="PathState"/> has bits: the analysis says nothing.</summary>
+    public bool Overflowed { get; private set; }
+
+    /// <summary>Flow captures that are assigned to: they stand for a variable, not for a value.</summary>
+    public HashSet<CaptureId> AssignedCaptures => _assignedCaptures ??= FindAssignedCaptures(_graph);
+
+    /// <summary>The variable's bit, taking a new one the first time.</summary>
+    public ulong Bit(object variable)
+    {
+        if (!_indexes.TryGetValue(variable, out var index))
+        {
+            index = _indexes.Count;
+            if (index >= MaxVariables)
+            {
+                // Too many variables to track exactly: say nothing rather than something wrong.
+                Overflowed = true;
+                return 0;
+            }
+
+            _indexes.Add(variable, index);
+        }
+
+        return 1UL << index;
+    }
+
+    /// <summary>The variable's bit when it has one; 0 (without taking a new index) when it has none.</summary>
+    public ulong KnownBit(object variable) =>
+        _indexes.TryGetValue(variable, out var index) ? 1UL << index : 0;
+
+    /// <summary>Does <paramref name="variable"/> hold the resource on the path of <paramref name="state"/>?</summary>
+    public bool Holds(PathState state, object variable)
+    {
+        if (state.Status == ResourceStatus.Escaped || state.Holders == 0)
+        {
+            return false;
+        }
+
+        return _indexes.TryGetValue(variable, out var index) && (state.Holders & (1UL << index)) != 0;
+    }
+
+    /// <summary>Is <paramref name="operation"/> a read of a variable that holds the resource?</summary>
+    public bool HeldBy(PathState state, IOperation? operation)
+    {
+        var variable = VariableOf(operation);
+        return variable is not null && _indexes.TryGetValue(variable, out var index) && (state.Holders & (1UL << index)) != 0;
+    }
+
+    /// <summary>The bit of the variable <paramref name="valueOperation"/> reads, so that the assigned variable aliases it.</summary>
+    public ulong AliasOf(IOperation? valueOperation) =>
+        VariableOf(valueOperation) is { } variable ? Bit(variable) : 0;
+
+    /// <summary>The variables that hold the resource on the path of <paramref name="state"/>.</summary>
+    public IEnumerable<object> HoldersOf(PathState state)
+    {
+        foreach (var entry in _indexes)
+        {
+            if ((state.Holders & (1UL << entry.Value)) != 0)
+            {
+                yield return entry.Key;
+            }
+        }
+    }
+
+    /// <summary>The local or parameter that was first seen holding the resource on the path of <paramref name="state"/>.</summary>
+    public string? FirstHolderName(PathState state)
+    {
+        string? name = null;
+        var lowest = int.MaxValue;
+        foreach (var entry in _indexes)
+        {
+            if (entry.Value < lowest && (state.Holders & (1UL << entry.Value)) != 0 && entry.Key is ILocalSymbol or IParameterSymbol)
+            {
+                lowest = entry.Value;
+                name = ((ISymbol)entry.Key).Name;
+            }
+        }
+
+        return name;
+    }
+
+    /// <summary>
+    /// Records that the graph captured a variable or a location itself (a local, a field, a property: the reference
+    /// <paramref name="location"/>) in <paramref name="capture"/> before assigning it (<c>x ??= y</c>, <c>x = a ?? b</c>).
+    /// </summary>
+    public void CaptureLocation(CaptureId capture, IOperation location) => _capturedLocations[capture] = location;
+
+    /// <summary>The variable or location a flow capture stands for, when the graph captured one that is assigned later.</summary>
+    public bool TryGetCapturedLocation(CaptureId capture, out IOperation location) => _capturedLocations.TryGetValue(capture, out location!);
+
+    /// <summary>The operation without the conversions around it.</summary>
+    public static IOperation? Unwrap(IOperation? operation)
+    {
+        while (true)
+        {
+            switch (operation)
+            {
+                case IConversionOperation conversion:
+                    operation = conversion.Operand;
+                    continue;
+                case IDeclarationExpressionOperation declaration:
+                    // 'out var x': the variable itself.
+                    operation = declaration.Expression;
+                    continue;
+                default:
+                    return operation;
+            }
+        }
+    }
+
+    private static object? VariableOf(IOperation? operation) => Unwrap(operation) switch
+    {
+        ILocalReferenceOperation local => local.Local,
+        IParameterReferenceOperation parameter => parameter.Parameter,
+        IFlowCaptureReferenceOperation capture => capture.Id,
+        IFieldReferenceOperation { Instance: IInstanceReferenceOperation } field => field.Field,
+        IPropertyReferenceOperation { Instance: IInstanceReferenceOperation, Arguments.Length: 0 } property => property.Property,
+        _ => null,
+    };
+
+    private static HashSet<CaptureId> FindAssignedCaptures(ControlFlowGraph graph)
+    {
+        var found = new HashSet<CaptureId>();
+        foreach (var block in graph.Blocks)
+        {
+            foreach (var operation in block.Operations)
+            {
+                foreach (var node in operation.DescendantsAndSelf())
+                {
+                    if (node is IAssignmentOperation { Target: IFlowCaptureReferenceOperation target })
+                    {
+                        found.Add(target.Id);
+                    }
+                }
+            }
+        }
+
+        return found;
+    }
+}

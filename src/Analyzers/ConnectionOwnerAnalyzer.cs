@@ -1,0 +1,302 @@
+using System.Collections.Concurrent;
+using System.Collections.Generic;
+using System.Collections.Immutable;
+using System.Linq;
+using System.Threading;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+using Microsoft.CodeAnalysis.Diagnostics;
+using Microsoft.CodeAnalysis.Operations;
+using TenantDbGuard.Analyzers.ConnectionLeak;
+
+namespace TenantDbGuard.Analyzers;
+
+/// <summary>
+/// TDG005: a type that acquires a connection into one of its fields (from an acquisition, a helper of the compilation
+/// that returns one, or <c>Open</c> on the field) owns it, and must release it on every path of its <c>Dispose</c> /
+/// <c>DisposeAsync</c>; a type that owns one and is not disposable at all is reported too.
+/// </summary>
+/// <remarks>
+/// The fields are found per type (symbol start and end), from the stores and opens in its members; each owner's
+/// Dispose methods are then walked by the same path-sensitive analysis as TDG001, the field holding the connection
+/// (see <see cref="OwnerWalk"/>). Like CA2213 and IDISP006, but exceptional paths and conditions count.
+/// </remarks>
+[DiagnosticAnalyzer(LanguageNames.CSharp)]
+public sealed class ConnectionOwnerAnalyzer : DiagnosticAnalyzer
+{
+    /// <inheritdoc />
+    public override ImmutableArray<DiagnosticDescriptor> SupportedDiagnostics { get; } = ImmutableArray.Create(Descriptors.OwnerDoesNotRelease);
+
+    /// <inheritdoc />
+    public override void Initialize(AnalysisContext context)
+    {
+        context.EnableConcurrentExecution();
+        context.ConfigureGeneratedCodeAnalysis(GeneratedCodeAnalysisFlags.None);
+        context.RegisterCompilationStartAction(static compilationContext =>
+        {
+            var rules = AcquisitionRules.Create(compilationContext.Compilation);
+            var summaries = new MethodSummaries(compilationContext.Compilation, rules, compilationContext.Options.AnalyzerConfigOptionsProvider);
+            compilationContext.RegisterSymbolStartAction(
+                symbolContext =>
+                {
+                    if (symbolContext.Symbol is not INamedTypeSymbol { TypeKind: TypeKind.Class or TypeKind.Struct, IsStatic: false } type)
+                    {
+                        return;
+                    }
+
+                    var owned = new ConcurrentDictionary<ISymbol, bool>(SymbolEqualityComparer.Default);
+                    symbolContext.RegisterOperationAction(
+                        operationContext => CollectOwnedField(operationContext, type, rules, summaries, owned),
+                        OperationKind.SimpleAssignment,
+                        OperationKind.CoalesceAssignment,
+                        OperationKind.Invocation);
+                    symbolContext.RegisterSymbolEndAction(endContext => CheckOwner(endContext, type, owned.Keys, rules, summaries));
+                },
+                SymbolKind.NamedType);
+        });
+    }
+
+    private static void CollectOwnedField(OperationAnalysisContext context, INamedTypeSymbol type, AcquisitionRules rules, MethodSummaries summaries, ConcurrentDictionary<ISymbol, bool> owned)
+    {
+        var names = rules.GetNames(context.Options.AnalyzerConfigOptionsProvider.GetOptions(context.Operation.Syntax.SyntaxTree));
+        switch (context.Operation)
+        {
+            case IAssignmentOperation assignment
+                when OwnMember(assignment.Target, type) is { } member && IsAcquisition(assignment.Value, rules, names, summaries, context.CancellationToken):
+                owned.TryAdd(member, true);
+                break;
+            case IInvocationOperation invocation
+                when rules.Classify(invocation, names) == AcquisitionKind.Opened && OwnMember(invocation.Instance, type) is { } opened:
+                owned.TryAdd(opened, true);
+                break;
+        }
+    }
+
+    /// <summary>The field or auto-property of <c>this</c> that <paramref name="operation"/> refers to, when it is one of <paramref name="type"/>'s own.</summary>
+    private static ISymbol? OwnMember(IOperation? operation, INamedTypeSymbol type)
+    {
+        ISymbol? member = TrackedVariables.Unwrap(operation) switch
+        {
+            IFieldReferenceOperation { Instance: IInstanceReferenceOperation, Field: { IsStatic: false, IsImplicitlyDeclared: false } field } => field,
+            IPropertyReferenceOperation { Instance: IInstanceReferenceOperation, Property: var property } when OwnerWalk.IsAutoProperty(property) => property,
+            _ => null,
+        };
+        return member is not null && SymbolEqualityComparer.Default.Equals(member.ContainingType, type) ? member : null;
+    }
+
+    /// <summary>Is <paramref name="value"/> a fresh acquisition (directly, awaited, through a local, or wrapped by an owner)?</summary>
+    private static bool IsAcquisition(IOperation value, AcquisitionRules rules, NameConfiguration names, MethodSummaries summaries, CancellationToken cancellationToken)
+    {
+        var current = TrackedVariables.Unwrap(value);
+        while (true)
+        {
+            switch (current)
+            {
+                case IAwaitOperation awaited:
+                    current = TrackedVariables.Unwrap(awaited.Operation);
+                    continue;
+                case IInvocationOperation { TargetMethod.Name: "ConfigureAwait" or "AsTask" } passThrough when passThrough.Instance is not null:
+                    current = TrackedVariables.Unwrap(passThrough.Instance);
+                    continue;
+                case IInvocationOperation invocation:
+                    return rules.Classify(invocation, names) == AcquisitionKind.Returned
+                        || rules.IsInSource(invocation.TargetMethod) && summaries.Of(invocation.TargetMethod, cancellationToken).ReturnsAcquisition;
+                case IObjectCreationOperation creation:
+                    return HandOffRules.IsOwningWrapper(creation.Type, names)
+                        && creation.Arguments.Any(argument => IsAcquisition(argument.Value, rules, names, summaries, cancellationToken));
+                case ILocalReferenceOperation local:
+                    return AssignedValues(local).Any(assigned => assigned is not ILocalReferenceOperation && IsAcquisition(assigned, rules, names, summaries, cancellationToken));
+                default:
+                    return false;
+            }
+        }
+    }
+
+    /// <summary>The values the local is initialized or assigned with in the body <paramref name="reference"/> is in.</summary>
+    private static IEnumerable<IOperation> AssignedValues(ILocalReferenceOperation reference)
+    {
+        var root = (IOperation)reference;
+        while (root.Parent is not null)
+        {
+            root = root.Parent;
+        }
+
+        foreach (var node in root.DescendantsAndSelf())
+        {
+            switch (node)
+            {
+                case IVariableDeclaratorOperation { Initializer: { } initializer } declarator when SymbolEqualityComparer.Default.Equals(declarator.Symbol, reference.Local):
+                    yield return initializer.Value;
+                    break;
+                case ISimpleAssignmentOperation { Target: ILocalReferenceOperation target } assignment when SymbolEqualityComparer.Default.Equals(target.Local, reference.Local):
+                    yield return assignment.Value;
+                    break;
+            }
+        }
+    }
+
+    private static void CheckOwner(SymbolAnalysisContext context, INamedTypeSymbol type, IEnumerable<ISymbol> members, AcquisitionRules rules, MethodSummaries summaries)
+    {
+        var owned = members.OrderBy(m => m.Name, System.StringComparer.Ordinal).ToList();
+        if (owned.Count == 0)
+        {
+            return;
+        }
+
+        var entries = ReleaseEntryPoints(type, rules);
+        foreach (var member in owned)
+        {
+            var identifier = member.DeclaringSyntaxReferences.FirstOrDefault()?.GetSyntax(context.CancellationToken) switch
+            {
+                VariableDeclaratorSyntax declarator => declarator.Identifier,
+                PropertyDeclarationSyntax property => property.Identifier,
+                _ => default,
+            };
+            if (identifier == default)
+            {
+                continue;
+            }
+
+            // A type that is not disposable may still give the member back in a method of its own, which something else calls
+            // ('CloseUpgradeConnection()', called by the scope it hands out): that method is the one to walk.
+            var memberEntries = entries.Count == 0 && !Disposable(type) ? MethodsReleasing(type, member, rules, context.CancellationToken) : entries;
+            if (memberEntries.Count == 0 && !Disposable(type) && LambdaReleases(type, member, context.CancellationToken))
+            {
+                // Released by a callback the type hands out ('return new DelegateDisposable(() => _connection.Dispose())').
+                continue;
+            }
+
+            var (problem, kind, entry) = memberEntries.Count == 0
+                ? (Disposable(type) ? "its Dispose, which it inherits, cannot release it" : "is not disposable, so nothing can release it",
+                    Disposable(type) ? ConnectionOwnerProperties.InheritedDispose : ConnectionOwnerProperties.NotDisposable,
+                    null)
+                : WhyNotReleased(member, memberEntries, summaries, context.CancellationToken);
+            if (problem is null && OwnerWalk.ConstructorLeak(type, member, rules, summaries, context.CancellationToken) is { } line)
+            {
+                (problem, kind) = ($"its constructor does not release it if an exception is thrown at line {line}", ConnectionOwnerProperties.Constructor);
+            }
+
+            if (problem is not null)
+            {
+                var properties = ImmutableDictionary<string, string?>.Empty
+                    .Add(ConnectionOwnerProperties.Problem, kind)
+                    .Add(ConnectionOwnerProperties.Method, entry?.Name);
+                context.ReportDiagnostic(Diagnostic.Create(Descriptors.OwnerDoesNotRelease, identifier.GetLocation(), properties, type.Name, member.Name, problem));
+            }
+        }
+    }
+
+    /// <summary>The methods that must release: Dispose, DisposeAsync (or Dispose(bool)/DisposeAsyncCore the type overrides), else Close/Release.</summary>
+    private static List<IMethodSymbol> ReleaseEntryPoints(INamedTypeSymbol type, AcquisitionRules rules)
+    {
+        var entries = new List<IMethodSymbol>();
+        foreach (var member in type.GetMembers())
+        {
+            if (member is IMethodSymbol { IsStatic: false, IsAbstract: false, MethodKind: MethodKind.Ordinary or MethodKind.ExplicitInterfaceImplementation } method
+                && rules.IsInSource(method)
+                && (method.Name.EndsWith("Dispose", System.StringComparison.Ordinal) || method.Name.EndsWith("DisposeAsync", System.StringComparison.Ordinal))
+                && method.Parameters.Length == 0)
+            {
+                entries.Add(method);
+            }
+        }
+
+        if (entries.Count == 0)
+        {
+            foreach (var member in type.GetMembers())
+            {
+                if (member is IMethodSymbol { IsStatic: false, IsAbstract: false, MethodKind: MethodKind.Ordinary, Parameters.Length: 0 } method && rules.IsInSource(method)
+                    && (method.Name is "DisposeAsyncCore" || method.Name == "Dispose" || !Disposable(type) && method.Name is "Close" or "CloseAsync" or "Release"))
+                {
+                    entries.Add(method);
+                }
+
+                if (member is IMethodSymbol { Name: "Dispose", IsOverride: true, Parameters.Length: 1 } disposing && disposing.Parameters[0].Type.SpecialType == SpecialType.System_Boolean && rules.IsInSource(disposing))
+                {
+                    entries.Add(disposing);
+                }
+            }
+        }
+
+        return entries;
+    }
+
+    /// <summary>The instance methods of <paramref name="type"/> that call a release on <paramref name="member"/> somewhere in their body.</summary>
+    private static List<IMethodSymbol> MethodsReleasing(INamedTypeSymbol type, ISymbol member, AcquisitionRules rules, CancellationToken cancellationToken)
+    {
+        var methods = new List<IMethodSymbol>();
+        foreach (var candidate in type.GetMembers())
+        {
+            if (candidate is not IMethodSymbol { IsStatic: false, IsAbstract: false, MethodKind: MethodKind.Ordinary, Parameters.Length: 0 } method || !rules.IsInSource(method))
+            {
+                continue;
+            }
+
+            var body = method.DeclaringSyntaxReferences[0].GetSyntax(cancellationToken);
+            if (body.DescendantNodes(node => node is not AnonymousFunctionExpressionSyntax).Any(node => ConstructorReading.IsReleaseOf(node, member.Name)))
+            {
+                methods.Add(method);
+            }
+        }
+
+        return methods;
+    }
+
+    /// <summary>Does a lambda or anonymous method declared in <paramref name="type"/> release <paramref name="member"/>?</summary>
+    private static bool LambdaReleases(INamedTypeSymbol type, ISymbol member, CancellationToken cancellationToken)
+    {
+        foreach (var reference in type.DeclaringSyntaxReferences)
+        {
+            foreach (var lambda in reference.GetSyntax(cancellationToken).DescendantNodes().OfType<AnonymousFunctionExpressionSyntax>())
+            {
+                if (lambda.DescendantNodes().Any(node => ConstructorReading.IsReleaseOf(node, member.Name)))
+                {
+                    return true;
+                }
+            }
+        }
+
+        return false;
+    }
+
+    private static bool Disposable(INamedTypeSymbol type) =>
+        type.AllInterfaces.Any(i => i is { Name: "IDisposable" or "IAsyncDisposable", ContainingNamespace.Name: "System" });
+
+    /// <summary>The first path, over the release methods, on which the member is not released, and the method; nulls when every path releases it.</summary>
+    private static (string? Problem, string? Kind, IMethodSymbol? Entry) WhyNotReleased(ISymbol member, List<IMethodSymbol> entries, MethodSummaries summaries, CancellationToken cancellationToken)
+    {
+        foreach (var entry in entries)
+        {
+            if (summaries.GraphOf(entry, cancellationToken) is not var (graph, names))
+            {
+                continue;
+            }
+
+            Dictionary<IParameterSymbol, bool>? known = null;
+            if (entry.Parameters.Length == 1)
+            {
+                // Dispose(bool disposing) as Dispose() calls it.
+                known = new Dictionary<IParameterSymbol, bool>(SymbolEqualityComparer.Default) { [entry.Parameters[0]] = true };
+            }
+
+            var context = new FlowContext(summaries.Rules, names, summaries, cancellationToken);
+            var observations = OwnerWalk.Run(graph, member, context, known);
+            if (observations is null || observations.Leaks.Count == 0)
+            {
+                continue;
+            }
+
+            var leak = observations.Leaks.OrderBy(l => l.Reason).ThenBy(l => l.At?.SpanStart ?? int.MaxValue).First();
+            var line = (leak.At ?? graph.OriginalOperation.Syntax).GetLocation().GetLineSpan().StartLinePosition.Line + 1;
+            var problem = leak.Reason switch
+            {
+                LeakReason.ExceptionThrown => $"{entry.Name} does not release it if an exception is thrown at line {line}",
+                LeakReason.Overwritten => $"{entry.Name} overwrites it at line {line} without releasing it",
+                _ => $"{entry.Name} does not release it on the path that leaves at line {line}",
+            };
+            return (problem, ConnectionOwnerProperties.ReleaseMethod, entry);
+        }
+
+        return (null, null, null);
+    }
+}

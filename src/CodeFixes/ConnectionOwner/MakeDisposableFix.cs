@@ -1,0 +1,53 @@
+// TDG005's fix for a type that owns a connection and is not disposable: it gets IDisposable (or IAsyncDisposable)
+// and a method that releases the member.
+using System.Collections.Generic;
+using System.Collections.Immutable;
+using System.Linq;
+using System.Threading;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+using Microsoft.CodeAnalysis.Formatting;
+
+namespace TenantDbGuard.CodeFixes.ConnectionOwner;
+
+/// <summary>Makes an owner disposable.</summary>
+internal static class MakeDisposableFix
+{
+    /// <summary>Adds <c>IDisposable</c> (or <c>IAsyncDisposable</c>) and a method that releases the member.</summary>
+    public static SyntaxNode? Apply(SyntaxNode root, TypeDeclarationSyntax type, INamedTypeSymbol typeSymbol, OwnerReleaseCall release)
+    {
+        var async = release.CanAwait && (!release.CanDispose || typeSymbol.GetMembers().OfType<IMethodSymbol>().Any(m => m.IsAsync));
+        if (release.Statement(async) is not { } statement)
+        {
+            return null;
+        }
+
+        var interfaceName = async ? release.Qualified("System", "IAsyncDisposable") : release.Qualified("System", "IDisposable");
+        var method = async
+            ? SyntaxFactory.ParseMemberDeclaration($"public async {release.Qualified("System.Threading.Tasks", "ValueTask")} DisposeAsync()\n{{\n}}")!
+            : SyntaxFactory.ParseMemberDeclaration("public void Dispose()\n{\n}")!;
+        // A blank line between the type's last member and the new method, in the file's own line endings.
+        var newLine = root.DescendantTrivia().FirstOrDefault(t => t.IsKind(SyntaxKind.EndOfLineTrivia)).ToString() is { Length: > 0 } found ? found : "\n";
+        method = ((MethodDeclarationSyntax)method)
+            .WithBody(SyntaxFactory.Block(statement))
+            .WithLeadingTrivia(type.Members.Count > 0 ? SyntaxFactory.TriviaList(SyntaxFactory.EndOfLine(newLine)) : default)
+            .WithAdditionalAnnotations(Formatter.Annotation);
+        var baseType = SyntaxFactory.SimpleBaseType(SyntaxFactory.ParseTypeName(interfaceName));
+        TypeDeclarationSyntax updated;
+        if (type.BaseList is null)
+        {
+            // The base list goes where the line ended: after the name, its type parameters or its parameters.
+            var last = type.ParameterList?.CloseParenToken ?? type.TypeParameterList?.GreaterThanToken ?? type.Identifier;
+            updated = type.ReplaceToken(last, last.WithTrailingTrivia())
+                .WithBaseList(SyntaxFactory.BaseList(SyntaxFactory.SingletonSeparatedList<BaseTypeSyntax>(baseType)).WithTrailingTrivia(last.TrailingTrivia));
+        }
+        else
+        {
+            updated = type.WithBaseList(type.BaseList.AddTypes(baseType));
+        }
+
+        updated = updated.AddMembers((MemberDeclarationSyntax)method).WithAdditionalAnnotations(Formatter.Annotation);
+        return root.ReplaceNode(type, updated);
+    }
+}

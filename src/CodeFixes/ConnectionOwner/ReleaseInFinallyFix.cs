@@ -1,0 +1,113 @@
+// TDG005's fix for a Dispose/DisposeAsync that misses a path: its own releases of the member are taken out and the
+// member is released in a finally around the rest, when that keeps what the method did on every other path.
+using System.Collections.Generic;
+using System.Collections.Immutable;
+using System.Linq;
+using System.Threading;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+using Microsoft.CodeAnalysis.Formatting;
+
+namespace TenantDbGuard.CodeFixes.ConnectionOwner;
+
+/// <summary>Moves the release of an owned member into a finally.</summary>
+internal static class ReleaseInFinallyFix
+{
+    /// <summary>
+    /// <paramref name="method"/> with its own releases of the member taken out and the member released in a <c>finally</c>
+    /// around the rest (its leading <c>if (...) return;</c> guards stay in front); null when that would change behaviour.
+    /// </summary>
+    public static MethodDeclarationSyntax? Apply(SemanticModel model, MethodDeclarationSyntax method, OwnerReleaseCall release, CancellationToken cancellationToken)
+    {
+        var isAsync = method.Modifiers.Any(SyntaxKind.AsyncKeyword);
+        var disposeAsync = method.Identifier.ValueText == "DisposeAsync";
+        List<StatementSyntax> statements;
+        var makeAsync = false;
+        if (method.Body is { } body)
+        {
+            if (disposeAsync && !isAsync)
+            {
+                return null;
+            }
+
+            statements = body.Statements.ToList();
+        }
+        else if (method.ExpressionBody?.Expression is { } expression)
+        {
+            statements = new List<StatementSyntax>();
+            if (disposeAsync && !isAsync)
+            {
+                // 'DisposeAsync() => other.DisposeAsync()' becomes async: the task is awaited in the try.
+                makeAsync = true;
+                if (!IsCompletedTask(expression))
+                {
+                    var awaitable = model.GetTypeInfo(expression, cancellationToken).Type?.Name;
+                    if (awaitable is not ("ValueTask" or "Task"))
+                    {
+                        return null;
+                    }
+
+                    statements.Add(SyntaxFactory.ExpressionStatement(SyntaxFactory.AwaitExpression(Parenthesized(expression))));
+                }
+            }
+            else
+            {
+                statements.Add(SyntaxFactory.ExpressionStatement(expression));
+            }
+        }
+        else
+        {
+            return null;
+        }
+
+        if (release.Statement(isAsync || makeAsync) is not { } releaseStatement)
+        {
+            return null;
+        }
+
+        var kept = statements.Where(statement => !release.IsReleaseStatement(statement)).ToList();
+        if (kept.Any(statement => release.IsReleasedOrAssignedIn(statement)))
+        {
+            // Released under a condition (a re-entrancy counter) or replaced: moving the release would change what it does.
+            return null;
+        }
+
+        var guards = kept.TakeWhile(release.IsGuard).ToList();
+        var rest = kept.Skip(guards.Count).ToList();
+        if (rest.Any(statement => statement.DescendantNodesAndSelf(n => n is not (AnonymousFunctionExpressionSyntax or LocalFunctionStatementSyntax)).OfType<ReturnStatementSyntax>().Any()))
+        {
+            return null;
+        }
+
+        var newStatements = guards;
+        newStatements.Add(rest.Count == 0
+            ? releaseStatement
+            : SyntaxFactory.TryStatement(SyntaxFactory.Block(rest), default, SyntaxFactory.FinallyClause(SyntaxFactory.Block(releaseStatement))));
+        var rewritten = method
+            .WithExpressionBody(null)
+            .WithSemicolonToken(default)
+            .WithBody(SyntaxFactory.Block(newStatements));
+        if (makeAsync)
+        {
+            rewritten = rewritten.WithModifiers(rewritten.Modifiers.Add(SyntaxFactory.Token(SyntaxKind.AsyncKeyword).WithTrailingTrivia(SyntaxFactory.Space)));
+        }
+
+        if (method.ExpressionBody is not null)
+        {
+            rewritten = rewritten.WithParameterList(rewritten.ParameterList.WithTrailingTrivia(SyntaxFactory.ElasticCarriageReturnLineFeed));
+        }
+
+        return rewritten.WithAdditionalAnnotations(Formatter.Annotation);
+    }
+
+    private static bool IsCompletedTask(ExpressionSyntax expression) =>
+        expression.IsKind(SyntaxKind.DefaultLiteralExpression)
+        || expression is DefaultExpressionSyntax
+        || expression is MemberAccessExpressionSyntax { Name.Identifier.ValueText: "CompletedTask" };
+
+    private static ExpressionSyntax Parenthesized(ExpressionSyntax expression) =>
+        expression is InvocationExpressionSyntax or MemberAccessExpressionSyntax or IdentifierNameSyntax
+            ? expression.WithoutTrivia()
+            : SyntaxFactory.ParenthesizedExpression(expression.WithoutTrivia());
+}

@@ -1,0 +1,148 @@
+using System.Collections.Generic;
+using System.Collections.Immutable;
+using System.Composition;
+using System.Linq;
+using System.Threading;
+using System.Threading.Tasks;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CodeActions;
+using Microsoft.CodeAnalysis.CodeFixes;
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+using Microsoft.CodeAnalysis.Formatting;
+using TenantDbGuard.Analyzers;
+using TenantDbGuard.Analyzers.ConnectionLeak;
+using TenantDbGuard.CodeFixes.ConnectionOwner;
+
+namespace TenantDbGuard.CodeFixes;
+
+/// <summary>
+/// Fixes TDG005 where that is safe: releases the owned field or property in the type's <c>Dispose</c>/<c>DisposeAsync</c>
+/// in a <c>finally</c> (after whatever else the method disposes), or makes the type <c>IDisposable</c> (or
+/// <c>IAsyncDisposable</c>, for an async owner of an async-disposable connection) with a method that releases it. Not
+/// offered when the method releases the member under a condition or returns early (a re-entrancy counter, a
+/// <c>Dispose(bool)</c> split), for a constructor that throws, or for a type disposable only through its base type.
+/// </summary>
+[ExportCodeFixProvider(LanguageNames.CSharp, Name = nameof(ConnectionOwnerCodeFixProvider))]
+[Shared]
+public sealed class ConnectionOwnerCodeFixProvider : CodeFixProvider
+{
+    /// <summary>The equivalence key of the fix, so that Fix All releases every owned member in one pass.</summary>
+    public const string ReleaseInDisposeKey = "TDG005.ReleaseInDispose";
+
+    private static readonly FixAllProvider FixAll = FixAllProvider.Create(FixAllInDocumentAsync);
+
+    /// <inheritdoc />
+    public override ImmutableArray<string> FixableDiagnosticIds { get; } = ImmutableArray.Create(DiagnosticIds.OwnerDoesNotRelease);
+
+    /// <inheritdoc />
+    public override FixAllProvider GetFixAllProvider() => FixAll;
+
+    /// <inheritdoc />
+    public override async Task RegisterCodeFixesAsync(CodeFixContext context)
+    {
+        var document = context.Document;
+        var root = await document.GetSyntaxRootAsync(context.CancellationToken).ConfigureAwait(false);
+        var model = await document.GetSemanticModelAsync(context.CancellationToken).ConfigureAwait(false);
+        if (root is null || model is null)
+        {
+            return;
+        }
+
+        foreach (var diagnostic in context.Diagnostics)
+        {
+            if (!IsFixable(diagnostic) || FindMember(root, diagnostic) is not { } member
+                || Fix(model, root, member, diagnostic, context.CancellationToken) is not { } fixedRoot)
+            {
+                continue;
+            }
+
+            var name = MemberName(member);
+            var title = diagnostic.Properties[ConnectionOwnerProperties.Problem] == ConnectionOwnerProperties.NotDisposable
+                ? $"Make the type disposable and release '{name}'"
+                : $"Release '{name}' in a finally";
+            context.RegisterCodeFix(
+                CodeAction.Create(title, _ => Task.FromResult(document.WithSyntaxRoot(fixedRoot)), ReleaseInDisposeKey),
+                diagnostic);
+        }
+    }
+
+    private static bool IsFixable(Diagnostic diagnostic) =>
+        diagnostic.Properties.TryGetValue(ConnectionOwnerProperties.Problem, out var problem)
+        && (problem == ConnectionOwnerProperties.NotDisposable
+            || problem == ConnectionOwnerProperties.ReleaseMethod && diagnostic.Properties.TryGetValue(ConnectionOwnerProperties.Method, out var method) && method is "Dispose" or "DisposeAsync");
+
+    /// <summary>The declarator of the field, or the property declaration, the diagnostic is on.</summary>
+    private static SyntaxNode? FindMember(SyntaxNode root, Diagnostic diagnostic)
+    {
+        var node = root.FindToken(diagnostic.Location.SourceSpan.Start).Parent;
+        return node is VariableDeclaratorSyntax or PropertyDeclarationSyntax ? node : null;
+    }
+
+    private static string MemberName(SyntaxNode member) =>
+        member is VariableDeclaratorSyntax declarator ? declarator.Identifier.ValueText : ((PropertyDeclarationSyntax)member).Identifier.ValueText;
+
+    /// <summary>The root with the member released by its type, or null when no safe change is known.</summary>
+    private static SyntaxNode? Fix(SemanticModel model, SyntaxNode root, SyntaxNode member, Diagnostic diagnostic, CancellationToken cancellationToken)
+    {
+        if (member.FirstAncestorOrSelf<TypeDeclarationSyntax>() is not { } type
+            || model.GetDeclaredSymbol(member, cancellationToken) is not { } symbol
+            || model.GetDeclaredSymbol(type, cancellationToken) is not { } typeSymbol)
+        {
+            return null;
+        }
+
+        var release = new OwnerReleaseCall(symbol, MemberName(member), root);
+        diagnostic.Properties.TryGetValue(ConnectionOwnerProperties.Method, out var preferred);
+        var method = type.Members.OfType<MethodDeclarationSyntax>()
+            .Where(m => m.ParameterList.Parameters.Count == 0 && m.Identifier.ValueText is "Dispose" or "DisposeAsync")
+            .OrderBy(m => m.Identifier.ValueText == preferred ? 0 : m.Identifier.ValueText == "Dispose" ? 1 : 2)
+            .FirstOrDefault();
+        if (method is not null)
+        {
+            return ReleaseInFinallyFix.Apply(model, method, release, cancellationToken) is { } rewritten ? root.ReplaceNode(method, rewritten) : null;
+        }
+
+        if (typeSymbol.AllInterfaces.Any(i => i.Name is "IDisposable" or "IAsyncDisposable"))
+        {
+            // Disposable through a base type: its Dispose is not this type's to change.
+            return null;
+        }
+
+        return MakeDisposableFix.Apply(root, type, typeSymbol, release);
+    }
+
+    private static async Task<Document?> FixAllInDocumentAsync(FixAllContext context, Document document, ImmutableArray<Diagnostic> diagnostics)
+    {
+        var cancellationToken = context.CancellationToken;
+        var root = await document.GetSyntaxRootAsync(cancellationToken).ConfigureAwait(false);
+        if (root is null)
+        {
+            return document;
+        }
+
+        // Mark every member first: each fix rewrites its type, and the marks find the other members again.
+        var marks = new Dictionary<SyntaxNode, (SyntaxAnnotation Mark, Diagnostic Diagnostic)>();
+        foreach (var diagnostic in diagnostics.OrderBy(d => d.Location.SourceSpan.Start))
+        {
+            if (IsFixable(diagnostic) && FindMember(root, diagnostic) is { } member && !marks.ContainsKey(member))
+            {
+                marks.Add(member, (new SyntaxAnnotation("TenantDbGuard.OwnedMember"), diagnostic));
+            }
+        }
+
+        root = root.ReplaceNodes(marks.Keys, (original, rewritten) => rewritten.WithAdditionalAnnotations(marks[original].Mark));
+        document = document.WithSyntaxRoot(root);
+        foreach (var (mark, diagnostic) in marks.Values)
+        {
+            root = (await document.GetSyntaxRootAsync(cancellationToken).ConfigureAwait(false))!;
+            var model = await document.GetSemanticModelAsync(cancellationToken).ConfigureAwait(false);
+            if (model is not null && root.GetAnnotatedNodes(mark).FirstOrDefault() is { } member && Fix(model, root, member, diagnostic, cancellationToken) is { } fixedRoot)
+            {
+                document = document.WithSyntaxRoot(fixedRoot);
+            }
+        }
+
+        return await Formatter.FormatAsync(document, Formatter.Annotation, cancellationToken: cancellationToken).ConfigureAwait(false);
+    }
+}

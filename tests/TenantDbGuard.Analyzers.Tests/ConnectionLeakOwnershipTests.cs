@@ -1,0 +1,1001 @@
+using Verify = TenantDbGuard.Analyzers.Tests.Verifiers.CSharpAnalyzerVerifier<TenantDbGuard.Analyzers.ConnectionLeakAnalyzer>;
+
+namespace TenantDbGuard.Analyzers.Tests;
+
+/// <summary>
+/// Who owns the connection: readers opened with <c>CommandBehavior.CloseConnection</c>, Dapper's readers, wrappers
+/// that leave it open, holders and callbacks returned to the caller, and the precision shapes of the rule (pattern
+/// releases, exception filters, Interlocked, checked arithmetic, deconstruction, <c>.Result</c>, constructor chaining).
+/// </summary>
+public sealed class ConnectionLeakOwnershipTests
+{
+    // ---------------------------------------------------------------- readers that own the connection
+
+    [Fact]
+    public Task Closing_reader_returned_hands_the_connection_to_the_caller() => Verify.VerifyAnalyzerAsync("""
+        using System.Data;
+        using System.Data.Common;
+        using System.Threading;
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        class C
+        {
+            DbDataReader Read(string cs, string sql)
+            {
+                var conn = new MySqlConnection(cs);
+                conn.Open();
+                try
+                {
+                    var cmd = conn.CreateCommand();
+                    cmd.CommandText = sql;
+                    return cmd.ExecuteReader(CommandBehavior.CloseConnection);
+                }
+                catch
+                {
+                    conn.Dispose();
+                    throw;
+                }
+            }
+
+            async Task<DbDataReader> ReadAsync(MySqlDataSource ds, string sql, CancellationToken ct)
+            {
+                var conn = await ds.OpenConnectionAsync(ct);
+                try
+                {
+                    var cmd = new MySqlCommand(sql, conn);
+                    return await cmd.ExecuteReaderAsync(CommandBehavior.CloseConnection | CommandBehavior.SequentialAccess, ct);
+                }
+                catch
+                {
+                    await conn.DisposeAsync();
+                    throw;
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Closing_reader_returned_without_protection_is_reported_where_it_throws() => Verify.VerifyAnalyzerAsync("""
+        using System.Data;
+        using System.Data.Common;
+        using MySqlConnector;
+
+        class C
+        {
+            DbDataReader Read(MySqlDataSource ds, string sql)
+            {
+                var conn = {|#0:ds.OpenConnection()|};
+                var cmd = new MySqlCommand(sql, conn);
+                return cmd.ExecuteReader(CommandBehavior.CloseConnection);
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "if an exception is thrown at line 10"));
+
+    [Fact]
+    public Task Closing_reader_disposed_releases_the_connection() => Verify.VerifyAnalyzerAsync("""
+        using System.Data;
+        using System.Data.Common;
+        using System.Threading;
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        class C
+        {
+            async Task<long> CountAsync(MySqlDataSource ds, CancellationToken ct)
+            {
+                var conn = await ds.OpenConnectionAsync(ct);
+                DbDataReader reader;
+                try
+                {
+                    var cmd = new MySqlCommand("select id from invoices", conn);
+                    reader = await cmd.ExecuteReaderAsync(CommandBehavior.CloseConnection, ct);
+                }
+                catch
+                {
+                    await conn.DisposeAsync();
+                    throw;
+                }
+
+                await using (reader)
+                {
+                    long count = 0;
+                    while (await reader.ReadAsync(ct))
+                    {
+                        count++;
+                    }
+
+                    return count;
+                }
+            }
+
+            long CountInUsing(string cs)
+            {
+                using var conn = new MySqlConnection(cs);
+                conn.Open();
+                using var cmd = new MySqlCommand("select id from invoices", conn);
+                using var reader = cmd.ExecuteReader(CommandBehavior.CloseConnection);
+                return reader.Read() ? reader.GetInt64(0) : 0;
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Closing_reader_neither_disposed_nor_returned_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Data;
+        using MySqlConnector;
+
+        class C
+        {
+            long Count(string cs)
+            {
+                var conn = new MySqlConnection(cs);
+                {|#0:conn.Open()|};
+                var cmd = new MySqlCommand("select id from invoices", conn);
+                var reader = cmd.ExecuteReader(CommandBehavior.CloseConnection);
+                long count = 0;
+                while (reader.Read())
+                {
+                    count++;
+                }
+
+                return count;
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 18"));
+
+    [Fact]
+    public Task Catch_that_returns_an_empty_result_after_a_closing_reader_is_the_path_named() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using System.Data;
+        using System.Data.Common;
+        using MySqlConnector;
+        using Prelude;
+
+        class C
+        {
+            IDataReader Read(string cs, string sql)
+            {
+                var conn = new MySqlConnection(cs);
+                try
+                {
+                    {|#0:conn.Open()|};
+                    var cmd = new MySqlCommand(sql, conn);
+                    return cmd.ExecuteReader(CommandBehavior.CloseConnection);
+                }
+                catch (MySqlException e)
+                {
+                    Log.Info(e.Message);
+                    return new DataTable().CreateDataReader();
+                }
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 21"));
+
+    [Fact]
+    public Task Reader_without_CloseConnection_returned_leaks_the_connection() => Verify.VerifyAnalyzerAsync("""
+        using System.Data.Common;
+        using MySqlConnector;
+
+        class C
+        {
+            DbDataReader Read(MySqlDataSource ds, string sql)
+            {
+                var conn = {|#0:ds.OpenConnection()|};
+                var cmd = new MySqlCommand(sql, conn);
+                return cmd.ExecuteReader();
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 10"));
+
+    [Fact]
+    public Task Dapper_reader_on_a_connection_it_opens_is_an_acquisition() => Verify.VerifyAnalyzerAsync("""
+        using System.Data;
+        using Dapper;
+        using MySqlConnector;
+
+        class C
+        {
+            int Count(string cs)
+            {
+                var conn = new MySqlConnection(cs);
+                var reader = {|#0:conn.ExecuteReader("select id from invoices")|};
+                var count = 0;
+                while (reader.Read())
+                {
+                    count++;
+                }
+
+                return count;
+            }
+
+            int CountWithUsing(string cs)
+            {
+                var conn = new MySqlConnection(cs);
+                using var reader = conn.ExecuteReader("select id from invoices");
+                var count = 0;
+                while (reader.Read())
+                {
+                    count++;
+                }
+
+                return count;
+            }
+
+            int CountOnADisposedConnection(string cs)
+            {
+                using var conn = new MySqlConnection(cs);
+                var reader = conn.ExecuteReader("select id from invoices");
+                return reader.Read() ? 1 : 0;
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'reader'", "on the path that returns at line 17"));
+
+    [Fact]
+    public Task Dapper_reader_on_a_connection_the_method_opened_is_not_an_acquisition() => Verify.VerifyAnalyzerAsync("""
+        using Dapper;
+        using MySqlConnector;
+
+        class C
+        {
+            int Count(string cs)
+            {
+                using var conn = new MySqlConnection(cs);
+                conn.Open();
+                var reader = conn.ExecuteReader("select id from invoices");
+                return reader.Read() ? 1 : 0;
+            }
+        }
+        """);
+
+    private const string Session = """
+        using System;
+        using Prelude;
+
+        sealed class Session : IDisposable
+        {
+            private readonly ConnectionLease _lease;
+            private readonly bool _leaveOpen;
+
+            public Session(ConnectionLease lease, bool leaveOpen = false)
+            {
+                _lease = lease;
+                _leaveOpen = leaveOpen;
+            }
+
+            public int Run(string sql) => _lease.Execute(sql);
+
+            public void Dispose()
+            {
+                if (!_leaveOpen)
+                {
+                    _lease.Dispose();
+                }
+            }
+        }
+
+        """;
+
+    [Fact]
+    public Task Wrapper_that_leaves_the_connection_open_releases_nothing() => Verify.VerifyAnalyzerAsync(Session + """
+        class C
+        {
+            int M(LeasePool pool)
+            {
+                var lease = {|#0:pool.GetConnection()|};
+                using (var session = new Session(lease, leaveOpen: true))
+                {
+                    return session.Run("select 1");
+                }
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'lease'", "on the path that returns at line 32"));
+
+    [Fact]
+    public Task Wrapper_that_owns_the_connection_releases_it() => Verify.VerifyAnalyzerAsync(Session + """
+        class C
+        {
+            int M(LeasePool pool)
+            {
+                using (var session = new Session(pool.GetConnection()))
+                {
+                    return session.Run("select 1");
+                }
+            }
+        }
+        """);
+
+    // ---------------------------------------------------------------- holders and callbacks returned to the caller
+
+    [Fact]
+    public Task Plain_holder_returned_hands_the_connection_to_the_caller() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using System.Data.Common;
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        sealed class OutboxConnection
+        {
+            public OutboxConnection(DbConnection connection, DbTransaction transaction)
+            {
+                Connection = connection;
+                Transaction = transaction;
+            }
+
+            public DbConnection Connection { get; }
+
+            public DbTransaction Transaction { get; }
+        }
+
+        sealed class Result
+        {
+            public Result(int rows, Func<ValueTask> release)
+            {
+                Rows = rows;
+                Release = release;
+            }
+
+            public int Rows { get; }
+
+            public Func<ValueTask> Release { get; }
+        }
+
+        class C
+        {
+            async Task<OutboxConnection> BeginAsync(MySqlDataSource ds)
+            {
+                var conn = await ds.OpenConnectionAsync();
+                try
+                {
+                    var tx = await conn.BeginTransactionAsync();
+                    return new OutboxConnection(conn, tx);
+                }
+                catch
+                {
+                    await conn.DisposeAsync();
+                    throw;
+                }
+            }
+
+            async Task<Result> CountAsync(MySqlDataSource ds)
+            {
+                var conn = await ds.OpenConnectionAsync();
+                return new Result(1, async () => await conn.DisposeAsync());
+            }
+        }
+        """);
+
+    // ---------------------------------------------------------------- precision: releases the rule must see
+
+    [Fact]
+    public Task Release_through_an_IDisposable_pattern_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using MySqlConnector;
+
+        class C
+        {
+            object M(MySqlDataSource ds)
+            {
+                var conn = ds.OpenConnection();
+                try
+                {
+                    using var cmd = new MySqlCommand("select 1", conn);
+                    return cmd.ExecuteScalar();
+                }
+                finally
+                {
+                    if (conn is IDisposable disposable)
+                    {
+                        disposable.Dispose();
+                    }
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Filtered_catch_clauses_that_all_release_are_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using MySqlConnector;
+        using Prelude;
+
+        class C
+        {
+            MySqlConnection Open(MySqlDataSource ds, bool retry)
+            {
+                var conn = ds.OpenConnection();
+                try
+                {
+                    using var cmd = new MySqlCommand("set names utf8mb4", conn);
+                    cmd.ExecuteNonQuery();
+                    return conn;
+                }
+                catch (MySqlException e) when (retry && e.IsTransient)
+                {
+                    conn.Dispose();
+                    Log.Info("transient");
+                    throw;
+                }
+                catch
+                {
+                    conn.Dispose();
+                    throw;
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Filtered_catch_without_a_catch_all_behind_it_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using MySqlConnector;
+
+        class C
+        {
+            MySqlConnection Open(MySqlDataSource ds, bool retry)
+            {
+                var conn = {|#0:ds.OpenConnection()|};
+                try
+                {
+                    using var cmd = new MySqlCommand("set names utf8mb4", conn);
+                    cmd.ExecuteNonQuery();
+                    return conn;
+                }
+                catch (MySqlException e) when (retry && e.IsTransient)
+                {
+                    conn.Dispose();
+                    throw;
+                }
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "if an exception is thrown at line 10"));
+
+    [Fact]
+    public Task Interlocked_publication_into_a_field_is_a_hand_off() => Verify.VerifyAnalyzerAsync("""
+        using System.Threading;
+        using MySqlConnector;
+
+        class C
+        {
+            private MySqlConnection _current;
+            private MySqlConnection _shared;
+
+            void Swap(MySqlDataSource ds)
+            {
+                var conn = ds.OpenConnection();
+                Interlocked.Exchange(ref _current, conn)?.Dispose();
+            }
+
+            void Publish(MySqlDataSource ds)
+            {
+                var conn = ds.OpenConnection();
+                if (Interlocked.CompareExchange(ref _shared, conn, null) != null)
+                {
+                    conn.Dispose();
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Chained_constructor_takes_the_connection() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using Prelude;
+
+        sealed class Unit : IDisposable
+        {
+            private readonly ConnectionLease _lease;
+
+            public Unit(LeasePool pool)
+                : this(pool.GetConnection())
+            {
+            }
+
+            private Unit(ConnectionLease lease) => _lease = lease;
+
+            public void Dispose() => _lease.Dispose();
+        }
+        """);
+
+    [Fact]
+    public Task Result_and_GetResult_pass_the_connection_through() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        class C
+        {
+            int Sync(LeasePool pool)
+            {
+                using (var lease = pool.GetConnectionAsync("t1").AsTask().Result)
+                {
+                    return lease.Execute("select 1");
+                }
+            }
+
+            int Blocking(LeasePool pool)
+            {
+                using var lease = pool.GetConnectionAsync("t1").GetAwaiter().GetResult();
+                return lease.Execute("select 1");
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Pattern_variable_over_a_field_or_parameter_is_not_the_methods_connection() => Verify.VerifyAnalyzerAsync("""
+        using System.Data.Common;
+        using System.Threading;
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        class C
+        {
+            public DbConnection Inner { get; set; }
+
+            async Task EnsureOpenAsync(CancellationToken ct)
+            {
+                if (Inner is MySqlConnection db)
+                {
+                    await db.OpenAsync(ct);
+                }
+            }
+
+            void EnsureOpen(DbConnection connection)
+            {
+                if (connection is not MySqlConnection mysql)
+                {
+                    return;
+                }
+
+                mysql.Open();
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Factory_GetConnection_then_Open_on_the_same_variable_is_one_acquisition() => Verify.VerifyAnalyzerAsync("""
+        using MySqlConnector;
+        using Prelude;
+
+        class C
+        {
+            object M(ConnectionFactory factory)
+            {
+                var conn = factory.GetConnection();
+                {|#0:conn.Open()|};
+                using var cmd = new MySqlCommand("select 1", conn);
+                return cmd.ExecuteScalar();
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 11"));
+
+    // ---------------------------------------------------------------- precision: paths the rule must report
+
+    [Fact]
+    public Task Checked_conversion_between_acquisition_and_try_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(LeasePool pool, long rows)
+            {
+                var lease = {|#0:pool.GetConnection()|};
+                var count = checked((int)rows);
+                try
+                {
+                    return lease.Execute("select " + count);
+                }
+                finally
+                {
+                    lease.Dispose();
+                }
+            }
+
+            int N(LeasePool pool, int a, int b)
+            {
+                var lease = {|#1:pool.GetConnection()|};
+                var total = checked(a + b);
+                using (lease)
+                {
+                    return total;
+                }
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'lease'", "if an exception is thrown at line 8"),
+        Verify.Diagnostic().WithLocation(1).WithArguments("'lease'", "if an exception is thrown at line 22"));
+
+    [Fact]
+    public Task Deconstructed_lease_is_followed_by_its_variable() => Verify.VerifyAnalyzerAsync("""
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            async Task<int> Released(LeasePool pool)
+            {
+                var (lease, attempts) = (await pool.GetConnectionAsync("t1"), 1);
+                await using (lease)
+                {
+                    return await lease.ExecuteAsync("select 1") + attempts;
+                }
+            }
+
+            async Task<int> NotReleased(LeasePool pool)
+            {
+                var (lease, attempts) = (await {|#0:pool.GetConnectionAsync("t1")|}, 1);
+                return await lease.ExecuteAsync("select 1") + attempts;
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'lease'", "on the path that returns at line 18"));
+
+    [Fact]
+    public Task Leases_from_WhenAll_released_only_on_success_are_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            async Task<int> Copy(LeasePool pool)
+            {
+                var source = {|#0:pool.GetConnectionAsync("t1")|}.AsTask();
+                var target = {|#1:pool.GetConnectionAsync("t2")|}.AsTask();
+                await Task.WhenAll(source, target);
+                var from = await source;
+                var to = await target;
+                var rows = await from.ExecuteAsync("select 1") + await to.ExecuteAsync("select 1");
+                await from.DisposeAsync();
+                await to.DisposeAsync();
+                return rows;
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'source'", "if an exception is thrown at line 9"),
+        Verify.Diagnostic().WithLocation(1).WithArguments("'target'", "if an exception is thrown at line 10"));
+
+    // ---------------------------------------------------------------- copies, coalescing stores and ownership flags
+
+    [Fact]
+    public Task With_copy_that_carries_a_second_lease_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Threading.Tasks;
+        using Prelude;
+
+        record TenantScope(ConnectionLease Lease, string Tenant);
+
+        record struct ReportScope(ConnectionLease Lease, int Year);
+
+        class C
+        {
+            int Copy(LeasePool pool)
+            {
+                var scope = new TenantScope(pool.GetConnection(), "a");
+                try
+                {
+                    var other = scope with { Lease = {|#0:pool.GetConnection()|} };
+                    return scope.Lease.Execute("select 1") + other.Lease.Execute("select 2");
+                }
+                finally
+                {
+                    scope.Lease.Dispose();
+                }
+            }
+
+            async Task<int> CopyAsync(LeasePool pool)
+            {
+                var scope = new ReportScope(await pool.GetConnectionAsync("t1"), 2024);
+                try
+                {
+                    var next = scope with { Lease = await {|#1:pool.GetConnectionAsync("t2")|}, Year = 2025 };
+                    return await scope.Lease.ExecuteAsync("select 1") + await next.Lease.ExecuteAsync("select 2");
+                }
+                finally
+                {
+                    await scope.Lease.DisposeAsync();
+                }
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'other.Lease'", "on the path that returns at line 16"),
+        Verify.Diagnostic().WithLocation(1).WithArguments("'next.Lease'", "on the path that returns at line 30"));
+
+    [Fact]
+    public Task With_copy_whose_leases_are_both_released_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Threading.Tasks;
+        using Prelude;
+
+        record TenantScope(ConnectionLease Lease, string Tenant);
+
+        record struct ReportScope(ConnectionLease Lease, int Year);
+
+        class C
+        {
+            int Copy(LeasePool pool)
+            {
+                var scope = new TenantScope(pool.GetConnection(), "a");
+                try
+                {
+                    var other = scope with { Lease = pool.GetConnection() };
+                    try
+                    {
+                        return scope.Lease.Execute("select 1") + other.Lease.Execute("select 2");
+                    }
+                    finally
+                    {
+                        other.Lease.Dispose();
+                    }
+                }
+                finally
+                {
+                    scope.Lease.Dispose();
+                }
+            }
+
+            async Task<int> CopyAsync(LeasePool pool)
+            {
+                var scope = new ReportScope(await pool.GetConnectionAsync("t1"), 2024);
+                try
+                {
+                    var next = scope with { Lease = await pool.GetConnectionAsync("t2"), Year = 2025 };
+                    await using (next.Lease)
+                    {
+                        return await scope.Lease.ExecuteAsync("select 1") + await next.Lease.ExecuteAsync("select 2");
+                    }
+                }
+                finally
+                {
+                    await scope.Lease.DisposeAsync();
+                }
+            }
+
+            ReportScope Renew(ReportScope scope, LeasePool pool) => scope with { Lease = pool.GetConnection() };
+        }
+        """);
+
+    [Fact]
+    public Task Coalescing_store_into_a_field_is_a_hand_off() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using System.Threading;
+        using System.Threading.Tasks;
+        using MySqlConnector;
+        using Prelude;
+
+        sealed class ReportSession : IAsyncDisposable
+        {
+            private readonly MySqlDataSource _dataSource;
+            private readonly LeasePool _pool;
+            private MySqlConnection? _connection;
+            private ConnectionLease? _lease;
+
+            public ReportSession(MySqlDataSource dataSource, LeasePool pool)
+            {
+                _dataSource = dataSource;
+                _pool = pool;
+            }
+
+            public async Task<MySqlConnection> ConnectionAsync(CancellationToken ct)
+            {
+                _connection ??= await _dataSource.OpenConnectionAsync(ct);
+                return _connection;
+            }
+
+            public MySqlConnection Connection() => _connection ??= _dataSource.OpenConnection();
+
+            public ConnectionLease Lease() => _lease ??= _pool.GetConnection();
+
+            public async ValueTask DisposeAsync()
+            {
+                _lease?.Dispose();
+                if (_connection is not null)
+                {
+                    await _connection.DisposeAsync();
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Coalescing_into_a_local_is_still_followed() => Verify.VerifyAnalyzerAsync("""
+        using System.Threading;
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        class C
+        {
+            async Task<int> CountAsync(MySqlDataSource ds, MySqlConnection? given, CancellationToken ct)
+            {
+                var conn = given;
+                conn ??= await {|#0:ds.OpenConnectionAsync(ct)|};
+                using var cmd = new MySqlCommand("select count(*) from invoices", conn);
+                return (int)(long)(await cmd.ExecuteScalarAsync(ct))!;
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 12"));
+
+    private const string OutboxStore = """
+        using System;
+        using System.Threading;
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        sealed class OutboxStore
+        {
+            private readonly MySqlDataSource _dataSource;
+            private readonly MySqlConnection? _external;
+
+            public OutboxStore(MySqlDataSource dataSource, MySqlConnection? external = null)
+            {
+                _dataSource = dataSource;
+                _external = external;
+            }
+
+        """;
+
+    [Fact]
+    public Task Release_under_the_ownership_flag_that_proves_the_method_owns_it_is_not_reported() => Verify.VerifyAnalyzerAsync(OutboxStore + """
+            public async Task StoreAsync(string id, CancellationToken ct)
+            {
+                var conn = _external ?? await _dataSource.OpenConnectionAsync(ct);
+                try
+                {
+                    await using var cmd = new MySqlCommand("insert into outbox values (@id)", conn);
+                    cmd.Parameters.AddWithValue("@id", id);
+                    await cmd.ExecuteNonQueryAsync(ct);
+                }
+                finally
+                {
+                    if (_external == null)
+                    {
+                        await conn.DisposeAsync();
+                    }
+                }
+            }
+
+            public long Count(bool verbose)
+            {
+                var conn = _external ?? _dataSource.OpenConnection();
+                var owned = _external is null;
+                try
+                {
+                    using var cmd = new MySqlCommand("select count(*) from outbox", conn);
+                    return (long)cmd.ExecuteScalar()!;
+                }
+                finally
+                {
+                    if (owned)
+                    {
+                        conn.Dispose();
+                    }
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Release_under_a_flag_that_does_not_prove_ownership_is_reported() => Verify.VerifyAnalyzerAsync(OutboxStore + """
+            public async Task StoreAsync(string id, CancellationToken ct)
+            {
+                var conn = _external ?? await {|#0:_dataSource.OpenConnectionAsync(ct)|};
+                try
+                {
+                    await using var cmd = new MySqlCommand("insert into outbox values (@id)", conn);
+                    await cmd.ExecuteNonQueryAsync(ct);
+                }
+                finally
+                {
+                    if (_external != null)
+                    {
+                        await conn.DisposeAsync();
+                    }
+                }
+            }
+
+            public long Count(bool verbose)
+            {
+                var conn = _external ?? {|#1:_dataSource.OpenConnection()|};
+                try
+                {
+                    using var cmd = new MySqlCommand("select count(*) from outbox", conn);
+                    return (long)cmd.ExecuteScalar()!;
+                }
+                finally
+                {
+                    if (verbose)
+                    {
+                        conn.Dispose();
+                    }
+                }
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that leaves the method after line 22"),
+        Verify.Diagnostic().WithLocation(1).WithArguments("'conn'", "on the path that returns at line 39"));
+
+    [Fact]
+    public Task Dapper_reader_on_a_connection_a_factory_hands_out_closed_is_an_acquisition() => Verify.VerifyAnalyzerAsync("""
+        using System.Threading.Tasks;
+        using Dapper;
+        using MySqlConnector;
+
+        interface IConnectionFactory
+        {
+            MySqlConnection Create();
+        }
+
+        class C
+        {
+            int Count(IConnectionFactory factory)
+            {
+                var connection = factory.Create();
+                var reader = {|#0:connection.ExecuteReader("select id from invoices")|};
+                var count = 0;
+                while (reader.Read())
+                {
+                    count++;
+                }
+
+                return count;
+            }
+
+            async Task<int> CountAsync(IConnectionFactory factory)
+            {
+                var connection = factory.Create();
+                await using var reader = await connection.ExecuteReaderAsync("select id from invoices");
+                var count = 0;
+                while (await reader.ReadAsync())
+                {
+                    count++;
+                }
+
+                return count;
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'reader'", "on the path that returns at line 22"));
+
+    [Fact]
+    public Task Disposable_type_of_the_compilation_that_never_releases_what_it_is_given_takes_nothing_over() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using MySqlConnector;
+
+        sealed class JobStorage : IDisposable
+        {
+            private readonly MySqlConnection _existingConnection;
+
+            public JobStorage(MySqlConnection existingConnection) => _existingConnection = existingConnection;
+
+            public int Count() => 0;
+
+            public void Dispose()
+            {
+            }
+        }
+
+        class C
+        {
+            int Twice(MySqlDataSource ds)
+            {
+                using (var connection = ds.OpenConnection())
+                {
+                    using (var storage = new JobStorage(connection))
+                    {
+                        return storage.Count();
+                    }
+                }
+            }
+
+            int Lost(MySqlDataSource ds)
+            {
+                using var storage = new JobStorage({|#0:ds.OpenConnection()|});
+                return storage.Count();
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("The result of 'OpenConnection'", "because the result is discarded"));
+}

@@ -1,0 +1,790 @@
+using Verify = TenantDbGuard.Analyzers.Tests.Verifiers.CSharpAnalyzerVerifier<TenantDbGuard.Analyzers.ConnectionLeakAnalyzer>;
+
+namespace TenantDbGuard.Analyzers.Tests;
+
+/// <summary>
+/// TDG001 across the compilation's own methods: helpers that open and return, out/ref acquisitions, helpers and
+/// local functions that release, iterators that hold a connection across <c>yield</c>. Every report states its message.
+/// </summary>
+public sealed class ConnectionLeakSummaryTests
+{
+    // ---------------------------------------------------------------- helpers that return an acquisition
+
+    private const string ReportDb = """
+        using System.Data;
+        using System.Threading;
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        sealed class ReportDb
+        {
+            private readonly string _connectionString;
+            private readonly MySqlDataSource _dataSource;
+
+            public ReportDb(string connectionString, MySqlDataSource dataSource)
+            {
+                _connectionString = connectionString;
+                _dataSource = dataSource;
+            }
+
+            public MySqlConnection OpenReportConnection()
+            {
+                var connection = new MySqlConnection(_connectionString);
+                connection.Open();
+                return connection;
+            }
+
+            public async Task<MySqlConnection> OpenReportConnectionAsync(CancellationToken ct)
+            {
+                var connection = await _dataSource.OpenConnectionAsync(ct);
+                return connection;
+            }
+
+            public MySqlConnection OpenForTenant(string tenant)
+            {
+                var connection = OpenReportConnection();
+                try
+                {
+                    connection.ChangeDatabase(tenant);
+                    return connection;
+                }
+                catch
+                {
+                    connection.Dispose();
+                    throw;
+                }
+            }
+        }
+
+        """;
+
+    [Fact]
+    public Task Sync_helper_that_opens_and_returns_is_an_acquisition() => Verify.VerifyAnalyzerAsync(ReportDb + """
+        class C
+        {
+            object M(ReportDb db)
+            {
+                var conn = {|#0:db.OpenReportConnection()|};
+                using var cmd = new MySqlCommand("select count(*) from invoices", conn);
+                return cmd.ExecuteScalar();
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'conn' from OpenReportConnection()", "on the path that returns at line 51"));
+
+    [Fact]
+    public Task Sync_helper_result_in_using_is_not_reported() => Verify.VerifyAnalyzerAsync(ReportDb + """
+        class C
+        {
+            object M(ReportDb db)
+            {
+                using var conn = db.OpenReportConnection();
+                using var cmd = new MySqlCommand("select count(*) from invoices", conn);
+                return cmd.ExecuteScalar();
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Async_helper_that_opens_and_returns_is_an_acquisition() => Verify.VerifyAnalyzerAsync(ReportDb + """
+        class C
+        {
+            async Task<object> M(ReportDb db, CancellationToken ct)
+            {
+                var conn = await {|#0:db.OpenReportConnectionAsync(ct)|};
+                using var cmd = new MySqlCommand("select count(*) from invoices", conn);
+                var count = await cmd.ExecuteScalarAsync(ct);
+                await conn.DisposeAsync();
+                return count;
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'conn' from OpenReportConnectionAsync()", "if an exception is thrown at line 50"));
+
+    [Fact]
+    public Task Async_helper_result_in_await_using_is_not_reported() => Verify.VerifyAnalyzerAsync(ReportDb + """
+        class C
+        {
+            async Task<object> M(ReportDb db, CancellationToken ct)
+            {
+                await using var conn = await db.OpenReportConnectionAsync(ct);
+                using var cmd = new MySqlCommand("select count(*) from invoices", conn);
+                return await cmd.ExecuteScalarAsync(ct);
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Helper_of_a_helper_is_an_acquisition() => Verify.VerifyAnalyzerAsync(ReportDb + """
+        class C
+        {
+            void M(ReportDb db)
+            {
+                {|#0:db.OpenForTenant("tenant_1")|};
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("The connection from OpenForTenant()", "because the result is discarded"));
+
+    [Fact]
+    public Task Helper_that_may_return_a_cached_connection_is_not_an_acquisition() => Verify.VerifyAnalyzerAsync("""
+        using MySqlConnector;
+
+        sealed class UnitOfWork : System.IDisposable
+        {
+            private readonly string _connectionString;
+            private MySqlConnection _connection;
+
+            public UnitOfWork(string connectionString) => _connectionString = connectionString;
+
+            public MySqlConnection GetConnection()
+            {
+                if (_connection is null)
+                {
+                    _connection = new MySqlConnection(_connectionString);
+                    _connection.Open();
+                }
+
+                return _connection;
+            }
+
+            public void Dispose() => _connection?.Dispose();
+        }
+
+        class Repository
+        {
+            private readonly UnitOfWork _unitOfWork;
+
+            public Repository(UnitOfWork unitOfWork) => _unitOfWork = unitOfWork;
+
+            private MySqlConnection GetConnection(UnitOfWork unitOfWork) => unitOfWork.GetConnection();
+
+            public object Count()
+            {
+                var conn = GetConnection(_unitOfWork);
+                using var cmd = new MySqlCommand("select count(*) from invoices", conn);
+                return cmd.ExecuteScalar();
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Source_pool_that_builds_or_dequeues_a_lease_is_an_acquisition() => Verify.VerifyAnalyzerAsync("""
+        using System.Collections.Concurrent;
+        using Prelude;
+
+        sealed class LocalPool
+        {
+            private readonly ConcurrentBag<ConnectionLease> _idle = new();
+
+            public ConnectionLease GetConnection() => _idle.TryTake(out var lease) ? lease : new ConnectionLease();
+        }
+
+        class C
+        {
+            int M(LocalPool pool)
+            {
+                var lease = {|#0:pool.GetConnection()|};
+                return lease.Execute("select 1");
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'lease' from GetConnection()", "on the path that returns at line 16"));
+
+    [Fact]
+    public Task Helper_returning_a_data_source_is_not_an_acquisition() => Verify.VerifyAnalyzerAsync("""
+        using MySqlConnector;
+
+        sealed class Tenants
+        {
+            private readonly MySqlDataSource _dataSource;
+
+            public Tenants(MySqlDataSource dataSource) => _dataSource = dataSource;
+
+            public MySqlDataSource GetConnection(string tenant) => _dataSource;
+        }
+
+        class C
+        {
+            object M(Tenants tenants)
+            {
+                var dataSource = tenants.GetConnection("t1");
+                using var conn = dataSource.OpenConnection();
+                using var cmd = new MySqlCommand("select 1", conn);
+                return cmd.ExecuteScalar();
+            }
+        }
+        """);
+
+    // ---------------------------------------------------------------- out and ref
+
+    private const string Checkout = """
+        using System.Collections.Concurrent;
+        using MySqlConnector;
+        using Prelude;
+
+        sealed class Checkout
+        {
+            private readonly LeasePool _pool;
+
+            public Checkout(LeasePool pool) => _pool = pool;
+
+            public bool TryCheckout(string tenant, out ConnectionLease lease)
+            {
+                if (tenant.Length == 0)
+                {
+                    lease = null;
+                    return false;
+                }
+
+                lease = _pool.GetConnection();
+                return true;
+            }
+
+            public void Setup(string connectionString, ref MySqlConnection connection)
+            {
+                connection = new MySqlConnection(connectionString);
+                connection.Open();
+            }
+        }
+
+        """;
+
+    [Fact]
+    public Task Try_pattern_out_acquisition_not_released_is_reported() => Verify.VerifyAnalyzerAsync(Checkout + """
+        class C
+        {
+            int M(Checkout checkout, string tenant)
+            {
+                if ({|#0:checkout.TryCheckout(tenant, out var lease)|})
+                {
+                    return lease.Execute("select 1");
+                }
+
+                return 0;
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'lease' from TryCheckout(out var lease)", "on the path that returns at line 35"));
+
+    [Fact]
+    public Task Try_pattern_out_acquisition_released_on_success_is_not_reported() => Verify.VerifyAnalyzerAsync(Checkout + """
+        class C
+        {
+            int M(Checkout checkout, string tenant)
+            {
+                if (!checkout.TryCheckout(tenant, out var lease))
+                {
+                    return 0;
+                }
+
+                using (lease)
+                {
+                    return lease.Execute("select 1");
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Ref_acquisition_released_in_finally_is_not_reported() => Verify.VerifyAnalyzerAsync(Checkout + """
+        class C
+        {
+            object M(Checkout checkout, string cs)
+            {
+                MySqlConnection conn = null;
+                checkout.Setup(cs, ref conn);
+                try
+                {
+                    using var cmd = new MySqlCommand("select 1", conn);
+                    return cmd.ExecuteScalar();
+                }
+                finally
+                {
+                    conn.Dispose();
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Ref_acquisition_released_without_finally_is_reported() => Verify.VerifyAnalyzerAsync(Checkout + """
+        class C
+        {
+            object M(Checkout checkout, string cs)
+            {
+                MySqlConnection conn = null;
+                {|#0:checkout.Setup(cs, ref conn)|};
+                using var cmd = new MySqlCommand("select 1", conn);
+                var result = cmd.ExecuteScalar();
+                conn.Dispose();
+                return result;
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'conn' from Setup(ref conn)", "if an exception is thrown at line 35"));
+
+    // ---------------------------------------------------------------- helpers that release
+
+    private const string Helpers = """
+        using System;
+        using System.Threading.Tasks;
+        using MySqlConnector;
+        using Prelude;
+
+        static class Db
+        {
+            public static void CloseQuietly(MySqlConnection connection)
+            {
+                try
+                {
+                    connection?.Close();
+                }
+                catch (MySqlException)
+                {
+                    Log.Info("close failed");
+                }
+            }
+
+            public static async Task GiveBackAsync(ConnectionLease lease)
+            {
+                try
+                {
+                    Log.Info("returning the lease");
+                }
+                finally
+                {
+                    await lease.DisposeAsync();
+                }
+            }
+
+            public static void CloseIfIdle(MySqlConnection connection, bool idle)
+            {
+                if (idle)
+                {
+                    connection.Close();
+                }
+            }
+        }
+
+        """;
+
+    [Fact]
+    public Task Helper_that_releases_its_argument_in_finally_is_a_release() => Verify.VerifyAnalyzerAsync(Helpers + """
+        class C
+        {
+            object M(string cs)
+            {
+                var conn = new MySqlConnection(cs);
+                try
+                {
+                    conn.Open();
+                    using var cmd = new MySqlCommand("select 1", conn);
+                    return cmd.ExecuteScalar();
+                }
+                finally
+                {
+                    Db.CloseQuietly(conn);
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Async_helper_that_releases_its_argument_is_a_release() => Verify.VerifyAnalyzerAsync(Helpers + """
+        class C
+        {
+            async Task<int> M(LeasePool pool)
+            {
+                var lease = await pool.GetConnectionAsync("t1");
+                try
+                {
+                    return await lease.ExecuteAsync("select 1");
+                }
+                finally
+                {
+                    await Db.GiveBackAsync(lease);
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Helper_that_releases_only_under_a_condition_is_not_a_release() => Verify.VerifyAnalyzerAsync(Helpers + """
+        class C
+        {
+            object M(string cs, bool idle)
+            {
+                var conn = new MySqlConnection(cs);
+                try
+                {
+                    {|#0:conn.Open()|};
+                    using var cmd = new MySqlCommand("select 1", conn);
+                    return cmd.ExecuteScalar();
+                }
+                finally
+                {
+                    Db.CloseIfIdle(conn, idle);
+                }
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 49"));
+
+    [Fact]
+    public Task Local_function_called_in_finally_that_releases_is_a_release() => Verify.VerifyAnalyzerAsync("""
+        using MySqlConnector;
+
+        class C
+        {
+            object M(MySqlDataSource ds)
+            {
+                MySqlConnection conn = null;
+                try
+                {
+                    conn = ds.OpenConnection();
+                    using var cmd = new MySqlCommand("select 1", conn);
+                    return cmd.ExecuteScalar();
+                }
+                finally
+                {
+                    Cleanup();
+                }
+
+                void Cleanup()
+                {
+                    conn?.Dispose();
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Local_function_called_in_finally_that_does_not_release_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using MySqlConnector;
+        using Prelude;
+
+        class C
+        {
+            object M(MySqlDataSource ds)
+            {
+                MySqlConnection conn = null;
+                try
+                {
+                    conn = {|#0:ds.OpenConnection()|};
+                    using var cmd = new MySqlCommand("select 1", conn);
+                    return cmd.ExecuteScalar();
+                }
+                finally
+                {
+                    Cleanup();
+                }
+
+                void Cleanup()
+                {
+                    Log.Info("done with " + conn?.Database);
+                }
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 13"));
+
+    [Fact]
+    public Task Async_lambda_called_in_finally_that_releases_is_a_release() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        class C
+        {
+            async Task<object> M(MySqlDataSource ds)
+            {
+                var conn = await ds.OpenConnectionAsync();
+                Func<Task> cleanup = async () => await conn.DisposeAsync();
+                try
+                {
+                    using var cmd = new MySqlCommand("select 1", conn);
+                    return await cmd.ExecuteScalarAsync();
+                }
+                finally
+                {
+                    await cleanup();
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Recursive_helpers_do_not_hang_and_report_nothing() => Verify.VerifyAnalyzerAsync("""
+        using MySqlConnector;
+
+        class C
+        {
+            private readonly MySqlDataSource _ds;
+
+            public C(MySqlDataSource ds) => _ds = ds;
+
+            MySqlConnection Ping(int depth) => depth > 0 ? Pong(depth - 1) : _ds.OpenConnection();
+
+            MySqlConnection Pong(int depth) => Ping(depth);
+
+            void Close(MySqlConnection connection, int depth)
+            {
+                if (depth > 0)
+                {
+                    Close(connection, depth - 1);
+                }
+            }
+
+            void M()
+            {
+                var conn = Ping(3);
+                Close(conn, 2);
+            }
+        }
+        """);
+
+    // ---------------------------------------------------------------- iterators
+
+    private const string Rows = """
+        using System.Collections.Generic;
+        using MySqlConnector;
+
+        sealed class InvoiceRows
+        {
+            private readonly MySqlDataSource _dataSource;
+
+            public InvoiceRows(MySqlDataSource dataSource) => _dataSource = dataSource;
+
+            public IEnumerable<long> Ids()
+            {
+                using var connection = _dataSource.OpenConnection();
+                using var cmd = new MySqlCommand("select id from invoices", connection);
+                using var reader = cmd.ExecuteReader();
+                while (reader.Read())
+                {
+                    yield return reader.GetInt64(0);
+                }
+            }
+        }
+
+        """;
+
+    [Fact]
+    public Task Enumerator_of_an_iterator_holding_a_connection_taken_by_hand_and_not_disposed_is_reported() => Verify.VerifyAnalyzerAsync(Rows + """
+        class C
+        {
+            long First(InvoiceRows rows)
+            {
+                var e = {|#0:rows.Ids().GetEnumerator()|};
+                return e.MoveNext() ? e.Current : 0;
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'e' from Ids().GetEnumerator()", "on the path that returns at line 26"));
+
+    [Fact]
+    public Task Enumerator_of_an_iterator_in_using_or_foreach_is_not_reported() => Verify.VerifyAnalyzerAsync(Rows + """
+        class C
+        {
+            long First(InvoiceRows rows)
+            {
+                using var e = rows.Ids().GetEnumerator();
+                return e.MoveNext() ? e.Current : 0;
+            }
+
+            long Sum(InvoiceRows rows)
+            {
+                long sum = 0;
+                foreach (var id in rows.Ids())
+                {
+                    sum += id;
+                }
+
+                return sum;
+            }
+        }
+        """);
+
+    // ---------------------------------------------------------------- helpers that may hand back a connection they did not open
+
+    [Fact]
+    public Task Helper_that_returns_the_given_connection_or_a_fresh_one_is_not_an_acquisition() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using System.Data;
+        using System.Data.Common;
+        using MySqlConnector;
+
+        sealed class JobStorage
+        {
+            private readonly DbConnection? _existing;
+            private readonly Func<DbConnection> _factory;
+
+            public JobStorage(Func<DbConnection> factory, DbConnection? existing = null)
+            {
+                _factory = factory;
+                _existing = existing;
+            }
+
+            internal DbConnection CreateAndOpenConnection()
+            {
+                var connection = _existing ?? _factory();
+                if (connection.State == ConnectionState.Closed)
+                {
+                    connection.Open();
+                }
+
+                return connection;
+            }
+
+            internal void ReleaseConnection(IDbConnection? connection)
+            {
+                if (connection is not null && !ReferenceEquals(connection, _existing))
+                {
+                    connection.Dispose();
+                }
+            }
+
+            public object? Count()
+            {
+                var connection = CreateAndOpenConnection();
+                try
+                {
+                    using var command = connection.CreateCommand();
+                    command.CommandText = "select count(*) from Job";
+                    return command.ExecuteScalar();
+                }
+                finally
+                {
+                    ReleaseConnection(connection);
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Helper_that_always_opens_a_fresh_connection_is_an_acquisition_even_when_it_tests_the_state() => Verify.VerifyAnalyzerAsync("""
+        using System.Data;
+        using System.Data.Common;
+        using MySqlConnector;
+
+        sealed class JobStorage
+        {
+            private readonly string _connectionString;
+
+            public JobStorage(string connectionString) => _connectionString = connectionString;
+
+            internal DbConnection CreateAndOpenConnection()
+            {
+                var connection = new MySqlConnection(_connectionString);
+                connection.Open();
+                return connection;
+            }
+
+            public object? Count()
+            {
+                var connection = {|#0:CreateAndOpenConnection()|};
+                using var command = connection.CreateCommand();
+                command.CommandText = "select count(*) from Job";
+                return command.ExecuteScalar();
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'connection' from CreateAndOpenConnection()", "on the path that returns at line 23"));
+
+    // ---------------------------------------------------------------- guards and allocations that cannot throw
+
+    [Fact]
+    public Task Guard_helper_with_a_condition_that_holds_and_empty_collections_do_not_throw() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using System.Collections.Generic;
+        using MySqlConnector;
+
+        static class Invariant
+        {
+            public static void Require(bool condition, string? message = null)
+            {
+                if (!condition)
+                {
+                    throw new InvalidOperationException(message ?? "invariant violated");
+                }
+            }
+        }
+
+        class C
+        {
+            int Names(MySqlDataSource ds)
+            {
+                var conn = ds.OpenConnection();
+                var names = new List<string>();
+                Invariant.Require(true || names.Count > 0);
+                using (conn)
+                {
+                    return names.Count;
+                }
+            }
+
+            int Checked(MySqlDataSource ds, int limit)
+            {
+                var conn = {|#0:ds.OpenConnection()|};
+                Invariant.Require(limit > 0, "limit");
+                using (conn)
+                {
+                    return limit;
+                }
+            }
+
+            int Sized(MySqlDataSource ds, int size)
+            {
+                var conn = {|#1:ds.OpenConnection()|};
+                var names = new List<string>(size);
+                using (conn)
+                {
+                    return names.Capacity;
+                }
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "if an exception is thrown at line 32"),
+        Verify.Diagnostic().WithLocation(1).WithArguments("'conn'", "if an exception is thrown at line 42"));
+
+    [Fact]
+    public Task Local_function_named_like_a_release_is_read() => Verify.VerifyAnalyzerAsync("""
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            async Task<int> Touch(LeasePool pool)
+            {
+                var lease = await pool.GetConnectionAsync("t1");
+                try
+                {
+                    return await lease.ExecuteAsync("update t set touched = now()");
+                }
+                finally
+                {
+                    Release();
+                }
+
+                void Release() => lease.Dispose();
+            }
+
+            int Forget(LeasePool pool)
+            {
+                var lease = {|#0:pool.GetConnection()|};
+                try
+                {
+                    return lease.Execute("select 1");
+                }
+                finally
+                {
+                    Dispose();
+                }
+
+                void Dispose() => Log.Info("done");
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'lease'", "on the path that returns at line 26"));
+}

@@ -1,0 +1,594 @@
+using Microsoft.CodeAnalysis;
+using Verify = TenantDbGuard.Analyzers.Tests.Verifiers.CSharpAnalyzerVerifier<TenantDbGuard.Analyzers.ConnectionOwnerAnalyzer>;
+
+namespace TenantDbGuard.Analyzers.Tests;
+
+/// <summary>TDG005: a type that owns a connection in a field and does not release it on every path of its Dispose.</summary>
+public sealed class ConnectionOwnerAnalyzerTests
+{
+    [Fact]
+    public Task Type_that_owns_a_connection_and_is_not_disposable_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using MySqlConnector;
+
+        sealed class ReportSession
+        {
+            private readonly MySqlConnection {|#0:_connection|};
+
+            public ReportSession(MySqlDataSource dataSource) => _connection = dataSource.OpenConnection();
+
+            public object Count()
+            {
+                using var cmd = new MySqlCommand("select count(*) from invoices", _connection);
+                return cmd.ExecuteScalar();
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("ReportSession", "_connection", "is not disposable, so nothing can release it"));
+
+    [Fact]
+    public Task Owner_that_releases_in_Dispose_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        sealed class ReportSession : IDisposable
+        {
+            private readonly MySqlConnection _connection;
+
+            public ReportSession(MySqlDataSource dataSource) => _connection = dataSource.OpenConnection();
+
+            public void Dispose() => _connection.Dispose();
+        }
+
+        sealed class AsyncSession : IAsyncDisposable
+        {
+            private MySqlConnection _connection;
+
+            public async Task StartAsync(MySqlDataSource dataSource) => _connection = await dataSource.OpenConnectionAsync();
+
+            public async ValueTask DisposeAsync()
+            {
+                if (_connection is not null)
+                {
+                    await _connection.DisposeAsync();
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Sequential_disposes_without_finally_are_reported() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using MySqlConnector;
+
+        sealed class ImportJob : IDisposable
+        {
+            private readonly MySqlConnection {|#0:_connection|};
+            private readonly MySqlTransaction _transaction;
+
+            public ImportJob(MySqlDataSource dataSource)
+            {
+                _connection = dataSource.OpenConnection();
+                _transaction = _connection.BeginTransaction();
+            }
+
+            public void Dispose()
+            {
+                _transaction.Dispose();
+                _connection.Dispose();
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("ImportJob", "_connection", "Dispose does not release it if an exception is thrown at line 17"));
+
+    [Fact]
+    public Task Sequential_disposes_with_finally_are_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using MySqlConnector;
+
+        sealed class ImportJob : IDisposable
+        {
+            private readonly MySqlConnection _connection;
+            private readonly MySqlTransaction _transaction;
+            private bool _disposed;
+
+            public ImportJob(MySqlDataSource dataSource)
+            {
+                _connection = dataSource.OpenConnection();
+                try
+                {
+                    _transaction = _connection.BeginTransaction();
+                }
+                catch
+                {
+                    _connection.Dispose();
+                    throw;
+                }
+            }
+
+            public void Dispose()
+            {
+                if (_disposed)
+                {
+                    return;
+                }
+
+                _disposed = true;
+                try
+                {
+                    _transaction.Dispose();
+                }
+                finally
+                {
+                    _connection.Dispose();
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Release_under_a_reentrancy_counter_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using MySqlConnector;
+
+        sealed class Scope : IDisposable
+        {
+            private readonly MySqlConnection {|#0:_connection|};
+            private int _depth = 1;
+
+            public Scope(string connectionString)
+            {
+                _connection = new MySqlConnection(connectionString);
+                _connection.Open();
+            }
+
+            public void Enter() => _depth++;
+
+            public void Dispose()
+            {
+                _depth--;
+                if (_depth == 0)
+                {
+                    _connection.Dispose();
+                }
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("Scope", "_connection", "Dispose does not release it on the path that leaves at line 20"));
+
+    [Fact]
+    public Task Dispose_pattern_with_disposing_flag_and_ownership_flag_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using System.Threading;
+        using MySqlConnector;
+        using Prelude;
+
+        class Repository : IDisposable
+        {
+            private readonly MySqlConnection _connection;
+
+            public Repository(MySqlDataSource dataSource) => _connection = dataSource.OpenConnection();
+
+            public void Dispose()
+            {
+                Dispose(true);
+                GC.SuppressFinalize(this);
+            }
+
+            protected virtual void Dispose(bool disposing)
+            {
+                if (disposing)
+                {
+                    _connection.Dispose();
+                }
+            }
+        }
+
+        sealed class Borrowing : IDisposable
+        {
+            private readonly ConnectionLease _lease;
+            private readonly bool _ownsLease;
+            private int _disposed;
+
+            public Borrowing(LeasePool pool)
+            {
+                _lease = pool.GetConnection();
+                _ownsLease = true;
+            }
+
+            public void Dispose()
+            {
+                if (Interlocked.Exchange(ref _disposed, 1) != 0)
+                {
+                    return;
+                }
+
+                if (_ownsLease)
+                {
+                    _lease.Dispose();
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Field_only_given_to_the_type_is_not_owned() => Verify.VerifyAnalyzerAsync("""
+        using MySqlConnector;
+
+        sealed class Reader
+        {
+            private readonly MySqlConnection _connection;
+
+            public Reader(MySqlConnection connection) => _connection = connection;
+
+            public object Count()
+            {
+                using var cmd = new MySqlCommand("select count(*) from invoices", _connection);
+                return cmd.ExecuteScalar();
+            }
+        }
+        """);
+
+    // ---------------------------------------------------------------- constructors that throw after storing the connection
+
+    [Fact]
+    public Task Constructor_that_can_throw_after_storing_the_connection_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using MySqlConnector;
+
+        sealed class ImportSession : IDisposable
+        {
+            private readonly MySqlConnection {|#0:_connection|};
+            private readonly MySqlTransaction _transaction;
+
+            public ImportSession(MySqlDataSource dataSource)
+            {
+                _connection = dataSource.OpenConnection();
+                _transaction = _connection.BeginTransaction();
+            }
+
+            public void Dispose()
+            {
+                try
+                {
+                    _transaction.Dispose();
+                }
+                finally
+                {
+                    _connection.Dispose();
+                }
+            }
+        }
+
+        sealed class TenantSession : IDisposable
+        {
+            private readonly MySqlConnection {|#1:_connection|};
+
+            public TenantSession(string connectionString, string tenant)
+            {
+                _connection = new MySqlConnection(connectionString);
+                _connection.Open();
+                if (_connection.ServerVersion.StartsWith("5.", StringComparison.Ordinal))
+                {
+                    throw new NotSupportedException("MySQL 5 is not supported for " + tenant);
+                }
+            }
+
+            public void Dispose() => _connection.Dispose();
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("ImportSession", "_connection", "its constructor does not release it if an exception is thrown at line 12"),
+        Verify.Diagnostic().WithLocation(1).WithArguments("TenantSession", "_connection", "its constructor does not release it if an exception is thrown at line 36"));
+
+    [Fact]
+    public Task Constructor_that_releases_before_it_throws_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        sealed class ImportSession : IAsyncDisposable
+        {
+            private readonly MySqlConnection _connection;
+            private readonly MySqlTransaction _transaction;
+
+            public ImportSession(MySqlDataSource dataSource)
+            {
+                _connection = dataSource.OpenConnection();
+                try
+                {
+                    _transaction = _connection.BeginTransaction();
+                }
+                catch
+                {
+                    _connection.Dispose();
+                    throw;
+                }
+            }
+
+            public async ValueTask DisposeAsync()
+            {
+                try
+                {
+                    await _transaction.DisposeAsync();
+                }
+                finally
+                {
+                    await _connection.DisposeAsync();
+                }
+            }
+        }
+
+        sealed class LazySession : IAsyncDisposable
+        {
+            private readonly MySqlDataSource _dataSource;
+            private MySqlConnection? _connection;
+
+            public LazySession(MySqlDataSource dataSource) => _dataSource = dataSource ?? throw new ArgumentNullException(nameof(dataSource));
+
+            public async Task StartAsync() => _connection = await _dataSource.OpenConnectionAsync();
+
+            public async ValueTask DisposeAsync()
+            {
+                if (_connection is not null)
+                {
+                    await _connection.DisposeAsync();
+                }
+            }
+        }
+        """);
+
+    // ---------------------------------------------------------------- auto-properties
+
+    [Fact]
+    public Task Auto_property_that_owns_a_connection_and_is_not_released_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using System.Threading.Tasks;
+        using MySqlConnector;
+        using Prelude;
+
+        sealed class ReportScope : IAsyncDisposable
+        {
+            public MySqlConnection? {|#0:Connection|} { get; private set; }
+
+            public async Task OpenAsync(MySqlDataSource dataSource) => Connection = await dataSource.OpenConnectionAsync();
+
+            public ValueTask DisposeAsync() => default;
+        }
+
+        sealed class LeaseHolder
+        {
+            public LeaseHolder(LeasePool pool) => Lease = pool.GetConnection();
+
+            public ConnectionLease {|#1:Lease|} { get; }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("ReportScope", "Connection", "DisposeAsync does not release it on the path that leaves at line 12"),
+        Verify.Diagnostic().WithLocation(1).WithArguments("LeaseHolder", "Lease", "is not disposable, so nothing can release it"));
+
+    [Fact]
+    public Task Auto_property_released_in_Dispose_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using System.Threading.Tasks;
+        using MySqlConnector;
+        using Prelude;
+
+        sealed class ReportScope : IAsyncDisposable
+        {
+            public MySqlConnection? Connection { get; private set; }
+
+            public async Task OpenAsync(MySqlDataSource dataSource) => Connection = await dataSource.OpenConnectionAsync();
+
+            public async ValueTask DisposeAsync()
+            {
+                if (Connection is not null)
+                {
+                    await Connection.DisposeAsync();
+                }
+            }
+        }
+
+        sealed class LeaseHolder : IDisposable
+        {
+            public LeaseHolder(LeasePool pool) => Lease = pool.GetConnection();
+
+            public ConnectionLease Lease { get; }
+
+            public void Dispose() => Lease.Dispose();
+        }
+
+        sealed class Borrower
+        {
+            public Borrower(MySqlConnection connection) => Connection = connection;
+
+            public MySqlConnection Connection { get; }
+        }
+        """);
+
+    // ---------------------------------------------------------------- ownership flags, release methods and callbacks
+
+    [Fact]
+    public Task Get_only_bool_property_set_by_the_constructor_is_an_ownership_flag() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using System.Data;
+        using System.Threading.Tasks;
+
+        abstract class DatabaseConnection : IAsyncDisposable
+        {
+            protected DatabaseConnection(IDbConnection connection, bool isExternallyOwned)
+            {
+                InnerConnection = connection;
+                IsExternallyOwned = isExternallyOwned;
+            }
+
+            internal IDbConnection InnerConnection { get; }
+
+            public bool IsExternallyOwned { get; }
+
+            public void Open() => InnerConnection.Open();
+
+            public ValueTask DisposeAsync()
+            {
+                if (!IsExternallyOwned)
+                {
+                    InnerConnection.Dispose();
+                }
+
+                return default;
+            }
+        }
+
+        abstract class MutableFlag : IDisposable
+        {
+            protected MutableFlag(IDbConnection connection) => InnerConnection = connection;
+
+            internal IDbConnection {|#0:InnerConnection|} { get; }
+
+            public bool KeepOpen { get; set; }
+
+            public void Open() => InnerConnection.Open();
+
+            public void Dispose()
+            {
+                if (!KeepOpen)
+                {
+                    InnerConnection.Dispose();
+                }
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("MutableFlag", "InnerConnection", "Dispose does not release it on the path that leaves at line 42"));
+
+    [Fact]
+    public Task Type_that_releases_in_a_method_or_a_callback_of_its_own_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using System.Data;
+        using MySqlConnector;
+
+        sealed class DelegateDisposable : IDisposable
+        {
+            private readonly Action _dispose;
+
+            public DelegateDisposable(Action dispose) => _dispose = dispose;
+
+            public void Dispose() => _dispose();
+        }
+
+        sealed class UpgradeConnectionManager
+        {
+            private readonly string _connectionString;
+            private IDbConnection? _upgradeConnection;
+
+            public UpgradeConnectionManager(string connectionString) => _connectionString = connectionString;
+
+            public IDisposable OperationStarting()
+            {
+                _upgradeConnection = new MySqlConnection(_connectionString);
+                _upgradeConnection.Open();
+                return new DelegateDisposable(() =>
+                {
+                    _upgradeConnection.Dispose();
+                    _upgradeConnection = null;
+                });
+            }
+        }
+
+        sealed class ScopedManager
+        {
+            private readonly string _connectionString;
+            private MySqlConnection? _connection;
+
+            public ScopedManager(string connectionString) => _connectionString = connectionString;
+
+            public void Start()
+            {
+                _connection = new MySqlConnection(_connectionString);
+                _connection.Open();
+            }
+
+            internal void CloseConnection()
+            {
+                _connection?.Dispose();
+                _connection = null;
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Release_method_of_its_own_that_releases_only_sometimes_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using MySqlConnector;
+
+        sealed class ScopedManager
+        {
+            private readonly string _connectionString;
+            private MySqlConnection? {|#0:_connection|};
+            private int _users;
+
+            public ScopedManager(string connectionString) => _connectionString = connectionString;
+
+            public void Start()
+            {
+                _users++;
+                _connection ??= new MySqlConnection(_connectionString);
+                _connection.Open();
+            }
+
+            internal void CloseConnection()
+            {
+                if (--_users == 0)
+                {
+                    _connection?.Dispose();
+                }
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("ScopedManager", "_connection", "CloseConnection does not release it on the path that leaves at line 20"));
+
+    [Fact]
+    public Task Pooled_object_that_goes_back_to_its_pool_with_its_connection_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Collections.Concurrent;
+        using MySqlConnector;
+        using Prelude;
+
+        public sealed class PooledSession
+        {
+            private readonly SessionPool _owner;
+
+            internal PooledSession(SessionPool owner, MySqlDataSource dataSource)
+            {
+                _owner = owner;
+                Inner = dataSource.OpenConnection();
+            }
+
+            public MySqlConnection Inner { get; }
+
+            public void Release() => _owner.Return(this);
+        }
+
+        public sealed class ForgetfulSession
+        {
+            internal ForgetfulSession(MySqlDataSource dataSource) => Inner = dataSource.OpenConnection();
+
+            public MySqlConnection {|#0:Inner|} { get; }
+
+            public void Release() => Log.Info("released " + this);
+        }
+
+        public sealed class SessionPool
+        {
+            private readonly ConcurrentBag<PooledSession> _idle = new();
+
+            internal void Return(PooledSession session) => _idle.Add(session);
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("ForgetfulSession", "Inner", "Release does not release it on the path that leaves at line 26"));
+
+    [Fact]
+    public void Descriptor_matches_the_contract()
+    {
+        var descriptor = Descriptors.OwnerDoesNotRelease;
+        Assert.Equal("TDG005", descriptor.Id);
+        Assert.Equal("Reliability", descriptor.Category);
+        Assert.Equal(DiagnosticSeverity.Warning, descriptor.DefaultSeverity);
+        Assert.Equal(Descriptors.HelpLinkBase + "TDG005.md", descriptor.HelpLinkUri);
+    }
+}

@@ -1,0 +1,334 @@
+using TenantDbGuard.CodeFixes;
+using Verify = TenantDbGuard.Analyzers.Tests.Verifiers.CSharpCodeFixVerifier<TenantDbGuard.Analyzers.ConnectionOwnerAnalyzer, TenantDbGuard.CodeFixes.ConnectionOwnerCodeFixProvider>;
+
+namespace TenantDbGuard.Analyzers.Tests;
+
+/// <summary>TDG005's fix: release the owned member in Dispose in a finally, or make the type disposable.</summary>
+public sealed class ConnectionOwnerCodeFixTests
+{
+    [Fact]
+    public Task Type_that_is_not_disposable_becomes_IDisposable() => Verify.VerifyCodeFixAsync("""
+        using MySqlConnector;
+
+        sealed class ReportSession
+        {
+            private readonly MySqlConnection [|_connection|];
+
+            public ReportSession(MySqlDataSource dataSource) => _connection = dataSource.OpenConnection();
+
+            public object? Count()
+            {
+                using var cmd = new MySqlCommand("select count(*) from invoices", _connection);
+                return cmd.ExecuteScalar();
+            }
+        }
+        """, """
+        using MySqlConnector;
+
+        sealed class ReportSession : System.IDisposable
+        {
+            private readonly MySqlConnection _connection;
+
+            public ReportSession(MySqlDataSource dataSource) => _connection = dataSource.OpenConnection();
+
+            public object? Count()
+            {
+                using var cmd = new MySqlCommand("select count(*) from invoices", _connection);
+                return cmd.ExecuteScalar();
+            }
+
+            public void Dispose()
+            {
+                _connection.Dispose();
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Async_owner_that_is_not_disposable_becomes_IAsyncDisposable() => Verify.VerifyCodeFixAsync("""
+        using System;
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        sealed class ReportSession
+        {
+            private MySqlConnection? [|_connection|];
+
+            public async Task StartAsync(MySqlDataSource dataSource) => _connection = await dataSource.OpenConnectionAsync();
+        }
+        """, """
+        using System;
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        sealed class ReportSession : IAsyncDisposable
+        {
+            private MySqlConnection? _connection;
+
+            public async Task StartAsync(MySqlDataSource dataSource) => _connection = await dataSource.OpenConnectionAsync();
+
+            public async ValueTask DisposeAsync()
+            {
+                if (_connection is not null)
+                {
+                    await _connection.DisposeAsync();
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Pooled_connection_without_Dispose_is_released_with_Release() => Verify.VerifyCodeFixAsync("""
+        using System;
+        using Prelude;
+
+        sealed class ImportBatch
+        {
+            public ImportBatch(Pool pool) => Connection = pool.GetConnection();
+
+            public PooledConnection [|Connection|] { get; }
+        }
+        """, """
+        using System;
+        using Prelude;
+
+        sealed class ImportBatch : IDisposable
+        {
+            public ImportBatch(Pool pool) => Connection = pool.GetConnection();
+
+            public PooledConnection Connection { get; }
+
+            public void Dispose()
+            {
+                Connection.Release();
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Sequential_disposes_get_the_release_in_a_finally() => Verify.VerifyCodeFixAsync("""
+        using System;
+        using MySqlConnector;
+
+        sealed class ImportJob : IDisposable
+        {
+            private readonly MySqlConnection [|_connection|];
+            private MySqlTransaction? _transaction;
+            private bool _disposed;
+
+            public ImportJob(MySqlDataSource dataSource) => _connection = dataSource.OpenConnection();
+
+            public void Begin() => _transaction = _connection.BeginTransaction();
+
+            public void Dispose()
+            {
+                if (_disposed)
+                {
+                    return;
+                }
+
+                _disposed = true;
+                _transaction?.Dispose();
+                _connection.Dispose();
+            }
+        }
+        """, """
+        using System;
+        using MySqlConnector;
+
+        sealed class ImportJob : IDisposable
+        {
+            private readonly MySqlConnection _connection;
+            private MySqlTransaction? _transaction;
+            private bool _disposed;
+
+            public ImportJob(MySqlDataSource dataSource) => _connection = dataSource.OpenConnection();
+
+            public void Begin() => _transaction = _connection.BeginTransaction();
+
+            public void Dispose()
+            {
+                if (_disposed)
+                {
+                    return;
+                }
+
+                try
+                {
+                    _disposed = true;
+                    _transaction?.Dispose();
+                }
+                finally
+                {
+                    _connection.Dispose();
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task DisposeAsync_that_forgets_the_connection_releases_it() => Verify.VerifyCodeFixAsync("""
+        using System;
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        sealed class ReportScope : IAsyncDisposable
+        {
+            private readonly MySqlTransaction? _audit;
+
+            public MySqlConnection? [|Connection|] { get; private set; }
+
+            public async Task OpenAsync(MySqlDataSource dataSource) => Connection = await dataSource.OpenConnectionAsync();
+
+            public ValueTask DisposeAsync() => _audit?.DisposeAsync() ?? default;
+        }
+        """, """
+        using System;
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        sealed class ReportScope : IAsyncDisposable
+        {
+            private readonly MySqlTransaction? _audit;
+
+            public MySqlConnection? Connection { get; private set; }
+
+            public async Task OpenAsync(MySqlDataSource dataSource) => Connection = await dataSource.OpenConnectionAsync();
+
+            public async ValueTask DisposeAsync()
+            {
+                try
+                {
+                    await (_audit?.DisposeAsync() ?? default);
+                }
+                finally
+                {
+                    if (Connection is not null)
+                    {
+                        await Connection.DisposeAsync();
+                    }
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Two_owned_members_are_released_by_one_Dispose() => Verify.VerifyCodeFixAsync("""
+        using System;
+        using MySqlConnector;
+        using Prelude;
+
+        sealed class CopyJob
+        {
+            private readonly MySqlConnection [|_source|];
+            private readonly ConnectionLease [|_target|];
+
+            public CopyJob(MySqlDataSource dataSource, LeasePool pool)
+            {
+                _source = dataSource.OpenConnection();
+                try
+                {
+                    _target = pool.GetConnection();
+                }
+                catch
+                {
+                    _source.Dispose();
+                    throw;
+                }
+            }
+        }
+        """, """
+        using System;
+        using MySqlConnector;
+        using Prelude;
+
+        sealed class CopyJob : IDisposable
+        {
+            private readonly MySqlConnection _source;
+            private readonly ConnectionLease _target;
+
+            public CopyJob(MySqlDataSource dataSource, LeasePool pool)
+            {
+                _source = dataSource.OpenConnection();
+                try
+                {
+                    _target = pool.GetConnection();
+                }
+                catch
+                {
+                    _source.Dispose();
+                    throw;
+                }
+            }
+
+            public void Dispose()
+            {
+                try
+                {
+                    _source.Dispose();
+                }
+                finally
+                {
+                    _target.Dispose();
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public async Task Release_under_a_counter_or_a_constructor_that_throws_gets_no_fix()
+    {
+        const string source = """
+            using System;
+            using MySqlConnector;
+
+            sealed class Scope : IDisposable
+            {
+                private readonly MySqlConnection [|_connection|];
+                private int _depth = 1;
+
+                public Scope(MySqlDataSource dataSource) => _connection = dataSource.OpenConnection();
+
+                public void Enter() => _depth++;
+
+                public void Dispose()
+                {
+                    _depth--;
+                    if (_depth == 0)
+                    {
+                        _connection.Dispose();
+                    }
+                }
+            }
+
+            sealed class Session : IDisposable
+            {
+                private readonly MySqlConnection [|_connection|];
+                private readonly MySqlTransaction _transaction;
+
+                public Session(MySqlDataSource dataSource)
+                {
+                    _connection = dataSource.OpenConnection();
+                    _transaction = _connection.BeginTransaction();
+                }
+
+                public void Dispose()
+                {
+                    try
+                    {
+                        _transaction.Dispose();
+                    }
+                    finally
+                    {
+                        _connection.Dispose();
+                    }
+                }
+            }
+            """;
+        await Verify.VerifyCodeFixAsync(source, source);
+    }
+
+    [Fact]
+    public void Fix_is_exported_under_its_key() =>
+        Assert.Equal("TDG005.ReleaseInDispose", ConnectionOwnerCodeFixProvider.ReleaseInDisposeKey);
+}
