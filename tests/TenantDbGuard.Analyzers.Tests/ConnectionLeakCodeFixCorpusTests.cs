@@ -70,7 +70,6 @@ public sealed class ConnectionLeakCodeFixCorpusTests(ITestOutputHelper output)
             .WithCompilationOptions(new CSharpCompilationOptions(outputKind))
             .WithParseOptions(new CSharpParseOptions(LanguageVersion.Latest))
             .AddMetadataReferences(TestReferences.All)
-            .AddDocument("Prelude.cs", TestPrelude.Source).Project
             .AddDocument(Path.GetFileName(file), code);
         var compilation = (await document.Project.GetCompilationAsync())!;
         var errors = compilation.GetDiagnostics().Where(d => d.Severity == DiagnosticSeverity.Error).ToList();

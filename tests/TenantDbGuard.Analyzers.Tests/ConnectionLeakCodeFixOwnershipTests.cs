@@ -48,7 +48,7 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
                 var conn = new MySqlConnection(connectionString);
                 try
                 {
-                    [|conn.Open()|];
+                    conn.Open();
                     var command = new MySqlCommand("select name from customers order by id", conn);
                     return command.ExecuteReader(CommandBehavior.CloseConnection);
                 }
@@ -136,7 +136,7 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
                 var conn = new MySqlConnection(connectionString);
                 try
                 {
-                    await [|conn.OpenAsync()|];
+                    await conn.OpenAsync();
                     var command = new MySqlCommand("select name from customers order by id", conn);
                     var reader = await command.ExecuteReaderAsync(CommandBehavior.CloseConnection);
                     return new Names(reader);
@@ -178,7 +178,7 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
                 var clone = template.Clone();
                 try
                 {
-                    [|clone.Open()|];
+                    clone.Open();
                     var command = new MySqlCommand("select name from customers order by id", clone);
                     return command.ExecuteReader(CommandBehavior.CloseConnection);
                 }

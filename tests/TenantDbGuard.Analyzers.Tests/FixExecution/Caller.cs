@@ -50,12 +50,14 @@ internal static class Caller
         var run = new ExecutionRun(mode, connectionString);
         var assembly = code.Load(out var context);
         run.CallsRuntime = assembly.GetReferencedAssemblies().Any(a => a.Name == typeof(TenantDatabase).Assembly.GetName().Name);
+        int UsedConnections() => poolName is null ? 0 : MySqlProbe.UsedConnections(poolName);
         try
         {
             MySqlProbe.EnsureStarted();
-            var observation = await Task.Run(() => RunInsideAsync(run, assembly, member, flags)).WaitAsync(Timeout);
-            var used = poolName is null ? 0 : MySqlProbe.UsedConnections(poolName);
-            return observation with { ConnectionsUsed = used };
+            var observation = await Task.Run(() => member.Kind == MemberKind.Lifecycle
+                ? OwnerCaller.RunAsync(run, assembly, member, flags, UsedConnections)
+                : RunInsideAsync(run, assembly, member, flags)).WaitAsync(Timeout);
+            return observation with { ConnectionsUsed = Math.Max(observation.ConnectionsUsed, UsedConnections()) };
         }
         catch (TimeoutException)
         {
@@ -137,15 +139,18 @@ internal static class Caller
             outcomes.Add("cleanup" + cleanup);
         }
 
-        // Leases of the Prelude, and those a test's own ExecutionSetup.Held() counts (a TenantDatabase's, say).
-        var held = run.Leases.Count(l => !l.IsReleased) + assembly.GetTypes()
+        var held = LeasesHeld(run, assembly);
+        await ReleaseAsync(arguments.Made.Where(m => m is IDisposable or IAsyncDisposable));
+        return new Observation(string.Join("; ", outcomes), run.Trace, held, 0, run.DoubleReleases, run.Acquisitions, returnedSequence);
+    }
+
+    /// <summary>Leases of the Prelude still held, and those a test's own <c>ExecutionSetup.Held()</c> counts (a TenantDatabase's, say).</summary>
+    public static int LeasesHeld(ExecutionRun run, Assembly assembly) =>
+        run.Leases.Count(l => !l.IsReleased) + assembly.GetTypes()
             .Where(t => t.Name == "ExecutionSetup")
             .SelectMany(t => t.GetMethods(BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Static))
             .Where(m => m.Name == "Held" && m.ReturnType == typeof(int) && m.GetParameters().Length == 0)
             .Sum(m => (int)m.Invoke(null, null)!);
-        await ReleaseAsync(arguments.Made.Where(m => m is IDisposable or IAsyncDisposable));
-        return new Observation(string.Join("; ", outcomes), run.Trace, held, 0, run.DoubleReleases, run.Acquisitions, returnedSequence);
-    }
 
     private static (object? Value, object?[] Args) Invoke(MemberInfo target, object? instance, Arguments arguments, object?[]? reused)
     {
@@ -202,7 +207,7 @@ internal static class Caller
         value is DbDataReader || (value is IEnumerable && value is not string) || AsyncEnumerable(value) is not null;
 
     /// <summary>Uses a value as a caller would and describes what it saw.</summary>
-    private static async Task<string> UseAsync(object? value, bool abandon, List<object?> owned)
+    public static async Task<string> UseAsync(object? value, bool abandon, List<object?> owned)
     {
         switch (value)
         {
@@ -329,7 +334,7 @@ internal static class Caller
     }
 
     /// <summary>Releases each value the way its type is given back; returns what went wrong, for the outcome.</summary>
-    private static async Task<string> ReleaseAsync(IEnumerable<object?> values)
+    public static async Task<string> ReleaseAsync(IEnumerable<object?> values)
     {
         var problems = string.Empty;
         foreach (var value in values.Where(v => v is not null).Distinct(ReferenceEqualityComparer.Instance))
@@ -366,7 +371,7 @@ internal static class Caller
     }
 
     /// <summary>The exception's type; a cancelled task counts as a cancellation, however it was observed.</summary>
-    private static string Name(Exception exception)
+    public static string Name(Exception exception)
     {
         while (exception is TargetInvocationException { InnerException: { } inner })
         {

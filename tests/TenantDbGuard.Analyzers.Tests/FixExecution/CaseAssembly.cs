@@ -15,7 +15,7 @@ namespace TenantDbGuard.Analyzers.Tests.FixExecution;
 /// </summary>
 internal sealed class CaseAssembly
 {
-    private static readonly ImmutableArray<MetadataReference> References = TestReferences.All
+    private static readonly ImmutableArray<MetadataReference> References = TestReferences.Libraries
         .Append(MetadataReference.CreateFromFile(typeof(Prelude.Pool).Assembly.Location))
         .Append(MetadataReference.CreateFromFile(typeof(TenantDatabase).Assembly.Location))
         .Append(MetadataReference.CreateFromFile(typeof(Microsoft.Extensions.Logging.ILoggerFactory).Assembly.Location))
@@ -68,10 +68,13 @@ internal sealed class CaseAssembly
         {
             var tree = Compilation.SyntaxTrees.ElementAt(source);
             var node = tree.GetRoot().FindNode(span, getInnermostNodeForTie: true);
-            var member = MemberUnderTest.Of(node, Compilation.GetSemanticModel(tree));
-            if (!members.Contains(member))
+            var model = Compilation.GetSemanticModel(tree);
+            foreach (var member in MemberUnderTest.OwnerLifecycles(node, span, model) ?? [MemberUnderTest.Of(node, model)])
             {
-                members.Add(member);
+                if (!members.Contains(member))
+                {
+                    members.Add(member);
+                }
             }
         }
 
@@ -85,11 +88,46 @@ internal enum MemberKind
     Constructor,
     Property,
     EntryPoint,
+
+    /// <summary>A type that owns a connection in a field or property: constructed, used until it holds it, released.</summary>
+    Lifecycle,
 }
 
-/// <summary>The member the harness calls: by reflection name, so that it is found again in the fixed assembly.</summary>
-internal sealed record MemberUnderTest(MemberKind Kind, string TypeName, string Name, string Parameters, int Flags = 0)
+/// <summary>
+/// The member the harness calls: by reflection name, so that it is found again in the fixed assembly. For a
+/// <see cref="MemberKind.Lifecycle"/>, <see cref="Name"/> is the owning member, <see cref="Parameters"/> the constructor's,
+/// and <see cref="Uses"/> the methods that store the connection in it (<c>Name(parameters)</c>, separated by <c>;</c>).
+/// </summary>
+internal sealed record MemberUnderTest(MemberKind Kind, string TypeName, string Name, string Parameters, int Flags = 0, string Uses = "")
 {
+    /// <summary>The runs that must acquire a connection between them: each constructor of an owner is one way to.</summary>
+    public string Group => Kind == MemberKind.Lifecycle ? $"{TypeName}.{Name}" : ToString();
+
+    /// <summary>
+    /// A diagnostic on the name of a field or property (TDG005: the type does not release what it owns) is about the
+    /// type's lifecycle, once for each of its constructors; <c>null</c> for a diagnostic inside a member's code.
+    /// </summary>
+    public static IEnumerable<MemberUnderTest>? OwnerLifecycles(SyntaxNode node, TextSpan span, SemanticModel model)
+    {
+        var owner = node switch
+        {
+            VariableDeclaratorSyntax { Parent.Parent: FieldDeclarationSyntax } field when field.Identifier.Span == span => model.GetDeclaredSymbol(field),
+            PropertyDeclarationSyntax property when property.Identifier.Span == span => model.GetDeclaredSymbol(property),
+            _ => null,
+        };
+        if (owner is null)
+        {
+            return null;
+        }
+
+        var type = owner.ContainingType;
+        var uses = type.GetMembers().OfType<IMethodSymbol>()
+            .Where(m => m is { MethodKind: MethodKind.Ordinary, IsStatic: false } && Stores(m, owner, model.Compilation))
+            .Select(m => $"{m.MetadataName}({Signature(m)})");
+        return type.InstanceConstructors.Select(c => new MemberUnderTest(
+            MemberKind.Lifecycle, ReflectionName(type), owner.MetadataName, Signature(c), c.Parameters.Count(p => p.Type.SpecialType == SpecialType.System_Boolean), string.Join(";", uses)));
+    }
+
     public static MemberUnderTest Of(SyntaxNode node, SemanticModel model)
     {
         foreach (var ancestor in node.AncestorsAndSelf())
@@ -110,6 +148,12 @@ internal sealed record MemberUnderTest(MemberKind Kind, string TypeName, string 
         throw new InvalidOperationException($"No member to call holds '{node}'.");
     }
 
+    /// <summary>Does <paramref name="method"/> assign <paramref name="member"/>?</summary>
+    private static bool Stores(IMethodSymbol method, ISymbol member, Compilation compilation) =>
+        method.DeclaringSyntaxReferences.Select(r => r.GetSyntax()).Any(syntax => syntax.DescendantNodes()
+            .OfType<AssignmentExpressionSyntax>()
+            .Any(a => SymbolEqualityComparer.Default.Equals(compilation.GetSemanticModel(syntax.SyntaxTree).GetSymbolInfo(a.Left).Symbol, member)));
+
     public bool IsStatic(Type type) => Kind == MemberKind.EntryPoint || (Kind != MemberKind.Constructor && Find(type) is MethodBase { IsStatic: true } or PropertyInfo { GetMethod.IsStatic: true });
 
     /// <summary>The method, constructor or property in a loaded assembly.</summary>
@@ -118,14 +162,19 @@ internal sealed record MemberUnderTest(MemberKind Kind, string TypeName, string 
         const BindingFlags All = BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Instance | BindingFlags.Static | BindingFlags.DeclaredOnly;
         MemberInfo? found = Kind switch
         {
-            MemberKind.Constructor => type.GetConstructors(All).FirstOrDefault(c => Signature(c) == Parameters),
+            MemberKind.Constructor or MemberKind.Lifecycle => type.GetConstructors(All).FirstOrDefault(c => Signature(c) == Parameters),
             MemberKind.Property => type.GetProperty(Name, All),
             _ => type.GetMethods(All).FirstOrDefault(m => m.Name == Name && Signature(m) == Parameters),
         };
         return found ?? throw new InvalidOperationException($"{type.FullName} has no {Kind} {Name}({Parameters}) after the fix.");
     }
 
-    public override string ToString() => Kind == MemberKind.EntryPoint ? "the top-level statements" : $"{TypeName}.{Name}({Parameters})";
+    public override string ToString() => Kind switch
+    {
+        MemberKind.EntryPoint => "the top-level statements",
+        MemberKind.Lifecycle => $"new {TypeName}({Parameters}) owning {Name}",
+        _ => $"{TypeName}.{Name}({Parameters})",
+    };
 
     private static MemberUnderTest FromSymbol(ISymbol symbol)
     {

@@ -340,12 +340,62 @@ public sealed class FixExecutionCheckTests
     }
 
     [Fact]
+    public async Task An_owner_is_run_from_its_constructor_to_its_Dispose_and_what_its_property_hands_out_stays_its_own()
+    {
+        const string owner = """
+            using Prelude;
+
+            sealed class ImportBatch
+            {
+                public ImportBatch(Pool pool) => Connection = pool.GetConnection();
+
+                public PooledConnection [|Connection|] { get; }
+            }
+            """;
+        var right = await RunAsync(owner, owner
+            .Replace("sealed class ImportBatch", "sealed class ImportBatch : System.IDisposable")
+            .Replace("{ get; }", "{ get; }\n\n    public void Dispose() => Connection.Release();"));
+        var leaky = await RunAsync(owner, owner
+            .Replace("sealed class ImportBatch", "sealed class ImportBatch : System.IDisposable")
+            .Replace("{ get; }", "{ get; }\n\n    public void Dispose() => Log.Info(\"done\");"));
+        var original = await FixExecutionCheck.RunAsync([Strip(owner)], [Strip(owner)], Spans(owner), OutputKind.DynamicallyLinkedLibrary);
+
+        Assert.Empty(right.Failures);
+        Assert.Contains(leaky.Failures, f => f.Contains("new ImportBatch(pool) owning Connection", StringComparison.Ordinal) && f.Contains("still holds", StringComparison.Ordinal));
+        Assert.True(original.LeakLeft);
+    }
+
+    [Fact]
+    public async Task An_owner_that_acquires_in_a_method_is_used_until_it_holds_the_connection()
+    {
+        const string owner = """
+            using System.Threading.Tasks;
+            using Prelude;
+
+            sealed class ReportScope
+            {
+                private PooledConnection [|_connection|];
+
+                public async Task StartAsync(Pool pool) => _connection ??= await pool.GetConnectionAsync();
+
+                public int Count() => _connection.Execute("select count(*) from invoices");
+            }
+            """;
+        var report = await RunAsync(owner, owner
+            .Replace("sealed class ReportScope", "sealed class ReportScope : System.IDisposable")
+            .Replace("    public int Count()", "    public void Dispose() => _connection?.Release();\n\n    public int Count()"));
+
+        Assert.Empty(report.Failures);
+        Assert.NotEqual(ExecutionReport.NotRun, report);
+    }
+
+    [Fact]
     public void The_runnable_Prelude_has_the_public_surface_of_the_test_Prelude()
     {
         var compilation = CSharpCompilation.Create(
             "Prelude",
             [CSharpSyntaxTree.ParseText(TestPrelude.Source)],
-            TestReferences.All,
+            TestReferences.Libraries,
             new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary));
         var declared = compilation.GetSymbolsWithName(_ => true, SymbolFilter.Type)
             .OfType<INamedTypeSymbol>()
@@ -366,6 +416,15 @@ public sealed class FixExecutionCheckTests
             .Order(StringComparer.Ordinal);
 
         Assert.Equal(declared, runnable);
+    }
+
+    private static string Strip(string source) => Markup.Strip(source, _ => { });
+
+    private static List<(int Source, Microsoft.CodeAnalysis.Text.TextSpan Span)> Spans(string source)
+    {
+        var spans = new List<(int Source, Microsoft.CodeAnalysis.Text.TextSpan Span)>();
+        Markup.Strip(source, span => spans.Add((0, span)));
+        return spans;
     }
 
     private static Task<ExecutionReport> RunAsync(string source, string fixedSource) =>

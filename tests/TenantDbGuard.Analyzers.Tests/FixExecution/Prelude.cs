@@ -5,7 +5,8 @@ namespace Prelude;
 
 // The runnable twin of Verifiers/TestPrelude: the same public surface (PreludeParityTests checks it), backed by the
 // current ExecutionRun, which counts the leases, injects the faults and, against MariaDB, holds real connections.
-// The analyzer tests compile TestPrelude's source; the execution check compiles the same test code against this.
+// The analyzer tests reference TestPrelude compiled as a library of its own; the execution check compiles the same
+// test code against this one instead.
 
 /// <summary>A pooled connection that goes back with <see cref="Release"/>; releasing it twice is counted.</summary>
 public sealed class PooledConnection
@@ -85,6 +86,13 @@ public sealed class LeasePool
         await Task.Yield();
         return new ConnectionLease(Lease.Acquire());
     }
+}
+
+/// <summary>A factory whose connections come closed, as MySqlConnector's do: the code under test opens them.</summary>
+public sealed class ConnectionFactory
+{
+    public MySqlConnection GetConnection() =>
+        new(ExecutionRun.Require().ConnectionString ?? throw new NeedsDatabaseException(nameof(ConnectionFactory)));
 }
 
 public sealed class Settings

@@ -62,8 +62,7 @@ internal static class NoFixVerifier
         var project = workspace.AddProject("Test", LanguageNames.CSharp)
             .WithCompilationOptions(new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary))
             .WithParseOptions(new CSharpParseOptions(LanguageVersion.Latest))
-            .AddMetadataReferences(TestReferences.All)
-            .AddDocument("Prelude.cs", TestPrelude.Source).Project;
+            .AddMetadataReferences(TestReferences.All);
         var document = project.AddDocument("Test.cs", code);
         var compilation = (await document.Project.GetCompilationAsync())!;
         Assert.Empty(compilation.GetDiagnostics().Where(d => d.Severity == DiagnosticSeverity.Error));
