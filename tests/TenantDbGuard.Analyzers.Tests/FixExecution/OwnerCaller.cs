@@ -28,22 +28,40 @@ internal static class OwnerCaller
         // Called twice: two objects made from the same arguments (the same pool), each through its whole lifecycle.
         for (var round = 0; round < (run.Mode == FaultMode.CalledTwice ? 2 : 1); round++)
         {
+            object instance;
             try
             {
                 args ??= arguments.For(constructor.GetParameters());
-                var instance = constructor.Invoke(args);
+                instance = constructor.Invoke(args);
                 instances.Add(instance);
-                var used = new List<string>();
+            }
+            catch (Exception ex) when (ex is not CannotRunException)
+            {
+                outcomes.Add("constructor threw " + Caller.Name(ex));
+                continue;
+            }
+
+            // As 'using' would: the object is released however its use ends.
+            var used = new List<string>();
+            try
+            {
                 foreach (var use in Uses(type, member).TakeWhile(_ => !Holds(instance, member.Name)))
                 {
                     used.Add(await Caller.UseAsync(use.Invoke(instance, arguments.For(use.GetParameters())), abandon: false, owned: []));
                 }
+            }
+            catch (Exception ex) when (ex is not CannotRunException)
+            {
+                used.Add("threw " + Caller.Name(ex));
+            }
 
+            try
+            {
                 outcomes.Add($"used [{string.Join(", ", used)}], {await ReleaseAsync(instance)}");
             }
             catch (Exception ex) when (ex is not CannotRunException)
             {
-                outcomes.Add("threw " + Caller.Name(ex));
+                outcomes.Add($"used [{string.Join(", ", used)}], release threw {Caller.Name(ex)}");
             }
         }
 
