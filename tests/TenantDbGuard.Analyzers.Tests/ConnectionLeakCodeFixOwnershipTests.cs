@@ -700,6 +700,190 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
         """);
 
     [Fact]
+    public Task Connection_returned_with_its_command_and_reader_in_one_owner_is_disposed_on_failure_only() => Verify.VerifyCodeFixAsync("""
+        using System;
+        using System.Data;
+        using MySqlConnector;
+
+        sealed class QueryResult : IDisposable
+        {
+            private readonly IDbConnection _connection;
+            private readonly IDbCommand _command;
+
+            public QueryResult(IDbConnection connection, IDataReader reader, IDbCommand command)
+            {
+                _connection = connection;
+                Reader = reader;
+                _command = command;
+            }
+
+            public IDataReader Reader { get; }
+
+            public void Dispose()
+            {
+                Reader.Dispose();
+                _command.Dispose();
+                _connection.Dispose();
+            }
+        }
+        static class DbExt
+        {
+            public static QueryResult QueryReader(this MySqlConnection template, string query)
+            {
+                var db = template.Clone();
+                [|db.Open()|];
+                var com = db.CreateCommand(); // disposed by the QueryResult
+                com.CommandText = query;
+                return new QueryResult(db, com.ExecuteReader(), com);
+            }
+        }
+        """, """
+        using System;
+        using System.Data;
+        using MySqlConnector;
+
+        sealed class QueryResult : IDisposable
+        {
+            private readonly IDbConnection _connection;
+            private readonly IDbCommand _command;
+
+            public QueryResult(IDbConnection connection, IDataReader reader, IDbCommand command)
+            {
+                _connection = connection;
+                Reader = reader;
+                _command = command;
+            }
+
+            public IDataReader Reader { get; }
+
+            public void Dispose()
+            {
+                Reader.Dispose();
+                _command.Dispose();
+                _connection.Dispose();
+            }
+        }
+        static class DbExt
+        {
+            public static QueryResult QueryReader(this MySqlConnection template, string query)
+            {
+                var db = template.Clone();
+                try
+                {
+                    db.Open();
+                    var com = db.CreateCommand(); // disposed by the QueryResult
+                    com.CommandText = query;
+                    return new QueryResult(db, com.ExecuteReader(), com);
+                }
+                catch
+                {
+                    db.Dispose();
+                    throw;
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Connection_returned_with_its_reader_from_a_try_whose_catch_wraps_the_error_is_disposed_on_failure_only() => Verify.VerifyCodeFixAsync("""
+        using System;
+        using System.Data;
+        using MySqlConnector;
+
+        sealed class QueryResult : IDisposable
+        {
+            private readonly IDbConnection _connection;
+            private readonly IDbCommand _command;
+
+            public QueryResult(IDbConnection connection, IDataReader reader, IDbCommand command)
+            {
+                _connection = connection;
+                Reader = reader;
+                _command = command;
+            }
+
+            public IDataReader Reader { get; }
+
+            public void Dispose()
+            {
+                Reader.Dispose();
+                _command.Dispose();
+                _connection.Dispose();
+            }
+        }
+        static class DbExt
+        {
+            public static QueryResult QueryReader(this MySqlConnection template, string query)
+            {
+                var db = template.Clone();
+                try
+                {
+                    [|db.Open()|];
+                    var com = db.CreateCommand();
+                    com.CommandText = query;
+                    return new QueryResult(db, com.ExecuteReader(), com);
+                }
+                catch (Exception ex)
+                {
+                    throw new InvalidOperationException("The query failed.", ex);
+                }
+            }
+        }
+        """, """
+        using System;
+        using System.Data;
+        using MySqlConnector;
+
+        sealed class QueryResult : IDisposable
+        {
+            private readonly IDbConnection _connection;
+            private readonly IDbCommand _command;
+
+            public QueryResult(IDbConnection connection, IDataReader reader, IDbCommand command)
+            {
+                _connection = connection;
+                Reader = reader;
+                _command = command;
+            }
+
+            public IDataReader Reader { get; }
+
+            public void Dispose()
+            {
+                Reader.Dispose();
+                _command.Dispose();
+                _connection.Dispose();
+            }
+        }
+        static class DbExt
+        {
+            public static QueryResult QueryReader(this MySqlConnection template, string query)
+            {
+                var db = template.Clone();
+                try
+                {
+                    try
+                    {
+                        db.Open();
+                        var com = db.CreateCommand();
+                        com.CommandText = query;
+                        return new QueryResult(db, com.ExecuteReader(), com);
+                    }
+                    catch
+                    {
+                        db.Dispose();
+                        throw;
+                    }
+                }
+                catch (Exception ex)
+                {
+                    throw new InvalidOperationException("The query failed.", ex);
+                }
+            }
+        }
+        """);
+
+    [Fact]
     public Task Connection_a_branch_prepares_before_a_using_takes_it_is_disposed_on_failure_up_to_the_using() => Verify.VerifyCodeFixAsync("""
         using Prelude;
 

@@ -31,6 +31,7 @@ internal sealed class Ownership
     private readonly SemanticModel _model;
     private readonly List<StatementSyntax> _stores = new();
     private readonly List<StatementSyntax> _returns = new();
+    private readonly List<StatementSyntax> _returnedDependents = new();
     private int _from;
     private int _to = int.MaxValue;
     private string? _unknown;
@@ -86,6 +87,13 @@ internal sealed class Ownership
 
     private void Conclude(BlockSyntax? block)
     {
+        // A command or reader that needs the connection may go to the caller with the connection itself
+        // ('return new QueryResult(db, command.ExecuteReader(), command);'): the caller owns them all. Alone, it may not.
+        if (_returnedDependents.Any(r => !_returns.Contains(r)))
+        {
+            Unknown("something that needs the connection is returned");
+        }
+
         if (_unknown is not null)
         {
             Kind = OwnershipKind.Unknown;
@@ -235,14 +243,7 @@ internal sealed class Ownership
 
     private void Returned(SyntaxNode at, bool owner)
     {
-        if (owner)
-        {
-            _returns.Add(at as StatementSyntax ?? at.FirstAncestorOrSelf<StatementSyntax>()!);
-        }
-        else
-        {
-            Unknown("something that needs the connection is returned");
-        }
+        (owner ? _returns : _returnedDependents).Add(at as StatementSyntax ?? at.FirstAncestorOrSelf<StatementSyntax>()!);
     }
 
     /// <summary>
