@@ -699,8 +699,8 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
         }
         """);
 
-    [Fact]
-    public Task Connection_returned_with_its_command_and_reader_in_one_owner_is_disposed_on_failure_only() => Verify.VerifyCodeFixAsync("""
+    // A result that owns the connection, the command and the reader it is given (TShock's QueryResult).
+    private const string QueryResultType = """
         using System;
         using System.Data;
         using MySqlConnector;
@@ -726,6 +726,11 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
                 _connection.Dispose();
             }
         }
+
+        """;
+
+    [Fact]
+    public Task Connection_returned_with_its_command_and_reader_in_one_owner_is_disposed_on_failure_only() => Verify.VerifyCodeFixAsync(QueryResultType + """
         static class DbExt
         {
             public static QueryResult QueryReader(this MySqlConnection template, string query)
@@ -737,32 +742,7 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
                 return new QueryResult(db, com.ExecuteReader(), com);
             }
         }
-        """, """
-        using System;
-        using System.Data;
-        using MySqlConnector;
-
-        sealed class QueryResult : IDisposable
-        {
-            private readonly IDbConnection _connection;
-            private readonly IDbCommand _command;
-
-            public QueryResult(IDbConnection connection, IDataReader reader, IDbCommand command)
-            {
-                _connection = connection;
-                Reader = reader;
-                _command = command;
-            }
-
-            public IDataReader Reader { get; }
-
-            public void Dispose()
-            {
-                Reader.Dispose();
-                _command.Dispose();
-                _connection.Dispose();
-            }
-        }
+        """, QueryResultType + """
         static class DbExt
         {
             public static QueryResult QueryReader(this MySqlConnection template, string query)
@@ -785,32 +765,7 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
         """);
 
     [Fact]
-    public Task Connection_returned_with_its_reader_from_a_try_whose_catch_wraps_the_error_is_disposed_on_failure_only() => Verify.VerifyCodeFixAsync("""
-        using System;
-        using System.Data;
-        using MySqlConnector;
-
-        sealed class QueryResult : IDisposable
-        {
-            private readonly IDbConnection _connection;
-            private readonly IDbCommand _command;
-
-            public QueryResult(IDbConnection connection, IDataReader reader, IDbCommand command)
-            {
-                _connection = connection;
-                Reader = reader;
-                _command = command;
-            }
-
-            public IDataReader Reader { get; }
-
-            public void Dispose()
-            {
-                Reader.Dispose();
-                _command.Dispose();
-                _connection.Dispose();
-            }
-        }
+    public Task Connection_returned_with_its_reader_from_a_try_whose_catch_wraps_the_error_is_disposed_on_failure_only() => Verify.VerifyCodeFixAsync(QueryResultType + """
         static class DbExt
         {
             public static QueryResult QueryReader(this MySqlConnection template, string query)
@@ -829,32 +784,7 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
                 }
             }
         }
-        """, """
-        using System;
-        using System.Data;
-        using MySqlConnector;
-
-        sealed class QueryResult : IDisposable
-        {
-            private readonly IDbConnection _connection;
-            private readonly IDbCommand _command;
-
-            public QueryResult(IDbConnection connection, IDataReader reader, IDbCommand command)
-            {
-                _connection = connection;
-                Reader = reader;
-                _command = command;
-            }
-
-            public IDataReader Reader { get; }
-
-            public void Dispose()
-            {
-                Reader.Dispose();
-                _command.Dispose();
-                _connection.Dispose();
-            }
-        }
+        """, QueryResultType + """
         static class DbExt
         {
             public static QueryResult QueryReader(this MySqlConnection template, string query)
