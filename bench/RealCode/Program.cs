@@ -20,6 +20,7 @@ namespace RealCode;
 /// process (one compilation, against the .NET 10 reference assemblies and the common data providers: MySqlConnector,
 /// MySql.Data, Npgsql, Microsoft.Data.SqlClient, System.Data.SqlClient, Dapper, Hangfire.Core, the hosting and
 /// logging abstractions), runs the TenantDbGuard analyzers over it, and prints every report with its source line.
+/// With <c>--fix</c>, applies the code fixes instead and prints each edit (<see cref="FixMode"/>).
 /// </summary>
 /// <remarks>
 /// The code base's own project files are not built: their packages need not restore here, and the rules need types,
@@ -38,14 +39,15 @@ internal static class Program
 
     private static async Task<int> Main(string[] args)
     {
-        if (args.Length is < 1 or > 2 || (args.Length == 2 && args[1] != "--with-tests") || !Directory.Exists(args[0]))
+        string[] flags = ["--with-tests", "--fix", "--write"];
+        if (args.Length < 1 || !Directory.Exists(args[0]) || args.Skip(1).Any(a => !flags.Contains(a)) || (args.Contains("--write") && !args.Contains("--fix")))
         {
-            Console.Error.WriteLine("usage: RealCode <folder> [--with-tests]");
+            Console.Error.WriteLine("usage: RealCode <folder> [--with-tests] [--fix [--write]]");
             return 2;
         }
 
         var folder = Path.GetFullPath(args[0]);
-        var withTests = args.Length == 2;
+        var withTests = args.Contains("--with-tests");
         var parseOptions = new CSharpParseOptions(LanguageVersion.Latest, preprocessorSymbols: PreprocessorSymbols);
         var trees = Directory.EnumerateFiles(folder, "*.cs", SearchOption.AllDirectories)
             .Where(path => Included(Path.GetRelativePath(folder, path), withTests))
@@ -67,6 +69,11 @@ internal static class Program
             .OrderBy(t => t.Name, StringComparer.Ordinal)
             .Select(t => (DiagnosticAnalyzer)Activator.CreateInstance(t)!)
             .ToImmutableArray();
+        if (args.Contains("--fix"))
+        {
+            return await FixMode.RunAsync(folder, compilation, analyzers, write: args.Contains("--write"));
+        }
+
         var failures = new List<string>();
         var options = new CompilationWithAnalyzersOptions(
             new AnalyzerOptions(ImmutableArray<AdditionalText>.Empty),

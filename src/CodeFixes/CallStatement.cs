@@ -4,7 +4,7 @@ using Microsoft.CodeAnalysis.CSharp.Syntax;
 
 namespace TenantDbGuard.CodeFixes;
 
-/// <summary>Finds and removes a statement that is one call and nothing else, for the fixes that delete a call.</summary>
+/// <summary>Finds and removes a statement that is one call and nothing else, for the fixes that delete or move a call.</summary>
 internal static class CallStatement
 {
     /// <summary>
@@ -37,11 +37,37 @@ internal static class CallStatement
         return expression?.Parent is ExpressionStatementSyntax { Parent: BlockSyntax } statement ? statement : null;
     }
 
+    /// <summary>The variable a call statement releases: <c>x</c> in <c>x.Dispose();</c>, <c>x?.Release();</c>, <c>await x.DisposeAsync();</c>, <c>pool.Release(x);</c>.</summary>
+    public static IdentifierNameSyntax? Receiver(ExpressionStatementSyntax statement)
+    {
+        var expression = statement.Expression;
+        if (expression is AwaitExpressionSyntax awaited)
+        {
+            expression = awaited.Expression is InvocationExpressionSyntax { Expression: MemberAccessExpressionSyntax { Name.Identifier.ValueText: "ConfigureAwait" } configure }
+                ? configure.Expression
+                : awaited.Expression;
+        }
+
+        return expression switch
+        {
+            InvocationExpressionSyntax { Expression: MemberAccessExpressionSyntax { Expression: IdentifierNameSyntax receiver }, ArgumentList.Arguments.Count: 0 } => receiver,
+            InvocationExpressionSyntax { ArgumentList.Arguments: { Count: 1 } arguments } when arguments[0].Expression is IdentifierNameSyntax argument => argument,
+            ConditionalAccessExpressionSyntax { Expression: IdentifierNameSyntax receiver } => receiver,
+            _ => null,
+        };
+    }
+
     /// <summary>Removes the statement from its block; a blank line before it stays before the next statement.</summary>
     public static SyntaxNode Remove(SyntaxNode root, ExpressionStatementSyntax statement)
     {
         var block = (BlockSyntax)statement.Parent!;
-        var index = block.Statements.IndexOf(statement);
+        return root.ReplaceNode(block, RemoveAt(block, block.Statements.IndexOf(statement)));
+    }
+
+    /// <summary>The block without its statement at <paramref name="index"/>; a blank line before it stays before the next statement.</summary>
+    public static BlockSyntax RemoveAt(BlockSyntax block, int index)
+    {
+        var statement = block.Statements[index];
         var statements = block.Statements.RemoveAt(index);
         var leading = statement.GetLeadingTrivia();
         if (index < statements.Count && leading.Count > 0 && leading[0].IsKind(SyntaxKind.EndOfLineTrivia))
@@ -53,6 +79,6 @@ internal static class CallStatement
             }
         }
 
-        return root.ReplaceNode(block, block.WithStatements(statements));
+        return block.WithStatements(statements);
     }
 }

@@ -109,7 +109,35 @@ public sealed class ConnectionOwnerCodeFixProvider : CodeFixProvider
             return null;
         }
 
+        if (StoredByBenchmarkSetup(typeSymbol, symbol, model.Compilation, cancellationToken))
+        {
+            // BenchmarkDotNet pairs [GlobalSetup] with [GlobalCleanup] and never disposes a benchmark: a Dispose would not run.
+            return null;
+        }
+
         return MakeDisposableFix.Apply(root, type, typeSymbol, release);
+    }
+
+    /// <summary>Is the member stored by a method that a benchmark runner calls as its setup (or by an override of one)?</summary>
+    private static bool StoredByBenchmarkSetup(INamedTypeSymbol type, ISymbol member, Compilation compilation, CancellationToken cancellationToken)
+    {
+        foreach (var method in type.GetMembers().OfType<IMethodSymbol>())
+        {
+            var setup = false;
+            for (var current = method; current is not null && !setup; current = current.OverriddenMethod)
+            {
+                setup = current.GetAttributes().Any(a => a.AttributeClass?.Name is "GlobalSetup" or "GlobalSetupAttribute" or "IterationSetup" or "IterationSetupAttribute");
+            }
+
+            if (setup && method.DeclaringSyntaxReferences.Any(reference => reference.GetSyntax(cancellationToken).DescendantNodes().OfType<AssignmentExpressionSyntax>()
+                    .Any(assignment => SymbolEqualityComparer.Default.Equals(
+                        compilation.GetSemanticModel(assignment.SyntaxTree).GetSymbolInfo(assignment.Left, cancellationToken).Symbol, member))))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private static async Task<Document?> FixAllInDocumentAsync(FixAllContext context, Document document, ImmutableArray<Diagnostic> diagnostics)

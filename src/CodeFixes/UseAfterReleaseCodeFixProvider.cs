@@ -15,7 +15,9 @@ namespace TenantDbGuard.CodeFixes;
 /// <summary>
 /// Fixes TDG004 where that is safe: removes a second release that every path reaches after a first one, or an explicit
 /// release that a <c>using</c> or a <c>finally</c> repeats on every path. Only a release that is a statement of its own
-/// in a block is removed. A use after release has no safe automatic fix.
+/// in a block is removed, and never one after which the variable takes a new connection (a retry's
+/// <c>x.Dispose(); x = pool.GetConnection();</c>): there the other release is of the new connection, and removing this
+/// one would leak the old. A use after release has no safe automatic fix.
 /// </summary>
 [ExportCodeFixProvider(LanguageNames.CSharp, Name = nameof(UseAfterReleaseCodeFixProvider))]
 [Shared]
@@ -37,7 +39,8 @@ public sealed class UseAfterReleaseCodeFixProvider : CodeFixProvider
     public override async Task RegisterCodeFixesAsync(CodeFixContext context)
     {
         var root = await context.Document.GetSyntaxRootAsync(context.CancellationToken).ConfigureAwait(false);
-        if (root is null)
+        var model = await context.Document.GetSemanticModelAsync(context.CancellationToken).ConfigureAwait(false);
+        if (root is null || model is null)
         {
             return;
         }
@@ -61,7 +64,8 @@ public sealed class UseAfterReleaseCodeFixProvider : CodeFixProvider
                 continue;
             }
 
-            if (kind == nameof(MisuseKind.ReleasedBeforeFinally) && !ReleasesOnEveryPath(root, diagnostic.AdditionalLocations.FirstOrDefault()))
+            if ((kind == nameof(MisuseKind.ReleasedBeforeFinally) && !ReleasesOnEveryPath(root, diagnostic.AdditionalLocations.FirstOrDefault()))
+                || TakesANewValueAfter(model, statement))
             {
                 continue;
             }
@@ -95,6 +99,22 @@ public sealed class UseAfterReleaseCodeFixProvider : CodeFixProvider
         }
 
         return CallStatement.Enclosing(node);
+    }
+
+    /// <summary>Is the released variable assigned after the release, or anywhere in a loop around it?</summary>
+    private static bool TakesANewValueAfter(SemanticModel model, ExpressionStatementSyntax release)
+    {
+        if (CallStatement.Receiver(release) is not { } receiver || model.GetSymbolInfo(receiver).Symbol is not ILocalSymbol local)
+        {
+            return true;
+        }
+
+        var function = release.Ancestors().FirstOrDefault(a => a is AnonymousFunctionExpressionSyntax or LocalFunctionStatementSyntax or BaseMethodDeclarationSyntax or AccessorDeclarationSyntax or CompilationUnitSyntax);
+        var loops = release.Ancestors().TakeWhile(a => a != function).Where(a => a is CommonForEachStatementSyntax or ForStatementSyntax or WhileStatementSyntax or DoStatementSyntax).ToList();
+        return function is not null && function.DescendantNodes().OfType<AssignmentExpressionSyntax>().Any(assignment =>
+            assignment.Left is IdentifierNameSyntax target
+            && SymbolEqualityComparer.Default.Equals(model.GetSymbolInfo(target).Symbol, local)
+            && (assignment.SpanStart > release.SpanStart || loops.Any(loop => loop.Span.Contains(assignment.Span))));
     }
 
     /// <summary>Is the other release a <c>using</c>, or a statement of its own directly in the <c>finally</c> block?</summary>

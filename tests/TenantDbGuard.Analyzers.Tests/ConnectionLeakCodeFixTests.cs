@@ -1,10 +1,12 @@
 using Microsoft.CodeAnalysis;
+using TenantDbGuard.Analyzers.Tests.FixExecution;
 using Verify = TenantDbGuard.Analyzers.Tests.Verifiers.CSharpCodeFixVerifier<
     TenantDbGuard.Analyzers.ConnectionLeakAnalyzer,
     TenantDbGuard.CodeFixes.ConnectionLeakCodeFixProvider>;
 
 namespace TenantDbGuard.Analyzers.Tests;
 
+[Collection(FixExecutionCollection.Name)]
 public sealed class ConnectionLeakCodeFixTests
 {
     private const string UseUsing = "TDG001.UseUsing";
@@ -893,10 +895,6 @@ public sealed class ConnectionLeakCodeFixTests
                 {
                     return conn.Execute("select 1");
                 }
-                catch
-                {
-                    throw;
-                }
                 finally
                 {
                     conn.Release();
@@ -988,15 +986,8 @@ public sealed class ConnectionLeakCodeFixTests
             async Task M(MySqlDataSource ds)
             {
                 await using var conn = await ds.OpenConnectionAsync();
-                try
-                {
-                    using var cmd = new MySqlCommand("delete from sessions", conn);
-                    await cmd.ExecuteNonQueryAsync();
-                }
-                catch (MySqlException)
-                {
-                    throw;
-                }
+                using var cmd = new MySqlCommand("delete from sessions", conn);
+                await cmd.ExecuteNonQueryAsync();
             }
         }
         """);
@@ -1361,11 +1352,6 @@ public sealed class ConnectionLeakCodeFixTests
                         {
                             a.Execute("delete from sessions");
                             b.Execute("delete from audit");
-                        }
-                        catch (MySqlException)
-                        {
-                            // Give them back.
-                            throw;
                         }
                         finally
                         {
@@ -1788,10 +1774,14 @@ public sealed class ConnectionLeakCodeFixTests
 
     [Fact]
     public Task Connection_with_only_a_configured_release_method_is_returned_in_finally() => Verify.VerifyCodeFixWithEditorConfigAsync("""
+        using Prelude;
+
         sealed class LegacyConnection
         {
-            public int Execute(string sql) => 0;
-            public void Return() { }
+            private readonly PooledConnection _inner = new Pool().GetConnection();
+
+            public int Execute(string sql) => _inner.Execute(sql);
+            public void Return() => _inner.Release();
         }
 
         sealed class LegacyPool
@@ -1809,10 +1799,14 @@ public sealed class ConnectionLeakCodeFixTests
             }
         }
         """, """
+        using Prelude;
+
         sealed class LegacyConnection
         {
-            public int Execute(string sql) => 0;
-            public void Return() { }
+            private readonly PooledConnection _inner = new Pool().GetConnection();
+
+            public int Execute(string sql) => _inner.Execute(sql);
+            public void Return() => _inner.Release();
         }
 
         sealed class LegacyPool
@@ -1840,11 +1834,14 @@ public sealed class ConnectionLeakCodeFixTests
     [Fact]
     public Task Configured_acquire_method_gets_a_using() => Verify.VerifyCodeFixWithEditorConfigAsync("""
         using System;
+        using Prelude;
 
         sealed class Handle : IDisposable
         {
-            public void Work() { }
-            public void Dispose() { }
+            private readonly PooledConnection _connection = new Pool().GetConnection();
+
+            public void Work() => _connection.Execute("select 1");
+            public void Dispose() => _connection.Release();
         }
 
         sealed class Renter
@@ -1862,11 +1859,14 @@ public sealed class ConnectionLeakCodeFixTests
         }
         """, """
         using System;
+        using Prelude;
 
         sealed class Handle : IDisposable
         {
-            public void Work() { }
-            public void Dispose() { }
+            private readonly PooledConnection _connection = new Pool().GetConnection();
+
+            public void Work() => _connection.Execute("select 1");
+            public void Dispose() => _connection.Release();
         }
 
         sealed class Renter
@@ -2114,13 +2114,14 @@ public sealed class ConnectionLeakCodeFixTests
                 try
                 {
                     conn.Execute("use " + tenant);
-                    _conn = conn;
                 }
                 catch
                 {
                     conn.Release();
                     throw;
                 }
+
+                _conn = conn;
             }
         }
         """);

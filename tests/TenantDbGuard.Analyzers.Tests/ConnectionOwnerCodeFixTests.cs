@@ -45,6 +45,62 @@ public sealed class ConnectionOwnerCodeFixTests
         """);
 
     [Fact]
+    public Task Type_with_a_base_type_keeps_its_own_layout() => Verify.VerifyCodeFixAsync("""
+        using MySqlConnector;
+
+        abstract class Benchmark
+        {
+            public virtual void SetUp() { }
+        }
+
+        class QueryBenchmark : Benchmark
+        {
+            MySqlConnection [|connection|];
+
+            public void Open(MySqlDataSource dataSource)
+            {
+                connection = dataSource.OpenConnection();
+            }
+        BLANK
+            public object? Count()
+            {
+                using var cmd = new MySqlCommand("select count(*) from invoices", connection);
+        BLANK
+                return cmd.ExecuteScalar();
+            }
+        }
+        """.Replace("BLANK", "    "), """
+        using MySqlConnector;
+
+        abstract class Benchmark
+        {
+            public virtual void SetUp() { }
+        }
+
+        class QueryBenchmark : Benchmark, System.IDisposable
+        {
+            MySqlConnection connection;
+
+            public void Open(MySqlDataSource dataSource)
+            {
+                connection = dataSource.OpenConnection();
+            }
+        BLANK
+            public object? Count()
+            {
+                using var cmd = new MySqlCommand("select count(*) from invoices", connection);
+        BLANK
+                return cmd.ExecuteScalar();
+            }
+
+            public void Dispose()
+            {
+                connection?.Dispose();
+            }
+        }
+        """.Replace("BLANK", "    "));
+
+    [Fact]
     public Task Async_owner_that_is_not_disposable_becomes_IAsyncDisposable() => Verify.VerifyCodeFixAsync("""
         using System;
         using System.Threading.Tasks;
@@ -323,6 +379,43 @@ public sealed class ConnectionOwnerCodeFixTests
                         _connection.Dispose();
                     }
                 }
+            }
+            """;
+        await Verify.VerifyCodeFixAsync(source, source);
+    }
+
+    [Fact]
+    public async Task Benchmark_that_opens_in_its_GlobalSetup_gets_no_fix()
+    {
+        // BenchmarkDotNet calls [GlobalCleanup], never Dispose: making the type disposable would leave the leak.
+        const string source = """
+            using System;
+            using MySqlConnector;
+
+            namespace BenchmarkDotNet.Attributes
+            {
+                [AttributeUsage(AttributeTargets.Method, Inherited = true)]
+                sealed class GlobalSetupAttribute : Attribute { }
+            }
+
+            abstract class BenchmarkBase
+            {
+                [BenchmarkDotNet.Attributes.GlobalSetup]
+                public virtual void SetUp() { }
+            }
+
+            class QueryBenchmark : BenchmarkBase
+            {
+                MySqlConnection [|connection|];
+
+                public override void SetUp()
+                {
+                    base.SetUp();
+                    connection = new MySqlConnection("Server=localhost");
+                    connection.Open();
+                }
+
+                public object? Count() => new MySqlCommand("select count(*) from invoices", connection).ExecuteScalar();
             }
             """;
         await Verify.VerifyCodeFixAsync(source, source);

@@ -1,40 +1,48 @@
+using TenantDbGuard.Analyzers.Tests.FixExecution;
 using Verify = TenantDbGuard.Analyzers.Tests.Verifiers.CSharpCodeFixVerifier<
     TenantDbGuard.Analyzers.SharedPoolClosedAnalyzer,
     TenantDbGuard.CodeFixes.SharedPoolClosedCodeFixProvider>;
 
 namespace TenantDbGuard.Analyzers.Tests;
 
+[Collection(FixExecutionCollection.Name)]
 public sealed class SharedPoolClosedCodeFixTests
 {
     [Fact]
     public Task Dispose_of_a_shared_data_source_is_removed() => Verify.VerifyCodeFixAsync("""
+        using System;
         using MySqlConnector;
 
         class C
         {
-            private readonly MySqlDataSource _dataSource = new("Server=db");
+            private readonly MySqlDataSource _dataSource;
+
+            public C(MySqlDataSource dataSource) => _dataSource = dataSource;
 
             public int Run()
             {
                 using var conn = _dataSource.OpenConnection();
                 using var command = new MySqlCommand("SELECT 1", conn);
-                var value = (int)command.ExecuteScalar()!;
+                var value = Convert.ToInt32(command.ExecuteScalar());
                 [|_dataSource.Dispose()|];
                 return value;
             }
         }
         """, """
+        using System;
         using MySqlConnector;
 
         class C
         {
-            private readonly MySqlDataSource _dataSource = new("Server=db");
+            private readonly MySqlDataSource _dataSource;
+
+            public C(MySqlDataSource dataSource) => _dataSource = dataSource;
 
             public int Run()
             {
                 using var conn = _dataSource.OpenConnection();
                 using var command = new MySqlCommand("SELECT 1", conn);
-                var value = (int)command.ExecuteScalar()!;
+                var value = Convert.ToInt32(command.ExecuteScalar());
                 return value;
             }
         }
@@ -105,7 +113,7 @@ public sealed class SharedPoolClosedCodeFixTests
                 _dataSource = null;
             }
         }
-        """);
+        """, execution: Execution.Skip("The field is null in a new C: Reset has nothing to run."));
 
     [Fact]
     public Task Fix_all_removes_every_shared_Dispose_in_the_document() => Verify.VerifyCodeFixAsync("""

@@ -1,10 +1,13 @@
 using Microsoft.CodeAnalysis.Testing;
+using TenantDbGuard.Analyzers.Tests.FixExecution;
+using TenantDbGuard.Analyzers.Tests.Verifiers;
 using Verify = TenantDbGuard.Analyzers.Tests.Verifiers.CSharpCodeFixVerifier<
     TenantDbGuard.Analyzers.ConnectionLeakAnalyzer,
     TenantDbGuard.CodeFixes.UseAfterReleaseCodeFixProvider>;
 
 namespace TenantDbGuard.Analyzers.Tests;
 
+[Collection(FixExecutionCollection.Name)]
 public sealed class UseAfterReleaseCodeFixTests
 {
     private static DiagnosticResult Tdg004(string subject, string text) =>
@@ -278,6 +281,67 @@ public sealed class UseAfterReleaseCodeFixTests
             """;
         return VerifyAsync(Source, Source, Tdg004("'conn'", "is used at line 9 after it was released at line 8"));
     }
+
+    [Fact]
+    public Task Release_in_a_retry_catch_followed_by_a_new_acquisition_is_not_removed() => NoFixVerifier.VerifyUseAfterReleaseAsync("""
+        using System;
+        using Prelude;
+
+        class C
+        {
+            int M(LeasePool pool)
+            {
+                var lease = pool.GetConnection();
+                try
+                {
+                    for (var attempt = 0; ; attempt++)
+                    {
+                        try
+                        {
+                            return lease.Execute("select 1");
+                        }
+                        catch (Exception) when (attempt < 2)
+                        {
+                            {|#0:lease.Dispose()|};
+                            lease = pool.GetConnection();
+                        }
+                    }
+                }
+                finally
+                {
+                    {|#1:lease.Dispose()|};
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Release_before_a_reassignment_in_a_loop_is_not_removed() => NoFixVerifier.VerifyUseAfterReleaseAsync("""
+        using System;
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    for (var attempt = 0; attempt < 3; attempt++)
+                    {
+                        {|#0:conn.Release()|};
+                        Log.Info("reconnecting");
+                        conn = pool.GetConnection();
+                        conn.Execute("select 1");
+                    }
+                }
+                finally
+                {
+                    {|#1:conn.Release()|};
+                }
+            }
+        }
+        """);
 
     [Fact]
     public Task Fix_all_removes_every_redundant_release_in_the_document() => VerifyAsync("""

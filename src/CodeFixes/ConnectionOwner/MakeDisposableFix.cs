@@ -40,14 +40,16 @@ internal static class MakeDisposableFix
             // The base list goes where the line ended: after the name, its type parameters or its parameters.
             var last = type.ParameterList?.CloseParenToken ?? type.TypeParameterList?.GreaterThanToken ?? type.Identifier;
             updated = type.ReplaceToken(last, last.WithTrailingTrivia())
-                .WithBaseList(SyntaxFactory.BaseList(SyntaxFactory.SingletonSeparatedList<BaseTypeSyntax>(baseType)).WithTrailingTrivia(last.TrailingTrivia));
+                .WithBaseList(SyntaxFactory.BaseList(SyntaxFactory.SingletonSeparatedList<BaseTypeSyntax>(baseType)).WithTrailingTrivia(last.TrailingTrivia)
+                    .WithAdditionalAnnotations(Formatter.Annotation));
         }
         else
         {
-            updated = type.WithBaseList(type.BaseList.AddTypes(baseType));
+            updated = type.WithBaseList(type.BaseList.AddTypes(baseType).WithAdditionalAnnotations(Formatter.Annotation));
         }
 
-        updated = updated.AddMembers((MemberDeclarationSyntax)method).WithAdditionalAnnotations(Formatter.Annotation);
+        // Only what the fix writes is formatted: the rest of the type stays as its author laid it out.
+        updated = updated.AddMembers((MemberDeclarationSyntax)method);
         return root.ReplaceNode(type, updated);
     }
 }

@@ -3,13 +3,15 @@ using Microsoft.CodeAnalysis.CodeFixes;
 using Microsoft.CodeAnalysis.CSharp.Testing;
 using Microsoft.CodeAnalysis.Diagnostics;
 using Microsoft.CodeAnalysis.Testing;
+using TenantDbGuard.Analyzers.Tests.FixExecution;
 
 namespace TenantDbGuard.Analyzers.Tests.Verifiers;
 
 /// <summary>
 /// Runs one analyzer and its code fix over sources given with markup and compares the fixed code. The fixed code
 /// must compile and raise nothing; the framework also applies Fix All in document, project and solution and
-/// expects the same result.
+/// expects the same result. Then the execution check runs the original and the fixed code (see
+/// <see cref="FixExecutionCheck"/>) unless the test opts out with <see cref="Execution.Skip"/> and a reason.
 /// </summary>
 internal static class CSharpCodeFixVerifier<TAnalyzer, TCodeFix>
     where TAnalyzer : DiagnosticAnalyzer, new()
@@ -19,16 +21,18 @@ internal static class CSharpCodeFixVerifier<TAnalyzer, TCodeFix>
     /// Applies the code action with <paramref name="equivalenceKey"/> (the first one offered when <c>null</c>)
     /// to every diagnostic marked in <paramref name="source"/> and compares the result with <paramref name="fixedSource"/>.
     /// </summary>
-    public static Task VerifyCodeFixAsync(string source, string fixedSource, string? equivalenceKey = null)
+    public static Task VerifyCodeFixAsync(string source, string fixedSource, string? equivalenceKey = null, Execution? execution = null)
     {
         var test = CreateTest(source, fixedSource, equivalenceKey);
+        test.Execution = execution ?? Execution.Default;
         return test.RunAsync(CancellationToken.None);
     }
 
     /// <summary>As <see cref="VerifyCodeFixAsync"/> with an <c>.editorconfig</c> for the project.</summary>
-    public static Task VerifyCodeFixWithEditorConfigAsync(string source, string fixedSource, string editorConfig, string? equivalenceKey = null)
+    public static Task VerifyCodeFixWithEditorConfigAsync(string source, string fixedSource, string editorConfig, string? equivalenceKey = null, Execution? execution = null)
     {
         var test = CreateTest(source, fixedSource, equivalenceKey);
+        test.Execution = execution ?? Execution.Default;
         test.TestState.AnalyzerConfigFiles.Add(("/.editorconfig", "root = true\n\n[*]\n" + editorConfig));
         return test.RunAsync(CancellationToken.None);
     }
@@ -38,9 +42,9 @@ internal static class CSharpCodeFixVerifier<TAnalyzer, TCodeFix>
     /// only one) must reach <paramref name="fixedSources"/> in one pass. Fix All in document handles one file per
     /// pass, so it is skipped when there are several.
     /// </summary>
-    public static Task VerifyFixAllAsync(string[] sources, string[] fixedSources, string? equivalenceKey = null)
+    public static Task VerifyFixAllAsync(string[] sources, string[] fixedSources, string? equivalenceKey = null, Execution? execution = null)
     {
-        var test = new Test { CodeActionEquivalenceKey = equivalenceKey };
+        var test = new Test { CodeActionEquivalenceKey = equivalenceKey, Execution = execution ?? Execution.Default };
         for (var i = 0; i < sources.Length; i++)
         {
             test.TestState.Sources.Add(($"/0/Test{i}.cs", sources[i]));
@@ -76,7 +80,31 @@ internal static class CSharpCodeFixVerifier<TAnalyzer, TCodeFix>
         {
             ReferenceAssemblies = TestReferences.None;
             TestState.AdditionalReferences.AddRange(TestReferences.All);
+
+            // Markup in the fixed code states what the analyzer still reports after the fix, fixable or not.
+            FixedState.MarkupHandling = MarkupMode.Allow;
         }
+
+        /// <summary>Whether the execution check runs the original and the fixed code after the comparison.</summary>
+        public Execution Execution { get; set; } = Execution.Default;
+
+        /// <inheritdoc />
+        protected override async Task RunImplAsync(CancellationToken cancellationToken)
+        {
+            await base.RunImplAsync(cancellationToken);
+            if (FixedState.Sources.Count > 0)
+            {
+                await FixExecutionCheck.VerifyAsync(
+                    UserSources(TestState.Sources),
+                    UserSources(FixedState.Sources),
+                    TestState.OutputKind ?? OutputKind.DynamicallyLinkedLibrary,
+                    Execution);
+            }
+        }
+
+        /// <summary>The test's own code: the execution check brings its own, runnable Prelude.</summary>
+        private static string[] UserSources(SourceFileList sources) =>
+            sources.Where(s => s.filename != "Prelude.cs").Select(s => s.content.ToString()).ToArray();
 
         /// <summary><c>[|...|]</c> markup stands for the analyzer's first descriptor, also when it reports several rules.</summary>
         protected override DiagnosticDescriptor? GetDefaultDiagnostic(DiagnosticAnalyzer[] analyzers) =>

@@ -1,0 +1,157 @@
+using System.Collections.Generic;
+using System.Linq;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+
+namespace TenantDbGuard.CodeFixes.ConnectionLeak;
+
+/// <summary>How a method that is given the connection treats it.</summary>
+internal enum Kept
+{
+    No,
+
+    /// <summary>In a field, a property, a collection, or a lambda: beyond the call.</summary>
+    Stored,
+
+    /// <summary>Returned, itself or inside something made from it.</summary>
+    Returned,
+}
+
+/// <summary>
+/// What <see cref="Ownership"/> learns from the code the connection is handed to: a method that keeps its argument
+/// (by name for the framework's collections and <c>Interlocked</c>, from its body for the compilation's own), and a
+/// lambda or local function that runs before the statement that holds it ends, or later.
+/// </summary>
+internal static class Callees
+{
+    private static readonly HashSet<string> StoringMethods = new()
+    {
+        "Add", "TryAdd", "Insert", "Enqueue", "TryEnqueue", "Push", "Set", "SetResult", "TrySetResult", "GetOrAdd", "AddOrUpdate",
+        "TryUpdate", "Exchange", "CompareExchange", "Write", "WriteAsync", "TryWrite", "Post", "SendAsync", "Register", "Subscribe",
+        "Attach", "Track", "Put", "Store", "Cache",
+    };
+
+    private static readonly HashSet<string> DeferringMethods = new()
+    {
+        "Run", "StartNew", "QueueUserWorkItem", "UnsafeQueueUserWorkItem", "Register", "Subscribe", "ContinueWith", "Schedule",
+    };
+
+    /// <summary>Does the method keep what <paramref name="argument"/> passes it?</summary>
+    public static Kept Keeps(SemanticModel model, IMethodSymbol? method, ArgumentSyntax argument) =>
+        method?.ContainingType?.Name == "Interlocked" || StoringMethods.Contains(method?.Name ?? string.Empty)
+            ? Kept.Stored
+            : KeepsInBody(model, method, argument, depth: 0);
+
+    /// <summary>Does a method of the compilation keep its parameter, and how?</summary>
+    private static Kept KeepsInBody(SemanticModel callerModel, IMethodSymbol? method, ArgumentSyntax argument, int depth)
+    {
+        if (method is null || depth > 2 || method.DeclaringSyntaxReferences.FirstOrDefault()?.GetSyntax() is not { } declaration)
+        {
+            return Kept.No;
+        }
+
+        var parameter = argument.NameColon is { } nameColon
+            ? method.Parameters.FirstOrDefault(p => p.Name == nameColon.Name.Identifier.ValueText)
+            : method.Parameters.ElementAtOrDefault(((ArgumentListSyntax)argument.Parent!).Arguments.IndexOf(argument));
+        if (parameter is null)
+        {
+            return Kept.No;
+        }
+
+        var model = callerModel.Compilation.GetSemanticModel(declaration.SyntaxTree);
+        var kept = Kept.No;
+        foreach (var use in declaration.DescendantNodes().OfType<IdentifierNameSyntax>().Where(id => id.Identifier.ValueText == parameter.Name))
+        {
+            if (!SymbolEqualityComparer.Default.Equals(model.GetSymbolInfo(use).Symbol, parameter))
+            {
+                continue;
+            }
+
+            if (use.Ancestors().TakeWhile(a => a != declaration).Any(FunctionContext.IsFunction))
+            {
+                return Kept.Stored;
+            }
+
+            var expression = Statements.OutermostValue(use, throughChoices: true);
+            if (expression.Parent is ArgumentSyntax { Parent.Parent: BaseObjectCreationExpressionSyntax creation })
+            {
+                // Something made from it keeps it when that is kept.
+                expression = Statements.OutermostValue(creation, throughChoices: true);
+            }
+
+            switch (expression.Parent)
+            {
+                case AssignmentExpressionSyntax assignment when assignment.Right == expression:
+                case InitializerExpressionSyntax:
+                    return Kept.Stored;
+                case ReturnStatementSyntax or YieldStatementSyntax or ArrowExpressionClauseSyntax:
+                    kept = Kept.Returned;
+                    break;
+                case ArgumentSyntax inner when inner.Parent?.Parent is InvocationExpressionSyntax call:
+                    var callee = model.GetSymbolInfo(call).Symbol as IMethodSymbol;
+                    if (callee?.ContainingType?.Name == "Interlocked" || StoringMethods.Contains(callee?.Name ?? string.Empty) || !inner.RefKindKeyword.IsKind(SyntaxKind.None))
+                    {
+                        return Kept.Stored;
+                    }
+
+                    if (KeepsInBody(model, callee, inner, depth + 1) == Kept.Stored)
+                    {
+                        return Kept.Stored;
+                    }
+
+                    break;
+            }
+        }
+
+        return kept;
+    }
+
+    /// <summary>
+    /// Does a lambda or local function that uses the connection run before the statement around it ends: a local
+    /// function only called, or a lambda given to a call whose result is awaited or not kept?
+    /// </summary>
+    public static bool RunsBeforeItsStatementEnds(SemanticModel model, SyntaxNode container, SyntaxNode function)
+    {
+        if (function is LocalFunctionStatementSyntax localFunction)
+        {
+            var symbol = model.GetDeclaredSymbol(localFunction);
+            return container.DescendantNodes().OfType<IdentifierNameSyntax>()
+                .Where(id => id.Identifier.ValueText == localFunction.Identifier.ValueText && SymbolEqualityComparer.Default.Equals(model.GetSymbolInfo(id).Symbol, symbol))
+                .All(id => id.Parent is InvocationExpressionSyntax invocation && invocation.Expression == id);
+        }
+
+        if (function.Parent is not ArgumentSyntax { Parent.Parent: InvocationExpressionSyntax call }
+            || DeferringMethods.Contains((model.GetSymbolInfo(call).Symbol as IMethodSymbol)?.Name ?? string.Empty) && !IsAwaited(call))
+        {
+            return false;
+        }
+
+        ExpressionSyntax outer = call;
+        while (outer.Parent is MemberAccessExpressionSyntax { Parent: InvocationExpressionSyntax chained } access && access.Expression == outer)
+        {
+            outer = chained;
+        }
+
+        if (IsAwaited(outer))
+        {
+            return true;
+        }
+
+        var type = model.GetTypeInfo(outer).Type;
+        var deferred = type is null || Ownership.CarriesConnection(type) || type.Name is "Task" or "ValueTask" or "Lazy";
+        return !deferred && outer.Parent is ExpressionStatementSyntax or EqualsValueClauseSyntax or ReturnStatementSyntax or ArgumentSyntax or BinaryExpressionSyntax;
+    }
+
+    private static bool IsAwaited(ExpressionSyntax expression)
+    {
+        var current = expression;
+        while (current.Parent is MemberAccessExpressionSyntax { Name.Identifier.ValueText: "ConfigureAwait", Parent: InvocationExpressionSyntax configured } access && access.Expression == current)
+        {
+            current = configured;
+        }
+
+        return current.Parent is AwaitExpressionSyntax;
+    }
+
+}

@@ -1,0 +1,82 @@
+using System.Collections.Generic;
+using System.Collections.Immutable;
+using System.Linq;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+using Microsoft.CodeAnalysis.Formatting;
+using static Microsoft.CodeAnalysis.CSharp.SyntaxFactory;
+
+namespace TenantDbGuard.CodeFixes.ConnectionLeak;
+
+/// <summary>
+/// <c>try { ...; return x; } catch { x.Dispose(); throw; }</c>: for a connection that leaves the method, released
+/// only when something fails before it has left. The protected part ends where ownership leaves: at the
+/// <c>return</c>, or before the statement that stores it or hands it to a <c>using</c>; never across a
+/// <c>yield return</c> (a try with a catch cannot hold one).
+/// </summary>
+internal static class DisposeOnFailureFix
+{
+    public static void Add(ReleaseChooser chooser, Region region, ILocalSymbol local, Ownership ownership, ImmutableArray<LeakFix>.Builder fixes)
+    {
+        var model = chooser.Model;
+        var block = region.Block;
+        var start = region.Start;
+        var candidates = block.Statements.Skip(start)
+            .TakeWhile(s => s != ownership.HandOff)
+            .TakeWhile(s => !s.DescendantNodesAndSelf(n => !FunctionContext.IsFunction(n)).Any(n => n is YieldStatementSyntax))
+            .ToList();
+
+        // Without a hand-off point the connection leaves by return: the whole rest is protected. Before a store, only
+        // the statements up to the last one that uses the connection need it.
+        var statements = ownership.HandOff is null
+            ? candidates
+            : candidates.Take(candidates.FindLastIndex(s => Statements.References(model, s, local)) + 1).ToList();
+        if (!statements.Any(s => (s != region.Acquiring || region.Lifted) && s.DescendantNodesAndSelf().Any(n => n is InvocationExpressionSyntax or AwaitExpressionSyntax or ObjectCreationExpressionSyntax or ElementAccessExpressionSyntax)))
+        {
+            // Nothing can fail between the acquisition and the point where the connection leaves.
+            return;
+        }
+
+        var releases = chooser.FindReleases(local, statements).Where(r => r.Ancestors().Any(a => a is CatchClauseSyntax)).ToList();
+        var release = chooser.Choose(local, releases, region.Acquiring, region.Needs | ReleaseNeeds.GiveUp);
+        if (release is null)
+        {
+            return;
+        }
+
+        // A return that does not hand the connection over (an early 'return null') releases it first.
+        var otherReturns = statements
+            .SelectMany(s => s.DescendantNodesAndSelf(n => !FunctionContext.IsFunction(n)))
+            .OfType<ReturnStatementSyntax>()
+            .Where(r => !ownership.HandOffReturns.Contains(r) && (r.Expression is null || !Statements.References(model, r.Expression, local)))
+            .ToList();
+
+        fixes.Add(LeakFix.DisposeOnFailure(root =>
+        {
+            var currentBlock = Statements.Find(root, block);
+            var body = new List<StatementSyntax>();
+            foreach (var statement in statements)
+            {
+                var returns = otherReturns.Where(r => statement.Span.Contains(r.Span)).ToList();
+                var rewritten = returns.Count == 0 ? statement : Statements.Flatten(statement.ReplaceNodes(returns, (original, _) => Statements.ReleaseBefore(original, release)));
+
+                // The releases that only ran on failure (in a catch) are now the new catch's job.
+                var catchReleases = rewritten.DescendantNodesAndSelf()
+                    .OfType<StatementSyntax>()
+                    .Where(e => e.Ancestors().Any(a => a is CatchClauseSyntax) && releases.Any(r => r.IsEquivalentTo(e)))
+                    .ToList();
+                if (Statements.RemoveReleases(rewritten, catchReleases) is { } kept)
+                {
+                    body.Add(kept);
+                }
+            }
+
+            var tryStatement = TryStatement(Block(body), SingletonList(CatchClause().WithBlock(Block(release, ThrowStatement()))), null)
+                .WithAdditionalAnnotations(Formatter.Annotation);
+            var list = block.Statements.Take(start).ToList();
+            list.Add(tryStatement);
+            list.AddRange(block.Statements.Skip(start + statements.Count));
+            return root.ReplaceNode(currentBlock, block.WithStatements(List(list)).WithAdditionalAnnotations(Formatter.Annotation));
+        }));
+    }
+}

@@ -1,0 +1,193 @@
+using System.Collections.Generic;
+using System.Collections.Immutable;
+using System.Linq;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+using Microsoft.CodeAnalysis.Formatting;
+using static Microsoft.CodeAnalysis.CSharp.SyntaxFactory;
+
+namespace TenantDbGuard.CodeFixes.ConnectionLeak;
+
+/// <summary>
+/// A connection used inside a larger expression and never stored (<c>pool.GetConnection().Execute(..)</c>) gets a
+/// local that is released: before the statement, or, in an expression body (a lambda, a method, a property), in the
+/// block body the expression becomes. Not offered where the expression runs only under a condition or repeatedly:
+/// hoisting it would take a connection every time.
+/// </summary>
+internal static class IntroduceLocalFix
+{
+    private const string BaseName = "connection";
+
+    /// <summary>The value is part of a statement.</summary>
+    public static void AddForStatement(ReleaseChooser chooser, StatementSyntax statement, ExpressionSyntax value, ITypeSymbol type, ImmutableArray<LeakFix>.Builder fixes)
+    {
+        if (statement is BlockSyntax or LocalFunctionStatementSyntax || Statements.IsConditionallyEvaluated(value, statement))
+        {
+            return;
+        }
+
+        var model = chooser.Model;
+        var name = Statements.UniqueName(model, statement.SpanStart, BaseName);
+        var rewrittenStatement = statement.ReplaceNode(value, IdentifierName(name).WithTriviaFrom(value)).WithoutLeadingTrivia();
+        var usingKind = UsingInstead(chooser, type, statement);
+        List<StatementSyntax> replacement;
+        var followers = new List<StatementSyntax>();
+        LeakFix Fix(System.Func<SyntaxNode, SyntaxNode> apply) => usingKind == UsingKind.None ? LeakFix.ReleaseInFinally(apply) : LeakFix.UseUsing(usingKind == UsingKind.Async, apply);
+        if (usingKind != UsingKind.None && statement.Parent is BlockSyntax)
+        {
+            replacement = new List<StatementSyntax> { Declaration(name, value, usingKind), rewrittenStatement };
+        }
+        else
+        {
+            usingKind = UsingKind.None;
+            if (chooser.ChooseFor(type, IdentifierName(name), statement, ReleaseNeeds.None) is not { } release)
+            {
+                return;
+            }
+
+            // Locals the statement declares stay visible: the try covers their uses too.
+            followers = statement is LocalDeclarationStatementSyntax { Parent: BlockSyntax block } declared
+                ? Statements.UsingDeclaredLocals(model, block, declared)
+                : new List<StatementSyntax>();
+            var tryBody = new List<StatementSyntax> { rewrittenStatement };
+            tryBody.AddRange(followers);
+            replacement = new List<StatementSyntax> { Declaration(name, value, UsingKind.None), TryStatement(Block(tryBody), default, FinallyClause(Block(release))) };
+        }
+
+        replacement[0] = replacement[0].WithLeadingTrivia(statement.GetLeadingTrivia());
+        fixes.Add(Fix(root =>
+        {
+            var current = Statements.Find(root, statement);
+            var annotated = replacement.Select(s => s.WithAdditionalAnnotations(Formatter.Annotation)).ToList();
+            if (statement.Parent is not BlockSyntax)
+            {
+                return root.ReplaceNode(current, Block(annotated).WithAdditionalAnnotations(Formatter.Annotation));
+            }
+
+            if (followers.Count == 0)
+            {
+                return root.ReplaceNode(current, annotated);
+            }
+
+            var parentBlock = (BlockSyntax)current.Parent!;
+            var list = parentBlock.Statements.ToList();
+            var index = list.IndexOf(current);
+            list.RemoveRange(index, followers.Count + 1);
+            list.InsertRange(index, annotated);
+            return root.ReplaceNode(parentBlock, parentBlock.WithStatements(List(list)).WithAdditionalAnnotations(Formatter.Annotation));
+        }));
+    }
+
+    /// <summary>The value is part of an expression body: of a lambda, or of a method, property, accessor or local function.</summary>
+    public static void AddForExpressionBody(ReleaseChooser chooser, SyntaxNode owner, ExpressionSyntax body, ExpressionSyntax value, ITypeSymbol type, ImmutableArray<LeakFix>.Builder fixes)
+    {
+        if (Statements.IsConditionallyEvaluated(value, body))
+        {
+            return;
+        }
+
+        var model = chooser.Model;
+        var returnsNothing = ReturnsNothing(model, owner);
+        if (body == value && returnsNothing)
+        {
+            // A discarded result: release it right there.
+            if (ReleaseDiscardedFix.Released(chooser, value, type, body) is not { } released)
+            {
+                return;
+            }
+
+            if (released is ExpressionStatementSyntax { Expression: var call } && owner is AnonymousFunctionExpressionSyntax)
+            {
+                fixes.Add(LeakFix.ReleaseDiscarded(root => root.ReplaceNode(Statements.Find(root, value), call.WithTriviaFrom(value))));
+                return;
+            }
+
+            fixes.Add(LeakFix.ReleaseDiscarded(root => WithBlockBody(root, owner, Block(released))));
+            return;
+        }
+
+        var name = Statements.UniqueName(model, body.SpanStart, BaseName);
+        var rewritten = body.ReplaceNode(value, IdentifierName(name).WithTriviaFrom(value)).WithoutTrivia();
+        StatementSyntax work = returnsNothing ? ExpressionStatement(rewritten) : ReturnStatement(rewritten);
+        var usingKind = UsingInstead(chooser, type, body);
+        if (usingKind != UsingKind.None)
+        {
+            fixes.Add(LeakFix.UseUsing(usingKind == UsingKind.Async, root => WithBlockBody(root, owner, Block(Declaration(name, value, usingKind), work))));
+            return;
+        }
+
+        if (chooser.ChooseFor(type, IdentifierName(name), body, ReleaseNeeds.None) is not { } release)
+        {
+            return;
+        }
+
+        var block = Block(Declaration(name, value, UsingKind.None), TryStatement(Block(work), default, FinallyClause(Block(release))));
+        fixes.Add(LeakFix.ReleaseInFinally(root => WithBlockBody(root, owner, block)));
+    }
+
+    /// <summary>A <c>using</c> when the type's release is a dispose; a type with its own release call gets a <c>finally</c>.</summary>
+    private static UsingKind UsingInstead(ReleaseChooser chooser, ITypeSymbol type, SyntaxNode position)
+    {
+        var release = chooser.ChooseFor(type, IdentifierName(BaseName), position, ReleaseNeeds.None);
+        var disposes = release is ExpressionStatementSyntax { Expression: var call }
+                       && call.DescendantNodesAndSelf().OfType<SimpleNameSyntax>().Any(n => n.Identifier.ValueText is "Dispose" or "DisposeAsync");
+        return disposes ? chooser.UsingFor(type, position) : UsingKind.None;
+    }
+
+    private static LocalDeclarationStatementSyntax Declaration(string name, ExpressionSyntax value, UsingKind usingKind)
+    {
+        var declaration = LocalDeclarationStatement(
+            VariableDeclaration(IdentifierName("var"), SingletonSeparatedList(VariableDeclarator(name).WithInitializer(EqualsValueClause(value.WithoutTrivia())))));
+        return usingKind switch
+        {
+            UsingKind.Async => declaration.WithAwaitKeyword(Token(SyntaxKind.AwaitKeyword)).WithUsingKeyword(Token(SyntaxKind.UsingKeyword)),
+            UsingKind.Sync => declaration.WithUsingKeyword(Token(SyntaxKind.UsingKeyword)),
+            _ => declaration,
+        };
+    }
+
+    private static bool ReturnsNothing(SemanticModel model, SyntaxNode owner)
+    {
+        var symbol = owner is AnonymousFunctionExpressionSyntax ? model.GetSymbolInfo(owner).Symbol : model.GetDeclaredSymbol(owner);
+        var isAsync = owner switch
+        {
+            AnonymousFunctionExpressionSyntax lambda => lambda.AsyncKeyword.IsKind(SyntaxKind.AsyncKeyword),
+            MethodDeclarationSyntax method => method.Modifiers.Any(SyntaxKind.AsyncKeyword),
+            LocalFunctionStatementSyntax local => local.Modifiers.Any(SyntaxKind.AsyncKeyword),
+            _ => false,
+        };
+        return symbol switch
+        {
+            IMethodSymbol { MethodKind: MethodKind.PropertyGet } => false,
+            IMethodSymbol method => method.ReturnsVoid || (isAsync && method.ReturnType is INamedTypeSymbol { IsGenericType: false, Name: "Task" or "ValueTask" }),
+            _ => false,
+        };
+    }
+
+    /// <summary>Replaces the expression body of the owner (as it is in <paramref name="root"/>) with <paramref name="block"/>.</summary>
+    private static SyntaxNode WithBlockBody(SyntaxNode root, SyntaxNode owner, BlockSyntax block)
+    {
+        var current = Statements.Find(root, owner);
+
+        // A new block has no line breaks yet, and the formatter keeps single-line blocks as they are.
+        var endOfLine = root.DescendantTrivia().FirstOrDefault(t => t.IsKind(SyntaxKind.EndOfLineTrivia)).ToString();
+        var annotated = block.NormalizeWhitespace("    ", endOfLine.Length > 0 ? endOfLine : "\n").WithAdditionalAnnotations(Formatter.Annotation);
+        SyntaxNode replacement = current switch
+        {
+            ParenthesizedLambdaExpressionSyntax parenthesized => parenthesized.WithExpressionBody(null).WithBlock(annotated),
+            SimpleLambdaExpressionSyntax simple => simple.WithExpressionBody(null).WithBlock(annotated),
+            AnonymousMethodExpressionSyntax anonymous => anonymous.WithBlock(annotated),
+            BaseMethodDeclarationSyntax method => method.WithExpressionBody(null).WithSemicolonToken(default).WithBody(annotated).WithTrailingTrivia(method.GetTrailingTrivia()),
+            LocalFunctionStatementSyntax local => local.WithExpressionBody(null).WithSemicolonToken(default).WithBody(annotated).WithTrailingTrivia(local.GetTrailingTrivia()),
+            AccessorDeclarationSyntax accessor => accessor.WithExpressionBody(null).WithSemicolonToken(default).WithBody(annotated).WithTrailingTrivia(accessor.GetTrailingTrivia()),
+            PropertyDeclarationSyntax property => property
+                .WithExpressionBody(null)
+                .WithSemicolonToken(default)
+                .WithAccessorList(AccessorList(SingletonList(AccessorDeclaration(SyntaxKind.GetAccessorDeclaration, annotated))))
+                .WithTrailingTrivia(property.GetTrailingTrivia()),
+            _ => current,
+        };
+        return root.ReplaceNode(current, replacement.WithAdditionalAnnotations(Formatter.Annotation));
+    }
+}

@@ -1,0 +1,404 @@
+using System.Collections.Generic;
+using System.Linq;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+
+namespace TenantDbGuard.CodeFixes.ConnectionLeak;
+
+internal enum OwnershipKind
+{
+    /// <summary>The connection stays in the method: it may be released where its last use ends.</summary>
+    Stays,
+
+    /// <summary>The connection leaves at a known point; only the failures before that point may release it.</summary>
+    HandedOff,
+
+    /// <summary>The connection may leave in a way the fix cannot follow: no fix.</summary>
+    Unknown,
+}
+
+/// <summary>
+/// Where a connection goes after its acquisition, seen by the fix on its own (whatever the analyzer concluded):
+/// returned (itself, or inside a reader opened with <c>CommandBehavior.CloseConnection</c> or an object of the
+/// code's own types that takes it), stored (a field, a property, an element, a collection, <c>Interlocked</c>, a
+/// helper of the compilation that keeps its argument, a <c>using</c> that takes it over), or gone where nothing can
+/// follow it (an alias, a <c>ref</c>, a lambda that may run later, a command, transaction or lazy query that leaves).
+/// </summary>
+internal sealed class Ownership
+{
+    private readonly ReleaseChooser _chooser;
+    private readonly SemanticModel _model;
+    private readonly List<StatementSyntax> _stores = new();
+    private readonly List<StatementSyntax> _returns = new();
+    private readonly List<StatementSyntax> _returnedDependents = new();
+    private int _from;
+    private int _to = int.MaxValue;
+    private string? _unknown;
+
+    private Ownership(ReleaseChooser chooser)
+    {
+        _chooser = chooser;
+        _model = chooser.Model;
+    }
+
+    public OwnershipKind Kind { get; private set; }
+
+    /// <summary>The connection leaves by <c>return</c> or <c>yield return</c> (and by nothing earlier).</summary>
+    public bool ByReturn { get; private set; }
+
+    /// <summary>The statement of the block where a store or a <c>using</c> takes the connection over.</summary>
+    public StatementSyntax? HandOff { get; private set; }
+
+    /// <summary>The <c>return</c> and <c>yield return</c> statements that hand the connection (or its owner) to the caller.</summary>
+    public IReadOnlyList<StatementSyntax> HandOffReturns => _returns;
+
+    /// <summary>Why the fix stays away, for <see cref="OwnershipKind.Unknown"/>.</summary>
+    public string? Reason => _unknown;
+
+    /// <summary>Where a value that is never stored in a local goes (an acquisition inside a larger expression).</summary>
+    public static Ownership AnalyzeValue(ReleaseChooser chooser, ExpressionSyntax value)
+    {
+        var ownership = new Ownership(chooser);
+        ownership.Classify(value, owner: true, depth: 0, isValue: true);
+        ownership.Conclude(block: null);
+        return ownership;
+    }
+
+    /// <summary>
+    /// Follows the uses of the local's value from <paramref name="from"/> up to <paramref name="to"/> (where the local
+    /// takes another value); hand-off points must be statements of <paramref name="block"/>.
+    /// </summary>
+    public static Ownership Analyze(ReleaseChooser chooser, ILocalSymbol local, BlockSyntax? block, int from = 0, int to = int.MaxValue)
+    {
+        var ownership = new Ownership(chooser) { _from = from, _to = to };
+        ownership.Follow(local, owner: true, depth: 0);
+        ownership.Conclude(block);
+        return ownership;
+    }
+
+    /// <summary>Is a value of this type something that can keep a connection alive: disposable, a delegate, a lazy sequence?</summary>
+    public static bool CarriesConnection(ITypeSymbol? type) =>
+        type is not null && type.SpecialType != SpecialType.System_String && !IsTask(type)
+        && (type.TypeKind == TypeKind.Delegate
+            || type.AllInterfaces.Any(i => i.Name is "IDisposable" or "IAsyncDisposable")
+            || type.Name is "IDisposable" or "IAsyncDisposable"
+            || (type.TypeKind == TypeKind.Interface && (type.Name is "IEnumerable" or "IAsyncEnumerable" or "IQueryable" || type.AllInterfaces.Any(i => i.Name == "IEnumerable"))));
+
+    private void Conclude(BlockSyntax? block)
+    {
+        // A command or reader that needs the connection may go to the caller with the connection itself
+        // ('return new QueryResult(db, command.ExecuteReader(), command);'): the caller owns them all. Alone, it may not.
+        if (_returnedDependents.Any(r => !_returns.Contains(r)))
+        {
+            Unknown("something that needs the connection is returned");
+        }
+
+        if (_unknown is not null)
+        {
+            Kind = OwnershipKind.Unknown;
+            return;
+        }
+
+        if (_stores.Count > 0)
+        {
+            var tops = _stores.Select(s => block is not null && s.Parent == block ? s : null).ToList();
+            if (tops.Any(t => t is null))
+            {
+                Kind = OwnershipKind.Unknown;
+                _unknown = "the connection is stored inside a branch or a loop";
+                return;
+            }
+
+            Kind = OwnershipKind.HandedOff;
+            HandOff = tops.OrderBy(t => t!.SpanStart).First();
+            return;
+        }
+
+        Kind = _returns.Count > 0 ? OwnershipKind.HandedOff : OwnershipKind.Stays;
+        ByReturn = _returns.Count > 0;
+    }
+
+    private void Unknown(string reason) => _unknown ??= reason;
+
+    /// <summary>Classifies every use of a value that carries the connection (the local, or something made from it).</summary>
+    private void Follow(ILocalSymbol value, bool owner, int depth, bool windowed = true, bool? isValue = null)
+    {
+        if (depth > 4)
+        {
+            Unknown("the connection passes through too many values");
+            return;
+        }
+
+        var function = _chooser.Context.Node;
+        foreach (var use in Statements.Uses(_model, function, value))
+        {
+            if (windowed && depth == 0 && (use.SpanStart < _from || use.SpanStart >= _to))
+            {
+                continue;
+            }
+
+            Classify(use, owner, depth, isValue: isValue ?? depth == 0);
+        }
+    }
+
+    private void Classify(ExpressionSyntax reference, bool owner, int depth, bool isValue)
+    {
+        var captured = reference.Ancestors().TakeWhile(a => a != _chooser.Context.Node).FirstOrDefault(FunctionContext.IsFunction);
+        if (captured is not null && !Callees.RunsBeforeItsStatementEnds(_model, _chooser.Context.Node, captured))
+        {
+            if (depth == 0 && captured is AnonymousFunctionExpressionSyntax lambda && Climb(lambda).Parent is ReturnStatementSyntax or ArrowExpressionClauseSyntax
+                && Statements.Uses(_model, lambda, (ILocalSymbol)_model.GetSymbolInfo(reference).Symbol!).Any(use => ReleasesHere(use)))
+            {
+                // A returned callback that gives the connection back owns it from the return on.
+                Returned(Climb(lambda).Parent!, owner: true);
+                return;
+            }
+
+            Unknown("the connection is captured by code that may run later");
+            return;
+        }
+
+        var expression = Climb(reference);
+        switch (expression.Parent)
+        {
+            case MemberAccessExpressionSyntax access when access.Expression == expression:
+                if (access.Parent is InvocationExpressionSyntax invocation && invocation.Expression == access)
+                {
+                    if (isValue && invocation.ArgumentList.Arguments.Count == 0 && _chooser.Names.Contains(access.Name.Identifier.ValueText))
+                    {
+                        Released(captured);
+                        return;
+                    }
+
+                    Derived(invocation, IsCloseConnectionReader(invocation), depth);
+                    return;
+                }
+
+                Derived(access, owner: false, depth);
+                return;
+            case ConditionalAccessExpressionSyntax conditional when conditional.Expression == expression:
+                if (isValue && conditional.WhenNotNull is InvocationExpressionSyntax { Expression: MemberBindingExpressionSyntax binding, ArgumentList.Arguments.Count: 0 }
+                    && _chooser.Names.Contains(binding.Name.Identifier.ValueText))
+                {
+                    Released(captured);
+                }
+
+                return;
+            case ArgumentSyntax argument:
+                Passed(argument, owner, depth, isValue);
+                return;
+            case AssignmentExpressionSyntax assignment when assignment.Right == expression:
+                Assigned(assignment, owner, depth);
+                return;
+            case EqualsValueClauseSyntax { Parent: VariableDeclaratorSyntax declarator }:
+                Declared(declarator, owner, depth);
+                return;
+            case UsingStatementSyntax usingStatement when usingStatement.Expression == expression:
+                Store(usingStatement);
+                return;
+            case ReturnStatementSyntax or YieldStatementSyntax or ArrowExpressionClauseSyntax { Parent: not LocalFunctionStatementSyntax }:
+                Returned(expression.Parent, owner);
+                return;
+            case IsPatternExpressionSyntax pattern when pattern.Expression == expression:
+                if (pattern.Parent is IfStatementSyntax ifStatement && ifStatement.Condition == pattern && isValue && Releases(ifStatement))
+                {
+                    Released(captured);
+                    return;
+                }
+
+                // 'x is ConnectionLease lease': the new name stands for the same connection.
+                foreach (var alias in pattern.Pattern.DescendantNodesAndSelf().OfType<SingleVariableDesignationSyntax>())
+                {
+                    if (_model.GetDeclaredSymbol(alias) is ILocalSymbol local)
+                    {
+                        Follow(local, owner, depth, windowed: false, isValue: isValue);
+                    }
+                }
+
+                return;
+            case InitializerExpressionSyntax or AnonymousObjectMemberDeclaratorSyntax or CollectionExpressionSyntax or ExpressionElementSyntax:
+                Contained(expression.Parent.FirstAncestorOrSelf<ExpressionSyntax>(e => e is not InitializerExpressionSyntax)!, owner);
+                return;
+        }
+    }
+
+    /// <summary>Is the use the receiver (or argument) of a release call, as a statement of its own?</summary>
+    private bool ReleasesHere(IdentifierNameSyntax use) =>
+        use.FirstAncestorOrSelf<StatementSyntax>() is ExpressionStatementSyntax statement
+        && _model.GetSymbolInfo(use).Symbol is ILocalSymbol local
+        && _chooser.ReleasedBy(statement.Expression, local, out _, out _);
+
+    private bool Releases(IfStatementSyntax ifStatement) =>
+        _model.GetSymbolInfo(((IsPatternExpressionSyntax)ifStatement.Condition).Expression).Symbol is ILocalSymbol local
+        && _chooser.Releases(ifStatement, local, out _, out _);
+
+    private void Released(SyntaxNode? captured)
+    {
+        if (captured is not null)
+        {
+            Unknown("the connection is released inside a lambda or a local function");
+        }
+    }
+
+    private void Returned(SyntaxNode at, bool owner)
+    {
+        (owner ? _returns : _returnedDependents).Add(at as StatementSyntax ?? at.FirstAncestorOrSelf<StatementSyntax>()!);
+    }
+
+    /// <summary>
+    /// Put in a tuple, a collection or an anonymous object: returned as it is, the caller gets the connection; kept
+    /// anywhere else, the fix cannot tell which element gives it back.
+    /// </summary>
+    private void Contained(ExpressionSyntax container, bool owner)
+    {
+        if (Climb(container).Parent is ReturnStatementSyntax or YieldStatementSyntax or ArrowExpressionClauseSyntax { Parent: not LocalFunctionStatementSyntax })
+        {
+            Returned(Climb(container).Parent!, owner);
+        }
+        else
+        {
+            Unknown("the connection is put in a tuple, a collection or an object");
+        }
+    }
+
+    private void Store(SyntaxNode at)
+    {
+        if (at.FirstAncestorOrSelf<StatementSyntax>() is { } statement)
+        {
+            _stores.Add(statement);
+        }
+    }
+
+    /// <summary>A value made from the connection: follow it if it may keep the connection alive.</summary>
+    private void Derived(ExpressionSyntax made, bool owner, int depth, bool carries = false)
+    {
+        var outer = Climb(made);
+        var awaited = outer is AwaitExpressionSyntax || outer.DescendantNodesAndSelf().OfType<AwaitExpressionSyntax>().Any(a => a.Expression.Span.Contains(made.Span));
+        var type = _model.GetTypeInfo(awaited ? outer : made).Type;
+        if (IsTask(type) && !awaited)
+        {
+            // A task that is not awaited here may still be working with the connection when it is kept or returned.
+            carries = true;
+        }
+
+        if (carries || CarriesConnection(type))
+        {
+            Classify(made, owner, depth + 1, isValue: false);
+        }
+    }
+
+    private static bool IsTask(ITypeSymbol? type) =>
+        type is INamedTypeSymbol { Name: "Task" or "ValueTask", ContainingNamespace: { Name: "Tasks", ContainingNamespace.Name: "Threading" } };
+
+    private void Passed(ArgumentSyntax argument, bool owner, int depth, bool isValue)
+    {
+        if (!argument.RefKindKeyword.IsKind(SyntaxKind.None))
+        {
+            Unknown("the connection is passed by reference");
+            return;
+        }
+
+        if (argument.Parent is TupleExpressionSyntax tuple)
+        {
+            Contained(tuple, owner);
+            return;
+        }
+
+        switch (argument.Parent?.Parent)
+        {
+            case InvocationExpressionSyntax invocation:
+                var method = _model.GetSymbolInfo(invocation).Symbol as IMethodSymbol;
+                var name = method?.Name ?? string.Empty;
+                if (isValue && _chooser.Names.Contains(name) && invocation.ArgumentList.Arguments.Count == 1)
+                {
+                    return;
+                }
+
+                var kept = Callees.Keeps(_model, method, argument);
+                if (kept == Kept.Stored)
+                {
+                    if (owner)
+                    {
+                        Store(invocation);
+                    }
+                    else
+                    {
+                        Unknown("something that needs the connection is stored");
+                    }
+
+                    return;
+                }
+
+                // A helper that returns the connection, or something made from it: follow that.
+                Derived(invocation, owner && (kept == Kept.Returned || method?.ReturnType.Locations.Any(l => l.IsInSource) == true), depth, carries: kept == Kept.Returned);
+                return;
+            case BaseObjectCreationExpressionSyntax creation:
+                // An object of the code's own types that keeps the connection owns it from here on.
+                var constructor = _model.GetSymbolInfo(creation).Symbol as IMethodSymbol;
+                var type = _model.GetTypeInfo(creation).Type;
+                Derived(creation, owner && type?.Locations.Any(l => l.IsInSource) == true, depth, carries: Callees.Keeps(_model, constructor, argument) != Kept.No);
+                return;
+        }
+    }
+
+    private void Assigned(AssignmentExpressionSyntax assignment, bool owner, int depth)
+    {
+        switch (_model.GetSymbolInfo(assignment.Left).Symbol)
+        {
+            case ILocalSymbol local when assignment.Parent is ExpressionStatementSyntax:
+                Unknown($"the connection is also held by '{local.Name}'");
+                return;
+            case IFieldSymbol or IPropertySymbol or IParameterSymbol:
+            case null when assignment.Left is ElementAccessExpressionSyntax:
+                if (owner)
+                {
+                    Store(assignment);
+                }
+                else
+                {
+                    Unknown("something that needs the connection is stored");
+                }
+
+                return;
+            default:
+                Unknown("the connection is assigned where the fix cannot follow it");
+                return;
+        }
+    }
+
+    private void Declared(VariableDeclaratorSyntax declarator, bool owner, int depth)
+    {
+        if (declarator.Parent?.Parent is LocalDeclarationStatementSyntax { UsingKeyword.RawKind: not 0 } usingDeclaration)
+        {
+            if (owner && depth == 0)
+            {
+                Store(usingDeclaration);
+            }
+
+            return;
+        }
+
+        if (_model.GetDeclaredSymbol(declarator) is not ILocalSymbol local)
+        {
+            Unknown("the connection is held where the fix cannot follow it");
+            return;
+        }
+
+        if (depth == 0)
+        {
+            Unknown($"the connection is also held by '{local.Name}'");
+            return;
+        }
+
+        Follow(local, owner, depth);
+    }
+
+    private bool IsCloseConnectionReader(InvocationExpressionSyntax invocation) =>
+        invocation.Expression is MemberAccessExpressionSyntax { Name.Identifier.ValueText: var name } && name.StartsWith("ExecuteReader", System.StringComparison.Ordinal)
+        && invocation.ArgumentList.DescendantNodes().OfType<IdentifierNameSyntax>()
+            .Any(id => id.Identifier.ValueText == "CloseConnection" && _model.GetSymbolInfo(id).Symbol is IFieldSymbol { ContainingType.Name: "CommandBehavior" });
+
+    /// <summary>The expression whose parent says what happens to the value: through parentheses, casts, <c>?:</c>, <c>??</c>, <c>await</c>.</summary>
+    private static ExpressionSyntax Climb(ExpressionSyntax expression) => Statements.OutermostValue(expression, throughChoices: true);
+}

@@ -1,0 +1,318 @@
+using System;
+using System.Collections.Generic;
+using System.Collections.Immutable;
+using System.Linq;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+using static Microsoft.CodeAnalysis.CSharp.SyntaxFactory;
+
+namespace TenantDbGuard.CodeFixes.ConnectionLeak;
+
+/// <summary>What the release must be able to do where it is put.</summary>
+[Flags]
+internal enum ReleaseNeeds
+{
+    None = 0,
+
+    /// <summary>The connection is opened again later: <c>Close</c>/<c>CloseAsync</c>, never <c>Dispose</c>.</summary>
+    Reopenable = 1,
+
+    /// <summary>The variable may be null where the release runs: <c>x?.Release()</c>.</summary>
+    MayBeNull = 2,
+
+    /// <summary>A failure path gives the connection up for good: not <c>Close</c>, which keeps a pooled lease.</summary>
+    GiveUp = 4,
+}
+
+/// <summary>How a <c>using</c> can own a value of some type here.</summary>
+internal enum UsingKind
+{
+    None,
+    Sync,
+    Async,
+}
+
+/// <summary>
+/// The one place that knows what releases a connection: it recognises the releases the code already makes (any local,
+/// whatever its name: <c>x.Release()</c>, <c>x?.Dispose()</c>, <c>await x.DisposeAsync()</c>, <c>pool.Release(x)</c>,
+/// <c>if (x is IDisposable d) d.Dispose();</c>, the names configured in <c>tenantdbguard.release_methods</c>) and
+/// chooses the release every fix writes: the code's own call first, then <c>Release()</c>, a configured name,
+/// <c>DisposeAsync</c> in async code (with <c>ConfigureAwait(false)</c> where the function uses it, never in a
+/// <c>lock</c>), <c>Dispose</c>, and <c>Close</c>/<c>CloseAsync</c> where the connection is opened again.
+/// </summary>
+internal sealed class ReleaseChooser
+{
+    private static readonly SyntaxAnnotation MovedRelease = new("TenantDbGuard.MovedRelease");
+    private static readonly ImmutableHashSet<string> BuiltInNames = ImmutableHashSet.Create("Dispose", "DisposeAsync", "Close", "CloseAsync", "Release");
+    private readonly ImmutableArray<string> _configured;
+
+    public ReleaseChooser(SemanticModel model, FunctionContext context, string? configuredNames)
+    {
+        Model = model;
+        Context = context;
+        _configured = (configuredNames ?? string.Empty)
+            .Split(new[] { ',', ';', ' ', '\t' }, StringSplitOptions.RemoveEmptyEntries)
+            .Select(name => name.Substring(name.LastIndexOf('.') + 1))
+            .Where(name => name.Length > 0 && !BuiltInNames.Contains(name))
+            .Distinct()
+            .OrderBy(name => name, StringComparer.Ordinal)
+            .ToImmutableArray();
+        Names = BuiltInNames.Union(_configured);
+    }
+
+    public SemanticModel Model { get; }
+
+    public FunctionContext Context { get; }
+
+    /// <summary>Release method names: the built-in ones and those configured in <c>.editorconfig</c>.</summary>
+    public ImmutableHashSet<string> Names { get; }
+
+    /// <summary>Was the statement moved by a fix from elsewhere (its comments travel with it)?</summary>
+    public static bool IsMoved(SyntaxNode statement) => statement.HasAnnotation(MovedRelease);
+
+    /// <summary>The statements in <paramref name="scope"/> (outside lambdas and local functions) that release the local.</summary>
+    public List<StatementSyntax> FindReleases(ILocalSymbol local, IEnumerable<StatementSyntax> scope)
+    {
+        var found = new List<StatementSyntax>();
+        foreach (var statement in scope)
+        {
+            foreach (var node in statement.DescendantNodesAndSelf(n => !FunctionContext.IsFunction(n)))
+            {
+                if (node is StatementSyntax candidate && Releases(candidate, local, out _, out _))
+                {
+                    found.Add(candidate);
+                }
+            }
+        }
+
+        return found;
+    }
+
+    /// <summary>Is <paramref name="statement"/> a release of <paramref name="local"/>, and by which call?</summary>
+    public bool Releases(StatementSyntax statement, ILocalSymbol local, out string name, out bool awaited)
+    {
+        name = string.Empty;
+        awaited = false;
+        switch (statement)
+        {
+            case ExpressionStatementSyntax expression:
+                return ReleasedBy(expression.Expression, local, out name, out awaited);
+            case IfStatementSyntax { Else: null, Condition: IsPatternExpressionSyntax { Pattern: DeclarationPatternSyntax { Designation: SingleVariableDesignationSyntax alias } } pattern } ifStatement
+                when IsLocal(pattern.Expression, local):
+                // if (x is IDisposable d) d.Dispose();
+                var body = ifStatement.Statement is BlockSyntax { Statements.Count: 1 } block ? block.Statements[0] : ifStatement.Statement;
+                return body is ExpressionStatementSyntax inner
+                       && Unwrap(inner.Expression, out awaited) is InvocationExpressionSyntax { ArgumentList.Arguments.Count: 0, Expression: MemberAccessExpressionSyntax { Expression: IdentifierNameSyntax target } member }
+                       && target.Identifier.ValueText == alias.Identifier.ValueText
+                       && Names.Contains(name = member.Name.Identifier.ValueText);
+            default:
+                return false;
+        }
+    }
+
+    /// <summary>Does the expression (a statement's) release the local?</summary>
+    public bool ReleasedBy(ExpressionSyntax expression, ILocalSymbol local, out string name, out bool awaited)
+    {
+        name = string.Empty;
+        switch (Unwrap(expression, out awaited))
+        {
+            case InvocationExpressionSyntax { Expression: MemberAccessExpressionSyntax { Name: var method } access, ArgumentList.Arguments: var arguments }
+                when Names.Contains(method.Identifier.ValueText):
+                name = method.Identifier.ValueText;
+                // x.Release() or ((IDisposable)x).Dispose(); pool.Release(x)
+                return (arguments.Count == 0 && IsLocal(access.Expression, local))
+                       || (arguments.Count == 1 && arguments[0].RefKindKeyword.IsKind(SyntaxKind.None) && IsLocal(arguments[0].Expression, local));
+            case ConditionalAccessExpressionSyntax { WhenNotNull: InvocationExpressionSyntax { Expression: MemberBindingExpressionSyntax binding, ArgumentList.Arguments.Count: 0 } } access
+                when Names.Contains(binding.Name.Identifier.ValueText):
+                // x?.Dispose() or (x as IDisposable)?.Dispose()
+                name = binding.Name.Identifier.ValueText;
+                return IsLocal(access.Expression, local);
+            default:
+                return false;
+        }
+    }
+
+    /// <summary>
+    /// The release statement to write for <paramref name="local"/>: the code's own release as written (comments
+    /// included) when it fits, else the best call the type offers; <c>null</c> when nothing releases it.
+    /// </summary>
+    public StatementSyntax? Choose(ILocalSymbol local, IEnumerable<StatementSyntax> existing, SyntaxNode position, ReleaseNeeds needs)
+    {
+        foreach (var statement in existing.OrderBy(e => e.Ancestors().Any(a => a is CatchClauseSyntax)))
+        {
+            if (!Releases(statement, local, out var name, out var awaited)
+                || (awaited && !Context.IsAsync)
+                || (needs.HasFlag(ReleaseNeeds.Reopenable) && name is not ("Close" or "CloseAsync"))
+                || (needs.HasFlag(ReleaseNeeds.GiveUp) && name is "Close" or "CloseAsync"))
+            {
+                continue;
+            }
+
+            if (needs.HasFlag(ReleaseNeeds.MayBeNull) && statement is ExpressionStatementSyntax { Expression: InvocationExpressionSyntax { ArgumentList.Arguments.Count: 0 } })
+            {
+                return Call(IdentifierName(local.Name), name, awaited: false, conditional: true);
+            }
+
+            // The code's own release, as written; a comment above it moves with it, unless it explains a catch.
+            var inCatch = statement.Ancestors().Any(a => a is CatchClauseSyntax);
+            var leading = !inCatch && Statements.HasCommentsOrDirectives(statement.GetLeadingTrivia()) ? statement.GetLeadingTrivia() : default;
+            return statement.WithoutTrivia().WithLeadingTrivia(leading).WithAdditionalAnnotations(MovedRelease);
+        }
+
+        return ChooseFor(local.Type, IdentifierName(local.Name), position, needs);
+    }
+
+    /// <summary>The best release call the type offers, on <paramref name="target"/>.</summary>
+    public StatementSyntax? ChooseFor(ITypeSymbol type, ExpressionSyntax target, SyntaxNode position, ReleaseNeeds needs)
+    {
+        var conditional = needs.HasFlag(ReleaseNeeds.MayBeNull);
+        var async = Context.IsAsync && !Context.IsInLock(position);
+        if (needs.HasFlag(ReleaseNeeds.Reopenable))
+        {
+            return async && HasMethod(type, "CloseAsync", position) ? Call(target, "CloseAsync", awaited: true, conditional)
+                : HasMethod(type, "Close", position) ? Call(target, "Close", awaited: false, conditional)
+                : null;
+        }
+
+        if (HasMethod(type, "Release", position))
+        {
+            return Call(target, "Release", awaited: false, conditional);
+        }
+
+        foreach (var name in _configured)
+        {
+            if (HasMethod(type, name, position))
+            {
+                return Call(target, name, awaited: false, conditional);
+            }
+        }
+
+        switch (UsingFor(type, position))
+        {
+            case UsingKind.Async:
+                return Call(target, "DisposeAsync", awaited: true, conditional);
+            case UsingKind.Sync:
+                return Call(target, "Dispose", awaited: false, conditional);
+        }
+
+        return !needs.HasFlag(ReleaseNeeds.GiveUp) && HasMethod(type, "Close", position) ? Call(target, "Close", awaited: false, conditional) : null;
+    }
+
+    /// <summary>Which <c>using</c> owns a value of <paramref name="type"/> here: <c>await using</c> in async code outside a <c>lock</c>.</summary>
+    public UsingKind UsingFor(ITypeSymbol type, SyntaxNode position)
+    {
+        if (Context.IsAsync && !Context.IsInLock(position) && Implements(type, "System.IAsyncDisposable"))
+        {
+            return UsingKind.Async;
+        }
+
+        return Implements(type, "System.IDisposable") ? UsingKind.Sync : UsingKind.None;
+    }
+
+    /// <summary>Does the type (or, for a type parameter, a constraint) implement the interface?</summary>
+    public bool Implements(ITypeSymbol type, string interfaceName)
+    {
+        var target = Model.Compilation.GetTypeByMetadataName(interfaceName);
+        if (target is null)
+        {
+            return false;
+        }
+
+        if (type is ITypeParameterSymbol parameter)
+        {
+            return parameter.ConstraintTypes.Any(c => Implements(c, interfaceName));
+        }
+
+        return SymbolEqualityComparer.Default.Equals(type, target) || type.AllInterfaces.Contains(target, SymbolEqualityComparer.Default);
+    }
+
+    /// <summary>A public parameterless instance method, or an extension method callable as <c>x.Name()</c>.</summary>
+    public bool HasMethod(ITypeSymbol type, string name, SyntaxNode position)
+    {
+        if (type is ITypeParameterSymbol parameter)
+        {
+            return parameter.ConstraintTypes.Any(c => HasMethod(c, name, position));
+        }
+
+        for (var current = type; current is not null; current = current.BaseType)
+        {
+            if (current.GetMembers(name).Any(m => m is IMethodSymbol { IsStatic: false, Parameters.Length: 0, DeclaredAccessibility: Accessibility.Public }))
+            {
+                return true;
+            }
+        }
+
+        return type.AllInterfaces.Any(i => i.GetMembers(name).Any(m => m is IMethodSymbol { Parameters.Length: 0 }))
+               || Model.LookupSymbols(position.SpanStart, type, name, includeReducedExtensionMethods: true)
+                   .Any(s => s is IMethodSymbol { ReducedFrom: not null, Parameters.Length: 0 });
+    }
+
+    /// <summary><c>x.Name();</c>, <c>x?.Name();</c> or <c>await x.Name()</c>, with <c>ConfigureAwait(false)</c> where the function uses it.</summary>
+    public StatementSyntax Call(ExpressionSyntax target, string method, bool awaited, bool conditional)
+    {
+        if (conditional && !awaited)
+        {
+            return ExpressionStatement(ConditionalAccessExpression(target, InvocationExpression(MemberBindingExpression(IdentifierName(method)))));
+        }
+
+        ExpressionSyntax call = InvocationExpression(MemberAccessExpression(SyntaxKind.SimpleMemberAccessExpression, target, IdentifierName(method)));
+        if (awaited)
+        {
+            if (Context.UsesConfigureAwaitFalse)
+            {
+                call = InvocationExpression(
+                    MemberAccessExpression(SyntaxKind.SimpleMemberAccessExpression, call, IdentifierName("ConfigureAwait")),
+                    ArgumentList(SingletonSeparatedList(Argument(LiteralExpression(SyntaxKind.FalseLiteralExpression)))));
+            }
+
+            call = AwaitExpression(call);
+        }
+
+        var statement = ExpressionStatement(call);
+        return conditional
+            ? IfStatement(BinaryExpression(SyntaxKind.NotEqualsExpression, target, LiteralExpression(SyntaxKind.NullLiteralExpression)), Block(statement))
+            : statement;
+    }
+
+    private static ExpressionSyntax Unwrap(ExpressionSyntax expression, out bool awaited)
+    {
+        awaited = false;
+        if (expression is AwaitExpressionSyntax awaitExpression)
+        {
+            awaited = true;
+            expression = awaitExpression.Expression;
+            if (expression is InvocationExpressionSyntax { Expression: MemberAccessExpressionSyntax { Name.Identifier.ValueText: "ConfigureAwait" } configure })
+            {
+                expression = configure.Expression;
+            }
+        }
+
+        return expression;
+    }
+
+    /// <summary>Is the expression the local itself, seen through parentheses, casts and <c>as</c>?</summary>
+    private bool IsLocal(ExpressionSyntax expression, ILocalSymbol local)
+    {
+        while (true)
+        {
+            switch (expression)
+            {
+                case ParenthesizedExpressionSyntax parenthesized:
+                    expression = parenthesized.Expression;
+                    continue;
+                case CastExpressionSyntax cast:
+                    expression = cast.Expression;
+                    continue;
+                case BinaryExpressionSyntax { RawKind: (int)SyntaxKind.AsExpression } asExpression:
+                    expression = asExpression.Left;
+                    continue;
+                case IdentifierNameSyntax identifier:
+                    return identifier.Identifier.ValueText == local.Name
+                           && SymbolEqualityComparer.Default.Equals(Model.GetSymbolInfo(identifier).Symbol, local);
+                default:
+                    return false;
+            }
+        }
+    }
+}

@@ -1,0 +1,218 @@
+using System.Collections.Generic;
+using System.Collections.Immutable;
+using System.Linq;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+using Microsoft.CodeAnalysis.Formatting;
+using static Microsoft.CodeAnalysis.CSharp.SyntaxFactory;
+
+namespace TenantDbGuard.CodeFixes.ConnectionLeak;
+
+/// <summary><c>try { ... } finally { x.Release(); }</c> around the statements that use the connection.</summary>
+internal static class ReleaseInFinallyFix
+{
+    private static readonly SymbolDisplayFormat HoistedTypeFormat = SymbolDisplayFormat.MinimallyQualifiedFormat
+        .AddMiscellaneousOptions(SymbolDisplayMiscellaneousOptions.IncludeNullableReferenceTypeModifier);
+
+    public static void Add(ReleaseChooser chooser, Region region, ILocalSymbol local, ImmutableArray<LeakFix>.Builder fixes)
+    {
+        var model = chooser.Model;
+        var block = region.Block;
+        var start = region.Start;
+        var end = Statements.LastStatementUsing(model, block, start, local);
+        for (var i = start; i <= end; i++)
+        {
+            if (Statements.IsAssignmentTo(model, block.Statements[i], local))
+            {
+                // The variable gets a new value: release the old one before that.
+                end = i - 1;
+                break;
+            }
+        }
+
+        // Released in this block and used again after that (opened again): this life ends at that release.
+        var statements = block.Statements.Skip(start).Take(end - start + 1).ToList();
+        var releases = MovableReleases(chooser, local, statements);
+        var first = releases.Select(r => Statements.RemovalUnit(r)).OfType<StatementSyntax>().Where(u => u.Parent == block).Select(u => block.Statements.IndexOf(u)).DefaultIfEmpty(-1).Min();
+        var needs = region.Needs;
+        if (first >= start && block.Statements.Skip(first + 1).Any(s => s is not LocalFunctionStatementSyntax && Statements.References(model, s, local)))
+        {
+            end = first;
+            statements = block.Statements.Skip(start).Take(end - start + 1).ToList();
+            releases = MovableReleases(chooser, local, statements);
+            if (region.Opened && (!chooser.Releases(block.Statements[first], local, out var firstName, out _) || firstName is "Close" or "CloseAsync"))
+            {
+                // Opened again later: close it, a disposed connection cannot be opened.
+                needs |= ReleaseNeeds.Reopenable;
+            }
+        }
+
+        var release = chooser.Choose(local, releases, region.Acquiring, needs);
+        if (release is null || statements.Any(s => s.DescendantNodesAndSelf().Any(n => n is LabeledStatementSyntax)))
+        {
+            // A label inside the try could be the target of a goto from outside it, which C# does not allow.
+            return;
+        }
+
+        if (statements.Count == 0)
+        {
+            // Nothing uses the connection after it is taken: give it back right away.
+            fixes.Add(LeakFix.ReleaseInFinally(root =>
+            {
+                var current = Statements.Find(root, block);
+                var list = block.Statements.Insert(start, release.WithAdditionalAnnotations(Formatter.Annotation));
+                return root.ReplaceNode(current, block.WithStatements(list).WithAdditionalAnnotations(Formatter.Annotation));
+            }));
+            return;
+        }
+
+        // A local declared in the try but needed after it (the region stops before a reassignment) is declared
+        // before the try and assigned inside it.
+        var afterRegion = block.Statements.Skip(end + 1).ToList();
+        var hoisted = new Dictionary<LocalDeclarationStatementSyntax, ILocalSymbol>();
+        foreach (var declaration in statements.OfType<LocalDeclarationStatementSyntax>())
+        {
+            var declared = declaration.Declaration.Variables.Select(v => model.GetDeclaredSymbol(v)).OfType<ILocalSymbol>().ToList();
+            if (!declared.Any(d => afterRegion.Any(a => Statements.References(model, a, d))))
+            {
+                continue;
+            }
+
+            if (declared.Count != 1 || declaration.Declaration.Variables[0].Initializer is null || !declaration.UsingKeyword.IsKind(SyntaxKind.None) || declared[0].Type.IsAnonymousType)
+            {
+                return;
+            }
+
+            hoisted.Add(declaration, declared[0]);
+        }
+
+        var laterReleases = region.ReleasedAfterLoop ? ReleasesAfterLoop(chooser, local, block) : new List<SyntaxNode>();
+        fixes.Add(LeakFix.ReleaseInFinally(root =>
+        {
+            var currentBlock = Statements.Find(root, block);
+            TryStatementSyntax tryStatement;
+            int replaced;
+            if (statements.Count == 1 && statements[0] is TryStatementSyntax existing)
+            {
+                // Reuse the try that is already there.
+                var cleaned = Statements.RemoveReleases(existing, releases, release)!;
+                var finallyBlock = cleaned.Finally is { } finallyClause ? finallyClause.Block.AddStatements(release) : Block(release);
+                tryStatement = cleaned.WithFinally(FinallyClause(finallyBlock));
+                replaced = 1;
+            }
+            else
+            {
+                var body = Statements.Kept(statements.Select(statement =>
+                {
+                    var mapped = statement is LocalDeclarationStatementSyntax declaration && hoisted.ContainsKey(declaration) ? Statements.AssignInstead(declaration) : statement;
+                    return (statement, Statements.RemoveReleases(mapped, releases, release));
+                }));
+                var blankLines = new SyntaxTriviaList();
+                if (body.Count > 0)
+                {
+                    // Blank lines above the first statement stay above the try; its comments move in with it.
+                    var leading = body[0].GetLeadingTrivia();
+                    var prefix = leading.TakeWhile(t => t.IsKind(SyntaxKind.EndOfLineTrivia) || t.IsKind(SyntaxKind.WhitespaceTrivia)).ToList();
+                    blankLines = TriviaList(prefix.Where(t => t.IsKind(SyntaxKind.EndOfLineTrivia)));
+                    body[0] = body[0].WithLeadingTrivia(leading.Skip(prefix.Count));
+                }
+
+                tryStatement = TryStatement(Block(body), default, FinallyClause(Block(release)))
+                    .WithLeadingTrivia(blankLines)
+                    .WithTrailingTrivia(statements[statements.Count - 1].GetTrailingTrivia());
+                replaced = statements.Count;
+            }
+
+            var list = block.Statements.ToList();
+            list.RemoveRange(start, replaced);
+            list.Insert(start, tryStatement.WithAdditionalAnnotations(Formatter.Annotation));
+            list.InsertRange(start, hoisted.Values.Select(h => (StatementSyntax)LocalDeclarationStatement(
+                VariableDeclaration(ParseTypeName(h.Type.ToMinimalDisplayString(model, region.Acquiring.SpanStart, HoistedTypeFormat)), SingletonSeparatedList(VariableDeclarator(h.Name))))));
+            var newBlock = block.WithStatements(List(list)).WithAdditionalAnnotations(Formatter.Annotation);
+            if (laterReleases.Count == 0)
+            {
+                return root.ReplaceNode(currentBlock, newBlock);
+            }
+
+            var tracked = root.TrackNodes(laterReleases.Append(currentBlock));
+            tracked = tracked.ReplaceNode(tracked.GetCurrentNode(currentBlock)!, newBlock);
+            foreach (var later in laterReleases)
+            {
+                if (tracked.GetCurrentNode(later) is { } current)
+                {
+                    tracked = tracked.RemoveNode(current, SyntaxRemoveOptions.KeepNoTrivia)!;
+                }
+            }
+
+            return tracked;
+        }));
+    }
+
+    /// <summary>Top-level statements: the following global statements that use the connection go into one try.</summary>
+    public static void AddTopLevel(ReleaseChooser chooser, CompilationUnitSyntax unit, GlobalStatementSyntax acquiring, ILocalSymbol local, ImmutableArray<LeakFix>.Builder fixes)
+    {
+        var model = chooser.Model;
+        var index = unit.Members.IndexOf(acquiring);
+        var following = unit.Members.Skip(index + 1).TakeWhile(m => m is GlobalStatementSyntax).Cast<GlobalStatementSyntax>().ToList();
+        var count = 0;
+        for (var i = 0; i < following.Count; i++)
+        {
+            if (Statements.IsAssignmentTo(model, following[i].Statement, local))
+            {
+                break;
+            }
+
+            if (Statements.References(model, following[i].Statement, local))
+            {
+                count = i + 1;
+            }
+        }
+
+        var statements = following.Take(count).Select(g => g.Statement).ToList();
+        var releases = MovableReleases(chooser, local, statements);
+        var release = chooser.Choose(local, releases, acquiring, ReleaseNeeds.None);
+        if (release is null || statements.Count == 0)
+        {
+            return;
+        }
+
+        fixes.Add(LeakFix.ReleaseInFinally(root =>
+        {
+            var currentUnit = (CompilationUnitSyntax)root;
+            var body = statements.Select(s => Statements.RemoveReleases(s, releases, release)).Where(s => s is not null).Cast<StatementSyntax>().ToList();
+            var tryStatement = TryStatement(Block(body), default, FinallyClause(Block(release)))
+                .WithLeadingTrivia(SyntaxTriviaList.Empty)
+                .WithTrailingTrivia(statements[statements.Count - 1].GetTrailingTrivia())
+                .WithAdditionalAnnotations(Formatter.Annotation);
+            var members = currentUnit.Members.ToList();
+            members.RemoveRange(index + 1, statements.Count);
+            members.Insert(index + 1, GlobalStatement(tryStatement).WithAdditionalAnnotations(Formatter.Annotation));
+            return currentUnit.WithMembers(List(members));
+        }));
+    }
+
+    /// <summary>
+    /// The releases the finally replaces: not those that give back an old value before the variable takes a new one
+    /// (a retry's <c>x.Dispose(); x = pool.GetConnection();</c>), which must stay where they are.
+    /// </summary>
+    public static List<StatementSyntax> MovableReleases(ReleaseChooser chooser, ILocalSymbol local, IEnumerable<StatementSyntax> region) =>
+        chooser.FindReleases(local, region)
+            .Where(release => Statements.RemovalUnit(release) is not StatementSyntax { Parent: BlockSyntax owner } unit
+                              || !owner.Statements.SkipWhile(s => s != unit).Skip(1).Any(s => Statements.IsWritten(chooser.Model, local, new[] { s })))
+            .ToList();
+
+    /// <summary>Releases after the loop around <paramref name="block"/>, when nothing assigns the variable there.</summary>
+    private static List<SyntaxNode> ReleasesAfterLoop(ReleaseChooser chooser, ILocalSymbol local, BlockSyntax block)
+    {
+        if (block.Parent is not (CommonForEachStatementSyntax or ForStatementSyntax or WhileStatementSyntax or DoStatementSyntax) || block.Parent.Parent is not BlockSyntax outer)
+        {
+            return new List<SyntaxNode>();
+        }
+
+        var after = outer.Statements.SkipWhile(s => s != block.Parent).Skip(1).ToList();
+        return Statements.IsWritten(chooser.Model, local, after)
+            ? new List<SyntaxNode>()
+            : chooser.FindReleases(local, after).Select(Statements.RemovalUnit).ToList();
+    }
+}

@@ -1,0 +1,373 @@
+using System.Collections.Generic;
+using System.Linq;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+using Microsoft.CodeAnalysis.Formatting;
+using static Microsoft.CodeAnalysis.CSharp.SyntaxFactory;
+
+namespace TenantDbGuard.CodeFixes.ConnectionLeak;
+
+/// <summary>What the fixes ask of the statements around an acquisition: who uses the local, where its uses end, how a release is removed.</summary>
+internal static class Statements
+{
+    private static readonly SyntaxAnnotation UnwrapMarker = new("TenantDbGuard.Unwrap");
+
+    /// <summary>
+    /// Does the node use the local: by name, or by calling a local function that uses it (the call is where the
+    /// connection is needed)?
+    /// </summary>
+    public static bool References(SemanticModel model, SyntaxNode node, ILocalSymbol local) =>
+        node.DescendantNodesAndSelf().OfType<IdentifierNameSyntax>().Any(id => Is(model, id, local) || CallsFunctionUsing(model, id, local));
+
+    public static bool Is(SemanticModel model, IdentifierNameSyntax identifier, ILocalSymbol local) =>
+        identifier.Identifier.ValueText == local.Name && SymbolEqualityComparer.Default.Equals(model.GetSymbolInfo(identifier).Symbol, local);
+
+    /// <summary>The identifiers in the node that name the local (lambdas and local functions included).</summary>
+    public static IEnumerable<IdentifierNameSyntax> Uses(SemanticModel model, SyntaxNode node, ILocalSymbol local) =>
+        node.DescendantNodesAndSelf().OfType<IdentifierNameSyntax>().Where(id => Is(model, id, local));
+
+    /// <summary><c>x = ...;</c> as a statement of its own.</summary>
+    public static bool IsAssignmentTo(SemanticModel model, StatementSyntax statement, ILocalSymbol local) =>
+        statement is ExpressionStatementSyntax { Expression: AssignmentExpressionSyntax { Left: IdentifierNameSyntax target } }
+        && Is(model, target, local);
+
+    /// <summary>Is the local assigned, incremented or passed by <c>ref</c>/<c>out</c> anywhere in the statements?</summary>
+    public static bool IsWritten(SemanticModel model, ILocalSymbol local, IEnumerable<SyntaxNode> statements) =>
+        statements.SelectMany(s => s.DescendantNodesAndSelf()).Any(node => node switch
+        {
+            AssignmentExpressionSyntax assignment => assignment.Left is IdentifierNameSyntax id && Is(model, id, local),
+            ArgumentSyntax { RefKindKeyword.RawKind: not 0, Expression: IdentifierNameSyntax id } => Is(model, id, local),
+            PrefixUnaryExpressionSyntax { RawKind: (int)SyntaxKind.PreIncrementExpression or (int)SyntaxKind.PreDecrementExpression, Operand: IdentifierNameSyntax id } => Is(model, id, local),
+            PostfixUnaryExpressionSyntax { Operand: IdentifierNameSyntax id } => Is(model, id, local),
+            _ => false,
+        });
+
+    /// <summary>
+    /// The index of the last statement from <paramref name="start"/> on that uses the local, or that declares a local
+    /// used later (a command, a reader made from the connection must stay covered).
+    /// </summary>
+    public static int LastStatementUsing(SemanticModel model, BlockSyntax block, int start, ILocalSymbol local)
+    {
+        var statements = block.Statements;
+        var end = start - 1;
+        for (var i = start; i < statements.Count; i++)
+        {
+            // A local function's declaration is not a use; a call of it is.
+            if (statements[i] is not LocalFunctionStatementSyntax && References(model, statements[i], local))
+            {
+                end = i;
+            }
+        }
+
+        var changed = true;
+        while (changed)
+        {
+            changed = false;
+            var declared = statements.Skip(start).Take(end - start + 1)
+                .OfType<LocalDeclarationStatementSyntax>()
+                .SelectMany(d => d.Declaration.Variables)
+                .Select(v => model.GetDeclaredSymbol(v))
+                .OfType<ILocalSymbol>()
+                .ToList();
+            for (var i = end + 1; i < statements.Count; i++)
+            {
+                if (declared.Any(d => References(model, statements[i], d)))
+                {
+                    end = i;
+                    changed = true;
+                }
+            }
+        }
+
+        return end;
+    }
+
+    /// <summary>The statements after <paramref name="declaration"/> up to the last one that uses a local it declares.</summary>
+    public static List<StatementSyntax> UsingDeclaredLocals(SemanticModel model, BlockSyntax block, LocalDeclarationStatementSyntax declaration)
+    {
+        var declared = declaration.Declaration.Variables.Select(v => model.GetDeclaredSymbol(v)).OfType<ILocalSymbol>().ToList();
+        var start = block.Statements.IndexOf(declaration) + 1;
+        var end = start - 1;
+        for (var i = start; i < block.Statements.Count; i++)
+        {
+            if (declared.Any(local => References(model, block.Statements[i], local)))
+            {
+                end = i;
+            }
+        }
+
+        return block.Statements.Skip(start).Take(end - start + 1).ToList();
+    }
+
+    /// <summary>The statement of <paramref name="block"/> that holds <paramref name="node"/>.</summary>
+    public static StatementSyntax TopLevel(SyntaxNode node, BlockSyntax block) =>
+        node.AncestorsAndSelf().OfType<StatementSyntax>().First(s => s.Parent == block);
+
+    /// <summary>
+    /// The acquisition with what completes it: <c>await</c>, <c>ConfigureAwait</c>, parentheses, casts; with
+    /// <paramref name="throughChoices"/>, also <c>!</c>, <c>as</c>, <c>??</c>, <c>?:</c> and switch arms, which pass
+    /// the value on (to find out where it goes).
+    /// </summary>
+    public static ExpressionSyntax OutermostValue(ExpressionSyntax acquisition, bool throughChoices = false)
+    {
+        var current = acquisition;
+        while (true)
+        {
+            switch (current.Parent)
+            {
+                case AwaitExpressionSyntax or ParenthesizedExpressionSyntax or CastExpressionSyntax:
+                case PostfixUnaryExpressionSyntax { RawKind: (int)SyntaxKind.SuppressNullableWarningExpression } when throughChoices:
+                case BinaryExpressionSyntax { RawKind: (int)SyntaxKind.AsExpression or (int)SyntaxKind.CoalesceExpression } when throughChoices:
+                case ConditionalExpressionSyntax conditional when throughChoices && conditional.Condition != current:
+                    current = (ExpressionSyntax)current.Parent;
+                    continue;
+                case SwitchExpressionArmSyntax { Parent: SwitchExpressionSyntax switchExpression } when throughChoices:
+                    current = switchExpression;
+                    continue;
+                case MemberAccessExpressionSyntax { Name.Identifier.ValueText: "ConfigureAwait", Parent: InvocationExpressionSyntax configureAwait } access when access.Expression == current:
+                    current = configureAwait;
+                    continue;
+                default:
+                    return current;
+            }
+        }
+    }
+
+    /// <summary>Does the expression only run under a condition, or more than once, within <paramref name="container"/>?</summary>
+    public static bool IsConditionallyEvaluated(SyntaxNode expression, SyntaxNode container)
+    {
+        for (var child = expression; child != container && child.Parent is { } parent; child = parent)
+        {
+            var conditional = parent switch
+            {
+                BinaryExpressionSyntax binary => binary.Right == child && binary.Kind() is SyntaxKind.LogicalAndExpression or SyntaxKind.LogicalOrExpression or SyntaxKind.CoalesceExpression,
+                AssignmentExpressionSyntax assignment => assignment.Right == child && assignment.IsKind(SyntaxKind.CoalesceAssignmentExpression),
+                ConditionalExpressionSyntax ternary => ternary.Condition != child,
+                ConditionalAccessExpressionSyntax access => access.WhenNotNull == child,
+                SwitchExpressionArmSyntax or CatchFilterClauseSyntax => true,
+                WhileStatementSyntax or DoStatementSyntax or ForStatementSyntax => true,
+                _ => false,
+            };
+            if (conditional)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>
+    /// Removes the given release statements from a node. An <c>if</c> left with nothing to do goes too, and so does a
+    /// <c>catch</c> left with nothing but <c>throw;</c> (a <c>try</c> left with nothing to handle gives its statements
+    /// to the block around it).
+    /// </summary>
+    /// <returns>The node without them, or <c>null</c> when the node itself was one of them.</returns>
+    public static TNode? RemoveReleases<TNode>(TNode node, IReadOnlyCollection<StatementSyntax> releases, StatementSyntax? moved = null)
+        where TNode : SyntaxNode
+    {
+        var units = releases
+            .Where(release => node.Span.Contains(release.Span) && node.DescendantNodesAndSelf().Contains(release))
+            .Select(RemovalUnit)
+            .ToList();
+        if (units.Count == 0)
+        {
+            return node;
+        }
+
+        if (units.Contains(node))
+        {
+            return null;
+        }
+
+        var unwrapped = new List<TryStatementSyntax>();
+        var removable = units.Select(unit => OnlyRethrowLeft(unit, node, unwrapped) ?? unit).ToList();
+
+        // Drop the statement with its line; keep a comment or directive that stood above it, unless the
+        // statement moves (with its comment) into the finally.
+        var result = node.TrackNodes(removable.Concat(unwrapped));
+        foreach (var unit in removable)
+        {
+            var moves = moved is not null && HasCommentsOrDirectives(moved.GetLeadingTrivia())
+                && unit.DescendantNodesAndSelf().OfType<StatementSyntax>().Any(n => n.IsEquivalentTo(moved, topLevel: false));
+            var options = !moves && HasCommentsOrDirectives(unit.GetLeadingTrivia())
+                ? SyntaxRemoveOptions.KeepLeadingTrivia | SyntaxRemoveOptions.KeepDirectives
+                : SyntaxRemoveOptions.KeepNoTrivia;
+            if (result.GetCurrentNode(unit) is { } current)
+            {
+                result = result.RemoveNode(current, options)!;
+            }
+        }
+
+        foreach (var tryStatement in unwrapped)
+        {
+            if (result.GetCurrentNode(tryStatement) is { Catches.Count: 0, Finally: null } current)
+            {
+                var statements = current.Block.Statements;
+                result = result.ReplaceNode(current, statements.Select((s, i) => i == 0 ? s.WithLeadingTrivia(current.GetLeadingTrivia()) : s));
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>
+    /// The catch clause to remove instead of <paramref name="unit"/> when the release is all it does before
+    /// <c>throw;</c>; its try is unwrapped when that leaves it empty and its block's locals clash with nothing.
+    /// </summary>
+    private static SyntaxNode? OnlyRethrowLeft(SyntaxNode unit, SyntaxNode node, List<TryStatementSyntax> unwrapped)
+    {
+        if (unit.Parent is not BlockSyntax { Statements.Count: 2, Parent: CatchClauseSyntax { Filter: null, Parent: TryStatementSyntax tryStatement } clause } block
+            || block.Statements[0] != unit
+            || block.Statements[1] is not ThrowStatementSyntax { Expression: null } rethrow
+            || HasCommentsOrDirectives(rethrow.GetLeadingTrivia()) || HasCommentsOrDirectives(block.CloseBraceToken.LeadingTrivia))
+        {
+            return null;
+        }
+
+        if (tryStatement.Catches.Count > 1 || tryStatement.Finally is not null || tryStatement == node)
+        {
+            return clause;
+        }
+
+        // The only handler: the try has nothing left to do, and its statements move out of it.
+        if (tryStatement.Parent is not BlockSyntax outer)
+        {
+            return null;
+        }
+
+        var inner = tryStatement.Block.Statements.OfType<LocalDeclarationStatementSyntax>().SelectMany(d => d.Declaration.Variables).Select(v => v.Identifier.ValueText).ToList();
+        var others = outer.Statements.Where(s => s != tryStatement).SelectMany(s => s.DescendantNodesAndSelf().OfType<VariableDeclaratorSyntax>()).Select(v => v.Identifier.ValueText);
+        if (inner.Intersect(others).Any())
+        {
+            return null;
+        }
+
+        unwrapped.Add(tryStatement);
+        return clause;
+    }
+
+    /// <summary>
+    /// The statements that stay, in order, when some are removed: one that sat right under a removed statement
+    /// loses the blank line above it, so that the removal leaves no gap.
+    /// </summary>
+    public static List<StatementSyntax> Kept(IEnumerable<(StatementSyntax Original, StatementSyntax? Kept)> statements)
+    {
+        var kept = new List<StatementSyntax>();
+        var removedTight = false;
+        foreach (var (original, statement) in statements)
+        {
+            if (statement is null)
+            {
+                removedTight = !StartsWithBlankLine(original);
+                continue;
+            }
+
+            kept.Add(removedTight && StartsWithBlankLine(statement)
+                ? statement.WithLeadingTrivia(statement.GetLeadingTrivia().SkipWhile(t => !t.IsKind(SyntaxKind.EndOfLineTrivia)).Skip(1))
+                : statement);
+            removedTight = false;
+        }
+
+        return kept;
+    }
+
+    private static bool StartsWithBlankLine(SyntaxNode statement) =>
+        statement.GetLeadingTrivia().SkipWhile(t => t.IsKind(SyntaxKind.WhitespaceTrivia)).FirstOrDefault().IsKind(SyntaxKind.EndOfLineTrivia);
+
+    /// <summary>The release with the <c>if</c> that only guards it (<c>if (x != null) x.Release();</c>).</summary>
+    public static SyntaxNode RemovalUnit(StatementSyntax statement)
+    {
+        SyntaxNode unit = statement;
+        while (true)
+        {
+            switch (unit.Parent)
+            {
+                case BlockSyntax { Statements.Count: 1, Parent: IfStatementSyntax { Else: null } ifStatement }:
+                    unit = ifStatement;
+                    continue;
+                case IfStatementSyntax { Else: null } ifStatement when ifStatement.Statement == unit:
+                    unit = ifStatement;
+                    continue;
+                default:
+                    return unit;
+            }
+        }
+    }
+
+    public static bool HasCommentsOrDirectives(SyntaxTriviaList trivia) =>
+        trivia.Any(t => t.IsKind(SyntaxKind.SingleLineCommentTrivia) || t.IsKind(SyntaxKind.MultiLineCommentTrivia) || t.IsDirective);
+
+    /// <summary>A name for a new local that nothing in scope uses yet: <c>connection</c>, <c>connection2</c>, ...</summary>
+    public static string UniqueName(SemanticModel model, int position, string baseName)
+    {
+        var name = baseName;
+        for (var i = 2; model.LookupSymbols(position, name: name).Length > 0; i++)
+        {
+            name = baseName + i;
+        }
+
+        return name;
+    }
+
+    /// <summary><c>var x = value;</c> becomes <c>x = value;</c> (its declaration moved before the try).</summary>
+    public static StatementSyntax AssignInstead(LocalDeclarationStatementSyntax declaration)
+    {
+        var variable = declaration.Declaration.Variables[0];
+        return ExpressionStatement(AssignmentExpression(SyntaxKind.SimpleAssignmentExpression, IdentifierName(variable.Identifier.ValueText), variable.Initializer!.Value.WithoutTrivia()))
+            .WithTriviaFrom(declaration);
+    }
+
+    /// <summary><c>return x;</c> becomes <c>{ release; return x; }</c>, or the release goes before it in its block.</summary>
+    public static StatementSyntax ReleaseBefore(ReturnStatementSyntax returnStatement, StatementSyntax release)
+    {
+        var released = release.WithoutLeadingTrivia().WithAdditionalAnnotations(Formatter.Annotation);
+        return returnStatement.Parent is BlockSyntax
+            ? Block(released, returnStatement.WithoutLeadingTrivia()).WithLeadingTrivia(returnStatement.GetLeadingTrivia()).WithAdditionalAnnotations(UnwrapMarker, Formatter.Annotation)
+            : Block(released, returnStatement.WithoutTrivia()).WithTriviaFrom(returnStatement).WithAdditionalAnnotations(Formatter.Annotation);
+    }
+
+    /// <summary>Splices the blocks <see cref="ReleaseBefore"/> marked into the block around them.</summary>
+    public static TNode Flatten<TNode>(TNode node)
+        where TNode : SyntaxNode => (TNode)new BlockFlattener().Visit(node)!;
+
+    /// <summary>The node in <paramref name="root"/> at the span <paramref name="original"/> had when the fix was planned.</summary>
+    public static TNode Find<TNode>(SyntaxNode root, TNode original)
+        where TNode : SyntaxNode =>
+        root.FindNode(original.Span, getInnermostNodeForTie: true).FirstAncestorOrSelf<TNode>(n => n.Span == original.Span && n.RawKind == original.RawKind)!;
+
+    private static bool CallsFunctionUsing(SemanticModel model, IdentifierNameSyntax identifier, ILocalSymbol local) =>
+        identifier.Parent is InvocationExpressionSyntax invocation && invocation.Expression == identifier
+        && model.GetSymbolInfo(identifier).Symbol is IMethodSymbol { MethodKind: MethodKind.LocalFunction } function
+        && function.DeclaringSyntaxReferences.FirstOrDefault()?.GetSyntax() is LocalFunctionStatementSyntax declaration
+        && Uses(model, declaration, local).Any();
+
+    private sealed class BlockFlattener : CSharpSyntaxRewriter
+    {
+        public override SyntaxNode? VisitBlock(BlockSyntax node)
+        {
+            var visited = (BlockSyntax)base.VisitBlock(node)!;
+            if (!visited.Statements.Any(s => s.HasAnnotation(UnwrapMarker)))
+            {
+                return visited;
+            }
+
+            var statements = new List<StatementSyntax>();
+            foreach (var statement in visited.Statements)
+            {
+                if (statement is BlockSyntax inner && inner.HasAnnotation(UnwrapMarker))
+                {
+                    statements.Add(inner.Statements[0].WithLeadingTrivia(inner.GetLeadingTrivia()));
+                    statements.AddRange(inner.Statements.Skip(1));
+                }
+                else
+                {
+                    statements.Add(statement);
+                }
+            }
+
+            return visited.WithStatements(List(statements));
+        }
+    }
+}

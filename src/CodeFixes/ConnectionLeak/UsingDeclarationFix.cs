@@ -1,0 +1,79 @@
+using System.Collections.Immutable;
+using System.Linq;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+using Microsoft.CodeAnalysis.Formatting;
+using static Microsoft.CodeAnalysis.CSharp.SyntaxFactory;
+
+namespace TenantDbGuard.CodeFixes.ConnectionLeak;
+
+/// <summary><c>using var x = ...;</c> (<c>await using</c> in async code): the compiler writes the <c>finally</c>.</summary>
+internal static class UsingDeclarationFix
+{
+    /// <summary>
+    /// Offered when the local is disposable, declared in the block that holds all its uses, never written again, and
+    /// not released early with work after it (a <c>using</c> would then hold the connection longer).
+    /// </summary>
+    public static void Add(ReleaseChooser chooser, LocalDeclarationStatementSyntax declaration, ILocalSymbol local, ImmutableArray<LeakFix>.Builder fixes)
+    {
+        if (declaration.Parent is not BlockSyntax block || !declaration.UsingKeyword.IsKind(SyntaxKind.None) || declaration.IsConst
+            || declaration.Declaration.Variables.Count != 1)
+        {
+            return;
+        }
+
+        var kind = chooser.UsingFor(local.Type, declaration);
+        if (kind == UsingKind.None)
+        {
+            return;
+        }
+
+        var model = chooser.Model;
+        var index = block.Statements.IndexOf(declaration);
+        var after = block.Statements.Skip(index + 1).ToList();
+        if (after.Any(s => s.DescendantNodesAndSelf().Any(n => n is GotoStatementSyntax or LabeledStatementSyntax))
+            || Statements.IsWritten(model, local, after))
+        {
+            return;
+        }
+
+        // Releases that a using makes redundant: at the end of the block, or in a catch/finally of this block; not one
+        // after which the connection is used again (opened again: the using would keep it open in between).
+        var releases = chooser.FindReleases(local, after);
+        foreach (var release in releases)
+        {
+            var top = Statements.TopLevel(release, block);
+            if (!release.Ancestors().TakeWhile(a => a != block).Any(a => a is CatchClauseSyntax)
+                && after.SkipWhile(s => s != top).Skip(1).Any(s => s is not LocalFunctionStatementSyntax && Statements.References(model, s, local)))
+            {
+                return;
+            }
+
+            var inHandler = release.Ancestors().TakeWhile(a => a != block).Any(a => a is CatchClauseSyntax or FinallyClauseSyntax);
+            var atEnd = top == Statements.RemovalUnit(release) && after.SkipWhile(s => s != top).Skip(1).All(s => s is ReturnStatementSyntax or ThrowStatementSyntax or LocalFunctionStatementSyntax);
+            if (!inHandler && !atEnd)
+            {
+                return;
+            }
+        }
+
+        fixes.Add(LeakFix.UseUsing(kind == UsingKind.Async, root =>
+        {
+            var current = Statements.Find(root, block);
+            var rewritten = Statements.RemoveReleases(block, releases)!;
+            var newDeclaration = rewritten.Statements[index] is LocalDeclarationStatementSyntax d ? d : declaration;
+            var usingDeclaration = newDeclaration
+                .WithoutLeadingTrivia()
+                .WithUsingKeyword(Token(SyntaxKind.UsingKeyword).WithTrailingTrivia(Space));
+            if (kind == UsingKind.Async)
+            {
+                usingDeclaration = usingDeclaration.WithAwaitKeyword(Token(SyntaxKind.AwaitKeyword).WithTrailingTrivia(Space));
+            }
+
+            usingDeclaration = usingDeclaration.WithLeadingTrivia(newDeclaration.GetLeadingTrivia());
+            rewritten = rewritten.WithStatements(rewritten.Statements.Replace(rewritten.Statements[index], usingDeclaration));
+            return root.ReplaceNode(current, rewritten.WithAdditionalAnnotations(Formatter.Annotation));
+        }));
+    }
+}

@@ -1,0 +1,998 @@
+using TenantDbGuard.Analyzers.Tests.FixExecution;
+using TenantDbGuard.Analyzers.Tests.Verifiers;
+using Verify = TenantDbGuard.Analyzers.Tests.Verifiers.CSharpCodeFixVerifier<
+    TenantDbGuard.Analyzers.ConnectionLeakAnalyzer,
+    TenantDbGuard.CodeFixes.ConnectionLeakCodeFixProvider>;
+
+namespace TenantDbGuard.Analyzers.Tests;
+
+/// <summary>
+/// The fix never releases a connection that leaves the method: returned, stored in a field or a collection, handed to
+/// <c>Interlocked</c>, captured by something that outlives the call, owned by a reader opened with
+/// <c>CommandBehavior.CloseConnection</c>, or a pool rather than a connection. Where the hand-off point is clear it
+/// releases on failure only; where it is not, it offers nothing, whatever the analyzer reports (the no-fix cases give
+/// the provider a TDG001 of their own, so they hold however the analyzer decides).
+/// </summary>
+[Collection(FixExecutionCollection.Name)]
+public sealed class ConnectionLeakCodeFixOwnershipTests
+{
+    private const string DisposeOnFailure = "TDG001.DisposeOnFailure";
+
+    // ---------------------------------------------------------------- readers that own their connection
+
+    [Fact]
+    public Task Connection_of_a_returned_CloseConnection_reader_is_disposed_on_failure_only() => Verify.VerifyCodeFixAsync("""
+        using System.Data;
+        using System.Data.Common;
+        using MySqlConnector;
+
+        class C
+        {
+            DbDataReader M(string connectionString)
+            {
+                var conn = new MySqlConnection(connectionString);
+                [|conn.Open()|];
+                var command = new MySqlCommand("select name from customers order by id", conn);
+                return command.ExecuteReader(CommandBehavior.CloseConnection);
+            }
+        }
+        """, """
+        using System.Data;
+        using System.Data.Common;
+        using MySqlConnector;
+
+        class C
+        {
+            DbDataReader M(string connectionString)
+            {
+                var conn = new MySqlConnection(connectionString);
+                try
+                {
+                    conn.Open();
+                    var command = new MySqlCommand("select name from customers order by id", conn);
+                    return command.ExecuteReader(CommandBehavior.CloseConnection);
+                }
+                catch
+                {
+                    conn.Dispose();
+                    throw;
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Connection_of_a_CloseConnection_reader_returned_inside_a_wrapper_is_disposed_on_failure_only() => Verify.VerifyCodeFixAsync("""
+        using System.Collections;
+        using System.Collections.Generic;
+        using System.Data;
+        using System.Data.Common;
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        sealed class Names : IEnumerable<string>
+        {
+            private readonly DbDataReader _reader;
+
+            public Names(DbDataReader reader) => _reader = reader;
+
+            public IEnumerator<string> GetEnumerator()
+            {
+                using (_reader)
+                {
+                    while (_reader.Read())
+                    {
+                        yield return _reader.GetString(0);
+                    }
+                }
+            }
+
+            IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
+        }
+
+        class C
+        {
+            async Task<Names> M(string connectionString)
+            {
+                var conn = new MySqlConnection(connectionString);
+                await [|conn.OpenAsync()|];
+                var command = new MySqlCommand("select name from customers order by id", conn);
+                var reader = await command.ExecuteReaderAsync(CommandBehavior.CloseConnection);
+                return new Names(reader);
+            }
+        }
+        """, """
+        using System.Collections;
+        using System.Collections.Generic;
+        using System.Data;
+        using System.Data.Common;
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        sealed class Names : IEnumerable<string>
+        {
+            private readonly DbDataReader _reader;
+
+            public Names(DbDataReader reader) => _reader = reader;
+
+            public IEnumerator<string> GetEnumerator()
+            {
+                using (_reader)
+                {
+                    while (_reader.Read())
+                    {
+                        yield return _reader.GetString(0);
+                    }
+                }
+            }
+
+            IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
+        }
+
+        class C
+        {
+            async Task<Names> M(string connectionString)
+            {
+                var conn = new MySqlConnection(connectionString);
+                try
+                {
+                    await conn.OpenAsync();
+                    var command = new MySqlCommand("select name from customers order by id", conn);
+                    var reader = await command.ExecuteReaderAsync(CommandBehavior.CloseConnection);
+                    return new Names(reader);
+                }
+                catch
+                {
+                    await conn.DisposeAsync();
+                    throw;
+                }
+            }
+        }
+        """, DisposeOnFailure);
+
+    [Fact]
+    public Task Cloned_connection_whose_CloseConnection_reader_is_returned_is_disposed_on_failure_only() => Verify.VerifyCodeFixAsync("""
+        using System.Data;
+        using System.Data.Common;
+        using MySqlConnector;
+
+        class C
+        {
+            DbDataReader M(MySqlConnection template)
+            {
+                var clone = template.Clone();
+                [|clone.Open()|];
+                var command = new MySqlCommand("select name from customers order by id", clone);
+                return command.ExecuteReader(CommandBehavior.CloseConnection);
+            }
+        }
+        """, """
+        using System.Data;
+        using System.Data.Common;
+        using MySqlConnector;
+
+        class C
+        {
+            DbDataReader M(MySqlConnection template)
+            {
+                var clone = template.Clone();
+                try
+                {
+                    clone.Open();
+                    var command = new MySqlCommand("select name from customers order by id", clone);
+                    return command.ExecuteReader(CommandBehavior.CloseConnection);
+                }
+                catch
+                {
+                    clone.Dispose();
+                    throw;
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Connection_behind_a_returned_reader_without_CloseConnection_gets_no_fix() => NoFixVerifier.VerifyAsync("""
+        using System.Data.Common;
+        using MySqlConnector;
+
+        class C
+        {
+            DbDataReader M(string connectionString)
+            {
+                var conn = new MySqlConnection(connectionString);
+                [|conn.Open()|];
+                var command = new MySqlCommand("select name from customers", conn);
+                return command.ExecuteReader();
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Connection_of_a_returned_transaction_gets_no_fix() => NoFixVerifier.VerifyAsync("""
+        using MySqlConnector;
+
+        class C
+        {
+            MySqlTransaction Begin(string connectionString)
+            {
+                var conn = new MySqlConnection(connectionString);
+                [|conn.Open()|];
+                return conn.BeginTransaction();
+            }
+        }
+        """);
+
+    // ---------------------------------------------------------------- stored: fields, Interlocked, collections
+
+    [Fact]
+    public Task Lease_published_with_Interlocked_CompareExchange_gets_no_fix() => NoFixVerifier.VerifyAsync("""
+        using System.Threading;
+        using Prelude;
+
+        class C
+        {
+            private ConnectionLease _cached;
+
+            int M(LeasePool pool)
+            {
+                var lease = [|pool.GetConnection()|];
+                if (Interlocked.CompareExchange(ref _cached, lease, null) != null)
+                {
+                    lease.Dispose();
+                }
+
+                return _cached.Execute("select 1");
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Lease_swapped_in_with_Interlocked_Exchange_gets_no_fix() => NoFixVerifier.VerifyAsync("""
+        using System.Threading;
+        using Prelude;
+
+        class C
+        {
+            private ConnectionLease _current;
+
+            void Refresh(LeasePool pool)
+            {
+                var lease = [|pool.GetConnection()|];
+                Interlocked.Exchange(ref _current, lease)?.Dispose();
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Lease_prepared_then_cached_in_a_dictionary_is_released_on_failure_before_the_cache_takes_it() => Verify.VerifyCodeFixAsync("""
+        using System.Collections.Generic;
+        using Prelude;
+
+        class C
+        {
+            private readonly Dictionary<string, PooledConnection> _byTenant = new();
+
+            PooledConnection Open(Pool pool, string tenant)
+            {
+                var conn = [|pool.GetConnection()|];
+                conn.Execute("use " + tenant);
+                _byTenant[tenant] = conn;
+                conn.Execute("set names utf8mb4");
+                return conn;
+            }
+        }
+        """, """
+        using System.Collections.Generic;
+        using Prelude;
+
+        class C
+        {
+            private readonly Dictionary<string, PooledConnection> _byTenant = new();
+
+            PooledConnection Open(Pool pool, string tenant)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    conn.Execute("use " + tenant);
+                }
+                catch
+                {
+                    conn.Release();
+                    throw;
+                }
+
+                _byTenant[tenant] = conn;
+                conn.Execute("set names utf8mb4");
+                return conn;
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Connection_added_to_a_list_inside_a_branch_gets_no_fix() => NoFixVerifier.VerifyAsync("""
+        using System.Collections.Generic;
+        using Prelude;
+
+        class C
+        {
+            private readonly List<PooledConnection> _open = new();
+
+            void M(Pool pool, bool keep)
+            {
+                var conn = [|pool.GetConnection()|];
+                conn.Execute("select 1");
+                if (keep)
+                {
+                    _open.Add(conn);
+                }
+                else
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Connection_handed_to_a_helper_that_keeps_it_gets_no_fix() => NoFixVerifier.VerifyAsync("""
+        using System.Collections.Generic;
+        using Prelude;
+
+        class Registry
+        {
+            private readonly List<PooledConnection> _all = new();
+
+            public void Track(PooledConnection connection) => _all.Add(connection);
+        }
+
+        class C
+        {
+            void M(Pool pool, Registry registry)
+            {
+                var conn = [|pool.GetConnection()|];
+                registry.Track(conn);
+                conn.Execute("select 1");
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Connection_handed_to_an_out_parameter_by_a_call_is_released_on_failure_before_that_call() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            bool TryOpen(Pool pool, out PooledConnection connection)
+            {
+                var conn = [|pool.GetConnection()|];
+                conn.Execute("select 1");
+                Keep(conn, out connection);
+                return true;
+            }
+
+            static void Keep(PooledConnection value, out PooledConnection target) => target = value;
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            bool TryOpen(Pool pool, out PooledConnection connection)
+            {
+                var conn = [|pool.GetConnection()|];
+                try
+                {
+                    conn.Execute("select 1");
+                }
+                catch
+                {
+                    conn.Release();
+                    throw;
+                }
+
+                Keep(conn, out connection);
+                return true;
+            }
+
+            static void Keep(PooledConnection value, out PooledConnection target) => target = value;
+        }
+        """);
+
+    // ---------------------------------------------------------------- captured
+
+    [Fact]
+    public Task Connection_released_by_a_returned_callback_is_released_on_failure_before_the_return() => Verify.VerifyCodeFixAsync("""
+        using System;
+        using Prelude;
+
+        class C
+        {
+            Func<int> M(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                conn.Execute("set names utf8mb4");
+                return () =>
+                {
+                    var rows = conn.Execute("select 1");
+                    conn.Release();
+                    return rows;
+                };
+            }
+        }
+        """, """
+        using System;
+        using Prelude;
+
+        class C
+        {
+            Func<int> M(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                try
+                {
+                    conn.Execute("set names utf8mb4");
+                    return () =>
+                    {
+                        var rows = conn.Execute("select 1");
+                        conn.Release();
+                        return rows;
+                    };
+                }
+                catch
+                {
+                    conn.Release();
+                    throw;
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Connection_captured_by_a_returned_callback_that_does_not_release_it_gets_no_fix() => NoFixVerifier.VerifyAsync("""
+        using System;
+        using Prelude;
+
+        class C
+        {
+            Func<int> M(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                conn.Execute("set names utf8mb4");
+                return () => conn.Execute("select 1");
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Connection_used_by_a_task_that_is_not_awaited_gets_no_fix() => NoFixVerifier.VerifyAsync("""
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            Task M(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                var work = Task.Run(() => conn.Execute("select 1"));
+                conn.Execute("select 2");
+                return work;
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Connection_captured_by_a_lazy_query_gets_no_fix() => NoFixVerifier.VerifyAsync("""
+        using System.Collections.Generic;
+        using System.Linq;
+        using Prelude;
+
+        class C
+        {
+            IEnumerable<int> M(Pool pool, int[] ids)
+            {
+                var conn = [|pool.GetConnection()|];
+                conn.Execute("set names utf8mb4");
+                var rows = ids.Select(id => conn.Execute("select " + id));
+                return rows;
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Connection_used_by_an_awaited_parallel_loop_is_released_in_finally() => Verify.VerifyCodeFixAsync("""
+        using System.Collections.Generic;
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            async Task M(LeasePool pool, IEnumerable<string> tenants)
+            {
+                var lease = [|pool.GetConnection()|];
+                // One connection serves one command at a time.
+                await Parallel.ForEachAsync(tenants, new ParallelOptions { MaxDegreeOfParallelism = 1 }, async (tenant, ct) => await lease.ExecuteAsync("select 1"));
+                lease.Dispose();
+            }
+        }
+        """, """
+        using System.Collections.Generic;
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            async Task M(LeasePool pool, IEnumerable<string> tenants)
+            {
+                await using var lease = pool.GetConnection();
+                // One connection serves one command at a time.
+                await Parallel.ForEachAsync(tenants, new ParallelOptions { MaxDegreeOfParallelism = 1 }, async (tenant, ct) => await lease.ExecuteAsync("select 1"));
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Connection_used_by_a_local_function_called_later_stays_open_until_that_call() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                conn.Execute("set names utf8mb4");
+                Log.Info("prepared");
+                var rows = Count();
+                conn.Release();
+                return rows;
+
+                int Count() => conn.Execute("select count(*) from sessions");
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    conn.Execute("set names utf8mb4");
+                    Log.Info("prepared");
+                    var rows = Count();
+                    return rows;
+                }
+                finally
+                {
+                    conn.Release();
+                }
+
+                int Count() => conn.Execute("select count(*) from sessions");
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Connection_returned_through_a_pattern_variable_gets_no_fix() => NoFixVerifier.VerifyAsync("""
+        using Prelude;
+
+        class C
+        {
+            ConnectionLease M(LeasePool pool)
+            {
+                if ([|pool.GetConnection()|] is { } lease && lease.Execute("select 1") > 0)
+                {
+                    return lease;
+                }
+
+                return null;
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Connection_put_in_a_returned_tuple_is_released_on_failure_only() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            (ConnectionLease Lease, int Rows) M(LeasePool pool)
+            {
+                var lease = [|pool.GetConnection()|];
+                var rows = lease.Execute("select 1");
+                return (lease, rows);
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            (ConnectionLease Lease, int Rows) M(LeasePool pool)
+            {
+                var lease = pool.GetConnection();
+                try
+                {
+                    var rows = lease.Execute("select 1");
+                    return (lease, rows);
+                }
+                catch
+                {
+                    lease.Dispose();
+                    throw;
+                }
+            }
+        }
+        """);
+
+    // ---------------------------------------------------------------- handed to an object that owns it
+
+    [Fact]
+    public Task Connection_handed_to_a_returned_lock_is_released_on_failure_only() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        sealed class DistributedLock
+        {
+            private readonly PooledConnection _conn;
+
+            public DistributedLock(PooledConnection conn)
+            {
+                _conn = conn;
+                _conn.Execute("select get_lock('jobs', 1)");
+            }
+
+            public void Release()
+            {
+                _conn.Execute("select release_lock('jobs')");
+                _conn.Release();
+            }
+        }
+
+        class C
+        {
+            DistributedLock Acquire(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                conn.Execute("set names utf8mb4");
+                return new DistributedLock(conn);
+            }
+        }
+        """, """
+        using Prelude;
+
+        sealed class DistributedLock
+        {
+            private readonly PooledConnection _conn;
+
+            public DistributedLock(PooledConnection conn)
+            {
+                _conn = conn;
+                _conn.Execute("select get_lock('jobs', 1)");
+            }
+
+            public void Release()
+            {
+                _conn.Execute("select release_lock('jobs')");
+                _conn.Release();
+            }
+        }
+
+        class C
+        {
+            DistributedLock Acquire(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    conn.Execute("set names utf8mb4");
+                    return new DistributedLock(conn);
+                }
+                catch
+                {
+                    conn.Release();
+                    throw;
+                }
+            }
+        }
+        """);
+
+    // A result that owns the connection, the command and the reader it is given (TShock's QueryResult).
+    private const string QueryResultType = """
+        using System;
+        using System.Data;
+        using MySqlConnector;
+
+        sealed class QueryResult : IDisposable
+        {
+            private readonly IDbConnection _connection;
+            private readonly IDbCommand _command;
+
+            public QueryResult(IDbConnection connection, IDataReader reader, IDbCommand command)
+            {
+                _connection = connection;
+                Reader = reader;
+                _command = command;
+            }
+
+            public IDataReader Reader { get; }
+
+            public void Dispose()
+            {
+                Reader.Dispose();
+                _command.Dispose();
+                _connection.Dispose();
+            }
+        }
+
+        """;
+
+    [Fact]
+    public Task Connection_returned_with_its_command_and_reader_in_one_owner_is_disposed_on_failure_only() => Verify.VerifyCodeFixAsync(QueryResultType + """
+        static class DbExt
+        {
+            public static QueryResult QueryReader(this MySqlConnection template, string query)
+            {
+                var db = template.Clone();
+                [|db.Open()|];
+                var com = db.CreateCommand(); // disposed by the QueryResult
+                com.CommandText = query;
+                return new QueryResult(db, com.ExecuteReader(), com);
+            }
+        }
+        """, QueryResultType + """
+        static class DbExt
+        {
+            public static QueryResult QueryReader(this MySqlConnection template, string query)
+            {
+                var db = template.Clone();
+                try
+                {
+                    db.Open();
+                    var com = db.CreateCommand(); // disposed by the QueryResult
+                    com.CommandText = query;
+                    return new QueryResult(db, com.ExecuteReader(), com);
+                }
+                catch
+                {
+                    db.Dispose();
+                    throw;
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Connection_returned_with_its_reader_from_a_try_whose_catch_wraps_the_error_is_disposed_on_failure_only() => Verify.VerifyCodeFixAsync(QueryResultType + """
+        static class DbExt
+        {
+            public static QueryResult QueryReader(this MySqlConnection template, string query)
+            {
+                var db = template.Clone();
+                try
+                {
+                    [|db.Open()|];
+                    var com = db.CreateCommand();
+                    com.CommandText = query;
+                    return new QueryResult(db, com.ExecuteReader(), com);
+                }
+                catch (Exception ex)
+                {
+                    throw new InvalidOperationException("The query failed.", ex);
+                }
+            }
+        }
+        """, QueryResultType + """
+        static class DbExt
+        {
+            public static QueryResult QueryReader(this MySqlConnection template, string query)
+            {
+                var db = template.Clone();
+                try
+                {
+                    try
+                    {
+                        db.Open();
+                        var com = db.CreateCommand();
+                        com.CommandText = query;
+                        return new QueryResult(db, com.ExecuteReader(), com);
+                    }
+                    catch
+                    {
+                        db.Dispose();
+                        throw;
+                    }
+                }
+                catch (Exception ex)
+                {
+                    throw new InvalidOperationException("The query failed.", ex);
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Connection_a_branch_prepares_before_a_using_takes_it_is_disposed_on_failure_up_to_the_using() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(LeasePool pool, bool prepare)
+            {
+                var lease = [|pool.GetConnection()|];
+                if (prepare)
+                {
+                    lease.Execute("set names utf8mb4");
+                }
+
+                using (lease)
+                {
+                    return lease.Execute("select 1");
+                }
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            int M(LeasePool pool, bool prepare)
+            {
+                var lease = pool.GetConnection();
+                try
+                {
+                    if (prepare)
+                    {
+                        lease.Execute("set names utf8mb4");
+                    }
+                }
+                catch
+                {
+                    lease.Dispose();
+                    throw;
+                }
+
+                using (lease)
+                {
+                    return lease.Execute("select 1");
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Connection_opened_in_a_branch_and_used_by_a_later_using_is_disposed_on_failure_up_to_the_using() => Verify.VerifyCodeFixAsync("""
+        using System;
+        using System.Data;
+        using MySqlConnector;
+
+        class C
+        {
+            int M(string connectionString, bool warm)
+            {
+                var conn = new MySqlConnection(connectionString);
+                if (warm)
+                {
+                    [|conn.Open()|];
+                    using var setup = new MySqlCommand("set @warm = 1", conn);
+                    setup.ExecuteNonQuery();
+                }
+
+                using (conn)
+                {
+                    if (conn.State != ConnectionState.Open)
+                    {
+                        conn.Open();
+                    }
+
+                    using var command = new MySqlCommand("select count(*) from customers", conn);
+                    return Convert.ToInt32(command.ExecuteScalar());
+                }
+            }
+        }
+        """, """
+        using System;
+        using System.Data;
+        using MySqlConnector;
+
+        class C
+        {
+            int M(string connectionString, bool warm)
+            {
+                var conn = new MySqlConnection(connectionString);
+                try
+                {
+                    if (warm)
+                    {
+                        conn.Open();
+                        using var setup = new MySqlCommand("set @warm = 1", conn);
+                        setup.ExecuteNonQuery();
+                    }
+                }
+                catch
+                {
+                    conn.Dispose();
+                    throw;
+                }
+
+                using (conn)
+                {
+                    if (conn.State != ConnectionState.Open)
+                    {
+                        conn.Open();
+                    }
+
+                    using var command = new MySqlCommand("select count(*) from customers", conn);
+                    return Convert.ToInt32(command.ExecuteScalar());
+                }
+            }
+        }
+        """);
+
+    // ---------------------------------------------------------------- pools are not connections
+
+    [Fact]
+    public Task Shared_data_source_returned_by_a_GetConnection_method_gets_no_fix() => NoFixVerifier.VerifyAsync("""
+        using System;
+        using MySqlConnector;
+
+        sealed class Tenants
+        {
+            private readonly MySqlDataSource _shared;
+
+            public Tenants(MySqlDataSource shared) => _shared = shared;
+
+            public MySqlDataSource GetConnection() => _shared;
+        }
+
+        class C
+        {
+            int M(Tenants tenants)
+            {
+                var pool = [|tenants.GetConnection()|];
+                using var conn = pool.OpenConnection();
+                using var command = new MySqlCommand("select count(*) from customers", conn);
+                return Convert.ToInt32(command.ExecuteScalar());
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Pool_type_returned_by_a_GetConnection_method_gets_no_fix() => NoFixVerifier.VerifyAsync("""
+        using System;
+        using Prelude;
+
+        sealed class TenantPool : IDisposable
+        {
+            public PooledConnection GetConnection() => new Pool().GetConnection();
+
+            public void Dispose() { }
+        }
+
+        sealed class Pools
+        {
+            private readonly TenantPool _pool = new();
+
+            public TenantPool GetConnection() => _pool;
+        }
+
+        class C
+        {
+            int M(Pools pools)
+            {
+                var pool = [|pools.GetConnection()|];
+                var conn = pool.GetConnection();
+                try
+                {
+                    return conn.Execute("select 1");
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """);
+}

@@ -1,0 +1,82 @@
+using System.Collections.Immutable;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CodeActions;
+using Microsoft.CodeAnalysis.CodeFixes;
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.Text;
+using TenantDbGuard.Analyzers.ConnectionLeak;
+using TenantDbGuard.Analyzers.Tests.FixExecution;
+using TenantDbGuard.CodeFixes;
+
+namespace TenantDbGuard.Analyzers.Tests.Verifiers;
+
+/// <summary>
+/// Checks that a fix offers nothing where it cannot be safe, however the analyzer judges the code: the provider gets
+/// the diagnostic at the marked spans in every form the analyzer can report it, and must register no code action.
+/// </summary>
+internal static class NoFixVerifier
+{
+    /// <summary>
+    /// TDG001 at every <c>[|...|]</c>: as the call's value and as the opened receiver, handed off and not.
+    /// </summary>
+    public static Task VerifyAsync(string source) => VerifyAsync(source, new ConnectionLeakCodeFixProvider(), (spans, tree) =>
+        from span in spans[string.Empty]
+        from kind in new[] { "Returned", "Opened" }
+        from handsOff in new[] { "false", "true" }
+        select Diagnostic.Create(
+            Descriptors.ConnectionNotReleased,
+            Location.Create(tree, span),
+            ImmutableDictionary<string, string?>.Empty
+                .Add(ConnectionLeakProperties.Kind, kind)
+                .Add(ConnectionLeakProperties.Reason, "ExceptionThrown")
+                .Add(ConnectionLeakProperties.HandsOff, handsOff),
+            "the connection",
+            "on some path"));
+
+    /// <summary>
+    /// TDG004 on the release marked <c>{|#0:...|}</c>, repeated by the release marked <c>{|#1:...|}</c>, reported as
+    /// fixable both as a second release and as a release the <c>finally</c> or <c>using</c> repeats.
+    /// </summary>
+    public static Task VerifyUseAfterReleaseAsync(string source) => VerifyAsync(source, new UseAfterReleaseCodeFixProvider(), (spans, tree) =>
+        from kind in new[] { "ReleasedAgain", "ReleasedBeforeFinally" }
+        select Diagnostic.Create(
+            Descriptors.ConnectionUsedAfterRelease,
+            Location.Create(tree, spans["#0"].Single()),
+            [Location.Create(tree, spans["#1"].Single())],
+            ImmutableDictionary<string, string?>.Empty
+                .Add(UseAfterReleaseProperties.Kind, kind)
+                .Add(UseAfterReleaseProperties.Fixable, "true"),
+            "'connection'",
+            "is released again"));
+
+    private static async Task VerifyAsync(
+        string source,
+        CodeFixProvider provider,
+        Func<ILookup<string, TextSpan>, SyntaxTree, IEnumerable<Diagnostic>> diagnostics)
+    {
+        var spans = new List<(string Name, TextSpan Span)>();
+        var code = Markup.Strip(source, (name, span) => spans.Add((name, span)));
+        Assert.NotEmpty(spans);
+
+        using var workspace = new AdhocWorkspace();
+        var project = workspace.AddProject("Test", LanguageNames.CSharp)
+            .WithCompilationOptions(new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary))
+            .WithParseOptions(new CSharpParseOptions(LanguageVersion.Latest))
+            .AddMetadataReferences(TestReferences.All);
+        var document = project.AddDocument("Test.cs", code);
+        var compilation = (await document.Project.GetCompilationAsync())!;
+        Assert.Empty(compilation.GetDiagnostics().Where(d => d.Severity == DiagnosticSeverity.Error));
+
+        var tree = (await document.GetSyntaxTreeAsync())!;
+        var offered = new List<string>();
+        foreach (var diagnostic in diagnostics(spans.ToLookup(s => s.Name, s => s.Span), tree))
+        {
+            var actions = new List<CodeAction>();
+            await provider.RegisterCodeFixesAsync(new CodeFixContext(document, diagnostic, (action, _) => actions.Add(action), CancellationToken.None));
+            offered.AddRange(actions.Select(a =>
+                $"'{a.Title}' for {string.Join(", ", diagnostic.Properties.Select(p => $"{p.Key}={p.Value}"))} at '{code.Substring(diagnostic.Location.SourceSpan.Start, diagnostic.Location.SourceSpan.Length)}'"));
+        }
+
+        Assert.True(offered.Count == 0, "A fix is offered where it must not be:\n" + string.Join("\n", offered));
+    }
+}
