@@ -659,6 +659,104 @@ public sealed class ConnectionLeakOwnershipTests
         Verify.Diagnostic().WithLocation(0).WithArguments("'source'", "if an exception is thrown at line 9"),
         Verify.Diagnostic().WithLocation(1).WithArguments("'target'", "if an exception is thrown at line 10"));
 
+    [Fact]
+    public Task Tasks_of_async_methods_started_together_and_released_in_finally_are_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        class C
+        {
+            static async Task<MySqlConnection> OpenAsync(string cs)
+            {
+                var conn = new MySqlConnection(cs);
+                try
+                {
+                    await conn.OpenAsync();
+                    return conn;
+                }
+                catch
+                {
+                    await conn.DisposeAsync();
+                    throw;
+                }
+            }
+
+            async Task<int> Both(string cs)
+            {
+                // An async method cannot throw on the call: the second call never loses the first connection.
+                var acquisitions = new[] { OpenAsync(cs), this.OpenAgainAsync(cs) };
+                try
+                {
+                    var conns = await Task.WhenAll(acquisitions);
+                    return conns.Length;
+                }
+                finally
+                {
+                    foreach (var acquisition in acquisitions)
+                    {
+                        if (acquisition.IsCompletedSuccessfully)
+                        {
+                            await acquisition.Result.DisposeAsync();
+                        }
+                    }
+                }
+            }
+
+            private async Task<MySqlConnection> OpenAgainAsync(string cs) => await OpenAsync(cs);
+        }
+        """);
+
+    [Fact]
+    public Task A_second_call_that_can_throw_before_its_task_exists_still_loses_the_first_connection() => Verify.VerifyAnalyzerAsync("""
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        class C
+        {
+            static async Task<MySqlConnection> OpenAsync(string cs)
+            {
+                var conn = new MySqlConnection(cs);
+                try
+                {
+                    await conn.OpenAsync();
+                    return conn;
+                }
+                catch
+                {
+                    await conn.DisposeAsync();
+                    throw;
+                }
+            }
+
+            // Not async: its check throws on the call, before any task exists.
+            static Task<MySqlConnection> OpenCheckedAsync(string cs) =>
+                cs.Length == 0 ? throw new System.ArgumentException("empty", nameof(cs)) : OpenAsync(cs);
+
+            async Task<int> Both(string cs)
+            {
+                var first = {|#0:OpenAsync(cs)|};
+                var second = OpenCheckedAsync(cs);
+                var acquisitions = new[] { first, second };
+                try
+                {
+                    var conns = await Task.WhenAll(acquisitions);
+                    return conns.Length;
+                }
+                finally
+                {
+                    foreach (var acquisition in acquisitions)
+                    {
+                        if (acquisition.IsCompletedSuccessfully)
+                        {
+                            await acquisition.Result.DisposeAsync();
+                        }
+                    }
+                }
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'first' from OpenAsync()", "if an exception is thrown at line 28"));
+
     // ---------------------------------------------------------------- copies, coalescing stores and ownership flags
 
     [Fact]

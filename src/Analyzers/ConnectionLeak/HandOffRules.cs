@@ -1,6 +1,7 @@
 // Who takes the resource over when it is passed on: a collection it is added to, or a wrapper object that
 // releases what it is given.
 using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.Operations;
 
 namespace TenantDbGuard.Analyzers.ConnectionLeak;
 
@@ -22,6 +23,13 @@ internal static class HandOffRules
     public static bool NeverThrows(IMethodSymbol method) =>
         method.ContainingType is { Name: "Interlocked" or "Volatile", ContainingNamespace.Name: "Threading" }
         || method is { Name: "SuppressFinalize", ContainingType: { Name: "GC", ContainingNamespace.Name: "System" } };
+
+    /// <summary>
+    /// A call to an <c>async</c> method of the compilation, static or on <c>this</c>: whatever its body throws goes into the
+    /// task it returns (seen where the task is awaited), so the call itself cannot throw.
+    /// </summary>
+    public static bool ThrowsOnlyIntoItsTask(IInvocationOperation invocation) =>
+        invocation.TargetMethod is { IsAsync: true } && invocation.Instance is null or IInstanceReferenceOperation;
 
     /// <summary>A type of the framework or of a data provider (a command, a transaction): it never takes a connection over.</summary>
     public static bool IsFrameworkType(ITypeSymbol? type)

@@ -243,7 +243,7 @@ internal sealed class InvocationTransfer
             Effects.Escape();
         }
 
-        if (!HandOffRules.NeverThrows(method) && !GuardCalls.IsSatisfied(invocation, _analysis))
+        if (!HandOffRules.NeverThrows(method) && !HandOffRules.ThrowsOnlyIntoItsTask(invocation) && !GuardCalls.IsSatisfied(invocation, _analysis))
         {
             Effects.MayThrow(invocation);
         }
