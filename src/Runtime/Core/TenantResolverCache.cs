@@ -117,9 +117,8 @@ internal sealed class TenantResolverCache
 
             if (running is not null)
             {
-                // A lookup's failure is its own callers' to see; here it only means it is over.
-                await running.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default)
-                    .WaitAsync(cancellationToken).ConfigureAwait(false);
+                // A lookup's failure is its own callers' to see; here it only means it is over (WhenAny does not throw it).
+                await Task.WhenAny(running).WaitAsync(cancellationToken).ConfigureAwait(false);
             }
         }
 
