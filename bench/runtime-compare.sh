@@ -25,8 +25,8 @@ git -C "$root" archive "$base" | tar -x -C "$work"
 rm -rf "$work/bench/Runtime.Bench"
 cp -r "$root/bench/Runtime.Bench" "$work/bench/Runtime.Bench"
 rm -rf "$work/bench/Runtime.Bench/bin" "$work/bench/Runtime.Bench/obj"
-dotnet build -c Release "$work/bench/Runtime.Bench" -nologo -tl:off -v:q >/dev/null
-dotnet build -c Release "$root/bench/Runtime.Bench" -nologo -tl:off -v:q >/dev/null
+dotnet build -c Release "$work/bench/Runtime.Bench" -nologo -tl:off -v:q | grep -E " error " | sort -u || true
+dotnet build -c Release "$root/bench/Runtime.Bench" -nologo -tl:off -v:q | grep -E " error " | sort -u || true
 
 run() {
     local dir="$1"

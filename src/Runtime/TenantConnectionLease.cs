@@ -79,6 +79,12 @@ public sealed class TenantConnectionLease : IAsyncDisposable, IDisposable
     /// <summary>The database the lease was opened on.</summary>
     internal string DatabaseName { get; }
 
+    /// <summary>
+    /// For a helper's lease whose connection answered moments ago: the statement selecting the tenant's database, which
+    /// must start the helper's batch (the lease made no round trip of its own). Null when the database is selected.
+    /// </summary>
+    internal string? UseSql { get; init; }
+
     /// <summary>The open connection. Do not close or dispose it: dispose the lease.</summary>
     /// <exception cref="ObjectDisposedException">The lease was already given back.</exception>
     public MySqlConnection Connection =>

@@ -142,7 +142,7 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     /// <param name="cancellationToken">Cancels the wait and the query.</param>
     /// <returns>The rows, buffered.</returns>
     public Task<IReadOnlyList<T>> QueryTenantAsync<T>(string tenantKey, string sql, object? parameters = null, CancellationToken cancellationToken = default) =>
-        WithTenantConnectionAsync(tenantKey, (connection, token) => QueryAsync<T>(connection, sql, parameters, token), cancellationToken, sql);
+        WithTenantSqlAsync(tenantKey, sql, (connection, batch, token) => QueryAsync<T>(connection, batch, parameters, token), cancellationToken);
 
     /// <summary>Runs a query on the master database and maps the rows with Dapper.</summary>
     /// <typeparam name="T">The row type.</typeparam>
@@ -160,7 +160,7 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     /// <param name="cancellationToken">Cancels the wait and the statement.</param>
     /// <returns>The number of rows affected.</returns>
     public Task<int> ExecuteTenantAsync(string tenantKey, string sql, object? parameters = null, CancellationToken cancellationToken = default) =>
-        WithTenantConnectionAsync(tenantKey, (connection, token) => connection.ExecuteAsync(Command(sql, parameters, token)), cancellationToken, sql);
+        WithTenantSqlAsync(tenantKey, sql, (connection, batch, token) => connection.ExecuteAsync(Command(batch, parameters, token)), cancellationToken);
 
     /// <summary>Runs a statement on the master database.</summary>
     /// <param name="sql">The SQL, with <c>@name</c> placeholders for the parameters.</param>
@@ -178,7 +178,7 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     /// <param name="cancellationToken">Cancels the wait and the query.</param>
     /// <returns>The first column of the first row, or the default of <typeparamref name="T"/> when there is none.</returns>
     public Task<T?> ExecuteScalarTenantAsync<T>(string tenantKey, string sql, object? parameters = null, CancellationToken cancellationToken = default) =>
-        WithTenantConnectionAsync(tenantKey, (connection, token) => connection.ExecuteScalarAsync<T?>(Command(sql, parameters, token)), cancellationToken, sql);
+        WithTenantSqlAsync(tenantKey, sql, (connection, batch, token) => connection.ExecuteScalarAsync<T?>(Command(batch, parameters, token)), cancellationToken);
 
     /// <summary>Runs <paramref name="work"/> with an open connection to a tenant's database and gives it back on every path.</summary>
     /// <typeparam name="TResult">What the work returns.</typeparam>
@@ -304,18 +304,36 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     /// </summary>
     public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
 
-    private async Task<TResult> WithTenantConnectionAsync<TResult>(string tenantKey, Func<MySqlConnection, CancellationToken, Task<TResult>> work, CancellationToken cancellationToken, string? sql)
+    private Task<TResult> WithTenantConnectionAsync<TResult>(string tenantKey, Func<MySqlConnection, CancellationToken, Task<TResult>> work, CancellationToken cancellationToken, string? sql)
     {
         if (work is null)
         {
             throw new ArgumentNullException(nameof(work));
         }
 
+        return WithTenantLeaseAsync(tenantKey, sql, exposed: true, (connection, _, token) => work(connection, token), cancellationToken);
+    }
+
+    /// <summary>
+    /// Runs a helper's <paramref name="sql"/>: <paramref name="run"/> gets the batch to send, which may start with the
+    /// statement that selects the tenant's database (when the lease skipped its own round trip for it).
+    /// </summary>
+    private Task<TResult> WithTenantSqlAsync<TResult>(string tenantKey, string sql, Func<MySqlConnection, string, CancellationToken, Task<TResult>> run, CancellationToken cancellationToken) =>
+        WithTenantLeaseAsync(tenantKey, sql, exposed: false, run, cancellationToken);
+
+    private async Task<TResult> WithTenantLeaseAsync<TResult>(string tenantKey, string? sql, bool exposed, Func<MySqlConnection, string, CancellationToken, Task<TResult>> run, CancellationToken cancellationToken)
+    {
         CheckSql(sql);
-        await using var lease = await LeaseAsync(tenantKey, exposed: sql is null, cancellationToken).ConfigureAwait(false);
+        await using var lease = await LeaseAsync(tenantKey, exposed, cancellationToken).ConfigureAwait(false);
+        var batch = lease.UseSql is { } use ? string.Concat(use, sql) : sql ?? string.Empty;
         try
         {
-            return await RunAsync(lease, work, cancellationToken).ConfigureAwait(false);
+            return await RunAsync(lease, (connection, token) => run(connection, batch, token), cancellationToken).ConfigureAwait(false);
+        }
+        catch (MySqlException exception) when (lease.UseSql is not null && ServerErrors.IsDatabaseUnavailable(exception))
+        {
+            // The batch's first statement, selecting the tenant's database, was refused: nothing else of it ran.
+            throw DatabaseUnavailable(lease.TenantKey, lease.DatabaseName, exception);
         }
         catch (MySqlException exception) when (ServerErrors.MayMeanDatabaseDropped(exception))
         {
@@ -427,9 +445,10 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     {
         PhysicalConnection physical;
         MySqlConnection connection;
+        string? useSql;
         try
         {
-            (physical, connection) = await _broker.AcquireAsync(target, cancellationToken.CanBeCanceled, exposed, cancellationToken).ConfigureAwait(false);
+            (physical, connection, useSql) = await _broker.AcquireAsync(target, cancellationToken.CanBeCanceled, exposed, deferUse: !exposed && target.Key != MasterKey, cancellationToken).ConfigureAwait(false);
         }
         catch (MySqlException exception) when (ServerErrors.IsConnectionLimit(exception))
         {
@@ -442,7 +461,7 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
         }
 
         var leakId = _leaks.Track(target.Key, acquiredAt);
-        return new TenantConnectionLease(_broker, physical, connection, target.Key, target.DatabaseName, _leaks, leakId, killOnCancel: !exposed, cancellationToken);
+        return new TenantConnectionLease(_broker, physical, connection, target.Key, target.DatabaseName, _leaks, leakId, killOnCancel: !exposed, cancellationToken) { UseSql = useSql };
     }
 
     /// <summary>Logs a tenant's database as unavailable and has the tenant looked up again (at most once per UnknownTenantCacheDuration).</summary>

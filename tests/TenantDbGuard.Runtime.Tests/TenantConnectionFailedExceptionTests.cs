@@ -19,7 +19,7 @@ public sealed class TenantConnectionFailedExceptionTests(MariaDbFixture fixture)
 
     // ---- 11. A dead idle connection is replaced, a lost busy one is a typed error ----
 
-    public static TheoryData<string> Entries() => ["helper", "transaction helper", "lease", "master helper"];
+    public static TheoryData<string> Entries() => ["helper", "scalar helper", "execute helper", "transaction helper", "lease", "master helper"];
 
     [Theory]
     [Trait("Guarantee", "11")]
@@ -35,6 +35,9 @@ public sealed class TenantConnectionFailedExceptionTests(MariaDbFixture fixture)
         var (tenant, id) = entry switch
         {
             "helper" => await db.QuerySingleTenantAsync(Key(0)),
+            "scalar helper" => (await db.ExecuteScalarTenantAsync<string>(Key(0), "SELECT tenant FROM marker"), await db.ExecuteScalarTenantAsync<long>(Key(0), "SELECT CONNECTION_ID()")),
+            "execute helper" => (await db.ExecuteTenantAsync(Key(0), "UPDATE marker SET tenant = tenant") == 1 ? await db.ExecuteScalarTenantAsync<string>(Key(0), "SELECT tenant FROM marker") : "wrong count",
+                await db.ExecuteScalarTenantAsync<long>(Key(0), "SELECT CONNECTION_ID()")),
             "transaction helper" => await db.WithTenantTransactionAsync(Key(0), (connection, transaction, token) =>
                 connection.QuerySingleAsync<(string, long)>(new CommandDefinition("SELECT tenant, CONNECTION_ID() FROM marker", transaction: transaction, cancellationToken: token))),
             "lease" => await ReadThroughLeaseAsync(db),

@@ -47,6 +47,12 @@ internal sealed class ConnectionBroker : IAsyncDisposable
     /// </summary>
     internal static readonly TimeSpan ServerLetGo = TimeSpan.FromMilliseconds(100);
 
+    /// <summary>
+    /// A connection that answered this recently (its reset after the last lease, or its opening) is not checked again
+    /// before a helper's batch: the helper's batch starts with the <c>USE</c> itself.
+    /// </summary>
+    internal static readonly TimeSpan AliveBypassWindow = TimeSpan.FromMilliseconds(500);
+
     /// <summary>How long, about, no new connection is tried after the server refused one (the limit also shrank).</summary>
     internal static readonly TimeSpan RefusalPause = TimeSpan.FromMilliseconds(50);
 
@@ -147,7 +153,7 @@ internal sealed class ConnectionBroker : IAsyncDisposable
     /// comes back goes to the longest waiter it can serve, before any newcomer sees it.
     /// </para>
     /// </remarks>
-    public async ValueTask<(PhysicalConnection Physical, MySqlConnection Connection)> AcquireAsync(TenantTarget target, bool cancellable, bool exposed, CancellationToken cancellationToken)
+    public async ValueTask<(PhysicalConnection Physical, MySqlConnection Connection, string? UseSql)> AcquireAsync(TenantTarget target, bool cancellable, bool exposed, bool deferUse, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         var started = Stopwatch.GetTimestamp();
@@ -211,11 +217,12 @@ internal sealed class ConnectionBroker : IAsyncDisposable
             var resetFirst = physical.DirtyTenantKey is { } dirty && !string.Equals(dirty, target.Key, StringComparison.Ordinal);
             try
             {
-                var connection = await physical.LendAsync(target, resetFirst, exposed, cancellationToken).ConfigureAwait(false);
+                var recent = grant.Fresh || Stopwatch.GetElapsedTime(physical.IdleSinceTicks) < AliveBypassWindow;
+                var (connection, useSql) = await physical.LendAsync(target, resetFirst, exposed, deferUse && recent, cancellationToken).ConfigureAwait(false);
                 physical.LastDatabase = target.DatabaseName;
                 physical.DirtyTenantKey = null;
                 RecordWait(started);
-                return (physical, connection);
+                return (physical, connection, useSql);
             }
             catch (MySqlException exception) when (ServerErrors.IsDatabaseUnavailable(exception))
             {
@@ -748,10 +755,11 @@ internal sealed class ConnectionBroker : IAsyncDisposable
             switch (outcome.State)
             {
                 case PhysicalConnection.RecycledState.Clean:
+                case PhysicalConnection.RecycledState.Dirty:
                     bool close;
                     lock (_gate)
                     {
-                        physical.DirtyTenantKey = _options.ResetSessionOnRelease ? null : tenantKey;
+                        physical.DirtyTenantKey = outcome.State == PhysicalConnection.RecycledState.Dirty ? tenantKey : null;
                         close = !Keep(physical, Stopwatch.GetTimestamp());
                     }
 

@@ -78,8 +78,13 @@ internal sealed class PhysicalConnection : IAsyncDisposable
     /// <see cref="MySqlConnection.Database"/> and stored procedure calls (which look the procedure up in it) are right.
     /// Parsing those settings costs more than the rest of a lease, so a helper that runs its own SQL skips it.
     /// </param>
+    /// <param name="deferUse">
+    /// Make no round trip (unless a reset is due): return the statement that selects the target's database instead, for
+    /// the lease's first batch to start with. Only for the runtime's helpers, which send that batch themselves.
+    /// </param>
     /// <param name="cancellationToken">Cancels taking the session from its pool.</param>
-    public async Task<MySqlConnection> LendAsync(TenantTarget target, bool resetFirst, bool exposed, CancellationToken cancellationToken)
+    /// <returns>The lease's connection object, and the statement its first batch must start with (null when none).</returns>
+    public async Task<(MySqlConnection Connection, string? UseSql)> LendAsync(TenantTarget target, bool resetFirst, bool exposed, bool deferUse, CancellationToken cancellationToken)
     {
         var connection = _dataSource.CreateConnection();
         if (exposed)
@@ -91,27 +96,39 @@ internal sealed class PhysicalConnection : IAsyncDisposable
 
         try
         {
+            var reused = ThreadId != 0;
             await OpenOwnAsync(connection, cancellationToken).ConfigureAwait(false);
+            if (reused && SocketProbe.IsAvailable && !SocketProbe.IsQuiet(connection))
+            {
+                // Closed by the server while idle (or, against all odds, with bytes nobody asked for): nothing of the
+                // lease has been sent, and it goes to another connection.
+                throw new System.IO.IOException("The idle connection was closed by the server, or has unread data on it.");
+            }
+
             var profile = await Server.GetProfileAsync(connection).ConfigureAwait(false);
             if (resetFirst)
             {
                 await connection.ResetConnectionAsync(CancellationToken.None).ConfigureAwait(false);
             }
 
-            // No cancellation token: MySqlConnector cancels a running statement by opening a connection of its own,
-            // outside the budget. This batch is short; the caller's cancellation is checked after it.
-            var nonce = Random.Shared.NextInt64(1L << 40, long.MaxValue);
-            await using (var command = new MySqlCommand(target.SelectSql(profile, nonce), connection))
+            var useSql = target.UseSql(profile);
+            if (deferUse && !resetFirst && SocketProbe.IsAvailable)
             {
-                var answer = await command.ExecuteScalarAsync(CancellationToken.None).ConfigureAwait(false);
-                if (answer is not (long or ulong) || Convert.ToInt64(answer, CultureInfo.InvariantCulture) != nonce)
-                {
-                    throw new InvalidOperationException("The session answered with something other than the runtime's check: an earlier statement's result was still on the line.");
-                }
+                // The session answered moments ago and the server has not closed it since: the helper's batch starts
+                // with the USE, which the server runs first (and stops the batch if it fails).
+                _lent.SetTarget(connection);
+                return (connection, useSql + ";");
+            }
+
+            // No cancellation token: MySqlConnector cancels a running statement by opening a connection of its own,
+            // outside the budget. This statement is short; the caller's cancellation is checked after it.
+            await using (var command = new MySqlCommand(useSql, connection))
+            {
+                await command.ExecuteNonQueryAsync(CancellationToken.None).ConfigureAwait(false);
             }
 
             _lent.SetTarget(connection);
-            return connection;
+            return (connection, null);
         }
         catch
         {
@@ -124,7 +141,7 @@ internal sealed class PhysicalConnection : IAsyncDisposable
     /// Takes the session back after a lease: waits (at most <paramref name="timeout"/>) for the lease's connection to
     /// close, then resets the session (or, when <paramref name="reset"/> is false, pings it) on the runtime's own
     /// connection object, again within the timeout. A session that does not answer in time is busy with something the
-    /// lease left running.
+    /// lease left running (a statement not awaited may still be reading from it).
     /// </summary>
     public async Task<Recycled> RecycleAsync(Task leaseClosed, bool reset, TimeSpan timeout)
     {
@@ -147,14 +164,15 @@ internal sealed class PhysicalConnection : IAsyncDisposable
             return Recycled.Broken;
         }
 
-        if (ThreadId != previous && previous != 0)
+        var replaced = ThreadId != previous && previous != 0;
+        if (replaced)
         {
             // MySqlConnector dropped the old session when it came back (it was not idle) and opened a new one: stop
-            // whatever may still run on the old one.
+            // whatever may still run on the old one. The new session holds nothing of anyone's.
             await KillQuietlyAsync(own, previous, queryOnly: false).ConfigureAwait(false);
         }
 
-        Task<bool> step = reset ? ResetAsync(own) : own.PingAsync(CancellationToken.None);
+        Task<bool> step = reset && !replaced ? ResetAsync(own) : own.PingAsync(CancellationToken.None);
         if (!await CompletesWithinAsync(step, timeout).ConfigureAwait(false))
         {
             return Recycled.Busy(step, own);
@@ -167,7 +185,7 @@ internal sealed class PhysicalConnection : IAsyncDisposable
         }
 
         await own.CloseAsync().ConfigureAwait(false);
-        return Recycled.Clean;
+        return reset || replaced ? Recycled.Clean : Recycled.Dirty;
     }
 
     /// <summary>Sends <c>KILL QUERY</c> or <c>KILL CONNECTION</c> for another session of the same server over this (idle) one.</summary>
@@ -365,6 +383,8 @@ internal sealed class PhysicalConnection : IAsyncDisposable
 
         public static Recycled Clean => new(RecycledState.Clean, null, null);
 
+        public static Recycled Dirty => new(RecycledState.Dirty, null, null);
+
         public static Recycled Broken => new(RecycledState.Broken, null, null);
 
         public RecycledState State { get; }
@@ -380,8 +400,11 @@ internal sealed class PhysicalConnection : IAsyncDisposable
 
     internal enum RecycledState
     {
-        /// <summary>Reset (or pinged) and idle: ready for the next lease.</summary>
+        /// <summary>Reset (or new) and idle: ready for any lease.</summary>
         Clean,
+
+        /// <summary>Pinged and idle, with what the lease left in its session: ready for the same tenant's next lease.</summary>
+        Dirty,
 
         /// <summary>The session failed; it is closed.</summary>
         Broken,

@@ -177,6 +177,7 @@ internal sealed class ServerPool
 internal sealed class TenantTarget
 {
     private readonly string _use;
+    private ProfiledSql? _useSql;
 
     public TenantTarget(string key, string databaseName, ServerPool server, int cap, ConnectionBudgetKind capKind)
     {
@@ -186,7 +187,7 @@ internal sealed class TenantTarget
         Cap = cap;
         CapKind = capKind;
         LeaseConnectionString = server.LeaseConnectionString(databaseName);
-        _use = "USE `" + databaseName.Replace("`", "``", StringComparison.Ordinal) + "`;SELECT ";
+        _use = "USE `" + databaseName.Replace("`", "``", StringComparison.Ordinal) + "`";
     }
 
     /// <summary>The tenant's identity: the key of its row in the tenants table (or <c>(master)</c>).</summary>
@@ -203,9 +204,22 @@ internal sealed class TenantTarget
     /// <summary>The settings of the lease's connection object: the server's, naming this database.</summary>
     public string LeaseConnectionString { get; }
 
-    /// <summary>The batch that starts a lease: restore what the reset changed, select the database, and echo <paramref name="nonce"/>.</summary>
-    public string SelectSql(SessionProfile profile, long nonce) =>
-        string.Concat(profile.Prefix, _use, nonce.ToString(System.Globalization.CultureInfo.InvariantCulture));
+    /// <summary>The statement that starts a lease: restore what the reset changed and select the database.</summary>
+    public string UseSql(SessionProfile profile)
+    {
+        // A server has one profile for the life of the runtime: the statement is built once per target.
+        var cached = _useSql;
+        if (cached is not null && ReferenceEquals(cached.Profile, profile))
+        {
+            return cached.Sql;
+        }
+
+        var built = new ProfiledSql(profile, string.Concat(profile.Prefix, _use));
+        _useSql = built;
+        return built.Sql;
+    }
+
+    private sealed record ProfiledSql(SessionProfile Profile, string Sql);
 }
 
 /// <summary>What a server's sessions need restored when a lease starts; see <see cref="ServerPool.GetProfileAsync"/>.</summary>

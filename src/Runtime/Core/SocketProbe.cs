@@ -1,0 +1,54 @@
+using System;
+using System.Net.Sockets;
+using System.Reflection;
+using MySqlConnector;
+
+namespace TenantDbGuard.Core;
+
+/// <summary>
+/// Asks the operating system, without a round trip, whether an open connection's socket is quiet: not closed by the
+/// server, and with nothing unread on it. A pooled connection that the server killed while it was idle has received
+/// the server's close by the time it is taken again (within a network round trip of the kill); this finds it before a
+/// statement is sent on it, so the lease can go to another connection with nothing sent.
+/// </summary>
+/// <remarks>
+/// MySqlConnector does not make the socket public; it is read from the driver's session object by name, once
+/// (MySqlConnector 2.x keeps it in <c>MySqlConnection.m_session</c> and <c>ServerSession.m_socket</c>). When a
+/// version of the driver keeps it elsewhere, <see cref="IsQuiet"/> answers false and the runtime checks the connection
+/// with a round trip instead, as it would without this probe.
+/// </remarks>
+internal static class SocketProbe
+{
+    private static readonly FieldInfo? SessionField =
+        typeof(MySqlConnection).GetField("m_session", BindingFlags.Instance | BindingFlags.NonPublic);
+
+    private static readonly FieldInfo? SocketField =
+        SessionField?.FieldType.GetField("m_socket", BindingFlags.Instance | BindingFlags.NonPublic) is { } field && field.FieldType == typeof(Socket)
+            ? field
+            : null;
+
+    /// <summary>Whether the probe can read sockets with this version of MySqlConnector.</summary>
+    public static bool IsAvailable => SocketField is not null;
+
+    /// <summary>
+    /// True when <paramref name="connection"/>'s socket is open with nothing to read; false when the server closed it,
+    /// something is waiting to be read (nothing should be, between two statements), or it cannot be told.
+    /// </summary>
+    public static bool IsQuiet(MySqlConnection connection)
+    {
+        if (SocketField is null || SessionField!.GetValue(connection) is not { } session || SocketField.GetValue(session) is not Socket socket)
+        {
+            return false;
+        }
+
+        try
+        {
+            // Readable means data, or the peer's close (which reads as zero bytes): either way not quiet.
+            return !socket.Poll(0, SelectMode.SelectRead);
+        }
+        catch (Exception exception) when (exception is SocketException or ObjectDisposedException)
+        {
+            return false;
+        }
+    }
+}

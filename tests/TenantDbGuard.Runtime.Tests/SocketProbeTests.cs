@@ -1,0 +1,65 @@
+using System.Diagnostics;
+using Dapper;
+using MySqlConnector;
+using TenantDbGuard.Core;
+using TenantDbGuard.Runtime.Tests.Infrastructure;
+using static TenantDbGuard.Runtime.Tests.Infrastructure.MarkedTenants;
+
+namespace TenantDbGuard.Runtime.Tests;
+
+/// <summary>
+/// The check, without a round trip, that lets a helper's batch select the tenant's database itself: it must read the
+/// driver's socket (or the runtime falls back to a round trip per lease, which the storm benchmark would show), and it
+/// must tell a quiet connection from one the server closed.
+/// </summary>
+[Collection(MariaDbCollection.Name)]
+public sealed class SocketProbeTests(MariaDbFixture fixture) : IAsyncLifetime
+{
+    private MariaDbServer Server => fixture.Server;
+
+    public Task InitializeAsync() => CreateAsync(Server);
+
+    public Task DisposeAsync() => Task.CompletedTask;
+
+    [Fact]
+    public async Task The_probe_reads_the_socket_of_the_MySqlConnector_version_shipped_with()
+    {
+        Assert.True(SocketProbe.IsAvailable, "SocketProbe cannot find MySqlConnector's socket: every helper lease now costs a round trip more.");
+
+        await using var connection = new MySqlConnection(new MySqlConnectionStringBuilder(Server.GetAppConnectionString()) { Pooling = false }.ConnectionString);
+        Assert.False(SocketProbe.IsQuiet(connection));
+        await connection.OpenAsync();
+        Assert.True(SocketProbe.IsQuiet(connection));
+        Assert.Equal(1, await connection.ExecuteScalarAsync<int>("SELECT 1"));
+        Assert.True(SocketProbe.IsQuiet(connection));
+
+        var id = connection.ServerThread;
+        await Server.ExecuteAsync($"KILL {id}");
+        var stopwatch = Stopwatch.StartNew();
+        while (SocketProbe.IsQuiet(connection))
+        {
+            Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(5), "The probe still finds the socket quiet after the server closed it.");
+            await Task.Delay(10);
+        }
+    }
+
+    [Fact]
+    [Trait("Guarantee", "1")]
+    public async Task Helpers_on_a_connection_that_just_served_another_tenant_return_exactly_their_own_results()
+    {
+        await using var db = Server.CreateTenantDatabase(o => o.MaxConnections = 1);
+        for (var round = 0; round < 3; round++)
+        {
+            for (var index = 0; index < Count; index++)
+            {
+                Assert.Equal(Key(index), await db.ExecuteScalarTenantAsync<string>(Key(index), "SELECT tenant FROM marker"));
+                Assert.Equal([Key(index)], await db.QueryTenantAsync<string>(Key(index), "SELECT tenant FROM marker"));
+                Assert.Equal(1, await db.ExecuteTenantAsync(Key(index), "UPDATE marker SET tenant = tenant WHERE tenant = @key", new { key = Key(index) }));
+                Assert.Equal(Key(index), await db.ExecuteScalarTenantAsync<string>(Key(index), "SELECT tenant FROM marker; SELECT 'second'"));
+                Assert.Equal(Database(index), await db.ExecuteScalarTenantAsync<string>(Key(index), "SELECT DATABASE()"));
+            }
+        }
+
+        Assert.Equal(1, (await db.WaitUntilAllReturnedAsync()).Open);
+    }
+}
