@@ -25,8 +25,16 @@ git -C "$root" archive "$base" | tar -x -C "$work"
 rm -rf "$work/bench/Runtime.Bench"
 cp -r "$root/bench/Runtime.Bench" "$work/bench/Runtime.Bench"
 rm -rf "$work/bench/Runtime.Bench/bin" "$work/bench/Runtime.Bench/obj"
-dotnet build -c Release "$work/bench/Runtime.Bench" -nologo -tl:off -v:q | grep -E " error " | sort -u || true
-dotnet build -c Release "$root/bench/Runtime.Bench" -nologo -tl:off -v:q | grep -E " error " | sort -u || true
+build() {
+    local output
+    if ! output="$(dotnet build -c Release "$1/bench/Runtime.Bench" -nologo -tl:off -v:q 2>&1)"; then
+        echo "$output" | grep -E " error " | sort -u >&2
+        echo "runtime-compare.sh: the benchmark does not build against $2" >&2
+        exit 1
+    fi
+}
+build "$work" "$base"
+build "$root" "the working tree"
 
 run() {
     local dir="$1"
