@@ -16,7 +16,8 @@ try
                 MaxConnections: arguments.GetInt("--max-connections", 151),
                 CsvPath: arguments.GetString("--csv", "artifacts/storm.csv"),
                 Modes: arguments.GetString("--modes", "raw,runtime"),
-                HotPercent: arguments.GetPercent("--hot-percent")));
+                HotPercent: arguments.GetPercent("--hot-percent"),
+                TableCache: arguments.GetInt("--table-cache", 0)));
         case "instances":
             return await InstancesBench.RunAsync(new InstancesBench.Settings(
                 Instances: arguments.GetPositionalInt("instances N"),

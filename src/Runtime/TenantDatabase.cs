@@ -1,4 +1,5 @@
 using System;
+using System.Data.Common;
 using System.Collections.Generic;
 using System.Data;
 using System.Diagnostics.Metrics;
@@ -311,24 +312,29 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
             throw new ArgumentNullException(nameof(work));
         }
 
-        return WithTenantLeaseAsync(tenantKey, sql, exposed: true, (connection, _, token) => work(connection, token), cancellationToken);
+        return WithTenantLeaseAsync(tenantKey, sql, exposed: true, (connection, _, token) => work((MySqlConnection)connection, token), cancellationToken);
     }
 
     /// <summary>
     /// Runs a helper's <paramref name="sql"/>: <paramref name="run"/> gets the batch to send, which may start with the
     /// statement that selects the tenant's database (when the lease skipped its own round trip for it).
     /// </summary>
-    private Task<TResult> WithTenantSqlAsync<TResult>(string tenantKey, string sql, Func<MySqlConnection, string, CancellationToken, Task<TResult>> run, CancellationToken cancellationToken) =>
+    private Task<TResult> WithTenantSqlAsync<TResult>(string tenantKey, string sql, Func<DbConnection, string, CancellationToken, Task<TResult>> run, CancellationToken cancellationToken) =>
         WithTenantLeaseAsync(tenantKey, sql, exposed: false, run, cancellationToken);
 
-    private async Task<TResult> WithTenantLeaseAsync<TResult>(string tenantKey, string? sql, bool exposed, Func<MySqlConnection, string, CancellationToken, Task<TResult>> run, CancellationToken cancellationToken)
+    private async Task<TResult> WithTenantLeaseAsync<TResult>(string tenantKey, string? sql, bool exposed, Func<DbConnection, string, CancellationToken, Task<TResult>> run, CancellationToken cancellationToken)
     {
         CheckSql(sql);
         await using var lease = await LeaseAsync(tenantKey, exposed, cancellationToken).ConfigureAwait(false);
-        var batch = lease.UseSql is { } use ? string.Concat(use, sql) : sql ?? string.Empty;
         try
         {
-            return await RunAsync(lease, (connection, token) => run(connection, batch, token), cancellationToken).ConfigureAwait(false);
+            if (lease.UseSql is { } use)
+            {
+                // The batch starts with the USE, put in front of the text below Dapper (see LeadingStatementConnection).
+                return await RunAsync(lease, (connection, token) => run(new LeadingStatementConnection(connection, use), sql!, token), cancellationToken).ConfigureAwait(false);
+            }
+
+            return await RunAsync(lease, (connection, token) => run(connection, sql!, token), cancellationToken).ConfigureAwait(false);
         }
         catch (MySqlException exception) when (lease.UseSql is not null && ServerErrors.IsDatabaseUnavailable(exception))
         {
@@ -389,7 +395,7 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
         }
     }
 
-    private static async Task<IReadOnlyList<T>> QueryAsync<T>(MySqlConnection connection, string sql, object? parameters, CancellationToken cancellationToken)
+    private static async Task<IReadOnlyList<T>> QueryAsync<T>(DbConnection connection, string sql, object? parameters, CancellationToken cancellationToken)
     {
         var rows = await connection.QueryAsync<T>(Command(sql, parameters, cancellationToken)).ConfigureAwait(false);
         return rows.AsList();

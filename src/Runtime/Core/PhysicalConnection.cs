@@ -26,12 +26,12 @@ namespace TenantDbGuard.Core;
 /// lease's own connection (which code may close and open again during its lease, as Dapper does).
 /// </para>
 /// <para>
-/// The database is selected with a <c>USE</c> that runs while the session's schema tracking is off, followed by a
-/// <c>SELECT</c> of a random number, all in one statement batch: the server's answer confirms the database, and the
-/// number proves that the answer read is the answer to this batch (a statement that a lease left running would
-/// otherwise have its result read by the next one). Schema tracking is off during the <c>USE</c> because MySqlConnector
-/// resets the whole session with <c>COM_CHANGE_USER</c> (expensive) whenever a tracked database change reaches it; the
-/// lease's connection still reports its tenant's database, from its connection string.
+/// The database is selected with a <c>USE</c> that runs while the session's schema tracking is off: the server's
+/// answer confirms the database. Schema tracking is off during the <c>USE</c> because MySqlConnector resets the whole
+/// session with <c>COM_CHANGE_USER</c> (expensive) whenever a tracked database change reaches it; the lease's
+/// connection still reports its tenant's database, from its connection string. A helper may send the <c>USE</c> as the
+/// first statement of its own batch instead (see <see cref="LendAsync"/>). A session taken from idle is first checked
+/// with <see cref="SocketProbe"/>: one the server closed, or with bytes nobody asked for, is never used.
 /// </para>
 /// </remarks>
 internal sealed class PhysicalConnection : IAsyncDisposable
