@@ -434,16 +434,7 @@ internal sealed class ConnectionBroker : IAsyncDisposable
             fate = LeaseFate.Failed;
         }
 
-        Task closed;
-        try
-        {
-            var closing = connection.DisposeAsync();
-            closed = closing.IsCompletedSuccessfully ? Task.CompletedTask : closing.AsTask();
-        }
-        catch (Exception exception)
-        {
-            closed = Task.FromException(exception);
-        }
+        var closed = physical.EndLease(connection, fate == LeaseFate.Failed);
 
         lock (_gate)
         {

@@ -86,7 +86,9 @@ internal sealed class PhysicalConnection : IAsyncDisposable
     /// <returns>The lease's connection object, and the statement its first batch must start with (null when none).</returns>
     public async Task<(MySqlConnection Connection, string? UseSql)> LendAsync(TenantTarget target, bool resetFirst, bool exposed, bool deferUse, CancellationToken cancellationToken)
     {
-        var connection = _dataSource.CreateConnection();
+        // A helper's lease runs on the runtime's own connection object (no code outside the runtime ever holds it),
+        // which stays open when the lease ends, for the reset; code that gets the connection gets an object of its own.
+        var connection = exposed ? _dataSource.CreateConnection() : _own ??= _dataSource.CreateConnection();
         if (exposed)
         {
             // The pool's settings (no database) stay the ones MySqlConnector uses for the session.
@@ -133,7 +135,40 @@ internal sealed class PhysicalConnection : IAsyncDisposable
         catch
         {
             await DisposeQuietlyAsync(connection).ConfigureAwait(false);
+            if (ReferenceEquals(connection, _own))
+            {
+                _own = null;
+            }
+
             throw;
+        }
+    }
+
+    /// <summary>
+    /// Ends a lease's use of its connection object: a helper's (the runtime's own object) stays open for the reset,
+    /// unless the lease failed; any other is disposed now, so that a reference kept to it is dead.
+    /// </summary>
+    /// <returns>A task that completes when the object is closed (at once for one kept open).</returns>
+    public Task EndLease(MySqlConnection connection, bool failed)
+    {
+        if (ReferenceEquals(connection, _own))
+        {
+            if (!failed)
+            {
+                return Task.CompletedTask;
+            }
+
+            _own = null;
+        }
+
+        try
+        {
+            var closing = connection.DisposeAsync();
+            return closing.IsCompletedSuccessfully ? Task.CompletedTask : closing.AsTask();
+        }
+        catch (Exception exception)
+        {
+            return Task.FromException(exception);
         }
     }
 
@@ -151,17 +186,22 @@ internal sealed class PhysicalConnection : IAsyncDisposable
             return Recycled.Busy(leaseClosed, null);
         }
 
-        // The runtime's own connection object, opened and closed again for each reset: it never leaves this class.
+        // The runtime's own connection object, opened and closed again for each reset (or still open from a helper's
+        // lease): it never reaches code outside the runtime.
         var own = _own ??= _dataSource.CreateConnection();
         var previous = ThreadId;
-        try
+        if (own.State != System.Data.ConnectionState.Open)
         {
-            await OpenOwnAsync(own, CancellationToken.None).ConfigureAwait(false);
-        }
-        catch (Exception exception) when (exception is MySqlException or InvalidOperationException or System.IO.IOException)
-        {
-            await DisposeQuietlyAsync(own).ConfigureAwait(false);
-            return Recycled.Broken;
+            try
+            {
+                await OpenOwnAsync(own, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Exception exception) when (exception is MySqlException or InvalidOperationException or System.IO.IOException)
+            {
+                await DisposeQuietlyAsync(own).ConfigureAwait(false);
+                _own = null;
+                return Recycled.Broken;
+            }
         }
 
         var replaced = ThreadId != previous && previous != 0;
@@ -181,6 +221,7 @@ internal sealed class PhysicalConnection : IAsyncDisposable
         if (step.Status != TaskStatus.RanToCompletion || !step.Result)
         {
             await DisposeQuietlyAsync(own).ConfigureAwait(false);
+            _own = null;
             return Recycled.Broken;
         }
 
