@@ -84,4 +84,34 @@ public sealed class HelperBatchTests(MariaDbFixture fixture) : IAsyncLifetime
         Assert.All(cached, entry => Assert.DoesNotContain("USE", entry.Item2, StringComparison.OrdinalIgnoreCase));
         Assert.InRange(cached.Count, 1, 3);
     }
+
+    [Theory]
+    [Trait("Guarantee", "2")]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Session_state_a_helper_leaves_never_reaches_another_tenants_helper(bool resetSessionOnRelease)
+    {
+        await using var db = Server.CreateTenantDatabase(o =>
+        {
+            o.MaxConnections = 1;
+            o.ResetSessionOnRelease = resetSessionOnRelease;
+        });
+        for (var round = 0; round < 2; round++)
+        {
+            for (var index = 0; index < Count; index++)
+            {
+                var next = (index + 1) % Count;
+                await db.ExecuteTenantAsync(Key(index), "SET SESSION time_zone = '+03:21'");
+                await db.ExecuteTenantAsync(Key(index), "CREATE TEMPORARY TABLE IF NOT EXISTS marker (tenant VARCHAR(64)); INSERT INTO marker VALUES ('shadow')");
+                await db.ExecuteTenantAsync(Key(index), "SET SESSION sql_mode = 'NO_BACKSLASH_ESCAPES'");
+
+                Assert.NotEqual("+03:21", await db.ExecuteScalarTenantAsync<string>(Key(next), "SELECT @@SESSION.time_zone"));
+                Assert.Equal([Key(next)], await db.QueryTenantAsync<string>(Key(next), "SELECT tenant FROM marker"));
+                Assert.DoesNotContain("NO_BACKSLASH_ESCAPES", await db.ExecuteScalarTenantAsync<string>(Key(next), "SELECT @@SESSION.sql_mode"));
+                Assert.Equal(Database(next), await db.ExecuteScalarTenantAsync<string>(Key(next), "SELECT DATABASE()"));
+            }
+        }
+
+        Assert.Equal(1, (await db.WaitUntilAllReturnedAsync()).Open);
+    }
 }
