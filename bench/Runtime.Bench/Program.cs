@@ -17,7 +17,8 @@ try
                 CsvPath: arguments.GetString("--csv", "artifacts/storm.csv"),
                 Modes: arguments.GetString("--modes", "raw,runtime"),
                 HotPercent: arguments.GetPercent("--hot-percent"),
-                TableCache: arguments.GetInt("--table-cache", 0)));
+                TableCache: arguments.GetInt("--table-cache", 0),
+                WarmupSeconds: arguments.GetInt("--warmup", 0)));
         case "instances":
             return await InstancesBench.RunAsync(new InstancesBench.Settings(
                 Instances: arguments.GetPositionalInt("instances N"),

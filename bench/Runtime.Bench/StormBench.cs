@@ -30,7 +30,7 @@ internal static class StormBench
         "Variable_name LIKE 'Com\\_%' OR Variable_name IN ('Questions', 'Connections', 'Opened_tables', 'Opened_table_definitions')";
     private static readonly TimeSpan SampleInterval = TimeSpan.FromMilliseconds(250);
 
-    public sealed record Settings(int Seconds, int Tenants, int Workers, int MaxConnections, string CsvPath, string Modes = "raw,runtime", int HotPercent = 0, int TableCache = 0);
+    public sealed record Settings(int Seconds, int Tenants, int Workers, int MaxConnections, string CsvPath, string Modes = "raw,runtime", int HotPercent = 0, int TableCache = 0, int WarmupSeconds = 0);
 
     public static async Task<int> RunAsync(Settings settings)
     {
@@ -43,16 +43,6 @@ internal static class StormBench
         var setup = Stopwatch.StartNew();
         await using var bench = await BenchServer.StartAsync(settings.MaxConnections, settings.Tenants);
         Console.WriteLine($"{setup.Elapsed.TotalSeconds:0.0} s");
-        if (settings.TableCache > 0)
-        {
-            // Room in the server's table caches for every tenant's table: what is left of the cost of many tenants is
-            // then the runtime's (and the server's per-database work), not tables reopened.
-            await using var admin = await bench.OpenAdminConnectionAsync();
-            await using var command = new MySqlConnector.MySqlCommand(
-                $"SET GLOBAL table_open_cache = {settings.TableCache}, table_definition_cache = {settings.TableCache}", admin);
-            await command.ExecuteNonQueryAsync();
-            Console.WriteLine($"table_open_cache and table_definition_cache set to {settings.TableCache}");
-        }
 
         var connectionStrings = Enumerable.Range(1, settings.Tenants).Select(bench.TenantConnectionString).ToArray();
         var results = new List<ModeResult>();
@@ -78,6 +68,16 @@ internal static class StormBench
         // Both modes start equal: no pooled connection left in this process, a fresh server, zeroed counters.
         MySqlConnection.ClearAllPools();
         await bench.Server.RestartAsync();
+        if (settings.TableCache > 0)
+        {
+            // Room in the server's table caches for every tenant's table: what is left of the cost of many tenants is
+            // then the runtime's (and the server's per-database work), not tables reopened.
+            await using var cache = await bench.OpenAdminConnectionAsync();
+            await using var command = new MySqlCommand(
+                $"SET GLOBAL table_open_cache = {settings.TableCache}, table_definition_cache = {settings.TableCache}", cache);
+            await command.ExecuteNonQueryAsync();
+        }
+
         await bench.Server.FlushStatusAsync();
 
         // Opened before the load, so that it is there when the server is full; it is one of the Threads_connected.
@@ -87,6 +87,15 @@ internal static class StormBench
         var samples = new List<Sample>();
         using var stop = new CancellationTokenSource();
         Console.WriteLine();
+        if (settings.WarmupSeconds > 0)
+        {
+            // Every tenant seen (and its table opened) before the measured run, when the question is the steady state.
+            Console.WriteLine($"[{mode}] warming up {settings.WarmupSeconds} s...");
+            using var warmupStop = new CancellationTokenSource(TimeSpan.FromSeconds(settings.WarmupSeconds));
+            await Task.WhenAll(Enumerable.Range(0, settings.Workers)
+                .Select(worker => Task.Run(() => WorkAsync(load, new Counters(), settings.Tenants, settings.HotPercent, seed: 500 + worker, warmupStop.Token))));
+        }
+
         Console.WriteLine($"[{mode}] running {settings.Seconds} s...");
 
         var commandsBefore = await BenchServer.ReadStatusAsync(admin, CommandFilter);
