@@ -40,7 +40,7 @@ public sealed class TenantConnectionLease : IAsyncDisposable, IDisposable
     private readonly PhysicalConnection _physical;
     private readonly MySqlConnection _connection;
     private readonly LeakDetector _leaks;
-    private readonly LeaseSentinel _sentinel;
+    private readonly LeaseSentinel? _sentinel;
     private readonly Cancellation? _cancellation;
     private readonly long _leakId;
     private int _released;
@@ -64,8 +64,14 @@ public sealed class TenantConnectionLease : IAsyncDisposable, IDisposable
         _leakId = leakId;
         TenantKey = tenantKey;
         DatabaseName = databaseName;
-        _sentinel = new LeaseSentinel(broker, physical, tenantKey, cancellationToken.CanBeCanceled, leakId);
-        connection.StateChange += _sentinel.OnStateChange;
+        if (!killOnCancel)
+        {
+            // Code outside the runtime gets this lease and may drop it: a sentinel takes it back then. A helper's lease
+            // (killOnCancel) never leaves the runtime, which gives it back on every path.
+            _sentinel = new LeaseSentinel(broker, physical, tenantKey, cancellationToken.CanBeCanceled, leakId);
+            connection.StateChange += _sentinel.OnStateChange;
+        }
+
         if (cancellationToken.CanBeCanceled)
         {
             _cancellation = new Cancellation(broker, physical, killOnCancel, cancellationToken);
@@ -121,8 +127,12 @@ public sealed class TenantConnectionLease : IAsyncDisposable, IDisposable
         }
 
         var pendingKill = _cancellation?.End() ?? Task.CompletedTask;
-        _sentinel.Disarm();
-        _connection.StateChange -= _sentinel.OnStateChange;
+        if (_sentinel is not null)
+        {
+            _sentinel.Disarm();
+            _connection.StateChange -= _sentinel.OnStateChange;
+        }
+
         _leaks.Untrack(_leakId);
         _broker.Release(_physical, _connection, TenantKey, _cancellation is not null, (LeaseFate)Volatile.Read(ref _fate), pendingKill);
     }

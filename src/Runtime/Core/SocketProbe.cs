@@ -1,5 +1,6 @@
 using System;
 using System.Net.Sockets;
+using System.Linq.Expressions;
 using System.Reflection;
 using MySqlConnector;
 
@@ -19,16 +20,10 @@ namespace TenantDbGuard.Core;
 /// </remarks>
 internal static class SocketProbe
 {
-    private static readonly FieldInfo? SessionField =
-        typeof(MySqlConnection).GetField("m_session", BindingFlags.Instance | BindingFlags.NonPublic);
-
-    private static readonly FieldInfo? SocketField =
-        SessionField?.FieldType.GetField("m_socket", BindingFlags.Instance | BindingFlags.NonPublic) is { } field && field.FieldType == typeof(Socket)
-            ? field
-            : null;
+    private static readonly Func<MySqlConnection, Socket?>? SocketOf = CreateAccessor();
 
     /// <summary>Whether the probe can read sockets with this version of MySqlConnector.</summary>
-    public static bool IsAvailable => SocketField is not null;
+    public static bool IsAvailable => SocketOf is not null;
 
     /// <summary>
     /// True when <paramref name="connection"/>'s socket is open with nothing to read; false when the server closed it,
@@ -36,7 +31,7 @@ internal static class SocketProbe
     /// </summary>
     public static bool IsQuiet(MySqlConnection connection)
     {
-        if (SocketField is null || SessionField!.GetValue(connection) is not { } session || SocketField.GetValue(session) is not Socket socket)
+        if (SocketOf?.Invoke(connection) is not { } socket)
         {
             return false;
         }
@@ -49,6 +44,36 @@ internal static class SocketProbe
         catch (Exception exception) when (exception is SocketException or ObjectDisposedException)
         {
             return false;
+        }
+    }
+
+    /// <summary><c>connection.m_session?.m_socket</c>, compiled once; null when the driver keeps them elsewhere.</summary>
+    private static Func<MySqlConnection, Socket?>? CreateAccessor()
+    {
+        const BindingFlags Private = BindingFlags.Instance | BindingFlags.NonPublic;
+        if (typeof(MySqlConnection).GetField("m_session", Private) is not { } sessionField
+            || sessionField.FieldType.GetField("m_socket", Private) is not { } socketField
+            || socketField.FieldType != typeof(Socket))
+        {
+            return null;
+        }
+
+        try
+        {
+            var connection = Expression.Parameter(typeof(MySqlConnection), "connection");
+            var session = Expression.Variable(sessionField.FieldType, "session");
+            var body = Expression.Block(
+                [session],
+                Expression.Assign(session, Expression.Field(connection, sessionField)),
+                Expression.Condition(
+                    Expression.Equal(session, Expression.Constant(null, sessionField.FieldType)),
+                    Expression.Constant(null, typeof(Socket)),
+                    Expression.Field(session, socketField)));
+            return Expression.Lambda<Func<MySqlConnection, Socket?>>(body, connection).Compile();
+        }
+        catch (Exception exception) when (exception is InvalidOperationException or ArgumentException or NotSupportedException)
+        {
+            return null;
         }
     }
 }
