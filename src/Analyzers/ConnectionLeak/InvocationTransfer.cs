@@ -62,7 +62,7 @@ internal sealed class InvocationTransfer
         if (site.Kind == AcquisitionKind.Returned)
         {
             // A reader Dapper opened the connection for: the connection's variable holds it as well as the reader.
-            var alsoHeldBy = site.Anchor is { } also ? _analysis.Variables.Bit(also) : 0UL;
+            var alsoHeldBy = site.Anchor is { } also ? _analysis.Variables.Bit(also) : HolderSet.Empty;
             _analysis.State = new PathState(ResourceStatus.Held, alsoHeldBy, 0, flags);
             return true;
         }
@@ -79,7 +79,7 @@ internal sealed class InvocationTransfer
             return false;
         }
 
-        var holders = state.Status is ResourceStatus.Unacquired or ResourceStatus.Released ? state.Holders : 0UL;
+        var holders = state.Status is ResourceStatus.Unacquired or ResourceStatus.Released ? state.Holders : HolderSet.Empty;
         if (site.Anchor is not null)
         {
             holders |= _analysis.Variables.Bit(site.Anchor);
