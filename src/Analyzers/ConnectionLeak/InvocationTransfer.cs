@@ -229,7 +229,7 @@ internal sealed class InvocationTransfer
             Effects.Escape();
         }
 
-        if (_analysis.OwnerFields && _analysis.State.Status == ResourceStatus.Held && HandOffRules.TakesBack(name)
+        if (_analysis.OwnerFields && _analysis.State.Status == ResourceStatus.Held && HandOffRules.TakesBack(method, _analysis.Rules.Collections)
             && invocation.Arguments.Any(argument => TrackedVariables.Unwrap(argument.Value) is IInstanceReferenceOperation))
         {
             // 'public void Release() => _owner.Return(this);': a pooled object goes back to its pool with its connection.
@@ -238,7 +238,7 @@ internal sealed class InvocationTransfer
 
         // A hand-off (into a collection, by ref, to the constructor chained with ': this(...)', or swapped into a field
         // with Interlocked) counts from the moment of the call, even if the call throws.
-        if (argumentIsResource && (passedByRef || HandOffRules.IsCollectionAdd(name) || method.MethodKind == MethodKind.Constructor || HandOffRules.IsInterlockedSwap(method)))
+        if (argumentIsResource && (passedByRef || _analysis.Rules.Collections.Stores(method) || method.MethodKind == MethodKind.Constructor || HandOffRules.IsInterlockedSwap(method)))
         {
             Effects.Escape();
         }
