@@ -28,33 +28,17 @@ public sealed class ConnectionLeakLimitsTests
     }
 
     [Fact]
-    public Task A_connection_copied_through_seventy_variables_is_still_followed()
-    {
+    public Task A_connection_copied_through_seventy_variables_is_still_followed() =>
         // More variables hold the one connection than a 64-bit word has bits; the last copy is released too late.
-        var body = new StringBuilder("        var a0 = {|#0:pool.GetConnection()|};\n");
-        for (var i = 1; i <= 70; i++)
-        {
-            body.Append($"        var a{i} = a{i - 1};\n");
-        }
-
-        body.Append("        a70.Execute(\"select 1\");\n        a70.Release();\n");
-        var source = "using Prelude;\n\nclass C\n{\n    void M(Pool pool)\n    {\n" + body + "    }\n}\n";
-        return Verify.VerifyAnalyzerAsync(source, Verify.Diagnostic().WithLocation(0).WithArguments("'a0'", "if an exception is thrown at line 78"));
-    }
+        Verify.VerifyAnalyzerAsync(
+            CopiedThroughSeventyVariables("{|#0:pool.GetConnection()|}", "        a70.Execute(\"select 1\");\n        a70.Release();\n"),
+            Verify.Diagnostic().WithLocation(0).WithArguments("'a0'", "if an exception is thrown at line 78"));
 
     [Fact]
-    public Task A_connection_copied_through_seventy_variables_and_released_in_finally_is_not_reported()
-    {
-        var body = new StringBuilder("        var a0 = pool.GetConnection();\n");
-        for (var i = 1; i <= 70; i++)
-        {
-            body.Append($"        var a{i} = a{i - 1};\n");
-        }
-
-        body.Append("        try\n        {\n            a70.Execute(\"select 1\");\n        }\n        finally\n        {\n            a70.Release();\n        }\n");
-        var source = "using Prelude;\n\nclass C\n{\n    void M(Pool pool)\n    {\n" + body + "    }\n}\n";
-        return Verify.VerifyAnalyzerAsync(source);
-    }
+    public Task A_connection_copied_through_seventy_variables_and_released_in_finally_is_not_reported() =>
+        Verify.VerifyAnalyzerAsync(CopiedThroughSeventyVariables(
+            "pool.GetConnection()",
+            "        try\n        {\n            a70.Execute(\"select 1\");\n        }\n        finally\n        {\n            a70.Release();\n        }\n"));
 
     [Theory]
     [InlineData(12)]
@@ -151,5 +135,17 @@ public sealed class ConnectionLeakLimitsTests
 
         var source = "using Prelude;\n\nclass C\n{\n    void M(Pool pool)\n    {\n" + body + "    }\n}\n";
         return Verify.VerifyAnalyzerAsync(source, Verify.Diagnostic().WithLocation(0).WithArguments("'leaked'", "if an exception is thrown at line 8"));
+    }
+
+    /// <summary>A method that takes a connection into a0 (line 7), copies it through a1 to a70, then runs <paramref name="tail"/>.</summary>
+    private static string CopiedThroughSeventyVariables(string acquisition, string tail)
+    {
+        var body = new StringBuilder($"        var a0 = {acquisition};\n");
+        for (var i = 1; i <= 70; i++)
+        {
+            body.Append($"        var a{i} = a{i - 1};\n");
+        }
+
+        return "using Prelude;\n\nclass C\n{\n    void M(Pool pool)\n    {\n" + body + tail + "    }\n}\n";
     }
 }
