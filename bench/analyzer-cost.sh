@@ -4,6 +4,10 @@
 #
 #   bash bench/analyzer-cost.sh [ROUNDS]     ROUNDS alternating pairs (default 10, or $ROUNDS)
 #   FILES=40 bash bench/analyzer-cost.sh 2   a smaller code base (400 files by default), to try it out
+#   COMPARE=OTHER/TenantDbGuard.Analyzers.dll bash bench/analyzer-cost.sh
+#                                            also measure another build of the analyzers (an older revision,
+#                                            built with 'dotnet build src/Analyzers -c Release' in a copy of it)
+#                                            in the same rounds, side by side
 set -euo pipefail
 
 rounds="${1:-${ROUNDS:-10}}"
@@ -21,4 +25,4 @@ done
 
 dotnet "$root/bench/CodebaseGenerator/bin/Release/net10.0/CodebaseGenerator.dll" generate "$work/src" --files "$files" >/dev/null
 echo "== Planted leaks: $(($(wc -l <"$work/src/planted-leaks.tsv") - 1))"
-dotnet "$root/bench/AnalyzerCost/bin/Release/net10.0/AnalyzerCost.dll" "$work/src" --rounds "$rounds"
+dotnet "$root/bench/AnalyzerCost/bin/Release/net10.0/AnalyzerCost.dll" "$work/src" --rounds "$rounds" ${COMPARE:+--compare "$COMPARE"}

@@ -16,8 +16,10 @@ using Microsoft.CodeAnalysis.Text;
 namespace AnalyzerCost;
 
 /// <summary>
-/// <c>AnalyzerCost &lt;folder&gt; [--rounds N]</c>: compiles every <c>.cs</c> file under the folder in this process,
-/// alternately without and with the TenantDbGuard analyzers, and prints the CPU each configuration took.
+/// <c>AnalyzerCost &lt;folder&gt; [--rounds N] [--compare OTHER.dll]</c>: compiles every <c>.cs</c> file under the folder
+/// in this process, alternately without and with the TenantDbGuard analyzers, and prints the CPU each configuration
+/// took. With <c>--compare</c>, the analyzers of another build of <c>TenantDbGuard.Analyzers.dll</c> (an older revision)
+/// are a fourth configuration of every round, so that two revisions are measured side by side in one run.
 /// </summary>
 /// <remarks>
 /// A build runs the compiler and the analyzers in one process, over one compilation: the compiler emits while
@@ -33,9 +35,17 @@ internal static class Program
 {
     private static async Task<int> Main(string[] args)
     {
+        string? compare = null;
+        var compareAt = Array.IndexOf(args, "--compare");
+        if (compareAt > 0 && compareAt + 1 < args.Length)
+        {
+            compare = Path.GetFullPath(args[compareAt + 1]);
+            args = [.. args.Take(compareAt), .. args.Skip(compareAt + 2)];
+        }
+
         if (args.Length is not (1 or 3) || (args.Length == 3 && args[1] != "--rounds"))
         {
-            Console.Error.WriteLine("usage: AnalyzerCost <folder> [--rounds 10]");
+            Console.Error.WriteLine("usage: AnalyzerCost <folder> [--rounds 10] [--compare OTHER/TenantDbGuard.Analyzers.dll]");
             return 2;
         }
 
@@ -53,12 +63,10 @@ internal static class Program
             .Order(StringComparer.Ordinal)
             .Select(p => (Path: p, Text: SourceText.From(File.ReadAllText(p), Encoding.UTF8)))
             .ToArray();
-        var analyzers = typeof(TenantDbGuard.Analyzers.DiagnosticIds).Assembly.GetTypes()
-            .Where(t => !t.IsAbstract && typeof(DiagnosticAnalyzer).IsAssignableFrom(t)
-                && t.GetCustomAttribute<DiagnosticAnalyzerAttribute>() is { } a && a.Languages.Contains(LanguageNames.CSharp))
-            .OrderBy(t => t.Name, StringComparer.Ordinal)
-            .Select(t => (DiagnosticAnalyzer)Activator.CreateInstance(t)!)
-            .ToImmutableArray();
+        var analyzers = AnalyzersOf(typeof(TenantDbGuard.Analyzers.DiagnosticIds).Assembly);
+        var others = compare is null
+            ? ImmutableArray<DiagnosticAnalyzer>.Empty
+            : AnalyzersOf(new System.Runtime.Loader.AssemblyLoadContext("compared analyzers").LoadFromAssemblyPath(compare));
 
         var lines = sources.Sum(s => s.Text.Lines.Count);
         Console.WriteLine($"== {sources.Length} files, {lines:N0} lines; analyzers: {string.Join(", ", analyzers.Select(a => a.GetType().Name))}");
@@ -66,12 +74,17 @@ internal static class Program
 
         var bench = new Bench(sources);
         var baseline = ImmutableArray.Create<DiagnosticAnalyzer>(new OperationBaseline());
-        var configurations = new (string Name, ImmutableArray<DiagnosticAnalyzer> Analyzers)[]
+        var configurations = new List<(string Name, ImmutableArray<DiagnosticAnalyzer> Analyzers)>
         {
             ("compile", []),
             ("baseline", baseline),
             ("baseline + TenantDbGuard", [.. baseline, .. analyzers]),
         };
+        if (compare is not null)
+        {
+            configurations.Add(("baseline + compared build", [.. baseline, .. others]));
+        }
+
 
         Console.WriteLine("== Warm-up (not measured)");
         foreach (var configuration in configurations)
@@ -79,6 +92,7 @@ internal static class Program
             var warm = await bench.CompileAsync(configuration.Analyzers);
             if (configuration.Analyzers.Length > 1)
             {
+                Console.Write($"   {configuration.Name}:");
                 PrintFindings(warm.Diagnostics);
             }
         }
@@ -87,14 +101,14 @@ internal static class Program
         var perAnalyzer = analyzers.ToDictionary(a => a.GetType().Name, _ => new List<double>());
         for (var round = 1; round <= rounds; round++)
         {
-            for (var k = 0; k < configurations.Length; k++)
+            for (var k = 0; k < configurations.Count; k++)
             {
-                var (name, set) = configurations[(k + round - 1) % configurations.Length];
+                var (name, set) = configurations[(k + round - 1) % configurations.Count];
                 Collect();
                 var start = Process.GetCurrentProcess().TotalProcessorTime;
                 var result = await bench.CompileAsync(set);
                 cpu[name].Add((Process.GetCurrentProcess().TotalProcessorTime - start).TotalSeconds);
-                foreach (var (analyzer, time) in result.ExecutionTimes)
+                foreach (var (analyzer, time) in name == "baseline + TenantDbGuard" ? result.ExecutionTimes : [])
                 {
                     if (perAnalyzer.TryGetValue(analyzer, out var times))
                     {
@@ -121,6 +135,14 @@ internal static class Program
         Console.WriteLine($"| median | {Median(compile):F2} | {Median(without):F2} | {Median(with):F2} | {Median(overheads) * 100:+0.0;-0.0} % |");
         Console.WriteLine();
         Console.WriteLine("Overhead = (with - without) / without of the same round; the median row is the median of each column.");
+        if (compare is not null)
+        {
+            var compared = cpu["baseline + compared build"];
+            Console.WriteLine();
+            Console.WriteLine($"Compared build ({compare}): CPU seconds with its analyzers per round: {string.Join(", ", compared.Select(c => c.ToString("F2", CultureInfo.InvariantCulture)))}");
+            Console.WriteLine($"   median {Median(compared):F2}; this build / compared build, median of the per-round ratios: {Median(with.Zip(compared, (a, b) => a / b).ToList()):F3}");
+        }
+
         Console.WriteLine("Analyzer execution time as the driver reports it (median of the rounds, summed over threads), against the median baseline:");
         foreach (var (name, times) in perAnalyzer)
         {
@@ -130,6 +152,13 @@ internal static class Program
         Console.WriteLine($"Load average at end: {LoadAverage()}");
         return 0;
     }
+
+    private static ImmutableArray<DiagnosticAnalyzer> AnalyzersOf(Assembly assembly) => assembly.GetTypes()
+        .Where(t => !t.IsAbstract && typeof(DiagnosticAnalyzer).IsAssignableFrom(t)
+            && t.GetCustomAttribute<DiagnosticAnalyzerAttribute>() is { } a && a.Languages.Contains(LanguageNames.CSharp))
+        .OrderBy(t => t.Name, StringComparer.Ordinal)
+        .Select(t => (DiagnosticAnalyzer)Activator.CreateInstance(t)!)
+        .ToImmutableArray();
 
     private static void PrintFindings(ImmutableArray<Diagnostic> diagnostics)
     {

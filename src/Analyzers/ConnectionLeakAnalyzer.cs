@@ -1,9 +1,6 @@
 using System.Collections.Generic;
 using System.Collections.Immutable;
-using System.Linq;
-using System.Threading;
 using Microsoft.CodeAnalysis;
-using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
 using Microsoft.CodeAnalysis.Diagnostics;
 using Microsoft.CodeAnalysis.FlowAnalysis;
@@ -18,32 +15,13 @@ namespace TenantDbGuard.Analyzers;
 /// or released again, on a path where it was already released.
 /// </summary>
 /// <remarks>
-/// A cheap syntax scan picks the members that call a method with an acquisition's name; only those are bound,
-/// and only the bodies that really acquire get a control-flow graph and the flow analysis. Both rules come out of
+/// The analyzer registers on operation blocks, so every member kind is analysed. A cheap syntax scan of each block picks
+/// those that call a method with an acquisition's name; only those get a control-flow graph and the flow analysis. Both rules come out of
 /// the same walk of each acquisition.
 /// </remarks>
 [DiagnosticAnalyzer(LanguageNames.CSharp)]
 public sealed class ConnectionLeakAnalyzer : DiagnosticAnalyzer
 {
-    private static readonly SyntaxKind[] MemberKinds =
-    {
-        SyntaxKind.MethodDeclaration,
-        SyntaxKind.ConstructorDeclaration,
-        SyntaxKind.DestructorDeclaration,
-        SyntaxKind.OperatorDeclaration,
-        SyntaxKind.ConversionOperatorDeclaration,
-        SyntaxKind.GetAccessorDeclaration,
-        SyntaxKind.SetAccessorDeclaration,
-        SyntaxKind.InitAccessorDeclaration,
-        SyntaxKind.AddAccessorDeclaration,
-        SyntaxKind.RemoveAccessorDeclaration,
-        SyntaxKind.PropertyDeclaration,
-        SyntaxKind.IndexerDeclaration,
-        SyntaxKind.FieldDeclaration,
-        SyntaxKind.EventFieldDeclaration,
-        SyntaxKind.CompilationUnit,
-    };
-
     /// <inheritdoc />
     public override ImmutableArray<DiagnosticDescriptor> SupportedDiagnostics { get; } = ImmutableArray.Create(
         Descriptors.ConnectionNotReleased,
@@ -58,84 +36,40 @@ public sealed class ConnectionLeakAnalyzer : DiagnosticAnalyzer
         {
             var rules = AcquisitionRules.Create(compilationContext.Compilation);
             var summaries = new MethodSummaries(compilationContext.Compilation, rules, compilationContext.Options.AnalyzerConfigOptionsProvider);
-            compilationContext.RegisterSyntaxNodeAction(nodeContext => AnalyzeMember(nodeContext, rules, summaries), MemberKinds);
+            compilationContext.RegisterOperationBlockAction(blockContext => AnalyzeMember(blockContext, rules, summaries));
         });
     }
 
-    private static void AnalyzeMember(SyntaxNodeAnalysisContext context, AcquisitionRules rules, MethodSummaries summaries)
+    /// <summary>
+    /// One member, whatever its kind: a method, constructor (a primary constructor's base arguments included), accessor,
+    /// operator, field or property initializer, or the top-level statements. Its operation blocks (a constructor has its
+    /// initializer and its body) share one control-flow graph, analysed once.
+    /// </summary>
+    private static void AnalyzeMember(OperationBlockAnalysisContext context, AcquisitionRules rules, MethodSummaries summaries)
     {
-        var names = rules.GetNames(context.Options.AnalyzerConfigOptionsProvider.GetOptions(context.Node.SyntaxTree));
-        FlowContext? flow = null;
-        foreach (var body in ExecutableParts(context.Node))
+        if (context.OperationBlocks.IsEmpty)
         {
-            if (!MayAcquire(body, names.AcquireNames, summaries))
+            return;
+        }
+
+        var names = rules.GetNames(context.Options.AnalyzerConfigOptionsProvider.GetOptions(context.OperationBlocks[0].Syntax.SyntaxTree));
+        FlowContext? flow = null;
+        List<IOperation>? analysed = null;
+        foreach (var block in context.OperationBlocks)
+        {
+            var root = block;
+            while (root.Parent is not null)
+            {
+                root = root.Parent;
+            }
+
+            if (!AcquisitionSites.IsGraphRoot(root) || analysed?.Contains(root) == true || !MayAcquire(block.Syntax, names.AcquireNames, summaries))
             {
                 continue;
             }
 
-            var graph = AcquisitionSites.CreateGraph(context.SemanticModel, body, context.CancellationToken);
-            if (graph is not null)
-            {
-                AnalyzeGraph(context, graph, flow ??= new FlowContext(rules, names, summaries, context.CancellationToken));
-            }
-        }
-    }
-
-    /// <summary>The parts of a member that hold executable code, each the root of one control-flow graph.</summary>
-    private static IEnumerable<SyntaxNode> ExecutableParts(SyntaxNode member)
-    {
-        switch (member)
-        {
-            case BaseMethodDeclarationSyntax method:
-                if (method.Body is not null || method.ExpressionBody is not null)
-                {
-                    yield return method;
-                }
-
-                break;
-            case AccessorDeclarationSyntax accessor:
-                if (accessor.Body is not null || accessor.ExpressionBody is not null)
-                {
-                    yield return accessor;
-                }
-
-                break;
-            case PropertyDeclarationSyntax property:
-                if (property.ExpressionBody is not null)
-                {
-                    yield return property.ExpressionBody;
-                }
-
-                if (property.Initializer is not null)
-                {
-                    yield return property.Initializer;
-                }
-
-                break;
-            case IndexerDeclarationSyntax indexer:
-                if (indexer.ExpressionBody is not null)
-                {
-                    yield return indexer.ExpressionBody;
-                }
-
-                break;
-            case BaseFieldDeclarationSyntax field:
-                foreach (var variable in field.Declaration.Variables)
-                {
-                    if (variable.Initializer is not null)
-                    {
-                        yield return variable.Initializer;
-                    }
-                }
-
-                break;
-            case CompilationUnitSyntax unit:
-                if (unit.Members.Any(m => m.IsKind(SyntaxKind.GlobalStatement)))
-                {
-                    yield return unit;
-                }
-
-                break;
+            (analysed ??= new List<IOperation>()).Add(root);
+            AnalyzeGraph(context, context.GetControlFlowGraph(block), flow ??= new FlowContext(rules, names, summaries, context.CancellationToken));
         }
     }
 
@@ -156,7 +90,7 @@ public sealed class ConnectionLeakAnalyzer : DiagnosticAnalyzer
     }
 
     /// <summary>Analyses one graph and, recursively, the graphs of its lambdas and local functions.</summary>
-    private static void AnalyzeGraph(SyntaxNodeAnalysisContext context, ControlFlowGraph graph, FlowContext flow)
+    private static void AnalyzeGraph(OperationBlockAnalysisContext context, ControlFlowGraph graph, FlowContext flow)
     {
         var lambdas = new List<IFlowAnonymousFunctionOperation>();
         var sites = AcquisitionSites.Find(graph, flow, lambdas);

@@ -9,6 +9,7 @@ namespace TenantCrm.Tests;
 
 /// <summary>Reads use tenant 1, which keeps its seeded rows; writes go to tenant 2.</summary>
 [Collection(CrmCollection.Name)]
+[Trait("Speed", "Slow")]
 public sealed class CustomerTests(CrmFixture fixture)
 {
     private static readonly string Reader = SeedData.TenantKey(1);

@@ -4,6 +4,7 @@ using TenantCrm.Tests.Infrastructure;
 namespace TenantCrm.Tests;
 
 [Collection(CrmCollection.Name)]
+[Trait("Speed", "Slow")]
 public sealed class DashboardTests(CrmFixture fixture)
 {
     [Fact]

@@ -6,6 +6,7 @@ using TenantCrm.Tests.Infrastructure;
 namespace TenantCrm.Tests;
 
 [Collection(CrmCollection.Name)]
+[Trait("Speed", "Slow")]
 public sealed class MenuTests(CrmFixture fixture)
 {
     private static readonly string Tenant = SeedData.TenantKey(1);

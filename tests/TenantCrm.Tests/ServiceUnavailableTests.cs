@@ -7,6 +7,7 @@ using TenantDbGuard;
 namespace TenantCrm.Tests;
 
 [Collection(CrmCollection.Name)]
+[Trait("Speed", "Slow")]
 public sealed class ServiceUnavailableTests(CrmFixture fixture)
 {
     [Fact]

@@ -7,6 +7,7 @@ using TenantCrm.Tests.Infrastructure;
 namespace TenantCrm.Tests;
 
 [Collection(CrmCollection.Name)]
+[Trait("Speed", "Slow")]
 public sealed class TenantTokenTests(CrmFixture fixture)
 {
     [Theory]

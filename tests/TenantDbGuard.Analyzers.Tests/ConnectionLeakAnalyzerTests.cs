@@ -23,11 +23,11 @@ public sealed class ConnectionLeakAnalyzerTests
         {
             int M(Pool pool)
             {
-                var conn = [|pool.GetConnection()|];
+                var conn = {|#0:pool.GetConnection()|};
                 return conn.Execute("select 1");
             }
         }
-        """);
+        """, Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 8"));
 
     [Fact]
     public Task Pool_connection_released_in_finally_is_not_reported() => Verify.VerifyAnalyzerAsync("""
@@ -73,13 +73,13 @@ public sealed class ConnectionLeakAnalyzerTests
         {
             int M(Pool pool)
             {
-                var conn = [|pool.GetConnection()|];
+                var conn = {|#0:pool.GetConnection()|};
                 var rows = conn.Execute("delete from sessions");
                 conn.Release();
                 return rows;
             }
         }
-        """);
+        """, Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "if an exception is thrown at line 8"));
 
     [Fact]
     public Task Release_calls_and_ConfigureAwait_are_not_considered_able_to_throw() => Verify.VerifyAnalyzerAsync("""
@@ -190,7 +190,7 @@ public sealed class ConnectionLeakAnalyzerTests
         {
             void M(Pool pool, bool keep)
             {
-                var conn = [|pool.GetConnection()|];
+                var conn = {|#0:pool.GetConnection()|};
                 if (keep)
                 {
                     Log.Info("keeping the connection");
@@ -201,7 +201,7 @@ public sealed class ConnectionLeakAnalyzerTests
                 }
             }
         }
-        """);
+        """, Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that leaves the method after line 10"));
 
     [Fact]
     public Task Pool_connection_checked_for_null_with_early_return_is_not_reported() => Verify.VerifyAnalyzerAsync("""
@@ -262,13 +262,13 @@ public sealed class ConnectionLeakAnalyzerTests
         {
             void M(Pool pool)
             {
-                var conn = [|pool.GetConnection()|];
+                var conn = {|#0:pool.GetConnection()|};
                 Use(conn);
             }
 
             static void Use(PooledConnection connection) => connection.Execute("select 1");
         }
-        """);
+        """, Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that leaves the method after line 8"));
 
     // ---------------------------------------------------------------- pool-shaped API, asynchronous
 
@@ -282,12 +282,12 @@ public sealed class ConnectionLeakAnalyzerTests
         {
             async Task M(Pool pool, CancellationToken ct)
             {
-                var conn = await [|pool.GetConnectionAsync(ct)|];
+                var conn = await {|#0:pool.GetConnectionAsync(ct)|};
                 await conn.ExecuteAsync("update tenants set seen = now()", ct);
                 conn.Release();
             }
         }
-        """);
+        """, Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "if an exception is thrown at line 10"));
 
     [Fact]
     public Task Pool_async_location_is_the_invocation_without_configure_await() => Verify.VerifyAnalyzerAsync("""
@@ -299,12 +299,12 @@ public sealed class ConnectionLeakAnalyzerTests
         {
             async Task M(Pool pool, CancellationToken ct)
             {
-                var conn = await [|pool.GetConnectionAsync(ct)|].ConfigureAwait(false);
+                var conn = await {|#0:pool.GetConnectionAsync(ct)|}.ConfigureAwait(false);
                 await conn.ExecuteAsync("update tenants set seen = now()", ct).ConfigureAwait(false);
                 conn.Release();
             }
         }
-        """);
+        """, Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "if an exception is thrown at line 10"));
 
     [Fact]
     public Task Pool_async_connection_released_in_finally_is_not_reported() => Verify.VerifyAnalyzerAsync("""
@@ -412,12 +412,12 @@ public sealed class ConnectionLeakAnalyzerTests
         {
             async Task M(LeasePool pool, string tenant)
             {
-                var lease = await [|pool.GetConnectionAsync(tenant)|];
+                var lease = await {|#0:pool.GetConnectionAsync(tenant)|};
                 await lease.ExecuteAsync("delete from sessions");
                 await lease.DisposeAsync();
             }
         }
-        """);
+        """, Verify.Diagnostic().WithLocation(0).WithArguments("'lease'", "if an exception is thrown at line 9"));
 
     [Fact]
     public Task Lease_disposed_async_in_finally_is_not_reported() => Verify.VerifyAnalyzerAsync("""
@@ -564,13 +564,13 @@ public sealed class ConnectionLeakAnalyzerTests
             async Task M(string connectionString, CancellationToken ct)
             {
                 var conn = new MySqlConnection(connectionString);
-                await [|conn.OpenAsync(ct)|];
+                await {|#0:conn.OpenAsync(ct)|};
                 using var cmd = new MySqlCommand("delete from sessions", conn);
                 await cmd.ExecuteNonQueryAsync(ct);
                 await conn.CloseAsync();
             }
         }
-        """);
+        """, Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "if an exception is thrown at line 11"));
 
     [Fact]
     public Task MySqlConnection_opened_and_closed_without_finally_is_reported() => Verify.VerifyAnalyzerAsync("""
@@ -581,13 +581,13 @@ public sealed class ConnectionLeakAnalyzerTests
             void M(string connectionString)
             {
                 var conn = new MySqlConnection(connectionString);
-                [|conn.Open()|];
+                {|#0:conn.Open()|};
                 using var cmd = new MySqlCommand("delete from sessions", conn);
                 cmd.ExecuteNonQuery();
                 conn.Close();
             }
         }
-        """);
+        """, Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "if an exception is thrown at line 9"));
 
     [Fact]
     public Task MySqlConnection_opened_and_closed_in_finally_is_not_reported() => Verify.VerifyAnalyzerAsync("""
@@ -760,13 +760,13 @@ public sealed class ConnectionLeakAnalyzerTests
             int M(string connectionString)
             {
                 IDbConnection conn = new MySqlConnection(connectionString);
-                [|conn.Open()|];
+                {|#0:conn.Open()|};
                 using var cmd = conn.CreateCommand();
                 cmd.CommandText = "delete from sessions";
                 return cmd.ExecuteNonQuery();
             }
         }
-        """);
+        """, Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 12"));
 
     [Fact]
     public Task IDbConnection_opened_and_disposed_in_finally_is_not_reported() => Verify.VerifyAnalyzerAsync("""
@@ -820,14 +820,14 @@ public sealed class ConnectionLeakAnalyzerTests
         {
             async Task<int> M(MySqlDataSource ds, CancellationToken ct)
             {
-                var conn = await [|ds.OpenConnectionAsync(ct)|];
+                var conn = await {|#0:ds.OpenConnectionAsync(ct)|};
                 using var cmd = new MySqlCommand("delete from sessions", conn);
                 var rows = await cmd.ExecuteNonQueryAsync(ct);
                 await conn.DisposeAsync();
                 return rows;
             }
         }
-        """);
+        """, Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "if an exception is thrown at line 10"));
 
     [Fact]
     public Task DataSource_sync_connection_in_using_is_not_reported() => Verify.VerifyAnalyzerAsync("""
@@ -852,12 +852,12 @@ public sealed class ConnectionLeakAnalyzerTests
         {
             int M(MySqlDataSource ds)
             {
-                var conn = [|ds.OpenConnection()|];
+                var conn = {|#0:ds.OpenConnection()|};
                 using var cmd = new MySqlCommand("delete from sessions", conn);
                 return cmd.ExecuteNonQuery();
             }
         }
-        """);
+        """, Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 9"));
 
     [Fact]
     public Task DataSource_connection_disposed_in_finally_after_null_check_is_not_reported() => Verify.VerifyAnalyzerAsync("""
@@ -911,13 +911,13 @@ public sealed class ConnectionLeakAnalyzerTests
         {
             int M(DbDataSource ds)
             {
-                var conn = [|ds.OpenConnection()|];
+                var conn = {|#0:ds.OpenConnection()|};
                 var cmd = conn.CreateCommand();
                 cmd.CommandText = "delete from sessions";
                 return cmd.ExecuteNonQuery();
             }
         }
-        """);
+        """, Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 10"));
 
     [Fact]
     public Task Dapper_query_on_a_using_connection_is_not_reported() => Verify.VerifyAnalyzerAsync("""
@@ -948,12 +948,12 @@ public sealed class ConnectionLeakAnalyzerTests
         {
             async Task<int[]> M(MySqlDataSource ds)
             {
-                var conn = await [|ds.OpenConnectionAsync()|];
+                var conn = await {|#0:ds.OpenConnectionAsync()|};
                 var ids = await conn.QueryAsync<int>("select id from tenants");
                 return ids.ToArray();
             }
         }
-        """);
+        """, Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 12"));
 
     [Fact]
     public Task New_MySqlCommand_is_not_a_hand_off() => Verify.VerifyAnalyzerAsync("""
@@ -963,11 +963,11 @@ public sealed class ConnectionLeakAnalyzerTests
         {
             MySqlCommand M(MySqlDataSource ds)
             {
-                var conn = [|ds.OpenConnection()|];
+                var conn = {|#0:ds.OpenConnection()|};
                 return new MySqlCommand("select 1", conn);
             }
         }
-        """);
+        """, Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 8"));
 
     // ---------------------------------------------------------------- hand-offs: returned, stored, out/ref, wrapped
 
@@ -1087,13 +1087,13 @@ public sealed class ConnectionLeakAnalyzerTests
         {
             async Task<MySqlConnection> OpenUtcAsync(MySqlDataSource ds, CancellationToken ct)
             {
-                var conn = await [|ds.OpenConnectionAsync(ct)|];
+                var conn = await {|#0:ds.OpenConnectionAsync(ct)|};
                 using var cmd = new MySqlCommand("SET time_zone = '+00:00'", conn);
                 await cmd.ExecuteNonQueryAsync(ct);
                 return conn;
             }
         }
-        """);
+        """, Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "if an exception is thrown at line 10"));
 
     [Fact]
     public Task Sync_factory_that_opens_then_runs_a_command_is_reported() => Verify.VerifyAnalyzerAsync("""
@@ -1104,7 +1104,7 @@ public sealed class ConnectionLeakAnalyzerTests
             MySqlConnection Open(string connectionString)
             {
                 var conn = new MySqlConnection(connectionString);
-                [|conn.Open()|];
+                {|#0:conn.Open()|};
                 using (var cmd = new MySqlCommand("SET NAMES utf8mb4", conn))
                 {
                     cmd.ExecuteNonQuery();
@@ -1113,7 +1113,7 @@ public sealed class ConnectionLeakAnalyzerTests
                 return conn;
             }
         }
-        """);
+        """, Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "if an exception is thrown at line 9"));
 
     [Fact]
     public Task Sync_factory_that_disposes_on_failure_is_not_reported() => Verify.VerifyAnalyzerAsync("""
@@ -1231,12 +1231,12 @@ public sealed class ConnectionLeakAnalyzerTests
 
             public void Attach(Pool pool)
             {
-                var conn = [|pool.GetConnection()|];
+                var conn = {|#0:pool.GetConnection()|};
                 conn.Execute("set session wait_timeout = 60");
                 _conn = conn;
             }
         }
-        """);
+        """, Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "if an exception is thrown at line 10"));
 
     [Fact]
     public Task Assigned_to_an_out_parameter_is_not_reported() => Verify.VerifyAnalyzerAsync("""
@@ -1333,12 +1333,12 @@ public sealed class ConnectionLeakAnalyzerTests
         {
             int M(Pool pool)
             {
-                var conn = [|pool.GetConnection()|];
+                var conn = {|#0:pool.GetConnection()|};
                 var lease = new Lease(conn);
                 return lease.Execute("select 1");
             }
         }
-        """);
+        """, Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 20"));
 
     [Fact]
     public Task Non_disposable_holder_is_not_a_hand_off() => Verify.VerifyAnalyzerAsync("""
@@ -1357,12 +1357,12 @@ public sealed class ConnectionLeakAnalyzerTests
         {
             int M(Pool pool)
             {
-                var conn = [|pool.GetConnection()|];
+                var conn = {|#0:pool.GetConnection()|};
                 var holder = new Holder(conn);
                 return holder.Count();
             }
         }
-        """);
+        """, Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 18"));
 
     [Fact]
     public Task Stored_in_a_property_of_another_object_is_not_reported() => Verify.VerifyAnalyzerAsync("""
@@ -1453,7 +1453,7 @@ public sealed class ConnectionLeakAnalyzerTests
         {
             int M(LeasePool pool)
             {
-                var lease = [|pool.GetConnection()|];
+                var lease = {|#0:pool.GetConnection()|};
                 Log.Info("lease taken");
                 using (lease)
                 {
@@ -1461,7 +1461,7 @@ public sealed class ConnectionLeakAnalyzerTests
                 }
             }
         }
-        """);
+        """, Verify.Diagnostic().WithLocation(0).WithArguments("'lease'", "if an exception is thrown at line 8"));
 
     [Fact]
     public Task OpenAsync_location_excludes_configure_await() => Verify.VerifyAnalyzerAsync("""
@@ -1474,12 +1474,12 @@ public sealed class ConnectionLeakAnalyzerTests
             async Task<int> M(string connectionString, CancellationToken ct)
             {
                 var conn = new MySqlConnection(connectionString);
-                await [|conn.OpenAsync(ct)|].ConfigureAwait(false);
+                await {|#0:conn.OpenAsync(ct)|}.ConfigureAwait(false);
                 using var cmd = new MySqlCommand("delete from sessions", conn);
                 return await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
             }
         }
-        """);
+        """, Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 12"));
 
     [Fact]
     public Task Yield_returned_acquisition_is_not_reported() => Verify.VerifyAnalyzerAsync("""
@@ -1655,7 +1655,7 @@ public sealed class ConnectionLeakAnalyzerTests
             {
                 foreach (var sql in statements)
                 {
-                    var conn = [|pool.GetConnection()|];
+                    var conn = {|#0:pool.GetConnection()|};
                     if (sql.Length == 0)
                     {
                         continue;
@@ -1672,7 +1672,7 @@ public sealed class ConnectionLeakAnalyzerTests
                 }
             }
         }
-        """);
+        """, Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "when it is acquired again at line 9"));
 
     [Fact]
     public Task Break_before_release_is_reported() => Verify.VerifyAnalyzerAsync("""
@@ -1684,7 +1684,7 @@ public sealed class ConnectionLeakAnalyzerTests
             {
                 for (var i = 0; i < statements.Length; i++)
                 {
-                    var conn = [|pool.GetConnection()|];
+                    var conn = {|#0:pool.GetConnection()|};
                     if (statements[i] == "stop")
                     {
                         break;
@@ -1701,7 +1701,7 @@ public sealed class ConnectionLeakAnalyzerTests
                 }
             }
         }
-        """);
+        """, Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that leaves the method after line 10"));
 
     [Fact]
     public Task Continue_and_break_inside_try_with_finally_release_are_not_reported() => Verify.VerifyAnalyzerAsync("""
@@ -1748,13 +1748,13 @@ public sealed class ConnectionLeakAnalyzerTests
                 PooledConnection conn = null;
                 foreach (var tenant in tenants)
                 {
-                    conn = [|pool.GetConnection()|];
+                    conn = {|#0:pool.GetConnection()|};
                 }
 
                 conn?.Release();
             }
         }
-        """);
+        """, Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "when it is acquired again at line 10"));
 
     [Fact]
     public Task Variable_overwritten_before_release_is_reported() => Verify.VerifyAnalyzerAsync("""
@@ -1764,7 +1764,7 @@ public sealed class ConnectionLeakAnalyzerTests
         {
             int M(Pool primary, Pool replica)
             {
-                var conn = [|primary.GetConnection()|];
+                var conn = {|#0:primary.GetConnection()|};
                 conn = replica.GetConnection();
                 try
                 {
@@ -1776,7 +1776,7 @@ public sealed class ConnectionLeakAnalyzerTests
                 }
             }
         }
-        """);
+        """, Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "when 'conn' is overwritten at line 8"));
 
     [Fact]
     public Task Second_acquisition_before_the_try_protecting_the_first_is_reported() => Verify.VerifyAnalyzerAsync("""
@@ -1786,7 +1786,7 @@ public sealed class ConnectionLeakAnalyzerTests
         {
             int M(Pool live, Pool archive)
             {
-                var current = [|live.GetConnection()|];
+                var current = {|#0:live.GetConnection()|};
                 var old = archive.GetConnection();
                 try
                 {
@@ -1799,7 +1799,7 @@ public sealed class ConnectionLeakAnalyzerTests
                 }
             }
         }
-        """);
+        """, Verify.Diagnostic().WithLocation(0).WithArguments("'current'", "if an exception is thrown at line 8"));
 
     [Fact]
     public Task Nested_try_finally_for_two_connections_is_not_reported() => Verify.VerifyAnalyzerAsync("""
@@ -1838,7 +1838,7 @@ public sealed class ConnectionLeakAnalyzerTests
         {
             int M(Pool pool)
             {
-                var conn = [|pool.GetConnection()|];
+                var conn = {|#0:pool.GetConnection()|};
                 try
                 {
                     return conn.Execute("select 1");
@@ -1850,7 +1850,7 @@ public sealed class ConnectionLeakAnalyzerTests
                 }
             }
         }
-        """);
+        """, Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 10"));
 
     [Fact]
     public Task Release_only_in_catch_MySqlException_is_reported() => Verify.VerifyAnalyzerAsync("""
@@ -1861,7 +1861,7 @@ public sealed class ConnectionLeakAnalyzerTests
         {
             async Task M(MySqlDataSource ds)
             {
-                var conn = await [|ds.OpenConnectionAsync()|];
+                var conn = await {|#0:ds.OpenConnectionAsync()|};
                 try
                 {
                     using var cmd = new MySqlCommand("delete from sessions", conn);
@@ -1876,7 +1876,7 @@ public sealed class ConnectionLeakAnalyzerTests
                 await conn.DisposeAsync();
             }
         }
-        """);
+        """, Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "if an exception is thrown at line 11"));
 
     [Fact]
     public Task Release_in_catch_all_and_after_the_try_is_not_reported() => Verify.VerifyAnalyzerAsync("""
@@ -1913,7 +1913,7 @@ public sealed class ConnectionLeakAnalyzerTests
         {
             void M(Pool pool)
             {
-                var conn = [|pool.GetConnection()|];
+                var conn = {|#0:pool.GetConnection()|};
                 try
                 {
                     conn.Execute("update tenants set seen = now()");
@@ -1925,7 +1925,7 @@ public sealed class ConnectionLeakAnalyzerTests
                 }
             }
         }
-        """);
+        """, Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that leaves the method after line 16"));
 
     [Fact]
     public Task Catch_that_returns_is_reported() => Verify.VerifyAnalyzerAsync("""
@@ -1936,7 +1936,7 @@ public sealed class ConnectionLeakAnalyzerTests
         {
             int M(Pool pool)
             {
-                var conn = [|pool.GetConnection()|];
+                var conn = {|#0:pool.GetConnection()|};
                 try
                 {
                     var rows = conn.Execute("delete from sessions");
@@ -1949,7 +1949,7 @@ public sealed class ConnectionLeakAnalyzerTests
                 }
             }
         }
-        """);
+        """, Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 17"));
 
     [Fact]
     public Task Release_under_an_if_that_is_not_a_null_or_state_check_is_reported() => Verify.VerifyAnalyzerAsync("""
@@ -1959,7 +1959,7 @@ public sealed class ConnectionLeakAnalyzerTests
         {
             int M(Pool pool, bool release)
             {
-                var conn = [|pool.GetConnection()|];
+                var conn = {|#0:pool.GetConnection()|};
                 try
                 {
                     return conn.Execute("select 1");
@@ -1973,7 +1973,7 @@ public sealed class ConnectionLeakAnalyzerTests
                 }
             }
         }
-        """);
+        """, Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 10"));
 
     [Fact]
     public Task Empty_finally_is_reported() => Verify.VerifyAnalyzerAsync("""
@@ -1983,7 +1983,7 @@ public sealed class ConnectionLeakAnalyzerTests
         {
             void M(Pool pool)
             {
-                var conn = [|pool.GetConnection()|];
+                var conn = {|#0:pool.GetConnection()|};
                 try
                 {
                     conn.Execute("update tenants set seen = now()");
@@ -1995,7 +1995,7 @@ public sealed class ConnectionLeakAnalyzerTests
                 conn.Release();
             }
         }
-        """);
+        """, Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "if an exception is thrown at line 10"));
 
     [Fact]
     public Task Throw_before_release_is_reported() => Verify.VerifyAnalyzerAsync("""
@@ -2006,7 +2006,7 @@ public sealed class ConnectionLeakAnalyzerTests
         {
             int M(Pool pool, int tenantId)
             {
-                var conn = [|pool.GetConnection()|];
+                var conn = {|#0:pool.GetConnection()|};
                 if (tenantId <= 0)
                 {
                     throw new ArgumentOutOfRangeException(nameof(tenantId));
@@ -2022,23 +2022,23 @@ public sealed class ConnectionLeakAnalyzerTests
                 }
             }
         }
-        """);
+        """, Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "if an exception is thrown at line 11"));
 
     // ---------------------------------------------------------------- discarded results
 
     [Theory]
-    [InlineData("[|pool.GetConnection()|];")]
-    [InlineData("_ = [|pool.GetConnection()|];")]
-    [InlineData("await [|pool.GetConnectionAsync()|];")]
-    [InlineData("var inner = [|pool.GetConnection()|].Inner;")]
-    [InlineData("[|pool.GetConnection()|].Execute(\"select 1\");")]
-    [InlineData("[|leases.GetConnection()|];")]
-    [InlineData("await [|leases.GetConnectionAsync(\"tenant-1\")|];")]
-    [InlineData("[|ds.OpenConnection()|];")]
-    [InlineData("await [|ds.OpenConnectionAsync()|];")]
-    [InlineData("[|new MySqlConnection(\"Server=db\").Open()|];")]
-    [InlineData("await [|new MySqlConnection(\"Server=db\").OpenAsync()|];")]
-    public Task Discarded_result_is_reported(string statement) => Verify.VerifyAnalyzerAsync($$"""
+    [InlineData("{|#0:pool.GetConnection()|};", "GetConnection")]
+    [InlineData("_ = {|#0:pool.GetConnection()|};", "GetConnection")]
+    [InlineData("await {|#0:pool.GetConnectionAsync()|};", "GetConnectionAsync")]
+    [InlineData("var inner = {|#0:pool.GetConnection()|}.Inner;", "GetConnection")]
+    [InlineData("{|#0:pool.GetConnection()|}.Execute(\"select 1\");", "GetConnection")]
+    [InlineData("{|#0:leases.GetConnection()|};", "GetConnection")]
+    [InlineData("await {|#0:leases.GetConnectionAsync(\"tenant-1\")|};", "GetConnectionAsync")]
+    [InlineData("{|#0:ds.OpenConnection()|};", "OpenConnection")]
+    [InlineData("await {|#0:ds.OpenConnectionAsync()|};", "OpenConnectionAsync")]
+    [InlineData("{|#0:new MySqlConnection(\"Server=db\").Open()|};", "Open")]
+    [InlineData("await {|#0:new MySqlConnection(\"Server=db\").OpenAsync()|};", "OpenAsync")]
+    public Task Discarded_result_is_reported(string statement, string method) => Verify.VerifyAnalyzerAsync($$"""
         using System.Threading.Tasks;
         using MySqlConnector;
         using Prelude;
@@ -2050,7 +2050,7 @@ public sealed class ConnectionLeakAnalyzerTests
                 {{statement}}
             }
         }
-        """);
+        """, Verify.Diagnostic().WithLocation(0).WithArguments($"The result of '{method}'", "because the result is discarded"));
 
     // ---------------------------------------------------------------- not acquisitions
 
@@ -2125,11 +2125,11 @@ public sealed class ConnectionLeakAnalyzerTests
         {
             void M(Broker broker)
             {
-                var handle = [|broker.GetConnection()|];
+                var handle = {|#0:broker.GetConnection()|};
                 handle.Work();
             }
         }
-        """);
+        """, Verify.Diagnostic().WithLocation(0).WithArguments("'handle' from GetConnection()", "on the path that leaves the method after line 19"));
 
     [Fact]
     public Task GetConnectionAsync_returning_a_task_of_an_async_disposable_is_an_acquisition() => Verify.VerifyAnalyzerAsync("""
@@ -2151,7 +2151,7 @@ public sealed class ConnectionLeakAnalyzerTests
         {
             async Task M(Broker broker)
             {
-                var channel = await [|broker.GetConnectionAsync()|];
+                var channel = await {|#0:broker.GetConnectionAsync()|};
                 await channel.SendAsync("hello");
             }
 
@@ -2161,7 +2161,7 @@ public sealed class ConnectionLeakAnalyzerTests
                 await channel.SendAsync("hello");
             }
         }
-        """);
+        """, Verify.Diagnostic().WithLocation(0).WithArguments("'channel' from GetConnectionAsync()", "on the path that leaves the method after line 20"));
 
     // ---------------------------------------------------------------- lambdas, local functions, constructors, accessors
 
@@ -2174,11 +2174,11 @@ public sealed class ConnectionLeakAnalyzerTests
         {
             Task M(Pool pool) => Task.Run(() =>
             {
-                var conn = [|pool.GetConnection()|];
+                var conn = {|#0:pool.GetConnection()|};
                 conn.Execute("update tenants set seen = now()");
             });
         }
-        """);
+        """, Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that leaves the method after line 9"));
 
     [Fact]
     public Task Task_Run_async_lambda_with_finally_is_not_reported() => Verify.VerifyAnalyzerAsync("""
@@ -2224,12 +2224,12 @@ public sealed class ConnectionLeakAnalyzerTests
             Task M(Pool pool, IEnumerable<string> tenants) =>
                 Parallel.ForEachAsync(tenants, async (tenant, ct) =>
                 {
-                    var conn = await [|pool.GetConnectionAsync(ct)|];
+                    var conn = await {|#0:pool.GetConnectionAsync(ct)|};
                     await conn.ExecuteAsync("delete from sessions where tenant = @tenant", ct);
                     conn.Release();
                 });
         }
-        """);
+        """, Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "if an exception is thrown at line 11"));
 
     [Fact]
     public Task Parallel_ForEachAsync_body_with_await_using_is_not_reported() => Verify.VerifyAnalyzerAsync("""
@@ -2260,12 +2260,12 @@ public sealed class ConnectionLeakAnalyzerTests
 
                 int Count()
                 {
-                    var conn = [|pool.GetConnection()|];
+                    var conn = {|#0:pool.GetConnection()|};
                     return conn.Execute("select count(*) from tenants");
                 }
             }
         }
-        """);
+        """, Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 12"));
 
     [Fact]
     public Task Local_function_with_finally_is_not_reported() => Verify.VerifyAnalyzerAsync("""
@@ -2303,11 +2303,11 @@ public sealed class ConnectionLeakAnalyzerTests
 
             public SchemaInfo(Pool pool)
             {
-                var conn = [|pool.GetConnection()|];
+                var conn = {|#0:pool.GetConnection()|};
                 _version = conn.Execute("select version from schema_info");
             }
         }
-        """);
+        """, Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that leaves the method after line 10"));
 
     [Fact]
     public Task Constructor_storing_the_connection_in_a_field_is_not_reported() => Verify.VerifyAnalyzerAsync("""
@@ -2336,12 +2336,12 @@ public sealed class ConnectionLeakAnalyzerTests
             {
                 get
                 {
-                    var conn = [|_pool.GetConnection()|];
+                    var conn = {|#0:_pool.GetConnection()|};
                     return conn.Execute("select count(*) from sessions");
                 }
             }
         }
-        """);
+        """, Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 12"));
 
     [Fact]
     public Task Property_getter_with_finally_is_not_reported() => Verify.VerifyAnalyzerAsync("""
@@ -2380,13 +2380,13 @@ public sealed class ConnectionLeakAnalyzerTests
 
             private readonly Func<int> _count = () =>
             {
-                var conn = [|SharedPool.GetConnection()|];
+                var conn = {|#0:SharedPool.GetConnection()|};
                 return conn.Execute("select count(*) from jobs");
             };
 
             public int Count() => _count();
         }
-        """);
+        """, Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 11"));
 
     [Fact]
     public Task Leak_in_top_level_statements_is_reported()
@@ -2395,10 +2395,11 @@ public sealed class ConnectionLeakAnalyzerTests
             using Prelude;
 
             var pool = new Pool();
-            var conn = [|pool.GetConnection()|];
+            var conn = {|#0:pool.GetConnection()|};
             conn.Execute("select 1");
             """);
         test.TestState.OutputKind = OutputKind.ConsoleApplication;
+        test.ExpectedDiagnostics.Add(Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that leaves the method after line 5"));
         return test.RunAsync();
     }
 
@@ -2481,11 +2482,11 @@ public sealed class ConnectionLeakAnalyzerTests
         {
             void M(Renter renter)
             {
-                var handle = [|renter.Rent()|];
+                var handle = {|#0:renter.Rent()|};
                 handle.Work();
             }
         }
-        """, "tenantdbguard.acquire_methods = Rent\n");
+        """, "tenantdbguard.acquire_methods = Rent\n", Verify.Diagnostic().WithLocation(0).WithArguments("'handle'", "on the path that leaves the method after line 19"));
 
     [Fact]
     public Task Configured_acquire_method_in_using_is_not_reported() => Verify.VerifyAnalyzerWithEditorConfigAsync(RentingApi + """
@@ -2522,15 +2523,15 @@ public sealed class ConnectionLeakAnalyzerTests
         {
             void M(Renter renter, OtherRenter other)
             {
-                var rented = [|renter.Rent()|];
+                var rented = {|#0:renter.Rent()|};
                 rented.Work();
-                var borrowed = [|renter.Borrow()|];
+                var borrowed = {|#1:renter.Borrow()|};
                 borrowed.Work();
                 var notConfigured = other.Rent();
                 notConfigured.Work();
             }
         }
-        """, "tenantdbguard.acquire_methods = Renter.Rent, Borrow\n");
+        """, "tenantdbguard.acquire_methods = Renter.Rent, Borrow\n", Verify.Diagnostic().WithLocation(0).WithArguments("'rented'", "on the path that leaves the method after line 28"), Verify.Diagnostic().WithLocation(1).WithArguments("'borrowed'", "on the path that leaves the method after line 28"));
 
     private const string GiveBackApi = """
         using Prelude;
@@ -2574,7 +2575,7 @@ public sealed class ConnectionLeakAnalyzerTests
         {
             int M(Pool pool)
             {
-                var conn = [|pool.GetConnection()|];
+                var conn = {|#0:pool.GetConnection()|};
                 try
                 {
                     return conn.Execute("select 1");
@@ -2585,7 +2586,7 @@ public sealed class ConnectionLeakAnalyzerTests
                 }
             }
         }
-        """);
+        """, Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 15"));
 
     private const string AcquiresConnectionAttribute = """
         using System;
@@ -2623,7 +2624,7 @@ public sealed class ConnectionLeakAnalyzerTests
             {
                 int Leaks(Sessions sessions)
                 {
-                    var session = [|sessions.Begin()|];
+                    var session = {|#0:sessions.Begin()|};
                     return session.Run("select 1");
                 }
 
@@ -2634,7 +2635,7 @@ public sealed class ConnectionLeakAnalyzerTests
                 }
             }
         }
-        """);
+        """, Verify.Diagnostic().WithLocation(0).WithArguments("'session'", "on the path that returns at line 32"));
 
     [Fact]
     public Task Return_value_marked_AcquiresConnection_is_an_acquisition() => Verify.VerifyAnalyzerAsync(AcquiresConnectionAttribute + """
@@ -2650,7 +2651,7 @@ public sealed class ConnectionLeakAnalyzerTests
             {
                 int Leaks(Sessions sessions)
                 {
-                    var session = [|sessions.Begin()|];
+                    var session = {|#0:sessions.Begin()|};
                     return session.Run("select 1");
                 }
 
@@ -2661,7 +2662,7 @@ public sealed class ConnectionLeakAnalyzerTests
                 }
             }
         }
-        """);
+        """, Verify.Diagnostic().WithLocation(0).WithArguments("'session'", "on the path that returns at line 32"));
 
     [Fact]
     public Task Attribute_with_the_same_name_in_another_namespace_is_ignored() => Verify.VerifyAnalyzerAsync("""
@@ -2731,7 +2732,7 @@ public sealed class ConnectionLeakAnalyzerTests
             {
                 int M(Pool pool)
                 {
-                    var conn = [|pool.GetConnection()|];
+                    var conn = {|#0:pool.GetConnection()|};
                     var rows = conn.Execute("select 1");
                     Log.Info(undefinedMessage);
                     return rows;
@@ -2739,6 +2740,7 @@ public sealed class ConnectionLeakAnalyzerTests
             }
             """);
         test.CompilerDiagnostics = CompilerDiagnostics.None;
+        test.ExpectedDiagnostics.Add(Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 10"));
         return test.RunAsync();
     }
 
@@ -2752,12 +2754,13 @@ public sealed class ConnectionLeakAnalyzerTests
             {
                 int M(Pool pool)
                 {
-                    var conn = [|pool.GetConnection()|];
+                    var conn = {|#0:pool.GetConnection()|};
                     return conn.Execute("select 1")
                 }
             }
             """);
         test.CompilerDiagnostics = CompilerDiagnostics.None;
+        test.ExpectedDiagnostics.Add(Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 8"));
         return test.RunAsync();
     }
 

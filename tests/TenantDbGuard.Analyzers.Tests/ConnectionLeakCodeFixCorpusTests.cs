@@ -23,6 +23,7 @@ namespace TenantDbGuard.Analyzers.Tests;
 /// <c>TDG_FIX_SHAPES_OUT</c> at a folder to get every fixed shape written there for review.
 /// </summary>
 [Collection(FixExecutionCollection.Name)]
+[Trait("Speed", "Slow")]
 public sealed class ConnectionLeakCodeFixCorpusTests(ITestOutputHelper output)
 {
     private const double FixedShareGoal = 0.9;

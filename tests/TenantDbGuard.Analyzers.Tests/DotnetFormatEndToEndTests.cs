@@ -17,6 +17,7 @@ namespace TenantDbGuard.Analyzers.Tests;
 /// <c>TDG_FIX_SAMPLES_OUT</c> to a folder to keep the repaired samples for review.
 /// </summary>
 [Collection(FixExecutionCollection.Name)]
+[Trait("Speed", "Slow")]
 public sealed class DotnetFormatEndToEndTests
 {
     // Loading the workspace alone takes minutes on a busy two-core machine.

@@ -217,7 +217,7 @@ public sealed class UseAfterReleaseAnalyzerTests
         {
             void M(Pool pool)
             {
-                var conn = [|pool.GetConnection()|];
+                var conn = {|#9:pool.GetConnection()|};
                 try
                 {
                     conn.Execute("update a set b = 1");
@@ -233,6 +233,7 @@ public sealed class UseAfterReleaseAnalyzerTests
             }
         }
         """,
+        Verify.Diagnostic(Descriptors.ConnectionNotReleased).WithLocation(9).WithArguments("'conn'", "if an exception is thrown at line 16"),
         Tdg004("'conn'", "is used at line 16 after it was released at line 11"),
         Verify.Diagnostic(Descriptors.ConnectionUsedAfterRelease).WithLocation(2).WithLocation(1)
             .WithArguments("'conn'", "is released again at line 17 after it was released at line 11"));
@@ -537,7 +538,7 @@ public sealed class UseAfterReleaseAnalyzerTests
         {
             void M(Pool pool)
             {
-                var conn = [|pool.GetConnection()|];
+                var conn = {|#9:pool.GetConnection()|};
                 var released = true;
                 try
                 {
@@ -552,7 +553,7 @@ public sealed class UseAfterReleaseAnalyzerTests
                 }
             }
         }
-        """);
+        """, Verify.Diagnostic(Descriptors.ConnectionNotReleased).WithLocation(9).WithArguments("'conn'", "on the path that leaves the method after line 11"));
 
     [Fact]
     public Task Flag_changed_by_a_lambda_is_not_trusted() => Verify.VerifyAnalyzerAsync("""
@@ -563,7 +564,7 @@ public sealed class UseAfterReleaseAnalyzerTests
         {
             void M(Pool pool)
             {
-                var conn = [|pool.GetConnection()|];
+                var conn = {|#9:pool.GetConnection()|};
                 var released = false;
                 Action forget = () => released = true;
                 try
@@ -583,6 +584,7 @@ public sealed class UseAfterReleaseAnalyzerTests
             }
         }
         """,
+        Verify.Diagnostic(Descriptors.ConnectionNotReleased).WithLocation(9).WithArguments("'conn'", "if an exception is thrown at line 13"),
         Tdg004("'conn'", "is released at line 14 and again in the 'finally' at line 22"));
 
     [Fact]

@@ -4,6 +4,7 @@ namespace TenantDbGuard.Packaging.Tests;
 
 /// <summary>A project on plain MySqlConnector that references only TenantDbGuard.Analyzers.</summary>
 [Collection(PackedPackagesCollection.Name)]
+[Trait("Speed", "Slow")]
 public sealed class AnalyzersPackageConsumerTests(PackedPackages packages) : ConsumerBuildTests
 {
     private const string LeakyCode = """

@@ -12,6 +12,7 @@ namespace TenantDbGuard.Packaging.Tests;
 
 /// <summary>What the two packages hold: files, nuspec metadata, symbols, and analyzer dlls that really load.</summary>
 [Collection(PackedPackagesCollection.Name)]
+[Trait("Speed", "Slow")]
 public sealed class PackageContentsTests(PackedPackages packages)
 {
     private const string AnalyzerFolder = "analyzers/dotnet/cs/";

@@ -4,6 +4,7 @@ namespace TenantDbGuard.Packaging.Tests;
 
 /// <summary>A project that references only TenantDbGuard.Runtime gets the analyzers with it.</summary>
 [Collection(PackedPackagesCollection.Name)]
+[Trait("Speed", "Slow")]
 public sealed class RuntimePackageConsumerTests(PackedPackages packages) : ConsumerBuildTests
 {
     private const string LeakyCode = """

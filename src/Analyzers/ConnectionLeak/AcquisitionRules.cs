@@ -80,7 +80,11 @@ internal sealed class AcquisitionRules
         ConnectionState = compilation.GetTypeByMetadataName("System.Data.ConnectionState");
         _acquisitionAttribute = compilation.GetTypeByMetadataName(AcquisitionAttributeName);
         _attributedMethodNames = new Lazy<ImmutableHashSet<string>>(() => CollectAttributedMethodNames(compilation));
+        Collections = new CollectionHandOffs(compilation);
     }
+
+    /// <summary>The collection types whose storing methods take a connection over.</summary>
+    public CollectionHandOffs Collections { get; }
 
     /// <summary><c>System.Data.ConnectionState</c>, for the "proven not open" check.</summary>
     public INamedTypeSymbol? ConnectionState { get; }

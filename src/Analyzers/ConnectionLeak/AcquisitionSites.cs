@@ -33,6 +33,10 @@ internal static class AcquisitionSites
         };
     }
 
+    /// <summary>Is <paramref name="root"/> the root of executable code that has a control-flow graph (not an attribute or a parameter's default value)?</summary>
+    public static bool IsGraphRoot(IOperation root) =>
+        root is IMethodBodyOperation or IConstructorBodyOperation or IBlockOperation or IFieldInitializerOperation or IPropertyInitializerOperation;
+
     /// <summary>The locals declared in <paramref name="graph"/> itself.</summary>
     public static HashSet<ILocalSymbol> OwnLocals(ControlFlowGraph graph)
     {

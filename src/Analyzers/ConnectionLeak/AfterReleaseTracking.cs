@@ -77,7 +77,7 @@ internal sealed class AfterReleaseTracking
             if (member is IMethodSymbol { Name: "Open" or "OpenAsync" })
             {
                 // Opened again: that Open is an acquisition of its own, and its own analysis follows the connection.
-                _analysis.State = new PathState(ResourceStatus.Released, 0);
+                _analysis.State = new PathState(ResourceStatus.Released, HolderSet.Empty);
                 return;
             }
 

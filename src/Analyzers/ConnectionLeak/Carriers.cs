@@ -80,9 +80,10 @@ internal sealed class Carriers
         }
 
         var bit = _analysis.Variables.KnownBit(capture.Id);
-        if ((state.Holders & bit) != 0 && (state.Holders & ~bit) != 0)
+        var others = state.Holders.Except(bit);
+        if (state.Holders.Overlaps(bit) && !others.IsEmpty)
         {
-            _analysis.State = state.With(state.Holders & ~bit);
+            _analysis.State = state.With(others);
         }
     }
 

@@ -1,7 +1,7 @@
 // Conditions that a method tests more than once and that nothing in it changes: whether a field of 'this' or a
 // parameter is null ('var conn = _external ?? await OpenAsync()' ... 'finally { if (_external == null) conn.Dispose(); }'),
 // a bool field or parameter, or a bool local set once from one of those ('var owned = _external is null'). The outcome
-// of the first test is remembered on the path (bits 8-15 of PathState.Flags when true, 40-47 when false), and a later
+// of the first test is remembered on the path (bits 16-23 of PathState.Flags when true, 48-55 when false), and a later
 // test that contradicts it is not taken: an ownership flag that proves the method owns the connection is followed.
 using System.Collections.Generic;
 using Microsoft.CodeAnalysis;
@@ -13,11 +13,12 @@ namespace TenantDbGuard.Analyzers.ConnectionLeak;
 /// <summary>The conditions of one graph that are worth remembering along a path, and their values in a <see cref="PathState"/>.</summary>
 internal sealed class ConditionFacts
 {
-    private const int FirstBit = 8;
+    private const int FirstBit = 16;
     private const int MaxFacts = 8;
 
     private readonly LeakFlowAnalysis _analysis;
     private Dictionary<ISymbol, int>? _indexes;
+    private HashSet<ISymbol>? _untracked;
     private Dictionary<CaptureId, IOperation?>? _captures;
     private HashSet<ISymbol>? _assigned;
 
@@ -34,8 +35,19 @@ internal sealed class ConditionFacts
     /// </summary>
     public PathState? Assume(PathState state, IOperation condition, bool outcome)
     {
-        if (Indexes.Count == 0 || Read(condition, depth: 0) is not var (symbol, polarity) || !Indexes.TryGetValue(symbol, out var index))
+        if (Indexes.Count == 0 || Read(condition, depth: 0) is not var (symbol, polarity))
         {
+            return state;
+        }
+
+        if (!Indexes.TryGetValue(symbol, out var index))
+        {
+            if (_untracked?.Contains(symbol) == true)
+            {
+                // A fact the state has no room for: the walk would follow paths that contradict each other.
+                _analysis.GiveUp();
+            }
+
             return state;
         }
 
@@ -150,7 +162,10 @@ internal sealed class ConditionFacts
         return assigned;
     }
 
-    /// <summary>The symbols tested by at least two branches: only a second test can use what the first one said.</summary>
+    /// <summary>
+    /// The symbols tested by at least two branches: only a second test can use what the first one said. At most
+    /// <see cref="MaxFacts"/>; the walk gives up on a path that tests one of the others.
+    /// </summary>
     private Dictionary<ISymbol, int> FindFacts()
     {
         var tests = new Dictionary<ISymbol, int>(SymbolEqualityComparer.Default);
@@ -165,9 +180,18 @@ internal sealed class ConditionFacts
         var indexes = new Dictionary<ISymbol, int>(SymbolEqualityComparer.Default);
         foreach (var entry in tests)
         {
-            if (entry.Value >= 2 && indexes.Count < MaxFacts)
+            if (entry.Value < 2)
+            {
+                continue;
+            }
+
+            if (indexes.Count < MaxFacts)
             {
                 indexes.Add(entry.Key, indexes.Count);
+            }
+            else
+            {
+                (_untracked ??= new HashSet<ISymbol>(SymbolEqualityComparer.Default)).Add(entry.Key);
             }
         }
 

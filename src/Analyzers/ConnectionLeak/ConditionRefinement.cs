@@ -20,6 +20,13 @@ internal sealed class ConditionRefinement
     /// <summary>The state on the branch where <paramref name="condition"/> is <paramref name="outcome"/>; null when that branch cannot be taken.</summary>
     public PathState? Refine(PathState config, IOperation condition, bool outcome)
     {
+        if (config.Status is ResourceStatus.Held or ResourceStatus.Released && _analysis.Flags.IsUntracked(condition))
+        {
+            // Both branches would be followed, one of them against what the path did: no report rather than a false one.
+            _analysis.GiveUp();
+            return config;
+        }
+
         if (config.Status == ResourceStatus.Released && config.ReleasedAt != 0)
         {
             return RefineReleased(config, condition, outcome);
@@ -41,7 +48,7 @@ internal sealed class ConditionRefinement
                 return Refine(config, not.Operand, !outcome);
             case IInvocationOperation invocation when _analysis.Site is { OnlyWhenTrue: true } site && ReferenceEquals(invocation, site.Invocation):
                 // 'TryCheckout(out var lease)' returned false: it acquired nothing.
-                return outcome ? config : new PathState(ResourceStatus.Released, 0, 0, config.Flags);
+                return outcome ? config : new PathState(ResourceStatus.Released, HolderSet.Empty, 0, config.Flags);
             case ILocalReferenceOperation local when _analysis.Flags.Value(config, local.Local) is { } flag:
                 return flag == outcome ? config : null;
             case IIsNullOperation isNull:
@@ -57,7 +64,7 @@ internal sealed class ConditionRefinement
 
                 if (StateComparison(config, binary.LeftOperand, binary.RightOperand) is { } state)
                 {
-                    return ProvenNotOpen(state, equalWhen) ? new PathState(ResourceStatus.Released, 0) : config;
+                    return ProvenNotOpen(state, equalWhen) ? new PathState(ResourceStatus.Released, HolderSet.Empty) : config;
                 }
 
                 return config;
@@ -83,7 +90,7 @@ internal sealed class ConditionRefinement
 
                     if (StateComparison(config, isPattern.Value, constant.Value) is { } state)
                     {
-                        return ProvenNotOpen(state, matches) ? new PathState(ResourceStatus.Released, 0) : config;
+                        return ProvenNotOpen(state, matches) ? new PathState(ResourceStatus.Released, HolderSet.Empty) : config;
                     }
                 }
 

@@ -23,8 +23,8 @@ internal sealed class FlowObservations
     /// <summary>The variables of the walk, to read a <see cref="PathState"/>'s holders.</summary>
     public TrackedVariables? Variables { get; set; }
 
-    /// <summary>The bit of <paramref name="variable"/> in the holders of the walk's states; 0 when it never held the resource.</summary>
-    public ulong BitOf(object variable) => Variables?.KnownBit(variable) ?? 0;
+    /// <summary>The set of <paramref name="variable"/> in the holders of the walk's states; empty when it never held the resource.</summary>
+    public HolderSet BitOf(object variable) => Variables?.KnownBit(variable) ?? HolderSet.Empty;
 
     public bool HandsOff { get; set; }
 

@@ -1,5 +1,5 @@
-// Who takes the resource over when it is passed on: a collection it is added to, or a wrapper object that
-// releases what it is given.
+// Who takes the resource over when it is passed on: a collection it is added to (CollectionHandOffs), a pool it is
+// given back to, or a wrapper object that releases what it is given.
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.Operations;
 
@@ -8,12 +8,11 @@ namespace TenantDbGuard.Analyzers.ConnectionLeak;
 /// <summary>The calls and types that take ownership of a resource passed to them.</summary>
 internal static class HandOffRules
 {
-    /// <summary>Is <paramref name="name"/> a method that stores its argument in a collection?</summary>
-    public static bool IsCollectionAdd(string name) =>
-        name is "Add" or "AddLast" or "AddFirst" or "Enqueue" or "Push" or "TryAdd" or "Insert" or "Set" or "TryPush" or "Write" or "TryWrite" or "WriteAsync";
-
-    /// <summary>Does a method named <paramref name="name"/> take an object back into a pool or a collection (<c>Return</c>, <c>Add</c>, ...)?</summary>
-    public static bool TakesBack(string name) => name is "Return" or "Recycle" || IsCollectionAdd(name);
+    /// <summary>
+    /// Does <paramref name="method"/> take an object back into a pool (<c>Return</c>, <c>Recycle</c>) or store it in a
+    /// collection (<see cref="CollectionHandOffs"/>)?
+    /// </summary>
+    public static bool TakesBack(IMethodSymbol method, CollectionHandOffs collections) => method.Name is "Return" or "Recycle" || collections.Stores(method);
 
     /// <summary><c>Interlocked.Exchange(ref _field, conn)</c> / <c>CompareExchange</c>: the connection is published to a field.</summary>
     public static bool IsInterlockedSwap(IMethodSymbol method) =>

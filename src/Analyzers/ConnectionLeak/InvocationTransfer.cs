@@ -62,7 +62,7 @@ internal sealed class InvocationTransfer
         if (site.Kind == AcquisitionKind.Returned)
         {
             // A reader Dapper opened the connection for: the connection's variable holds it as well as the reader.
-            var alsoHeldBy = site.Anchor is { } also ? _analysis.Variables.Bit(also) : 0UL;
+            var alsoHeldBy = site.Anchor is { } also ? _analysis.Variables.Bit(also) : HolderSet.Empty;
             _analysis.State = new PathState(ResourceStatus.Held, alsoHeldBy, 0, flags);
             return true;
         }
@@ -79,7 +79,7 @@ internal sealed class InvocationTransfer
             return false;
         }
 
-        var holders = state.Status is ResourceStatus.Unacquired or ResourceStatus.Released ? state.Holders : 0UL;
+        var holders = state.Status is ResourceStatus.Unacquired or ResourceStatus.Released ? state.Holders : HolderSet.Empty;
         if (site.Anchor is not null)
         {
             holders |= _analysis.Variables.Bit(site.Anchor);
@@ -229,7 +229,7 @@ internal sealed class InvocationTransfer
             Effects.Escape();
         }
 
-        if (_analysis.OwnerFields && _analysis.State.Status == ResourceStatus.Held && HandOffRules.TakesBack(name)
+        if (_analysis.OwnerFields && _analysis.State.Status == ResourceStatus.Held && HandOffRules.TakesBack(method, _analysis.Rules.Collections)
             && invocation.Arguments.Any(argument => TrackedVariables.Unwrap(argument.Value) is IInstanceReferenceOperation))
         {
             // 'public void Release() => _owner.Return(this);': a pooled object goes back to its pool with its connection.
@@ -238,7 +238,7 @@ internal sealed class InvocationTransfer
 
         // A hand-off (into a collection, by ref, to the constructor chained with ': this(...)', or swapped into a field
         // with Interlocked) counts from the moment of the call, even if the call throws.
-        if (argumentIsResource && (passedByRef || HandOffRules.IsCollectionAdd(name) || method.MethodKind == MethodKind.Constructor || HandOffRules.IsInterlockedSwap(method)))
+        if (argumentIsResource && (passedByRef || _analysis.Rules.Collections.Stores(method) || method.MethodKind == MethodKind.Constructor || HandOffRules.IsInterlockedSwap(method)))
         {
             Effects.Escape();
         }

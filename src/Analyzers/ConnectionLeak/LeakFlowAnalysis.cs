@@ -141,7 +141,7 @@ internal sealed class LeakFlowAnalysis
     /// <summary>Some path hands the held resource over (returns or stores it).</summary>
     public bool HandsOff { get; set; }
 
-    private bool GaveUp => _gaveUp || Variables.Overflowed;
+    private bool GaveUp => _gaveUp;
 
     /// <summary>
     /// Runs the analysis; returns the leaks found (empty when the resource is released on every path), whether
@@ -193,9 +193,12 @@ internal sealed class LeakFlowAnalysis
 
     public void AddLeak(Leak leak) => _leaks.Add(leak);
 
+    /// <summary>The path depends on something the state cannot hold: the analysis reports nothing for this acquisition.</summary>
+    public void GiveUp() => _gaveUp = true;
+
     private void Execute()
     {
-        var start = new PathState(ResourceStatus.Unacquired, 0);
+        var start = new PathState(ResourceStatus.Unacquired, HolderSet.Empty);
         if (Site is { Kind: AcquisitionKind.Opened, Anchor: { } anchor })
         {
             start = new PathState(ResourceStatus.Unacquired, Variables.Bit(anchor));

@@ -124,7 +124,7 @@ internal static class OwnerWalk
     /// </summary>
     public static (bool Handled, PathState? State) Refine(LeakFlowAnalysis analysis, PathState state, IOperation condition, bool outcome)
     {
-        var done = new PathState(ResourceStatus.Released, 0, 0, state.Flags);
+        var done = new PathState(ResourceStatus.Released, HolderSet.Empty, 0, state.Flags);
         switch (TrackedVariables.Unwrap(condition))
         {
             case IParameterReferenceOperation parameter when analysis.KnownParameters is { } known && known.TryGetValue(parameter.Parameter.OriginalDefinition, out var value):
@@ -132,12 +132,12 @@ internal static class OwnerWalk
             case IPropertyReferenceOperation { Instance: IInstanceReferenceOperation, Property: { Type.SpecialType: SpecialType.System_Boolean, SetMethod: null or { IsInitOnly: true } } flagProperty }
                 when IsAutoProperty(flagProperty):
                 // A get-only bool auto-property is set by the constructor only: an ownership flag like a readonly field.
-                return (true, new PathState(ResourceStatus.Escaped, 0, 0, state.Flags));
+                return (true, new PathState(ResourceStatus.Escaped, HolderSet.Empty, 0, state.Flags));
             case IFieldReferenceOperation { Instance: IInstanceReferenceOperation, Field: { Type.SpecialType: SpecialType.System_Boolean } flag }:
                 if (flag.IsReadOnly)
                 {
                     // An ownership flag set by the constructor ('leaveOpen'): a release under it is the owner's choice.
-                    return (true, new PathState(ResourceStatus.Escaped, 0, 0, state.Flags));
+                    return (true, new PathState(ResourceStatus.Escaped, HolderSet.Empty, 0, state.Flags));
                 }
 
                 // 'if (_disposed) return;' with '_disposed = true' further on: the true branch was disposed before.

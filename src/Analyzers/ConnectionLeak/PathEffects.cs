@@ -35,8 +35,8 @@ internal sealed class PathEffects
             }
             else if (state.IsTrackedAfterRelease)
             {
-                var holders = value ? state.Holders | Variables.Bit(variable) : state.Holders & ~Variables.KnownBit(variable);
-                _analysis.State = holders == 0 ? new PathState(ResourceStatus.Released, 0) : state.With(holders);
+                var holders = value ? state.Holders | Variables.Bit(variable) : state.Holders.Except(Variables.KnownBit(variable));
+                _analysis.State = holders.IsEmpty ? new PathState(ResourceStatus.Released, HolderSet.Empty) : state.With(holders);
             }
 
             return;
@@ -55,7 +55,7 @@ internal sealed class PathEffects
             }
             else
             {
-                _analysis.State = value ? state.With(state.Holders | Variables.Bit(variable)) : state.With(state.Holders & ~Variables.Bit(variable));
+                _analysis.State = value ? state.With(state.Holders | Variables.Bit(variable)) : state.With(state.Holders.Except(Variables.KnownBit(variable)));
             }
 
             return;
@@ -68,19 +68,19 @@ internal sealed class PathEffects
             return;
         }
 
-        var bit = Variables.Bit(variable);
-        if ((state.Holders & bit) == 0)
+        var bit = Variables.KnownBit(variable);
+        if (!state.Holders.Overlaps(bit))
         {
             return;
         }
 
-        state = state.With(state.Holders & ~bit);
+        state = state.With(state.Holders.Except(bit));
         _analysis.State = state;
-        if (state.Holders == 0 && !isCapture)
+        if (state.Holders.IsEmpty && !isCapture)
         {
             var name = (variable as ISymbol)?.Name;
             _analysis.AddLeak(new Leak(LeakReason.Overwritten, at.Syntax, name));
-            _analysis.State = new PathState(ResourceStatus.Released, 0);
+            _analysis.State = new PathState(ResourceStatus.Released, HolderSet.Empty);
         }
     }
 
@@ -88,10 +88,10 @@ internal sealed class PathEffects
     public void EndOfStatement(IOperation statement)
     {
         var state = _analysis.State;
-        if (state.Status == ResourceStatus.Held && state.Holders == 0)
+        if (state.Status == ResourceStatus.Held && state.Holders.IsEmpty)
         {
             _analysis.AddLeak(new Leak(LeakReason.Discarded, statement.Syntax, null));
-            _analysis.State = new PathState(ResourceStatus.Released, 0);
+            _analysis.State = new PathState(ResourceStatus.Released, HolderSet.Empty);
         }
         else if (state.Status != ResourceStatus.Unacquired)
         {
@@ -159,12 +159,12 @@ internal sealed class PathEffects
         if (state.Status is ResourceStatus.Held or ResourceStatus.Unacquired)
         {
             _analysis.HandsOff |= state.Status == ResourceStatus.Held;
-            _analysis.State = new PathState(ResourceStatus.Escaped, 0);
+            _analysis.State = new PathState(ResourceStatus.Escaped, HolderSet.Empty);
         }
         else if (state.IsTrackedAfterRelease)
         {
             // A released resource handed over: whatever happens to it next is not this method's doing.
-            _analysis.State = new PathState(ResourceStatus.Released, 0);
+            _analysis.State = new PathState(ResourceStatus.Released, HolderSet.Empty);
         }
     }
 

@@ -27,12 +27,12 @@ internal enum ResourceStatus : byte
 /// </summary>
 internal readonly struct PathState : IEquatable<PathState>
 {
-    public PathState(ResourceStatus status, ulong holders)
+    public PathState(ResourceStatus status, HolderSet holders)
         : this(status, holders, 0, 0)
     {
     }
 
-    public PathState(ResourceStatus status, ulong holders, int releasedAt, ulong flags)
+    public PathState(ResourceStatus status, HolderSet holders, int releasedAt, ulong flags)
     {
         Status = status;
         Holders = holders;
@@ -42,15 +42,16 @@ internal readonly struct PathState : IEquatable<PathState>
 
     public ResourceStatus Status { get; }
 
-    /// <summary>The variables (bits from <see cref="TrackedVariables.Bit"/>) that hold the resource.</summary>
-    public ulong Holders { get; }
+    /// <summary>The variables (from <see cref="TrackedVariables.Bit"/>) that hold the resource; grows past 64 variables.</summary>
+    public HolderSet Holders { get; }
 
     /// <summary>When released and still held by a variable: 1 + the index of the release in the releases seen; else 0.</summary>
     public int ReleasedAt { get; }
 
     /// <summary>
-    /// The flags known on this path: bit i when flag i is true, bit 32 + i when it is false (0-7: 'released' flags,
-    /// 8-15: remembered conditions), and <see cref="ThrownAfterRelease"/>.
+    /// The flags known on this path: bit i when flag i is true, bit 32 + i when it is false (0-15: 'released' flags,
+    /// 16-23: remembered conditions), and <see cref="ThrownAfterRelease"/>. A method with more of either gives up where
+    /// it tests one the state has no room for.
     /// </summary>
     public ulong Flags { get; }
 
@@ -60,10 +61,10 @@ internal readonly struct PathState : IEquatable<PathState>
     /// <summary>Released, and some variable still holds the released resource: TDG004 follows it.</summary>
     public bool IsTrackedAfterRelease => Status == ResourceStatus.Released && ReleasedAt != 0;
 
-    public PathState With(ulong holders) => new(Status, holders, ReleasedAt, Flags);
+    public PathState With(HolderSet holders) => new(Status, holders, ReleasedAt, Flags);
 
     public bool Equals(PathState other) =>
-        Status == other.Status && Holders == other.Holders && ReleasedAt == other.ReleasedAt && Flags == other.Flags;
+        Status == other.Status && Holders.Equals(other.Holders) && ReleasedAt == other.ReleasedAt && Flags == other.Flags;
 
     public override bool Equals(object? obj) => obj is PathState other && Equals(other);
 

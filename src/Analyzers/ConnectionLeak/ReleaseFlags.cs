@@ -1,6 +1,8 @@
 // 'Released' flags: a bool local that a branch tests and that is only ever assigned true or false
 // ('var released = false; ... released = true;'). Its value on the path is part of the path state, so that
-// 'if (!released) conn.Release();' is followed exactly.
+// 'if (!released) conn.Release();' is followed exactly. A method with more flags than the state holds keeps the first
+// ones; a branch on one of the others would fork paths that cannot both happen, so the analysis gives up there
+// (it says nothing rather than something wrong).
 using System.Collections.Generic;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.FlowAnalysis;
@@ -11,10 +13,11 @@ namespace TenantDbGuard.Analyzers.ConnectionLeak;
 /// <summary>The flags of one graph and their values in a <see cref="PathState"/>.</summary>
 internal sealed class ReleaseFlags
 {
-    private const int MaxFlags = 8;
+    private const int MaxFlags = 16;
 
     private readonly ControlFlowGraph _graph;
     private Dictionary<ILocalSymbol, int>? _flagIndexes;
+    private HashSet<ILocalSymbol>? _untracked;
 
     public ReleaseFlags(ControlFlowGraph graph)
     {
@@ -46,13 +49,36 @@ internal sealed class ReleaseFlags
     }
 
     /// <summary>
-    /// Bool locals that a branch tests and that are written only by plain assignments of constants, never by reference or
-    /// from a lambda; at most <see cref="MaxFlags"/>, so that flags cannot multiply the configurations without bound.
+    /// Does <paramref name="condition"/> test a flag that the state has no room for? Its value on the path is not known,
+    /// so both branches would be followed, including the one that contradicts what the path did.
     /// </summary>
-    private Dictionary<ILocalSymbol, int> FlagIndexes => _flagIndexes ??= FindFlags(_graph);
-
-    private static Dictionary<ILocalSymbol, int> FindFlags(ControlFlowGraph graph)
+    public bool IsUntracked(IOperation condition)
     {
+        _ = FlagIndexes;
+        if (_untracked is null)
+        {
+            return false;
+        }
+
+        var tested = TrackedVariables.Unwrap(condition);
+        while (tested is IUnaryOperation { OperatorKind: UnaryOperatorKind.Not } not)
+        {
+            tested = TrackedVariables.Unwrap(not.Operand);
+        }
+
+        return tested is ILocalReferenceOperation { Local: var local } && _untracked.Contains(local);
+    }
+
+    /// <summary>
+    /// Bool locals that a branch tests and that are written only by plain assignments of constants, never by reference or
+    /// from a lambda; at most <see cref="MaxFlags"/>, so that flags cannot multiply the configurations without bound
+    /// (the others are untracked: <see cref="IsUntracked"/>).
+    /// </summary>
+    private Dictionary<ILocalSymbol, int> FlagIndexes => _flagIndexes ??= FindFlags(_graph, out _untracked);
+
+    private static Dictionary<ILocalSymbol, int> FindFlags(ControlFlowGraph graph, out HashSet<ILocalSymbol>? untracked)
+    {
+        untracked = null;
         var flags = new Dictionary<ILocalSymbol, int>(SymbolEqualityComparer.Default);
         HashSet<ILocalSymbol>? tested = null;
         foreach (var block in graph.Blocks)
@@ -146,9 +172,18 @@ internal sealed class ReleaseFlags
 
         foreach (var candidate in candidates.Keys)
         {
-            if (flags.Count < MaxFlags && excluded?.Contains(candidate) != true && !captured.Contains(candidate.Name))
+            if (excluded?.Contains(candidate) == true || captured.Contains(candidate.Name))
+            {
+                continue;
+            }
+
+            if (flags.Count < MaxFlags)
             {
                 flags.Add(candidate, flags.Count);
+            }
+            else
+            {
+                (untracked ??= new HashSet<ILocalSymbol>(SymbolEqualityComparer.Default)).Add(candidate);
             }
         }
 

@@ -295,7 +295,7 @@ internal static class SummaryInference
     }
 
     private static bool HoldsParameter(FlowObservations observations, PathState state, IParameterSymbol parameter) =>
-        (state.Holders & observations.BitOf(parameter)) != 0;
+        state.Holders.Overlaps(observations.BitOf(parameter));
 
     private static bool IsNull(IOperation operation) =>
         TrackedVariables.Unwrap(operation) is { ConstantValue: { HasValue: true, Value: null } } constant && constant.Type?.IsValueType != true

@@ -1,5 +1,5 @@
 // The variables of one analysis: each local, parameter or flow capture that ever holds the followed resource gets
-// one bit of PathState.Holders. Also the flow captures that stand for a variable ('x = a ?? b' captures x first).
+// one index in PathState.Holders (a HolderSet, which grows past 64). Also the flow captures that stand for a variable ('x = a ?? b' captures x first).
 using System.Collections.Generic;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.FlowAnalysis;
@@ -10,8 +10,6 @@ namespace TenantDbGuard.Analyzers.ConnectionLeak;
 /// <summary>The bit of each variable that may hold the resource, and the variables behind flow captures.</summary>
 internal sealed class TrackedVariables
 {
-    private const int MaxVariables = 64;
-
     private readonly ControlFlowGraph _graph;
     private readonly Dictionary<object, int> _indexes = new();
     private readonly Dictionary<CaptureId, IOperation> _capturedLocations = new();
@@ -22,63 +20,53 @@ internal sealed class TrackedVariables
         _graph = graph;
     }
 
-    /// <summary>More variables held the resource than a <see cref="PathState"/> has bits: the analysis says nothing.</summary>
-    public bool Overflowed { get; private set; }
-
     /// <summary>Flow captures that are assigned to: they stand for a variable, not for a value.</summary>
     public HashSet<CaptureId> AssignedCaptures => _assignedCaptures ??= FindAssignedCaptures(_graph);
 
     /// <summary>The variable's bit, taking a new one the first time.</summary>
-    public ulong Bit(object variable)
+    public HolderSet Bit(object variable)
     {
         if (!_indexes.TryGetValue(variable, out var index))
         {
             index = _indexes.Count;
-            if (index >= MaxVariables)
-            {
-                // Too many variables to track exactly: say nothing rather than something wrong.
-                Overflowed = true;
-                return 0;
-            }
-
             _indexes.Add(variable, index);
         }
 
-        return 1UL << index;
+        return HolderSet.Of(index);
     }
 
     /// <summary>The variable's bit when it has one; 0 (without taking a new index) when it has none.</summary>
-    public ulong KnownBit(object variable) =>
-        _indexes.TryGetValue(variable, out var index) ? 1UL << index : 0;
+    public HolderSet KnownBit(object variable) =>
+        _indexes.TryGetValue(variable, out var index) ? HolderSet.Of(index) : HolderSet.Empty;
 
     /// <summary>Does <paramref name="variable"/> hold the resource on the path of <paramref name="state"/>?</summary>
     public bool Holds(PathState state, object variable)
     {
-        if (state.Status == ResourceStatus.Escaped || state.Holders == 0)
+        if (state.Status == ResourceStatus.Escaped || state.Holders.IsEmpty)
         {
             return false;
         }
 
-        return _indexes.TryGetValue(variable, out var index) && (state.Holders & (1UL << index)) != 0;
+        return _indexes.TryGetValue(variable, out var index) && state.Holders.Contains(index);
     }
 
     /// <summary>Is <paramref name="operation"/> a read of a variable that holds the resource?</summary>
     public bool HeldBy(PathState state, IOperation? operation)
     {
         var variable = VariableOf(operation);
-        return variable is not null && _indexes.TryGetValue(variable, out var index) && (state.Holders & (1UL << index)) != 0;
+        return variable is not null && _indexes.TryGetValue(variable, out var index) && state.Holders.Contains(index);
     }
 
     /// <summary>The bit of the variable <paramref name="valueOperation"/> reads, so that the assigned variable aliases it.</summary>
-    public ulong AliasOf(IOperation? valueOperation) =>
-        VariableOf(valueOperation) is { } variable ? Bit(variable) : 0;
+    public HolderSet AliasOf(IOperation? valueOperation) =>
+        VariableOf(valueOperation) is { } variable ? Bit(variable) : HolderSet.Empty;
 
     /// <summary>The variables that hold the resource on the path of <paramref name="state"/>.</summary>
     public IEnumerable<object> HoldersOf(PathState state)
     {
         foreach (var entry in _indexes)
         {
-            if ((state.Holders & (1UL << entry.Value)) != 0)
+            if (state.Holders.Contains(entry.Value))
             {
                 yield return entry.Key;
             }
@@ -92,7 +80,7 @@ internal sealed class TrackedVariables
         var lowest = int.MaxValue;
         foreach (var entry in _indexes)
         {
-            if (entry.Value < lowest && (state.Holders & (1UL << entry.Value)) != 0 && entry.Key is ILocalSymbol or IParameterSymbol)
+            if (entry.Value < lowest && state.Holders.Contains(entry.Value) && entry.Key is ILocalSymbol or IParameterSymbol)
             {
                 lowest = entry.Value;
                 name = ((ISymbol)entry.Key).Name;

@@ -151,7 +151,7 @@ internal sealed class ReleaseChooser
 
             if (needs.HasFlag(ReleaseNeeds.MayBeNull) && statement is ExpressionStatementSyntax { Expression: InvocationExpressionSyntax { ArgumentList.Arguments.Count: 0 } })
             {
-                return Call(IdentifierName(local.Name), name, awaited: false, conditional: true);
+                return Call(Reference(local), name, awaited: false, conditional: true);
             }
 
             // The code's own release, as written; a comment above it moves with it, unless it explains a catch.
@@ -160,7 +160,7 @@ internal sealed class ReleaseChooser
             return statement.WithoutTrivia().WithLeadingTrivia(leading).WithAdditionalAnnotations(MovedRelease);
         }
 
-        return ChooseFor(local.Type, IdentifierName(local.Name), position, needs);
+        return ChooseFor(local.Type, Reference(local), position, needs);
     }
 
     /// <summary>The best release call the type offers, on <paramref name="target"/>.</summary>
@@ -289,6 +289,28 @@ internal sealed class ReleaseChooser
         }
 
         return expression;
+    }
+
+    /// <summary>
+    /// A reference to <paramref name="local"/> spelled as it is declared, so that <c>@event</c> stays <c>@event</c>
+    /// (its name alone, <c>event</c>, is a keyword).
+    /// </summary>
+    public static IdentifierNameSyntax Reference(ILocalSymbol local)
+    {
+        foreach (var reference in local.DeclaringSyntaxReferences)
+        {
+            switch (reference.GetSyntax())
+            {
+                case VariableDeclaratorSyntax declarator:
+                    return IdentifierName(declarator.Identifier.WithoutTrivia());
+                case SingleVariableDesignationSyntax designation:
+                    return IdentifierName(designation.Identifier.WithoutTrivia());
+                case ForEachStatementSyntax forEach:
+                    return IdentifierName(forEach.Identifier.WithoutTrivia());
+            }
+        }
+
+        return IdentifierName(SyntaxFacts.GetKeywordKind(local.Name) == SyntaxKind.None ? Identifier(local.Name) : VerbatimIdentifier(default, "@" + local.Name, local.Name, default));
     }
 
     /// <summary>Is the expression the local itself, seen through parentheses, casts and <c>as</c>?</summary>

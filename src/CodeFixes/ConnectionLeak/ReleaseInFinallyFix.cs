@@ -107,7 +107,9 @@ internal static class ReleaseInFinallyFix
                 {
                     var mapped = statement is LocalDeclarationStatementSyntax declaration && hoisted.ContainsKey(declaration) ? Statements.AssignInstead(declaration) : statement;
                     return (statement, Statements.RemoveReleases(mapped, releases, release));
-                }));
+                }).SelectMany(pair => pair.Item2 is { } kept
+                    ? Statements.WithoutBareTry(kept).Select(s => (pair.statement, (StatementSyntax?)s))
+                    : new[] { pair }));
                 var blankLines = new SyntaxTriviaList();
                 if (body.Count > 0)
                 {
@@ -180,7 +182,7 @@ internal static class ReleaseInFinallyFix
         fixes.Add(LeakFix.ReleaseInFinally(root =>
         {
             var currentUnit = (CompilationUnitSyntax)root;
-            var body = statements.Select(s => Statements.RemoveReleases(s, releases, release)).Where(s => s is not null).Cast<StatementSyntax>().ToList();
+            var body = statements.Select(s => Statements.RemoveReleases(s, releases, release)).Where(s => s is not null).SelectMany(s => Statements.WithoutBareTry(s!)).ToList();
             var tryStatement = TryStatement(Block(body), default, FinallyClause(Block(release)))
                 .WithLeadingTrivia(SyntaxTriviaList.Empty)
                 .WithTrailingTrivia(statements[statements.Count - 1].GetTrailingTrivia())

@@ -249,6 +249,26 @@ internal static class Statements
     }
 
     /// <summary>
+    /// A statement that <see cref="RemoveReleases"/> left as a <c>try</c> with no handler (its only <c>catch</c> did nothing
+    /// but release and rethrow): its statements, or its block when they declare locals; any other statement as it is.
+    /// </summary>
+    public static IEnumerable<StatementSyntax> WithoutBareTry(StatementSyntax statement)
+    {
+        if (statement is not TryStatementSyntax { Catches.Count: 0, Finally: null } bare)
+        {
+            return new[] { statement };
+        }
+
+        var inner = bare.Block.Statements;
+        if (inner.Count == 0 || inner.Any(s => s is LocalDeclarationStatementSyntax or LocalFunctionStatementSyntax))
+        {
+            return new StatementSyntax[] { bare.Block.WithLeadingTrivia(bare.GetLeadingTrivia()).WithTrailingTrivia(bare.GetTrailingTrivia()) };
+        }
+
+        return inner.Select((s, i) => i == 0 ? s.WithLeadingTrivia(bare.GetLeadingTrivia()) : s);
+    }
+
+    /// <summary>
     /// The statements that stay, in order, when some are removed: one that sat right under a removed statement
     /// loses the blank line above it, so that the removal leaves no gap.
     /// </summary>
@@ -315,7 +335,7 @@ internal static class Statements
     public static StatementSyntax AssignInstead(LocalDeclarationStatementSyntax declaration)
     {
         var variable = declaration.Declaration.Variables[0];
-        return ExpressionStatement(AssignmentExpression(SyntaxKind.SimpleAssignmentExpression, IdentifierName(variable.Identifier.ValueText), variable.Initializer!.Value.WithoutTrivia()))
+        return ExpressionStatement(AssignmentExpression(SyntaxKind.SimpleAssignmentExpression, IdentifierName(variable.Identifier.WithoutTrivia()), variable.Initializer!.Value.WithoutTrivia()))
             .WithTriviaFrom(declaration);
     }
 

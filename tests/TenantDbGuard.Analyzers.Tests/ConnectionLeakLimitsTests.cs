@@ -1,0 +1,151 @@
+using System.Text;
+using System.Threading.Tasks;
+using Microsoft.CodeAnalysis.Testing;
+using Verify = TenantDbGuard.Analyzers.Tests.Verifiers.CSharpAnalyzerVerifier<TenantDbGuard.Analyzers.ConnectionLeakAnalyzer>;
+
+namespace TenantDbGuard.Analyzers.Tests;
+
+/// <summary>
+/// The flow state has no size beyond which acquisitions go unchecked, and what it cannot follow exactly makes it
+/// say nothing rather than something wrong.
+/// </summary>
+public sealed class ConnectionLeakLimitsTests
+{
+    [Fact]
+    public Task Every_one_of_eighty_acquisitions_in_one_method_is_analysed()
+    {
+        // Line 7 takes and releases c0; lines 9 to 87 take c1 to c79 and never release them.
+        var body = new StringBuilder("        var c0 = pool.GetConnection();\n        c0.Release();\n");
+        var expected = new DiagnosticResult[79];
+        for (var i = 1; i < 80; i++)
+        {
+            body.Append($"        var c{i} = {{|#{i}:pool.GetConnection()|}};\n");
+            expected[i - 1] = Verify.Diagnostic().WithLocation(i).WithArguments($"'c{i}'", "on the path that leaves the method after line 87");
+        }
+
+        var source = "using Prelude;\n\nclass C\n{\n    void M(Pool pool)\n    {\n" + body + "    }\n}\n";
+        return Verify.VerifyAnalyzerAsync(source, expected);
+    }
+
+    [Fact]
+    public Task A_connection_copied_through_seventy_variables_is_still_followed() =>
+        // More variables hold the one connection than a 64-bit word has bits; the last copy is released too late.
+        Verify.VerifyAnalyzerAsync(
+            CopiedThroughSeventyVariables("{|#0:pool.GetConnection()|}", "        a70.Execute(\"select 1\");\n        a70.Release();\n"),
+            Verify.Diagnostic().WithLocation(0).WithArguments("'a0'", "if an exception is thrown at line 78"));
+
+    [Fact]
+    public Task A_connection_copied_through_seventy_variables_and_released_in_finally_is_not_reported() =>
+        Verify.VerifyAnalyzerAsync(CopiedThroughSeventyVariables(
+            "pool.GetConnection()",
+            "        try\n        {\n            a70.Execute(\"select 1\");\n        }\n        finally\n        {\n            a70.Release();\n        }\n"));
+
+    [Theory]
+    [InlineData(12)]
+    [InlineData(20)]
+    public Task Many_released_flags_in_one_method_give_no_false_report(int count)
+    {
+        // Each connection is released once: in the try, or by the finally when the flag says it was not. The state holds
+        // 16 flags; past that the acquisitions whose paths test another flag are not reported, never falsely reported.
+        var body = new StringBuilder();
+        for (var i = 0; i < count; i++)
+        {
+            body.Append($$"""
+                        var c{{i}} = pool.GetConnection();
+                        var released{{i}} = false;
+                        try
+                        {
+                            c{{i}}.Execute("select {{i}}");
+                            c{{i}}.Release();
+                            released{{i}} = true;
+                            Log.Info("done {{i}}");
+                        }
+                        finally
+                        {
+                            if (!released{{i}})
+                            {
+                                c{{i}}.Release();
+                            }
+                        }
+
+                """);
+        }
+
+        var source = "using Prelude;\n\nclass C\n{\n    void M(Pool pool)\n    {\n" + body + "    }\n}\n";
+        return Verify.VerifyAnalyzerAsync(source);
+    }
+
+    [Theory]
+    [InlineData(12)]
+    public Task Many_ownership_tests_in_one_method_give_no_false_report(int count)
+    {
+        // 'shared ?? pool.GetConnection()' and 'if (shared == null)' test the same parameter twice: a remembered fact. The
+        // state remembers 8 of them; past that the acquisitions whose paths test another are not reported.
+        var body = new StringBuilder();
+        var parameters = new StringBuilder("Pool pool");
+        for (var i = 0; i < count; i++)
+        {
+            parameters.Append($", PooledConnection? shared{i}");
+            body.Append($$"""
+                        var c{{i}} = shared{{i}} ?? pool.GetConnection();
+                        try
+                        {
+                            c{{i}}.Execute("select {{i}}");
+                        }
+                        finally
+                        {
+                            if (shared{{i}} == null)
+                            {
+                                c{{i}}.Release();
+                            }
+                        }
+
+                """);
+        }
+
+        var source = "#nullable enable\nusing Prelude;\n\nclass C\n{\n    void M(" + parameters + ")\n    {\n" + body + "    }\n}\n";
+        return Verify.VerifyAnalyzerAsync(source);
+    }
+
+    [Fact]
+    public Task A_leak_next_to_twelve_released_flags_is_still_reported()
+    {
+        // Twelve flags fit in the state: the leak before them is found as in a method without flags.
+        var body = new StringBuilder("        var leaked = {|#0:pool.GetConnection()|};\n        leaked.Execute(\"select 0\");\n        leaked.Release();\n");
+        for (var i = 0; i < 12; i++)
+        {
+            body.Append($$"""
+                        var c{{i}} = pool.GetConnection();
+                        var released{{i}} = false;
+                        try
+                        {
+                            c{{i}}.Release();
+                            released{{i}} = true;
+                        }
+                        finally
+                        {
+                            if (!released{{i}})
+                            {
+                                c{{i}}.Release();
+                            }
+                        }
+
+                """);
+        }
+
+        var source = "using Prelude;\n\nclass C\n{\n    void M(Pool pool)\n    {\n" + body + "    }\n}\n";
+        return Verify.VerifyAnalyzerAsync(source, Verify.Diagnostic().WithLocation(0).WithArguments("'leaked'", "if an exception is thrown at line 8"));
+    }
+
+    /// <summary>A method that takes a connection into a0 (line 7), copies it through a1 to a70, then runs <paramref name="tail"/>.</summary>
+    private static string CopiedThroughSeventyVariables(string acquisition, string tail)
+    {
+        var body = new StringBuilder($"        var a0 = {acquisition};\n");
+        for (var i = 1; i <= 70; i++)
+        {
+            body.Append($"        var a{i} = a{i - 1};\n");
+        }
+
+        return "using Prelude;\n\nclass C\n{\n    void M(Pool pool)\n    {\n" + body + tail + "    }\n}\n";
+    }
+}
