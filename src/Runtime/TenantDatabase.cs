@@ -91,7 +91,7 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     /// The lease, whose <see cref="TenantConnectionLease.Connection"/> is open on the tenant's database (the server
     /// confirmed it) and carries no session state of any other tenant.
     /// </returns>
-    /// <exception cref="ArgumentException">The key does not match the allowed pattern; no query was run.</exception>
+    /// <exception cref="InvalidTenantKeyException">The key does not match the allowed pattern; no query was run.</exception>
     /// <exception cref="TenantNotFoundException">No active tenant has this key.</exception>
     /// <exception cref="TenantConfigurationException">The tenant's row names a database it must not use.</exception>
     /// <exception cref="TenantDatabaseUnavailableException">The tenant's database is gone, not accessible, or its name is rejected by the server.</exception>
@@ -560,7 +560,7 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
                     if (System.Diagnostics.Stopwatch.GetElapsedTime(started) >= _options.AcquireTimeout)
                     {
                         Log.ServerLimitReached(_logger, exception, MasterKey, exception.Number);
-                        throw new ServerConnectionLimitException(MasterKey, exception.Number, 0, exception);
+                        throw new ServerConnectionLimitException(MasterKey, exception.Number, processBudget: null, exception);
                     }
                 }
             }

@@ -36,7 +36,8 @@ public sealed class ConnectionBudgetExhaustedExceptionTests(MariaDbFixture fixtu
         Assert.Equal(ConnectionBudgetKind.Tenant, error.Budget);
         Assert.Equal((Key(1), 2, 2), (error.TenantKey, error.Limit, error.Held));
         Assert.InRange(error.Waited, ShortWait - TimeSpan.FromMilliseconds(50), ShortWait + TimeSpan.FromSeconds(2));
-        Assert.IsAssignableFrom<TimeoutException>(error);
+        Assert.True(error.IsTransient);
+        Assert.Null(error.InnerException);
         Assert.Contains($"tenant '{Key(1)}'", error.Message);
         Assert.Contains("per-tenant cap", error.Message);
         Assert.Contains("2 of 2", error.Message);
