@@ -164,6 +164,9 @@ public sealed class ConnectionBudgetExhaustedException : TenantDbGuardException
     {
         var which = budget switch
         {
+            // With room for two or more, one connection stays free while calls that can be cancelled run (to kill a
+            // cancelled statement with), so the last one may be idle or not even open.
+            ConnectionBudgetKind.Process when limit >= 2 => $"the process connection budget ({held} of {limit} connections open, all in use or the last one kept free to kill cancelled statements with)",
             ConnectionBudgetKind.Process => $"the process connection budget ({held} of {limit} connections open, all in use)",
             ConnectionBudgetKind.Tenant => $"the per-tenant cap of tenant '{LogSafe.Text(tenantKey)}' ({held} of {limit} connections in use)",
             _ => $"the master database cap ({held} of {limit} connections in use)",
