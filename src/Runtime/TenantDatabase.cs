@@ -151,7 +151,7 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     /// <param name="cancellationToken">Cancels the wait and the query.</param>
     /// <returns>The rows, buffered.</returns>
     public Task<IReadOnlyList<T>> QueryMasterAsync<T>(string sql, object? parameters = null, CancellationToken cancellationToken = default) =>
-        WithMasterConnectionAsync((connection, token) => QueryAsync<T>(connection, sql, parameters, token), sql, cancellationToken);
+        WithMasterSqlAsync(sql, (connection, token) => QueryAsync<T>(connection, sql, parameters, token), cancellationToken);
 
     /// <summary>Runs a statement on a tenant's database.</summary>
     /// <param name="tenantKey">The tenant's key.</param>
@@ -168,7 +168,7 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     /// <param name="cancellationToken">Cancels the wait and the statement.</param>
     /// <returns>The number of rows affected.</returns>
     public Task<int> ExecuteMasterAsync(string sql, object? parameters = null, CancellationToken cancellationToken = default) =>
-        WithMasterConnectionAsync((connection, token) => connection.ExecuteAsync(Command(sql, parameters, token)), sql, cancellationToken);
+        WithMasterSqlAsync(sql, (connection, token) => connection.ExecuteAsync(Command(sql, parameters, token)), cancellationToken);
 
     /// <summary>Runs a query on a tenant's database that returns one value.</summary>
     /// <typeparam name="T">The value's type.</typeparam>
@@ -179,6 +179,15 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     /// <returns>The first column of the first row, or the default of <typeparamref name="T"/> when there is none.</returns>
     public Task<T?> ExecuteScalarTenantAsync<T>(string tenantKey, string sql, object? parameters = null, CancellationToken cancellationToken = default) =>
         WithTenantSqlAsync(tenantKey, sql, (connection, batch, token) => connection.ExecuteScalarAsync<T?>(Command(batch, parameters, token)), cancellationToken);
+
+    /// <summary>Runs a query on the master database that returns one value.</summary>
+    /// <typeparam name="T">The value's type.</typeparam>
+    /// <param name="sql">The SQL, with <c>@name</c> placeholders for the parameters.</param>
+    /// <param name="parameters">The parameters; always sent as parameters.</param>
+    /// <param name="cancellationToken">Cancels the wait and the query.</param>
+    /// <returns>The first column of the first row, or the default of <typeparamref name="T"/> when there is none.</returns>
+    public Task<T?> ExecuteScalarMasterAsync<T>(string sql, object? parameters = null, CancellationToken cancellationToken = default) =>
+        WithMasterSqlAsync(sql, (connection, token) => connection.ExecuteScalarAsync<T?>(Command(sql, parameters, token)), cancellationToken);
 
     /// <summary>Runs <paramref name="work"/> with an open connection to a tenant's database and gives it back on every path.</summary>
     /// <typeparam name="TResult">What the work returns.</typeparam>
@@ -233,27 +242,7 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
             throw new ArgumentNullException(nameof(work));
         }
 
-        return WithTenantConnectionAsync(
-            tenantKey,
-            async (connection, token) =>
-            {
-                await using var transaction = await connection.BeginTransactionAsync(isolationLevel, token).ConfigureAwait(false);
-                TResult result;
-                try
-                {
-                    result = await work(connection, transaction, token).ConfigureAwait(false);
-                    await transaction.CommitAsync(token).ConfigureAwait(false);
-                }
-                catch
-                {
-                    await RollBackQuietlyAsync(transaction).ConfigureAwait(false);
-                    throw;
-                }
-
-                return result;
-            },
-            cancellationToken,
-            sql: null);
+        return WithTenantConnectionAsync(tenantKey, (connection, token) => InTransactionAsync(connection, work, isolationLevel, token), cancellationToken, sql: null);
     }
 
     /// <summary>As <see cref="WithTenantTransactionAsync{TResult}"/>, for work that returns nothing.</summary>
@@ -275,6 +264,88 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
 
         return WithTenantTransactionAsync<bool>(
             tenantKey,
+            async (connection, transaction, token) =>
+            {
+                await work(connection, transaction, token).ConfigureAwait(false);
+                return true;
+            },
+            isolationLevel,
+            cancellationToken);
+    }
+
+    /// <summary>Runs <paramref name="work"/> with an open connection to the master database and gives it back on every path.</summary>
+    /// <typeparam name="TResult">What the work returns.</typeparam>
+    /// <param name="work">The work; it must not keep the connection after its task completes.</param>
+    /// <param name="cancellationToken">Cancels the wait, and is passed to the work.</param>
+    /// <returns>What the work returned.</returns>
+    public Task<TResult> WithMasterConnectionAsync<TResult>(Func<MySqlConnection, CancellationToken, Task<TResult>> work, CancellationToken cancellationToken = default)
+    {
+        if (work is null)
+        {
+            throw new ArgumentNullException(nameof(work));
+        }
+
+        return WithMasterLeaseAsync(sql: null, exposed: true, work, cancellationToken);
+    }
+
+    /// <summary>Runs <paramref name="work"/> with an open connection to the master database and gives it back on every path.</summary>
+    /// <param name="work">The work; it must not keep the connection after its task completes.</param>
+    /// <param name="cancellationToken">Cancels the wait, and is passed to the work.</param>
+    /// <returns>A task that completes when the work has and the connection is back.</returns>
+    public Task WithMasterConnectionAsync(Func<MySqlConnection, CancellationToken, Task> work, CancellationToken cancellationToken = default)
+    {
+        if (work is null)
+        {
+            throw new ArgumentNullException(nameof(work));
+        }
+
+        return WithMasterConnectionAsync<bool>(
+            async (connection, token) =>
+            {
+                await work(connection, token).ConfigureAwait(false);
+                return true;
+            },
+            cancellationToken);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="work"/> in a transaction on the master database: committed when the work succeeds, rolled
+    /// back when it throws or is cancelled. The connection is given back on every path.
+    /// </summary>
+    /// <typeparam name="TResult">What the work returns.</typeparam>
+    /// <param name="work">The work; pass the transaction to every command.</param>
+    /// <param name="isolationLevel">The isolation level; <see cref="IsolationLevel.Unspecified"/> keeps the server's default.</param>
+    /// <param name="cancellationToken">Cancels the wait, the work and the commit.</param>
+    /// <returns>What the work returned.</returns>
+    public Task<TResult> WithMasterTransactionAsync<TResult>(
+        Func<MySqlConnection, MySqlTransaction, CancellationToken, Task<TResult>> work,
+        IsolationLevel isolationLevel = IsolationLevel.Unspecified,
+        CancellationToken cancellationToken = default)
+    {
+        if (work is null)
+        {
+            throw new ArgumentNullException(nameof(work));
+        }
+
+        return WithMasterLeaseAsync(sql: null, exposed: true, (connection, token) => InTransactionAsync(connection, work, isolationLevel, token), cancellationToken);
+    }
+
+    /// <summary>As <see cref="WithMasterTransactionAsync{TResult}"/>, for work that returns nothing.</summary>
+    /// <param name="work">The work; pass the transaction to every command.</param>
+    /// <param name="isolationLevel">The isolation level; <see cref="IsolationLevel.Unspecified"/> keeps the server's default.</param>
+    /// <param name="cancellationToken">Cancels the wait, the work and the commit.</param>
+    /// <returns>A task that completes when the transaction is committed and the connection is back.</returns>
+    public Task WithMasterTransactionAsync(
+        Func<MySqlConnection, MySqlTransaction, CancellationToken, Task> work,
+        IsolationLevel isolationLevel = IsolationLevel.Unspecified,
+        CancellationToken cancellationToken = default)
+    {
+        if (work is null)
+        {
+            throw new ArgumentNullException(nameof(work));
+        }
+
+        return WithMasterTransactionAsync<bool>(
             async (connection, transaction, token) =>
             {
                 await work(connection, transaction, token).ConfigureAwait(false);
@@ -324,7 +395,8 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     private async Task<TResult> WithTenantLeaseAsync<TResult>(string tenantKey, string? sql, bool exposed, Func<MySqlConnection, string, CancellationToken, Task<TResult>> run, CancellationToken cancellationToken)
     {
         CheckSql(sql);
-        await using var lease = await LeaseAsync(tenantKey, exposed, cancellationToken).ConfigureAwait(false);
+        var lease = await LeaseAsync(tenantKey, exposed, cancellationToken).ConfigureAwait(false);
+        await using var release = lease.ConfigureAwait(false);
         var batch = lease.UseSql is { } use ? string.Concat(use, sql) : sql ?? string.Empty;
         try
         {
@@ -348,11 +420,47 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
         }
     }
 
-    private async Task<TResult> WithMasterConnectionAsync<TResult>(Func<MySqlConnection, CancellationToken, Task<TResult>> work, string sql, CancellationToken cancellationToken)
+    /// <summary>Runs a helper's <paramref name="sql"/> on the master database.</summary>
+    private Task<TResult> WithMasterSqlAsync<TResult>(string sql, Func<MySqlConnection, CancellationToken, Task<TResult>> run, CancellationToken cancellationToken) =>
+        WithMasterLeaseAsync(sql, exposed: false, run, cancellationToken);
+
+    private async Task<TResult> WithMasterLeaseAsync<TResult>(string? sql, bool exposed, Func<MySqlConnection, CancellationToken, Task<TResult>> work, CancellationToken cancellationToken)
     {
         CheckSql(sql);
-        await using var lease = await LeaseMasterAsync(exposed: false, cancellationToken).ConfigureAwait(false);
+        var lease = await LeaseMasterAsync(exposed, cancellationToken).ConfigureAwait(false);
+        await using var release = lease.ConfigureAwait(false);
         return await RunAsync(lease, work, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Runs the work in a transaction: committed when the work succeeds (unless the work ended it itself), rolled back
+    /// once when it throws or the commit fails.
+    /// </summary>
+    private static async Task<TResult> InTransactionAsync<TResult>(
+        MySqlConnection connection,
+        Func<MySqlConnection, MySqlTransaction, CancellationToken, Task<TResult>> work,
+        IsolationLevel isolationLevel,
+        CancellationToken cancellationToken)
+    {
+        var transaction = await connection.BeginTransactionAsync(isolationLevel, cancellationToken).ConfigureAwait(false);
+        TResult result;
+        try
+        {
+            result = await work(connection, transaction, cancellationToken).ConfigureAwait(false);
+            if (transaction.Connection is not null)
+            {
+                await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch
+        {
+            await RollBackQuietlyAsync(transaction).ConfigureAwait(false);
+            throw;
+        }
+
+        // Committed (or ended by the work): disposing sends nothing.
+        await transaction.DisposeAsync().ConfigureAwait(false);
+        return result;
     }
 
     /// <summary>
@@ -406,11 +514,16 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
         }
     }
 
+    /// <summary>
+    /// The one rollback of a failed transaction: disposing it rolls it back when it is still open on a live connection,
+    /// and sends nothing when the work already ended it or the connection is gone. Its own failure is not reported: the
+    /// work's error is the one that matters, and the session is reset (or closed) before it serves again.
+    /// </summary>
     private static async Task RollBackQuietlyAsync(MySqlTransaction transaction)
     {
         try
         {
-            await transaction.RollbackAsync(CancellationToken.None).ConfigureAwait(false);
+            await transaction.DisposeAsync().ConfigureAwait(false);
         }
         catch (Exception exception) when (exception is MySqlException or InvalidOperationException or System.IO.IOException)
         {

@@ -110,6 +110,67 @@ public sealed class TenantDatabaseTests(MariaDbFixture fixture, ITestOutputHelpe
         Assert.Equal(0, await db.ExecuteScalarTenantAsync<int>(Key(1), "SELECT id FROM customers WHERE id = @id", new { id = -1 }));
     }
 
+    // ---- The master helpers mirror the tenant ones ----
+
+    [Fact]
+    public async Task ExecuteScalarMasterAsync_returns_the_first_value_or_the_default()
+    {
+        await using var db = Server.CreateTenantDatabase();
+
+        Assert.Equal(MariaDbFixture.TenantDatabase(2), await db.ExecuteScalarMasterAsync<string>("SELECT database_name FROM tenants WHERE tenant_key = @key", new { key = Key(2) }));
+        Assert.Null(await db.ExecuteScalarMasterAsync<string>("SELECT database_name FROM tenants WHERE tenant_key = 'nobody'"));
+        Assert.Equal(0L, await db.ExecuteScalarMasterAsync<long>("SELECT COUNT(*) FROM tenants WHERE 1 = 0"));
+        await db.WaitUntilAllReturnedAsync();
+    }
+
+    [Fact]
+    public async Task WithMasterConnectionAsync_lends_a_connection_on_the_master_database()
+    {
+        await using var db = Server.CreateTenantDatabase();
+        var ran = false;
+
+        var database = await db.WithMasterConnectionAsync((connection, token) => connection.ExecuteScalarAsync<string>(new CommandDefinition("SELECT DATABASE()", cancellationToken: token)));
+        await db.WithMasterConnectionAsync(async (connection, token) =>
+        {
+            Assert.Equal(System.Data.ConnectionState.Open, connection.State);
+            ran = await connection.ExecuteScalarAsync<long>(new CommandDefinition("SELECT COUNT(*) FROM tenants", cancellationToken: token)) > 0;
+        });
+
+        Assert.Equal(MariaDbFixture.MasterDatabase, database);
+        Assert.True(ran);
+        await db.WaitUntilAllReturnedAsync();
+    }
+
+    [Fact]
+    public async Task WithMasterTransactionAsync_commits_when_the_work_succeeds_and_rolls_back_once_when_it_throws()
+    {
+        await using var db = Server.CreateTenantDatabase();
+        await db.ExecuteMasterAsync("CREATE TABLE IF NOT EXISTS audit_log (id INT AUTO_INCREMENT PRIMARY KEY, message VARCHAR(200) NOT NULL)");
+        var kept = Marker();
+        var dropped = Marker();
+        var failure = new InvalidOperationException("The work failed after its insert.");
+
+        var level = await db.WithMasterTransactionAsync(
+            async (connection, transaction, token) =>
+            {
+                await connection.ExecuteAsync(new CommandDefinition("INSERT INTO audit_log (message) VALUES (@kept)", new { kept }, transaction, cancellationToken: token));
+                return await connection.ExecuteScalarAsync<string>(new CommandDefinition("SELECT @@tx_isolation", transaction: transaction, cancellationToken: token));
+            },
+            System.Data.IsolationLevel.Serializable);
+        var thrown = await Assert.ThrowsAsync<InvalidOperationException>(() => db.WithMasterTransactionAsync(async (connection, transaction, token) =>
+        {
+            await connection.ExecuteAsync(new CommandDefinition("INSERT INTO audit_log (message) VALUES (@dropped)", new { dropped }, transaction, cancellationToken: token));
+            throw failure;
+        }));
+
+        Assert.Equal("SERIALIZABLE", level);
+        Assert.Same(failure, thrown);
+        await db.WaitUntilAllReturnedAsync();
+        await using var root = await Server.OpenConnectionAsync(MariaDbFixture.MasterDatabase);
+        Assert.Equal(1, await root.ExecuteScalarAsync<int>("SELECT COUNT(*) FROM audit_log WHERE message = @kept", new { kept }));
+        Assert.Equal(0, await root.ExecuteScalarAsync<int>("SELECT COUNT(*) FROM audit_log WHERE message = @dropped", new { dropped }));
+    }
+
     [Fact]
     public async Task WithTenantConnectionAsync_returns_what_the_work_returns()
     {
@@ -177,6 +238,65 @@ public sealed class TenantDatabaseTests(MariaDbFixture fixture, ITestOutputHelpe
         Assert.Same(failure, thrown);
         await db.WaitUntilAllReturnedAsync();
         Assert.Equal(0, await CountCustomersAsync(4, marker));
+    }
+
+    [Fact]
+    public async Task WithTenantTransactionAsync_reports_the_works_error_when_the_work_rolled_back_itself()
+    {
+        await using var db = Server.CreateTenantDatabase();
+        var marker = Marker();
+        var failure = new InvalidOperationException("The work rolled back, then failed.");
+
+        var thrown = await Assert.ThrowsAsync<InvalidOperationException>(() => db.WithTenantTransactionAsync(Key(4), async (connection, transaction, token) =>
+        {
+            await connection.ExecuteAsync(new CommandDefinition("INSERT INTO customers (name) VALUES (@marker)", new { marker }, transaction, cancellationToken: token));
+            await transaction.RollbackAsync(token);
+            throw failure;
+        }));
+
+        // No second rollback of a transaction that is over: the work's own error is the one reported.
+        Assert.Same(failure, thrown);
+        await db.WaitUntilAllReturnedAsync();
+        Assert.Equal(0, await CountCustomersAsync(4, marker));
+    }
+
+    [Fact]
+    public async Task WithTenantTransactionAsync_reports_the_works_error_when_the_rollback_itself_fails()
+    {
+        await using var db = Server.CreateTenantDatabase();
+        var marker = Marker();
+        var failure = new InvalidOperationException("The work failed with a reader still open.");
+
+        var thrown = await Assert.ThrowsAsync<InvalidOperationException>(() => db.WithTenantTransactionAsync(Key(4), async (connection, transaction, token) =>
+        {
+            await connection.ExecuteAsync(new CommandDefinition("INSERT INTO customers (name) VALUES (@marker)", new { marker }, transaction, cancellationToken: token));
+
+            // A reader left open makes the rollback fail on the client: it is tried once, and the work's error stands.
+            _ = await connection.ExecuteReaderAsync(new CommandDefinition("SELECT name FROM customers", transaction: transaction, cancellationToken: token));
+            throw failure;
+        }));
+
+        Assert.Same(failure, thrown);
+        await db.WaitUntilAllReturnedAsync();
+        Assert.Equal(0, await CountCustomersAsync(4, marker));
+        Assert.Equal(0L, await db.ExecuteScalarTenantAsync<long>(Key(4), "SELECT COUNT(*) FROM customers WHERE name = @marker", new { marker }));
+    }
+
+    [Fact]
+    public async Task WithTenantTransactionAsync_does_not_commit_again_what_the_work_committed()
+    {
+        await using var db = Server.CreateTenantDatabase();
+        var marker = Marker();
+
+        await db.WithTenantTransactionAsync(Key(4), async (connection, transaction, token) =>
+        {
+            await connection.ExecuteAsync(new CommandDefinition("INSERT INTO customers (name) VALUES (@marker)", new { marker }, transaction, cancellationToken: token));
+            await transaction.CommitAsync(token);
+        });
+
+        await db.WaitUntilAllReturnedAsync();
+        Assert.Equal(1, await CountCustomersAsync(4, marker));
+        await db.ExecuteTenantAsync(Key(4), "DELETE FROM customers WHERE name = @marker", new { marker });
     }
 
     [Fact]
@@ -287,6 +407,11 @@ public sealed class TenantDatabaseTests(MariaDbFixture fixture, ITestOutputHelpe
         ["WithTenantConnectionAsync"] = (db, sql, token) => db.WithTenantConnectionAsync(Key(1), (c, t) => (Task)c.ExecuteAsync(new CommandDefinition(sql, cancellationToken: t)), token),
         ["WithTenantTransactionAsync<T>"] = (db, sql, token) => db.WithTenantTransactionAsync(Key(1), (c, tx, t) => c.ExecuteScalarAsync<long>(new CommandDefinition(sql, transaction: tx, cancellationToken: t)), cancellationToken: token),
         ["WithTenantTransactionAsync"] = (db, sql, token) => db.WithTenantTransactionAsync(Key(1), (c, tx, t) => (Task)c.ExecuteAsync(new CommandDefinition(sql, transaction: tx, cancellationToken: t)), cancellationToken: token),
+        ["ExecuteScalarMasterAsync"] = (db, sql, token) => db.ExecuteScalarMasterAsync<long>(sql, null, token),
+        ["WithMasterConnectionAsync<T>"] = (db, sql, token) => db.WithMasterConnectionAsync((c, t) => c.ExecuteScalarAsync<long>(new CommandDefinition(sql, cancellationToken: t)), token),
+        ["WithMasterConnectionAsync"] = (db, sql, token) => db.WithMasterConnectionAsync((c, t) => (Task)c.ExecuteAsync(new CommandDefinition(sql, cancellationToken: t)), token),
+        ["WithMasterTransactionAsync<T>"] = (db, sql, token) => db.WithMasterTransactionAsync((c, tx, t) => c.ExecuteScalarAsync<long>(new CommandDefinition(sql, transaction: tx, cancellationToken: t)), cancellationToken: token),
+        ["WithMasterTransactionAsync"] = (db, sql, token) => db.WithMasterTransactionAsync((c, tx, t) => (Task)c.ExecuteAsync(new CommandDefinition(sql, transaction: tx, cancellationToken: t)), cancellationToken: token),
         ["GetConnectionAsync"] = async (db, sql, token) =>
         {
             await using var lease = await db.GetConnectionAsync(Key(1), token);
