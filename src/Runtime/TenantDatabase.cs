@@ -359,8 +359,14 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     /// <returns>A snapshot; it does not change afterwards.</returns>
     public ConnectionBudgetSnapshot GetBudgetSnapshot() => _broker.Snapshot();
 
-    /// <summary>Closes every idle connection; leased connections are closed when they come back.</summary>
-    /// <returns>A task that completes when the idle connections are closed.</returns>
+    /// <summary>
+    /// Closes every connection of the runtime: the idle ones at once, and those given back whose reset, kill or close
+    /// still runs in the background once that is over, waiting for it at most three
+    /// <see cref="TenantDbGuardOptions.ResetTimeout"/>s and one second (4 s by default). Each connection's MySqlConnector
+    /// data source is disposed with it. Leases still out are not waited for: their connections are closed when they
+    /// come back. Calling it again does nothing.
+    /// </summary>
+    /// <returns>A task that completes when the server has let go of every connection not out on lease (or the wait ran out).</returns>
     public async ValueTask DisposeAsync()
     {
         _leaks.Dispose();
@@ -369,9 +375,11 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     }
 
     /// <summary>
-    /// As <see cref="DisposeAsync"/>, blocking until the idle connections are closed; for containers and hosts that
-    /// dispose synchronously (a service provider in a <c>using</c> statement refuses types that are only
-    /// <see cref="IAsyncDisposable"/>).
+    /// As <see cref="DisposeAsync"/>, blocking the calling thread until it completes (the same bounded wait); for
+    /// containers and hosts that dispose synchronously (a service provider in a <c>using</c> statement refuses types
+    /// that are only <see cref="IAsyncDisposable"/>). Prefer <see cref="DisposeAsync"/>: this one runs the asynchronous
+    /// disposal and waits for it, holding a thread meanwhile. It does not deadlock under a synchronization context,
+    /// since no await of the runtime resumes on one.
     /// </summary>
     public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
 

@@ -380,6 +380,68 @@ public sealed class TenantDatabaseTests(MariaDbFixture fixture, ITestOutputHelpe
         await db.ExecuteTenantAsync(Key(5), "DELETE FROM customers WHERE name = @name", new { name = Injection });
     }
 
+    // ---- Disposal ----
+
+    [Theory]
+    [InlineData("DisposeAsync")]
+    [InlineData("Dispose")]
+    public async Task Disposal_returns_once_the_server_sees_none_of_the_runtimes_connections(string how)
+    {
+        await Server.WaitForAppConnectionsAsync();
+        var db = Server.CreateTenantDatabase(o => o.MaxConnections = 8);
+        var leases = new List<TenantConnectionLease>();
+        for (var i = 1; i <= 5; i++)
+        {
+            var lease = await db.GetConnectionAsync(Key(i));
+            leases.Add(lease);
+
+            // Session state, so that taking each connection back is work: a reset in the background.
+            await lease.Connection.ExecuteAsync(new CommandDefinition("SET SESSION sql_mode = ''; CREATE TEMPORARY TABLE left_behind (i INT)", cancellationToken: lease.CancellationToken));
+        }
+
+        Assert.Equal([1L], await db.QueryMasterAsync<long>("SELECT 1"));
+        Assert.InRange(await Server.CountConnectionsAsync(), 5, 8);
+
+        // Released just before disposal: their resets and closes are still under way when disposal starts.
+        foreach (var lease in leases)
+        {
+            await lease.DisposeAsync();
+        }
+
+        var stopwatch = Stopwatch.StartNew();
+        if (how == "Dispose")
+        {
+            db.Dispose();
+        }
+        else
+        {
+            await db.DisposeAsync();
+        }
+
+        output.WriteLine($"{how} took {stopwatch.ElapsedMilliseconds} ms");
+        Assert.Equal(0, await Server.CountConnectionsAsync());
+        Assert.Equal(0, db.GetBudgetSnapshot().Open);
+    }
+
+    [Fact]
+    public async Task Disposal_does_not_wait_for_a_lease_still_out_whose_connection_is_closed_when_it_comes_back()
+    {
+        await Server.WaitForAppConnectionsAsync();
+        var db = Server.CreateTenantDatabase(o => o.MaxConnections = 4);
+        var kept = await db.GetConnectionAsync(Key(1));
+        var given = await db.GetConnectionAsync(Key(2));
+        await given.DisposeAsync();
+
+        var stopwatch = Stopwatch.StartNew();
+        await db.DisposeAsync();
+
+        Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(2), $"DisposeAsync waited {stopwatch.ElapsedMilliseconds} ms for a lease still out.");
+        Assert.Equal(1, await Server.CountConnectionsAsync());
+        Assert.Equal(MariaDbFixture.TenantDatabase(1), await kept.Connection.ExecuteScalarAsync<string>("SELECT DATABASE()"));
+        await kept.DisposeAsync();
+        await Server.WaitForAppConnectionsAsync();
+    }
+
     // ---- Every path gives the connection back ----
 
     public static TheoryData<string, string> HelpersAndPaths()
