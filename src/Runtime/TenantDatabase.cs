@@ -61,7 +61,7 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
             throw new ArgumentNullException(nameof(options));
         }
 
-        _options = Validate(Copy(options));
+        _options = Validate(options);
         _master = new MySqlConnectionStringBuilder(_options.MasterConnectionString) { Pooling = false };
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("TenantDbGuard");
         _broker = new ConnectionBroker(_options, _logger);
@@ -693,80 +693,16 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
         Log.BudgetResolved(_logger, _broker.Limit, serverMax, _options.ServerShare, _options.ReservedConnections);
     }
 
-    private static TenantDbGuardOptions Copy(TenantDbGuardOptions options) => new()
-    {
-        MasterConnectionString = options.MasterConnectionString,
-        MaxConnections = options.MaxConnections,
-        ServerShare = options.ServerShare,
-        ReservedConnections = options.ReservedConnections,
-        MaxConnectionsPerTenant = options.MaxConnectionsPerTenant,
-        MaxMasterConnections = options.MaxMasterConnections,
-        AcquireTimeout = options.AcquireTimeout,
-        IdleTimeout = options.IdleTimeout,
-        TenantCacheDuration = options.TenantCacheDuration,
-        UnknownTenantCacheDuration = options.UnknownTenantCacheDuration,
-        ValidateAfterIdle = options.ValidateAfterIdle,
-        ResetSessionOnRelease = options.ResetSessionOnRelease,
-        ResetTimeout = options.ResetTimeout,
-        AllowSharedTenantDatabases = options.AllowSharedTenantDatabases,
-        LeakDetectionThreshold = options.LeakDetectionThreshold,
-        TenantsTable = options.TenantsTable,
-        TenantKeyPattern = options.TenantKeyPattern,
-        TenantResolver = options.TenantResolver,
-    };
-
+    /// <summary>A copy of the options (later changes have no effect), checked; every problem is in the message.</summary>
     private static TenantDbGuardOptions Validate(TenantDbGuardOptions options)
     {
-        const string name = "options";
-        if (string.IsNullOrWhiteSpace(options.MasterConnectionString))
+        var copy = options.Clone();
+        var failures = TenantDbGuardOptionsValidator.Check(copy);
+        if (failures.Count > 0)
         {
-            throw new ArgumentException("TenantDbGuardOptions.MasterConnectionString is required.", name);
+            throw new ArgumentException(string.Join(" ", failures), nameof(options));
         }
 
-        MySqlConnectionStringBuilder master;
-        try
-        {
-            master = new MySqlConnectionStringBuilder(options.MasterConnectionString);
-        }
-        catch (Exception exception) when (exception is ArgumentException or FormatException or InvalidOperationException)
-        {
-            throw new ArgumentException($"TenantDbGuardOptions.MasterConnectionString is not a valid MySQL connection string: {exception.Message}", name, exception);
-        }
-
-        // Without it, master leases would run on whichever tenant database the reused connection was last on.
-        Require(!string.IsNullOrEmpty(master.Database), "MasterConnectionString must name the master database (Database=...), the one that holds the tenants table.");
-
-        Require(options.MaxConnections is null or > 0, "MaxConnections must be positive when set.");
-        Require(options.ServerShare is > 0 and <= 1, "ServerShare must be greater than 0 and at most 1.");
-        Require(options.ReservedConnections >= 0, "ReservedConnections must not be negative.");
-        Require(options.MaxConnectionsPerTenant > 0, "MaxConnectionsPerTenant must be positive.");
-        Require(options.MaxMasterConnections > 0, "MaxMasterConnections must be positive.");
-        Require(options.AcquireTimeout > TimeSpan.Zero, "AcquireTimeout must be positive.");
-        Require(options.IdleTimeout > TimeSpan.Zero, "IdleTimeout must be positive.");
-        Require(options.TenantCacheDuration >= TimeSpan.Zero, "TenantCacheDuration must not be negative.");
-        Require(options.UnknownTenantCacheDuration >= TimeSpan.Zero, "UnknownTenantCacheDuration must not be negative.");
-        Require(options.ValidateAfterIdle >= TimeSpan.Zero, "ValidateAfterIdle must not be negative.");
-        Require(options.ResetTimeout > TimeSpan.Zero, "ResetTimeout must be positive.");
-        Require(options.LeakDetectionThreshold is null || options.LeakDetectionThreshold > TimeSpan.Zero, "LeakDetectionThreshold must be positive when set.");
-        Require(TenantRegistry.IsPlainTableName(options.TenantsTable), $"TenantsTable '{options.TenantsTable}' is not a plain table name (letters, digits and '_').");
-        Require(!string.IsNullOrEmpty(options.TenantKeyPattern), "TenantKeyPattern is required.");
-        try
-        {
-            _ = new System.Text.RegularExpressions.Regex(options.TenantKeyPattern);
-        }
-        catch (ArgumentException exception)
-        {
-            throw new ArgumentException($"TenantDbGuardOptions.TenantKeyPattern is not a valid regular expression: {exception.Message}", name, exception);
-        }
-
-        return options;
-
-        static void Require(bool condition, string message)
-        {
-            if (!condition)
-            {
-                throw new ArgumentException("TenantDbGuardOptions." + message, name);
-            }
-        }
+        return copy;
     }
 }

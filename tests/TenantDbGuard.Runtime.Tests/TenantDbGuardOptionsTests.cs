@@ -101,6 +101,37 @@ public sealed class TenantDbGuardOptionsTests(MariaDbFixture fixture) : IAsyncLi
     }
 
     [Fact]
+    public void The_copy_holds_every_option()
+    {
+        // Every public option set to a value other than its default: the copy must carry each one.
+        var options = new TenantDbGuardOptions();
+        Func<string, CancellationToken, ValueTask<TenantInfo?>> resolver = (_, _) => ValueTask.FromResult<TenantInfo?>(null);
+        var properties = typeof(TenantDbGuardOptions).GetProperties().Where(p => p.CanWrite).ToList();
+        foreach (var property in properties)
+        {
+            var current = property.GetValue(options);
+            object changed = property.PropertyType switch
+            {
+                var t when t == typeof(string) => property.Name + "-changed",
+                var t when t == typeof(int) || t == typeof(int?) => (int?)current is { } n ? n + 7 : 7,
+                var t when t == typeof(double) => (double)current! / 2,
+                var t when t == typeof(bool) => !(bool)current!,
+                var t when t == typeof(TimeSpan) || t == typeof(TimeSpan?) => ((TimeSpan?)current ?? TimeSpan.Zero) + TimeSpan.FromSeconds(7),
+                var t when t == typeof(Func<string, CancellationToken, ValueTask<TenantInfo?>>) => resolver,
+                var t => throw new InvalidOperationException($"Give TenantDbGuardOptions.{property.Name} ({t.Name}) a changed value in this test."),
+            };
+            Assert.NotEqual(current, changed);
+            property.SetValue(options, changed);
+        }
+
+        var copy = options.Clone();
+
+        Assert.NotSame(options, copy);
+        Assert.True(properties.Count >= 18);
+        Assert.All(properties, property => Assert.Equal(property.GetValue(options), property.GetValue(copy)));
+    }
+
+    [Fact]
     public void The_defaults_are_documented_ones()
     {
         var options = new TenantDbGuardOptions();
