@@ -137,18 +137,7 @@ public sealed class TenantDbGuardServiceCollectionExtensionsTests(MariaDbFixture
     [Fact]
     public async Task Options_bind_from_a_configuration_section()
     {
-        var configuration = new ConfigurationBuilder()
-            .AddInMemoryCollection(new Dictionary<string, string?>
-            {
-                ["TenantDbGuard:MasterConnectionString"] = Server.GetAppConnectionString(MariaDbFixture.MasterDatabase),
-                ["TenantDbGuard:MaxConnections"] = "3",
-                ["TenantDbGuard:AcquireTimeout"] = "00:00:00.300",
-                ["TenantDbGuard:MaxConnectionsPerTenant"] = "1",
-            })
-            .Build();
-        var builder = Host.CreateApplicationBuilder();
-        builder.Services.AddTenantDbGuard(configuration.GetSection("TenantDbGuard"));
-        using var host = builder.Build();
+        using var host = HostBoundTo(("MaxConnections", "3"), ("AcquireTimeout", "00:00:00.300"), ("MaxConnectionsPerTenant", "1"));
         await host.StartAsync();
 
         var db = host.Services.GetRequiredService<TenantDatabase>();
@@ -165,16 +154,7 @@ public sealed class TenantDbGuardServiceCollectionExtensionsTests(MariaDbFixture
     [Fact]
     public async Task Bad_options_from_configuration_stop_the_host_from_starting()
     {
-        var configuration = new ConfigurationBuilder()
-            .AddInMemoryCollection(new Dictionary<string, string?>
-            {
-                ["TenantDbGuard:MasterConnectionString"] = Server.GetAppConnectionString(MariaDbFixture.MasterDatabase),
-                ["TenantDbGuard:ServerShare"] = "2",
-            })
-            .Build();
-        var builder = Host.CreateApplicationBuilder();
-        builder.Services.AddTenantDbGuard(configuration.GetSection("TenantDbGuard"));
-        using var host = builder.Build();
+        using var host = HostBoundTo(("ServerShare", "2"));
 
         var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());
 
@@ -218,6 +198,17 @@ public sealed class TenantDbGuardServiceCollectionExtensionsTests(MariaDbFixture
         Assert.Equal("configure", Assert.Throws<ArgumentNullException>(() => new ServiceCollection().AddTenantDbGuard((Action<TenantDbGuardOptions>)null!)).ParamName);
         Assert.Equal("configure", Assert.Throws<ArgumentNullException>(() => new ServiceCollection().AddTenantDbGuard((Action<IServiceProvider, TenantDbGuardOptions>)null!)).ParamName);
         Assert.Equal("configuration", Assert.Throws<ArgumentNullException>(() => new ServiceCollection().AddTenantDbGuard((IConfiguration)null!)).ParamName);
+    }
+
+    /// <summary>A host whose TenantDbGuard options are bound from a "TenantDbGuard" section: the master database and <paramref name="settings"/>.</summary>
+    private IHost HostBoundTo(params (string Option, string Value)[] settings)
+    {
+        var section = settings.ToDictionary(s => "TenantDbGuard:" + s.Option, s => (string?)s.Value);
+        section["TenantDbGuard:MasterConnectionString"] = Server.GetAppConnectionString(MariaDbFixture.MasterDatabase);
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(section).Build();
+        var builder = Host.CreateApplicationBuilder();
+        builder.Services.AddTenantDbGuard(configuration.GetSection("TenantDbGuard"));
+        return builder.Build();
     }
 
     private sealed record MasterSettings(string ConnectionString);
