@@ -49,7 +49,7 @@ internal sealed partial class CrmExceptionHandler(IProblemDetailsService problem
         MissingTenantTokenException => new(StatusCodes.Status401Unauthorized, "Missing tenant token", exception.Message),
 
         // Unknown and malformed keys look the same from outside, so that keys cannot be probed.
-        TenantNotFoundException or ArgumentException { ParamName: "tenantKey" } =>
+        TenantNotFoundException or InvalidTenantKeyException =>
             new(StatusCodes.Status404NotFound, "Unknown tenant", "No tenant has this token."),
 
         BadHttpRequestException bad => new(bad.StatusCode, ReasonPhrases.GetReasonPhrase(bad.StatusCode), bad.Message),

@@ -16,16 +16,16 @@ builder.Services.AddOptions<CrmOptions>()
     .ValidateOnStart();
 builder.Services.AddSingleton<IValidateOptions<CrmOptions>, CrmOptionsValidator>();
 
+// The runtime's options come from the "TenantDbGuard" section and are checked when the host starts; the master
+// connection string comes from ConnectionStrings:Master.
 var configuration = builder.Configuration;
-builder.Services.AddTenantDbGuard(options =>
-{
-    configuration.GetSection("TenantDbGuard").Bind(options);
-    options.MasterConnectionString = configuration.GetConnectionString("Master") is { Length: > 0 } master
+builder.Services
+    .AddTenantDbGuard(configuration.GetSection("TenantDbGuard"))
+    .Configure<TenantDbGuardOptions>(options => options.MasterConnectionString = configuration.GetConnectionString("Master") is { Length: > 0 } master
         ? master
         : throw new InvalidOperationException(
             "ConnectionStrings:Master is not set. Set it in appsettings.json or as the environment variable ConnectionStrings__Master, " +
-            "e.g. Server=127.0.0.1;User ID=crm;Password=...;Database=crm_master.");
-});
+            "e.g. Server=127.0.0.1;User ID=crm;Password=...;Database=crm_master."));
 
 builder.Services.AddProblemDetails();
 builder.Services.AddExceptionHandler<CrmExceptionHandler>();

@@ -8,7 +8,7 @@ namespace TenantCrm;
 /// <summary>
 /// The tenant a request is for. The token is the tenant key, sent as the <c>X-Tenant-Token</c> or <c>tenant_token</c>
 /// header or the <c>tenant_token</c> cookie (a header wins over the cookie). Whether the key is well formed and known is
-/// decided by the runtime on the first query, which throws <see cref="ArgumentException"/> or
+/// decided by the runtime on the first query, which throws <see cref="TenantDbGuard.InvalidTenantKeyException"/> or
 /// <see cref="TenantDbGuard.TenantNotFoundException"/>; <see cref="CrmExceptionHandler"/> turns both into 404.
 /// </summary>
 /// <param name="Key">The tenant key.</param>

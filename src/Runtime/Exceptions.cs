@@ -1,7 +1,82 @@
 using System;
+using System.Data.Common;
+using MySqlConnector;
 using TenantDbGuard.Core;
 
 namespace TenantDbGuard;
+
+/// <summary>
+/// The base of every error the runtime raises. It is a <see cref="DbException"/>, so that code written for any ADO.NET
+/// provider sees it: a <c>catch (DbException e) when (e.IsTransient)</c> retry, a Polly strategy that handles
+/// <see cref="DbException"/>, EF Core's execution strategy.
+/// </summary>
+/// <remarks>
+/// <para>
+/// <see cref="IsTransient"/> is <see langword="true"/> when the same call may succeed if it is made again unchanged: a
+/// full connection budget (<see cref="ConnectionBudgetExhaustedException"/>), a server that refused connections
+/// (<see cref="ServerConnectionLimitException"/>), a connection lost under a helper
+/// (<see cref="TenantConnectionFailedException"/>), a new tenant key that was not looked up because too many arrived
+/// at once. It is <see langword="false"/> when only a change of the key, the tenants table or the server can help: an
+/// unknown tenant, a malformed key, a refused tenants table row, a tenant database that is missing or denied.
+/// </para>
+/// <para>
+/// When the server's error caused this one, the <see cref="MySqlException"/> is the <see cref="Exception.InnerException"/>,
+/// and <see cref="ErrorCode"/> and <see cref="SqlState"/> are its error number and SQLSTATE.
+/// </para>
+/// </remarks>
+public abstract class TenantDbGuardException : DbException
+{
+    /// <summary>Creates the exception; only the runtime's own exceptions derive from this class.</summary>
+    /// <param name="tenantKey">The tenant the call was for (the master database is <see cref="TenantDatabase.MasterKey"/>).</param>
+    /// <param name="message">The message, which says what happened and what to do.</param>
+    /// <param name="innerException">The error that caused this one, when there is one.</param>
+    private protected TenantDbGuardException(string tenantKey, string message, Exception? innerException)
+        : base(message, innerException)
+    {
+        TenantKey = tenantKey;
+    }
+
+    /// <summary>The tenant the call was for, as given (messages show it with control characters escaped); the master database is <see cref="TenantDatabase.MasterKey"/>.</summary>
+    public string TenantKey { get; }
+
+    /// <summary>Whether the same call may succeed if it is made again unchanged (see the remarks of <see cref="TenantDbGuardException"/>).</summary>
+    public abstract override bool IsTransient { get; }
+
+    /// <summary>The server's error number when a <see cref="MySqlException"/> is the inner exception (1049 for an unknown database); otherwise as <see cref="DbException"/>.</summary>
+    public override int ErrorCode => InnerException is MySqlException server ? server.Number : base.ErrorCode;
+
+    /// <summary>The SQLSTATE of the server's error when a <see cref="MySqlException"/> is the inner exception; otherwise <see langword="null"/>.</summary>
+    public override string? SqlState => (InnerException as MySqlException)?.SqlState;
+}
+
+/// <summary>
+/// The tenant key does not match <see cref="TenantDbGuardOptions.TenantKeyPattern"/>; no query was run. Not transient:
+/// the same key is refused again.
+/// </summary>
+/// <remarks>
+/// In 0.1 this was an <see cref="ArgumentException"/> with <see cref="ArgumentException.ParamName"/> <c>tenantKey</c>;
+/// catch this type instead. A <see langword="null"/> key is still an <see cref="ArgumentNullException"/>.
+/// </remarks>
+public sealed class InvalidTenantKeyException : TenantDbGuardException
+{
+    /// <summary>Creates the exception for a key that does not match the pattern.</summary>
+    /// <param name="tenantKey">The key, as given.</param>
+    /// <param name="pattern">The pattern it had to match.</param>
+    public InvalidTenantKeyException(string tenantKey, string pattern)
+        : base(
+            tenantKey ?? throw new ArgumentNullException(nameof(tenantKey)),
+            $"Tenant key '{LogSafe.Text(tenantKey)}' ({tenantKey.Length} characters) does not match the allowed pattern {LogSafe.Text(pattern)}; no query was run. Check where the key comes from, or widen TenantDbGuardOptions.TenantKeyPattern.",
+            innerException: null)
+    {
+        Pattern = pattern;
+    }
+
+    /// <summary>The pattern the key had to match (<see cref="TenantDbGuardOptions.TenantKeyPattern"/>).</summary>
+    public string Pattern { get; }
+
+    /// <summary>Always <see langword="false"/>: the same key is refused again.</summary>
+    public override bool IsTransient => false;
+}
 
 /// <summary>Which connection budget ran out.</summary>
 public enum ConnectionBudgetKind
@@ -16,47 +91,59 @@ public enum ConnectionBudgetKind
     Master,
 }
 
-/// <summary>The tenant key is not in the tenants table (or the custom resolver did not know it).</summary>
-public sealed class TenantNotFoundException : Exception
+/// <summary>
+/// The tenant key is not in the tenants table (or the custom resolver did not know it). Not transient, except when the
+/// key was not looked up at all because too many unknown keys arrived at once (<see cref="IsTransient"/>).
+/// </summary>
+public sealed class TenantNotFoundException : TenantDbGuardException
 {
+    private readonly bool _notLookedUp;
+
     /// <summary>Creates the exception for an unknown tenant.</summary>
+    /// <param name="tenantKey">The unknown key, as given.</param>
     public TenantNotFoundException(string tenantKey)
-        : base($"Tenant '{LogSafe.Text(tenantKey)}' was not found: no active row in the tenants table has this key.")
+        : base(tenantKey, $"Tenant '{LogSafe.Text(tenantKey)}' was not found: no active row in the tenants table has this key.", innerException: null)
     {
-        TenantKey = tenantKey;
     }
 
-    /// <summary>The unknown key, as given (the message shows it with control characters escaped).</summary>
-    public string TenantKey { get; }
+    private TenantNotFoundException(string tenantKey, string message)
+        : base(tenantKey, message, innerException: null)
+    {
+        _notLookedUp = true;
+    }
+
+    /// <summary>
+    /// <see langword="false"/> when the tenants table (or the resolver) said the key is unknown; <see langword="true"/>
+    /// when the key was not looked up because more new keys a second arrived than the runtime looks up.
+    /// </summary>
+    public override bool IsTransient => _notLookedUp;
 
     /// <summary>A key never seen before arrived while too many such keys were being looked up: it was not looked up.</summary>
     internal static TenantNotFoundException LookupsLimited(string tenantKey, int perSecond) => new(
         tenantKey,
-        $"Tenant '{LogSafe.Text(tenantKey)}' was not found: more than {perSecond} unknown tenant keys a second are arriving, and this one was not looked up (no query was run). Try again shortly.");
-
-    private TenantNotFoundException(string tenantKey, string message)
-        : base(message)
-    {
-        TenantKey = tenantKey;
-    }
+        $"Tenant '{LogSafe.Text(tenantKey)}' was not looked up: more than {perSecond} unknown tenant keys a second are arriving, and this one was refused without a query. Try again shortly.");
 }
 
-/// <summary>No connection could be had within <see cref="TenantDbGuardOptions.AcquireTimeout"/>: a budget was full the whole time.</summary>
-public sealed class ConnectionBudgetExhaustedException : TimeoutException
+/// <summary>
+/// No connection could be had within <see cref="TenantDbGuardOptions.AcquireTimeout"/>: a budget was full the whole
+/// time. Transient: the call may succeed once connections come back.
+/// </summary>
+public sealed class ConnectionBudgetExhaustedException : TenantDbGuardException
 {
     /// <summary>Creates the exception; the message says which budget ran out and what to change.</summary>
+    /// <param name="tenantKey">The tenant that asked (the master database is <see cref="TenantDatabase.MasterKey"/>).</param>
+    /// <param name="budget">The budget that ran out.</param>
+    /// <param name="limit">The budget's limit.</param>
+    /// <param name="held">How many connections counted against it when the wait ended.</param>
+    /// <param name="waited">How long the caller waited.</param>
     public ConnectionBudgetExhaustedException(string tenantKey, ConnectionBudgetKind budget, int limit, int held, TimeSpan waited)
-        : base(CreateMessage(tenantKey, budget, limit, held, waited))
+        : base(tenantKey, CreateMessage(tenantKey, budget, limit, held, waited), innerException: null)
     {
-        TenantKey = tenantKey;
         Budget = budget;
         Limit = limit;
         Held = held;
         Waited = waited;
     }
-
-    /// <summary>The tenant that asked (the master database is named <c>(master)</c>).</summary>
-    public string TenantKey { get; }
 
     /// <summary>The budget that ran out.</summary>
     public ConnectionBudgetKind Budget { get; }
@@ -70,10 +157,16 @@ public sealed class ConnectionBudgetExhaustedException : TimeoutException
     /// <summary>How long the caller waited.</summary>
     public TimeSpan Waited { get; }
 
+    /// <summary>Always <see langword="true"/>: the call may succeed once connections come back.</summary>
+    public override bool IsTransient => true;
+
     private static string CreateMessage(string tenantKey, ConnectionBudgetKind budget, int limit, int held, TimeSpan waited)
     {
         var which = budget switch
         {
+            // With room for two or more, one connection stays free while calls that can be cancelled run (to kill a
+            // cancelled statement with), so the last one may be idle or not even open.
+            ConnectionBudgetKind.Process when limit >= 2 => $"the process connection budget ({held} of {limit} connections open, all in use or the last one kept free to kill cancelled statements with)",
             ConnectionBudgetKind.Process => $"the process connection budget ({held} of {limit} connections open, all in use)",
             ConnectionBudgetKind.Tenant => $"the per-tenant cap of tenant '{LogSafe.Text(tenantKey)}' ({held} of {limit} connections in use)",
             _ => $"the master database cap ({held} of {limit} connections in use)",
@@ -88,55 +181,76 @@ public sealed class ConnectionBudgetExhaustedException : TimeoutException
     }
 }
 
-/// <summary>The tenant is known but its database cannot be used (it was dropped, or access to it was denied).</summary>
-public sealed class TenantDatabaseUnavailableException : Exception
+/// <summary>
+/// The tenant is known but its database cannot be used (it was dropped, access to it was denied, or the server rejects
+/// its name). Not transient: an immediate retry meets the same database; the tenant is looked up again after
+/// <see cref="TenantDbGuardOptions.UnknownTenantCacheDuration"/> (or at once after <see cref="TenantDatabase.InvalidateTenant"/>),
+/// so a tenants table row corrected meanwhile takes effect without a restart.
+/// </summary>
+public sealed class TenantDatabaseUnavailableException : TenantDbGuardException
 {
     /// <summary>Creates the exception for one tenant's database.</summary>
+    /// <param name="tenantKey">The tenant whose database failed.</param>
+    /// <param name="databaseName">The database that failed.</param>
+    /// <param name="innerException">The server's error (a <see cref="MySqlException"/>, whose number becomes <see cref="TenantDbGuardException.ErrorCode"/>).</param>
     public TenantDatabaseUnavailableException(string tenantKey, string databaseName, Exception innerException)
-        : base($"The database '{LogSafe.Text(databaseName)}' of tenant '{LogSafe.Text(tenantKey)}' is unavailable: {LogSafe.Text(innerException.Message, 1000)} Other tenants are not affected; check that the database exists and the tenants table points at it.", innerException)
+        : base(tenantKey, $"The database '{LogSafe.Text(databaseName)}' of tenant '{LogSafe.Text(tenantKey)}' is unavailable: {LogSafe.Text((innerException ?? throw new ArgumentNullException(nameof(innerException))).Message, 1000)} Other tenants are not affected; check that the database exists and the tenants table points at it.", innerException)
     {
-        TenantKey = tenantKey;
         DatabaseName = databaseName;
     }
 
-    /// <summary>The tenant whose database failed.</summary>
-    public string TenantKey { get; }
-
     /// <summary>The database that failed.</summary>
     public string DatabaseName { get; }
+
+    /// <summary>Always <see langword="false"/>: the database stays unusable until it is restored or the tenants table row is corrected.</summary>
+    public override bool IsTransient => false;
 }
 
 /// <summary>
 /// The server kept refusing connections for the whole <see cref="TenantDbGuardOptions.AcquireTimeout"/> because one of
 /// its own limits was reached: <c>max_connections</c> (error 1040), <c>max_user_connections</c> (1203) or a per-user
 /// resource limit (1226). A refusal alone is not an error: the runtime shrinks its budget and waits for a connection.
+/// Transient: the call may succeed once the server has room again.
 /// </summary>
-public sealed class ServerConnectionLimitException : Exception
+public sealed class ServerConnectionLimitException : TenantDbGuardException
 {
+    private readonly int _errorCode;
+
     /// <summary>Creates the exception; the message says which server limit and what to change.</summary>
-    public ServerConnectionLimitException(string tenantKey, int errorCode, int processBudget, Exception innerException)
-        : base(CreateMessage(tenantKey, errorCode, processBudget, innerException), innerException)
+    /// <param name="tenantKey">The tenant whose connection was refused (the master database is <see cref="TenantDatabase.MasterKey"/>).</param>
+    /// <param name="errorCode">The server's error number: 1040, 1203 or 1226.</param>
+    /// <param name="processBudget">
+    /// This process's connection budget when the wait ended; <see langword="null"/> when it was not known yet (the
+    /// server refused the first connection, the one that reads <c>max_connections</c>).
+    /// </param>
+    /// <param name="innerException">The server's refusal (a <see cref="MySqlException"/>).</param>
+    public ServerConnectionLimitException(string tenantKey, int errorCode, int? processBudget, Exception innerException)
+        : base(tenantKey, CreateMessage(tenantKey, errorCode, processBudget, innerException ?? throw new ArgumentNullException(nameof(innerException))), innerException)
     {
-        TenantKey = tenantKey;
-        ErrorCode = errorCode;
+        _errorCode = errorCode;
         ProcessBudget = processBudget;
     }
 
-    /// <summary>The tenant whose connection was refused.</summary>
-    public string TenantKey { get; }
-
     /// <summary>The server's error number: 1040, 1203 or 1226.</summary>
-    public int ErrorCode { get; }
+    public override int ErrorCode => _errorCode;
 
-    /// <summary>This process's connection budget when the wait ended (it shrinks when the server refuses).</summary>
-    public int ProcessBudget { get; }
+    /// <summary>
+    /// This process's connection budget when the wait ended (it shrinks when the server refuses); <see langword="null"/>
+    /// when the server refused before the budget was known.
+    /// </summary>
+    public int? ProcessBudget { get; }
 
-    private static string CreateMessage(string tenantKey, int errorCode, int processBudget, Exception inner)
+    /// <summary>Always <see langword="true"/>: the call may succeed once the server has room again.</summary>
+    public override bool IsTransient => true;
+
+    private static string CreateMessage(string tenantKey, int errorCode, int? processBudget, Exception inner)
     {
-        var advice = errorCode switch
+        var advice = (errorCode, processBudget) switch
         {
-            1040 => $"The server's max_connections stayed taken by its clients (other app instances included) while this process waited; its budget shrank to {processBudget}. Raise max_connections on the server, have the other clients hold fewer connections, or raise AcquireTimeout.",
-            1203 => $"The database user's max_user_connections stayed reached (by every connection of the user, in any process) while this process waited with a budget of {processBudget}: raise the user's MAX_USER_CONNECTIONS, or lower MaxConnections or ServerShare of the instances that share the user.",
+            (1040, null) => "The server's max_connections stayed taken by its other clients (other app instances included) from this process's first call on, so it holds no connection and its budget is not known yet. Raise max_connections on the server, have the other clients hold fewer connections, or raise AcquireTimeout.",
+            (1040, _) => $"The server's max_connections stayed taken by its clients (other app instances included) while this process waited; its budget shrank to {processBudget}. Raise max_connections on the server, have the other clients hold fewer connections, or raise AcquireTimeout.",
+            (1203, null) => "The database user's max_user_connections stayed reached (by every connection of the user, in any process) from this process's first call on, so it holds no connection: raise the user's MAX_USER_CONNECTIONS, or lower MaxConnections or ServerShare of the instances that share the user.",
+            (1203, _) => $"The database user's max_user_connections stayed reached (by every connection of the user, in any process) while this process waited with a budget of {processBudget}: raise the user's MAX_USER_CONNECTIONS, or lower MaxConnections or ServerShare of the instances that share the user.",
             _ => "The database user reached a resource limit (MAX_CONNECTIONS_PER_HOUR or MAX_QUERIES_PER_HOUR): raise the limit for this user.",
         };
         return $"The server refused a connection for tenant '{LogSafe.Text(tenantKey)}' (error {errorCode}: {LogSafe.Text(inner.Message, 1000)}). {advice}";
@@ -145,41 +259,43 @@ public sealed class ServerConnectionLimitException : Exception
 
 /// <summary>
 /// The tenants table (or the custom resolver) maps a tenant to a database it must not use: the master database, a
-/// system schema, or a database another active tenant maps to. The tenant is refused until its row is corrected.
+/// system schema, or a database another active tenant maps to. The tenant is refused until its row is corrected. Not
+/// transient.
 /// </summary>
-public sealed class TenantConfigurationException : Exception
+public sealed class TenantConfigurationException : TenantDbGuardException
 {
     /// <summary>Creates the exception for one tenant's refused row.</summary>
     /// <param name="tenantKey">The tenant whose row is refused.</param>
     /// <param name="databaseName">The database the row names.</param>
     /// <param name="reason">Why it is refused, as a sentence fragment ("it is a system schema").</param>
     public TenantConfigurationException(string tenantKey, string databaseName, string reason)
-        : base($"The tenants table row of tenant '{LogSafe.Text(tenantKey)}' is refused: its database '{LogSafe.Text(databaseName)}' {reason}. Correct the row in the tenants table; the tenant is refused until then (call TenantDatabase.InvalidateTenant to look it up again at once).")
+        : base(tenantKey, $"The tenants table row of tenant '{LogSafe.Text(tenantKey)}' is refused: its database '{LogSafe.Text(databaseName)}' {reason}. Correct the row in the tenants table; the tenant is refused until then (call TenantDatabase.InvalidateTenant to look it up again at once).", innerException: null)
     {
-        TenantKey = tenantKey;
         DatabaseName = databaseName;
     }
 
-    /// <summary>The tenant whose row is refused.</summary>
-    public string TenantKey { get; }
-
     /// <summary>The database the row names.</summary>
     public string DatabaseName { get; }
+
+    /// <summary>Always <see langword="false"/>: the row is refused until it is corrected.</summary>
+    public override bool IsTransient => false;
 }
 
 /// <summary>
 /// The connection to a tenant's database failed while the work ran (the server closed it, or the network failed), after
-/// the work's statements were sent: they may or may not have run.
+/// the work's statements were sent: they may or may not have run. Transient (the failed connection is closed and the
+/// next call gets another), but retry only work that is safe to repeat.
 /// </summary>
-public sealed class TenantConnectionFailedException : Exception
+public sealed class TenantConnectionFailedException : TenantDbGuardException
 {
     /// <summary>Creates the exception for one tenant's failed connection.</summary>
+    /// <param name="tenantKey">The tenant whose connection failed.</param>
+    /// <param name="innerException">The driver's or the network's error.</param>
     public TenantConnectionFailedException(string tenantKey, Exception innerException)
-        : base($"The connection of tenant '{LogSafe.Text(tenantKey)}' failed while the work ran: {LogSafe.Text(innerException.Message, 1000)} The statements sent may or may not have run; retry only work that is safe to repeat.", innerException)
+        : base(tenantKey, $"The connection of tenant '{LogSafe.Text(tenantKey)}' failed while the work ran: {LogSafe.Text((innerException ?? throw new ArgumentNullException(nameof(innerException))).Message, 1000)} The statements sent may or may not have run; retry only work that is safe to repeat.", innerException)
     {
-        TenantKey = tenantKey;
     }
 
-    /// <summary>The tenant whose connection failed.</summary>
-    public string TenantKey { get; }
+    /// <summary>Always <see langword="true"/>: the failed connection is closed and the next call gets another.</summary>
+    public override bool IsTransient => true;
 }

@@ -62,7 +62,7 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
             throw new ArgumentNullException(nameof(options));
         }
 
-        _options = Validate(Copy(options));
+        _options = Validate(options);
         _master = new MySqlConnectionStringBuilder(_options.MasterConnectionString) { Pooling = false };
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("TenantDbGuard");
         _broker = new ConnectionBroker(_options, _logger);
@@ -92,7 +92,7 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     /// The lease, whose <see cref="TenantConnectionLease.Connection"/> is open on the tenant's database (the server
     /// confirmed it) and carries no session state of any other tenant.
     /// </returns>
-    /// <exception cref="ArgumentException">The key does not match the allowed pattern; no query was run.</exception>
+    /// <exception cref="InvalidTenantKeyException">The key does not match the allowed pattern; no query was run.</exception>
     /// <exception cref="TenantNotFoundException">No active tenant has this key.</exception>
     /// <exception cref="TenantConfigurationException">The tenant's row names a database it must not use.</exception>
     /// <exception cref="TenantDatabaseUnavailableException">The tenant's database is gone, not accessible, or its name is rejected by the server.</exception>
@@ -152,7 +152,7 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     /// <param name="cancellationToken">Cancels the wait and the query.</param>
     /// <returns>The rows, buffered.</returns>
     public Task<IReadOnlyList<T>> QueryMasterAsync<T>(string sql, object? parameters = null, CancellationToken cancellationToken = default) =>
-        WithMasterConnectionAsync((connection, token) => QueryAsync<T>(connection, sql, parameters, token), sql, cancellationToken);
+        WithMasterSqlAsync(sql, (connection, token) => QueryAsync<T>(connection, sql, parameters, token), cancellationToken);
 
     /// <summary>Runs a statement on a tenant's database.</summary>
     /// <param name="tenantKey">The tenant's key.</param>
@@ -169,7 +169,7 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     /// <param name="cancellationToken">Cancels the wait and the statement.</param>
     /// <returns>The number of rows affected.</returns>
     public Task<int> ExecuteMasterAsync(string sql, object? parameters = null, CancellationToken cancellationToken = default) =>
-        WithMasterConnectionAsync((connection, token) => connection.ExecuteAsync(Command(sql, parameters, token)), sql, cancellationToken);
+        WithMasterSqlAsync(sql, (connection, token) => connection.ExecuteAsync(Command(sql, parameters, token)), cancellationToken);
 
     /// <summary>Runs a query on a tenant's database that returns one value.</summary>
     /// <typeparam name="T">The value's type.</typeparam>
@@ -180,6 +180,15 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     /// <returns>The first column of the first row, or the default of <typeparamref name="T"/> when there is none.</returns>
     public Task<T?> ExecuteScalarTenantAsync<T>(string tenantKey, string sql, object? parameters = null, CancellationToken cancellationToken = default) =>
         WithTenantSqlAsync(tenantKey, sql, (connection, batch, token) => connection.ExecuteScalarAsync<T?>(Command(batch, parameters, token)), cancellationToken);
+
+    /// <summary>Runs a query on the master database that returns one value.</summary>
+    /// <typeparam name="T">The value's type.</typeparam>
+    /// <param name="sql">The SQL, with <c>@name</c> placeholders for the parameters.</param>
+    /// <param name="parameters">The parameters; always sent as parameters.</param>
+    /// <param name="cancellationToken">Cancels the wait and the query.</param>
+    /// <returns>The first column of the first row, or the default of <typeparamref name="T"/> when there is none.</returns>
+    public Task<T?> ExecuteScalarMasterAsync<T>(string sql, object? parameters = null, CancellationToken cancellationToken = default) =>
+        WithMasterSqlAsync(sql, (connection, token) => connection.ExecuteScalarAsync<T?>(Command(sql, parameters, token)), cancellationToken);
 
     /// <summary>Runs <paramref name="work"/> with an open connection to a tenant's database and gives it back on every path.</summary>
     /// <typeparam name="TResult">What the work returns.</typeparam>
@@ -234,27 +243,7 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
             throw new ArgumentNullException(nameof(work));
         }
 
-        return WithTenantConnectionAsync(
-            tenantKey,
-            async (connection, token) =>
-            {
-                await using var transaction = await connection.BeginTransactionAsync(isolationLevel, token).ConfigureAwait(false);
-                TResult result;
-                try
-                {
-                    result = await work(connection, transaction, token).ConfigureAwait(false);
-                    await transaction.CommitAsync(token).ConfigureAwait(false);
-                }
-                catch
-                {
-                    await RollBackQuietlyAsync(transaction).ConfigureAwait(false);
-                    throw;
-                }
-
-                return result;
-            },
-            cancellationToken,
-            sql: null);
+        return WithTenantConnectionAsync(tenantKey, (connection, token) => InTransactionAsync(connection, work, isolationLevel, token), cancellationToken, sql: null);
     }
 
     /// <summary>As <see cref="WithTenantTransactionAsync{TResult}"/>, for work that returns nothing.</summary>
@@ -285,12 +274,100 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
             cancellationToken);
     }
 
+    /// <summary>Runs <paramref name="work"/> with an open connection to the master database and gives it back on every path.</summary>
+    /// <typeparam name="TResult">What the work returns.</typeparam>
+    /// <param name="work">The work; it must not keep the connection after its task completes.</param>
+    /// <param name="cancellationToken">Cancels the wait, and is passed to the work.</param>
+    /// <returns>What the work returned.</returns>
+    public Task<TResult> WithMasterConnectionAsync<TResult>(Func<MySqlConnection, CancellationToken, Task<TResult>> work, CancellationToken cancellationToken = default)
+    {
+        if (work is null)
+        {
+            throw new ArgumentNullException(nameof(work));
+        }
+
+        return WithMasterLeaseAsync(sql: null, exposed: true, work, cancellationToken);
+    }
+
+    /// <summary>Runs <paramref name="work"/> with an open connection to the master database and gives it back on every path.</summary>
+    /// <param name="work">The work; it must not keep the connection after its task completes.</param>
+    /// <param name="cancellationToken">Cancels the wait, and is passed to the work.</param>
+    /// <returns>A task that completes when the work has and the connection is back.</returns>
+    public Task WithMasterConnectionAsync(Func<MySqlConnection, CancellationToken, Task> work, CancellationToken cancellationToken = default)
+    {
+        if (work is null)
+        {
+            throw new ArgumentNullException(nameof(work));
+        }
+
+        return WithMasterConnectionAsync<bool>(
+            async (connection, token) =>
+            {
+                await work(connection, token).ConfigureAwait(false);
+                return true;
+            },
+            cancellationToken);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="work"/> in a transaction on the master database: committed when the work succeeds, rolled
+    /// back when it throws or is cancelled. The connection is given back on every path.
+    /// </summary>
+    /// <typeparam name="TResult">What the work returns.</typeparam>
+    /// <param name="work">The work; pass the transaction to every command.</param>
+    /// <param name="isolationLevel">The isolation level; <see cref="IsolationLevel.Unspecified"/> keeps the server's default.</param>
+    /// <param name="cancellationToken">Cancels the wait, the work and the commit.</param>
+    /// <returns>What the work returned.</returns>
+    public Task<TResult> WithMasterTransactionAsync<TResult>(
+        Func<MySqlConnection, MySqlTransaction, CancellationToken, Task<TResult>> work,
+        IsolationLevel isolationLevel = IsolationLevel.Unspecified,
+        CancellationToken cancellationToken = default)
+    {
+        if (work is null)
+        {
+            throw new ArgumentNullException(nameof(work));
+        }
+
+        return WithMasterLeaseAsync(sql: null, exposed: true, (connection, token) => InTransactionAsync(connection, work, isolationLevel, token), cancellationToken);
+    }
+
+    /// <summary>As <see cref="WithMasterTransactionAsync{TResult}"/>, for work that returns nothing.</summary>
+    /// <param name="work">The work; pass the transaction to every command.</param>
+    /// <param name="isolationLevel">The isolation level; <see cref="IsolationLevel.Unspecified"/> keeps the server's default.</param>
+    /// <param name="cancellationToken">Cancels the wait, the work and the commit.</param>
+    /// <returns>A task that completes when the transaction is committed and the connection is back.</returns>
+    public Task WithMasterTransactionAsync(
+        Func<MySqlConnection, MySqlTransaction, CancellationToken, Task> work,
+        IsolationLevel isolationLevel = IsolationLevel.Unspecified,
+        CancellationToken cancellationToken = default)
+    {
+        if (work is null)
+        {
+            throw new ArgumentNullException(nameof(work));
+        }
+
+        return WithMasterTransactionAsync<bool>(
+            async (connection, transaction, token) =>
+            {
+                await work(connection, transaction, token).ConfigureAwait(false);
+                return true;
+            },
+            isolationLevel,
+            cancellationToken);
+    }
+
     /// <summary>The connection budget now: its limit, open and leased connections, pools and waiters.</summary>
     /// <returns>A snapshot; it does not change afterwards.</returns>
     public ConnectionBudgetSnapshot GetBudgetSnapshot() => _broker.Snapshot();
 
-    /// <summary>Closes every idle connection; leased connections are closed when they come back.</summary>
-    /// <returns>A task that completes when the idle connections are closed.</returns>
+    /// <summary>
+    /// Closes every connection of the runtime: the idle ones at once, and those given back whose reset, kill or close
+    /// still runs in the background once that is over, waiting for it at most three
+    /// <see cref="TenantDbGuardOptions.ResetTimeout"/>s and one second (4 s by default). Each connection's MySqlConnector
+    /// data source is disposed with it. Leases still out are not waited for: their connections are closed when they
+    /// come back. Calling it again does nothing.
+    /// </summary>
+    /// <returns>A task that completes when the server has let go of every connection not out on lease (or the wait ran out).</returns>
     public async ValueTask DisposeAsync()
     {
         _leaks.Dispose();
@@ -299,9 +376,11 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     }
 
     /// <summary>
-    /// As <see cref="DisposeAsync"/>, blocking until the idle connections are closed; for containers and hosts that
-    /// dispose synchronously (a service provider in a <c>using</c> statement refuses types that are only
-    /// <see cref="IAsyncDisposable"/>).
+    /// As <see cref="DisposeAsync"/>, blocking the calling thread until it completes (the same bounded wait); for
+    /// containers and hosts that dispose synchronously (a service provider in a <c>using</c> statement refuses types
+    /// that are only <see cref="IAsyncDisposable"/>). Prefer <see cref="DisposeAsync"/>: this one runs the asynchronous
+    /// disposal and waits for it, holding a thread meanwhile. It does not deadlock under a synchronization context,
+    /// since no await of the runtime resumes on one.
     /// </summary>
     public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
 
@@ -325,7 +404,8 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     private async Task<TResult> WithTenantLeaseAsync<TResult>(string tenantKey, string? sql, bool exposed, Func<DbConnection, string, CancellationToken, Task<TResult>> run, CancellationToken cancellationToken)
     {
         CheckSql(sql);
-        await using var lease = await LeaseAsync(tenantKey, exposed, cancellationToken).ConfigureAwait(false);
+        var lease = await LeaseAsync(tenantKey, exposed, cancellationToken).ConfigureAwait(false);
+        await using var release = lease.ConfigureAwait(false);
         try
         {
             if (lease.UseSql is { } use)
@@ -354,11 +434,47 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
         }
     }
 
-    private async Task<TResult> WithMasterConnectionAsync<TResult>(Func<MySqlConnection, CancellationToken, Task<TResult>> work, string sql, CancellationToken cancellationToken)
+    /// <summary>Runs a helper's <paramref name="sql"/> on the master database.</summary>
+    private Task<TResult> WithMasterSqlAsync<TResult>(string sql, Func<MySqlConnection, CancellationToken, Task<TResult>> run, CancellationToken cancellationToken) =>
+        WithMasterLeaseAsync(sql, exposed: false, run, cancellationToken);
+
+    private async Task<TResult> WithMasterLeaseAsync<TResult>(string? sql, bool exposed, Func<MySqlConnection, CancellationToken, Task<TResult>> work, CancellationToken cancellationToken)
     {
         CheckSql(sql);
-        await using var lease = await LeaseMasterAsync(exposed: false, cancellationToken).ConfigureAwait(false);
+        var lease = await LeaseMasterAsync(exposed, cancellationToken).ConfigureAwait(false);
+        await using var release = lease.ConfigureAwait(false);
         return await RunAsync(lease, work, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Runs the work in a transaction: committed when the work succeeds (unless the work ended it itself), rolled back
+    /// once when it throws or the commit fails.
+    /// </summary>
+    private static async Task<TResult> InTransactionAsync<TResult>(
+        MySqlConnection connection,
+        Func<MySqlConnection, MySqlTransaction, CancellationToken, Task<TResult>> work,
+        IsolationLevel isolationLevel,
+        CancellationToken cancellationToken)
+    {
+        var transaction = await connection.BeginTransactionAsync(isolationLevel, cancellationToken).ConfigureAwait(false);
+        TResult result;
+        try
+        {
+            result = await work(connection, transaction, cancellationToken).ConfigureAwait(false);
+            if (transaction.Connection is not null)
+            {
+                await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch
+        {
+            await RollBackQuietlyAsync(transaction).ConfigureAwait(false);
+            throw;
+        }
+
+        // Committed (or ended by the work): disposing sends nothing.
+        await transaction.DisposeAsync().ConfigureAwait(false);
+        return result;
     }
 
     /// <summary>
@@ -412,11 +528,16 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
         }
     }
 
+    /// <summary>
+    /// The one rollback of a failed transaction: disposing it rolls it back when it is still open on a live connection,
+    /// and sends nothing when the work already ended it or the connection is gone. Its own failure is not reported: the
+    /// work's error is the one that matters, and the session is reset (or closed) before it serves again.
+    /// </summary>
     private static async Task RollBackQuietlyAsync(MySqlTransaction transaction)
     {
         try
         {
-            await transaction.RollbackAsync(CancellationToken.None).ConfigureAwait(false);
+            await transaction.DisposeAsync().ConfigureAwait(false);
         }
         catch (Exception exception) when (exception is MySqlException or InvalidOperationException or System.IO.IOException)
         {
@@ -566,7 +687,7 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
                     if (System.Diagnostics.Stopwatch.GetElapsedTime(started) >= _options.AcquireTimeout)
                     {
                         Log.ServerLimitReached(_logger, exception, MasterKey, exception.Number);
-                        throw new ServerConnectionLimitException(MasterKey, exception.Number, 0, exception);
+                        throw new ServerConnectionLimitException(MasterKey, exception.Number, processBudget: null, exception);
                     }
                 }
             }
@@ -578,80 +699,16 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
         Log.BudgetResolved(_logger, _broker.Limit, serverMax, _options.ServerShare, _options.ReservedConnections);
     }
 
-    private static TenantDbGuardOptions Copy(TenantDbGuardOptions options) => new()
-    {
-        MasterConnectionString = options.MasterConnectionString,
-        MaxConnections = options.MaxConnections,
-        ServerShare = options.ServerShare,
-        ReservedConnections = options.ReservedConnections,
-        MaxConnectionsPerTenant = options.MaxConnectionsPerTenant,
-        MaxMasterConnections = options.MaxMasterConnections,
-        AcquireTimeout = options.AcquireTimeout,
-        IdleTimeout = options.IdleTimeout,
-        TenantCacheDuration = options.TenantCacheDuration,
-        UnknownTenantCacheDuration = options.UnknownTenantCacheDuration,
-        ValidateAfterIdle = options.ValidateAfterIdle,
-        ResetSessionOnRelease = options.ResetSessionOnRelease,
-        ResetTimeout = options.ResetTimeout,
-        AllowSharedTenantDatabases = options.AllowSharedTenantDatabases,
-        LeakDetectionThreshold = options.LeakDetectionThreshold,
-        TenantsTable = options.TenantsTable,
-        TenantKeyPattern = options.TenantKeyPattern,
-        TenantResolver = options.TenantResolver,
-    };
-
+    /// <summary>A copy of the options (later changes have no effect), checked; every problem is in the message.</summary>
     private static TenantDbGuardOptions Validate(TenantDbGuardOptions options)
     {
-        const string name = "options";
-        if (string.IsNullOrWhiteSpace(options.MasterConnectionString))
+        var copy = options.Clone();
+        var failures = TenantDbGuardOptionsValidator.Check(copy);
+        if (failures.Count > 0)
         {
-            throw new ArgumentException("TenantDbGuardOptions.MasterConnectionString is required.", name);
+            throw new ArgumentException(string.Join(" ", failures), nameof(options));
         }
 
-        MySqlConnectionStringBuilder master;
-        try
-        {
-            master = new MySqlConnectionStringBuilder(options.MasterConnectionString);
-        }
-        catch (Exception exception) when (exception is ArgumentException or FormatException or InvalidOperationException)
-        {
-            throw new ArgumentException($"TenantDbGuardOptions.MasterConnectionString is not a valid MySQL connection string: {exception.Message}", name, exception);
-        }
-
-        // Without it, master leases would run on whichever tenant database the reused connection was last on.
-        Require(!string.IsNullOrEmpty(master.Database), "MasterConnectionString must name the master database (Database=...), the one that holds the tenants table.");
-
-        Require(options.MaxConnections is null or > 0, "MaxConnections must be positive when set.");
-        Require(options.ServerShare is > 0 and <= 1, "ServerShare must be greater than 0 and at most 1.");
-        Require(options.ReservedConnections >= 0, "ReservedConnections must not be negative.");
-        Require(options.MaxConnectionsPerTenant > 0, "MaxConnectionsPerTenant must be positive.");
-        Require(options.MaxMasterConnections > 0, "MaxMasterConnections must be positive.");
-        Require(options.AcquireTimeout > TimeSpan.Zero, "AcquireTimeout must be positive.");
-        Require(options.IdleTimeout > TimeSpan.Zero, "IdleTimeout must be positive.");
-        Require(options.TenantCacheDuration >= TimeSpan.Zero, "TenantCacheDuration must not be negative.");
-        Require(options.UnknownTenantCacheDuration >= TimeSpan.Zero, "UnknownTenantCacheDuration must not be negative.");
-        Require(options.ValidateAfterIdle >= TimeSpan.Zero, "ValidateAfterIdle must not be negative.");
-        Require(options.ResetTimeout > TimeSpan.Zero, "ResetTimeout must be positive.");
-        Require(options.LeakDetectionThreshold is null || options.LeakDetectionThreshold > TimeSpan.Zero, "LeakDetectionThreshold must be positive when set.");
-        Require(TenantRegistry.IsPlainTableName(options.TenantsTable), $"TenantsTable '{options.TenantsTable}' is not a plain table name (letters, digits and '_').");
-        Require(!string.IsNullOrEmpty(options.TenantKeyPattern), "TenantKeyPattern is required.");
-        try
-        {
-            _ = new System.Text.RegularExpressions.Regex(options.TenantKeyPattern);
-        }
-        catch (ArgumentException exception)
-        {
-            throw new ArgumentException($"TenantDbGuardOptions.TenantKeyPattern is not a valid regular expression: {exception.Message}", name, exception);
-        }
-
-        return options;
-
-        static void Require(bool condition, string message)
-        {
-            if (!condition)
-            {
-                throw new ArgumentException("TenantDbGuardOptions." + message, name);
-            }
-        }
+        return copy;
     }
 }

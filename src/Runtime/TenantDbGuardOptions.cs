@@ -124,4 +124,7 @@ public sealed class TenantDbGuardOptions
     /// <see langword="null"/> for an unknown tenant.
     /// </summary>
     public Func<string, CancellationToken, ValueTask<TenantInfo?>>? TenantResolver { get; set; }
+
+    /// <summary>A copy of every setting: a member-wise copy, so that no option added later can be left out.</summary>
+    internal TenantDbGuardOptions Clone() => (TenantDbGuardOptions)MemberwiseClone();
 }

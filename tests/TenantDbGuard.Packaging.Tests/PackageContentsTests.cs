@@ -30,6 +30,8 @@ public sealed class PackageContentsTests(PackedPackages packages)
         "Microsoft.Extensions.DependencyInjection.Abstractions",
         "Microsoft.Extensions.Diagnostics.Abstractions",
         "Microsoft.Extensions.Logging.Abstractions",
+        "Microsoft.Extensions.Options",
+        "Microsoft.Extensions.Options.ConfigurationExtensions",
         "MySqlConnector",
     ];
 
@@ -78,7 +80,7 @@ public sealed class PackageContentsTests(PackedPackages packages)
     }
 
     [Fact]
-    public void Runtime_package_depends_on_MySqlConnector_Dapper_and_the_extensions_abstractions_for_each_framework()
+    public void Runtime_package_depends_on_MySqlConnector_Dapper_the_extensions_abstractions_and_options_for_each_framework()
     {
         var groups = Element(Metadata(packages.RuntimePackage), "dependencies")!
             .Elements()

@@ -36,7 +36,8 @@ public sealed class ConnectionBudgetExhaustedExceptionTests(MariaDbFixture fixtu
         Assert.Equal(ConnectionBudgetKind.Tenant, error.Budget);
         Assert.Equal((Key(1), 2, 2), (error.TenantKey, error.Limit, error.Held));
         Assert.InRange(error.Waited, ShortWait - TimeSpan.FromMilliseconds(50), ShortWait + TimeSpan.FromSeconds(2));
-        Assert.IsAssignableFrom<TimeoutException>(error);
+        Assert.True(error.IsTransient);
+        Assert.Null(error.InnerException);
         Assert.Contains($"tenant '{Key(1)}'", error.Message);
         Assert.Contains("per-tenant cap", error.Message);
         Assert.Contains("2 of 2", error.Message);
@@ -71,6 +72,28 @@ public sealed class ConnectionBudgetExhaustedExceptionTests(MariaDbFixture fixtu
         Assert.Contains("MaxConnections", error.Message);
         Assert.Contains("LeakDetectionThreshold", error.Message);
         Assert.Equal(0, db.GetBudgetSnapshot().Waiting);
+    }
+
+    [Fact]
+    public async Task A_budget_that_keeps_its_last_connection_free_for_cancellation_does_not_claim_all_are_in_use()
+    {
+        await using var db = Server.CreateTenantDatabase(o =>
+        {
+            o.MaxConnections = 2;
+            o.AcquireTimeout = ShortWait;
+        });
+        await db.QueryTenantAsync<int>(Key(2), "SELECT 1");
+        await using var held = await db.GetConnectionAsync(Key(1));
+        using var cancellable = new CancellationTokenSource();
+
+        // A caller that can cancel needs a second connection free to kill its statement with: the budget is full for it.
+        var error = await Assert.ThrowsAsync<ConnectionBudgetExhaustedException>(() => db.QueryTenantAsync<int>(Key(2), "SELECT 1", cancellationToken: cancellable.Token));
+
+        Assert.Equal((ConnectionBudgetKind.Process, 2, 2), (error.Budget, error.Limit, error.Held));
+        Assert.Equal(1, db.GetBudgetSnapshot().InUse);
+        Assert.Contains("2 of 2 connections open", error.Message);
+        Assert.DoesNotContain("open, all in use)", error.Message);
+        Assert.Contains("the last one kept free to kill cancelled statements with", error.Message);
     }
 
     [Fact]
@@ -110,11 +133,19 @@ public sealed class ConnectionBudgetExhaustedExceptionTests(MariaDbFixture fixtu
     }
 
     [Fact]
+    public void A_budget_of_one_keeps_nothing_free()
+    {
+        var error = new ConnectionBudgetExhaustedException("acme", ConnectionBudgetKind.Process, 1, 1, TimeSpan.FromSeconds(1));
+
+        Assert.Contains("(1 of 1 connections open, all in use)", error.Message);
+    }
+
+    [Fact]
     public async Task The_exception_says_what_to_change()
     {
         var error = new ConnectionBudgetExhaustedException("acme", ConnectionBudgetKind.Process, 40, 40, TimeSpan.FromSeconds(15));
 
-        Assert.Equal("No connection for tenant 'acme' within 15 s: the process connection budget (40 of 40 connections open, all in use). " +
+        Assert.Equal("No connection for tenant 'acme' within 15 s: the process connection budget (40 of 40 connections open, all in use or the last one kept free to kill cancelled statements with). " +
             "Release connections sooner (look for leases held across slow work or leaked: enable LeakDetectionThreshold), or raise MaxConnections/ServerShare if the server allows.", error.Message);
     }
 

@@ -58,6 +58,8 @@ public sealed class ServerConnectionLimitExceptionTests(SmallServerFixture small
             Assert.Equal(Key(2), error.TenantKey);
             Assert.Equal(Server.MaxConnections, error.ProcessBudget);
             Assert.Equal(1040, Assert.IsType<MySqlException>(error.InnerException).Number);
+            Assert.True(error.IsTransient);
+            Assert.Equal("08004", error.SqlState);
             Assert.Contains("error 1040", error.Message);
             Assert.Contains("max_connections", error.Message);
             Assert.Contains($"its budget shrank to {Server.MaxConnections}", error.Message);
@@ -108,6 +110,15 @@ public sealed class ServerConnectionLimitExceptionTests(SmallServerFixture small
             output.WriteLine(error.Message);
             Assert.Equal(1040, error.ErrorCode);
             Assert.Equal(TenantDatabase.MasterKey, error.TenantKey);
+            Assert.True(error.IsTransient);
+            Assert.Equal(1040, Assert.IsType<MySqlException>(error.InnerException).Number);
+
+            // The budget was never known: the message says so instead of a budget that "shrank to 0".
+            Assert.Null(error.ProcessBudget);
+            Assert.DoesNotContain("shrank", error.Message);
+            Assert.DoesNotContain(" 0", error.Message.Replace("error 1040", string.Empty, StringComparison.Ordinal));
+            Assert.Contains("first call", error.Message);
+            Assert.Contains("max_connections", error.Message);
         }
         finally
         {
@@ -134,6 +145,12 @@ public sealed class ServerConnectionLimitExceptionTests(SmallServerFixture small
         Assert.Contains("budget of 30", maxUser.Message);
         Assert.Contains("MAX_CONNECTIONS_PER_HOUR", perHour.Message);
         Assert.Same(inner, perHour.InnerException);
+        Assert.Equal((1203, 1226), (maxUser.ErrorCode, perHour.ErrorCode));
+        Assert.All(new[] { maxUser, perHour }, error => Assert.True(error.IsTransient));
+
+        var maxUserAtFirstCall = new ServerConnectionLimitException("acme", 1203, processBudget: null, inner);
+        Assert.Contains("max_user_connections", maxUserAtFirstCall.Message);
+        Assert.DoesNotContain("budget of", maxUserAtFirstCall.Message);
     }
 
     private static string Key(int number) => MariaDbFixture.TenantKey(number);

@@ -37,6 +37,7 @@ public sealed class TenantConfigurationExceptionTests(MariaDbFixture fixture) : 
         await Assert.ThrowsAsync<TenantConfigurationException>(async () => await db.GetConnectionAsync(BadKey));
 
         Assert.Equal((BadKey, database), (error.TenantKey, error.DatabaseName));
+        Assert.False(error.IsTransient);
         Assert.Contains($"'{BadKey}'", error.Message);
         Assert.Contains(database, error.Message);
         Assert.Equal([MariaDbFixture.TenantDatabase(1)], await db.QueryTenantAsync<string>(MariaDbFixture.TenantKey(1), "SELECT DATABASE()"));

@@ -64,6 +64,7 @@ public sealed class TenantConnectionFailedExceptionTests(MariaDbFixture fixture)
         Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(3));
         Assert.Equal(Key(1), error.TenantKey);
         Assert.IsAssignableFrom<MySqlException>(error.InnerException);
+        Assert.True(error.IsTransient);
         Assert.Contains($"tenant '{Key(1)}'", error.Message);
         Assert.Contains("may or may not have run", error.Message);
         await db.WaitUntilAllReturnedAsync();

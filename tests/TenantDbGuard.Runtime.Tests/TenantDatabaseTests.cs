@@ -110,6 +110,67 @@ public sealed class TenantDatabaseTests(MariaDbFixture fixture, ITestOutputHelpe
         Assert.Equal(0, await db.ExecuteScalarTenantAsync<int>(Key(1), "SELECT id FROM customers WHERE id = @id", new { id = -1 }));
     }
 
+    // ---- The master helpers mirror the tenant ones ----
+
+    [Fact]
+    public async Task ExecuteScalarMasterAsync_returns_the_first_value_or_the_default()
+    {
+        await using var db = Server.CreateTenantDatabase();
+
+        Assert.Equal(MariaDbFixture.TenantDatabase(2), await db.ExecuteScalarMasterAsync<string>("SELECT database_name FROM tenants WHERE tenant_key = @key", new { key = Key(2) }));
+        Assert.Null(await db.ExecuteScalarMasterAsync<string>("SELECT database_name FROM tenants WHERE tenant_key = 'nobody'"));
+        Assert.Equal(0L, await db.ExecuteScalarMasterAsync<long>("SELECT COUNT(*) FROM tenants WHERE 1 = 0"));
+        await db.WaitUntilAllReturnedAsync();
+    }
+
+    [Fact]
+    public async Task WithMasterConnectionAsync_lends_a_connection_on_the_master_database()
+    {
+        await using var db = Server.CreateTenantDatabase();
+        var ran = false;
+
+        var database = await db.WithMasterConnectionAsync((connection, token) => connection.ExecuteScalarAsync<string>(new CommandDefinition("SELECT DATABASE()", cancellationToken: token)));
+        await db.WithMasterConnectionAsync(async (connection, token) =>
+        {
+            Assert.Equal(System.Data.ConnectionState.Open, connection.State);
+            ran = await connection.ExecuteScalarAsync<long>(new CommandDefinition("SELECT COUNT(*) FROM tenants", cancellationToken: token)) > 0;
+        });
+
+        Assert.Equal(MariaDbFixture.MasterDatabase, database);
+        Assert.True(ran);
+        await db.WaitUntilAllReturnedAsync();
+    }
+
+    [Fact]
+    public async Task WithMasterTransactionAsync_commits_when_the_work_succeeds_and_rolls_back_once_when_it_throws()
+    {
+        await using var db = Server.CreateTenantDatabase();
+        await db.ExecuteMasterAsync("CREATE TABLE IF NOT EXISTS audit_log (id INT AUTO_INCREMENT PRIMARY KEY, message VARCHAR(200) NOT NULL)");
+        var kept = Marker();
+        var dropped = Marker();
+        var failure = new InvalidOperationException("The work failed after its insert.");
+
+        var level = await db.WithMasterTransactionAsync(
+            async (connection, transaction, token) =>
+            {
+                await connection.ExecuteAsync(new CommandDefinition("INSERT INTO audit_log (message) VALUES (@kept)", new { kept }, transaction, cancellationToken: token));
+                return await connection.ExecuteScalarAsync<string>(new CommandDefinition("SELECT @@tx_isolation", transaction: transaction, cancellationToken: token));
+            },
+            System.Data.IsolationLevel.Serializable);
+        var thrown = await Assert.ThrowsAsync<InvalidOperationException>(() => db.WithMasterTransactionAsync(async (connection, transaction, token) =>
+        {
+            await connection.ExecuteAsync(new CommandDefinition("INSERT INTO audit_log (message) VALUES (@dropped)", new { dropped }, transaction, cancellationToken: token));
+            throw failure;
+        }));
+
+        Assert.Equal("SERIALIZABLE", level);
+        Assert.Same(failure, thrown);
+        await db.WaitUntilAllReturnedAsync();
+        await using var root = await Server.OpenConnectionAsync(MariaDbFixture.MasterDatabase);
+        Assert.Equal(1, await root.ExecuteScalarAsync<int>("SELECT COUNT(*) FROM audit_log WHERE message = @kept", new { kept }));
+        Assert.Equal(0, await root.ExecuteScalarAsync<int>("SELECT COUNT(*) FROM audit_log WHERE message = @dropped", new { dropped }));
+    }
+
     [Fact]
     public async Task WithTenantConnectionAsync_returns_what_the_work_returns()
     {
@@ -160,23 +221,54 @@ public sealed class TenantDatabaseTests(MariaDbFixture fixture, ITestOutputHelpe
         await db.WaitUntilAllReturnedAsync();
     }
 
-    [Fact]
-    public async Task WithTenantTransactionAsync_rolls_back_when_the_work_throws()
+    [Theory]
+    [InlineData("throws")]
+    [InlineData("rolls back itself, then throws")]
+    [InlineData("leaves a reader open, so that the rollback fails, then throws")]
+    public async Task WithTenantTransactionAsync_rolls_back_once_and_reports_the_works_error_when_the_work(string what)
     {
         await using var db = Server.CreateTenantDatabase();
         var marker = Marker();
-        var failure = new InvalidOperationException("The work failed after its insert.");
+        var failure = new InvalidOperationException($"The work {what}.");
 
         var thrown = await Assert.ThrowsAsync<InvalidOperationException>(() => db.WithTenantTransactionAsync(Key(4), async (connection, transaction, token) =>
         {
             await connection.ExecuteAsync(new CommandDefinition("INSERT INTO customers (name) VALUES (@marker)", new { marker }, transaction, cancellationToken: token));
             Assert.Equal(1, await connection.ExecuteScalarAsync<long>(new CommandDefinition("SELECT COUNT(*) FROM customers WHERE name = @marker", new { marker }, transaction, cancellationToken: token)));
+            if (what.StartsWith("rolls back", StringComparison.Ordinal))
+            {
+                await transaction.RollbackAsync(token);
+            }
+            else if (what.StartsWith("leaves a reader", StringComparison.Ordinal))
+            {
+                _ = await connection.ExecuteReaderAsync(new CommandDefinition("SELECT name FROM customers", transaction: transaction, cancellationToken: token));
+            }
+
             throw failure;
         }));
 
+        // The transaction is rolled back once (or not again when the work ended it), and the work's error is the one reported.
         Assert.Same(failure, thrown);
         await db.WaitUntilAllReturnedAsync();
         Assert.Equal(0, await CountCustomersAsync(4, marker));
+        Assert.Equal(0L, await db.ExecuteScalarTenantAsync<long>(Key(4), "SELECT COUNT(*) FROM customers WHERE name = @marker", new { marker }));
+    }
+
+    [Fact]
+    public async Task WithTenantTransactionAsync_does_not_commit_again_what_the_work_committed()
+    {
+        await using var db = Server.CreateTenantDatabase();
+        var marker = Marker();
+
+        await db.WithTenantTransactionAsync(Key(4), async (connection, transaction, token) =>
+        {
+            await connection.ExecuteAsync(new CommandDefinition("INSERT INTO customers (name) VALUES (@marker)", new { marker }, transaction, cancellationToken: token));
+            await transaction.CommitAsync(token);
+        });
+
+        await db.WaitUntilAllReturnedAsync();
+        Assert.Equal(1, await CountCustomersAsync(4, marker));
+        await db.ExecuteTenantAsync(Key(4), "DELETE FROM customers WHERE name = @marker", new { marker });
     }
 
     [Fact]
@@ -260,6 +352,68 @@ public sealed class TenantDatabaseTests(MariaDbFixture fixture, ITestOutputHelpe
         await db.ExecuteTenantAsync(Key(5), "DELETE FROM customers WHERE name = @name", new { name = Injection });
     }
 
+    // ---- Disposal ----
+
+    [Theory]
+    [InlineData("DisposeAsync")]
+    [InlineData("Dispose")]
+    public async Task Disposal_returns_once_the_server_sees_none_of_the_runtimes_connections(string how)
+    {
+        await Server.WaitForAppConnectionsAsync();
+        var db = Server.CreateTenantDatabase(o => o.MaxConnections = 8);
+        var leases = new List<TenantConnectionLease>();
+        for (var i = 1; i <= 5; i++)
+        {
+            var lease = await db.GetConnectionAsync(Key(i));
+            leases.Add(lease);
+
+            // Session state, so that taking each connection back is work: a reset in the background.
+            await lease.Connection.ExecuteAsync(new CommandDefinition("SET SESSION sql_mode = ''; CREATE TEMPORARY TABLE left_behind (i INT)", cancellationToken: lease.CancellationToken));
+        }
+
+        Assert.Equal([1L], await db.QueryMasterAsync<long>("SELECT 1"));
+        Assert.InRange(await Server.CountConnectionsAsync(), 5, 8);
+
+        // Released just before disposal: their resets and closes are still under way when disposal starts.
+        foreach (var lease in leases)
+        {
+            await lease.DisposeAsync();
+        }
+
+        var stopwatch = Stopwatch.StartNew();
+        if (how == "Dispose")
+        {
+            db.Dispose();
+        }
+        else
+        {
+            await db.DisposeAsync();
+        }
+
+        output.WriteLine($"{how} took {stopwatch.ElapsedMilliseconds} ms");
+        Assert.Equal(0, await Server.CountConnectionsAsync());
+        Assert.Equal(0, db.GetBudgetSnapshot().Open);
+    }
+
+    [Fact]
+    public async Task Disposal_does_not_wait_for_a_lease_still_out_whose_connection_is_closed_when_it_comes_back()
+    {
+        await Server.WaitForAppConnectionsAsync();
+        var db = Server.CreateTenantDatabase(o => o.MaxConnections = 4);
+        var kept = await db.GetConnectionAsync(Key(1));
+        var given = await db.GetConnectionAsync(Key(2));
+        await given.DisposeAsync();
+
+        var stopwatch = Stopwatch.StartNew();
+        await db.DisposeAsync();
+
+        Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(2), $"DisposeAsync waited {stopwatch.ElapsedMilliseconds} ms for a lease still out.");
+        Assert.Equal(1, await Server.CountConnectionsAsync());
+        Assert.Equal(MariaDbFixture.TenantDatabase(1), await kept.Connection.ExecuteScalarAsync<string>("SELECT DATABASE()"));
+        await kept.DisposeAsync();
+        await Server.WaitForAppConnectionsAsync();
+    }
+
     // ---- Every path gives the connection back ----
 
     public static TheoryData<string, string> HelpersAndPaths()
@@ -287,6 +441,11 @@ public sealed class TenantDatabaseTests(MariaDbFixture fixture, ITestOutputHelpe
         ["WithTenantConnectionAsync"] = (db, sql, token) => db.WithTenantConnectionAsync(Key(1), (c, t) => (Task)c.ExecuteAsync(new CommandDefinition(sql, cancellationToken: t)), token),
         ["WithTenantTransactionAsync<T>"] = (db, sql, token) => db.WithTenantTransactionAsync(Key(1), (c, tx, t) => c.ExecuteScalarAsync<long>(new CommandDefinition(sql, transaction: tx, cancellationToken: t)), cancellationToken: token),
         ["WithTenantTransactionAsync"] = (db, sql, token) => db.WithTenantTransactionAsync(Key(1), (c, tx, t) => (Task)c.ExecuteAsync(new CommandDefinition(sql, transaction: tx, cancellationToken: t)), cancellationToken: token),
+        ["ExecuteScalarMasterAsync"] = (db, sql, token) => db.ExecuteScalarMasterAsync<long>(sql, null, token),
+        ["WithMasterConnectionAsync<T>"] = (db, sql, token) => db.WithMasterConnectionAsync((c, t) => c.ExecuteScalarAsync<long>(new CommandDefinition(sql, cancellationToken: t)), token),
+        ["WithMasterConnectionAsync"] = (db, sql, token) => db.WithMasterConnectionAsync((c, t) => (Task)c.ExecuteAsync(new CommandDefinition(sql, cancellationToken: t)), token),
+        ["WithMasterTransactionAsync<T>"] = (db, sql, token) => db.WithMasterTransactionAsync((c, tx, t) => c.ExecuteScalarAsync<long>(new CommandDefinition(sql, transaction: tx, cancellationToken: t)), cancellationToken: token),
+        ["WithMasterTransactionAsync"] = (db, sql, token) => db.WithMasterTransactionAsync((c, tx, t) => (Task)c.ExecuteAsync(new CommandDefinition(sql, transaction: tx, cancellationToken: t)), cancellationToken: token),
         ["GetConnectionAsync"] = async (db, sql, token) =>
         {
             await using var lease = await db.GetConnectionAsync(Key(1), token);

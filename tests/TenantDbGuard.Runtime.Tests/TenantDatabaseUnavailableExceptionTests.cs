@@ -33,6 +33,8 @@ public sealed class TenantDatabaseUnavailableExceptionTests(MariaDbFixture fixtu
         Assert.Contains("Other tenants are not affected", error.Message);
         var inner = Assert.IsType<MySqlException>(error.InnerException);
         Assert.Equal(MySqlErrorCode.UnknownDatabase, inner.ErrorCode);
+        Assert.Equal((1049, "42000"), (error.ErrorCode, error.SqlState));
+        Assert.False(error.IsTransient);
         var logged = Assert.Single(logs.WithId(TenantDatabaseUnavailable));
         Assert.Equal(LogLevel.Error, logged.Level);
 

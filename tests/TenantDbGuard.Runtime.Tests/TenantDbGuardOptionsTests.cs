@@ -101,6 +101,37 @@ public sealed class TenantDbGuardOptionsTests(MariaDbFixture fixture) : IAsyncLi
     }
 
     [Fact]
+    public void The_copy_holds_every_option()
+    {
+        // Every public option set to a value other than its default: the copy must carry each one.
+        var options = new TenantDbGuardOptions();
+        Func<string, CancellationToken, ValueTask<TenantInfo?>> resolver = (_, _) => ValueTask.FromResult<TenantInfo?>(null);
+        var properties = typeof(TenantDbGuardOptions).GetProperties().Where(p => p.CanWrite).ToList();
+        foreach (var property in properties)
+        {
+            var current = property.GetValue(options);
+            object changed = property.PropertyType switch
+            {
+                var t when t == typeof(string) => property.Name + "-changed",
+                var t when t == typeof(int) || t == typeof(int?) => (int?)current is { } n ? n + 7 : 7,
+                var t when t == typeof(double) => (double)current! / 2,
+                var t when t == typeof(bool) => !(bool)current!,
+                var t when t == typeof(TimeSpan) || t == typeof(TimeSpan?) => ((TimeSpan?)current ?? TimeSpan.Zero) + TimeSpan.FromSeconds(7),
+                var t when t == typeof(Func<string, CancellationToken, ValueTask<TenantInfo?>>) => resolver,
+                var t => throw new InvalidOperationException($"Give TenantDbGuardOptions.{property.Name} ({t.Name}) a changed value in this test."),
+            };
+            Assert.NotEqual(current, changed);
+            property.SetValue(options, changed);
+        }
+
+        var copy = options.Clone();
+
+        Assert.NotSame(options, copy);
+        Assert.True(properties.Count >= 18);
+        Assert.All(properties, property => Assert.Equal(property.GetValue(options), property.GetValue(copy)));
+    }
+
+    [Fact]
     public void The_defaults_are_documented_ones()
     {
         var options = new TenantDbGuardOptions();
@@ -147,20 +178,23 @@ public sealed class TenantDbGuardOptionsTests(MariaDbFixture fixture) : IAsyncLi
         var resolver = new CountingTenantResolver(new TenantInfo(key, MariaDbFixture.TenantDatabase(1)));
         await using var db = Server.CreateTenantDatabase(o => o.TenantResolver = resolver.ResolveAsync);
 
-        var errors = new List<ArgumentException>
+        var errors = new List<InvalidTenantKeyException>
         {
-            await Assert.ThrowsAsync<ArgumentException>(async () => await db.GetConnectionAsync(key)),
-            await Assert.ThrowsAsync<ArgumentException>(() => db.QueryTenantAsync<int>(key, "SELECT 1")),
-            await Assert.ThrowsAsync<ArgumentException>(() => db.ExecuteTenantAsync(key, "SELECT 1")),
-            await Assert.ThrowsAsync<ArgumentException>(() => db.ExecuteScalarTenantAsync<int>(key, "SELECT 1")),
-            await Assert.ThrowsAsync<ArgumentException>(() => db.WithTenantConnectionAsync(key, (_, _) => Task.CompletedTask)),
-            await Assert.ThrowsAsync<ArgumentException>(() => db.WithTenantTransactionAsync(key, (_, _, _) => Task.CompletedTask)),
+            await Assert.ThrowsAsync<InvalidTenantKeyException>(async () => await db.GetConnectionAsync(key)),
+            await Assert.ThrowsAsync<InvalidTenantKeyException>(() => db.QueryTenantAsync<int>(key, "SELECT 1")),
+            await Assert.ThrowsAsync<InvalidTenantKeyException>(() => db.ExecuteTenantAsync(key, "SELECT 1")),
+            await Assert.ThrowsAsync<InvalidTenantKeyException>(() => db.ExecuteScalarTenantAsync<int>(key, "SELECT 1")),
+            await Assert.ThrowsAsync<InvalidTenantKeyException>(() => db.WithTenantConnectionAsync(key, (_, _) => Task.CompletedTask)),
+            await Assert.ThrowsAsync<InvalidTenantKeyException>(() => db.WithTenantTransactionAsync(key, (_, _, _) => Task.CompletedTask)),
         };
 
         Assert.All(errors, error =>
         {
-            Assert.Equal("tenantKey", error.ParamName);
+            Assert.Equal(key, error.TenantKey);
+            Assert.Equal(new TenantDbGuardOptions().TenantKeyPattern, error.Pattern);
+            Assert.False(error.IsTransient);
             Assert.Contains("no query was run", error.Message);
+            Assert.Contains("TenantKeyPattern", error.Message);
         });
         Assert.Equal(0, resolver.TotalCalls);
         Assert.Equal((0, 0), (db.GetBudgetSnapshot().Open, db.GetBudgetSnapshot().Limit));
@@ -182,7 +216,7 @@ public sealed class TenantDbGuardOptionsTests(MariaDbFixture fixture) : IAsyncLi
     {
         await using var db = Server.CreateTenantDatabase();
 
-        await Assert.ThrowsAsync<ArgumentException>(() => db.QueryTenantAsync<int>("x'; DROP DATABASE tdg_master; --", "SELECT 1"));
+        await Assert.ThrowsAsync<InvalidTenantKeyException>(() => db.QueryTenantAsync<int>("x'; DROP DATABASE tdg_master; --", "SELECT 1"));
 
         Assert.True(await db.ExecuteScalarTenantAsync<long>(Key(1), "SELECT COUNT(*) FROM tdg_master.tenants") >= 4);
     }
@@ -208,7 +242,7 @@ public sealed class TenantDbGuardOptionsTests(MariaDbFixture fixture) : IAsyncLi
         });
 
         Assert.Equal([MariaDbFixture.TenantDatabase(3)], await db.QueryTenantAsync<string>("ACME.eu", "SELECT DATABASE()"));
-        await Assert.ThrowsAsync<ArgumentException>(() => db.QueryTenantAsync<int>(Key(1), "SELECT 1"));
+        Assert.Equal(@"^[A-Z]+\.[a-z]{2}$", (await Assert.ThrowsAsync<InvalidTenantKeyException>(() => db.QueryTenantAsync<int>(Key(1), "SELECT 1"))).Pattern);
         Assert.Equal(1, resolver.TotalCalls);
     }
 
@@ -223,7 +257,7 @@ public sealed class TenantDbGuardOptionsTests(MariaDbFixture fixture) : IAsyncLi
         });
 
         Assert.Equal([MariaDbFixture.TenantDatabase(3)], await db.QueryTenantAsync<string>("acme", "SELECT DATABASE()"));
-        await Assert.ThrowsAsync<ArgumentException>(() => db.QueryTenantAsync<int>("admin", "SELECT 1"));
+        await Assert.ThrowsAsync<InvalidTenantKeyException>(() => db.QueryTenantAsync<int>("admin", "SELECT 1"));
         Assert.Equal(1, resolver.TotalCalls);
     }
 

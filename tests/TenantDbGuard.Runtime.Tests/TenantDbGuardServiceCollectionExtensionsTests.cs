@@ -1,6 +1,9 @@
 using System.Diagnostics.Metrics;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using TenantDbGuard.Runtime.Tests.Infrastructure;
 
 namespace TenantDbGuard.Runtime.Tests;
@@ -102,20 +105,111 @@ public sealed class TenantDbGuardServiceCollectionExtensionsTests(MariaDbFixture
     }
 
     [Fact]
-    public void Invalid_options_surface_when_the_TenantDatabase_is_resolved()
+    public async Task Invalid_options_stop_the_host_from_starting_and_every_problem_is_named()
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Services.AddTenantDbGuard(o =>
+        {
+            o.MaxConnections = 0;
+            o.AcquireTimeout = TimeSpan.Zero;
+        });
+        using var host = builder.Build();
+
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());
+
+        Assert.Equal(typeof(TenantDbGuardOptions), error.OptionsType);
+        Assert.Contains(error.Failures, f => f.Contains("MasterConnectionString", StringComparison.Ordinal));
+        Assert.Contains(error.Failures, f => f.Contains("MaxConnections", StringComparison.Ordinal));
+        Assert.Contains(error.Failures, f => f.Contains("AcquireTimeout", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Invalid_options_without_a_host_surface_when_the_TenantDatabase_is_resolved()
     {
         var services = new ServiceCollection().AddTenantDbGuard(o => o.MaxConnections = 5);
         using var provider = services.BuildServiceProvider();
 
-        var error = Assert.Throws<ArgumentException>(() => provider.GetRequiredService<TenantDatabase>());
+        var error = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<TenantDatabase>());
 
         Assert.Contains("MasterConnectionString", error.Message);
+    }
+
+    [Fact]
+    public async Task Options_bind_from_a_configuration_section()
+    {
+        using var host = HostBoundTo(("MaxConnections", "3"), ("AcquireTimeout", "00:00:00.300"), ("MaxConnectionsPerTenant", "1"));
+        await host.StartAsync();
+
+        var db = host.Services.GetRequiredService<TenantDatabase>();
+        await using var held = await db.GetConnectionAsync(MariaDbFixture.TenantKey(1));
+        var error = await Assert.ThrowsAsync<ConnectionBudgetExhaustedException>(() => db.QueryTenantAsync<int>(MariaDbFixture.TenantKey(1), "SELECT 1"));
+
+        Assert.Equal(3, db.GetBudgetSnapshot().Limit);
+        Assert.Equal((ConnectionBudgetKind.Tenant, 1), (error.Budget, error.Limit));
+        Assert.InRange(error.Waited, TimeSpan.FromMilliseconds(250), TimeSpan.FromSeconds(3));
+        await held.DisposeAsync();
+        await host.StopAsync();
+    }
+
+    [Fact]
+    public async Task Bad_options_from_configuration_stop_the_host_from_starting()
+    {
+        using var host = HostBoundTo(("ServerShare", "2"));
+
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());
+
+        Assert.Contains("ServerShare", Assert.Single(error.Failures));
+    }
+
+    [Fact]
+    public async Task The_service_provider_overload_sets_the_options_from_the_applications_services()
+    {
+        var services = new ServiceCollection()
+            .AddSingleton(new CountingTenantResolver(new TenantInfo("from-a-service", MariaDbFixture.TenantDatabase(2))))
+            .AddSingleton(new MasterSettings(Server.GetAppConnectionString(MariaDbFixture.MasterDatabase)))
+            .AddTenantDbGuard((provider, o) =>
+            {
+                o.MasterConnectionString = provider.GetRequiredService<MasterSettings>().ConnectionString;
+                o.TenantResolver = provider.GetRequiredService<CountingTenantResolver>().ResolveAsync;
+            });
+        await using var provider = services.BuildServiceProvider();
+
+        var db = provider.GetRequiredService<TenantDatabase>();
+
+        Assert.Equal([MariaDbFixture.TenantDatabase(2)], await db.QueryTenantAsync<string>("from-a-service", "SELECT DATABASE()"));
+        Assert.Equal(1, provider.GetRequiredService<CountingTenantResolver>().TotalCalls);
+    }
+
+    [Fact]
+    public async Task Options_configured_after_the_registration_apply_too()
+    {
+        var services = new ServiceCollection()
+            .AddTenantDbGuard(o => o.MasterConnectionString = Server.GetAppConnectionString(MariaDbFixture.MasterDatabase))
+            .Configure<TenantDbGuardOptions>(o => o.MaxConnections = 2);
+        await using var provider = services.BuildServiceProvider();
+
+        Assert.Equal(2, provider.GetRequiredService<TenantDatabase>().GetBudgetSnapshot().Limit);
     }
 
     [Fact]
     public void Null_arguments_are_refused()
     {
         Assert.Equal("services", Assert.Throws<ArgumentNullException>(() => TenantDbGuardServiceCollectionExtensions.AddTenantDbGuard(null!, _ => { })).ParamName);
-        Assert.Equal("configure", Assert.Throws<ArgumentNullException>(() => new ServiceCollection().AddTenantDbGuard(null!)).ParamName);
+        Assert.Equal("configure", Assert.Throws<ArgumentNullException>(() => new ServiceCollection().AddTenantDbGuard((Action<TenantDbGuardOptions>)null!)).ParamName);
+        Assert.Equal("configure", Assert.Throws<ArgumentNullException>(() => new ServiceCollection().AddTenantDbGuard((Action<IServiceProvider, TenantDbGuardOptions>)null!)).ParamName);
+        Assert.Equal("configuration", Assert.Throws<ArgumentNullException>(() => new ServiceCollection().AddTenantDbGuard((IConfiguration)null!)).ParamName);
     }
+
+    /// <summary>A host whose TenantDbGuard options are bound from a "TenantDbGuard" section: the master database and <paramref name="settings"/>.</summary>
+    private IHost HostBoundTo(params (string Option, string Value)[] settings)
+    {
+        var section = settings.ToDictionary(s => "TenantDbGuard:" + s.Option, s => (string?)s.Value);
+        section["TenantDbGuard:MasterConnectionString"] = Server.GetAppConnectionString(MariaDbFixture.MasterDatabase);
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(section).Build();
+        var builder = Host.CreateApplicationBuilder();
+        builder.Services.AddTenantDbGuard(configuration.GetSection("TenantDbGuard"));
+        return builder.Build();
+    }
+
+    private sealed record MasterSettings(string ConnectionString);
 }

@@ -21,6 +21,7 @@ public sealed class TenantNotFoundExceptionTests(MariaDbFixture fixture) : IAsyn
         Assert.Equal("tenant-9999", error.TenantKey);
         Assert.Contains("'tenant-9999'", error.Message);
         Assert.Contains("tenants table", error.Message);
+        Assert.False(error.IsTransient);
         await db.WaitUntilAllReturnedAsync();
     }
 

@@ -79,6 +79,7 @@ internal sealed class ConnectionBroker : IAsyncDisposable
     private int _inUse;
     private int _waiting;
     private int _cancellable;
+    private int _closing;
     private bool _disposed;
 
     public ConnectionBroker(TenantDbGuardOptions options, ILogger logger)
@@ -333,7 +334,7 @@ internal sealed class ConnectionBroker : IAsyncDisposable
     {
         if (grant.Victim is { } victim)
         {
-            _ = victim.DisposeAsync().AsTask();
+            CloseUncounted(victim);
         }
 
         GiveBack(grant.Physical, tenantKey, cancellable, keep: !grant.Fresh, clean: false);
@@ -573,6 +574,48 @@ internal sealed class ConnectionBroker : IAsyncDisposable
         foreach (var connection in idle)
         {
             await connection.DisposeAsync().ConfigureAwait(false);
+        }
+
+        if (idle.Count > 0)
+        {
+            await Task.Delay(ServerLetGo).ConfigureAwait(false);
+        }
+
+        await WaitForBackgroundWorkAsync(DisposeTimeout(_options)).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// How long <see cref="DisposeAsync"/> waits for connections given back to be reset or killed and closed: a
+    /// connection's way back takes at most three <see cref="TenantDbGuardOptions.ResetTimeout"/>s (its lease's close, its
+    /// reset, what it left running), and the server a moment more to end its side.
+    /// </summary>
+    public static TimeSpan DisposeTimeout(TenantDbGuardOptions options) => 3 * options.ResetTimeout + TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// Waits until nothing is under way in the background (resets, kills, closes of connections given back or taken out
+    /// of the budget), or <paramref name="timeout"/> passes. Connections still out on lease are not waited for: they are
+    /// closed when they come back.
+    /// </summary>
+    private async Task WaitForBackgroundWorkAsync(TimeSpan timeout)
+    {
+        var deadline = Task.Delay(timeout);
+        while (true)
+        {
+            Task changed;
+            lock (_gate)
+            {
+                if (_open <= _inUse && _closing == 0)
+                {
+                    return;
+                }
+
+                changed = _changed.Task;
+            }
+
+            if (await Task.WhenAny(changed, deadline).ConfigureAwait(false) == deadline)
+            {
+                return;
+            }
         }
     }
 
@@ -982,7 +1025,37 @@ internal sealed class ConnectionBroker : IAsyncDisposable
         foreach (var connection in excess)
         {
             Log.IdleConnectionClosed(_logger, connection.Server.Key);
-            _ = connection.DisposeAsync().AsTask();
+            CloseUncounted(connection);
+        }
+    }
+
+    /// <summary>
+    /// Closes, in the background, a connection the budget no longer counts; <see cref="DisposeAsync"/> waits for it
+    /// all the same.
+    /// </summary>
+    private void CloseUncounted(PhysicalConnection connection)
+    {
+        lock (_gate)
+        {
+            _closing++;
+        }
+
+        _ = CloseAsync(connection);
+
+        async Task CloseAsync(PhysicalConnection closing)
+        {
+            try
+            {
+                await closing.DisposeAsync().ConfigureAwait(false);
+            }
+            finally
+            {
+                lock (_gate)
+                {
+                    _closing--;
+                    Pulse();
+                }
+            }
         }
     }
 

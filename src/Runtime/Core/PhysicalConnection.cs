@@ -124,7 +124,8 @@ internal sealed class PhysicalConnection : IAsyncDisposable
 
             // No cancellation token: MySqlConnector cancels a running statement by opening a connection of its own,
             // outside the budget. This statement is short; the caller's cancellation is checked after it.
-            await using (var command = new MySqlCommand(useSql, connection))
+            var command = new MySqlCommand(useSql, connection);
+            await using (command.ConfigureAwait(false))
             {
                 await command.ExecuteNonQueryAsync(CancellationToken.None).ConfigureAwait(false);
             }
@@ -267,8 +268,10 @@ internal sealed class PhysicalConnection : IAsyncDisposable
         {
             using var deadline = new CancellationTokenSource(timeout);
             await OpenOwnAsync(own, deadline.Token).ConfigureAwait(false);
-            await using var command = new MySqlCommand(ServerLoad.Sql, own);
-            await using var reader = await command.ExecuteReaderAsync(deadline.Token).ConfigureAwait(false);
+            var command = new MySqlCommand(ServerLoad.Sql, own);
+            await using var disposeCommand = command.ConfigureAwait(false);
+            var reader = await command.ExecuteReaderAsync(deadline.Token).ConfigureAwait(false);
+            await using var disposeReader = reader.ConfigureAwait(false);
             await reader.ReadAsync(deadline.Token).ConfigureAwait(false);
             var maxConnections = int.Parse(reader.GetString(1), NumberStyles.Integer, CultureInfo.InvariantCulture);
             await reader.NextResultAsync(deadline.Token).ConfigureAwait(false);
@@ -334,7 +337,8 @@ internal sealed class PhysicalConnection : IAsyncDisposable
     {
         try
         {
-            await using var command = new MySqlCommand((queryOnly ? KillQuerySql : KillConnectionSql) + threadId.ToString(CultureInfo.InvariantCulture), connection);
+            var command = new MySqlCommand((queryOnly ? KillQuerySql : KillConnectionSql) + threadId.ToString(CultureInfo.InvariantCulture), connection);
+            await using var disposeCommand = command.ConfigureAwait(false);
             await command.ExecuteNonQueryAsync(CancellationToken.None).ConfigureAwait(false);
             return true;
         }

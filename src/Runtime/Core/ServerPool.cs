@@ -238,7 +238,8 @@ internal sealed class SessionProfile
         string? tracking;
         try
         {
-            await using var command = new MySqlCommand("SELECT @@global.session_track_schema", connection);
+            var command = new MySqlCommand("SELECT @@global.session_track_schema", connection);
+            await using var disposeCommand = command.ConfigureAwait(false);
             tracking = Convert.ToString(await command.ExecuteScalarAsync(CancellationToken.None).ConfigureAwait(false), System.Globalization.CultureInfo.InvariantCulture);
         }
         catch (MySqlException exception) when (exception.ErrorCode == MySqlErrorCode.UnknownSystemVariable)
@@ -253,7 +254,8 @@ internal sealed class SessionProfile
         {
             try
             {
-                await using var command = new MySqlCommand("SET STATEMENT session_track_schema=OFF FOR DO 0", connection);
+                var command = new MySqlCommand("SET STATEMENT session_track_schema=OFF FOR DO 0", connection);
+                await using var disposeCommand = command.ConfigureAwait(false);
                 await command.ExecuteNonQueryAsync(CancellationToken.None).ConfigureAwait(false);
                 forUse = "SET STATEMENT session_track_schema=OFF FOR ";
             }
@@ -263,12 +265,14 @@ internal sealed class SessionProfile
             }
         }
 
-        await using (var command = new MySqlCommand(
+        var charsets = new MySqlCommand(
             "SELECT @@character_set_client, @@character_set_connection, @@character_set_results, @@collation_connection, " +
             "@@global.character_set_client, @@global.character_set_connection, @@global.character_set_results, @@global.collation_connection",
-            connection))
-        await using (var reader = await command.ExecuteReaderAsync(CancellationToken.None).ConfigureAwait(false))
+            connection);
+        await using (charsets.ConfigureAwait(false))
         {
+            var reader = await charsets.ExecuteReaderAsync(CancellationToken.None).ConfigureAwait(false);
+            await using var disposeReader = reader.ConfigureAwait(false);
             await reader.ReadAsync(CancellationToken.None).ConfigureAwait(false);
             var session = new[] { reader.GetValue(0), reader.GetValue(1), reader.GetValue(2), reader.GetValue(3) };
             var global = new[] { reader.GetValue(4), reader.GetValue(5), reader.GetValue(6), reader.GetValue(7) };

@@ -66,9 +66,7 @@ internal sealed class TenantRegistry
 
         if (!valid)
         {
-            throw new ArgumentException(
-                $"Tenant key '{LogSafe.Text(tenantKey)}' ({tenantKey.Length} characters) does not match the allowed pattern {LogSafe.Text(_options.TenantKeyPattern)}; no query was run.",
-                nameof(tenantKey));
+            throw new InvalidTenantKeyException(tenantKey, _options.TenantKeyPattern);
         }
     }
 

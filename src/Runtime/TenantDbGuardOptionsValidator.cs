@@ -1,0 +1,89 @@
+using System;
+using System.Collections.Generic;
+using Microsoft.Extensions.Options;
+using MySqlConnector;
+using TenantDbGuard.Core;
+
+namespace TenantDbGuard;
+
+/// <summary>
+/// Checks <see cref="TenantDbGuardOptions"/>: registered by <c>AddTenantDbGuard</c> (with <c>ValidateOnStart</c>, so that
+/// a host refuses to start with bad options), and used by the <see cref="TenantDatabase"/> constructor.
+/// </summary>
+internal sealed class TenantDbGuardOptionsValidator : IValidateOptions<TenantDbGuardOptions>
+{
+    /// <summary>Every problem of <paramref name="options"/>, each a sentence that names the option.</summary>
+    public static List<string> Check(TenantDbGuardOptions options)
+    {
+        var failures = new List<string>();
+        void Require(bool condition, string message)
+        {
+            if (!condition)
+            {
+                failures.Add("TenantDbGuardOptions." + message);
+            }
+        }
+
+        if (string.IsNullOrWhiteSpace(options.MasterConnectionString))
+        {
+            failures.Add("TenantDbGuardOptions.MasterConnectionString is required.");
+        }
+        else
+        {
+            try
+            {
+                // Without a database, master leases would run on whichever tenant database the reused connection was last on.
+                Require(
+                    !string.IsNullOrEmpty(new MySqlConnectionStringBuilder(options.MasterConnectionString).Database),
+                    "MasterConnectionString must name the master database (Database=...), the one that holds the tenants table.");
+            }
+            catch (Exception exception) when (exception is ArgumentException or FormatException or InvalidOperationException)
+            {
+                failures.Add($"TenantDbGuardOptions.MasterConnectionString is not a valid MySQL connection string: {exception.Message}");
+            }
+        }
+
+        Require(options.MaxConnections is null or > 0, "MaxConnections must be positive when set.");
+        Require(options.ServerShare is > 0 and <= 1, "ServerShare must be greater than 0 and at most 1.");
+        Require(options.ReservedConnections >= 0, "ReservedConnections must not be negative.");
+        Require(options.MaxConnectionsPerTenant > 0, "MaxConnectionsPerTenant must be positive.");
+        Require(options.MaxMasterConnections > 0, "MaxMasterConnections must be positive.");
+        Require(options.AcquireTimeout > TimeSpan.Zero, "AcquireTimeout must be positive.");
+        Require(options.IdleTimeout > TimeSpan.Zero, "IdleTimeout must be positive.");
+        Require(options.TenantCacheDuration >= TimeSpan.Zero, "TenantCacheDuration must not be negative.");
+        Require(options.UnknownTenantCacheDuration >= TimeSpan.Zero, "UnknownTenantCacheDuration must not be negative.");
+        Require(options.ValidateAfterIdle >= TimeSpan.Zero, "ValidateAfterIdle must not be negative.");
+        Require(options.ResetTimeout > TimeSpan.Zero, "ResetTimeout must be positive.");
+        Require(options.LeakDetectionThreshold is null || options.LeakDetectionThreshold > TimeSpan.Zero, "LeakDetectionThreshold must be positive when set.");
+        Require(TenantRegistry.IsPlainTableName(options.TenantsTable), $"TenantsTable '{LogSafe.Text(options.TenantsTable ?? string.Empty)}' is not a plain table name (letters, digits and '_').");
+        if (string.IsNullOrEmpty(options.TenantKeyPattern))
+        {
+            failures.Add("TenantDbGuardOptions.TenantKeyPattern is required.");
+        }
+        else
+        {
+            try
+            {
+                _ = new System.Text.RegularExpressions.Regex(options.TenantKeyPattern);
+            }
+            catch (ArgumentException exception)
+            {
+                failures.Add($"TenantDbGuardOptions.TenantKeyPattern is not a valid regular expression: {exception.Message}");
+            }
+        }
+
+        return failures;
+    }
+
+    /// <inheritdoc/>
+    public ValidateOptionsResult Validate(string? name, TenantDbGuardOptions options)
+    {
+        if (options is null)
+        {
+            throw new ArgumentNullException(nameof(options));
+        }
+
+        var failures = Check(options);
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+}
