@@ -111,10 +111,12 @@ public sealed class ConnectionBudgetSnapshotTests(MariaDbFixture fixture, ITestO
             }
         }
 
-        // A connection being reset after a lease is not lent, so a few are open; not one per tenant.
+        // Not one per tenant (20): a few, since a connection being reset after a lease is not lent (the next query may
+        // open another meanwhile), and the budget's load reading every 250 ms may open one of its own. How many of
+        // those windows a run meets depends on the machine's load: 1 to 5 have been seen.
         var open = db.GetBudgetSnapshot().Open;
         output.WriteLine($"60 queries on 20 tenants, one after the other: {open} connections open");
-        Assert.InRange(open, 1, 4);
+        Assert.InRange(open, 1, 8);
         Assert.Equal(open, await Server.CountConnectionsAsync());
     }
 
