@@ -143,7 +143,7 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     /// <param name="cancellationToken">Cancels the wait and the query.</param>
     /// <returns>The rows, buffered.</returns>
     public Task<IReadOnlyList<T>> QueryTenantAsync<T>(string tenantKey, string sql, object? parameters = null, CancellationToken cancellationToken = default) =>
-        WithTenantSqlAsync(tenantKey, sql, (connection, batch, token) => QueryAsync<T>(connection, batch, parameters, token), cancellationToken);
+        WithTenantSqlAsync(tenantKey, sql, (connection, token) => QueryAsync<T>(connection, sql, parameters, token), cancellationToken);
 
     /// <summary>Runs a query on the master database and maps the rows with Dapper.</summary>
     /// <typeparam name="T">The row type.</typeparam>
@@ -161,7 +161,7 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     /// <param name="cancellationToken">Cancels the wait and the statement.</param>
     /// <returns>The number of rows affected.</returns>
     public Task<int> ExecuteTenantAsync(string tenantKey, string sql, object? parameters = null, CancellationToken cancellationToken = default) =>
-        WithTenantSqlAsync(tenantKey, sql, (connection, batch, token) => connection.ExecuteAsync(Command(batch, parameters, token)), cancellationToken);
+        WithTenantSqlAsync(tenantKey, sql, (connection, token) => connection.ExecuteAsync(Command(sql, parameters, token)), cancellationToken);
 
     /// <summary>Runs a statement on the master database.</summary>
     /// <param name="sql">The SQL, with <c>@name</c> placeholders for the parameters.</param>
@@ -179,7 +179,7 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     /// <param name="cancellationToken">Cancels the wait and the query.</param>
     /// <returns>The first column of the first row, or the default of <typeparamref name="T"/> when there is none.</returns>
     public Task<T?> ExecuteScalarTenantAsync<T>(string tenantKey, string sql, object? parameters = null, CancellationToken cancellationToken = default) =>
-        WithTenantSqlAsync(tenantKey, sql, (connection, batch, token) => connection.ExecuteScalarAsync<T?>(Command(batch, parameters, token)), cancellationToken);
+        WithTenantSqlAsync(tenantKey, sql, (connection, token) => connection.ExecuteScalarAsync<T?>(Command(sql, parameters, token)), cancellationToken);
 
     /// <summary>Runs a query on the master database that returns one value.</summary>
     /// <typeparam name="T">The value's type.</typeparam>
@@ -196,8 +196,16 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     /// <param name="work">The work; it must not keep the connection after its task completes.</param>
     /// <param name="cancellationToken">Cancels the wait, and is passed to the work.</param>
     /// <returns>What the work returned.</returns>
-    public Task<TResult> WithTenantConnectionAsync<TResult>(string tenantKey, Func<MySqlConnection, CancellationToken, Task<TResult>> work, CancellationToken cancellationToken = default) =>
-        WithTenantConnectionAsync(tenantKey, work, cancellationToken, sql: null);
+    public Task<TResult> WithTenantConnectionAsync<TResult>(string tenantKey, Func<MySqlConnection, CancellationToken, Task<TResult>> work, CancellationToken cancellationToken = default)
+    {
+        if (work is null)
+        {
+            throw new ArgumentNullException(nameof(work));
+        }
+
+        // Code gets the lease's own connection object: never the one that leads with a statement of the runtime's.
+        return WithTenantLeaseAsync(tenantKey, sql: null, exposed: true, (connection, token) => work((MySqlConnection)connection, token), cancellationToken);
+    }
 
     /// <summary>Runs <paramref name="work"/> with an open connection to a tenant's database and gives it back on every path.</summary>
     /// <param name="tenantKey">The tenant's key.</param>
@@ -218,8 +226,7 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
                 await work(connection, token).ConfigureAwait(false);
                 return true;
             },
-            cancellationToken,
-            sql: null);
+            cancellationToken);
     }
 
     /// <summary>
@@ -243,7 +250,7 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
             throw new ArgumentNullException(nameof(work));
         }
 
-        return WithTenantConnectionAsync(tenantKey, (connection, token) => InTransactionAsync(connection, work, isolationLevel, token), cancellationToken, sql: null);
+        return WithTenantConnectionAsync(tenantKey, (connection, token) => InTransactionAsync(connection, work, isolationLevel, token), cancellationToken);
     }
 
     /// <summary>As <see cref="WithTenantTransactionAsync{TResult}"/>, for work that returns nothing.</summary>
@@ -384,24 +391,15 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     /// </summary>
     public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
 
-    private Task<TResult> WithTenantConnectionAsync<TResult>(string tenantKey, Func<MySqlConnection, CancellationToken, Task<TResult>> work, CancellationToken cancellationToken, string? sql)
-    {
-        if (work is null)
-        {
-            throw new ArgumentNullException(nameof(work));
-        }
-
-        return WithTenantLeaseAsync(tenantKey, sql, exposed: true, (connection, _, token) => work((MySqlConnection)connection, token), cancellationToken);
-    }
-
     /// <summary>
-    /// Runs a helper's <paramref name="sql"/>: <paramref name="run"/> gets the batch to send, which may start with the
-    /// statement that selects the tenant's database (when the lease skipped its own round trip for it).
+    /// Runs a helper's <paramref name="sql"/> with <paramref name="run"/>, whose connection may put the statement that
+    /// selects the tenant's database in front of its first command (when the lease skipped its own round trip for it).
     /// </summary>
-    private Task<TResult> WithTenantSqlAsync<TResult>(string tenantKey, string sql, Func<DbConnection, string, CancellationToken, Task<TResult>> run, CancellationToken cancellationToken) =>
+    private Task<TResult> WithTenantSqlAsync<TResult>(string tenantKey, string sql, Func<DbConnection, CancellationToken, Task<TResult>> run, CancellationToken cancellationToken) =>
         WithTenantLeaseAsync(tenantKey, sql, exposed: false, run, cancellationToken);
 
-    private async Task<TResult> WithTenantLeaseAsync<TResult>(string tenantKey, string? sql, bool exposed, Func<DbConnection, string, CancellationToken, Task<TResult>> run, CancellationToken cancellationToken)
+    /// <summary>Leases a connection for <paramref name="run"/>; <paramref name="sql"/>, a helper's, is checked first (in the task).</summary>
+    private async Task<TResult> WithTenantLeaseAsync<TResult>(string tenantKey, string? sql, bool exposed, Func<DbConnection, CancellationToken, Task<TResult>> run, CancellationToken cancellationToken)
     {
         CheckSql(sql);
         var lease = await LeaseAsync(tenantKey, exposed, cancellationToken).ConfigureAwait(false);
@@ -411,10 +409,10 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
             if (lease.UseSql is { } use)
             {
                 // The batch starts with the USE, put in front of the text below Dapper (see LeadingStatementConnection).
-                return await RunAsync(lease, (connection, token) => run(new LeadingStatementConnection(connection, use), sql!, token), cancellationToken).ConfigureAwait(false);
+                return await RunAsync(lease, (connection, token) => run(new LeadingStatementConnection(connection, use), token), cancellationToken).ConfigureAwait(false);
             }
 
-            return await RunAsync(lease, (connection, token) => run(connection, sql!, token), cancellationToken).ConfigureAwait(false);
+            return await RunAsync(lease, run, cancellationToken).ConfigureAwait(false);
         }
         catch (MySqlException exception) when (lease.UseSql is not null && ServerErrors.IsDatabaseUnavailable(exception))
         {
