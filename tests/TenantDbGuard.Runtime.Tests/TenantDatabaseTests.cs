@@ -396,6 +396,21 @@ public sealed class TenantDatabaseTests(MariaDbFixture fixture, ITestOutputHelpe
     }
 
     [Fact]
+    public async Task Disposal_closes_the_sessions_kept_open_between_helper_queries()
+    {
+        await Server.WaitForAppConnectionsAsync();
+        var db = Server.CreateTenantDatabase(o => o.MaxConnections = 4);
+        await Task.WhenAll(Enumerable.Range(0, 8).Select(i => db.ExecuteScalarTenantAsync<long>(Key(1 + (i % 5)), "SELECT SLEEP(0.05)")));
+        await db.WaitUntilAllReturnedAsync();
+        Assert.InRange(await Server.CountConnectionsAsync(), 1, 4);
+
+        await db.DisposeAsync();
+
+        Assert.Equal(0, await Server.CountConnectionsAsync());
+        Assert.Equal(0, db.GetBudgetSnapshot().Open);
+    }
+
+    [Fact]
     public async Task Disposal_does_not_wait_for_a_lease_still_out_whose_connection_is_closed_when_it_comes_back()
     {
         await Server.WaitForAppConnectionsAsync();

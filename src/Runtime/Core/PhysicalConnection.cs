@@ -18,7 +18,10 @@ namespace TenantDbGuard.Core;
 /// disposing it gives the session back, so each lease gets a fresh object for the price of a few allocations, and the
 /// object is dead for good once the lease ends (a kept reference throws <see cref="ObjectDisposedException"/> or
 /// <see cref="InvalidOperationException"/>). MySqlConnector's own reset on open is off (<c>Connection Reset=false</c>):
-/// this class resets the session when a lease ends, on a connection object of its own, off the caller's path.
+/// this class resets the session when a lease ends, on a connection object of its own, off the caller's path. A
+/// helper's lease runs on that object too; after a helper's lease the object keeps the session open until the next
+/// lease (a helper runs on it as it is; any other lease has it closed first), which saves taking the session out of the
+/// pool and putting it back for every helper call.
 /// </para>
 /// <para>
 /// Nobody else may open the pool: a copy of a lease's connection (<see cref="MySqlConnection.Clone"/>) would reach the
@@ -88,7 +91,14 @@ internal sealed class PhysicalConnection : IAsyncDisposable
     {
         // A helper's lease runs on the runtime's own connection object (no code outside the runtime ever holds it),
         // which stays open when the lease ends, for the reset; code that gets the connection gets an object of its own.
-        var connection = exposed ? _dataSource.CreateConnection() : _own ??= _dataSource.CreateConnection();
+        if (exposed && _own is { State: not System.Data.ConnectionState.Closed } idleOwn)
+        {
+            // The runtime's own object holds the session between leases; it gives it back to the pool (no round trip,
+            // the pool does no reset) for the lease's object to take.
+            await idleOwn.CloseAsync().ConfigureAwait(false);
+        }
+
+        var connection = exposed ? _dataSource.CreateConnection() : UsableOwn();
         if (exposed)
         {
             // The pool's settings (no database) stay the ones MySqlConnector uses for the session.
@@ -99,7 +109,15 @@ internal sealed class PhysicalConnection : IAsyncDisposable
         try
         {
             var reused = ThreadId != 0;
-            await OpenOwnAsync(connection, cancellationToken).ConfigureAwait(false);
+            if (connection.State == System.Data.ConnectionState.Open)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+            }
+            else
+            {
+                await OpenOwnAsync(connection, cancellationToken).ConfigureAwait(false);
+            }
+
             if (reused && SocketProbe.IsAvailable && !SocketProbe.IsQuiet(connection))
             {
                 // Closed by the server while idle (or, against all odds, with bytes nobody asked for): nothing of the
@@ -189,9 +207,10 @@ internal sealed class PhysicalConnection : IAsyncDisposable
 
         // The runtime's own connection object, opened and closed again for each reset (or still open from a helper's
         // lease): it never reaches code outside the runtime.
-        var own = _own ??= _dataSource.CreateConnection();
+        var own = UsableOwn();
         var previous = ThreadId;
-        if (own.State != System.Data.ConnectionState.Open)
+        var heldByHelper = own.State == System.Data.ConnectionState.Open;
+        if (!heldByHelper)
         {
             try
             {
@@ -226,33 +245,43 @@ internal sealed class PhysicalConnection : IAsyncDisposable
             return Recycled.Broken;
         }
 
-        await own.CloseAsync().ConfigureAwait(false);
+        if (!heldByHelper)
+        {
+            // After a lease whose connection code outside the runtime held, the session waits in its pool, where the
+            // open callback refuses a copy of that connection at once. After a helper's lease it stays on the
+            // runtime's own object, for the next helper to run on as it is (no pool round: cheaper); the lease that
+            // follows, if it is not a helper's, takes it from there (see LendAsync).
+            await own.CloseAsync().ConfigureAwait(false);
+        }
+
         return reset || replaced ? Recycled.Clean : Recycled.Dirty;
     }
 
     /// <summary>Sends <c>KILL QUERY</c> or <c>KILL CONNECTION</c> for another session of the same server over this (idle) one.</summary>
     public async Task<bool> KillAsync(int threadId, bool queryOnly, TimeSpan timeout)
     {
-        var own = _dataSource.CreateConnection();
         try
         {
             using var openTimeout = new CancellationTokenSource(timeout);
-            await OpenOwnAsync(own, openTimeout.Token).ConfigureAwait(false);
+            var (own, opened) = await OpenIdleOwnAsync(openTimeout.Token).ConfigureAwait(false);
             var kill = KillQuietlyAsync(own, threadId, queryOnly);
             if (!await CompletesWithinAsync(kill, timeout).ConfigureAwait(false))
             {
                 return false;
             }
 
-            return await kill.ConfigureAwait(false);
+            var killed = await kill.ConfigureAwait(false);
+            if (killed && opened)
+            {
+                await own.CloseAsync().ConfigureAwait(false);
+            }
+
+            return killed;
         }
         catch (Exception exception) when (exception is MySqlException or InvalidOperationException or OperationCanceledException or System.IO.IOException)
         {
+            // The caller closes this connection (DisposeAsync disposes the object, whatever it is still doing).
             return false;
-        }
-        finally
-        {
-            await DisposeQuietlyAsync(own).ConfigureAwait(false);
         }
     }
 
@@ -263,39 +292,42 @@ internal sealed class PhysicalConnection : IAsyncDisposable
     /// </summary>
     public async Task<ServerLoad> ReadLoadAsync(TimeSpan timeout)
     {
-        var own = _dataSource.CreateConnection();
-        try
+        using var deadline = new CancellationTokenSource(timeout);
+        var (own, opened) = await OpenIdleOwnAsync(deadline.Token).ConfigureAwait(false);
+        var load = await ReadLoadAsync(own, deadline.Token).ConfigureAwait(false);
+        if (opened)
         {
-            using var deadline = new CancellationTokenSource(timeout);
-            await OpenOwnAsync(own, deadline.Token).ConfigureAwait(false);
-            var command = new MySqlCommand(ServerLoad.Sql, own);
-            await using var disposeCommand = command.ConfigureAwait(false);
-            var reader = await command.ExecuteReaderAsync(deadline.Token).ConfigureAwait(false);
-            await using var disposeReader = reader.ConfigureAwait(false);
-            await reader.ReadAsync(deadline.Token).ConfigureAwait(false);
-            var maxConnections = int.Parse(reader.GetString(1), NumberStyles.Integer, CultureInfo.InvariantCulture);
-            await reader.NextResultAsync(deadline.Token).ConfigureAwait(false);
-            var threads = 0;
-            var refused = 0L;
-            while (await reader.ReadAsync(deadline.Token).ConfigureAwait(false))
-            {
-                var value = long.Parse(reader.GetString(1), NumberStyles.Integer, CultureInfo.InvariantCulture);
-                if (string.Equals(reader.GetString(0), "Threads_connected", StringComparison.OrdinalIgnoreCase))
-                {
-                    threads = (int)value;
-                }
-                else
-                {
-                    refused = value;
-                }
-            }
+            await own.CloseAsync().ConfigureAwait(false);
+        }
 
-            return new ServerLoad(maxConnections, threads, refused);
-        }
-        finally
+        return load;
+    }
+
+    private static async Task<ServerLoad> ReadLoadAsync(MySqlConnection own, CancellationToken cancellationToken)
+    {
+        var command = new MySqlCommand(ServerLoad.Sql, own);
+        await using var disposeCommand = command.ConfigureAwait(false);
+        var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        await using var disposeReader = reader.ConfigureAwait(false);
+        await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+        var maxConnections = int.Parse(reader.GetString(1), NumberStyles.Integer, CultureInfo.InvariantCulture);
+        await reader.NextResultAsync(cancellationToken).ConfigureAwait(false);
+        var threads = 0;
+        var refused = 0L;
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
-            await DisposeQuietlyAsync(own).ConfigureAwait(false);
+            var value = long.Parse(reader.GetString(1), NumberStyles.Integer, CultureInfo.InvariantCulture);
+            if (string.Equals(reader.GetString(0), "Threads_connected", StringComparison.OrdinalIgnoreCase))
+            {
+                threads = (int)value;
+            }
+            else
+            {
+                refused = value;
+            }
         }
+
+        return new ServerLoad(maxConnections, threads, refused);
     }
 
     /// <summary>
@@ -305,6 +337,13 @@ internal sealed class PhysicalConnection : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         _lent.SetTarget(null);
+        if (_own is { } own)
+        {
+            // It may hold the session (between leases): MySqlConnector closes an idle pool's sessions, not a held one.
+            _own = null;
+            await DisposeQuietlyAsync(own).ConfigureAwait(false);
+        }
+
         try
         {
             await _dataSource.DisposeAsync().ConfigureAwait(false);
@@ -395,6 +434,34 @@ internal sealed class PhysicalConnection : IAsyncDisposable
         }
 
         ThreadId = connection.ServerThread;
+    }
+
+    /// <summary>The runtime's own connection object, new when the last one broke.</summary>
+    private MySqlConnection UsableOwn()
+    {
+        if (_own is { State: System.Data.ConnectionState.Broken } broken)
+        {
+            _own = null;
+            _ = DisposeQuietlyAsync(broken);
+        }
+
+        return _own ??= _dataSource.CreateConnection();
+    }
+
+    /// <summary>
+    /// The runtime's own connection object, open on the (idle) session, and whether it was opened for this (then the
+    /// caller closes it again when done, so that the session waits in its pool as it did).
+    /// </summary>
+    private async Task<(MySqlConnection Own, bool Opened)> OpenIdleOwnAsync(CancellationToken cancellationToken)
+    {
+        var own = UsableOwn();
+        if (own.State == System.Data.ConnectionState.Open)
+        {
+            return (own, false);
+        }
+
+        await OpenOwnAsync(own, cancellationToken).ConfigureAwait(false);
+        return (own, true);
     }
 
     /// <summary>The pool's open callback: only the runtime's own opens and the current lease's connection get the session.</summary>
