@@ -205,8 +205,8 @@ internal sealed class PhysicalConnection : IAsyncDisposable
             return Recycled.Busy(leaseClosed, null);
         }
 
-        // The runtime's own connection object, opened and closed again for each reset (or still open from a helper's
-        // lease): it never reaches code outside the runtime.
+        // The runtime's own connection object, still open after a helper's lease (which ran on it), else opened for
+        // the reset and closed again after it: it never reaches code outside the runtime.
         var own = UsableOwn();
         var previous = ThreadId;
         var heldByHelper = own.State == System.Data.ConnectionState.Open;
