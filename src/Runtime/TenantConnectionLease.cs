@@ -44,6 +44,7 @@ public sealed class TenantConnectionLease : IAsyncDisposable, IDisposable
     private readonly Cancellation? _cancellation;
     private readonly long _leakId;
     private int _released;
+    private Task _recycled = Task.CompletedTask;
     private int _fate;
 
     internal TenantConnectionLease(
@@ -117,6 +118,17 @@ public sealed class TenantConnectionLease : IAsyncDisposable, IDisposable
     /// Tells the pool that the connection failed (or the driver gave up on a statement): it is not reused, and what may
     /// still run on the server for it is killed.
     /// </summary>
+    /// <summary>
+    /// Gives the lease back and completes once its connection is reset and parked again (or closed): a helper whose
+    /// work succeeded waits for that, so that a caller holds one connection at a time, never one in use and another
+    /// still being reset.
+    /// </summary>
+    internal Task ReturnAsync()
+    {
+        Release();
+        return _recycled;
+    }
+
     internal void MarkFailed() => Volatile.Write(ref _fate, (int)LeaseFate.Failed);
 
     private void Release()
@@ -134,7 +146,7 @@ public sealed class TenantConnectionLease : IAsyncDisposable, IDisposable
         }
 
         _leaks.Untrack(_leakId);
-        _broker.Release(_physical, _connection, TenantKey, _cancellation is not null, (LeaseFate)Volatile.Read(ref _fate), pendingKill);
+        _recycled = _broker.Release(_physical, _connection, TenantKey, _cancellation is not null, (LeaseFate)Volatile.Read(ref _fate), pendingKill);
     }
 
     /// <summary>

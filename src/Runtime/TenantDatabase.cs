@@ -406,13 +406,16 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
         await using var release = lease.ConfigureAwait(false);
         try
         {
-            if (lease.UseSql is { } use)
-            {
+            var result = lease.UseSql is { } use
                 // The batch starts with the USE, put in front of the text below Dapper (see LeadingStatementConnection).
-                return await RunAsync(lease, (connection, token) => run(new LeadingStatementConnection(connection, use), token), cancellationToken).ConfigureAwait(false);
+                ? await RunAsync(lease, (connection, token) => run(new LeadingStatementConnection(connection, use), token), cancellationToken).ConfigureAwait(false)
+                : await RunAsync(lease, run, cancellationToken).ConfigureAwait(false);
+            if (!exposed)
+            {
+                await lease.ReturnAsync().ConfigureAwait(false);
             }
 
-            return await RunAsync(lease, run, cancellationToken).ConfigureAwait(false);
+            return result;
         }
         catch (MySqlException exception) when (lease.UseSql is not null && ServerErrors.IsDatabaseUnavailable(exception))
         {

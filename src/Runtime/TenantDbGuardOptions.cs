@@ -78,7 +78,9 @@ public sealed class TenantDbGuardOptions
     public TimeSpan ValidateAfterIdle { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>
-    /// Resets the session when a connection comes back from a lease (in the background, off the caller's path): user
+    /// Resets the session when a connection comes back from a lease (a helper returns once its connection is reset and
+    /// idle again, so that a caller never holds one connection in use and another being reset; a lease that code held
+    /// is reset in the background after it is given back): user
     /// variables, temporary tables, session variables (<c>sql_mode</c>, <c>time_zone</c>, character set, ...), an open
     /// transaction (rolled back), named locks, table locks and SQL <c>PREPARE</c>d statements. Default
     /// <see langword="true"/>. When <see langword="false"/>, a connection keeps its session only for its next lease of

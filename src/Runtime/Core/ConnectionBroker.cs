@@ -428,7 +428,8 @@ internal sealed class ConnectionBroker : IAsyncDisposable
     /// <param name="cancellable">Whether the lease counted as one that can be cancelled.</param>
     /// <param name="fate">What is known about the connection.</param>
     /// <param name="pendingKill">A <c>KILL QUERY</c> for the lease still under way: the session is reused only after it.</param>
-    public void Release(PhysicalConnection physical, MySqlConnection connection, string tenantKey, bool cancellable, LeaseFate fate, Task pendingKill)
+    /// <returns>The background work that resets and parks (or closes) the connection; it never fails.</returns>
+    public Task Release(PhysicalConnection physical, MySqlConnection connection, string tenantKey, bool cancellable, LeaseFate fate, Task pendingKill)
     {
         if (connection.State == System.Data.ConnectionState.Broken)
         {
@@ -444,7 +445,7 @@ internal sealed class ConnectionBroker : IAsyncDisposable
             Pulse();
         }
 
-        _ = RecycleAsync(physical, tenantKey, pendingKill.IsCompleted ? closed : Task.WhenAll(closed, pendingKill), fate);
+        return RecycleAsync(physical, tenantKey, pendingKill.IsCompleted ? closed : Task.WhenAll(closed, pendingKill), fate);
     }
 
     /// <summary>A lease that became unreachable: its connection is closed, never reused, and its slot and cap come back.</summary>
