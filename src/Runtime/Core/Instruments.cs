@@ -81,7 +81,7 @@ internal sealed class Instruments : IDisposable
         _meter.CreateObservableUpDownCounter("tenantdbguard.connections.open.total", () => broker.Snapshot().Open, "{connection}", "Physical connections open in the process.");
         _meter.CreateObservableUpDownCounter("tenantdbguard.connections.in_use.total", () => broker.Snapshot().InUse, "{connection}", "Connections handed out in the process.");
         _meter.CreateObservableUpDownCounter("tenantdbguard.connections.limit", () => broker.Snapshot().Limit, "{connection}", "The process connection budget.");
-        WaitTime = _meter.CreateHistogram<double>("tenantdbguard.connections.wait_time", "s", "Time spent acquiring a connection.");
+        WaitTime = CreateSecondsHistogram("tenantdbguard.connections.wait_time", "Time spent acquiring a connection.");
         Timeouts = _meter.CreateCounter<long>("tenantdbguard.connections.timeouts", "{timeout}", "Acquisitions that failed because a budget stayed full.");
         Leaks = _meter.CreateCounter<long>("tenantdbguard.connections.leaks", "{lease}", "Leases held longer than the leak detection threshold, or never given back and reclaimed; each lease counts once.");
     }
