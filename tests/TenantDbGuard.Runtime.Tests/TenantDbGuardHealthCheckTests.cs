@@ -91,7 +91,7 @@ public sealed class TenantDbGuardHealthCheckTests(MariaDbFixture fixture) : IAsy
     [Fact]
     public async Task Unhealthy_when_the_master_server_is_at_a_closed_port()
     {
-        var port = ClosedPort();
+        var port = RuntimeTestExtensions.UnusedPort();
         await using var provider = Provider($"Server=127.0.0.1;Port={port};User ID=app;Password=x;Database=master", o => o.MaxConnections = 4);
 
         var entry = await CheckAsync(provider);
@@ -105,7 +105,7 @@ public sealed class TenantDbGuardHealthCheckTests(MariaDbFixture fixture) : IAsy
     [Fact]
     public async Task The_failure_status_of_the_registration_is_used_for_an_unreachable_master()
     {
-        await using var provider = Provider($"Server=127.0.0.1;Port={ClosedPort()};User ID=app;Password=x;Database=master", o => o.MaxConnections = 4, failureStatus: HealthStatus.Degraded);
+        await using var provider = Provider($"Server=127.0.0.1;Port={RuntimeTestExtensions.UnusedPort()};User ID=app;Password=x;Database=master", o => o.MaxConnections = 4, failureStatus: HealthStatus.Degraded);
 
         Assert.Equal(HealthStatus.Degraded, (await CheckAsync(provider)).Status);
     }
@@ -203,15 +203,6 @@ public sealed class TenantDbGuardHealthCheckTests(MariaDbFixture fixture) : IAsy
     {
         var report = await provider.GetRequiredService<HealthCheckService>().CheckHealthAsync();
         return report.Entries[TenantDbGuardHealthChecksBuilderExtensions.DefaultName];
-    }
-
-    private static int ClosedPort()
-    {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
     }
 
     private static async Task AcceptForeverAsync(TcpListener listener, List<Socket> sockets)
