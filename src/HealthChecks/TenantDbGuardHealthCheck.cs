@@ -19,7 +19,9 @@ namespace TenantDbGuard;
 /// there is one), so the probe never opens a connection the budget does not count. When the budget is saturated the
 /// probe is not made at all: it would wait in line behind the callers it is meant to report on, and the connections in
 /// use are answered by the server anyway. The probe ends after <see cref="TenantDbGuardHealthCheckOptions.ProbeTimeout"/>
-/// or when the health check is cancelled, whichever comes first.
+/// or when the health check is cancelled, whichever comes first; a probe that is still waiting in line for a connection
+/// when its time is up (the master cap is full) reports Degraded, one that is connecting or waiting for the answer the
+/// failure status.
 /// </para>
 /// <para>
 /// The result's data, for a health report a person reads: <c>max</c> (the budget now), <c>open</c>, <c>in_use</c>,
@@ -73,24 +75,28 @@ public sealed class TenantDbGuardHealthCheck : IHealthCheck
         }
 
         using var probe = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        probe.CancelAfter(_options.ProbeTimeout);
+        var query = _database.ExecuteScalarMasterAsync<int>("SELECT 1", cancellationToken: probe.Token);
         try
         {
-            // WaitAsync bounds the wait even if a connection attempt were to ignore the token.
-            await _database.ExecuteScalarMasterAsync<int>("SELECT 1", cancellationToken: probe.Token)
-                .WaitAsync(_options.ProbeTimeout, cancellationToken)
-                .ConfigureAwait(false);
+            var finished = await Task.WhenAny(query, Task.Delay(_options.ProbeTimeout, probe.Token)).ConfigureAwait(false);
+            if (finished != query)
+            {
+                _ = query.ContinueWith(static abandoned => abandoned.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                // Read before the probe is withdrawn: a probe still waiting for a connection is a saturated budget or
+                // master cap (the connections that fill it are answered), not an unreachable server.
+                var atTimeout = _database.GetBudgetSnapshot();
+                probe.Cancel();
+                cancellationToken.ThrowIfCancellationRequested();
+                return atTimeout.Waiting > 0
+                    ? Report(HealthStatus.Degraded, atTimeout, $"The probe of the master database waited {_options.ProbeTimeout.TotalSeconds:0.###} s for a connection: the budget or the master cap is full ({atTimeout.InUse} of {atTimeout.Limit} connections in use, {atTimeout.Waiting} callers waiting).")
+                    : Report(failureStatus, atTimeout, $"The master database did not answer within {_options.ProbeTimeout.TotalSeconds:0.###} s.");
+            }
+
+            await query.ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             throw;
-        }
-        catch (Exception exception) when (exception is OperationCanceledException or TimeoutException)
-        {
-            budget = _database.GetBudgetSnapshot();
-            return IsSaturated(budget)
-                ? Report(HealthStatus.Degraded, budget, $"The connection budget became saturated while the master database was probed: {budget.InUse} of {budget.Limit} connections in use, {budget.Waiting} callers waiting.")
-                : Report(failureStatus, budget, $"The master database did not answer within {_options.ProbeTimeout.TotalSeconds:0.###} s.");
         }
         catch (ConnectionBudgetExhaustedException exception)
         {
@@ -104,6 +110,11 @@ public sealed class TenantDbGuardHealthCheck : IHealthCheck
         catch (Exception exception) when (exception is DbException or System.Net.Sockets.SocketException or InvalidOperationException)
         {
             return Report(failureStatus, _database.GetBudgetSnapshot(), $"The master database cannot be reached: {exception.Message}", exception);
+        }
+        finally
+        {
+            // Ends the timer of a probe that answered in time.
+            probe.Cancel();
         }
 
         budget = _database.GetBudgetSnapshot();

@@ -60,20 +60,44 @@ public sealed class TenantDbGuardHealthCheckTests(MariaDbFixture fixture) : IAsy
     }
 
     [Fact]
+    public async Task Degraded_not_unhealthy_when_the_probe_waits_out_its_timeout_behind_a_full_master_cap()
+    {
+        await using var provider = Provider(
+            Server.GetAppConnectionString(MariaDbFixture.MasterDatabase),
+            o =>
+            {
+                o.MaxConnections = 4;
+                o.MaxMasterConnections = 1;
+            },
+            check => check.ProbeTimeout = TimeSpan.FromMilliseconds(500));
+        var db = provider.GetRequiredService<TenantDatabase>();
+        await using var master = await db.GetMasterConnectionAsync();
+
+        var entry = await CheckAsync(provider);
+
+        // The master answers the connection that holds the cap; the probe only waited its turn.
+        Assert.Equal(HealthStatus.Degraded, entry.Status);
+        Assert.Contains("waited", entry.Description);
+        Assert.Equal(0, db.GetBudgetSnapshot().Waiting);
+    }
+
+    [Fact]
     public async Task Degraded_while_timeouts_are_recent_and_healthy_again_once_they_are_older_than_the_window()
     {
         await using var provider = Provider(
             Server.GetAppConnectionString(MariaDbFixture.MasterDatabase),
             o =>
             {
-                o.MaxConnections = 1;
+                // A tenant cap of 1 times the caller out; the budget keeps room for the probe however slow the machine.
+                o.MaxConnections = 4;
+                o.MaxConnectionsPerTenant = 1;
                 o.AcquireTimeout = TimeSpan.FromMilliseconds(200);
             },
             check => check.TimeoutWindow = TimeSpan.FromSeconds(1.5));
         var db = provider.GetRequiredService<TenantDatabase>();
         await using (await db.GetConnectionAsync(Key(1)))
         {
-            await Assert.ThrowsAsync<ConnectionBudgetExhaustedException>(() => db.QueryTenantAsync<int>(Key(2), "SELECT 1"));
+            await Assert.ThrowsAsync<ConnectionBudgetExhaustedException>(() => db.QueryTenantAsync<int>(Key(1), "SELECT 1"));
         }
 
         await db.WaitUntilAllReturnedAsync();
