@@ -185,6 +185,48 @@ public sealed class ConnectionMetricsTests(MariaDbFixture fixture) : IAsyncLifet
         }
     }
 
+    [Theory]
+    [InlineData(2)]
+    [InlineData(0)]
+    public async Task Leaks_of_many_tenants_name_at_most_the_top_tenants_option(int top)
+    {
+        using var metrics = new RecordedMetrics();
+        await using var db = Server.CreateTenantDatabase(o =>
+        {
+            o.MaxConnections = 20;
+            o.MetricsTopTenants = top;
+            o.LeakDetectionThreshold = TimeSpan.FromMilliseconds(100);
+        }, meters: metrics);
+
+        var leases = new List<TenantConnectionLease>();
+        for (var n = 1; n <= 6; n++)
+        {
+            leases.Add(await db.GetConnectionAsync(Key(n)));
+        }
+
+        await RuntimeTestExtensions.WaitUntilAsync(
+            () => Task.FromResult(metrics.Of("tenantdbguard.connections.leaks").Sum(m => m.Value) >= 6),
+            TimeSpan.FromSeconds(5),
+            "six leaks counted");
+        foreach (var lease in leases)
+        {
+            await lease.DisposeAsync();
+        }
+
+        var leaks = metrics.Of("tenantdbguard.connections.leaks");
+        if (top == 0)
+        {
+            Assert.All(leaks, leak => Assert.Empty(leak.Tags));
+        }
+        else
+        {
+            // The master lease of the tenants lookup may be reported too, and take one of the names.
+            var named = leaks.Select(m => (string)m.Tags[Tenant]!).Where(t => t != "(other)").Distinct().ToList();
+            Assert.Equal(top, named.Count);
+            Assert.Contains(leaks, m => (string)m.Tags[Tenant]! == "(other)");
+        }
+    }
+
     [Fact]
     public void The_histograms_advise_the_database_conventions_buckets_in_seconds()
     {

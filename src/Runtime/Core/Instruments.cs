@@ -143,17 +143,25 @@ internal sealed class Instruments : IDisposable
     }
 
     /// <summary>
-    /// The attribute a leak of <paramref name="tenantKey"/> is counted under: its key when it is one of the first
-    /// <see cref="TenantDbGuardOptions.MetricsTopTenants"/> tenants that leaked (a counter's series must last), else
-    /// <see cref="OtherTenants"/>.
+    /// Counts a leak of <paramref name="tenantKey"/>: under its key when it is one of the first
+    /// <see cref="TenantDbGuardOptions.MetricsTopTenants"/> tenants that leaked (a counter's series must last), else under
+    /// <see cref="OtherTenants"/>; without a tenant when that option is 0.
     /// </summary>
-    public KeyValuePair<string, object?> LeakTenant(string tenantKey)
+    public void RecordLeak(string tenantKey)
     {
+        if (_topTenants == 0)
+        {
+            Leaks.Add(1);
+            return;
+        }
+
+        bool named;
         lock (_leakTenants)
         {
-            var named = _leakTenants.Contains(tenantKey) || (_leakTenants.Count < _topTenants && _leakTenants.Add(tenantKey));
-            return new(TenantTag, named ? tenantKey : OtherTenants);
+            named = _leakTenants.Contains(tenantKey) || (_leakTenants.Count < _topTenants && _leakTenants.Add(tenantKey));
         }
+
+        Leaks.Add(1, new KeyValuePair<string, object?>(TenantTag, named ? tenantKey : OtherTenants));
     }
 
     public void Dispose()
