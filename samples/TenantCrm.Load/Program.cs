@@ -115,6 +115,7 @@ static async Task<int> RunAsync(string appPath, int tenants, int clients, TimeSp
         var peakOverall = await server.GetStatusAsync("Max_used_connections", CancellationToken.None);
         var budget = (await client.GetFromJsonAsync<Health>("/health", CancellationToken.None))!.Budget;
         Report.Print(result, threads, peakAfterSeeding, peakOverall, MaxConnections, budget);
+        Report.PrintMetrics(await client.GetStringAsync("/metrics", CancellationToken.None));
 
         if (result.Failures > 0 || result.Requests == 0)
         {

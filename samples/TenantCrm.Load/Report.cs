@@ -35,4 +35,19 @@ internal static class Report
             $"Threads_connected under load peak {sampledPeak} ({threadsConnected.Count} samples)");
         Console.WriteLine($"Limits: server max_connections {maxConnections}; the runtime's budget {budget.Limit} ({budget.Open} open at the end)");
     }
+
+    /// <summary>Prints the runtime's <c>db.client.connection.*</c> series from the app's <c>/metrics</c> (Prometheus text), buckets left out.</summary>
+    public static void PrintMetrics(string prometheusText)
+    {
+        Console.WriteLine();
+        Console.WriteLine("The app's /metrics at the end (db.client.connection.*, histogram buckets left out):");
+        foreach (var line in prometheusText.Split('\n'))
+        {
+            if (line.StartsWith("db_client_connection_", StringComparison.Ordinal) && !line.Contains("_bucket{", StringComparison.Ordinal))
+            {
+                // The scope label is the same on every line.
+                Console.WriteLine("  " + line.Replace("otel_scope_name=\"TenantDbGuard\",", string.Empty, StringComparison.Ordinal));
+            }
+        }
+    }
 }

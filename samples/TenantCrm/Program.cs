@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
+using OpenTelemetry.Metrics;
 using TenantCrm;
 using TenantCrm.Seeding;
 using TenantDbGuard;
@@ -35,12 +36,21 @@ builder.Services.Configure<RouteHandlerOptions>(options => options.ThrowOnBadReq
 builder.Services.AddSingleton<SeedState>();
 builder.Services.AddHostedService<CrmSeeder>();
 
+// GET /health: seeding, and the runtime's budget and master database (TenantDbGuard.HealthChecks).
+builder.Services.AddCrmHealthChecks();
+
+// GET /metrics: the runtime's connection metrics (db.client.connection.*) for Prometheus.
+builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics
+    .AddMeter("TenantDbGuard")
+    .AddPrometheusExporter());
+
 var app = builder.Build();
 
 app.UseExceptionHandler();
 app.UseStatusCodePages();
 
 app.MapHealth();
+app.MapPrometheusScrapingEndpoint();
 var api = app.MapGroup("/api");
 api.MapDashboard();
 api.MapCustomers();

@@ -66,7 +66,7 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
         _master = new MySqlConnectionStringBuilder(_options.MasterConnectionString) { Pooling = false };
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("TenantDbGuard");
         _broker = new ConnectionBroker(_options, _logger);
-        _instruments = new Instruments(meterFactory, _broker);
+        _instruments = new Instruments(meterFactory, _broker, $"{_master.Server}:{_master.Port}/{_master.Database}", _options.MetricsTopTenants);
         _broker.Instruments = _instruments;
         _leaks = new LeakDetector(_options.LeakDetectionThreshold, _logger, _instruments);
         _broker.Leaks = _leaks;
@@ -366,6 +366,17 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     /// <summary>The connection budget now: its limit, open and leased connections, pools and waiters.</summary>
     /// <returns>A snapshot; it does not change afterwards.</returns>
     public ConnectionBudgetSnapshot GetBudgetSnapshot() => _broker.Snapshot();
+
+    /// <summary>
+    /// How many acquisitions failed within the last <paramref name="window"/> because no connection could be had within
+    /// <see cref="TenantDbGuardOptions.AcquireTimeout"/> (a full budget or tenant cap, or a server that kept refusing
+    /// connections): the figure a health check reads. The last 1024 such failures are remembered.
+    /// </summary>
+    /// <param name="window">How far back to count.</param>
+    /// <returns>The number of timeouts within the window.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="window"/> is negative.</exception>
+    public int CountTimeouts(TimeSpan window) =>
+        window >= TimeSpan.Zero ? _instruments.CountTimeouts(window) : throw new ArgumentOutOfRangeException(nameof(window), window, "The window must not be negative.");
 
     /// <summary>
     /// Closes every connection of the runtime: the idle ones at once, and those given back whose reset, kill or close

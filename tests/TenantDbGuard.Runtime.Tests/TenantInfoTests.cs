@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
 using Dapper;
 using MySqlConnector;
 using TenantDbGuard.Runtime.Tests.Infrastructure;
@@ -109,7 +107,7 @@ public sealed class TenantInfoTests(MariaDbFixture fixture) : IAsyncLifetime
     {
         var resolver = new CountingTenantResolver(
             new TenantInfo("up", MariaDbFixture.TenantDatabase(1)),
-            new TenantInfo("down", MariaDbFixture.TenantDatabase(1), "127.0.0.1", UnusedPort()));
+            new TenantInfo("down", MariaDbFixture.TenantDatabase(1), "127.0.0.1", RuntimeTestExtensions.UnusedPort()));
         await using var db = Server.CreateTenantDatabase(o =>
         {
             o.TenantResolver = resolver.ResolveAsync;
@@ -128,14 +126,5 @@ public sealed class TenantInfoTests(MariaDbFixture fixture) : IAsyncLifetime
         await using var second = await db.GetConnectionAsync("up");
         Assert.Equal(2, db.GetBudgetSnapshot().Open);
         Assert.Equal([1], await first.Connection.QueryAsync<int>("SELECT 1"));
-    }
-
-    private static int UnusedPort()
-    {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
     }
 }

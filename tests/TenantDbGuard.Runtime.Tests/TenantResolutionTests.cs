@@ -57,7 +57,7 @@ public sealed class TenantResolutionTests(MariaDbFixture fixture, ITestOutputHel
         var error = await Assert.ThrowsAsync<ConnectionBudgetExhaustedException>(async () => await db.GetConnectionAsync("Acme-Co"));
         Assert.Equal((ConnectionBudgetKind.Tenant, CaseKey, 2), (error.Budget, error.TenantKey, error.Held));
         Assert.Equal(1, db.GetBudgetSnapshot().TenantsInUse);
-        var inUse = Assert.Single(metrics.ObserveNow("tenantdbguard.connections.in_use"));
+        var inUse = Assert.Single(metrics.ObserveNow("tenantdbguard.connections.in_use"), m => m.Value > 0);
         Assert.Equal((CaseKey, 2.0), ((string)inUse.Tags["tenantdbguard.tenant"]!, inUse.Value));
     }
 

@@ -222,7 +222,8 @@ internal sealed class ConnectionBroker : IAsyncDisposable
                 var (connection, useSql) = await physical.LendAsync(target, resetFirst, exposed, deferUse && recent, cancellationToken).ConfigureAwait(false);
                 physical.LastDatabase = target.DatabaseName;
                 physical.DirtyTenantKey = null;
-                RecordWait(started);
+                physical.LeasedTicks = Stopwatch.GetTimestamp();
+                Instruments?.RecordWait(started);
                 return (physical, connection, useSql);
             }
             catch (MySqlException exception) when (ServerErrors.IsDatabaseUnavailable(exception))
@@ -307,10 +308,11 @@ internal sealed class ConnectionBroker : IAsyncDisposable
         if (refusal is not null && waiter.Blocked == ConnectionBudgetKind.Process)
         {
             // The server kept refusing for the whole wait: its own limit is the one to report.
+            Instruments?.RecordTimeout(ConnectionBudgetKind.Process);
             refusal.Throw();
         }
 
-        Instruments?.Timeouts.Add(1, new KeyValuePair<string, object?>(Instruments.BudgetTag, waiter.Blocked.ToString()));
+        Instruments?.RecordTimeout(waiter.Blocked);
         Log.BudgetExhausted(_logger, LogSafe.Text(waiter.Target.Key), elapsed.TotalMilliseconds, waiter.Blocked, waiter.BlockedLimit);
         throw new ConnectionBudgetExhaustedException(waiter.Target.Key, waiter.Blocked, waiter.BlockedLimit, waiter.BlockedHeld, elapsed);
     }
@@ -437,6 +439,7 @@ internal sealed class ConnectionBroker : IAsyncDisposable
         }
 
         var closed = physical.EndLease(connection, fate == LeaseFate.Failed);
+        Instruments?.RecordUse(physical.LeasedTicks);
 
         lock (_gate)
         {
@@ -457,6 +460,7 @@ internal sealed class ConnectionBroker : IAsyncDisposable
             Pulse();
         }
 
+        Instruments?.RecordUse(physical.LeasedTicks);
         Leaks?.Reclaimed(leakId, tenantKey);
         _ = CloseAndForgetAsync(physical);
     }
@@ -513,6 +517,15 @@ internal sealed class ConnectionBroker : IAsyncDisposable
         lock (_gate)
         {
             return new ConnectionBudgetSnapshot(_control.Limit, _control.Ceiling, _open, _inUse, _tenantsInUse.Count, _waiting);
+        }
+    }
+
+    /// <summary>Idle connections on every server.</summary>
+    public int IdleTotal()
+    {
+        lock (_gate)
+        {
+            return IdleCount();
         }
     }
 
@@ -1196,8 +1209,6 @@ internal sealed class ConnectionBroker : IAsyncDisposable
         server.Open -= closed;
         _open -= closed;
     }
-
-    private void RecordWait(long started) => Instruments?.WaitTime.Record(Stopwatch.GetElapsedTime(started).TotalSeconds);
 
     private void Pulse()
     {

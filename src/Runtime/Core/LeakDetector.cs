@@ -81,7 +81,7 @@ internal sealed class LeakDetector : IDisposable
 
         if (count)
         {
-            _instruments.Leaks.Add(1, new KeyValuePair<string, object?>(Instruments.TenantTag, tenantKey));
+            _instruments.RecordLeak(tenantKey);
         }
 
         Log.LeakReclaimed(_logger, LogSafe.Text(tenantKey), acquiredAt);
@@ -97,7 +97,7 @@ internal sealed class LeakDetector : IDisposable
             if (held >= _threshold && !record.Reported && record.MarkCounted())
             {
                 record.Reported = true;
-                _instruments.Leaks.Add(1, new KeyValuePair<string, object?>(Instruments.TenantTag, record.TenantKey));
+                _instruments.RecordLeak(record.TenantKey);
                 Log.LeakSuspected(_logger, LogSafe.Text(record.TenantKey), held.TotalMilliseconds, record.AcquiredAt.ToString());
             }
         }

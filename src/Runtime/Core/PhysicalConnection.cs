@@ -63,6 +63,9 @@ internal sealed class PhysicalConnection : IAsyncDisposable
 
     public long IdleSinceTicks { get; set; }
 
+    /// <summary>When its current lease got it (a <see cref="System.Diagnostics.Stopwatch"/> timestamp), for the use-time metric.</summary>
+    public long LeasedTicks { get; set; }
+
     /// <summary>The tenant whose session state the connection still holds (its reset was skipped), or null when it is clean.</summary>
     public string? DirtyTenantKey { get; set; }
 

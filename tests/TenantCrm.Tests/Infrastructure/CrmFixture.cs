@@ -55,17 +55,23 @@ public sealed class CrmFixture : IAsyncLifetime
     }
 
     /// <summary>Starts another instance of the app on the same server and waits until it has seeded.</summary>
-    /// <param name="settings">Settings on top of the fixture's, e.g. <c>TenantDbGuard:AcquireTimeout</c>.</param>
+    /// <param name="settings">Settings on top of the fixture's (they win), e.g. <c>TenantDbGuard:AcquireTimeout</c>.</param>
     public async Task<CrmApp> StartAppAsync(IReadOnlyDictionary<string, string>? settings = null)
     {
-        var app = new CrmApp(new Dictionary<string, string>(settings ?? new Dictionary<string, string>())
+        var all = new Dictionary<string, string>
         {
             ["ConnectionStrings:Master"] = Server.GetAppConnectionString(MasterDatabase),
             ["TenantCrm:Tenants"] = Tenants.ToString(CultureInfo.InvariantCulture),
             ["TenantCrm:CustomersPerTenant"] = CustomersPerTenant.ToString(CultureInfo.InvariantCulture),
             ["TenantCrm:DealsPerTenant"] = DealsPerTenant.ToString(CultureInfo.InvariantCulture),
             ["TenantCrm:SeedBatchSize"] = "4",
-        });
+        };
+        foreach (var (key, value) in settings ?? new Dictionary<string, string>())
+        {
+            all[key] = value;
+        }
+
+        var app = new CrmApp(all);
         try
         {
             await app.WaitUntilReadyAsync();

@@ -31,6 +31,9 @@ public sealed class RecordedMetrics : IMeterFactory
     /// <summary>The meters this factory made, by name.</summary>
     public IReadOnlyList<string> MeterNames => [.. _meters.Select(m => m.Name)];
 
+    /// <summary>Whether <paramref name="meter"/> is one this factory made.</summary>
+    public bool Made(Meter meter) => _meters.Contains(meter);
+
     public Meter Create(MeterOptions options)
     {
         var meter = new Meter(options);

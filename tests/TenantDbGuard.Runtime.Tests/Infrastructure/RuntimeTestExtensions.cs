@@ -10,6 +10,16 @@ public static class RuntimeTestExtensions
 {
     private static readonly TimeSpan SettleTimeout = TimeSpan.FromSeconds(5);
 
+    /// <summary>A loopback port nothing listens on (it was free a moment ago): connecting to it is refused at once.</summary>
+    public static int UnusedPort()
+    {
+        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return port;
+    }
+
     /// <summary>
     /// A <see cref="TenantDatabase"/> on <paramref name="server"/>'s master database as the unprivileged application
     /// account (root may exceed <c>max_connections</c> by one, the application may not).

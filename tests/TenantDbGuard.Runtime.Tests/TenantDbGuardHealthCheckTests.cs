@@ -1,0 +1,248 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using TenantDbGuard.Runtime.Tests.Infrastructure;
+
+namespace TenantDbGuard.Runtime.Tests;
+
+/// <summary>The health check (TenantDbGuard.HealthChecks) against a real server, registered as an application does.</summary>
+[Collection(MariaDbCollection.Name)]
+public sealed class TenantDbGuardHealthCheckTests(MariaDbFixture fixture) : IAsyncLifetime
+{
+    private MariaDbServer Server => fixture.Server;
+
+    public Task InitializeAsync() => fixture.CreateTenantsAsync(3);
+
+    public Task DisposeAsync() => Task.CompletedTask;
+
+    [Fact]
+    public async Task Healthy_when_the_master_answers_and_nothing_waits_with_the_budget_in_the_data()
+    {
+        await using var provider = Provider(Server.GetAppConnectionString(MariaDbFixture.MasterDatabase), o => o.MaxConnections = 4);
+        await provider.GetRequiredService<TenantDatabase>().QueryTenantAsync<int>(Key(1), "SELECT 1");
+
+        var entry = await CheckAsync(provider);
+
+        Assert.Equal(HealthStatus.Healthy, entry.Status);
+        Assert.Equal((4, 0, 0, 0), ((int)entry.Data["max"], (int)entry.Data["in_use"], (int)entry.Data["pending"], (int)entry.Data["recent_timeouts"]));
+        Assert.InRange((int)entry.Data["open"], 1, 4);
+        Assert.Equal(60d, entry.Data["timeout_window_seconds"]);
+    }
+
+    [Fact]
+    public async Task Degraded_at_once_without_queueing_when_a_budget_of_one_is_held_and_a_caller_waits()
+    {
+        await using var provider = Provider(Server.GetAppConnectionString(MariaDbFixture.MasterDatabase), o => o.MaxConnections = 1);
+        var db = provider.GetRequiredService<TenantDatabase>();
+        await using var held = await db.GetConnectionAsync(Key(1));
+
+        var full = await CheckAsync(provider);
+        Assert.Equal(HealthStatus.Degraded, full.Status);
+        Assert.Equal((1, 1, 0), ((int)full.Data["max"], (int)full.Data["in_use"], (int)full.Data["pending"]));
+
+        var waiter = db.QueryTenantAsync<int>(Key(2), "SELECT 1");
+        await db.WaitForSnapshotAsync(s => s.Waiting == 1, TimeSpan.FromSeconds(5));
+        var stopwatch = Stopwatch.StartNew();
+        var waiting = await CheckAsync(provider);
+
+        // The probe would have waited in line behind the caller (up to its 5 s timeout): it was not made.
+        Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(2), $"the check took {stopwatch.Elapsed}");
+        Assert.Equal(HealthStatus.Degraded, waiting.Status);
+        Assert.Equal((1, 1), ((int)waiting.Data["in_use"], (int)waiting.Data["pending"]));
+        Assert.Contains("1 callers waiting", waiting.Description);
+        Assert.Equal(1, db.GetBudgetSnapshot().Waiting);
+        await held.DisposeAsync();
+        await waiter.WaitAsync(TimeSpan.FromSeconds(5));
+
+        Assert.Equal(HealthStatus.Healthy, (await CheckAsync(provider)).Status);
+    }
+
+    [Fact]
+    public async Task Degraded_not_unhealthy_when_the_probe_waits_out_its_timeout_behind_a_full_master_cap()
+    {
+        await using var provider = Provider(
+            Server.GetAppConnectionString(MariaDbFixture.MasterDatabase),
+            o =>
+            {
+                o.MaxConnections = 4;
+                o.MaxMasterConnections = 1;
+            },
+            check => check.ProbeTimeout = TimeSpan.FromMilliseconds(500));
+        var db = provider.GetRequiredService<TenantDatabase>();
+        await using var master = await db.GetMasterConnectionAsync();
+
+        var entry = await CheckAsync(provider);
+
+        // The master answers the connection that holds the cap; the probe only waited its turn.
+        Assert.Equal(HealthStatus.Degraded, entry.Status);
+        Assert.Contains("waited", entry.Description);
+        Assert.Equal(0, db.GetBudgetSnapshot().Waiting);
+    }
+
+    [Fact]
+    public async Task Degraded_while_timeouts_are_recent_and_healthy_again_once_they_are_older_than_the_window()
+    {
+        await using var provider = Provider(
+            Server.GetAppConnectionString(MariaDbFixture.MasterDatabase),
+            o =>
+            {
+                // A tenant cap of 1 times the caller out; the budget keeps room for the probe however slow the machine.
+                o.MaxConnections = 4;
+                o.MaxConnectionsPerTenant = 1;
+                o.AcquireTimeout = TimeSpan.FromMilliseconds(200);
+            },
+            check => check.TimeoutWindow = TimeSpan.FromSeconds(1.5));
+        var db = provider.GetRequiredService<TenantDatabase>();
+        await using (await db.GetConnectionAsync(Key(1)))
+        {
+            await Assert.ThrowsAsync<ConnectionBudgetExhaustedException>(() => db.QueryTenantAsync<int>(Key(1), "SELECT 1"));
+        }
+
+        await db.WaitUntilAllReturnedAsync();
+        var recent = await CheckAsync(provider);
+        Assert.Equal(HealthStatus.Degraded, recent.Status);
+        Assert.Equal((1, 0, 0), ((int)recent.Data["recent_timeouts"], (int)recent.Data["in_use"], (int)recent.Data["pending"]));
+        Assert.Contains("timed out", recent.Description);
+
+        await Task.Delay(TimeSpan.FromSeconds(1.6));
+        var later = await CheckAsync(provider);
+        Assert.Equal(HealthStatus.Healthy, later.Status);
+        Assert.Equal(0, (int)later.Data["recent_timeouts"]);
+    }
+
+    [Fact]
+    public async Task Unhealthy_when_the_master_server_is_at_a_closed_port()
+    {
+        var port = RuntimeTestExtensions.UnusedPort();
+        await using var provider = Provider($"Server=127.0.0.1;Port={port};User ID=app;Password=x;Database=master", o => o.MaxConnections = 4);
+
+        var entry = await CheckAsync(provider);
+
+        Assert.Equal(HealthStatus.Unhealthy, entry.Status);
+        Assert.Contains("cannot be reached", entry.Description);
+        Assert.NotNull(entry.Exception);
+        Assert.Equal(0, (int)entry.Data["in_use"]);
+    }
+
+    [Fact]
+    public async Task The_failure_status_of_the_registration_is_used_for_an_unreachable_master()
+    {
+        await using var provider = Provider($"Server=127.0.0.1;Port={RuntimeTestExtensions.UnusedPort()};User ID=app;Password=x;Database=master", o => o.MaxConnections = 4, failureStatus: HealthStatus.Degraded);
+
+        Assert.Equal(HealthStatus.Degraded, (await CheckAsync(provider)).Status);
+    }
+
+    [Fact]
+    public async Task Unhealthy_once_the_master_server_stops()
+    {
+        var server = await MariaDbServer.StartAsync();
+        try
+        {
+            await MariaDbFixture.CreateTenantsAsync(server, 1);
+            await using var provider = Provider(server.GetAppConnectionString(MariaDbFixture.MasterDatabase), o => o.MaxConnections = 4);
+            Assert.Equal(HealthStatus.Healthy, (await CheckAsync(provider)).Status);
+
+            await server.DisposeAsync();
+            var entry = await CheckAsync(provider);
+
+            Assert.Equal(HealthStatus.Unhealthy, entry.Status);
+            Assert.Equal(0, (int)entry.Data["in_use"]);
+        }
+        finally
+        {
+            await server.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task A_master_that_accepts_but_never_answers_is_unhealthy_after_the_probe_timeout_and_the_check_is_cancellable()
+    {
+        using var silent = new TcpListener(IPAddress.Loopback, 0);
+        silent.Start();
+        var sockets = new List<Socket>();
+        var accepting = AcceptForeverAsync(silent, sockets);
+        var port = ((IPEndPoint)silent.LocalEndpoint).Port;
+        try
+        {
+            await using var provider = Provider(
+                $"Server=127.0.0.1;Port={port};User ID=app;Password=x;Database=master;Connection Timeout=60",
+                o => o.MaxConnections = 4,
+                check => check.ProbeTimeout = TimeSpan.FromMilliseconds(500));
+            var stopwatch = Stopwatch.StartNew();
+
+            var entry = await CheckAsync(provider);
+
+            Assert.Equal(HealthStatus.Unhealthy, entry.Status);
+            Assert.Contains("did not answer within 0.5 s", entry.Description);
+            Assert.InRange(stopwatch.Elapsed, TimeSpan.FromMilliseconds(400), TimeSpan.FromSeconds(5));
+
+            var check = new TenantDbGuardHealthCheck(provider.GetRequiredService<TenantDatabase>(), new TenantDbGuardHealthCheckOptions { ProbeTimeout = TimeSpan.FromSeconds(30) });
+            using var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
+            stopwatch.Restart();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => check.CheckHealthAsync(new HealthCheckContext { Registration = new HealthCheckRegistration("t", check, null, null) }, cancel.Token));
+            Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(5), $"cancelling took {stopwatch.Elapsed}");
+        }
+        finally
+        {
+            silent.Stop();
+            await accepting;
+            foreach (var socket in sockets)
+            {
+                socket.Dispose();
+            }
+        }
+    }
+
+    [Fact]
+    public void Bad_settings_are_refused_with_the_setting_named()
+    {
+        using var db = Server.CreateTenantDatabase();
+
+        var window = Assert.Throws<ArgumentOutOfRangeException>(() => new TenantDbGuardHealthCheck(db, new TenantDbGuardHealthCheckOptions { TimeoutWindow = TimeSpan.Zero }));
+        Assert.Contains("TimeoutWindow must be positive", window.Message);
+        var probe = Assert.Throws<ArgumentOutOfRangeException>(() => new TenantDbGuardHealthCheck(db, new TenantDbGuardHealthCheckOptions { ProbeTimeout = TimeSpan.FromSeconds(-1) }));
+        Assert.Contains("ProbeTimeout must be positive", probe.Message);
+    }
+
+    private static ServiceProvider Provider(
+        string masterConnectionString,
+        Action<TenantDbGuardOptions> configure,
+        Action<TenantDbGuardHealthCheckOptions>? check = null,
+        HealthStatus? failureStatus = null)
+    {
+        var services = new ServiceCollection();
+        services.AddLogging();
+        services.AddTenantDbGuard(options =>
+        {
+            options.MasterConnectionString = masterConnectionString;
+            configure(options);
+        });
+        services.AddHealthChecks().AddTenantDbGuard(check, failureStatus: failureStatus);
+        return services.BuildServiceProvider();
+    }
+
+    private static async Task<HealthReportEntry> CheckAsync(IServiceProvider provider)
+    {
+        var report = await provider.GetRequiredService<HealthCheckService>().CheckHealthAsync();
+        return report.Entries[TenantDbGuardHealthChecksBuilderExtensions.DefaultName];
+    }
+
+    private static async Task AcceptForeverAsync(TcpListener listener, List<Socket> sockets)
+    {
+        try
+        {
+            while (true)
+            {
+                sockets.Add(await listener.AcceptSocketAsync());
+            }
+        }
+        catch (Exception exception) when (exception is SocketException or ObjectDisposedException or InvalidOperationException)
+        {
+            // Stopped.
+        }
+    }
+
+    private static string Key(int number) => MariaDbFixture.TenantKey(number);
+}
