@@ -1,0 +1,175 @@
+using System;
+using System.Data;
+using System.Data.Common;
+using System.Diagnostics.CodeAnalysis;
+using System.Threading;
+using System.Threading.Tasks;
+using MySqlConnector;
+
+namespace TenantDbGuard.Core;
+
+/// <summary>
+/// A command of a <see cref="TenantDbConnection"/>: a <see cref="MySqlCommand"/> bound, each time it runs, to the lease
+/// its connection holds at that moment. Cancellation goes through the runtime, within the budget.
+/// </summary>
+internal sealed class TenantDbCommand : DbCommand
+{
+    private readonly MySqlCommand _inner = new();
+    private TenantDbConnection? _connection;
+    private TenantDbTransaction? _transaction;
+
+    [AllowNull]
+    public override string CommandText
+    {
+        get => _inner.CommandText;
+        set => _inner.CommandText = value;
+    }
+
+    public override int CommandTimeout
+    {
+        get => _inner.CommandTimeout;
+        set => _inner.CommandTimeout = value;
+    }
+
+    public override CommandType CommandType
+    {
+        get => _inner.CommandType;
+        set => _inner.CommandType = value;
+    }
+
+    public override bool DesignTimeVisible
+    {
+        get => _inner.DesignTimeVisible;
+        set => _inner.DesignTimeVisible = value;
+    }
+
+    public override UpdateRowSource UpdatedRowSource
+    {
+        get => _inner.UpdatedRowSource;
+        set => _inner.UpdatedRowSource = value;
+    }
+
+    protected override DbConnection? DbConnection
+    {
+        get => _connection;
+        set => _connection = Own(value);
+    }
+
+    protected override DbParameterCollection DbParameterCollection => _inner.Parameters;
+
+    protected override DbTransaction? DbTransaction
+    {
+        get => _transaction;
+        set => _transaction = value as TenantDbTransaction ?? (value is null ? null : throw new ArgumentException("The transaction must come from a TenantDbConnection's BeginTransaction.", nameof(value)));
+    }
+
+    public override void Cancel()
+    {
+        if (_connection?.State == ConnectionState.Open)
+        {
+            _connection.Lease.CancelStatement();
+        }
+    }
+
+    public override int ExecuteNonQuery()
+    {
+        Bind();
+        return _inner.ExecuteNonQuery();
+    }
+
+    public override async Task<int> ExecuteNonQueryAsync(CancellationToken cancellationToken)
+    {
+        using var watch = StatementCancellation.Watch(Bind(), cancellationToken);
+        try
+        {
+            return await _inner.ExecuteNonQueryAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception exception) when (StatementCancellation.IsCancellation(exception, cancellationToken))
+        {
+            throw StatementCancellation.Cancelled(exception, cancellationToken);
+        }
+    }
+
+    public override object? ExecuteScalar()
+    {
+        Bind();
+        return _inner.ExecuteScalar();
+    }
+
+    public override async Task<object?> ExecuteScalarAsync(CancellationToken cancellationToken)
+    {
+        using var watch = StatementCancellation.Watch(Bind(), cancellationToken);
+        try
+        {
+            return await _inner.ExecuteScalarAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception exception) when (StatementCancellation.IsCancellation(exception, cancellationToken))
+        {
+            throw StatementCancellation.Cancelled(exception, cancellationToken);
+        }
+    }
+
+    public override void Prepare()
+    {
+        Bind();
+        _inner.Prepare();
+    }
+
+    public override Task PrepareAsync(CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        Bind();
+        return _inner.PrepareAsync(CancellationToken.None);
+    }
+
+    protected override DbParameter CreateDbParameter() => _inner.CreateParameter();
+
+    protected override DbDataReader ExecuteDbDataReader(CommandBehavior behavior)
+    {
+        var lease = Bind();
+        return new TenantDbDataReader(_inner.ExecuteReader(behavior & ~CommandBehavior.CloseConnection), lease, ClosesWith(behavior));
+    }
+
+    protected override async Task<DbDataReader> ExecuteDbDataReaderAsync(CommandBehavior behavior, CancellationToken cancellationToken)
+    {
+        var lease = Bind();
+        using var watch = StatementCancellation.Watch(lease, cancellationToken);
+        try
+        {
+            var reader = await _inner.ExecuteReaderAsync(behavior & ~CommandBehavior.CloseConnection, CancellationToken.None).ConfigureAwait(false);
+            return new TenantDbDataReader(reader, lease, ClosesWith(behavior));
+        }
+        catch (Exception exception) when (StatementCancellation.IsCancellation(exception, cancellationToken))
+        {
+            throw StatementCancellation.Cancelled(exception, cancellationToken);
+        }
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            _inner.Dispose();
+        }
+
+        base.Dispose(disposing);
+    }
+
+    /// <summary>Checks a connection given to a command or batch: only a <see cref="TenantDbConnection"/> (or none).</summary>
+    internal static TenantDbConnection? Own(DbConnection? connection) =>
+        connection as TenantDbConnection ?? (connection is null ? null : throw new ArgumentException(
+            "A TenantDbGuard command runs only on a TenantDbConnection (from TenantDatabase.ForTenant(key)).", nameof(connection)));
+
+    private TenantDbConnection? ClosesWith(CommandBehavior behavior) =>
+        (behavior & CommandBehavior.CloseConnection) != 0 ? _connection : null;
+
+    /// <summary>Puts the command on its connection's current lease (and the transaction's session).</summary>
+    private TenantConnectionLease Bind()
+    {
+        var connection = _connection ?? throw new InvalidOperationException("The command has no connection: set DbCommand.Connection to an open TenantDbConnection.");
+        var lease = connection.Lease;
+        _inner.Connection = lease.Connection;
+        _inner.Transaction = _transaction?.Inner;
+        return lease;
+    }
+}
