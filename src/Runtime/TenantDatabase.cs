@@ -41,6 +41,7 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     private const int DataSourceCacheSize = 4096;
 
     private readonly TenantDbGuardOptions _options;
+    private readonly DataSourceSettings _settings;
     private readonly MySqlConnectionStringBuilder _master;
     private readonly ILogger _logger;
     private readonly ConnectionBroker _broker;
@@ -60,12 +61,19 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     /// <param name="meterFactory">Where to create the <c>TenantDbGuard</c> meter; a plain <see cref="Meter"/> when <see langword="null"/>.</param>
     /// <exception cref="ArgumentException">An option is missing or out of range; the message names it.</exception>
     public TenantDatabase(TenantDbGuardOptions options, ILoggerFactory? loggerFactory = null, IMeterFactory? meterFactory = null)
+        : this(options, loggerFactory, meterFactory, DataSourceSettings.None)
+    {
+    }
+
+    /// <summary>Creates the runtime from a <see cref="TenantDatabaseBuilder"/>'s settings.</summary>
+    internal TenantDatabase(TenantDbGuardOptions options, ILoggerFactory? loggerFactory, IMeterFactory? meterFactory, DataSourceSettings settings)
     {
         if (options is null)
         {
             throw new ArgumentNullException(nameof(options));
         }
 
+        _settings = settings;
         _options = Validate(options);
         _master = new MySqlConnectionStringBuilder(_options.MasterConnectionString) { Pooling = false };
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("TenantDbGuard");
@@ -697,7 +705,7 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
         return _broker.GetOrAddServer(key, () =>
         {
             Log.PoolCreated(_logger, key);
-            return new ServerPool(key, _master, server, serverPort, _options.ResetSessionOnRelease);
+            return new ServerPool(key, _master, server, serverPort, _options.ResetSessionOnRelease, _settings);
         });
     }
 
@@ -731,9 +739,11 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
         int serverMax;
         while (true)
         {
-            var connection = new MySqlConnection(_master.ConnectionString);
-            await using (connection.ConfigureAwait(false))
+            var probe = _settings.CreateBuilder(_master.ConnectionString).Build();
+            await using (probe.ConfigureAwait(false))
             {
+                var connection = probe.CreateConnection();
+                await using var disposeConnection = connection.ConfigureAwait(false);
                 try
                 {
                     await connection.OpenAsync(CancellationToken.None).ConfigureAwait(false);

@@ -55,6 +55,7 @@ internal sealed class TenantDbGuardOptionsValidator : IValidateOptions<TenantDbG
         Require(options.ValidateAfterIdle >= TimeSpan.Zero, "ValidateAfterIdle must not be negative.");
         Require(options.ResetTimeout > TimeSpan.Zero, "ResetTimeout must be positive.");
         Require(options.LeakDetectionThreshold is null || options.LeakDetectionThreshold > TimeSpan.Zero, "LeakDetectionThreshold must be positive when set.");
+        Require(options.TimeProvider is not null, "TimeProvider is required (TimeProvider.System by default).");
         Require(TenantRegistry.IsPlainTableName(options.TenantsTable), $"TenantsTable '{LogSafe.Text(options.TenantsTable ?? string.Empty)}' is not a plain table name (letters, digits and '_').");
         if (string.IsNullOrEmpty(options.TenantKeyPattern))
         {
