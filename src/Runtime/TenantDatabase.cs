@@ -80,7 +80,7 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
         _broker = new ConnectionBroker(_options, _logger);
         _instruments = new Instruments(meterFactory, _broker);
         _broker.Instruments = _instruments;
-        _leaks = new LeakDetector(_options.LeakDetectionThreshold, _logger, _instruments);
+        _leaks = new LeakDetector(_options.LeakDetectionThreshold, _options.TimeProvider, _logger, _instruments);
         _broker.Leaks = _leaks;
         _registry = new TenantRegistry(_options, new MasterLocation(_master.Server, _master.Port, _master.Database), token => LeaseMasterAsync(exposed: false, token), _logger);
         _masterTarget = new Lazy<TenantTarget>(() => new TenantTarget(MasterKey, _master.Database, GetServer(null, null), _options.MaxMasterConnections, ConnectionBudgetKind.Master));
@@ -735,7 +735,7 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     /// </summary>
     private async Task ResolveBudgetAsync()
     {
-        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var started = _options.TimeProvider.GetTimestamp();
         int serverMax;
         while (true)
         {
@@ -752,7 +752,7 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
                 }
                 catch (MySqlException exception) when (ServerErrors.IsConnectionLimit(exception))
                 {
-                    if (System.Diagnostics.Stopwatch.GetElapsedTime(started) >= _options.AcquireTimeout)
+                    if (_options.TimeProvider.GetElapsedTime(started) >= _options.AcquireTimeout)
                     {
                         Log.ServerLimitReached(_logger, exception, MasterKey, exception.Number);
                         throw new ServerConnectionLimitException(MasterKey, exception.Number, processBudget: null, exception);

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using TenantDbGuard.Runtime.Tests.Infrastructure;
 using Xunit.Abstractions;
 
@@ -124,10 +125,21 @@ public sealed class ConnectionBudgetSnapshotTests(MariaDbFixture fixture, ITestO
     public async Task Idle_connections_are_closed_after_IdleTimeout()
     {
         await Server.WaitForAppConnectionsAsync();
-        await using var db = Server.CreateTenantDatabase(o => o.IdleTimeout = TimeSpan.FromMilliseconds(300));
+        var time = new FakeTimeProvider();
+        await using var db = Server.CreateTenantDatabase(o =>
+        {
+            o.IdleTimeout = TimeSpan.FromSeconds(60);
+            o.TimeProvider = time;
+        });
         await Task.WhenAll(Enumerable.Range(1, 4).Select(n => db.QueryTenantAsync<int>(Key(n), "SELECT SLEEP(0.1)")));
-        Assert.InRange(db.GetBudgetSnapshot().Open, 1, 8);
+        var open = (await db.WaitUntilAllReturnedAsync()).Open;
+        Assert.InRange(open, 1, 8);
 
+        // The reaper looks every 30 s: a connection idle for less than IdleTimeout stays.
+        time.Advance(TimeSpan.FromSeconds(59));
+        Assert.Equal(open, db.GetBudgetSnapshot().Open);
+
+        time.Advance(TimeSpan.FromSeconds(31));
         await db.WaitForSnapshotAsync(s => s.Open == 0, TimeSpan.FromSeconds(3));
 
         await Server.WaitForAppConnectionsAsync();
