@@ -1,5 +1,6 @@
 using System;
 using System.Threading;
+using System.Threading.Tasks;
 using MySqlConnector;
 
 namespace TenantDbGuard.Core;
@@ -20,12 +21,32 @@ internal static class StatementCancellation
             : default;
     }
 
+    /// <summary>
+    /// Runs one statement (or read) of <paramref name="lease"/>, watching <paramref name="cancellationToken"/>: a
+    /// statement killed because it was cancelled ends in an <see cref="OperationCanceledException"/>.
+    /// </summary>
+    public static Task<TResult> RunAsync<TState, TResult>(TenantConnectionLease lease, TState state, Func<TState, Task<TResult>> run, CancellationToken cancellationToken) =>
+        cancellationToken.CanBeCanceled ? WatchedAsync(lease, state, run, cancellationToken) : run(state);
+
+    private static async Task<TResult> WatchedAsync<TState, TResult>(TenantConnectionLease lease, TState state, Func<TState, Task<TResult>> run, CancellationToken cancellationToken)
+    {
+        using var watch = Watch(lease, cancellationToken);
+        try
+        {
+            return await run(state).ConfigureAwait(false);
+        }
+        catch (Exception exception) when (IsCancellation(exception, cancellationToken))
+        {
+            throw Cancelled(exception, cancellationToken);
+        }
+    }
+
     /// <summary>Whether <paramref name="exception"/> is the statement killed because <paramref name="cancellationToken"/> was cancelled.</summary>
-    public static bool IsCancellation(Exception exception, CancellationToken cancellationToken) =>
+    private static bool IsCancellation(Exception exception, CancellationToken cancellationToken) =>
         cancellationToken.IsCancellationRequested
         && exception is MySqlException { ErrorCode: MySqlErrorCode.QueryInterrupted } or OperationCanceledException;
 
     /// <summary>The error the caller sees for a statement it cancelled.</summary>
-    public static OperationCanceledException Cancelled(Exception exception, CancellationToken cancellationToken) =>
+    private static OperationCanceledException Cancelled(Exception exception, CancellationToken cancellationToken) =>
         new(exception.Message, exception, cancellationToken);
 }

@@ -48,18 +48,8 @@ internal sealed class TenantDbBatch : DbBatch
         return _inner.ExecuteNonQuery();
     }
 
-    public override async Task<int> ExecuteNonQueryAsync(CancellationToken cancellationToken = default)
-    {
-        using var watch = StatementCancellation.Watch(Bind(), cancellationToken);
-        try
-        {
-            return await _inner.ExecuteNonQueryAsync(CancellationToken.None).ConfigureAwait(false);
-        }
-        catch (Exception exception) when (StatementCancellation.IsCancellation(exception, cancellationToken))
-        {
-            throw StatementCancellation.Cancelled(exception, cancellationToken);
-        }
-    }
+    public override Task<int> ExecuteNonQueryAsync(CancellationToken cancellationToken = default) =>
+        StatementCancellation.RunAsync(Bind(), _inner, static inner => inner.ExecuteNonQueryAsync(CancellationToken.None), cancellationToken);
 
     public override object? ExecuteScalar()
     {
@@ -67,18 +57,8 @@ internal sealed class TenantDbBatch : DbBatch
         return _inner.ExecuteScalar();
     }
 
-    public override async Task<object?> ExecuteScalarAsync(CancellationToken cancellationToken = default)
-    {
-        using var watch = StatementCancellation.Watch(Bind(), cancellationToken);
-        try
-        {
-            return await _inner.ExecuteScalarAsync(CancellationToken.None).ConfigureAwait(false);
-        }
-        catch (Exception exception) when (StatementCancellation.IsCancellation(exception, cancellationToken))
-        {
-            throw StatementCancellation.Cancelled(exception, cancellationToken);
-        }
-    }
+    public override Task<object?> ExecuteScalarAsync(CancellationToken cancellationToken = default) =>
+        StatementCancellation.RunAsync(Bind(), _inner, static inner => inner.ExecuteScalarAsync(CancellationToken.None), cancellationToken);
 
     public override void Prepare()
     {
@@ -101,19 +81,15 @@ internal sealed class TenantDbBatch : DbBatch
         return new TenantDbDataReader(_inner.ExecuteReader(behavior & ~CommandBehavior.CloseConnection), lease, ClosesWith(behavior));
     }
 
-    protected override async Task<DbDataReader> ExecuteDbDataReaderAsync(CommandBehavior behavior, CancellationToken cancellationToken)
+    protected override Task<DbDataReader> ExecuteDbDataReaderAsync(CommandBehavior behavior, CancellationToken cancellationToken)
     {
         var lease = Bind();
-        using var watch = StatementCancellation.Watch(lease, cancellationToken);
-        try
-        {
-            var reader = await _inner.ExecuteReaderAsync(behavior & ~CommandBehavior.CloseConnection, CancellationToken.None).ConfigureAwait(false);
-            return new TenantDbDataReader((MySqlDataReader)reader, lease, ClosesWith(behavior));
-        }
-        catch (Exception exception) when (StatementCancellation.IsCancellation(exception, cancellationToken))
-        {
-            throw StatementCancellation.Cancelled(exception, cancellationToken);
-        }
+        return StatementCancellation.RunAsync(
+            lease,
+            (Inner: _inner, Lease: lease, Behavior: behavior, CloseWith: ClosesWith(behavior)),
+            static async state => (DbDataReader)new TenantDbDataReader(
+                (MySqlDataReader)await state.Inner.ExecuteReaderAsync(state.Behavior & ~CommandBehavior.CloseConnection, CancellationToken.None).ConfigureAwait(false), state.Lease, state.CloseWith),
+            cancellationToken);
     }
 
     public override void Dispose()

@@ -77,18 +77,8 @@ internal sealed class TenantDbCommand : DbCommand
         return _inner.ExecuteNonQuery();
     }
 
-    public override async Task<int> ExecuteNonQueryAsync(CancellationToken cancellationToken)
-    {
-        using var watch = StatementCancellation.Watch(Bind(), cancellationToken);
-        try
-        {
-            return await _inner.ExecuteNonQueryAsync(CancellationToken.None).ConfigureAwait(false);
-        }
-        catch (Exception exception) when (StatementCancellation.IsCancellation(exception, cancellationToken))
-        {
-            throw StatementCancellation.Cancelled(exception, cancellationToken);
-        }
-    }
+    public override Task<int> ExecuteNonQueryAsync(CancellationToken cancellationToken) =>
+        StatementCancellation.RunAsync(Bind(), _inner, static inner => inner.ExecuteNonQueryAsync(CancellationToken.None), cancellationToken);
 
     public override object? ExecuteScalar()
     {
@@ -96,18 +86,8 @@ internal sealed class TenantDbCommand : DbCommand
         return _inner.ExecuteScalar();
     }
 
-    public override async Task<object?> ExecuteScalarAsync(CancellationToken cancellationToken)
-    {
-        using var watch = StatementCancellation.Watch(Bind(), cancellationToken);
-        try
-        {
-            return await _inner.ExecuteScalarAsync(CancellationToken.None).ConfigureAwait(false);
-        }
-        catch (Exception exception) when (StatementCancellation.IsCancellation(exception, cancellationToken))
-        {
-            throw StatementCancellation.Cancelled(exception, cancellationToken);
-        }
-    }
+    public override Task<object?> ExecuteScalarAsync(CancellationToken cancellationToken) =>
+        StatementCancellation.RunAsync(Bind(), _inner, static inner => inner.ExecuteScalarAsync(CancellationToken.None), cancellationToken);
 
     public override void Prepare()
     {
@@ -130,19 +110,15 @@ internal sealed class TenantDbCommand : DbCommand
         return new TenantDbDataReader(_inner.ExecuteReader(behavior & ~CommandBehavior.CloseConnection), lease, ClosesWith(behavior));
     }
 
-    protected override async Task<DbDataReader> ExecuteDbDataReaderAsync(CommandBehavior behavior, CancellationToken cancellationToken)
+    protected override Task<DbDataReader> ExecuteDbDataReaderAsync(CommandBehavior behavior, CancellationToken cancellationToken)
     {
         var lease = Bind();
-        using var watch = StatementCancellation.Watch(lease, cancellationToken);
-        try
-        {
-            var reader = await _inner.ExecuteReaderAsync(behavior & ~CommandBehavior.CloseConnection, CancellationToken.None).ConfigureAwait(false);
-            return new TenantDbDataReader(reader, lease, ClosesWith(behavior));
-        }
-        catch (Exception exception) when (StatementCancellation.IsCancellation(exception, cancellationToken))
-        {
-            throw StatementCancellation.Cancelled(exception, cancellationToken);
-        }
+        return StatementCancellation.RunAsync(
+            lease,
+            (Inner: _inner, Lease: lease, Behavior: behavior, CloseWith: ClosesWith(behavior)),
+            static async state => (DbDataReader)new TenantDbDataReader(
+                await state.Inner.ExecuteReaderAsync(state.Behavior & ~CommandBehavior.CloseConnection, CancellationToken.None).ConfigureAwait(false), state.Lease, state.CloseWith),
+            cancellationToken);
     }
 
     protected override void Dispose(bool disposing)

@@ -46,33 +46,13 @@ internal sealed class TenantDbDataReader : DbDataReader, IDbColumnSchemaGenerato
 
     public override bool Read() => _inner.Read();
 
-    public override async Task<bool> ReadAsync(CancellationToken cancellationToken)
-    {
-        using var watch = StatementCancellation.Watch(_lease, cancellationToken);
-        try
-        {
-            return await _inner.ReadAsync(CancellationToken.None).ConfigureAwait(false);
-        }
-        catch (Exception exception) when (StatementCancellation.IsCancellation(exception, cancellationToken))
-        {
-            throw StatementCancellation.Cancelled(exception, cancellationToken);
-        }
-    }
+    public override Task<bool> ReadAsync(CancellationToken cancellationToken) =>
+        StatementCancellation.RunAsync(_lease, _inner, static inner => inner.ReadAsync(CancellationToken.None), cancellationToken);
 
     public override bool NextResult() => _inner.NextResult();
 
-    public override async Task<bool> NextResultAsync(CancellationToken cancellationToken)
-    {
-        using var watch = StatementCancellation.Watch(_lease, cancellationToken);
-        try
-        {
-            return await _inner.NextResultAsync(CancellationToken.None).ConfigureAwait(false);
-        }
-        catch (Exception exception) when (StatementCancellation.IsCancellation(exception, cancellationToken))
-        {
-            throw StatementCancellation.Cancelled(exception, cancellationToken);
-        }
-    }
+    public override Task<bool> NextResultAsync(CancellationToken cancellationToken) =>
+        StatementCancellation.RunAsync(_lease, _inner, static inner => inner.NextResultAsync(CancellationToken.None), cancellationToken);
 
     public override bool GetBoolean(int ordinal) => _inner.GetBoolean(ordinal);
 
