@@ -137,9 +137,15 @@ public sealed class TenantDbConnection : DbConnection
     }
 
     /// <summary>Gives the lease back. Closing a closed connection does nothing.</summary>
-    public override void Close()
+    public override void Close() => CloseLease(null);
+
+    /// <summary>
+    /// Gives the lease back; when <paramref name="expected"/> is set, only if it is still the connection's lease (a
+    /// reader or the driver acting for an earlier opening must not close a later one).
+    /// </summary>
+    internal void CloseLease(TenantConnectionLease? expected)
     {
-        var lease = Interlocked.Exchange(ref _lease, null);
+        var lease = expected is null ? Interlocked.Exchange(ref _lease, null) : Interlocked.CompareExchange(ref _lease, null, expected) == expected ? expected : null;
         if (lease is null)
         {
             return;
@@ -220,9 +226,9 @@ public sealed class TenantDbConnection : DbConnection
     /// </summary>
     private void OnInnerStateChange(object? sender, StateChangeEventArgs e)
     {
-        if (e.CurrentState == ConnectionState.Closed && ReferenceEquals(Volatile.Read(ref _lease)?.ConnectionUnchecked, sender))
+        if (e.CurrentState == ConnectionState.Closed && Volatile.Read(ref _lease) is { } lease && ReferenceEquals(lease.ConnectionUnchecked, sender))
         {
-            Close();
+            CloseLease(lease);
         }
     }
 }

@@ -254,6 +254,26 @@ public sealed class TenantDataSourceTests(MariaDbFixture fixture, ITestOutputHel
     }
 
     [Fact]
+    public async Task A_reader_that_closes_its_connection_closes_only_the_opening_it_was_read_on()
+    {
+        await using var db = Server.CreateTenantDatabase(o => o.MaxConnections = 2);
+        await using var connection = await db.ForTenant(Key(0)).OpenConnectionAsync();
+        var command = connection.CreateCommand();
+        command.CommandText = "SELECT tenant FROM marker";
+        var reader = await command.ExecuteReaderAsync(CommandBehavior.CloseConnection);
+        Assert.True(await reader.ReadAsync());
+
+        await connection.CloseAsync();
+        await connection.OpenAsync();
+        await reader.DisposeAsync();
+
+        // The reader belonged to the first opening: the second one is still open and holds its lease.
+        Assert.Equal(ConnectionState.Open, connection.State);
+        Assert.Equal(Key(0), await connection.ExecuteScalarAsync<string>("SELECT tenant FROM marker"));
+        Assert.Equal(1, db.GetBudgetSnapshot().InUse);
+    }
+
+    [Fact]
     public async Task Fifty_concurrent_opens_across_tenants_share_a_small_budget_and_all_come_back()
     {
         await using var db = Server.CreateTenantDatabase(o =>

@@ -126,7 +126,7 @@ internal sealed class TenantDbDataReader : DbDataReader, IDbColumnSchemaGenerato
         }
         finally
         {
-            _closeWith?.Close();
+            _closeWith?.CloseLease(_lease);
         }
     }
 
@@ -138,7 +138,7 @@ internal sealed class TenantDbDataReader : DbDataReader, IDbColumnSchemaGenerato
         }
         finally
         {
-            _closeWith?.Close();
+            _closeWith?.CloseLease(_lease);
         }
     }
 
@@ -150,7 +150,7 @@ internal sealed class TenantDbDataReader : DbDataReader, IDbColumnSchemaGenerato
         }
         finally
         {
-            _closeWith?.Close();
+            _closeWith?.CloseLease(_lease);
         }
     }
 
