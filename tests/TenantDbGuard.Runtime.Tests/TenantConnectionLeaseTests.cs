@@ -119,14 +119,7 @@ public sealed class TenantConnectionLeaseTests(MariaDbFixture fixture, ITestOutp
         var logs = new CapturedLogs();
         using var metrics = new RecordedMetrics();
         var time = new FakeTimeProvider();
-        await using var db = Server.CreateTenantDatabase(
-            o =>
-            {
-                o.LeakDetectionThreshold = TimeSpan.FromSeconds(30);
-                o.TimeProvider = time;
-            },
-            logs,
-            metrics);
+        await using var db = CreateWithLeakDetection(time, logs, metrics);
 
         await HoldALeaseTooLongAsync(db, logs, time, TimeSpan.FromSeconds(29), TimeSpan.FromSeconds(2));
 
@@ -150,13 +143,7 @@ public sealed class TenantConnectionLeaseTests(MariaDbFixture fixture, ITestOutp
     {
         var logs = new CapturedLogs();
         var time = new FakeTimeProvider();
-        await using var db = Server.CreateTenantDatabase(
-            o =>
-            {
-                o.LeakDetectionThreshold = TimeSpan.FromSeconds(30);
-                o.TimeProvider = time;
-            },
-            logs);
+        await using var db = CreateWithLeakDetection(time, logs);
         await db.QueryTenantAsync<int>(Key(2), "SELECT 1");
 
         await RunSlowWorkInAHelperAsync(db, time);
@@ -172,14 +159,7 @@ public sealed class TenantConnectionLeaseTests(MariaDbFixture fixture, ITestOutp
         var logs = new CapturedLogs();
         using var metrics = new RecordedMetrics();
         var time = new FakeTimeProvider();
-        await using var db = Server.CreateTenantDatabase(
-            o =>
-            {
-                o.LeakDetectionThreshold = TimeSpan.FromSeconds(30);
-                o.TimeProvider = time;
-            },
-            logs,
-            metrics);
+        await using var db = CreateWithLeakDetection(time, logs, metrics);
 
         for (var i = 0; i < 5; i++)
         {
@@ -337,6 +317,17 @@ public sealed class TenantConnectionLeaseTests(MariaDbFixture fixture, ITestOutp
         await using var root = await Server.OpenConnectionAsync();
         return (await root.QueryAsync<long>("SELECT ID FROM information_schema.PROCESSLIST WHERE USER = @user", new { user = MariaDbServer.AppUser })).ToArray();
     }
+
+    /// <summary>A runtime that reports leases held 30 s on <paramref name="time"/>'s clock.</summary>
+    private TenantDatabase CreateWithLeakDetection(FakeTimeProvider time, CapturedLogs logs, RecordedMetrics? metrics = null) =>
+        Server.CreateTenantDatabase(
+            o =>
+            {
+                o.LeakDetectionThreshold = TimeSpan.FromSeconds(30);
+                o.TimeProvider = time;
+            },
+            logs,
+            metrics);
 
     /// <summary>Holds a lease for <paramref name="first"/> (not reported yet), then <paramref name="then"/> more.</summary>
     private static async Task HoldALeaseTooLongAsync(TenantDatabase db, CapturedLogs logs, FakeTimeProvider time, TimeSpan first, TimeSpan then)

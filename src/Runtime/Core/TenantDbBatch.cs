@@ -31,16 +31,10 @@ internal sealed class TenantDbBatch : DbBatch
     protected override DbTransaction? DbTransaction
     {
         get => _transaction;
-        set => _transaction = value as TenantDbTransaction ?? (value is null ? null : throw new ArgumentException("The transaction must come from a TenantDbConnection's BeginTransaction.", nameof(value)));
+        set => _transaction = TenantDbCommand.OwnTransaction(value);
     }
 
-    public override void Cancel()
-    {
-        if (_connection?.State == ConnectionState.Open)
-        {
-            _connection.Lease.CancelStatement();
-        }
-    }
+    public override void Cancel() => TenantDbCommand.CancelOn(_connection);
 
     public override int ExecuteNonQuery()
     {

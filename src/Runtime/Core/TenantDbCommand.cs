@@ -60,16 +60,10 @@ internal sealed class TenantDbCommand : DbCommand
     protected override DbTransaction? DbTransaction
     {
         get => _transaction;
-        set => _transaction = value as TenantDbTransaction ?? (value is null ? null : throw new ArgumentException("The transaction must come from a TenantDbConnection's BeginTransaction.", nameof(value)));
+        set => _transaction = OwnTransaction(value);
     }
 
-    public override void Cancel()
-    {
-        if (_connection?.State == ConnectionState.Open)
-        {
-            _connection.Lease.CancelStatement();
-        }
-    }
+    public override void Cancel() => CancelOn(_connection);
 
     public override int ExecuteNonQuery()
     {
@@ -135,6 +129,20 @@ internal sealed class TenantDbCommand : DbCommand
     internal static TenantDbConnection? Own(DbConnection? connection) =>
         connection as TenantDbConnection ?? (connection is null ? null : throw new ArgumentException(
             "A TenantDbGuard command runs only on a TenantDbConnection (from TenantDatabase.ForTenant(key)).", nameof(connection)));
+
+    /// <summary>Checks a transaction given to a command or batch: only a <see cref="TenantDbConnection"/>'s (or none).</summary>
+    internal static TenantDbTransaction? OwnTransaction(DbTransaction? transaction) =>
+        transaction as TenantDbTransaction ?? (transaction is null ? null : throw new ArgumentException(
+            "The transaction must come from a TenantDbConnection's BeginTransaction.", nameof(transaction)));
+
+    /// <summary>Cancels what runs on <paramref name="connection"/>'s lease, within the budget; nothing when it is closed.</summary>
+    internal static void CancelOn(TenantDbConnection? connection)
+    {
+        if (connection?.State == ConnectionState.Open)
+        {
+            connection.Lease.CancelStatement();
+        }
+    }
 
     private TenantDbConnection? ClosesWith(CommandBehavior behavior) =>
         (behavior & CommandBehavior.CloseConnection) != 0 ? _connection : null;
