@@ -43,6 +43,10 @@ public sealed class TenantConnectionLease : IAsyncDisposable, IDisposable
     private readonly LeaseSentinel? _sentinel;
     private readonly Cancellation? _cancellation;
     private readonly long _leakId;
+    private readonly bool _cancellable;
+    private readonly object _killGate = new();
+    private TaskCompletionSource? _ended;
+    private Task _statementKill = Task.CompletedTask;
     private int _released;
     private Task _recycled = Task.CompletedTask;
     private int _fate;
@@ -56,7 +60,8 @@ public sealed class TenantConnectionLease : IAsyncDisposable, IDisposable
         LeakDetector leaks,
         long leakId,
         bool killOnCancel,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken,
+        bool statementCancellation = false)
     {
         _broker = broker;
         _physical = physical;
@@ -65,11 +70,12 @@ public sealed class TenantConnectionLease : IAsyncDisposable, IDisposable
         _leakId = leakId;
         TenantKey = tenantKey;
         DatabaseName = databaseName;
+        _cancellable = cancellationToken.CanBeCanceled || statementCancellation;
         if (!killOnCancel)
         {
             // Code outside the runtime gets this lease and may drop it: a sentinel takes it back then. A helper's lease
             // (killOnCancel) never leaves the runtime, which gives it back on every path.
-            _sentinel = new LeaseSentinel(broker, physical, tenantKey, cancellationToken.CanBeCanceled, leakId);
+            _sentinel = new LeaseSentinel(broker, physical, tenantKey, _cancellable, leakId);
             connection.StateChange += _sentinel.OnStateChange;
         }
 
@@ -96,6 +102,9 @@ public sealed class TenantConnectionLease : IAsyncDisposable, IDisposable
     /// <exception cref="ObjectDisposedException">The lease was already given back.</exception>
     public MySqlConnection Connection =>
         Volatile.Read(ref _released) == 0 ? _connection : throw new ObjectDisposedException(nameof(TenantConnectionLease), "The lease was given back; acquire a new one.");
+
+    /// <summary>The lease's connection object, given back or not (for the runtime's own bookkeeping).</summary>
+    internal MySqlConnection ConnectionUnchecked => _connection;
 
     /// <summary>
     /// Cancelled when the token given to <see cref="TenantDatabase.GetConnectionAsync"/> is, once the connection budget
@@ -131,6 +140,26 @@ public sealed class TenantConnectionLease : IAsyncDisposable, IDisposable
 
     internal void MarkFailed() => Volatile.Write(ref _fate, (int)LeaseFate.Failed);
 
+    /// <summary>
+    /// Stops the statement running on the lease's session with <c>KILL QUERY</c>, sent by the runtime over another
+    /// connection the budget holds (never one MySqlConnector opens outside it). The session is not reused before the
+    /// kill is done. Does nothing once the lease is given back.
+    /// </summary>
+    internal void CancelStatement()
+    {
+        lock (_killGate)
+        {
+            if (Volatile.Read(ref _released) != 0)
+            {
+                return;
+            }
+
+            _ended ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            var kill = _broker.KillAsync(_physical.Server, _physical.ThreadId, queryOnly: true, _ended.Task);
+            _statementKill = _statementKill.IsCompleted ? kill : Task.WhenAll(_statementKill, kill);
+        }
+    }
+
     private void Release()
     {
         if (Interlocked.Exchange(ref _released, 1) != 0)
@@ -139,6 +168,14 @@ public sealed class TenantConnectionLease : IAsyncDisposable, IDisposable
         }
 
         var pendingKill = _cancellation?.End() ?? Task.CompletedTask;
+        lock (_killGate)
+        {
+            _ended?.TrySetResult();
+            if (!_statementKill.IsCompleted)
+            {
+                pendingKill = pendingKill.IsCompleted ? _statementKill : Task.WhenAll(pendingKill, _statementKill);
+            }
+        }
         if (_sentinel is not null)
         {
             _sentinel.Disarm();
@@ -146,7 +183,7 @@ public sealed class TenantConnectionLease : IAsyncDisposable, IDisposable
         }
 
         _leaks.Untrack(_leakId);
-        _recycled = _broker.Release(_physical, _connection, TenantKey, _cancellation is not null, (LeaseFate)Volatile.Read(ref _fate), pendingKill);
+        _recycled = _broker.Release(_physical, _connection, TenantKey, _cancellable, (LeaseFate)Volatile.Read(ref _fate), pendingKill);
     }
 
     /// <summary>

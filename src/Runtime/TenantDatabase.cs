@@ -38,7 +38,10 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     /// <summary>The key under which the master database appears in errors, logs and metrics.</summary>
     public const string MasterKey = "(master)";
 
+    private const int DataSourceCacheSize = 4096;
+
     private readonly TenantDbGuardOptions _options;
+    private readonly DataSourceSettings _settings;
     private readonly MySqlConnectionStringBuilder _master;
     private readonly ILogger _logger;
     private readonly ConnectionBroker _broker;
@@ -48,6 +51,8 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     private readonly object _budgetGate = new();
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, TenantTarget> _targets = new(StringComparer.Ordinal);
     private readonly Lazy<TenantTarget> _masterTarget;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, TenantDataSource> _dataSources = new(StringComparer.Ordinal);
+    private readonly Lazy<TenantDataSource> _masterDataSource;
     private Task? _budget;
 
     /// <summary>Creates the tenant database access for one process.</summary>
@@ -56,23 +61,31 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     /// <param name="meterFactory">Where to create the <c>TenantDbGuard</c> meter; a plain <see cref="Meter"/> when <see langword="null"/>.</param>
     /// <exception cref="ArgumentException">An option is missing or out of range; the message names it.</exception>
     public TenantDatabase(TenantDbGuardOptions options, ILoggerFactory? loggerFactory = null, IMeterFactory? meterFactory = null)
+        : this(options, loggerFactory, meterFactory, DataSourceSettings.None)
+    {
+    }
+
+    /// <summary>Creates the runtime from a <see cref="TenantDatabaseBuilder"/>'s settings.</summary>
+    internal TenantDatabase(TenantDbGuardOptions options, ILoggerFactory? loggerFactory, IMeterFactory? meterFactory, DataSourceSettings settings)
     {
         if (options is null)
         {
             throw new ArgumentNullException(nameof(options));
         }
 
+        _settings = settings;
         _options = Validate(options);
         _master = new MySqlConnectionStringBuilder(_options.MasterConnectionString) { Pooling = false };
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("TenantDbGuard");
         _broker = new ConnectionBroker(_options, _logger);
         _instruments = new Instruments(meterFactory, _broker, $"{_master.Server}:{_master.Port}/{_master.Database}", _options.MetricsTopTenants);
         _broker.Instruments = _instruments;
-        _leaks = new LeakDetector(_options.LeakDetectionThreshold, _logger, _instruments);
+        _leaks = new LeakDetector(_options.LeakDetectionThreshold, _options.TimeProvider, _logger, _instruments);
         _broker.Leaks = _leaks;
         _registry = new TenantRegistry(_options, new MasterLocation(_master.Server, _master.Port, _master.Database), token => LeaseMasterAsync(exposed: false, token), _logger);
         _masterTarget = new Lazy<TenantTarget>(() => new TenantTarget(MasterKey, _master.Database, GetServer(null, null), _options.MaxMasterConnections, ConnectionBudgetKind.Master));
         _broker.LoadServer = () => GetServer(null, null);
+        _masterDataSource = new Lazy<TenantDataSource>(() => new TenantDataSource(this, tenantKey: null, PublicConnectionString(_master.Database)));
         if (_options.MaxConnections is not null)
         {
             _budget = Task.CompletedTask;
@@ -110,6 +123,40 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     [AcquiresConnection]
     public ValueTask<TenantConnectionLease> GetMasterConnectionAsync(CancellationToken cancellationToken = default) =>
         LeaseMasterAsync(exposed: true, cancellationToken);
+
+    /// <summary>
+    /// A <see cref="DbDataSource"/> for one tenant's database, for code and libraries that take one (EF Core, Dapper,
+    /// anything written against ADO.NET). Its connections take a lease when they are opened and give it back when they
+    /// are closed or disposed, under the same budget, caps and isolation as <see cref="GetConnectionAsync"/>.
+    /// </summary>
+    /// <param name="tenantKey">
+    /// The tenant's key; it must match <see cref="TenantDbGuardOptions.TenantKeyPattern"/>. The tenant is looked up when a
+    /// connection is opened, not here, so a tenant disabled or moved is seen by the next open.
+    /// </param>
+    /// <returns>
+    /// The tenant's data source: the same object for the same key (up to 4,096 keys; beyond that a new, equally valid one),
+    /// cheap to get on every request. Disposing it does nothing: the runtime owns what it uses.
+    /// </returns>
+    /// <exception cref="ArgumentNullException"><paramref name="tenantKey"/> is null.</exception>
+    /// <exception cref="InvalidTenantKeyException">The key does not match the allowed pattern.</exception>
+    public TenantDataSource ForTenant(string tenantKey)
+    {
+        if (_dataSources.TryGetValue(tenantKey ?? throw new ArgumentNullException(nameof(tenantKey)), out var cached))
+        {
+            return cached;
+        }
+
+        _registry.Validate(tenantKey);
+        var created = new TenantDataSource(this, tenantKey, PublicConnectionString(string.Empty));
+        return _dataSources.Count < DataSourceCacheSize ? _dataSources.GetOrAdd(tenantKey, created) : created;
+    }
+
+    /// <summary>
+    /// A <see cref="DbDataSource"/> for the master database, whose connections are leased like
+    /// <see cref="GetMasterConnectionAsync"/>'s (see <see cref="ForTenant"/>).
+    /// </summary>
+    /// <returns>The master's data source, one object for the runtime's life.</returns>
+    public TenantDataSource ForMaster() => _masterDataSource.Value;
 
     /// <summary>
     /// Forgets what is known about a tenant (its row, its database), so that the next call for it reads the tenants
@@ -580,14 +627,31 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
         return await AcquireAsync(_masterTarget.Value, acquiredAt, exposed, cancellationToken).ConfigureAwait(false);
     }
 
-    private async ValueTask<TenantConnectionLease> AcquireAsync(TenantTarget target, System.Diagnostics.StackTrace? acquiredAt, bool exposed, CancellationToken cancellationToken)
+    /// <summary>
+    /// The lease behind a <see cref="TenantDbConnection"/> being opened (<paramref name="tenantKey"/> null: the master).
+    /// <paramref name="cancellationToken"/> cancels the wait only; the connection's commands are cancelled one by one,
+    /// within the budget (<see cref="TenantConnectionLease.CancelStatement"/>), so the lease always counts as one that
+    /// can be cancelled.
+    /// </summary>
+    [AcquiresConnection]
+    internal async ValueTask<TenantConnectionLease> LeaseForConnectionAsync(string? tenantKey, CancellationToken cancellationToken)
+    {
+        var acquiredAt = _leaks.RecordsStacks ? LeakDetector.CaptureCaller() : null;
+        await EnsureBudgetAsync(cancellationToken).ConfigureAwait(false);
+        var target = tenantKey is null
+            ? _masterTarget.Value
+            : GetTarget(await _registry.ResolveAsync(tenantKey, cancellationToken).ConfigureAwait(false));
+        return await AcquireAsync(target, acquiredAt, exposed: true, cancellationToken, forConnection: true).ConfigureAwait(false);
+    }
+
+    private async ValueTask<TenantConnectionLease> AcquireAsync(TenantTarget target, System.Diagnostics.StackTrace? acquiredAt, bool exposed, CancellationToken cancellationToken, bool forConnection = false)
     {
         PhysicalConnection physical;
         MySqlConnection connection;
         string? useSql;
         try
         {
-            (physical, connection, useSql) = await _broker.AcquireAsync(target, cancellationToken.CanBeCanceled, exposed, deferUse: !exposed && target.Key != MasterKey, cancellationToken).ConfigureAwait(false);
+            (physical, connection, useSql) = await _broker.AcquireAsync(target, forConnection || cancellationToken.CanBeCanceled, exposed, deferUse: !exposed && target.Key != MasterKey, cancellationToken).ConfigureAwait(false);
         }
         catch (MySqlException exception) when (ServerErrors.IsConnectionLimit(exception))
         {
@@ -600,7 +664,11 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
         }
 
         var leakId = _leaks.Track(target.Key, acquiredAt);
-        return new TenantConnectionLease(_broker, physical, connection, target.Key, target.DatabaseName, _leaks, leakId, killOnCancel: !exposed, cancellationToken) { UseSql = useSql };
+        return new TenantConnectionLease(
+            _broker, physical, connection, target.Key, target.DatabaseName, _leaks, leakId, killOnCancel: !exposed, forConnection ? CancellationToken.None : cancellationToken, statementCancellation: forConnection)
+        {
+            UseSql = useSql,
+        };
     }
 
     /// <summary>Logs a tenant's database as unavailable and has the tenant looked up again (at most once per UnknownTenantCacheDuration).</summary>
@@ -651,7 +719,7 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
         return _broker.GetOrAddServer(key, () =>
         {
             Log.PoolCreated(_logger, key);
-            return new ServerPool(key, _master, server, serverPort, _options.ResetSessionOnRelease);
+            return new ServerPool(key, _master, server, serverPort, _options.ResetSessionOnRelease, _settings);
         });
     }
 
@@ -681,13 +749,15 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     /// </summary>
     private async Task ResolveBudgetAsync()
     {
-        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var started = _options.TimeProvider.GetTimestamp();
         int serverMax;
         while (true)
         {
-            var connection = new MySqlConnection(_master.ConnectionString);
-            await using (connection.ConfigureAwait(false))
+            var probe = _settings.CreateBuilder(_master.ConnectionString).Build();
+            await using (probe.ConfigureAwait(false))
             {
+                var connection = probe.CreateConnection();
+                await using var disposeConnection = connection.ConfigureAwait(false);
                 try
                 {
                     await connection.OpenAsync(CancellationToken.None).ConfigureAwait(false);
@@ -696,7 +766,7 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
                 }
                 catch (MySqlException exception) when (ServerErrors.IsConnectionLimit(exception))
                 {
-                    if (System.Diagnostics.Stopwatch.GetElapsedTime(started) >= _options.AcquireTimeout)
+                    if (_options.TimeProvider.GetElapsedTime(started) >= _options.AcquireTimeout)
                     {
                         Log.ServerLimitReached(_logger, exception, MasterKey, exception.Number);
                         throw new ServerConnectionLimitException(MasterKey, exception.Number, processBudget: null, exception);
@@ -709,6 +779,22 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
 
         _broker.SetServerMax(serverMax);
         Log.BudgetResolved(_logger, _broker.Limit, serverMax, _options.ServerShare, _options.ReservedConnections);
+    }
+
+    /// <summary>
+    /// The connection string a data source and its connections show: the master's settings, naming
+    /// <paramref name="database"/>, with the password only when the application asked for it to be kept
+    /// (<c>Persist Security Info=true</c>), as an opened <see cref="MySqlConnection"/> shows its own.
+    /// </summary>
+    private string PublicConnectionString(string database)
+    {
+        var settings = new MySqlConnectionStringBuilder(_options.MasterConnectionString) { Database = database };
+        if (!settings.PersistSecurityInfo)
+        {
+            settings.Remove("Password");
+        }
+
+        return settings.ConnectionString;
     }
 
     /// <summary>A copy of the options (later changes have no effect), checked; every problem is in the message.</summary>

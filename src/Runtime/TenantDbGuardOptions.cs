@@ -136,6 +136,14 @@ public sealed class TenantDbGuardOptions
     /// </summary>
     public int MetricsTopTenants { get; set; } = 10;
 
+    /// <summary>
+    /// The clock the runtime measures its own times with: acquire timeouts, idle timeouts, tenant cache expiry, leak
+    /// detection, the password provider's refresh. Default <see cref="TimeProvider.System"/>; tests can pass a fake one
+    /// (<c>FakeTimeProvider</c>) to move time without waiting. Waits on the server (connect and command timeouts) and
+    /// MySqlConnector's own timers follow the real clock.
+    /// </summary>
+    public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
+
     /// <summary>A copy of every setting: a member-wise copy, so that no option added later can be left out.</summary>
     internal TenantDbGuardOptions Clone() => (TenantDbGuardOptions)MemberwiseClone();
 }

@@ -56,6 +56,7 @@ internal sealed class TenantDbGuardOptionsValidator : IValidateOptions<TenantDbG
         Require(options.ResetTimeout > TimeSpan.Zero, "ResetTimeout must be positive.");
         Require(options.LeakDetectionThreshold is null || options.LeakDetectionThreshold > TimeSpan.Zero, "LeakDetectionThreshold must be positive when set.");
         Require(options.MetricsTopTenants is >= 0 and <= 1000, "MetricsTopTenants must be between 0 and 1000 (each tenant named is a series of its own).");
+        Require(options.TimeProvider is not null, "TimeProvider is required (TimeProvider.System by default).");
         Require(TenantRegistry.IsPlainTableName(options.TenantsTable), $"TenantsTable '{LogSafe.Text(options.TenantsTable ?? string.Empty)}' is not a plain table name (letters, digits and '_').");
         if (string.IsNullOrEmpty(options.TenantKeyPattern))
         {

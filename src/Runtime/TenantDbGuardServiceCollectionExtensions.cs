@@ -33,7 +33,7 @@ public static class TenantDbGuardServiceCollectionExtensions
             throw new ArgumentNullException(nameof(configure));
         }
 
-        return Register(services, builder => builder.Configure(configure));
+        return Register(services, builder => builder.Configure(configure), registration: null);
     }
 
     /// <summary>
@@ -51,7 +51,38 @@ public static class TenantDbGuardServiceCollectionExtensions
             throw new ArgumentNullException(nameof(configure));
         }
 
-        return Register(services, builder => builder.Configure<IServiceProvider>((options, provider) => configure(provider, options)));
+        return Register(services, builder => builder.Configure<IServiceProvider>((options, provider) => configure(provider, options)), registration: null);
+    }
+
+    /// <summary>
+    /// As <see cref="AddTenantDbGuard(IServiceCollection, Action{IServiceProvider, TenantDbGuardOptions})"/>, with a
+    /// <see cref="TenantDatabaseBuilder"/> to configure: its <see cref="TenantDatabaseBuilder.Options"/> are the
+    /// registered <c>IOptions&lt;TenantDbGuardOptions&gt;</c> (checked when the host starts), and its callbacks (a
+    /// periodic password provider, certificate callbacks, a session callback) reach every connection the runtime opens.
+    /// The container's logger and meter factories are set on the builder before <paramref name="configure"/> runs.
+    /// </summary>
+    /// <param name="services">The service collection.</param>
+    /// <param name="configure">Configures the builder from the application's services; called once, when the options are first needed.</param>
+    /// <returns>The service collection, for chaining.</returns>
+    public static IServiceCollection AddTenantDbGuard(this IServiceCollection services, Action<IServiceProvider, TenantDatabaseBuilder> configure)
+    {
+        if (configure is null)
+        {
+            throw new ArgumentNullException(nameof(configure));
+        }
+
+        var registration = new BuilderRegistration();
+        return Register(
+            services,
+            builder => builder.Configure<IServiceProvider>((options, provider) =>
+            {
+                var configured = new TenantDatabaseBuilder(options)
+                    .UseLoggerFactory(provider.GetService<ILoggerFactory>())
+                    .UseMeterFactory(provider.GetService<IMeterFactory>());
+                configure(provider, configured);
+                registration.Builder = configured;
+            }),
+            registration);
     }
 
     /// <summary>
@@ -72,10 +103,10 @@ public static class TenantDbGuardServiceCollectionExtensions
             throw new ArgumentNullException(nameof(configuration));
         }
 
-        return Register(services, builder => builder.Bind(configuration));
+        return Register(services, builder => builder.Bind(configuration), registration: null);
     }
 
-    private static IServiceCollection Register(IServiceCollection services, Action<OptionsBuilder<TenantDbGuardOptions>> configure)
+    private static IServiceCollection Register(IServiceCollection services, Action<OptionsBuilder<TenantDbGuardOptions>> configure, BuilderRegistration? registration)
     {
         if (services is null)
         {
@@ -91,10 +122,20 @@ public static class TenantDbGuardServiceCollectionExtensions
         configure(builder);
         builder.ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TenantDbGuardOptions>, TenantDbGuardOptionsValidator>());
-        services.TryAddSingleton(provider => new TenantDatabase(
-            provider.GetRequiredService<IOptions<TenantDbGuardOptions>>().Value,
-            provider.GetService<ILoggerFactory>(),
-            provider.GetService<IMeterFactory>()));
+        services.TryAddSingleton(provider =>
+        {
+            // Reading the options runs the builder's configuration (once: the options are cached).
+            var options = provider.GetRequiredService<IOptions<TenantDbGuardOptions>>().Value;
+            return registration?.Builder is { } builder
+                ? builder.Build()
+                : new TenantDatabase(options, provider.GetService<ILoggerFactory>(), provider.GetService<IMeterFactory>());
+        });
         return services;
+    }
+
+    /// <summary>The builder the options' configuration filled in, for the registration that takes one.</summary>
+    private sealed class BuilderRegistration
+    {
+        public TenantDatabaseBuilder? Builder { get; set; }
     }
 }

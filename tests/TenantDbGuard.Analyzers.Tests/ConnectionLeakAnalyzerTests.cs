@@ -919,6 +919,85 @@ public sealed class ConnectionLeakAnalyzerTests
         }
         """, Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 10"));
 
+    private const string TenantDataSourceShape = """
+        using System;
+        using System.Data.Common;
+        using System.Threading;
+        using System.Threading.Tasks;
+
+        namespace TenantDbGuard
+        {
+            [AttributeUsage(AttributeTargets.Method | AttributeTargets.ReturnValue)]
+            public sealed class AcquiresConnectionAttribute : Attribute
+            {
+            }
+
+            public abstract class TenantDbConnection : DbConnection
+            {
+            }
+
+            public abstract class TenantDataSource : DbDataSource
+            {
+                public new TenantDbConnection CreateConnection() => throw null!;
+
+                [AcquiresConnection]
+                public new TenantDbConnection OpenConnection() => throw null!;
+
+                [AcquiresConnection]
+                public new ValueTask<TenantDbConnection> OpenConnectionAsync(CancellationToken cancellationToken = default) => throw null!;
+            }
+        }
+
+        """;
+
+    [Fact]
+    public Task The_runtimes_tenant_data_source_hides_OpenConnection_and_is_still_an_acquisition() => Verify.VerifyAnalyzerAsync(TenantDataSourceShape + """
+        namespace App
+        {
+            using System.Threading.Tasks;
+            using TenantDbGuard;
+
+            class C
+            {
+                async Task<object> Leaks(TenantDataSource tenant)
+                {
+                    var conn = await {|#0:tenant.OpenConnectionAsync()|};
+                    var cmd = conn.CreateCommand();
+                    cmd.CommandText = "select 1";
+                    return await cmd.ExecuteScalarAsync();
+                }
+
+                object LeaksSync(TenantDataSource tenant)
+                {
+                    var conn = {|#1:tenant.OpenConnection()|};
+                    var cmd = conn.CreateCommand();
+                    cmd.CommandText = "select 1";
+                    return cmd.ExecuteScalar();
+                }
+
+                async Task<object> OpensWhatItCreated(TenantDataSource tenant)
+                {
+                    var conn = tenant.CreateConnection();
+                    await {|#2:conn.OpenAsync()|};
+                    var cmd = conn.CreateCommand();
+                    cmd.CommandText = "select 1";
+                    return await cmd.ExecuteScalarAsync();
+                }
+
+                async Task<object> Releases(TenantDataSource tenant)
+                {
+                    await using var conn = await tenant.OpenConnectionAsync();
+                    var cmd = conn.CreateCommand();
+                    cmd.CommandText = "select 1";
+                    return await cmd.ExecuteScalarAsync();
+                }
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 40"),
+        Verify.Diagnostic().WithLocation(1).WithArguments("'conn'", "on the path that returns at line 48"),
+        Verify.Diagnostic().WithLocation(2).WithArguments("'conn'", "on the path that returns at line 57"));
+
     [Fact]
     public Task Dapper_query_on_a_using_connection_is_not_reported() => Verify.VerifyAnalyzerAsync("""
         using System.Linq;

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using Microsoft.Extensions.Logging;
 using TenantDbGuard.Runtime.Tests.Infrastructure;
 
@@ -147,6 +148,30 @@ public sealed class ConnectionBudgetExhaustedExceptionTests(MariaDbFixture fixtu
 
         Assert.Equal("No connection for tenant 'acme' within 15 s: the process connection budget (40 of 40 connections open, all in use or the last one kept free to kill cancelled statements with). " +
             "Release connections sooner (look for leases held across slow work or leaked: enable LeakDetectionThreshold), or raise MaxConnections/ServerShare if the server allows.", error.Message);
+    }
+
+    [Fact]
+    public async Task The_acquire_timeout_is_measured_on_the_options_clock()
+    {
+        var time = new FakeTimeProvider();
+        await using var db = Server.CreateTenantDatabase(o =>
+        {
+            o.MaxConnections = 1;
+            o.AcquireTimeout = TimeSpan.FromSeconds(15);
+            o.TimeProvider = time;
+        });
+        await db.QueryTenantAsync<int>(Key(2), "SELECT 1");
+        await using var held = await db.GetConnectionAsync(Key(1));
+
+        var waiting = db.GetConnectionAsync(Key(2)).AsTask();
+        await db.WaitForSnapshotAsync(s => s.Waiting == 1, TimeSpan.FromSeconds(5));
+        time.Advance(TimeSpan.FromSeconds(14));
+        await Task.Delay(50);
+        Assert.False(waiting.IsCompleted);
+
+        time.Advance(TimeSpan.FromSeconds(1));
+        var error = await Assert.ThrowsAsync<ConnectionBudgetExhaustedException>(() => waiting);
+        Assert.Equal(TimeSpan.FromSeconds(15), error.Waited);
     }
 
     private static string Key(int number) => MariaDbFixture.TenantKey(number);

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using TenantDbGuard.Runtime.Tests.Infrastructure;
 using Xunit.Abstractions;
 
@@ -153,9 +154,27 @@ public sealed class ConnectionBudgetSnapshotTests(MariaDbFixture fixture, ITestO
     public async Task Idle_connections_are_closed_after_IdleTimeout()
     {
         await Server.WaitForAppConnectionsAsync();
-        await using var db = Server.CreateTenantDatabase(o => o.IdleTimeout = TimeSpan.FromMilliseconds(300));
+        var time = new FakeTimeProvider();
+        await using var db = Server.CreateTenantDatabase(o =>
+        {
+            o.IdleTimeout = TimeSpan.FromSeconds(60);
+            o.TimeProvider = time;
+        });
         await Task.WhenAll(Enumerable.Range(1, 4).Select(n => db.QueryTenantAsync<int>(Key(n), "SELECT SLEEP(0.1)")));
-        Assert.InRange(db.GetBudgetSnapshot().Open, 1, 8);
+        var open = (await db.WaitUntilAllReturnedAsync()).Open;
+        Assert.InRange(open, 1, 8);
+
+        // The reaper looks every 30 s: a connection idle for less than IdleTimeout stays.
+        time.Advance(TimeSpan.FromSeconds(59));
+        Assert.Equal(open, db.GetBudgetSnapshot().Open);
+
+        // Past it, the reaper closes them; the load reading (on the real clock) may have taken one and put it back as
+        // idle from the fake clock's now, so time moves on until every connection has been idle long enough.
+        for (var i = 0; i < 10 && db.GetBudgetSnapshot().Open > 0; i++)
+        {
+            time.Advance(TimeSpan.FromSeconds(31));
+            await Task.Delay(100);
+        }
 
         await db.WaitForSnapshotAsync(s => s.Open == 0, TimeSpan.FromSeconds(3));
 

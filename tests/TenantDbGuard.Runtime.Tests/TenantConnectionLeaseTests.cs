@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using Dapper;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Time.Testing;
 using MySqlConnector;
 using TenantDbGuard.Runtime.Tests.Infrastructure;
 using Xunit.Abstractions;
@@ -117,11 +118,11 @@ public sealed class TenantConnectionLeaseTests(MariaDbFixture fixture, ITestOutp
     {
         var logs = new CapturedLogs();
         using var metrics = new RecordedMetrics();
-        await using var db = Server.CreateTenantDatabase(o => o.LeakDetectionThreshold = TimeSpan.FromMilliseconds(200), logs, metrics);
+        var time = new FakeTimeProvider();
+        await using var db = CreateWithLeakDetection(time, logs, metrics);
 
-        await HoldALeaseTooLongAsync(db, TimeSpan.FromMilliseconds(600));
+        await HoldALeaseTooLongAsync(db, logs, time, TimeSpan.FromSeconds(29), TimeSpan.FromSeconds(2));
 
-        // Only the tenant's lease: on a cold start the tenant lookup's master lease may be slow enough to be reported too.
         var warning = Assert.Single(logs.WithId(LeakSuspected), e => e.Message.Contains(Key(1)));
         output.WriteLine(warning.Message);
         Assert.Equal(LogLevel.Warning, warning.Level);
@@ -129,7 +130,6 @@ public sealed class TenantConnectionLeaseTests(MariaDbFixture fixture, ITestOutp
         Assert.Contains(nameof(HoldALeaseTooLongAsync), warning.Message);
         Assert.Contains(nameof(TenantConnectionLeaseTests), warning.Message);
 
-        await logs.WaitForAsync(LeakReturned, TimeSpan.FromSeconds(2));
         var returned = Assert.Single(logs.WithId(LeakReturned), e => e.Message.Contains(Key(1)));
         Assert.Equal(LogLevel.Information, returned.Level);
 
@@ -142,14 +142,15 @@ public sealed class TenantConnectionLeaseTests(MariaDbFixture fixture, ITestOutp
     public async Task A_leak_through_a_helper_names_the_code_that_called_the_helper()
     {
         var logs = new CapturedLogs();
-        await using var db = Server.CreateTenantDatabase(o => o.LeakDetectionThreshold = TimeSpan.FromMilliseconds(200), logs);
+        var time = new FakeTimeProvider();
+        await using var db = CreateWithLeakDetection(time, logs);
         await db.QueryTenantAsync<int>(Key(2), "SELECT 1");
 
-        await RunSlowWorkInAHelperAsync(db);
+        await RunSlowWorkInAHelperAsync(db, time);
 
         var warning = Assert.Single(logs.WithId(LeakSuspected), e => e.Message.Contains(Key(2)));
         Assert.Contains(nameof(RunSlowWorkInAHelperAsync), warning.Message);
-        await logs.WaitForAsync(LeakReturned, TimeSpan.FromSeconds(2));
+        Assert.Single(logs.WithId(LeakReturned), e => e.Message.Contains(Key(2)));
     }
 
     [Fact]
@@ -157,20 +158,17 @@ public sealed class TenantConnectionLeaseTests(MariaDbFixture fixture, ITestOutp
     {
         var logs = new CapturedLogs();
         using var metrics = new RecordedMetrics();
-        await using var db = Server.CreateTenantDatabase(o => o.LeakDetectionThreshold = TimeSpan.FromMilliseconds(500), logs, metrics);
-        await using (var warm = Server.CreateTenantDatabase())
-        {
-            // The first lookup of a process compiles Dapper's mapping, which can take a while on a busy machine.
-            await warm.QueryTenantAsync<int>(Key(1), "SELECT 1");
-        }
+        var time = new FakeTimeProvider();
+        await using var db = CreateWithLeakDetection(time, logs, metrics);
 
         for (var i = 0; i < 5; i++)
         {
             await using var lease = await db.GetConnectionAsync(Key(1));
             await lease.Connection.ExecuteScalarAsync<int>("SELECT 1");
+            time.Advance(TimeSpan.FromSeconds(29));
         }
 
-        await Task.Delay(700);
+        time.Advance(TimeSpan.FromHours(1));
         Assert.Empty(logs.WithId(LeakSuspected));
         Assert.Empty(logs.WithId(LeakReturned));
         Assert.Empty(metrics.Of("tenantdbguard.connections.leaks"));
@@ -320,15 +318,33 @@ public sealed class TenantConnectionLeaseTests(MariaDbFixture fixture, ITestOutp
         return (await root.QueryAsync<long>("SELECT ID FROM information_schema.PROCESSLIST WHERE USER = @user", new { user = MariaDbServer.AppUser })).ToArray();
     }
 
-    private static async Task HoldALeaseTooLongAsync(TenantDatabase db, TimeSpan howLong)
+    /// <summary>A runtime that reports leases held 30 s on <paramref name="time"/>'s clock.</summary>
+    private TenantDatabase CreateWithLeakDetection(FakeTimeProvider time, CapturedLogs logs, RecordedMetrics? metrics = null) =>
+        Server.CreateTenantDatabase(
+            o =>
+            {
+                o.LeakDetectionThreshold = TimeSpan.FromSeconds(30);
+                o.TimeProvider = time;
+            },
+            logs,
+            metrics);
+
+    /// <summary>Holds a lease for <paramref name="first"/> (not reported yet), then <paramref name="then"/> more.</summary>
+    private static async Task HoldALeaseTooLongAsync(TenantDatabase db, CapturedLogs logs, FakeTimeProvider time, TimeSpan first, TimeSpan then)
     {
         await using var lease = await db.GetConnectionAsync(Key(1));
         await lease.Connection.ExecuteScalarAsync<int>("SELECT 1");
-        await Task.Delay(howLong);
+        time.Advance(first);
+        Assert.DoesNotContain(logs.WithId(LeakSuspected), e => e.Message.Contains(Key(1)));
+        time.Advance(then);
     }
 
-    private static Task RunSlowWorkInAHelperAsync(TenantDatabase db) =>
-        db.WithTenantConnectionAsync(Key(2), (connection, token) => connection.ExecuteScalarAsync<int>(new CommandDefinition("SELECT SLEEP(0.6)", cancellationToken: token)));
+    private static Task RunSlowWorkInAHelperAsync(TenantDatabase db, FakeTimeProvider time) =>
+        db.WithTenantConnectionAsync(Key(2), (connection, token) =>
+        {
+            time.Advance(TimeSpan.FromSeconds(31));
+            return connection.ExecuteScalarAsync<int>(new CommandDefinition("SELECT 1", cancellationToken: token));
+        });
 
     private static string Key(int number) => MariaDbFixture.TenantKey(number);
 }

@@ -118,6 +118,7 @@ public sealed class TenantDbGuardOptionsTests(MariaDbFixture fixture) : IAsyncLi
                 var t when t == typeof(bool) => !(bool)current!,
                 var t when t == typeof(TimeSpan) || t == typeof(TimeSpan?) => ((TimeSpan?)current ?? TimeSpan.Zero) + TimeSpan.FromSeconds(7),
                 var t when t == typeof(Func<string, CancellationToken, ValueTask<TenantInfo?>>) => resolver,
+                var t when t == typeof(TimeProvider) => new Microsoft.Extensions.Time.Testing.FakeTimeProvider(),
                 var t => throw new InvalidOperationException($"Give TenantDbGuardOptions.{property.Name} ({t.Name}) a changed value in this test."),
             };
             Assert.NotEqual(current, changed);

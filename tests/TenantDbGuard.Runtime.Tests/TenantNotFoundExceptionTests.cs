@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using TenantDbGuard.Runtime.Tests.Infrastructure;
 
 namespace TenantDbGuard.Runtime.Tests;
@@ -81,17 +82,20 @@ public sealed class TenantNotFoundExceptionTests(MariaDbFixture fixture) : IAsyn
     public async Task An_unknown_key_is_remembered_only_for_UnknownTenantCacheDuration()
     {
         var resolver = new CountingTenantResolver();
+        var time = new FakeTimeProvider();
         await using var db = Server.CreateTenantDatabase(o =>
         {
             o.TenantResolver = resolver.ResolveAsync;
             o.UnknownTenantCacheDuration = TimeSpan.FromSeconds(2);
+            o.TimeProvider = time;
         });
 
         await Assert.ThrowsAsync<TenantNotFoundException>(() => db.QueryTenantAsync<int>("tenant-later", "SELECT 1"));
+        time.Advance(TimeSpan.FromSeconds(1.9));
         await Assert.ThrowsAsync<TenantNotFoundException>(() => db.QueryTenantAsync<int>("tenant-later", "SELECT 1"));
         Assert.Equal(1, resolver.Calls("tenant-later"));
 
-        await Task.Delay(TimeSpan.FromSeconds(2.5));
+        time.Advance(TimeSpan.FromSeconds(0.1));
         await Assert.ThrowsAsync<TenantNotFoundException>(() => db.QueryTenantAsync<int>("tenant-later", "SELECT 1"));
         Assert.Equal(2, resolver.Calls("tenant-later"));
     }
@@ -102,14 +106,19 @@ public sealed class TenantNotFoundExceptionTests(MariaDbFixture fixture) : IAsyn
         const string key = "tenant-signup";
         const string database = "tdg_signup";
         await Server.ExecuteAsync($"DELETE FROM tenants WHERE tenant_key = '{key}'; CREATE DATABASE IF NOT EXISTS {database};", MariaDbFixture.MasterDatabase);
-        await using var db = Server.CreateTenantDatabase(o => o.UnknownTenantCacheDuration = TimeSpan.FromSeconds(2));
+        var time = new FakeTimeProvider();
+        await using var db = Server.CreateTenantDatabase(o =>
+        {
+            o.UnknownTenantCacheDuration = TimeSpan.FromSeconds(2);
+            o.TimeProvider = time;
+        });
         await Assert.ThrowsAsync<TenantNotFoundException>(() => db.QueryTenantAsync<int>(key, "SELECT 1"));
 
         await Server.ExecuteAsync($"INSERT INTO tenants (tenant_key, database_name) VALUES ('{key}', '{database}')", MariaDbFixture.MasterDatabase);
         try
         {
             await Assert.ThrowsAsync<TenantNotFoundException>(() => db.QueryTenantAsync<int>(key, "SELECT 1"));
-            await Task.Delay(TimeSpan.FromSeconds(2.5));
+            time.Advance(TimeSpan.FromSeconds(2));
 
             Assert.Equal([database], await db.QueryTenantAsync<string>(key, "SELECT DATABASE()"));
         }
@@ -123,13 +132,26 @@ public sealed class TenantNotFoundExceptionTests(MariaDbFixture fixture) : IAsyn
     public async Task A_known_tenant_is_looked_up_once_for_TenantCacheDuration()
     {
         var resolver = new CountingTenantResolver(new TenantInfo("tenant-cached", MariaDbFixture.TenantDatabase(1)));
-        await using var db = Server.CreateTenantDatabase(o => o.TenantResolver = resolver.ResolveAsync);
+        var time = new FakeTimeProvider();
+        await using var db = Server.CreateTenantDatabase(o =>
+        {
+            o.TenantResolver = resolver.ResolveAsync;
+            o.TenantCacheDuration = TimeSpan.FromMinutes(5);
+            o.TimeProvider = time;
+        });
 
         for (var i = 0; i < 10; i++)
         {
             await db.QueryTenantAsync<int>("tenant-cached", "SELECT 1");
+            time.Advance(TimeSpan.FromSeconds(29));
         }
 
         Assert.Equal(1, resolver.Calls("tenant-cached"));
+
+        // Expired: looked up again, then cached again.
+        time.Advance(TimeSpan.FromSeconds(10));
+        await db.QueryTenantAsync<int>("tenant-cached", "SELECT 1");
+        await db.QueryTenantAsync<int>("tenant-cached", "SELECT 1");
+        Assert.Equal(2, resolver.Calls("tenant-cached"));
     }
 }

@@ -65,7 +65,8 @@ internal sealed class ConnectionBroker : IAsyncDisposable
     // Connections out on lease. Held here so that a leaked lease's connection stays whole (nothing in it finalized)
     // until its sentinel hands it back.
     private readonly HashSet<PhysicalConnection> _lent = new();
-    private readonly Timer _reaper;
+    private readonly TimeProvider _time;
+    private readonly ITimer _reaper;
     private readonly BudgetControl _control;
     private readonly Task _controlLoop;
     private readonly LinkedList<Waiter> _queue = new();
@@ -86,9 +87,10 @@ internal sealed class ConnectionBroker : IAsyncDisposable
     {
         _options = options;
         _logger = logger;
+        _time = options.TimeProvider;
         var period = TimeSpan.FromTicks(options.IdleTimeout.Ticks / 2);
         period = period < TimeSpan.FromMilliseconds(50) ? TimeSpan.FromMilliseconds(50) : period > TimeSpan.FromSeconds(30) ? TimeSpan.FromSeconds(30) : period;
-        _reaper = new Timer(static state => ((ConnectionBroker)state!).Reap(), this, period, period);
+        _reaper = _time.CreateTimer(static state => ((ConnectionBroker)state!).Reap(), this, period, period);
         _control = new BudgetControl(options.MaxConnections, options.ServerShare, options.ReservedConnections);
         _controlLoop = Task.Run(ControlLoopAsync);
     }
@@ -157,7 +159,7 @@ internal sealed class ConnectionBroker : IAsyncDisposable
     public async ValueTask<(PhysicalConnection Physical, MySqlConnection Connection, string? UseSql)> AcquireAsync(TenantTarget target, bool cancellable, bool exposed, bool deferUse, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        var started = Stopwatch.GetTimestamp();
+        var started = _time.GetTimestamp();
         var server = target.Server;
         ExceptionDispatchInfo? refusal = null;
         var retry = false;
@@ -218,12 +220,12 @@ internal sealed class ConnectionBroker : IAsyncDisposable
             var resetFirst = physical.DirtyTenantKey is { } dirty && !string.Equals(dirty, target.Key, StringComparison.Ordinal);
             try
             {
-                var recent = grant.Fresh || Stopwatch.GetElapsedTime(physical.IdleSinceTicks) < AliveBypassWindow;
+                var recent = grant.Fresh || _time.GetElapsedTime(physical.IdleSinceTicks) < AliveBypassWindow;
                 var (connection, useSql) = await physical.LendAsync(target, resetFirst, exposed, deferUse && recent, cancellationToken).ConfigureAwait(false);
                 physical.LastDatabase = target.DatabaseName;
                 physical.DirtyTenantKey = null;
                 physical.LeasedTicks = Stopwatch.GetTimestamp();
-                Instruments?.RecordWait(started);
+                Instruments?.RecordWait(_time.GetElapsedTime(started));
                 return (physical, connection, useSql);
             }
             catch (MySqlException exception) when (ServerErrors.IsDatabaseUnavailable(exception))
@@ -268,12 +270,12 @@ internal sealed class ConnectionBroker : IAsyncDisposable
     /// </summary>
     private async Task<Grant> WaitForGrantAsync(Waiter waiter, long started, ExceptionDispatchInfo? refusal, CancellationToken cancellationToken)
     {
-        var remaining = _options.AcquireTimeout - Stopwatch.GetElapsedTime(started);
+        var remaining = _options.AcquireTimeout - _time.GetElapsedTime(started);
         try
         {
             if (remaining > TimeSpan.Zero)
             {
-                return await waiter.Granted.Task.WaitAsync(remaining, cancellationToken).ConfigureAwait(false);
+                return await waiter.Granted.Task.WaitAsync(remaining, _time, cancellationToken).ConfigureAwait(false);
             }
         }
         catch (TimeoutException)
@@ -304,7 +306,7 @@ internal sealed class ConnectionBroker : IAsyncDisposable
             }
         }
 
-        var elapsed = Stopwatch.GetElapsedTime(started);
+        var elapsed = _time.GetElapsedTime(started);
         if (refusal is not null && waiter.Blocked == ConnectionBudgetKind.Process)
         {
             // The server kept refusing for the whole wait: its own limit is the one to report.
@@ -808,7 +810,7 @@ internal sealed class ConnectionBroker : IAsyncDisposable
                     lock (_gate)
                     {
                         physical.DirtyTenantKey = outcome.State == PhysicalConnection.RecycledState.Dirty ? tenantKey : null;
-                        close = !Keep(physical, Stopwatch.GetTimestamp());
+                        close = !Keep(physical, _time.GetTimestamp());
                     }
 
                     if (close)
@@ -929,7 +931,7 @@ internal sealed class ConnectionBroker : IAsyncDisposable
                 physical.DirtyTenantKey = null;
             }
 
-            close = !keep || !Keep(physical, Stopwatch.GetTimestamp());
+            close = !keep || !Keep(physical, _time.GetTimestamp());
             Pulse();
         }
 
@@ -949,7 +951,7 @@ internal sealed class ConnectionBroker : IAsyncDisposable
         bool close;
         lock (_gate)
         {
-            close = !Keep(physical, idleSince ?? Stopwatch.GetTimestamp());
+            close = !Keep(physical, idleSince ?? _time.GetTimestamp());
         }
 
         if (close)
@@ -1105,8 +1107,7 @@ internal sealed class ConnectionBroker : IAsyncDisposable
     /// <summary>Closes idle connections past <see cref="TenantDbGuardOptions.IdleTimeout"/>.</summary>
     private void Reap()
     {
-        var idleTimeoutTicks = (long)(_options.IdleTimeout.TotalSeconds * Stopwatch.Frequency);
-        var now = Stopwatch.GetTimestamp();
+        var now = _time.GetTimestamp();
         var toClose = new List<PhysicalConnection>();
         lock (_gate)
         {
@@ -1117,7 +1118,7 @@ internal sealed class ConnectionBroker : IAsyncDisposable
 
             foreach (var server in _servers.Values)
             {
-                toClose.AddRange(server.RemoveIdle(c => now - c.IdleSinceTicks >= idleTimeoutTicks));
+                toClose.AddRange(server.RemoveIdle(c => _time.GetElapsedTime(c.IdleSinceTicks, now) >= _options.IdleTimeout));
             }
         }
 

@@ -98,10 +98,10 @@ internal sealed class Instruments : IDisposable
 
     private Histogram<double> ConnectionUseTime { get; }
 
-    /// <summary>A lease got its connection <paramref name="started"/> (a <see cref="Stopwatch"/> timestamp) after it asked.</summary>
-    public void RecordWait(long started)
+    /// <summary>A lease got its connection after waiting <paramref name="waited"/> (on the options' clock).</summary>
+    public void RecordWait(TimeSpan waited)
     {
-        var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
+        var seconds = waited.TotalSeconds;
         WaitTime.Record(seconds);
         ConnectionWaitTime.Record(seconds, _pool);
     }

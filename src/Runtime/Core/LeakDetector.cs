@@ -21,19 +21,21 @@ internal sealed class LeakDetector : IDisposable
     private readonly ILogger _logger;
     private readonly Instruments _instruments;
     private readonly ConcurrentDictionary<long, Record> _active = new();
-    private readonly Timer? _timer;
+    private readonly TimeProvider _time;
+    private readonly ITimer? _timer;
     private long _nextId;
 
-    public LeakDetector(TimeSpan? threshold, ILogger logger, Instruments instruments)
+    public LeakDetector(TimeSpan? threshold, TimeProvider time, ILogger logger, Instruments instruments)
     {
         _threshold = threshold;
+        _time = time;
         _logger = logger;
         _instruments = instruments;
         if (threshold is { } limit)
         {
             var period = TimeSpan.FromTicks(Math.Max(limit.Ticks / 4, TimeSpan.FromMilliseconds(20).Ticks));
             period = period > TimeSpan.FromSeconds(30) ? TimeSpan.FromSeconds(30) : period;
-            _timer = new Timer(static state => ((LeakDetector)state!).Scan(), this, period, period);
+            _timer = time.CreateTimer(static state => ((LeakDetector)state!).Scan(), this, period, period);
         }
     }
 
@@ -55,7 +57,7 @@ internal sealed class LeakDetector : IDisposable
         }
 
         var id = Interlocked.Increment(ref _nextId);
-        _active[id] = new Record(tenantKey, Stopwatch.GetTimestamp(), acquiredAt);
+        _active[id] = new Record(tenantKey, _time.GetTimestamp(), acquiredAt);
         return id;
     }
 
@@ -64,7 +66,7 @@ internal sealed class LeakDetector : IDisposable
     {
         if (id != 0 && _active.TryRemove(id, out var record) && record.Reported)
         {
-            Log.LeakReturned(_logger, LogSafe.Text(record.TenantKey), Stopwatch.GetElapsedTime(record.AcquiredTicks).TotalMilliseconds);
+            Log.LeakReturned(_logger, LogSafe.Text(record.TenantKey), _time.GetElapsedTime(record.AcquiredTicks).TotalMilliseconds);
         }
     }
 
@@ -93,7 +95,7 @@ internal sealed class LeakDetector : IDisposable
     {
         foreach (var record in _active.Values)
         {
-            var held = Stopwatch.GetElapsedTime(record.AcquiredTicks);
+            var held = _time.GetElapsedTime(record.AcquiredTicks);
             if (held >= _threshold && !record.Reported && record.MarkCounted())
             {
                 record.Reported = true;

@@ -134,6 +134,13 @@ internal sealed class PhysicalConnection : IAsyncDisposable
                 await connection.ResetConnectionAsync(CancellationToken.None).ConfigureAwait(false);
             }
 
+            if (Server.Settings.SessionOpened is { } opened && (resetFirst || DirtyTenantKey is null))
+            {
+                // The session is new or was reset (not one the same tenant left as it was): the application's
+                // settings go on it before the lease gets it.
+                await opened(connection, cancellationToken).ConfigureAwait(false);
+            }
+
             var useSql = target.UseSql(profile);
             if (deferUse && !resetFirst && SocketProbe.IsAvailable)
             {

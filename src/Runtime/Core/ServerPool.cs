@@ -21,9 +21,10 @@ internal sealed class ServerPool
     private Task<SessionProfile>? _profile;
 
     /// <summary>Creates the pool of one server from the master connection string's credentials and settings.</summary>
-    public ServerPool(string key, MySqlConnectionStringBuilder master, string host, uint port, bool resetOnRelease)
+    public ServerPool(string key, MySqlConnectionStringBuilder master, string host, uint port, bool resetOnRelease, DataSourceSettings settings)
     {
         Key = key;
+        Settings = settings;
         _resetOnRelease = resetOnRelease;
         _connectionSettings = new MySqlConnectionStringBuilder(master.ConnectionString)
         {
@@ -60,6 +61,9 @@ internal sealed class ServerPool
 
     public string Key { get; }
 
+    /// <summary>What the application's <see cref="TenantDatabaseBuilder"/> gives every data source and session.</summary>
+    public DataSourceSettings Settings { get; }
+
     /// <summary>Physical connections open or being opened, and room held for a cancellation.</summary>
     public int Open { get; set; }
 
@@ -69,7 +73,7 @@ internal sealed class ServerPool
 
     /// <summary>A MySqlConnector pool for one physical connection, whose open callback is <paramref name="guard"/>.</summary>
     public MySqlDataSource CreateDataSource(MySqlConnectionOpenedCallback guard) =>
-        new MySqlDataSourceBuilder(_connectionString).UseConnectionOpenedCallback(guard).Build();
+        Settings.CreateBuilder(_connectionString).UseConnectionOpenedCallback(guard).Build();
 
     /// <summary>The connection string a lease's connection object carries: the pool's, naming the lease's database.</summary>
     public string LeaseConnectionString(string database) =>

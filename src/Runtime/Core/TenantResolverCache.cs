@@ -51,7 +51,8 @@ internal sealed class TenantResolverCache
     private readonly Dictionary<string, Task> _limitedInFlight = new(StringComparer.Ordinal);
     private long _tokensGivenBack;
     private double _tokens = NewKeysPerSecond;
-    private long _tokensTicks = Stopwatch.GetTimestamp();
+    private readonly TimeProvider _time;
+    private long _tokensTicks;
 
     /// <param name="lookUp">Looks a key up; null when no active tenant has it.</param>
     /// <param name="limitNewKeys">Whether lookups of keys never seen before are limited per second (they query the master database).</param>
@@ -65,6 +66,8 @@ internal sealed class TenantResolverCache
         _options = options;
         _rules = rules;
         _logger = logger;
+        _time = options.TimeProvider;
+        _tokensTicks = _time.GetTimestamp();
     }
 
     public async ValueTask<TenantInfo> ResolveAsync(string tenantKey, CancellationToken cancellationToken)
@@ -76,7 +79,7 @@ internal sealed class TenantResolverCache
             Task? running = null;
             lock (_gate)
             {
-                var now = Stopwatch.GetTimestamp();
+                var now = _time.GetTimestamp();
                 var canonical = CanonicalOf(tenantKey);
                 if (canonical is not null && _known.TryGetValue(canonical, out var known) && known.ExpiresTicks > now)
                 {
@@ -179,7 +182,7 @@ internal sealed class TenantResolverCache
         {
             var canonical = CanonicalOf(tenantKey);
             if (canonical is null || !_known.TryGetValue(canonical, out var known)
-                || Stopwatch.GetElapsedTime(known.ResolvedTicks) < _options.UnknownTenantCacheDuration)
+                || _time.GetElapsedTime(known.ResolvedTicks) < _options.UnknownTenantCacheDuration)
             {
                 return;
             }
@@ -198,7 +201,7 @@ internal sealed class TenantResolverCache
     /// <summary>Under the lock: whether one more key never seen before may be looked up now.</summary>
     private bool TakeToken(long now)
     {
-        _tokens = Math.Min(NewKeysPerSecond, _tokens + Stopwatch.GetElapsedTime(_tokensTicks, now).TotalSeconds * NewKeysPerSecond);
+        _tokens = Math.Min(NewKeysPerSecond, _tokens + _time.GetElapsedTime(_tokensTicks, now).TotalSeconds * NewKeysPerSecond);
         _tokensTicks = now;
         if (_tokens < 1)
         {
@@ -217,7 +220,7 @@ internal sealed class TenantResolverCache
             var resolved = await _lookUp(tenantKey, CancellationToken.None).ConfigureAwait(false);
             lock (_gate)
             {
-                var now = Stopwatch.GetTimestamp();
+                var now = _time.GetTimestamp();
                 if (resolved is null)
                 {
                     _unknown.Set(tenantKey, now + ToTicks(_options.UnknownTenantCacheDuration));
@@ -289,8 +292,8 @@ internal sealed class TenantResolverCache
 
     private string Place(Resolved resolved) => _rules.Place(resolved.DatabaseName, resolved.ServerHost, resolved.ServerPort);
 
-    private static long ToTicks(TimeSpan duration) =>
-        duration >= TimeSpan.FromDays(3650) ? long.MaxValue / 2 : (long)(duration.TotalSeconds * Stopwatch.Frequency);
+    private long ToTicks(TimeSpan duration) =>
+        duration >= TimeSpan.FromDays(3650) ? long.MaxValue / 2 : (long)(duration.TotalSeconds * _time.TimestampFrequency);
 
     /// <summary>What a lookup found: the row (its own key first), and another active tenant on the same database, if the lookup knows.</summary>
     internal sealed record Resolved(string TenantKey, string DatabaseName, string? ServerHost, int? ServerPort, string? SharedWith);

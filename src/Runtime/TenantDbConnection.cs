@@ -1,0 +1,234 @@
+using System;
+using System.Data;
+using System.Data.Common;
+using System.Threading;
+using System.Threading.Tasks;
+using MySqlConnector;
+using TenantDbGuard.Core;
+
+namespace TenantDbGuard;
+
+/// <summary>
+/// A connection of a <see cref="TenantDataSource"/>: while it is open it holds a lease of the runtime on its tenant's
+/// database (or the master's); closing or disposing it gives the lease back.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Open, close and open again as often as needed: each opening is a new lease for the same tenant, and costs what a
+/// lease costs (no new physical connection while one is idle). Dispose it on every path (<c>await using</c>): an open
+/// connection holds a place in the budget. One that is dropped while open is reclaimed when it becomes unreachable, and
+/// the leak is logged.
+/// </para>
+/// <para>
+/// Commands, batches and transactions come from <see cref="DbConnection.CreateCommand"/>,
+/// <see cref="DbConnection.CreateBatch"/> and <see cref="DbConnection.BeginTransaction()"/>; they run on the lease of the
+/// moment, so a command kept from an earlier opening runs on the current one, and a command or reader kept after the
+/// connection is closed throws <see cref="InvalidOperationException"/> without reaching the session, which by then
+/// serves someone else. The database cannot be changed (<see cref="ChangeDatabase"/> throws), and the connection never
+/// enlists in an ambient <c>TransactionScope</c>.
+/// </para>
+/// <para>
+/// The synchronous <see cref="Open"/> blocks a thread on the asynchronous acquisition (a lease may wait for room in the
+/// budget); prefer <see cref="OpenAsync"/>.
+/// </para>
+/// </remarks>
+public sealed class TenantDbConnection : DbConnection
+{
+    private const int Closed = 0;
+    private const int Opening = 1;
+    private const int IsOpen = 2;
+
+    private readonly TenantDatabase _database;
+    private readonly TenantDataSource _source;
+    private readonly StateChangeEventHandler _onInnerStateChange;
+    private TenantConnectionLease? _lease;
+    private string? _databaseName;
+    private int _state;
+    private bool _disposed;
+
+    internal TenantDbConnection(TenantDatabase database, TenantDataSource source)
+    {
+        _database = database;
+        _source = source;
+        _onInnerStateChange = OnInnerStateChange;
+    }
+
+    /// <summary>
+    /// The tenant the connection is for: while it is open, the key of the tenant's row (whatever spelling was asked
+    /// for); while it is closed, the key its data source was asked for. <c>(master)</c> for the master database.
+    /// </summary>
+    public string TenantKey => Volatile.Read(ref _lease)?.TenantKey ?? _source.TenantKey;
+
+    /// <summary>The data source's settings (see <see cref="TenantDataSource.ConnectionString"/>); they cannot be changed.</summary>
+    /// <exception cref="NotSupportedException">On set: the data source decides where the connection goes.</exception>
+    [System.Diagnostics.CodeAnalysis.AllowNull]
+    public override string ConnectionString
+    {
+        get => _source.ConnectionString;
+        set => throw new NotSupportedException("A TenantDbGuard connection goes where its data source says; get another data source with TenantDatabase.ForTenant(key) instead of setting a connection string.");
+    }
+
+    /// <summary>The tenant's database: the one the server confirmed while open, the last one it was on (or empty) while closed.</summary>
+    public override string Database => _databaseName ?? (_source.IsMaster ? new MySqlConnectionStringBuilder(_source.ConnectionString).Database : string.Empty);
+
+    /// <summary>The server's host.</summary>
+    public override string DataSource => new MySqlConnectionStringBuilder(_source.ConnectionString).Server;
+
+    /// <summary>The server's version.</summary>
+    /// <exception cref="InvalidOperationException">The connection is not open.</exception>
+    public override string ServerVersion => Inner.ServerVersion;
+
+    /// <summary><see cref="ConnectionState.Open"/> while the connection holds a lease, else <see cref="ConnectionState.Closed"/>.</summary>
+    public override ConnectionState State => Volatile.Read(ref _state) switch
+    {
+        IsOpen => ConnectionState.Open,
+        Opening => ConnectionState.Connecting,
+        _ => ConnectionState.Closed,
+    };
+
+    /// <summary>The connect timeout of the master's settings, in seconds (a lease waits up to the acquire timeout).</summary>
+    public override int ConnectionTimeout => (int)new MySqlConnectionStringBuilder(_source.ConnectionString).ConnectionTimeout;
+
+    /// <inheritdoc/>
+    public override bool CanCreateBatch => true;
+
+    /// <summary>The lease's connection object, for the commands of this connection.</summary>
+    internal MySqlConnection Inner => Volatile.Read(ref _lease)?.Connection
+        ?? throw new InvalidOperationException("The connection is not open: open it first (TenantDbConnection.OpenAsync).");
+
+    /// <summary>The lease of the moment, for the commands of this connection.</summary>
+    internal TenantConnectionLease Lease => Volatile.Read(ref _lease)
+        ?? throw new InvalidOperationException("The connection is not open: open it first (TenantDbConnection.OpenAsync).");
+
+    /// <summary>Takes a lease (waiting for room in the budget, first come first served) and opens the connection on it.</summary>
+    /// <exception cref="InvalidOperationException">The connection is already open.</exception>
+    /// <exception cref="ObjectDisposedException">The connection was disposed.</exception>
+    public override void Open() => OpenAsync(CancellationToken.None).GetAwaiter().GetResult();
+
+    /// <summary>Takes a lease (waiting for room in the budget, first come first served) and opens the connection on it.</summary>
+    /// <param name="cancellationToken">Cancels the wait for a connection.</param>
+    /// <returns>A task that completes when the connection is open.</returns>
+    /// <exception cref="InvalidOperationException">The connection is already open.</exception>
+    /// <exception cref="ObjectDisposedException">The connection was disposed.</exception>
+    public override async Task OpenAsync(CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (Interlocked.CompareExchange(ref _state, Opening, Closed) != Closed)
+        {
+            throw new InvalidOperationException("The connection is already open (or being opened).");
+        }
+
+        TenantConnectionLease lease;
+        try
+        {
+            lease = await _database.LeaseForConnectionAsync(_source.IsMaster ? null : _source.TenantKey, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            Volatile.Write(ref _state, Closed);
+            throw;
+        }
+
+        _lease = lease;
+        _databaseName = lease.DatabaseName;
+        lease.ConnectionUnchecked.StateChange += _onInnerStateChange;
+        Volatile.Write(ref _state, IsOpen);
+        OnStateChange(new StateChangeEventArgs(ConnectionState.Closed, ConnectionState.Open));
+    }
+
+    /// <summary>Gives the lease back. Closing a closed connection does nothing.</summary>
+    public override void Close() => CloseLease(null);
+
+    /// <summary>
+    /// Gives the lease back; when <paramref name="expected"/> is set, only if it is still the connection's lease (a
+    /// reader or the driver acting for an earlier opening must not close a later one).
+    /// </summary>
+    internal void CloseLease(TenantConnectionLease? expected)
+    {
+        var lease = expected is null ? Interlocked.Exchange(ref _lease, null) : Interlocked.CompareExchange(ref _lease, null, expected) == expected ? expected : null;
+        if (lease is null)
+        {
+            return;
+        }
+
+        // The lease's connection object is not reached through this connection any more, whatever happens below.
+        Volatile.Write(ref _state, Closed);
+        lease.ConnectionUnchecked.StateChange -= _onInnerStateChange;
+        lease.Dispose();
+        OnStateChange(new StateChangeEventArgs(ConnectionState.Open, ConnectionState.Closed));
+    }
+
+    /// <summary>Gives the lease back. Closing a closed connection does nothing.</summary>
+    /// <returns>A completed task.</returns>
+    public override Task CloseAsync()
+    {
+        Close();
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Not supported: a tenant's connection stays on its tenant's database.</summary>
+    /// <param name="databaseName">Ignored.</param>
+    /// <exception cref="NotSupportedException">Always.</exception>
+    public override void ChangeDatabase(string databaseName) =>
+        throw new NotSupportedException("A TenantDbGuard connection stays on its tenant's database: open a connection of the other tenant's data source instead.");
+
+    /// <summary>Starts a transaction on the open connection.</summary>
+    /// <param name="isolationLevel">The isolation level.</param>
+    /// <returns>The transaction; dispose it (an uncommitted one is rolled back, as is one left open when the connection closes).</returns>
+    public new DbTransaction BeginTransaction(IsolationLevel isolationLevel) => BeginDbTransaction(isolationLevel);
+
+    /// <inheritdoc/>
+    protected override DbTransaction BeginDbTransaction(IsolationLevel isolationLevel) =>
+        new TenantDbTransaction(this, Inner.BeginTransaction(isolationLevel));
+
+    /// <inheritdoc/>
+    protected override async ValueTask<DbTransaction> BeginDbTransactionAsync(IsolationLevel isolationLevel, CancellationToken cancellationToken)
+    {
+        // The statement is short; the caller's token is checked before it (a token given to MySqlConnector would cancel
+        // over a connection outside the budget).
+        cancellationToken.ThrowIfCancellationRequested();
+        var transaction = await Inner.BeginTransactionAsync(isolationLevel, CancellationToken.None).ConfigureAwait(false);
+        return new TenantDbTransaction(this, transaction);
+    }
+
+    /// <inheritdoc/>
+    protected override DbCommand CreateDbCommand() => new TenantDbCommand { Connection = this };
+
+    /// <inheritdoc/>
+    protected override DbBatch CreateDbBatch() => new TenantDbBatch { Connection = this };
+
+    /// <summary>Gives the lease back and makes the connection unusable.</summary>
+    /// <param name="disposing">Whether called from <see cref="IDisposable.Dispose"/>.</param>
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            Close();
+            _disposed = true;
+        }
+
+        base.Dispose(disposing);
+    }
+
+    /// <summary>Gives the lease back and makes the connection unusable.</summary>
+    /// <returns>A completed task.</returns>
+    public override ValueTask DisposeAsync()
+    {
+        Close();
+        _disposed = true;
+        GC.SuppressFinalize(this);
+        return default;
+    }
+
+    /// <summary>
+    /// The lease's connection object closed under this connection (a reader run with
+    /// <see cref="CommandBehavior.CloseConnection"/>, or the driver after a failure): the lease goes back at once.
+    /// </summary>
+    private void OnInnerStateChange(object? sender, StateChangeEventArgs e)
+    {
+        if (e.CurrentState == ConnectionState.Closed && Volatile.Read(ref _lease) is { } lease && ReferenceEquals(lease.ConnectionUnchecked, sender))
+        {
+            CloseLease(lease);
+        }
+    }
+}
