@@ -83,7 +83,9 @@ public sealed class ConnectionBudgetExhaustedExceptionTests(MariaDbFixture fixtu
             o.MaxConnections = 2;
             o.AcquireTimeout = ShortWait;
         });
-        await db.QueryTenantAsync<int>(Key(2), "SELECT 1");
+        // Two connections open (both at once), one of them then held and the other idle.
+        await Task.WhenAll(db.QueryTenantAsync<int>(Key(2), "SELECT SLEEP(0.2)"), db.QueryTenantAsync<int>(Key(3), "SELECT SLEEP(0.2)"));
+        Assert.Equal(2, db.GetBudgetSnapshot().Open);
         await using var held = await db.GetConnectionAsync(Key(1));
         using var cancellable = new CancellationTokenSource();
 
