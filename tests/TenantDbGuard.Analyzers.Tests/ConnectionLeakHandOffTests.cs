@@ -125,4 +125,164 @@ public sealed class ConnectionLeakHandOffTests
             }
         }
         """);
+
+    // ---------------------------------------------------------------- arrays built for a call
+    // C# 12 binds 'Task.WhenAll(a, b)' to 'params Task[]' (an array the compiler builds), C# 13 to
+    // 'params ReadOnlySpan<Task>': the verdict must not depend on which.
+
+    [Theory]
+    [InlineData(12)]
+    [InlineData(13)]
+    public Task A_lease_awaited_through_WhenAll_and_never_released_is_reported(int languageVersion) => Verify.VerifyAnalyzerAsync(languageVersion, """
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            async Task<int> Copy(LeasePool pool, Task audit)
+            {
+                var pending = {|#0:pool.GetConnectionAsync("t2")|}.AsTask();
+                await Task.WhenAll(audit, pending);
+                var target = await pending;
+                return await target.ExecuteAsync("select 1");
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'pending'", "on the path that returns at line 11"));
+
+    [Theory]
+    [InlineData(12)]
+    [InlineData(13)]
+    public Task Leases_from_WhenAll_released_only_on_success_are_reported(int languageVersion) => Verify.VerifyAnalyzerAsync(languageVersion, """
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            async Task<int> Copy(LeasePool pool)
+            {
+                var source = {|#0:pool.GetConnectionAsync("t1")|}.AsTask();
+                var target = {|#1:pool.GetConnectionAsync("t2")|}.AsTask();
+                await Task.WhenAll(source, target);
+                var from = await source;
+                var to = await target;
+                try
+                {
+                    return await from.ExecuteAsync("select 1") + await to.ExecuteAsync("select 1");
+                }
+                finally
+                {
+                    await from.DisposeAsync();
+                }
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'source'", "if an exception is thrown at line 9"),
+        Verify.Diagnostic().WithLocation(1).WithArguments("'target'", "on the path that returns at line 15"));
+
+    [Theory]
+    [InlineData(12, "await Task.WhenAll(new[] { audit, pending });")]
+    [InlineData(12, "await Task.WhenAll(new Task[] { audit, pending });")]
+    [InlineData(12, "await Task.WhenAll([audit, pending]);")]
+    [InlineData(13, "await Task.WhenAll([audit, pending]);")]
+    [InlineData(12, "await Task.WhenAny(audit, pending);")]
+    [InlineData(13, "await Task.WhenAny(audit, pending);")]
+    [InlineData(12, "Log.Info(string.Join(\", \", audit, pending));")]
+    [InlineData(13, "Log.Info(string.Join(\", \", audit, pending));")]
+    public Task A_lease_in_an_array_given_to_a_call_that_does_not_keep_it_is_reported(int languageVersion, string call) =>
+        Verify.VerifyAnalyzerAsync(languageVersion, $$"""
+            using System.Threading.Tasks;
+            using Prelude;
+
+            class C
+            {
+                async Task<int> Copy(LeasePool pool, Task audit)
+                {
+                    var pending = {|#0:pool.GetConnectionAsync("t2")|}.AsTask();
+                    {{call}}
+                    var target = await pending;
+                    return await target.ExecuteAsync("select 1");
+                }
+            }
+            """,
+            Verify.Diagnostic().WithLocation(0).WithArguments("'pending'", "on the path that returns at line 11"));
+
+    [Theory]
+    [InlineData(12, "_kept.Add(new[] { first, second });")]
+    [InlineData(13, "_kept.Add(new[] { first, second });")]
+    [InlineData(12, "_last = new[] { first, second };")]
+    [InlineData(12, "Keep(first, second);")]
+    [InlineData(13, "Keep(first, second);")]
+    [InlineData(12, "_kept.Add([first, second]);")]
+    public Task A_lease_in_an_array_that_is_kept_is_not_reported(int languageVersion, string store) => Verify.VerifyAnalyzerAsync(languageVersion, $$"""
+        using System.Collections.Generic;
+        using Prelude;
+
+        class C
+        {
+            private readonly List<ConnectionLease[]> _kept = new();
+            private ConnectionLease[] _last = [];
+            private ConnectionLease[] _params = [];
+
+            void Keep(params ConnectionLease[] leases) => _params = leases;
+
+            void Open(LeasePool pool, ConnectionLease first)
+            {
+                var second = pool.GetConnection();
+                {{store}}
+            }
+        }
+        """);
+
+    [Theory]
+    [InlineData(12)]
+    [InlineData(13)]
+    public Task A_lease_in_an_array_that_is_returned_is_not_reported(int languageVersion) => Verify.VerifyAnalyzerAsync(languageVersion, """
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            ConnectionLease[] Both(LeasePool pool, ConnectionLease first) => new[] { first, pool.GetConnection() };
+
+            Task<ConnectionLease[]> BothAsync(LeasePool pool)
+            {
+                var first = pool.GetConnectionAsync("t1").AsTask();
+                return Task.WhenAll(first);
+            }
+
+            private Task<ConnectionLease>? _first;
+
+            void Start(LeasePool pool, Task<ConnectionLease> other)
+            {
+                var next = pool.GetConnectionAsync("t1").AsTask();
+                _first = Task.WhenAny(other, next).Unwrap();
+            }
+        }
+        """);
+
+    [Theory]
+    [InlineData(12)]
+    [InlineData(13)]
+    public Task Leases_given_to_a_method_of_the_code_that_releases_every_element_are_not_reported(int languageVersion) => Verify.VerifyAnalyzerAsync(languageVersion, """
+        using System;
+        using Prelude;
+
+        class C
+        {
+            static void CloseAll(params IDisposable[] items)
+            {
+                foreach (var item in items)
+                {
+                    item.Dispose();
+                }
+            }
+
+            void Copy(LeasePool pool, ConnectionLease first)
+            {
+                var second = pool.GetConnection();
+                CloseAll(first, second);
+            }
+        }
+        """);
 }
