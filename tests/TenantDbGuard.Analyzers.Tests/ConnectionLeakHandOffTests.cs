@@ -1,4 +1,5 @@
 using System.Threading.Tasks;
+using TenantDbGuard.Analyzers.Tests.Verifiers;
 using Verify = TenantDbGuard.Analyzers.Tests.Verifiers.CSharpAnalyzerVerifier<TenantDbGuard.Analyzers.ConnectionLeakAnalyzer>;
 
 namespace TenantDbGuard.Analyzers.Tests;
@@ -131,8 +132,8 @@ public sealed class ConnectionLeakHandOffTests
     // 'params ReadOnlySpan<Task>': the verdict must not depend on which.
 
     [Theory]
-    [InlineData(12)]
-    [InlineData(13)]
+    [InlineCSharp(12)]
+    [InlineCSharp(13)]
     public Task A_lease_awaited_through_WhenAll_and_never_released_is_reported(int languageVersion) => Verify.VerifyAnalyzerAsync(languageVersion, """
         using System.Threading.Tasks;
         using Prelude;
@@ -151,8 +152,8 @@ public sealed class ConnectionLeakHandOffTests
         Verify.Diagnostic().WithLocation(0).WithArguments("'pending'", "on the path that returns at line 11"));
 
     [Theory]
-    [InlineData(12)]
-    [InlineData(13)]
+    [InlineCSharp(12)]
+    [InlineCSharp(13)]
     public Task Leases_from_WhenAll_released_only_on_success_are_reported(int languageVersion) => Verify.VerifyAnalyzerAsync(languageVersion, """
         using System.Threading.Tasks;
         using Prelude;
@@ -181,14 +182,14 @@ public sealed class ConnectionLeakHandOffTests
         Verify.Diagnostic().WithLocation(1).WithArguments("'target'", "on the path that returns at line 15"));
 
     [Theory]
-    [InlineData(12, "await Task.WhenAll(new[] { audit, pending });")]
-    [InlineData(12, "await Task.WhenAll(new Task[] { audit, pending });")]
-    [InlineData(12, "await Task.WhenAll([audit, pending]);")]
-    [InlineData(13, "await Task.WhenAll([audit, pending]);")]
-    [InlineData(12, "await Task.WhenAny(audit, pending);")]
-    [InlineData(13, "await Task.WhenAny(audit, pending);")]
-    [InlineData(12, "Log.Info(string.Join(\", \", audit, pending));")]
-    [InlineData(13, "Log.Info(string.Join(\", \", audit, pending));")]
+    [InlineCSharp(12, "await Task.WhenAll(new[] { audit, pending });")]
+    [InlineCSharp(12, "await Task.WhenAll(new Task[] { audit, pending });")]
+    [InlineCSharp(12, "await Task.WhenAll([audit, pending]);")]
+    [InlineCSharp(13, "await Task.WhenAll([audit, pending]);")]
+    [InlineCSharp(12, "await Task.WhenAny(audit, pending);")]
+    [InlineCSharp(13, "await Task.WhenAny(audit, pending);")]
+    [InlineCSharp(12, "Log.Info(string.Join(\", \", audit, pending));")]
+    [InlineCSharp(13, "Log.Info(string.Join(\", \", audit, pending));")]
     public Task A_lease_in_an_array_given_to_a_call_that_does_not_keep_it_is_reported(int languageVersion, string call) =>
         Verify.VerifyAnalyzerAsync(languageVersion, $$"""
             using System.Threading.Tasks;
@@ -208,12 +209,12 @@ public sealed class ConnectionLeakHandOffTests
             Verify.Diagnostic().WithLocation(0).WithArguments("'pending'", "on the path that returns at line 11"));
 
     [Theory]
-    [InlineData(12, "_kept.Add(new[] { first, second });")]
-    [InlineData(13, "_kept.Add(new[] { first, second });")]
-    [InlineData(12, "_last = new[] { first, second };")]
-    [InlineData(12, "Keep(first, second);")]
-    [InlineData(13, "Keep(first, second);")]
-    [InlineData(12, "_kept.Add([first, second]);")]
+    [InlineCSharp(12, "_kept.Add(new[] { first, second });")]
+    [InlineCSharp(13, "_kept.Add(new[] { first, second });")]
+    [InlineCSharp(12, "_last = new[] { first, second };")]
+    [InlineCSharp(12, "Keep(first, second);")]
+    [InlineCSharp(13, "Keep(first, second);")]
+    [InlineCSharp(12, "_kept.Add([first, second]);")]
     public Task A_lease_in_an_array_that_is_kept_is_not_reported(int languageVersion, string store) => Verify.VerifyAnalyzerAsync(languageVersion, $$"""
         using System.Collections.Generic;
         using Prelude;
@@ -235,8 +236,8 @@ public sealed class ConnectionLeakHandOffTests
         """);
 
     [Theory]
-    [InlineData(12)]
-    [InlineData(13)]
+    [InlineCSharp(12)]
+    [InlineCSharp(13)]
     public Task A_lease_in_an_array_that_is_returned_is_not_reported(int languageVersion) => Verify.VerifyAnalyzerAsync(languageVersion, """
         using System.Threading.Tasks;
         using Prelude;
@@ -262,8 +263,8 @@ public sealed class ConnectionLeakHandOffTests
         """);
 
     [Theory]
-    [InlineData(12)]
-    [InlineData(13)]
+    [InlineCSharp(12)]
+    [InlineCSharp(13)]
     public Task Leases_given_to_a_method_of_the_code_that_releases_every_element_are_not_reported(int languageVersion) => Verify.VerifyAnalyzerAsync(languageVersion, """
         using System;
         using Prelude;
