@@ -25,7 +25,8 @@ public sealed class ConnectionLeakAnalyzer : DiagnosticAnalyzer
     /// <inheritdoc />
     public override ImmutableArray<DiagnosticDescriptor> SupportedDiagnostics { get; } = ImmutableArray.Create(
         Descriptors.ConnectionNotReleased,
-        Descriptors.ConnectionUsedAfterRelease);
+        Descriptors.ConnectionUsedAfterRelease,
+        Descriptors.AnalysisLimitReached);
 
     /// <inheritdoc />
     public override void Initialize(AnalysisContext context)
@@ -55,6 +56,7 @@ public sealed class ConnectionLeakAnalyzer : DiagnosticAnalyzer
         var names = rules.GetNames(context.Options.AnalyzerConfigOptionsProvider.GetOptions(context.OperationBlocks[0].Syntax.SyntaxTree));
         FlowContext? flow = null;
         List<IOperation>? analysed = null;
+        var notChecked = 0;
         foreach (var block in context.OperationBlocks)
         {
             var root = block;
@@ -69,7 +71,15 @@ public sealed class ConnectionLeakAnalyzer : DiagnosticAnalyzer
             }
 
             (analysed ??= new List<IOperation>()).Add(root);
-            AnalyzeGraph(context, context.GetControlFlowGraph(block), flow ??= new FlowContext(rules, names, summaries, context.CancellationToken));
+            notChecked += AnalyzeGraph(context, context.GetControlFlowGraph(block), flow ??= new FlowContext(rules, names, summaries, context.CancellationToken));
+        }
+
+        if (notChecked > 0)
+        {
+            // Once per member, on its name: the analysis stopped without a verdict for some acquisitions.
+            var symbol = context.OwningSymbol;
+            var location = symbol.Locations.Length > 0 && symbol.Locations[0].IsInSource ? symbol.Locations[0] : context.OperationBlocks[0].Syntax.GetLocation();
+            context.ReportDiagnostic(Diagnostic.Create(Descriptors.AnalysisLimitReached, location, symbol.Name, notChecked));
         }
     }
 
@@ -89,9 +99,13 @@ public sealed class ConnectionLeakAnalyzer : DiagnosticAnalyzer
         return false;
     }
 
-    /// <summary>Analyses one graph and, recursively, the graphs of its lambdas and local functions.</summary>
-    private static void AnalyzeGraph(OperationBlockAnalysisContext context, ControlFlowGraph graph, FlowContext flow)
+    /// <summary>
+    /// Analyses one graph and, recursively, the graphs of its lambdas and local functions; returns how many acquisitions
+    /// were left notChecked at the step limit.
+    /// </summary>
+    private static int AnalyzeGraph(OperationBlockAnalysisContext context, ControlFlowGraph graph, FlowContext flow)
     {
+        var notChecked = 0;
         var lambdas = new List<IFlowAnonymousFunctionOperation>();
         var sites = AcquisitionSites.Find(graph, flow, lambdas);
         if (sites.Count > 0)
@@ -106,7 +120,12 @@ public sealed class ConnectionLeakAnalyzer : DiagnosticAnalyzer
                     continue;
                 }
 
-                var (leaks, handsOff, misuses) = LeakFlowAnalysis.Run(graph, site, flow, ownLocals);
+                var (leaks, handsOff, misuses, stepLimitReached) = LeakFlowAnalysis.Run(graph, site, flow, ownLocals);
+                if (stepLimitReached)
+                {
+                    notChecked++;
+                }
+
                 if (leaks.Count > 0)
                 {
                     context.ReportDiagnostic(LeakDiagnostics.Create(site, leaks, handsOff));
@@ -125,12 +144,14 @@ public sealed class ConnectionLeakAnalyzer : DiagnosticAnalyzer
 
         foreach (var lambda in lambdas)
         {
-            AnalyzeGraph(context, graph.GetAnonymousFunctionControlFlowGraph(lambda, context.CancellationToken), flow);
+            notChecked += AnalyzeGraph(context, graph.GetAnonymousFunctionControlFlowGraph(lambda, context.CancellationToken), flow);
         }
 
         foreach (var localFunction in graph.LocalFunctions)
         {
-            AnalyzeGraph(context, graph.GetLocalFunctionControlFlowGraph(localFunction, context.CancellationToken), flow);
+            notChecked += AnalyzeGraph(context, graph.GetLocalFunctionControlFlowGraph(localFunction, context.CancellationToken), flow);
         }
+
+        return notChecked;
     }
 }

@@ -69,6 +69,19 @@ public static class Descriptors
             + "so that its users can give it back. Otherwise every instance keeps a server connection until the process ends "
             + "and the service eventually fails with 'Too many connections' (MySQL error 1040).");
 
+    /// <summary>TDG006: a method has more paths than the flow analysis follows; TDG001/TDG004 reported nothing for part of it.</summary>
+    public static readonly DiagnosticDescriptor AnalysisLimitReached = Create(
+        DiagnosticIds.AnalysisLimitReached,
+        title: "Method is too large for the connection path analysis",
+        messageFormat: "'{0}' has more paths than TDG001 follows: {1} of its acquisitions were not checked",
+        RuleCategory.Reliability,
+        DiagnosticSeverity.Info,
+        description: "TDG001 and TDG004 follow every combination of a connection's holders, its release flags and the finally "
+            + "blocks being run, up to a fixed number of steps per acquisition. A method with more combinations than that "
+            + "(many branches that each copy or release the connection differently) is checked only in part: the analysis "
+            + "reports nothing for the acquisitions it could not finish, so that it never reports a leak it did not prove. "
+            + "Split the method, or keep each connection in one variable, to have it checked.");
+
     private static DiagnosticDescriptor Create(
         string id,
         string title,

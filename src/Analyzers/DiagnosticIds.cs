@@ -17,4 +17,7 @@ public static class DiagnosticIds
 
     /// <summary>A type that owns a connection does not release it.</summary>
     public const string OwnerDoesNotRelease = "TDG005";
+
+    /// <summary>A method is too large for the path analysis of TDG001/TDG004, which checked only part of it.</summary>
+    public const string AnalysisLimitReached = "TDG006";
 }

@@ -1,4 +1,5 @@
 using System.Threading.Tasks;
+using TenantDbGuard.Analyzers.Tests.Verifiers;
 using Verify = TenantDbGuard.Analyzers.Tests.Verifiers.CSharpAnalyzerVerifier<TenantDbGuard.Analyzers.ConnectionLeakAnalyzer>;
 
 namespace TenantDbGuard.Analyzers.Tests;
@@ -122,6 +123,155 @@ public sealed class ConnectionLeakHandOffTests
             {
                 var conn = pool.GetConnection();
                 audit.Set("last", conn);
+            }
+        }
+        """);
+
+    // ---------------------------------------------------------------- arrays built for a call
+    // C# 12 binds 'Task.WhenAll(a, b)' to 'params Task[]' (an array the compiler builds), C# 13 to
+    // 'params ReadOnlySpan<Task>': the verdict must not depend on which.
+
+    [Theory]
+    [InlineCSharp(12)]
+    [InlineCSharp(13)]
+    public Task A_lease_awaited_through_WhenAll_and_never_released_is_reported(int languageVersion) => Verify.VerifyAnalyzerAsync(languageVersion, """
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            async Task<int> Copy(LeasePool pool, Task audit)
+            {
+                var pending = {|#0:pool.GetConnectionAsync("t2")|}.AsTask();
+                await Task.WhenAll(audit, pending);
+                var target = await pending;
+                return await target.ExecuteAsync("select 1");
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'pending'", "on the path that returns at line 11"));
+
+    [Theory]
+    [InlineCSharp(12, "await Task.WhenAll(new[] { audit, pending });")]
+    [InlineCSharp(12, "await Task.WhenAll(new Task[] { audit, pending });")]
+    [InlineCSharp(12, "await Task.WhenAll([audit, pending]);")]
+    [InlineCSharp(13, "await Task.WhenAll([audit, pending]);")]
+    [InlineCSharp(12, "await Task.WhenAny(audit, pending);")]
+    [InlineCSharp(13, "await Task.WhenAny(audit, pending);")]
+    [InlineCSharp(12, "Log.Info(string.Join(\", \", audit, pending));")]
+    [InlineCSharp(13, "Log.Info(string.Join(\", \", audit, pending));")]
+    public Task A_lease_in_an_array_given_to_a_call_that_does_not_keep_it_is_reported(int languageVersion, string call) =>
+        Verify.VerifyAnalyzerAsync(languageVersion, $$"""
+            using System.Threading.Tasks;
+            using Prelude;
+
+            class C
+            {
+                async Task<int> Copy(LeasePool pool, Task audit)
+                {
+                    var pending = {|#0:pool.GetConnectionAsync("t2")|}.AsTask();
+                    {{call}}
+                    var target = await pending;
+                    return await target.ExecuteAsync("select 1");
+                }
+            }
+            """,
+            Verify.Diagnostic().WithLocation(0).WithArguments("'pending'", "on the path that returns at line 11"));
+
+    [Theory]
+    [InlineCSharp(12, "_kept.Add(new[] { first, second });")]
+    [InlineCSharp(13, "_kept.Add(new[] { first, second });")]
+    [InlineCSharp(12, "_last = new[] { first, second };")]
+    [InlineCSharp(12, "Keep(first, second);")]
+    [InlineCSharp(13, "Keep(first, second);")]
+    [InlineCSharp(12, "_kept.Add([first, second]);")]
+    public Task A_lease_in_an_array_that_is_kept_is_not_reported(int languageVersion, string store) => Verify.VerifyAnalyzerAsync(languageVersion, $$"""
+        using System.Collections.Generic;
+        using Prelude;
+
+        class C
+        {
+            private readonly List<ConnectionLease[]> _kept = new();
+            private ConnectionLease[] _last = [];
+            private ConnectionLease[] _params = [];
+
+            void Keep(params ConnectionLease[] leases) => _params = leases;
+
+            void Open(LeasePool pool, ConnectionLease first)
+            {
+                var second = pool.GetConnection();
+                {{store}}
+            }
+        }
+        """);
+
+    [Theory]
+    [InlineCSharp(12)]
+    [InlineCSharp(13)]
+    public Task A_lease_in_an_array_that_is_returned_is_not_reported(int languageVersion) => Verify.VerifyAnalyzerAsync(languageVersion, """
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            ConnectionLease[] Both(LeasePool pool, ConnectionLease first) => new[] { first, pool.GetConnection() };
+
+            Task<ConnectionLease[]> BothAsync(LeasePool pool)
+            {
+                var first = pool.GetConnectionAsync("t1").AsTask();
+                return Task.WhenAll(first);
+            }
+
+            private Task<ConnectionLease>? _first;
+
+            void Start(LeasePool pool, Task<ConnectionLease> other)
+            {
+                var next = pool.GetConnectionAsync("t1").AsTask();
+                _first = Task.WhenAny(other, next).Unwrap();
+            }
+        }
+        """);
+
+    [Theory]
+    [InlineCSharp(12)]
+    [InlineCSharp(13)]
+    public Task A_task_of_WhenAll_without_results_that_is_returned_does_not_hand_the_lease_over(int languageVersion) => Verify.VerifyAnalyzerAsync(languageVersion, """
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            // 'Task.WhenAll(Task, Task)' returns a Task without results: the caller never sees the lease.
+            Task Both(LeasePool pool, Task audit)
+            {
+                var pending = {|#0:pool.GetConnectionAsync("t1")|}.AsTask();
+                return Task.WhenAll(audit, pending);
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'pending'", "on the path that returns at line 10"));
+
+    [Theory]
+    [InlineCSharp(12)]
+    [InlineCSharp(13)]
+    public Task Leases_given_to_a_method_of_the_code_that_releases_every_element_are_not_reported(int languageVersion) => Verify.VerifyAnalyzerAsync(languageVersion, """
+        using System;
+        using Prelude;
+
+        class C
+        {
+            static void CloseAll(params IDisposable[] items)
+            {
+                foreach (var item in items)
+                {
+                    item.Dispose();
+                }
+            }
+
+            void Copy(LeasePool pool, ConnectionLease first)
+            {
+                var second = pool.GetConnection();
+                CloseAll(first, second);
             }
         }
         """);

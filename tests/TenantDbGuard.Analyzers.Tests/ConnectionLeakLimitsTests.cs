@@ -148,4 +148,33 @@ public sealed class ConnectionLeakLimitsTests
 
         return "using Prelude;\n\nclass C\n{\n    void M(Pool pool)\n    {\n" + body + tail + "    }\n}\n";
     }
+
+    [Fact]
+    public Task A_method_beyond_the_step_limit_says_so_once_and_reports_no_leak()
+    {
+        // Each 'if' may copy the connection into one more variable: 2^18 holder sets, far beyond the walk's 50,000 steps.
+        // Both acquisitions leak on purpose: an analysis that stopped must not report them, and says so once, on M.
+        const int Branches = 18;
+        var body = new StringBuilder();
+        for (var lease = 0; lease < 2; lease++)
+        {
+            body.Append($"        var c{lease} = pool.GetConnection();\n");
+            for (var i = 0; i < Branches; i++)
+            {
+                body.Append($"        PooledConnection? a{lease}_{i} = null;\n        if (flags[{i}]) a{lease}_{i} = c{lease};\n");
+            }
+        }
+
+        var source = "using Prelude;\n\nclass C\n{\n    void {|#0:M|}(Pool pool, bool[] flags)\n    {\n" + body + "    }\n}\n";
+        return Verify.VerifyAnalyzerAsync(source, Verify.Diagnostic(Descriptors.AnalysisLimitReached).WithLocation(0).WithArguments("M", 2));
+    }
+
+    [Fact]
+    public Task A_method_within_the_step_limit_raises_no_limit_diagnostic() =>
+        // Eight copies: 256 holder sets, well within the limit; the leak is reported and nothing is said of the limit.
+        Verify.VerifyAnalyzerAsync(
+            "using Prelude;\n\nclass C\n{\n    void M(Pool pool, bool[] flags)\n    {\n        var c = {|#0:pool.GetConnection()|};\n"
+            + string.Concat(Enumerable.Range(0, 8).Select(i => $"        PooledConnection? a{i} = null;\n        if (flags[{i}]) a{i} = c;\n"))
+            + "    }\n}\n",
+            Verify.Diagnostic().WithLocation(0).WithArguments("'c'", "on the path that leaves the method after line 23"));
 }

@@ -1,3 +1,4 @@
+using TenantDbGuard.Analyzers.Tests.Verifiers;
 using Verify = TenantDbGuard.Analyzers.Tests.Verifiers.CSharpAnalyzerVerifier<TenantDbGuard.Analyzers.ConnectionLeakAnalyzer>;
 
 namespace TenantDbGuard.Analyzers.Tests;
@@ -635,8 +636,10 @@ public sealed class ConnectionLeakOwnershipTests
         """,
         Verify.Diagnostic().WithLocation(0).WithArguments("'lease'", "on the path that returns at line 18"));
 
-    [Fact]
-    public Task Leases_from_WhenAll_released_only_on_success_are_reported() => Verify.VerifyAnalyzerAsync("""
+    [Theory]
+    [InlineCSharp(12)] // 'Task.WhenAll(source, target)' binds to 'params Task<T>[]'
+    [InlineCSharp(13)] // and to 'params ReadOnlySpan<Task<T>>'
+    public Task Leases_from_WhenAll_released_only_on_success_are_reported(int languageVersion) => Verify.VerifyAnalyzerAsync(languageVersion, """
         using System.Threading.Tasks;
         using Prelude;
 

@@ -18,6 +18,10 @@ internal static class HandOffRules
     public static bool IsInterlockedSwap(IMethodSymbol method) =>
         method is { Name: "Exchange" or "CompareExchange", ContainingType: { Name: "Interlocked", ContainingNamespace.Name: "Threading" } };
 
+    /// <summary><c>Task.WhenAll&lt;T&gt;</c> / <c>Task.WhenAny&lt;T&gt;</c>: the task they return carries the tasks given to them.</summary>
+    public static bool IsTaskCombinator(IMethodSymbol method) =>
+        method is { IsStatic: true, IsGenericMethod: true, Name: "WhenAll" or "WhenAny", ContainingType: { Name: "Task", ContainingNamespace.Name: "Tasks" } };
+
     /// <summary>Calls that cannot throw on valid arguments: <c>Interlocked</c>, <c>Volatile</c>, <c>GC.SuppressFinalize(this)</c>.</summary>
     public static bool NeverThrows(IMethodSymbol method) =>
         method.ContainingType is { Name: "Interlocked" or "Volatile", ContainingNamespace.Name: "Threading" }

@@ -125,6 +125,19 @@ internal sealed class InvocationTransfer
         }
     }
 
+    private static bool InArray(List<IArgumentOperation> arguments)
+    {
+        foreach (var argument in arguments)
+        {
+            if (TrackedVariables.Unwrap(argument.Value) is IArrayCreationOperation)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     public bool EvaluateInvocation(IInvocationOperation invocation)
     {
         var instanceIsResource = Transfer.Evaluate(invocation.Instance);
@@ -192,7 +205,7 @@ internal sealed class InvocationTransfer
             return false;
         }
 
-        if (name is "ConfigureAwait" or "AsTask" or "Preserve" or "GetAwaiter" or "GetResult")
+        if (name is "ConfigureAwait" or "AsTask" or "Preserve" or "GetAwaiter" or "GetResult" or "Unwrap")
         {
             return instanceIsResource || (method.IsExtensionMethod && firstArgumentIsResource);
         }
@@ -201,6 +214,13 @@ internal sealed class InvocationTransfer
         {
             // A completed task of the resource: whoever receives the task receives the resource.
             return firstArgumentIsResource;
+        }
+
+        if (argumentIsResource && HandOffRules.IsTaskCombinator(method))
+        {
+            // 'Task.WhenAll(a, b)' of Task<T>: its task completes with the tasks' results ('WhenAny' with one of the tasks),
+            // so whoever receives it receives the resources.
+            return true;
         }
 
         if (_analysis.State.Status == ResourceStatus.Held
@@ -236,9 +256,11 @@ internal sealed class InvocationTransfer
             Effects.Escape();
         }
 
-        // A hand-off (into a collection, by ref, to the constructor chained with ': this(...)', or swapped into a field
-        // with Interlocked) counts from the moment of the call, even if the call throws.
-        if (argumentIsResource && (passedByRef || _analysis.Rules.Collections.Stores(method) || method.MethodKind == MethodKind.Constructor || HandOffRules.IsInterlockedSwap(method)))
+        // A hand-off (into a collection, by ref, to the constructor chained with ': this(...)', swapped into a field with
+        // Interlocked, or in an array to a method of the code, which may release or keep the elements one by one where
+        // its summary does not follow them) counts from the moment of the call, even if the call throws.
+        if (argumentIsResource && (passedByRef || _analysis.Rules.Collections.Stores(method) || method.MethodKind == MethodKind.Constructor || HandOffRules.IsInterlockedSwap(method)
+                                   || _analysis.Rules.IsInSource(method) && InArray(resourceArguments!)))
         {
             Effects.Escape();
         }

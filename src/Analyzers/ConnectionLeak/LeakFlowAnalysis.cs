@@ -43,6 +43,7 @@ internal sealed class LeakFlowAnalysis
     private readonly ExceptionRouting _exceptions;
     private LocalOrigins? _origins;
     private bool _gaveUp;
+    private bool _stepLimitReached;
 
     private LeakFlowAnalysis(
         ControlFlowGraph graph,
@@ -145,10 +146,10 @@ internal sealed class LeakFlowAnalysis
 
     /// <summary>
     /// Runs the analysis; returns the leaks found (empty when the resource is released on every path), whether
-    /// some path hands the resource over (returns or stores it), which tells a fix to dispose only on failure, and
-    /// the uses and second releases after a release.
+    /// some path hands the resource over (returns or stores it), which tells a fix to dispose only on failure, the
+    /// uses and second releases after a release, and whether the walk stopped at its step limit (then it found nothing).
     /// </summary>
-    public static (IReadOnlyList<Leak> Leaks, bool HandsOff, IReadOnlyList<Misuse> Misuses) Run(
+    public static (IReadOnlyList<Leak> Leaks, bool HandsOff, IReadOnlyList<Misuse> Misuses, bool StepLimitReached) Run(
         ControlFlowGraph graph,
         AcquisitionSite site,
         FlowContext context,
@@ -158,10 +159,10 @@ internal sealed class LeakFlowAnalysis
         analysis.Execute();
         if (analysis.GaveUp)
         {
-            return (Array.Empty<Leak>(), analysis.HandsOff, Array.Empty<Misuse>());
+            return (Array.Empty<Leak>(), analysis.HandsOff, Array.Empty<Misuse>(), analysis._stepLimitReached);
         }
 
-        return (analysis._leaks, analysis.HandsOff, analysis.AfterRelease.Misuses());
+        return (analysis._leaks, analysis.HandsOff, analysis.AfterRelease.Misuses(), false);
     }
 
     /// <summary>
@@ -215,6 +216,7 @@ internal sealed class LeakFlowAnalysis
             if (++steps > MaxSteps)
             {
                 _gaveUp = true;
+                _stepLimitReached = true;
                 break;
             }
 

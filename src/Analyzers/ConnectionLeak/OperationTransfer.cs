@@ -157,14 +157,25 @@ internal sealed class OperationTransfer
             case INameOfOperation:
                 return false;
             case IArrayCreationOperation:
-            case IArrayInitializerOperation:
-                // Stored in an array: a collection of connections is released element by element elsewhere.
-                if (EvaluateChildren(operation))
+                if (!EvaluateChildren(operation))
                 {
-                    Effects.Escape();
+                    return false;
                 }
 
+                if (IsArgumentOfCall(operation))
+                {
+                    // 'Task.WhenAll(a, b)' (a 'params' array the compiler builds), 'Task.WhenAll(new[] { a, b })': the array
+                    // exists for the call alone, so the call decides, as if it were given the resource itself: stored in a
+                    // collection, taken over by a method of the code, passed through to the call's value, or left alone.
+                    return true;
+                }
+
+                // Kept in a variable, a field, a return value: an array of connections is released element by element
+                // elsewhere, which the analysis does not follow.
+                Effects.Escape();
                 return false;
+            case IArrayInitializerOperation:
+                return EvaluateChildren(operation);
             case ITupleOperation:
             case IAnonymousObjectCreationOperation:
                 return EvaluateChildren(operation);
@@ -233,6 +244,18 @@ internal sealed class OperationTransfer
         }
 
         return any;
+    }
+
+    /// <summary>Is <paramref name="array"/> (through conversions) the value of an argument of a method call?</summary>
+    private static bool IsArgumentOfCall(IOperation array)
+    {
+        var parent = array.Parent;
+        while (parent is IConversionOperation { Conversion.IsUserDefined: false })
+        {
+            parent = parent.Parent;
+        }
+
+        return parent is IArgumentOperation { Parent: IInvocationOperation };
     }
 
     private bool Holds(object variable) => _analysis.Variables.Holds(_analysis.State, variable);

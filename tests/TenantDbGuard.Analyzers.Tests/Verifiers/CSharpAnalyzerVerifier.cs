@@ -1,4 +1,5 @@
 using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Testing;
 using Microsoft.CodeAnalysis.Diagnostics;
 using Microsoft.CodeAnalysis.Testing;
@@ -27,6 +28,24 @@ internal static class CSharpAnalyzerVerifier<TAnalyzer>
     {
         var test = CreateTest(source);
         test.TestState.AnalyzerConfigFiles.Add(("/.editorconfig", "root = true\n\n[*]\n" + editorConfig));
+        test.ExpectedDiagnostics.AddRange(expected);
+        return test.RunAsync(CancellationToken.None);
+    }
+
+    /// <summary>
+    /// As <see cref="VerifyAnalyzerAsync(string, DiagnosticResult[])"/> with the sources parsed as C#
+    /// <paramref name="languageVersion"/> (12, 13...): overload resolution differs between versions (<c>params</c>
+    /// arrays against <c>params</c> spans).
+    /// </summary>
+    public static Task VerifyAnalyzerAsync(int languageVersion, string source, params DiagnosticResult[] expected)
+    {
+        var test = CreateTest(source);
+        var version = (LanguageVersion)(languageVersion * 100);
+        test.SolutionTransforms.Add((solution, projectId) =>
+        {
+            var options = (CSharpParseOptions)solution.GetProject(projectId)!.ParseOptions!;
+            return solution.WithProjectParseOptions(projectId, options.WithLanguageVersion(version));
+        });
         test.ExpectedDiagnostics.AddRange(expected);
         return test.RunAsync(CancellationToken.None);
     }

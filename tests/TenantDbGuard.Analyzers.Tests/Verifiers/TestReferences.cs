@@ -14,8 +14,7 @@ internal static class TestReferences
     public static readonly ReferenceAssemblies None = new("net10.0");
 
     /// <summary>The libraries every test compiles against, without the prelude.</summary>
-    public static readonly ImmutableArray<MetadataReference> Libraries = Basic.Reference.Assemblies.Net100.References.All
-        .Cast<MetadataReference>()
+    public static readonly ImmutableArray<MetadataReference> Libraries = FrameworkReferences()
         .Append(MetadataReference.CreateFromFile(typeof(MySqlConnector.MySqlConnection).Assembly.Location))
         .Append(MetadataReference.CreateFromFile(typeof(Dapper.SqlMapper).Assembly.Location))
         .Append(MetadataReference.CreateFromFile(typeof(Microsoft.Extensions.DependencyInjection.IServiceCollection).Assembly.Location))
@@ -24,4 +23,20 @@ internal static class TestReferences
 
     /// <summary>The libraries plus the compiled <see cref="TestPrelude"/>.</summary>
     public static readonly ImmutableArray<MetadataReference> All = Libraries.Add(TestPrelude.Compile(Libraries));
+
+    /// <summary>
+    /// The .NET 10 reference assemblies, read from the images the package embeds rather than through its
+    /// <c>References</c> class, which is built against Roslyn 4.11 and would not load on the Roslyn 4.8 test leg.
+    /// </summary>
+    private static IEnumerable<MetadataReference> FrameworkReferences()
+    {
+        var package = typeof(Basic.Reference.Assemblies.Net100).Assembly;
+        foreach (var name in package.GetManifestResourceNames().Order(StringComparer.Ordinal))
+        {
+            using var stream = package.GetManifestResourceStream(name)!;
+            using var image = new MemoryStream();
+            stream.CopyTo(image);
+            yield return MetadataReference.CreateFromImage(image.ToArray(), filePath: name + ".dll");
+        }
+    }
 }
