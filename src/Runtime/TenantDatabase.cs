@@ -470,6 +470,9 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
                 : await RunAsync(lease, run, cancellationToken).ConfigureAwait(false);
             if (!exposed)
             {
+                // The runtime ran all of the work, so the session is idle: wait for its reset, so that the caller's
+                // next call finds it idle rather than opening another connection meanwhile. Code that held the
+                // connection may have left something running on it, whose end the reset waits for: not waited for.
                 await lease.ReturnAsync().ConfigureAwait(false);
             }
 
@@ -502,7 +505,14 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
         CheckSql(sql);
         var lease = await LeaseMasterAsync(exposed, cancellationToken).ConfigureAwait(false);
         await using var release = lease.ConfigureAwait(false);
-        return await RunAsync(lease, work, cancellationToken).ConfigureAwait(false);
+        var result = await RunAsync(lease, work, cancellationToken).ConfigureAwait(false);
+        if (!exposed)
+        {
+            // As a tenant helper does: return once the connection is reset and idle again.
+            await lease.ReturnAsync().ConfigureAwait(false);
+        }
+
+        return result;
     }
 
     /// <summary>
