@@ -24,6 +24,11 @@ public sealed class ConnectionLeakHandOffTests
     [InlineData("priority.Enqueue(conn, 1);")]
     [InlineData("channel.Writer.TryWrite(conn);")]
     [InlineData("arrayList.Add(conn);")]
+    [InlineData("linked.AddFirst(conn);")]
+    [InlineData("list.Insert(0, conn);")]
+    [InlineData("concurrent.AddOrUpdate(tenant, conn, (key, old) => old);")]
+    [InlineData("concurrent.TryUpdate(tenant, conn, concurrent[tenant]);")]
+    [InlineData("_ = channel.Writer.WriteAsync(conn);")]
     public Task Stored_in_a_collection_type_is_not_reported(string store) => Verify.VerifyAnalyzerAsync($$"""
         using System.Collections;
         using System.Collections.Concurrent;
@@ -45,6 +50,7 @@ public sealed class ConnectionLeakHandOffTests
             private readonly PriorityQueue<PooledConnection, int> priority = new();
             private readonly Channel<PooledConnection> channel = Channel.CreateUnbounded<PooledConnection>();
             private readonly ArrayList arrayList = new();
+            private readonly List<PooledConnection> list = new();
 
             public void Track(Pool pool, string tenant)
             {
