@@ -821,7 +821,10 @@ internal sealed class ConnectionBroker : IAsyncDisposable
                     break;
                 case PhysicalConnection.RecycledState.Busy:
                     Log.BusyConnectionKilled(_logger, LogSafe.Text(tenantKey), physical.Server.Key, _options.ResetTimeout.TotalMilliseconds);
-                    await RetireAsync(physical, outcome.StillRunning!, outcome.StillRunning!, outcome.Holder).ConfigureAwait(false);
+
+                    // Not awaited: the kill waits for a connection to send it over, which may take long, and a helper
+                    // waiting for this recycle (see TenantConnectionLease.ReturnAsync) must not wait for that.
+                    _ = RetireBusyAsync(physical, tenantKey, outcome);
                     break;
                 default:
                     Log.ConnectionBroken(_logger, LogSafe.Text(tenantKey));
@@ -832,6 +835,20 @@ internal sealed class ConnectionBroker : IAsyncDisposable
         catch (Exception exception)
         {
             // Nothing may escape a background task; the connection is closed and uncounted.
+            Log.ResetFailed(_logger, exception, LogSafe.Text(tenantKey));
+            await CloseAndForgetAsync(physical).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Retires a connection whose reset did not answer in time; nothing escapes (see <see cref="RecycleAsync"/>).</summary>
+    private async Task RetireBusyAsync(PhysicalConnection physical, string tenantKey, PhysicalConnection.Recycled outcome)
+    {
+        try
+        {
+            await RetireAsync(physical, outcome.StillRunning!, outcome.StillRunning!, outcome.Holder).ConfigureAwait(false);
+        }
+        catch (Exception exception)
+        {
             Log.ResetFailed(_logger, exception, LogSafe.Text(tenantKey));
             await CloseAndForgetAsync(physical).ConfigureAwait(false);
         }
