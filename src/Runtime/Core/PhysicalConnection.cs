@@ -217,21 +217,18 @@ internal sealed class PhysicalConnection : IAsyncDisposable
 
         // The runtime's own connection object, still open after a helper's lease (which ran on it), else opened for
         // the reset and closed again after it: it never reaches code outside the runtime.
-        var own = UsableOwn();
         var previous = ThreadId;
-        var heldByHelper = own.State == System.Data.ConnectionState.Open;
-        if (!heldByHelper)
+        MySqlConnection own;
+        bool opened;
+        try
         {
-            try
-            {
-                await OpenOwnAsync(own, CancellationToken.None).ConfigureAwait(false);
-            }
-            catch (Exception exception) when (exception is MySqlException or InvalidOperationException or System.IO.IOException)
-            {
-                await DisposeQuietlyAsync(own).ConfigureAwait(false);
-                _own = null;
-                return Recycled.Broken;
-            }
+            (own, opened) = await OpenIdleOwnAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception exception) when (exception is MySqlException or InvalidOperationException or System.IO.IOException)
+        {
+            await DisposeQuietlyAsync(_own!).ConfigureAwait(false);
+            _own = null;
+            return Recycled.Broken;
         }
 
         var replaced = ThreadId != previous && previous != 0;
@@ -255,7 +252,7 @@ internal sealed class PhysicalConnection : IAsyncDisposable
             return Recycled.Broken;
         }
 
-        if (!heldByHelper)
+        if (opened)
         {
             // After a lease whose connection code outside the runtime held, the session waits in its pool, where the
             // open callback refuses a copy of that connection at once. After a helper's lease it stays on the
