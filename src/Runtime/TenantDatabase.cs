@@ -470,10 +470,7 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
                 : await RunAsync(lease, run, cancellationToken).ConfigureAwait(false);
             if (!exposed)
             {
-                // The runtime ran all of the work, so the session is idle: wait for its reset, so that the caller's
-                // next call finds it idle rather than opening another connection meanwhile. Code that held the
-                // connection may have left something running on it, whose end the reset waits for: not waited for.
-                await lease.ReturnAsync().ConfigureAwait(false);
+                await ReturnHelperLeaseAsync(lease).ConfigureAwait(false);
             }
 
             return result;
@@ -496,6 +493,16 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
         }
     }
 
+    /// <summary>
+    /// Gives back the lease of a helper whose work succeeded. The runtime ran all of that work, so the session is idle:
+    /// with <see cref="TenantDbGuardOptions.ResetSessionOnRelease"/> the helper waits for its reset, so that the
+    /// caller's next call finds the connection idle rather than opening another one meanwhile. (Code that held a
+    /// connection may have left something running on it, whose end the reset waits for: that is not waited for.)
+    /// Without the reset there is nothing to wait for: the connection's check runs in the background, as before.
+    /// </summary>
+    private ValueTask ReturnHelperLeaseAsync(TenantConnectionLease lease) =>
+        _options.ResetSessionOnRelease ? new ValueTask(lease.ReturnAsync()) : lease.DisposeAsync();
+
     /// <summary>Runs a helper's <paramref name="sql"/> on the master database.</summary>
     private Task<TResult> WithMasterSqlAsync<TResult>(string sql, Func<MySqlConnection, CancellationToken, Task<TResult>> run, CancellationToken cancellationToken) =>
         WithMasterLeaseAsync(sql, exposed: false, run, cancellationToken);
@@ -508,8 +515,7 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
         var result = await RunAsync(lease, work, cancellationToken).ConfigureAwait(false);
         if (!exposed)
         {
-            // As a tenant helper does: return once the connection is reset and idle again.
-            await lease.ReturnAsync().ConfigureAwait(false);
+            await ReturnHelperLeaseAsync(lease).ConfigureAwait(false);
         }
 
         return result;
