@@ -102,6 +102,7 @@ internal static class StormBench
         var allocatedBefore = GC.GetTotalAllocatedBytes();
         var collectionsBefore = GC.CollectionCount(0);
         var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
+        var serverCpuBefore = bench.Server.ProcessorTime;
         var clock = Stopwatch.StartNew();
         var workers = Enumerable.Range(0, settings.Workers)
             .Select(worker => Task.Run(() => WorkAsync(load, counters, settings.Tenants, settings.HotPercent, seed: 1000 + worker, stop.Token)))
@@ -135,7 +136,8 @@ internal static class StormBench
         Console.WriteLine(
             $"[{mode}] this process: {(GC.GetTotalAllocatedBytes() - allocatedBefore) / operations:N0} bytes allocated and " +
             $"{(Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalMicroseconds / operations:N0} µs of CPU per query, " +
-            $"{GC.CollectionCount(0) - collectionsBefore} gen-0 collections");
+            $"{GC.CollectionCount(0) - collectionsBefore} gen-0 collections; the server: " +
+            $"{(bench.Server.ProcessorTime - serverCpuBefore).TotalMicroseconds / operations:N0} µs of CPU per query");
 
         var commandsAfter = await BenchServer.ReadStatusAsync(admin, CommandFilter);
         var perQuery = commandsAfter
