@@ -25,6 +25,9 @@ git -C "$root" archive "$base" | tar -x -C "$work"
 rm -rf "$work/bench/Runtime.Bench"
 cp -r "$root/bench/Runtime.Bench" "$work/bench/Runtime.Bench"
 rm -rf "$work/bench/Runtime.Bench/bin" "$work/bench/Runtime.Bench/obj"
+# The benchmark compiles the runtime tests' server fixture in: the working tree's, on both sides.
+rm -rf "$work/tests/TenantDbGuard.Runtime.Tests/Infrastructure"
+cp -r "$root/tests/TenantDbGuard.Runtime.Tests/Infrastructure" "$work/tests/TenantDbGuard.Runtime.Tests/Infrastructure"
 build() {
     local output
     if ! output="$(dotnet build -c Release "$1/bench/Runtime.Bench" -nologo -tl:off -v:q 2>&1)"; then
