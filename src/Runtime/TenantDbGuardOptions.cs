@@ -39,6 +39,17 @@ public sealed class TenantDbGuardOptions
     public int ReservedConnections { get; set; } = 10;
 
     /// <summary>
+    /// Opens every new connection in agreement with the other processes that use TenantDbGuard on the same server
+    /// (other instances of the app, other apps): under a named lock on the server (<c>GET_LOCK</c>), and only when a
+    /// reading of the server taken under that lock shows room for it. The server then never has to refuse one of their
+    /// connections (error 1040): a process that finds no room waits for a connection as it would after a refusal. It
+    /// costs one more connection per server and process, kept open for the lock and for the budget's readings of the
+    /// server, and two round trips per new connection (none per query). Clients that do not take the lock can still
+    /// take the room between the reading and the open. Default <see langword="true"/>.
+    /// </summary>
+    public bool CoordinateOpens { get; set; } = true;
+
+    /// <summary>
     /// The most connections one tenant may hold at once, so that one busy tenant cannot starve the others. Default 10.
     /// Tenants on one server share its connections: a lease switches an idle connection to its tenant's database.
     /// </summary>

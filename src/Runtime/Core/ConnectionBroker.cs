@@ -220,6 +220,13 @@ internal sealed class ConnectionBroker : IAsyncDisposable
             var resetFirst = physical.DirtyTenantKey is { } dirty && !string.Equals(dirty, target.Key, StringComparison.Ordinal);
             try
             {
+                if (grant.Fresh && server.Coordinator is { } coordinator)
+                {
+                    // A new connection: opened only when the server has room for it, in agreement with the other
+                    // processes on the server (see OpenCoordinator).
+                    await coordinator.OpenAsync(physical, cancellationToken).ConfigureAwait(false);
+                }
+
                 var recent = grant.Fresh || _time.GetElapsedTime(physical.IdleSinceTicks) < AliveBypassWindow;
                 var (connection, useSql) = await physical.LendAsync(target, resetFirst, exposed, deferUse && recent, cancellationToken).ConfigureAwait(false);
                 physical.LastDatabase = target.DatabaseName;
@@ -233,6 +240,14 @@ internal sealed class ConnectionBroker : IAsyncDisposable
                 // The database cannot be used; the connection is fine and stays (reset, if it had to be).
                 GiveBack(physical, target.Key, cancellable, keep: true, clean: resetFirst);
                 throw;
+            }
+            catch (ServerFullException full)
+            {
+                // The server had no room (read under the open lock): as a refusal, without the server refusing anyone.
+                NoRoom(full, target.Key);
+                GiveBack(physical, target.Key, cancellable, keep: false, clean: false);
+                refusal = ExceptionDispatchInfo.Capture(new ServerConnectionLimitException(target.Key, (int)MySqlErrorCode.ConnectionCountError, Limit, full));
+                retry = true;
             }
             catch (MySqlException exception) when (grant.Fresh && ServerErrors.IsConnectionLimit(exception))
             {
@@ -598,6 +613,19 @@ internal sealed class ConnectionBroker : IAsyncDisposable
         }
 
         await WaitForBackgroundWorkAsync(DisposeTimeout(_options)).ConfigureAwait(false);
+        List<ServerPool> servers;
+        lock (_gate)
+        {
+            servers = [.. _servers.Values];
+        }
+
+        foreach (var server in servers)
+        {
+            if (server.Coordinator is { } coordinator)
+            {
+                await coordinator.DisposeAsync().ConfigureAwait(false);
+            }
+        }
     }
 
     /// <summary>
@@ -704,6 +732,13 @@ internal sealed class ConnectionBroker : IAsyncDisposable
             }
         }
 
+        if (server.Coordinator is { } coordinator && await coordinator.TryReadLoadAsync().ConfigureAwait(false) is { } reading)
+        {
+            // Over the coordination session, which is one of the server's connections too: no lease waits for it.
+            Observe(reading, ownSessions: 1, reader: null, idleSince: null);
+            return true;
+        }
+
         PhysicalConnection? reader = null;
         long? idleSince = null;
         var fresh = false;
@@ -766,26 +801,38 @@ internal sealed class ConnectionBroker : IAsyncDisposable
             throw;
         }
 
+        Observe(load, ownSessions: 0, reader, idleSince);
+        return true;
+    }
+
+    /// <summary>
+    /// Adjusts the budget to a reading of the server; <paramref name="ownSessions"/> are this process's connections to it
+    /// outside the budget (the coordination session). Parks <paramref name="reader"/>, the connection it was read over.
+    /// </summary>
+    private void Observe(ServerLoad load, int ownSessions, PhysicalConnection? reader, long? idleSince)
+    {
         int before, after;
         List<PhysicalConnection> excess;
         lock (_gate)
         {
             before = _control.Limit;
             var wanting = _waiting > 0 || _inUse >= _control.Limit;
-            _control.Observe(load, _open, wanting, Stopwatch.GetTimestamp());
+            _control.Observe(load, _open + ownSessions, wanting, Stopwatch.GetTimestamp());
             after = _control.Limit;
             excess = TrimIdle();
             Pulse();
         }
 
-        Park(reader, idleSince);
+        if (reader is not null)
+        {
+            Park(reader, idleSince);
+        }
+
         CloseTrimmed(excess);
         if (after != before)
         {
             Log.BudgetAdjusted(_logger, before, after, load.ThreadsConnected, load.MaxConnections);
         }
-
-        return true;
     }
 
     /// <summary>Resets the session a lease gave back and parks it, or closes it, or kills what still runs on it first.</summary>
@@ -1010,6 +1057,23 @@ internal sealed class ConnectionBroker : IAsyncDisposable
     /// </summary>
     private void Refused(MySqlException exception, string tenantKey)
     {
+        var (before, after) = StopOpening();
+        Log.ServerRefused(_logger, LogSafe.Text(tenantKey), exception.Number, before, after);
+    }
+
+    /// <summary>The server had no room for a new connection when read under the open lock: as <see cref="Refused"/>.</summary>
+    private void NoRoom(ServerFullException full, string tenantKey)
+    {
+        var (before, after) = StopOpening();
+        Log.ServerFull(_logger, LogSafe.Text(tenantKey), full.Load.ThreadsConnected, full.Load.MaxConnections, before, after);
+    }
+
+    /// <summary>
+    /// The server has no room: the limit drops to the connections the process has, opens pause a moment, and the server
+    /// is read again soon.
+    /// </summary>
+    private (int Before, int After) StopOpening()
+    {
         int before, after;
         List<PhysicalConnection> excess;
         lock (_gate)
@@ -1027,8 +1091,8 @@ internal sealed class ConnectionBroker : IAsyncDisposable
             _readSoon.TrySetResult(true);
         }
 
-        Log.ServerRefused(_logger, LogSafe.Text(tenantKey), exception.Number, before, after);
         CloseTrimmed(excess);
+        return (before, after);
     }
 
     /// <summary>Serves the waiters again once new connections may be tried again.</summary>

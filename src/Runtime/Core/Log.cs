@@ -26,6 +26,7 @@ internal static class LogEvents
     public const int LeakReclaimed = 1032;
     public const int ResetFailed = 1040;
     public const int BusyConnectionKilled = 1041;
+    public const int ServerFull = 1042;
 }
 
 /// <summary>
@@ -45,6 +46,9 @@ internal static partial class Log
 
     [LoggerMessage(EventId = LogEvents.ServerRefused, Level = LogLevel.Information, Message = "The server refused a connection for tenant '{TenantKey}' with error {ErrorCode}; the connection budget goes from {Before} to {After} and the caller waits")]
     public static partial void ServerRefused(ILogger logger, string tenantKey, int errorCode, int before, int after);
+
+    [LoggerMessage(EventId = LogEvents.ServerFull, Level = LogLevel.Information, Message = "The server had no room for another connection for tenant '{TenantKey}' (Threads_connected {ThreadsConnected} of max_connections {ServerMaxConnections}, read under the open lock); the connection budget goes from {Before} to {After} and the caller waits")]
+    public static partial void ServerFull(ILogger logger, string tenantKey, int threadsConnected, int serverMaxConnections, int before, int after);
 
     [LoggerMessage(EventId = LogEvents.BudgetAdjusted, Level = LogLevel.Debug, Message = "Connection budget goes from {Before} to {After} (server Threads_connected {ThreadsConnected} of max_connections {ServerMaxConnections})")]
     public static partial void BudgetAdjusted(ILogger logger, int before, int after, int threadsConnected, int serverMaxConnections);

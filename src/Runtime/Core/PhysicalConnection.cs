@@ -316,26 +316,14 @@ internal sealed class PhysicalConnection : IAsyncDisposable
         await using var disposeCommand = command.ConfigureAwait(false);
         var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         await using var disposeReader = reader.ConfigureAwait(false);
-        await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
-        var maxConnections = int.Parse(reader.GetString(1), NumberStyles.Integer, CultureInfo.InvariantCulture);
-        await reader.NextResultAsync(cancellationToken).ConfigureAwait(false);
-        var threads = 0;
-        var refused = 0L;
-        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-        {
-            var value = long.Parse(reader.GetString(1), NumberStyles.Integer, CultureInfo.InvariantCulture);
-            if (string.Equals(reader.GetString(0), "Threads_connected", StringComparison.OrdinalIgnoreCase))
-            {
-                threads = (int)value;
-            }
-            else
-            {
-                refused = value;
-            }
-        }
-
-        return new ServerLoad(maxConnections, threads, refused);
+        return await ServerLoad.ReadAsync(reader, cancellationToken).ConfigureAwait(false);
     }
+
+    /// <summary>
+    /// Opens the session (a new connection to the server) on the runtime's own connection object, which keeps it open
+    /// for the first lease (see <see cref="LendAsync"/>); for <see cref="OpenCoordinator"/>, which opens under its lock.
+    /// </summary>
+    public Task OpenSessionAsync(CancellationToken cancellationToken) => OpenIdleOwnAsync(cancellationToken);
 
     /// <summary>
     /// Closes the session for good. A session whose connection object was collected without being disposed (a leaked
@@ -545,4 +533,28 @@ internal readonly record struct ServerLoad(int MaxConnections, int ThreadsConnec
     /// that the readings stay apart from the application's statements in the server's <c>Com_select</c>.
     /// </summary>
     public const string Sql = "SHOW GLOBAL VARIABLES LIKE 'max_connections'; SHOW GLOBAL STATUS WHERE Variable_name IN ('Threads_connected', 'Connection_errors_max_connections')";
+
+    /// <summary>Reads the answer to <see cref="Sql"/> from <paramref name="reader"/>, positioned on its first result.</summary>
+    public static async Task<ServerLoad> ReadAsync(MySqlDataReader reader, CancellationToken cancellationToken)
+    {
+        await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+        var maxConnections = int.Parse(reader.GetString(1), NumberStyles.Integer, CultureInfo.InvariantCulture);
+        await reader.NextResultAsync(cancellationToken).ConfigureAwait(false);
+        var threads = 0;
+        var refused = 0L;
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            var value = long.Parse(reader.GetString(1), NumberStyles.Integer, CultureInfo.InvariantCulture);
+            if (string.Equals(reader.GetString(0), "Threads_connected", StringComparison.OrdinalIgnoreCase))
+            {
+                threads = (int)value;
+            }
+            else
+            {
+                refused = value;
+            }
+        }
+
+        return new ServerLoad(maxConnections, threads, refused);
+    }
 }

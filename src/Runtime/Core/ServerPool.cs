@@ -21,7 +21,7 @@ internal sealed class ServerPool
     private Task<SessionProfile>? _profile;
 
     /// <summary>Creates the pool of one server from the master connection string's credentials and settings.</summary>
-    public ServerPool(string key, MySqlConnectionStringBuilder master, string host, uint port, bool resetOnRelease, DataSourceSettings settings)
+    public ServerPool(string key, MySqlConnectionStringBuilder master, string host, uint port, bool resetOnRelease, DataSourceSettings settings, TimeSpan? coordinateOpens = null)
     {
         Key = key;
         Settings = settings;
@@ -57,7 +57,16 @@ internal sealed class ServerPool
             AutoEnlist = false,
         };
         _connectionString = _connectionSettings.ConnectionString;
+        if (coordinateOpens is { } answerTimeout)
+        {
+            // A session kept open for as long as the runtime runs, outside any pool.
+            var coordination = new MySqlConnectionStringBuilder(_connectionString) { Pooling = false }.ConnectionString;
+            Coordinator = new OpenCoordinator(Settings.CreateBuilder(coordination).Build(), answerTimeout);
+        }
     }
+
+    /// <summary>Opens new connections in agreement with the other processes on the server; null when that is switched off.</summary>
+    public OpenCoordinator? Coordinator { get; }
 
     public string Key { get; }
 
