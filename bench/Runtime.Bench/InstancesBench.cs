@@ -43,6 +43,7 @@ internal static class InstancesBench
         var outputs = await Task.WhenAll(children.Select(ReadChildAsync));
 
         var maxUsed = await bench.Server.GetStatusAsync("Max_used_connections");
+        var refused = await bench.Server.GetStatusAsync("Connection_errors_max_connections");
         var results = outputs.Select(Parse).ToArray();
         Console.WriteLine();
         BenchReport.PrintTable(
@@ -60,7 +61,7 @@ internal static class InstancesBench
         var rates = results.Select(r => r.Ok / r.Seconds).ToArray();
         Console.WriteLine();
         Console.WriteLine($"total ok/s {rates.Sum():N0}; slowest/fastest instance {rates.Min() / rates.Max():0.00}; failed {results.Sum(r => r.Failed):N0}");
-        Console.WriteLine($"server Max_used_connections {maxUsed} (max_connections {settings.MaxConnections}; MariaDB counts an attempt it refuses, so a refusal shows as max_connections + 1)");
+        Console.WriteLine($"server Max_used_connections {maxUsed} (max_connections {settings.MaxConnections}; MariaDB counts an attempt it refuses, so a refusal shows as max_connections + 1); connections it refused {refused}");
         return results.All(r => r.Failed == 0) ? 0 : 1;
     }
 

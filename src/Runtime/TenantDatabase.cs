@@ -735,7 +735,7 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
         return _broker.GetOrAddServer(key, () =>
         {
             Log.PoolCreated(_logger, key);
-            return new ServerPool(key, _master, server, serverPort, _options.ResetSessionOnRelease, _settings, _options.CoordinateOpens ? _options.ResetTimeout : null);
+            return new ServerPool(key, _master, server, serverPort, _options.ResetSessionOnRelease, _settings, _options.CoordinateOpens && _options.MaxConnections is null ? _options.ResetTimeout : null);
         });
     }
 

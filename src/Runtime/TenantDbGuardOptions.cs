@@ -45,7 +45,10 @@ public sealed class TenantDbGuardOptions
     /// connections (error 1040): a process that finds no room waits for a connection as it would after a refusal. It
     /// costs one more connection per server and process, kept open for the lock and for the budget's readings of the
     /// server, and two round trips per new connection (none per query). Clients that do not take the lock can still
-    /// take the room between the reading and the open. Default <see langword="true"/>.
+    /// take the room between the reading and the open. Applies when the budget is derived from the server
+    /// (<see cref="MaxConnections"/> null, the default): an explicit <see cref="MaxConnections"/> is kept to the letter,
+    /// without that extra connection. The session is closed when the process has no other connection to the server.
+    /// Default <see langword="true"/>.
     /// </summary>
     public bool CoordinateOpens { get; set; } = true;
 

@@ -112,13 +112,12 @@ public sealed class ConnectionBudgetSnapshotTests(MariaDbFixture fixture, ITestO
             }
         }
 
-        // Not one per tenant (20): a few, since a connection being reset after a lease is not lent (the next query may
-        // open another meanwhile), and the budget's load reading every 250 ms may open one of its own. How many of
-        // those windows a run meets depends on the machine's load: 1 to 5 have been seen.
+        // Not one per tenant (20): one or a few (a helper returns once its connection is reset and idle again). On the
+        // server, one more: the session the process coordinates its opens over and reads the server's load on.
         var open = db.GetBudgetSnapshot().Open;
         output.WriteLine($"60 queries on 20 tenants, one after the other: {open} connections open");
-        Assert.InRange(open, 1, 8);
-        Assert.Equal(open, await Server.CountConnectionsAsync());
+        Assert.InRange(open, 1, 3);
+        Assert.Equal(open + 1, await Server.CountConnectionsAsync());
     }
 
     [Fact]

@@ -30,12 +30,14 @@ public sealed class ServerSharingTests(ITestOutputHelper output)
         await using var server = await MariaDbServer.StartAsync(maxConnections: MariaDbServer.MinimumMaxConnections);
         await MariaDbFixture.CreateTenantsAsync(server, 3);
 
-        // A budget larger than the server allows: every connection the server has is taken by this process's leases
-        // (and its coordination session). Coordinated, the runtime finds the server full before it opens another;
+        // A budget as large as the server allows, or larger: every connection the server has is taken by this process's
+        // leases (and its coordination session). Coordinated, the runtime finds the server full before it opens another;
         // uncoordinated, the server refuses it.
         await using var db = server.CreateTenantDatabase(o =>
         {
-            o.MaxConnections = 20;
+            // Coordinated opens need a budget derived from the server (an explicit one is kept as set).
+            o.MaxConnections = coordinateOpens ? null : 20;
+            o.ReservedConnections = 0;
             o.MaxConnectionsPerTenant = 20;
             o.CoordinateOpens = coordinateOpens;
         });

@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Diagnostics;
 using System.Runtime.ExceptionServices;
+using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.Extensions.Logging;
@@ -1203,10 +1204,29 @@ internal sealed class ConnectionBroker : IAsyncDisposable
             }
         }
 
-        foreach (var connection in toClose)
+        _ = CloseIdleAsync(toClose);
+    }
+
+    /// <summary>
+    /// Closes connections the reaper took out; then a server to which the process keeps no connection any more loses
+    /// the coordination session too (the next open makes it again).
+    /// </summary>
+    private async Task CloseIdleAsync(List<PhysicalConnection> toClose)
+    {
+        await Task.WhenAll(toClose.Select(connection =>
         {
             Log.IdleConnectionClosed(_logger, connection.Server.Key);
-            _ = CloseAndForgetAsync(connection);
+            return CloseAndForgetAsync(connection);
+        })).ConfigureAwait(false);
+        List<OpenCoordinator> quiet;
+        lock (_gate)
+        {
+            quiet = [.. _servers.Values.Where(server => server.Open == 0 && server.Coordinator is { HasSession: true }).Select(server => server.Coordinator!)];
+        }
+
+        foreach (var coordinator in quiet)
+        {
+            await coordinator.CloseSessionAsync().ConfigureAwait(false);
         }
     }
 

@@ -129,6 +129,20 @@ internal sealed class OpenCoordinator : IAsyncDisposable
         }
     }
 
+    /// <summary>Closes the coordination session (the next open or reading opens it again).</summary>
+    public async Task CloseSessionAsync()
+    {
+        await _turn.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            await DropSessionAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            _turn.Release();
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         await _turn.WaitAsync().ConfigureAwait(false);
