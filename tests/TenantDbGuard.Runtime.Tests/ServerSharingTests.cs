@@ -189,6 +189,54 @@ public sealed class ServerSharingTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task A_process_that_holds_the_open_lock_and_dies_holds_up_no_one_for_long()
+    {
+        await using var server = await MariaDbServer.StartAsync(maxConnections: 30);
+        await MariaDbFixture.CreateTenantsAsync(server, 4);
+
+        // Another instance took the lock and hangs (stopped in a debugger, swapped out): an open waits for the lock at
+        // most OpenCoordinator's wait (2 s), then goes ahead uncoordinated.
+        var stuck = await server.OpenConnectionAsync();
+        Assert.Equal(1L, await stuck.ExecuteScalarAsync<long>("SELECT GET_LOCK('TenantDbGuard.open', 0)"));
+        await using var db = server.CreateTenantDatabase();
+        var stopwatch = Stopwatch.StartNew();
+        Assert.Equal(1, await db.ExecuteScalarTenantAsync<int>(MariaDbFixture.TenantKey(1), "SELECT 1"));
+        var heldUp = stopwatch.Elapsed;
+        output.WriteLine($"Open behind a stuck holder of the lock: {heldUp.TotalMilliseconds:0} ms");
+        Assert.InRange(heldUp, TimeSpan.FromSeconds(1.5), TimeSpan.FromSeconds(10));
+
+        // The stuck instance dies: the server ends its session and releases its lock with it; opens are coordinated
+        // again, without waiting.
+        await stuck.DisposeAsync();
+        await using var probe = await server.OpenConnectionAsync();
+        await WaitUntilAsync(async () => await probe.ExecuteScalarAsync<long?>("SELECT IS_USED_LOCK('TenantDbGuard.open')") is null);
+        var leases = new List<TenantConnectionLease>();
+        stopwatch.Restart();
+        for (var i = 0; i < 3; i++)
+        {
+            // Held at once: each needs a new connection.
+            leases.Add(await db.GetConnectionAsync(MariaDbFixture.TenantKey(1 + i)));
+        }
+
+        output.WriteLine($"Three new connections after the holder died: {stopwatch.ElapsedMilliseconds} ms");
+        Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(1.5), $"Three opens took {stopwatch.ElapsedMilliseconds} ms: they waited for the lock.");
+        foreach (var lease in leases)
+        {
+            await lease.DisposeAsync();
+        }
+    }
+
+    private static async Task WaitUntilAsync(Func<Task<bool>> condition)
+    {
+        var stopwatch = Stopwatch.StartNew();
+        while (!await condition())
+        {
+            Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(10), "The condition did not come true within 10 s.");
+            await Task.Delay(20);
+        }
+    }
+
+    [Fact]
     public async Task Lowering_max_connections_under_load_makes_callers_wait_and_raising_it_again_grows_the_budget_back()
     {
         await using var server = await MariaDbServer.StartAsync(maxConnections: 60);
