@@ -17,7 +17,7 @@ internal sealed class Arguments
                     --table-cache sets the server's table_open_cache and table_definition_cache (to tell the server's
                     table cache apart from the runtime with many tenants); --warmup runs the load that many seconds
                     before the measured run (every tenant seen once: the steady state)
-          instances N [--seconds 20] [--tenants 300] [--workers 32] [--max-connections 151]
+          instances N [--seconds 20] [--tenants 300] [--workers 32] [--max-connections 151] [--coordinate on|off]
                     N child processes of this program, each TenantDbGuard.Runtime with default options, against one server
           overhead  [--seconds 10] [--rounds 6] [--workers 4] [--warmup 3] [--probe-ops 5000]
                     single-tenant throughput: raw vs runtime helper vs runtime lease (and raw vs lease without the session reset), alternating rounds

@@ -22,16 +22,16 @@ internal static class InstancesBench
     private const string Query = "SELECT COUNT(*) FROM customers";
     private const string ResultPrefix = "RESULT ";
 
-    public sealed record Settings(int Instances, int Seconds, int Tenants, int Workers, int MaxConnections);
+    public sealed record Settings(int Instances, int Seconds, int Tenants, int Workers, int MaxConnections, bool CoordinateOpens = true);
 
-    public sealed record InstanceSettings(string MasterConnectionString, int Seconds, int Tenants, int Workers);
+    public sealed record InstanceSettings(string MasterConnectionString, int Seconds, int Tenants, int Workers, bool CoordinateOpens = true);
 
     public static async Task<int> RunAsync(Settings settings)
     {
         BenchReport.PrintMachine();
         Console.WriteLine(
             $"instances: {settings.Instances} processes x {settings.Workers} workers, {settings.Tenants} tenant databases, {settings.Seconds} s, " +
-            $"server max_connections {settings.MaxConnections}, default options, query \"{Query}\" on a random tenant, no think time");
+            $"server max_connections {settings.MaxConnections}, default options{(settings.CoordinateOpens ? string.Empty : " but CoordinateOpens = false")}, query \"{Query}\" on a random tenant, no think time");
         Console.Write("Starting MariaDB and creating the tenant databases... ");
         var setup = Stopwatch.StartNew();
         await using var bench = await BenchServer.StartAsync(settings.MaxConnections, settings.Tenants);
@@ -68,7 +68,7 @@ internal static class InstancesBench
     /// <summary>One instance (a child process): the load for the given time, then one line of results.</summary>
     public static async Task<int> RunInstanceAsync(InstanceSettings settings)
     {
-        await using var database = new TenantDatabase(new TenantDbGuardOptions { MasterConnectionString = settings.MasterConnectionString });
+        await using var database = new TenantDatabase(new TenantDbGuardOptions { MasterConnectionString = settings.MasterConnectionString, CoordinateOpens = settings.CoordinateOpens });
         var ok = 0L;
         var failures = new ConcurrentDictionary<string, long>(StringComparer.Ordinal);
         var latencies = new ConcurrentBag<List<double>>();
@@ -122,6 +122,7 @@ internal static class InstancesBench
         {
             "instance", "--master", masterConnectionString, "--seconds", settings.Seconds.ToString(CultureInfo.InvariantCulture),
             "--tenants", settings.Tenants.ToString(CultureInfo.InvariantCulture), "--workers", settings.Workers.ToString(CultureInfo.InvariantCulture),
+            "--coordinate", settings.CoordinateOpens ? "on" : "off",
         })
         {
             start.ArgumentList.Add(argument);

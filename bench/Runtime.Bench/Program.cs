@@ -25,14 +25,16 @@ try
                 Seconds: arguments.GetInt("--seconds", 20),
                 Tenants: arguments.GetInt("--tenants", 300),
                 Workers: arguments.GetInt("--workers", 32),
-                MaxConnections: arguments.GetInt("--max-connections", 151)));
+                MaxConnections: arguments.GetInt("--max-connections", 151),
+                CoordinateOpens: arguments.GetString("--coordinate", "on") != "off"));
         case "instance":
             // One child process of "instances".
             return await InstancesBench.RunInstanceAsync(new InstancesBench.InstanceSettings(
                 MasterConnectionString: arguments.GetString("--master", string.Empty),
                 Seconds: arguments.GetInt("--seconds", 20),
                 Tenants: arguments.GetInt("--tenants", 300),
-                Workers: arguments.GetInt("--workers", 32)));
+                Workers: arguments.GetInt("--workers", 32),
+                CoordinateOpens: arguments.GetString("--coordinate", "on") != "off"));
         case "overhead":
             return await OverheadBench.RunAsync(new OverheadBench.Settings(
                 Seconds: arguments.GetInt("--seconds", 10),
