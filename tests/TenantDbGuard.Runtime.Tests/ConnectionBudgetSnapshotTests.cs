@@ -1,3 +1,4 @@
+using Dapper;
 using Microsoft.Extensions.Time.Testing;
 using TenantDbGuard.Runtime.Tests.Infrastructure;
 using Xunit.Abstractions;
@@ -147,6 +148,39 @@ public sealed class ConnectionBudgetSnapshotTests(MariaDbFixture fixture, ITestO
         // still being reset after their calls returned added about one more per caller (16-20 seen).
         output.WriteLine($"{callers} callers, 40 helper calls each: at most {peak} connections open");
         Assert.InRange(peak, 1, callers + 5);
+    }
+
+    [Fact]
+    public async Task A_helper_waits_for_its_connections_reset_at_most_ResetTimeout()
+    {
+        await Server.ExecuteAsync("DROP TABLE IF EXISTS bulk; CREATE TABLE bulk (id INT AUTO_INCREMENT PRIMARY KEY, pad CHAR(200)) ENGINE=InnoDB", MariaDbFixture.TenantDatabase(3));
+        await using var db = Server.CreateTenantDatabase(o => o.ResetTimeout = TimeSpan.FromMilliseconds(300));
+        await using var probe = await Server.OpenConnectionAsync();
+        try
+        {
+            // The helper's statement leaves a large transaction open; the reset that follows it must roll that back, which
+            // keeps the server busy for seconds. The helper returns once ResetTimeout has passed, not when the reset
+            // answers: the rollback still runs when it returns, on a connection that is retired, never lent again.
+            await db.ExecuteTenantAsync(Key(3), "START TRANSACTION; INSERT INTO bulk (pad) SELECT REPEAT('x', 200) FROM seq_1_to_300000");
+            var rollingBack = await probe.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM information_schema.INNODB_TRX WHERE trx_rows_modified > 0 OR trx_state <> 'RUNNING'");
+            output.WriteLine($"Transactions still being rolled back when the helper returned: {rollingBack}");
+            Assert.Equal(1, rollingBack);
+
+            // The tenant is served meanwhile, on another connection, and sees nothing of the rolled-back rows.
+            Assert.Equal(0L, await db.ExecuteScalarTenantAsync<long>(Key(3), "SELECT COUNT(*) FROM bulk"));
+        }
+        finally
+        {
+            // The rollback ends by itself; the server is left as it was for the next test.
+            var stopwatch = System.Diagnostics.Stopwatch.StartNew();
+            while (await probe.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM information_schema.INNODB_TRX") > 0 && stopwatch.Elapsed < TimeSpan.FromSeconds(60))
+            {
+                await Task.Delay(100);
+            }
+
+            output.WriteLine($"The rollback ended {stopwatch.ElapsedMilliseconds} ms after the helper returned.");
+            await Server.ExecuteAsync("DROP TABLE bulk", MariaDbFixture.TenantDatabase(3));
+        }
     }
 
     [Fact]
