@@ -293,6 +293,17 @@ public sealed class TenantDbContextTests(MariaDbFixture fixture) : IAsyncLifetim
         Assert.Equal(1, (await host.Database.WaitUntilAllReturnedAsync()).Open);
     }
 
+    [Fact]
+    public async Task The_host_starts_while_the_master_is_out_of_reach_and_the_context_fails_with_the_connection_error()
+    {
+        var unreachable = new MySqlConnectionStringBuilder(EfHost.MasterConnectionString(Server)) { Port = (uint)RuntimeTestExtensions.UnusedPort() };
+        await using var host = await EfHost.CreateAsync(Server, o => o.AcquireTimeout = TimeSpan.FromSeconds(1), masterConnectionString: unreachable.ConnectionString);
+        await using var scope = host.Scope(MariaDbFixture.TenantKey(1));
+
+        Assert.ThrowsAny<System.Data.Common.DbException>(() => scope.ServiceProvider.GetRequiredService<CrmContext>());
+        Assert.Equal(0, host.Database.GetBudgetSnapshot().InUse);
+    }
+
     private async Task<long> CountAsync(string database, string name)
     {
         await using var connection = await Server.OpenConnectionAsync(database);
