@@ -2,8 +2,10 @@
 # The product at work, on this machine, in about a minute:
 #  1. installs mariadb-server with apt-get when mariadbd is missing;
 #  2. runs samples/TenantCrm, a multi-tenant app on TenantDbGuard.Runtime, on a throwaway MariaDB
-#     (max_connections 151) under concurrent load across 200 tenants (samples/TenantCrm.Load), and prints
-#     requests, failures, latency and the server's peak connections against its limit and the runtime's budget,
+#     (max_connections 151) under concurrent load across 200 tenants (samples/TenantCrm.Load): dashboard,
+#     customers and menus on the runtime's helpers, and the chat module on EF Core (TenantDbGuard.EntityFrameworkCore),
+#     all on one budget; prints requests, failures and latency per kind of request (the chat's counted on a line of
+#     its own), the server's peak connections against its limit and the runtime's budget,
 #     and the db.client.connection.* figures it reads from the app's /metrics at the end;
 #  3. builds samples/TenantCrm.Leaky, data access in the same style that leaks connections on purpose,
 #     and lists what TDG001 reports in it.

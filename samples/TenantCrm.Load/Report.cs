@@ -10,10 +10,10 @@ internal static class Report
     public static void Print(LoadResult result, IReadOnlyList<long> threadsConnected, long peakAfterSeeding, long peakOverall, int maxConnections, Budget budget)
     {
         Console.WriteLine();
-        Console.WriteLine($"{"request",-30} {"expect",6} {"count",8} {"failed",7} {"p50 ms",8} {"p99 ms",8}");
+        Console.WriteLine($"{"request",-34} {"expect",6} {"count",8} {"failed",7} {"p50 ms",8} {"p99 ms",8}");
         foreach (var (operation, stats) in result.Operations)
         {
-            Console.WriteLine($"{operation.Name,-30} {(int)operation.Expected,6} {stats.Requests,8} {stats.Failures,7} {stats.Percentile(50),8:0.0} {stats.Percentile(99),8:0.0}");
+            Console.WriteLine($"{operation.Name,-34} {(int)operation.Expected,6} {stats.Requests,8} {stats.Failures,7} {stats.Percentile(50),8:0.0} {stats.Percentile(99),8:0.0}");
         }
 
         var all = new OperationResult();
@@ -22,8 +22,11 @@ internal static class Report
             all.Record(latency, failed: false);
         }
 
-        Console.WriteLine($"{"all",-30} {"",6} {result.Requests,8} {result.Failures,7} {all.Percentile(50),8:0.0} {all.Percentile(99),8:0.0}");
+        Console.WriteLine($"{"all",-34} {"",6} {result.Requests,8} {result.Failures,7} {all.Percentile(50),8:0.0} {all.Percentile(99),8:0.0}");
+        var chat = result.Operations.Where(o => o.Operation.Name.Contains("/api/chat/", StringComparison.Ordinal)).ToList();
         Console.WriteLine();
+        Console.WriteLine($"Chat module (EF Core through TenantDbGuard.EntityFrameworkCore): {chat.Sum(o => o.Result.Requests)} requests, " +
+            $"{chat.Sum(o => o.Result.Failures)} failed (invalid chat posts are counted under invalid input)");
         Console.WriteLine($"Requests: {result.Requests} in {result.Elapsed.TotalSeconds:0.0} s ({result.Requests / result.Elapsed.TotalSeconds:0} per second); failures (unexpected status or exception): {result.Failures}");
         foreach (var failure in result.FirstFailures)
         {

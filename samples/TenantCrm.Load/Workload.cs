@@ -10,12 +10,13 @@ namespace TenantCrm.Load;
 
 /// <summary>
 /// The requests the driver sends, with their weights and the one status each must get: the app's endpoints for
-/// seeded tenants, and the wrong requests a public API sees (unknown and malformed tenants, invalid input, another
+/// seeded tenants (the chat module's on EF Core among them), and the wrong requests a public API sees (unknown and malformed tenants, invalid input, another
 /// tenant's user, no token).
 /// </summary>
 internal sealed class Workload
 {
     private static readonly string[] Searches = ["North", "Labs", "Foods 1", "100%"];
+    private static readonly string[] Channels = ["general", "sales", "support", "random"];
 
     private readonly int _tenants;
     private readonly IReadOnlyDictionary<int, int[]> _users;
@@ -33,7 +34,11 @@ internal sealed class Workload
             new("GET /api/dashboard", 20, HttpStatusCode.OK, random => Get(random, Tenant(random), "/api/dashboard")),
             new("GET /api/customers", 20, HttpStatusCode.OK, random => Get(random, Tenant(random), ListQuery(random))),
             new("GET /api/customers/{id}", 10, HttpStatusCode.OK, random => Get(random, Tenant(random), $"/api/customers/{random.Next(1, 11)}")),
-            new("POST /api/customers", 10, HttpStatusCode.Created, random => Post(random, Tenant(random), NewCustomer(random))),
+            new("POST /api/customers", 10, HttpStatusCode.Created, random => Post(random, Tenant(random), "/api/customers", NewCustomer(random))),
+            new("GET /api/chat/{channel}/messages", 12, HttpStatusCode.OK, random =>
+                Get(random, Tenant(random), $"/api/chat/{Pick(random, Channels)}/messages{(random.Next(2) == 0 ? "" : "?limit=20")}")),
+            new("POST /api/chat/{channel}/messages", 8, HttpStatusCode.Created, random =>
+                Post(random, Tenant(random), $"/api/chat/{Pick(random, Channels)}/messages", new { author = $"Load User {random.Next(1, 50)}", body = $"Message {random.Next(1_000_000)} from the load driver" })),
             new("GET /api/users/{id}/menu", 20, HttpStatusCode.OK, random =>
             {
                 var tenant = random.Next(1, _tenants + 1);
@@ -41,9 +46,12 @@ internal sealed class Workload
             }),
             new("unknown or malformed tenant", 6, HttpStatusCode.NotFound, random =>
                 Get(random, random.Next(2) == 0 ? $"tenant-{random.Next(_tenants + 1, 10_000):D4}" : "no such tenant!", "/api/dashboard")),
-            new("invalid input", 6, HttpStatusCode.BadRequest, random => random.Next(2) == 0
-                ? Post(random, Tenant(random), new { name = " ", email = "not-an-address", deal = new { title = "Renewal", amount = -5 } })
-                : Get(random, Tenant(random), $"/api/customers?pageSize={random.Next(101, 1000)}")),
+            new("invalid input", 6, HttpStatusCode.BadRequest, random => random.Next(3) switch
+            {
+                0 => Post(random, Tenant(random), "/api/customers", new { name = " ", email = "not-an-address", deal = new { title = "Renewal", amount = -5 } }),
+                1 => Get(random, Tenant(random), $"/api/customers?pageSize={random.Next(101, 1000)}"),
+                _ => Post(random, Tenant(random), $"/api/chat/{Pick(random, Channels)}/messages", new { author = "Load User", body = " " }),
+            }),
             new("another tenant's user", 4, HttpStatusCode.NotFound, random =>
             {
                 var tenant = random.Next(1, _tenants + 1);
@@ -77,7 +85,7 @@ internal sealed class Workload
 
     private string Tenant(Random random) => Key(random.Next(1, _tenants + 1));
 
-    private static int Pick(Random random, int[] values) => values[random.Next(values.Length)];
+    private static T Pick<T>(Random random, T[] values) => values[random.Next(values.Length)];
 
     private static string ListQuery(Random random) => random.Next(3) switch
     {
@@ -116,8 +124,8 @@ internal sealed class Workload
     private static HttpRequestMessage Get(Random random, string token, string path) =>
         WithToken(new HttpRequestMessage(HttpMethod.Get, path), random, token);
 
-    private static HttpRequestMessage Post(Random random, string token, object body) =>
-        WithToken(new HttpRequestMessage(HttpMethod.Post, "/api/customers") { Content = JsonContent.Create(body) }, random, token);
+    private static HttpRequestMessage Post(Random random, string token, string path, object body) =>
+        WithToken(new HttpRequestMessage(HttpMethod.Post, path) { Content = JsonContent.Create(body) }, random, token);
 }
 
 /// <summary>One kind of request.</summary>

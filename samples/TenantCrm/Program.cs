@@ -5,8 +5,10 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
+using MySqlConnector;
 using OpenTelemetry.Metrics;
 using TenantCrm;
+using TenantCrm.Chat;
 using TenantCrm.Seeding;
 using TenantDbGuard;
 
@@ -23,10 +25,17 @@ var configuration = builder.Configuration;
 builder.Services
     .AddTenantDbGuard(configuration.GetSection("TenantDbGuard"))
     .Configure<TenantDbGuardOptions>(options => options.MasterConnectionString = configuration.GetConnectionString("Master") is { Length: > 0 } master
-        ? master
+        // EF Core's MySQL provider (the chat module) needs AllowUserVariables=True on every connection.
+        ? new MySqlConnectionStringBuilder(master) { AllowUserVariables = true }.ConnectionString
         : throw new InvalidOperationException(
             "ConnectionStrings:Master is not set. Set it in appsettings.json or as the environment variable ConnectionStrings__Master, " +
             "e.g. Server=127.0.0.1;User ID=crm;Password=...;Database=crm_master."));
+
+// The chat module's EF Core context (TenantDbGuard.EntityFrameworkCore): one per request, for the request's tenant, on
+// a connection leased from the same budget as the Dapper helpers'.
+builder.Services.AddHttpContextAccessor();
+builder.Services.AddTenantDbContext<ChatContext>(sp => Tenant.From(
+    sp.GetRequiredService<IHttpContextAccessor>().HttpContext ?? throw new InvalidOperationException("The chat's context is made for a request.")).Key);
 
 builder.Services.AddProblemDetails();
 builder.Services.AddExceptionHandler<CrmExceptionHandler>();
@@ -55,6 +64,7 @@ var api = app.MapGroup("/api");
 api.MapDashboard();
 api.MapCustomers();
 api.MapMenu();
+api.MapChat();
 
 app.Run();
 

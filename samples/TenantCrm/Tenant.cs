@@ -22,11 +22,15 @@ public sealed record Tenant(string Key)
 
     /// <summary>Binds the tenant of a minimal API handler from the request.</summary>
     /// <exception cref="MissingTenantTokenException">The request carries no token.</exception>
-    public static ValueTask<Tenant> BindAsync(HttpContext context, ParameterInfo parameter)
+    public static ValueTask<Tenant> BindAsync(HttpContext context, ParameterInfo parameter) => ValueTask.FromResult(From(context));
+
+    /// <summary>The tenant <paramref name="context"/>'s request is for (also what the chat's EF Core context is built for).</summary>
+    /// <exception cref="MissingTenantTokenException">The request carries no token.</exception>
+    public static Tenant From(HttpContext context)
     {
         var request = context.Request;
         var token = FirstNonEmpty(request.Headers[HeaderName].ToString(), request.Headers[CookieName].ToString(), request.Cookies[CookieName]);
-        return token is null ? throw new MissingTenantTokenException() : ValueTask.FromResult(new Tenant(token));
+        return token is null ? throw new MissingTenantTokenException() : new Tenant(token);
     }
 
     private static string? FirstNonEmpty(params string?[] values)

@@ -10,7 +10,7 @@ using TenantDbGuard.Packaging.Tests.Infrastructure;
 
 namespace TenantDbGuard.Packaging.Tests;
 
-/// <summary>What the two packages hold: files, nuspec metadata, symbols, and analyzer dlls that really load.</summary>
+/// <summary>What the packages hold: files, nuspec metadata, symbols, and analyzer dlls that really load.</summary>
 [Collection(PackedPackagesCollection.Name)]
 [Trait("Speed", "Slow")]
 public sealed class PackageContentsTests(PackedPackages packages)
@@ -35,7 +35,15 @@ public sealed class PackageContentsTests(PackedPackages packages)
         "MySqlConnector",
     ];
 
-    public static TheoryData<string> PackageIds => new() { PackedPackages.AnalyzersId, PackedPackages.RuntimeId };
+    private static readonly string[] EntityFrameworkCoreDependencies =
+    [
+        "Microsoft.EntityFrameworkCore.Relational",
+        "Microsoft.Extensions.Hosting.Abstractions",
+        "Pomelo.EntityFrameworkCore.MySql",
+        PackedPackages.RuntimeId,
+    ];
+
+    public static TheoryData<string> PackageIds => new() { PackedPackages.AnalyzersId, PackedPackages.RuntimeId, PackedPackages.EntityFrameworkCoreId };
 
     [Fact]
     public void Analyzers_package_holds_exactly_the_analyzer_and_code_fix_dlls_readme_and_license()
@@ -88,6 +96,36 @@ public sealed class PackageContentsTests(PackedPackages packages)
 
         Assert.Equal(["net10.0", "net8.0"], groups.Keys.Order(StringComparer.Ordinal));
         Assert.All(groups.Values, ids => Assert.Equal(RuntimeDependencies, ids));
+    }
+
+    [Fact]
+    public void EntityFrameworkCore_package_holds_the_library_with_xml_docs_for_net8_and_net10()
+    {
+        AssertPayload(
+            packages.EntityFrameworkCorePackage,
+            [
+                "LICENSE",
+                "PACKAGE.md",
+                "lib/net8.0/TenantDbGuard.EntityFrameworkCore.dll",
+                "lib/net8.0/TenantDbGuard.EntityFrameworkCore.xml",
+                "lib/net10.0/TenantDbGuard.EntityFrameworkCore.dll",
+                "lib/net10.0/TenantDbGuard.EntityFrameworkCore.xml",
+            ]);
+    }
+
+    [Fact]
+    public void EntityFrameworkCore_package_depends_on_the_runtime_of_its_version_and_Pomelo_so_the_runtime_does_not()
+    {
+        var groups = Element(Metadata(packages.EntityFrameworkCorePackage), "dependencies")!.Elements().ToList();
+
+        Assert.Equal(["net10.0", "net8.0"], groups.Select(g => (string)g.Attribute("targetFramework")!).Order(StringComparer.Ordinal));
+        foreach (var group in groups)
+        {
+            var dependencies = group.Elements().ToDictionary(d => (string)d.Attribute("id")!, d => (string)d.Attribute("version")!);
+            Assert.Equal(EntityFrameworkCoreDependencies, dependencies.Keys.Order(StringComparer.Ordinal));
+            Assert.Equal(packages.Version, dependencies[PackedPackages.RuntimeId]);
+            Assert.Equal("9.0.0", dependencies["Pomelo.EntityFrameworkCore.MySql"]);
+        }
     }
 
     [Fact]
@@ -159,8 +197,12 @@ public sealed class PackageContentsTests(PackedPackages packages)
         }
     }
 
-    private string PackagePath(string id) =>
-        id == PackedPackages.AnalyzersId ? packages.AnalyzersPackage : packages.RuntimePackage;
+    private string PackagePath(string id) => id switch
+    {
+        PackedPackages.AnalyzersId => packages.AnalyzersPackage,
+        PackedPackages.EntityFrameworkCoreId => packages.EntityFrameworkCorePackage,
+        _ => packages.RuntimePackage,
+    };
 
     /// <summary>
     /// Asserts the files a package delivers, in any order, leaving out the entries every package has (the nuspec and the

@@ -58,6 +58,32 @@ public sealed class TenantDataSourceTests(MariaDbFixture fixture, ITestOutputHel
         await db.WaitUntilAllReturnedAsync();
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_tenant_connection_shows_and_runs_with_the_masters_AllowUserVariables(bool allowUserVariables)
+    {
+        // EF Core's MySQL provider reads AllowUserVariables from the connection's settings and needs the session to run
+        // with it: what the connection shows must be what its lease runs with.
+        var master = new MySqlConnectionStringBuilder(Server.GetAppConnectionString(MariaDbFixture.MasterDatabase)) { AllowUserVariables = allowUserVariables };
+        await using var db = new TenantDatabase(new TenantDbGuardOptions { MasterConnectionString = master.ConnectionString, MaxConnections = 1 });
+
+        await using var connection = db.ForTenant(Key(0)).CreateConnection();
+        Assert.Equal(allowUserVariables, new MySqlConnectionStringBuilder(connection.ConnectionString).AllowUserVariables);
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SET @answer := 41; SELECT @answer + 1";
+        if (allowUserVariables)
+        {
+            Assert.Equal(42L, Convert.ToInt64(await command.ExecuteScalarAsync(), CultureInfo.InvariantCulture));
+        }
+        else
+        {
+            var error = await Assert.ThrowsAnyAsync<Exception>(() => command.ExecuteScalarAsync());
+            Assert.Contains("@answer", error.Message, StringComparison.Ordinal);
+        }
+    }
+
     [Fact]
     public async Task A_created_connection_takes_no_lease_until_it_is_opened_and_gives_it_back_when_closed()
     {

@@ -149,6 +149,14 @@ internal sealed partial class CrmSeeder(TenantDatabase db, IOptions<CrmOptions> 
                         permission VARCHAR(64) NOT NULL,
                         PRIMARY KEY (user_id, permission)
                     );
+                    CREATE TABLE IF NOT EXISTS {database}.chat_messages (
+                        id BIGINT AUTO_INCREMENT PRIMARY KEY,
+                        channel VARCHAR(64) NOT NULL,
+                        author VARCHAR(100) NOT NULL,
+                        body VARCHAR(2000) NOT NULL,
+                        created_at DATETIME(6) NOT NULL,
+                        KEY ix_chat_messages_channel_id (channel, id)
+                    );
                     """);
                 if (_customerValues.Length > 0)
                 {

@@ -3,7 +3,7 @@ using TenantDbGuard.Analyzers.Tests;
 
 namespace TenantDbGuard.Packaging.Tests.Infrastructure;
 
-/// <summary>The tests that share one packing of both packages; they run one after another.</summary>
+/// <summary>The tests that share one packing of the packages; they run one after another.</summary>
 [CollectionDefinition(Name)]
 public sealed class PackedPackagesCollection : ICollectionFixture<PackedPackages>
 {
@@ -11,7 +11,7 @@ public sealed class PackedPackagesCollection : ICollectionFixture<PackedPackages
 }
 
 /// <summary>
-/// Packs TenantDbGuard.Analyzers and TenantDbGuard.Runtime once per test run, from the working tree, with a unique
+/// Packs TenantDbGuard.Analyzers, TenantDbGuard.Runtime and TenantDbGuard.EntityFrameworkCore once per test run, from the working tree, with a unique
 /// prerelease version, into a temporary local feed; hands out consumer projects restored against that feed.
 /// Afterwards it deletes its temporary folder and that version from the global packages folder.
 /// </summary>
@@ -19,6 +19,7 @@ public sealed class PackedPackages : IAsyncLifetime
 {
     public const string AnalyzersId = "TenantDbGuard.Analyzers";
     public const string RuntimeId = "TenantDbGuard.Runtime";
+    public const string EntityFrameworkCoreId = "TenantDbGuard.EntityFrameworkCore";
 
     private readonly DirectoryInfo _root = Directory.CreateTempSubdirectory("tdg-packaging-");
     private readonly Dictionary<string, Task<ConsumerProject>> _consumers = new(StringComparer.Ordinal);
@@ -31,7 +32,7 @@ public sealed class PackedPackages : IAsyncLifetime
         Feed = Path.Combine(_root.FullName, "feed");
     }
 
-    /// <summary>The version both packages were packed with.</summary>
+    /// <summary>The version the packages were packed with.</summary>
     public string Version { get; }
 
     /// <summary>The local feed that holds the packages.</summary>
@@ -43,11 +44,13 @@ public sealed class PackedPackages : IAsyncLifetime
 
     public string RuntimeSymbolsPackage => Path.Combine(Feed, $"{RuntimeId}.{Version}.snupkg");
 
+    public string EntityFrameworkCorePackage => Path.Combine(Feed, $"{EntityFrameworkCoreId}.{Version}.nupkg");
+
     public async Task InitializeAsync()
     {
         // The build goes to a private artifacts folder, so it neither reads nor disturbs the repository's bin/obj.
         var artifacts = Path.Combine(_root.FullName, "build");
-        foreach (var project in new[] { "src/CodeFixes/TenantDbGuard.CodeFixes.csproj", "src/Runtime/TenantDbGuard.Runtime.csproj" })
+        foreach (var project in new[] { "src/CodeFixes/TenantDbGuard.CodeFixes.csproj", "src/Runtime/TenantDbGuard.Runtime.csproj", "src/EntityFrameworkCore/TenantDbGuard.EntityFrameworkCore.csproj" })
         {
             var pack = await DotnetCli.RunAsync(
                 RepositoryRoot.Path,
@@ -68,7 +71,7 @@ public sealed class PackedPackages : IAsyncLifetime
         DotnetCli.DeleteWorkFolder(_root.FullName);
         var globalPackages = Environment.GetEnvironmentVariable("NUGET_PACKAGES")
             ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
-        foreach (var id in new[] { AnalyzersId, RuntimeId })
+        foreach (var id in new[] { AnalyzersId, RuntimeId, EntityFrameworkCoreId })
         {
             var idFolder = Path.Combine(globalPackages, id.ToLowerInvariant());
             DotnetCli.DeleteWorkFolder(Path.Combine(idFolder, Version.ToLowerInvariant()));
