@@ -1221,7 +1221,8 @@ internal sealed class ConnectionBroker : IAsyncDisposable
         List<OpenCoordinator> quiet;
         lock (_gate)
         {
-            quiet = [.. _servers.Values.Where(server => server.Open == 0 && server.Coordinator is { HasSession: true }).Select(server => server.Coordinator!)];
+            // Not only those with a session now: a reading of the load may be opening one (it is closed after it).
+            quiet = [.. _servers.Values.Where(server => server.Open == 0 && server.Coordinator is not null).Select(server => server.Coordinator!)];
         }
 
         foreach (var coordinator in quiet)
