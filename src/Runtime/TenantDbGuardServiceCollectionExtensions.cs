@@ -1,6 +1,8 @@
 using System;
 using System.Diagnostics.Metrics;
 using System.Linq;
+using System.Threading;
+using System.Threading.Tasks;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -236,9 +238,14 @@ public static class TenantDbGuardServiceCollectionExtensions
         {
             // Reading the options runs the builder's configuration (once: the options are cached).
             var options = provider.GetRequiredService<IOptionsMonitor<TenantDbGuardOptions>>().Get(name);
-            return registration?.Builder is { } configured
-                ? configured.Build()
-                : new TenantDatabase(options, provider.GetService<ILoggerFactory>(), provider.GetService<IMeterFactory>());
+            var builder = registration?.Builder
+                ?? new TenantDatabaseBuilder(options).UseLoggerFactory(provider.GetService<ILoggerFactory>()).UseMeterFactory(provider.GetService<IMeterFactory>());
+            if (ServicesResolver(provider, serviceKey) is { } resolver)
+            {
+                builder.UseServicesResolver(resolver);
+            }
+
+            return builder.Build();
         }
 
         if (serviceKey is null)
@@ -251,6 +258,35 @@ public static class TenantDbGuardServiceCollectionExtensions
         }
 
         return services;
+    }
+
+    /// <summary>
+    /// The <see cref="ITenantResolver"/> registered for the runtime (under the same key, for a keyed one), as a lookup that
+    /// runs in a service scope of its own: the runtime is a singleton whose answers every request shares, so a request's
+    /// scope must not be captured, and a scoped service (a DbContext) the resolver uses is disposed with the lookup's scope.
+    /// </summary>
+    private static Func<string, CancellationToken, ValueTask<TenantInfo?>>? ServicesResolver(IServiceProvider provider, string? serviceKey)
+    {
+        var registered = serviceKey is null
+            ? provider.GetService<IServiceProviderIsService>()?.IsService(typeof(ITenantResolver)) == true
+            : provider.GetService<IServiceProviderIsKeyedService>()?.IsKeyedService(typeof(ITenantResolver), serviceKey) == true;
+        if (!registered)
+        {
+            return null;
+        }
+
+        var scopes = provider.GetRequiredService<IServiceScopeFactory>();
+        return async (tenantKey, cancellationToken) =>
+        {
+            var scope = scopes.CreateAsyncScope();
+            await using (scope.ConfigureAwait(false))
+            {
+                var resolver = serviceKey is null
+                    ? scope.ServiceProvider.GetRequiredService<ITenantResolver>()
+                    : scope.ServiceProvider.GetRequiredKeyedService<ITenantResolver>(serviceKey);
+                return await resolver.ResolveAsync(tenantKey, cancellationToken).ConfigureAwait(false);
+            }
+        };
     }
 
     /// <summary>The builder the options' configuration filled in, for the registration that takes one.</summary>

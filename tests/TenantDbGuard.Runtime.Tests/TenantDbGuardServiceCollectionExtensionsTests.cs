@@ -339,6 +339,77 @@ public sealed class TenantDbGuardServiceCollectionExtensionsTests(MariaDbFixture
         await Assert.ThrowsAsync<ObjectDisposedException>(() => us.QueryTenantAsync<int>(MariaDbFixture.TenantKey(2), "SELECT 1"));
     }
 
+    [Fact]
+    public async Task A_resolver_registered_as_a_scoped_service_runs_in_a_scope_of_its_own_that_is_disposed_after_each_lookup()
+    {
+        var directories = new List<TenantDirectory>();
+        var services = new ServiceCollection()
+            .AddScoped(_ =>
+            {
+                var directory = new TenantDirectory();
+                lock (directories)
+                {
+                    directories.Add(directory);
+                }
+
+                return directory;
+            })
+            .AddScoped<ITenantResolver, DirectoryResolver>()
+            .AddTenantDbGuard(o => o.MasterConnectionString = Server.GetAppConnectionString(MariaDbFixture.MasterDatabase));
+        await using var provider = services.BuildServiceProvider(new ServiceProviderOptions { ValidateScopes = true, ValidateOnBuild = true });
+
+        TenantDirectory requestsOwn;
+        await using (var request = provider.CreateAsyncScope())
+        {
+            requestsOwn = request.ServiceProvider.GetRequiredService<TenantDirectory>();
+            var db = request.ServiceProvider.GetRequiredService<TenantDatabase>();
+            Assert.Equal([MariaDbFixture.TenantDatabase(2)], await db.QueryTenantAsync<string>("from-the-directory", "SELECT DATABASE()"));
+        }
+
+        // The request's scope is gone; the runtime never held it, and looks a new key up in a new scope.
+        Assert.Equal([MariaDbFixture.TenantDatabase(1)], await provider.GetRequiredService<TenantDatabase>().QueryTenantAsync<string>("another-key", "SELECT DATABASE()"));
+
+        var lookups = directories.Where(d => !ReferenceEquals(d, requestsOwn)).ToList();
+        Assert.Equal(2, lookups.Count);
+        Assert.All(lookups, d => Assert.True(d.Disposed));
+        Assert.Equal(["another-key", "from-the-directory"], lookups.SelectMany(d => d.Asked).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_keyed_registration_uses_the_resolver_registered_under_its_key_and_the_unkeyed_one_reads_the_tenants_table()
+    {
+        var master = Server.GetAppConnectionString(MariaDbFixture.MasterDatabase);
+        var services = new ServiceCollection()
+            .AddKeyedScoped<ITenantResolver>("eu", (_, _) => new DirectoryResolver(new TenantDirectory()))
+            .AddKeyedTenantDbGuard("eu", o => o.MasterConnectionString = master)
+            .AddTenantDbGuard(o => o.MasterConnectionString = master);
+        await using var provider = services.BuildServiceProvider();
+
+        var eu = provider.GetRequiredKeyedService<TenantDatabase>("eu");
+        var unkeyed = provider.GetRequiredService<TenantDatabase>();
+
+        Assert.Equal([MariaDbFixture.TenantDatabase(1)], await eu.QueryTenantAsync<string>("only-in-eu", "SELECT DATABASE()"));
+        await Assert.ThrowsAsync<TenantNotFoundException>(() => unkeyed.QueryTenantAsync<string>("only-in-eu", "SELECT DATABASE()"));
+        Assert.Equal([MariaDbFixture.TenantDatabase(2)], await unkeyed.QueryTenantAsync<string>(MariaDbFixture.TenantKey(2), "SELECT DATABASE()"));
+    }
+
+    [Fact]
+    public void A_resolver_service_and_a_resolver_option_together_are_refused()
+    {
+        var services = new ServiceCollection()
+            .AddScoped<ITenantResolver>(_ => new DirectoryResolver(new TenantDirectory()))
+            .AddTenantDbGuard(o =>
+            {
+                o.MasterConnectionString = Server.GetAppConnectionString(MariaDbFixture.MasterDatabase);
+                o.TenantResolver = (key, _) => ValueTask.FromResult<TenantInfo?>(null);
+            });
+        using var provider = services.BuildServiceProvider();
+
+        var error = Assert.Throws<InvalidOperationException>(() => provider.GetRequiredService<TenantDatabase>());
+
+        Assert.Contains("ITenantResolver", error.Message, StringComparison.Ordinal);
+    }
+
     /// <summary>A host whose TenantDbGuard options are bound from a "TenantDbGuard" section: the master database and <paramref name="settings"/>.</summary>
     private IHost HostBoundTo(params (string Option, string Value)[] settings)
     {
@@ -351,6 +422,40 @@ public sealed class TenantDbGuardServiceCollectionExtensionsTests(MariaDbFixture
     }
 
     private sealed record MasterSettings(string ConnectionString);
+
+    /// <summary>A scoped, DbContext-like service: it answers tenant lookups and must be disposed with its scope.</summary>
+    private sealed class TenantDirectory : IAsyncDisposable
+    {
+        private static readonly Dictionary<string, string> Databases = new(StringComparer.Ordinal)
+        {
+            ["from-the-directory"] = MariaDbFixture.TenantDatabase(2),
+            ["another-key"] = MariaDbFixture.TenantDatabase(1),
+            ["only-in-eu"] = MariaDbFixture.TenantDatabase(1),
+        };
+
+        public List<string> Asked { get; } = [];
+
+        public bool Disposed { get; private set; }
+
+        public TenantInfo Find(string key)
+        {
+            ObjectDisposedException.ThrowIf(Disposed, this);
+            Asked.Add(key);
+            return new TenantInfo(key, Databases[key]);
+        }
+
+        public ValueTask DisposeAsync()
+        {
+            Disposed = true;
+            return ValueTask.CompletedTask;
+        }
+    }
+
+    private sealed class DirectoryResolver(TenantDirectory directory) : ITenantResolver
+    {
+        public ValueTask<TenantInfo?> ResolveAsync(string tenantKey, CancellationToken cancellationToken) =>
+            ValueTask.FromResult<TenantInfo?>(directory.Find(tenantKey));
+    }
 
     /// <summary>A service of the application that takes both clusters' runtimes by key.</summary>
     private sealed class TwoClusters([FromKeyedServices("eu")] TenantDatabase eu, [FromKeyedServices("us")] TenantDatabase us)
