@@ -187,55 +187,122 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     /// <param name="tenantKey">The tenant's key.</param>
     /// <param name="sql">The SQL, with <c>@name</c> placeholders for the parameters.</param>
     /// <param name="parameters">The parameters (an anonymous object or <see cref="DynamicParameters"/>); always sent as parameters.</param>
+    /// <param name="options">The statement's timeout and flags; <see langword="null"/> for the defaults.</param>
     /// <param name="cancellationToken">Cancels the wait and the query.</param>
     /// <returns>The rows, buffered.</returns>
-    public Task<IReadOnlyList<T>> QueryTenantAsync<T>(string tenantKey, string sql, object? parameters = null, CancellationToken cancellationToken = default) =>
-        WithTenantSqlAsync(tenantKey, sql, (connection, token) => QueryAsync<T>(connection, sql, parameters, token), cancellationToken);
+    /// <exception cref="CommandTimeoutException">The query did not finish within its command timeout; it was stopped on the server.</exception>
+    public Task<IReadOnlyList<T>> QueryTenantAsync<T>(string tenantKey, string sql, object? parameters = null, CommandOptions? options = null, CancellationToken cancellationToken = default) =>
+        WithTenantSqlAsync(tenantKey, sql, options, (connection, token) => QueryAsync<T>(connection, Command(sql, parameters, options, token)), cancellationToken);
+
+    /// <summary>As <see cref="QueryTenantAsync{T}(string, string, object?, CommandOptions?, CancellationToken)"/> with the default command options.</summary>
+    /// <typeparam name="T">The row type.</typeparam>
+    /// <param name="tenantKey">The tenant's key.</param>
+    /// <param name="sql">The SQL, with <c>@name</c> placeholders for the parameters.</param>
+    /// <param name="parameters">The parameters; always sent as parameters.</param>
+    /// <param name="cancellationToken">Cancels the wait and the query.</param>
+    /// <returns>The rows, buffered.</returns>
+    public Task<IReadOnlyList<T>> QueryTenantAsync<T>(string tenantKey, string sql, object? parameters, CancellationToken cancellationToken) =>
+        QueryTenantAsync<T>(tenantKey, sql, parameters, options: null, cancellationToken);
 
     /// <summary>Runs a query on the master database and maps the rows with Dapper.</summary>
     /// <typeparam name="T">The row type.</typeparam>
     /// <param name="sql">The SQL, with <c>@name</c> placeholders for the parameters.</param>
     /// <param name="parameters">The parameters; always sent as parameters.</param>
+    /// <param name="options">The statement's timeout and flags; <see langword="null"/> for the defaults.</param>
     /// <param name="cancellationToken">Cancels the wait and the query.</param>
     /// <returns>The rows, buffered.</returns>
-    public Task<IReadOnlyList<T>> QueryMasterAsync<T>(string sql, object? parameters = null, CancellationToken cancellationToken = default) =>
-        WithMasterSqlAsync(sql, (connection, token) => QueryAsync<T>(connection, sql, parameters, token), cancellationToken);
+    /// <exception cref="CommandTimeoutException">The query did not finish within its command timeout; it was stopped on the server.</exception>
+    public Task<IReadOnlyList<T>> QueryMasterAsync<T>(string sql, object? parameters = null, CommandOptions? options = null, CancellationToken cancellationToken = default) =>
+        WithMasterSqlAsync(sql, options, (connection, token) => QueryAsync<T>(connection, Command(sql, parameters, options, token)), cancellationToken);
+
+    /// <summary>As <see cref="QueryMasterAsync{T}(string, object?, CommandOptions?, CancellationToken)"/> with the default command options.</summary>
+    /// <typeparam name="T">The row type.</typeparam>
+    /// <param name="sql">The SQL, with <c>@name</c> placeholders for the parameters.</param>
+    /// <param name="parameters">The parameters; always sent as parameters.</param>
+    /// <param name="cancellationToken">Cancels the wait and the query.</param>
+    /// <returns>The rows, buffered.</returns>
+    public Task<IReadOnlyList<T>> QueryMasterAsync<T>(string sql, object? parameters, CancellationToken cancellationToken) =>
+        QueryMasterAsync<T>(sql, parameters, options: null, cancellationToken);
 
     /// <summary>Runs a statement on a tenant's database.</summary>
     /// <param name="tenantKey">The tenant's key.</param>
     /// <param name="sql">The SQL, with <c>@name</c> placeholders for the parameters.</param>
     /// <param name="parameters">The parameters; always sent as parameters.</param>
+    /// <param name="options">The statement's timeout and flags; <see langword="null"/> for the defaults.</param>
     /// <param name="cancellationToken">Cancels the wait and the statement.</param>
     /// <returns>The number of rows affected.</returns>
-    public Task<int> ExecuteTenantAsync(string tenantKey, string sql, object? parameters = null, CancellationToken cancellationToken = default) =>
-        WithTenantSqlAsync(tenantKey, sql, (connection, token) => connection.ExecuteAsync(Command(sql, parameters, token)), cancellationToken);
+    /// <exception cref="CommandTimeoutException">The statement did not finish within its command timeout; it was stopped on the server.</exception>
+    public Task<int> ExecuteTenantAsync(string tenantKey, string sql, object? parameters = null, CommandOptions? options = null, CancellationToken cancellationToken = default) =>
+        WithTenantSqlAsync(tenantKey, sql, options, (connection, token) => connection.ExecuteAsync(Command(sql, parameters, options, token)), cancellationToken);
 
-    /// <summary>Runs a statement on the master database.</summary>
+    /// <summary>As <see cref="ExecuteTenantAsync(string, string, object?, CommandOptions?, CancellationToken)"/> with the default command options.</summary>
+    /// <param name="tenantKey">The tenant's key.</param>
     /// <param name="sql">The SQL, with <c>@name</c> placeholders for the parameters.</param>
     /// <param name="parameters">The parameters; always sent as parameters.</param>
     /// <param name="cancellationToken">Cancels the wait and the statement.</param>
     /// <returns>The number of rows affected.</returns>
-    public Task<int> ExecuteMasterAsync(string sql, object? parameters = null, CancellationToken cancellationToken = default) =>
-        WithMasterSqlAsync(sql, (connection, token) => connection.ExecuteAsync(Command(sql, parameters, token)), cancellationToken);
+    public Task<int> ExecuteTenantAsync(string tenantKey, string sql, object? parameters, CancellationToken cancellationToken) =>
+        ExecuteTenantAsync(tenantKey, sql, parameters, options: null, cancellationToken);
+
+    /// <summary>Runs a statement on the master database.</summary>
+    /// <param name="sql">The SQL, with <c>@name</c> placeholders for the parameters.</param>
+    /// <param name="parameters">The parameters; always sent as parameters.</param>
+    /// <param name="options">The statement's timeout and flags; <see langword="null"/> for the defaults.</param>
+    /// <param name="cancellationToken">Cancels the wait and the statement.</param>
+    /// <returns>The number of rows affected.</returns>
+    /// <exception cref="CommandTimeoutException">The statement did not finish within its command timeout; it was stopped on the server.</exception>
+    public Task<int> ExecuteMasterAsync(string sql, object? parameters = null, CommandOptions? options = null, CancellationToken cancellationToken = default) =>
+        WithMasterSqlAsync(sql, options, (connection, token) => connection.ExecuteAsync(Command(sql, parameters, options, token)), cancellationToken);
+
+    /// <summary>As <see cref="ExecuteMasterAsync(string, object?, CommandOptions?, CancellationToken)"/> with the default command options.</summary>
+    /// <param name="sql">The SQL, with <c>@name</c> placeholders for the parameters.</param>
+    /// <param name="parameters">The parameters; always sent as parameters.</param>
+    /// <param name="cancellationToken">Cancels the wait and the statement.</param>
+    /// <returns>The number of rows affected.</returns>
+    public Task<int> ExecuteMasterAsync(string sql, object? parameters, CancellationToken cancellationToken) =>
+        ExecuteMasterAsync(sql, parameters, options: null, cancellationToken);
 
     /// <summary>Runs a query on a tenant's database that returns one value.</summary>
     /// <typeparam name="T">The value's type.</typeparam>
     /// <param name="tenantKey">The tenant's key.</param>
     /// <param name="sql">The SQL, with <c>@name</c> placeholders for the parameters.</param>
     /// <param name="parameters">The parameters; always sent as parameters.</param>
+    /// <param name="options">The statement's timeout and flags; <see langword="null"/> for the defaults.</param>
     /// <param name="cancellationToken">Cancels the wait and the query.</param>
     /// <returns>The first column of the first row, or the default of <typeparamref name="T"/> when there is none.</returns>
-    public Task<T?> ExecuteScalarTenantAsync<T>(string tenantKey, string sql, object? parameters = null, CancellationToken cancellationToken = default) =>
-        WithTenantSqlAsync(tenantKey, sql, (connection, token) => connection.ExecuteScalarAsync<T?>(Command(sql, parameters, token)), cancellationToken);
+    /// <exception cref="CommandTimeoutException">The query did not finish within its command timeout; it was stopped on the server.</exception>
+    public Task<T?> ExecuteScalarTenantAsync<T>(string tenantKey, string sql, object? parameters = null, CommandOptions? options = null, CancellationToken cancellationToken = default) =>
+        WithTenantSqlAsync(tenantKey, sql, options, (connection, token) => connection.ExecuteScalarAsync<T?>(Command(sql, parameters, options, token)), cancellationToken);
+
+    /// <summary>As <see cref="ExecuteScalarTenantAsync{T}(string, string, object?, CommandOptions?, CancellationToken)"/> with the default command options.</summary>
+    /// <typeparam name="T">The value's type.</typeparam>
+    /// <param name="tenantKey">The tenant's key.</param>
+    /// <param name="sql">The SQL, with <c>@name</c> placeholders for the parameters.</param>
+    /// <param name="parameters">The parameters; always sent as parameters.</param>
+    /// <param name="cancellationToken">Cancels the wait and the query.</param>
+    /// <returns>The first column of the first row, or the default of <typeparamref name="T"/> when there is none.</returns>
+    public Task<T?> ExecuteScalarTenantAsync<T>(string tenantKey, string sql, object? parameters, CancellationToken cancellationToken) =>
+        ExecuteScalarTenantAsync<T>(tenantKey, sql, parameters, options: null, cancellationToken);
 
     /// <summary>Runs a query on the master database that returns one value.</summary>
     /// <typeparam name="T">The value's type.</typeparam>
     /// <param name="sql">The SQL, with <c>@name</c> placeholders for the parameters.</param>
     /// <param name="parameters">The parameters; always sent as parameters.</param>
+    /// <param name="options">The statement's timeout and flags; <see langword="null"/> for the defaults.</param>
     /// <param name="cancellationToken">Cancels the wait and the query.</param>
     /// <returns>The first column of the first row, or the default of <typeparamref name="T"/> when there is none.</returns>
-    public Task<T?> ExecuteScalarMasterAsync<T>(string sql, object? parameters = null, CancellationToken cancellationToken = default) =>
-        WithMasterSqlAsync(sql, (connection, token) => connection.ExecuteScalarAsync<T?>(Command(sql, parameters, token)), cancellationToken);
+    /// <exception cref="CommandTimeoutException">The query did not finish within its command timeout; it was stopped on the server.</exception>
+    public Task<T?> ExecuteScalarMasterAsync<T>(string sql, object? parameters = null, CommandOptions? options = null, CancellationToken cancellationToken = default) =>
+        WithMasterSqlAsync(sql, options, (connection, token) => connection.ExecuteScalarAsync<T?>(Command(sql, parameters, options, token)), cancellationToken);
+
+    /// <summary>As <see cref="ExecuteScalarMasterAsync{T}(string, object?, CommandOptions?, CancellationToken)"/> with the default command options.</summary>
+    /// <typeparam name="T">The value's type.</typeparam>
+    /// <param name="sql">The SQL, with <c>@name</c> placeholders for the parameters.</param>
+    /// <param name="parameters">The parameters; always sent as parameters.</param>
+    /// <param name="cancellationToken">Cancels the wait and the query.</param>
+    /// <returns>The first column of the first row, or the default of <typeparamref name="T"/> when there is none.</returns>
+    public Task<T?> ExecuteScalarMasterAsync<T>(string sql, object? parameters, CancellationToken cancellationToken) =>
+        ExecuteScalarMasterAsync<T>(sql, parameters, options: null, cancellationToken);
 
     /// <summary>Runs <paramref name="work"/> with an open connection to a tenant's database and gives it back on every path.</summary>
     /// <typeparam name="TResult">What the work returns.</typeparam>
@@ -251,7 +318,7 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
         }
 
         // Code gets the lease's own connection object: never the one that leads with a statement of the runtime's.
-        return WithTenantLeaseAsync(tenantKey, sql: null, exposed: true, (connection, token) => work((MySqlConnection)connection, token), cancellationToken);
+        return WithTenantLeaseAsync(tenantKey, sql: null, options: null, exposed: true, (connection, token) => work((MySqlConnection)connection, token), cancellationToken);
     }
 
     /// <summary>Runs <paramref name="work"/> with an open connection to a tenant's database and gives it back on every path.</summary>
@@ -340,7 +407,7 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
             throw new ArgumentNullException(nameof(work));
         }
 
-        return WithMasterLeaseAsync(sql: null, exposed: true, work, cancellationToken);
+        return WithMasterLeaseAsync(sql: null, options: null, exposed: true, work, cancellationToken);
     }
 
     /// <summary>Runs <paramref name="work"/> with an open connection to the master database and gives it back on every path.</summary>
@@ -382,7 +449,7 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
             throw new ArgumentNullException(nameof(work));
         }
 
-        return WithMasterLeaseAsync(sql: null, exposed: true, (connection, token) => InTransactionAsync(connection, work, isolationLevel, token), cancellationToken);
+        return WithMasterLeaseAsync(sql: null, options: null, exposed: true, (connection, token) => InTransactionAsync(connection, work, isolationLevel, token), cancellationToken);
     }
 
     /// <summary>As <see cref="WithMasterTransactionAsync{TResult}"/>, for work that returns nothing.</summary>
@@ -453,11 +520,11 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     /// Runs a helper's <paramref name="sql"/> with <paramref name="run"/>, whose connection may put the statement that
     /// selects the tenant's database in front of its first command (when the lease skipped its own round trip for it).
     /// </summary>
-    private Task<TResult> WithTenantSqlAsync<TResult>(string tenantKey, string sql, Func<DbConnection, CancellationToken, Task<TResult>> run, CancellationToken cancellationToken) =>
-        WithTenantLeaseAsync(tenantKey, sql, exposed: false, run, cancellationToken);
+    private Task<TResult> WithTenantSqlAsync<TResult>(string tenantKey, string sql, CommandOptions? options, Func<DbConnection, CancellationToken, Task<TResult>> run, CancellationToken cancellationToken) =>
+        WithTenantLeaseAsync(tenantKey, sql, options, exposed: false, run, cancellationToken);
 
     /// <summary>Leases a connection for <paramref name="run"/>; <paramref name="sql"/>, a helper's, is checked first (in the task).</summary>
-    private async Task<TResult> WithTenantLeaseAsync<TResult>(string tenantKey, string? sql, bool exposed, Func<DbConnection, CancellationToken, Task<TResult>> run, CancellationToken cancellationToken)
+    private async Task<TResult> WithTenantLeaseAsync<TResult>(string tenantKey, string? sql, CommandOptions? options, bool exposed, Func<DbConnection, CancellationToken, Task<TResult>> run, CancellationToken cancellationToken)
     {
         CheckSql(sql);
         var lease = await LeaseAsync(tenantKey, exposed, cancellationToken).ConfigureAwait(false);
@@ -466,8 +533,8 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
         {
             var result = lease.UseSql is { } use
                 // The batch starts with the USE, put in front of the text below Dapper (see LeadingStatementConnection).
-                ? await RunAsync(lease, (connection, token) => run(new LeadingStatementConnection(connection, use), token), cancellationToken).ConfigureAwait(false)
-                : await RunAsync(lease, run, cancellationToken).ConfigureAwait(false);
+                ? await RunAsync(lease, (connection, token) => run(new LeadingStatementConnection(connection, use), token), options, cancellationToken).ConfigureAwait(false)
+                : await RunAsync(lease, run, options, cancellationToken).ConfigureAwait(false);
             if (!exposed)
             {
                 await ReturnHelperLeaseAsync(lease).ConfigureAwait(false);
@@ -504,15 +571,15 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
         _options.ResetSessionOnRelease ? new ValueTask(lease.ReturnAsync()) : lease.DisposeAsync();
 
     /// <summary>Runs a helper's <paramref name="sql"/> on the master database.</summary>
-    private Task<TResult> WithMasterSqlAsync<TResult>(string sql, Func<MySqlConnection, CancellationToken, Task<TResult>> run, CancellationToken cancellationToken) =>
-        WithMasterLeaseAsync(sql, exposed: false, run, cancellationToken);
+    private Task<TResult> WithMasterSqlAsync<TResult>(string sql, CommandOptions? options, Func<MySqlConnection, CancellationToken, Task<TResult>> run, CancellationToken cancellationToken) =>
+        WithMasterLeaseAsync(sql, options, exposed: false, run, cancellationToken);
 
-    private async Task<TResult> WithMasterLeaseAsync<TResult>(string? sql, bool exposed, Func<MySqlConnection, CancellationToken, Task<TResult>> work, CancellationToken cancellationToken)
+    private async Task<TResult> WithMasterLeaseAsync<TResult>(string? sql, CommandOptions? options, bool exposed, Func<MySqlConnection, CancellationToken, Task<TResult>> work, CancellationToken cancellationToken)
     {
         CheckSql(sql);
         var lease = await LeaseMasterAsync(exposed, cancellationToken).ConfigureAwait(false);
         await using var release = lease.ConfigureAwait(false);
-        var result = await RunAsync(lease, work, cancellationToken).ConfigureAwait(false);
+        var result = await RunAsync(lease, work, options, cancellationToken).ConfigureAwait(false);
         if (!exposed)
         {
             await ReturnHelperLeaseAsync(lease).ConfigureAwait(false);
@@ -553,47 +620,81 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     }
 
     /// <summary>
-    /// Runs the work with the lease's connection and its cancellation token (which cancels within the budget). A
-    /// connection that fails under the work becomes a <see cref="TenantConnectionFailedException"/> and is closed; a
-    /// statement the driver gave up on (a command timeout) is killed before its connection is closed.
+    /// Runs the work with the lease's connection and its cancellation token (which cancels within the budget), under the
+    /// command timeout of <paramref name="options"/>, which the runtime enforces with its own <c>KILL QUERY</c> within the
+    /// budget. A connection that fails under the work becomes a <see cref="TenantConnectionFailedException"/> and is
+    /// closed; a statement the driver gave up on (its own command timeout) is killed before its connection is closed.
     /// </summary>
-    private async Task<TResult> RunAsync<TResult>(TenantConnectionLease lease, Func<MySqlConnection, CancellationToken, Task<TResult>> work, CancellationToken cancellationToken)
+    private async Task<TResult> RunAsync<TResult>(TenantConnectionLease lease, Func<MySqlConnection, CancellationToken, Task<TResult>> work, CommandOptions? options, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
+        using var timeout = StatementTimeout.Start(lease, options?.Timeout);
+        TResult result;
         try
         {
-            return await work(lease.Connection, lease.CancellationToken).ConfigureAwait(false);
+            result = await work(lease.Connection, lease.CancellationToken).ConfigureAwait(false);
         }
-        catch (OperationCanceledException exception) when (cancellationToken.IsCancellationRequested && exception.CancellationToken != cancellationToken)
+        catch (Exception exception)
         {
-            throw new OperationCanceledException(exception.Message, exception, cancellationToken);
+            var failure = Failure(lease, exception, timeout, cancellationToken);
+            if (failure is null)
+            {
+                throw;
+            }
+
+            throw failure;
         }
-        catch (MySqlException exception) when (cancellationToken.IsCancellationRequested && exception.ErrorCode == MySqlErrorCode.QueryInterrupted)
+
+        // A statement killed for its timeout may end without an error (an interrupted SLEEP returns 1), and one that ended
+        // as the kill went out cannot be told from it: either way, what it returned is not to be trusted.
+        return timeout is { Expired: true } ? throw new CommandTimeoutException(lease.TenantKey, timeout.Timeout, innerException: null) : result;
+    }
+
+    /// <summary>
+    /// What a helper's caller sees for <paramref name="exception"/>, or null to let it through as it is: a statement
+    /// killed because the caller cancelled is an <see cref="OperationCanceledException"/>, one killed or given up on
+    /// because its command timeout ran out a <see cref="CommandTimeoutException"/>, a failed connection a
+    /// <see cref="TenantConnectionFailedException"/>. A connection that cannot be trusted any more is marked failed.
+    /// </summary>
+    private Exception? Failure(TenantConnectionLease lease, Exception exception, StatementTimeout? timeout, CancellationToken cancellationToken)
+    {
+        var interrupted = exception is MySqlException { ErrorCode: MySqlErrorCode.QueryInterrupted };
+        if (cancellationToken.IsCancellationRequested
+            && (interrupted || (exception is OperationCanceledException cancelled && cancelled.CancellationToken != cancellationToken)))
         {
             // A helper's statement, killed by the runtime because the caller cancelled.
-            throw new OperationCanceledException(exception.Message, exception, cancellationToken);
+            return new OperationCanceledException(exception.Message, exception, cancellationToken);
         }
-        catch (Exception exception) when (ServerErrors.IsCommandTimeout(exception))
+
+        if (interrupted && timeout is { Expired: true })
+        {
+            return new CommandTimeoutException(lease.TenantKey, timeout.Timeout, exception);
+        }
+
+        if (ServerErrors.IsCommandTimeout(exception))
         {
             lease.MarkFailed();
-            throw;
+            return new CommandTimeoutException(lease.TenantKey, timeout?.Timeout ?? TimeSpan.FromSeconds(_master.DefaultCommandTimeout), exception);
         }
-        catch (Exception exception) when (ServerErrors.IsConnectionFailure(exception))
+
+        if (ServerErrors.IsConnectionFailure(exception))
         {
             lease.MarkFailed();
             Log.ConnectionLost(_logger, exception, LogSafe.Text(lease.TenantKey));
-            throw new TenantConnectionFailedException(lease.TenantKey, exception);
+            return new TenantConnectionFailedException(lease.TenantKey, exception);
         }
+
+        return null;
     }
 
-    private static async Task<IReadOnlyList<T>> QueryAsync<T>(DbConnection connection, string sql, object? parameters, CancellationToken cancellationToken)
+    private static async Task<IReadOnlyList<T>> QueryAsync<T>(DbConnection connection, CommandDefinition command)
     {
-        var rows = await connection.QueryAsync<T>(Command(sql, parameters, cancellationToken)).ConfigureAwait(false);
+        var rows = await connection.QueryAsync<T>(command).ConfigureAwait(false);
         return rows.AsList();
     }
 
-    private static CommandDefinition Command(string sql, object? parameters, CancellationToken cancellationToken) =>
-        new(sql, parameters, cancellationToken: cancellationToken);
+    private static CommandDefinition Command(string sql, object? parameters, CommandOptions? options, CancellationToken cancellationToken) =>
+        new(sql, parameters, commandTimeout: options?.DriverTimeoutSeconds, flags: options?.DapperFlags ?? CommandFlags.Buffered, cancellationToken: cancellationToken);
 
     private static void CheckSql(string? sql)
     {
