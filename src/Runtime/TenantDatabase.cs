@@ -4,6 +4,7 @@ using System.Collections.Generic;
 using System.Data;
 using System.Diagnostics.Metrics;
 using System.Linq;
+using System.Runtime.CompilerServices;
 using System.Threading;
 using System.Threading.Tasks;
 using Dapper;
@@ -304,6 +305,52 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     public Task<T?> ExecuteScalarMasterAsync<T>(string sql, object? parameters, CancellationToken cancellationToken) =>
         ExecuteScalarMasterAsync<T>(sql, parameters, options: null, cancellationToken);
 
+    /// <summary>
+    /// Runs a query on a tenant's database and maps its rows with Dapper one at a time, as the caller reads them, instead
+    /// of buffering them: for results too large to hold in memory. The connection is leased when the enumeration starts
+    /// and held until the enumerator is disposed (<c>await foreach</c> does it on every path). When the caller stops
+    /// early (a <c>break</c>, an exception in the loop, a mapping error, cancellation), the statement still running is
+    /// stopped on the server with the runtime's own <c>KILL QUERY</c> (within the budget) rather than read through to
+    /// its end, and the connection is reset before anyone gets it again.
+    /// </summary>
+    /// <typeparam name="T">The row type.</typeparam>
+    /// <param name="tenantKey">The tenant's key.</param>
+    /// <param name="sql">The SQL: one statement whose rows are read.</param>
+    /// <param name="parameters">The parameters; always sent as parameters.</param>
+    /// <param name="options">
+    /// The statement's timeout, which bounds each wait for the server (the statement up to its first row, then each
+    /// further read) and not the time the caller spends between rows; <see langword="null"/> for the defaults.
+    /// </param>
+    /// <param name="cancellationToken">
+    /// Cancels the wait for a connection and the query; a token given to <c>WithCancellation</c> does the same.
+    /// </param>
+    /// <returns>The rows, read as they are enumerated. Enumerate it once: each enumeration runs the query again.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="tenantKey"/> or <paramref name="sql"/> is null.</exception>
+    /// <exception cref="InvalidTenantKeyException">The key does not match the allowed pattern (thrown at once).</exception>
+    public IAsyncEnumerable<T> QueryTenantUnbufferedAsync<T>(string tenantKey, string sql, object? parameters = null, CommandOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        _registry.Validate(tenantKey);
+        CheckSql(sql ?? throw new ArgumentNullException(nameof(sql)));
+        return UnbufferedAsync<T>(tenantKey, sql, parameters, options, cancellationToken);
+    }
+
+    /// <summary>
+    /// As <see cref="QueryTenantUnbufferedAsync{T}"/>, on the master database: rows mapped one at a time as they are read,
+    /// the connection held until the enumerator is disposed, the statement killed when the caller stops early.
+    /// </summary>
+    /// <typeparam name="T">The row type.</typeparam>
+    /// <param name="sql">The SQL: one statement whose rows are read.</param>
+    /// <param name="parameters">The parameters; always sent as parameters.</param>
+    /// <param name="options">The statement's timeout (each wait for the server); <see langword="null"/> for the defaults.</param>
+    /// <param name="cancellationToken">Cancels the wait for a connection and the query; a token given to <c>WithCancellation</c> does the same.</param>
+    /// <returns>The rows, read as they are enumerated.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="sql"/> is null.</exception>
+    public IAsyncEnumerable<T> QueryMasterUnbufferedAsync<T>(string sql, object? parameters = null, CommandOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        CheckSql(sql ?? throw new ArgumentNullException(nameof(sql)));
+        return UnbufferedAsync<T>(tenantKey: null, sql, parameters, options, cancellationToken);
+    }
+
     /// <summary>Runs <paramref name="work"/> with an open connection to a tenant's database and gives it back on every path.</summary>
     /// <typeparam name="TResult">What the work returns.</typeparam>
     /// <param name="tenantKey">The tenant's key.</param>
@@ -589,6 +636,117 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     }
 
     /// <summary>
+    /// The unbuffered query of a tenant (<paramref name="tenantKey"/> null: the master). Its lease is given back when the
+    /// enumerator is disposed; a statement not read to its end is killed first, so that disposing the reader (which
+    /// reads what is left) does not read a large result through.
+    /// </summary>
+    private async IAsyncEnumerable<T> UnbufferedAsync<T>(string? tenantKey, string sql, object? parameters, CommandOptions? options, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var lease = tenantKey is null
+            ? await LeaseMasterAsync(exposed: false, cancellationToken, streaming: true).ConfigureAwait(false)
+            : await LeaseAsync(tenantKey, exposed: false, cancellationToken, streaming: true).ConfigureAwait(false);
+        await using var release = lease.ConfigureAwait(false);
+        var finished = false;
+        using (var timeout = StatementTimeout.Start(lease, options?.Timeout))
+        {
+            // Neither Dapper's unbuffered query nor a token reaches MySqlConnector: both would stop the statement over a
+            // connection opened outside the budget (MySqlCommand.Cancel). The lease kills it within the budget instead.
+            DbConnection connection = lease.UseSql is { } use ? new LeadingStatementConnection(lease.Connection, use) : lease.Connection;
+            DbDataReader? reader = null;
+            try
+            {
+                Func<DbDataReader, object?>? parse = null;
+                while (true)
+                {
+                    T row;
+                    try
+                    {
+                        cancellationToken.ThrowIfCancellationRequested();
+                        reader ??= await connection.ExecuteReaderAsync(Command(sql, parameters, options, lease.CancellationToken)).ConfigureAwait(false);
+                        timeout?.Resume();
+                        if (!await reader.ReadAsync(CancellationToken.None).ConfigureAwait(false))
+                        {
+                            finished = true;
+                            break;
+                        }
+
+                        timeout?.Pause();
+                        parse ??= reader.GetRowParser(typeof(T));
+                        row = ConvertRow<T>(parse(reader));
+                    }
+                    catch (MySqlException exception) when (lease.UseSql is not null && ServerErrors.IsDatabaseUnavailable(exception))
+                    {
+                        throw DatabaseUnavailable(lease.TenantKey, lease.DatabaseName, exception);
+                    }
+                    catch (Exception exception)
+                    {
+                        var failure = Failure(lease, exception, timeout, cancellationToken);
+                        if (failure is null)
+                        {
+                            throw;
+                        }
+
+                        throw failure;
+                    }
+
+                    yield return row;
+                }
+            }
+            finally
+            {
+                if (!finished)
+                {
+                    // Before the reader is disposed, which would read the rest of the result.
+                    lease.CancelStatement();
+                }
+
+                if (reader is not null)
+                {
+                    await DisposeReaderAsync(reader, killed: !finished).ConfigureAwait(false);
+                }
+            }
+
+            if (timeout is { Expired: true })
+            {
+                // The kill may have ended the statement without an error (an interrupted SLEEP returns 1).
+                throw new CommandTimeoutException(lease.TenantKey, timeout.Timeout, innerException: null);
+            }
+        }
+
+        await ReturnHelperLeaseAsync(lease).ConfigureAwait(false);
+    }
+
+    /// <summary>A row as Dapper's parser made it, converted to <typeparamref name="T"/> as Dapper's buffered query converts it (a column of another numeric type, an enum).</summary>
+    private static T ConvertRow<T>(object? value)
+    {
+        if (value is T typed)
+        {
+            return typed;
+        }
+
+        if (value is null)
+        {
+            return default!;
+        }
+
+        var type = Nullable.GetUnderlyingType(typeof(T)) ?? typeof(T);
+        return (T)(type.IsEnum ? Enum.ToObject(type, value) : Convert.ChangeType(value, type, System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    /// <summary>Disposes an unbuffered query's reader; when its statement was <paramref name="killed"/>, the error that ends it is expected.</summary>
+    private static async ValueTask DisposeReaderAsync(DbDataReader reader, bool killed)
+    {
+        try
+        {
+            await reader.DisposeAsync().ConfigureAwait(false);
+        }
+        catch (Exception exception) when (killed && exception is MySqlException or InvalidOperationException or System.IO.IOException)
+        {
+            // The statement was killed, or its connection failed: the lease is given back next, and reset or closed.
+        }
+    }
+
+    /// <summary>
     /// Runs the work in a transaction: committed when the work succeeds (unless the work ended it itself), rolled back
     /// once when it throws or the commit fails.
     /// </summary>
@@ -727,21 +885,21 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     /// first await.
     /// </summary>
     [AcquiresConnection]
-    private async ValueTask<TenantConnectionLease> LeaseAsync(string tenantKey, bool exposed, CancellationToken cancellationToken)
+    private async ValueTask<TenantConnectionLease> LeaseAsync(string tenantKey, bool exposed, CancellationToken cancellationToken, bool streaming = false)
     {
         _registry.Validate(tenantKey);
         var acquiredAt = _leaks.RecordsStacks ? LeakDetector.CaptureCaller() : null;
         await EnsureBudgetAsync(cancellationToken).ConfigureAwait(false);
         var tenant = await _registry.ResolveAsync(tenantKey, cancellationToken).ConfigureAwait(false);
-        return await AcquireAsync(GetTarget(tenant), acquiredAt, exposed, cancellationToken).ConfigureAwait(false);
+        return await AcquireAsync(GetTarget(tenant), acquiredAt, exposed, cancellationToken, streaming: streaming).ConfigureAwait(false);
     }
 
     [AcquiresConnection]
-    private async ValueTask<TenantConnectionLease> LeaseMasterAsync(bool exposed, CancellationToken cancellationToken)
+    private async ValueTask<TenantConnectionLease> LeaseMasterAsync(bool exposed, CancellationToken cancellationToken, bool streaming = false)
     {
         var acquiredAt = _leaks.RecordsStacks ? LeakDetector.CaptureCaller() : null;
         await EnsureBudgetAsync(cancellationToken).ConfigureAwait(false);
-        return await AcquireAsync(_masterTarget.Value, acquiredAt, exposed, cancellationToken).ConfigureAwait(false);
+        return await AcquireAsync(_masterTarget.Value, acquiredAt, exposed, cancellationToken, streaming: streaming).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -761,14 +919,20 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
         return await AcquireAsync(target, acquiredAt, exposed: true, cancellationToken, forConnection: true).ConfigureAwait(false);
     }
 
-    private async ValueTask<TenantConnectionLease> AcquireAsync(TenantTarget target, System.Diagnostics.StackTrace? acquiredAt, bool exposed, CancellationToken cancellationToken, bool forConnection = false)
+    /// <summary>
+    /// A lease of <paramref name="target"/>. <paramref name="forConnection"/>: behind a <see cref="TenantDbConnection"/>;
+    /// <paramref name="streaming"/>: behind an unbuffered query, which kills its statement when the caller stops early
+    /// (so the lease counts as one that can be cancelled, for which the budget keeps room to send the kill) and whose
+    /// enumerator may be dropped without being disposed (so the lease is reclaimed once unreachable).
+    /// </summary>
+    private async ValueTask<TenantConnectionLease> AcquireAsync(TenantTarget target, System.Diagnostics.StackTrace? acquiredAt, bool exposed, CancellationToken cancellationToken, bool forConnection = false, bool streaming = false)
     {
         PhysicalConnection physical;
         MySqlConnection connection;
         string? useSql;
         try
         {
-            (physical, connection, useSql) = await _broker.AcquireAsync(target, forConnection || cancellationToken.CanBeCanceled, exposed, deferUse: !exposed && target.Key != MasterKey, cancellationToken).ConfigureAwait(false);
+            (physical, connection, useSql) = await _broker.AcquireAsync(target, forConnection || streaming || cancellationToken.CanBeCanceled, exposed, deferUse: !exposed && target.Key != MasterKey, cancellationToken).ConfigureAwait(false);
         }
         catch (MySqlException exception) when (ServerErrors.IsConnectionLimit(exception))
         {
@@ -782,7 +946,7 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
 
         var leakId = _leaks.Track(target.Key, acquiredAt);
         return new TenantConnectionLease(
-            _broker, physical, connection, target.Key, target.DatabaseName, _leaks, leakId, killOnCancel: !exposed, forConnection ? CancellationToken.None : cancellationToken, statementCancellation: forConnection)
+            _broker, physical, connection, target.Key, target.DatabaseName, _leaks, leakId, killOnCancel: !exposed, forConnection ? CancellationToken.None : cancellationToken, statementCancellation: forConnection || streaming, guarded: streaming)
         {
             UseSql = useSql,
         };
