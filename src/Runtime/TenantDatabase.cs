@@ -83,7 +83,7 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
         _broker.Instruments = _instruments;
         _leaks = new LeakDetector(_options.LeakDetectionThreshold, _options.TimeProvider, _logger, _instruments);
         _broker.Leaks = _leaks;
-        _registry = new TenantRegistry(_options, new MasterLocation(_master.Server, _master.Port, _master.Database), token => LeaseMasterAsync(exposed: false, token), _logger);
+        _registry = new TenantRegistry(_options, new MasterLocation(_master.Server, _master.Port, _master.Database), token => LeaseMasterAsync(exposed: false, token, waitOnly: true), _logger);
         _masterTarget = new Lazy<TenantTarget>(() => new TenantTarget(MasterKey, _master.Database, GetServer(null, null), _options.MaxMasterConnections, ConnectionBudgetKind.Master));
         _broker.LoadServer = () => GetServer(null, null);
         _masterDataSource = new Lazy<TenantDataSource>(() => new TenantDataSource(this, tenantKey: null, PublicConnectionString(_master.Database)));
@@ -895,11 +895,11 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     }
 
     [AcquiresConnection]
-    private async ValueTask<TenantConnectionLease> LeaseMasterAsync(bool exposed, CancellationToken cancellationToken, bool streaming = false)
+    private async ValueTask<TenantConnectionLease> LeaseMasterAsync(bool exposed, CancellationToken cancellationToken, bool streaming = false, bool waitOnly = false)
     {
         var acquiredAt = _leaks.RecordsStacks ? LeakDetector.CaptureCaller() : null;
         await EnsureBudgetAsync(cancellationToken).ConfigureAwait(false);
-        return await AcquireAsync(_masterTarget.Value, acquiredAt, exposed, cancellationToken, streaming: streaming).ConfigureAwait(false);
+        return await AcquireAsync(_masterTarget.Value, acquiredAt, exposed, cancellationToken, streaming: streaming, waitOnly: waitOnly).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -923,16 +923,18 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     /// A lease of <paramref name="target"/>. <paramref name="forConnection"/>: behind a <see cref="TenantDbConnection"/>;
     /// <paramref name="streaming"/>: behind an unbuffered query, which kills its statement when the caller stops early
     /// (so the lease counts as one that can be cancelled, for which the budget keeps room to send the kill) and whose
-    /// enumerator may be dropped without being disposed (so the lease is reclaimed once unreachable).
+    /// enumerator may be dropped without being disposed (so the lease is reclaimed once unreachable);
+    /// <paramref name="waitOnly"/>: the token cancels the wait for a connection only, and the lease does not count as
+    /// one that can be cancelled (the tenants table lookup, a short query that runs to its end).
     /// </summary>
-    private async ValueTask<TenantConnectionLease> AcquireAsync(TenantTarget target, System.Diagnostics.StackTrace? acquiredAt, bool exposed, CancellationToken cancellationToken, bool forConnection = false, bool streaming = false)
+    private async ValueTask<TenantConnectionLease> AcquireAsync(TenantTarget target, System.Diagnostics.StackTrace? acquiredAt, bool exposed, CancellationToken cancellationToken, bool forConnection = false, bool streaming = false, bool waitOnly = false)
     {
         PhysicalConnection physical;
         MySqlConnection connection;
         string? useSql;
         try
         {
-            (physical, connection, useSql) = await _broker.AcquireAsync(target, forConnection || streaming || cancellationToken.CanBeCanceled, exposed, deferUse: !exposed && target.Key != MasterKey, cancellationToken).ConfigureAwait(false);
+            (physical, connection, useSql) = await _broker.AcquireAsync(target, !waitOnly && (forConnection || streaming || cancellationToken.CanBeCanceled), exposed, deferUse: !exposed && target.Key != MasterKey, cancellationToken).ConfigureAwait(false);
         }
         catch (MySqlException exception) when (ServerErrors.IsConnectionLimit(exception))
         {
@@ -946,7 +948,7 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
 
         var leakId = _leaks.Track(target.Key, acquiredAt);
         return new TenantConnectionLease(
-            _broker, physical, connection, target.Key, target.DatabaseName, _leaks, leakId, killOnCancel: !exposed, forConnection ? CancellationToken.None : cancellationToken, statementCancellation: forConnection || streaming, guarded: streaming)
+            _broker, physical, connection, target.Key, target.DatabaseName, _leaks, leakId, killOnCancel: !exposed, forConnection || waitOnly ? CancellationToken.None : cancellationToken, statementCancellation: forConnection || streaming, guarded: streaming)
         {
             UseSql = useSql,
         };

@@ -2,7 +2,6 @@ using System;
 using System.Threading;
 using System.Threading.Tasks;
 using Dapper;
-using MySqlConnector;
 
 namespace TenantDbGuard.Core;
 
@@ -38,19 +37,10 @@ internal sealed class TenantTableLookup
         var lease = await _openMaster(cancellationToken).ConfigureAwait(false);
         await using (lease.ConfigureAwait(false))
         {
-            // The lease kills the query within the budget when the token is cancelled; MySqlConnector gets no token (it
-            // would open a connection outside the budget to cancel).
-            Row? row;
-            try
-            {
-                row = await lease.Connection.QuerySingleOrDefaultAsync<Row>(
-                    new CommandDefinition(_sql, new { key = tenantKey, host = _master.Host, port = (long)_master.Port }, cancellationToken: lease.CancellationToken)).ConfigureAwait(false);
-            }
-            catch (MySqlException exception) when (cancellationToken.IsCancellationRequested && exception.ErrorCode == MySqlErrorCode.QueryInterrupted)
-            {
-                throw new OperationCanceledException(exception.Message, exception, cancellationToken);
-            }
-
+            // The token cancels the wait for the master connection; the lookup itself, one row by its key, runs to its end
+            // (MySqlConnector gets no token: it would cancel over a connection opened outside the budget).
+            var row = await lease.Connection.QuerySingleOrDefaultAsync<Row>(
+                new CommandDefinition(_sql, new { key = tenantKey, host = _master.Host, port = (long)_master.Port }, cancellationToken: CancellationToken.None)).ConfigureAwait(false);
             if (row?.TenantKey is null)
             {
                 return null;
