@@ -33,7 +33,7 @@ public sealed class CommandOptionsTests(MariaDbFixture fixture) : IAsyncLifetime
         Assert.True(error.IsTransient);
         Assert.Contains("command timeout of 1 s", error.Message, StringComparison.Ordinal);
         Assert.InRange(stopwatch.Elapsed, TimeSpan.FromSeconds(0.9), TimeSpan.FromSeconds(4));
-        Assert.Equal(0, await CountRunningSleepsAsync());
+        Assert.Equal(0, await Server.CountRunningAsync("SLEEP(5)"));
 
         // The tenant's one connection comes back to the next caller only once the statement is over, reset.
         Assert.Equal([0L], await db.QueryTenantAsync<long>(MariaDbFixture.TenantKey(1), "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE CONCAT('SELECT SLE', 'EP(5)%')"));
@@ -79,7 +79,7 @@ public sealed class CommandOptionsTests(MariaDbFixture fixture) : IAsyncLifetime
         var error = await Assert.ThrowsAsync<CommandTimeoutException>(() => db.ExecuteScalarMasterAsync<int>("SELECT SLEEP(5)", options: OneSecond));
 
         Assert.Equal(TenantDatabase.MasterKey, error.TenantKey);
-        Assert.Equal(0, await CountRunningSleepsAsync());
+        Assert.Equal(0, await Server.CountRunningAsync("SLEEP(5)"));
         Assert.Equal(1, await db.ExecuteMasterAsync("DO SLEEP(0.1)", options: OneSecond) + 1);
     }
 
@@ -125,12 +125,5 @@ public sealed class CommandOptionsTests(MariaDbFixture fixture) : IAsyncLifetime
     public void A_timeout_that_is_not_positive_nor_infinite_is_refused(int milliseconds)
     {
         Assert.Throws<ArgumentOutOfRangeException>(() => new CommandOptions { Timeout = TimeSpan.FromMilliseconds(milliseconds) });
-    }
-
-    /// <summary>How many <c>SLEEP(5)</c> statements the server runs right now, whoever runs them.</summary>
-    private async Task<int> CountRunningSleepsAsync()
-    {
-        await using var connection = await Server.OpenConnectionAsync();
-        return Convert.ToInt32(await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE CONCAT('%SLE', 'EP(5)%')"));
     }
 }

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using Dapper;
 using TenantDbGuard.Runtime.Tests.Infrastructure;
 
 namespace TenantDbGuard.Runtime.Tests;
@@ -76,7 +75,7 @@ public sealed class UnbufferedQueryTests(MariaDbFixture fixture) : IAsyncLifetim
         var sent = await Server.GetStatusAsync("Rows_sent") - sentBefore;
         Assert.Equal(10, read);
         Assert.InRange(sent, 10, LargeRows / 2);
-        Assert.Equal(0, await CountRunningAsync("seq_1_to_100000"));
+        Assert.Equal(0, await Server.CountRunningAsync("seq_1_to_100000"));
         Assert.Equal([1], await db.QueryTenantAsync<int>(MariaDbFixture.TenantKey(1), "SELECT 1"));
     }
 
@@ -84,27 +83,19 @@ public sealed class UnbufferedQueryTests(MariaDbFixture fixture) : IAsyncLifetim
     public async Task Stopping_early_opens_no_connection_outside_the_budget_to_kill_the_statement()
     {
         await using var db = Server.CreateTenantDatabase(o => o.MaxConnections = 2);
-        await using (await db.GetConnectionAsync(MariaDbFixture.TenantKey(1)))
-        await using (await db.GetConnectionAsync(MariaDbFixture.TenantKey(1)))
-        {
-            // Both connections of the budget are open now, and stay open.
-        }
 
-        await db.WaitUntilAllReturnedAsync();
-        var connectionsBefore = await Server.GetStatusAsync("Connections");
-
-        await foreach (var row in db.QueryTenantUnbufferedAsync<LargeRow>(MariaDbFixture.TenantKey(1), LargeResult))
+        var opened = await ConnectionsOpenedMeanwhileAsync(db, async () =>
         {
-            if (row.Id == 10)
+            await foreach (var row in db.QueryTenantUnbufferedAsync<LargeRow>(MariaDbFixture.TenantKey(1), LargeResult))
             {
-                break;
+                if (row.Id == 10)
+                {
+                    break;
+                }
             }
-        }
+        });
 
-        await db.WaitUntilAllReturnedAsync();
-
-        // The only connection opened meanwhile is the one that read the counter again.
-        Assert.Equal(1, await Server.GetStatusAsync("Connections") - connectionsBefore);
+        Assert.Equal(0, opened);
         Assert.Equal(2, db.GetBudgetSnapshot().Open);
     }
 
@@ -112,18 +103,11 @@ public sealed class UnbufferedQueryTests(MariaDbFixture fixture) : IAsyncLifetim
     public async Task A_mapping_error_in_a_buffered_query_opens_no_connection_outside_the_budget_either()
     {
         await using var db = Server.CreateTenantDatabase(o => o.MaxConnections = 2);
-        await using (await db.GetConnectionAsync(MariaDbFixture.TenantKey(1)))
-        await using (await db.GetConnectionAsync(MariaDbFixture.TenantKey(1)))
-        {
-        }
 
-        await db.WaitUntilAllReturnedAsync();
-        var connectionsBefore = await Server.GetStatusAsync("Connections");
+        var opened = await ConnectionsOpenedMeanwhileAsync(db, () => Assert.ThrowsAnyAsync<Exception>(
+            () => db.QueryTenantAsync<int>(MariaDbFixture.TenantKey(1), "SELECT IF(seq < 5, CAST(seq AS CHAR), CONCAT('not a number ', REPEAT('x', 1000))) FROM seq_1_to_100000")));
 
-        await Assert.ThrowsAnyAsync<Exception>(() => db.QueryTenantAsync<int>(MariaDbFixture.TenantKey(1), "SELECT IF(seq < 5, CAST(seq AS CHAR), CONCAT('not a number ', REPEAT('x', 1000))) FROM seq_1_to_100000"));
-
-        await db.WaitUntilAllReturnedAsync();
-        Assert.Equal(1, await Server.GetStatusAsync("Connections") - connectionsBefore);
+        Assert.Equal(0, opened);
     }
 
     [Fact]
@@ -207,7 +191,7 @@ public sealed class UnbufferedQueryTests(MariaDbFixture fixture) : IAsyncLifetim
         });
 
         Assert.InRange(stopwatch.Elapsed, TimeSpan.Zero, TimeSpan.FromSeconds(4));
-        Assert.Equal(0, await CountRunningAsync("SLEEP(5)"));
+        Assert.Equal(0, await Server.CountRunningAsync("SLEEP(5)"));
         await db.WaitUntilAllReturnedAsync();
     }
 
@@ -266,7 +250,7 @@ public sealed class UnbufferedQueryTests(MariaDbFixture fixture) : IAsyncLifetim
         });
 
         Assert.Equal(TimeSpan.FromSeconds(1), error.Timeout);
-        Assert.Equal(0, await CountRunningAsync("SLEEP(5)"));
+        Assert.Equal(0, await Server.CountRunningAsync("SLEEP(5)"));
 
         // The caller's time between rows is not the statement's.
         var read = 0;
@@ -306,20 +290,35 @@ public sealed class UnbufferedQueryTests(MariaDbFixture fixture) : IAsyncLifetim
         Assert.Throws<ArgumentException>(() => db.QueryTenantUnbufferedAsync<int>(MariaDbFixture.TenantKey(1), " "));
     }
 
+    /// <summary>
+    /// How many connections the server accepted while <paramref name="scenario"/> ran, its connections given back
+    /// afterwards, once <paramref name="db"/> (a budget of 2) holds both of its connections open: any is one opened
+    /// outside the budget.
+    /// </summary>
+    private async Task<long> ConnectionsOpenedMeanwhileAsync(TenantDatabase db, Func<Task> scenario)
+    {
+        await using (await db.GetConnectionAsync(MariaDbFixture.TenantKey(1)))
+        await using (await db.GetConnectionAsync(MariaDbFixture.TenantKey(1)))
+        {
+        }
+
+        await db.WaitUntilAllReturnedAsync();
+        var before = await Server.GetStatusAsync("Connections");
+
+        await scenario();
+
+        await db.WaitUntilAllReturnedAsync();
+
+        // Less the connection that read the counter again.
+        return await Server.GetStatusAsync("Connections") - before - 1;
+    }
+
     /// <summary>Starts an enumeration and drops its enumerator without disposing it (kept out of line so nothing stays reachable).</summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
     private static async Task StartAndDropAsync(TenantDatabase db)
     {
         var enumerator = db.QueryTenantUnbufferedAsync<long>(MariaDbFixture.TenantKey(1), "SELECT seq FROM seq_1_to_5").GetAsyncEnumerator();
         Assert.True(await enumerator.MoveNextAsync());
-    }
-
-    /// <summary>How many statements whose text contains <paramref name="fragment"/> the server runs right now.</summary>
-    private async Task<int> CountRunningAsync(string fragment)
-    {
-        await using var connection = await Server.OpenConnectionAsync();
-        return Convert.ToInt32(await connection.ExecuteScalarAsync<long>(
-            "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() AND INFO LIKE CONCAT('%', @fragment, '%')", new { fragment }));
     }
 
     private sealed class LargeRow
