@@ -299,3 +299,31 @@ public sealed class TenantConnectionFailedException : TenantDbGuardException
     /// <summary>Always <see langword="true"/>: the failed connection is closed and the next call gets another.</summary>
     public override bool IsTransient => true;
 }
+
+/// <summary>
+/// A helper's statement did not finish within its command timeout (<see cref="CommandOptions.Timeout"/>, or the connection
+/// string's <c>Default Command Timeout</c>): the runtime stopped it on the server (or, when that could not be done, closed
+/// its connection), and its connection serves no one before that is over. Transient, as a timeout under load may not
+/// recur, but the statement may or may not have taken effect: retry only work that is safe to repeat.
+/// </summary>
+public sealed class CommandTimeoutException : TenantDbGuardException
+{
+    /// <summary>Creates the exception for one statement that ran out of time.</summary>
+    /// <param name="tenantKey">The tenant the statement ran for (the master database is <see cref="TenantDatabase.MasterKey"/>).</param>
+    /// <param name="timeout">The timeout that ran out.</param>
+    /// <param name="innerException">The driver's or the server's error (a <see cref="MySqlException"/>), when there is one.</param>
+    public CommandTimeoutException(string tenantKey, TimeSpan timeout, Exception? innerException)
+        : base(
+            tenantKey,
+            $"A statement for tenant '{LogSafe.Text(tenantKey)}' did not finish within its command timeout of {timeout.TotalSeconds:0.###} s and was stopped. It may or may not have taken effect; retry only work that is safe to repeat. Give it more time (CommandOptions.Timeout, or Default Command Timeout in the connection string) or make it faster.",
+            innerException)
+    {
+        Timeout = timeout;
+    }
+
+    /// <summary>The timeout that ran out.</summary>
+    public TimeSpan Timeout { get; }
+
+    /// <summary>Always <see langword="true"/>: a statement that ran out of time under load may finish when made again.</summary>
+    public override bool IsTransient => true;
+}

@@ -61,7 +61,8 @@ public sealed class TenantConnectionLease : IAsyncDisposable, IDisposable
         long leakId,
         bool killOnCancel,
         CancellationToken cancellationToken,
-        bool statementCancellation = false)
+        bool statementCancellation = false,
+        bool guarded = false)
     {
         _broker = broker;
         _physical = physical;
@@ -71,12 +72,18 @@ public sealed class TenantConnectionLease : IAsyncDisposable, IDisposable
         TenantKey = tenantKey;
         DatabaseName = databaseName;
         _cancellable = cancellationToken.CanBeCanceled || statementCancellation;
-        if (!killOnCancel)
+        if (!killOnCancel || guarded)
         {
             // Code outside the runtime gets this lease and may drop it: a sentinel takes it back then. A helper's lease
-            // (killOnCancel) never leaves the runtime, which gives it back on every path.
+            // (killOnCancel) never leaves the runtime, which gives it back on every path, unless code outside the runtime
+            // holds what gives it back (guarded: an unbuffered query's enumerator, which may be dropped undisposed).
             _sentinel = new LeaseSentinel(broker, physical, tenantKey, _cancellable, leakId);
-            connection.StateChange += _sentinel.OnStateChange;
+            if (!killOnCancel)
+            {
+                // Tied to the connection object too, which code may keep without the lease. A guarded lease's object is
+                // the runtime's own, which its physical connection keeps: the lease alone decides then.
+                connection.StateChange += _sentinel.OnStateChange;
+            }
         }
 
         if (cancellationToken.CanBeCanceled)

@@ -4,6 +4,7 @@ using System.Collections.Generic;
 using System.Data;
 using System.Diagnostics.Metrics;
 using System.Linq;
+using System.Runtime.CompilerServices;
 using System.Threading;
 using System.Threading.Tasks;
 using Dapper;
@@ -82,7 +83,7 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
         _broker.Instruments = _instruments;
         _leaks = new LeakDetector(_options.LeakDetectionThreshold, _options.TimeProvider, _logger, _instruments);
         _broker.Leaks = _leaks;
-        _registry = new TenantRegistry(_options, new MasterLocation(_master.Server, _master.Port, _master.Database), token => LeaseMasterAsync(exposed: false, token), _logger);
+        _registry = new TenantRegistry(_options, new MasterLocation(_master.Server, _master.Port, _master.Database), token => LeaseMasterAsync(exposed: false, token, waitOnly: true), _logger);
         _masterTarget = new Lazy<TenantTarget>(() => new TenantTarget(MasterKey, _master.Database, GetServer(null, null), _options.MaxMasterConnections, ConnectionBudgetKind.Master));
         _broker.LoadServer = () => GetServer(null, null);
         _masterDataSource = new Lazy<TenantDataSource>(() => new TenantDataSource(this, tenantKey: null, PublicConnectionString(_master.Database)));
@@ -187,55 +188,168 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     /// <param name="tenantKey">The tenant's key.</param>
     /// <param name="sql">The SQL, with <c>@name</c> placeholders for the parameters.</param>
     /// <param name="parameters">The parameters (an anonymous object or <see cref="DynamicParameters"/>); always sent as parameters.</param>
+    /// <param name="options">The statement's timeout and flags; <see langword="null"/> for the defaults.</param>
     /// <param name="cancellationToken">Cancels the wait and the query.</param>
     /// <returns>The rows, buffered.</returns>
-    public Task<IReadOnlyList<T>> QueryTenantAsync<T>(string tenantKey, string sql, object? parameters = null, CancellationToken cancellationToken = default) =>
-        WithTenantSqlAsync(tenantKey, sql, (connection, token) => QueryAsync<T>(connection, sql, parameters, token), cancellationToken);
+    /// <exception cref="CommandTimeoutException">The query did not finish within its command timeout; it was stopped on the server.</exception>
+    public Task<IReadOnlyList<T>> QueryTenantAsync<T>(string tenantKey, string sql, object? parameters = null, CommandOptions? options = null, CancellationToken cancellationToken = default) =>
+        WithTenantSqlAsync(tenantKey, sql, options, (connection, token) => QueryAsync<T>(connection, Command(sql, parameters, options, token)), cancellationToken);
+
+    /// <summary>As <see cref="QueryTenantAsync{T}(string, string, object?, CommandOptions?, CancellationToken)"/> with the default command options.</summary>
+    /// <typeparam name="T">The row type.</typeparam>
+    /// <param name="tenantKey">The tenant's key.</param>
+    /// <param name="sql">The SQL, with <c>@name</c> placeholders for the parameters.</param>
+    /// <param name="parameters">The parameters; always sent as parameters.</param>
+    /// <param name="cancellationToken">Cancels the wait and the query.</param>
+    /// <returns>The rows, buffered.</returns>
+    public Task<IReadOnlyList<T>> QueryTenantAsync<T>(string tenantKey, string sql, object? parameters, CancellationToken cancellationToken) =>
+        QueryTenantAsync<T>(tenantKey, sql, parameters, options: null, cancellationToken);
 
     /// <summary>Runs a query on the master database and maps the rows with Dapper.</summary>
     /// <typeparam name="T">The row type.</typeparam>
     /// <param name="sql">The SQL, with <c>@name</c> placeholders for the parameters.</param>
     /// <param name="parameters">The parameters; always sent as parameters.</param>
+    /// <param name="options">The statement's timeout and flags; <see langword="null"/> for the defaults.</param>
     /// <param name="cancellationToken">Cancels the wait and the query.</param>
     /// <returns>The rows, buffered.</returns>
-    public Task<IReadOnlyList<T>> QueryMasterAsync<T>(string sql, object? parameters = null, CancellationToken cancellationToken = default) =>
-        WithMasterSqlAsync(sql, (connection, token) => QueryAsync<T>(connection, sql, parameters, token), cancellationToken);
+    /// <exception cref="CommandTimeoutException">The query did not finish within its command timeout; it was stopped on the server.</exception>
+    public Task<IReadOnlyList<T>> QueryMasterAsync<T>(string sql, object? parameters = null, CommandOptions? options = null, CancellationToken cancellationToken = default) =>
+        WithMasterSqlAsync(sql, options, (connection, token) => QueryAsync<T>(connection, Command(sql, parameters, options, token)), cancellationToken);
+
+    /// <summary>As <see cref="QueryMasterAsync{T}(string, object?, CommandOptions?, CancellationToken)"/> with the default command options.</summary>
+    /// <typeparam name="T">The row type.</typeparam>
+    /// <param name="sql">The SQL, with <c>@name</c> placeholders for the parameters.</param>
+    /// <param name="parameters">The parameters; always sent as parameters.</param>
+    /// <param name="cancellationToken">Cancels the wait and the query.</param>
+    /// <returns>The rows, buffered.</returns>
+    public Task<IReadOnlyList<T>> QueryMasterAsync<T>(string sql, object? parameters, CancellationToken cancellationToken) =>
+        QueryMasterAsync<T>(sql, parameters, options: null, cancellationToken);
 
     /// <summary>Runs a statement on a tenant's database.</summary>
     /// <param name="tenantKey">The tenant's key.</param>
     /// <param name="sql">The SQL, with <c>@name</c> placeholders for the parameters.</param>
     /// <param name="parameters">The parameters; always sent as parameters.</param>
+    /// <param name="options">The statement's timeout and flags; <see langword="null"/> for the defaults.</param>
     /// <param name="cancellationToken">Cancels the wait and the statement.</param>
     /// <returns>The number of rows affected.</returns>
-    public Task<int> ExecuteTenantAsync(string tenantKey, string sql, object? parameters = null, CancellationToken cancellationToken = default) =>
-        WithTenantSqlAsync(tenantKey, sql, (connection, token) => connection.ExecuteAsync(Command(sql, parameters, token)), cancellationToken);
+    /// <exception cref="CommandTimeoutException">The statement did not finish within its command timeout; it was stopped on the server.</exception>
+    public Task<int> ExecuteTenantAsync(string tenantKey, string sql, object? parameters = null, CommandOptions? options = null, CancellationToken cancellationToken = default) =>
+        WithTenantSqlAsync(tenantKey, sql, options, (connection, token) => connection.ExecuteAsync(Command(sql, parameters, options, token)), cancellationToken);
 
-    /// <summary>Runs a statement on the master database.</summary>
+    /// <summary>As <see cref="ExecuteTenantAsync(string, string, object?, CommandOptions?, CancellationToken)"/> with the default command options.</summary>
+    /// <param name="tenantKey">The tenant's key.</param>
     /// <param name="sql">The SQL, with <c>@name</c> placeholders for the parameters.</param>
     /// <param name="parameters">The parameters; always sent as parameters.</param>
     /// <param name="cancellationToken">Cancels the wait and the statement.</param>
     /// <returns>The number of rows affected.</returns>
-    public Task<int> ExecuteMasterAsync(string sql, object? parameters = null, CancellationToken cancellationToken = default) =>
-        WithMasterSqlAsync(sql, (connection, token) => connection.ExecuteAsync(Command(sql, parameters, token)), cancellationToken);
+    public Task<int> ExecuteTenantAsync(string tenantKey, string sql, object? parameters, CancellationToken cancellationToken) =>
+        ExecuteTenantAsync(tenantKey, sql, parameters, options: null, cancellationToken);
+
+    /// <summary>Runs a statement on the master database.</summary>
+    /// <param name="sql">The SQL, with <c>@name</c> placeholders for the parameters.</param>
+    /// <param name="parameters">The parameters; always sent as parameters.</param>
+    /// <param name="options">The statement's timeout and flags; <see langword="null"/> for the defaults.</param>
+    /// <param name="cancellationToken">Cancels the wait and the statement.</param>
+    /// <returns>The number of rows affected.</returns>
+    /// <exception cref="CommandTimeoutException">The statement did not finish within its command timeout; it was stopped on the server.</exception>
+    public Task<int> ExecuteMasterAsync(string sql, object? parameters = null, CommandOptions? options = null, CancellationToken cancellationToken = default) =>
+        WithMasterSqlAsync(sql, options, (connection, token) => connection.ExecuteAsync(Command(sql, parameters, options, token)), cancellationToken);
+
+    /// <summary>As <see cref="ExecuteMasterAsync(string, object?, CommandOptions?, CancellationToken)"/> with the default command options.</summary>
+    /// <param name="sql">The SQL, with <c>@name</c> placeholders for the parameters.</param>
+    /// <param name="parameters">The parameters; always sent as parameters.</param>
+    /// <param name="cancellationToken">Cancels the wait and the statement.</param>
+    /// <returns>The number of rows affected.</returns>
+    public Task<int> ExecuteMasterAsync(string sql, object? parameters, CancellationToken cancellationToken) =>
+        ExecuteMasterAsync(sql, parameters, options: null, cancellationToken);
 
     /// <summary>Runs a query on a tenant's database that returns one value.</summary>
     /// <typeparam name="T">The value's type.</typeparam>
     /// <param name="tenantKey">The tenant's key.</param>
     /// <param name="sql">The SQL, with <c>@name</c> placeholders for the parameters.</param>
     /// <param name="parameters">The parameters; always sent as parameters.</param>
+    /// <param name="options">The statement's timeout and flags; <see langword="null"/> for the defaults.</param>
     /// <param name="cancellationToken">Cancels the wait and the query.</param>
     /// <returns>The first column of the first row, or the default of <typeparamref name="T"/> when there is none.</returns>
-    public Task<T?> ExecuteScalarTenantAsync<T>(string tenantKey, string sql, object? parameters = null, CancellationToken cancellationToken = default) =>
-        WithTenantSqlAsync(tenantKey, sql, (connection, token) => connection.ExecuteScalarAsync<T?>(Command(sql, parameters, token)), cancellationToken);
+    /// <exception cref="CommandTimeoutException">The query did not finish within its command timeout; it was stopped on the server.</exception>
+    public Task<T?> ExecuteScalarTenantAsync<T>(string tenantKey, string sql, object? parameters = null, CommandOptions? options = null, CancellationToken cancellationToken = default) =>
+        WithTenantSqlAsync(tenantKey, sql, options, (connection, token) => connection.ExecuteScalarAsync<T?>(Command(sql, parameters, options, token)), cancellationToken);
+
+    /// <summary>As <see cref="ExecuteScalarTenantAsync{T}(string, string, object?, CommandOptions?, CancellationToken)"/> with the default command options.</summary>
+    /// <typeparam name="T">The value's type.</typeparam>
+    /// <param name="tenantKey">The tenant's key.</param>
+    /// <param name="sql">The SQL, with <c>@name</c> placeholders for the parameters.</param>
+    /// <param name="parameters">The parameters; always sent as parameters.</param>
+    /// <param name="cancellationToken">Cancels the wait and the query.</param>
+    /// <returns>The first column of the first row, or the default of <typeparamref name="T"/> when there is none.</returns>
+    public Task<T?> ExecuteScalarTenantAsync<T>(string tenantKey, string sql, object? parameters, CancellationToken cancellationToken) =>
+        ExecuteScalarTenantAsync<T>(tenantKey, sql, parameters, options: null, cancellationToken);
 
     /// <summary>Runs a query on the master database that returns one value.</summary>
     /// <typeparam name="T">The value's type.</typeparam>
     /// <param name="sql">The SQL, with <c>@name</c> placeholders for the parameters.</param>
     /// <param name="parameters">The parameters; always sent as parameters.</param>
+    /// <param name="options">The statement's timeout and flags; <see langword="null"/> for the defaults.</param>
     /// <param name="cancellationToken">Cancels the wait and the query.</param>
     /// <returns>The first column of the first row, or the default of <typeparamref name="T"/> when there is none.</returns>
-    public Task<T?> ExecuteScalarMasterAsync<T>(string sql, object? parameters = null, CancellationToken cancellationToken = default) =>
-        WithMasterSqlAsync(sql, (connection, token) => connection.ExecuteScalarAsync<T?>(Command(sql, parameters, token)), cancellationToken);
+    /// <exception cref="CommandTimeoutException">The query did not finish within its command timeout; it was stopped on the server.</exception>
+    public Task<T?> ExecuteScalarMasterAsync<T>(string sql, object? parameters = null, CommandOptions? options = null, CancellationToken cancellationToken = default) =>
+        WithMasterSqlAsync(sql, options, (connection, token) => connection.ExecuteScalarAsync<T?>(Command(sql, parameters, options, token)), cancellationToken);
+
+    /// <summary>As <see cref="ExecuteScalarMasterAsync{T}(string, object?, CommandOptions?, CancellationToken)"/> with the default command options.</summary>
+    /// <typeparam name="T">The value's type.</typeparam>
+    /// <param name="sql">The SQL, with <c>@name</c> placeholders for the parameters.</param>
+    /// <param name="parameters">The parameters; always sent as parameters.</param>
+    /// <param name="cancellationToken">Cancels the wait and the query.</param>
+    /// <returns>The first column of the first row, or the default of <typeparamref name="T"/> when there is none.</returns>
+    public Task<T?> ExecuteScalarMasterAsync<T>(string sql, object? parameters, CancellationToken cancellationToken) =>
+        ExecuteScalarMasterAsync<T>(sql, parameters, options: null, cancellationToken);
+
+    /// <summary>
+    /// Runs a query on a tenant's database and maps its rows with Dapper one at a time, as the caller reads them, instead
+    /// of buffering them: for results too large to hold in memory. The connection is leased when the enumeration starts
+    /// and held until the enumerator is disposed (<c>await foreach</c> does it on every path). When the caller stops
+    /// early (a <c>break</c>, an exception in the loop, a mapping error, cancellation), the statement still running is
+    /// stopped on the server with the runtime's own <c>KILL QUERY</c> (within the budget) rather than read through to
+    /// its end, and the connection is reset before anyone gets it again.
+    /// </summary>
+    /// <typeparam name="T">The row type.</typeparam>
+    /// <param name="tenantKey">The tenant's key.</param>
+    /// <param name="sql">The SQL: one statement whose rows are read.</param>
+    /// <param name="parameters">The parameters; always sent as parameters.</param>
+    /// <param name="options">
+    /// The statement's timeout, which bounds each wait for the server (the statement up to its first row, then each
+    /// further read) and not the time the caller spends between rows; <see langword="null"/> for the defaults.
+    /// </param>
+    /// <param name="cancellationToken">
+    /// Cancels the wait for a connection and the query; a token given to <c>WithCancellation</c> does the same.
+    /// </param>
+    /// <returns>The rows, read as they are enumerated. Enumerate it once: each enumeration runs the query again.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="tenantKey"/> or <paramref name="sql"/> is null.</exception>
+    /// <exception cref="InvalidTenantKeyException">The key does not match the allowed pattern (thrown at once).</exception>
+    public IAsyncEnumerable<T> QueryTenantUnbufferedAsync<T>(string tenantKey, string sql, object? parameters = null, CommandOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        _registry.Validate(tenantKey);
+        CheckSql(sql ?? throw new ArgumentNullException(nameof(sql)));
+        return UnbufferedAsync<T>(tenantKey, sql, parameters, options, cancellationToken);
+    }
+
+    /// <summary>
+    /// As <see cref="QueryTenantUnbufferedAsync{T}"/>, on the master database: rows mapped one at a time as they are read,
+    /// the connection held until the enumerator is disposed, the statement killed when the caller stops early.
+    /// </summary>
+    /// <typeparam name="T">The row type.</typeparam>
+    /// <param name="sql">The SQL: one statement whose rows are read.</param>
+    /// <param name="parameters">The parameters; always sent as parameters.</param>
+    /// <param name="options">The statement's timeout (each wait for the server); <see langword="null"/> for the defaults.</param>
+    /// <param name="cancellationToken">Cancels the wait for a connection and the query; a token given to <c>WithCancellation</c> does the same.</param>
+    /// <returns>The rows, read as they are enumerated.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="sql"/> is null.</exception>
+    public IAsyncEnumerable<T> QueryMasterUnbufferedAsync<T>(string sql, object? parameters = null, CommandOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        CheckSql(sql ?? throw new ArgumentNullException(nameof(sql)));
+        return UnbufferedAsync<T>(tenantKey: null, sql, parameters, options, cancellationToken);
+    }
 
     /// <summary>Runs <paramref name="work"/> with an open connection to a tenant's database and gives it back on every path.</summary>
     /// <typeparam name="TResult">What the work returns.</typeparam>
@@ -251,7 +365,7 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
         }
 
         // Code gets the lease's own connection object: never the one that leads with a statement of the runtime's.
-        return WithTenantLeaseAsync(tenantKey, sql: null, exposed: true, (connection, token) => work((MySqlConnection)connection, token), cancellationToken);
+        return WithTenantLeaseAsync(tenantKey, sql: null, options: null, exposed: true, (connection, token) => work((MySqlConnection)connection, token), cancellationToken);
     }
 
     /// <summary>Runs <paramref name="work"/> with an open connection to a tenant's database and gives it back on every path.</summary>
@@ -340,7 +454,7 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
             throw new ArgumentNullException(nameof(work));
         }
 
-        return WithMasterLeaseAsync(sql: null, exposed: true, work, cancellationToken);
+        return WithMasterLeaseAsync(sql: null, options: null, exposed: true, work, cancellationToken);
     }
 
     /// <summary>Runs <paramref name="work"/> with an open connection to the master database and gives it back on every path.</summary>
@@ -382,7 +496,7 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
             throw new ArgumentNullException(nameof(work));
         }
 
-        return WithMasterLeaseAsync(sql: null, exposed: true, (connection, token) => InTransactionAsync(connection, work, isolationLevel, token), cancellationToken);
+        return WithMasterLeaseAsync(sql: null, options: null, exposed: true, (connection, token) => InTransactionAsync(connection, work, isolationLevel, token), cancellationToken);
     }
 
     /// <summary>As <see cref="WithMasterTransactionAsync{TResult}"/>, for work that returns nothing.</summary>
@@ -453,11 +567,11 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     /// Runs a helper's <paramref name="sql"/> with <paramref name="run"/>, whose connection may put the statement that
     /// selects the tenant's database in front of its first command (when the lease skipped its own round trip for it).
     /// </summary>
-    private Task<TResult> WithTenantSqlAsync<TResult>(string tenantKey, string sql, Func<DbConnection, CancellationToken, Task<TResult>> run, CancellationToken cancellationToken) =>
-        WithTenantLeaseAsync(tenantKey, sql, exposed: false, run, cancellationToken);
+    private Task<TResult> WithTenantSqlAsync<TResult>(string tenantKey, string sql, CommandOptions? options, Func<DbConnection, CancellationToken, Task<TResult>> run, CancellationToken cancellationToken) =>
+        WithTenantLeaseAsync(tenantKey, sql, options, exposed: false, run, cancellationToken);
 
     /// <summary>Leases a connection for <paramref name="run"/>; <paramref name="sql"/>, a helper's, is checked first (in the task).</summary>
-    private async Task<TResult> WithTenantLeaseAsync<TResult>(string tenantKey, string? sql, bool exposed, Func<DbConnection, CancellationToken, Task<TResult>> run, CancellationToken cancellationToken)
+    private async Task<TResult> WithTenantLeaseAsync<TResult>(string tenantKey, string? sql, CommandOptions? options, bool exposed, Func<DbConnection, CancellationToken, Task<TResult>> run, CancellationToken cancellationToken)
     {
         CheckSql(sql);
         var lease = await LeaseAsync(tenantKey, exposed, cancellationToken).ConfigureAwait(false);
@@ -466,8 +580,8 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
         {
             var result = lease.UseSql is { } use
                 // The batch starts with the USE, put in front of the text below Dapper (see LeadingStatementConnection).
-                ? await RunAsync(lease, (connection, token) => run(new LeadingStatementConnection(connection, use), token), cancellationToken).ConfigureAwait(false)
-                : await RunAsync(lease, run, cancellationToken).ConfigureAwait(false);
+                ? await RunAsync(lease, (connection, token) => run(new LeadingStatementConnection(connection, use), token), options, cancellationToken).ConfigureAwait(false)
+                : await RunAsync(lease, run, options, cancellationToken).ConfigureAwait(false);
             if (!exposed)
             {
                 await ReturnHelperLeaseAsync(lease).ConfigureAwait(false);
@@ -504,21 +618,132 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
         _options.ResetSessionOnRelease ? new ValueTask(lease.ReturnAsync()) : lease.DisposeAsync();
 
     /// <summary>Runs a helper's <paramref name="sql"/> on the master database.</summary>
-    private Task<TResult> WithMasterSqlAsync<TResult>(string sql, Func<MySqlConnection, CancellationToken, Task<TResult>> run, CancellationToken cancellationToken) =>
-        WithMasterLeaseAsync(sql, exposed: false, run, cancellationToken);
+    private Task<TResult> WithMasterSqlAsync<TResult>(string sql, CommandOptions? options, Func<MySqlConnection, CancellationToken, Task<TResult>> run, CancellationToken cancellationToken) =>
+        WithMasterLeaseAsync(sql, options, exposed: false, run, cancellationToken);
 
-    private async Task<TResult> WithMasterLeaseAsync<TResult>(string? sql, bool exposed, Func<MySqlConnection, CancellationToken, Task<TResult>> work, CancellationToken cancellationToken)
+    private async Task<TResult> WithMasterLeaseAsync<TResult>(string? sql, CommandOptions? options, bool exposed, Func<MySqlConnection, CancellationToken, Task<TResult>> work, CancellationToken cancellationToken)
     {
         CheckSql(sql);
         var lease = await LeaseMasterAsync(exposed, cancellationToken).ConfigureAwait(false);
         await using var release = lease.ConfigureAwait(false);
-        var result = await RunAsync(lease, work, cancellationToken).ConfigureAwait(false);
+        var result = await RunAsync(lease, work, options, cancellationToken).ConfigureAwait(false);
         if (!exposed)
         {
             await ReturnHelperLeaseAsync(lease).ConfigureAwait(false);
         }
 
         return result;
+    }
+
+    /// <summary>
+    /// The unbuffered query of a tenant (<paramref name="tenantKey"/> null: the master). Its lease is given back when the
+    /// enumerator is disposed; a statement not read to its end is killed first, so that disposing the reader (which
+    /// reads what is left) does not read a large result through.
+    /// </summary>
+    private async IAsyncEnumerable<T> UnbufferedAsync<T>(string? tenantKey, string sql, object? parameters, CommandOptions? options, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var lease = tenantKey is null
+            ? await LeaseMasterAsync(exposed: false, cancellationToken, streaming: true).ConfigureAwait(false)
+            : await LeaseAsync(tenantKey, exposed: false, cancellationToken, streaming: true).ConfigureAwait(false);
+        await using var release = lease.ConfigureAwait(false);
+        var finished = false;
+        using (var timeout = StatementTimeout.Start(lease, options?.Timeout))
+        {
+            // Neither Dapper's unbuffered query nor a token reaches MySqlConnector: both would stop the statement over a
+            // connection opened outside the budget (MySqlCommand.Cancel). The lease kills it within the budget instead.
+            DbConnection connection = lease.UseSql is { } use ? new LeadingStatementConnection(lease.Connection, use) : lease.Connection;
+            DbDataReader? reader = null;
+            try
+            {
+                Func<DbDataReader, object?>? parse = null;
+                while (true)
+                {
+                    T row;
+                    try
+                    {
+                        cancellationToken.ThrowIfCancellationRequested();
+                        reader ??= await connection.ExecuteReaderAsync(Command(sql, parameters, options, lease.CancellationToken)).ConfigureAwait(false);
+                        timeout?.Resume();
+                        if (!await reader.ReadAsync(CancellationToken.None).ConfigureAwait(false))
+                        {
+                            finished = true;
+                            break;
+                        }
+
+                        timeout?.Pause();
+                        parse ??= reader.GetRowParser(typeof(T));
+                        row = ConvertRow<T>(parse(reader));
+                    }
+                    catch (MySqlException exception) when (lease.UseSql is not null && ServerErrors.IsDatabaseUnavailable(exception))
+                    {
+                        throw DatabaseUnavailable(lease.TenantKey, lease.DatabaseName, exception);
+                    }
+                    catch (Exception exception)
+                    {
+                        var failure = Failure(lease, exception, timeout, cancellationToken);
+                        if (failure is null)
+                        {
+                            throw;
+                        }
+
+                        throw failure;
+                    }
+
+                    yield return row;
+                }
+            }
+            finally
+            {
+                if (!finished)
+                {
+                    // Before the reader is disposed, which would read the rest of the result.
+                    lease.CancelStatement();
+                }
+
+                if (reader is not null)
+                {
+                    await DisposeReaderAsync(reader, killed: !finished).ConfigureAwait(false);
+                }
+            }
+
+            if (timeout is { Expired: true })
+            {
+                // The kill may have ended the statement without an error (an interrupted SLEEP returns 1).
+                throw new CommandTimeoutException(lease.TenantKey, timeout.Timeout, innerException: null);
+            }
+        }
+
+        await ReturnHelperLeaseAsync(lease).ConfigureAwait(false);
+    }
+
+    /// <summary>A row as Dapper's parser made it, converted to <typeparamref name="T"/> as Dapper's buffered query converts it (a column of another numeric type, an enum).</summary>
+    private static T ConvertRow<T>(object? value)
+    {
+        if (value is T typed)
+        {
+            return typed;
+        }
+
+        if (value is null)
+        {
+            return default!;
+        }
+
+        var type = Nullable.GetUnderlyingType(typeof(T)) ?? typeof(T);
+        return (T)(type.IsEnum ? Enum.ToObject(type, value) : Convert.ChangeType(value, type, System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    /// <summary>Disposes an unbuffered query's reader; when its statement was <paramref name="killed"/>, the error that ends it is expected.</summary>
+    private static async ValueTask DisposeReaderAsync(DbDataReader reader, bool killed)
+    {
+        try
+        {
+            await reader.DisposeAsync().ConfigureAwait(false);
+        }
+        catch (Exception exception) when (killed && exception is MySqlException or InvalidOperationException or System.IO.IOException)
+        {
+            // The statement was killed, or its connection failed: the lease is given back next, and reset or closed.
+        }
     }
 
     /// <summary>
@@ -553,47 +778,81 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     }
 
     /// <summary>
-    /// Runs the work with the lease's connection and its cancellation token (which cancels within the budget). A
-    /// connection that fails under the work becomes a <see cref="TenantConnectionFailedException"/> and is closed; a
-    /// statement the driver gave up on (a command timeout) is killed before its connection is closed.
+    /// Runs the work with the lease's connection and its cancellation token (which cancels within the budget), under the
+    /// command timeout of <paramref name="options"/>, which the runtime enforces with its own <c>KILL QUERY</c> within the
+    /// budget. A connection that fails under the work becomes a <see cref="TenantConnectionFailedException"/> and is
+    /// closed; a statement the driver gave up on (its own command timeout) is killed before its connection is closed.
     /// </summary>
-    private async Task<TResult> RunAsync<TResult>(TenantConnectionLease lease, Func<MySqlConnection, CancellationToken, Task<TResult>> work, CancellationToken cancellationToken)
+    private async Task<TResult> RunAsync<TResult>(TenantConnectionLease lease, Func<MySqlConnection, CancellationToken, Task<TResult>> work, CommandOptions? options, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
+        using var timeout = StatementTimeout.Start(lease, options?.Timeout);
+        TResult result;
         try
         {
-            return await work(lease.Connection, lease.CancellationToken).ConfigureAwait(false);
+            result = await work(lease.Connection, lease.CancellationToken).ConfigureAwait(false);
         }
-        catch (OperationCanceledException exception) when (cancellationToken.IsCancellationRequested && exception.CancellationToken != cancellationToken)
+        catch (Exception exception)
         {
-            throw new OperationCanceledException(exception.Message, exception, cancellationToken);
+            var failure = Failure(lease, exception, timeout, cancellationToken);
+            if (failure is null)
+            {
+                throw;
+            }
+
+            throw failure;
         }
-        catch (MySqlException exception) when (cancellationToken.IsCancellationRequested && exception.ErrorCode == MySqlErrorCode.QueryInterrupted)
+
+        // A statement killed for its timeout may end without an error (an interrupted SLEEP returns 1), and one that ended
+        // as the kill went out cannot be told from it: either way, what it returned is not to be trusted.
+        return timeout is { Expired: true } ? throw new CommandTimeoutException(lease.TenantKey, timeout.Timeout, innerException: null) : result;
+    }
+
+    /// <summary>
+    /// What a helper's caller sees for <paramref name="exception"/>, or null to let it through as it is: a statement
+    /// killed because the caller cancelled is an <see cref="OperationCanceledException"/>, one killed or given up on
+    /// because its command timeout ran out a <see cref="CommandTimeoutException"/>, a failed connection a
+    /// <see cref="TenantConnectionFailedException"/>. A connection that cannot be trusted any more is marked failed.
+    /// </summary>
+    private Exception? Failure(TenantConnectionLease lease, Exception exception, StatementTimeout? timeout, CancellationToken cancellationToken)
+    {
+        var interrupted = exception is MySqlException { ErrorCode: MySqlErrorCode.QueryInterrupted };
+        if (cancellationToken.IsCancellationRequested
+            && (interrupted || (exception is OperationCanceledException cancelled && cancelled.CancellationToken != cancellationToken)))
         {
             // A helper's statement, killed by the runtime because the caller cancelled.
-            throw new OperationCanceledException(exception.Message, exception, cancellationToken);
+            return new OperationCanceledException(exception.Message, exception, cancellationToken);
         }
-        catch (Exception exception) when (ServerErrors.IsCommandTimeout(exception))
+
+        if (interrupted && timeout is { Expired: true })
+        {
+            return new CommandTimeoutException(lease.TenantKey, timeout.Timeout, exception);
+        }
+
+        if (ServerErrors.IsCommandTimeout(exception))
         {
             lease.MarkFailed();
-            throw;
+            return new CommandTimeoutException(lease.TenantKey, timeout?.Timeout ?? TimeSpan.FromSeconds(_master.DefaultCommandTimeout), exception);
         }
-        catch (Exception exception) when (ServerErrors.IsConnectionFailure(exception))
+
+        if (ServerErrors.IsConnectionFailure(exception))
         {
             lease.MarkFailed();
             Log.ConnectionLost(_logger, exception, LogSafe.Text(lease.TenantKey));
-            throw new TenantConnectionFailedException(lease.TenantKey, exception);
+            return new TenantConnectionFailedException(lease.TenantKey, exception);
         }
+
+        return null;
     }
 
-    private static async Task<IReadOnlyList<T>> QueryAsync<T>(DbConnection connection, string sql, object? parameters, CancellationToken cancellationToken)
+    private static async Task<IReadOnlyList<T>> QueryAsync<T>(DbConnection connection, CommandDefinition command)
     {
-        var rows = await connection.QueryAsync<T>(Command(sql, parameters, cancellationToken)).ConfigureAwait(false);
+        var rows = await connection.QueryAsync<T>(command).ConfigureAwait(false);
         return rows.AsList();
     }
 
-    private static CommandDefinition Command(string sql, object? parameters, CancellationToken cancellationToken) =>
-        new(sql, parameters, cancellationToken: cancellationToken);
+    private static CommandDefinition Command(string sql, object? parameters, CommandOptions? options, CancellationToken cancellationToken) =>
+        new(sql, parameters, commandTimeout: options?.DriverTimeoutSeconds, flags: options?.DapperFlags ?? CommandFlags.Buffered, cancellationToken: cancellationToken);
 
     private static void CheckSql(string? sql)
     {
@@ -626,21 +885,21 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     /// first await.
     /// </summary>
     [AcquiresConnection]
-    private async ValueTask<TenantConnectionLease> LeaseAsync(string tenantKey, bool exposed, CancellationToken cancellationToken)
+    private async ValueTask<TenantConnectionLease> LeaseAsync(string tenantKey, bool exposed, CancellationToken cancellationToken, bool streaming = false)
     {
         _registry.Validate(tenantKey);
         var acquiredAt = _leaks.RecordsStacks ? LeakDetector.CaptureCaller() : null;
         await EnsureBudgetAsync(cancellationToken).ConfigureAwait(false);
         var tenant = await _registry.ResolveAsync(tenantKey, cancellationToken).ConfigureAwait(false);
-        return await AcquireAsync(GetTarget(tenant), acquiredAt, exposed, cancellationToken).ConfigureAwait(false);
+        return await AcquireAsync(GetTarget(tenant), acquiredAt, exposed, cancellationToken, streaming: streaming).ConfigureAwait(false);
     }
 
     [AcquiresConnection]
-    private async ValueTask<TenantConnectionLease> LeaseMasterAsync(bool exposed, CancellationToken cancellationToken)
+    private async ValueTask<TenantConnectionLease> LeaseMasterAsync(bool exposed, CancellationToken cancellationToken, bool streaming = false, bool waitOnly = false)
     {
         var acquiredAt = _leaks.RecordsStacks ? LeakDetector.CaptureCaller() : null;
         await EnsureBudgetAsync(cancellationToken).ConfigureAwait(false);
-        return await AcquireAsync(_masterTarget.Value, acquiredAt, exposed, cancellationToken).ConfigureAwait(false);
+        return await AcquireAsync(_masterTarget.Value, acquiredAt, exposed, cancellationToken, streaming: streaming, waitOnly: waitOnly).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -660,14 +919,22 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
         return await AcquireAsync(target, acquiredAt, exposed: true, cancellationToken, forConnection: true).ConfigureAwait(false);
     }
 
-    private async ValueTask<TenantConnectionLease> AcquireAsync(TenantTarget target, System.Diagnostics.StackTrace? acquiredAt, bool exposed, CancellationToken cancellationToken, bool forConnection = false)
+    /// <summary>
+    /// A lease of <paramref name="target"/>. <paramref name="forConnection"/>: behind a <see cref="TenantDbConnection"/>;
+    /// <paramref name="streaming"/>: behind an unbuffered query, which kills its statement when the caller stops early
+    /// (so the lease counts as one that can be cancelled, for which the budget keeps room to send the kill) and whose
+    /// enumerator may be dropped without being disposed (so the lease is reclaimed once unreachable);
+    /// <paramref name="waitOnly"/>: the token cancels the wait for a connection only, and the lease does not count as
+    /// one that can be cancelled (the tenants table lookup, a short query that runs to its end).
+    /// </summary>
+    private async ValueTask<TenantConnectionLease> AcquireAsync(TenantTarget target, System.Diagnostics.StackTrace? acquiredAt, bool exposed, CancellationToken cancellationToken, bool forConnection = false, bool streaming = false, bool waitOnly = false)
     {
         PhysicalConnection physical;
         MySqlConnection connection;
         string? useSql;
         try
         {
-            (physical, connection, useSql) = await _broker.AcquireAsync(target, forConnection || cancellationToken.CanBeCanceled, exposed, deferUse: !exposed && target.Key != MasterKey, cancellationToken).ConfigureAwait(false);
+            (physical, connection, useSql) = await _broker.AcquireAsync(target, !waitOnly && (forConnection || streaming || cancellationToken.CanBeCanceled), exposed, deferUse: !exposed && target.Key != MasterKey, cancellationToken).ConfigureAwait(false);
         }
         catch (MySqlException exception) when (ServerErrors.IsConnectionLimit(exception))
         {
@@ -681,7 +948,7 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
 
         var leakId = _leaks.Track(target.Key, acquiredAt);
         return new TenantConnectionLease(
-            _broker, physical, connection, target.Key, target.DatabaseName, _leaks, leakId, killOnCancel: !exposed, forConnection ? CancellationToken.None : cancellationToken, statementCancellation: forConnection)
+            _broker, physical, connection, target.Key, target.DatabaseName, _leaks, leakId, killOnCancel: !exposed, forConnection || waitOnly ? CancellationToken.None : cancellationToken, statementCancellation: forConnection || streaming, guarded: streaming)
         {
             UseSql = useSql,
         };

@@ -40,6 +40,7 @@ public sealed class TenantDatabaseBuilder
     private TimeSpan _passwordRefresh;
     private TimeSpan _passwordRetry;
     private Func<MySqlConnection, CancellationToken, ValueTask>? _sessionOpened;
+    private Func<string, CancellationToken, ValueTask<TenantInfo?>>? _servicesResolver;
 
     /// <summary>A builder with default options; set <see cref="TenantDbGuardOptions.MasterConnectionString"/> before <see cref="Build"/>.</summary>
     public TenantDatabaseBuilder()
@@ -161,6 +162,15 @@ public sealed class TenantDatabaseBuilder
         return this;
     }
 
+    /// <summary>The <see cref="ITenantResolver"/> the container holds, for a runtime built by the DI registration.</summary>
+    /// <param name="resolver">Resolves a key in a service scope of its own.</param>
+    /// <returns>This builder.</returns>
+    internal TenantDatabaseBuilder UseServicesResolver(Func<string, CancellationToken, ValueTask<TenantInfo?>> resolver)
+    {
+        _servicesResolver = resolver;
+        return this;
+    }
+
     /// <summary>Creates the runtime. The builder can be changed and used again afterwards.</summary>
     /// <returns>The runtime; create one per process and keep it.</returns>
     /// <exception cref="ArgumentException">An option is missing or out of range; the message names every problem.</exception>
@@ -175,6 +185,19 @@ public sealed class TenantDatabaseBuilder
             Password = _passwordProvider is null ? null : new SharedPasswordProvider(_passwordProvider, _passwordRefresh, _passwordRetry, Options.TimeProvider ?? TimeProvider.System),
             SessionOpened = _sessionOpened,
         };
-        return new TenantDatabase(Options, _loggerFactory, _meterFactory, settings);
+        var options = Options;
+        if (_servicesResolver is not null)
+        {
+            if (options.TenantResolver is not null)
+            {
+                throw new InvalidOperationException(
+                    "Both TenantDbGuardOptions.TenantResolver and an ITenantResolver service are set, and only one may resolve tenants: remove the option or the service registration.");
+            }
+
+            options = options.Clone();
+            options.TenantResolver = _servicesResolver;
+        }
+
+        return new TenantDatabase(options, _loggerFactory, _meterFactory, settings);
     }
 }

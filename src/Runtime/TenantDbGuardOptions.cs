@@ -137,7 +137,9 @@ public sealed class TenantDbGuardOptions
 
     /// <summary>
     /// Resolves a tenant key to its database instead of the <see cref="TenantsTable"/> lookup; returns
-    /// <see langword="null"/> for an unknown tenant.
+    /// <see langword="null"/> for an unknown tenant. The token is cancelled once every caller waiting for the lookup has
+    /// cancelled; a lookup that is cancelled or throws is not remembered. With dependency injection, an
+    /// <see cref="ITenantResolver"/> service (which may be scoped) is the other way to resolve tenants; set one or the other.
     /// </summary>
     public Func<string, CancellationToken, ValueTask<TenantInfo?>>? TenantResolver { get; set; }
 

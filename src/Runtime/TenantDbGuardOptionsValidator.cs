@@ -86,6 +86,12 @@ internal sealed class TenantDbGuardOptionsValidator : IValidateOptions<TenantDbG
         }
 
         var failures = Check(options);
+        if (!string.IsNullOrEmpty(name))
+        {
+            // A keyed registration's options: say which cluster's they are.
+            failures = failures.ConvertAll(failure => $"{failure} (the options of the registration keyed '{name}')");
+        }
+
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 }

@@ -999,6 +999,66 @@ public sealed class ConnectionLeakAnalyzerTests
         Verify.Diagnostic().WithLocation(2).WithArguments("'conn'", "on the path that returns at line 57"));
 
     [Fact]
+    public Task The_runtimes_unbuffered_query_holds_no_connection_the_caller_must_release() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using System.Collections.Generic;
+        using System.Threading;
+        using System.Threading.Tasks;
+
+        namespace TenantDbGuard
+        {
+            [AttributeUsage(AttributeTargets.Method | AttributeTargets.ReturnValue)]
+            public sealed class AcquiresConnectionAttribute : Attribute
+            {
+            }
+
+            public sealed class TenantConnectionLease : IAsyncDisposable
+            {
+                public ValueTask DisposeAsync() => default;
+            }
+
+            public sealed class TenantDatabase
+            {
+                [AcquiresConnection]
+                public ValueTask<TenantConnectionLease> GetConnectionAsync(string tenantKey, CancellationToken cancellationToken = default) => throw null!;
+
+                // Leases when the enumeration starts and gives the lease back when the enumerator is disposed.
+                public IAsyncEnumerable<T> QueryTenantUnbufferedAsync<T>(string tenantKey, string sql, object? parameters = null, object? options = null, CancellationToken cancellationToken = default) => throw null!;
+            }
+        }
+
+        namespace App
+        {
+            using TenantDbGuard;
+
+            class C
+            {
+                async Task<long> FirstLarge(TenantDatabase db, CancellationToken ct)
+                {
+                    await foreach (var id in db.QueryTenantUnbufferedAsync<long>("acme", "select id from orders").WithCancellation(ct))
+                    {
+                        if (id > 1000)
+                        {
+                            return id;
+                        }
+                    }
+
+                    return 0;
+                }
+
+                IAsyncEnumerable<long> PassedOn(TenantDatabase db) => db.QueryTenantUnbufferedAsync<long>("acme", "select id from orders");
+
+                async IAsyncEnumerable<string> Streamed(TenantDatabase db)
+                {
+                    await using var lease = await db.GetConnectionAsync("acme");
+                    yield return "one";
+                    yield return "two";
+                }
+            }
+        }
+        """);
+
+    [Fact]
     public Task Dapper_query_on_a_using_connection_is_not_reported() => Verify.VerifyAnalyzerAsync("""
         using System.Linq;
         using System.Threading.Tasks;

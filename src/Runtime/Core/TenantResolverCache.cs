@@ -26,7 +26,9 @@ namespace TenantDbGuard.Core;
 /// once than there are tokens); it is refused only once the lookups it waited for found no new tenant. Known tenants
 /// are looked up again whatever the flood.</item>
 /// </list>
-/// One lookup per key at a time; the first caller's cancellation does not cancel the others' answer.
+/// One lookup per key at a time, shared by every caller that asks meanwhile. The lookup gets a token that is cancelled
+/// once every caller waiting for it has cancelled (so one caller's cancellation does not cancel the others' answer); a
+/// lookup that was cancelled or failed leaves nothing behind, and the next caller looks the key up again.
 /// </summary>
 internal sealed class TenantResolverCache
 {
@@ -47,7 +49,7 @@ internal sealed class TenantResolverCache
     private readonly RecentKeys<string> _aliases = new(Capacity);
     private readonly RecentKeys<long> _unknown = new(Capacity);
     private readonly RecentKeys<bool> _forgotten = new(Capacity);
-    private readonly Dictionary<string, Task> _inFlight = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Lookup> _inFlight = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Task> _limitedInFlight = new(StringComparer.Ordinal);
     private long _tokensGivenBack;
     private double _tokens = NewKeysPerSecond;
@@ -72,7 +74,7 @@ internal sealed class TenantResolverCache
 
     public async ValueTask<TenantInfo> ResolveAsync(string tenantKey, CancellationToken cancellationToken)
     {
-        Task? lookup = null;
+        Lookup? lookup = null;
         var givenBackBeforeWait = -1L;
         while (lookup is null)
         {
@@ -91,7 +93,11 @@ internal sealed class TenantResolverCache
                     throw new TenantNotFoundException(tenantKey);
                 }
 
-                if (!_inFlight.TryGetValue(tenantKey, out lookup))
+                if (_inFlight.TryGetValue(tenantKey, out lookup))
+                {
+                    lookup.Waiters++;
+                }
+                else
                 {
                     var limited = _limitNewKeys && canonical is null && !_forgotten.TryGet(tenantKey, out _);
                     if (limited && !TakeToken(now))
@@ -108,11 +114,12 @@ internal sealed class TenantResolverCache
                     }
                     else
                     {
-                        lookup = LookUpAsync(tenantKey, tookToken: limited);
+                        lookup = new Lookup();
+                        lookup.Task = LookUpAsync(tenantKey, tookToken: limited, lookup);
                         _inFlight[tenantKey] = lookup;
                         if (limited)
                         {
-                            _limitedInFlight[tenantKey] = lookup;
+                            _limitedInFlight[tenantKey] = lookup.Task;
                         }
                     }
                 }
@@ -125,11 +132,56 @@ internal sealed class TenantResolverCache
             }
         }
 
-        await lookup.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await lookup.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            Abandon(tenantKey, lookup);
+            throw;
+        }
+
         lock (_gate)
         {
             var canonical = CanonicalOf(tenantKey);
             return canonical is not null && _known.TryGetValue(canonical, out var known) ? Accept(known) : throw new TenantNotFoundException(tenantKey);
+        }
+    }
+
+    /// <summary>
+    /// A caller of <paramref name="lookup"/> cancelled: when it was the last one waiting, the lookup is cancelled and
+    /// forgotten at once, so that the next caller starts a lookup of its own instead of waiting for this one.
+    /// </summary>
+    private void Abandon(string tenantKey, Lookup lookup)
+    {
+        lock (_gate)
+        {
+            if (--lookup.Waiters > 0 || lookup.Task.IsCompleted)
+            {
+                return;
+            }
+
+            Forget(tenantKey, lookup);
+        }
+
+        try
+        {
+            lookup.Cancellation.Cancel();
+        }
+        catch (AggregateException)
+        {
+            // A callback the resolver registered failed; the lookup is forgotten all the same.
+        }
+    }
+
+    /// <summary>Under the lock: <paramref name="lookup"/> no longer runs for <paramref name="tenantKey"/> (a later one may).</summary>
+    private void Forget(string tenantKey, Lookup lookup)
+    {
+        if (_inFlight.TryGetValue(tenantKey, out var current) && ReferenceEquals(current, lookup))
+        {
+            _inFlight.Remove(tenantKey);
+            _limitedInFlight.Remove(tenantKey);
         }
     }
 
@@ -212,12 +264,12 @@ internal sealed class TenantResolverCache
         return true;
     }
 
-    private async Task LookUpAsync(string tenantKey, bool tookToken)
+    private async Task LookUpAsync(string tenantKey, bool tookToken, Lookup lookup)
     {
         await Task.Yield();
         try
         {
-            var resolved = await _lookUp(tenantKey, CancellationToken.None).ConfigureAwait(false);
+            var resolved = await _lookUp(tenantKey, lookup.Cancellation.Token).ConfigureAwait(false);
             lock (_gate)
             {
                 var now = _time.GetTimestamp();
@@ -252,8 +304,7 @@ internal sealed class TenantResolverCache
         {
             lock (_gate)
             {
-                _inFlight.Remove(tenantKey);
-                _limitedInFlight.Remove(tenantKey);
+                Forget(tenantKey, lookup);
             }
         }
     }
@@ -297,6 +348,16 @@ internal sealed class TenantResolverCache
 
     /// <summary>What a lookup found: the row (its own key first), and another active tenant on the same database, if the lookup knows.</summary>
     internal sealed record Resolved(string TenantKey, string DatabaseName, string? ServerHost, int? ServerPort, string? SharedWith);
+
+    /// <summary>One lookup of a key, and how many callers wait for it (changed under the lock).</summary>
+    private sealed class Lookup
+    {
+        public CancellationTokenSource Cancellation { get; } = new();
+
+        public Task Task { get; set; } = Task.CompletedTask;
+
+        public int Waiters { get; set; } = 1;
+    }
 
     private sealed record Known(Resolved Resolved, TenantInfo? Tenant, string? Refusal, long ResolvedTicks, long ExpiresTicks);
 

@@ -37,8 +37,10 @@ internal sealed class TenantTableLookup
         var lease = await _openMaster(cancellationToken).ConfigureAwait(false);
         await using (lease.ConfigureAwait(false))
         {
+            // The token cancels the wait for the master connection; the lookup itself, one row by its key, runs to its end
+            // (MySqlConnector gets no token: it would cancel over a connection opened outside the budget).
             var row = await lease.Connection.QuerySingleOrDefaultAsync<Row>(
-                new CommandDefinition(_sql, new { key = tenantKey, host = _master.Host, port = (long)_master.Port }, cancellationToken: cancellationToken)).ConfigureAwait(false);
+                new CommandDefinition(_sql, new { key = tenantKey, host = _master.Host, port = (long)_master.Port }, cancellationToken: CancellationToken.None)).ConfigureAwait(false);
             if (row?.TenantKey is null)
             {
                 return null;

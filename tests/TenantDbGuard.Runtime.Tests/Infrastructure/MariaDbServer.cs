@@ -234,6 +234,15 @@ public sealed class MariaDbServer : IAsyncDisposable
         return Convert.ToInt32(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false), CultureInfo.InvariantCulture);
     }
 
+    /// <summary>How many statements whose text contains <paramref name="fragment"/> the server runs right now, for any account (the asking one left out).</summary>
+    public async Task<int> CountRunningAsync(string fragment, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenConnectionAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
+        await using var command = new MySqlCommand("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() AND INFO LIKE CONCAT('%', @fragment, '%')", connection);
+        command.Parameters.AddWithValue("@fragment", fragment);
+        return Convert.ToInt32(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false), CultureInfo.InvariantCulture);
+    }
+
     /// <summary>Sets a global system variable until the next restart, e.g. <c>SetGlobalAsync("max_connections", 20)</c>.</summary>
     public Task SetGlobalAsync(string name, object value, CancellationToken cancellationToken = default)
     {
