@@ -733,6 +733,16 @@ internal sealed class ConnectionBroker : IAsyncDisposable
             }
         }
 
+        lock (_gate)
+        {
+            if (server.Open == 0 && _waiting == 0)
+            {
+                // Nothing to adjust: the process holds no connection to the server and nobody waits for one. A reading
+                // now would open a session only to read (and keep it after the reaper closed the idle ones).
+                return true;
+            }
+        }
+
         if (server.Coordinator is { } coordinator && await coordinator.TryReadLoadAsync().ConfigureAwait(false) is { } reading)
         {
             // Over the coordination session, which is one of the server's connections too: no lease waits for it.
