@@ -111,11 +111,7 @@ internal sealed class OpenCoordinator : IAsyncDisposable
             try
             {
                 using var deadline = new CancellationTokenSource(_answerTimeout);
-                var command = new MySqlCommand(ServerLoad.Sql, session);
-                await using var disposeCommand = command.ConfigureAwait(false);
-                var reader = await command.ExecuteReaderAsync(deadline.Token).ConfigureAwait(false);
-                await using var disposeReader = reader.ConfigureAwait(false);
-                return await ServerLoad.ReadAsync(reader, deadline.Token).ConfigureAwait(false);
+                return await ServerLoad.ReadAsync(session, deadline.Token).ConfigureAwait(false);
             }
             catch (Exception exception) when (IsSessionFailure(exception))
             {

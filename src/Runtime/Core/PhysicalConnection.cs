@@ -301,22 +301,13 @@ internal sealed class PhysicalConnection : IAsyncDisposable
     {
         using var deadline = new CancellationTokenSource(timeout);
         var (own, opened) = await OpenIdleOwnAsync(deadline.Token).ConfigureAwait(false);
-        var load = await ReadLoadAsync(own, deadline.Token).ConfigureAwait(false);
+        var load = await ServerLoad.ReadAsync(own, deadline.Token).ConfigureAwait(false);
         if (opened)
         {
             await own.CloseAsync().ConfigureAwait(false);
         }
 
         return load;
-    }
-
-    private static async Task<ServerLoad> ReadLoadAsync(MySqlConnection own, CancellationToken cancellationToken)
-    {
-        var command = new MySqlCommand(ServerLoad.Sql, own);
-        await using var disposeCommand = command.ConfigureAwait(false);
-        var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-        await using var disposeReader = reader.ConfigureAwait(false);
-        return await ServerLoad.ReadAsync(reader, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -533,6 +524,16 @@ internal readonly record struct ServerLoad(int MaxConnections, int ThreadsConnec
     /// that the readings stay apart from the application's statements in the server's <c>Com_select</c>.
     /// </summary>
     public const string Sql = "SHOW GLOBAL VARIABLES LIKE 'max_connections'; SHOW GLOBAL STATUS WHERE Variable_name IN ('Threads_connected', 'Connection_errors_max_connections')";
+
+    /// <summary>Reads the server's load over <paramref name="connection"/> (open and idle).</summary>
+    public static async Task<ServerLoad> ReadAsync(MySqlConnection connection, CancellationToken cancellationToken)
+    {
+        var command = new MySqlCommand(Sql, connection);
+        await using var disposeCommand = command.ConfigureAwait(false);
+        var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        await using var disposeReader = reader.ConfigureAwait(false);
+        return await ReadAsync(reader, cancellationToken).ConfigureAwait(false);
+    }
 
     /// <summary>Reads the answer to <see cref="Sql"/> from <paramref name="reader"/>, positioned on its first result.</summary>
     public static async Task<ServerLoad> ReadAsync(MySqlDataReader reader, CancellationToken cancellationToken)
