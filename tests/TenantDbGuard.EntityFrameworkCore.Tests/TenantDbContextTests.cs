@@ -234,6 +234,52 @@ public sealed class TenantDbContextTests(MariaDbFixture fixture) : IAsyncLifetim
         Assert.InRange(snapshot.Open, 0, Budget);
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task The_tenant_retry_strategy_retries_a_full_budget_where_Pomelos_own_gives_up(bool tenantStrategy)
+    {
+        await using var host = await EfHost.CreateAsync(
+            Server,
+            o =>
+            {
+                o.MaxConnections = 1;
+                o.AcquireTimeout = TimeSpan.FromMilliseconds(300);
+            },
+            c => c.MySqlOptions = tenantStrategy
+                ? mySql => mySql.EnableTenantRetryOnFailure(maxRetryCount: 20, maxRetryDelay: TimeSpan.FromMilliseconds(300))
+                : mySql => mySql.EnableRetryOnFailure(maxRetryCount: 20, maxRetryDelay: TimeSpan.FromMilliseconds(300), errorNumbersToAdd: null));
+        var key = MariaDbFixture.TenantKey(6);
+
+        // EF Core builds its model on first use (a second or more here): done before the holder below takes the budget.
+        Assert.True(await host.InScopeAsync(key, context => context.Customers.CountAsync()) >= 3);
+        await host.Database.WaitUntilAllReturnedAsync();
+
+        // The budget's one connection is held for a second, three times the acquire timeout: a first attempt fails with
+        // ConnectionBudgetExhaustedException (transient), and only a retry after the holder let go can succeed.
+        var holder = await host.Database.GetConnectionAsync(key);
+        var letGo = Task.Run(async () =>
+        {
+            await Task.Delay(TimeSpan.FromSeconds(1));
+            await holder.DisposeAsync();
+        });
+        var query = host.InScopeAsync(key, context => context.Customers.CountAsync());
+        if (tenantStrategy)
+        {
+            Assert.True(await query >= 3);
+            Assert.True(host.Database.CountTimeouts(TimeSpan.FromMinutes(1)) >= 1, "No attempt timed out: nothing was retried.");
+        }
+        else
+        {
+            // Pomelo's strategy knows only MySqlException: it does not retry the runtime's transient error.
+            var error = await Assert.ThrowsAsync<ConnectionBudgetExhaustedException>(() => query);
+            Assert.True(error.IsTransient);
+        }
+
+        await letGo;
+        await host.Database.WaitUntilAllReturnedAsync();
+    }
+
     [Fact]
     public async Task A_context_never_sees_another_tenants_rows_even_on_the_same_physical_connection()
     {
