@@ -57,9 +57,6 @@ internal sealed class OpenCoordinator : IAsyncDisposable
         _answerTimeout = answerTimeout;
     }
 
-    /// <summary>Whether the coordination session is open now (it is one of the server's connections).</summary>
-    public bool HasSession => Volatile.Read(ref _session) is { State: System.Data.ConnectionState.Open };
-
     /// <summary>
     /// Opens <paramref name="physical"/>'s session once the server has room for it, under the server-wide lock. Throws
     /// <see cref="ServerFullException"/> (nothing opened) when the server has no room; the server's own error when it
