@@ -344,6 +344,165 @@ public sealed class UseAfterReleaseCodeFixTests
         """);
 
     [Fact]
+    public Task Release_after_an_earlier_reassignment_is_removed() => VerifyAsync("""
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                conn.Release();
+                conn = pool.GetConnection();
+                try
+                {
+                    conn.Execute("update a set b = 1");
+                }
+                finally
+                {
+                    {|#1:conn.Release()|};
+                }
+
+                {|#0:conn.Release()|};
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                conn.Release();
+                conn = pool.GetConnection();
+                try
+                {
+                    conn.Execute("update a set b = 1");
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """,
+        Tdg004("'conn'", "is released again at line 19 after it was released at line 16"));
+
+    [Fact]
+    public Task Release_in_a_lambda_inside_a_loop_is_removed_when_the_lambda_assigns_before_it() => VerifyAsync("""
+        using System;
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool, int[] ids)
+            {
+                foreach (var id in ids)
+                {
+                    Action work = () =>
+                    {
+                        var conn = pool.GetConnection();
+                        conn.Release();
+                        conn = pool.GetConnection();
+                        try
+                        {
+                            conn.Execute("update a set b = 1");
+                        }
+                        finally
+                        {
+                            {|#1:conn.Release()|};
+                        }
+
+                        {|#0:conn.Release()|};
+                    };
+                    work();
+                }
+            }
+        }
+        """, """
+        using System;
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool, int[] ids)
+            {
+                foreach (var id in ids)
+                {
+                    Action work = () =>
+                    {
+                        var conn = pool.GetConnection();
+                        conn.Release();
+                        conn = pool.GetConnection();
+                        try
+                        {
+                            conn.Execute("update a set b = 1");
+                        }
+                        finally
+                        {
+                            conn.Release();
+                        }
+                    };
+                    work();
+                }
+            }
+        }
+        """,
+        Tdg004("'conn'", "is released again at line 24 after it was released at line 21"));
+
+    [Fact]
+    public Task Release_followed_by_a_reassignment_is_not_removed() => NoFixVerifier.VerifyUseAfterReleaseAsync("""
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    conn.Execute("update a set b = 1");
+                }
+                finally
+                {
+                    {|#1:conn.Release()|};
+                }
+
+                {|#0:conn.Release()|};
+                conn = pool.GetConnection();
+                conn.Release();
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Release_after_a_reassignment_in_a_loop_around_it_is_not_removed() => NoFixVerifier.VerifyUseAfterReleaseAsync("""
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool, int rounds)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    while (rounds-- > 0)
+                    {
+                        conn = pool.GetConnection();
+                        conn.Execute("select 1");
+                        {|#0:conn.Release()|};
+                    }
+                }
+                finally
+                {
+                    {|#1:conn.Release()|};
+                }
+            }
+        }
+        """);
+
+    [Fact]
     public Task Fix_all_removes_every_redundant_release_in_the_document() => VerifyAsync("""
         using Prelude;
 
