@@ -269,6 +269,56 @@ public sealed class ConnectionOwnerCodeFixTests
         """);
 
     [Fact]
+    public Task Of_Dispose_and_DisposeAsync_the_one_that_forgets_the_connection_gets_the_release() => Verify.VerifyCodeFixAsync("""
+        using System;
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        sealed class ReportScope : IDisposable, IAsyncDisposable
+        {
+            private readonly MySqlTransaction? _audit;
+
+            public MySqlConnection? [|Connection|] { get; private set; }
+
+            public async Task OpenAsync(MySqlDataSource dataSource) => Connection = await dataSource.OpenConnectionAsync();
+
+            public void Dispose() => Connection?.Dispose();
+
+            public ValueTask DisposeAsync() => _audit?.DisposeAsync() ?? default;
+        }
+        """, """
+        using System;
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        sealed class ReportScope : IDisposable, IAsyncDisposable
+        {
+            private readonly MySqlTransaction? _audit;
+
+            public MySqlConnection? Connection { get; private set; }
+
+            public async Task OpenAsync(MySqlDataSource dataSource) => Connection = await dataSource.OpenConnectionAsync();
+
+            public void Dispose() => Connection?.Dispose();
+
+            public async ValueTask DisposeAsync()
+            {
+                try
+                {
+                    await (_audit?.DisposeAsync() ?? default);
+                }
+                finally
+                {
+                    if (Connection is not null)
+                    {
+                        await Connection.DisposeAsync();
+                    }
+                }
+            }
+        }
+        """);
+
+    [Fact]
     public Task Two_owned_members_are_released_by_one_Dispose() => Verify.VerifyCodeFixAsync("""
         using System;
         using MySqlConnector;
