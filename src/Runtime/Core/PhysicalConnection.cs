@@ -314,7 +314,27 @@ internal sealed class PhysicalConnection : IAsyncDisposable
     /// Opens the session (a new connection to the server) on the runtime's own connection object, which keeps it open
     /// for the first lease (see <see cref="LendAsync"/>); for <see cref="OpenCoordinator"/>, which opens under its lock.
     /// </summary>
-    public Task OpenSessionAsync(CancellationToken cancellationToken) => OpenIdleOwnAsync(cancellationToken);
+    /// <remarks>
+    /// An open that fails or is cancelled leaves nothing behind: the connection object is disposed and the next lease
+    /// starts from a new one, as after a failed open in <see cref="LendAsync"/>.
+    /// </remarks>
+    public async Task OpenSessionAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await OpenIdleOwnAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            if (_own is { } own)
+            {
+                _own = null;
+                await DisposeQuietlyAsync(own).ConfigureAwait(false);
+            }
+
+            throw;
+        }
+    }
 
     /// <summary>
     /// Closes the session for good. A session whose connection object was collected without being disposed (a leaked
