@@ -1,0 +1,446 @@
+using Microsoft.CodeAnalysis;
+using TenantDbGuard.Analyzers.Tests.FixExecution;
+using Verify = TenantDbGuard.Analyzers.Tests.Verifiers.CSharpCodeFixVerifier<
+    TenantDbGuard.Analyzers.ConnectionLeakAnalyzer,
+    TenantDbGuard.CodeFixes.ConnectionLeakCodeFixProvider>;
+
+namespace TenantDbGuard.Analyzers.Tests;
+
+/// <summary>
+/// Which statements "Release in 'finally'" puts in its <c>try</c>: it stops before the variable takes another value,
+/// keeps locals that later code reads visible, and offers nothing where the result would not compile or would change
+/// what the code does.
+/// </summary>
+[Collection(FixExecutionCollection.Name)]
+public sealed class ConnectionLeakCodeFixRegionTests
+{
+    private const string ReleaseInFinally = "TDG001.ReleaseInFinally";
+
+    // ---------------------------------------------------------------- where the try ends
+
+    [Fact]
+    public Task A_new_value_as_the_last_use_stays_after_the_try() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                conn.Execute("update a set b = 1");
+                conn = null;
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    conn.Execute("update a set b = 1");
+                }
+                finally
+                {
+                    conn.Release();
+                }
+                conn = null;
+            }
+        }
+        """, ReleaseInFinally);
+
+    [Fact]
+    public Task The_try_ends_before_the_first_of_several_new_values() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            void M(Pool primary, Pool replica)
+            {
+                var conn = [|primary.GetConnection()|];
+                conn.Execute("update a set b = 1");
+                conn = replica.GetConnection();
+                try
+                {
+                    conn.Execute("update a set b = 2");
+                }
+                finally
+                {
+                    conn.Release();
+                }
+                conn = null;
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            void M(Pool primary, Pool replica)
+            {
+                var conn = primary.GetConnection();
+                try
+                {
+                    conn.Execute("update a set b = 1");
+                }
+                finally
+                {
+                    conn.Release();
+                }
+                conn = replica.GetConnection();
+                try
+                {
+                    conn.Execute("update a set b = 2");
+                }
+                finally
+                {
+                    conn.Release();
+                }
+                conn = null;
+            }
+        }
+        """, ReleaseInFinally);
+
+    // ---------------------------------------------------------------- locals read after the try
+
+    [Fact]
+    public Task A_local_read_after_the_try_is_declared_before_it() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool primary, Pool replica)
+            {
+                var conn = [|primary.GetConnection()|];
+                var count = conn.Execute("select count(*) from a");
+                conn = replica.GetConnection();
+                try
+                {
+                    return count + conn.Execute("select 1");
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            int M(Pool primary, Pool replica)
+            {
+                var conn = primary.GetConnection();
+                int count;
+                try
+                {
+                    count = conn.Execute("select count(*) from a");
+                }
+                finally
+                {
+                    conn.Release();
+                }
+                conn = replica.GetConnection();
+                try
+                {
+                    return count + conn.Execute("select 1");
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """, ReleaseInFinally);
+
+    [Fact]
+    public Task A_local_read_only_inside_the_try_stays_declared_there() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool primary, Pool replica)
+            {
+                var conn = [|primary.GetConnection()|];
+                var count = conn.Execute("select count(*) from a");
+                Log.Info(count.ToString());
+                conn = replica.GetConnection();
+                try
+                {
+                    return conn.Execute("select 1");
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            int M(Pool primary, Pool replica)
+            {
+                var conn = primary.GetConnection();
+                try
+                {
+                    var count = conn.Execute("select count(*) from a");
+                    Log.Info(count.ToString());
+                }
+                finally
+                {
+                    conn.Release();
+                }
+                conn = replica.GetConnection();
+                try
+                {
+                    return conn.Execute("select 1");
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """, ReleaseInFinally);
+
+    [Theory]
+    [InlineData("int count = conn.Execute(\"select 1\"), total = 0;", "count + total")] // two variables in one declaration
+    [InlineData("int count = conn.Execute(\"select 1\"), total = count + 1;", "count")] // two variables in one declaration, one read after
+    [InlineData("int count; count = conn.Execute(\"select 1\");", "count")] // declared without a value
+    [InlineData("var count = new { N = conn.Execute(\"select 1\") };", "count.N")] // a type that cannot be named
+    [InlineData("using var command = new Command(); conn.Execute(\"select 1\");", "command.N")] // a using declaration (disposed at the end of the block)
+    public Task A_local_read_after_the_try_that_cannot_be_declared_before_it_gets_no_fix(string declaration, string read)
+    {
+        var source = $$"""
+            using System;
+            using Prelude;
+
+            sealed class Command : IDisposable
+            {
+                public int N => 1;
+                public void Dispose() { }
+            }
+
+            class C
+            {
+                int M(Pool primary, Pool replica)
+                {
+                    var conn = [|primary.GetConnection()|];
+                    {{declaration}}
+                    conn = replica.GetConnection();
+                    try
+                    {
+                        return {{read}} + conn.Execute("select 1");
+                    }
+                    finally
+                    {
+                        conn.Release();
+                    }
+                }
+            }
+            """;
+        return Verify.VerifyCodeFixAsync(source, source);
+    }
+
+    // ---------------------------------------------------------------- what the try cannot hold
+
+    [Fact]
+    public Task A_label_in_the_statements_that_use_the_connection_gets_no_fix()
+    {
+        // A goto from outside a try cannot reach a label inside it.
+        const string source = """
+            using Prelude;
+
+            class C
+            {
+                void M(Pool pool, bool again)
+                {
+                    var conn = [|pool.GetConnection()|];
+                retry:
+                    conn.Execute("update a set b = 1");
+                    if (again)
+                    {
+                        again = false;
+                        goto retry;
+                    }
+
+                    conn.Execute("update a set b = 2");
+                }
+            }
+            """;
+        return Verify.VerifyCodeFixAsync(source, source);
+    }
+
+    [Fact]
+    public Task A_release_under_a_condition_as_the_only_use_leaves_an_empty_try() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool, bool done)
+            {
+                var conn = [|pool.GetConnection()|];
+                if (done)
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool, bool done)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """, ReleaseInFinally);
+
+    [Fact]
+    public Task A_connection_taken_in_top_level_statements_and_never_used_gets_no_try()
+    {
+        const string source = """
+            using Prelude;
+
+            var pool = new Pool();
+            var conn = [|pool.GetConnection()|];
+            """;
+        var test = Verify.CreateTest(source, source);
+        test.TestState.OutputKind = OutputKind.ConsoleApplication;
+        test.FixedState.OutputKind = OutputKind.ConsoleApplication;
+        return test.RunAsync();
+    }
+
+    [Fact]
+    public Task Top_level_statements_after_a_new_value_stay_after_the_try()
+    {
+        var test = Verify.CreateTest("""
+            using Prelude;
+
+            var pool = new Pool();
+            var conn = [|pool.GetConnection()|];
+            conn.Execute("update a set b = 1");
+            conn = pool.GetConnection();
+            try
+            {
+                conn.Execute("update a set b = 2");
+            }
+            finally
+            {
+                conn.Release();
+            }
+            """, """
+            using Prelude;
+
+            var pool = new Pool();
+            var conn = pool.GetConnection();
+            try
+            {
+                conn.Execute("update a set b = 1");
+            }
+            finally
+            {
+                conn.Release();
+            }
+            conn = pool.GetConnection();
+            try
+            {
+                conn.Execute("update a set b = 2");
+            }
+            finally
+            {
+                conn.Release();
+            }
+            """, ReleaseInFinally);
+        test.TestState.OutputKind = OutputKind.ConsoleApplication;
+        test.FixedState.OutputKind = OutputKind.ConsoleApplication;
+        return test.RunAsync();
+    }
+
+    // ---------------------------------------------------------------- a connection opened again
+
+    [Fact]
+    public Task A_connection_opened_again_after_its_close_is_closed_in_finally_not_disposed() => Verify.VerifyCodeFixAsync("""
+        using MySqlConnector;
+
+        class C
+        {
+            void M(string connectionString, bool quick)
+            {
+                var conn = new MySqlConnection(connectionString);
+                [|conn.Open()|];
+                if (quick)
+                {
+                    conn.Dispose();
+                    return;
+                }
+                using (var cleanup = new MySqlCommand("delete from sessions", conn))
+                {
+                    cleanup.ExecuteNonQuery();
+                }
+                conn.Close();
+                conn.Open();
+                try
+                {
+                    using var audit = new MySqlCommand("insert into audit (event) values ('checked')", conn);
+                    audit.ExecuteNonQuery();
+                }
+                finally
+                {
+                    conn.Close();
+                }
+            }
+        }
+        """, """
+        using MySqlConnector;
+
+        class C
+        {
+            void M(string connectionString, bool quick)
+            {
+                var conn = new MySqlConnection(connectionString);
+                conn.Open();
+                try
+                {
+                    if (quick)
+                    {
+                        return;
+                    }
+                    using (var cleanup = new MySqlCommand("delete from sessions", conn))
+                    {
+                        cleanup.ExecuteNonQuery();
+                    }
+                }
+                finally
+                {
+                    conn.Close();
+                }
+                conn.Open();
+                try
+                {
+                    using var audit = new MySqlCommand("insert into audit (event) values ('checked')", conn);
+                    audit.ExecuteNonQuery();
+                }
+                finally
+                {
+                    conn.Close();
+                }
+            }
+        }
+        """, ReleaseInFinally);
+}
