@@ -21,14 +21,16 @@ public sealed class TenantConfigurationExceptionTests(MariaDbFixture fixture) : 
 
     [Theory]
     [Trait("Guarantee", "9")]
-    [InlineData(MariaDbFixture.MasterDatabase)]
-    [InlineData("mysql")]
-    [InlineData("MySQL")]
-    [InlineData("information_schema")]
-    [InlineData("INFORMATION_SCHEMA")]
-    [InlineData("performance_schema")]
-    [InlineData("sys")]
-    public async Task A_row_naming_the_master_or_a_system_schema_is_refused_by_name(string database)
+    [InlineData(MariaDbFixture.MasterDatabase, "is the master database")]
+    [InlineData("mysql", "is a system schema")]
+    [InlineData("MySQL", "is a system schema")]
+    [InlineData("information_schema", "is a system schema")]
+    [InlineData("INFORMATION_SCHEMA", "is a system schema")]
+    [InlineData("performance_schema", "is a system schema")]
+    [InlineData("sys", "is a system schema")]
+    [InlineData("", "names no database")]
+    [InlineData("  ", "names no database")]
+    public async Task A_row_naming_the_master_or_a_system_schema_or_no_database_is_refused_by_name(string database, string reason)
     {
         await RegisterAsync(BadKey, database);
         await using var db = Server.CreateTenantDatabase();
@@ -40,6 +42,7 @@ public sealed class TenantConfigurationExceptionTests(MariaDbFixture fixture) : 
         Assert.False(error.IsTransient);
         Assert.Contains($"'{BadKey}'", error.Message);
         Assert.Contains(database, error.Message);
+        Assert.Contains(reason, error.Message);
         Assert.Equal([MariaDbFixture.TenantDatabase(1)], await db.QueryTenantAsync<string>(MariaDbFixture.TenantKey(1), "SELECT DATABASE()"));
         await db.WaitUntilAllReturnedAsync();
     }

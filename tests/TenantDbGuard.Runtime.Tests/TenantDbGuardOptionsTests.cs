@@ -262,6 +262,43 @@ public sealed class TenantDbGuardOptionsTests(MariaDbFixture fixture) : IAsyncLi
         Assert.Equal(1, resolver.TotalCalls);
     }
 
+    [Fact]
+    public async Task A_pattern_that_backtracks_badly_still_checks_a_key_at_once()
+    {
+        // (a|aa)+ against a run of a's that ends in '!' takes a backtracking engine minutes: the linear engine answers at once.
+        var valid = new string('a', 40);
+        var resolver = new CountingTenantResolver(new TenantInfo(valid, MariaDbFixture.TenantDatabase(2)));
+        await using var db = Server.CreateTenantDatabase(o =>
+        {
+            o.TenantResolver = resolver.ResolveAsync;
+            o.TenantKeyPattern = "^(a|aa)+$";
+        });
+
+        var check = Task.Run(() => db.QueryTenantAsync<int>(valid + "!", "SELECT 1"));
+
+        await Assert.ThrowsAsync<InvalidTenantKeyException>(() => check.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.Equal([MariaDbFixture.TenantDatabase(2)], await db.QueryTenantAsync<string>(valid, "SELECT DATABASE()"));
+        Assert.Equal(1, resolver.TotalCalls);
+    }
+
+    [Fact]
+    public async Task A_key_whose_check_runs_out_of_time_is_refused_before_any_SQL_runs()
+    {
+        // The lookahead keeps the backtracking engine, whose match timeout stops (a|aa)+ on this key.
+        var key = new string('a', 40) + "!";
+        var resolver = new CountingTenantResolver(new TenantInfo(key, MariaDbFixture.TenantDatabase(2)));
+        await using var db = Server.CreateTenantDatabase(o =>
+        {
+            o.TenantResolver = resolver.ResolveAsync;
+            o.TenantKeyPattern = "^(?=a)(a|aa)+$";
+        });
+
+        var error = await Assert.ThrowsAsync<InvalidTenantKeyException>(() => db.QueryTenantAsync<int>(key, "SELECT 1"));
+
+        Assert.Equal(key, error.TenantKey);
+        Assert.Equal(0, resolver.TotalCalls);
+    }
+
     // ---- TenantsTable ----
 
     [Fact]

@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using Dapper;
+using Microsoft.Extensions.Time.Testing;
+using TenantDbGuard.Core;
 using TenantDbGuard.Runtime.Tests.Infrastructure;
 using Xunit.Abstractions;
 
@@ -246,6 +248,28 @@ public sealed class TenantResolutionTests(MariaDbFixture fixture, ITestOutputHel
         Assert.InRange(grown, long.MinValue, 4 * 1024 * 1024);
         Assert.Equal([1], await db.QueryTenantAsync<int>("tenant-real", "SELECT 1"));
         Assert.Equal(1, realLookups);
+    }
+
+    [Fact]
+    [Trait("Guarantee", "8")]
+    public async Task A_custom_resolver_is_asked_about_every_new_key_however_many_arrive()
+    {
+        // The flood limit guards the tenants table; a custom resolver is the application's own, limited as it sees fit.
+        // The clock stands still, so that a bucket of new-key lookups would not refill.
+        var resolver = new CountingTenantResolver();
+        await using var db = Server.CreateTenantDatabase(o =>
+        {
+            o.TenantResolver = resolver.ResolveAsync;
+            o.TimeProvider = new FakeTimeProvider();
+        });
+
+        for (var i = 0; i < 3 * TenantResolverCache.NewKeysPerSecond; i++)
+        {
+            var error = await Assert.ThrowsAsync<TenantNotFoundException>(() => db.QueryTenantAsync<int>($"unknown-{i}", "SELECT 1"));
+            Assert.False(error.IsTransient);
+        }
+
+        Assert.Equal(3 * TenantResolverCache.NewKeysPerSecond, resolver.TotalCalls);
     }
 
     // ---- 12. Eviction on demand, and log-safe messages ----
