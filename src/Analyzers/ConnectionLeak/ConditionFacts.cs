@@ -19,7 +19,7 @@ internal sealed class ConditionFacts
     private readonly LeakFlowAnalysis _analysis;
     private Dictionary<ISymbol, int>? _indexes;
     private HashSet<ISymbol>? _untracked;
-    private Dictionary<CaptureId, IOperation?>? _captures;
+    private Dictionary<CaptureId, List<IOperation>>? _captures;
     private HashSet<ISymbol>? _assigned;
 
     public ConditionFacts(LeakFlowAnalysis analysis)
@@ -105,7 +105,7 @@ internal sealed class ConditionFacts
     {
         var symbol = TrackedVariables.Unwrap(operation) switch
         {
-            IFlowCaptureReferenceOperation capture when depth < 4 && Captures.TryGetValue(capture.Id, out var value) => Stable(value, depth + 1),
+            IFlowCaptureReferenceOperation capture when depth < 4 && CapturedValues(capture.Id) is { Count: 1 } values => Stable(values[0], depth + 1),
             IFieldReferenceOperation { Instance: null or IInstanceReferenceOperation } field => field.Field,
             IParameterReferenceOperation { Parameter.RefKind: RefKind.None } parameter => parameter.Parameter,
             _ => null,
@@ -116,19 +116,25 @@ internal sealed class ConditionFacts
     private static bool IsNull(IOperation operation) =>
         TrackedVariables.Unwrap(operation) is { ConstantValue: { HasValue: true, Value: null } } constant && constant.Type?.IsValueType != true;
 
-    /// <summary>The value of each flow capture that is captured once (null for those captured several times).</summary>
-    private Dictionary<CaptureId, IOperation?> Captures => _captures ??= FindCaptures();
+    /// <summary>The values a flow capture of the graph captures (several for 'a ?? b', 'c ? a : b', 'x?.P').</summary>
+    public IReadOnlyList<IOperation> CapturedValues(CaptureId id) =>
+        (_captures ??= FindCaptures()).TryGetValue(id, out var values) ? values : (IReadOnlyList<IOperation>)System.Array.Empty<IOperation>();
 
     private HashSet<ISymbol> Assigned => _assigned ??= FindAssigned();
 
-    private Dictionary<CaptureId, IOperation?> FindCaptures()
+    private Dictionary<CaptureId, List<IOperation>> FindCaptures()
     {
-        var captures = new Dictionary<CaptureId, IOperation?>();
+        var captures = new Dictionary<CaptureId, List<IOperation>>();
         foreach (var node in AllOperations())
         {
             if (node is IFlowCaptureOperation capture)
             {
-                captures[capture.Id] = captures.ContainsKey(capture.Id) ? null : capture.Value;
+                if (!captures.TryGetValue(capture.Id, out var values))
+                {
+                    captures.Add(capture.Id, values = new List<IOperation>());
+                }
+
+                values.Add(capture.Value);
             }
         }
 

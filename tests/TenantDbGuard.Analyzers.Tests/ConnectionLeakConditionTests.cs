@@ -1,0 +1,229 @@
+using Microsoft.CodeAnalysis.Testing;
+using Verify = TenantDbGuard.Analyzers.Tests.Verifiers.CSharpAnalyzerVerifier<TenantDbGuard.Analyzers.ConnectionLeakAnalyzer>;
+
+namespace TenantDbGuard.Analyzers.Tests;
+
+/// <summary>
+/// What a branch's condition proves about the connection (TDG001, TDG004): a null test in any spelling, a <c>State</c>
+/// test (operands either way round, <c>is</c> patterns, negations, property patterns, <c>?.</c>), a 'released' flag, and
+/// an ownership test a method repeats. Each shape is paired with its opposite, which must be reported.
+/// </summary>
+public sealed class ConnectionLeakConditionTests
+{
+    // ---------------------------------------------------------------- State tests on an open connection
+
+    private static string ClosedInFinallyUnder(string condition) => $$"""
+        using System.Data;
+        using MySqlConnector;
+
+        class C
+        {
+            int M(string cs)
+            {
+                var conn = new MySqlConnection(cs);
+                try
+                {
+                    {|#0:conn.Open()|};
+                    using var cmd = new MySqlCommand("delete from sessions", conn);
+                    return cmd.ExecuteNonQuery();
+                }
+                finally
+                {
+                    if ({{condition}})
+                    {
+                        conn.Close();
+                    }
+                }
+            }
+        }
+        """;
+
+    [Theory]
+    [InlineData("conn.State == ConnectionState.Open")]
+    [InlineData("ConnectionState.Open == conn.State")]
+    [InlineData("conn.State != ConnectionState.Closed")]
+    [InlineData("ConnectionState.Closed != conn.State")]
+    [InlineData("!(conn.State == ConnectionState.Closed)")]
+    [InlineData("!(conn.State != ConnectionState.Open)")]
+    [InlineData("conn.State is ConnectionState.Open")]
+    [InlineData("conn.State is not ConnectionState.Closed")]
+    [InlineData("!(conn.State is ConnectionState.Closed)")]
+    [InlineData("conn.State is ConnectionState.Open or ConnectionState.Executing")]
+    [InlineData("conn.State is not (ConnectionState.Closed or ConnectionState.Broken)")]
+    [InlineData("conn is { State: ConnectionState.Open }")]
+    [InlineData("conn is { State: not ConnectionState.Closed }")]
+    [InlineData("conn?.State == ConnectionState.Open")]
+    [InlineData("conn != null && conn.State == ConnectionState.Open")]
+    [InlineData("conn.State == ConnectionState.Open || conn.State == ConnectionState.Broken")]
+    public Task Close_under_a_State_test_that_holds_whenever_the_connection_is_open_is_not_reported(string condition) =>
+        Verify.VerifyAnalyzerAsync(ClosedInFinallyUnder(condition).Replace("{|#0:conn.Open()|}", "conn.Open()"));
+
+    [Theory]
+    [InlineData("conn.State == ConnectionState.Closed")]
+    [InlineData("ConnectionState.Closed == conn.State")]
+    [InlineData("conn.State != ConnectionState.Open")]
+    [InlineData("ConnectionState.Open != conn.State")]
+    [InlineData("!(conn.State == ConnectionState.Open)")]
+    [InlineData("!(conn.State != ConnectionState.Closed)")]
+    [InlineData("conn.State is ConnectionState.Closed")]
+    [InlineData("conn.State is not ConnectionState.Open")]
+    [InlineData("!(conn.State is ConnectionState.Open)")]
+    [InlineData("conn.State is ConnectionState.Closed or ConnectionState.Broken")]
+    [InlineData("conn is { State: ConnectionState.Closed }")]
+    [InlineData("conn?.State == ConnectionState.Broken")]
+    [InlineData("conn.State == ConnectionState.Broken && conn.State == ConnectionState.Open")]
+    public Task Close_under_a_State_test_that_fails_for_an_open_connection_is_reported(string condition) =>
+        Verify.VerifyAnalyzerAsync(ClosedInFinallyUnder(condition),
+            Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 13"));
+
+    // ---------------------------------------------------------------- null tests
+
+    private static string ReleasedInFinallyUnder(string condition) => $$"""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                PooledConnection conn = null;
+                try
+                {
+                    conn = {|#0:pool.GetConnection()|};
+                    return conn.Execute("select 1");
+                }
+                finally
+                {
+                    if ({{condition}})
+                    {
+                        conn.Release();
+                    }
+                }
+            }
+        }
+        """;
+
+    [Theory]
+    [InlineData("conn != null")]
+    [InlineData("null != conn")]
+    [InlineData("(object)conn != null")]
+    [InlineData("conn is not null")]
+    [InlineData("!(conn is null)")]
+    [InlineData("!(conn == null)")]
+    [InlineData("!(null == conn)")]
+    [InlineData("conn is { }")]
+    [InlineData("conn is object")]
+    [InlineData("conn is PooledConnection")]
+    [InlineData("conn is PooledConnection c")]
+    [InlineData("!(conn is not { })")]
+    public Task Release_under_a_test_that_the_connection_is_not_null_is_not_reported(string condition) =>
+        Verify.VerifyAnalyzerAsync(ReleasedInFinallyUnder(condition).Replace("{|#0:pool.GetConnection()|}", "pool.GetConnection()"));
+
+    [Theory]
+    [InlineData("conn == null")]
+    [InlineData("null == conn")]
+    [InlineData("conn is null")]
+    [InlineData("!(conn != null)")]
+    [InlineData("!(null != conn)")]
+    [InlineData("!(conn is not null)")]
+    [InlineData("conn is not { }")]
+    [InlineData("conn is not PooledConnection")]
+    [InlineData("!(conn is { })")]
+    [InlineData("conn is string")]
+    public Task Release_under_a_test_that_the_connection_is_null_is_reported(string condition) =>
+        Verify.VerifyAnalyzerAsync(ReleasedInFinallyUnder(condition).Replace("conn is string", "(object)conn is string"),
+            Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 11"));
+
+    private static string ReturnsEarlyUnder(string condition) => $$"""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                var conn = {|#0:pool.GetConnection()|};
+                if ({{condition}})
+                {
+                    return 0;
+                }
+
+                try
+                {
+                    return conn.Execute("select 1");
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """;
+
+    [Theory]
+    [InlineData("conn == null")]
+    [InlineData("null == conn")]
+    [InlineData("conn is null")]
+    [InlineData("!(conn != null)")]
+    [InlineData("conn is not { }")]
+    [InlineData("conn is not PooledConnection")]
+    public Task Early_return_when_the_connection_is_null_is_not_reported(string condition) =>
+        Verify.VerifyAnalyzerAsync(ReturnsEarlyUnder(condition).Replace("{|#0:pool.GetConnection()|}", "pool.GetConnection()"));
+
+    [Theory]
+    [InlineData("conn != null")]
+    [InlineData("null != conn")]
+    [InlineData("conn is not null")]
+    [InlineData("!(conn == null)")]
+    [InlineData("conn is { }")]
+    [InlineData("conn is PooledConnection")]
+    public Task Early_return_when_the_connection_is_not_null_is_reported(string condition) =>
+        Verify.VerifyAnalyzerAsync(ReturnsEarlyUnder(condition),
+            Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 10"));
+
+    // ---------------------------------------------------------------- State tests after a release (TDG004)
+
+    private static string ClosedAfterDisposeUnder(string condition) => $$"""
+        using System.Data;
+        using MySqlConnector;
+
+        class C
+        {
+            void M(string cs)
+            {
+                var conn = new MySqlConnection(cs);
+                conn.Open();
+                {|#1:conn.Dispose()|};
+                if ({{condition}})
+                {
+                    {|#0:conn.Close()|};
+                }
+            }
+        }
+        """;
+
+    [Theory]
+    [InlineData("conn.State == ConnectionState.Open")]
+    [InlineData("ConnectionState.Open == conn.State")]
+    [InlineData("conn.State != ConnectionState.Closed")]
+    [InlineData("!(conn.State == ConnectionState.Closed)")]
+    [InlineData("conn.State is ConnectionState.Open")]
+    [InlineData("conn.State is not ConnectionState.Closed")]
+    [InlineData("!(conn.State is ConnectionState.Closed)")]
+    [InlineData("conn.State is ConnectionState.Open or ConnectionState.Executing")]
+    [InlineData("conn is { State: ConnectionState.Open }")]
+    [InlineData("conn?.State == ConnectionState.Open")]
+    public Task Close_of_a_disposed_connection_under_a_test_that_it_is_open_is_not_reported(string condition) =>
+        Verify.VerifyAnalyzerAsync(ClosedAfterDisposeUnder(condition).Replace("{|#1:conn.Dispose()|}", "conn.Dispose()").Replace("{|#0:conn.Close()|}", "conn.Close()"));
+
+    [Theory]
+    [InlineData("conn.State == ConnectionState.Closed")]
+    [InlineData("ConnectionState.Closed == conn.State")]
+    [InlineData("conn.State != ConnectionState.Open")]
+    [InlineData("!(conn.State == ConnectionState.Open)")]
+    [InlineData("conn.State is ConnectionState.Closed")]
+    [InlineData("conn.State is not ConnectionState.Open")]
+    [InlineData("conn is { State: ConnectionState.Closed }")]
+    public Task Close_of_a_disposed_connection_under_a_test_that_it_is_closed_is_reported(string condition) =>
+        Verify.VerifyAnalyzerAsync(ClosedAfterDisposeUnder(condition),
+            Verify.Diagnostic(Descriptors.ConnectionUsedAfterRelease).WithLocation(0).WithLocation(1)
+                .WithArguments("'conn'", "is released again at line 13 after it was released at line 10"));
+}
