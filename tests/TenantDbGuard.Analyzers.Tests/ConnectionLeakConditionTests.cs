@@ -55,6 +55,8 @@ public sealed class ConnectionLeakConditionTests
     [InlineData("conn?.State == ConnectionState.Open")]
     [InlineData("conn != null && conn.State == ConnectionState.Open")]
     [InlineData("conn.State == ConnectionState.Open || conn.State == ConnectionState.Broken")]
+    [InlineData("(conn.State == ConnectionState.Closed) == false")]
+    [InlineData("true == (conn.State is ConnectionState.Open)")]
     public Task Close_under_a_State_test_that_holds_whenever_the_connection_is_open_is_not_reported(string condition) =>
         Verify.VerifyAnalyzerAsync(ClosedInFinallyUnder(condition).Replace("{|#0:conn.Open()|}", "conn.Open()"));
 
@@ -72,6 +74,8 @@ public sealed class ConnectionLeakConditionTests
     [InlineData("conn is { State: ConnectionState.Closed }")]
     [InlineData("conn?.State == ConnectionState.Broken")]
     [InlineData("conn.State == ConnectionState.Broken && conn.State == ConnectionState.Open")]
+    [InlineData("(conn.State == ConnectionState.Open) == false")]
+    [InlineData("(conn.State is ConnectionState.Closed) != false")]
     public Task Close_under_a_State_test_that_fails_for_an_open_connection_is_reported(string condition) =>
         Verify.VerifyAnalyzerAsync(ClosedInFinallyUnder(condition),
             Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 13"));
@@ -226,4 +230,121 @@ public sealed class ConnectionLeakConditionTests
         Verify.VerifyAnalyzerAsync(ClosedAfterDisposeUnder(condition),
             Verify.Diagnostic(Descriptors.ConnectionUsedAfterRelease).WithLocation(0).WithLocation(1)
                 .WithArguments("'conn'", "is released again at line 13 after it was released at line 10"));
+
+    // ---------------------------------------------------------------- an ownership test repeated in 'finally'
+
+    private static string OwnedUnder(string acquisition, string condition) => $$"""
+        using MySqlConnector;
+
+        sealed class OutboxStore
+        {
+            private readonly MySqlDataSource _dataSource;
+            private readonly MySqlConnection? _external;
+
+            public OutboxStore(MySqlDataSource dataSource, MySqlConnection? external)
+            {
+                _dataSource = dataSource;
+                _external = external;
+            }
+
+            public long Count()
+            {
+                var conn = {{acquisition.Replace("OPEN", "{|#0:_dataSource.OpenConnection()|}")}};
+                var owned = _external is null;
+                var borrowed = _external != null;
+                try
+                {
+                    using var cmd = new MySqlCommand("select count(*) from outbox", conn);
+                    return (long)cmd.ExecuteScalar()!;
+                }
+                finally
+                {
+                    if ({{condition}})
+                    {
+                        conn.Dispose();
+                    }
+                }
+            }
+        }
+        """;
+
+    [Theory]
+    [InlineData("_external ?? OPEN", "_external == null")]
+    [InlineData("_external ?? OPEN", "null == _external")]
+    [InlineData("_external ?? OPEN", "_external is null")]
+    [InlineData("_external ?? OPEN", "!(_external != null)")]
+    [InlineData("_external ?? OPEN", "!(_external is not null)")]
+    [InlineData("_external ?? OPEN", "owned")]
+    [InlineData("_external ?? OPEN", "!borrowed")]
+    [InlineData("_external ?? OPEN", "!!owned")]
+    [InlineData("_external ?? OPEN", "owned == true")]
+    [InlineData("_external ?? OPEN", "false == borrowed")]
+    [InlineData("_external ?? OPEN", "(_external == null) != false")]
+    [InlineData("_external is null ? OPEN : _external", "owned")]
+    [InlineData("_external is not null ? _external : OPEN", "_external is null")]
+    [InlineData("null != _external ? _external : OPEN", "null == _external")]
+    [InlineData("!(_external == null) ? _external : OPEN", "!borrowed")]
+    [InlineData("this._external ?? OPEN", "this._external == null")]
+    public Task Release_under_a_repeated_test_that_proves_the_method_opened_it_is_not_reported(string acquisition, string condition) =>
+        Verify.VerifyAnalyzerAsync(OwnedUnder(acquisition, condition).Replace("{|#0:_dataSource.OpenConnection()|}", "_dataSource.OpenConnection()"));
+
+    [Theory]
+    [InlineData("_external ?? OPEN", "_external != null")]
+    [InlineData("_external ?? OPEN", "null != _external")]
+    [InlineData("_external ?? OPEN", "_external is not null")]
+    [InlineData("_external ?? OPEN", "!(_external == null)")]
+    [InlineData("_external ?? OPEN", "!(_external is null)")]
+    [InlineData("_external ?? OPEN", "!owned")]
+    [InlineData("_external ?? OPEN", "borrowed")]
+    [InlineData("_external ?? OPEN", "owned == false")]
+    [InlineData("_external ?? OPEN", "true != owned")]
+    [InlineData("_external ?? OPEN", "(_external == null) == false")]
+    [InlineData("_external is null ? OPEN : _external", "!owned")]
+    [InlineData("_external is not null ? _external : OPEN", "_external is not null")]
+    [InlineData("null != _external ? _external : OPEN", "null != _external")]
+    public Task Release_under_a_repeated_test_that_proves_the_connection_is_borrowed_is_reported(string acquisition, string condition) =>
+        Verify.VerifyAnalyzerAsync(OwnedUnder(acquisition, condition),
+            Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 22"));
+
+    private static string OwnedByParameter(string condition) => $$"""
+        using MySqlConnector;
+
+        sealed class Reports
+        {
+            public long Count(MySqlDataSource dataSource, MySqlConnection shared, bool own)
+            {
+                var conn = own ? {|#0:dataSource.OpenConnection()|} : shared;
+                try
+                {
+                    using var cmd = new MySqlCommand("select count(*) from reports", conn);
+                    return (long)cmd.ExecuteScalar()!;
+                }
+                finally
+                {
+                    if ({{condition}})
+                    {
+                        conn.Dispose();
+                    }
+                }
+            }
+        }
+        """;
+
+    [Theory]
+    [InlineData("own")]
+    [InlineData("!!own")]
+    [InlineData("own == true")]
+    [InlineData("false != own")]
+    [InlineData("!(own == false)")]
+    public Task Release_under_the_bool_parameter_that_chose_to_open_is_not_reported(string condition) =>
+        Verify.VerifyAnalyzerAsync(OwnedByParameter(condition).Replace("{|#0:dataSource.OpenConnection()|}", "dataSource.OpenConnection()"));
+
+    [Theory]
+    [InlineData("!own")]
+    [InlineData("own == false")]
+    [InlineData("own != true")]
+    [InlineData("true == !own")]
+    public Task Release_under_the_opposite_of_the_bool_parameter_that_chose_to_open_is_reported(string condition) =>
+        Verify.VerifyAnalyzerAsync(OwnedByParameter(condition),
+            Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 11"));
 }

@@ -80,6 +80,8 @@ internal sealed class ConditionFacts
                 return Read(not.Operand, depth + 1) is var (negated, polarity) ? (negated, !polarity) : null;
             case IIsNullOperation isNull:
                 return Stable(isNull.Operand, depth) is { } nullTested ? (nullTested, true) : null;
+            case IBinaryOperation binary when ComparedToBool(binary) is var (operand, same):
+                return Read(operand, depth + 1) is var (boolTested, boolPolarity) ? (boolTested, boolPolarity == same) : null;
             case IBinaryOperation { OperatorKind: BinaryOperatorKind.Equals or BinaryOperatorKind.NotEquals } binary:
             {
                 var other = IsNull(binary.RightOperand) ? binary.LeftOperand : IsNull(binary.LeftOperand) ? binary.RightOperand : null;
@@ -112,6 +114,26 @@ internal sealed class ConditionFacts
         };
         return symbol is not null && !Assigned.Contains(symbol) ? symbol : null;
     }
+
+    /// <summary>
+    /// <c>x == true</c>, <c>false != x</c>, ...: the bool operand, and whether the comparison is true exactly when the
+    /// operand is; null for any other condition.
+    /// </summary>
+    public static (IOperation Operand, bool Same)? ComparedToBool(IOperation? condition)
+    {
+        if (TrackedVariables.Unwrap(condition) is not IBinaryOperation { OperatorKind: BinaryOperatorKind.Equals or BinaryOperatorKind.NotEquals } binary)
+        {
+            return null;
+        }
+
+        var (operand, constant) = BoolConstant(binary.RightOperand) is { } right ? (binary.LeftOperand, right)
+            : BoolConstant(binary.LeftOperand) is { } left ? (binary.RightOperand, left)
+            : (null, false);
+        return operand is null ? null : (operand, constant == (binary.OperatorKind == BinaryOperatorKind.Equals));
+    }
+
+    private static bool? BoolConstant(IOperation operation) =>
+        TrackedVariables.Unwrap(operation)?.ConstantValue is { HasValue: true, Value: bool value } ? value : null;
 
     private static bool IsNull(IOperation operation) =>
         TrackedVariables.Unwrap(operation) is { ConstantValue: { HasValue: true, Value: null } } constant && constant.Type?.IsValueType != true;

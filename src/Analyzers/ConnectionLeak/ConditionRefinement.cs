@@ -46,6 +46,8 @@ internal sealed class ConditionRefinement
         {
             case IUnaryOperation { OperatorKind: UnaryOperatorKind.Not } not:
                 return Refine(config, not.Operand, !outcome);
+            case IBinaryOperation binary when ConditionFacts.ComparedToBool(binary) is var (operand, same):
+                return Refine(config, operand, same == outcome);
             case IInvocationOperation invocation when _analysis.Site is { OnlyWhenTrue: true } site && ReferenceEquals(invocation, site.Invocation):
                 // 'TryCheckout(out var lease)' returned false: it acquired nothing.
                 return outcome ? config : new PathState(ResourceStatus.Released, HolderSet.Empty, 0, config.Flags);
@@ -102,6 +104,8 @@ internal sealed class ConditionRefinement
         {
             case IUnaryOperation { OperatorKind: UnaryOperatorKind.Not } not:
                 return RefineReleased(config, not.Operand, !outcome);
+            case IBinaryOperation binary when ConditionFacts.ComparedToBool(binary) is var (operand, same):
+                return RefineReleased(config, operand, same == outcome);
             case ILocalReferenceOperation local when _analysis.Flags.Value(config, local.Local) is { } flag:
                 return flag == outcome ? config : null;
             case { } test when HoldsWhenStateIs(config, test, Closed) is { } holds:
