@@ -56,6 +56,10 @@ public sealed class ConnectionLeakConditionTests
     [InlineData("conn != null && conn.State == ConnectionState.Open")]
     [InlineData("conn.State == ConnectionState.Open || conn.State == ConnectionState.Broken")]
     [InlineData("(conn.State == ConnectionState.Closed) == false")]
+    [InlineData("conn.State is not ConnectionState.Closed and not ConnectionState.Broken")]
+    [InlineData("conn is not null and { State: ConnectionState.Open }")]
+    [InlineData("conn is MySqlConnection { State: ConnectionState.Open } open")]
+    [InlineData("conn is { Database: \"tenants\" } or { State: ConnectionState.Open }")]
     [InlineData("true == (conn.State is ConnectionState.Open)")]
     public Task Close_under_a_State_test_that_holds_whenever_the_connection_is_open_is_not_reported(string condition) =>
         Verify.VerifyAnalyzerAsync(ClosedInFinallyUnder(condition).Replace("{|#0:conn.Open()|}", "conn.Open()"));
@@ -76,6 +80,12 @@ public sealed class ConnectionLeakConditionTests
     [InlineData("conn.State == ConnectionState.Broken && conn.State == ConnectionState.Open")]
     [InlineData("(conn.State == ConnectionState.Open) == false")]
     [InlineData("(conn.State is ConnectionState.Closed) != false")]
+    [InlineData("conn.State is not ConnectionState.Open and not ConnectionState.Broken")]
+    [InlineData("conn is { State: ConnectionState.Open, Database: \"tenants\" }")]
+    [InlineData("conn is { State: ConnectionState.Open } and { Database: \"tenants\" }")]
+    [InlineData("conn is { Database: \"tenants\" } or { State: ConnectionState.Closed }")]
+    [InlineData("(cs.Length > 0 ? ConnectionState.Broken : conn.State) == ConnectionState.Open")]
+    [InlineData("(cs.Length > 0 ? conn.State : ConnectionState.Broken) == ConnectionState.Open")]
     public Task Close_under_a_State_test_that_fails_for_an_open_connection_is_reported(string condition) =>
         Verify.VerifyAnalyzerAsync(ClosedInFinallyUnder(condition),
             Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 13"));
