@@ -90,6 +90,21 @@ public sealed class ConnectionLeakConditionTests
         Verify.VerifyAnalyzerAsync(ClosedInFinallyUnder(condition),
             Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 13"));
 
+    [Theory]
+    [InlineData("conn is System.IDisposable disposable")]
+    [InlineData("conn is System.Data.Common.DbConnection")]
+    [InlineData("conn is System.ComponentModel.Component { }")]
+    [InlineData("conn is MySqlConnection")]
+    public Task Close_under_a_type_test_that_every_connection_passes_is_not_reported(string condition) =>
+        Verify.VerifyAnalyzerAsync(ClosedInFinallyUnder(condition).Replace("{|#0:conn.Open()|}", "conn.Open()"));
+
+    [Theory]
+    [InlineData("(object)conn is System.IServiceProvider")]
+    [InlineData("(object)conn is System.IO.Stream stream")]
+    public Task Close_under_a_type_test_that_no_connection_passes_is_reported(string condition) =>
+        Verify.VerifyAnalyzerAsync(ClosedInFinallyUnder(condition),
+            Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 13"));
+
     // ---------------------------------------------------------------- null tests
 
     private static string ReleasedInFinallyUnder(string condition) => $$"""
