@@ -372,4 +372,57 @@ public sealed class ConnectionLeakConditionTests
     public Task Release_under_the_opposite_of_the_bool_parameter_that_chose_to_open_is_reported(string condition) =>
         Verify.VerifyAnalyzerAsync(OwnedByParameter(condition),
             Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 11"));
+
+    // ---------------------------------------------------------------- a 'released' flag in any spelling
+
+    private static string ReleasedUnlessFlagged(string condition) => $$"""
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool, bool early)
+            {
+                var conn = {|#0:pool.GetConnection()|};
+                var released = false;
+                try
+                {
+                    conn.Execute("update a set b = 1");
+                    if (early)
+                    {
+                        {|#1:conn.Release()|};
+                        released = true;
+                    }
+
+                    Log.Info("done");
+                }
+                finally
+                {
+                    if ({{condition}})
+                    {
+                        {|#2:conn.Release()|};
+                    }
+                }
+            }
+        }
+        """;
+
+    [Theory]
+    [InlineData("!released")]
+    [InlineData("released == false")]
+    [InlineData("false == released")]
+    [InlineData("released != true")]
+    [InlineData("!(released == true)")]
+    public Task Release_in_finally_unless_the_flag_says_released_is_not_reported(string condition) =>
+        Verify.VerifyAnalyzerAsync(ReleasedUnlessFlagged(condition).Replace("{|#0:", "").Replace("{|#1:", "").Replace("{|#2:", "").Replace("|}", ""));
+
+    [Theory]
+    [InlineData("released")]
+    [InlineData("released == true")]
+    [InlineData("released != false")]
+    [InlineData("!(released == false)")]
+    public Task Release_in_finally_only_when_the_flag_says_released_is_reported(string condition) =>
+        Verify.VerifyAnalyzerAsync(ReleasedUnlessFlagged(condition),
+            Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that leaves the method after line 18"),
+            Verify.Diagnostic(Descriptors.ConnectionUsedAfterRelease).WithLocation(1).WithLocation(2)
+                .WithArguments("'conn'", "is released at line 14 and again in the 'finally' at line 24"));
 }
