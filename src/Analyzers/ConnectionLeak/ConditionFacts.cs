@@ -19,7 +19,7 @@ internal sealed class ConditionFacts
     private readonly LeakFlowAnalysis _analysis;
     private Dictionary<ISymbol, int>? _indexes;
     private HashSet<ISymbol>? _untracked;
-    private Dictionary<CaptureId, IOperation?>? _captures;
+    private Dictionary<CaptureId, List<IOperation>>? _captures;
     private HashSet<ISymbol>? _assigned;
 
     public ConditionFacts(LeakFlowAnalysis analysis)
@@ -80,6 +80,8 @@ internal sealed class ConditionFacts
                 return Read(not.Operand, depth + 1) is var (negated, polarity) ? (negated, !polarity) : null;
             case IIsNullOperation isNull:
                 return Stable(isNull.Operand, depth) is { } nullTested ? (nullTested, true) : null;
+            case IBinaryOperation binary when ComparedToBool(binary) is var (operand, same):
+                return Read(operand, depth + 1) is var (boolTested, boolPolarity) ? (boolTested, boolPolarity == same) : null;
             case IBinaryOperation { OperatorKind: BinaryOperatorKind.Equals or BinaryOperatorKind.NotEquals } binary:
             {
                 var other = IsNull(binary.RightOperand) ? binary.LeftOperand : IsNull(binary.LeftOperand) ? binary.RightOperand : null;
@@ -105,7 +107,7 @@ internal sealed class ConditionFacts
     {
         var symbol = TrackedVariables.Unwrap(operation) switch
         {
-            IFlowCaptureReferenceOperation capture when depth < 4 && Captures.TryGetValue(capture.Id, out var value) => Stable(value, depth + 1),
+            IFlowCaptureReferenceOperation capture when depth < 4 && CapturedValues(capture.Id) is { Count: 1 } values => Stable(values[0], depth + 1),
             IFieldReferenceOperation { Instance: null or IInstanceReferenceOperation } field => field.Field,
             IParameterReferenceOperation { Parameter.RefKind: RefKind.None } parameter => parameter.Parameter,
             _ => null,
@@ -113,22 +115,48 @@ internal sealed class ConditionFacts
         return symbol is not null && !Assigned.Contains(symbol) ? symbol : null;
     }
 
+    /// <summary>
+    /// <c>x == true</c>, <c>false != x</c>, ...: the bool operand, and whether the comparison is true exactly when the
+    /// operand is; null for any other condition.
+    /// </summary>
+    public static (IOperation Operand, bool Same)? ComparedToBool(IOperation? condition)
+    {
+        if (TrackedVariables.Unwrap(condition) is not IBinaryOperation { OperatorKind: BinaryOperatorKind.Equals or BinaryOperatorKind.NotEquals } binary)
+        {
+            return null;
+        }
+
+        var (operand, constant) = BoolConstant(binary.RightOperand) is { } right ? (binary.LeftOperand, right)
+            : BoolConstant(binary.LeftOperand) is { } left ? (binary.RightOperand, left)
+            : (null, false);
+        return operand is null ? null : (operand, constant == (binary.OperatorKind == BinaryOperatorKind.Equals));
+    }
+
+    private static bool? BoolConstant(IOperation operation) =>
+        TrackedVariables.Unwrap(operation)?.ConstantValue is { HasValue: true, Value: bool value } ? value : null;
+
     private static bool IsNull(IOperation operation) =>
         TrackedVariables.Unwrap(operation) is { ConstantValue: { HasValue: true, Value: null } } constant && constant.Type?.IsValueType != true;
 
-    /// <summary>The value of each flow capture that is captured once (null for those captured several times).</summary>
-    private Dictionary<CaptureId, IOperation?> Captures => _captures ??= FindCaptures();
+    /// <summary>The values a flow capture of the graph captures (several for 'a ?? b', 'c ? a : b', 'x?.P').</summary>
+    public IReadOnlyList<IOperation> CapturedValues(CaptureId id) =>
+        (_captures ??= FindCaptures()).TryGetValue(id, out var values) ? values : (IReadOnlyList<IOperation>)System.Array.Empty<IOperation>();
 
     private HashSet<ISymbol> Assigned => _assigned ??= FindAssigned();
 
-    private Dictionary<CaptureId, IOperation?> FindCaptures()
+    private Dictionary<CaptureId, List<IOperation>> FindCaptures()
     {
-        var captures = new Dictionary<CaptureId, IOperation?>();
+        var captures = new Dictionary<CaptureId, List<IOperation>>();
         foreach (var node in AllOperations())
         {
             if (node is IFlowCaptureOperation capture)
             {
-                captures[capture.Id] = captures.ContainsKey(capture.Id) ? null : capture.Value;
+                if (!captures.TryGetValue(capture.Id, out var values))
+                {
+                    captures.Add(capture.Id, values = new List<IOperation>());
+                }
+
+                values.Add(capture.Value);
             }
         }
 

@@ -46,6 +46,8 @@ internal sealed class ConditionRefinement
         {
             case IUnaryOperation { OperatorKind: UnaryOperatorKind.Not } not:
                 return Refine(config, not.Operand, !outcome);
+            case IBinaryOperation binary when ConditionFacts.ComparedToBool(binary) is var (operand, same):
+                return Refine(config, operand, same == outcome);
             case IInvocationOperation invocation when _analysis.Site is { OnlyWhenTrue: true } site && ReferenceEquals(invocation, site.Invocation):
                 // 'TryCheckout(out var lease)' returned false: it acquired nothing.
                 return outcome ? config : new PathState(ResourceStatus.Released, HolderSet.Empty, 0, config.Flags);
@@ -55,19 +57,14 @@ internal sealed class ConditionRefinement
                 return outcome && _analysis.Variables.HeldBy(config, isNull.Operand) ? null : config;
             case IBinaryOperation binary when binary.OperatorKind is BinaryOperatorKind.Equals or BinaryOperatorKind.NotEquals:
             {
-                var equalWhen = binary.OperatorKind == BinaryOperatorKind.Equals ? outcome : !outcome;
                 if (IsNull(binary.RightOperand) || IsNull(binary.LeftOperand))
                 {
+                    var equalWhen = binary.OperatorKind == BinaryOperatorKind.Equals ? outcome : !outcome;
                     var variable = IsNull(binary.RightOperand) ? binary.LeftOperand : binary.RightOperand;
                     return equalWhen && _analysis.Variables.HeldBy(config, variable) ? null : config;
                 }
 
-                if (StateComparison(config, binary.LeftOperand, binary.RightOperand) is { } state)
-                {
-                    return ProvenNotOpen(state, equalWhen) ? new PathState(ResourceStatus.Released, HolderSet.Empty) : config;
-                }
-
-                return config;
+                return RefineOpen(config, binary, outcome);
             }
 
             case IIsPatternOperation isPattern:
@@ -81,22 +78,17 @@ internal sealed class ConditionRefinement
                     return !matches && _analysis.Variables.HeldBy(config, isPattern.Value) ? null : config;
                 }
 
-                if (pattern is IConstantPatternOperation constant)
+                if (pattern is IConstantPatternOperation constant && IsNull(constant.Value))
                 {
-                    if (IsNull(constant.Value))
-                    {
-                        return matches && _analysis.Variables.HeldBy(config, isPattern.Value) ? null : config;
-                    }
-
-                    if (StateComparison(config, isPattern.Value, constant.Value) is { } state)
-                    {
-                        return ProvenNotOpen(state, matches) ? new PathState(ResourceStatus.Released, HolderSet.Empty) : config;
-                    }
+                    return matches && _analysis.Variables.HeldBy(config, isPattern.Value) ? null : config;
                 }
 
-                return config;
+                return RefineOpen(config, isPattern, outcome);
             }
 
+            case IIsTypeOperation { IsNegated: false } isType when Covers(isType.TypeOperand, isType.ValueOperand.Type):
+                // 'conn is object', 'conn is MySqlConnection': false only when null.
+                return !outcome && _analysis.Variables.HeldBy(config, isType.ValueOperand) ? null : config;
             default:
                 return config;
         }
@@ -112,33 +104,103 @@ internal sealed class ConditionRefinement
         {
             case IUnaryOperation { OperatorKind: UnaryOperatorKind.Not } not:
                 return RefineReleased(config, not.Operand, !outcome);
+            case IBinaryOperation binary when ConditionFacts.ComparedToBool(binary) is var (operand, same):
+                return RefineReleased(config, operand, same == outcome);
             case ILocalReferenceOperation local when _analysis.Flags.Value(config, local.Local) is { } flag:
                 return flag == outcome ? config : null;
-            case IBinaryOperation binary when binary.OperatorKind is BinaryOperatorKind.Equals or BinaryOperatorKind.NotEquals:
-            {
-                var equalWhen = binary.OperatorKind == BinaryOperatorKind.Equals ? outcome : !outcome;
-                return StateComparison(config, binary.LeftOperand, binary.RightOperand) is { } state && IsClosedState(state, equalWhen) is false ? null : config;
-            }
-
-            case IIsPatternOperation { Pattern: IConstantPatternOperation constant } isPattern:
-                return StateComparison(config, isPattern.Value, constant.Value) is { } patternState && IsClosedState(patternState, outcome) is false ? null : config;
+            case { } test when HoldsWhenStateIs(config, test, Closed) is { } holds:
+                return holds == outcome ? config : null;
             default:
                 return config;
         }
     }
 
-    /// <summary>Can a connection whose <c>State</c> is <c>Closed</c> satisfy <c>State == value</c> (or <c>!=</c> when not <paramref name="equal"/>)?</summary>
-    private static bool IsClosedState(int value, bool equal) => equal ? value == 0 : value != 0;
+    /// <summary>A State test on a held connection: on the branch where it does not hold for an open connection, the connection is not open.</summary>
+    private PathState RefineOpen(PathState config, IOperation condition, bool outcome) =>
+        HoldsWhenStateIs(config, condition, Open) is { } holds && holds != outcome ? new PathState(ResourceStatus.Released, HolderSet.Empty) : config;
 
-    private static bool MatchesExactlyNonNull(IPatternOperation pattern, ITypeSymbol? inputType)
+    private const int Closed = 0;
+    private const int Open = 1;
+
+    /// <summary>
+    /// Does <paramref name="condition"/> hold when the <c>State</c> of the connection the path holds is <paramref name="state"/>?
+    /// Null when it tests something else: <c>conn.State == X</c> (either way round, also through <c>conn?.State</c>),
+    /// <c>conn.State is X or not Y</c>, <c>conn is { State: X }</c>.
+    /// </summary>
+    private bool? HoldsWhenStateIs(PathState config, IOperation condition, int state)
     {
-        var matchedType = pattern switch
+        switch (condition)
         {
-            IRecursivePatternOperation { PropertySubpatterns.Length: 0, DeconstructionSubpatterns.Length: 0 } recursive => recursive.MatchedType,
-            IDeclarationPatternOperation declaration => declaration.MatchedType,
-            ITypePatternOperation type => type.MatchedType,
-            _ => null,
-        };
+            case IBinaryOperation { OperatorKind: BinaryOperatorKind.Equals or BinaryOperatorKind.NotEquals } binary:
+            {
+                var constant = IsStateOf(config, binary.LeftOperand) ? binary.RightOperand : IsStateOf(config, binary.RightOperand) ? binary.LeftOperand : null;
+                return StateConstant(constant) is { } value ? (value == state) == (binary.OperatorKind == BinaryOperatorKind.Equals) : null;
+            }
+
+            case IIsPatternOperation isPattern when IsStateOf(config, isPattern.Value):
+                return StateMatches(isPattern.Pattern, state);
+            case IIsPatternOperation isPattern when _analysis.Variables.HeldBy(config, isPattern.Value):
+                return ConnectionMatches(isPattern.Pattern, isPattern.Value.Type, state);
+            default:
+                return null;
+        }
+    }
+
+    /// <summary>Does <paramref name="pattern"/>, applied to a connection's <c>State</c>, match <paramref name="state"/>?</summary>
+    private static bool? StateMatches(IPatternOperation pattern, int state) => pattern switch
+    {
+        IConstantPatternOperation constant => StateConstant(constant.Value) is { } value ? value == state : null,
+        INegatedPatternOperation negated => !StateMatches(negated.Pattern, state),
+        IBinaryPatternOperation binary => Combine(binary.OperatorKind, StateMatches(binary.LeftPattern, state), StateMatches(binary.RightPattern, state)),
+        _ => null,
+    };
+
+    /// <summary>Does <paramref name="pattern"/>, applied to the (non-null) connection the path holds, match when its <c>State</c> is <paramref name="state"/>?</summary>
+    private bool? ConnectionMatches(IPatternOperation pattern, ITypeSymbol? inputType, int state)
+    {
+        switch (pattern)
+        {
+            case IConstantPatternOperation constant when IsNull(constant.Value):
+                return false;
+            case INegatedPatternOperation negated:
+                return !ConnectionMatches(negated.Pattern, inputType, state);
+            case IBinaryPatternOperation binary:
+                return Combine(binary.OperatorKind, ConnectionMatches(binary.LeftPattern, inputType, state), ConnectionMatches(binary.RightPattern, inputType, state));
+            case IRecursivePatternOperation { DeconstructionSubpatterns.Length: 0 } recursive when Covers(recursive.MatchedType, inputType):
+            {
+                bool? matches = true;
+                foreach (var subpattern in recursive.PropertySubpatterns)
+                {
+                    var matchesPart = subpattern.Member is IPropertyReferenceOperation member && IsStateProperty(member) ? StateMatches(subpattern.Pattern, state) : null;
+                    matches = Combine(BinaryOperatorKind.And, matches, matchesPart);
+                }
+
+                return matches;
+            }
+
+            default:
+                return MatchesExactlyNonNull(pattern, inputType) ? true : null;
+        }
+    }
+
+    /// <summary><c>and</c> / <c>or</c> over what is known: an unknown side decides nothing unless the other side decides alone.</summary>
+    private static bool? Combine(BinaryOperatorKind kind, bool? left, bool? right)
+    {
+        var decisive = kind == BinaryOperatorKind.Or;
+        return left == decisive || right == decisive ? decisive : left is null || right is null ? null : !decisive;
+    }
+
+    private static bool MatchesExactlyNonNull(IPatternOperation pattern, ITypeSymbol? inputType) => pattern switch
+    {
+        IRecursivePatternOperation { PropertySubpatterns.Length: 0, DeconstructionSubpatterns.Length: 0 } recursive => Covers(recursive.MatchedType, inputType),
+        IDeclarationPatternOperation declaration => Covers(declaration.MatchedType, inputType),
+        ITypePatternOperation type => Covers(type.MatchedType, inputType),
+        _ => false,
+    };
+
+    /// <summary>Is every non-null value of <paramref name="inputType"/> a <paramref name="matchedType"/> (its own type, a base type, an interface)?</summary>
+    private static bool Covers(ITypeSymbol? matchedType, ITypeSymbol? inputType)
+    {
         if (matchedType is null || inputType is null)
         {
             return false;
@@ -170,27 +232,37 @@ internal sealed class ConditionRefinement
         return false;
     }
 
-    /// <summary>When <paramref name="equal"/> tells whether <c>State == value</c>: is the connection surely not open?</summary>
-    private static bool ProvenNotOpen(int value, bool equal) =>
-        equal ? value != 1 /* Open */ : value == 1;
-
-    private int? StateComparison(PathState config, IOperation left, IOperation right)
+    /// <summary>Is <paramref name="operation"/> the <c>State</c> of a connection the path holds (also read through <c>conn?.State</c>)?</summary>
+    private bool IsStateOf(PathState config, IOperation operation)
     {
-        if (_analysis.Rules.ConnectionState is null)
+        var read = TrackedVariables.Unwrap(operation);
+        if (read is IFlowCaptureReferenceOperation capture)
         {
-            return null;
+            // 'conn?.State': the capture is the State on the branch where the connection is not null, and null on the
+            // other, which a held connection does not take.
+            read = null;
+            foreach (var value in _analysis.Facts.CapturedValues(capture.Id))
+            {
+                if (TrackedVariables.Unwrap(value) is not { ConstantValue: { HasValue: true, Value: null } } and not IDefaultValueOperation)
+                {
+                    if (read is not null)
+                    {
+                        return false;
+                    }
+
+                    read = TrackedVariables.Unwrap(value);
+                }
+            }
         }
 
-        var (property, constant) = TrackedVariables.Unwrap(left) is IPropertyReferenceOperation p ? (p, TrackedVariables.Unwrap(right)) : (TrackedVariables.Unwrap(right) as IPropertyReferenceOperation, TrackedVariables.Unwrap(left));
-        if (property is null || constant is null || property.Property.Name != "State"
-            || !SymbolEqualityComparer.Default.Equals(property.Type, _analysis.Rules.ConnectionState)
-            || !_analysis.Variables.HeldBy(config, property.Instance))
-        {
-            return null;
-        }
-
-        return constant.ConstantValue is { HasValue: true, Value: int value } ? value : null;
+        return read is IPropertyReferenceOperation property && IsStateProperty(property) && _analysis.Variables.HeldBy(config, property.Instance);
     }
+
+    private bool IsStateProperty(IPropertyReferenceOperation property) =>
+        property.Property.Name == "State" && _analysis.Rules.ConnectionState is { } connectionState && SymbolEqualityComparer.Default.Equals(property.Type, connectionState);
+
+    private static int? StateConstant(IOperation? operation) =>
+        TrackedVariables.Unwrap(operation)?.ConstantValue is { HasValue: true, Value: int value } ? value : null;
 
     private static bool IsNull(IOperation operation)
     {

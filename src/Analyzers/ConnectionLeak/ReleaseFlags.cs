@@ -60,13 +60,28 @@ internal sealed class ReleaseFlags
             return false;
         }
 
-        var tested = TrackedVariables.Unwrap(condition);
-        while (tested is IUnaryOperation { OperatorKind: UnaryOperatorKind.Not } not)
-        {
-            tested = TrackedVariables.Unwrap(not.Operand);
-        }
+        return TestedLocal(condition) is { } local && _untracked.Contains(local);
+    }
 
-        return tested is ILocalReferenceOperation { Local: var local } && _untracked.Contains(local);
+    /// <summary>The local a condition tests: <c>released</c>, <c>!released</c>, <c>released == false</c>, ...</summary>
+    private static ILocalSymbol? TestedLocal(IOperation? condition)
+    {
+        var tested = TrackedVariables.Unwrap(condition);
+        while (true)
+        {
+            if (tested is IUnaryOperation { OperatorKind: UnaryOperatorKind.Not } not)
+            {
+                tested = TrackedVariables.Unwrap(not.Operand);
+            }
+            else if (ConditionFacts.ComparedToBool(tested) is var (operand, _))
+            {
+                tested = TrackedVariables.Unwrap(operand);
+            }
+            else
+            {
+                return (tested as ILocalReferenceOperation)?.Local;
+            }
+        }
     }
 
     /// <summary>
@@ -83,13 +98,7 @@ internal sealed class ReleaseFlags
         HashSet<ILocalSymbol>? tested = null;
         foreach (var block in graph.Blocks)
         {
-            var condition = TrackedVariables.Unwrap(block.BranchValue);
-            while (condition is IUnaryOperation { OperatorKind: UnaryOperatorKind.Not } not)
-            {
-                condition = TrackedVariables.Unwrap(not.Operand);
-            }
-
-            if (block.ConditionalSuccessor is not null && condition is ILocalReferenceOperation { Local: var local } && local.Type.SpecialType == SpecialType.System_Boolean)
+            if (block.ConditionalSuccessor is not null && TestedLocal(block.BranchValue) is { Type.SpecialType: SpecialType.System_Boolean } local)
             {
                 (tested ??= new HashSet<ILocalSymbol>(SymbolEqualityComparer.Default)).Add(local);
             }

@@ -1,0 +1,428 @@
+using Microsoft.CodeAnalysis.Testing;
+using Verify = TenantDbGuard.Analyzers.Tests.Verifiers.CSharpAnalyzerVerifier<TenantDbGuard.Analyzers.ConnectionLeakAnalyzer>;
+
+namespace TenantDbGuard.Analyzers.Tests;
+
+/// <summary>
+/// What a branch's condition proves about the connection (TDG001, TDG004): a null test in any spelling, a <c>State</c>
+/// test (operands either way round, <c>is</c> patterns, negations, property patterns, <c>?.</c>), a 'released' flag, and
+/// an ownership test a method repeats. Each shape is paired with its opposite, which must be reported.
+/// </summary>
+public sealed class ConnectionLeakConditionTests
+{
+    // ---------------------------------------------------------------- State tests on an open connection
+
+    private static string ClosedInFinallyUnder(string condition) => $$"""
+        using System.Data;
+        using MySqlConnector;
+
+        class C
+        {
+            int M(string cs)
+            {
+                var conn = new MySqlConnection(cs);
+                try
+                {
+                    {|#0:conn.Open()|};
+                    using var cmd = new MySqlCommand("delete from sessions", conn);
+                    return cmd.ExecuteNonQuery();
+                }
+                finally
+                {
+                    if ({{condition}})
+                    {
+                        conn.Close();
+                    }
+                }
+            }
+        }
+        """;
+
+    [Theory]
+    [InlineData("conn.State == ConnectionState.Open")]
+    [InlineData("ConnectionState.Open == conn.State")]
+    [InlineData("conn.State != ConnectionState.Closed")]
+    [InlineData("ConnectionState.Closed != conn.State")]
+    [InlineData("!(conn.State == ConnectionState.Closed)")]
+    [InlineData("!(conn.State != ConnectionState.Open)")]
+    [InlineData("conn.State is ConnectionState.Open")]
+    [InlineData("conn.State is not ConnectionState.Closed")]
+    [InlineData("!(conn.State is ConnectionState.Closed)")]
+    [InlineData("conn.State is ConnectionState.Open or ConnectionState.Executing")]
+    [InlineData("conn.State is not (ConnectionState.Closed or ConnectionState.Broken)")]
+    [InlineData("conn is { State: ConnectionState.Open }")]
+    [InlineData("conn is { State: not ConnectionState.Closed }")]
+    [InlineData("conn?.State == ConnectionState.Open")]
+    [InlineData("conn != null && conn.State == ConnectionState.Open")]
+    [InlineData("conn.State == ConnectionState.Open || conn.State == ConnectionState.Broken")]
+    [InlineData("(conn.State == ConnectionState.Closed) == false")]
+    [InlineData("conn.State is not ConnectionState.Closed and not ConnectionState.Broken")]
+    [InlineData("conn is not null and { State: ConnectionState.Open }")]
+    [InlineData("conn is MySqlConnection { State: ConnectionState.Open } open")]
+    [InlineData("conn is { Database: \"tenants\" } or { State: ConnectionState.Open }")]
+    [InlineData("true == (conn.State is ConnectionState.Open)")]
+    public Task Close_under_a_State_test_that_holds_whenever_the_connection_is_open_is_not_reported(string condition) =>
+        Verify.VerifyAnalyzerAsync(ClosedInFinallyUnder(condition).Replace("{|#0:conn.Open()|}", "conn.Open()"));
+
+    [Theory]
+    [InlineData("conn.State == ConnectionState.Closed")]
+    [InlineData("ConnectionState.Closed == conn.State")]
+    [InlineData("conn.State != ConnectionState.Open")]
+    [InlineData("ConnectionState.Open != conn.State")]
+    [InlineData("!(conn.State == ConnectionState.Open)")]
+    [InlineData("!(conn.State != ConnectionState.Closed)")]
+    [InlineData("conn.State is ConnectionState.Closed")]
+    [InlineData("conn.State is not ConnectionState.Open")]
+    [InlineData("!(conn.State is ConnectionState.Open)")]
+    [InlineData("conn.State is ConnectionState.Closed or ConnectionState.Broken")]
+    [InlineData("conn is { State: ConnectionState.Closed }")]
+    [InlineData("conn?.State == ConnectionState.Broken")]
+    [InlineData("conn.State == ConnectionState.Broken && conn.State == ConnectionState.Open")]
+    [InlineData("(conn.State == ConnectionState.Open) == false")]
+    [InlineData("(conn.State is ConnectionState.Closed) != false")]
+    [InlineData("conn.State is not ConnectionState.Open and not ConnectionState.Broken")]
+    [InlineData("conn is { State: ConnectionState.Open, Database: \"tenants\" }")]
+    [InlineData("conn is { State: ConnectionState.Open } and { Database: \"tenants\" }")]
+    [InlineData("conn is { Database: \"tenants\" } or { State: ConnectionState.Closed }")]
+    [InlineData("(cs.Length > 0 ? ConnectionState.Broken : conn.State) == ConnectionState.Open")]
+    [InlineData("(cs.Length > 0 ? conn.State : ConnectionState.Broken) == ConnectionState.Open")]
+    public Task Close_under_a_State_test_that_fails_for_an_open_connection_is_reported(string condition) =>
+        Verify.VerifyAnalyzerAsync(ClosedInFinallyUnder(condition),
+            Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 13"));
+
+    [Theory]
+    [InlineData("conn is System.IDisposable disposable")]
+    [InlineData("conn is System.Data.Common.DbConnection")]
+    [InlineData("conn is System.ComponentModel.Component { }")]
+    [InlineData("conn is MySqlConnection")]
+    public Task Close_under_a_type_test_that_every_connection_passes_is_not_reported(string condition) =>
+        Verify.VerifyAnalyzerAsync(ClosedInFinallyUnder(condition).Replace("{|#0:conn.Open()|}", "conn.Open()"));
+
+    [Theory]
+    [InlineData("(object)conn is System.IServiceProvider")]
+    [InlineData("(object)conn is System.IO.Stream stream")]
+    public Task Close_under_a_type_test_that_no_connection_passes_is_reported(string condition) =>
+        Verify.VerifyAnalyzerAsync(ClosedInFinallyUnder(condition),
+            Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 13"));
+
+    // ---------------------------------------------------------------- null tests
+
+    private static string ReleasedInFinallyUnder(string condition) => $$"""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                PooledConnection conn = null;
+                try
+                {
+                    conn = {|#0:pool.GetConnection()|};
+                    return conn.Execute("select 1");
+                }
+                finally
+                {
+                    if ({{condition}})
+                    {
+                        conn.Release();
+                    }
+                }
+            }
+        }
+        """;
+
+    [Theory]
+    [InlineData("conn != null")]
+    [InlineData("null != conn")]
+    [InlineData("(object)conn != null")]
+    [InlineData("conn is not null")]
+    [InlineData("!(conn is null)")]
+    [InlineData("!(conn == null)")]
+    [InlineData("!(null == conn)")]
+    [InlineData("conn is { }")]
+    [InlineData("conn is object")]
+    [InlineData("conn is PooledConnection")]
+    [InlineData("conn is PooledConnection c")]
+    [InlineData("!(conn is not { })")]
+    public Task Release_under_a_test_that_the_connection_is_not_null_is_not_reported(string condition) =>
+        Verify.VerifyAnalyzerAsync(ReleasedInFinallyUnder(condition).Replace("{|#0:pool.GetConnection()|}", "pool.GetConnection()"));
+
+    [Theory]
+    [InlineData("conn == null")]
+    [InlineData("null == conn")]
+    [InlineData("conn is null")]
+    [InlineData("!(conn != null)")]
+    [InlineData("!(null != conn)")]
+    [InlineData("!(conn is not null)")]
+    [InlineData("conn is not { }")]
+    [InlineData("conn is not PooledConnection")]
+    [InlineData("!(conn is { })")]
+    [InlineData("conn is string")]
+    public Task Release_under_a_test_that_the_connection_is_null_is_reported(string condition) =>
+        Verify.VerifyAnalyzerAsync(ReleasedInFinallyUnder(condition).Replace("conn is string", "(object)conn is string"),
+            Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 11"));
+
+    private static string ReturnsEarlyUnder(string condition) => $$"""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                var conn = {|#0:pool.GetConnection()|};
+                if ({{condition}})
+                {
+                    return 0;
+                }
+
+                try
+                {
+                    return conn.Execute("select 1");
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """;
+
+    [Theory]
+    [InlineData("conn == null")]
+    [InlineData("null == conn")]
+    [InlineData("conn is null")]
+    [InlineData("!(conn != null)")]
+    [InlineData("conn is not { }")]
+    [InlineData("conn is not PooledConnection")]
+    public Task Early_return_when_the_connection_is_null_is_not_reported(string condition) =>
+        Verify.VerifyAnalyzerAsync(ReturnsEarlyUnder(condition).Replace("{|#0:pool.GetConnection()|}", "pool.GetConnection()"));
+
+    [Theory]
+    [InlineData("conn != null")]
+    [InlineData("null != conn")]
+    [InlineData("conn is not null")]
+    [InlineData("!(conn == null)")]
+    [InlineData("conn is { }")]
+    [InlineData("conn is PooledConnection")]
+    public Task Early_return_when_the_connection_is_not_null_is_reported(string condition) =>
+        Verify.VerifyAnalyzerAsync(ReturnsEarlyUnder(condition),
+            Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 10"));
+
+    // ---------------------------------------------------------------- State tests after a release (TDG004)
+
+    private static string ClosedAfterDisposeUnder(string condition) => $$"""
+        using System.Data;
+        using MySqlConnector;
+
+        class C
+        {
+            void M(string cs)
+            {
+                var conn = new MySqlConnection(cs);
+                conn.Open();
+                {|#1:conn.Dispose()|};
+                if ({{condition}})
+                {
+                    {|#0:conn.Close()|};
+                }
+            }
+        }
+        """;
+
+    [Theory]
+    [InlineData("conn.State == ConnectionState.Open")]
+    [InlineData("ConnectionState.Open == conn.State")]
+    [InlineData("conn.State != ConnectionState.Closed")]
+    [InlineData("!(conn.State == ConnectionState.Closed)")]
+    [InlineData("conn.State is ConnectionState.Open")]
+    [InlineData("conn.State is not ConnectionState.Closed")]
+    [InlineData("!(conn.State is ConnectionState.Closed)")]
+    [InlineData("conn.State is ConnectionState.Open or ConnectionState.Executing")]
+    [InlineData("conn is { State: ConnectionState.Open }")]
+    [InlineData("conn?.State == ConnectionState.Open")]
+    public Task Close_of_a_disposed_connection_under_a_test_that_it_is_open_is_not_reported(string condition) =>
+        Verify.VerifyAnalyzerAsync(ClosedAfterDisposeUnder(condition).Replace("{|#1:conn.Dispose()|}", "conn.Dispose()").Replace("{|#0:conn.Close()|}", "conn.Close()"));
+
+    [Theory]
+    [InlineData("conn.State == ConnectionState.Closed")]
+    [InlineData("ConnectionState.Closed == conn.State")]
+    [InlineData("conn.State != ConnectionState.Open")]
+    [InlineData("!(conn.State == ConnectionState.Open)")]
+    [InlineData("conn.State is ConnectionState.Closed")]
+    [InlineData("conn.State is not ConnectionState.Open")]
+    [InlineData("conn is { State: ConnectionState.Closed }")]
+    public Task Close_of_a_disposed_connection_under_a_test_that_it_is_closed_is_reported(string condition) =>
+        Verify.VerifyAnalyzerAsync(ClosedAfterDisposeUnder(condition),
+            Verify.Diagnostic(Descriptors.ConnectionUsedAfterRelease).WithLocation(0).WithLocation(1)
+                .WithArguments("'conn'", "is released again at line 13 after it was released at line 10"));
+
+    // ---------------------------------------------------------------- an ownership test repeated in 'finally'
+
+    private static string OwnedUnder(string acquisition, string condition) => $$"""
+        using MySqlConnector;
+
+        sealed class OutboxStore
+        {
+            private readonly MySqlDataSource _dataSource;
+            private readonly MySqlConnection? _external;
+
+            public OutboxStore(MySqlDataSource dataSource, MySqlConnection? external)
+            {
+                _dataSource = dataSource;
+                _external = external;
+            }
+
+            public long Count()
+            {
+                var conn = {{acquisition.Replace("OPEN", "{|#0:_dataSource.OpenConnection()|}")}};
+                var owned = _external is null;
+                var borrowed = _external != null;
+                try
+                {
+                    using var cmd = new MySqlCommand("select count(*) from outbox", conn);
+                    return (long)cmd.ExecuteScalar()!;
+                }
+                finally
+                {
+                    if ({{condition}})
+                    {
+                        conn.Dispose();
+                    }
+                }
+            }
+        }
+        """;
+
+    [Theory]
+    [InlineData("_external ?? OPEN", "_external == null")]
+    [InlineData("_external ?? OPEN", "null == _external")]
+    [InlineData("_external ?? OPEN", "_external is null")]
+    [InlineData("_external ?? OPEN", "!(_external != null)")]
+    [InlineData("_external ?? OPEN", "!(_external is not null)")]
+    [InlineData("_external ?? OPEN", "owned")]
+    [InlineData("_external ?? OPEN", "!borrowed")]
+    [InlineData("_external ?? OPEN", "!!owned")]
+    [InlineData("_external ?? OPEN", "owned == true")]
+    [InlineData("_external ?? OPEN", "false == borrowed")]
+    [InlineData("_external ?? OPEN", "(_external == null) != false")]
+    [InlineData("_external is null ? OPEN : _external", "owned")]
+    [InlineData("_external is not null ? _external : OPEN", "_external is null")]
+    [InlineData("null != _external ? _external : OPEN", "null == _external")]
+    [InlineData("!(_external == null) ? _external : OPEN", "!borrowed")]
+    [InlineData("this._external ?? OPEN", "this._external == null")]
+    public Task Release_under_a_repeated_test_that_proves_the_method_opened_it_is_not_reported(string acquisition, string condition) =>
+        Verify.VerifyAnalyzerAsync(OwnedUnder(acquisition, condition).Replace("{|#0:_dataSource.OpenConnection()|}", "_dataSource.OpenConnection()"));
+
+    [Theory]
+    [InlineData("_external ?? OPEN", "_external != null")]
+    [InlineData("_external ?? OPEN", "null != _external")]
+    [InlineData("_external ?? OPEN", "_external is not null")]
+    [InlineData("_external ?? OPEN", "!(_external == null)")]
+    [InlineData("_external ?? OPEN", "!(_external is null)")]
+    [InlineData("_external ?? OPEN", "!owned")]
+    [InlineData("_external ?? OPEN", "borrowed")]
+    [InlineData("_external ?? OPEN", "owned == false")]
+    [InlineData("_external ?? OPEN", "true != owned")]
+    [InlineData("_external ?? OPEN", "(_external == null) == false")]
+    [InlineData("_external is null ? OPEN : _external", "!owned")]
+    [InlineData("_external is not null ? _external : OPEN", "_external is not null")]
+    [InlineData("null != _external ? _external : OPEN", "null != _external")]
+    public Task Release_under_a_repeated_test_that_proves_the_connection_is_borrowed_is_reported(string acquisition, string condition) =>
+        Verify.VerifyAnalyzerAsync(OwnedUnder(acquisition, condition),
+            Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 22"));
+
+    private static string OwnedByParameter(string condition) => $$"""
+        using MySqlConnector;
+
+        sealed class Reports
+        {
+            public long Count(MySqlDataSource dataSource, MySqlConnection shared, bool own)
+            {
+                var conn = own ? {|#0:dataSource.OpenConnection()|} : shared;
+                try
+                {
+                    using var cmd = new MySqlCommand("select count(*) from reports", conn);
+                    return (long)cmd.ExecuteScalar()!;
+                }
+                finally
+                {
+                    if ({{condition}})
+                    {
+                        conn.Dispose();
+                    }
+                }
+            }
+        }
+        """;
+
+    [Theory]
+    [InlineData("own")]
+    [InlineData("!!own")]
+    [InlineData("own == true")]
+    [InlineData("false != own")]
+    [InlineData("!(own == false)")]
+    public Task Release_under_the_bool_parameter_that_chose_to_open_is_not_reported(string condition) =>
+        Verify.VerifyAnalyzerAsync(OwnedByParameter(condition).Replace("{|#0:dataSource.OpenConnection()|}", "dataSource.OpenConnection()"));
+
+    [Theory]
+    [InlineData("!own")]
+    [InlineData("own == false")]
+    [InlineData("own != true")]
+    [InlineData("true == !own")]
+    public Task Release_under_the_opposite_of_the_bool_parameter_that_chose_to_open_is_reported(string condition) =>
+        Verify.VerifyAnalyzerAsync(OwnedByParameter(condition),
+            Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 11"));
+
+    // ---------------------------------------------------------------- a 'released' flag in any spelling
+
+    private static string ReleasedUnlessFlagged(string condition) => $$"""
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool, bool early)
+            {
+                var conn = {|#0:pool.GetConnection()|};
+                var released = false;
+                try
+                {
+                    conn.Execute("update a set b = 1");
+                    if (early)
+                    {
+                        {|#1:conn.Release()|};
+                        released = true;
+                    }
+
+                    Log.Info("done");
+                }
+                finally
+                {
+                    if ({{condition}})
+                    {
+                        {|#2:conn.Release()|};
+                    }
+                }
+            }
+        }
+        """;
+
+    [Theory]
+    [InlineData("!released")]
+    [InlineData("released == false")]
+    [InlineData("false == released")]
+    [InlineData("released != true")]
+    [InlineData("!(released == true)")]
+    public Task Release_in_finally_unless_the_flag_says_released_is_not_reported(string condition) =>
+        Verify.VerifyAnalyzerAsync(ReleasedUnlessFlagged(condition).Replace("{|#0:", "").Replace("{|#1:", "").Replace("{|#2:", "").Replace("|}", ""));
+
+    [Theory]
+    [InlineData("released")]
+    [InlineData("released == true")]
+    [InlineData("released != false")]
+    [InlineData("!(released == false)")]
+    public Task Release_in_finally_only_when_the_flag_says_released_is_reported(string condition) =>
+        Verify.VerifyAnalyzerAsync(ReleasedUnlessFlagged(condition),
+            Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that leaves the method after line 18"),
+            Verify.Diagnostic(Descriptors.ConnectionUsedAfterRelease).WithLocation(1).WithLocation(2)
+                .WithArguments("'conn'", "is released at line 14 and again in the 'finally' at line 24"));
+}
