@@ -8,6 +8,9 @@ namespace TenantDbGuard.Analyzers.Tests.FixExecution;
 /// <summary>
 /// The connections an owner can still reach from the objects it holds (fields, arrays, collections, closures,
 /// iterators): these are owned, not leaked, and the caller releases them. A reader comes before a connection.
+/// The walk does not go inside the runtime's own objects (a <c>TenantDatabase</c> the caller passed in owns its
+/// physical connections, may still be opening or resetting one in the background, and is disposed as a whole); a
+/// lease of the runtime that the code keeps is a resource like any other.
 /// </summary>
 internal static class Reachable
 {
@@ -27,13 +30,14 @@ internal static class Reachable
                 continue;
             }
 
-            if (current is PooledConnection or ConnectionLease or MySqlConnection or DbDataReader)
+            if (current is PooledConnection or ConnectionLease or DbConnection or DbDataReader or TenantDbGuard.TenantConnectionLease)
             {
                 found.Add(current);
                 continue;
             }
 
-            if (type.Assembly == typeof(MySqlConnection).Assembly || type.Namespace?.StartsWith("TenantDbGuard.Analyzers.Tests", StringComparison.Ordinal) == true)
+            if (type.Assembly == typeof(MySqlConnection).Assembly || type.Assembly == typeof(TenantDbGuard.TenantDatabase).Assembly
+                || type.Namespace?.StartsWith("TenantDbGuard.Analyzers.Tests", StringComparison.Ordinal) == true)
             {
                 continue;
             }
