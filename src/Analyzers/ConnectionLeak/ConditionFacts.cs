@@ -135,7 +135,8 @@ internal sealed class ConditionFacts
     private static bool? BoolConstant(IOperation operation) =>
         TrackedVariables.Unwrap(operation)?.ConstantValue is { HasValue: true, Value: bool value } ? value : null;
 
-    private static bool IsNull(IOperation operation) =>
+    /// <summary>Is <paramref name="operation"/> the constant <c>null</c> (of a reference or nullable type)?</summary>
+    public static bool IsNull(IOperation operation) =>
         TrackedVariables.Unwrap(operation) is { ConstantValue: { HasValue: true, Value: null } } constant && constant.Type?.IsValueType != true;
 
     /// <summary>The values a flow capture of the graph captures (several for 'a ?? b', 'c ? a : b', 'x?.P').</summary>

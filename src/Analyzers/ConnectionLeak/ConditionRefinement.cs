@@ -264,9 +264,5 @@ internal sealed class ConditionRefinement
     private static int? StateConstant(IOperation? operation) =>
         TrackedVariables.Unwrap(operation)?.ConstantValue is { HasValue: true, Value: int value } ? value : null;
 
-    private static bool IsNull(IOperation operation)
-    {
-        var unwrapped = TrackedVariables.Unwrap(operation);
-        return unwrapped is not null && unwrapped.ConstantValue is { HasValue: true, Value: null } && unwrapped.Type?.IsValueType != true;
-    }
+    private static bool IsNull(IOperation operation) => ConditionFacts.IsNull(operation);
 }
