@@ -209,7 +209,9 @@ public sealed class TenantDatabaseUnavailableException : TenantDbGuardException
 /// <summary>
 /// The server kept refusing connections for the whole <see cref="TenantDbGuardOptions.AcquireTimeout"/> because one of
 /// its own limits was reached: <c>max_connections</c> (error 1040), <c>max_user_connections</c> (1203) or a per-user
-/// resource limit (1226). A refusal alone is not an error: the runtime shrinks its budget and waits for a connection.
+/// resource limit (1226); or it stayed full while the caller waited on a process budget that the runtime's readings of
+/// the server had shrunk below its options. A refusal alone is not an error: the runtime shrinks its budget and waits
+/// for a connection.
 /// Transient: the call may succeed once the server has room again.
 /// </summary>
 public sealed class ServerConnectionLimitException : TenantDbGuardException

@@ -106,6 +106,65 @@ public sealed class ServerSharingTests(ITestOutputHelper output)
         }
     }
 
+    [Fact]
+    public async Task A_caller_that_waits_in_vain_on_a_budget_the_full_server_shrank_is_told_the_server_is_full()
+    {
+        await using var server = await MariaDbServer.StartAsync(maxConnections: MariaDbServer.MinimumMaxConnections);
+        await MariaDbFixture.CreateTenantsAsync(server, 1);
+        await using var db = server.CreateTenantDatabase(o =>
+        {
+            o.ReservedConnections = 0;
+            o.AcquireTimeout = TimeSpan.FromMilliseconds(800);
+        });
+        await db.QueryTenantAsync<int>(MariaDbFixture.TenantKey(1), "SELECT 1");
+        var open = (await db.WaitUntilAllReturnedAsync()).Open;
+        await using var hog = await HogAsync(server, server.MaxConnections - open - 1);
+
+        // The process leases what it has; every other connection is held by another client. The reading of the server
+        // that follows the leases finds it full and shrinks the budget to the connections the process has, without any
+        // caller having been refused.
+        var leases = new List<TenantConnectionLease>();
+        for (var i = 0; i < open; i++)
+        {
+            leases.Add(await db.GetConnectionAsync(MariaDbFixture.TenantKey(1)));
+        }
+
+        try
+        {
+            var deadline = Stopwatch.StartNew();
+            while (db.GetBudgetSnapshot().Limit > open && deadline.Elapsed < TimeSpan.FromSeconds(20))
+            {
+                await Task.Delay(50);
+            }
+
+            var budget = db.GetBudgetSnapshot();
+            Assert.True(budget.Limit <= open, $"The budget stayed at {budget.Limit} of {budget.Ceiling} with {open} connections open.");
+
+            // The caller never tries a connection of its own (the budget has none to give): it waits, and is then told
+            // that the server is full, not to raise the process's own limits.
+            var error = await Assert.ThrowsAsync<ServerConnectionLimitException>(() => db.QueryTenantAsync<int>(MariaDbFixture.TenantKey(1), "SELECT 1"));
+            Assert.Equal(1040, error.ErrorCode);
+            Assert.True(error.IsTransient);
+            Assert.InRange(error.ProcessBudget!.Value, 1, open);
+            Assert.Contains("max_connections", error.Message, StringComparison.Ordinal);
+            Assert.Contains($"budget shrank to {error.ProcessBudget}", error.Message, StringComparison.Ordinal);
+            Assert.NotNull(error.InnerException);
+
+            // Once the other client lets go, the budget grows back and the caller is served again.
+            await hog.DisposeAsync();
+            await leases[0].DisposeAsync();
+            leases.RemoveAt(0);
+            Assert.Equal([1], await db.QueryTenantAsync<int>(MariaDbFixture.TenantKey(1), "SELECT 1"));
+        }
+        finally
+        {
+            foreach (var lease in leases)
+            {
+                await lease.DisposeAsync();
+            }
+        }
+    }
+
     [Theory]
     [InlineData(2)]
     [InlineData(4)]

@@ -75,6 +75,10 @@ internal sealed class ConnectionBroker : IAsyncDisposable
     private TaskCompletionSource<bool> _readSoon = NewSignal();
     private TaskCompletionSource<PhysicalConnection?>? _readerClaim;
     private long _opensHeldUntil;
+
+    // The last sign that the server itself is full (a refusal, or a reading that shrank the budget): what a caller that
+    // waited in vain on a budget the server narrowed is told, rather than to raise the process's own limits.
+    private Exception? _serverFull;
     private bool _active;
     private ServerPool? _loadServer;
     private int _open;
@@ -323,11 +327,30 @@ internal sealed class ConnectionBroker : IAsyncDisposable
         }
 
         var elapsed = _time.GetElapsedTime(started);
-        if (refusal is not null && waiter.Blocked == ConnectionBudgetKind.Process)
+        if (waiter.Blocked == ConnectionBudgetKind.Process)
         {
-            // The server kept refusing for the whole wait: its own limit is the one to report.
-            Instruments?.RecordTimeout(ConnectionBudgetKind.Process);
-            refusal.Throw();
+            if (refusal is not null)
+            {
+                // The server kept refusing for the whole wait: its own limit is the one to report.
+                Instruments?.RecordTimeout(ConnectionBudgetKind.Process);
+                refusal.Throw();
+            }
+
+            Exception? serverFull;
+            int limit;
+            lock (_gate)
+            {
+                limit = _control.Limit;
+                serverFull = limit < _control.Ceiling ? _serverFull : null;
+            }
+
+            if (serverFull is not null)
+            {
+                // The budget stood below what the options allow because the server is full (other clients hold its
+                // connections): the server's limit is the one to report, even though this caller never tried to open.
+                Instruments?.RecordTimeout(ConnectionBudgetKind.Process);
+                throw new ServerConnectionLimitException(waiter.Target.Key, serverFull is MySqlException refused ? refused.Number : (int)MySqlErrorCode.ConnectionCountError, limit, serverFull);
+            }
         }
 
         Instruments?.RecordTimeout(waiter.Blocked);
@@ -830,6 +853,10 @@ internal sealed class ConnectionBroker : IAsyncDisposable
             var wanting = _waiting > 0 || _inUse >= _control.Limit;
             _control.Observe(load, _open + ownSessions, wanting, Stopwatch.GetTimestamp());
             after = _control.Limit;
+            if (after < before)
+            {
+                _serverFull = new ServerFullException(load, periodic: true);
+            }
             excess = TrimIdle();
             Pulse();
         }
@@ -1068,6 +1095,11 @@ internal sealed class ConnectionBroker : IAsyncDisposable
     /// </summary>
     private void Refused(MySqlException exception, string tenantKey)
     {
+        lock (_gate)
+        {
+            _serverFull = exception;
+        }
+
         var (before, after) = StopOpening();
         Log.ServerRefused(_logger, LogSafe.Text(tenantKey), exception.Number, before, after);
     }
@@ -1075,6 +1107,11 @@ internal sealed class ConnectionBroker : IAsyncDisposable
     /// <summary>The server had no room for a new connection when read under the open lock: as <see cref="Refused"/>.</summary>
     private void NoRoom(ServerFullException full, string tenantKey)
     {
+        lock (_gate)
+        {
+            _serverFull = full;
+        }
+
         var (before, after) = StopOpening();
         Log.ServerFull(_logger, LogSafe.Text(tenantKey), full.Load.ThreadsConnected, full.Load.MaxConnections, before, after);
     }

@@ -251,10 +251,14 @@ internal sealed class OpenCoordinator : IAsyncDisposable
 /// <summary>
 /// The server had no room for another connection when the runtime read it under the open lock (see
 /// <see cref="OpenCoordinator"/>): opening one would have been refused with error 1040. Handled like that refusal
-/// (the budget shrinks and the caller waits), without the server ever having refused anyone.
+/// (the budget shrinks and the caller waits), without the server ever having refused anyone. Also what a periodic
+/// reading of a congested server (<paramref name="periodic"/>) reports when it shrank the budget that a caller then
+/// waited on in vain.
 /// </summary>
-internal sealed class ServerFullException(ServerLoad load)
-    : Exception($"The server had {load.ThreadsConnected} of its max_connections {load.MaxConnections} connections in use when this process read it before opening another; the server would have refused it (error 1040).")
+internal sealed class ServerFullException(ServerLoad load, bool periodic = false)
+    : Exception(periodic
+        ? $"The server had {load.ThreadsConnected} of its max_connections {load.MaxConnections} connections in use, most of them by its other clients, when this process last read it and shrank its budget."
+        : $"The server had {load.ThreadsConnected} of its max_connections {load.MaxConnections} connections in use when this process read it before opening another; the server would have refused it (error 1040).")
 {
     public ServerLoad Load { get; } = load;
 }
