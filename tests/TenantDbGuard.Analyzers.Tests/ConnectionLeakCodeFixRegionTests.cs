@@ -443,4 +443,216 @@ public sealed class ConnectionLeakCodeFixRegionTests
             }
         }
         """, ReleaseInFinally);
+
+    // ---------------------------------------------------------------- a handler left with nothing to do
+
+    [Fact]
+    public Task A_finally_that_only_released_goes_with_its_try_when_the_release_moves_out() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                var rows = conn.Execute("update a set b = 1");
+                try
+                {
+                    rows += conn.Execute("update c set d = 1");
+                }
+                finally
+                {
+                    conn.Release();
+                }
+
+                return rows;
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    var rows = conn.Execute("update a set b = 1");
+                    rows += conn.Execute("update c set d = 1");
+
+                    return rows;
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """, ReleaseInFinally);
+
+    [Fact]
+    public Task A_finally_that_only_released_inside_a_branch_gives_its_statements_to_the_branch() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, bool more)
+            {
+                var conn = [|pool.GetConnection()|];
+                var rows = conn.Execute("update a set b = 1");
+                if (more)
+                {
+                    try
+                    {
+                        var extra = conn.Execute("update c set d = 1");
+                        rows += extra;
+                    }
+                    finally
+                    {
+                        conn.Release();
+                    }
+
+                    return rows;
+                }
+
+                conn.Release();
+                return rows;
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, bool more)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    var rows = conn.Execute("update a set b = 1");
+                    if (more)
+                    {
+                        var extra = conn.Execute("update c set d = 1");
+                        rows += extra;
+
+                        return rows;
+                    }
+                    return rows;
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """, ReleaseInFinally);
+
+    [Fact]
+    public Task A_finally_that_only_released_goes_and_the_catch_beside_it_stays() => Verify.VerifyCodeFixAsync("""
+        using System;
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                var rows = conn.Execute("update a set b = 1");
+                try
+                {
+                    rows += conn.Execute("update c set d = 1");
+                }
+                catch (InvalidOperationException)
+                {
+                    rows = -1;
+                }
+                finally
+                {
+                    conn.Release();
+                }
+
+                return rows;
+            }
+        }
+        """, """
+        using System;
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    var rows = conn.Execute("update a set b = 1");
+                    try
+                    {
+                        rows += conn.Execute("update c set d = 1");
+                    }
+                    catch (InvalidOperationException)
+                    {
+                        rows = -1;
+                    }
+
+                    return rows;
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """, ReleaseInFinally);
+
+    [Fact]
+    public Task A_try_whose_catch_only_released_keeps_its_using_declarations_scoped_when_statements_follow_it() => Verify.VerifyCodeFixAsync("""
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        class C
+        {
+            async Task M(MySqlDataSource ds)
+            {
+                var conn = await [|ds.OpenConnectionAsync()|];
+                try
+                {
+                    // A dry run: the transaction is rolled back when it is disposed, at the end of this block.
+                    using var tx = await conn.BeginTransactionAsync();
+                    using var probe = new MySqlCommand("delete from sessions", conn, tx);
+                    await probe.ExecuteNonQueryAsync();
+                }
+                catch (MySqlException)
+                {
+                    await conn.DisposeAsync();
+                    throw;
+                }
+
+                using var audit = new MySqlCommand("insert into audit (event) values ('checked')", conn);
+                await audit.ExecuteNonQueryAsync();
+                await conn.DisposeAsync();
+            }
+        }
+        """, """
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        class C
+        {
+            async Task M(MySqlDataSource ds)
+            {
+                await using var conn = await ds.OpenConnectionAsync();
+                {
+                    // A dry run: the transaction is rolled back when it is disposed, at the end of this block.
+                    using var tx = await conn.BeginTransactionAsync();
+                    using var probe = new MySqlCommand("delete from sessions", conn, tx);
+                    await probe.ExecuteNonQueryAsync();
+                }
+
+                using var audit = new MySqlCommand("insert into audit (event) values ('checked')", conn);
+                await audit.ExecuteNonQueryAsync();
+            }
+        }
+        """, "TDG001.UseUsing");
 }

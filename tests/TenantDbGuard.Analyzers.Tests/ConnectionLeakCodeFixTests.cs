@@ -787,13 +787,7 @@ public sealed class ConnectionLeakCodeFixTests
                             continue;
                         }
 
-                        try
-                        {
-                            conn.Execute(sql);
-                        }
-                        finally
-                        {
-                        }
+                        conn.Execute(sql);
                     }
                     finally
                     {
@@ -845,13 +839,7 @@ public sealed class ConnectionLeakCodeFixTests
                         throw new ArgumentOutOfRangeException(nameof(tenantId));
                     }
 
-                    try
-                    {
-                        return conn.Execute("select 1");
-                    }
-                    finally
-                    {
-                    }
+                    return conn.Execute("select 1");
                 }
                 finally
                 {
@@ -1158,13 +1146,7 @@ public sealed class ConnectionLeakCodeFixTests
             int M(LeasePool pool, bool release)
             {
                 using var lease = pool.GetConnection();
-                try
-                {
-                    return lease.Execute("select 1");
-                }
-                finally
-                {
-                }
+                return lease.Execute("select 1");
             }
         }
         """, UseUsing);

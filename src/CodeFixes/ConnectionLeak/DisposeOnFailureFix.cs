@@ -67,7 +67,7 @@ internal static class DisposeOnFailureFix
                     .ToList();
                 if (Statements.RemoveReleases(rewritten, catchReleases) is { } kept)
                 {
-                    body.Add(kept);
+                    body.AddRange(Statements.WithoutBareTry(kept));
                 }
             }
 

@@ -159,9 +159,10 @@ internal static class Statements
     }
 
     /// <summary>
-    /// Removes the given release statements from a node. An <c>if</c> left with nothing to do goes too, and so does a
-    /// <c>catch</c> left with nothing but <c>throw;</c> (a <c>try</c> left with nothing to handle gives its statements
-    /// to the block around it).
+    /// Removes the given release statements from a node. An <c>if</c> left with nothing to do goes too, and so do a
+    /// <c>catch</c> left with nothing but <c>throw;</c> and a <c>finally</c> left with nothing at all (a <c>try</c> left
+    /// with nothing to handle gives its statements to the block around it, or stays as a block where that would change
+    /// which names are in scope or when a <c>using</c> declaration ends).
     /// </summary>
     /// <returns>The node without them, or <c>null</c> when the node itself was one of them.</returns>
     public static TNode? RemoveReleases<TNode>(TNode node, IReadOnlyCollection<StatementSyntax> releases, StatementSyntax? moved = null)
@@ -182,7 +183,7 @@ internal static class Statements
         }
 
         var unwrapped = new List<TryStatementSyntax>();
-        var removable = units.Select(unit => OnlyRethrowLeft(unit, node, unwrapped) ?? unit).ToList();
+        var removable = units.Select(unit => EmptiedHandler(unit, node, unwrapped) ?? unit).ToList();
 
         // Drop the statement with its line; keep a comment or directive that stood above it, unless the
         // statement moves (with its comment) into the finally.
@@ -204,8 +205,7 @@ internal static class Statements
         {
             if (result.GetCurrentNode(tryStatement) is { Catches.Count: 0, Finally: null } current)
             {
-                var statements = current.Block.Statements;
-                result = result.ReplaceNode(current, statements.Select((s, i) => i == 0 ? s.WithLeadingTrivia(current.GetLeadingTrivia()) : s));
+                result = result.ReplaceNode(current, Unwrapped(current));
             }
         }
 
@@ -213,21 +213,61 @@ internal static class Statements
     }
 
     /// <summary>
-    /// The catch clause to remove instead of <paramref name="unit"/> when the release is all it does before
-    /// <c>throw;</c>; its try is unwrapped when that leaves it empty and its block's locals clash with nothing.
+    /// What a <c>try</c> left with no handler becomes inside its block: its statements; or its own block when one of
+    /// them is a <c>using</c> declaration and statements follow the <c>try</c> (they would run before that declaration
+    /// ends), or when a comment or directive inside would be lost with the braces.
     /// </summary>
-    private static SyntaxNode? OnlyRethrowLeft(SyntaxNode unit, SyntaxNode node, List<TryStatementSyntax> unwrapped)
+    private static IEnumerable<StatementSyntax> Unwrapped(TryStatementSyntax bare)
     {
-        if (unit.Parent is not BlockSyntax { Statements.Count: 2, Parent: CatchClauseSyntax { Filter: null, Parent: TryStatementSyntax tryStatement } clause } block
-            || block.Statements[0] != unit
-            || block.Statements[1] is not ThrowStatementSyntax { Expression: null } rethrow
-            || HasCommentsOrDirectives(rethrow.GetLeadingTrivia()) || HasCommentsOrDirectives(block.CloseBraceToken.LeadingTrivia))
+        var statements = bare.Block.Statements;
+        var last = bare.Parent is BlockSyntax outer && outer.Statements.Last() == bare;
+        var scoped = !last && statements.Any(s => s is LocalDeclarationStatementSyntax { UsingKeyword.RawKind: (int)SyntaxKind.UsingKeyword });
+        if (statements.Count == 0 || scoped || HasCommentsOrDirectives(bare.Block.CloseBraceToken.LeadingTrivia))
+        {
+            return new StatementSyntax[] { bare.Block.WithLeadingTrivia(bare.GetLeadingTrivia()).WithTrailingTrivia(bare.GetTrailingTrivia()) };
+        }
+
+        return MovedOut(bare, statements);
+    }
+
+    /// <summary>
+    /// A try's statements in its place: the first takes the try's leading trivia and keeps its own comments after it.
+    /// </summary>
+    private static IEnumerable<StatementSyntax> MovedOut(TryStatementSyntax bare, SyntaxList<StatementSyntax> statements) =>
+        statements.Select((s, i) => i == 0
+            ? s.WithLeadingTrivia(bare.GetLeadingTrivia().AddRange(s.GetLeadingTrivia().SkipWhile(t => t.IsKind(SyntaxKind.WhitespaceTrivia))))
+            : s);
+
+    /// <summary>
+    /// The handler to remove instead of <paramref name="unit"/> when the release is all it does: a <c>catch</c> that
+    /// then only rethrows (<c>throw;</c>), or a <c>finally</c> with nothing else in it. Its try is unwrapped when that
+    /// leaves it with no handler and its block's locals clash with nothing.
+    /// </summary>
+    private static SyntaxNode? EmptiedHandler(SyntaxNode unit, SyntaxNode node, List<TryStatementSyntax> unwrapped)
+    {
+        TryStatementSyntax tryStatement;
+        SyntaxNode clause;
+        int othersLeft;
+        if (unit.Parent is BlockSyntax { Statements.Count: 2, Parent: CatchClauseSyntax { Filter: null, Parent: TryStatementSyntax catchTry } catchClause } catchBlock
+            && catchBlock.Statements[0] == unit
+            && catchBlock.Statements[1] is ThrowStatementSyntax { Expression: null } rethrow
+            && !HasCommentsOrDirectives(rethrow.GetLeadingTrivia()) && !HasCommentsOrDirectives(catchBlock.CloseBraceToken.LeadingTrivia))
+        {
+            (tryStatement, clause, othersLeft) = (catchTry, catchClause, catchTry.Catches.Count - 1 + (catchTry.Finally is null ? 0 : 1));
+        }
+        else if (unit.Parent is BlockSyntax { Statements.Count: 1, Parent: FinallyClauseSyntax { Parent: TryStatementSyntax finallyTry } finallyClause } finallyBlock
+            && !HasCommentsOrDirectives(unit.GetLeadingTrivia()) && !HasCommentsOrDirectives(finallyBlock.CloseBraceToken.LeadingTrivia))
+        {
+            (tryStatement, clause, othersLeft) = (finallyTry, finallyClause, finallyTry.Catches.Count);
+        }
+        else
         {
             return null;
         }
 
-        if (tryStatement.Catches.Count > 1 || tryStatement.Finally is not null || tryStatement == node)
+        if (othersLeft > 0 || tryStatement == node)
         {
+            // Another handler stays; or the try is the node itself, which its caller unwraps (WithoutBareTry).
             return clause;
         }
 
@@ -250,7 +290,8 @@ internal static class Statements
 
     /// <summary>
     /// A statement that <see cref="RemoveReleases"/> left as a <c>try</c> with no handler (its only <c>catch</c> did nothing
-    /// but release and rethrow): its statements, or its block when they declare locals; any other statement as it is.
+    /// but release and rethrow, or its <c>finally</c> nothing but release): its statements, or its block when they
+    /// declare locals; any other statement as it is.
     /// </summary>
     public static IEnumerable<StatementSyntax> WithoutBareTry(StatementSyntax statement)
     {
@@ -265,7 +306,7 @@ internal static class Statements
             return new StatementSyntax[] { bare.Block.WithLeadingTrivia(bare.GetLeadingTrivia()).WithTrailingTrivia(bare.GetTrailingTrivia()) };
         }
 
-        return inner.Select((s, i) => i == 0 ? s.WithLeadingTrivia(bare.GetLeadingTrivia()) : s);
+        return MovedOut(bare, inner);
     }
 
     /// <summary>
