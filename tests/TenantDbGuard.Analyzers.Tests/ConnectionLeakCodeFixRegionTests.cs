@@ -53,6 +53,43 @@ public sealed class ConnectionLeakCodeFixRegionTests
         """, ReleaseInFinally);
 
     [Fact]
+    public Task A_release_right_before_the_new_value_moves_into_the_finally_instead_of_staying_beside_it() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                conn.Execute("update a set b = 1");
+                conn.Release();
+                conn = null;
+                Log.Info("done");
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    conn.Execute("update a set b = 1");
+                }
+                finally
+                {
+                    conn.Release();
+                }
+                conn = null;
+                Log.Info("done");
+            }
+        }
+        """, ReleaseInFinally);
+
+    [Fact]
     public Task The_try_ends_before_the_first_of_several_new_values() => Verify.VerifyCodeFixAsync("""
         using Prelude;
 
@@ -538,6 +575,57 @@ public sealed class ConnectionLeakCodeFixRegionTests
 
                         return rows;
                     }
+                    return rows;
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """, ReleaseInFinally);
+
+    [Fact]
+    public Task A_finally_that_only_released_keeps_the_comment_written_in_it() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                var rows = conn.Execute("update a set b = 1");
+                try
+                {
+                    rows += conn.Execute("update c set d = 1");
+                }
+                finally
+                { // always, even when the update fails
+                    conn.Release();
+                }
+
+                return rows;
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    var rows = conn.Execute("update a set b = 1");
+                    try
+                    {
+                        rows += conn.Execute("update c set d = 1");
+                    }
+                    finally
+                    { // always, even when the update fails
+                    }
+
                     return rows;
                 }
                 finally

@@ -196,13 +196,19 @@ internal static class ReleaseInFinallyFix
 
     /// <summary>
     /// The releases the finally replaces: not those that give back an old value before the variable takes a new one
-    /// (a retry's <c>x.Dispose(); x = pool.GetConnection();</c>), which must stay where they are.
+    /// inside the try (a retry's <c>x.Dispose(); x = pool.GetConnection();</c>), which must stay where they are. A new
+    /// value after the try (<c>x.Release(); x = null;</c>, where the try ends) is the finally's: the release moves there.
     /// </summary>
-    public static List<StatementSyntax> MovableReleases(ReleaseChooser chooser, ILocalSymbol local, IEnumerable<StatementSyntax> region) =>
-        chooser.FindReleases(local, region)
+    public static List<StatementSyntax> MovableReleases(ReleaseChooser chooser, ILocalSymbol local, IEnumerable<StatementSyntax> region)
+    {
+        var statements = region.ToList();
+        return chooser.FindReleases(local, statements)
             .Where(release => Statements.RemovalUnit(release) is not StatementSyntax { Parent: BlockSyntax owner } unit
-                              || !owner.Statements.SkipWhile(s => s != unit).Skip(1).Any(s => Statements.IsWritten(chooser.Model, local, new[] { s })))
+                              || !owner.Statements.SkipWhile(s => s != unit).Skip(1)
+                                  .Where(s => statements.Any(r => r.Span.Contains(s.Span)))
+                                  .Any(s => Statements.IsWritten(chooser.Model, local, new[] { s })))
             .ToList();
+    }
 
     /// <summary>Releases after the loop around <paramref name="block"/>, when nothing assigns the variable there.</summary>
     private static List<SyntaxNode> ReleasesAfterLoop(ReleaseChooser chooser, ILocalSymbol local, BlockSyntax block)

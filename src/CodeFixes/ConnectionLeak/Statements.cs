@@ -265,6 +265,12 @@ internal static class Statements
             return null;
         }
 
+        if (HasCommentsOrDirectives(TriviaList(clause.DescendantTrivia())))
+        {
+            // A comment anywhere in the handler (after its brace, above the release) stays, and the handler with it.
+            return null;
+        }
+
         if (othersLeft > 0 || tryStatement == node)
         {
             // Another handler stays; or the try is the node itself, which its caller unwraps (WithoutBareTry).
