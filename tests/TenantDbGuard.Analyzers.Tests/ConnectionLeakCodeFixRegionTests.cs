@@ -90,6 +90,85 @@ public sealed class ConnectionLeakCodeFixRegionTests
         """, ReleaseInFinally);
 
     [Fact]
+    public Task Work_after_the_release_stays_after_the_try_and_the_locals_it_reads_are_declared_before_it() => Verify.VerifyCodeFixAsync("""
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            async Task<int> M(Pool pool)
+            {
+                var conn = await [|pool.GetConnectionAsync()|];
+                var rows = await conn.ExecuteAsync("update a set b = 1");
+                conn.Release();
+                await Task.Delay(10);
+                Log.Info("updated");
+                return rows;
+            }
+        }
+        """, """
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            async Task<int> M(Pool pool)
+            {
+                var conn = await pool.GetConnectionAsync();
+                int rows;
+                try
+                {
+                    rows = await conn.ExecuteAsync("update a set b = 1");
+                }
+                finally
+                {
+                    conn.Release();
+                }
+                await Task.Delay(10);
+                Log.Info("updated");
+                return rows;
+            }
+        }
+        """, ReleaseInFinally);
+
+    [Fact]
+    public Task A_return_right_after_the_release_goes_into_the_try() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                var rows = conn.Execute("update a set b = 1");
+                conn.Release();
+                rows++;
+                return rows;
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    var rows = conn.Execute("update a set b = 1");
+                    rows++;
+                    return rows;
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """, ReleaseInFinally);
+
+    [Fact]
     public Task The_try_ends_before_the_first_of_several_new_values() => Verify.VerifyCodeFixAsync("""
         using Prelude;
 

@@ -1287,7 +1287,7 @@ public sealed class ConnectionLeakCodeFixTests
         """);
 
     [Fact]
-    public Task Fix_All_releases_two_connections_acquired_before_a_try_that_only_releases_in_catch() => Verify.VerifyFixAllAsync(
+    public Task Fix_All_releases_two_connections_acquired_before_a_try_that_only_releases_in_catch_and_keeps_its_comment() => Verify.VerifyFixAllAsync(
         new[]
         {
             """
@@ -1334,6 +1334,11 @@ public sealed class ConnectionLeakCodeFixTests
                         {
                             a.Execute("delete from sessions");
                             b.Execute("delete from audit");
+                        }
+                        catch (MySqlException)
+                        {
+                            // Give them back.
+                            throw;
                         }
                         finally
                         {

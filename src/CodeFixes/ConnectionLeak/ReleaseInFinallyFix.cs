@@ -48,6 +48,22 @@ internal static class ReleaseInFinallyFix
             }
         }
 
+        // The statements after the release that the try takes in only because they read a local of it: when one of them
+        // can take time (a call, an await, a loop), the try ends at the release and those locals are declared before
+        // it, so that the connection is not held longer than the code held it.
+        var lastRelease = releases.Select(r => Statements.RemovalUnit(r)).OfType<StatementSyntax>().Where(u => u.Parent == block).Select(u => block.Statements.IndexOf(u)).DefaultIfEmpty(-1).Max();
+        if (lastRelease >= start && lastRelease < end && block.Statements.Skip(lastRelease + 1).Take(end - lastRelease).Any(s => !IsQuick(s)))
+        {
+            var shorter = block.Statements.Skip(start).Take(lastRelease - start + 1).ToList();
+            var later = block.Statements.Skip(lastRelease + 1).ToList();
+            if (Hoisted(model, shorter, later) is { } moved && !moved.Values.Any(h => IsResource(h.Type) || chooser.FindReleases(h, later).Any()))
+            {
+                end = lastRelease;
+                statements = shorter;
+                releases = MovableReleases(chooser, local, statements);
+            }
+        }
+
         var release = chooser.Choose(local, releases, region.Acquiring, needs);
         if (release is null || statements.Any(s => s.DescendantNodesAndSelf().Any(n => n is LabeledStatementSyntax)))
         {
@@ -69,22 +85,9 @@ internal static class ReleaseInFinallyFix
 
         // A local declared in the try but needed after it (the region stops before a reassignment) is declared
         // before the try and assigned inside it.
-        var afterRegion = block.Statements.Skip(end + 1).ToList();
-        var hoisted = new Dictionary<LocalDeclarationStatementSyntax, ILocalSymbol>();
-        foreach (var declaration in statements.OfType<LocalDeclarationStatementSyntax>())
+        if (Hoisted(model, statements, block.Statements.Skip(end + 1).ToList()) is not { } hoisted)
         {
-            var declared = declaration.Declaration.Variables.Select(v => model.GetDeclaredSymbol(v)).OfType<ILocalSymbol>().ToList();
-            if (!declared.Any(d => afterRegion.Any(a => Statements.References(model, a, d))))
-            {
-                continue;
-            }
-
-            if (declared.Count != 1 || declaration.Declaration.Variables[0].Initializer is null || !declaration.UsingKeyword.IsKind(SyntaxKind.None) || declared[0].Type.IsAnonymousType)
-            {
-                return;
-            }
-
-            hoisted.Add(declaration, declared[0]);
+            return;
         }
 
         var laterReleases = region.ReleasedAfterLoop ? ReleasesAfterLoop(chooser, local, block) : new List<SyntaxNode>();
@@ -150,6 +153,46 @@ internal static class ReleaseInFinallyFix
             return tracked;
         }));
     }
+
+    /// <summary>
+    /// The locals declared in <paramref name="statements"/> (the try) that <paramref name="after"/> reads: each is
+    /// declared before the try and assigned in it. Null when one cannot be (several in one declaration, no initializer,
+    /// a using declaration, an anonymous type).
+    /// </summary>
+    private static Dictionary<LocalDeclarationStatementSyntax, ILocalSymbol>? Hoisted(SemanticModel model, List<StatementSyntax> statements, List<StatementSyntax> after)
+    {
+        var hoisted = new Dictionary<LocalDeclarationStatementSyntax, ILocalSymbol>();
+        foreach (var declaration in statements.OfType<LocalDeclarationStatementSyntax>())
+        {
+            var declared = declaration.Declaration.Variables.Select(v => model.GetDeclaredSymbol(v)).OfType<ILocalSymbol>().ToList();
+            if (!declared.Any(d => after.Any(a => Statements.References(model, a, d))))
+            {
+                continue;
+            }
+
+            if (declared.Count != 1 || declaration.Declaration.Variables[0].Initializer is null || !declaration.UsingKeyword.IsKind(SyntaxKind.None) || declared[0].Type.IsAnonymousType)
+            {
+                return null;
+            }
+
+            hoisted.Add(declaration, declared[0]);
+        }
+
+        return hoisted;
+    }
+
+    /// <summary>A disposable type: a local of it is a resource with a life of its own, not a value to declare earlier.</summary>
+    private static bool IsResource(ITypeSymbol type) =>
+        type.AllInterfaces.Append(type).Any(t => t.ContainingNamespace is { Name: "System", ContainingNamespace.IsGlobalNamespace: true } && t.Name is "IDisposable" or "IAsyncDisposable");
+
+    /// <summary>
+    /// A statement that ends at once: a <c>return</c>, an assignment or a declaration that calls nothing, awaits nothing,
+    /// creates nothing and loops over nothing. Moving it into the try keeps the connection no longer than it was kept.
+    /// </summary>
+    private static bool IsQuick(StatementSyntax statement) =>
+        statement is ReturnStatementSyntax or ExpressionStatementSyntax or LocalDeclarationStatementSyntax { UsingKeyword.RawKind: (int)SyntaxKind.None } or EmptyStatementSyntax
+        && !statement.DescendantNodes().Any(n => n is InvocationExpressionSyntax or AwaitExpressionSyntax or BaseObjectCreationExpressionSyntax
+            or AnonymousFunctionExpressionSyntax or QueryExpressionSyntax);
 
     /// <summary>Top-level statements: the following global statements that use the connection go into one try.</summary>
     public static void AddTopLevel(ReleaseChooser chooser, CompilationUnitSyntax unit, GlobalStatementSyntax acquiring, ILocalSymbol local, ImmutableArray<LeakFix>.Builder fixes)
