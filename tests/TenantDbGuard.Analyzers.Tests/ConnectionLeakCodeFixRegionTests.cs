@@ -716,6 +716,109 @@ public sealed class ConnectionLeakCodeFixRegionTests
         """, ReleaseInFinally);
 
     [Fact]
+    public Task An_else_that_only_released_goes_with_the_release() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, bool keep)
+            {
+                var conn = [|pool.GetConnection()|];
+                var rows = conn.Execute("update a set b = 1");
+                if (keep)
+                {
+                    Log.Info("kept");
+                }
+                else
+                {
+                    conn.Release();
+                }
+
+                return rows;
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, bool keep)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    var rows = conn.Execute("update a set b = 1");
+                    if (keep)
+                    {
+                        Log.Info("kept");
+                    }
+
+                    return rows;
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """, ReleaseInFinally);
+
+    [Fact]
+    public Task An_if_whose_condition_does_work_stays_when_its_release_moves_out() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            static bool Audited(string what)
+            {
+                Log.Info(what);
+                return true;
+            }
+
+            int M(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                var rows = conn.Execute("update a set b = 1");
+                if (Audited("released"))
+                {
+                    conn.Release();
+                }
+
+                return rows;
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            static bool Audited(string what)
+            {
+                Log.Info(what);
+                return true;
+            }
+
+            int M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    var rows = conn.Execute("update a set b = 1");
+                    if (Audited("released"))
+                    {
+                    }
+
+                    return rows;
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """, ReleaseInFinally);
+
+    [Fact]
     public Task A_finally_that_only_released_goes_and_the_catch_beside_it_stays() => Verify.VerifyCodeFixAsync("""
         using System;
         using Prelude;

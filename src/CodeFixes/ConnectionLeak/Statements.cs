@@ -351,17 +351,33 @@ internal static class Statements
         {
             switch (unit.Parent)
             {
-                case BlockSyntax { Statements.Count: 1, Parent: IfStatementSyntax { Else: null } ifStatement }:
+                case BlockSyntax { Statements.Count: 1, Parent: IfStatementSyntax { Else: null } ifStatement } when IsPure(ifStatement.Condition):
                     unit = ifStatement;
                     continue;
-                case IfStatementSyntax { Else: null } ifStatement when ifStatement.Statement == unit:
+                case IfStatementSyntax { Else: null } ifStatement when ifStatement.Statement == unit && IsPure(ifStatement.Condition):
                     unit = ifStatement;
+                    continue;
+                case BlockSyntax { Statements.Count: 1, Parent: ElseClauseSyntax elseClause }:
+                    unit = elseClause;
+                    continue;
+                case ElseClauseSyntax elseClause when elseClause.Statement == unit:
+                    unit = elseClause;
                     continue;
                 default:
                     return unit;
             }
         }
     }
+
+    /// <summary>
+    /// A condition that only reads: no call, <c>await</c>, assignment, increment or object creation. An <c>if</c> left
+    /// with nothing to do goes only then; otherwise it stays, empty, so that its condition still runs.
+    /// </summary>
+    private static bool IsPure(ExpressionSyntax condition) =>
+        !condition.DescendantNodesAndSelf().Any(n => n is InvocationExpressionSyntax or AwaitExpressionSyntax or AssignmentExpressionSyntax
+            or BaseObjectCreationExpressionSyntax
+            or PrefixUnaryExpressionSyntax { RawKind: (int)SyntaxKind.PreIncrementExpression or (int)SyntaxKind.PreDecrementExpression }
+            or PostfixUnaryExpressionSyntax { RawKind: (int)SyntaxKind.PostIncrementExpression or (int)SyntaxKind.PostDecrementExpression });
 
     public static bool HasCommentsOrDirectives(SyntaxTriviaList trivia) =>
         trivia.Any(t => t.IsKind(SyntaxKind.SingleLineCommentTrivia) || t.IsKind(SyntaxKind.MultiLineCommentTrivia) || t.IsDirective);
