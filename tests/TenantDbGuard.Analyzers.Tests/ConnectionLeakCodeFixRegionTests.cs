@@ -132,6 +132,57 @@ public sealed class ConnectionLeakCodeFixRegionTests
         """, ReleaseInFinally);
 
     [Fact]
+    public Task A_constant_read_after_the_release_keeps_the_work_in_the_try_rather_than_losing_its_const() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, int kind)
+            {
+                var conn = [|pool.GetConnection()|];
+                const int Archived = 2;
+                var rows = conn.Execute("update a set b = 1");
+                conn.Release();
+                switch (kind)
+                {
+                    case Archived:
+                        Log.Info("archived");
+                        return 0;
+                    default:
+                        return rows;
+                }
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, int kind)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    const int Archived = 2;
+                    var rows = conn.Execute("update a set b = 1");
+                    switch (kind)
+                    {
+                        case Archived:
+                            Log.Info("archived");
+                            return 0;
+                        default:
+                            return rows;
+                    }
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """, ReleaseInFinally);
+
+    [Fact]
     public Task A_return_right_after_the_release_goes_into_the_try() => Verify.VerifyCodeFixAsync("""
         using Prelude;
 

@@ -157,7 +157,7 @@ internal static class ReleaseInFinallyFix
     /// <summary>
     /// The locals declared in <paramref name="statements"/> (the try) that <paramref name="after"/> reads: each is
     /// declared before the try and assigned in it. Null when one cannot be (several in one declaration, no initializer,
-    /// a using declaration, an anonymous type).
+    /// a using declaration, a constant, a ref local, an anonymous type).
     /// </summary>
     private static Dictionary<LocalDeclarationStatementSyntax, ILocalSymbol>? Hoisted(SemanticModel model, List<StatementSyntax> statements, List<StatementSyntax> after)
     {
@@ -170,7 +170,8 @@ internal static class ReleaseInFinallyFix
                 continue;
             }
 
-            if (declared.Count != 1 || declaration.Declaration.Variables[0].Initializer is null || !declaration.UsingKeyword.IsKind(SyntaxKind.None) || declared[0].Type.IsAnonymousType)
+            if (declared.Count != 1 || declaration.Declaration.Variables[0].Initializer is null || !declaration.UsingKeyword.IsKind(SyntaxKind.None)
+                || declaration.Modifiers.Count > 0 || declaration.Declaration.Type is RefTypeSyntax || declared[0].Type.IsAnonymousType)
             {
                 return null;
             }
