@@ -65,104 +65,51 @@ public sealed class ServerSharingTests(ITestOutputHelper output)
     [Fact]
     public async Task A_server_that_stays_full_is_waited_for_until_the_acquire_timeout_and_the_wait_can_be_cancelled()
     {
-        await using var server = await MariaDbServer.StartAsync(maxConnections: MariaDbServer.MinimumMaxConnections);
-        await MariaDbFixture.CreateTenantsAsync(server, 1);
-        await using var db = server.CreateTenantDatabase(o =>
-        {
-            o.ReservedConnections = 0;
-            o.AcquireTimeout = TimeSpan.FromSeconds(2);
-        });
-        await db.QueryTenantAsync<int>(MariaDbFixture.TenantKey(1), "SELECT 1");
-        var open = (await db.WaitUntilAllReturnedAsync()).Open;
-        await using var hog = await HogAsync(server, server.MaxConnections - open - 1);
+        await using var full = await FullServer.StartAsync(acquireTimeout: TimeSpan.FromSeconds(2));
+        var db = full.Db;
 
-        // The connections the runtime has are leased (and its coordination session is open); every other one is held
-        // by another client.
-        var leases = new List<TenantConnectionLease>();
-        for (var i = 0; i < open; i++)
-        {
-            leases.Add(await db.GetConnectionAsync(MariaDbFixture.TenantKey(1)));
-        }
+        var stopwatch = Stopwatch.StartNew();
+        var error = await Assert.ThrowsAsync<ServerConnectionLimitException>(() => db.QueryTenantAsync<int>(MariaDbFixture.TenantKey(1), "SELECT 1"));
+        Assert.True(stopwatch.Elapsed >= TimeSpan.FromMilliseconds(1900), $"Failed after {stopwatch.ElapsedMilliseconds} ms, before the acquire timeout.");
+        Assert.Equal(1040, error.ErrorCode);
 
-        try
-        {
-            var stopwatch = Stopwatch.StartNew();
-            var error = await Assert.ThrowsAsync<ServerConnectionLimitException>(() => db.QueryTenantAsync<int>(MariaDbFixture.TenantKey(1), "SELECT 1"));
-            Assert.True(stopwatch.Elapsed >= TimeSpan.FromMilliseconds(1900), $"Failed after {stopwatch.ElapsedMilliseconds} ms, before the acquire timeout.");
-            Assert.Equal(1040, error.ErrorCode);
-
-            using var cancel = new CancellationTokenSource(200);
-            stopwatch.Restart();
-            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => db.QueryTenantAsync<int>(MariaDbFixture.TenantKey(1), "SELECT 1", cancellationToken: cancel.Token));
-            Assert.True(stopwatch.Elapsed < TimeSpan.FromMilliseconds(1500), $"Cancelled after {stopwatch.ElapsedMilliseconds} ms.");
-            Assert.InRange(db.GetBudgetSnapshot().Limit, 1, open);
-        }
-        finally
-        {
-            foreach (var lease in leases)
-            {
-                await lease.DisposeAsync();
-            }
-        }
+        using var cancel = new CancellationTokenSource(200);
+        stopwatch.Restart();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => db.QueryTenantAsync<int>(MariaDbFixture.TenantKey(1), "SELECT 1", cancellationToken: cancel.Token));
+        Assert.True(stopwatch.Elapsed < TimeSpan.FromMilliseconds(1500), $"Cancelled after {stopwatch.ElapsedMilliseconds} ms.");
+        Assert.InRange(db.GetBudgetSnapshot().Limit, 1, full.Open);
     }
 
     [Fact]
     public async Task A_caller_that_waits_in_vain_on_a_budget_the_full_server_shrank_is_told_the_server_is_full()
     {
-        await using var server = await MariaDbServer.StartAsync(maxConnections: MariaDbServer.MinimumMaxConnections);
-        await MariaDbFixture.CreateTenantsAsync(server, 1);
-        await using var db = server.CreateTenantDatabase(o =>
+        // The reading of the server that follows the leases finds it full and shrinks the budget to the connections the
+        // process has, without any caller having been refused.
+        await using var full = await FullServer.StartAsync(acquireTimeout: TimeSpan.FromMilliseconds(800));
+        var (db, open) = (full.Db, full.Open);
+        var deadline = Stopwatch.StartNew();
+        while (db.GetBudgetSnapshot().Limit > open && deadline.Elapsed < TimeSpan.FromSeconds(20))
         {
-            o.ReservedConnections = 0;
-            o.AcquireTimeout = TimeSpan.FromMilliseconds(800);
-        });
-        await db.QueryTenantAsync<int>(MariaDbFixture.TenantKey(1), "SELECT 1");
-        var open = (await db.WaitUntilAllReturnedAsync()).Open;
-        await using var hog = await HogAsync(server, server.MaxConnections - open - 1);
-
-        // The process leases what it has; every other connection is held by another client. The reading of the server
-        // that follows the leases finds it full and shrinks the budget to the connections the process has, without any
-        // caller having been refused.
-        var leases = new List<TenantConnectionLease>();
-        for (var i = 0; i < open; i++)
-        {
-            leases.Add(await db.GetConnectionAsync(MariaDbFixture.TenantKey(1)));
+            await Task.Delay(50);
         }
 
-        try
-        {
-            var deadline = Stopwatch.StartNew();
-            while (db.GetBudgetSnapshot().Limit > open && deadline.Elapsed < TimeSpan.FromSeconds(20))
-            {
-                await Task.Delay(50);
-            }
+        var budget = db.GetBudgetSnapshot();
+        Assert.True(budget.Limit <= open, $"The budget stayed at {budget.Limit} of {budget.Ceiling} with {open} connections open.");
 
-            var budget = db.GetBudgetSnapshot();
-            Assert.True(budget.Limit <= open, $"The budget stayed at {budget.Limit} of {budget.Ceiling} with {open} connections open.");
+        // The caller never tries a connection of its own (the budget has none to give): it waits, and is then told that
+        // the server is full, not to raise the process's own limits.
+        var error = await Assert.ThrowsAsync<ServerConnectionLimitException>(() => db.QueryTenantAsync<int>(MariaDbFixture.TenantKey(1), "SELECT 1"));
+        Assert.Equal(1040, error.ErrorCode);
+        Assert.True(error.IsTransient);
+        Assert.InRange(error.ProcessBudget!.Value, 1, open);
+        Assert.Contains("max_connections", error.Message, StringComparison.Ordinal);
+        Assert.Contains($"budget shrank to {error.ProcessBudget}", error.Message, StringComparison.Ordinal);
+        Assert.NotNull(error.InnerException);
 
-            // The caller never tries a connection of its own (the budget has none to give): it waits, and is then told
-            // that the server is full, not to raise the process's own limits.
-            var error = await Assert.ThrowsAsync<ServerConnectionLimitException>(() => db.QueryTenantAsync<int>(MariaDbFixture.TenantKey(1), "SELECT 1"));
-            Assert.Equal(1040, error.ErrorCode);
-            Assert.True(error.IsTransient);
-            Assert.InRange(error.ProcessBudget!.Value, 1, open);
-            Assert.Contains("max_connections", error.Message, StringComparison.Ordinal);
-            Assert.Contains($"budget shrank to {error.ProcessBudget}", error.Message, StringComparison.Ordinal);
-            Assert.NotNull(error.InnerException);
-
-            // Once the other client lets go, the budget grows back and the caller is served again.
-            await hog.DisposeAsync();
-            await leases[0].DisposeAsync();
-            leases.RemoveAt(0);
-            Assert.Equal([1], await db.QueryTenantAsync<int>(MariaDbFixture.TenantKey(1), "SELECT 1"));
-        }
-        finally
-        {
-            foreach (var lease in leases)
-            {
-                await lease.DisposeAsync();
-            }
-        }
+        // Once the other client lets go, the budget grows back and the caller is served again.
+        await full.Hog.DisposeAsync();
+        await full.Leases[0].DisposeAsync();
+        Assert.Equal([1], await db.QueryTenantAsync<int>(MariaDbFixture.TenantKey(1), "SELECT 1"));
     }
 
     [Theory]
@@ -371,6 +318,62 @@ public sealed class ServerSharingTests(ITestOutputHelper output)
         }
 
         return hog;
+    }
+
+    /// <summary>
+    /// A server with the fewest connections MariaDB allows, every one of them taken: the process's own, each leased
+    /// (and its coordination session), and the rest by another client.
+    /// </summary>
+    private sealed class FullServer : IAsyncDisposable
+    {
+        private FullServer(MariaDbServer server, TenantDatabase db, Hog hog, List<TenantConnectionLease> leases, int open)
+        {
+            (Server, Db, Hog, Leases, Open) = (server, db, hog, leases, open);
+        }
+
+        public MariaDbServer Server { get; }
+
+        public TenantDatabase Db { get; }
+
+        public Hog Hog { get; }
+
+        public List<TenantConnectionLease> Leases { get; }
+
+        /// <summary>The connections the process had open after its first query, all of them leased now.</summary>
+        public int Open { get; }
+
+        public static async Task<FullServer> StartAsync(TimeSpan acquireTimeout)
+        {
+            var server = await MariaDbServer.StartAsync(maxConnections: MariaDbServer.MinimumMaxConnections);
+            await MariaDbFixture.CreateTenantsAsync(server, 1);
+            var db = server.CreateTenantDatabase(o =>
+            {
+                o.ReservedConnections = 0;
+                o.AcquireTimeout = acquireTimeout;
+            });
+            await db.QueryTenantAsync<int>(MariaDbFixture.TenantKey(1), "SELECT 1");
+            var open = (await db.WaitUntilAllReturnedAsync()).Open;
+            var hog = await HogAsync(server, server.MaxConnections - open - 1);
+            var leases = new List<TenantConnectionLease>();
+            for (var i = 0; i < open; i++)
+            {
+                leases.Add(await db.GetConnectionAsync(MariaDbFixture.TenantKey(1)));
+            }
+
+            return new FullServer(server, db, hog, leases, open);
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            foreach (var lease in Leases)
+            {
+                await lease.DisposeAsync();
+            }
+
+            await Hog.DisposeAsync();
+            await Db.DisposeAsync();
+            await Server.DisposeAsync();
+        }
     }
 
     private sealed class Hog : IAsyncDisposable
