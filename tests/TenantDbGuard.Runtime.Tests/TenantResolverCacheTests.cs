@@ -1,0 +1,662 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
+using TenantDbGuard.Core;
+
+namespace TenantDbGuard.Runtime.Tests;
+
+/// <summary>
+/// The cache of tenant lookups, without a server: the lookup is a scripted directory (as a custom resolver or the
+/// tenants table would answer), time is a fake clock. What it pins: the bound on keys never seen before (100 a second,
+/// 100 at once, tokens given back by lookups that find new tenants, waits for lookups in flight), what bypasses that
+/// bound (known tenants whose entry expired, invalidated keys), one lookup per key shared by its callers and cancelled
+/// only when all of them cancelled, failed lookups that leave nothing behind, the expiry of both caches to the tick,
+/// the fixed-size lists of unknown keys and other spellings, and the one-database-per-tenant rule across lookups.
+/// </summary>
+public sealed class TenantResolverCacheTests
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(10);
+
+    // ---- The bound on keys never seen before (the tenants table's lookups) ----
+
+    [Fact]
+    public async Task At_a_standstill_a_hundred_new_keys_are_looked_up_and_the_next_is_refused_unasked()
+    {
+        var directory = new TenantDirectory();
+        var cache = directory.CreateCache(limitNewKeys: true);
+
+        await AssertLookedUpAndUnknownAsync(cache, directory, "unknown-", 0, TenantResolverCache.NewKeysPerSecond);
+
+        var refused = await Assert.ThrowsAsync<TenantNotFoundException>(() => cache.ResolveAsync("unknown-x", CancellationToken.None).AsTask());
+        Assert.True(refused.IsTransient);
+        Assert.Contains("was not looked up", refused.Message);
+        Assert.Equal(0, directory.Calls("unknown-x"));
+    }
+
+    [Fact]
+    public async Task The_bucket_refills_at_a_hundred_keys_a_second_and_holds_at_most_a_hundred()
+    {
+        var directory = new TenantDirectory();
+        var cache = directory.CreateCache(limitNewKeys: true);
+        await AssertLookedUpAndUnknownAsync(cache, directory, "first-", 0, 100);
+
+        // 25 ms: two and a half tokens, so two keys.
+        directory.Time.Advance(TimeSpan.FromMilliseconds(25));
+        await AssertLookedUpAndUnknownAsync(cache, directory, "second-", 0, 2);
+        await AssertRefusedUnaskedAsync(cache, directory, "second-2");
+
+        // Another 10 ms: the half token kept, and one more, make one and a half.
+        directory.Time.Advance(TimeSpan.FromMilliseconds(10));
+        await AssertLookedUpAndUnknownAsync(cache, directory, "third-", 0, 1);
+        await AssertRefusedUnaskedAsync(cache, directory, "third-1");
+
+        // An hour refills the bucket to a hundred, not to 360,000.
+        directory.Time.Advance(TimeSpan.FromHours(1));
+        await AssertLookedUpAndUnknownAsync(cache, directory, "fourth-", 0, 100);
+        await AssertRefusedUnaskedAsync(cache, directory, "fourth-100");
+    }
+
+    [Fact]
+    public async Task Lookups_that_find_new_tenants_give_their_tokens_back_up_to_what_the_bucket_held()
+    {
+        var directory = new TenantDirectory();
+        for (var i = 0; i < 300; i++)
+        {
+            directory.Add($"tenant-{i}", $"tdg_tenant_{i}");
+        }
+
+        var cache = directory.CreateCache(limitNewKeys: true);
+        await AssertLookedUpAndUnknownAsync(cache, directory, "unknown-", 0, 50);
+
+        // Three times the bucket of first requests for real tenants, at a standstill: each is found.
+        for (var i = 0; i < 300; i++)
+        {
+            Assert.Equal($"tdg_tenant_{i}", (await cache.ResolveAsync($"tenant-{i}", CancellationToken.None)).DatabaseName);
+        }
+
+        // The fifty tokens left before are left now: no more.
+        await AssertLookedUpAndUnknownAsync(cache, directory, "unknown-", 50, 50);
+        await AssertRefusedUnaskedAsync(cache, directory, "unknown-100");
+    }
+
+    [Fact]
+    public async Task Other_spellings_of_a_known_tenant_count_against_the_bound()
+    {
+        var directory = new TenantDirectory();
+        directory.Add("tenant-abcdefgh", "tdg_abcdefgh");
+        var cache = directory.CreateCache(limitNewKeys: true);
+        await cache.ResolveAsync("tenant-abcdefgh", CancellationToken.None);
+
+        var spellings = Spellings("tenant-abcdefgh").Skip(1).Take(101).ToArray();
+        foreach (var spelling in spellings.Take(100))
+        {
+            Assert.Equal("tenant-abcdefgh", (await cache.ResolveAsync(spelling, CancellationToken.None)).TenantKey);
+        }
+
+        await AssertRefusedUnaskedAsync(cache, directory, spellings[100]);
+
+        // The tenant itself, and the spellings already seen, are still served.
+        Assert.Equal("tenant-abcdefgh", (await cache.ResolveAsync("tenant-abcdefgh", CancellationToken.None)).TenantKey);
+        Assert.Equal("tenant-abcdefgh", (await cache.ResolveAsync(spellings[0], CancellationToken.None)).TenantKey);
+        Assert.Equal(1, directory.Calls(spellings[0]));
+    }
+
+    [Fact]
+    public async Task A_known_tenant_whose_entry_expired_is_looked_up_again_during_a_flood()
+    {
+        var directory = new TenantDirectory();
+        directory.Add("acme", "tdg_acme");
+        var cache = directory.CreateCache(limitNewKeys: true, o => o.TenantCacheDuration = TimeSpan.FromSeconds(1));
+        await cache.ResolveAsync("acme", CancellationToken.None);
+        directory.Time.Advance(TimeSpan.FromSeconds(2));
+        await AssertLookedUpAndUnknownAsync(cache, directory, "unknown-", 0, 100);
+        await AssertRefusedUnaskedAsync(cache, directory, "unknown-100");
+
+        Assert.Equal("tdg_acme", (await cache.ResolveAsync("acme", CancellationToken.None)).DatabaseName);
+
+        Assert.Equal(2, directory.Calls("acme"));
+    }
+
+    [Fact]
+    public async Task Invalidated_keys_are_looked_up_again_during_a_flood()
+    {
+        var directory = new TenantDirectory();
+        directory.Add("acme", "tdg_acme");
+        var cache = directory.CreateCache(limitNewKeys: true);
+        await cache.ResolveAsync("acme", CancellationToken.None);
+        await Assert.ThrowsAsync<TenantNotFoundException>(() => cache.ResolveAsync("later", CancellationToken.None).AsTask());
+        await AssertLookedUpAndUnknownAsync(cache, directory, "unknown-", 0, 99);
+        await AssertRefusedUnaskedAsync(cache, directory, "unknown-99");
+
+        // The tenant by another spelling, and an unknown key that has just been added to the directory.
+        cache.Invalidate("ACME");
+        cache.Invalidate("later");
+        directory.Add("later", "tdg_later");
+
+        Assert.Equal("acme", (await cache.ResolveAsync("acme", CancellationToken.None)).TenantKey);
+        Assert.Equal("tdg_later", (await cache.ResolveAsync("later", CancellationToken.None)).DatabaseName);
+        Assert.Equal((2, 2), (directory.Calls("acme"), directory.Calls("later")));
+    }
+
+    [Fact]
+    public async Task A_new_key_beyond_the_bound_waits_for_the_lookups_in_flight_and_is_found_when_they_find_tenants()
+    {
+        var directory = new TenantDirectory { Gated = true };
+        for (var i = 0; i <= 100; i++)
+        {
+            directory.Add($"tenant-{i}", $"tdg_tenant_{i}");
+        }
+
+        var cache = directory.CreateCache(limitNewKeys: true);
+        var first = Enumerable.Range(0, 100).Select(i => cache.ResolveAsync($"tenant-{i}", CancellationToken.None).AsTask()).ToArray();
+        await directory.WaitForCallsAsync(100);
+
+        var waiting = cache.ResolveAsync("tenant-100", CancellationToken.None).AsTask();
+        await Task.Delay(50);
+        Assert.False(waiting.IsCompleted);
+        Assert.Equal(0, directory.Calls("tenant-100"));
+
+        directory.Open();
+        Assert.Equal("tdg_tenant_100", (await waiting.WaitAsync(Patience)).DatabaseName);
+        Assert.All(await Task.WhenAll(first).WaitAsync(Patience), tenant => Assert.StartsWith("tdg_tenant_", tenant.DatabaseName));
+    }
+
+    [Fact]
+    public async Task A_new_key_beyond_the_bound_is_refused_once_the_lookups_it_waited_for_found_nothing()
+    {
+        var directory = new TenantDirectory { Gated = true };
+        var cache = directory.CreateCache(limitNewKeys: true);
+        var first = Enumerable.Range(0, 100).Select(i => cache.ResolveAsync($"unknown-{i}", CancellationToken.None).AsTask()).ToArray();
+        await directory.WaitForCallsAsync(100);
+
+        var waiting = cache.ResolveAsync("unknown-100", CancellationToken.None).AsTask();
+        await Task.Delay(50);
+        Assert.False(waiting.IsCompleted);
+
+        directory.Open();
+        var refused = await Assert.ThrowsAsync<TenantNotFoundException>(() => waiting.WaitAsync(Patience));
+        Assert.True(refused.IsTransient);
+        Assert.Equal(0, directory.Calls("unknown-100"));
+        foreach (var lookup in first)
+        {
+            Assert.False((await Assert.ThrowsAsync<TenantNotFoundException>(() => lookup.WaitAsync(Patience))).IsTransient);
+        }
+    }
+
+    [Fact]
+    public async Task A_new_key_waiting_beyond_the_bound_can_be_cancelled()
+    {
+        var directory = new TenantDirectory { Gated = true };
+        var cache = directory.CreateCache(limitNewKeys: true);
+        var first = Enumerable.Range(0, 100).Select(i => cache.ResolveAsync($"unknown-{i}", CancellationToken.None).AsTask()).ToArray();
+        await directory.WaitForCallsAsync(100);
+        using var cancel = new CancellationTokenSource();
+        var waiting = cache.ResolveAsync("unknown-100", cancel.Token).AsTask();
+        await Task.Delay(50);
+
+        cancel.Cancel();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waiting.WaitAsync(Patience));
+        directory.Open();
+        await Task.WhenAll(first.Select(t => Assert.ThrowsAsync<TenantNotFoundException>(() => t.WaitAsync(Patience))));
+    }
+
+    [Fact]
+    public async Task A_custom_resolver_is_not_bound()
+    {
+        var directory = new TenantDirectory();
+        var cache = directory.CreateCache(limitNewKeys: false);
+
+        await AssertLookedUpAndUnknownAsync(cache, directory, "unknown-", 0, 300);
+    }
+
+    // ---- One lookup per key, and what a failed or cancelled one leaves ----
+
+    [Fact]
+    public async Task Callers_of_one_key_share_one_lookup_and_its_answer()
+    {
+        var directory = new TenantDirectory { Gated = true };
+        directory.Add("acme", "tdg_acme");
+        var cache = directory.CreateCache(limitNewKeys: true);
+
+        var callers = Enumerable.Range(0, 5).Select(_ => cache.ResolveAsync("acme", CancellationToken.None).AsTask()).ToArray();
+        await directory.WaitForCallsAsync(1);
+        await Task.Delay(50);
+        directory.Open();
+
+        var answers = await Task.WhenAll(callers).WaitAsync(Patience);
+        Assert.All(answers, answer => Assert.Same(answers[0], answer));
+        Assert.Equal(1, directory.Calls("acme"));
+    }
+
+    [Fact]
+    public async Task A_lookup_is_cancelled_only_once_every_caller_waiting_for_it_has_cancelled()
+    {
+        var directory = new TenantDirectory { Gated = true };
+        directory.Add("acme", "tdg_acme");
+        var cache = directory.CreateCache(limitNewKeys: true);
+        using var first = new CancellationTokenSource();
+        using var second = new CancellationTokenSource();
+        using var third = new CancellationTokenSource();
+        var callers = new[] { first, second, third }.Select(cancel => cache.ResolveAsync("acme", cancel.Token).AsTask()).ToArray();
+        await directory.WaitForCallsAsync(1);
+
+        first.Cancel();
+        second.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => callers[0].WaitAsync(Patience));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => callers[1].WaitAsync(Patience));
+        Assert.False(directory.LookupCancelled("acme", call: 1));
+        Assert.False(callers[2].IsCompleted);
+
+        // A caller that comes now joins the lookup still running.
+        var late = cache.ResolveAsync("acme", CancellationToken.None).AsTask();
+        third.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => callers[2].WaitAsync(Patience));
+        Assert.False(directory.LookupCancelled("acme", call: 1));
+        directory.Open();
+        Assert.Equal("tdg_acme", (await late.WaitAsync(Patience)).DatabaseName);
+        Assert.Equal(1, directory.Calls("acme"));
+    }
+
+    [Fact]
+    public async Task A_lookup_its_last_caller_cancelled_is_cancelled_and_the_next_caller_looks_the_key_up_again()
+    {
+        var directory = new TenantDirectory { Gated = true };
+        directory.Add("acme", "tdg_acme");
+        var cache = directory.CreateCache(limitNewKeys: true);
+        using var first = new CancellationTokenSource();
+        using var second = new CancellationTokenSource();
+        var callers = new[] { first, second }.Select(cancel => cache.ResolveAsync("acme", cancel.Token).AsTask()).ToArray();
+        await directory.WaitForCallsAsync(1);
+
+        first.Cancel();
+        second.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => callers[0].WaitAsync(Patience));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => callers[1].WaitAsync(Patience));
+        Assert.True(directory.LookupCancelled("acme", call: 1));
+
+        // The cancelled lookup is forgotten at once: the next caller does not wait for it, and its lookup is its own.
+        var next = cache.ResolveAsync("acme", CancellationToken.None).AsTask();
+        await directory.WaitForCallsAsync(2);
+        directory.Open();
+        Assert.Equal("tdg_acme", (await next.WaitAsync(Patience)).DatabaseName);
+        Assert.Equal(2, directory.Calls("acme"));
+        Assert.False(directory.LookupCancelled("acme", call: 2));
+    }
+
+    [Fact]
+    public async Task A_failed_lookup_fails_every_caller_waiting_for_it_and_is_not_remembered()
+    {
+        var directory = new TenantDirectory { Gated = true, FailCalls = 1 };
+        directory.Add("acme", "tdg_acme");
+        var cache = directory.CreateCache(limitNewKeys: true);
+        var callers = Enumerable.Range(0, 3).Select(_ => cache.ResolveAsync("acme", CancellationToken.None).AsTask()).ToArray();
+        await directory.WaitForCallsAsync(1);
+        directory.Open();
+
+        foreach (var caller in callers)
+        {
+            Assert.Equal("The tenant directory did not answer.", (await Assert.ThrowsAsync<TimeoutException>(() => caller.WaitAsync(Patience))).Message);
+        }
+
+        Assert.Equal("tdg_acme", (await cache.ResolveAsync("acme", CancellationToken.None).AsTask().WaitAsync(Patience)).DatabaseName);
+        Assert.Equal(2, directory.Calls("acme"));
+    }
+
+    [Fact]
+    public async Task A_lookup_that_gives_up_on_its_own_fails_its_callers_and_is_not_remembered()
+    {
+        // The resolver's own timeout (an OperationCanceledException that no caller asked for).
+        var directory = new TenantDirectory { FailCalls = 1, Failure = () => new OperationCanceledException("The directory's own timeout.") };
+        directory.Add("acme", "tdg_acme");
+        var cache = directory.CreateCache(limitNewKeys: true);
+
+        await Assert.ThrowsAsync<OperationCanceledException>(() => cache.ResolveAsync("acme", CancellationToken.None).AsTask().WaitAsync(Patience));
+
+        Assert.Equal("tdg_acme", (await cache.ResolveAsync("acme", CancellationToken.None).AsTask().WaitAsync(Patience)).DatabaseName);
+        Assert.Equal(2, directory.Calls("acme"));
+    }
+
+    // ---- Expiry, to the tick ----
+
+    [Fact]
+    public async Task Each_cache_keeps_its_answer_until_its_duration_ends_to_the_tick()
+    {
+        var directory = new TenantDirectory();
+        directory.Add("acme", "tdg_acme");
+        var cache = directory.CreateCache(limitNewKeys: true, o =>
+        {
+            o.TenantCacheDuration = TimeSpan.FromMinutes(3);
+            o.UnknownTenantCacheDuration = TimeSpan.FromSeconds(7);
+        });
+        await cache.ResolveAsync("acme", CancellationToken.None);
+        await Assert.ThrowsAsync<TenantNotFoundException>(() => cache.ResolveAsync("nobody", CancellationToken.None).AsTask());
+
+        directory.Time.Advance(TimeSpan.FromSeconds(7) - TimeSpan.FromTicks(1));
+        await Assert.ThrowsAsync<TenantNotFoundException>(() => cache.ResolveAsync("nobody", CancellationToken.None).AsTask());
+        Assert.Equal(1, directory.Calls("nobody"));
+        directory.Time.Advance(TimeSpan.FromTicks(1));
+        await Assert.ThrowsAsync<TenantNotFoundException>(() => cache.ResolveAsync("nobody", CancellationToken.None).AsTask());
+        Assert.Equal(2, directory.Calls("nobody"));
+
+        directory.Time.Advance(TimeSpan.FromMinutes(3) - TimeSpan.FromSeconds(7) - TimeSpan.FromTicks(1));
+        await cache.ResolveAsync("acme", CancellationToken.None);
+        Assert.Equal(1, directory.Calls("acme"));
+        directory.Time.Advance(TimeSpan.FromTicks(1));
+        await cache.ResolveAsync("acme", CancellationToken.None);
+        Assert.Equal(2, directory.Calls("acme"));
+    }
+
+    [Fact]
+    public async Task A_duration_too_long_to_count_in_ticks_keeps_answers_for_good()
+    {
+        var directory = new TenantDirectory();
+        directory.Add("acme", "tdg_acme");
+        var cache = directory.CreateCache(limitNewKeys: true, o =>
+        {
+            o.TenantCacheDuration = TimeSpan.MaxValue;
+            o.UnknownTenantCacheDuration = TimeSpan.MaxValue;
+        });
+        await cache.ResolveAsync("acme", CancellationToken.None);
+        await Assert.ThrowsAsync<TenantNotFoundException>(() => cache.ResolveAsync("nobody", CancellationToken.None).AsTask());
+
+        directory.Time.Advance(TimeSpan.FromDays(365 * 50));
+        await cache.ResolveAsync("acme", CancellationToken.None);
+        await Assert.ThrowsAsync<TenantNotFoundException>(() => cache.ResolveAsync("nobody", CancellationToken.None).AsTask());
+
+        Assert.Equal((1, 1), (directory.Calls("acme"), directory.Calls("nobody")));
+    }
+
+    [Fact]
+    public async Task A_suspected_tenant_is_looked_up_again_only_once_it_was_resolved_UnknownTenantCacheDuration_ago()
+    {
+        var directory = new TenantDirectory();
+        directory.Add("acme", "tdg_acme");
+        var cache = directory.CreateCache(limitNewKeys: true, o => o.UnknownTenantCacheDuration = TimeSpan.FromSeconds(5));
+        await cache.ResolveAsync("acme", CancellationToken.None);
+
+        directory.Time.Advance(TimeSpan.FromSeconds(5) - TimeSpan.FromTicks(1));
+        cache.Suspect("acme");
+        cache.Suspect("nobody");
+        await cache.ResolveAsync("acme", CancellationToken.None);
+        Assert.Equal(1, directory.Calls("acme"));
+
+        directory.Time.Advance(TimeSpan.FromTicks(1));
+        directory.Add("acme", "tdg_acme_moved");
+        cache.Suspect("acme");
+        Assert.Equal("tdg_acme_moved", (await cache.ResolveAsync("acme", CancellationToken.None)).DatabaseName);
+        Assert.Equal(2, directory.Calls("acme"));
+    }
+
+    // ---- Unknown keys and other spellings: lists of fixed size ----
+
+    [Fact]
+    public async Task Unknown_keys_are_remembered_up_to_the_capacity_the_oldest_forgotten_first()
+    {
+        var directory = new TenantDirectory();
+        var cache = directory.CreateCache(limitNewKeys: false);
+        await AssertLookedUpAndUnknownAsync(cache, directory, "unknown-", 0, TenantResolverCache.Capacity);
+
+        await AssertUnknownAsync(cache, "unknown-0");
+        Assert.Equal(1, directory.Calls("unknown-0"));
+
+        await AssertUnknownAsync(cache, "unknown-1024");
+        await AssertUnknownAsync(cache, "unknown-1");
+        Assert.Equal(1, directory.Calls("unknown-1"));
+        await AssertUnknownAsync(cache, "unknown-0");
+        Assert.Equal(2, directory.Calls("unknown-0"));
+    }
+
+    [Fact]
+    public async Task An_unknown_key_looked_up_again_counts_as_the_newest()
+    {
+        var directory = new TenantDirectory();
+        var cache = directory.CreateCache(limitNewKeys: false, o => o.UnknownTenantCacheDuration = TimeSpan.FromSeconds(5));
+        await AssertLookedUpAndUnknownAsync(cache, directory, "unknown-", 0, TenantResolverCache.Capacity - 1);
+        directory.Time.Advance(TimeSpan.FromSeconds(5));
+
+        // Looked up again once expired: it moves to the end of the list, behind the 1,022 others.
+        await AssertUnknownAsync(cache, "unknown-0");
+        await AssertLookedUpAndUnknownAsync(cache, directory, "new-", 0, 2);
+
+        await AssertUnknownAsync(cache, "unknown-0");
+        Assert.Equal(2, directory.Calls("unknown-0"));
+    }
+
+    [Fact]
+    public async Task Other_spellings_point_to_the_tenant_and_are_forgotten_with_it()
+    {
+        var directory = new TenantDirectory();
+        directory.Add("acme", "tdg_acme");
+        var cache = directory.CreateCache(limitNewKeys: false);
+
+        foreach (var spelling in new[] { "acme", "ACME", "Acme", "ACME", "Acme" })
+        {
+            var tenant = await cache.ResolveAsync(spelling, CancellationToken.None);
+            Assert.Equal(("acme", "tdg_acme"), (tenant.TenantKey, tenant.DatabaseName));
+        }
+
+        Assert.Equal((1, 1, 1), (directory.Calls("acme"), directory.Calls("ACME"), directory.Calls("Acme")));
+
+        // Forgotten by a spelling never looked up: the tenant and every spelling of it are looked up again.
+        directory.Add("acme", "tdg_acme_moved");
+        cache.Invalidate("aCmE");
+        foreach (var spelling in new[] { "ACME", "Acme", "acme" })
+        {
+            Assert.Equal("tdg_acme_moved", (await cache.ResolveAsync(spelling, CancellationToken.None)).DatabaseName);
+        }
+
+        Assert.Equal((2, 2, 1), (directory.Calls("ACME"), directory.Calls("Acme"), directory.Calls("acme")));
+    }
+
+    [Fact]
+    public async Task Invalidating_one_spelling_forgets_the_tenant_and_its_other_spellings_but_not_other_tenants()
+    {
+        var directory = new TenantDirectory();
+        directory.Add("acme", "tdg_acme");
+        directory.Add("globex", "tdg_globex");
+        var cache = directory.CreateCache(limitNewKeys: false);
+        foreach (var key in new[] { "ACME", "Acme", "globex", "GLOBEX" })
+        {
+            await cache.ResolveAsync(key, CancellationToken.None);
+        }
+
+        cache.Invalidate("ACME");
+        foreach (var key in new[] { "Acme", "globex", "GLOBEX" })
+        {
+            await cache.ResolveAsync(key, CancellationToken.None);
+        }
+
+        Assert.Equal((2, 1, 1), (directory.Calls("Acme"), directory.Calls("globex"), directory.Calls("GLOBEX")));
+    }
+
+    [Fact]
+    public async Task Invalidating_an_unknown_key_has_it_looked_up_again()
+    {
+        var directory = new TenantDirectory();
+        var cache = directory.CreateCache(limitNewKeys: false);
+        await AssertUnknownAsync(cache, "later");
+        await AssertUnknownAsync(cache, "other");
+        directory.Add("later", "tdg_later");
+
+        cache.Invalidate("later");
+
+        Assert.Equal("tdg_later", (await cache.ResolveAsync("later", CancellationToken.None)).DatabaseName);
+        await AssertUnknownAsync(cache, "other");
+        Assert.Equal((2, 1), (directory.Calls("later"), directory.Calls("other")));
+    }
+
+    // ---- One database per tenant, across lookups ----
+
+    [Fact]
+    public async Task A_second_tenant_on_a_database_a_custom_resolver_gave_another_is_refused_unless_sharing_is_allowed()
+    {
+        foreach (var allowShared in new[] { false, true })
+        {
+            var directory = new TenantDirectory();
+            directory.Add("acme", "tdg_shared");
+            directory.Add("globex", "TDG_SHARED");
+            var cache = directory.CreateCache(limitNewKeys: false, allowShared: allowShared);
+
+            Assert.Equal("acme", (await cache.ResolveAsync("acme", CancellationToken.None)).TenantKey);
+            if (allowShared)
+            {
+                Assert.Equal("globex", (await cache.ResolveAsync("globex", CancellationToken.None)).TenantKey);
+                continue;
+            }
+
+            var refused = await Assert.ThrowsAsync<TenantConfigurationException>(() => cache.ResolveAsync("globex", CancellationToken.None).AsTask());
+            Assert.Equal("globex", refused.TenantKey);
+            Assert.Contains("'acme'", refused.Message);
+            Assert.Equal("acme", (await cache.ResolveAsync("acme", CancellationToken.None)).TenantKey);
+        }
+    }
+
+    [Fact]
+    public async Task A_tenant_looked_up_again_keeps_its_database_and_one_that_moved_frees_it()
+    {
+        var directory = new TenantDirectory();
+        directory.Add("acme", "tdg_one");
+        var cache = directory.CreateCache(limitNewKeys: false, o => o.TenantCacheDuration = TimeSpan.FromSeconds(1));
+        await cache.ResolveAsync("acme", CancellationToken.None);
+
+        // Expired and looked up again on the same database: not a second tenant on it.
+        directory.Time.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal("tdg_one", (await cache.ResolveAsync("acme", CancellationToken.None)).DatabaseName);
+
+        // Moved to another database (found once its entry expires): the first is free for another tenant.
+        directory.Add("acme", "tdg_two");
+        directory.Time.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal("tdg_two", (await cache.ResolveAsync("acme", CancellationToken.None)).DatabaseName);
+        directory.Add("globex", "tdg_one");
+        Assert.Equal("tdg_one", (await cache.ResolveAsync("globex", CancellationToken.None)).DatabaseName);
+
+        // Moved once more, found after an invalidation: its database is free too.
+        directory.Add("acme", "tdg_three");
+        cache.Invalidate("acme");
+        Assert.Equal("tdg_three", (await cache.ResolveAsync("acme", CancellationToken.None)).DatabaseName);
+        directory.Add("initech", "tdg_two");
+        Assert.Equal("tdg_two", (await cache.ResolveAsync("initech", CancellationToken.None)).DatabaseName);
+    }
+
+    [Fact]
+    public async Task A_row_the_lookup_reports_as_shared_is_refused_by_the_other_tenants_name()
+    {
+        var directory = new TenantDirectory();
+        directory.Add("acme", "tdg_acme", sharedWith: "globex");
+        var cache = directory.CreateCache(limitNewKeys: true);
+
+        var refused = await Assert.ThrowsAsync<TenantConfigurationException>(() => cache.ResolveAsync("acme", CancellationToken.None).AsTask());
+
+        Assert.Contains("'globex'", refused.Message);
+        await Assert.ThrowsAsync<TenantConfigurationException>(() => cache.ResolveAsync("acme", CancellationToken.None).AsTask());
+        Assert.Equal(1, directory.Calls("acme"));
+    }
+
+    private static async Task AssertLookedUpAndUnknownAsync(TenantResolverCache cache, TenantDirectory directory, string prefix, int from, int count)
+    {
+        for (var i = from; i < from + count; i++)
+        {
+            var key = prefix + i;
+            var error = await Assert.ThrowsAsync<TenantNotFoundException>(() => cache.ResolveAsync(key, CancellationToken.None).AsTask());
+            Assert.False(error.IsTransient, $"'{key}' was refused unasked.");
+            Assert.Equal(1, directory.Calls(key));
+        }
+    }
+
+    private static async Task AssertRefusedUnaskedAsync(TenantResolverCache cache, TenantDirectory directory, string key)
+    {
+        var error = await Assert.ThrowsAsync<TenantNotFoundException>(() => cache.ResolveAsync(key, CancellationToken.None).AsTask());
+        Assert.True(error.IsTransient, $"'{key}' was looked up.");
+        Assert.Equal(0, directory.Calls(key));
+    }
+
+    private static Task AssertUnknownAsync(TenantResolverCache cache, string key) =>
+        Assert.ThrowsAsync<TenantNotFoundException>(() => cache.ResolveAsync(key, CancellationToken.None).AsTask());
+
+    /// <summary>The spellings of <paramref name="key"/> that differ from it only in the case of its letters, itself first.</summary>
+    private static IEnumerable<string> Spellings(string key)
+    {
+        var letters = key.Select((c, i) => (c, i)).Where(x => char.IsLetter(x.c)).Select(x => x.i).ToArray();
+        for (var mask = 0; mask < 1 << letters.Length; mask++)
+        {
+            var chars = key.ToCharArray();
+            for (var bit = 0; bit < letters.Length; bit++)
+            {
+                if ((mask & (1 << bit)) != 0)
+                {
+                    chars[letters[bit]] = char.ToUpperInvariant(chars[letters[bit]]);
+                }
+            }
+
+            yield return new string(chars);
+        }
+    }
+
+    /// <summary>
+    /// A tenant directory as the tenants table answers (keys compared without regard to case, the row's own key
+    /// returned): counts the lookups per key as asked, can hold every lookup until <see cref="Open"/>, and can fail the
+    /// first <see cref="FailCalls"/> lookups.
+    /// </summary>
+    private sealed class TenantDirectory
+    {
+        private readonly ConcurrentDictionary<string, TenantResolverCache.Resolved> _rows = new(StringComparer.OrdinalIgnoreCase);
+        private readonly ConcurrentDictionary<string, int> _calls = new(StringComparer.Ordinal);
+        private readonly ConcurrentDictionary<(string Key, int Call), CancellationToken> _tokens = new();
+        private readonly TaskCompletionSource _open = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private int _totalCalls;
+
+        public FakeTimeProvider Time { get; } = new();
+
+        public bool Gated { get; init; }
+
+        public int FailCalls { get; init; }
+
+        public Func<Exception> Failure { get; init; } = () => new TimeoutException("The tenant directory did not answer.");
+
+        public void Add(string key, string database, string? sharedWith = null) =>
+            _rows[key] = new TenantResolverCache.Resolved(key, database, null, null, sharedWith);
+
+        public void Open() => _open.TrySetResult();
+
+        public int Calls(string key) => _calls.GetValueOrDefault(key);
+
+        public bool LookupCancelled(string key, int call) => _tokens[(key, call)].IsCancellationRequested;
+
+        public async Task WaitForCallsAsync(int total)
+        {
+            var deadline = DateTime.UtcNow + Patience;
+            while (Volatile.Read(ref _totalCalls) < total)
+            {
+                Assert.True(DateTime.UtcNow < deadline, $"{Volatile.Read(ref _totalCalls)} lookups started, not {total}.");
+                await Task.Delay(10);
+            }
+        }
+
+        public TenantResolverCache CreateCache(bool limitNewKeys, Action<TenantDbGuardOptions>? configure = null, bool allowShared = false)
+        {
+            var options = new TenantDbGuardOptions { TimeProvider = Time };
+            configure?.Invoke(options);
+            var rules = new TenantRowRules(new MasterLocation("db.internal", 3306, "tdg_master"), allowShared);
+            return new TenantResolverCache(LookUpAsync, limitNewKeys, options, rules, NullLogger.Instance);
+        }
+
+        private async ValueTask<TenantResolverCache.Resolved?> LookUpAsync(string key, CancellationToken cancellationToken)
+        {
+            var call = _calls.AddOrUpdate(key, 1, (_, n) => n + 1);
+            _tokens[(key, call)] = cancellationToken;
+            var total = Interlocked.Increment(ref _totalCalls);
+            if (Gated)
+            {
+                await _open.Task.WaitAsync(cancellationToken);
+            }
+
+            if (total <= FailCalls)
+            {
+                throw Failure();
+            }
+
+            return _rows.GetValueOrDefault(key);
+        }
+    }
+}
