@@ -23,7 +23,7 @@ public sealed class TenantResolverCacheTests
     public async Task At_a_standstill_a_hundred_new_keys_are_looked_up_and_the_next_is_refused_unasked()
     {
         var directory = new TenantDirectory();
-        var cache = directory.CreateCache(limitNewKeys: true);
+        var cache = directory.CreateCache(tenantsTable: true);
 
         await AssertLookedUpAndUnknownAsync(cache, directory, "unknown-", 0, TenantResolverCache.NewKeysPerSecond);
 
@@ -37,7 +37,7 @@ public sealed class TenantResolverCacheTests
     public async Task The_bucket_refills_at_a_hundred_keys_a_second_and_holds_at_most_a_hundred()
     {
         var directory = new TenantDirectory();
-        var cache = directory.CreateCache(limitNewKeys: true);
+        var cache = directory.CreateCache(tenantsTable: true);
         await AssertLookedUpAndUnknownAsync(cache, directory, "first-", 0, 100);
 
         // 25 ms: two and a half tokens, so two keys.
@@ -65,7 +65,7 @@ public sealed class TenantResolverCacheTests
             directory.Add($"tenant-{i}", $"tdg_tenant_{i}");
         }
 
-        var cache = directory.CreateCache(limitNewKeys: true);
+        var cache = directory.CreateCache(tenantsTable: true);
         await AssertLookedUpAndUnknownAsync(cache, directory, "unknown-", 0, 50);
 
         // Three times the bucket of first requests for real tenants, at a standstill: each is found.
@@ -84,7 +84,7 @@ public sealed class TenantResolverCacheTests
     {
         var directory = new TenantDirectory();
         directory.Add("tenant-abcdefgh", "tdg_abcdefgh");
-        var cache = directory.CreateCache(limitNewKeys: true);
+        var cache = directory.CreateCache(tenantsTable: true);
         await cache.ResolveAsync("tenant-abcdefgh", CancellationToken.None);
 
         var spellings = Spellings("tenant-abcdefgh").Skip(1).Take(101).ToArray();
@@ -106,7 +106,7 @@ public sealed class TenantResolverCacheTests
     {
         var directory = new TenantDirectory();
         directory.Add("acme", "tdg_acme");
-        var cache = directory.CreateCache(limitNewKeys: true, o => o.TenantCacheDuration = TimeSpan.FromSeconds(1));
+        var cache = directory.CreateCache(tenantsTable: true, o => o.TenantCacheDuration = TimeSpan.FromSeconds(1));
         await cache.ResolveAsync("acme", CancellationToken.None);
         directory.Time.Advance(TimeSpan.FromSeconds(2));
         await AssertLookedUpAndUnknownAsync(cache, directory, "unknown-", 0, 100);
@@ -122,7 +122,7 @@ public sealed class TenantResolverCacheTests
     {
         var directory = new TenantDirectory();
         directory.Add("acme", "tdg_acme");
-        var cache = directory.CreateCache(limitNewKeys: true);
+        var cache = directory.CreateCache(tenantsTable: true);
         await cache.ResolveAsync("acme", CancellationToken.None);
         await Assert.ThrowsAsync<TenantNotFoundException>(() => cache.ResolveAsync("later", CancellationToken.None).AsTask());
         await AssertLookedUpAndUnknownAsync(cache, directory, "unknown-", 0, 99);
@@ -147,7 +147,7 @@ public sealed class TenantResolverCacheTests
             directory.Add($"tenant-{i}", $"tdg_tenant_{i}");
         }
 
-        var cache = directory.CreateCache(limitNewKeys: true);
+        var cache = directory.CreateCache(tenantsTable: true);
         var first = Enumerable.Range(0, 100).Select(i => cache.ResolveAsync($"tenant-{i}", CancellationToken.None).AsTask()).ToArray();
         await directory.WaitForCallsAsync(100);
 
@@ -165,7 +165,7 @@ public sealed class TenantResolverCacheTests
     public async Task A_new_key_beyond_the_bound_is_refused_once_the_lookups_it_waited_for_found_nothing()
     {
         var directory = new TenantDirectory { Gated = true };
-        var cache = directory.CreateCache(limitNewKeys: true);
+        var cache = directory.CreateCache(tenantsTable: true);
         var first = Enumerable.Range(0, 100).Select(i => cache.ResolveAsync($"unknown-{i}", CancellationToken.None).AsTask()).ToArray();
         await directory.WaitForCallsAsync(100);
 
@@ -187,7 +187,7 @@ public sealed class TenantResolverCacheTests
     public async Task A_new_key_waiting_beyond_the_bound_can_be_cancelled()
     {
         var directory = new TenantDirectory { Gated = true };
-        var cache = directory.CreateCache(limitNewKeys: true);
+        var cache = directory.CreateCache(tenantsTable: true);
         var first = Enumerable.Range(0, 100).Select(i => cache.ResolveAsync($"unknown-{i}", CancellationToken.None).AsTask()).ToArray();
         await directory.WaitForCallsAsync(100);
         using var cancel = new CancellationTokenSource();
@@ -205,7 +205,7 @@ public sealed class TenantResolverCacheTests
     public async Task A_custom_resolver_is_not_bound()
     {
         var directory = new TenantDirectory();
-        var cache = directory.CreateCache(limitNewKeys: false);
+        var cache = directory.CreateCache(tenantsTable: false);
 
         await AssertLookedUpAndUnknownAsync(cache, directory, "unknown-", 0, 300);
     }
@@ -217,7 +217,7 @@ public sealed class TenantResolverCacheTests
     {
         var directory = new TenantDirectory { Gated = true };
         directory.Add("acme", "tdg_acme");
-        var cache = directory.CreateCache(limitNewKeys: true);
+        var cache = directory.CreateCache(tenantsTable: true);
 
         var callers = Enumerable.Range(0, 5).Select(_ => cache.ResolveAsync("acme", CancellationToken.None).AsTask()).ToArray();
         await directory.WaitForCallsAsync(1);
@@ -234,7 +234,7 @@ public sealed class TenantResolverCacheTests
     {
         var directory = new TenantDirectory { Gated = true };
         directory.Add("acme", "tdg_acme");
-        var cache = directory.CreateCache(limitNewKeys: true);
+        var cache = directory.CreateCache(tenantsTable: true);
         using var first = new CancellationTokenSource();
         using var second = new CancellationTokenSource();
         using var third = new CancellationTokenSource();
@@ -263,7 +263,7 @@ public sealed class TenantResolverCacheTests
     {
         var directory = new TenantDirectory { Gated = true };
         directory.Add("acme", "tdg_acme");
-        var cache = directory.CreateCache(limitNewKeys: true);
+        var cache = directory.CreateCache(tenantsTable: true);
         using var first = new CancellationTokenSource();
         using var second = new CancellationTokenSource();
         var callers = new[] { first, second }.Select(cancel => cache.ResolveAsync("acme", cancel.Token).AsTask()).ToArray();
@@ -289,7 +289,7 @@ public sealed class TenantResolverCacheTests
     {
         var directory = new TenantDirectory { Gated = true, FailCalls = 1 };
         directory.Add("acme", "tdg_acme");
-        var cache = directory.CreateCache(limitNewKeys: true);
+        var cache = directory.CreateCache(tenantsTable: true);
         var callers = Enumerable.Range(0, 3).Select(_ => cache.ResolveAsync("acme", CancellationToken.None).AsTask()).ToArray();
         await directory.WaitForCallsAsync(1);
         directory.Open();
@@ -309,7 +309,7 @@ public sealed class TenantResolverCacheTests
         // The resolver's own timeout (an OperationCanceledException that no caller asked for).
         var directory = new TenantDirectory { FailCalls = 1, Failure = () => new OperationCanceledException("The directory's own timeout.") };
         directory.Add("acme", "tdg_acme");
-        var cache = directory.CreateCache(limitNewKeys: true);
+        var cache = directory.CreateCache(tenantsTable: true);
 
         await Assert.ThrowsAsync<OperationCanceledException>(() => cache.ResolveAsync("acme", CancellationToken.None).AsTask().WaitAsync(Patience));
 
@@ -324,7 +324,7 @@ public sealed class TenantResolverCacheTests
     {
         var directory = new TenantDirectory();
         directory.Add("acme", "tdg_acme");
-        var cache = directory.CreateCache(limitNewKeys: true, o =>
+        var cache = directory.CreateCache(tenantsTable: true, o =>
         {
             o.TenantCacheDuration = TimeSpan.FromMinutes(3);
             o.UnknownTenantCacheDuration = TimeSpan.FromSeconds(7);
@@ -352,7 +352,7 @@ public sealed class TenantResolverCacheTests
     {
         var directory = new TenantDirectory();
         directory.Add("acme", "tdg_acme");
-        var cache = directory.CreateCache(limitNewKeys: true, o =>
+        var cache = directory.CreateCache(tenantsTable: true, o =>
         {
             o.TenantCacheDuration = TimeSpan.MaxValue;
             o.UnknownTenantCacheDuration = TimeSpan.MaxValue;
@@ -372,7 +372,7 @@ public sealed class TenantResolverCacheTests
     {
         var directory = new TenantDirectory();
         directory.Add("acme", "tdg_acme");
-        var cache = directory.CreateCache(limitNewKeys: true, o => o.UnknownTenantCacheDuration = TimeSpan.FromSeconds(5));
+        var cache = directory.CreateCache(tenantsTable: true, o => o.UnknownTenantCacheDuration = TimeSpan.FromSeconds(5));
         await cache.ResolveAsync("acme", CancellationToken.None);
 
         directory.Time.Advance(TimeSpan.FromSeconds(5) - TimeSpan.FromTicks(1));
@@ -394,7 +394,7 @@ public sealed class TenantResolverCacheTests
     public async Task Unknown_keys_are_remembered_up_to_the_capacity_the_oldest_forgotten_first()
     {
         var directory = new TenantDirectory();
-        var cache = directory.CreateCache(limitNewKeys: false);
+        var cache = directory.CreateCache(tenantsTable: false);
         await AssertLookedUpAndUnknownAsync(cache, directory, "unknown-", 0, TenantResolverCache.Capacity);
 
         await AssertUnknownAsync(cache, "unknown-0");
@@ -411,7 +411,7 @@ public sealed class TenantResolverCacheTests
     public async Task An_unknown_key_looked_up_again_counts_as_the_newest()
     {
         var directory = new TenantDirectory();
-        var cache = directory.CreateCache(limitNewKeys: false, o => o.UnknownTenantCacheDuration = TimeSpan.FromSeconds(5));
+        var cache = directory.CreateCache(tenantsTable: false, o => o.UnknownTenantCacheDuration = TimeSpan.FromSeconds(5));
         await AssertLookedUpAndUnknownAsync(cache, directory, "unknown-", 0, TenantResolverCache.Capacity - 1);
         directory.Time.Advance(TimeSpan.FromSeconds(5));
 
@@ -428,7 +428,7 @@ public sealed class TenantResolverCacheTests
     {
         var directory = new TenantDirectory();
         directory.Add("acme", "tdg_acme");
-        var cache = directory.CreateCache(limitNewKeys: false);
+        var cache = directory.CreateCache(tenantsTable: false);
 
         foreach (var spelling in new[] { "acme", "ACME", "Acme", "ACME", "Acme" })
         {
@@ -455,7 +455,7 @@ public sealed class TenantResolverCacheTests
         var directory = new TenantDirectory();
         directory.Add("acme", "tdg_acme");
         directory.Add("globex", "tdg_globex");
-        var cache = directory.CreateCache(limitNewKeys: false);
+        var cache = directory.CreateCache(tenantsTable: false);
         foreach (var key in new[] { "ACME", "Acme", "globex", "GLOBEX" })
         {
             await cache.ResolveAsync(key, CancellationToken.None);
@@ -474,7 +474,7 @@ public sealed class TenantResolverCacheTests
     public async Task Invalidating_an_unknown_key_has_it_looked_up_again()
     {
         var directory = new TenantDirectory();
-        var cache = directory.CreateCache(limitNewKeys: false);
+        var cache = directory.CreateCache(tenantsTable: false);
         await AssertUnknownAsync(cache, "later");
         await AssertUnknownAsync(cache, "other");
         directory.Add("later", "tdg_later");
@@ -496,7 +496,7 @@ public sealed class TenantResolverCacheTests
             var directory = new TenantDirectory();
             directory.Add("acme", "tdg_shared");
             directory.Add("globex", "TDG_SHARED");
-            var cache = directory.CreateCache(limitNewKeys: false, allowShared: allowShared);
+            var cache = directory.CreateCache(tenantsTable: false, allowShared: allowShared);
 
             Assert.Equal("acme", (await cache.ResolveAsync("acme", CancellationToken.None)).TenantKey);
             if (allowShared)
@@ -517,7 +517,7 @@ public sealed class TenantResolverCacheTests
     {
         var directory = new TenantDirectory();
         directory.Add("acme", "tdg_one");
-        var cache = directory.CreateCache(limitNewKeys: false, o => o.TenantCacheDuration = TimeSpan.FromSeconds(1));
+        var cache = directory.CreateCache(tenantsTable: false, o => o.TenantCacheDuration = TimeSpan.FromSeconds(1));
         await cache.ResolveAsync("acme", CancellationToken.None);
 
         // Expired and looked up again on the same database: not a second tenant on it.
@@ -540,11 +540,74 @@ public sealed class TenantResolverCacheTests
     }
 
     [Fact]
+    public async Task A_tenant_refused_for_sharing_stays_refused_when_its_entry_expires_or_is_invalidated()
+    {
+        var directory = new TenantDirectory();
+        directory.Add("acme", "tdg_one");
+        directory.Add("globex", "tdg_one");
+        var cache = directory.CreateCache(tenantsTable: false, o => o.TenantCacheDuration = TimeSpan.FromSeconds(10));
+        await cache.ResolveAsync("acme", CancellationToken.None);
+        await Assert.ThrowsAsync<TenantConfigurationException>(() => cache.ResolveAsync("globex", CancellationToken.None).AsTask());
+
+        // Looked up again (expired, then invalidated), it still names the database of a tenant that is still known.
+        directory.Time.Advance(TimeSpan.FromSeconds(10));
+        Assert.Contains("'acme'", (await Assert.ThrowsAsync<TenantConfigurationException>(() => cache.ResolveAsync("globex", CancellationToken.None).AsTask())).Message);
+        cache.Invalidate("globex");
+        Assert.Contains("'acme'", (await Assert.ThrowsAsync<TenantConfigurationException>(() => cache.ResolveAsync("globex", CancellationToken.None).AsTask())).Message);
+        Assert.Equal(3, directory.Calls("globex"));
+    }
+
+    [Fact]
+    public async Task A_tenant_its_lookup_no_longer_finds_leaves_its_database_to_another()
+    {
+        var directory = new TenantDirectory();
+        directory.Add("acme", "tdg_one");
+        var cache = directory.CreateCache(tenantsTable: false, o => o.TenantCacheDuration = TimeSpan.FromSeconds(10));
+        await cache.ResolveAsync("acme", CancellationToken.None);
+
+        directory.Remove("acme");
+        directory.Add("globex", "tdg_one");
+        directory.Time.Advance(TimeSpan.FromSeconds(10));
+        await AssertUnknownAsync(cache, "acme");
+
+        Assert.Equal("tdg_one", (await cache.ResolveAsync("globex", CancellationToken.None)).DatabaseName);
+    }
+
+    [Fact]
+    public async Task A_tenant_gone_from_the_directory_is_not_found_by_another_spelling_once_its_entry_expired()
+    {
+        var directory = new TenantDirectory();
+        directory.Add("acme", "tdg_acme");
+        var cache = directory.CreateCache(tenantsTable: true, o => o.TenantCacheDuration = TimeSpan.FromSeconds(10));
+        await cache.ResolveAsync("ACME", CancellationToken.None);
+        directory.Remove("acme");
+        directory.Time.Advance(TimeSpan.FromSeconds(10));
+
+        await AssertUnknownAsync(cache, "ACME");
+        await AssertUnknownAsync(cache, "acme");
+        Assert.Equal((2, 1), (directory.Calls("ACME"), directory.Calls("acme")));
+    }
+
+    [Fact]
+    public async Task The_tenants_tables_own_report_of_sharing_is_the_one_that_counts()
+    {
+        // A tenant renamed in the table: the old key is still in memory, but the table reports no other tenant on the database.
+        var directory = new TenantDirectory();
+        directory.Add("old-name", "tdg_one");
+        var cache = directory.CreateCache(tenantsTable: true);
+        await cache.ResolveAsync("old-name", CancellationToken.None);
+        directory.Remove("old-name");
+        directory.Add("new-name", "tdg_one");
+
+        Assert.Equal("tdg_one", (await cache.ResolveAsync("new-name", CancellationToken.None)).DatabaseName);
+    }
+
+    [Fact]
     public async Task A_row_the_lookup_reports_as_shared_is_refused_by_the_other_tenants_name()
     {
         var directory = new TenantDirectory();
         directory.Add("acme", "tdg_acme", sharedWith: "globex");
-        var cache = directory.CreateCache(limitNewKeys: true);
+        var cache = directory.CreateCache(tenantsTable: true);
 
         var refused = await Assert.ThrowsAsync<TenantConfigurationException>(() => cache.ResolveAsync("acme", CancellationToken.None).AsTask());
 
@@ -617,6 +680,8 @@ public sealed class TenantResolverCacheTests
         public void Add(string key, string database, string? sharedWith = null) =>
             _rows[key] = new TenantResolverCache.Resolved(key, database, null, null, sharedWith);
 
+        public void Remove(string key) => _rows.TryRemove(key, out _);
+
         public void Open() => _open.TrySetResult();
 
         public int Calls(string key) => _calls.GetValueOrDefault(key);
@@ -633,12 +698,12 @@ public sealed class TenantResolverCacheTests
             }
         }
 
-        public TenantResolverCache CreateCache(bool limitNewKeys, Action<TenantDbGuardOptions>? configure = null, bool allowShared = false)
+        public TenantResolverCache CreateCache(bool tenantsTable, Action<TenantDbGuardOptions>? configure = null, bool allowShared = false)
         {
             var options = new TenantDbGuardOptions { TimeProvider = Time };
             configure?.Invoke(options);
             var rules = new TenantRowRules(new MasterLocation("db.internal", 3306, "tdg_master"), allowShared);
-            return new TenantResolverCache(LookUpAsync, limitNewKeys, options, rules, NullLogger.Instance);
+            return new TenantResolverCache(LookUpAsync, tenantsTable, options, rules, NullLogger.Instance);
         }
 
         private async ValueTask<TenantResolverCache.Resolved?> LookUpAsync(string key, CancellationToken cancellationToken)
