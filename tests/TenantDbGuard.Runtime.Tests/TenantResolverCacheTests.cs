@@ -141,15 +141,19 @@ public sealed class TenantResolverCacheTests
     [Fact]
     public async Task A_new_key_beyond_the_bound_waits_for_the_lookups_in_flight_and_is_found_when_they_find_tenants()
     {
-        var directory = new TenantDirectory { Gated = true };
+        var directory = new TenantDirectory();
         for (var i = 0; i <= 100; i++)
         {
             directory.Add($"tenant-{i}", $"tdg_tenant_{i}");
         }
 
+        // One tenant found first, so that a token has been given back before the wait.
+        directory.Add("tenant-early", "tdg_tenant_early");
         var cache = directory.CreateCache(tenantsTable: true);
+        await cache.ResolveAsync("tenant-early", CancellationToken.None);
+        directory.Gated = true;
         var first = Enumerable.Range(0, 100).Select(i => cache.ResolveAsync($"tenant-{i}", CancellationToken.None).AsTask()).ToArray();
-        await directory.WaitForCallsAsync(100);
+        await directory.WaitForCallsAsync(101);
 
         var waiting = cache.ResolveAsync("tenant-100", CancellationToken.None).AsTask();
         await Task.Delay(50);
@@ -282,6 +286,25 @@ public sealed class TenantResolverCacheTests
         Assert.Equal("tdg_acme", (await next.WaitAsync(Patience)).DatabaseName);
         Assert.Equal(2, directory.Calls("acme"));
         Assert.False(directory.LookupCancelled("acme", call: 2));
+    }
+
+    [Fact]
+    public async Task A_caller_that_cancels_a_lookup_whose_cancellation_callback_fails_is_told_it_was_cancelled()
+    {
+        var directory = new TenantDirectory { Gated = true, ThrowOnCancel = true };
+        directory.Add("acme", "tdg_acme");
+        var cache = directory.CreateCache(tenantsTable: true);
+        using var cancel = new CancellationTokenSource();
+        var caller = cache.ResolveAsync("acme", cancel.Token).AsTask();
+        await directory.WaitForCallsAsync(1);
+
+        cancel.Cancel();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => caller.WaitAsync(Patience));
+        Assert.True(directory.LookupCancelled("acme", call: 1));
+        directory.Open();
+        Assert.Equal("tdg_acme", (await cache.ResolveAsync("acme", CancellationToken.None).AsTask().WaitAsync(Patience)).DatabaseName);
+        Assert.Equal(2, directory.Calls("acme"));
     }
 
     [Fact]
@@ -671,7 +694,11 @@ public sealed class TenantResolverCacheTests
 
         public FakeTimeProvider Time { get; } = new();
 
-        public bool Gated { get; init; }
+        /// <summary>Whether lookups that start now wait for <see cref="Open"/>.</summary>
+        public bool Gated { get; set; }
+
+        /// <summary>Whether a lookup registers a callback on its token that throws when the token is cancelled.</summary>
+        public bool ThrowOnCancel { get; init; }
 
         public int FailCalls { get; init; }
 
@@ -710,6 +737,12 @@ public sealed class TenantResolverCacheTests
         {
             var call = _calls.AddOrUpdate(key, 1, (_, n) => n + 1);
             _tokens[(key, call)] = cancellationToken;
+            if (ThrowOnCancel)
+            {
+                // Left registered, as a careless resolver would.
+                cancellationToken.Register(() => throw new InvalidOperationException("The directory's cancellation callback failed."));
+            }
+
             var total = Interlocked.Increment(ref _totalCalls);
             if (Gated)
             {
