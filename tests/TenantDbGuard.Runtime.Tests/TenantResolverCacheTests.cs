@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
-using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 using TenantDbGuard.Core;
+using TenantDbGuard.Runtime.Tests.Infrastructure;
 
 namespace TenantDbGuard.Runtime.Tests;
 
@@ -15,6 +15,8 @@ namespace TenantDbGuard.Runtime.Tests;
 /// </summary>
 public sealed class TenantResolverCacheTests
 {
+    private const int TenantRowRefused = 1023;
+
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(10);
 
     // ---- The bound on keys never seen before (the tenants table's lookups) ----
@@ -494,6 +496,23 @@ public sealed class TenantResolverCacheTests
     }
 
     [Fact]
+    public async Task Invalidating_a_key_a_custom_resolver_knows_as_another_tenants_forgets_that_tenant()
+    {
+        var directory = new TenantDirectory();
+        directory.Add("acme", "tdg_acme");
+        directory.AddAlias("acme-corp", "acme");
+        var cache = directory.CreateCache(tenantsTable: false);
+        Assert.Equal("acme", (await cache.ResolveAsync("acme-corp", CancellationToken.None)).TenantKey);
+        Assert.Equal("tdg_acme", (await cache.ResolveAsync("acme", CancellationToken.None)).DatabaseName);
+        directory.Add("acme", "tdg_acme_moved");
+
+        cache.Invalidate("acme-corp");
+
+        Assert.Equal("tdg_acme_moved", (await cache.ResolveAsync("acme", CancellationToken.None)).DatabaseName);
+        Assert.Equal(1, directory.Calls("acme"));
+    }
+
+    [Fact]
     public async Task Invalidating_an_unknown_key_has_it_looked_up_again()
     {
         var directory = new TenantDirectory();
@@ -532,6 +551,11 @@ public sealed class TenantResolverCacheTests
             Assert.Equal("globex", refused.TenantKey);
             Assert.Contains("'acme'", refused.Message);
             Assert.Equal("acme", (await cache.ResolveAsync("acme", CancellationToken.None)).TenantKey);
+
+            // Logged once, when the row was read; the accepted tenant is not.
+            var logged = Assert.Single(directory.Logs.WithId(TenantRowRefused));
+            Assert.Contains("'globex'", logged.Message);
+            Assert.Contains("'acme'", logged.Message);
         }
     }
 
@@ -707,6 +731,9 @@ public sealed class TenantResolverCacheTests
         public void Add(string key, string database, string? sharedWith = null) =>
             _rows[key] = new TenantResolverCache.Resolved(key, database, null, null, sharedWith);
 
+        /// <summary>Another key of the row of <paramref name="key"/>, as a custom resolver may know (<c>acme-corp</c> for <c>acme</c>).</summary>
+        public void AddAlias(string alias, string key) => _rows[alias] = _rows[key];
+
         public void Remove(string key) => _rows.TryRemove(key, out _);
 
         public void Open() => _open.TrySetResult();
@@ -725,12 +752,14 @@ public sealed class TenantResolverCacheTests
             }
         }
 
+        public CapturedLogs Logs { get; } = new();
+
         public TenantResolverCache CreateCache(bool tenantsTable, Action<TenantDbGuardOptions>? configure = null, bool allowShared = false)
         {
             var options = new TenantDbGuardOptions { TimeProvider = Time };
             configure?.Invoke(options);
             var rules = new TenantRowRules(new MasterLocation("db.internal", 3306, "tdg_master"), allowShared);
-            return new TenantResolverCache(LookUpAsync, tenantsTable, options, rules, NullLogger.Instance);
+            return new TenantResolverCache(LookUpAsync, tenantsTable, options, rules, Logs.CreateLogger("TenantDbGuard"));
         }
 
         private async ValueTask<TenantResolverCache.Resolved?> LookUpAsync(string key, CancellationToken cancellationToken)
