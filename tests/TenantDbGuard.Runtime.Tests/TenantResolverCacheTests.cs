@@ -168,6 +168,28 @@ public sealed class TenantResolverCacheTests
     }
 
     [Fact]
+    public async Task A_cold_start_with_more_than_twice_the_bound_of_first_requests_at_once_finds_every_tenant()
+    {
+        // The first hundred take the tokens; the others wait, and those that lose the tokens given back to the ones
+        // waiting beside them wait again for the lookups that those started.
+        var directory = new TenantDirectory { Gated = true };
+        for (var i = 0; i < 250; i++)
+        {
+            directory.Add($"tenant-{i}", $"tdg_tenant_{i}");
+        }
+
+        var cache = directory.CreateCache(tenantsTable: true);
+        var callers = Enumerable.Range(0, 250).Select(i => cache.ResolveAsync($"tenant-{i}", CancellationToken.None).AsTask()).ToArray();
+        await directory.WaitForCallsAsync(100);
+        await Task.Delay(50);
+
+        directory.Open();
+
+        var tenants = await Task.WhenAll(callers).WaitAsync(Patience);
+        Assert.Equal(Enumerable.Range(0, 250).Select(i => $"tdg_tenant_{i}"), tenants.Select(t => t.DatabaseName));
+    }
+
+    [Fact]
     public async Task A_new_key_beyond_the_bound_is_refused_once_the_lookups_it_waited_for_found_nothing()
     {
         var directory = new TenantDirectory { Gated = true };
@@ -288,6 +310,34 @@ public sealed class TenantResolverCacheTests
         Assert.Equal("tdg_acme", (await next.WaitAsync(Patience)).DatabaseName);
         Assert.Equal(2, directory.Calls("acme"));
         Assert.False(directory.LookupCancelled("acme", call: 2));
+    }
+
+    [Fact]
+    public async Task A_lookup_its_callers_abandoned_is_not_joined_even_while_the_resolver_still_runs_it()
+    {
+        var directory = new TenantDirectory { Gated = true, IgnoreCancellation = true, FailCalls = 1 };
+        directory.Add("acme", "tdg_acme");
+        var cache = directory.CreateCache(tenantsTable: true);
+        using var cancel = new CancellationTokenSource();
+        var abandoning = cache.ResolveAsync("acme", cancel.Token).AsTask();
+        await directory.WaitForCallsAsync(1);
+        cancel.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => abandoning.WaitAsync(Patience));
+
+        // The first lookup still runs (its resolver ignores the token): the next caller starts its own.
+        var next = cache.ResolveAsync("acme", CancellationToken.None).AsTask();
+        await directory.WaitForCallsAsync(2);
+
+        // The first one ends (failing) while the second still runs: a third caller joins the second.
+        directory.Release("acme", call: 1);
+        await Task.Delay(50);
+        var third = cache.ResolveAsync("acme", CancellationToken.None).AsTask();
+        await Task.Delay(50);
+        directory.Release("acme", call: 2);
+
+        Assert.Equal("tdg_acme", (await next.WaitAsync(Patience)).DatabaseName);
+        Assert.Equal("tdg_acme", (await third.WaitAsync(Patience)).DatabaseName);
+        Assert.Equal(2, directory.Calls("acme"));
     }
 
     [Fact]
@@ -472,6 +522,30 @@ public sealed class TenantResolverCacheTests
         }
 
         Assert.Equal((2, 2, 1), (directory.Calls("ACME"), directory.Calls("Acme"), directory.Calls("acme")));
+    }
+
+    [Fact]
+    public async Task A_spelling_forgotten_and_looked_up_again_counts_as_the_newest()
+    {
+        var directory = new TenantDirectory();
+        directory.Add("tenant-abcdefgh", "tdg_abcdefgh");
+        var cache = directory.CreateCache(tenantsTable: false);
+        var spellings = Spellings("tenant-abcdefgh").Skip(1).Take(TenantResolverCache.Capacity + 2).ToArray();
+        await cache.ResolveAsync(spellings[0], CancellationToken.None);
+        cache.Invalidate("tenant-abcdefgh");
+
+        // Another spelling first, then the forgotten one again, then as many as fill the list: the other one goes first.
+        await cache.ResolveAsync(spellings[1], CancellationToken.None);
+        await cache.ResolveAsync(spellings[0], CancellationToken.None);
+        foreach (var spelling in spellings.Skip(2).Take(TenantResolverCache.Capacity - 1))
+        {
+            await cache.ResolveAsync(spelling, CancellationToken.None);
+        }
+
+        await cache.ResolveAsync(spellings[0], CancellationToken.None);
+        Assert.Equal(2, directory.Calls(spellings[0]));
+        await cache.ResolveAsync(spellings[1], CancellationToken.None);
+        Assert.Equal(2, directory.Calls(spellings[1]));
     }
 
     [Fact]
@@ -714,6 +788,7 @@ public sealed class TenantResolverCacheTests
         private readonly ConcurrentDictionary<string, int> _calls = new(StringComparer.Ordinal);
         private readonly ConcurrentDictionary<(string Key, int Call), CancellationToken> _tokens = new();
         private readonly TaskCompletionSource _open = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly ConcurrentDictionary<(string Key, int Call), TaskCompletionSource> _released = new();
         private int _totalCalls;
 
         public FakeTimeProvider Time { get; } = new();
@@ -723,6 +798,9 @@ public sealed class TenantResolverCacheTests
 
         /// <summary>Whether a lookup registers a callback on its token that throws when the token is cancelled.</summary>
         public bool ThrowOnCancel { get; init; }
+
+        /// <summary>Whether a held lookup keeps waiting when its token is cancelled (as a resolver that ignores it).</summary>
+        public bool IgnoreCancellation { get; init; }
 
         public int FailCalls { get; init; }
 
@@ -737,6 +815,9 @@ public sealed class TenantResolverCacheTests
         public void Remove(string key) => _rows.TryRemove(key, out _);
 
         public void Open() => _open.TrySetResult();
+
+        /// <summary>Lets the <paramref name="call"/>-th lookup of <paramref name="key"/> go on (it may not have started yet).</summary>
+        public void Release(string key, int call) => Released(key, call).TrySetResult();
 
         public int Calls(string key) => _calls.GetValueOrDefault(key);
 
@@ -762,6 +843,9 @@ public sealed class TenantResolverCacheTests
             return new TenantResolverCache(LookUpAsync, tenantsTable, options, rules, Logs.CreateLogger("TenantDbGuard"));
         }
 
+        private TaskCompletionSource Released(string key, int call) =>
+            _released.GetOrAdd((key, call), _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+
         private async ValueTask<TenantResolverCache.Resolved?> LookUpAsync(string key, CancellationToken cancellationToken)
         {
             var call = _calls.AddOrUpdate(key, 1, (_, n) => n + 1);
@@ -775,7 +859,8 @@ public sealed class TenantResolverCacheTests
             var total = Interlocked.Increment(ref _totalCalls);
             if (Gated)
             {
-                await _open.Task.WaitAsync(cancellationToken);
+                var go = Task.WhenAny(_open.Task, Released(key, call).Task);
+                await (IgnoreCancellation ? go : go.WaitAsync(cancellationToken));
             }
 
             if (total <= FailCalls)
