@@ -212,6 +212,34 @@ public sealed class TenantResolverCacheTests
     }
 
     [Fact]
+    public async Task A_new_key_beyond_the_bound_is_refused_without_waiting_for_lookups_that_started_after_it()
+    {
+        var directory = new TenantDirectory { Gated = true };
+        var cache = directory.CreateCache(tenantsTable: true);
+        var first = Enumerable.Range(0, 100).Select(i => cache.ResolveAsync($"unknown-{i}", CancellationToken.None).AsTask()).ToArray();
+        await directory.WaitForCallsAsync(100);
+        var waiting = cache.ResolveAsync("unknown-w", CancellationToken.None).AsTask();
+        await Task.Delay(50);
+
+        // A token refills, and a key that arrives now is looked up with it; that lookup is still running ...
+        directory.Time.Advance(TimeSpan.FromMilliseconds(10));
+        var later = cache.ResolveAsync("unknown-later", CancellationToken.None).AsTask();
+        await directory.WaitForCallsAsync(101);
+
+        // ... when the lookups the waiting key waited for end, finding nothing: it is refused now, not after that one.
+        for (var i = 0; i < 100; i++)
+        {
+            directory.Release($"unknown-{i}", call: 1);
+        }
+
+        Assert.True((await Assert.ThrowsAsync<TenantNotFoundException>(() => waiting.WaitAsync(Patience))).IsTransient);
+        Assert.False(later.IsCompleted);
+        directory.Open();
+        await Assert.ThrowsAsync<TenantNotFoundException>(() => later.WaitAsync(Patience));
+        await Task.WhenAll(first.Select(t => Assert.ThrowsAsync<TenantNotFoundException>(() => t.WaitAsync(Patience))));
+    }
+
+    [Fact]
     public async Task A_new_key_waiting_beyond_the_bound_can_be_cancelled()
     {
         var directory = new TenantDirectory { Gated = true };
@@ -584,6 +612,43 @@ public sealed class TenantResolverCacheTests
 
         Assert.Equal("tdg_acme_moved", (await cache.ResolveAsync("acme", CancellationToken.None)).DatabaseName);
         Assert.Equal(1, directory.Calls("acme"));
+    }
+
+    [Fact]
+    public async Task Invalidating_a_key_that_became_a_tenant_of_its_own_has_it_looked_up_again()
+    {
+        // A custom resolver first answered "acme-corp" with acme's row, then gave it a row of its own.
+        var directory = new TenantDirectory();
+        directory.Add("acme", "tdg_acme");
+        directory.AddAlias("acme-corp", "acme");
+        var cache = directory.CreateCache(tenantsTable: false);
+        Assert.Equal("acme", (await cache.ResolveAsync("acme-corp", CancellationToken.None)).TenantKey);
+        directory.Add("acme-corp", "tdg_corp");
+        Assert.Equal("acme-corp", (await cache.ResolveAsync("ACME-CORP", CancellationToken.None)).TenantKey);
+
+        cache.Invalidate("acme-corp");
+
+        Assert.Equal(("acme-corp", "tdg_corp"), await cache.ResolveAsync("acme-corp", CancellationToken.None) is var t ? (t.TenantKey, t.DatabaseName) : default);
+        Assert.Equal(2, directory.Calls("acme-corp"));
+    }
+
+    [Fact]
+    public async Task An_unknown_key_invalidated_and_looked_up_again_counts_as_the_newest()
+    {
+        var directory = new TenantDirectory();
+        var cache = directory.CreateCache(tenantsTable: false);
+        await AssertUnknownAsync(cache, "unknown-0");
+        cache.Invalidate("unknown-0");
+
+        // Another key first, then the invalidated one again, then as many as fill the list: the other one goes first.
+        await AssertUnknownAsync(cache, "other");
+        await AssertUnknownAsync(cache, "unknown-0");
+        await AssertLookedUpAndUnknownAsync(cache, directory, "new-", 0, TenantResolverCache.Capacity - 1);
+
+        await AssertUnknownAsync(cache, "unknown-0");
+        Assert.Equal(2, directory.Calls("unknown-0"));
+        await AssertUnknownAsync(cache, "other");
+        Assert.Equal(2, directory.Calls("other"));
     }
 
     [Fact]
