@@ -78,6 +78,47 @@ public sealed class TenantConfigurationExceptionTests(MariaDbFixture fixture) : 
 
     [Fact]
     [Trait("Guarantee", "9")]
+    public async Task A_tenant_refused_for_sharing_a_custom_resolvers_database_stays_refused_when_invalidated()
+    {
+        var resolver = new CountingTenantResolver(new TenantInfo("tenant-first", MariaDbFixture.TenantDatabase(2)), new TenantInfo("tenant-second", MariaDbFixture.TenantDatabase(2)));
+        await using var db = Server.CreateTenantDatabase(o => o.TenantResolver = resolver.ResolveAsync);
+        Assert.Equal([MariaDbFixture.TenantDatabase(2)], await db.QueryTenantAsync<string>("tenant-first", "SELECT DATABASE()"));
+        await Assert.ThrowsAsync<TenantConfigurationException>(() => db.QueryTenantAsync<string>("tenant-second", "SELECT DATABASE()"));
+
+        // Looked up again, the second tenant still shares the first one's database: it must not take it over.
+        db.InvalidateTenant("tenant-second");
+
+        var error = await Assert.ThrowsAsync<TenantConfigurationException>(() => db.QueryTenantAsync<string>("tenant-second", "SELECT DATABASE()"));
+        Assert.Contains("'tenant-first'", error.Message);
+        Assert.Equal(2, resolver.Calls("tenant-second"));
+        Assert.Equal([MariaDbFixture.TenantDatabase(2)], await db.QueryTenantAsync<string>("tenant-first", "SELECT DATABASE()"));
+    }
+
+    [Fact]
+    [Trait("Guarantee", "9")]
+    public async Task A_tenant_renamed_in_the_tenants_table_keeps_its_database_under_the_new_key()
+    {
+        const string database = "tdg_renamed";
+        await Server.ExecuteAsync($"CREATE DATABASE IF NOT EXISTS {database}; DELETE FROM {MariaDbFixture.MasterDatabase}.tenants WHERE tenant_key IN ('tenant-old-name', 'tenant-new-name');");
+        await RegisterAsync("tenant-old-name", database);
+        try
+        {
+            await using var db = Server.CreateTenantDatabase();
+            Assert.Equal([database], await db.QueryTenantAsync<string>("tenant-old-name", "SELECT DATABASE()"));
+
+            await Server.ExecuteAsync("UPDATE tenants SET tenant_key = 'tenant-new-name' WHERE tenant_key = 'tenant-old-name'", MariaDbFixture.MasterDatabase);
+
+            // The table says no other active tenant has the database: the old key, still in memory, does not either.
+            Assert.Equal([database], await db.QueryTenantAsync<string>("tenant-new-name", "SELECT DATABASE()"));
+        }
+        finally
+        {
+            await Server.ExecuteAsync("DELETE FROM tenants WHERE tenant_key IN ('tenant-old-name', 'tenant-new-name')", MariaDbFixture.MasterDatabase);
+        }
+    }
+
+    [Fact]
+    [Trait("Guarantee", "9")]
     public async Task A_custom_resolver_answer_naming_a_system_schema_is_refused_too()
     {
         var resolver = new CountingTenantResolver(new TenantInfo("tenant-custom-bad", "performance_schema"), new TenantInfo("tenant-custom-good", MariaDbFixture.TenantDatabase(2)));

@@ -32,14 +32,14 @@ internal sealed class TenantRegistry
                 async (key, cancellationToken) => await resolve(key, cancellationToken).ConfigureAwait(false) is { } tenant
                     ? new TenantResolverCache.Resolved(tenant.TenantKey, tenant.DatabaseName, tenant.ServerHost, tenant.ServerPort, SharedWith: null)
                     : null,
-                limitNewKeys: false,
+                tenantsTable: false,
                 options,
                 rules,
                 logger);
         }
         else
         {
-            _cache = new TenantResolverCache(new TenantTableLookup(options, master, openMaster).LookUpAsync, limitNewKeys: true, options, rules, logger);
+            _cache = new TenantResolverCache(new TenantTableLookup(options, master, openMaster).LookUpAsync, tenantsTable: true, options, rules, logger);
         }
     }
 

@@ -39,7 +39,7 @@ internal sealed class TenantResolverCache
     internal const int NewKeysPerSecond = 100;
 
     private readonly Func<string, CancellationToken, ValueTask<Resolved?>> _lookUp;
-    private readonly bool _limitNewKeys;
+    private readonly bool _tenantsTable;
     private readonly TenantDbGuardOptions _options;
     private readonly TenantRowRules _rules;
     private readonly ILogger _logger;
@@ -57,14 +57,18 @@ internal sealed class TenantResolverCache
     private long _tokensTicks;
 
     /// <param name="lookUp">Looks a key up; null when no active tenant has it.</param>
-    /// <param name="limitNewKeys">Whether lookups of keys never seen before are limited per second (they query the master database).</param>
+    /// <param name="tenantsTable">
+    /// Whether the lookup reads the tenants table: lookups of keys never seen before are then limited per second (they
+    /// query the master database), and the lookup's own report of another active tenant on the same database is the one
+    /// that counts (a custom resolver reports none: the tenants it answered so far count instead).
+    /// </param>
     /// <param name="options">The cache durations.</param>
     /// <param name="rules">What a tenant's row must not name.</param>
     /// <param name="logger">Where refused rows are logged.</param>
-    public TenantResolverCache(Func<string, CancellationToken, ValueTask<Resolved?>> lookUp, bool limitNewKeys, TenantDbGuardOptions options, TenantRowRules rules, ILogger logger)
+    public TenantResolverCache(Func<string, CancellationToken, ValueTask<Resolved?>> lookUp, bool tenantsTable, TenantDbGuardOptions options, TenantRowRules rules, ILogger logger)
     {
         _lookUp = lookUp;
-        _limitNewKeys = limitNewKeys;
+        _tenantsTable = tenantsTable;
         _options = options;
         _rules = rules;
         _logger = logger;
@@ -99,7 +103,7 @@ internal sealed class TenantResolverCache
                 }
                 else
                 {
-                    var limited = _limitNewKeys && canonical is null && !_forgotten.TryGet(tenantKey, out _);
+                    var limited = _tenantsTable && canonical is null && !_forgotten.TryGet(tenantKey, out _);
                     if (limited && !TakeToken(now))
                     {
                         // The lookups still running may find tenants and give their tokens back: wait for them, and again
@@ -212,7 +216,7 @@ internal sealed class TenantResolverCache
             {
                 if (_known.Remove(key, out var known))
                 {
-                    _places.Remove(Place(known.Resolved));
+                    FreePlace(known.Resolved);
                 }
 
                 _aliases.RemoveWhere((_, value) => string.Equals(value, key, StringComparison.Ordinal));
@@ -221,8 +225,8 @@ internal sealed class TenantResolverCache
                 _forgotten.Set(key, true);
             }
 
-            _aliases.RemoveWhere((key, _) => string.Equals(key, tenantKey, StringComparison.Ordinal));
-            _unknown.RemoveWhere((key, _) => string.Equals(key, tenantKey, StringComparison.Ordinal));
+            _aliases.Remove(tenantKey);
+            _unknown.Remove(tenantKey);
             _forgotten.Set(tenantKey, true);
         }
     }
@@ -275,6 +279,14 @@ internal sealed class TenantResolverCache
                 var now = _time.GetTimestamp();
                 if (resolved is null)
                 {
+                    // A tenant known by this key, or this spelling, is gone (removed, deactivated, renamed): its database is free.
+                    if (_known.Remove(tenantKey, out var gone))
+                    {
+                        FreePlace(gone.Resolved);
+                    }
+
+                    _aliases.Remove(tenantKey);
+
                     _unknown.Set(tenantKey, now + ToTicks(_options.UnknownTenantCacheDuration));
                     return;
                 }
@@ -282,7 +294,7 @@ internal sealed class TenantResolverCache
                 var canonical = resolved.TenantKey;
                 if (_known.Remove(canonical, out var stale))
                 {
-                    _places.Remove(Place(stale.Resolved));
+                    FreePlace(stale.Resolved);
                 }
                 else if (tookToken)
                 {
@@ -311,7 +323,8 @@ internal sealed class TenantResolverCache
 
     /// <summary>
     /// Under the lock: why a tenant is refused, or null. Another active tenant on the same database counts as the
-    /// lookup reported it (the tenants table's) or, for a custom resolver, among the tenants it answered so far.
+    /// lookup reported it (the tenants table's, which knows every active row now) or, for a custom resolver, among the
+    /// tenants it answered so far.
     /// </summary>
     private string? RefusalOf(Resolved resolved)
     {
@@ -323,7 +336,7 @@ internal sealed class TenantResolverCache
             {
                 refusal = TenantRowRules.SharedRefusal(shared);
             }
-            else if (_places.TryGetValue(place, out var other) && !string.Equals(other, resolved.TenantKey, StringComparison.Ordinal))
+            else if (!_tenantsTable && _places.TryGetValue(place, out var other) && !string.Equals(other, resolved.TenantKey, StringComparison.Ordinal))
             {
                 refusal = TenantRowRules.SharedRefusal(other);
             }
@@ -342,6 +355,19 @@ internal sealed class TenantResolverCache
     }
 
     private string Place(Resolved resolved) => _rules.Place(resolved.DatabaseName, resolved.ServerHost, resolved.ServerPort);
+
+    /// <summary>
+    /// Under the lock: the tenant of <paramref name="resolved"/> no longer holds its database. A tenant refused for
+    /// sharing another's database never held it: the other tenant keeps it.
+    /// </summary>
+    private void FreePlace(Resolved resolved)
+    {
+        var place = Place(resolved);
+        if (_places.TryGetValue(place, out var holder) && string.Equals(holder, resolved.TenantKey, StringComparison.Ordinal))
+        {
+            _places.Remove(place);
+        }
+    }
 
     private long ToTicks(TimeSpan duration) =>
         duration >= TimeSpan.FromDays(3650) ? long.MaxValue / 2 : (long)(duration.TotalSeconds * _time.TimestampFrequency);
@@ -395,6 +421,14 @@ internal sealed class TenantResolverCache
                 var oldest = _order.First!;
                 _order.RemoveFirst();
                 _nodes.Remove(oldest.Value.Key);
+            }
+        }
+
+        public void Remove(string key)
+        {
+            if (_nodes.Remove(key, out var node))
+            {
+                _order.Remove(node);
             }
         }
 
