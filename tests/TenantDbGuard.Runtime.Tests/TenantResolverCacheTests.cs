@@ -258,6 +258,20 @@ public sealed class TenantResolverCacheTests
     }
 
     [Fact]
+    public async Task A_caller_cancelled_before_it_asks_starts_no_lookup_and_takes_no_token()
+    {
+        var directory = new TenantDirectory();
+        directory.Add("acme", "tenant_acme");
+        var cache = directory.CreateCache(tenantsTable: true);
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => cache.ResolveAsync("unknown-cancelled", new CancellationToken(canceled: true)).AsTask());
+        Assert.Equal(0, directory.Calls("unknown-cancelled"));
+
+        // The bucket is still full: a hundred new keys are looked up.
+        await AssertLookedUpAndUnknownAsync(cache, directory, "unknown-", 0, TenantResolverCache.NewKeysPerSecond);
+    }
+
+    [Fact]
     public async Task A_custom_resolver_is_not_bound()
     {
         var directory = new TenantDirectory();

@@ -103,6 +103,8 @@ internal sealed class TenantResolverCache
                 }
                 else
                 {
+                    // A caller that has given up asks nothing of the directory (and takes no token from the bound).
+                    cancellationToken.ThrowIfCancellationRequested();
                     var limited = _tenantsTable && canonical is null && !_forgotten.TryGet(tenantKey, out _);
                     if (limited && !TakeToken(now))
                     {
