@@ -1,0 +1,147 @@
+using TenantDbGuard.Analyzers.Tests.FixExecution;
+using Verify = TenantDbGuard.Analyzers.Tests.Verifiers.CSharpCodeFixVerifier<
+    TenantDbGuard.Analyzers.ConnectionLeakAnalyzer,
+    TenantDbGuard.CodeFixes.ConnectionLeakCodeFixProvider>;
+
+namespace TenantDbGuard.Analyzers.Tests;
+
+/// <summary>
+/// Which fix the planner picks for where the connection lives: a switch section that needs braces first, a
+/// conditional acquisition whose other branch is empty, a value that is a pool rather than a connection, and a
+/// connection a <c>try</c> already protects.
+/// </summary>
+[Collection(FixExecutionCollection.Name)]
+public sealed class ConnectionLeakCodeFixPlannerTests
+{
+    private const string ReleaseInFinally = "TDG001.ReleaseInFinally";
+
+    // ---------------------------------------------------------------- switch sections
+
+    [Fact]
+    public Task An_acquisition_in_a_switch_section_gets_braces_and_a_finally() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, int kind)
+            {
+                switch (kind)
+                {
+                    case 2:
+                        var conn = [|pool.GetConnection()|];
+                        var rows = conn.Execute("select 1");
+                        conn.Release();
+                        return rows;
+                    default:
+                        return 0;
+                }
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, int kind)
+            {
+                switch (kind)
+                {
+                    case 2:
+                        {
+                            var conn = pool.GetConnection();
+                            try
+                            {
+                                var rows = conn.Execute("select 1");
+                                return rows;
+                            }
+                            finally
+                            {
+                                conn.Release();
+                            }
+                        }
+                    default:
+                        return 0;
+                }
+            }
+        }
+        """, ReleaseInFinally);
+
+    [Fact]
+    public Task A_switch_section_whose_local_another_section_uses_gets_no_fix()
+    {
+        // The sections share one scope: braces around the first would hide 'conn' from the second.
+        const string source = """
+            using Prelude;
+
+            class C
+            {
+                int M(Pool pool, int kind)
+                {
+                    switch (kind)
+                    {
+                        case 1:
+                            var conn = [|pool.GetConnection()|];
+                            var rows = conn.Execute("select 1");
+                            conn.Release();
+                            return rows;
+                        case 2:
+                            conn = pool.GetConnection();
+                            try
+                            {
+                                return conn.Execute("select 2");
+                            }
+                            finally
+                            {
+                                conn.Release();
+                            }
+                        default:
+                            return 0;
+                    }
+                }
+            }
+            """;
+        return Verify.VerifyCodeFixAsync(source, source);
+    }
+
+    // ---------------------------------------------------------------- conditional acquisitions
+
+    [Theory]
+    [InlineData("flag ? ", " : null")]
+    [InlineData("flag ? ", " : default")]
+    [InlineData("flag ? ", " : default(PooledConnection)")]
+    [InlineData("flag ? null : ", "")]
+    [InlineData("!flag ? default : ", "")]
+    public Task A_conditional_acquisition_whose_other_branch_is_empty_is_released_with_a_null_check(string before, string after) => Verify.VerifyCodeFixAsync($$"""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, bool flag)
+            {
+                var c = {{before}}[|pool.GetConnection()|]{{after}};
+                var rows = c?.Execute("select 1") ?? 0;
+                c?.Release();
+                return rows;
+            }
+        }
+        """, $$"""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, bool flag)
+            {
+                var c = {{before}}pool.GetConnection(){{after}};
+                try
+                {
+                    var rows = c?.Execute("select 1") ?? 0;
+                    return rows;
+                }
+                finally
+                {
+                    c?.Release();
+                }
+            }
+        }
+        """, ReleaseInFinally);
+}
