@@ -1,4 +1,5 @@
 using TenantDbGuard.Analyzers.Tests.FixExecution;
+using TenantDbGuard.Analyzers.Tests.Verifiers;
 using Verify = TenantDbGuard.Analyzers.Tests.Verifiers.CSharpCodeFixVerifier<
     TenantDbGuard.Analyzers.ConnectionLeakAnalyzer,
     TenantDbGuard.CodeFixes.ConnectionLeakCodeFixProvider>;
@@ -144,4 +145,48 @@ public sealed class ConnectionLeakCodeFixPlannerTests
             }
         }
         """, ReleaseInFinally);
+
+    // ---------------------------------------------------------------- a pool is not released after use
+
+    [Theory]
+    [InlineData("IDisposable", "public Task<PooledConnection> GetConnectionAsync() => Task.FromResult(new PooledConnection());")]
+    [InlineData("IDisposable", "public PooledConnection OpenConnection() => new PooledConnection();")]
+    [InlineData("IDisposable", "public Task<PooledConnection> OpenConnectionAsync() => Task.FromResult(new PooledConnection());")]
+    [InlineData("IDisposable", "public PooledConnection CreateConnection() => new PooledConnection();")]
+    [InlineData("IDisposable", "public PooledConnection Rent() => new PooledConnection();")]
+    [InlineData("IDisposable", "public Task<PooledConnection> RentAsync() => Task.FromResult(new PooledConnection());")]
+    [InlineData("RentingBase, IDisposable", "")] // the pool method is inherited
+    public Task A_pool_returned_by_a_GetConnection_method_gets_no_fix_whichever_way_it_hands_out_connections(string bases, string member) => NoFixVerifier.VerifyAsync($$"""
+        using System;
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class RentingBase
+        {
+            public PooledConnection Rent() => new PooledConnection();
+        }
+
+        sealed class TenantPool : {{bases}}
+        {
+            {{member}}
+
+            public void Dispose() { }
+        }
+
+        sealed class Pools
+        {
+            private readonly TenantPool _pool = new();
+
+            public TenantPool GetConnection() => _pool;
+        }
+
+        class C
+        {
+            int M(Pools pools)
+            {
+                var pool = [|pools.GetConnection()|];
+                return pool.GetHashCode();
+            }
+        }
+        """);
 }
