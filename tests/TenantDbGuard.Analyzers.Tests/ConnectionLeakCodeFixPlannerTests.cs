@@ -15,6 +15,7 @@ namespace TenantDbGuard.Analyzers.Tests;
 public sealed class ConnectionLeakCodeFixPlannerTests
 {
     private const string ReleaseInFinally = "TDG001.ReleaseInFinally";
+    private const string DisposeOnFailure = "TDG001.DisposeOnFailure";
 
     // ---------------------------------------------------------------- switch sections
 
@@ -189,4 +190,174 @@ public sealed class ConnectionLeakCodeFixPlannerTests
             }
         }
         """);
+
+    // ---------------------------------------------------------------- a connection a try already gives back
+
+    [Fact]
+    public Task A_connection_a_finally_right_after_it_releases_gets_no_second_release() => NoFixVerifier.VerifyAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                try
+                {
+                    return conn.Execute("select 1");
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task A_connection_acquired_in_a_try_whose_finally_releases_it_gets_no_second_release() => NoFixVerifier.VerifyAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                PooledConnection conn = null;
+                try
+                {
+                    conn = [|pool.GetConnection()|];
+                    return conn.Execute("select 1");
+                }
+                finally
+                {
+                    conn?.Release();
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task A_returned_connection_a_catch_releases_and_rethrows_gets_no_second_release() => NoFixVerifier.VerifyAsync("""
+        using Prelude;
+
+        class C
+        {
+            PooledConnection M(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                try
+                {
+                    conn.Execute("set names utf8mb4");
+                }
+                catch
+                {
+                    conn.Release();
+                    throw;
+                }
+
+                return conn;
+            }
+        }
+        """);
+
+    [Fact]
+    public Task A_returned_connection_a_catch_of_one_error_type_releases_is_released_on_any_failure() => Verify.VerifyCodeFixAsync("""
+        using System;
+        using Prelude;
+
+        class C
+        {
+            PooledConnection M(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                try
+                {
+                    conn.Execute("set names utf8mb4");
+                }
+                catch (InvalidOperationException)
+                {
+                    conn.Release();
+                    throw;
+                }
+
+                return conn;
+            }
+        }
+        """, """
+        using System;
+        using Prelude;
+
+        class C
+        {
+            PooledConnection M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    conn.Execute("set names utf8mb4");
+
+                    return conn;
+                }
+                catch
+                {
+                    conn.Release();
+                    throw;
+                }
+            }
+        }
+        """, DisposeOnFailure);
+
+    [Fact]
+    public Task A_returned_connection_a_filtered_catch_releases_is_released_on_any_failure_and_the_filter_still_runs() => Verify.VerifyCodeFixAsync("""
+        using System;
+        using Prelude;
+
+        class C
+        {
+            PooledConnection M(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                try
+                {
+                    conn.Execute("set names utf8mb4");
+                }
+                catch (Exception e) when (e is InvalidOperationException)
+                {
+                    conn.Release();
+                    throw;
+                }
+
+                return conn;
+            }
+        }
+        """, """
+        using System;
+        using Prelude;
+
+        class C
+        {
+            PooledConnection M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    try
+                    {
+                        conn.Execute("set names utf8mb4");
+                    }
+                    catch (Exception e) when (e is InvalidOperationException)
+                    {
+                        throw;
+                    }
+
+                    return conn;
+                }
+                catch
+                {
+                    conn.Release();
+                    throw;
+                }
+            }
+        }
+        """, DisposeOnFailure);
 }
