@@ -314,14 +314,14 @@ public sealed class ConnectionLeakCodeFixPlannerTests
 
         class C
         {
-            PooledConnection M(Pool pool)
+            PooledConnection M(Pool pool, bool strict)
             {
                 var conn = [|pool.GetConnection()|];
                 try
                 {
                     conn.Execute("set names utf8mb4");
                 }
-                catch (Exception e) when (e is InvalidOperationException)
+                catch when (strict)
                 {
                     conn.Release();
                     throw;
@@ -336,7 +336,7 @@ public sealed class ConnectionLeakCodeFixPlannerTests
 
         class C
         {
-            PooledConnection M(Pool pool)
+            PooledConnection M(Pool pool, bool strict)
             {
                 var conn = pool.GetConnection();
                 try
@@ -345,7 +345,7 @@ public sealed class ConnectionLeakCodeFixPlannerTests
                     {
                         conn.Execute("set names utf8mb4");
                     }
-                    catch (Exception e) when (e is InvalidOperationException)
+                    catch when (strict)
                     {
                         throw;
                     }
