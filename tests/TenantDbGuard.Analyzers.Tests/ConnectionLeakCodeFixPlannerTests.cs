@@ -360,4 +360,152 @@ public sealed class ConnectionLeakCodeFixPlannerTests
             }
         }
         """, DisposeOnFailure);
+
+    // ---------------------------------------------------------------- a local declared before the loop that acquires
+
+    [Fact]
+    public Task A_local_declared_before_the_loop_and_released_in_each_iteration_is_released_in_a_finally_inside_it() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool, string[] statements)
+            {
+                PooledConnection conn;
+                foreach (var sql in statements)
+                {
+                    conn = [|pool.GetConnection()|];
+                    if (sql.Length == 0)
+                    {
+                        continue;
+                    }
+
+                    conn.Execute(sql);
+                    conn.Release();
+                }
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool, string[] statements)
+            {
+                PooledConnection conn;
+                foreach (var sql in statements)
+                {
+                    conn = pool.GetConnection();
+                    try
+                    {
+                        if (sql.Length == 0)
+                        {
+                            continue;
+                        }
+
+                        conn.Execute(sql);
+                    }
+                    finally
+                    {
+                        conn.Release();
+                    }
+                }
+            }
+        }
+        """, ReleaseInFinally);
+
+    [Fact]
+    public Task A_connection_acquired_in_each_iteration_and_released_once_after_the_loop_is_released_in_each_iteration() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool, string[] tenants)
+            {
+                PooledConnection conn = null;
+                foreach (var tenant in tenants)
+                {
+                    conn = [|pool.GetConnection()|];
+                    conn.Execute("use " + tenant);
+                }
+
+                conn?.Release();
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool, string[] tenants)
+            {
+                PooledConnection conn = null;
+                foreach (var tenant in tenants)
+                {
+                    conn = pool.GetConnection();
+                    try
+                    {
+                        conn.Execute("use " + tenant);
+                    }
+                    finally
+                    {
+                        conn.Release();
+                    }
+                }
+            }
+        }
+        """, ReleaseInFinally);
+
+    [Fact]
+    public Task A_connection_acquired_in_a_loop_and_used_after_it_gets_no_fix()
+    {
+        // The last iteration's connection is still needed after the loop: a release in each iteration would break that use.
+        const string source = """
+            using Prelude;
+
+            class C
+            {
+                int M(Pool pool, string[] tenants)
+                {
+                    PooledConnection conn = null;
+                    foreach (var tenant in tenants)
+                    {
+                        conn = [|pool.GetConnection()|];
+                        conn.Execute("use " + tenant);
+                    }
+
+                    var rows = conn?.Execute("select 1") ?? 0;
+                    conn?.Release();
+                    return rows;
+                }
+            }
+            """;
+        return Verify.VerifyCodeFixAsync(source, source);
+    }
+
+    [Fact]
+    public Task A_connection_that_the_next_iteration_releases_gets_no_fix()
+    {
+        // Each iteration gives back the previous one's connection: it crosses iterations, and no finally inside the loop can hold that.
+        const string source = """
+            using Prelude;
+
+            class C
+            {
+                void M(Pool pool, string[] tenants)
+                {
+                    PooledConnection conn = null;
+                    foreach (var tenant in tenants)
+                    {
+                        conn?.Release();
+                        conn = [|pool.GetConnection()|];
+                        conn.Execute("use " + tenant);
+                    }
+
+                    conn?.Release();
+                }
+            }
+            """;
+        return Verify.VerifyCodeFixAsync(source, source);
+    }
 }
