@@ -508,4 +508,36 @@ public sealed class ConnectionLeakCodeFixPlannerTests
             """;
         return Verify.VerifyCodeFixAsync(source, source);
     }
+
+    // ---------------------------------------------------------------- acquired in a branch, used after it
+
+    [Fact]
+    public Task A_local_without_a_first_value_acquired_in_both_branches_and_used_after_them_gets_no_fix()
+    {
+        // A finally around the if could read the local before either branch gave it a value (CS0165).
+        const string source = """
+            using Prelude;
+
+            class C
+            {
+                int M(Pool primary, Pool replica, bool write)
+                {
+                    PooledConnection conn;
+                    if (write)
+                    {
+                        conn = [|primary.GetConnection()|];
+                    }
+                    else
+                    {
+                        conn = [|replica.GetConnection()|];
+                    }
+
+                    var rows = conn.Execute("select 1");
+                    conn.Release();
+                    return rows;
+                }
+            }
+            """;
+        return Verify.VerifyCodeFixAsync(source, source);
+    }
 }
