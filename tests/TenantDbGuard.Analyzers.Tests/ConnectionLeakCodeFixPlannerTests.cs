@@ -415,48 +415,6 @@ public sealed class ConnectionLeakCodeFixPlannerTests
         """, ReleaseInFinally);
 
     [Fact]
-    public Task A_connection_acquired_in_each_iteration_and_released_once_after_the_loop_is_released_in_each_iteration() => Verify.VerifyCodeFixAsync("""
-        using Prelude;
-
-        class C
-        {
-            void M(Pool pool, string[] tenants)
-            {
-                PooledConnection conn = null;
-                foreach (var tenant in tenants)
-                {
-                    conn = [|pool.GetConnection()|];
-                    conn.Execute("use " + tenant);
-                }
-
-                conn?.Release();
-            }
-        }
-        """, """
-        using Prelude;
-
-        class C
-        {
-            void M(Pool pool, string[] tenants)
-            {
-                PooledConnection conn = null;
-                foreach (var tenant in tenants)
-                {
-                    conn = pool.GetConnection();
-                    try
-                    {
-                        conn.Execute("use " + tenant);
-                    }
-                    finally
-                    {
-                        conn.Release();
-                    }
-                }
-            }
-        }
-        """, ReleaseInFinally);
-
-    [Fact]
     public Task A_connection_acquired_in_a_loop_and_used_after_it_gets_no_fix()
     {
         // The last iteration's connection is still needed after the loop: a release in each iteration would break that use.
