@@ -498,4 +498,53 @@ public sealed class ConnectionLeakCodeFixPlannerTests
             """;
         return Verify.VerifyCodeFixAsync(source, source);
     }
+
+    [Fact]
+    public Task A_conditional_acquisition_with_no_release_of_its_own_gets_a_release_that_skips_null() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, bool flag)
+            {
+                var c = flag ? [|pool.GetConnection()|] : null;
+                Log.Info("ready");
+                return c?.Execute("select 1") ?? 0;
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, bool flag)
+            {
+                var c = flag ? pool.GetConnection() : null;
+                try
+                {
+                    Log.Info("ready");
+                    return c?.Execute("select 1") ?? 0;
+                }
+                finally
+                {
+                    c?.Release();
+                }
+            }
+        }
+        """, ReleaseInFinally);
+
+    [Fact]
+    public Task A_connection_stored_in_a_field_is_not_released_as_a_discarded_one() => NoFixVerifier.VerifyAsync("""
+        using Prelude;
+
+        class C
+        {
+            private PooledConnection _conn;
+
+            void M(Pool pool)
+            {
+                _conn = [|pool.GetConnection()|];
+            }
+        }
+        """);
 }
