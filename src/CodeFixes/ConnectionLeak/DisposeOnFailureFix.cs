@@ -67,6 +67,7 @@ internal static class DisposeOnFailureFix
                     .ToList();
                 if (Statements.RemoveReleases(rewritten, catchReleases) is { } kept)
                 {
+                    // A try whose only catch did nothing but release and rethrow is left with no handler: its statements stay.
                     body.AddRange(Statements.WithoutBareTry(kept));
                 }
             }
