@@ -1095,37 +1095,28 @@ internal sealed class ConnectionBroker : IAsyncDisposable
     /// </summary>
     private void Refused(MySqlException exception, string tenantKey)
     {
-        lock (_gate)
-        {
-            _serverFull = exception;
-        }
-
-        var (before, after) = StopOpening();
+        var (before, after) = StopOpening(exception);
         Log.ServerRefused(_logger, LogSafe.Text(tenantKey), exception.Number, before, after);
     }
 
     /// <summary>The server had no room for a new connection when read under the open lock: as <see cref="Refused"/>.</summary>
     private void NoRoom(ServerFullException full, string tenantKey)
     {
-        lock (_gate)
-        {
-            _serverFull = full;
-        }
-
-        var (before, after) = StopOpening();
+        var (before, after) = StopOpening(full);
         Log.ServerFull(_logger, LogSafe.Text(tenantKey), full.Load.ThreadsConnected, full.Load.MaxConnections, before, after);
     }
 
     /// <summary>
-    /// The server has no room: the limit drops to the connections the process has, opens pause a moment, and the server
-    /// is read again soon.
+    /// The server has no room (<paramref name="sign"/>: its refusal, or the reading that found it full): the limit drops to
+    /// the connections the process has, opens pause a moment, and the server is read again soon.
     /// </summary>
-    private (int Before, int After) StopOpening()
+    private (int Before, int After) StopOpening(Exception sign)
     {
         int before, after;
         List<PhysicalConnection> excess;
         lock (_gate)
         {
+            _serverFull = sign;
             var now = Stopwatch.GetTimestamp();
             before = _control.Limit;
 
