@@ -192,8 +192,7 @@ internal static class ReleaseInFinallyFix
     /// </summary>
     private static bool IsQuick(StatementSyntax statement) =>
         statement is ReturnStatementSyntax or ExpressionStatementSyntax or LocalDeclarationStatementSyntax { UsingKeyword.RawKind: (int)SyntaxKind.None } or EmptyStatementSyntax
-        && !statement.DescendantNodes().Any(n => n is InvocationExpressionSyntax or AwaitExpressionSyntax or BaseObjectCreationExpressionSyntax
-            or AnonymousFunctionExpressionSyntax or QueryExpressionSyntax);
+        && !statement.DescendantNodes().Any(n => Statements.RunsCode(n) || n is AnonymousFunctionExpressionSyntax or QueryExpressionSyntax);
 
     /// <summary>Top-level statements: the following global statements that use the connection go into one try.</summary>
     public static void AddTopLevel(ReleaseChooser chooser, CompilationUnitSyntax unit, GlobalStatementSyntax acquiring, ILocalSymbol local, ImmutableArray<LeakFix>.Builder fixes)

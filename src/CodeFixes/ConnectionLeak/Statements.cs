@@ -250,13 +250,11 @@ internal static class Statements
         int othersLeft;
         if (unit.Parent is BlockSyntax { Statements.Count: 2, Parent: CatchClauseSyntax { Filter: null, Parent: TryStatementSyntax catchTry } catchClause } catchBlock
             && catchBlock.Statements[0] == unit
-            && catchBlock.Statements[1] is ThrowStatementSyntax { Expression: null } rethrow
-            && !HasCommentsOrDirectives(rethrow.GetLeadingTrivia()) && !HasCommentsOrDirectives(catchBlock.CloseBraceToken.LeadingTrivia))
+            && catchBlock.Statements[1] is ThrowStatementSyntax { Expression: null })
         {
             (tryStatement, clause, othersLeft) = (catchTry, catchClause, catchTry.Catches.Count - 1 + (catchTry.Finally is null ? 0 : 1));
         }
-        else if (unit.Parent is BlockSyntax { Statements.Count: 1, Parent: FinallyClauseSyntax { Parent: TryStatementSyntax finallyTry } finallyClause } finallyBlock
-            && !HasCommentsOrDirectives(unit.GetLeadingTrivia()) && !HasCommentsOrDirectives(finallyBlock.CloseBraceToken.LeadingTrivia))
+        else if (unit.Parent is BlockSyntax { Statements.Count: 1, Parent: FinallyClauseSyntax { Parent: TryStatementSyntax finallyTry } finallyClause })
         {
             (tryStatement, clause, othersLeft) = (finallyTry, finallyClause, finallyTry.Catches.Count);
         }
@@ -374,10 +372,13 @@ internal static class Statements
     /// with nothing to do goes only then; otherwise it stays, empty, so that its condition still runs.
     /// </summary>
     private static bool IsPure(ExpressionSyntax condition) =>
-        !condition.DescendantNodesAndSelf().Any(n => n is InvocationExpressionSyntax or AwaitExpressionSyntax or AssignmentExpressionSyntax
-            or BaseObjectCreationExpressionSyntax
+        !condition.DescendantNodesAndSelf().Any(n => RunsCode(n) || n is AssignmentExpressionSyntax
             or PrefixUnaryExpressionSyntax { RawKind: (int)SyntaxKind.PreIncrementExpression or (int)SyntaxKind.PreDecrementExpression }
             or PostfixUnaryExpressionSyntax { RawKind: (int)SyntaxKind.PostIncrementExpression or (int)SyntaxKind.PostDecrementExpression });
+
+    /// <summary>A call, an <c>await</c> or an object creation: an expression that runs code of its own.</summary>
+    public static bool RunsCode(SyntaxNode node) =>
+        node is InvocationExpressionSyntax or AwaitExpressionSyntax or BaseObjectCreationExpressionSyntax;
 
     public static bool HasCommentsOrDirectives(SyntaxTriviaList trivia) =>
         trivia.Any(t => t.IsKind(SyntaxKind.SingleLineCommentTrivia) || t.IsKind(SyntaxKind.MultiLineCommentTrivia) || t.IsDirective);
