@@ -311,6 +311,63 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
         """);
 
     [Fact]
+    public Task A_local_read_after_the_hand_off_is_declared_before_the_try_that_releases_on_failure() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            int Open(Pool pool, out PooledConnection held)
+            {
+                var conn = [|pool.GetConnection()|];
+                var applied = conn.Execute("set names utf8mb4");
+                held = conn;
+                return applied;
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            int Open(Pool pool, out PooledConnection held)
+            {
+                var conn = pool.GetConnection();
+                int applied;
+                try
+                {
+                    applied = conn.Execute("set names utf8mb4");
+                }
+                catch
+                {
+                    conn.Release();
+                    throw;
+                }
+
+                held = conn;
+                return applied;
+            }
+        }
+        """);
+
+    [Fact]
+    public Task An_out_variable_read_after_the_hand_off_gets_no_fix() => NoFixVerifier.VerifyAsync("""
+        using Prelude;
+
+        class C
+        {
+            private PooledConnection? _held;
+
+            int Open(Pool pool, string text)
+            {
+                var conn = [|pool.GetConnection()|];
+                var applied = int.TryParse(text, out var parsed) && conn.Execute("set names utf8mb4") > 0;
+                _held = conn;
+                return parsed;
+            }
+        }
+        """);
+
+    [Fact]
     public Task Connection_added_to_a_list_inside_a_branch_gets_no_fix() => NoFixVerifier.VerifyAsync("""
         using System.Collections.Generic;
         using Prelude;

@@ -105,6 +105,37 @@ public sealed class ConnectionLeakCodeFixPlannerTests
         return Verify.VerifyCodeFixAsync(source, source);
     }
 
+    [Fact]
+    public Task A_switch_section_whose_out_variable_another_section_uses_gets_no_fix()
+    {
+        // An out variable of a section's statement is in the switch block's scope too.
+        const string source = """
+            using Prelude;
+
+            class C
+            {
+                int M(Pool pool, int kind, string text)
+                {
+                    switch (kind)
+                    {
+                        case 1:
+                            var conn = [|pool.GetConnection()|];
+                            int.TryParse(text, out var rows);
+                            rows += conn.Execute("select 1");
+                            conn.Release();
+                            return rows;
+                        case 2:
+                            rows = 5;
+                            return rows;
+                        default:
+                            return 0;
+                    }
+                }
+            }
+            """;
+        return Verify.VerifyCodeFixAsync(source, source);
+    }
+
     // ---------------------------------------------------------------- conditional acquisitions
 
     [Theory]

@@ -976,4 +976,290 @@ public sealed class ConnectionLeakCodeFixRegionTests
             }
         }
         """, "TDG001.UseUsing");
+
+    // ---------------------------------------------------------------- names the statements in the try declare
+
+    [Fact]
+    public Task An_out_variable_that_later_code_reads_keeps_the_try_over_that_code() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, string s)
+            {
+                var conn = [|pool.GetConnection()|];
+                conn.Execute("update a set b = 1");
+                if (s.Length == 0)
+                {
+                    return 0;
+                }
+
+                int.TryParse(s, out var n);
+                conn.Release();
+                Log.Info("released");
+                return n;
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, string s)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    conn.Execute("update a set b = 1");
+                    if (s.Length == 0)
+                    {
+                        return 0;
+                    }
+
+                    int.TryParse(s, out var n);
+                    Log.Info("released");
+                    return n;
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """, ReleaseInFinally);
+
+    [Fact]
+    public Task A_pattern_variable_of_an_if_that_later_code_reads_keeps_the_try_over_that_code() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, object o, bool early)
+            {
+                var conn = [|pool.GetConnection()|];
+                conn.Execute("update a set b = 1");
+                if (early)
+                {
+                    return 0;
+                }
+
+                if (!(o is string text))
+                {
+                    text = "none";
+                }
+
+                conn.Release();
+                Log.Info("released");
+                return text.Length;
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, object o, bool early)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    conn.Execute("update a set b = 1");
+                    if (early)
+                    {
+                        return 0;
+                    }
+
+                    if (!(o is string text))
+                    {
+                        text = "none";
+                    }
+                    Log.Info("released");
+                    return text.Length;
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """, ReleaseInFinally);
+
+    [Fact]
+    public Task Deconstructed_variables_that_later_code_reads_keep_the_try_over_that_code() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, bool early)
+            {
+                var conn = [|pool.GetConnection()|];
+                var (a, b) = (conn.Execute("select 1"), conn.Execute("select 2"));
+                if (early)
+                {
+                    return 0;
+                }
+
+                conn.Release();
+                Log.Info("released");
+                return a + b;
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, bool early)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    var (a, b) = (conn.Execute("select 1"), conn.Execute("select 2"));
+                    if (early)
+                    {
+                        return 0;
+                    }
+                    Log.Info("released");
+                    return a + b;
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """, ReleaseInFinally);
+
+    [Fact]
+    public Task A_local_function_declared_among_the_statements_and_called_later_keeps_the_try_over_the_call() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, bool early)
+            {
+                var conn = [|pool.GetConnection()|];
+                int Twice(int x) => x * 2;
+                var n = conn.Execute("select 1");
+                if (early)
+                {
+                    return 0;
+                }
+
+                conn.Release();
+                Log.Info("released");
+                return Twice(n);
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, bool early)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    int Twice(int x) => x * 2;
+                    var n = conn.Execute("select 1");
+                    if (early)
+                    {
+                        return 0;
+                    }
+                    Log.Info("released");
+                    return Twice(n);
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """, ReleaseInFinally);
+
+    [Fact]
+    public Task A_span_on_the_stack_that_later_code_reads_is_not_declared_before_the_try() => Verify.VerifyCodeFixAsync("""
+        using System;
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, bool early)
+            {
+                var conn = [|pool.GetConnection()|];
+                Span<byte> buffer = stackalloc byte[4];
+                buffer[0] = (byte)conn.Execute("select 1");
+                if (early)
+                {
+                    return 0;
+                }
+
+                conn.Release();
+                Log.Info("released");
+                return buffer[0];
+            }
+        }
+        """, """
+        using System;
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, bool early)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    Span<byte> buffer = stackalloc byte[4];
+                    buffer[0] = (byte)conn.Execute("select 1");
+                    if (early)
+                    {
+                        return 0;
+                    }
+                    Log.Info("released");
+                    return buffer[0];
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """, ReleaseInFinally);
+
+    [Fact]
+    public Task A_discarded_connection_in_a_statement_that_declares_an_out_variable_is_released_after_the_variable_s_last_use() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                int.TryParse([|pool.GetConnection()|].Execute("select 1").ToString(), out var n);
+                Log.Info("parsed");
+                return n;
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                var connection = pool.GetConnection();
+                try
+                {
+                    int.TryParse(connection.Execute("select 1").ToString(), out var n);
+                    Log.Info("parsed");
+                    return n;
+                }
+                finally
+                {
+                    connection.Release();
+                }
+            }
+        }
+        """, ReleaseInFinally);
 }

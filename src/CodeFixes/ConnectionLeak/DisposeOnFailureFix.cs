@@ -37,6 +37,13 @@ internal static class DisposeOnFailureFix
             return;
         }
 
+        // What the try declares and the code after it names (the hand-off, the return) is declared before the try; what
+        // cannot be (an out or pattern variable, a local function) leaves the code as it is.
+        if (Statements.Hoisted(model, statements, block.Statements.Skip(start + statements.Count).ToList()) is not { } hoisted)
+        {
+            return;
+        }
+
         var releases = chooser.FindReleases(local, statements).Where(r => r.Ancestors().Any(a => a is CatchClauseSyntax)).ToList();
         var release = chooser.Choose(local, releases, region.Acquiring, region.Needs | ReleaseNeeds.GiveUp);
         if (release is null)
@@ -55,9 +62,10 @@ internal static class DisposeOnFailureFix
         {
             var currentBlock = Statements.Find(root, block);
             var body = new List<StatementSyntax>();
-            foreach (var statement in statements)
+            foreach (var protectedStatement in statements)
             {
-                var returns = otherReturns.Where(r => statement.Span.Contains(r.Span)).ToList();
+                var statement = protectedStatement is LocalDeclarationStatementSyntax declaration && hoisted.ContainsKey(declaration) ? Statements.AssignInstead(declaration) : protectedStatement;
+                var returns = otherReturns.Where(r => protectedStatement.Span.Contains(r.Span)).ToList();
                 var rewritten = returns.Count == 0 ? statement : Statements.Flatten(statement.ReplaceNodes(returns, (original, _) => Statements.ReleaseBefore(original, release)));
 
                 // The releases that only ran on failure (in a catch) are now the new catch's job.
@@ -75,6 +83,7 @@ internal static class DisposeOnFailureFix
             var tryStatement = TryStatement(Block(body), SingletonList(CatchClause().WithBlock(Block(release, ThrowStatement()))), null)
                 .WithAdditionalAnnotations(Formatter.Annotation);
             var list = block.Statements.Take(start).ToList();
+            list.AddRange(Statements.Declarations(model, hoisted.Values, region.Acquiring.SpanStart).Select(d => d.WithAdditionalAnnotations(Formatter.Annotation)));
             list.Add(tryStatement);
             list.AddRange(block.Statements.Skip(start + statements.Count));
             return root.ReplaceNode(currentBlock, block.WithStatements(List(list)).WithAdditionalAnnotations(Formatter.Annotation));

@@ -46,9 +46,9 @@ internal static class IntroduceLocalFix
                 return;
             }
 
-            // Locals the statement declares stay visible: the try covers their uses too.
-            followers = statement is LocalDeclarationStatementSyntax { Parent: BlockSyntax block } declared
-                ? Statements.UsingDeclaredLocals(model, block, declared)
+            // What the statement declares (locals, out and pattern variables) stays in reach: the try covers its uses too.
+            followers = statement.Parent is BlockSyntax block
+                ? Statements.UsingDeclaredLocals(model, block, statement)
                 : new List<StatementSyntax>();
             var tryBody = new List<StatementSyntax> { rewrittenStatement };
             tryBody.AddRange(followers);

@@ -181,14 +181,14 @@ internal static class LeakFixPlanner
     }
 
     /// <summary>
-    /// The rewrite that puts a switch section's statements in a block, or <c>null</c> when a local they declare is
-    /// used by another section (they share one scope).
+    /// The rewrite that puts a switch section's statements in a block, or <c>null</c> when something they declare (a
+    /// local, an <c>out</c> or pattern variable, a local function) is named by another section (they share one scope).
     /// </summary>
     private static System.Func<SyntaxNode, SyntaxNode>? BraceSection(SemanticModel model, SwitchSectionSyntax section, InvocationExpressionSyntax acquisition)
     {
-        var declared = section.Statements.OfType<LocalDeclarationStatementSyntax>().SelectMany(d => d.Declaration.Variables).Select(v => model.GetDeclaredSymbol(v)).OfType<ILocalSymbol>().ToList();
+        var declared = Statements.Declared(model, section.Statements);
         if (section.Parent is not SwitchStatementSyntax switchStatement
-            || switchStatement.Sections.Where(s => s != section).Any(other => declared.Any(local => Statements.References(model, other, local))))
+            || switchStatement.Sections.Where(s => s != section).Any(other => Statements.ReferencesAny(model, other, declared)))
         {
             return null;
         }

@@ -12,9 +12,6 @@ namespace TenantDbGuard.CodeFixes.ConnectionLeak;
 /// <summary><c>try { ... } finally { x.Release(); }</c> around the statements that use the connection.</summary>
 internal static class ReleaseInFinallyFix
 {
-    private static readonly SymbolDisplayFormat HoistedTypeFormat = SymbolDisplayFormat.MinimallyQualifiedFormat
-        .AddMiscellaneousOptions(SymbolDisplayMiscellaneousOptions.IncludeNullableReferenceTypeModifier);
-
     public static void Add(ReleaseChooser chooser, Region region, ILocalSymbol local, ImmutableArray<LeakFix>.Builder fixes)
     {
         var model = chooser.Model;
@@ -56,7 +53,7 @@ internal static class ReleaseInFinallyFix
         {
             var shorter = block.Statements.Skip(start).Take(lastRelease - start + 1).ToList();
             var later = block.Statements.Skip(lastRelease + 1).ToList();
-            if (Hoisted(model, shorter, later) is { } moved && !moved.Values.Any(h => IsResource(h.Type) || chooser.FindReleases(h, later).Any()))
+            if (Statements.Hoisted(model, shorter, later) is { } moved && !moved.Values.Any(h => IsResource(h.Type) || chooser.FindReleases(h, later).Any()))
             {
                 end = lastRelease;
                 statements = shorter;
@@ -85,7 +82,7 @@ internal static class ReleaseInFinallyFix
 
         // A local declared in the try but needed after it (the region stops before a reassignment) is declared
         // before the try and assigned inside it.
-        if (Hoisted(model, statements, block.Statements.Skip(end + 1).ToList()) is not { } hoisted)
+        if (Statements.Hoisted(model, statements, block.Statements.Skip(end + 1).ToList()) is not { } hoisted)
         {
             return;
         }
@@ -132,8 +129,7 @@ internal static class ReleaseInFinallyFix
             var list = block.Statements.ToList();
             list.RemoveRange(start, replaced);
             list.Insert(start, tryStatement.WithAdditionalAnnotations(Formatter.Annotation));
-            list.InsertRange(start, hoisted.Values.Select(h => (StatementSyntax)LocalDeclarationStatement(
-                VariableDeclaration(ParseTypeName(h.Type.ToMinimalDisplayString(model, region.Acquiring.SpanStart, HoistedTypeFormat)), SingletonSeparatedList(VariableDeclarator(h.Name))))));
+            list.InsertRange(start, Statements.Declarations(model, hoisted.Values, region.Acquiring.SpanStart));
             var newBlock = block.WithStatements(List(list)).WithAdditionalAnnotations(Formatter.Annotation);
             if (laterReleases.Count == 0)
             {
@@ -152,34 +148,6 @@ internal static class ReleaseInFinallyFix
 
             return tracked;
         }));
-    }
-
-    /// <summary>
-    /// The locals declared in <paramref name="statements"/> (the try) that <paramref name="after"/> reads: each is
-    /// declared before the try and assigned in it. Null when one cannot be (several in one declaration, no initializer,
-    /// a using declaration, a constant, a ref local, an anonymous type).
-    /// </summary>
-    private static Dictionary<LocalDeclarationStatementSyntax, ILocalSymbol>? Hoisted(SemanticModel model, List<StatementSyntax> statements, List<StatementSyntax> after)
-    {
-        var hoisted = new Dictionary<LocalDeclarationStatementSyntax, ILocalSymbol>();
-        foreach (var declaration in statements.OfType<LocalDeclarationStatementSyntax>())
-        {
-            var declared = declaration.Declaration.Variables.Select(v => model.GetDeclaredSymbol(v)).OfType<ILocalSymbol>().ToList();
-            if (!declared.Any(d => after.Any(a => Statements.References(model, a, d))))
-            {
-                continue;
-            }
-
-            if (declared.Count != 1 || declaration.Declaration.Variables[0].Initializer is null || !declaration.UsingKeyword.IsKind(SyntaxKind.None)
-                || declaration.Modifiers.Count > 0 || declaration.Declaration.Type is RefTypeSyntax || declared[0].Type.IsAnonymousType)
-            {
-                return null;
-            }
-
-            hoisted.Add(declaration, declared[0]);
-        }
-
-        return hoisted;
     }
 
     /// <summary>A disposable type: a local of it is a resource with a life of its own, not a value to declare earlier.</summary>

@@ -13,6 +13,9 @@ internal static class Statements
 {
     private static readonly SyntaxAnnotation UnwrapMarker = new("TenantDbGuard.Unwrap");
 
+    private static readonly SymbolDisplayFormat DeclaredTypeFormat = SymbolDisplayFormat.MinimallyQualifiedFormat
+        .AddMiscellaneousOptions(SymbolDisplayMiscellaneousOptions.IncludeNullableReferenceTypeModifier);
+
     /// <summary>
     /// Does the node use the local: by name, or by calling a local function that uses it (the call is where the
     /// connection is needed)?
@@ -60,22 +63,28 @@ internal static class Statements
             }
         }
 
-        var changed = true;
-        while (changed)
+        return ThroughUsesOfDeclared(model, block, start, end);
+    }
+
+    /// <summary>
+    /// The index of the last statement of <paramref name="block"/> that names something declared in the statements
+    /// from <paramref name="start"/> to <paramref name="end"/>, or in a statement this takes in (at least
+    /// <paramref name="end"/>): where a block that moves those statements out of the block's scope has to end.
+    /// </summary>
+    public static int ThroughUsesOfDeclared(SemanticModel model, BlockSyntax block, int start, int end)
+    {
+        var statements = block.Statements;
+        var declared = new HashSet<ISymbol>(SymbolEqualityComparer.Default);
+        var scanned = start;
+        while (scanned <= end)
         {
-            changed = false;
-            var declared = statements.Skip(start).Take(end - start + 1)
-                .OfType<LocalDeclarationStatementSyntax>()
-                .SelectMany(d => d.Declaration.Variables)
-                .Select(v => model.GetDeclaredSymbol(v))
-                .OfType<ILocalSymbol>()
-                .ToList();
+            declared.UnionWith(Declared(model, statements.Skip(scanned).Take(end - scanned + 1)));
+            scanned = end + 1;
             for (var i = end + 1; i < statements.Count; i++)
             {
-                if (declared.Any(d => References(model, statements[i], d)))
+                if (ReferencesAny(model, statements[i], declared))
                 {
                     end = i;
-                    changed = true;
                 }
             }
         }
@@ -83,22 +92,86 @@ internal static class Statements
         return end;
     }
 
-    /// <summary>The statements after <paramref name="declaration"/> up to the last one that uses a local it declares.</summary>
-    public static List<StatementSyntax> UsingDeclaredLocals(SemanticModel model, BlockSyntax block, LocalDeclarationStatementSyntax declaration)
+    /// <summary>
+    /// What <paramref name="statements"/> declare that later statements of their block can name: the locals of
+    /// declarations and deconstructions, <c>out</c> and pattern variables, local functions, labels. Names of the scopes
+    /// nested in them come too; nothing outside a scope can name them, so they never count as used later.
+    /// </summary>
+    public static List<ISymbol> Declared(SemanticModel model, IEnumerable<StatementSyntax> statements) =>
+        statements
+            .SelectMany(s => s.DescendantNodesAndSelf())
+            .Select(node => node is VariableDeclaratorSyntax or SingleVariableDesignationSyntax or LocalFunctionStatementSyntax or LabeledStatementSyntax
+                ? model.GetDeclaredSymbol(node)
+                : null)
+            .OfType<ISymbol>()
+            .ToList();
+
+    /// <summary>Does the node name one of <paramref name="symbols"/> (a local, a local function, a label)?</summary>
+    public static bool ReferencesAny(SemanticModel model, SyntaxNode node, IReadOnlyCollection<ISymbol> symbols)
     {
-        var declared = declaration.Declaration.Variables.Select(v => model.GetDeclaredSymbol(v)).OfType<ILocalSymbol>().ToList();
-        var start = block.Statements.IndexOf(declaration) + 1;
-        var end = start - 1;
-        for (var i = start; i < block.Statements.Count; i++)
+        if (symbols.Count == 0)
         {
-            if (declared.Any(local => References(model, block.Statements[i], local)))
-            {
-                end = i;
-            }
+            return false;
         }
 
-        return block.Statements.Skip(start).Take(end - start + 1).ToList();
+        var names = new HashSet<string>(symbols.Select(s => s.Name));
+        return node.DescendantNodesAndSelf()
+            .OfType<IdentifierNameSyntax>()
+            .Any(id => names.Contains(id.Identifier.ValueText)
+                       && model.GetSymbolInfo(id).Symbol is { } symbol
+                       && symbols.Contains(symbol.OriginalDefinition, SymbolEqualityComparer.Default));
     }
+
+    /// <summary>
+    /// The statements after <paramref name="statement"/> up to the last one that names something it declares (or
+    /// something declared by a statement in between): a block around them keeps those names in reach.
+    /// </summary>
+    public static List<StatementSyntax> UsingDeclaredLocals(SemanticModel model, BlockSyntax block, StatementSyntax statement)
+    {
+        var index = block.Statements.IndexOf(statement);
+        var end = ThroughUsesOfDeclared(model, block, index, index);
+        return block.Statements.Skip(index + 1).Take(end - index).ToList();
+    }
+
+    /// <summary>
+    /// The locals declared in <paramref name="statements"/> (moving into a new block, a try) that <paramref name="after"/>
+    /// reads: each is declared before the block and assigned in it (see <see cref="Declarations"/>, <see cref="AssignInstead"/>). Null when something the try declares and later code names cannot be
+    /// (several in one declaration, no initializer, a using declaration, a constant, a ref local, an anonymous type, a
+    /// span or other ref struct, a deconstruction, an <c>out</c> or pattern variable, a local function, a label).
+    /// </summary>
+    public static Dictionary<LocalDeclarationStatementSyntax, ILocalSymbol>? Hoisted(SemanticModel model, List<StatementSyntax> statements, List<StatementSyntax> after)
+    {
+        var hoisted = new Dictionary<LocalDeclarationStatementSyntax, ILocalSymbol>();
+        foreach (var symbol in Declared(model, statements))
+        {
+            if (!after.Any(a => ReferencesAny(model, a, new[] { symbol })))
+            {
+                continue;
+            }
+
+            if (symbol is not ILocalSymbol { IsRef: false, IsConst: false } local
+                || local.Type.IsAnonymousType
+                || local.Type.IsRefLikeType
+                || local.DeclaringSyntaxReferences.FirstOrDefault()?.GetSyntax() is not VariableDeclaratorSyntax { Initializer: not null, Parent: VariableDeclarationSyntax { Variables.Count: 1, Parent: LocalDeclarationStatementSyntax declaration } }
+                || !statements.Contains(declaration)
+                || !declaration.UsingKeyword.IsKind(SyntaxKind.None)
+                || declaration.Modifiers.Count > 0
+                || declaration.Declaration.Type is RefTypeSyntax)
+            {
+                return null;
+            }
+
+            hoisted.Add(declaration, local);
+        }
+
+        return hoisted;
+    }
+
+    /// <summary><c>T x;</c> for each local, its type written as it reads at <paramref name="position"/>.</summary>
+    public static IEnumerable<StatementSyntax> Declarations(SemanticModel model, IEnumerable<ILocalSymbol> locals, int position) =>
+        locals.Select(local => (StatementSyntax)LocalDeclarationStatement(VariableDeclaration(
+            ParseTypeName(local.Type.ToMinimalDisplayString(model, position, DeclaredTypeFormat)),
+            SingletonSeparatedList(VariableDeclarator(local.Name)))));
 
     /// <summary>The statement of <paramref name="block"/> that holds <paramref name="node"/>.</summary>
     public static StatementSyntax TopLevel(SyntaxNode node, BlockSyntax block) =>
