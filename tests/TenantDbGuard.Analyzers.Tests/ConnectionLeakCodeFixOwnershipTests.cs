@@ -368,6 +368,123 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
         """);
 
     [Fact]
+    public Task A_return_the_code_already_released_before_gets_no_second_release() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            PooledConnection? Open(Pool pool, int mode)
+            {
+                var conn = [|pool.GetConnection()|];
+                conn.Execute("set names utf8mb4");
+                if (mode == 1)
+                {
+                    conn.Release();
+                    return null;
+                }
+
+                if (mode == 2)
+                {
+                    return null;
+                }
+
+                if (mode == 3)
+                {
+                    return conn;
+                }
+
+                conn.Release();
+                return null;
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            PooledConnection? Open(Pool pool, int mode)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    conn.Execute("set names utf8mb4");
+                    if (mode == 1)
+                    {
+                        conn.Release();
+                        return null;
+                    }
+
+                    if (mode == 2)
+                    {
+                        conn.Release();
+                        return null;
+                    }
+
+                    if (mode == 3)
+                    {
+                        return conn;
+                    }
+
+                    conn.Release();
+                    return null;
+                }
+                catch
+                {
+                    conn.Release();
+                    throw;
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task A_return_that_a_release_reaches_on_some_paths_only_gets_no_fix() => NoFixVerifier.VerifyAsync("""
+        using Prelude;
+
+        class C
+        {
+            PooledConnection? Open(Pool pool, bool keep, bool audited)
+            {
+                var conn = [|pool.GetConnection()|];
+                conn.Execute("set names utf8mb4");
+                if (keep)
+                {
+                    return conn;
+                }
+
+                if (audited)
+                {
+                    conn.Release();
+                }
+
+                return null;
+            }
+        }
+        """);
+
+    [Theory]
+    [InlineData("throw new System.InvalidOperationException(\"no rows\");")]
+    [InlineData("Log.Info(\"no rows\");\n                    return null;")]
+    public Task A_release_followed_by_code_that_can_throw_gets_no_fix_that_would_release_again_on_failure(string after) => NoFixVerifier.VerifyAsync($$"""
+        using Prelude;
+
+        class C
+        {
+            PooledConnection? Open(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                if (conn.Execute("select 1") == 0)
+                {
+                    conn.Release();
+                    {{after}}
+                }
+
+                return conn;
+            }
+        }
+        """);
+
+    [Fact]
     public Task Connection_added_to_a_list_inside_a_branch_gets_no_fix() => NoFixVerifier.VerifyAsync("""
         using System.Collections.Generic;
         using Prelude;

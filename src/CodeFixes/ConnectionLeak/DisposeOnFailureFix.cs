@@ -58,6 +58,17 @@ internal static class DisposeOnFailureFix
             .Where(r => !ownership.HandOffReturns.Contains(r) && (r.Expression is null || !Statements.References(model, r.Expression, local)))
             .ToList();
 
+        // Those the code released the connection before need nothing more; one that a release of the code reaches on
+        // some paths only would release twice on those: no fix.
+        var ownReleases = chooser.FindReleases(local, statements).Except(releases).ToList();
+        otherReturns.RemoveAll(r => ownReleases.Any(own => Statements.RunsBefore(own, r)));
+        if (otherReturns.Any(r => ownReleases.Any(own => Statements.MayReach(own, r)))
+            || ownReleases.Any(own => Statements.RunsAfter(own).Any(s => s is ThrowStatementSyntax || s.DescendantNodesAndSelf(n => !FunctionContext.IsFunction(n)).Any(n => n is ThrowExpressionSyntax || Statements.RunsCode(n)))))
+        {
+            // A failure after the code's own release (a throw, a call) would reach the new catch and release again.
+            return;
+        }
+
         fixes.Add(LeakFix.DisposeOnFailure(root =>
         {
             var currentBlock = Statements.Find(root, block);

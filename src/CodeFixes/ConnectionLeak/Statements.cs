@@ -173,6 +173,104 @@ internal static class Statements
             ParseTypeName(local.Type.ToMinimalDisplayString(model, position, DeclaredTypeFormat)),
             SingletonSeparatedList(VariableDeclarator(local.Name)))));
 
+    /// <summary>
+    /// Does <paramref name="earlier"/> run on every path to <paramref name="later"/>: is it a statement before
+    /// <paramref name="later"/> (or before a statement that holds it) in the same block or switch section?
+    /// </summary>
+    public static bool RunsBefore(StatementSyntax earlier, SyntaxNode later)
+    {
+        for (var node = later; node.Parent is { } parent && !FunctionContext.IsFunction(node); node = parent)
+        {
+            if (node is StatementSyntax statement && Siblings(parent) is { } siblings && siblings.IndexOf(earlier) is var index and >= 0 && index < siblings.IndexOf(statement))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>
+    /// Can control go from <paramref name="from"/> on to <paramref name="to"/> (at least on some path)? Conservative:
+    /// true unless a <c>return</c> or <c>throw</c> after <paramref name="from"/> ends every way there, or
+    /// <paramref name="to"/> is in another branch of an <c>if</c> or <c>switch</c>, or comes first outside any loop.
+    /// </summary>
+    public static bool MayReach(StatementSyntax from, SyntaxNode to)
+    {
+        if (from.Ancestors().TakeWhile(a => !FunctionContext.IsFunction(a)).Any(a => a is ForStatementSyntax or CommonForEachStatementSyntax or WhileStatementSyntax or DoStatementSyntax && a.Span.Contains(to.Span))
+            || to.DescendantNodesAndSelf().Any(n => n is GotoStatementSyntax) || from.Ancestors().TakeWhile(a => !FunctionContext.IsFunction(a)).Any(a => a is LabeledStatementSyntax))
+        {
+            // A loop (or a goto) can bring control back to a statement written before.
+            return true;
+        }
+
+        if (from.SpanStart > to.SpanStart)
+        {
+            return false;
+        }
+
+        for (SyntaxNode node = from; node.Parent is { } parent && !FunctionContext.IsFunction(node); node = parent)
+        {
+            var siblings = Siblings(parent);
+            if (parent.Span.Contains(to.Span))
+            {
+                if (siblings is null)
+                {
+                    // Another branch of an if or a switch cannot follow; a catch or finally can follow its try.
+                    return parent is TryStatementSyntax;
+                }
+
+                var target = siblings.FirstOrDefault(s => s.Span.Contains(to.Span));
+                return !siblings.SkipWhile(s => s != node).Skip(1).TakeWhile(s => s != target).Any(IsExit);
+            }
+
+            if (siblings is not null && siblings.SkipWhile(s => s != node).Skip(1).Any(IsExit))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// The statements that can run right after <paramref name="statement"/> in its function, up to the <c>return</c> or
+    /// <c>throw</c> that ends the way out (inclusive): the later ones of its block, then of each enclosing block it
+    /// falls through to.
+    /// </summary>
+    public static List<StatementSyntax> RunsAfter(StatementSyntax statement)
+    {
+        var after = new List<StatementSyntax>();
+        for (SyntaxNode node = statement; node.Parent is { } parent && !FunctionContext.IsFunction(node); node = parent)
+        {
+            if (Siblings(parent) is not { } siblings)
+            {
+                continue;
+            }
+
+            foreach (var next in siblings.SkipWhile(s => s != node).Skip(1))
+            {
+                after.Add(next);
+                if (IsExit(next))
+                {
+                    return after;
+                }
+            }
+        }
+
+        return after;
+    }
+
+    private static List<StatementSyntax>? Siblings(SyntaxNode parent) => parent switch
+    {
+        BlockSyntax block => block.Statements.ToList(),
+        SwitchSectionSyntax section => section.Statements.ToList(),
+        _ => null,
+    };
+
+    private static bool IsExit(StatementSyntax statement) =>
+        statement is ReturnStatementSyntax or ThrowStatementSyntax or YieldStatementSyntax { RawKind: (int)SyntaxKind.YieldBreakStatement };
+
     /// <summary>The statement of <paramref name="block"/> that holds <paramref name="node"/>.</summary>
     public static StatementSyntax TopLevel(SyntaxNode node, BlockSyntax block) =>
         node.AncestorsAndSelf().OfType<StatementSyntax>().First(s => s.Parent == block);
