@@ -522,7 +522,7 @@ public sealed class ConnectionLeakCodeFixShapeTests
         {
             async Task<int> M(LeasePool pool)
             {
-                await using var connection = (await pool.GetConnectionAsync("tenant-1"));
+                await using var connection = await pool.GetConnectionAsync("tenant-1");
                 return await connection.ExecuteAsync("select 1");
             }
         }

@@ -2445,7 +2445,7 @@ public sealed class ConnectionLeakCodeFixTests
         {
             async Task M(LeasePool pool)
             {
-                await using var connection = (await pool.GetConnectionAsync("tenant-1"));
+                await using var connection = await pool.GetConnectionAsync("tenant-1");
                 await connection.ExecuteAsync("delete from sessions");
             }
         }

@@ -137,6 +137,12 @@ internal static class IntroduceLocalFix
 
     private static LocalDeclarationStatementSyntax Declaration(string name, ExpressionSyntax value, UsingKind usingKind)
     {
+        // The whole initializer needs no parentheses: '(await pool.GetConnectionAsync()).Execute(...)' keeps the await.
+        while (value is ParenthesizedExpressionSyntax parenthesized)
+        {
+            value = parenthesized.Expression;
+        }
+
         var declaration = LocalDeclarationStatement(
             VariableDeclaration(IdentifierName("var"), SingletonSeparatedList(VariableDeclarator(name).WithInitializer(EqualsValueClause(value.WithoutTrivia())))));
         return usingKind switch
