@@ -1,5 +1,6 @@
 using Microsoft.CodeAnalysis;
 using TenantDbGuard.Analyzers.Tests.FixExecution;
+using TenantDbGuard.Analyzers.Tests.Verifiers;
 using Verify = TenantDbGuard.Analyzers.Tests.Verifiers.CSharpCodeFixVerifier<
     TenantDbGuard.Analyzers.ConnectionLeakAnalyzer,
     TenantDbGuard.CodeFixes.ConnectionLeakCodeFixProvider>;
@@ -1258,6 +1259,81 @@ public sealed class ConnectionLeakCodeFixRegionTests
                 finally
                 {
                     connection.Release();
+                }
+            }
+        }
+        """, ReleaseInFinally);
+
+    // ---------------------------------------------------------------- preprocessor directives
+
+    [Fact]
+    public Task A_release_under_a_preprocessor_directive_gets_no_fix_that_would_move_it() => NoFixVerifier.VerifyAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, bool early)
+            {
+                var conn = [|pool.GetConnection()|];
+                var rows = conn.Execute("select 1");
+                if (early)
+                {
+                    return 0;
+                }
+
+        #if !LEAK_CHECKS_OFF
+                conn.Release();
+        #endif
+                return rows;
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Directives_around_statements_the_try_takes_in_stay_with_them_and_the_text_they_disable_stays_as_written() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, bool early)
+            {
+                var conn = [|pool.GetConnection()|];
+        #if DEBUG
+                Log.Info("debug build");
+        #endif
+                var rows = conn.Execute("select 1");
+                if (early)
+                {
+                    return 0;
+                }
+
+                conn.Release();
+                return rows;
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, bool early)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+        #if DEBUG
+                Log.Info("debug build");
+        #endif
+                    var rows = conn.Execute("select 1");
+                    if (early)
+                    {
+                        return 0;
+                    }
+                    return rows;
+                }
+                finally
+                {
+                    conn.Release();
                 }
             }
         }

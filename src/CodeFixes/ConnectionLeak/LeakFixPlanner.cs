@@ -1,3 +1,4 @@
+using System.Collections.Generic;
 using System.Collections.Immutable;
 using System.Linq;
 using System.Threading;
@@ -44,7 +45,7 @@ internal static class LeakFixPlanner
         if (acquisition.FirstAncestorOrSelf<StatementSyntax>() is { Parent: SwitchSectionSyntax section } && BraceSection(model, section, acquisition) is { } brace)
         {
             // A using or a try cannot start in the middle of a switch section's statements: give them braces first.
-            return PlanOnRewrite(model, brace, acquisition, properties, configuredReleaseNames);
+            return KeepingDirectives(model, PlanOnRewrite(model, brace, acquisition, properties, configuredReleaseNames), cancellationToken);
         }
 
         var chooser = new ReleaseChooser(model, context, configuredReleaseNames);
@@ -60,8 +61,28 @@ internal static class LeakFixPlanner
             PlanReturned(chooser, acquisition, handsOff == "true", configuredReleaseNames, fixes);
         }
 
-        return fixes.ToImmutable();
+        return KeepingDirectives(model, fixes.ToImmutable(), cancellationToken);
     }
+
+    /// <summary>
+    /// The fixes that keep the file's preprocessor directives as they are. One that moves or removes a statement with a
+    /// directive on it (a release under <c>#if</c>) would put the directives out of order or drop one, and the code
+    /// would no longer build: it is not offered.
+    /// </summary>
+    private static ImmutableArray<LeakFix> KeepingDirectives(SemanticModel model, ImmutableArray<LeakFix> fixes, CancellationToken cancellationToken)
+    {
+        var root = model.SyntaxTree.GetRoot(cancellationToken);
+        var directives = Directives(root);
+        return directives.Count == 0 || fixes.IsEmpty
+            ? fixes
+            : fixes.Where(fix => Directives(fix.Apply(root)).SequenceEqual(directives)).ToImmutableArray();
+    }
+
+    private static List<string> Directives(SyntaxNode root) =>
+        root.DescendantTrivia()
+            .Where(t => t.IsDirective)
+            .Select(t => t.ToString().Trim())
+            .ToList();
 
     private static void PlanOpened(ReleaseChooser chooser, InvocationExpressionSyntax acquisition, bool handsOff, ImmutableArray<LeakFix>.Builder fixes)
     {
