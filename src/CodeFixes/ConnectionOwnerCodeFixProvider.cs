@@ -94,13 +94,22 @@ public sealed class ConnectionOwnerCodeFixProvider : CodeFixProvider
 
         var release = new OwnerReleaseCall(symbol, MemberName(member), root);
         diagnostic.Properties.TryGetValue(ConnectionOwnerProperties.Method, out var preferred);
-        var method = type.Members.OfType<MethodDeclarationSyntax>()
-            .Where(m => m.ParameterList.Parameters.Count == 0 && m.Identifier.ValueText is "Dispose" or "DisposeAsync")
-            .OrderBy(m => m.Identifier.ValueText == preferred ? 0 : m.Identifier.ValueText == "Dispose" ? 1 : 2)
+        // The type's own Dispose, in whichever part of a partial type declares it.
+        var dispose = typeSymbol.GetMembers().OfType<IMethodSymbol>()
+            .Where(m => m.MethodKind == MethodKind.Ordinary && !m.IsStatic && m.Parameters.IsEmpty && m.Name is "Dispose" or "DisposeAsync")
+            .OrderBy(m => m.Name == preferred ? 0 : m.Name == "Dispose" ? 1 : 2)
             .FirstOrDefault();
-        if (method is not null)
+        if (dispose is not null)
         {
-            return ReleaseInFinallyFix.Apply(model, method, release, cancellationToken) is { } rewritten ? root.ReplaceNode(method, rewritten) : null;
+            // Declared in another file: this document's fix cannot change it.
+            return dispose.DeclaringSyntaxReferences
+                       .Where(r => r.SyntaxTree == root.SyntaxTree)
+                       .Select(r => r.GetSyntax(cancellationToken))
+                       .OfType<MethodDeclarationSyntax>()
+                       .FirstOrDefault() is { } method
+                   && ReleaseInFinallyFix.Apply(model, method, release, cancellationToken) is { } rewritten
+                ? root.ReplaceNode(method, rewritten)
+                : null;
         }
 
         if (typeSymbol.AllInterfaces.Any(i => i.Name is "IDisposable" or "IAsyncDisposable"))

@@ -1,3 +1,4 @@
+using TenantDbGuard.Analyzers.Tests.FixExecution;
 using TenantDbGuard.CodeFixes;
 using Verify = TenantDbGuard.Analyzers.Tests.Verifiers.CSharpCodeFixVerifier<TenantDbGuard.Analyzers.ConnectionOwnerAnalyzer, TenantDbGuard.CodeFixes.ConnectionOwnerCodeFixProvider>;
 
@@ -474,4 +475,74 @@ public sealed class ConnectionOwnerCodeFixTests
     [Fact]
     public void Fix_is_exported_under_its_key() =>
         Assert.Equal("TDG005.ReleaseInDispose", ConnectionOwnerCodeFixProvider.ReleaseInDisposeKey);
+
+    [Fact]
+    public Task Part_of_a_partial_type_whose_other_part_has_the_Dispose_gets_the_release_in_that_Dispose() => Verify.VerifyCodeFixAsync("""
+        using MySqlConnector;
+
+        partial class ReportSession
+        {
+            private readonly MySqlConnection [|_connection|];
+
+            public ReportSession(MySqlDataSource dataSource) => _connection = dataSource.OpenConnection();
+        }
+
+        partial class ReportSession : System.IDisposable
+        {
+            public void Dispose()
+            {
+                System.Console.WriteLine("closing");
+            }
+        }
+        """, """
+        using MySqlConnector;
+
+        partial class ReportSession
+        {
+            private readonly MySqlConnection _connection;
+
+            public ReportSession(MySqlDataSource dataSource) => _connection = dataSource.OpenConnection();
+        }
+
+        partial class ReportSession : System.IDisposable
+        {
+            public void Dispose()
+            {
+                try
+                {
+                    System.Console.WriteLine("closing");
+                }
+                finally
+                {
+                    _connection.Dispose();
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Ref_struct_gets_a_Dispose_method_and_no_interface() => Verify.VerifyCodeFixAsync("""
+        using MySqlConnector;
+
+        ref struct ReportSession
+        {
+            private MySqlConnection [|_connection|];
+
+            public ReportSession(MySqlDataSource dataSource) => _connection = dataSource.OpenConnection();
+        }
+        """, """
+        using MySqlConnector;
+
+        ref struct ReportSession
+        {
+            private MySqlConnection _connection;
+
+            public ReportSession(MySqlDataSource dataSource) => _connection = dataSource.OpenConnection();
+
+            public void Dispose()
+            {
+                _connection?.Dispose();
+            }
+        }
+        """, execution: Execution.Skip("A ref struct cannot be boxed for the check's reflection; 'using' calls its Dispose by pattern."));
 }

@@ -17,7 +17,9 @@ internal static class MakeDisposableFix
     /// <summary>Adds <c>IDisposable</c> (or <c>IAsyncDisposable</c>) and a method that releases the member.</summary>
     public static SyntaxNode? Apply(SyntaxNode root, TypeDeclarationSyntax type, INamedTypeSymbol typeSymbol, OwnerReleaseCall release)
     {
-        var async = release.CanAwait && (!release.CanDispose || typeSymbol.GetMembers().OfType<IMethodSymbol>().Any(m => m.IsAsync));
+        // A ref struct is disposed by 'using' through its Dispose method alone (an interface needs C# 13), and never awaited.
+        var refStruct = typeSymbol.IsRefLikeType;
+        var async = !refStruct && release.CanAwait && (!release.CanDispose || typeSymbol.GetMembers().OfType<IMethodSymbol>().Any(m => m.IsAsync));
         if (release.Statement(async) is not { } statement)
         {
             return null;
@@ -35,7 +37,11 @@ internal static class MakeDisposableFix
             .WithAdditionalAnnotations(Formatter.Annotation);
         var baseType = SyntaxFactory.SimpleBaseType(SyntaxFactory.ParseTypeName(interfaceName));
         TypeDeclarationSyntax updated;
-        if (type.BaseList is null)
+        if (refStruct)
+        {
+            updated = type;
+        }
+        else if (type.BaseList is null)
         {
             // The base list goes where the line ended: after the name, its type parameters or its parameters.
             var last = type.ParameterList?.CloseParenToken ?? type.TypeParameterList?.GreaterThanToken ?? type.Identifier;
