@@ -44,30 +44,30 @@ public sealed class ConnectionOwnerAnalyzer : DiagnosticAnalyzer
                         return;
                     }
 
-                    var owned = new ConcurrentDictionary<ISymbol, bool>(SymbolEqualityComparer.Default);
+                    var owned = new ConcurrentDictionary<ISymbol, OwnedMember>(SymbolEqualityComparer.Default);
                     symbolContext.RegisterOperationAction(
                         operationContext => CollectOwnedField(operationContext, type, rules, summaries, owned),
                         OperationKind.SimpleAssignment,
                         OperationKind.CoalesceAssignment,
                         OperationKind.Invocation);
-                    symbolContext.RegisterSymbolEndAction(endContext => CheckOwner(endContext, type, owned.Keys, rules, summaries));
+                    symbolContext.RegisterSymbolEndAction(endContext => CheckOwner(endContext, type, owned, rules, summaries));
                 },
                 SymbolKind.NamedType);
         });
     }
 
-    private static void CollectOwnedField(OperationAnalysisContext context, INamedTypeSymbol type, AcquisitionRules rules, MethodSummaries summaries, ConcurrentDictionary<ISymbol, bool> owned)
+    private static void CollectOwnedField(OperationAnalysisContext context, INamedTypeSymbol type, AcquisitionRules rules, MethodSummaries summaries, ConcurrentDictionary<ISymbol, OwnedMember> owned)
     {
         var names = rules.GetNames(context.Options.AnalyzerConfigOptionsProvider.GetOptions(context.Operation.Syntax.SyntaxTree));
         switch (context.Operation)
         {
             case IAssignmentOperation assignment
                 when OwnMember(assignment.Target, type) is { } member && IsAcquisition(assignment.Value, rules, names, summaries, context.CancellationToken):
-                owned.TryAdd(member, true);
+                owned.GetOrAdd(member, _ => new OwnedMember()).Stored();
                 break;
             case IInvocationOperation invocation
                 when rules.Classify(invocation, names) == AcquisitionKind.Opened && OwnMember(invocation.Instance, type) is { } opened:
-                owned.TryAdd(opened, true);
+                owned.GetOrAdd(opened, _ => new OwnedMember()).Opened();
                 break;
         }
     }
@@ -135,9 +135,9 @@ public sealed class ConnectionOwnerAnalyzer : DiagnosticAnalyzer
         }
     }
 
-    private static void CheckOwner(SymbolAnalysisContext context, INamedTypeSymbol type, IEnumerable<ISymbol> members, AcquisitionRules rules, MethodSummaries summaries)
+    private static void CheckOwner(SymbolAnalysisContext context, INamedTypeSymbol type, ConcurrentDictionary<ISymbol, OwnedMember> members, AcquisitionRules rules, MethodSummaries summaries)
     {
-        var owned = members.OrderBy(m => m.Name, System.StringComparer.Ordinal).ToList();
+        var owned = members.Keys.OrderBy(m => m.Name, System.StringComparer.Ordinal).ToList();
         if (owned.Count == 0)
         {
             return;
@@ -157,9 +157,21 @@ public sealed class ConnectionOwnerAnalyzer : DiagnosticAnalyzer
                 continue;
             }
 
+            // Opened only for the length of a call: every open of the member (lambdas and local functions counted) is in a
+            // method that closes it again on every path, and nothing stores a connection in it. Between calls it holds
+            // none, and there is nothing for the type to release.
+            var (closingOpeners, closedOpens) = OwnerWalk.OpenersThatClose(type, member, rules, summaries, context.CancellationToken);
+            if (members[member].Stores == 0 && closedOpens > 0 && closedOpens == members[member].Opens)
+            {
+                continue;
+            }
+
             // A type that is not disposable may still give the member back in a method of its own, which something else calls
-            // ('CloseUpgradeConnection()', called by the scope it hands out): that method is the one to walk.
-            var memberEntries = entries.Count == 0 && !Disposable(type) ? MethodsReleasing(type, member, rules, context.CancellationToken) : entries;
+            // ('CloseUpgradeConnection()', called by the scope it hands out): that method is the one to walk. One that
+            // opens the member itself and closes it again is not such a method.
+            var memberEntries = entries.Count == 0 && !Disposable(type)
+                ? MethodsReleasing(type, member, rules, context.CancellationToken).Where(m => !closingOpeners.Contains(m, SymbolEqualityComparer.Default)).ToList()
+                : entries;
             if (memberEntries.Count == 0 && !Disposable(type) && LambdaReleases(type, member, context.CancellationToken))
             {
                 // Released by a callback the type hands out ('return new DelegateDisposable(() => _connection.Dispose())').
@@ -298,5 +310,20 @@ public sealed class ConnectionOwnerAnalyzer : DiagnosticAnalyzer
         }
 
         return (null, null, null);
+    }
+
+    /// <summary>What the type's code does with one of its members: stores acquisitions in it, opens it.</summary>
+    private sealed class OwnedMember
+    {
+        private int _stores;
+        private int _opens;
+
+        public int Stores => Volatile.Read(ref _stores);
+
+        public int Opens => Volatile.Read(ref _opens);
+
+        public void Stored() => Interlocked.Increment(ref _stores);
+
+        public void Opened() => Interlocked.Increment(ref _opens);
     }
 }

@@ -591,4 +591,108 @@ public sealed class ConnectionOwnerAnalyzerTests
         Assert.Equal(DiagnosticSeverity.Warning, descriptor.DefaultSeverity);
         Assert.Equal(Descriptors.HelpLinkBase + "TDG005.md", descriptor.HelpLinkUri);
     }
+
+    // ---------------------------------------------------------------- a member opened only for the length of a call
+
+    [Fact]
+    public Task Type_whose_methods_open_the_member_and_close_it_again_on_every_path_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Data;
+        using System.Threading.Tasks;
+        using Dapper;
+        using MySqlConnector;
+
+        sealed class Repository
+        {
+            private readonly MySqlConnection _connection;
+
+            public Repository(string connectionString) => _connection = new MySqlConnection(connectionString);
+
+            public async Task<int> CountAsync()
+            {
+                await _connection.OpenAsync();
+                try
+                {
+                    return await _connection.ExecuteScalarAsync<int>("select count(*) from customers");
+                }
+                finally
+                {
+                    await _connection.CloseAsync();
+                }
+            }
+
+            public int Flagged()
+            {
+                var opened = false;
+                if (_connection.State != ConnectionState.Open)
+                {
+                    _connection.Open();
+                    opened = true;
+                }
+
+                try
+                {
+                    return _connection.Execute("select 1");
+                }
+                finally
+                {
+                    if (opened)
+                    {
+                        _connection.Close();
+                    }
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Type_with_one_method_that_leaves_the_member_open_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Threading.Tasks;
+        using Dapper;
+        using MySqlConnector;
+
+        sealed class Repository
+        {
+            private readonly MySqlConnection {|#0:_connection|};
+
+            public Repository(string connectionString) => _connection = new MySqlConnection(connectionString);
+
+            public async Task<int> CountAsync()
+            {
+                await _connection.OpenAsync();
+                try
+                {
+                    return await _connection.ExecuteScalarAsync<int>("select count(*) from customers");
+                }
+                finally
+                {
+                    await _connection.CloseAsync();
+                }
+            }
+
+            public void Warm() => _connection.Open();
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("Repository", "_connection", "is not disposable, so nothing can release it"));
+
+    [Fact]
+    public Task Type_whose_method_closes_the_member_only_when_nothing_fails_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using Dapper;
+        using MySqlConnector;
+
+        sealed class Repository
+        {
+            private readonly MySqlConnection {|#0:_connection|};
+
+            public Repository(string connectionString) => _connection = new MySqlConnection(connectionString);
+
+            public int Touch()
+            {
+                _connection.Open();
+                var rows = _connection.Execute("update customers set seen = now()");
+                _connection.Close();
+                return rows;
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("Repository", "_connection", "Touch does not release it if an exception is thrown at line 12"));
 }

@@ -53,6 +53,41 @@ internal static class OwnerWalk
         return null;
     }
 
+    /// <summary>
+    /// The methods of <paramref name="type"/> that open <paramref name="member"/> and close it again on every path of their
+    /// own (open, then close in a <c>finally</c>, or under the flag it was opened under), and how many opens they hold
+    /// between them. Such a method uses the member for the length of a call; it does not hand the type a connection to
+    /// release.
+    /// </summary>
+    public static (List<IMethodSymbol> Methods, int Opens) OpenersThatClose(INamedTypeSymbol type, ISymbol member, AcquisitionRules rules, MethodSummaries summaries, CancellationToken cancellationToken)
+    {
+        var methods = new List<IMethodSymbol>();
+        var opens = 0;
+        foreach (var method in type.GetMembers().OfType<IMethodSymbol>())
+        {
+            if (method.IsStatic || method.IsAbstract || !rules.IsInSource(method) || summaries.GraphOf(method, cancellationToken) is not var (graph, names))
+            {
+                continue;
+            }
+
+            var context = new FlowContext(rules, names, summaries, cancellationToken);
+            var sites = StoresInto(graph, member, context).ToList();
+            if (sites.Count == 0 || sites.Any(site => site.Kind != AcquisitionKind.Opened))
+            {
+                continue;
+            }
+
+            var ownLocals = AcquisitionSites.OwnLocals(graph);
+            if (sites.All(site => LeakFlowAnalysis.Observe(graph, site, holder: null, context, ownLocals, ownerFields: true) is { Leaks.Count: 0 }))
+            {
+                methods.Add(method);
+                opens += sites.Count;
+            }
+        }
+
+        return (methods, opens);
+    }
+
     /// <summary>The acquisitions of <paramref name="graph"/> that land in <paramref name="member"/>: stored into it, or Open on it.</summary>
     private static IEnumerable<AcquisitionSite> StoresInto(ControlFlowGraph graph, ISymbol member, FlowContext context)
     {
