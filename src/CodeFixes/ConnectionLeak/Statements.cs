@@ -215,19 +215,30 @@ internal static class Statements
     /// <summary>
     /// What a <c>try</c> left with no handler becomes inside its block: its statements; or its own block when one of
     /// them is a <c>using</c> declaration and statements follow the <c>try</c> (they would run before that declaration
-    /// ends), or when a comment or directive inside would be lost with the braces.
+    /// ends), or when a comment or directive on its braces would be lost with them.
     /// </summary>
     private static IEnumerable<StatementSyntax> Unwrapped(TryStatementSyntax bare)
     {
         var statements = bare.Block.Statements;
         var last = bare.Parent is BlockSyntax outer && outer.Statements.Last() == bare;
         var scoped = !last && statements.Any(s => s is LocalDeclarationStatementSyntax { UsingKeyword.RawKind: (int)SyntaxKind.UsingKeyword });
-        if (statements.Count == 0 || scoped || HasCommentsOrDirectives(bare.Block.CloseBraceToken.LeadingTrivia))
-        {
-            return new StatementSyntax[] { bare.Block.WithLeadingTrivia(bare.GetLeadingTrivia()).WithTrailingTrivia(bare.GetTrailingTrivia()) };
-        }
+        return statements.Count == 0 || scoped || HasOwnComments(bare) ? new StatementSyntax[] { AsBlock(bare) } : MovedOut(bare, statements);
+    }
 
-        return MovedOut(bare, statements);
+    /// <summary>
+    /// Does a comment or directive sit on the try's own tokens (after <c>try</c>, around its block's braces), where it
+    /// would go with them if the statements moved out? One above <c>try</c> moves with the first statement.
+    /// </summary>
+    private static bool HasOwnComments(TryStatementSyntax bare) =>
+        HasCommentsOrDirectives(bare.TryKeyword.TrailingTrivia)
+        || new[] { bare.Block.OpenBraceToken, bare.Block.CloseBraceToken }.Any(brace => HasCommentsOrDirectives(brace.LeadingTrivia) || HasCommentsOrDirectives(brace.TrailingTrivia));
+
+    /// <summary>A try left with no handler as a block in its place, with the comments around <c>try</c> and its braces.</summary>
+    private static BlockSyntax AsBlock(TryStatementSyntax bare)
+    {
+        var beforeBrace = bare.TryKeyword.TrailingTrivia.AddRange(bare.Block.OpenBraceToken.LeadingTrivia);
+        var leading = HasCommentsOrDirectives(beforeBrace) ? bare.GetLeadingTrivia().AddRange(beforeBrace) : bare.GetLeadingTrivia();
+        return bare.Block.WithLeadingTrivia(leading).WithTrailingTrivia(bare.GetTrailingTrivia());
     }
 
     /// <summary>
@@ -295,7 +306,7 @@ internal static class Statements
     /// <summary>
     /// A statement that <see cref="RemoveReleases"/> left as a <c>try</c> with no handler (its only <c>catch</c> did nothing
     /// but release and rethrow, or its <c>finally</c> nothing but release): its statements, or its block when they
-    /// declare locals; any other statement as it is.
+    /// declare locals or a comment sits on its braces; any other statement as it is.
     /// </summary>
     public static IEnumerable<StatementSyntax> WithoutBareTry(StatementSyntax statement)
     {
@@ -305,12 +316,9 @@ internal static class Statements
         }
 
         var inner = bare.Block.Statements;
-        if (inner.Count == 0 || inner.Any(s => s is LocalDeclarationStatementSyntax or LocalFunctionStatementSyntax))
-        {
-            return new StatementSyntax[] { bare.Block.WithLeadingTrivia(bare.GetLeadingTrivia()).WithTrailingTrivia(bare.GetTrailingTrivia()) };
-        }
-
-        return MovedOut(bare, inner);
+        return inner.Count == 0 || inner.Any(s => s is LocalDeclarationStatementSyntax or LocalFunctionStatementSyntax) || HasOwnComments(bare)
+            ? new StatementSyntax[] { AsBlock(bare) }
+            : MovedOut(bare, inner);
     }
 
     /// <summary>

@@ -1,0 +1,222 @@
+using TenantDbGuard.Analyzers.Tests.FixExecution;
+using Verify = TenantDbGuard.Analyzers.Tests.Verifiers.CSharpCodeFixVerifier<
+    TenantDbGuard.Analyzers.ConnectionLeakAnalyzer,
+    TenantDbGuard.CodeFixes.ConnectionLeakCodeFixProvider>;
+
+namespace TenantDbGuard.Analyzers.Tests;
+
+/// <summary>
+/// What the fixes do to the statements they move: a <c>try</c> left with no handler keeps the comments written on its
+/// own braces.
+/// </summary>
+[Collection(FixExecutionCollection.Name)]
+public sealed class ConnectionLeakCodeFixStatementsTests
+{
+    private const string ReleaseInFinally = "TDG001.ReleaseInFinally";
+    private const string DisposeOnFailure = "TDG001.DisposeOnFailure";
+
+    // ---------------------------------------------------------------- a try that goes keeps its comments
+
+    [Fact]
+    public Task A_try_that_goes_keeps_the_comment_above_its_closing_brace() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                var rows = conn.Execute("update a set b = 1");
+                try
+                {
+                    rows += conn.Execute("update c set d = 1");
+                    // table e is filled by a trigger on c
+                }
+                finally
+                {
+                    conn.Release();
+                }
+
+                return rows;
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    var rows = conn.Execute("update a set b = 1");
+                    {
+                        rows += conn.Execute("update c set d = 1");
+                        // table e is filled by a trigger on c
+                    }
+
+                    return rows;
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """, ReleaseInFinally);
+
+    [Fact]
+    public Task A_try_whose_catch_goes_keeps_the_comment_after_its_closing_brace() => Verify.VerifyCodeFixAsync("""
+        using System;
+        using Prelude;
+
+        class C
+        {
+            PooledConnection M(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                try
+                {
+                    conn.Execute("set names utf8mb4");
+                } // a server without utf8mb4 fails here
+                catch (InvalidOperationException)
+                {
+                    conn.Release();
+                    throw;
+                }
+
+                return conn;
+            }
+        }
+        """, """
+        using System;
+        using Prelude;
+
+        class C
+        {
+            PooledConnection M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    {
+                        conn.Execute("set names utf8mb4");
+                    } // a server without utf8mb4 fails here
+
+                    return conn;
+                }
+                catch
+                {
+                    conn.Release();
+                    throw;
+                }
+            }
+        }
+        """, DisposeOnFailure);
+
+    [Fact]
+    public Task A_try_that_goes_out_of_a_branch_keeps_the_comment_after_its_opening_brace() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, bool more)
+            {
+                var conn = [|pool.GetConnection()|];
+                var rows = conn.Execute("update a set b = 1");
+                if (more)
+                {
+                    try
+                    { // only when asked for
+                        rows += conn.Execute("update c set d = 1");
+                    }
+                    finally
+                    {
+                        conn.Release();
+                    }
+
+                    return rows;
+                }
+
+                conn.Release();
+                return rows;
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, bool more)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    var rows = conn.Execute("update a set b = 1");
+                    if (more)
+                    {
+                        { // only when asked for
+                            rows += conn.Execute("update c set d = 1");
+                        }
+
+                        return rows;
+                    }
+                    return rows;
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """, ReleaseInFinally);
+
+    [Fact]
+    public Task A_try_that_goes_keeps_the_comment_after_try() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                var rows = conn.Execute("update a set b = 1");
+                try // the second update may time out
+                {
+                    rows += conn.Execute("update c set d = 1");
+                }
+                finally
+                {
+                    conn.Release();
+                }
+
+                return rows;
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    var rows = conn.Execute("update a set b = 1");
+                    // the second update may time out
+                    {
+                        rows += conn.Execute("update c set d = 1");
+                    }
+
+                    return rows;
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """, ReleaseInFinally);
+}
