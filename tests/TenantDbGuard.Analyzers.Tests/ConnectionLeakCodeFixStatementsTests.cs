@@ -14,6 +14,7 @@ public sealed class ConnectionLeakCodeFixStatementsTests
 {
     private const string ReleaseInFinally = "TDG001.ReleaseInFinally";
     private const string DisposeOnFailure = "TDG001.DisposeOnFailure";
+    private const string UseUsing = "TDG001.UseUsing";
 
     // ---------------------------------------------------------------- a try that goes keeps its comments
 
@@ -219,4 +220,36 @@ public sealed class ConnectionLeakCodeFixStatementsTests
             }
         }
         """, ReleaseInFinally);
+
+    // ---------------------------------------------------------------- what gives the local a new value
+
+    [Fact]
+    public Task A_null_forgiving_use_is_not_a_new_value_and_the_lease_still_becomes_using() => Verify.VerifyCodeFixAsync("""
+        #nullable enable
+        using Prelude;
+
+        class C
+        {
+            int M(LeasePool pool)
+            {
+                var lease = [|pool.GetConnection()|];
+                var rows = lease!.Execute("delete from sessions");
+                lease.Dispose();
+                return rows;
+            }
+        }
+        """, """
+        #nullable enable
+        using Prelude;
+
+        class C
+        {
+            int M(LeasePool pool)
+            {
+                using var lease = pool.GetConnection();
+                var rows = lease!.Execute("delete from sessions");
+                return rows;
+            }
+        }
+        """, UseUsing);
 }

@@ -32,14 +32,17 @@ internal static class Statements
         statement is ExpressionStatementSyntax { Expression: AssignmentExpressionSyntax { Left: IdentifierNameSyntax target } }
         && Is(model, target, local);
 
-    /// <summary>Is the local assigned, incremented or passed by <c>ref</c>/<c>out</c> anywhere in the statements?</summary>
+    /// <summary>
+    /// Is the local assigned, incremented or passed by <c>ref</c>/<c>out</c> anywhere in the statements? A <c>x!</c> only
+    /// reads it.
+    /// </summary>
     public static bool IsWritten(SemanticModel model, ILocalSymbol local, IEnumerable<SyntaxNode> statements) =>
         statements.SelectMany(s => s.DescendantNodesAndSelf()).Any(node => node switch
         {
             AssignmentExpressionSyntax assignment => assignment.Left is IdentifierNameSyntax id && Is(model, id, local),
             ArgumentSyntax { RefKindKeyword.RawKind: not 0, Expression: IdentifierNameSyntax id } => Is(model, id, local),
             PrefixUnaryExpressionSyntax { RawKind: (int)SyntaxKind.PreIncrementExpression or (int)SyntaxKind.PreDecrementExpression, Operand: IdentifierNameSyntax id } => Is(model, id, local),
-            PostfixUnaryExpressionSyntax { Operand: IdentifierNameSyntax id } => Is(model, id, local),
+            PostfixUnaryExpressionSyntax { RawKind: (int)SyntaxKind.PostIncrementExpression or (int)SyntaxKind.PostDecrementExpression, Operand: IdentifierNameSyntax id } => Is(model, id, local),
             _ => false,
         });
 
