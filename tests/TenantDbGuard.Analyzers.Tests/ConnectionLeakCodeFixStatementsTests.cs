@@ -252,4 +252,44 @@ public sealed class ConnectionLeakCodeFixStatementsTests
             }
         }
         """, UseUsing);
+
+    // ---------------------------------------------------------------- the name of a new local
+
+    [Fact]
+    public Task An_introduced_local_is_not_named_like_a_local_of_a_nested_block_further_down() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(LeasePool pool, bool again)
+            {
+                var rows = [|pool.GetConnection()|].Execute("delete from sessions");
+                if (again)
+                {
+                    var connection = "audit";
+                    Log.Info(connection);
+                }
+
+                return rows;
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            int M(LeasePool pool, bool again)
+            {
+                using var connection2 = pool.GetConnection();
+                var rows = connection2.Execute("delete from sessions");
+                if (again)
+                {
+                    var connection = "audit";
+                    Log.Info(connection);
+                }
+
+                return rows;
+            }
+        }
+        """);
 }

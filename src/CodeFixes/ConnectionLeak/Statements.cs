@@ -394,17 +394,29 @@ internal static class Statements
     public static bool HasCommentsOrDirectives(SyntaxTriviaList trivia) =>
         trivia.Any(t => t.IsKind(SyntaxKind.SingleLineCommentTrivia) || t.IsKind(SyntaxKind.MultiLineCommentTrivia) || t.IsDirective);
 
-    /// <summary>A name for a new local that nothing in scope uses yet: <c>connection</c>, <c>connection2</c>, ...</summary>
+    /// <summary>
+    /// A name for a new local that nothing in scope uses yet, nor any local or parameter declared elsewhere in the
+    /// member (one in a nested block further down would clash with it): <c>connection</c>, <c>connection2</c>, ...
+    /// </summary>
     public static string UniqueName(SemanticModel model, int position, string baseName)
     {
+        var root = model.SyntaxTree.GetRoot();
+        var member = root.FindToken(position).Parent?.AncestorsAndSelf().FirstOrDefault(a => a is MemberDeclarationSyntax and not GlobalStatementSyntax) ?? root;
+        var declared = new HashSet<string>(member.DescendantTokens().Where(t => t.IsKind(SyntaxKind.IdentifierToken) && Declares(t)).Select(t => t.ValueText));
         var name = baseName;
-        for (var i = 2; model.LookupSymbols(position, name: name).Length > 0; i++)
+        for (var i = 2; declared.Contains(name) || model.LookupSymbols(position, name: name).Length > 0; i++)
         {
             name = baseName + i;
         }
 
         return name;
     }
+
+    /// <summary>Is the identifier the name of a local, a parameter, a local function or a query's range variable?</summary>
+    private static bool Declares(SyntaxToken identifier) =>
+        identifier.Parent is VariableDeclaratorSyntax or SingleVariableDesignationSyntax or ForEachStatementSyntax or CatchDeclarationSyntax
+            or ParameterSyntax or LocalFunctionStatementSyntax or FromClauseSyntax or LetClauseSyntax or JoinClauseSyntax or JoinIntoClauseSyntax
+            or QueryContinuationSyntax;
 
     /// <summary><c>var x = value;</c> becomes <c>x = value;</c> (its declaration moved before the try).</summary>
     public static StatementSyntax AssignInstead(LocalDeclarationStatementSyntax declaration)
