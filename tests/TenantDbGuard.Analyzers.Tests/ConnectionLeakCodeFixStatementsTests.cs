@@ -292,4 +292,136 @@ public sealed class ConnectionLeakCodeFixStatementsTests
             }
         }
         """);
+
+    // ---------------------------------------------------------------- a try that goes keeps its names apart
+
+    [Fact]
+    public Task A_try_that_goes_out_of_a_branch_stays_a_block_when_a_loop_beside_it_declares_the_same_name() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, bool more, int[] ids)
+            {
+                var conn = [|pool.GetConnection()|];
+                var rows = conn.Execute("update a set b = 1");
+                if (more)
+                {
+                    try
+                    {
+                        var extra = conn.Execute("update c set d = 1");
+                        rows += extra;
+                    }
+                    finally
+                    {
+                        conn.Release();
+                    }
+
+                    foreach (var extra in ids)
+                    {
+                        rows += extra;
+                    }
+
+                    return rows;
+                }
+
+                conn.Release();
+                return rows;
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, bool more, int[] ids)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    var rows = conn.Execute("update a set b = 1");
+                    if (more)
+                    {
+                        {
+                            var extra = conn.Execute("update c set d = 1");
+                            rows += extra;
+                        }
+
+                        foreach (var extra in ids)
+                        {
+                            rows += extra;
+                        }
+
+                        return rows;
+                    }
+                    return rows;
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """, ReleaseInFinally);
+
+    [Fact]
+    public Task A_try_that_goes_stays_a_block_when_it_declares_an_out_variable() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, string limit)
+            {
+                var conn = [|pool.GetConnection()|];
+                var rows = conn.Execute("update a set b = 1");
+                try
+                {
+                    int.TryParse(limit, out var extra);
+                    rows += conn.Execute("update c set d = 1") + extra;
+                }
+                finally
+                {
+                    conn.Release();
+                }
+
+                var total = 0;
+                foreach (var extra in new[] { rows })
+                {
+                    total += extra;
+                }
+
+                return total;
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, string limit)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    var rows = conn.Execute("update a set b = 1");
+                    {
+                        int.TryParse(limit, out var extra);
+                        rows += conn.Execute("update c set d = 1") + extra;
+                    }
+
+                    var total = 0;
+                    foreach (var extra in new[] { rows })
+                    {
+                        total += extra;
+                    }
+
+                    return total;
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """, ReleaseInFinally);
 }

@@ -218,15 +218,27 @@ internal static class Statements
     /// <summary>
     /// What a <c>try</c> left with no handler becomes inside its block: its statements; or its own block when one of
     /// them is a <c>using</c> declaration and statements follow the <c>try</c> (they would run before that declaration
-    /// ends), or when a comment or directive on its braces would be lost with them.
+    /// ends), when a name it declares is declared elsewhere in the block too, or when a comment or directive on its
+    /// braces would be lost with them.
     /// </summary>
     private static IEnumerable<StatementSyntax> Unwrapped(TryStatementSyntax bare)
     {
         var statements = bare.Block.Statements;
-        var last = bare.Parent is BlockSyntax outer && outer.Statements.Last() == bare;
+        var others = bare.Parent is BlockSyntax outer ? outer.Statements.Where(s => s != bare).ToList() : new List<StatementSyntax>();
+        var last = others.All(s => s.SpanStart < bare.SpanStart);
         var scoped = !last && statements.Any(s => s is LocalDeclarationStatementSyntax { UsingKeyword.RawKind: (int)SyntaxKind.UsingKeyword });
-        return statements.Count == 0 || scoped || HasOwnComments(bare) ? new StatementSyntax[] { AsBlock(bare) } : MovedOut(bare, statements);
+        var clash = ScopedNames(bare).Intersect(others.SelectMany(s => s.DescendantTokens()).Where(Declares).Select(t => t.ValueText)).Any();
+        return statements.Count == 0 || scoped || clash || HasOwnComments(bare) ? new StatementSyntax[] { AsBlock(bare) } : MovedOut(bare, statements);
     }
+
+    /// <summary>
+    /// The names the try's statements declare in its block's own scope (not in a block nested in it): what they would
+    /// bring into the block around it.
+    /// </summary>
+    private static IEnumerable<string> ScopedNames(TryStatementSyntax bare) =>
+        bare.Block.Statements.SelectMany(s => s.DescendantTokens())
+            .Where(t => Declares(t) && t.Parent!.Ancestors().OfType<BlockSyntax>().First() == bare.Block)
+            .Select(t => t.ValueText);
 
     /// <summary>
     /// Does a comment or directive sit on the try's own tokens (after <c>try</c>, around its block's braces), where it
@@ -289,15 +301,8 @@ internal static class Statements
             return clause;
         }
 
-        // The only handler: the try has nothing left to do, and its statements move out of it.
-        if (tryStatement.Parent is not BlockSyntax outer)
-        {
-            return null;
-        }
-
-        var inner = tryStatement.Block.Statements.OfType<LocalDeclarationStatementSyntax>().SelectMany(d => d.Declaration.Variables).Select(v => v.Identifier.ValueText).ToList();
-        var others = outer.Statements.Where(s => s != tryStatement).SelectMany(s => s.DescendantNodesAndSelf().OfType<VariableDeclaratorSyntax>()).Select(v => v.Identifier.ValueText);
-        if (inner.Intersect(others).Any())
+        // The only handler: the try has nothing left to do, and its statements move out of it (or its block stays).
+        if (tryStatement.Parent is not BlockSyntax)
         {
             return null;
         }
@@ -319,7 +324,7 @@ internal static class Statements
         }
 
         var inner = bare.Block.Statements;
-        return inner.Count == 0 || inner.Any(s => s is LocalDeclarationStatementSyntax or LocalFunctionStatementSyntax) || HasOwnComments(bare)
+        return inner.Count == 0 || ScopedNames(bare).Any() || HasOwnComments(bare)
             ? new StatementSyntax[] { AsBlock(bare) }
             : MovedOut(bare, inner);
     }
@@ -402,7 +407,7 @@ internal static class Statements
     {
         var root = model.SyntaxTree.GetRoot();
         var member = root.FindToken(position).Parent?.AncestorsAndSelf().FirstOrDefault(a => a is MemberDeclarationSyntax and not GlobalStatementSyntax) ?? root;
-        var declared = new HashSet<string>(member.DescendantTokens().Where(t => t.IsKind(SyntaxKind.IdentifierToken) && Declares(t)).Select(t => t.ValueText));
+        var declared = new HashSet<string>(member.DescendantTokens().Where(Declares).Select(t => t.ValueText));
         var name = baseName;
         for (var i = 2; declared.Contains(name) || model.LookupSymbols(position, name: name).Length > 0; i++)
         {
@@ -412,9 +417,9 @@ internal static class Statements
         return name;
     }
 
-    /// <summary>Is the identifier the name of a local, a parameter, a local function or a query's range variable?</summary>
+    /// <summary>Is the token the name of a local, a parameter, a local function or a query's range variable?</summary>
     private static bool Declares(SyntaxToken identifier) =>
-        identifier.Parent is VariableDeclaratorSyntax or SingleVariableDesignationSyntax or ForEachStatementSyntax or CatchDeclarationSyntax
+        identifier.IsKind(SyntaxKind.IdentifierToken) && identifier.Parent is VariableDeclaratorSyntax or SingleVariableDesignationSyntax or ForEachStatementSyntax or CatchDeclarationSyntax
             or ParameterSyntax or LocalFunctionStatementSyntax or FromClauseSyntax or LetClauseSyntax or JoinClauseSyntax or JoinIntoClauseSyntax
             or QueryContinuationSyntax;
 
