@@ -200,7 +200,10 @@ internal static class Statements
                 : SyntaxRemoveOptions.KeepNoTrivia;
             if (result.GetCurrentNode(unit) is { } current)
             {
-                result = result.RemoveNode(current, options)!;
+                // A statement that is the body of an if, a loop or a label cannot go: an empty block takes its place.
+                result = current is StatementSyntax { Parent: not (BlockSyntax or SwitchSectionSyntax or GlobalStatementSyntax) } embedded
+                    ? result.ReplaceNode(current, Block().WithTriviaFrom(embedded))
+                    : result.RemoveNode(current, options)!;
             }
         }
 
