@@ -834,4 +834,54 @@ public sealed class ConnectionLeakCodeFixStatementsTests
             }
         }
         """);
+
+    // ---------------------------------------------------------------- an early return releases first
+
+    [Fact]
+    public Task An_early_return_after_other_work_in_its_block_releases_right_before_it() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            PooledConnection Rent(Pool pool, string tenant)
+            {
+                var conn = [|pool.GetConnection()|];
+                if (tenant.Length == 0)
+                {
+                    Log.Info("no tenant");
+                    return null;
+                }
+
+                conn.Execute("use " + tenant);
+                return conn;
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            PooledConnection Rent(Pool pool, string tenant)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    if (tenant.Length == 0)
+                    {
+                        Log.Info("no tenant");
+                        conn.Release();
+                        return null;
+                    }
+
+                    conn.Execute("use " + tenant);
+                    return conn;
+                }
+                catch
+                {
+                    conn.Release();
+                    throw;
+                }
+            }
+        }
+        """);
 }
