@@ -35,14 +35,17 @@ internal static class Statements
         statement is ExpressionStatementSyntax { Expression: AssignmentExpressionSyntax { Left: IdentifierNameSyntax target } }
         && Is(model, target, local);
 
-    /// <summary>Is the local assigned, incremented or passed by <c>ref</c>/<c>out</c> anywhere in the statements?</summary>
+    /// <summary>
+    /// Is the local assigned, incremented or passed by <c>ref</c>/<c>out</c> anywhere in the statements? A <c>x!</c> only
+    /// reads it.
+    /// </summary>
     public static bool IsWritten(SemanticModel model, ILocalSymbol local, IEnumerable<SyntaxNode> statements) =>
         statements.SelectMany(s => s.DescendantNodesAndSelf()).Any(node => node switch
         {
             AssignmentExpressionSyntax assignment => assignment.Left is IdentifierNameSyntax id && Is(model, id, local),
             ArgumentSyntax { RefKindKeyword.RawKind: not 0, Expression: IdentifierNameSyntax id } => Is(model, id, local),
             PrefixUnaryExpressionSyntax { RawKind: (int)SyntaxKind.PreIncrementExpression or (int)SyntaxKind.PreDecrementExpression, Operand: IdentifierNameSyntax id } => Is(model, id, local),
-            PostfixUnaryExpressionSyntax { Operand: IdentifierNameSyntax id } => Is(model, id, local),
+            PostfixUnaryExpressionSyntax { RawKind: (int)SyntaxKind.PostIncrementExpression or (int)SyntaxKind.PostDecrementExpression, Operand: IdentifierNameSyntax id } => Is(model, id, local),
             _ => false,
         });
 
@@ -368,7 +371,10 @@ internal static class Statements
                 : SyntaxRemoveOptions.KeepNoTrivia;
             if (result.GetCurrentNode(unit) is { } current)
             {
-                result = result.RemoveNode(current, options)!;
+                // A statement that is the body of an if, a loop or a label cannot go: an empty block takes its place.
+                result = current is StatementSyntax { Parent: not (BlockSyntax or SwitchSectionSyntax or GlobalStatementSyntax) } embedded
+                    ? result.ReplaceNode(current, Block().WithTriviaFrom(embedded))
+                    : result.RemoveNode(current, options)!;
             }
         }
 
@@ -386,19 +392,42 @@ internal static class Statements
     /// <summary>
     /// What a <c>try</c> left with no handler becomes inside its block: its statements; or its own block when one of
     /// them is a <c>using</c> declaration and statements follow the <c>try</c> (they would run before that declaration
-    /// ends), or when a comment or directive inside would be lost with the braces.
+    /// ends), when a name it declares is declared elsewhere in the block too, or when a comment or directive on its
+    /// braces would be lost with them.
     /// </summary>
     private static IEnumerable<StatementSyntax> Unwrapped(TryStatementSyntax bare)
     {
         var statements = bare.Block.Statements;
-        var last = bare.Parent is BlockSyntax outer && outer.Statements.Last() == bare;
+        var others = bare.Parent is BlockSyntax outer ? outer.Statements.Where(s => s != bare).ToList() : new List<StatementSyntax>();
+        var last = others.All(s => s.SpanStart < bare.SpanStart);
         var scoped = !last && statements.Any(s => s is LocalDeclarationStatementSyntax { UsingKeyword.RawKind: (int)SyntaxKind.UsingKeyword });
-        if (statements.Count == 0 || scoped || HasCommentsOrDirectives(bare.Block.CloseBraceToken.LeadingTrivia))
-        {
-            return new StatementSyntax[] { bare.Block.WithLeadingTrivia(bare.GetLeadingTrivia()).WithTrailingTrivia(bare.GetTrailingTrivia()) };
-        }
+        var clash = ScopedNames(bare).Intersect(others.SelectMany(s => s.DescendantTokens()).Where(Declares).Select(t => t.ValueText)).Any();
+        return statements.Count == 0 || scoped || clash || HasOwnComments(bare) ? new StatementSyntax[] { AsBlock(bare) } : MovedOut(bare, statements);
+    }
 
-        return MovedOut(bare, statements);
+    /// <summary>
+    /// The names the try's statements declare in its block's own scope (not in a block nested in it): what they would
+    /// bring into the block around it.
+    /// </summary>
+    private static IEnumerable<string> ScopedNames(TryStatementSyntax bare) =>
+        bare.Block.Statements.SelectMany(s => s.DescendantTokens())
+            .Where(t => Declares(t) && t.Parent!.Ancestors().OfType<BlockSyntax>().First() == bare.Block)
+            .Select(t => t.ValueText);
+
+    /// <summary>
+    /// Does a comment or directive sit on the try's own tokens (after <c>try</c>, around its block's braces), where it
+    /// would go with them if the statements moved out? One above <c>try</c> moves with the first statement.
+    /// </summary>
+    private static bool HasOwnComments(TryStatementSyntax bare) =>
+        HasCommentsOrDirectives(bare.TryKeyword.TrailingTrivia)
+        || new[] { bare.Block.OpenBraceToken, bare.Block.CloseBraceToken }.Any(brace => HasCommentsOrDirectives(brace.LeadingTrivia) || HasCommentsOrDirectives(brace.TrailingTrivia));
+
+    /// <summary>A try left with no handler as a block in its place, with the comments around <c>try</c> and its braces.</summary>
+    private static BlockSyntax AsBlock(TryStatementSyntax bare)
+    {
+        var beforeBrace = bare.TryKeyword.TrailingTrivia.AddRange(bare.Block.OpenBraceToken.LeadingTrivia);
+        var leading = HasCommentsOrDirectives(beforeBrace) ? bare.GetLeadingTrivia().AddRange(beforeBrace) : bare.GetLeadingTrivia();
+        return bare.Block.WithLeadingTrivia(leading).WithTrailingTrivia(bare.GetTrailingTrivia());
     }
 
     /// <summary>
@@ -446,15 +475,8 @@ internal static class Statements
             return clause;
         }
 
-        // The only handler: the try has nothing left to do, and its statements move out of it.
-        if (tryStatement.Parent is not BlockSyntax outer)
-        {
-            return null;
-        }
-
-        var inner = tryStatement.Block.Statements.OfType<LocalDeclarationStatementSyntax>().SelectMany(d => d.Declaration.Variables).Select(v => v.Identifier.ValueText).ToList();
-        var others = outer.Statements.Where(s => s != tryStatement).SelectMany(s => s.DescendantNodesAndSelf().OfType<VariableDeclaratorSyntax>()).Select(v => v.Identifier.ValueText);
-        if (inner.Intersect(others).Any())
+        // The only handler: the try has nothing left to do, and its statements move out of it (or its block stays).
+        if (tryStatement.Parent is not BlockSyntax)
         {
             return null;
         }
@@ -466,7 +488,7 @@ internal static class Statements
     /// <summary>
     /// A statement that <see cref="RemoveReleases"/> left as a <c>try</c> with no handler (its only <c>catch</c> did nothing
     /// but release and rethrow, or its <c>finally</c> nothing but release): its statements, or its block when they
-    /// declare locals; any other statement as it is.
+    /// declare locals or a comment sits on its braces; any other statement as it is.
     /// </summary>
     public static IEnumerable<StatementSyntax> WithoutBareTry(StatementSyntax statement)
     {
@@ -476,12 +498,9 @@ internal static class Statements
         }
 
         var inner = bare.Block.Statements;
-        if (inner.Count == 0 || inner.Any(s => s is LocalDeclarationStatementSyntax or LocalFunctionStatementSyntax))
-        {
-            return new StatementSyntax[] { bare.Block.WithLeadingTrivia(bare.GetLeadingTrivia()).WithTrailingTrivia(bare.GetTrailingTrivia()) };
-        }
-
-        return MovedOut(bare, inner);
+        return inner.Count == 0 || ScopedNames(bare).Any() || HasOwnComments(bare)
+            ? new StatementSyntax[] { AsBlock(bare) }
+            : MovedOut(bare, inner);
     }
 
     /// <summary>
@@ -554,17 +573,29 @@ internal static class Statements
     public static bool HasCommentsOrDirectives(SyntaxTriviaList trivia) =>
         trivia.Any(t => t.IsKind(SyntaxKind.SingleLineCommentTrivia) || t.IsKind(SyntaxKind.MultiLineCommentTrivia) || t.IsDirective);
 
-    /// <summary>A name for a new local that nothing in scope uses yet: <c>connection</c>, <c>connection2</c>, ...</summary>
+    /// <summary>
+    /// A name for a new local that nothing in scope uses yet, nor any local or parameter declared elsewhere in the
+    /// member (one in a nested block further down would clash with it): <c>connection</c>, <c>connection2</c>, ...
+    /// </summary>
     public static string UniqueName(SemanticModel model, int position, string baseName)
     {
+        var root = model.SyntaxTree.GetRoot();
+        var member = root.FindToken(position).Parent?.AncestorsAndSelf().FirstOrDefault(a => a is MemberDeclarationSyntax and not GlobalStatementSyntax) ?? root;
+        var declared = new HashSet<string>(member.DescendantTokens().Where(Declares).Select(t => t.ValueText));
         var name = baseName;
-        for (var i = 2; model.LookupSymbols(position, name: name).Length > 0; i++)
+        for (var i = 2; declared.Contains(name) || model.LookupSymbols(position, name: name).Length > 0; i++)
         {
             name = baseName + i;
         }
 
         return name;
     }
+
+    /// <summary>Is the token the name of a local, a parameter, a local function or a query's range variable?</summary>
+    private static bool Declares(SyntaxToken identifier) =>
+        identifier.IsKind(SyntaxKind.IdentifierToken) && identifier.Parent is VariableDeclaratorSyntax or SingleVariableDesignationSyntax or ForEachStatementSyntax or CatchDeclarationSyntax
+            or ParameterSyntax or LocalFunctionStatementSyntax or FromClauseSyntax or LetClauseSyntax or JoinClauseSyntax or JoinIntoClauseSyntax
+            or QueryContinuationSyntax;
 
     /// <summary><c>var x = value;</c> becomes <c>x = value;</c> (its declaration moved before the try).</summary>
     public static StatementSyntax AssignInstead(LocalDeclarationStatementSyntax declaration)

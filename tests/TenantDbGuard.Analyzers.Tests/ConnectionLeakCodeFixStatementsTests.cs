@@ -1,0 +1,924 @@
+using TenantDbGuard.Analyzers.Tests.FixExecution;
+using TenantDbGuard.Analyzers.Tests.Verifiers;
+using Verify = TenantDbGuard.Analyzers.Tests.Verifiers.CSharpCodeFixVerifier<
+    TenantDbGuard.Analyzers.ConnectionLeakAnalyzer,
+    TenantDbGuard.CodeFixes.ConnectionLeakCodeFixProvider>;
+
+namespace TenantDbGuard.Analyzers.Tests;
+
+/// <summary>
+/// What the fixes do to the statements they move: a <c>try</c> left with no handler keeps the comments written on its
+/// own braces.
+/// </summary>
+[Collection(FixExecutionCollection.Name)]
+public sealed class ConnectionLeakCodeFixStatementsTests
+{
+    private const string ReleaseInFinally = "TDG001.ReleaseInFinally";
+    private const string DisposeOnFailure = "TDG001.DisposeOnFailure";
+    private const string UseUsing = "TDG001.UseUsing";
+
+    // ---------------------------------------------------------------- a try that goes keeps its comments
+
+    [Fact]
+    public Task A_try_that_goes_keeps_the_comment_above_its_closing_brace() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                var rows = conn.Execute("update a set b = 1");
+                try
+                {
+                    rows += conn.Execute("update c set d = 1");
+                    // table e is filled by a trigger on c
+                }
+                finally
+                {
+                    conn.Release();
+                }
+
+                return rows;
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    var rows = conn.Execute("update a set b = 1");
+                    {
+                        rows += conn.Execute("update c set d = 1");
+                        // table e is filled by a trigger on c
+                    }
+
+                    return rows;
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """, ReleaseInFinally);
+
+    [Fact]
+    public Task A_try_whose_catch_goes_keeps_the_comment_after_its_closing_brace() => Verify.VerifyCodeFixAsync("""
+        using System;
+        using Prelude;
+
+        class C
+        {
+            PooledConnection M(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                try
+                {
+                    conn.Execute("set names utf8mb4");
+                } // a server without utf8mb4 fails here
+                catch (InvalidOperationException)
+                {
+                    conn.Release();
+                    throw;
+                }
+
+                return conn;
+            }
+        }
+        """, """
+        using System;
+        using Prelude;
+
+        class C
+        {
+            PooledConnection M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    {
+                        conn.Execute("set names utf8mb4");
+                    } // a server without utf8mb4 fails here
+
+                    return conn;
+                }
+                catch
+                {
+                    conn.Release();
+                    throw;
+                }
+            }
+        }
+        """, DisposeOnFailure);
+
+    [Fact]
+    public Task A_try_that_goes_out_of_a_branch_keeps_the_comment_after_its_opening_brace() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, bool more)
+            {
+                var conn = [|pool.GetConnection()|];
+                var rows = conn.Execute("update a set b = 1");
+                if (more)
+                {
+                    try
+                    { // only when asked for
+                        rows += conn.Execute("update c set d = 1");
+                    }
+                    finally
+                    {
+                        conn.Release();
+                    }
+
+                    return rows;
+                }
+
+                conn.Release();
+                return rows;
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, bool more)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    var rows = conn.Execute("update a set b = 1");
+                    if (more)
+                    {
+                        { // only when asked for
+                            rows += conn.Execute("update c set d = 1");
+                        }
+
+                        return rows;
+                    }
+                    return rows;
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """, ReleaseInFinally);
+
+    [Fact]
+    public Task A_try_that_goes_keeps_the_comment_after_try() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                var rows = conn.Execute("update a set b = 1");
+                try // the second update may time out
+                {
+                    rows += conn.Execute("update c set d = 1");
+                }
+                finally
+                {
+                    conn.Release();
+                }
+
+                return rows;
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    var rows = conn.Execute("update a set b = 1");
+                    // the second update may time out
+                    {
+                        rows += conn.Execute("update c set d = 1");
+                    }
+
+                    return rows;
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """, ReleaseInFinally);
+
+    // ---------------------------------------------------------------- what gives the local a new value
+
+    [Fact]
+    public Task A_null_forgiving_use_is_not_a_new_value_and_the_lease_still_becomes_using() => Verify.VerifyCodeFixAsync("""
+        #nullable enable
+        using Prelude;
+
+        class C
+        {
+            int M(LeasePool pool)
+            {
+                var lease = [|pool.GetConnection()|];
+                var rows = lease!.Execute("delete from sessions");
+                lease.Dispose();
+                return rows;
+            }
+        }
+        """, """
+        #nullable enable
+        using Prelude;
+
+        class C
+        {
+            int M(LeasePool pool)
+            {
+                using var lease = pool.GetConnection();
+                var rows = lease!.Execute("delete from sessions");
+                return rows;
+            }
+        }
+        """, UseUsing);
+
+    // ---------------------------------------------------------------- the name of a new local
+
+    [Fact]
+    public Task An_introduced_local_is_not_named_like_a_local_of_a_nested_block_further_down_nor_like_a_parameter() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(LeasePool pool, bool again, string connection2)
+            {
+                var rows = [|pool.GetConnection()|].Execute("delete from sessions");
+                if (again)
+                {
+                    var connection = "audit";
+                    Log.Info(connection + connection2);
+                }
+
+                return rows;
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            int M(LeasePool pool, bool again, string connection2)
+            {
+                using var connection3 = pool.GetConnection();
+                var rows = connection3.Execute("delete from sessions");
+                if (again)
+                {
+                    var connection = "audit";
+                    Log.Info(connection + connection2);
+                }
+
+                return rows;
+            }
+        }
+        """);
+
+    // ---------------------------------------------------------------- a try that goes keeps its names apart
+
+    [Fact]
+    public Task A_try_that_goes_out_of_a_branch_stays_a_block_when_a_loop_beside_it_declares_the_same_name() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, bool more, int[] ids)
+            {
+                var conn = [|pool.GetConnection()|];
+                var rows = conn.Execute("update a set b = 1");
+                if (more)
+                {
+                    try
+                    {
+                        var extra = conn.Execute("update c set d = 1");
+                        rows += extra;
+                    }
+                    finally
+                    {
+                        conn.Release();
+                    }
+
+                    foreach (var extra in ids)
+                    {
+                        rows += extra;
+                    }
+
+                    return rows;
+                }
+
+                conn.Release();
+                return rows;
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, bool more, int[] ids)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    var rows = conn.Execute("update a set b = 1");
+                    if (more)
+                    {
+                        {
+                            var extra = conn.Execute("update c set d = 1");
+                            rows += extra;
+                        }
+
+                        foreach (var extra in ids)
+                        {
+                            rows += extra;
+                        }
+
+                        return rows;
+                    }
+                    return rows;
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """, ReleaseInFinally);
+
+    [Fact]
+    public Task A_try_that_goes_stays_a_block_when_it_declares_an_out_variable() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, string limit)
+            {
+                var conn = [|pool.GetConnection()|];
+                var rows = conn.Execute("update a set b = 1");
+                try
+                {
+                    int.TryParse(limit, out var extra);
+                    rows += conn.Execute("update c set d = 1") + extra;
+                }
+                finally
+                {
+                    conn.Release();
+                }
+
+                var total = 0;
+                foreach (var extra in new[] { rows })
+                {
+                    total += extra;
+                }
+
+                return total;
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, string limit)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    var rows = conn.Execute("update a set b = 1");
+                    {
+                        int.TryParse(limit, out var extra);
+                        rows += conn.Execute("update c set d = 1") + extra;
+                    }
+
+                    var total = 0;
+                    foreach (var extra in new[] { rows })
+                    {
+                        total += extra;
+                    }
+
+                    return total;
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """, ReleaseInFinally);
+
+    // ---------------------------------------------------------------- where the uses end
+
+    [Fact]
+    public Task A_member_named_like_the_local_is_not_a_use_of_it() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class Info
+        {
+            public string conn = "primary";
+        }
+
+        class C
+        {
+            void M(Pool pool, Info info)
+            {
+                var conn = [|pool.GetConnection()|];
+                conn.Execute("update a set b = 1");
+                Log.Info(info.conn);
+            }
+        }
+        """, """
+        using Prelude;
+
+        class Info
+        {
+            public string conn = "primary";
+        }
+
+        class C
+        {
+            void M(Pool pool, Info info)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    conn.Execute("update a set b = 1");
+                }
+                finally
+                {
+                    conn.Release();
+                }
+                Log.Info(info.conn);
+            }
+        }
+        """, ReleaseInFinally);
+
+    [Fact]
+    public Task A_connection_nothing_uses_after_it_is_taken_goes_back_at_once() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                Log.Info("a");
+                Log.Info("b");
+                Log.Info("c");
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                conn.Release();
+                Log.Info("a");
+                Log.Info("b");
+                Log.Info("c");
+            }
+        }
+        """, ReleaseInFinally);
+
+    [Fact]
+    public Task A_local_declared_after_the_last_use_does_not_pull_later_statements_into_the_try() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool)
+            {
+                Log.Info("start");
+                var conn = [|pool.GetConnection()|];
+                conn.Execute("update a set b = 1");
+                var note = "done";
+                Log.Info(note);
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool)
+            {
+                Log.Info("start");
+                var conn = pool.GetConnection();
+                try
+                {
+                    conn.Execute("update a set b = 1");
+                }
+                finally
+                {
+                    conn.Release();
+                }
+                var note = "done";
+                Log.Info(note);
+            }
+        }
+        """, ReleaseInFinally);
+
+    [Fact]
+    public Task The_try_covers_a_chain_of_locals_made_from_the_connections_results() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                var rows = conn.Execute("update a set b = 1");
+                Log.Info("updated");
+                var text = rows.ToString();
+                Log.Info(text);
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    var rows = conn.Execute("update a set b = 1");
+                    Log.Info("updated");
+                    var text = rows.ToString();
+                    Log.Info(text);
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """, ReleaseInFinally);
+
+    [Fact]
+    public Task The_try_covers_the_call_of_a_local_function_that_uses_the_connection() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                conn.Execute("update a set b = 1");
+                Log.Info("updated");
+                Audit();
+
+                void Audit() => conn.Execute("insert into audit (event) values ('update')");
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    conn.Execute("update a set b = 1");
+                    Log.Info("updated");
+                    Audit();
+                }
+                finally
+                {
+                    conn.Release();
+                }
+
+                void Audit() => conn.Execute("insert into audit (event) values ('update')");
+            }
+        }
+        """, ReleaseInFinally);
+
+    // ---------------------------------------------------------------- the statements a try that goes gives out
+
+    [Fact]
+    public Task A_try_that_goes_gives_its_comment_to_its_first_statement_and_keeps_the_first_statements_own() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                var rows = conn.Execute("update a set b = 1");
+                // the second pass
+                try
+                {
+                    // c first
+                    rows += conn.Execute("update c set d = 1");
+                    rows += conn.Execute("update e set f = 1");
+                }
+                finally
+                {
+                    conn.Release();
+                }
+
+                return rows;
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    var rows = conn.Execute("update a set b = 1");
+                    // the second pass
+                    // c first
+                    rows += conn.Execute("update c set d = 1");
+                    rows += conn.Execute("update e set f = 1");
+
+                    return rows;
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """, ReleaseInFinally);
+
+    // ---------------------------------------------------------------- what goes with a release
+
+    [Fact]
+    public Task A_release_that_is_the_body_of_an_if_with_an_else_leaves_an_empty_block() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, bool keep)
+            {
+                var conn = [|pool.GetConnection()|];
+                var rows = conn.Execute("update a set b = 1");
+                if (!keep)
+                    conn.Release();
+                else
+                    Log.Info("kept");
+
+                return rows;
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, bool keep)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    var rows = conn.Execute("update a set b = 1");
+                    if (!keep)
+                    {
+                    }
+                    else
+                        Log.Info("kept");
+
+                    return rows;
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """, ReleaseInFinally);
+
+    [Fact]
+    public Task An_else_without_braces_that_only_released_goes_with_the_release() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, bool keep)
+            {
+                var conn = [|pool.GetConnection()|];
+                var rows = conn.Execute("update a set b = 1");
+                if (keep)
+                    Log.Info("kept");
+                else
+                    conn.Release();
+
+                return rows;
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, bool keep)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    var rows = conn.Execute("update a set b = 1");
+                    if (keep)
+                        Log.Info("kept");
+
+                    return rows;
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """, ReleaseInFinally);
+
+    [Theory]
+    [InlineData("attempts++ > 0")]
+    [InlineData("attempts-- > 0")]
+    [InlineData("++attempts > 1")]
+    [InlineData("--attempts > 1")]
+    public Task An_if_whose_condition_counts_stays_when_its_release_moves_out(string condition) => Verify.VerifyCodeFixAsync($$"""
+        using Prelude;
+
+        class C
+        {
+            int attempts;
+
+            int M(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                var rows = conn.Execute("update a set b = 1");
+                if ({{condition}})
+                {
+                    conn.Release();
+                }
+
+                return rows + attempts;
+            }
+        }
+        """, $$"""
+        using Prelude;
+
+        class C
+        {
+            int attempts;
+
+            int M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    var rows = conn.Execute("update a set b = 1");
+                    if ({{condition}})
+                    {
+                    }
+
+                    return rows + attempts;
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """, ReleaseInFinally);
+
+    // ---------------------------------------------------------------- no new local where the value runs under a condition
+
+    [Theory]
+    [InlineData("var rows = ready ? [|pool.GetConnection()|].Execute(\"delete from sessions\") : 0;")]
+    [InlineData("var rows = ready && [|pool.GetConnection()|].Execute(\"delete from sessions\") > 0;")]
+    [InlineData("var rows = cached ?? [|pool.GetConnection()|].Execute(\"delete from sessions\");")]
+    [InlineData("cached ??= [|pool.GetConnection()|].Execute(\"delete from sessions\");")]
+    [InlineData("var rows = info?.Substring([|pool.GetConnection()|].Execute(\"delete from sessions\"));")]
+    [InlineData("var rows = cached switch { null => [|pool.GetConnection()|].Execute(\"delete from sessions\"), _ => 0 };")]
+    [InlineData("while ([|pool.GetConnection()|].Execute(\"delete from sessions\") > 0) { }")]
+    [InlineData("do { } while ([|pool.GetConnection()|].Execute(\"delete from sessions\") > 0);")]
+    [InlineData("for (var i = 0; i < [|pool.GetConnection()|].Execute(\"delete from sessions\"); i++) { }")]
+    public Task A_value_that_runs_under_a_condition_or_again_gets_no_local(string statement) => NoFixVerifier.VerifyAsync($$"""
+        using Prelude;
+
+        class C
+        {
+            void M(LeasePool pool, bool ready, int? cached, string? info)
+            {
+                {{statement}}
+            }
+        }
+        """);
+
+    // ---------------------------------------------------------------- an early return releases first
+
+    [Fact]
+    public Task An_early_return_after_other_work_in_its_block_releases_right_before_it() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            PooledConnection Rent(Pool pool, string tenant)
+            {
+                var conn = [|pool.GetConnection()|];
+                if (tenant.Length == 0)
+                {
+                    Log.Info("no tenant");
+                    return null;
+                }
+
+                conn.Execute("use " + tenant);
+                return conn;
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            PooledConnection Rent(Pool pool, string tenant)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    if (tenant.Length == 0)
+                    {
+                        Log.Info("no tenant");
+                        conn.Release();
+                        return null;
+                    }
+
+                    conn.Execute("use " + tenant);
+                    return conn;
+                }
+                catch
+                {
+                    conn.Release();
+                    throw;
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task An_if_without_braces_that_only_released_goes_with_the_release() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, bool done)
+            {
+                var conn = [|pool.GetConnection()|];
+                var rows = conn.Execute("update a set b = 1");
+                if (done)
+                    conn.Release();
+
+                return rows;
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, bool done)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    var rows = conn.Execute("update a set b = 1");
+                    return rows;
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """, ReleaseInFinally);
+}
