@@ -200,8 +200,9 @@ internal static class Statements
     /// </summary>
     public static bool MayReach(StatementSyntax from, SyntaxNode to)
     {
-        if (from.Ancestors().TakeWhile(a => !FunctionContext.IsFunction(a)).Any(a => a is ForStatementSyntax or CommonForEachStatementSyntax or WhileStatementSyntax or DoStatementSyntax && a.Span.Contains(to.Span))
-            || to.DescendantNodesAndSelf().Any(n => n is GotoStatementSyntax) || from.Ancestors().TakeWhile(a => !FunctionContext.IsFunction(a)).Any(a => a is LabeledStatementSyntax))
+        var enclosing = from.Ancestors().TakeWhile(a => !FunctionContext.IsFunction(a)).ToList();
+        if (enclosing.Any(a => a is ForStatementSyntax or CommonForEachStatementSyntax or WhileStatementSyntax or DoStatementSyntax && a.Span.Contains(to.Span))
+            || enclosing.LastOrDefault() is { } body && body.DescendantNodes(n => !FunctionContext.IsFunction(n)).Any(n => n is GotoStatementSyntax))
         {
             // A loop (or a goto) can bring control back to a statement written before.
             return true;
