@@ -69,6 +69,57 @@ public sealed class ConnectionLeakCodeFixPlannerTests
         """, ReleaseInFinally);
 
     [Fact]
+    public Task A_comment_above_a_switch_section_s_statements_stays_once_when_they_get_braces() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, int kind)
+            {
+                switch (kind)
+                {
+                    case 2:
+                        // The second kind reads one row.
+                        var conn = [|pool.GetConnection()|];
+                        var rows = conn.Execute("select 1");
+                        conn.Release();
+                        return rows;
+                    default:
+                        return 0;
+                }
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, int kind)
+            {
+                switch (kind)
+                {
+                    case 2:
+                        {
+                            // The second kind reads one row.
+                            var conn = pool.GetConnection();
+                            try
+                            {
+                                var rows = conn.Execute("select 1");
+                                return rows;
+                            }
+                            finally
+                            {
+                                conn.Release();
+                            }
+                        }
+                    default:
+                        return 0;
+                }
+            }
+        }
+        """, ReleaseInFinally);
+
+    [Fact]
     public Task A_switch_section_whose_local_another_section_uses_gets_no_fix()
     {
         // The sections share one scope: braces around the first would hide 'conn' from the second.

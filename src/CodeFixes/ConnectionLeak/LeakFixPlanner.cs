@@ -219,8 +219,12 @@ internal static class LeakFixPlanner
             var current = Statements.Find(root, section);
             current = current.ReplaceNode(Statements.Find(current, acquisition), Statements.Find(current, acquisition).WithAdditionalAnnotations(Moved));
             var statements = current.Statements;
-            var block = Block(statements.Select(s => s.WithAdditionalAnnotations(Formatter.Annotation)))
-                .WithLeadingTrivia(statements.First().GetLeadingTrivia())
+            // The block takes the line breaks before the first statement and the trivia after the last; a comment above
+            // the first statement stays with it, once.
+            var inside = statements.Select(s => s.WithAdditionalAnnotations(Formatter.Annotation)).ToList();
+            inside[inside.Count - 1] = inside[inside.Count - 1].WithoutTrailingTrivia();
+            var block = Block(inside)
+                .WithLeadingTrivia(statements.First().GetLeadingTrivia().TakeWhile(t => t.IsKind(SyntaxKind.WhitespaceTrivia) || t.IsKind(SyntaxKind.EndOfLineTrivia)))
                 .WithTrailingTrivia(statements.Last().GetTrailingTrivia())
                 .WithAdditionalAnnotations(Formatter.Annotation);
             return root.ReplaceNode(Statements.Find(root, section), current.WithStatements(SingletonList<StatementSyntax>(block)));
