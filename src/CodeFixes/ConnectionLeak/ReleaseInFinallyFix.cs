@@ -48,6 +48,7 @@ internal static class ReleaseInFinallyFix
         // The statements after the release that the try takes in only because they read a local of it: when one of them
         // can take time (a call, an await, a loop), the try ends at the release and those locals are declared before
         // it, so that the connection is not held longer than the code held it.
+        Dictionary<LocalDeclarationStatementSyntax, ILocalSymbol>? hoisted = null;
         var lastRelease = releases.Select(r => Statements.RemovalUnit(r)).OfType<StatementSyntax>().Where(u => u.Parent == block).Select(u => block.Statements.IndexOf(u)).DefaultIfEmpty(-1).Max();
         if (lastRelease >= start && lastRelease < end && block.Statements.Skip(lastRelease + 1).Take(end - lastRelease).Any(s => !IsQuick(s)))
         {
@@ -58,6 +59,7 @@ internal static class ReleaseInFinallyFix
                 end = lastRelease;
                 statements = shorter;
                 releases = MovableReleases(chooser, local, statements);
+                hoisted = moved;
             }
         }
 
@@ -82,7 +84,8 @@ internal static class ReleaseInFinallyFix
 
         // A local declared in the try but needed after it (the region stops before a reassignment) is declared
         // before the try and assigned inside it.
-        if (Statements.Hoisted(model, statements, block.Statements.Skip(end + 1).ToList()) is not { } hoisted)
+        hoisted ??= Statements.Hoisted(model, statements, block.Statements.Skip(end + 1).ToList());
+        if (hoisted is null)
         {
             return;
         }
