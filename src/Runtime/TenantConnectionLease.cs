@@ -48,6 +48,7 @@ public sealed class TenantConnectionLease : IAsyncDisposable, IDisposable
     private TaskCompletionSource? _ended;
     private Task _statementKill = Task.CompletedTask;
     private int _released;
+    private int _statementKills;
     private Task _recycled = Task.CompletedTask;
     private int _fate;
 
@@ -120,6 +121,13 @@ public sealed class TenantConnectionLease : IAsyncDisposable, IDisposable
     /// </summary>
     public CancellationToken CancellationToken => _cancellation?.Token ?? CancellationToken.None;
 
+    /// <summary>
+    /// How many times a statement of the lease was cancelled (<see cref="CancelStatement"/>) or the lease's own token
+    /// fired: a statement that ended after such a kill went out may have been cut short without an error (an
+    /// interrupted <c>SLEEP</c> returns 1), so its result is not to be trusted. Counted before the kill is sent.
+    /// </summary>
+    internal int KillsRequested => Volatile.Read(ref _statementKills) + (_cancellation is { Fired: true } ? 1 : 0);
+
     /// <summary>Gives the connection back. Calling it again does nothing.</summary>
     public void Dispose() => Release();
 
@@ -131,10 +139,6 @@ public sealed class TenantConnectionLease : IAsyncDisposable, IDisposable
     }
 
     /// <summary>
-    /// Tells the pool that the connection failed (or the driver gave up on a statement): it is not reused, and what may
-    /// still run on the server for it is killed.
-    /// </summary>
-    /// <summary>
     /// Gives the lease back and completes once its connection is reset and parked again (or closed): a helper whose
     /// work succeeded waits for that, so that a caller holds one connection at a time, never one in use and another
     /// still being reset.
@@ -145,6 +149,10 @@ public sealed class TenantConnectionLease : IAsyncDisposable, IDisposable
         return _recycled;
     }
 
+    /// <summary>
+    /// Tells the pool that the connection failed (or the driver gave up on a statement): it is not reused, and what may
+    /// still run on the server for it is killed.
+    /// </summary>
     internal void MarkFailed() => Volatile.Write(ref _fate, (int)LeaseFate.Failed);
 
     /// <summary>
@@ -162,6 +170,7 @@ public sealed class TenantConnectionLease : IAsyncDisposable, IDisposable
             }
 
             _ended ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            Interlocked.Increment(ref _statementKills);
             var kill = _broker.KillAsync(_physical.Server, _physical.ThreadId, queryOnly: true, _ended.Task);
             _statementKill = _statementKill.IsCompleted ? kill : Task.WhenAll(_statementKill, kill);
         }
@@ -209,6 +218,7 @@ public sealed class TenantConnectionLease : IAsyncDisposable, IDisposable
         private readonly TaskCompletionSource _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private CancellationTokenRegistration _registration;
         private Task _killing = Task.CompletedTask;
+        private int _fired;
 
         public Cancellation(ConnectionBroker broker, PhysicalConnection physical, bool killOnCancel, CancellationToken cancellationToken)
         {
@@ -219,6 +229,9 @@ public sealed class TenantConnectionLease : IAsyncDisposable, IDisposable
         }
 
         public CancellationToken Token => _source?.Token ?? CancellationToken.None;
+
+        /// <summary>Whether the caller's token fired while the lease ran (set before the kill or the cancel goes out).</summary>
+        public bool Fired => Volatile.Read(ref _fired) != 0;
 
         /// <summary>The lease ends: no more cancelling. Returns a kill still under way, which the session must wait for.</summary>
         public Task End()
@@ -236,6 +249,7 @@ public sealed class TenantConnectionLease : IAsyncDisposable, IDisposable
                 return;
             }
 
+            Volatile.Write(ref _fired, 1);
             Volatile.Write(ref _killing, _source is null
                 ? _broker.KillAsync(_physical.Server, _physical.ThreadId, queryOnly: true, _ended.Task)
                 : CancelTokenAsync(_source));

@@ -803,9 +803,17 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
             throw failure;
         }
 
-        // A statement killed for its timeout may end without an error (an interrupted SLEEP returns 1), and one that ended
-        // as the kill went out cannot be told from it: either way, what it returned is not to be trusted.
-        return timeout is { Expired: true } ? throw new CommandTimeoutException(lease.TenantKey, timeout.Timeout, innerException: null) : result;
+        // A statement killed for its timeout, or because the caller cancelled, may end without an error (an interrupted
+        // SLEEP returns 1), and one that ended as the kill went out cannot be told from it: either way, what it returned
+        // is not to be trusted.
+        if (timeout is { Expired: true })
+        {
+            throw new CommandTimeoutException(lease.TenantKey, timeout.Timeout, innerException: null);
+        }
+
+        return cancellationToken.IsCancellationRequested && lease.KillsRequested > 0
+            ? throw StatementCancellation.Cancelled(cancellationToken)
+            : result;
     }
 
     /// <summary>

@@ -99,6 +99,43 @@ public sealed class CancellationTests(ITestOutputHelper output)
         await db.WaitForSnapshotAsync(s => s.Open == 1, TimeSpan.FromSeconds(2));
     }
 
+    [Fact]
+    [Trait("Guarantee", "10")]
+    public async Task Work_that_outlives_the_kill_of_its_cancelled_statement_ends_in_a_cancellation_not_a_result()
+    {
+        // A killed statement can end without an error (an interrupted SLEEP returns 1), and code can swallow the
+        // cancellation of its statement: once the caller cancelled and the statement was killed for it, what the work
+        // returns is not to be trusted, and the caller gets the cancellation.
+        await using var server = await MariaDbServer.StartAsync(maxConnections: 20);
+        await CreateAsync(server);
+        await using var db = server.CreateTenantDatabase(o => o.MaxConnections = Budget);
+        using var cancellation = new CancellationTokenSource(TimeSpan.FromMilliseconds(150));
+        var statementEnded = new TaskCompletionSource<Exception?>(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        var error = await Record.ExceptionAsync(() => db.WithTenantConnectionAsync(Key(0), async (connection, token) =>
+        {
+            try
+            {
+                await connection.ExecuteScalarAsync<long>(new CommandDefinition("SELECT SLEEP(3)", cancellationToken: token));
+                statementEnded.TrySetResult(null);
+            }
+            catch (Exception exception)
+            {
+                statementEnded.TrySetResult(exception);
+            }
+
+            return 42L;
+        }, cancellation.Token));
+
+        Assert.IsAssignableFrom<OperationCanceledException>(await statementEnded.Task);
+        var cancelled = Assert.IsAssignableFrom<OperationCanceledException>(error);
+        Assert.Equal(cancellation.Token, cancelled.CancellationToken);
+        await db.WaitUntilAllReturnedAsync();
+
+        // A call the caller did not cancel returns what its work returned.
+        Assert.Equal(7L, await db.WithTenantConnectionAsync(Key(0), (connection, token) => connection.ExecuteScalarAsync<long>(new CommandDefinition("SELECT 7", cancellationToken: token)), CancellationToken.None));
+    }
+
     private static async Task SleepThroughLeaseAsync(TenantDatabase db, string key, CancellationToken cancellationToken)
     {
         await using var lease = await db.GetConnectionAsync(key, cancellationToken);

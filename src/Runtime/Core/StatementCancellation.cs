@@ -30,14 +30,47 @@ internal static class StatementCancellation
 
     private static async Task<TResult> WatchedAsync<TState, TResult>(TenantConnectionLease lease, TState state, Func<TState, Task<TResult>> run, CancellationToken cancellationToken)
     {
-        using var watch = Watch(lease, cancellationToken);
+        var kills = lease.KillsRequested;
+        TResult result;
+        var watch = Watch(lease, cancellationToken);
         try
         {
-            return await run(state).ConfigureAwait(false);
+            result = await run(state).ConfigureAwait(false);
         }
         catch (Exception exception) when (IsCancellation(exception, cancellationToken))
         {
             throw Cancelled(exception, cancellationToken);
+        }
+        finally
+        {
+            // Waits for the callback if it is running right now, so that a kill it sends is counted below.
+            watch.Dispose();
+        }
+
+        // A statement killed because it was cancelled may end without an error (an interrupted SLEEP returns 1): once a
+        // kill went out while it ran, what it returned is not to be trusted.
+        if (lease.KillsRequested == kills)
+        {
+            return result;
+        }
+
+        await DiscardAsync(result).ConfigureAwait(false);
+        throw Cancelled(cancellationToken);
+    }
+
+    /// <summary>Disposes a result that is not handed out (a reader over the killed statement); its own failure is not reported.</summary>
+    private static async ValueTask DiscardAsync<TResult>(TResult result)
+    {
+        try
+        {
+            if (result is IAsyncDisposable disposable)
+            {
+                await disposable.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+        catch (Exception exception) when (exception is MySqlException or InvalidOperationException or System.IO.IOException)
+        {
+            // The statement was killed: the caller gets the cancellation, not what went wrong reading its end.
         }
     }
 
@@ -49,4 +82,8 @@ internal static class StatementCancellation
     /// <summary>The error the caller sees for a statement it cancelled.</summary>
     private static OperationCanceledException Cancelled(Exception exception, CancellationToken cancellationToken) =>
         new(exception.Message, exception, cancellationToken);
+
+    /// <summary>The error the caller sees for a statement it cancelled that ended without an error after the kill went out.</summary>
+    public static OperationCanceledException Cancelled(CancellationToken cancellationToken) =>
+        new("The statement was cancelled: the runtime stopped it with KILL QUERY, so what it returned is not to be trusted.", cancellationToken);
 }
