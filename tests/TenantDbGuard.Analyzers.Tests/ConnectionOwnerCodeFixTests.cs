@@ -436,6 +436,106 @@ public sealed class ConnectionOwnerCodeFixTests
     }
 
     [Fact]
+    public async Task Type_whose_name_for_the_new_method_is_taken_gets_no_fix()
+    {
+        // A base type's Dispose() that callers reach today would be hidden (CS0108, and those calls would skip the base's
+        // clean-up); a property named Dispose would clash (CS0102); a Dispose(bool) that derived types override would
+        // never be called by the new Dispose(). So would a DisposeAsync of any kind for an async owner.
+        const string source = """
+            using System.Threading.Tasks;
+            using MySqlConnector;
+
+            class Session
+            {
+                public void Dispose() { }
+            }
+
+            sealed class InheritsDispose : Session
+            {
+                private readonly MySqlConnection [|_connection|];
+
+                public InheritsDispose(MySqlDataSource dataSource) => _connection = dataSource.OpenConnection();
+
+                public object? Count() => new MySqlCommand("select count(*) from invoices", _connection).ExecuteScalar();
+            }
+
+            sealed class PropertyNamedDispose
+            {
+                private readonly MySqlConnection [|_connection|];
+
+                public PropertyNamedDispose(MySqlDataSource dataSource) => _connection = dataSource.OpenConnection();
+
+                public bool Dispose { get; set; }
+
+                public object? Count() => new MySqlCommand("select count(*) from invoices", _connection).ExecuteScalar();
+            }
+
+            class DisposeWithFlag
+            {
+                private readonly MySqlConnection [|_connection|];
+
+                public DisposeWithFlag(MySqlDataSource dataSource) => _connection = dataSource.OpenConnection();
+
+                public object? Count() => new MySqlCommand("select count(*) from invoices", _connection).ExecuteScalar();
+
+                protected virtual void Dispose(bool disposing)
+                {
+                }
+            }
+
+            sealed class AsyncWithDisposeAsyncOverload
+            {
+                private MySqlConnection? [|_connection|];
+
+                public async Task OpenAsync(MySqlDataSource dataSource) => _connection = await dataSource.OpenConnectionAsync();
+
+                public ValueTask DisposeAsync(bool force) => default;
+            }
+            """;
+        await Verify.VerifyCodeFixAsync(source, source);
+    }
+
+    [Fact]
+    public Task Private_Dispose_of_a_base_type_does_not_stop_the_fix() => Verify.VerifyCodeFixAsync("""
+        using MySqlConnector;
+
+        class Session
+        {
+            private void Dispose() { }
+        }
+
+        sealed class ReportSession : Session
+        {
+            private readonly MySqlConnection [|_connection|];
+
+            public ReportSession(MySqlDataSource dataSource) => _connection = dataSource.OpenConnection();
+
+            public object? Count() => new MySqlCommand("select count(*) from invoices", _connection).ExecuteScalar();
+        }
+        """, """
+        using MySqlConnector;
+
+        class Session
+        {
+            private void Dispose() { }
+        }
+
+        sealed class ReportSession : Session, System.IDisposable
+        {
+            private readonly MySqlConnection _connection;
+
+            public ReportSession(MySqlDataSource dataSource) => _connection = dataSource.OpenConnection();
+
+            public object? Count() => new MySqlCommand("select count(*) from invoices", _connection).ExecuteScalar();
+
+            public void Dispose()
+            {
+                _connection.Dispose();
+            }
+        }
+        """);
+
+    [Fact]
     public async Task Benchmark_that_opens_in_its_GlobalSetup_gets_no_fix()
     {
         // BenchmarkDotNet calls [GlobalCleanup], never Dispose: making the type disposable would leave the leak.

@@ -20,7 +20,7 @@ internal static class MakeDisposableFix
         // A ref struct is disposed by 'using' through its Dispose method alone (an interface needs C# 13), and never awaited.
         var refStruct = typeSymbol.IsRefLikeType;
         var async = !refStruct && release.CanAwait && (!release.CanDispose || typeSymbol.GetMembers().OfType<IMethodSymbol>().Any(m => m.IsAsync));
-        if (release.Statement(async) is not { } statement)
+        if (release.Statement(async) is not { } statement || NameTaken(typeSymbol, async ? "DisposeAsync" : "Dispose"))
         {
             return null;
         }
@@ -57,5 +57,23 @@ internal static class MakeDisposableFix
         // Only what the fix writes is formatted: the rest of the type stays as its author laid it out.
         updated = updated.AddMembers((MemberDeclarationSyntax)method);
         return root.ReplaceNode(type, updated);
+    }
+
+    /// <summary>
+    /// Whether the type or a base type already has a member of that name: the new method would clash with it (a property,
+    /// CS0102), hide it (a base type's <c>Dispose()</c> that callers reach today, CS0108) or stand beside it without
+    /// calling it (a <c>Dispose(bool)</c> that derived types override). No fix is safer than any of those.
+    /// </summary>
+    private static bool NameTaken(INamedTypeSymbol type, string name)
+    {
+        for (var current = type; current is not null; current = current.BaseType)
+        {
+            if (current.GetMembers(name).Any(m => SymbolEqualityComparer.Default.Equals(current, type) || m.DeclaredAccessibility != Accessibility.Private))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 }
