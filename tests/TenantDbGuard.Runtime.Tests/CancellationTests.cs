@@ -109,14 +109,17 @@ public sealed class CancellationTests(ITestOutputHelper output)
         await using var server = await MariaDbServer.StartAsync(maxConnections: 20);
         await CreateAsync(server);
         await using var db = server.CreateTenantDatabase(o => o.MaxConnections = Budget);
-        using var cancellation = new CancellationTokenSource(TimeSpan.FromMilliseconds(150));
+        using var cancellation = new CancellationTokenSource();
         var statementEnded = new TaskCompletionSource<Exception?>(TaskCreationOptions.RunContinuationsAsynchronously);
 
         var error = await Record.ExceptionAsync(() => db.WithTenantConnectionAsync(Key(0), async (connection, token) =>
         {
             try
             {
-                await connection.ExecuteScalarAsync<long>(new CommandDefinition("SELECT SLEEP(3)", cancellationToken: token));
+                // Cancelled once the statement runs (not while the lease is taken, however slow the machine).
+                var sleeping = connection.ExecuteScalarAsync<long>(new CommandDefinition("SELECT SLEEP(3)", cancellationToken: token));
+                cancellation.CancelAfter(TimeSpan.FromMilliseconds(150));
+                await sleeping;
                 statementEnded.TrySetResult(null);
             }
             catch (Exception exception)
@@ -127,13 +130,85 @@ public sealed class CancellationTests(ITestOutputHelper output)
             return 42L;
         }, cancellation.Token));
 
-        Assert.IsAssignableFrom<OperationCanceledException>(await statementEnded.Task);
+        Assert.IsAssignableFrom<OperationCanceledException>(await statementEnded.Task.WaitAsync(TimeSpan.FromSeconds(30)));
         var cancelled = Assert.IsAssignableFrom<OperationCanceledException>(error);
         Assert.Equal(cancellation.Token, cancelled.CancellationToken);
+        Assert.Contains("KILL QUERY", cancelled.Message, StringComparison.Ordinal);
         await db.WaitUntilAllReturnedAsync();
 
         // A call the caller did not cancel returns what its work returned.
         Assert.Equal(7L, await db.WithTenantConnectionAsync(Key(0), (connection, token) => connection.ExecuteScalarAsync<long>(new CommandDefinition("SELECT 7", cancellationToken: token)), CancellationToken.None));
+    }
+
+    [Fact]
+    [Trait("Guarantee", "10")]
+    public async Task A_data_source_connections_token_stops_its_own_statement_only()
+    {
+        await using var server = await MariaDbServer.StartAsync(maxConnections: 20);
+        await CreateAsync(server);
+        await ClearItemsAsync(server);
+        await using var db = server.CreateTenantDatabase(o => o.MaxConnections = Budget);
+        await using var connection = await db.ForTenant(Key(0)).OpenConnectionAsync();
+
+        // A token cancelled before the statement: nothing is sent.
+        using (var cancelled = new CancellationTokenSource())
+        {
+            await cancelled.CancelAsync();
+            await using var insert = connection.CreateCommand();
+            insert.CommandText = "INSERT INTO items (owner) VALUES ('cancelled before')";
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => insert.ExecuteNonQueryAsync(cancelled.Token));
+        }
+
+        Assert.Empty(await ReadItemsAsync(server, 0));
+
+        // A token given to one statement does not reach the next one, which was given none.
+        using (var first = new CancellationTokenSource())
+        {
+            await using var quick = connection.CreateCommand();
+            quick.CommandText = "SELECT tenant FROM marker";
+            Assert.Equal(Key(0), await quick.ExecuteScalarAsync(first.Token));
+
+            await using var sleep = connection.CreateCommand();
+            sleep.CommandText = "SELECT SLEEP(1)";
+            var sleeping = sleep.ExecuteScalarAsync();
+            await Task.Delay(200);
+            await first.CancelAsync();
+            Assert.Equal(0L, Convert.ToInt64(await sleeping, CultureInfo.InvariantCulture));
+        }
+
+        // A statement killed by someone else while the caller's token stays uncancelled is the server's error, not a
+        // cancellation the caller never asked for.
+        using (var untouched = new CancellationTokenSource())
+        {
+            await using var id = connection.CreateCommand();
+            id.CommandText = "SELECT CONNECTION_ID()";
+            var threadId = Convert.ToInt64(await id.ExecuteScalarAsync(untouched.Token), CultureInfo.InvariantCulture);
+            await using var sleep = connection.CreateCommand();
+            sleep.CommandText = "SELECT COUNT(*) FROM marker WHERE SLEEP(3) = 0";
+            var sleeping = sleep.ExecuteScalarAsync(untouched.Token);
+            await using var admin = await server.OpenConnectionAsync();
+            await WaitUntilRunningAsync(admin, threadId);
+            await admin.ExecuteAsync($"KILL QUERY {threadId}");
+            var error = await Assert.ThrowsAsync<MySqlException>(() => sleeping);
+            Assert.Equal(MySqlErrorCode.QueryInterrupted, error.ErrorCode);
+        }
+
+        Assert.Equal(Key(0), await connection.ExecuteScalarAsync<string>("SELECT tenant FROM marker"));
+    }
+
+    private static async Task WaitUntilRunningAsync(MySqlConnection admin, long threadId)
+    {
+        for (var i = 0; i < 100; i++)
+        {
+            if (await admin.ExecuteScalarAsync<long>($"SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = {threadId} AND INFO LIKE '%SLEEP%'") > 0)
+            {
+                return;
+            }
+
+            await Task.Delay(20);
+        }
+
+        throw new TimeoutException("The statement did not start.");
     }
 
     private static async Task SleepThroughLeaseAsync(TenantDatabase db, string key, CancellationToken cancellationToken)
