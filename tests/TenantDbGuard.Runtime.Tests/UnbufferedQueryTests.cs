@@ -238,6 +238,32 @@ public sealed class UnbufferedQueryTests(MariaDbFixture fixture) : IAsyncLifetim
     }
 
     [Fact]
+    public async Task The_timeout_runs_again_while_the_server_computes_a_later_row()
+    {
+        // The first row (large enough to leave the server's buffer at once) arrives, the caller takes it (the clock
+        // stops), then asks for the next, which the server computes for 5 s: the clock runs again for the whole
+        // timeout, and the statement is killed after it.
+        await using var db = Server.CreateTenantDatabase();
+        const string sql = "SELECT seq AS Id, REPEAT('x', 100000) AS Padding, IF(seq = 2, SLEEP(5), 0) AS Slept FROM seq_1_to_3";
+        var read = 0;
+        var stopwatch = System.Diagnostics.Stopwatch.StartNew();
+
+        var error = await Assert.ThrowsAsync<CommandTimeoutException>(async () =>
+        {
+            await foreach (var row in db.QueryTenantUnbufferedAsync<(long Id, string Padding, long Slept)>(MariaDbFixture.TenantKey(1), sql, options: new CommandOptions { Timeout = TimeSpan.FromSeconds(1) }))
+            {
+                read++;
+            }
+        });
+
+        Assert.Equal(1, read);
+        Assert.Equal(TimeSpan.FromSeconds(1), error.Timeout);
+        Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(4), $"The statement ran {stopwatch.Elapsed.TotalSeconds:0.0} s: its timeout did not run again after the first row.");
+        Assert.Equal(0, await Server.CountRunningAsync("SLEEP(5)"));
+        await db.WaitUntilAllReturnedAsync();
+    }
+
+    [Fact]
     public async Task A_timeout_bounds_the_wait_for_the_server_and_fails_with_a_CommandTimeoutException()
     {
         await using var db = Server.CreateTenantDatabase();
