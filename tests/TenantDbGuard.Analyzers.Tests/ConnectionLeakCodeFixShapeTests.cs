@@ -878,6 +878,54 @@ public sealed class ConnectionLeakCodeFixShapeTests
         }
         """, "tenantdbguard.acquire_methods = LegacyPool.Rent\ntenantdbguard.release_methods = GiveBack\n");
 
+    [Fact]
+    public Task Release_written_with_a_null_forgiving_operator_moves_into_finally_instead_of_staying_beside_it() => Verify.VerifyCodeFixAsync("""
+        #nullable enable
+        using System;
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, bool fail)
+            {
+                PooledConnection? conn = [|pool.GetConnection()|];
+                var n = conn!.Execute("select 1");
+                if (fail)
+                {
+                    throw new InvalidOperationException("x");
+                }
+
+                conn!.Release();
+                return n;
+            }
+        }
+        """, """
+        #nullable enable
+        using System;
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, bool fail)
+            {
+                PooledConnection? conn = pool.GetConnection();
+                try
+                {
+                    var n = conn!.Execute("select 1");
+                    if (fail)
+                    {
+                        throw new InvalidOperationException("x");
+                    }
+                    return n;
+                }
+                finally
+                {
+                    conn!.Release();
+                }
+            }
+        }
+        """, ReleaseInFinally);
+
     // ---------------------------------------------------------------- retry loops
 
     [Fact]

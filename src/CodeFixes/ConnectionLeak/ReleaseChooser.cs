@@ -329,6 +329,10 @@ internal sealed class ReleaseChooser
                 case BinaryExpressionSyntax { RawKind: (int)SyntaxKind.AsExpression } asExpression:
                     expression = asExpression.Left;
                     continue;
+                case PostfixUnaryExpressionSyntax { RawKind: (int)SyntaxKind.SuppressNullableWarningExpression } forgiven:
+                    // x!.Release()
+                    expression = forgiven.Operand;
+                    continue;
                 case IdentifierNameSyntax identifier:
                     return identifier.Identifier.ValueText == local.Name
                            && SymbolEqualityComparer.Default.Equals(Model.GetSymbolInfo(identifier).Symbol, local);
