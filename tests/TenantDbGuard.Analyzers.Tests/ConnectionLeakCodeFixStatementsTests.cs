@@ -674,6 +674,43 @@ public sealed class ConnectionLeakCodeFixStatementsTests
     // ---------------------------------------------------------------- what goes with a release
 
     [Fact]
+    public Task A_release_that_moves_into_finally_keeps_the_comment_after_it_on_its_line() => Verify.VerifyCodeFixAsync("""
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            async Task<int> M(Pool pool)
+            {
+                var conn = await [|pool.GetConnectionAsync()|];
+                var n = await conn.ExecuteAsync("select 1");
+                conn.Release(); // released once: a second release throws
+                return n;
+            }
+        }
+        """, """
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            async Task<int> M(Pool pool)
+            {
+                var conn = await pool.GetConnectionAsync();
+                try
+                {
+                    var n = await conn.ExecuteAsync("select 1");
+                    return n;
+                }
+                finally
+                {
+                    conn.Release(); // released once: a second release throws
+                }
+            }
+        }
+        """, ReleaseInFinally);
+
+    [Fact]
     public Task A_release_that_is_the_body_of_an_if_with_an_else_leaves_an_empty_block() => Verify.VerifyCodeFixAsync("""
         using Prelude;
 

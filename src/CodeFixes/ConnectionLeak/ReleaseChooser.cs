@@ -154,10 +154,11 @@ internal sealed class ReleaseChooser
                 return Call(Reference(local), name, awaited: false, conditional: true);
             }
 
-            // The code's own release, as written; a comment above it moves with it, unless it explains a catch.
+            // The code's own release, as written; a comment above it or after it on its line moves with it, unless it explains a catch.
             var inCatch = statement.Ancestors().Any(a => a is CatchClauseSyntax);
             var leading = !inCatch && Statements.HasCommentsOrDirectives(statement.GetLeadingTrivia()) ? statement.GetLeadingTrivia() : default;
-            return statement.WithoutTrivia().WithLeadingTrivia(leading).WithAdditionalAnnotations(MovedRelease);
+            var trailing = !inCatch && Statements.HasCommentsOrDirectives(statement.GetTrailingTrivia()) ? statement.GetTrailingTrivia() : default;
+            return statement.WithoutTrivia().WithLeadingTrivia(leading).WithTrailingTrivia(trailing).WithAdditionalAnnotations(MovedRelease);
         }
 
         return ChooseFor(local.Type, Reference(local), position, needs);
