@@ -426,7 +426,7 @@ public sealed class ConnectionLeakCodeFixShapeTests
         {
             async Task<int> M(Pool pool)
             {
-                var acquisitions = new[] { [|pool.GetConnectionAsync()|], pool.GetConnectionAsync() };
+                var acquisitions = new[] { pool.GetConnectionAsync(), pool.GetConnectionAsync() };
                 try
                 {
                     var conns = await Task.WhenAll(acquisitions);

@@ -760,6 +760,69 @@ public sealed class ConnectionLeakOwnershipTests
         """,
         Verify.Diagnostic().WithLocation(0).WithArguments("'first' from OpenAsync()", "if an exception is thrown at line 28"));
 
+    private static string TasksOfAnotherObject(string second) => $$"""
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        class Db
+        {
+            private readonly string _cs = "Server=localhost";
+
+            public async Task<MySqlConnection> OpenAsync()
+            {
+                var conn = new MySqlConnection(_cs);
+                try
+                {
+                    await conn.OpenAsync();
+                    return conn;
+                }
+                catch
+                {
+                    await conn.DisposeAsync();
+                    throw;
+                }
+            }
+        }
+
+        class C
+        {
+            private readonly Db _db = new();
+
+            async Task<int> Both(Db db, Db other)
+            {
+                var acquisitions = new[] { {|#0:db.OpenAsync()|}, {{second}} };
+                try
+                {
+                    var conns = await Task.WhenAll(acquisitions);
+                    return conns.Length;
+                }
+                finally
+                {
+                    foreach (var acquisition in acquisitions)
+                    {
+                        if (acquisition.IsCompletedSuccessfully)
+                        {
+                            await acquisition.Result.DisposeAsync();
+                        }
+                    }
+                }
+            }
+        }
+        """;
+
+    [Fact]
+    public Task Tasks_of_an_async_method_called_twice_on_one_parameter_and_released_in_finally_are_not_reported() =>
+        // The first call dereferenced 'db': the second cannot throw before its task exists.
+        Verify.VerifyAnalyzerAsync(TasksOfAnotherObject("db.OpenAsync()").Replace("{|#0:", "").Replace("|}", ""));
+
+    [Theory]
+    [InlineData("other.OpenAsync()")]
+    [InlineData("_db.OpenAsync()")]
+    public Task Tasks_of_an_async_method_on_another_object_that_may_be_null_are_reported(string second) =>
+        // 'other' (or the field) may be null: the call throws before its task exists and the first connection is lost.
+        Verify.VerifyAnalyzerAsync(TasksOfAnotherObject(second),
+            Verify.Diagnostic().WithLocation(0).WithArguments("The connection from OpenAsync()", "if an exception is thrown at line 30"));
+
     // ---------------------------------------------------------------- copies, coalescing stores and ownership flags
 
     [Fact]
