@@ -674,6 +674,43 @@ public sealed class ConnectionLeakCodeFixStatementsTests
     // ---------------------------------------------------------------- what goes with a release
 
     [Fact]
+    public Task A_comment_after_the_last_statement_the_try_takes_in_is_written_once() => Verify.VerifyCodeFixAsync("""
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            async Task<int> M(Pool pool)
+            {
+                var conn = await [|pool.GetConnectionAsync()|];
+                var n = await conn.ExecuteAsync("select 1");
+                conn.Release();
+                return n; // the row count
+            }
+        }
+        """, """
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            async Task<int> M(Pool pool)
+            {
+                var conn = await pool.GetConnectionAsync();
+                try
+                {
+                    var n = await conn.ExecuteAsync("select 1");
+                    return n; // the row count
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """, ReleaseInFinally);
+
+    [Fact]
     public Task A_release_that_moves_into_finally_keeps_the_comment_after_it_on_its_line() => Verify.VerifyCodeFixAsync("""
         using System.Threading.Tasks;
         using Prelude;
