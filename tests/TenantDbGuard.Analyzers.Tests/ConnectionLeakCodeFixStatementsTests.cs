@@ -674,7 +674,7 @@ public sealed class ConnectionLeakCodeFixStatementsTests
     // ---------------------------------------------------------------- what goes with a release
 
     [Fact]
-    public Task A_comment_after_the_last_statement_the_try_takes_in_is_written_once() => Verify.VerifyCodeFixAsync("""
+    public Task Comments_after_the_release_and_after_the_last_statement_are_each_written_once_where_they_were() => Verify.VerifyCodeFixAsync("""
         using System.Threading.Tasks;
         using Prelude;
 
@@ -684,7 +684,7 @@ public sealed class ConnectionLeakCodeFixStatementsTests
             {
                 var conn = await [|pool.GetConnectionAsync()|];
                 var n = await conn.ExecuteAsync("select 1");
-                conn.Release();
+                conn.Release(); // released once: a second release throws
                 return n; // the row count
             }
         }
@@ -701,43 +701,6 @@ public sealed class ConnectionLeakCodeFixStatementsTests
                 {
                     var n = await conn.ExecuteAsync("select 1");
                     return n; // the row count
-                }
-                finally
-                {
-                    conn.Release();
-                }
-            }
-        }
-        """, ReleaseInFinally);
-
-    [Fact]
-    public Task A_release_that_moves_into_finally_keeps_the_comment_after_it_on_its_line() => Verify.VerifyCodeFixAsync("""
-        using System.Threading.Tasks;
-        using Prelude;
-
-        class C
-        {
-            async Task<int> M(Pool pool)
-            {
-                var conn = await [|pool.GetConnectionAsync()|];
-                var n = await conn.ExecuteAsync("select 1");
-                conn.Release(); // released once: a second release throws
-                return n;
-            }
-        }
-        """, """
-        using System.Threading.Tasks;
-        using Prelude;
-
-        class C
-        {
-            async Task<int> M(Pool pool)
-            {
-                var conn = await pool.GetConnectionAsync();
-                try
-                {
-                    var n = await conn.ExecuteAsync("select 1");
-                    return n;
                 }
                 finally
                 {
