@@ -684,6 +684,8 @@ public sealed class ConnectionLeakCodeFixStatementsTests
             {
                 var conn = await [|pool.GetConnectionAsync()|];
                 var n = await conn.ExecuteAsync("select 1");
+
+                // give it back
                 conn.Release(); // released once: a second release throws
                 return n; // the row count
             }
@@ -704,6 +706,7 @@ public sealed class ConnectionLeakCodeFixStatementsTests
                 }
                 finally
                 {
+                    // give it back
                     conn.Release(); // released once: a second release throws
                 }
             }
