@@ -223,6 +223,32 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
         }
         """);
 
+    [Theory]
+    [InlineData("Action release = conn.Release;", "release();")]
+    [InlineData("var release = new Action(conn.Release);", "release();")]
+    [InlineData("Func<string, int> run = conn.Execute;", "run(\"select 2\"); conn.Release();")]
+    public Task Connection_whose_method_is_taken_as_a_delegate_gets_no_fix(string delegateDeclaration, string call) => NoFixVerifier.VerifyAsync($$"""
+        using System;
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, bool fail)
+            {
+                var conn = [|pool.GetConnection()|];
+                {{delegateDeclaration}}
+                var n = conn.Execute("select 1");
+                if (fail)
+                {
+                    throw new InvalidOperationException("x");
+                }
+
+                {{call}}
+                return n;
+            }
+        }
+        """);
+
     // ---------------------------------------------------------------- stored: fields, Interlocked, collections
 
     [Fact]

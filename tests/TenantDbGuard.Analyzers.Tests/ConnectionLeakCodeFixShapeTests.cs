@@ -426,7 +426,7 @@ public sealed class ConnectionLeakCodeFixShapeTests
         {
             async Task<int> M(Pool pool)
             {
-                var acquisitions = new[] { [|pool.GetConnectionAsync()|], pool.GetConnectionAsync() };
+                var acquisitions = new[] { pool.GetConnectionAsync(), pool.GetConnectionAsync() };
                 try
                 {
                     var conns = await Task.WhenAll(acquisitions);
@@ -877,6 +877,54 @@ public sealed class ConnectionLeakCodeFixShapeTests
             }
         }
         """, "tenantdbguard.acquire_methods = LegacyPool.Rent\ntenantdbguard.release_methods = GiveBack\n");
+
+    [Fact]
+    public Task Release_written_with_a_null_forgiving_operator_moves_into_finally_instead_of_staying_beside_it() => Verify.VerifyCodeFixAsync("""
+        #nullable enable
+        using System;
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, bool fail)
+            {
+                PooledConnection? conn = [|pool.GetConnection()|];
+                var n = conn!.Execute("select 1");
+                if (fail)
+                {
+                    throw new InvalidOperationException("x");
+                }
+
+                conn!.Release();
+                return n;
+            }
+        }
+        """, """
+        #nullable enable
+        using System;
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, bool fail)
+            {
+                PooledConnection? conn = pool.GetConnection();
+                try
+                {
+                    var n = conn!.Execute("select 1");
+                    if (fail)
+                    {
+                        throw new InvalidOperationException("x");
+                    }
+                    return n;
+                }
+                finally
+                {
+                    conn!.Release();
+                }
+            }
+        }
+        """, ReleaseInFinally);
 
     // ---------------------------------------------------------------- retry loops
 

@@ -674,6 +674,46 @@ public sealed class ConnectionLeakCodeFixStatementsTests
     // ---------------------------------------------------------------- what goes with a release
 
     [Fact]
+    public Task Comments_after_the_release_and_after_the_last_statement_are_each_written_once_where_they_were() => Verify.VerifyCodeFixAsync("""
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            async Task<int> M(Pool pool)
+            {
+                var conn = await [|pool.GetConnectionAsync()|];
+                var n = await conn.ExecuteAsync("select 1");
+
+                // give it back
+                conn.Release(); // released once: a second release throws
+                return n; // the row count
+            }
+        }
+        """, """
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            async Task<int> M(Pool pool)
+            {
+                var conn = await pool.GetConnectionAsync();
+                try
+                {
+                    var n = await conn.ExecuteAsync("select 1");
+                    return n; // the row count
+                }
+                finally
+                {
+                    // give it back
+                    conn.Release(); // released once: a second release throws
+                }
+            }
+        }
+        """, ReleaseInFinally);
+
+    [Fact]
     public Task A_release_that_is_the_body_of_an_if_with_an_else_leaves_an_empty_block() => Verify.VerifyCodeFixAsync("""
         using Prelude;
 

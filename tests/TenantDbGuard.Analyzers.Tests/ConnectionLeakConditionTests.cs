@@ -425,4 +425,46 @@ public sealed class ConnectionLeakConditionTests
             Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that leaves the method after line 18"),
             Verify.Diagnostic(Descriptors.ConnectionUsedAfterRelease).WithLocation(1).WithLocation(2)
                 .WithArguments("'conn'", "is released at line 14 and again in the 'finally' at line 24"));
+
+    // ---------------------------------------------------------------- a task tested for success in 'finally'
+
+    private static string TasksReleasedWhen(string condition) => $$"""
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            async Task<int> M(Pool pool)
+            {
+                var a = {|#0:pool.GetConnectionAsync()|};
+                try
+                {
+                    await a;
+                    return a.Result.Execute("select 1");
+                }
+                finally
+                {
+                    if ({{condition}})
+                    {
+                        a.Result.Release();
+                    }
+                }
+            }
+        }
+        """;
+
+    [Theory]
+    [InlineData("a.IsCompletedSuccessfully")]
+    [InlineData("a.IsCompletedSuccessfully == true")]
+    [InlineData("!(a.IsCompletedSuccessfully == false)")]
+    public Task Task_released_in_finally_when_it_completed_successfully_is_not_reported(string condition) =>
+        Verify.VerifyAnalyzerAsync(TasksReleasedWhen(condition).Replace("{|#0:", "").Replace("|}", ""));
+
+    [Theory]
+    [InlineData("!a.IsCompletedSuccessfully")]
+    [InlineData("a.IsFaulted")]
+    [InlineData("a.IsCompleted")]
+    public Task Task_released_in_finally_under_another_test_is_reported(string condition) =>
+        Verify.VerifyAnalyzerAsync(TasksReleasedWhen(condition),
+            Verify.Diagnostic().WithLocation(0).WithArguments("'a'", "on the path that returns at line 12"));
 }

@@ -102,6 +102,10 @@ internal sealed class ConditionFacts
         }
     }
 
+    /// <summary>A read-only field or a parameter (also through a flow capture) that the graph never assigns; null for anything else.</summary>
+    public ISymbol? Unchanging(IOperation? operation) =>
+        Stable(operation, depth: 0) is { } symbol && symbol is not IFieldSymbol { IsReadOnly: false } ? symbol : null;
+
     /// <summary>A field of <c>this</c> or a parameter (also through a flow capture) that the graph never assigns.</summary>
     private ISymbol? Stable(IOperation? operation, int depth)
     {

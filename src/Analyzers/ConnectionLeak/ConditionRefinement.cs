@@ -55,6 +55,9 @@ internal sealed class ConditionRefinement
                 return flag == outcome ? config : null;
             case IIsNullOperation isNull:
                 return outcome && _analysis.Variables.HeldBy(config, isNull.Operand) ? null : config;
+            case IPropertyReferenceOperation { Property.Name: "IsCompletedSuccessfully", Instance: { } task } when _analysis.Variables.HeldBy(config, task):
+                // 'if (t.IsCompletedSuccessfully) t.Result.Release();': a task that did not complete successfully handed out no connection.
+                return outcome ? config : new PathState(ResourceStatus.Released, HolderSet.Empty, 0, config.Flags);
             case IBinaryOperation binary when binary.OperatorKind is BinaryOperatorKind.Equals or BinaryOperatorKind.NotEquals:
             {
                 if (IsNull(binary.RightOperand) || IsNull(binary.LeftOperand))

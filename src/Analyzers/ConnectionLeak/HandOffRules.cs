@@ -32,7 +32,34 @@ internal static class HandOffRules
     /// task it returns (seen where the task is awaited), so the call itself cannot throw.
     /// </summary>
     public static bool ThrowsOnlyIntoItsTask(IInvocationOperation invocation) =>
-        invocation.TargetMethod is { IsAsync: true } && invocation.Instance is null or IInstanceReferenceOperation;
+        IsAsync(invocation.TargetMethod) && invocation.Instance is null or IInstanceReferenceOperation;
+
+    /// <summary>
+    /// An <c>async</c> method: of the compilation, or of a referenced assembly, where the compiler marks each one with
+    /// <c>[AsyncStateMachine]</c>. Whatever its body throws goes into its task.
+    /// </summary>
+    public static bool IsAsync(IMethodSymbol method)
+    {
+        if (method.IsAsync)
+        {
+            return true;
+        }
+
+        if (method.Locations.Length > 0 && method.Locations[0].IsInSource)
+        {
+            return false;
+        }
+
+        foreach (var attribute in method.GetAttributes())
+        {
+            if (attribute.AttributeClass is { Name: "AsyncStateMachineAttribute", ContainingNamespace.Name: "CompilerServices" })
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
 
     /// <summary>A type of the framework or of a data provider (a command, a transaction): it never takes a connection over.</summary>
     public static bool IsFrameworkType(ITypeSymbol? type)

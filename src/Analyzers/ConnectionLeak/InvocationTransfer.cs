@@ -265,7 +265,8 @@ internal sealed class InvocationTransfer
             Effects.Escape();
         }
 
-        if (!HandOffRules.NeverThrows(method) && !HandOffRules.ThrowsOnlyIntoItsTask(invocation) && !GuardCalls.IsSatisfied(invocation, _analysis))
+        if (!HandOffRules.NeverThrows(method) && !HandOffRules.ThrowsOnlyIntoItsTask(invocation) && !IsAsyncOnTheAcquisitionsReceiver(invocation)
+            && !GuardCalls.IsSatisfied(invocation, _analysis))
         {
             Effects.MayThrow(invocation);
         }
@@ -280,4 +281,17 @@ internal sealed class InvocationTransfer
 
         return false;
     }
+
+    /// <summary>
+    /// <c>new[] { db.OpenAsync(), db.OpenAsync() }</c>: an <c>async</c> method called on the parameter or read-only field
+    /// whose call acquired the connection. That call proved it not null, and an <c>async</c> method throws only into its
+    /// task, so this call cannot throw before its task exists.
+    /// </summary>
+    private bool IsAsyncOnTheAcquisitionsReceiver(IInvocationOperation invocation) =>
+        invocation.Instance is not null
+        && _analysis.Site?.Invocation is { Instance: { } acquiredOn } acquisition
+        && !ReferenceEquals(acquisition, invocation)
+        && HandOffRules.IsAsync(invocation.TargetMethod)
+        && _analysis.Facts.Unchanging(invocation.Instance) is { } receiver
+        && SymbolEqualityComparer.Default.Equals(receiver, _analysis.Facts.Unchanging(acquiredOn));
 }

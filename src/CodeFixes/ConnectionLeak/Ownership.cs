@@ -175,6 +175,13 @@ internal sealed class Ownership
                     return;
                 }
 
+                if (_model.GetSymbolInfo(access).Symbol is IMethodSymbol)
+                {
+                    // 'Action release = conn.Release;': a delegate that may release it, or use it, whenever it is called.
+                    Unknown("a method of the connection is taken as a delegate");
+                    return;
+                }
+
                 Derived(access, owner: false, depth);
                 return;
             case ConditionalAccessExpressionSyntax conditional when conditional.Expression == expression:

@@ -154,13 +154,31 @@ internal sealed class ReleaseChooser
                 return Call(Reference(local), name, awaited: false, conditional: true);
             }
 
-            // The code's own release, as written; a comment above it moves with it, unless it explains a catch.
+            // The code's own release, as written; a comment above it or after it on its line moves with it, unless it explains a catch.
             var inCatch = statement.Ancestors().Any(a => a is CatchClauseSyntax);
-            var leading = !inCatch && Statements.HasCommentsOrDirectives(statement.GetLeadingTrivia()) ? statement.GetLeadingTrivia() : default;
-            return statement.WithoutTrivia().WithLeadingTrivia(leading).WithAdditionalAnnotations(MovedRelease);
+            var leading = !inCatch && Statements.HasCommentsOrDirectives(statement.GetLeadingTrivia()) ? FromFirstLine(statement.GetLeadingTrivia()) : default;
+            var trailing = !inCatch && Statements.HasCommentsOrDirectives(statement.GetTrailingTrivia()) ? statement.GetTrailingTrivia() : default;
+            return statement.WithoutTrivia().WithLeadingTrivia(leading).WithTrailingTrivia(trailing).WithAdditionalAnnotations(MovedRelease);
         }
 
         return ChooseFor(local.Type, Reference(local), position, needs);
+    }
+
+    /// <summary>The trivia from the indentation of its first comment or directive on: the blank lines above stay behind.</summary>
+    private static SyntaxTriviaList FromFirstLine(SyntaxTriviaList leading)
+    {
+        var first = 0;
+        while (first < leading.Count && (leading[first].IsKind(SyntaxKind.EndOfLineTrivia) || leading[first].IsKind(SyntaxKind.WhitespaceTrivia)))
+        {
+            first++;
+        }
+
+        if (first > 0 && leading[first - 1].IsKind(SyntaxKind.WhitespaceTrivia))
+        {
+            first--;
+        }
+
+        return TriviaList(leading.Skip(first));
     }
 
     /// <summary>The best release call the type offers, on <paramref name="target"/>.</summary>
@@ -328,6 +346,10 @@ internal sealed class ReleaseChooser
                     continue;
                 case BinaryExpressionSyntax { RawKind: (int)SyntaxKind.AsExpression } asExpression:
                     expression = asExpression.Left;
+                    continue;
+                case PostfixUnaryExpressionSyntax { RawKind: (int)SyntaxKind.SuppressNullableWarningExpression } forgiven:
+                    // x!.Release()
+                    expression = forgiven.Operand;
                     continue;
                 case IdentifierNameSyntax identifier:
                     return identifier.Identifier.ValueText == local.Name

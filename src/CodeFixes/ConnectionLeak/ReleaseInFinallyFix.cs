@@ -125,7 +125,7 @@ internal static class ReleaseInFinallyFix
 
                 tryStatement = TryStatement(Block(body), default, FinallyClause(Block(release)))
                     .WithLeadingTrivia(blankLines)
-                    .WithTrailingTrivia(statements[statements.Count - 1].GetTrailingTrivia());
+                    .WithTrailingTrivia(Statements.LineEnds(statements[statements.Count - 1].GetTrailingTrivia()));
                 replaced = statements.Count;
             }
 
@@ -199,7 +199,7 @@ internal static class ReleaseInFinallyFix
             var body = statements.Select(s => Statements.RemoveReleases(s, releases, release)).Where(s => s is not null).SelectMany(s => Statements.WithoutBareTry(s!)).ToList();
             var tryStatement = TryStatement(Block(body), default, FinallyClause(Block(release)))
                 .WithLeadingTrivia(SyntaxTriviaList.Empty)
-                .WithTrailingTrivia(statements[statements.Count - 1].GetTrailingTrivia())
+                .WithTrailingTrivia(Statements.LineEnds(statements[statements.Count - 1].GetTrailingTrivia()))
                 .WithAdditionalAnnotations(Formatter.Annotation);
             var members = currentUnit.Members.ToList();
             members.RemoveRange(index + 1, statements.Count);

@@ -571,6 +571,12 @@ internal static class Statements
     public static bool RunsCode(SyntaxNode node) =>
         node is InvocationExpressionSyntax or AwaitExpressionSyntax or BaseObjectCreationExpressionSyntax;
 
+    /// <summary>
+    /// The line ends of a statement's trailing trivia, for a statement that wraps it: a comment after the statement
+    /// stays with the statement (or with the release that moves), not written a second time after the wrapper.
+    /// </summary>
+    public static SyntaxTriviaList LineEnds(SyntaxTriviaList trailing) => TriviaList(trailing.Where(t => t.IsKind(SyntaxKind.EndOfLineTrivia)));
+
     public static bool HasCommentsOrDirectives(SyntaxTriviaList trivia) =>
         trivia.Any(t => t.IsKind(SyntaxKind.SingleLineCommentTrivia) || t.IsKind(SyntaxKind.MultiLineCommentTrivia) || t.IsDirective);
 

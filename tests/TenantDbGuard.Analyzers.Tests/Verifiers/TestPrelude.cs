@@ -46,7 +46,11 @@ internal static class TestPrelude
             public sealed class Pool
             {
                 public PooledConnection GetConnection() => new PooledConnection();
-                public Task<PooledConnection> GetConnectionAsync(CancellationToken cancellationToken = default) => Task.FromResult(new PooledConnection());
+                public async Task<PooledConnection> GetConnectionAsync(CancellationToken cancellationToken = default)
+                {
+                    await Task.Yield();
+                    return new PooledConnection();
+                }
                 public string GetConnectionString() => "";
             }
 
