@@ -1258,4 +1258,144 @@ public sealed class ConnectionLeakCodeFixStatementsTests
             }
         }
         """);
+
+    // ---------------------------------------------------------------- shapes the other helpers tell apart
+
+    [Fact]
+    public Task A_value_assigned_to_a_local_declared_before_gets_a_new_local() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                var rows = 0;
+                rows = [|pool.GetConnection()|].Execute("delete from sessions");
+                return rows;
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                var rows = 0;
+                var connection = pool.GetConnection();
+                try
+                {
+                    rows = connection.Execute("delete from sessions");
+                }
+                finally
+                {
+                    connection.Release();
+                }
+
+                return rows;
+            }
+        }
+        """, ReleaseInFinally);
+
+    [Fact]
+    public Task An_if_without_braces_whose_condition_runs_code_stays_when_its_release_moves_out() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                var rows = conn.Execute("update a set b = 1");
+                if (conn.Execute("select 1") > 0)
+                    conn.Release();
+
+                return rows;
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    var rows = conn.Execute("update a set b = 1");
+                    if (conn.Execute("select 1") > 0)
+                    {
+                    }
+
+                    return rows;
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """, ReleaseInFinally);
+
+    [Fact]
+    public Task A_catch_that_only_released_goes_from_a_try_that_is_the_body_of_an_if_and_its_finally_stays() => Verify.VerifyCodeFixAsync("""
+        using System;
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, bool audit)
+            {
+                var conn = [|pool.GetConnection()|];
+                var rows = conn.Execute("update a set b = 1");
+                if (audit)
+                    try
+                    {
+                        rows += conn.Execute("insert into audit values (1)");
+                    }
+                    catch (InvalidOperationException)
+                    {
+                        conn.Release();
+                        throw;
+                    }
+                    finally
+                    {
+                        Log.Info("audited");
+                    }
+
+                conn.Release();
+                return rows;
+            }
+        }
+        """, """
+        using System;
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, bool audit)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    var rows = conn.Execute("update a set b = 1");
+                    if (audit)
+                        try
+                        {
+                            rows += conn.Execute("insert into audit values (1)");
+                        }
+                        finally
+                        {
+                            Log.Info("audited");
+                        }
+                    return rows;
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """, ReleaseInFinally);
 }
