@@ -961,4 +961,481 @@ public sealed class ConnectionLeakCodeFixStatementsTests
             }
         }
         """, ReleaseInFinally);
+
+    // ---------------------------------------------------------------- where the code's own release reaches
+
+    [Theory]
+    [InlineData("for (var i = 0; i < ids.Length; i++)", "")]
+    [InlineData("foreach (var id in ids)", "")]
+    [InlineData("while (ids.Length > 0)", "")]
+    [InlineData("do", "while (ids.Length > 0);")]
+    public Task A_return_a_loop_brings_the_code_s_own_release_back_to_gets_no_fix(string head, string tail) => NoFixVerifier.VerifyAsync($$"""
+        using Prelude;
+
+        class C
+        {
+            PooledConnection? Open(Pool pool, int[] ids)
+            {
+                var conn = [|pool.GetConnection()|];
+                var released = false;
+                {{head}}
+                {
+                    if (released)
+                    {
+                        return null;
+                    }
+
+                    if (conn.Execute("select 1") == 0)
+                    {
+                        conn.Release();
+                        released = true;
+                    }
+                }
+                {{tail}}
+
+                return released ? null : conn;
+            }
+        }
+        """);
+
+    [Fact]
+    public Task A_return_before_a_loop_that_releases_gets_its_own_release() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            PooledConnection? Open(Pool pool, int[] ids, bool early)
+            {
+                var conn = [|pool.GetConnection()|];
+                conn.Execute("set names utf8mb4");
+                if (early)
+                {
+                    return null;
+                }
+
+                foreach (var id in ids)
+                {
+                    if (conn.Execute("select " + id) == 0)
+                    {
+                        conn.Release();
+                        return null;
+                    }
+                }
+
+                return conn;
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            PooledConnection? Open(Pool pool, int[] ids, bool early)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    conn.Execute("set names utf8mb4");
+                    if (early)
+                    {
+                        conn.Release();
+                        return null;
+                    }
+
+                    foreach (var id in ids)
+                    {
+                        if (conn.Execute("select " + id) == 0)
+                        {
+                            conn.Release();
+                            return null;
+                        }
+                    }
+
+                    return conn;
+                }
+                catch
+                {
+                    conn.Release();
+                    throw;
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task A_return_a_goto_brings_the_code_s_own_release_back_to_gets_no_fix() => NoFixVerifier.VerifyAsync("""
+        using Prelude;
+
+        class C
+        {
+            PooledConnection? Open(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                var released = false;
+            again:
+                if (released)
+                {
+                    return null;
+                }
+
+                if (conn.Execute("select 1") == 0)
+                {
+                    conn.Release();
+                    released = true;
+                }
+
+                if (released)
+                {
+                    goto again;
+                }
+
+                return conn;
+            }
+        }
+        """);
+
+    [Fact]
+    public Task A_return_a_goto_jumps_forward_to_after_the_code_s_own_release_gets_no_fix() => NoFixVerifier.VerifyAsync("""
+        using Prelude;
+
+        class C
+        {
+            PooledConnection? Open(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                if (conn.Execute("select 1") == 0)
+                {
+                    conn.Release();
+                    goto none;
+                }
+
+                return conn;
+            none:
+                return null;
+            }
+        }
+        """);
+
+    [Fact]
+    public Task A_return_in_a_catch_after_a_try_that_releases_gets_no_fix() => NoFixVerifier.VerifyAsync("""
+        using System;
+        using Prelude;
+
+        class C
+        {
+            PooledConnection? Open(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                var ok = false;
+                try
+                {
+                    ok = conn.Execute("select 1") > 0;
+                    if (!ok)
+                    {
+                        conn.Release();
+                    }
+                }
+                catch (InvalidOperationException)
+                {
+                    return null;
+                }
+
+                return ok ? conn : null;
+            }
+        }
+        """);
+
+    [Theory]
+    [InlineData("if (early)\n            {\n                return null;\n            }\n\n            conn.Execute(\"select 1\");\n            ok = true;\n        }")]
+    [InlineData("conn.Execute(\"select 1\");\n            ok = true;\n        }\n        catch (InvalidOperationException)\n        {\n            return null;\n        }")]
+    public Task A_return_in_a_try_whose_finally_releases_gets_no_fix(string tryAndCatches) => NoFixVerifier.VerifyAsync($$"""
+        using System;
+        using Prelude;
+
+        class C
+        {
+            PooledConnection? Open(Pool pool, bool early)
+            {
+                var conn = [|pool.GetConnection()|];
+                var ok = false;
+                try
+                {
+                    {{tryAndCatches}}
+                finally
+                {
+                    if (!ok)
+                    {
+                        conn.Release();
+                    }
+                }
+
+                return conn;
+            }
+        }
+        """);
+
+    [Fact]
+    public Task A_return_in_another_switch_section_than_the_release_gets_its_own_release() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            PooledConnection? Open(Pool pool, int mode)
+            {
+                var conn = [|pool.GetConnection()|];
+                var released = false;
+                switch (conn.Execute("select 1"))
+                {
+                    case 0:
+                        conn.Release();
+                        released = true;
+                        break;
+                    case 1:
+                        return null;
+                }
+
+                return released ? null : conn;
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            PooledConnection? Open(Pool pool, int mode)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    var released = false;
+                    switch (conn.Execute("select 1"))
+                    {
+                        case 0:
+                            conn.Release();
+                            released = true;
+                            break;
+                        case 1:
+                            conn.Release();
+                            return null;
+                    }
+
+                    return released ? null : conn;
+                }
+                catch
+                {
+                    conn.Release();
+                    throw;
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task A_return_a_goto_case_brings_the_code_s_own_release_to_gets_no_fix() => NoFixVerifier.VerifyAsync("""
+        using Prelude;
+
+        class C
+        {
+            PooledConnection? Open(Pool pool, int mode)
+            {
+                var conn = [|pool.GetConnection()|];
+                var released = false;
+                switch (conn.Execute("select 1"))
+                {
+                    case 0:
+                        conn.Release();
+                        released = true;
+                        goto case 1;
+                    case 1:
+                        return null;
+                }
+
+                return released ? null : conn;
+            }
+        }
+        """);
+
+    [Fact]
+    public Task An_early_return_without_braces_gets_braces_around_its_release() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            PooledConnection? Open(Pool pool, bool early)
+            {
+                var conn = [|pool.GetConnection()|];
+                conn.Execute("set names utf8mb4");
+                if (early)
+                    return null;
+
+                return conn;
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            PooledConnection? Open(Pool pool, bool early)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    conn.Execute("set names utf8mb4");
+                    if (early)
+                    {
+                        conn.Release();
+                        return null;
+                    }
+
+                    return conn;
+                }
+                catch
+                {
+                    conn.Release();
+                    throw;
+                }
+            }
+        }
+        """);
+
+    // ---------------------------------------------------------------- shapes the other helpers tell apart
+
+    [Fact]
+    public Task A_value_assigned_to_a_local_declared_before_gets_a_new_local() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                var rows = 0;
+                rows = [|pool.GetConnection()|].Execute("delete from sessions");
+                return rows;
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                var rows = 0;
+                var connection = pool.GetConnection();
+                try
+                {
+                    rows = connection.Execute("delete from sessions");
+                }
+                finally
+                {
+                    connection.Release();
+                }
+
+                return rows;
+            }
+        }
+        """, ReleaseInFinally);
+
+    [Fact]
+    public Task An_if_without_braces_whose_condition_runs_code_stays_when_its_release_moves_out() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                var rows = conn.Execute("update a set b = 1");
+                if (conn.Execute("select 1") > 0)
+                    conn.Release();
+
+                return rows;
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    var rows = conn.Execute("update a set b = 1");
+                    if (conn.Execute("select 1") > 0)
+                    {
+                    }
+
+                    return rows;
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """, ReleaseInFinally);
+
+    [Fact]
+    public Task A_catch_that_only_released_goes_from_a_try_that_is_the_body_of_an_if_and_its_finally_stays() => Verify.VerifyCodeFixAsync("""
+        using System;
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, bool audit)
+            {
+                var conn = [|pool.GetConnection()|];
+                var rows = conn.Execute("update a set b = 1");
+                if (audit)
+                    try
+                    {
+                        rows += conn.Execute("insert into audit values (1)");
+                    }
+                    catch (InvalidOperationException)
+                    {
+                        conn.Release();
+                        throw;
+                    }
+                    finally
+                    {
+                        Log.Info("audited");
+                    }
+
+                conn.Release();
+                return rows;
+            }
+        }
+        """, """
+        using System;
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, bool audit)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    var rows = conn.Execute("update a set b = 1");
+                    if (audit)
+                        try
+                        {
+                            rows += conn.Execute("insert into audit values (1)");
+                        }
+                        finally
+                        {
+                            Log.Info("audited");
+                        }
+                    return rows;
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """, ReleaseInFinally);
 }

@@ -196,7 +196,8 @@ internal static class Statements
     /// <summary>
     /// Can control go from <paramref name="from"/> on to <paramref name="to"/> (at least on some path)? Conservative:
     /// true unless a <c>return</c> or <c>throw</c> after <paramref name="from"/> ends every way there, or
-    /// <paramref name="to"/> is in another branch of an <c>if</c> or <c>switch</c>, or comes first outside any loop.
+    /// <paramref name="to"/> is in another branch of an <c>if</c> or <c>switch</c>, or comes first outside any loop and
+    /// any <c>finally</c> that holds <paramref name="from"/>.
     /// </summary>
     public static bool MayReach(StatementSyntax from, SyntaxNode to)
     {
@@ -205,6 +206,12 @@ internal static class Statements
             || enclosing.LastOrDefault() is { } body && body.DescendantNodes(n => !FunctionContext.IsFunction(n)).Any(n => n is GotoStatementSyntax))
         {
             // A loop (or a goto) can bring control back to a statement written before.
+            return true;
+        }
+
+        if (enclosing.Any(a => a is FinallyClauseSyntax { Parent: { } tryStatement } && tryStatement.Span.Contains(to.Span)))
+        {
+            // A finally runs after every return of its try and catches.
             return true;
         }
 
@@ -612,16 +619,18 @@ internal static class Statements
             .WithTriviaFrom(declaration);
     }
 
-    /// <summary><c>return x;</c> becomes <c>{ release; return x; }</c>, or the release goes before it in its block.</summary>
+    /// <summary>
+    /// <c>return x;</c> becomes <c>{ release; return x; }</c>, or the release goes before it in its block or switch section.
+    /// </summary>
     public static StatementSyntax ReleaseBefore(ReturnStatementSyntax returnStatement, StatementSyntax release)
     {
         var released = release.WithoutLeadingTrivia().WithAdditionalAnnotations(Formatter.Annotation);
-        return returnStatement.Parent is BlockSyntax
+        return returnStatement.Parent is BlockSyntax or SwitchSectionSyntax
             ? Block(released, returnStatement.WithoutLeadingTrivia()).WithLeadingTrivia(returnStatement.GetLeadingTrivia()).WithAdditionalAnnotations(UnwrapMarker, Formatter.Annotation)
             : Block(released, returnStatement.WithoutTrivia()).WithTriviaFrom(returnStatement).WithAdditionalAnnotations(Formatter.Annotation);
     }
 
-    /// <summary>Splices the blocks <see cref="ReleaseBefore"/> marked into the block around them.</summary>
+    /// <summary>Splices the blocks <see cref="ReleaseBefore"/> marked into the block or switch section around them.</summary>
     public static TNode Flatten<TNode>(TNode node)
         where TNode : SyntaxNode => (TNode)new BlockFlattener().Visit(node)!;
 
@@ -641,26 +650,37 @@ internal static class Statements
         public override SyntaxNode? VisitBlock(BlockSyntax node)
         {
             var visited = (BlockSyntax)base.VisitBlock(node)!;
-            if (!visited.Statements.Any(s => s.HasAnnotation(UnwrapMarker)))
+            return visited.WithStatements(Spliced(visited.Statements));
+        }
+
+        public override SyntaxNode? VisitSwitchSection(SwitchSectionSyntax node)
+        {
+            var visited = (SwitchSectionSyntax)base.VisitSwitchSection(node)!;
+            return visited.WithStatements(Spliced(visited.Statements));
+        }
+
+        private static SyntaxList<StatementSyntax> Spliced(SyntaxList<StatementSyntax> statements)
+        {
+            if (!statements.Any(s => s.HasAnnotation(UnwrapMarker)))
             {
-                return visited;
+                return statements;
             }
 
-            var statements = new List<StatementSyntax>();
-            foreach (var statement in visited.Statements)
+            var spliced = new List<StatementSyntax>();
+            foreach (var statement in statements)
             {
                 if (statement is BlockSyntax inner && inner.HasAnnotation(UnwrapMarker))
                 {
-                    statements.Add(inner.Statements[0].WithLeadingTrivia(inner.GetLeadingTrivia()));
-                    statements.AddRange(inner.Statements.Skip(1));
+                    spliced.Add(inner.Statements[0].WithLeadingTrivia(inner.GetLeadingTrivia()));
+                    spliced.AddRange(inner.Statements.Skip(1));
                 }
                 else
                 {
-                    statements.Add(statement);
+                    spliced.Add(statement);
                 }
             }
 
-            return visited.WithStatements(List(statements));
+            return List(spliced);
         }
     }
 }
