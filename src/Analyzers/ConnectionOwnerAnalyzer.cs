@@ -159,9 +159,14 @@ public sealed class ConnectionOwnerAnalyzer : DiagnosticAnalyzer
 
             // Opened only for the length of a call: every open of the member (lambdas and local functions counted) is in a
             // method that closes it again on every path, and nothing stores a connection in it. Between calls it holds
-            // none, and there is nothing for the type to release.
-            var (closingOpeners, closedOpens) = OwnerWalk.OpenersThatClose(type, member, rules, summaries, context.CancellationToken);
-            if (members[member].Stores == 0 && closedOpens > 0 && closedOpens == members[member].Opens)
+            // none, and there is nothing for the type to release. The methods are walked only where the answer is used:
+            // here, or below for a type that is not disposable.
+            var usage = members[member];
+            var releasedByOwnMethods = entries.Count == 0 && !Disposable(type);
+            var (closingOpeners, closedOpens) = usage.Stores == 0 || releasedByOwnMethods
+                ? OwnerWalk.OpenersThatClose(type, member, rules, summaries, context.CancellationToken)
+                : (new List<IMethodSymbol>(), 0);
+            if (usage.Stores == 0 && closedOpens > 0 && closedOpens == usage.Opens)
             {
                 continue;
             }
@@ -169,7 +174,7 @@ public sealed class ConnectionOwnerAnalyzer : DiagnosticAnalyzer
             // A type that is not disposable may still give the member back in a method of its own, which something else calls
             // ('CloseUpgradeConnection()', called by the scope it hands out): that method is the one to walk. One that
             // opens the member itself and closes it again is not such a method.
-            var memberEntries = entries.Count == 0 && !Disposable(type)
+            var memberEntries = releasedByOwnMethods
                 ? MethodsReleasing(type, member, rules, context.CancellationToken).Where(m => !closingOpeners.Contains(m, SymbolEqualityComparer.Default)).ToList()
                 : entries;
             if (memberEntries.Count == 0 && !Disposable(type) && LambdaReleases(type, member, context.CancellationToken))
