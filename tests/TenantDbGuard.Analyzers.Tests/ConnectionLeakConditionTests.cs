@@ -310,6 +310,12 @@ public sealed class ConnectionLeakConditionTests
     [InlineData("null != _external ? _external : OPEN", "null == _external")]
     [InlineData("!(_external == null) ? _external : OPEN", "!borrowed")]
     [InlineData("this._external ?? OPEN", "this._external == null")]
+    [InlineData("_external ?? OPEN", "conn != _external")]
+    [InlineData("_external ?? OPEN", "_external != conn")]
+    [InlineData("_external ?? OPEN", "!(conn == _external)")]
+    [InlineData("_external ?? OPEN", "!ReferenceEquals(conn, _external)")]
+    [InlineData("_external is null ? OPEN : _external", "!object.ReferenceEquals(_external, conn)")]
+    [InlineData("_external ?? OPEN", "_external == default")]
     public Task Release_under_a_repeated_test_that_proves_the_method_opened_it_is_not_reported(string acquisition, string condition) =>
         Verify.VerifyAnalyzerAsync(OwnedUnder(acquisition, condition).Replace("{|#0:_dataSource.OpenConnection()|}", "_dataSource.OpenConnection()"));
 
@@ -327,6 +333,9 @@ public sealed class ConnectionLeakConditionTests
     [InlineData("_external is null ? OPEN : _external", "!owned")]
     [InlineData("_external is not null ? _external : OPEN", "_external is not null")]
     [InlineData("null != _external ? _external : OPEN", "null != _external")]
+    [InlineData("_external ?? OPEN", "conn == _external")]
+    [InlineData("_external ?? OPEN", "ReferenceEquals(_external, conn)")]
+    [InlineData("_external ?? OPEN", "(object)_dataSource == _external")]
     public Task Release_under_a_repeated_test_that_proves_the_connection_is_borrowed_is_reported(string acquisition, string condition) =>
         Verify.VerifyAnalyzerAsync(OwnedUnder(acquisition, condition),
             Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 22"));
@@ -372,6 +381,117 @@ public sealed class ConnectionLeakConditionTests
     public Task Release_under_the_opposite_of_the_bool_parameter_that_chose_to_open_is_reported(string condition) =>
         Verify.VerifyAnalyzerAsync(OwnedByParameter(condition),
             Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 11"));
+
+    // ---------------------------------------------------------------- what a repeated test remembers, and what it does not
+
+    private static string ReplicaUnder(string firstTest, string secondTest, string field = "private readonly MySqlConnection? _primary;", string between = "") => $$"""
+        using MySqlConnector;
+
+        sealed class Mirror
+        {
+            private readonly MySqlDataSource _dataSource;
+            {{field}}
+
+            public Mirror(MySqlDataSource dataSource, MySqlConnection? primary)
+            {
+                _dataSource = dataSource;
+                _primary = primary;
+            }
+
+            public void Copy(MySqlConnection? other)
+            {
+                MySqlConnection? replica = null;
+                if ({{firstTest}})
+                {
+                    replica = {|#0:_dataSource.OpenConnection()|};
+                }
+        {{between}}
+                if ({{secondTest}})
+                {
+                    return;
+                }
+
+                replica?.Dispose();
+            }
+        }
+        """;
+
+    [Theory]
+    [InlineData("_primary != null", "_primary == null")]
+    [InlineData("_primary is not null", "_primary is null")]
+    [InlineData("_primary == null", "_primary != null")]
+    [InlineData("null == _primary", "!(_primary is null)")]
+    public Task Acquired_under_a_test_whose_opposite_returns_later_is_not_reported(string firstTest, string secondTest) =>
+        // The return is only taken when the connection was never opened: either outcome of the first test is remembered.
+        Verify.VerifyAnalyzerAsync(ReplicaUnder(firstTest, secondTest).Replace("{|#0:", "").Replace("|}", ""));
+
+    [Theory]
+    [InlineData("_primary != null", "_primary != null")]
+    [InlineData("_primary is not null", "!(_primary is null)")]
+    [InlineData("_primary == null", "_primary is null")]
+    public Task Acquired_under_a_test_that_returns_again_later_is_reported(string firstTest, string secondTest) =>
+        // Both tests have the same outcome on the path that opened: it returns with the connection.
+        Verify.VerifyAnalyzerAsync(ReplicaUnder(firstTest, secondTest),
+            Verify.Diagnostic().WithLocation(0).WithArguments("'replica'", "on the path that leaves the method after line 22"));
+
+    [Fact]
+    public Task A_field_the_method_assigns_between_its_tests_proves_nothing() =>
+        // '_primary' is null when the connection is opened, and no longer null at the second test.
+        Verify.VerifyAnalyzerAsync(ReplicaUnder("_primary == null", "_primary != null", field: "private MySqlConnection? _primary;", between: "        _primary = other;"),
+            Verify.Diagnostic().WithLocation(0).WithArguments("'replica'", "on the path that leaves the method after line 22"));
+
+    [Fact]
+    public Task A_field_assigned_in_a_condition_between_its_tests_proves_nothing() =>
+        Verify.VerifyAnalyzerAsync(ReplicaUnder("_primary == null", "_primary != null", field: "private MySqlConnection? _primary;", between: "        if ((_primary = other) is null) System.Console.WriteLine();"),
+            Verify.Diagnostic().WithLocation(0).WithArguments("'replica'", "on the path that leaves the method after line 22"));
+
+    [Fact]
+    public Task A_parameter_the_method_assigns_between_its_tests_proves_nothing() => Verify.VerifyAnalyzerAsync("""
+        using MySqlConnector;
+
+        sealed class Mirror
+        {
+            public void Copy(MySqlDataSource dataSource, MySqlConnection? primary, MySqlConnection other)
+            {
+                MySqlConnection? replica = null;
+                if (primary == null)
+                {
+                    replica = {|#0:dataSource.OpenConnection()|};
+                }
+
+                primary = other;
+                if (primary != null)
+                {
+                    return;
+                }
+
+                replica?.Dispose();
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'replica'", "on the path that leaves the method after line 14"));
+
+    [Fact]
+    public Task A_field_tested_three_times_is_remembered() =>
+        Verify.VerifyAnalyzerAsync(ReplicaUnder("_primary != null", "_primary == null", between: "        if (_primary is null) System.Console.WriteLine();").Replace("{|#0:", "").Replace("|}", ""));
+
+    [Fact]
+    public Task A_bool_local_given_two_values_proves_nothing() =>
+        // 'mirrored' says what '_primary' was only until it is set again.
+        Verify.VerifyAnalyzerAsync(ReplicaUnder("_primary != null", "!mirrored", between: """
+                    var mirrored = _primary != null;
+                    if (other is null)
+                    {
+                        mirrored = true;
+                    }
+            """),
+            Verify.Diagnostic().WithLocation(0).WithArguments("'replica'", "on the path that leaves the method after line 26"));
+
+    [Fact]
+    public Task A_bool_local_given_one_value_is_remembered() =>
+        Verify.VerifyAnalyzerAsync(ReplicaUnder("_primary != null", "!mirrored", between: """
+                    var mirrored = _primary != null;
+            """).Replace("{|#0:", "").Replace("|}", ""));
 
     // ---------------------------------------------------------------- a 'released' flag in any spelling
 

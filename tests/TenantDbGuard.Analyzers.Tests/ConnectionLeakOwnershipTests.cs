@@ -803,6 +803,14 @@ public sealed class ConnectionLeakOwnershipTests
         Verify.VerifyAnalyzerAsync(TasksOfTwoPools(second),
             Verify.Diagnostic().WithLocation(0).WithArguments("The result of 'GetConnectionAsync'", "if an exception is thrown at line 10"));
 
+    [Fact]
+    public Task Tasks_of_an_async_method_called_twice_on_a_field_that_may_change_are_reported() =>
+        // Unlike a read-only field, '_current' may be set to null between the two calls.
+        Verify.VerifyAnalyzerAsync(TasksOfTwoPools("_current.GetConnectionAsync()")
+                .Replace("{|#0:pool.GetConnectionAsync()|}", "{|#0:_current.GetConnectionAsync()|}")
+                .Replace("private readonly Pool _pool = new();", "private Pool _current = new();"),
+            Verify.Diagnostic().WithLocation(0).WithArguments("The result of 'GetConnectionAsync'", "if an exception is thrown at line 10"));
+
     // ---------------------------------------------------------------- copies, coalescing stores and ownership flags
 
     [Fact]

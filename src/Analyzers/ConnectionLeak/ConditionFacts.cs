@@ -94,9 +94,37 @@ internal sealed class ConditionFacts
                 return Stable(isPattern.Value, depth) is { } notNullTested ? (notNullTested, false) : null;
             case ILocalReferenceOperation { Local: { Type.SpecialType: SpecialType.System_Boolean } local } when !local.IsRef:
                 // 'var owned = _external is null; ... if (owned)': a local assigned once from a remembered condition.
-                return _analysis.Origins.ValuesOf(local).Count == 1 ? Read(_analysis.Origins.SingleValue(local), depth + 1) : null;
+                return Read(_analysis.Origins.SingleValue(local), depth + 1);
             case { Type.SpecialType: SpecialType.System_Boolean } flag when Stable(flag, depth) is { } boolean:
                 return (boolean, true);
+            default:
+                return null;
+        }
+    }
+
+    /// <summary>
+    /// Has an earlier test on the path said that <paramref name="operand"/>, a field or parameter that the method tests
+    /// more than once, is null?
+    /// </summary>
+    public bool IsKnownNull(PathState state, IOperation operand) =>
+        Indexes.Count > 0
+        && Stable(operand, depth: 0) is { } symbol
+        && Indexes.TryGetValue(symbol, out var index)
+        && (state.Flags & (1UL << (FirstBit + index))) != 0;
+
+    /// <summary>
+    /// The two operands of an identity comparison that is not a null test (<c>a == b</c>, <c>a != b</c>,
+    /// <c>ReferenceEquals(a, b)</c>); null for any other condition.
+    /// </summary>
+    public static (IOperation Left, IOperation Right)? ComparedOperands(IOperation? condition)
+    {
+        switch (TrackedVariables.Unwrap(condition))
+        {
+            case IBinaryOperation { OperatorKind: BinaryOperatorKind.Equals or BinaryOperatorKind.NotEquals } binary
+                when !IsNull(binary.LeftOperand) && !IsNull(binary.RightOperand) && BoolConstant(binary.LeftOperand) is null && BoolConstant(binary.RightOperand) is null:
+                return (binary.LeftOperand, binary.RightOperand);
+            case IInvocationOperation { TargetMethod: { Name: nameof(ReferenceEquals), IsStatic: true, ContainingType.SpecialType: SpecialType.System_Object }, Arguments.Length: 2 } call:
+                return (call.Arguments[0].Value, call.Arguments[1].Value);
             default:
                 return null;
         }
@@ -204,9 +232,26 @@ internal sealed class ConditionFacts
         var tests = new Dictionary<ISymbol, int>(SymbolEqualityComparer.Default);
         foreach (var block in _analysis.Graph.Blocks)
         {
-            if (block.ConditionalSuccessor is not null && Read(block.BranchValue, depth: 0) is var (symbol, _))
+            if (block.ConditionalSuccessor is null)
             {
-                tests[symbol] = tests.TryGetValue(symbol, out var count) ? count + 1 : 1;
+                continue;
+            }
+
+            if (Read(block.BranchValue, depth: 0) is var (symbol, _))
+            {
+                Count(tests, symbol);
+            }
+            else if (ComparedOperands(Negations(block.BranchValue)) is var (left, right))
+            {
+                // 'if (conn != _external) conn.Dispose();': a test of what '_external ?? Open()' chose, which the
+                // refinement reads once the path knows whether '_external' is null.
+                foreach (var operand in new[] { left, right })
+                {
+                    if (Stable(operand, depth: 0) is { } compared)
+                    {
+                        Count(tests, compared);
+                    }
+                }
             }
         }
 
@@ -229,6 +274,20 @@ internal sealed class ConditionFacts
         }
 
         return indexes;
+    }
+
+    private static void Count(Dictionary<ISymbol, int> tests, ISymbol symbol) =>
+        tests[symbol] = tests.TryGetValue(symbol, out var count) ? count + 1 : 1;
+
+    private static IOperation? Negations(IOperation? condition)
+    {
+        var operation = TrackedVariables.Unwrap(condition);
+        while (operation is IUnaryOperation { OperatorKind: UnaryOperatorKind.Not } not)
+        {
+            operation = TrackedVariables.Unwrap(not.Operand);
+        }
+
+        return operation;
     }
 
     private IEnumerable<IOperation> AllOperations()

@@ -55,6 +55,9 @@ internal sealed class ConditionRefinement
                 return flag == outcome ? config : null;
             case IIsNullOperation isNull:
                 return outcome && _analysis.Variables.HeldBy(config, isNull.Operand) ? null : config;
+            case IInvocationOperation when ConditionFacts.ComparedOperands(condition) is var (left, right) && ComparesHeldWithNull(config, left, right):
+                // 'ReferenceEquals(conn, _external)'.
+                return outcome ? null : config;
             case IPropertyReferenceOperation { Property.Name: "IsCompletedSuccessfully", Instance: { } task } when _analysis.Variables.HeldBy(config, task):
                 // 'if (t.IsCompletedSuccessfully) t.Result.Release();': a task that did not complete successfully handed out no connection.
                 return outcome ? config : new PathState(ResourceStatus.Released, HolderSet.Empty, 0, config.Flags);
@@ -65,6 +68,11 @@ internal sealed class ConditionRefinement
                     var equalWhen = binary.OperatorKind == BinaryOperatorKind.Equals ? outcome : !outcome;
                     var variable = IsNull(binary.RightOperand) ? binary.LeftOperand : binary.RightOperand;
                     return equalWhen && _analysis.Variables.HeldBy(config, variable) ? null : config;
+                }
+
+                if (ConditionFacts.ComparedOperands(binary) is var (left, right) && ComparesHeldWithNull(config, left, right))
+                {
+                    return (binary.OperatorKind == BinaryOperatorKind.Equals) == outcome ? null : config;
                 }
 
                 return RefineOpen(config, binary, outcome);
@@ -96,6 +104,15 @@ internal sealed class ConditionRefinement
                 return config;
         }
     }
+
+    /// <summary>
+    /// Does the comparison of <paramref name="left"/> and <paramref name="right"/> compare a variable that holds the
+    /// connection on this path with a field or parameter the path knows to be null (<c>var conn = _external ?? Open();
+    /// ... if (conn != _external) conn.Dispose();</c> on the branch that opened)? The two are never the same then.
+    /// </summary>
+    private bool ComparesHeldWithNull(PathState config, IOperation left, IOperation right) =>
+        (_analysis.Variables.HeldBy(config, left) && _analysis.Facts.IsKnownNull(config, right))
+        || (_analysis.Variables.HeldBy(config, right) && _analysis.Facts.IsKnownNull(config, left));
 
     /// <summary>
     /// After a release: a released connection is not open, and a 'released' flag set on this path is true. A branch that

@@ -22,10 +22,14 @@ internal static class HandOffRules
     public static bool IsTaskCombinator(IMethodSymbol method) =>
         method is { IsStatic: true, IsGenericMethod: true, Name: "WhenAll" or "WhenAny", ContainingType: { Name: "Task", ContainingNamespace.Name: "Tasks" } };
 
-    /// <summary>Calls that cannot throw on valid arguments: <c>Interlocked</c>, <c>Volatile</c>, <c>GC.SuppressFinalize(this)</c>.</summary>
+    /// <summary>
+    /// Calls that cannot throw on valid arguments: <c>Interlocked</c>, <c>Volatile</c>, <c>GC.SuppressFinalize(this)</c>,
+    /// <c>object.ReferenceEquals</c>.
+    /// </summary>
     public static bool NeverThrows(IMethodSymbol method) =>
         method.ContainingType is { Name: "Interlocked" or "Volatile", ContainingNamespace.Name: "Threading" }
-        || method is { Name: "SuppressFinalize", ContainingType: { Name: "GC", ContainingNamespace.Name: "System" } };
+        || method is { Name: "SuppressFinalize", ContainingType: { Name: "GC", ContainingNamespace.Name: "System" } }
+        || method is { Name: nameof(ReferenceEquals), IsStatic: true, ContainingType.SpecialType: SpecialType.System_Object };
 
     /// <summary>
     /// A call to an <c>async</c> method of the compilation, static or on <c>this</c>: whatever its body throws goes into the
