@@ -113,15 +113,14 @@ internal sealed class ConditionFacts
         && (state.Flags & (1UL << (FirstBit + index))) != 0;
 
     /// <summary>
-    /// The two operands of an identity comparison that is not a null test (<c>a == b</c>, <c>a != b</c>,
-    /// <c>ReferenceEquals(a, b)</c>); null for any other condition.
+    /// The two operands of a comparison (<c>a == b</c>, <c>a != b</c>, <c>ReferenceEquals(a, b)</c>); null for any
+    /// other condition. A comparison with a constant is read as such before this is asked.
     /// </summary>
     public static (IOperation Left, IOperation Right)? ComparedOperands(IOperation? condition)
     {
         switch (TrackedVariables.Unwrap(condition))
         {
-            case IBinaryOperation { OperatorKind: BinaryOperatorKind.Equals or BinaryOperatorKind.NotEquals } binary
-                when !IsNull(binary.LeftOperand) && !IsNull(binary.RightOperand) && BoolConstant(binary.LeftOperand) is null && BoolConstant(binary.RightOperand) is null:
+            case IBinaryOperation { OperatorKind: BinaryOperatorKind.Equals or BinaryOperatorKind.NotEquals } binary:
                 return (binary.LeftOperand, binary.RightOperand);
             case IInvocationOperation { TargetMethod: { Name: nameof(ReferenceEquals), IsStatic: true, ContainingType.SpecialType: SpecialType.System_Object }, Arguments.Length: 2 } call:
                 return (call.Arguments[0].Value, call.Arguments[1].Value);
@@ -241,7 +240,7 @@ internal sealed class ConditionFacts
             {
                 Count(tests, symbol);
             }
-            else if (ComparedOperands(Negations(block.BranchValue)) is var (left, right))
+            else if (ComparedOperands(block.BranchValue) is var (left, right))
             {
                 // 'if (conn != _external) conn.Dispose();': a test of what '_external ?? Open()' chose, which the
                 // refinement reads once the path knows whether '_external' is null.
@@ -278,17 +277,6 @@ internal sealed class ConditionFacts
 
     private static void Count(Dictionary<ISymbol, int> tests, ISymbol symbol) =>
         tests[symbol] = tests.TryGetValue(symbol, out var count) ? count + 1 : 1;
-
-    private static IOperation? Negations(IOperation? condition)
-    {
-        var operation = TrackedVariables.Unwrap(condition);
-        while (operation is IUnaryOperation { OperatorKind: UnaryOperatorKind.Not } not)
-        {
-            operation = TrackedVariables.Unwrap(not.Operand);
-        }
-
-        return operation;
-    }
 
     private IEnumerable<IOperation> AllOperations()
     {
