@@ -246,4 +246,87 @@ public sealed class ConnectionLeakCodeFixReleaseTests
             }
         }
         """, "tenantdbguard.acquire_methods = Rent\n", ReleaseInFinally);
+
+    // ---------------------------------------------------------------- the release written
+
+    [Fact]
+    public Task A_lease_that_may_be_null_is_disposed_async_under_a_null_check() => Verify.VerifyCodeFixAsync("""
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            async Task<int> M(LeasePool pool, bool flag)
+            {
+                var c = flag ? [|pool.GetConnection()|] : null;
+                Log.Info("ready");
+                return c is null ? 0 : await c.ExecuteAsync("select 1");
+            }
+        }
+        """, """
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            async Task<int> M(LeasePool pool, bool flag)
+            {
+                var c = flag ? pool.GetConnection() : null;
+                try
+                {
+                    Log.Info("ready");
+                    return c is null ? 0 : await c.ExecuteAsync("select 1");
+                }
+                finally
+                {
+                    if (c != null)
+                    {
+                        await c.DisposeAsync();
+                    }
+                }
+            }
+        }
+        """, ReleaseInFinally);
+
+    // ---------------------------------------------------------------- the code's own release, kept as written
+
+    [Theory]
+    [InlineData("((IDisposable)lease).Dispose();")]
+    [InlineData("(lease as IDisposable)?.Dispose();")]
+    [InlineData("(lease!).Dispose();")]
+    public Task A_release_through_a_cast_or_as_moves_into_finally_as_written(string release) => Verify.VerifyCodeFixAsync($$"""
+        using System;
+        using Prelude;
+
+        class C
+        {
+            int M(LeasePool pool)
+            {
+                var lease = [|pool.GetConnection()|];
+                var rows = lease.Execute("select 1");
+                {{release}}
+                return rows;
+            }
+        }
+        """, $$"""
+        using System;
+        using Prelude;
+
+        class C
+        {
+            int M(LeasePool pool)
+            {
+                var lease = pool.GetConnection();
+                try
+                {
+                    var rows = lease.Execute("select 1");
+                    return rows;
+                }
+                finally
+                {
+                    {{release}}
+                }
+            }
+        }
+        """, ReleaseInFinally);
 }
