@@ -247,6 +247,130 @@ public sealed class ConnectionLeakCodeFixReleaseTests
         }
         """, "tenantdbguard.acquire_methods = Rent\n", ReleaseInFinally);
 
+    [Fact]
+    public Task A_configured_release_that_is_an_extension_method_is_written_where_the_code_has_no_release() => Verify.VerifyCodeFixWithEditorConfigAsync("""
+        using Prelude;
+
+        static class LegacyExtensions
+        {
+            public static void GiveBack(this LegacyConnection connection) => connection.Inner.Release();
+        }
+
+        sealed class LegacyConnection
+        {
+            public PooledConnection Inner { get; } = new Pool().GetConnection();
+
+            public int Execute(string sql) => Inner.Execute(sql);
+        }
+
+        sealed class Box
+        {
+            public LegacyConnection Take() => new LegacyConnection();
+        }
+
+        class C
+        {
+            int M(Box box)
+            {
+                var conn = [|box.Take()|];
+                return conn.Execute("delete from sessions");
+            }
+        }
+        """, """
+        using Prelude;
+
+        static class LegacyExtensions
+        {
+            public static void GiveBack(this LegacyConnection connection) => connection.Inner.Release();
+        }
+
+        sealed class LegacyConnection
+        {
+            public PooledConnection Inner { get; } = new Pool().GetConnection();
+
+            public int Execute(string sql) => Inner.Execute(sql);
+        }
+
+        sealed class Box
+        {
+            public LegacyConnection Take() => new LegacyConnection();
+        }
+
+        class C
+        {
+            int M(Box box)
+            {
+                var conn = box.Take();
+                try
+                {
+                    return conn.Execute("delete from sessions");
+                }
+                finally
+                {
+                    conn.GiveBack();
+                }
+            }
+        }
+        """, "tenantdbguard.acquire_methods = Box.Take\ntenantdbguard.release_methods = GiveBack\n", ReleaseInFinally);
+
+    [Fact]
+    public Task A_type_that_only_has_Close_is_closed_in_finally() => Verify.VerifyCodeFixWithEditorConfigAsync("""
+        using Prelude;
+
+        sealed class LegacyConnection
+        {
+            private readonly PooledConnection _inner = new Pool().GetConnection();
+
+            public int Execute(string sql) => _inner.Execute(sql);
+            public void Close() => _inner.Release();
+        }
+
+        sealed class LegacyPool
+        {
+            public LegacyConnection Rent(string tenant) => new LegacyConnection();
+        }
+
+        class C
+        {
+            int M(LegacyPool pool)
+            {
+                var conn = [|pool.Rent("tenant-1")|];
+                return conn.Execute("delete from queue where done = 1");
+            }
+        }
+        """, """
+        using Prelude;
+
+        sealed class LegacyConnection
+        {
+            private readonly PooledConnection _inner = new Pool().GetConnection();
+
+            public int Execute(string sql) => _inner.Execute(sql);
+            public void Close() => _inner.Release();
+        }
+
+        sealed class LegacyPool
+        {
+            public LegacyConnection Rent(string tenant) => new LegacyConnection();
+        }
+
+        class C
+        {
+            int M(LegacyPool pool)
+            {
+                var conn = pool.Rent("tenant-1");
+                try
+                {
+                    return conn.Execute("delete from queue where done = 1");
+                }
+                finally
+                {
+                    conn.Close();
+                }
+            }
+        }
+        """, "tenantdbguard.acquire_methods = LegacyPool.Rent\n", ReleaseInFinally);
+
     // ---------------------------------------------------------------- the release written
 
     [Fact]
