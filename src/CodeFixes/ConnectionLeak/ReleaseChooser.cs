@@ -209,13 +209,22 @@ internal sealed class ReleaseChooser
         switch (UsingFor(type, position))
         {
             case UsingKind.Async:
-                return Call(target, "DisposeAsync", awaited: true, conditional);
+                return Call(Through(type, "DisposeAsync", "System.IAsyncDisposable", target, position), "DisposeAsync", awaited: true, conditional);
             case UsingKind.Sync:
-                return Call(target, "Dispose", awaited: false, conditional);
+                return Call(Through(type, "Dispose", "System.IDisposable", target, position), "Dispose", awaited: false, conditional);
         }
 
         return !needs.HasFlag(ReleaseNeeds.GiveUp) && HasMethod(type, "Close", position) ? Call(target, "Close", awaited: false, conditional) : null;
     }
+
+    /// <summary>
+    /// The target itself where the type offers the method, else the target cast to the interface that the type
+    /// implements explicitly (<c>((IDisposable)x).Dispose()</c>: <c>x.Dispose()</c> would not compile).
+    /// </summary>
+    private ExpressionSyntax Through(ITypeSymbol type, string method, string interfaceName, ExpressionSyntax target, SyntaxNode position) =>
+        HasMethod(type, method, position)
+            ? target
+            : ParenthesizedExpression(CastExpression(ParseTypeName(Model.Compilation.GetTypeByMetadataName(interfaceName)!.ToMinimalDisplayString(Model, position.SpanStart)), target));
 
     /// <summary>Which <c>using</c> owns a value of <paramref name="type"/> here: <c>await using</c> in async code outside a <c>lock</c>.</summary>
     public UsingKind UsingFor(ITypeSymbol type, SyntaxNode position)
@@ -261,7 +270,8 @@ internal sealed class ReleaseChooser
             }
         }
 
-        return type.AllInterfaces.Any(i => i.GetMembers(name).Any(m => m is IMethodSymbol { Parameters.Length: 0 }))
+        // An interface's own interfaces (a class's explicit implementations cannot be called on it).
+        return (type.TypeKind == TypeKind.Interface && type.AllInterfaces.Any(i => i.GetMembers(name).Any(m => m is IMethodSymbol { Parameters.Length: 0 })))
                || Model.LookupSymbols(position.SpanStart, type, name, includeReducedExtensionMethods: true)
                    .Any(s => s is IMethodSymbol { ReducedFrom: not null, Parameters.Length: 0 });
     }

@@ -1,0 +1,456 @@
+using TenantDbGuard.Analyzers.Tests.FixExecution;
+using Verify = TenantDbGuard.Analyzers.Tests.Verifiers.CSharpCodeFixVerifier<
+    TenantDbGuard.Analyzers.ConnectionLeakAnalyzer,
+    TenantDbGuard.CodeFixes.ConnectionLeakCodeFixProvider>;
+
+namespace TenantDbGuard.Analyzers.Tests;
+
+/// <summary>
+/// Which release a fix writes: the names configured in <c>tenantdbguard.release_methods</c> and their order, the
+/// methods a type offers (public, parameterless, its own or through an interface or an extension), and the releases
+/// the code already makes that a fix keeps as they are written.
+/// </summary>
+[Collection(FixExecutionCollection.Name)]
+public sealed class ConnectionLeakCodeFixReleaseTests
+{
+    private const string ReleaseInFinally = "TDG001.ReleaseInFinally";
+
+    // ---------------------------------------------------------------- configured names
+
+    [Fact]
+    public Task A_configured_built_in_name_does_not_take_the_place_of_DisposeAsync_in_async_code() => Verify.VerifyCodeFixWithEditorConfigAsync("""
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            async Task<int> M(LeasePool pool)
+            {
+                var lease = [|pool.GetConnection()|];
+                return await lease.ExecuteAsync("delete from sessions");
+            }
+        }
+        """, """
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            async Task<int> M(LeasePool pool)
+            {
+                var lease = pool.GetConnection();
+                try
+                {
+                    return await lease.ExecuteAsync("delete from sessions");
+                }
+                finally
+                {
+                    await lease.DisposeAsync();
+                }
+            }
+        }
+        """, "tenantdbguard.release_methods = Dispose\n", ReleaseInFinally);
+
+    [Fact]
+    public Task Of_two_configured_release_methods_the_first_by_name_is_written() => Verify.VerifyCodeFixWithEditorConfigAsync("""
+        using Prelude;
+
+        sealed class LegacyConnection
+        {
+            private readonly PooledConnection _inner = new Pool().GetConnection();
+
+            public int Execute(string sql) => _inner.Execute(sql);
+            public void Return() => _inner.Release();
+            public void GiveBack() => _inner.Release();
+        }
+
+        sealed class LegacyPool
+        {
+            public LegacyConnection Rent(string tenant) => new LegacyConnection();
+        }
+
+        class C
+        {
+            int M(LegacyPool pool)
+            {
+                var conn = [|pool.Rent("tenant-1")|];
+                return conn.Execute("delete from queue where done = 1");
+            }
+        }
+        """, """
+        using Prelude;
+
+        sealed class LegacyConnection
+        {
+            private readonly PooledConnection _inner = new Pool().GetConnection();
+
+            public int Execute(string sql) => _inner.Execute(sql);
+            public void Return() => _inner.Release();
+            public void GiveBack() => _inner.Release();
+        }
+
+        sealed class LegacyPool
+        {
+            public LegacyConnection Rent(string tenant) => new LegacyConnection();
+        }
+
+        class C
+        {
+            int M(LegacyPool pool)
+            {
+                var conn = pool.Rent("tenant-1");
+                try
+                {
+                    return conn.Execute("delete from queue where done = 1");
+                }
+                finally
+                {
+                    conn.GiveBack();
+                }
+            }
+        }
+        """, "tenantdbguard.acquire_methods = LegacyPool.Rent\ntenantdbguard.release_methods = LegacyConnection.Return, GiveBack\n", ReleaseInFinally);
+
+    // ---------------------------------------------------------------- what the type offers
+
+    // 'handle.Dispose()' does not compile where Dispose is implemented explicitly: the release goes through the interface.
+    [Fact]
+    public Task A_type_that_implements_Dispose_explicitly_is_disposed_through_the_interface() => Verify.VerifyCodeFixWithEditorConfigAsync("""
+        using System;
+        using Prelude;
+
+        sealed class Handle : IDisposable
+        {
+            private readonly PooledConnection _connection = new Pool().GetConnection();
+
+            public int Work() => _connection.Execute("select 1");
+            void IDisposable.Dispose() => _connection.Release();
+        }
+
+        sealed class Renter
+        {
+            public Handle Rent() => new Handle();
+        }
+
+        class C
+        {
+            int M(Renter renter)
+            {
+                var handle = [|renter.Rent()|];
+                return handle.Work();
+            }
+        }
+        """, """
+        using System;
+        using Prelude;
+
+        sealed class Handle : IDisposable
+        {
+            private readonly PooledConnection _connection = new Pool().GetConnection();
+
+            public int Work() => _connection.Execute("select 1");
+            void IDisposable.Dispose() => _connection.Release();
+        }
+
+        sealed class Renter
+        {
+            public Handle Rent() => new Handle();
+        }
+
+        class C
+        {
+            int M(Renter renter)
+            {
+                var handle = renter.Rent();
+                try
+                {
+                    return handle.Work();
+                }
+                finally
+                {
+                    ((IDisposable)handle).Dispose();
+                }
+            }
+        }
+        """, "tenantdbguard.acquire_methods = Rent\n", ReleaseInFinally);
+
+    // An interface's method implemented explicitly is not callable on the class: the public Dispose is written instead.
+    [Fact]
+    public Task A_release_method_implemented_explicitly_is_not_called_on_the_class() => Verify.VerifyCodeFixWithEditorConfigAsync("""
+        using System;
+        using Prelude;
+
+        interface IReleasable
+        {
+            void Release();
+        }
+
+        sealed class Handle : IReleasable, IDisposable
+        {
+            private readonly PooledConnection _connection = new Pool().GetConnection();
+
+            public int Work() => _connection.Execute("select 1");
+            void IReleasable.Release() => _connection.Release();
+            public void Dispose() => _connection.Release();
+        }
+
+        sealed class Renter
+        {
+            public Handle Rent() => new Handle();
+        }
+
+        class C
+        {
+            int M(Renter renter)
+            {
+                var handle = [|renter.Rent()|];
+                return handle.Work();
+            }
+        }
+        """, """
+        using System;
+        using Prelude;
+
+        interface IReleasable
+        {
+            void Release();
+        }
+
+        sealed class Handle : IReleasable, IDisposable
+        {
+            private readonly PooledConnection _connection = new Pool().GetConnection();
+
+            public int Work() => _connection.Execute("select 1");
+            void IReleasable.Release() => _connection.Release();
+            public void Dispose() => _connection.Release();
+        }
+
+        sealed class Renter
+        {
+            public Handle Rent() => new Handle();
+        }
+
+        class C
+        {
+            int M(Renter renter)
+            {
+                var handle = renter.Rent();
+                try
+                {
+                    return handle.Work();
+                }
+                finally
+                {
+                    handle.Dispose();
+                }
+            }
+        }
+        """, "tenantdbguard.acquire_methods = Rent\n", ReleaseInFinally);
+
+    [Fact]
+    public Task A_configured_release_that_is_an_extension_method_is_written_where_the_code_has_no_release() => Verify.VerifyCodeFixWithEditorConfigAsync("""
+        using Prelude;
+
+        static class LegacyExtensions
+        {
+            public static void GiveBack(this LegacyConnection connection) => connection.Inner.Release();
+        }
+
+        sealed class LegacyConnection
+        {
+            public PooledConnection Inner { get; } = new Pool().GetConnection();
+
+            public int Execute(string sql) => Inner.Execute(sql);
+        }
+
+        sealed class Box
+        {
+            public LegacyConnection Take() => new LegacyConnection();
+        }
+
+        class C
+        {
+            int M(Box box)
+            {
+                var conn = [|box.Take()|];
+                return conn.Execute("delete from sessions");
+            }
+        }
+        """, """
+        using Prelude;
+
+        static class LegacyExtensions
+        {
+            public static void GiveBack(this LegacyConnection connection) => connection.Inner.Release();
+        }
+
+        sealed class LegacyConnection
+        {
+            public PooledConnection Inner { get; } = new Pool().GetConnection();
+
+            public int Execute(string sql) => Inner.Execute(sql);
+        }
+
+        sealed class Box
+        {
+            public LegacyConnection Take() => new LegacyConnection();
+        }
+
+        class C
+        {
+            int M(Box box)
+            {
+                var conn = box.Take();
+                try
+                {
+                    return conn.Execute("delete from sessions");
+                }
+                finally
+                {
+                    conn.GiveBack();
+                }
+            }
+        }
+        """, "tenantdbguard.acquire_methods = Box.Take\ntenantdbguard.release_methods = GiveBack\n", ReleaseInFinally);
+
+    [Fact]
+    public Task A_type_that_only_has_Close_is_closed_in_finally() => Verify.VerifyCodeFixWithEditorConfigAsync("""
+        using Prelude;
+
+        sealed class LegacyConnection
+        {
+            private readonly PooledConnection _inner = new Pool().GetConnection();
+
+            public int Execute(string sql) => _inner.Execute(sql);
+            public void Close() => _inner.Release();
+        }
+
+        sealed class LegacyPool
+        {
+            public LegacyConnection Rent(string tenant) => new LegacyConnection();
+        }
+
+        class C
+        {
+            int M(LegacyPool pool)
+            {
+                var conn = [|pool.Rent("tenant-1")|];
+                return conn.Execute("delete from queue where done = 1");
+            }
+        }
+        """, """
+        using Prelude;
+
+        sealed class LegacyConnection
+        {
+            private readonly PooledConnection _inner = new Pool().GetConnection();
+
+            public int Execute(string sql) => _inner.Execute(sql);
+            public void Close() => _inner.Release();
+        }
+
+        sealed class LegacyPool
+        {
+            public LegacyConnection Rent(string tenant) => new LegacyConnection();
+        }
+
+        class C
+        {
+            int M(LegacyPool pool)
+            {
+                var conn = pool.Rent("tenant-1");
+                try
+                {
+                    return conn.Execute("delete from queue where done = 1");
+                }
+                finally
+                {
+                    conn.Close();
+                }
+            }
+        }
+        """, "tenantdbguard.acquire_methods = LegacyPool.Rent\n", ReleaseInFinally);
+
+    // ---------------------------------------------------------------- the release written
+
+    [Fact]
+    public Task A_lease_that_may_be_null_is_disposed_async_under_a_null_check() => Verify.VerifyCodeFixAsync("""
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            async Task<int> M(LeasePool pool, bool flag)
+            {
+                var c = flag ? [|pool.GetConnection()|] : null;
+                Log.Info("ready");
+                return c is null ? 0 : await c.ExecuteAsync("select 1");
+            }
+        }
+        """, """
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            async Task<int> M(LeasePool pool, bool flag)
+            {
+                var c = flag ? pool.GetConnection() : null;
+                try
+                {
+                    Log.Info("ready");
+                    return c is null ? 0 : await c.ExecuteAsync("select 1");
+                }
+                finally
+                {
+                    if (c != null)
+                    {
+                        await c.DisposeAsync();
+                    }
+                }
+            }
+        }
+        """, ReleaseInFinally);
+
+    // ---------------------------------------------------------------- the code's own release, kept as written
+
+    [Theory]
+    [InlineData("((IDisposable)lease).Dispose();")]
+    [InlineData("(lease as IDisposable)?.Dispose();")]
+    [InlineData("(lease!).Dispose();")]
+    public Task A_release_through_a_cast_or_as_moves_into_finally_as_written(string release) => Verify.VerifyCodeFixAsync($$"""
+        using System;
+        using Prelude;
+
+        class C
+        {
+            int M(LeasePool pool)
+            {
+                var lease = [|pool.GetConnection()|];
+                var rows = lease.Execute("select 1");
+                {{release}}
+                return rows;
+            }
+        }
+        """, $$"""
+        using System;
+        using Prelude;
+
+        class C
+        {
+            int M(LeasePool pool)
+            {
+                var lease = pool.GetConnection();
+                try
+                {
+                    var rows = lease.Execute("select 1");
+                    return rows;
+                }
+                finally
+                {
+                    {{release}}
+                }
+            }
+        }
+        """, ReleaseInFinally);
+}
