@@ -64,6 +64,57 @@ public sealed class HelperBatchTests(MariaDbFixture fixture) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_helper_on_a_connection_that_answered_moments_ago_selects_its_database_in_its_own_batch_on_the_open_session()
+    {
+        const string Sql = "SELECT tenant FROM marker /* tdg-one-batch */";
+        await using var db = Server.CreateTenantDatabase(o => o.MaxConnections = 1);
+        for (var index = 0; index < Count; index++)
+        {
+            // The tenants are looked up, and the connection opened, before anything is counted.
+            Assert.Equal(Key(index), await db.ExecuteScalarTenantAsync<string>(Key(index), Sql));
+        }
+
+        // What MySqlConnector sends, command by command (its Execute activities), and its opens.
+        var commands = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        var opens = 0;
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name == "MySqlConnector",
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllData,
+            ActivityStopped = activity =>
+            {
+                if (activity.OperationName == "Execute")
+                {
+                    commands.Enqueue(Convert.ToString(activity.GetTagItem("db.query.text") ?? activity.GetTagItem("db.statement"), System.Globalization.CultureInfo.InvariantCulture) ?? string.Empty);
+                }
+                else if (activity.OperationName == "Open")
+                {
+                    Interlocked.Increment(ref opens);
+                }
+            },
+        };
+        ActivitySource.AddActivityListener(listener);
+
+        for (var round = 0; round < 2; round++)
+        {
+            for (var index = 0; index < Count; index++)
+            {
+                Assert.Equal(Key(index), await db.ExecuteScalarTenantAsync<string>(Key(index), Sql));
+            }
+        }
+
+        // Each helper call on the connection another tenant's helper just gave back is one command: the USE of its
+        // tenant's database leads the helper's own batch, rather than costing a round trip of its own.
+        var uses = commands.Where(text => text.Contains("USE `tdg_iso_", StringComparison.Ordinal)).ToList();
+        Assert.Equal(2 * Count, uses.Count);
+        Assert.All(uses, text => Assert.Contains("tdg-one-batch", text, StringComparison.Ordinal));
+
+        // Nor does a helper take the session out of its pool and put it back: it stays on the runtime's own connection
+        // object from one helper to the next, through the reset between them.
+        Assert.Equal(0, opens);
+    }
+
+    [Fact]
     public async Task Helpers_leave_Dapper_one_plan_per_statement_whatever_the_number_of_tenants()
     {
         // Dapper keys its plan cache, and the code it generates for parameters, by the SQL text: a text per tenant would

@@ -63,6 +63,33 @@ public sealed class ServerSharingTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task A_reading_of_the_servers_load_is_what_the_server_reports()
+    {
+        // The server full of another client's connections, and of the one more it keeps for an administrator, refuses
+        // three more: max_connections, the connections, and the refusals each read apart.
+        await using var server = await MariaDbServer.StartAsync(maxConnections: MariaDbServer.MinimumMaxConnections);
+        await using var hog = await HogAsync(server, server.MaxConnections);
+        await using var admin = await server.OpenConnectionAsync();
+        var connectionString = new MySqlConnectionStringBuilder(server.GetAppConnectionString()) { Pooling = false }.ConnectionString;
+        for (var i = 0; i < 3; i++)
+        {
+            var refused = await Assert.ThrowsAsync<MySqlException>(async () =>
+            {
+                await using var extra = new MySqlConnection(connectionString);
+                await extra.OpenAsync();
+            });
+            Assert.Equal(MySqlErrorCode.ConnectionCountError, refused.ErrorCode);
+        }
+
+        var load = await TenantDbGuard.Core.ServerLoad.ReadAsync(hog.Connections[0], CancellationToken.None);
+
+        Assert.Equal(server.MaxConnections, load.MaxConnections);
+        Assert.Equal(server.MaxConnections + 1, load.ThreadsConnected);
+        Assert.Equal(3L, load.RefusedTotal);
+        Assert.Equal("3", await admin.ExecuteScalarAsync<string>("SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'CONNECTION_ERRORS_MAX_CONNECTIONS'"));
+    }
+
+    [Fact]
     public async Task A_server_that_stays_full_is_waited_for_until_the_acquire_timeout_and_the_wait_can_be_cancelled()
     {
         await using var full = await FullServer.StartAsync(acquireTimeout: TimeSpan.FromSeconds(2));

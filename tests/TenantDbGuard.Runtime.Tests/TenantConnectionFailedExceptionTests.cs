@@ -72,6 +72,36 @@ public sealed class TenantConnectionFailedExceptionTests(MariaDbFixture fixture)
     }
 
     [Fact]
+    [Trait("Guarantee", "11")]
+    public async Task The_idle_connection_that_kills_a_session_the_server_already_ended_is_kept()
+    {
+        await using var db = Server.CreateTenantDatabase(o =>
+        {
+            o.MaxConnections = 2;
+
+            // A busy machine must not make a slow answer look like a busy session (which is closed).
+            o.ResetTimeout = TimeSpan.FromSeconds(10);
+        });
+        long idle = 0;
+
+        // The session of a failed lease is killed over another connection of the budget before it is closed; here the
+        // server has ended it already, so the kill finds no such thread, which is the kill's success, not its failure.
+        var error = await Record.ExceptionAsync(() => db.WithTenantConnectionAsync(Key(0), async (connection, token) =>
+        {
+            var killed = await connection.ExecuteScalarAsync<long>("SELECT CONNECTION_ID()");
+            idle = await db.ExecuteScalarTenantAsync<long>(Key(1), "SELECT CONNECTION_ID()");
+            await Server.ExecuteAsync($"KILL {killed}");
+            await WaitUntilGoneAsync(killed);
+            return await connection.ExecuteScalarAsync<string>("SELECT tenant FROM marker");
+        }));
+
+        Assert.IsType<TenantConnectionFailedException>(error);
+        await db.WaitForSnapshotAsync(s => s is { InUse: 0, Open: 1 }, TimeSpan.FromSeconds(5));
+        Assert.Equal(idle, await db.ExecuteScalarTenantAsync<long>(Key(1), "SELECT CONNECTION_ID()"));
+        Assert.Equal(1, (await db.WaitUntilAllReturnedAsync()).Open);
+    }
+
+    [Fact]
     public void The_message_names_the_tenant_and_says_what_to_do()
     {
         var error = new TenantConnectionFailedException("tenant-x", new InvalidOperationException("socket closed"));

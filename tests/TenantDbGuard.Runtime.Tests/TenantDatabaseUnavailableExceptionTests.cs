@@ -90,6 +90,30 @@ public sealed class TenantDatabaseUnavailableExceptionTests(MariaDbFixture fixtu
         Assert.Equal(MariaDbFixture.TenantDatabase(1), await other.Connection.ExecuteScalarAsync<string>("SELECT DATABASE()"));
     }
 
+    [Fact]
+    public async Task A_helper_refused_its_tenants_database_leaves_the_session_to_the_next_helper()
+    {
+        // Without resets between leases, the helper of a tenant after another's lease resets the session and selects the
+        // database in a statement of its own, before its batch: the server refuses that statement here.
+        await RegisterAsync("tenant-ghost", "tdg_ghost");
+        await using var db = Server.CreateTenantDatabase(o =>
+        {
+            o.MaxConnections = 1;
+            o.ResetSessionOnRelease = false;
+
+            // A busy machine must not make a slow answer look like a busy session (which is closed).
+            o.ResetTimeout = TimeSpan.FromSeconds(10);
+        });
+        var id = await db.ExecuteScalarTenantAsync<long>(Key(1), "SELECT CONNECTION_ID()");
+
+        await Assert.ThrowsAsync<TenantDatabaseUnavailableException>(() => db.ExecuteScalarTenantAsync<long>("tenant-ghost", "SELECT CONNECTION_ID()"));
+
+        // The session is fine: the next helper runs on it, not on a new connection.
+        Assert.Equal(id, await db.ExecuteScalarTenantAsync<long>(Key(1), "SELECT CONNECTION_ID()"));
+        Assert.Equal(MariaDbFixture.TenantDatabase(1), await db.ExecuteScalarTenantAsync<string>(Key(1), "SELECT DATABASE()"));
+        Assert.Equal(1, (await db.WaitUntilAllReturnedAsync()).Open);
+    }
+
     private Task RegisterAsync(string key, string database) => Server.ExecuteAsync(
         $"INSERT INTO tenants (tenant_key, database_name) VALUES ('{key}', '{database}') ON DUPLICATE KEY UPDATE database_name = VALUES(database_name), is_active = 1",
         MariaDbFixture.MasterDatabase);

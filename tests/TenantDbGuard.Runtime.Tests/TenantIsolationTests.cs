@@ -279,6 +279,39 @@ public sealed class TenantIsolationTests(MariaDbFixture fixture, ITestOutputHelp
 
     [Fact]
     [Trait("Guarantee", "3")]
+    public async Task A_copy_of_a_kept_connection_is_refused_the_session_the_next_lease_closes_for_a_moment()
+    {
+        await using var db = Server.CreateTenantDatabase(o => o.MaxConnections = 1);
+        MySqlConnection kept;
+        await using (var lease = await db.GetConnectionAsync(Key(0)))
+        {
+            kept = lease.Connection;
+            Assert.Equal(Key(0), await ReadMarkerAsync(kept));
+        }
+
+        await using var next = await db.GetConnectionAsync(Key(1));
+        var id = await next.Connection.ExecuteScalarAsync<long>("SELECT CONNECTION_ID()");
+        await using var clone = kept.Clone();
+
+        // The copy waits for the one session while the next lease holds it; the lease's code closes its connection (as
+        // Dapper does between statements), which hands the session to the waiting copy for a moment: the copy must be
+        // refused it, though a lease is out on it.
+        var cloneOpen = clone.OpenAsync();
+        await Task.Delay(200);
+        Assert.False(cloneOpen.IsCompleted, "The copy got the session while the next lease held it.");
+        await next.Connection.CloseAsync();
+        var cloneError = await Record.ExceptionAsync(() => cloneOpen);
+        Assert.True(
+            cloneError is InvalidOperationException,
+            $"The copy got {(cloneError is null ? "the session of the next lease" : cloneError.GetType().Name + ": " + cloneError.Message)}.");
+
+        await next.Connection.OpenAsync();
+        Assert.Equal(id, await next.Connection.ExecuteScalarAsync<long>("SELECT CONNECTION_ID()"));
+        Assert.Equal(Key(1), await ReadMarkerAsync(next.Connection));
+    }
+
+    [Fact]
+    [Trait("Guarantee", "3")]
     public async Task A_connection_kept_by_the_work_of_a_helper_is_dead_once_the_helper_returns()
     {
         await using var db = Server.CreateTenantDatabase(o => o.MaxConnections = 1);
