@@ -546,6 +546,38 @@ public sealed class ConnectionLeakConditionTests
             Verify.Diagnostic(Descriptors.ConnectionUsedAfterRelease).WithLocation(1).WithLocation(2)
                 .WithArguments("'conn'", "is released at line 14 and again in the 'finally' at line 24"));
 
+    [Fact]
+    public Task A_flag_given_a_new_value_is_followed_with_that_value() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool, bool early)
+            {
+                var conn = pool.GetConnection();
+                var logged = true;
+                var released = true;
+                released = false;
+                try
+                {
+                    conn.Execute("update a set b = 1");
+                    if (early)
+                    {
+                        conn.Release();
+                        released = true;
+                    }
+                }
+                finally
+                {
+                    if (logged && !released)
+                    {
+                        conn.Release();
+                    }
+                }
+            }
+        }
+        """);
+
     // ---------------------------------------------------------------- a task tested for success in 'finally'
 
     private static string TasksReleasedWhen(string condition) => $$"""
