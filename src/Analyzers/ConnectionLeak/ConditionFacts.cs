@@ -52,8 +52,8 @@ internal sealed class ConditionFacts
         }
 
         var fact = outcome == polarity;
-        var whenTrue = 1UL << (FirstBit + index);
-        var whenFalse = 1UL << (32 + FirstBit + index);
+        var whenTrue = WhenTrue(index);
+        var whenFalse = WhenFalse(index);
         if ((state.Flags & (fact ? whenFalse : whenTrue)) != 0)
         {
             return null;
@@ -110,24 +110,35 @@ internal sealed class ConditionFacts
         Indexes.Count > 0
         && Stable(operand, depth: 0) is { } symbol
         && Indexes.TryGetValue(symbol, out var index)
-        && (state.Flags & (1UL << (FirstBit + index))) != 0;
+        && (state.Flags & WhenTrue(index)) != 0;
+
+    /// <summary>The bit of <see cref="PathState.Flags"/> set when fact <paramref name="index"/> was true on the path ("is null" for a reference).</summary>
+    private static ulong WhenTrue(int index) => 1UL << (FirstBit + index);
+
+    /// <summary>The bit set when fact <paramref name="index"/> was false on the path.</summary>
+    private static ulong WhenFalse(int index) => 1UL << (32 + FirstBit + index);
 
     /// <summary>
-    /// The two operands of a comparison (<c>a == b</c>, <c>a != b</c>, <c>ReferenceEquals(a, b)</c>); null for any
-    /// other condition. A comparison with a constant is read as such before this is asked.
+    /// The two operands of a comparison (<c>a == b</c>, <c>a != b</c>, <c>ReferenceEquals(a, b)</c>), and whether it is
+    /// true when they are equal; null for any other condition. A comparison with a constant is read as such before this
+    /// is asked.
     /// </summary>
-    public static (IOperation Left, IOperation Right)? ComparedOperands(IOperation? condition)
+    public static (IOperation Left, IOperation Right, bool WhenEqual)? ComparedOperands(IOperation? condition)
     {
         switch (TrackedVariables.Unwrap(condition))
         {
             case IBinaryOperation { OperatorKind: BinaryOperatorKind.Equals or BinaryOperatorKind.NotEquals } binary:
-                return (binary.LeftOperand, binary.RightOperand);
-            case IInvocationOperation { TargetMethod: { Name: nameof(ReferenceEquals), IsStatic: true, ContainingType.SpecialType: SpecialType.System_Object }, Arguments.Length: 2 } call:
-                return (call.Arguments[0].Value, call.Arguments[1].Value);
+                return (binary.LeftOperand, binary.RightOperand, binary.OperatorKind == BinaryOperatorKind.Equals);
+            case IInvocationOperation { Arguments.Length: 2 } call when IsReferenceEquals(call.TargetMethod):
+                return (call.Arguments[0].Value, call.Arguments[1].Value, true);
             default:
                 return null;
         }
     }
+
+    /// <summary><c>object.ReferenceEquals</c>.</summary>
+    public static bool IsReferenceEquals(IMethodSymbol method) =>
+        method is { Name: nameof(ReferenceEquals), IsStatic: true, ContainingType.SpecialType: SpecialType.System_Object };
 
     /// <summary>A read-only field or a parameter (also through a flow capture) that the graph never assigns; null for anything else.</summary>
     public ISymbol? Unchanging(IOperation? operation) =>
@@ -240,17 +251,12 @@ internal sealed class ConditionFacts
             {
                 Count(tests, symbol);
             }
-            else if (ComparedOperands(block.BranchValue) is var (left, right))
+            else if (ComparedOperands(block.BranchValue) is var (left, right, _))
             {
                 // 'if (conn != _external) conn.Dispose();': a test of what '_external ?? Open()' chose, which the
                 // refinement reads once the path knows whether '_external' is null.
-                foreach (var operand in new[] { left, right })
-                {
-                    if (Stable(operand, depth: 0) is { } compared)
-                    {
-                        Count(tests, compared);
-                    }
-                }
+                CountStable(tests, left);
+                CountStable(tests, right);
             }
         }
 
@@ -277,6 +283,14 @@ internal sealed class ConditionFacts
 
     private static void Count(Dictionary<ISymbol, int> tests, ISymbol symbol) =>
         tests[symbol] = tests.TryGetValue(symbol, out var count) ? count + 1 : 1;
+
+    private void CountStable(Dictionary<ISymbol, int> tests, IOperation operand)
+    {
+        if (Stable(operand, depth: 0) is { } symbol)
+        {
+            Count(tests, symbol);
+        }
+    }
 
     private IEnumerable<IOperation> AllOperations()
     {

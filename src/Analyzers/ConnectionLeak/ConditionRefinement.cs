@@ -55,9 +55,9 @@ internal sealed class ConditionRefinement
                 return flag == outcome ? config : null;
             case IIsNullOperation isNull:
                 return outcome && _analysis.Variables.HeldBy(config, isNull.Operand) ? null : config;
-            case IInvocationOperation when ConditionFacts.ComparedOperands(condition) is var (left, right) && ComparesHeldWithNull(config, left, right):
-                // 'ReferenceEquals(conn, _external)'.
-                return outcome ? null : config;
+            case not null when ConditionFacts.ComparedOperands(condition) is var (left, right, whenEqual) && ComparesHeldWithNull(config, left, right):
+                // 'conn != _external', 'ReferenceEquals(conn, _external)'.
+                return whenEqual == outcome ? null : config;
             case IPropertyReferenceOperation { Property.Name: "IsCompletedSuccessfully", Instance: { } task } when _analysis.Variables.HeldBy(config, task):
                 // 'if (t.IsCompletedSuccessfully) t.Result.Release();': a task that did not complete successfully handed out no connection.
                 return outcome ? config : new PathState(ResourceStatus.Released, HolderSet.Empty, 0, config.Flags);
@@ -68,11 +68,6 @@ internal sealed class ConditionRefinement
                     var equalWhen = binary.OperatorKind == BinaryOperatorKind.Equals ? outcome : !outcome;
                     var variable = IsNull(binary.RightOperand) ? binary.LeftOperand : binary.RightOperand;
                     return equalWhen && _analysis.Variables.HeldBy(config, variable) ? null : config;
-                }
-
-                if (ConditionFacts.ComparedOperands(binary) is var (left, right) && ComparesHeldWithNull(config, left, right))
-                {
-                    return (binary.OperatorKind == BinaryOperatorKind.Equals) == outcome ? null : config;
                 }
 
                 return RefineOpen(config, binary, outcome);

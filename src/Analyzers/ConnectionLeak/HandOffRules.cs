@@ -29,7 +29,7 @@ internal static class HandOffRules
     public static bool NeverThrows(IMethodSymbol method) =>
         method.ContainingType is { Name: "Interlocked" or "Volatile", ContainingNamespace.Name: "Threading" }
         || method is { Name: "SuppressFinalize", ContainingType: { Name: "GC", ContainingNamespace.Name: "System" } }
-        || method is { Name: nameof(ReferenceEquals), IsStatic: true, ContainingType.SpecialType: SpecialType.System_Object };
+        || ConditionFacts.IsReferenceEquals(method);
 
     /// <summary>
     /// A call to an <c>async</c> method of the compilation, static or on <c>this</c>: whatever its body throws goes into the
