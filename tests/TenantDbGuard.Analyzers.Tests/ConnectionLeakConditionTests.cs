@@ -340,6 +340,74 @@ public sealed class ConnectionLeakConditionTests
         Verify.VerifyAnalyzerAsync(OwnedUnder(acquisition, condition),
             Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 22"));
 
+    [Fact]
+    public Task Release_of_what_is_not_the_borrowed_lease_under_a_user_defined_comparison_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        sealed class Lease
+        {
+            private readonly PooledConnection _c;
+            public Lease(PooledConnection c) => _c = c;
+            public void Release() => _c.Release();
+            public static bool operator ==(Lease? a, Lease? b) => true;
+            public static bool operator !=(Lease? a, Lease? b) => false;
+            public override bool Equals(object? o) => true;
+            public override int GetHashCode() => 0;
+        }
+
+        sealed class LeasePool
+        {
+            public Lease Rent() => new Lease(new Pool().GetConnection());
+        }
+
+        sealed class Worker
+        {
+            private readonly LeasePool _pool = new();
+            private readonly Lease? _external;
+
+            public void Run()
+            {
+                var lease = _external ?? {|#0:_pool.Rent()|};
+                try
+                {
+                }
+                finally
+                {
+                    // This '!=' is false whatever the operands: the new lease is never released.
+                    if (lease != _external) lease.Release();
+                }
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'lease' from Rent()", "on the path that leaves the method after line 26"));
+
+    [Fact]
+    public Task Release_of_what_is_not_a_field_the_method_assigns_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using MySqlConnector;
+
+        sealed class Store
+        {
+            private readonly MySqlDataSource _dataSource = null!;
+            private MySqlConnection? _external;
+
+            public long Count(MySqlConnection other)
+            {
+                var conn = _external ?? {|#0:_dataSource.OpenConnection()|};
+                try
+                {
+                    _external = other;
+                    using var cmd = new MySqlCommand("select 1", conn);
+                    return (long)cmd.ExecuteScalar()!;
+                }
+                finally
+                {
+                    if (conn != _external) conn.Dispose();
+                }
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 15"));
+
     private static string OwnedByParameter(string condition) => $$"""
         using MySqlConnector;
 

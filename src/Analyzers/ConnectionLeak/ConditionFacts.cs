@@ -127,7 +127,8 @@ internal sealed class ConditionFacts
     {
         switch (TrackedVariables.Unwrap(condition))
         {
-            case IBinaryOperation { OperatorKind: BinaryOperatorKind.Equals or BinaryOperatorKind.NotEquals } binary:
+            case IBinaryOperation { OperatorKind: BinaryOperatorKind.Equals or BinaryOperatorKind.NotEquals, OperatorMethod: null } binary:
+                // A reference comparison: a user-defined '==' may say anything.
                 return (binary.LeftOperand, binary.RightOperand, binary.OperatorKind == BinaryOperatorKind.Equals);
             case IInvocationOperation { Arguments.Length: 2 } call when IsReferenceEquals(call.TargetMethod):
                 return (call.Arguments[0].Value, call.Arguments[1].Value, true);
