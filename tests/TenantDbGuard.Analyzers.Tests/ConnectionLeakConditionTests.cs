@@ -315,6 +315,8 @@ public sealed class ConnectionLeakConditionTests
     [InlineData("_external ?? OPEN", "!(conn == _external)")]
     [InlineData("_external ?? OPEN", "!ReferenceEquals(conn, _external)")]
     [InlineData("_external is null ? OPEN : _external", "!object.ReferenceEquals(_external, conn)")]
+    [InlineData("_external ?? OPEN", "!Equals(conn, _external)")]
+    [InlineData("_external ?? OPEN", "!object.Equals(_external, conn)")]
     [InlineData("_external ?? OPEN", "_external == default")]
     public Task Release_under_a_repeated_test_that_proves_the_method_opened_it_is_not_reported(string acquisition, string condition) =>
         Verify.VerifyAnalyzerAsync(OwnedUnder(acquisition, condition).Replace("{|#0:_dataSource.OpenConnection()|}", "_dataSource.OpenConnection()"));
@@ -335,13 +337,17 @@ public sealed class ConnectionLeakConditionTests
     [InlineData("null != _external ? _external : OPEN", "null != _external")]
     [InlineData("_external ?? OPEN", "conn == _external")]
     [InlineData("_external ?? OPEN", "ReferenceEquals(_external, conn)")]
+    [InlineData("_external ?? OPEN", "Equals(conn, _external)")]
     [InlineData("_external ?? OPEN", "(object)_dataSource == _external")]
     public Task Release_under_a_repeated_test_that_proves_the_connection_is_borrowed_is_reported(string acquisition, string condition) =>
         Verify.VerifyAnalyzerAsync(OwnedUnder(acquisition, condition),
             Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 22"));
 
-    [Fact]
-    public Task Release_of_what_is_not_the_borrowed_lease_under_a_user_defined_comparison_is_reported() => Verify.VerifyAnalyzerAsync("""
+    [Theory]
+    [InlineData("lease != _external")]
+    [InlineData("!Equals(lease, _external)")]
+    [InlineData("!object.Equals(_external, lease)")]
+    public Task Release_of_what_is_not_the_borrowed_lease_under_a_user_defined_comparison_is_reported(string condition) => Verify.VerifyAnalyzerAsync($$"""
         using Prelude;
 
         sealed class Lease
@@ -373,8 +379,8 @@ public sealed class ConnectionLeakConditionTests
                 }
                 finally
                 {
-                    // This '!=' is false whatever the operands: the new lease is never released.
-                    if (lease != _external) lease.Release();
+                    // This '!=' (and 'Equals') says the two are equal whatever they are: the new lease is never released.
+                    if ({{condition}}) lease.Release();
                 }
             }
         }

@@ -119,9 +119,9 @@ internal sealed class ConditionFacts
     private static ulong WhenFalse(int index) => 1UL << (32 + FirstBit + index);
 
     /// <summary>
-    /// The two operands of a comparison (<c>a == b</c>, <c>a != b</c>, <c>ReferenceEquals(a, b)</c>), and whether it is
-    /// true when they are equal; null for any other condition. A comparison with a constant is read as such before this
-    /// is asked.
+    /// The two operands of a comparison (<c>a == b</c>, <c>a != b</c>, <c>ReferenceEquals(a, b)</c>, <c>Equals(a, b)</c>
+    /// on types that keep <see cref="object.Equals(object)"/>), and whether it is true when they are equal; null for any
+    /// other condition. A comparison with a constant is read as such before this is asked.
     /// </summary>
     public static (IOperation Left, IOperation Right, bool WhenEqual)? ComparedOperands(IOperation? condition)
     {
@@ -130,7 +130,7 @@ internal sealed class ConditionFacts
             case IBinaryOperation { OperatorKind: BinaryOperatorKind.Equals or BinaryOperatorKind.NotEquals, OperatorMethod: null } binary:
                 // A reference comparison: a user-defined '==' may say anything.
                 return (binary.LeftOperand, binary.RightOperand, binary.OperatorKind == BinaryOperatorKind.Equals);
-            case IInvocationOperation { Arguments.Length: 2 } call when IsReferenceEquals(call.TargetMethod):
+            case IInvocationOperation { Arguments.Length: 2 } call when IsReferenceEquals(call.TargetMethod) || IsIdentityEquals(call):
                 return (call.Arguments[0].Value, call.Arguments[1].Value, true);
             default:
                 return null;
@@ -140,6 +140,38 @@ internal sealed class ConditionFacts
     /// <summary><c>object.ReferenceEquals</c>.</summary>
     public static bool IsReferenceEquals(IMethodSymbol method) =>
         method is { Name: nameof(ReferenceEquals), IsStatic: true, ContainingType.SpecialType: SpecialType.System_Object };
+
+    /// <summary>
+    /// <c>object.Equals(a, b)</c> where neither operand's type overrides <see cref="object.Equals(object)"/>: then it
+    /// compares references, as <c>ReferenceEquals</c> does, and cannot throw. An override may say anything.
+    /// </summary>
+    public static bool IsIdentityEquals(IInvocationOperation call) =>
+        call.TargetMethod is { Name: nameof(Equals), IsStatic: true, Parameters.Length: 2, ContainingType.SpecialType: SpecialType.System_Object }
+        && call.Arguments.Length == 2
+        && KeepsObjectEquals(TrackedVariables.Unwrap(call.Arguments[0].Value)?.Type)
+        && KeepsObjectEquals(TrackedVariables.Unwrap(call.Arguments[1].Value)?.Type);
+
+    /// <summary>Whether a value of <paramref name="type"/> compares by reference: a class or interface whose <c>Equals(object)</c> is <see cref="object"/>'s.</summary>
+    private static bool KeepsObjectEquals(ITypeSymbol? type)
+    {
+        if (type is not INamedTypeSymbol { TypeKind: TypeKind.Class or TypeKind.Interface })
+        {
+            return false;
+        }
+
+        for (var current = type; current is not null && current.SpecialType != SpecialType.System_Object; current = current.BaseType)
+        {
+            foreach (var member in current.GetMembers(nameof(Equals)))
+            {
+                if (member is IMethodSymbol { IsOverride: true, Parameters.Length: 1 } equals && equals.Parameters[0].Type.SpecialType == SpecialType.System_Object)
+                {
+                    return false;
+                }
+            }
+        }
+
+        return true;
+    }
 
     /// <summary>A read-only field or a parameter (also through a flow capture) that the graph never assigns; null for anything else.</summary>
     public ISymbol? Unchanging(IOperation? operation) =>
