@@ -46,6 +46,47 @@ public sealed class FairWaitingTests(MariaDbFixture fixture) : IAsyncLifetime
         await AssertServedInOrderAsync(db, holder, n => Key(2 + (n % Waiters)));
     }
 
+    [Fact]
+    public async Task A_caller_the_budget_could_serve_at_once_still_queues_behind_one_that_waits()
+    {
+        // Budget 2, one lease held: the one connection left could serve a caller that cannot be cancelled, but not one
+        // that can (the budget keeps room for the KILL that cancelling it sends). The first waits; the second, which
+        // the budget alone would let through, must queue behind it rather than take the connection it waits for.
+        await using var db = Server.CreateTenantDatabase(o => o.MaxConnections = 2);
+        for (var n = 1; n <= 3; n++)
+        {
+            await db.QueryTenantAsync<int>(Key(n), "SELECT 1");
+        }
+
+        var holder = await db.GetConnectionAsync(Key(1));
+        using var cancellation = new CancellationTokenSource();
+        var first = db.GetConnectionAsync(Key(2), cancellation.Token).AsTask();
+        TenantConnectionLease? served = null;
+        try
+        {
+            await db.WaitForSnapshotAsync(s => s.Waiting == 1, TimeSpan.FromSeconds(5));
+            var second = db.GetConnectionAsync(Key(3)).AsTask();
+            await db.WaitForSnapshotAsync(s => s.Waiting == 2, TimeSpan.FromSeconds(5));
+            Assert.False(second.IsCompleted, "The second caller passed the first.");
+
+            await holder.DisposeAsync();
+            served = await first.WaitAsync(TimeSpan.FromSeconds(5));
+            Assert.False(second.IsCompleted, "The second caller took the room the first one's cancellation needs.");
+
+            await served.DisposeAsync();
+            served = await second.WaitAsync(TimeSpan.FromSeconds(5));
+        }
+        finally
+        {
+            await holder.DisposeAsync();
+            cancellation.Cancel();
+            if (served is not null)
+            {
+                await served.DisposeAsync();
+            }
+        }
+    }
+
     /// <summary>
     /// Queues <see cref="Waiters"/> callers behind <paramref name="holder"/> (caller n asks for <paramref name="keyOf"/>(n)),
     /// then releases one lease at a time, a newcomer asking right after each release: the leases must go to the callers
