@@ -87,6 +87,31 @@ public sealed class FairWaitingTests(MariaDbFixture fixture) : IAsyncLifetime
         }
     }
 
+    [Fact]
+    public async Task Once_the_leases_that_can_be_cancelled_are_back_the_whole_budget_serves_the_others()
+    {
+        // The room kept for a KILL is kept only while a lease that may need one is out.
+        await using var db = Server.CreateTenantDatabase(o =>
+        {
+            o.MaxConnections = 2;
+            o.AcquireTimeout = TimeSpan.FromSeconds(2);
+        });
+        for (var n = 1; n <= 2; n++)
+        {
+            await db.QueryTenantAsync<int>(Key(n), "SELECT 1");
+        }
+
+        using (var cancellation = new CancellationTokenSource())
+        {
+            var cancellable = await db.GetConnectionAsync(Key(1), cancellation.Token);
+            await cancellable.DisposeAsync();
+        }
+
+        await using var first = await db.GetConnectionAsync(Key(1));
+        await using var second = await db.GetConnectionAsync(Key(2));
+        Assert.Equal(2, db.GetBudgetSnapshot().InUse);
+    }
+
     /// <summary>
     /// Queues <see cref="Waiters"/> callers behind <paramref name="holder"/> (caller n asks for <paramref name="keyOf"/>(n)),
     /// then releases one lease at a time, a newcomer asking right after each release: the leases must go to the callers
