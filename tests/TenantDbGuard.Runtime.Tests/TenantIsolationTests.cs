@@ -70,6 +70,34 @@ public sealed class TenantIsolationTests(MariaDbFixture fixture, ITestOutputHelp
     }
 
     [Fact]
+    [Trait("Guarantee", "3")]
+    public async Task On_a_server_whose_default_character_set_is_not_the_drivers_text_is_stored_as_written_after_every_reset()
+    {
+        // MySqlConnector writes UTF-8 whatever the server's defaults. On a server whose defaults are latin1 (MySQL
+        // 5.7's and MariaDB's compiled-in ones), a session that went back to the defaults would store text mangled;
+        // the runtime sees the difference on its first connection and puts the driver's character set back at the
+        // start of every lease (MariaDB's reset keeps it anyway; a reset that did not would need that).
+        await using var server = await MariaDbServer.StartAsync(maxConnections: 20);
+        await CreateAsync(server);
+        foreach (var (name, value) in new[] { ("character_set_client", "latin1"), ("character_set_connection", "latin1"), ("character_set_results", "latin1"), ("collation_connection", "latin1_swedish_ci") })
+        {
+            await server.SetGlobalAsync(name, value);
+        }
+
+        await using var db = server.CreateTenantDatabase(o => o.MaxConnections = 1);
+        const string Text = "Zoë ✓ 租户 €";
+        for (var round = 0; round < 3; round++)
+        {
+            await db.ExecuteTenantAsync(Key(round % 2), "INSERT INTO items (owner) VALUES (@text)", new { text = Text });
+            await using var lease = await db.GetConnectionAsync(Key(round % 2));
+            Assert.Equal("utf8mb4", await lease.Connection.ExecuteScalarAsync<string>("SELECT @@character_set_client"));
+        }
+
+        Assert.Equal([Text, Text], await ReadItemsAsync(server, 0));
+        Assert.Equal([Text], await ReadItemsAsync(server, 1));
+    }
+
+    [Fact]
     [Trait("Guarantee", "1")]
     public async Task Leases_on_shared_connections_read_their_own_tenant_whatever_the_previous_holder_did()
     {
