@@ -134,6 +134,49 @@ public sealed class ServerConnectionLimitExceptionTests(SmallServerFixture small
     }
 
     [Fact]
+    public async Task An_accounts_connection_limit_below_the_budget_makes_callers_wait_instead_of_failing()
+    {
+        // The budget comes from max_connections (40 here); the account's own limit is learnt from the server's
+        // refusals (error 1226) alone, each of which shrinks the budget and turns into waiting.
+        await using var server = await MariaDbServer.StartAsync(maxConnections: 40);
+        await MariaDbFixture.CreateTenantsAsync(server, 3);
+        await server.ExecuteAsync($"ALTER USER '{MariaDbServer.AppUser}'@'%' WITH MAX_USER_CONNECTIONS 4");
+        var logs = new CapturedLogs();
+        await using var db = server.CreateTenantDatabase(o => o.AcquireTimeout = TimeSpan.FromSeconds(30), logs);
+
+        var failures = new List<Exception>();
+        var served = 0;
+        await Task.WhenAll(Enumerable.Range(0, 12).Select(worker => Task.Run(async () =>
+        {
+            for (var i = 0; i < 10; i++)
+            {
+                try
+                {
+                    Assert.Equal(1, await db.ExecuteScalarTenantAsync<long>(Key(1 + ((worker + i) % 3)), "SELECT 1 FROM (SELECT SLEEP(0.01)) AS pause"));
+                    Interlocked.Increment(ref served);
+                }
+                catch (Exception exception)
+                {
+                    lock (failures)
+                    {
+                        failures.Add(exception);
+                    }
+                }
+            }
+        })));
+
+        Assert.Empty(failures);
+        Assert.Equal(120, served);
+        var refusals = logs.WithId(ServerRefused);
+        Assert.NotEmpty(refusals);
+        Assert.All(refusals, entry => Assert.Contains("error 1226", entry.Message, StringComparison.Ordinal));
+        var snapshot = db.GetBudgetSnapshot();
+        output.WriteLine($"after the run: limit {snapshot.Limit}, open {snapshot.Open}; {refusals.Count} refusals");
+        Assert.True(snapshot.Limit < 30, $"The budget stayed at {snapshot.Limit} after the server refused.");
+        Assert.InRange(snapshot.Open, 1, snapshot.Limit);
+    }
+
+    [Fact]
     public async Task The_advice_depends_on_the_server_limit_that_was_hit()
     {
         var inner = new InvalidOperationException("refused");
@@ -151,6 +194,12 @@ public sealed class ServerConnectionLimitExceptionTests(SmallServerFixture small
         var maxUserAtFirstCall = new ServerConnectionLimitException("acme", 1203, processBudget: null, inner);
         Assert.Contains("max_user_connections", maxUserAtFirstCall.Message);
         Assert.DoesNotContain("budget of", maxUserAtFirstCall.Message);
+
+        // 1226 is also the account's own MAX_USER_CONNECTIONS; the server's message names the resource.
+        var accountLimit = new ServerConnectionLimitException("acme", 1226, 12, new InvalidOperationException("User 'app' has exceeded the 'max_user_connections' resource (current value: 4)"));
+        Assert.Contains("MAX_USER_CONNECTIONS", accountLimit.Message);
+        Assert.Contains("budget of 12", accountLimit.Message);
+        Assert.DoesNotContain("PER_HOUR", accountLimit.Message);
     }
 
     private static string Key(int number) => MariaDbFixture.TenantKey(number);
