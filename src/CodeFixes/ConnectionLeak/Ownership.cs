@@ -214,11 +214,18 @@ internal sealed class Ownership
                     return;
                 }
 
-                // 'x is ConnectionLease lease': the new name stands for the same connection.
+                // 'x is ConnectionLease lease': the new name stands for the same connection. A release through that name
+                // is one the fix would neither move nor remove: its own release would give the connection back twice.
                 foreach (var alias in pattern.Pattern.DescendantNodesAndSelf().OfType<SingleVariableDesignationSyntax>())
                 {
                     if (_model.GetDeclaredSymbol(alias) is ILocalSymbol local)
                     {
+                        if (isValue && Statements.Uses(_model, _chooser.Context.Node, local).Any(ReleasesHere))
+                        {
+                            Unknown("the connection is released through a pattern variable");
+                            return;
+                        }
+
                         Follow(local, owner, depth, windowed: false, isValue: isValue);
                     }
                 }
