@@ -171,6 +171,12 @@ internal sealed class Ownership
                         return;
                     }
 
+                    if (isValue && Callees.ReleasesInBody(_model, _model.GetSymbolInfo(invocation).Symbol as IMethodSymbol, null, _chooser.Names))
+                    {
+                        Unknown("the connection is given back inside a method of the code");
+                        return;
+                    }
+
                     Derived(invocation, IsCloseConnectionReader(invocation), depth);
                     return;
                 }
@@ -326,6 +332,12 @@ internal sealed class Ownership
                 var name = method?.Name ?? string.Empty;
                 if (isValue && _chooser.Names.Contains(name) && invocation.ArgumentList.Arguments.Count == 1)
                 {
+                    return;
+                }
+
+                if (isValue && Callees.ReleasesInBody(_model, method, argument, _chooser.Names))
+                {
+                    Unknown("the connection is given back inside a method of the code");
                     return;
                 }
 
