@@ -49,7 +49,9 @@ public sealed class ConnectionOwnerAnalyzer : DiagnosticAnalyzer
                         operationContext => CollectOwnedField(operationContext, type, rules, summaries, owned),
                         OperationKind.SimpleAssignment,
                         OperationKind.CoalesceAssignment,
-                        OperationKind.Invocation);
+                        OperationKind.Invocation,
+                        OperationKind.FieldInitializer,
+                        OperationKind.PropertyInitializer);
                     symbolContext.RegisterSymbolEndAction(endContext => CheckOwner(endContext, type, owned, rules, summaries));
                 },
                 SymbolKind.NamedType);
@@ -65,11 +67,31 @@ public sealed class ConnectionOwnerAnalyzer : DiagnosticAnalyzer
                 when OwnMember(assignment.Target, type) is { } member && IsAcquisition(assignment.Value, rules, names, summaries, context.CancellationToken):
                 owned.GetOrAdd(member, _ => new OwnedMember()).Stored();
                 break;
+            case ISymbolInitializerOperation initializer when IsAcquisition(initializer.Value, rules, names, summaries, context.CancellationToken):
+                // 'private readonly MySqlConnection _connection = dataSource.OpenConnection();' stores it in every instance.
+                foreach (var member in InitializedMembers(initializer, type))
+                {
+                    owned.GetOrAdd(member, _ => new OwnedMember()).Stored();
+                }
+
+                break;
             case IInvocationOperation invocation
                 when rules.Classify(invocation, names) == AcquisitionKind.Opened && OwnMember(invocation.Instance, type) is { } opened:
                 owned.GetOrAdd(opened, _ => new OwnedMember()).Opened();
                 break;
         }
+    }
+
+    /// <summary>The instance fields and auto-properties of <paramref name="type"/> that an initializer sets.</summary>
+    private static IEnumerable<ISymbol> InitializedMembers(ISymbolInitializerOperation initializer, INamedTypeSymbol type)
+    {
+        IEnumerable<ISymbol> members = initializer switch
+        {
+            IFieldInitializerOperation field => field.InitializedFields.Where(f => !f.IsStatic && !f.IsImplicitlyDeclared),
+            IPropertyInitializerOperation property => property.InitializedProperties.Where(p => !p.IsStatic && OwnerWalk.IsAutoProperty(p)),
+            _ => Enumerable.Empty<ISymbol>(),
+        };
+        return members.Where(m => SymbolEqualityComparer.Default.Equals(m.ContainingType, type));
     }
 
     /// <summary>The field or auto-property of <c>this</c> that <paramref name="operation"/> refers to, when it is one of <paramref name="type"/>'s own.</summary>

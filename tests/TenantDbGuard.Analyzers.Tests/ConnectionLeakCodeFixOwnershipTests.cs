@@ -793,6 +793,30 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
         }
         """);
 
+    [Theory]
+    [InlineData("held.Release();")]
+    [InlineData("held?.Release();")]
+    public Task Connection_released_through_a_pattern_variable_gets_no_fix(string release) => NoFixVerifier.VerifyAsync($$"""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                if (conn is { } held)
+                {
+                    var rows = held.Execute("delete from sessions");
+                    {{release}}
+                    return rows;
+                }
+
+                conn.Release();
+                return 0;
+            }
+        }
+        """);
+
     [Fact]
     public Task Connection_put_in_a_returned_tuple_is_released_on_failure_only() => Verify.VerifyCodeFixAsync("""
         using Prelude;

@@ -1,4 +1,5 @@
 using TenantDbGuard.Analyzers.Tests.FixExecution;
+using TenantDbGuard.Analyzers.Tests.Verifiers;
 using Verify = TenantDbGuard.Analyzers.Tests.Verifiers.CSharpCodeFixVerifier<
     TenantDbGuard.Analyzers.ConnectionLeakAnalyzer,
     TenantDbGuard.CodeFixes.ConnectionLeakCodeFixProvider>;
@@ -453,4 +454,37 @@ public sealed class ConnectionLeakCodeFixReleaseTests
             }
         }
         """, ReleaseInFinally);
+
+    // ---------------------------------------------------------------- releases inside helpers of the code
+
+    [Theory]
+    [InlineData("conn.GiveBack();")]
+    [InlineData("PoolExtensions.GiveBack(conn);")]
+    [InlineData("PoolExtensions.Recycle(conn);")]
+    public Task Connection_given_back_inside_a_helper_of_the_code_gets_no_fix(string release) => NoFixVerifier.VerifyAsync($$"""
+        using System;
+        using Prelude;
+
+        static class PoolExtensions
+        {
+            public static void GiveBack(this PooledConnection connection)
+            {
+                Console.WriteLine("given back");
+                connection.Release();
+            }
+
+            public static void Recycle(PooledConnection connection) => connection.GiveBack();
+        }
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                var rows = conn.Execute("delete from sessions");
+                {{release}}
+                return rows;
+            }
+        }
+        """);
 }

@@ -342,6 +342,36 @@ public sealed class ConnectionLeakCodeFixShapeTests
         """);
 
     [Fact]
+    public Task Acquisition_awaited_later_into_an_await_using_is_only_moved_to_its_await() => Verify.VerifyCodeFixAsync("""
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            async Task<int> M(LeasePool pool)
+            {
+                var pending = [|pool.GetConnectionAsync("tenant-1")|];
+                Log.Info("waiting");
+                await using var lease = await pending;
+                return await lease.ExecuteAsync("select 1");
+            }
+        }
+        """, """
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            async Task<int> M(LeasePool pool)
+            {
+                Log.Info("waiting");
+                await using var lease = await pool.GetConnectionAsync("tenant-1");
+                return await lease.ExecuteAsync("select 1");
+            }
+        }
+        """);
+
+    [Fact]
     public Task ValueTask_acquisition_abandoned_on_cancellation_is_awaited_after_the_check() => Verify.VerifyCodeFixAsync("""
         using System.Threading;
         using System.Threading.Tasks;

@@ -138,6 +138,70 @@ public sealed class ConnectionLeakHandOffTests
     // 'params ReadOnlySpan<Task>': the verdict must not depend on which.
 
     [Theory]
+    [InlineData("_session = new Session { Connection = conn };")]
+    [InlineData("var session = new Session(); session.Connection = conn; _session = session;")]
+    [InlineData("_structs.Add(new Holder { Connection = conn });")]
+    public Task Put_in_an_object_of_the_code_built_by_its_implicit_constructor_and_stored_is_not_reported(string store) => Verify.VerifyAnalyzerAsync($$"""
+        using System.Collections.Generic;
+        using MySqlConnector;
+
+        sealed class Session
+        {
+            public MySqlConnection Connection { get; set; }
+        }
+
+        struct Holder
+        {
+            public MySqlConnection Connection;
+        }
+
+        class C
+        {
+            private Session _session;
+            private readonly List<Holder> _structs = new();
+
+            void M(MySqlDataSource dataSource, string tenant)
+            {
+                var conn = dataSource.OpenConnection();
+                try
+                {
+                    conn.ChangeDatabase(tenant);
+                }
+                catch
+                {
+                    conn.Dispose();
+                    throw;
+                }
+
+                {{store}}
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Put_in_an_object_whose_implicit_constructor_runs_a_computing_initializer_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using MySqlConnector;
+
+        sealed class Session
+        {
+            public MySqlConnection Connection { get; set; }
+            public string Tenant { get; } = System.Environment.GetEnvironmentVariable("TENANT");
+        }
+
+        class C
+        {
+            private Session _session;
+
+            void M(MySqlDataSource dataSource)
+            {
+                var conn = {|#0:dataSource.OpenConnection()|};
+                _session = new Session { Connection = conn };
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "if an exception is thrown at line 16"));
+
+    [Theory]
     [InlineCSharp(12)]
     [InlineCSharp(13)]
     public Task A_lease_awaited_through_WhenAll_and_never_released_is_reported(int languageVersion) => Verify.VerifyAnalyzerAsync(languageVersion, """

@@ -26,6 +26,51 @@ public sealed class ConnectionOwnerAnalyzerTests
         Verify.Diagnostic().WithLocation(0).WithArguments("ReportSession", "_connection", "is not disposable, so nothing can release it"));
 
     [Fact]
+    public Task Type_that_opens_a_connection_in_a_member_initializer_and_is_not_disposable_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using MySqlConnector;
+
+        sealed class ReportSession(MySqlDataSource dataSource)
+        {
+            private readonly MySqlConnection {|#0:_connection|} = dataSource.OpenConnection();
+
+            public MySqlConnection {|#1:Audit|} { get; } = dataSource.OpenConnection();
+
+            public object Count()
+            {
+                using var cmd = new MySqlCommand("select count(*) from invoices", _connection);
+                return cmd.ExecuteScalar();
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("ReportSession", "_connection", "is not disposable, so nothing can release it"),
+        Verify.Diagnostic().WithLocation(1).WithArguments("ReportSession", "Audit", "is not disposable, so nothing can release it"));
+
+    [Fact]
+    public Task Owner_that_opens_in_a_member_initializer_and_releases_in_Dispose_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using MySqlConnector;
+
+        sealed class ReportSession(MySqlDataSource dataSource) : IDisposable
+        {
+            private readonly MySqlConnection _connection = dataSource.OpenConnection();
+
+            public MySqlConnection Audit { get; } = dataSource.OpenConnection();
+
+            public void Dispose()
+            {
+                try
+                {
+                    _connection.Dispose();
+                }
+                finally
+                {
+                    Audit.Dispose();
+                }
+            }
+        }
+        """);
+
+    [Fact]
     public Task Owner_that_releases_in_Dispose_is_not_reported() => Verify.VerifyAnalyzerAsync("""
         using System;
         using System.Threading.Tasks;

@@ -14,10 +14,18 @@ internal static class ConstructorReading
 {
     /// <summary>
     /// A constructor of the application's own whose body only stores its parameters (or constants) in fields and
-    /// properties: it cannot throw, so a connection given to it is not lost in between.
+    /// properties, or the parameterless one the compiler writes for a type whose member initializers are plain: it cannot
+    /// throw, so a connection given to it (or to the object it builds) is not lost in between.
     /// </summary>
     public static bool OnlyStoresArguments(IMethodSymbol? constructor)
     {
+        if (constructor is { IsImplicitlyDeclared: true, Parameters.Length: 0, ContainingType: { DeclaringSyntaxReferences.Length: > 0 } type }
+            && type.BaseType?.SpecialType is null or SpecialType.System_Object or SpecialType.System_ValueType)
+        {
+            // The constructor the compiler writes ('new Session { Connection = conn }'): it runs the member initializers only.
+            return type.DeclaringSyntaxReferences.All(reference => reference.GetSyntax() is TypeDeclarationSyntax declaration && OnlyPlainInitializers(declaration));
+        }
+
         if (constructor is null || constructor.DeclaringSyntaxReferences.Length != 1)
         {
             return false;

@@ -24,8 +24,11 @@ internal static class AwaitedLaterFix
     /// does: the task is used elsewhere, the statements in between change what the call reads, or the call's
     /// arguments do work of their own.
     /// </summary>
-    public static Func<SyntaxNode, SyntaxNode>? MergePending(SemanticModel model, LocalDeclarationStatementSyntax pendingDeclaration, ILocalSymbol pending, ExpressionSyntax acquisition)
+    /// <param name="usingDeclaration">Whether the awaited connection is declared by a <c>using</c> (<c>true</c> for
+    /// <c>await using</c>), which then releases it: the move is the whole fix; <c>null</c> when it is not.</param>
+    public static Func<SyntaxNode, SyntaxNode>? MergePending(SemanticModel model, LocalDeclarationStatementSyntax pendingDeclaration, ILocalSymbol pending, ExpressionSyntax acquisition, out bool? usingDeclaration)
     {
+        usingDeclaration = null;
         if (pendingDeclaration.Parent is not BlockSyntax block || !IsSimpleCall(acquisition))
         {
             return null;
@@ -50,6 +53,7 @@ internal static class AwaitedLaterFix
             return null;
         }
 
+        usingDeclaration = awaitedDeclaration.UsingKeyword.IsKind(SyntaxKind.UsingKeyword) ? awaitedDeclaration.AwaitKeyword.IsKind(SyntaxKind.AwaitKeyword) : null;
         return root =>
         {
             var currentBlock = Statements.Find(root, block);

@@ -108,6 +108,71 @@ internal static class Callees
     }
 
     /// <summary>
+    /// Does a method of the compilation give back what it is passed, by <paramref name="argument"/> or (when that is
+    /// <c>null</c>) as the receiver of an extension method: a release call on its parameter (<c>c.Release()</c>,
+    /// <c>c?.Dispose()</c>, <c>pool.Release(c)</c>), a <c>using (c)</c>, or another such method given it? The code's
+    /// own release then sits in that call, where the fix neither sees nor moves it.
+    /// </summary>
+    public static bool ReleasesInBody(SemanticModel callerModel, IMethodSymbol? method, ArgumentSyntax? argument, ISet<string> names, int depth = 0)
+    {
+        var extension = argument is null && method?.ReducedFrom is not null;
+        method = method?.ReducedFrom ?? method;
+        if (method is null || depth > 2 || method.DeclaringSyntaxReferences.FirstOrDefault()?.GetSyntax() is not { } declaration)
+        {
+            return false;
+        }
+
+        var parameter = argument is null
+            ? (extension ? method.Parameters.FirstOrDefault() : null)
+            : argument.NameColon is { } nameColon
+                ? method.Parameters.FirstOrDefault(p => p.Name == nameColon.Name.Identifier.ValueText)
+                : method.Parameters.ElementAtOrDefault(((ArgumentListSyntax)argument.Parent!).Arguments.IndexOf(argument) + (extension ? 1 : 0));
+        if (parameter is null)
+        {
+            return false;
+        }
+
+        var model = callerModel.Compilation.GetSemanticModel(declaration.SyntaxTree);
+        foreach (var use in declaration.DescendantNodes().OfType<IdentifierNameSyntax>().Where(id => id.Identifier.ValueText == parameter.Name))
+        {
+            if (!SymbolEqualityComparer.Default.Equals(model.GetSymbolInfo(use).Symbol, parameter))
+            {
+                continue;
+            }
+
+            ExpressionSyntax expression = use;
+            while (expression.Parent is ParenthesizedExpressionSyntax or CastExpressionSyntax or PostfixUnaryExpressionSyntax { RawKind: (int)SyntaxKind.SuppressNullableWarningExpression })
+            {
+                expression = (ExpressionSyntax)expression.Parent;
+            }
+
+            switch (expression.Parent)
+            {
+                case MemberAccessExpressionSyntax access when access.Expression == expression && names.Contains(access.Name.Identifier.ValueText)
+                                                             && access.Parent is InvocationExpressionSyntax { ArgumentList.Arguments.Count: 0 }:
+                case ConditionalAccessExpressionSyntax { WhenNotNull: InvocationExpressionSyntax { Expression: MemberBindingExpressionSyntax binding, ArgumentList.Arguments.Count: 0 } } conditional
+                    when conditional.Expression == expression && names.Contains(binding.Name.Identifier.ValueText):
+                case UsingStatementSyntax usingStatement when usingStatement.Expression == expression:
+                    return true;
+                case MemberAccessExpressionSyntax access when access.Expression == expression && access.Parent is InvocationExpressionSyntax receiverCall
+                                                             && ReleasesInBody(model, model.GetSymbolInfo(receiverCall).Symbol as IMethodSymbol, null, names, depth + 1):
+                    return true;
+                case ArgumentSyntax inner when inner.Parent?.Parent is InvocationExpressionSyntax call:
+                    var callee = model.GetSymbolInfo(call).Symbol as IMethodSymbol;
+                    if ((names.Contains(callee?.Name ?? string.Empty) && call.ArgumentList.Arguments.Count == 1)
+                        || ReleasesInBody(model, callee, inner, names, depth + 1))
+                    {
+                        return true;
+                    }
+
+                    break;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>
     /// Does a lambda or local function that uses the connection run before the statement around it ends: a local
     /// function only called, or a lambda given to a call whose result is awaited or not kept?
     /// </summary>

@@ -175,8 +175,15 @@ internal static class LeakFixPlanner
         if (value != acquisition
             || value.Parent is not EqualsValueClauseSyntax { Parent: VariableDeclaratorSyntax { Parent: VariableDeclarationSyntax { Variables.Count: 1, Parent: LocalDeclarationStatementSyntax declaration } } declarator }
             || model.GetDeclaredSymbol(declarator) is not ILocalSymbol pending
-            || AwaitedLaterFix.MergePending(model, declaration, pending, acquisition) is not { } merge)
+            || AwaitedLaterFix.MergePending(model, declaration, pending, acquisition, out var usingDeclaration) is not { } merge)
         {
+            return;
+        }
+
+        if (usingDeclaration is { } awaitedUsing)
+        {
+            // 'await using var c = await pending;': the using releases the connection once the call sits at its await.
+            fixes.Add(LeakFix.UseUsing(awaitedUsing, merge));
             return;
         }
 

@@ -171,6 +171,12 @@ internal sealed class Ownership
                         return;
                     }
 
+                    if (isValue && Callees.ReleasesInBody(_model, _model.GetSymbolInfo(invocation).Symbol as IMethodSymbol, null, _chooser.Names))
+                    {
+                        Unknown("the connection is given back inside a method of the code");
+                        return;
+                    }
+
                     Derived(invocation, IsCloseConnectionReader(invocation), depth);
                     return;
                 }
@@ -214,11 +220,18 @@ internal sealed class Ownership
                     return;
                 }
 
-                // 'x is ConnectionLease lease': the new name stands for the same connection.
+                // 'x is ConnectionLease lease': the new name stands for the same connection. A release through that name
+                // is one the fix would neither move nor remove: its own release would give the connection back twice.
                 foreach (var alias in pattern.Pattern.DescendantNodesAndSelf().OfType<SingleVariableDesignationSyntax>())
                 {
                     if (_model.GetDeclaredSymbol(alias) is ILocalSymbol local)
                     {
+                        if (isValue && Statements.Uses(_model, _chooser.Context.Node, local).Any(ReleasesHere))
+                        {
+                            Unknown("the connection is released through a pattern variable");
+                            return;
+                        }
+
                         Follow(local, owner, depth, windowed: false, isValue: isValue);
                     }
                 }
@@ -319,6 +332,12 @@ internal sealed class Ownership
                 var name = method?.Name ?? string.Empty;
                 if (isValue && _chooser.Names.Contains(name) && invocation.ArgumentList.Arguments.Count == 1)
                 {
+                    return;
+                }
+
+                if (isValue && Callees.ReleasesInBody(_model, method, argument, _chooser.Names))
+                {
+                    Unknown("the connection is given back inside a method of the code");
                     return;
                 }
 
