@@ -126,6 +126,65 @@ public sealed class ConnectionLeakSummaryTests
         """,
         Verify.Diagnostic().WithLocation(0).WithArguments("The connection from OpenForTenant()", "because the result is discarded"));
 
+    private static string Chooser(string body) => $$"""
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        sealed class Shards
+        {
+            private readonly MySqlDataSource _primary = null!;
+            private readonly MySqlDataSource _replica = null!;
+            private readonly MySqlConnection _shared = null!;
+
+            {{body}}
+
+            public object Count(int shard)
+            {
+                var conn = {|#0:Open(shard)|};
+                using var cmd = new MySqlCommand("select count(*) from invoices", conn);
+                return cmd.ExecuteScalar();
+            }
+        }
+        """;
+
+    [Theory]
+    [InlineData("private MySqlConnection Open(int shard) => shard == 1 ? _primary.OpenConnection() : _replica.OpenConnection();")]
+    [InlineData("private MySqlConnection Open(int shard) { return shard == 1 ? _primary.OpenConnection() : null!; }")]
+    [InlineData("private MySqlConnection Open(int shard) => shard switch { 1 => _primary.OpenConnection(), 2 => (_replica.OpenConnection()), _ => null! };")]
+    [InlineData("private MySqlConnection Open(int shard) => shard > 0 ? (shard == 1 ? _primary.OpenConnection() : _replica.OpenConnection()) : _primary.OpenConnection();")]
+    public Task Helper_that_chooses_between_acquisitions_is_an_acquisition(string helper) =>
+        Verify.VerifyAnalyzerAsync(Chooser(helper), Verify.Diagnostic().WithLocation(0).WithArguments("'conn' from Open()", "on the path that returns at line 16"));
+
+    [Theory]
+    [InlineData("private MySqlConnection Open(int shard) => shard == 1 ? _primary.OpenConnection() : _shared;")]
+    [InlineData("private MySqlConnection Open(int shard) => shard switch { 1 => _primary.OpenConnection(), _ => _shared };")]
+    [InlineData("private MySqlConnection Open(int shard) => shard == 0 ? _shared : shard == 1 ? _primary.OpenConnection() : _replica.OpenConnection();")]
+    public Task Helper_that_may_choose_a_connection_it_keeps_is_not_an_acquisition(string helper) =>
+        Verify.VerifyAnalyzerAsync(Chooser(helper).Replace("{|#0:Open(shard)|}", "Open(shard)"));
+
+    [Fact]
+    public Task Async_helper_that_chooses_between_awaited_acquisitions_is_an_acquisition() => Verify.VerifyAnalyzerAsync("""
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        sealed class Shards
+        {
+            private readonly MySqlDataSource _primary = null!;
+            private readonly MySqlDataSource _replica = null!;
+
+            private async Task<MySqlConnection> OpenAsync(bool primary) =>
+                primary ? await _primary.OpenConnectionAsync() : await _replica.OpenConnectionAsync().ConfigureAwait(false);
+
+            public async Task<object?> CountAsync()
+            {
+                var conn = await {|#0:OpenAsync(true)|};
+                using var cmd = new MySqlCommand("select count(*) from invoices", conn);
+                return await cmd.ExecuteScalarAsync();
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'conn' from OpenAsync()", "on the path that returns at line 16"));
+
     [Fact]
     public Task Helper_that_may_return_a_cached_connection_is_not_an_acquisition() => Verify.VerifyAnalyzerAsync("""
         using MySqlConnector;

@@ -41,7 +41,7 @@ internal static class SummaryInference
             holdsAcrossYield |= observations.HeldAcrossYield;
         }
 
-        var returns = !holdsAcrossYield && ReturnsAcquisition(graph, method, summaries.Rules, observed);
+        var returns = !holdsAcrossYield && ReturnsAcquisition(graph, method, summaries.Rules, observed, sites);
         var into = ImmutableArray.CreateBuilder<ArgumentAcquisition>();
         foreach (var parameter in method.Parameters)
         {
@@ -104,7 +104,7 @@ internal static class SummaryInference
     }
 
     /// <summary>Does every return hand back an acquisition of the method (or null), and at least one a real one?</summary>
-    private static bool ReturnsAcquisition(ControlFlowGraph graph, IMethodSymbol method, AcquisitionRules rules, List<FlowObservations> observed)
+    private static bool ReturnsAcquisition(ControlFlowGraph graph, IMethodSymbol method, AcquisitionRules rules, List<FlowObservations> observed, IReadOnlyList<AcquisitionSite> sites)
     {
         if (method.ReturnsVoid)
         {
@@ -141,6 +141,13 @@ internal static class SummaryInference
                 }
             }
 
+            if (!fresh && TrackedVariables.Unwrap(returned) is IFlowCaptureReferenceOperation choice && ChoosesAcquisitions(graph, choice.Id, sites, depth: 0) == true)
+            {
+                // 'return k == 1 ? _a.OpenConnection() : _b.OpenConnection();': each acquisition is followed on its own, and
+                // none is returned on every path; together, every branch of the choice returns one (or null).
+                fresh = true;
+            }
+
             if (!fresh && !(namedLikeAnAcquisition && IsNewLease(graph, returned, rules)))
             {
                 return false;
@@ -150,6 +157,61 @@ internal static class SummaryInference
         }
 
         return any;
+    }
+
+    /// <summary>
+    /// Whether every value a <c>?:</c>, <c>??</c> or switch expression captures under <paramref name="id"/> is the value of
+    /// one of the method's acquisitions or null, with at least one acquisition: true; null when none is one and none is
+    /// anything else (only nulls); false when one is something else.
+    /// </summary>
+    private static bool? ChoosesAcquisitions(ControlFlowGraph graph, CaptureId id, IReadOnlyList<AcquisitionSite> sites, int depth)
+    {
+        if (depth > 4)
+        {
+            return false;
+        }
+
+        bool? chosen = null;
+        foreach (var block in graph.Blocks)
+        {
+            foreach (var operation in block.Operations)
+            {
+                if (operation is not IFlowCaptureOperation capture || !capture.Id.Equals(id))
+                {
+                    continue;
+                }
+
+                var value = TrackedVariables.Unwrap(capture.Value);
+                if (value is not null && IsNull(value))
+                {
+                    continue;
+                }
+
+                var acquired = value is IFlowCaptureReferenceOperation inner ? ChoosesAcquisitions(graph, inner.Id, sites, depth + 1) : IsAcquiredValue(value, sites);
+                if (acquired == false)
+                {
+                    return false;
+                }
+
+                chosen ??= acquired;
+            }
+        }
+
+        return chosen;
+    }
+
+    /// <summary>Is <paramref name="value"/> what one of the method's acquisitions hands back (the call, or its <c>await</c>)?</summary>
+    private static bool IsAcquiredValue(IOperation? value, IReadOnlyList<AcquisitionSite> sites)
+    {
+        foreach (var site in sites)
+        {
+            if (site.Kind == AcquisitionKind.Returned && ReferenceEquals(site.EffectPoint, value))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>
