@@ -98,7 +98,9 @@ internal sealed class OperationTransfer
             }
 
             case IInvocationOperation invocation:
-                return _analysis.Calls.EvaluateInvocation(invocation);
+                var isResource = _analysis.Calls.EvaluateInvocation(invocation);
+                _analysis.State = _analysis.Flags.AfterCall(_analysis.State, invocation.TargetMethod);
+                return isResource;
             case IObjectCreationOperation creation:
                 return EvaluateCreation(creation);
             case IArgumentOperation argument:

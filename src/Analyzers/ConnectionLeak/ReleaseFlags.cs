@@ -18,6 +18,7 @@ internal sealed class ReleaseFlags
     private readonly ControlFlowGraph _graph;
     private Dictionary<ILocalSymbol, int>? _flagIndexes;
     private HashSet<ILocalSymbol>? _untracked;
+    private Dictionary<IMethodSymbol, (ILocalSymbol Flag, bool Value)>? _setters;
 
     public ReleaseFlags(ControlFlowGraph graph)
     {
@@ -34,6 +35,28 @@ internal sealed class ReleaseFlags
 
         var known = value.ConstantValue is { HasValue: true, Value: bool isTrue } ? (isTrue ? 1UL : 1UL << 32) << index : 0;
         var flags = (state.Flags & ~((1UL | 1UL << 32) << index)) | known;
+        return flags != state.Flags ? new PathState(state.Status, state.Holders, state.ReleasedAt, flags) : state;
+    }
+
+    /// <summary>
+    /// The state after a call of <paramref name="method"/> returned: a local function whose last statement sets a flag
+    /// (<c>void Done() { conn.Release(); released = true; }</c>) has set it. A call that throws did not get there; the
+    /// path of its exception keeps the state from before the call.
+    /// </summary>
+    public PathState AfterCall(PathState state, IMethodSymbol method)
+    {
+        if (method.MethodKind != MethodKind.LocalFunction)
+        {
+            return state;
+        }
+
+        _ = FlagIndexes;
+        if (_setters is null || !_setters.TryGetValue(method, out var setter) || !FlagIndexes.TryGetValue(setter.Flag, out var index))
+        {
+            return state;
+        }
+
+        var flags = (state.Flags & ~((1UL | 1UL << 32) << index)) | (setter.Value ? 1UL : 1UL << 32) << index;
         return flags != state.Flags ? new PathState(state.Status, state.Holders, state.ReleasedAt, flags) : state;
     }
 
@@ -89,11 +112,12 @@ internal sealed class ReleaseFlags
     /// from a lambda; at most <see cref="MaxFlags"/>, so that flags cannot multiply the configurations without bound
     /// (the others are untracked: <see cref="IsUntracked"/>).
     /// </summary>
-    private Dictionary<ILocalSymbol, int> FlagIndexes => _flagIndexes ??= FindFlags(_graph, out _untracked);
+    private Dictionary<ILocalSymbol, int> FlagIndexes => _flagIndexes ??= FindFlags(_graph, out _untracked, out _setters);
 
-    private static Dictionary<ILocalSymbol, int> FindFlags(ControlFlowGraph graph, out HashSet<ILocalSymbol>? untracked)
+    private static Dictionary<ILocalSymbol, int> FindFlags(ControlFlowGraph graph, out HashSet<ILocalSymbol>? untracked, out Dictionary<IMethodSymbol, (ILocalSymbol Flag, bool Value)>? setters)
     {
         untracked = null;
+        setters = null;
         var flags = new Dictionary<ILocalSymbol, int>(SymbolEqualityComparer.Default);
         HashSet<ILocalSymbol>? tested = null;
         foreach (var block in graph.Blocks)
@@ -112,6 +136,7 @@ internal sealed class ReleaseFlags
         var candidates = new Dictionary<ILocalSymbol, int>(SymbolEqualityComparer.Default);
         HashSet<ILocalSymbol>? excluded = null;
         List<SyntaxNode>? closures = null;
+        HashSet<IMethodSymbol>? delegates = null;
         foreach (var block in graph.Blocks)
         {
             foreach (var operation in block.Operations)
@@ -150,6 +175,10 @@ internal sealed class ReleaseFlags
                         case IFlowAnonymousFunctionOperation lambda:
                             (closures ??= new List<SyntaxNode>()).Add(lambda.Syntax);
                             break;
+                        case IMethodReferenceOperation { Method.MethodKind: MethodKind.LocalFunction } reference:
+                            // 'Action done = Done;': the local function may run whenever the delegate is called.
+                            (delegates ??= new HashSet<IMethodSymbol>(SymbolEqualityComparer.Default)).Add(reference.Method.OriginalDefinition);
+                            break;
                     }
                 }
             }
@@ -163,6 +192,10 @@ internal sealed class ReleaseFlags
             }
         }
 
+        // A local function whose last statement sets a flag, called only directly from this graph, sets it when a call
+        // returns (see AfterCall); that assignment is not a change behind the path's back.
+        var setterTargets = FindSetters(graph, closures, delegates, tested, ref setters);
+
         // A lambda or local function that names the flag may change it behind the path's back.
         var captured = new HashSet<string>();
         if (closures is not null)
@@ -171,7 +204,7 @@ internal sealed class ReleaseFlags
             {
                 foreach (var identifier in closure.DescendantNodes())
                 {
-                    if (identifier is Microsoft.CodeAnalysis.CSharp.Syntax.IdentifierNameSyntax name)
+                    if (identifier is Microsoft.CodeAnalysis.CSharp.Syntax.IdentifierNameSyntax name && setterTargets?.Contains(name) != true)
                     {
                         captured.Add(name.Identifier.ValueText);
                     }
@@ -197,5 +230,95 @@ internal sealed class ReleaseFlags
         }
 
         return flags;
+    }
+
+    /// <summary>
+    /// The local functions of <paramref name="graph"/> that set a tested flag to a constant as their last statement
+    /// (<c>released = true;</c>, or <c>=&gt; released = true</c>): not async, no <c>return</c>, <c>goto</c> or
+    /// <c>yield</c> that could skip it, the flag named nowhere else in them, and called only directly from the graph
+    /// itself (not made a delegate, not called from another lambda or local function). Returns the assignments' targets.
+    /// </summary>
+    private static HashSet<SyntaxNode>? FindSetters(ControlFlowGraph graph, List<SyntaxNode>? closures, HashSet<IMethodSymbol>? delegates, HashSet<ILocalSymbol> tested, ref Dictionary<IMethodSymbol, (ILocalSymbol Flag, bool Value)>? setters)
+    {
+        HashSet<SyntaxNode>? targets = null;
+        foreach (var localFunction in graph.LocalFunctions)
+        {
+            if (localFunction.IsAsync || delegates?.Contains(localFunction.OriginalDefinition) == true
+                || localFunction.DeclaringSyntaxReferences.Length != 1
+                || localFunction.DeclaringSyntaxReferences[0].GetSyntax() is not Microsoft.CodeAnalysis.CSharp.Syntax.LocalFunctionStatementSyntax declaration)
+            {
+                continue;
+            }
+
+            var last = declaration.Body is { } body
+                ? (body.Statements.Count > 0 ? body.Statements[body.Statements.Count - 1] as Microsoft.CodeAnalysis.CSharp.Syntax.ExpressionStatementSyntax : null)?.Expression
+                : declaration.ExpressionBody?.Expression;
+            if (last is not Microsoft.CodeAnalysis.CSharp.Syntax.AssignmentExpressionSyntax { RawKind: (int)Microsoft.CodeAnalysis.CSharp.SyntaxKind.SimpleAssignmentExpression, Left: Microsoft.CodeAnalysis.CSharp.Syntax.IdentifierNameSyntax target } assignment
+                || assignment.Right is not Microsoft.CodeAnalysis.CSharp.Syntax.LiteralExpressionSyntax { RawKind: (int)Microsoft.CodeAnalysis.CSharp.SyntaxKind.TrueLiteralExpression or (int)Microsoft.CodeAnalysis.CSharp.SyntaxKind.FalseLiteralExpression } literal)
+            {
+                continue;
+            }
+
+            ILocalSymbol? flag = null;
+            foreach (var candidate in tested)
+            {
+                if (candidate.Name == target.Identifier.ValueText)
+                {
+                    flag = candidate;
+                }
+            }
+
+            if (flag is null || !IsOnlyDirectlyCalled(localFunction, declaration, closures) || !SetsOnlyAtTheEnd(declaration, target))
+            {
+                continue;
+            }
+
+            (setters ??= new Dictionary<IMethodSymbol, (ILocalSymbol, bool)>(SymbolEqualityComparer.Default))[localFunction.OriginalDefinition] =
+                (flag, literal.IsKind(Microsoft.CodeAnalysis.CSharp.SyntaxKind.TrueLiteralExpression));
+            (targets ??= new HashSet<SyntaxNode>()).Add(target);
+        }
+
+        return targets;
+    }
+
+    /// <summary>No closure of the graph (the function itself included) names <paramref name="localFunction"/>: the graph alone calls it.</summary>
+    private static bool IsOnlyDirectlyCalled(IMethodSymbol localFunction, SyntaxNode declaration, List<SyntaxNode>? closures)
+    {
+        foreach (var closure in closures ?? new List<SyntaxNode>())
+        {
+            foreach (var node in closure.DescendantNodes())
+            {
+                if (node is Microsoft.CodeAnalysis.CSharp.Syntax.IdentifierNameSyntax name && name.Identifier.ValueText == localFunction.Name)
+                {
+                    return false;
+                }
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>Nothing in the function can skip its last statement or name the flag elsewhere.</summary>
+    private static bool SetsOnlyAtTheEnd(Microsoft.CodeAnalysis.CSharp.Syntax.LocalFunctionStatementSyntax declaration, Microsoft.CodeAnalysis.CSharp.Syntax.IdentifierNameSyntax target)
+    {
+        foreach (var node in declaration.DescendantNodes())
+        {
+            switch (node)
+            {
+                case Microsoft.CodeAnalysis.CSharp.Syntax.ReturnStatementSyntax or Microsoft.CodeAnalysis.CSharp.Syntax.GotoStatementSyntax or Microsoft.CodeAnalysis.CSharp.Syntax.YieldStatementSyntax:
+                    return false;
+                case Microsoft.CodeAnalysis.CSharp.Syntax.IdentifierNameSyntax name when name != target && name.Identifier.ValueText == target.Identifier.ValueText:
+                    return false;
+                case Microsoft.CodeAnalysis.CSharp.Syntax.VariableDeclaratorSyntax { Identifier.ValueText: var declared } when declared == target.Identifier.ValueText:
+                case Microsoft.CodeAnalysis.CSharp.Syntax.SingleVariableDesignationSyntax { Identifier.ValueText: var designated } when designated == target.Identifier.ValueText:
+                case Microsoft.CodeAnalysis.CSharp.Syntax.ParameterSyntax { Identifier.ValueText: var parameter } when parameter == target.Identifier.ValueText:
+                case Microsoft.CodeAnalysis.CSharp.Syntax.ForEachStatementSyntax { Identifier.ValueText: var element } when element == target.Identifier.ValueText:
+                case Microsoft.CodeAnalysis.CSharp.Syntax.CatchDeclarationSyntax { Identifier.ValueText: var caught } when caught == target.Identifier.ValueText:
+                    // A variable of the function's own with the flag's name: the assignment is to that one.
+                    return false;
+            }
+        }
+
+        return true;
     }
 }
