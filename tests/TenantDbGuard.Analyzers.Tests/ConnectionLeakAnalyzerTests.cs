@@ -751,6 +751,29 @@ public sealed class ConnectionLeakAnalyzerTests
         """);
 
     [Fact]
+    public Task Open_on_a_type_that_is_not_a_connection_is_not_an_acquisition() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using System.Threading.Tasks;
+
+        sealed class Valve : IDisposable
+        {
+            public void Open() { }
+            public bool OpenAsync() => true;
+            public void Dispose() { }
+        }
+
+        class C
+        {
+            bool M()
+            {
+                var valve = new Valve();
+                valve.Open();
+                return valve.OpenAsync();
+            }
+        }
+        """);
+
+    [Fact]
     public Task IDbConnection_opened_and_never_closed_is_reported() => Verify.VerifyAnalyzerAsync("""
         using System.Data;
         using MySqlConnector;
@@ -767,6 +790,51 @@ public sealed class ConnectionLeakAnalyzerTests
             }
         }
         """, Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 12"));
+
+    [Fact]
+    public Task Connection_interface_that_extends_IDbConnection_opened_and_never_closed_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using System.Data;
+
+        interface ITenantConnection : IDbConnection
+        {
+            new void Open();
+        }
+
+        class C
+        {
+            int M(Func<ITenantConnection> connect)
+            {
+                var conn = connect();
+                {|#0:conn.Open()|};
+                using var cmd = conn.CreateCommand();
+                cmd.CommandText = "delete from sessions";
+                return cmd.ExecuteNonQuery();
+            }
+        }
+        """, Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 17"));
+
+    [Fact]
+    public Task OpenConnection_of_a_type_that_is_not_a_data_source_is_judged_by_its_body() => Verify.VerifyAnalyzerAsync("""
+        using MySqlConnector;
+
+        sealed class SharedConnection
+        {
+            private readonly MySqlConnection _connection = new MySqlConnection();
+
+            public MySqlConnection OpenConnection() => _connection;
+        }
+
+        class C
+        {
+            int M(SharedConnection shared)
+            {
+                var conn = shared.OpenConnection();
+                using var cmd = new MySqlCommand("delete from sessions", conn);
+                return cmd.ExecuteNonQuery();
+            }
+        }
+        """);
 
     [Fact]
     public Task IDbConnection_opened_and_disposed_in_finally_is_not_reported() => Verify.VerifyAnalyzerAsync("""
@@ -2671,6 +2739,70 @@ public sealed class ConnectionLeakAnalyzerTests
             }
         }
         """, "tenantdbguard.acquire_methods = Renter.Rent, Borrow\n", Verify.Diagnostic().WithLocation(0).WithArguments("'rented'", "on the path that leaves the method after line 28"), Verify.Diagnostic().WithLocation(1).WithArguments("'borrowed'", "on the path that leaves the method after line 28"));
+
+    [Theory]
+    [InlineData("Rent")]
+    [InlineData("LegacyPool.Rent")]
+    [InlineData("Legacy.Data.LegacyPool.Rent")]
+    public Task Configured_acquire_method_of_a_type_in_a_namespace_is_reported(string entry) => Verify.VerifyAnalyzerWithEditorConfigAsync("""
+        using System;
+
+        namespace Legacy.Data
+        {
+            public sealed class Handle : IDisposable
+            {
+                public void Work() { }
+                public void Dispose() { }
+            }
+
+            public sealed class LegacyPool
+            {
+                public Handle Rent() => new Handle();
+                public void Rent(string tenant) { }
+            }
+        }
+
+        class C
+        {
+            void M(Legacy.Data.LegacyPool pool)
+            {
+                pool.Rent("tenant-1");
+                var handle = {|#0:pool.Rent()|};
+                handle.Work();
+            }
+        }
+        """, "tenantdbguard.acquire_methods = " + entry + "\n", Verify.Diagnostic().WithLocation(0).WithArguments("'handle'", "on the path that leaves the method after line 24"));
+
+    [Theory]
+    [InlineData("OtherPool.Rent")]
+    [InlineData("Other.LegacyPool.Rent")]
+    [InlineData("LegacyPool.Borrow")]
+    public Task Configured_acquire_method_of_another_type_does_not_match_a_type_in_a_namespace(string entry) => Verify.VerifyAnalyzerWithEditorConfigAsync("""
+        using System;
+
+        namespace Legacy.Data
+        {
+            public sealed class Handle : IDisposable
+            {
+                public void Work() { }
+                public void Dispose() { }
+            }
+
+            public sealed class LegacyPool
+            {
+                public Handle Rent() => new Handle();
+            }
+        }
+
+        class C
+        {
+            void M(Legacy.Data.LegacyPool pool)
+            {
+                var handle = pool.Rent();
+                handle.Work();
+            }
+        }
+        """, "tenantdbguard.acquire_methods = " + entry + "\n");
 
     private const string GiveBackApi = """
         using Prelude;

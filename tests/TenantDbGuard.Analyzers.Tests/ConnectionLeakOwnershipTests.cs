@@ -1070,6 +1070,35 @@ public sealed class ConnectionLeakOwnershipTests
         Verify.Diagnostic().WithLocation(1).WithArguments("'conn'", "on the path that returns at line 39"));
 
     [Fact]
+    public Task Dapper_reader_from_ExecuteReaderAsync_never_disposed_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Threading.Tasks;
+        using Dapper;
+        using MySqlConnector;
+
+        interface IConnectionFactory
+        {
+            MySqlConnection Create();
+        }
+
+        class C
+        {
+            async Task<int> CountAsync(IConnectionFactory factory)
+            {
+                var connection = factory.Create();
+                var reader = await {|#0:connection.ExecuteReaderAsync("select id from invoices")|};
+                var count = 0;
+                while (await reader.ReadAsync())
+                {
+                    count++;
+                }
+
+                return count;
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'reader'", "on the path that returns at line 22"));
+
+    [Fact]
     public Task Dapper_reader_on_a_connection_a_factory_hands_out_closed_is_an_acquisition() => Verify.VerifyAnalyzerAsync("""
         using System.Threading.Tasks;
         using Dapper;

@@ -196,6 +196,44 @@ public sealed class SharedPoolClosedAnalyzerTests
         """ + Pools);
 
     [Fact]
+    public Task Disposing_a_pool_typed_as_an_interface_that_inherits_its_getter_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using System.Threading.Tasks;
+        using Prelude;
+
+        interface IConnectionSource
+        {
+            ValueTask<ConnectionLease> GetConnectionAsync(string tenant);
+        }
+
+        interface ITenantPool : IConnectionSource, IDisposable
+        {
+        }
+
+        interface ISessionScope : IDisposable
+        {
+        }
+
+        class C
+        {
+            private readonly ITenantPool _pool;
+            private readonly ISessionScope _scope;
+
+            public C(ITenantPool pool, ISessionScope scope) => (_pool, _scope) = (pool, scope);
+
+            public async Task<int> RunAsync()
+            {
+                await using var lease = await _pool.GetConnectionAsync("tenant-1");
+                var rows = lease.Execute("DELETE FROM sessions");
+                _scope.Dispose();
+                {|#0:_pool.Dispose()|};
+                return rows;
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("_pool.Dispose()", ClosesSharedPool));
+
+    [Fact]
     public Task Disposing_every_cached_data_source_from_request_code_is_reported() => Verify.VerifyAnalyzerAsync("""
         using System.Collections.Concurrent;
         using MySqlConnector;
