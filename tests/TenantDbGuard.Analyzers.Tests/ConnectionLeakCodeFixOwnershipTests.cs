@@ -249,6 +249,72 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
         }
         """);
 
+    // ---------------------------------------------------------------- held where the fix cannot follow it
+
+    [Theory]
+    [InlineData("var other = conn;", "other.Release();")]
+    [InlineData("PooledConnection other; other = conn;", "other.Release();")]
+    [InlineData("PooledConnection other; Use(other = conn);", "other.Release();")]
+    [InlineData("Swap(ref conn);", "conn.Release();")]
+    [InlineData("var pair = (conn, 1);", "pair.conn.Release();")]
+    [InlineData("var all = new List<PooledConnection> { conn };", "all[0].Release();")]
+    [InlineData("var all = new[] { conn };", "all[0].Release();")]
+    [InlineData("var holder = new { Conn = conn };", "holder.Conn.Release();")]
+    [InlineData("Now(() => conn.Release());", "")]
+    public Task Connection_held_or_released_where_the_fix_cannot_follow_it_gets_no_fix(string hold, string release) => NoFixVerifier.VerifyAsync($$"""
+        using System;
+        using System.Collections.Generic;
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, bool fail)
+            {
+                var conn = [|pool.GetConnection()|];
+                {{hold}}
+                var n = conn.Execute("select 1");
+                if (fail)
+                {
+                    throw new InvalidOperationException("x");
+                }
+
+                {{release}}
+                return n;
+            }
+
+            static void Use(PooledConnection connection) { }
+
+            static void Swap(ref PooledConnection connection) { }
+
+            static void Now(Action action) => action();
+        }
+        """);
+
+    [Theory]
+    [InlineData("_command = new MySqlCommand(\"select 1\", conn);")]
+    [InlineData("_commands.Add(new MySqlCommand(\"select 1\", conn));")]
+    public Task Connection_whose_command_is_kept_gets_no_fix(string keep) => NoFixVerifier.VerifyAsync($$"""
+        using System;
+        using System.Collections.Generic;
+        using MySqlConnector;
+
+        class C
+        {
+            private MySqlCommand? _command;
+            private readonly List<MySqlCommand> _commands = new();
+
+            void M(MySqlDataSource dataSource, bool fail)
+            {
+                var conn = [|dataSource.OpenConnection()|];
+                {{keep}}
+                if (fail)
+                {
+                    throw new InvalidOperationException("x");
+                }
+            }
+        }
+        """);
+
     // ---------------------------------------------------------------- stored: fields, Interlocked, collections
 
     [Fact]
