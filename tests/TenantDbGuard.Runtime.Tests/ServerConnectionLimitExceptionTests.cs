@@ -141,7 +141,7 @@ public sealed class ServerConnectionLimitExceptionTests(SmallServerFixture small
         await using var server = await MariaDbServer.StartAsync(maxConnections: 40);
         await MariaDbFixture.CreateTenantsAsync(server, 3);
 
-        // The server applies an account's new limit only once none of its connections is left (pooled ones included).
+        // No connection of the account is left from the set-up (pooled ones included): every one counts from the first.
         await server.WaitForAppConnectionsAsync();
         await server.ExecuteAsync($"ALTER USER '{MariaDbServer.AppUser}'@'%' WITH MAX_USER_CONNECTIONS 4");
         var logs = new CapturedLogs();
