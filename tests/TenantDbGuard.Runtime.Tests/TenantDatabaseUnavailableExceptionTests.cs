@@ -49,6 +49,45 @@ public sealed class TenantDatabaseUnavailableExceptionTests(MariaDbFixture fixtu
     }
 
     [Fact]
+    public async Task A_tenant_whose_database_the_account_may_not_use_fails_alone()
+    {
+        // An account granted the master and some tenants' databases only: a row that names another database is refused
+        // by the server with "access denied" (1044), which is this tenant's problem, not the connection's.
+        const string User = "tdg_narrow";
+        await Server.ExecuteAsync($"""
+            CREATE DATABASE IF NOT EXISTS tdg_denied;
+            CREATE USER IF NOT EXISTS '{User}'@'%' IDENTIFIED BY 'narrow-pw';
+            GRANT ALL PRIVILEGES ON `{MariaDbFixture.MasterDatabase}`.* TO '{User}'@'%';
+            GRANT ALL PRIVILEGES ON `{MariaDbFixture.TenantDatabase(1)}`.* TO '{User}'@'%';
+            GRANT ALL PRIVILEGES ON `{MariaDbFixture.TenantDatabase(2)}`.* TO '{User}'@'%';
+            """);
+        await RegisterAsync("tenant-denied", "tdg_denied");
+        try
+        {
+            var connectionString = new MySqlConnectionStringBuilder(Server.GetAppConnectionString(MariaDbFixture.MasterDatabase)) { UserID = User, Password = "narrow-pw" }.ConnectionString;
+            await using var db = Server.CreateTenantDatabase(o => o.MasterConnectionString = connectionString);
+            await db.QueryTenantAsync<int>(Key(1), "SELECT 1");
+
+            var error = await Assert.ThrowsAsync<TenantDatabaseUnavailableException>(() => db.QueryTenantAsync<int>("tenant-denied", "SELECT 1"));
+            Assert.Equal(("tenant-denied", "tdg_denied"), (error.TenantKey, error.DatabaseName));
+            Assert.Equal(MySqlErrorCode.DatabaseAccessDenied, Assert.IsType<MySqlException>(error.InnerException).ErrorCode);
+            Assert.False(error.IsTransient);
+            await Assert.ThrowsAsync<TenantDatabaseUnavailableException>(() => db.GetConnectionAsync("tenant-denied").AsTask());
+
+            await db.WaitUntilAllReturnedAsync();
+            for (var number = 1; number <= 2; number++)
+            {
+                Assert.Equal([MariaDbFixture.TenantDatabase(number)], await db.QueryTenantAsync<string>(Key(number), "SELECT DATABASE()"));
+            }
+        }
+        finally
+        {
+            await Server.ExecuteAsync($"DELETE FROM tenants WHERE tenant_key = 'tenant-denied'", MariaDbFixture.MasterDatabase);
+            await Server.ExecuteAsync($"DROP USER IF EXISTS '{User}'@'%'; DROP DATABASE IF EXISTS tdg_denied;");
+        }
+    }
+
+    [Fact]
     public async Task A_tenant_whose_database_was_dropped_while_in_use_fails_alone_and_comes_back_with_it()
     {
         const string key = "tenant-dropped";
