@@ -130,26 +130,24 @@ internal sealed class ConditionFacts
             case IBinaryOperation { OperatorKind: BinaryOperatorKind.Equals or BinaryOperatorKind.NotEquals, OperatorMethod: null } binary:
                 // A reference comparison: a user-defined '==' may say anything.
                 return (binary.LeftOperand, binary.RightOperand, binary.OperatorKind == BinaryOperatorKind.Equals);
-            case IInvocationOperation { Arguments.Length: 2 } call when IsReferenceEquals(call.TargetMethod) || IsIdentityEquals(call):
+            case IInvocationOperation { Arguments.Length: 2 } call when ComparesReferences(call):
                 return (call.Arguments[0].Value, call.Arguments[1].Value, true);
             default:
                 return null;
         }
     }
 
-    /// <summary><c>object.ReferenceEquals</c>.</summary>
-    public static bool IsReferenceEquals(IMethodSymbol method) =>
-        method is { Name: nameof(ReferenceEquals), IsStatic: true, ContainingType.SpecialType: SpecialType.System_Object };
-
     /// <summary>
-    /// <c>object.Equals(a, b)</c> where neither operand's type overrides <see cref="object.Equals(object)"/>: then it
-    /// compares references, as <c>ReferenceEquals</c> does, and cannot throw. An override may say anything.
+    /// A call that only compares two references, and so cannot throw: <c>object.ReferenceEquals(a, b)</c>, or
+    /// <c>object.Equals(a, b)</c> where neither operand's type overrides <see cref="object.Equals(object)"/> (an override
+    /// may say anything).
     /// </summary>
-    public static bool IsIdentityEquals(IInvocationOperation call) =>
-        call.TargetMethod is { Name: nameof(Equals), IsStatic: true, Parameters.Length: 2, ContainingType.SpecialType: SpecialType.System_Object }
-        && call.Arguments.Length == 2
-        && KeepsObjectEquals(TrackedVariables.Unwrap(call.Arguments[0].Value)?.Type)
-        && KeepsObjectEquals(TrackedVariables.Unwrap(call.Arguments[1].Value)?.Type);
+    public static bool ComparesReferences(IInvocationOperation call) =>
+        call is { TargetMethod: { IsStatic: true, Parameters.Length: 2, ContainingType.SpecialType: SpecialType.System_Object } method, Arguments.Length: 2 }
+        && (method.Name == nameof(ReferenceEquals)
+            || method.Name == nameof(Equals)
+               && KeepsObjectEquals(TrackedVariables.Unwrap(call.Arguments[0].Value)?.Type)
+               && KeepsObjectEquals(TrackedVariables.Unwrap(call.Arguments[1].Value)?.Type));
 
     /// <summary>Whether a value of <paramref name="type"/> compares by reference: a class or interface whose <c>Equals(object)</c> is <see cref="object"/>'s.</summary>
     private static bool KeepsObjectEquals(ITypeSymbol? type)

@@ -24,12 +24,12 @@ internal static class HandOffRules
 
     /// <summary>
     /// Calls that cannot throw on valid arguments: <c>Interlocked</c>, <c>Volatile</c>, <c>GC.SuppressFinalize(this)</c>,
-    /// <c>object.ReferenceEquals</c>.
+    /// a comparison of references (<see cref="ConditionFacts.ComparesReferences"/>).
     /// </summary>
-    public static bool NeverThrows(IMethodSymbol method) =>
-        method.ContainingType is { Name: "Interlocked" or "Volatile", ContainingNamespace.Name: "Threading" }
-        || method is { Name: "SuppressFinalize", ContainingType: { Name: "GC", ContainingNamespace.Name: "System" } }
-        || ConditionFacts.IsReferenceEquals(method);
+    public static bool NeverThrows(IInvocationOperation invocation) =>
+        invocation.TargetMethod.ContainingType is { Name: "Interlocked" or "Volatile", ContainingNamespace.Name: "Threading" }
+        || invocation.TargetMethod is { Name: "SuppressFinalize", ContainingType: { Name: "GC", ContainingNamespace.Name: "System" } }
+        || ConditionFacts.ComparesReferences(invocation);
 
     /// <summary>
     /// A call to an <c>async</c> method of the compilation, static or on <c>this</c>: whatever its body throws goes into the

@@ -265,7 +265,7 @@ internal sealed class InvocationTransfer
             Effects.Escape();
         }
 
-        if (!HandOffRules.NeverThrows(method) && !ConditionFacts.IsIdentityEquals(invocation) && !HandOffRules.ThrowsOnlyIntoItsTask(invocation) && !IsAsyncOnTheAcquisitionsReceiver(invocation)
+        if (!HandOffRules.NeverThrows(invocation) && !HandOffRules.ThrowsOnlyIntoItsTask(invocation) && !IsAsyncOnTheAcquisitionsReceiver(invocation)
             && !GuardCalls.IsSatisfied(invocation, _analysis))
         {
             Effects.MayThrow(invocation);
