@@ -172,32 +172,39 @@ internal static class SummaryInference
         }
 
         bool? chosen = null;
+        foreach (var captured in CapturedValues(graph, id))
+        {
+            var value = TrackedVariables.Unwrap(captured);
+            if (value is not null && IsNull(value))
+            {
+                continue;
+            }
+
+            var acquired = value is IFlowCaptureReferenceOperation inner ? ChoosesAcquisitions(graph, inner.Id, sites, depth + 1) : IsAcquiredValue(value, sites);
+            if (acquired == false)
+            {
+                return false;
+            }
+
+            chosen ??= acquired;
+        }
+
+        return chosen;
+    }
+
+    /// <summary>The values a <c>?:</c>, <c>??</c> or switch expression captures under <paramref name="id"/>, one per branch.</summary>
+    private static IEnumerable<IOperation> CapturedValues(ControlFlowGraph graph, CaptureId id)
+    {
         foreach (var block in graph.Blocks)
         {
             foreach (var operation in block.Operations)
             {
-                if (operation is not IFlowCaptureOperation capture || !capture.Id.Equals(id))
+                if (operation is IFlowCaptureOperation capture && capture.Id.Equals(id))
                 {
-                    continue;
+                    yield return capture.Value;
                 }
-
-                var value = TrackedVariables.Unwrap(capture.Value);
-                if (value is not null && IsNull(value))
-                {
-                    continue;
-                }
-
-                var acquired = value is IFlowCaptureReferenceOperation inner ? ChoosesAcquisitions(graph, inner.Id, sites, depth + 1) : IsAcquiredValue(value, sites);
-                if (acquired == false)
-                {
-                    return false;
-                }
-
-                chosen ??= acquired;
             }
         }
-
-        return chosen;
     }
 
     /// <summary>Is <paramref name="value"/> what one of the method's acquisitions hands back (the call, or its <c>await</c>)?</summary>
@@ -228,18 +235,12 @@ internal static class SummaryInference
                 return IsNewLease(graph, fromResult.Arguments[0].Value, rules);
             case IFlowCaptureReferenceOperation reference:
                 var values = 0;
-                foreach (var block in graph.Blocks)
+                foreach (var value in CapturedValues(graph, reference.Id))
                 {
-                    foreach (var operation in block.Operations)
+                    values++;
+                    if (!IsNull(value) && !IsNewLease(graph, value, rules))
                     {
-                        if (operation is IFlowCaptureOperation capture && capture.Id.Equals(reference.Id))
-                        {
-                            values++;
-                            if (!IsNull(capture.Value) && !IsNewLease(graph, capture.Value, rules))
-                            {
-                                return false;
-                            }
-                        }
+                        return false;
                     }
                 }
 
