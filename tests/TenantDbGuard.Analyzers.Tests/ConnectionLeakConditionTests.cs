@@ -697,6 +697,50 @@ public sealed class ConnectionLeakConditionTests
         Verify.VerifyAnalyzerAsync(ReleasedByLocalFunction(done).Replace("{|#1:", "").Replace("{|#2:", "").Replace("Done()|}", "Done()").Replace("conn.Release()|}", "conn.Release()"),
             Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that leaves the method after line 18"));
 
+    [Theory]
+    [InlineData("first")]
+    [InlineData("second")]
+    public Task A_flag_a_local_function_sets_is_the_one_it_names_not_another_of_the_same_name(string order) =>
+        // Two blocks, each with its own 'released': the local function sets the first block's, whichever block comes first.
+        Verify.VerifyAnalyzerAsync($$"""
+            using Prelude;
+
+            class C
+            {
+                void M(Pool pool, bool early)
+                {
+                    {{(order == "first" ? FlaggedBlock : OtherFlagBlock)}}
+                    {{(order == "first" ? OtherFlagBlock : FlaggedBlock)}}
+                }
+            }
+            """);
+
+    private const string FlaggedBlock = """
+        {
+                    var conn = pool.GetConnection();
+                    var released = false;
+                    void Done() { conn.Release(); released = true; }
+                    try
+                    {
+                        conn.Execute("update a set b = 1");
+                        if (early) Done();
+                    }
+                    finally
+                    {
+                        if (!released) conn.Release();
+                    }
+                }
+        """;
+
+    private const string OtherFlagBlock = """
+        {
+                    var released = false;
+                    Log.Info("second");
+                    if (early) released = true;
+                    if (!released) Log.Info("not yet");
+                }
+        """;
+
     [Fact]
     public Task A_local_function_that_may_return_before_it_sets_the_flag_leaves_the_flag_unknown() =>
         Verify.VerifyAnalyzerAsync(ReleasedByLocalFunction("void Done() { if (!early) return; conn.Release(); released = true; }").Replace("{|#1:", "").Replace("{|#2:", "").Replace("Done()|}", "Done()").Replace("conn.Release()|}", "conn.Release()"),

@@ -5,6 +5,8 @@
 // (it says nothing rather than something wrong).
 using System.Collections.Generic;
 using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
 using Microsoft.CodeAnalysis.FlowAnalysis;
 using Microsoft.CodeAnalysis.Operations;
 
@@ -33,9 +35,7 @@ internal sealed class ReleaseFlags
             return state;
         }
 
-        var known = value.ConstantValue is { HasValue: true, Value: bool isTrue } ? (isTrue ? 1UL : 1UL << 32) << index : 0;
-        var flags = (state.Flags & ~((1UL | 1UL << 32) << index)) | known;
-        return flags != state.Flags ? new PathState(state.Status, state.Holders, state.ReleasedAt, flags) : state;
+        return With(state, index, value.ConstantValue is { HasValue: true, Value: bool isTrue } ? isTrue : null);
     }
 
     /// <summary>
@@ -56,7 +56,14 @@ internal sealed class ReleaseFlags
             return state;
         }
 
-        var flags = (state.Flags & ~((1UL | 1UL << 32) << index)) | (setter.Value ? 1UL : 1UL << 32) << index;
+        return With(state, index, setter.Value);
+    }
+
+    /// <summary>The state with flag <paramref name="index"/> known to be <paramref name="value"/> (null: not known).</summary>
+    private static PathState With(PathState state, int index, bool? value)
+    {
+        var known = value is { } isTrue ? (isTrue ? 1UL : 1UL << 32) << index : 0;
+        var flags = (state.Flags & ~((1UL | 1UL << 32) << index)) | known;
         return flags != state.Flags ? new PathState(state.Status, state.Holders, state.ReleasedAt, flags) : state;
     }
 
@@ -204,7 +211,7 @@ internal sealed class ReleaseFlags
             {
                 foreach (var identifier in closure.DescendantNodes())
                 {
-                    if (identifier is Microsoft.CodeAnalysis.CSharp.Syntax.IdentifierNameSyntax name && setterTargets?.Contains(name) != true)
+                    if (identifier is IdentifierNameSyntax name && setterTargets?.Contains(name) != true)
                     {
                         captured.Add(name.Identifier.ValueText);
                     }
@@ -245,36 +252,30 @@ internal sealed class ReleaseFlags
         {
             if (localFunction.IsAsync || delegates?.Contains(localFunction.OriginalDefinition) == true
                 || localFunction.DeclaringSyntaxReferences.Length != 1
-                || localFunction.DeclaringSyntaxReferences[0].GetSyntax() is not Microsoft.CodeAnalysis.CSharp.Syntax.LocalFunctionStatementSyntax declaration)
+                || localFunction.DeclaringSyntaxReferences[0].GetSyntax() is not LocalFunctionStatementSyntax declaration)
             {
                 continue;
             }
 
             var last = declaration.Body is { } body
-                ? (body.Statements.Count > 0 ? body.Statements[body.Statements.Count - 1] as Microsoft.CodeAnalysis.CSharp.Syntax.ExpressionStatementSyntax : null)?.Expression
+                ? (body.Statements.Count > 0 ? body.Statements[body.Statements.Count - 1] as ExpressionStatementSyntax : null)?.Expression
                 : declaration.ExpressionBody?.Expression;
-            if (last is not Microsoft.CodeAnalysis.CSharp.Syntax.AssignmentExpressionSyntax { RawKind: (int)Microsoft.CodeAnalysis.CSharp.SyntaxKind.SimpleAssignmentExpression, Left: Microsoft.CodeAnalysis.CSharp.Syntax.IdentifierNameSyntax target } assignment
-                || assignment.Right is not Microsoft.CodeAnalysis.CSharp.Syntax.LiteralExpressionSyntax { RawKind: (int)Microsoft.CodeAnalysis.CSharp.SyntaxKind.TrueLiteralExpression or (int)Microsoft.CodeAnalysis.CSharp.SyntaxKind.FalseLiteralExpression } literal)
+            if (last is not AssignmentExpressionSyntax { RawKind: (int)SyntaxKind.SimpleAssignmentExpression, Left: IdentifierNameSyntax target } assignment
+                || assignment.Right is not LiteralExpressionSyntax { RawKind: (int)SyntaxKind.TrueLiteralExpression or (int)SyntaxKind.FalseLiteralExpression } literal)
             {
                 continue;
             }
 
-            ILocalSymbol? flag = null;
-            foreach (var candidate in tested)
-            {
-                if (candidate.Name == target.Identifier.ValueText)
-                {
-                    flag = candidate;
-                }
-            }
-
-            if (flag is null || !IsOnlyDirectlyCalled(localFunction, declaration, closures) || !SetsOnlyAtTheEnd(declaration, target))
+            // The local the assignment writes, by symbol: a variable of the function's own with the flag's name, or a
+            // flag of the same name in another block of the method, is not the one tested.
+            if (graph.OriginalOperation.SemanticModel?.GetSymbolInfo(target).Symbol is not ILocalSymbol flag || !tested.Contains(flag)
+                || !IsOnlyDirectlyCalled(localFunction, closures) || !SetsOnlyAtTheEnd(declaration, target))
             {
                 continue;
             }
 
             (setters ??= new Dictionary<IMethodSymbol, (ILocalSymbol, bool)>(SymbolEqualityComparer.Default))[localFunction.OriginalDefinition] =
-                (flag, literal.IsKind(Microsoft.CodeAnalysis.CSharp.SyntaxKind.TrueLiteralExpression));
+                (flag, literal.IsKind(SyntaxKind.TrueLiteralExpression));
             (targets ??= new HashSet<SyntaxNode>()).Add(target);
         }
 
@@ -282,13 +283,13 @@ internal sealed class ReleaseFlags
     }
 
     /// <summary>No closure of the graph (the function itself included) names <paramref name="localFunction"/>: the graph alone calls it.</summary>
-    private static bool IsOnlyDirectlyCalled(IMethodSymbol localFunction, SyntaxNode declaration, List<SyntaxNode>? closures)
+    private static bool IsOnlyDirectlyCalled(IMethodSymbol localFunction, List<SyntaxNode>? closures)
     {
         foreach (var closure in closures ?? new List<SyntaxNode>())
         {
             foreach (var node in closure.DescendantNodes())
             {
-                if (node is Microsoft.CodeAnalysis.CSharp.Syntax.IdentifierNameSyntax name && name.Identifier.ValueText == localFunction.Name)
+                if (node is IdentifierNameSyntax name && name.Identifier.ValueText == localFunction.Name)
                 {
                     return false;
                 }
@@ -299,22 +300,16 @@ internal sealed class ReleaseFlags
     }
 
     /// <summary>Nothing in the function can skip its last statement or name the flag elsewhere.</summary>
-    private static bool SetsOnlyAtTheEnd(Microsoft.CodeAnalysis.CSharp.Syntax.LocalFunctionStatementSyntax declaration, Microsoft.CodeAnalysis.CSharp.Syntax.IdentifierNameSyntax target)
+    private static bool SetsOnlyAtTheEnd(LocalFunctionStatementSyntax declaration, IdentifierNameSyntax target)
     {
         foreach (var node in declaration.DescendantNodes())
         {
             switch (node)
             {
-                case Microsoft.CodeAnalysis.CSharp.Syntax.ReturnStatementSyntax or Microsoft.CodeAnalysis.CSharp.Syntax.GotoStatementSyntax or Microsoft.CodeAnalysis.CSharp.Syntax.YieldStatementSyntax:
+                case ReturnStatementSyntax or GotoStatementSyntax or YieldStatementSyntax:
                     return false;
-                case Microsoft.CodeAnalysis.CSharp.Syntax.IdentifierNameSyntax name when name != target && name.Identifier.ValueText == target.Identifier.ValueText:
-                    return false;
-                case Microsoft.CodeAnalysis.CSharp.Syntax.VariableDeclaratorSyntax { Identifier.ValueText: var declared } when declared == target.Identifier.ValueText:
-                case Microsoft.CodeAnalysis.CSharp.Syntax.SingleVariableDesignationSyntax { Identifier.ValueText: var designated } when designated == target.Identifier.ValueText:
-                case Microsoft.CodeAnalysis.CSharp.Syntax.ParameterSyntax { Identifier.ValueText: var parameter } when parameter == target.Identifier.ValueText:
-                case Microsoft.CodeAnalysis.CSharp.Syntax.ForEachStatementSyntax { Identifier.ValueText: var element } when element == target.Identifier.ValueText:
-                case Microsoft.CodeAnalysis.CSharp.Syntax.CatchDeclarationSyntax { Identifier.ValueText: var caught } when caught == target.Identifier.ValueText:
-                    // A variable of the function's own with the flag's name: the assignment is to that one.
+                case IdentifierNameSyntax name when name != target && name.Identifier.ValueText == target.Identifier.ValueText:
+                    // Read or written elsewhere in it (a nested lambda included): by name, as the rest of the flags' rules.
                     return false;
             }
         }
