@@ -251,14 +251,18 @@ public sealed class ServerConnectionLimitException : TenantDbGuardException
         {
             (1040, null) => "The server's max_connections stayed taken by its other clients (other app instances included) from this process's first call on, so it holds no connection and its budget is not known yet. Raise max_connections on the server, have the other clients hold fewer connections, or raise AcquireTimeout.",
             (1040, _) => $"The server's max_connections stayed taken by its clients (other app instances included) while this process waited; its budget shrank to {processBudget}. Raise max_connections on the server, have the other clients hold fewer connections, or raise AcquireTimeout.",
-            (1203, null) => "The database user's max_user_connections stayed reached (by every connection of the user, in any process) from this process's first call on, so it holds no connection: raise the user's MAX_USER_CONNECTIONS, or lower MaxConnections or ServerShare of the instances that share the user.",
-            (1203, _) => $"The database user's max_user_connections stayed reached (by every connection of the user, in any process) while this process waited with a budget of {processBudget}: raise the user's MAX_USER_CONNECTIONS, or lower MaxConnections or ServerShare of the instances that share the user.",
-            (1226, null) when NamesAccountConnectionLimit(inner) => "The database account's MAX_USER_CONNECTIONS stayed reached (by every connection of the account, in any process) from this process's first call on, so it holds no connection: raise it (ALTER USER ... WITH MAX_USER_CONNECTIONS), or lower MaxConnections or ServerShare of the instances that share the account.",
-            (1226, _) when NamesAccountConnectionLimit(inner) => $"The database account's MAX_USER_CONNECTIONS stayed reached (by every connection of the account, in any process) while this process waited with a budget of {processBudget}: raise it (ALTER USER ... WITH MAX_USER_CONNECTIONS), or lower MaxConnections or ServerShare of the instances that share the account.",
+            (1203, _) => UserLimitAdvice("user", "max_user_connections", "raise the user's MAX_USER_CONNECTIONS", processBudget),
+            (1226, _) when NamesAccountConnectionLimit(inner) => UserLimitAdvice("account", "MAX_USER_CONNECTIONS", "raise it (ALTER USER ... WITH MAX_USER_CONNECTIONS)", processBudget),
             _ => "The database user reached a resource limit (MAX_CONNECTIONS_PER_HOUR or MAX_QUERIES_PER_HOUR): raise the limit for this user.",
         };
         return $"The server refused a connection for tenant '{LogSafe.Text(tenantKey)}' (error {errorCode}: {LogSafe.Text(inner.Message, 1000)}). {advice}";
     }
+
+    /// <summary>The advice for a limit on the connections of the database user (1203) or of its account (1226).</summary>
+    private static string UserLimitAdvice(string holder, string limit, string raise, int? processBudget) =>
+        $"The database {holder}'s {limit} stayed reached (by every connection of the {holder}, in any process) "
+        + (processBudget is null ? "from this process's first call on, so it holds no connection" : $"while this process waited with a budget of {processBudget}")
+        + $": {raise}, or lower MaxConnections or ServerShare of the instances that share the {holder}.";
 
     /// <summary>Error 1226 names the resource that ran out: an account's simultaneous connections, or an hourly count.</summary>
     private static bool NamesAccountConnectionLimit(Exception inner) =>
