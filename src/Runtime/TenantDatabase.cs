@@ -162,7 +162,9 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     /// <summary>
     /// Forgets what is known about a tenant (its row, its database), so that the next call for it reads the tenants
     /// table again: a tenant disabled or moved in the table is refused or moved at once instead of after
-    /// <see cref="TenantDbGuardOptions.TenantCacheDuration"/>. Leases already lent are not affected.
+    /// <see cref="TenantDbGuardOptions.TenantCacheDuration"/>. A lookup of the tenant that is still under way then may
+    /// have read the row before the change: calls made after this one do not wait for it, and what it read is not kept.
+    /// Leases already lent are not affected.
     /// </summary>
     /// <param name="tenantKey">The tenant's key, in any spelling that names it.</param>
     /// <exception cref="ArgumentNullException"><paramref name="tenantKey"/> is null.</exception>

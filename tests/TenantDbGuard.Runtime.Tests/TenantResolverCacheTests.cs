@@ -681,6 +681,73 @@ public sealed class TenantResolverCacheTests
         Assert.Equal((2, 1), (directory.Calls("later"), directory.Calls("other")));
     }
 
+    [Theory]
+    [InlineData("acme")]
+    [InlineData("ACME")]
+    public async Task A_lookup_in_flight_when_its_tenant_is_invalidated_leaves_no_stale_answer(string spelling)
+    {
+        // The lookup read the row while the tenant was active; the tenant is then deactivated and invalidated before
+        // the answer arrives.
+        var directory = new TenantDirectory { Gated = true, ReadBeforeGate = true };
+        directory.Add("acme", "tdg_acme");
+        var cache = directory.CreateCache(tenantsTable: true);
+        var before = cache.ResolveAsync(spelling, CancellationToken.None).AsTask();
+        await directory.WaitForCallsAsync(1);
+
+        directory.Remove("acme");
+        cache.Invalidate("acme");
+        var after = cache.ResolveAsync(spelling, CancellationToken.None).AsTask();
+        directory.Open();
+
+        // A caller that asks after the invalidation does not join the lookup that read before it, and the cache keeps
+        // nothing of that lookup (the caller that asked before it may take either answer).
+        await Assert.ThrowsAsync<TenantNotFoundException>(() => after.WaitAsync(Patience));
+        Assert.Equal(2, directory.Calls(spelling));
+        await Record.ExceptionAsync(() => before.WaitAsync(Patience));
+        foreach (var key in new[] { "acme", "ACME" })
+        {
+            await Assert.ThrowsAsync<TenantNotFoundException>(() => cache.ResolveAsync(key, CancellationToken.None).AsTask());
+        }
+    }
+
+    [Fact]
+    public async Task A_lookup_in_flight_that_found_nothing_when_the_key_is_invalidated_does_not_hide_the_new_tenant()
+    {
+        var directory = new TenantDirectory { Gated = true, ReadBeforeGate = true };
+        var cache = directory.CreateCache(tenantsTable: true);
+        var before = cache.ResolveAsync("initech", CancellationToken.None).AsTask();
+        await directory.WaitForCallsAsync(1);
+
+        // The tenant is created, and its key invalidated so that the next request finds it.
+        directory.Add("initech", "tdg_initech");
+        cache.Invalidate("initech");
+        directory.Open();
+
+        await Record.ExceptionAsync(() => before.WaitAsync(Patience));
+        Assert.Equal("tdg_initech", (await cache.ResolveAsync("initech", CancellationToken.None)).DatabaseName);
+        Assert.Equal(2, directory.Calls("initech"));
+    }
+
+    [Fact]
+    public async Task A_lookup_in_flight_when_its_tenant_is_invalidated_does_not_keep_the_database_it_read_from_another_tenant()
+    {
+        // A custom resolver's tenant moves to a database of its own, and another tenant takes its old one.
+        var directory = new TenantDirectory { Gated = true, ReadBeforeGate = true };
+        directory.Add("acme", "tdg_shared");
+        var cache = directory.CreateCache(tenantsTable: false);
+        var before = cache.ResolveAsync("acme", CancellationToken.None).AsTask();
+        await directory.WaitForCallsAsync(1);
+
+        directory.Add("acme", "tdg_acme_moved");
+        cache.Invalidate("acme");
+        directory.Open();
+        await Record.ExceptionAsync(() => before.WaitAsync(Patience));
+
+        directory.Add("globex", "tdg_shared");
+        Assert.Equal("tdg_shared", (await cache.ResolveAsync("globex", CancellationToken.None)).DatabaseName);
+        Assert.Equal("tdg_acme_moved", (await cache.ResolveAsync("acme", CancellationToken.None)).DatabaseName);
+    }
+
     // ---- One database per tenant, across lookups ----
 
     [Fact]
@@ -883,6 +950,9 @@ public sealed class TenantResolverCacheTests
 
         public int FailCalls { get; init; }
 
+        /// <summary>Whether a held lookup answers what the directory held when it started rather than when it is let go.</summary>
+        public bool ReadBeforeGate { get; init; }
+
         public Func<Exception> Failure { get; init; } = () => new TimeoutException("The tenant directory did not answer.");
 
         public void Add(string key, string database, string? sharedWith = null) =>
@@ -935,6 +1005,9 @@ public sealed class TenantResolverCacheTests
                 cancellationToken.Register(() => throw new InvalidOperationException("The directory's cancellation callback failed."));
             }
 
+            // A lookup that reads before it is held answers what the directory held when it started, as a query whose
+            // answer is still on its way.
+            var readFirst = ReadBeforeGate ? _rows.GetValueOrDefault(key) : null;
             var total = Interlocked.Increment(ref _totalCalls);
             if (Gated)
             {
@@ -947,7 +1020,7 @@ public sealed class TenantResolverCacheTests
                 throw Failure();
             }
 
-            return _rows.GetValueOrDefault(key);
+            return ReadBeforeGate ? readFirst : _rows.GetValueOrDefault(key);
         }
     }
 }

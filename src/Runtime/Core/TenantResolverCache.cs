@@ -148,11 +148,8 @@ internal sealed class TenantResolverCache
             throw;
         }
 
-        lock (_gate)
-        {
-            var canonical = CanonicalOf(tenantKey);
-            return canonical is not null && _known.TryGetValue(canonical, out var known) ? Accept(known) : throw new TenantNotFoundException(tenantKey);
-        }
+        // The lookup's own answer: what the cache holds by now may already have been invalidated again.
+        return lookup.Answer is { } answer ? Accept(answer) : throw new TenantNotFoundException(tenantKey);
     }
 
     /// <summary>
@@ -187,6 +184,10 @@ internal sealed class TenantResolverCache
         if (_inFlight.TryGetValue(tenantKey, out var current) && ReferenceEquals(current, lookup))
         {
             _inFlight.Remove(tenantKey);
+        }
+
+        if (_limitedInFlight.TryGetValue(tenantKey, out var running) && ReferenceEquals(running, lookup.Task))
+        {
             _limitedInFlight.Remove(tenantKey);
         }
     }
@@ -194,12 +195,21 @@ internal sealed class TenantResolverCache
     /// <summary>
     /// Forgets the tenant a key names, and every remembered spelling of it. A spelling never looked up may still name a
     /// known tenant (the key column's collation decides): every known tenant whose key differs from it only in case is
-    /// forgotten too, which at worst costs those tenants one lookup.
+    /// forgotten too, which at worst costs those tenants one lookup. Lookups still running may have read the tenant's row
+    /// before the change that the invalidation announces, and any key may turn out to name this tenant: none of them is
+    /// joined by a later caller, and what they find is answered to their callers but not remembered.
     /// </summary>
     public void Invalidate(string tenantKey)
     {
         lock (_gate)
         {
+            foreach (var running in _inFlight.Values)
+            {
+                running.Stale = true;
+            }
+
+            _inFlight.Clear();
+
             var forget = new List<string>();
             if (CanonicalOf(tenantKey) is { } canonical)
             {
@@ -270,6 +280,13 @@ internal sealed class TenantResolverCache
         return true;
     }
 
+    /// <summary>Under the lock: a lookup found a tenant for the first time, so it does not count against the flood limit.</summary>
+    private void GiveTokenBack()
+    {
+        _tokens = Math.Min(NewKeysPerSecond, _tokens + 1);
+        _tokensGivenBack++;
+    }
+
     private async Task LookUpAsync(string tenantKey, bool tookToken, Lookup lookup)
     {
         await Task.Yield();
@@ -279,6 +296,18 @@ internal sealed class TenantResolverCache
             lock (_gate)
             {
                 var now = _time.GetTimestamp();
+                if (lookup.Stale)
+                {
+                    // Started before an invalidation: its callers get what it found, the cache keeps nothing of it.
+                    if (resolved is not null && tookToken && !_known.ContainsKey(resolved.TenantKey))
+                    {
+                        GiveTokenBack();
+                    }
+
+                    lookup.Answer = resolved is null ? null : Answer(resolved, RefusalOf(resolved, record: false), now);
+                    return;
+                }
+
                 if (resolved is null)
                 {
                     // A tenant known by this key, or this spelling, is gone (removed, deactivated, renamed): its database is free.
@@ -300,14 +329,10 @@ internal sealed class TenantResolverCache
                 }
                 else if (tookToken)
                 {
-                    // A tenant found for the first time: its lookup does not count against the flood limit.
-                    _tokens = Math.Min(NewKeysPerSecond, _tokens + 1);
-                    _tokensGivenBack++;
+                    GiveTokenBack();
                 }
 
-                var refusal = RefusalOf(resolved);
-                var tenant = refusal is null ? new TenantInfo(canonical, resolved.DatabaseName, resolved.ServerHost, resolved.ServerPort) : null;
-                _known[canonical] = new Known(resolved, tenant, refusal, now, now + ToTicks(_options.TenantCacheDuration));
+                lookup.Answer = _known[canonical] = Answer(resolved, RefusalOf(resolved, record: true), now);
                 if (!string.Equals(canonical, tenantKey, StringComparison.Ordinal))
                 {
                     _aliases.Set(tenantKey, canonical);
@@ -323,12 +348,19 @@ internal sealed class TenantResolverCache
         }
     }
 
+    private Known Answer(Resolved resolved, string? refusal, long now)
+    {
+        var tenant = refusal is null ? new TenantInfo(resolved.TenantKey, resolved.DatabaseName, resolved.ServerHost, resolved.ServerPort) : null;
+        return new Known(resolved, tenant, refusal, now, now + ToTicks(_options.TenantCacheDuration));
+    }
+
     /// <summary>
     /// Under the lock: why a tenant is refused, or null. Another active tenant on the same database counts as the
     /// lookup reported it (the tenants table's, which knows every active row now) or, for a custom resolver, among the
-    /// tenants it answered so far.
+    /// tenants it answered so far. With <paramref name="record"/>, a tenant that is not refused takes its database for
+    /// the custom resolver's later answers.
     /// </summary>
-    private string? RefusalOf(Resolved resolved)
+    private string? RefusalOf(Resolved resolved, bool record)
     {
         var refusal = _rules.Refusal(resolved.DatabaseName, resolved.ServerHost, resolved.ServerPort);
         if (refusal is null && !_rules.AllowShared)
@@ -342,7 +374,7 @@ internal sealed class TenantResolverCache
             {
                 refusal = TenantRowRules.SharedRefusal(other);
             }
-            else
+            else if (record)
             {
                 _places[place] = resolved.TenantKey;
             }
@@ -385,6 +417,12 @@ internal sealed class TenantResolverCache
         public Task Task { get; set; } = Task.CompletedTask;
 
         public int Waiters { get; set; } = 1;
+
+        /// <summary>Whether an invalidation came while it ran: nothing it finds is remembered.</summary>
+        public bool Stale { get; set; }
+
+        /// <summary>What it found, once it ran to its end: null when no active tenant has the key.</summary>
+        public Known? Answer { get; set; }
     }
 
     private sealed record Known(Resolved Resolved, TenantInfo? Tenant, string? Refusal, long ResolvedTicks, long ExpiresTicks);
