@@ -522,6 +522,13 @@ public sealed class TenantResolverCacheTests
         Assert.Equal(1, directory.Calls("unknown-1"));
         await AssertUnknownAsync(cache, "unknown-0");
         Assert.Equal(2, directory.Calls("unknown-0"));
+
+        // Set again, it is the newest: the key set next forgets 'unknown-1', the oldest now, not it.
+        await AssertUnknownAsync(cache, "unknown-1025");
+        await AssertUnknownAsync(cache, "unknown-0");
+        Assert.Equal(2, directory.Calls("unknown-0"));
+        await AssertUnknownAsync(cache, "unknown-1");
+        Assert.Equal(2, directory.Calls("unknown-1"));
     }
 
     [Fact]
@@ -700,10 +707,10 @@ public sealed class TenantResolverCacheTests
         directory.Open();
 
         // A caller that asks after the invalidation does not join the lookup that read before it, and the cache keeps
-        // nothing of that lookup (the caller that asked before it may take either answer).
+        // nothing of that lookup; the caller that asked before the invalidation gets what its lookup found.
         await Assert.ThrowsAsync<TenantNotFoundException>(() => after.WaitAsync(Patience));
         Assert.Equal(2, directory.Calls(spelling));
-        await Record.ExceptionAsync(() => before.WaitAsync(Patience));
+        Assert.Equal(("acme", "tdg_acme"), await before.WaitAsync(Patience) is var found ? (found.TenantKey, found.DatabaseName) : default);
         foreach (var key in new[] { "acme", "ACME" })
         {
             await Assert.ThrowsAsync<TenantNotFoundException>(() => cache.ResolveAsync(key, CancellationToken.None).AsTask());
@@ -723,9 +730,30 @@ public sealed class TenantResolverCacheTests
         cache.Invalidate("initech");
         directory.Open();
 
-        await Record.ExceptionAsync(() => before.WaitAsync(Patience));
+        await Assert.ThrowsAsync<TenantNotFoundException>(() => before.WaitAsync(Patience));
         Assert.Equal("tdg_initech", (await cache.ResolveAsync("initech", CancellationToken.None)).DatabaseName);
         Assert.Equal(2, directory.Calls("initech"));
+    }
+
+    [Fact]
+    public async Task A_lookup_in_flight_when_a_key_is_invalidated_that_finds_a_new_tenant_still_gives_its_token_back()
+    {
+        var directory = new TenantDirectory { ReadBeforeGate = true };
+        directory.Add("acme", "tdg_acme");
+        var cache = directory.CreateCache(tenantsTable: true);
+        await AssertLookedUpAndUnknownAsync(cache, directory, "unknown-", 0, TenantResolverCache.NewKeysPerSecond - 1);
+
+        // The last token goes to a key that finds a new tenant, while another key is invalidated.
+        directory.Gated = true;
+        var found = cache.ResolveAsync("acme", CancellationToken.None).AsTask();
+        await directory.WaitForCallsAsync(TenantResolverCache.NewKeysPerSecond);
+        cache.Invalidate("globex");
+        directory.Open();
+        Assert.Equal("tdg_acme", (await found.WaitAsync(Patience)).DatabaseName);
+
+        // The token came back: one more key never seen before is looked up, and the next is refused unasked.
+        await AssertLookedUpAndUnknownAsync(cache, directory, "other-", 0, 1);
+        await AssertRefusedUnaskedAsync(cache, directory, "other-1");
     }
 
     [Fact]
