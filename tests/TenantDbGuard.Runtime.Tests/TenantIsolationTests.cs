@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Transactions;
 using Dapper;
 using MySqlConnector;
 using TenantDbGuard.Runtime.Tests.Infrastructure;
@@ -224,6 +225,66 @@ public sealed class TenantIsolationTests(MariaDbFixture fixture, ITestOutputHelp
         {
             Assert.Null(await lease.Connection.ExecuteScalarAsync<string>("SELECT @kept"));
         }
+    }
+
+    [Theory]
+    [Trait("Guarantee", "2")]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_lease_enlisted_by_hand_in_a_TransactionScope_keeps_its_session_from_other_tenants_until_the_scope_ends(bool complete)
+    {
+        // Leases do not enlist on their own; code that enlists one by hand ties the session to the scope, and
+        // MySqlConnector keeps it for the scope's commit or rollback after the lease is given back.
+        await ClearItemsAsync(Server);
+        var connectionString = new MySqlConnectionStringBuilder(Server.GetAppConnectionString(MariaDbFixture.MasterDatabase)) { AllowUserVariables = true }.ConnectionString;
+        await using var db = Server.CreateTenantDatabase(o =>
+        {
+            o.MasterConnectionString = connectionString;
+            o.MaxConnections = 3;
+        });
+
+        long enlisted;
+        using (var scope = new TransactionScope(TransactionScopeAsyncFlowOption.Enabled))
+        {
+            await using (var lease = await db.GetConnectionAsync(Key(0)))
+            {
+                lease.Connection.EnlistTransaction(Transaction.Current);
+                enlisted = await lease.Connection.ExecuteScalarAsync<long>("SELECT CONNECTION_ID()");
+                await lease.Connection.ExecuteAsync("SET @secret = 'from iso-a'; INSERT INTO items (owner) VALUES ('in the scope of iso-a')");
+            }
+
+            // Longer than ResetTimeout: the session the scope holds is neither lent nor killed meanwhile.
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(2);
+            while (DateTime.UtcNow < deadline)
+            {
+                await using var other = await db.GetConnectionAsync(Key(1));
+                Assert.NotEqual(enlisted, await other.Connection.ExecuteScalarAsync<long>("SELECT CONNECTION_ID()"));
+                Assert.Equal(0, await other.Connection.ExecuteScalarAsync<long>("SELECT @@in_transaction"));
+                await Task.Delay(100);
+            }
+
+            await db.ExecuteTenantAsync(Key(1), "INSERT INTO items (owner) VALUES ('by iso-b, outside the scope')");
+            if (complete)
+            {
+                scope.Complete();
+            }
+        }
+
+        Assert.Equal(complete ? ["in the scope of iso-a"] : [], await ReadItemsAsync(Server, 0));
+        Assert.Equal(["by iso-b, outside the scope"], await ReadItemsAsync(Server, 1));
+
+        // Once the scope is over the session serves leases again, reset like any other.
+        var seen = new HashSet<long>();
+        for (var i = 0; i < 12; i++)
+        {
+            await using var lease = await db.GetConnectionAsync(Key(1 - (i % 2)));
+            seen.Add(await lease.Connection.ExecuteScalarAsync<long>("SELECT CONNECTION_ID()"));
+            Assert.Equal(Key(1 - (i % 2)), await ReadMarkerAsync(lease.Connection));
+            Assert.Null(await lease.Connection.ExecuteScalarAsync<string>("SELECT @secret"));
+            Assert.Equal(0, await lease.Connection.ExecuteScalarAsync<long>("SELECT @@in_transaction"));
+        }
+
+        output.WriteLine($"enlisted session {enlisted}; sessions after the scope: {string.Join(", ", seen)}");
     }
 
     // ---- 3. A connection object is dead after its lease ----
