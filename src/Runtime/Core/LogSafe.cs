@@ -6,8 +6,10 @@ namespace TenantDbGuard.Core;
 
 /// <summary>
 /// Makes text that came from outside (a tenant key from a request, a database name from the tenants table) safe to put
-/// in a message that ends up in a log: control characters and line separators are shown as <c>\uXXXX</c>, so that a
-/// value can never start a forged log line, and long values are cut.
+/// in a message that ends up in a log: control characters, line separators and invisible format characters (the
+/// bidirectional overrides that make a log viewer show text in another order, zero-width characters) are shown as
+/// <c>\uXXXX</c>, so that a value can never start a forged log line or hide what it holds, and long values are cut
+/// (never inside a surrogate pair).
 /// </summary>
 internal static class LogSafe
 {
@@ -34,8 +36,15 @@ internal static class LogSafe
             return value;
         }
 
-        var text = new StringBuilder(Math.Min(value.Length, maxLength) + 8);
-        for (var i = 0; i < value.Length && i < maxLength; i++)
+        // A cut never leaves half of a surrogate pair behind.
+        var length = Math.Min(value.Length, maxLength);
+        if (length < value.Length && length > 0 && char.IsHighSurrogate(value[length - 1]))
+        {
+            length--;
+        }
+
+        var text = new StringBuilder(length + 8);
+        for (var i = 0; i < length; i++)
         {
             var c = value[i];
             if (NeedsEscape(c))
@@ -56,5 +65,6 @@ internal static class LogSafe
         return text.ToString();
     }
 
-    private static bool NeedsEscape(char c) => char.IsControl(c) || c is '\u2028' or '\u2029';
+    private static bool NeedsEscape(char c) =>
+        char.IsControl(c) || c is '\u2028' or '\u2029' || CharUnicodeInfo.GetUnicodeCategory(c) == UnicodeCategory.Format;
 }
