@@ -1,5 +1,6 @@
 using Microsoft.CodeAnalysis.Testing;
 using TenantDbGuard.Analyzers.Tests.FixExecution;
+using TenantDbGuard.Analyzers.Tests.Verifiers;
 using Verify = TenantDbGuard.Analyzers.Tests.Verifiers.CSharpCodeFixVerifier<
     TenantDbGuard.Analyzers.ConnectionLeakAnalyzer,
     TenantDbGuard.CodeFixes.ConnectionLeakCodeFixProvider>;
@@ -1013,4 +1014,115 @@ public sealed class ConnectionLeakCodeFixShapeTests
                 }
             }
             """);
+
+    // ---------------------------------------------------------------- work that runs before the acquisition
+
+    private const string WorkBefore = """
+        using System;
+        using Prelude;
+
+        class Audit
+        {
+            public int Count;
+            public int Stamp() => ++Count;
+        }
+
+        class Report
+        {
+            public Report(Audit audit) => audit.Stamp();
+            public int Rows { get; set; }
+        }
+
+        class C
+        {
+            static int Add(int first, int second) => first + second;
+
+            int M(LeasePool pool, Audit audit, int[] totals)
+            {
+                STATEMENT
+            }
+        }
+        """;
+
+    [Theory]
+    [InlineData("""return Add(audit.Stamp(), [|pool.GetConnection()|].Execute("x"));""")]
+    [InlineData("""return audit.Stamp() + [|pool.GetConnection()|].Execute("x");""")]
+    [InlineData("""int stamp = audit.Stamp(), rows = [|pool.GetConnection()|].Execute("x"); return stamp + rows;""")]
+    [InlineData("""return $"{audit.Stamp()} {[|pool.GetConnection()|].Execute("x")}".Length;""")]
+    [InlineData("""totals[audit.Stamp()] = [|pool.GetConnection()|].Execute("x"); return 0;""")]
+    [InlineData("""return new Report(audit) { Rows = [|pool.GetConnection()|].Execute("x") }.Rows;""")]
+    [InlineData("""return audit.Count++ + [|pool.GetConnection()|].Execute("x");""")]
+    [InlineData("""return (audit.Count = 2) + [|pool.GetConnection()|].Execute("x");""")]
+    [InlineData("""return pool.GetConnection().Execute(audit.Stamp().ToString()) + [|pool.GetConnection()|].Execute("x");""")]
+    public Task Acquisition_after_other_work_of_its_statement_gets_no_local(string statement) =>
+        NoFixVerifier.VerifyAsync(WorkBefore.Replace("STATEMENT", statement));
+
+    [Fact]
+    public Task Acquisition_after_other_work_of_an_expression_body_gets_no_local() => NoFixVerifier.VerifyAsync("""
+        using Prelude;
+
+        class Audit
+        {
+            public int Stamp() => 1;
+        }
+
+        class C
+        {
+            static int Add(int first, int second) => first + second;
+
+            int M(LeasePool pool, Audit audit) => Add(audit.Stamp(), [|pool.GetConnection()|].Execute("x"));
+        }
+        """);
+
+    [Fact]
+    public Task Acquisition_after_names_constants_lambdas_and_compiler_built_objects_still_gets_a_local() => Verify.VerifyCodeFixAsync("""
+        using System;
+        using Prelude;
+
+        class Audit
+        {
+            public int Count;
+            public int Stamp() => ++Count;
+        }
+
+        class Plain
+        {
+            public int Rows { get; set; }
+        }
+
+        class C
+        {
+            static int Add(int a, int b, int c, Func<int> d, int e) => a + b + c + d() + e;
+
+            int M(LeasePool pool, Audit audit)
+            {
+                return Add(audit.Count, nameof(audit).Length, new Plain { Rows = 1 }.Rows, () => audit.Stamp(), [|pool.GetConnection()|].Execute("x"));
+            }
+        }
+        """, """
+        using System;
+        using Prelude;
+
+        class Audit
+        {
+            public int Count;
+            public int Stamp() => ++Count;
+        }
+
+        class Plain
+        {
+            public int Rows { get; set; }
+        }
+
+        class C
+        {
+            static int Add(int a, int b, int c, Func<int> d, int e) => a + b + c + d() + e;
+
+            int M(LeasePool pool, Audit audit)
+            {
+                using var connection = pool.GetConnection();
+                return Add(audit.Count, nameof(audit).Length, new Plain { Rows = 1 }.Rows, () => audit.Stamp(), connection.Execute("x"));
+            }
+        }
+        """, UseUsing);
 }

@@ -12,8 +12,9 @@ namespace TenantDbGuard.CodeFixes.ConnectionLeak;
 /// <summary>
 /// A connection used inside a larger expression and never stored (<c>pool.GetConnection().Execute(..)</c>) gets a
 /// local that is released: before the statement, or, in an expression body (a lambda, a method, a property), in the
-/// block body the expression becomes. Not offered where the expression runs only under a condition or repeatedly:
-/// hoisting it would take a connection every time.
+/// block body the expression becomes. Not offered where the expression runs only under a condition or repeatedly
+/// (hoisting it would take a connection every time), nor after other work of the statement (a call in an earlier
+/// argument, a receiver built by a call: hoisting it would take the connection before that work runs).
 /// </summary>
 internal static class IntroduceLocalFix
 {
@@ -22,12 +23,13 @@ internal static class IntroduceLocalFix
     /// <summary>The value is part of a statement.</summary>
     public static void AddForStatement(ReleaseChooser chooser, StatementSyntax statement, ExpressionSyntax value, ITypeSymbol type, ImmutableArray<LeakFix>.Builder fixes)
     {
-        if (statement is BlockSyntax or LocalFunctionStatementSyntax || Statements.IsConditionallyEvaluated(value, statement))
+        var model = chooser.Model;
+        if (statement is BlockSyntax or LocalFunctionStatementSyntax || Statements.IsConditionallyEvaluated(value, statement)
+            || EvaluationOrder.WorkRunsBefore(model, value, statement, type))
         {
             return;
         }
 
-        var model = chooser.Model;
         var name = Statements.UniqueName(model, statement.SpanStart, BaseName);
         var rewrittenStatement = statement.ReplaceNode(value, IdentifierName(name).WithTriviaFrom(value)).WithoutLeadingTrivia();
         var usingKind = UsingInstead(chooser, type, statement);
@@ -82,12 +84,12 @@ internal static class IntroduceLocalFix
     /// <summary>The value is part of an expression body: of a lambda, or of a method, property, accessor or local function.</summary>
     public static void AddForExpressionBody(ReleaseChooser chooser, SyntaxNode owner, ExpressionSyntax body, ExpressionSyntax value, ITypeSymbol type, ImmutableArray<LeakFix>.Builder fixes)
     {
-        if (Statements.IsConditionallyEvaluated(value, body))
+        var model = chooser.Model;
+        if (Statements.IsConditionallyEvaluated(value, body) || EvaluationOrder.WorkRunsBefore(model, value, body, type))
         {
             return;
         }
 
-        var model = chooser.Model;
         var returnsNothing = ReturnsNothing(model, owner);
         if (body == value && returnsNothing)
         {
