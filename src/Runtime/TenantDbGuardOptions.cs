@@ -63,7 +63,8 @@ public sealed class TenantDbGuardOptions
 
     /// <summary>
     /// How long an acquisition may wait for room in the budget (or its tenant's cap), or for a server that refuses
-    /// connections to have room again, before it fails. Waiters are served first come, first served. Default 15 seconds.
+    /// connections to have room again, before it fails. Waiters are served first come, first served. Default 15 seconds;
+    /// positive and at most 49 days (the longest a .NET timer waits).
     /// </summary>
     public TimeSpan AcquireTimeout { get; set; } = TimeSpan.FromSeconds(15);
 
@@ -106,7 +107,7 @@ public sealed class TenantDbGuardOptions
     /// How long a connection that came back from a lease may take to finish what the lease left (an open reader, a
     /// transaction to roll back) and to answer its reset. A connection that takes longer is busy with something the
     /// lease left running: what runs on it is killed (over another connection, within the budget) and it is closed,
-    /// never handed out. Default 1 second.
+    /// never handed out. Default 1 second; positive and at most 16 days (disposal waits three times as long).
     /// </summary>
     public TimeSpan ResetTimeout { get; set; } = TimeSpan.FromSeconds(1);
 

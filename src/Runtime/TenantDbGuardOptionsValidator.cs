@@ -48,12 +48,14 @@ internal sealed class TenantDbGuardOptionsValidator : IValidateOptions<TenantDbG
         Require(options.ReservedConnections >= 0, "ReservedConnections must not be negative.");
         Require(options.MaxConnectionsPerTenant > 0, "MaxConnectionsPerTenant must be positive.");
         Require(options.MaxMasterConnections > 0, "MaxMasterConnections must be positive.");
-        Require(options.AcquireTimeout > TimeSpan.Zero, "AcquireTimeout must be positive.");
+        // Beyond about 49.7 days a timer (Task.Delay, WaitAsync) refuses the wait: the first acquisition that waited would fail.
+        Require(options.AcquireTimeout > TimeSpan.Zero && options.AcquireTimeout <= TimeSpan.FromDays(49), "AcquireTimeout must be positive and at most 49 days (the longest a timer waits).");
         Require(options.IdleTimeout > TimeSpan.Zero, "IdleTimeout must be positive.");
         Require(options.TenantCacheDuration >= TimeSpan.Zero, "TenantCacheDuration must not be negative.");
         Require(options.UnknownTenantCacheDuration >= TimeSpan.Zero, "UnknownTenantCacheDuration must not be negative.");
         Require(options.ValidateAfterIdle >= TimeSpan.Zero, "ValidateAfterIdle must not be negative.");
-        Require(options.ResetTimeout > TimeSpan.Zero, "ResetTimeout must be positive.");
+        // Disposal waits three times ResetTimeout and a second, within the same limit of a timer.
+        Require(options.ResetTimeout > TimeSpan.Zero && options.ResetTimeout <= TimeSpan.FromDays(16), "ResetTimeout must be positive and at most 16 days.");
         Require(options.LeakDetectionThreshold is null || options.LeakDetectionThreshold > TimeSpan.Zero, "LeakDetectionThreshold must be positive when set.");
         Require(options.MetricsTopTenants is >= 0 and <= 1000, "MetricsTopTenants must be between 0 and 1000 (each tenant named is a series of its own).");
         Require(options.TimeProvider is not null, "TimeProvider is required (TimeProvider.System by default).");

@@ -28,6 +28,10 @@ public sealed class TenantDbGuardOptionsTests(MariaDbFixture fixture) : IAsyncLi
         { "zero MaxConnectionsPerTenant", "MaxConnectionsPerTenant" },
         { "negative MaxMasterConnections", "MaxMasterConnections" },
         { "zero AcquireTimeout", "AcquireTimeout" },
+        { "infinite AcquireTimeout", "AcquireTimeout" },
+        { "AcquireTimeout longer than a timer waits", "AcquireTimeout" },
+        { "zero ResetTimeout", "ResetTimeout" },
+        { "ResetTimeout whose disposal wait is longer than a timer waits", "ResetTimeout" },
         { "negative IdleTimeout", "IdleTimeout" },
         { "negative TenantCacheDuration", "TenantCacheDuration" },
         { "negative UnknownTenantCacheDuration", "UnknownTenantCacheDuration" },
@@ -54,6 +58,10 @@ public sealed class TenantDbGuardOptionsTests(MariaDbFixture fixture) : IAsyncLi
         ["zero MaxConnectionsPerTenant"] = o => o.MaxConnectionsPerTenant = 0,
         ["negative MaxMasterConnections"] = o => o.MaxMasterConnections = -1,
         ["zero AcquireTimeout"] = o => o.AcquireTimeout = TimeSpan.Zero,
+        ["infinite AcquireTimeout"] = o => o.AcquireTimeout = Timeout.InfiniteTimeSpan,
+        ["AcquireTimeout longer than a timer waits"] = o => o.AcquireTimeout = TimeSpan.FromDays(50),
+        ["zero ResetTimeout"] = o => o.ResetTimeout = TimeSpan.Zero,
+        ["ResetTimeout whose disposal wait is longer than a timer waits"] = o => o.ResetTimeout = TimeSpan.FromDays(17),
         ["negative IdleTimeout"] = o => o.IdleTimeout = TimeSpan.FromSeconds(-1),
         ["negative TenantCacheDuration"] = o => o.TenantCacheDuration = TimeSpan.FromSeconds(-1),
         ["negative UnknownTenantCacheDuration"] = o => o.UnknownTenantCacheDuration = TimeSpan.FromSeconds(-1),
@@ -79,6 +87,28 @@ public sealed class TenantDbGuardOptionsTests(MariaDbFixture fixture) : IAsyncLi
         Assert.Equal("options", error.ParamName);
         Assert.Contains(option, error.Message);
         Assert.Empty(metrics.MeterNames);
+    }
+
+    [Fact]
+    public async Task The_longest_allowed_timeouts_are_waited_for_without_error()
+    {
+        var options = new TenantDbGuardOptions
+        {
+            MasterConnectionString = Server.GetAppConnectionString(MariaDbFixture.MasterDatabase),
+            MaxConnections = 1,
+            AcquireTimeout = TimeSpan.FromDays(49),
+            ResetTimeout = TimeSpan.FromDays(16),
+        };
+        await using (var db = new TenantDatabase(options))
+        {
+            await using (await db.GetConnectionAsync(Key(1)))
+            {
+                using var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
+                await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await db.GetConnectionAsync(Key(1), cancel.Token));
+            }
+
+            Assert.Equal([1], await db.QueryTenantAsync<int>(Key(1), "SELECT 1"));
+        }
     }
 
     [Fact]
