@@ -51,9 +51,10 @@ public sealed class TenantDbGuardHealthCheck : IHealthCheck
             throw new ArgumentOutOfRangeException(nameof(options), options.TimeoutWindow, "TenantDbGuardHealthCheckOptions.TimeoutWindow must be positive.");
         }
 
-        if (options.ProbeTimeout <= TimeSpan.Zero)
+        // Beyond about 49.7 days the probe's timer refuses the wait, and every check would fail.
+        if (options.ProbeTimeout <= TimeSpan.Zero || options.ProbeTimeout > TimeSpan.FromDays(49))
         {
-            throw new ArgumentOutOfRangeException(nameof(options), options.ProbeTimeout, "TenantDbGuardHealthCheckOptions.ProbeTimeout must be positive.");
+            throw new ArgumentOutOfRangeException(nameof(options), options.ProbeTimeout, "TenantDbGuardHealthCheckOptions.ProbeTimeout must be positive and at most 49 days.");
         }
 
         _options = new TenantDbGuardHealthCheckOptions { TimeoutWindow = options.TimeoutWindow, ProbeTimeout = options.ProbeTimeout };

@@ -13,7 +13,8 @@ public sealed class TenantDbGuardHealthCheckOptions
 
     /// <summary>
     /// How long the probe of the master database (<c>SELECT 1</c> over a connection of the budget) may take before the
-    /// master counts as unreachable; the health check's own cancellation ends it sooner. Default 5 seconds.
+    /// master counts as unreachable; the health check's own cancellation ends it sooner. Default 5 seconds; positive and
+    /// at most 49 days.
     /// </summary>
     public TimeSpan ProbeTimeout { get; set; } = TimeSpan.FromSeconds(5);
 }

@@ -204,6 +204,19 @@ public sealed class TenantDbGuardHealthCheckTests(MariaDbFixture fixture) : IAsy
         Assert.Contains("TimeoutWindow must be positive", window.Message);
         var probe = Assert.Throws<ArgumentOutOfRangeException>(() => new TenantDbGuardHealthCheck(db, new TenantDbGuardHealthCheckOptions { ProbeTimeout = TimeSpan.FromSeconds(-1) }));
         Assert.Contains("ProbeTimeout must be positive", probe.Message);
+        var endless = Assert.Throws<ArgumentOutOfRangeException>(() => new TenantDbGuardHealthCheck(db, new TenantDbGuardHealthCheckOptions { ProbeTimeout = TimeSpan.FromDays(50) }));
+        Assert.Contains("ProbeTimeout must be positive and at most 49 days", endless.Message);
+    }
+
+    [Fact]
+    public async Task The_longest_allowed_probe_timeout_still_probes()
+    {
+        await using var db = Server.CreateTenantDatabase();
+        var check = new TenantDbGuardHealthCheck(db, new TenantDbGuardHealthCheckOptions { ProbeTimeout = TimeSpan.FromDays(49) });
+
+        var result = await check.CheckHealthAsync(new HealthCheckContext { Registration = new HealthCheckRegistration("tdg", check, HealthStatus.Unhealthy, null) });
+
+        Assert.Equal(HealthStatus.Healthy, result.Status);
     }
 
     private static ServiceProvider Provider(
