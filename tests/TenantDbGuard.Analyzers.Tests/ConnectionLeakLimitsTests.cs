@@ -1,4 +1,5 @@
 using System.Text;
+using TenantDbGuard.Analyzers.ConnectionLeak;
 using System.Threading.Tasks;
 using Microsoft.CodeAnalysis.Testing;
 using Verify = TenantDbGuard.Analyzers.Tests.Verifiers.CSharpAnalyzerVerifier<TenantDbGuard.Analyzers.ConnectionLeakAnalyzer>;
@@ -11,6 +12,41 @@ namespace TenantDbGuard.Analyzers.Tests;
 /// </summary>
 public sealed class ConnectionLeakLimitsTests
 {
+    [Fact]
+    public void Paths_that_differ_only_in_the_values_of_their_flags_hash_apart()
+    {
+        // Every combination of ten flags known true or false: the set of visited paths looks them up by hash, and one
+        // hash for all of them made a method with a dozen flags take seconds (twenty flags: about 25 s).
+        var hashes = new HashSet<int>();
+        for (var values = 0; values < 1 << 10; values++)
+        {
+            var flags = 0UL;
+            for (var flag = 0; flag < 10; flag++)
+            {
+                flags |= (values & (1 << flag)) != 0 ? 1UL << flag : 1UL << (32 + flag);
+            }
+
+            hashes.Add(new PathState(ResourceStatus.Held, HolderSet.Of(0), 0, flags).GetHashCode());
+        }
+
+        Assert.True(hashes.Count > 1000, $"{hashes.Count} hashes for 1024 paths.");
+
+        // And holders: the variables that hold the connection, in any combination of ten of them.
+        var holders = new HashSet<int>();
+        for (var values = 0; values < 1 << 10; values++)
+        {
+            var set = HolderSet.Empty;
+            for (var bit = 0; bit < 10; bit++)
+            {
+                set |= (values & (1 << bit)) != 0 ? HolderSet.Of(bit) : HolderSet.Of(32 + bit);
+            }
+
+            holders.Add(set.GetHashCode());
+        }
+
+        Assert.True(holders.Count > 1000, $"{holders.Count} hashes for 1024 sets of holders.");
+    }
+
     [Fact]
     public Task Every_one_of_eighty_acquisitions_in_one_method_is_analysed()
     {

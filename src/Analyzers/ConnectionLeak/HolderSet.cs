@@ -160,12 +160,12 @@ internal readonly struct HolderSet : IEquatable<HolderSet>
 
     public override int GetHashCode()
     {
-        var hash = _low.GetHashCode();
+        var hash = PathState.Mix(_low);
         if (_high is not null)
         {
             foreach (var word in _high)
             {
-                hash = (hash * 397) ^ word.GetHashCode();
+                hash = (hash * 397) ^ PathState.Mix(word);
             }
         }
 
