@@ -226,6 +226,13 @@ internal sealed class ReleaseChooser
             ? target
             : ParenthesizedExpression(CastExpression(ParseTypeName(Model.Compilation.GetTypeByMetadataName(interfaceName)!.ToMinimalDisplayString(Model, position.SpanStart)), target));
 
+    /// <summary>
+    /// Whether the project's language version has <c>using</c> declarations and <c>await using</c> (C# 8). Before it,
+    /// only a synchronous <c>using</c> statement can be written; a fix then releases in <c>finally</c> instead.
+    /// </summary>
+    public bool HasUsingDeclarations =>
+        Model.SyntaxTree.Options is not CSharpParseOptions options || options.LanguageVersion >= LanguageVersion.CSharp8;
+
     /// <summary>Which <c>using</c> owns a value of <paramref name="type"/> here: <c>await using</c> in async code outside a <c>lock</c>.</summary>
     public UsingKind UsingFor(ITypeSymbol type, SyntaxNode position)
     {

@@ -17,7 +17,7 @@ internal static class UsingDeclarationFix
     /// </summary>
     public static void Add(ReleaseChooser chooser, LocalDeclarationStatementSyntax declaration, ILocalSymbol local, ImmutableArray<LeakFix>.Builder fixes)
     {
-        if (declaration.Parent is not BlockSyntax block || !declaration.UsingKeyword.IsKind(SyntaxKind.None) || declaration.IsConst
+        if (!chooser.HasUsingDeclarations || declaration.Parent is not BlockSyntax block || !declaration.UsingKeyword.IsKind(SyntaxKind.None) || declaration.IsConst
             || declaration.Declaration.Variables.Count != 1)
         {
             return;
