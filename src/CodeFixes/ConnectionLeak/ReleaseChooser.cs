@@ -154,14 +154,41 @@ internal sealed class ReleaseChooser
                 return Call(Reference(local), name, awaited: false, conditional: true);
             }
 
-            // The code's own release, as written; a comment above it or after it on its line moves with it, unless it explains a catch.
+            // The code's own release, as written; a comment above it or after it on its line moves with it, unless it explains a
+            // catch. An #if group that ends above it (#if ... #endif) holds code of its own: it stays where it is, comments too.
             var inCatch = statement.Ancestors().Any(a => a is CatchClauseSyntax);
-            var leading = !inCatch && Statements.HasCommentsOrDirectives(statement.GetLeadingTrivia()) ? FromFirstLine(statement.GetLeadingTrivia()) : default;
+            var leading = !inCatch && Statements.HasCommentsOrDirectives(statement.GetLeadingTrivia()) && !EndsDirectiveGroups(statement.GetLeadingTrivia())
+                ? FromFirstLine(statement.GetLeadingTrivia())
+                : default;
             var trailing = !inCatch && Statements.HasCommentsOrDirectives(statement.GetTrailingTrivia()) ? statement.GetTrailingTrivia() : default;
             return statement.WithoutTrivia().WithLeadingTrivia(leading).WithTrailingTrivia(trailing).WithAdditionalAnnotations(MovedRelease);
         }
 
         return ChooseFor(local.Type, Reference(local), position, needs);
+    }
+
+    /// <summary>
+    /// Does the trivia above a statement close an <c>#if</c> group (<c>#endif</c>) without leaving one open over the
+    /// statement? A release under an open <c>#if</c> moves with it, and the directives then out of order stop the fix.
+    /// </summary>
+    private static bool EndsDirectiveGroups(SyntaxTriviaList leading)
+    {
+        var open = 0;
+        var closes = false;
+        foreach (var trivia in leading)
+        {
+            if (trivia.IsKind(SyntaxKind.IfDirectiveTrivia))
+            {
+                open++;
+            }
+            else if (trivia.IsKind(SyntaxKind.EndIfDirectiveTrivia))
+            {
+                closes = true;
+                open = System.Math.Max(0, open - 1);
+            }
+        }
+
+        return closes && open == 0;
     }
 
     /// <summary>The trivia from the indentation of its first comment or directive on: the blank lines above stay behind.</summary>
