@@ -556,4 +556,65 @@ public sealed class ConnectionLeakCodeFixReleaseTests
             }
         }
         """, "tenantdbguard.acquire_methods = LegacyPool.Rent\ntenantdbguard.release_methods = GiveBack\n");
+
+    [Fact]
+    public Task A_configured_release_written_as_a_call_with_type_arguments_moves_into_finally() => Verify.VerifyCodeFixWithEditorConfigAsync("""
+        using Prelude;
+
+        sealed class LegacyConnection
+        {
+            private readonly PooledConnection _inner = new Pool().GetConnection();
+
+            public int Execute(string sql) => _inner.Execute(sql);
+            public void GiveBack() => _inner.Release();
+        }
+
+        sealed class LegacyPool<TTenant>
+        {
+            public LegacyConnection Rent(TTenant tenant) => new LegacyConnection();
+        }
+
+        class C
+        {
+            int M(LegacyPool<string> pool)
+            {
+                var conn = [|pool.Rent("tenant-1")|];
+                var rows = conn.Execute("delete from queue where done = 1");
+                conn.GiveBack();
+                return rows;
+            }
+        }
+        """, """
+        using Prelude;
+
+        sealed class LegacyConnection
+        {
+            private readonly PooledConnection _inner = new Pool().GetConnection();
+
+            public int Execute(string sql) => _inner.Execute(sql);
+            public void GiveBack() => _inner.Release();
+        }
+
+        sealed class LegacyPool<TTenant>
+        {
+            public LegacyConnection Rent(TTenant tenant) => new LegacyConnection();
+        }
+
+        class C
+        {
+            int M(LegacyPool<string> pool)
+            {
+                var conn = pool.Rent("tenant-1");
+                try
+                {
+                    var rows = conn.Execute("delete from queue where done = 1");
+                    return rows;
+                }
+                finally
+                {
+                    conn.GiveBack();
+                }
+            }
+        }
+        """, "tenantdbguard.acquire_methods = LegacyPool<TTenant>.Rent()\ntenantdbguard.release_methods = LegacyConnection.GiveBack()\n");
 }

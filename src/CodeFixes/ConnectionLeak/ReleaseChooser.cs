@@ -5,6 +5,7 @@ using System.Linq;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
+using TenantDbGuard.Analyzers.ConnectionLeak;
 using static Microsoft.CodeAnalysis.CSharp.SyntaxFactory;
 
 namespace TenantDbGuard.CodeFixes.ConnectionLeak;
@@ -53,6 +54,7 @@ internal sealed class ReleaseChooser
         Context = context;
         _configured = (configuredNames ?? string.Empty)
             .Split(new[] { ',', ';', ' ', '\t' }, StringSplitOptions.RemoveEmptyEntries)
+            .Select(NameConfiguration.WithoutCallSyntax)
             .Select(name => name.Substring(name.LastIndexOf('.') + 1))
             .Where(name => name.Length > 0 && !BuiltInNames.Contains(name))
             .Distinct()
