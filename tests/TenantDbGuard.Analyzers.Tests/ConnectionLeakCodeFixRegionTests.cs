@@ -540,6 +540,23 @@ public sealed class ConnectionLeakCodeFixRegionTests
         return test.RunAsync();
     }
 
+    [Fact]
+    public Task Connections_declared_together_in_one_statement_get_no_fix() => NoFixVerifier.VerifyAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                PooledConnection first = [|pool.GetConnection()|], second = [|pool.GetConnection()|];
+                var rows = first.Execute("select 1") + second.Execute("select 2");
+                second.Release();
+                first.Release();
+                return rows;
+            }
+        }
+        """);
+
     // ---------------------------------------------------------------- a connection opened again
 
     [Fact]
