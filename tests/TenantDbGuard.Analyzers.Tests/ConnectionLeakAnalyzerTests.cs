@@ -2774,6 +2774,39 @@ public sealed class ConnectionLeakAnalyzerTests
         """, "tenantdbguard.acquire_methods = " + entry + "\n", Verify.Diagnostic().WithLocation(0).WithArguments("'handle'", "on the path that leaves the method after line 24"));
 
     [Theory]
+    [InlineData("Rent()")]
+    [InlineData("LegacyPool<TTenant>.Rent")]
+    [InlineData("LegacyPool<T>.Rent()")]
+    [InlineData("Legacy.Data.LegacyPool<TTenant>.Rent")]
+    [InlineData("LegacyPool.Rent")]
+    public Task Configured_acquire_method_of_a_generic_type_is_reported_however_its_type_arguments_are_written(string entry) => Verify.VerifyAnalyzerWithEditorConfigAsync("""
+        using System;
+
+        namespace Legacy.Data
+        {
+            public sealed class Handle : IDisposable
+            {
+                public void Work() { }
+                public void Dispose() { }
+            }
+
+            public sealed class LegacyPool<TTenant>
+            {
+                public Handle Rent() => new Handle();
+            }
+        }
+
+        class C
+        {
+            void M(Legacy.Data.LegacyPool<int> pool)
+            {
+                var handle = {|#0:pool.Rent()|};
+                handle.Work();
+            }
+        }
+        """, "tenantdbguard.acquire_methods = " + entry + "\n", Verify.Diagnostic().WithLocation(0).WithArguments("'handle'", "on the path that leaves the method after line 22"));
+
+    [Theory]
     [InlineData("OtherPool.Rent")]
     [InlineData("Other.LegacyPool.Rent")]
     [InlineData("LegacyPool.Borrow")]
@@ -2813,6 +2846,41 @@ public sealed class ConnectionLeakAnalyzerTests
         }
 
         """;
+
+    [Theory]
+    [InlineData("GiveBack")]
+    [InlineData("GiveBack()")]
+    [InlineData("LegacyConnection.GiveBack()")]
+    public Task Configured_release_method_is_a_release_also_written_as_a_call(string entry) => Verify.VerifyAnalyzerWithEditorConfigAsync("""
+        sealed class LegacyConnection
+        {
+            public int Execute(string sql) => 0;
+
+            // Hands the socket back to the legacy pool's native side.
+            public void GiveBack() { }
+        }
+
+        sealed class LegacyPool
+        {
+            public LegacyConnection Rent() => new LegacyConnection();
+        }
+
+        class C
+        {
+            int M(LegacyPool pool)
+            {
+                var conn = pool.Rent();
+                try
+                {
+                    return conn.Execute("select 1");
+                }
+                finally
+                {
+                    conn.GiveBack();
+                }
+            }
+        }
+        """, "tenantdbguard.acquire_methods = LegacyPool.Rent\ntenantdbguard.release_methods = " + entry + "\n");
 
     [Fact]
     public Task Configured_release_method_is_a_release() => Verify.VerifyAnalyzerWithEditorConfigAsync(GiveBackApi + """

@@ -540,6 +540,23 @@ public sealed class ConnectionLeakCodeFixRegionTests
         return test.RunAsync();
     }
 
+    [Fact]
+    public Task Connections_declared_together_in_one_statement_get_no_fix() => NoFixVerifier.VerifyAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                PooledConnection first = [|pool.GetConnection()|], second = [|pool.GetConnection()|];
+                var rows = first.Execute("select 1") + second.Execute("select 2");
+                second.Release();
+                first.Release();
+                return rows;
+            }
+        }
+        """);
+
     // ---------------------------------------------------------------- a connection opened again
 
     [Fact]
@@ -1329,6 +1346,67 @@ public sealed class ConnectionLeakCodeFixRegionTests
                     {
                         return 0;
                     }
+                    return rows;
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """, ReleaseInFinally);
+
+    [Fact]
+    public Task A_try_that_would_split_an_if_directive_group_between_two_blocks_is_not_offered() => NoFixVerifier.VerifyAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, Pool replica)
+            {
+        #if READ_REPLICA
+                var conn = replica.GetConnection();
+        #else
+                var conn = [|pool.GetConnection()|];
+        #endif
+                var rows = conn.Execute("select 1");
+                conn.Release();
+                return rows;
+            }
+        }
+        """);
+
+    [Fact]
+    public Task A_directive_group_that_ends_above_the_release_stays_where_it_was_when_the_release_moves() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                var rows = conn.Execute("select 1");
+        #if TRACE_SQL
+                rows += conn.Execute("select 2");
+        #endif
+                conn.Release();
+                return rows;
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    var rows = conn.Execute("select 1");
+        #if TRACE_SQL
+                rows += conn.Execute("select 2");
+        #endif
                     return rows;
                 }
                 finally

@@ -487,4 +487,134 @@ public sealed class ConnectionLeakCodeFixReleaseTests
             }
         }
         """);
+
+    [Fact]
+    public Task A_configured_release_of_a_disposable_type_is_kept_in_finally_rather_than_replaced_by_a_using() => Verify.VerifyCodeFixWithEditorConfigAsync("""
+        using System;
+        using Prelude;
+
+        sealed class LegacyConnection : IDisposable
+        {
+            private readonly PooledConnection _inner = new Pool().GetConnection();
+
+            public int Execute(string sql) => _inner.Execute(sql);
+            public void GiveBack() => _inner.Release();
+
+            // Drops the socket of a connection the pool no longer wants; it does not give it back.
+            public void Dispose() { }
+        }
+
+        sealed class LegacyPool
+        {
+            public LegacyConnection Rent(string tenant) => new LegacyConnection();
+        }
+
+        class C
+        {
+            int M(LegacyPool pool)
+            {
+                var conn = [|pool.Rent("tenant-1")|];
+                var rows = conn.Execute("delete from queue where done = 1");
+                conn.GiveBack();
+                return rows;
+            }
+        }
+        """, """
+        using System;
+        using Prelude;
+
+        sealed class LegacyConnection : IDisposable
+        {
+            private readonly PooledConnection _inner = new Pool().GetConnection();
+
+            public int Execute(string sql) => _inner.Execute(sql);
+            public void GiveBack() => _inner.Release();
+
+            // Drops the socket of a connection the pool no longer wants; it does not give it back.
+            public void Dispose() { }
+        }
+
+        sealed class LegacyPool
+        {
+            public LegacyConnection Rent(string tenant) => new LegacyConnection();
+        }
+
+        class C
+        {
+            int M(LegacyPool pool)
+            {
+                var conn = pool.Rent("tenant-1");
+                try
+                {
+                    var rows = conn.Execute("delete from queue where done = 1");
+                    return rows;
+                }
+                finally
+                {
+                    conn.GiveBack();
+                }
+            }
+        }
+        """, "tenantdbguard.acquire_methods = LegacyPool.Rent\ntenantdbguard.release_methods = GiveBack\n");
+
+    [Fact]
+    public Task A_configured_release_written_as_a_call_with_type_arguments_moves_into_finally() => Verify.VerifyCodeFixWithEditorConfigAsync("""
+        using Prelude;
+
+        sealed class LegacyConnection
+        {
+            private readonly PooledConnection _inner = new Pool().GetConnection();
+
+            public int Execute(string sql) => _inner.Execute(sql);
+            public void GiveBack() => _inner.Release();
+        }
+
+        sealed class LegacyPool<TTenant>
+        {
+            public LegacyConnection Rent(TTenant tenant) => new LegacyConnection();
+        }
+
+        class C
+        {
+            int M(LegacyPool<string> pool)
+            {
+                var conn = [|pool.Rent("tenant-1")|];
+                var rows = conn.Execute("delete from queue where done = 1");
+                conn.GiveBack();
+                return rows;
+            }
+        }
+        """, """
+        using Prelude;
+
+        sealed class LegacyConnection
+        {
+            private readonly PooledConnection _inner = new Pool().GetConnection();
+
+            public int Execute(string sql) => _inner.Execute(sql);
+            public void GiveBack() => _inner.Release();
+        }
+
+        sealed class LegacyPool<TTenant>
+        {
+            public LegacyConnection Rent(TTenant tenant) => new LegacyConnection();
+        }
+
+        class C
+        {
+            int M(LegacyPool<string> pool)
+            {
+                var conn = pool.Rent("tenant-1");
+                try
+                {
+                    var rows = conn.Execute("delete from queue where done = 1");
+                    return rows;
+                }
+                finally
+                {
+                    conn.GiveBack();
+                }
+            }
+        }
+        """, "tenantdbguard.acquire_methods = LegacyPool<TTenant>.Rent()\ntenantdbguard.release_methods = LegacyConnection.GiveBack()\n");
 }

@@ -1,3 +1,4 @@
+using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.Testing;
 using TenantDbGuard.Analyzers.Tests.FixExecution;
 using TenantDbGuard.Analyzers.Tests.Verifiers;
@@ -1125,4 +1126,147 @@ public sealed class ConnectionLeakCodeFixShapeTests
             }
         }
         """, UseUsing);
+
+    // ---------------------------------------------------------------- language versions
+
+    [Fact]
+    public Task Under_CSharp_7_3_a_lease_gets_a_finally_since_there_is_no_using_declaration() => CSharp7_3("""
+        using Prelude;
+
+        class C
+        {
+            int M(LeasePool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                var n = conn.Execute("select 1");
+                conn.Dispose();
+                return n;
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            int M(LeasePool pool)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    var n = conn.Execute("select 1");
+                    return n;
+                }
+                finally
+                {
+                    conn.Dispose();
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Under_CSharp_7_3_an_async_lease_is_disposed_in_finally_since_there_is_no_await_using() => CSharp7_3("""
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            async Task<int> M(LeasePool pool)
+            {
+                var conn = await [|pool.GetConnectionAsync("t")|];
+                var n = await conn.ExecuteAsync("select 1");
+                await conn.DisposeAsync();
+                return n;
+            }
+        }
+        """, """
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            async Task<int> M(LeasePool pool)
+            {
+                var conn = await pool.GetConnectionAsync("t");
+                try
+                {
+                    var n = await conn.ExecuteAsync("select 1");
+                    return n;
+                }
+                finally
+                {
+                    await conn.DisposeAsync();
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Under_CSharp_7_3_a_discarded_async_lease_is_disposed_by_a_call_not_an_await_using() => CSharp7_3("""
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            async Task M(LeasePool pool)
+            {
+                await [|pool.GetConnectionAsync("warm-up")|];
+            }
+        }
+        """, """
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            async Task M(LeasePool pool)
+            {
+                await (await pool.GetConnectionAsync("warm-up")).DisposeAsync();
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Under_CSharp_7_3_an_expression_bodied_property_gets_a_local_released_in_finally() => CSharp7_3("""
+        using Prelude;
+
+        class C
+        {
+            private readonly LeasePool _pool = new LeasePool();
+
+            public int Count => [|_pool.GetConnection()|].Execute("select count(*) from t");
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            private readonly LeasePool _pool = new LeasePool();
+
+            public int Count
+            {
+                get
+                {
+                    var connection = _pool.GetConnection();
+                    try
+                    {
+                        return connection.Execute("select count(*) from t");
+                    }
+                    finally
+                    {
+                        connection.Dispose();
+                    }
+                }
+            }
+        }
+        """);
+
+    /// <summary>The first fix offered, on a project whose language version is C# 7.3 (.NET Framework, netstandard2.0).</summary>
+    private static Task CSharp7_3(string source, string fixedSource)
+    {
+        var test = Verify.CreateTest(source, fixedSource);
+        test.SolutionTransforms.Add((solution, projectId) =>
+            solution.WithProjectParseOptions(projectId, new CSharpParseOptions(LanguageVersion.CSharp7_3)));
+        return test.RunAsync();
+    }
 }

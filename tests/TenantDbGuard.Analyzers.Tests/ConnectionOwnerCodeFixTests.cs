@@ -1,3 +1,4 @@
+using Microsoft.CodeAnalysis.CSharp;
 using TenantDbGuard.Analyzers.Tests.FixExecution;
 using TenantDbGuard.CodeFixes;
 using Verify = TenantDbGuard.Analyzers.Tests.Verifiers.CSharpCodeFixVerifier<TenantDbGuard.Analyzers.ConnectionOwnerAnalyzer, TenantDbGuard.CodeFixes.ConnectionOwnerCodeFixProvider>;
@@ -645,4 +646,96 @@ public sealed class ConnectionOwnerCodeFixTests
             }
         }
         """, execution: Execution.Skip("A ref struct cannot be boxed for the check's reflection; 'using' calls its Dispose by pattern."));
+
+    [Fact]
+    public Task Under_CSharp_8_a_member_that_may_be_null_is_tested_without_a_not_pattern()
+    {
+        var test = Verify.CreateTest("""
+            #nullable enable
+            using System;
+            using System.Threading.Tasks;
+            using MySqlConnector;
+
+            sealed class ReportSession
+            {
+                private MySqlConnection? [|_connection|];
+
+                public async Task StartAsync(MySqlDataSource dataSource) => _connection = await dataSource.OpenConnectionAsync();
+            }
+            """, """
+            #nullable enable
+            using System;
+            using System.Threading.Tasks;
+            using MySqlConnector;
+
+            sealed class ReportSession : IAsyncDisposable
+            {
+                private MySqlConnection? _connection;
+
+                public async Task StartAsync(MySqlDataSource dataSource) => _connection = await dataSource.OpenConnectionAsync();
+
+                public async ValueTask DisposeAsync()
+                {
+                    if (!(_connection is null))
+                    {
+                        await _connection.DisposeAsync();
+                    }
+                }
+            }
+            """);
+        test.SolutionTransforms.Add((solution, projectId) =>
+            solution.WithProjectParseOptions(projectId, new CSharpParseOptions(LanguageVersion.CSharp8)));
+        return test.RunAsync();
+    }
+
+    [Fact]
+    public Task An_if_directive_group_above_the_release_stays_in_Dispose_when_the_release_moves_into_finally() => Verify.VerifyCodeFixAsync("""
+        using System;
+        using MySqlConnector;
+        using Prelude;
+
+        sealed class ReportSession : IDisposable
+        {
+            private readonly MySqlTransaction? _audit;
+            private readonly MySqlConnection [|_connection|];
+
+            public ReportSession(MySqlDataSource dataSource) => _connection = dataSource.OpenConnection();
+
+            public void Dispose()
+            {
+                _audit?.Dispose();
+        #if TRACE_SQL
+                Log.Info("closing");
+        #endif
+                _connection.Dispose();
+            }
+        }
+        """, """
+        using System;
+        using MySqlConnector;
+        using Prelude;
+
+        sealed class ReportSession : IDisposable
+        {
+            private readonly MySqlTransaction? _audit;
+            private readonly MySqlConnection _connection;
+
+            public ReportSession(MySqlDataSource dataSource) => _connection = dataSource.OpenConnection();
+
+            public void Dispose()
+            {
+                try
+                {
+                    _audit?.Dispose();
+        #if TRACE_SQL
+                Log.Info("closing");
+        #endif
+                }
+                finally
+                {
+                    _connection.Dispose();
+                }
+            }
+        }
+        """);
 }

@@ -16,6 +16,7 @@ internal sealed class NameConfiguration
     public NameConfiguration(string acquire, string release, ImmutableHashSet<string> attributedNames)
     {
         _configuredAcquisitions = ParseList(acquire)
+            .Select(WithoutCallSyntax)
             .Select(entry =>
             {
                 var dot = entry.LastIndexOf('.');
@@ -24,7 +25,7 @@ internal sealed class NameConfiguration
             .Where(entry => entry.Item2.Length > 0)
             .ToImmutableArray();
         AcquireNames = AcquisitionRules.BuiltInAcquireNames.Union(_configuredAcquisitions.Select(entry => entry.Method)).Union(attributedNames);
-        ReleaseNames = AcquisitionRules.BuiltInReleaseNames.Union(ParseList(release).Select(entry => entry.Substring(entry.LastIndexOf('.') + 1)));
+        ReleaseNames = AcquisitionRules.BuiltInReleaseNames.Union(ParseList(release).Select(WithoutCallSyntax).Select(entry => entry.Substring(entry.LastIndexOf('.') + 1)));
     }
 
     /// <summary>Every method name that may acquire: the syntax pre-filter looks for these.</summary>
@@ -47,13 +48,40 @@ internal sealed class NameConfiguration
             }
 
             var containing = method.ContainingType;
-            if (containing is not null && (containing.Name == type || containing.ToDisplayString() == type))
+            if (containing is not null && (containing.Name == type || WithoutCallSyntax(containing.ToDisplayString()) == type))
             {
                 return true;
             }
         }
 
         return false;
+    }
+
+    /// <summary>
+    /// A configured name as the analysis compares it: without type arguments and a call's parentheses, which a name
+    /// copied from code may carry (<c>LegacyPool&lt;TTenant&gt;.Rent()</c> is <c>LegacyPool.Rent</c>).
+    /// </summary>
+    public static string WithoutCallSyntax(string entry)
+    {
+        var name = new System.Text.StringBuilder(entry.Length);
+        var depth = 0;
+        foreach (var c in entry)
+        {
+            if (c is '<' or '(')
+            {
+                depth++;
+            }
+            else if (c is '>' or ')')
+            {
+                depth = Math.Max(0, depth - 1);
+            }
+            else if (depth == 0)
+            {
+                name.Append(c);
+            }
+        }
+
+        return name.ToString();
     }
 
     private static IEnumerable<string> ParseList(string value) =>

@@ -128,13 +128,16 @@ internal static class IntroduceLocalFix
         fixes.Add(LeakFix.ReleaseInFinally(root => WithBlockBody(root, owner, block)));
     }
 
-    /// <summary>A <c>using</c> when the type's release is a dispose; a type with its own release call gets a <c>finally</c>.</summary>
+    /// <summary>
+    /// A <c>using</c> declaration when the type's release is a dispose and the language version has one; a type with its
+    /// own release call gets a <c>finally</c>.
+    /// </summary>
     private static UsingKind UsingInstead(ReleaseChooser chooser, ITypeSymbol type, SyntaxNode position)
     {
         var release = chooser.ChooseFor(type, IdentifierName(BaseName), position, ReleaseNeeds.None);
         var disposes = release is ExpressionStatementSyntax { Expression: var call }
                        && call.DescendantNodesAndSelf().OfType<SimpleNameSyntax>().Any(n => n.Identifier.ValueText is "Dispose" or "DisposeAsync");
-        return disposes ? chooser.UsingFor(type, position) : UsingKind.None;
+        return disposes && chooser.HasUsingDeclarations ? chooser.UsingFor(type, position) : UsingKind.None;
     }
 
     private static LocalDeclarationStatementSyntax Declaration(string name, ExpressionSyntax value, UsingKind usingKind)

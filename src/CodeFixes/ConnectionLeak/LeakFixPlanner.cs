@@ -67,15 +67,39 @@ internal static class LeakFixPlanner
     /// <summary>
     /// The fixes that keep the file's preprocessor directives as they are. One that moves or removes a statement with a
     /// directive on it (a release under <c>#if</c>) would put the directives out of order or drop one, and the code
-    /// would no longer build: it is not offered.
+    /// would no longer build: it is not offered. Neither is one that puts a brace of its own between the directives of
+    /// one <c>#if</c> group (a <c>try</c> that opens after <c>#else</c> and closes after <c>#endif</c>): the build
+    /// that takes the other branch would no longer compile.
     /// </summary>
     private static ImmutableArray<LeakFix> KeepingDirectives(SemanticModel model, ImmutableArray<LeakFix> fixes, CancellationToken cancellationToken)
     {
         var root = model.SyntaxTree.GetRoot(cancellationToken);
         var directives = Directives(root);
-        return directives.Count == 0 || fixes.IsEmpty
-            ? fixes
-            : fixes.Where(fix => Directives(fix.Apply(root)).SequenceEqual(directives)).ToImmutableArray();
+        if (directives.Count == 0 || fixes.IsEmpty)
+        {
+            return fixes;
+        }
+
+        var groups = GroupBlocks(root);
+        return fixes.Where(fix => fix.Apply(root) is var fixedRoot && Directives(fixedRoot).SequenceEqual(directives) && GroupBlocks(fixedRoot).SequenceEqual(groups))
+            .ToImmutableArray();
+    }
+
+    /// <summary>For each <c>#elif</c>, <c>#else</c> and <c>#endif</c>: is it in the same block as the <c>#if</c> it belongs to?</summary>
+    private static List<bool> GroupBlocks(SyntaxNode root) =>
+        root.DescendantTrivia()
+            .Select(t => t.GetStructure())
+            .OfType<DirectiveTriviaSyntax>()
+            .Where(d => d is ElifDirectiveTriviaSyntax or ElseDirectiveTriviaSyntax or EndIfDirectiveTriviaSyntax)
+            .Select(d => d.GetRelatedDirectives().FirstOrDefault() is IfDirectiveTriviaSyntax opening && BlockOf(opening) == BlockOf(d))
+            .ToList();
+
+    /// <summary>The block (or switch section) whose statements a directive stands between.</summary>
+    private static SyntaxNode? BlockOf(DirectiveTriviaSyntax directive)
+    {
+        var token = directive.ParentTrivia.Token;
+        var node = token.IsKind(SyntaxKind.OpenBraceToken) ? token.Parent?.Parent : token.Parent;
+        return node?.AncestorsAndSelf().FirstOrDefault(n => n is BlockSyntax or SwitchSectionSyntax);
     }
 
     private static List<string> Directives(SyntaxNode root) =>

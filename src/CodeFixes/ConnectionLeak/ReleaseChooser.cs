@@ -5,6 +5,7 @@ using System.Linq;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
+using TenantDbGuard.Analyzers.ConnectionLeak;
 using static Microsoft.CodeAnalysis.CSharp.SyntaxFactory;
 
 namespace TenantDbGuard.CodeFixes.ConnectionLeak;
@@ -53,6 +54,7 @@ internal sealed class ReleaseChooser
         Context = context;
         _configured = (configuredNames ?? string.Empty)
             .Split(new[] { ',', ';', ' ', '\t' }, StringSplitOptions.RemoveEmptyEntries)
+            .Select(NameConfiguration.WithoutCallSyntax)
             .Select(name => name.Substring(name.LastIndexOf('.') + 1))
             .Where(name => name.Length > 0 && !BuiltInNames.Contains(name))
             .Distinct()
@@ -154,14 +156,41 @@ internal sealed class ReleaseChooser
                 return Call(Reference(local), name, awaited: false, conditional: true);
             }
 
-            // The code's own release, as written; a comment above it or after it on its line moves with it, unless it explains a catch.
+            // The code's own release, as written; a comment above it or after it on its line moves with it, unless it explains a
+            // catch. An #if group that ends above it (#if ... #endif) holds code of its own: it stays where it is, comments too.
             var inCatch = statement.Ancestors().Any(a => a is CatchClauseSyntax);
-            var leading = !inCatch && Statements.HasCommentsOrDirectives(statement.GetLeadingTrivia()) ? FromFirstLine(statement.GetLeadingTrivia()) : default;
+            var leading = !inCatch && Statements.HasCommentsOrDirectives(statement.GetLeadingTrivia()) && !EndsDirectiveGroups(statement.GetLeadingTrivia())
+                ? FromFirstLine(statement.GetLeadingTrivia())
+                : default;
             var trailing = !inCatch && Statements.HasCommentsOrDirectives(statement.GetTrailingTrivia()) ? statement.GetTrailingTrivia() : default;
             return statement.WithoutTrivia().WithLeadingTrivia(leading).WithTrailingTrivia(trailing).WithAdditionalAnnotations(MovedRelease);
         }
 
         return ChooseFor(local.Type, Reference(local), position, needs);
+    }
+
+    /// <summary>
+    /// Does the trivia above a statement close an <c>#if</c> group (<c>#endif</c>) without leaving one open over the
+    /// statement? A release under an open <c>#if</c> moves with it, and the directives then out of order stop the fix.
+    /// </summary>
+    private static bool EndsDirectiveGroups(SyntaxTriviaList leading)
+    {
+        var open = 0;
+        var closes = false;
+        foreach (var trivia in leading)
+        {
+            if (trivia.IsKind(SyntaxKind.IfDirectiveTrivia))
+            {
+                open++;
+            }
+            else if (trivia.IsKind(SyntaxKind.EndIfDirectiveTrivia))
+            {
+                closes = true;
+                open = System.Math.Max(0, open - 1);
+            }
+        }
+
+        return closes && open == 0;
     }
 
     /// <summary>The trivia from the indentation of its first comment or directive on: the blank lines above stay behind.</summary>
@@ -225,6 +254,13 @@ internal sealed class ReleaseChooser
         HasMethod(type, method, position)
             ? target
             : ParenthesizedExpression(CastExpression(ParseTypeName(Model.Compilation.GetTypeByMetadataName(interfaceName)!.ToMinimalDisplayString(Model, position.SpanStart)), target));
+
+    /// <summary>
+    /// Whether the project's language version has <c>using</c> declarations and <c>await using</c> (C# 8). Before it,
+    /// only a synchronous <c>using</c> statement can be written; a fix then releases in <c>finally</c> instead.
+    /// </summary>
+    public bool HasUsingDeclarations =>
+        Model.SyntaxTree.Options is not CSharpParseOptions options || options.LanguageVersion >= LanguageVersion.CSharp8;
 
     /// <summary>Which <c>using</c> owns a value of <paramref name="type"/> here: <c>await using</c> in async code outside a <c>lock</c>.</summary>
     public UsingKind UsingFor(ITypeSymbol type, SyntaxNode position)

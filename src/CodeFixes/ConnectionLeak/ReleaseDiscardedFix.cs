@@ -23,7 +23,8 @@ internal static class ReleaseDiscardedFix
 
     /// <summary>
     /// The statement that takes the value and gives it back: the type's own release called on it when that is not a
-    /// dispose, else a <c>using</c> (<c>await using</c> in async code) with an empty body.
+    /// dispose, else a <c>using</c> (<c>await using</c> in async code, from C# 8 on; before it the awaited
+    /// <c>DisposeAsync()</c> call) with an empty body.
     /// </summary>
     public static StatementSyntax? Released(ReleaseChooser chooser, ExpressionSyntax value, ITypeSymbol type, SyntaxNode position)
     {
@@ -36,7 +37,7 @@ internal static class ReleaseDiscardedFix
 
         return chooser.UsingFor(type, position) switch
         {
-            UsingKind.Async => UsingStatement(null, value.WithoutTrivia(), Block()).WithAwaitKeyword(Token(SyntaxKind.AwaitKeyword)),
+            UsingKind.Async when chooser.HasUsingDeclarations => UsingStatement(null, value.WithoutTrivia(), Block()).WithAwaitKeyword(Token(SyntaxKind.AwaitKeyword)),
             UsingKind.Sync => UsingStatement(null, value.WithoutTrivia(), Block()),
             _ => release,
         };

@@ -513,23 +513,32 @@ internal static class Statements
 
     /// <summary>
     /// The statements that stay, in order, when some are removed: one that sat right under a removed statement
-    /// loses the blank line above it, so that the removal leaves no gap.
+    /// loses the blank line above it, so that the removal leaves no gap. Directives above a removed statement (an
+    /// <c>#if ... #endif</c> group that ends there) stay in their place, above the next statement that stays.
     /// </summary>
     public static List<StatementSyntax> Kept(IEnumerable<(StatementSyntax Original, StatementSyntax? Kept)> statements)
     {
         var kept = new List<StatementSyntax>();
         var removedTight = false;
+        var directives = SyntaxTriviaList.Empty;
         foreach (var (original, statement) in statements)
         {
             if (statement is null)
             {
                 removedTight = !StartsWithBlankLine(original);
+                if (original.GetLeadingTrivia().Any(t => t.IsDirective))
+                {
+                    directives = directives.AddRange(original.GetLeadingTrivia());
+                }
+
                 continue;
             }
 
-            kept.Add(removedTight && StartsWithBlankLine(statement)
+            var next = removedTight && StartsWithBlankLine(statement)
                 ? statement.WithLeadingTrivia(statement.GetLeadingTrivia().SkipWhile(t => !t.IsKind(SyntaxKind.EndOfLineTrivia)).Skip(1))
-                : statement);
+                : statement;
+            kept.Add(directives.Count == 0 ? next : next.WithLeadingTrivia(directives.AddRange(next.GetLeadingTrivia())));
+            directives = SyntaxTriviaList.Empty;
             removedTight = false;
         }
 

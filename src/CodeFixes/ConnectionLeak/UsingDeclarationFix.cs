@@ -17,7 +17,7 @@ internal static class UsingDeclarationFix
     /// </summary>
     public static void Add(ReleaseChooser chooser, LocalDeclarationStatementSyntax declaration, ILocalSymbol local, ImmutableArray<LeakFix>.Builder fixes)
     {
-        if (declaration.Parent is not BlockSyntax block || !declaration.UsingKeyword.IsKind(SyntaxKind.None) || declaration.IsConst
+        if (!chooser.HasUsingDeclarations || declaration.Parent is not BlockSyntax block || !declaration.UsingKeyword.IsKind(SyntaxKind.None) || declaration.IsConst
             || declaration.Declaration.Variables.Count != 1)
         {
             return;
@@ -41,6 +41,16 @@ internal static class UsingDeclarationFix
         // Releases that a using makes redundant: at the end of the block, or in a catch/finally of this block; not one
         // after which the connection is used again (opened again: the using would keep it open in between).
         var releases = chooser.FindReleases(local, after);
+
+        // A using calls Dispose: it takes the place of the code's own release only when that is a dispose or a close, and
+        // stands for the type's release only when that is one (a lease given back with Release() or a configured name
+        // keeps its release, in a finally).
+        if (releases.Any(r => chooser.Releases(r, local, out var name, out _) && name is not ("Dispose" or "DisposeAsync" or "Close" or "CloseAsync"))
+            || (releases.Count == 0 && !IsDispose(chooser.ChooseFor(local.Type, IdentifierName(local.Name), declaration, ReleaseNeeds.None))))
+        {
+            return;
+        }
+
         foreach (var release in releases)
         {
             var top = Statements.TopLevel(release, block);
@@ -76,4 +86,8 @@ internal static class UsingDeclarationFix
             return root.ReplaceNode(current, rewritten.WithAdditionalAnnotations(Formatter.Annotation));
         }));
     }
+
+    private static bool IsDispose(StatementSyntax? release) =>
+        release is ExpressionStatementSyntax { Expression: var call }
+        && call.DescendantNodesAndSelf().OfType<SimpleNameSyntax>().Any(n => n.Identifier.ValueText is "Dispose" or "DisposeAsync");
 }

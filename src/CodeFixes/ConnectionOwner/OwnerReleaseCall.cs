@@ -18,6 +18,7 @@ internal sealed class OwnerReleaseCall
     private readonly bool _mayBeNull;
     private readonly bool _hasRelease;
     private readonly ImmutableHashSet<string> _usings;
+    private readonly bool _notPattern;
 
     public OwnerReleaseCall(ISymbol member, string name, SyntaxNode root)
     {
@@ -35,6 +36,7 @@ internal sealed class OwnerReleaseCall
         // A member that is not assigned once and for all by the constructor may still be null when the owner is disposed.
         var settledOnce = member is IFieldSymbol { IsReadOnly: true } || member is IPropertySymbol { SetMethod: null or { IsInitOnly: true } };
         _mayBeNull = type?.NullableAnnotation == NullableAnnotation.Annotated || !settledOnce;
+        _notPattern = root.SyntaxTree.Options is not CSharpParseOptions options || options.LanguageVersion >= LanguageVersion.CSharp9;
         _usings = root.DescendantNodes(n => n is CompilationUnitSyntax or BaseNamespaceDeclarationSyntax).OfType<UsingDirectiveSyntax>()
             .Where(u => u.Alias is null && u.StaticKeyword.RawKind == 0 && u.Name is not null)
             .Select(u => u.Name!.ToString())
@@ -54,7 +56,9 @@ internal sealed class OwnerReleaseCall
         if (inAsyncMethod && CanAwait)
         {
             var awaited = SyntaxFactory.ParseStatement($"await {_name}.DisposeAsync();");
-            return _mayBeNull ? SyntaxFactory.IfStatement(SyntaxFactory.ParseExpression($"{_name} is not null"), SyntaxFactory.Block(awaited)) : awaited;
+            // 'is not null' needs C# 9; '!(x is null)' says the same to older compilers (neither calls a type's own '!=').
+            var notNull = _notPattern ? $"{_name} is not null" : $"!({_name} is null)";
+            return _mayBeNull ? SyntaxFactory.IfStatement(SyntaxFactory.ParseExpression(notNull), SyntaxFactory.Block(awaited)) : awaited;
         }
 
         var call = CanDispose ? "Dispose" : _hasRelease ? "Release" : null;

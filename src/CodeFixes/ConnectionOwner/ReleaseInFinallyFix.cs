@@ -66,7 +66,31 @@ internal static class ReleaseInFinallyFix
             return null;
         }
 
-        var kept = statements.Where(statement => !release.IsReleaseStatement(statement)).ToList();
+        // An #if group that ends above a release that goes stays where it was, with the code it holds; a release under an
+        // open #if is the author's choice of builds, and is not moved.
+        var kept = new List<StatementSyntax>();
+        var directives = SyntaxTriviaList.Empty;
+        foreach (var statement in statements)
+        {
+            if (!release.IsReleaseStatement(statement))
+            {
+                kept.Add(directives.Count == 0 ? statement : statement.WithLeadingTrivia(directives.AddRange(statement.GetLeadingTrivia())));
+                directives = SyntaxTriviaList.Empty;
+                continue;
+            }
+
+            var leading = statement.GetLeadingTrivia();
+            if (leading.Any(t => t.IsDirective))
+            {
+                if (OpensDirectiveGroup(leading))
+                {
+                    return null;
+                }
+
+                directives = directives.AddRange(leading);
+            }
+        }
+
         if (kept.Any(statement => release.IsReleasedOrAssignedIn(statement)))
         {
             // Released under a condition (a re-entrancy counter) or replaced: moving the release would change what it does.
@@ -81,9 +105,17 @@ internal static class ReleaseInFinallyFix
         }
 
         var newStatements = guards;
+        var tryBlock = SyntaxFactory.Block(rest);
+        if (directives.Count > 0)
+        {
+            // The group stood after the last statement that stays: it ends the try, before the release.
+            tryBlock = tryBlock.WithCloseBraceToken(tryBlock.CloseBraceToken.WithLeadingTrivia(directives));
+            releaseStatement = rest.Count == 0 ? releaseStatement.WithLeadingTrivia(directives) : releaseStatement;
+        }
+
         newStatements.Add(rest.Count == 0
             ? releaseStatement
-            : SyntaxFactory.TryStatement(SyntaxFactory.Block(rest), default, SyntaxFactory.FinallyClause(SyntaxFactory.Block(releaseStatement))));
+            : SyntaxFactory.TryStatement(tryBlock, default, SyntaxFactory.FinallyClause(SyntaxFactory.Block(releaseStatement))));
         var rewritten = method
             .WithExpressionBody(null)
             .WithSemicolonToken(default)
@@ -99,6 +131,25 @@ internal static class ReleaseInFinallyFix
         }
 
         return rewritten.WithAdditionalAnnotations(Formatter.Annotation);
+    }
+
+    /// <summary>Does the trivia leave an <c>#if</c> open over the statement it stands above?</summary>
+    private static bool OpensDirectiveGroup(SyntaxTriviaList leading)
+    {
+        var open = 0;
+        foreach (var trivia in leading)
+        {
+            if (trivia.IsKind(SyntaxKind.IfDirectiveTrivia))
+            {
+                open++;
+            }
+            else if (trivia.IsKind(SyntaxKind.EndIfDirectiveTrivia) && open > 0)
+            {
+                open--;
+            }
+        }
+
+        return open > 0;
     }
 
     private static bool IsCompletedTask(ExpressionSyntax expression) =>
