@@ -2807,6 +2807,36 @@ public sealed class ConnectionLeakAnalyzerTests
         """, "tenantdbguard.acquire_methods = " + entry + "\n", Verify.Diagnostic().WithLocation(0).WithArguments("'handle'", "on the path that leaves the method after line 22"));
 
     [Theory]
+    [InlineData("LegacyPool<TTenant, TKey>.Rent")]
+    [InlineData("Other.Borrow, Legacy.Data.LegacyPool<TTenant, TKey>.Rent(int shard, bool primary); Other.Take")]
+    public Task Configured_acquire_method_whose_type_arguments_or_parameters_hold_blanks_is_one_name(string entry) => Verify.VerifyAnalyzerWithEditorConfigAsync("""
+        using System;
+
+        namespace Legacy.Data
+        {
+            public sealed class Handle : IDisposable
+            {
+                public void Work() { }
+                public void Dispose() { }
+            }
+
+            public sealed class LegacyPool<TTenant, TKey>
+            {
+                public Handle Rent() => new Handle();
+            }
+        }
+
+        class C
+        {
+            void M(Legacy.Data.LegacyPool<int, string> pool)
+            {
+                var handle = {|#0:pool.Rent()|};
+                handle.Work();
+            }
+        }
+        """, "tenantdbguard.acquire_methods = " + entry + "\n", Verify.Diagnostic().WithLocation(0).WithArguments("'handle'", "on the path that leaves the method after line 22"));
+
+    [Theory]
     [InlineData("OtherPool.Rent")]
     [InlineData("Other.LegacyPool.Rent")]
     [InlineData("LegacyPool.Borrow")]
@@ -2851,6 +2881,7 @@ public sealed class ConnectionLeakAnalyzerTests
     [InlineData("GiveBack")]
     [InlineData("GiveBack()")]
     [InlineData("LegacyConnection.GiveBack()")]
+    [InlineData("LegacyConnection.GiveBack(bool force, int retries), Other.Free")]
     public Task Configured_release_method_is_a_release_also_written_as_a_call(string entry) => Verify.VerifyAnalyzerWithEditorConfigAsync("""
         sealed class LegacyConnection
         {

@@ -15,8 +15,7 @@ internal sealed class NameConfiguration
 
     public NameConfiguration(string acquire, string release, ImmutableHashSet<string> attributedNames)
     {
-        _configuredAcquisitions = ParseList(acquire)
-            .Select(WithoutCallSyntax)
+        _configuredAcquisitions = Entries(acquire)
             .Select(entry =>
             {
                 var dot = entry.LastIndexOf('.');
@@ -25,7 +24,7 @@ internal sealed class NameConfiguration
             .Where(entry => entry.Item2.Length > 0)
             .ToImmutableArray();
         AcquireNames = AcquisitionRules.BuiltInAcquireNames.Union(_configuredAcquisitions.Select(entry => entry.Method)).Union(attributedNames);
-        ReleaseNames = AcquisitionRules.BuiltInReleaseNames.Union(ParseList(release).Select(WithoutCallSyntax).Select(entry => entry.Substring(entry.LastIndexOf('.') + 1)));
+        ReleaseNames = AcquisitionRules.BuiltInReleaseNames.Union(Entries(release).Select(entry => entry.Substring(entry.LastIndexOf('.') + 1)));
     }
 
     /// <summary>Every method name that may acquire: the syntax pre-filter looks for these.</summary>
@@ -84,6 +83,29 @@ internal sealed class NameConfiguration
         return name.ToString();
     }
 
-    private static IEnumerable<string> ParseList(string value) =>
-        value.Split(new[] { ',', ';', ' ', '\t' }, StringSplitOptions.RemoveEmptyEntries).Select(entry => entry.Trim());
+    /// <summary>
+    /// The names of a configured list, separated by commas, semicolons or blanks outside type arguments and parentheses
+    /// (<c>Pool&lt;A, B&gt;.Rent, Legacy.Open()</c> is two names), each without its call syntax.
+    /// </summary>
+    public static IEnumerable<string> Entries(string? value)
+    {
+        var entry = new System.Text.StringBuilder();
+        var depth = 0;
+        foreach (var c in (value ?? string.Empty) + ",")
+        {
+            if (depth == 0 && c is ',' or ';' or ' ' or '\t')
+            {
+                if (WithoutCallSyntax(entry.ToString()).Trim() is { Length: > 0 } name)
+                {
+                    yield return name;
+                }
+
+                entry.Clear();
+                continue;
+            }
+
+            depth = c is '<' or '(' ? depth + 1 : c is '>' or ')' ? Math.Max(0, depth - 1) : depth;
+            entry.Append(c);
+        }
+    }
 }

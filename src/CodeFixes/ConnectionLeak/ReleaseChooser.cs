@@ -52,9 +52,7 @@ internal sealed class ReleaseChooser
     {
         Model = model;
         Context = context;
-        _configured = (configuredNames ?? string.Empty)
-            .Split(new[] { ',', ';', ' ', '\t' }, StringSplitOptions.RemoveEmptyEntries)
-            .Select(NameConfiguration.WithoutCallSyntax)
+        _configured = NameConfiguration.Entries(configuredNames)
             .Select(name => name.Substring(name.LastIndexOf('.') + 1))
             .Where(name => name.Length > 0 && !BuiltInNames.Contains(name))
             .Distinct()
