@@ -1721,6 +1721,43 @@ public sealed class ConnectionLeakAnalyzerTests
         """);
 
     [Fact]
+    public Task Returned_ValueTask_of_the_connection_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            ValueTask<PooledConnection> M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                return ValueTask.FromResult(conn);
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Variable_overwritten_by_an_out_argument_no_longer_holds_the_connection() => Verify.VerifyAnalyzerAsync("""
+        using System.Collections.Generic;
+        using Prelude;
+
+        class C
+        {
+            // 'conn' is overwritten by the lookup: the Release releases the cached connection, not the one acquired.
+            int M(Pool pool, Dictionary<string, PooledConnection> cache)
+            {
+                var conn = {|#0:pool.GetConnection()|};
+                var rows = conn.Execute("select 1");
+                if (cache.TryGetValue("t1", out conn))
+                {
+                    conn.Release();
+                }
+
+                return rows;
+            }
+        }
+        """, Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "when 'conn' is overwritten at line 11"));
+
+    [Fact]
     public Task Stored_through_a_dictionary_indexer_is_not_reported() => Verify.VerifyAnalyzerAsync("""
         using System.Collections.Generic;
         using Prelude;

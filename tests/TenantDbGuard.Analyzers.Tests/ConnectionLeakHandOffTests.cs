@@ -110,6 +110,23 @@ public sealed class ConnectionLeakHandOffTests
             """, Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that leaves the method after line 21"));
 
     [Fact]
+    public Task Passed_by_value_to_a_framework_method_that_keeps_nothing_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                var conn = {|#0:pool.GetConnection()|};
+                Console.WriteLine(conn);
+                return conn.Execute("select 1");
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 10"));
+
+    [Fact]
     public Task Passed_to_a_method_of_the_code_that_stores_it_in_a_collection_is_not_reported() => Verify.VerifyAnalyzerAsync("""
         using System.Collections.Generic;
         using Prelude;

@@ -75,6 +75,26 @@ public sealed class ConnectionLeakOwnershipTests
         Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "if an exception is thrown at line 10"));
 
     [Fact]
+    public Task Closing_reader_of_a_command_made_before_the_connection_is_reported_where_it_throws() => Verify.VerifyAnalyzerAsync("""
+        using System.Data;
+        using System.Data.Common;
+        using MySqlConnector;
+
+        class C
+        {
+            // If ExecuteReader throws, no reader exists to close the connection.
+            DbDataReader Read(MySqlDataSource ds, string sql)
+            {
+                var cmd = new MySqlCommand(sql);
+                var conn = {|#0:ds.OpenConnection()|};
+                cmd.Connection = conn;
+                return cmd.ExecuteReader(CommandBehavior.CloseConnection);
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "if an exception is thrown at line 13"));
+
+    [Fact]
     public Task Closing_reader_disposed_releases_the_connection() => Verify.VerifyAnalyzerAsync("""
         using System.Data;
         using System.Data.Common;

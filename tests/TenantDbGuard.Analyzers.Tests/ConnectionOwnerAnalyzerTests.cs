@@ -628,6 +628,73 @@ public sealed class ConnectionOwnerAnalyzerTests
         Verify.Diagnostic().WithLocation(0).WithArguments("ForgetfulSession", "Inner", "Release does not release it on the path that leaves at line 26"));
 
     [Fact]
+    public Task Pooled_object_that_gives_back_something_other_than_itself_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Collections.Generic;
+        using MySqlConnector;
+
+        public sealed class FlaggedSession
+        {
+            private readonly SessionPool _owner;
+
+            internal FlaggedSession(SessionPool owner, MySqlDataSource dataSource)
+            {
+                _owner = owner;
+                Inner = dataSource.OpenConnection();
+            }
+
+            public MySqlConnection Inner { get; }
+
+            public void Release() => _owner.Return(this, broken: false);
+        }
+
+        public sealed class WatchedSession
+        {
+            private readonly Watcher _watcher;
+
+            internal WatchedSession(Watcher watcher, MySqlDataSource dataSource)
+            {
+                _watcher = watcher;
+                Inner = dataSource.OpenConnection();
+            }
+
+            public MySqlConnection {|#0:Inner|} { get; }
+
+            public void Release() => _watcher.Forget(this);
+        }
+
+        public sealed class NamedSession
+        {
+            private readonly List<string> _released = new();
+
+            internal NamedSession(MySqlDataSource dataSource) => Inner = dataSource.OpenConnection();
+
+            public MySqlConnection {|#1:Inner|} { get; }
+
+            public void Release() => _released.Add(Inner.Database);
+        }
+
+        public sealed class Watcher
+        {
+            internal void Forget(object session) { }
+        }
+
+        public sealed class SessionPool
+        {
+            private readonly Stack<FlaggedSession> _idle = new();
+
+            internal void Return(FlaggedSession session, bool broken)
+            {
+                if (!broken)
+                {
+                    _idle.Push(session);
+                }
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("WatchedSession", "Inner", "Release does not release it on the path that leaves at line 31"),
+        Verify.Diagnostic().WithLocation(1).WithArguments("NamedSession", "Inner", "Release does not release it on the path that leaves at line 42"));
+
+    [Fact]
     public void Descriptor_matches_the_contract()
     {
         var descriptor = Descriptors.OwnerDoesNotRelease;
