@@ -3238,6 +3238,49 @@ public sealed class ConnectionLeakAnalyzerTests
     // ---------------------------------------------------------------- exact messages
 
     [Fact]
+    public Task Awaiting_the_task_that_brings_the_connection_cannot_leak_it_but_awaiting_another_one_can() => Verify.VerifyAnalyzerAsync("""
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            async Task<int> OneAsync(Pool pool)
+            {
+                var opening = pool.GetConnectionAsync();
+                var conn = await opening;
+                try
+                {
+                    return conn.Execute("select 1");
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+
+            async Task<int> TwoAsync(Pool pool)
+            {
+                var first = {|#0:pool.GetConnectionAsync()|};
+                var second = {|#1:pool.GetConnectionAsync()|};
+                var a = await first;
+                var b = await second;
+                try
+                {
+                    return a.Execute("select 1") + b.Execute("select 2");
+                }
+                finally
+                {
+                    a.Release();
+                    b.Release();
+                }
+            }
+        }
+        """,
+        // Each task may bring a connection while awaiting the other one throws.
+        Verify.Diagnostic().WithLocation(0).WithArguments("'first'", "if an exception is thrown at line 25"),
+        Verify.Diagnostic().WithLocation(1).WithArguments("'second'", "if an exception is thrown at line 24"));
+
+    [Fact]
     public Task Message_for_an_early_return() => Verify.VerifyAnalyzerAsync("""
         using Prelude;
 

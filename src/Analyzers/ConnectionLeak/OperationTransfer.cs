@@ -87,7 +87,17 @@ internal sealed class OperationTransfer
             {
                 _analysis.Calls.ReleasedByLastCall = false;
                 var value = Evaluate(awaitOperation.Operation);
-                if (!_analysis.Calls.ReleasedByLastCall)
+                if (value && awaitOperation.Type is not IArrayTypeSymbol && _analysis.State.Status == ResourceStatus.Held)
+                {
+                    // Awaiting the task that brings the connection ('var opening = ds.OpenConnectionAsync(); ...
+                    // await opening'): when the await throws, the task failed and brought none. (An awaited
+                    // 'Task.WhenAll' of several, whose result is an array, can throw with some of them open.)
+                    var held = _analysis.State;
+                    _analysis.State = new PathState(ResourceStatus.Unacquired, HolderSet.Empty, 0, held.Flags);
+                    Effects.MayThrow(operation);
+                    _analysis.State = held;
+                }
+                else if (!_analysis.Calls.ReleasedByLastCall)
                 {
                     // Like the release calls themselves, awaiting one is taken not to throw.
                     Effects.MayThrow(operation);
