@@ -327,6 +327,18 @@ public sealed class ConnectionLeakSummaryTests
         Verify.Diagnostic().WithLocation(0).WithArguments("'lease' from TryCheckout(out var lease)", "on the path that returns at line 35"));
 
     [Fact]
+    public Task Try_pattern_out_acquisition_whose_lease_is_never_read_is_reported() => Verify.VerifyAnalyzerAsync(Checkout + """
+        class C
+        {
+            bool M(Checkout checkout, string tenant)
+            {
+                return {|#0:checkout.TryCheckout(tenant, out var lease)|};
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'lease' from TryCheckout(out var lease)", "on the path that returns at line 33"));
+
+    [Fact]
     public Task Try_pattern_out_acquisition_released_on_success_is_not_reported() => Verify.VerifyAnalyzerAsync(Checkout + """
         class C
         {

@@ -3,6 +3,7 @@
 // methods whose summaries say they acquire (by value, into an out/ref argument, or as an iterator whose enumerator
 // is taken by hand), and the graph of a member body to look in.
 using System.Collections.Generic;
+using System.Linq;
 using System.Threading;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.FlowAnalysis;
@@ -133,16 +134,26 @@ internal static class AcquisitionSites
 
             foreach (var into in summary.AcquiresInto)
             {
-                if (into.OnlyWhenTrue && !isCondition)
+                if (ArgumentFor(invocation, into.Ordinal) is not ILocalReferenceOperation { Local: var local })
                 {
-                    // 'var ok = TryCheckout(out var x)': which paths hold x is not followed; say nothing.
                     continue;
                 }
 
-                if (ArgumentFor(invocation, into.Ordinal) is ILocalReferenceOperation { Local: var local })
+                var onlyWhenTrue = into.OnlyWhenTrue;
+                if (onlyWhenTrue && !isCondition)
                 {
-                    sites.Add(new AcquisitionSite(invocation, invocation, AcquisitionKind.IntoArgument, local, $"{method.Name}({ArgumentText(invocation, into.Ordinal)})", into.OnlyWhenTrue));
+                    if (IsReadElsewhere(invocation, local))
+                    {
+                        // 'var ok = TryCheckout(out var x)': which paths hold x is not followed; say nothing.
+                        continue;
+                    }
+
+                    // 'return TryCheckout(out var x);' with x never read: whenever the call acquires, nothing can
+                    // release what it acquired, so it is followed as an acquisition on every path.
+                    onlyWhenTrue = false;
                 }
+
+                sites.Add(new AcquisitionSite(invocation, invocation, AcquisitionKind.IntoArgument, local, $"{method.Name}({ArgumentText(invocation, into.Ordinal)})", onlyWhenTrue));
             }
 
             return;
@@ -313,5 +324,25 @@ internal static class AcquisitionSites
         return current.Parent is ISimpleAssignmentOperation { Target: ILocalReferenceOperation target } assignment && ReferenceEquals(assignment.Value, current)
             ? target.Local
             : null;
+    }
+
+    /// <summary>Whether <paramref name="local"/> is named anywhere in its method (lambdas and local functions included) outside <paramref name="call"/>.</summary>
+    private static bool IsReadElsewhere(IOperation call, ILocalSymbol local)
+    {
+        var root = call;
+        while (root.Parent is { } parent)
+        {
+            root = parent;
+        }
+
+        foreach (var reference in root.Descendants().OfType<ILocalReferenceOperation>())
+        {
+            if (SymbolEqualityComparer.Default.Equals(reference.Local, local) && !call.Syntax.Span.Contains(reference.Syntax.Span))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 }
