@@ -87,7 +87,7 @@ internal sealed class OperationTransfer
             {
                 _analysis.Calls.ReleasedByLastCall = false;
                 var value = Evaluate(awaitOperation.Operation);
-                if (value && awaitOperation.Type is not IArrayTypeSymbol && _analysis.State.Status == ResourceStatus.Held)
+                if (value && awaitOperation.Type is not IArrayTypeSymbol && _analysis.State.Status == ResourceStatus.Held && AwaitsTheAcquisition(awaitOperation.Operation))
                 {
                     // Awaiting the task that brings the connection ('var opening = ds.OpenConnectionAsync(); ...
                     // await opening'): when the await throws, the task failed and brought none. (An awaited
@@ -274,6 +274,32 @@ internal sealed class OperationTransfer
 
     private static bool IsTask(ITypeSymbol? type) =>
         type is INamedTypeSymbol { IsGenericType: true, Name: "Task" or "ValueTask", ContainingNamespace.Name: "Tasks" };
+
+    /// <summary>
+    /// Whether an awaited operand is the task of the followed acquisition itself: the call (<c>await
+    /// pool.GetConnectionAsync()</c>) or a variable that keeps its task (<c>await opening</c>), through
+    /// <c>ConfigureAwait</c>, <c>AsTask</c>, <c>Preserve</c> and conversions; not another call that returns the
+    /// connection it was given (<c>await conn.WithTimeoutAsync(5)</c>), which can throw with it open.
+    /// </summary>
+    private bool AwaitsTheAcquisition(IOperation operand)
+    {
+        while (true)
+        {
+            switch (operand)
+            {
+                case IConversionOperation conversion:
+                    operand = conversion.Operand;
+                    continue;
+                case IInvocationOperation { TargetMethod.Name: "ConfigureAwait" or "AsTask" or "Preserve", Instance: { } task }:
+                    operand = task;
+                    continue;
+                case ILocalReferenceOperation or IParameterReferenceOperation or IFieldReferenceOperation:
+                    return true;
+                default:
+                    return ReferenceEquals(operand, _analysis.Site?.Invocation);
+            }
+        }
+    }
 
     private bool EvaluateCreation(IObjectCreationOperation creation)
     {
