@@ -85,27 +85,9 @@ internal sealed class NameConfiguration
 
     /// <summary>
     /// The names of a configured list, separated by commas, semicolons or blanks outside type arguments and parentheses
-    /// (<c>Pool&lt;A, B&gt;.Rent, Legacy.Open()</c> is two names), each without its call syntax.
+    /// (<c>Pool&lt;A, B&gt;.Rent, Legacy.Open()</c> is two names), each without its call syntax: that goes first, with
+    /// the separators inside it.
     /// </summary>
-    public static IEnumerable<string> Entries(string? value)
-    {
-        var entry = new System.Text.StringBuilder();
-        var depth = 0;
-        foreach (var c in (value ?? string.Empty) + ",")
-        {
-            if (depth == 0 && c is ',' or ';' or ' ' or '\t')
-            {
-                if (WithoutCallSyntax(entry.ToString()).Trim() is { Length: > 0 } name)
-                {
-                    yield return name;
-                }
-
-                entry.Clear();
-                continue;
-            }
-
-            depth = c is '<' or '(' ? depth + 1 : c is '>' or ')' ? Math.Max(0, depth - 1) : depth;
-            entry.Append(c);
-        }
-    }
+    public static IEnumerable<string> Entries(string? value) =>
+        WithoutCallSyntax(value ?? string.Empty).Split(new[] { ',', ';', ' ', '\t' }, StringSplitOptions.RemoveEmptyEntries);
 }

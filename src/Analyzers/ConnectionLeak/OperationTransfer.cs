@@ -283,22 +283,14 @@ internal sealed class OperationTransfer
     /// </summary>
     private bool AwaitsTheAcquisition(IOperation operand)
     {
-        while (true)
+        var task = TrackedVariables.Unwrap(operand);
+        while (task is IInvocationOperation { TargetMethod.Name: "ConfigureAwait" or "AsTask" or "Preserve", Instance: { } adapted })
         {
-            switch (operand)
-            {
-                case IConversionOperation conversion:
-                    operand = conversion.Operand;
-                    continue;
-                case IInvocationOperation { TargetMethod.Name: "ConfigureAwait" or "AsTask" or "Preserve", Instance: { } task }:
-                    operand = task;
-                    continue;
-                case ILocalReferenceOperation or IParameterReferenceOperation or IFieldReferenceOperation:
-                    return true;
-                default:
-                    return ReferenceEquals(operand, _analysis.Site?.Invocation);
-            }
+            task = TrackedVariables.Unwrap(adapted);
         }
+
+        return task is ILocalReferenceOperation or IParameterReferenceOperation or IFieldReferenceOperation
+               || ReferenceEquals(task, _analysis.Site?.Invocation);
     }
 
     private bool EvaluateCreation(IObjectCreationOperation creation)
