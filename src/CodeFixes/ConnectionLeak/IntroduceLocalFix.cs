@@ -134,9 +134,7 @@ internal static class IntroduceLocalFix
     /// </summary>
     private static UsingKind UsingInstead(ReleaseChooser chooser, ITypeSymbol type, SyntaxNode position)
     {
-        var release = chooser.ChooseFor(type, IdentifierName(BaseName), position, ReleaseNeeds.None);
-        var disposes = release is ExpressionStatementSyntax { Expression: var call }
-                       && call.DescendantNodesAndSelf().OfType<SimpleNameSyntax>().Any(n => n.Identifier.ValueText is "Dispose" or "DisposeAsync");
+        var disposes = ReleaseChooser.IsDispose(chooser.ChooseFor(type, IdentifierName(BaseName), position, ReleaseNeeds.None));
         return disposes && chooser.HasUsingDeclarations ? chooser.UsingFor(type, position) : UsingKind.None;
     }
 

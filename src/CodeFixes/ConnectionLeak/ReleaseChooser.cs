@@ -171,25 +171,7 @@ internal sealed class ReleaseChooser
     /// Does the trivia above a statement close an <c>#if</c> group (<c>#endif</c>) without leaving one open over the
     /// statement? A release under an open <c>#if</c> moves with it, and the directives then out of order stop the fix.
     /// </summary>
-    private static bool EndsDirectiveGroups(SyntaxTriviaList leading)
-    {
-        var open = 0;
-        var closes = false;
-        foreach (var trivia in leading)
-        {
-            if (trivia.IsKind(SyntaxKind.IfDirectiveTrivia))
-            {
-                open++;
-            }
-            else if (trivia.IsKind(SyntaxKind.EndIfDirectiveTrivia))
-            {
-                closes = true;
-                open = System.Math.Max(0, open - 1);
-            }
-        }
-
-        return closes && open == 0;
-    }
+    private static bool EndsDirectiveGroups(SyntaxTriviaList leading) => DirectiveGroups.Above(leading) is { Closes: true, Open: 0 };
 
     /// <summary>The trivia from the indentation of its first comment or directive on: the blank lines above stay behind.</summary>
     private static SyntaxTriviaList FromFirstLine(SyntaxTriviaList leading)
@@ -252,6 +234,11 @@ internal sealed class ReleaseChooser
         HasMethod(type, method, position)
             ? target
             : ParenthesizedExpression(CastExpression(ParseTypeName(Model.Compilation.GetTypeByMetadataName(interfaceName)!.ToMinimalDisplayString(Model, position.SpanStart)), target));
+
+    /// <summary>Is the release statement a dispose (<c>x.Dispose()</c>, <c>await x.DisposeAsync()</c>, <c>x?.Dispose()</c>), which a <c>using</c> can make?</summary>
+    public static bool IsDispose(StatementSyntax? release) =>
+        release is ExpressionStatementSyntax { Expression: var call }
+        && call.DescendantNodesAndSelf().OfType<SimpleNameSyntax>().Any(n => n.Identifier.ValueText is "Dispose" or "DisposeAsync");
 
     /// <summary>
     /// Whether the project's language version has <c>using</c> declarations and <c>await using</c> (C# 8). Before it,

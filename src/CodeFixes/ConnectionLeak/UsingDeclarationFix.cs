@@ -46,7 +46,7 @@ internal static class UsingDeclarationFix
         // stands for the type's release only when that is one (a lease given back with Release() or a configured name
         // keeps its release, in a finally).
         if (releases.Any(r => chooser.Releases(r, local, out var name, out _) && name is not ("Dispose" or "DisposeAsync" or "Close" or "CloseAsync"))
-            || (releases.Count == 0 && !IsDispose(chooser.ChooseFor(local.Type, IdentifierName(local.Name), declaration, ReleaseNeeds.None))))
+            || (releases.Count == 0 && !ReleaseChooser.IsDispose(chooser.ChooseFor(local.Type, IdentifierName(local.Name), declaration, ReleaseNeeds.None))))
         {
             return;
         }
@@ -86,8 +86,4 @@ internal static class UsingDeclarationFix
             return root.ReplaceNode(current, rewritten.WithAdditionalAnnotations(Formatter.Annotation));
         }));
     }
-
-    private static bool IsDispose(StatementSyntax? release) =>
-        release is ExpressionStatementSyntax { Expression: var call }
-        && call.DescendantNodesAndSelf().OfType<SimpleNameSyntax>().Any(n => n.Identifier.ValueText is "Dispose" or "DisposeAsync");
 }

@@ -134,23 +134,7 @@ internal static class ReleaseInFinallyFix
     }
 
     /// <summary>Does the trivia leave an <c>#if</c> open over the statement it stands above?</summary>
-    private static bool OpensDirectiveGroup(SyntaxTriviaList leading)
-    {
-        var open = 0;
-        foreach (var trivia in leading)
-        {
-            if (trivia.IsKind(SyntaxKind.IfDirectiveTrivia))
-            {
-                open++;
-            }
-            else if (trivia.IsKind(SyntaxKind.EndIfDirectiveTrivia) && open > 0)
-            {
-                open--;
-            }
-        }
-
-        return open > 0;
-    }
+    private static bool OpensDirectiveGroup(SyntaxTriviaList leading) => DirectiveGroups.Above(leading).Open > 0;
 
     private static bool IsCompletedTask(ExpressionSyntax expression) =>
         expression.IsKind(SyntaxKind.DefaultLiteralExpression)
