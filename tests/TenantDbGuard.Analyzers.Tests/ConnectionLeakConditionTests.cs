@@ -799,4 +799,83 @@ public sealed class ConnectionLeakConditionTests
     public Task Task_released_in_finally_under_another_test_is_reported(string condition) =>
         Verify.VerifyAnalyzerAsync(TasksReleasedWhen(condition),
             Verify.Diagnostic().WithLocation(0).WithArguments("'a'", "on the path that returns at line 12"));
+
+    // ---------------------------------------------------------------- a local the path left null, tested by '??', '?.' or '=='
+
+    private static string ReleasedThroughChoice(string assignments, string release) => $$"""
+        using Prelude;
+
+        class C
+        {
+            PooledConnection? Find() => null;
+            void Fill(ref PooledConnection? c) { }
+
+            int M(Pool pool, Pool spare, bool flag, object o)
+            {
+                PooledConnection? last = null;
+                PooledConnection? other = null;
+                {{assignments}}
+                var conn = {|#0:pool.GetConnection()|};
+                try
+                {
+                    return conn.Execute("select 1");
+                }
+                finally
+                {
+                    {{release}}
+                }
+            }
+        }
+        """;
+
+    [Theory]
+    [InlineData("", "(last ?? conn).Release();")]
+    [InlineData("", "(last ?? other ?? conn).Release();")]
+    [InlineData("", "(last ?? other)?.Release(); (other ?? conn).Release();")]
+    [InlineData("", "if (last == null) conn.Release();")]
+    [InlineData("", "if (null == last) conn.Release();")]
+    [InlineData("", "if (last is null) conn.Release();")]
+    [InlineData("", "if (!(last is not null)) conn.Release();")]
+    [InlineData("", "if (last != null) last.Release(); else conn.Release();")]
+    [InlineData("other = Find(); last = null;", "(last ?? conn).Release();")]
+    [InlineData("if (flag) last = spare.GetConnection(); last?.Release(); last = null;", "(last ?? conn).Release();")]
+    [InlineData("last = default;", "(last ?? conn).Release();")]
+    [InlineData("last = (PooledConnection?)null;", "(last ?? conn).Release();")]
+    public Task Released_through_a_choice_whose_other_side_the_path_left_null_is_not_reported(string assignments, string release) =>
+        Verify.VerifyAnalyzerAsync(ReleasedThroughChoice(assignments, release).Replace("{|#0:pool.GetConnection()|}", "pool.GetConnection()"));
+
+    [Theory]
+    [InlineData("last = Find();", "(last ?? conn).Release();")]
+    [InlineData("if (flag) last = Find();", "(last ?? conn).Release();")]
+    [InlineData("if (flag) other = Find();", "(last ?? other ?? conn).Release();")]
+    [InlineData("Fill(ref last);", "(last ?? conn).Release();")]
+    [InlineData("if (o is PooledConnection found) last = found;", "(last ?? conn).Release();")]
+    [InlineData("System.Action set = () => last = Find(); set();", "(last ?? conn).Release();")]
+    [InlineData("(last, other) = (Find(), null);", "(last ?? conn).Release();")]
+    [InlineData("last ??= Find();", "(last ?? conn).Release();")]
+    [InlineData("last = null; last = Find();", "if (last == null) conn.Release();")]
+    [InlineData("", "if (last != null) conn.Release();")]
+    [InlineData("", "if (other == null) { } else { conn.Release(); }")]
+    public Task Released_through_a_choice_whose_other_side_may_be_set_is_reported(string assignments, string release) =>
+        Verify.VerifyAnalyzerAsync(ReleasedThroughChoice(assignments, release),
+            Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 16"));
+
+    [Fact]
+    public Task A_local_left_null_in_an_earlier_turn_of_a_loop_is_not_null_in_the_next() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool, int n)
+            {
+                PooledConnection? previous = null;
+                for (var i = 0; i < n; i++)
+                {
+                    var conn = {|#0:pool.GetConnection()|};
+                    (previous ?? conn).Release();
+                    previous = conn;
+                }
+            }
+        }
+        """, Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "when it is acquired again at line 10"));
 }

@@ -66,6 +66,10 @@ internal sealed class AssignmentTransfer
                 {
                     _analysis.State = _analysis.Flags.Set(_analysis.State, local.Local, assignment.Value);
                 }
+                else
+                {
+                    _analysis.State = _analysis.Nulls.Set(_analysis.State, local.Local, assignment.Value);
+                }
 
                 StoreLocal(local.Local, value, assignment);
                 break;

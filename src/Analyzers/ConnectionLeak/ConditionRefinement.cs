@@ -20,11 +20,18 @@ internal sealed class ConditionRefinement
     /// <summary>The state on the branch where <paramref name="condition"/> is <paramref name="outcome"/>; null when that branch cannot be taken.</summary>
     public PathState? Refine(PathState config, IOperation condition, bool outcome)
     {
-        if (config.Status is ResourceStatus.Held or ResourceStatus.Released && _analysis.Flags.IsUntracked(condition))
+        if (config.Status is ResourceStatus.Held or ResourceStatus.Released
+            && (_analysis.Flags.IsUntracked(condition) || _analysis.Nulls.IsUntracked(config, condition)))
         {
             // Both branches would be followed, one of them against what the path did: no report rather than a false one.
             _analysis.GiveUp();
             return config;
+        }
+
+        if (_analysis.Nulls.Contradicts(config, condition, outcome))
+        {
+            // '(primary ?? fallback)?.Release()' where the path never assigned 'primary' since setting it to null.
+            return null;
         }
 
         if (config.Status == ResourceStatus.Released && config.ReleasedAt != 0)

@@ -28,7 +28,7 @@ namespace TenantDbGuard.Analyzers.ConnectionLeak;
 /// The parts: <see cref="OperationTransfer"/>, <see cref="AssignmentTransfer"/> and <see cref="InvocationTransfer"/> (the
 /// transfer of each operation), <see cref="PathEffects"/> (what holding, storing, releasing and escaping do to the state),
 /// <see cref="Carriers"/> (holder objects), <see cref="ExceptionRouting"/> (where an exception goes),
-/// <see cref="ConditionRefinement"/> and <see cref="ConditionFacts"/> (branches), <see cref="ReleaseFlags"/>,
+/// <see cref="ConditionRefinement"/>, <see cref="ConditionFacts"/> and <see cref="NullLocals"/> (branches), <see cref="ReleaseFlags"/>,
 /// <see cref="AfterReleaseTracking"/> (TDG004), and <see cref="CalleeEffects"/> with the summaries (other methods).
 /// </remarks>
 internal sealed class LeakFlowAnalysis
@@ -73,6 +73,7 @@ internal sealed class LeakFlowAnalysis
         Callees = new CalleeEffects(this);
         Carriers = new Carriers(this);
         Facts = new ConditionFacts(this);
+        Nulls = new NullLocals(this);
         _exceptions = new ExceptionRouting(this);
     }
 
@@ -114,6 +115,9 @@ internal sealed class LeakFlowAnalysis
     public Carriers Carriers { get; }
 
     public ConditionFacts Facts { get; }
+
+    /// <summary>The locals that null tests read and that the method sets to null: known null on a path until assigned again.</summary>
+    public NullLocals Nulls { get; }
 
     /// <summary>Where the graph's locals get their values (read once, when first needed).</summary>
     public LocalOrigins Origins => _origins ??= new LocalOrigins(Graph);
