@@ -261,6 +261,8 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
     [InlineData("var all = new[] { conn };", "all[0].Release();")]
     [InlineData("var holder = new { Conn = conn };", "holder.Conn.Release();")]
     [InlineData("Now(() => conn.Release());", "")]
+    [InlineData("var other = Warm(conn);", "other.Release();")]
+    [InlineData("var other = Warm(Warm(conn));", "other.Release();")]
     public Task Connection_held_or_released_where_the_fix_cannot_follow_it_gets_no_fix(string hold, string release) => NoFixVerifier.VerifyAsync($$"""
         using System;
         using System.Collections.Generic;
@@ -287,6 +289,77 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
             static void Swap(ref PooledConnection connection) { }
 
             static void Now(Action action) => action();
+
+            static PooledConnection Warm(PooledConnection connection)
+            {
+                connection.Execute("select 1");
+                return connection;
+            }
+        }
+        """);
+
+    private const string Warmers = """
+        using System.Threading.Tasks;
+        using MySqlConnector;
+        using Prelude;
+
+        static class Warmers
+        {
+            public static PooledConnection Warm(this PooledConnection c)
+            {
+                c.Execute("select 1");
+                return c;
+            }
+
+            public static async Task<MySqlConnection> WarmAsync(MySqlConnection c)
+            {
+                await c.PingAsync();
+                return c;
+            }
+        }
+
+        """;
+
+    [Theory]
+    [InlineData("var warm = conn.Warm();\n        try\n        {\n            return warm.Execute(\"select 1\");\n        }\n        finally\n        {\n            warm.Release();\n        }")]
+    [InlineData("var warm = conn.Warm();\n        var n = warm.Execute(\"select 1\");\n        warm.Release();\n        return n;")]
+    public Task Connection_a_helper_gives_back_and_released_under_the_new_name_gets_no_fix(string body) =>
+        NoFixVerifier.VerifyAsync(Warmers + "class C\n{\n    int M(Pool pool)\n    {\n        var conn = [|pool.GetConnection()|];\n        " + body + "\n    }\n}\n");
+
+    [Theory]
+    [InlineData("using var warm = await Warmers.WarmAsync(conn);\n        return 1;")]
+    [InlineData("using (var warm = await Warmers.WarmAsync(conn))\n        {\n        }\n\n        return 1;")]
+    [InlineData("System.IDisposable warm = await Warmers.WarmAsync(conn);\n        warm.Dispose();\n        return 1;")]
+    public Task Connection_a_helper_gives_back_and_disposed_under_the_new_name_gets_no_fix(string body) =>
+        NoFixVerifier.VerifyAsync(Warmers + "class C\n{\n    async Task<int> M(MySqlDataSource ds)\n    {\n        var conn = [|ds.OpenConnection()|];\n        " + body + "\n    }\n}\n");
+
+    [Fact]
+    public Task Connection_a_helper_gives_back_and_never_released_is_released_in_finally_under_its_own_name() => Verify.VerifyCodeFixAsync(Warmers + """
+        class C
+        {
+            int M(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                var warm = conn.Warm();
+                return warm.Execute("select 1");
+            }
+        }
+        """, Warmers + """
+        class C
+        {
+            int M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    var warm = conn.Warm();
+                    return warm.Execute("select 1");
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
         }
         """);
 

@@ -677,6 +677,153 @@ public sealed class ConnectionLeakSummaryTests
         }
         """);
 
+    // ---------------------------------------------------------------- helpers that give back the connection they were given
+
+    private const string Warmers = """
+        using System.Collections.Generic;
+        using System.Threading.Tasks;
+        using Prelude;
+
+        static class Warmers
+        {
+            public static PooledConnection Warm(this PooledConnection c)
+            {
+                c.Execute("select 1");
+                return c;
+            }
+
+            public static async Task<PooledConnection> WarmAsync(this PooledConnection c)
+            {
+                await c.ExecuteAsync("select 1");
+                return c;
+            }
+
+            public static PooledConnection WarmOrRelease(PooledConnection c)
+            {
+                try
+                {
+                    c.Execute("select 1");
+                }
+                catch
+                {
+                    c.Release();
+                    throw;
+                }
+
+                return c;
+            }
+
+            public static readonly List<PooledConnection> Tracked = new();
+
+            public static PooledConnection Track(PooledConnection c)
+            {
+                Tracked.Add(c);
+                return c;
+            }
+        }
+
+        """;
+
+    [Theory]
+    [InlineData("var warm = conn.Warm();")]
+    [InlineData("var warm = await conn.WarmAsync();")]
+    [InlineData("var warm = await conn.WarmAsync().ConfigureAwait(false);")]
+    public Task Helper_that_returns_its_connection_can_throw_with_it_before_the_try(string warming) => Verify.VerifyAnalyzerAsync(Warmers + $$"""
+        class C
+        {
+            async Task<int> M(Pool pool)
+            {
+                var conn = {|#0:pool.GetConnection()|};
+                {{warming}}
+                try
+                {
+                    return warm.Execute("select 1");
+                }
+                finally
+                {
+                    warm.Release();
+                }
+            }
+        }
+        """, Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "if an exception is thrown at line 47"));
+
+    [Theory]
+    [InlineData("var warm = conn.Warm();")]
+    [InlineData("var warm = await conn.WarmAsync();")]
+    [InlineData("var warm = Warmers.WarmOrRelease(conn);")]
+    public Task Connection_given_back_by_a_helper_and_never_released_is_reported(string warming) => Verify.VerifyAnalyzerAsync(Warmers + $$"""
+        class C
+        {
+            async Task<int> M(Pool pool)
+            {
+                var conn = {|#0:pool.GetConnection()|};
+                {{warming}}
+                return warm.Execute("select 1");
+            }
+        }
+        """, Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 48"));
+
+    [Theory]
+    [InlineData("conn = conn.Warm();", "conn.Release();")]
+    [InlineData("var warm = await conn.WarmAsync();", "conn.Release();")]
+    [InlineData("conn.Warm();", "conn.Release();")]
+    [InlineData("var warm = Warmers.Track(conn);", "")]
+    public Task Connection_given_back_by_a_helper_inside_the_try_and_released_through_either_name_is_not_reported(string warming, string release) =>
+        Verify.VerifyAnalyzerAsync(Warmers + $$"""
+        class C
+        {
+            async Task<int> M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    {{warming}}
+                    return conn.Execute("select 1");
+                }
+                finally
+                {
+                    {{release}}
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Helper_that_releases_what_it_was_given_before_rethrowing_leaves_nothing_to_release_when_it_throws() =>
+        Verify.VerifyAnalyzerAsync(Warmers + """
+        class C
+        {
+            int M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                var warm = Warmers.WarmOrRelease(conn);
+                try
+                {
+                    return warm.Execute("select 1");
+                }
+                finally
+                {
+                    warm.Release();
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Connection_released_through_the_name_a_helper_gave_back_is_released_for_every_name() =>
+        Verify.VerifyAnalyzerAsync(Warmers + """
+        class C
+        {
+            int M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                var warm = Warmers.WarmOrRelease(conn);
+                {|#1:warm.Release()|};
+                return {|#0:conn.Execute("select 1")|};
+            }
+        }
+        """, Verify.Diagnostic(Descriptors.ConnectionUsedAfterRelease).WithLocation(0).WithLocation(1).WithArguments("'conn'", "is used at line 49 after it was released at line 48"));
+
     // ---------------------------------------------------------------- helpers that may hand back a connection they did not open
 
     [Fact]

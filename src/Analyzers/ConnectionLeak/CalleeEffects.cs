@@ -203,9 +203,11 @@ internal sealed class CalleeEffects
 
     private static int Rank(ParameterEffect effect) => effect switch
     {
-        ParameterEffect.Releases => 3,
-        ParameterEffect.ReleasesUnlessItThrows => 2,
-        ParameterEffect.TakesOver => 1,
+        ParameterEffect.Releases => 5,
+        ParameterEffect.ReleasesUnlessItThrows => 4,
+        ParameterEffect.TakesOver => 3,
+        ParameterEffect.ReturnsIt => 2,
+        ParameterEffect.ReturnsItOrThrows => 1,
         _ => 0,
     };
 }

@@ -28,6 +28,9 @@ internal sealed class FlowObservations
 
     public bool HandsOff { get; set; }
 
+    /// <summary>Some path handed the resource over other than by returning it (stored it, passed it on, left it in an out parameter).</summary>
+    public bool HandsOffOtherThanByReturning { get; set; }
+
     /// <summary>The state at each normal exit, and where the path left.</summary>
     public List<(PathState State, SyntaxNode? Origin)> Exits { get; } = new();
 

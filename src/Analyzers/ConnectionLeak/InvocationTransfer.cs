@@ -102,8 +102,12 @@ internal sealed class InvocationTransfer
         return false;
     }
 
-    /// <summary>A call whose body the analysis can read: a release helper, a local function called in finally, a hand-off.</summary>
-    private bool ApplyCalleeEffect(IInvocationOperation invocation, List<IArgumentOperation>? resourceArguments)
+    /// <summary>
+    /// A call whose body the analysis can read: a release helper, a local function called in finally, a hand-off, a
+    /// method that gives back the connection it was given. Returns null when the call is read as any other; otherwise
+    /// whether its value is the followed resource.
+    /// </summary>
+    private bool? ApplyCalleeEffect(IInvocationOperation invocation, List<IArgumentOperation>? resourceArguments)
     {
         var (effect, holder) = _analysis.Callees.Of(invocation, resourceArguments);
         switch (effect)
@@ -111,17 +115,28 @@ internal sealed class InvocationTransfer
             case ParameterEffect.Releases:
                 Effects.Release(invocation, closes: false, holder);
                 ReleasedByLastCall = true;
-                return true;
+                return false;
             case ParameterEffect.ReleasesUnlessItThrows:
                 Effects.MayThrow(invocation);
                 Effects.Release(invocation, closes: false, holder);
-                return true;
+                return false;
             case ParameterEffect.TakesOver:
                 Effects.Escape();
                 Effects.MayThrow(invocation);
+                return false;
+            case ParameterEffect.ReturnsIt:
+                return true;
+            case ParameterEffect.ReturnsItOrThrows:
+                // 'var warm = await conn.WarmAsync();': the caller still owns the connection when the call throws (an
+                // async method throws into its task, and the await throws).
+                if (!HandOffRules.ThrowsOnlyIntoItsTask(invocation))
+                {
+                    Effects.MayThrow(invocation);
+                }
+
                 return true;
             default:
-                return false;
+                return null;
         }
     }
 
@@ -177,10 +192,10 @@ internal sealed class InvocationTransfer
         }
 
         if (_analysis.OwnerFields && invocation.Instance is IInstanceReferenceOperation && _analysis.State.Status == ResourceStatus.Held
-            && ApplyCalleeEffect(invocation, resourceArguments))
+            && ApplyCalleeEffect(invocation, resourceArguments) is { } ownResult)
         {
             // 'Dispose() => Dispose(true)': the type's own method releases the field.
-            return false;
+            return ownResult;
         }
 
         // A local function or a delegate named like a release ('void Release() => lease.Dispose();') is read like any other.
@@ -226,9 +241,9 @@ internal sealed class InvocationTransfer
         if (_analysis.State.Status == ResourceStatus.Held
             && (argumentIsResource || method.MethodKind is MethodKind.LocalFunction or MethodKind.DelegateInvoke
                 || _analysis.OwnerFields && invocation.Instance is IInstanceReferenceOperation)
-            && ApplyCalleeEffect(invocation, resourceArguments))
+            && ApplyCalleeEffect(invocation, resourceArguments) is { } result)
         {
-            return false;
+            return result;
         }
 
         if (_analysis.State.IsTrackedAfterRelease && !ReferenceEquals(invocation, _analysis.Site?.Invocation))

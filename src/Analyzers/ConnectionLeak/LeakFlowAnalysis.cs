@@ -146,6 +146,9 @@ internal sealed class LeakFlowAnalysis
     /// <summary>Some path hands the held resource over (returns or stores it).</summary>
     public bool HandsOff { get; set; }
 
+    /// <summary>Some path hands the held resource over other than by returning it.</summary>
+    public bool HandsOffOtherThanByReturning { get; set; }
+
     private bool GaveUp => _gaveUp;
 
     /// <summary>
@@ -192,6 +195,7 @@ internal sealed class LeakFlowAnalysis
 
         observations.Leaks.AddRange(analysis._leaks);
         observations.HandsOff = analysis.HandsOff;
+        observations.HandsOffOtherThanByReturning = analysis.HandsOffOtherThanByReturning;
         observations.Variables = analysis.Variables;
         return observations;
     }
@@ -275,7 +279,7 @@ internal sealed class LeakFlowAnalysis
 
             if (isResource && returns)
             {
-                Effects.Escape();
+                Effects.Escape(byReturning: true);
             }
 
             Effects.EndOfStatement(branchValue);
@@ -390,6 +394,7 @@ internal sealed class LeakFlowAnalysis
         {
             // Left in an out/ref parameter: the caller receives it.
             HandsOff = true;
+            HandsOffOtherThanByReturning = true;
             return;
         }
 

@@ -19,6 +19,15 @@ internal enum ParameterEffect : byte
 
     /// <summary>Released or handed on (stored, returned elsewhere) on every normal path: the caller no longer owns it.</summary>
     TakesOver,
+
+    /// <summary>
+    /// Returned on every normal path and nothing else done with it (<c>Warm(c) { c.Execute(...); return c; }</c>), and no
+    /// exception leaves the method with it unreleased: the caller still owns it, and the call's value is it.
+    /// </summary>
+    ReturnsIt,
+
+    /// <summary>As <see cref="ReturnsIt"/>, but an exception can leave the method with it unreleased: the call may throw, and the caller still owns it then.</summary>
+    ReturnsItOrThrows,
 }
 
 /// <summary>An <c>out</c> or <c>ref</c> parameter that receives a fresh acquisition.</summary>

@@ -153,12 +153,13 @@ internal sealed class PathEffects
     }
 
     /// <summary>The resource leaves the method's hands (returned, stored, given with ownership).</summary>
-    public void Escape()
+    public void Escape(bool byReturning = false)
     {
         var state = _analysis.State;
         if (state.Status is ResourceStatus.Held or ResourceStatus.Unacquired)
         {
             _analysis.HandsOff |= state.Status == ResourceStatus.Held;
+            _analysis.HandsOffOtherThanByReturning |= state.Status == ResourceStatus.Held && !byReturning;
             _analysis.State = new PathState(ResourceStatus.Escaped, HolderSet.Empty);
         }
         else if (state.IsTrackedAfterRelease)

@@ -97,10 +97,32 @@ internal static class SummaryInference
 
         if (observations.HandsOff)
         {
-            return ParameterEffect.TakesOver;
+            return ReturnsOnEveryPath(observations) ? (throws ? ParameterEffect.ReturnsItOrThrows : ParameterEffect.ReturnsIt) : ParameterEffect.TakesOver;
         }
 
         return throws ? ParameterEffect.ReleasesUnlessItThrows : ParameterEffect.Releases;
+    }
+
+    /// <summary>
+    /// Did every normal exit return the resource, and no path hand it over any other way? The method then gives back to
+    /// its caller what it was given, and the caller still owns it.
+    /// </summary>
+    private static bool ReturnsOnEveryPath(FlowObservations observations)
+    {
+        if (observations.HandsOffOtherThanByReturning)
+        {
+            return false;
+        }
+
+        foreach (var (state, _) in observations.Exits)
+        {
+            if (state.Status != ResourceStatus.Escaped)
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     /// <summary>Does every return hand back an acquisition of the method (or null), and at least one a real one?</summary>

@@ -35,6 +35,7 @@ internal sealed class Ownership
     private int _from;
     private int _to = int.MaxValue;
     private string? _unknown;
+    private ITypeSymbol? _connectionType;
 
     private Ownership(ReleaseChooser chooser)
     {
@@ -59,7 +60,7 @@ internal sealed class Ownership
     /// <summary>Where a value that is never stored in a local goes (an acquisition inside a larger expression).</summary>
     public static Ownership AnalyzeValue(ReleaseChooser chooser, ExpressionSyntax value)
     {
-        var ownership = new Ownership(chooser);
+        var ownership = new Ownership(chooser) { _connectionType = chooser.Model.GetTypeInfo(value).Type };
         ownership.Classify(value, owner: true, depth: 0, isValue: true);
         ownership.Conclude(block: null);
         return ownership;
@@ -71,7 +72,7 @@ internal sealed class Ownership
     /// </summary>
     public static Ownership Analyze(ReleaseChooser chooser, ILocalSymbol local, BlockSyntax? block, int from = 0, int to = int.MaxValue)
     {
-        var ownership = new Ownership(chooser) { _from = from, _to = to };
+        var ownership = new Ownership(chooser) { _from = from, _to = to, _connectionType = local.Type };
         ownership.Follow(local, owner: true, depth: 0);
         ownership.Conclude(block);
         return ownership;
@@ -302,10 +303,33 @@ internal sealed class Ownership
             carries = true;
         }
 
-        if (carries || CarriesConnection(type))
+        if (carries || CarriesConnection(type) || MayBeTheConnection(type))
         {
             Classify(made, owner, depth + 1, isValue: false);
         }
+    }
+
+    /// <summary>
+    /// Can a value of <paramref name="type"/> made from the connection be the connection itself (a helper of the code
+    /// that gives back what it was given: <c>var warm = conn.Warm();</c>)? Its type is then the connection's, or one
+    /// the connection's type derives from or implements.
+    /// </summary>
+    private bool MayBeTheConnection(ITypeSymbol? type)
+    {
+        if (type is null || _connectionType is null || type.SpecialType == SpecialType.System_Object)
+        {
+            return false;
+        }
+
+        for (var current = _connectionType; current is not null; current = current.BaseType)
+        {
+            if (SymbolEqualityComparer.Default.Equals(current.OriginalDefinition, type.OriginalDefinition))
+            {
+                return true;
+            }
+        }
+
+        return _connectionType.AllInterfaces.Any(i => SymbolEqualityComparer.Default.Equals(i.OriginalDefinition, type.OriginalDefinition));
     }
 
     private static bool IsTask(ITypeSymbol? type) =>
@@ -395,6 +419,16 @@ internal sealed class Ownership
 
     private void Declared(VariableDeclaratorSyntax declarator, bool owner, int depth)
     {
+        if (depth > 0 && _model.GetDeclaredSymbol(declarator) is ILocalSymbol made && MayBeTheConnection(made.Type)
+            && (declarator.Parent?.Parent is LocalDeclarationStatementSyntax { UsingKeyword.RawKind: not 0 } or UsingStatementSyntax
+                || Statements.Uses(_model, _chooser.Context.Node, made).Any(ReleasesHere)))
+        {
+            // 'var warm = conn.Warm(); ... warm.Release();': a release under another name, which the fix would neither
+            // move nor remove; its own would give the connection back twice.
+            Unknown($"the connection may be given back through '{made.Name}'");
+            return;
+        }
+
         if (declarator.Parent?.Parent is LocalDeclarationStatementSyntax { UsingKeyword.RawKind: not 0 } usingDeclaration)
         {
             if (owner && depth == 0)
