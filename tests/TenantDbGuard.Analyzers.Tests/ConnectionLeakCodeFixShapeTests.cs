@@ -301,6 +301,110 @@ public sealed class ConnectionLeakCodeFixShapeTests
         }
         """);
 
+    // ---------------------------------------------------------------- an acquisition inside a finally
+
+    private const string AcquiredInFinally = """
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool)
+            {
+                try
+                {
+                    Log.Info("work");
+                }
+                finally
+                {
+                    var conn = [|pool.GetConnection()|];
+                    conn.Execute("insert into audit values (1)");
+                    conn.Release();
+                }
+            }
+        }
+        """;
+
+    [Fact]
+    public Task Connection_acquired_inside_a_finally_is_released_in_a_finally_of_its_own() => Verify.VerifyCodeFixAsync(AcquiredInFinally, """
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool)
+            {
+                try
+                {
+                    Log.Info("work");
+                }
+                finally
+                {
+                    var conn = pool.GetConnection();
+                    try
+                    {
+                        conn.Execute("insert into audit values (1)");
+                    }
+                    finally
+                    {
+                        conn.Release();
+                    }
+                }
+            }
+        }
+        """, ReleaseInFinally);
+
+    [Fact]
+    public Task Connection_acquired_inside_a_finally_whose_try_releases_another_one_is_still_fixed() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool)
+            {
+                PooledConnection? conn = null;
+                try
+                {
+                    conn = pool.GetConnection();
+                    conn.Execute("update jobs set state = 1");
+                }
+                finally
+                {
+                    conn?.Release();
+                    conn = [|pool.GetConnection()|];
+                    conn.Execute("insert into audit values (1)");
+                    conn.Release();
+                }
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool)
+            {
+                PooledConnection? conn = null;
+                try
+                {
+                    conn = pool.GetConnection();
+                    conn.Execute("update jobs set state = 1");
+                }
+                finally
+                {
+                    conn?.Release();
+                    conn = pool.GetConnection();
+                    try
+                    {
+                        conn.Execute("insert into audit values (1)");
+                    }
+                    finally
+                    {
+                        conn.Release();
+                    }
+                }
+            }
+        }
+        """, ReleaseInFinally);
+
     // ---------------------------------------------------------------- tasks awaited later
 
     [Fact]

@@ -319,7 +319,9 @@ internal static class LeakFixPlanner
     private static bool IsProtected(ReleaseChooser chooser, StatementSyntax acquiring, Region region, ILocalSymbol local, bool onFailureEnough)
     {
         var next = region.Start < region.Block.Statements.Count ? region.Block.Statements[region.Start] : null;
-        var tries = acquiring.Ancestors().TakeWhile(a => a != chooser.Context.Node).OfType<TryStatementSyntax>();
+        // A try whose finally holds the acquisition does not protect it: its finally has run by then.
+        var tries = acquiring.Ancestors().TakeWhile(a => a != chooser.Context.Node).OfType<TryStatementSyntax>()
+            .Where(t => t.Finally is null || !t.Finally.Span.Contains(acquiring.Span));
         if (next is TryStatementSyntax following)
         {
             tries = tries.Append(following);
