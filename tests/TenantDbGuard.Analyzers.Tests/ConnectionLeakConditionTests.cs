@@ -861,6 +861,29 @@ public sealed class ConnectionLeakConditionTests
             Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 16"));
 
     [Fact]
+    public Task A_local_of_the_enclosing_method_left_null_in_a_lambda_may_be_set_by_the_method_meanwhile() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool, Func<PooledConnection?> find)
+            {
+                PooledConnection? cached = null;
+                Action refresh = () => cached = find();
+                Action work = () =>
+                {
+                    cached = null;
+                    var conn = {|#0:pool.GetConnection()|};
+                    refresh();
+                    (cached ?? conn).Release();
+                };
+                work();
+            }
+        }
+        """, Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that leaves the method after line 15"));
+
+    [Fact]
     public Task A_local_left_null_in_an_earlier_turn_of_a_loop_is_not_null_in_the_next() => Verify.VerifyAnalyzerAsync("""
         using Prelude;
 
