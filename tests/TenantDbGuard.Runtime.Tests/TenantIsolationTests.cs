@@ -161,21 +161,26 @@ public sealed class TenantIsolationTests(MariaDbFixture fixture, ITestOutputHelp
             var connection = lease.Connection;
             first = await connection.ExecuteScalarAsync<long>("SELECT CONNECTION_ID()");
             await connection.ExecuteAsync($"CREATE TEMPORARY TABLE {Database(1)}.marker (tenant VARCHAR(64)); INSERT INTO {Database(1)}.marker VALUES ('shadow planted by {Key(0)}')");
+            await connection.ExecuteAsync("LOCK TABLES items WRITE, marker READ");
             await connection.ExecuteAsync("SET @secret = 'from iso-a'");
             await connection.ExecuteAsync("SET SESSION sql_mode = 'ANSI_QUOTES,PIPES_AS_CONCAT'; SET SESSION time_zone = '+05:00'; SET SESSION sql_select_limit = 1");
             await connection.ExecuteAsync("SET SESSION TRANSACTION ISOLATION LEVEL SERIALIZABLE; SET SESSION autocommit = 0");
+            await connection.ExecuteAsync("SET foreign_key_checks = 0; SET unique_checks = 0");
             await connection.ExecuteAsync("INSERT INTO items (owner) VALUES ('uncommitted from iso-a')");
             Assert.Equal(1, await connection.ExecuteScalarAsync<int>("SELECT GET_LOCK('tdg-isolation-lock', 0)"));
             await connection.ExecuteAsync("PREPARE leftover FROM 'SELECT tenant FROM marker'");
             await connection.ExecuteAsync("SET NAMES latin1");
+            await connection.ExecuteAsync("SELECT CAST('secret of iso-a' AS INT)");
         }
 
         await using (var lease = await db.GetConnectionAsync(Key(1)))
         {
             var connection = lease.Connection;
+            Assert.Empty(await connection.QueryAsync("SHOW WARNINGS"));
             Assert.Equal(first, await connection.ExecuteScalarAsync<long>("SELECT CONNECTION_ID()"));
             Assert.Equal(Key(1), await ReadMarkerAsync(connection));
             Assert.Null(await connection.ExecuteScalarAsync<string>("SELECT @secret"));
+            Assert.Equal((1L, 1L, 0L), await connection.QuerySingleAsync<(long, long, long)>("SELECT @@foreign_key_checks, @@unique_checks, LAST_INSERT_ID()"));
             var state = await connection.QuerySingleAsync<(long SqlMode, long TimeZone, long SelectLimit, long Isolation, long Autocommit, long InTransaction, string Charset, long LockFree)>(
                 """
                 SELECT @@session.sql_mode = @@global.sql_mode, @@session.time_zone = @@global.time_zone,
