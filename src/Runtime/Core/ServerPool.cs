@@ -324,7 +324,8 @@ internal sealed class SessionProfile
 
             // Any SELECT sets what FOUND_ROWS() reports; this one, to 0.
             scrub += "SELECT 0 FROM DUAL WHERE 0;";
-            if ((await TryReadAsync(connection, "SELECT @@profiling").ConfigureAwait(false)).Supported)
+            // Only where the session may set both (a scrub that fails closes the session it was for).
+            if ((await TryReadAsync(connection, "SET profiling = @@profiling, profiling_history_size = @@profiling_history_size").ConfigureAwait(false)).Supported)
             {
                 // The next statement is profiled and the history cut to its new size, none, and the last profile goes
                 // with profiling off (information_schema.PROFILING shows it); the reset restores both settings.
