@@ -97,7 +97,9 @@ public sealed class TenantDbGuardOptions
     /// idle again, so that a caller never holds one connection in use and another being reset; a lease that code held
     /// is reset in the background after it is given back): user
     /// variables, temporary tables, session variables (<c>sql_mode</c>, <c>time_zone</c>, character set, ...), an open
-    /// transaction (rolled back), named locks, table locks and SQL <c>PREPARE</c>d statements. Default
+    /// transaction (rolled back), named locks, table locks and SQL <c>PREPARE</c>d statements, and what the server's
+    /// reset keeps (on MariaDB the role <c>SET ROLE</c> made current; what <c>FOUND_ROWS()</c> reports; the profiling
+    /// history); a session left in an XA transaction is closed instead. Default
     /// <see langword="true"/>. When <see langword="false"/>, a connection keeps its session only for its next lease of
     /// the same tenant: before it serves another tenant it is reset all the same.
     /// </summary>

@@ -161,21 +161,26 @@ public sealed class TenantIsolationTests(MariaDbFixture fixture, ITestOutputHelp
             var connection = lease.Connection;
             first = await connection.ExecuteScalarAsync<long>("SELECT CONNECTION_ID()");
             await connection.ExecuteAsync($"CREATE TEMPORARY TABLE {Database(1)}.marker (tenant VARCHAR(64)); INSERT INTO {Database(1)}.marker VALUES ('shadow planted by {Key(0)}')");
+            await connection.ExecuteAsync("LOCK TABLES items WRITE, marker READ");
             await connection.ExecuteAsync("SET @secret = 'from iso-a'");
             await connection.ExecuteAsync("SET SESSION sql_mode = 'ANSI_QUOTES,PIPES_AS_CONCAT'; SET SESSION time_zone = '+05:00'; SET SESSION sql_select_limit = 1");
             await connection.ExecuteAsync("SET SESSION TRANSACTION ISOLATION LEVEL SERIALIZABLE; SET SESSION autocommit = 0");
+            await connection.ExecuteAsync("SET foreign_key_checks = 0; SET unique_checks = 0");
             await connection.ExecuteAsync("INSERT INTO items (owner) VALUES ('uncommitted from iso-a')");
             Assert.Equal(1, await connection.ExecuteScalarAsync<int>("SELECT GET_LOCK('tdg-isolation-lock', 0)"));
             await connection.ExecuteAsync("PREPARE leftover FROM 'SELECT tenant FROM marker'");
             await connection.ExecuteAsync("SET NAMES latin1");
+            await connection.ExecuteAsync("SELECT CAST('secret of iso-a' AS INT)");
         }
 
         await using (var lease = await db.GetConnectionAsync(Key(1)))
         {
             var connection = lease.Connection;
+            Assert.Empty(await connection.QueryAsync("SHOW WARNINGS"));
             Assert.Equal(first, await connection.ExecuteScalarAsync<long>("SELECT CONNECTION_ID()"));
             Assert.Equal(Key(1), await ReadMarkerAsync(connection));
             Assert.Null(await connection.ExecuteScalarAsync<string>("SELECT @secret"));
+            Assert.Equal((1L, 1L, 0L), await connection.QuerySingleAsync<(long, long, long)>("SELECT @@foreign_key_checks, @@unique_checks, LAST_INSERT_ID()"));
             var state = await connection.QuerySingleAsync<(long SqlMode, long TimeZone, long SelectLimit, long Isolation, long Autocommit, long InTransaction, string Charset, long LockFree)>(
                 """
                 SELECT @@session.sql_mode = @@global.sql_mode, @@session.time_zone = @@global.time_zone,
@@ -191,6 +196,157 @@ public sealed class TenantIsolationTests(MariaDbFixture fixture, ITestOutputHelp
 
         Assert.Empty(await ReadItemsAsync(Server, 0));
         Assert.Equal(["committed by iso-b"], await ReadItemsAsync(Server, 1));
+    }
+
+    public static TheoryData<bool, string> ReleasePaths() => new()
+    {
+        { true, "lease" }, { true, "helper" }, { true, "data source" },
+        { false, "lease" }, { false, "helper" }, { false, "data source" },
+    };
+
+    [Theory]
+    [Trait("Guarantee", "2")]
+    [MemberData(nameof(ReleasePaths))]
+    public async Task State_that_the_servers_reset_keeps_never_reaches_the_next_tenant(bool resetSessionOnRelease, string path)
+    {
+        // COM_RESET_CONNECTION leaves three things as they were: the role SET ROLE made current, the count FOUND_ROWS()
+        // reports (here that of a query over iso-a's data) and the profiling history (the text of iso-a's statements).
+        await Server.ExecuteAsync($"CREATE ROLE IF NOT EXISTS tdg_isolation_role; GRANT SELECT ON {MariaDbFixture.MasterDatabase}.* TO tdg_isolation_role; GRANT tdg_isolation_role TO '{MariaDbServer.AppUser}'@'%';");
+        await using var db = Server.CreateTenantDatabase(o =>
+        {
+            o.MaxConnections = 1;
+            o.ResetSessionOnRelease = resetSessionOnRelease;
+        });
+        const string Shape = "SET ROLE tdg_isolation_role; SET profiling = 1; SELECT 'secret of iso-a'; SELECT SQL_CALC_FOUND_ROWS seq FROM seq_1_to_4242 LIMIT 1";
+        const string Read = "SELECT FOUND_ROWS(), COALESCE(CURRENT_ROLE(), 'none'), (SELECT COUNT(*) FROM information_schema.PROFILING), CONNECTION_ID()";
+
+        foreach (var next in new[] { "lease", "helper" })
+        {
+            var first = await db.ExecuteScalarTenantAsync<long>(Key(0), "SELECT CONNECTION_ID()");
+            switch (path)
+            {
+                case "lease":
+                    await using (var lease = await db.GetConnectionAsync(Key(0)))
+                    {
+                        await lease.Connection.ExecuteAsync(Shape);
+                    }
+
+                    break;
+                case "helper":
+                    await db.ExecuteTenantAsync(Key(0), Shape);
+                    break;
+                default:
+                    await using (var connection = await db.ForTenant(Key(0)).OpenConnectionAsync())
+                    {
+                        await connection.ExecuteAsync(Shape);
+                    }
+
+                    break;
+            }
+
+            (long FoundRows, string Role, long Profiles, long ConnectionId) seen;
+            if (next == "lease")
+            {
+                await using var lease = await db.GetConnectionAsync(Key(1));
+                seen = await lease.Connection.QuerySingleAsync<(long, string, long, long)>(Read);
+            }
+            else
+            {
+                seen = (await db.QueryTenantAsync<(long, string, long, long)>(Key(1), Read)).Single();
+            }
+
+            output.WriteLine($"{path} then a {next}: {seen}");
+            Assert.Equal(first, seen.ConnectionId);
+            Assert.NotEqual(4242, seen.FoundRows);
+            Assert.Equal("none", seen.Role);
+            Assert.Equal(0, seen.Profiles);
+        }
+    }
+
+    public static TheoryData<string, string, bool> XaStates() => new()
+    {
+        { "PREPARE", "lease", true }, { "PREPARE", "helper", true }, { "PREPARE", "data source", true },
+        { "PREPARE", "lease", false }, { "PREPARE", "helper", false }, { "PREPARE", "data source", false },
+        { "END", "lease", true }, { "END", "helper", false }, { "START", "data source", true }, { "START", "lease", false },
+    };
+
+    [Theory]
+    [Trait("Guarantee", "2")]
+    [MemberData(nameof(XaStates))]
+    public async Task An_XA_transaction_left_by_one_tenant_never_reaches_the_next_and_never_breaks_its_lease(string leftAfter, string path, bool resetSessionOnRelease)
+    {
+        // MariaDB's reset detaches a prepared XA transaction from the session but leaves the session unable to use
+        // InnoDB (every table read fails with error 1031, and a consistent snapshot crashes the server): such a session
+        // must be closed, never reset and handed on.
+        await RollBackXaAsync();
+        await ClearItemsAsync(Server);
+        var db = Server.CreateTenantDatabase(o =>
+        {
+            o.MaxConnections = 1;
+            o.ResetSessionOnRelease = resetSessionOnRelease;
+        });
+        var sql = "XA START 'tdg-iso-xa'; INSERT INTO items (owner) VALUES ('xa of iso-a')";
+        sql += leftAfter switch
+        {
+            "START" => "",
+            "END" => "; XA END 'tdg-iso-xa'",
+            _ => "; XA END 'tdg-iso-xa'; XA PREPARE 'tdg-iso-xa'",
+        };
+
+        try
+        {
+            switch (path)
+            {
+                case "lease":
+                    await using (var lease = await db.GetConnectionAsync(Key(0)))
+                    {
+                        await lease.Connection.ExecuteAsync(sql);
+                    }
+
+                    break;
+                case "helper":
+                    await db.ExecuteTenantAsync(Key(0), sql);
+                    break;
+                default:
+                    await using (var connection = await db.ForTenant(Key(0)).OpenConnectionAsync())
+                    {
+                        await connection.ExecuteAsync(sql);
+                    }
+
+                    break;
+            }
+
+            for (var round = 0; round < 2; round++)
+            {
+                await using (var lease = await db.GetConnectionAsync(Key(1)))
+                {
+                    Assert.Equal(Key(1), await ReadMarkerAsync(lease.Connection));
+                    Assert.Equal(0, await lease.Connection.ExecuteScalarAsync<long>("SELECT @@in_transaction"));
+                    await lease.Connection.ExecuteAsync("XA START 'tdg-iso-b'; INSERT INTO items (owner) VALUES ('xa of iso-b'); XA END 'tdg-iso-b'; XA COMMIT 'tdg-iso-b' ONE PHASE");
+                    await lease.Connection.ExecuteAsync("INSERT INTO items (owner) VALUES ('committed by iso-b'); COMMIT");
+                }
+
+                Assert.Equal(Key(1), await db.ExecuteScalarTenantAsync<string>(Key(1), "SELECT tenant FROM marker"));
+            }
+
+            Assert.Empty(await ReadItemsAsync(Server, 0));
+            Assert.Equal(["xa of iso-b", "committed by iso-b", "xa of iso-b", "committed by iso-b"], await ReadItemsAsync(Server, 1));
+        }
+        finally
+        {
+            // The prepared transaction outlives the session (as the server keeps any), holding its row locks until it ends.
+            await db.DisposeAsync();
+            await RollBackXaAsync();
+        }
+    }
+
+    private async Task RollBackXaAsync()
+    {
+        await using var root = await Server.OpenConnectionAsync();
+        if ((await root.QueryAsync("XA RECOVER")).Any())
+        {
+            await root.ExecuteAsync("XA ROLLBACK 'tdg-iso-xa'");
+        }
     }
 
     [Fact]

@@ -131,7 +131,7 @@ internal sealed class PhysicalConnection : IAsyncDisposable
             var profile = await Server.GetProfileAsync(connection).ConfigureAwait(false);
             if (resetFirst)
             {
-                await connection.ResetConnectionAsync(CancellationToken.None).ConfigureAwait(false);
+                await ResetAsync(connection, profile).ConfigureAwait(false);
             }
 
             if (Server.Settings.SessionOpened is { } opened && (resetFirst || DirtyTenantKey is null))
@@ -372,10 +372,25 @@ internal sealed class PhysicalConnection : IAsyncDisposable
         }
     }
 
-    private static async Task<bool> ResetAsync(MySqlConnection connection)
+    private async Task<bool> ResetAsync(MySqlConnection connection)
     {
-        await connection.ResetConnectionAsync(CancellationToken.None).ConfigureAwait(false);
+        await ResetAsync(connection, await Server.GetProfileAsync(connection).ConfigureAwait(false)).ConfigureAwait(false);
         return true;
+    }
+
+    /// <summary>
+    /// Clears what the server's reset keeps (see <see cref="SessionProfile.Scrub"/>), then resets the session. Throws when
+    /// the session holds what no reset may hand on (an XA transaction): the caller closes it.
+    /// </summary>
+    private static async Task ResetAsync(MySqlConnection connection, SessionProfile profile)
+    {
+        var scrub = new MySqlCommand(profile.Scrub, connection);
+        await using (scrub.ConfigureAwait(false))
+        {
+            await scrub.ExecuteNonQueryAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+
+        await connection.ResetConnectionAsync(CancellationToken.None).ConfigureAwait(false);
     }
 
     private static async Task<bool> KillQuietlyAsync(MySqlConnection connection, int threadId, bool queryOnly)

@@ -238,11 +238,23 @@ internal sealed class TenantTarget
 /// <summary>What a server's sessions need restored when a lease starts; see <see cref="ServerPool.GetProfileAsync"/>.</summary>
 internal sealed class SessionProfile
 {
-    private SessionProfile(string prefix) => Prefix = prefix;
+    private SessionProfile(string prefix, string scrub)
+    {
+        Prefix = prefix;
+        Scrub = scrub;
+    }
 
     /// <summary>What the batch starts with, before the <c>USE</c>: whole statements (each ending in ';'), then
     /// possibly a <c>SET STATEMENT ... FOR</c> that applies to the <c>USE</c> alone.</summary>
     public string Prefix { get; }
+
+    /// <summary>
+    /// The batch sent before every reset, for what the server's reset (<c>COM_RESET_CONNECTION</c>) leaves as it was:
+    /// an XA transaction (its <c>ROLLBACK</c> fails with <c>XAER_RMFAIL</c>, and the session is closed instead: MariaDB's
+    /// reset detaches a prepared one but leaves the session unable to use InnoDB), the current role (put back to the
+    /// one the session opened with), the count <c>FOUND_ROWS()</c> reports and the profiling history (emptied).
+    /// </summary>
+    public string Scrub { get; }
 
     public static async Task<SessionProfile> ReadAsync(MySqlConnection connection, bool resetOnRelease)
     {
@@ -295,7 +307,48 @@ internal sealed class SessionProfile
             }
         }
 
-        return new SessionProfile(prefix + forUse);
+        return new SessionProfile(prefix + forUse, await ReadScrubAsync(connection).ConfigureAwait(false));
+
+        static async Task<string> ReadScrubAsync(MySqlConnection connection)
+        {
+            var scrub = "ROLLBACK;";
+            if (connection.ServerVersion.Contains("MariaDB", StringComparison.OrdinalIgnoreCase))
+            {
+                // The session is new: its role is the user's default one, if any.
+                var role = await TryReadAsync(connection, "SELECT CURRENT_ROLE()").ConfigureAwait(false);
+                if (role.Supported)
+                {
+                    scrub += role.Value is string name ? "SET ROLE `" + name.Replace("`", "``", StringComparison.Ordinal) + "`;" : "SET ROLE NONE;";
+                }
+            }
+
+            // Any SELECT sets what FOUND_ROWS() reports; this one, to 0.
+            scrub += "SELECT 0 FROM DUAL WHERE 0;";
+            // Only where the session may set both (a scrub that fails closes the session it was for).
+            if ((await TryReadAsync(connection, "SET profiling = @@profiling, profiling_history_size = @@profiling_history_size").ConfigureAwait(false)).Supported)
+            {
+                // The next statement is profiled and the history cut to its new size, none, and the last profile goes
+                // with profiling off (information_schema.PROFILING shows it); the reset restores both settings.
+                scrub += "SET profiling = 1, profiling_history_size = 0;DO 0;SET profiling = 0;";
+            }
+
+            return scrub;
+        }
+
+        static async Task<(bool Supported, object? Value)> TryReadAsync(MySqlConnection connection, string sql)
+        {
+            try
+            {
+                var command = new MySqlCommand(sql, connection);
+                await using var disposeCommand = command.ConfigureAwait(false);
+                var value = await command.ExecuteScalarAsync(CancellationToken.None).ConfigureAwait(false);
+                return (true, value is DBNull ? null : value);
+            }
+            catch (MySqlException)
+            {
+                return (false, null);
+            }
+        }
 
         static bool Same(object[] session, object[] global)
         {
