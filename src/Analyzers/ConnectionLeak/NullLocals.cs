@@ -201,7 +201,8 @@ internal sealed class NullLocals
 
         foreach (var local in setToNull)
         {
-            if (excluded.Contains(local) || captured.Contains(local.Name))
+            // A local of an enclosing method, read in a lambda, may be assigned by that method at any time.
+            if (excluded.Contains(local) || captured.Contains(local.Name) || !_analysis.OwnLocals.Contains(local))
             {
                 continue;
             }
