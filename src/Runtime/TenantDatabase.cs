@@ -576,7 +576,7 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     private async Task<TResult> WithTenantLeaseAsync<TResult>(string tenantKey, string? sql, CommandOptions? options, bool exposed, Func<DbConnection, CancellationToken, Task<TResult>> run, CancellationToken cancellationToken)
     {
         CheckSql(sql);
-        var lease = await LeaseAsync(tenantKey, exposed, cancellationToken).ConfigureAwait(false);
+        var lease = await LeaseAsync(tenantKey, exposed, cancellationToken, sql: sql).ConfigureAwait(false);
         await using var release = lease.ConfigureAwait(false);
         try
         {
@@ -626,7 +626,7 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     private async Task<TResult> WithMasterLeaseAsync<TResult>(string? sql, CommandOptions? options, bool exposed, Func<MySqlConnection, CancellationToken, Task<TResult>> work, CancellationToken cancellationToken)
     {
         CheckSql(sql);
-        var lease = await LeaseMasterAsync(exposed, cancellationToken).ConfigureAwait(false);
+        var lease = await LeaseMasterAsync(exposed, cancellationToken, sql: sql).ConfigureAwait(false);
         await using var release = lease.ConfigureAwait(false);
         var result = await RunAsync(lease, work, options, cancellationToken).ConfigureAwait(false);
         if (!exposed)
@@ -645,8 +645,8 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     private async IAsyncEnumerable<T> UnbufferedAsync<T>(string? tenantKey, string sql, object? parameters, CommandOptions? options, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var lease = tenantKey is null
-            ? await LeaseMasterAsync(exposed: false, cancellationToken, streaming: true).ConfigureAwait(false)
-            : await LeaseAsync(tenantKey, exposed: false, cancellationToken, streaming: true).ConfigureAwait(false);
+            ? await LeaseMasterAsync(exposed: false, cancellationToken, streaming: true, sql: sql).ConfigureAwait(false)
+            : await LeaseAsync(tenantKey, exposed: false, cancellationToken, streaming: true, sql: sql).ConfigureAwait(false);
         await using var release = lease.ConfigureAwait(false);
         var finished = false;
         using (var timeout = StatementTimeout.Start(lease, options?.Timeout))
@@ -895,21 +895,21 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     /// first await.
     /// </summary>
     [AcquiresConnection]
-    private async ValueTask<TenantConnectionLease> LeaseAsync(string tenantKey, bool exposed, CancellationToken cancellationToken, bool streaming = false)
+    private async ValueTask<TenantConnectionLease> LeaseAsync(string tenantKey, bool exposed, CancellationToken cancellationToken, bool streaming = false, string? sql = null)
     {
         _registry.Validate(tenantKey);
         var acquiredAt = _leaks.RecordsStacks ? LeakDetector.CaptureCaller() : null;
         await EnsureBudgetAsync(cancellationToken).ConfigureAwait(false);
         var tenant = await _registry.ResolveAsync(tenantKey, cancellationToken).ConfigureAwait(false);
-        return await AcquireAsync(GetTarget(tenant), acquiredAt, exposed, cancellationToken, streaming: streaming).ConfigureAwait(false);
+        return await AcquireAsync(GetTarget(tenant), acquiredAt, exposed, cancellationToken, streaming: streaming, keptState: KeptState.Touches(sql)).ConfigureAwait(false);
     }
 
     [AcquiresConnection]
-    private async ValueTask<TenantConnectionLease> LeaseMasterAsync(bool exposed, CancellationToken cancellationToken, bool streaming = false, bool waitOnly = false)
+    private async ValueTask<TenantConnectionLease> LeaseMasterAsync(bool exposed, CancellationToken cancellationToken, bool streaming = false, bool waitOnly = false, string? sql = null)
     {
         var acquiredAt = _leaks.RecordsStacks ? LeakDetector.CaptureCaller() : null;
         await EnsureBudgetAsync(cancellationToken).ConfigureAwait(false);
-        return await AcquireAsync(_masterTarget.Value, acquiredAt, exposed, cancellationToken, streaming: streaming, waitOnly: waitOnly).ConfigureAwait(false);
+        return await AcquireAsync(_masterTarget.Value, acquiredAt, exposed, cancellationToken, streaming: streaming, waitOnly: waitOnly, keptState: KeptState.Touches(sql)).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -935,16 +935,22 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     /// (so the lease counts as one that can be cancelled, for which the budget keeps room to send the kill) and whose
     /// enumerator may be dropped without being disposed (so the lease is reclaimed once unreachable);
     /// <paramref name="waitOnly"/>: the token cancels the wait for a connection only, and the lease does not count as
-    /// one that can be cancelled (the tenants table lookup, a short query that runs to its end).
+    /// one that can be cancelled (the tenants table lookup, a short query that runs to its end); <paramref name="keptState"/>:
+    /// a helper's SQL may leave or read what the server's reset keeps (<see cref="KeptState"/>), as code that holds the
+    /// connection object may.
     /// </summary>
-    private async ValueTask<TenantConnectionLease> AcquireAsync(TenantTarget target, System.Diagnostics.StackTrace? acquiredAt, bool exposed, CancellationToken cancellationToken, bool forConnection = false, bool streaming = false, bool waitOnly = false)
+    private async ValueTask<TenantConnectionLease> AcquireAsync(TenantTarget target, System.Diagnostics.StackTrace? acquiredAt, bool exposed, CancellationToken cancellationToken, bool forConnection = false, bool streaming = false, bool waitOnly = false, bool keptState = false)
     {
         PhysicalConnection physical;
         MySqlConnection connection;
         string? useSql;
         try
         {
-            (physical, connection, useSql) = await _broker.AcquireAsync(target, !waitOnly && (forConnection || streaming || cancellationToken.CanBeCanceled), exposed, deferUse: !exposed && target.Key != MasterKey, cancellationToken).ConfigureAwait(false);
+            (physical, connection, useSql) = await _broker.AcquireAsync(target, !waitOnly && (forConnection || streaming || cancellationToken.CanBeCanceled), exposed, deferUse: !exposed && !keptState && target.Key != MasterKey, cancellationToken).ConfigureAwait(false);
+            if (exposed || keptState)
+            {
+                physical.MayHoldKeptState = true;
+            }
         }
         catch (MySqlException exception) when (ServerErrors.IsConnectionLimit(exception))
         {

@@ -109,6 +109,10 @@ public sealed class HelperBatchTests(MariaDbFixture fixture) : IAsyncLifetime
         Assert.Equal(2 * Count, uses.Count);
         Assert.All(uses, text => Assert.Contains("tdg-one-batch", text, StringComparison.Ordinal));
 
+        // And nothing else goes with them: a helper whose SQL cannot leave what the server's reset keeps (an XA
+        // transaction, a role, the profiling history) is not cleared of it before its reset.
+        Assert.Equal(uses, commands.ToList());
+
         // Nor does a helper take the session out of its pool and put it back: it stays on the runtime's own connection
         // object from one helper to the next, through the reset between them.
         Assert.Equal(0, opens);

@@ -263,6 +263,53 @@ public sealed class TenantIsolationTests(MariaDbFixture fixture, ITestOutputHelp
         }
     }
 
+    [Theory]
+    [Trait("Guarantee", "2")]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task The_row_count_of_a_plain_helper_query_never_reaches_the_next_tenants_FOUND_ROWS(bool resetSessionOnRelease)
+    {
+        // A helper whose SQL names nothing of what the server's reset keeps skips the batch that clears it; the count
+        // FOUND_ROWS() reports after its SELECT (4242 rows of iso-a's query) must still not reach the next tenant.
+        await using var db = Server.CreateTenantDatabase(o =>
+        {
+            o.MaxConnections = 1;
+            o.ResetSessionOnRelease = resetSessionOnRelease;
+        });
+        const string Read = "SELECT FOUND_ROWS(), CONNECTION_ID()";
+
+        foreach (var next in new[] { "lease", "helper", "data source" })
+        {
+            var first = await db.ExecuteScalarTenantAsync<long>(Key(0), "SELECT CONNECTION_ID()");
+            Assert.Equal(4242, (await db.QueryTenantAsync<long>(Key(0), "SELECT seq FROM seq_1_to_4242")).Count());
+            (long FoundRows, long ConnectionId) seen;
+            switch (next)
+            {
+                case "lease":
+                    await using (var lease = await db.GetConnectionAsync(Key(1)))
+                    {
+                        seen = await lease.Connection.QuerySingleAsync<(long, long)>(Read);
+                    }
+
+                    break;
+                case "helper":
+                    seen = (await db.QueryTenantAsync<(long, long)>(Key(1), Read)).Single();
+                    break;
+                default:
+                    await using (var connection = await db.ForTenant(Key(1)).OpenConnectionAsync())
+                    {
+                        seen = await connection.QuerySingleAsync<(long, long)>(Read);
+                    }
+
+                    break;
+            }
+
+            output.WriteLine($"a plain helper then a {next}: {seen}");
+            Assert.Equal(first, seen.ConnectionId);
+            Assert.NotEqual(4242, seen.FoundRows);
+        }
+    }
+
     public static TheoryData<string, string, bool> XaStates() => new()
     {
         { "PREPARE", "lease", true }, { "PREPARE", "helper", true }, { "PREPARE", "data source", true },

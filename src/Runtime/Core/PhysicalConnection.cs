@@ -41,6 +41,7 @@ internal sealed class PhysicalConnection : IAsyncDisposable
 {
     private const string KillConnectionSql = "KILL CONNECTION ";
     private const string KillQuerySql = "KILL QUERY ";
+    private const string ClearFoundRows = ";SELECT 0 FROM DUAL WHERE 0";
 
     private readonly MySqlDataSource _dataSource;
     private readonly WeakReference<MySqlConnection?> _lent = new(null);
@@ -71,6 +72,12 @@ internal sealed class PhysicalConnection : IAsyncDisposable
 
     /// <summary>The database the connection was last put on; a preference when choosing an idle connection, never trusted.</summary>
     public string? LastDatabase { get; set; }
+
+    /// <summary>
+    /// A lease since the last reset may have left what the server's reset keeps (see <see cref="KeptState"/>): code held
+    /// its connection object, or a helper ran a statement that can. The next reset clears that first.
+    /// </summary>
+    public bool MayHoldKeptState { get; set; }
 
     /// <summary>
     /// Opens a connection object for a lease of <paramref name="target"/>, on the target's database as confirmed by the
@@ -151,8 +158,10 @@ internal sealed class PhysicalConnection : IAsyncDisposable
             }
 
             // No cancellation token: MySqlConnector cancels a running statement by opening a connection of its own,
-            // outside the budget. This statement is short; the caller's cancellation is checked after it.
-            var command = new MySqlCommand(useSql, connection);
+            // outside the budget. This statement is short; the caller's cancellation is checked after it. The batch
+            // also sets what FOUND_ROWS() reports to 0, which the reset keeps from an earlier lease (a helper's batch
+            // cannot: the empty result would come first; a helper whose SQL may read it gets this batch instead).
+            var command = new MySqlCommand(useSql + ClearFoundRows, connection);
             await using (command.ConfigureAwait(false))
             {
                 await command.ExecuteNonQueryAsync(CancellationToken.None).ConfigureAwait(false);
@@ -379,18 +388,23 @@ internal sealed class PhysicalConnection : IAsyncDisposable
     }
 
     /// <summary>
-    /// Clears what the server's reset keeps (see <see cref="SessionProfile.Scrub"/>), then resets the session. Throws when
-    /// the session holds what no reset may hand on (an XA transaction): the caller closes it.
+    /// Resets the session; first, when a lease may have left what the server's reset keeps (<see cref="MayHoldKeptState"/>),
+    /// clears that (see <see cref="SessionProfile.Scrub"/>). Throws when the session holds what no reset may hand on (an
+    /// XA transaction): the caller closes it.
     /// </summary>
-    private static async Task ResetAsync(MySqlConnection connection, SessionProfile profile)
+    private async Task ResetAsync(MySqlConnection connection, SessionProfile profile)
     {
-        var scrub = new MySqlCommand(profile.Scrub, connection);
-        await using (scrub.ConfigureAwait(false))
+        if (MayHoldKeptState)
         {
-            await scrub.ExecuteNonQueryAsync(CancellationToken.None).ConfigureAwait(false);
+            var scrub = new MySqlCommand(profile.Scrub, connection);
+            await using (scrub.ConfigureAwait(false))
+            {
+                await scrub.ExecuteNonQueryAsync(CancellationToken.None).ConfigureAwait(false);
+            }
         }
 
         await connection.ResetConnectionAsync(CancellationToken.None).ConfigureAwait(false);
+        MayHoldKeptState = false;
     }
 
     private static async Task<bool> KillQuietlyAsync(MySqlConnection connection, int threadId, bool queryOnly)

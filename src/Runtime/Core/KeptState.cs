@@ -1,0 +1,42 @@
+using System;
+using System.Text.RegularExpressions;
+
+namespace TenantDbGuard.Core;
+
+/// <summary>
+/// Which statements can leave in a session what the server's reset (<c>COM_RESET_CONNECTION</c>) keeps, or read it: an
+/// XA transaction, a role made current with <c>SET ROLE</c>, the profiling history, and the count <c>FOUND_ROWS()</c>
+/// reports (a stored routine, called with <c>CALL</c>, may do any of these). A lease that runs such a statement, and any
+/// lease whose statements the runtime does not see (code holds its connection object), has those cleared before the
+/// reset (<see cref="SessionProfile.Scrub"/>), and its <c>USE</c> goes in a batch of its own that also clears
+/// <c>FOUND_ROWS()</c>; every other helper's lease costs no more than the reset.
+/// </summary>
+internal static class KeptState
+{
+    // A cheap look for the words first; the pattern only decides for a text that holds one of them.
+    private static readonly string[] Words = ["XA", "ROLE", "PROFILING", "CALL", "FOUND_ROWS"];
+
+    private static readonly Regex Statement = new(
+        @"\bXA\s|\bSET\s+ROLE\b(?!\s*=)|\bPROFILING\b|\bCALL\b|\bFOUND_ROWS\b",
+        RegexOptions.IgnoreCase | RegexOptions.CultureInvariant | RegexOptions.Compiled,
+        TimeSpan.FromSeconds(1));
+
+    /// <summary>Can <paramref name="sql"/> leave or read state that the server's reset keeps?</summary>
+    public static bool Touches(string? sql)
+    {
+        if (sql is null)
+        {
+            return false;
+        }
+
+        foreach (var word in Words)
+        {
+            if (sql.Contains(word, StringComparison.OrdinalIgnoreCase))
+            {
+                return Statement.IsMatch(sql);
+            }
+        }
+
+        return false;
+    }
+}

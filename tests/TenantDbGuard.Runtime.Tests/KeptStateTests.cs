@@ -1,0 +1,37 @@
+using TenantDbGuard.Core;
+
+namespace TenantDbGuard.Runtime.Tests;
+
+/// <summary>
+/// Which helper SQL can leave or read what the server's reset keeps (an XA transaction, a role, the profiling history,
+/// <c>FOUND_ROWS()</c>, or a stored routine that may): those leases are cleared of it before their reset; any other
+/// helper skips that round trip. No server.
+/// </summary>
+public sealed class KeptStateTests
+{
+    [Theory]
+    [InlineData("XA START 'x'")]
+    [InlineData("xa end 'x'; xa prepare 'x'")]
+    [InlineData("XA\tRECOVER")]
+    [InlineData("SET ROLE reporting")]
+    [InlineData("set   role NONE")]
+    [InlineData("SET profiling = 1")]
+    [InlineData("SELECT * FROM information_schema.PROFILING")]
+    [InlineData("SHOW PROFILES; SET @@profiling_history_size = 0; SET @@session.profiling=1")]
+    [InlineData("CALL archive_orders(@cutoff)")]
+    [InlineData("SELECT FOUND_ROWS()")]
+    [InlineData("PREPARE s FROM 'SET ROLE admin'; EXECUTE s")]
+    public void Sql_that_can_leave_or_read_what_the_reset_keeps_is_recognised(string sql) => Assert.True(KeptState.Touches(sql));
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData("")]
+    [InlineData("SELECT COUNT(*) FROM customers")]
+    [InlineData("SELECT role FROM users WHERE id = @id")]
+    [InlineData("UPDATE users SET role = @role WHERE id = @id")]
+    [InlineData("SELECT * FROM taxable_items WHERE exact = 1")]
+    [InlineData("SELECT SQL_CALC_FOUND_ROWS * FROM orders LIMIT 10")]
+    [InlineData("SELECT recall, callback_url FROM hooks")]
+    [InlineData("INSERT INTO profiling_runs (name) VALUES ('x')")]
+    public void Sql_that_cannot_is_not(string? sql) => Assert.False(KeptState.Touches(sql));
+}
