@@ -331,7 +331,9 @@ internal sealed class ReleaseChooser
         {
             awaited = true;
             expression = awaitExpression.Expression;
-            if (expression is InvocationExpressionSyntax { Expression: MemberAccessExpressionSyntax { Name.Identifier.ValueText: "ConfigureAwait" } configure })
+
+            // The task of the release, configured or converted: 'await x.DisposeAsync().AsTask().ConfigureAwait(false)'.
+            while (expression is InvocationExpressionSyntax { ArgumentList.Arguments.Count: <= 1, Expression: MemberAccessExpressionSyntax { Name.Identifier.ValueText: "ConfigureAwait" or "AsTask" or "Preserve" } configure })
             {
                 expression = configure.Expression;
             }
