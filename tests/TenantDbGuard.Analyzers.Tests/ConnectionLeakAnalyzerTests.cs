@@ -1736,6 +1736,39 @@ public sealed class ConnectionLeakAnalyzerTests
         """);
 
     [Fact]
+    public Task Returned_ValueTask_constructed_around_the_connection_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            ValueTask<PooledConnection> M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                return new ValueTask<PooledConnection>(conn);
+            }
+
+            ValueTask<PooledConnection> N(Pool pool) => new(pool.GetConnection());
+        }
+        """);
+
+    [Fact]
+    public Task ValueTask_constructed_around_the_connection_and_dropped_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool)
+            {
+                var conn = {|#0:pool.GetConnection()|};
+                var pending = new ValueTask<PooledConnection>(conn);
+                Log.Info(pending.IsCompleted.ToString());
+            }
+        }
+        """, Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that leaves the method after line 10"));
+
+    [Fact]
     public Task Variable_overwritten_by_an_out_argument_no_longer_holds_the_connection() => Verify.VerifyAnalyzerAsync("""
         using System.Collections.Generic;
         using Prelude;

@@ -310,6 +310,12 @@ internal sealed class OperationTransfer
             carried |= isResource || OwnershipMoves.CapturesResource(argument.Value, _analysis.State, _analysis.Variables);
         }
 
+        if (argumentIsResource && HandOffRules.IsCompletedValueTask(creation.Type))
+        {
+            // 'new ValueTask<T>(conn)', like 'ValueTask.FromResult(conn)': whoever receives the task receives the resource.
+            return true;
+        }
+
         if (carried && _analysis.State.Status == ResourceStatus.Held && OwnershipMoves.IsReturned(creation, _analysis.Block)
             && !HandOffRules.IsFrameworkType(creation.Type)
             && !(argumentIsResource && HandOffRules.IsOwningWrapper(creation.Type, _analysis.Names)))
