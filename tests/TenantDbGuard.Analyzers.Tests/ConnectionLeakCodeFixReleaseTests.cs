@@ -525,6 +525,69 @@ public sealed class ConnectionLeakCodeFixReleaseTests
         }
         """, "TDG001.UseUsing");
 
+    [Fact]
+    public Task A_release_waited_for_with_GetAwaiter_GetResult_moves_into_finally_as_written() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(LeasePool pool)
+            {
+                var lease = [|pool.GetConnection()|];
+                var rows = lease.Execute("select 1");
+                lease.DisposeAsync().AsTask().GetAwaiter().GetResult();
+                return rows;
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            int M(LeasePool pool)
+            {
+                var lease = pool.GetConnection();
+                try
+                {
+                    var rows = lease.Execute("select 1");
+                    return rows;
+                }
+                finally
+                {
+                    lease.DisposeAsync().AsTask().GetAwaiter().GetResult();
+                }
+            }
+        }
+        """, ReleaseInFinally);
+
+    [Fact]
+    public Task A_release_waited_for_with_GetAwaiter_GetResult_is_removed_by_the_using_fix() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(LeasePool pool)
+            {
+                var lease = [|pool.GetConnection()|];
+                var rows = lease.Execute("select 1");
+                lease.DisposeAsync().GetAwaiter().GetResult();
+                return rows;
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            int M(LeasePool pool)
+            {
+                using var lease = pool.GetConnection();
+                var rows = lease.Execute("select 1");
+                return rows;
+            }
+        }
+        """, "TDG001.UseUsing");
+
     // ---------------------------------------------------------------- releases inside helpers of the code
 
     [Theory]
