@@ -1547,6 +1547,62 @@ public sealed class ConnectionLeakAnalyzerTests
         }
         """, Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 20"));
 
+    private const string CallbackWrapper = """
+        using System;
+        using System.Threading;
+        using Prelude;
+
+        sealed class ActionDisposable : IDisposable
+        {
+            private Action? _action;
+            public ActionDisposable(Action action) => _action = action;
+            public void Dispose() => Interlocked.Exchange(ref _action, null)?.Invoke();
+        }
+
+        """;
+
+    [Fact]
+    public Task Wrapper_built_around_a_callback_that_releases_the_connection_stands_for_it() => Verify.VerifyAnalyzerAsync(CallbackWrapper + """
+        class C
+        {
+            int M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                using var cleanup = new ActionDisposable(() => conn.Release());
+                return conn.Execute("select 1");
+            }
+
+            ActionDisposable Rent(Pool pool, out PooledConnection connection)
+            {
+                var conn = pool.GetConnection();
+                connection = conn;
+                return new ActionDisposable(() => conn.Release());
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Wrapper_built_around_a_callback_that_only_uses_the_connection_or_never_disposed_is_reported() => Verify.VerifyAnalyzerAsync(CallbackWrapper + """
+        class C
+        {
+            int Uses(Pool pool)
+            {
+                var conn = {|#0:pool.GetConnection()|};
+                using var log = new ActionDisposable(() => Log.Info(conn.Execute("select 1").ToString()));
+                return conn.Execute("select 1");
+            }
+
+            int Dropped(Pool pool)
+            {
+                var conn = {|#1:pool.GetConnection()|};
+                var cleanup = new ActionDisposable(() => conn.Release());
+                return conn.Execute("select 1");
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 17"),
+        Verify.Diagnostic().WithLocation(1).WithArguments("'conn'", "on the path that returns at line 24"));
+
     [Fact]
     public Task Non_disposable_holder_is_not_a_hand_off() => Verify.VerifyAnalyzerAsync("""
         using Prelude;
@@ -1734,6 +1790,39 @@ public sealed class ConnectionLeakAnalyzerTests
             }
         }
         """);
+
+    [Fact]
+    public Task Returned_ValueTask_constructed_around_the_connection_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            ValueTask<PooledConnection> M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                return new ValueTask<PooledConnection>(conn);
+            }
+
+            ValueTask<PooledConnection> N(Pool pool) => new(pool.GetConnection());
+        }
+        """);
+
+    [Fact]
+    public Task ValueTask_constructed_around_the_connection_and_dropped_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool)
+            {
+                var conn = {|#0:pool.GetConnection()|};
+                var pending = new ValueTask<PooledConnection>(conn);
+                Log.Info(pending.IsCompleted.ToString());
+            }
+        }
+        """, Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that leaves the method after line 10"));
 
     [Fact]
     public Task Variable_overwritten_by_an_out_argument_no_longer_holds_the_connection() => Verify.VerifyAnalyzerAsync("""

@@ -455,6 +455,139 @@ public sealed class ConnectionLeakCodeFixReleaseTests
         }
         """, ReleaseInFinally);
 
+    [Theory]
+    [InlineData("await lease.DisposeAsync().AsTask();")]
+    [InlineData("await lease.DisposeAsync().Preserve();")]
+    [InlineData("await lease.DisposeAsync().AsTask().ConfigureAwait(true);")]
+    public Task An_awaited_release_through_AsTask_or_Preserve_moves_into_finally_as_written(string release) => Verify.VerifyCodeFixAsync($$"""
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            async Task<int> M(LeasePool pool)
+            {
+                var lease = [|pool.GetConnection()|];
+                var rows = await lease.ExecuteAsync("select 1");
+                {{release}}
+                return rows;
+            }
+        }
+        """, $$"""
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            async Task<int> M(LeasePool pool)
+            {
+                var lease = pool.GetConnection();
+                try
+                {
+                    var rows = await lease.ExecuteAsync("select 1");
+                    return rows;
+                }
+                finally
+                {
+                    {{release}}
+                }
+            }
+        }
+        """, ReleaseInFinally);
+
+    [Fact]
+    public Task An_awaited_release_through_AsTask_is_removed_by_the_await_using_fix() => Verify.VerifyCodeFixAsync("""
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            async Task<int> M(LeasePool pool)
+            {
+                var lease = [|pool.GetConnection()|];
+                var rows = await lease.ExecuteAsync("select 1");
+                await lease.DisposeAsync().AsTask();
+                return rows;
+            }
+        }
+        """, """
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            async Task<int> M(LeasePool pool)
+            {
+                await using var lease = pool.GetConnection();
+                var rows = await lease.ExecuteAsync("select 1");
+                return rows;
+            }
+        }
+        """, "TDG001.UseUsing");
+
+    [Fact]
+    public Task A_release_waited_for_with_GetAwaiter_GetResult_moves_into_finally_as_written() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(LeasePool pool)
+            {
+                var lease = [|pool.GetConnection()|];
+                var rows = lease.Execute("select 1");
+                lease.DisposeAsync().AsTask().GetAwaiter().GetResult();
+                return rows;
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            int M(LeasePool pool)
+            {
+                var lease = pool.GetConnection();
+                try
+                {
+                    var rows = lease.Execute("select 1");
+                    return rows;
+                }
+                finally
+                {
+                    lease.DisposeAsync().AsTask().GetAwaiter().GetResult();
+                }
+            }
+        }
+        """, ReleaseInFinally);
+
+    [Fact]
+    public Task A_release_waited_for_with_GetAwaiter_GetResult_is_removed_by_the_using_fix() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(LeasePool pool)
+            {
+                var lease = [|pool.GetConnection()|];
+                var rows = lease.Execute("select 1");
+                lease.DisposeAsync().GetAwaiter().GetResult();
+                return rows;
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            int M(LeasePool pool)
+            {
+                using var lease = pool.GetConnection();
+                var rows = lease.Execute("select 1");
+                return rows;
+            }
+        }
+        """, "TDG001.UseUsing");
+
     // ---------------------------------------------------------------- releases inside helpers of the code
 
     [Theory]

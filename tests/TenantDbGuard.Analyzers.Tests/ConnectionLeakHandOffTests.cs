@@ -29,10 +29,13 @@ public sealed class ConnectionLeakHandOffTests
     [InlineData("concurrent.AddOrUpdate(tenant, conn, (key, old) => old);")]
     [InlineData("concurrent.TryUpdate(tenant, conn, concurrent[tenant]);")]
     [InlineData("_ = channel.Writer.WriteAsync(conn);")]
+    [InlineData("weak.Add(tenant, conn);")]
+    [InlineData("weak.AddOrUpdate(tenant, conn);")]
     public Task Stored_in_a_collection_type_is_not_reported(string store) => Verify.VerifyAnalyzerAsync($$"""
         using System.Collections;
         using System.Collections.Concurrent;
         using System.Collections.Generic;
+        using System.Runtime.CompilerServices;
         using System.Threading.Channels;
         using Prelude;
 
@@ -51,6 +54,7 @@ public sealed class ConnectionLeakHandOffTests
             private readonly Channel<PooledConnection> channel = Channel.CreateUnbounded<PooledConnection>();
             private readonly ArrayList arrayList = new();
             private readonly List<PooledConnection> list = new();
+            private readonly ConditionalWeakTable<string, PooledConnection> weak = new();
 
             public void Track(Pool pool, string tenant)
             {

@@ -967,6 +967,48 @@ public sealed class ConnectionLeakSummaryTests
         Verify.Diagnostic().WithLocation(1).WithArguments("'conn'", "if an exception is thrown at line 42"));
 
     [Fact]
+    public Task A_null_check_of_the_connection_itself_before_its_using_is_not_a_path_that_leaks() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using System.Diagnostics;
+        using MySqlConnector;
+
+        class C
+        {
+            int Asserted(MySqlDataSource ds)
+            {
+                var conn = ds.OpenConnection();
+                Debug.Assert(conn != null);
+                Trace.Assert(conn is not null, "opened");
+                using (conn)
+                {
+                    return 1;
+                }
+            }
+
+            int Guarded(MySqlDataSource ds)
+            {
+                var conn = ds.OpenConnection();
+                ArgumentNullException.ThrowIfNull(conn);
+                using (conn)
+                {
+                    return 1;
+                }
+            }
+
+            int Other(MySqlDataSource ds, string? name)
+            {
+                var conn = {|#0:ds.OpenConnection()|};
+                Debug.Assert(name != null);
+                ArgumentNullException.ThrowIfNull(name);
+                using (conn)
+                {
+                    return name.Length;
+                }
+            }
+        }
+        """, Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "if an exception is thrown at line 31"));
+
+    [Fact]
     public Task Local_function_named_like_a_release_is_read() => Verify.VerifyAnalyzerAsync("""
         using System.Threading.Tasks;
         using Prelude;

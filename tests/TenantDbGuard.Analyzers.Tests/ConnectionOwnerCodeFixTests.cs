@@ -136,6 +136,53 @@ public sealed class ConnectionOwnerCodeFixTests
         """);
 
     [Fact]
+    public Task Release_moved_into_finally_keeps_ConfigureAwait_false_where_DisposeAsync_uses_it() => Verify.VerifyCodeFixAsync("""
+        using System;
+        using System.Threading.Tasks;
+        using Prelude;
+
+        sealed class Session : IAsyncDisposable
+        {
+            private readonly ConnectionLease [|_lease|];
+
+            public Session(LeasePool pool) => _lease = pool.GetConnection();
+
+            private Task FlushAsync() => Task.CompletedTask;
+
+            public async ValueTask DisposeAsync()
+            {
+                await FlushAsync().ConfigureAwait(false);
+                await _lease.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+        """, """
+        using System;
+        using System.Threading.Tasks;
+        using Prelude;
+
+        sealed class Session : IAsyncDisposable
+        {
+            private readonly ConnectionLease _lease;
+
+            public Session(LeasePool pool) => _lease = pool.GetConnection();
+
+            private Task FlushAsync() => Task.CompletedTask;
+
+            public async ValueTask DisposeAsync()
+            {
+                try
+                {
+                    await FlushAsync().ConfigureAwait(false);
+                }
+                finally
+                {
+                    await _lease.DisposeAsync().ConfigureAwait(false);
+                }
+            }
+        }
+        """);
+
+    [Fact]
     public Task Pooled_connection_without_Dispose_is_released_with_Release() => Verify.VerifyCodeFixAsync("""
         using System;
         using Prelude;

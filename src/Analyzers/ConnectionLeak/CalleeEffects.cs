@@ -80,6 +80,29 @@ internal sealed class CalleeEffects
         return best;
     }
 
+    /// <summary>
+    /// What a lambda given as a value (<c>() =&gt; conn.Dispose()</c>) does, when it runs, to the connection it captures;
+    /// <see cref="ParameterEffect.None"/> for anything that is not a lambda of this graph.
+    /// </summary>
+    public ParameterEffect OfCallback(IOperation value)
+    {
+        var lambda = TrackedVariables.Unwrap(value);
+        while (lambda is IDelegateCreationOperation creation)
+        {
+            lambda = TrackedVariables.Unwrap(creation.Target);
+        }
+
+        if (lambda is not IFlowAnonymousFunctionOperation function)
+        {
+            return ParameterEffect.None;
+        }
+
+        var best = (Effect: ParameterEffect.None, Holder: (IOperation?)null);
+        var graph = _analysis.Graph.GetAnonymousFunctionControlFlowGraphInScope(function, _analysis.Context.CancellationToken);
+        ConsiderCaptured(function.Symbol, graph, function.Syntax, ref best);
+        return best.Effect;
+    }
+
     private static void Consider(List<IArgumentOperation>? arguments, System.Func<IArgumentOperation, ParameterEffect> effectOf, ref (ParameterEffect Effect, IOperation? Holder) best)
     {
         if (arguments is null)

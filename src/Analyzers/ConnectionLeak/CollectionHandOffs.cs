@@ -1,7 +1,7 @@
 // Hand-offs into collections, by symbol: a connection passed to a method counts as stored only when the method is one
 // of the storing methods of a collection type (the framework's collection interfaces, the concurrent collections,
-// a channel writer). A method that merely has such a name ('audit.Set("last", conn)', 'Console.Out.Write(conn)')
-// takes nothing over. docs/rules/TDG001.md lists the same set.
+// a channel writer, a ConditionalWeakTable). A method that merely has such a name ('audit.Set("last", conn)',
+// 'Console.Out.Write(conn)') takes nothing over. docs/rules/TDG001.md lists the same set.
 using System.Collections.Generic;
 using System.Collections.Immutable;
 using Microsoft.CodeAnalysis;
@@ -28,6 +28,7 @@ internal sealed class CollectionHandOffs
         Add(_interfaces, compilation, "System.Collections.Concurrent.IProducerConsumerCollection`1");
         Add(_classes, compilation, "System.Collections.Generic.PriorityQueue`2");
         Add(_classes, compilation, "System.Threading.Channels.ChannelWriter`1");
+        Add(_classes, compilation, "System.Runtime.CompilerServices.ConditionalWeakTable`2");
     }
 
     /// <summary>Does a call of <paramref name="method"/> store the resource passed to it in a collection?</summary>

@@ -1,11 +1,14 @@
 // Assertion helpers of the compilation ('Invariant.Require(condition)', 'Guard.IsTrue(ok, "...")'): a method whose
 // body only throws when one of its bool parameters is false. Called with an argument that is true on the path (a
 // constant, a parameter whose value is known from the call that led here, an '||' with such a side), it cannot throw,
-// so it opens no exceptional path.
+// so it opens no exceptional path. Likewise a null check of the variable that holds the connection
+// ('Debug.Assert(conn != null)', 'Trace.Assert(conn is not null)', 'ArgumentNullException.ThrowIfNull(conn)'): it
+// fails only when the variable is null, and then it holds no connection.
 using System.Collections.Generic;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
+using Microsoft.CodeAnalysis.FlowAnalysis;
 using Microsoft.CodeAnalysis.Operations;
 
 namespace TenantDbGuard.Analyzers.ConnectionLeak;
@@ -34,6 +37,45 @@ internal static class GuardCalls
 
         return false;
     }
+
+    /// <summary>
+    /// Is <paramref name="invocation"/> a null check of the held resource (<c>Debug.Assert(conn != null)</c>,
+    /// <c>ArgumentNullException.ThrowIfNull(conn)</c>), which can fail only where no connection is held?
+    /// </summary>
+    public static bool ChecksHeldNotNull(IInvocationOperation invocation, LeakFlowAnalysis analysis)
+    {
+        var method = invocation.TargetMethod;
+        if (analysis.State.Status != ResourceStatus.Held || invocation.Arguments.Length == 0 || !method.IsStatic
+            || method.ContainingType?.ContainingNamespace is not { } ns)
+        {
+            return false;
+        }
+
+        var first = invocation.Arguments[0];
+        if (method.Name == "ThrowIfNull" && method.ContainingType.Name == "ArgumentNullException"
+            && ns is { Name: "System", ContainingNamespace.IsGlobalNamespace: true })
+        {
+            return analysis.Variables.HeldBy(analysis.State, first.Value);
+        }
+
+        // The failing branch of the assertion (its condition false) cannot be taken while the connection is held.
+        return method.Name == "Assert" && method.ContainingType.Name is "Debug" or "Trace"
+               && ns is { Name: "Diagnostics", ContainingNamespace: { Name: "System", ContainingNamespace.IsGlobalNamespace: true } }
+               && first.Parameter?.Type.SpecialType == SpecialType.System_Boolean
+               && IsNullTest(first.Value)
+               && analysis.Conditions.Refine(analysis.State, first.Value, outcome: false) is null;
+    }
+
+    /// <summary>A comparison with <c>null</c> or a pattern (<c>x != null</c>, <c>x is not null</c>, <c>!(x == null)</c>), never a flag: its false side is ruled out by the refinement alone.</summary>
+    private static bool IsNullTest(IOperation operation) =>
+        TrackedVariables.Unwrap(operation) switch
+        {
+            IUnaryOperation { OperatorKind: UnaryOperatorKind.Not } not => IsNullTest(not.Operand),
+            IBinaryOperation { OperatorKind: BinaryOperatorKind.Equals or BinaryOperatorKind.NotEquals } binary =>
+                ConditionFacts.IsNull(binary.LeftOperand) || ConditionFacts.IsNull(binary.RightOperand),
+            IIsPatternOperation or IIsNullOperation => true,
+            _ => false,
+        };
 
     /// <summary>The ordinal of the bool parameter the body tests, when every statement is <c>if (!p) throw ...;</c>.</summary>
     private static int? GuardedParameter(IMethodSymbol method)

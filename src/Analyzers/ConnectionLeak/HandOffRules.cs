@@ -77,6 +77,10 @@ internal static class HandOffRules
         return root?.Name is "System" or "MySqlConnector" or "MySql" or "Dapper" or "Microsoft" or "Npgsql";
     }
 
+    /// <summary><c>ValueTask&lt;T&gt;</c>: built around a value (or a task of it), it completes with that value.</summary>
+    public static bool IsCompletedValueTask(ITypeSymbol? type) =>
+        type is INamedTypeSymbol { Name: "ValueTask", IsGenericType: true, ContainingNamespace: { Name: "Tasks", ContainingNamespace: { Name: "Threading", ContainingNamespace.Name: "System" } } };
+
     /// <summary>Is <paramref name="type"/> a wrapper of the application's own that releases what it is given?</summary>
     public static bool IsOwningWrapper(ITypeSymbol? type, NameConfiguration names)
     {

@@ -281,7 +281,7 @@ internal sealed class InvocationTransfer
         }
 
         if (!HandOffRules.NeverThrows(invocation) && !HandOffRules.ThrowsOnlyIntoItsTask(invocation) && !IsAsyncOnTheAcquisitionsReceiver(invocation)
-            && !GuardCalls.IsSatisfied(invocation, _analysis))
+            && !GuardCalls.IsSatisfied(invocation, _analysis) && !GuardCalls.ChecksHeldNotNull(invocation, _analysis))
         {
             Effects.MayThrow(invocation);
         }

@@ -310,6 +310,12 @@ internal sealed class OperationTransfer
             carried |= isResource || OwnershipMoves.CapturesResource(argument.Value, _analysis.State, _analysis.Variables);
         }
 
+        if (argumentIsResource && HandOffRules.IsCompletedValueTask(creation.Type))
+        {
+            // 'new ValueTask<T>(conn)', like 'ValueTask.FromResult(conn)': whoever receives the task receives the resource.
+            return true;
+        }
+
         if (carried && _analysis.State.Status == ResourceStatus.Held && OwnershipMoves.IsReturned(creation, _analysis.Block)
             && !HandOffRules.IsFrameworkType(creation.Type)
             && !(argumentIsResource && HandOffRules.IsOwningWrapper(creation.Type, _analysis.Names)))
@@ -320,8 +326,11 @@ internal sealed class OperationTransfer
             return false;
         }
 
-        // A wrapper that takes ownership is responsible for the resource from the call on, even if it throws.
-        var wrapped = argumentIsResource && HandOffRules.IsOwningWrapper(creation.Type, _analysis.Names) && !OwnershipMoves.LeavesOpen(creation);
+        // A wrapper that takes ownership is responsible for the resource from the call on, even if it throws. So is one
+        // built around a callback that releases it ('using var cleanup = new ActionDisposable(() => conn.Dispose());').
+        var wrapped = argumentIsResource && HandOffRules.IsOwningWrapper(creation.Type, _analysis.Names) && !OwnershipMoves.LeavesOpen(creation)
+                      || carried && !argumentIsResource && _analysis.State.Status == ResourceStatus.Held
+                         && HandOffRules.IsOwningWrapper(creation.Type, _analysis.Names) && ReleasingCallback(creation);
 
         // A plain holder of the application's own ('new TenantScope(lease, tenant)') carries the resource along with it.
         var carries = argumentIsResource && _analysis.Carriers.IsCarrier(creation.Type);
@@ -340,6 +349,19 @@ internal sealed class OperationTransfer
         // Member initializers assign into the new object: handing the resource to one is a hand-off.
         Evaluate(creation.Initializer);
         return wrapped || carries;
+    }
+
+    private bool ReleasingCallback(IObjectCreationOperation creation)
+    {
+        foreach (var argument in creation.Arguments)
+        {
+            if (_analysis.Callees.OfCallback(argument.Value) == ParameterEffect.Releases)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private void BindPattern(IPatternOperation pattern)

@@ -149,8 +149,14 @@ internal sealed class ReleaseChooser
                 continue;
             }
 
-            if (needs.HasFlag(ReleaseNeeds.MayBeNull) && statement is ExpressionStatementSyntax { Expression: InvocationExpressionSyntax { ArgumentList.Arguments.Count: 0 } })
+            if (needs.HasFlag(ReleaseNeeds.MayBeNull) && statement is ExpressionStatementSyntax { Expression: InvocationExpressionSyntax { ArgumentList.Arguments.Count: 0 } call })
             {
+                if (call.Expression is not MemberAccessExpressionSyntax { Name.Identifier.ValueText: var called } || called != name)
+                {
+                    // 'x.DisposeAsync().GetAwaiter().GetResult()' takes no '?.' as written: the type's own release is written instead.
+                    continue;
+                }
+
                 return Call(Reference(local), name, awaited: false, conditional: true);
             }
 
@@ -331,10 +337,29 @@ internal sealed class ReleaseChooser
         {
             awaited = true;
             expression = awaitExpression.Expression;
-            if (expression is InvocationExpressionSyntax { Expression: MemberAccessExpressionSyntax { Name.Identifier.ValueText: "ConfigureAwait" } configure })
-            {
-                expression = configure.Expression;
-            }
+        }
+        else if (expression is InvocationExpressionSyntax
+                 {
+                     ArgumentList.Arguments.Count: 0,
+                     Expression: MemberAccessExpressionSyntax
+                     {
+                         Name.Identifier.ValueText: "GetResult",
+                         Expression: InvocationExpressionSyntax { ArgumentList.Arguments.Count: 0, Expression: MemberAccessExpressionSyntax { Name.Identifier.ValueText: "GetAwaiter" } getAwaiter },
+                     },
+                 })
+        {
+            // Waited for where it cannot be awaited: 'x.DisposeAsync().GetAwaiter().GetResult()'.
+            expression = getAwaiter.Expression;
+        }
+        else
+        {
+            return expression;
+        }
+
+        // The task of the release, configured or converted: 'await x.DisposeAsync().AsTask().ConfigureAwait(false)'.
+        while (expression is InvocationExpressionSyntax { ArgumentList.Arguments.Count: <= 1, Expression: MemberAccessExpressionSyntax { Name.Identifier.ValueText: "ConfigureAwait" or "AsTask" or "Preserve" } configure })
+        {
+            expression = configure.Expression;
         }
 
         return expression;

@@ -50,12 +50,15 @@ internal sealed class OwnerReleaseCall
     /// <summary>The type's name as the file can write it: short when its namespace is imported.</summary>
     public string Qualified(string @namespace, string name) => _usings.Contains(@namespace) ? name : @namespace + "." + name;
 
-    /// <summary>The statement that releases the member: awaited in an async method when it can be, null when it has no release.</summary>
-    public StatementSyntax? Statement(bool inAsyncMethod)
+    /// <summary>
+    /// The statement that releases the member: awaited in an async method when it can be (with <c>ConfigureAwait(false)</c>
+    /// where the method uses it), null when it has no release.
+    /// </summary>
+    public StatementSyntax? Statement(bool inAsyncMethod, bool configureAwaitFalse = false)
     {
         if (inAsyncMethod && CanAwait)
         {
-            var awaited = SyntaxFactory.ParseStatement($"await {_name}.DisposeAsync();");
+            var awaited = SyntaxFactory.ParseStatement(configureAwaitFalse ? $"await {_name}.DisposeAsync().ConfigureAwait(false);" : $"await {_name}.DisposeAsync();");
             // 'is not null' needs C# 9; '!(x is null)' says the same to older compilers (neither calls a type's own '!=').
             var notNull = _notPattern ? $"{_name} is not null" : $"!({_name} is null)";
             return _mayBeNull ? SyntaxFactory.IfStatement(SyntaxFactory.ParseExpression(notNull), SyntaxFactory.Block(awaited)) : awaited;

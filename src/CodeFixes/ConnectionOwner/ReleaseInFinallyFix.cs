@@ -61,7 +61,12 @@ internal static class ReleaseInFinallyFix
             return null;
         }
 
-        if (release.Statement(isAsync || makeAsync) is not { } releaseStatement)
+        // 'await x.DisposeAsync().ConfigureAwait(false)' in the method: the release written keeps to it.
+        var configureAwaitFalse = method.DescendantNodes().OfType<InvocationExpressionSyntax>()
+            .Any(i => i.Expression is MemberAccessExpressionSyntax { Name.Identifier.ValueText: "ConfigureAwait" }
+                      && i.ArgumentList.Arguments.Count == 1
+                      && i.ArgumentList.Arguments[0].Expression.IsKind(SyntaxKind.FalseLiteralExpression));
+        if (release.Statement(isAsync || makeAsync, configureAwaitFalse) is not { } releaseStatement)
         {
             return null;
         }
