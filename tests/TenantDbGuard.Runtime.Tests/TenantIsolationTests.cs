@@ -204,9 +204,15 @@ public sealed class TenantIsolationTests(MariaDbFixture fixture, ITestOutputHelp
         { false, "lease" }, { false, "helper" }, { false, "data source" },
     };
 
+    public static TheoryData<bool, string> ReleasePathsWithBatches() => new()
+    {
+        { true, "lease" }, { true, "helper" }, { true, "data source" }, { true, "data source batch" },
+        { false, "lease" }, { false, "helper" }, { false, "data source" }, { false, "data source batch" },
+    };
+
     [Theory]
     [Trait("Guarantee", "2")]
-    [MemberData(nameof(ReleasePaths))]
+    [MemberData(nameof(ReleasePathsWithBatches))]
     public async Task State_that_the_servers_reset_keeps_never_reaches_the_next_tenant(bool resetSessionOnRelease, string path)
     {
         // COM_RESET_CONNECTION leaves three things as they were: the role SET ROLE made current, the count FOUND_ROWS()
@@ -234,6 +240,21 @@ public sealed class TenantIsolationTests(MariaDbFixture fixture, ITestOutputHelp
                     break;
                 case "helper":
                     await db.ExecuteTenantAsync(Key(0), Shape);
+                    break;
+                case "data source batch":
+                    await using (var connection = await db.ForTenant(Key(0)).OpenConnectionAsync())
+                    {
+                        await using var batch = connection.CreateBatch();
+                        foreach (var statement in Shape.Split(';'))
+                        {
+                            var command = batch.CreateBatchCommand();
+                            command.CommandText = statement;
+                            batch.BatchCommands.Add(command);
+                        }
+
+                        await batch.ExecuteNonQueryAsync();
+                    }
+
                     break;
                 default:
                     await using (var connection = await db.ForTenant(Key(0)).OpenConnectionAsync())

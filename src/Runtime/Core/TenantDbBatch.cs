@@ -99,6 +99,11 @@ internal sealed class TenantDbBatch : DbBatch
     {
         var connection = _connection ?? throw new InvalidOperationException("The batch has no connection: set DbBatch.Connection to an open TenantDbConnection.");
         var lease = connection.Lease;
+        foreach (var command in _inner.BatchCommands)
+        {
+            lease.NoteSql(command.CommandText);
+        }
+
         _inner.Connection = lease.Connection;
         _inner.Transaction = _transaction?.Inner;
         return lease;
