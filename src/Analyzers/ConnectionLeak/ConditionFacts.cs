@@ -78,20 +78,10 @@ internal sealed class ConditionFacts
         {
             case IUnaryOperation { OperatorKind: UnaryOperatorKind.Not } not:
                 return Read(not.Operand, depth + 1) is var (negated, polarity) ? (negated, !polarity) : null;
-            case IIsNullOperation isNull:
-                return Stable(isNull.Operand, depth) is { } nullTested ? (nullTested, true) : null;
             case IBinaryOperation binary when ComparedToBool(binary) is var (operand, same):
                 return Read(operand, depth + 1) is var (boolTested, boolPolarity) ? (boolTested, boolPolarity == same) : null;
-            case IBinaryOperation { OperatorKind: BinaryOperatorKind.Equals or BinaryOperatorKind.NotEquals } binary:
-            {
-                var other = IsNull(binary.RightOperand) ? binary.LeftOperand : IsNull(binary.LeftOperand) ? binary.RightOperand : null;
-                return other is not null && Stable(other, depth) is { } compared ? (compared, binary.OperatorKind == BinaryOperatorKind.Equals) : null;
-            }
-
-            case IIsPatternOperation { Pattern: IConstantPatternOperation constant } isPattern when IsNull(constant.Value):
-                return Stable(isPattern.Value, depth) is { } isNullTested ? (isNullTested, true) : null;
-            case IIsPatternOperation { Pattern: INegatedPatternOperation { Pattern: IConstantPatternOperation constant } } isPattern when IsNull(constant.Value):
-                return Stable(isPattern.Value, depth) is { } notNullTested ? (notNullTested, false) : null;
+            case { } test when NullTest(test) is var (operand, whenNull):
+                return Stable(operand, depth) is { } nullTested ? (nullTested, whenNull) : null;
             case ILocalReferenceOperation { Local: { Type.SpecialType: SpecialType.System_Boolean } local } when !local.IsRef:
                 // 'var owned = _external is null; ... if (owned)': a local assigned once from a remembered condition.
                 return Read(_analysis.Origins.SingleValue(local), depth + 1);
@@ -207,6 +197,32 @@ internal sealed class ConditionFacts
 
     private static bool? BoolConstant(IOperation operation) =>
         TrackedVariables.Unwrap(operation)?.ConstantValue is { HasValue: true, Value: bool value } ? value : null;
+
+    /// <summary>
+    /// The operand a null test reads, and the outcome that means it is null: <c>x == null</c>, <c>null != x</c>,
+    /// <c>x is null</c>, <c>x is not null</c>, and the graph's own test of <c>x ?? y</c> and <c>x?.M()</c>; null for any
+    /// other condition (a negation is the caller's to undo).
+    /// </summary>
+    public static (IOperation Operand, bool WhenNull)? NullTest(IOperation? condition)
+    {
+        switch (TrackedVariables.Unwrap(condition))
+        {
+            case IIsNullOperation isNull:
+                return (isNull.Operand, true);
+            case IBinaryOperation { OperatorKind: BinaryOperatorKind.Equals or BinaryOperatorKind.NotEquals } binary:
+            {
+                var other = IsNull(binary.RightOperand) ? binary.LeftOperand : IsNull(binary.LeftOperand) ? binary.RightOperand : null;
+                return other is not null ? (other, binary.OperatorKind == BinaryOperatorKind.Equals) : null;
+            }
+
+            case IIsPatternOperation { Pattern: IConstantPatternOperation constant } isPattern when IsNull(constant.Value):
+                return (isPattern.Value, true);
+            case IIsPatternOperation { Pattern: INegatedPatternOperation { Pattern: IConstantPatternOperation constant } } isPattern when IsNull(constant.Value):
+                return (isPattern.Value, false);
+            default:
+                return null;
+        }
+    }
 
     /// <summary>Is <paramref name="operation"/> the constant <c>null</c> (of a reference or nullable type)?</summary>
     public static bool IsNull(IOperation operation) =>

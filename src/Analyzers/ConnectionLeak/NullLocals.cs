@@ -78,25 +78,12 @@ internal sealed class NullLocals
             return null;
         }
 
-        switch (TrackedVariables.Unwrap(condition))
+        if (TrackedVariables.Unwrap(condition) is IUnaryOperation { OperatorKind: UnaryOperatorKind.Not } not)
         {
-            case IUnaryOperation { OperatorKind: UnaryOperatorKind.Not } not:
-                return NullTest(not.Operand, depth + 1) is var (negated, whenNull) ? (negated, !whenNull) : null;
-            case IIsNullOperation isNull:
-                return Read(isNull.Operand) is { } tested ? (tested, true) : null;
-            case IBinaryOperation { OperatorKind: BinaryOperatorKind.Equals or BinaryOperatorKind.NotEquals, OperatorMethod: null } binary:
-            {
-                var other = ConditionFacts.IsNull(binary.RightOperand) ? binary.LeftOperand : ConditionFacts.IsNull(binary.LeftOperand) ? binary.RightOperand : null;
-                return other is not null && Read(other) is { } compared ? (compared, binary.OperatorKind == BinaryOperatorKind.Equals) : null;
-            }
-
-            case IIsPatternOperation { Pattern: IConstantPatternOperation constant } isPattern when ConditionFacts.IsNull(constant.Value):
-                return Read(isPattern.Value) is { } isNullTested ? (isNullTested, true) : null;
-            case IIsPatternOperation { Pattern: INegatedPatternOperation { Pattern: IConstantPatternOperation constant } } isPattern when ConditionFacts.IsNull(constant.Value):
-                return Read(isPattern.Value) is { } notNullTested ? (notNullTested, false) : null;
-            default:
-                return null;
+            return NullTest(not.Operand, depth + 1) is var (negated, whenNull) ? (negated, !whenNull) : null;
         }
+
+        return ConditionFacts.NullTest(condition) is var (operand, isNullWhen) && Read(operand) is { } tested ? (tested, isNullWhen) : null;
     }
 
     /// <summary>The local <paramref name="operand"/> reads, also through a flow capture that captures only it.</summary>
