@@ -29,7 +29,20 @@ internal sealed class NullLocals
         _analysis = analysis;
     }
 
-    private Dictionary<ILocalSymbol, int> Indexes => _indexes ??= FindLocals();
+    private Dictionary<ILocalSymbol, int> Indexes => _indexes ??= Load();
+
+    private Dictionary<ILocalSymbol, int> Load()
+    {
+        var known = _analysis.Context.NullLocals;
+        if (!known.TryGetValue(_analysis.Graph, out var found))
+        {
+            found = (FindLocals(), _untracked);
+            known.Add(_analysis.Graph, found);
+        }
+
+        _untracked = found.Untracked;
+        return found.Indexes;
+    }
 
     /// <summary>The state after <paramref name="local"/> is assigned <paramref name="value"/>: known null when it is the constant null, not known otherwise.</summary>
     public PathState Set(PathState state, ILocalSymbol local, IOperation value)
