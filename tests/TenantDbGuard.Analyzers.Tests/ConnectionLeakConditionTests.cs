@@ -809,6 +809,7 @@ public sealed class ConnectionLeakConditionTests
         {
             PooledConnection? Find() => null;
             void Fill(ref PooledConnection? c) { }
+            void Peek(PooledConnection? c) { }
 
             int M(Pool pool, Pool spare, bool flag, object o)
             {
@@ -841,6 +842,7 @@ public sealed class ConnectionLeakConditionTests
     [InlineData("if (flag) last = spare.GetConnection(); last?.Release(); last = null;", "(last ?? conn).Release();")]
     [InlineData("last = default;", "(last ?? conn).Release();")]
     [InlineData("last = (PooledConnection?)null;", "(last ?? conn).Release();")]
+    [InlineData("Peek(last);", "(last ?? conn).Release();")]
     public Task Released_through_a_choice_whose_other_side_the_path_left_null_is_not_reported(string assignments, string release) =>
         Verify.VerifyAnalyzerAsync(ReleasedThroughChoice(assignments, release).Replace("{|#0:pool.GetConnection()|}", "pool.GetConnection()"));
 
@@ -856,9 +858,12 @@ public sealed class ConnectionLeakConditionTests
     [InlineData("last = null; last = Find();", "if (last == null) conn.Release();")]
     [InlineData("", "if (last != null) conn.Release();")]
     [InlineData("", "if (other == null) { } else { conn.Release(); }")]
+    [InlineData("ref var alias = ref last; alias = Find();", "(last ?? conn).Release();")]
+    [InlineData("System.Action set = () => last = Find(); System.Action nothing = () => { }; set();", "(last ?? conn).Release();")]
+    [InlineData("void Set() => last = Find(); Set();", "(last ?? conn).Release();")]
     public Task Released_through_a_choice_whose_other_side_may_be_set_is_reported(string assignments, string release) =>
         Verify.VerifyAnalyzerAsync(ReleasedThroughChoice(assignments, release),
-            Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 16"));
+            Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 17"));
 
     [Fact]
     public Task A_local_of_the_enclosing_method_left_null_in_a_lambda_may_be_set_by_the_method_meanwhile() => Verify.VerifyAnalyzerAsync("""

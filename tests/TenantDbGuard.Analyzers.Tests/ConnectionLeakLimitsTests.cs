@@ -1,3 +1,4 @@
+using System.Linq;
 using System.Text;
 using TenantDbGuard.Analyzers.ConnectionLeak;
 using System.Threading.Tasks;
@@ -170,6 +171,87 @@ public sealed class ConnectionLeakLimitsTests
 
         var source = "#nullable enable\nusing Prelude;\n\nclass C\n{\n    void M(Pool pool)\n    {\n" + body + "    }\n}\n";
         return Verify.VerifyAnalyzerAsync(source);
+    }
+
+    [Fact]
+    public Task Null_locals_released_flags_and_remembered_conditions_in_one_method_keep_to_their_own_state()
+    {
+        // Every kind of path state at once, each past what one word of it holds: 16 locals left null (15 followed, the
+        // 16th not), 10 released flags and 6 remembered ownership tests, and one leak among them that must be found
+        // with its own message. A state bit shared between two kinds would prune a real path or follow a false one.
+        var body = new StringBuilder();
+        var parameters = new StringBuilder("Pool pool");
+        for (var i = 0; i < 16; i++)
+        {
+            body.Append($$"""
+                        PooledConnection? cached{{i}} = null;
+                        var n{{i}} = pool.GetConnection();
+                        try
+                        {
+                            n{{i}}.Execute("select {{i}}");
+                        }
+                        finally
+                        {
+                            (cached{{i}} ?? n{{i}}).Release();
+                        }
+
+                """);
+        }
+
+        for (var i = 0; i < 10; i++)
+        {
+            body.Append($$"""
+                        var f{{i}} = pool.GetConnection();
+                        var released{{i}} = false;
+                        try
+                        {
+                            f{{i}}.Execute("select {{i}}");
+                            f{{i}}.Release();
+                            released{{i}} = true;
+                        }
+                        finally
+                        {
+                            if (!released{{i}})
+                            {
+                                f{{i}}.Release();
+                            }
+                        }
+
+                """);
+        }
+
+        for (var i = 0; i < 6; i++)
+        {
+            parameters.Append($", PooledConnection? shared{i}");
+            // The last one releases under the opposite test: a leak that a remembered condition must keep in view.
+            var acquire = i == 5 ? "{|#1:pool.GetConnection()|}" : "pool.GetConnection()";
+            var test = i == 5 ? "!=" : "==";
+            body.Append($$"""
+                        var s{{i}} = shared{{i}} ?? {{acquire}};
+                        try
+                        {
+                            s{{i}}.Execute("select {{i}}");
+                        }
+                        finally
+                        {
+                            if (shared{{i}} {{test}} null)
+                            {
+                                s{{i}}.Release();
+                            }
+                        }
+
+                """);
+        }
+
+        // The leak comes last: an acquisition whose own paths test the 16th local is not reported at all.
+        body.Append("        var leaked = {|#0:pool.GetConnection()|};\n        leaked.Execute(\"select 0\");\n        leaked.Release();\n");
+        var source = "#nullable enable\nusing Prelude;\n\nclass C\n{\n    void M(" + parameters + ")\n    {\n" + body + "    }\n}\n";
+        var leakLine = source.Split('\n').ToList().FindIndex(line => line.Contains("leaked.Execute", StringComparison.Ordinal)) + 1;
+        var lastLine = source.Split('\n').ToList().FindLastIndex(line => line.Contains("leaked.Release()", StringComparison.Ordinal)) + 1;
+        return Verify.VerifyAnalyzerAsync(
+            source,
+            Verify.Diagnostic().WithLocation(0).WithArguments("'leaked'", $"if an exception is thrown at line {leakLine}"),
+            Verify.Diagnostic().WithLocation(1).WithArguments("'s5'", $"on the path that leaves the method after line {lastLine}"));
     }
 
     [Fact]
