@@ -50,8 +50,8 @@ internal readonly struct PathState : IEquatable<PathState>
 
     /// <summary>
     /// The flags known on this path: bit i when flag i is true, bit 32 + i when it is false (0-15: 'released' flags,
-    /// 16-23: remembered conditions), and <see cref="ThrownAfterRelease"/>. A method with more of either gives up where
-    /// it tests one the state has no room for.
+    /// 16-23: remembered conditions), the locals known null (bits 24-30 and 56-63, see <see cref="NullLocals"/>), and
+    /// <see cref="ThrownAfterRelease"/>. A method with more of any gives up where it tests one the state has no room for.
     /// </summary>
     public ulong Flags { get; }
 
