@@ -71,10 +71,8 @@ internal static class GuardCalls
         TrackedVariables.Unwrap(operation) switch
         {
             IUnaryOperation { OperatorKind: UnaryOperatorKind.Not } not => IsNullTest(not.Operand),
-            IBinaryOperation { OperatorKind: BinaryOperatorKind.Equals or BinaryOperatorKind.NotEquals } binary =>
-                ConditionFacts.IsNull(binary.LeftOperand) || ConditionFacts.IsNull(binary.RightOperand),
-            IIsPatternOperation or IIsNullOperation => true,
-            _ => false,
+            IIsPatternOperation => true,
+            var test => ConditionFacts.NullTest(test) is not null,
         };
 
     /// <summary>The ordinal of the bool parameter the body tests, when every statement is <c>if (!p) throw ...;</c>.</summary>
