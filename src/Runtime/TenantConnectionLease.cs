@@ -93,7 +93,6 @@ public sealed class TenantConnectionLease : IAsyncDisposable, IDisposable
         }
     }
 
-
     /// <summary>
     /// Notes a statement that code sends through a <see cref="TenantDbConnection"/> on this lease: one that can leave what
     /// the server's reset keeps (see <see cref="KeptState"/>) has that cleared before the session's reset.
@@ -105,6 +104,7 @@ public sealed class TenantConnectionLease : IAsyncDisposable, IDisposable
             _physical.MayHoldKeptState = true;
         }
     }
+
     /// <summary>The tenant whose database the connection is open on: the key of its row in the tenants table, whatever
     /// spelling was asked for (<c>(master)</c> for the master database).</summary>
     public string TenantKey { get; }

@@ -947,7 +947,7 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
         try
         {
             (physical, connection, useSql) = await _broker.AcquireAsync(target, !waitOnly && (forConnection || streaming || cancellationToken.CanBeCanceled), exposed, deferUse: !exposed && !keptState && target.Key != MasterKey, cancellationToken).ConfigureAwait(false);
-            if (exposed && !forConnection || keptState)
+            if ((exposed && !forConnection) || keptState)
             {
                 // The statements of a TenantDbConnection's lease all go through its commands, which note them.
                 physical.MayHoldKeptState = true;

@@ -41,7 +41,6 @@ internal sealed class PhysicalConnection : IAsyncDisposable
 {
     private const string KillConnectionSql = "KILL CONNECTION ";
     private const string KillQuerySql = "KILL QUERY ";
-    private const string ClearFoundRows = ";SELECT 0 FROM DUAL WHERE 0";
 
     private readonly MySqlDataSource _dataSource;
     private readonly WeakReference<MySqlConnection?> _lent = new(null);
@@ -161,7 +160,7 @@ internal sealed class PhysicalConnection : IAsyncDisposable
             // outside the budget. This statement is short; the caller's cancellation is checked after it. The batch
             // also sets what FOUND_ROWS() reports to 0, which the reset keeps from an earlier lease (a helper's batch
             // cannot: the empty result would come first; a helper whose SQL may read it gets this batch instead).
-            var command = new MySqlCommand(useSql + ClearFoundRows, connection);
+            var command = new MySqlCommand(useSql + ";" + SessionProfile.ClearFoundRows, connection);
             await using (command.ConfigureAwait(false))
             {
                 await command.ExecuteNonQueryAsync(CancellationToken.None).ConfigureAwait(false);
@@ -383,19 +382,20 @@ internal sealed class PhysicalConnection : IAsyncDisposable
 
     private async Task<bool> ResetAsync(MySqlConnection connection)
     {
-        await ResetAsync(connection, await Server.GetProfileAsync(connection).ConfigureAwait(false)).ConfigureAwait(false);
+        await ResetAsync(connection, profile: null).ConfigureAwait(false);
         return true;
     }
 
     /// <summary>
     /// Resets the session; first, when a lease may have left what the server's reset keeps (<see cref="MayHoldKeptState"/>),
-    /// clears that (see <see cref="SessionProfile.Scrub"/>). Throws when the session holds what no reset may hand on (an
-    /// XA transaction): the caller closes it.
+    /// clears that (see <see cref="SessionProfile.Scrub"/>; the server's <paramref name="profile"/> is read only then, when
+    /// not given). Throws when the session holds what no reset may hand on (an XA transaction): the caller closes it.
     /// </summary>
-    private async Task ResetAsync(MySqlConnection connection, SessionProfile profile)
+    private async Task ResetAsync(MySqlConnection connection, SessionProfile? profile)
     {
         if (MayHoldKeptState)
         {
+            profile ??= await Server.GetProfileAsync(connection).ConfigureAwait(false);
             var scrub = new MySqlCommand(profile.Scrub, connection);
             await using (scrub.ConfigureAwait(false))
             {

@@ -238,6 +238,9 @@ internal sealed class TenantTarget
 /// <summary>What a server's sessions need restored when a lease starts; see <see cref="ServerPool.GetProfileAsync"/>.</summary>
 internal sealed class SessionProfile
 {
+    /// <summary>A statement that sets what <c>FOUND_ROWS()</c> reports to 0 (any <c>SELECT</c> sets it; this one returns no row).</summary>
+    public const string ClearFoundRows = "SELECT 0 FROM DUAL WHERE 0";
+
     private SessionProfile(string prefix, string scrub)
     {
         Prefix = prefix;
@@ -249,7 +252,8 @@ internal sealed class SessionProfile
     public string Prefix { get; }
 
     /// <summary>
-    /// The batch sent before every reset, for what the server's reset (<c>COM_RESET_CONNECTION</c>) leaves as it was:
+    /// The batch sent before a reset after a lease that may have left what the server's reset (<c>COM_RESET_CONNECTION</c>)
+    /// leaves as it was (see <see cref="KeptState"/>):
     /// an XA transaction (its <c>ROLLBACK</c> fails with <c>XAER_RMFAIL</c>, and the session is closed instead: MariaDB's
     /// reset detaches a prepared one but leaves the session unable to use InnoDB), the current role (put back to the
     /// one the session opened with), the count <c>FOUND_ROWS()</c> reports and the profiling history (emptied).
@@ -322,8 +326,7 @@ internal sealed class SessionProfile
                 }
             }
 
-            // Any SELECT sets what FOUND_ROWS() reports; this one, to 0.
-            scrub += "SELECT 0 FROM DUAL WHERE 0;";
+            scrub += ClearFoundRows + ";";
             // Only where the session may set both (a scrub that fails closes the session it was for).
             if ((await TryReadAsync(connection, "SET profiling = @@profiling, profiling_history_size = @@profiling_history_size").ConfigureAwait(false)).Supported)
             {
