@@ -21,6 +21,10 @@ public sealed class KeptStateTests
     [InlineData("CALL archive_orders(@cutoff)")]
     [InlineData("SELECT FOUND_ROWS()")]
     [InlineData("PREPARE s FROM 'SET ROLE admin'; EXECUTE s")]
+    [InlineData("XA/**/START 'x'")]
+    [InlineData("SET /* for the report */ ROLE reporting")]
+    [InlineData("SET\n\tROLE reporting")]
+    [InlineData("/*!80000 SET ROLE reporting */")]
     public void Sql_that_can_leave_or_read_what_the_reset_keeps_is_recognised(string sql) => Assert.True(KeptState.Touches(sql));
 
     [Theory]

@@ -17,7 +17,7 @@ internal static class KeptState
     private static readonly string[] Words = ["XA", "ROLE", "PROFILING", "CALL", "FOUND_ROWS"];
 
     private static readonly Regex Statement = new(
-        @"\bXA\s|\bSET\s+ROLE\b(?!\s*=)|\bPROFILING\b|\bCALL\b|\bFOUND_ROWS\b",
+        @"\bXA\b|\bSET\b(?:\s|/\*[\s\S]*?\*/)+ROLE\b(?!\s*=)|\bPROFILING\b|\bCALL\b|\bFOUND_ROWS\b",
         RegexOptions.IgnoreCase | RegexOptions.CultureInvariant | RegexOptions.Compiled,
         TimeSpan.FromSeconds(1));
 
