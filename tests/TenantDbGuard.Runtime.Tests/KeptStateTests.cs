@@ -38,4 +38,14 @@ public sealed class KeptStateTests
     [InlineData("SELECT recall, callback_url FROM hooks")]
     [InlineData("INSERT INTO profiling_runs (name) VALUES ('x')")]
     public void Sql_that_cannot_is_not(string? sql) => Assert.False(KeptState.Touches(sql));
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_long_text_of_unclosed_comments_is_read_without_error(bool endsWithRole)
+    {
+        // Every SET followed by an unclosed comment could make the pattern scan to the end of the text again.
+        var sql = string.Concat(System.Linq.Enumerable.Repeat("SET /* ", 60_000)) + (endsWithRole ? "*/ ROLE admin" : string.Empty);
+        Assert.Equal(endsWithRole, KeptState.Touches(sql));
+    }
 }
