@@ -1,3 +1,4 @@
+using Microsoft.CodeAnalysis;
 using TenantDbGuard.Analyzers.Tests.FixExecution;
 using TenantDbGuard.Analyzers.Tests.Verifiers;
 using Verify = TenantDbGuard.Analyzers.Tests.Verifiers.CSharpCodeFixVerifier<
@@ -221,6 +222,211 @@ public sealed class ConnectionLeakCodeFixStatementsTests
             }
         }
         """, ReleaseInFinally);
+
+    // ---------------------------------------------------------------- a statement split over lines
+
+    [Fact]
+    public Task The_first_statement_moved_into_the_try_keeps_its_continuation_lines_under_it() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, bool b)
+            {
+                var conn = [|pool.GetConnection()|];
+
+                var n = conn.Execute(
+                    "delete from queue " +
+                    "where done = 1");
+                if (b) return 0;
+                conn.Release();
+                return n;
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, bool b)
+            {
+                var conn = pool.GetConnection();
+
+                try
+                {
+                    var n = conn.Execute(
+                        "delete from queue " +
+                        "where done = 1");
+                    if (b) return 0;
+                    return n;
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """, ReleaseInFinally);
+
+    [Fact]
+    public Task The_first_statement_moved_into_the_try_of_a_release_on_failure_keeps_its_continuation_lines_under_it() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            PooledConnection M(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                conn.Execute(
+                    "delete from queue " +
+                    "where done = 1");
+                return conn;
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            PooledConnection M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    conn.Execute(
+                        "delete from queue " +
+                        "where done = 1");
+                    return conn;
+                }
+                catch
+                {
+                    conn.Release();
+                    throw;
+                }
+            }
+        }
+        """, DisposeOnFailure);
+
+    [Fact]
+    public Task The_first_top_level_statement_moved_into_the_try_keeps_its_continuation_lines_under_it()
+    {
+        var test = Verify.CreateTest("""
+            using Prelude;
+
+            var pool = new Pool();
+            var conn = [|pool.GetConnection()|];
+            var n = conn.Execute(
+                "delete from queue " +
+                "where done = 1");
+            if (n > 3) return;
+            conn.Release();
+            """, """
+            using Prelude;
+
+            var pool = new Pool();
+            var conn = pool.GetConnection();
+            try
+            {
+                var n = conn.Execute(
+                    "delete from queue " +
+                    "where done = 1");
+                if (n > 3) return;
+            }
+            finally
+            {
+                conn.Release();
+            }
+            """, ReleaseInFinally);
+        test.TestState.OutputKind = OutputKind.ConsoleApplication;
+        test.FixedState.OutputKind = OutputKind.ConsoleApplication;
+        return test.RunAsync();
+    }
+
+    [Fact]
+    public Task A_discarded_connection_given_a_local_keeps_the_statements_continuation_lines_under_it() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool, bool b)
+            {
+                if (b)
+                    [|pool.GetConnection()|].Execute(
+                        "delete from queue " +
+                        "where done = 1");
+                [|pool.GetConnection()|].Execute(
+                    "delete from queue " +
+                    "where done = 1");
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool, bool b)
+            {
+                if (b)
+                {
+                    var connection = pool.GetConnection();
+                    try
+                    {
+                        connection.Execute(
+                            "delete from queue " +
+                            "where done = 1");
+                    }
+                    finally
+                    {
+                        connection.Release();
+                    }
+                }
+
+                var connection2 = pool.GetConnection();
+                try
+                {
+                    connection2.Execute(
+                        "delete from queue " +
+                        "where done = 1");
+                }
+                finally
+                {
+                    connection2.Release();
+                }
+            }
+        }
+        """, ReleaseInFinally);
+
+    [Fact]
+    public Task A_discarded_connection_given_a_using_local_keeps_the_statements_continuation_lines_under_it() => Verify.VerifyCodeFixAsync("""
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        class C
+        {
+            async Task<int> M(MySqlDataSource ds)
+            {
+                // Ping first.
+                (await [|ds.OpenConnectionAsync()|]).Ping(
+                    );
+                return 1;
+            }
+        }
+        """, """
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        class C
+        {
+            async Task<int> M(MySqlDataSource ds)
+            {
+                // Ping first.
+                await using var connection = await ds.OpenConnectionAsync();
+                connection.Ping(
+                    );
+                return 1;
+            }
+        }
+        """, UseUsing);
 
     // ---------------------------------------------------------------- what gives the local a new value
 

@@ -91,7 +91,7 @@ internal static class DisposeOnFailureFix
                 }
             }
 
-            var tryStatement = TryStatement(Block(body), SingletonList(CatchClause().WithBlock(Block(release, ThrowStatement()))), null)
+            var tryStatement = TryStatement(Statements.MovedInto(body, statements), SingletonList(CatchClause().WithBlock(Block(release, ThrowStatement()))), null)
                 .WithAdditionalAnnotations(Formatter.Annotation);
             var list = block.Statements.Take(start).ToList();
             list.AddRange(Statements.Declarations(model, hoisted.Values, region.Acquiring.SpanStart).Select(d => d.WithAdditionalAnnotations(Formatter.Annotation)));

@@ -31,14 +31,19 @@ internal static class IntroduceLocalFix
         }
 
         var name = Statements.UniqueName(model, statement.SpanStart, BaseName);
-        var rewrittenStatement = statement.ReplaceNode(value, IdentifierName(name).WithTriviaFrom(value)).WithoutLeadingTrivia();
+        // The statement keeps its indentation and starts a line of its own: the formatter then moves the lines it
+        // continues on (a call split over several lines) by as much as its first line.
+        var leading = statement.GetLeadingTrivia();
+        var indentation = leading.Count > 0 && leading[leading.Count - 1].IsKind(SyntaxKind.WhitespaceTrivia) ? TriviaList(leading[leading.Count - 1]) : TriviaList();
+        var lineEnd = statement.DescendantTrivia().FirstOrDefault(t => t.IsKind(SyntaxKind.EndOfLineTrivia));
+        var rewrittenStatement = statement.ReplaceNode(value, IdentifierName(name).WithTriviaFrom(value)).WithLeadingTrivia(indentation);
         var usingKind = UsingInstead(chooser, type, statement);
         List<StatementSyntax> replacement;
         var followers = new List<StatementSyntax>();
         LeakFix Fix(System.Func<SyntaxNode, SyntaxNode> apply) => usingKind == UsingKind.None ? LeakFix.ReleaseInFinally(apply) : LeakFix.UseUsing(usingKind == UsingKind.Async, apply);
         if (usingKind != UsingKind.None && statement.Parent is BlockSyntax)
         {
-            replacement = new List<StatementSyntax> { Declaration(name, value, usingKind), rewrittenStatement };
+            replacement = new List<StatementSyntax> { EndingItsLine(Declaration(name, value, usingKind), lineEnd), rewrittenStatement };
         }
         else
         {
@@ -54,7 +59,7 @@ internal static class IntroduceLocalFix
                 : new List<StatementSyntax>();
             var tryBody = new List<StatementSyntax> { rewrittenStatement };
             tryBody.AddRange(followers);
-            replacement = new List<StatementSyntax> { Declaration(name, value, UsingKind.None), TryStatement(Block(tryBody), default, FinallyClause(Block(release))) };
+            replacement = new List<StatementSyntax> { Declaration(name, value, UsingKind.None), TryStatement(Statements.MovedInto(tryBody, new[] { statement }), default, FinallyClause(Block(release))) };
         }
 
         replacement[0] = replacement[0].WithLeadingTrivia(statement.GetLeadingTrivia());
@@ -137,6 +142,9 @@ internal static class IntroduceLocalFix
         var disposes = ReleaseChooser.IsDispose(chooser.ChooseFor(type, IdentifierName(BaseName), position, ReleaseNeeds.None));
         return disposes && chooser.HasUsingDeclarations ? chooser.UsingFor(type, position) : UsingKind.None;
     }
+
+    private static StatementSyntax EndingItsLine(StatementSyntax statement, SyntaxTrivia lineEnd) =>
+        statement.WithTrailingTrivia(lineEnd.IsKind(SyntaxKind.EndOfLineTrivia) ? lineEnd : ElasticCarriageReturnLineFeed);
 
     private static LocalDeclarationStatementSyntax Declaration(string name, ExpressionSyntax value, UsingKind usingKind)
     {

@@ -120,10 +120,9 @@ internal static class ReleaseInFinallyFix
                     var leading = body[0].GetLeadingTrivia();
                     var prefix = leading.TakeWhile(t => t.IsKind(SyntaxKind.EndOfLineTrivia) || t.IsKind(SyntaxKind.WhitespaceTrivia)).ToList();
                     blankLines = TriviaList(prefix.Where(t => t.IsKind(SyntaxKind.EndOfLineTrivia)));
-                    body[0] = body[0].WithLeadingTrivia(leading.Skip(prefix.Count));
                 }
 
-                tryStatement = TryStatement(Block(body), default, FinallyClause(Block(release)))
+                tryStatement = TryStatement(Statements.MovedInto(body, statements), default, FinallyClause(Block(release)))
                     .WithLeadingTrivia(blankLines)
                     .WithTrailingTrivia(Statements.LineEnds(statements[statements.Count - 1].GetTrailingTrivia()));
                 replaced = statements.Count;
@@ -197,7 +196,7 @@ internal static class ReleaseInFinallyFix
         {
             var currentUnit = (CompilationUnitSyntax)root;
             var body = statements.Select(s => Statements.RemoveReleases(s, releases, release)).Where(s => s is not null).SelectMany(s => Statements.WithoutBareTry(s!)).ToList();
-            var tryStatement = TryStatement(Block(body), default, FinallyClause(Block(release)))
+            var tryStatement = TryStatement(Statements.MovedInto(body, statements), default, FinallyClause(Block(release)))
                 .WithLeadingTrivia(SyntaxTriviaList.Empty)
                 .WithTrailingTrivia(Statements.LineEnds(statements[statements.Count - 1].GetTrailingTrivia()))
                 .WithAdditionalAnnotations(Formatter.Annotation);

@@ -593,6 +593,28 @@ internal static class Statements
     /// </summary>
     public static SyntaxTriviaList LineEnds(SyntaxTriviaList trailing) => TriviaList(trailing.Where(t => t.IsKind(SyntaxKind.EndOfLineTrivia)));
 
+    /// <summary>
+    /// A new block around statements that move into it (a <c>try</c>'s), laid out before formatting as the formatter
+    /// needs: the open brace ends its line and the first statement starts a line of its own with its own indentation,
+    /// without the blank lines above it. The formatter moves a statement's continuation lines (the rest of a call split
+    /// over several lines) by as much as it moves the statement's first line: a first statement left on the brace's
+    /// line, or with no indentation, had them moved too far.
+    /// </summary>
+    public static BlockSyntax MovedInto(List<StatementSyntax> body, IEnumerable<SyntaxNode> original)
+    {
+        var lineEnd = original.SelectMany(s => s.DescendantTrivia()).FirstOrDefault(t => t.IsKind(SyntaxKind.EndOfLineTrivia));
+        var openBrace = Token(TriviaList(), SyntaxKind.OpenBraceToken, TriviaList(lineEnd.IsKind(SyntaxKind.EndOfLineTrivia) ? lineEnd : ElasticCarriageReturnLineFeed));
+        if (body.Count > 0)
+        {
+            var leading = body[0].GetLeadingTrivia();
+            var layout = leading.TakeWhile(t => t.IsKind(SyntaxKind.EndOfLineTrivia) || t.IsKind(SyntaxKind.WhitespaceTrivia)).Count();
+            var indentation = layout > 0 && leading[layout - 1].IsKind(SyntaxKind.WhitespaceTrivia) ? layout - 1 : layout;
+            body = new List<StatementSyntax>(body) { [0] = body[0].WithLeadingTrivia(leading.Skip(indentation)) };
+        }
+
+        return Block(openBrace, List(body), Token(SyntaxKind.CloseBraceToken));
+    }
+
     public static bool HasCommentsOrDirectives(SyntaxTriviaList trivia) =>
         trivia.Any(t => t.IsKind(SyntaxKind.SingleLineCommentTrivia) || t.IsKind(SyntaxKind.MultiLineCommentTrivia) || t.IsDirective);
 
