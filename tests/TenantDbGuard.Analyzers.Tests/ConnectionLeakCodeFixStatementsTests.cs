@@ -343,6 +343,46 @@ public sealed class ConnectionLeakCodeFixStatementsTests
     }
 
     [Fact]
+    public Task A_statement_that_shared_the_acquisitions_line_moves_into_the_try_on_a_line_of_its_own() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, bool b)
+            {
+                var conn = [|pool.GetConnection()|]; var n = conn.Execute(
+                    "delete from queue " +
+                    "where done = 1");
+                if (b) return 0;
+                conn.Release();
+                return n;
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, bool b)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    var n = conn.Execute(
+                        "delete from queue " +
+                        "where done = 1");
+                    if (b) return 0;
+                    return n;
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """, ReleaseInFinally);
+
+    [Fact]
     public Task A_discarded_connection_given_a_local_keeps_the_statements_continuation_lines_under_it() => Verify.VerifyCodeFixAsync("""
         using Prelude;
 

@@ -122,6 +122,13 @@ internal static class ReleaseInFinallyFix
                     blankLines = TriviaList(prefix.Where(t => t.IsKind(SyntaxKind.EndOfLineTrivia)));
                 }
 
+                if (blankLines.Count == 0 && start > 0 && !block.Statements[start - 1].GetTrailingTrivia().Any(t => t.IsKind(SyntaxKind.EndOfLineTrivia))
+                    && statements.SelectMany(s => s.DescendantTrivia()).FirstOrDefault(t => t.IsKind(SyntaxKind.EndOfLineTrivia)) is { RawKind: (int)SyntaxKind.EndOfLineTrivia } lineEnd)
+                {
+                    // The try starts a line of its own, also after a statement that did not end its line.
+                    blankLines = TriviaList(lineEnd);
+                }
+
                 tryStatement = TryStatement(Statements.MovedInto(body, statements), default, FinallyClause(Block(release)))
                     .WithLeadingTrivia(blankLines)
                     .WithTrailingTrivia(Statements.LineEnds(statements[statements.Count - 1].GetTrailingTrivia()));

@@ -609,10 +609,32 @@ internal static class Statements
             var leading = body[0].GetLeadingTrivia();
             var layout = leading.TakeWhile(t => t.IsKind(SyntaxKind.EndOfLineTrivia) || t.IsKind(SyntaxKind.WhitespaceTrivia)).Count();
             var indentation = layout > 0 && leading[layout - 1].IsKind(SyntaxKind.WhitespaceTrivia) ? layout - 1 : layout;
-            body = new List<StatementSyntax>(body) { [0] = body[0].WithLeadingTrivia(leading.Skip(indentation)) };
+            var own = leading.Skip(indentation);
+            if (indentation == layout && layout == leading.Count && original.FirstOrDefault() is { } first && LineIndentation(first) is { } lineIndentation)
+            {
+                // It shared its line with the statement before it ('var c = Get(); var n = c.Execute(...'): the
+                // indentation of that line.
+                own = new[] { lineIndentation };
+            }
+
+            body = new List<StatementSyntax>(body) { [0] = body[0].WithLeadingTrivia(own) };
         }
 
         return Block(openBrace, List(body), Token(SyntaxKind.CloseBraceToken));
+    }
+
+    /// <summary>The whitespace that starts the line <paramref name="node"/> starts on, if any.</summary>
+    private static SyntaxTrivia? LineIndentation(SyntaxNode node)
+    {
+        var text = node.SyntaxTree.GetText();
+        var line = text.Lines.GetLineFromPosition(node.SpanStart);
+        var end = line.Start;
+        while (end < line.End && text[end] is ' ' or '\t')
+        {
+            end++;
+        }
+
+        return end > line.Start ? Whitespace(text.ToString(new Microsoft.CodeAnalysis.Text.TextSpan(line.Start, end - line.Start))) : null;
     }
 
     public static bool HasCommentsOrDirectives(SyntaxTriviaList trivia) =>
