@@ -21,7 +21,8 @@ internal sealed class ConditionRefinement
     public PathState? Refine(PathState config, IOperation condition, bool outcome)
     {
         if (config.Status is ResourceStatus.Held or ResourceStatus.Released
-            && (_analysis.Flags.IsUntracked(condition) || _analysis.Nulls.IsUntracked(config, condition)))
+            && (_analysis.Flags.IsUntracked(condition) || _analysis.Nulls.IsUntracked(config, condition)
+                || _analysis.Flags.IsSetWhereTheResourceIsNamed(condition, config, _analysis.Variables)))
         {
             // Both branches would be followed, one of them against what the path did: no report rather than a false one.
             _analysis.GiveUp();

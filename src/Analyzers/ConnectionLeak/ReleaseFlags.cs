@@ -21,6 +21,7 @@ internal sealed class ReleaseFlags
     private Dictionary<ILocalSymbol, int>? _flagIndexes;
     private HashSet<ILocalSymbol>? _untracked;
     private Dictionary<IMethodSymbol, (ILocalSymbol Flag, bool Value)>? _setters;
+    private Dictionary<ILocalSymbol, List<SyntaxNode>>? _setInClosures;
 
     public ReleaseFlags(ControlFlowGraph graph)
     {
@@ -93,6 +94,43 @@ internal sealed class ReleaseFlags
         return TestedLocal(condition) is { } local && _untracked.Contains(local);
     }
 
+    /// <summary>
+    /// Does a write of <paramref name="name"/> in <paramref name="closure"/> set the captured variable by the time the
+    /// function returns? Not when the function declares a variable of that name (the write is to its own), nor when it
+    /// is <c>async</c> (the write may come after the caller went on).
+    /// </summary>
+    private static bool SetsCapturedNow(SyntaxNode closure, string name)
+    {
+        if (closure is AnonymousFunctionExpressionSyntax { AsyncKeyword.RawKind: not 0 } || closure is LocalFunctionStatementSyntax local && local.Modifiers.Any(SyntaxKind.AsyncKeyword))
+        {
+            return false;
+        }
+
+        foreach (var node in closure.DescendantNodesAndSelf())
+        {
+            var declared = node switch
+            {
+                VariableDeclaratorSyntax declarator => declarator.Identifier,
+                ParameterSyntax parameter => parameter.Identifier,
+                SingleVariableDesignationSyntax designation => designation.Identifier,
+                ForEachStatementSyntax forEach => forEach.Identifier,
+                CatchDeclarationSyntax catchDeclaration => catchDeclaration.Identifier,
+                _ => default,
+            };
+            if (declared.ValueText == name)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>Is the name assigned there (<c>x = ...</c>, <c>x |= ...</c>, <c>ref x</c>, <c>out x</c>)?</summary>
+    private static bool IsWritten(IdentifierNameSyntax name) =>
+        name.Parent is AssignmentExpressionSyntax assignment && assignment.Left == name
+        || name.Parent is ArgumentSyntax argument && !argument.RefKindKeyword.IsKind(SyntaxKind.None);
+
     /// <summary>The local a condition tests: <c>released</c>, <c>!released</c>, <c>released == false</c>, ...</summary>
     private static ILocalSymbol? TestedLocal(IOperation? condition)
     {
@@ -119,12 +157,61 @@ internal sealed class ReleaseFlags
     /// from a lambda; at most <see cref="MaxFlags"/>, so that flags cannot multiply the configurations without bound
     /// (the others are untracked: <see cref="IsUntracked"/>).
     /// </summary>
-    private Dictionary<ILocalSymbol, int> FlagIndexes => _flagIndexes ??= FindFlags(_graph, out _untracked, out _setters);
+    private Dictionary<ILocalSymbol, int> FlagIndexes => _flagIndexes ??= FindFlags(_graph, out _untracked, out _setters, out _setInClosures);
 
-    private static Dictionary<ILocalSymbol, int> FindFlags(ControlFlowGraph graph, out HashSet<ILocalSymbol>? untracked, out Dictionary<IMethodSymbol, (ILocalSymbol Flag, bool Value)>? setters)
+    /// <summary>
+    /// Does <paramref name="condition"/> test a flag that a lambda or local function sets (not followed: it may change
+    /// behind the path's back) where that function also names a variable holding the resource on the path of
+    /// <paramref name="state"/>? Such a function may have released it and said so with the flag
+    /// (<c>Action done = () => { conn.Release(); released = true; };</c>), so neither branch can be taken as a leak.
+    /// A flag set by a function that never names the resource (<c>ct.Register(() => cancelled = true)</c>) says nothing
+    /// about it, and both branches are followed.
+    /// </summary>
+    public bool IsSetWhereTheResourceIsNamed(IOperation condition, PathState state, TrackedVariables variables)
+    {
+        _ = FlagIndexes;
+        if (_setInClosures is null || TestedLocal(condition) is not { } local || !_setInClosures.TryGetValue(local, out var closures))
+        {
+            return false;
+        }
+
+        HashSet<string>? holders = null;
+        foreach (var holder in variables.HoldersOf(state))
+        {
+            if (holder is ILocalSymbol or IParameterSymbol)
+            {
+                (holders ??= new HashSet<string>()).Add(((ISymbol)holder).Name);
+            }
+        }
+
+        if (holders is null)
+        {
+            return false;
+        }
+
+        foreach (var closure in closures)
+        {
+            foreach (var node in closure.DescendantNodes())
+            {
+                if (node is IdentifierNameSyntax name && holders.Contains(name.Identifier.ValueText))
+                {
+                    return true;
+                }
+            }
+        }
+
+        return false;
+    }
+
+    private static Dictionary<ILocalSymbol, int> FindFlags(
+        ControlFlowGraph graph,
+        out HashSet<ILocalSymbol>? untracked,
+        out Dictionary<IMethodSymbol, (ILocalSymbol Flag, bool Value)>? setters,
+        out Dictionary<ILocalSymbol, List<SyntaxNode>>? setInClosures)
     {
         untracked = null;
         setters = null;
+        setInClosures = null;
         var flags = new Dictionary<ILocalSymbol, int>(SymbolEqualityComparer.Default);
         HashSet<ILocalSymbol>? tested = null;
         foreach (var block in graph.Blocks)
@@ -203,8 +290,10 @@ internal sealed class ReleaseFlags
         // returns (see AfterCall); that assignment is not a change behind the path's back.
         var setterTargets = FindSetters(graph, closures, delegates, tested, ref setters);
 
-        // A lambda or local function that names the flag may change it behind the path's back.
+        // A lambda or local function that names the flag may change it behind the path's back; those that set it are
+        // remembered (see IsSetWhereTheResourceIsNamed).
         var captured = new HashSet<string>();
+        Dictionary<string, List<SyntaxNode>>? setIn = null;
         if (closures is not null)
         {
             foreach (var closure in closures)
@@ -214,6 +303,16 @@ internal sealed class ReleaseFlags
                     if (identifier is IdentifierNameSyntax name && setterTargets?.Contains(name) != true)
                     {
                         captured.Add(name.Identifier.ValueText);
+                        if (IsWritten(name) && SetsCapturedNow(closure, name.Identifier.ValueText))
+                        {
+                            setIn ??= new Dictionary<string, List<SyntaxNode>>();
+                            if (!setIn.TryGetValue(name.Identifier.ValueText, out var settingIt))
+                            {
+                                setIn.Add(name.Identifier.ValueText, settingIt = new List<SyntaxNode>());
+                            }
+
+                            settingIt.Add(closure);
+                        }
                     }
                 }
             }
@@ -223,6 +322,11 @@ internal sealed class ReleaseFlags
         {
             if (excluded?.Contains(candidate) == true || captured.Contains(candidate.Name))
             {
+                if (excluded?.Contains(candidate) != true && setIn is not null && setIn.TryGetValue(candidate.Name, out var closuresSettingIt))
+                {
+                    (setInClosures ??= new Dictionary<ILocalSymbol, List<SyntaxNode>>(SymbolEqualityComparer.Default)).Add(candidate, closuresSettingIt);
+                }
+
                 continue;
             }
 
