@@ -25,6 +25,10 @@ public sealed class KeptStateTests
     [InlineData("SET /* for the report */ ROLE reporting")]
     [InlineData("SET\n\tROLE reporting")]
     [InlineData("/*!80000 SET ROLE reporting */")]
+    [InlineData("SET -- the report's role\nROLE reporting")]
+    [InlineData("set # the report's role\r\nrole reporting")]
+    [InlineData("EXECUTE IMMEDIATE @statement")]
+    [InlineData("PREPARE s FROM @statement; execute s")]
     public void Sql_that_can_leave_or_read_what_the_reset_keeps_is_recognised(string sql) => Assert.True(KeptState.Touches(sql));
 
     [Theory]
@@ -37,6 +41,9 @@ public sealed class KeptStateTests
     [InlineData("SELECT SQL_CALC_FOUND_ROWS * FROM orders LIMIT 10")]
     [InlineData("SELECT recall, callback_url FROM hooks")]
     [InlineData("INSERT INTO profiling_runs (name) VALUES ('x')")]
+    [InlineData("UPDATE users SET -- the new role\nrole = @role WHERE id = @id")]
+    [InlineData("SET -- role\n@x = 1")]
+    [InlineData("SELECT executed_at FROM jobs")]
     public void Sql_that_cannot_is_not(string? sql) => Assert.False(KeptState.Touches(sql));
 
     [Theory]
