@@ -314,6 +314,27 @@ public sealed class TenantIsolationTests(MariaDbFixture fixture, ITestOutputHelp
         Assert.Equal("none", seen.Item1);
     }
 
+    [Fact]
+    [Trait("Guarantee", "2")]
+    public async Task The_next_tenant_gets_back_the_role_the_users_sessions_start_with()
+    {
+        // The role is put back to the one the session opened with: the user's default role, when it has one.
+        await Server.ExecuteAsync($"CREATE ROLE IF NOT EXISTS tdg_isolation_role; GRANT SELECT ON {MariaDbFixture.MasterDatabase}.* TO tdg_isolation_role; GRANT tdg_isolation_role TO '{MariaDbServer.AppUser}'@'%'; SET DEFAULT ROLE tdg_isolation_role FOR '{MariaDbServer.AppUser}'@'%';");
+        try
+        {
+            await using var db = Server.CreateTenantDatabase(o => o.MaxConnections = 1);
+            var first = await db.ExecuteScalarTenantAsync<long>(Key(0), "SELECT CONNECTION_ID()");
+            Assert.Equal("none", await db.ExecuteScalarTenantAsync<string>(Key(0), "SET ROLE NONE; SELECT COALESCE(CURRENT_ROLE(), 'none')"));
+            var seen = (await db.QueryTenantAsync<(string, long)>(Key(1), "SELECT COALESCE(CURRENT_ROLE(), 'none'), CONNECTION_ID()")).Single();
+            Assert.Equal(first, seen.Item2);
+            Assert.Equal("tdg_isolation_role", seen.Item1);
+        }
+        finally
+        {
+            await Server.ExecuteAsync($"SET DEFAULT ROLE NONE FOR '{MariaDbServer.AppUser}'@'%';");
+        }
+    }
+
     [Theory]
     [Trait("Guarantee", "2")]
     [InlineData(true)]
