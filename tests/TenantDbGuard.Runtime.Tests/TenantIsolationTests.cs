@@ -286,6 +286,57 @@ public sealed class TenantIsolationTests(MariaDbFixture fixture, ITestOutputHelp
 
     [Theory]
     [Trait("Guarantee", "2")]
+    [InlineData("SET -- the report's role\nROLE tdg_isolation_role", "helper")]
+    [InlineData("SET # the report's role\nROLE tdg_isolation_role", "helper")]
+    [InlineData("SET -- the report's role\nROLE tdg_isolation_role", "data source")]
+    [InlineData("EXECUTE IMMEDIATE @statement", "helper")]
+    [InlineData("PREPARE s FROM @statement; EXECUTE s; DEALLOCATE PREPARE s", "data source")]
+    public async Task A_role_a_statement_sets_however_it_is_written_never_reaches_the_next_tenant(string sql, string path)
+    {
+        // A line comment between SET and ROLE, or the statement in a parameter that the server runs as SQL: the runtime
+        // sees neither the words SET ROLE nor the role, and must still clear it.
+        await Server.ExecuteAsync($"CREATE ROLE IF NOT EXISTS tdg_isolation_role; GRANT SELECT ON {MariaDbFixture.MasterDatabase}.* TO tdg_isolation_role; GRANT tdg_isolation_role TO '{MariaDbServer.AppUser}'@'%';");
+        await using var db = Server.CreateTenantDatabase(o => o.MaxConnections = 1);
+        var parameters = new { statement = "SET ROLE tdg_isolation_role" };
+        var first = await db.ExecuteScalarTenantAsync<long>(Key(0), "SELECT CONNECTION_ID()");
+        if (path == "helper")
+        {
+            Assert.Equal("tdg_isolation_role", await db.ExecuteScalarTenantAsync<string>(Key(0), sql + "; SELECT CURRENT_ROLE()", parameters));
+        }
+        else
+        {
+            await using var connection = await db.ForTenant(Key(0)).OpenConnectionAsync();
+            Assert.Equal("tdg_isolation_role", await connection.ExecuteScalarAsync<string>(sql + "; SELECT CURRENT_ROLE()", parameters));
+        }
+
+        var seen = (await db.QueryTenantAsync<(string, long)>(Key(1), "SELECT COALESCE(CURRENT_ROLE(), 'none'), CONNECTION_ID()")).Single();
+        Assert.Equal(first, seen.Item2);
+        Assert.Equal("none", seen.Item1);
+    }
+
+    [Fact]
+    [Trait("Guarantee", "2")]
+    public async Task The_next_tenant_gets_back_the_role_the_users_sessions_start_with()
+    {
+        // The role is put back to the one the session opened with: the user's default role, when it has one.
+        await Server.ExecuteAsync($"CREATE ROLE IF NOT EXISTS tdg_isolation_role; GRANT SELECT ON {MariaDbFixture.MasterDatabase}.* TO tdg_isolation_role; GRANT tdg_isolation_role TO '{MariaDbServer.AppUser}'@'%'; SET DEFAULT ROLE tdg_isolation_role FOR '{MariaDbServer.AppUser}'@'%';");
+        try
+        {
+            await using var db = Server.CreateTenantDatabase(o => o.MaxConnections = 1);
+            var first = await db.ExecuteScalarTenantAsync<long>(Key(0), "SELECT CONNECTION_ID()");
+            Assert.Equal("none", await db.ExecuteScalarTenantAsync<string>(Key(0), "SET ROLE NONE; SELECT COALESCE(CURRENT_ROLE(), 'none')"));
+            var seen = (await db.QueryTenantAsync<(string, long)>(Key(1), "SELECT COALESCE(CURRENT_ROLE(), 'none'), CONNECTION_ID()")).Single();
+            Assert.Equal(first, seen.Item2);
+            Assert.Equal("tdg_isolation_role", seen.Item1);
+        }
+        finally
+        {
+            await Server.ExecuteAsync($"SET DEFAULT ROLE NONE FOR '{MariaDbServer.AppUser}'@'%';");
+        }
+    }
+
+    [Theory]
+    [Trait("Guarantee", "2")]
     [InlineData(true)]
     [InlineData(false)]
     public async Task The_row_count_of_a_plain_helper_query_never_reaches_the_next_tenants_FOUND_ROWS(bool resetSessionOnRelease)

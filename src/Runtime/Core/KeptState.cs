@@ -6,18 +6,21 @@ namespace TenantDbGuard.Core;
 /// <summary>
 /// Which statements can leave in a session what the server's reset (<c>COM_RESET_CONNECTION</c>) keeps, or read it: an
 /// XA transaction, a role made current with <c>SET ROLE</c>, the profiling history, and the count <c>FOUND_ROWS()</c>
-/// reports (a stored routine, called with <c>CALL</c>, may do any of these). A lease that runs such a statement, and any
-/// lease whose statements the runtime does not see (code holds its connection object), has those cleared before the
-/// reset (<see cref="SessionProfile.Scrub"/>), and its <c>USE</c> goes in a batch of its own that also clears
-/// <c>FOUND_ROWS()</c>; every other helper's lease costs no more than the reset.
+/// reports (a stored routine, called with <c>CALL</c>, and a statement run from a string with <c>EXECUTE</c>, may do any
+/// of these). A lease that runs such a statement, and any lease whose statements the runtime does not see (code holds
+/// its connection object), has those cleared before the reset (<see cref="SessionProfile.Scrub"/>), and its <c>USE</c>
+/// goes in a batch of its own that also clears <c>FOUND_ROWS()</c>; every other helper's lease costs no more than the
+/// reset.
 /// </summary>
 internal static class KeptState
 {
     // A cheap look for the words first; the pattern only decides for a text that holds one of them.
-    private static readonly string[] Words = ["XA", "ROLE", "PROFILING", "CALL", "FOUND_ROWS"];
+    private static readonly string[] Words = ["XA", "ROLE", "PROFILING", "CALL", "FOUND_ROWS", "EXECUTE"];
 
+    // Between SET and ROLE: white space and comments (/* */, and -- or # to the end of the line, each read whole).
+    // EXECUTE runs a statement from a string (EXECUTE IMMEDIATE, or one PREPAREd), which may be a parameter's value.
     private static readonly Regex Statement = new(
-        @"\bXA\b|\bSET\b(?:\s|/\*[\s\S]*?\*/)+ROLE\b(?!\s*=)|\bPROFILING\b|\bCALL\b|\bFOUND_ROWS\b",
+        @"\bXA\b|\bSET\b(?:\s|/\*[\s\S]*?\*/|(?>(?:--|#)[^\n]*))+ROLE\b(?!\s*=)|\bPROFILING\b|\bCALL\b|\bFOUND_ROWS\b|\bEXECUTE\b",
         RegexOptions.IgnoreCase | RegexOptions.CultureInvariant | RegexOptions.Compiled,
         TimeSpan.FromSeconds(1));
 
