@@ -1303,6 +1303,76 @@ public sealed class ConnectionLeakAnalyzerTests
         """, Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "if an exception is thrown at line 10"));
 
     [Fact]
+    public Task Dynamic_call_and_new_of_a_type_parameter_can_throw() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        class C
+        {
+            void Dynamic(Pool pool, dynamic audit)
+            {
+                var conn = {|#0:pool.GetConnection()|};
+                audit.Write("checked out");
+                conn.Release();
+            }
+
+            T Created<T>(Pool pool) where T : new()
+            {
+                var conn = {|#1:pool.GetConnection()|};
+                var value = new T();
+                conn.Release();
+                return value;
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "if an exception is thrown at line 8"),
+        Verify.Diagnostic().WithLocation(1).WithArguments("'conn'", "if an exception is thrown at line 15"));
+
+    [Fact]
+    public Task Connection_given_to_a_dynamic_call_leaks_only_if_the_call_throws() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool, dynamic registry)
+            {
+                var conn = {|#0:pool.GetConnection()|};
+                registry.Keep(conn);
+            }
+        }
+        """, Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "if an exception is thrown at line 8"));
+
+    [Fact]
+    public Task Call_in_an_indexer_argument_can_throw() => Verify.VerifyAnalyzerAsync("""
+        using System.Collections.Generic;
+        using Prelude;
+
+        class C
+        {
+            string M(Pool pool, Dictionary<int, string> names)
+            {
+                var conn = {|#0:pool.GetConnection()|};
+                var name = names[conn.Execute("select 1")];
+                conn.Release();
+                return name;
+            }
+        }
+        """, Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "if an exception is thrown at line 9"));
+
+    [Fact]
+    public Task Result_of_a_ValueTask_that_brings_the_lease_is_the_lease() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(LeasePool pool)
+            {
+                var lease = {|#0:pool.GetConnectionAsync("t1")|}.Result;
+                return lease.Execute("select 1");
+            }
+        }
+        """, Verify.Diagnostic().WithLocation(0).WithArguments("'lease'", "on the path that returns at line 8"));
+
+    [Fact]
     public Task Sync_factory_that_opens_then_runs_a_command_is_reported() => Verify.VerifyAnalyzerAsync("""
         using MySqlConnector;
 
@@ -3237,6 +3307,25 @@ public sealed class ConnectionLeakAnalyzerTests
             """);
         test.CompilerDiagnostics = CompilerDiagnostics.None;
         test.ExpectedDiagnostics.Add(Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 10"));
+        return test.RunAsync();
+    }
+
+    [Fact]
+    public Task Connection_given_to_a_call_that_does_not_compile_is_not_reported()
+    {
+        var test = Verify.CreateTest("""
+            using Prelude;
+
+            class C
+            {
+                void M(Pool pool)
+                {
+                    var conn = pool.GetConnection();
+                    Keep(conn, undefinedTenant);
+                }
+            }
+            """);
+        test.CompilerDiagnostics = CompilerDiagnostics.None;
         return test.RunAsync();
     }
 

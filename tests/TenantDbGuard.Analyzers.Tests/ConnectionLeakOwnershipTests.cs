@@ -631,6 +631,25 @@ public sealed class ConnectionLeakOwnershipTests
         Verify.Diagnostic().WithLocation(0).WithArguments("'lease'", "if an exception is thrown at line 8"),
         Verify.Diagnostic().WithLocation(1).WithArguments("'lease'", "if an exception is thrown at line 22"));
 
+    [Theory]
+    [InlineData("count = checked(-count);")]
+    [InlineData("checked { count += 1; }")]
+    [InlineData("checked { count++; }")]
+    public Task Checked_negation_compound_assignment_or_increment_before_the_release_is_reported(string statement) => Verify.VerifyAnalyzerAsync($$"""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, int count)
+            {
+                var conn = {|#0:pool.GetConnection()|};
+                {{statement}}
+                conn.Release();
+                return count;
+            }
+        }
+        """, Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "if an exception is thrown at line 8"));
+
     [Fact]
     public Task Deconstructed_lease_is_followed_by_its_variable() => Verify.VerifyAnalyzerAsync("""
         using System.Threading.Tasks;
