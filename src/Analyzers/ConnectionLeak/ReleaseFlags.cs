@@ -4,6 +4,7 @@
 // ones; a branch on one of the others would fork paths that cannot both happen, so the analysis gives up there
 // (it says nothing rather than something wrong).
 using System.Collections.Generic;
+using System.Collections.Immutable;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
@@ -161,13 +162,14 @@ internal sealed class ReleaseFlags
 
     /// <summary>
     /// Does <paramref name="condition"/> test a flag that a lambda or local function sets (not followed: it may change
-    /// behind the path's back) where that function also names a variable holding the resource on the path of
-    /// <paramref name="state"/>? Such a function may have released it and said so with the flag
+    /// behind the path's back) where that function also releases a variable holding the resource on the path of
+    /// <paramref name="state"/> (<c>conn.Release()</c>, <c>conn?.Dispose()</c>, <c>using (conn)</c>, with any of
+    /// <paramref name="releaseNames"/>)? It may have released it and said so with the flag
     /// (<c>Action done = () => { conn.Release(); released = true; };</c>), so neither branch can be taken as a leak.
-    /// A flag set by a function that never names the resource (<c>ct.Register(() => cancelled = true)</c>) says nothing
-    /// about it, and both branches are followed.
+    /// A flag set by a function that does not release the resource (<c>ct.Register(() => cancelled = true)</c>,
+    /// <c>() => { conn.Execute(sql); ok = true; }</c>) says nothing about its release, and both branches are followed.
     /// </summary>
-    public bool IsSetWhereTheResourceIsNamed(IOperation condition, PathState state, TrackedVariables variables)
+    public bool IsSetWhereTheResourceIsReleased(IOperation condition, PathState state, TrackedVariables variables, ImmutableHashSet<string> releaseNames)
     {
         _ = FlagIndexes;
         if (_setInClosures is null || TestedLocal(condition) is not { } local || !_setInClosures.TryGetValue(local, out var closures))
@@ -193,7 +195,15 @@ internal sealed class ReleaseFlags
         {
             foreach (var node in closure.DescendantNodes())
             {
-                if (node is IdentifierNameSyntax name && holders.Contains(name.Identifier.ValueText))
+                (IdentifierNameSyntax? Receiver, string Name) released = node switch
+                {
+                    MemberAccessExpressionSyntax { Expression: IdentifierNameSyntax receiver, Name: var name } => (receiver, name.Identifier.ValueText),
+                    ConditionalAccessExpressionSyntax { Expression: IdentifierNameSyntax receiver, WhenNotNull: InvocationExpressionSyntax { Expression: MemberBindingExpressionSyntax { Name: var name } } } => (receiver, name.Identifier.ValueText),
+                    UsingStatementSyntax { Expression: IdentifierNameSyntax receiver } => (receiver, "Dispose"),
+                    _ => (null, ""),
+                };
+                if (released.Receiver is { } named && holders.Contains(named.Identifier.ValueText)
+                    && (releaseNames.Contains(released.Name) || node is UsingStatementSyntax))
                 {
                     return true;
                 }
@@ -291,7 +301,7 @@ internal sealed class ReleaseFlags
         var setterTargets = FindSetters(graph, closures, delegates, tested, ref setters);
 
         // A lambda or local function that names the flag may change it behind the path's back; those that set it are
-        // remembered (see IsSetWhereTheResourceIsNamed).
+        // remembered (see IsSetWhereTheResourceIsReleased).
         var captured = new HashSet<string>();
         Dictionary<string, List<SyntaxNode>>? setIn = null;
         if (closures is not null)
