@@ -144,7 +144,7 @@ internal sealed class InvocationTransfer
     {
         foreach (var argument in arguments)
         {
-            if (TrackedVariables.Unwrap(argument.Value) is IArrayCreationOperation)
+            if (OperationTransfer.IsArray(argument.Value))
             {
                 return true;
             }

@@ -17,7 +17,17 @@ internal sealed class OperationTransfer
         _analysis = analysis;
     }
 
+    /// <summary>
+    /// <c>ICollectionExpressionOperation</c> (C# 12's <c>[a, b]</c>, C# 13's <c>params</c> spans and lists), which the
+    /// Roslyn 4.8 the analyzer is built against does not name.
+    /// </summary>
+    private const OperationKind CollectionExpressionKind = (OperationKind)0x7F;
+
     private PathEffects Effects => _analysis.Effects;
+
+    /// <summary>Is <paramref name="operation"/> (through conversions) an array creation or a collection expression?</summary>
+    public static bool IsArray(IOperation? operation) =>
+        TrackedVariables.Unwrap(operation) is IArrayCreationOperation or { Kind: CollectionExpressionKind };
 
     /// <summary>Evaluates <paramref name="operation"/>; returns whether its value is the followed resource.</summary>
     public bool Evaluate(IOperation? operation)
@@ -169,6 +179,8 @@ internal sealed class OperationTransfer
             case INameOfOperation:
                 return false;
             case IArrayCreationOperation:
+            case { Kind: CollectionExpressionKind }:
+                // A collection expression ('[a, b]', a 'params' span or list the compiler builds) is an array by another name.
                 if (!EvaluateChildren(operation))
                 {
                     return false;
