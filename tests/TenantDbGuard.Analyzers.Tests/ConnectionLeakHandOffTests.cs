@@ -418,4 +418,58 @@ public sealed class ConnectionLeakHandOffTests
             }
         }
         """);
+
+    [Fact]
+    public Task Given_to_an_operator_of_the_code_that_stores_it_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Collections.Generic;
+        using Prelude;
+
+        sealed class Batch
+        {
+            public List<PooledConnection> Items { get; } = new();
+
+            public static Batch operator +(Batch batch, PooledConnection connection)
+            {
+                batch.Items.Add(connection);
+                return batch;
+            }
+        }
+
+        class C
+        {
+            private Batch _batch = new();
+
+            void Park(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                _batch += conn;
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Given_to_an_operator_of_the_code_that_only_reads_it_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        sealed class Tally
+        {
+            public int Count { get; private set; }
+
+            public static Tally operator +(Tally tally, PooledConnection connection)
+            {
+                tally.Count += connection.Execute("select 1");
+                return tally;
+            }
+        }
+
+        class C
+        {
+            void Count(Pool pool, Tally tally)
+            {
+                var conn = {|#0:pool.GetConnection()|};
+                tally += conn;
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that leaves the method after line 19"));
 }

@@ -237,6 +237,9 @@ internal sealed class OperationTransfer
                 EvaluateChildren(operation);
                 Effects.MayThrow(operation);
                 return false;
+            case ICompoundAssignmentOperation { OperatorMethod: { } userDefined } compound when _analysis.Rules.IsInSource(userDefined):
+                EvaluateOperatorOfTheCode(compound, userDefined);
+                return false;
             case IPropertyReferenceOperation:
             case IFieldReferenceOperation:
             case IMethodReferenceOperation:
@@ -361,6 +364,21 @@ internal sealed class OperationTransfer
         // Member initializers assign into the new object: handing the resource to one is a hand-off.
         Evaluate(creation.Initializer);
         return wrapped || carries;
+    }
+
+    /// <summary>
+    /// <c>batch += conn</c> with an operator of the code (<c>static Batch operator +(Batch b, Connection c)</c>, or C# 14's
+    /// <c>void operator +=(Connection c)</c>): the operator receives the connection as its last parameter, like a method
+    /// of the code, and its body says whether it keeps or releases it; either way the caller no longer owns it.
+    /// </summary>
+    private void EvaluateOperatorOfTheCode(ICompoundAssignmentOperation compound, IMethodSymbol userDefined)
+    {
+        Evaluate(compound.Target);
+        if (Evaluate(compound.Value) && _analysis.State.Status == ResourceStatus.Held && userDefined.Parameters.Length > 0
+            && _analysis.Context.Summaries.EffectOn(userDefined, userDefined.Parameters.Length - 1, _analysis.Context.CancellationToken) is not ParameterEffect.None)
+        {
+            Effects.Escape();
+        }
     }
 
     private bool ReleasingCallback(IObjectCreationOperation creation)
