@@ -101,6 +101,9 @@ public sealed class ConnectionOwnerAnalyzer : DiagnosticAnalyzer
         {
             IFieldReferenceOperation { Instance: IInstanceReferenceOperation, Field: { IsStatic: false, IsImplicitlyDeclared: false } field } => field,
             IPropertyReferenceOperation { Instance: IInstanceReferenceOperation, Property: var property } when OwnerWalk.IsAutoProperty(property) => property,
+            // C# 14's 'field' in an accessor ('Connection => field ??= ...'): the property's own storage, owned like an auto-property's.
+            IFieldReferenceOperation { Instance: IInstanceReferenceOperation, Field: { IsStatic: false, IsImplicitlyDeclared: true, AssociatedSymbol: IPropertySymbol backed } }
+                when OwnerWalk.IsAutoProperty(backed) => backed,
             _ => null,
         };
         return member is not null && SymbolEqualityComparer.Default.Equals(member.ContainingType, type) ? member : null;

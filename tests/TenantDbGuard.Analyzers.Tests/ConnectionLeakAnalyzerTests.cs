@@ -1716,6 +1716,27 @@ public sealed class ConnectionLeakAnalyzerTests
         }
         """);
 
+    [Theory]
+    [InlineData("(primary ? context : fallback).Connection = pool.GetConnection();")]
+    [InlineData("(context ?? fallback).Connection = pool.GetConnection();")]
+    [InlineData("var conn = pool.GetConnection(); (primary ? context : fallback).Connection = conn;")]
+    public Task Stored_in_a_property_of_an_object_chosen_by_an_expression_is_not_reported(string store) => Verify.VerifyAnalyzerAsync($$"""
+        using Prelude;
+
+        sealed class RequestContext
+        {
+            public PooledConnection Connection { get; set; }
+        }
+
+        class C
+        {
+            void Attach(Pool pool, RequestContext context, RequestContext fallback, bool primary)
+            {
+                {{store}}
+            }
+        }
+        """);
+
     [Fact]
     public Task Connection_returned_through_a_conditional_is_not_reported() => Verify.VerifyAnalyzerAsync("""
         using Prelude;

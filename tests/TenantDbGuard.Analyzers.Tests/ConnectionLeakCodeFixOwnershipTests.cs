@@ -1358,4 +1358,42 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
             }
         }
         """);
+
+    [ExtensionBlocksFact]
+    public Task Connection_released_by_an_extension_block_member_of_the_code_gets_no_fix() => NoFixVerifier.VerifyAsync("""
+        using System;
+        using Prelude;
+
+        static class LeaseExtensions
+        {
+            extension(PooledConnection connection)
+            {
+                public void ReleaseQuietly()
+                {
+                    try
+                    {
+                        connection.Release();
+                    }
+                    catch (Exception)
+                    {
+                    }
+                }
+            }
+        }
+
+        class C
+        {
+            int Run(Pool pool, bool flag)
+            {
+                var conn = [|pool.GetConnection()|];
+                if (flag)
+                {
+                    return 0;
+                }
+
+                conn.ReleaseQuietly();
+                return 1;
+            }
+        }
+        """, Microsoft.CodeAnalysis.CSharp.LanguageVersion.Preview);
 }

@@ -366,4 +366,110 @@ public sealed class ConnectionLeakHandOffTests
             }
         }
         """);
+
+    [Theory]
+    [InlineCSharp(13, "params ReadOnlySpan<IDisposable> items", "CloseAll(first, second);")]
+    [InlineCSharp(13, "ReadOnlySpan<IDisposable> items", "CloseAll([first, second]);")]
+    [InlineCSharp(13, "params List<IDisposable> items", "CloseAll(first, second);")]
+    [InlineCSharp(13, "IDisposable[] items", "CloseAll([first, second]);")]
+    public Task Leases_given_in_a_collection_expression_to_a_method_of_the_code_that_releases_every_element_are_not_reported(int languageVersion, string parameter, string call) =>
+        Verify.VerifyAnalyzerAsync(languageVersion, $$"""
+        using System;
+        using System.Collections.Generic;
+        using Prelude;
+
+        class C
+        {
+            static void CloseAll({{parameter}})
+            {
+                foreach (var item in items)
+                {
+                    item.Dispose();
+                }
+            }
+
+            void Copy(LeasePool pool, ConnectionLease first)
+            {
+                var second = pool.GetConnection();
+                {{call}}
+            }
+        }
+        """);
+
+    [Theory]
+    [InlineCSharp(13, "var copies = new ConnectionLease[] { second };")]
+    [InlineCSharp(13, "ConnectionLease[] copies = [second];")]
+    [InlineCSharp(13, "List<ConnectionLease> copies = [second];")]
+    public Task Leases_kept_in_an_array_or_a_collection_expression_are_not_reported(int languageVersion, string keep) =>
+        Verify.VerifyAnalyzerAsync(languageVersion, $$"""
+        using System.Collections.Generic;
+        using Prelude;
+
+        class C
+        {
+            void Copy(LeasePool pool)
+            {
+                var second = pool.GetConnection();
+                {{keep}}
+                foreach (var copy in copies)
+                {
+                    copy.Dispose();
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Given_to_an_operator_of_the_code_that_stores_it_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Collections.Generic;
+        using Prelude;
+
+        sealed class Batch
+        {
+            public List<PooledConnection> Items { get; } = new();
+
+            public static Batch operator +(Batch batch, PooledConnection connection)
+            {
+                batch.Items.Add(connection);
+                return batch;
+            }
+        }
+
+        class C
+        {
+            private Batch _batch = new();
+
+            void Park(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                _batch += conn;
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Given_to_an_operator_of_the_code_that_only_reads_it_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        sealed class Tally
+        {
+            public int Count { get; private set; }
+
+            public static Tally operator +(Tally tally, PooledConnection connection)
+            {
+                tally.Count += connection.Execute("select 1");
+                return tally;
+            }
+        }
+
+        class C
+        {
+            void Count(Pool pool, Tally tally)
+            {
+                var conn = {|#0:pool.GetConnection()|};
+                tally += conn;
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that leaves the method after line 19"));
 }

@@ -1,3 +1,6 @@
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.Testing;
+using TenantDbGuard.Analyzers.Tests.Verifiers;
 using Verify = TenantDbGuard.Analyzers.Tests.Verifiers.CSharpAnalyzerVerifier<TenantDbGuard.Analyzers.ConnectionLeakAnalyzer>;
 
 namespace TenantDbGuard.Analyzers.Tests;
@@ -1047,4 +1050,75 @@ public sealed class ConnectionLeakSummaryTests
         }
         """,
         Verify.Diagnostic().WithLocation(0).WithArguments("'lease'", "on the path that returns at line 26"));
+
+    // ---------------------------------------------------------------- members of C# 14 extension blocks
+
+    private const string LeaseExtensions = """
+        using System;
+        using Prelude;
+
+        static class LeaseExtensions
+        {
+            extension(PooledConnection connection)
+            {
+                public void ReleaseQuietly()
+                {
+                    try
+                    {
+                        connection.Release();
+                    }
+                    catch (Exception)
+                    {
+                    }
+                }
+
+                public int Ping() => connection.Execute("select 1");
+            }
+        }
+
+        """;
+
+    [ExtensionBlocksFact]
+    public Task Released_by_an_extension_block_member_of_the_code_is_not_reported() => VerifyPreviewAsync(LeaseExtensions + """
+        class C
+        {
+            int Run(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    return conn.Execute("select 1");
+                }
+                finally
+                {
+                    conn.ReleaseQuietly();
+                }
+            }
+        }
+        """);
+
+    [ExtensionBlocksFact]
+    public Task Used_by_an_extension_block_member_of_the_code_is_reported() => VerifyPreviewAsync(LeaseExtensions + """
+        class C
+        {
+            int Run(Pool pool)
+            {
+                var conn = {|#0:pool.GetConnection()|};
+                return conn.Ping();
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 27"));
+
+    private static Task VerifyPreviewAsync(string source, params DiagnosticResult[] expected)
+    {
+        var test = Verify.CreateTest(source);
+        test.SolutionTransforms.Add((solution, projectId) =>
+        {
+            var options = (CSharpParseOptions)solution.GetProject(projectId)!.ParseOptions!;
+            return solution.WithProjectParseOptions(projectId, options.WithLanguageVersion(LanguageVersion.Preview));
+        });
+        test.ExpectedDiagnostics.AddRange(expected);
+        return test.RunAsync(CancellationToken.None);
+    }
 }

@@ -1,4 +1,5 @@
 using Microsoft.CodeAnalysis;
+using TenantDbGuard.Analyzers.Tests.Verifiers;
 using Verify = TenantDbGuard.Analyzers.Tests.Verifiers.CSharpAnalyzerVerifier<TenantDbGuard.Analyzers.ConnectionOwnerAnalyzer>;
 
 namespace TenantDbGuard.Analyzers.Tests;
@@ -807,4 +808,27 @@ public sealed class ConnectionOwnerAnalyzerTests
         }
         """,
         Verify.Diagnostic().WithLocation(0).WithArguments("Repository", "_connection", "Touch does not release it if an exception is thrown at line 12"));
+
+    [FieldKeywordFact]
+    public Task Type_that_keeps_a_connection_in_the_field_of_a_property_and_is_not_disposable_is_reported() => VerifyPreviewAsync("""
+        using MySqlConnector;
+
+        sealed class ReportSession(MySqlDataSource dataSource)
+        {
+            public MySqlConnection {|#0:Connection|} => field ??= dataSource.OpenConnection();
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("ReportSession", "Connection", "is not disposable, so nothing can release it"));
+
+    private static Task VerifyPreviewAsync(string source, params Microsoft.CodeAnalysis.Testing.DiagnosticResult[] expected)
+    {
+        var test = Verify.CreateTest(source);
+        test.SolutionTransforms.Add((solution, projectId) =>
+        {
+            var options = (Microsoft.CodeAnalysis.CSharp.CSharpParseOptions)solution.GetProject(projectId)!.ParseOptions!;
+            return solution.WithProjectParseOptions(projectId, options.WithLanguageVersion(Microsoft.CodeAnalysis.CSharp.LanguageVersion.Preview));
+        });
+        test.ExpectedDiagnostics.AddRange(expected);
+        return test.RunAsync(CancellationToken.None);
+    }
 }

@@ -4,6 +4,7 @@
 // the holder's connection-typed members are the resource, and its other members are not uses of it. Binding a
 // command to a connection ('cmd.Connection = conn') moves nothing.
 using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
 using Microsoft.CodeAnalysis.FlowAnalysis;
 using Microsoft.CodeAnalysis.Operations;
 
@@ -54,8 +55,10 @@ internal sealed class Carriers
 
         switch (TrackedVariables.Unwrap(instance))
         {
-            case IFlowCaptureReferenceOperation capture:
-                // An object initializer or a 'with' copy being filled in: the new object holds the resource.
+            case IFlowCaptureReferenceOperation capture when assignment.Syntax.Parent is InitializerExpressionSyntax:
+                // An object initializer or a 'with' copy being filled in: the new object holds the resource. The graph also
+                // captures an object that an expression chooses ('(a ?? b).Lease = conn', 'holder?.Lease = conn'): that one
+                // exists already, and storing into it is a hand-off like any other member assignment.
                 _analysis.Effects.Store(capture.Id, true, null, isCapture: true, assignment);
                 return true;
             case ILocalReferenceOperation { Local: var local } when _analysis.OwnLocals.Contains(local) && !local.IsRef && MadeHere(local):

@@ -110,6 +110,11 @@ internal sealed class InvocationTransfer
     private bool? ApplyCalleeEffect(IInvocationOperation invocation, List<IArgumentOperation>? resourceArguments)
     {
         var (effect, holder) = _analysis.Callees.Of(invocation, resourceArguments);
+        return ApplyEffect(invocation, effect, holder);
+    }
+
+    private bool? ApplyEffect(IInvocationOperation invocation, ParameterEffect effect, IOperation? holder)
+    {
         switch (effect)
         {
             case ParameterEffect.Releases:
@@ -144,7 +149,7 @@ internal sealed class InvocationTransfer
     {
         foreach (var argument in arguments)
         {
-            if (TrackedVariables.Unwrap(argument.Value) is IArrayCreationOperation)
+            if (OperationTransfer.IsArray(argument.Value))
             {
                 return true;
             }
@@ -236,6 +241,13 @@ internal sealed class InvocationTransfer
             // 'Task.WhenAll(a, b)' of Task<T>: its task completes with the tasks' results ('WhenAny' with one of the tasks),
             // so whoever receives it receives the resources.
             return true;
+        }
+
+        if (instanceIsResource && _analysis.State.Status == ResourceStatus.Held && MethodSummaries.IsExtensionMember(method)
+            && ApplyEffect(invocation, _analysis.Context.Summaries.EffectOnReceiver(method, _analysis.Context.CancellationToken), invocation.Instance) is { } receiverResult)
+        {
+            // 'conn.CloseQuietly()' of an extension block of the code: its body says what it does with the receiver.
+            return receiverResult;
         }
 
         if (_analysis.State.Status == ResourceStatus.Held

@@ -11,6 +11,7 @@ using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
 using Microsoft.CodeAnalysis.Diagnostics;
 using Microsoft.CodeAnalysis.FlowAnalysis;
+using Microsoft.CodeAnalysis.Operations;
 
 namespace TenantDbGuard.Analyzers.ConnectionLeak;
 
@@ -80,6 +81,69 @@ internal sealed class MethodSummaries
 
         var effect = Infer(key, ParameterEffect.TakesOver, () => SummaryInference.InferParameter(this, method, method.Parameters[ordinal], cancellationToken));
         return _parameters.GetOrAdd(key, effect);
+    }
+
+    /// <summary>
+    /// What a member of a C# 14 extension block of this compilation (<c>extension(MySqlConnection c) { void CloseQuietly() ... }</c>)
+    /// does with the connection it is called on: the receiver is the block's parameter, not one of the method's.
+    /// </summary>
+    public ParameterEffect EffectOnReceiver(IMethodSymbol method, CancellationToken cancellationToken)
+    {
+        method = method.OriginalDefinition;
+        if (!IsExtensionMember(method) || !_rules.IsInSource(method))
+        {
+            return ParameterEffect.None;
+        }
+
+        var key = new SummaryKey(method, ReceiverOrdinal);
+        if (_parameters.TryGetValue(key, out var known))
+        {
+            return known;
+        }
+
+        var effect = Infer(key, ParameterEffect.TakesOver, () => GraphOf(method, cancellationToken) is var (graph, _) && ReceiverOf(graph, method.ContainingType) is { } receiver
+            ? SummaryInference.InferParameter(this, method, receiver, cancellationToken)
+            : ParameterEffect.None);
+        return _parameters.GetOrAdd(key, effect);
+    }
+
+    /// <summary>Is <paramref name="method"/> a member of an extension block (<c>TypeKind.Extension</c>, which Roslyn 4.8 does not name)?</summary>
+    public static bool IsExtensionMember(IMethodSymbol method) => method.ContainingType is { TypeKind: ExtensionTypeKind };
+
+    private const TypeKind ExtensionTypeKind = (TypeKind)14;
+
+    /// <summary>The key of the receiver's effect: below the method's own summary (-1) and every parameter.</summary>
+    private const int ReceiverOrdinal = -2;
+
+    /// <summary>The extension block's parameter as the body reads it (none when the body never reads it).</summary>
+    private static IParameterSymbol? ReceiverOf(ControlFlowGraph graph, INamedTypeSymbol extension)
+    {
+        foreach (var block in graph.Blocks)
+        {
+            foreach (var root in block.Operations)
+            {
+                foreach (var operation in root.DescendantsAndSelf())
+                {
+                    if (operation is IParameterReferenceOperation { Parameter: var parameter } && SymbolEqualityComparer.Default.Equals(parameter.ContainingSymbol, extension))
+                    {
+                        return parameter;
+                    }
+                }
+            }
+
+            if (block.BranchValue is { } branch)
+            {
+                foreach (var operation in branch.DescendantsAndSelf())
+                {
+                    if (operation is IParameterReferenceOperation { Parameter: var parameter } && SymbolEqualityComparer.Default.Equals(parameter.ContainingSymbol, extension))
+                    {
+                        return parameter;
+                    }
+                }
+            }
+        }
+
+        return null;
     }
 
     /// <summary>The control-flow graph of a method of this compilation, and the names in effect for its file.</summary>

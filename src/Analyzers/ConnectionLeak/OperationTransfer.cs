@@ -17,7 +17,17 @@ internal sealed class OperationTransfer
         _analysis = analysis;
     }
 
+    /// <summary>
+    /// <c>ICollectionExpressionOperation</c> (C# 12's <c>[a, b]</c>, C# 13's <c>params</c> spans and lists), which the
+    /// Roslyn 4.8 the analyzer is built against does not name.
+    /// </summary>
+    private const OperationKind CollectionExpressionKind = (OperationKind)0x7F;
+
     private PathEffects Effects => _analysis.Effects;
+
+    /// <summary>Is <paramref name="operation"/> (through conversions) an array creation or a collection expression?</summary>
+    public static bool IsArray(IOperation? operation) =>
+        TrackedVariables.Unwrap(operation) is IArrayCreationOperation or { Kind: CollectionExpressionKind };
 
     /// <summary>Evaluates <paramref name="operation"/>; returns whether its value is the followed resource.</summary>
     public bool Evaluate(IOperation? operation)
@@ -169,6 +179,8 @@ internal sealed class OperationTransfer
             case INameOfOperation:
                 return false;
             case IArrayCreationOperation:
+            case { Kind: CollectionExpressionKind }:
+                // A collection expression ('[a, b]', a 'params' span or list the compiler builds) is an array by another name.
                 if (!EvaluateChildren(operation))
                 {
                     return false;
@@ -224,6 +236,9 @@ internal sealed class OperationTransfer
                 // Checked arithmetic throws OverflowException.
                 EvaluateChildren(operation);
                 Effects.MayThrow(operation);
+                return false;
+            case ICompoundAssignmentOperation { OperatorMethod: { } userDefined } compound when _analysis.Rules.IsInSource(userDefined):
+                EvaluateOperatorOfTheCode(compound, userDefined);
                 return false;
             case IPropertyReferenceOperation:
             case IFieldReferenceOperation:
@@ -349,6 +364,21 @@ internal sealed class OperationTransfer
         // Member initializers assign into the new object: handing the resource to one is a hand-off.
         Evaluate(creation.Initializer);
         return wrapped || carries;
+    }
+
+    /// <summary>
+    /// <c>batch += conn</c> with an operator of the code (<c>static Batch operator +(Batch b, Connection c)</c>, or C# 14's
+    /// <c>void operator +=(Connection c)</c>): the operator receives the connection as its last parameter, like a method
+    /// of the code, and its body says whether it keeps or releases it; either way the caller no longer owns it.
+    /// </summary>
+    private void EvaluateOperatorOfTheCode(ICompoundAssignmentOperation compound, IMethodSymbol userDefined)
+    {
+        Evaluate(compound.Target);
+        if (Evaluate(compound.Value) && _analysis.State.Status == ResourceStatus.Held && userDefined.Parameters.Length > 0
+            && _analysis.Context.Summaries.EffectOn(userDefined, userDefined.Parameters.Length - 1, _analysis.Context.CancellationToken) is not ParameterEffect.None)
+        {
+            Effects.Escape();
+        }
     }
 
     private bool ReleasingCallback(IObjectCreationOperation creation)

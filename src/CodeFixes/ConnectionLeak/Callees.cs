@@ -108,6 +108,28 @@ internal static class Callees
     }
 
     /// <summary>
+    /// The receiver of a member of a C# 14 extension block (<c>extension(MySqlConnection c) { ... }</c>, a type of
+    /// <c>TypeKind.Extension</c>, which Roslyn 4.8 does not name): the block's parameter, as the member's body names it.
+    /// </summary>
+    private static IParameterSymbol? ExtensionBlockReceiver(SemanticModel model, IMethodSymbol method, SyntaxNode declaration)
+    {
+        if (method.ContainingType is not { TypeKind: (TypeKind)14 } extension)
+        {
+            return null;
+        }
+
+        foreach (var name in declaration.DescendantNodes().OfType<IdentifierNameSyntax>())
+        {
+            if (model.GetSymbolInfo(name).Symbol is IParameterSymbol parameter && SymbolEqualityComparer.Default.Equals(parameter.ContainingSymbol, extension))
+            {
+                return parameter;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>
     /// Does a method of the compilation give back what it is passed, by <paramref name="argument"/> or (when that is
     /// <c>null</c>) as the receiver of an extension method: a release call on its parameter (<c>c.Release()</c>,
     /// <c>c?.Dispose()</c>, <c>pool.Release(c)</c>), a <c>using (c)</c>, or another such method given it? The code's
@@ -122,8 +144,9 @@ internal static class Callees
             return false;
         }
 
+        var model = callerModel.Compilation.GetSemanticModel(declaration.SyntaxTree);
         var parameter = argument is null
-            ? (extension ? method.Parameters.FirstOrDefault() : null)
+            ? (extension ? method.Parameters.FirstOrDefault() : ExtensionBlockReceiver(model, method, declaration))
             : argument.NameColon is { } nameColon
                 ? method.Parameters.FirstOrDefault(p => p.Name == nameColon.Name.Identifier.ValueText)
                 : method.Parameters.ElementAtOrDefault(((ArgumentListSyntax)argument.Parent!).Arguments.IndexOf(argument) + (extension ? 1 : 0));
@@ -132,7 +155,6 @@ internal static class Callees
             return false;
         }
 
-        var model = callerModel.Compilation.GetSemanticModel(declaration.SyntaxTree);
         foreach (var use in declaration.DescendantNodes().OfType<IdentifierNameSyntax>().Where(id => id.Identifier.ValueText == parameter.Name))
         {
             if (!SymbolEqualityComparer.Default.Equals(model.GetSymbolInfo(use).Symbol, parameter))

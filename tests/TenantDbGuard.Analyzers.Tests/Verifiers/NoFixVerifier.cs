@@ -19,7 +19,7 @@ internal static class NoFixVerifier
     /// <summary>
     /// TDG001 at every <c>[|...|]</c>: as the call's value and as the opened receiver, handed off and not.
     /// </summary>
-    public static Task VerifyAsync(string source) => VerifyAsync(source, new ConnectionLeakCodeFixProvider(), (spans, tree) =>
+    public static Task VerifyAsync(string source, LanguageVersion languageVersion = LanguageVersion.Latest) => VerifyAsync(source, new ConnectionLeakCodeFixProvider(), languageVersion, (spans, tree) =>
         from span in spans[string.Empty]
         from kind in new[] { "Returned", "Opened" }
         from handsOff in new[] { "false", "true" }
@@ -37,7 +37,7 @@ internal static class NoFixVerifier
     /// TDG004 on the release marked <c>{|#0:...|}</c>, repeated by the release marked <c>{|#1:...|}</c>, reported as
     /// fixable both as a second release and as a release the <c>finally</c> or <c>using</c> repeats.
     /// </summary>
-    public static Task VerifyUseAfterReleaseAsync(string source) => VerifyAsync(source, new UseAfterReleaseCodeFixProvider(), (spans, tree) =>
+    public static Task VerifyUseAfterReleaseAsync(string source) => VerifyAsync(source, new UseAfterReleaseCodeFixProvider(), LanguageVersion.Latest, (spans, tree) =>
         from kind in new[] { "ReleasedAgain", "ReleasedBeforeFinally" }
         select Diagnostic.Create(
             Descriptors.ConnectionUsedAfterRelease,
@@ -52,6 +52,7 @@ internal static class NoFixVerifier
     private static async Task VerifyAsync(
         string source,
         CodeFixProvider provider,
+        LanguageVersion languageVersion,
         Func<ILookup<string, TextSpan>, SyntaxTree, IEnumerable<Diagnostic>> diagnostics)
     {
         var spans = new List<(string Name, TextSpan Span)>();
@@ -61,7 +62,7 @@ internal static class NoFixVerifier
         using var workspace = new AdhocWorkspace();
         var project = workspace.AddProject("Test", LanguageNames.CSharp)
             .WithCompilationOptions(new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary))
-            .WithParseOptions(new CSharpParseOptions(LanguageVersion.Latest))
+            .WithParseOptions(new CSharpParseOptions(languageVersion))
             .AddMetadataReferences(TestReferences.All);
         var document = project.AddDocument("Test.cs", code);
         var compilation = (await document.Project.GetCompilationAsync())!;
