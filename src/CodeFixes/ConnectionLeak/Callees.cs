@@ -3,6 +3,7 @@ using System.Linq;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
+using TenantDbGuard.Analyzers.ConnectionLeak;
 
 namespace TenantDbGuard.CodeFixes.ConnectionLeak;
 
@@ -113,10 +114,12 @@ internal static class Callees
     /// </summary>
     private static IParameterSymbol? ExtensionBlockReceiver(SemanticModel model, IMethodSymbol method, SyntaxNode declaration)
     {
-        if (method.ContainingType is not { TypeKind: (TypeKind)14 } extension)
+        if (!MethodSummaries.IsExtensionMember(method))
         {
             return null;
         }
+
+        var extension = method.ContainingType;
 
         foreach (var name in declaration.DescendantNodes().OfType<IdentifierNameSyntax>())
         {
