@@ -31,6 +31,8 @@ public sealed class ConnectionLeakHandOffTests
     [InlineData("_ = channel.Writer.WriteAsync(conn);")]
     [InlineData("weak.Add(tenant, conn);")]
     [InlineData("weak.AddOrUpdate(tenant, conn);")]
+    [InlineData("list.AddRange(new[] { conn });")]
+    [InlineData("list.AddRange(new PooledConnection[] { conn });")]
     public Task Stored_in_a_collection_type_is_not_reported(string store) => Verify.VerifyAnalyzerAsync($$"""
         using System.Collections;
         using System.Collections.Concurrent;

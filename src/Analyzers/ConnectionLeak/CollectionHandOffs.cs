@@ -13,7 +13,7 @@ internal sealed class CollectionHandOffs
 {
     /// <summary>The methods that store their argument: on a collection type (or one implementing these interfaces) only.</summary>
     private static readonly ImmutableHashSet<string> StoringMethods = ImmutableHashSet.Create(
-        "Add", "AddFirst", "AddLast", "AddOrUpdate", "GetOrAdd", "Insert", "Enqueue", "Push", "TryAdd", "TryUpdate", "TryWrite", "WriteAsync");
+        "Add", "AddFirst", "AddLast", "AddOrUpdate", "AddRange", "GetOrAdd", "Insert", "Enqueue", "Push", "TryAdd", "TryUpdate", "TryWrite", "WriteAsync");
 
     // Interfaces whose implementers are collections, and classes (with their subclasses) that are collections
     // without implementing one of them.
