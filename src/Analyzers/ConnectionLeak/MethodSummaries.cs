@@ -6,6 +6,7 @@ using System;
 using System.Collections.Concurrent;
 using System.Collections.Generic;
 using System.Collections.Immutable;
+using System.Linq;
 using System.Threading;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
@@ -120,20 +121,10 @@ internal sealed class MethodSummaries
     {
         foreach (var block in graph.Blocks)
         {
-            foreach (var root in block.Operations)
+            IEnumerable<IOperation> roots = block.BranchValue is { } branch ? block.Operations.Append(branch) : block.Operations;
+            foreach (var root in roots)
             {
                 foreach (var operation in root.DescendantsAndSelf())
-                {
-                    if (operation is IParameterReferenceOperation { Parameter: var parameter } && SymbolEqualityComparer.Default.Equals(parameter.ContainingSymbol, extension))
-                    {
-                        return parameter;
-                    }
-                }
-            }
-
-            if (block.BranchValue is { } branch)
-            {
-                foreach (var operation in branch.DescendantsAndSelf())
                 {
                     if (operation is IParameterReferenceOperation { Parameter: var parameter } && SymbolEqualityComparer.Default.Equals(parameter.ContainingSymbol, extension))
                     {

@@ -35,7 +35,7 @@ internal static class IntroduceLocalFix
         // continues on (a call split over several lines) by as much as its first line.
         var leading = statement.GetLeadingTrivia();
         var indentation = leading.Count > 0 && leading[leading.Count - 1].IsKind(SyntaxKind.WhitespaceTrivia) ? TriviaList(leading[leading.Count - 1]) : TriviaList();
-        var lineEnd = statement.DescendantTrivia().FirstOrDefault(t => t.IsKind(SyntaxKind.EndOfLineTrivia));
+        var lineEnd = Statements.FirstLineEnd(new[] { statement }) ?? ElasticCarriageReturnLineFeed;
         var rewrittenStatement = statement.ReplaceNode(value, IdentifierName(name).WithTriviaFrom(value)).WithLeadingTrivia(indentation);
         var usingKind = UsingInstead(chooser, type, statement);
         List<StatementSyntax> replacement;
@@ -43,7 +43,7 @@ internal static class IntroduceLocalFix
         LeakFix Fix(System.Func<SyntaxNode, SyntaxNode> apply) => usingKind == UsingKind.None ? LeakFix.ReleaseInFinally(apply) : LeakFix.UseUsing(usingKind == UsingKind.Async, apply);
         if (usingKind != UsingKind.None && statement.Parent is BlockSyntax)
         {
-            replacement = new List<StatementSyntax> { EndingItsLine(Declaration(name, value, usingKind), lineEnd), rewrittenStatement };
+            replacement = new List<StatementSyntax> { Declaration(name, value, usingKind).WithTrailingTrivia(lineEnd), rewrittenStatement };
         }
         else
         {
@@ -143,9 +143,6 @@ internal static class IntroduceLocalFix
         return disposes && chooser.HasUsingDeclarations ? chooser.UsingFor(type, position) : UsingKind.None;
     }
 
-    private static StatementSyntax EndingItsLine(StatementSyntax statement, SyntaxTrivia lineEnd) =>
-        statement.WithTrailingTrivia(lineEnd.IsKind(SyntaxKind.EndOfLineTrivia) ? lineEnd : ElasticCarriageReturnLineFeed);
-
     private static LocalDeclarationStatementSyntax Declaration(string name, ExpressionSyntax value, UsingKind usingKind)
     {
         // The whole initializer needs no parentheses: '(await pool.GetConnectionAsync()).Execute(...)' keeps the await.
@@ -188,8 +185,8 @@ internal static class IntroduceLocalFix
         var current = Statements.Find(root, owner);
 
         // A new block has no line breaks yet, and the formatter keeps single-line blocks as they are.
-        var endOfLine = root.DescendantTrivia().FirstOrDefault(t => t.IsKind(SyntaxKind.EndOfLineTrivia)).ToString();
-        var annotated = block.NormalizeWhitespace("    ", endOfLine.Length > 0 ? endOfLine : "\n").WithAdditionalAnnotations(Formatter.Annotation);
+        var endOfLine = Statements.FirstLineEnd(new[] { root })?.ToString() ?? "\n";
+        var annotated = block.NormalizeWhitespace("    ", endOfLine).WithAdditionalAnnotations(Formatter.Annotation);
         SyntaxNode replacement = current switch
         {
             ParenthesizedLambdaExpressionSyntax parenthesized => parenthesized.WithExpressionBody(null).WithBlock(annotated),

@@ -123,7 +123,7 @@ internal static class ReleaseInFinallyFix
                 }
 
                 if (blankLines.Count == 0 && start > 0 && !block.Statements[start - 1].GetTrailingTrivia().Any(t => t.IsKind(SyntaxKind.EndOfLineTrivia))
-                    && statements.SelectMany(s => s.DescendantTrivia()).FirstOrDefault(t => t.IsKind(SyntaxKind.EndOfLineTrivia)) is { RawKind: (int)SyntaxKind.EndOfLineTrivia } lineEnd)
+                    && Statements.FirstLineEnd(statements) is { } lineEnd)
                 {
                     // The try starts a line of its own, also after a statement that did not end its line.
                     blankLines = TriviaList(lineEnd);

@@ -602,8 +602,7 @@ internal static class Statements
     /// </summary>
     public static BlockSyntax MovedInto(List<StatementSyntax> body, IEnumerable<SyntaxNode> original)
     {
-        var lineEnd = original.SelectMany(s => s.DescendantTrivia()).FirstOrDefault(t => t.IsKind(SyntaxKind.EndOfLineTrivia));
-        var openBrace = Token(TriviaList(), SyntaxKind.OpenBraceToken, TriviaList(lineEnd.IsKind(SyntaxKind.EndOfLineTrivia) ? lineEnd : ElasticCarriageReturnLineFeed));
+        var openBrace = Token(TriviaList(), SyntaxKind.OpenBraceToken, TriviaList(FirstLineEnd(original) ?? ElasticCarriageReturnLineFeed));
         if (body.Count > 0)
         {
             var leading = body[0].GetLeadingTrivia();
@@ -635,6 +634,23 @@ internal static class Statements
         }
 
         return end > line.Start ? Whitespace(text.ToString(new Microsoft.CodeAnalysis.Text.TextSpan(line.Start, end - line.Start))) : null;
+    }
+
+    /// <summary>The first line end written in <paramref name="nodes"/> (new lines then end as the file's do), or null when they have none.</summary>
+    public static SyntaxTrivia? FirstLineEnd(IEnumerable<SyntaxNode> nodes)
+    {
+        foreach (var node in nodes)
+        {
+            foreach (var trivia in node.DescendantTrivia())
+            {
+                if (trivia.IsKind(SyntaxKind.EndOfLineTrivia))
+                {
+                    return trivia;
+                }
+            }
+        }
+
+        return null;
     }
 
     public static bool HasCommentsOrDirectives(SyntaxTriviaList trivia) =>
