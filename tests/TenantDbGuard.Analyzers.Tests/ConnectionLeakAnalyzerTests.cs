@@ -1673,6 +1673,115 @@ public sealed class ConnectionLeakAnalyzerTests
         Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 17"),
         Verify.Diagnostic().WithLocation(1).WithArguments("'conn'", "on the path that returns at line 24"));
 
+    private const string DisposableFactories = """
+        using System;
+        using System.Threading;
+        using System.Threading.Tasks;
+        using Prelude;
+
+        namespace Reactive
+        {
+            public static class Disposable
+            {
+                public static IDisposable Create(Action dispose) => new Anonymous(dispose);
+
+                private sealed class Anonymous : IDisposable
+                {
+                    private Action? _action;
+                    public Anonymous(Action action) => _action = action;
+                    public void Dispose() => Interlocked.Exchange(ref _action, null)?.Invoke();
+                }
+            }
+
+            public static class AsyncDisposable
+            {
+                public static IAsyncDisposable Create(Func<ValueTask> dispose) => new Anonymous(dispose);
+
+                private sealed class Anonymous : IAsyncDisposable
+                {
+                    private readonly Func<ValueTask> _dispose;
+                    public Anonymous(Func<ValueTask> dispose) => _dispose = dispose;
+                    public ValueTask DisposeAsync() => _dispose();
+                }
+            }
+        }
+
+        """;
+
+    [Fact]
+    public Task Disposable_made_by_a_factory_around_a_callback_that_releases_the_connection_stands_for_it() => Verify.VerifyAnalyzerAsync(DisposableFactories + """
+        class C
+        {
+            int Declaration(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                using var cleanup = Reactive.Disposable.Create(() => conn.Release());
+                return conn.Execute("select 1");
+            }
+
+            int Statement(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                using (Reactive.Disposable.Create(() => { conn.Release(); }))
+                {
+                    return conn.Execute("select 1");
+                }
+            }
+
+            async Task<int> Async(LeasePool pool)
+            {
+                var lease = pool.GetConnection();
+                await using var cleanup = Reactive.AsyncDisposable.Create(() => lease.DisposeAsync());
+                return await lease.ExecuteAsync("select 1");
+            }
+
+            async Task<int> AsyncLambda(LeasePool pool)
+            {
+                var lease = pool.GetConnection();
+                await using var cleanup = Reactive.AsyncDisposable.Create(async () => { await lease.DisposeAsync(); });
+                return await lease.ExecuteAsync("select 1");
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Disposable_made_by_a_factory_or_a_registration_that_does_not_release_the_connection_is_reported() => Verify.VerifyAnalyzerAsync(DisposableFactories + """
+        class C
+        {
+            int Uses(Pool pool)
+            {
+                var conn = {|#0:pool.GetConnection()|};
+                using var log = Reactive.Disposable.Create(() => Console.WriteLine(conn.Execute("select 1")));
+                return conn.Execute("select 1");
+            }
+
+            int Dropped(Pool pool)
+            {
+                var conn = {|#1:pool.GetConnection()|};
+                var cleanup = Reactive.Disposable.Create(() => conn.Release());
+                return conn.Execute("select 1");
+            }
+
+            int Registered(Pool pool, CancellationToken ct)
+            {
+                var conn = {|#2:pool.GetConnection()|};
+                using var registration = ct.Register(() => conn.Release());
+                return conn.Execute("select 1");
+            }
+
+            int Scheduled(Pool pool)
+            {
+                var conn = {|#3:pool.GetConnection()|};
+                using var task = Task.Run(() => conn.Release());
+                return conn.Execute("select 1");
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 38"),
+        Verify.Diagnostic().WithLocation(1).WithArguments("'conn'", "on the path that returns at line 45"),
+        Verify.Diagnostic().WithLocation(2).WithArguments("'conn'", "on the path that returns at line 52"),
+        Verify.Diagnostic().WithLocation(3).WithArguments("'conn'", "on the path that returns at line 59"));
+
     [Fact]
     public Task Non_disposable_holder_is_not_a_hand_off() => Verify.VerifyAnalyzerAsync("""
         using Prelude;

@@ -243,6 +243,13 @@ internal sealed class InvocationTransfer
             return true;
         }
 
+        if (!argumentIsResource && !instanceIsResource && _analysis.State.Status == ResourceStatus.Held && IsReleasingDisposableFactory(invocation))
+        {
+            // 'using var cleanup = Disposable.Create(() => conn.Dispose());': like 'new ActionDisposable(...)', the object
+            // it returns stands for the connection; disposing it releases the connection.
+            return true;
+        }
+
         if (instanceIsResource && _analysis.State.Status == ResourceStatus.Held && MethodSummaries.IsExtensionMember(method)
             && ApplyEffect(invocation, _analysis.Context.Summaries.EffectOnReceiver(method, _analysis.Context.CancellationToken), invocation.Instance) is { } receiverResult)
         {
@@ -308,6 +315,28 @@ internal sealed class InvocationTransfer
 
         return false;
     }
+
+    /// <summary>
+    /// A static factory of disposables given a callback that releases the connection (<c>Disposable.Create(() =&gt;
+    /// conn.Dispose())</c> of System.Reactive or Nito.Disposables, or one of the code): it returns <c>IDisposable</c> or
+    /// <c>IAsyncDisposable</c> itself, or a disposable type of the code, and takes nothing else. An instance method
+    /// (<c>token.Register(() =&gt; conn.Dispose())</c>, whose registration does not run the callback when disposed), an
+    /// extension method (<c>source.Subscribe(...)</c>) or a framework type (<c>Task.Run(...)</c>) is not one.
+    /// </summary>
+    private bool IsReleasingDisposableFactory(IInvocationOperation invocation)
+    {
+        var method = invocation.TargetMethod;
+        if (!method.IsStatic || method.IsExtensionMethod || invocation.Arguments.Length != 1
+            || !(IsDisposableInterface(method.ReturnType) || HandOffRules.IsOwningWrapper(method.ReturnType, _analysis.Names)))
+        {
+            return false;
+        }
+
+        return _analysis.Callees.OfCallback(invocation.Arguments[0].Value) == ParameterEffect.Releases;
+    }
+
+    private static bool IsDisposableInterface(ITypeSymbol type) =>
+        type is INamedTypeSymbol { TypeKind: TypeKind.Interface, Name: "IDisposable" or "IAsyncDisposable", ContainingNamespace: { Name: "System", ContainingNamespace.IsGlobalNamespace: true } };
 
     /// <summary>
     /// <c>new[] { db.OpenAsync(), db.OpenAsync() }</c>: an <c>async</c> method called on the parameter or read-only field
