@@ -749,6 +749,10 @@ public sealed class ConnectionLeakConditionTests
     [InlineData("System.Action Done = () => { released = true; conn.Release(); };")]
     [InlineData("System.Action Done = delegate { conn.Release(); released = true; };")]
     [InlineData("System.Action Done = () => { conn?.Release(); released = true; };")]
+    [InlineData("void Mark() => released = true; void Done() { conn.Release(); Mark(); }")]
+    [InlineData("void Mark() { released = true; } System.Action Done = () => { conn.Release(); Mark(); };")]
+    [InlineData("void Release(PooledConnection c) => c.Release(); void Done() { Release(conn); released = true; }")]
+    [InlineData("static void Close(PooledConnection c, ref bool flag) { c.Release(); flag = true; } void Done() => Close(conn, ref released);")]
     public Task A_flag_set_by_a_function_that_releases_the_connection_gives_no_report(string done) =>
         // The flag is not followed (the function may change it at any time), and that function may have released the
         // connection and said so: neither side of the 'finally' can be taken as a leak or a second release.
@@ -758,14 +762,115 @@ public sealed class ConnectionLeakConditionTests
     [InlineData("System.Action Done = () => released = true;")]
     [InlineData("System.Action Done = () => { Log.Info(\"not released\"); released = true; };")]
     [InlineData("System.Action Done = () => { conn.Execute(\"update a set c = 1\"); released = true; };")]
+    [InlineData("void Mark() => released = true; void Done() { conn.Execute(\"update a set c = 1\"); Mark(); }")]
+    [InlineData("void Inspect(PooledConnection c) => c.Execute(\"select 1\"); void Done() { Inspect(conn); released = true; }")]
     public Task A_flag_set_by_a_function_that_does_not_release_the_connection_hides_no_leak(string done) =>
         // The flag says released, the connection is not: the 'finally' skips it when 'early' is true.
         Verify.VerifyAnalyzerAsync(ReleasedByLocalFunction(done).Replace("{|#1:", "").Replace("{|#2:", "").Replace("Done()|}", "Done()").Replace("conn.Release()|}", "conn.Release()"),
             Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that leaves the method after line 18"));
 
+    [Fact]
+    public Task A_flag_given_by_reference_to_a_method_that_is_given_the_connection_too_gives_no_report() =>
+        // 'Release(conn, ref released)' and 'CloseQuietly(conn)' (a method of the code that releases its parameter) next to
+        // the flag: whatever the flag says afterwards, the call may have released the connection and said so.
+        Verify.VerifyAnalyzerAsync("""
+            using Prelude;
+
+            class C
+            {
+                static void Release(PooledConnection c, ref bool released) { c.Release(); released = true; }
+
+                static void CloseQuietly(PooledConnection c)
+                {
+                    try { c.Release(); } catch { }
+                }
+
+                int ByReference(Pool pool, bool early)
+                {
+                    var conn = pool.GetConnection();
+                    var released = false;
+                    try
+                    {
+                        if (early)
+                        {
+                            Release(conn, ref released);
+                            return 0;
+                        }
+
+                        return conn.Execute("select 1");
+                    }
+                    finally
+                    {
+                        if (!released) conn.Release();
+                    }
+                }
+
+                int ThroughAMethod(Pool pool, bool early)
+                {
+                    var conn = pool.GetConnection();
+                    var released = false;
+                    System.Action done = () => { CloseQuietly(conn); released = true; };
+                    try
+                    {
+                        if (early)
+                        {
+                            done();
+                            return 0;
+                        }
+
+                        return conn.Execute("select 1");
+                    }
+                    finally
+                    {
+                        if (!released) conn.Release();
+                    }
+                }
+            }
+            """);
+
+    [Fact]
+    public Task A_flag_given_by_reference_or_set_beside_a_method_that_only_uses_the_connection_hides_no_leak() =>
+        // 'Check(ref ok)' is not given the connection, and 'Inspect(conn)' only reads it: 'if (!ok) return' still leaks.
+        Verify.VerifyAnalyzerAsync("""
+            using Prelude;
+
+            class C
+            {
+                static void Check(ref bool ok) { ok = true; }
+
+                static int Inspect(PooledConnection c) => c.Execute("select 1");
+
+                int ByReference(Pool pool)
+                {
+                    var conn = {|#0:pool.GetConnection()|};
+                    var ok = false;
+                    Check(ref ok);
+                    if (!ok) return 0;
+                    var n = conn.Execute("select 1");
+                    conn.Release();
+                    return n;
+                }
+
+                int ThroughAMethod(Pool pool, bool early)
+                {
+                    var conn = {|#1:pool.GetConnection()|};
+                    var ok = false;
+                    System.Action check = () => { Inspect(conn); ok = true; };
+                    if (early) check();
+                    if (!ok) return 0;
+                    var n = conn.Execute("select 1");
+                    conn.Release();
+                    return n;
+                }
+            }
+            """,
+            Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 14"),
+            Verify.Diagnostic().WithLocation(1).WithArguments("'conn'", "on the path that returns at line 26"));
+
     [Theory]
     [InlineData("void Done() { var released = false; conn.Release(); released = true; }")]
     [InlineData("async void Done() { await System.Threading.Tasks.Task.Yield(); conn.Release(); released = true; }")]
+    [InlineData("void Mark() => released = true; async void Done() { await System.Threading.Tasks.Task.Yield(); conn.Release(); Mark(); }")]
     public Task A_local_function_that_may_not_set_the_flag_when_it_returns_leaves_the_flag_unknown(string done) =>
         // Not followed: after the call the flag may be either value, and both outcomes of the 'finally' are taken.
         Verify.VerifyAnalyzerAsync(ReleasedByLocalFunction(done),

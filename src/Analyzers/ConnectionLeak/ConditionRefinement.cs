@@ -22,7 +22,7 @@ internal sealed class ConditionRefinement
     {
         if (config.Status is ResourceStatus.Held or ResourceStatus.Released
             && (_analysis.Flags.IsUntracked(condition) || _analysis.Nulls.IsUntracked(config, condition)
-                || _analysis.Flags.IsSetWhereTheResourceIsReleased(condition, config, _analysis.Variables, _analysis.Names.ReleaseNames)))
+                || _analysis.Flags.IsSetWhereTheResourceIsReleased(condition, config, _analysis.Variables, _analysis.Context)))
         {
             // Both branches would be followed, one of them against what the path did: no report rather than a false one.
             _analysis.GiveUp();

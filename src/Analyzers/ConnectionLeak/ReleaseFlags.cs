@@ -162,14 +162,17 @@ internal sealed class ReleaseFlags
 
     /// <summary>
     /// Does <paramref name="condition"/> test a flag that a lambda or local function sets (not followed: it may change
-    /// behind the path's back) where that function also releases a variable holding the resource on the path of
-    /// <paramref name="state"/> (<c>conn.Release()</c>, <c>conn?.Dispose()</c>, <c>using (conn)</c>, with any of
-    /// <paramref name="releaseNames"/>)? It may have released it and said so with the flag
-    /// (<c>Action done = () => { conn.Release(); released = true; };</c>), so neither branch can be taken as a leak.
-    /// A flag set by a function that does not release the resource (<c>ct.Register(() => cancelled = true)</c>,
+    /// behind the path's back), or that a call is given by reference, where that code also releases a variable holding
+    /// the resource on the path of <paramref name="state"/>? It may have released it and said so with the flag
+    /// (<c>Action done = () => { conn.Release(); released = true; };</c>, <c>Release(conn, ref released);</c>), so neither
+    /// branch can be taken as a leak. Releasing is <c>conn.Release()</c>, <c>conn?.Dispose()</c>, <c>using (conn)</c> with
+    /// any release name, or giving the variable to a call named like a release (<c>pool.Release(conn)</c>) or to a method
+    /// of the code that releases or takes over that parameter (<c>CloseQuietly(conn)</c>); a call given both the variable
+    /// and the flag by reference may do either. A function that calls another one that sets the flag sets it too.
+    /// A flag set by code that does not release the resource (<c>ct.Register(() => cancelled = true)</c>,
     /// <c>() => { conn.Execute(sql); ok = true; }</c>) says nothing about its release, and both branches are followed.
     /// </summary>
-    public bool IsSetWhereTheResourceIsReleased(IOperation condition, PathState state, TrackedVariables variables, ImmutableHashSet<string> releaseNames)
+    public bool IsSetWhereTheResourceIsReleased(IOperation condition, PathState state, TrackedVariables variables, FlowContext context)
     {
         _ = FlagIndexes;
         if (_setInClosures is null || TestedLocal(condition) is not { } local || !_setInClosures.TryGetValue(local, out var closures))
@@ -193,7 +196,7 @@ internal sealed class ReleaseFlags
 
         foreach (var closure in closures)
         {
-            foreach (var node in closure.DescendantNodes())
+            foreach (var node in closure.DescendantNodesAndSelf())
             {
                 (IdentifierNameSyntax? Receiver, string Name) released = node switch
                 {
@@ -203,10 +206,81 @@ internal sealed class ReleaseFlags
                     _ => (null, ""),
                 };
                 if (released.Receiver is { } named && holders.Contains(named.Identifier.ValueText)
-                    && (releaseNames.Contains(released.Name) || node is UsingStatementSyntax))
+                    && (context.Names.ReleaseNames.Contains(released.Name) || node is UsingStatementSyntax))
                 {
                     return true;
                 }
+
+                if (node is InvocationExpressionSyntax invocation && GivesAwayAHolder(invocation, holders, local.Name, context))
+                {
+                    return true;
+                }
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>
+    /// Is a variable named in <paramref name="holders"/> an argument of <paramref name="invocation"/> that may release it:
+    /// a call named like a release, a method of the code that releases or takes over that parameter, or a call that is
+    /// also given the flag <paramref name="flag"/> by reference?
+    /// </summary>
+    private bool GivesAwayAHolder(InvocationExpressionSyntax invocation, HashSet<string> holders, string flag, FlowContext context)
+    {
+        ArgumentSyntax? given = null;
+        var flagByReference = false;
+        foreach (var argument in invocation.ArgumentList.Arguments)
+        {
+            if (argument.Expression is not IdentifierNameSyntax { Identifier.ValueText: var name })
+            {
+                continue;
+            }
+
+            if (holders.Contains(name) && argument.RefKindKeyword.IsKind(SyntaxKind.None))
+            {
+                given ??= argument;
+            }
+            else if (name == flag && !argument.RefKindKeyword.IsKind(SyntaxKind.None) && !argument.RefKindKeyword.IsKind(SyntaxKind.InKeyword))
+            {
+                flagByReference = true;
+            }
+        }
+
+        if (given is null)
+        {
+            return false;
+        }
+
+        if (flagByReference)
+        {
+            return true;
+        }
+
+        var calledName = invocation.Expression switch
+        {
+            MemberAccessExpressionSyntax member => member.Name.Identifier.ValueText,
+            MemberBindingExpressionSyntax binding => binding.Name.Identifier.ValueText,
+            SimpleNameSyntax simple => simple.Identifier.ValueText,
+            _ => null,
+        };
+        if (calledName is not null && context.Names.ReleaseNames.Contains(calledName))
+        {
+            return true;
+        }
+
+        if (_graph.OriginalOperation.SemanticModel is not { } model || model.SyntaxTree != invocation.SyntaxTree
+            || model.GetOperation(invocation, context.CancellationToken) is not IInvocationOperation call)
+        {
+            return false;
+        }
+
+        foreach (var argument in call.Arguments)
+        {
+            if (argument.Syntax == given && argument.Parameter is { } parameter)
+            {
+                return context.Summaries.EffectOn(call.TargetMethod.OriginalDefinition, parameter.Ordinal, context.CancellationToken)
+                    is ParameterEffect.Releases or ParameterEffect.ReleasesUnlessItThrows or ParameterEffect.TakesOver;
             }
         }
 
@@ -241,6 +315,7 @@ internal sealed class ReleaseFlags
         HashSet<ILocalSymbol>? excluded = null;
         List<SyntaxNode>? closures = null;
         HashSet<IMethodSymbol>? delegates = null;
+        Dictionary<ILocalSymbol, List<SyntaxNode>>? byReference = null;
         foreach (var block in graph.Blocks)
         {
             foreach (var operation in block.Operations)
@@ -273,8 +348,20 @@ internal sealed class ReleaseFlags
                             }
 
                             break;
-                        case IArgumentOperation { Parameter.RefKind: not RefKind.None and not RefKind.In, Value: ILocalReferenceOperation { Local: var byRef } }:
+                        case IArgumentOperation { Parameter.RefKind: not RefKind.None and not RefKind.In, Value: ILocalReferenceOperation { Local: var byRef } } argument:
                             (excluded ??= new HashSet<ILocalSymbol>(SymbolEqualityComparer.Default)).Add(byRef);
+                            if (argument.Parent is IInvocationOperation { Syntax: InvocationExpressionSyntax call } && tested.Contains(byRef))
+                            {
+                                // 'Release(conn, ref released)': the call may set the flag (see IsSetWhereTheResourceIsReleased).
+                                byReference ??= new Dictionary<ILocalSymbol, List<SyntaxNode>>(SymbolEqualityComparer.Default);
+                                if (!byReference.TryGetValue(byRef, out var calls))
+                                {
+                                    byReference.Add(byRef, calls = new List<SyntaxNode>());
+                                }
+
+                                calls.Add(call);
+                            }
+
                             break;
                         case IFlowAnonymousFunctionOperation lambda:
                             (closures ??= new List<SyntaxNode>()).Add(lambda.Syntax);
@@ -328,13 +415,30 @@ internal sealed class ReleaseFlags
             }
         }
 
+        if (setIn is not null)
+        {
+            AddCallersOfSetters(setIn, closures!);
+        }
+
         foreach (var candidate in candidates.Keys)
         {
             if (excluded?.Contains(candidate) == true || captured.Contains(candidate.Name))
             {
-                if (excluded?.Contains(candidate) != true && setIn is not null && setIn.TryGetValue(candidate.Name, out var closuresSettingIt))
+                List<SyntaxNode>? settingIt = null;
+                if (setIn is not null && setIn.TryGetValue(candidate.Name, out var closuresSettingIt)
+                    && (excluded?.Contains(candidate) != true || byReference?.ContainsKey(candidate) == true))
                 {
-                    (setInClosures ??= new Dictionary<ILocalSymbol, List<SyntaxNode>>(SymbolEqualityComparer.Default)).Add(candidate, closuresSettingIt);
+                    settingIt = new List<SyntaxNode>(closuresSettingIt);
+                }
+
+                if (byReference is not null && byReference.TryGetValue(candidate, out var calls))
+                {
+                    (settingIt ??= new List<SyntaxNode>()).AddRange(calls);
+                }
+
+                if (settingIt is not null)
+                {
+                    (setInClosures ??= new Dictionary<ILocalSymbol, List<SyntaxNode>>(SymbolEqualityComparer.Default)).Add(candidate, settingIt);
                 }
 
                 continue;
@@ -351,6 +455,50 @@ internal sealed class ReleaseFlags
         }
 
         return flags;
+    }
+
+    /// <summary>
+    /// A function that calls a local function setting a flag (<c>void Done() { conn.Release(); Mark(); }</c> with
+    /// <c>void Mark() => released = true;</c>) sets it too, unless it is <c>async</c> or has a variable of the flag's name.
+    /// </summary>
+    private static void AddCallersOfSetters(Dictionary<string, List<SyntaxNode>> setIn, List<SyntaxNode> closures)
+    {
+        foreach (var entry in setIn)
+        {
+            var setting = entry.Value;
+            for (var added = true; added;)
+            {
+                added = false;
+                foreach (var closure in closures)
+                {
+                    if (!setting.Contains(closure) && CallsAnyOf(closure, setting) && SetsCapturedNow(closure, entry.Key))
+                    {
+                        setting.Add(closure);
+                        added = true;
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>Does <paramref name="closure"/> call, by name, one of the local functions in <paramref name="functions"/>?</summary>
+    private static bool CallsAnyOf(SyntaxNode closure, List<SyntaxNode> functions)
+    {
+        foreach (var node in closure.DescendantNodes())
+        {
+            if (node is InvocationExpressionSyntax { Expression: IdentifierNameSyntax { Identifier.ValueText: var called } })
+            {
+                foreach (var function in functions)
+                {
+                    if (function is LocalFunctionStatementSyntax declaration && declaration.Identifier.ValueText == called)
+                    {
+                        return true;
+                    }
+                }
+            }
+        }
+
+        return false;
     }
 
     /// <summary>
