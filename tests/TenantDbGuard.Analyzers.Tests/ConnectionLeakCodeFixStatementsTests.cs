@@ -223,6 +223,71 @@ public sealed class ConnectionLeakCodeFixStatementsTests
         }
         """, ReleaseInFinally);
 
+    // ---------------------------------------------------------------- a method written on one line
+
+    [Fact]
+    public Task Statements_of_a_method_written_on_one_line_each_get_a_line_in_the_new_try() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool) { var conn = [|pool.GetConnection()|]; var n = conn.Execute("x"); Log.Info("counted"); conn.Release(); return n; }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    var n = conn.Execute("x");
+                    Log.Info("counted");
+                    return n;
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """, ReleaseInFinally);
+
+    [Fact]
+    public Task Statements_of_a_method_written_on_one_line_each_get_a_line_in_the_try_that_disposes_on_failure() => Verify.VerifyCodeFixAsync("""
+        using MySqlConnector;
+        using Prelude;
+
+        class C
+        {
+            MySqlConnection Open(string cs) { var c = new MySqlConnection(cs); [|c.Open()|]; Log.Info("opened"); return c; }
+        }
+        """, """
+        using MySqlConnector;
+        using Prelude;
+
+        class C
+        {
+            MySqlConnection Open(string cs)
+            {
+                var c = new MySqlConnection(cs);
+                try
+                {
+                    c.Open();
+                    Log.Info("opened");
+                    return c;
+                }
+                catch
+                {
+                    c.Dispose();
+                    throw;
+                }
+            }
+        }
+        """, DisposeOnFailure);
+
     // ---------------------------------------------------------------- a statement split over lines
 
     [Fact]

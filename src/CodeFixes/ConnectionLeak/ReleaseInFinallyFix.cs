@@ -122,11 +122,11 @@ internal static class ReleaseInFinallyFix
                     blankLines = TriviaList(prefix.Where(t => t.IsKind(SyntaxKind.EndOfLineTrivia)));
                 }
 
-                if (blankLines.Count == 0 && start > 0 && !block.Statements[start - 1].GetTrailingTrivia().Any(t => t.IsKind(SyntaxKind.EndOfLineTrivia))
-                    && Statements.FirstLineEnd(statements) is { } lineEnd)
+                if (blankLines.Count == 0 && start > 0 && !block.Statements[start - 1].GetTrailingTrivia().Any(t => t.IsKind(SyntaxKind.EndOfLineTrivia)))
                 {
-                    // The try starts a line of its own, also after a statement that did not end its line.
-                    blankLines = TriviaList(lineEnd);
+                    // The try starts a line of its own, also after a statement that did not end its line (or a method
+                    // written on one line).
+                    blankLines = TriviaList(Statements.FirstLineEnd(statements) ?? Statements.DocumentLineEnd(block));
                 }
 
                 tryStatement = TryStatement(Statements.MovedInto(body, statements), default, FinallyClause(Block(release)))
