@@ -10,6 +10,7 @@ using Microsoft.CodeAnalysis.CodeFixes;
 using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
 using Microsoft.CodeAnalysis.Formatting;
+using Microsoft.CodeAnalysis.Operations;
 using TenantDbGuard.Analyzers;
 using TenantDbGuard.Analyzers.ConnectionLeak;
 using TenantDbGuard.CodeFixes.ConnectionOwner;
@@ -21,7 +22,8 @@ namespace TenantDbGuard.CodeFixes;
 /// in a <c>finally</c> (after whatever else the method disposes), or makes the type <c>IDisposable</c> (or
 /// <c>IAsyncDisposable</c>, for an async owner of an async-disposable connection) with a method that releases it. Not
 /// offered when the method releases the member under a condition or returns early (a re-entrancy counter, a
-/// <c>Dispose(bool)</c> split), for a constructor that throws, or for a type disposable only through its base type.
+/// <c>Dispose(bool)</c> split), for a constructor that throws, for a type disposable only through its base type, or for a
+/// connection the type was given by its caller and only opens.
 /// </summary>
 [ExportCodeFixProvider(LanguageNames.CSharp, Name = nameof(ConnectionOwnerCodeFixProvider))]
 [Shared]
@@ -92,6 +94,13 @@ public sealed class ConnectionOwnerCodeFixProvider : CodeFixProvider
             return null;
         }
 
+        if (GivenByCaller(typeSymbol, symbol, member, model.Compilation, cancellationToken))
+        {
+            // The connection object is the caller's ('Connection = connection', 'Check.NotNull(connection)'); the type only
+            // opens it. Disposing it would take it from a caller that may still use it.
+            return null;
+        }
+
         var release = new OwnerReleaseCall(symbol, MemberName(member), root);
         diagnostic.Properties.TryGetValue(ConnectionOwnerProperties.Method, out var preferred);
         // The type's own Dispose, in whichever part of a partial type declares it.
@@ -126,6 +135,69 @@ public sealed class ConnectionOwnerCodeFixProvider : CodeFixProvider
 
         return MakeDisposableFix.Apply(root, type, typeSymbol, release);
     }
+
+    /// <summary>
+    /// Is <paramref name="member"/> given its connection by a caller: assigned (or initialized with) a parameter, a
+    /// parameter '?? throw', or a call that takes such a parameter and returns it ('Check.NotNull(connection, ...)')?
+    /// </summary>
+    private static bool GivenByCaller(INamedTypeSymbol type, ISymbol member, SyntaxNode declaration, Compilation compilation, CancellationToken cancellationToken)
+    {
+        var memberType = member switch
+        {
+            IFieldSymbol field => field.Type,
+            IPropertySymbol property => property.Type,
+            _ => null,
+        };
+        if (memberType is null)
+        {
+            return false;
+        }
+
+        var initializer = declaration switch
+        {
+            VariableDeclaratorSyntax declarator => declarator.Initializer?.Value,
+            PropertyDeclarationSyntax property => property.Initializer?.Value,
+            _ => null,
+        };
+        if (initializer is not null && FromParameter(compilation.GetSemanticModel(initializer.SyntaxTree).GetOperation(initializer, cancellationToken), memberType, compilation))
+        {
+            return true;
+        }
+
+        foreach (var reference in type.DeclaringSyntaxReferences)
+        {
+            foreach (var assignment in reference.GetSyntax(cancellationToken).DescendantNodes().OfType<AssignmentExpressionSyntax>())
+            {
+                var model = compilation.GetSemanticModel(assignment.SyntaxTree);
+                if (SymbolEqualityComparer.Default.Equals(model.GetSymbolInfo(assignment.Left, cancellationToken).Symbol, member)
+                    && FromParameter(model.GetOperation(assignment.Right, cancellationToken), memberType, compilation))
+                {
+                    return true;
+                }
+            }
+        }
+
+        return false;
+    }
+
+    private static bool FromParameter(IOperation? value, ITypeSymbol memberType, Compilation compilation)
+    {
+        while (value is IConversionOperation conversion)
+        {
+            value = conversion.Operand;
+        }
+
+        return value switch
+        {
+            IParameterReferenceOperation => true,
+            ICoalesceOperation coalesce => FromParameter(coalesce.Value, memberType, compilation),
+            IInvocationOperation invocation => invocation.Arguments.Any(argument =>
+                Unwrapped(argument.Value) is IParameterReferenceOperation parameter && compilation.HasImplicitConversion(parameter.Type, memberType)),
+            _ => false,
+        };
+    }
+
+    private static IOperation Unwrapped(IOperation value) => value is IConversionOperation conversion ? Unwrapped(conversion.Operand) : value;
 
     /// <summary>Is the member stored by a method that a benchmark runner calls as its setup (or by an override of one)?</summary>
     private static bool StoredByBenchmarkSetup(INamedTypeSymbol type, ISymbol member, Compilation compilation, CancellationToken cancellationToken)

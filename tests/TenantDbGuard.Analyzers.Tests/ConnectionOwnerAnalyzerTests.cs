@@ -505,6 +505,79 @@ public sealed class ConnectionOwnerAnalyzerTests
         Verify.Diagnostic().WithLocation(0).WithArguments("MutableFlag", "InnerConnection", "Dispose does not release it on the path that leaves at line 42"));
 
     [Fact]
+    public Task Bool_field_set_right_after_the_type_opens_the_connection_is_an_ownership_flag() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using System.Data;
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        sealed class ImportConnection : IDisposable
+        {
+            private bool _openedHere;
+            private bool _disposed;
+
+            public ImportConnection(MySqlConnection connection) => Connection = connection;
+
+            public MySqlConnection Connection { get; }
+
+            public void EnsureOpen()
+            {
+                if (Connection.State != ConnectionState.Open)
+                {
+                    Connection.Open();
+                    _openedHere = true;
+                }
+            }
+
+            public async Task EnsureOpenAsync()
+            {
+                await Connection.OpenAsync();
+                this._openedHere = true;
+            }
+
+            public void Close()
+            {
+                if (_openedHere)
+                {
+                    Connection.Close();
+                    _openedHere = false;
+                }
+            }
+
+            public void Dispose()
+            {
+                if (!_disposed)
+                {
+                    Close();
+                    _disposed = true;
+                }
+            }
+        }
+
+        sealed class FlagSetElsewhere : IDisposable
+        {
+            private bool _closeOnDispose;
+
+            public FlagSetElsewhere(MySqlConnection connection) => Connection = connection;
+
+            public MySqlConnection {|#0:Connection|} { get; }
+
+            public void EnsureOpen() => Connection.Open();
+
+            public void MarkForClose() => _closeOnDispose = true;
+
+            public void Dispose()
+            {
+                if (_closeOnDispose)
+                {
+                    Connection.Close();
+                }
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("FlagSetElsewhere", "Connection", "Dispose does not release it on the path that leaves at line 63"));
+
+    [Fact]
     public Task Type_that_releases_in_a_method_or_a_callback_of_its_own_is_not_reported() => Verify.VerifyAnalyzerAsync("""
         using System;
         using System.Data;

@@ -621,6 +621,42 @@ public sealed class ConnectionOwnerCodeFixTests
     }
 
     [Fact]
+    public async Task Type_that_opens_a_connection_it_was_given_gets_no_fix()
+    {
+        // The connection object is the caller's, who may use it after this type is done: disposing it would change that.
+        const string source = """
+            using System;
+            using MySqlConnector;
+
+            static class Guard
+            {
+                public static T NotNull<T>(T value, string name) where T : class => value ?? throw new ArgumentNullException(name);
+            }
+
+            sealed class MigrationConnection : IDisposable
+            {
+                public MigrationConnection(MySqlConnection connection) => Connection = Guard.NotNull(connection, nameof(connection));
+
+                public MySqlConnection [|Connection|] { get; }
+
+                public void Open() => Connection.Open();
+
+                public void Dispose() => Console.WriteLine("migrated");
+            }
+
+            sealed class ImportSession
+            {
+                private readonly MySqlConnection [|_connection|];
+
+                public ImportSession(MySqlConnection connection) => _connection = connection ?? throw new ArgumentNullException(nameof(connection));
+
+                public void Start() => _connection.Open();
+            }
+            """;
+        await Verify.VerifyCodeFixAsync(source, source);
+    }
+
+    [Fact]
     public void Fix_is_exported_under_its_key() =>
         Assert.Equal("TDG005.ReleaseInDispose", ConnectionOwnerCodeFixProvider.ReleaseInDisposeKey);
 

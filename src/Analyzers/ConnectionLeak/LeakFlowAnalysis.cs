@@ -84,6 +84,9 @@ internal sealed class LeakFlowAnalysis
 
     public FlowContext Context { get; }
 
+    /// <summary>In TDG005's walk of an owner's method: the field or auto-property that holds the connection.</summary>
+    public ISymbol? HeldMember => Site is null ? _initialHolder as ISymbol : null;
+
     /// <summary>When inferring a summary: what the walk saw at returns, exits and yields. Null for the rules themselves.</summary>
     public FlowObservations? Observations { get; }
 

@@ -28,6 +28,7 @@ internal sealed class MethodSummaries
     private readonly AnalyzerConfigOptionsProvider _options;
     private readonly ConcurrentDictionary<IMethodSymbol, MethodSummary> _methods = new(SymbolEqualityComparer.Default);
     private readonly ConcurrentDictionary<SummaryKey, ParameterEffect> _parameters = new();
+    private readonly ConcurrentDictionary<IFieldSymbol, string> _openedFlags = new(SymbolEqualityComparer.Default);
     private readonly Lazy<ImmutableHashSet<string>> _candidateNames;
 
     public MethodSummaries(Compilation compilation, AcquisitionRules rules, AnalyzerConfigOptionsProvider options)
@@ -63,6 +64,13 @@ internal sealed class MethodSummaries
         var summary = Infer(new SummaryKey(method, -1), MethodSummary.Nothing, () => SummaryInference.InferMethod(this, method, cancellationToken));
         return _methods.GetOrAdd(method, summary);
     }
+
+    /// <summary>
+    /// The name of the member whose <c>Open</c> the bool field <paramref name="flag"/> records ('_openedHere' set true
+    /// right after 'Connection.Open()' and only there); empty when it is not such a flag. Read once per field.
+    /// </summary>
+    public string MemberOpenedUnder(IFieldSymbol flag, CancellationToken cancellationToken) =>
+        _openedFlags.GetOrAdd(flag, f => OwnerWalk.MemberOpenedUnder(f, cancellationToken) ?? string.Empty);
 
     /// <summary>What <paramref name="method"/> (of this compilation) does with the connection passed as its parameter <paramref name="ordinal"/>.</summary>
     public ParameterEffect EffectOn(IMethodSymbol method, int ordinal, CancellationToken cancellationToken)

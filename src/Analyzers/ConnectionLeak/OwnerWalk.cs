@@ -1,13 +1,15 @@
 // TDG005's walks. A method of a type that owns a connection in a field or an auto-property (its Dispose, DisposeAsync,
 // or a helper they call on 'this'), started with the member holding the connection: conditions that only say "already
-// disposed" (a disposed flag this method sets, an Interlocked guard) or "not ours" (a readonly ownership flag) end the
-// duty to release; any other condition, and any call or other dispose before the release that can throw, is a path.
+// disposed" (a disposed flag this method sets, an Interlocked guard) or "not ours" (a readonly ownership flag, or a flag
+// the type sets right after it opens the member and nowhere else, false when it did not open it) end the duty to release; any other condition, and any call or other dispose before the release that can throw, is a path.
 // And each constructor, from the acquisition it stores in the member: an exception after the store loses it, since
 // the object is never handed to anyone who could dispose it.
 using System.Collections.Generic;
 using System.Linq;
 using System.Threading;
 using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
 using Microsoft.CodeAnalysis.FlowAnalysis;
 using Microsoft.CodeAnalysis.Operations;
 
@@ -176,7 +178,19 @@ internal static class OwnerWalk
                 }
 
                 // 'if (_disposed) return;' with '_disposed = true' further on: the true branch was disposed before.
-                return SetsTrue(analysis.Graph, flag) && outcome ? (true, done) : (false, null);
+                if (SetsTrue(analysis.Graph, flag) && outcome)
+                {
+                    return (true, done);
+                }
+
+                // 'if (_openedHere) Connection.Close();' where '_openedHere' is set only right after 'Connection.Open()': while
+                // it is false, the type did not open the connection and has nothing to give back.
+                if (analysis.HeldMember is { } held && analysis.Context.Summaries.MemberOpenedUnder(flag, analysis.Context.CancellationToken) == held.Name)
+                {
+                    return (true, outcome ? state : new PathState(ResourceStatus.Escaped, HolderSet.Empty, 0, state.Flags));
+                }
+
+                return (false, null);
             case IInvocationOperation invocation when IsInterlockedGuard(invocation, out _):
                 // 'if (Interlocked.Exchange(ref _disposed, true)) return;'
                 return (true, outcome ? done : state);
@@ -199,6 +213,87 @@ internal static class OwnerWalk
             default:
                 return (false, null);
         }
+    }
+
+    /// <summary>
+    /// The member that <paramref name="flag"/> records the opening of: every <c>flag = true</c> in its type is the statement
+    /// right after an <c>X.Open()</c> / <c>await X.OpenAsync()</c> of one and the same member <c>X</c>, and the flag is
+    /// otherwise only set to <c>false</c> (its initializer too). Null when it is any other flag.
+    /// </summary>
+    public static string? MemberOpenedUnder(IFieldSymbol flag, CancellationToken cancellationToken)
+    {
+        string? opened = null;
+        foreach (var reference in flag.ContainingType.DeclaringSyntaxReferences)
+        {
+            foreach (var node in reference.GetSyntax(cancellationToken).DescendantNodes())
+            {
+                switch (node)
+                {
+                    case VariableDeclaratorSyntax { Initializer.Value: var initial } declarator when declarator.Identifier.ValueText == flag.Name
+                        && !initial.IsKind(SyntaxKind.FalseLiteralExpression):
+                    case ArgumentSyntax { RefKindKeyword.RawKind: not 0, Expression: var passed } when NamesField(passed, flag.Name):
+                        return null;
+                    case AssignmentExpressionSyntax assignment when NamesField(assignment.Left, flag.Name):
+                        if (!assignment.IsKind(SyntaxKind.SimpleAssignmentExpression))
+                        {
+                            return null;
+                        }
+
+                        if (assignment.Right.IsKind(SyntaxKind.FalseLiteralExpression))
+                        {
+                            break;
+                        }
+
+                        if (!assignment.Right.IsKind(SyntaxKind.TrueLiteralExpression) || OpenedJustBefore(assignment) is not { } member
+                            || opened is not null && opened != member)
+                        {
+                            return null;
+                        }
+
+                        opened = member;
+                        break;
+                }
+            }
+        }
+
+        return opened;
+    }
+
+    private static bool NamesField(ExpressionSyntax expression, string name) => expression switch
+    {
+        IdentifierNameSyntax identifier => identifier.Identifier.ValueText == name,
+        MemberAccessExpressionSyntax { Expression: ThisExpressionSyntax } access => access.Name.Identifier.ValueText == name,
+        _ => false,
+    };
+
+    /// <summary>The member opened by the statement before the one <paramref name="assignment"/> makes up ('Connection.Open(); _opened = true;').</summary>
+    private static string? OpenedJustBefore(AssignmentExpressionSyntax assignment)
+    {
+        if (assignment.Parent is not ExpressionStatementSyntax statement || statement.Parent is not BlockSyntax block)
+        {
+            return null;
+        }
+
+        var index = block.Statements.IndexOf(statement);
+        if (index < 1 || block.Statements[index - 1] is not ExpressionStatementSyntax { Expression: var previous })
+        {
+            return null;
+        }
+
+        if (previous is AwaitExpressionSyntax awaited)
+        {
+            previous = awaited.Expression;
+        }
+
+        if (previous is InvocationExpressionSyntax { Expression: MemberAccessExpressionSyntax { Name.Identifier.ValueText: "ConfigureAwait", Expression: var configured } })
+        {
+            previous = configured;
+        }
+
+        return previous is InvocationExpressionSyntax { Expression: MemberAccessExpressionSyntax { Name.Identifier.ValueText: "Open" or "OpenAsync", Expression: var receiver } }
+            && receiver is IdentifierNameSyntax or MemberAccessExpressionSyntax { Expression: ThisExpressionSyntax }
+            ? ((SimpleNameSyntax)(receiver is MemberAccessExpressionSyntax access ? access.Name : receiver)).Identifier.ValueText
+            : null;
     }
 
     private static bool IsInterlockedGuard(IInvocationOperation invocation, out IFieldSymbol? field)
