@@ -94,6 +94,12 @@ public sealed class ConnectionLeakAnalyzer : DiagnosticAnalyzer
             {
                 return true;
             }
+
+            if (node is IdentifierNameSyntax identifier && summaries.CandidateProperties.Count > 0 && summaries.CandidateProperties.Contains(identifier.Identifier.ValueText))
+            {
+                // A property of the code whose getter acquires ('Connection.Query(...)').
+                return true;
+            }
         }
 
         return false;

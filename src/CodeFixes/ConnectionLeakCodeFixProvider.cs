@@ -72,9 +72,10 @@ public sealed class ConnectionLeakCodeFixProvider : CodeFixProvider
 
     private static InvocationExpressionSyntax? FindAcquisition(SyntaxNode root, Diagnostic diagnostic)
     {
+        // The acquiring call itself; a property whose getter acquires ('Connection.Query(...)', reported on 'Connection')
+        // gets no fix: the call around it is not the acquisition.
         var node = root.FindNode(diagnostic.Location.SourceSpan, getInnermostNodeForTie: true);
-        return node.FirstAncestorOrSelf<InvocationExpressionSyntax>(n => n.Span == diagnostic.Location.SourceSpan)
-            ?? node.FirstAncestorOrSelf<InvocationExpressionSyntax>();
+        return node.FirstAncestorOrSelf<InvocationExpressionSyntax>(n => n.Span == diagnostic.Location.SourceSpan);
     }
 
     private static async Task<Document?> FixAllInDocumentAsync(FixAllContext context, Document document, ImmutableArray<Diagnostic> diagnostics)

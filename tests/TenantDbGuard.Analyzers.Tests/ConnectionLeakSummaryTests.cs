@@ -11,6 +11,120 @@ namespace TenantDbGuard.Analyzers.Tests;
 /// </summary>
 public sealed class ConnectionLeakSummaryTests
 {
+    // ---------------------------------------------------------------- properties whose getters acquire
+
+    private const string OpeningProperties = """
+        using System;
+        using MySqlConnector;
+
+        static class Db
+        {
+            public static int Count(this MySqlConnection connection) => 1;
+        }
+
+        class Repository
+        {
+            private readonly string _connectionString = "";
+            private MySqlConnection? _cached;
+
+            private MySqlConnection Connection
+            {
+                get
+                {
+                    var connection = new MySqlConnection(_connectionString);
+                    connection.Open();
+                    return connection;
+                }
+            }
+
+            private MySqlConnection Fresh => Open();
+
+            private MySqlConnection Open()
+            {
+                var connection = new MySqlConnection(_connectionString);
+                connection.Open();
+                return connection;
+            }
+
+            private MySqlConnection Cached => _cached ??= Open();
+
+            private MySqlConnection Closed => new MySqlConnection(_connectionString);
+
+            public MySqlConnection? Settable { get => Open(); set => _cached = value; }
+
+        """;
+
+    [Fact]
+    public Task Property_whose_getter_acquires_is_an_acquisition_for_whoever_reads_it() => Verify.VerifyAnalyzerAsync(OpeningProperties + """
+            int Kept(bool early)
+            {
+                var c = {|#0:Connection|};
+                if (early) return 0;
+                var n = c.Count();
+                c.Dispose();
+                return n;
+            }
+
+            int Discarded() => {|#1:Connection|}.Count();
+
+            void Statement()
+            {
+                Console.WriteLine("counting");
+                {|#2:this.Fresh|}.Count();
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'c' from Connection", "on the path that returns at line 41"),
+        Verify.Diagnostic().WithLocation(1).WithArguments("The connection from Connection", "because the result is discarded"),
+        Verify.Diagnostic().WithLocation(2).WithArguments("The connection from Fresh", "because the result is discarded"));
+
+    [Fact]
+    public Task Property_whose_getter_acquires_read_and_released_or_handed_on_or_one_that_does_not_acquire_is_not_reported() => Verify.VerifyAnalyzerAsync(OpeningProperties + """
+            int Using()
+            {
+                using var c = Connection;
+                return c.Count();
+            }
+
+            int UsingStatement()
+            {
+                using (var c = this.Fresh)
+                {
+                    return c.Count();
+                }
+            }
+
+            MySqlConnection Returned() => Connection;
+
+            int FromTheCache() => Cached.Count();
+
+            int NeverOpened()
+            {
+                using var c = Closed;
+                return 1;
+            }
+
+            void Assigned(MySqlConnection other) => Settable = other;
+
+            string Named() => nameof(Connection);
+        }
+        """);
+
+    [Fact]
+    public Task Property_whose_getter_acquires_gets_no_fix() => NoFixVerifier.VerifyAsync(OpeningProperties + """
+            int Kept(bool early)
+            {
+                var c = [|Connection|];
+                if (early) return 0;
+                var n = c.Count();
+                c.Dispose();
+                return n;
+            }
+
+            int Discarded() => [|Connection|].Count();
+        }
+        """);
+
     // ---------------------------------------------------------------- helpers that return an acquisition
 
     private const string ReportDb = """

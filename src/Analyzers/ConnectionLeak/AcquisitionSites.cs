@@ -101,6 +101,13 @@ internal static class AcquisitionSites
                 case IInvocationOperation invocation:
                     AddSites(invocation, context, origins, sites, ReferenceEquals(invocation, condition));
                     break;
+                case IPropertyReferenceOperation property when AcquiringGetter(property, context) is { } getter:
+                    if (CreateSite(property, AcquisitionKind.Returned, property.Property.Name, origins) is { } read)
+                    {
+                        sites.Add(read);
+                    }
+
+                    break;
             }
 
             foreach (var child in operation.ChildOperations)
@@ -162,7 +169,7 @@ internal static class AcquisitionSites
         if (OwnershipMoves.DapperOpensForReader(invocation, origins, context) is { } connection
             && CreateSite(invocation, AcquisitionKind.Returned, summarized: null, origins) is { } reader)
         {
-            sites.Add(new AcquisitionSite(reader.Invocation, reader.EffectPoint, reader.Kind, connection));
+            sites.Add(new AcquisitionSite(reader.Acquiring, reader.EffectPoint, reader.Kind, connection));
             return;
         }
 
@@ -175,10 +182,26 @@ internal static class AcquisitionSites
         }
     }
 
-    private static AcquisitionSite? CreateSite(IInvocationOperation invocation, AcquisitionKind kind, string? summarized, LocalOrigins origins)
+    /// <summary>
+    /// The getter of a property of the code that hands its caller a fresh acquisition (<c>MySqlConnection Connection { get
+    /// { var c = new MySqlConnection(cs); c.Open(); return c; } }</c>), when <paramref name="property"/> reads it.
+    /// </summary>
+    private static IMethodSymbol? AcquiringGetter(IPropertyReferenceOperation property, FlowContext context)
+    {
+        if (property.Property.GetMethod is not { } getter || !context.Summaries.MayBeAcquiringGetter(getter)
+            || property.Parent is IAssignmentOperation assignment && ReferenceEquals(assignment.Target, property)
+            || property.Parent is IDeconstructionAssignmentOperation)
+        {
+            return null;
+        }
+
+        return context.Summaries.Of(getter, context.CancellationToken).ReturnsAcquisition ? getter : null;
+    }
+
+    private static AcquisitionSite? CreateSite(IOperation acquiring, AcquisitionKind kind, string? summarized, LocalOrigins origins)
     {
         object? anchor = null;
-        if (kind == AcquisitionKind.Opened)
+        if (kind == AcquisitionKind.Opened && acquiring is IInvocationOperation invocation)
         {
             switch (TrackedVariables.Unwrap(invocation.Instance))
             {
@@ -207,8 +230,8 @@ internal static class AcquisitionSites
         }
 
         // The resource is held once the call returns, or once its task is awaited.
-        IOperation effectPoint = invocation;
-        var current = (IOperation)invocation;
+        var effectPoint = acquiring;
+        var current = acquiring;
         while (true)
         {
             var parent = current.Parent;
@@ -227,7 +250,7 @@ internal static class AcquisitionSites
             break;
         }
 
-        return new AcquisitionSite(invocation, effectPoint, kind, anchor, summarized);
+        return new AcquisitionSite(acquiring, effectPoint, kind, anchor, summarized);
     }
 
     /// <summary>

@@ -33,11 +33,21 @@ internal sealed class InvocationTransfer
             Transfer.Evaluate(awaitOperation.Operation);
             Effects.MayThrow(effectPoint);
         }
-        else
+        else if (effectPoint is IInvocationOperation invocation)
         {
-            var invocation = (IInvocationOperation)effectPoint;
             Transfer.Evaluate(invocation.Instance);
             foreach (var argument in invocation.Arguments)
+            {
+                Transfer.Evaluate(argument);
+            }
+
+            Effects.MayThrow(effectPoint);
+        }
+        else if (effectPoint is IPropertyReferenceOperation property)
+        {
+            // A property of the code whose getter acquires ('var c = OpenConnection;').
+            Transfer.Evaluate(property.Instance);
+            foreach (var argument in property.Arguments)
             {
                 Transfer.Evaluate(argument);
             }
@@ -48,13 +58,13 @@ internal sealed class InvocationTransfer
         var state = _analysis.State;
         if (state.Status == ResourceStatus.Held)
         {
-            _analysis.AddLeak(new Leak(LeakReason.AcquiredAgain, site.Invocation.Syntax, null));
+            _analysis.AddLeak(new Leak(LeakReason.AcquiredAgain, site.Acquiring.Syntax, null));
         }
         else if (site.Kind == AcquisitionKind.Opened && state.IsTrackedAfterRelease && !_analysis.AfterRelease.ReleaseOf(state).Closes
-                 && site.Anchor is not null && _analysis.Variables.Holds(state, site.Anchor))
+                 && site.Anchor is not null && _analysis.Variables.Holds(state, site.Anchor) && site.Invocation is { } opening)
         {
             // Opening a disposed connection again (the loop came back to the Open after a Dispose).
-            _analysis.AfterRelease.AddMisuse(MisuseKind.UsedAfterRelease, site.Invocation, _analysis.AfterRelease.ReleaseOf(state).Operation, site.Invocation.Instance);
+            _analysis.AfterRelease.AddMisuse(MisuseKind.UsedAfterRelease, opening, _analysis.AfterRelease.ReleaseOf(state).Operation, opening.Instance);
         }
 
         // A new resource: what happened after the release of the previous one does not concern it.

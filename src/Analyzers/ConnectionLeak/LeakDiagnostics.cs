@@ -6,6 +6,7 @@ using System.Linq;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
+using Microsoft.CodeAnalysis.Operations;
 
 namespace TenantDbGuard.Analyzers.ConnectionLeak;
 
@@ -18,11 +19,11 @@ internal static class LeakDiagnostics
             .OrderBy(l => l.Reason)
             .ThenBy(l => l.At?.SpanStart ?? int.MaxValue)
             .First();
-        var syntax = site.Invocation.Syntax;
+        var syntax = site.Acquiring.Syntax;
         var name = SubjectName(site);
         var subject = site.Summarized is { } summarized
             ? name is not null ? $"'{name}' from {summarized}" : $"The connection from {summarized}"
-            : name is not null ? $"'{name}'" : $"The result of '{site.Invocation.TargetMethod.Name}'";
+            : name is not null ? $"'{name}'" : $"The result of '{(site.Acquiring is IPropertyReferenceOperation property ? property.Property.Name : site.Invocation?.TargetMethod.Name)}'";
         var path = leak.Reason switch
         {
             LeakReason.Discarded => "because the result is discarded",
@@ -100,7 +101,7 @@ internal static class LeakDiagnostics
     /// <summary>The variable the resource is stored in, read from the syntax around the call.</summary>
     private static string? SubjectName(AcquisitionSite site)
     {
-        var syntax = site.Invocation.Syntax;
+        var syntax = site.Acquiring.Syntax;
         if (site.Kind == AcquisitionKind.IntoArgument)
         {
             return (site.Anchor as ILocalSymbol)?.Name;

@@ -8,9 +8,9 @@ namespace TenantDbGuard.Analyzers.ConnectionLeak;
 /// <summary>One acquiring call inside one control-flow graph.</summary>
 internal sealed class AcquisitionSite
 {
-    public AcquisitionSite(IInvocationOperation invocation, IOperation effectPoint, AcquisitionKind kind, object? anchor, string? summarized = null, bool onlyWhenTrue = false)
+    public AcquisitionSite(IOperation acquiring, IOperation effectPoint, AcquisitionKind kind, object? anchor, string? summarized = null, bool onlyWhenTrue = false)
     {
-        Invocation = invocation;
+        Acquiring = acquiring;
         EffectPoint = effectPoint;
         Kind = kind;
         Anchor = anchor;
@@ -18,8 +18,11 @@ internal sealed class AcquisitionSite
         OnlyWhenTrue = onlyWhenTrue;
     }
 
-    /// <summary>The acquiring call; the diagnostic sits on it.</summary>
-    public IInvocationOperation Invocation { get; }
+    /// <summary>The acquiring call, or the read of a property of the code whose getter acquires; the diagnostic sits on it.</summary>
+    public IOperation Acquiring { get; }
+
+    /// <summary>The acquiring call; null for a property read.</summary>
+    public IInvocationOperation? Invocation => Acquiring as IInvocationOperation;
 
     /// <summary>The operation after which the resource is held: the call itself, or the <c>await</c> of it.</summary>
     public IOperation EffectPoint { get; }

@@ -30,6 +30,7 @@ internal sealed class MethodSummaries
     private readonly ConcurrentDictionary<SummaryKey, ParameterEffect> _parameters = new();
     private readonly ConcurrentDictionary<IFieldSymbol, string> _openedFlags = new(SymbolEqualityComparer.Default);
     private readonly Lazy<ImmutableHashSet<string>> _candidateNames;
+    private readonly Lazy<ImmutableHashSet<string>> _candidateProperties;
 
     public MethodSummaries(Compilation compilation, AcquisitionRules rules, AnalyzerConfigOptionsProvider options)
     {
@@ -37,7 +38,18 @@ internal sealed class MethodSummaries
         _rules = rules;
         _options = options;
         _candidateNames = new Lazy<ImmutableHashSet<string>>(() => SummaryCandidates.Find(compilation, rules), LazyThreadSafetyMode.ExecutionAndPublication);
+        _candidateProperties = new Lazy<ImmutableHashSet<string>>(() => SummaryCandidates.PropertyNames(CandidateNames), LazyThreadSafetyMode.ExecutionAndPublication);
     }
+
+    /// <summary>
+    /// The names of the compilation's properties whose getters may acquire for their readers (their getters' names are in
+    /// <see cref="CandidateNames"/>), so that the syntax pre-filter lets reads of them through.
+    /// </summary>
+    public ImmutableHashSet<string> CandidateProperties => _candidateProperties.Value;
+
+    /// <summary>Is <paramref name="getter"/> the getter of a property of this compilation that may acquire for its readers?</summary>
+    public bool MayBeAcquiringGetter(IMethodSymbol getter) =>
+        getter.MethodKind == MethodKind.PropertyGet && CandidateProperties.Count > 0 && _rules.IsInSource(getter) && CandidateNames.Contains(getter.OriginalDefinition.Name);
 
     public AcquisitionRules Rules => _rules;
 

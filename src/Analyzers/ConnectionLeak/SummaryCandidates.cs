@@ -31,7 +31,7 @@ internal static class SummaryCandidates
                     case INamespaceOrTypeSymbol container:
                         stack.Push(container);
                         break;
-                    case IMethodSymbol { MethodKind: MethodKind.Ordinary, IsAbstract: false } method when HasAcquiringShape(method, rules):
+                    case IMethodSymbol { MethodKind: MethodKind.Ordinary or MethodKind.PropertyGet, IsAbstract: false } method when HasAcquiringShape(method, rules):
                         foreach (var reference in method.DeclaringSyntaxReferences)
                         {
                             var calls = new HashSet<string>(StringComparer.Ordinal);
@@ -84,6 +84,21 @@ internal static class SummaryCandidates
         }
 
         return acquiring.ToImmutableHashSet(StringComparer.Ordinal);
+    }
+
+    /// <summary>The names of the properties whose getters are among <paramref name="candidates"/> (<c>get_Connection</c>: <c>Connection</c>).</summary>
+    public static ImmutableHashSet<string> PropertyNames(ImmutableHashSet<string> candidates)
+    {
+        var names = ImmutableHashSet.CreateBuilder<string>(StringComparer.Ordinal);
+        foreach (var candidate in candidates)
+        {
+            if (candidate.StartsWith("get_", StringComparison.Ordinal) && candidate.Length > 4)
+            {
+                names.Add(candidate.Substring(4));
+            }
+        }
+
+        return names.ToImmutable();
     }
 
     /// <summary>Can <paramref name="method"/> hand a connection to its caller: by its value, an out/ref parameter, or as an iterator?</summary>
