@@ -288,6 +288,59 @@ public sealed class ConnectionLeakCodeFixStatementsTests
         }
         """, DisposeOnFailure);
 
+    [Fact]
+    public Task A_discarded_connection_in_a_method_written_on_one_line_gets_its_local_and_try_on_lines_of_their_own() => Verify.VerifyCodeFixAsync("""
+        using MySqlConnector;
+        using Prelude;
+
+        class C
+        {
+            int Run(Pool pool) { Log.Info("a"); [|pool.GetConnection()|].Execute("x"); return 1; }
+            void First(Pool pool) { [|pool.GetConnection()|].Execute("x"); }
+            void Disposable(MySqlDataSource dataSource) { Log.Info("a"); [|dataSource.OpenConnection()|].Ping(); }
+        }
+        """, """
+        using MySqlConnector;
+        using Prelude;
+
+        class C
+        {
+            int Run(Pool pool)
+            {
+                Log.Info("a");
+                var connection = pool.GetConnection();
+                try
+                {
+                    connection.Execute("x");
+                }
+                finally
+                {
+                    connection.Release();
+                }
+
+                return 1;
+            }
+            void First(Pool pool)
+            {
+                var connection = pool.GetConnection();
+                try
+                {
+                    connection.Execute("x");
+                }
+                finally
+                {
+                    connection.Release();
+                }
+            }
+            void Disposable(MySqlDataSource dataSource)
+            {
+                Log.Info("a");
+                using var connection = dataSource.OpenConnection();
+                connection.Ping();
+            }
+        }
+        """);
+
     // ---------------------------------------------------------------- a statement split over lines
 
     [Fact]

@@ -63,6 +63,13 @@ internal static class IntroduceLocalFix
         }
 
         replacement[0] = replacement[0].WithLeadingTrivia(statement.GetLeadingTrivia());
+        if (statement.Parent is BlockSyntax && !statement.GetLeadingTrivia().Any(SyntaxKind.EndOfLineTrivia)
+            && !statement.GetFirstToken().GetPreviousToken().TrailingTrivia.Any(SyntaxKind.EndOfLineTrivia))
+        {
+            // It shared its line with the statement before it ('{ Log.Info("a"); pool.GetConnection().Execute(sql); }'): the
+            // new declaration starts a line of its own.
+            replacement[0] = replacement[0].WithLeadingTrivia(replacement[0].GetLeadingTrivia().Insert(0, Statements.FirstLineEnd(new[] { statement }) ?? Statements.DocumentLineEnd(statement)));
+        }
         fixes.Add(Fix(root =>
         {
             var current = Statements.Find(root, statement);
@@ -74,6 +81,26 @@ internal static class IntroduceLocalFix
 
             if (followers.Count == 0)
             {
+                if (current.Parent is BlockSyntax oneLine && oneLine.GetLocation().GetLineSpan() is var lines && lines.StartLinePosition.Line == lines.EndLinePosition.Line)
+                {
+                    // A block written on one line: laid out again as a whole, as it no longer fits one.
+                    var statements = oneLine.Statements.ToList();
+                    var at = statements.IndexOf(current);
+                    statements.RemoveAt(at);
+                    statements.InsertRange(at, annotated);
+                    var lineEnd = Statements.DocumentLineEnd(oneLine);
+                    if (!statements[0].GetLeadingTrivia().Any(SyntaxKind.EndOfLineTrivia))
+                    {
+                        statements[0] = statements[0].WithLeadingTrivia(statements[0].GetLeadingTrivia().Insert(0, lineEnd));
+                    }
+
+                    if (!statements[statements.Count - 1].GetTrailingTrivia().Any(SyntaxKind.EndOfLineTrivia))
+                    {
+                        statements[statements.Count - 1] = statements[statements.Count - 1].WithTrailingTrivia(statements[statements.Count - 1].GetTrailingTrivia().Add(lineEnd));
+                    }
+                    return root.ReplaceNode(oneLine, oneLine.WithStatements(List(statements)).WithAdditionalAnnotations(Formatter.Annotation));
+                }
+
                 return root.ReplaceNode(current, annotated);
             }
 
