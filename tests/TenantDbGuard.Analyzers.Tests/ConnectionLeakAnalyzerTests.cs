@@ -1775,12 +1775,48 @@ public sealed class ConnectionLeakAnalyzerTests
                 using var task = Task.Run(() => conn.Release());
                 return conn.Execute("select 1");
             }
+
+            int OnAScheduler(Pool pool, Scheduler scheduler)
+            {
+                var conn = {|#4:pool.GetConnection()|};
+                using var later = scheduler.Later(() => conn.Release());
+                return conn.Execute("select 1");
+            }
+
+            int ThroughAnExtension(Pool pool, Scheduler scheduler)
+            {
+                var conn = {|#5:pool.GetConnection()|};
+                using var later = scheduler.Soon(() => conn.Release());
+                return conn.Execute("select 1");
+            }
+
+            int WithAName(Pool pool)
+            {
+                var conn = {|#6:pool.GetConnection()|};
+                using var named = Scheduler.Named(() => conn.Release(), "cleanup");
+                return conn.Execute("select 1");
+            }
+        }
+
+        sealed class Scheduler
+        {
+            // Runs the action later; disposing what it returns cancels it.
+            public IDisposable Later(Action action) => Reactive.Disposable.Create(() => { });
+            public static IDisposable Named(Action action, string name) => Reactive.Disposable.Create(() => { });
+        }
+
+        static class SchedulerExtensions
+        {
+            public static IDisposable Soon(this Scheduler scheduler, Action action) => scheduler.Later(action);
         }
         """,
         Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 38"),
         Verify.Diagnostic().WithLocation(1).WithArguments("'conn'", "on the path that returns at line 45"),
         Verify.Diagnostic().WithLocation(2).WithArguments("'conn'", "on the path that returns at line 52"),
-        Verify.Diagnostic().WithLocation(3).WithArguments("'conn'", "on the path that returns at line 59"));
+        Verify.Diagnostic().WithLocation(3).WithArguments("'conn'", "on the path that returns at line 59"),
+        Verify.Diagnostic().WithLocation(4).WithArguments("'conn'", "on the path that returns at line 66"),
+        Verify.Diagnostic().WithLocation(5).WithArguments("'conn'", "on the path that returns at line 73"),
+        Verify.Diagnostic().WithLocation(6).WithArguments("'conn'", "on the path that returns at line 80"));
 
     [Fact]
     public Task Non_disposable_holder_is_not_a_hand_off() => Verify.VerifyAnalyzerAsync("""

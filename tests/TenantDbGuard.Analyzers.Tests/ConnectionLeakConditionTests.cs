@@ -753,6 +753,8 @@ public sealed class ConnectionLeakConditionTests
     [InlineData("void Mark() { released = true; } System.Action Done = () => { conn.Release(); Mark(); };")]
     [InlineData("void Release(PooledConnection c) => c.Release(); void Done() { Release(conn); released = true; }")]
     [InlineData("static void Close(PooledConnection c, ref bool flag) { c.Release(); flag = true; } void Done() => Close(conn, ref released);")]
+    [InlineData("static void Finish(PooledConnection c, ref bool flag) { c.Release(); flag = true; } void Done() => Finish(conn, ref released);")]
+    [InlineData("void Release(PooledConnection c) => c.Release(); System.Action Done = () => { Release(conn); released = true; };")]
     public Task A_flag_set_by_a_function_that_releases_the_connection_gives_no_report(string done) =>
         // The flag is not followed (the function may change it at any time), and that function may have released the
         // connection and said so: neither side of the 'finally' can be taken as a leak or a second release.
@@ -794,6 +796,33 @@ public sealed class ConnectionLeakConditionTests
                         if (early)
                         {
                             Release(conn, ref released);
+                            return 0;
+                        }
+
+                        return conn.Execute("select 1");
+                    }
+                    finally
+                    {
+                        if (!released) conn.Release();
+                    }
+                }
+
+                static void CloseAfterLogging(PooledConnection c)
+                {
+                    Log.Info("closing");
+                    c.Release();
+                }
+
+                int ThroughAMethodThatMayThrowFirst(Pool pool, bool early)
+                {
+                    var conn = pool.GetConnection();
+                    var released = false;
+                    System.Action done = () => { CloseAfterLogging(conn); released = true; };
+                    try
+                    {
+                        if (early)
+                        {
+                            done();
                             return 0;
                         }
 

@@ -330,13 +330,14 @@ internal sealed class InvocationTransfer
     /// A static factory of disposables given a callback that releases the connection (<c>Disposable.Create(() =&gt;
     /// conn.Dispose())</c> of System.Reactive or Nito.Disposables, or one of the code): it returns <c>IDisposable</c> or
     /// <c>IAsyncDisposable</c> itself, or a disposable type of the code, and takes nothing else. An instance method
-    /// (<c>token.Register(() =&gt; conn.Dispose())</c>, whose registration does not run the callback when disposed), an
-    /// extension method (<c>source.Subscribe(...)</c>) or a framework type (<c>Task.Run(...)</c>) is not one.
+    /// (<c>token.Register(() =&gt; conn.Dispose())</c>, whose registration does not run the callback when disposed), a
+    /// method given more than the callback (<c>source.Subscribe(...)</c>, an extension method) or a framework type
+    /// (<c>Task.Run(...)</c>) is not one.
     /// </summary>
     private bool IsReleasingDisposableFactory(IInvocationOperation invocation)
     {
         var method = invocation.TargetMethod;
-        if (!method.IsStatic || method.IsExtensionMethod || invocation.Arguments.Length != 1
+        if (!method.IsStatic || invocation.Arguments.Length != 1
             || !(IsDisposableInterface(method.ReturnType) || HandOffRules.IsOwningWrapper(method.ReturnType, _analysis.Names)))
         {
             return false;

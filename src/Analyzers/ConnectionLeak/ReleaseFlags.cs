@@ -237,7 +237,7 @@ internal sealed class ReleaseFlags
                 continue;
             }
 
-            if (holders.Contains(name) && argument.RefKindKeyword.IsKind(SyntaxKind.None))
+            if (holders.Contains(name))
             {
                 given ??= argument;
             }
