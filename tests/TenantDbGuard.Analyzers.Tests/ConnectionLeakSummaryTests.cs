@@ -510,6 +510,49 @@ public sealed class ConnectionLeakSummaryTests
         Verify.Diagnostic().WithLocation(0).WithArguments("'conn' from TryOpen(out var conn)", "on the path that returns at line 20"));
 
     [Fact]
+    public Task Try_pattern_out_acquisition_of_a_method_that_returns_true_in_two_places_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        sealed class Checkout
+        {
+            private readonly LeasePool _pool = null!;
+            private readonly LeasePool _reports = null!;
+
+            public bool TryCheckout(string tenant, out ConnectionLease lease)
+            {
+                if (tenant.Length == 0)
+                {
+                    lease = null;
+                    return false;
+                }
+
+                if (tenant == "reports")
+                {
+                    lease = _reports.GetConnection();
+                    return true;
+                }
+
+                lease = _pool.GetConnection();
+                return true;
+            }
+        }
+
+        class C
+        {
+            int M(Checkout checkout, string tenant)
+            {
+                if ({|#0:checkout.TryCheckout(tenant, out var lease)|})
+                {
+                    return lease.Execute("select 1");
+                }
+
+                return 0;
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'lease' from TryCheckout(out var lease)", "on the path that returns at line 33"));
+
+    [Fact]
     public Task Out_acquisition_of_a_bool_method_that_may_return_a_computed_value_without_it_is_not_followed() => Verify.VerifyAnalyzerAsync("""
         using MySqlConnector;
 
