@@ -269,6 +269,7 @@ public sealed class ConnectionLeakSummaryTests
     [InlineData("private MySqlConnection Open(int shard) { return shard == 1 ? _primary.OpenConnection() : null!; }")]
     [InlineData("private MySqlConnection Open(int shard) => shard switch { 1 => _primary.OpenConnection(), 2 => (_replica.OpenConnection()), _ => null! };")]
     [InlineData("private MySqlConnection Open(int shard) => shard > 0 ? (shard == 1 ? _primary.OpenConnection() : _replica.OpenConnection()) : _primary.OpenConnection();")]
+    [InlineData("private MySqlConnection Open(int shard) => shard == 1 ? _primary.OpenConnection() : (shard == 2 ? null! : null!);")]
     public Task Helper_that_chooses_between_acquisitions_is_an_acquisition(string helper) =>
         Verify.VerifyAnalyzerAsync(Chooser(helper), Verify.Diagnostic().WithLocation(0).WithArguments("'conn' from Open()", "on the path that returns at line 16"));
 
@@ -366,6 +367,82 @@ public sealed class ConnectionLeakSummaryTests
         }
         """,
         Verify.Diagnostic().WithLocation(0).WithArguments("'lease' from GetConnection()", "on the path that returns at line 16"));
+
+    [Theory]
+    [InlineData("ConcurrentQueue<ConnectionLease>", "_idle.TryDequeue(out var lease)")]
+    [InlineData("ConcurrentStack<ConnectionLease>", "_idle.TryPop(out var lease)")]
+    [InlineData("ConcurrentDictionary<string, ConnectionLease>", "_idle.TryRemove(\"t1\", out var lease)")]
+    public Task Source_pool_that_takes_a_lease_out_of_its_idle_set_is_an_acquisition(string idle, string take) => Verify.VerifyAnalyzerAsync($$"""
+        using System.Collections.Concurrent;
+        using Prelude;
+
+        sealed class LocalPool
+        {
+            private readonly {{idle}} _idle = new();
+
+            public ConnectionLease GetConnection() => {{take}} ? lease : new ConnectionLease();
+        }
+
+        class C
+        {
+            int M(LocalPool pool)
+            {
+                var lease = {|#0:pool.GetConnection()|};
+                return lease.Execute("select 1");
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'lease' from GetConnection()", "on the path that returns at line 16"));
+
+    [Theory]
+    [InlineData("public ConnectionLease GetConnection() => _current is ConnectionLease lease ? lease : new ConnectionLease();")]
+    [InlineData("public ConnectionLease GetConnection() => _byTenant.TryGetValue(\"t1\", out var lease) ? lease : new ConnectionLease();")]
+    [InlineData("public ConnectionLease GetConnection() { if (!_idle.TryTake(out var lease)) { lease = _shared; } return lease; }")]
+    [InlineData("public ConnectionLease GetConnection() => _byTenant.TryGetValue(\"t1\", out var lease) || _idle.TryTake(out lease) ? lease : new ConnectionLease();")]
+    public Task Source_pool_that_may_hand_out_the_lease_it_keeps_is_not_an_acquisition(string getConnection) => Verify.VerifyAnalyzerAsync($$"""
+        using System.Collections.Concurrent;
+        using Prelude;
+
+        sealed class LocalPool
+        {
+            private readonly ConcurrentBag<ConnectionLease> _idle = new();
+            private readonly ConcurrentDictionary<string, ConnectionLease> _byTenant = new();
+            private readonly ConnectionLease _shared = new();
+            private object _current;
+
+            {{getConnection}}
+        }
+
+        class C
+        {
+            int M(LocalPool pool)
+            {
+                var lease = pool.GetConnection();
+                return lease.Execute("select 1");
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Source_pool_that_builds_a_lease_into_a_ValueTask_is_an_acquisition() => Verify.VerifyAnalyzerAsync("""
+        using System.Threading.Tasks;
+        using Prelude;
+
+        sealed class LocalPool
+        {
+            public ValueTask<ConnectionLease> GetConnectionAsync() => ValueTask.FromResult(new ConnectionLease());
+        }
+
+        class C
+        {
+            async Task<int> M(LocalPool pool)
+            {
+                var lease = await {|#0:pool.GetConnectionAsync()|};
+                return lease.Execute("select 1");
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'lease' from GetConnectionAsync()", "on the path that returns at line 14"));
 
     [Fact]
     public Task Helper_returning_a_data_source_is_not_an_acquisition() => Verify.VerifyAnalyzerAsync("""
@@ -512,6 +589,124 @@ public sealed class ConnectionLeakSummaryTests
         """,
         Verify.Diagnostic().WithLocation(0).WithArguments("'conn' from Setup(ref conn)", "if an exception is thrown at line 35"));
 
+    [Fact]
+    public Task Out_acquisition_of_a_bool_method_that_acquires_on_every_path_is_held_when_it_returns_false() => Verify.VerifyAnalyzerAsync("""
+        using MySqlConnector;
+
+        sealed class Tenants
+        {
+            private readonly MySqlDataSource _dataSource = null!;
+
+            public bool TryOpen(string tenant, out MySqlConnection connection)
+            {
+                connection = _dataSource.OpenConnection();
+                return tenant.Length > 0;
+            }
+        }
+
+        class C
+        {
+            object M(Tenants tenants, string tenant)
+            {
+                if (!{|#0:tenants.TryOpen(tenant, out var conn)|})
+                {
+                    return null;
+                }
+
+                using (conn)
+                {
+                    using var cmd = new MySqlCommand("select 1", conn);
+                    return cmd.ExecuteScalar();
+                }
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'conn' from TryOpen(out var conn)", "on the path that returns at line 20"));
+
+    [Fact]
+    public Task Try_pattern_out_acquisition_of_a_method_that_returns_true_in_two_places_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        sealed class Checkout
+        {
+            private readonly LeasePool _pool = null!;
+            private readonly LeasePool _reports = null!;
+
+            public bool TryCheckout(string tenant, out ConnectionLease lease)
+            {
+                if (tenant.Length == 0)
+                {
+                    lease = null;
+                    return false;
+                }
+
+                if (tenant == "reports")
+                {
+                    lease = _reports.GetConnection();
+                    return true;
+                }
+
+                lease = _pool.GetConnection();
+                return true;
+            }
+        }
+
+        class C
+        {
+            int M(Checkout checkout, string tenant)
+            {
+                if ({|#0:checkout.TryCheckout(tenant, out var lease)|})
+                {
+                    return lease.Execute("select 1");
+                }
+
+                return 0;
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'lease' from TryCheckout(out var lease)", "on the path that returns at line 33"));
+
+    [Fact]
+    public Task Out_acquisition_of_a_bool_method_that_may_return_a_computed_value_without_it_is_not_followed() => Verify.VerifyAnalyzerAsync("""
+        using MySqlConnector;
+
+        sealed class Tenants
+        {
+            private readonly MySqlDataSource _dataSource = null!;
+
+            public bool TryOpen(string tenant, out MySqlConnection connection)
+            {
+                connection = null;
+                if (tenant.Length == 0)
+                {
+                    return false;
+                }
+
+                if (tenant.Length > 64)
+                {
+                    return tenant.StartsWith("#");
+                }
+
+                connection = _dataSource.OpenConnection();
+                return true;
+            }
+        }
+
+        class C
+        {
+            object M(Tenants tenants, string tenant)
+            {
+                if (tenants.TryOpen(tenant, out var conn))
+                {
+                    using var cmd = new MySqlCommand("select 1", conn);
+                    return cmd.ExecuteScalar();
+                }
+
+                return null;
+            }
+        }
+        """);
+
     // ---------------------------------------------------------------- helpers that release
 
     private const string Helpers = """
@@ -618,6 +813,59 @@ public sealed class ConnectionLeakSummaryTests
         }
         """,
         Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 49"));
+
+    [Fact]
+    public Task Helper_that_uses_its_argument_before_releasing_it_can_throw_with_it() => Verify.VerifyAnalyzerAsync(Helpers + """
+        static class Audit
+        {
+            public static void RecordAndClose(MySqlConnection connection)
+            {
+                using (var cmd = new MySqlCommand("insert into audit values (1)", connection))
+                {
+                    cmd.ExecuteNonQuery();
+                }
+
+                connection.Close();
+            }
+        }
+
+        class C
+        {
+            void M(MySqlDataSource ds)
+            {
+                var conn = {|#0:ds.OpenConnection()|};
+                Audit.RecordAndClose(conn);
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "if an exception is thrown at line 58"));
+
+    [Fact]
+    public Task Helper_that_releases_on_one_path_and_gives_back_on_the_other_takes_the_connection_over() => Verify.VerifyAnalyzerAsync(Helpers + """
+        static class Warm
+        {
+            public static MySqlConnection WarmOrClose(MySqlConnection connection)
+            {
+                if (connection.ServerVersion.Length == 0)
+                {
+                    connection.Close();
+                    return null;
+                }
+
+                return connection;
+            }
+        }
+
+        class C
+        {
+            object M(MySqlDataSource ds)
+            {
+                var conn = ds.OpenConnection();
+                var warm = Warm.WarmOrClose(conn);
+                return warm?.Database;
+            }
+        }
+        """);
 
     [Fact]
     public Task Local_function_called_in_finally_that_releases_is_a_release() => Verify.VerifyAnalyzerAsync("""
@@ -770,6 +1018,35 @@ public sealed class ConnectionLeakSummaryTests
         }
         """,
         Verify.Diagnostic().WithLocation(0).WithArguments("'e' from Ids().GetEnumerator()", "on the path that returns at line 26"));
+
+    [Fact]
+    public Task Enumerator_of_an_iterator_holding_two_connections_taken_by_hand_and_not_disposed_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Collections.Generic;
+        using MySqlConnector;
+
+        sealed class Copier
+        {
+            private readonly MySqlDataSource _from = null!;
+            private readonly MySqlDataSource _to = null!;
+
+            public IEnumerable<long> Copy()
+            {
+                using var source = _from.OpenConnection();
+                using var target = _to.OpenConnection();
+                yield return source.ServerThread + target.ServerThread;
+            }
+        }
+
+        class C
+        {
+            long First(Copier copier)
+            {
+                var e = {|#0:copier.Copy().GetEnumerator()|};
+                return e.MoveNext() ? e.Current : 0;
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'e' from Copy().GetEnumerator()", "on the path that returns at line 22"));
 
     [Fact]
     public Task Enumerator_of_an_iterator_in_using_or_foreach_is_not_reported() => Verify.VerifyAnalyzerAsync(Rows + """
