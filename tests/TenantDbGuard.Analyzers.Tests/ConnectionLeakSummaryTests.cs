@@ -667,6 +667,44 @@ public sealed class ConnectionLeakSummaryTests
         Verify.Diagnostic().WithLocation(0).WithArguments("'lease' from TryCheckout(out var lease)", "on the path that returns at line 33"));
 
     [Fact]
+    public Task Out_value_of_a_Try_method_that_may_return_true_with_a_lease_it_keeps_is_not_an_acquisition() => Verify.VerifyAnalyzerAsync("""
+        using System.Collections.Generic;
+        using Prelude;
+
+        sealed class Checkout
+        {
+            private readonly LeasePool _pool = null!;
+            private readonly Dictionary<string, ConnectionLease> _pinned = new();
+
+            public bool TryCheckout(string tenant, out ConnectionLease lease)
+            {
+                if (_pinned.TryGetValue(tenant, out var pinned))
+                {
+                    // The pinned lease stays the checkout's: the caller must not release it.
+                    lease = pinned;
+                    return true;
+                }
+
+                lease = _pool.GetConnection();
+                return true;
+            }
+        }
+
+        class C
+        {
+            int M(Checkout checkout, string tenant)
+            {
+                if (checkout.TryCheckout(tenant, out var lease))
+                {
+                    return lease.Execute("select 1");
+                }
+
+                return 0;
+            }
+        }
+        """);
+
+    [Fact]
     public Task Out_acquisition_of_a_bool_method_that_may_return_a_computed_value_without_it_is_not_followed() => Verify.VerifyAnalyzerAsync("""
         using MySqlConnector;
 
