@@ -772,6 +772,109 @@ public sealed class ConnectionLeakConditionTests
             Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that leaves the method after line 18"));
 
     [Fact]
+    public Task A_flag_set_by_a_method_given_it_by_reference_as_its_last_statement_is_followed() =>
+        // 'Mark(ref released)' whose last statement is 'flag = true;' sets the flag when it returns (a call that throws
+        // leaves it as it was); 'Maybe', which may return first, leaves it unknown, and both sides of the 'finally' are taken.
+        Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        class C
+        {
+            static void Mark(ref bool flag) { Log.Info("released"); flag = true; }
+            static void Clear(out bool flag) => flag = false;
+            static void Maybe(ref bool flag, bool b) { if (b) return; flag = true; }
+
+            int Marked(Pool pool, bool early)
+            {
+                var conn = pool.GetConnection();
+                var released = false;
+                try
+                {
+                    if (early)
+                    {
+                        Mark(ref released);
+                        conn.Release();
+                        return 0;
+                    }
+
+                    return conn.Execute("select 1");
+                }
+                finally
+                {
+                    if (!released) conn.Release();
+                }
+            }
+
+            int Local(Pool pool, bool early)
+            {
+                var conn = pool.GetConnection();
+                var released = false;
+                void Set(ref bool f) => f = true;
+                try
+                {
+                    if (early)
+                    {
+                        Set(ref released);
+                        conn.Release();
+                        return 0;
+                    }
+
+                    return conn.Execute("select 1");
+                }
+                finally
+                {
+                    if (!released) conn.Release();
+                }
+            }
+
+            int Wrong(Pool pool, bool early)
+            {
+                var conn = {|#0:pool.GetConnection()|};
+                var released = false;
+                try
+                {
+                    if (early)
+                    {
+                        Mark(ref released);
+                        return 0;
+                    }
+
+                    return conn.Execute("select 1");
+                }
+                finally
+                {
+                    if (!released) conn.Release();
+                }
+            }
+
+            int MaybeSet(Pool pool, bool early)
+            {
+                var conn = {|#1:pool.GetConnection()|};
+                var released = false;
+                try
+                {
+                    if (early)
+                    {
+                        {|#2:conn.Release()|};
+                        Maybe(ref released, early);
+                        return 0;
+                    }
+
+                    return conn.Execute("select 1");
+                }
+                finally
+                {
+                    if (!released) {|#3:conn.Release()|};
+                }
+            }
+        }
+        """,
+            Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 61"),
+            Verify.Diagnostic().WithLocation(1).WithArguments("'conn'", "on the path that returns at line 85"),
+            Verify.Diagnostic(Descriptors.ConnectionUsedAfterRelease).WithLocation(2).WithLocation(3)
+                .WithArguments("'conn'", "is released at line 80 and again in the 'finally' at line 89"));
+
+    [Fact]
     public Task A_flag_given_by_reference_to_a_method_that_is_given_the_connection_too_gives_no_report() =>
         // 'Release(conn, ref released)' and 'CloseQuietly(conn)' (a method of the code that releases its parameter) next to
         // the flag: whatever the flag says afterwards, the call may have released the connection and said so.
@@ -859,13 +962,14 @@ public sealed class ConnectionLeakConditionTests
 
     [Fact]
     public Task A_flag_given_by_reference_or_set_beside_a_method_that_only_uses_the_connection_hides_no_leak() =>
-        // 'Check(ref ok)' is not given the connection, and 'Inspect(conn)' only reads it: 'if (!ok) return' still leaks.
+        // 'Check(ref ok)' is not given the connection and may leave 'ok' false, and 'Inspect(conn)' only reads it: 'if (!ok)
+        // return' still leaks.
         Verify.VerifyAnalyzerAsync("""
             using Prelude;
 
             class C
             {
-                static void Check(ref bool ok) { ok = true; }
+                static void Check(ref bool ok) { if (System.Environment.TickCount > 0) ok = true; }
 
                 static int Inspect(PooledConnection c) => c.Execute("select 1");
 

@@ -119,7 +119,7 @@ internal sealed class OperationTransfer
 
             case IInvocationOperation invocation:
                 var isResource = _analysis.Calls.EvaluateInvocation(invocation);
-                _analysis.State = _analysis.Flags.AfterCall(_analysis.State, invocation.TargetMethod);
+                _analysis.State = _analysis.Flags.AfterCall(_analysis.State, invocation);
                 return isResource;
             case IObjectCreationOperation creation:
                 return EvaluateCreation(creation);

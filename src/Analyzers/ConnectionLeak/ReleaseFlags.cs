@@ -22,6 +22,7 @@ internal sealed class ReleaseFlags
     private Dictionary<ILocalSymbol, int>? _flagIndexes;
     private HashSet<ILocalSymbol>? _untracked;
     private Dictionary<IMethodSymbol, (ILocalSymbol Flag, bool Value)>? _setters;
+    private Dictionary<IInvocationOperation, (ILocalSymbol Flag, bool Value)>? _referenceSetters;
     private Dictionary<ILocalSymbol, List<SyntaxNode>>? _setInClosures;
 
     public ReleaseFlags(ControlFlowGraph graph)
@@ -45,14 +46,22 @@ internal sealed class ReleaseFlags
     /// (<c>void Done() { conn.Release(); released = true; }</c>) has set it. A call that throws did not get there; the
     /// path of its exception keeps the state from before the call.
     /// </summary>
-    public PathState AfterCall(PathState state, IMethodSymbol method)
+    public PathState AfterCall(PathState state, IInvocationOperation invocation)
     {
+        var method = invocation.TargetMethod;
+        _ = FlagIndexes;
+        if (_referenceSetters is not null && _referenceSetters.TryGetValue(invocation, out var byReference)
+            && FlagIndexes.TryGetValue(byReference.Flag, out var referenceIndex))
+        {
+            // 'Mark(ref released)' with 'void Mark(ref bool flag) { ...; flag = true; }'.
+            return With(state, referenceIndex, byReference.Value);
+        }
+
         if (method.MethodKind != MethodKind.LocalFunction)
         {
             return state;
         }
 
-        _ = FlagIndexes;
         if (_setters is null || !_setters.TryGetValue(method, out var setter) || !FlagIndexes.TryGetValue(setter.Flag, out var index))
         {
             return state;
@@ -158,7 +167,7 @@ internal sealed class ReleaseFlags
     /// from a lambda; at most <see cref="MaxFlags"/>, so that flags cannot multiply the configurations without bound
     /// (the others are untracked: <see cref="IsUntracked"/>).
     /// </summary>
-    private Dictionary<ILocalSymbol, int> FlagIndexes => _flagIndexes ??= FindFlags(_graph, out _untracked, out _setters, out _setInClosures);
+    private Dictionary<ILocalSymbol, int> FlagIndexes => _flagIndexes ??= FindFlags(_graph, out _untracked, out _setters, out _setInClosures, out _referenceSetters);
 
     /// <summary>
     /// Does <paramref name="condition"/> test a flag that a lambda or local function sets (not followed: it may change
@@ -291,8 +300,10 @@ internal sealed class ReleaseFlags
         ControlFlowGraph graph,
         out HashSet<ILocalSymbol>? untracked,
         out Dictionary<IMethodSymbol, (ILocalSymbol Flag, bool Value)>? setters,
-        out Dictionary<ILocalSymbol, List<SyntaxNode>>? setInClosures)
+        out Dictionary<ILocalSymbol, List<SyntaxNode>>? setInClosures,
+        out Dictionary<IInvocationOperation, (ILocalSymbol Flag, bool Value)>? referenceSetters)
     {
+        referenceSetters = null;
         untracked = null;
         setters = null;
         setInClosures = null;
@@ -345,6 +356,16 @@ internal sealed class ReleaseFlags
                                 {
                                     (excluded ??= new HashSet<ILocalSymbol>(SymbolEqualityComparer.Default)).Add(writtenLocal);
                                 }
+                            }
+
+                            break;
+                        case IArgumentOperation { Parameter: { RefKind: RefKind.Ref or RefKind.Out } parameter, Value: ILocalReferenceOperation { Local: var setByCall }, Parent: IInvocationOperation setter }
+                            when tested.Contains(setByCall) && ValueSetAtTheEnd(setter.TargetMethod, parameter) is { } set:
+                            // 'Mark(ref released)' whose last statement is 'flag = true;': the call sets the flag when it returns.
+                            (referenceSetters ??= new Dictionary<IInvocationOperation, (ILocalSymbol, bool)>()).Add(setter, (setByCall, set));
+                            if (!candidates.ContainsKey(setByCall))
+                            {
+                                candidates.Add(setByCall, candidates.Count);
                             }
 
                             break;
@@ -544,6 +565,40 @@ internal sealed class ReleaseFlags
         return targets;
     }
 
+    /// <summary>
+    /// The constant a method of the code (or a local function) always leaves in its <c>ref</c>/<c>out</c> bool
+    /// <paramref name="parameter"/> when it returns: its last statement is <c>flag = true;</c> (or <c>false</c>), nothing
+    /// can skip it (no <c>return</c>, <c>goto</c> or <c>yield</c>), it names the parameter nowhere else, and it is neither
+    /// <c>async</c> nor overridable. Null for any other method.
+    /// </summary>
+    private static bool? ValueSetAtTheEnd(IMethodSymbol method, IParameterSymbol parameter)
+    {
+        method = method.OriginalDefinition;
+        if (parameter.Type.SpecialType != SpecialType.System_Boolean || method.IsAsync || method.IsVirtual || method.IsAbstract || method.IsOverride
+            || method.DeclaringSyntaxReferences.Length != 1)
+        {
+            return null;
+        }
+
+        var (body, expression) = method.DeclaringSyntaxReferences[0].GetSyntax() switch
+        {
+            MethodDeclarationSyntax declaration => (declaration.Body, declaration.ExpressionBody?.Expression),
+            LocalFunctionStatementSyntax local => (local.Body, local.ExpressionBody?.Expression),
+            _ => ((BlockSyntax?)null, (ExpressionSyntax?)null),
+        };
+        var last = body is not null
+            ? (body.Statements.Count > 0 ? body.Statements[body.Statements.Count - 1] as ExpressionStatementSyntax : null)?.Expression
+            : expression;
+        if (last is not AssignmentExpressionSyntax { RawKind: (int)SyntaxKind.SimpleAssignmentExpression, Left: IdentifierNameSyntax target } assignment
+            || target.Identifier.ValueText != parameter.Name
+            || assignment.Right is not LiteralExpressionSyntax { RawKind: (int)SyntaxKind.TrueLiteralExpression or (int)SyntaxKind.FalseLiteralExpression } literal)
+        {
+            return null;
+        }
+
+        return SetsOnlyAtTheEnd(method.DeclaringSyntaxReferences[0].GetSyntax(), target) ? literal.IsKind(SyntaxKind.TrueLiteralExpression) : null;
+    }
+
     /// <summary>No closure of the graph (the function itself included) names <paramref name="localFunction"/>: the graph alone calls it.</summary>
     private static bool IsOnlyDirectlyCalled(IMethodSymbol localFunction, List<SyntaxNode>? closures)
     {
@@ -562,7 +617,7 @@ internal sealed class ReleaseFlags
     }
 
     /// <summary>Nothing in the function can skip its last statement or name the flag elsewhere.</summary>
-    private static bool SetsOnlyAtTheEnd(LocalFunctionStatementSyntax declaration, IdentifierNameSyntax target)
+    private static bool SetsOnlyAtTheEnd(SyntaxNode declaration, IdentifierNameSyntax target)
     {
         foreach (var node in declaration.DescendantNodes())
         {
