@@ -574,8 +574,32 @@ public sealed class ConnectionOwnerAnalyzerTests
                 }
             }
         }
+
+        sealed class OpenedHereButNeverClosed : IDisposable
+        {
+            private bool _openedHere;
+
+            public OpenedHereButNeverClosed(MySqlConnection connection) => Connection = connection;
+
+            public MySqlConnection {|#1:Connection|} { get; }
+
+            public void EnsureOpen()
+            {
+                Connection.Open();
+                _openedHere = true;
+            }
+
+            public void Dispose()
+            {
+                if (_openedHere)
+                {
+                    Console.WriteLine("the connection stays open");
+                }
+            }
+        }
         """,
-        Verify.Diagnostic().WithLocation(0).WithArguments("FlagSetElsewhere", "Connection", "Dispose does not release it on the path that leaves at line 63"));
+        Verify.Diagnostic().WithLocation(0).WithArguments("FlagSetElsewhere", "Connection", "Dispose does not release it on the path that leaves at line 63"),
+        Verify.Diagnostic().WithLocation(1).WithArguments("OpenedHereButNeverClosed", "Connection", "Dispose does not release it on the path that leaves at line 88"));
 
     [Fact]
     public Task Type_that_releases_in_a_method_or_a_callback_of_its_own_is_not_reported() => Verify.VerifyAnalyzerAsync("""
