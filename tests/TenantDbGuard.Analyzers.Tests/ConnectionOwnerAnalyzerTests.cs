@@ -597,9 +597,59 @@ public sealed class ConnectionOwnerAnalyzerTests
                 }
             }
         }
+
+        sealed class FlagTrueFromTheStart : IDisposable
+        {
+            private bool _openedHere = true;
+
+            public FlagTrueFromTheStart(MySqlConnection connection) => Connection = connection;
+
+            public MySqlConnection {|#2:Connection|} { get; }
+
+            public void EnsureOpen()
+            {
+                Connection.Open();
+                _openedHere = true;
+            }
+
+            public void Dispose()
+            {
+                if (_openedHere)
+                {
+                    Connection.Close();
+                }
+            }
+        }
+
+        sealed class FlagAlsoSetThroughThisElsewhere : IDisposable
+        {
+            private bool _openedHere;
+
+            public FlagAlsoSetThroughThisElsewhere(MySqlConnection connection) => Connection = connection;
+
+            public MySqlConnection {|#3:Connection|} { get; }
+
+            public void EnsureOpen()
+            {
+                Connection.Open();
+                _openedHere = true;
+            }
+
+            public void Adopt() => this._openedHere = true;
+
+            public void Dispose()
+            {
+                if (_openedHere)
+                {
+                    Connection.Close();
+                }
+            }
+        }
         """,
         Verify.Diagnostic().WithLocation(0).WithArguments("FlagSetElsewhere", "Connection", "Dispose does not release it on the path that leaves at line 63"),
-        Verify.Diagnostic().WithLocation(1).WithArguments("OpenedHereButNeverClosed", "Connection", "Dispose does not release it on the path that leaves at line 88"));
+        Verify.Diagnostic().WithLocation(1).WithArguments("OpenedHereButNeverClosed", "Connection", "Dispose does not release it on the path that leaves at line 88"),
+        Verify.Diagnostic().WithLocation(2).WithArguments("FlagTrueFromTheStart", "Connection", "Dispose does not release it on the path that leaves at line 109"),
+        Verify.Diagnostic().WithLocation(3).WithArguments("FlagAlsoSetThroughThisElsewhere", "Connection", "Dispose does not release it on the path that leaves at line 134"));
 
     [Fact]
     public Task Type_that_releases_in_a_method_or_a_callback_of_its_own_is_not_reported() => Verify.VerifyAnalyzerAsync("""
