@@ -266,13 +266,7 @@ internal sealed class ReleaseFlags
             return true;
         }
 
-        var calledName = invocation.Expression switch
-        {
-            MemberAccessExpressionSyntax member => member.Name.Identifier.ValueText,
-            MemberBindingExpressionSyntax binding => binding.Name.Identifier.ValueText,
-            SimpleNameSyntax simple => simple.Identifier.ValueText,
-            _ => null,
-        };
+        var calledName = SummaryCandidates.InvokedName(invocation.Expression);
         if (calledName is not null && context.Names.ReleaseNames.Contains(calledName))
         {
             return true;
