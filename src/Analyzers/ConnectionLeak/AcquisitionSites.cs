@@ -101,7 +101,7 @@ internal static class AcquisitionSites
                 case IInvocationOperation invocation:
                     AddSites(invocation, context, origins, sites, ReferenceEquals(invocation, condition));
                     break;
-                case IPropertyReferenceOperation property when AcquiringGetter(property, context) is { } getter:
+                case IPropertyReferenceOperation property when ReadsAnAcquiringGetter(property, context):
                     if (CreateSite(property, AcquisitionKind.Returned, property.Property.Name, origins) is { } read)
                     {
                         sites.Add(read);
@@ -183,20 +183,14 @@ internal static class AcquisitionSites
     }
 
     /// <summary>
-    /// The getter of a property of the code that hands its caller a fresh acquisition (<c>MySqlConnection Connection { get
-    /// { var c = new MySqlConnection(cs); c.Open(); return c; } }</c>), when <paramref name="property"/> reads it.
+    /// Does <paramref name="property"/> read a property of the code whose getter hands its caller a fresh acquisition
+    /// (<c>MySqlConnection Connection { get { var c = new MySqlConnection(cs); c.Open(); return c; } }</c>)?
     /// </summary>
-    private static IMethodSymbol? AcquiringGetter(IPropertyReferenceOperation property, FlowContext context)
-    {
-        if (property.Property.GetMethod is not { } getter || !context.Summaries.MayBeAcquiringGetter(getter)
-            || property.Parent is IAssignmentOperation assignment && ReferenceEquals(assignment.Target, property)
-            || property.Parent is IDeconstructionAssignmentOperation)
-        {
-            return null;
-        }
-
-        return context.Summaries.Of(getter, context.CancellationToken).ReturnsAcquisition ? getter : null;
-    }
+    private static bool ReadsAnAcquiringGetter(IPropertyReferenceOperation property, FlowContext context) =>
+        property.Property.GetMethod is { } getter && context.Summaries.MayBeAcquiringGetter(getter)
+        && !(property.Parent is IAssignmentOperation assignment && ReferenceEquals(assignment.Target, property))
+        && property.Parent is not IDeconstructionAssignmentOperation
+        && context.Summaries.Of(getter, context.CancellationToken).ReturnsAcquisition;
 
     private static AcquisitionSite? CreateSite(IOperation acquiring, AcquisitionKind kind, string? summarized, LocalOrigins origins)
     {

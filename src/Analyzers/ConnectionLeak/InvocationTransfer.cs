@@ -1,6 +1,7 @@
 // The transfer of calls: the followed acquisition itself, release calls, calls that pass the resource through
 // (ConfigureAwait, Task.FromResult), hand-offs by call, uses after a release, and the out arguments a call writes.
 using System.Collections.Generic;
+using System.Collections.Immutable;
 using System.Linq;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.Operations;
@@ -33,21 +34,17 @@ internal sealed class InvocationTransfer
             Transfer.Evaluate(awaitOperation.Operation);
             Effects.MayThrow(effectPoint);
         }
-        else if (effectPoint is IInvocationOperation invocation)
+        else
         {
-            Transfer.Evaluate(invocation.Instance);
-            foreach (var argument in invocation.Arguments)
+            // The acquiring call, or the read of a property of the code whose getter acquires ('var c = OpenConnection;').
+            var (instance, arguments) = effectPoint switch
             {
-                Transfer.Evaluate(argument);
-            }
-
-            Effects.MayThrow(effectPoint);
-        }
-        else if (effectPoint is IPropertyReferenceOperation property)
-        {
-            // A property of the code whose getter acquires ('var c = OpenConnection;').
-            Transfer.Evaluate(property.Instance);
-            foreach (var argument in property.Arguments)
+                IInvocationOperation invocation => (invocation.Instance, invocation.Arguments),
+                IPropertyReferenceOperation property => (property.Instance, property.Arguments),
+                _ => (null, ImmutableArray<IArgumentOperation>.Empty),
+            };
+            Transfer.Evaluate(instance);
+            foreach (var argument in arguments)
             {
                 Transfer.Evaluate(argument);
             }

@@ -6,7 +6,6 @@ using System.Linq;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
-using Microsoft.CodeAnalysis.Operations;
 
 namespace TenantDbGuard.Analyzers.ConnectionLeak;
 
@@ -23,7 +22,7 @@ internal static class LeakDiagnostics
         var name = SubjectName(site);
         var subject = site.Summarized is { } summarized
             ? name is not null ? $"'{name}' from {summarized}" : $"The connection from {summarized}"
-            : name is not null ? $"'{name}'" : $"The result of '{(site.Acquiring is IPropertyReferenceOperation property ? property.Property.Name : site.Invocation?.TargetMethod.Name)}'";
+            : name is not null ? $"'{name}'" : $"The result of '{site.Invocation?.TargetMethod.Name}'";
         var path = leak.Reason switch
         {
             LeakReason.Discarded => "because the result is discarded",

@@ -534,11 +534,7 @@ internal sealed class ReleaseFlags
                 continue;
             }
 
-            var last = declaration.Body is { } body
-                ? (body.Statements.Count > 0 ? body.Statements[body.Statements.Count - 1] as ExpressionStatementSyntax : null)?.Expression
-                : declaration.ExpressionBody?.Expression;
-            if (last is not AssignmentExpressionSyntax { RawKind: (int)SyntaxKind.SimpleAssignmentExpression, Left: IdentifierNameSyntax target } assignment
-                || assignment.Right is not LiteralExpressionSyntax { RawKind: (int)SyntaxKind.TrueLiteralExpression or (int)SyntaxKind.FalseLiteralExpression } literal)
+            if (LastConstantAssignment(declaration.Body, declaration.ExpressionBody) is not ({ } target, var value))
             {
                 continue;
             }
@@ -551,8 +547,7 @@ internal sealed class ReleaseFlags
                 continue;
             }
 
-            (setters ??= new Dictionary<IMethodSymbol, (ILocalSymbol, bool)>(SymbolEqualityComparer.Default))[localFunction.OriginalDefinition] =
-                (flag, literal.IsKind(SyntaxKind.TrueLiteralExpression));
+            (setters ??= new Dictionary<IMethodSymbol, (ILocalSymbol, bool)>(SymbolEqualityComparer.Default))[localFunction.OriginalDefinition] = (flag, value);
             (targets ??= new HashSet<SyntaxNode>()).Add(target);
         }
 
@@ -574,23 +569,29 @@ internal sealed class ReleaseFlags
             return null;
         }
 
-        var (body, expression) = method.DeclaringSyntaxReferences[0].GetSyntax() switch
+        var declaration = method.DeclaringSyntaxReferences[0].GetSyntax();
+        var last = declaration switch
         {
-            MethodDeclarationSyntax declaration => (declaration.Body, declaration.ExpressionBody?.Expression),
-            LocalFunctionStatementSyntax local => (local.Body, local.ExpressionBody?.Expression),
-            _ => ((BlockSyntax?)null, (ExpressionSyntax?)null),
+            MethodDeclarationSyntax ordinary => LastConstantAssignment(ordinary.Body, ordinary.ExpressionBody),
+            LocalFunctionStatementSyntax local => LastConstantAssignment(local.Body, local.ExpressionBody),
+            _ => null,
         };
+        return last is ({ } target, var value) && target.Identifier.ValueText == parameter.Name && SetsOnlyAtTheEnd(declaration, target) ? value : null;
+    }
+
+    /// <summary>
+    /// The name and constant of a body's last statement when it is <c>name = true;</c> or <c>name = false;</c> (or an
+    /// expression body <c>=&gt; name = true</c>); null otherwise.
+    /// </summary>
+    private static (IdentifierNameSyntax Target, bool Value)? LastConstantAssignment(BlockSyntax? body, ArrowExpressionClauseSyntax? expressionBody)
+    {
         var last = body is not null
             ? (body.Statements.Count > 0 ? body.Statements[body.Statements.Count - 1] as ExpressionStatementSyntax : null)?.Expression
-            : expression;
-        if (last is not AssignmentExpressionSyntax { RawKind: (int)SyntaxKind.SimpleAssignmentExpression, Left: IdentifierNameSyntax target } assignment
-            || target.Identifier.ValueText != parameter.Name
-            || assignment.Right is not LiteralExpressionSyntax { RawKind: (int)SyntaxKind.TrueLiteralExpression or (int)SyntaxKind.FalseLiteralExpression } literal)
-        {
-            return null;
-        }
-
-        return SetsOnlyAtTheEnd(method.DeclaringSyntaxReferences[0].GetSyntax(), target) ? literal.IsKind(SyntaxKind.TrueLiteralExpression) : null;
+            : expressionBody?.Expression;
+        return last is AssignmentExpressionSyntax { RawKind: (int)SyntaxKind.SimpleAssignmentExpression, Left: IdentifierNameSyntax target } assignment
+               && assignment.Right is LiteralExpressionSyntax { RawKind: (int)SyntaxKind.TrueLiteralExpression or (int)SyntaxKind.FalseLiteralExpression } literal
+            ? (target, literal.IsKind(SyntaxKind.TrueLiteralExpression))
+            : null;
     }
 
     /// <summary>No closure of the graph (the function itself included) names <paramref name="localFunction"/>: the graph alone calls it.</summary>
