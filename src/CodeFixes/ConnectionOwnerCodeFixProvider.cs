@@ -166,9 +166,9 @@ public sealed class ConnectionOwnerCodeFixProvider : CodeFixProvider
 
         foreach (var reference in type.DeclaringSyntaxReferences)
         {
+            var model = compilation.GetSemanticModel(reference.SyntaxTree);
             foreach (var assignment in reference.GetSyntax(cancellationToken).DescendantNodes().OfType<AssignmentExpressionSyntax>())
             {
-                var model = compilation.GetSemanticModel(assignment.SyntaxTree);
                 if (SymbolEqualityComparer.Default.Equals(model.GetSymbolInfo(assignment.Left, cancellationToken).Symbol, member)
                     && FromParameter(model.GetOperation(assignment.Right, cancellationToken), memberType, compilation))
                 {
@@ -182,22 +182,15 @@ public sealed class ConnectionOwnerCodeFixProvider : CodeFixProvider
 
     private static bool FromParameter(IOperation? value, ITypeSymbol memberType, Compilation compilation)
     {
-        while (value is IConversionOperation conversion)
-        {
-            value = conversion.Operand;
-        }
-
-        return value switch
+        return TrackedVariables.Unwrap(value) switch
         {
             IParameterReferenceOperation => true,
             ICoalesceOperation coalesce => FromParameter(coalesce.Value, memberType, compilation),
             IInvocationOperation invocation => invocation.Arguments.Any(argument =>
-                Unwrapped(argument.Value) is IParameterReferenceOperation parameter && compilation.HasImplicitConversion(parameter.Type, memberType)),
+                TrackedVariables.Unwrap(argument.Value) is IParameterReferenceOperation parameter && compilation.HasImplicitConversion(parameter.Type, memberType)),
             _ => false,
         };
     }
-
-    private static IOperation Unwrapped(IOperation value) => value is IConversionOperation conversion ? Unwrapped(conversion.Operand) : value;
 
     /// <summary>Is the member stored by a method that a benchmark runner calls as its setup (or by an override of one)?</summary>
     private static bool StoredByBenchmarkSetup(INamedTypeSymbol type, ISymbol member, Compilation compilation, CancellationToken cancellationToken)

@@ -781,7 +781,6 @@ public sealed class ConnectionLeakConditionTests
         class C
         {
             static void Mark(ref bool flag) { Log.Info("released"); flag = true; }
-            static void Clear(out bool flag) => flag = false;
             static void Maybe(ref bool flag, bool b) { if (b) return; flag = true; }
 
             int Marked(Pool pool, bool early)
@@ -869,10 +868,10 @@ public sealed class ConnectionLeakConditionTests
             }
         }
         """,
-            Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 61"),
-            Verify.Diagnostic().WithLocation(1).WithArguments("'conn'", "on the path that returns at line 85"),
+            Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 60"),
+            Verify.Diagnostic().WithLocation(1).WithArguments("'conn'", "on the path that returns at line 84"),
             Verify.Diagnostic(Descriptors.ConnectionUsedAfterRelease).WithLocation(2).WithLocation(3)
-                .WithArguments("'conn'", "is released at line 80 and again in the 'finally' at line 89"));
+                .WithArguments("'conn'", "is released at line 79 and again in the 'finally' at line 88"));
 
     [Fact]
     public Task A_flag_given_by_reference_to_a_method_that_is_given_the_connection_too_gives_no_report() =>

@@ -98,6 +98,7 @@ internal static class IntroduceLocalFix
                     {
                         statements[statements.Count - 1] = statements[statements.Count - 1].WithTrailingTrivia(statements[statements.Count - 1].GetTrailingTrivia().Add(lineEnd));
                     }
+
                     return root.ReplaceNode(oneLine, oneLine.WithStatements(List(statements)).WithAdditionalAnnotations(Formatter.Annotation));
                 }
 

@@ -617,19 +617,17 @@ internal static class Statements
             }
 
             body = new List<StatementSyntax>(body) { [0] = body[0].WithLeadingTrivia(own) };
-            SyntaxTrivia? lineEnd = null;
+            (SyntaxTrivia LineEnd, SyntaxTrivia? Indentation)? newLine = null;
             for (var i = 1; i < body.Count; i++)
             {
                 if (!body[i - 1].GetTrailingTrivia().Any(SyntaxKind.EndOfLineTrivia) && !body[i].GetLeadingTrivia().Any(SyntaxKind.EndOfLineTrivia))
                 {
                     // Statements written on one line ('{ var n = c.Execute(sql); return n; }'): each starts a line of its
                     // own in the new block, as the formatter keeps statements that share a line together.
-                    lineEnd ??= FirstLineEnd(original) ?? DocumentLineEnd(original.First());
-                    var trailing = body[i - 1].GetTrailingTrivia();
-                    var kept = trailing.Reverse().SkipWhile(t => t.IsKind(SyntaxKind.WhitespaceTrivia)).Reverse();
-                    body[i - 1] = body[i - 1].WithTrailingTrivia(TriviaList(kept.Append(lineEnd.Value)));
-                    var startIndentation = LineIndentation(original.First());
-                    body[i] = body[i].WithLeadingTrivia(startIndentation is { } whitespace ? TriviaList(whitespace).AddRange(body[i].GetLeadingTrivia()) : body[i].GetLeadingTrivia());
+                    newLine ??= (FirstLineEnd(original) ?? DocumentLineEnd(original.First()), LineIndentation(original.First()));
+                    var kept = body[i - 1].GetTrailingTrivia().Reverse().SkipWhile(t => t.IsKind(SyntaxKind.WhitespaceTrivia)).Reverse();
+                    body[i - 1] = body[i - 1].WithTrailingTrivia(TriviaList(kept.Append(newLine.Value.LineEnd)));
+                    body[i] = body[i].WithLeadingTrivia(newLine.Value.Indentation is { } whitespace ? TriviaList(whitespace).AddRange(body[i].GetLeadingTrivia()) : body[i].GetLeadingTrivia());
                 }
             }
         }
@@ -652,18 +650,7 @@ internal static class Statements
     }
 
     /// <summary>The first line end of the file <paramref name="node"/> is in (an elastic one when the file is one line).</summary>
-    public static SyntaxTrivia DocumentLineEnd(SyntaxNode node)
-    {
-        foreach (var trivia in node.SyntaxTree.GetRoot().DescendantTrivia())
-        {
-            if (trivia.IsKind(SyntaxKind.EndOfLineTrivia))
-            {
-                return trivia;
-            }
-        }
-
-        return ElasticCarriageReturnLineFeed;
-    }
+    public static SyntaxTrivia DocumentLineEnd(SyntaxNode node) => FirstLineEnd(new[] { node.SyntaxTree.GetRoot() }) ?? ElasticCarriageReturnLineFeed;
 
     /// <summary>The first line end written in <paramref name="nodes"/> (new lines then end as the file's do), or null when they have none.</summary>
     public static SyntaxTrivia? FirstLineEnd(IEnumerable<SyntaxNode> nodes)
