@@ -52,8 +52,9 @@ internal static class StormBench
             {
                 "raw" => await RunModeAsync(bench, settings, "raw", _ => new RawLoad(connectionStrings)),
                 "single" => await RunModeAsync(bench, settings, "single", _ => new RawLoad(connectionStrings.Select(_ => connectionStrings[0]).ToArray())),
+                "switch" => await RunModeAsync(bench, settings, "switch", _ => new SwitchLoad(connectionStrings[0], settings.Tenants)),
                 "runtime" => await RunModeAsync(bench, settings, "runtime", b => new RuntimeLoad(b.MasterConnectionString)),
-                _ => throw new ArgumentException($"--modes: unknown mode '{mode}' (raw, single, runtime)."),
+                _ => throw new ArgumentException($"--modes: unknown mode '{mode}' (raw, single, switch, runtime)."),
             });
         }
 
@@ -218,7 +219,7 @@ internal static class StormBench
             var seconds = last.Elapsed.TotalSeconds;
             return new[]
             {
-                r.Mode switch { "raw" => "raw MySqlConnector", "single" => "MySqlConnector, one tenant", _ => "TenantDbGuard.Runtime" },
+                r.Mode switch { "raw" => "raw MySqlConnector", "single" => "MySqlConnector, one tenant", "switch" => "MySqlConnector, USE per query", _ => "TenantDbGuard.Runtime" },
                 total.ToString("N0", CultureInfo.InvariantCulture),
                 last.Ok.ToString("N0", CultureInfo.InvariantCulture),
                 (last.Ok / seconds).ToString("N0", CultureInfo.InvariantCulture),
@@ -323,6 +324,43 @@ internal static class StormBench
             await using var connection = new MySqlConnection(connectionStrings[tenant - 1]);
             await connection.OpenAsync();
             await using var command = new MySqlCommand(Query, connection);
+            _ = await command.ExecuteScalarAsync();
+        }
+
+        public int? SampleOpen() => null;
+
+        public ValueTask DisposeAsync()
+        {
+            MySqlConnection.ClearAllPools();
+            return default;
+        }
+    }
+
+    /// <summary>
+    /// Plain MySqlConnector with one pool, every query on a random tenant: the tenant's database selected by a <c>USE</c>
+    /// in the query's own batch, as the runtime's helpers send it (schema tracking off for it, so that MySqlConnector keeps
+    /// its cheap reset), and MySqlConnector's own reset when the pool hands the connection out. The server does the work
+    /// it does for the runtime (the same databases, the same commands); none of the runtime's guarantees hold (nothing
+    /// bounds the connections but the pool size, and the <c>USE</c> is not confirmed before the query runs).
+    /// </summary>
+    private sealed class SwitchLoad(string connectionString, int tenants) : ILoad
+    {
+        // MariaDB tracks the current database by default; the same statement as the runtime's keeps the tracking off.
+        private const string UsePrefix = "SET STATEMENT session_track_schema=OFF FOR USE `";
+
+        private readonly string[] _batches = Enumerable.Range(1, tenants)
+            .Select(tenant => UsePrefix + BenchServer.TenantDatabase(tenant) + "`; " + Query)
+            .ToArray();
+
+        public int? Budget => null;
+
+        public int? PeakOpen => null;
+
+        public async Task QueryAsync(int tenant)
+        {
+            await using var connection = new MySqlConnection(connectionString);
+            await connection.OpenAsync();
+            await using var command = new MySqlCommand(_batches[tenant - 1], connection);
             _ = await command.ExecuteScalarAsync();
         }
 
