@@ -48,6 +48,7 @@ public sealed class ConnectionLeakCodeFixRegionTests
                 {
                     conn.Release();
                 }
+
                 conn = null;
             }
         }
@@ -84,6 +85,7 @@ public sealed class ConnectionLeakCodeFixRegionTests
                 {
                     conn.Release();
                 }
+
                 conn = null;
                 Log.Info("done");
             }
@@ -125,6 +127,7 @@ public sealed class ConnectionLeakCodeFixRegionTests
                 {
                     conn.Release();
                 }
+
                 await Task.Delay(10);
                 Log.Info("updated");
                 return rows;
@@ -258,6 +261,7 @@ public sealed class ConnectionLeakCodeFixRegionTests
                 {
                     conn.Release();
                 }
+
                 conn = replica.GetConnection();
                 try
                 {
@@ -312,6 +316,7 @@ public sealed class ConnectionLeakCodeFixRegionTests
                 {
                     conn.Release();
                 }
+
                 conn = replica.GetConnection();
                 try
                 {
@@ -364,6 +369,7 @@ public sealed class ConnectionLeakCodeFixRegionTests
                 {
                     conn.Release();
                 }
+
                 conn = replica.GetConnection();
                 try
                 {
@@ -615,6 +621,7 @@ public sealed class ConnectionLeakCodeFixRegionTests
                 {
                     conn.Close();
                 }
+
                 conn.Open();
                 try
                 {

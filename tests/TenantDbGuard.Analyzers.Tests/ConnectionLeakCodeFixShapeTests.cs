@@ -283,6 +283,7 @@ public sealed class ConnectionLeakCodeFixShapeTests
                 {
                     conn.Close();
                 }
+
                 Log("between");
                 conn.Open();
                 try

@@ -831,6 +831,7 @@ public sealed class ConnectionLeakCodeFixStatementsTests
                 {
                     conn.Release();
                 }
+
                 Log.Info(info.conn);
             }
         }
@@ -898,11 +899,103 @@ public sealed class ConnectionLeakCodeFixStatementsTests
                 {
                     conn.Release();
                 }
+
                 var note = "done";
                 Log.Info(note);
             }
         }
         """, ReleaseInFinally);
+
+    [Fact]
+    public Task The_statement_after_the_new_try_starts_after_a_blank_line_when_the_release_it_replaces_had_it() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, bool strict)
+            {
+                PooledConnection conn;
+                var total = 0;
+                conn = [|pool.GetConnection()|];
+                total += conn.Execute("select count(*) from orders");
+                if (strict && total == 0)
+                {
+                    return -1;
+                }
+
+                conn.Release();
+                return total;
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, bool strict)
+            {
+                PooledConnection conn;
+                var total = 0;
+                conn = pool.GetConnection();
+                try
+                {
+                    total += conn.Execute("select count(*) from orders");
+                    if (strict && total == 0)
+                    {
+                        return -1;
+                    }
+                }
+                finally
+                {
+                    conn.Release();
+                }
+
+                return total;
+            }
+        }
+        """, ReleaseInFinally);
+
+    [Fact]
+    public Task The_statement_after_a_new_try_and_catch_starts_after_a_blank_line() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            PooledConnection _conn;
+
+            void M(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                conn.Execute("set names utf8mb4");
+                _conn = conn;
+                Log.Info("opened");
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            PooledConnection _conn;
+
+            void M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    conn.Execute("set names utf8mb4");
+                }
+                catch
+                {
+                    conn.Release();
+                    throw;
+                }
+
+                _conn = conn;
+                Log.Info("opened");
+            }
+        }
+        """, DisposeOnFailure, Execution.Skip("Called twice, M overwrites the field that keeps the connection: the type's own leak (TDG005), the same before and after the fix."));
 
     [Fact]
     public Task The_try_covers_a_chain_of_locals_made_from_the_connections_results() => Verify.VerifyCodeFixAsync("""

@@ -81,6 +81,7 @@ public sealed class ConnectionLeakCodeFixTests
                 {
                     conn.Release();
                 }
+
                 Log.Info("sessions purged");
             }
         }
@@ -1564,6 +1565,7 @@ public sealed class ConnectionLeakCodeFixTests
                 {
                     conn.Release();
                 }
+
                 conn = replica.GetConnection();
                 try
                 {
@@ -1612,6 +1614,7 @@ public sealed class ConnectionLeakCodeFixTests
                 {
                     lease.Dispose();
                 }
+
                 lease = pool.GetConnection();
                 using (lease)
                 {

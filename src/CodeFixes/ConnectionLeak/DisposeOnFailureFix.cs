@@ -69,6 +69,7 @@ internal static class DisposeOnFailureFix
             return;
         }
 
+        var newTry = new SyntaxAnnotation();
         fixes.Add(LeakFix.DisposeOnFailure(root =>
         {
             var currentBlock = Statements.Find(root, block);
@@ -92,12 +93,12 @@ internal static class DisposeOnFailureFix
             }
 
             var tryStatement = TryStatement(Statements.MovedInto(body, statements), SingletonList(CatchClause().WithBlock(Block(release, ThrowStatement()))), null)
-                .WithAdditionalAnnotations(Formatter.Annotation);
+                .WithAdditionalAnnotations(Formatter.Annotation, newTry);
             var list = block.Statements.Take(start).ToList();
             list.AddRange(Statements.Declarations(model, hoisted.Values, region.Acquiring.SpanStart).Select(d => d.WithAdditionalAnnotations(Formatter.Annotation)));
             list.Add(tryStatement);
             list.AddRange(block.Statements.Skip(start + statements.Count));
-            return root.ReplaceNode(currentBlock, block.WithStatements(List(list)).WithAdditionalAnnotations(Formatter.Annotation));
+            return Statements.WithBlankLineAfter(root.ReplaceNode(currentBlock, block.WithStatements(List(list)).WithAdditionalAnnotations(Formatter.Annotation)), newTry);
         }));
     }
 }

@@ -91,6 +91,7 @@ internal static class ReleaseInFinallyFix
         }
 
         var laterReleases = region.ReleasedAfterLoop ? ReleasesAfterLoop(chooser, local, block) : new List<SyntaxNode>();
+        var newTry = new SyntaxAnnotation();
         fixes.Add(LeakFix.ReleaseInFinally(root =>
         {
             var currentBlock = Statements.Find(root, block);
@@ -137,12 +138,12 @@ internal static class ReleaseInFinallyFix
 
             var list = block.Statements.ToList();
             list.RemoveRange(start, replaced);
-            list.Insert(start, tryStatement.WithAdditionalAnnotations(Formatter.Annotation));
+            list.Insert(start, tryStatement.WithAdditionalAnnotations(Formatter.Annotation, newTry));
             list.InsertRange(start, Statements.Declarations(model, hoisted.Values, region.Acquiring.SpanStart));
             var newBlock = block.WithStatements(List(list)).WithAdditionalAnnotations(Formatter.Annotation);
             if (laterReleases.Count == 0)
             {
-                return root.ReplaceNode(currentBlock, newBlock);
+                return Statements.WithBlankLineAfter(root.ReplaceNode(currentBlock, newBlock), newTry);
             }
 
             var tracked = root.TrackNodes(laterReleases.Append(currentBlock));
@@ -155,7 +156,7 @@ internal static class ReleaseInFinallyFix
                 }
             }
 
-            return tracked;
+            return Statements.WithBlankLineAfter(tracked, newTry);
         }));
     }
 

@@ -649,6 +649,31 @@ internal static class Statements
         return end > line.Start ? Whitespace(text.ToString(new Microsoft.CodeAnalysis.Text.TextSpan(line.Start, end - line.Start))) : null;
     }
 
+    /// <summary>
+    /// The statement that follows the block statement marked with <paramref name="annotation"/> (a new <c>try</c>)
+    /// starts after a blank line, as hand-written code does after a closing brace (and as StyleCop's SA1513 asks):
+    /// a release removed from between them took its blank line with it, or there was none.
+    /// </summary>
+    public static SyntaxNode WithBlankLineAfter(SyntaxNode root, SyntaxAnnotation annotation)
+    {
+        if (root.GetAnnotatedNodes(annotation).FirstOrDefault() is not StatementSyntax statement
+            || statement.Parent is not BlockSyntax block
+            || !statement.GetTrailingTrivia().Any(t => t.IsKind(SyntaxKind.EndOfLineTrivia)))
+        {
+            return root;
+        }
+
+        var index = block.Statements.IndexOf(statement);
+        if (index + 1 >= block.Statements.Count || StartsWithBlankLine(block.Statements[index + 1]))
+        {
+            return root;
+        }
+
+        var next = block.Statements[index + 1];
+        var lineEnd = statement.GetTrailingTrivia().Last(t => t.IsKind(SyntaxKind.EndOfLineTrivia));
+        return root.ReplaceNode(next, next.WithLeadingTrivia(next.GetLeadingTrivia().Insert(0, lineEnd)));
+    }
+
     /// <summary>The first line end of the file <paramref name="node"/> is in (an elastic one when the file is one line).</summary>
     public static SyntaxTrivia DocumentLineEnd(SyntaxNode node) => FirstLineEnd(new[] { node.SyntaxTree.GetRoot() }) ?? ElasticCarriageReturnLineFeed;
 
