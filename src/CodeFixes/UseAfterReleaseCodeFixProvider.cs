@@ -65,6 +65,8 @@ public sealed class UseAfterReleaseCodeFixProvider : CodeFixProvider
             }
 
             if ((kind == nameof(MisuseKind.ReleasedBeforeFinally) && !ReleasesOnEveryPath(root, diagnostic.AdditionalLocations.FirstOrDefault()))
+                || !ReleasesTheSameVariable(model, root, statement, diagnostic.AdditionalLocations.FirstOrDefault())
+                || IsReadAfter(model, statement)
                 || TakesANewValueAfter(model, statement))
             {
                 continue;
@@ -115,6 +117,44 @@ public sealed class UseAfterReleaseCodeFixProvider : CodeFixProvider
             assignment.Left is IdentifierNameSyntax target
             && SymbolEqualityComparer.Default.Equals(model.GetSymbolInfo(target).Symbol, local)
             && (assignment.SpanStart > release.SpanStart || loops.Any(loop => loop.Span.Contains(assignment.Span))));
+    }
+
+    /// <summary>
+    /// Does the release name the variable the other release (a <c>using</c>, a <c>finally</c>, the first release) names? A release through another
+    /// variable (a wrapper that disposes the connection it was given) may do more than release it, and is kept.
+    /// </summary>
+    private static bool ReleasesTheSameVariable(SemanticModel model, SyntaxNode root, ExpressionStatementSyntax release, Location? other)
+    {
+        if (other is null || !other.IsInSource || other.SourceTree != root.SyntaxTree
+            || CallStatement.Receiver(release) is not { } receiver || model.GetSymbolInfo(receiver).Symbol is not { } released)
+        {
+            return false;
+        }
+
+        var node = root.FindNode(other.SourceSpan, getInnermostNodeForTie: true);
+        var symbol = ReleaseStatement(root, other) is { } otherRelease
+            ? CallStatement.Receiver(otherRelease) is { } otherReceiver ? model.GetSymbolInfo(otherReceiver).Symbol : null
+            : node.FirstAncestorOrSelf<VariableDeclaratorSyntax>() is { Parent.Parent: UsingStatementSyntax or LocalDeclarationStatementSyntax { UsingKeyword.RawKind: not 0 } } declarator
+                ? model.GetDeclaredSymbol(declarator)
+                : node.FirstAncestorOrSelf<UsingStatementSyntax>() is { Expression: { } expression } && expression.Span == other.SourceSpan
+                    ? model.GetSymbolInfo(expression).Symbol
+                    : null;
+        return SymbolEqualityComparer.Default.Equals(symbol, released);
+    }
+
+    /// <summary>
+    /// Does a statement after the release in its block read the released variable (<c>conn.State</c>)? Without the
+    /// release it would see the connection still open.
+    /// </summary>
+    private static bool IsReadAfter(SemanticModel model, ExpressionStatementSyntax release)
+    {
+        if (release.Parent is not BlockSyntax block || CallStatement.Receiver(release) is not { } receiver || model.GetSymbolInfo(receiver).Symbol is not { } released)
+        {
+            return true;
+        }
+
+        return block.Statements.SkipWhile(s => s != release).Skip(1).Any(s => s.DescendantNodesAndSelf().OfType<IdentifierNameSyntax>().Any(name =>
+            name.Identifier.ValueText == released.Name && SymbolEqualityComparer.Default.Equals(model.GetSymbolInfo(name).Symbol, released)));
     }
 
     /// <summary>Is the other release a <c>using</c>, or a statement of its own directly in the <c>finally</c> block?</summary>

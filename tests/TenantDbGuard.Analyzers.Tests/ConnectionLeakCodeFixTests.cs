@@ -153,6 +153,59 @@ public sealed class ConnectionLeakCodeFixTests
         """);
 
     [Fact]
+    public Task Using_declaration_keeps_the_layout_of_the_other_statements_of_the_block() => Verify.VerifyCodeFixAsync("""
+        using MySqlConnector;
+
+        class Sink
+        {
+            private readonly string _connectionString;
+            private readonly string _tableName;
+
+            public Sink(string connectionString, string tableName)
+            {
+                _connectionString = connectionString;
+                _tableName        = tableName;
+
+                var conn = new MySqlConnection(_connectionString);
+                [|conn.Open()|];
+                CreateTable(conn);
+            }
+
+            private void CreateTable(MySqlConnection conn)
+            {
+                using var command = conn.CreateCommand();
+                command.CommandText = "create table if not exists " + _tableName + " (id int)";
+                command.ExecuteNonQuery();
+            }
+        }
+        """, """
+        using MySqlConnector;
+
+        class Sink
+        {
+            private readonly string _connectionString;
+            private readonly string _tableName;
+
+            public Sink(string connectionString, string tableName)
+            {
+                _connectionString = connectionString;
+                _tableName        = tableName;
+
+                using var conn = new MySqlConnection(_connectionString);
+                conn.Open();
+                CreateTable(conn);
+            }
+
+            private void CreateTable(MySqlConnection conn)
+            {
+                using var command = conn.CreateCommand();
+                command.CommandText = "create table if not exists " + _tableName + " (id int)";
+                command.ExecuteNonQuery();
+            }
+        }
+        """, UseUsing);
+
+    [Fact]
     public Task Lease_disposed_async_at_the_end_can_be_released_in_finally_instead() => Verify.VerifyCodeFixAsync("""
         using System.Threading.Tasks;
         using Prelude;

@@ -1313,6 +1313,114 @@ public sealed class ConnectionLeakSummaryTests
         """);
 
     [Fact]
+    public Task Fresh_connection_given_to_a_release_that_skips_only_the_storage_own_connection_is_released() => Verify.VerifyAnalyzerAsync("""
+        using System.Data;
+        using System.Data.Common;
+        using MySqlConnector;
+
+        sealed class JobStorage
+        {
+            private readonly string _connectionString;
+            private readonly DbConnection? _existing;
+
+            public JobStorage(string connectionString, DbConnection? existing = null)
+            {
+                _connectionString = connectionString;
+                _existing = existing;
+            }
+
+            internal DbConnection CreateAndOpenConnection()
+            {
+                var connection = new MySqlConnection(_connectionString);
+                connection.Open();
+                return connection;
+            }
+
+            internal void ReleaseConnection(IDbConnection? connection)
+            {
+                if (connection != null && !IsExistingConnection(connection))
+                {
+                    connection.Dispose();
+                }
+            }
+
+            private bool IsExistingConnection(IDbConnection? connection) => connection != null && ReferenceEquals(connection, _existing);
+
+            public object? Count()
+            {
+                var connection = CreateAndOpenConnection();
+                try
+                {
+                    using var command = connection.CreateCommand();
+                    command.CommandText = "select count(*) from Job";
+                    return command.ExecuteScalar();
+                }
+                finally
+                {
+                    ReleaseConnection(connection);
+                }
+            }
+
+            public object? CountInline()
+            {
+                IDbConnection? connection = null;
+                try
+                {
+                    connection = CreateAndOpenConnection();
+                    using var command = connection.CreateCommand();
+                    command.CommandText = "select count(*) from Job";
+                    return command.ExecuteScalar();
+                }
+                finally
+                {
+                    if (connection is not null && !ReferenceEquals(connection, _existing))
+                    {
+                        connection.Dispose();
+                    }
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Fresh_connection_released_only_when_it_is_the_storage_own_connection_leaks() => Verify.VerifyAnalyzerAsync("""
+        using System.Data;
+        using System.Data.Common;
+        using MySqlConnector;
+
+        sealed class JobStorage
+        {
+            private readonly string _connectionString;
+            private readonly DbConnection? _existing;
+
+            public JobStorage(string connectionString, DbConnection? existing = null)
+            {
+                _connectionString = connectionString;
+                _existing = existing;
+            }
+
+            internal DbConnection CreateAndOpenConnection()
+            {
+                var connection = new MySqlConnection(_connectionString);
+                connection.Open();
+                return connection;
+            }
+
+            private bool IsExistingConnection(IDbConnection? connection) => connection != null && ReferenceEquals(connection, _existing);
+
+            public void Touch()
+            {
+                var connection = {|#0:CreateAndOpenConnection()|};
+                if (IsExistingConnection(connection))
+                {
+                    connection.Dispose();
+                }
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'connection' from CreateAndOpenConnection()", "on the path that leaves the method after line 28"));
+
+    [Fact]
     public Task Helper_that_always_opens_a_fresh_connection_is_an_acquisition_even_when_it_tests_the_state() => Verify.VerifyAnalyzerAsync("""
         using System.Data;
         using System.Data.Common;

@@ -316,6 +316,55 @@ public sealed class UseAfterReleaseCodeFixTests
         """);
 
     [Fact]
+    public Task Release_through_a_wrapper_of_the_using_variable_is_not_removed() => NoFixVerifier.VerifyUseAfterReleaseAsync("""
+        using System;
+        using System.Data;
+        using MySqlConnector;
+
+        sealed class Session : IDisposable
+        {
+            private readonly MySqlConnection _connection;
+
+            public Session(MySqlConnection connection) => _connection = connection;
+
+            public void Dispose() => _connection.Dispose();
+        }
+
+        class C
+        {
+            bool M(string connectionString)
+            {
+                using ({|#1:var connection = new MySqlConnection(connectionString)|})
+                {
+                    connection.Open();
+                    var session = new Session(connection);
+                    {|#0:session.Dispose()|};
+                    return connection.State == ConnectionState.Closed;
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Release_followed_by_a_read_of_the_state_is_not_removed() => NoFixVerifier.VerifyUseAfterReleaseAsync("""
+        using System.Data;
+        using MySqlConnector;
+
+        class C
+        {
+            bool M(string connectionString)
+            {
+                using ({|#1:var connection = new MySqlConnection(connectionString)|})
+                {
+                    connection.Open();
+                    {|#0:connection.Dispose()|};
+                    return connection.State == ConnectionState.Closed;
+                }
+            }
+        }
+        """);
+
+    [Fact]
     public Task Release_before_a_reassignment_in_a_loop_is_not_removed() => NoFixVerifier.VerifyUseAfterReleaseAsync("""
         using System;
         using Prelude;

@@ -66,6 +66,9 @@ internal sealed class ConditionRefinement
             case not null when ConditionFacts.ComparedOperands(condition) is var (left, right, whenEqual) && ComparesHeldWithNull(config, left, right):
                 // 'conn != _external', 'ReferenceEquals(conn, _external)'.
                 return whenEqual == outcome ? null : config;
+            case not null when IdentityTests.OutcomeWhenIdentical(_analysis, config, condition) is { } identical:
+                // 'conn != _existing', 'IsExistingConnection(conn)': the connection followed is in no member.
+                return identical == outcome ? null : config;
             case IPropertyReferenceOperation { Property.Name: "IsCompletedSuccessfully", Instance: { } task } when _analysis.Variables.HeldBy(config, task):
                 // 'if (t.IsCompletedSuccessfully) t.Result.Release();': a task that did not complete successfully handed out no connection.
                 return outcome ? config : new PathState(ResourceStatus.Released, HolderSet.Empty, 0, config.Flags);

@@ -306,7 +306,7 @@ internal sealed class InvocationTransfer
             Effects.Escape();
         }
 
-        if (!HandOffRules.NeverThrows(invocation) && !HandOffRules.ThrowsOnlyIntoItsTask(invocation) && !IsAsyncOnTheAcquisitionsReceiver(invocation)
+        if (!HandOffRules.NeverThrows(invocation) && !IdentityTests.NeverThrows(_analysis, invocation) && !HandOffRules.ThrowsOnlyIntoItsTask(invocation) && !IsAsyncOnTheAcquisitionsReceiver(invocation)
             && !GuardCalls.IsSatisfied(invocation, _analysis) && !GuardCalls.ChecksHeldNotNull(invocation, _analysis))
         {
             Effects.MayThrow(invocation);

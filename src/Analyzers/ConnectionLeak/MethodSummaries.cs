@@ -29,6 +29,7 @@ internal sealed class MethodSummaries
     private readonly ConcurrentDictionary<IMethodSymbol, MethodSummary> _methods = new(SymbolEqualityComparer.Default);
     private readonly ConcurrentDictionary<SummaryKey, ParameterEffect> _parameters = new();
     private readonly ConcurrentDictionary<IFieldSymbol, string> _openedFlags = new(SymbolEqualityComparer.Default);
+    private readonly ConcurrentDictionary<IMethodSymbol, ulong> _identityTests = new(SymbolEqualityComparer.Default);
     private readonly Lazy<ImmutableHashSet<string>> _candidateNames;
     private readonly Lazy<ImmutableHashSet<string>> _candidateProperties;
 
@@ -83,6 +84,21 @@ internal sealed class MethodSummaries
     /// </summary>
     public string MemberOpenedUnder(IFieldSymbol flag, CancellationToken cancellationToken) =>
         _openedFlags.GetOrAdd(flag, f => OwnerWalk.MemberOpenedUnder(f, cancellationToken) ?? string.Empty);
+
+    /// <summary>
+    /// The parameters (one bit per ordinal) that <paramref name="method"/>, a bool method of this compilation, returns true
+    /// for only when they are the object of a field or property (<see cref="IdentityTests"/>). Read once per method.
+    /// </summary>
+    public ulong ParametersTestedForIdentity(IMethodSymbol method, CancellationToken cancellationToken)
+    {
+        method = method.OriginalDefinition;
+        if (method.MethodKind is not (MethodKind.Ordinary or MethodKind.LocalFunction) || !_rules.IsInSource(method))
+        {
+            return 0;
+        }
+
+        return _identityTests.GetOrAdd(method, m => IdentityTests.ParametersTestedForIdentity(_compilation, m, cancellationToken));
+    }
 
     /// <summary>What <paramref name="method"/> (of this compilation) does with the connection passed as its parameter <paramref name="ordinal"/>.</summary>
     public ParameterEffect EffectOn(IMethodSymbol method, int ordinal, CancellationToken cancellationToken)

@@ -1,3 +1,4 @@
+using System.Collections.Generic;
 using System.Collections.Immutable;
 using System.Linq;
 using Microsoft.CodeAnalysis;
@@ -83,7 +84,12 @@ internal static class UsingDeclarationFix
 
             usingDeclaration = usingDeclaration.WithLeadingTrivia(newDeclaration.GetLeadingTrivia());
             rewritten = rewritten.WithStatements(rewritten.Statements.Replace(rewritten.Statements[index], usingDeclaration));
-            return root.ReplaceNode(current, rewritten.WithAdditionalAnnotations(Formatter.Annotation));
+
+            // Only what the fix wrote is formatted (the declaration, statements a removed release's 'try' no longer
+            // wraps): the statements it left as they were keep their layout (aligned assignments, say).
+            var unchanged = new HashSet<string>(current.Statements.Select(s => s.ToFullString()));
+            var formatted = rewritten.Statements.Select(s => unchanged.Contains(s.ToFullString()) ? s : s.WithAdditionalAnnotations(Formatter.Annotation));
+            return root.ReplaceNode(current, rewritten.WithStatements(List(formatted)));
         }));
     }
 }
