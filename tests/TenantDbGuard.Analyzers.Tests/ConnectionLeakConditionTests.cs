@@ -873,6 +873,116 @@ public sealed class ConnectionLeakConditionTests
             Verify.Diagnostic(Descriptors.ConnectionUsedAfterRelease).WithLocation(2).WithLocation(3)
                 .WithArguments("'conn'", "is released at line 79 and again in the 'finally' at line 88"));
 
+    private const string UnseenSetters = """
+        public interface IMarker
+        {
+            void Mark(ref bool flag);
+            void Done(out bool flag);
+        }
+
+        public abstract class Base
+        {
+            protected abstract void Set(ref bool flag);
+        }
+
+        public delegate void Setter(ref bool flag);
+        """;
+
+    [Theory]
+    [InlineData("Mark(ref released)")]
+    [InlineData("Set(ref released)")]
+    [InlineData("_marker.Mark(ref released)")]
+    [InlineData("_marker.Done(out released)")]
+    [InlineData("_setter(ref released)")]
+    public Task A_flag_given_by_reference_to_a_method_the_analysis_cannot_see_into_gives_no_report(string call) =>
+        // A virtual, abstract or interface method (or a delegate) may be replaced by one that sets the flag: after the
+        // call the flag may say either, in step with what the path did. Neither side of the 'finally' is taken as a
+        // leak (the path that skipped the call has the flag false and releases) or a second release.
+        Verify.VerifyAnalyzerAsync($$"""
+            using Prelude;
+
+            {{UnseenSetters}}
+
+            class C : Base
+            {
+                private readonly IMarker _marker;
+                private readonly Setter _setter;
+
+                public C(IMarker marker, Setter setter)
+                {
+                    _marker = marker;
+                    _setter = setter;
+                }
+
+                protected virtual void Mark(ref bool flag) { Log.Info("released"); flag = true; }
+
+                protected override void Set(ref bool flag) => flag = true;
+
+                int M(Pool pool, bool early)
+                {
+                    var conn = pool.GetConnection();
+                    var released = false;
+                    try
+                    {
+                        if (early)
+                        {
+                            {{call}};
+                            conn.Release();
+                            return 0;
+                        }
+
+                        return conn.Execute("select 1");
+                    }
+                    finally
+                    {
+                        if (!released) conn.Release();
+                    }
+                }
+            }
+            """);
+
+    [Theory]
+    [InlineData("Mark(ref released)")]
+    [InlineData("_marker.Mark(ref released)")]
+    public Task A_flag_given_by_reference_to_a_method_the_analysis_cannot_see_into_hides_no_leak_on_the_paths_that_skip_the_call(string call) =>
+        // The connection is never released. The path that makes the call tests a flag it cannot know and says nothing;
+        // the one that skips the call knows the flag false, and leaks. The flag never given to such a call is followed.
+        Verify.VerifyAnalyzerAsync($$"""
+            using Prelude;
+
+            {{UnseenSetters}}
+
+            class C
+            {
+                private readonly IMarker _marker;
+
+                public C(IMarker marker) => _marker = marker;
+
+                protected virtual void Mark(ref bool flag) => flag = true;
+
+                int Skipped(Pool pool, bool early)
+                {
+                    var conn = {|#0:pool.GetConnection()|};
+                    var released = false;
+                    if (early) {{call}};
+                    if (!released) Log.Info("not marked");
+                    return conn.Execute("select 1");
+                }
+
+                int Unmarked(Pool pool, bool early)
+                {
+                    var conn = {|#1:pool.GetConnection()|};
+                    var released = false;
+                    if (early) released = true;
+                    if (!released) return conn.Execute("select 1");
+                    {{call}};
+                    return 0;
+                }
+            }
+            """,
+            Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 30"),
+            Verify.Diagnostic().WithLocation(1).WithArguments("'conn'", "on the path that returns at line 38"));
+
     [Fact]
     public Task A_flag_given_by_reference_to_a_method_that_is_given_the_connection_too_gives_no_report() =>
         // 'Release(conn, ref released)' and 'CloseQuietly(conn)' (a method of the code that releases its parameter) next to

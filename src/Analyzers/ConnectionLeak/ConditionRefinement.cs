@@ -29,6 +29,12 @@ internal sealed class ConditionRefinement
             return config;
         }
 
+        if (config.Status is ResourceStatus.Held or ResourceStatus.Released && _analysis.Flags.IsSetByAnUnseenCall(config, condition))
+        {
+            // A flag a virtual or interface method was given by reference: either side may be against what the path did.
+            return _analysis.LeavePath();
+        }
+
         if (_analysis.Nulls.Contradicts(config, condition, outcome))
         {
             // '(primary ?? fallback)?.Release()' where the path never assigned 'primary' since setting it to null.
