@@ -1120,6 +1120,57 @@ public sealed class ConnectionLeakConditionTests
             Verify.Diagnostic(Descriptors.ConnectionUsedAfterRelease).WithLocation(1).WithLocation(2)
                 .WithArguments("'conn'", "is released at line 15 and again in the 'finally' at line 24"));
 
+    // ---------------------------------------------------------------- a condition that is a compile-time constant
+
+    private static string UnderConstant(string body) => $$"""
+        using Prelude;
+
+        static class Settings { public const bool Audit = false; public const bool Always = true; public const int Level = 1; public static readonly bool Configured = false; }
+
+        class C
+        {
+            private const bool Trace = false;
+
+            int M(Pool pool, bool early)
+            {
+                {{body}}
+            }
+        }
+        """;
+
+    [Theory]
+    [InlineData("var conn = pool.GetConnection(); if (true) { conn.Release(); } return 0;")]
+    [InlineData("var conn = pool.GetConnection(); if (false) return 1; conn.Release(); return 0;")]
+    [InlineData("const bool Audit = false; var conn = pool.GetConnection(); if (Audit) return 1; conn.Release(); return 0;")]
+    [InlineData("var conn = pool.GetConnection(); if (Trace) return 1; conn.Release(); return 0;")]
+    [InlineData("var conn = pool.GetConnection(); if (Settings.Audit) return 1; conn.Release(); return 0;")]
+    [InlineData("var conn = pool.GetConnection(); if (!Settings.Always) return 1; conn.Release(); return 0;")]
+    [InlineData("var conn = pool.GetConnection(); if (Settings.Level > 2) return 1; conn.Release(); return 0;")]
+    [InlineData("var conn = pool.GetConnection(); if (Settings.Audit && early) return 1; conn.Release(); return 0;")]
+    [InlineData("var conn = pool.GetConnection(); if (early && Settings.Audit) return 1; conn.Release(); return 0;")]
+    [InlineData("var conn = pool.GetConnection(); if (Settings.Always || early) { conn.Release(); } return 0;")]
+    [InlineData("var conn = pool.GetConnection(); while (true) { if (!early) continue; conn.Release(); return 1; }")]
+    [InlineData("var conn = pool.GetConnection(); while (Settings.Always) { if (early) { conn.Release(); return 1; } }")]
+    [InlineData("var conn = pool.GetConnection(); do { conn.Release(); } while (false); return 0;")]
+    [InlineData("var conn = pool.GetConnection(); conn.Release(); if (false) conn.Execute(\"select 1\"); return 0;")]
+    [InlineData("var conn = pool.GetConnection(); conn.Release(); if (Trace) conn.Release(); return 0;")]
+    public Task A_branch_whose_condition_is_a_constant_is_not_followed_on_the_side_that_never_runs(string body) =>
+        // 'if (false)', a 'const' local or field, a constant comparison, a constant operand of '&&' or '||', 'while (true)',
+        // 'do ... while (false)': the side the constant rules out never runs, and neither leaks nor releases twice.
+        Verify.VerifyAnalyzerAsync(UnderConstant(body));
+
+    [Theory]
+    [InlineData("var conn = {|#0:pool.GetConnection()|}; if (Settings.Configured) return 1; conn.Release(); return 0;")]
+    [InlineData("var conn = {|#0:pool.GetConnection()|}; if (early || Settings.Audit) return 1; conn.Release(); return 0;")]
+    [InlineData("var conn = {|#0:pool.GetConnection()|}; if (Settings.Always && early) return 1; conn.Release(); return 0;")]
+    [InlineData("var conn = {|#0:pool.GetConnection()|}; if (!Settings.Audit) return 1; conn.Release(); return 0;")]
+    [InlineData("var conn = {|#0:pool.GetConnection()|}; while (true) { if (early) return 1; conn.Execute(\"select 1\"); }")]
+    public Task A_branch_whose_condition_is_not_a_constant_or_runs_its_leaking_side_is_still_reported(string body) =>
+        // A 'static readonly' field is read at run time; a constant operand of '&&' or '||' leaves the other one to
+        // decide; a constant that takes the leaking side takes it.
+        Verify.VerifyAnalyzerAsync(UnderConstant(body),
+            Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 11"));
+
     // ---------------------------------------------------------------- a task tested for success in 'finally'
 
     private static string TasksReleasedWhen(string condition) => $$"""
