@@ -873,6 +873,116 @@ public sealed class ConnectionLeakConditionTests
             Verify.Diagnostic(Descriptors.ConnectionUsedAfterRelease).WithLocation(2).WithLocation(3)
                 .WithArguments("'conn'", "is released at line 79 and again in the 'finally' at line 88"));
 
+    private const string UnseenSetters = """
+        public interface IMarker
+        {
+            void Mark(ref bool flag);
+            void Done(out bool flag);
+        }
+
+        public abstract class Base
+        {
+            protected abstract void Set(ref bool flag);
+        }
+
+        public delegate void Setter(ref bool flag);
+        """;
+
+    [Theory]
+    [InlineData("Mark(ref released)")]
+    [InlineData("Set(ref released)")]
+    [InlineData("_marker.Mark(ref released)")]
+    [InlineData("_marker.Done(out released)")]
+    [InlineData("_setter(ref released)")]
+    public Task A_flag_given_by_reference_to_a_method_the_analysis_cannot_see_into_gives_no_report(string call) =>
+        // A virtual, abstract or interface method (or a delegate) may be replaced by one that sets the flag: after the
+        // call the flag may say either, in step with what the path did. Neither side of the 'finally' is taken as a
+        // leak (the path that skipped the call has the flag false and releases) or a second release.
+        Verify.VerifyAnalyzerAsync($$"""
+            using Prelude;
+
+            {{UnseenSetters}}
+
+            class C : Base
+            {
+                private readonly IMarker _marker;
+                private readonly Setter _setter;
+
+                public C(IMarker marker, Setter setter)
+                {
+                    _marker = marker;
+                    _setter = setter;
+                }
+
+                protected virtual void Mark(ref bool flag) { Log.Info("released"); flag = true; }
+
+                protected override void Set(ref bool flag) => flag = true;
+
+                int M(Pool pool, bool early)
+                {
+                    var conn = pool.GetConnection();
+                    var released = false;
+                    try
+                    {
+                        if (early)
+                        {
+                            {{call}};
+                            conn.Release();
+                            return 0;
+                        }
+
+                        return conn.Execute("select 1");
+                    }
+                    finally
+                    {
+                        if (!released) conn.Release();
+                    }
+                }
+            }
+            """);
+
+    [Theory]
+    [InlineData("Mark(ref released)")]
+    [InlineData("_marker.Mark(ref released)")]
+    public Task A_flag_given_by_reference_to_a_method_the_analysis_cannot_see_into_hides_no_leak_on_the_paths_that_skip_the_call(string call) =>
+        // The connection is never released. The path that makes the call tests a flag it cannot know and says nothing;
+        // the one that skips the call knows the flag false, and leaks. The flag never given to such a call is followed.
+        Verify.VerifyAnalyzerAsync($$"""
+            using Prelude;
+
+            {{UnseenSetters}}
+
+            class C
+            {
+                private readonly IMarker _marker;
+
+                public C(IMarker marker) => _marker = marker;
+
+                protected virtual void Mark(ref bool flag) => flag = true;
+
+                int Skipped(Pool pool, bool early)
+                {
+                    var conn = {|#0:pool.GetConnection()|};
+                    var released = false;
+                    if (early) {{call}};
+                    if (!released) Log.Info("not marked");
+                    return conn.Execute("select 1");
+                }
+
+                int Unmarked(Pool pool, bool early)
+                {
+                    var conn = {|#1:pool.GetConnection()|};
+                    var released = false;
+                    if (early) released = true;
+                    if (!released) return conn.Execute("select 1");
+                    {{call}};
+                    return 0;
+                }
+            }
+            """,
+            Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 30"),
+            Verify.Diagnostic().WithLocation(1).WithArguments("'conn'", "on the path that returns at line 38"));
+
     [Fact]
     public Task A_flag_given_by_reference_to_a_method_that_is_given_the_connection_too_gives_no_report() =>
         // 'Release(conn, ref released)' and 'CloseQuietly(conn)' (a method of the code that releases its parameter) next to
@@ -1009,6 +1119,57 @@ public sealed class ConnectionLeakConditionTests
             Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that leaves the method after line 18"),
             Verify.Diagnostic(Descriptors.ConnectionUsedAfterRelease).WithLocation(1).WithLocation(2)
                 .WithArguments("'conn'", "is released at line 15 and again in the 'finally' at line 24"));
+
+    // ---------------------------------------------------------------- a condition that is a compile-time constant
+
+    private static string UnderConstant(string body) => $$"""
+        using Prelude;
+
+        static class Settings { public const bool Audit = false; public const bool Always = true; public const int Level = 1; public static readonly bool Configured = false; }
+
+        class C
+        {
+            private const bool Trace = false;
+
+            int M(Pool pool, bool early)
+            {
+                {{body}}
+            }
+        }
+        """;
+
+    [Theory]
+    [InlineData("var conn = pool.GetConnection(); if (true) { conn.Release(); } return 0;")]
+    [InlineData("var conn = pool.GetConnection(); if (false) return 1; conn.Release(); return 0;")]
+    [InlineData("const bool Audit = false; var conn = pool.GetConnection(); if (Audit) return 1; conn.Release(); return 0;")]
+    [InlineData("var conn = pool.GetConnection(); if (Trace) return 1; conn.Release(); return 0;")]
+    [InlineData("var conn = pool.GetConnection(); if (Settings.Audit) return 1; conn.Release(); return 0;")]
+    [InlineData("var conn = pool.GetConnection(); if (!Settings.Always) return 1; conn.Release(); return 0;")]
+    [InlineData("var conn = pool.GetConnection(); if (Settings.Level > 2) return 1; conn.Release(); return 0;")]
+    [InlineData("var conn = pool.GetConnection(); if (Settings.Audit && early) return 1; conn.Release(); return 0;")]
+    [InlineData("var conn = pool.GetConnection(); if (early && Settings.Audit) return 1; conn.Release(); return 0;")]
+    [InlineData("var conn = pool.GetConnection(); if (Settings.Always || early) { conn.Release(); } return 0;")]
+    [InlineData("var conn = pool.GetConnection(); while (true) { if (!early) continue; conn.Release(); return 1; }")]
+    [InlineData("var conn = pool.GetConnection(); while (Settings.Always) { if (early) { conn.Release(); return 1; } }")]
+    [InlineData("var conn = pool.GetConnection(); do { conn.Release(); } while (false); return 0;")]
+    [InlineData("var conn = pool.GetConnection(); conn.Release(); if (false) conn.Execute(\"select 1\"); return 0;")]
+    [InlineData("var conn = pool.GetConnection(); conn.Release(); if (Trace) conn.Release(); return 0;")]
+    public Task A_branch_whose_condition_is_a_constant_is_not_followed_on_the_side_that_never_runs(string body) =>
+        // 'if (false)', a 'const' local or field, a constant comparison, a constant operand of '&&' or '||', 'while (true)',
+        // 'do ... while (false)': the side the constant rules out never runs, and neither leaks nor releases twice.
+        Verify.VerifyAnalyzerAsync(UnderConstant(body));
+
+    [Theory]
+    [InlineData("var conn = {|#0:pool.GetConnection()|}; if (Settings.Configured) return 1; conn.Release(); return 0;")]
+    [InlineData("var conn = {|#0:pool.GetConnection()|}; if (early || Settings.Audit) return 1; conn.Release(); return 0;")]
+    [InlineData("var conn = {|#0:pool.GetConnection()|}; if (Settings.Always && early) return 1; conn.Release(); return 0;")]
+    [InlineData("var conn = {|#0:pool.GetConnection()|}; if (!Settings.Audit) return 1; conn.Release(); return 0;")]
+    [InlineData("var conn = {|#0:pool.GetConnection()|}; while (true) { if (early) return 1; conn.Execute(\"select 1\"); }")]
+    public Task A_branch_whose_condition_is_not_a_constant_or_runs_its_leaking_side_is_still_reported(string body) =>
+        // A 'static readonly' field is read at run time; a constant operand of '&&' or '||' leaves the other one to
+        // decide; a constant that takes the leaking side takes it.
+        Verify.VerifyAnalyzerAsync(UnderConstant(body),
+            Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 11"));
 
     // ---------------------------------------------------------------- a task tested for success in 'finally'
 

@@ -652,6 +652,145 @@ public sealed class ConnectionOwnerAnalyzerTests
         Verify.Diagnostic().WithLocation(3).WithArguments("FlagAlsoSetThroughThisElsewhere", "Connection", "Dispose does not release it on the path that leaves at line 134"));
 
     [Fact]
+    public Task Close_under_the_opened_here_flag_and_a_condition_of_the_type_is_the_type_closing_what_it_opened() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using MySqlConnector;
+
+        sealed class KeptOpenOnRequest : IDisposable
+        {
+            private bool _openedHere;
+            private bool _keepOpen;
+
+            public KeptOpenOnRequest(MySqlConnection connection) => Connection = connection;
+
+            public MySqlConnection Connection { get; }
+
+            public void EnsureOpen()
+            {
+                Connection.Open();
+                _openedHere = true;
+            }
+
+            public void KeepOpen() => _keepOpen = true;
+
+            public void Dispose()
+            {
+                if (_openedHere && !_keepOpen)
+                {
+                    Connection.Close();
+                }
+            }
+        }
+
+        sealed class InMemoryDatabaseKeptOpen : IDisposable
+        {
+            private readonly MySqlConnection _connection;
+            private bool _openedInternally;
+
+            public InMemoryDatabaseKeptOpen(MySqlConnection connection) => _connection = connection;
+
+            public bool InMemory => _connection.ConnectionString.Contains(":memory:");
+
+            public void Open()
+            {
+                _connection.Open();
+                _openedInternally = true;
+            }
+
+            public void Dispose()
+            {
+                if (!InMemory && (_openedInternally))
+                {
+                    _connection.Close();
+                    _openedInternally = false;
+                }
+            }
+        }
+
+        sealed class LeavesEarlyUnlessOpenedHere : IDisposable
+        {
+            private bool _openedHere;
+            private bool _keepOpen;
+
+            public LeavesEarlyUnlessOpenedHere(MySqlConnection connection, bool keepOpen)
+            {
+                Connection = connection;
+                _keepOpen = keepOpen;
+            }
+
+            public MySqlConnection Connection { get; }
+
+            public void EnsureOpen()
+            {
+                Connection.Open();
+                _openedHere = true;
+            }
+
+            public void Dispose()
+            {
+                if (!_openedHere || _keepOpen)
+                {
+                    return;
+                }
+
+                Connection.Close();
+            }
+        }
+
+        sealed class NeverClosesWhatItOpened : IDisposable
+        {
+            private bool _openedHere;
+            private bool _keepOpen;
+
+            public NeverClosesWhatItOpened(MySqlConnection connection) => Connection = connection;
+
+            public MySqlConnection {|#0:Connection|} { get; }
+
+            public void EnsureOpen()
+            {
+                Connection.Open();
+                _openedHere = true;
+            }
+
+            public void KeepOpen() => _keepOpen = true;
+
+            public void Dispose()
+            {
+                if (_openedHere && !_keepOpen)
+                {
+                    Console.WriteLine("the connection stays open");
+                }
+            }
+        }
+
+        sealed class NoOwnershipFlagInTheCondition : IDisposable
+        {
+            private bool _closeOnDispose;
+            private bool _keepOpen;
+
+            public NoOwnershipFlagInTheCondition(MySqlConnection connection) => Connection = connection;
+
+            public MySqlConnection {|#1:Connection|} { get; }
+
+            public void EnsureOpen() => Connection.Open();
+
+            public void MarkForClose() => _closeOnDispose = true;
+
+            public void KeepOpen() => _keepOpen = true;
+
+            public void Dispose()
+            {
+                if (_closeOnDispose && !_keepOpen)
+                {
+                    Connection.Close();
+                }
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("NeverClosesWhatItOpened", "Connection", "Dispose does not release it on the path that leaves at line 106"),
+        Verify.Diagnostic().WithLocation(1).WithArguments("NoOwnershipFlagInTheCondition", "Connection", "Dispose does not release it on the path that leaves at line 128"));
+
+    [Fact]
     public Task Type_that_releases_in_a_method_or_a_callback_of_its_own_is_not_reported() => Verify.VerifyAnalyzerAsync("""
         using System;
         using System.Data;

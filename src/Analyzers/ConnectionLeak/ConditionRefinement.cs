@@ -1,6 +1,7 @@
-// The refinement on conditions: what a branch's condition proves about the resource on each side. A variable
-// proven null, or a connection proven not open, needs no release; after a release, a branch that contradicts the
-// release (the connection tested open, the 'released' flag tested false) is not taken.
+// The refinement on conditions: what a branch's condition proves about the resource on each side. A condition that is
+// a compile-time constant has one side only. A variable proven null, or a connection proven not open, needs no release;
+// after a release, a branch that contradicts the release (the connection tested open, the 'released' flag tested false)
+// is not taken.
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.FlowAnalysis;
 using Microsoft.CodeAnalysis.Operations;
@@ -20,6 +21,12 @@ internal sealed class ConditionRefinement
     /// <summary>The state on the branch where <paramref name="condition"/> is <paramref name="outcome"/>; null when that branch cannot be taken.</summary>
     public PathState? Refine(PathState config, IOperation condition, bool outcome)
     {
+        if (TrackedVariables.Unwrap(condition)?.ConstantValue is { HasValue: true, Value: bool always })
+        {
+            // 'if (false)', 'const bool Audit = false; ... if (Audit)', 'while (true)': the other side never runs.
+            return always == outcome ? config : null;
+        }
+
         if (config.Status is ResourceStatus.Held or ResourceStatus.Released
             && (_analysis.Flags.IsUntracked(condition) || _analysis.Nulls.IsUntracked(config, condition)
                 || _analysis.Flags.IsSetWhereTheResourceIsReleased(condition, config, _analysis.Variables, _analysis.Context)))
@@ -27,6 +34,12 @@ internal sealed class ConditionRefinement
             // Both branches would be followed, one of them against what the path did: no report rather than a false one.
             _analysis.GiveUp();
             return config;
+        }
+
+        if (config.Status is ResourceStatus.Held or ResourceStatus.Released && _analysis.Flags.IsSetByAnUnseenCall(config, condition))
+        {
+            // A flag a virtual or interface method was given by reference: either side may be against what the path did.
+            return _analysis.LeavePath();
         }
 
         if (_analysis.Nulls.Contradicts(config, condition, outcome))

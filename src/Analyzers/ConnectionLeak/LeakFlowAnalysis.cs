@@ -208,6 +208,22 @@ internal sealed class LeakFlowAnalysis
     /// <summary>The path depends on something the state cannot hold: the analysis reports nothing for this acquisition.</summary>
     public void GiveUp() => _gaveUp = true;
 
+    /// <summary>
+    /// The path depends on something it cannot know: it is not followed further, and says nothing. The other paths are
+    /// followed and still report. What the path would have done is unknown: it may hand the resource over (a fix then
+    /// releases only on failure), and a summary, which speaks of every path, is not made.
+    /// </summary>
+    public PathState? LeavePath()
+    {
+        if (Observations is not null)
+        {
+            GiveUp();
+        }
+
+        HandsOff = true;
+        return null;
+    }
+
     private void Execute()
     {
         var start = new PathState(ResourceStatus.Unacquired, HolderSet.Empty);

@@ -1,7 +1,9 @@
 // TDG005's walks. A method of a type that owns a connection in a field or an auto-property (its Dispose, DisposeAsync,
 // or a helper they call on 'this'), started with the member holding the connection: conditions that only say "already
 // disposed" (a disposed flag this method sets, an Interlocked guard) or "not ours" (a readonly ownership flag, or a flag
-// the type sets right after it opens the member and nowhere else, false when it did not open it) end the duty to release; any other condition, and any call or other dispose before the release that can throw, is a path.
+// the type sets right after it opens the member and nowhere else, false when it did not open it) end the duty to release;
+// so does a condition beside that flag that keeps open what the type opened ('_openedHere && !_keepOpen': the type's own
+// decision). Any other condition, and any call or other dispose before the release that can throw, is a path.
 // And each constructor, from the acquisition it stores in the member: an exception after the store loses it, since
 // the object is never handed to anyone who could dispose it.
 using System.Collections.Generic;
@@ -160,6 +162,93 @@ internal static class OwnerWalk
     /// <paramref name="outcome"/> (null when that branch cannot be taken). Not handled: refine as usual.
     /// </summary>
     public static (bool Handled, PathState? State) Refine(LeakFlowAnalysis analysis, PathState state, IOperation condition, bool outcome)
+    {
+        var guarded = RefineGuard(analysis, state, condition, outcome);
+        if (!guarded.Handled && analysis.HeldMember is { } held && KeepsOpenBesideTheOwnershipFlag(analysis, held, condition, outcome))
+        {
+            // 'if (_openedHere && !_keepOpen) Connection.Close();' with '_keepOpen' true: the type keeps open what it
+            // opened, by its own decision, as when it did not open it.
+            return (true, new PathState(ResourceStatus.Escaped, HolderSet.Empty, 0, state.Flags));
+        }
+
+        return guarded;
+    }
+
+    /// <summary>
+    /// Is <paramref name="condition"/> an operand of a <c>&amp;&amp;</c> beside the flag the type sets right after it opens
+    /// <paramref name="held"/> (<c>_openedHere &amp;&amp; !_keepOpen</c>), or of a <c>||</c> beside its negation
+    /// (<c>!_openedHere || _keepOpen</c>), on the <paramref name="outcome"/> that decides the whole condition the way
+    /// the flag does when the type did not open the connection? The type then leaves it open on purpose. A condition
+    /// without the ownership flag beside it (<c>_closeOnDispose &amp;&amp; !_keepOpen</c>) is not one.
+    /// </summary>
+    private static bool KeepsOpenBesideTheOwnershipFlag(LeakFlowAnalysis analysis, ISymbol held, IOperation condition, bool outcome)
+    {
+        var node = condition.Syntax;
+        var value = outcome;
+        while (node.Parent is ParenthesizedExpressionSyntax or PrefixUnaryExpressionSyntax { RawKind: (int)SyntaxKind.LogicalNotExpression })
+        {
+            value ^= node.Parent is PrefixUnaryExpressionSyntax;
+            node = node.Parent;
+        }
+
+        if (node.Parent is not BinaryExpressionSyntax { RawKind: (int)SyntaxKind.LogicalAndExpression or (int)SyntaxKind.LogicalOrExpression } junction
+            || value != junction.IsKind(SyntaxKind.LogicalOrExpression)
+            || analysis.Graph.OriginalOperation.SemanticModel is not { } model || model.SyntaxTree != node.SyntaxTree)
+        {
+            return false;
+        }
+
+        // The whole chain of the same operator: 'a && b && c' is '(a && b) && c'.
+        var top = junction;
+        while (top.Parent is BinaryExpressionSyntax outer && outer.IsKind(junction.Kind()))
+        {
+            top = outer;
+        }
+
+        var pending = new Stack<ExpressionSyntax>();
+        pending.Push(top);
+        while (pending.Count > 0)
+        {
+            var operand = pending.Pop();
+            while (operand is ParenthesizedExpressionSyntax parenthesized)
+            {
+                operand = parenthesized.Expression;
+            }
+
+            if (operand is BinaryExpressionSyntax same && same.IsKind(junction.Kind()))
+            {
+                pending.Push(same.Left);
+                pending.Push(same.Right);
+                continue;
+            }
+
+            if (operand == node)
+            {
+                continue;
+            }
+
+            // '&&' needs the flag itself, '||' its negation.
+            var negated = operand is PrefixUnaryExpressionSyntax { RawKind: (int)SyntaxKind.LogicalNotExpression };
+            var flag = operand is PrefixUnaryExpressionSyntax not && negated ? not.Operand : operand;
+            while (flag is ParenthesizedExpressionSyntax inner)
+            {
+                flag = inner.Expression;
+            }
+
+            if (negated == junction.IsKind(SyntaxKind.LogicalOrExpression)
+                && flag is IdentifierNameSyntax or MemberAccessExpressionSyntax { Expression: ThisExpressionSyntax }
+                && model.GetSymbolInfo(flag, analysis.Context.CancellationToken).Symbol is IFieldSymbol { Type.SpecialType: SpecialType.System_Boolean, IsStatic: false } field
+                && analysis.Context.Summaries.MemberOpenedUnder(field, analysis.Context.CancellationToken) == held.Name)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>The owner's guards of <see cref="Refine"/>: handled or not.</summary>
+    private static (bool Handled, PathState? State) RefineGuard(LeakFlowAnalysis analysis, PathState state, IOperation condition, bool outcome)
     {
         var done = new PathState(ResourceStatus.Released, HolderSet.Empty, 0, state.Flags);
         switch (TrackedVariables.Unwrap(condition))

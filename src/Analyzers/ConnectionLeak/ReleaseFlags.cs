@@ -2,7 +2,9 @@
 // ('var released = false; ... released = true;'). Its value on the path is part of the path state, so that
 // 'if (!released) conn.Release();' is followed exactly. A method with more flags than the state holds keeps the first
 // ones; a branch on one of the others would fork paths that cannot both happen, so the analysis gives up there
-// (it says nothing rather than something wrong).
+// (it says nothing rather than something wrong). A flag given by 'ref' or 'out' to a call the analysis cannot see
+// into (a virtual, abstract or interface method, a delegate) may say anything afterwards, in step with what the path
+// did: a path that tests it after such a call while it holds or has released the resource is not followed.
 using System.Collections.Generic;
 using System.Collections.Immutable;
 using Microsoft.CodeAnalysis;
@@ -23,6 +25,7 @@ internal sealed class ReleaseFlags
     private HashSet<ILocalSymbol>? _untracked;
     private Dictionary<IMethodSymbol, (ILocalSymbol Flag, bool Value)>? _setters;
     private Dictionary<IInvocationOperation, (ILocalSymbol Flag, bool Value)>? _referenceSetters;
+    private Dictionary<IInvocationOperation, List<ILocalSymbol>>? _unseenSetters;
     private Dictionary<ILocalSymbol, List<SyntaxNode>>? _setInClosures;
 
     public ReleaseFlags(ControlFlowGraph graph)
@@ -57,6 +60,21 @@ internal sealed class ReleaseFlags
             return With(state, referenceIndex, byReference.Value);
         }
 
+        if (_unseenSetters is not null && _unseenSetters.TryGetValue(invocation, out var unseen))
+        {
+            // '_marker.Mark(ref released)': the flag may now be either; both of its bits set say so.
+            foreach (var flag in unseen)
+            {
+                if (FlagIndexes.TryGetValue(flag, out var unseenIndex))
+                {
+                    var bits = (1UL | 1UL << 32) << unseenIndex;
+                    state = new PathState(state.Status, state.Holders, state.ReleasedAt, state.Flags | bits);
+                }
+            }
+
+            return state;
+        }
+
         if (method.MethodKind != MethodKind.LocalFunction)
         {
             return state;
@@ -86,7 +104,26 @@ internal sealed class ReleaseFlags
             return null;
         }
 
-        return (config.Flags & (1UL << index)) != 0 ? true : (config.Flags & (1UL << (32 + index))) != 0 ? false : null;
+        return (config.Flags & (1UL << index)) != 0
+            ? ((config.Flags & (1UL << (32 + index))) != 0 ? null : true)
+            : (config.Flags & (1UL << (32 + index))) != 0 ? false : null;
+    }
+
+    /// <summary>
+    /// Does <paramref name="condition"/> test a flag that a call the analysis cannot see into was given by reference on
+    /// the path of <paramref name="state"/>, and not assigned since? That call may have set it either way, in step with
+    /// what the path did (<c>Mark(ref released); conn.Release();</c>), so neither branch can be taken as the truth.
+    /// </summary>
+    public bool IsSetByAnUnseenCall(PathState state, IOperation condition)
+    {
+        if (_unseenSetters is null || state.Flags == 0 || TestedLocal(condition) is not { } local
+            || !FlagIndexes.TryGetValue(local, out var index))
+        {
+            return false;
+        }
+
+        var bits = (1UL | 1UL << 32) << index;
+        return (state.Flags & bits) == bits;
     }
 
     /// <summary>
@@ -167,7 +204,7 @@ internal sealed class ReleaseFlags
     /// from a lambda; at most <see cref="MaxFlags"/>, so that flags cannot multiply the configurations without bound
     /// (the others are untracked: <see cref="IsUntracked"/>).
     /// </summary>
-    private Dictionary<ILocalSymbol, int> FlagIndexes => _flagIndexes ??= FindFlags(_graph, out _untracked, out _setters, out _setInClosures, out _referenceSetters);
+    private Dictionary<ILocalSymbol, int> FlagIndexes => _flagIndexes ??= FindFlags(_graph, out _untracked, out _setters, out _setInClosures, out _referenceSetters, out _unseenSetters);
 
     /// <summary>
     /// Does <paramref name="condition"/> test a flag that a lambda or local function sets (not followed: it may change
@@ -295,9 +332,11 @@ internal sealed class ReleaseFlags
         out HashSet<ILocalSymbol>? untracked,
         out Dictionary<IMethodSymbol, (ILocalSymbol Flag, bool Value)>? setters,
         out Dictionary<ILocalSymbol, List<SyntaxNode>>? setInClosures,
-        out Dictionary<IInvocationOperation, (ILocalSymbol Flag, bool Value)>? referenceSetters)
+        out Dictionary<IInvocationOperation, (ILocalSymbol Flag, bool Value)>? referenceSetters,
+        out Dictionary<IInvocationOperation, List<ILocalSymbol>>? unseenSetters)
     {
         referenceSetters = null;
+        unseenSetters = null;
         untracked = null;
         setters = null;
         setInClosures = null;
@@ -362,6 +401,17 @@ internal sealed class ReleaseFlags
                                 candidates.Add(setByCall, candidates.Count);
                             }
 
+                            break;
+                        case IArgumentOperation { Parameter.RefKind: RefKind.Ref or RefKind.Out, Value: ILocalReferenceOperation { Local: var unseen }, Parent: IInvocationOperation unseenCall }
+                            when tested.Contains(unseen) && CannotBeSeenInto(unseenCall.TargetMethod):
+                            // '_marker.Mark(ref released)': followed as a flag, unknown after the call (see IsSetByAnUnseenCall).
+                            unseenSetters ??= new Dictionary<IInvocationOperation, List<ILocalSymbol>>();
+                            if (!unseenSetters.TryGetValue(unseenCall, out var given))
+                            {
+                                unseenSetters.Add(unseenCall, given = new List<ILocalSymbol>());
+                            }
+
+                            given.Add(unseen);
                             break;
                         case IArgumentOperation { Parameter.RefKind: not RefKind.None and not RefKind.In, Value: ILocalReferenceOperation { Local: var byRef } } argument:
                             (excluded ??= new HashSet<ILocalSymbol>(SymbolEqualityComparer.Default)).Add(byRef);
@@ -553,6 +603,13 @@ internal sealed class ReleaseFlags
 
         return targets;
     }
+
+    /// <summary>
+    /// Is <paramref name="method"/> one whose body the call may not run: virtual, abstract (an interface's too) or an
+    /// override that may be overridden again, or a delegate's <c>Invoke</c>?
+    /// </summary>
+    private static bool CannotBeSeenInto(IMethodSymbol method) =>
+        method.IsVirtual || method.IsAbstract || (method.IsOverride && !method.IsSealed) || method.MethodKind == MethodKind.DelegateInvoke;
 
     /// <summary>
     /// The constant a method of the code (or a local function) always leaves in its <c>ref</c>/<c>out</c> bool
