@@ -2348,6 +2348,53 @@ public sealed class ConnectionLeakAnalyzerTests
         """, Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "when 'conn' is overwritten at line 8"));
 
     [Fact]
+    public Task Name_given_to_the_connection_before_it_is_opened_releases_it() => Verify.VerifyAnalyzerAsync("""
+        using MySqlConnector;
+
+        class C
+        {
+            object M(string connectionString)
+            {
+                var conn = new MySqlConnection(connectionString);
+                var current = conn;
+                conn.Open();
+                try
+                {
+                    using var cmd = new MySqlCommand("select 1", conn);
+                    return cmd.ExecuteScalar();
+                }
+                finally
+                {
+                    current.Dispose();
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Variable_overwritten_while_another_one_still_holds_the_connection_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                var current = conn;
+                conn = null;
+                try
+                {
+                    return current.Execute("select 1");
+                }
+                finally
+                {
+                    current.Release();
+                }
+            }
+        }
+        """);
+
+    [Fact]
     public Task Second_acquisition_before_the_try_protecting_the_first_is_reported() => Verify.VerifyAnalyzerAsync("""
         using Prelude;
 

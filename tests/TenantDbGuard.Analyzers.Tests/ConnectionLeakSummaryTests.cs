@@ -989,6 +989,89 @@ public sealed class ConnectionLeakSummaryTests
         """);
 
     [Fact]
+    public Task Local_function_given_the_connection_as_an_argument_is_read() => Verify.VerifyAnalyzerAsync("""
+        using MySqlConnector;
+        using Prelude;
+
+        class C
+        {
+            object Closed(MySqlDataSource ds)
+            {
+                var conn = ds.OpenConnection();
+                try
+                {
+                    using var cmd = new MySqlCommand("select 1", conn);
+                    return cmd.ExecuteScalar();
+                }
+                finally
+                {
+                    Finish(conn);
+                }
+
+                static void Finish(MySqlConnection connection) => connection.Dispose();
+            }
+
+            object Logged(MySqlDataSource ds)
+            {
+                var conn = {|#0:ds.OpenConnection()|};
+                try
+                {
+                    using var cmd = new MySqlCommand("select 1", conn);
+                    return cmd.ExecuteScalar();
+                }
+                finally
+                {
+                    Done(conn);
+                }
+
+                static void Done(MySqlConnection connection) => Log.Info("done with " + connection.Database);
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 28"));
+
+    [Fact]
+    public Task Lambda_of_a_delegate_local_given_the_connection_as_an_argument_is_read() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using MySqlConnector;
+        using Prelude;
+
+        class C
+        {
+            object Closed(MySqlDataSource ds)
+            {
+                Action<MySqlConnection> close = connection => connection.Dispose();
+                var conn = ds.OpenConnection();
+                try
+                {
+                    using var cmd = new MySqlCommand("select 1", conn);
+                    return cmd.ExecuteScalar();
+                }
+                finally
+                {
+                    close(conn);
+                }
+            }
+
+            object Logged(MySqlDataSource ds)
+            {
+                Action<MySqlConnection> done = connection => Log.Info("done with " + connection.Database);
+                var conn = {|#0:ds.OpenConnection()|};
+                try
+                {
+                    using var cmd = new MySqlCommand("select 1", conn);
+                    return cmd.ExecuteScalar();
+                }
+                finally
+                {
+                    done(conn);
+                }
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 29"));
+
+    [Fact]
     public Task Recursive_helpers_do_not_hang_and_report_nothing() => Verify.VerifyAnalyzerAsync("""
         using MySqlConnector;
 
