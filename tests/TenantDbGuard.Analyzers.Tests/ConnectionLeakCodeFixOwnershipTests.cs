@@ -209,6 +209,31 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
         """);
 
     [Fact]
+    public Task Connection_kept_by_what_an_expression_bodied_lambda_returns_gets_no_fix() => NoFixVerifier.VerifyAsync("""
+        using System;
+        using Prelude;
+
+        sealed class Holder : IDisposable
+        {
+            private readonly PooledConnection _connection;
+
+            public Holder(PooledConnection connection, string name) => _connection = connection;
+
+            public int Run() => _connection.Execute("select 1");
+
+            public void Dispose()
+            {
+            }
+        }
+
+        class C
+        {
+            // Releasing the connection when the lambda returns would hand its caller a holder of a released connection.
+            Func<Holder> Factory(Pool pool) => () => new Holder([|pool.GetConnection()|], "audit");
+        }
+        """);
+
+    [Fact]
     public Task Connection_of_a_returned_transaction_gets_no_fix() => NoFixVerifier.VerifyAsync("""
         using MySqlConnector;
 

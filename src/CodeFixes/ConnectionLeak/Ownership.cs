@@ -214,6 +214,10 @@ internal sealed class Ownership
             case ReturnStatementSyntax or YieldStatementSyntax or ArrowExpressionClauseSyntax { Parent: not LocalFunctionStatementSyntax }:
                 Returned(expression.Parent, owner);
                 return;
+            case AnonymousFunctionExpressionSyntax { ExpressionBody: { } body } lambda when body == expression && ReturnsItsBody(lambda):
+                // '() => new Holder(pool.GetConnection())': what the lambda's body makes from the connection is its result.
+                Returned(lambda, owner);
+                return;
             case IsPatternExpressionSyntax pattern when pattern.Expression == expression:
                 if (pattern.Parent is IfStatementSyntax ifStatement && ifStatement.Condition == pattern && isValue && Releases(ifStatement))
                 {
@@ -460,5 +464,10 @@ internal sealed class Ownership
             .Any(id => id.Identifier.ValueText == "CloseConnection" && _model.GetSymbolInfo(id).Symbol is IFieldSymbol { ContainingType.Name: "CommandBehavior" });
 
     /// <summary>The expression whose parent says what happens to the value: through parentheses, casts, <c>?:</c>, <c>??</c>, <c>await</c>.</summary>
+    /// <summary>Does the lambda return the value of its expression body (not a <c>void</c> lambda, nor an <c>async</c> one that returns a plain <c>Task</c>)?</summary>
+    private bool ReturnsItsBody(AnonymousFunctionExpressionSyntax lambda) =>
+        _model.GetSymbolInfo(lambda).Symbol is IMethodSymbol { ReturnsVoid: false } method
+        && !(method.IsAsync && method.ReturnType is INamedTypeSymbol { IsGenericType: false });
+
     private static ExpressionSyntax Climb(ExpressionSyntax expression) => Statements.OutermostValue(expression, throughChoices: true);
 }
