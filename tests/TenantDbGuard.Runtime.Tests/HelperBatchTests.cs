@@ -110,8 +110,10 @@ public sealed class HelperBatchTests(MariaDbFixture fixture) : IAsyncLifetime
         Assert.All(uses, text => Assert.Contains("tdg-one-batch", text, StringComparison.Ordinal));
 
         // And nothing else goes with them: a helper whose SQL cannot leave what the server's reset keeps (an XA
-        // transaction, a role, the profiling history) is not cleared of it before its reset.
-        Assert.Equal(uses, commands.ToList());
+        // transaction, a role, the profiling history) is not cleared of it before its reset. (The budget's periodic
+        // reading of the server's load, about every 250 ms, may go over the idle connection between two helpers: it is
+        // the runtime's own statement, not part of any lease.)
+        Assert.Equal(uses, commands.Where(text => text != TenantDbGuard.Core.ServerLoad.Sql).ToList());
 
         // Nor does a helper take the session out of its pool and put it back: it stays on the runtime's own connection
         // object from one helper to the next, through the reset between them.
