@@ -64,10 +64,13 @@ public sealed class UseAfterReleaseCodeFixProvider : CodeFixProvider
                 continue;
             }
 
+            // The variable the release goes through; the checks below all ask about it.
+            var released = CallStatement.Receiver(statement) is { } receiver ? model.GetSymbolInfo(receiver).Symbol : null;
             if ((kind == nameof(MisuseKind.ReleasedBeforeFinally) && !ReleasesOnEveryPath(root, diagnostic.AdditionalLocations.FirstOrDefault()))
-                || !ReleasesTheSameVariable(model, root, statement, diagnostic.AdditionalLocations.FirstOrDefault())
-                || IsReadAfter(model, statement)
-                || TakesANewValueAfter(model, statement))
+                || released is null
+                || !ReleasesTheSameVariable(model, root, released, diagnostic.AdditionalLocations.FirstOrDefault())
+                || IsReadAfter(model, statement, released)
+                || TakesANewValueAfter(model, statement, released))
             {
                 continue;
             }
@@ -104,9 +107,9 @@ public sealed class UseAfterReleaseCodeFixProvider : CodeFixProvider
     }
 
     /// <summary>Is the released variable assigned after the release, or anywhere in a loop around it?</summary>
-    private static bool TakesANewValueAfter(SemanticModel model, ExpressionStatementSyntax release)
+    private static bool TakesANewValueAfter(SemanticModel model, ExpressionStatementSyntax release, ISymbol released)
     {
-        if (CallStatement.Receiver(release) is not { } receiver || model.GetSymbolInfo(receiver).Symbol is not ILocalSymbol local)
+        if (released is not ILocalSymbol local)
         {
             return true;
         }
@@ -123,10 +126,9 @@ public sealed class UseAfterReleaseCodeFixProvider : CodeFixProvider
     /// Does the release name the variable the other release (a <c>using</c>, a <c>finally</c>, the first release) names? A release through another
     /// variable (a wrapper that disposes the connection it was given) may do more than release it, and is kept.
     /// </summary>
-    private static bool ReleasesTheSameVariable(SemanticModel model, SyntaxNode root, ExpressionStatementSyntax release, Location? other)
+    private static bool ReleasesTheSameVariable(SemanticModel model, SyntaxNode root, ISymbol released, Location? other)
     {
-        if (other is null || !other.IsInSource || other.SourceTree != root.SyntaxTree
-            || CallStatement.Receiver(release) is not { } receiver || model.GetSymbolInfo(receiver).Symbol is not { } released)
+        if (other is null || !other.IsInSource || other.SourceTree != root.SyntaxTree)
         {
             return false;
         }
@@ -146,9 +148,9 @@ public sealed class UseAfterReleaseCodeFixProvider : CodeFixProvider
     /// Does a statement after the release in its block read the released variable (<c>conn.State</c>)? Without the
     /// release it would see the connection still open.
     /// </summary>
-    private static bool IsReadAfter(SemanticModel model, ExpressionStatementSyntax release)
+    private static bool IsReadAfter(SemanticModel model, ExpressionStatementSyntax release, ISymbol released)
     {
-        if (release.Parent is not BlockSyntax block || CallStatement.Receiver(release) is not { } receiver || model.GetSymbolInfo(receiver).Symbol is not { } released)
+        if (release.Parent is not BlockSyntax block)
         {
             return true;
         }
