@@ -209,11 +209,7 @@ internal static class OwnerWalk
         pending.Push(top);
         while (pending.Count > 0)
         {
-            var operand = pending.Pop();
-            while (operand is ParenthesizedExpressionSyntax parenthesized)
-            {
-                operand = parenthesized.Expression;
-            }
+            var operand = Unparenthesized(pending.Pop());
 
             if (operand is BinaryExpressionSyntax same && same.IsKind(junction.Kind()))
             {
@@ -229,11 +225,7 @@ internal static class OwnerWalk
 
             // '&&' needs the flag itself, '||' its negation.
             var negated = operand is PrefixUnaryExpressionSyntax { RawKind: (int)SyntaxKind.LogicalNotExpression };
-            var flag = operand is PrefixUnaryExpressionSyntax not && negated ? not.Operand : operand;
-            while (flag is ParenthesizedExpressionSyntax inner)
-            {
-                flag = inner.Expression;
-            }
+            var flag = Unparenthesized(operand is PrefixUnaryExpressionSyntax not && negated ? not.Operand : operand);
 
             if (negated == junction.IsKind(SyntaxKind.LogicalOrExpression)
                 && flag is IdentifierNameSyntax or MemberAccessExpressionSyntax { Expression: ThisExpressionSyntax }
@@ -245,6 +237,16 @@ internal static class OwnerWalk
         }
 
         return false;
+    }
+
+    private static ExpressionSyntax Unparenthesized(ExpressionSyntax expression)
+    {
+        while (expression is ParenthesizedExpressionSyntax parenthesized)
+        {
+            expression = parenthesized.Expression;
+        }
+
+        return expression;
     }
 
     /// <summary>The owner's guards of <see cref="Refine"/>: handled or not.</summary>
