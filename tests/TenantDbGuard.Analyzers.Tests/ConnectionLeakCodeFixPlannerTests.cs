@@ -229,6 +229,190 @@ public sealed class ConnectionLeakCodeFixPlannerTests
         }
         """, ReleaseInFinally);
 
+    [Theory]
+    [InlineData("readOnly ? [|replica.GetConnection()|] : [|primary.GetConnection()|]")]
+    [InlineData("(readOnly ? [|replica.GetConnection()|] : [|primary.GetConnection()|])")]
+    [InlineData("kind switch { 0 => [|primary.GetConnection()|], 1 => null, _ => [|replica.GetConnection()|] }")]
+    [InlineData("readOnly ? [|replica.GetConnection()|] : kind > 1 ? null : [|primary.GetConnection()|]")]
+    [InlineData("kind switch { < 0 => throw new System.ArgumentOutOfRangeException(nameof(kind)), 0 => [|primary.GetConnection()|], _ => [|replica.GetConnection()|] }")]
+    public Task A_choice_whose_every_branch_acquires_or_is_empty_is_released_in_finally(string choice) => Verify.VerifyCodeFixAsync($$"""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool primary, Pool replica, bool readOnly, int kind)
+            {
+                var c = {{choice}};
+                var rows = c?.Execute("select 1") ?? 0;
+                if (rows > 100)
+                {
+                    return rows;
+                }
+
+                c?.Release();
+                return 0;
+            }
+        }
+        """, $$"""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool primary, Pool replica, bool readOnly, int kind)
+            {
+                var c = {{choice.Replace("[|", string.Empty).Replace("|]", string.Empty)}};
+                try
+                {
+                    var rows = c?.Execute("select 1") ?? 0;
+                    if (rows > 100)
+                    {
+                        return rows;
+                    }
+                }
+                finally
+                {
+                    c?.Release();
+                }
+
+                return 0;
+            }
+        }
+        """, ReleaseInFinally);
+
+    [Theory]
+    [InlineData("fresh ? [|primary.GetConnection()|] : existing")]
+    [InlineData("kind switch { 0 => [|primary.GetConnection()|], 1 => existing, _ => [|replica.GetConnection()|] }")]
+    [InlineData("fresh ? [|primary.GetConnection()|] : Pick(existing)")]
+    public Task A_choice_with_a_branch_that_gives_a_connection_the_code_already_had_gets_no_fix(string choice) => NoFixVerifier.VerifyAsync($$"""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool primary, Pool replica, PooledConnection existing, bool fresh, int kind)
+            {
+                var c = {{choice}};
+                var rows = c.Execute("select 1");
+                if (rows > 100)
+                {
+                    return rows;
+                }
+
+                c.Release();
+                return 0;
+            }
+
+            static PooledConnection Pick(PooledConnection connection) => connection;
+        }
+        """);
+
+    // ---------------------------------------------------------------- several locals in one declaration
+
+    [Fact]
+    public Task Each_connection_of_a_declaration_with_several_locals_gets_a_declaration_of_its_own_and_is_released_in_finally() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool source, Pool target, bool skip)
+            {
+                PooledConnection from = [|source.GetConnection()|], to = [|target.GetConnection()|];
+                var rows = from.Execute("select 1");
+                if (skip)
+                {
+                    return 0;
+                }
+
+                rows += to.Execute("select 2");
+                to.Release();
+                from.Release();
+                return rows;
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            int M(Pool source, Pool target, bool skip)
+            {
+                PooledConnection from = source.GetConnection();
+                try
+                {
+                    PooledConnection to = target.GetConnection();
+                    try
+                    {
+                        var rows = from.Execute("select 1");
+                        if (skip)
+                        {
+                            return 0;
+                        }
+
+                        rows += to.Execute("select 2");
+                        return rows;
+                    }
+                    finally
+                    {
+                        to.Release();
+                    }
+                }
+                finally
+                {
+                    from.Release();
+                }
+            }
+        }
+        """, ReleaseInFinally);
+
+    [Fact]
+    public Task A_declaration_with_several_locals_and_a_comment_keeps_the_comment_and_the_other_locals_order() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, int start)
+            {
+                // the lease and a counter
+                int before = start, after = before + 1;
+                PooledConnection first = null, lease = [|pool.GetConnection()|];
+                var rows = lease.Execute("select 1") + before + after;
+                if (first != null || rows > 100)
+                {
+                    return rows;
+                }
+
+                lease.Release();
+                return 0;
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, int start)
+            {
+                // the lease and a counter
+                int before = start, after = before + 1;
+                PooledConnection first = null;
+                PooledConnection lease = pool.GetConnection();
+                try
+                {
+                    var rows = lease.Execute("select 1") + before + after;
+                    if (first != null || rows > 100)
+                    {
+                        return rows;
+                    }
+                }
+                finally
+                {
+                    lease.Release();
+                }
+
+                return 0;
+            }
+        }
+        """, ReleaseInFinally);
+
     // ---------------------------------------------------------------- a pool is not released after use
 
     [Theory]

@@ -547,7 +547,7 @@ public sealed class ConnectionLeakCodeFixRegionTests
     }
 
     [Fact]
-    public Task Connections_declared_together_in_one_statement_get_no_fix() => NoFixVerifier.VerifyAsync("""
+    public Task Connections_declared_together_in_one_statement_get_a_statement_each_and_are_released_in_finally() => Verify.VerifyCodeFixAsync("""
         using Prelude;
 
         class C
@@ -561,7 +561,34 @@ public sealed class ConnectionLeakCodeFixRegionTests
                 return rows;
             }
         }
-        """);
+        """, """
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                PooledConnection first = pool.GetConnection();
+                try
+                {
+                    PooledConnection second = pool.GetConnection();
+                    try
+                    {
+                        var rows = first.Execute("select 1") + second.Execute("select 2");
+                        return rows;
+                    }
+                    finally
+                    {
+                        second.Release();
+                    }
+                }
+                finally
+                {
+                    first.Release();
+                }
+            }
+        }
+        """, ReleaseInFinally);
 
     // ---------------------------------------------------------------- a connection opened again
 

@@ -6,6 +6,8 @@ using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
 using Microsoft.CodeAnalysis.Formatting;
+using Microsoft.CodeAnalysis.Operations;
+using TenantDbGuard.Analyzers.ConnectionLeak;
 using static Microsoft.CodeAnalysis.CSharp.SyntaxFactory;
 
 namespace TenantDbGuard.CodeFixes.ConnectionLeak;
@@ -134,20 +136,26 @@ internal static class LeakFixPlanner
             return;
         }
 
-        var holder = value.Parent is ConditionalExpressionSyntax ternary && IsNull(ternary.WhenTrue == value ? ternary.WhenFalse : ternary.WhenTrue) ? ternary : value;
+        var holder = ChoiceOfAcquisitions(model, acquisition, value, out var mayBeNull) ?? value;
         switch (holder.Parent)
         {
+            case EqualsValueClauseSyntax { Parent: VariableDeclaratorSyntax { Parent: VariableDeclarationSyntax { Variables.Count: > 1, Parent: LocalDeclarationStatementSyntax { Parent: BlockSyntax or SwitchSectionSyntax } several } } }
+                when several.UsingKeyword.IsKind(SyntaxKind.None) && !several.IsConst:
+                // 'Pool a = x.GetConnection(), b = y.GetConnection();': a using or a try begins at a statement, so each
+                // local gets its own declaration first (same type, same order).
+                fixes.AddRange(PlanOnRewrite(model, SplitDeclaration(several, acquisition), acquisition, ImmutableDictionary<string, string?>.Empty.Add("Kind", "Returned").Add("HandsOff", handsOff ? "true" : "false"), configuredReleaseNames));
+                return;
             case EqualsValueClauseSyntax { Parent: VariableDeclaratorSyntax { Parent: VariableDeclarationSyntax { Variables.Count: 1, Parent: LocalDeclarationStatementSyntax declaration } } declarator }:
                 if (model.GetDeclaredSymbol(declarator) is ILocalSymbol declared)
                 {
-                    PlanLocal(chooser, declaration, declared, opened: false, handsOff, fixes, mayBeNull: holder != value);
+                    PlanLocal(chooser, declaration, declared, opened: false, handsOff, fixes, mayBeNull);
                 }
 
                 return;
             case AssignmentExpressionSyntax { Left: IdentifierNameSyntax, Parent: ExpressionStatementSyntax statement } assignment when assignment.Right == holder:
                 if (model.GetSymbolInfo(assignment.Left).Symbol is ILocalSymbol assigned)
                 {
-                    PlanLocal(chooser, statement, assigned, opened: false, handsOff, fixes);
+                    PlanLocal(chooser, statement, assigned, opened: false, handsOff, fixes, mayBeNull);
                 }
                 else if (assignment.Left is IdentifierNameSyntax { Identifier.ValueText: "_" } && holder == value)
                 {
@@ -183,6 +191,91 @@ internal static class LeakFixPlanner
                     return;
             }
         }
+    }
+
+    /// <summary>
+    /// The <c>?:</c> or <c>switch</c> expression whose every value is a connection acquired here or <c>null</c>, when the
+    /// acquisition is one of them (<c>readOnly ? replica.GetConnection() : primary.GetConnection()</c>): what it gives
+    /// the code is a connection to release, whichever branch ran. A branch with any other value (a connection the
+    /// code already had) makes it <c>null</c>: releasing what the choice gave would release that one too.
+    /// </summary>
+    private static ExpressionSyntax? ChoiceOfAcquisitions(SemanticModel model, InvocationExpressionSyntax acquisition, ExpressionSyntax value, out bool mayBeNull)
+    {
+        mayBeNull = false;
+        ExpressionSyntax? choice = null;
+        var current = value;
+        while (true)
+        {
+            switch (current.Parent)
+            {
+                case ParenthesizedExpressionSyntax parenthesized:
+                    current = parenthesized;
+                    continue;
+                case ConditionalExpressionSyntax ternary when ternary.Condition != current:
+                    choice = current = ternary;
+                    continue;
+                case SwitchExpressionArmSyntax { Parent: SwitchExpressionSyntax switchExpression } arm when arm.Expression == current:
+                    choice = current = switchExpression;
+                    continue;
+            }
+
+            break;
+        }
+
+        if (choice is null)
+        {
+            return null;
+        }
+
+        AcquisitionRules? rules = null;
+        var acquired = model.GetSymbolInfo(acquisition).Symbol as IMethodSymbol;
+        var nullable = false;
+        var all = Values(choice).All(branch =>
+        {
+            if (IsNull(branch))
+            {
+                nullable = true;
+                return true;
+            }
+
+            if (branch is ThrowExpressionSyntax)
+            {
+                return true;
+            }
+
+            if (Statements.AcquisitionIn(branch) is not { } call)
+            {
+                return false;
+            }
+
+            if (call == acquisition)
+            {
+                return true;
+            }
+
+            // The same method with the same arguments acquires as the reported call does; a method of another
+            // assembly is judged by the rules (the compilation's own methods by their bodies, which only the analyzer reads).
+            if (acquired is not null && SymbolEqualityComparer.Default.Equals((model.GetSymbolInfo(call).Symbol as IMethodSymbol)?.OriginalDefinition, acquired.OriginalDefinition)
+                && call.ArgumentList.IsEquivalentTo(acquisition.ArgumentList))
+            {
+                return true;
+            }
+
+            rules ??= AcquisitionRules.Create(model.Compilation);
+            return model.GetOperation(call) is IInvocationOperation invocation
+                   && !rules.IsInSource(invocation.TargetMethod)
+                   && rules.Classify(invocation, rules.DefaultNames) == AcquisitionKind.Returned;
+        });
+        mayBeNull = nullable;
+        return all ? current : null;
+
+        static IEnumerable<ExpressionSyntax> Values(ExpressionSyntax expression) => expression switch
+        {
+            ParenthesizedExpressionSyntax parenthesized => Values(parenthesized.Expression),
+            ConditionalExpressionSyntax ternary => Values(ternary.WhenTrue).Concat(Values(ternary.WhenFalse)),
+            SwitchExpressionSyntax switchExpression => switchExpression.Arms.SelectMany(arm => Values(arm.Expression)),
+            _ => new[] { expression },
+        };
     }
 
     /// <summary>A task of a connection: awaited later through a local, or one of the tasks of <c>Task.WhenAll</c>.</summary>
@@ -261,6 +354,20 @@ internal static class LeakFixPlanner
             return root.ReplaceNode(Statements.Find(root, section), current.WithStatements(SingletonList<StatementSyntax>(block)));
         };
     }
+
+    /// <summary>The rewrite that gives each local of a declaration with several its own declaration statement.</summary>
+    private static System.Func<SyntaxNode, SyntaxNode> SplitDeclaration(LocalDeclarationStatementSyntax declaration, InvocationExpressionSyntax acquisition) => root =>
+    {
+        var current = Statements.Find(root, declaration);
+        current = current.ReplaceNode(Statements.Find(current, acquisition), Statements.Find(current, acquisition).WithAdditionalAnnotations(Moved));
+        var variables = current.Declaration.Variables;
+        var split = variables.Select((variable, index) =>
+            current.WithDeclaration(current.Declaration.WithVariables(SingletonSeparatedList(index == 0 ? variable : variable.WithoutLeadingTrivia())))
+                .WithLeadingTrivia(index == 0 ? current.GetLeadingTrivia() : TriviaList(ElasticMarker))
+                .WithTrailingTrivia(index == variables.Count - 1 ? current.GetTrailingTrivia() : TriviaList(ElasticCarriageReturnLineFeed))
+                .WithAdditionalAnnotations(Formatter.Annotation));
+        return root.ReplaceNode(Statements.Find(root, declaration), split);
+    };
 
     /// <summary>The fixes of a connection held by a local: where its life ends, and whether it stays in the method.</summary>
     private static void PlanLocal(ReleaseChooser chooser, StatementSyntax acquiring, ILocalSymbol local, bool opened, bool handsOff, ImmutableArray<LeakFix>.Builder fixes, bool mayBeNull = false)

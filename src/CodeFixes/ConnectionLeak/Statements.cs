@@ -316,6 +316,37 @@ internal static class Statements
         }
     }
 
+    /// <summary>
+    /// The call whose value <paramref name="expression"/> is, through what <see cref="OutermostValue"/> climbs (<c>await</c>,
+    /// parentheses, casts, <c>ConfigureAwait</c>), or <c>null</c> when it is not a call's value.
+    /// </summary>
+    public static InvocationExpressionSyntax? AcquisitionIn(ExpressionSyntax expression)
+    {
+        var current = expression;
+        while (true)
+        {
+            switch (current)
+            {
+                case AwaitExpressionSyntax awaited:
+                    current = awaited.Expression;
+                    continue;
+                case ParenthesizedExpressionSyntax parenthesized:
+                    current = parenthesized.Expression;
+                    continue;
+                case CastExpressionSyntax cast:
+                    current = cast.Expression;
+                    continue;
+                case InvocationExpressionSyntax { Expression: MemberAccessExpressionSyntax { Name.Identifier.ValueText: "ConfigureAwait", Expression: { } configured } }:
+                    current = configured;
+                    continue;
+                case InvocationExpressionSyntax call:
+                    return OutermostValue(call) == expression ? call : null;
+                default:
+                    return null;
+            }
+        }
+    }
+
     /// <summary>Does the expression only run under a condition, or more than once, within <paramref name="container"/>?</summary>
     public static bool IsConditionallyEvaluated(SyntaxNode expression, SyntaxNode container)
     {
