@@ -1339,6 +1339,85 @@ public sealed class ConnectionLeakSummaryTests
         }
         """, Verify.Diagnostic(Descriptors.ConnectionUsedAfterRelease).WithLocation(0).WithLocation(1).WithArguments("'conn'", "is used at line 49 after it was released at line 48"));
 
+    // ---------------------------------------------------------------- fluent methods that return the object they were called on
+
+    private const string FluentWrapper = """
+        using System.Data;
+        using System.Data.Common;
+
+        class Wrapper : DbConnection
+        {
+            private readonly DbConnection _inner;
+
+            public Wrapper(DbConnection inner) => _inner = inner;
+
+            public DbTransaction? Transaction { get; private set; }
+
+            public Wrapper BeginAuto()
+            {
+                Transaction = BeginTransaction();
+                return this;
+            }
+
+            public Wrapper Enlisted(DbTransaction? transaction) => transaction is null ? new Wrapper(_inner) : this;
+
+            public override string ConnectionString { get => _inner.ConnectionString; set => _inner.ConnectionString = value; }
+            public override string Database => _inner.Database;
+            public override string DataSource => _inner.DataSource;
+            public override string ServerVersion => _inner.ServerVersion;
+            public override ConnectionState State => _inner.State;
+            public override void ChangeDatabase(string databaseName) => _inner.ChangeDatabase(databaseName);
+            public override void Close() => _inner.Close();
+            public override void Open() => _inner.Open();
+            protected override DbTransaction BeginDbTransaction(IsolationLevel isolationLevel) => _inner.BeginTransaction(isolationLevel);
+            protected override DbCommand CreateDbCommand() => _inner.CreateCommand();
+        }
+
+        """;
+
+    [Fact]
+    public Task Connection_returned_through_a_method_of_the_code_that_returns_this_is_handed_back_and_can_leak_only_when_it_throws() =>
+        Verify.VerifyAnalyzerAsync(FluentWrapper + """
+        static class Extensions
+        {
+            public static Wrapper OpenWithTransaction(this DbConnection connection)
+            {
+                var wrapper = new Wrapper(connection);
+                {|#0:wrapper.Open()|};
+                return wrapper.BeginAuto();
+            }
+
+            public static Wrapper OpenWithTransactionOrDispose(this DbConnection connection)
+            {
+                var wrapper = new Wrapper(connection);
+                try
+                {
+                    wrapper.Open();
+                    return wrapper.BeginAuto();
+                }
+                catch
+                {
+                    wrapper.Dispose();
+                    throw;
+                }
+            }
+        }
+        """, Verify.Diagnostic().WithLocation(0).WithArguments("'wrapper'", "if an exception is thrown at line 37"));
+
+    [Fact]
+    public Task Method_of_the_code_that_returns_this_on_only_some_paths_does_not_hand_back_the_connection() =>
+        Verify.VerifyAnalyzerAsync(FluentWrapper + """
+        static class Extensions
+        {
+            public static Wrapper OpenEnlisted(this DbConnection connection, DbTransaction? transaction)
+            {
+                var wrapper = new Wrapper(connection);
+                {|#0:wrapper.Open()|};
+                return wrapper.Enlisted(transaction);
+            }
+        }
+        """, Verify.Diagnostic().WithLocation(0).WithArguments("'wrapper'", "on the path that returns at line 37"));
+
     // ---------------------------------------------------------------- helpers that may hand back a connection they did not open
 
     [Fact]

@@ -320,7 +320,10 @@ internal sealed class InvocationTransfer
             }
         }
 
-        return false;
+        // 'return wrapper.BeginAutoTransaction();' of a method of the code whose every return is 'return this;': its value
+        // is the connection it was called on.
+        return instanceIsResource && _analysis.State.Status == ResourceStatus.Held
+            && _analysis.Context.Summaries.ReturnsItsReceiver(method, _analysis.Context.CancellationToken);
     }
 
     /// <summary>

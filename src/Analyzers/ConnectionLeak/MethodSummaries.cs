@@ -30,6 +30,7 @@ internal sealed class MethodSummaries
     private readonly ConcurrentDictionary<SummaryKey, ParameterEffect> _parameters = new();
     private readonly ConcurrentDictionary<IFieldSymbol, string> _openedFlags = new(SymbolEqualityComparer.Default);
     private readonly ConcurrentDictionary<IMethodSymbol, ulong> _identityTests = new(SymbolEqualityComparer.Default);
+    private readonly ConcurrentDictionary<IMethodSymbol, bool> _returnsReceiver = new(SymbolEqualityComparer.Default);
     private readonly Lazy<ImmutableHashSet<string>> _candidateNames;
     private readonly Lazy<ImmutableHashSet<string>> _candidateProperties;
 
@@ -118,6 +119,68 @@ internal sealed class MethodSummaries
 
         var effect = Infer(key, ParameterEffect.TakesOver, () => SummaryInference.InferParameter(this, method, method.Parameters[ordinal], cancellationToken));
         return _parameters.GetOrAdd(key, effect);
+    }
+
+    /// <summary>
+    /// Does <paramref name="method"/>, an instance method of this compilation with a body, return <c>this</c> on every
+    /// return (<c>Wrapper BeginAuto() { Transaction = BeginTransaction(); return this; }</c>)? Its value is then the
+    /// object it was called on. Read once per method.
+    /// </summary>
+    public bool ReturnsItsReceiver(IMethodSymbol method, CancellationToken cancellationToken)
+    {
+        method = method.OriginalDefinition;
+        if (method.IsStatic || method.IsAbstract || method.IsAsync || method.ReturnsVoid || method.ReturnsByRef || method.MethodKind != MethodKind.Ordinary
+            || method.ContainingType.IsValueType || method.DeclaringSyntaxReferences.Length != 1 || !_rules.IsInSource(method))
+        {
+            return false;
+        }
+
+        return _returnsReceiver.GetOrAdd(method, m => ReturnsOnlyThis(m, cancellationToken));
+    }
+
+    private bool ReturnsOnlyThis(IMethodSymbol method, CancellationToken cancellationToken)
+    {
+        if (method.DeclaringSyntaxReferences[0].GetSyntax(cancellationToken) is not MethodDeclarationSyntax { } declaration
+            || declaration.Body is null && declaration.ExpressionBody is null)
+        {
+            return false;
+        }
+
+#pragma warning disable RS1030 // The summaries read other methods' bodies: the model comes from the compilation (the driver caches it).
+        var body = _compilation.GetSemanticModel(declaration.SyntaxTree).GetOperation(declaration, cancellationToken);
+#pragma warning restore RS1030
+        var returns = 0;
+        var pending = new Stack<IOperation>();
+        if (body is not null)
+        {
+            pending.Push(body);
+        }
+
+        while (pending.Count > 0)
+        {
+            var operation = pending.Pop();
+            if (operation is IReturnOperation { Kind: OperationKind.Return } returned)
+            {
+                if (TrackedVariables.Unwrap(returned.ReturnedValue) is not IInstanceReferenceOperation { ReferenceKind: InstanceReferenceKind.ContainingTypeInstance })
+                {
+                    return false;
+                }
+
+                returns++;
+                continue;
+            }
+
+            foreach (var child in operation.ChildOperations)
+            {
+                // A lambda's or a local function's returns are not the method's.
+                if (child is not (IAnonymousFunctionOperation or ILocalFunctionOperation))
+                {
+                    pending.Push(child);
+                }
+            }
+        }
+
+        return returns > 0;
     }
 
     /// <summary>
