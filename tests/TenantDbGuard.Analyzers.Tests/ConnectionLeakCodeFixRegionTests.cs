@@ -590,6 +590,26 @@ public sealed class ConnectionLeakCodeFixRegionTests
         }
         """, ReleaseInFinally);
 
+    [Theory]
+    [InlineData("for (var i = 0; i < rounds; i++)\n        {\n            total += lease.Execute(\"select 1\");\n            if (i == failAt)\n            {\n                return -total;\n            }\n\n            lease.Release();\n            lease = [|pool.GetConnection()|];\n        }")]
+    [InlineData("total += lease.Execute(\"select 1\");\n        if (total > failAt)\n        {\n            lease.Release();\n            lease = pool.GetConnection();\n        }\n\n        if (rounds == 0)\n        {\n            return -total;\n        }")]
+    public Task A_local_that_takes_another_connection_inside_the_region_after_releasing_the_last_gets_no_fix(string work) => NoFixVerifier.VerifyAsync($$"""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, int rounds, int failAt)
+            {
+                var total = 0;
+                var lease = [|pool.GetConnection()|];
+                {{work.Replace("\n", "\n        ")}}
+
+                lease.Release();
+                return total;
+            }
+        }
+        """);
+
     // ---------------------------------------------------------------- a connection opened again
 
     [Fact]
@@ -757,6 +777,7 @@ public sealed class ConnectionLeakCodeFixRegionTests
 
                         return rows;
                     }
+
                     return rows;
                 }
                 finally
@@ -1125,6 +1146,7 @@ public sealed class ConnectionLeakCodeFixRegionTests
                     {
                         text = "none";
                     }
+
                     Log.Info("released");
                     return text.Length;
                 }
@@ -1171,6 +1193,7 @@ public sealed class ConnectionLeakCodeFixRegionTests
                     {
                         return 0;
                     }
+
                     Log.Info("released");
                     return a + b;
                 }
@@ -1219,6 +1242,7 @@ public sealed class ConnectionLeakCodeFixRegionTests
                     {
                         return 0;
                     }
+
                     Log.Info("released");
                     return Twice(n);
                 }
@@ -1269,6 +1293,7 @@ public sealed class ConnectionLeakCodeFixRegionTests
                     {
                         return 0;
                     }
+
                     Log.Info("released");
                     return buffer[0];
                 }
@@ -1380,6 +1405,7 @@ public sealed class ConnectionLeakCodeFixRegionTests
                     {
                         return 0;
                     }
+
                     return rows;
                 }
                 finally

@@ -1053,6 +1053,7 @@ public sealed class ConnectionLeakCodeFixShapeTests
                     {
                         throw new InvalidOperationException("x");
                     }
+
                     return n;
                 }
                 finally

@@ -165,6 +165,7 @@ public sealed class ConnectionLeakCodeFixStatementsTests
 
                         return rows;
                     }
+
                     return rows;
                 }
                 finally
@@ -719,6 +720,7 @@ public sealed class ConnectionLeakCodeFixStatementsTests
 
                         return rows;
                     }
+
                     return rows;
                 }
                 finally
@@ -902,6 +904,63 @@ public sealed class ConnectionLeakCodeFixStatementsTests
 
                 var note = "done";
                 Log.Info(note);
+            }
+        }
+        """, ReleaseInFinally);
+
+    [Fact]
+    public Task A_statement_inside_the_try_that_followed_a_removed_release_after_a_closing_brace_keeps_a_blank_line_after_the_brace() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool master, Pool tenant, bool quick)
+            {
+                var first = [|master.GetConnection()|];
+                var key = first.Execute("select 1");
+                var second = [|tenant.GetConnection()|];
+                var rows = second.Execute("select 2") + key;
+                if (quick)
+                {
+                    return rows;
+                }
+
+                second.Release();
+                first.Release();
+                return rows;
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            int M(Pool master, Pool tenant, bool quick)
+            {
+                var first = master.GetConnection();
+                try
+                {
+                    var key = first.Execute("select 1");
+                    var second = tenant.GetConnection();
+                    try
+                    {
+                        var rows = second.Execute("select 2") + key;
+                        if (quick)
+                        {
+                            return rows;
+                        }
+
+                        return rows;
+                    }
+                    finally
+                    {
+                        second.Release();
+                    }
+                }
+                finally
+                {
+                    first.Release();
+                }
             }
         }
         """, ReleaseInFinally);
@@ -1886,6 +1945,7 @@ public sealed class ConnectionLeakCodeFixStatementsTests
                         {
                             Log.Info("audited");
                         }
+
                     return rows;
                 }
                 finally

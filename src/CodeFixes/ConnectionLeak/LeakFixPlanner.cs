@@ -405,7 +405,7 @@ internal static class LeakFixPlanner
             case OwnershipKind.HandedOff:
                 DisposeOnFailureFix.Add(chooser, region.ForFailure(), local, ownership, fixes);
                 return;
-            case OwnershipKind.Stays when !handsOff:
+            case OwnershipKind.Stays when !handsOff && !TakesAnotherValueInside(chooser, region, local, reassigned):
                 if (!region.Needs.HasFlag(ReleaseNeeds.Reopenable) && !region.ReleasedAfterLoop
                     && local.DeclaringSyntaxReferences.FirstOrDefault()?.GetSyntax() is VariableDeclaratorSyntax { Parent.Parent: LocalDeclarationStatementSyntax declaration }
                     && declaration.Parent == region.Block)
@@ -416,6 +416,28 @@ internal static class LeakFixPlanner
                 ReleaseInFinallyFix.Add(chooser, region, local, fixes);
                 return;
         }
+    }
+
+    /// <summary>
+    /// Does the local take another connection inside the statements the fix would protect, below their top level, after a
+    /// release that is not a dispose (<c>lease.Release(); lease = pool.GetConnection();</c> in a loop)? A <c>finally</c>
+    /// would then release the variable's last value, which is the old, released one when taking the new one throws:
+    /// released twice, which a pool's <c>Release</c> need not survive (a second <c>Dispose</c> or <c>Close</c> does
+    /// nothing). No fix. Giving it <c>null</c> is not another connection.
+    /// </summary>
+    private static bool TakesAnotherValueInside(ReleaseChooser chooser, Region region, ILocalSymbol local, StatementSyntax? reassigned)
+    {
+        var model = chooser.Model;
+        var nested = region.Block.Statements.Skip(region.Start)
+            .TakeWhile(statement => statement != reassigned)
+            .Where(statement => statement != region.Acquiring)
+            .SelectMany(statement => statement.DescendantNodes())
+            .ToList();
+        return nested.Any(node => node is AssignmentExpressionSyntax { Left: IdentifierNameSyntax target } assignment
+                                  && !IsNull(assignment.Right)
+                                  && SymbolEqualityComparer.Default.Equals(model.GetSymbolInfo(target).Symbol, local))
+               && nested.OfType<StatementSyntax>().Any(statement => chooser.Releases(statement, local, out var name, out _)
+                                                                      && name is not ("Dispose" or "DisposeAsync" or "Close" or "CloseAsync"));
     }
 
     /// <summary>

@@ -551,12 +551,23 @@ internal static class Statements
     {
         var kept = new List<StatementSyntax>();
         var removedTight = false;
+        SyntaxTrivia? blankLineAbove = null;
+        var firstRemoved = true;
         var directives = SyntaxTriviaList.Empty;
         foreach (var (original, statement) in statements)
         {
             if (statement is null)
             {
                 removedTight = !StartsWithBlankLine(original);
+                if (firstRemoved && kept.Count > 0 && !removedTight && kept[kept.Count - 1].GetLastToken().IsKind(SyntaxKind.CloseBraceToken))
+                {
+                    // The first statement removed after a closing brace stood after a blank line: the next kept one takes
+                    // it, so that no statement follows a '}' directly (StyleCop's SA1513, an error where warnings are).
+                    blankLineAbove = original.GetLeadingTrivia().First(t => t.IsKind(SyntaxKind.EndOfLineTrivia));
+                }
+
+                firstRemoved = false;
+
                 if (original.GetLeadingTrivia().Any(t => t.IsDirective))
                 {
                     directives = directives.AddRange(original.GetLeadingTrivia());
@@ -568,9 +579,16 @@ internal static class Statements
             var next = removedTight && StartsWithBlankLine(statement)
                 ? statement.WithLeadingTrivia(statement.GetLeadingTrivia().SkipWhile(t => !t.IsKind(SyntaxKind.EndOfLineTrivia)).Skip(1))
                 : statement;
+            if (blankLineAbove is { } blankLine && !StartsWithBlankLine(next))
+            {
+                next = next.WithLeadingTrivia(next.GetLeadingTrivia().Insert(0, blankLine));
+            }
+
             kept.Add(directives.Count == 0 ? next : next.WithLeadingTrivia(directives.AddRange(next.GetLeadingTrivia())));
             directives = SyntaxTriviaList.Empty;
             removedTight = false;
+            blankLineAbove = null;
+            firstRemoved = true;
         }
 
         return kept;
