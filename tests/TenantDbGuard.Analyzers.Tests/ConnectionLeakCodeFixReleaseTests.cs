@@ -588,6 +588,57 @@ public sealed class ConnectionLeakCodeFixReleaseTests
         }
         """, "TDG001.UseUsing");
 
+    [Theory]
+    [InlineData("private static void Release(PooledConnection lease) => lease.Release();")]
+    [InlineData("private void Release(PooledConnection lease) { Log.Info(\"giving back\"); lease.Release(); }")]
+    public Task A_release_called_by_its_simple_name_with_the_connection_moves_into_finally_instead_of_a_second_release(string helper) => Verify.VerifyCodeFixAsync($$"""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, bool quick)
+            {
+                var lease = [|pool.GetConnection()|];
+                var rows = lease.Execute("select 1");
+                if (quick)
+                {
+                    return rows;
+                }
+
+                Release(lease);
+                return rows;
+            }
+
+            {{helper}}
+        }
+        """, $$"""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, bool quick)
+            {
+                var lease = pool.GetConnection();
+                try
+                {
+                    var rows = lease.Execute("select 1");
+                    if (quick)
+                    {
+                        return rows;
+                    }
+
+                    return rows;
+                }
+                finally
+                {
+                    Release(lease);
+                }
+            }
+
+            {{helper}}
+        }
+        """, ReleaseInFinally);
+
     // ---------------------------------------------------------------- releases inside helpers of the code
 
     [Theory]

@@ -123,6 +123,11 @@ internal sealed class ReleaseChooser
                 // x.Release() or ((IDisposable)x).Dispose(); pool.Release(x)
                 return (arguments.Count == 0 && IsLocal(access.Expression, local))
                        || (arguments.Count == 1 && arguments[0].RefKindKeyword.IsKind(SyntaxKind.None) && IsLocal(arguments[0].Expression, local));
+            case InvocationExpressionSyntax { Expression: IdentifierNameSyntax method, ArgumentList.Arguments: { Count: 1 } single }
+                when Names.Contains(method.Identifier.ValueText):
+                // Release(x): a release method of the type itself, or of a 'using static' class
+                name = method.Identifier.ValueText;
+                return single[0].RefKindKeyword.IsKind(SyntaxKind.None) && IsLocal(single[0].Expression, local);
             case ConditionalAccessExpressionSyntax { WhenNotNull: InvocationExpressionSyntax { Expression: MemberBindingExpressionSyntax binding, ArgumentList.Arguments.Count: 0 } } access
                 when Names.Contains(binding.Name.Identifier.ValueText):
                 // x?.Dispose() or (x as IDisposable)?.Dispose()
