@@ -1202,6 +1202,28 @@ public sealed class ConnectionLeakConditionTests
         Verify.VerifyAnalyzerAsync(UnderConstant(body));
 
     [Theory]
+    [InlineData("var conn = pool.GetConnection(); if (conn is { } c) c.Release(); return 0;")]
+    [InlineData("var conn = pool.GetConnection(); if (conn is not null && Settings.Always) conn.Release(); return 0;")]
+    [InlineData("var conn = pool.GetConnection(); if (Settings.Always && conn != null) conn.Release(); return 0;")]
+    [InlineData("var conn = pool.GetConnection(); while (Settings.Level is 1) { conn.Release(); break; } return 0;")]
+    [InlineData("var conn = pool.GetConnection(); switch (conn) { case { } c: c.Release(); break; } return 0;")]
+    [InlineData("var conn = pool.GetConnection(); conn?.Release(); return 0;")]
+    [InlineData("var conn = pool.GetConnection(); return early switch { true => Done(conn), false => Done(conn) };")]
+    [InlineData("var conn = pool.GetConnection(); if (Settings.Always is true and true) { conn.Release(); } return 0;")]
+    [InlineData("var conn = pool.GetConnection(); if (early is true || Settings.Always) { conn.Release(); } return 0;")]
+    public Task A_null_test_beside_a_constant_or_an_exhaustive_switch_expression_releases_on_every_path(string body) =>
+        // A switch expression the compiler knows to be exhaustive ('true' and 'false' arms) never throws after its last arm.
+        Verify.VerifyAnalyzerAsync(UnderConstant(body));
+
+    [Theory]
+    [InlineData("var conn = {|#0:pool.GetConnection()|}; return early switch { true => Done(conn), false => 1 };", "on the path that returns at line 11")]
+    [InlineData("var conn = {|#0:pool.GetConnection()|}; return Settings.Level switch { 2 => Done(conn), 3 => 1 };", "if an exception is thrown at line 11")]
+    public Task A_switch_expression_arm_that_does_not_release_or_one_that_throws_is_still_reported(string body, string message) =>
+        // The 'false' arm keeps the connection; a constant that no arm matches throws SwitchExpressionException.
+        Verify.VerifyAnalyzerAsync(UnderConstant(body),
+            Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", message));
+
+    [Theory]
     [InlineData("var conn = {|#0:pool.GetConnection()|}; if (Settings.Always is true) return 1; conn.Release(); return 0;")]
     [InlineData("var conn = {|#0:pool.GetConnection()|}; if (Settings.Level is >= 1 and < 5) return 1; conn.Release(); return 0;")]
     [InlineData("var conn = {|#0:pool.GetConnection()|}; if (Settings.Current is not Mode.On) return 1; conn.Release(); return 0;")]

@@ -1693,6 +1693,46 @@ public sealed class ConnectionLeakSummaryTests
         Verify.VerifyAnalyzerAsync(CalledBetweenAcquisitionAndTry(call, members, header),
             Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", $"if an exception is thrown at line {(header.Length > 0 ? 15 : 14)}"));
 
+    [Theory]
+    [InlineData("var name = nameof(conn)", "")]
+    [InlineData("var type = typeof(C)", "")]
+    [InlineData("var zero = default(int)", "")]
+    [InlineData("const string Label = \"tenant\"; var text = $\"{Label}-{Label}\"", "")]
+    [InlineData("var text = $\"opened {n}\"", "")]
+    [InlineData("var doubled = unchecked(n * 2)", "")]
+    [InlineData("var doubled = n * 2 + 1", "")]
+    [InlineData("var limit = checked(Max * 2)", "const int Max = 1000;")]
+    [InlineData("var small = checked((byte)Max)", "const int Max = 200;")]
+    [InlineData("var negative = checked(-Max)", "const int Max = 200;")]
+    [InlineData("var wide = (long)n", "")]
+    [InlineData("object boxed = n", "")]
+    [InlineData("var pair = (n, \"x\")", "")]
+    [InlineData("var shape = new { n, Name = \"x\" }", "")]
+    [InlineData("Func<int> later = () => Compute(n)", "")]
+    [InlineData("var pick = n == 1 ? 2 : 3", "")]
+    [InlineData("var inRange = n is > 0 and < 10", "")]
+    [InlineData("var label = n switch { 1 => \"one\", _ => \"many\" }", "")]
+    [InlineData("int? maybe = null; var value = maybe ?? n", "")]
+    [InlineData("_count++", "private int _count;")]
+    [InlineData("_opened = true", "private bool _opened;")]
+    [InlineData("Debug.Assert(n > 0)", "")]
+    public Task Work_that_cannot_throw_between_the_acquisition_and_its_try_is_not_a_path_that_leaks(string call, string members) =>
+        // Names, types, defaults, constants (also 'checked' arithmetic the compiler folds), interpolation, unchecked
+        // arithmetic and conversions, tuples, lambdas, conditionals and patterns, a 'switch' with a discard arm, a field
+        // of 'this', an assertion the compiler removes (DEBUG is not defined).
+        Verify.VerifyAnalyzerAsync(CalledBetweenAcquisitionAndTry(call, members).Replace("{|#0:", "").Replace("|}", ""));
+
+    [Theory]
+    [InlineData("var doubled = checked(n * 2)", "")]
+    [InlineData("var small = checked((byte)n)", "")]
+    [InlineData("var label = n switch { 1 => \"one\", 2 => \"two\" }", "")]
+    [InlineData("Debug.Assert(n > 0)", "", "#define DEBUG\n")]
+    [InlineData("var text = n.ToString(\"D4\")", "")]
+    public Task Work_that_may_throw_between_the_acquisition_and_its_try_is_still_reported(string call, string members, string header = "") =>
+        // Checked arithmetic on a value read at run time, a 'switch' without a discard arm, a kept assertion, a call.
+        Verify.VerifyAnalyzerAsync(CalledBetweenAcquisitionAndTry(call, members, header),
+            Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", $"if an exception is thrown at line {(header.Length > 0 ? 15 : 14)}"));
+
     [Fact]
     public Task Local_function_named_like_a_release_is_read() => Verify.VerifyAnalyzerAsync("""
         using System.Threading.Tasks;

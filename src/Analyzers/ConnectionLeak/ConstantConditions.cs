@@ -5,6 +5,7 @@
 // certain (a type pattern the constant's type does not cover, a NaN, a value boxed to 'object') decides nothing.
 using System;
 using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
 using Microsoft.CodeAnalysis.FlowAnalysis;
 using Microsoft.CodeAnalysis.Operations;
 
@@ -28,6 +29,12 @@ internal static class ConstantConditions
                 return always;
             case IUnaryOperation { OperatorKind: UnaryOperatorKind.Not, OperatorMethod: null } not:
                 return !Outcome(analysis, not.Operand);
+            case IIsPatternOperation { Pattern: IDiscardPatternOperation or IDeclarationPatternOperation { MatchesNull: true } }:
+                // The '_' arm of a switch expression, 'is var x': every value matches.
+                return true;
+            case IIsPatternOperation isPattern when analysis is not null && IsLastArmOfAnExhaustiveSwitch(analysis, isPattern):
+                // 'flag switch { true => ..., false => ... }': the arms before it did not match, so this one does.
+                return true;
             case IIsPatternOperation isPattern when Constant(analysis, isPattern.Value) is (true, var value):
                 return Matches(isPattern.Pattern, value, isPattern.Value.Type);
             case IIsTypeOperation isType when Constant(analysis, isType.ValueOperand) is (true, var value):
@@ -41,6 +48,16 @@ internal static class ConstantConditions
                 return null;
         }
     }
+
+    /// <summary>
+    /// Is <paramref name="test"/> the test of the last arm (without <c>when</c>) of a switch expression the compiler
+    /// knows to be exhaustive? The graph tests the arms in order and throws after the last one; that throw never happens.
+    /// </summary>
+    private static bool IsLastArmOfAnExhaustiveSwitch(LeakFlowAnalysis analysis, IIsPatternOperation test) =>
+        test.Pattern.Syntax.Parent is SwitchExpressionArmSyntax { WhenClause: null } arm
+        && arm.Parent is SwitchExpressionSyntax { Arms: var arms } switchExpression
+        && arms[arms.Count - 1] == arm
+        && analysis.Graph.OriginalOperation.SemanticModel?.GetOperation(switchExpression, analysis.Context.CancellationToken) is ISwitchExpressionOperation { IsExhaustive: true };
 
     /// <summary>
     /// The value of <paramref name="operation"/> when it is a compile-time constant of a type whose values a pattern
