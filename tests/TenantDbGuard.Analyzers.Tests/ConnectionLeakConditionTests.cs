@@ -1196,6 +1196,12 @@ public sealed class ConnectionLeakConditionTests
     [InlineData("var conn = pool.GetConnection(); var n = Settings.Level switch { 1 => Done(conn), _ => 1 }; return n;")]
     [InlineData("var conn = pool.GetConnection(); var stop = Settings.Level is > 2; if (stop) return 1; conn.Release(); return 0;")]
     [InlineData("var conn = pool.GetConnection(); return Settings.Current switch { Mode.Off => Done(conn), _ => 1 };")]
+    [InlineData("var conn = pool.GetConnection(); conn.Release(); switch (Settings.Level) { case 2: conn.Execute(\"select 1\"); break; } return 0;")]
+    [InlineData("var conn = pool.GetConnection(); conn.Release(); return Settings.Level switch { 2 => conn.Execute(\"select 1\"), _ => 0 };")]
+    [InlineData("var conn = pool.GetConnection(); for (var i = 0; Settings.Always is true; i++) { conn.Release(); break; } return 0;")]
+    [InlineData("var conn = pool.GetConnection(); if (Settings.Current is Mode.Off or Mode.On) { conn.Release(); return 0; } return 1;")]
+    [InlineData("var conn = pool.GetConnection(); if (Settings.Level is < 0 or > 10) return 1; conn.Release(); return 0;")]
+    [InlineData("var conn = pool.GetConnection(); if (!(Settings.Level is 1)) return 1; conn.Release(); return 0;")]
     public Task A_branch_whose_condition_is_a_pattern_over_a_constant_is_not_followed_on_the_side_that_never_runs(string body) =>
         // 'Audit is true', 'Level is > 2', 'is not', 'and' / 'or', an enum constant, a type pattern the constant's own type
         // matches, a 'switch' statement or expression on a constant: the value is known, so is the side taken.
