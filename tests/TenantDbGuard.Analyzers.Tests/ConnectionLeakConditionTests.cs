@@ -1125,7 +1125,7 @@ public sealed class ConnectionLeakConditionTests
     private static string UnderConstant(string body) => $$"""
         using Prelude;
 
-        static class Settings { public const bool Audit = false; public const bool Always = true; public const int Level = 1; public static readonly bool Configured = false; }
+        static class Settings { public const bool Audit = false; public const bool Always = true; public const int Level = 1; public const string Name = "main"; public const Mode Current = Mode.Off; public static readonly bool Configured = false; } enum Mode { Off, On }
 
         class C
         {
@@ -1134,6 +1134,12 @@ public sealed class ConnectionLeakConditionTests
             int M(Pool pool, bool early)
             {
                 {{body}}
+            }
+
+            static int Done(PooledConnection conn)
+            {
+                conn.Release();
+                return 0;
             }
         }
         """;
@@ -1168,6 +1174,71 @@ public sealed class ConnectionLeakConditionTests
     public Task A_branch_whose_condition_is_not_a_constant_or_runs_its_leaking_side_is_still_reported(string body) =>
         // A 'static readonly' field is read at run time; a constant operand of '&&' or '||' leaves the other one to
         // decide; a constant that takes the leaking side takes it.
+        Verify.VerifyAnalyzerAsync(UnderConstant(body),
+            Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 11"));
+
+    [Theory]
+    [InlineData("var conn = pool.GetConnection(); if (Settings.Always is true || early) { conn.Release(); } return 0;")]
+    [InlineData("var conn = pool.GetConnection(); if (Settings.Always is false) return 1; conn.Release(); return 0;")]
+    [InlineData("var conn = pool.GetConnection(); if (Settings.Audit is not true) { conn.Release(); return 0; } return 1;")]
+    [InlineData("var conn = pool.GetConnection(); if (Settings.Level is > 2) return 1; conn.Release(); return 0;")]
+    [InlineData("var conn = pool.GetConnection(); if (Settings.Level is not (>= 1 and < 5)) return 1; conn.Release(); return 0;")]
+    [InlineData("var conn = pool.GetConnection(); if (Settings.Level is 2 or 3) return 1; conn.Release(); return 0;")]
+    [InlineData("var conn = pool.GetConnection(); if (Settings.Current is Mode.On) return 1; conn.Release(); return 0;")]
+    [InlineData("const Mode Mode = Mode.Off; var conn = pool.GetConnection(); if (Mode is not Mode.Off) return 1; conn.Release(); return 0;")]
+    [InlineData("var conn = pool.GetConnection(); if (Settings.Name is \"audit\") return 1; conn.Release(); return 0;")]
+    [InlineData("var conn = pool.GetConnection(); if (Settings.Level is int) { conn.Release(); return 0; } return 1;")]
+    [InlineData("var conn = pool.GetConnection(); if (early && Settings.Audit is true) return 1; conn.Release(); return 0;")]
+    [InlineData("var conn = pool.GetConnection(); conn.Release(); if (Settings.Audit is true) conn.Release(); return 0;")]
+    [InlineData("var conn = pool.GetConnection(); switch (Settings.Level) { case 1: conn.Release(); return 0; default: return 1; }")]
+    [InlineData("var conn = pool.GetConnection(); switch (Settings.Level) { case > 2: return 1; default: conn.Release(); return 0; }")]
+    [InlineData("var conn = pool.GetConnection(); switch (Settings.Current) { case Mode.On: return 1; case Mode.Off: conn.Release(); return 0; } return 2;")]
+    [InlineData("var conn = pool.GetConnection(); var n = Settings.Level switch { 1 => Done(conn), _ => 1 }; return n;")]
+    [InlineData("var conn = pool.GetConnection(); var stop = Settings.Level is > 2; if (stop) return 1; conn.Release(); return 0;")]
+    [InlineData("var conn = pool.GetConnection(); return Settings.Current switch { Mode.Off => Done(conn), _ => 1 };")]
+    [InlineData("var conn = pool.GetConnection(); conn.Release(); switch (Settings.Level) { case 2: conn.Execute(\"select 1\"); break; } return 0;")]
+    [InlineData("var conn = pool.GetConnection(); conn.Release(); return Settings.Level switch { 2 => conn.Execute(\"select 1\"), _ => 0 };")]
+    [InlineData("var conn = pool.GetConnection(); for (var i = 0; Settings.Always is true; i++) { conn.Release(); break; } return 0;")]
+    [InlineData("var conn = pool.GetConnection(); if (Settings.Current is Mode.Off or Mode.On) { conn.Release(); return 0; } return 1;")]
+    [InlineData("var conn = pool.GetConnection(); if (Settings.Level is < 0 or > 10) return 1; conn.Release(); return 0;")]
+    [InlineData("var conn = pool.GetConnection(); if (!(Settings.Level is 1)) return 1; conn.Release(); return 0;")]
+    public Task A_branch_whose_condition_is_a_pattern_over_a_constant_is_not_followed_on_the_side_that_never_runs(string body) =>
+        // 'Audit is true', 'Level is > 2', 'is not', 'and' / 'or', an enum constant, a type pattern the constant's own type
+        // matches, a 'switch' statement or expression on a constant: the value is known, so is the side taken.
+        Verify.VerifyAnalyzerAsync(UnderConstant(body));
+
+    [Theory]
+    [InlineData("var conn = pool.GetConnection(); if (conn is { } c) c.Release(); return 0;")]
+    [InlineData("var conn = pool.GetConnection(); if (conn is not null && Settings.Always) conn.Release(); return 0;")]
+    [InlineData("var conn = pool.GetConnection(); if (Settings.Always && conn != null) conn.Release(); return 0;")]
+    [InlineData("var conn = pool.GetConnection(); while (Settings.Level is 1) { conn.Release(); break; } return 0;")]
+    [InlineData("var conn = pool.GetConnection(); switch (conn) { case { } c: c.Release(); break; } return 0;")]
+    [InlineData("var conn = pool.GetConnection(); conn?.Release(); return 0;")]
+    [InlineData("var conn = pool.GetConnection(); return early switch { true => Done(conn), false => Done(conn) };")]
+    [InlineData("var conn = pool.GetConnection(); if (Settings.Always is true and true) { conn.Release(); } return 0;")]
+    [InlineData("var conn = pool.GetConnection(); if (early is true || Settings.Always) { conn.Release(); } return 0;")]
+    public Task A_null_test_beside_a_constant_or_an_exhaustive_switch_expression_releases_on_every_path(string body) =>
+        // A switch expression the compiler knows to be exhaustive ('true' and 'false' arms) never throws after its last arm.
+        Verify.VerifyAnalyzerAsync(UnderConstant(body));
+
+    [Theory]
+    [InlineData("var conn = {|#0:pool.GetConnection()|}; return early switch { true => Done(conn), false => 1 };", "on the path that returns at line 11")]
+    [InlineData("var conn = {|#0:pool.GetConnection()|}; return Settings.Level switch { 2 => Done(conn), 3 => 1 };", "if an exception is thrown at line 11")]
+    public Task A_switch_expression_arm_that_does_not_release_or_one_that_throws_is_still_reported(string body, string message) =>
+        // The 'false' arm keeps the connection; a constant that no arm matches throws SwitchExpressionException.
+        Verify.VerifyAnalyzerAsync(UnderConstant(body),
+            Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", message));
+
+    [Theory]
+    [InlineData("var conn = {|#0:pool.GetConnection()|}; if (Settings.Always is true) return 1; conn.Release(); return 0;")]
+    [InlineData("var conn = {|#0:pool.GetConnection()|}; if (Settings.Level is >= 1 and < 5) return 1; conn.Release(); return 0;")]
+    [InlineData("var conn = {|#0:pool.GetConnection()|}; if (Settings.Current is not Mode.On) return 1; conn.Release(); return 0;")]
+    [InlineData("var conn = {|#0:pool.GetConnection()|}; if (Settings.Configured is false) return 1; conn.Release(); return 0;")]
+    [InlineData("var conn = {|#0:pool.GetConnection()|}; if (Settings.Audit is false || early) return 1; conn.Release(); return 0;")]
+    [InlineData("var conn = {|#0:pool.GetConnection()|}; if (Settings.Level is int) return 1; conn.Release(); return 0;")]
+    [InlineData("var conn = {|#0:pool.GetConnection()|}; switch (Settings.Level) { case 1: return 1; default: conn.Release(); return 0; }")]
+    [InlineData("var conn = {|#0:pool.GetConnection()|}; switch (Settings.Current) { case Mode.Off: return 1; } conn.Release(); return 0;")]
+    public Task A_pattern_over_a_constant_that_takes_the_leaking_side_or_over_a_value_read_at_run_time_is_still_reported(string body) =>
         Verify.VerifyAnalyzerAsync(UnderConstant(body),
             Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 11"));
 

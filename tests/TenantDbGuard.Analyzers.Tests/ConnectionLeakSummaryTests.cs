@@ -1670,6 +1670,7 @@ public sealed class ConnectionLeakSummaryTests
 
     [Fact]
     public Task A_null_check_of_the_connection_itself_before_its_using_is_not_a_path_that_leaks() => Verify.VerifyAnalyzerAsync("""
+        #define DEBUG
         using System;
         using System.Diagnostics;
         using MySqlConnector;
@@ -1708,7 +1709,108 @@ public sealed class ConnectionLeakSummaryTests
                 }
             }
         }
-        """, Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "if an exception is thrown at line 31"));
+        """, Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "if an exception is thrown at line 32"));
+
+    private static string CalledBetweenAcquisitionAndTry(string call, string members, string header = "") => $$"""
+        {{header}}using System;
+        using System.Diagnostics;
+        using Prelude;
+
+        interface INotifier { void Opened(); }
+
+        partial class C
+        {
+            private readonly INotifier _notifier = null!;
+
+            int M(Pool pool, int n, C other)
+            {
+                var conn = {|#0:pool.GetConnection()|};
+                {{call}};
+                try
+                {
+                    return conn.Execute("select 1");
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+
+            static int Compute(int n) => 100 / n;
+
+            {{members}}
+        }
+        """;
+
+    [Theory]
+    [InlineData("Trace()", "static void Trace() { }")]
+    [InlineData("Note(n, \"opened\", conn)", "void Note(int count, string text, PooledConnection c) { }")]
+    [InlineData("Note()", "void Note() { return; }")]
+    [InlineData("this.Note()", "private void Note() { /* nothing yet */ }")]
+    [InlineData("Log(\"opened \" + n)", "[Conditional(\"TRACE_SQL\")] static void Log(string message) { Console.WriteLine(message); }")]
+    [InlineData("Debug.WriteLine(\"opened\")", "")]
+    [InlineData("OnOpened(conn)", "partial void OnOpened(PooledConnection c);")]
+    [InlineData("Ready(n)", "partial void Ready(int count); partial void Ready(int count) { }")]
+    [InlineData("Trace(); void Trace() { }", "")]
+    [InlineData("conn.Touch()", "} static class Touches { public static void Touch(this PooledConnection c) { }")]
+    public Task A_call_that_does_nothing_between_the_acquisition_and_its_try_is_not_a_path_that_leaks(string call, string members) =>
+        // An empty body (or only 'return;'), non-virtual, called on 'this' or static; a '[Conditional]' method whose
+        // symbol is not defined and a partial method without a body, both removed by the compiler.
+        Verify.VerifyAnalyzerAsync(CalledBetweenAcquisitionAndTry(call, members).Replace("{|#0:", "").Replace("|}", ""));
+
+    [Theory]
+    [InlineData("Trace(Compute(n))", "static void Trace(int value) { }")]
+    [InlineData("OnOpened()", "protected virtual void OnOpened() { }")]
+    [InlineData("_notifier.Opened()", "")]
+    [InlineData("other.Note()", "private void Note() { }")]
+    [InlineData("Log(\"opened\")", "[Conditional(\"DEBUG\")] static void Log(string message) { Console.WriteLine(message); }", "#define DEBUG\n")]
+    [InlineData("Log(\"opened\")", "static void Log(string message) { if (message.Length > 80) { throw new ArgumentException(message); } }")]
+    [InlineData("Ready(n)", "partial void Ready(int count); partial void Ready(int count) { Console.WriteLine(count); }")]
+    public Task A_call_that_may_do_something_between_the_acquisition_and_its_try_is_still_reported(string call, string members, string header = "") =>
+        // An argument that may throw, a virtual or interface method, a call on another object (null?), a '[Conditional]'
+        // method whose symbol is defined, a body that does something.
+        Verify.VerifyAnalyzerAsync(CalledBetweenAcquisitionAndTry(call, members, header),
+            Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", $"if an exception is thrown at line {(header.Length > 0 ? 15 : 14)}"));
+
+    [Theory]
+    [InlineData("var name = nameof(conn)", "")]
+    [InlineData("var type = typeof(C)", "")]
+    [InlineData("var zero = default(int)", "")]
+    [InlineData("const string Label = \"tenant\"; var text = $\"{Label}-{Label}\"", "")]
+    [InlineData("var text = $\"opened {n}\"", "")]
+    [InlineData("var doubled = unchecked(n * 2)", "")]
+    [InlineData("var doubled = n * 2 + 1", "")]
+    [InlineData("var limit = checked(Max * 2)", "const int Max = 1000;")]
+    [InlineData("var small = checked((byte)Max)", "const int Max = 200;")]
+    [InlineData("var negative = checked(-Max)", "const int Max = 200;")]
+    [InlineData("var wide = (long)n", "")]
+    [InlineData("object boxed = n", "")]
+    [InlineData("var pair = (n, \"x\")", "")]
+    [InlineData("var shape = new { n, Name = \"x\" }", "")]
+    [InlineData("Func<int> later = () => Compute(n)", "")]
+    [InlineData("var pick = n == 1 ? 2 : 3", "")]
+    [InlineData("var inRange = n is > 0 and < 10", "")]
+    [InlineData("var label = n switch { 1 => \"one\", _ => \"many\" }", "")]
+    [InlineData("int? maybe = null; var value = maybe ?? n", "")]
+    [InlineData("_count++", "private int _count;")]
+    [InlineData("_opened = true", "private bool _opened;")]
+    [InlineData("Debug.Assert(n > 0)", "")]
+    public Task Work_that_cannot_throw_between_the_acquisition_and_its_try_is_not_a_path_that_leaks(string call, string members) =>
+        // Names, types, defaults, constants (also 'checked' arithmetic the compiler folds), interpolation, unchecked
+        // arithmetic and conversions, tuples, lambdas, conditionals and patterns, a 'switch' with a discard arm, a field
+        // of 'this', an assertion the compiler removes (DEBUG is not defined).
+        Verify.VerifyAnalyzerAsync(CalledBetweenAcquisitionAndTry(call, members).Replace("{|#0:", "").Replace("|}", ""));
+
+    [Theory]
+    [InlineData("var doubled = checked(n * 2)", "")]
+    [InlineData("var small = checked((byte)n)", "")]
+    [InlineData("var label = n switch { 1 => \"one\", 2 => \"two\" }", "")]
+    [InlineData("Debug.Assert(n > 0)", "", "#define DEBUG\n")]
+    [InlineData("var text = n.ToString(\"D4\")", "")]
+    public Task Work_that_may_throw_between_the_acquisition_and_its_try_is_still_reported(string call, string members, string header = "") =>
+        // Checked arithmetic on a value read at run time, a 'switch' without a discard arm, a kept assertion, a call.
+        Verify.VerifyAnalyzerAsync(CalledBetweenAcquisitionAndTry(call, members, header),
+            Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", $"if an exception is thrown at line {(header.Length > 0 ? 15 : 14)}"));
 
     [Fact]
     public Task Local_function_named_like_a_release_is_read() => Verify.VerifyAnalyzerAsync("""

@@ -1,7 +1,7 @@
 // The refinement on conditions: what a branch's condition proves about the resource on each side. A condition that is
-// a compile-time constant has one side only. A variable proven null, or a connection proven not open, needs no release;
-// after a release, a branch that contradicts the release (the connection tested open, the 'released' flag tested false)
-// is not taken.
+// a compile-time constant, or a pattern tested on one (ConstantConditions), has one side only. A variable proven null,
+// or a connection proven not open, needs no release; after a release, a branch that contradicts the release (the
+// connection tested open, the 'released' flag tested false) is not taken.
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.FlowAnalysis;
 using Microsoft.CodeAnalysis.Operations;
@@ -21,9 +21,10 @@ internal sealed class ConditionRefinement
     /// <summary>The state on the branch where <paramref name="condition"/> is <paramref name="outcome"/>; null when that branch cannot be taken.</summary>
     public PathState? Refine(PathState config, IOperation condition, bool outcome)
     {
-        if (TrackedVariables.Unwrap(condition)?.ConstantValue is { HasValue: true, Value: bool always })
+        if (ConstantConditions.Outcome(_analysis, condition) is { } always)
         {
-            // 'if (false)', 'const bool Audit = false; ... if (Audit)', 'while (true)': the other side never runs.
+            // 'if (false)', 'const bool Audit = false; ... if (Audit)', 'while (true)', 'if (Audit is true)', a 'switch' on
+            // a constant: the other side never runs.
             return always == outcome ? config : null;
         }
 

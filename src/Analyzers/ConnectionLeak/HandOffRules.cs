@@ -24,10 +24,12 @@ internal static class HandOffRules
 
     /// <summary>
     /// Calls that cannot throw on valid arguments: <c>Interlocked</c>, <c>Volatile</c>, <c>GC.SuppressFinalize(this)</c>,
-    /// a comparison of references (<see cref="ConditionFacts.ComparesReferences"/>).
+    /// a comparison of references (<see cref="ConditionFacts.ComparesReferences"/>), <c>Nullable&lt;T&gt;.GetValueOrDefault</c>
+    /// (which the compiler calls for <c>maybe ?? 0</c>).
     /// </summary>
     public static bool NeverThrows(IInvocationOperation invocation) =>
         invocation.TargetMethod.ContainingType is { Name: "Interlocked" or "Volatile", ContainingNamespace.Name: "Threading" }
+        || invocation.TargetMethod is { Name: "GetValueOrDefault", ContainingType.OriginalDefinition.SpecialType: SpecialType.System_Nullable_T }
         || invocation.TargetMethod is { Name: "SuppressFinalize", ContainingType: { Name: "GC", ContainingNamespace.Name: "System" } }
         || ConditionFacts.ComparesReferences(invocation);
 

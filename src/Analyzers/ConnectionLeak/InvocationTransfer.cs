@@ -307,7 +307,7 @@ internal sealed class InvocationTransfer
         }
 
         if (!HandOffRules.NeverThrows(invocation) && !IdentityTests.NeverThrows(_analysis, invocation) && !HandOffRules.ThrowsOnlyIntoItsTask(invocation) && !IsAsyncOnTheAcquisitionsReceiver(invocation)
-            && !GuardCalls.IsSatisfied(invocation, _analysis) && !GuardCalls.ChecksHeldNotNull(invocation, _analysis))
+            && !GuardCalls.IsSatisfied(invocation, _analysis) && !GuardCalls.ChecksHeldNotNull(invocation, _analysis) && !EmptyCalls.DoNothing(invocation, _analysis))
         {
             Effects.MayThrow(invocation);
         }

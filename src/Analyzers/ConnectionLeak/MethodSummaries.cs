@@ -31,6 +31,7 @@ internal sealed class MethodSummaries
     private readonly ConcurrentDictionary<IFieldSymbol, string> _openedFlags = new(SymbolEqualityComparer.Default);
     private readonly ConcurrentDictionary<IMethodSymbol, ulong> _identityTests = new(SymbolEqualityComparer.Default);
     private readonly ConcurrentDictionary<IMethodSymbol, bool> _returnsReceiver = new(SymbolEqualityComparer.Default);
+    private readonly ConcurrentDictionary<IMethodSymbol, bool> _empty = new(SymbolEqualityComparer.Default);
     private readonly Lazy<ImmutableHashSet<string>> _candidateNames;
     private readonly Lazy<ImmutableHashSet<string>> _candidateProperties;
 
@@ -99,6 +100,24 @@ internal sealed class MethodSummaries
         }
 
         return _identityTests.GetOrAdd(method, m => IdentityTests.ParametersTestedForIdentity(_compilation, m, cancellationToken));
+    }
+
+    /// <summary>
+    /// Does <paramref name="method"/>, a method of this compilation that no override can replace (not virtual, abstract,
+    /// an unsealed override, extern or of an interface), do nothing (<see cref="EmptyCalls.HasEmptyBody"/>)? Read once per method.
+    /// </summary>
+    public bool DoesNothing(IMethodSymbol method, CancellationToken cancellationToken)
+    {
+        method = method.ReducedFrom ?? method;
+        method = method.OriginalDefinition;
+        if (method.MethodKind is not (MethodKind.Ordinary or MethodKind.LocalFunction)
+            || method.IsVirtual || method.IsAbstract || method.IsExtern || (method.IsOverride && !method.IsSealed)
+            || method.ContainingType is null or { TypeKind: TypeKind.Interface } || !_rules.IsInSource(method))
+        {
+            return false;
+        }
+
+        return _empty.GetOrAdd(method, m => EmptyCalls.HasEmptyBody(m, cancellationToken));
     }
 
     /// <summary>What <paramref name="method"/> (of this compilation) does with the connection passed as its parameter <paramref name="ordinal"/>.</summary>

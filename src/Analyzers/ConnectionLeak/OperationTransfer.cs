@@ -74,7 +74,7 @@ internal sealed class OperationTransfer
             case IConversionOperation conversion:
             {
                 var value = Evaluate(conversion.Operand);
-                if (conversion.IsChecked || conversion.Conversion.IsUserDefined)
+                if ((conversion.IsChecked && !conversion.ConstantValue.HasValue) || conversion.Conversion.IsUserDefined)
                 {
                     // 'checked((int)rows)' throws OverflowException; a user-defined conversion is a call.
                     Effects.MayThrow(operation);
@@ -233,9 +233,13 @@ internal sealed class OperationTransfer
             case IUnaryOperation { IsChecked: true, OperatorKind: UnaryOperatorKind.Minus }:
             case ICompoundAssignmentOperation { IsChecked: true }:
             case IIncrementOrDecrementOperation { IsChecked: true }:
-                // Checked arithmetic throws OverflowException.
+                // Checked arithmetic throws OverflowException; on constants the compiler computed it ('checked(Max * 2)').
                 EvaluateChildren(operation);
-                Effects.MayThrow(operation);
+                if (!operation.ConstantValue.HasValue)
+                {
+                    Effects.MayThrow(operation);
+                }
+
                 return false;
             case ICompoundAssignmentOperation { OperatorMethod: { } userDefined } compound when _analysis.Rules.IsInSource(userDefined):
                 EvaluateOperatorOfTheCode(compound, userDefined);

@@ -41,7 +41,7 @@ internal sealed class ReleaseFlags
             return state;
         }
 
-        return With(state, index, value.ConstantValue is { HasValue: true, Value: bool isTrue } ? isTrue : null);
+        return With(state, index, ConstantConditions.Outcome(analysis: null, value));
     }
 
     /// <summary>
@@ -369,7 +369,7 @@ internal sealed class ReleaseFlags
                     switch (node)
                     {
                         case ISimpleAssignmentOperation { Target: ILocalReferenceOperation { Local: var local } } assignment when tested.Contains(local):
-                            if (assignment.Value.ConstantValue is { HasValue: true, Value: bool } && !local.IsRef)
+                            if (ConstantConditions.Outcome(analysis: null, assignment.Value) is not null && !local.IsRef)
                             {
                                 if (!candidates.ContainsKey(local))
                                 {
