@@ -610,6 +610,34 @@ public sealed class ConnectionLeakCodeFixRegionTests
         }
         """);
 
+    [Fact]
+    public Task A_connection_taken_in_a_branch_after_releasing_the_one_before_gets_no_fix() => NoFixVerifier.VerifyAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool primary, Pool replica, bool useReplica, bool quick)
+            {
+                var lease = [|primary.GetConnection()|];
+                var rows = lease.Execute("select 1");
+                if (useReplica)
+                {
+                    lease.Release();
+                    lease = [|replica.GetConnection()|];
+                    rows += lease.Execute("select 2");
+                }
+
+                if (quick)
+                {
+                    return rows;
+                }
+
+                lease.Release();
+                return rows;
+            }
+        }
+        """);
+
     // ---------------------------------------------------------------- a connection opened again
 
     [Fact]

@@ -419,8 +419,8 @@ internal static class LeakFixPlanner
     }
 
     /// <summary>
-    /// Does the local take another connection inside the statements the fix would protect, below their top level, after a
-    /// release that is not a dispose (<c>lease.Release(); lease = pool.GetConnection();</c> in a loop)? A <c>finally</c>
+    /// Does the local take another connection inside the statements the fix would protect (or the one that acquires),
+    /// below their top level, after a release that is not a dispose (<c>lease.Release(); lease = pool.GetConnection();</c> in a loop)? A <c>finally</c>
     /// would then release the variable's last value, which is the old, released one when taking the new one throws:
     /// released twice, which a pool's <c>Release</c> need not survive (a second <c>Dispose</c> or <c>Close</c> does
     /// nothing). No fix. Giving it <c>null</c> is not another connection.
@@ -428,9 +428,12 @@ internal static class LeakFixPlanner
     private static bool TakesAnotherValueInside(ReleaseChooser chooser, Region region, ILocalSymbol local, StatementSyntax? reassigned)
     {
         var model = chooser.Model;
+        // The statement that acquires counts too: acquired in a branch ('if (x) { lease.Release(); lease = other.GetConnection(); }'),
+        // the old connection is released there before the new one is taken.
         var nested = region.Block.Statements.Skip(region.Start)
             .TakeWhile(statement => statement != reassigned)
-            .Where(statement => statement != region.Acquiring)
+            .Append(region.Acquiring)
+            .Distinct()
             .SelectMany(statement => statement.DescendantNodes())
             .ToList();
         return nested.Any(node => node is AssignmentExpressionSyntax { Left: IdentifierNameSyntax target } assignment
