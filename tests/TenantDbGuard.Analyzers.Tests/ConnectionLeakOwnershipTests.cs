@@ -359,13 +359,6 @@ public sealed class ConnectionLeakOwnershipTests
                 return reader.Read() ? 1 : 0;
             }
 
-            int CountOnASourceConnection(MySqlDataSource ds)
-            {
-                using var conn = ds.OpenConnection();
-                var reader = conn.ExecuteReader("select id from invoices");
-                return reader.Read() ? 1 : 0;
-            }
-
             int CountOnTheField()
             {
                 var conn = _connection;
@@ -579,42 +572,6 @@ public sealed class ConnectionLeakOwnershipTests
             {
                 var conn = await ds.OpenConnectionAsync();
                 return new Result(1, async () => await conn.DisposeAsync());
-            }
-        }
-        """);
-
-    [Fact]
-    public Task Holder_returned_as_an_interface_hands_the_connection_to_the_caller() => Verify.VerifyAnalyzerAsync("""
-        using System.Data.Common;
-        using System.Threading.Tasks;
-        using MySqlConnector;
-
-        interface IOutbox
-        {
-            DbConnection Connection { get; }
-        }
-
-        sealed class OutboxConnection : IOutbox
-        {
-            public OutboxConnection(DbConnection connection) => Connection = connection;
-
-            public DbConnection Connection { get; }
-        }
-
-        class C
-        {
-            async Task<IOutbox> BeginAsync(MySqlDataSource ds)
-            {
-                var conn = await ds.OpenConnectionAsync();
-                try
-                {
-                    return new OutboxConnection(conn);
-                }
-                catch
-                {
-                    await conn.DisposeAsync();
-                    throw;
-                }
             }
         }
         """);
