@@ -214,6 +214,73 @@ public sealed class ConnectionLeakOwnershipTests
         Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 10"));
 
     [Fact]
+    public Task Reader_with_another_CommandBehavior_returned_leaks_the_connection() => Verify.VerifyAnalyzerAsync("""
+        using System.Data;
+        using System.Data.Common;
+        using MySqlConnector;
+
+        class C
+        {
+            DbDataReader Read(MySqlDataSource ds, string sql)
+            {
+                var conn = {|#0:ds.OpenConnection()|};
+                try
+                {
+                    var cmd = new MySqlCommand(sql, conn);
+                    return cmd.ExecuteReader(CommandBehavior.SequentialAccess);
+                }
+                catch
+                {
+                    conn.Dispose();
+                    throw;
+                }
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 13"));
+
+    [Fact]
+    public Task Closing_reader_of_a_command_not_made_on_the_connection_does_not_take_it() => Verify.VerifyAnalyzerAsync("""
+        using System.Data;
+        using System.Data.Common;
+        using MySqlConnector;
+
+        class C
+        {
+            DbDataReader ReadOnOther(MySqlDataSource ds, MySqlConnection other, string sql)
+            {
+                var conn = {|#0:ds.OpenConnection()|};
+                try
+                {
+                    var cmd = new MySqlCommand(sql, other);
+                    return cmd.ExecuteReader(CommandBehavior.CloseConnection);
+                }
+                catch
+                {
+                    conn.Dispose();
+                    throw;
+                }
+            }
+
+            DbDataReader ReadGiven(MySqlDataSource ds, MySqlCommand cmd)
+            {
+                var conn = {|#1:ds.OpenConnection()|};
+                try
+                {
+                    return cmd.ExecuteReader(CommandBehavior.CloseConnection);
+                }
+                catch
+                {
+                    conn.Dispose();
+                    throw;
+                }
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 13"),
+        Verify.Diagnostic().WithLocation(1).WithArguments("'conn'", "on the path that returns at line 27"));
+
+    [Fact]
     public Task Dapper_reader_on_a_connection_it_opens_is_an_acquisition() => Verify.VerifyAnalyzerAsync("""
         using System.Data;
         using Dapper;
@@ -274,6 +341,34 @@ public sealed class ConnectionLeakOwnershipTests
         }
         """);
 
+    [Fact]
+    public Task Dapper_reader_on_a_connection_that_is_already_open_is_not_an_acquisition() => Verify.VerifyAnalyzerAsync("""
+        using System.Data;
+        using Dapper;
+        using MySqlConnector;
+
+        class C
+        {
+            private readonly MySqlConnection _connection = new MySqlConnection("server=db");
+
+            int CountOpened(string cs)
+            {
+                var conn = new MySqlConnection(cs);
+                {|#0:conn.Open()|};
+                var reader = conn.ExecuteReader("select id from invoices");
+                return reader.Read() ? 1 : 0;
+            }
+
+            int CountOnTheField()
+            {
+                var conn = _connection;
+                var reader = conn.ExecuteReader("select id from invoices");
+                return reader.Read() ? 1 : 0;
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 14"));
+
     private const string Session = """
         using System;
         using Prelude;
@@ -325,6 +420,95 @@ public sealed class ConnectionLeakOwnershipTests
             int M(LeasePool pool)
             {
                 using (var session = new Session(pool.GetConnection()))
+                {
+                    return session.Run("select 1");
+                }
+            }
+        }
+        """);
+
+    [Theory]
+    [InlineData("keepOpen", "true", "!_flag")]
+    [InlineData("borrowed", "true", "!_flag")]
+    [InlineData("ownsConnection", "false", "_flag")]
+    [InlineData("disposeConnection", "false", "_flag")]
+    [InlineData("closeConnection", "false", "_flag")]
+    public Task Wrapper_told_by_another_flag_name_to_leave_the_connection_open_releases_nothing(string parameter, string value, string releases) =>
+        Verify.VerifyAnalyzerAsync($$"""
+        using System;
+        using Prelude;
+
+        sealed class Session : IDisposable
+        {
+            private readonly ConnectionLease _lease;
+            private readonly bool _flag;
+
+            public Session(ConnectionLease lease, bool {{parameter}})
+            {
+                _lease = lease;
+                _flag = {{parameter}};
+            }
+
+            public int Run(string sql) => _lease.Execute(sql);
+
+            public void Dispose()
+            {
+                if ({{releases}})
+                {
+                    _lease.Dispose();
+                }
+            }
+        }
+
+        class C
+        {
+            int M(LeasePool pool)
+            {
+                var lease = {|#0:pool.GetConnection()|};
+                using (var session = new Session(lease, {{parameter}}: {{value}}))
+                {
+                    return session.Run("select 1");
+                }
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'lease'", "on the path that returns at line 33"));
+
+    [Theory]
+    [InlineData("ownsConnection", "true")]
+    [InlineData("disposeConnection", "true")]
+    [InlineData("leaveOpen", "false")]
+    public Task Wrapper_told_by_its_flag_to_own_the_connection_releases_it(string parameter, string value) => Verify.VerifyAnalyzerAsync($$"""
+        using System;
+        using Prelude;
+
+        sealed class Session : IDisposable
+        {
+            private readonly ConnectionLease _lease;
+            private readonly bool _flag;
+
+            public Session(ConnectionLease lease, bool {{parameter}})
+            {
+                _lease = lease;
+                _flag = {{parameter}};
+            }
+
+            public int Run(string sql) => _lease.Execute(sql);
+
+            public void Dispose()
+            {
+                if (_flag == {{value}})
+                {
+                    _lease.Dispose();
+                }
+            }
+        }
+
+        class C
+        {
+            int M(LeasePool pool)
+            {
+                using (var session = new Session(pool.GetConnection(), {{parameter}}: {{value}}))
                 {
                     return session.Run("select 1");
                 }
@@ -391,6 +575,56 @@ public sealed class ConnectionLeakOwnershipTests
             }
         }
         """);
+
+    [Fact]
+    public Task Object_returned_or_passed_on_without_the_connection_does_not_take_it() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        sealed class Result
+        {
+            public Result(int rows, Func<ValueTask> release)
+            {
+                Rows = rows;
+                Release = release;
+            }
+
+            public int Rows { get; }
+
+            public Func<ValueTask> Release { get; }
+        }
+
+        sealed class Entry
+        {
+            public Entry(string text) => Text = text;
+
+            public string Text { get; }
+        }
+
+        static class Audit
+        {
+            public static void Write(Entry entry) => Console.WriteLine(entry.Text);
+        }
+
+        class C
+        {
+            async Task<Result> CountAsync(MySqlDataSource ds)
+            {
+                var conn = await {|#0:ds.OpenConnectionAsync()|};
+                return new Result(1, () => ValueTask.CompletedTask);
+            }
+
+            int Count(MySqlDataSource ds)
+            {
+                var conn = {|#1:ds.OpenConnection()|};
+                Audit.Write(new Entry("count"));
+                return 1;
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 35"),
+        Verify.Diagnostic().WithLocation(1).WithArguments("'conn'", "on the path that returns at line 42"));
 
     // ---------------------------------------------------------------- precision: releases the rule must see
 
