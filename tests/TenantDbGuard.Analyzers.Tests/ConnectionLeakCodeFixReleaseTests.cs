@@ -639,6 +639,38 @@ public sealed class ConnectionLeakCodeFixReleaseTests
         }
         """, ReleaseInFinally);
 
+    [Fact]
+    public Task A_release_guarded_by_a_flag_that_nothing_else_reads_gets_no_fix() => NoFixVerifier.VerifyAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, int kind)
+            {
+                var lease = [|pool.GetConnection()|];
+                var released = false;
+                var rows = lease.Execute("select 1");
+                if (kind == 1)
+                {
+                    lease.Release();
+                    released = true;
+                }
+
+                if (kind == 2)
+                {
+                    return rows;
+                }
+
+                if (!released)
+                {
+                    lease.Release();
+                }
+
+                return rows;
+            }
+        }
+        """);
+
     // ---------------------------------------------------------------- releases inside helpers of the code
 
     [Theory]

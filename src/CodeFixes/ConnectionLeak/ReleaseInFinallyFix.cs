@@ -63,6 +63,11 @@ internal static class ReleaseInFinallyFix
             }
         }
 
+        if (OrphansAGuard(model, chooser.Context.Node, local, releases))
+        {
+            return;
+        }
+
         var release = chooser.Choose(local, releases, region.Acquiring, needs);
         if (release is null || statements.Any(s => s.DescendantNodesAndSelf().Any(n => n is LabeledStatementSyntax)))
         {
@@ -243,5 +248,34 @@ internal static class ReleaseInFinallyFix
         return Statements.IsWritten(chooser.Model, local, after)
             ? new List<SyntaxNode>()
             : chooser.FindReleases(local, after).Select(Statements.RemovalUnit).ToList();
+    }
+
+    /// <summary>
+    /// Would removing the code's releases leave a local of the code that guarded one of them written and never read
+    /// (<c>if (!released) conn.Release();</c> goes with its <c>if</c>, and <c>released = true;</c> elsewhere stays)? The
+    /// compiler then warns that the local is assigned but never used (CS0219), an error where warnings are errors: no fix.
+    /// </summary>
+    private static bool OrphansAGuard(SemanticModel model, SyntaxNode function, ILocalSymbol connection, IReadOnlyCollection<StatementSyntax> releases)
+    {
+        var units = releases.Select(Statements.RemovalUnit).OfType<IfStatementSyntax>().ToList();
+        if (units.Count == 0)
+        {
+            return false;
+        }
+
+        var guards = units
+            .SelectMany(unit => unit.Condition.DescendantNodesAndSelf().OfType<IdentifierNameSyntax>())
+            .Select(name => model.GetSymbolInfo(name).Symbol)
+            .OfType<ILocalSymbol>()
+            .Where(guard => !SymbolEqualityComparer.Default.Equals(guard, connection))
+            .Distinct<ILocalSymbol>(SymbolEqualityComparer.Default)
+            .ToList();
+        return guards.Any(guard => !function.DescendantNodes()
+            .OfType<IdentifierNameSyntax>()
+            .Where(name => name.Identifier.ValueText == guard.Name && !units.Any(unit => unit.Span.Contains(name.Span)))
+            .Any(name => !IsAssignedTo(name) && SymbolEqualityComparer.Default.Equals(model.GetSymbolInfo(name).Symbol, guard)));
+
+        static bool IsAssignedTo(IdentifierNameSyntax name) =>
+            name.Parent is AssignmentExpressionSyntax { RawKind: (int)SyntaxKind.SimpleAssignmentExpression } assignment && assignment.Left == name;
     }
 }
