@@ -1474,6 +1474,67 @@ public sealed class ConnectionLeakSummaryTests
         }
         """);
 
+    [Theory]
+    [InlineData("bool IsExisting(string name, PooledConnection c) => c == _existing;", "IsExisting(\"audit\", conn)")]
+    [InlineData("bool IsExisting(PooledConnection c) { return c == _existing; }", "IsExisting(conn)")]
+    public Task A_helper_that_tests_the_connection_against_a_member_in_any_parameter_or_body_form_is_read(string helper, string call) => Verify.VerifyAnalyzerAsync($$"""
+        using Prelude;
+
+        class Storage
+        {
+            private PooledConnection? _existing;
+
+            {{helper}}
+
+            int Count(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    return conn.Execute("select 1");
+                }
+                finally
+                {
+                    if (!{{call}})
+                    {
+                        conn.Release();
+                    }
+                }
+            }
+        }
+        """);
+
+    [Theory]
+    [InlineData("bool IsExisting(PooledConnection a, PooledConnection? b) => b == _existing;", "IsExisting(conn, _existing)")]
+    [InlineData("protected virtual bool IsExisting(PooledConnection c) => c == _existing;", "IsExisting(conn)")]
+    public Task A_helper_that_does_not_test_the_connection_itself_or_that_an_override_may_replace_is_followed_both_ways(string helper, string call) => Verify.VerifyAnalyzerAsync($$"""
+        using Prelude;
+
+        class Storage
+        {
+            private PooledConnection? _existing;
+
+            {{helper}}
+
+            int Count(Pool pool)
+            {
+                var conn = {|#0:pool.GetConnection()|};
+                try
+                {
+                    return conn.Execute("select 1");
+                }
+                finally
+                {
+                    if (!{{call}})
+                    {
+                        conn.Release();
+                    }
+                }
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 14"));
+
     [Fact]
     public Task Fresh_connection_given_to_a_release_that_skips_only_the_storage_own_connection_is_released() => Verify.VerifyAnalyzerAsync("""
         using System.Data;
