@@ -143,7 +143,7 @@ internal static class LeakFixPlanner
                 when several.UsingKeyword.IsKind(SyntaxKind.None) && !several.IsConst:
                 // 'Pool a = x.GetConnection(), b = y.GetConnection();': a using or a try begins at a statement, so each
                 // local gets its own declaration first (same type, same order).
-                fixes.AddRange(PlanOnRewrite(model, SplitDeclaration(several, acquisition), acquisition, ImmutableDictionary<string, string?>.Empty.Add("Kind", "Returned").Add("HandsOff", handsOff ? "true" : "false"), configuredReleaseNames));
+                fixes.AddRange(PlanOnRewrite(model, SplitDeclaration(several, acquisition), acquisition, ReturnedProperties(handsOff), configuredReleaseNames));
                 return;
             case EqualsValueClauseSyntax { Parent: VariableDeclaratorSyntax { Parent: VariableDeclarationSyntax { Variables.Count: 1, Parent: LocalDeclarationStatementSyntax declaration } } declarator }:
                 if (model.GetDeclaredSymbol(declarator) is ILocalSymbol declared)
@@ -304,8 +304,12 @@ internal static class LeakFixPlanner
             return;
         }
 
-        fixes.AddRange(PlanOnRewrite(model, merge, acquisition, ImmutableDictionary<string, string?>.Empty.Add("Kind", "Returned").Add("HandsOff", handsOff ? "true" : "false"), configuredReleaseNames));
+        fixes.AddRange(PlanOnRewrite(model, merge, acquisition, ReturnedProperties(handsOff), configuredReleaseNames));
     }
+
+    /// <summary>The diagnostic properties of a returned acquisition, for planning again on rewritten code.</summary>
+    private static ImmutableDictionary<string, string?> ReturnedProperties(bool handsOff) =>
+        ImmutableDictionary<string, string?>.Empty.Add("Kind", "Returned").Add("HandsOff", handsOff ? "true" : "false");
 
     /// <summary>Plans on the code as <paramref name="rewrite"/> leaves it; each fix applies the rewrite first.</summary>
     private static ImmutableArray<LeakFix> PlanOnRewrite(
@@ -438,7 +442,7 @@ internal static class LeakFixPlanner
             .ToList();
         return nested.Any(node => node is AssignmentExpressionSyntax { Left: IdentifierNameSyntax target } assignment
                                   && !IsNull(assignment.Right)
-                                  && SymbolEqualityComparer.Default.Equals(model.GetSymbolInfo(target).Symbol, local))
+                                  && Statements.Is(model, target, local))
                && nested.OfType<StatementSyntax>().Any(statement => chooser.Releases(statement, local, out var name, out _)
                                                                       && name is not ("Dispose" or "DisposeAsync" or "Close" or "CloseAsync"));
     }

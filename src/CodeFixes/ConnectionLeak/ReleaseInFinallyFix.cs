@@ -270,10 +270,8 @@ internal static class ReleaseInFinallyFix
             .Where(guard => !SymbolEqualityComparer.Default.Equals(guard, connection))
             .Distinct<ILocalSymbol>(SymbolEqualityComparer.Default)
             .ToList();
-        return guards.Any(guard => !function.DescendantNodes()
-            .OfType<IdentifierNameSyntax>()
-            .Where(name => name.Identifier.ValueText == guard.Name && !units.Any(unit => unit.Span.Contains(name.Span)))
-            .Any(name => !IsAssignedTo(name) && SymbolEqualityComparer.Default.Equals(model.GetSymbolInfo(name).Symbol, guard)));
+        return guards.Any(guard => !Statements.Uses(model, function, guard)
+            .Any(name => !IsAssignedTo(name) && !units.Any(unit => unit.Span.Contains(name.Span))));
 
         static bool IsAssignedTo(IdentifierNameSyntax name) =>
             name.Parent is AssignmentExpressionSyntax { RawKind: (int)SyntaxKind.SimpleAssignmentExpression } assignment && assignment.Left == name;
