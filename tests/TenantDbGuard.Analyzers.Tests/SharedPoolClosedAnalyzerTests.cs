@@ -514,6 +514,114 @@ public sealed class SharedPoolClosedAnalyzerTests
         """);
 
     [Fact]
+    public Task A_data_source_the_method_takes_out_of_its_cache_or_replaces_there_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using System.Collections.Concurrent;
+        using System.Collections.Generic;
+        using System.Linq;
+        using MySqlConnector;
+
+        class TenantDataSources
+        {
+            private readonly ConcurrentDictionary<string, MySqlDataSource> _byTenant = new();
+            private readonly Dictionary<string, (MySqlDataSource Source, DateTime Used)> _recent = new();
+            private readonly Dictionary<string, MySqlDataSource> _plain = new();
+
+            // Evicted from a copy of the cache: the entry leaves the cache, then its pool is closed.
+            public void EvictIdle(DateTime before)
+            {
+                foreach (var (tenant, entry) in _recent.ToArray())
+                {
+                    if (entry.Used < before)
+                    {
+                        _recent.Remove(tenant);
+                        entry.Source.Dispose();
+                    }
+                }
+            }
+
+            // Walked and removed from a concurrent cache, the pool closed once it is out.
+            public void EvictAll()
+            {
+                foreach (var pair in _byTenant)
+                {
+                    _byTenant.TryRemove(pair.Key, out _);
+                    pair.Value.Dispose();
+                }
+            }
+
+            // Every pool closed and the cache emptied: the owner resets it.
+            public void Reset()
+            {
+                foreach (var dataSource in _plain.Values)
+                {
+                    dataSource.Dispose();
+                }
+
+                _plain.Clear();
+            }
+
+            // The old pool handed over by the update of the cache entry, closed once the new one is in.
+            public void Replace(string tenant, string connectionString)
+            {
+                var fresh = new MySqlDataSource(connectionString);
+                MySqlDataSource? old = null;
+                _byTenant.AddOrUpdate(tenant, fresh, (_, previous) =>
+                {
+                    old = previous;
+                    return fresh;
+                });
+                old?.Dispose();
+            }
+        }
+        """);
+
+    [Fact]
+    public Task A_cached_data_source_closed_while_it_stays_in_the_cache_is_still_reported() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using System.Collections.Concurrent;
+        using System.Collections.Generic;
+        using System.Linq;
+        using MySqlConnector;
+
+        class TenantDataSources
+        {
+            private readonly ConcurrentDictionary<string, MySqlDataSource> _byTenant = new();
+            private readonly Dictionary<string, (MySqlDataSource Source, DateTime Used)> _recent = new();
+            private readonly Dictionary<string, MySqlDataSource> _other = new();
+
+            public void CloseIdle(DateTime before)
+            {
+                foreach (var pair in _byTenant)
+                {
+                    [|pair.Value.Dispose()|];
+                }
+            }
+
+            public void CloseOne(string tenant) => [|_recent[tenant].Source.Dispose()|];
+
+            public void CloseWhileClearingAnother()
+            {
+                foreach (var dataSource in _byTenant.Values)
+                {
+                    [|dataSource.Dispose()|];
+                }
+
+                _other.Clear();
+            }
+
+            public void CloseLater(string tenant)
+            {
+                var dataSource = _byTenant[tenant];
+                Action close = () => [|dataSource.Dispose()|];
+                close();
+            }
+
+            public void CloseEach(Action<Action<MySqlDataSource>> each) => each(dataSource => [|dataSource.Dispose()|]);
+        }
+        """);
+
+    [Fact]
     public Task Disposing_connections_leases_and_other_types_is_not_reported() => Verify.VerifyAnalyzerAsync("""
         using System;
         using MySqlConnector;

@@ -47,9 +47,10 @@ internal static class PoolOrigin
 
                 return Of(task, root, depth);
             case IMemberReferenceOperation { Instance: { } instance }
-                when ValueFlow.SkipConversions(instance) is not IInstanceReferenceOperation && Of(instance, root, depth) == Origin.Owned:
-                // A member of something the method owns: evicted.DataSource.Value after TryRemove.
-                return Origin.Owned;
+                when ValueFlow.SkipConversions(instance) is not IInstanceReferenceOperation && Of(instance, root, depth) is var holder and (Origin.Owned or Origin.Unknown):
+                // A member of something the method owns (evicted.DataSource.Value after TryRemove) is owned; one of something
+                // not understood (an entry of a copy of the cache) is not understood either.
+                return holder;
             case IFieldReferenceOperation field:
                 return IsReplacedWithNew(field.Field, root) ? Origin.Owned : Origin.Shared;
             case IPropertyReferenceOperation property:
@@ -57,7 +58,7 @@ internal static class PoolOrigin
             case IParameterReferenceOperation:
                 return Origin.Shared;
             case ILocalReferenceOperation local:
-                return depth < MaxLocalDepth ? OfLocal(local.Local, root, depth + 1) : Origin.Unknown;
+                return depth < MaxLocalDepth ? OfLocal(local, root, depth + 1) : Origin.Unknown;
             case ILiteralOperation or IDefaultValueOperation:
                 return Origin.None;
             default:
@@ -65,9 +66,14 @@ internal static class PoolOrigin
         }
     }
 
-    /// <summary>Combines every assignment of a local: shared only when all of them are shared.</summary>
-    private static Origin OfLocal(ILocalSymbol local, IOperation root, int depth)
+    /// <summary>
+    /// Combines every assignment of a local: shared only when all of them are shared. An assignment made in a lambda or
+    /// local function that the read is not in (<c>cache.AddOrUpdate(key, fresh, (_, previous) => { old = previous; ... })</c>)
+    /// is not understood: when it runs, and with what, is the callee's business.
+    /// </summary>
+    private static Origin OfLocal(ILocalReferenceOperation read, IOperation root, int depth)
     {
+        var local = read.Local;
         var result = Origin.None;
         foreach (var operation in root.Descendants())
         {
@@ -80,11 +86,16 @@ internal static class PoolOrigin
                 IArgumentOperation { Parameter.RefKind: RefKind.Out or RefKind.Ref } argument when ValueFlow.IsLocal(argument.Value, local) =>
                     OfOutArgument(argument),
                 IForEachLoopOperation loop when loop.Locals.Contains(local, SymbolEqualityComparer.Default) =>
-                    OfCollection(loop.Collection),
+                    OfCollection(loop.Collection, root),
                 IDeclarationPatternOperation pattern when SymbolEqualityComparer.Default.Equals(pattern.DeclaredSymbol, local) =>
                     Origin.Unknown,
                 _ => Origin.None,
             };
+            if (origin != Origin.None && operation is IAssignmentOperation or IArgumentOperation && !RunsWhereRead(operation, read))
+            {
+                origin = Origin.Unknown;
+            }
+
             result = Combine(result, origin);
         }
 
@@ -117,8 +128,12 @@ internal static class PoolOrigin
         return name is "TryRemove" or "Remove" or "TryTake" or "TryDequeue" or "TryPop" ? Origin.Owned : Origin.Unknown;
     }
 
-    /// <summary><c>foreach (var pool in _pools.Values)</c> walks shared pools; other collections are not followed.</summary>
-    private static Origin OfCollection(IOperation collection)
+    /// <summary>
+    /// <c>foreach (var pool in _pools.Values)</c> walks shared pools, unless the same body also takes entries out of that
+    /// collection or empties it (<c>_pools.TryRemove(key, out _)</c>, <c>_pools.Clear()</c>): that is the owner evicting,
+    /// and which entries leave is not followed. Other collections are not followed.
+    /// </summary>
+    private static Origin OfCollection(IOperation collection, IOperation root)
     {
         var current = ValueFlow.SkipConversions(collection);
         while (current is IPropertyReferenceOperation { Instance: { } instance })
@@ -126,7 +141,65 @@ internal static class PoolOrigin
             current = ValueFlow.SkipConversions(instance);
         }
 
-        return current is IFieldReferenceOperation or IPropertyReferenceOperation or IParameterReferenceOperation ? Origin.Shared : Origin.Unknown;
+        switch (current)
+        {
+            case IMemberReferenceOperation member when IsEmptied(member.Member, root):
+                return Origin.Unknown;
+            case IFieldReferenceOperation or IPropertyReferenceOperation or IParameterReferenceOperation:
+                return Origin.Shared;
+            default:
+                return Origin.Unknown;
+        }
+    }
+
+    /// <summary>Does the body call <c>Remove</c>, <c>TryRemove</c>, <c>Clear</c> (or another removing method) on <paramref name="member"/>?</summary>
+    private static bool IsEmptied(ISymbol member, IOperation root)
+    {
+        foreach (var operation in root.Descendants())
+        {
+            if (operation is IInvocationOperation { Instance: { } instance, TargetMethod.Name: var name }
+                && (name.StartsWith("Remove", System.StringComparison.Ordinal) || name.StartsWith("TryRemove", System.StringComparison.Ordinal) || name is "Clear" or "TryTake" or "TryDequeue" or "TryPop")
+                && ValueFlow.SkipConversions(instance) is IMemberReferenceOperation target
+                && SymbolEqualityComparer.Default.Equals(target.Member, member))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>Is <paramref name="assignment"/> in the same lambda or local function as <paramref name="read"/>, or in one that holds it?</summary>
+    private static bool RunsWhereRead(IOperation assignment, IOperation read)
+    {
+        var function = EnclosingFunction(assignment);
+        if (function is null)
+        {
+            return true;
+        }
+
+        for (var current = read.Parent; current is not null; current = current.Parent)
+        {
+            if (ReferenceEquals(current, function))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static IOperation? EnclosingFunction(IOperation operation)
+    {
+        for (var current = operation.Parent; current is not null; current = current.Parent)
+        {
+            if (current is IAnonymousFunctionOperation or ILocalFunctionOperation)
+            {
+                return current;
+            }
+        }
+
+        return null;
     }
 
     /// <summary>Factories and builders by name, and <c>Interlocked.Exchange</c>, which hands over the old value.</summary>
