@@ -561,6 +561,34 @@ public sealed class SharedPoolClosedAnalyzerTests
                 _plain.Clear();
             }
 
+            // Read, then taken out: the classic eviction of a dictionary.
+            public void Forget(string tenant)
+            {
+                var dataSource = _plain[tenant];
+                _plain.Remove(tenant);
+                dataSource.Dispose();
+            }
+
+            // The least recently used entry of a list, taken off its end and closed.
+            public void DropOldest(LinkedList<(string Tenant, MySqlDataSource Source)> unused)
+            {
+                var last = _order.Last!;
+                _order.RemoveLast();
+                last.Value.Source.Dispose();
+            }
+
+            private readonly LinkedList<(string Tenant, MySqlDataSource Source)> _order = new();
+            private MySqlDataSource _current = new("Server=db");
+
+            // Swapped through a local that holds the new pool.
+            public void Rotate(string connectionString)
+            {
+                var next = new MySqlDataSource(connectionString);
+                var previous = _current;
+                _current = next;
+                previous.Dispose();
+            }
+
             // The old pool handed over by the update of the cache entry, closed once the new one is in.
             public void Replace(string tenant, string connectionString)
             {
@@ -599,6 +627,23 @@ public sealed class SharedPoolClosedAnalyzerTests
             }
 
             public void CloseOne(string tenant) => [|_recent[tenant].Source.Dispose()|];
+
+            public void CloseOneWhileForgettingAnother(string tenant)
+            {
+                var dataSource = _byTenant[tenant];
+                _other.Remove(tenant);
+                [|dataSource.Dispose()|];
+            }
+
+            private MySqlDataSource _current = new("Server=db");
+
+            public void SwapIn(MySqlDataSource given)
+            {
+                var next = given;
+                var previous = _current;
+                _current = next;
+                [|previous.Dispose()|];
+            }
 
             public void CloseWhileClearingAnother()
             {

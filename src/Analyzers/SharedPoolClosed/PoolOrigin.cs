@@ -1,3 +1,4 @@
+using System;
 using System.Linq;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.Operations;
@@ -37,7 +38,9 @@ internal static class PoolOrigin
             case IObjectCreationOperation:
                 return Origin.Owned;
             case IInvocationOperation invocation:
-                return IsCreatingOrTakingOver(invocation.TargetMethod) ? Origin.Owned : Origin.Shared;
+                return IsCreatingOrTakingOver(invocation.TargetMethod) ? Origin.Owned
+                    : ReadFromEmptied(invocation.Instance ?? (invocation.TargetMethod.IsExtensionMethod && invocation.Arguments.Length > 0 ? invocation.Arguments[0].Value : null), root) ? Origin.Unknown
+                    : Origin.Shared;
             case IAwaitOperation awaited:
                 var task = ValueFlow.SkipConversions(awaited.Operation);
                 if (task is IInvocationOperation { TargetMethod.Name: "ConfigureAwait", Instance: { } configured })
@@ -51,10 +54,13 @@ internal static class PoolOrigin
                 // A member of something the method owns (evicted.DataSource.Value after TryRemove) is owned; one of something
                 // not understood (an entry of a copy of the cache) is not understood either.
                 return holder;
+            case IPropertyReferenceOperation property when ReadFromEmptied(property.Instance, root):
+                // '_byTenant[tenant]' or '_order.Last' in a method that also takes entries out of that collection: evicting.
+                return Origin.Unknown;
             case IFieldReferenceOperation field:
-                return IsReplacedWithNew(field.Field, root) ? Origin.Owned : Origin.Shared;
+                return IsReplacedWithNew(field.Field, root, depth) ? Origin.Owned : Origin.Shared;
             case IPropertyReferenceOperation property:
-                return IsReplacedWithNew(property.Property, root) ? Origin.Owned : Origin.Shared;
+                return IsReplacedWithNew(property.Property, root, depth) ? Origin.Owned : Origin.Shared;
             case IParameterReferenceOperation:
                 return Origin.Shared;
             case ILocalReferenceOperation local:
@@ -216,15 +222,16 @@ internal static class PoolOrigin
     /// Does the same body store a new pool in <paramref name="member"/>? Then the type owns it and is replacing it
     /// (a credential rotation), and closing the old one is its business.
     /// </summary>
-    private static bool IsReplacedWithNew(ISymbol member, IOperation root)
+    private static bool IsReplacedWithNew(ISymbol member, IOperation root, int depth)
     {
         foreach (var operation in root.Descendants())
         {
+            // '_master = new MySqlDataSource(cs)', or through a local: 'var next = Build(); ...; _master = next;'.
             if (operation is IAssignmentOperation assignment
                 && ValueFlow.SkipConversions(assignment.Target) is IMemberReferenceOperation target
                 && SymbolEqualityComparer.Default.Equals(target.Member, member)
-                && ValueFlow.SkipConversions(assignment.Value) is IObjectCreationOperation or IInvocationOperation
-                && Of(assignment.Value, root, MaxLocalDepth) == Origin.Owned)
+                && ValueFlow.SkipConversions(assignment.Value) is IObjectCreationOperation or IInvocationOperation or ILocalReferenceOperation
+                && Of(assignment.Value, root, Math.Min(depth + 1, MaxLocalDepth)) == Origin.Owned)
             {
                 return true;
             }
@@ -232,4 +239,10 @@ internal static class PoolOrigin
 
         return false;
     }
+
+    /// <summary>Is <paramref name="collection"/> a field or property of this object that the body takes entries out of or empties?</summary>
+    private static bool ReadFromEmptied(IOperation? collection, IOperation root) =>
+        collection is not null
+        && ValueFlow.SkipConversions(collection) is IMemberReferenceOperation { Instance: null or IInstanceReferenceOperation } member
+        && IsEmptied(member.Member, root);
 }
