@@ -768,26 +768,27 @@ public sealed class ConnectionLeakCodeFixStatementsTests
             int M(Pool pool, string limit)
             {
                 var conn = pool.GetConnection();
+                int rows;
                 try
                 {
-                    var rows = conn.Execute("update a set b = 1");
+                    rows = conn.Execute("update a set b = 1");
                     {
                         int.TryParse(limit, out var extra);
                         rows += conn.Execute("update c set d = 1") + extra;
                     }
-
-                    var total = 0;
-                    foreach (var extra in new[] { rows })
-                    {
-                        total += extra;
-                    }
-
-                    return total;
                 }
                 finally
                 {
                     conn.Release();
                 }
+
+                var total = 0;
+                foreach (var extra in new[] { rows })
+                {
+                    total += extra;
+                }
+
+                return total;
             }
         }
         """, ReleaseInFinally);
