@@ -136,6 +136,83 @@ public sealed class ConnectionLeakCodeFixRegionTests
         """, ReleaseInFinally);
 
     [Fact]
+    public Task Work_after_a_statement_that_releases_inside_it_stays_after_the_try() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, object gate)
+            {
+                var conn = [|pool.GetConnection()|];
+                var rows = 0;
+                lock (gate)
+                {
+                    rows = conn.Execute("update a set b = 1");
+                    conn.Release();
+                }
+
+                Log.Info("updated");
+                return rows;
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, object gate)
+            {
+                var conn = pool.GetConnection();
+                int rows;
+                try
+                {
+                    rows = 0;
+                    lock (gate)
+                    {
+                        rows = conn.Execute("update a set b = 1");
+                    }
+                }
+                finally
+                {
+                    conn.Release();
+                }
+
+                Log.Info("updated");
+                return rows;
+            }
+        }
+        """, ReleaseInFinally);
+
+    [Theory]
+    [InlineData("rows = conn.Execute(\"update a set b = 1\");\nconn.Release();")] // released at the top
+    [InlineData("lock (gate)\n{\n    rows = conn.Execute(\"update a set b = 1\");\n    conn.Release();\n}")] // released inside a lock
+    public Task A_try_that_would_hold_the_connection_while_the_code_takes_another_gets_no_fix(string work) => NoFixVerifier.VerifyAsync($$"""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, object gate)
+            {
+                var conn = [|pool.GetConnection()|];
+                int rows;
+                {{work.Replace("\n", "\n        ")}}
+
+                var audit = pool.GetConnection();
+                try
+                {
+                    audit.Execute("insert into audit_log (action) values ('update')");
+                }
+                finally
+                {
+                    audit.Release();
+                }
+
+                return rows;
+            }
+        }
+        """);
+
+    [Fact]
     public Task A_constant_read_after_the_release_keeps_the_work_in_the_try_rather_than_losing_its_const() => Verify.VerifyCodeFixAsync("""
         using Prelude;
 

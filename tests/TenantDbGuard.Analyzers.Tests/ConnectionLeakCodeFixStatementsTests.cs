@@ -768,26 +768,27 @@ public sealed class ConnectionLeakCodeFixStatementsTests
             int M(Pool pool, string limit)
             {
                 var conn = pool.GetConnection();
+                int rows;
                 try
                 {
-                    var rows = conn.Execute("update a set b = 1");
+                    rows = conn.Execute("update a set b = 1");
                     {
                         int.TryParse(limit, out var extra);
                         rows += conn.Execute("update c set d = 1") + extra;
                     }
-
-                    var total = 0;
-                    foreach (var extra in new[] { rows })
-                    {
-                        total += extra;
-                    }
-
-                    return total;
                 }
                 finally
                 {
                     conn.Release();
                 }
+
+                var total = 0;
+                foreach (var extra in new[] { rows })
+                {
+                    total += extra;
+                }
+
+                return total;
             }
         }
         """, ReleaseInFinally);
@@ -964,6 +965,44 @@ public sealed class ConnectionLeakCodeFixStatementsTests
             }
         }
         """, ReleaseInFinally);
+
+    [Fact]
+    public Task A_statement_that_followed_a_dispose_the_using_replaces_after_a_closing_brace_keeps_a_blank_line_after_the_brace() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(LeasePool pool, bool quick)
+            {
+                var lease = [|pool.GetConnection()|];
+                var rows = lease.Execute("select 1");
+                if (quick)
+                {
+                    return rows;
+                }
+
+                lease.Dispose();
+                return rows;
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            int M(LeasePool pool, bool quick)
+            {
+                using var lease = pool.GetConnection();
+                var rows = lease.Execute("select 1");
+                if (quick)
+                {
+                    return rows;
+                }
+
+                return rows;
+            }
+        }
+        """, UseUsing);
 
     [Fact]
     public Task The_statement_after_the_new_try_starts_after_a_blank_line_when_the_release_it_replaces_had_it() => Verify.VerifyCodeFixAsync("""

@@ -46,11 +46,14 @@ internal static class ReleaseInFinallyFix
         }
 
         // The statements after the release that the try takes in only because they read a local of it: when one of them
-        // can take time (a call, an await, a loop), the try ends at the release and those locals are declared before
-        // it, so that the connection is not held longer than the code held it.
+        // can take time (a call, an await, a loop), the try ends at the release (or at the statement the release is
+        // inside of, a lock or a block) and those locals are declared before it, so that the connection is not held
+        // longer than the code held it. Never before a statement that still uses the connection.
         Dictionary<LocalDeclarationStatementSyntax, ILocalSymbol>? hoisted = null;
-        var lastRelease = releases.Select(r => Statements.RemovalUnit(r)).OfType<StatementSyntax>().Where(u => u.Parent == block).Select(u => block.Statements.IndexOf(u)).DefaultIfEmpty(-1).Max();
-        if (lastRelease >= start && lastRelease < end && block.Statements.Skip(lastRelease + 1).Take(end - lastRelease).Any(s => !IsQuick(s)))
+        var lastRelease = releases.Select(r => Statements.RemovalUnit(r).AncestorsAndSelf().OfType<StatementSyntax>().FirstOrDefault(s => s.Parent == block))
+            .Where(u => u is not null).Select(u => block.Statements.IndexOf(u!)).DefaultIfEmpty(-1).Max();
+        var after = block.Statements.Skip(lastRelease + 1).Take(end - lastRelease).ToList();
+        if (lastRelease >= start && lastRelease < end && after.Any(s => !IsQuick(s)) && !after.Any(s => Statements.References(model, s, local)))
         {
             var shorter = block.Statements.Skip(start).Take(lastRelease - start + 1).ToList();
             var later = block.Statements.Skip(lastRelease + 1).ToList();
@@ -60,6 +63,11 @@ internal static class ReleaseInFinallyFix
                 statements = shorter;
                 releases = MovableReleases(chooser, local, statements);
                 hoisted = moved;
+            }
+            else if (TakesAnother(model, after, local))
+            {
+                // The try cannot end there, and would hold this connection while the code takes another.
+                return;
             }
         }
 
@@ -173,6 +181,12 @@ internal static class ReleaseInFinallyFix
     /// A statement that ends at once: a <c>return</c>, an assignment or a declaration that calls nothing, awaits nothing,
     /// creates nothing and loops over nothing. Moving it into the try keeps the connection no longer than it was kept.
     /// </summary>
+    /// <summary>Does one of <paramref name="statements"/> make or take another connection of the local's type?</summary>
+    private static bool TakesAnother(SemanticModel model, IEnumerable<StatementSyntax> statements, ILocalSymbol local) =>
+        statements.SelectMany(s => s.DescendantNodes(n => !FunctionContext.IsFunction(n)))
+            .Any(n => n is InvocationExpressionSyntax or BaseObjectCreationExpressionSyntax or AwaitExpressionSyntax
+                      && SymbolEqualityComparer.Default.Equals(model.GetTypeInfo(n).Type, local.Type));
+
     private static bool IsQuick(StatementSyntax statement) =>
         statement is ReturnStatementSyntax or ExpressionStatementSyntax or LocalDeclarationStatementSyntax { UsingKeyword.RawKind: (int)SyntaxKind.None } or EmptyStatementSyntax
         && !statement.DescendantNodes().Any(n => Statements.RunsCode(n) || n is AnonymousFunctionExpressionSyntax or QueryExpressionSyntax);

@@ -594,6 +594,36 @@ internal static class Statements
         return kept;
     }
 
+    /// <summary>
+    /// <paramref name="rewritten"/> is <paramref name="original"/> without <paramref name="releases"/>: a statement that
+    /// followed a removed one standing after a blank line below a closing brace takes that blank line, so that no
+    /// statement follows a '}' directly (StyleCop's SA1513), as <see cref="Kept"/> does for the statements of a try.
+    /// </summary>
+    public static BlockSyntax BlankLinesAfterBraces(BlockSyntax original, BlockSyntax rewritten, IEnumerable<StatementSyntax> releases)
+    {
+        var removed = new HashSet<SyntaxNode>(releases.Select(RemovalUnit));
+        var statements = original.Statements;
+        var list = rewritten.Statements;
+        for (var i = 1; i < statements.Count - 1; i++)
+        {
+            if (!removed.Contains(statements[i]) || !StartsWithBlankLine(statements[i]) || !statements[i - 1].GetLastToken().IsKind(SyntaxKind.CloseBraceToken)
+                || removed.Contains(statements[i + 1]) || StartsWithBlankLine(statements[i + 1]))
+            {
+                continue;
+            }
+
+            var text = statements[i + 1].ToFullString();
+            var at = list.IndexOf(s => s.ToFullString() == text);
+            if (at > 0 && list[at - 1].GetLastToken().IsKind(SyntaxKind.CloseBraceToken))
+            {
+                var blankLine = statements[i].GetLeadingTrivia().First(t => t.IsKind(SyntaxKind.EndOfLineTrivia));
+                list = list.Replace(list[at], list[at].WithLeadingTrivia(list[at].GetLeadingTrivia().Insert(0, blankLine)));
+            }
+        }
+
+        return rewritten.WithStatements(list);
+    }
+
     private static bool StartsWithBlankLine(SyntaxNode statement) =>
         statement.GetLeadingTrivia().SkipWhile(t => t.IsKind(SyntaxKind.WhitespaceTrivia)).FirstOrDefault().IsKind(SyntaxKind.EndOfLineTrivia);
 

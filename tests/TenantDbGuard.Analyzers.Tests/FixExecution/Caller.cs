@@ -13,7 +13,7 @@ namespace TenantDbGuard.Analyzers.Tests.FixExecution;
 internal class CannotRunException(string message) : Exception(message);
 
 /// <summary>What one run showed: how each call ended, what the code did, and what was still held afterwards.</summary>
-internal sealed record Observation(string Outcome, IReadOnlyList<string> Trace, int LeasesHeld, int ConnectionsUsed, int DoubleReleases, int Acquisitions, bool ReturnedSequence)
+internal sealed record Observation(string Outcome, IReadOnlyList<string> Trace, int LeasesHeld, int ConnectionsUsed, int DoubleReleases, int Acquisitions, bool ReturnedSequence, int PeakHeld = 0)
 {
     /// <summary>Leases or physical connections nobody can release any more.</summary>
     public int Held => Math.Max(LeasesHeld, ConnectionsUsed);
@@ -32,7 +32,7 @@ internal sealed record Observation(string Outcome, IReadOnlyList<string> Trace, 
         Outcome == other.Outcome && (!sameWork || Trace.Order(StringComparer.Ordinal).SequenceEqual(other.Trace.Order(StringComparer.Ordinal)));
 
     public override string ToString() =>
-        $"{Outcome}; held {LeasesHeld} lease(s), {ConnectionsUsed} connection(s); released twice {DoubleReleases}; trace [{string.Join(" | ", Trace)}]";
+        $"{Outcome}; held {LeasesHeld} lease(s), {ConnectionsUsed} connection(s); released twice {DoubleReleases}; at most {PeakHeld} held at once; trace [{string.Join(" | ", Trace)}]";
 }
 
 /// <summary>
@@ -141,7 +141,7 @@ internal static class Caller
 
         var held = LeasesHeld(run, assembly);
         await ReleaseAsync(arguments.Made.Where(m => m is IDisposable or IAsyncDisposable));
-        return new Observation(string.Join("; ", outcomes), run.Trace, held, 0, run.DoubleReleases, run.Acquisitions, returnedSequence);
+        return new Observation(string.Join("; ", outcomes), run.Trace, held, 0, run.DoubleReleases, run.Acquisitions, returnedSequence, run.PeakHeld);
     }
 
     /// <summary>Leases of the Prelude still held, and those a test's own <c>ExecutionSetup.Held()</c> counts (a TenantDatabase's, say).</summary>

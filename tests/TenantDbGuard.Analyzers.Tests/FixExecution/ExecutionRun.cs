@@ -42,6 +42,8 @@ internal sealed class ExecutionRun
     private int _commands;
     private int _doubleReleases;
     private int _cancelPending;
+    private int _held;
+    private int _peakHeld;
 
     public ExecutionRun(FaultMode mode, string? connectionString)
     {
@@ -70,6 +72,9 @@ internal sealed class ExecutionRun
     public IReadOnlyList<string> Trace => _trace.ToArray();
 
     public IEnumerable<Lease> Leases => _leases;
+
+    /// <summary>The most leases the code held at one time: a fix must not make it take a connection while holding another.</summary>
+    public int PeakHeld => Volatile.Read(ref _peakHeld);
 
     public static ExecutionRun Require() =>
         Current ?? throw new InvalidOperationException("The runnable Prelude works only inside a fix-execution run.");
@@ -129,7 +134,20 @@ internal sealed class ExecutionRun
 
     public void Record(string entry) => _trace.Enqueue(entry);
 
-    public void Track(Lease lease) => _leases.Enqueue(lease);
+    public void Track(Lease lease)
+    {
+        _leases.Enqueue(lease);
+        var held = Interlocked.Increment(ref _held);
+        for (var peak = Volatile.Read(ref _peakHeld); held > peak; peak = Volatile.Read(ref _peakHeld))
+        {
+            if (Interlocked.CompareExchange(ref _peakHeld, held, peak) == peak)
+            {
+                break;
+            }
+        }
+    }
+
+    public void Untrack() => Interlocked.Decrement(ref _held);
 
     public void CountDoubleRelease() => Interlocked.Increment(ref _doubleReleases);
 }
@@ -204,6 +222,7 @@ internal sealed class Lease
             return;
         }
 
+        _run.Untrack();
         Connection.Dispose();
     }
 

@@ -68,6 +68,10 @@ internal static class FixExecutionCheck
         var after = CaseAssembly.Compile("fixed", @fixed, outputKind);
         string[] databaseWords = ["MySql", "System.Data", nameof(Prelude.ConnectionFactory)];
         var needsDatabase = original.Any(s => databaseWords.Any(word => s.Contains(word, StringComparison.Ordinal)));
+
+        // How many connections concurrent work holds at one time is a race; it is compared for sequential code only.
+        string[] concurrencyWords = ["Parallel", "Task.Run", "WhenAll", "WhenAny", "StartNew", "ThreadPool", "Thread("];
+        var sequential = !original.Concat(@fixed).Any(s => concurrencyWords.Any(word => s.Contains(word, StringComparison.Ordinal)));
         var failures = new List<string>();
         bool leakLeft = false, changed = false;
         var acquiredBy = new Dictionary<string, bool>();
@@ -109,6 +113,12 @@ internal static class FixExecutionCheck
                         {
                             changed = true;
                             failures.Add($"{where}: the fixed code releases a connection twice.\n  original: {o}\n  fixed:    {f}");
+                        }
+
+                        if (sequential && !o.Misbehaved && f.PeakHeld > o.PeakHeld)
+                        {
+                            changed = true;
+                            failures.Add($"{where}: the fixed code holds more connections at once than the original.\n  original: {o}\n  fixed:    {f}");
                         }
 
                         if (!o.Misbehaved && !o.SameBehaviour(f, sameWork: mode is FaultMode.Normal or FaultMode.CalledTwice or FaultMode.SequenceAbandoned))

@@ -304,6 +304,67 @@ public sealed class FixExecutionCheckTests
     }
 
     [Fact]
+    public async Task A_fix_that_holds_the_connection_while_the_code_takes_another_is_caught()
+    {
+        var report = await RunAsync("""
+            using Prelude;
+
+            class C
+            {
+                int M(Pool pool)
+                {
+                    var conn = [|pool.GetConnection()|];
+                    var rows = conn.Execute("update tenants set seen = now()");
+                    conn.Release();
+                    var audit = pool.GetConnection();
+                    try
+                    {
+                        audit.Execute("insert into audit_log (action, at) values ('touch', now())");
+                    }
+                    finally
+                    {
+                        audit.Release();
+                    }
+
+                    return rows;
+                }
+            }
+            """, """
+            using Prelude;
+
+            class C
+            {
+                int M(Pool pool)
+                {
+                    var conn = pool.GetConnection();
+                    try
+                    {
+                        var rows = conn.Execute("update tenants set seen = now()");
+                        var audit = pool.GetConnection();
+                        try
+                        {
+                            audit.Execute("insert into audit_log (action, at) values ('touch', now())");
+                        }
+                        finally
+                        {
+                            audit.Release();
+                        }
+
+                        return rows;
+                    }
+                    finally
+                    {
+                        conn.Release();
+                    }
+                }
+            }
+            """);
+
+        Assert.True(report.BehaviourChanged, string.Join("\n", report.Failures));
+        Assert.Contains(report.Failures, f => f.Contains("at once", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task A_sequence_abandoned_after_one_item_shows_the_leak_of_an_iterator()
     {
         var report = await RunAsync("""

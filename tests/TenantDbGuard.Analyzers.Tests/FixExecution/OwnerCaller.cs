@@ -71,7 +71,7 @@ internal static class OwnerCaller
         // The harness's own hygiene, not the caller's part: nothing a run made outlives it.
         await Caller.ReleaseAsync(Reachable.Resources(instances.Concat(arguments.Made)));
         await Caller.ReleaseAsync(arguments.Made.Where(m => m is IDisposable or IAsyncDisposable));
-        return new Observation(string.Join("; ", outcomes), run.Trace, leases, connections, run.DoubleReleases, run.Acquisitions, ReturnedSequence: false);
+        return new Observation(string.Join("; ", outcomes), run.Trace, leases, connections, run.DoubleReleases, run.Acquisitions, ReturnedSequence: false, run.PeakHeld);
     }
 
     /// <summary>The methods that store a connection in the member, in declaration order.</summary>
