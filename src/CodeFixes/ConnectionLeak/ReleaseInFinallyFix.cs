@@ -177,16 +177,16 @@ internal static class ReleaseInFinallyFix
     private static bool IsResource(ITypeSymbol type) =>
         type.AllInterfaces.Append(type).Any(t => t.ContainingNamespace is { Name: "System", ContainingNamespace.IsGlobalNamespace: true } && t.Name is "IDisposable" or "IAsyncDisposable");
 
-    /// <summary>
-    /// A statement that ends at once: a <c>return</c>, an assignment or a declaration that calls nothing, awaits nothing,
-    /// creates nothing and loops over nothing. Moving it into the try keeps the connection no longer than it was kept.
-    /// </summary>
     /// <summary>Does one of <paramref name="statements"/> make or take another connection of the local's type?</summary>
     private static bool TakesAnother(SemanticModel model, IEnumerable<StatementSyntax> statements, ILocalSymbol local) =>
         statements.SelectMany(s => s.DescendantNodes(n => !FunctionContext.IsFunction(n)))
             .Any(n => n is InvocationExpressionSyntax or BaseObjectCreationExpressionSyntax or AwaitExpressionSyntax
                       && SymbolEqualityComparer.Default.Equals(model.GetTypeInfo(n).Type, local.Type));
 
+    /// <summary>
+    /// A statement that ends at once: a <c>return</c>, an assignment or a declaration that calls nothing, awaits nothing,
+    /// creates nothing and loops over nothing. Moving it into the try keeps the connection no longer than it was kept.
+    /// </summary>
     private static bool IsQuick(StatementSyntax statement) =>
         statement is ReturnStatementSyntax or ExpressionStatementSyntax or LocalDeclarationStatementSyntax { UsingKeyword.RawKind: (int)SyntaxKind.None } or EmptyStatementSyntax
         && !statement.DescendantNodes().Any(n => Statements.RunsCode(n) || n is AnonymousFunctionExpressionSyntax or QueryExpressionSyntax);
