@@ -605,6 +605,94 @@ public sealed class SharedPoolClosedAnalyzerTests
         """);
 
     [Fact]
+    public Task Closing_in_a_private_method_that_only_shutdown_code_calls_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using System.Collections.Concurrent;
+        using System.Threading;
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        sealed class TenantDataSources : IDisposable, IAsyncDisposable
+        {
+            private readonly ConcurrentDictionary<string, MySqlDataSource> _byTenant = new();
+            private readonly MySqlDataSource _master = new("Server=db");
+
+            public void Dispose() => CloseAll();
+
+            public async ValueTask DisposeAsync()
+            {
+                await CloseAllAsync().ConfigureAwait(false);
+            }
+
+            private void CloseAll()
+            {
+                foreach (var dataSource in _byTenant.Values)
+                {
+                    dataSource.Dispose();
+                }
+
+                CloseMaster();
+            }
+
+            private void CloseMaster() => _master.Dispose();
+
+            private async Task CloseAllAsync()
+            {
+                foreach (var dataSource in _byTenant.Values)
+                {
+                    await dataSource.DisposeAsync().ConfigureAwait(false);
+                }
+
+                await _master.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Closing_in_a_method_that_request_code_may_call_is_still_reported() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using System.Collections.Concurrent;
+        using MySqlConnector;
+
+        sealed class TenantDataSources : IDisposable
+        {
+            private readonly ConcurrentDictionary<string, MySqlDataSource> _byTenant = new();
+            private readonly MySqlDataSource _master = new("Server=db");
+            private readonly MySqlDataSource _audit = new("Server=audit");
+            private readonly MySqlDataSource _reports = new("Server=reports");
+
+            public void Dispose()
+            {
+                CloseAll();
+                CloseMaster();
+                Action close = CloseAudit;
+                close();
+                CloseReports();
+            }
+
+            public void Reload() => CloseAll();
+
+            private void CloseAll()
+            {
+                foreach (var dataSource in _byTenant.Values)
+                {
+                    [|dataSource.Dispose()|];
+                }
+            }
+
+            public void CloseMaster() => [|_master.Dispose()|];
+
+            private void CloseAudit() => [|_audit.Dispose()|];
+
+            private void CloseReports()
+            {
+                Action later = () => [|_reports.Dispose()|];
+                later();
+            }
+        }
+        """);
+
+    [Fact]
     public Task A_cached_data_source_closed_while_it_stays_in_the_cache_is_still_reported() => Verify.VerifyAnalyzerAsync("""
         using System;
         using System.Collections.Concurrent;

@@ -39,7 +39,10 @@ internal static class LifetimePlaces
     /// included), a lambda registered for <c>ApplicationStopping</c>/<c>ApplicationStopped</c>, an eviction callback,
     /// a <c>ProcessExit</c> handler, and the statements of <c>Main</c> or the top-level statements themselves.
     /// </summary>
-    public static bool IsShutdownCode(IOperation operation, ISymbol containingSymbol)
+    public static bool IsShutdownCode(IOperation operation, ISymbol containingSymbol) =>
+        IsShutdownCode(operation, containingSymbol as IMethodSymbol, operation.SemanticModel?.Compilation, 0);
+
+    private static bool IsShutdownCode(IOperation operation, IMethodSymbol? member, Compilation? compilation, int depth)
     {
         var insideFunction = false;
         for (var current = operation.Parent; current is not null; current = current.Parent)
@@ -60,12 +63,77 @@ internal static class LifetimePlaces
             }
         }
 
-        if (containingSymbol is not IMethodSymbol member)
+        if (member is null)
         {
             return false;
         }
 
-        return IsShutdownMember(member) || !insideFunction && IsEntryPoint(member);
+        return IsShutdownMember(member) || !insideFunction && (IsEntryPoint(member) || IsOnlyCalledFromShutdown(member, compilation, depth));
+    }
+
+    /// <summary>
+    /// Is <paramref name="method"/> a private method of its type that is only ever called, from that type, by shutdown
+    /// code (<c>public void Dispose() => CloseAll();</c>)? Then it is shutdown code too. A private method with no call,
+    /// or referred to otherwise than by a call (a method group), is not. Followed through at most three such methods.
+    /// </summary>
+    private static bool IsOnlyCalledFromShutdown(IMethodSymbol method, Compilation? compilation, int depth)
+    {
+        if (compilation is null || depth >= 3 || method.DeclaredAccessibility != Accessibility.Private || method.MethodKind != MethodKind.Ordinary
+            || method.IsVirtual || method.ContainingType is not { } type)
+        {
+            return false;
+        }
+
+        var calls = 0;
+        foreach (var reference in type.DeclaringSyntaxReferences)
+        {
+            var declaration = reference.GetSyntax();
+            SemanticModel? model = null;
+            foreach (var node in declaration.DescendantNodes())
+            {
+                if (node is not Microsoft.CodeAnalysis.CSharp.Syntax.SimpleNameSyntax name || name.Identifier.ValueText != method.Name)
+                {
+                    continue;
+                }
+
+                // The summaries and this rule read the type's other parts: the model comes from the compilation (the driver caches it).
+#pragma warning disable RS1030 // Do not invoke Compilation.GetSemanticModel() method within a diagnostic analyzer
+                model ??= compilation.GetSemanticModel(declaration.SyntaxTree);
+#pragma warning restore RS1030
+                var operation = model.GetOperation(name.Parent is Microsoft.CodeAnalysis.CSharp.Syntax.MemberAccessExpressionSyntax access && access.Name == name ? access.Parent! : name.Parent!);
+                if (operation is not IInvocationOperation invocation || !SymbolEqualityComparer.Default.Equals(invocation.TargetMethod.OriginalDefinition, method.OriginalDefinition))
+                {
+                    if (SymbolEqualityComparer.Default.Equals(model.GetSymbolInfo(name).Symbol?.OriginalDefinition, method.OriginalDefinition))
+                    {
+                        // Named otherwise than by a call ('Action close = CloseAll;'): who calls it is not known.
+                        return false;
+                    }
+
+                    continue;
+                }
+
+                if (CallerOf(invocation) is not { } caller || !IsShutdownCode(invocation, caller, compilation, depth + 1))
+                {
+                    return false;
+                }
+
+                calls++;
+            }
+        }
+
+        return calls > 0;
+    }
+
+    /// <summary>The member whose body holds <paramref name="operation"/>.</summary>
+    private static IMethodSymbol? CallerOf(IOperation operation)
+    {
+        var root = operation;
+        while (root.Parent is not null)
+        {
+            root = root.Parent;
+        }
+
+        return root.SemanticModel?.GetDeclaredSymbol(root.Syntax) as IMethodSymbol;
     }
 
     /// <summary>The innermost lambda or local function around <paramref name="operation"/>, or <c>null</c> in the member's own code.</summary>
