@@ -638,6 +638,129 @@ public sealed class ConnectionLeakAnalyzerTests
         """);
 
     [Fact]
+    public Task MySqlConnection_opened_under_a_pattern_name_and_returned_under_its_own_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Data.Common;
+        using System.Threading;
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        class Factory
+        {
+            string _connectionString = "";
+
+            DbConnection Create() => new MySqlConnection(_connectionString);
+
+            async Task<DbConnection> OpenAsync(CancellationToken ct)
+            {
+                var connection = Create();
+                if (connection is MySqlConnection mySql)
+                {
+                    await mySql.OpenAsync(ct);
+                    return connection;
+                }
+
+                await connection.OpenAsync(ct);
+                return connection;
+            }
+
+            DbConnection Open()
+            {
+                object connection = Create();
+                if (connection is MySqlConnection { State: System.Data.ConnectionState.Closed } mySql)
+                {
+                    mySql.Open();
+                    return (DbConnection)connection;
+                }
+
+                return null;
+            }
+        }
+        """);
+
+    [Fact]
+    public Task MySqlConnection_opened_under_a_pattern_name_and_dropped_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Data.Common;
+        using System.Threading;
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        class Factory
+        {
+            string _connectionString = "";
+
+            DbConnection Create() => new MySqlConnection(_connectionString);
+
+            async Task<DbConnection> OpenAsync(CancellationToken ct)
+            {
+                var connection = Create();
+                if (connection is MySqlConnection mySql)
+                {
+                    await {|#0:mySql.OpenAsync(ct)|};
+                    return null;
+                }
+
+                return connection;
+            }
+        }
+        """, Verify.Diagnostic().WithLocation(0).WithArguments("'mySql'", "on the path that returns at line 18"));
+
+    [Fact]
+    public Task MySqlConnection_opened_through_an_extension_that_configures_the_await_is_held_from_the_await() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using System.Data.Common;
+        using System.Runtime.CompilerServices;
+        using System.Threading;
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        static class TaskExtensions
+        {
+            public static ConfiguredTaskAwaitable ConfigAwait(this Task task) => task.ConfigureAwait(false);
+        }
+
+        class Factory
+        {
+            async Task<DbConnection> OpenAsync(string connectionString, CancellationToken ct)
+            {
+                var connection = new MySqlConnection(connectionString);
+                await connection.OpenAsync(ct).ConfigAwait();
+                return connection;
+            }
+
+            async Task<DbConnection> OpenAndLogAsync(string connectionString, CancellationToken ct)
+            {
+                var connection = new MySqlConnection(connectionString);
+                await {|#0:connection.OpenAsync(ct)|}.ConfigAwait();
+                Console.WriteLine(connection.ServerVersion);
+                return connection;
+            }
+        }
+        """, Verify.Diagnostic().WithLocation(0).WithArguments("'connection'", "if an exception is thrown at line 26"));
+
+    [Fact]
+    public Task MySqlConnection_opened_through_an_extension_that_returns_another_task_can_leak_at_the_await() => Verify.VerifyAnalyzerAsync("""
+        using System.Data.Common;
+        using System.Threading;
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        static class TaskExtensions
+        {
+            public static Task WithTimeout(this Task task) => Task.WhenAny(task, Task.Delay(1000));
+        }
+
+        class Factory
+        {
+            async Task<DbConnection> OpenAsync(string connectionString, CancellationToken ct)
+            {
+                var connection = new MySqlConnection(connectionString);
+                await {|#0:connection.OpenAsync(ct)|}.WithTimeout();
+                return connection;
+            }
+        }
+        """, Verify.Diagnostic().WithLocation(0).WithArguments("'connection'", "if an exception is thrown at line 16"));
+
+    [Fact]
     public Task MySqlConnection_closed_in_finally_after_state_check_is_not_reported() => Verify.VerifyAnalyzerAsync("""
         using System;
         using System.Data;
@@ -3480,6 +3603,32 @@ public sealed class ConnectionLeakAnalyzerTests
         """);
 
     // ---------------------------------------------------------------- erroneous and incomplete code
+
+    [Fact]
+    public Task Open_awaited_through_a_call_that_does_not_resolve_is_held_from_the_await()
+    {
+        // 'await conn.OpenAsync(ct).ConfigAwait()' with the extension's assembly missing: the unknown call cannot make
+        // the open count before the await, where a failed open brings no connection.
+        var test = Verify.CreateTest("""
+            using System.Data.Common;
+            using System.Threading;
+            using System.Threading.Tasks;
+            using MySqlConnector;
+
+            class C
+            {
+                async Task<DbConnection> M(string connectionString, CancellationToken ct)
+                {
+                    var conn = new MySqlConnection(connectionString);
+                    await conn.OpenAsync(ct).ConfigAwait();
+                    return conn;
+                }
+            }
+            """);
+        test.CompilerDiagnostics = CompilerDiagnostics.None;
+        return test.RunAsync();
+    }
+
 
     [Fact]
     public Task Erroneous_code_elsewhere_in_the_method_does_not_hide_a_using()

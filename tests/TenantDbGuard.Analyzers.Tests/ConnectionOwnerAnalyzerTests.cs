@@ -505,6 +505,68 @@ public sealed class ConnectionOwnerAnalyzerTests
         Verify.Diagnostic().WithLocation(0).WithArguments("MutableFlag", "InnerConnection", "Dispose does not release it on the path that leaves at line 42"));
 
     [Fact]
+    public Task Bool_field_set_only_by_the_constructors_is_an_ownership_flag() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using System.Data;
+        using MySqlConnector;
+
+        static class Connections
+        {
+            public static IDbConnection OpenConnection(this string connectionString)
+            {
+                var connection = new MySqlConnection(connectionString);
+                connection.Open();
+                return connection;
+            }
+        }
+
+        class EntityStore : IDisposable
+        {
+            protected bool DisposeConnection = true;
+            protected IDbConnection connection;
+            private readonly string _connectionString;
+
+            public EntityStore(string connectionString) => _connectionString = connectionString;
+
+            public EntityStore(IDbConnection connection)
+            {
+                this.connection = connection;
+                this.DisposeConnection = false;
+            }
+
+            public IDbConnection Connection => connection ??= _connectionString.OpenConnection();
+
+            public void Dispose()
+            {
+                if (!DisposeConnection) return;
+                if (connection == null) return;
+                connection.Dispose();
+                connection = null;
+            }
+        }
+
+        class FlagSetAfterConstruction : IDisposable
+        {
+            public bool DisposeConnection = true;
+            private IDbConnection {|#0:connection|};
+            private readonly string _connectionString;
+
+            public FlagSetAfterConstruction(string connectionString) => _connectionString = connectionString;
+
+            public IDbConnection Connection => connection ??= _connectionString.OpenConnection();
+
+            public void KeepOpen() => DisposeConnection = false;
+
+            public void Dispose()
+            {
+                if (!DisposeConnection) return;
+                connection?.Dispose();
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("FlagSetAfterConstruction", "connection", "Dispose does not release it on the path that leaves at line 54"));
+
+    [Fact]
     public Task Bool_field_set_right_after_the_type_opens_the_connection_is_an_ownership_flag() => Verify.VerifyAnalyzerAsync("""
         using System;
         using System.Data;

@@ -236,6 +236,12 @@ internal static class AcquisitionSites
                 continue;
             }
 
+            if (ConfiguringCall(current) is { } configuring)
+            {
+                current = configuring;
+                continue;
+            }
+
             if (parent is IAwaitOperation)
             {
                 effectPoint = parent;
@@ -245,6 +251,30 @@ internal static class AcquisitionSites
         }
 
         return new AcquisitionSite(acquiring, effectPoint, kind, anchor, summarized);
+    }
+
+    /// <summary>
+    /// The call that only configures how <paramref name="task"/> is awaited, when there is one: an extension method on the
+    /// task that returns a <c>ConfiguredTaskAwaitable</c> or <c>ConfiguredValueTaskAwaitable</c> (a wrapper of
+    /// <c>ConfigureAwait</c>, such as <c>await conn.OpenAsync().ConfigAwait()</c>), or a call on it that does not
+    /// resolve (the compiler knows nothing of it, so it cannot make the open count earlier than the await).
+    /// </summary>
+    internal static IOperation? ConfiguringCall(IOperation task)
+    {
+        var parent = task.Parent;
+        if (parent is IArgumentOperation { Parent: IInvocationOperation { TargetMethod: { IsExtensionMethod: true } method, Arguments: var arguments } invocation } argument
+            && arguments.Length > 0 && ReferenceEquals(arguments[0], argument)
+            && method.ReturnType is INamedTypeSymbol { Name: "ConfiguredTaskAwaitable" or "ConfiguredValueTaskAwaitable", ContainingNamespace.Name: "CompilerServices" })
+        {
+            return invocation;
+        }
+
+        if (parent is IInvalidOperation invalid && invalid.Parent is IAwaitOperation && task.Type is INamedTypeSymbol { Name: "Task" or "ValueTask" })
+        {
+            return invalid;
+        }
+
+        return null;
     }
 
     /// <summary>

@@ -29,6 +29,7 @@ internal sealed class MethodSummaries
     private readonly ConcurrentDictionary<IMethodSymbol, MethodSummary> _methods = new(SymbolEqualityComparer.Default);
     private readonly ConcurrentDictionary<SummaryKey, ParameterEffect> _parameters = new();
     private readonly ConcurrentDictionary<IFieldSymbol, string> _openedFlags = new(SymbolEqualityComparer.Default);
+    private readonly ConcurrentDictionary<IFieldSymbol, bool> _constructorFlags = new(SymbolEqualityComparer.Default);
     private readonly ConcurrentDictionary<IMethodSymbol, ulong> _identityTests = new(SymbolEqualityComparer.Default);
     private readonly ConcurrentDictionary<IMethodSymbol, bool> _returnsReceiver = new(SymbolEqualityComparer.Default);
     private readonly ConcurrentDictionary<IMethodSymbol, bool> _empty = new(SymbolEqualityComparer.Default);
@@ -86,6 +87,13 @@ internal sealed class MethodSummaries
     /// </summary>
     public string MemberOpenedUnder(IFieldSymbol flag, CancellationToken cancellationToken) =>
         _openedFlags.GetOrAdd(flag, f => OwnerWalk.MemberOpenedUnder(f, cancellationToken) ?? string.Empty);
+
+    /// <summary>
+    /// Is the bool field <paramref name="flag"/> written only by its initializer and the constructors of its type (a flag
+    /// that lacks only the <c>readonly</c> keyword)? Read once per field.
+    /// </summary>
+    public bool IsSetOnlyByConstructors(IFieldSymbol flag, CancellationToken cancellationToken) =>
+        _constructorFlags.GetOrAdd(flag, f => OwnerWalk.IsSetOnlyByConstructors(f, cancellationToken));
 
     /// <summary>
     /// The parameters (one bit per ordinal) that <paramref name="method"/>, a bool method of this compilation, returns true

@@ -132,6 +132,13 @@ internal sealed class OperationTransfer
                 {
                     BindPattern(isPattern.Pattern);
                 }
+                else if (_analysis.State.Status == ResourceStatus.Unacquired && _analysis.Site is { Kind: AcquisitionKind.Opened } followed
+                         && PatternLocal(isPattern.Pattern) is { } declared && Equals(declared, followed.Anchor))
+                {
+                    // 'if (connection is MySqlConnection my) my.Open();': the connection opened under the pattern's name is
+                    // the object 'connection' holds too, so 'return connection;' hands it back.
+                    Effects.Store(declared, false, isPattern.Value, isCapture: false, isPattern);
+                }
 
                 return false;
             }
@@ -397,6 +404,13 @@ internal sealed class OperationTransfer
 
         return false;
     }
+
+    private static ILocalSymbol? PatternLocal(IPatternOperation pattern) => pattern switch
+    {
+        IDeclarationPatternOperation { DeclaredSymbol: ILocalSymbol declared } => declared,
+        IRecursivePatternOperation { DeclaredSymbol: ILocalSymbol declared } => declared,
+        _ => null,
+    };
 
     private void BindPattern(IPatternOperation pattern)
     {

@@ -281,6 +281,13 @@ internal static class OwnerWalk
                     return (true, outcome ? state : new PathState(ResourceStatus.Escaped, HolderSet.Empty, 0, state.Flags));
                 }
 
+                if (analysis.Context.Summaries.IsSetOnlyByConstructors(flag, analysis.Context.CancellationToken))
+                {
+                    // 'protected bool DisposeConnection = true;' set to false only by the constructor that is given the
+                    // connection: an ownership flag like a readonly field, which it lacks only the keyword of.
+                    return (true, new PathState(ResourceStatus.Escaped, HolderSet.Empty, 0, state.Flags));
+                }
+
                 return (false, null);
             case IInvocationOperation invocation when IsInterlockedGuard(invocation, out _):
                 // 'if (Interlocked.Exchange(ref _disposed, true)) return;'
@@ -348,6 +355,41 @@ internal static class OwnerWalk
         }
 
         return opened;
+    }
+
+    /// <summary>
+    /// Is the instance field <paramref name="flag"/> written only by its initializer and by simple assignments in the
+    /// constructors of its type (not in a lambda or local function there), and never passed by <c>ref</c> or <c>out</c>?
+    /// </summary>
+    public static bool IsSetOnlyByConstructors(IFieldSymbol flag, CancellationToken cancellationToken)
+    {
+        if (flag.IsStatic || flag.IsConst)
+        {
+            return false;
+        }
+
+        foreach (var reference in flag.ContainingType.DeclaringSyntaxReferences)
+        {
+            foreach (var node in reference.GetSyntax(cancellationToken).DescendantNodes())
+            {
+                switch (node)
+                {
+                    case ArgumentSyntax { RefKindKeyword.RawKind: not 0, Expression: var passed } when NamesField(passed, flag.Name):
+                        return false;
+                    case AssignmentExpressionSyntax assignment when NamesField(assignment.Left, flag.Name):
+                        if (!assignment.IsKind(SyntaxKind.SimpleAssignmentExpression)
+                            || assignment.FirstAncestorOrSelf<SyntaxNode>(n => n is ConstructorDeclarationSyntax or MemberDeclarationSyntax or AnonymousFunctionExpressionSyntax or LocalFunctionStatementSyntax)
+                                is not ConstructorDeclarationSyntax { Modifiers: var modifiers } || modifiers.Any(SyntaxKind.StaticKeyword))
+                        {
+                            return false;
+                        }
+
+                        break;
+                }
+            }
+        }
+
+        return true;
     }
 
     private static bool NamesField(ExpressionSyntax expression, string name) => expression switch
