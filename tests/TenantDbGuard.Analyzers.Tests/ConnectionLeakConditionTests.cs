@@ -1125,7 +1125,7 @@ public sealed class ConnectionLeakConditionTests
     private static string UnderConstant(string body) => $$"""
         using Prelude;
 
-        static class Settings { public const bool Audit = false; public const bool Always = true; public const int Level = 1; public const string Name = "main"; public const Mode Current = Mode.Off; public static readonly bool Configured = false; } enum Mode { Off, On }
+        static class Settings { public const bool Audit = false; public const bool Always = true; public const int Level = 1; public const string Name = "main"; public const Mode Current = Mode.Off; public const double Ratio = 0.5; public const double NotANumber = double.NaN; public const string? Missing = null; public static readonly bool Configured = false; } enum Mode { Off, On }
 
         class C
         {
@@ -1202,6 +1202,24 @@ public sealed class ConnectionLeakConditionTests
     [InlineData("var conn = pool.GetConnection(); if (Settings.Current is Mode.Off or Mode.On) { conn.Release(); return 0; } return 1;")]
     [InlineData("var conn = pool.GetConnection(); if (Settings.Level is < 0 or > 10) return 1; conn.Release(); return 0;")]
     [InlineData("var conn = pool.GetConnection(); if (!(Settings.Level is 1)) return 1; conn.Release(); return 0;")]
+    [InlineData("var conn = pool.GetConnection(); var stop = !(Settings.Level is 1); if (stop) return 1; conn.Release(); return 0;")]
+    [InlineData("var conn = pool.GetConnection(); if (Settings.Level is < 1) return 1; conn.Release(); return 0;")]
+    [InlineData("var conn = pool.GetConnection(); if (Settings.Level is > 1) return 1; conn.Release(); return 0;")]
+    [InlineData("var conn = pool.GetConnection(); if (Settings.Level is <= 0) return 1; conn.Release(); return 0;")]
+    [InlineData("var conn = pool.GetConnection(); if (Settings.Level is <= 1) { conn.Release(); return 0; } return 1;")]
+    [InlineData("var conn = pool.GetConnection(); if (Settings.Level is >= 1) { conn.Release(); return 0; } return 1;")]
+    [InlineData("var conn = pool.GetConnection(); if (Settings.Name is \"main\") { conn.Release(); return 0; } return 1;")]
+    [InlineData("var conn = pool.GetConnection(); if (Settings.Missing is null) { conn.Release(); return 0; } return 1;")]
+    [InlineData("var conn = pool.GetConnection(); if (Settings.Missing is \"x\") return 1; conn.Release(); return 0;")]
+    [InlineData("var conn = pool.GetConnection(); if (Settings.Missing is string) return 1; conn.Release(); return 0;")]
+    [InlineData("var conn = pool.GetConnection(); if (Settings.Missing is string s) return s.Length; conn.Release(); return 0;")]
+    [InlineData("var conn = pool.GetConnection(); if (Settings.Missing is { }) return 1; conn.Release(); return 0;")]
+    [InlineData("var conn = pool.GetConnection(); if (Settings.Name is string t) { conn.Release(); return t.Length; } return 1;")]
+    [InlineData("var conn = pool.GetConnection(); if (Settings.Name is { } u) { conn.Release(); return u.Length; } return 1;")]
+    [InlineData("var conn = pool.GetConnection(); if (Settings.Level is object o) { conn.Release(); return o.GetHashCode(); } return 1;")]
+    [InlineData("var conn = pool.GetConnection(); if (Settings.Level is int and > 0) { conn.Release(); return 0; } return 1;")]
+    [InlineData("var conn = pool.GetConnection(); if (Settings.Ratio is > 0.7) return 1; conn.Release(); return 0;")]
+    [InlineData("var conn = pool.GetConnection(); if (Settings.Ratio is >= 0.5 and < 1.0) { conn.Release(); return 0; } return 1;")]
     public Task A_branch_whose_condition_is_a_pattern_over_a_constant_is_not_followed_on_the_side_that_never_runs(string body) =>
         // 'Audit is true', 'Level is > 2', 'is not', 'and' / 'or', an enum constant, a type pattern the constant's own type
         // matches, a 'switch' statement or expression on a constant: the value is known, so is the side taken.
@@ -1238,6 +1256,9 @@ public sealed class ConnectionLeakConditionTests
     [InlineData("var conn = {|#0:pool.GetConnection()|}; if (Settings.Level is int) return 1; conn.Release(); return 0;")]
     [InlineData("var conn = {|#0:pool.GetConnection()|}; switch (Settings.Level) { case 1: return 1; default: conn.Release(); return 0; }")]
     [InlineData("var conn = {|#0:pool.GetConnection()|}; switch (Settings.Current) { case Mode.Off: return 1; } conn.Release(); return 0;")]
+    [InlineData("var conn = {|#0:pool.GetConnection()|}; if (Settings.Level is long) { conn.Release(); return 0; } return 1;")]
+    [InlineData("var conn = {|#0:pool.GetConnection()|}; if (Settings.Level is System.IComparable or 2) return 1; conn.Release(); return 0;")]
+    [InlineData("var conn = {|#0:pool.GetConnection()|}; if (Settings.NotANumber is < 0.5) { conn.Release(); return 0; } return 1;")]
     public Task A_pattern_over_a_constant_that_takes_the_leaking_side_or_over_a_value_read_at_run_time_is_still_reported(string body) =>
         Verify.VerifyAnalyzerAsync(UnderConstant(body),
             Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 11"));

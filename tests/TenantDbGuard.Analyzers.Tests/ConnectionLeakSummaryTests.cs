@@ -1809,6 +1809,7 @@ public sealed class ConnectionLeakSummaryTests
     [InlineData("Note()", "void Note() { return; }")]
     [InlineData("this.Note()", "private void Note() { /* nothing yet */ }")]
     [InlineData("Log(\"opened \" + n)", "[Conditional(\"TRACE_SQL\")] static void Log(string message) { Console.WriteLine(message); }")]
+    [InlineData("Log(\"opened\")", "[DebuggerStepThrough, Conditional(\"TRACE_SQL\")] static void Log(string message) { throw new InvalidOperationException(message); }")]
     [InlineData("Debug.WriteLine(\"opened\")", "")]
     [InlineData("OnOpened(conn)", "partial void OnOpened(PooledConnection c);")]
     [InlineData("Ready(n)", "partial void Ready(int count); partial void Ready(int count) { }")]
@@ -1825,6 +1826,7 @@ public sealed class ConnectionLeakSummaryTests
     [InlineData("_notifier.Opened()", "")]
     [InlineData("other.Note()", "private void Note() { }")]
     [InlineData("Log(\"opened\")", "[Conditional(\"DEBUG\")] static void Log(string message) { Console.WriteLine(message); }", "#define DEBUG\n")]
+    [InlineData("Log(\"opened\")", "[Conditional(\"TRACE_SQL\")] static void Log(string message) { Console.WriteLine(message); }", "#undef TRACE_SQL\n")]
     [InlineData("Log(\"opened\")", "static void Log(string message) { if (message.Length > 80) { throw new ArgumentException(message); } }")]
     [InlineData("Ready(n)", "partial void Ready(int count); partial void Ready(int count) { Console.WriteLine(count); }")]
     public Task A_call_that_may_do_something_between_the_acquisition_and_its_try_is_still_reported(string call, string members, string header = "") =>
@@ -1832,6 +1834,28 @@ public sealed class ConnectionLeakSummaryTests
         // method whose symbol is defined, a body that does something.
         Verify.VerifyAnalyzerAsync(CalledBetweenAcquisitionAndTry(call, members, header),
             Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", $"if an exception is thrown at line {(header.Length > 0 ? 15 : 14)}"));
+
+    [Theory]
+    [InlineData(true, "TRACE", "TRACE_SQL")]
+    [InlineData(false, "DEBUG")]
+    public Task A_call_of_a_conditional_method_is_reported_only_when_the_project_defines_its_symbol(bool reported, params string[] symbols)
+    {
+        // The symbols come from the project (DefineConstants), not from a '#define' of the file: the call stays when one
+        // of them is the method's, and is removed when none is.
+        var source = CalledBetweenAcquisitionAndTry("Log(\"opened\")", "[Conditional(\"TRACE_SQL\")] static void Log(string message) { Console.WriteLine(message); }");
+        var test = Verify.CreateTest(reported ? source : source.Replace("{|#0:", "").Replace("|}", ""));
+        test.SolutionTransforms.Add((solution, projectId) =>
+        {
+            var options = (Microsoft.CodeAnalysis.CSharp.CSharpParseOptions)solution.GetProject(projectId)!.ParseOptions!;
+            return solution.WithProjectParseOptions(projectId, options.WithPreprocessorSymbols(symbols));
+        });
+        if (reported)
+        {
+            test.ExpectedDiagnostics.Add(Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "if an exception is thrown at line 14"));
+        }
+
+        return test.RunAsync(CancellationToken.None);
+    }
 
     [Theory]
     [InlineData("var name = nameof(conn)", "")]
