@@ -335,6 +335,36 @@ public sealed class TenantIsolationTests(MariaDbFixture fixture, ITestOutputHelp
         }
     }
 
+    [Fact]
+    [Trait("Guarantee", "2")]
+    public async Task A_role_never_reaches_the_next_tenant_whichever_statement_fails_while_the_first_session_is_read()
+    {
+        // The runtime reads from the first session it opens what a session starts with, the role to put back among it.
+        // A statement of that reading may fail for a reason that says nothing of what the server supports (the session
+        // killed, the statement interrupted, a resource limit): here the account's query limit stops the reading at
+        // each of its statements in turn, and the next sessions must still get their role put back.
+        await using var server = await MariaDbServer.StartAsync(maxConnections: 20);
+        await CreateAsync(server);
+        await server.ExecuteAsync($"CREATE ROLE IF NOT EXISTS tdg_isolation_role; GRANT SELECT ON {MariaDbFixture.MasterDatabase}.* TO tdg_isolation_role; GRANT tdg_isolation_role TO '{MariaDbServer.AppUser}'@'%';");
+        for (var limit = 1; limit <= 8; limit++)
+        {
+            await server.ExecuteAsync($"GRANT USAGE ON *.* TO '{MariaDbServer.AppUser}'@'%' WITH MAX_QUERIES_PER_HOUR {limit}; FLUSH USER_RESOURCES;");
+            await using var db = server.CreateTenantDatabase(o =>
+            {
+                o.MaxConnections = 1;
+                o.AcquireTimeout = TimeSpan.FromSeconds(1);
+            });
+            var failed = await Record.ExceptionAsync(() => db.ExecuteScalarTenantAsync<string>(Key(0), "SELECT tenant FROM marker"));
+            await server.ExecuteAsync($"GRANT USAGE ON *.* TO '{MariaDbServer.AppUser}'@'%' WITH MAX_QUERIES_PER_HOUR 0; FLUSH USER_RESOURCES;");
+            output.WriteLine($"query limit {limit}: {failed?.GetType().Name ?? "no error"}");
+
+            var first = await db.ExecuteScalarTenantAsync<long>(Key(0), "SET ROLE tdg_isolation_role; SELECT CONNECTION_ID()");
+            var seen = (await db.QueryTenantAsync<(string, long)>(Key(1), "SELECT COALESCE(CURRENT_ROLE(), 'none'), CONNECTION_ID()")).Single();
+            Assert.Equal(first, seen.Item2);
+            Assert.True(seen.Item1 == "none", $"With the reading stopped by a query limit of {limit}, the next tenant got the role {seen.Item1}.");
+        }
+    }
+
     [Theory]
     [Trait("Guarantee", "2")]
     [InlineData(true)]

@@ -347,8 +347,13 @@ internal sealed class SessionProfile
                 var value = await command.ExecuteScalarAsync(CancellationToken.None).ConfigureAwait(false);
                 return (true, value is DBNull ? null : value);
             }
-            catch (MySqlException)
+            catch (MySqlException exception) when (exception.ErrorCode is MySqlErrorCode.ParseError or MySqlErrorCode.StoredProcedureDoesNotExist
+                or MySqlErrorCode.FunctionNotDefined or MySqlErrorCode.UnknownSystemVariable or MySqlErrorCode.IncorrectGlobalLocalVariable
+                or MySqlErrorCode.NotSupportedYet)
             {
+                // The server lacks it. Any other error (the session lost, the statement killed, a resource limit) says
+                // nothing of that: it fails the reading, which the next lease does again, so that the profile never goes
+                // without what this session could not read (a role never put back would reach the next tenant).
                 return (false, null);
             }
         }
