@@ -314,6 +314,44 @@ public sealed class TenantIsolationTests(MariaDbFixture fixture, ITestOutputHelp
         Assert.Equal("none", seen.Item1);
     }
 
+    [Theory]
+    [Trait("Guarantee", "2")]
+    [InlineData("lease")]
+    [InlineData("data source")]
+    public async Task A_role_a_tenant_made_current_before_its_own_USE_never_reaches_the_next_tenant_without_reset_on_release(string path)
+    {
+        // Without a reset between one tenant's leases, that tenant's USE of another database makes MySqlConnector reset the
+        // session itself when the tenant's next lease opens it (its own reset, which keeps the role): the role stays the
+        // tenant's, and must still be put back before another tenant gets the session.
+        await Server.ExecuteAsync($"CREATE ROLE IF NOT EXISTS tdg_isolation_role; GRANT SELECT ON {MariaDbFixture.MasterDatabase}.* TO tdg_isolation_role; GRANT tdg_isolation_role TO '{MariaDbServer.AppUser}'@'%';");
+        await using var db = Server.CreateTenantDatabase(o =>
+        {
+            o.MaxConnections = 1;
+            o.ResetSessionOnRelease = false;
+        });
+        var sql = $"SET ROLE tdg_isolation_role; USE `{Database(2)}`";
+        var first = await db.ExecuteScalarTenantAsync<long>(Key(0), "SELECT CONNECTION_ID()");
+        for (var round = 0; round < 2; round++)
+        {
+            if (path == "lease")
+            {
+                await using var lease = await db.GetConnectionAsync(Key(0));
+                await lease.Connection.ExecuteAsync(sql);
+            }
+            else
+            {
+                await using var connection = await db.ForTenant(Key(0)).OpenConnectionAsync();
+                await connection.ExecuteAsync(sql);
+            }
+
+            var own = (await db.QueryTenantAsync<(string, string, long)>(Key(0), "SELECT COALESCE(CURRENT_ROLE(), 'none'), DATABASE(), CONNECTION_ID()")).Single();
+            var seen = (await db.QueryTenantAsync<(string, string, long)>(Key(1), "SELECT COALESCE(CURRENT_ROLE(), 'none'), DATABASE(), CONNECTION_ID()")).Single();
+            output.WriteLine($"{path}, round {round}: the tenant's next lease {own}, the next tenant's {seen}");
+            Assert.Equal((Database(0), first), (own.Item2, own.Item3));
+            Assert.Equal(("none", Database(1), first), seen);
+        }
+    }
+
     [Fact]
     [Trait("Guarantee", "2")]
     public async Task The_next_tenant_gets_back_the_role_the_users_sessions_start_with()
