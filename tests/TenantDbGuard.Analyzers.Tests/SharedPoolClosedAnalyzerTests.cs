@@ -589,6 +589,24 @@ public sealed class SharedPoolClosedAnalyzerTests
                 previous.Dispose();
             }
 
+            // Looked up, then swapped for a new one in the same cache.
+            public void Swap(string tenant, string connectionString)
+            {
+                if (_byTenant.TryGetValue(tenant, out var current) && _byTenant.TryUpdate(tenant, new MySqlDataSource(connectionString), current))
+                {
+                    current.Dispose();
+                }
+            }
+
+            public void Overwrite(string tenant, string connectionString)
+            {
+                if (_plain.TryGetValue(tenant, out var current))
+                {
+                    _plain[tenant] = new MySqlDataSource(connectionString);
+                    current.Dispose();
+                }
+            }
+
             // The old pool handed over by the update of the cache entry, closed once the new one is in.
             public void Replace(string tenant, string connectionString)
             {
@@ -715,6 +733,15 @@ public sealed class SharedPoolClosedAnalyzerTests
             }
 
             public void CloseOne(string tenant) => [|_recent[tenant].Source.Dispose()|];
+
+            public void CloseLookedUp(string tenant)
+            {
+                if (_byTenant.TryGetValue(tenant, out var current))
+                {
+                    _other[tenant] = new MySqlDataSource("Server=db");
+                    [|current.Dispose()|];
+                }
+            }
 
             public void CloseOneWhileForgettingAnother(string tenant)
             {

@@ -128,7 +128,8 @@ internal static class PoolOrigin
         var name = invocation.TargetMethod.Name;
         if (name.StartsWith("TryGet", System.StringComparison.Ordinal))
         {
-            return Origin.Shared;
+            // Looked up in a cache that the same body also takes it out of or replaces it in: evicting, not borrowing.
+            return ReadFromEmptied(invocation.Instance, ValueFlow.Root(invocation)) ? Origin.Unknown : Origin.Shared;
         }
 
         return name is "TryRemove" or "Remove" or "TryTake" or "TryDequeue" or "TryPop" ? Origin.Owned : Origin.Unknown;
@@ -158,14 +159,24 @@ internal static class PoolOrigin
         }
     }
 
-    /// <summary>Does the body call <c>Remove</c>, <c>TryRemove</c>, <c>Clear</c> (or another removing method) on <paramref name="member"/>?</summary>
+    /// <summary>
+    /// Does the body take entries out of <paramref name="member"/> or replace them (<c>Remove</c>, <c>TryRemove</c>,
+    /// <c>Clear</c>, <c>TryTake</c>, <c>TryUpdate</c>, <c>AddOrUpdate</c>, an assignment to its indexer)?
+    /// </summary>
     private static bool IsEmptied(ISymbol member, IOperation root)
     {
         foreach (var operation in root.Descendants())
         {
-            if (operation is IInvocationOperation { Instance: { } instance, TargetMethod.Name: var name }
-                && (name.StartsWith("Remove", System.StringComparison.Ordinal) || name.StartsWith("TryRemove", System.StringComparison.Ordinal) || name is "Clear" or "TryTake" or "TryDequeue" or "TryPop")
-                && ValueFlow.SkipConversions(instance) is IMemberReferenceOperation target
+            var collection = operation switch
+            {
+                IInvocationOperation { Instance: { } instance, TargetMethod.Name: var name }
+                    when name.StartsWith("Remove", StringComparison.Ordinal) || name.StartsWith("TryRemove", StringComparison.Ordinal)
+                        || name is "Clear" or "TryTake" or "TryDequeue" or "TryPop" or "TryUpdate" or "AddOrUpdate" => instance,
+                ISimpleAssignmentOperation { Target: IPropertyReferenceOperation { Property.IsIndexer: true, Instance: { } indexed } } => indexed,
+                _ => null,
+            };
+            if (collection is not null
+                && ValueFlow.SkipConversions(collection) is IMemberReferenceOperation target
                 && SymbolEqualityComparer.Default.Equals(target.Member, member))
             {
                 return true;
