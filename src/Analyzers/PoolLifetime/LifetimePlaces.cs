@@ -1,4 +1,5 @@
 using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
 using Microsoft.CodeAnalysis.Operations;
 
 namespace TenantDbGuard.Analyzers.PoolLifetime;
@@ -91,7 +92,7 @@ internal static class LifetimePlaces
             SemanticModel? model = null;
             foreach (var node in declaration.DescendantNodes())
             {
-                if (node is not Microsoft.CodeAnalysis.CSharp.Syntax.SimpleNameSyntax name || name.Identifier.ValueText != method.Name)
+                if (node is not SimpleNameSyntax name || name.Identifier.ValueText != method.Name)
                 {
                     continue;
                 }
@@ -100,7 +101,7 @@ internal static class LifetimePlaces
 #pragma warning disable RS1030 // Do not invoke Compilation.GetSemanticModel() method within a diagnostic analyzer
                 model ??= compilation.GetSemanticModel(declaration.SyntaxTree);
 #pragma warning restore RS1030
-                var operation = model.GetOperation(name.Parent is Microsoft.CodeAnalysis.CSharp.Syntax.MemberAccessExpressionSyntax access && access.Name == name ? access.Parent! : name.Parent!);
+                var operation = model.GetOperation(name.Parent is MemberAccessExpressionSyntax access && access.Name == name ? access.Parent! : name.Parent!);
                 if (operation is not IInvocationOperation invocation || !SymbolEqualityComparer.Default.Equals(invocation.TargetMethod.OriginalDefinition, method.OriginalDefinition))
                 {
                     if (SymbolEqualityComparer.Default.Equals(model.GetSymbolInfo(name).Symbol?.OriginalDefinition, method.OriginalDefinition))
@@ -127,12 +128,7 @@ internal static class LifetimePlaces
     /// <summary>The member whose body holds <paramref name="operation"/>.</summary>
     private static IMethodSymbol? CallerOf(IOperation operation)
     {
-        var root = operation;
-        while (root.Parent is not null)
-        {
-            root = root.Parent;
-        }
-
+        var root = ValueFlow.Root(operation);
         return root.SemanticModel?.GetDeclaredSymbol(root.Syntax) as IMethodSymbol;
     }
 

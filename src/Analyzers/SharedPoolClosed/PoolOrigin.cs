@@ -90,7 +90,7 @@ internal static class PoolOrigin
                 IAssignmentOperation assignment when ValueFlow.IsLocal(assignment.Target, local) =>
                     assignment is ISimpleAssignmentOperation ? Of(assignment.Value, root, depth) : Origin.Unknown,
                 IArgumentOperation { Parameter.RefKind: RefKind.Out or RefKind.Ref } argument when ValueFlow.IsLocal(argument.Value, local) =>
-                    OfOutArgument(argument),
+                    OfOutArgument(argument, root),
                 IForEachLoopOperation loop when loop.Locals.Contains(local, SymbolEqualityComparer.Default) =>
                     OfCollection(loop.Collection, root),
                 IDeclarationPatternOperation pattern when SymbolEqualityComparer.Default.Equals(pattern.DeclaredSymbol, local) =>
@@ -118,7 +118,7 @@ internal static class PoolOrigin
     };
 
     /// <summary><c>cache.TryGetValue(key, out var pool)</c> lends; <c>TryRemove(key, out var pool)</c> hands the pool over.</summary>
-    private static Origin OfOutArgument(IArgumentOperation argument)
+    private static Origin OfOutArgument(IArgumentOperation argument, IOperation root)
     {
         if (argument.Parent is not IInvocationOperation invocation)
         {
@@ -129,10 +129,10 @@ internal static class PoolOrigin
         if (name.StartsWith("TryGet", System.StringComparison.Ordinal))
         {
             // Looked up in a cache that the same body also takes it out of or replaces it in: evicting, not borrowing.
-            return ReadFromEmptied(invocation.Instance, ValueFlow.Root(invocation)) ? Origin.Unknown : Origin.Shared;
+            return ReadFromEmptied(invocation.Instance, root) ? Origin.Unknown : Origin.Shared;
         }
 
-        return name is "TryRemove" or "Remove" or "TryTake" or "TryDequeue" or "TryPop" ? Origin.Owned : Origin.Unknown;
+        return IsTakingOut(name) ? Origin.Owned : Origin.Unknown;
     }
 
     /// <summary>
@@ -170,8 +170,8 @@ internal static class PoolOrigin
             var collection = operation switch
             {
                 IInvocationOperation { Instance: { } instance, TargetMethod.Name: var name }
-                    when name.StartsWith("Remove", StringComparison.Ordinal) || name.StartsWith("TryRemove", StringComparison.Ordinal)
-                        || name is "Clear" or "TryTake" or "TryDequeue" or "TryPop" or "TryUpdate" or "AddOrUpdate" => instance,
+                    when IsTakingOut(name) || name.StartsWith("Remove", StringComparison.Ordinal) || name.StartsWith("TryRemove", StringComparison.Ordinal)
+                        || name is "Clear" or "TryUpdate" or "AddOrUpdate" => instance,
                 ISimpleAssignmentOperation { Target: IPropertyReferenceOperation { Property.IsIndexer: true, Instance: { } indexed } } => indexed,
                 _ => null,
             };
@@ -186,10 +186,13 @@ internal static class PoolOrigin
         return false;
     }
 
+    /// <summary>A call that hands the caller an entry it takes out of a collection (through its <c>out</c> argument).</summary>
+    private static bool IsTakingOut(string name) => name is "TryRemove" or "Remove" or "TryTake" or "TryDequeue" or "TryPop";
+
     /// <summary>Is <paramref name="assignment"/> in the same lambda or local function as <paramref name="read"/>, or in one that holds it?</summary>
     private static bool RunsWhereRead(IOperation assignment, IOperation read)
     {
-        var function = EnclosingFunction(assignment);
+        var function = LifetimePlaces.EnclosingFunction(assignment);
         if (function is null)
         {
             return true;
@@ -204,19 +207,6 @@ internal static class PoolOrigin
         }
 
         return false;
-    }
-
-    private static IOperation? EnclosingFunction(IOperation operation)
-    {
-        for (var current = operation.Parent; current is not null; current = current.Parent)
-        {
-            if (current is IAnonymousFunctionOperation or ILocalFunctionOperation)
-            {
-                return current;
-            }
-        }
-
-        return null;
     }
 
     /// <summary>Factories and builders by name, and <c>Interlocked.Exchange</c>, which hands over the old value.</summary>
