@@ -113,7 +113,14 @@ internal static class LifetimePlaces
                     continue;
                 }
 
-                if (CallerOf(invocation) is not { } caller || !IsShutdownCode(invocation, caller, compilation, depth + 1))
+                var caller = CallerOf(invocation);
+                if (SymbolEqualityComparer.Default.Equals(caller?.OriginalDefinition, method.OriginalDefinition))
+                {
+                    // A call from inside itself (recursion) says nothing of who calls it.
+                    continue;
+                }
+
+                if (caller is null || !IsShutdownCode(invocation, caller, compilation, depth + 1))
                 {
                     return false;
                 }
