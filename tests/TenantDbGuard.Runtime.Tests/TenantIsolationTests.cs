@@ -883,6 +883,110 @@ public sealed class TenantIsolationTests(MariaDbFixture fixture, ITestOutputHelp
         }
     }
 
+    public static TheoryData<int, string> EveryConnectionGivenBackBusy() => new()
+    {
+        { 1, "a reader left unread" },
+        { 2, "a reader left unread" },
+        { 1, "a short query not awaited" },
+        { 2, "a short query not awaited" },
+    };
+
+    [Theory]
+    [Trait("Guarantee", "5")]
+    [MemberData(nameof(EveryConnectionGivenBackBusy))]
+    public async Task Every_connection_of_the_budget_given_back_busy_at_once_does_not_stall_the_next_lease(int budget, string operation)
+    {
+        await MySqlConnection.ClearAllPoolsAsync();
+        var before = await Server.CountConnectionsAsync();
+        await using var db = Server.CreateTenantDatabase(o =>
+        {
+            o.MaxConnections = budget;
+            o.AcquireTimeout = TimeSpan.FromSeconds(20);
+        });
+        using var sampling = new CancellationTokenSource();
+        var peak = 0;
+        var sampler = Task.Run(async () =>
+        {
+            while (!sampling.IsCancellationRequested)
+            {
+                peak = Math.Max(peak, await Server.CountConnectionsAsync());
+                await Task.Delay(5);
+            }
+        });
+        await using var holder = await Server.OpenConnectionAsync(Database(0));
+        await holder.ExecuteAsync("DO GET_LOCK('busy-budget', 0)");
+
+        // Every connection of the budget is given back with something still running on it that takes 8 s, so no
+        // connection is free to send a kill over, and no room is left for a new one.
+        var leases = new List<TenantConnectionLease>();
+        for (var i = 0; i < budget; i++)
+        {
+            leases.Add(await db.GetConnectionAsync(Key(i)));
+        }
+
+        var orphans = new List<Task<string?>>();
+        var readers = new List<MySqlDataReader>();
+        foreach (var lease in leases)
+        {
+            switch (operation)
+            {
+                case "a long query":
+                    orphans.Add(lease.Connection.ExecuteScalarAsync<string>("SELECT CONCAT('stale busy ', SLEEP(8))"));
+                    break;
+                case "a short query not awaited":
+                    orphans.Add(lease.Connection.ExecuteScalarAsync<string>("SELECT CONCAT('stale busy ', SLEEP(0.3))"));
+                    break;
+                case "a lock wait":
+                    orphans.Add(lease.Connection.ExecuteScalarAsync<string>("SELECT CONCAT('stale busy ', GET_LOCK('busy-budget', 8))"));
+                    break;
+                default:
+                    var reader = await new MySqlCommand("SELECT seq, 'stale busy', REPEAT('x', 1000) FROM seq_1_to_2000000", lease.Connection).ExecuteReaderAsync();
+                    await reader.ReadAsync();
+                    readers.Add(reader);
+                    break;
+            }
+        }
+
+        if (operation != "a short query not awaited")
+        {
+            await Task.Delay(100);
+        }
+
+        var stopwatch = Stopwatch.StartNew();
+        await Task.WhenAll(leases.Select(lease => lease.DisposeAsync().AsTask()));
+        await using (var next = await db.GetConnectionAsync(Key(Count - 1)))
+        {
+            Assert.Equal(Key(Count - 1), await ReadMarkerAsync(next.Connection));
+        }
+
+        output.WriteLine($"budget {budget}, {operation}: the next lease in {stopwatch.ElapsedMilliseconds} ms");
+        Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(5), $"The next lease waited {stopwatch.ElapsedMilliseconds} ms for the busy connections.");
+
+        // The leases after it read their own answers only, and what the code left running never reads theirs.
+        for (var i = 0; i < 6; i++)
+        {
+            var index = 1 + (i % (Count - 1));
+            await using var lease = await db.GetConnectionAsync(Key(index));
+            Assert.Equal(Key(index), await ReadMarkerAsync(lease.Connection));
+            Assert.Equal($"probe {i}", await lease.Connection.ExecuteScalarAsync<string>("SELECT @probe", new { probe = $"probe {i}" }));
+        }
+
+        await db.WaitUntilAllReturnedAsync();
+        await sampling.CancelAsync();
+        await sampler;
+        Assert.InRange(peak, 0, before + budget);
+        foreach (var orphan in orphans)
+        {
+            var answer = await Record.ExceptionAsync(() => orphan) is null ? await orphan : null;
+            Assert.True(answer is null or "stale busy 0", $"A statement left running read an answer that was not its own: {answer}");
+        }
+
+        foreach (var reader in readers)
+        {
+            _ = await Record.ExceptionAsync(() => reader.DisposeAsync().AsTask());
+        }
+    }
+
     private async Task<long> CountRunningAsync(string marker)
     {
         await using var root = await Server.OpenConnectionAsync();

@@ -940,16 +940,23 @@ internal sealed class ConnectionBroker : IAsyncDisposable
     }
 
     /// <summary>
-    /// A connection whose statement may still run on the server: kill it over another connection of the same server, and
-    /// keep counting it until then, unless <paramref name="giveUp"/> completes first (the statement ended by itself, or
-    /// there is no telling and the runtime stops trying). Then closes it, once <paramref name="pending"/> (what waits on
-    /// the session) is over, which the kill brings about at once.
+    /// A connection whose statement may still run on the server: end the session from this side (see
+    /// <see cref="PhysicalConnection.EndFromThisSideAsync"/>) and kill it over another connection of the same server, and
+    /// keep counting it until the server has closed it or the kill is sent, unless <paramref name="giveUp"/> completes
+    /// first (the statement ended by itself, or there is no telling and the runtime stops trying). Then closes it, once
+    /// <paramref name="pending"/> (what waits on the session) is over, which either brings about at once.
     /// </summary>
     private async Task RetireAsync(PhysicalConnection physical, Task giveUp, Task pending, MySqlConnection? holder)
     {
         if (physical.ThreadId != 0)
         {
-            await KillAsync(physical.Server, physical.ThreadId, queryOnly: false, giveUp).ConfigureAwait(false);
+            // The session also ends from this side: when nothing runs on it (a reset whose answer something the code
+            // left running took), the server ends it at once, with no connection needed for a kill, which the budget
+            // may not have (every connection of it can be retiring like this one, each waiting for another to free).
+            using var stopEnding = new CancellationTokenSource();
+            var endedHere = physical.EndFromThisSideAsync(stopEnding.Token);
+            await KillAsync(physical.Server, physical.ThreadId, queryOnly: false, GiveUpOrEndedAsync(giveUp, endedHere)).ConfigureAwait(false);
+            await stopEnding.CancelAsync().ConfigureAwait(false);
         }
 
         await Task.WhenAny(pending, Task.Delay(_options.ResetTimeout)).ConfigureAwait(false);
@@ -959,6 +966,16 @@ internal sealed class ConnectionBroker : IAsyncDisposable
         }
 
         await CloseAndForgetAsync(physical).ConfigureAwait(false);
+    }
+
+    /// <summary>Completes when <paramref name="giveUp"/> does, or when the server closed the session (<paramref name="endedHere"/> true).</summary>
+    private static async Task GiveUpOrEndedAsync(Task giveUp, Task<bool> endedHere)
+    {
+        if (await Task.WhenAny(giveUp, endedHere).ConfigureAwait(false) == endedHere && !await endedHere.ConfigureAwait(false))
+        {
+            // The session cannot be watched from this side: only the statement's end or the caller's limit remains.
+            await Task.WhenAny(giveUp).ConfigureAwait(false);
+        }
     }
 
     /// <summary>

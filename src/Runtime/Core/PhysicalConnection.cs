@@ -1,5 +1,6 @@
 using System;
 using System.Globalization;
+using System.Net.Sockets;
 using System.Threading;
 using System.Threading.Tasks;
 using MySqlConnector;
@@ -47,6 +48,7 @@ internal sealed class PhysicalConnection : IAsyncDisposable
     private MySqlConnection? _expected;
     private MySqlConnection? _own;
     private CancellationTokenSource? _deadline;
+    private Socket? _socket;
 
     public PhysicalConnection(ServerPool server)
     {
@@ -272,6 +274,55 @@ internal sealed class PhysicalConnection : IAsyncDisposable
         return reset || replaced ? Recycled.Clean : Recycled.Dirty;
     }
 
+    /// <summary>
+    /// Ends a session that is being retired from this side, without another connection: stops sending on its socket, so
+    /// that the server reads the end of the stream after whatever runs on the session (at once when nothing does, the
+    /// moment a statement ends otherwise) and ends the session, and reads and drops what the server still sends until
+    /// then, so that a statement writing a result nobody reads is not held up. Whatever reads the session meanwhile (a
+    /// statement the code left running, a reset that lost its answer to it) fails; the session is never used again.
+    /// </summary>
+    /// <param name="cancellationToken">Stops waiting (the session is closed by the caller's own means then).</param>
+    /// <returns>
+    /// True once the server has closed its end (the session is gone from the server); false when the socket cannot be
+    /// reached (another version of MySqlConnector, or the driver closed it first) or waiting was cancelled.
+    /// </returns>
+    public async Task<bool> EndFromThisSideAsync(CancellationToken cancellationToken)
+    {
+        if (_socket is not { } socket)
+        {
+            return false;
+        }
+
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(16 * 1024);
+        try
+        {
+            socket.Shutdown(SocketShutdown.Send);
+            while (await socket.ReceiveAsync(buffer.AsMemory(), SocketFlags.None, cancellationToken).ConfigureAwait(false) != 0)
+            {
+            }
+
+            return true;
+        }
+        catch (SocketException exception) when (exception.SocketErrorCode is SocketError.ConnectionReset or SocketError.ConnectionAborted or SocketError.NotConnected)
+        {
+            // A reset from the server (it closed with bytes unread) or a connection already gone: its end is closed.
+            return true;
+        }
+        catch (SocketException)
+        {
+            // The network failed: what the server holds cannot be told from here.
+            return false;
+        }
+        catch (Exception exception) when (exception is ObjectDisposedException or OperationCanceledException or InvalidOperationException)
+        {
+            return false;
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
     /// <summary>Sends <c>KILL QUERY</c> or <c>KILL CONNECTION</c> for another session of the same server over this (idle) one.</summary>
     public async Task<bool> KillAsync(int threadId, bool queryOnly, TimeSpan timeout)
     {
@@ -469,6 +520,7 @@ internal sealed class PhysicalConnection : IAsyncDisposable
         }
 
         ThreadId = connection.ServerThread;
+        _socket = SocketProbe.SocketOf(connection);
     }
 
     /// <summary>The runtime's own connection object, new when the last one broke.</summary>

@@ -20,10 +20,10 @@ namespace TenantDbGuard.Core;
 /// </remarks>
 internal static class SocketProbe
 {
-    private static readonly Func<MySqlConnection, Socket?>? SocketOf = CreateAccessor();
+    private static readonly Func<MySqlConnection, Socket?>? SocketOfAccessor = CreateAccessor();
 
     /// <summary>Whether the probe can read sockets with this version of MySqlConnector.</summary>
-    public static bool IsAvailable => SocketOf is not null;
+    public static bool IsAvailable => SocketOfAccessor is not null;
 
     /// <summary>
     /// True when <paramref name="connection"/>'s socket is open with nothing to read; false when the server closed it,
@@ -31,7 +31,7 @@ internal static class SocketProbe
     /// </summary>
     public static bool IsQuiet(MySqlConnection connection)
     {
-        if (SocketOf?.Invoke(connection) is not { } socket)
+        if (SocketOf(connection) is not { } socket)
         {
             return false;
         }
@@ -46,6 +46,9 @@ internal static class SocketProbe
             return false;
         }
     }
+
+    /// <summary>The socket of <paramref name="connection"/>'s session; null when it has none or cannot be read.</summary>
+    public static Socket? SocketOf(MySqlConnection connection) => SocketOfAccessor?.Invoke(connection);
 
     /// <summary><c>connection.m_session?.m_socket</c>, compiled once; null when the driver keeps them elsewhere.</summary>
     private static Func<MySqlConnection, Socket?>? CreateAccessor()
