@@ -987,6 +987,51 @@ public sealed class TenantIsolationTests(MariaDbFixture fixture, ITestOutputHelp
         }
     }
 
+    [Fact]
+    [Trait("Guarantee", "5")]
+    public async Task A_busy_connection_is_killed_soon_even_while_leases_keep_every_other_connection_of_the_budget_busy()
+    {
+        await MySqlConnection.ClearAllPoolsAsync();
+        var before = await Server.CountConnectionsAsync();
+        await using var db = Server.CreateTenantDatabase(o =>
+        {
+            o.MaxConnections = 2;
+            o.AcquireTimeout = TimeSpan.FromSeconds(20);
+        });
+        Task<string?> orphan;
+        await using (var lease = await db.GetConnectionAsync(Key(0)))
+        {
+            orphan = lease.Connection.ExecuteScalarAsync<string>("SELECT CONCAT('stale under load ', SLEEP(8))");
+            await Task.Delay(100);
+        }
+
+        // Four callers take the budget's other connection in turn, without a pause: it is never idle for long.
+        var stopwatch = Stopwatch.StartNew();
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(4));
+        var callers = Enumerable.Range(0, 4).Select(c => Task.Run(async () =>
+        {
+            var leases = 0;
+            while (!stop.IsCancellationRequested)
+            {
+                var index = 1 + ((c + leases) % (Count - 1));
+                await using var lease = await db.GetConnectionAsync(Key(index));
+                Assert.Equal(Key(index), await ReadMarkerAsync(lease.Connection));
+                leases++;
+            }
+
+            return leases;
+        })).ToList();
+
+        await RuntimeTestExtensions.WaitUntilAsync(async () => await CountRunningAsync("stale under load") == 0, TimeSpan.FromSeconds(3), "the busy connection's statement is killed while the other connection serves");
+        output.WriteLine($"killed after {stopwatch.ElapsedMilliseconds} ms");
+        var served = await Task.WhenAll(callers);
+        output.WriteLine($"leases served meanwhile: {served.Sum()}");
+        Assert.All(served, count => Assert.True(count > 0));
+        await db.WaitUntilAllReturnedAsync();
+        Assert.InRange(await Server.CountConnectionsAsync(), 0, before + 2);
+        _ = await Record.ExceptionAsync(() => orphan);
+    }
+
     private async Task<long> CountRunningAsync(string marker)
     {
         await using var root = await Server.OpenConnectionAsync();

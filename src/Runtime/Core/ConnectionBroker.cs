@@ -74,6 +74,10 @@ internal sealed class ConnectionBroker : IAsyncDisposable
     private TaskCompletionSource<bool> _changed = NewSignal();
     private TaskCompletionSource<bool> _readSoon = NewSignal();
     private TaskCompletionSource<PhysicalConnection?>? _readerClaim;
+
+    // Kills waiting for a connection of their server to be sent over: the next one given back goes to them before any
+    // waiter (see Keep), or a busy connection would hold its slot for as long as leases keep the others busy.
+    private readonly List<(ServerPool Server, TaskCompletionSource<PhysicalConnection?> Claim)> _killClaims = new();
     private long _opensHeldUntil;
 
     // The last sign that the server itself is full (a refusal, or a reading that shrank the budget): what a caller that
@@ -614,6 +618,12 @@ internal sealed class ConnectionBroker : IAsyncDisposable
             _readSoon.TrySetResult(true);
             _readerClaim?.TrySetResult(null);
             _readerClaim = null;
+            foreach (var (_, claim) in _killClaims)
+            {
+                claim.TrySetResult(null);
+            }
+
+            _killClaims.Clear();
             foreach (var server in _servers.Values)
             {
                 var removed = server.RemoveIdle(static _ => true);
@@ -991,6 +1001,7 @@ internal sealed class ConnectionBroker : IAsyncDisposable
             PhysicalConnection? killer = null;
             var fresh = false;
             Task signal;
+            TaskCompletionSource<PhysicalConnection?>? claim = null;
             lock (_gate)
             {
                 if (_disposed)
@@ -1011,14 +1022,36 @@ internal sealed class ConnectionBroker : IAsyncDisposable
                 }
                 else
                 {
+                    claim = new TaskCompletionSource<PhysicalConnection?>(TaskCreationOptions.RunContinuationsAsynchronously);
+                    _killClaims.Add((server, claim));
                     signal = _changed.Task;
                 }
             }
 
-            if (killer is null && !fresh)
+            if (claim is not null)
             {
-                await Task.WhenAny(signal, abandon).ConfigureAwait(false);
-                continue;
+                // The next connection of this server given back comes here first; room in the budget is seen on a change.
+                await Task.WhenAny(claim.Task, signal, abandon).ConfigureAwait(false);
+                lock (_gate)
+                {
+                    if (!claim.Task.IsCompleted)
+                    {
+                        _killClaims.RemoveAll(entry => ReferenceEquals(entry.Claim, claim));
+                        continue;
+                    }
+                }
+
+                killer = await claim.Task.ConfigureAwait(false);
+                if (killer is null)
+                {
+                    return;
+                }
+
+                if (abandon.IsCompleted)
+                {
+                    Park(killer);
+                    return;
+                }
             }
 
             killer ??= new PhysicalConnection(server);
@@ -1092,7 +1125,14 @@ internal sealed class ConnectionBroker : IAsyncDisposable
         }
 
         physical.IdleSinceTicks = idleSince;
-        if (_readerClaim is { } claim && ReferenceEquals(physical.Server, _loadServer))
+        var kill = _killClaims.FindIndex(entry => ReferenceEquals(entry.Server, physical.Server));
+        if (kill >= 0)
+        {
+            var claimed = _killClaims[kill].Claim;
+            _killClaims.RemoveAt(kill);
+            claimed.TrySetResult(physical);
+        }
+        else if (_readerClaim is { } claim && ReferenceEquals(physical.Server, _loadServer))
         {
             _readerClaim = null;
             claim.TrySetResult(physical);
