@@ -1125,7 +1125,7 @@ internal sealed class ConnectionBroker : IAsyncDisposable
         }
 
         physical.IdleSinceTicks = idleSince;
-        var kill = _killClaims.FindIndex(entry => ReferenceEquals(entry.Server, physical.Server));
+        var kill = KillClaimOf(physical.Server);
         if (kill >= 0)
         {
             var claimed = _killClaims[kill].Claim;
@@ -1144,6 +1144,20 @@ internal sealed class ConnectionBroker : IAsyncDisposable
 
         Pulse();
         return true;
+    }
+
+    /// <summary>Under the lock: the first kill waiting for a connection of <paramref name="server"/>, or -1.</summary>
+    private int KillClaimOf(ServerPool server)
+    {
+        for (var i = 0; i < _killClaims.Count; i++)
+        {
+            if (ReferenceEquals(_killClaims[i].Server, server))
+            {
+                return i;
+            }
+        }
+
+        return -1;
     }
 
     /// <summary>
