@@ -2589,4 +2589,175 @@ public sealed class ConnectionLeakCodeFixStatementsTests
             }
         }
         """, ReleaseInFinally);
+
+    [Fact]
+    public Task A_release_removed_from_a_catch_the_new_catch_replaces_leaves_a_blank_line_after_the_brace() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            PooledConnection M(Pool pool, bool strict, bool verbose)
+            {
+                var conn = [|pool.GetConnection()|];
+                try
+                {
+                    conn.Execute("set names utf8mb4");
+                }
+                catch when (strict)
+                {
+                    if (verbose)
+                    {
+                        Log.Info("failed");
+                    }
+                    conn.Release();
+                    throw;
+                }
+
+                return conn;
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            PooledConnection M(Pool pool, bool strict, bool verbose)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    try
+                    {
+                        conn.Execute("set names utf8mb4");
+                    }
+                    catch when (strict)
+                    {
+                        if (verbose)
+                        {
+                            Log.Info("failed");
+                        }
+
+                        throw;
+                    }
+
+                    return conn;
+                }
+                catch
+                {
+                    conn.Release();
+                    throw;
+                }
+            }
+        }
+        """, DisposeOnFailure);
+
+    [Fact]
+    public Task An_if_that_only_released_before_an_else_if_holds_the_rest_of_the_chain_under_the_opposite_condition() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            static bool Audited(string what)
+            {
+                Log.Info(what);
+                return true;
+            }
+
+            int M(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                var rows = conn.Execute("update a set b = 1");
+                if (Audited("released"))
+                {
+                    conn.Release();
+                }
+                else if (rows > 10)
+                {
+                    Log.Info("many");
+                }
+
+                return rows;
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            static bool Audited(string what)
+            {
+                Log.Info(what);
+                return true;
+            }
+
+            int M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    var rows = conn.Execute("update a set b = 1");
+                    if (!Audited("released"))
+                    {
+                        if (rows > 10)
+                        {
+                            Log.Info("many");
+                        }
+                    }
+
+                    return rows;
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """, ReleaseInFinally);
+
+    [Fact]
+    public Task A_lock_that_only_released_stays_as_it_still_waits_for_its_gate() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            readonly object gate = new();
+
+            int M(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                var rows = conn.Execute("update a set b = 1");
+                lock (gate)
+                {
+                    conn.Release();
+                }
+
+                return rows;
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            readonly object gate = new();
+
+            int M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    var rows = conn.Execute("update a set b = 1");
+                    lock (gate)
+                    {
+                    }
+
+                    return rows;
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """, ReleaseInFinally);
 }
