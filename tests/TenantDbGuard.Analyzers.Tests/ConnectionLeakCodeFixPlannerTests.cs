@@ -574,7 +574,7 @@ public sealed class ConnectionLeakCodeFixPlannerTests
         """, DisposeOnFailure);
 
     [Fact]
-    public Task A_returned_connection_a_filtered_catch_releases_is_released_on_any_failure_and_the_filter_still_runs() => Verify.VerifyCodeFixAsync("""
+    public Task A_returned_connection_a_filtered_catch_releases_is_released_on_any_failure_and_the_catch_left_only_rethrowing_goes() => Verify.VerifyCodeFixAsync("""
         using System;
         using Prelude;
 
@@ -607,14 +607,7 @@ public sealed class ConnectionLeakCodeFixPlannerTests
                 var conn = pool.GetConnection();
                 try
                 {
-                    try
-                    {
-                        conn.Execute("set names utf8mb4");
-                    }
-                    catch when (strict)
-                    {
-                        throw;
-                    }
+                    conn.Execute("set names utf8mb4");
 
                     return conn;
                 }

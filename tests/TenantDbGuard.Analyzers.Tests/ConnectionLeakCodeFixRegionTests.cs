@@ -993,7 +993,7 @@ public sealed class ConnectionLeakCodeFixRegionTests
         """, ReleaseInFinally);
 
     [Fact]
-    public Task An_if_whose_condition_does_work_stays_when_its_release_moves_out() => Verify.VerifyCodeFixAsync("""
+    public Task An_if_whose_condition_does_work_leaves_the_call_when_its_release_moves_out() => Verify.VerifyCodeFixAsync("""
         using Prelude;
 
         class C
@@ -1033,9 +1033,7 @@ public sealed class ConnectionLeakCodeFixRegionTests
                 try
                 {
                     var rows = conn.Execute("update a set b = 1");
-                    if (Audited("released"))
-                    {
-                    }
+                    Audited("released");
 
                     return rows;
                 }

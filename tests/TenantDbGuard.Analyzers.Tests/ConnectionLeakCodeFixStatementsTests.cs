@@ -1269,7 +1269,7 @@ public sealed class ConnectionLeakCodeFixStatementsTests
         """, ReleaseInFinally);
 
     [Fact]
-    public Task A_release_that_is_the_body_of_an_if_with_an_else_leaves_an_empty_block() => Verify.VerifyCodeFixAsync("""
+    public Task A_release_that_is_the_body_of_an_if_with_an_else_leaves_the_else_under_the_opposite_condition() => Verify.VerifyCodeFixAsync("""
         using Prelude;
 
         class C
@@ -1297,10 +1297,7 @@ public sealed class ConnectionLeakCodeFixStatementsTests
                 try
                 {
                     var rows = conn.Execute("update a set b = 1");
-                    if (!keep)
-                    {
-                    }
-                    else
+                    if (keep)
                         Log.Info("kept");
 
                     return rows;
@@ -1360,7 +1357,7 @@ public sealed class ConnectionLeakCodeFixStatementsTests
     [InlineData("attempts-- > 0")]
     [InlineData("++attempts > 1")]
     [InlineData("--attempts > 1")]
-    public Task An_if_whose_condition_counts_stays_when_its_release_moves_out(string condition) => Verify.VerifyCodeFixAsync($$"""
+    public Task An_if_whose_condition_counts_leaves_its_condition_when_its_release_moves_out(string condition) => Verify.VerifyCodeFixAsync($$"""
         using Prelude;
 
         class C
@@ -1392,9 +1389,7 @@ public sealed class ConnectionLeakCodeFixStatementsTests
                 try
                 {
                     var rows = conn.Execute("update a set b = 1");
-                    if ({{condition}})
-                    {
-                    }
+                    _ = {{condition}};
 
                     return rows + attempts;
                 }
@@ -1893,7 +1888,7 @@ public sealed class ConnectionLeakCodeFixStatementsTests
         """, ReleaseInFinally);
 
     [Fact]
-    public Task An_if_without_braces_whose_condition_runs_code_stays_when_its_release_moves_out() => Verify.VerifyCodeFixAsync("""
+    public Task An_if_without_braces_whose_condition_runs_code_leaves_its_condition_when_its_release_moves_out() => Verify.VerifyCodeFixAsync("""
         using Prelude;
 
         class C
@@ -1919,9 +1914,7 @@ public sealed class ConnectionLeakCodeFixStatementsTests
                 try
                 {
                     var rows = conn.Execute("update a set b = 1");
-                    if (conn.Execute("select 1") > 0)
-                    {
-                    }
+                    _ = conn.Execute("select 1") > 0;
 
                     return rows;
                 }
@@ -1984,6 +1977,779 @@ public sealed class ConnectionLeakCodeFixStatementsTests
                         {
                             Log.Info("audited");
                         }
+
+                    return rows;
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """, ReleaseInFinally);
+
+    // ---------------------------------------------------------------- what a removed release leaves empty goes
+
+    [Fact]
+    public Task An_else_if_in_the_middle_of_a_chain_that_only_released_gives_its_else_the_opposite_condition() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                var rows = conn.Execute("update a set b = 1");
+                if (rows > 10)
+                {
+                    Log.Info("many");
+                }
+                else if (rows == 0)
+                {
+                    conn.Release();
+                }
+                else
+                {
+                    Log.Info("some");
+                }
+
+                return rows;
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    var rows = conn.Execute("update a set b = 1");
+                    if (rows > 10)
+                    {
+                        Log.Info("many");
+                    }
+                    else if (rows != 0)
+                    {
+                        Log.Info("some");
+                    }
+
+                    return rows;
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """, ReleaseInFinally);
+
+    [Fact]
+    public Task An_if_with_an_else_that_only_released_becomes_the_else_under_the_opposite_condition() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, bool keep, string? tenant)
+            {
+                var conn = [|pool.GetConnection()|];
+                var rows = conn.Execute("update a set b = 1");
+                if (tenant is null || rows > 3)
+                {
+                    conn.Release();
+                }
+                else
+                {
+                    Log.Info("kept");
+                }
+
+                return rows;
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, bool keep, string? tenant)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    var rows = conn.Execute("update a set b = 1");
+                    if (!(tenant is null || rows > 3))
+                    {
+                        Log.Info("kept");
+                    }
+
+                    return rows;
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """, ReleaseInFinally);
+
+    [Fact]
+    public Task An_else_if_at_the_end_whose_condition_does_work_keeps_the_work_in_the_else() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            static bool Audited(string what)
+            {
+                Log.Info(what);
+                return true;
+            }
+
+            int M(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                var rows = conn.Execute("update a set b = 1");
+                if (rows > 10)
+                {
+                    Log.Info("many");
+                }
+                else if (Audited("released"))
+                {
+                    conn.Release();
+                }
+
+                return rows;
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            static bool Audited(string what)
+            {
+                Log.Info(what);
+                return true;
+            }
+
+            int M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    var rows = conn.Execute("update a set b = 1");
+                    if (rows > 10)
+                    {
+                        Log.Info("many");
+                    }
+                    else
+                    {
+                        Audited("released");
+                    }
+
+                    return rows;
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """, ReleaseInFinally);
+
+    [Fact]
+    public Task An_if_whose_condition_declares_a_variable_stays_empty() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            static bool TryCount(string what, out int count)
+            {
+                count = what.Length;
+                return count > 0;
+            }
+
+            int M(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                var rows = conn.Execute("update a set b = 1");
+                if (TryCount("released", out var count))
+                {
+                    conn.Release();
+                }
+
+                return rows;
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            static bool TryCount(string what, out int count)
+            {
+                count = what.Length;
+                return count > 0;
+            }
+
+            int M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    var rows = conn.Execute("update a set b = 1");
+                    if (TryCount("released", out var count))
+                    {
+                    }
+
+                    return rows;
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """, ReleaseInFinally);
+
+    [Fact]
+    public Task A_block_that_only_released_goes_and_the_next_statement_keeps_a_blank_line_after_the_brace_before_it() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, bool quick)
+            {
+                var conn = [|pool.GetConnection()|];
+                var rows = conn.Execute("update a set b = 1");
+                if (quick)
+                {
+                    rows++;
+                }
+                {
+                    conn.Release();
+                }
+
+                return rows;
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, bool quick)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    var rows = conn.Execute("update a set b = 1");
+                    if (quick)
+                    {
+                        rows++;
+                    }
+
+                    return rows;
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """, ReleaseInFinally);
+
+    [Fact]
+    public Task A_release_right_after_a_closing_brace_leaves_a_blank_line_after_the_brace() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, bool quick)
+            {
+                var conn = [|pool.GetConnection()|];
+                var rows = conn.Execute("update a set b = 1");
+                if (quick)
+                {
+                    rows++;
+                }
+                conn.Release();
+
+                return rows;
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, bool quick)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    var rows = conn.Execute("update a set b = 1");
+                    if (quick)
+                    {
+                        rows++;
+                    }
+
+                    return rows;
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """, ReleaseInFinally);
+
+    [Fact]
+    public Task A_release_removed_from_an_existing_try_after_a_closing_brace_leaves_a_blank_line_after_the_brace() => Verify.VerifyCodeFixAsync("""
+        using System;
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, bool quick)
+            {
+                var conn = [|pool.GetConnection()|];
+                try
+                {
+                    var rows = conn.Execute("update a set b = 1");
+                    if (quick)
+                    {
+                        rows++;
+                    }
+
+                    conn.Release();
+                    return rows;
+                }
+                catch (InvalidOperationException)
+                {
+                    Log.Info("failed");
+                    return -1;
+                }
+            }
+        }
+        """, """
+        using System;
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, bool quick)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    var rows = conn.Execute("update a set b = 1");
+                    if (quick)
+                    {
+                        rows++;
+                    }
+
+                    return rows;
+                }
+                catch (InvalidOperationException)
+                {
+                    Log.Info("failed");
+                    return -1;
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """, ReleaseInFinally);
+
+    // ---------------------------------------------------------------- a catch left with only 'throw;'
+
+    [Fact]
+    public Task A_filtered_catch_that_only_released_and_rethrew_goes_when_its_filter_only_reads() => Verify.VerifyCodeFixAsync("""
+        using System;
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                try
+                {
+                    var rows = conn.Execute("update a set b = 1");
+                    conn.Release();
+                    return rows;
+                }
+                catch (InvalidOperationException e) when (e.Message.Length > 0)
+                {
+                    conn.Release();
+                    throw;
+                }
+            }
+        }
+        """, """
+        using System;
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    var rows = conn.Execute("update a set b = 1");
+                    return rows;
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """, ReleaseInFinally);
+
+    [Fact]
+    public Task A_filtered_catch_whose_filter_does_work_stays_with_its_rethrow() => Verify.VerifyCodeFixAsync("""
+        using System;
+        using Prelude;
+
+        class C
+        {
+            static bool Logged(Exception e)
+            {
+                Log.Info(e.Message);
+                return true;
+            }
+
+            int M(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                try
+                {
+                    var rows = conn.Execute("update a set b = 1");
+                    conn.Release();
+                    return rows;
+                }
+                catch (InvalidOperationException e) when (Logged(e))
+                {
+                    conn.Release();
+                    throw;
+                }
+            }
+        }
+        """, """
+        using System;
+        using Prelude;
+
+        class C
+        {
+            static bool Logged(Exception e)
+            {
+                Log.Info(e.Message);
+                return true;
+            }
+
+            int M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    var rows = conn.Execute("update a set b = 1");
+                    return rows;
+                }
+                catch (InvalidOperationException e) when (Logged(e))
+                {
+                    throw;
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """, ReleaseInFinally);
+
+    [Theory]
+    [InlineData("catch (Exception)")]
+    [InlineData("catch")]
+    [InlineData("catch (SystemException)")]
+    public Task A_catch_that_only_released_and_rethrew_stays_when_a_later_catch_would_take_its_exceptions(string later) => Verify.VerifyCodeFixAsync($$"""
+        using System;
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                try
+                {
+                    var rows = conn.Execute("update a set b = 1");
+                    conn.Release();
+                    return rows;
+                }
+                catch (InvalidOperationException)
+                {
+                    conn.Release();
+                    throw;
+                }
+                {{later}}
+                {
+                    Log.Info("failed");
+                    return -1;
+                }
+            }
+        }
+        """, $$"""
+        using System;
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    var rows = conn.Execute("update a set b = 1");
+                    return rows;
+                }
+                catch (InvalidOperationException)
+                {
+                    throw;
+                }
+                {{later}}
+                {
+                    Log.Info("failed");
+                    return -1;
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """, ReleaseInFinally);
+
+    [Fact]
+    public Task A_catch_that_only_released_and_rethrew_goes_when_no_later_catch_takes_its_exceptions() => Verify.VerifyCodeFixAsync("""
+        using System;
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                try
+                {
+                    var rows = conn.Execute("update a set b = 1");
+                    conn.Release();
+                    return rows;
+                }
+                catch (InvalidOperationException)
+                {
+                    conn.Release();
+                    throw;
+                }
+                catch (FormatException)
+                {
+                    Log.Info("failed");
+                    return -1;
+                }
+            }
+        }
+        """, """
+        using System;
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    var rows = conn.Execute("update a set b = 1");
+                    return rows;
+                }
+                catch (FormatException)
+                {
+                    Log.Info("failed");
+                    return -1;
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """, ReleaseInFinally);
+
+    [Fact]
+    public Task A_release_removed_from_a_catch_the_new_catch_replaces_leaves_a_blank_line_after_the_brace() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            PooledConnection M(Pool pool, bool strict, bool verbose)
+            {
+                var conn = [|pool.GetConnection()|];
+                try
+                {
+                    conn.Execute("set names utf8mb4");
+                }
+                catch when (strict)
+                {
+                    if (verbose)
+                    {
+                        Log.Info("failed");
+                    }
+                    conn.Release();
+                    throw;
+                }
+
+                return conn;
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            PooledConnection M(Pool pool, bool strict, bool verbose)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    try
+                    {
+                        conn.Execute("set names utf8mb4");
+                    }
+                    catch when (strict)
+                    {
+                        if (verbose)
+                        {
+                            Log.Info("failed");
+                        }
+
+                        throw;
+                    }
+
+                    return conn;
+                }
+                catch
+                {
+                    conn.Release();
+                    throw;
+                }
+            }
+        }
+        """, DisposeOnFailure);
+
+    [Fact]
+    public Task An_if_that_only_released_before_an_else_if_holds_the_rest_of_the_chain_under_the_opposite_condition() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            static bool Audited(string what)
+            {
+                Log.Info(what);
+                return true;
+            }
+
+            int M(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                var rows = conn.Execute("update a set b = 1");
+                if (Audited("released"))
+                {
+                    conn.Release();
+                }
+                else if (rows > 10)
+                {
+                    Log.Info("many");
+                }
+
+                return rows;
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            static bool Audited(string what)
+            {
+                Log.Info(what);
+                return true;
+            }
+
+            int M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    var rows = conn.Execute("update a set b = 1");
+                    if (!Audited("released"))
+                    {
+                        if (rows > 10)
+                        {
+                            Log.Info("many");
+                        }
+                    }
+
+                    return rows;
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """, ReleaseInFinally);
+
+    [Fact]
+    public Task A_lock_that_only_released_stays_as_it_still_waits_for_its_gate() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            readonly object gate = new();
+
+            int M(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                var rows = conn.Execute("update a set b = 1");
+                lock (gate)
+                {
+                    conn.Release();
+                }
+
+                return rows;
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            readonly object gate = new();
+
+            int M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    var rows = conn.Execute("update a set b = 1");
+                    lock (gate)
+                    {
+                    }
 
                     return rows;
                 }

@@ -85,7 +85,7 @@ internal static class DisposeOnFailureFix
                     .OfType<StatementSyntax>()
                     .Where(e => e.Ancestors().Any(a => a is CatchClauseSyntax) && releases.Any(r => r.IsEquivalentTo(e)))
                     .ToList();
-                if (Statements.RemoveReleases(rewritten, catchReleases) is { } kept)
+                if (Statements.RemoveReleases(rewritten, catchReleases, model: model) is { } kept)
                 {
                     // A try whose only catch did nothing but release and rethrow is left with no handler: its statements stay.
                     body.AddRange(Statements.WithoutBareTry(kept));

@@ -113,7 +113,7 @@ internal static class ReleaseInFinallyFix
             if (statements.Count == 1 && statements[0] is TryStatementSyntax existing)
             {
                 // Reuse the try that is already there.
-                var cleaned = Statements.RemoveReleases(existing, releases, release)!;
+                var cleaned = Statements.RemoveReleases(existing, releases, release, model)!;
                 var finallyBlock = cleaned.Finally is { } finallyClause ? finallyClause.Block.AddStatements(release) : Block(release);
                 tryStatement = cleaned.WithFinally(FinallyClause(finallyBlock));
                 replaced = 1;
@@ -123,7 +123,7 @@ internal static class ReleaseInFinallyFix
                 var body = Statements.Kept(statements.Select(statement =>
                 {
                     var mapped = statement is LocalDeclarationStatementSyntax declaration && hoisted.ContainsKey(declaration) ? Statements.AssignInstead(declaration) : statement;
-                    return (statement, Statements.RemoveReleases(mapped, releases, release));
+                    return (statement, Statements.RemoveReleases(mapped, releases, release, model));
                 }).SelectMany(pair => pair.Item2 is { } kept
                     ? Statements.WithoutBareTry(kept).Select(s => (pair.statement, (StatementSyntax?)s))
                     : new[] { pair }));
@@ -165,7 +165,7 @@ internal static class ReleaseInFinallyFix
             {
                 if (tracked.GetCurrentNode(later) is { } current)
                 {
-                    tracked = tracked.RemoveNode(current, SyntaxRemoveOptions.KeepNoTrivia)!;
+                    tracked = Statements.Remove(tracked, current, keepComments: false);
                 }
             }
 
@@ -222,7 +222,7 @@ internal static class ReleaseInFinallyFix
         fixes.Add(LeakFix.ReleaseInFinally(root =>
         {
             var currentUnit = (CompilationUnitSyntax)root;
-            var body = statements.Select(s => Statements.RemoveReleases(s, releases, release)).Where(s => s is not null).SelectMany(s => Statements.WithoutBareTry(s!)).ToList();
+            var body = statements.Select(s => Statements.RemoveReleases(s, releases, release, model)).Where(s => s is not null).SelectMany(s => Statements.WithoutBareTry(s!)).ToList();
             var tryStatement = TryStatement(Statements.MovedInto(body, statements), default, FinallyClause(Block(release)))
                 .WithLeadingTrivia(SyntaxTriviaList.Empty)
                 .WithTrailingTrivia(Statements.LineEnds(statements[statements.Count - 1].GetTrailingTrivia()))

@@ -13,6 +13,9 @@ internal static class Statements
 {
     private static readonly SyntaxAnnotation UnwrapMarker = new("TenantDbGuard.Unwrap");
 
+    /// <summary>A block a removed release left empty (see <see cref="Collapse"/>).</summary>
+    private static readonly SyntaxAnnotation EmptiedMarker = new("TenantDbGuard.Emptied");
+
     private static readonly SymbolDisplayFormat DeclaredTypeFormat = SymbolDisplayFormat.MinimallyQualifiedFormat
         .AddMiscellaneousOptions(SymbolDisplayMiscellaneousOptions.IncludeNullableReferenceTypeModifier);
 
@@ -378,7 +381,7 @@ internal static class Statements
     /// which names are in scope or when a <c>using</c> declaration ends).
     /// </summary>
     /// <returns>The node without them, or <c>null</c> when the node itself was one of them.</returns>
-    public static TNode? RemoveReleases<TNode>(TNode node, IReadOnlyCollection<StatementSyntax> releases, StatementSyntax? moved = null)
+    public static TNode? RemoveReleases<TNode>(TNode node, IReadOnlyCollection<StatementSyntax> releases, StatementSyntax? moved = null, SemanticModel? model = null)
         where TNode : SyntaxNode
     {
         var units = releases
@@ -396,7 +399,8 @@ internal static class Statements
         }
 
         var unwrapped = new List<TryStatementSyntax>();
-        var removable = units.Select(unit => EmptiedHandler(unit, node, unwrapped) ?? unit).ToList();
+        var types = new CatchTypes(model, releases.Where(r => r.SyntaxTree == model?.SyntaxTree).Select(r => r.SpanStart).DefaultIfEmpty(-1).First());
+        var removable = units.Select(unit => EmptiedHandler(unit, node, unwrapped, types) ?? unit).ToList();
 
         // Drop the statement with its line; keep a comment or directive that stood above it, unless the
         // statement moves (with its comment) into the finally.
@@ -405,15 +409,9 @@ internal static class Statements
         {
             var moves = moved is not null && HasCommentsOrDirectives(moved.GetLeadingTrivia())
                 && unit.DescendantNodesAndSelf().OfType<StatementSyntax>().Any(n => n.IsEquivalentTo(moved, topLevel: false));
-            var options = !moves && HasCommentsOrDirectives(unit.GetLeadingTrivia())
-                ? SyntaxRemoveOptions.KeepLeadingTrivia | SyntaxRemoveOptions.KeepDirectives
-                : SyntaxRemoveOptions.KeepNoTrivia;
             if (result.GetCurrentNode(unit) is { } current)
             {
-                // A statement that is the body of an if, a loop or a label cannot go: an empty block takes its place.
-                result = current is StatementSyntax { Parent: not (BlockSyntax or SwitchSectionSyntax or GlobalStatementSyntax) } embedded
-                    ? result.ReplaceNode(current, Block().WithTriviaFrom(embedded))
-                    : result.RemoveNode(current, options)!;
+                result = Remove(result, current, keepComments: !moves && HasCommentsOrDirectives(unit.GetLeadingTrivia()));
             }
         }
 
@@ -425,7 +423,148 @@ internal static class Statements
             }
         }
 
+        if (result is StatementSyntax statement && typeof(TNode).IsAssignableFrom(typeof(ExpressionStatementSyntax))
+            && result.GetAnnotatedNodes(EmptiedMarker).OfType<BlockSyntax>().FirstOrDefault(b => b == result || b.Parent == result) is { } emptied)
+        {
+            // The statement itself is left with nothing to do (a block, an if): settle it as it would be in its block.
+            var holder = Block(statement);
+            holder = Collapse(holder, holder.GetAnnotatedNodes(EmptiedMarker).OfType<BlockSyntax>().First(b => b.IsEquivalentTo(emptied) && (b.Parent == holder || b.Parent?.Parent == holder)));
+            return holder.Statements.Count == 0 ? null : (TNode)(SyntaxNode)holder.Statements[0];
+        }
+
         return result;
+    }
+
+    /// <summary>
+    /// Removes a statement (or a clause) from <paramref name="root"/>, and then what that leaves with nothing to do
+    /// (see <see cref="Collapse"/>). A statement of a block or switch section goes with its line, as <see cref="Kept"/>
+    /// says; one that is the body of an <c>if</c>, a loop or a label cannot go, and an empty block takes its place.
+    /// With <paramref name="keepComments"/>, a comment or directive above it stays, above what follows.
+    /// </summary>
+    public static TRoot Remove<TRoot>(TRoot root, SyntaxNode node, bool keepComments)
+        where TRoot : SyntaxNode
+    {
+        var emptied = new SyntaxAnnotation();
+        var marks = new[] { emptied, EmptiedMarker };
+        switch (node)
+        {
+            case StatementSyntax { Parent: BlockSyntax block } statement:
+            {
+                var list = Kept(block.Statements.Select(s => (s, s == statement ? null : s)), keepComments, out var left);
+                var closeBrace = block.CloseBraceToken.WithLeadingTrivia(left.AddRange(block.CloseBraceToken.LeadingTrivia));
+                root = root.ReplaceNode(block, block.WithStatements(List(list)).WithCloseBraceToken(closeBrace).WithAdditionalAnnotations(marks));
+                break;
+            }
+
+            case StatementSyntax { Parent: SwitchSectionSyntax section } statement:
+            {
+                var list = Kept(section.Statements.Select(s => (s, s == statement ? null : s)), keepComments, out var left);
+                if (left.Count > 0)
+                {
+                    return root.RemoveNode(node, SyntaxRemoveOptions.KeepLeadingTrivia | SyntaxRemoveOptions.KeepDirectives)!;
+                }
+
+                return root.ReplaceNode(section, section.WithStatements(List(list)));
+            }
+
+            case StatementSyntax { Parent: not GlobalStatementSyntax } embedded:
+                root = root.ReplaceNode(embedded, Block().WithTriviaFrom(embedded).WithAdditionalAnnotations(marks));
+                break;
+            default:
+                return root.RemoveNode(node, keepComments ? SyntaxRemoveOptions.KeepLeadingTrivia | SyntaxRemoveOptions.KeepDirectives : SyntaxRemoveOptions.KeepNoTrivia)!;
+        }
+
+        return root.GetAnnotatedNodes(emptied).FirstOrDefault() is BlockSyntax block1 ? Collapse(root, block1) : root;
+    }
+
+    /// <summary>
+    /// A block a removal left empty, with what holds it: a block of its own goes; an <c>if</c> with nothing to do goes
+    /// when its condition only reads, becomes its condition as a statement when that does work (<c>Audited();</c>,
+    /// <c>_ = n++ &gt; 0;</c>), and stays when the condition declares a variable (its scope would change); an <c>if</c>
+    /// with an <c>else</c> becomes the <c>else</c> under the opposite condition (which still runs once); an empty
+    /// <c>else</c> goes. Anything else (a loop, a <c>lock</c>, a <c>using</c>, a <c>catch</c>) stays: it does
+    /// something even with an empty body. A block with a comment or directive inside stays.
+    /// </summary>
+    private static TRoot Collapse<TRoot>(TRoot root, BlockSyntax empty)
+        where TRoot : SyntaxNode
+    {
+        if (empty.Statements.Count > 0 || HasCommentsOrDirectives(TriviaList(empty.DescendantTrivia())) || empty.Parent is null
+            || (empty.Parent is IfStatementSyntax or ElseClauseSyntax && empty.Parent.Parent is null))
+        {
+            // What holds it is the node being rewritten: RemoveReleases settles it.
+            return root;
+        }
+
+        switch (empty.Parent)
+        {
+            case BlockSyntax or SwitchSectionSyntax:
+                return Remove(root, empty, keepComments: HasCommentsOrDirectives(empty.GetLeadingTrivia()));
+            case ElseClauseSyntax elseClause:
+                return root.RemoveNode(elseClause, SyntaxRemoveOptions.KeepNoTrivia)!;
+            case IfStatementSyntax ifStatement when ifStatement.Statement == empty:
+                if (Declares(ifStatement.Condition))
+                {
+                    return root;
+                }
+
+                if (ifStatement.Else is { } otherwise)
+                {
+                    var body = otherwise.Statement is IfStatementSyntax elseIf ? Block(elseIf.WithoutTrivia()) : otherwise.Statement.WithoutTrivia();
+                    var opposite = ifStatement.WithCondition(Negated(ifStatement.Condition)).WithStatement(body).WithElse(null)
+                        .WithTriviaFrom(ifStatement).WithAdditionalAnnotations(Formatter.Annotation);
+                    return root.ReplaceNode(ifStatement, opposite);
+                }
+
+                if (IsPure(ifStatement.Condition))
+                {
+                    return Remove(root, ifStatement, keepComments: HasCommentsOrDirectives(ifStatement.GetLeadingTrivia()));
+                }
+
+                StatementSyntax evaluated = ExpressionStatement(IsStatementExpression(ifStatement.Condition)
+                    ? ifStatement.Condition.WithoutTrivia()
+                    : AssignmentExpression(SyntaxKind.SimpleAssignmentExpression, IdentifierName("_"), ifStatement.Condition.WithoutTrivia()));
+                evaluated = ifStatement.Parent is BlockSyntax or SwitchSectionSyntax ? evaluated : Block(evaluated);
+                return root.ReplaceNode(ifStatement, evaluated.WithTriviaFrom(ifStatement).WithAdditionalAnnotations(Formatter.Annotation));
+            default:
+                return root;
+        }
+    }
+
+    /// <summary>Does the expression declare a variable (<c>out var x</c>, <c>is T t</c>)?</summary>
+    private static bool Declares(ExpressionSyntax expression) =>
+        expression.DescendantNodesAndSelf(n => !FunctionContext.IsFunction(n) || n == expression)
+            .Any(n => n is DeclarationExpressionSyntax or SingleVariableDesignationSyntax);
+
+    private static bool IsStatementExpression(ExpressionSyntax expression) =>
+        expression is InvocationExpressionSyntax or AwaitExpressionSyntax or AssignmentExpressionSyntax or BaseObjectCreationExpressionSyntax
+            or PrefixUnaryExpressionSyntax { RawKind: (int)SyntaxKind.PreIncrementExpression or (int)SyntaxKind.PreDecrementExpression }
+            or PostfixUnaryExpressionSyntax { RawKind: (int)SyntaxKind.PostIncrementExpression or (int)SyntaxKind.PostDecrementExpression };
+
+    /// <summary>
+    /// The opposite condition, evaluated as the condition was: <c>!x</c> becomes <c>x</c>, <c>==</c> and <c>!=</c> swap,
+    /// <c>is null</c> becomes <c>is not null</c>; anything else gets a <c>!</c> (in parentheses where it needs them). A
+    /// comparison (<c>&lt;</c>, <c>&gt;=</c>) is not turned around: with a NaN both are false.
+    /// </summary>
+    public static ExpressionSyntax Negated(ExpressionSyntax condition)
+    {
+        var bare = condition.WithoutTrivia();
+        switch (bare)
+        {
+            case PrefixUnaryExpressionSyntax { RawKind: (int)SyntaxKind.LogicalNotExpression } not:
+                return not.Operand is ParenthesizedExpressionSyntax inner ? inner.Expression : not.Operand;
+            case BinaryExpressionSyntax { RawKind: (int)SyntaxKind.EqualsExpression } equals:
+                return BinaryExpression(SyntaxKind.NotEqualsExpression, equals.Left, Token(equals.OperatorToken.LeadingTrivia, SyntaxKind.ExclamationEqualsToken, equals.OperatorToken.TrailingTrivia), equals.Right);
+            case BinaryExpressionSyntax { RawKind: (int)SyntaxKind.NotEqualsExpression } notEquals:
+                return BinaryExpression(SyntaxKind.EqualsExpression, notEquals.Left, Token(notEquals.OperatorToken.LeadingTrivia, SyntaxKind.EqualsEqualsToken, notEquals.OperatorToken.TrailingTrivia), notEquals.Right);
+            case IsPatternExpressionSyntax { Pattern: UnaryPatternSyntax { RawKind: (int)SyntaxKind.NotPattern } notPattern } isNot:
+                return isNot.WithPattern(notPattern.Pattern is ParenthesizedPatternSyntax parenthesized ? parenthesized.Pattern : notPattern.Pattern);
+            case IsPatternExpressionSyntax { Pattern: ConstantPatternSyntax or TypePatternSyntax } isPattern:
+                return isPattern.WithPattern(UnaryPattern(Token(SyntaxKind.NotKeyword).WithTrailingTrivia(Space), isPattern.Pattern));
+            case IdentifierNameSyntax or MemberAccessExpressionSyntax or InvocationExpressionSyntax or ElementAccessExpressionSyntax or ParenthesizedExpressionSyntax or LiteralExpressionSyntax:
+                return PrefixUnaryExpression(SyntaxKind.LogicalNotExpression, bare);
+            default:
+                return PrefixUnaryExpression(SyntaxKind.LogicalNotExpression, ParenthesizedExpression(bare));
+        }
     }
 
     /// <summary>
@@ -482,15 +621,19 @@ internal static class Statements
     /// then only rethrows (<c>throw;</c>), or a <c>finally</c> with nothing else in it. Its try is unwrapped when that
     /// leaves it with no handler and its block's locals clash with nothing.
     /// </summary>
-    private static SyntaxNode? EmptiedHandler(SyntaxNode unit, SyntaxNode node, List<TryStatementSyntax> unwrapped)
+    private static SyntaxNode? EmptiedHandler(SyntaxNode unit, SyntaxNode node, List<TryStatementSyntax> unwrapped, CatchTypes types)
     {
         TryStatementSyntax tryStatement;
         SyntaxNode clause;
         int othersLeft;
-        if (unit.Parent is BlockSyntax { Statements.Count: 2, Parent: CatchClauseSyntax { Filter: null, Parent: TryStatementSyntax catchTry } catchClause } catchBlock
+        if (unit.Parent is BlockSyntax { Statements.Count: 2, Parent: CatchClauseSyntax { Parent: TryStatementSyntax catchTry } catchClause } catchBlock
             && catchBlock.Statements[0] == unit
-            && catchBlock.Statements[1] is ThrowStatementSyntax { Expression: null })
+            && catchBlock.Statements[1] is ThrowStatementSyntax { Expression: null }
+            && (catchClause.Filter is null || IsPure(catchClause.Filter.FilterExpression))
+            && !catchTry.Catches.SkipWhile(c => c != catchClause).Skip(1).Any(later => types.Overlap(catchClause, later)))
         {
+            // A catch that only rethrows is dead unless its filter does work, or it keeps what it catches from a later
+            // catch that would take it (one of a base type, a derived one, or any type it cannot tell).
             (tryStatement, clause, othersLeft) = (catchTry, catchClause, catchTry.Catches.Count - 1 + (catchTry.Finally is null ? 0 : 1));
         }
         else if (unit.Parent is BlockSyntax { Statements.Count: 1, Parent: FinallyClauseSyntax { Parent: TryStatementSyntax finallyTry } finallyClause })
@@ -544,31 +687,37 @@ internal static class Statements
 
     /// <summary>
     /// The statements that stay, in order, when some are removed: one that sat right under a removed statement
-    /// loses the blank line above it, so that the removal leaves no gap. Directives above a removed statement (an
-    /// <c>#if ... #endif</c> group that ends there) stay in their place, above the next statement that stays.
+    /// loses the blank line above it, so that the removal leaves no gap; one that now follows a closing brace starts
+    /// after a blank line, as hand-written code does (StyleCop's SA1513, an error where warnings are). Directives above
+    /// a removed statement (an <c>#if ... #endif</c> group that ends there) stay in their place, above the next
+    /// statement that stays.
     /// </summary>
-    public static List<StatementSyntax> Kept(IEnumerable<(StatementSyntax Original, StatementSyntax? Kept)> statements)
+    public static List<StatementSyntax> Kept(IEnumerable<(StatementSyntax Original, StatementSyntax? Kept)> statements) => Kept(statements, keepComments: false, out _);
+
+    /// <summary>
+    /// <see cref="Kept(IEnumerable{ValueTuple{StatementSyntax, StatementSyntax}})"/>; with <paramref name="keepComments"/>,
+    /// the comments above a removed statement stay too. What stood above removed statements at the end, with nothing
+    /// after them to take it, is <paramref name="left"/>.
+    /// </summary>
+    public static List<StatementSyntax> Kept(IEnumerable<(StatementSyntax Original, StatementSyntax? Kept)> statements, bool keepComments, out SyntaxTriviaList left)
     {
         var kept = new List<StatementSyntax>();
         var removedTight = false;
-        SyntaxTrivia? blankLineAbove = null;
-        var firstRemoved = true;
+        SyntaxTrivia? lineEnd = null;
+        var removedAny = false;
         var directives = SyntaxTriviaList.Empty;
         foreach (var (original, statement) in statements)
         {
             if (statement is null)
             {
-                removedTight = !StartsWithBlankLine(original);
-                if (firstRemoved && kept.Count > 0 && !removedTight && kept[kept.Count - 1].GetLastToken().IsKind(SyntaxKind.CloseBraceToken))
+                if (!removedAny)
                 {
-                    // The first statement removed after a closing brace stood after a blank line: the next kept one takes
-                    // it, so that no statement follows a '}' directly (StyleCop's SA1513, an error where warnings are).
-                    blankLineAbove = original.GetLeadingTrivia().First(t => t.IsKind(SyntaxKind.EndOfLineTrivia));
+                    removedTight = !StartsWithBlankLine(original);
+                    lineEnd = original.GetLeadingTrivia().Concat(original.GetTrailingTrivia()).Cast<SyntaxTrivia?>().FirstOrDefault(t => t!.Value.IsKind(SyntaxKind.EndOfLineTrivia));
                 }
 
-                firstRemoved = false;
-
-                if (original.GetLeadingTrivia().Any(t => t.IsDirective))
+                removedAny = true;
+                if (original.GetLeadingTrivia().Any(t => t.IsDirective) || (keepComments && HasCommentsOrDirectives(original.GetLeadingTrivia())))
                 {
                     directives = directives.AddRange(original.GetLeadingTrivia());
                 }
@@ -576,52 +725,32 @@ internal static class Statements
                 continue;
             }
 
-            var next = removedTight && StartsWithBlankLine(statement)
-                ? statement.WithLeadingTrivia(statement.GetLeadingTrivia().SkipWhile(t => !t.IsKind(SyntaxKind.EndOfLineTrivia)).Skip(1))
-                : statement;
-            if (blankLineAbove is { } blankLine && !StartsWithBlankLine(next))
+            var next = directives.Count == 0 ? statement : statement.WithLeadingTrivia(directives.AddRange(statement.GetLeadingTrivia()));
+            if (removedAny)
             {
-                next = next.WithLeadingTrivia(next.GetLeadingTrivia().Insert(0, blankLine));
+                if (kept.Count > 0 && kept[kept.Count - 1].GetLastToken().IsKind(SyntaxKind.CloseBraceToken))
+                {
+                    // It now follows a closing brace: a blank line between them.
+                    if (!StartsWithBlankLine(next) && (lineEnd ?? FirstLineEnd(new[] { kept[kept.Count - 1] })) is { } blankLine)
+                    {
+                        next = next.WithLeadingTrivia(next.GetLeadingTrivia().Insert(0, blankLine));
+                    }
+                }
+                else if (removedTight && StartsWithBlankLine(next))
+                {
+                    next = next.WithLeadingTrivia(next.GetLeadingTrivia().SkipWhile(t => !t.IsKind(SyntaxKind.EndOfLineTrivia)).Skip(1));
+                }
             }
 
-            kept.Add(directives.Count == 0 ? next : next.WithLeadingTrivia(directives.AddRange(next.GetLeadingTrivia())));
+            kept.Add(next);
             directives = SyntaxTriviaList.Empty;
             removedTight = false;
-            blankLineAbove = null;
-            firstRemoved = true;
+            lineEnd = null;
+            removedAny = false;
         }
 
+        left = directives;
         return kept;
-    }
-
-    /// <summary>
-    /// <paramref name="rewritten"/> is <paramref name="original"/> without <paramref name="releases"/>: a statement that
-    /// followed a removed one standing after a blank line below a closing brace takes that blank line, so that no
-    /// statement follows a '}' directly (StyleCop's SA1513), as <see cref="Kept"/> does for the statements of a try.
-    /// </summary>
-    public static BlockSyntax BlankLinesAfterBraces(BlockSyntax original, BlockSyntax rewritten, IEnumerable<StatementSyntax> releases)
-    {
-        var removed = new HashSet<SyntaxNode>(releases.Select(RemovalUnit));
-        var statements = original.Statements;
-        var list = rewritten.Statements;
-        for (var i = 1; i < statements.Count - 1; i++)
-        {
-            if (!removed.Contains(statements[i]) || !StartsWithBlankLine(statements[i]) || !statements[i - 1].GetLastToken().IsKind(SyntaxKind.CloseBraceToken)
-                || removed.Contains(statements[i + 1]) || StartsWithBlankLine(statements[i + 1]))
-            {
-                continue;
-            }
-
-            var text = statements[i + 1].ToFullString();
-            var at = list.IndexOf(s => s.ToFullString() == text);
-            if (at > 0 && list[at - 1].GetLastToken().IsKind(SyntaxKind.CloseBraceToken))
-            {
-                var blankLine = statements[i].GetLeadingTrivia().First(t => t.IsKind(SyntaxKind.EndOfLineTrivia));
-                list = list.Replace(list[at], list[at].WithLeadingTrivia(list[at].GetLeadingTrivia().Insert(0, blankLine)));
-            }
-        }
-
-        return rewritten.WithStatements(list);
     }
 
     private static bool StartsWithBlankLine(SyntaxNode statement) =>
@@ -833,6 +962,55 @@ internal static class Statements
         && model.GetSymbolInfo(identifier).Symbol is IMethodSymbol { MethodKind: MethodKind.LocalFunction } function
         && function.DeclaringSyntaxReferences.FirstOrDefault()?.GetSyntax() is LocalFunctionStatementSyntax declaration
         && Uses(model, declaration, local).Any();
+
+    /// <summary>
+    /// The exception types of catch clauses, bound at a position of the method they are in (the clauses may be of a
+    /// rewritten copy that the model does not know).
+    /// </summary>
+    private sealed class CatchTypes
+    {
+        private readonly SemanticModel? model;
+        private readonly int position;
+
+        public CatchTypes(SemanticModel? model, int position) => (this.model, this.position) = (model, position);
+
+        /// <summary>Can one exception be caught by both clauses (is one's type the other's or derived from it)? True when either type is unknown.</summary>
+        public bool Overlap(CatchClauseSyntax first, CatchClauseSyntax second)
+        {
+            if (TypeOf(first) is not { } a || TypeOf(second) is not { } b)
+            {
+                return true;
+            }
+
+            return Derives(a, b) || Derives(b, a);
+
+            static bool Derives(ITypeSymbol type, ITypeSymbol baseType)
+            {
+                for (var current = type; current is not null; current = current.BaseType)
+                {
+                    if (SymbolEqualityComparer.Default.Equals(current, baseType))
+                    {
+                        return true;
+                    }
+                }
+
+                return false;
+            }
+        }
+
+        private ITypeSymbol? TypeOf(CatchClauseSyntax clause)
+        {
+            if (model is null || position < 0)
+            {
+                return null;
+            }
+
+            var type = clause.Declaration is { } declaration
+                ? model.GetSpeculativeTypeInfo(position, declaration.Type, SpeculativeBindingOption.BindAsTypeOrNamespace).Type
+                : model.Compilation.GetTypeByMetadataName("System.Exception");
+            return type is null or IErrorTypeSymbol ? null : type;
+        }
+    }
 
     private sealed class BlockFlattener : CSharpSyntaxRewriter
     {

@@ -72,7 +72,7 @@ internal static class UsingDeclarationFix
         fixes.Add(LeakFix.UseUsing(kind == UsingKind.Async, root =>
         {
             var current = Statements.Find(root, block);
-            var rewritten = Statements.BlankLinesAfterBraces(block, Statements.RemoveReleases(block, releases)!, releases);
+            var rewritten = Statements.RemoveReleases(block, releases, model: model)!;
             var newDeclaration = rewritten.Statements[index] is LocalDeclarationStatementSyntax d ? d : declaration;
             var usingDeclaration = newDeclaration
                 .WithoutLeadingTrivia()
