@@ -91,6 +91,11 @@ public sealed class ConcurrentIsolationTests(ITestOutputHelper output)
         await RunSeedAsync(server, run);
         output.WriteLine($"seed {seed}: {s}: {run.Ops} operations, at most {run.MaxSeen} connections seen by the server");
         output.WriteLine(string.Join("; ", run.Outcomes.OrderByDescending(o => o.Value).Select(o => $"{o.Key} x{o.Value}")));
+        foreach (var finding in run.Findings.Distinct().Take(10))
+        {
+            output.WriteLine(finding);
+        }
+
         Assert.Empty(run.Findings.Distinct().Take(10));
     }
 
@@ -431,9 +436,11 @@ public sealed class ConcurrentIsolationTests(ITestOutputHelper output)
             parts.Add($"DO SLEEP(0.0{random.Next(1, 5)})");
         }
 
-        // No USE of another tenant's database (guarantee 1's tests cover it): under this load, sessions that code moved to
-        // another database (which MySqlConnector then resets with COM_CHANGE_USER) were seen stuck in that reset on the
-        // server, beyond the budget; that is not fixed yet.
+        if (random.Next(3) == 0)
+        {
+            // Last: what follows in the lease runs on another tenant's database, as the code asked.
+            parts.Add($"USE {other}");
+        }
 
         return string.Join("; ", parts);
     }
