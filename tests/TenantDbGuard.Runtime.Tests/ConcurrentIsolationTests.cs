@@ -80,13 +80,16 @@ public sealed class ConcurrentIsolationTests(ITestOutputHelper output)
     [InlineData(11, 2, 1, Skip = "Not fixed yet (README, Tenant isolation): on a budget of 2, most runs of this seed end with both connections given back busy, each waiting for a connection of the budget to send its KILL over, while no helper gets one for 20 s and more.")]
     [InlineData(12, 3, 2)]
     [InlineData(13, 4, 2)]
-    public async Task Sixteen_callers_mixing_every_API_with_cancellations_never_cross_tenants_exceed_the_budget_or_lose_a_slot(int seed, int budget, int perTenant)
+    [InlineData(12, 3, 2, "query")]
+    [InlineData(13, 4, 2, "query", Skip = "Not fixed yet (README, Tenant isolation): with an administrator's KILL QUERY every 30-230 ms, one run in three of this seed ended with Max_used_connections two application connections beyond the budget, never seen by the 3 ms polls of the process list.")]
+    [InlineData(12, 3, 2, "connection", Skip = "Not fixed yet (README, Tenant isolation): with an administrator's KILL CONNECTION every 30-230 ms, one run in three of this seed showed one application connection beyond the budget in Max_used_connections, and a helper whose new connection was killed during its handshake got a raw MySqlException (Couldn't connect to server).")]
+    public async Task Sixteen_callers_mixing_every_API_with_cancellations_never_cross_tenants_exceed_the_budget_or_lose_a_slot(int seed, int budget, int perTenant, string outsideKills = "none")
     {
         await using var server = await MariaDbServer.StartAsync(maxConnections: 40);
         await CreateTenantsAsync(server);
         await server.SetGlobalAsync("lock_wait_timeout", 2);
         await server.SetGlobalAsync("innodb_lock_wait_timeout", 2);
-        var s = new Settings(seed, 6 + new Random(seed).Next(3), 16, budget, perTenant, Reset: true, TimeSpan.FromSeconds(8), Kills: false, Cancels: true, KillQuery: false);
+        var s = new Settings(seed, 6 + new Random(seed).Next(3), 16, budget, perTenant, Reset: true, TimeSpan.FromSeconds(8), Kills: outsideKills == "connection", Cancels: true, KillQuery: outsideKills != "none");
         var run = new Run(s);
         await RunSeedAsync(server, run);
         output.WriteLine($"seed {seed}: {s}: {run.Ops} operations, at most {run.MaxSeen} connections seen by the server");
@@ -302,6 +305,10 @@ public sealed class ConcurrentIsolationTests(ITestOutputHelper output)
                 return;
             case MySqlException m when m.ErrorCode is MySqlErrorCode.LockWaitTimeout or MySqlErrorCode.LockDeadlock:
                 run.Count($"op{op}:Mysql{(int)m.ErrorCode}");
+                return;
+            case MySqlException { ErrorCode: MySqlErrorCode.QueryInterrupted } when run.S.KillQuery:
+                // A KILL QUERY from outside reaches the caller as the server's error, as it would with MySqlConnector alone.
+                run.Count($"op{op}:Mysql1317");
                 return;
             case MySqlException m when !run.S.Reset && (int)m.ErrorCode is 1399 or 1400 or 1100:
                 // The tenant's own state, kept between its leases without a reset.
