@@ -196,6 +196,31 @@ public sealed class CancellationTests(ITestOutputHelper output)
         Assert.Equal(Key(0), await connection.ExecuteScalarAsync<string>("SELECT tenant FROM marker"));
     }
 
+    [Fact]
+    [Trait("Guarantee", "2")]
+    [Trait("Guarantee", "10")]
+    public async Task A_helpers_statement_killed_from_outside_is_the_servers_error_and_its_session_is_reset_before_the_next_tenant()
+    {
+        // As with a data source connection (above) and with MySqlConnector alone: nobody cancelled and no timeout ran
+        // out, so the caller gets the server's error; the session answered it and is reset like after any failed statement.
+        await using var server = await MariaDbServer.StartAsync(maxConnections: 20);
+        await CreateAsync(server);
+        await using var db = server.CreateTenantDatabase(o => o.MaxConnections = 1);
+        var threadId = await db.ExecuteScalarTenantAsync<long>(Key(0), "SELECT CONNECTION_ID()");
+        await using var admin = await server.OpenConnectionAsync();
+        for (var round = 0; round < 2; round++)
+        {
+            var killed = db.ExecuteScalarTenantAsync<long>(Key(0), "SET SESSION sql_mode = 'ANSI_QUOTES'; SELECT COUNT(*) FROM marker WHERE SLEEP(3) = 0");
+            await WaitUntilRunningAsync(admin, threadId);
+            await admin.ExecuteAsync($"KILL QUERY {threadId}");
+            var error = await Assert.ThrowsAsync<MySqlException>(() => killed);
+            Assert.Equal(MySqlErrorCode.QueryInterrupted, error.ErrorCode);
+
+            var next = (await db.QueryTenantAsync<(string, long, long)>(Key(1), "SELECT DATABASE(), CAST(@@session.sql_mode = @@global.sql_mode AS SIGNED), CAST(CONNECTION_ID() AS SIGNED)")).Single();
+            Assert.Equal((Database(1), 1L, threadId), next);
+        }
+    }
+
     private static async Task WaitUntilRunningAsync(MySqlConnection admin, long threadId)
     {
         for (var i = 0; i < 100; i++)

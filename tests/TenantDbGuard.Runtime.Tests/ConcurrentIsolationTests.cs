@@ -80,17 +80,25 @@ public sealed class ConcurrentIsolationTests(ITestOutputHelper output)
     [InlineData(11, 2, 1)]
     [InlineData(12, 3, 2)]
     [InlineData(13, 4, 2)]
-    public async Task Sixteen_callers_mixing_every_API_with_cancellations_never_cross_tenants_exceed_the_budget_or_lose_a_slot(int seed, int budget, int perTenant)
+    [InlineData(12, 3, 2, "query")]
+    [InlineData(13, 4, 2, "query", Skip = "Not fixed yet (README, Tenant isolation): with an administrator's KILL QUERY every 30-230 ms, one run in three of this seed ended with Max_used_connections two application connections beyond the budget, never seen by the 3 ms polls of the process list.")]
+    [InlineData(12, 3, 2, "connection", Skip = "Not fixed yet (README, Tenant isolation): with an administrator's KILL CONNECTION every 30-230 ms, one run in three of this seed showed one application connection beyond the budget in Max_used_connections, and a helper whose new connection was killed during its handshake got a raw MySqlException (Couldn't connect to server).")]
+    public async Task Sixteen_callers_mixing_every_API_with_cancellations_never_cross_tenants_exceed_the_budget_or_lose_a_slot(int seed, int budget, int perTenant, string outsideKills = "none")
     {
         await using var server = await MariaDbServer.StartAsync(maxConnections: 40);
         await CreateTenantsAsync(server);
         await server.SetGlobalAsync("lock_wait_timeout", 2);
         await server.SetGlobalAsync("innodb_lock_wait_timeout", 2);
-        var s = new Settings(seed, 6 + new Random(seed).Next(3), 16, budget, perTenant, Reset: true, TimeSpan.FromSeconds(8), Kills: false, Cancels: true, KillQuery: false);
+        var s = new Settings(seed, 6 + new Random(seed).Next(3), 16, budget, perTenant, Reset: true, TimeSpan.FromSeconds(8), Kills: outsideKills == "connection", Cancels: true, KillQuery: outsideKills != "none");
         var run = new Run(s);
         await RunSeedAsync(server, run);
         output.WriteLine($"seed {seed}: {s}: {run.Ops} operations, at most {run.MaxSeen} connections seen by the server");
         output.WriteLine(string.Join("; ", run.Outcomes.OrderByDescending(o => o.Value).Select(o => $"{o.Key} x{o.Value}")));
+        foreach (var finding in run.Findings.Distinct().Take(10))
+        {
+            output.WriteLine(finding);
+        }
+
         Assert.Empty(run.Findings.Distinct().Take(10));
     }
 
@@ -298,6 +306,10 @@ public sealed class ConcurrentIsolationTests(ITestOutputHelper output)
             case MySqlException m when m.ErrorCode is MySqlErrorCode.LockWaitTimeout or MySqlErrorCode.LockDeadlock:
                 run.Count($"op{op}:Mysql{(int)m.ErrorCode}");
                 return;
+            case MySqlException { ErrorCode: MySqlErrorCode.QueryInterrupted } when run.S.KillQuery:
+                // A KILL QUERY from outside reaches the caller as the server's error, as it would with MySqlConnector alone.
+                run.Count($"op{op}:Mysql1317");
+                return;
             case MySqlException m when !run.S.Reset && (int)m.ErrorCode is 1399 or 1400 or 1100:
                 // The tenant's own state, kept between its leases without a reset.
                 run.Count($"op{op}:Mysql{(int)m.ErrorCode}");
@@ -431,9 +443,11 @@ public sealed class ConcurrentIsolationTests(ITestOutputHelper output)
             parts.Add($"DO SLEEP(0.0{random.Next(1, 5)})");
         }
 
-        // No USE of another tenant's database (guarantee 1's tests cover it): under this load, sessions that code moved to
-        // another database (which MySqlConnector then resets with COM_CHANGE_USER) were seen stuck in that reset on the
-        // server, beyond the budget; that is not fixed yet.
+        if (random.Next(3) == 0)
+        {
+            // Last: what follows in the lease runs on another tenant's database, as the code asked.
+            parts.Add($"USE {other}");
+        }
 
         return string.Join("; ", parts);
     }

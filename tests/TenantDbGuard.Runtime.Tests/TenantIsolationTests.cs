@@ -320,8 +320,8 @@ public sealed class TenantIsolationTests(MariaDbFixture fixture, ITestOutputHelp
     [InlineData("data source")]
     public async Task A_role_a_tenant_made_current_before_its_own_USE_never_reaches_the_next_tenant_without_reset_on_release(string path)
     {
-        // Without a reset between one tenant's leases, that tenant's USE of another database makes MySqlConnector reset the
-        // session itself when the tenant's next lease opens it (its own reset, which keeps the role): the role stays the
+        // Without a reset between one tenant's leases, that tenant's USE of another database leaves its session as it was
+        // (MySqlConnector is made to forget the change, and does not reset the session itself): the role stays the
         // tenant's, and must still be put back before another tenant gets the session.
         await Server.ExecuteAsync($"CREATE ROLE IF NOT EXISTS tdg_isolation_role; GRANT SELECT ON {MariaDbFixture.MasterDatabase}.* TO tdg_isolation_role; GRANT tdg_isolation_role TO '{MariaDbServer.AppUser}'@'%';");
         await using var db = Server.CreateTenantDatabase(o =>
@@ -567,6 +567,41 @@ public sealed class TenantIsolationTests(MariaDbFixture fixture, ITestOutputHelp
         await using (var lease = await db.GetConnectionAsync(Key(0)))
         {
             Assert.Null(await lease.Connection.ExecuteScalarAsync<string>("SELECT @kept"));
+        }
+    }
+
+    [Fact]
+    [Trait("Guarantee", "2")]
+    public async Task Without_ResetSessionOnRelease_a_tenants_own_USE_of_another_database_neither_resets_its_session_nor_reaches_another_tenant()
+    {
+        // The driver is made to forget the database change, so it does not reset the session with COM_CHANGE_USER when the
+        // next lease opens it: the tenant keeps its session as it left it, back on its own database.
+        var connectionString = new MySqlConnectionStringBuilder(Server.GetAppConnectionString(MariaDbFixture.MasterDatabase)) { AllowUserVariables = true }.ConnectionString;
+        await using var db = Server.CreateTenantDatabase(o =>
+        {
+            o.MasterConnectionString = connectionString;
+            o.MaxConnections = 1;
+            o.ResetSessionOnRelease = false;
+        });
+
+        long first;
+        await using (var lease = await db.GetConnectionAsync(Key(0)))
+        {
+            first = await lease.Connection.ExecuteScalarAsync<long>($"SET @kept = 'iso-a state'; USE `{Database(2)}`; SELECT CONNECTION_ID()");
+        }
+
+        await using (var lease = await db.GetConnectionAsync(Key(0)))
+        {
+            var row = await lease.Connection.QuerySingleAsync<(string, string, long)>("SELECT DATABASE(), @kept, CONNECTION_ID()");
+            Assert.Equal((Database(0), "iso-a state", first), row);
+            Assert.Equal(Database(0), lease.Connection.Database);
+            await lease.Connection.ChangeDatabaseAsync(Database(2));
+        }
+
+        await using (var lease = await db.GetConnectionAsync(Key(1)))
+        {
+            var row = await lease.Connection.QuerySingleAsync<(string, string?, long)>("SELECT DATABASE(), @kept, CONNECTION_ID()");
+            Assert.Equal((Database(1), null, first), row);
         }
     }
 

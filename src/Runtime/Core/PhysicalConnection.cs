@@ -49,6 +49,7 @@ internal sealed class PhysicalConnection : IAsyncDisposable
     private MySqlConnection? _own;
     private CancellationTokenSource? _deadline;
     private Socket? _socket;
+    private object? _ended;
 
     public PhysicalConnection(ServerPool server)
     {
@@ -190,6 +191,11 @@ internal sealed class PhysicalConnection : IAsyncDisposable
     /// <returns>A task that completes when the object is closed (at once for one kept open).</returns>
     public Task EndLease(MySqlConnection connection, bool failed)
     {
+        // A database the lease's code moved the session to is forgotten by the driver (see DriverSession) now, and again
+        // once the connection is closed (closing reads what the lease left unread, which may report a change too): the
+        // next lease's first statement puts the session on its own database.
+        _ended = DriverSession.Of(connection);
+        DriverSession.ForgetDatabaseChange(_ended);
         if (ReferenceEquals(connection, _own))
         {
             if (!failed)
@@ -225,8 +231,13 @@ internal sealed class PhysicalConnection : IAsyncDisposable
             return Recycled.Busy(leaseClosed, null);
         }
 
+        DriverSession.ForgetDatabaseChange(_ended);
+        _ended = null;
+
         // The runtime's own connection object, still open after a helper's lease (which ran on it), else opened for
-        // the reset and closed again after it: it never reaches code outside the runtime.
+        // the reset and closed again after it: it never reaches code outside the runtime. Taking the session from its
+        // pool makes no round trip (the driver was made to forget a database change, see EndLease); it waits while a
+        // TransactionScope a lease was enlisted in still holds the session.
         var previous = ThreadId;
         MySqlConnection own;
         bool opened;
