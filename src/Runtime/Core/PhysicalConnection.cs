@@ -1,4 +1,5 @@
 using System;
+using System.Diagnostics;
 using System.Globalization;
 using System.Net.Sockets;
 using System.Threading;
@@ -257,7 +258,10 @@ internal sealed class PhysicalConnection : IAsyncDisposable
         {
             // MySqlConnector dropped the old session when it came back (it was not idle) and opened a new one: stop
             // whatever may still run on the old one. The new session holds nothing of anyone's.
-            await KillQuietlyAsync(own, previous, queryOnly: false).ConfigureAwait(false);
+            if (await KillQuietlyAsync(own, previous, queryOnly: false).ConfigureAwait(false))
+            {
+                await WaitUntilGoneAsync(own, previous, timeout).ConfigureAwait(false);
+            }
         }
 
         Task<bool> step = reset && !replaced ? ResetAsync(own) : own.PingAsync(CancellationToken.None);
@@ -348,6 +352,11 @@ internal sealed class PhysicalConnection : IAsyncDisposable
             }
 
             var killed = await kill.ConfigureAwait(false);
+            if (killed && !queryOnly)
+            {
+                await WaitUntilGoneAsync(own, threadId, timeout).ConfigureAwait(false);
+            }
+
             if (killed && opened)
             {
                 await own.CloseAsync().ConfigureAwait(false);
@@ -467,6 +476,31 @@ internal sealed class PhysicalConnection : IAsyncDisposable
 
         await connection.ResetConnectionAsync(CancellationToken.None).ConfigureAwait(false);
         MayHoldKeptState = false;
+    }
+
+    /// <summary>
+    /// After <c>KILL CONNECTION</c>: waits, at most <paramref name="timeout"/>, until the server no longer lists session
+    /// <paramref name="threadId"/>. A killed session stays on the server (and counts against <c>max_connections</c>)
+    /// until its thread notices the kill and leaves what it was doing, which on a busy server can take a second; the
+    /// runtime keeps counting it until then, so that a new connection does not take its place too early.
+    /// </summary>
+    private static async Task WaitUntilGoneAsync(MySqlConnection connection, int threadId, TimeSpan timeout)
+    {
+        var started = Stopwatch.GetTimestamp();
+        try
+        {
+            var command = new MySqlCommand("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = " + threadId.ToString(CultureInfo.InvariantCulture), connection);
+            await using var disposeCommand = command.ConfigureAwait(false);
+            while (Convert.ToInt64(await command.ExecuteScalarAsync(CancellationToken.None).ConfigureAwait(false), CultureInfo.InvariantCulture) != 0
+                && Stopwatch.GetElapsedTime(started) < timeout)
+            {
+                await Task.Delay(5).ConfigureAwait(false);
+            }
+        }
+        catch (Exception exception) when (exception is MySqlException or InvalidOperationException or System.IO.IOException)
+        {
+            // The connection that sent the kill failed: its caller finds out on its next use.
+        }
     }
 
     private static async Task<bool> KillQuietlyAsync(MySqlConnection connection, int threadId, bool queryOnly)
