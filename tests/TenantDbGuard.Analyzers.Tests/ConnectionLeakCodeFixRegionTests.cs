@@ -1579,4 +1579,196 @@ public sealed class ConnectionLeakCodeFixRegionTests
             }
         }
         """, ReleaseInFinally);
+
+    // ---------------------------------------------------------------- a fallback: taken in a try, or in its catch
+
+    [Fact]
+    public Task A_connection_taken_in_a_try_or_else_in_its_catch_is_released_from_after_the_try() => Verify.VerifyCodeFixAsync("""
+        using System;
+        using Prelude;
+
+        class C
+        {
+            int M(Pool primary, Pool backup, bool empty)
+            {
+                PooledConnection conn;
+                try
+                {
+                    Log.Info("primary");
+                    conn = [|primary.GetConnection()|];
+                }
+                catch (InvalidOperationException)
+                {
+                    conn = [|backup.GetConnection()|];
+                }
+
+                var n = conn.Execute("select 1");
+                if (empty)
+                {
+                    return 0;
+                }
+
+                conn.Release();
+                return n;
+            }
+        }
+        """, """
+        using System;
+        using Prelude;
+
+        class C
+        {
+            int M(Pool primary, Pool backup, bool empty)
+            {
+                PooledConnection conn;
+                try
+                {
+                    Log.Info("primary");
+                    conn = primary.GetConnection();
+                }
+                catch (InvalidOperationException)
+                {
+                    conn = backup.GetConnection();
+                }
+
+                try
+                {
+                    var n = conn.Execute("select 1");
+                    if (empty)
+                    {
+                        return 0;
+                    }
+
+                    return n;
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """, ReleaseInFinally);
+
+    [Fact]
+    public Task A_fallback_whose_other_catches_throw_or_return_is_released_from_after_the_try() => Verify.VerifyCodeFixAsync("""
+        using System;
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            async Task<int> M(Pool primary, Pool backup, int limit)
+            {
+                PooledConnection conn;
+                try
+                {
+                    conn = await [|primary.GetConnectionAsync()|];
+                }
+                catch (TimeoutException) when (limit > 0)
+                {
+                    conn = await [|backup.GetConnectionAsync()|];
+                }
+                catch (ArgumentException)
+                {
+                    return -1;
+                }
+                catch (InvalidOperationException ex)
+                {
+                    throw new ApplicationException("no pool", ex);
+                }
+
+                var n = await conn.ExecuteAsync("select 1");
+                if (n > limit)
+                {
+                    return limit;
+                }
+
+                conn.Release();
+                return n;
+            }
+        }
+        """, """
+        using System;
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            async Task<int> M(Pool primary, Pool backup, int limit)
+            {
+                PooledConnection conn;
+                try
+                {
+                    conn = await primary.GetConnectionAsync();
+                }
+                catch (TimeoutException) when (limit > 0)
+                {
+                    conn = await backup.GetConnectionAsync();
+                }
+                catch (ArgumentException)
+                {
+                    return -1;
+                }
+                catch (InvalidOperationException ex)
+                {
+                    throw new ApplicationException("no pool", ex);
+                }
+
+                try
+                {
+                    var n = await conn.ExecuteAsync("select 1");
+                    if (n > limit)
+                    {
+                        return limit;
+                    }
+
+                    return n;
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """, ReleaseInFinally);
+
+    [Theory]
+    // The catch gives the local a connection the code already had: the finally would release that one too.
+    [InlineData("conn = [|primary.GetConnection()|];", "conn = spare;", "")]
+    // Work after the acquisition inside the try: if it fails, the catch overwrites a connection still held.
+    [InlineData("conn = [|primary.GetConnection()|]; conn.Execute(\"select 1\");", "conn = [|backup.GetConnection()|];", "")]
+    // Work after the acquisition inside the catch: if it fails, the backup connection leaves with the exception.
+    [InlineData("conn = [|primary.GetConnection()|];", "conn = [|backup.GetConnection()|]; Log.Info(\"backup\");", "")]
+    // The try has a finally of its own.
+    [InlineData("conn = [|primary.GetConnection()|];", "Log.Info(\"no backup\"); throw;", "finally { Log.Info(\"tried\"); }")]
+    public Task A_try_that_is_not_a_plain_fallback_gets_no_fix(string inTry, string inCatch, string finallyClause) => NoFixVerifier.VerifyAsync($$"""
+        using System;
+        using Prelude;
+
+        class C
+        {
+            int M(Pool primary, Pool backup, PooledConnection spare, bool empty)
+            {
+                PooledConnection conn;
+                try
+                {
+                    {{inTry}}
+                }
+                catch (InvalidOperationException)
+                {
+                    {{inCatch}}
+                }
+                {{finallyClause}}
+
+                var n = conn.Execute("select 1");
+                if (empty)
+                {
+                    return 0;
+                }
+
+                conn.Release();
+                return n;
+            }
+        }
+        """);
 }

@@ -228,7 +228,6 @@ internal static class LeakFixPlanner
         }
 
         AcquisitionRules? rules = null;
-        var acquired = model.GetSymbolInfo(acquisition).Symbol as IMethodSymbol;
         var nullable = false;
         var all = Values(choice).All(branch =>
         {
@@ -243,28 +242,7 @@ internal static class LeakFixPlanner
                 return true;
             }
 
-            if (Statements.AcquisitionIn(branch) is not { } call)
-            {
-                return false;
-            }
-
-            if (call == acquisition)
-            {
-                return true;
-            }
-
-            // The same method with the same arguments acquires as the reported call does; a method of another
-            // assembly is judged by the rules (the compilation's own methods by their bodies, which only the analyzer reads).
-            if (acquired is not null && SymbolEqualityComparer.Default.Equals((model.GetSymbolInfo(call).Symbol as IMethodSymbol)?.OriginalDefinition, acquired.OriginalDefinition)
-                && call.ArgumentList.IsEquivalentTo(acquisition.ArgumentList))
-            {
-                return true;
-            }
-
-            rules ??= AcquisitionRules.Create(model.Compilation);
-            return model.GetOperation(call) is IInvocationOperation invocation
-                   && !rules.IsInSource(invocation.TargetMethod)
-                   && rules.Classify(invocation, rules.DefaultNames) == AcquisitionKind.Returned;
+            return Statements.AcquisitionIn(branch) is { } call && AcquiresAsReported(model, acquisition, call, ref rules);
         });
         mayBeNull = nullable;
         return all ? current : null;
@@ -359,6 +337,31 @@ internal static class LeakFixPlanner
         };
     }
 
+    /// <summary>
+    /// Does <paramref name="call"/> give a fresh connection as the reported <paramref name="acquisition"/> does: the same
+    /// call, the same method with the same arguments, or a method of another assembly that the rules take for an
+    /// acquisition? The compilation's own methods are judged by their bodies, which only the analyzer reads: not here.
+    /// </summary>
+    internal static bool AcquiresAsReported(SemanticModel model, InvocationExpressionSyntax acquisition, InvocationExpressionSyntax call, ref AcquisitionRules? rules)
+    {
+        if (call == acquisition)
+        {
+            return true;
+        }
+
+        var acquired = model.GetSymbolInfo(acquisition).Symbol as IMethodSymbol;
+        if (acquired is not null && SymbolEqualityComparer.Default.Equals((model.GetSymbolInfo(call).Symbol as IMethodSymbol)?.OriginalDefinition, acquired.OriginalDefinition)
+            && call.ArgumentList.IsEquivalentTo(acquisition.ArgumentList))
+        {
+            return true;
+        }
+
+        rules ??= AcquisitionRules.Create(model.Compilation);
+        return model.GetOperation(call) is IInvocationOperation invocation
+               && !rules.IsInSource(invocation.TargetMethod)
+               && rules.Classify(invocation, rules.DefaultNames) == AcquisitionKind.Returned;
+    }
+
     /// <summary>The rewrite that gives each local of a declaration with several its own declaration statement.</summary>
     private static System.Func<SyntaxNode, SyntaxNode> SplitDeclaration(LocalDeclarationStatementSyntax declaration, InvocationExpressionSyntax acquisition) => root =>
     {
@@ -433,10 +436,11 @@ internal static class LeakFixPlanner
     {
         var model = chooser.Model;
         // The statement that acquires counts too: acquired in a branch ('if (x) { lease.Release(); lease = other.GetConnection(); }'),
-        // the old connection is released there before the new one is taken.
+        // the old connection is released there before the new one is taken. A fallback's try releases nothing (its
+        // blocks only take a connection), and its statement is not among those the fix protects.
         var nested = region.Block.Statements.Skip(region.Start)
             .TakeWhile(statement => statement != reassigned)
-            .Append(region.Acquiring)
+            .Concat(region.AfterFallback ? Enumerable.Empty<StatementSyntax>() : new[] { region.Acquiring })
             .Distinct()
             .SelectMany(statement => statement.DescendantNodes())
             .ToList();

@@ -1,7 +1,9 @@
+using System.Collections.Generic;
 using System.Linq;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
+using TenantDbGuard.Analyzers.ConnectionLeak;
 
 namespace TenantDbGuard.CodeFixes.ConnectionLeak;
 
@@ -34,6 +36,13 @@ internal sealed class Region
 
     /// <summary>The acquisition sits in a branch or loop of <see cref="Acquiring"/>, and the connection is used after it.</summary>
     public bool Lifted { get; }
+
+    /// <summary>
+    /// Acquired as the last statement of a <c>try</c> block and of each of its <c>catch</c> blocks that can end (a fallback:
+    /// <c>try { conn = primary.GetConnection(); } catch (...) { conn = backup.GetConnection(); }</c>): the region starts
+    /// after that <c>try</c>, which holds no other use of the local.
+    /// </summary>
+    public bool AfterFallback { get; set; }
 
     /// <summary>Acquired in each iteration of the loop around the block and released once after the loop: that release goes.</summary>
     public bool ReleasedAfterLoop { get; set; }
@@ -113,6 +122,13 @@ internal static class Lifetime
                 var needs = ReleaseNeeds.None;
                 if (lifted && local.DeclaringSyntaxReferences.FirstOrDefault()?.GetSyntax() is VariableDeclaratorSyntax declarator)
                 {
+                    if (declarator.Initializer is null && declarator.SpanStart < current.SpanStart && !opened
+                        && current is TryStatementSyntax fallback && later.Any() && IsFallback(chooser, fallback, acquiring, local))
+                    {
+                        // Every way out of the try that goes on holds a fresh connection in the local.
+                        return new Region(block, block.Statements.IndexOf(current) + 1, current, needs, opened, lifted) { AfterFallback = true };
+                    }
+
                     if (declarator.Initializer is null || declarator.SpanStart > current.SpanStart)
                     {
                         // Not assigned on every path into the region: a finally could not read it.
@@ -137,6 +153,48 @@ internal static class Lifetime
 
             current = outer;
         }
+    }
+
+    /// <summary>
+    /// Does every block of the <c>try</c> (its own and each <c>catch</c>'s) either end by giving the local a fresh
+    /// connection as the reported call does, or never end normally (it throws or returns), with the local named nowhere
+    /// else in the <c>try</c>, its filters included, and no <c>finally</c>? Then the statement after the <c>try</c> is
+    /// reached only with a connection to release, and nothing in the <c>try</c> can fail while one is held.
+    /// </summary>
+    private static bool IsFallback(ReleaseChooser chooser, TryStatementSyntax attempt, StatementSyntax acquiring, ILocalSymbol local)
+    {
+        var model = chooser.Model;
+        if (attempt.Finally is not null || attempt.Catches.Count == 0
+            || acquiring is not ExpressionStatementSyntax { Expression: AssignmentExpressionSyntax { Right: { } reportedValue } }
+            || Statements.AcquisitionIn(reportedValue) is not { } reported)
+        {
+            return false;
+        }
+
+        var assignments = new List<StatementSyntax>();
+        AcquisitionRules? rules = null;
+        foreach (var block in attempt.Catches.Select(c => c.Block).Prepend(attempt.Block))
+        {
+            var last = block.Statements.LastOrDefault();
+            if (last is not null && Statements.IsAssignmentTo(model, last, local)
+                && last is ExpressionStatementSyntax { Expression: AssignmentExpressionSyntax { RawKind: (int)SyntaxKind.SimpleAssignmentExpression, Right: { } value } }
+                && Statements.AcquisitionIn(value) is { } call && LeakFixPlanner.AcquiresAsReported(model, reported, call, ref rules))
+            {
+                assignments.Add(last);
+                continue;
+            }
+
+            if (block.Statements.Count > 0 && model.AnalyzeControlFlow(block.Statements.First(), block.Statements.Last()) is { Succeeded: true, EndPointIsReachable: false })
+            {
+                continue;
+            }
+
+            return false;
+        }
+
+        // The local is named only on the left of those assignments (not in their calls, a filter or anywhere else).
+        return assignments.Contains(acquiring)
+               && Statements.Uses(model, attempt, local).All(use => assignments.Any(a => a is ExpressionStatementSyntax { Expression: AssignmentExpressionSyntax { Left: var left } } && left == use));
     }
 
     /// <summary>Is the open under an <c>if</c> that tests the connection's state (<c>if (conn.State != ConnectionState.Open)</c>)?</summary>
