@@ -1771,4 +1771,127 @@ public sealed class ConnectionLeakCodeFixRegionTests
             }
         }
         """);
+
+    // ---------------------------------------------------------------- a pattern that names the acquisition
+
+    [Theory]
+    [InlineData("{ } conn")]
+    [InlineData("PooledConnection conn")]
+    public Task A_connection_named_by_a_pattern_in_an_if_is_released_in_a_finally_inside_the_if(string pattern) => Verify.VerifyCodeFixAsync($$"""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, bool quick)
+            {
+                if ([|pool.GetConnection()|] is {{pattern}})
+                {
+                    var n = conn.Execute("select count(*) from orders");
+                    if (quick)
+                    {
+                        return n;
+                    }
+
+                    conn.Release();
+                    return n + 1;
+                }
+
+                return -1;
+            }
+        }
+        """, $$"""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, bool quick)
+            {
+                if (pool.GetConnection() is {{pattern}})
+                {
+                    try
+                    {
+                        var n = conn.Execute("select count(*) from orders");
+                        if (quick)
+                        {
+                            return n;
+                        }
+
+                        return n + 1;
+                    }
+                    finally
+                    {
+                        conn.Release();
+                    }
+                }
+
+                return -1;
+            }
+        }
+        """, ReleaseInFinally);
+
+    [Fact]
+    public Task An_awaited_connection_named_by_a_pattern_and_returned_is_released_on_failure_only() => Verify.VerifyCodeFixAsync("""
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            async Task<PooledConnection> M(Pool pool)
+            {
+                if (await [|pool.GetConnectionAsync()|] is { } conn)
+                {
+                    await conn.ExecuteAsync("set @warm = 1");
+                    return conn;
+                }
+
+                return null;
+            }
+        }
+        """, """
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            async Task<PooledConnection> M(Pool pool)
+            {
+                if (await pool.GetConnectionAsync() is { } conn)
+                {
+                    try
+                    {
+                        await conn.ExecuteAsync("set @warm = 1");
+                        return conn;
+                    }
+                    catch
+                    {
+                        conn.Release();
+                        throw;
+                    }
+                }
+
+                return null;
+            }
+        }
+        """, "TDG001.DisposeOnFailure");
+
+    [Theory]
+    // An else: the pattern's local is in scope there too, and a type pattern narrower than the call's could fail.
+    [InlineData("if ([|pool.GetConnection()|] is { } conn) { n = conn.Execute(\"select 1\"); if (quick) { return n; } conn.Release(); } else { Log.Info(\"none\"); }")]
+    // The local is used after the if (an is-not pattern keeps it in scope).
+    [InlineData("if ([|pool.GetConnection()|] is not { } conn) { return -1; } n = conn.Execute(\"select 1\"); if (quick) { return n; } conn.Release();")]
+    // A pattern with a property test: a connection that does not match is lost on the other path.
+    [InlineData("if ([|pool.GetConnection()|] is { Inner: not null } conn) { n = conn.Execute(\"select 1\"); if (quick) { return n; } conn.Release(); }")]
+    public Task A_pattern_on_the_acquisition_that_does_not_hold_the_connections_whole_life_gets_no_fix(string body) => NoFixVerifier.VerifyAsync($$"""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, bool quick)
+            {
+                var n = 0;
+                {{body}}
+                return n;
+            }
+        }
+        """);
 }

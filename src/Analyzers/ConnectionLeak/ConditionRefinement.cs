@@ -105,8 +105,9 @@ internal sealed class ConditionRefinement
                     : (isPattern.Pattern, outcome);
                 if (MatchesExactlyNonNull(pattern, isPattern.Value.Type))
                 {
-                    // 'is { }', 'is T x' with the variable's own type: no match means null.
-                    return !matches && _analysis.Variables.HeldBy(config, isPattern.Value) ? null : config;
+                    // 'is { }', 'is T x' with the variable's own type: no match means null. The value may be the
+                    // acquisition itself, held by the pattern's local ('if (pool.GetConnection() is { } conn)').
+                    return !matches && (_analysis.Variables.HeldBy(config, isPattern.Value) || _analysis.Variables.HeldBy(config, OperationTransfer.PatternLocal(pattern))) ? null : config;
                 }
 
                 if (pattern is IConstantPatternOperation constant && IsNull(constant.Value))

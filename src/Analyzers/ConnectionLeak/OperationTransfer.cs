@@ -405,7 +405,8 @@ internal sealed class OperationTransfer
         return false;
     }
 
-    private static ILocalSymbol? PatternLocal(IPatternOperation pattern) => pattern switch
+    /// <summary>The local a declaration or recursive pattern names, if any.</summary>
+    internal static ILocalSymbol? PatternLocal(IPatternOperation pattern) => pattern switch
     {
         IDeclarationPatternOperation { DeclaredSymbol: ILocalSymbol declared } => declared,
         IRecursivePatternOperation { DeclaredSymbol: ILocalSymbol declared } => declared,
@@ -421,6 +422,10 @@ internal sealed class OperationTransfer
                 break;
             case IRecursivePatternOperation { DeclaredSymbol: ILocalSymbol declared }:
                 Effects.Store(declared, true, null, isCapture: false, pattern);
+                break;
+            case INegatedPatternOperation negated:
+                // 'is not { } conn': the local holds the value on the side where the negation fails.
+                BindPattern(negated.Pattern);
                 break;
         }
     }

@@ -57,6 +57,10 @@ internal sealed class TrackedVariables
         return variable is not null && _indexes.TryGetValue(variable, out var index) && state.Holders.Contains(index);
     }
 
+    /// <summary>Does the local hold the resource on the path of <paramref name="state"/>?</summary>
+    public bool HeldBy(PathState state, ILocalSymbol? local) =>
+        local is not null && _indexes.TryGetValue(local, out var index) && state.Holders.Contains(index);
+
     /// <summary>The bit of the variable <paramref name="valueOperation"/> reads, so that the assigned variable aliases it.</summary>
     public HolderSet AliasOf(IOperation? valueOperation) =>
         VariableOf(valueOperation) is { } variable ? Bit(variable) : HolderSet.Empty;

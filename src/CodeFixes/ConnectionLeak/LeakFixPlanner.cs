@@ -166,6 +166,8 @@ internal static class LeakFixPlanner
             case ExpressionStatementSyntax statement when holder == value:
                 ReleaseDiscardedFix.Add(chooser, statement, value, type, fixes);
                 return;
+            case IsPatternExpressionSyntax isPattern when isPattern.Expression == holder && holder == value && PlanPattern(chooser, isPattern, type, handsOff, fixes):
+                return;
         }
 
         if (handsOff || holder != value || Ownership.AnalyzeValue(chooser, value).Kind != OwnershipKind.Stays)
@@ -399,6 +401,49 @@ internal static class LeakFixPlanner
             region.Needs |= ReleaseNeeds.MayBeNull;
         }
 
+        PlanRegion(chooser, acquiring, region, local, handsOff, fixes);
+    }
+
+    /// <summary>
+    /// <c>if (pool.GetConnection() is { } conn) { ... }</c> (or <c>is PooledConnection conn</c> of the call's own type):
+    /// the pattern holds for every connection the call gives, so the <c>if</c>'s block is the connection's whole life,
+    /// when the local is named nowhere after it and the <c>if</c> has no <c>else</c>. Returns whether the pattern names a
+    /// local (then no other fix applies: the connection has that name only inside the <c>if</c>).
+    /// </summary>
+    private static bool PlanPattern(ReleaseChooser chooser, IsPatternExpressionSyntax isPattern, ITypeSymbol type, bool handsOff, ImmutableArray<LeakFix>.Builder fixes)
+    {
+        var model = chooser.Model;
+        if (!isPattern.Pattern.DescendantNodesAndSelf().OfType<SingleVariableDesignationSyntax>().Any())
+        {
+            return false;
+        }
+
+        if (isPattern.Parent is not IfStatementSyntax { Else: null, Statement: BlockSyntax body } ifStatement || ifStatement.Condition != isPattern)
+        {
+            return true;
+        }
+
+        var designation = isPattern.Pattern switch
+        {
+            RecursivePatternSyntax { Type: null, PositionalPatternClause: null, PropertyPatternClause.Subpatterns.Count: 0, Designation: SingleVariableDesignationSyntax single } => single,
+            DeclarationPatternSyntax { Designation: SingleVariableDesignationSyntax single } declared
+                when SymbolEqualityComparer.Default.Equals(model.GetTypeInfo(declared.Type).Type?.WithNullableAnnotation(NullableAnnotation.NotAnnotated), type.WithNullableAnnotation(NullableAnnotation.NotAnnotated)) => single,
+            _ => null,
+        };
+        if (designation is null || model.GetDeclaredSymbol(designation) is not ILocalSymbol local
+            || Statements.Uses(model, chooser.Context.Node, local).Any(use => !body.Span.Contains(use.Span))
+            || body.Statements.Count == 0)
+        {
+            return true;
+        }
+
+        PlanRegion(chooser, ifStatement, new Region(body, 0, ifStatement, ReleaseNeeds.None, opened: false, lifted: false), local, handsOff, fixes);
+        return true;
+    }
+
+    /// <summary>The fixes of a connection whose life is the statements of <paramref name="region"/>.</summary>
+    private static void PlanRegion(ReleaseChooser chooser, StatementSyntax acquiring, Region region, ILocalSymbol local, bool handsOff, ImmutableArray<LeakFix>.Builder fixes)
+    {
         // The uses of this value: from the acquisition to the statement that gives the local a new one.
         var reassigned = region.Block.Statements.Skip(region.Start).FirstOrDefault(s => Statements.IsAssignmentTo(chooser.Model, s, local));
         var ownership = Ownership.Analyze(chooser, local, region.Block, acquiring.SpanStart, reassigned?.SpanStart ?? int.MaxValue);
