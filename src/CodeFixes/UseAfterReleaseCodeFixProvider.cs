@@ -70,7 +70,8 @@ public sealed class UseAfterReleaseCodeFixProvider : CodeFixProvider
                 || released is null
                 || !ReleasesTheSameVariable(model, root, released, diagnostic.AdditionalLocations.FirstOrDefault())
                 || IsReadAfter(model, statement, released)
-                || TakesANewValueAfter(model, statement, released))
+                || TakesANewValueAfter(model, statement, released)
+                || (kind == nameof(MisuseKind.ReleasedBeforeFinally) && TakesAnotherBeforeTheOtherRelease(model, root, statement, released, diagnostic.AdditionalLocations.FirstOrDefault())))
             {
                 continue;
             }
@@ -157,6 +158,39 @@ public sealed class UseAfterReleaseCodeFixProvider : CodeFixProvider
 
         return block.Statements.SkipWhile(s => s != release).Skip(1).Any(s => s.DescendantNodesAndSelf().OfType<IdentifierNameSyntax>().Any(name =>
             name.Identifier.ValueText == released.Name && SymbolEqualityComparer.Default.Equals(model.GetSymbolInfo(name).Symbol, released)));
+    }
+
+    /// <summary>
+    /// Does the code take another connection of the released one's type after the explicit release and before the
+    /// <c>using</c> or the <c>finally</c> releases it again? Without the explicit release it would hold both at once: a
+    /// pool of one (or a tenant's cap) would then wait for itself.
+    /// </summary>
+    private static bool TakesAnotherBeforeTheOtherRelease(SemanticModel model, SyntaxNode root, ExpressionStatementSyntax release, ISymbol released, Location? other)
+    {
+        var type = released switch
+        {
+            ILocalSymbol local => local.Type,
+            IParameterSymbol parameter => parameter.Type,
+            IFieldSymbol field => field.Type,
+            IPropertySymbol property => property.Type,
+            _ => null,
+        };
+        if (type is null || other is null || !other.IsInSource || other.SourceTree != root.SyntaxTree)
+        {
+            return true;
+        }
+
+        // Where the other release holds: the block of a using declaration, a using statement, the try of a finally.
+        var node = root.FindNode(other.SourceSpan, getInnermostNodeForTie: true);
+        SyntaxNode? scope = node.FirstAncestorOrSelf<VariableDeclaratorSyntax>() is { Parent.Parent: LocalDeclarationStatementSyntax { UsingKeyword.RawKind: not 0, Parent: { } declaring } }
+            ? declaring
+            : node.FirstAncestorOrSelf<UsingStatementSyntax>() is { } usingStatement && usingStatement.Span.Contains(release.Span)
+                ? usingStatement
+                : node.FirstAncestorOrSelf<FinallyClauseSyntax>()?.Parent is TryStatementSyntax attempt
+                    ? attempt.Block
+                    : null;
+        return scope is null
+               || ConnectionLeak.ReleaseInFinallyFix.TakesAnother(model, scope.DescendantNodes().Where(n => n.SpanStart >= release.Span.End), type);
     }
 
     /// <summary>Is the other release a <c>using</c>, or a statement of its own directly in the <c>finally</c> block?</summary>

@@ -590,4 +590,170 @@ public sealed class UseAfterReleaseCodeFixTests
         Tdg004("'lease'", "is released at line 8 and again by its 'using' at line 7"),
         new DiagnosticResult(Descriptors.ConnectionUsedAfterRelease).WithLocation(2).WithLocation(3)
             .WithArguments("'conn'", "is released again at line 15 after it was released at line 14"));
+
+    // ---------------------------------------------------------------- an early release before another connection
+
+    [Fact]
+    public Task An_early_dispose_of_a_using_lease_before_the_code_takes_another_stays() => VerifyAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(LeasePool pool)
+            {
+                using var {|#1:lease = pool.GetConnection()|};
+                var n = lease.Execute("select 1");
+                {|#0:lease.Dispose()|};
+                using var audit = pool.GetConnection();
+                return n + audit.Execute("insert into audit values (1)");
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            int M(LeasePool pool)
+            {
+                using var {|#1:lease = pool.GetConnection()|};
+                var n = lease.Execute("select 1");
+                {|#0:lease.Dispose()|};
+                using var audit = pool.GetConnection();
+                return n + audit.Execute("insert into audit values (1)");
+            }
+        }
+        """,
+        Tdg004("'lease'", "is released at line 9 and again by its 'using' at line 7"));
+
+    [Theory]
+    [InlineData("var audit = pool.GetConnection();")]
+    [InlineData("var audit = await pool.GetConnectionAsync();")]
+    [InlineData("PooledConnection audit; audit = Next(pool);")]
+    public Task An_early_release_in_a_try_before_the_code_takes_another_stays(string take) => VerifyAsync($$"""
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            static PooledConnection Next(Pool pool) => pool.GetConnection();
+
+            async Task<int> M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    var n = conn.Execute("select 1");
+                    {|#0:conn.Release()|};
+                    {{take}}
+                    try
+                    {
+                        return n + audit.Execute("insert into audit values (1)");
+                    }
+                    finally
+                    {
+                        audit.Release();
+                    }
+                }
+                finally
+                {
+                    {|#1:conn.Release()|};
+                }
+            }
+        }
+        """, $$"""
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            static PooledConnection Next(Pool pool) => pool.GetConnection();
+
+            async Task<int> M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    var n = conn.Execute("select 1");
+                    {|#0:conn.Release()|};
+                    {{take}}
+                    try
+                    {
+                        return n + audit.Execute("insert into audit values (1)");
+                    }
+                    finally
+                    {
+                        audit.Release();
+                    }
+                }
+                finally
+                {
+                    {|#1:conn.Release()|};
+                }
+            }
+        }
+        """,
+        Tdg004("'conn'", "is released at line 14 and again in the 'finally' at line 27"));
+
+    [Fact]
+    public Task An_early_release_in_a_try_is_removed_when_the_other_connection_is_taken_after_the_finally() => VerifyAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                int n;
+                try
+                {
+                    n = conn.Execute("select 1");
+                    {|#0:conn.Release()|};
+                }
+                finally
+                {
+                    {|#1:conn.Release()|};
+                }
+
+                var audit = pool.GetConnection();
+                try
+                {
+                    return n + audit.Execute("insert into audit values (1)");
+                }
+                finally
+                {
+                    audit.Release();
+                }
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                int n;
+                try
+                {
+                    n = conn.Execute("select 1");
+                }
+                finally
+                {
+                    conn.Release();
+                }
+
+                var audit = pool.GetConnection();
+                try
+                {
+                    return n + audit.Execute("insert into audit values (1)");
+                }
+                finally
+                {
+                    audit.Release();
+                }
+            }
+        }
+        """,
+        Tdg004("'conn'", "is released at line 12 and again in the 'finally' at line 16"));
 }

@@ -179,9 +179,16 @@ internal static class ReleaseInFinallyFix
 
     /// <summary>Does one of <paramref name="statements"/> make or take another connection of the local's type?</summary>
     private static bool TakesAnother(SemanticModel model, IEnumerable<StatementSyntax> statements, ILocalSymbol local) =>
-        statements.SelectMany(s => s.DescendantNodes(n => !FunctionContext.IsFunction(n)))
-            .Any(n => n is InvocationExpressionSyntax or BaseObjectCreationExpressionSyntax or AwaitExpressionSyntax
-                      && SymbolEqualityComparer.Default.Equals(model.GetTypeInfo(n).Type, local.Type));
+        TakesAnother(model, statements.SelectMany(s => s.DescendantNodesAndSelf(n => !FunctionContext.IsFunction(n))), local.Type);
+
+    /// <summary>
+    /// Is one of <paramref name="nodes"/> (lambdas and local functions left out) a call, a creation or an <c>await</c>
+    /// whose value is of <paramref name="type"/>: another connection made or taken while the code holds one?
+    /// </summary>
+    internal static bool TakesAnother(SemanticModel model, IEnumerable<SyntaxNode> nodes, ITypeSymbol type) =>
+        nodes.Any(n => n is InvocationExpressionSyntax or BaseObjectCreationExpressionSyntax or AwaitExpressionSyntax
+                       && !n.Ancestors().TakeWhile(a => a is not StatementSyntax).Any(FunctionContext.IsFunction)
+                       && SymbolEqualityComparer.Default.Equals(model.GetTypeInfo(n).Type, type));
 
     /// <summary>
     /// A statement that ends at once: a <c>return</c>, an assignment or a declaration that calls nothing, awaits nothing,
