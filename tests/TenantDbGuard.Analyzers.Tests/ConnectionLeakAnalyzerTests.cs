@@ -4043,4 +4043,53 @@ public sealed class ConnectionLeakAnalyzerTests
         Assert.Equal("{0} is not released {1}", descriptor.MessageFormat.ToString());
         Assert.Contains(descriptor, new ConnectionLeakAnalyzer().SupportedDiagnostics);
     }
+
+    [Theory]
+    [InlineData("object")]
+    [InlineData("System.Threading.Lock")]
+    public Task A_lock_between_the_acquisition_and_the_release_is_not_a_path(string gate) => Verify.VerifyAnalyzerAsync($$"""
+        using MySqlConnector;
+
+        sealed class Counter
+        {
+            private readonly {{gate}} _gate = new();
+            private int _opened;
+
+            public void Touch(MySqlDataSource dataSource)
+            {
+                var connection = dataSource.OpenConnection();
+                lock (_gate)
+                {
+                    _opened++;
+                }
+
+                connection.Dispose();
+            }
+        }
+        """);
+
+    [Theory]
+    [InlineData("object")]
+    [InlineData("System.Threading.Lock")]
+    public Task A_call_under_a_lock_between_the_acquisition_and_the_release_is_a_path(string gate) => Verify.VerifyAnalyzerAsync($$"""
+        using System;
+        using MySqlConnector;
+
+        sealed class Counter
+        {
+            private readonly {{gate}} _gate = new();
+
+            public void Touch(MySqlDataSource dataSource)
+            {
+                var connection = {|#0:dataSource.OpenConnection()|};
+                lock (_gate)
+                {
+                    Console.Out.Flush();
+                }
+
+                connection.Dispose();
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'connection'", "if an exception is thrown at line 13"));
 }

@@ -1168,6 +1168,69 @@ public sealed class ConnectionOwnerAnalyzerTests
         """,
         Verify.Diagnostic().WithLocation(0).WithArguments("ReportSession", "Connection", "is not disposable, so nothing can release it"));
 
+    [Theory]
+    [InlineData("object")]
+    [InlineData("System.Threading.Lock")]
+    public Task Owner_that_releases_under_a_lock_in_Dispose_is_not_reported(string gate) => Verify.VerifyAnalyzerAsync($$"""
+        using System;
+        using MySqlConnector;
+
+        sealed class PinnedSession : IDisposable
+        {
+            private readonly {{gate}} _gate = new();
+            private MySqlConnection? _connection;
+
+            public MySqlConnection Get(MySqlDataSource dataSource)
+            {
+                lock (_gate)
+                {
+                    return _connection ??= dataSource.OpenConnection();
+                }
+            }
+
+            public void Dispose()
+            {
+                lock (_gate)
+                {
+                    _connection?.Dispose();
+                    _connection = null;
+                }
+            }
+        }
+        """);
+
+    [Theory]
+    [InlineData("object")]
+    [InlineData("System.Threading.Lock")]
+    public Task Owner_whose_Dispose_calls_out_under_a_lock_before_the_release_is_reported(string gate) => Verify.VerifyAnalyzerAsync($$"""
+        using System;
+        using MySqlConnector;
+
+        sealed class PinnedSession : IDisposable
+        {
+            private readonly {{gate}} _gate = new();
+            private MySqlConnection? {|#0:_connection|};
+
+            public MySqlConnection Get(MySqlDataSource dataSource)
+            {
+                lock (_gate)
+                {
+                    return _connection ??= dataSource.OpenConnection();
+                }
+            }
+
+            public void Dispose()
+            {
+                lock (_gate)
+                {
+                    Console.Out.Flush();
+                    _connection?.Dispose();
+                }
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("PinnedSession", "_connection", "Dispose does not release it if an exception is thrown at line 21"));
+
     private static Task VerifyPreviewAsync(string source, params Microsoft.CodeAnalysis.Testing.DiagnosticResult[] expected)
     {
         var test = Verify.CreateTest(source);

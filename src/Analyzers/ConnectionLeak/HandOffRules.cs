@@ -25,13 +25,33 @@ internal static class HandOffRules
     /// <summary>
     /// Calls that cannot throw on valid arguments: <c>Interlocked</c>, <c>Volatile</c>, <c>GC.SuppressFinalize(this)</c>,
     /// a comparison of references (<see cref="ConditionFacts.ComparesReferences"/>), <c>Nullable&lt;T&gt;.GetValueOrDefault</c>
-    /// (which the compiler calls for <c>maybe ?? 0</c>).
+    /// (which the compiler calls for <c>maybe ?? 0</c>), and what a <c>lock</c> statement is made of
+    /// (<see cref="IsLockStatementPart"/>).
     /// </summary>
     public static bool NeverThrows(IInvocationOperation invocation) =>
         invocation.TargetMethod.ContainingType is { Name: "Interlocked" or "Volatile", ContainingNamespace.Name: "Threading" }
+        || IsLockStatementPart(invocation)
         || invocation.TargetMethod is { Name: "GetValueOrDefault", ContainingType.OriginalDefinition.SpecialType: SpecialType.System_Nullable_T }
         || invocation.TargetMethod is { Name: "SuppressFinalize", ContainingType: { Name: "GC", ContainingNamespace.Name: "System" } }
         || ConditionFacts.ComparesReferences(invocation);
+
+    /// <summary>
+    /// Entering a lock (<c>Monitor.Enter</c>, <c>Lock.Enter</c>, <c>Lock.EnterScope</c>), or the exit the compiler writes for a
+    /// <c>lock</c> statement (<c>Monitor.Exit</c>, the dispose of a <c>Lock.Scope</c>): on a lock object that is there, none
+    /// of them throws. An exit the code writes itself can (a lock it does not hold).
+    /// </summary>
+    private static bool IsLockStatementPart(IInvocationOperation invocation) =>
+        invocation.TargetMethod switch
+        {
+            { Name: "Enter", ContainingType: var type } when IsThreadingType(type, "Monitor") => true,
+            { Name: "Exit", ContainingType: var type } when IsThreadingType(type, "Monitor") => invocation.IsImplicit,
+            { Name: "Enter" or "EnterScope", ContainingType: var type } when IsThreadingType(type, "Lock") => true,
+            { Name: "Dispose", ContainingType: { Name: "Scope", ContainingType: { } lockType } } when IsThreadingType(lockType, "Lock") => invocation.IsImplicit,
+            _ => false,
+        };
+
+    private static bool IsThreadingType(INamedTypeSymbol? type, string name) =>
+        type is { ContainingType: null, ContainingNamespace: { Name: "Threading", ContainingNamespace: { Name: "System", ContainingNamespace.IsGlobalNamespace: true } } } && type.Name == name;
 
     /// <summary>
     /// A call to an <c>async</c> method of the compilation, static or on <c>this</c>: whatever its body throws goes into the

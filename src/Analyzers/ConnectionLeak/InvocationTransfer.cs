@@ -223,9 +223,10 @@ internal sealed class InvocationTransfer
                 Effects.Release(invocation, closes, instanceIsResource ? invocation.Instance : null);
                 ReleasedByLastCall = true;
             }
-            else if (_analysis.OwnerFields)
+            else if (_analysis.OwnerFields && !HandOffRules.NeverThrows(invocation))
             {
-                // In a Dispose, disposing something else first can throw and skip the release that follows.
+                // In a Dispose, disposing something else first can throw and skip the release that follows (not the end of
+                // a 'lock' on a System.Threading.Lock, which the compiler writes as a dispose of its scope).
                 Effects.MayThrow(invocation);
             }
 
