@@ -269,7 +269,8 @@ public sealed class ConnectionOwnerAnalyzer : DiagnosticAnalyzer
         var methods = new List<IMethodSymbol>();
         foreach (var candidate in type.GetMembers())
         {
-            if (candidate is not IMethodSymbol { IsStatic: false, IsAbstract: false, MethodKind: MethodKind.Ordinary, Parameters.Length: 0 } method || !rules.IsInSource(method))
+            if (candidate is not IMethodSymbol { IsStatic: false, IsAbstract: false, MethodKind: MethodKind.Ordinary } method || !rules.IsInSource(method)
+                || !method.Parameters.All(IsCancellationToken))
             {
                 continue;
             }
@@ -283,6 +284,13 @@ public sealed class ConnectionOwnerAnalyzer : DiagnosticAnalyzer
 
         return methods;
     }
+
+    /// <summary>
+    /// A <c>CancellationToken</c> parameter: a method that takes nothing else (<c>StopAsync(CancellationToken)</c> of a hosted
+    /// service, <c>CloseAsync(CancellationToken)</c>) can be called by whoever ends the object's life, as one without parameters can.
+    /// </summary>
+    private static bool IsCancellationToken(IParameterSymbol parameter) =>
+        parameter.Type is { Name: "CancellationToken", ContainingNamespace: { Name: "Threading", ContainingNamespace.Name: "System" } };
 
     /// <summary>Does a lambda or anonymous method declared in <paramref name="type"/> release <paramref name="member"/>?</summary>
     private static bool LambdaReleases(INamedTypeSymbol type, ISymbol member, CancellationToken cancellationToken)
@@ -315,7 +323,7 @@ public sealed class ConnectionOwnerAnalyzer : DiagnosticAnalyzer
             }
 
             Dictionary<IParameterSymbol, bool>? known = null;
-            if (entry.Parameters.Length == 1)
+            if (entry.Parameters.Length == 1 && entry.Parameters[0].Type.SpecialType == SpecialType.System_Boolean)
             {
                 // Dispose(bool disposing) as Dispose() calls it.
                 known = new Dictionary<IParameterSymbol, bool>(SymbolEqualityComparer.Default) { [entry.Parameters[0]] = true };

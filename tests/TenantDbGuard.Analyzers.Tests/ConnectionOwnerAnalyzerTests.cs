@@ -1231,6 +1231,97 @@ public sealed class ConnectionOwnerAnalyzerTests
         """,
         Verify.Diagnostic().WithLocation(0).WithArguments("PinnedSession", "_connection", "Dispose does not release it if an exception is thrown at line 21"));
 
+    [Fact]
+    public Task Service_that_releases_in_a_stop_method_taking_a_cancellation_token_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Threading;
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        interface IHostedService
+        {
+            Task StartAsync(CancellationToken cancellationToken);
+            Task StopAsync(CancellationToken cancellationToken);
+        }
+
+        sealed class Listener(MySqlDataSource dataSource) : IHostedService
+        {
+            private MySqlConnection? _connection;
+
+            public async Task StartAsync(CancellationToken cancellationToken) =>
+                _connection = await dataSource.OpenConnectionAsync(cancellationToken);
+
+            public async Task StopAsync(CancellationToken cancellationToken)
+            {
+                if (_connection is not null)
+                {
+                    await _connection.DisposeAsync();
+                    _connection = null;
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Service_whose_stop_method_can_skip_the_release_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Threading;
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        sealed class Listener(MySqlDataSource dataSource)
+        {
+            private MySqlConnection? {|#0:_connection|};
+
+            public async Task StartAsync(CancellationToken cancellationToken) =>
+                _connection = await dataSource.OpenConnectionAsync(cancellationToken);
+
+            public async Task StopAsync(CancellationToken cancellationToken)
+            {
+                await Task.Delay(100, cancellationToken);
+                await _connection!.DisposeAsync();
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("Listener", "_connection", "StopAsync does not release it if an exception is thrown at line 14"));
+
+    [Fact]
+    public Task Type_whose_only_release_takes_other_arguments_is_still_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        sealed class Listener(MySqlDataSource dataSource)
+        {
+            private MySqlConnection? {|#0:_connection|};
+
+            public async Task StartAsync() => _connection = await dataSource.OpenConnectionAsync();
+
+            public async Task StopAsync(bool drain)
+            {
+                if (drain)
+                {
+                    await _connection!.DisposeAsync();
+                }
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("Listener", "_connection", "is not disposable, so nothing can release it"));
+
+    [Theory]
+    [InlineData("_connection!.Dispose()")]
+    [InlineData("(_connection!).Dispose()")]
+    [InlineData("this._connection!.Dispose()")]
+    public Task Type_that_releases_with_the_null_forgiving_operator_in_a_method_of_its_own_is_not_reported(string release) => Verify.VerifyAnalyzerAsync($$"""
+        using MySqlConnector;
+
+        sealed class Session(MySqlDataSource dataSource)
+        {
+            private MySqlConnection? _connection;
+
+            public void Open() => _connection = dataSource.OpenConnection();
+
+            public void Shutdown() => {{release}};
+        }
+        """);
+
     private static Task VerifyPreviewAsync(string source, params Microsoft.CodeAnalysis.Testing.DiagnosticResult[] expected)
     {
         var test = Verify.CreateTest(source);

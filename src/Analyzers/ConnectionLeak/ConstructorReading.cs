@@ -97,6 +97,7 @@ internal static class ConstructorReading
                 => (conditional.Expression, binding.Name.Identifier.ValueText),
             _ => (null, null),
         };
+        receiver = WithoutSuppression(receiver);
         if (receiver is MemberAccessExpressionSyntax { Expression: ThisExpressionSyntax } self)
         {
             receiver = self.Name;
@@ -104,6 +105,25 @@ internal static class ConstructorReading
 
         return name is "Dispose" or "DisposeAsync" or "Close" or "CloseAsync" or "Release"
             && receiver is IdentifierNameSyntax { Identifier.ValueText: var target } && target == member;
+    }
+
+    /// <summary>The expression without the parentheses and null-forgiving operators around it (<c>(_connection!)</c>).</summary>
+    private static ExpressionSyntax? WithoutSuppression(ExpressionSyntax? expression)
+    {
+        while (true)
+        {
+            switch (expression)
+            {
+                case ParenthesizedExpressionSyntax parenthesized:
+                    expression = parenthesized.Expression;
+                    continue;
+                case PostfixUnaryExpressionSyntax suppressed when suppressed.IsKind(SyntaxKind.SuppressNullableWarningExpression):
+                    expression = suppressed.Operand;
+                    continue;
+                default:
+                    return expression;
+            }
+        }
     }
 
     /// <summary>
