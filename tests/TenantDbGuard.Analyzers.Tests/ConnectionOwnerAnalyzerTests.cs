@@ -1309,7 +1309,9 @@ public sealed class ConnectionOwnerAnalyzerTests
     [InlineData("_connection!.Dispose()")]
     [InlineData("(_connection!).Dispose()")]
     [InlineData("this._connection!.Dispose()")]
-    public Task Type_that_releases_with_the_null_forgiving_operator_in_a_method_of_its_own_is_not_reported(string release) => Verify.VerifyAnalyzerAsync($$"""
+    [InlineData("((System.IDisposable)_connection!).Dispose()")]
+    [InlineData("(_connection as System.IDisposable)?.Dispose()")]
+    public Task Type_that_releases_through_a_cast_or_the_null_forgiving_operator_in_a_method_of_its_own_is_not_reported(string release) => Verify.VerifyAnalyzerAsync($$"""
         using MySqlConnector;
 
         sealed class Session(MySqlDataSource dataSource)

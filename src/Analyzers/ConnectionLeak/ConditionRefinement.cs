@@ -103,7 +103,8 @@ internal sealed class ConditionRefinement
                 var (pattern, matches) = isPattern.Pattern is INegatedPatternOperation negated
                     ? (negated.Pattern, !outcome)
                     : (isPattern.Pattern, outcome);
-                if (MatchesExactlyNonNull(pattern, isPattern.Value.Type))
+                if (MatchesExactlyNonNull(pattern, isPattern.Value.Type)
+                    || (MatchesExactlyNonNull(pattern, AcquiredType()) && _analysis.Variables.HeldBy(config, isPattern.Value)))
                 {
                     // 'is { }', 'is T x' with the variable's own type: no match means null. The value may be the
                     // acquisition itself, held by the pattern's local ('if (pool.GetConnection() is { } conn)').
@@ -118,13 +119,25 @@ internal sealed class ConditionRefinement
                 return RefineOpen(config, isPattern, outcome);
             }
 
-            case IIsTypeOperation { IsNegated: false } isType when Covers(isType.TypeOperand, isType.ValueOperand.Type):
-                // 'conn is object', 'conn is MySqlConnection': false only when null.
+            case IIsTypeOperation { IsNegated: false } isType when Covers(isType.TypeOperand, isType.ValueOperand.Type) || Covers(isType.TypeOperand, AcquiredType()):
+                // 'conn is object', 'conn is MySqlConnection': false only when null. So is 'holder is IDisposable' on an
+                // 'object' variable that holds the connection: the object is of the type the acquisition gave.
                 return !outcome && _analysis.Variables.HeldBy(config, isType.ValueOperand) ? null : config;
             default:
                 return config;
         }
     }
+
+    /// <summary>
+    /// The type of the object the acquisition gave (the call's value, awaited when it is a task; the receiver of an
+    /// <c>Open</c>): every variable that holds the connection holds an object of that type, whatever its declared type.
+    /// </summary>
+    private ITypeSymbol? AcquiredType() => _analysis.Site switch
+    {
+        { Kind: AcquisitionKind.Returned, EffectPoint.Type: { } type } => type,
+        { Kind: AcquisitionKind.Opened, Acquiring: IInvocationOperation { Instance.Type: { } type } } => type,
+        _ => null,
+    };
 
     /// <summary>
     /// Does the comparison of <paramref name="left"/> and <paramref name="right"/> compare a variable that holds the

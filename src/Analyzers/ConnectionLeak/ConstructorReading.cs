@@ -97,7 +97,7 @@ internal static class ConstructorReading
                 => (conditional.Expression, binding.Name.Identifier.ValueText),
             _ => (null, null),
         };
-        receiver = WithoutSuppression(receiver);
+        receiver = WithoutConversions(receiver);
         if (receiver is MemberAccessExpressionSyntax { Expression: ThisExpressionSyntax } self)
         {
             receiver = self.Name;
@@ -107,8 +107,11 @@ internal static class ConstructorReading
             && receiver is IdentifierNameSyntax { Identifier.ValueText: var target } && target == member;
     }
 
-    /// <summary>The expression without the parentheses and null-forgiving operators around it (<c>(_connection!)</c>).</summary>
-    private static ExpressionSyntax? WithoutSuppression(ExpressionSyntax? expression)
+    /// <summary>
+    /// The expression without the parentheses, null-forgiving operators and conversions around it (<c>(_connection!)</c>,
+    /// <c>((IDisposable)_connection)</c>, <c>(_connection as IDisposable)</c>).
+    /// </summary>
+    private static ExpressionSyntax? WithoutConversions(ExpressionSyntax? expression)
     {
         while (true)
         {
@@ -119,6 +122,12 @@ internal static class ConstructorReading
                     continue;
                 case PostfixUnaryExpressionSyntax suppressed when suppressed.IsKind(SyntaxKind.SuppressNullableWarningExpression):
                     expression = suppressed.Operand;
+                    continue;
+                case CastExpressionSyntax cast:
+                    expression = cast.Expression;
+                    continue;
+                case BinaryExpressionSyntax conversion when conversion.IsKind(SyntaxKind.AsExpression):
+                    expression = conversion.Left;
                     continue;
                 default:
                     return expression;
