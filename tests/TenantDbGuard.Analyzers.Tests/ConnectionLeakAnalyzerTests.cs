@@ -4092,4 +4092,71 @@ public sealed class ConnectionLeakAnalyzerTests
         }
         """,
         Verify.Diagnostic().WithLocation(0).WithArguments("'connection'", "if an exception is thrown at line 13"));
+
+    [Theory]
+    [InlineData("return Task.Run(() => { using (conn) { return conn.Execute(\"select 1\"); } });")]
+    [InlineData("return Task.Run(async () => { await using (conn) { return await conn.ExecuteAsync(\"select 1\"); } });")]
+    [InlineData("_ = Task.Run(() => { try { conn.Execute(\"select 1\"); } finally { conn.Dispose(); } }); return Task.FromResult(0);")]
+    [InlineData("return Task.Factory.StartNew(() => { using (conn) { return conn.Execute(\"select 1\"); } });")]
+    [InlineData("return wait.ContinueWith(_ => { using (conn) { return conn.Execute(\"select 1\"); } });")]
+    [InlineData("ThreadPool.QueueUserWorkItem(_ => { using (conn) { conn.Execute(\"select 1\"); } }); return Task.FromResult(0);")]
+    public Task A_connection_handed_to_a_task_whose_callback_releases_it_on_every_path_is_not_reported(string handOff) => Verify.VerifyAnalyzerAsync($$"""
+        using System.Threading;
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            Task<int> M(LeasePool pool, Task wait)
+            {
+                var conn = pool.GetConnection();
+                {{handOff}}
+            }
+        }
+        """);
+
+    [Theory]
+    [InlineData("return Task.Run(() => { var n = conn.Execute(\"select 1\"); conn.Dispose(); return n; });", "on the path that returns at line 10")]
+    [InlineData("var task = Task.Run(() => { using (conn) { return conn.Execute(\"select 1\"); } }); conn.Execute(\"select 2\"); return task;", "on the path that returns at line 10")]
+    [InlineData("return Later(() => { using (conn) { return conn.Execute(\"select 1\"); } });", "on the path that returns at line 10")]
+    public Task A_connection_captured_by_a_task_that_may_not_release_it_is_reported(string handOff, string path) => Verify.VerifyAnalyzerAsync($$"""
+        using System;
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            Task<int> M(LeasePool pool)
+            {
+                var conn = {|#0:pool.GetConnection()|};
+                {{handOff}}
+            }
+
+            static Task<int> Later(Func<int> work) => Task.FromResult(0);
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", path));
+
+    [Fact]
+    public Task A_task_started_in_a_loop_with_a_connection_taken_before_the_loop_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Collections.Generic;
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            List<Task<int>> M(LeasePool pool, int n)
+            {
+                var tasks = new List<Task<int>>();
+                var conn = {|#0:pool.GetConnection()|};
+                for (var i = 0; i < n; i++)
+                {
+                    tasks.Add(Task.Run(() => { using (conn) { return conn.Execute("select 1"); } }));
+                }
+
+                return tasks;
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 16"));
 }

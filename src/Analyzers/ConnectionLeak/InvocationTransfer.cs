@@ -4,6 +4,9 @@ using System.Collections.Generic;
 using System.Collections.Immutable;
 using System.Linq;
 using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+using Microsoft.CodeAnalysis.FlowAnalysis;
 using Microsoft.CodeAnalysis.Operations;
 
 namespace TenantDbGuard.Analyzers.ConnectionLeak;
@@ -258,6 +261,13 @@ internal sealed class InvocationTransfer
             return true;
         }
 
+        if (!argumentIsResource && _analysis.State.Status == ResourceStatus.Held && HandsToAReleasingTask(invocation))
+        {
+            // 'return Task.Run(() => { using (conn) { ... } });': the task runs the callback, which gives the connection back
+            // on every path, and the method does not touch it again. The task owns it from the call on.
+            Effects.Escape();
+        }
+
         if (instanceIsResource && _analysis.State.Status == ResourceStatus.Held && MethodSummaries.IsExtensionMember(method)
             && ApplyEffect(invocation, _analysis.Context.Summaries.EffectOnReceiver(method, _analysis.Context.CancellationToken), invocation.Instance) is { } receiverResult)
         {
@@ -345,6 +355,84 @@ internal sealed class InvocationTransfer
         }
 
         return _analysis.Callees.OfCallback(invocation.Arguments[0].Value) == ParameterEffect.Releases;
+    }
+
+    /// <summary>
+    /// A call that always runs the callback it is given (<c>Task.Run</c>, <c>TaskFactory.StartNew</c>, <c>ContinueWith</c>,
+    /// <c>ThreadPool.QueueUserWorkItem</c>) and is given a lambda that releases the held connection on every path, while no
+    /// variable that holds it is named again after the call outside that lambda (nor inside a loop around the call, whose
+    /// next turn could). A use after such a call would race the release, so it keeps the connection the method's.
+    /// </summary>
+    private bool HandsToAReleasingTask(IInvocationOperation invocation)
+    {
+        if (!AlwaysRunsItsCallback(invocation.TargetMethod))
+        {
+            return false;
+        }
+
+        foreach (var argument in invocation.Arguments)
+        {
+            var value = TrackedVariables.Unwrap(argument.Value);
+            while (value is IDelegateCreationOperation creation)
+            {
+                value = TrackedVariables.Unwrap(creation.Target);
+            }
+
+            if (value is IFlowAnonymousFunctionOperation lambda
+                && _analysis.Callees.OfCallback(argument.Value) == ParameterEffect.Releases
+                && !NamedAfter(invocation.Syntax, lambda.Syntax))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static bool AlwaysRunsItsCallback(IMethodSymbol method) => method switch
+    {
+        { Name: "Run", IsStatic: true, ContainingType: { Name: "Task", ContainingNamespace: var ns } } => IsTasksNamespace(ns),
+        { Name: "StartNew", IsStatic: false, ContainingType: { Name: "TaskFactory", ContainingNamespace: var ns } } => IsTasksNamespace(ns),
+        { Name: "ContinueWith", IsStatic: false, ContainingType: { Name: "Task", ContainingNamespace: var ns } } => IsTasksNamespace(ns),
+        { Name: "QueueUserWorkItem" or "UnsafeQueueUserWorkItem", IsStatic: true, ContainingType: { Name: "ThreadPool", ContainingNamespace: { Name: "Threading", ContainingNamespace: { Name: "System", ContainingNamespace.IsGlobalNamespace: true } } } } => true,
+        _ => false,
+    };
+
+    private static bool IsTasksNamespace(INamespaceSymbol? ns) =>
+        ns is { Name: "Tasks", ContainingNamespace: { Name: "Threading", ContainingNamespace: { Name: "System", ContainingNamespace.IsGlobalNamespace: true } } };
+
+    /// <summary>
+    /// Is a local that holds the connection named after <paramref name="call"/> (outside <paramref name="lambda"/>), or is
+    /// the call in a loop of the method that a holder was declared outside of?
+    /// </summary>
+    private bool NamedAfter(SyntaxNode call, SyntaxNode lambda)
+    {
+        var body = _analysis.Graph.OriginalOperation.Syntax;
+        foreach (var holder in _analysis.Variables.HoldersOf(_analysis.State))
+        {
+            if (holder is not ILocalSymbol local || local.DeclaringSyntaxReferences.FirstOrDefault()?.GetSyntax() is not { } declaration)
+            {
+                return true;
+            }
+
+            for (var node = call.Parent; node is not null && node != body; node = node.Parent)
+            {
+                if (node is ForStatementSyntax or CommonForEachStatementSyntax
+                        or WhileStatementSyntax or DoStatementSyntax
+                    && !node.Span.Contains(declaration.Span))
+                {
+                    return true;
+                }
+            }
+
+            if (body.DescendantTokens().Any(token => token.SpanStart >= call.Span.End && !lambda.Span.Contains(token.Span)
+                                                     && token.IsKind(SyntaxKind.IdentifierToken) && token.ValueText == local.Name))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private static bool IsDisposableInterface(ITypeSymbol type) =>
