@@ -7,6 +7,7 @@ using System.Threading.Tasks;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CodeActions;
 using Microsoft.CodeAnalysis.CodeFixes;
+using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
 using Microsoft.CodeAnalysis.Formatting;
 using TenantDbGuard.Analyzers;
@@ -78,6 +79,36 @@ public sealed class ConnectionLeakCodeFixProvider : CodeFixProvider
         return node.FirstAncestorOrSelf<InvocationExpressionSyntax>(n => n.Span == diagnostic.Location.SourceSpan);
     }
 
+    /// <summary>
+    /// The variable that an acquisition's value lands in, through an <c>await</c>, parentheses, a cast, a <c>!</c>, the arm of
+    /// a conditional or of a switch expression: its declarator, or the target of the assignment (named by the member it is
+    /// in and its text). Null when the value goes anywhere else.
+    /// </summary>
+    private static string? TargetOf(InvocationExpressionSyntax acquisition)
+    {
+        SyntaxNode node = acquisition;
+        while (true)
+        {
+            var parent = node.Parent;
+            switch (parent)
+            {
+                case AwaitExpressionSyntax or ParenthesizedExpressionSyntax or CastExpressionSyntax or SwitchExpressionArmSyntax:
+                case PostfixUnaryExpressionSyntax { RawKind: (int)SyntaxKind.SuppressNullableWarningExpression }:
+                case ConditionalExpressionSyntax conditional when conditional.Condition != node:
+                case SwitchExpressionSyntax switchExpression when switchExpression.GoverningExpression != node:
+                    node = parent;
+                    continue;
+                case EqualsValueClauseSyntax { Parent: VariableDeclaratorSyntax declarator }:
+                    return "declarator:" + declarator.SpanStart.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                case AssignmentExpressionSyntax { RawKind: (int)SyntaxKind.SimpleAssignmentExpression } assignment when assignment.Right == node
+                    && assignment.FirstAncestorOrSelf<MemberDeclarationSyntax>() is { } member:
+                    return "assignment:" + member.SpanStart.ToString(System.Globalization.CultureInfo.InvariantCulture) + ":" + assignment.Left.ToString();
+                default:
+                    return null;
+            }
+        }
+    }
+
     private static async Task<Document?> FixAllInDocumentAsync(FixAllContext context, Document document, ImmutableArray<Diagnostic> diagnostics)
     {
         var cancellationToken = context.CancellationToken;
@@ -88,20 +119,29 @@ public sealed class ConnectionLeakCodeFixProvider : CodeFixProvider
         }
 
         // Mark every acquisition first: each fix rewrites the tree, and the marks find the others again.
-        var marks = new Dictionary<SyntaxNode, (SyntaxAnnotation Mark, Diagnostic Diagnostic)>();
+        var marks = new Dictionary<SyntaxNode, (SyntaxAnnotation Mark, Diagnostic Diagnostic, string? Target)>();
         foreach (var diagnostic in diagnostics.OrderBy(d => d.Location.SourceSpan.Start))
         {
             if (!IsIntoArgument(diagnostic) && FindAcquisition(root, diagnostic) is { } acquisition && !marks.ContainsKey(acquisition))
             {
-                marks.Add(acquisition, (new SyntaxAnnotation("TenantDbGuard.Acquisition"), diagnostic));
+                marks.Add(acquisition, (new SyntaxAnnotation("TenantDbGuard.Acquisition"), diagnostic, TargetOf(acquisition)));
             }
         }
 
         root = root.ReplaceNodes(marks.Keys, (original, rewritten) => rewritten.WithAdditionalAnnotations(marks[original].Mark));
         document = document.WithSyntaxRoot(root);
 
-        foreach (var (mark, diagnostic) in marks.Values)
+        // The arms of 'cond ? a.GetConnection() : b.GetConnection()' (or of a switch expression) are two diagnostics and
+        // one variable: the fix of the first protects the variable, and a second fix planned from the other arm's stale
+        // diagnostic would release it again ('using var' and a 'finally' both).
+        var fixedTargets = new HashSet<string>(System.StringComparer.Ordinal);
+        foreach (var (mark, diagnostic, target) in marks.Values)
         {
+            if (target is not null && fixedTargets.Contains(target))
+            {
+                continue;
+            }
+
             root = (await document.GetSyntaxRootAsync(cancellationToken).ConfigureAwait(false))!;
             if (root.GetAnnotatedNodes(mark).FirstOrDefault() is not InvocationExpressionSyntax acquisition)
             {
@@ -119,6 +159,10 @@ public sealed class ConnectionLeakCodeFixProvider : CodeFixProvider
             if (fix is not null)
             {
                 document = document.WithSyntaxRoot(fix.Apply(root));
+                if (target is not null)
+                {
+                    fixedTargets.Add(target);
+                }
             }
         }
 

@@ -116,6 +116,7 @@ public sealed class ConnectionOwnerCodeFixProvider : CodeFixProvider
                        .Select(r => r.GetSyntax(cancellationToken))
                        .OfType<MethodDeclarationSyntax>()
                        .FirstOrDefault() is { } method
+                   && !ReleasesThroughItsOwnMethods(model, method, typeSymbol, MemberName(member), cancellationToken)
                    && ReleaseInFinallyFix.Apply(model, method, release, cancellationToken) is { } rewritten
                 ? root.ReplaceNode(method, rewritten)
                 : null;
@@ -134,6 +135,58 @@ public sealed class ConnectionOwnerCodeFixProvider : CodeFixProvider
         }
 
         return MakeDisposableFix.Apply(root, type, typeSymbol, release);
+    }
+
+    /// <summary>
+    /// Does <paramref name="dispose"/> call a method of <paramref name="type"/> (or of a base type in source) whose body,
+    /// or that of a method it calls in turn, releases the member (<c>Dispose() { Dispose(true); }</c>,
+    /// <c>Dispose() =&gt; DisposeCore();</c>)? A release added to its <c>finally</c> would then release the member a second
+    /// time on every normal path.
+    /// </summary>
+    private static bool ReleasesThroughItsOwnMethods(SemanticModel model, MethodDeclarationSyntax dispose, INamedTypeSymbol type, string member, CancellationToken cancellationToken)
+    {
+        var seen = new HashSet<IMethodSymbol>(SymbolEqualityComparer.Default);
+        var pending = new Stack<(SyntaxNode Body, SemanticModel Model)>();
+        pending.Push((dispose, model));
+        while (pending.Count > 0)
+        {
+            var (body, bodyModel) = pending.Pop();
+            foreach (var invocation in body.DescendantNodes().OfType<InvocationExpressionSyntax>())
+            {
+                if (bodyModel.GetSymbolInfo(invocation, cancellationToken).Symbol is not IMethodSymbol { IsStatic: false } called
+                    || !IsOwnOrBase(type, called.ContainingType)
+                    || !seen.Add(called.OriginalDefinition))
+                {
+                    continue;
+                }
+
+                foreach (var reference in called.OriginalDefinition.DeclaringSyntaxReferences)
+                {
+                    var declaration = reference.GetSyntax(cancellationToken);
+                    if (declaration.DescendantNodes().Any(node => ConstructorReading.IsReleaseOf(node, member)))
+                    {
+                        return true;
+                    }
+
+                    pending.Push((declaration, bodyModel.Compilation.GetSemanticModel(declaration.SyntaxTree)));
+                }
+            }
+        }
+
+        return false;
+    }
+
+    private static bool IsOwnOrBase(INamedTypeSymbol type, INamedTypeSymbol? candidate)
+    {
+        for (var current = type; current is not null; current = current.BaseType)
+        {
+            if (SymbolEqualityComparer.Default.Equals(current.OriginalDefinition, candidate?.OriginalDefinition))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>

@@ -909,7 +909,7 @@ public sealed class ConnectionLeakCodeFixShapeTests
         {
             int M(LeasePool pool)
             {
-                object x = [|pool.GetConnection()|];
+                object x = pool.GetConnection();
                 try
                 {
                     var rows = ((ConnectionLease)x).Execute("select 1");
@@ -1375,4 +1375,58 @@ public sealed class ConnectionLeakCodeFixShapeTests
             solution.WithProjectParseOptions(projectId, new CSharpParseOptions(LanguageVersion.CSharp7_3)));
         return test.RunAsync();
     }
+
+    [Theory]
+    [InlineData("first ? [|a.GetConnection()|] : [|b.GetConnection()|]", "first ? a.GetConnection() : b.GetConnection()")]
+    [InlineData("first switch { true => [|a.GetConnection()|], false => [|b.GetConnection()|] }", "first switch { true => a.GetConnection(), false => b.GetConnection() }")]
+    public Task Fix_All_fixes_a_local_that_two_acquisitions_reach_once(string acquisitions, string fixedAcquisitions) => Verify.VerifyFixAllAsync(
+        [$$"""
+        using Prelude;
+
+        class C
+        {
+            int Leased(LeasePool a, LeasePool b, bool first)
+            {
+                var lease = {{acquisitions}};
+                var rows = lease.Execute("select 1");
+                lease.Dispose();
+                return rows;
+            }
+
+            int Pooled(Pool a, Pool b, bool first)
+            {
+                var conn = {{acquisitions}};
+                var rows = conn.Execute("select 1");
+                conn.Release();
+                return rows;
+            }
+        }
+        """],
+        [$$"""
+        using Prelude;
+
+        class C
+        {
+            int Leased(LeasePool a, LeasePool b, bool first)
+            {
+                using var lease = {{fixedAcquisitions}};
+                var rows = lease.Execute("select 1");
+                return rows;
+            }
+
+            int Pooled(Pool a, Pool b, bool first)
+            {
+                var conn = {{fixedAcquisitions}};
+                try
+                {
+                    var rows = conn.Execute("select 1");
+                    return rows;
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """]);
 }

@@ -821,4 +821,56 @@ public sealed class ConnectionOwnerCodeFixTests
             }
         }
         """);
+
+    [Theory]
+    [InlineData("Dispose(true);")]
+    [InlineData("DisposeCore();")]
+    [InlineData("this.Shutdown(true);")]
+    public async Task Dispose_that_releases_through_a_method_of_its_own_type_gets_no_fix(string call)
+    {
+        // The public Dispose releases the member through the method it calls; a release added to its finally would
+        // release the lease a second time on every normal path (a pool would then hand the same connection out twice).
+        var source = $$"""
+            using System;
+            using Prelude;
+
+            class Owner : IDisposable
+            {
+                protected PooledConnection [|Connection|] { get; }
+
+                public Owner(Pool pool) => Connection = pool.GetConnection();
+
+                protected virtual void Dispose(bool disposing)
+                {
+                    if (disposing)
+                    {
+                        Log.Info("disposing");
+                        Connection.Release();
+                    }
+                }
+
+                private void DisposeCore()
+                {
+                    Log.Info("disposing");
+                    Connection.Release();
+                }
+
+                private void Shutdown(bool now)
+                {
+                    Log.Info("shutting down");
+                    if (now)
+                    {
+                        DisposeCore();
+                    }
+                }
+
+                public void Dispose()
+                {
+                    {{call}}
+                    GC.SuppressFinalize(this);
+                }
+            }
+            """;
+        await Verify.VerifyCodeFixAsync(source, source);
+    }
 }
