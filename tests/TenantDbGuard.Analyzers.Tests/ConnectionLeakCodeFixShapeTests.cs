@@ -1429,4 +1429,46 @@ public sealed class ConnectionLeakCodeFixShapeTests
             }
         }
         """]);
+
+    [Theory]
+    [InlineData("first ? [|a.Rent(tenant)|] : [|b.Rent(tenant)|]", "first ? a.Rent(tenant) : b.Rent(tenant)")]
+    [InlineData("first switch { true => [|a.Rent(tenant)|], false => [|b.Rent(tenant)|] }", "first switch { true => a.Rent(tenant), false => b.Rent(tenant) }")]
+    public Task A_choice_between_two_calls_of_a_method_of_the_code_that_acquires_gets_its_fix(string acquisitions, string fixedAcquisitions) => Verify.VerifyCodeFixAsync($$"""
+        using MySqlConnector;
+
+        sealed class TenantPool(MySqlDataSource source)
+        {
+            public MySqlConnection Rent(string tenant) => source.OpenConnection();
+        }
+
+        class C
+        {
+            int M(TenantPool a, TenantPool b, bool first, string tenant)
+            {
+                var conn = {{acquisitions}};
+                using var command = new MySqlCommand("select 1", conn);
+                var rows = System.Convert.ToInt32(command.ExecuteScalar());
+                conn.Dispose();
+                return rows;
+            }
+        }
+        """, $$"""
+        using MySqlConnector;
+
+        sealed class TenantPool(MySqlDataSource source)
+        {
+            public MySqlConnection Rent(string tenant) => source.OpenConnection();
+        }
+
+        class C
+        {
+            int M(TenantPool a, TenantPool b, bool first, string tenant)
+            {
+                using var conn = {{fixedAcquisitions}};
+                using var command = new MySqlCommand("select 1", conn);
+                var rows = System.Convert.ToInt32(command.ExecuteScalar());
+                return rows;
+            }
+        }
+        """);
 }

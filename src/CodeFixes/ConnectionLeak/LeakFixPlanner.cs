@@ -353,7 +353,7 @@ internal static class LeakFixPlanner
 
         var acquired = model.GetSymbolInfo(acquisition).Symbol as IMethodSymbol;
         if (acquired is not null && SymbolEqualityComparer.Default.Equals((model.GetSymbolInfo(call).Symbol as IMethodSymbol)?.OriginalDefinition, acquired.OriginalDefinition)
-            && call.ArgumentList.IsEquivalentTo(acquisition.ArgumentList))
+            && SyntaxFactory.AreEquivalent(call.ArgumentList, acquisition.ArgumentList, topLevel: false))
         {
             return true;
         }
