@@ -4100,6 +4100,7 @@ public sealed class ConnectionLeakAnalyzerTests
     [InlineData("return Task.Factory.StartNew(() => { using (conn) { return conn.Execute(\"select 1\"); } });")]
     [InlineData("return wait.ContinueWith(_ => { using (conn) { return conn.Execute(\"select 1\"); } });")]
     [InlineData("ThreadPool.QueueUserWorkItem(_ => { using (conn) { conn.Execute(\"select 1\"); } }); return Task.FromResult(0);")]
+    [InlineData("ThreadPool.UnsafeQueueUserWorkItem(_ => { using (conn) { conn.Execute(\"select 1\"); } }, null); return Task.FromResult(0);")]
     public Task A_connection_handed_to_a_task_whose_callback_releases_it_on_every_path_is_not_reported(string handOff) => Verify.VerifyAnalyzerAsync($$"""
         using System.Threading;
         using System.Threading.Tasks;
@@ -4159,4 +4160,87 @@ public sealed class ConnectionLeakAnalyzerTests
         }
         """,
         Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 16"));
+
+    [Fact]
+    public Task A_task_started_in_a_loop_that_runs_at_least_once_with_a_connection_taken_before_it_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Collections.Generic;
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            List<Task<int>> M(LeasePool pool, int n)
+            {
+                var tasks = new List<Task<int>>();
+                var conn = {|#0:pool.GetConnection()|};
+                do
+                {
+                    tasks.Add(Task.Run(() => { using (conn) { return conn.Execute("select 1"); } }));
+                }
+                while (tasks.Count < n);
+
+                return tasks;
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 17"));
+
+    [Theory]
+    [InlineData("object", "System.Threading.Monitor.Enter(_gate);", "System.Threading.Monitor.Exit(_gate);")]
+    [InlineData("System.Threading.Lock", "_gate.Enter();", "_gate.Exit();")]
+    public Task Entering_a_lock_by_hand_between_the_acquisition_and_the_release_is_not_a_path(string gate, string enter, string exit) => Verify.VerifyAnalyzerAsync($$"""
+        using MySqlConnector;
+
+        sealed class Counter
+        {
+            private readonly {{gate}} _gate = new();
+            private int _opened;
+
+            public void Touch(MySqlDataSource dataSource)
+            {
+                var connection = dataSource.OpenConnection();
+                {{enter}}
+                _opened++;
+                connection.Dispose();
+                {{exit}}
+            }
+        }
+        """);
+
+    [Fact]
+    public Task A_type_of_the_code_named_like_a_lock_can_throw() => Verify.VerifyAnalyzerAsync("""
+        using MySqlConnector;
+
+        static class Monitor
+        {
+            public static void Enter(object gate) => throw new System.InvalidOperationException("not now");
+        }
+
+        sealed class Lock
+        {
+            public void Enter() => throw new System.InvalidOperationException("not now");
+        }
+
+        sealed class Counter
+        {
+            private readonly object _gate = new();
+            private readonly Lock _lock = new();
+
+            public void Touch(MySqlDataSource dataSource)
+            {
+                var connection = {|#0:dataSource.OpenConnection()|};
+                Monitor.Enter(_gate);
+                connection.Dispose();
+            }
+
+            public void Again(MySqlDataSource dataSource)
+            {
+                var connection = {|#1:dataSource.OpenConnection()|};
+                _lock.Enter();
+                connection.Dispose();
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'connection'", "if an exception is thrown at line 21"),
+        Verify.Diagnostic().WithLocation(1).WithArguments("'connection'", "if an exception is thrown at line 28"));
 }
