@@ -4243,4 +4243,47 @@ public sealed class ConnectionLeakAnalyzerTests
         """,
         Verify.Diagnostic().WithLocation(0).WithArguments("'connection'", "if an exception is thrown at line 21"),
         Verify.Diagnostic().WithLocation(1).WithArguments("'connection'", "if an exception is thrown at line 28"));
+
+    [Fact]
+    public Task Connections_kept_in_a_collection_expression_and_released_from_it_in_a_finally_are_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Collections.Generic;
+        using Prelude;
+
+        class C
+        {
+            int M(Pool a, Pool b)
+            {
+                var first = a.GetConnection();
+                PooledConnection second;
+                try
+                {
+                    second = b.GetConnection();
+                }
+                catch
+                {
+                    first.Release();
+                    throw;
+                }
+
+                List<PooledConnection> all = [first, second];
+                try
+                {
+                    var rows = 0;
+                    foreach (var conn in all)
+                    {
+                        rows += conn.Execute("select 1");
+                    }
+
+                    return rows;
+                }
+                finally
+                {
+                    foreach (var conn in all)
+                    {
+                        conn.Release();
+                    }
+                }
+            }
+        }
+        """);
 }

@@ -23,11 +23,18 @@ internal sealed class OperationTransfer
     /// </summary>
     private const OperationKind CollectionExpressionKind = (OperationKind)0x7F;
 
+    /// <summary>
+    /// A collection expression: <see cref="CollectionExpressionKind"/>, or on Roslyn 4.8 (which compiles C# 12's
+    /// <c>[a, b]</c> but has no operation for it) an operation of no kind over that syntax, whose children are its elements.
+    /// </summary>
+    private static bool IsCollectionExpression(IOperation? operation) =>
+        operation is { Kind: CollectionExpressionKind } or { Kind: OperationKind.None, Syntax: Microsoft.CodeAnalysis.CSharp.Syntax.CollectionExpressionSyntax };
+
     private PathEffects Effects => _analysis.Effects;
 
     /// <summary>Is <paramref name="operation"/> (through conversions) an array creation or a collection expression?</summary>
     public static bool IsArray(IOperation? operation) =>
-        TrackedVariables.Unwrap(operation) is IArrayCreationOperation or { Kind: CollectionExpressionKind };
+        TrackedVariables.Unwrap(operation) is IArrayCreationOperation || IsCollectionExpression(TrackedVariables.Unwrap(operation));
 
     /// <summary>Evaluates <paramref name="operation"/>; returns whether its value is the followed resource.</summary>
     public bool Evaluate(IOperation? operation)
@@ -186,7 +193,7 @@ internal sealed class OperationTransfer
             case INameOfOperation:
                 return false;
             case IArrayCreationOperation:
-            case { Kind: CollectionExpressionKind }:
+            case var collection when IsCollectionExpression(collection):
                 // A collection expression ('[a, b]', a 'params' span or list the compiler builds) is an array by another name.
                 if (!EvaluateChildren(operation))
                 {
