@@ -1065,8 +1065,10 @@ internal sealed class ConnectionBroker : IAsyncDisposable
             }
 
             // The killer failed: an idle one was dead (try another), a new one could not connect (the server is out of
-            // reach, and nothing runs there for this process that could be killed now).
-            await CloseAndForgetAsync(killer).ConfigureAwait(false);
+            // reach, and nothing runs there for this process that could be killed now), or its KILL did not answer in
+            // time (MariaDB's KILL waits up to 2 s for the target to let go of a lock): its session may still run that
+            // KILL on the server, so it stays counted until the server no longer lists it.
+            await CloseFailedAsync(killer).ConfigureAwait(false);
             if (fresh)
             {
                 return;
