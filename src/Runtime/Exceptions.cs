@@ -296,7 +296,9 @@ public sealed class TenantConfigurationException : TenantDbGuardException
 /// <summary>
 /// The connection to a tenant's database failed while the work ran (the server closed it, or the network failed), after
 /// the work's statements were sent: they may or may not have run. Transient (the failed connection is closed and the
-/// next call gets another), but retry only work that is safe to repeat.
+/// next call gets another), but retry only work that is safe to repeat. Also what a new connection that could not be
+/// opened or set up throws (the server is out of reach, or killed the session during its handshake or its <c>USE</c>):
+/// nothing of the work was sent then.
 /// </summary>
 public sealed class TenantConnectionFailedException : TenantDbGuardException
 {
@@ -308,8 +310,17 @@ public sealed class TenantConnectionFailedException : TenantDbGuardException
     {
     }
 
+    private TenantConnectionFailedException(string tenantKey, string message, Exception innerException)
+        : base(tenantKey, message, innerException)
+    {
+    }
+
     /// <summary>Always <see langword="true"/>: the failed connection is closed and the next call gets another.</summary>
     public override bool IsTransient => true;
+
+    /// <summary>A new connection for the tenant failed while it was opened or set up, before anything of the work was sent.</summary>
+    internal static TenantConnectionFailedException Opening(string tenantKey, Exception innerException) =>
+        new(tenantKey, $"A new connection for tenant '{LogSafe.Text(tenantKey)}' failed while it was opened: {LogSafe.Text(innerException.Message, 1000)} Nothing of the work was sent; the server may be out of reach or have ended the session.", innerException);
 }
 
 /// <summary>

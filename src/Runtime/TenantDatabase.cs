@@ -962,6 +962,13 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
         {
             throw DatabaseUnavailable(target.Key, target.DatabaseName, exception);
         }
+        catch (Exception exception) when (ServerErrors.IsConnectionFailure(exception))
+        {
+            // A new connection lost while it was opened or set up (killed during its handshake or its USE, the network
+            // failed): it is closed, and the caller gets the typed error, as for a connection lost under the work.
+            Log.ConnectionLost(_logger, exception, LogSafe.Text(target.Key));
+            throw TenantConnectionFailedException.Opening(target.Key, exception);
+        }
 
         var leakId = _leaks.Track(target.Key, acquiredAt);
         return new TenantConnectionLease(

@@ -101,6 +101,71 @@ public sealed class TenantConnectionFailedExceptionTests(MariaDbFixture fixture)
         Assert.Equal(1, (await db.WaitUntilAllReturnedAsync()).Open);
     }
 
+    public static TheoryData<string> OpeningEntries() => ["lease", "connection helper", "data source", "master helper"];
+
+    [Theory]
+    [Trait("Guarantee", "11")]
+    [MemberData(nameof(OpeningEntries))]
+    public async Task A_new_connection_killed_while_it_is_opened_is_reported_as_a_typed_error_and_the_budget_recovers(string entry)
+    {
+        // The session callback runs inside the open of a new connection, before the lease's USE: killing the session from
+        // outside there is an administrator's KILL during the handshake as far as the lease can tell.
+        var armed = 1;
+        await using var db = new TenantDatabaseBuilder(Server.GetAppConnectionString(MariaDbFixture.MasterDatabase))
+            .ConfigureOptions(o =>
+            {
+                o.MaxConnections = 2;
+
+                // No lookup in the tenants table: the first connection the runtime opens is the entry's own.
+                o.TenantResolver = (key, _) => ValueTask.FromResult<TenantInfo?>(key == Key(0) ? new TenantInfo(key, Database(0)) : null);
+            })
+            .UseSessionOpenedCallback(async (connection, token) =>
+            {
+                if (Interlocked.CompareExchange(ref armed, 2, 1) == 1)
+                {
+                    var id = connection.ServerThread;
+                    await Server.ExecuteAsync($"KILL CONNECTION {id}");
+                    await WaitUntilGoneAsync(id);
+                }
+            })
+            .Build();
+
+        var error = await Record.ExceptionAsync(async () =>
+        {
+            switch (entry)
+            {
+                case "lease":
+                    await using (var lease = await db.GetConnectionAsync(Key(0)))
+                    {
+                        await ReadMarkerAsync(lease.Connection);
+                    }
+
+                    break;
+                case "connection helper":
+                    await db.WithTenantConnectionAsync(Key(0), (connection, _) => ReadMarkerAsync(connection));
+                    break;
+                case "data source":
+                    await using (var connection = await db.ForTenant(Key(0)).OpenConnectionAsync())
+                    {
+                        await connection.ExecuteScalarAsync<string>("SELECT tenant FROM marker");
+                    }
+
+                    break;
+                default:
+                    await db.QueryMasterAsync<string>($"SELECT tenant FROM {Database(0)}.marker");
+                    break;
+            }
+        });
+
+        Assert.Equal(2, Volatile.Read(ref armed));
+        var failed = Assert.IsType<TenantConnectionFailedException>(error);
+        Assert.Equal(entry == "master helper" ? TenantDatabase.MasterKey : Key(0), failed.TenantKey);
+        Assert.True(failed.InnerException is MySqlException or IOException, failed.InnerException?.ToString());
+        Assert.True(failed.IsTransient);
+        await db.WaitForSnapshotAsync(s => s is { InUse: 0 }, TimeSpan.FromSeconds(5));
+        Assert.Equal(Key(0), await db.ExecuteScalarTenantAsync<string>(Key(0), "SELECT tenant FROM marker"));
+    }
+
     [Fact]
     public void The_message_names_the_tenant_and_says_what_to_do()
     {

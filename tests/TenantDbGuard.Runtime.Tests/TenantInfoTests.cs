@@ -115,9 +115,10 @@ public sealed class TenantInfoTests(MariaDbFixture fixture) : IAsyncLifetime
             o.AcquireTimeout = TimeSpan.FromSeconds(2);
         });
 
-        var error = await Assert.ThrowsAsync<MySqlException>(() => db.QueryTenantAsync<int>("down", "SELECT 1"));
+        var error = await Assert.ThrowsAsync<TenantConnectionFailedException>(() => db.QueryTenantAsync<int>("down", "SELECT 1"));
 
-        Assert.Equal(MySqlErrorCode.UnableToConnectToHost, error.ErrorCode);
+        Assert.Equal("down", error.TenantKey);
+        Assert.Equal(MySqlErrorCode.UnableToConnectToHost, Assert.IsType<MySqlException>(error.InnerException).ErrorCode);
         await db.WaitUntilAllReturnedAsync();
 
         // The connection that could not be opened holds no room: both connections of the budget can be had on the

@@ -277,12 +277,12 @@ internal sealed class ConnectionBroker : IAsyncDisposable
             {
                 // Killed while idle, or the server restarted: nothing of the lease was sent; try another.
                 Log.IdleConnectionFailed(_logger, exception, server.Key);
-                GiveBack(physical, target.Key, cancellable, keep: false, clean: false);
+                GiveBack(physical, target.Key, cancellable, keep: false, clean: false, failed: true);
                 retry = true;
             }
             catch
             {
-                GiveBack(physical, target.Key, cancellable, keep: false, clean: false);
+                GiveBack(physical, target.Key, cancellable, keep: false, clean: false, failed: true);
                 throw;
             }
         }
@@ -892,7 +892,7 @@ internal sealed class ConnectionBroker : IAsyncDisposable
             {
                 // Whether anything still runs on the server for it cannot be told: try to kill it, for a while.
                 Log.ConnectionBroken(_logger, LogSafe.Text(tenantKey));
-                await RetireAsync(physical, Task.Delay(_options.ResetTimeout), closed, null).ConfigureAwait(false);
+                await RetireAsync(physical, Task.Delay(_options.ResetTimeout), closed, null, untilGone: true).ConfigureAwait(false);
                 return;
             }
 
@@ -923,7 +923,7 @@ internal sealed class ConnectionBroker : IAsyncDisposable
                     break;
                 default:
                     Log.ConnectionBroken(_logger, LogSafe.Text(tenantKey));
-                    await CloseAndForgetAsync(physical).ConfigureAwait(false);
+                    await CloseFailedAsync(physical).ConfigureAwait(false);
                     break;
             }
         }
@@ -931,7 +931,7 @@ internal sealed class ConnectionBroker : IAsyncDisposable
         {
             // Nothing may escape a background task; the connection is closed and uncounted.
             Log.ResetFailed(_logger, exception, LogSafe.Text(tenantKey));
-            await CloseAndForgetAsync(physical).ConfigureAwait(false);
+            await CloseFailedAsync(physical).ConfigureAwait(false);
         }
     }
 
@@ -940,7 +940,7 @@ internal sealed class ConnectionBroker : IAsyncDisposable
     {
         try
         {
-            await RetireAsync(physical, outcome.StillRunning!, outcome.StillRunning!, outcome.Holder).ConfigureAwait(false);
+            await RetireAsync(physical, outcome.StillRunning!, outcome.StillRunning!, outcome.Holder, untilGone: false).ConfigureAwait(false);
         }
         catch (Exception exception)
         {
@@ -954,9 +954,12 @@ internal sealed class ConnectionBroker : IAsyncDisposable
     /// <see cref="PhysicalConnection.EndFromThisSideAsync"/>) and kill it over another connection of the same server, and
     /// keep counting it until the server has closed it or the kill is sent, unless <paramref name="giveUp"/> completes
     /// first (the statement ended by itself, or there is no telling and the runtime stops trying). Then closes it, once
-    /// <paramref name="pending"/> (what waits on the session) is over, which either brings about at once.
+    /// <paramref name="pending"/> (what waits on the session) is over, which either brings about at once. With
+    /// <paramref name="untilGone"/> (the connection failed: the server may have killed it), the server closing the
+    /// session's socket does not end the kill and the wait for the session to be gone, only <paramref name="giveUp"/>
+    /// does: <c>KILL</c> shuts a session's socket at once, while its thread may run on for a while, still counted.
     /// </summary>
-    private async Task RetireAsync(PhysicalConnection physical, Task giveUp, Task pending, MySqlConnection? holder)
+    private async Task RetireAsync(PhysicalConnection physical, Task giveUp, Task pending, MySqlConnection? holder, bool untilGone)
     {
         if (physical.ThreadId != 0)
         {
@@ -965,7 +968,7 @@ internal sealed class ConnectionBroker : IAsyncDisposable
             // may not have (every connection of it can be retiring like this one, each waiting for another to free).
             using var stopEnding = new CancellationTokenSource();
             var endedHere = physical.EndFromThisSideAsync(stopEnding.Token);
-            await KillAsync(physical.Server, physical.ThreadId, queryOnly: false, GiveUpOrEndedAsync(giveUp, endedHere)).ConfigureAwait(false);
+            await KillAsync(physical.Server, physical.ThreadId, queryOnly: false, untilGone ? giveUp : GiveUpOrEndedAsync(giveUp, endedHere)).ConfigureAwait(false);
             await stopEnding.CancelAsync().ConfigureAwait(false);
         }
 
@@ -1062,8 +1065,10 @@ internal sealed class ConnectionBroker : IAsyncDisposable
             }
 
             // The killer failed: an idle one was dead (try another), a new one could not connect (the server is out of
-            // reach, and nothing runs there for this process that could be killed now).
-            await CloseAndForgetAsync(killer).ConfigureAwait(false);
+            // reach, and nothing runs there for this process that could be killed now), or its KILL did not answer in
+            // time (MariaDB's KILL waits up to 2 s for the target to let go of a lock): its session may still run that
+            // KILL on the server, so it stays counted until the server no longer lists it.
+            await CloseFailedAsync(killer).ConfigureAwait(false);
             if (fresh)
             {
                 return;
@@ -1071,8 +1076,11 @@ internal sealed class ConnectionBroker : IAsyncDisposable
         }
     }
 
-    /// <summary>Gives back a connection that was taken for a lease that did not happen.</summary>
-    private void GiveBack(PhysicalConnection physical, string tenantKey, bool cancellable, bool keep, bool clean)
+    /// <summary>
+    /// Gives back a connection that was taken for a lease that did not happen; one that <paramref name="failed"/> is
+    /// closed and stays counted until the server no longer lists it (see <see cref="CloseFailedAsync"/>).
+    /// </summary>
+    private void GiveBack(PhysicalConnection physical, string tenantKey, bool cancellable, bool keep, bool clean, bool failed = false)
     {
         bool close;
         lock (_gate)
@@ -1089,7 +1097,7 @@ internal sealed class ConnectionBroker : IAsyncDisposable
 
         if (close)
         {
-            _ = CloseAndForgetAsync(physical);
+            _ = failed ? CloseFailedAsync(physical) : CloseAndForgetAsync(physical);
         }
     }
 
@@ -1273,8 +1281,15 @@ internal sealed class ConnectionBroker : IAsyncDisposable
     private async Task CloseAndForgetAsync(PhysicalConnection physical)
     {
         await physical.DisposeAsync().ConfigureAwait(false);
-        if (physical.ThreadId != 0)
+        await ForgetClosedAsync(physical).ConfigureAwait(false);
+    }
+
+    /// <summary>Stops counting a closed connection once the server has had time to end its side.</summary>
+    private async Task ForgetClosedAsync(PhysicalConnection physical)
+    {
+        if (physical.ThreadId != 0 || physical.OpenTried)
         {
+            // Also an open that failed: the server may have had a session for it (killed during its handshake, say).
             await Task.Delay(ServerLetGo).ConfigureAwait(false);
         }
 
@@ -1284,6 +1299,25 @@ internal sealed class ConnectionBroker : IAsyncDisposable
             _open--;
             Pulse();
         }
+    }
+
+    /// <summary>
+    /// Closes a connection that failed (killed from outside, lost, or set apart after an error) and stops counting it
+    /// once the server no longer lists its session, at most <see cref="TenantDbGuardOptions.ResetTimeout"/>: the server
+    /// closes a killed session's socket at once, but counts the session against <c>max_connections</c> until its thread
+    /// has ended what it was doing (a statement, the rollback of a transaction), which can take a second on a busy
+    /// server; a new connection opened in its place before then would be one beyond the budget. The check goes over
+    /// another connection of the budget (with a <c>KILL</c>, which finds no such session when it is gone already).
+    /// </summary>
+    private async Task CloseFailedAsync(PhysicalConnection physical)
+    {
+        await physical.DisposeAsync().ConfigureAwait(false);
+        if (physical.ThreadId != 0)
+        {
+            await KillAsync(physical.Server, physical.ThreadId, queryOnly: false, Task.Delay(_options.ResetTimeout)).ConfigureAwait(false);
+        }
+
+        await ForgetClosedAsync(physical).ConfigureAwait(false);
     }
 
     private void ReleaseRoom()

@@ -47,6 +47,36 @@ internal static class DriverSession
         }
     }
 
+    /// <summary>
+    /// Whether the driver has given up <paramref name="session"/> (from <see cref="Of"/>): a network error or the server's
+    /// close ended it. MySqlConnector destroys such a session when it comes back to its pool, and the next open of the
+    /// pool connects a new one, in place of one the server may still hold. False when it is live or this cannot be told.
+    /// </summary>
+    public static bool IsLost(object? session) => session is not null && Connected?.Invoke(session) == false;
+
+    private static readonly Func<object, bool>? Connected = CreateConnected();
+
+    /// <summary><c>session.IsConnected</c>, compiled once; null when the driver has no such property.</summary>
+    private static Func<object, bool>? CreateConnected()
+    {
+        if (typeof(MySqlConnection).GetField("m_session", BindingFlags.Instance | BindingFlags.NonPublic) is not { } sessionField
+            || sessionField.FieldType.GetProperty("IsConnected", BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic) is not { CanRead: true } property
+            || property.PropertyType != typeof(bool))
+        {
+            return null;
+        }
+
+        try
+        {
+            var session = Expression.Parameter(typeof(object), "session");
+            return Expression.Lambda<Func<object, bool>>(Expression.Property(Expression.Convert(session, sessionField.FieldType), property), session).Compile();
+        }
+        catch (Exception exception) when (exception is InvalidOperationException or ArgumentException or NotSupportedException)
+        {
+            return null;
+        }
+    }
+
     /// <summary><c>connection.m_session</c> and <c>session.DatabaseOverride = null</c>, compiled once; null when the driver keeps them elsewhere.</summary>
     private static (Func<MySqlConnection, object?>, Action<object>)? CreateAccessors()
     {

@@ -51,6 +51,7 @@ internal sealed class PhysicalConnection : IAsyncDisposable
     private CancellationTokenSource? _deadline;
     private Socket? _socket;
     private object? _ended;
+    private object? _session;
 
     public PhysicalConnection(ServerPool server)
     {
@@ -62,6 +63,12 @@ internal sealed class PhysicalConnection : IAsyncDisposable
 
     /// <summary>The server's id of the session (<c>CONNECTION_ID()</c>), known once it was opened.</summary>
     public int ThreadId { get; private set; }
+
+    /// <summary>
+    /// An open was tried: the server may hold a session for it even when the open failed (one killed during its handshake
+    /// is still counted by the server while its thread ends), whose id the runtime never learnt.
+    /// </summary>
+    public bool OpenTried { get; private set; }
 
     // The broker's bookkeeping, guarded by its lock.
 
@@ -491,9 +498,20 @@ internal sealed class PhysicalConnection : IAsyncDisposable
         {
             var command = new MySqlCommand("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = " + threadId.ToString(CultureInfo.InvariantCulture), connection);
             await using var disposeCommand = command.ConfigureAwait(false);
-            while (Convert.ToInt64(await command.ExecuteScalarAsync(CancellationToken.None).ConfigureAwait(false), CultureInfo.InvariantCulture) != 0
-                && Stopwatch.GetElapsedTime(started) < timeout)
+            while (Stopwatch.GetElapsedTime(started) < timeout)
             {
+                try
+                {
+                    if (Convert.ToInt64(await command.ExecuteScalarAsync(CancellationToken.None).ConfigureAwait(false), CultureInfo.InvariantCulture) == 0)
+                    {
+                        return;
+                    }
+                }
+                catch (MySqlException exception) when (exception.ErrorCode == MySqlErrorCode.QueryInterrupted)
+                {
+                    // A KILL QUERY from outside (an administrator's) stopped the reading, not the killed session: read again.
+                }
+
                 await Task.Delay(5).ConfigureAwait(false);
             }
         }
@@ -505,20 +523,28 @@ internal sealed class PhysicalConnection : IAsyncDisposable
 
     private static async Task<bool> KillQuietlyAsync(MySqlConnection connection, int threadId, bool queryOnly)
     {
-        try
+        // A KILL QUERY from outside (an administrator's) may stop the KILL itself: the connection that sent it is fine,
+        // and the session it was for still runs, so it is sent again.
+        for (var attempt = 0; ; attempt++)
         {
-            var command = new MySqlCommand((queryOnly ? KillQuerySql : KillConnectionSql) + threadId.ToString(CultureInfo.InvariantCulture), connection);
-            await using var disposeCommand = command.ConfigureAwait(false);
-            await command.ExecuteNonQueryAsync(CancellationToken.None).ConfigureAwait(false);
-            return true;
-        }
-        catch (MySqlException exception) when (exception.ErrorCode == MySqlErrorCode.NoSuchThread)
-        {
-            return true;
-        }
-        catch (Exception exception) when (exception is MySqlException or InvalidOperationException or System.IO.IOException)
-        {
-            return false;
+            try
+            {
+                var command = new MySqlCommand((queryOnly ? KillQuerySql : KillConnectionSql) + threadId.ToString(CultureInfo.InvariantCulture), connection);
+                await using var disposeCommand = command.ConfigureAwait(false);
+                await command.ExecuteNonQueryAsync(CancellationToken.None).ConfigureAwait(false);
+                return true;
+            }
+            catch (MySqlException exception) when (exception.ErrorCode == MySqlErrorCode.NoSuchThread)
+            {
+                return true;
+            }
+            catch (MySqlException exception) when (exception.ErrorCode == MySqlErrorCode.QueryInterrupted && attempt < 3)
+            {
+            }
+            catch (Exception exception) when (exception is MySqlException or InvalidOperationException or System.IO.IOException)
+            {
+                return false;
+            }
         }
     }
 
@@ -554,6 +580,15 @@ internal sealed class PhysicalConnection : IAsyncDisposable
 
     private async Task OpenOwnAsync(MySqlConnection connection, CancellationToken cancellationToken)
     {
+        if (DriverSession.IsLost(_session))
+        {
+            // The driver gave the session up (killed, or the network failed) and would connect a new one in its place
+            // inside this open, while the server may still hold the old one: the budget would not count the new one. The
+            // connection is closed instead, and the old session counted until the server no longer lists it.
+            throw new System.IO.IOException("The connection's session was lost; it is not replaced inside the connection.");
+        }
+
+        OpenTried = true;
         Volatile.Write(ref _expected, connection);
         try
         {
@@ -565,6 +600,7 @@ internal sealed class PhysicalConnection : IAsyncDisposable
         }
 
         ThreadId = connection.ServerThread;
+        _session = DriverSession.Of(connection);
         _socket = SocketProbe.SocketOf(connection);
     }
 

@@ -1,0 +1,149 @@
+using System.Diagnostics;
+using Dapper;
+using MySqlConnector;
+using TenantDbGuard.Runtime.Tests.Infrastructure;
+using Xunit.Abstractions;
+using static TenantDbGuard.Runtime.Tests.Infrastructure.MarkedTenants;
+
+namespace TenantDbGuard.Runtime.Tests;
+
+/// <summary>
+/// A session an administrator kills (<c>KILL CONNECTION</c>) has its socket shut by the server at once, but the server
+/// counts it against <c>max_connections</c> until its thread has ended what it was doing: here, rolling back a large
+/// transaction, which takes a while. The runtime must keep counting it until then, or a new connection opened in its
+/// place is one beyond the budget, also when an administrator's <c>KILL QUERY</c> stops the runtime's check of whether it is
+/// gone. A monitor polls the server's process list every few milliseconds.
+/// </summary>
+[Collection(MariaDbCollection.Name)]
+public sealed class KilledSessionBudgetTests(MariaDbFixture fixture, ITestOutputHelper output) : IAsyncLifetime
+{
+    private const int Budget = 2;
+    private const int Rows = 300_000;
+
+    private MariaDbServer Server => fixture.Server;
+
+    public async Task InitializeAsync()
+    {
+        await CreateAsync(Server);
+        await Server.ExecuteAsync($"CREATE TABLE IF NOT EXISTS {Database(0)}.bulk (id INT PRIMARY KEY, pad CHAR(200) NOT NULL) ENGINE=InnoDB; TRUNCATE TABLE {Database(0)}.bulk;");
+    }
+
+    public Task DisposeAsync() => Task.CompletedTask;
+
+    [Theory]
+    [Trait("Guarantee", "10")]
+    [InlineData("lease", false)]
+    [InlineData("connection helper", false)]
+    [InlineData("transaction helper", false)]
+    [InlineData("connection helper", true)]
+    public async Task A_session_killed_from_outside_while_the_server_still_rolls_it_back_stays_counted(string entry, bool interruptTheCheck)
+    {
+        await Server.WaitForAppConnectionsAsync();
+        await using var db = Server.CreateTenantDatabase(o =>
+        {
+            o.MaxConnections = Budget;
+
+            // Long enough for the server to end the killed session on a busy machine: the runtime counts it until then.
+            o.ResetTimeout = TimeSpan.FromSeconds(10);
+        });
+        var started = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var killed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var insert = $"INSERT INTO {Database(0)}.bulk SELECT seq, 'x' FROM seq_1_to_{Rows}";
+        Task doomed = entry == "lease"
+            ? UseLeaseAsync()
+            : entry == "connection helper"
+            ? db.WithTenantConnectionAsync(Key(0), async (connection, token) =>
+            {
+                await connection.ExecuteAsync("START TRANSACTION");
+                await connection.ExecuteAsync(insert);
+                started.SetResult(await connection.ExecuteScalarAsync<long>("SELECT CONNECTION_ID()"));
+                await killed.Task;
+                return await connection.ExecuteScalarAsync<long>("SELECT 1");
+            })
+            : db.WithTenantTransactionAsync(Key(0), async (connection, transaction, token) =>
+            {
+                await connection.ExecuteAsync(new CommandDefinition(insert, transaction: transaction));
+                started.SetResult(await connection.ExecuteScalarAsync<long>(new CommandDefinition("SELECT CONNECTION_ID()", transaction: transaction)));
+                await killed.Task;
+                return await connection.ExecuteScalarAsync<long>(new CommandDefinition("SELECT 1", transaction: transaction));
+            });
+        var id = await started.Task.WaitAsync(TimeSpan.FromSeconds(60));
+
+        async Task UseLeaseAsync()
+        {
+            // Code that holds the connection gets the driver's error for the killed session, and gives the lease back.
+            await using var lease = await db.GetConnectionAsync(Key(0));
+            await lease.Connection.ExecuteAsync("START TRANSACTION");
+            await lease.Connection.ExecuteAsync(insert);
+            started.SetResult(await lease.Connection.ExecuteScalarAsync<long>("SELECT CONNECTION_ID()"));
+            await killed.Task;
+            await Assert.ThrowsAnyAsync<Exception>(() => lease.Connection.ExecuteScalarAsync<long>("SELECT 1"));
+        }
+
+        await using var monitorConnection = await Server.OpenConnectionAsync();
+        using var stop = new CancellationTokenSource();
+        var seen = 0;
+        var lingered = false;
+        var over = new List<string>();
+        var monitor = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                var sessions = (await monitorConnection.QueryAsync<(long Id, string Command)>(
+                    "SELECT ID, COMMAND FROM information_schema.PROCESSLIST WHERE USER = @user", new { user = MariaDbServer.AppUser })).AsList();
+                seen = Math.Max(seen, sessions.Count);
+                lingered |= sessions.Any(s => s.Id == id && s.Command == "Killed");
+                if (sessions.Count > Budget)
+                {
+                    over.Add(string.Join(" | ", sessions));
+                }
+
+                await Task.Delay(2);
+            }
+        });
+
+        // With interruptTheCheck, an administrator's KILL QUERY keeps hitting the runtime's reading of the process list
+        // (whether the killed session is gone yet), which must not take the interruption for the session's end.
+        await using var interrupterConnection = await Server.OpenConnectionAsync();
+        var interrupted = 0;
+        var interrupter = !interruptTheCheck ? Task.CompletedTask : Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                foreach (var checker in await interrupterConnection.QueryAsync<long>(
+                    "SELECT ID FROM information_schema.PROCESSLIST WHERE USER = @user AND INFO LIKE '%PROCESSLIST WHERE ID%'", new { user = MariaDbServer.AppUser }))
+                {
+                    try
+                    {
+                        await interrupterConnection.ExecuteAsync($"KILL QUERY {checker}");
+                        interrupted++;
+                    }
+                    catch (MySqlException exception) when (exception.ErrorCode == MySqlErrorCode.NoSuchThread)
+                    {
+                    }
+                }
+            }
+        });
+
+        await Server.ExecuteAsync($"KILL CONNECTION {id}");
+        killed.SetResult();
+        var error = await Record.ExceptionAsync(() => doomed);
+        Assert.True(entry == "lease" ? error is null : error is TenantConnectionFailedException, error?.ToString());
+
+        // Two callers at once want both connections of the budget, one of which is the killed session's slot.
+        var stopwatch = Stopwatch.StartNew();
+        var answers = await Task.WhenAll(
+            db.ExecuteScalarTenantAsync<long>(Key(1), "SELECT SLEEP(0.3) + 1"),
+            db.ExecuteScalarTenantAsync<long>(Key(1), "SELECT SLEEP(0.3) + 1"));
+        await db.WaitUntilAllReturnedAsync();
+        await stop.CancelAsync();
+        await monitor;
+        await interrupter;
+        Assert.True(!interruptTheCheck || interrupted > 0, "The runtime's check was never interrupted.");
+
+        output.WriteLine($"helpers answered in {stopwatch.ElapsedMilliseconds} ms; the killed session {(lingered ? "was" : "was not")} seen rolling back; at most {seen} sessions; {interrupted} checks interrupted");
+        Assert.Equal([1L, 1L], answers);
+        Assert.Empty(over);
+        Assert.Equal(0, await monitorConnection.ExecuteScalarAsync<long>($"SELECT COUNT(*) FROM {Database(0)}.bulk"));
+    }
+}
