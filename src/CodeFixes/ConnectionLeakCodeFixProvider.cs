@@ -80,33 +80,19 @@ public sealed class ConnectionLeakCodeFixProvider : CodeFixProvider
     }
 
     /// <summary>
-    /// The variable that an acquisition's value lands in, through an <c>await</c>, parentheses, a cast, a <c>!</c>, the arm of
-    /// a conditional or of a switch expression: its declarator, or the target of the assignment (named by the member it is
-    /// in and its text). Null when the value goes anywhere else.
+    /// The variable that an acquisition's value lands in, through what <see cref="Statements.OutermostValue"/> climbs (the
+    /// arms of a conditional or a switch expression among them): its declarator or its assignment. Null when the value
+    /// goes anywhere else.
     /// </summary>
-    private static string? TargetOf(InvocationExpressionSyntax acquisition)
+    private static SyntaxNode? TargetOf(InvocationExpressionSyntax acquisition)
     {
-        SyntaxNode node = acquisition;
-        while (true)
+        var value = Statements.OutermostValue(acquisition, throughChoices: true);
+        return value.Parent switch
         {
-            var parent = node.Parent;
-            switch (parent)
-            {
-                case AwaitExpressionSyntax or ParenthesizedExpressionSyntax or CastExpressionSyntax or SwitchExpressionArmSyntax:
-                case PostfixUnaryExpressionSyntax { RawKind: (int)SyntaxKind.SuppressNullableWarningExpression }:
-                case ConditionalExpressionSyntax conditional when conditional.Condition != node:
-                case SwitchExpressionSyntax switchExpression when switchExpression.GoverningExpression != node:
-                    node = parent;
-                    continue;
-                case EqualsValueClauseSyntax { Parent: VariableDeclaratorSyntax declarator }:
-                    return "declarator:" + declarator.SpanStart.ToString(System.Globalization.CultureInfo.InvariantCulture);
-                case AssignmentExpressionSyntax { RawKind: (int)SyntaxKind.SimpleAssignmentExpression } assignment when assignment.Right == node
-                    && assignment.FirstAncestorOrSelf<MemberDeclarationSyntax>() is { } member:
-                    return "assignment:" + member.SpanStart.ToString(System.Globalization.CultureInfo.InvariantCulture) + ":" + assignment.Left.ToString();
-                default:
-                    return null;
-            }
-        }
+            EqualsValueClauseSyntax { Parent: VariableDeclaratorSyntax declarator } => declarator,
+            AssignmentExpressionSyntax { RawKind: (int)SyntaxKind.SimpleAssignmentExpression } assignment when assignment.Right == value => assignment,
+            _ => null,
+        };
     }
 
     private static async Task<Document?> FixAllInDocumentAsync(FixAllContext context, Document document, ImmutableArray<Diagnostic> diagnostics)
@@ -119,7 +105,7 @@ public sealed class ConnectionLeakCodeFixProvider : CodeFixProvider
         }
 
         // Mark every acquisition first: each fix rewrites the tree, and the marks find the others again.
-        var marks = new Dictionary<SyntaxNode, (SyntaxAnnotation Mark, Diagnostic Diagnostic, string? Target)>();
+        var marks = new Dictionary<SyntaxNode, (SyntaxAnnotation Mark, Diagnostic Diagnostic, SyntaxNode? Target)>();
         foreach (var diagnostic in diagnostics.OrderBy(d => d.Location.SourceSpan.Start))
         {
             if (!IsIntoArgument(diagnostic) && FindAcquisition(root, diagnostic) is { } acquisition && !marks.ContainsKey(acquisition))
@@ -134,7 +120,7 @@ public sealed class ConnectionLeakCodeFixProvider : CodeFixProvider
         // The arms of 'cond ? a.GetConnection() : b.GetConnection()' (or of a switch expression) are two diagnostics and
         // one variable: the fix of the first protects the variable, and a second fix planned from the other arm's stale
         // diagnostic would release it again ('using var' and a 'finally' both).
-        var fixedTargets = new HashSet<string>(System.StringComparer.Ordinal);
+        var fixedTargets = new HashSet<SyntaxNode>();
         foreach (var (mark, diagnostic, target) in marks.Values)
         {
             if (target is not null && fixedTargets.Contains(target))

@@ -1471,4 +1471,58 @@ public sealed class ConnectionLeakCodeFixShapeTests
             }
         }
         """);
+
+    [Fact]
+    public Task Fix_All_fixes_each_of_two_acquisitions_assigned_to_one_variable_in_turn() => Verify.VerifyFixAllAsync(
+        ["""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool a, Pool b)
+            {
+                PooledConnection conn;
+                conn = [|a.GetConnection()|];
+                var rows = conn.Execute("select 1");
+                conn.Release();
+                conn = [|b.GetConnection()|];
+                rows += conn.Execute("select 2");
+                conn.Release();
+                return rows;
+            }
+        }
+        """],
+        ["""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool a, Pool b)
+            {
+                PooledConnection conn;
+                conn = a.GetConnection();
+                int rows;
+                try
+                {
+                    rows = conn.Execute("select 1");
+                }
+                finally
+                {
+                    conn.Release();
+                }
+
+                conn = b.GetConnection();
+                try
+                {
+                    rows += conn.Execute("select 2");
+                }
+                finally
+                {
+                    conn.Release();
+                }
+
+                return rows;
+            }
+        }
+        """]);
 }
