@@ -154,7 +154,7 @@ public sealed class ConnectionOwnerCodeFixProvider : CodeFixProvider
             foreach (var invocation in body.DescendantNodes().OfType<InvocationExpressionSyntax>())
             {
                 if (bodyModel.GetSymbolInfo(invocation, cancellationToken).Symbol is not IMethodSymbol { IsStatic: false } called
-                    || !IsOwnOrBase(type, called.ContainingType)
+                    || !AcquisitionRules.DerivesFrom(type, called.ContainingType)
                     || !seen.Add(called.OriginalDefinition))
                 {
                     continue;
@@ -170,19 +170,6 @@ public sealed class ConnectionOwnerCodeFixProvider : CodeFixProvider
 
                     pending.Push((declaration, bodyModel.Compilation.GetSemanticModel(declaration.SyntaxTree)));
                 }
-            }
-        }
-
-        return false;
-    }
-
-    private static bool IsOwnOrBase(INamedTypeSymbol type, INamedTypeSymbol? candidate)
-    {
-        for (var current = type; current is not null; current = current.BaseType)
-        {
-            if (SymbolEqualityComparer.Default.Equals(current.OriginalDefinition, candidate?.OriginalDefinition))
-            {
-                return true;
             }
         }
 

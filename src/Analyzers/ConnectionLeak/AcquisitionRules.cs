@@ -249,7 +249,8 @@ internal sealed class AcquisitionRules
         return _idbConnection is not null && type.AllInterfaces.Contains(_idbConnection, SymbolEqualityComparer.Default);
     }
 
-    private static bool DerivesFrom(INamedTypeSymbol? type, INamedTypeSymbol? baseType)
+    /// <summary>Is <paramref name="type"/> <paramref name="baseType"/> or a class derived from it?</summary>
+    internal static bool DerivesFrom(INamedTypeSymbol? type, INamedTypeSymbol? baseType)
     {
         if (baseType is null)
         {

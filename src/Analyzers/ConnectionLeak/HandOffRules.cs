@@ -50,7 +50,8 @@ internal static class HandOffRules
             _ => false,
         };
 
-    private static bool IsThreadingType(INamedTypeSymbol? type, string name) =>
+    /// <summary>Is <paramref name="type"/> the type of <c>System.Threading</c> named <paramref name="name"/>?</summary>
+    internal static bool IsThreadingType(INamedTypeSymbol? type, string name) =>
         type is { ContainingType: null, ContainingNamespace: { Name: "Threading", ContainingNamespace: { Name: "System", ContainingNamespace.IsGlobalNamespace: true } } } && type.Name == name;
 
     /// <summary>

@@ -394,7 +394,7 @@ internal sealed class InvocationTransfer
         { Name: "Run", IsStatic: true, ContainingType: { Name: "Task", ContainingNamespace: var ns } } => IsTasksNamespace(ns),
         { Name: "StartNew", IsStatic: false, ContainingType: { Name: "TaskFactory", ContainingNamespace: var ns } } => IsTasksNamespace(ns),
         { Name: "ContinueWith", IsStatic: false, ContainingType: { Name: "Task", ContainingNamespace: var ns } } => IsTasksNamespace(ns),
-        { Name: "QueueUserWorkItem" or "UnsafeQueueUserWorkItem", IsStatic: true, ContainingType: { Name: "ThreadPool", ContainingNamespace: { Name: "Threading", ContainingNamespace: { Name: "System", ContainingNamespace.IsGlobalNamespace: true } } } } => true,
+        { Name: "QueueUserWorkItem" or "UnsafeQueueUserWorkItem", IsStatic: true, ContainingType: var type } => HandOffRules.IsThreadingType(type, "ThreadPool"),
         _ => false,
     };
 
