@@ -189,6 +189,7 @@ public sealed class UseAfterReleaseCodeFixProvider : CodeFixProvider
                 : node.FirstAncestorOrSelf<FinallyClauseSyntax>()?.Parent is TryStatementSyntax attempt
                     ? attempt.Block
                     : null;
+        // A lambda in the scope counts too: it may run before the other release does.
         return scope is null
                || ConnectionLeak.ReleaseInFinallyFix.TakesAnother(model, scope.DescendantNodes().Where(n => n.SpanStart >= release.Span.End), type);
     }

@@ -629,6 +629,7 @@ public sealed class UseAfterReleaseCodeFixTests
     [InlineData("var audit = pool.GetConnection();")]
     [InlineData("var audit = await pool.GetConnectionAsync();")]
     [InlineData("PooledConnection audit; audit = Next(pool);")]
+    [InlineData("var audit = Task.Run(() => pool.GetConnection()).Result;")]
     public Task An_early_release_in_a_try_before_the_code_takes_another_stays(string take) => VerifyAsync($$"""
         using System.Threading.Tasks;
         using Prelude;

@@ -179,15 +179,14 @@ internal static class ReleaseInFinallyFix
 
     /// <summary>Does one of <paramref name="statements"/> make or take another connection of the local's type?</summary>
     private static bool TakesAnother(SemanticModel model, IEnumerable<StatementSyntax> statements, ILocalSymbol local) =>
-        TakesAnother(model, statements.SelectMany(s => s.DescendantNodesAndSelf(n => !FunctionContext.IsFunction(n))), local.Type);
+        TakesAnother(model, statements.SelectMany(s => s.DescendantNodes(n => !FunctionContext.IsFunction(n))), local.Type);
 
     /// <summary>
-    /// Is one of <paramref name="nodes"/> (lambdas and local functions left out) a call, a creation or an <c>await</c>
-    /// whose value is of <paramref name="type"/>: another connection made or taken while the code holds one?
+    /// Is one of <paramref name="nodes"/> a call, a creation or an <c>await</c> whose value is of <paramref name="type"/>:
+    /// another connection made or taken while the code holds one? The caller decides whether lambdas count.
     /// </summary>
     internal static bool TakesAnother(SemanticModel model, IEnumerable<SyntaxNode> nodes, ITypeSymbol type) =>
         nodes.Any(n => n is InvocationExpressionSyntax or BaseObjectCreationExpressionSyntax or AwaitExpressionSyntax
-                       && !n.Ancestors().TakeWhile(a => a is not StatementSyntax).Any(FunctionContext.IsFunction)
                        && SymbolEqualityComparer.Default.Equals(model.GetTypeInfo(n).Type, type));
 
     /// <summary>
