@@ -108,59 +108,41 @@ public sealed class ConnectionLeakConditionTests
         Verify.VerifyAnalyzerAsync(ClosedInFinallyUnder(condition),
             Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 13"));
 
+    private static string ReleasedFromAnObjectVariable(string release) => $$"""
+        using System;
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        class C
+        {
+            async Task<int> M(MySqlDataSource dataSource)
+            {
+                object holder = await {|#0:dataSource.OpenConnectionAsync()|};
+                try
+                {
+                    return 1;
+                }
+                finally
+                {
+                    {{release}}
+                }
+            }
+        }
+        """;
+
     [Theory]
     [InlineData("if (holder is IAsyncDisposable disposable) { await disposable.DisposeAsync(); }")]
     [InlineData("if (holder is not IAsyncDisposable disposable) { throw new InvalidOperationException(); } await disposable.DisposeAsync();")]
     [InlineData("if (holder is MySqlConnection { } connection) { await connection.DisposeAsync(); }")]
     [InlineData("await ((IAsyncDisposable)holder).DisposeAsync();")]
     public Task Release_through_a_type_test_on_an_object_variable_holding_the_connection_is_not_reported(string release) =>
-        Verify.VerifyAnalyzerAsync($$"""
-            using System;
-            using System.Threading.Tasks;
-            using MySqlConnector;
-
-            class C
-            {
-                async Task<int> M(MySqlDataSource dataSource)
-                {
-                    object holder = await dataSource.OpenConnectionAsync();
-                    try
-                    {
-                        return 1;
-                    }
-                    finally
-                    {
-                        {{release}}
-                    }
-                }
-            }
-            """);
+        Verify.VerifyAnalyzerAsync(ReleasedFromAnObjectVariable(release).Replace("{|#0:dataSource.OpenConnectionAsync()|}", "dataSource.OpenConnectionAsync()"));
 
     [Theory]
     [InlineData("if (holder is IServiceProvider provider) { ((IDisposable)provider).Dispose(); }")]
     [InlineData("if (holder is System.IO.Stream stream) { await stream.DisposeAsync(); }")]
     public Task Release_under_a_type_test_no_connection_passes_on_an_object_variable_is_reported(string release) =>
-        Verify.VerifyAnalyzerAsync($$"""
-            using System;
-            using System.Threading.Tasks;
-            using MySqlConnector;
-
-            class C
-            {
-                async Task<int> M(MySqlDataSource dataSource)
-                {
-                    object holder = await {|#0:dataSource.OpenConnectionAsync()|};
-                    try
-                    {
-                        return 1;
-                    }
-                    finally
-                    {
-                        {{release}}
-                    }
-                }
-            }
-            """,
+        Verify.VerifyAnalyzerAsync(ReleasedFromAnObjectVariable(release),
             Verify.Diagnostic().WithLocation(0).WithArguments("'holder'", "on the path that returns at line 12"));
 
     // ---------------------------------------------------------------- null tests
