@@ -4117,17 +4117,21 @@ public sealed class ConnectionLeakAnalyzerTests
         """);
 
     [Theory]
-    [InlineData("return Task.Run(() => { var n = conn.Execute(\"select 1\"); conn.Dispose(); return n; });", "on the path that returns at line 10")]
-    [InlineData("var task = Task.Run(() => { using (conn) { return conn.Execute(\"select 1\"); } }); conn.Execute(\"select 2\"); return task;", "on the path that returns at line 10")]
-    [InlineData("return Later(() => { using (conn) { return conn.Execute(\"select 1\"); } });", "on the path that returns at line 10")]
+    [InlineData("return Task.Run(() => { var n = conn.Execute(\"select 1\"); conn.Dispose(); return n; });", "on the path that returns at line 11")]
+    [InlineData("var task = Task.Run(() => { using (conn) { return conn.Execute(\"select 1\"); } }); conn.Execute(\"select 2\"); return task;", "on the path that returns at line 11")]
+    [InlineData("return Later(() => { using (conn) { return conn.Execute(\"select 1\"); } });", "on the path that returns at line 11")]
+    [InlineData("return Task.Run(() => { using (conn) { return conn.Execute(\"select 1\"); } }, ct);", "on the path that returns at line 11")]
+    [InlineData("return Task.Factory.StartNew(() => { using (conn) { return conn.Execute(\"select 1\"); } }, ct);", "on the path that returns at line 11")]
+    [InlineData("return wait.ContinueWith(_ => { using (conn) { return conn.Execute(\"select 1\"); } }, TaskContinuationOptions.OnlyOnRanToCompletion);", "on the path that returns at line 11")]
     public Task A_connection_captured_by_a_task_that_may_not_release_it_is_reported(string handOff, string path) => Verify.VerifyAnalyzerAsync($$"""
         using System;
+        using System.Threading;
         using System.Threading.Tasks;
         using Prelude;
 
         class C
         {
-            Task<int> M(LeasePool pool)
+            Task<int> M(LeasePool pool, CancellationToken ct, Task wait)
             {
                 var conn = {|#0:pool.GetConnection()|};
                 {{handOff}}

@@ -359,14 +359,16 @@ internal sealed class InvocationTransfer
 
     /// <summary>
     /// A call that always runs the callback it is given (<c>Task.Run</c>, <c>TaskFactory.StartNew</c>, <c>ContinueWith</c>,
-    /// <c>ThreadPool.QueueUserWorkItem</c>) and is given a lambda that releases the held connection on every path, while no
+    /// <c>ThreadPool.QueueUserWorkItem</c>, in an overload without a <c>CancellationToken</c> or continuation options) and is given a lambda that releases the held connection on every path, while no
     /// variable that holds it is named again after the call outside that lambda (nor inside a loop around the call, whose
     /// next turn could). A use after such a call would race the release, so it keeps the connection the method's.
     /// </summary>
     private bool HandsToAReleasingTask(IInvocationOperation invocation)
     {
-        if (!AlwaysRunsItsCallback(invocation.TargetMethod))
+        if (!AlwaysRunsItsCallback(invocation.TargetMethod)
+            || invocation.TargetMethod.Parameters.Any(p => p.Type is { Name: "CancellationToken" or "TaskContinuationOptions" }))
         {
+            // A token cancelled before the task starts, or a continuation only on success, and the callback never runs.
             return false;
         }
 
