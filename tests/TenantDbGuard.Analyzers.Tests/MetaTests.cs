@@ -143,6 +143,23 @@ public sealed class MetaTests
 
     [Theory]
     [MemberData(nameof(DescriptorIds))]
+    public void Docs_page_states_what_the_descriptor_says(string id)
+    {
+        // The IDE shows the descriptor's title, severity and description; the rule page the user lands on from its help
+        // link says the same, word for word.
+        var descriptor = Descriptor(id);
+        var text = File.ReadAllText(RepositoryRoot.Combine($"docs/rules/{id}.md")).ReplaceLineEndings("\n");
+
+        Assert.StartsWith($"# {id}: {descriptor.Title}\n", text, StringComparison.Ordinal);
+        Assert.Equal(descriptor.Title.ToString(), PropertyRow(text, "Title"));
+        Assert.Equal(descriptor.Category, PropertyRow(text, "Category"));
+        Assert.Equal(descriptor.DefaultSeverity.ToString(), PropertyRow(text, "Default severity"));
+        Assert.Equal(descriptor.IsEnabledByDefault ? "Yes" : "No", PropertyRow(text, "Enabled by default"));
+        Assert.Contains("\n> " + descriptor.Description + "\n", text, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [MemberData(nameof(DescriptorIds))]
     public void Release_tracking_lists_the_id(string id)
     {
         var descriptor = Descriptor(id);
@@ -225,6 +242,14 @@ public sealed class MetaTests
     private static DiagnosticAnalyzer CreateAnalyzer(Type type) => (DiagnosticAnalyzer)Activator.CreateInstance(type)!;
 
     private static DiagnosticDescriptor Descriptor(string id) => AllDescriptors.First(d => d.Id == id);
+
+    /// <summary>The value of a row of the property table at the top of a rule page.</summary>
+    private static string PropertyRow(string page, string property)
+    {
+        var row = Regex.Match(page, @"^\|[ \t]*" + Regex.Escape(property) + @"[ \t]*\|[ \t]*(?<value>.*?)[ \t]*\|[ \t]*$", RegexOptions.Multiline);
+        Assert.True(row.Success, $"The rule page has no '{property}' row.");
+        return row.Groups["value"].Value;
+    }
 
     /// <summary>Records the configuration calls of <see cref="DiagnosticAnalyzer.Initialize"/>; registrations are ignored.</summary>
     private sealed class RecordingAnalysisContext : AnalysisContext
