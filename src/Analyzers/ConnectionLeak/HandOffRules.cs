@@ -52,7 +52,11 @@ internal static class HandOffRules
 
     /// <summary>Is <paramref name="type"/> the type of <c>System.Threading</c> named <paramref name="name"/>?</summary>
     internal static bool IsThreadingType(INamedTypeSymbol? type, string name) =>
-        type is { ContainingType: null, ContainingNamespace: { Name: "Threading", ContainingNamespace: { Name: "System", ContainingNamespace.IsGlobalNamespace: true } } } && type.Name == name;
+        type is { ContainingType: null } && type.Name == name && IsSystemThreading(type.ContainingNamespace);
+
+    /// <summary>Is <paramref name="ns"/> <c>System.Threading</c> itself?</summary>
+    internal static bool IsSystemThreading(INamespaceSymbol? ns) =>
+        ns is { Name: "Threading", ContainingNamespace: { Name: "System", ContainingNamespace.IsGlobalNamespace: true } };
 
     /// <summary>
     /// A call to an <c>async</c> method of the compilation, static or on <c>this</c>: whatever its body throws goes into the

@@ -401,7 +401,7 @@ internal sealed class InvocationTransfer
     };
 
     private static bool IsTasksNamespace(INamespaceSymbol? ns) =>
-        ns is { Name: "Tasks", ContainingNamespace: { Name: "Threading", ContainingNamespace: { Name: "System", ContainingNamespace.IsGlobalNamespace: true } } };
+        ns is { Name: "Tasks" } && HandOffRules.IsSystemThreading(ns.ContainingNamespace);
 
     /// <summary>
     /// Is a local that holds the connection named after <paramref name="call"/> (outside <paramref name="lambda"/>), or is
