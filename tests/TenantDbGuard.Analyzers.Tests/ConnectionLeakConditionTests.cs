@@ -1326,6 +1326,45 @@ public sealed class ConnectionLeakConditionTests
         Verify.VerifyAnalyzerAsync(UnderConstant(body),
             Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 11"));
 
+    [Theory]
+    [InlineData("sbyte", "-3", "> -2")]
+    [InlineData("byte", "200", "< 100")]
+    [InlineData("short", "-300", ">= -299")]
+    [InlineData("ushort", "60000", "<= 59999")]
+    [InlineData("int", "-7", "> 0")]
+    [InlineData("uint", "4000000000", "< 3999999999")]
+    [InlineData("long", "-5000000000", "> -4999999999")]
+    [InlineData("ulong", "18000000000000000000", "< 17999999999999999999")]
+    [InlineData("char", "'b'", "> 'c'")]
+    [InlineData("decimal", "2.5m", "< 2.4m")]
+    [InlineData("float", "0.25f", ">= 0.5f")]
+    [InlineData("double", "-1e300", "> -1e299")]
+    [InlineData("double", "double.PositiveInfinity", "< double.MaxValue")]
+    public Task A_relational_pattern_over_a_constant_of_any_numeric_type_decides_the_branch(string type, string value, string pattern)
+    {
+        // The comparison is false for the constant: the side that leaks never runs. The same pattern negated takes it.
+        var declaration = $"const {type} Limit = {value}; ";
+        return Task.WhenAll(
+            Verify.VerifyAnalyzerAsync(UnderConstant(
+                declaration + $"var conn = pool.GetConnection(); if (Limit is {pattern}) return 1; conn.Release(); return 0;")),
+            Verify.VerifyAnalyzerAsync(
+                UnderConstant(declaration + $"var conn = {{|#0:pool.GetConnection()|}}; if (Limit is not ({pattern})) return 1; conn.Release(); return 0;"),
+                Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 11")));
+    }
+
+    [Theory]
+    [InlineData("float", "float.NaN", "> 0f")]
+    [InlineData("double", "double.NaN", "<= 0.0")]
+    public Task A_relational_pattern_over_a_NaN_constant_decides_nothing(string type, string value, string pattern) =>
+        // Not certain: both sides are followed, and the one that leaks is reported whichever way the pattern is written.
+        Task.WhenAll(
+            Verify.VerifyAnalyzerAsync(
+                UnderConstant($"const {type} Limit = {value}; var conn = {{|#0:pool.GetConnection()|}}; if (Limit is {pattern}) return 1; conn.Release(); return 0;"),
+                Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 11")),
+            Verify.VerifyAnalyzerAsync(
+                UnderConstant($"const {type} Limit = {value}; var conn = {{|#0:pool.GetConnection()|}}; if (Limit is not ({pattern})) return 1; conn.Release(); return 0;"),
+                Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 11")));
+
     // ---------------------------------------------------------------- a task tested for success in 'finally'
 
     private static string TasksReleasedWhen(string condition) => $$"""
