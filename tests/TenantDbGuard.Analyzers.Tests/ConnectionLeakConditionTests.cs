@@ -1109,6 +1109,36 @@ public sealed class ConnectionLeakConditionTests
             }
             """);
 
+    [Theory]
+    [InlineData("Mark(ref released);", "on the path that returns at line 16")]
+    [InlineData("Set(out released);", "on the path that returns at line 16")]
+    [InlineData("released = true;", "on the path that returns at line 16")]
+    [InlineData("Clear(ref released);", "if an exception is thrown at line 13")]
+    public Task A_flag_that_a_method_sets_by_reference_has_the_value_the_method_gives_it(string set, string message) =>
+        // 'Mark' ends by setting the flag true: after it, 'if (!released)' never releases and every path that returns
+        // leaks, as after 'released = true'. 'Clear' sets it false: the release runs, and only an exception leaks.
+        Verify.VerifyAnalyzerAsync($$"""
+            using Prelude;
+
+            class C
+            {
+                static void Mark(ref bool flag) { System.Console.WriteLine(); flag = true; }
+                static void Clear(ref bool flag) { System.Console.WriteLine(); flag = false; }
+                static void Set(out bool flag) { flag = true; }
+
+                int M(Pool pool)
+                {
+                    var conn = {|#0:pool.GetConnection()|};
+                    var released = false;
+                    var n = conn.Execute("select 1");
+                    {{set}}
+                    if (!released) conn.Release();
+                    return n;
+                }
+            }
+            """,
+            Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", message));
+
     [Fact]
     public Task A_flag_given_by_reference_or_set_beside_a_method_that_only_uses_the_connection_hides_no_leak() =>
         // 'Check(ref ok)' is not given the connection and may leave 'ok' false, and 'Inspect(conn)' only reads it: 'if (!ok)
