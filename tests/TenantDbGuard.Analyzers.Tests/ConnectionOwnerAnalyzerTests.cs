@@ -1324,6 +1324,24 @@ public sealed class ConnectionOwnerAnalyzerTests
         }
         """);
 
+    [Theory]
+    [InlineData("System.Data.Common.DbConnection?", "public void Open() => _connection = dataSource.OpenConnection();")]
+    [InlineData("object?", "public void Open() => _connection = (object)dataSource.OpenConnection();")]
+    [InlineData("MySqlConnection?", "public async Task OpenAsync() => _connection = await dataSource.OpenConnectionAsync().ConfigureAwait(false);")]
+    [InlineData("System.IAsyncDisposable?", "public async Task OpenAsync() => _connection = await dataSource.OpenConnectionAsync().ConfigureAwait(false);")]
+    public Task Connection_stored_through_a_conversion_or_ConfigureAwait_is_owned(string fieldType, string open) => Verify.VerifyAnalyzerAsync($$"""
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        sealed class Session(MySqlDataSource dataSource)
+        {
+            private {{fieldType}} {|#0:_connection|};
+
+            {{open}}
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("Session", "_connection", "is not disposable, so nothing can release it"));
+
     private static Task VerifyPreviewAsync(string source, params Microsoft.CodeAnalysis.Testing.DiagnosticResult[] expected)
     {
         var test = Verify.CreateTest(source);

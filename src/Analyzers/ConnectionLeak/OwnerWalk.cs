@@ -119,17 +119,12 @@ internal static class OwnerWalk
         }
     }
 
-    /// <summary>The field or auto-property of <c>this</c> that the value of <paramref name="value"/> is assigned to directly.</summary>
-    private static ISymbol? StoredMember(IOperation value)
-    {
-        var current = value;
-        while (current.Parent is IConversionOperation || current.Parent is IInvocationOperation { TargetMethod.Name: "ConfigureAwait" } configure && configure.Instance == current)
-        {
-            current = current.Parent;
-        }
-
-        return current.Parent is IAssignmentOperation assignment && assignment.Value == current ? MemberOf(assignment.Target) : null;
-    }
+    /// <summary>
+    /// The field or auto-property of <c>this</c> that the value of <paramref name="effectPoint"/> is assigned to directly.
+    /// An acquisition's effect point already lies past its conversions, <c>ConfigureAwait</c> and <c>await</c>.
+    /// </summary>
+    private static ISymbol? StoredMember(IOperation effectPoint) =>
+        effectPoint.Parent is IAssignmentOperation assignment && assignment.Value == effectPoint ? MemberOf(assignment.Target) : null;
 
     private static ISymbol? MemberOf(IOperation? operation) => TrackedVariables.Unwrap(operation) switch
     {
