@@ -153,6 +153,11 @@ internal sealed class AssignmentTransfer
                 switch (TrackedVariables.Unwrap(targets.Elements[i]))
                 {
                     case ILocalReferenceOperation local when _analysis.OwnLocals.Contains(local.Local):
+                        if (local.Local.Type.SpecialType == SpecialType.System_Boolean)
+                        {
+                            _analysis.State = _analysis.Flags.Set(_analysis.State, local.Local, values.Elements[i]);
+                        }
+
                         Effects.Store(local.Local, results[i], values.Elements[i], isCapture: false, deconstruction);
                         break;
                     case IDiscardOperation:

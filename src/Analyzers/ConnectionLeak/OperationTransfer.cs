@@ -255,6 +255,11 @@ internal sealed class OperationTransfer
                 }
 
                 return false;
+            case ICompoundAssignmentOperation { OperatorMethod: null, Target: ILocalReferenceOperation { Local.Type.SpecialType: SpecialType.System_Boolean } } flag:
+                // 'released |= true;'
+                EvaluateChildren(operation);
+                _analysis.State = _analysis.Flags.Compound(_analysis.State, flag);
+                return false;
             case ICompoundAssignmentOperation { OperatorMethod: { } userDefined } compound when _analysis.Rules.IsInSource(userDefined):
                 EvaluateOperatorOfTheCode(compound, userDefined);
                 return false;

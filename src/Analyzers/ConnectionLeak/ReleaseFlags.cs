@@ -45,6 +45,30 @@ internal sealed class ReleaseFlags
     }
 
     /// <summary>
+    /// The state after <c>flag |= true</c>, <c>flag &amp;= false</c> or <c>flag ^= true</c> (and their no-op forms with the
+    /// other constant): the flag's value follows from the one it had. Any other compound assignment leaves the state as
+    /// it is (a flag is only ever written with constants, see <see cref="FindFlags"/>).
+    /// </summary>
+    public PathState Compound(PathState state, ICompoundAssignmentOperation compound)
+    {
+        if (TrackedVariables.Unwrap(compound.Target) is not ILocalReferenceOperation { Local: var local }
+            || !FlagIndexes.TryGetValue(local, out var index) || ConstantConditions.Outcome(analysis: null, compound.Value) is not { } operand)
+        {
+            return state;
+        }
+
+        var current = Value(state, local);
+        bool? next = compound.OperatorKind switch
+        {
+            BinaryOperatorKind.Or => operand ? true : current,
+            BinaryOperatorKind.And => operand ? current : false,
+            BinaryOperatorKind.ExclusiveOr => operand ? !current : current,
+            _ => current,
+        };
+        return next == current ? state : With(state, index, next);
+    }
+
+    /// <summary>
     /// The state after a call of <paramref name="method"/> returned: a local function whose last statement sets a flag
     /// (<c>void Done() { conn.Release(); released = true; }</c>) has set it. A call that throws did not get there; the
     /// path of its exception keeps the state from before the call.
@@ -200,8 +224,8 @@ internal sealed class ReleaseFlags
     }
 
     /// <summary>
-    /// Bool locals that a branch tests and that are written only by plain assignments of constants, never by reference or
-    /// from a lambda; at most <see cref="MaxFlags"/>, so that flags cannot multiply the configurations without bound
+    /// Bool locals that a branch tests and that are written only with constants (<c>= true</c>, <c>|= true</c>, a
+    /// deconstruction's <c>(true, 0)</c>), never by reference or from a lambda; at most <see cref="MaxFlags"/>, so that flags cannot multiply the configurations without bound
     /// (the others are untracked: <see cref="IsUntracked"/>).
     /// </summary>
     private Dictionary<ILocalSymbol, int> FlagIndexes => _flagIndexes ??= FindFlags(_graph, out _untracked, out _setters, out _setInClosures, out _referenceSetters, out _unseenSetters);
@@ -382,6 +406,42 @@ internal sealed class ReleaseFlags
                             }
 
                             break;
+                        case ICompoundAssignmentOperation { Target: ILocalReferenceOperation { Local: var local }, OperatorMethod: null } compound
+                            when tested.Contains(local) && IsConstantLogicalAssignment(compound) && !local.IsRef:
+                            // 'released |= true;': as good as 'released = true;' (see Compound).
+                            if (!candidates.ContainsKey(local))
+                            {
+                                candidates.Add(local, candidates.Count);
+                            }
+
+                            break;
+                        case IDeconstructionAssignmentOperation deconstruction
+                            when TrackedVariables.Unwrap(deconstruction.Target) is ITupleOperation targets
+                                && TrackedVariables.Unwrap(deconstruction.Value) is ITupleOperation values && values.Elements.Length == targets.Elements.Length:
+                            // '(released, rows) = (true, 0);': each element is assigned its own value (see Set).
+                            for (var i = 0; i < targets.Elements.Length; i++)
+                            {
+                                if (TrackedVariables.Unwrap(targets.Elements[i]) is ILocalReferenceOperation { Local: var element }
+                                    && tested.Contains(element) && !element.IsRef && ConstantConditions.Outcome(analysis: null, values.Elements[i]) is not null)
+                                {
+                                    if (!candidates.ContainsKey(element))
+                                    {
+                                        candidates.Add(element, candidates.Count);
+                                    }
+
+                                    continue;
+                                }
+
+                                foreach (var written in targets.Elements[i].DescendantsAndSelf())
+                                {
+                                    if (written is ILocalReferenceOperation { Local: var writtenLocal })
+                                    {
+                                        (excluded ??= new HashSet<ILocalSymbol>(SymbolEqualityComparer.Default)).Add(writtenLocal);
+                                    }
+                                }
+                            }
+
+                            break;
                         case IAssignmentOperation { Target: var target } and not ISimpleAssignmentOperation:
                             foreach (var written in target.DescendantsAndSelf())
                             {
@@ -521,6 +581,12 @@ internal sealed class ReleaseFlags
 
         return flags;
     }
+
+    /// <summary>A bool <c>|=</c>, <c>&amp;=</c> or <c>^=</c> of a constant.</summary>
+    private static bool IsConstantLogicalAssignment(ICompoundAssignmentOperation compound) =>
+        compound.OperatorKind is BinaryOperatorKind.Or or BinaryOperatorKind.And or BinaryOperatorKind.ExclusiveOr
+        && compound.Type?.SpecialType == SpecialType.System_Boolean
+        && ConstantConditions.Outcome(analysis: null, compound.Value) is not null;
 
     /// <summary>
     /// A function that calls a local function setting a flag (<c>void Done() { conn.Release(); Mark(); }</c> with
