@@ -70,6 +70,74 @@ public sealed class ConnectionLeakCodeFixShapeTests
         }
         """);
 
+    [Theory]
+    [InlineData("lock (_gate)", "conn.Close();")]
+    [InlineData("using (await Gate())", "await conn.CloseAsync();")]
+    public Task Connection_opened_in_each_iteration_of_an_async_method_is_closed_without_await_inside_a_lock(string around, string close) =>
+        // 'await' cannot stand inside a 'lock': there the fix closes synchronously; elsewhere it awaits CloseAsync.
+        Verify.VerifyCodeFixAsync($$"""
+            using System;
+            using System.Collections.Generic;
+            using System.Threading.Tasks;
+            using MySqlConnector;
+
+            class C
+            {
+                private readonly object _gate = new object();
+
+                static Task<IDisposable> Gate() => Task.FromResult<IDisposable>(new System.IO.MemoryStream());
+
+                async Task M(string connectionString, IEnumerable<string> batch)
+                {
+                    await Task.Yield();
+                    var conn = new MySqlConnection(connectionString);
+                    {{around}}
+                    {
+                        foreach (var sql in batch)
+                        {
+                            [|conn.Open()|];
+                            using var command = new MySqlCommand(sql, conn);
+                            command.ExecuteNonQuery();
+                        }
+                    }
+                }
+            }
+            """, $$"""
+            using System;
+            using System.Collections.Generic;
+            using System.Threading.Tasks;
+            using MySqlConnector;
+
+            class C
+            {
+                private readonly object _gate = new object();
+
+                static Task<IDisposable> Gate() => Task.FromResult<IDisposable>(new System.IO.MemoryStream());
+
+                async Task M(string connectionString, IEnumerable<string> batch)
+                {
+                    await Task.Yield();
+                    var conn = new MySqlConnection(connectionString);
+                    {{around}}
+                    {
+                        foreach (var sql in batch)
+                        {
+                            conn.Open();
+                            try
+                            {
+                                using var command = new MySqlCommand(sql, conn);
+                                command.ExecuteNonQuery();
+                            }
+                            finally
+                            {
+                                {{close}}
+                            }
+                        }
+                    }
+                }
+            }
+            """);
+
     [Fact]
     public Task Connection_opened_in_each_iteration_and_closed_after_the_loop_is_closed_in_each_iteration() => Verify.VerifyCodeFixAsync("""
         using System.Collections.Generic;
