@@ -1,5 +1,6 @@
 using Microsoft.CodeAnalysis;
 using TenantDbGuard.Analyzers.Tests.FixExecution;
+using TenantDbGuard.Analyzers.Tests.Verifiers;
 using Verify = TenantDbGuard.Analyzers.Tests.Verifiers.CSharpCodeFixVerifier<
     TenantDbGuard.Analyzers.ConnectionLeakAnalyzer,
     TenantDbGuard.CodeFixes.ConnectionLeakCodeFixProvider>;
@@ -267,6 +268,25 @@ public sealed class ConnectionLeakCodeFixTests
             }
         }
         """, UseUsing);
+
+    [Fact]
+    public Task Lease_in_a_block_with_a_goto_after_it_gets_no_fix() => NoFixVerifier.VerifyAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(LeasePool pool, bool skip)
+            {
+                var lease = [|pool.GetConnection()|];
+                var rows = 0;
+                if (skip) goto done;
+                rows = lease.Execute("delete from sessions");
+            done:
+                lease.Dispose();
+                return rows;
+            }
+        }
+        """);
 
     [Fact]
     public Task Lease_disposed_at_the_end_of_a_sync_method_can_be_released_in_finally_instead() => Verify.VerifyCodeFixAsync("""
