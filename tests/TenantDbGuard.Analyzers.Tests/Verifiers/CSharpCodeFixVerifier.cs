@@ -1,4 +1,5 @@
 using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CodeActions;
 using Microsoft.CodeAnalysis.CodeFixes;
 using Microsoft.CodeAnalysis.CSharp.Testing;
 using Microsoft.CodeAnalysis.Diagnostics;
@@ -9,7 +10,8 @@ namespace TenantDbGuard.Analyzers.Tests.Verifiers;
 
 /// <summary>
 /// Runs one analyzer and its code fix over sources given with markup and compares the fixed code. The fixed code
-/// must compile and raise nothing; the framework also applies Fix All in document, project and solution and
+/// must compile and raise nothing, and a TDG001 fix's title must say what it wrote ("Use 'await using'" or "Use
+/// 'using'", "Release in 'finally'", ...); the framework also applies Fix All in document, project and solution and
 /// expects the same result. Then the execution check runs the original and the fixed code (see
 /// <see cref="FixExecutionCheck"/>) unless the test opts out with <see cref="Execution.Skip"/> and a reason.
 /// </summary>
@@ -83,6 +85,62 @@ internal static class CSharpCodeFixVerifier<TAnalyzer, TCodeFix>
 
             // Markup in the fixed code states what the analyzer still reports after the fix, fixable or not.
             FixedState.MarkupHandling = MarkupMode.Allow;
+            CodeActionVerifier = VerifyTitle;
+        }
+
+        /// <summary>
+        /// The light bulb's title says what the TDG001 fix writes: "Use 'await using'" when the fixed code has more
+        /// <c>await using</c> than the original, "Use 'using'" when it has more of the other (checked where one
+        /// diagnostic is fixed, so that the fixed code is that fix's alone; a fix that moves an acquisition into a
+        /// <c>using</c> already written adds neither).
+        /// </summary>
+        private void VerifyTitle(CodeAction action, IVerifier verifier)
+        {
+            string? expected = action.EquivalenceKey switch
+            {
+                "TDG001.ReleaseInFinally" => "Release in 'finally'",
+                "TDG001.DisposeOnFailure" => "Dispose on failure",
+                "TDG001.ReleaseDiscarded" => "Release the discarded connection",
+                "TDG001.UseUsing" => UsingTitle(),
+                _ => null,
+            };
+            if (expected is not null)
+            {
+                verifier.Equal(expected, action.Title, $"The title of the fix '{action.EquivalenceKey}'.");
+            }
+        }
+
+        private string? UsingTitle()
+        {
+            if (TestState.Sources.Count != 1 || FixedState.Sources.Count != 1)
+            {
+                return null;
+            }
+
+            var source = TestState.Sources[0].content.ToString();
+            var fixedSource = FixedState.Sources[0].content.ToString();
+            if (Count(source, "[|") != 1)
+            {
+                return null;
+            }
+
+            var awaited = Count(fixedSource, "await using") - Count(source, "await using");
+            var plain = Plain(fixedSource) - Plain(source);
+            return awaited > 0 && plain <= 0 ? "Use 'await using'" : plain > 0 && awaited <= 0 ? "Use 'using'" : null;
+
+            static int Plain(string text) =>
+                Count(text, "using var ") + Count(text, "using (") - Count(text, "await using var ") - Count(text, "await using (");
+        }
+
+        private static int Count(string text, string part)
+        {
+            var count = 0;
+            for (var at = text.IndexOf(part, StringComparison.Ordinal); at >= 0; at = text.IndexOf(part, at + part.Length, StringComparison.Ordinal))
+            {
+                count++;
+            }
+
+            return count;
         }
 
         /// <summary>Whether the execution check runs the original and the fixed code after the comparison.</summary>
