@@ -751,110 +751,57 @@ public sealed class UseAfterReleaseAnalyzerTests
         Tdg004("'conn'", "is released at line 10 and again by its 'using' at line 7"));
 
     [Theory]
-    [InlineData("released = true;")]
-    [InlineData("released |= true;")]
-    [InlineData("released ^= true;")]
-    [InlineData("released = true; released &= true;")]
-    [InlineData("released = true; released |= false;")]
-    [InlineData("released ^= true; released ^= false;")]
-    [InlineData("(released, n) = (true, n + 1);")]
-    [InlineData("(n, released) = (n, !false);")]
-    public Task A_flag_set_by_a_compound_assignment_or_a_deconstruction_keeps_the_finally_release_exact(string set) =>
+    [InlineData("var released = false; var n = 0;", "released = true;")]
+    [InlineData("var released = false; var n = 0;", "released |= true;")]
+    [InlineData("var released = false; var n = 0;", "released ^= true;")]
+    [InlineData("var released = false; var n = 0;", "released = true; released &= true;")]
+    [InlineData("var released = false; var n = 0;", "released = true; released |= false;")]
+    [InlineData("var released = false; var n = 0;", "released ^= true; released ^= false;")]
+    [InlineData("var released = false; var n = 0;", "(released, n) = (true, n + 1);")]
+    [InlineData("var released = false; var n = 0;", "(n, released) = (n, !false);")]
+    [InlineData("var (released, n) = (false, 0);", "(released, n) = (true, n + 1);")]
+    public Task A_flag_set_by_a_compound_assignment_or_a_deconstruction_keeps_the_finally_release_exact(string declare, string set) =>
         // The flag is true when the 'try' released the connection, so the 'finally' does not release it again; before
         // the release (an exception from 'Execute') it is false, and the 'finally' releases it. Nothing leaks or doubles.
-        Verify.VerifyAnalyzerAsync($$"""
-            using Prelude;
-
-            class C
-            {
-                int M(Pool pool)
-                {
-                    var conn = pool.GetConnection();
-                    var released = false;
-                    var n = 0;
-                    try
-                    {
-                        n = conn.Execute("select 1");
-                        conn.Release();
-                        {{set}}
-                    }
-                    finally
-                    {
-                        if (!released) conn.Release();
-                    }
-
-                    return n;
-                }
-            }
-            """);
+        Verify.VerifyAnalyzerAsync(FlagGuardedRelease(declare, set, marked: false));
 
     [Theory]
-    [InlineData("(released, n) = (true, n + 1);", false)]
-    [InlineData("(released, n) = (false, n + 1);", true)]
-    public Task A_flag_declared_by_a_deconstruction_is_followed_like_any_other(string set, bool releasedAgain)
-    {
-        var source = $$"""
-            using Prelude;
+    [InlineData("var released = false; var n = 0;", "released |= false;")]
+    [InlineData("var released = false; var n = 0;", "released &= true;")]
+    [InlineData("var released = false; var n = 0;", "released = true; released &= false;")]
+    [InlineData("var released = false; var n = 0;", "released ^= true; released ^= true;")]
+    [InlineData("var released = false; var n = 0;", "(released, n) = (false, n + 1);")]
+    [InlineData("var (released, n) = (false, 0);", "(released, n) = (false, n + 1);")]
+    public Task A_flag_that_a_compound_assignment_or_a_deconstruction_leaves_false_releases_again_in_finally(string declare, string set) =>
+        Verify.VerifyAnalyzerAsync(
+            FlagGuardedRelease(declare, set, marked: true),
+            Tdg004("'conn'", "is released at line 12 and again in the 'finally' at line 17"));
 
-            class C
+    /// <summary>A release in a 'try' followed by <paramref name="set"/>, and 'if (!released)' a release in the 'finally'.</summary>
+    private static string FlagGuardedRelease(string declare, string set, bool marked) => $$"""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool)
             {
-                int M(Pool pool)
+                var conn = pool.GetConnection();
+                {{declare}}
+                try
                 {
-                    var conn = pool.GetConnection();
-                    var (released, n) = (false, 0);
-                    try
-                    {
-                        n = conn.Execute("select 1");
-                        {{(releasedAgain ? "{|#0:conn.Release()|}" : "conn.Release()")}};
-                        {{set}}
-                    }
-                    finally
-                    {
-                        if (!released) {{(releasedAgain ? "{|#1:conn.Release()|}" : "conn.Release()")}};
-                    }
-
-                    return n;
+                    n = conn.Execute("select 1");
+                    {{(marked ? "{|#0:conn.Release()|}" : "conn.Release()")}};
+                    {{set}}
                 }
-            }
-            """;
-        return releasedAgain
-            ? Verify.VerifyAnalyzerAsync(source, Tdg004("'conn'", "is released at line 12 and again in the 'finally' at line 17"))
-            : Verify.VerifyAnalyzerAsync(source);
-    }
-
-    [Theory]
-    [InlineData("released |= false;")]
-    [InlineData("released &= true;")]
-    [InlineData("released = true; released &= false;")]
-    [InlineData("released ^= true; released ^= true;")]
-    [InlineData("(released, n) = (false, n + 1);")]
-    public Task A_flag_that_a_compound_assignment_or_a_deconstruction_leaves_false_releases_again_in_finally(string set) =>
-        Verify.VerifyAnalyzerAsync($$"""
-            using Prelude;
-
-            class C
-            {
-                int M(Pool pool)
+                finally
                 {
-                    var conn = pool.GetConnection();
-                    var released = false;
-                    var n = 0;
-                    try
-                    {
-                        n = conn.Execute("select 1");
-                        {|#0:conn.Release()|};
-                        {{set}}
-                    }
-                    finally
-                    {
-                        if (!released) {|#1:conn.Release()|};
-                    }
-
-                    return n;
+                    if (!released) {{(marked ? "{|#1:conn.Release()|}" : "conn.Release()")}};
                 }
+
+                return n;
             }
-            """,
-            Tdg004("'conn'", "is released at line 13 and again in the 'finally' at line 18"));
+        }
+        """;
 
     [Fact]
     public Task Release_in_catch_and_again_in_finally_is_reported_on_the_one_in_catch() => Verify.VerifyAnalyzerAsync("""
