@@ -289,6 +289,38 @@ public sealed class ConnectionLeakCodeFixTests
         """);
 
     [Fact]
+    public Task Lease_disposed_before_the_return_and_a_local_function_becomes_using() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(LeasePool pool)
+            {
+                var lease = [|pool.GetConnection()|];
+                var rows = lease.Execute("delete from sessions");
+                lease.Dispose();
+                return Twice(rows);
+
+                static int Twice(int n) => n * 2;
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            int M(LeasePool pool)
+            {
+                using var lease = pool.GetConnection();
+                var rows = lease.Execute("delete from sessions");
+                return Twice(rows);
+
+                static int Twice(int n) => n * 2;
+            }
+        }
+        """, UseUsing);
+
+    [Fact]
     public Task Lease_disposed_at_the_end_of_a_sync_method_can_be_released_in_finally_instead() => Verify.VerifyCodeFixAsync("""
         using Prelude;
 
