@@ -395,24 +395,18 @@ internal sealed class ReleaseFlags
                         case ISimpleAssignmentOperation { Target: ILocalReferenceOperation { Local: var local } } assignment when tested.Contains(local):
                             if (ConstantConditions.Outcome(analysis: null, assignment.Value) is not null && !local.IsRef)
                             {
-                                if (!candidates.ContainsKey(local))
-                                {
-                                    candidates.Add(local, candidates.Count);
-                                }
+                                AddCandidate(local);
                             }
                             else
                             {
-                                (excluded ??= new HashSet<ILocalSymbol>(SymbolEqualityComparer.Default)).Add(local);
+                                Exclude(local);
                             }
 
                             break;
                         case ICompoundAssignmentOperation { Target: ILocalReferenceOperation { Local: var local }, OperatorMethod: null } compound
                             when tested.Contains(local) && IsConstantLogicalAssignment(compound) && !local.IsRef:
                             // 'released |= true;': as good as 'released = true;' (see Compound).
-                            if (!candidates.ContainsKey(local))
-                            {
-                                candidates.Add(local, candidates.Count);
-                            }
+                            AddCandidate(local);
 
                             break;
                         case IDeconstructionAssignmentOperation deconstruction
@@ -424,42 +418,23 @@ internal sealed class ReleaseFlags
                                 if (TrackedVariables.Unwrap(targets.Elements[i]) is ILocalReferenceOperation { Local: var element }
                                     && tested.Contains(element) && !element.IsRef && ConstantConditions.Outcome(analysis: null, values.Elements[i]) is not null)
                                 {
-                                    if (!candidates.ContainsKey(element))
-                                    {
-                                        candidates.Add(element, candidates.Count);
-                                    }
-
-                                    continue;
+                                    AddCandidate(element);
                                 }
-
-                                foreach (var written in targets.Elements[i].DescendantsAndSelf())
+                                else
                                 {
-                                    if (written is ILocalReferenceOperation { Local: var writtenLocal })
-                                    {
-                                        (excluded ??= new HashSet<ILocalSymbol>(SymbolEqualityComparer.Default)).Add(writtenLocal);
-                                    }
+                                    ExcludeLocalsIn(targets.Elements[i]);
                                 }
                             }
 
                             break;
                         case IAssignmentOperation { Target: var target } and not ISimpleAssignmentOperation:
-                            foreach (var written in target.DescendantsAndSelf())
-                            {
-                                if (written is ILocalReferenceOperation { Local: var writtenLocal })
-                                {
-                                    (excluded ??= new HashSet<ILocalSymbol>(SymbolEqualityComparer.Default)).Add(writtenLocal);
-                                }
-                            }
-
+                            ExcludeLocalsIn(target);
                             break;
                         case IArgumentOperation { Parameter: { RefKind: RefKind.Ref or RefKind.Out } parameter, Value: ILocalReferenceOperation { Local: var setByCall }, Parent: IInvocationOperation setter }
                             when tested.Contains(setByCall) && ValueSetAtTheEnd(setter.TargetMethod, parameter) is { } set:
                             // 'Mark(ref released)' whose last statement is 'flag = true;': the call sets the flag when it returns.
                             (referenceSetters ??= new Dictionary<IInvocationOperation, (ILocalSymbol, bool)>()).Add(setter, (setByCall, set));
-                            if (!candidates.ContainsKey(setByCall))
-                            {
-                                candidates.Add(setByCall, candidates.Count);
-                            }
+                            AddCandidate(setByCall);
 
                             break;
                         case IArgumentOperation { Parameter.RefKind: RefKind.Ref or RefKind.Out, Value: ILocalReferenceOperation { Local: var unseen }, Parent: IInvocationOperation unseenCall }
@@ -474,7 +449,7 @@ internal sealed class ReleaseFlags
                             given.Add(unseen);
                             break;
                         case IArgumentOperation { Parameter.RefKind: not RefKind.None and not RefKind.In, Value: ILocalReferenceOperation { Local: var byRef } } argument:
-                            (excluded ??= new HashSet<ILocalSymbol>(SymbolEqualityComparer.Default)).Add(byRef);
+                            Exclude(byRef);
                             if (argument.Parent is IInvocationOperation { Syntax: InvocationExpressionSyntax call } && tested.Contains(byRef))
                             {
                                 // 'Release(conn, ref released)': the call may set the flag (see IsSetWhereTheResourceIsReleased).
@@ -580,6 +555,28 @@ internal sealed class ReleaseFlags
         }
 
         return flags;
+
+        void AddCandidate(ILocalSymbol local)
+        {
+            if (!candidates.ContainsKey(local))
+            {
+                candidates.Add(local, candidates.Count);
+            }
+        }
+
+        void Exclude(ILocalSymbol local) => (excluded ??= new HashSet<ILocalSymbol>(SymbolEqualityComparer.Default)).Add(local);
+
+        // Every local a target names ('(a, (b, c)) = ...', 'x |= y'): written in a way a flag is not.
+        void ExcludeLocalsIn(IOperation target)
+        {
+            foreach (var written in target.DescendantsAndSelf())
+            {
+                if (written is ILocalReferenceOperation { Local: var local })
+                {
+                    Exclude(local);
+                }
+            }
+        }
     }
 
     /// <summary>A bool <c>|=</c>, <c>&amp;=</c> or <c>^=</c> of a constant.</summary>
