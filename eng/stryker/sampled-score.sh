@@ -45,16 +45,24 @@ project() { # name, config, test project, count, one test, extra Stryker argumen
     scored+=("$out/$name-sample.json" "$out/$name/reports/mutation-report.json")
 }
 
+for count in "${SAMPLE_ANALYZERS:-100}" "${SAMPLE_CODEFIXES:-60}" "${SAMPLE_RUNTIME:-45}"; do
+    if ! [[ "$count" =~ ^[0-9]+$ ]]; then
+        echo "SAMPLE_ANALYZERS, SAMPLE_CODEFIXES and SAMPLE_RUNTIME take a whole number of mutants (0 skips the project); got '$count'" >&2
+        exit 2
+    fi
+done
+
 scored=()
 
 project analyzers analyzers.json TenantDbGuard.Analyzers.Tests "${SAMPLE_ANALYZERS:-100}" \
     MetaTests.Descriptor_ids_are_unique
 project codefixes codefixes.json TenantDbGuard.Analyzers.Tests "${SAMPLE_CODEFIXES:-60}" \
     SharedPoolClosedCodeFixTests.Dispose_of_a_shared_data_source_is_removed
-if [ "${SAMPLE_RUNTIME:-45}" -ne 0 ]; then
+runtime_count="${SAMPLE_RUNTIME:-45}"
+if [ "$runtime_count" -ne 0 ]; then
     ensure_mariadb
 fi
-project runtime runtime.json TenantDbGuard.Runtime.Tests "${SAMPLE_RUNTIME:-45}" \
+project runtime runtime.json TenantDbGuard.Runtime.Tests "$runtime_count" \
     TenantInfoTests.Keeps_what_it_is_given -m "**/Core/**/*.cs"
 
 if [ "${#scored[@]}" -eq 0 ]; then
