@@ -722,6 +722,111 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
         }
         """);
 
+    [Theory]
+    [InlineData("registry.Remember(conn);")]
+    [InlineData("registry.RememberAs(\"last\", conn);")]
+    [InlineData("registry.RememberAs(connection: conn, key: \"last\");")]
+    [InlineData("RegistryExtensions.RememberAs(registry, \"last\", conn);")]
+    [InlineData("Registry.RememberIn(registry, conn);")]
+    public Task Connection_handed_to_a_helper_whose_body_keeps_it_is_released_on_failure_before_that_call(string keep) => Verify.VerifyCodeFixAsync($$"""
+        using Prelude;
+
+        class Registry : System.IDisposable
+        {
+            private PooledConnection _last;
+
+            public PooledConnection Last
+            {
+                get => _last;
+                set
+                {
+                    _last?.Release();
+                    _last = value;
+                }
+            }
+
+            public void Remember(PooledConnection connection) => Last = connection;
+
+            public static void RememberIn(Registry registry, PooledConnection connection) => registry.Last = connection;
+
+            public void Dispose() => _last?.Release();
+        }
+
+        static class RegistryExtensions
+        {
+            // The connection is the third parameter: called as 'registry.RememberAs("last", conn)', the second argument.
+            public static void RememberAs(this Registry registry, string key, PooledConnection connection)
+            {
+                System.Console.WriteLine(key);
+                registry.Last = connection;
+            }
+        }
+
+        class C
+        {
+            void M(Pool pool, Registry registry)
+            {
+                var conn = [|pool.GetConnection()|];
+                conn.Execute("select 1");
+                {{keep}}
+                conn.Execute("select 2");
+            }
+        }
+        """, $$"""
+        using Prelude;
+
+        class Registry : System.IDisposable
+        {
+            private PooledConnection _last;
+
+            public PooledConnection Last
+            {
+                get => _last;
+                set
+                {
+                    _last?.Release();
+                    _last = value;
+                }
+            }
+
+            public void Remember(PooledConnection connection) => Last = connection;
+
+            public static void RememberIn(Registry registry, PooledConnection connection) => registry.Last = connection;
+
+            public void Dispose() => _last?.Release();
+        }
+
+        static class RegistryExtensions
+        {
+            // The connection is the third parameter: called as 'registry.RememberAs("last", conn)', the second argument.
+            public static void RememberAs(this Registry registry, string key, PooledConnection connection)
+            {
+                System.Console.WriteLine(key);
+                registry.Last = connection;
+            }
+        }
+
+        class C
+        {
+            void M(Pool pool, Registry registry)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    conn.Execute("select 1");
+                }
+                catch
+                {
+                    conn.Release();
+                    throw;
+                }
+
+                {{keep}}
+                conn.Execute("select 2");
+            }
+        }
+        """);
+
     [Fact]
     public Task Connection_handed_to_an_out_parameter_by_a_call_is_released_on_failure_before_that_call() => Verify.VerifyCodeFixAsync("""
         using Prelude;

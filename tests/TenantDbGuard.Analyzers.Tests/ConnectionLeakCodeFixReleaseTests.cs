@@ -677,6 +677,10 @@ public sealed class ConnectionLeakCodeFixReleaseTests
     [InlineData("conn.GiveBack();")]
     [InlineData("PoolExtensions.GiveBack(conn);")]
     [InlineData("PoolExtensions.Recycle(conn);")]
+    [InlineData("pool.Return(conn);")]
+    [InlineData("pool.Return(connection: conn);")]
+    [InlineData("PoolExtensions.Return(pool, conn);")]
+    [InlineData("pool.ReturnAfter(\"audit\", conn);")]
     public Task Connection_given_back_inside_a_helper_of_the_code_gets_no_fix(string release) => NoFixVerifier.VerifyAsync($$"""
         using System;
         using Prelude;
@@ -690,6 +694,19 @@ public sealed class ConnectionLeakCodeFixReleaseTests
             }
 
             public static void Recycle(PooledConnection connection) => connection.GiveBack();
+
+            // The connection is the second parameter: called as 'pool.Return(conn)', the argument is the first in the list.
+            public static void Return(this Pool pool, PooledConnection connection)
+            {
+                Console.WriteLine(pool);
+                connection.Release();
+            }
+
+            public static void ReturnAfter(this Pool pool, string note, PooledConnection connection)
+            {
+                Console.WriteLine(note);
+                connection.Release();
+            }
         }
 
         class C

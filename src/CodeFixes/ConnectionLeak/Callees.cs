@@ -47,6 +47,9 @@ internal static class Callees
     /// <summary>Does a method of the compilation keep its parameter, and how?</summary>
     private static Kept KeepsInBody(SemanticModel callerModel, IMethodSymbol? method, ArgumentSyntax argument, int depth)
     {
+        // The body names the parameters of the extension method as declared, its receiver first.
+        var reduced = method?.ReducedFrom is not null;
+        method = method?.ReducedFrom ?? method;
         if (method is null || depth > 2 || method.DeclaringSyntaxReferences.FirstOrDefault()?.GetSyntax() is not { } declaration)
         {
             return Kept.No;
@@ -54,7 +57,7 @@ internal static class Callees
 
         var parameter = argument.NameColon is { } nameColon
             ? method.Parameters.FirstOrDefault(p => p.Name == nameColon.Name.Identifier.ValueText)
-            : method.Parameters.ElementAtOrDefault(((ArgumentListSyntax)argument.Parent!).Arguments.IndexOf(argument));
+            : method.Parameters.ElementAtOrDefault(((ArgumentListSyntax)argument.Parent!).Arguments.IndexOf(argument) + (reduced ? 1 : 0));
         if (parameter is null)
         {
             return Kept.No;
@@ -140,7 +143,8 @@ internal static class Callees
     /// </summary>
     public static bool ReleasesInBody(SemanticModel callerModel, IMethodSymbol? method, ArgumentSyntax? argument, ISet<string> names, int depth = 0)
     {
-        var extension = argument is null && method?.ReducedFrom is not null;
+        // Called as 'pool.Return(conn)', an extension method's arguments start at its second parameter.
+        var reduced = method?.ReducedFrom is not null;
         method = method?.ReducedFrom ?? method;
         if (method is null || depth > 2 || method.DeclaringSyntaxReferences.FirstOrDefault()?.GetSyntax() is not { } declaration)
         {
@@ -149,10 +153,10 @@ internal static class Callees
 
         var model = callerModel.Compilation.GetSemanticModel(declaration.SyntaxTree);
         var parameter = argument is null
-            ? (extension ? method.Parameters.FirstOrDefault() : ExtensionBlockReceiver(model, method, declaration))
+            ? (reduced ? method.Parameters.FirstOrDefault() : ExtensionBlockReceiver(model, method, declaration))
             : argument.NameColon is { } nameColon
                 ? method.Parameters.FirstOrDefault(p => p.Name == nameColon.Name.Identifier.ValueText)
-                : method.Parameters.ElementAtOrDefault(((ArgumentListSyntax)argument.Parent!).Arguments.IndexOf(argument) + (extension ? 1 : 0));
+                : method.Parameters.ElementAtOrDefault(((ArgumentListSyntax)argument.Parent!).Arguments.IndexOf(argument) + (reduced ? 1 : 0));
         if (parameter is null)
         {
             return false;
