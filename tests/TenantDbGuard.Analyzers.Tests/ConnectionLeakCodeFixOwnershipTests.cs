@@ -728,6 +728,7 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
     [InlineData("registry.RememberAs(connection: conn, key: \"last\");")]
     [InlineData("RegistryExtensions.RememberAs(registry, \"last\", conn);")]
     [InlineData("Registry.RememberIn(registry, conn);")]
+    [InlineData("registry.RememberWrappedAlways(conn);")]
     public Task Connection_handed_to_a_helper_whose_body_keeps_it_is_released_on_failure_before_that_call(string keep) => Verify.VerifyCodeFixAsync($$"""
         using Prelude;
 
@@ -745,11 +746,48 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
                 }
             }
 
+            private Wrapper _wrapped;
+
+            public Wrapper Wrapped
+            {
+                get => _wrapped;
+                set
+                {
+                    _wrapped?.Inner.Release();
+                    _wrapped = value;
+                }
+            }
+
             public void Remember(PooledConnection connection) => Last = connection;
 
             public static void RememberIn(Registry registry, PooledConnection connection) => registry.Last = connection;
 
-            public void Dispose() => _last?.Release();
+            public void RememberWrapped(PooledConnection connection, bool wrap) => Wrapped = wrap ? new Wrapper(connection) : null;
+
+            public void RememberWrappedAlways(PooledConnection connection) => Wrapped = new Wrapper(connection);
+
+            public void RememberChosen(PooledConnection connection, bool keep) => Last = keep ? connection : null;
+
+            public void RememberIf(PooledConnection connection, bool keep)
+            {
+                if (keep)
+                {
+                    Last = connection;
+                }
+            }
+
+            public void Dispose()
+            {
+                _last?.Release();
+                _wrapped?.Inner.Release();
+            }
+        }
+
+        sealed class Wrapper
+        {
+            public Wrapper(PooledConnection inner) => Inner = inner;
+
+            public PooledConnection Inner { get; }
         }
 
         static class RegistryExtensions
@@ -789,11 +827,48 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
                 }
             }
 
+            private Wrapper _wrapped;
+
+            public Wrapper Wrapped
+            {
+                get => _wrapped;
+                set
+                {
+                    _wrapped?.Inner.Release();
+                    _wrapped = value;
+                }
+            }
+
             public void Remember(PooledConnection connection) => Last = connection;
 
             public static void RememberIn(Registry registry, PooledConnection connection) => registry.Last = connection;
 
-            public void Dispose() => _last?.Release();
+            public void RememberWrapped(PooledConnection connection, bool wrap) => Wrapped = wrap ? new Wrapper(connection) : null;
+
+            public void RememberWrappedAlways(PooledConnection connection) => Wrapped = new Wrapper(connection);
+
+            public void RememberChosen(PooledConnection connection, bool keep) => Last = keep ? connection : null;
+
+            public void RememberIf(PooledConnection connection, bool keep)
+            {
+                if (keep)
+                {
+                    Last = connection;
+                }
+            }
+
+            public void Dispose()
+            {
+                _last?.Release();
+                _wrapped?.Inner.Release();
+            }
+        }
+
+        sealed class Wrapper
+        {
+            public Wrapper(PooledConnection inner) => Inner = inner;
+
+            public PooledConnection Inner { get; }
         }
 
         static class RegistryExtensions
@@ -826,6 +901,99 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
             }
         }
         """);
+
+    /// <summary>
+    /// A helper that keeps the connection on some paths only: the analyzer does not count it as a hand-off (the
+    /// connection may stay with the caller), and the fix must not release it after the call either (it may be kept).
+    /// </summary>
+    [Theory]
+    [InlineData("registry.RememberWrapped(conn, wrap: true);")]
+    [InlineData("registry.RememberChosen(conn, keep: true);")]
+    [InlineData("registry.RememberIf(conn, keep: true);")]
+    public Task Connection_handed_to_a_helper_that_may_keep_it_is_released_on_failure_before_that_call_only(string keep) =>
+        NoFixVerifier.VerifyOnlyAsync($$"""
+
+        using Prelude;
+
+        class Registry : System.IDisposable
+        {
+            private PooledConnection _last;
+
+            public PooledConnection Last
+            {
+                get => _last;
+                set
+                {
+                    _last?.Release();
+                    _last = value;
+                }
+            }
+
+            private Wrapper _wrapped;
+
+            public Wrapper Wrapped
+            {
+                get => _wrapped;
+                set
+                {
+                    _wrapped?.Inner.Release();
+                    _wrapped = value;
+                }
+            }
+
+            public void Remember(PooledConnection connection) => Last = connection;
+
+            public static void RememberIn(Registry registry, PooledConnection connection) => registry.Last = connection;
+
+            public void RememberWrapped(PooledConnection connection, bool wrap) => Wrapped = wrap ? new Wrapper(connection) : null;
+
+            public void RememberWrappedAlways(PooledConnection connection) => Wrapped = new Wrapper(connection);
+
+            public void RememberChosen(PooledConnection connection, bool keep) => Last = keep ? connection : null;
+
+            public void RememberIf(PooledConnection connection, bool keep)
+            {
+                if (keep)
+                {
+                    Last = connection;
+                }
+            }
+
+            public void Dispose()
+            {
+                _last?.Release();
+                _wrapped?.Inner.Release();
+            }
+        }
+
+        sealed class Wrapper
+        {
+            public Wrapper(PooledConnection inner) => Inner = inner;
+
+            public PooledConnection Inner { get; }
+        }
+
+        static class RegistryExtensions
+        {
+            // The connection is the third parameter: called as 'registry.RememberAs("last", conn)', the second argument.
+            public static void RememberAs(this Registry registry, string key, PooledConnection connection)
+            {
+                System.Console.WriteLine(key);
+                registry.Last = connection;
+            }
+        }
+
+        class C
+        {
+            void M(Pool pool, Registry registry)
+            {
+                var conn = [|pool.GetConnection()|];
+                conn.Execute("select 1");
+                {{keep}}
+                conn.Execute("select 2");
+            }
+        }
+        """, ["Dispose on failure"]);
 
     [Fact]
     public Task Connection_handed_to_an_out_parameter_by_a_call_is_released_on_failure_before_that_call() => Verify.VerifyCodeFixAsync("""

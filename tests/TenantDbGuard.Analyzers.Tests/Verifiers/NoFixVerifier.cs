@@ -19,7 +19,14 @@ internal static class NoFixVerifier
     /// <summary>
     /// TDG001 at every <c>[|...|]</c>: as the call's value and as the opened receiver, handed off and not.
     /// </summary>
-    public static Task VerifyAsync(string source, LanguageVersion languageVersion = LanguageVersion.Latest) => VerifyAsync(source, new ConnectionLeakCodeFixProvider(), languageVersion, (spans, tree) =>
+    public static Task VerifyAsync(string source, LanguageVersion languageVersion = LanguageVersion.Latest) =>
+        VerifyOnlyAsync(source, [], languageVersion);
+
+    /// <summary>
+    /// As <see cref="VerifyAsync(string, LanguageVersion)"/>, but the fixes titled <paramref name="allowedTitles"/> may be
+    /// offered: for code where only some fixes are safe ("Dispose on failure" before a call that may keep the connection).
+    /// </summary>
+    public static Task VerifyOnlyAsync(string source, string[] allowedTitles, LanguageVersion languageVersion = LanguageVersion.Latest) => VerifyAsync(source, new ConnectionLeakCodeFixProvider(), languageVersion, allowedTitles, (spans, tree) =>
         from span in spans[string.Empty]
         from kind in new[] { "Returned", "Opened" }
         from handsOff in new[] { "false", "true" }
@@ -37,7 +44,7 @@ internal static class NoFixVerifier
     /// TDG004 on the release marked <c>{|#0:...|}</c>, repeated by the release marked <c>{|#1:...|}</c>, reported as
     /// fixable both as a second release and as a release the <c>finally</c> or <c>using</c> repeats.
     /// </summary>
-    public static Task VerifyUseAfterReleaseAsync(string source) => VerifyAsync(source, new UseAfterReleaseCodeFixProvider(), LanguageVersion.Latest, (spans, tree) =>
+    public static Task VerifyUseAfterReleaseAsync(string source) => VerifyAsync(source, new UseAfterReleaseCodeFixProvider(), LanguageVersion.Latest, [], (spans, tree) =>
         from kind in new[] { "ReleasedAgain", "ReleasedBeforeFinally" }
         select Diagnostic.Create(
             Descriptors.ConnectionUsedAfterRelease,
@@ -53,6 +60,7 @@ internal static class NoFixVerifier
         string source,
         CodeFixProvider provider,
         LanguageVersion languageVersion,
+        string[] allowedTitles,
         Func<ILookup<string, TextSpan>, SyntaxTree, IEnumerable<Diagnostic>> diagnostics)
     {
         var spans = new List<(string Name, TextSpan Span)>();
@@ -74,7 +82,7 @@ internal static class NoFixVerifier
         {
             var actions = new List<CodeAction>();
             await provider.RegisterCodeFixesAsync(new CodeFixContext(document, diagnostic, (action, _) => actions.Add(action), CancellationToken.None));
-            offered.AddRange(actions.Select(a =>
+            offered.AddRange(actions.Where(a => !allowedTitles.Contains(a.Title)).Select(a =>
                 $"'{a.Title}' for {string.Join(", ", diagnostic.Properties.Select(p => $"{p.Key}={p.Value}"))} at '{code.Substring(diagnostic.Location.SourceSpan.Start, diagnostic.Location.SourceSpan.Length)}'"));
         }
 
