@@ -824,6 +824,110 @@ public sealed class ConnectionLeakCodeFixShapeTests
         """);
 
     [Fact]
+    public Task Lease_taken_in_each_iteration_and_released_after_the_loop_is_released_in_each_iteration_and_the_release_after_goes_with_its_comment() => Verify.VerifyCodeFixAsync("""
+        using System.Collections.Generic;
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool, IEnumerable<string> tenants)
+            {
+                PooledConnection conn = null;
+                foreach (var tenant in tenants)
+                {
+                    conn = [|pool.GetConnection()|];
+                    conn.Execute("use " + tenant);
+                }
+
+                // Only the last one is still held here.
+                conn?.Release();
+                Log.Info("done");
+            }
+        }
+        """, """
+        using System.Collections.Generic;
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool, IEnumerable<string> tenants)
+            {
+                PooledConnection conn = null;
+                foreach (var tenant in tenants)
+                {
+                    conn = pool.GetConnection();
+                    try
+                    {
+                        conn.Execute("use " + tenant);
+                    }
+                    finally
+                    {
+                        conn.Release();
+                    }
+                }
+
+                Log.Info("done");
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Lease_released_in_a_try_that_catches_is_released_in_finally_of_that_try_only() => Verify.VerifyCodeFixAsync("""
+        using System;
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                try
+                {
+                    conn.Execute("delete from sessions");
+                    conn.Release();
+                }
+                catch (InvalidOperationException e)
+                {
+                    Log.Info(e.Message);
+                }
+
+                Log.Info("cleaned");
+                Report();
+            }
+
+            static void Report() => Log.Info("report");
+        }
+        """, """
+        using System;
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    conn.Execute("delete from sessions");
+                }
+                catch (InvalidOperationException e)
+                {
+                    Log.Info(e.Message);
+                }
+                finally
+                {
+                    conn.Release();
+                }
+
+                Log.Info("cleaned");
+                Report();
+            }
+
+            static void Report() => Log.Info("report");
+        }
+        """);
+
+    [Fact]
     public Task Acquisition_assigned_in_a_branch_and_used_after_it_is_released_after_the_last_use() => Verify.VerifyCodeFixAsync("""
         using Prelude;
 

@@ -119,6 +119,60 @@ public sealed class ConnectionLeakCodeFixStatementsTests
         """, DisposeOnFailure);
 
     [Fact]
+    public Task Releases_of_the_code_in_two_catches_written_differently_both_give_way_to_the_new_catch() => Verify.VerifyCodeFixAsync("""
+        using System;
+        using Prelude;
+
+        class C
+        {
+            PooledConnection M(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                try
+                {
+                    conn.Execute("set names utf8mb4");
+                }
+                catch (TimeoutException)
+                {
+                    conn.Release();
+                    throw;
+                }
+                catch (InvalidOperationException)
+                {
+                    conn?.Release();
+                    throw;
+                }
+
+                conn.Execute("set time_zone = '+00:00'");
+                return conn;
+            }
+        }
+        """, """
+        using System;
+        using Prelude;
+
+        class C
+        {
+            PooledConnection M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    conn.Execute("set names utf8mb4");
+
+                    conn.Execute("set time_zone = '+00:00'");
+                    return conn;
+                }
+                catch
+                {
+                    conn.Release();
+                    throw;
+                }
+            }
+        }
+        """, DisposeOnFailure);
+
+    [Fact]
     public Task A_try_that_goes_out_of_a_branch_keeps_the_comment_after_its_opening_brace() => Verify.VerifyCodeFixAsync("""
         using Prelude;
 
