@@ -413,6 +413,61 @@ public sealed class ConnectionLeakCodeFixPlannerTests
         }
         """, ReleaseInFinally);
 
+    [Fact]
+    public Task A_declaration_with_several_locals_on_lines_of_their_own_keeps_the_comment_above_each() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                PooledConnection
+                    // the one this method takes
+                    lease = [|pool.GetConnection()|],
+                    // set by a retry
+                    spare = null,
+                    other = null;
+                var rows = lease.Execute("select 1");
+                if (spare != null || other != null || rows > 100)
+                {
+                    return rows;
+                }
+
+                lease.Release();
+                return 0;
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                PooledConnection
+                    // the one this method takes
+                    lease = pool.GetConnection();
+                try
+                {
+                    // set by a retry
+                    PooledConnection spare = null;
+                    PooledConnection other = null;
+                    var rows = lease.Execute("select 1");
+                    if (spare != null || other != null || rows > 100)
+                    {
+                        return rows;
+                    }
+                }
+                finally
+                {
+                    lease.Release();
+                }
+
+                return 0;
+            }
+        }
+        """, ReleaseInFinally);
+
     // ---------------------------------------------------------------- a pool is not released after use
 
     [Theory]

@@ -21,7 +21,7 @@ namespace TenantDbGuard.CodeFixes.ConnectionLeak;
 internal static class LeakFixPlanner
 {
     /// <summary>Marks the acquisition in code a fix first rewrites (then plans on): a call moved to its await, a braced switch section.</summary>
-    public static readonly SyntaxAnnotation Moved = new("TenantDbGuard.MovedAcquisition");
+    public static readonly SyntaxAnnotation Moved = new();
 
     private static readonly string[] PoolMethods = { "GetConnection", "GetConnectionAsync", "OpenConnection", "OpenConnectionAsync", "CreateConnection", "Rent", "RentAsync" };
 
@@ -140,7 +140,7 @@ internal static class LeakFixPlanner
         switch (holder.Parent)
         {
             case EqualsValueClauseSyntax { Parent: VariableDeclaratorSyntax { Parent: VariableDeclarationSyntax { Variables.Count: > 1, Parent: LocalDeclarationStatementSyntax { Parent: BlockSyntax or SwitchSectionSyntax } several } } }
-                when several.UsingKeyword.IsKind(SyntaxKind.None) && !several.IsConst:
+                when several.UsingKeyword.IsKind(SyntaxKind.None):
                 // 'Pool a = x.GetConnection(), b = y.GetConnection();': a using or a try begins at a statement, so each
                 // local gets its own declaration first (same type, same order).
                 fixes.AddRange(PlanOnRewrite(model, SplitDeclaration(several, acquisition), acquisition, ReturnedProperties(handsOff), configuredReleaseNames));
@@ -371,10 +371,25 @@ internal static class LeakFixPlanner
         current = current.ReplaceNode(Statements.Find(current, acquisition), Statements.Find(current, acquisition).WithAdditionalAnnotations(Moved));
         var variables = current.Declaration.Variables;
         var split = variables.Select((variable, index) =>
-            current.WithDeclaration(current.Declaration.WithVariables(SingletonSeparatedList(index == 0 ? variable : variable.WithoutLeadingTrivia())))
-                .WithLeadingTrivia(index == 0 ? current.GetLeadingTrivia() : TriviaList(ElasticMarker))
+        {
+            // The first keeps the statement's layout. Each other one is a statement of its own: its type on its line
+            // (not on a line above it, as the type of a declaration whose locals are on lines of their own), and the
+            // comment above the local, if any, above the statement.
+            if (index == 0)
+            {
+                return current.WithDeclaration(current.Declaration.WithVariables(SingletonSeparatedList(variable)))
+                    .WithTrailingTrivia(variables.Count == 1 ? current.GetTrailingTrivia() : TriviaList(ElasticCarriageReturnLineFeed))
+                    .WithAdditionalAnnotations(Formatter.Annotation);
+            }
+
+            var leading = Statements.HasCommentsOrDirectives(variable.GetLeadingTrivia()) ? variable.GetLeadingTrivia() : TriviaList(ElasticMarker);
+            return current.WithDeclaration(current.Declaration
+                    .WithType(current.Declaration.Type.WithTrailingTrivia(ElasticSpace))
+                    .WithVariables(SingletonSeparatedList(variable.WithoutLeadingTrivia())))
+                .WithLeadingTrivia(leading)
                 .WithTrailingTrivia(index == variables.Count - 1 ? current.GetTrailingTrivia() : TriviaList(ElasticCarriageReturnLineFeed))
-                .WithAdditionalAnnotations(Formatter.Annotation));
+                .WithAdditionalAnnotations(Formatter.Annotation);
+        });
         return root.ReplaceNode(Statements.Find(root, declaration), split);
     };
 
