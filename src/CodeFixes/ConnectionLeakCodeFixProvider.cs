@@ -110,7 +110,7 @@ public sealed class ConnectionLeakCodeFixProvider : CodeFixProvider
         {
             if (!IsIntoArgument(diagnostic) && FindAcquisition(root, diagnostic) is { } acquisition && !marks.ContainsKey(acquisition))
             {
-                marks.Add(acquisition, (new SyntaxAnnotation("TenantDbGuard.Acquisition"), diagnostic, TargetOf(acquisition)));
+                marks.Add(acquisition, (new SyntaxAnnotation(), diagnostic, TargetOf(acquisition)));
             }
         }
 

@@ -269,7 +269,7 @@ public sealed class ConnectionOwnerCodeFixProvider : CodeFixProvider
         {
             if (IsFixable(diagnostic) && FindMember(root, diagnostic) is { } member && !marks.ContainsKey(member))
             {
-                marks.Add(member, (new SyntaxAnnotation("TenantDbGuard.OwnedMember"), diagnostic));
+                marks.Add(member, (new SyntaxAnnotation(), diagnostic));
             }
         }
 

@@ -175,7 +175,7 @@ public sealed class UseAfterReleaseCodeFixProvider : CodeFixProvider
             IPropertySymbol property => property.Type,
             _ => null,
         };
-        if (type is null || other is null || !other.IsInSource || other.SourceTree != root.SyntaxTree)
+        if (type is null || other is not { SourceTree: { } tree } || tree != root.SyntaxTree)
         {
             return true;
         }

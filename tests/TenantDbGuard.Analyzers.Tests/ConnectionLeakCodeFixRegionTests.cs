@@ -1772,6 +1772,85 @@ public sealed class ConnectionLeakCodeFixRegionTests
         }
         """);
 
+    [Fact]
+    public Task A_choice_between_two_acquisition_methods_of_a_library_is_disposed_as_one() => Verify.VerifyCodeFixAsync("""
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        class C
+        {
+            async Task<object?> M(MySqlDataSource primary, MySqlDataSource backup, bool useBackup)
+            {
+                var conn = useBackup ? await [|backup.OpenConnectionAsync()|] : [|primary.OpenConnection()|];
+                var count = await new MySqlCommand("select count(*) from invoices", conn).ExecuteScalarAsync();
+                await conn.DisposeAsync();
+                return count;
+            }
+        }
+        """, """
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        class C
+        {
+            async Task<object?> M(MySqlDataSource primary, MySqlDataSource backup, bool useBackup)
+            {
+                await using var conn = useBackup ? await backup.OpenConnectionAsync() : primary.OpenConnection();
+                var count = await new MySqlCommand("select count(*) from invoices", conn).ExecuteScalarAsync();
+                return count;
+            }
+        }
+        """);
+
+    /// <summary>
+    /// The other way to the connection is a method of the code named like an acquisition: it may hand out one connection
+    /// it keeps (as here), so a release after the try or the choice would give back a connection the code still uses.
+    /// </summary>
+    [Theory]
+    [InlineData("""
+        PooledConnection conn;
+        try
+        {
+            conn = [|primary.GetConnection()|];
+        }
+        catch (InvalidOperationException)
+        {
+            conn = shared.GetConnection();
+        }
+        """)]
+    [InlineData("var conn = flag ? [|primary.GetConnection()|] : shared.GetConnection();")]
+    [InlineData("var conn = [|primary.GetConnection()|] ?? shared.GetConnection();")]
+    public Task A_fallback_or_choice_whose_other_connection_comes_from_a_method_of_the_code_gets_no_fix(string taking) => NoFixVerifier.VerifyAsync($$"""
+        using System;
+        using Prelude;
+
+        sealed class SharedConnections
+        {
+            private readonly PooledConnection _one;
+
+            public SharedConnections(Pool pool) => _one = pool.GetConnection();
+
+            public PooledConnection GetConnection() => _one;
+        }
+
+        class C
+        {
+            int M(Pool primary, SharedConnections shared, bool flag, bool empty)
+            {
+                {{taking}}
+
+                var n = conn.Execute("select 1");
+                if (empty)
+                {
+                    return 0;
+                }
+
+                conn.Release();
+                return n;
+            }
+        }
+        """);
+
     // ---------------------------------------------------------------- a pattern that names the acquisition
 
     [Theory]

@@ -734,6 +734,26 @@ public sealed class ConnectionLeakCodeFixShapeTests
         """);
 
     [Fact]
+    public Task Discarded_acquisition_of_a_type_with_no_release_in_an_expression_body_gets_no_fix() => NoFixVerifier.VerifyAsync("""
+        sealed class LegacyConnection
+        {
+            public int Execute(string sql) => 0;
+        }
+
+        sealed class LegacyPool
+        {
+            public LegacyConnection Rent() => new LegacyConnection();
+        }
+
+        class C
+        {
+            void Warm(LegacyPool pool) => [|pool.Rent()|];
+
+            System.Action Later(LegacyPool pool) => () => [|pool.Rent()|];
+        }
+        """);
+
+    [Fact]
     public Task Discarded_acquisition_in_an_expression_bodied_void_method_is_released() => Verify.VerifyCodeFixAsync("""
         using Prelude;
 

@@ -1,5 +1,6 @@
 using Microsoft.CodeAnalysis.CSharp;
 using TenantDbGuard.Analyzers.Tests.FixExecution;
+using TenantDbGuard.Analyzers.Tests.Verifiers;
 using TenantDbGuard.CodeFixes;
 using Verify = TenantDbGuard.Analyzers.Tests.Verifiers.CSharpCodeFixVerifier<TenantDbGuard.Analyzers.ConnectionOwnerAnalyzer, TenantDbGuard.CodeFixes.ConnectionOwnerCodeFixProvider>;
 
@@ -207,6 +208,50 @@ public sealed class ConnectionOwnerCodeFixTests
             {
                 Connection.Release();
             }
+        }
+        """);
+
+    [Fact]
+    public async Task Member_whose_type_has_no_release_of_its_own_gets_no_fix()
+    {
+        // Given back only by a method of its pool ('pool.Return(connection)'): the owner has no pool to call, and the
+        // member's type has neither Dispose nor Release.
+        const string source = """
+            sealed class LegacyConnection
+            {
+                public int Execute(string sql) => 0;
+            }
+
+            sealed class LegacyPool
+            {
+                public LegacyConnection Rent() => new LegacyConnection();
+
+                public void Return(LegacyConnection connection) { }
+            }
+
+            sealed class ImportBatch
+            {
+                public ImportBatch(LegacyPool pool) => Connection = pool.Rent();
+
+                public LegacyConnection [|Connection|] { get; }
+            }
+            """;
+        await Verify.VerifyCodeFixWithEditorConfigAsync(source, source, "tenantdbguard.acquire_methods = LegacyPool.Rent\ntenantdbguard.release_methods = LegacyPool.Return\n");
+    }
+
+    [Fact]
+    public Task A_diagnostic_on_something_other_than_a_field_or_a_property_gets_no_fix() => NoFixVerifier.VerifyOwnerAsync("""
+        using MySqlConnector;
+
+        sealed class Session
+        {
+            private readonly MySqlConnection _connection;
+
+            public Session(MySqlDataSource dataSource) => _connection = dataSource.OpenConnection();
+
+            public object? [|Count|]() => new MySqlCommand("select count(*) from invoices", _connection).ExecuteScalar();
+
+            public event System.Action [|Opened|] { add { } remove { } }
         }
         """);
 

@@ -44,7 +44,7 @@ internal enum UsingKind
 /// </summary>
 internal sealed class ReleaseChooser
 {
-    private static readonly SyntaxAnnotation MovedRelease = new("TenantDbGuard.MovedRelease");
+    private static readonly SyntaxAnnotation MovedRelease = new();
     private static readonly ImmutableHashSet<string> BuiltInNames = ImmutableHashSet.Create("Dispose", "DisposeAsync", "Close", "CloseAsync", "Release");
     private readonly ImmutableArray<string> _configured;
 

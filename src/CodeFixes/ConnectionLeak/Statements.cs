@@ -11,10 +11,10 @@ namespace TenantDbGuard.CodeFixes.ConnectionLeak;
 /// <summary>What the fixes ask of the statements around an acquisition: who uses the local, where its uses end, how a release is removed.</summary>
 internal static class Statements
 {
-    private static readonly SyntaxAnnotation UnwrapMarker = new("TenantDbGuard.Unwrap");
+    private static readonly SyntaxAnnotation UnwrapMarker = new();
 
     /// <summary>A block a removed release left empty (see <see cref="Collapse"/>).</summary>
-    private static readonly SyntaxAnnotation EmptiedMarker = new("TenantDbGuard.Emptied");
+    private static readonly SyntaxAnnotation EmptiedMarker = new();
 
     private static readonly SymbolDisplayFormat DeclaredTypeFormat = SymbolDisplayFormat.MinimallyQualifiedFormat
         .AddMiscellaneousOptions(SymbolDisplayMiscellaneousOptions.IncludeNullableReferenceTypeModifier);

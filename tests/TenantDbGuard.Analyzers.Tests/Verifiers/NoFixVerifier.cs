@@ -56,6 +56,20 @@ internal static class NoFixVerifier
             "'connection'",
             "is released again"));
 
+    /// <summary>
+    /// TDG002 at every <c>[|...|]</c>, as a type that is not disposable and as a <c>Dispose</c> or <c>DisposeAsync</c>
+    /// that forgets the member: the forms the fix acts on.
+    /// </summary>
+    public static Task VerifyOwnerAsync(string source) => VerifyAsync(source, new ConnectionOwnerCodeFixProvider(), LanguageVersion.Latest, [], (spans, tree) =>
+        from span in spans[string.Empty]
+        from properties in new[]
+        {
+            ImmutableDictionary<string, string?>.Empty.Add(ConnectionOwnerProperties.Problem, ConnectionOwnerProperties.NotDisposable),
+            ImmutableDictionary<string, string?>.Empty.Add(ConnectionOwnerProperties.Problem, ConnectionOwnerProperties.ReleaseMethod).Add(ConnectionOwnerProperties.Method, "Dispose"),
+            ImmutableDictionary<string, string?>.Empty.Add(ConnectionOwnerProperties.Problem, ConnectionOwnerProperties.ReleaseMethod).Add(ConnectionOwnerProperties.Method, "DisposeAsync"),
+        }
+        select Diagnostic.Create(Descriptors.OwnerDoesNotRelease, Location.Create(tree, span), properties, "Owner", "member", "is not disposable"));
+
     private static async Task VerifyAsync(
         string source,
         CodeFixProvider provider,
