@@ -240,7 +240,7 @@ public sealed class ConnectionOwnerCodeFixProvider : CodeFixProvider
             var setup = false;
             for (var current = method; current is not null && !setup; current = current.OverriddenMethod)
             {
-                setup = current.GetAttributes().Any(a => a.AttributeClass?.Name is "GlobalSetup" or "GlobalSetupAttribute" or "IterationSetup" or "IterationSetupAttribute");
+                setup = current.GetAttributes().Any(a => a.AttributeClass?.Name is "GlobalSetupAttribute" or "IterationSetupAttribute");
             }
 
             if (setup && method.DeclaringSyntaxReferences.Any(reference => reference.GetSyntax(cancellationToken).DescendantNodes().OfType<AssignmentExpressionSyntax>()

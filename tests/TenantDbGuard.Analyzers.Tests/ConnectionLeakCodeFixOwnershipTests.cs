@@ -501,6 +501,56 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
         """);
 
     [Fact]
+    public Task Lease_stored_twice_is_released_on_failure_before_the_first_store_only() => Verify.VerifyCodeFixAsync("""
+        using System.Collections.Generic;
+        using Prelude;
+
+        class C
+        {
+            private readonly Dictionary<string, PooledConnection> _byTenant = new();
+            private PooledConnection _last;
+
+            PooledConnection Open(Pool pool, string tenant)
+            {
+                var conn = [|pool.GetConnection()|];
+                conn.Execute("use " + tenant);
+                _byTenant[tenant] = conn;
+                conn.Execute("set names utf8mb4");
+                _last = conn;
+                return conn;
+            }
+        }
+        """, """
+        using System.Collections.Generic;
+        using Prelude;
+
+        class C
+        {
+            private readonly Dictionary<string, PooledConnection> _byTenant = new();
+            private PooledConnection _last;
+
+            PooledConnection Open(Pool pool, string tenant)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    conn.Execute("use " + tenant);
+                }
+                catch
+                {
+                    conn.Release();
+                    throw;
+                }
+
+                _byTenant[tenant] = conn;
+                conn.Execute("set names utf8mb4");
+                _last = conn;
+                return conn;
+            }
+        }
+        """, execution: Execution.Skip("the connections stay in the fields, as the method intends"));
+
+    [Fact]
     public Task A_local_read_after_the_hand_off_is_declared_before_the_try_that_releases_on_failure() => Verify.VerifyCodeFixAsync("""
         using Prelude;
 

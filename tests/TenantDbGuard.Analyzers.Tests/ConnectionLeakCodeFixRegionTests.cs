@@ -1670,6 +1670,7 @@ public sealed class ConnectionLeakCodeFixRegionTests
                 }
                 catch (ArgumentException)
                 {
+                    Log.Info("no tenant");
                     return -1;
                 }
                 catch (InvalidOperationException ex)
@@ -1707,6 +1708,7 @@ public sealed class ConnectionLeakCodeFixRegionTests
                 }
                 catch (ArgumentException)
                 {
+                    Log.Info("no tenant");
                     return -1;
                 }
                 catch (InvalidOperationException ex)

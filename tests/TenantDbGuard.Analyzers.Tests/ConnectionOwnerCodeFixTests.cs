@@ -628,23 +628,26 @@ public sealed class ConnectionOwnerCodeFixTests
         }
         """);
 
-    [Fact]
-    public async Task Benchmark_that_opens_in_its_GlobalSetup_gets_no_fix()
+    [Theory]
+    [InlineData("GlobalSetup")]
+    [InlineData("IterationSetup")]
+    public async Task Benchmark_that_opens_in_its_setup_gets_no_fix(string setup)
     {
-        // BenchmarkDotNet calls [GlobalCleanup], never Dispose: making the type disposable would leave the leak.
-        const string source = """
+        // BenchmarkDotNet calls [GlobalCleanup] or [IterationCleanup], never Dispose: making the type disposable would
+        // leave the leak.
+        var source = """
             using System;
             using MySqlConnector;
 
             namespace BenchmarkDotNet.Attributes
             {
                 [AttributeUsage(AttributeTargets.Method, Inherited = true)]
-                sealed class GlobalSetupAttribute : Attribute { }
+                sealed class SETUPAttribute : Attribute { }
             }
 
             abstract class BenchmarkBase
             {
-                [BenchmarkDotNet.Attributes.GlobalSetup]
+                [BenchmarkDotNet.Attributes.SETUP]
                 public virtual void SetUp() { }
             }
 
@@ -661,7 +664,7 @@ public sealed class ConnectionOwnerCodeFixTests
 
                 public object? Count() => new MySqlCommand("select count(*) from invoices", connection).ExecuteScalar();
             }
-            """;
+            """.Replace("SETUP", setup, StringComparison.Ordinal);
         await Verify.VerifyCodeFixAsync(source, source);
     }
 
