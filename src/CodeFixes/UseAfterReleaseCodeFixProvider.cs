@@ -88,17 +88,13 @@ public sealed class UseAfterReleaseCodeFixProvider : CodeFixProvider
     /// </summary>
     private static ExpressionStatementSyntax? ReleaseStatement(SyntaxNode root, Location? location)
     {
-        if (location is null || !location.IsInSource || location.SourceTree != root.SyntaxTree)
+        if (location is not { SourceTree: { } tree } || tree != root.SyntaxTree)
         {
             return null;
         }
 
-        SyntaxNode? node = root.FindNode(location.SourceSpan, getInnermostNodeForTie: true);
-        while (node is not null && node.Span != location.SourceSpan && node.Parent is { } parent && parent.Span == location.SourceSpan)
-        {
-            node = parent;
-        }
-
+        // The outermost of the nodes the span is exactly (a call, not the member access or name it starts with).
+        var node = root.FindNode(location.SourceSpan);
         if (node is not (InvocationExpressionSyntax or ConditionalAccessExpressionSyntax))
         {
             return null;

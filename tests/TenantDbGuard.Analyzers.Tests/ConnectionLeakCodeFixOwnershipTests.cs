@@ -1170,6 +1170,22 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
         """);
 
     [Fact]
+    public Task Connection_used_by_a_queued_work_item_gets_no_fix() => NoFixVerifier.VerifyAsync("""
+        using System.Threading;
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                ThreadPool.QueueUserWorkItem(_ => conn.Execute("select 1"));
+                conn.Execute("select 2");
+            }
+        }
+        """);
+
+    [Fact]
     public Task Connection_captured_by_a_lazy_query_gets_no_fix() => NoFixVerifier.VerifyAsync("""
         using System.Collections.Generic;
         using System.Linq;

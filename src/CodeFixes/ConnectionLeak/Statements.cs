@@ -385,7 +385,7 @@ internal static class Statements
         where TNode : SyntaxNode
     {
         var units = releases
-            .Where(release => node.Span.Contains(release.Span) && node.DescendantNodesAndSelf().Contains(release))
+            .Where(release => release.AncestorsAndSelf().Contains(node))
             .Select(RemovalUnit)
             .ToList();
         if (units.Count == 0)
