@@ -652,6 +652,115 @@ public sealed class ConnectionLeakCodeFixShapeTests
         }
         """);
 
+    [Fact]
+    public Task Connections_acquired_through_Task_WhenAll_and_released_by_index_are_released_in_finally() => Verify.VerifyCodeFixAsync("""
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            async Task<int> M(Pool pool)
+            {
+                var conns = await Task.WhenAll([|pool.GetConnectionAsync()|], [|pool.GetConnectionAsync()|]);
+                var rows = await conns[0].ExecuteAsync("select 1") + await conns[1].ExecuteAsync("select 2");
+                conns[1].Execute("analyze table orders");
+                conns[0].Release();
+                conns[1].Release();
+                return rows;
+            }
+        }
+        """, """
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            async Task<int> M(Pool pool)
+            {
+                var acquisitions = new[] { pool.GetConnectionAsync(), pool.GetConnectionAsync() };
+                try
+                {
+                    var conns = await Task.WhenAll(acquisitions);
+                    var rows = await conns[0].ExecuteAsync("select 1") + await conns[1].ExecuteAsync("select 2");
+                    conns[1].Execute("analyze table orders");
+                    return rows;
+                }
+                finally
+                {
+                    foreach (var acquisition in acquisitions)
+                    {
+                        if (acquisition.IsCompletedSuccessfully)
+                        {
+                            acquisition.Result.Release();
+                        }
+                    }
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Connections_acquired_through_Task_WhenAll_with_a_local_of_a_nested_block_are_released_in_finally() => Verify.VerifyCodeFixAsync("""
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            async Task<int> M(Pool pool, bool twice)
+            {
+                var conns = await Task.WhenAll([|pool.GetConnectionAsync()|], [|pool.GetConnectionAsync()|]);
+                var rows = await conns[0].ExecuteAsync("select 1");
+                if (twice)
+                {
+                    var more = await conns[1].ExecuteAsync("select 2");
+                    rows += more;
+                }
+
+                foreach (var conn in conns)
+                {
+                    conn.Release();
+                }
+
+                Log.Info("done");
+                return rows;
+            }
+        }
+        """, """
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            async Task<int> M(Pool pool, bool twice)
+            {
+                var acquisitions = new[] { pool.GetConnectionAsync(), pool.GetConnectionAsync() };
+                try
+                {
+                    var conns = await Task.WhenAll(acquisitions);
+                    var rows = await conns[0].ExecuteAsync("select 1");
+                    if (twice)
+                    {
+                        var more = await conns[1].ExecuteAsync("select 2");
+                        rows += more;
+                    }
+
+                    Log.Info("done");
+                    return rows;
+                }
+                finally
+                {
+                    foreach (var acquisition in acquisitions)
+                    {
+                        if (acquisition.IsCompletedSuccessfully)
+                        {
+                            acquisition.Result.Release();
+                        }
+                    }
+                }
+            }
+        }
+        """);
+
     // ---------------------------------------------------------------- expression-bodied members
 
     [Fact]
@@ -887,6 +996,63 @@ public sealed class ConnectionLeakCodeFixShapeTests
                 }
 
                 Log.Info("done");
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Lease_taken_in_each_iteration_and_released_on_both_branches_after_the_loop_is_released_in_each_iteration() => Verify.VerifyCodeFixAsync("""
+        using System.Collections.Generic;
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool, IEnumerable<string> tenants, bool quiet)
+            {
+                PooledConnection conn = null;
+                foreach (var tenant in tenants)
+                {
+                    conn = [|pool.GetConnection()|];
+                    conn.Execute("use " + tenant);
+                }
+
+                if (quiet)
+                {
+                    conn?.Release();
+                }
+                else
+                {
+                    Log.Info("done");
+                    conn?.Release();
+                }
+            }
+        }
+        """, """
+        using System.Collections.Generic;
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool, IEnumerable<string> tenants, bool quiet)
+            {
+                PooledConnection conn = null;
+                foreach (var tenant in tenants)
+                {
+                    conn = pool.GetConnection();
+                    try
+                    {
+                        conn.Execute("use " + tenant);
+                    }
+                    finally
+                    {
+                        conn.Release();
+                    }
+                }
+
+                if (!quiet)
+                {
+                    Log.Info("done");
+                }
             }
         }
         """);
