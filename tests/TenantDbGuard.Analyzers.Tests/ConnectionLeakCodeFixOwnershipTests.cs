@@ -1169,6 +1169,28 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
         }
         """);
 
+    [Theory]
+    [InlineData("return conn.ExecuteAsync(\"select 1\");")]
+    [InlineData("var pending = conn.ExecuteAsync(\"select 1\"); Log.Info(\"started\"); return pending;")]
+    public Task Connection_whose_unawaited_query_is_returned_gets_no_fix(string tail) => NoFixVerifier.VerifyAsync($$"""
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            Task<int> M(Pool pool, bool skip)
+            {
+                var conn = [|pool.GetConnection()|];
+                if (skip)
+                {
+                    return Task.FromResult(0);
+                }
+
+                {{tail}}
+            }
+        }
+        """);
+
     [Fact]
     public Task Connection_used_by_a_queued_work_item_gets_no_fix() => NoFixVerifier.VerifyAsync("""
         using System.Threading;

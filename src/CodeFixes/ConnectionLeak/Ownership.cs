@@ -34,7 +34,7 @@ internal sealed class Ownership
     private readonly List<StatementSyntax> _returnedDependents = new();
     private int _from;
     private int _to = int.MaxValue;
-    private string? _unknown;
+    private bool _unknown;
     private ITypeSymbol? _connectionType;
 
     private Ownership(ReleaseChooser chooser)
@@ -53,9 +53,6 @@ internal sealed class Ownership
 
     /// <summary>The <c>return</c> and <c>yield return</c> statements that hand the connection (or its owner) to the caller.</summary>
     public IReadOnlyList<StatementSyntax> HandOffReturns => _returns;
-
-    /// <summary>Why the fix stays away, for <see cref="OwnershipKind.Unknown"/>.</summary>
-    public string? Reason => _unknown;
 
     /// <summary>Where a value that is never stored in a local goes (an acquisition inside a larger expression).</summary>
     public static Ownership AnalyzeValue(ReleaseChooser chooser, ExpressionSyntax value)
@@ -92,10 +89,11 @@ internal sealed class Ownership
         // ('return new QueryResult(db, command.ExecuteReader(), command);'): the caller owns them all. Alone, it may not.
         if (_returnedDependents.Any(r => !_returns.Contains(r)))
         {
-            Unknown("something that needs the connection is returned");
+            // Unknown: something that needs the connection is returned.
+            Unknown();
         }
 
-        if (_unknown is not null)
+        if (_unknown)
         {
             Kind = OwnershipKind.Unknown;
             return;
@@ -106,8 +104,8 @@ internal sealed class Ownership
             var tops = _stores.Select(s => block is not null && s.Parent == block ? s : null).ToList();
             if (tops.Any(t => t is null))
             {
+                // Stored inside a branch or a loop: no one point where the store takes the connection over.
                 Kind = OwnershipKind.Unknown;
-                _unknown = "the connection is stored inside a branch or a loop";
                 return;
             }
 
@@ -120,14 +118,16 @@ internal sealed class Ownership
         ByReturn = _returns.Count > 0;
     }
 
-    private void Unknown(string reason) => _unknown ??= reason;
+    /// <summary>Somewhere the fix cannot follow the connection (each call says where): it offers nothing.</summary>
+    private void Unknown() => _unknown = true;
 
     /// <summary>Classifies every use of a value that carries the connection (the local, or something made from it).</summary>
     private void Follow(ILocalSymbol value, bool owner, int depth, bool windowed = true, bool? isValue = null)
     {
         if (depth > 4)
         {
-            Unknown("the connection passes through too many values");
+            // Unknown: the connection passes through too many values.
+            Unknown();
             return;
         }
 
@@ -156,7 +156,8 @@ internal sealed class Ownership
                 return;
             }
 
-            Unknown("the connection is captured by code that may run later");
+            // Unknown: the connection is captured by code that may run later.
+            Unknown();
             return;
         }
 
@@ -174,7 +175,8 @@ internal sealed class Ownership
 
                     if (isValue && Callees.ReleasesInBody(_model, _model.GetSymbolInfo(invocation).Symbol as IMethodSymbol, null, _chooser.Names))
                     {
-                        Unknown("the connection is given back inside a method of the code");
+                        // Unknown: the connection is given back inside a method of the code.
+                        Unknown();
                         return;
                     }
 
@@ -185,7 +187,8 @@ internal sealed class Ownership
                 if (_model.GetSymbolInfo(access).Symbol is IMethodSymbol)
                 {
                     // 'Action release = conn.Release;': a delegate that may release it, or use it, whenever it is called.
-                    Unknown("a method of the connection is taken as a delegate");
+                    // Unknown: a method of the connection is taken as a delegate.
+                    Unknown();
                     return;
                 }
 
@@ -233,7 +236,8 @@ internal sealed class Ownership
                     {
                         if (isValue && Statements.Uses(_model, _chooser.Context.Node, local).Any(ReleasesHere))
                         {
-                            Unknown("the connection is released through a pattern variable");
+                            // Unknown: the connection is released through a pattern variable.
+                            Unknown();
                             return;
                         }
 
@@ -262,7 +266,8 @@ internal sealed class Ownership
     {
         if (captured is not null)
         {
-            Unknown("the connection is released inside a lambda or a local function");
+            // Unknown: the connection is released inside a lambda or a local function.
+            Unknown();
         }
     }
 
@@ -283,7 +288,8 @@ internal sealed class Ownership
         }
         else
         {
-            Unknown("the connection is put in a tuple, a collection or an object");
+            // Unknown: the connection is put in a tuple, a collection or an object.
+            Unknown();
         }
     }
 
@@ -343,7 +349,8 @@ internal sealed class Ownership
     {
         if (!argument.RefKindKeyword.IsKind(SyntaxKind.None))
         {
-            Unknown("the connection is passed by reference");
+            // Unknown: the connection is passed by reference.
+            Unknown();
             return;
         }
 
@@ -365,7 +372,8 @@ internal sealed class Ownership
 
                 if (isValue && Callees.ReleasesInBody(_model, method, argument, _chooser.Names))
                 {
-                    Unknown("the connection is given back inside a method of the code");
+                    // Unknown: the connection is given back inside a method of the code.
+                    Unknown();
                     return;
                 }
 
@@ -378,7 +386,8 @@ internal sealed class Ownership
                     }
                     else
                     {
-                        Unknown("something that needs the connection is stored");
+                        // Unknown: something that needs the connection is stored.
+                        Unknown();
                     }
 
                     return;
@@ -401,7 +410,8 @@ internal sealed class Ownership
         switch (_model.GetSymbolInfo(assignment.Left).Symbol)
         {
             case ILocalSymbol local when assignment.Parent is ExpressionStatementSyntax:
-                Unknown($"the connection is also held by '{local.Name}'");
+                // Unknown: the connection is also held by another local.
+                Unknown();
                 return;
             case IFieldSymbol or IPropertySymbol or IParameterSymbol:
             case null when assignment.Left is ElementAccessExpressionSyntax:
@@ -411,12 +421,14 @@ internal sealed class Ownership
                 }
                 else
                 {
-                    Unknown("something that needs the connection is stored");
+                    // Unknown: something that needs the connection is stored.
+                    Unknown();
                 }
 
                 return;
             default:
-                Unknown("the connection is assigned where the fix cannot follow it");
+                // Unknown: the connection is assigned where the fix cannot follow it.
+                Unknown();
                 return;
         }
     }
@@ -429,7 +441,8 @@ internal sealed class Ownership
         {
             // 'var warm = conn.Warm(); ... warm.Release();': a release under another name, which the fix would neither
             // move nor remove; its own would give the connection back twice.
-            Unknown($"the connection may be given back through '{made.Name}'");
+            // Unknown: the connection may be given back through what is made from it.
+            Unknown();
             return;
         }
 
@@ -445,13 +458,15 @@ internal sealed class Ownership
 
         if (_model.GetDeclaredSymbol(declarator) is not ILocalSymbol local)
         {
-            Unknown("the connection is held where the fix cannot follow it");
+            // Unknown: the connection is held where the fix cannot follow it.
+            Unknown();
             return;
         }
 
         if (depth == 0)
         {
-            Unknown($"the connection is also held by '{local.Name}'");
+            // Unknown: the connection is also held by another local.
+            Unknown();
             return;
         }
 
