@@ -1650,6 +1650,74 @@ public sealed class ConnectionLeakCodeFixRegionTests
         """, ReleaseInFinally);
 
     [Fact]
+    public Task A_fallback_released_inside_a_branch_too_is_released_from_after_the_try() => Verify.VerifyCodeFixAsync("""
+        using System;
+        using Prelude;
+
+        class C
+        {
+            int M(Pool primary, Pool backup)
+            {
+                PooledConnection conn;
+                try
+                {
+                    conn = [|primary.GetConnection()|];
+                }
+                catch (InvalidOperationException)
+                {
+                    conn = [|backup.GetConnection()|];
+                }
+
+                var n = conn.Execute("select 1");
+                if (n == 0)
+                {
+                    conn.Release();
+                    return 0;
+                }
+
+                n += conn.Execute("select 2");
+                conn.Release();
+                return n;
+            }
+        }
+        """, """
+        using System;
+        using Prelude;
+
+        class C
+        {
+            int M(Pool primary, Pool backup)
+            {
+                PooledConnection conn;
+                try
+                {
+                    conn = primary.GetConnection();
+                }
+                catch (InvalidOperationException)
+                {
+                    conn = backup.GetConnection();
+                }
+
+                try
+                {
+                    var n = conn.Execute("select 1");
+                    if (n == 0)
+                    {
+                        return 0;
+                    }
+
+                    n += conn.Execute("select 2");
+                    return n;
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """, ReleaseInFinally);
+
+    [Fact]
     public Task A_fallback_whose_other_catches_throw_or_return_is_released_from_after_the_try() => Verify.VerifyCodeFixAsync("""
         using System;
         using System.Threading.Tasks;
