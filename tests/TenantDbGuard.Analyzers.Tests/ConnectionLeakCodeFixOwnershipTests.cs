@@ -1192,6 +1192,33 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
         """);
 
     [Fact]
+    public Task Connection_read_by_a_returned_async_enumerator_gets_no_fix() => NoFixVerifier.VerifyAsync("""
+        using System.Collections.Generic;
+        using Prelude;
+
+        class C
+        {
+            IAsyncEnumerator<int> M(Pool pool, bool skip)
+            {
+                var conn = [|pool.GetConnection()|];
+                if (skip)
+                {
+                    return null;
+                }
+
+                var rows = Rows(conn);
+                return rows;
+            }
+
+            // Only IAsyncDisposable: the rows are read, with the connection, after M has returned.
+            static async IAsyncEnumerator<int> Rows(PooledConnection connection)
+            {
+                yield return await connection.ExecuteAsync("select 1");
+            }
+        }
+        """);
+
+    [Fact]
     public Task Connection_used_by_a_queued_work_item_gets_no_fix() => NoFixVerifier.VerifyAsync("""
         using System.Threading;
         using Prelude;
