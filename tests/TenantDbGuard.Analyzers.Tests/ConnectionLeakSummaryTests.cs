@@ -1815,9 +1815,10 @@ public sealed class ConnectionLeakSummaryTests
     [InlineData("Ready(n)", "partial void Ready(int count); partial void Ready(int count) { }")]
     [InlineData("Trace(); void Trace() { }", "")]
     [InlineData("conn.Touch()", "} static class Touches { public static void Touch(this PooledConnection c) { }")]
+    [InlineData("Opened()", "} partial class C : Base { protected sealed override void Opened() { } } class Base { protected virtual void Opened() { Console.WriteLine(1); }")]
     public Task A_call_that_does_nothing_between_the_acquisition_and_its_try_is_not_a_path_that_leaks(string call, string members) =>
-        // An empty body (or only 'return;'), non-virtual, called on 'this' or static; a '[Conditional]' method whose
-        // symbol is not defined and a partial method without a body, both removed by the compiler.
+        // An empty body (or only 'return;'), non-virtual (or a sealed override), called on 'this' or static; a
+        // '[Conditional]' method whose symbol is not defined and a partial method without a body, both removed by the compiler.
         Verify.VerifyAnalyzerAsync(CalledBetweenAcquisitionAndTry(call, members).Replace("{|#0:", "").Replace("|}", ""));
 
     [Theory]
@@ -1829,9 +1830,10 @@ public sealed class ConnectionLeakSummaryTests
     [InlineData("Log(\"opened\")", "[Conditional(\"TRACE_SQL\")] static void Log(string message) { Console.WriteLine(message); }", "#undef TRACE_SQL\n")]
     [InlineData("Log(\"opened\")", "static void Log(string message) { if (message.Length > 80) { throw new ArgumentException(message); } }")]
     [InlineData("Ready(n)", "partial void Ready(int count); partial void Ready(int count) { Console.WriteLine(count); }")]
+    [InlineData("Opened()", "} partial class C : Base { protected override void Opened() { } } class Base { protected virtual void Opened() { Console.WriteLine(1); }")]
     public Task A_call_that_may_do_something_between_the_acquisition_and_its_try_is_still_reported(string call, string members, string header = "") =>
-        // An argument that may throw, a virtual or interface method, a call on another object (null?), a '[Conditional]'
-        // method whose symbol is defined, a body that does something.
+        // An argument that may throw, a virtual or interface method or an override a derived type may override again, a
+        // call on another object (null?), a '[Conditional]' method whose symbol is defined, a body that does something.
         Verify.VerifyAnalyzerAsync(CalledBetweenAcquisitionAndTry(call, members, header),
             Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", $"if an exception is thrown at line {(header.Length > 0 ? 15 : 14)}"));
 
