@@ -88,11 +88,19 @@ public sealed class ConnectionLeakHandOffTests
     [InlineData("audit.Set(\"last\", conn);")]
     [InlineData("audit.Add(conn);")]
     [InlineData("audit.Push(conn);")]
+    [InlineData("Batch.Add(conn, \"opened\");")]
     public Task Passed_to_a_method_that_only_shares_a_name_with_a_collection_method_is_reported(string call) =>
         Verify.VerifyAnalyzerAsync($$"""
             using System;
+            using System.Collections.Generic;
             using System.Text;
             using Prelude;
+
+            // A collection type with a static 'Add' of its own: a static method has no collection to store into.
+            sealed class Batch : List<PooledConnection>
+            {
+                public static void Add(PooledConnection connection, string note) => Log.Info(note + " " + connection);
+            }
 
             sealed class AuditTrail
             {
@@ -113,7 +121,7 @@ public sealed class ConnectionLeakHandOffTests
                     {{call}}
                 }
             }
-            """, Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that leaves the method after line 21"));
+            """, Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that leaves the method after line 28"));
 
     [Fact]
     public Task Passed_by_value_to_a_framework_method_that_keeps_nothing_is_reported() => Verify.VerifyAnalyzerAsync("""
