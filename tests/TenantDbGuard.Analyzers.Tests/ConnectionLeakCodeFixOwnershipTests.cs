@@ -772,14 +772,8 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
         }
         """);
 
-    [Theory]
-    [InlineData("registry.Remember(conn);")]
-    [InlineData("registry.RememberAs(\"last\", conn);")]
-    [InlineData("registry.RememberAs(connection: conn, key: \"last\");")]
-    [InlineData("RegistryExtensions.RememberAs(registry, \"last\", conn);")]
-    [InlineData("Registry.RememberIn(registry, conn);")]
-    [InlineData("registry.RememberWrappedAlways(conn);")]
-    public Task Connection_handed_to_a_helper_whose_body_keeps_it_is_released_on_failure_before_that_call(string keep) => Verify.VerifyCodeFixAsync($$"""
+    /// <summary>Helpers that keep the connection they are given, always or on some paths (with the C# usings they need).</summary>
+    private const string Registries = """
         using Prelude;
 
         class Registry : System.IDisposable
@@ -850,6 +844,16 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
             }
         }
 
+        """;
+
+    [Theory]
+    [InlineData("registry.Remember(conn);")]
+    [InlineData("registry.RememberAs(\"last\", conn);")]
+    [InlineData("registry.RememberAs(connection: conn, key: \"last\");")]
+    [InlineData("RegistryExtensions.RememberAs(registry, \"last\", conn);")]
+    [InlineData("Registry.RememberIn(registry, conn);")]
+    [InlineData("registry.RememberWrappedAlways(conn);")]
+    public Task Connection_handed_to_a_helper_whose_body_keeps_it_is_released_on_failure_before_that_call(string keep) => Verify.VerifyCodeFixAsync(Registries + $$"""
         class C
         {
             void M(Pool pool, Registry registry)
@@ -860,77 +864,7 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
                 conn.Execute("select 2");
             }
         }
-        """, $$"""
-        using Prelude;
-
-        class Registry : System.IDisposable
-        {
-            private PooledConnection _last;
-
-            public PooledConnection Last
-            {
-                get => _last;
-                set
-                {
-                    _last?.Release();
-                    _last = value;
-                }
-            }
-
-            private Wrapper _wrapped;
-
-            public Wrapper Wrapped
-            {
-                get => _wrapped;
-                set
-                {
-                    _wrapped?.Inner.Release();
-                    _wrapped = value;
-                }
-            }
-
-            public void Remember(PooledConnection connection) => Last = connection;
-
-            public static void RememberIn(Registry registry, PooledConnection connection) => registry.Last = connection;
-
-            public void RememberWrapped(PooledConnection connection, bool wrap) => Wrapped = wrap ? new Wrapper(connection) : null;
-
-            public void RememberWrappedAlways(PooledConnection connection) => Wrapped = new Wrapper(connection);
-
-            public void RememberChosen(PooledConnection connection, bool keep) => Last = keep ? connection : null;
-
-            public void RememberIf(PooledConnection connection, bool keep)
-            {
-                if (keep)
-                {
-                    Last = connection;
-                }
-            }
-
-            public void Dispose()
-            {
-                _last?.Release();
-                _wrapped?.Inner.Release();
-            }
-        }
-
-        sealed class Wrapper
-        {
-            public Wrapper(PooledConnection inner) => Inner = inner;
-
-            public PooledConnection Inner { get; }
-        }
-
-        static class RegistryExtensions
-        {
-            // The connection is the third parameter: called as 'registry.RememberAs("last", conn)', the second argument.
-            public static void RememberAs(this Registry registry, string key, PooledConnection connection)
-            {
-                System.Console.WriteLine(key);
-                registry.Last = connection;
-            }
-        }
-
+        """, Registries + $$"""
         class C
         {
             void M(Pool pool, Registry registry)
@@ -961,78 +895,7 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
     [InlineData("registry.RememberChosen(conn, keep: true);")]
     [InlineData("registry.RememberIf(conn, keep: true);")]
     public Task Connection_handed_to_a_helper_that_may_keep_it_is_released_on_failure_before_that_call_only(string keep) =>
-        NoFixVerifier.VerifyOnlyAsync($$"""
-
-        using Prelude;
-
-        class Registry : System.IDisposable
-        {
-            private PooledConnection _last;
-
-            public PooledConnection Last
-            {
-                get => _last;
-                set
-                {
-                    _last?.Release();
-                    _last = value;
-                }
-            }
-
-            private Wrapper _wrapped;
-
-            public Wrapper Wrapped
-            {
-                get => _wrapped;
-                set
-                {
-                    _wrapped?.Inner.Release();
-                    _wrapped = value;
-                }
-            }
-
-            public void Remember(PooledConnection connection) => Last = connection;
-
-            public static void RememberIn(Registry registry, PooledConnection connection) => registry.Last = connection;
-
-            public void RememberWrapped(PooledConnection connection, bool wrap) => Wrapped = wrap ? new Wrapper(connection) : null;
-
-            public void RememberWrappedAlways(PooledConnection connection) => Wrapped = new Wrapper(connection);
-
-            public void RememberChosen(PooledConnection connection, bool keep) => Last = keep ? connection : null;
-
-            public void RememberIf(PooledConnection connection, bool keep)
-            {
-                if (keep)
-                {
-                    Last = connection;
-                }
-            }
-
-            public void Dispose()
-            {
-                _last?.Release();
-                _wrapped?.Inner.Release();
-            }
-        }
-
-        sealed class Wrapper
-        {
-            public Wrapper(PooledConnection inner) => Inner = inner;
-
-            public PooledConnection Inner { get; }
-        }
-
-        static class RegistryExtensions
-        {
-            // The connection is the third parameter: called as 'registry.RememberAs("last", conn)', the second argument.
-            public static void RememberAs(this Registry registry, string key, PooledConnection connection)
-            {
-                System.Console.WriteLine(key);
-                registry.Last = connection;
-            }
-        }
-
+        NoFixVerifier.VerifyOnlyAsync(Registries + $$"""
         class C
         {
             void M(Pool pool, Registry registry)
