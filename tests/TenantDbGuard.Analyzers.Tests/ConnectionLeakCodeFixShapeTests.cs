@@ -1058,62 +1058,6 @@ public sealed class ConnectionLeakCodeFixShapeTests
         """);
 
     [Fact]
-    public Task Lease_released_in_a_try_that_catches_is_released_in_finally_of_that_try_only() => Verify.VerifyCodeFixAsync("""
-        using System;
-        using Prelude;
-
-        class C
-        {
-            void M(Pool pool)
-            {
-                var conn = [|pool.GetConnection()|];
-                try
-                {
-                    conn.Execute("delete from sessions");
-                    conn.Release();
-                }
-                catch (InvalidOperationException e)
-                {
-                    Log.Info(e.Message);
-                }
-
-                Log.Info("cleaned");
-                Report();
-            }
-
-            static void Report() => Log.Info("report");
-        }
-        """, """
-        using System;
-        using Prelude;
-
-        class C
-        {
-            void M(Pool pool)
-            {
-                var conn = pool.GetConnection();
-                try
-                {
-                    conn.Execute("delete from sessions");
-                }
-                catch (InvalidOperationException e)
-                {
-                    Log.Info(e.Message);
-                }
-                finally
-                {
-                    conn.Release();
-                }
-
-                Log.Info("cleaned");
-                Report();
-            }
-
-            static void Report() => Log.Info("report");
-        }
-        """);
-
-    [Fact]
     public Task Acquisition_assigned_in_a_branch_and_used_after_it_is_released_after_the_last_use() => Verify.VerifyCodeFixAsync("""
         using Prelude;
 
