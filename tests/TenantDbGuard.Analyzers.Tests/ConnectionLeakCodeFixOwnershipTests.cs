@@ -772,6 +772,51 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
         }
         """);
 
+    /// <summary>
+    /// A method of a library named as one that keeps what it is given: the fix cannot read it, and releases the connection
+    /// on failure before the call only (the analyzer may still report a leak there, for a person to judge).
+    /// </summary>
+    [Theory]
+    [InlineData("sink.Add(conn);")]
+    [InlineData("sink.TryAdd(conn);")]
+    [InlineData("sink.Insert(0, conn);")]
+    [InlineData("sink.Enqueue(conn);")]
+    [InlineData("sink.TryEnqueue(conn);")]
+    [InlineData("sink.Push(conn);")]
+    [InlineData("sink.Set(\"last\", conn);")]
+    [InlineData("sink.SetResult(conn);")]
+    [InlineData("sink.TrySetResult(conn);")]
+    [InlineData("sink.GetOrAdd(\"last\", conn);")]
+    [InlineData("sink.AddOrUpdate(\"last\", conn);")]
+    [InlineData("sink.TryUpdate(\"last\", conn);")]
+    [InlineData("sink.Write(conn);")]
+    [InlineData("sink.WriteAsync(conn);")]
+    [InlineData("sink.TryWrite(conn);")]
+    [InlineData("sink.Post(conn);")]
+    [InlineData("sink.SendAsync(conn);")]
+    [InlineData("sink.Register(conn);")]
+    [InlineData("sink.Subscribe(conn);")]
+    [InlineData("sink.Attach(conn);")]
+    [InlineData("sink.Track(conn);")]
+    [InlineData("sink.Put(conn);")]
+    [InlineData("sink.Store(conn);")]
+    [InlineData("sink.Cache(conn);")]
+    public Task Connection_handed_to_a_library_method_named_as_one_that_keeps_it_is_released_on_failure_before_that_call_only(string call) =>
+        NoFixVerifier.VerifyOnlyAsync($$"""
+            using Prelude;
+
+            class C
+            {
+                void M(Pool pool, Sink sink)
+                {
+                    var conn = [|pool.GetConnection()|];
+                    conn.Execute("select 1");
+                    {{call}}
+                    conn.Execute("select 2");
+                }
+            }
+            """, ["Dispose on failure"]);
+
     /// <summary>Helpers that keep the connection they are given, always or on some paths (with the C# usings they need).</summary>
     private const string Registries = """
         using Prelude;

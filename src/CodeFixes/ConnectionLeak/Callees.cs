@@ -26,11 +26,14 @@ internal enum Kept
 /// </summary>
 internal static class Callees
 {
+    // By name, for methods of other assemblies too: the fix does not release what a library may keep ('cache.Set(key, conn)'
+    // on a memory cache), even where the analyzer, which knows the framework's collections by type, reports a leak.
+    // Interlocked's Exchange and CompareExchange go by their type.
     private static readonly HashSet<string> StoringMethods = new()
     {
         "Add", "TryAdd", "Insert", "Enqueue", "TryEnqueue", "Push", "Set", "SetResult", "TrySetResult", "GetOrAdd", "AddOrUpdate",
-        "TryUpdate", "Exchange", "CompareExchange", "Write", "WriteAsync", "TryWrite", "Post", "SendAsync", "Register", "Subscribe",
-        "Attach", "Track", "Put", "Store", "Cache",
+        "TryUpdate", "Write", "WriteAsync", "TryWrite", "Post", "SendAsync", "Register", "Subscribe", "Attach", "Track", "Put",
+        "Store", "Cache",
     };
 
     private static readonly HashSet<string> DeferringMethods = new()

@@ -104,3 +104,69 @@ public static class Log
 {
     public static void Info(string message) => ExecutionRun.Current?.Record("log: " + message);
 }
+
+/// <summary>A library whose methods are named as ones that keep what they are given; each call is recorded, nothing is kept.</summary>
+public sealed class Sink
+{
+    public void Add(object value) => Record(nameof(Add));
+
+    public bool TryAdd(object value) => Record(nameof(TryAdd));
+
+    public void Insert(int index, object value) => Record(nameof(Insert));
+
+    public void Enqueue(object value) => Record(nameof(Enqueue));
+
+    public bool TryEnqueue(object value) => Record(nameof(TryEnqueue));
+
+    public void Push(object value) => Record(nameof(Push));
+
+    public void Set(string key, object value) => Record(nameof(Set));
+
+    public void SetResult(object value) => Record(nameof(SetResult));
+
+    public bool TrySetResult(object value) => Record(nameof(TrySetResult));
+
+    public object GetOrAdd(string key, object value)
+    {
+        Record(nameof(GetOrAdd));
+        return value;
+    }
+
+    public object AddOrUpdate(string key, object value)
+    {
+        Record(nameof(AddOrUpdate));
+        return value;
+    }
+
+    public bool TryUpdate(string key, object value) => Record(nameof(TryUpdate));
+
+    public void Write(object value) => Record(nameof(Write));
+
+    public Task WriteAsync(object value) => Task.FromResult(Record(nameof(WriteAsync)));
+
+    public bool TryWrite(object value) => Record(nameof(TryWrite));
+
+    public bool Post(object value) => Record(nameof(Post));
+
+    public Task<bool> SendAsync(object value) => Task.FromResult(Record(nameof(SendAsync)));
+
+    public void Register(object value) => Record(nameof(Register));
+
+    public void Subscribe(object value) => Record(nameof(Subscribe));
+
+    public void Attach(object value) => Record(nameof(Attach));
+
+    public void Track(object value) => Record(nameof(Track));
+
+    public void Put(object value) => Record(nameof(Put));
+
+    public void Store(object value) => Record(nameof(Store));
+
+    public void Cache(object value) => Record(nameof(Cache));
+
+    private static bool Record(string method)
+    {
+        ExecutionRun.Current?.Record("sink: " + method);
+        return true;
+    }
+}

@@ -75,6 +75,38 @@ internal static class TestPrelude
             {
                 public static void Info(string message) { }
             }
+
+            /// <summary>
+            /// A library whose methods may keep what they are given, named as the fix's list of storing methods names
+            /// them (a cache's Set, an event bus's Subscribe, ...): the fix cannot read their bodies.
+            /// </summary>
+            public sealed class Sink
+            {
+                public void Add(object value) { }
+                public bool TryAdd(object value) => true;
+                public void Insert(int index, object value) { }
+                public void Enqueue(object value) { }
+                public bool TryEnqueue(object value) => true;
+                public void Push(object value) { }
+                public void Set(string key, object value) { }
+                public void SetResult(object value) { }
+                public bool TrySetResult(object value) => true;
+                public object GetOrAdd(string key, object value) => value;
+                public object AddOrUpdate(string key, object value) => value;
+                public bool TryUpdate(string key, object value) => true;
+                public void Write(object value) { }
+                public Task WriteAsync(object value) => Task.CompletedTask;
+                public bool TryWrite(object value) => true;
+                public bool Post(object value) => true;
+                public Task<bool> SendAsync(object value) => Task.FromResult(true);
+                public void Register(object value) { }
+                public void Subscribe(object value) { }
+                public void Attach(object value) { }
+                public void Track(object value) { }
+                public void Put(object value) { }
+                public void Store(object value) { }
+                public void Cache(object value) { }
+            }
         }
         """;
 
