@@ -1099,14 +1099,17 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
         }
         """);
 
-    [Fact]
-    public Task Connection_read_by_a_returned_async_enumerator_gets_no_fix() => NoFixVerifier.VerifyAsync("""
+    [Theory]
+    [InlineData("IAsyncEnumerator<int>", "async", "await connection.ExecuteAsync(\"select 1\")")]
+    [InlineData("IAsyncEnumerable<int>", "async", "await connection.ExecuteAsync(\"select 1\")")]
+    [InlineData("IEnumerator<int>", "", "connection.Execute(\"select 1\")")]
+    public Task Connection_read_by_a_returned_iterator_gets_no_fix(string type, string async, string read) => NoFixVerifier.VerifyAsync($$"""
         using System.Collections.Generic;
         using Prelude;
 
         class C
         {
-            IAsyncEnumerator<int> M(Pool pool, bool skip)
+            {{type}} M(Pool pool, bool skip)
             {
                 var conn = [|pool.GetConnection()|];
                 if (skip)
@@ -1118,11 +1121,30 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
                 return rows;
             }
 
-            // Only IAsyncDisposable: the rows are read, with the connection, after M has returned.
-            static async IAsyncEnumerator<int> Rows(PooledConnection connection)
+            // Disposable only through IAsyncDisposable or IDisposable: the rows are read, with the connection, after M
+            // has returned.
+            static {{async}} {{type}} Rows(PooledConnection connection)
             {
-                yield return await connection.ExecuteAsync("select 1");
+                yield return {{read}};
             }
+        }
+        """);
+
+    [Fact]
+    public Task Connection_captured_by_a_lambda_a_returned_Lazy_runs_later_gets_no_fix() => NoFixVerifier.VerifyAsync("""
+        using System;
+        using Prelude;
+
+        class C
+        {
+            Lazy<int> M(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                var later = Defer(() => conn.Execute("select 1"));
+                return later;
+            }
+
+            static Lazy<int> Defer(Func<int> read) => new Lazy<int>(read);
         }
         """);
 
