@@ -890,6 +890,50 @@ public sealed class ConnectionLeakCodeFixShapeTests
         }
         """);
 
+    [Theory]
+    [InlineData("Task")]
+    [InlineData("ValueTask")]
+    public Task Discarded_acquisition_in_an_expression_bodied_async_method_that_returns_no_value_is_released(string type) => Verify.VerifyCodeFixAsync($$"""
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            async {{type}} WarmUpAsync(Pool pool) => await [|pool.GetConnectionAsync()|];
+        }
+        """, $$"""
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            async {{type}} WarmUpAsync(Pool pool)
+            {
+                (await pool.GetConnectionAsync()).Release();
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Discarded_acquisition_as_the_whole_body_of_a_void_method_is_released() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            void WarmUp(Pool pool) => [|pool.GetConnection()|];
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            void WarmUp(Pool pool)
+            {
+                pool.GetConnection().Release();
+            }
+        }
+        """);
+
     // ---------------------------------------------------------------- conditional acquisitions
 
     [Fact]

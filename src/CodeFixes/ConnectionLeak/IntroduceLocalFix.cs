@@ -189,7 +189,7 @@ internal static class IntroduceLocalFix
         };
     }
 
-    private static bool ReturnsNothing(SemanticModel model, SyntaxNode owner)
+    public static bool ReturnsNothing(SemanticModel model, SyntaxNode owner)
     {
         var symbol = owner is AnonymousFunctionExpressionSyntax ? model.GetSymbolInfo(owner).Symbol : model.GetDeclaredSymbol(owner);
         var isAsync = owner switch

@@ -214,7 +214,12 @@ internal sealed class Ownership
             case UsingStatementSyntax usingStatement when usingStatement.Expression == expression:
                 Store(usingStatement);
                 return;
-            case ReturnStatementSyntax or YieldStatementSyntax or ArrowExpressionClauseSyntax { Parent: not LocalFunctionStatementSyntax }:
+            case ReturnStatementSyntax or YieldStatementSyntax:
+                Returned(expression.Parent, owner);
+                return;
+            case ArrowExpressionClauseSyntax { Parent: { } member and not LocalFunctionStatementSyntax } when !IntroduceLocalFix.ReturnsNothing(_model, member):
+                // The body of a member that returns a value; of one that returns nothing ('void M() => ...', 'async Task
+                // M() => await ...') the value is dropped.
                 Returned(expression.Parent, owner);
                 return;
             case AnonymousFunctionExpressionSyntax { ExpressionBody: { } body } lambda when body == expression && ReturnsItsBody(lambda):
