@@ -721,6 +721,42 @@ public sealed class ConnectionLeakCodeFixReleaseTests
         }
         """);
 
+    [Theory]
+    [InlineData("Chain.First(conn);")]
+    [InlineData("Chain.Keep(conn);")]
+    public Task Connection_given_to_a_chain_of_helpers_deeper_than_the_fix_follows_gets_no_fix(string call) => NoFixVerifier.VerifyAsync($$"""
+        using Prelude;
+
+        static class Chain
+        {
+            public static PooledConnection Kept;
+
+            // Four calls deep before the release or the store: past what the fix reads, so it cannot tell.
+            public static void First(PooledConnection c) => Second(c);
+            static void Second(PooledConnection c) => Third(c);
+            static void Third(PooledConnection c) => Fourth(c);
+            static void Fourth(PooledConnection c) => Last(c);
+            static void Last(PooledConnection c) => c.Release();
+
+            public static void Keep(PooledConnection c) => KeepSecond(c);
+            static void KeepSecond(PooledConnection c) => KeepThird(c);
+            static void KeepThird(PooledConnection c) => KeepFourth(c);
+            static void KeepFourth(PooledConnection c) => KeepLast(c);
+            static void KeepLast(PooledConnection c) => Kept = c;
+        }
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                var rows = conn.Execute("delete from sessions");
+                {{call}}
+                return rows;
+            }
+        }
+        """);
+
     [Fact]
     public Task A_configured_release_of_a_disposable_type_is_kept_in_finally_rather_than_replaced_by_a_using() => Verify.VerifyCodeFixWithEditorConfigAsync("""
         using System;

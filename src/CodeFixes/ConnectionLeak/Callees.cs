@@ -36,6 +36,9 @@ internal static class Callees
         "Store", "Cache",
     };
 
+    /// <summary>How many calls deep the fix reads the code's own methods the connection is passed on to.</summary>
+    private const int MaxDepth = 2;
+
     private static readonly HashSet<string> DeferringMethods = new()
     {
         "Run", "StartNew", "QueueUserWorkItem", "UnsafeQueueUserWorkItem", "Register", "Subscribe", "ContinueWith", "Schedule",
@@ -53,9 +56,15 @@ internal static class Callees
         // The body names the parameters of the extension method as declared, its receiver first.
         var reduced = method?.ReducedFrom is not null;
         method = method?.ReducedFrom ?? method;
-        if (method is null || depth > 2 || method.DeclaringSyntaxReferences.FirstOrDefault()?.GetSyntax() is not { } declaration)
+        if (method is null || method.DeclaringSyntaxReferences.FirstOrDefault()?.GetSyntax() is not { } declaration)
         {
             return Kept.No;
+        }
+
+        if (depth > MaxDepth)
+        {
+            // Deeper than the fix reads: it may keep it.
+            return Kept.Stored;
         }
 
         var parameter = argument.NameColon is { } nameColon
@@ -149,9 +158,15 @@ internal static class Callees
         // Called as 'pool.Return(conn)', an extension method's arguments start at its second parameter.
         var reduced = method?.ReducedFrom is not null;
         method = method?.ReducedFrom ?? method;
-        if (method is null || depth > 2 || method.DeclaringSyntaxReferences.FirstOrDefault()?.GetSyntax() is not { } declaration)
+        if (method is null || method.DeclaringSyntaxReferences.FirstOrDefault()?.GetSyntax() is not { } declaration)
         {
             return false;
+        }
+
+        if (depth > MaxDepth)
+        {
+            // Deeper than the fix reads: it may give the connection back.
+            return true;
         }
 
         var model = callerModel.Compilation.GetSemanticModel(declaration.SyntaxTree);
