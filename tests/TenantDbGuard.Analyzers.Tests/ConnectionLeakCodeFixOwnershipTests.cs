@@ -1148,8 +1148,10 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
         }
         """);
 
-    [Fact]
-    public Task Connection_used_by_a_queued_work_item_gets_no_fix() => NoFixVerifier.VerifyAsync("""
+    [Theory]
+    [InlineData("ThreadPool.QueueUserWorkItem(_ => conn.Execute(\"select 1\"));")]
+    [InlineData("ThreadPool.UnsafeQueueUserWorkItem(_ => conn.Execute(\"select 1\"), null);")]
+    public Task Connection_used_by_a_queued_work_item_gets_no_fix(string queue) => NoFixVerifier.VerifyAsync($$"""
         using System.Threading;
         using Prelude;
 
@@ -1158,7 +1160,7 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
             void M(Pool pool)
             {
                 var conn = [|pool.GetConnection()|];
-                ThreadPool.QueueUserWorkItem(_ => conn.Execute("select 1"));
+                {{queue}}
                 conn.Execute("select 2");
             }
         }
