@@ -53,10 +53,7 @@ internal static class Callees
     /// <summary>Does a method of the compilation keep its parameter, and how?</summary>
     private static Kept KeepsInBody(SemanticModel callerModel, IMethodSymbol? method, ArgumentSyntax argument, int depth)
     {
-        // The body names the parameters of the extension method as declared, its receiver first.
-        var reduced = method?.ReducedFrom is not null;
-        method = method?.ReducedFrom ?? method;
-        if (method is null || method.DeclaringSyntaxReferences.FirstOrDefault()?.GetSyntax() is not { } declaration)
+        if (Declared(method, out var reduced) is not var (declared, declaration))
         {
             return Kept.No;
         }
@@ -67,10 +64,7 @@ internal static class Callees
             return Kept.Stored;
         }
 
-        var parameter = argument.NameColon is { } nameColon
-            ? method.Parameters.FirstOrDefault(p => p.Name == nameColon.Name.Identifier.ValueText)
-            : method.Parameters.ElementAtOrDefault(((ArgumentListSyntax)argument.Parent!).Arguments.IndexOf(argument) + (reduced ? 1 : 0));
-        if (parameter is null)
+        if (Filled(declared, argument, reduced) is not { } parameter)
         {
             return Kept.No;
         }
@@ -124,6 +118,24 @@ internal static class Callees
     }
 
     /// <summary>
+    /// A method of the compilation as declared, with its declaration: an extension method called as
+    /// <c>pool.Return(conn)</c> is read with its receiver as its first parameter, as its body names it
+    /// (<paramref name="reduced"/> says it was called so). Null for a method of another assembly.
+    /// </summary>
+    private static (IMethodSymbol Method, SyntaxNode Declaration)? Declared(IMethodSymbol? called, out bool reduced)
+    {
+        reduced = called?.ReducedFrom is not null;
+        var method = called?.ReducedFrom ?? called;
+        return method?.DeclaringSyntaxReferences.FirstOrDefault()?.GetSyntax() is { } declaration ? (method, declaration) : null;
+    }
+
+    /// <summary>The parameter of the declared <paramref name="method"/> that <paramref name="argument"/> fills, by name or by position.</summary>
+    private static IParameterSymbol? Filled(IMethodSymbol method, ArgumentSyntax argument, bool reduced) =>
+        argument.NameColon is { } nameColon
+            ? method.Parameters.FirstOrDefault(p => p.Name == nameColon.Name.Identifier.ValueText)
+            : method.Parameters.ElementAtOrDefault(((ArgumentListSyntax)argument.Parent!).Arguments.IndexOf(argument) + (reduced ? 1 : 0));
+
+    /// <summary>
     /// The receiver of a member of a C# 14 extension block (<c>extension(MySqlConnection c) { ... }</c>, a type of
     /// <c>TypeKind.Extension</c>, which Roslyn 4.8 does not name): the block's parameter, as the member's body names it.
     /// </summary>
@@ -155,10 +167,7 @@ internal static class Callees
     /// </summary>
     public static bool ReleasesInBody(SemanticModel callerModel, IMethodSymbol? method, ArgumentSyntax? argument, ISet<string> names, int depth = 0)
     {
-        // Called as 'pool.Return(conn)', an extension method's arguments start at its second parameter.
-        var reduced = method?.ReducedFrom is not null;
-        method = method?.ReducedFrom ?? method;
-        if (method is null || method.DeclaringSyntaxReferences.FirstOrDefault()?.GetSyntax() is not { } declaration)
+        if (Declared(method, out var reduced) is not var (declared, declaration))
         {
             return false;
         }
@@ -171,10 +180,8 @@ internal static class Callees
 
         var model = callerModel.Compilation.GetSemanticModel(declaration.SyntaxTree);
         var parameter = argument is null
-            ? (reduced ? method.Parameters.FirstOrDefault() : ExtensionBlockReceiver(model, method, declaration))
-            : argument.NameColon is { } nameColon
-                ? method.Parameters.FirstOrDefault(p => p.Name == nameColon.Name.Identifier.ValueText)
-                : method.Parameters.ElementAtOrDefault(((ArgumentListSyntax)argument.Parent!).Arguments.IndexOf(argument) + (reduced ? 1 : 0));
+            ? (reduced ? declared.Parameters.FirstOrDefault() : ExtensionBlockReceiver(model, declared, declaration))
+            : Filled(declared, argument, reduced);
         if (parameter is null)
         {
             return false;

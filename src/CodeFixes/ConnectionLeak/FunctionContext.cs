@@ -35,12 +35,8 @@ internal sealed class FunctionContext
         {
             switch (ancestor)
             {
-                case AnonymousFunctionExpressionSyntax lambda:
-                    return new FunctionContext(lambda, lambda.AsyncKeyword.IsKind(SyntaxKind.AsyncKeyword));
-                case LocalFunctionStatementSyntax localFunction:
-                    return new FunctionContext(localFunction, localFunction.Modifiers.Any(SyntaxKind.AsyncKeyword));
-                case MethodDeclarationSyntax method:
-                    return new FunctionContext(method, method.Modifiers.Any(SyntaxKind.AsyncKeyword));
+                case AnonymousFunctionExpressionSyntax or LocalFunctionStatementSyntax or MethodDeclarationSyntax:
+                    return new FunctionContext(ancestor, IsDeclaredAsync(ancestor));
                 case BaseMethodDeclarationSyntax or AccessorDeclarationSyntax or BasePropertyDeclarationSyntax:
                     return new FunctionContext(ancestor, isAsync: false);
                 case CompilationUnitSyntax unit:
@@ -51,8 +47,33 @@ internal sealed class FunctionContext
         return null;
     }
 
+    /// <summary>
+    /// Does <paramref name="owner"/> (a method, a local function, a lambda, an accessor) return no value: <c>void</c>, or
+    /// <c>async</c> with a plain <c>Task</c> or <c>ValueTask</c>? A getter returns one.
+    /// </summary>
+    public static bool ReturnsNothing(SemanticModel model, SyntaxNode owner)
+    {
+        var symbol = owner is AnonymousFunctionExpressionSyntax ? model.GetSymbolInfo(owner).Symbol : model.GetDeclaredSymbol(owner);
+        return symbol switch
+        {
+            IMethodSymbol { MethodKind: MethodKind.PropertyGet } => false,
+            IMethodSymbol method => method.ReturnsVoid
+                                    || (IsDeclaredAsync(owner) && method.ReturnType is INamedTypeSymbol { IsGenericType: false, Name: "Task" or "ValueTask" }),
+            _ => false,
+        };
+    }
+
     /// <summary>Lambdas, anonymous methods and local functions: code that may run at another time.</summary>
     public static bool IsFunction(SyntaxNode node) => node is AnonymousFunctionExpressionSyntax or LocalFunctionStatementSyntax;
+
+    /// <summary>Is the lambda, local function or method declared <c>async</c>?</summary>
+    private static bool IsDeclaredAsync(SyntaxNode function) => function switch
+    {
+        AnonymousFunctionExpressionSyntax lambda => lambda.AsyncKeyword.IsKind(SyntaxKind.AsyncKeyword),
+        LocalFunctionStatementSyntax localFunction => localFunction.Modifiers.Any(SyntaxKind.AsyncKeyword),
+        MethodDeclarationSyntax method => method.Modifiers.Any(SyntaxKind.AsyncKeyword),
+        _ => false,
+    };
 
     public bool IsInLock(SyntaxNode node) =>
         node.Ancestors().TakeWhile(a => a != Node).Any(a => a is LockStatementSyntax);

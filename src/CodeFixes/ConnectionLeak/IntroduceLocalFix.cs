@@ -123,7 +123,7 @@ internal static class IntroduceLocalFix
             return;
         }
 
-        var returnsNothing = ReturnsNothing(model, owner);
+        var returnsNothing = FunctionContext.ReturnsNothing(model, owner);
         if (body == value && returnsNothing)
         {
             // A discarded result: release it right there.
@@ -186,24 +186,6 @@ internal static class IntroduceLocalFix
             UsingKind.Async => declaration.WithAwaitKeyword(Token(SyntaxKind.AwaitKeyword)).WithUsingKeyword(Token(SyntaxKind.UsingKeyword)),
             UsingKind.Sync => declaration.WithUsingKeyword(Token(SyntaxKind.UsingKeyword)),
             _ => declaration,
-        };
-    }
-
-    public static bool ReturnsNothing(SemanticModel model, SyntaxNode owner)
-    {
-        var symbol = owner is AnonymousFunctionExpressionSyntax ? model.GetSymbolInfo(owner).Symbol : model.GetDeclaredSymbol(owner);
-        var isAsync = owner switch
-        {
-            AnonymousFunctionExpressionSyntax lambda => lambda.AsyncKeyword.IsKind(SyntaxKind.AsyncKeyword),
-            MethodDeclarationSyntax method => method.Modifiers.Any(SyntaxKind.AsyncKeyword),
-            LocalFunctionStatementSyntax local => local.Modifiers.Any(SyntaxKind.AsyncKeyword),
-            _ => false,
-        };
-        return symbol switch
-        {
-            IMethodSymbol { MethodKind: MethodKind.PropertyGet } => false,
-            IMethodSymbol method => method.ReturnsVoid || (isAsync && method.ReturnType is INamedTypeSymbol { IsGenericType: false, Name: "Task" or "ValueTask" }),
-            _ => false,
         };
     }
 

@@ -375,17 +375,13 @@ internal static class LeakFixPlanner
             // The first keeps the statement's layout. Each other one is a statement of its own: its type on its line
             // (not on a line above it, as the type of a declaration whose locals are on lines of their own), and the
             // comment above the local, if any, above the statement.
-            if (index == 0)
-            {
-                return current.WithDeclaration(current.Declaration.WithVariables(SingletonSeparatedList(variable)))
-                    .WithTrailingTrivia(variables.Count == 1 ? current.GetTrailingTrivia() : TriviaList(ElasticCarriageReturnLineFeed))
-                    .WithAdditionalAnnotations(Formatter.Annotation);
-            }
-
-            var leading = Statements.HasCommentsOrDirectives(variable.GetLeadingTrivia()) ? variable.GetLeadingTrivia() : TriviaList(ElasticMarker);
-            return current.WithDeclaration(current.Declaration
-                    .WithType(current.Declaration.Type.WithTrailingTrivia(ElasticSpace))
-                    .WithVariables(SingletonSeparatedList(variable.WithoutLeadingTrivia())))
+            var first = index == 0;
+            var own = first
+                ? current.Declaration.WithVariables(SingletonSeparatedList(variable))
+                : current.Declaration.WithType(current.Declaration.Type.WithTrailingTrivia(ElasticSpace)).WithVariables(SingletonSeparatedList(variable.WithoutLeadingTrivia()));
+            var leading = first ? current.GetLeadingTrivia()
+                : Statements.HasCommentsOrDirectives(variable.GetLeadingTrivia()) ? variable.GetLeadingTrivia() : TriviaList(ElasticMarker);
+            return current.WithDeclaration(own)
                 .WithLeadingTrivia(leading)
                 .WithTrailingTrivia(index == variables.Count - 1 ? current.GetTrailingTrivia() : TriviaList(ElasticCarriageReturnLineFeed))
                 .WithAdditionalAnnotations(Formatter.Annotation);

@@ -217,7 +217,7 @@ internal sealed class Ownership
             case ReturnStatementSyntax or YieldStatementSyntax:
                 Returned(expression.Parent, owner);
                 return;
-            case ArrowExpressionClauseSyntax { Parent: { } member and not LocalFunctionStatementSyntax } when !IntroduceLocalFix.ReturnsNothing(_model, member):
+            case ArrowExpressionClauseSyntax { Parent: { } member and not LocalFunctionStatementSyntax } when !FunctionContext.ReturnsNothing(_model, member):
                 // The body of a member that returns a value; of one that returns nothing ('void M() => ...', 'async Task
                 // M() => await ...') the value is dropped.
                 Returned(expression.Parent, owner);

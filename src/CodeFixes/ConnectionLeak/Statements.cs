@@ -576,8 +576,9 @@ internal static class Statements
     private static IEnumerable<StatementSyntax> Unwrapped(TryStatementSyntax bare)
     {
         var statements = bare.Block.Statements;
-        var others = bare.Parent is BlockSyntax outer ? outer.Statements.Where(s => s != bare).ToList() : new List<StatementSyntax>();
-        var last = bare.Parent is not BlockSyntax block || block.Statements.Last() == bare;
+        var outer = bare.Parent as BlockSyntax;
+        var others = outer?.Statements.Where(s => s != bare).ToList() ?? new List<StatementSyntax>();
+        var last = outer is null || outer.Statements.Last() == bare;
         var scoped = !last && statements.Any(s => s is LocalDeclarationStatementSyntax { UsingKeyword.RawKind: (int)SyntaxKind.UsingKeyword });
         var clash = ScopedNames(bare).Intersect(others.SelectMany(s => s.DescendantTokens()).Where(Declares).Select(t => t.ValueText)).Any();
         return statements.Count == 0 || scoped || clash || HasOwnComments(bare) ? new StatementSyntax[] { AsBlock(bare) } : MovedOut(bare, statements);
