@@ -857,6 +857,47 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
 
             public void RememberChosen(PooledConnection connection, bool keep) => Last = keep ? connection : null;
 
+            public void RememberChecked(PooledConnection connection)
+            {
+                var held = connection ?? throw new System.ArgumentNullException(nameof(connection));
+                Last = held;
+            }
+
+            private System.Collections.Generic.List<PooledConnection> _all = [];
+
+            public System.Collections.Generic.List<PooledConnection> All
+            {
+                get => _all;
+                set
+                {
+                    _all.ForEach(c => c.Release());
+                    _all = value;
+                }
+            }
+
+            private (PooledConnection Connection, string Note) _noted;
+
+            public (PooledConnection Connection, string Note) Noted
+            {
+                get => _noted;
+                set
+                {
+                    _noted.Connection?.Release();
+                    _noted = value;
+                }
+            }
+
+            public void RememberAll(PooledConnection connection) => All = [connection];
+
+            public void RememberNoted(PooledConnection connection) => Noted = (connection, "last");
+
+            public void RememberLater(PooledConnection connection)
+            {
+                PooledConnection held;
+                held = connection;
+                Last = held;
+            }
+
             public void RememberIf(PooledConnection connection, bool keep)
             {
                 if (keep)
@@ -869,6 +910,8 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
             {
                 _last?.Release();
                 _wrapped?.Inner.Release();
+                All = [];
+                Noted = default;
             }
         }
 
@@ -898,6 +941,10 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
     [InlineData("RegistryExtensions.RememberAs(registry, \"last\", conn);")]
     [InlineData("Registry.RememberIn(registry, conn);")]
     [InlineData("registry.RememberWrappedAlways(conn);")]
+    [InlineData("registry.RememberChecked(conn);")]
+    [InlineData("registry.RememberLater(conn);")]
+    [InlineData("registry.RememberAll(conn);")]
+    [InlineData("registry.RememberNoted(conn);")]
     public Task Connection_handed_to_a_helper_whose_body_keeps_it_is_released_on_failure_before_that_call(string keep) => Verify.VerifyCodeFixAsync(Registries + $$"""
         class C
         {

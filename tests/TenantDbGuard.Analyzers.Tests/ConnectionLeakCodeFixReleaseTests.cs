@@ -681,6 +681,12 @@ public sealed class ConnectionLeakCodeFixReleaseTests
     [InlineData("pool.Return(connection: conn);")]
     [InlineData("PoolExtensions.Return(pool, conn);")]
     [InlineData("pool.ReturnAfter(\"audit\", conn);")]
+    [InlineData("PoolExtensions.ReturnChecked(conn);")]
+    [InlineData("PoolExtensions.ReturnHeld(conn);")]
+    [InlineData("PoolExtensions.ReturnByScope(conn);")]
+    [InlineData("PoolExtensions.ReturnFromArray(conn);")]
+    [InlineData("PoolExtensions.ReturnFromList(conn);")]
+    [InlineData("PoolExtensions.ReturnFromTuple(conn);")]
     public Task Connection_given_back_inside_a_helper_of_the_code_gets_no_fix(string release) => NoFixVerifier.VerifyAsync($$"""
         using System;
         using Prelude;
@@ -707,6 +713,59 @@ public sealed class ConnectionLeakCodeFixReleaseTests
                 Console.WriteLine(note);
                 connection.Release();
             }
+
+            // Through a local of the helper's own.
+            public static void ReturnChecked(PooledConnection connection)
+            {
+                var held = connection ?? throw new ArgumentNullException(nameof(connection));
+                held.Release();
+            }
+
+            public static void ReturnHeld(PooledConnection connection)
+            {
+                PooledConnection held;
+                held = connection;
+                PooledConnection last = held;
+                last.Release();
+            }
+
+            // Through something the helper makes from it.
+            public static void ReturnByScope(PooledConnection connection)
+            {
+                using (new ReturnScope(connection))
+                {
+                    Console.WriteLine("in scope");
+                }
+            }
+
+            public static void ReturnFromArray(PooledConnection connection)
+            {
+                foreach (var c in new[] { connection })
+                {
+                    c.Release();
+                }
+            }
+
+            public static void ReturnFromList(PooledConnection connection)
+            {
+                System.Collections.Generic.List<PooledConnection> all = [connection];
+                all[0].Release();
+            }
+
+            public static void ReturnFromTuple(PooledConnection connection)
+            {
+                var pair = (connection, 1);
+                pair.connection.Release();
+            }
+        }
+
+        sealed class ReturnScope : IDisposable
+        {
+            private readonly PooledConnection _connection;
+
+            public ReturnScope(PooledConnection connection) => _connection = connection;
+
+            public void Dispose() => _connection.Release();
         }
 
         class C
@@ -716,6 +775,107 @@ public sealed class ConnectionLeakCodeFixReleaseTests
                 var conn = [|pool.GetConnection()|];
                 var rows = conn.Execute("delete from sessions");
                 {{release}}
+                return rows;
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Connection_a_helper_only_reads_through_a_local_of_its_own_is_released_in_finally() => Verify.VerifyCodeFixAsync("""
+        using System;
+        using Prelude;
+
+        static class Reports
+        {
+            public static int Count(PooledConnection connection)
+            {
+                var held = connection ?? throw new ArgumentNullException(nameof(connection));
+                PooledConnection again;
+                again = held;
+                return again.Execute("select count(*) from orders");
+            }
+        }
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                return Reports.Count(conn);
+            }
+        }
+        """, """
+        using System;
+        using Prelude;
+
+        static class Reports
+        {
+            public static int Count(PooledConnection connection)
+            {
+                var held = connection ?? throw new ArgumentNullException(nameof(connection));
+                PooledConnection again;
+                again = held;
+                return again.Execute("select count(*) from orders");
+            }
+        }
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    return Reports.Count(conn);
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """);
+
+    [Theory]
+    [InlineData("Leases.Finish(lease);")]
+    [InlineData("Leases.FinishInBlock(lease);")]
+    [InlineData("Leases.FinishWhole(lease);")]
+    public Task Lease_disposed_by_a_using_inside_a_helper_of_the_code_gets_no_fix(string call) => NoFixVerifier.VerifyAsync($$"""
+        using System;
+        using Prelude;
+
+        static class Leases
+        {
+            public static void Finish(ConnectionLease lease)
+            {
+                using var held = lease;
+                Console.WriteLine(held.Execute("select 1"));
+            }
+
+            public static void FinishInBlock(ConnectionLease lease)
+            {
+                using (var held = lease)
+                {
+                    Console.WriteLine(held.Execute("select 1"));
+                }
+            }
+
+            public static void FinishWhole(ConnectionLease lease)
+            {
+                using (lease)
+                {
+                    Console.WriteLine(lease.Execute("select 1"));
+                }
+            }
+        }
+
+        class C
+        {
+            int M(LeasePool pool)
+            {
+                var lease = [|pool.GetConnection()|];
+                var rows = lease.Execute("delete from sessions");
+                {{call}}
                 return rows;
             }
         }
@@ -743,6 +903,65 @@ public sealed class ConnectionLeakCodeFixReleaseTests
             static void KeepThird(PooledConnection c) => KeepFourth(c);
             static void KeepFourth(PooledConnection c) => KeepLast(c);
             static void KeepLast(PooledConnection c) => Kept = c;
+        }
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                var rows = conn.Execute("delete from sessions");
+                {{call}}
+                return rows;
+            }
+        }
+        """);
+
+    [Theory]
+    [InlineData("Many.ReturnAll(conn);")]
+    [InlineData("Many.ReturnAll(conn, conn);")]
+    [InlineData("Many.ReturnAfter(\"audit\", conn);")]
+    [InlineData("pool.ReturnAll(conn);")]
+    [InlineData("Many.ReturnEach(conn);")]
+    [InlineData("Many.KeepAll(conn);")]
+    [InlineData("Many.Forward(conn);")]
+    public Task Connection_given_to_a_helper_as_one_of_its_params_gets_no_fix(string call) => NoFixVerifier.VerifyAsync($$"""
+        using System;
+        using System.Collections.Generic;
+        using Prelude;
+
+        static class Many
+        {
+            public static readonly List<PooledConnection> Kept = new();
+
+            // The connection lands in the 'params' array: the body reaches it through the array, not by the parameter's name.
+            public static void ReturnAll(params PooledConnection[] connections)
+            {
+                foreach (var c in connections)
+                {
+                    c.Release();
+                }
+            }
+
+            public static void ReturnAfter(string note, params PooledConnection[] connections)
+            {
+                Console.WriteLine(note);
+                connections[0].Release();
+            }
+
+            public static void ReturnAll(this Pool pool, params PooledConnection[] connections) => ReturnAll(connections);
+
+            public static void ReturnEach(params IEnumerable<PooledConnection> connections)
+            {
+                foreach (var c in connections)
+                {
+                    c.Release();
+                }
+            }
+
+            public static void KeepAll(params PooledConnection[] connections) => Kept.AddRange(connections);
+
+            public static void Forward(PooledConnection c) => ReturnAll(c);
         }
 
         class C

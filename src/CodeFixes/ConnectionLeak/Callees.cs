@@ -69,15 +69,16 @@ internal static class Callees
             return Kept.No;
         }
 
+        if (parameter.IsParams)
+        {
+            // One element of an array the body reaches by index or loop: it may keep it.
+            return Kept.Stored;
+        }
+
         var model = callerModel.Compilation.GetSemanticModel(declaration.SyntaxTree);
         var kept = Kept.No;
-        foreach (var use in declaration.DescendantNodes().OfType<IdentifierNameSyntax>().Where(id => id.Identifier.ValueText == parameter.Name))
+        foreach (var use in Uses(model, declaration, parameter))
         {
-            if (!SymbolEqualityComparer.Default.Equals(model.GetSymbolInfo(use).Symbol, parameter))
-            {
-                continue;
-            }
-
             if (use.Ancestors().TakeWhile(a => a != declaration).Any(FunctionContext.IsFunction))
             {
                 return Kept.Stored;
@@ -92,8 +93,11 @@ internal static class Callees
 
             switch (expression.Parent)
             {
+                case EqualsValueClauseSyntax or AssignmentExpressionSyntax when Alias(model, expression) is not null:
+                    // Another local of the body: its uses come in turn.
+                    break;
                 case AssignmentExpressionSyntax assignment when assignment.Right == expression:
-                case InitializerExpressionSyntax:
+                case InitializerExpressionSyntax or ExpressionElementSyntax or AnonymousObjectMemberDeclaratorSyntax or ArgumentSyntax { Parent: TupleExpressionSyntax }:
                     return Kept.Stored;
                 case ReturnStatementSyntax or YieldStatementSyntax or ArrowExpressionClauseSyntax:
                     kept = Kept.Returned;
@@ -129,11 +133,64 @@ internal static class Callees
         return method?.DeclaringSyntaxReferences.FirstOrDefault()?.GetSyntax() is { } declaration ? (method, declaration) : null;
     }
 
-    /// <summary>The parameter of the declared <paramref name="method"/> that <paramref name="argument"/> fills, by name or by position.</summary>
-    private static IParameterSymbol? Filled(IMethodSymbol method, ArgumentSyntax argument, bool reduced) =>
-        argument.NameColon is { } nameColon
-            ? method.Parameters.FirstOrDefault(p => p.Name == nameColon.Name.Identifier.ValueText)
-            : method.Parameters.ElementAtOrDefault(((ArgumentListSyntax)argument.Parent!).Arguments.IndexOf(argument) + (reduced ? 1 : 0));
+    /// <summary>
+    /// Where <paramref name="parameter"/>'s value is named in <paramref name="declaration"/>: by the parameter itself and by
+    /// the locals it is put in (<c>var held = c ?? throw ...;</c>, <c>held = c;</c>), whose uses come after the parameter's.
+    /// </summary>
+    private static IEnumerable<IdentifierNameSyntax> Uses(SemanticModel model, SyntaxNode declaration, IParameterSymbol parameter)
+    {
+        var holders = new List<ISymbol> { parameter };
+        for (var i = 0; i < holders.Count; i++)
+        {
+            var holder = holders[i];
+            foreach (var use in declaration.DescendantNodes().OfType<IdentifierNameSyntax>().Where(id => id.Identifier.ValueText == holder.Name))
+            {
+                if (!SymbolEqualityComparer.Default.Equals(model.GetSymbolInfo(use).Symbol, holder))
+                {
+                    continue;
+                }
+
+                if (Alias(model, Statements.OutermostValue(use, throughChoices: true)) is { } alias && !holders.Contains(alias, SymbolEqualityComparer.Default))
+                {
+                    holders.Add(alias);
+                }
+
+                yield return use;
+            }
+        }
+    }
+
+    /// <summary>Is <paramref name="made"/> (something made from the connection) put straight in a field or a property, and nothing else?</summary>
+    private static bool OnlyStored(SemanticModel model, SyntaxNode? made) =>
+        made is ExpressionSyntax expression
+        && Statements.OutermostValue(expression, throughChoices: true) is var value
+        && value.Parent is AssignmentExpressionSyntax store && store.Right == value
+        && model.GetSymbolInfo(store.Left).Symbol is IFieldSymbol or IPropertySymbol;
+
+    /// <summary>The local that <paramref name="value"/> initializes or is assigned to, if it is one.</summary>
+    private static ILocalSymbol? Alias(SemanticModel model, ExpressionSyntax value) => value.Parent switch
+    {
+        EqualsValueClauseSyntax { Parent: VariableDeclaratorSyntax declarator } => model.GetDeclaredSymbol(declarator) as ILocalSymbol,
+        AssignmentExpressionSyntax { RawKind: (int)SyntaxKind.SimpleAssignmentExpression } assignment when assignment.Right == value => model.GetSymbolInfo(assignment.Left).Symbol as ILocalSymbol,
+        _ => null,
+    };
+
+    /// <summary>
+    /// The parameter of the declared <paramref name="method"/> that <paramref name="argument"/> fills, by name or by
+    /// position; every argument from a <c>params</c> parameter's position on fills that one.
+    /// </summary>
+    private static IParameterSymbol? Filled(IMethodSymbol method, ArgumentSyntax argument, bool reduced)
+    {
+        if (argument.NameColon is { } nameColon)
+        {
+            return method.Parameters.FirstOrDefault(p => p.Name == nameColon.Name.Identifier.ValueText);
+        }
+
+        var position = ((ArgumentListSyntax)argument.Parent!).Arguments.IndexOf(argument) + (reduced ? 1 : 0);
+        return method.Parameters.LastOrDefault() is { IsParams: true } last && position >= last.Ordinal
+            ? last
+            : method.Parameters.ElementAtOrDefault(position);
+    }
 
     /// <summary>
     /// The receiver of a member of a C# 14 extension block (<c>extension(MySqlConnection c) { ... }</c>, a type of
@@ -187,11 +244,30 @@ internal static class Callees
             return false;
         }
 
-        foreach (var use in declaration.DescendantNodes().OfType<IdentifierNameSyntax>().Where(id => id.Identifier.ValueText == parameter.Name))
+        if (parameter.IsParams)
         {
-            if (!SymbolEqualityComparer.Default.Equals(model.GetSymbolInfo(use).Symbol, parameter))
+            // One element of an array the body reaches by index or loop: it may give it back.
+            return true;
+        }
+
+        foreach (var use in Uses(model, declaration, parameter))
+        {
+            switch (Statements.OutermostValue(use, throughChoices: true) is var value ? value.Parent : null)
             {
-                continue;
+                case EqualsValueClauseSyntax { Parent.Parent.Parent: UsingStatementSyntax or LocalDeclarationStatementSyntax { UsingKeyword.RawKind: (int)SyntaxKind.UsingKeyword } }
+                    when Alias(model, value) is not null:
+                    // 'using var held = c;' gives it back as 'using (c)' does.
+                    return true;
+                case InitializerExpressionSyntax or ExpressionElementSyntax or AnonymousObjectMemberDeclaratorSyntax or ArgumentSyntax { Parent: TupleExpressionSyntax }
+                    when !OnlyStored(model, value.Parent!.Parent):
+                    // In an array, a collection, a tuple or an anonymous object that the body does not only store: it
+                    // may release it from there.
+                    return true;
+                case ArgumentSyntax { Parent.Parent: BaseObjectCreationExpressionSyntax creation } made
+                    when Keeps(model, model.GetSymbolInfo(creation).Symbol as IMethodSymbol, made) != Kept.No && !OnlyStored(model, creation):
+                    // In an object of the code's own types that the body does not only store: it may give it back
+                    // ('using (new Scope(c))', 'new Finisher(c).Run()').
+                    return true;
             }
 
             ExpressionSyntax expression = use;
