@@ -837,6 +837,46 @@ public sealed class ConnectionLeakCodeFixReleaseTests
         """);
 
     [Theory]
+    [InlineData("returner.Return(conn);")]
+    [InlineData("baseReturner.Return(conn);")]
+    [InlineData("baseReturner.ReturnVirtual(conn);")]
+    public Task Connection_given_to_a_method_whose_body_is_elsewhere_gets_no_fix(string call) => NoFixVerifier.VerifyAsync($$"""
+        using Prelude;
+
+        interface IReturner
+        {
+            void Return(PooledConnection connection);
+        }
+
+        abstract class ReturnerBase
+        {
+            public abstract void Return(PooledConnection connection);
+
+            public virtual void ReturnVirtual(PooledConnection connection)
+            {
+            }
+        }
+
+        sealed class Returner : ReturnerBase, IReturner
+        {
+            public override void Return(PooledConnection connection) => connection.Release();
+
+            public override void ReturnVirtual(PooledConnection connection) => connection.Release();
+        }
+
+        class C
+        {
+            int M(Pool pool, IReturner returner, ReturnerBase baseReturner)
+            {
+                var conn = [|pool.GetConnection()|];
+                var rows = conn.Execute("delete from sessions");
+                {{call}}
+                return rows;
+            }
+        }
+        """);
+
+    [Theory]
     [InlineData("Leases.Finish(lease);")]
     [InlineData("Leases.FinishInBlock(lease);")]
     [InlineData("Leases.FinishWhole(lease);")]

@@ -58,9 +58,9 @@ internal static class Callees
             return Kept.No;
         }
 
-        if (depth > MaxDepth)
+        if (depth > MaxDepth || MayRunOtherCode(declared))
         {
-            // Deeper than the fix reads: it may keep it.
+            // Deeper than the fix reads, or a body that another may replace: it may keep it.
             return Kept.Stored;
         }
 
@@ -132,6 +132,17 @@ internal static class Callees
         var method = called?.ReducedFrom ?? called;
         return method?.DeclaringSyntaxReferences.FirstOrDefault()?.GetSyntax() is { } declaration ? (method, declaration) : null;
     }
+
+    /// <summary>
+    /// Can a call to <paramref name="method"/> run a body other than its declaration's: an interface member, an
+    /// abstract or virtual method, or an override that is not sealed (an implementation or a further override of the
+    /// code may release or keep what it is given)?
+    /// </summary>
+    private static bool MayRunOtherCode(IMethodSymbol method) =>
+        method.ContainingType.TypeKind == TypeKind.Interface
+        || method.IsAbstract
+        || method.IsVirtual
+        || (method.IsOverride && !method.IsSealed && !method.ContainingType.IsSealed);
 
     /// <summary>
     /// Where <paramref name="parameter"/>'s value is named in <paramref name="declaration"/>: by the parameter itself and by
@@ -229,9 +240,9 @@ internal static class Callees
             return false;
         }
 
-        if (depth > MaxDepth)
+        if (depth > MaxDepth || MayRunOtherCode(declared))
         {
-            // Deeper than the fix reads: it may give the connection back.
+            // Deeper than the fix reads, or a body that another may replace: it may give the connection back.
             return true;
         }
 
