@@ -877,6 +877,37 @@ public sealed class ConnectionLeakCodeFixReleaseTests
         """);
 
     [Theory]
+    [InlineData("done(conn);")]
+    [InlineData("Finisher(conn);")]
+    [InlineData("Then(conn, c => c.Release());")]
+    [InlineData("Then(conn, Finish);")]
+    [InlineData("Then(conn, Finisher);")]
+    [InlineData("System.Threading.ThreadPool.QueueUserWorkItem(c => c.Release(), conn, preferLocal: false);")]
+    [InlineData("System.Threading.Tasks.Task.Factory.StartNew(o => ((PooledConnection)o!).Release(), conn).Wait();")]
+    [InlineData("System.Threading.Tasks.Task.Factory.StartNew(o => Finish((PooledConnection)o!), conn).Wait();")]
+    public Task Connection_given_to_a_delegate_gets_no_fix(string call) => NoFixVerifier.VerifyAsync($$"""
+        using System;
+        using Prelude;
+
+        class C
+        {
+            static readonly Action<PooledConnection> Finisher = c => c.Release();
+
+            static void Finish(PooledConnection c) => c.Release();
+
+            static void Then(PooledConnection c, Action<PooledConnection> then) => then(c);
+
+            int M(Pool pool, Action<PooledConnection> done)
+            {
+                var conn = [|pool.GetConnection()|];
+                var rows = conn.Execute("delete from sessions");
+                {{call}}
+                return rows;
+            }
+        }
+        """);
+
+    [Theory]
     [InlineData("Leases.Finish(lease);")]
     [InlineData("Leases.FinishInBlock(lease);")]
     [InlineData("Leases.FinishWhole(lease);")]

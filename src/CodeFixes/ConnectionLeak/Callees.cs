@@ -46,13 +46,19 @@ internal static class Callees
 
     /// <summary>Does the method keep what <paramref name="argument"/> passes it?</summary>
     public static Kept Keeps(SemanticModel model, IMethodSymbol? method, ArgumentSyntax argument) =>
-        method?.ContainingType?.Name == "Interlocked" || StoringMethods.Contains(method?.Name ?? string.Empty)
+        method?.ContainingType?.Name == "Interlocked" || StoringMethods.Contains(method?.Name ?? string.Empty) || WithDelegate(model, argument)
             ? Kept.Stored
             : KeepsInBody(model, method, argument, depth: 0);
 
     /// <summary>Does a method of the compilation keep its parameter, and how?</summary>
     private static Kept KeepsInBody(SemanticModel callerModel, IMethodSymbol? method, ArgumentSyntax argument, int depth)
     {
+        if (method?.MethodKind == MethodKind.DelegateInvoke)
+        {
+            // A delegate runs code the fix does not see: it may keep it.
+            return Kept.Stored;
+        }
+
         if (Declared(method, out var reduced) is not var (declared, declaration))
         {
             return Kept.No;
@@ -132,6 +138,14 @@ internal static class Callees
         var method = called?.ReducedFrom ?? called;
         return method?.DeclaringSyntaxReferences.FirstOrDefault()?.GetSyntax() is { } declaration ? (method, declaration) : null;
     }
+
+    /// <summary>
+    /// Is <paramref name="argument"/> passed together with a delegate (a lambda, a method group), which the call may
+    /// hand it to?
+    /// </summary>
+    private static bool WithDelegate(SemanticModel model, ArgumentSyntax? argument) =>
+        argument?.Parent is ArgumentListSyntax list
+        && list.Arguments.Any(other => other != argument && model.GetTypeInfo(other.Expression).ConvertedType?.TypeKind == TypeKind.Delegate);
 
     /// <summary>
     /// Can a call to <paramref name="method"/> run a body other than its declaration's: an interface member, an
@@ -235,6 +249,13 @@ internal static class Callees
     /// </summary>
     public static bool ReleasesInBody(SemanticModel callerModel, IMethodSymbol? method, ArgumentSyntax? argument, ISet<string> names, int depth = 0)
     {
+        if (method?.MethodKind == MethodKind.DelegateInvoke || WithDelegate(callerModel, argument))
+        {
+            // A delegate runs code the fix does not see ('done(conn)', 'QueueUserWorkItem(c => c.Release(), conn, false)'):
+            // it may give the connection back.
+            return true;
+        }
+
         if (Declared(method, out var reduced) is not var (declared, declaration))
         {
             return false;
