@@ -907,10 +907,76 @@ public sealed class ConnectionLeakCodeFixReleaseTests
         }
         """);
 
+    /// <summary>
+    /// The analyzer finds the connection given back on every normal path, by a helper whose release the fix does not
+    /// read (through a pattern's local, a field of an object, an out parameter): the fix must not add a release of its
+    /// own, only protect what comes before the call where it sees the connection stored.
+    /// </summary>
+    [Theory]
+    [InlineData("Hidden.ByPattern(conn);")]
+    [InlineData("Hidden.ByBox(conn);")]
+    [InlineData("Hidden.BySwitch(conn);")]
+    [InlineData("Hidden.ByOut(conn);")]
+    public Task Connection_released_by_a_helper_in_a_way_the_fix_cannot_read_gets_no_release_of_the_fix(string call) => NoFixVerifier.VerifyOnlyAsync($$"""
+        using Prelude;
+
+        sealed class Box
+        {
+            public PooledConnection Conn;
+        }
+
+        static class Hidden
+        {
+            public static void ByPattern(object c)
+            {
+                if (c is PooledConnection p)
+                {
+                    p.Release();
+                }
+            }
+
+            public static void ByBox(PooledConnection c)
+            {
+                var box = new Box { Conn = c };
+                box.Conn.Release();
+            }
+
+            public static void BySwitch(PooledConnection c)
+            {
+                switch (c)
+                {
+                    case { } p:
+                        p.Release();
+                        break;
+                }
+            }
+
+            public static void ByOut(PooledConnection c)
+            {
+                Pass(c, out var p);
+                p.Release();
+            }
+
+            static void Pass(PooledConnection c, out PooledConnection p) => p = c;
+        }
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                var rows = conn.Execute("delete from sessions");
+                {{call}}
+                return rows;
+            }
+        }
+        """, ["Dispose on failure"]);
+
     [Theory]
     [InlineData("Leases.Finish(lease);")]
     [InlineData("Leases.FinishInBlock(lease);")]
     [InlineData("Leases.FinishWhole(lease);")]
+    [InlineData("Leases.FinishByPattern(lease);")]
     public Task Lease_disposed_by_a_using_inside_a_helper_of_the_code_gets_no_fix(string call) => NoFixVerifier.VerifyAsync($$"""
         using System;
         using Prelude;
@@ -928,6 +994,14 @@ public sealed class ConnectionLeakCodeFixReleaseTests
                 using (var held = lease)
                 {
                     Console.WriteLine(held.Execute("select 1"));
+                }
+            }
+
+            public static void FinishByPattern(object lease)
+            {
+                if (lease is ConnectionLease held)
+                {
+                    held.Dispose();
                 }
             }
 

@@ -50,7 +50,8 @@ internal static class LeakFixPlanner
             return KeepingDirectives(model, PlanOnRewrite(model, brace, acquisition, properties, configuredReleaseNames), cancellationToken);
         }
 
-        var chooser = new ReleaseChooser(model, context, configuredReleaseNames);
+        properties.TryGetValue("Reason", out var reason);
+        var chooser = new ReleaseChooser(model, context, configuredReleaseNames, onlyFailuresLeak: reason == "ExceptionThrown");
         properties.TryGetValue("Kind", out var kind);
         properties.TryGetValue("HandsOff", out var handsOff);
         var fixes = ImmutableArray.CreateBuilder<LeakFix>();
@@ -143,7 +144,7 @@ internal static class LeakFixPlanner
                 when several.UsingKeyword.IsKind(SyntaxKind.None):
                 // 'Pool a = x.GetConnection(), b = y.GetConnection();': a using or a try begins at a statement, so each
                 // local gets its own declaration first (same type, same order).
-                fixes.AddRange(PlanOnRewrite(model, SplitDeclaration(several, acquisition), acquisition, ReturnedProperties(handsOff), configuredReleaseNames));
+                fixes.AddRange(PlanOnRewrite(model, SplitDeclaration(several, acquisition), acquisition, ReturnedProperties(handsOff, chooser), configuredReleaseNames));
                 return;
             case EqualsValueClauseSyntax { Parent: VariableDeclaratorSyntax { Parent: VariableDeclarationSyntax { Variables.Count: 1, Parent: LocalDeclarationStatementSyntax declaration } } declarator }:
                 if (model.GetDeclaredSymbol(declarator) is ILocalSymbol declared)
@@ -284,12 +285,13 @@ internal static class LeakFixPlanner
             return;
         }
 
-        fixes.AddRange(PlanOnRewrite(model, merge, acquisition, ReturnedProperties(handsOff), configuredReleaseNames));
+        fixes.AddRange(PlanOnRewrite(model, merge, acquisition, ReturnedProperties(handsOff, chooser), configuredReleaseNames));
     }
 
     /// <summary>The diagnostic properties of a returned acquisition, for planning again on rewritten code.</summary>
-    private static ImmutableDictionary<string, string?> ReturnedProperties(bool handsOff) =>
-        ImmutableDictionary<string, string?>.Empty.Add("Kind", "Returned").Add("HandsOff", handsOff ? "true" : "false");
+    private static ImmutableDictionary<string, string?> ReturnedProperties(bool handsOff, ReleaseChooser chooser) =>
+        ImmutableDictionary<string, string?>.Empty.Add("Kind", "Returned").Add("HandsOff", handsOff ? "true" : "false")
+            .Add("Reason", chooser.OnlyFailuresLeak ? "ExceptionThrown" : null);
 
     /// <summary>Plans on the code as <paramref name="rewrite"/> leaves it; each fix applies the rewrite first.</summary>
     private static ImmutableArray<LeakFix> PlanOnRewrite(
@@ -394,7 +396,7 @@ internal static class LeakFixPlanner
     {
         if (acquiring.Parent is GlobalStatementSyntax { Parent: CompilationUnitSyntax unit } global)
         {
-            if (!handsOff && Ownership.Analyze(chooser, local, block: null).Kind == OwnershipKind.Stays)
+            if (!handsOff && Ownership.Analyze(chooser, local, block: null).Kind == OwnershipKind.Stays && !chooser.ReleasedOutOfSight(local))
             {
                 ReleaseInFinallyFix.AddTopLevel(chooser, unit, global, local, fixes);
             }
@@ -468,7 +470,7 @@ internal static class LeakFixPlanner
             case OwnershipKind.HandedOff:
                 DisposeOnFailureFix.Add(chooser, region.ForFailure(), local, ownership, fixes);
                 return;
-            case OwnershipKind.Stays when !handsOff && !TakesAnotherValueInside(chooser, region, local, reassigned):
+            case OwnershipKind.Stays when !handsOff && !TakesAnotherValueInside(chooser, region, local, reassigned) && !chooser.ReleasedOutOfSight(local):
                 if (!region.Needs.HasFlag(ReleaseNeeds.Reopenable) && !region.ReleasedAfterLoop
                     && local.DeclaringSyntaxReferences.FirstOrDefault()?.GetSyntax() is VariableDeclaratorSyntax { Parent.Parent: LocalDeclarationStatementSyntax declaration }
                     && declaration.Parent == region.Block)

@@ -48,10 +48,11 @@ internal sealed class ReleaseChooser
     private static readonly ImmutableHashSet<string> BuiltInNames = ImmutableHashSet.Create("Dispose", "DisposeAsync", "Close", "CloseAsync", "Release");
     private readonly ImmutableArray<string> _configured;
 
-    public ReleaseChooser(SemanticModel model, FunctionContext context, string? configuredNames)
+    public ReleaseChooser(SemanticModel model, FunctionContext context, string? configuredNames, bool onlyFailuresLeak = false)
     {
         Model = model;
         Context = context;
+        OnlyFailuresLeak = onlyFailuresLeak;
         _configured = NameConfiguration.Entries(configuredNames)
             .Select(name => name.Substring(name.LastIndexOf('.') + 1))
             .Where(name => name.Length > 0 && !BuiltInNames.Contains(name))
@@ -64,6 +65,20 @@ internal sealed class ReleaseChooser
     public SemanticModel Model { get; }
 
     public FunctionContext Context { get; }
+
+    /// <summary>
+    /// Does the analyzer find the connection released on every normal path, leaked only when something throws? A fix
+    /// that adds a release then must find the code's own releases to move, or it would add a second one.
+    /// </summary>
+    public bool OnlyFailuresLeak { get; }
+
+    /// <summary>
+    /// Does the code give the local back where the fix cannot see it: the analyzer finds it released on every normal
+    /// path, and no statement of the function (outside its lambdas) releases it?
+    /// </summary>
+    public bool ReleasedOutOfSight(ILocalSymbol local) =>
+        OnlyFailuresLeak
+        && !Context.Node.DescendantNodes(n => n == Context.Node || !FunctionContext.IsFunction(n)).OfType<StatementSyntax>().Any(s => Releases(s, local, out _, out _));
 
     /// <summary>Release method names: the built-in ones and those configured in <c>.editorconfig</c>.</summary>
     public ImmutableHashSet<string> Names { get; }
