@@ -1231,6 +1231,25 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
         }
         """);
 
+    /// <summary>A lambda given to a call that runs it before returning (not a task, not a deferred query): released after that call.</summary>
+    [Theory]
+    [InlineData("ids.ForEach(id => conn.Execute(\"select \" + id));", "return ids.Count;")]
+    [InlineData("var total = ids.Sum(id => conn.Execute(\"select \" + id));\nreturn total;")]
+    [InlineData("return ids.Sum(id => conn.Execute(\"select \" + id));")]
+    [InlineData("return System.Math.Max(0, ids.Sum(id => conn.Execute(\"select \" + id)));")]
+    [InlineData("return 1 + ids.Sum(id => conn.Execute(\"select \" + id));")]
+    public Task Connection_used_by_a_lambda_that_a_call_runs_at_once_is_released_in_finally(string body, string? after = null)
+    {
+        static string Source(string lines) =>
+            "using System.Collections.Generic;\nusing System.Linq;\nusing Prelude;\n\nclass C\n{\n    int M(Pool pool, List<int> ids)\n    {\n" + lines + "    }\n}\n";
+        static string Indent(string lines, int by) => string.Concat(lines.Split('\n').Select(line => new string(' ', by) + line + "\n"));
+
+        return Verify.VerifyCodeFixAsync(
+            Source("        var conn = [|pool.GetConnection()|];\n" + Indent(body, 8) + (after is null ? "" : Indent(after, 8))),
+            Source("        var conn = pool.GetConnection();\n        try\n        {\n" + Indent(body, 12) + "        }\n        finally\n        {\n            conn.Release();\n        }\n"
+                   + (after is null ? "" : "\n" + Indent(after, 8))));
+    }
+
     [Fact]
     public Task Connection_used_by_an_awaited_parallel_loop_is_released_in_finally() => Verify.VerifyCodeFixAsync("""
         using System.Collections.Generic;

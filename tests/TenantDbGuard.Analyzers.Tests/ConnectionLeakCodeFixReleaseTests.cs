@@ -973,6 +973,14 @@ public sealed class ConnectionLeakCodeFixReleaseTests
         """, ["Dispose on failure"]);
 
     [Theory]
+    [InlineData("void Done() => conn.Release();\n        var rows = conn.Execute(\"delete from sessions\");\n        Done();\n        return rows;")]
+    [InlineData("System.Action done = () => conn.Release();\n        var rows = conn.Execute(\"delete from sessions\");\n        done();\n        return rows;")]
+    [InlineData("var rows = conn.Execute(\"delete from sessions\");\n        new System.Action(() => conn.Release())();\n        return rows;")]
+    [InlineData("var rows = conn.Execute(\"delete from sessions\");\n        ((System.Action)conn.Release)();\n        return rows;")]
+    public Task Connection_released_by_a_function_of_the_method_gets_no_release_of_the_fix(string body) =>
+        NoFixVerifier.VerifyOnlyAsync("using Prelude;\n\nclass C\n{\n    int M(Pool pool)\n    {\n        var conn = [|pool.GetConnection()|];\n        " + body + "\n    }\n}\n", ["Dispose on failure"]);
+
+    [Theory]
     [InlineData("Leases.Finish(lease);")]
     [InlineData("Leases.FinishInBlock(lease);")]
     [InlineData("Leases.FinishWhole(lease);")]
