@@ -311,6 +311,72 @@ public sealed class ConnectionLeakCodeFixStatementsTests
         """, ReleaseInFinally);
 
     [Fact]
+    public Task Comments_between_statements_written_on_one_line_stay_at_the_end_of_their_statement_line() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool) { var conn = [|pool.GetConnection()|]; var n = conn.Execute("x"); /* counted */ /* twice */ Log.Info("counted"); conn.Release(); return n; }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    var n = conn.Execute("x"); /* counted */ /* twice */
+                    Log.Info("counted");
+                    return n;
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """, ReleaseInFinally);
+
+    [Fact]
+    public Task A_comment_after_the_release_stays_with_it_and_a_blank_line_follows_the_try() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                conn.Execute("x");
+                conn.Release(); // back to the pool
+                Log.Info("done");
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    conn.Execute("x");
+                }
+                finally
+                {
+                    conn.Release(); // back to the pool
+                }
+
+                Log.Info("done");
+            }
+        }
+        """, ReleaseInFinally);
+
+    [Fact]
     public Task Statements_of_a_method_written_on_one_line_each_get_a_line_in_the_try_that_disposes_on_failure() => Verify.VerifyCodeFixAsync("""
         using MySqlConnector;
         using Prelude;

@@ -703,21 +703,21 @@ internal static class Statements
     public static List<StatementSyntax> Kept(IEnumerable<(StatementSyntax Original, StatementSyntax? Kept)> statements, bool keepComments, out SyntaxTriviaList left)
     {
         var kept = new List<StatementSyntax>();
-        var removedTight = false;
+
+        // Since the last statement kept: nothing removed (null), or whether the first removed one sat right under it.
+        bool? removedTight = null;
         SyntaxTrivia? lineEnd = null;
-        var removedAny = false;
         var directives = SyntaxTriviaList.Empty;
         foreach (var (original, statement) in statements)
         {
             if (statement is null)
             {
-                if (!removedAny)
+                if (removedTight is null)
                 {
                     removedTight = !StartsWithBlankLine(original);
                     lineEnd = original.GetLeadingTrivia().Concat(original.GetTrailingTrivia()).Cast<SyntaxTrivia?>().FirstOrDefault(t => t!.Value.IsKind(SyntaxKind.EndOfLineTrivia));
                 }
 
-                removedAny = true;
                 if (original.GetLeadingTrivia().Any(t => t.IsDirective) || (keepComments && HasCommentsOrDirectives(original.GetLeadingTrivia())))
                 {
                     directives = directives.AddRange(original.GetLeadingTrivia());
@@ -727,7 +727,7 @@ internal static class Statements
             }
 
             var next = directives.Count == 0 ? statement : statement.WithLeadingTrivia(directives.AddRange(statement.GetLeadingTrivia()));
-            if (removedAny)
+            if (removedTight is { } tight)
             {
                 if (kept.Count > 0 && kept[kept.Count - 1].GetLastToken().IsKind(SyntaxKind.CloseBraceToken))
                 {
@@ -737,7 +737,7 @@ internal static class Statements
                         next = next.WithLeadingTrivia(next.GetLeadingTrivia().Insert(0, blankLine));
                     }
                 }
-                else if (removedTight && StartsWithBlankLine(next))
+                else if (tight && StartsWithBlankLine(next))
                 {
                     next = next.WithLeadingTrivia(next.GetLeadingTrivia().SkipWhile(t => !t.IsKind(SyntaxKind.EndOfLineTrivia)).Skip(1));
                 }
@@ -745,9 +745,7 @@ internal static class Statements
 
             kept.Add(next);
             directives = SyntaxTriviaList.Empty;
-            removedTight = false;
-            lineEnd = null;
-            removedAny = false;
+            removedTight = null;
         }
 
         left = directives;
@@ -768,7 +766,8 @@ internal static class Statements
                 case BlockSyntax { Statements.Count: 1, Parent: IfStatementSyntax { Else: null } ifStatement } when IsPure(ifStatement.Condition):
                     unit = ifStatement;
                     continue;
-                case IfStatementSyntax { Else: null } ifStatement when ifStatement.Statement == unit && IsPure(ifStatement.Condition):
+                case IfStatementSyntax { Else: null } ifStatement when IsPure(ifStatement.Condition):
+                    // 'if (x != null) x.Release();': the if's own statement (an else's statement has the else clause for parent).
                     unit = ifStatement;
                     continue;
                 case BlockSyntax { Statements.Count: 1, Parent: ElseClauseSyntax elseClause }:
