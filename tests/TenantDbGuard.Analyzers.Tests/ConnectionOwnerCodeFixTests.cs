@@ -211,6 +211,33 @@ public sealed class ConnectionOwnerCodeFixTests
         }
         """);
 
+    [Theory]
+    [InlineData("ImportBatch(Pool pool)", "ImportBatch(Pool pool) : IDisposable")]
+    [InlineData("ImportBatch(Pool pool) // owns a connection", "ImportBatch(Pool pool) : IDisposable // owns a connection")]
+    public Task Type_made_disposable_gets_its_base_list_after_its_primary_constructor(string header, string fixedHeader) =>
+        Verify.VerifyCodeFixAsync($$"""
+            using System;
+            using Prelude;
+
+            sealed class {{header}}
+            {
+                public PooledConnection [|Connection|] { get; } = pool.GetConnection();
+            }
+            """, $$"""
+            using System;
+            using Prelude;
+
+            sealed class {{fixedHeader}}
+            {
+                public PooledConnection Connection { get; } = pool.GetConnection();
+
+                public void Dispose()
+                {
+                    Connection.Release();
+                }
+            }
+            """);
+
     [Fact]
     public async Task Member_whose_type_has_no_release_of_its_own_gets_no_fix()
     {
@@ -331,6 +358,95 @@ public sealed class ConnectionOwnerCodeFixTests
             public async Task OpenAsync(MySqlDataSource dataSource) => Connection = await dataSource.OpenConnectionAsync();
 
             public ValueTask DisposeAsync() => _audit?.DisposeAsync() ?? default;
+        }
+        """, """
+        using System;
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        sealed class ReportScope : IAsyncDisposable
+        {
+            private readonly MySqlTransaction? _audit;
+
+            public MySqlConnection? Connection { get; private set; }
+
+            public async Task OpenAsync(MySqlDataSource dataSource) => Connection = await dataSource.OpenConnectionAsync();
+
+            public async ValueTask DisposeAsync()
+            {
+                try
+                {
+                    await (_audit?.DisposeAsync() ?? default);
+                }
+                finally
+                {
+                    if (Connection is not null)
+                    {
+                        await Connection.DisposeAsync();
+                    }
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Expression_bodied_Dispose_that_forgets_the_connection_releases_it_in_finally() => Verify.VerifyCodeFixAsync("""
+        using System;
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        sealed class ReportScope : IDisposable
+        {
+            private readonly MySqlTransaction? _audit;
+
+            public MySqlConnection? [|Connection|] { get; private set; }
+
+            public async Task OpenAsync(MySqlDataSource dataSource) => Connection = await dataSource.OpenConnectionAsync();
+
+            public void Dispose() => _audit?.Dispose();
+        }
+        """, """
+        using System;
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        sealed class ReportScope : IDisposable
+        {
+            private readonly MySqlTransaction? _audit;
+
+            public MySqlConnection? Connection { get; private set; }
+
+            public async Task OpenAsync(MySqlDataSource dataSource) => Connection = await dataSource.OpenConnectionAsync();
+
+            public void Dispose()
+            {
+                try
+                {
+                    _audit?.Dispose();
+                }
+                finally
+                {
+                    Connection?.Dispose();
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Async_expression_bodied_DisposeAsync_that_forgets_the_connection_keeps_its_await() => Verify.VerifyCodeFixAsync("""
+        using System;
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        sealed class ReportScope : IAsyncDisposable
+        {
+            private readonly MySqlTransaction? _audit;
+
+            public MySqlConnection? [|Connection|] { get; private set; }
+
+            public async Task OpenAsync(MySqlDataSource dataSource) => Connection = await dataSource.OpenConnectionAsync();
+
+            public async ValueTask DisposeAsync() => await (_audit?.DisposeAsync() ?? default);
         }
         """, """
         using System;

@@ -176,8 +176,8 @@ internal static class Lifetime
         foreach (var block in attempt.Catches.Select(c => c.Block).Prepend(attempt.Block))
         {
             var last = block.Statements.LastOrDefault();
-            if (last is not null && Statements.IsAssignmentTo(model, last, local)
-                && last is ExpressionStatementSyntax { Expression: AssignmentExpressionSyntax { RawKind: (int)SyntaxKind.SimpleAssignmentExpression, Right: { } value } }
+            if (last is ExpressionStatementSyntax { Expression: AssignmentExpressionSyntax { RawKind: (int)SyntaxKind.SimpleAssignmentExpression, Right: { } value } }
+                && Statements.IsAssignmentTo(model, last, local)
                 && Statements.AcquisitionIn(value) is { } call && LeakFixPlanner.AcquiresAsReported(model, reported, call, ref rules))
             {
                 assignments.Add(last);
