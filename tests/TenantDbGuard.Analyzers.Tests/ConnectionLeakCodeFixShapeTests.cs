@@ -1510,6 +1510,33 @@ public sealed class ConnectionLeakCodeFixShapeTests
     public Task Acquisition_after_other_work_of_its_statement_gets_no_local(string statement) =>
         NoFixVerifier.VerifyAsync(WorkBefore.Replace("STATEMENT", statement));
 
+    [Theory]
+    [InlineData("""return await audit.StampAsync() + [|pool.GetConnection()|].Execute("x");""")]
+    [InlineData("""return await pending + [|pool.GetConnection()|].Execute("x");""")]
+    [InlineData("""return await pending.ConfigureAwait(false) + [|pool.GetConnection()|].Execute("x");""")]
+    public Task Acquisition_after_an_await_of_other_work_gets_no_local(string statement) => NoFixVerifier.VerifyAsync($$"""
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class Audit
+        {
+            public async Task<int> StampAsync()
+            {
+                await Task.Yield();
+                return 1;
+            }
+        }
+
+        class C
+        {
+            async Task<int> M(LeasePool pool, Audit audit, Task<int> pending)
+            {
+                // Awaiting lets other code run first (the task's own work, its continuations).
+                {{statement}}
+            }
+        }
+        """);
+
     [Fact]
     public Task Acquisition_after_other_work_of_an_expression_body_gets_no_local() => NoFixVerifier.VerifyAsync("""
         using Prelude;
