@@ -770,9 +770,15 @@ public sealed class ConnectionLeakCodeFixReleaseTests
 
         class C
         {
-            int M(Pool pool)
+            int M(Pool pool, bool quick)
             {
                 var conn = [|pool.GetConnection()|];
+                if (quick)
+                {
+                    // Leaks here: the diagnostic is about this path, not only about failures.
+                    return 0;
+                }
+
                 var rows = conn.Execute("delete from sessions");
                 {{release}}
                 return rows;
@@ -866,9 +872,15 @@ public sealed class ConnectionLeakCodeFixReleaseTests
 
         class C
         {
-            int M(Pool pool, IReturner returner, ReturnerBase baseReturner)
+            int M(Pool pool, IReturner returner, ReturnerBase baseReturner, bool quick)
             {
                 var conn = [|pool.GetConnection()|];
+                if (quick)
+                {
+                    // Leaks here: the diagnostic is about this path, not only about failures.
+                    return 0;
+                }
+
                 var rows = conn.Execute("delete from sessions");
                 {{call}}
                 return rows;
@@ -897,9 +909,15 @@ public sealed class ConnectionLeakCodeFixReleaseTests
 
             static void Then(PooledConnection c, Action<PooledConnection> then) => then(c);
 
-            int M(Pool pool, Action<PooledConnection> done)
+            int M(Pool pool, Action<PooledConnection> done, bool quick)
             {
                 var conn = [|pool.GetConnection()|];
+                if (quick)
+                {
+                    // Leaks here: the diagnostic is about this path, not only about failures.
+                    return 0;
+                }
+
                 var rows = conn.Execute("delete from sessions");
                 {{call}}
                 return rows;
@@ -908,16 +926,16 @@ public sealed class ConnectionLeakCodeFixReleaseTests
         """);
 
     /// <summary>
-    /// The analyzer finds the connection given back on every normal path, by a helper whose release the fix does not
-    /// read (through a pattern's local, a field of an object, an out parameter): the fix must not add a release of its
-    /// own, only protect what comes before the call where it sees the connection stored.
+    /// A helper that gives the connection back under another name (a pattern's local, a member of an object it makes,
+    /// an out parameter): the fix must not add a release of its own, only protect what comes before the call where it
+    /// sees the connection stored.
     /// </summary>
     [Theory]
     [InlineData("Hidden.ByPattern(conn);")]
     [InlineData("Hidden.ByBox(conn);")]
     [InlineData("Hidden.BySwitch(conn);")]
     [InlineData("Hidden.ByOut(conn);")]
-    public Task Connection_released_by_a_helper_in_a_way_the_fix_cannot_read_gets_no_release_of_the_fix(string call) => NoFixVerifier.VerifyOnlyAsync($$"""
+    public Task Connection_released_by_a_helper_under_another_name_gets_no_release_of_the_fix(string call) => NoFixVerifier.VerifyOnlyAsync($$"""
         using Prelude;
 
         sealed class Box
@@ -962,9 +980,15 @@ public sealed class ConnectionLeakCodeFixReleaseTests
 
         class C
         {
-            int M(Pool pool)
+            int M(Pool pool, bool quick)
             {
                 var conn = [|pool.GetConnection()|];
+                if (quick)
+                {
+                    // Leaks here: the diagnostic is about this path, not only about failures.
+                    return 0;
+                }
+
                 var rows = conn.Execute("delete from sessions");
                 {{call}}
                 return rows;
@@ -979,6 +1003,136 @@ public sealed class ConnectionLeakCodeFixReleaseTests
     [InlineData("var rows = conn.Execute(\"delete from sessions\");\n        ((System.Action)conn.Release)();\n        return rows;")]
     public Task Connection_released_by_a_function_of_the_method_gets_no_release_of_the_fix(string body) =>
         NoFixVerifier.VerifyOnlyAsync("using Prelude;\n\nclass C\n{\n    int M(Pool pool)\n    {\n        var conn = [|pool.GetConnection()|];\n        " + body + "\n    }\n}\n", ["Dispose on failure"]);
+
+    /// <summary>
+    /// A helper of the code that gives the connection back on some paths only: the analyzer reports the paths on which
+    /// it does not, and the fix must not add a release of its own (on the others it would be the second).
+    /// </summary>
+    [Theory]
+    [InlineData("Maybe.Release(conn, done);")]
+    [InlineData("Maybe.ReleaseIfAny(conn, done);")]
+    [InlineData("Maybe.ReleaseByPool(pool, conn, done);")]
+    [InlineData("Maybe.ReleaseByExtension(conn, done);")]
+    [InlineData("Maybe.ReleaseChecked(conn, done);")]
+    [InlineData("Maybe.ReleaseFromArray(conn, done);")]
+    [InlineData("Maybe.ReleaseByScope(conn, done);")]
+    public Task Connection_a_helper_gives_back_on_some_paths_only_gets_no_release_of_the_fix(string call) => NoFixVerifier.VerifyOnlyAsync($$"""
+        using System;
+        using Prelude;
+
+        static class Maybe
+        {
+            public static void Release(PooledConnection c, bool done)
+            {
+                if (done)
+                {
+                    c.Release();
+                }
+            }
+
+            public static void ReleaseIfAny(PooledConnection c, bool done)
+            {
+                if (done)
+                {
+                    c?.Release();
+                }
+            }
+
+            public static void ReleaseByPool(Pool pool, PooledConnection c, bool done)
+            {
+                if (done)
+                {
+                    pool.GiveBack(c);
+                }
+            }
+
+            public static void ReleaseByExtension(PooledConnection c, bool done)
+            {
+                if (done)
+                {
+                    c.Finish();
+                }
+            }
+
+            public static void ReleaseChecked(PooledConnection c, bool done)
+            {
+                var held = done ? c : null;
+                held?.Release();
+            }
+
+            public static void ReleaseFromArray(PooledConnection c, bool done)
+            {
+                foreach (var each in new[] { done ? c : null })
+                {
+                    each?.Release();
+                }
+            }
+
+            public static void ReleaseByScope(PooledConnection c, bool done)
+            {
+                using (new ReleaseScope(done ? c : null))
+                {
+                    Console.WriteLine("in scope");
+                }
+            }
+
+            public static void GiveBack(this Pool pool, PooledConnection c) => c.Release();
+
+            public static void Finish(this PooledConnection c) => c.Release();
+        }
+
+        sealed class ReleaseScope : IDisposable
+        {
+            private readonly PooledConnection? _connection;
+
+            public ReleaseScope(PooledConnection? connection) => _connection = connection;
+
+            public void Dispose() => _connection?.Release();
+        }
+
+        class C
+        {
+            int M(Pool pool, bool done, bool quick)
+            {
+                var conn = [|pool.GetConnection()|];
+                if (quick)
+                {
+                    // Leaks here: the diagnostic is about this path, not only about failures.
+                    return 0;
+                }
+
+                var rows = conn.Execute("delete from sessions");
+                {{call}}
+                return rows;
+            }
+        }
+        """, ["Dispose on failure"]);
+
+    /// <summary>
+    /// The analyzer finds every normal path released, by a helper whose release the fix cannot read (here through
+    /// reflection): the fix must not add a release of its own.
+    /// </summary>
+    [Fact]
+    public Task Connection_released_where_the_fix_cannot_read_it_while_the_analyzer_finds_it_released_gets_no_release_of_the_fix() =>
+        NoFixVerifier.VerifyWhenOnlyFailuresLeakAsync("""
+        using Prelude;
+
+        static class Hidden
+        {
+            public static void ByReflection(PooledConnection c) => typeof(PooledConnection).GetMethod("Release")!.Invoke(c, null);
+        }
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                var rows = conn.Execute("delete from sessions");
+                Hidden.ByReflection(conn);
+                return rows;
+            }
+        }
+        """, ["Dispose on failure"]);
 
     [Theory]
     [InlineData("Leases.Finish(lease);")]
@@ -1024,9 +1178,15 @@ public sealed class ConnectionLeakCodeFixReleaseTests
 
         class C
         {
-            int M(LeasePool pool)
+            int M(LeasePool pool, bool quick)
             {
                 var lease = [|pool.GetConnection()|];
+                if (quick)
+                {
+                    // Leaks here: the diagnostic is about this path, not only about failures.
+                    return 0;
+                }
+
                 var rows = lease.Execute("delete from sessions");
                 {{call}}
                 return rows;
@@ -1060,9 +1220,15 @@ public sealed class ConnectionLeakCodeFixReleaseTests
 
         class C
         {
-            int M(Pool pool)
+            int M(Pool pool, bool quick)
             {
                 var conn = [|pool.GetConnection()|];
+                if (quick)
+                {
+                    // Leaks here: the diagnostic is about this path, not only about failures.
+                    return 0;
+                }
+
                 var rows = conn.Execute("delete from sessions");
                 {{call}}
                 return rows;
@@ -1119,9 +1285,15 @@ public sealed class ConnectionLeakCodeFixReleaseTests
 
         class C
         {
-            int M(Pool pool)
+            int M(Pool pool, bool quick)
             {
                 var conn = [|pool.GetConnection()|];
+                if (quick)
+                {
+                    // Leaks here: the diagnostic is about this path, not only about failures.
+                    return 0;
+                }
+
                 var rows = conn.Execute("delete from sessions");
                 {{call}}
                 return rows;

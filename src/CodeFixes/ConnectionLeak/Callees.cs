@@ -175,9 +175,13 @@ internal static class Callees
                     continue;
                 }
 
-                if (Alias(model, Statements.OutermostValue(use, throughChoices: true)) is { } alias && !holders.Contains(alias, SymbolEqualityComparer.Default))
+                var value = Statements.OutermostValue(use, throughChoices: true);
+                foreach (var alias in (Alias(model, value) is { } local ? new[] { local } : Enumerable.Empty<ILocalSymbol>()).Concat(PatternAliases(model, value)))
                 {
-                    holders.Add(alias);
+                    if (!holders.Contains(alias, SymbolEqualityComparer.Default))
+                    {
+                        holders.Add(alias);
+                    }
                 }
 
                 yield return use;
@@ -191,6 +195,36 @@ internal static class Callees
         && Statements.OutermostValue(expression, throughChoices: true) is var value
         && value.Parent is AssignmentExpressionSyntax store && store.Right == value
         && model.GetSymbolInfo(store.Left).Symbol is IFieldSymbol or IPropertySymbol;
+
+    /// <summary>
+    /// The locals a pattern on <paramref name="value"/> names it by: <c>c is PooledConnection p</c>, <c>switch (c) { case
+    /// { } p: ... }</c>, <c>c switch { var p =&gt; ... }</c> (a subpattern's local names a member, not the value).
+    /// </summary>
+    private static IEnumerable<ILocalSymbol> PatternAliases(SemanticModel model, ExpressionSyntax value)
+    {
+        var patterns = value.Parent switch
+        {
+            IsPatternExpressionSyntax isPattern when isPattern.Expression == value => new[] { isPattern.Pattern },
+            SwitchStatementSyntax switchStatement when switchStatement.Expression == value =>
+                switchStatement.Sections.SelectMany(section => section.Labels).OfType<CasePatternSwitchLabelSyntax>().Select(label => label.Pattern),
+            SwitchExpressionSyntax switchExpression when switchExpression.GoverningExpression == value => switchExpression.Arms.Select(arm => arm.Pattern),
+            _ => Enumerable.Empty<PatternSyntax>(),
+        };
+        return patterns.SelectMany(WholeValueDesignations)
+            .Select(designation => model.GetDeclaredSymbol(designation) as ILocalSymbol)
+            .Where(local => local is not null)
+            .Select(local => local!);
+    }
+
+    private static IEnumerable<SingleVariableDesignationSyntax> WholeValueDesignations(PatternSyntax pattern) => pattern switch
+    {
+        DeclarationPatternSyntax { Designation: SingleVariableDesignationSyntax single } => new[] { single },
+        RecursivePatternSyntax { Designation: SingleVariableDesignationSyntax single } => new[] { single },
+        VarPatternSyntax { Designation: SingleVariableDesignationSyntax single } => new[] { single },
+        ParenthesizedPatternSyntax parenthesized => WholeValueDesignations(parenthesized.Pattern),
+        BinaryPatternSyntax binary => WholeValueDesignations(binary.Left).Concat(WholeValueDesignations(binary.Right)),
+        _ => Enumerable.Empty<SingleVariableDesignationSyntax>(),
+    };
 
     /// <summary>The local that <paramref name="value"/> initializes or is assigned to, if it is one.</summary>
     private static ILocalSymbol? Alias(SemanticModel model, ExpressionSyntax value) => value.Parent switch
@@ -295,6 +329,10 @@ internal static class Callees
                     // In an array, a collection, a tuple or an anonymous object that the body does not only store: it
                     // may release it from there.
                     return true;
+                case AssignmentExpressionSyntax { Parent: InitializerExpressionSyntax { Parent: ExpressionSyntax initialized } } member
+                    when member.Right == value && !OnlyStored(model, initialized):
+                    // A member of an object the body makes ('new Box { Conn = c }'), which it may release it from.
+                    return true;
                 case ArgumentSyntax { Parent.Parent: BaseObjectCreationExpressionSyntax creation } made
                     when Keeps(model, model.GetSymbolInfo(creation).Symbol as IMethodSymbol, made) != Kept.No && !OnlyStored(model, creation):
                     // In an object of the code's own types that the body does not only store: it may give it back
@@ -321,7 +359,10 @@ internal static class Callees
                     return true;
                 case ArgumentSyntax inner when inner.Parent?.Parent is InvocationExpressionSyntax call:
                     var callee = model.GetSymbolInfo(call).Symbol as IMethodSymbol;
+
+                    // A call with a ref or out argument may hand it back under another name ('Pass(c, out var p)').
                     if ((names.Contains(callee?.Name ?? string.Empty) && call.ArgumentList.Arguments.Count == 1)
+                        || call.ArgumentList.Arguments.Any(a => !a.RefKindKeyword.IsKind(SyntaxKind.None))
                         || ReleasesInBody(model, callee, inner, names, depth + 1))
                     {
                         return true;

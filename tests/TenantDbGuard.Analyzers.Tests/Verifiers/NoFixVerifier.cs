@@ -25,20 +25,34 @@ internal static class NoFixVerifier
     /// <summary>
     /// As <see cref="VerifyAsync(string, LanguageVersion)"/>, but the fixes titled <paramref name="allowedTitles"/> may be
     /// offered: for code where only some fixes are safe ("Dispose on failure" before a call that may keep the connection).
+    /// The diagnostic comes both as a leak on failures only and as one on a normal path (an early return elsewhere), where
+    /// the fix cannot lean on the analyzer having found every normal path released.
     /// </summary>
-    public static Task VerifyOnlyAsync(string source, string[] allowedTitles, LanguageVersion languageVersion = LanguageVersion.Latest) => VerifyAsync(source, new ConnectionLeakCodeFixProvider(), languageVersion, allowedTitles, (spans, tree) =>
-        from span in spans[string.Empty]
-        from kind in new[] { "Returned", "Opened" }
-        from handsOff in new[] { "false", "true" }
-        select Diagnostic.Create(
-            Descriptors.ConnectionNotReleased,
-            Location.Create(tree, span),
-            ImmutableDictionary<string, string?>.Empty
-                .Add(ConnectionLeakProperties.Kind, kind)
-                .Add(ConnectionLeakProperties.Reason, "ExceptionThrown")
-                .Add(ConnectionLeakProperties.HandsOff, handsOff),
-            "the connection",
-            "on some path"));
+    public static Task VerifyOnlyAsync(string source, string[] allowedTitles, LanguageVersion languageVersion = LanguageVersion.Latest) =>
+        VerifyLeakAsync(source, allowedTitles, ["ExceptionThrown", "Returns"], languageVersion);
+
+    /// <summary>
+    /// As <see cref="VerifyOnlyAsync"/>, with the diagnostic only as a leak on failures (the analyzer found every normal
+    /// path released): for code whose release the fix cannot read, where that is what keeps it from adding its own.
+    /// </summary>
+    public static Task VerifyWhenOnlyFailuresLeakAsync(string source, string[] allowedTitles) =>
+        VerifyLeakAsync(source, allowedTitles, ["ExceptionThrown"], LanguageVersion.Latest);
+
+    private static Task VerifyLeakAsync(string source, string[] allowedTitles, string[] reasons, LanguageVersion languageVersion) =>
+        VerifyAsync(source, new ConnectionLeakCodeFixProvider(), languageVersion, allowedTitles, (spans, tree) =>
+            from span in spans[string.Empty]
+            from kind in new[] { "Returned", "Opened" }
+            from handsOff in new[] { "false", "true" }
+            from reason in reasons
+            select Diagnostic.Create(
+                Descriptors.ConnectionNotReleased,
+                Location.Create(tree, span),
+                ImmutableDictionary<string, string?>.Empty
+                    .Add(ConnectionLeakProperties.Kind, kind)
+                    .Add(ConnectionLeakProperties.Reason, reason)
+                    .Add(ConnectionLeakProperties.HandsOff, handsOff),
+                "the connection",
+                "on some path"));
 
     /// <summary>
     /// TDG004 on the release marked <c>{|#0:...|}</c>, repeated by the release marked <c>{|#1:...|}</c>, reported as
