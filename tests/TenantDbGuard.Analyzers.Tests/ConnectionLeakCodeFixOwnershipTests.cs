@@ -1251,6 +1251,119 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
     }
 
     [Fact]
+    public Task Connection_used_by_an_awaited_Task_Run_is_released_in_finally() => Verify.VerifyCodeFixAsync("""
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            async Task<int> M(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                var rows = await Task.Run(() => conn.Execute("select 1"));
+                return rows;
+            }
+        }
+        """, """
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            async Task<int> M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    var rows = await Task.Run(() => conn.Execute("select 1"));
+                    return rows;
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """);
+
+    /// <summary>A helper's result that is a list or an array of values read with the connection does not keep it.</summary>
+    [Theory]
+    [InlineData("List<int>", "new List<int> { c.Execute(\"select 1\") }")]
+    [InlineData("int[]", "new[] { c.Execute(\"select 1\") }")]
+    public Task Connection_whose_helper_returns_values_read_with_it_is_released_in_finally(string type, string values) => Verify.VerifyCodeFixAsync($$"""
+        using System.Collections.Generic;
+        using Prelude;
+
+        class C
+        {
+            static {{type}} Ids(PooledConnection c) => {{values}};
+
+            {{type}} M(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                var ids = Ids(conn);
+                return ids;
+            }
+        }
+        """, $$"""
+        using System.Collections.Generic;
+        using Prelude;
+
+        class C
+        {
+            static {{type}} Ids(PooledConnection c) => {{values}};
+
+            {{type}} M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    var ids = Ids(conn);
+                    return ids;
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Connection_used_through_a_null_conditional_access_is_released_in_finally() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                var rows = conn?.Execute("select 1") ?? 0;
+                return rows;
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    var rows = conn?.Execute("select 1") ?? 0;
+                    return rows;
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """);
+
+    [Fact]
     public Task Connection_used_by_an_awaited_parallel_loop_is_released_in_finally() => Verify.VerifyCodeFixAsync("""
         using System.Collections.Generic;
         using System.Threading.Tasks;

@@ -1749,6 +1749,22 @@ public sealed class ConnectionLeakCodeFixShapeTests
         return test.RunAsync();
     }
 
+    /// <summary>A choice of two acquisitions used at once: a local for one of them would take it on both branches.</summary>
+    [Theory]
+    [InlineData("return (first ? [|a.GetConnection()|] : [|b.GetConnection()|]).Execute(\"select 1\");")]
+    [InlineData("return (first switch { true => [|a.GetConnection()|], false => [|b.GetConnection()|] }).Execute(\"select 1\");")]
+    public Task Choice_of_two_acquisitions_used_at_once_gets_no_local_for_either(string statement) => NoFixVerifier.VerifyAsync($$"""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool a, Pool b, bool first)
+            {
+                {{statement}}
+            }
+        }
+        """);
+
     [Theory]
     [InlineData("first ? [|a.GetConnection()|] : [|b.GetConnection()|]", "first ? a.GetConnection() : b.GetConnection()")]
     [InlineData("first switch { true => [|a.GetConnection()|], false => [|b.GetConnection()|] }", "first switch { true => a.GetConnection(), false => b.GetConnection() }")]

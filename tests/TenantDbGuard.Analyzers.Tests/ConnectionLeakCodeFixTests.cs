@@ -570,6 +570,47 @@ public sealed class ConnectionLeakCodeFixTests
         }
         """, ReleaseInFinally);
 
+    /// <summary>A call with one <c>false</c> argument that is not <c>ConfigureAwait</c> does not make the fix write one.</summary>
+    [Fact]
+    public Task DataSource_connection_in_code_without_ConfigureAwait_is_disposed_without_it() => Verify.VerifyCodeFixAsync("""
+        using System;
+        using System.Threading.Tasks;
+        using Dapper;
+        using MySqlConnector;
+
+        class C
+        {
+            async Task<int> M(MySqlDataSource dataSource)
+            {
+                var conn = await [|dataSource.OpenConnectionAsync()|];
+                Console.WriteLine(false);
+                return await conn.ExecuteScalarAsync<int>("select count(*) from tenants");
+            }
+        }
+        """, """
+        using System;
+        using System.Threading.Tasks;
+        using Dapper;
+        using MySqlConnector;
+
+        class C
+        {
+            async Task<int> M(MySqlDataSource dataSource)
+            {
+                var conn = await dataSource.OpenConnectionAsync();
+                try
+                {
+                    Console.WriteLine(false);
+                    return await conn.ExecuteScalarAsync<int>("select count(*) from tenants");
+                }
+                finally
+                {
+                    await conn.DisposeAsync();
+                }
+            }
+        }
+        """, ReleaseInFinally);
+
     [Fact]
     public Task DataSource_connection_with_ConfigureAwait_false_becomes_await_using() => Verify.VerifyCodeFixAsync("""
         using System.Threading.Tasks;

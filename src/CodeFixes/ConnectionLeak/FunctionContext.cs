@@ -58,7 +58,7 @@ internal sealed class FunctionContext
         {
             IMethodSymbol { MethodKind: MethodKind.PropertyGet } => false,
             IMethodSymbol method => method.ReturnsVoid
-                                    || (IsDeclaredAsync(owner) && method.ReturnType is INamedTypeSymbol { IsGenericType: false, Name: "Task" or "ValueTask" }),
+                                    || (method.IsAsync && method.ReturnType is INamedTypeSymbol { IsGenericType: false, Name: "Task" or "ValueTask" }),
             _ => false,
         };
     }
@@ -71,8 +71,7 @@ internal sealed class FunctionContext
     {
         AnonymousFunctionExpressionSyntax lambda => lambda.AsyncKeyword.IsKind(SyntaxKind.AsyncKeyword),
         LocalFunctionStatementSyntax localFunction => localFunction.Modifiers.Any(SyntaxKind.AsyncKeyword),
-        MethodDeclarationSyntax method => method.Modifiers.Any(SyntaxKind.AsyncKeyword),
-        _ => false,
+        _ => ((MethodDeclarationSyntax)function).Modifiers.Any(SyntaxKind.AsyncKeyword),
     };
 
     public bool IsInLock(SyntaxNode node) =>

@@ -194,7 +194,8 @@ internal sealed class Ownership
 
                 Derived(access, owner: false, depth);
                 return;
-            case ConditionalAccessExpressionSyntax conditional when conditional.Expression == expression:
+            case ConditionalAccessExpressionSyntax conditional:
+                // The connection is its expression: what is accessed through it is a binding, never the connection.
                 if (isValue && conditional.WhenNotNull is InvocationExpressionSyntax { Expression: MemberBindingExpressionSyntax binding, ArgumentList.Arguments.Count: 0 }
                     && _chooser.Names.Contains(binding.Name.Identifier.ValueText))
                 {

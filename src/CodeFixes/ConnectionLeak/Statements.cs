@@ -530,15 +530,17 @@ internal static class Statements
         }
     }
 
-    /// <summary>Does the expression declare a variable (<c>out var x</c>, <c>is T t</c>)?</summary>
-    private static bool Declares(ExpressionSyntax expression) =>
-        expression.DescendantNodesAndSelf(n => !FunctionContext.IsFunction(n) || n == expression)
+    /// <summary>Does the condition declare a variable (<c>out var x</c>, <c>is T t</c>) outside its lambdas?</summary>
+    private static bool Declares(ExpressionSyntax condition) =>
+        condition.DescendantNodesAndSelf(n => !FunctionContext.IsFunction(n))
             .Any(n => n is DeclarationExpressionSyntax or SingleVariableDesignationSyntax);
 
-    private static bool IsStatementExpression(ExpressionSyntax expression) =>
-        expression is InvocationExpressionSyntax or AwaitExpressionSyntax or AssignmentExpressionSyntax or BaseObjectCreationExpressionSyntax
-            or PrefixUnaryExpressionSyntax { RawKind: (int)SyntaxKind.PreIncrementExpression or (int)SyntaxKind.PreDecrementExpression }
-            or PostfixUnaryExpressionSyntax { RawKind: (int)SyntaxKind.PostIncrementExpression or (int)SyntaxKind.PostDecrementExpression };
+    /// <summary>
+    /// Can the condition stand as a statement of its own? Otherwise it is kept as <c>_ = condition;</c> (an increment of a
+    /// type that converts to <c>bool</c> is kept so too, which compiles as well).
+    /// </summary>
+    private static bool IsStatementExpression(ExpressionSyntax condition) =>
+        condition is InvocationExpressionSyntax or AwaitExpressionSyntax or AssignmentExpressionSyntax or BaseObjectCreationExpressionSyntax;
 
     /// <summary>
     /// The opposite condition, evaluated as the condition was: <c>!x</c> becomes <c>x</c>, <c>==</c> and <c>!=</c> swap,
