@@ -135,6 +135,53 @@ public sealed class ConnectionLeakCodeFixRegionTests
         }
         """, ReleaseInFinally);
 
+    /// <summary>
+    /// A disposable local made next to the connection and read after the release is not declared earlier (it is a
+    /// resource with a life of its own): the try takes in the work after the release instead.
+    /// </summary>
+    [Fact]
+    public Task Work_after_the_release_that_reads_a_disposable_local_of_the_try_stays_in_it() => Verify.VerifyCodeFixAsync("""
+        using System.Threading;
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            async Task<int> M(Pool pool)
+            {
+                var conn = await [|pool.GetConnectionAsync()|];
+                var timeout = new CancellationTokenSource();
+                var rows = await conn.ExecuteAsync("update a set b = 1", timeout.Token);
+                conn.Release();
+                await Task.Delay(10, timeout.Token);
+                return rows;
+            }
+        }
+        """, """
+        using System.Threading;
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            async Task<int> M(Pool pool)
+            {
+                var conn = await pool.GetConnectionAsync();
+                try
+                {
+                    var timeout = new CancellationTokenSource();
+                    var rows = await conn.ExecuteAsync("update a set b = 1", timeout.Token);
+                    await Task.Delay(10, timeout.Token);
+                    return rows;
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """, ReleaseInFinally);
+
     [Fact]
     public Task Work_after_a_statement_that_releases_inside_it_stays_after_the_try() => Verify.VerifyCodeFixAsync("""
         using Prelude;
