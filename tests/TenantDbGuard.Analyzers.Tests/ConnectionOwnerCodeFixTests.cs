@@ -478,6 +478,44 @@ public sealed class ConnectionOwnerCodeFixTests
         }
         """);
 
+    [Theory]
+    [InlineData("ValueTask.CompletedTask")]
+    [InlineData("default")]
+    [InlineData("default(ValueTask)")]
+    public Task DisposeAsync_that_does_nothing_gets_only_the_release(string nothing) => Verify.VerifyCodeFixAsync($$"""
+        using System;
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        sealed class ReportScope : IAsyncDisposable
+        {
+            public MySqlConnection? [|Connection|] { get; private set; }
+
+            public async Task OpenAsync(MySqlDataSource dataSource) => Connection = await dataSource.OpenConnectionAsync();
+
+            public ValueTask DisposeAsync() => {{nothing}};
+        }
+        """, """
+        using System;
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        sealed class ReportScope : IAsyncDisposable
+        {
+            public MySqlConnection? Connection { get; private set; }
+
+            public async Task OpenAsync(MySqlDataSource dataSource) => Connection = await dataSource.OpenConnectionAsync();
+
+            public async ValueTask DisposeAsync()
+            {
+                if (Connection is not null)
+                {
+                    await Connection.DisposeAsync();
+                }
+            }
+        }
+        """);
+
     [Fact]
     public Task Of_Dispose_and_DisposeAsync_the_one_that_forgets_the_connection_gets_the_release() => Verify.VerifyCodeFixAsync("""
         using System;
