@@ -673,6 +673,29 @@ public sealed class ConnectionLeakCodeFixReleaseTests
 
     // ---------------------------------------------------------------- releases inside helpers of the code
 
+    /// <summary>
+    /// A method that takes a connection, leaks it on an early return (so that the diagnostic is about a normal path,
+    /// not only about failures) and on the other path runs <paramref name="call"/>, which hands it to a helper.
+    /// </summary>
+    private static string HandedToHelper(string call, string parameters = "Pool pool") => $$"""
+        class C
+        {
+            int M({{parameters}}, bool quick)
+            {
+                var conn = [|pool.GetConnection()|];
+                if (quick)
+                {
+                    return 0;
+                }
+
+                var rows = conn.Execute("delete from sessions");
+                {{call}}
+                return rows;
+            }
+        }
+
+        """;
+
     [Theory]
     [InlineData("conn.GiveBack();")]
     [InlineData("PoolExtensions.GiveBack(conn);")]
@@ -768,23 +791,7 @@ public sealed class ConnectionLeakCodeFixReleaseTests
             public void Dispose() => _connection.Release();
         }
 
-        class C
-        {
-            int M(Pool pool, bool quick)
-            {
-                var conn = [|pool.GetConnection()|];
-                if (quick)
-                {
-                    // Leaks here: the diagnostic is about this path, not only about failures.
-                    return 0;
-                }
-
-                var rows = conn.Execute("delete from sessions");
-                {{release}}
-                return rows;
-            }
-        }
-        """);
+        """ + HandedToHelper(release));
 
     [Fact]
     public Task Connection_a_helper_only_reads_through_a_local_of_its_own_is_released_in_finally() => Verify.VerifyCodeFixAsync("""
@@ -870,23 +877,7 @@ public sealed class ConnectionLeakCodeFixReleaseTests
             public override void ReturnVirtual(PooledConnection connection) => connection.Release();
         }
 
-        class C
-        {
-            int M(Pool pool, IReturner returner, ReturnerBase baseReturner, bool quick)
-            {
-                var conn = [|pool.GetConnection()|];
-                if (quick)
-                {
-                    // Leaks here: the diagnostic is about this path, not only about failures.
-                    return 0;
-                }
-
-                var rows = conn.Execute("delete from sessions");
-                {{call}}
-                return rows;
-            }
-        }
-        """);
+        """ + HandedToHelper(call, "Pool pool, IReturner returner, ReturnerBase baseReturner"));
 
     [Theory]
     [InlineData("done(conn);")]
@@ -978,23 +969,7 @@ public sealed class ConnectionLeakCodeFixReleaseTests
             static void Pass(PooledConnection c, out PooledConnection p) => p = c;
         }
 
-        class C
-        {
-            int M(Pool pool, bool quick)
-            {
-                var conn = [|pool.GetConnection()|];
-                if (quick)
-                {
-                    // Leaks here: the diagnostic is about this path, not only about failures.
-                    return 0;
-                }
-
-                var rows = conn.Execute("delete from sessions");
-                {{call}}
-                return rows;
-            }
-        }
-        """, ["Dispose on failure"]);
+        """ + HandedToHelper(call), ["Dispose on failure"]);
 
     [Theory]
     [InlineData("void Done() => conn.Release();\n        var rows = conn.Execute(\"delete from sessions\");\n        Done();\n        return rows;")]
@@ -1090,23 +1065,7 @@ public sealed class ConnectionLeakCodeFixReleaseTests
             public void Dispose() => _connection?.Release();
         }
 
-        class C
-        {
-            int M(Pool pool, bool done, bool quick)
-            {
-                var conn = [|pool.GetConnection()|];
-                if (quick)
-                {
-                    // Leaks here: the diagnostic is about this path, not only about failures.
-                    return 0;
-                }
-
-                var rows = conn.Execute("delete from sessions");
-                {{call}}
-                return rows;
-            }
-        }
-        """, ["Dispose on failure"]);
+        """ + HandedToHelper(call, "Pool pool, bool done"), ["Dispose on failure"]);
 
     /// <summary>
     /// The analyzer finds every normal path released, by a helper whose release the fix cannot read (here through
@@ -1218,23 +1177,7 @@ public sealed class ConnectionLeakCodeFixReleaseTests
             static void KeepLast(PooledConnection c) => Kept = c;
         }
 
-        class C
-        {
-            int M(Pool pool, bool quick)
-            {
-                var conn = [|pool.GetConnection()|];
-                if (quick)
-                {
-                    // Leaks here: the diagnostic is about this path, not only about failures.
-                    return 0;
-                }
-
-                var rows = conn.Execute("delete from sessions");
-                {{call}}
-                return rows;
-            }
-        }
-        """);
+        """ + HandedToHelper(call));
 
     [Theory]
     [InlineData("Many.ReturnAll(conn);")]
@@ -1283,23 +1226,7 @@ public sealed class ConnectionLeakCodeFixReleaseTests
             public static void Forward(PooledConnection c) => ReturnAll(c);
         }
 
-        class C
-        {
-            int M(Pool pool, bool quick)
-            {
-                var conn = [|pool.GetConnection()|];
-                if (quick)
-                {
-                    // Leaks here: the diagnostic is about this path, not only about failures.
-                    return 0;
-                }
-
-                var rows = conn.Execute("delete from sessions");
-                {{call}}
-                return rows;
-            }
-        }
-        """);
+        """ + HandedToHelper(call));
 
     [Fact]
     public Task A_configured_release_of_a_disposable_type_is_kept_in_finally_rather_than_replaced_by_a_using() => Verify.VerifyCodeFixWithEditorConfigAsync("""
