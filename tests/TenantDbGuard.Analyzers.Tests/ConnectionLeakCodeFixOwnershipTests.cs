@@ -891,6 +891,15 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
 
             public void RememberNoted(PooledConnection connection) => Noted = (connection, "last");
 
+            private readonly PooledConnection[] _slots = new PooledConnection[1];
+
+            public void RememberInSlot(PooledConnection connection)
+            {
+                _slots[0]?.Release();
+                ref var slot = ref _slots[0];
+                slot = connection;
+            }
+
             public void RememberLater(PooledConnection connection)
             {
                 PooledConnection held;
@@ -912,6 +921,7 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
                 _wrapped?.Inner.Release();
                 All = [];
                 Noted = default;
+                _slots[0]?.Release();
             }
         }
 
@@ -943,6 +953,7 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
     [InlineData("registry.RememberWrappedAlways(conn);")]
     [InlineData("registry.RememberChecked(conn);")]
     [InlineData("registry.RememberLater(conn);")]
+    [InlineData("registry.RememberInSlot(conn);")]
     [InlineData("registry.RememberAll(conn);")]
     [InlineData("registry.RememberNoted(conn);")]
     public Task Connection_handed_to_a_helper_whose_body_keeps_it_is_released_on_failure_before_that_call(string keep) => Verify.VerifyCodeFixAsync(Registries + $$"""

@@ -99,8 +99,9 @@ internal static class Callees
 
             switch (expression.Parent)
             {
-                case EqualsValueClauseSyntax or AssignmentExpressionSyntax when Alias(model, expression) is not null:
-                    // Another local of the body: its uses come in turn.
+                case EqualsValueClauseSyntax or AssignmentExpressionSyntax when Alias(model, expression) is { RefKind: RefKind.None }:
+                    // Another local of the body: its uses come in turn. A ref local ('ref var slot = ref _slots[0]; slot = c;')
+                    // writes where it refers to: stored.
                     break;
                 case AssignmentExpressionSyntax assignment when assignment.Right == expression:
                 case InitializerExpressionSyntax or ExpressionElementSyntax or AnonymousObjectMemberDeclaratorSyntax or ArgumentSyntax { Parent: TupleExpressionSyntax }:
