@@ -1184,7 +1184,6 @@ public sealed class ConnectionLeakCodeFixReleaseTests
     [InlineData("Many.ReturnAll(conn, conn);")]
     [InlineData("Many.ReturnAfter(\"audit\", conn);")]
     [InlineData("pool.ReturnAll(conn);")]
-    [InlineData("Many.ReturnEach(conn);")]
     [InlineData("Many.KeepAll(conn);")]
     [InlineData("Many.Forward(conn);")]
     public Task Connection_given_to_a_helper_as_one_of_its_params_gets_no_fix(string call) => NoFixVerifier.VerifyAsync($$"""
@@ -1213,6 +1212,20 @@ public sealed class ConnectionLeakCodeFixReleaseTests
 
             public static void ReturnAll(this Pool pool, params PooledConnection[] connections) => ReturnAll(connections);
 
+            public static void KeepAll(params PooledConnection[] connections) => Kept.AddRange(connections);
+
+            public static void Forward(PooledConnection c) => ReturnAll(c);
+        }
+
+        """ + HandedToHelper(call));
+
+    [ParamsCollectionsFact]
+    public Task Connection_given_to_a_helper_as_one_of_its_params_collection_gets_no_fix() => NoFixVerifier.VerifyAsync("""
+        using System.Collections.Generic;
+        using Prelude;
+
+        static class Many
+        {
             public static void ReturnEach(params IEnumerable<PooledConnection> connections)
             {
                 foreach (var c in connections)
@@ -1220,13 +1233,9 @@ public sealed class ConnectionLeakCodeFixReleaseTests
                     c.Release();
                 }
             }
-
-            public static void KeepAll(params PooledConnection[] connections) => Kept.AddRange(connections);
-
-            public static void Forward(PooledConnection c) => ReturnAll(c);
         }
 
-        """ + HandedToHelper(call));
+        """ + HandedToHelper("Many.ReturnEach(conn);"));
 
     [Fact]
     public Task A_configured_release_of_a_disposable_type_is_kept_in_finally_rather_than_replaced_by_a_using() => Verify.VerifyCodeFixWithEditorConfigAsync("""
