@@ -391,15 +391,25 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
     [Theory]
     [InlineData("_command = new MySqlCommand(\"select 1\", conn);")]
     [InlineData("_commands.Add(new MySqlCommand(\"select 1\", conn));")]
+    [InlineData("_holder = new Holder(new MySqlCommand(\"select 1\", conn));")]
     public Task Connection_whose_command_is_kept_gets_no_fix(string keep) => NoFixVerifier.VerifyAsync($$"""
         using System;
         using System.Collections.Generic;
         using MySqlConnector;
 
+        // An object of the code that keeps a command: it keeps what the command needs, not the connection's ownership.
+        sealed class Holder
+        {
+            public Holder(MySqlCommand command) => Command = command;
+
+            public MySqlCommand Command { get; }
+        }
+
         class C
         {
             private MySqlCommand? _command;
             private readonly List<MySqlCommand> _commands = new();
+            private Holder? _holder;
 
             void M(MySqlDataSource dataSource, bool fail)
             {
