@@ -83,14 +83,14 @@ internal static class Callees
 
         var model = callerModel.Compilation.GetSemanticModel(declaration.SyntaxTree);
         var kept = Kept.No;
-        foreach (var use in Uses(model, declaration, parameter))
+        foreach (var (use, value) in Uses(model, declaration, parameter))
         {
             if (use.Ancestors().TakeWhile(a => a != declaration).Any(FunctionContext.IsFunction))
             {
                 return Kept.Stored;
             }
 
-            var expression = Statements.OutermostValue(use, throughChoices: true);
+            var expression = value;
             if (expression.Parent is ArgumentSyntax { Parent.Parent: BaseObjectCreationExpressionSyntax creation })
             {
                 // Something made from it keeps it when that is kept.
@@ -161,9 +161,10 @@ internal static class Callees
 
     /// <summary>
     /// Where <paramref name="parameter"/>'s value is named in <paramref name="declaration"/>: by the parameter itself and by
-    /// the locals it is put in (<c>var held = c ?? throw ...;</c>, <c>held = c;</c>), whose uses come after the parameter's.
+    /// the locals it is put in (<c>var held = c ?? throw ...;</c>, <c>held = c;</c>, a pattern's), whose uses come after the
+    /// parameter's; each with the value it is part of (<see cref="Statements.OutermostValue"/> through choices).
     /// </summary>
-    private static IEnumerable<IdentifierNameSyntax> Uses(SemanticModel model, SyntaxNode declaration, IParameterSymbol parameter)
+    private static IEnumerable<(IdentifierNameSyntax Use, ExpressionSyntax Value)> Uses(SemanticModel model, SyntaxNode declaration, IParameterSymbol parameter)
     {
         var holders = new List<ISymbol> { parameter };
         for (var i = 0; i < holders.Count; i++)
@@ -185,7 +186,7 @@ internal static class Callees
                     }
                 }
 
-                yield return use;
+                yield return (use, value);
             }
         }
     }
@@ -317,9 +318,9 @@ internal static class Callees
             return true;
         }
 
-        foreach (var use in Uses(model, declaration, parameter))
+        foreach (var (use, value) in Uses(model, declaration, parameter))
         {
-            switch (Statements.OutermostValue(use, throughChoices: true) is var value ? value.Parent : null)
+            switch (value.Parent)
             {
                 case EqualsValueClauseSyntax { Parent.Parent.Parent: UsingStatementSyntax or LocalDeclarationStatementSyntax { UsingKeyword.RawKind: (int)SyntaxKind.UsingKeyword } }
                     when Alias(model, value) is not null:

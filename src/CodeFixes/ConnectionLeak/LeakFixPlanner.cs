@@ -50,10 +50,10 @@ internal static class LeakFixPlanner
             return KeepingDirectives(model, PlanOnRewrite(model, brace, acquisition, properties, configuredReleaseNames), cancellationToken);
         }
 
-        properties.TryGetValue("Reason", out var reason);
-        var chooser = new ReleaseChooser(model, context, configuredReleaseNames, onlyFailuresLeak: reason == "ExceptionThrown");
-        properties.TryGetValue("Kind", out var kind);
-        properties.TryGetValue("HandsOff", out var handsOff);
+        properties.TryGetValue(ConnectionLeakProperties.Reason, out var reason);
+        var chooser = new ReleaseChooser(model, context, configuredReleaseNames, onlyFailuresLeak: reason == nameof(LeakReason.ExceptionThrown));
+        properties.TryGetValue(ConnectionLeakProperties.Kind, out var kind);
+        properties.TryGetValue(ConnectionLeakProperties.HandsOff, out var handsOff);
         var fixes = ImmutableArray.CreateBuilder<LeakFix>();
         if (kind == "Opened")
         {
@@ -290,8 +290,8 @@ internal static class LeakFixPlanner
 
     /// <summary>The diagnostic properties of a returned acquisition, for planning again on rewritten code.</summary>
     private static ImmutableDictionary<string, string?> ReturnedProperties(bool handsOff, ReleaseChooser chooser) =>
-        ImmutableDictionary<string, string?>.Empty.Add("Kind", "Returned").Add("HandsOff", handsOff ? "true" : "false")
-            .Add("Reason", chooser.OnlyFailuresLeak ? "ExceptionThrown" : null);
+        ImmutableDictionary<string, string?>.Empty.Add(ConnectionLeakProperties.Kind, "Returned").Add(ConnectionLeakProperties.HandsOff, handsOff ? "true" : "false")
+            .Add(ConnectionLeakProperties.Reason, chooser.OnlyFailuresLeak ? nameof(LeakReason.ExceptionThrown) : null);
 
     /// <summary>Plans on the code as <paramref name="rewrite"/> leaves it; each fix applies the rewrite first.</summary>
     private static ImmutableArray<LeakFix> PlanOnRewrite(

@@ -78,7 +78,7 @@ internal sealed class ReleaseChooser
     /// </summary>
     public bool ReleasedOutOfSight(ILocalSymbol local) =>
         OnlyFailuresLeak
-        && !Context.Node.DescendantNodes(n => n == Context.Node || !FunctionContext.IsFunction(n)).OfType<StatementSyntax>().Any(s => Releases(s, local, out _, out _));
+        && FindReleases(local, Context.Node.ChildNodes().Select(child => child is GlobalStatementSyntax global ? global.Statement : child).OfType<StatementSyntax>()).Count == 0;
 
     /// <summary>Release method names: the built-in ones and those configured in <c>.editorconfig</c>.</summary>
     public ImmutableHashSet<string> Names { get; }
