@@ -10,14 +10,15 @@ internal sealed class Arguments
     public const string Usage =
         """
         usage: dotnet run -c Release --project bench/Runtime.Bench -- <command> [options]
-          storm     [--seconds 30] [--tenants 300] [--workers 32] [--max-connections 151] [--csv artifacts/storm.csv] [--modes raw,runtime] [--hot-percent 0] [--table-cache N] [--warmup 0]
+          storm     [--seconds 30] [--tenants 300] [--workers 32] [--max-connections 151] [--csv artifacts/storm.csv] [--modes raw,runtime] [--hot-percent 0] [--table-cache N] [--warmup 0] [--alloc-types on]
                     raw MySqlConnector (one pool per tenant database), single (MySqlConnector, every query on tenant 1's
                     pool), switch (MySqlConnector, one pool, a USE of a random tenant in each query's batch: the server's
                     work of the runtime without its guarantees) and TenantDbGuard.Runtime, same load, one after the other;
                     --hot-percent sends that share of the queries to tenant 1 and prints its p50/p99 latency apart;
                     --table-cache sets the server's table_open_cache and table_definition_cache (to tell the server's
                     table cache apart from the runtime with many tenants); --warmup runs the load that many seconds
-                    before the measured run (every tenant seen once: the steady state)
+                    before the measured run (every tenant seen once: the steady state); --alloc-types on prints the
+                    bytes allocated per query by type, sampled (timings of that run are not comparable)
           instances N [--seconds 20] [--tenants 300] [--workers 32] [--max-connections 151] [--coordinate on|off]
                     N child processes of this program, each TenantDbGuard.Runtime with default options, against one server
           overhead  [--seconds 10] [--rounds 6] [--workers 4] [--warmup 3] [--probe-ops 5000]

@@ -18,7 +18,8 @@ try
                 Modes: arguments.GetString("--modes", "raw,runtime"),
                 HotPercent: arguments.GetPercent("--hot-percent"),
                 TableCache: arguments.GetInt("--table-cache", 0),
-                WarmupSeconds: arguments.GetInt("--warmup", 0)));
+                WarmupSeconds: arguments.GetInt("--warmup", 0),
+                AllocationTypes: arguments.GetString("--alloc-types", "off") == "on"));
         case "instances":
             return await InstancesBench.RunAsync(new InstancesBench.Settings(
                 Instances: arguments.GetPositionalInt("instances N"),

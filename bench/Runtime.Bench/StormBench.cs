@@ -30,7 +30,7 @@ internal static class StormBench
         "Variable_name LIKE 'Com\\_%' OR Variable_name IN ('Questions', 'Connections', 'Opened_tables', 'Opened_table_definitions')";
     private static readonly TimeSpan SampleInterval = TimeSpan.FromMilliseconds(250);
 
-    public sealed record Settings(int Seconds, int Tenants, int Workers, int MaxConnections, string CsvPath, string Modes = "raw,runtime", int HotPercent = 0, int TableCache = 0, int WarmupSeconds = 0);
+    public sealed record Settings(int Seconds, int Tenants, int Workers, int MaxConnections, string CsvPath, string Modes = "raw,runtime", int HotPercent = 0, int TableCache = 0, int WarmupSeconds = 0, bool AllocationTypes = false);
 
     public static async Task<int> RunAsync(Settings settings)
     {
@@ -100,6 +100,8 @@ internal static class StormBench
         Console.WriteLine($"[{mode}] running {settings.Seconds} s...");
 
         var commandsBefore = await BenchServer.ReadStatusAsync(admin, CommandFilter);
+        using var sampler = settings.AllocationTypes ? new AllocationSampler() : null;
+        sampler?.Start();
         var allocatedBefore = GC.GetTotalAllocatedBytes();
         var collectionsBefore = GC.CollectionCount(0);
         var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
@@ -139,6 +141,15 @@ internal static class StormBench
             $"{(Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalMicroseconds / operations:N0} µs of CPU per query, " +
             $"{GC.CollectionCount(0) - collectionsBefore} gen-0 collections; the server: " +
             $"{(bench.Server.ProcessorTime - serverCpuBefore).TotalMicroseconds / operations:N0} µs of CPU per query");
+
+        if (sampler is not null)
+        {
+            Console.WriteLine($"[{mode}] bytes allocated per query by type (sampled, top 25):");
+            foreach (var (type, bytes) in sampler.Stop().Take(25))
+            {
+                Console.WriteLine($"  {bytes / (double)operations,8:N0}  {type}");
+            }
+        }
 
         var commandsAfter = await BenchServer.ReadStatusAsync(admin, CommandFilter);
         var perQuery = commandsAfter
