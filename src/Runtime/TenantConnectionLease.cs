@@ -116,7 +116,7 @@ public sealed class TenantConnectionLease : IAsyncDisposable, IDisposable
     /// For a helper's lease whose connection answered moments ago: the statement selecting the tenant's database, which
     /// must start the helper's batch (the lease made no round trip of its own). Null when the database is selected.
     /// </summary>
-    internal string? UseSql { get; init; }
+    internal LeadingStatement? Leading { get; init; }
 
     /// <summary>The open connection. Do not close or dispose it: dispose the lease.</summary>
     /// <exception cref="ObjectDisposedException">The lease was already given back.</exception>

@@ -580,7 +580,7 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
         await using var release = lease.ConfigureAwait(false);
         try
         {
-            var result = lease.UseSql is { } use
+            var result = lease.Leading is { } use
                 // The batch starts with the USE, put in front of the text below Dapper (see LeadingStatementConnection).
                 ? await RunAsync(lease, (connection, token) => run(new LeadingStatementConnection(connection, use), token), options, cancellationToken).ConfigureAwait(false)
                 : await RunAsync(lease, run, options, cancellationToken).ConfigureAwait(false);
@@ -591,7 +591,7 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
 
             return result;
         }
-        catch (MySqlException exception) when (lease.UseSql is not null && ServerErrors.IsDatabaseUnavailable(exception))
+        catch (MySqlException exception) when (lease.Leading is not null && ServerErrors.IsDatabaseUnavailable(exception))
         {
             // The batch's first statement, selecting the tenant's database, was refused: nothing else of it ran.
             throw DatabaseUnavailable(lease.TenantKey, lease.DatabaseName, exception);
@@ -653,7 +653,7 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
         {
             // Neither Dapper's unbuffered query nor a token reaches MySqlConnector: both would stop the statement over a
             // connection opened outside the budget (MySqlCommand.Cancel). The lease kills it within the budget instead.
-            DbConnection connection = lease.UseSql is { } use ? new LeadingStatementConnection(lease.Connection, use) : lease.Connection;
+            DbConnection connection = lease.Leading is { } use ? new LeadingStatementConnection(lease.Connection, use) : lease.Connection;
             DbDataReader? reader = null;
             try
             {
@@ -676,7 +676,7 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
                         parse ??= reader.GetRowParser(typeof(T));
                         row = ConvertRow<T>(parse(reader));
                     }
-                    catch (MySqlException exception) when (lease.UseSql is not null && ServerErrors.IsDatabaseUnavailable(exception))
+                    catch (MySqlException exception) when (lease.Leading is not null && ServerErrors.IsDatabaseUnavailable(exception))
                     {
                         throw DatabaseUnavailable(lease.TenantKey, lease.DatabaseName, exception);
                     }
@@ -943,10 +943,10 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     {
         PhysicalConnection physical;
         MySqlConnection connection;
-        string? useSql;
+        LeadingStatement? leading;
         try
         {
-            (physical, connection, useSql) = await _broker.AcquireAsync(target, !waitOnly && (forConnection || streaming || cancellationToken.CanBeCanceled), exposed, deferUse: !exposed && !keptState && target.Key != MasterKey, cancellationToken).ConfigureAwait(false);
+            (physical, connection, leading) = await _broker.AcquireAsync(target, !waitOnly && (forConnection || streaming || cancellationToken.CanBeCanceled), exposed, deferUse: !exposed && !keptState && target.Key != MasterKey, cancellationToken).ConfigureAwait(false);
             if ((exposed && !forConnection) || keptState)
             {
                 // The statements of a TenantDbConnection's lease all go through its commands, which note them.
@@ -974,7 +974,7 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
         return new TenantConnectionLease(
             _broker, physical, connection, target.Key, target.DatabaseName, _leaks, leakId, killOnCancel: !exposed, forConnection || waitOnly ? CancellationToken.None : cancellationToken, statementCancellation: forConnection || streaming, guarded: streaming)
         {
-            UseSql = useSql,
+            Leading = leading,
         };
     }
 
@@ -1005,14 +1005,26 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     /// <summary>Where a tenant's leases go; rebuilt when the tenants table moves the tenant.</summary>
     private TenantTarget GetTarget(TenantInfo tenant)
     {
-        if (_targets.TryGetValue(tenant.TenantKey, out var target)
-            && string.Equals(target.DatabaseName, tenant.DatabaseName, StringComparison.Ordinal)
-            && ReferenceEquals(target.Server, GetServer(tenant.ServerHost, tenant.ServerPort)))
+        if (_targets.TryGetValue(tenant.TenantKey, out var target))
         {
-            return target;
+            // The lookup's cache hands out the same row object until it reads the row again: nothing moved then.
+            if (ReferenceEquals(target.Source, tenant))
+            {
+                return target;
+            }
+
+            if (string.Equals(target.DatabaseName, tenant.DatabaseName, StringComparison.Ordinal)
+                && ReferenceEquals(target.Server, GetServer(tenant.ServerHost, tenant.ServerPort)))
+            {
+                target.Source = tenant;
+                return target;
+            }
         }
 
-        target = new TenantTarget(tenant.TenantKey, tenant.DatabaseName, GetServer(tenant.ServerHost, tenant.ServerPort), _options.MaxConnectionsPerTenant, ConnectionBudgetKind.Tenant);
+        target = new TenantTarget(tenant.TenantKey, tenant.DatabaseName, GetServer(tenant.ServerHost, tenant.ServerPort), _options.MaxConnectionsPerTenant, ConnectionBudgetKind.Tenant)
+        {
+            Source = tenant,
+        };
         _targets[tenant.TenantKey] = target;
         return target;
     }

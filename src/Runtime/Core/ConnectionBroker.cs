@@ -72,6 +72,7 @@ internal sealed class ConnectionBroker : IAsyncDisposable
     private readonly Task _controlLoop;
     private readonly LinkedList<Waiter> _queue = new();
     private TaskCompletionSource<bool> _changed = NewSignal();
+    private bool _changeWatched;
     private TaskCompletionSource<bool> _readSoon = NewSignal();
     private TaskCompletionSource<PhysicalConnection?>? _readerClaim;
 
@@ -165,7 +166,7 @@ internal sealed class ConnectionBroker : IAsyncDisposable
     /// comes back goes to the longest waiter it can serve, before any newcomer sees it.
     /// </para>
     /// </remarks>
-    public async ValueTask<(PhysicalConnection Physical, MySqlConnection Connection, string? UseSql)> AcquireAsync(TenantTarget target, bool cancellable, bool exposed, bool deferUse, CancellationToken cancellationToken)
+    public async ValueTask<(PhysicalConnection Physical, MySqlConnection Connection, LeadingStatement? Leading)> AcquireAsync(TenantTarget target, bool cancellable, bool exposed, bool deferUse, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         var started = _time.GetTimestamp();
@@ -237,12 +238,12 @@ internal sealed class ConnectionBroker : IAsyncDisposable
                 }
 
                 var recent = grant.Fresh || _time.GetElapsedTime(physical.IdleSinceTicks) < AliveBypassWindow;
-                var (connection, useSql) = await physical.LendAsync(target, resetFirst, exposed, deferUse && recent, cancellationToken).ConfigureAwait(false);
+                var (connection, leading) = await physical.LendAsync(target, resetFirst, exposed, deferUse && recent, cancellationToken).ConfigureAwait(false);
                 physical.LastDatabase = target.DatabaseName;
                 physical.DirtyTenantKey = null;
                 physical.LeasedTicks = Stopwatch.GetTimestamp();
                 Instruments?.RecordWait(_time.GetElapsedTime(started));
-                return (physical, connection, useSql);
+                return (physical, connection, leading);
             }
             catch (MySqlException exception) when (ServerErrors.IsDatabaseUnavailable(exception))
             {
@@ -535,7 +536,7 @@ internal sealed class ConnectionBroker : IAsyncDisposable
                 }
                 else
                 {
-                    signal = _changed.Task;
+                    signal = WatchChanges();
                 }
             }
 
@@ -687,7 +688,7 @@ internal sealed class ConnectionBroker : IAsyncDisposable
                     return;
                 }
 
-                changed = _changed.Task;
+                changed = WatchChanges();
             }
 
             if (await Task.WhenAny(changed, deadline).ConfigureAwait(false) == deadline)
@@ -1027,7 +1028,7 @@ internal sealed class ConnectionBroker : IAsyncDisposable
                 {
                     claim = new TaskCompletionSource<PhysicalConnection?>(TaskCreationOptions.RunContinuationsAsynchronously);
                     _killClaims.Add((server, claim));
-                    signal = _changed.Task;
+                    signal = WatchChanges();
                 }
             }
 
@@ -1459,9 +1460,23 @@ internal sealed class ConnectionBroker : IAsyncDisposable
     private void Pulse()
     {
         Dispatch();
+        if (!_changeWatched)
+        {
+            // Nobody waits for a change: no signal to give, and none to make (a release pulses, so this is the common case).
+            return;
+        }
+
         var previous = _changed;
         _changed = NewSignal();
+        _changeWatched = false;
         previous.TrySetResult(true);
+    }
+
+    /// <summary>A task that completes at the next change of the budget's state (under the gate).</summary>
+    private Task WatchChanges()
+    {
+        _changeWatched = true;
+        return _changed.Task;
     }
 
     private void ThrowIfDisposed()

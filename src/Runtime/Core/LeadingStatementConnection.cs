@@ -15,9 +15,9 @@ namespace TenantDbGuard.Core;
 /// text it is given, which therefore stays the caller's, the same for every tenant.
 /// </summary>
 /// <remarks>Never leaves the runtime: it lives for one helper call, over the lease's connection object.</remarks>
-internal sealed class LeadingStatementConnection(MySqlConnection inner, string leadingStatement) : DbConnection
+internal sealed class LeadingStatementConnection(MySqlConnection inner, LeadingStatement leadingStatement) : DbConnection
 {
-    private string? _leadingStatement = leadingStatement;
+    private LeadingStatement? _leadingStatement = leadingStatement;
 
     [AllowNull]
     public override string ConnectionString
@@ -43,7 +43,7 @@ internal sealed class LeadingStatementConnection(MySqlConnection inner, string l
     public override Task OpenAsync(CancellationToken cancellationToken) => inner.OpenAsync(cancellationToken);
 
     /// <summary>The statement the next command must start with, once; null afterwards.</summary>
-    internal string? TakeLeadingStatement() => Interlocked.Exchange(ref _leadingStatement, null);
+    internal LeadingStatement? TakeLeadingStatement() => Interlocked.Exchange(ref _leadingStatement, null);
 
     protected override DbTransaction BeginDbTransaction(IsolationLevel isolationLevel) => throw new NotSupportedException();
 
@@ -158,7 +158,7 @@ internal sealed class LeadingStatementConnection(MySqlConnection inner, string l
         {
             if (connection.TakeLeadingStatement() is { } statement)
             {
-                inner.CommandText = string.Concat(statement, _text);
+                inner.CommandText = statement.Before(_text);
             }
             else
             {

@@ -107,7 +107,7 @@ internal sealed class PhysicalConnection : IAsyncDisposable
     /// </param>
     /// <param name="cancellationToken">Cancels taking the session from its pool.</param>
     /// <returns>The lease's connection object, and the statement its first batch must start with (null when none).</returns>
-    public async Task<(MySqlConnection Connection, string? UseSql)> LendAsync(TenantTarget target, bool resetFirst, bool exposed, bool deferUse, CancellationToken cancellationToken)
+    public async Task<(MySqlConnection Connection, LeadingStatement? Leading)> LendAsync(TenantTarget target, bool resetFirst, bool exposed, bool deferUse, CancellationToken cancellationToken)
     {
         // A helper's lease runs on the runtime's own connection object (no code outside the runtime ever holds it),
         // which stays open when the lease ends, for the reset; code that gets the connection gets an object of its own.
@@ -164,14 +164,14 @@ internal sealed class PhysicalConnection : IAsyncDisposable
                 // The session answered moments ago and the server has not closed it since: the helper's batch starts
                 // with the USE, which the server runs first (and stops the batch if it fails).
                 _lent.SetTarget(connection);
-                return (connection, useSql + ";");
+                return (connection, useSql.Leading);
             }
 
             // No cancellation token: MySqlConnector cancels a running statement by opening a connection of its own,
             // outside the budget. This statement is short; the caller's cancellation is checked after it. The batch
             // also sets what FOUND_ROWS() reports to 0, which the reset keeps from an earlier lease (a helper's batch
             // cannot: the empty result would come first; a helper whose SQL may read it gets this batch instead).
-            var command = new MySqlCommand(useSql + ";" + SessionProfile.ClearFoundRows, connection);
+            var command = new MySqlCommand(useSql.Alone, connection);
             await using (command.ConfigureAwait(false))
             {
                 await command.ExecuteNonQueryAsync(CancellationToken.None).ConfigureAwait(false);
@@ -458,18 +458,13 @@ internal sealed class PhysicalConnection : IAsyncDisposable
         }
     }
 
-    private async Task<bool> ResetAsync(MySqlConnection connection)
-    {
-        await ResetAsync(connection, profile: null).ConfigureAwait(false);
-        return true;
-    }
-
     /// <summary>
     /// Resets the session; first, when a lease may have left what the server's reset keeps (<see cref="MayHoldKeptState"/>),
     /// clears that (see <see cref="SessionProfile.Scrub"/>; the server's <paramref name="profile"/> is read only then, when
     /// not given). Throws when the session holds what no reset may hand on (an XA transaction): the caller closes it.
     /// </summary>
-    private async Task ResetAsync(MySqlConnection connection, SessionProfile? profile)
+    /// <returns>True (a task of a result, to be awaited as a ping is).</returns>
+    private async Task<bool> ResetAsync(MySqlConnection connection, SessionProfile? profile = null)
     {
         if (MayHoldKeptState)
         {
@@ -483,6 +478,7 @@ internal sealed class PhysicalConnection : IAsyncDisposable
 
         await connection.ResetConnectionAsync(CancellationToken.None).ConfigureAwait(false);
         MayHoldKeptState = false;
+        return true;
     }
 
     /// <summary>

@@ -190,7 +190,7 @@ internal sealed class ServerPool
 internal sealed class TenantTarget
 {
     private readonly string _use;
-    private ProfiledSql? _useSql;
+    private LeaseStart? _useSql;
 
     public TenantTarget(string key, string databaseName, ServerPool server, int cap, ConnectionBudgetKind capKind)
     {
@@ -217,22 +217,69 @@ internal sealed class TenantTarget
     /// <summary>The settings of the lease's connection object: the server's, naming this database.</summary>
     public string LeaseConnectionString { get; }
 
-    /// <summary>The statement that starts a lease: restore what the reset changed and select the database.</summary>
-    public string UseSql(SessionProfile profile)
+    /// <summary>The statements that start a lease: restore what the reset changed and select the database.</summary>
+    public LeaseStart UseSql(SessionProfile profile)
     {
-        // A server has one profile for the life of the runtime: the statement is built once per target.
+        // A server has one profile for the life of the runtime: the statements are built once per target.
         var cached = _useSql;
         if (cached is not null && ReferenceEquals(cached.Profile, profile))
         {
-            return cached.Sql;
+            return cached;
         }
 
-        var built = new ProfiledSql(profile, string.Concat(profile.Prefix, _use));
+        var built = new LeaseStart(profile, string.Concat(profile.Prefix, _use));
         _useSql = built;
-        return built.Sql;
+        return built;
     }
 
-    private sealed record ProfiledSql(SessionProfile Profile, string Sql);
+    /// <summary>Where the tenants table said the target is; see <see cref="TenantDatabase"/>'s target cache.</summary>
+    public TenantInfo? Source { get; set; }
+}
+
+/// <summary>The statements that start a lease of one target, on a server of <see cref="Profile"/>.</summary>
+internal sealed class LeaseStart
+{
+    public LeaseStart(SessionProfile profile, string sql)
+    {
+        Profile = profile;
+        Alone = sql + ";" + SessionProfile.ClearFoundRows;
+        Leading = new LeadingStatement(sql + ";");
+    }
+
+    public SessionProfile Profile { get; }
+
+    /// <summary>The lease's own batch: the statements, and <c>FOUND_ROWS()</c> set to 0 (which the reset keeps).</summary>
+    public string Alone { get; }
+
+    /// <summary>The statements in front of a helper's own batch.</summary>
+    public LeadingStatement Leading { get; }
+}
+
+/// <summary>
+/// A statement that goes in front of a helper's SQL, in one batch. A helper runs the same SQL again and again: the batch
+/// of the last SQL is kept, so that it is not built again for each query.
+/// </summary>
+internal sealed class LeadingStatement(string text)
+{
+    private Batch? _last;
+
+    public string Text { get; } = text;
+
+    /// <summary>This statement followed by <paramref name="sql"/>.</summary>
+    public string Before(string sql)
+    {
+        var last = Volatile.Read(ref _last);
+        if (last is not null && string.Equals(last.Sql, sql, StringComparison.Ordinal))
+        {
+            return last.Text;
+        }
+
+        var text = string.Concat(Text, sql);
+        Volatile.Write(ref _last, new Batch(sql, text));
+        return text;
+    }
+
+    private sealed record Batch(string Sql, string Text);
 }
 
 /// <summary>What a server's sessions need restored when a lease starts; see <see cref="ServerPool.GetProfileAsync"/>.</summary>
