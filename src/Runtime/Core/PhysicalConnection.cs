@@ -616,7 +616,7 @@ internal sealed class PhysicalConnection : IAsyncDisposable
     /// The runtime's own connection object, open on the (idle) session, and whether it was opened for this (then the
     /// caller closes it again when done, so that the session waits in its pool as it did).
     /// </summary>
-    private async Task<(MySqlConnection Own, bool Opened)> OpenIdleOwnAsync(CancellationToken cancellationToken)
+    private async ValueTask<(MySqlConnection Own, bool Opened)> OpenIdleOwnAsync(CancellationToken cancellationToken)
     {
         var own = UsableOwn();
         if (own.State == System.Data.ConnectionState.Open)
