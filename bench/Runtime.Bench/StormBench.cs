@@ -104,6 +104,7 @@ internal static class StormBench
         sampler?.Start();
         var allocatedBefore = GC.GetTotalAllocatedBytes();
         var collectionsBefore = GC.CollectionCount(0);
+        var contentionBefore = Monitor.LockContentionCount;
         var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
         var serverCpuBefore = bench.Server.ProcessorTime;
         var clock = Stopwatch.StartNew();
@@ -139,7 +140,8 @@ internal static class StormBench
         Console.WriteLine(
             $"[{mode}] this process: {(GC.GetTotalAllocatedBytes() - allocatedBefore) / operations:N0} bytes allocated and " +
             $"{(Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalMicroseconds / operations:N0} µs of CPU per query, " +
-            $"{GC.CollectionCount(0) - collectionsBefore} gen-0 collections; the server: " +
+            $"{GC.CollectionCount(0) - collectionsBefore} gen-0 collections, " +
+            $"{(Monitor.LockContentionCount - contentionBefore) / (double)operations:0.000} contended locks per query; the server: " +
             $"{(bench.Server.ProcessorTime - serverCpuBefore).TotalMicroseconds / operations:N0} µs of CPU per query");
 
         if (sampler is not null)
