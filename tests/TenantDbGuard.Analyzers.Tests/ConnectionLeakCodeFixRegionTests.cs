@@ -1627,6 +1627,32 @@ public sealed class ConnectionLeakCodeFixRegionTests
         }
         """, ReleaseInFinally);
 
+    [Fact]
+    public Task A_release_under_a_directive_group_that_opens_right_after_another_one_ends_gets_no_fix_that_would_move_it() => NoFixVerifier.VerifyAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, bool early)
+            {
+                var conn = [|pool.GetConnection()|];
+                var rows = conn.Execute("select 1");
+                if (early)
+                {
+                    return 0;
+                }
+
+        #if !NO_TRACE
+                Log.Info("traced");
+        #endif
+        #if !LEAK_CHECKS_OFF
+                conn.Release();
+        #endif
+                return rows;
+            }
+        }
+        """);
+
     // ---------------------------------------------------------------- a fallback: taken in a try, or in its catch
 
     [Fact]

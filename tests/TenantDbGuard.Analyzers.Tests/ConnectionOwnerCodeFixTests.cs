@@ -980,6 +980,37 @@ public sealed class ConnectionOwnerCodeFixTests
         }
         """);
 
+    [Fact]
+    public async Task A_release_under_an_if_group_that_opens_right_after_another_ends_is_not_moved()
+    {
+        // The release is under its own #if (the author's choice of builds); the group of the statement above it, which
+        // ends just before that one opens, does not make it a release for every build.
+        var source = """
+            using System;
+            using MySqlConnector;
+            using Prelude;
+
+            sealed class ReportSession : IDisposable
+            {
+                private readonly MySqlTransaction? _audit;
+                private readonly MySqlConnection [|_connection|];
+
+                public ReportSession(MySqlDataSource dataSource) => _connection = dataSource.OpenConnection();
+
+                public void Dispose()
+                {
+            #if !NO_AUDIT
+                    _audit?.Dispose();
+            #endif
+            #if !KEEP_OPEN
+                    _connection.Dispose();
+            #endif
+                }
+            }
+            """;
+        await Verify.VerifyCodeFixAsync(source, source);
+    }
+
     [Theory]
     [InlineData("Dispose(true);")]
     [InlineData("DisposeCore();")]

@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CodeActions;
 using Microsoft.CodeAnalysis.CodeFixes;
@@ -141,6 +142,21 @@ internal static class CSharpCodeFixVerifier<TAnalyzer, TCodeFix>
             }
 
             return count;
+        }
+
+        /// <summary>
+        /// The light bulb offers each fix once per diagnostic: two actions with one equivalence key would show twice in
+        /// an editor, and a bulk repair (which picks actions by key) could apply either.
+        /// </summary>
+        protected override ImmutableArray<CodeAction> FilterCodeActions(ImmutableArray<CodeAction> actions)
+        {
+            var repeated = actions.GroupBy(action => action.EquivalenceKey ?? action.Title, StringComparer.Ordinal).FirstOrDefault(group => group.Count() > 1);
+            if (repeated is not null)
+            {
+                throw new InvalidOperationException($"The fix '{repeated.First().Title}' ({repeated.Key}) is offered {repeated.Count()} times for one diagnostic.");
+            }
+
+            return base.FilterCodeActions(actions);
         }
 
         /// <summary>Whether the execution check runs the original and the fixed code after the comparison.</summary>
