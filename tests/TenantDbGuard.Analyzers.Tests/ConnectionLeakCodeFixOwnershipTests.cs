@@ -1219,18 +1219,32 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
     [Theory]
     [InlineData("ThreadPool.QueueUserWorkItem(_ => conn.Execute(\"select 1\"));")]
     [InlineData("ThreadPool.UnsafeQueueUserWorkItem(_ => conn.Execute(\"select 1\"), null);")]
+    [InlineData("Jobs.Schedule(() => conn.Execute(\"select 1\"));")]
+    [InlineData("Jobs.Subscribe(() => conn.Execute(\"select 1\"));")]
+    [InlineData("cancellation.Register(() => conn.Execute(\"select 1\"));")]
     public Task Connection_used_by_a_queued_work_item_gets_no_fix(string queue) => NoFixVerifier.VerifyAsync($$"""
+        using System;
+        using System.Collections.Generic;
         using System.Threading;
         using Prelude;
 
         class C
         {
-            void M(Pool pool)
+            void M(Pool pool, CancellationToken cancellation)
             {
                 var conn = [|pool.GetConnection()|];
                 {{queue}}
                 conn.Execute("select 2");
             }
+        }
+
+        static class Jobs
+        {
+            private static readonly List<Action> Pending = new();
+
+            public static void Schedule(Action work) => Pending.Add(work);
+
+            public static void Subscribe(Action work) => Pending.Add(work);
         }
         """);
 

@@ -206,6 +206,37 @@ public sealed class ConnectionLeakCodeFixTests
         }
         """, UseUsing);
 
+    /// <summary>
+    /// The same code, as a diagnostic that says the connection may be handed off on a path the analyzer could not follow
+    /// (a flag a virtual method set by reference): whether it was is unknown, so the fix adds no release of its own, for an
+    /// opened connection as for one a call returned.
+    /// </summary>
+    [Fact]
+    public Task Connection_the_analyzer_says_may_be_handed_off_gets_no_release_of_the_fix() => NoFixVerifier.VerifyHandedOffAsync("""
+        using MySqlConnector;
+
+        class Sink
+        {
+            private readonly string _tableName;
+
+            public Sink(string connectionString, string tableName)
+            {
+                _tableName = tableName;
+
+                var conn = new MySqlConnection(connectionString);
+                [|conn.Open()|];
+                CreateTable(conn);
+            }
+
+            private void CreateTable(MySqlConnection conn)
+            {
+                using var command = conn.CreateCommand();
+                command.CommandText = "create table if not exists " + _tableName + " (id int)";
+                command.ExecuteNonQuery();
+            }
+        }
+        """, ["Dispose on failure"]);
+
     [Fact]
     public Task Lease_disposed_async_at_the_end_can_be_released_in_finally_instead() => Verify.VerifyCodeFixAsync("""
         using System.Threading.Tasks;

@@ -38,11 +38,18 @@ internal static class NoFixVerifier
     public static Task VerifyWhenOnlyFailuresLeakAsync(string source, string[] allowedTitles) =>
         VerifyLeakAsync(source, allowedTitles, ["ExceptionThrown"], LanguageVersion.Latest);
 
-    private static Task VerifyLeakAsync(string source, string[] allowedTitles, string[] reasons, LanguageVersion languageVersion) =>
+    /// <summary>
+    /// As <see cref="VerifyOnlyAsync"/>, with the diagnostic only as one that says the connection may be handed off on a
+    /// path the analyzer could not follow: for code where the fix would otherwise release it.
+    /// </summary>
+    public static Task VerifyHandedOffAsync(string source, string[] allowedTitles) =>
+        VerifyLeakAsync(source, allowedTitles, ["ExceptionThrown", "Returns"], LanguageVersion.Latest, handsOffValues: ["true"]);
+
+    private static Task VerifyLeakAsync(string source, string[] allowedTitles, string[] reasons, LanguageVersion languageVersion, string[]? handsOffValues = null) =>
         VerifyAsync(source, new ConnectionLeakCodeFixProvider(), languageVersion, allowedTitles, (spans, tree) =>
             from span in spans[string.Empty]
             from kind in new[] { "Returned", "Opened" }
-            from handsOff in new[] { "false", "true" }
+            from handsOff in handsOffValues ?? ["false", "true"]
             from reason in reasons
             select Diagnostic.Create(
                 Descriptors.ConnectionNotReleased,
