@@ -1273,6 +1273,8 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
     [InlineData("return ids.Sum(id => conn.Execute(\"select \" + id));")]
     [InlineData("return System.Math.Max(0, ids.Sum(id => conn.Execute(\"select \" + id)));")]
     [InlineData("return 1 + ids.Sum(id => conn.Execute(\"select \" + id));")]
+    [InlineData("var rows = ids.Select(id => conn.Execute(\"select \" + id)).ToList();\nreturn rows.Count;")]
+    [InlineData("return ids.Select(id => conn.Execute(\"select \" + id)).Where(n => n > 0).Count();")]
     public Task Connection_used_by_a_lambda_that_a_call_runs_at_once_is_released_in_finally(string body, string? after = null)
     {
         static string Source(string lines) =>
