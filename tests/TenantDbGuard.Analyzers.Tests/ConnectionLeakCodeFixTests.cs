@@ -153,8 +153,8 @@ public sealed class ConnectionLeakCodeFixTests
         }
         """);
 
-    [Fact]
-    public Task Using_declaration_keeps_the_layout_of_the_other_statements_of_the_block() => Verify.VerifyCodeFixAsync("""
+    /// <summary>A connection opened in a constructor and given to a method of the type that only uses it.</summary>
+    private const string OpenedInConstructor = """
         using MySqlConnector;
 
         class Sink
@@ -179,7 +179,10 @@ public sealed class ConnectionLeakCodeFixTests
                 command.ExecuteNonQuery();
             }
         }
-        """, """
+        """;
+
+    [Fact]
+    public Task Using_declaration_keeps_the_layout_of_the_other_statements_of_the_block() => Verify.VerifyCodeFixAsync(OpenedInConstructor, """
         using MySqlConnector;
 
         class Sink
@@ -212,30 +215,8 @@ public sealed class ConnectionLeakCodeFixTests
     /// opened connection as for one a call returned.
     /// </summary>
     [Fact]
-    public Task Connection_the_analyzer_says_may_be_handed_off_gets_no_release_of_the_fix() => NoFixVerifier.VerifyHandedOffAsync("""
-        using MySqlConnector;
-
-        class Sink
-        {
-            private readonly string _tableName;
-
-            public Sink(string connectionString, string tableName)
-            {
-                _tableName = tableName;
-
-                var conn = new MySqlConnection(connectionString);
-                [|conn.Open()|];
-                CreateTable(conn);
-            }
-
-            private void CreateTable(MySqlConnection conn)
-            {
-                using var command = conn.CreateCommand();
-                command.CommandText = "create table if not exists " + _tableName + " (id int)";
-                command.ExecuteNonQuery();
-            }
-        }
-        """, ["Dispose on failure"]);
+    public Task Connection_the_analyzer_says_may_be_handed_off_gets_no_release_of_the_fix() =>
+        NoFixVerifier.VerifyHandedOffAsync(OpenedInConstructor, ["Dispose on failure"]);
 
     [Fact]
     public Task Lease_disposed_async_at_the_end_can_be_released_in_finally_instead() => Verify.VerifyCodeFixAsync("""
