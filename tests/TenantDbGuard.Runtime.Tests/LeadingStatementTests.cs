@@ -32,6 +32,20 @@ public sealed class LeadingStatementTests
     }
 
     [Fact]
+    public void A_long_sql_gets_its_batch_and_is_not_kept_in_place_of_the_short_one()
+    {
+        var leading = new LeadingStatement("USE `t1`;");
+        var shortSql = "SELECT 1";
+        var longSql = "SELECT '" + new string('x', LeadingStatement.MaxKeptLength) + "'";
+        var kept = leading.Before(shortSql);
+
+        var longBatch = leading.Before(longSql);
+        Assert.Equal("USE `t1`;" + longSql, longBatch);
+        Assert.NotSame(longBatch, leading.Before(longSql));
+        Assert.Same(kept, leading.Before(shortSql));
+    }
+
+    [Fact]
     public async Task Helpers_of_one_tenant_on_many_threads_each_get_the_batch_of_their_own_sql()
     {
         var leading = new LeadingStatement("USE `t1`;");

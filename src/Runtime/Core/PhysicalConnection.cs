@@ -158,20 +158,20 @@ internal sealed class PhysicalConnection : IAsyncDisposable
                 await opened(connection, cancellationToken).ConfigureAwait(false);
             }
 
-            var useSql = target.UseSql(profile);
+            var start = target.Start(profile);
             if (deferUse && !resetFirst && SocketProbe.IsAvailable)
             {
                 // The session answered moments ago and the server has not closed it since: the helper's batch starts
                 // with the USE, which the server runs first (and stops the batch if it fails).
                 _lent.SetTarget(connection);
-                return (connection, useSql.Leading);
+                return (connection, start.Leading);
             }
 
             // No cancellation token: MySqlConnector cancels a running statement by opening a connection of its own,
             // outside the budget. This statement is short; the caller's cancellation is checked after it. The batch
             // also sets what FOUND_ROWS() reports to 0, which the reset keeps from an earlier lease (a helper's batch
             // cannot: the empty result would come first; a helper whose SQL may read it gets this batch instead).
-            var command = new MySqlCommand(useSql.Alone, connection);
+            var command = new MySqlCommand(start.Alone, connection);
             await using (command.ConfigureAwait(false))
             {
                 await command.ExecuteNonQueryAsync(CancellationToken.None).ConfigureAwait(false);

@@ -190,7 +190,7 @@ internal sealed class ServerPool
 internal sealed class TenantTarget
 {
     private readonly string _use;
-    private LeaseStart? _useSql;
+    private LeaseStart? _start;
 
     public TenantTarget(string key, string databaseName, ServerPool server, int cap, ConnectionBudgetKind capKind)
     {
@@ -218,17 +218,17 @@ internal sealed class TenantTarget
     public string LeaseConnectionString { get; }
 
     /// <summary>The statements that start a lease: restore what the reset changed and select the database.</summary>
-    public LeaseStart UseSql(SessionProfile profile)
+    public LeaseStart Start(SessionProfile profile)
     {
         // A server has one profile for the life of the runtime: the statements are built once per target.
-        var cached = _useSql;
+        var cached = _start;
         if (cached is not null && ReferenceEquals(cached.Profile, profile))
         {
             return cached;
         }
 
         var built = new LeaseStart(profile, string.Concat(profile.Prefix, _use));
-        _useSql = built;
+        _start = built;
         return built;
     }
 
@@ -257,10 +257,14 @@ internal sealed class LeaseStart
 
 /// <summary>
 /// A statement that goes in front of a helper's SQL, in one batch. A helper runs the same SQL again and again: the batch
-/// of the last SQL is kept, so that it is not built again for each query.
+/// of the last SQL is kept, so that it is not built again for each query. Only a short one: the target lives as long as
+/// the runtime, and a large text (a bulk insert written out) kept per tenant would add up over thousands of tenants.
 /// </summary>
 internal sealed class LeadingStatement(string text)
 {
+    /// <summary>The longest SQL (in characters) whose batch is kept.</summary>
+    internal const int MaxKeptLength = 2048;
+
     private Batch? _last;
 
     public string Text { get; } = text;
@@ -275,7 +279,11 @@ internal sealed class LeadingStatement(string text)
         }
 
         var text = string.Concat(Text, sql);
-        Volatile.Write(ref _last, new Batch(sql, text));
+        if (sql.Length <= MaxKeptLength)
+        {
+            Volatile.Write(ref _last, new Batch(sql, text));
+        }
+
         return text;
     }
 
