@@ -728,11 +728,15 @@ public sealed class ConnectionLeakCodeFixPlannerTests
         }
         """, ReleaseInFinally);
 
-    [Fact]
-    public Task A_connection_acquired_in_a_loop_and_used_after_it_gets_no_fix()
+    [Theory]
+    [InlineData("\n\n        var rows = conn?.Execute(\"select 1\") ?? 0;\n        conn?.Release();\n        return rows;")]
+    [InlineData("var rows = conn?.Execute(\"select 1\") ?? 0;\n        conn?.Release();\n        return rows;")]
+    [InlineData("conn?.Execute(\"select 1\");\n        conn?.Release();\n        return 0;")]
+    public Task A_connection_acquired_in_a_loop_and_used_after_it_gets_no_fix(string after)
     {
-        // The last iteration's connection is still needed after the loop: a release in each iteration would break that use.
-        const string source = """
+        // The last iteration's connection is still needed after the loop: a release in each iteration would break that use,
+        // also one written right after the loop's brace.
+        var source = $$"""
             using Prelude;
 
             class C
@@ -744,11 +748,7 @@ public sealed class ConnectionLeakCodeFixPlannerTests
                     {
                         conn = [|pool.GetConnection()|];
                         conn.Execute("use " + tenant);
-                    }
-
-                    var rows = conn?.Execute("select 1") ?? 0;
-                    conn?.Release();
-                    return rows;
+                    }{{after}}
                 }
             }
             """;

@@ -210,7 +210,7 @@ internal static class Lifetime
             .Select(Statements.RemovalUnit)
             .ToList();
         return Statements.Uses(model, chooser.Context.Node, local)
-            .Where(use => use.SpanStart > loop.Span.End)
+            .Where(use => use.SpanStart >= loop.Span.End)
             .Any(use => !releases.Any(r => r.Span.Contains(use.Span)));
     }
 
