@@ -103,10 +103,11 @@ public sealed class ConnectionOwnerCodeFixProvider : CodeFixProvider
 
         var release = new OwnerReleaseCall(symbol, MemberName(member), root);
         diagnostic.Properties.TryGetValue(ConnectionOwnerProperties.Method, out var preferred);
-        // The type's own Dispose, in whichever part of a partial type declares it.
+        // The type's own Dispose, in whichever part of a partial type declares it: the one the diagnostic names when the
+        // type has both (a type with neither is the one a diagnostic without a method is about).
         var dispose = typeSymbol.GetMembers().OfType<IMethodSymbol>()
             .Where(m => m.MethodKind == MethodKind.Ordinary && !m.IsStatic && m.Parameters.IsEmpty && m.Name is "Dispose" or "DisposeAsync")
-            .OrderBy(m => m.Name == preferred ? 0 : m.Name == "Dispose" ? 1 : 2)
+            .OrderBy(m => m.Name == preferred ? 0 : 1)
             .FirstOrDefault();
         if (dispose is not null)
         {

@@ -423,6 +423,30 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
         }
         """);
 
+    [Fact]
+    public Task Connection_whose_command_is_kept_after_the_local_takes_another_value_gets_no_fix() => NoFixVerifier.VerifyAsync("""
+        using System;
+        using MySqlConnector;
+
+        class C
+        {
+            private MySqlCommand? _command;
+
+            void M(MySqlDataSource dataSource, bool fail)
+            {
+                var conn = [|dataSource.OpenConnection()|];
+                var command = new MySqlCommand("select 1", conn);
+                if (fail)
+                {
+                    throw new InvalidOperationException("x");
+                }
+
+                conn = null;
+                _command = command;
+            }
+        }
+        """);
+
     // ---------------------------------------------------------------- stored: fields, Interlocked, collections
 
     [Fact]
@@ -1782,6 +1806,51 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
                 {
                     return lease.Execute("select 1");
                 }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Connection_a_using_declaration_takes_under_another_name_is_disposed_on_failure_up_to_that_declaration() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(LeasePool pool, bool prepare)
+            {
+                var lease = [|pool.GetConnection()|];
+                if (prepare)
+                {
+                    lease.Execute("set names utf8mb4");
+                }
+
+                using var held = lease;
+                return held.Execute("select 1");
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            int M(LeasePool pool, bool prepare)
+            {
+                var lease = pool.GetConnection();
+                try
+                {
+                    if (prepare)
+                    {
+                        lease.Execute("set names utf8mb4");
+                    }
+                }
+                catch
+                {
+                    lease.Dispose();
+                    throw;
+                }
+
+                using var held = lease;
+                return held.Execute("select 1");
             }
         }
         """);

@@ -175,6 +175,115 @@ public sealed class ConnectionLeakCodeFixReleaseTests
         }
         """, "tenantdbguard.acquire_methods = Rent\n", ReleaseInFinally);
 
+    // The same in async code: 'await handle.DisposeAsync()' does not compile where DisposeAsync is implemented explicitly.
+    [Fact]
+    public Task A_type_that_implements_DisposeAsync_explicitly_is_disposed_through_the_interface() => Verify.VerifyCodeFixWithEditorConfigAsync("""
+        using System;
+        using System.Threading.Tasks;
+        using Prelude;
+
+        sealed class Handle : IAsyncDisposable
+        {
+            private readonly PooledConnection _connection = new Pool().GetConnection();
+
+            public Task<int> WorkAsync() => _connection.ExecuteAsync("select 1");
+            ValueTask IAsyncDisposable.DisposeAsync()
+            {
+                _connection.Release();
+                return default;
+            }
+        }
+
+        sealed class Renter
+        {
+            public Handle Rent() => new Handle();
+        }
+
+        class C
+        {
+            async Task<int> M(Renter renter)
+            {
+                var handle = [|renter.Rent()|];
+                return await handle.WorkAsync();
+            }
+        }
+        """, """
+        using System;
+        using System.Threading.Tasks;
+        using Prelude;
+
+        sealed class Handle : IAsyncDisposable
+        {
+            private readonly PooledConnection _connection = new Pool().GetConnection();
+
+            public Task<int> WorkAsync() => _connection.ExecuteAsync("select 1");
+            ValueTask IAsyncDisposable.DisposeAsync()
+            {
+                _connection.Release();
+                return default;
+            }
+        }
+
+        sealed class Renter
+        {
+            public Handle Rent() => new Handle();
+        }
+
+        class C
+        {
+            async Task<int> M(Renter renter)
+            {
+                var handle = renter.Rent();
+                try
+                {
+                    return await handle.WorkAsync();
+                }
+                finally
+                {
+                    await ((IAsyncDisposable)handle).DisposeAsync();
+                }
+            }
+        }
+        """, "tenantdbguard.acquire_methods = Rent\n", ReleaseInFinally);
+
+    // A release the code guards with a null check stays guarded: the fix's finally is reached with no connection too.
+    [Theory]
+    [InlineData("if (c != null)\n        {\n            c.Release();\n        }")]
+    [InlineData("if (c is not null) c.Release();")]
+    public Task A_release_of_a_connection_that_may_be_null_keeps_its_null_check_in_finally(string release) => Verify.VerifyCodeFixAsync($$"""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, bool flag)
+            {
+                var c = flag ? [|pool.GetConnection()|] : null;
+                var rows = c?.Execute("select 1") ?? 0;
+                {{release}}
+                return rows;
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, bool flag)
+            {
+                var c = flag ? pool.GetConnection() : null;
+                try
+                {
+                    var rows = c?.Execute("select 1") ?? 0;
+                    return rows;
+                }
+                finally
+                {
+                    c?.Release();
+                }
+            }
+        }
+        """, ReleaseInFinally);
+
     // An interface's method implemented explicitly is not callable on the class: the public Dispose is written instead.
     [Fact]
     public Task A_release_method_implemented_explicitly_is_not_called_on_the_class() => Verify.VerifyCodeFixWithEditorConfigAsync("""

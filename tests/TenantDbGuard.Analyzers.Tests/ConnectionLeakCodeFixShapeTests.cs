@@ -791,6 +791,22 @@ public sealed class ConnectionLeakCodeFixShapeTests
         }
         """);
 
+    // A source of one line has no line end to copy: the new block's lines end as C# files usually do.
+    [Fact]
+    public Task Acquisition_in_an_expression_bodied_method_of_a_one_line_file_gets_a_block_body() => Verify.VerifyCodeFixAsync(
+        "using Prelude; class C { int M(Pool pool) => [|pool.GetConnection()|].Execute(\"delete from sessions\"); }",
+        "using Prelude; class C {\n    int M(Pool pool)\n    {\n        var connection = pool.GetConnection();\n        try\n        {\n            return connection.Execute(\"delete from sessions\");\n        }\n        finally\n        {\n            connection.Release();\n        }\n    }\n}");
+
+    [Fact]
+    public Task Lease_in_a_lambda_of_a_one_line_file_gets_a_block_body_with_a_using() => Verify.VerifyCodeFixAsync(
+        "using Prelude; class C { int M(LeasePool pool) { System.Func<int> count = () => [|pool.GetConnection()|].Execute(\"select 1\"); return count(); } }",
+        "using Prelude; class C { int M(LeasePool pool) { System.Func<int> count = () =>\n{\n    using var connection = pool.GetConnection();\n    return connection.Execute(\"select 1\");\n}; return count(); } }", UseUsing);
+
+    [Fact]
+    public Task Lease_in_an_expression_bodied_method_of_a_one_line_file_gets_a_block_body_with_a_using() => Verify.VerifyCodeFixAsync(
+        "using Prelude; class C { int M(LeasePool pool) => [|pool.GetConnection()|].Execute(\"delete from sessions\"); }",
+        "using Prelude; class C {\n    int M(LeasePool pool)\n    {\n        using var connection = pool.GetConnection();\n        return connection.Execute(\"delete from sessions\");\n    }\n}", UseUsing);
+
     [Fact]
     public Task Acquisition_in_an_expression_bodied_property_gets_a_getter_with_a_block_body() => Verify.VerifyCodeFixAsync("""
         using Prelude;
@@ -1097,6 +1113,67 @@ public sealed class ConnectionLeakCodeFixShapeTests
                 {
                     Log.Info("done");
                 }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Lease_taken_in_each_iteration_and_released_in_an_else_after_the_loop_is_released_in_each_iteration() => Verify.VerifyCodeFixAsync("""
+        using System.Collections.Generic;
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool, IEnumerable<string> tenants, bool quiet)
+            {
+                PooledConnection conn = null;
+                foreach (var tenant in tenants)
+                {
+                    conn = [|pool.GetConnection()|];
+                    conn.Execute("use " + tenant);
+                }
+
+                if (!quiet)
+                {
+                    Log.Info("done");
+                }
+                // Quiet: give it back at once.
+                else
+                {
+                    conn?.Release();
+                }
+
+                Log.Info("end");
+            }
+        }
+        """, """
+        using System.Collections.Generic;
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool, IEnumerable<string> tenants, bool quiet)
+            {
+                PooledConnection conn = null;
+                foreach (var tenant in tenants)
+                {
+                    conn = pool.GetConnection();
+                    try
+                    {
+                        conn.Execute("use " + tenant);
+                    }
+                    finally
+                    {
+                        conn.Release();
+                    }
+                }
+
+                if (!quiet)
+                {
+                    Log.Info("done");
+                }
+
+                Log.Info("end");
             }
         }
         """);

@@ -301,6 +301,55 @@ public sealed class ConnectionLeakCodeFixTests
         """);
 
     [Fact]
+    public Task Lease_declared_after_a_goto_that_jumps_over_it_gets_no_using() => NoFixVerifier.VerifyOnlyAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(LeasePool pool, bool skip)
+            {
+                var rows = 0;
+                if (skip) goto done;
+                var lease = [|pool.GetConnection()|];
+                try
+                {
+                    rows = lease.Execute("delete from sessions");
+                }
+                catch
+                {
+                    lease.Dispose();
+                    throw;
+                }
+
+            done:
+                return rows;
+            }
+        }
+        """, ["Release in 'finally'", "Dispose on failure"]);
+
+    [Fact]
+    public Task Lease_disposed_inside_an_if_with_work_after_it_gets_no_using() => NoFixVerifier.VerifyOnlyAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(LeasePool pool)
+            {
+                var lease = [|pool.GetConnection()|];
+                var rows = lease.Execute("delete from sessions");
+                if (rows > 0)
+                {
+                    lease.Dispose();
+                    Log.Info("deleted");
+                }
+
+                Log.Info("done");
+                return rows;
+            }
+        }
+        """, ["Release in 'finally'", "Dispose on failure"]);
+
+    [Fact]
     public Task Lease_disposed_before_the_return_and_a_local_function_becomes_using() => Verify.VerifyCodeFixAsync("""
         using Prelude;
 

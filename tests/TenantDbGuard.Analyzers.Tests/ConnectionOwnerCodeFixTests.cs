@@ -184,6 +184,57 @@ public sealed class ConnectionOwnerCodeFixTests
         """);
 
     [Fact]
+    public Task Release_goes_into_the_dispose_method_that_forgets_it_when_the_type_has_both() => Verify.VerifyCodeFixAsync("""
+        using System;
+        using System.Threading.Tasks;
+        using Prelude;
+
+        sealed class Session : IDisposable, IAsyncDisposable
+        {
+            private readonly ConnectionLease [|_lease|];
+
+            public Session(LeasePool pool) => _lease = pool.GetConnection();
+
+            private Task FlushAsync() => Task.CompletedTask;
+
+            public void Dispose() => _lease.Dispose();
+
+            public async ValueTask DisposeAsync()
+            {
+                await FlushAsync();
+                await _lease.DisposeAsync();
+            }
+        }
+        """, """
+        using System;
+        using System.Threading.Tasks;
+        using Prelude;
+
+        sealed class Session : IDisposable, IAsyncDisposable
+        {
+            private readonly ConnectionLease _lease;
+
+            public Session(LeasePool pool) => _lease = pool.GetConnection();
+
+            private Task FlushAsync() => Task.CompletedTask;
+
+            public void Dispose() => _lease.Dispose();
+
+            public async ValueTask DisposeAsync()
+            {
+                try
+                {
+                    await FlushAsync();
+                }
+                finally
+                {
+                    await _lease.DisposeAsync();
+                }
+            }
+        }
+        """);
+
+    [Fact]
     public Task Pooled_connection_without_Dispose_is_released_with_Release() => Verify.VerifyCodeFixAsync("""
         using System;
         using Prelude;

@@ -256,7 +256,10 @@ internal static class ReleaseInFinallyFix
             .ToList();
     }
 
-    /// <summary>Releases after the loop around <paramref name="block"/>, when nothing assigns the variable there.</summary>
+    /// <summary>
+    /// Releases after the loop around <paramref name="block"/>. <see cref="Lifetime.Find"/> says a region is released
+    /// after its loop only when nothing but releases names the variable after the loop, so nothing there assigns it.
+    /// </summary>
     private static List<SyntaxNode> ReleasesAfterLoop(ReleaseChooser chooser, ILocalSymbol local, BlockSyntax block)
     {
         if (block.Parent is not (CommonForEachStatementSyntax or ForStatementSyntax or WhileStatementSyntax or DoStatementSyntax) || block.Parent.Parent is not BlockSyntax outer)
@@ -264,10 +267,8 @@ internal static class ReleaseInFinallyFix
             return new List<SyntaxNode>();
         }
 
-        var after = outer.Statements.SkipWhile(s => s != block.Parent).Skip(1).ToList();
-        return Statements.IsWritten(chooser.Model, local, after)
-            ? new List<SyntaxNode>()
-            : chooser.FindReleases(local, after).Select(Statements.RemovalUnit).ToList();
+        var after = outer.Statements.SkipWhile(s => s != block.Parent).Skip(1);
+        return chooser.FindReleases(local, after).Select(Statements.RemovalUnit).ToList();
     }
 
     /// <summary>
