@@ -10,7 +10,7 @@ internal sealed class Arguments
     public const string Usage =
         """
         usage: dotnet run -c Release --project bench/Runtime.Bench -- <command> [options]
-          storm     [--seconds 30] [--tenants 300] [--workers 32] [--max-connections 151] [--csv artifacts/storm.csv] [--modes raw,runtime] [--hot-percent 0] [--table-cache N] [--warmup 0] [--alloc-types on]
+          storm     [--seconds 30] [--tenants 300] [--workers 32] [--max-connections 151] [--csv artifacts/storm.csv] [--modes raw,runtime] [--hot-percent 0] [--table-cache N] [--warmup 0] [--alloc-types on|off]
                     raw MySqlConnector (one pool per tenant database), single (MySqlConnector, every query on tenant 1's
                     pool), switch (MySqlConnector, one pool, a USE of a random tenant in each query's batch: the server's
                     work of the runtime without its guarantees) and TenantDbGuard.Runtime, same load, one after the other;
@@ -85,4 +85,14 @@ internal sealed class Arguments
     }
 
     public string GetString(string name, string defaultValue) => _options.TryGetValue(name, out var text) ? text : defaultValue;
+
+    /// <summary>An option that is <c>on</c> or <c>off</c>; anything else is refused rather than read as one of them.</summary>
+    public bool GetSwitch(string name, bool defaultValue) => _options.TryGetValue(name, out var text)
+        ? text switch
+        {
+            "on" => true,
+            "off" => false,
+            _ => throw new ArgumentException($"{name} takes 'on' or 'off', got '{text}'."),
+        }
+        : defaultValue;
 }

@@ -19,7 +19,7 @@ try
                 HotPercent: arguments.GetPercent("--hot-percent"),
                 TableCache: arguments.GetInt("--table-cache", 0),
                 WarmupSeconds: arguments.GetInt("--warmup", 0),
-                AllocationTypes: arguments.GetString("--alloc-types", "off") == "on"));
+                AllocationTypes: arguments.GetSwitch("--alloc-types", defaultValue: false)));
         case "instances":
             return await InstancesBench.RunAsync(new InstancesBench.Settings(
                 Instances: arguments.GetPositionalInt("instances N"),
@@ -27,7 +27,7 @@ try
                 Tenants: arguments.GetInt("--tenants", 300),
                 Workers: arguments.GetInt("--workers", 32),
                 MaxConnections: arguments.GetInt("--max-connections", 151),
-                CoordinateOpens: arguments.GetString("--coordinate", "on") != "off"));
+                CoordinateOpens: arguments.GetSwitch("--coordinate", defaultValue: true)));
         case "instance":
             // One child process of "instances".
             return await InstancesBench.RunInstanceAsync(new InstancesBench.InstanceSettings(
@@ -35,7 +35,7 @@ try
                 Seconds: arguments.GetInt("--seconds", 20),
                 Tenants: arguments.GetInt("--tenants", 300),
                 Workers: arguments.GetInt("--workers", 32),
-                CoordinateOpens: arguments.GetString("--coordinate", "on") != "off"));
+                CoordinateOpens: arguments.GetSwitch("--coordinate", defaultValue: true)));
         case "overhead":
             return await OverheadBench.RunAsync(new OverheadBench.Settings(
                 Seconds: arguments.GetInt("--seconds", 10),
