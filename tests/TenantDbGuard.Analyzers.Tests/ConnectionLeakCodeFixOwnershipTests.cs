@@ -447,6 +447,30 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
         }
         """);
 
+    [Theory]
+    [InlineData("var other = conn;")]
+    [InlineData("PooledConnection other = conn;")]
+    public Task Connection_also_held_by_another_local_gets_no_fix(string alias) => NoFixVerifier.VerifyAsync($$"""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, bool quick)
+            {
+                var conn = [|pool.GetConnection()|];
+                {{alias}}
+                if (quick)
+                {
+                    return 0;
+                }
+
+                var rows = other.Execute("delete from sessions");
+                other.Release();
+                return rows;
+            }
+        }
+        """);
+
     // ---------------------------------------------------------------- stored: fields, Interlocked, collections
 
     [Fact]

@@ -423,6 +423,38 @@ public sealed class ConnectionLeakCodeFixReleaseTests
         }
         """, "tenantdbguard.acquire_methods = Box.Take\ntenantdbguard.release_methods = GiveBack\n", ReleaseInFinally);
 
+    // Close keeps what a pooled lease holds: where the connection is given up for good (a discarded one), a type that
+    // offers nothing else gets no fix rather than a Close.
+    [Fact]
+    public Task A_discarded_connection_of_a_type_that_only_has_Close_gets_no_fix()
+    {
+        const string source = """
+            using Prelude;
+
+            sealed class LegacyConnection
+            {
+                private readonly PooledConnection _inner = new Pool().GetConnection();
+
+                public int Execute(string sql) => _inner.Execute(sql);
+                public void Close() => _inner.Release();
+            }
+
+            sealed class LegacyPool
+            {
+                public LegacyConnection Rent(string tenant) => new LegacyConnection();
+            }
+
+            class C
+            {
+                void M(LegacyPool pool)
+                {
+                    [|pool.Rent("tenant-1")|];
+                }
+            }
+            """;
+        return Verify.VerifyCodeFixWithEditorConfigAsync(source, source, "tenantdbguard.acquire_methods = Rent\n");
+    }
+
     [Fact]
     public Task A_type_that_only_has_Close_is_closed_in_finally() => Verify.VerifyCodeFixWithEditorConfigAsync("""
         using Prelude;
@@ -1035,6 +1067,8 @@ public sealed class ConnectionLeakCodeFixReleaseTests
     [InlineData("Hidden.ByBox(conn);")]
     [InlineData("Hidden.BySwitch(conn);")]
     [InlineData("Hidden.ByOut(conn);")]
+    [InlineData("Hidden.ByExchange(conn);")]
+    [InlineData("Hidden.ByLibraryOut(conn);")]
     public Task Connection_released_by_a_helper_under_another_name_gets_no_release_of_the_fix(string call) => NoFixVerifier.VerifyOnlyAsync($$"""
         using Prelude;
 
@@ -1076,6 +1110,19 @@ public sealed class ConnectionLeakCodeFixReleaseTests
             }
 
             static void Pass(PooledConnection c, out PooledConnection p) => p = c;
+
+            public static void ByExchange(PooledConnection c)
+            {
+                PooledConnection p = null;
+                System.Threading.Interlocked.Exchange(ref p, c);
+                p.Release();
+            }
+
+            public static void ByLibraryOut(PooledConnection c)
+            {
+                Handoff.Pass(c, out var p);
+                p.Release();
+            }
         }
 
         """ + HandedToHelper(call), ["Dispose on failure"]);

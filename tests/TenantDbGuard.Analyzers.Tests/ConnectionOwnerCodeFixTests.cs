@@ -234,6 +234,110 @@ public sealed class ConnectionOwnerCodeFixTests
         }
         """);
 
+    // A return inside a lambda or a local function leaves that function, not Dispose: the release still moves into a finally.
+    [Theory]
+    [InlineData("Notify(() =>\n        {\n            if (_closed)\n            {\n                return;\n            }\n\n            _closed = true;\n        });")]
+    [InlineData("Mark();\n\n        void Mark()\n        {\n            if (_closed)\n            {\n                return;\n            }\n\n            _closed = true;\n        }")]
+    public Task Release_moves_into_finally_past_a_return_inside_a_function_of_Dispose(string before) => Verify.VerifyCodeFixAsync($$"""
+        using System;
+        using Prelude;
+
+        sealed class Session : IDisposable
+        {
+            private readonly ConnectionLease [|_lease|];
+            private bool _closed;
+
+            public Session(LeasePool pool) => _lease = pool.GetConnection();
+
+            private static void Notify(Action action) => action();
+
+            public void Dispose()
+            {
+                {{before}}
+                _lease.Dispose();
+            }
+        }
+        """, $$"""
+        using System;
+        using Prelude;
+
+        sealed class Session : IDisposable
+        {
+            private readonly ConnectionLease _lease;
+            private bool _closed;
+
+            public Session(LeasePool pool) => _lease = pool.GetConnection();
+
+            private static void Notify(Action action) => action();
+
+            public void Dispose()
+            {
+                try
+                {
+                    {{before.Replace("\n", "\n    ").Replace("\n    \n", "\n\n")}}
+                }
+                finally
+                {
+                    _lease.Dispose();
+                }
+            }
+        }
+        """);
+
+    // A return before the release, inside an if that does more than return: the release does not run on that path
+    // today, and a finally would add it there.
+    [Fact]
+    public Task Release_after_a_return_nested_in_an_if_gets_no_fix() => NoFixVerifier.VerifyOwnerAsync("""
+        using System;
+        using Prelude;
+
+        sealed class Session : IDisposable
+        {
+            private readonly ConnectionLease [|_lease|];
+            private bool _closed;
+
+            public Session(LeasePool pool) => _lease = pool.GetConnection();
+
+            private static void Flush() { }
+
+            public void Dispose()
+            {
+                if (_closed)
+                {
+                    Log.Info("closed twice");
+                    return;
+                }
+
+                Flush();
+                _lease.Dispose();
+            }
+        }
+        """);
+
+    // 'Interlocked.Exchange(ref _lease, null)?.Dispose()' gives the member back under another name: a release of the
+    // fix's own in a finally would be the second.
+    [Fact]
+    public Task Member_given_back_through_a_ref_argument_gets_no_fix() => NoFixVerifier.VerifyOwnerAsync("""
+        using System;
+        using System.Threading;
+        using Prelude;
+
+        sealed class Session : IDisposable
+        {
+            private ConnectionLease? [|_lease|];
+
+            public Session(LeasePool pool) => _lease = pool.GetConnection();
+
+            private static void Flush() { }
+
+            public void Dispose()
+            {
+                Flush();
+                Interlocked.Exchange(ref _lease, null)?.Dispose();
+            }
+        }
+        """);
+
     [Fact]
     public Task Pooled_connection_without_Dispose_is_released_with_Release() => Verify.VerifyCodeFixAsync("""
         using System;

@@ -464,7 +464,7 @@ public sealed class FixExecutionCheckTests
             .SelectMany(t => t.GetMembers()
                 .Where(m => m.DeclaredAccessibility == Accessibility.Public && m is IMethodSymbol { MethodKind: MethodKind.Ordinary } or IPropertySymbol)
                 .Where(_ => !t.IsRecord)
-                .Select(m => $"{t.Name}.{m.Name}({(m is IMethodSymbol method ? string.Join(",", method.Parameters.Select(p => p.Type.Name)) : "")})")
+                .Select(m => $"{t.Name}.{m.Name}({(m is IMethodSymbol method ? string.Join(",", method.Parameters.Select(p => p.Type.Name + (p.RefKind == RefKind.None ? "" : "&"))) : "")})")
                 .Append(t.Name))
             .Order(StringComparer.Ordinal);
         var runnable = typeof(Prelude.Pool).Assembly.GetTypes()

@@ -100,6 +100,12 @@ public sealed class Settings
     public ConnectionInfo GetConnection() => new("localhost", 3306);
 }
 
+/// <summary>A library helper that gives back what it is passed under another name (an out parameter).</summary>
+public static class Handoff
+{
+    public static void Pass(PooledConnection connection, out PooledConnection passed) => passed = connection;
+}
+
 public static class Log
 {
     public static void Info(string message) => ExecutionRun.Current?.Record("log: " + message);
