@@ -1785,8 +1785,10 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
         }
         """);
 
-    [Fact]
-    public Task Connection_a_branch_prepares_before_a_using_takes_it_is_disposed_on_failure_up_to_the_using() => Verify.VerifyCodeFixAsync("""
+    [Theory]
+    [InlineData("using (lease)\n        {\n            return lease.Execute(\"select 1\");\n        }")]
+    [InlineData("using var held = lease;\n        return held.Execute(\"select 1\");")]
+    public Task Connection_a_branch_prepares_before_a_using_takes_it_is_disposed_on_failure_up_to_the_using(string taken) => Verify.VerifyCodeFixAsync($$"""
         using Prelude;
 
         class C
@@ -1799,13 +1801,10 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
                     lease.Execute("set names utf8mb4");
                 }
 
-                using (lease)
-                {
-                    return lease.Execute("select 1");
-                }
+                {{taken}}
             }
         }
-        """, """
+        """, $$"""
         using Prelude;
 
         class C
@@ -1826,55 +1825,7 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
                     throw;
                 }
 
-                using (lease)
-                {
-                    return lease.Execute("select 1");
-                }
-            }
-        }
-        """);
-
-    [Fact]
-    public Task Connection_a_using_declaration_takes_under_another_name_is_disposed_on_failure_up_to_that_declaration() => Verify.VerifyCodeFixAsync("""
-        using Prelude;
-
-        class C
-        {
-            int M(LeasePool pool, bool prepare)
-            {
-                var lease = [|pool.GetConnection()|];
-                if (prepare)
-                {
-                    lease.Execute("set names utf8mb4");
-                }
-
-                using var held = lease;
-                return held.Execute("select 1");
-            }
-        }
-        """, """
-        using Prelude;
-
-        class C
-        {
-            int M(LeasePool pool, bool prepare)
-            {
-                var lease = pool.GetConnection();
-                try
-                {
-                    if (prepare)
-                    {
-                        lease.Execute("set names utf8mb4");
-                    }
-                }
-                catch
-                {
-                    lease.Dispose();
-                    throw;
-                }
-
-                using var held = lease;
-                return held.Execute("select 1");
+                {{taken}}
             }
         }
         """);

@@ -177,28 +177,7 @@ public sealed class ConnectionLeakCodeFixReleaseTests
 
     // The same in async code: 'await handle.DisposeAsync()' does not compile where DisposeAsync is implemented explicitly.
     [Fact]
-    public Task A_type_that_implements_DisposeAsync_explicitly_is_disposed_through_the_interface() => Verify.VerifyCodeFixWithEditorConfigAsync("""
-        using System;
-        using System.Threading.Tasks;
-        using Prelude;
-
-        sealed class Handle : IAsyncDisposable
-        {
-            private readonly PooledConnection _connection = new Pool().GetConnection();
-
-            public Task<int> WorkAsync() => _connection.ExecuteAsync("select 1");
-            ValueTask IAsyncDisposable.DisposeAsync()
-            {
-                _connection.Release();
-                return default;
-            }
-        }
-
-        sealed class Renter
-        {
-            public Handle Rent() => new Handle();
-        }
-
+    public Task A_type_that_implements_DisposeAsync_explicitly_is_disposed_through_the_interface() => Verify.VerifyCodeFixWithEditorConfigAsync(AsyncHandle + """
         class C
         {
             async Task<int> M(Renter renter)
@@ -207,28 +186,7 @@ public sealed class ConnectionLeakCodeFixReleaseTests
                 return await handle.WorkAsync();
             }
         }
-        """, """
-        using System;
-        using System.Threading.Tasks;
-        using Prelude;
-
-        sealed class Handle : IAsyncDisposable
-        {
-            private readonly PooledConnection _connection = new Pool().GetConnection();
-
-            public Task<int> WorkAsync() => _connection.ExecuteAsync("select 1");
-            ValueTask IAsyncDisposable.DisposeAsync()
-            {
-                _connection.Release();
-                return default;
-            }
-        }
-
-        sealed class Renter
-        {
-            public Handle Rent() => new Handle();
-        }
-
+        """, AsyncHandle + """
         class C
         {
             async Task<int> M(Renter renter)
@@ -245,6 +203,31 @@ public sealed class ConnectionLeakCodeFixReleaseTests
             }
         }
         """, "tenantdbguard.acquire_methods = Rent\n", ReleaseInFinally);
+
+    private const string AsyncHandle = """
+        using System;
+        using System.Threading.Tasks;
+        using Prelude;
+
+        sealed class Handle : IAsyncDisposable
+        {
+            private readonly PooledConnection _connection = new Pool().GetConnection();
+
+            public Task<int> WorkAsync() => _connection.ExecuteAsync("select 1");
+            ValueTask IAsyncDisposable.DisposeAsync()
+            {
+                _connection.Release();
+                return default;
+            }
+        }
+
+        sealed class Renter
+        {
+            public Handle Rent() => new Handle();
+        }
+
+
+        """;
 
     // A release the code guards with a null check stays guarded: the fix's finally is reached with no connection too.
     [Theory]
@@ -423,27 +406,31 @@ public sealed class ConnectionLeakCodeFixReleaseTests
         }
         """, "tenantdbguard.acquire_methods = Box.Take\ntenantdbguard.release_methods = GiveBack\n", ReleaseInFinally);
 
+    private const string CloseOnly = """
+        using Prelude;
+
+        sealed class LegacyConnection
+        {
+            private readonly PooledConnection _inner = new Pool().GetConnection();
+
+            public int Execute(string sql) => _inner.Execute(sql);
+            public void Close() => _inner.Release();
+        }
+
+        sealed class LegacyPool
+        {
+            public LegacyConnection Rent(string tenant) => new LegacyConnection();
+        }
+
+
+        """;
+
     // Close keeps what a pooled lease holds: where the connection is given up for good (a discarded one), a type that
     // offers nothing else gets no fix rather than a Close.
     [Fact]
     public Task A_discarded_connection_of_a_type_that_only_has_Close_gets_no_fix()
     {
-        const string source = """
-            using Prelude;
-
-            sealed class LegacyConnection
-            {
-                private readonly PooledConnection _inner = new Pool().GetConnection();
-
-                public int Execute(string sql) => _inner.Execute(sql);
-                public void Close() => _inner.Release();
-            }
-
-            sealed class LegacyPool
-            {
-                public LegacyConnection Rent(string tenant) => new LegacyConnection();
-            }
-
+        const string source = CloseOnly + """
             class C
             {
                 void M(LegacyPool pool)
@@ -456,22 +443,7 @@ public sealed class ConnectionLeakCodeFixReleaseTests
     }
 
     [Fact]
-    public Task A_type_that_only_has_Close_is_closed_in_finally() => Verify.VerifyCodeFixWithEditorConfigAsync("""
-        using Prelude;
-
-        sealed class LegacyConnection
-        {
-            private readonly PooledConnection _inner = new Pool().GetConnection();
-
-            public int Execute(string sql) => _inner.Execute(sql);
-            public void Close() => _inner.Release();
-        }
-
-        sealed class LegacyPool
-        {
-            public LegacyConnection Rent(string tenant) => new LegacyConnection();
-        }
-
+    public Task A_type_that_only_has_Close_is_closed_in_finally() => Verify.VerifyCodeFixWithEditorConfigAsync(CloseOnly + """
         class C
         {
             int M(LegacyPool pool)
@@ -480,22 +452,7 @@ public sealed class ConnectionLeakCodeFixReleaseTests
                 return conn.Execute("delete from queue where done = 1");
             }
         }
-        """, """
-        using Prelude;
-
-        sealed class LegacyConnection
-        {
-            private readonly PooledConnection _inner = new Pool().GetConnection();
-
-            public int Execute(string sql) => _inner.Execute(sql);
-            public void Close() => _inner.Release();
-        }
-
-        sealed class LegacyPool
-        {
-            public LegacyConnection Rent(string tenant) => new LegacyConnection();
-        }
-
+        """, CloseOnly + """
         class C
         {
             int M(LegacyPool pool)

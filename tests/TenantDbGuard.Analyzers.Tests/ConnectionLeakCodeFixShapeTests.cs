@@ -1060,8 +1060,8 @@ public sealed class ConnectionLeakCodeFixShapeTests
         }
         """);
 
-    [Fact]
-    public Task Lease_taken_in_each_iteration_and_released_on_both_branches_after_the_loop_is_released_in_each_iteration() => Verify.VerifyCodeFixAsync("""
+    // A lease taken in each iteration of a loop, each one but the last left to the collector, and what the fix makes of it.
+    private const string TakenInEachIteration = """
         using System.Collections.Generic;
         using Prelude;
 
@@ -1076,18 +1076,10 @@ public sealed class ConnectionLeakCodeFixShapeTests
                     conn.Execute("use " + tenant);
                 }
 
-                if (quiet)
-                {
-                    conn?.Release();
-                }
-                else
-                {
-                    Log.Info("done");
-                    conn?.Release();
-                }
-            }
-        }
-        """, """
+
+        """;
+
+    private const string ReleasedInEachIteration = """
         using System.Collections.Generic;
         using Prelude;
 
@@ -1109,6 +1101,23 @@ public sealed class ConnectionLeakCodeFixShapeTests
                     }
                 }
 
+
+        """;
+
+    [Fact]
+    public Task Lease_taken_in_each_iteration_and_released_on_both_branches_after_the_loop_is_released_in_each_iteration() => Verify.VerifyCodeFixAsync(TakenInEachIteration + """
+                if (quiet)
+                {
+                    conn?.Release();
+                }
+                else
+                {
+                    Log.Info("done");
+                    conn?.Release();
+                }
+            }
+        }
+        """, ReleasedInEachIteration + """
                 if (!quiet)
                 {
                     Log.Info("done");
@@ -1118,21 +1127,7 @@ public sealed class ConnectionLeakCodeFixShapeTests
         """);
 
     [Fact]
-    public Task Lease_taken_in_each_iteration_and_released_in_an_else_after_the_loop_is_released_in_each_iteration() => Verify.VerifyCodeFixAsync("""
-        using System.Collections.Generic;
-        using Prelude;
-
-        class C
-        {
-            void M(Pool pool, IEnumerable<string> tenants, bool quiet)
-            {
-                PooledConnection conn = null;
-                foreach (var tenant in tenants)
-                {
-                    conn = [|pool.GetConnection()|];
-                    conn.Execute("use " + tenant);
-                }
-
+    public Task Lease_taken_in_each_iteration_and_released_in_an_else_after_the_loop_is_released_in_each_iteration() => Verify.VerifyCodeFixAsync(TakenInEachIteration + """
                 if (!quiet)
                 {
                     Log.Info("done");
@@ -1146,28 +1141,7 @@ public sealed class ConnectionLeakCodeFixShapeTests
                 Log.Info("end");
             }
         }
-        """, """
-        using System.Collections.Generic;
-        using Prelude;
-
-        class C
-        {
-            void M(Pool pool, IEnumerable<string> tenants, bool quiet)
-            {
-                PooledConnection conn = null;
-                foreach (var tenant in tenants)
-                {
-                    conn = pool.GetConnection();
-                    try
-                    {
-                        conn.Execute("use " + tenant);
-                    }
-                    finally
-                    {
-                        conn.Release();
-                    }
-                }
-
+        """, ReleasedInEachIteration + """
                 if (!quiet)
                 {
                     Log.Info("done");
