@@ -229,44 +229,6 @@ public sealed class ConnectionLeakCodeFixReleaseTests
 
         """;
 
-    // A release the code guards with a null check stays guarded: the fix's finally is reached with no connection too.
-    [Theory]
-    [InlineData("if (c != null)\n        {\n            c.Release();\n        }")]
-    [InlineData("if (c is not null) c.Release();")]
-    public Task A_release_of_a_connection_that_may_be_null_keeps_its_null_check_in_finally(string release) => Verify.VerifyCodeFixAsync($$"""
-        using Prelude;
-
-        class C
-        {
-            int M(Pool pool, bool flag)
-            {
-                var c = flag ? [|pool.GetConnection()|] : null;
-                var rows = c?.Execute("select 1") ?? 0;
-                {{release}}
-                return rows;
-            }
-        }
-        """, """
-        using Prelude;
-
-        class C
-        {
-            int M(Pool pool, bool flag)
-            {
-                var c = flag ? pool.GetConnection() : null;
-                try
-                {
-                    var rows = c?.Execute("select 1") ?? 0;
-                    return rows;
-                }
-                finally
-                {
-                    c?.Release();
-                }
-            }
-        }
-        """, ReleaseInFinally);
-
     // An interface's method implemented explicitly is not callable on the class: the public Dispose is written instead.
     [Fact]
     public Task A_release_method_implemented_explicitly_is_not_called_on_the_class() => Verify.VerifyCodeFixWithEditorConfigAsync("""
