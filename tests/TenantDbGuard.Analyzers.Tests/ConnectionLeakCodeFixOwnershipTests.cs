@@ -807,6 +807,31 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
         }
         """);
 
+    // One store where the statement is the block's own, another inside a branch: no one point where the store takes it over.
+    [Fact]
+    public Task Connection_stored_both_inside_a_branch_and_after_it_gets_no_fix() => NoFixVerifier.VerifyAsync("""
+        using System.Collections.Generic;
+        using Prelude;
+
+        class C
+        {
+            private readonly List<PooledConnection> _open = new();
+            private PooledConnection _last;
+
+            void M(Pool pool, bool keep)
+            {
+                var conn = [|pool.GetConnection()|];
+                conn.Execute("select 1");
+                if (keep)
+                {
+                    _open.Add(conn);
+                }
+
+                _last = conn;
+            }
+        }
+        """);
+
     [Fact]
     public Task Connection_handed_to_a_helper_that_keeps_it_gets_no_fix() => NoFixVerifier.VerifyAsync("""
         using System.Collections.Generic;

@@ -988,6 +988,7 @@ public sealed class ConnectionLeakCodeFixReleaseTests
     [InlineData("Hidden.ByOut(conn);")]
     [InlineData("Hidden.ByExchange(conn);")]
     [InlineData("Hidden.ByLibraryOut(conn);")]
+    [InlineData("Hidden.BySwitchExpression(conn);")]
     public Task Connection_released_by_a_helper_under_another_name_gets_no_release_of_the_fix(string call) => NoFixVerifier.VerifyOnlyAsync($$"""
         using Prelude;
 
@@ -1042,12 +1043,25 @@ public sealed class ConnectionLeakCodeFixReleaseTests
                 Handoff.Pass(c, out var p);
                 p.Release();
             }
+
+            public static int BySwitchExpression(PooledConnection c) => c switch
+            {
+                { } p => Give(p),
+                _ => 0,
+            };
+
+            static int Give(PooledConnection p)
+            {
+                p.Release();
+                return 1;
+            }
         }
 
         """ + HandedToHelper(call), ["Dispose on failure"]);
 
     [Theory]
     [InlineData("void Done() => conn.Release();\n        var rows = conn.Execute(\"delete from sessions\");\n        Done();\n        return rows;")]
+    [InlineData("void Done() => conn?.Release();\n        var rows = conn.Execute(\"delete from sessions\");\n        Done();\n        return rows;")]
     [InlineData("System.Action done = () => conn.Release();\n        var rows = conn.Execute(\"delete from sessions\");\n        done();\n        return rows;")]
     [InlineData("var rows = conn.Execute(\"delete from sessions\");\n        new System.Action(() => conn.Release())();\n        return rows;")]
     [InlineData("var rows = conn.Execute(\"delete from sessions\");\n        ((System.Action)conn.Release)();\n        return rows;")]

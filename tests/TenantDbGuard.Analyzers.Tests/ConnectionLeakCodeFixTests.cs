@@ -2394,6 +2394,90 @@ public sealed class ConnectionLeakCodeFixTests
         }
         """);
 
+    // A type that is disposable but has a release of its own: the discarded value is given back with that release,
+    // not disposed by a using.
+    [Fact]
+    public Task Discarded_connection_of_a_disposable_type_with_its_own_release_is_released_with_it()
+    {
+        const string Types = """
+            using System;
+            using Prelude;
+
+            sealed class Lease : IDisposable
+            {
+                private readonly PooledConnection _inner = new Pool().GetConnection();
+
+                public void Release() => _inner.Release();
+                public void Dispose() => _inner.Release();
+            }
+
+            sealed class Leases
+            {
+                public Lease Rent() => new Lease();
+            }
+
+
+            """;
+        return Verify.VerifyCodeFixWithEditorConfigAsync(Types + """
+            class C
+            {
+                void M(Leases leases)
+                {
+                    _ = [|leases.Rent()|];
+                }
+            }
+            """, Types + """
+            class C
+            {
+                void M(Leases leases)
+                {
+                    leases.Rent().Release();
+                }
+            }
+            """, "tenantdbguard.acquire_methods = Leases.Rent\n");
+    }
+
+    // 'conn' in a local function is that function's parameter: its release is not the local's, and stays where it is.
+    [Fact]
+    public Task A_release_of_a_local_function_s_parameter_of_the_same_name_is_not_the_local_s() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                var rows = conn.Execute("delete from sessions");
+                Finish(pool.GetConnection());
+                return rows;
+
+                static void Finish(PooledConnection conn) => conn.Release();
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    var rows = conn.Execute("delete from sessions");
+                    Finish(pool.GetConnection());
+                    return rows;
+                }
+                finally
+                {
+                    conn.Release();
+                }
+
+                static void Finish(PooledConnection conn) => conn.Release();
+            }
+        }
+        """, ReleaseInFinally);
+
     [Fact]
     public Task Discard_assignment_of_a_pool_connection_is_released() => Verify.VerifyCodeFixAsync("""
         using Prelude;

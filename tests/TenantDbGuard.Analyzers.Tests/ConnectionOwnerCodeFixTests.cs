@@ -183,6 +183,54 @@ public sealed class ConnectionOwnerCodeFixTests
         }
         """);
 
+    // A false argument of another call is not a ConfigureAwait(false) the release should keep to.
+    [Fact]
+    public Task Release_moved_into_finally_takes_no_ConfigureAwait_from_another_call_s_false() => Verify.VerifyCodeFixAsync("""
+        using System;
+        using System.Threading.Tasks;
+        using Prelude;
+
+        sealed class Session : IAsyncDisposable
+        {
+            private readonly ConnectionLease [|_lease|];
+
+            public Session(LeasePool pool) => _lease = pool.GetConnection();
+
+            private Task FlushAsync(bool force) => Task.CompletedTask;
+
+            public async ValueTask DisposeAsync()
+            {
+                await FlushAsync(false);
+                await _lease.DisposeAsync();
+            }
+        }
+        """, """
+        using System;
+        using System.Threading.Tasks;
+        using Prelude;
+
+        sealed class Session : IAsyncDisposable
+        {
+            private readonly ConnectionLease _lease;
+
+            public Session(LeasePool pool) => _lease = pool.GetConnection();
+
+            private Task FlushAsync(bool force) => Task.CompletedTask;
+
+            public async ValueTask DisposeAsync()
+            {
+                try
+                {
+                    await FlushAsync(false);
+                }
+                finally
+                {
+                    await _lease.DisposeAsync();
+                }
+            }
+        }
+        """);
+
     [Fact]
     public Task Release_goes_into_the_dispose_method_that_forgets_it_when_the_type_has_both() => Verify.VerifyCodeFixAsync("""
         using System;
