@@ -56,7 +56,7 @@ public sealed class ConnectionLeakCodeFixProvider : CodeFixProvider
                 context.RegisterCodeFix(
                     CodeAction.Create(
                         fix.Title,
-                        _ => Task.FromResult(document.WithSyntaxRoot(fix.Apply(root))),
+                        cancellationToken => LineEnds.FormatAsync(document.WithSyntaxRoot(fix.Apply(root)), root, cancellationToken),
                         fix.EquivalenceKey),
                     diagnostic);
             }
@@ -103,6 +103,8 @@ public sealed class ConnectionLeakCodeFixProvider : CodeFixProvider
         {
             return document;
         }
+
+        var before = root;
 
         // Mark every acquisition first: each fix rewrites the tree, and the marks find the others again.
         var marks = new Dictionary<SyntaxNode, (SyntaxAnnotation Mark, Diagnostic Diagnostic, SyntaxNode? Target)>();
@@ -152,6 +154,6 @@ public sealed class ConnectionLeakCodeFixProvider : CodeFixProvider
             }
         }
 
-        return await Formatter.FormatAsync(document, Formatter.Annotation, cancellationToken: cancellationToken).ConfigureAwait(false);
+        return await LineEnds.FormatAsync(document, before, cancellationToken).ConfigureAwait(false);
     }
 }

@@ -64,7 +64,7 @@ public sealed class ConnectionOwnerCodeFixProvider : CodeFixProvider
                 ? $"Make the type disposable and release '{name}'"
                 : $"Release '{name}' in a finally";
             context.RegisterCodeFix(
-                CodeAction.Create(title, _ => Task.FromResult(document.WithSyntaxRoot(fixedRoot)), ReleaseInDisposeKey),
+                CodeAction.Create(title, cancellationToken => LineEnds.FormatAsync(document.WithSyntaxRoot(fixedRoot), root, cancellationToken), ReleaseInDisposeKey),
                 diagnostic);
         }
     }
@@ -264,6 +264,8 @@ public sealed class ConnectionOwnerCodeFixProvider : CodeFixProvider
             return document;
         }
 
+        var before = root;
+
         // Mark every member first: each fix rewrites its type, and the marks find the other members again.
         var marks = new Dictionary<SyntaxNode, (SyntaxAnnotation Mark, Diagnostic Diagnostic)>();
         foreach (var diagnostic in diagnostics.OrderBy(d => d.Location.SourceSpan.Start))
@@ -286,6 +288,6 @@ public sealed class ConnectionOwnerCodeFixProvider : CodeFixProvider
             }
         }
 
-        return await Formatter.FormatAsync(document, Formatter.Annotation, cancellationToken: cancellationToken).ConfigureAwait(false);
+        return await LineEnds.FormatAsync(document, before, cancellationToken).ConfigureAwait(false);
     }
 }

@@ -791,6 +791,104 @@ public sealed class ConnectionLeakCodeFixShapeTests
         }
         """);
 
+    // ---------------------------------------------------------------- line ends
+
+    // A file written with CRLF line ends (Windows, or git's autocrlf) gets CRLF in what the fix writes too.
+    [Fact]
+    public Task A_fix_in_a_file_with_CRLF_line_ends_writes_CRLF() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                var rows = conn.Execute("delete from sessions");
+                conn.Release();
+                return rows;
+            }
+        }
+        """.ReplaceLineEndings("\r\n"), """
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    var rows = conn.Execute("delete from sessions");
+                    return rows;
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """.ReplaceLineEndings("\r\n"), ReleaseInFinally);
+
+    // A file of mixed line ends: the fix writes its lines as the file's first line ends, and leaves every other line
+    // as it was.
+    [Fact]
+    public Task A_fix_in_a_file_of_mixed_line_ends_leaves_the_lines_it_did_not_write_as_they_were() => Verify.VerifyCodeFixAsync(
+        "using Prelude;\n\nclass C\n{\n    int Other() => 1;\r\n\n    int M(Pool pool)\n    {\n        var conn = [|pool.GetConnection()|];\n        var rows = conn.Execute(\"select 1\");\n        conn.Release();\n        return rows;\n    }\n}\n",
+        "using Prelude;\n\nclass C\n{\n    int Other() => 1;\r\n\n    int M(Pool pool)\n    {\n        var conn = pool.GetConnection();\n        try\n        {\n            var rows = conn.Execute(\"select 1\");\n            return rows;\n        }\n        finally\n        {\n            conn.Release();\n        }\n    }\n}\n",
+        ReleaseInFinally);
+
+    [Fact]
+    public Task Fix_All_in_a_file_with_CRLF_line_ends_writes_CRLF() => Verify.VerifyFixAllAsync(
+        ["""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool a, Pool b)
+            {
+                var first = [|a.GetConnection()|];
+                var rows = first.Execute("select 1");
+                first.Release();
+                var second = [|b.GetConnection()|];
+                rows += second.Execute("select 2");
+                second.Release();
+                return rows;
+            }
+        }
+        """.ReplaceLineEndings("\r\n")],
+        ["""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool a, Pool b)
+            {
+                var first = a.GetConnection();
+                int rows;
+                try
+                {
+                    rows = first.Execute("select 1");
+                }
+                finally
+                {
+                    first.Release();
+                }
+
+                var second = b.GetConnection();
+                try
+                {
+                    rows += second.Execute("select 2");
+                }
+                finally
+                {
+                    second.Release();
+                }
+
+                return rows;
+            }
+        }
+        """.ReplaceLineEndings("\r\n")]);
+
     // A source of one line has no line end to copy: the new block's lines end as C# files usually do.
     [Fact]
     public Task Acquisition_in_an_expression_bodied_method_of_a_one_line_file_gets_a_block_body() => Verify.VerifyCodeFixAsync(

@@ -231,6 +231,35 @@ public sealed class ConnectionOwnerCodeFixTests
         }
         """);
 
+    // A file written with CRLF line ends gets CRLF in the Dispose the fix writes.
+    [Fact]
+    public Task Owner_in_a_file_with_CRLF_line_ends_gets_a_Dispose_with_CRLF() => Verify.VerifyCodeFixAsync("""
+        using System;
+        using Prelude;
+
+        sealed class ImportBatch
+        {
+            public ImportBatch(Pool pool) => Connection = pool.GetConnection();
+
+            public PooledConnection [|Connection|] { get; }
+        }
+        """.ReplaceLineEndings("\r\n"), """
+        using System;
+        using Prelude;
+
+        sealed class ImportBatch : IDisposable
+        {
+            public ImportBatch(Pool pool) => Connection = pool.GetConnection();
+
+            public PooledConnection Connection { get; }
+
+            public void Dispose()
+            {
+                Connection.Release();
+            }
+        }
+        """.ReplaceLineEndings("\r\n"));
+
     [Fact]
     public Task Release_goes_into_the_dispose_method_that_forgets_it_when_the_type_has_both() => Verify.VerifyCodeFixAsync("""
         using System;

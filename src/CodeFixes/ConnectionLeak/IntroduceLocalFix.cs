@@ -68,7 +68,7 @@ internal static class IntroduceLocalFix
         {
             // It shared its line with the statement before it ('{ Log.Info("a"); pool.GetConnection().Execute(sql); }'): the
             // new declaration starts a line of its own.
-            replacement[0] = replacement[0].WithLeadingTrivia(replacement[0].GetLeadingTrivia().Insert(0, Statements.FirstLineEnd(new[] { statement }) ?? Statements.DocumentLineEnd(statement)));
+            replacement[0] = replacement[0].WithLeadingTrivia(replacement[0].GetLeadingTrivia().Insert(0, Statements.DocumentLineEnd(statement)));
         }
         fixes.Add(Fix(root =>
         {
