@@ -793,42 +793,6 @@ public sealed class ConnectionLeakCodeFixShapeTests
 
     // ---------------------------------------------------------------- line ends
 
-    // A file written with CRLF line ends (Windows, or git's autocrlf) gets CRLF in what the fix writes too.
-    [Fact]
-    public Task A_fix_in_a_file_with_CRLF_line_ends_writes_CRLF() => Verify.VerifyCodeFixAsync("""
-        using Prelude;
-
-        class C
-        {
-            int M(Pool pool)
-            {
-                var conn = [|pool.GetConnection()|];
-                var rows = conn.Execute("delete from sessions");
-                conn.Release();
-                return rows;
-            }
-        }
-        """.ReplaceLineEndings("\r\n"), """
-        using Prelude;
-
-        class C
-        {
-            int M(Pool pool)
-            {
-                var conn = pool.GetConnection();
-                try
-                {
-                    var rows = conn.Execute("delete from sessions");
-                    return rows;
-                }
-                finally
-                {
-                    conn.Release();
-                }
-            }
-        }
-        """.ReplaceLineEndings("\r\n"), ReleaseInFinally);
-
     // A file of mixed line ends: the fix writes its lines as the file's first line ends, and leaves every other line
     // as it was.
     [Fact]

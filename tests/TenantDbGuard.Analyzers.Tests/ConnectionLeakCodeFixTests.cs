@@ -17,8 +17,12 @@ public sealed class ConnectionLeakCodeFixTests
 
     // ---------------------------------------------------------------- released at the end without finally
 
-    [Fact]
-    public Task Pool_release_at_the_end_moves_into_finally() => Verify.VerifyCodeFixAsync("""
+    // Also in a file written with CRLF line ends (Windows, or git's autocrlf): the lines the fix writes end the same way,
+    // whatever the machine the fix runs on.
+    [Theory]
+    [InlineData("\n")]
+    [InlineData("\r\n")]
+    public Task Pool_release_at_the_end_moves_into_finally(string lineEnd) => Verify.VerifyCodeFixAsync("""
         using Prelude;
 
         class C
@@ -31,7 +35,7 @@ public sealed class ConnectionLeakCodeFixTests
                 return rows;
             }
         }
-        """, """
+        """.ReplaceLineEndings(lineEnd), """
         using Prelude;
 
         class C
@@ -50,7 +54,7 @@ public sealed class ConnectionLeakCodeFixTests
                 }
             }
         }
-        """);
+        """.ReplaceLineEndings(lineEnd));
 
     [Fact]
     public Task Pool_release_at_the_end_keeps_the_statements_after_it_outside_the_try() => Verify.VerifyCodeFixAsync("""
