@@ -5,6 +5,7 @@ using System.Threading.Tasks;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.Formatting;
+using TenantDbGuard.CodeFixes.ConnectionLeak;
 
 namespace TenantDbGuard.CodeFixes;
 
@@ -15,20 +16,6 @@ namespace TenantDbGuard.CodeFixes;
 /// </summary>
 internal static class LineEnds
 {
-    /// <summary>The first line end written in the document before the fix, or <c>null</c> when it has none.</summary>
-    private static string? Of(SyntaxNode root)
-    {
-        foreach (var trivia in root.DescendantTrivia(descendIntoTrivia: true))
-        {
-            if (trivia.IsKind(SyntaxKind.EndOfLineTrivia))
-            {
-                return trivia.ToString();
-            }
-        }
-
-        return null;
-    }
-
     /// <summary>
     /// Formats the nodes the fix marked with <see cref="Formatter.Annotation"/>, then ends the lines the fix wrote as
     /// the first line of <paramref name="before"/> (the document before the fix) ends: every line of the document when
@@ -38,7 +25,7 @@ internal static class LineEnds
     /// </summary>
     public static async Task<Document> FormatAsync(Document document, SyntaxNode before, CancellationToken cancellationToken)
     {
-        var lineEnd = Of(before);
+        var lineEnd = Statements.FirstLineEnd(new[] { before })?.ToString();
         var uniform = AllEndWith(before, lineEnd);
         var formatted = await Formatter.FormatAsync(document, Formatter.Annotation, cancellationToken: cancellationToken).ConfigureAwait(false);
         if (lineEnd is null || await formatted.GetSyntaxRootAsync(cancellationToken).ConfigureAwait(false) is not { } root)

@@ -793,6 +793,48 @@ public sealed class ConnectionLeakCodeFixShapeTests
 
     // ---------------------------------------------------------------- line ends
 
+    // The shape of a CRLF file from a real code base: a directive first, XML documentation on the method.
+    [Fact]
+    public Task A_fix_in_a_CRLF_file_with_a_directive_and_documentation_writes_CRLF() => Verify.VerifyCodeFixAsync("""
+        #nullable enable
+        using Prelude;
+
+        class C
+        {
+            /// <summary>Deletes the sessions.</summary>
+            /// <returns>How many.</returns>
+            int M(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                var rows = conn.Execute("delete from sessions");
+                conn.Release();
+                return rows;
+            }
+        }
+        """.ReplaceLineEndings("\r\n"), """
+        #nullable enable
+        using Prelude;
+
+        class C
+        {
+            /// <summary>Deletes the sessions.</summary>
+            /// <returns>How many.</returns>
+            int M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    var rows = conn.Execute("delete from sessions");
+                    return rows;
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """.ReplaceLineEndings("\r\n"), ReleaseInFinally);
+
     // A file of mixed line ends: the fix writes its lines as the file's first line ends, and leaves every other line
     // as it was.
     [Fact]

@@ -22,6 +22,7 @@ public sealed class ConnectionLeakCodeFixTests
     [Theory]
     [InlineData("\n")]
     [InlineData("\r\n")]
+    [InlineData("\r")]
     public Task Pool_release_at_the_end_moves_into_finally(string lineEnd) => Verify.VerifyCodeFixAsync("""
         using Prelude;
 

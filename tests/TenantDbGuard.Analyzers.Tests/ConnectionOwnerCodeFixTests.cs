@@ -231,35 +231,6 @@ public sealed class ConnectionOwnerCodeFixTests
         }
         """);
 
-    // A file written with CRLF line ends gets CRLF in the Dispose the fix writes.
-    [Fact]
-    public Task Owner_in_a_file_with_CRLF_line_ends_gets_a_Dispose_with_CRLF() => Verify.VerifyCodeFixAsync("""
-        using System;
-        using Prelude;
-
-        sealed class ImportBatch
-        {
-            public ImportBatch(Pool pool) => Connection = pool.GetConnection();
-
-            public PooledConnection [|Connection|] { get; }
-        }
-        """.ReplaceLineEndings("\r\n"), """
-        using System;
-        using Prelude;
-
-        sealed class ImportBatch : IDisposable
-        {
-            public ImportBatch(Pool pool) => Connection = pool.GetConnection();
-
-            public PooledConnection Connection { get; }
-
-            public void Dispose()
-            {
-                Connection.Release();
-            }
-        }
-        """.ReplaceLineEndings("\r\n"));
-
     [Fact]
     public Task Release_goes_into_the_dispose_method_that_forgets_it_when_the_type_has_both() => Verify.VerifyCodeFixAsync("""
         using System;
@@ -415,8 +386,11 @@ public sealed class ConnectionOwnerCodeFixTests
         }
         """);
 
-    [Fact]
-    public Task Pooled_connection_without_Dispose_is_released_with_Release() => Verify.VerifyCodeFixAsync("""
+    // Also in a file written with CRLF line ends: the Dispose the fix writes, and the line break before it, end the same way.
+    [Theory]
+    [InlineData("\n")]
+    [InlineData("\r\n")]
+    public Task Pooled_connection_without_Dispose_is_released_with_Release(string lineEnd) => Verify.VerifyCodeFixAsync("""
         using System;
         using Prelude;
 
@@ -426,7 +400,7 @@ public sealed class ConnectionOwnerCodeFixTests
 
             public PooledConnection [|Connection|] { get; }
         }
-        """, """
+        """.ReplaceLineEndings(lineEnd), """
         using System;
         using Prelude;
 
@@ -441,7 +415,7 @@ public sealed class ConnectionOwnerCodeFixTests
                 Connection.Release();
             }
         }
-        """);
+        """.ReplaceLineEndings(lineEnd));
 
     [Theory]
     [InlineData("ImportBatch(Pool pool)", "ImportBatch(Pool pool) : IDisposable")]
