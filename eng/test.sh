@@ -2,6 +2,7 @@
 # Builds TenantDbGuard.sln and runs every test project in it, then the analyzer and code-fix tests once more on the
 # oldest supported Roslyn (TEST_ROSLYN_LEG, 4.8.0 by default; "none" leaves that leg out), then prints one line:
 #   Tests: N passed, M failed[, K skipped]
+# preceded, when a test failed, by the name and message of each failed test.
 # Exits non-zero when the build fails, a test fails, or no test ran.
 # Installs mariadb-server first when mariadbd is missing (apt-get, as root or through sudo).
 # Usage: bash eng/test.sh   (from any folder)
@@ -54,6 +55,22 @@ summarize() {
         | awk '{ passed += $1; failed += $2; skipped += $3 } END { printf "%d %d %d\n", passed, failed, skipped }'
 }
 
+# Repeats, after the totals, the name and the first lines of the message of every failed test (and the test a hang
+# stopped), so that the end of the output says what failed without scrolling back through every assembly's log.
+#   Failed TenantDbGuard.Runtime.Tests.SomeTests.Some_test [2 s]
+#     Error Message:
+#      Assert.True() Failure
+list_failures() {
+    sed -E 's/\x1b\[[0-9;]*m//g' "$log" \
+        | awk '
+            /^ *Failed [^!]/ && !/^ *Failed!/ { print; keep = 8; next }
+            /^ *(Stack Trace|Standard Output Messages):/ { keep = 0 }
+            /^The active test run was aborted|^Test Run Aborted/ { print; next }
+            /running when the/ { print; keep = 4; next }
+            keep > 0 { print; keep-- }
+        '
+}
+
 ensure_mariadb test
 build
 
@@ -69,6 +86,11 @@ if ((skipped > 0)); then
     line+=", $skipped skipped"
 fi
 echo
+if ((failed > 0)); then
+    echo "Failed tests:"
+    list_failures
+    echo
+fi
 echo "$line"
 
 if ((failed > 0)); then
