@@ -125,7 +125,7 @@ public sealed class UseAfterReleaseCodeFixProvider : CodeFixProvider
     /// </summary>
     private static bool ReleasesTheSameVariable(SemanticModel model, SyntaxNode root, ISymbol released, Location? other)
     {
-        if (other is null || !other.IsInSource || other.SourceTree != root.SyntaxTree)
+        if (other is not { SourceTree: { } tree } || tree != root.SyntaxTree)
         {
             return false;
         }
@@ -193,7 +193,7 @@ public sealed class UseAfterReleaseCodeFixProvider : CodeFixProvider
     /// <summary>Is the other release a <c>using</c>, or a statement of its own directly in the <c>finally</c> block?</summary>
     private static bool ReleasesOnEveryPath(SyntaxNode root, Location? other)
     {
-        if (other is null || !other.IsInSource || other.SourceTree != root.SyntaxTree)
+        if (other is not { SourceTree: { } tree } || tree != root.SyntaxTree)
         {
             return false;
         }

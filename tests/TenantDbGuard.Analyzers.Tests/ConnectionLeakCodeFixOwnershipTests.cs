@@ -512,6 +512,94 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
         }
         """);
 
+    // A helper that hands the lease to a call with a ref argument may give it back under another name: the fix cannot
+    // tell where it goes.
+    [Fact]
+    public Task Lease_swapped_in_by_a_helper_of_the_code_with_Interlocked_Exchange_gets_no_fix() => NoFixVerifier.VerifyAsync("""
+        using System.Threading;
+        using Prelude;
+
+        class C
+        {
+            private ConnectionLease _current;
+
+            void Publish(ConnectionLease lease) => Interlocked.Exchange(ref _current, lease)?.Dispose();
+
+            void Refresh(LeasePool pool)
+            {
+                var lease = [|pool.GetConnection()|];
+                lease.Execute("set names utf8mb4");
+                Publish(lease);
+                Log.Info("refreshed");
+            }
+        }
+        """);
+
+    // The object made from the connection keeps it (its constructor stores it, by assignment or through Interlocked) and
+    // is returned: the connection leaves with it, and is released only when something fails before.
+    [Theory]
+    [InlineData("_lease = lease;")]
+    [InlineData("Interlocked.Exchange(ref _lease, lease);")]
+    public Task Lease_returned_inside_an_object_whose_constructor_stores_it_is_released_on_failure_only(string store) => Verify.VerifyCodeFixAsync("""
+        using System.Threading;
+        using Prelude;
+
+        sealed class Holder
+        {
+            private ConnectionLease _lease;
+
+            public Holder(ConnectionLease lease)
+            {
+                STORE
+            }
+
+            public int Run(string sql) => _lease.Execute(sql);
+        }
+
+        class C
+        {
+            Holder Open(LeasePool pool)
+            {
+                var lease = [|pool.GetConnection()|];
+                lease.Execute("set names utf8mb4");
+                return new Holder(lease);
+            }
+        }
+        """.Replace("STORE", store), """
+        using System.Threading;
+        using Prelude;
+
+        sealed class Holder
+        {
+            private ConnectionLease _lease;
+
+            public Holder(ConnectionLease lease)
+            {
+                STORE
+            }
+
+            public int Run(string sql) => _lease.Execute(sql);
+        }
+
+        class C
+        {
+            Holder Open(LeasePool pool)
+            {
+                var lease = pool.GetConnection();
+                try
+                {
+                    lease.Execute("set names utf8mb4");
+                    return new Holder(lease);
+                }
+                catch
+                {
+                    lease.Dispose();
+                    throw;
+                }
+            }
+        }
+        """.Replace("STORE", store));
+
     [Fact]
     public Task Lease_prepared_then_cached_in_a_dictionary_is_released_on_failure_before_the_cache_takes_it() => Verify.VerifyCodeFixAsync("""
         using System.Collections.Generic;

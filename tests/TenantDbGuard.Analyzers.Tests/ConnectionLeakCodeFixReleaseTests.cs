@@ -432,6 +432,90 @@ public sealed class ConnectionLeakCodeFixReleaseTests
         }
         """, "tenantdbguard.acquire_methods = LegacyPool.Rent\n", ReleaseInFinally);
 
+    // A retry that closes its connection and takes another: when taking the new one throws, a finally closes the old
+    // one a second time. After a DbConnection's Close that does nothing, as a second Dispose does nothing, so the fix
+    // stays; the Close of another type may hand its connection back twice (the analyzer reports the fixed code, TDG004).
+    [Fact]
+    public Task A_retry_that_closes_a_connection_of_another_type_and_takes_another_in_a_catch_gets_no_release_in_finally()
+    {
+        const string source = CloseOnly + """
+            class C
+            {
+                int M(LegacyPool pool)
+                {
+                    var conn = [|pool.Rent("tenant-1")|];
+                    for (var attempt = 0; ; attempt++)
+                    {
+                        try
+                        {
+                            return conn.Execute("select 1");
+                        }
+                        catch (System.Exception) when (attempt < 2)
+                        {
+                            conn.Close();
+                            conn = [|pool.Rent("tenant-1")|];
+                        }
+                    }
+                }
+            }
+            """;
+        return Verify.VerifyCodeFixWithEditorConfigAsync(source, source, "tenantdbguard.acquire_methods = LegacyPool.Rent\n", ReleaseInFinally);
+    }
+
+    [Fact]
+    public Task A_retry_that_closes_a_MySqlConnection_and_takes_another_in_a_catch_keeps_that_close() => Verify.VerifyCodeFixAsync("""
+        using MySqlConnector;
+
+        class C
+        {
+            int M(MySqlDataSource dataSource)
+            {
+                var conn = [|dataSource.OpenConnection()|];
+                for (var attempt = 0; ; attempt++)
+                {
+                    try
+                    {
+                        return conn.Ping() ? 1 : 0;
+                    }
+                    catch (MySqlException) when (attempt < 2)
+                    {
+                        conn.Close();
+                        conn = [|dataSource.OpenConnection()|];
+                    }
+                }
+            }
+        }
+        """, """
+        using MySqlConnector;
+
+        class C
+        {
+            int M(MySqlDataSource dataSource)
+            {
+                var conn = dataSource.OpenConnection();
+                try
+                {
+                    for (var attempt = 0; ; attempt++)
+                    {
+                        try
+                        {
+                            return conn.Ping() ? 1 : 0;
+                        }
+                        catch (MySqlException) when (attempt < 2)
+                        {
+                            conn.Close();
+                            conn = dataSource.OpenConnection();
+                        }
+                    }
+                }
+                finally
+                {
+                    conn.Dispose();
+                }
+            }
+        }
+        """, ReleaseInFinally);
+
     // ---------------------------------------------------------------- the release written
 
     [Fact]

@@ -516,6 +516,49 @@ public sealed class ConnectionLeakCodeFixShapeTests
         }
         """);
 
+    // Never released: the fix that moves the acquisition to its await then adds the release (the analyzer found no
+    // release on any path, so none is out of its sight).
+    [Fact]
+    public Task Acquisition_awaited_later_and_never_released_is_moved_to_its_await_and_released_in_finally() => Verify.VerifyCodeFixAsync("""
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            async Task<int> M(Pool pool)
+            {
+                var pending = [|pool.GetConnectionAsync()|];
+                Log.Info("waiting");
+                var conn = await pending;
+                var rows = await conn.ExecuteAsync("select 1");
+                Log.Info("read");
+                return rows;
+            }
+        }
+        """, """
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            async Task<int> M(Pool pool)
+            {
+                Log.Info("waiting");
+                var conn = await pool.GetConnectionAsync();
+                try
+                {
+                    var rows = await conn.ExecuteAsync("select 1");
+                    Log.Info("read");
+                    return rows;
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """);
+
     [Fact]
     public Task Acquisition_awaited_later_into_an_await_using_is_only_moved_to_its_await() => Verify.VerifyCodeFixAsync("""
         using System.Threading.Tasks;
@@ -757,6 +800,64 @@ public sealed class ConnectionLeakCodeFixShapeTests
                         }
                     }
                 }
+            }
+        }
+        """);
+
+    // The work before the acquisitions and after their last use stays out of the try.
+    [Fact]
+    public Task Connections_acquired_through_Task_WhenAll_after_other_work_are_released_in_finally_that_covers_only_their_uses() => Verify.VerifyCodeFixAsync("""
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            async Task M(Pool pool)
+            {
+                Log.Info("start");
+                Log.Info("acquiring");
+                var conns = await Task.WhenAll([|pool.GetConnectionAsync()|], [|pool.GetConnectionAsync()|]);
+                await conns[0].ExecuteAsync("select 1");
+                foreach (var conn in conns)
+                {
+                    conn.Release();
+                }
+
+                Log.Info("done");
+                Log.Info("exiting");
+                Log.Info("gone");
+            }
+        }
+        """, """
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            async Task M(Pool pool)
+            {
+                Log.Info("start");
+                Log.Info("acquiring");
+                var acquisitions = new[] { pool.GetConnectionAsync(), pool.GetConnectionAsync() };
+                try
+                {
+                    var conns = await Task.WhenAll(acquisitions);
+                    await conns[0].ExecuteAsync("select 1");
+                }
+                finally
+                {
+                    foreach (var acquisition in acquisitions)
+                    {
+                        if (acquisition.IsCompletedSuccessfully)
+                        {
+                            acquisition.Result.Release();
+                        }
+                    }
+                }
+
+                Log.Info("done");
+                Log.Info("exiting");
+                Log.Info("gone");
             }
         }
         """);

@@ -462,6 +462,43 @@ public sealed class ConnectionLeakCodeFixStatementsTests
         }
         """);
 
+    [Fact]
+    public Task A_discarded_connection_in_the_body_of_an_if_on_the_same_line_gets_a_block_around_its_local_and_try() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            int Run(Pool pool, bool purge)
+            {
+                if (purge) [|pool.GetConnection()|].Execute("delete from sessions");
+                return 1;
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            int Run(Pool pool, bool purge)
+            {
+                if (purge)
+                {
+                    var connection = pool.GetConnection();
+                    try
+                    {
+                        connection.Execute("delete from sessions");
+                    }
+                    finally
+                    {
+                        connection.Release();
+                    }
+                }
+
+                return 1;
+            }
+        }
+        """);
+
     // ---------------------------------------------------------------- a statement split over lines
 
     [Fact]

@@ -63,11 +63,12 @@ internal static class IntroduceLocalFix
         }
 
         replacement[0] = replacement[0].WithLeadingTrivia(statement.GetLeadingTrivia());
-        if (statement.Parent is BlockSyntax && !statement.GetLeadingTrivia().Any(SyntaxKind.EndOfLineTrivia)
+        if (!statement.GetLeadingTrivia().Any(SyntaxKind.EndOfLineTrivia)
             && !statement.GetFirstToken().GetPreviousToken().TrailingTrivia.Any(SyntaxKind.EndOfLineTrivia))
         {
-            // It shared its line with the statement before it ('{ Log.Info("a"); pool.GetConnection().Execute(sql); }'): the
-            // new declaration starts a line of its own.
+            // It shared its line with the statement or the token before it ('{ Log.Info("a"); pool.GetConnection().Execute(sql); }'):
+            // the new declaration starts a line of its own (in a new block, when the statement was the body of an 'if',
+            // the formatter lays that out anyway).
             replacement[0] = replacement[0].WithLeadingTrivia(replacement[0].GetLeadingTrivia().Insert(0, Statements.DocumentLineEnd(statement)));
         }
         fixes.Add(Fix(root =>

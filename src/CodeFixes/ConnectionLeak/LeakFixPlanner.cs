@@ -487,8 +487,10 @@ internal static class LeakFixPlanner
     /// Does the local take another connection inside the statements the fix would protect (or the one that acquires),
     /// below their top level, after a release that is not a dispose (<c>lease.Release(); lease = pool.GetConnection();</c> in a loop)? A <c>finally</c>
     /// would then release the variable's last value, which is the old, released one when taking the new one throws:
-    /// released twice, which a pool's <c>Release</c> need not survive (a second <c>Dispose</c> or <c>Close</c> does
-    /// nothing). No fix. Giving it <c>null</c> is not another connection.
+    /// released twice, which a pool's <c>Release</c> need not survive. No fix. A second <c>Dispose</c> does nothing (the
+    /// contract of <c>IDisposable</c>), and so does a <c>Dispose</c> or <c>Close</c> after a <c>DbConnection</c>'s
+    /// <c>Close</c>; a <c>Close</c> of another type may hand its connection back twice, as the analyzer holds (TDG004).
+    /// Giving it <c>null</c> is not another connection.
     /// </summary>
     private static bool TakesAnotherValueInside(ReleaseChooser chooser, Region region, ILocalSymbol local, StatementSyntax? reassigned)
     {
@@ -506,7 +508,8 @@ internal static class LeakFixPlanner
                                   && !IsNull(assignment.Right)
                                   && Statements.Is(model, target, local))
                && nested.OfType<StatementSyntax>().Any(statement => chooser.Releases(statement, local, out var name, out _)
-                                                                      && name is not ("Dispose" or "DisposeAsync" or "Close" or "CloseAsync"));
+                                                                      && name is not ("Dispose" or "DisposeAsync")
+                                                                      && !(name is "Close" or "CloseAsync" && AcquisitionRules.Create(model.Compilation).IsDbConnection(local.Type as INamedTypeSymbol)));
     }
 
     /// <summary>

@@ -158,7 +158,7 @@ internal static class Statements
             if (symbol is not ILocalSymbol { IsRef: false, IsConst: false } local
                 || local.Type.IsAnonymousType
                 || local.Type.IsRefLikeType
-                || local.DeclaringSyntaxReferences.FirstOrDefault()?.GetSyntax() is not VariableDeclaratorSyntax { Initializer: not null, Parent: VariableDeclarationSyntax { Variables.Count: 1, Parent: LocalDeclarationStatementSyntax declaration } }
+                || local.DeclaringSyntaxReferences[0].GetSyntax() is not VariableDeclaratorSyntax { Initializer: not null, Parent: VariableDeclarationSyntax { Variables.Count: 1, Parent: LocalDeclarationStatementSyntax declaration } }
                 || !statements.Contains(declaration)
                 || !declaration.UsingKeyword.IsKind(SyntaxKind.None)
                 || declaration.Modifiers.Count > 0
@@ -399,7 +399,7 @@ internal static class Statements
         }
 
         var unwrapped = new List<TryStatementSyntax>();
-        var types = new CatchTypes(model, releases.Where(r => r.SyntaxTree == model?.SyntaxTree).Select(r => r.SpanStart).DefaultIfEmpty(-1).First());
+        var types = new CatchTypes(model, releases.Where(r => r.SyntaxTree == model?.SyntaxTree).Select(r => (int?)r.SpanStart).FirstOrDefault());
         var removable = units.Select(unit => EmptiedHandler(unit, node, unwrapped, types) ?? unit).ToList();
 
         // Drop the statement with its line; keep a comment or directive that stood above it, unless the
@@ -954,10 +954,13 @@ internal static class Statements
     public static TNode Flatten<TNode>(TNode node)
         where TNode : SyntaxNode => (TNode)new BlockFlattener().Visit(node)!;
 
-    /// <summary>The node in <paramref name="root"/> at the span <paramref name="original"/> had when the fix was planned.</summary>
+    /// <summary>
+    /// The node in <paramref name="root"/> at the span <paramref name="original"/> had when the fix was planned: the
+    /// innermost <typeparamref name="TNode"/> there (no two statements, blocks or expressions share a span).
+    /// </summary>
     public static TNode Find<TNode>(SyntaxNode root, TNode original)
         where TNode : SyntaxNode =>
-        root.FindNode(original.Span, getInnermostNodeForTie: true).FirstAncestorOrSelf<TNode>(n => n.Span == original.Span && n.RawKind == original.RawKind)!;
+        root.FindNode(original.Span, getInnermostNodeForTie: true).FirstAncestorOrSelf<TNode>(n => n.Span == original.Span)!;
 
     private static bool CallsFunctionUsing(SemanticModel model, IdentifierNameSyntax identifier, ILocalSymbol local) =>
         identifier.Parent is InvocationExpressionSyntax invocation && invocation.Expression == identifier
@@ -967,14 +970,14 @@ internal static class Statements
 
     /// <summary>
     /// The exception types of catch clauses, bound at a position of the method they are in (the clauses may be of a
-    /// rewritten copy that the model does not know).
+    /// rewritten copy that the model does not know). With no model or no position, every type is unknown.
     /// </summary>
     private sealed class CatchTypes
     {
         private readonly SemanticModel? model;
-        private readonly int position;
+        private readonly int? position;
 
-        public CatchTypes(SemanticModel? model, int position) => (this.model, this.position) = (model, position);
+        public CatchTypes(SemanticModel? model, int? position) => (this.model, this.position) = (model, position);
 
         /// <summary>Can one exception be caught by both clauses (is one's type the other's or derived from it)? True when either type is unknown.</summary>
         public bool Overlap(CatchClauseSyntax first, CatchClauseSyntax second)
@@ -1002,13 +1005,13 @@ internal static class Statements
 
         private ITypeSymbol? TypeOf(CatchClauseSyntax clause)
         {
-            if (model is null || position < 0)
+            if (model is null || position is not { } at)
             {
                 return null;
             }
 
             var type = clause.Declaration is { } declaration
-                ? model.GetSpeculativeTypeInfo(position, declaration.Type, SpeculativeBindingOption.BindAsTypeOrNamespace).Type
+                ? model.GetSpeculativeTypeInfo(at, declaration.Type, SpeculativeBindingOption.BindAsTypeOrNamespace).Type
                 : model.Compilation.GetTypeByMetadataName("System.Exception");
             return type is null or IErrorTypeSymbol ? null : type;
         }
