@@ -1066,11 +1066,12 @@ internal sealed class ConnectionBroker : IAsyncDisposable
             }
 
             // The killer failed: an idle one was dead (try another), a new one could not connect (the server is out of
-            // reach, and nothing runs there for this process that could be killed now), or its KILL did not answer in
-            // time (MariaDB's KILL waits up to 2 s for the target to let go of a lock): its session may still run that
-            // KILL on the server, so it stays counted until the server no longer lists it.
+            // reach, and nothing runs there for this process that could be killed now), its KILL did not answer in
+            // time (MariaDB's KILL waits up to 2 s for the target to let go of a lock), or it failed while it watched
+            // the killed session end (try another: that session may still be on the server). Its own session may still
+            // run on the server, so it stays counted until the server no longer lists it.
             await CloseFailedAsync(killer).ConfigureAwait(false);
-            if (fresh)
+            if (fresh && killer.ThreadId == 0)
             {
                 return;
             }

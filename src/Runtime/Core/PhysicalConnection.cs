@@ -359,9 +359,11 @@ internal sealed class PhysicalConnection : IAsyncDisposable
             }
 
             var killed = await kill.ConfigureAwait(false);
-            if (killed && !queryOnly)
+            if (killed && !queryOnly && !await WaitUntilGoneAsync(own, threadId, timeout).ConfigureAwait(false))
             {
-                await WaitUntilGoneAsync(own, threadId, timeout).ConfigureAwait(false);
+                // This connection failed while it watched (an administrator killed it too, say): the session it killed
+                // may still be on the server. The caller watches again over another connection.
+                return false;
             }
 
             if (killed && opened)
@@ -487,7 +489,9 @@ internal sealed class PhysicalConnection : IAsyncDisposable
     /// until its thread notices the kill and leaves what it was doing, which on a busy server can take a second; the
     /// runtime keeps counting it until then, so that a new connection does not take its place too early.
     /// </summary>
-    private static async Task WaitUntilGoneAsync(MySqlConnection connection, int threadId, TimeSpan timeout)
+    /// <returns>False when <paramref name="connection"/> failed before the session was gone or the time was up: whether
+    /// the session is gone is not known.</returns>
+    private static async Task<bool> WaitUntilGoneAsync(MySqlConnection connection, int threadId, TimeSpan timeout)
     {
         var started = Stopwatch.GetTimestamp();
         try
@@ -500,7 +504,7 @@ internal sealed class PhysicalConnection : IAsyncDisposable
                 {
                     if (Convert.ToInt64(await command.ExecuteScalarAsync(CancellationToken.None).ConfigureAwait(false), CultureInfo.InvariantCulture) == 0)
                     {
-                        return;
+                        return true;
                     }
                 }
                 catch (MySqlException exception) when (exception.ErrorCode == MySqlErrorCode.QueryInterrupted)
@@ -510,10 +514,13 @@ internal sealed class PhysicalConnection : IAsyncDisposable
 
                 await Task.Delay(5).ConfigureAwait(false);
             }
+
+            return true;
         }
         catch (Exception exception) when (exception is MySqlException or InvalidOperationException or System.IO.IOException)
         {
             // The connection that sent the kill failed: its caller finds out on its next use.
+            return false;
         }
     }
 
