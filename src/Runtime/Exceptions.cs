@@ -297,8 +297,9 @@ public sealed class TenantConfigurationException : TenantDbGuardException
 /// The connection to a tenant's database failed while the work ran (the server closed it, or the network failed), after
 /// the work's statements were sent: they may or may not have run. Transient (the failed connection is closed and the
 /// next call gets another), but retry only work that is safe to repeat. Also what a new connection that could not be
-/// opened or set up throws (the server is out of reach, or killed the session during its handshake or its <c>USE</c>):
-/// nothing of the work was sent then.
+/// opened or set up throws (the server is out of reach, or killed the session during its handshake or its <c>USE</c>),
+/// and what a call gets when the master database's connection failed while it looked the tenant up: nothing of the
+/// work was sent then.
 /// </summary>
 public sealed class TenantConnectionFailedException : TenantDbGuardException
 {
@@ -321,6 +322,13 @@ public sealed class TenantConnectionFailedException : TenantDbGuardException
     /// <summary>A new connection for the tenant failed while it was opened or set up, before anything of the work was sent.</summary>
     internal static TenantConnectionFailedException Opening(string tenantKey, Exception innerException) =>
         new(tenantKey, $"A new connection for tenant '{LogSafe.Text(tenantKey)}' failed while it was opened: {LogSafe.Text(innerException.Message, 1000)} Nothing of the work was sent; the server may be out of reach or have ended the session.", innerException);
+
+    /// <summary>
+    /// The master database's connection failed while it looked the tenant up in the tenants table, before anything of the
+    /// work was sent.
+    /// </summary>
+    internal static TenantConnectionFailedException LookingUp(string tenantKey, Exception innerException) =>
+        new(tenantKey, $"The connection to the master database failed while tenant '{LogSafe.Text(tenantKey)}' was looked up: {LogSafe.Text(innerException.Message, 1000)} Nothing of the work was sent; the server may be out of reach or have ended the session.", innerException);
 }
 
 /// <summary>

@@ -73,6 +73,32 @@ public sealed class TenantConnectionFailedExceptionTests(MariaDbFixture fixture)
 
     [Fact]
     [Trait("Guarantee", "11")]
+    public async Task A_master_connection_killed_while_it_looks_the_tenant_up_is_reported_as_a_typed_error_and_the_budget_recovers()
+    {
+        await using var db = Server.CreateTenantDatabase(o => o.MaxConnections = 2);
+
+        // The tenants table is locked, so that the lookup waits on the server long enough to be killed there.
+        await using var locker = await Server.OpenConnectionAsync();
+        await locker.ExecuteAsync($"LOCK TABLES {TenantLayout.MasterDatabase}.tenants WRITE");
+        var running = db.ExecuteScalarTenantAsync<string>(Key(2), "SELECT tenant FROM marker");
+        var id = await WaitForStatementAsync("AS SharedWith");
+
+        await Server.ExecuteAsync($"KILL {id}");
+
+        var error = await Assert.ThrowsAsync<TenantConnectionFailedException>(() => running);
+        Assert.Equal(Key(2), error.TenantKey);
+        Assert.IsAssignableFrom<MySqlException>(error.InnerException);
+        Assert.True(error.IsTransient);
+        Assert.Contains($"tenant '{Key(2)}' was looked up", error.Message);
+        Assert.Contains("Nothing of the work was sent", error.Message);
+        await locker.ExecuteAsync("UNLOCK TABLES");
+        await db.WaitUntilAllReturnedAsync();
+        Assert.Equal(Key(2), await db.ExecuteScalarTenantAsync<string>(Key(2), "SELECT tenant FROM marker"));
+        Assert.InRange((await db.WaitUntilAllReturnedAsync()).Open, 1, 2);
+    }
+
+    [Fact]
+    [Trait("Guarantee", "11")]
     public async Task The_idle_connection_that_kills_a_session_the_server_already_ended_is_kept()
     {
         await using var db = Server.CreateTenantDatabase(o =>

@@ -39,8 +39,19 @@ internal sealed class TenantTableLookup
         {
             // The token cancels the wait for the master connection; the lookup itself, one row by its key, runs to its end
             // (MySqlConnector gets no token: it would cancel over a connection opened outside the budget).
-            var row = await lease.Connection.QuerySingleOrDefaultAsync<Row>(
-                new CommandDefinition(_sql, new { key = tenantKey, host = _master.Host, port = (long)_master.Port }, cancellationToken: CancellationToken.None)).ConfigureAwait(false);
+            Row? row;
+            try
+            {
+                row = await lease.Connection.QuerySingleOrDefaultAsync<Row>(
+                    new CommandDefinition(_sql, new { key = tenantKey, host = _master.Host, port = (long)_master.Port }, cancellationToken: CancellationToken.None)).ConfigureAwait(false);
+            }
+            catch (Exception exception) when (ServerErrors.IsConnectionFailure(exception))
+            {
+                // The master connection was lost (killed, the network failed): closed, not given to the next caller.
+                lease.MarkFailed();
+                throw TenantConnectionFailedException.LookingUp(tenantKey, exception);
+            }
+
             if (row?.TenantKey is null)
             {
                 return null;
