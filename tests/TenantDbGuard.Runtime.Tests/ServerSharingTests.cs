@@ -152,7 +152,7 @@ public sealed class ServerSharingTests(ITestOutputHelper output)
 
         // Opened first and held: the connection that reads Max_used_connections at the end is one of those it counts.
         await using var admin = await server.OpenConnectionAsync();
-        await admin.ExecuteAsync("FLUSH STATUS");
+        await admin.FlushStatusWhenSettledAsync(remaining: 1);
 
         var databases = Enumerable.Range(0, instances).Select(_ => server.CreateTenantDatabase()).ToArray();
         var ok = new long[instances];
