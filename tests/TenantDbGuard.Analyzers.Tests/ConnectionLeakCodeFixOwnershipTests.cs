@@ -535,12 +535,7 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
         }
         """);
 
-    // The object made from the connection keeps it (its constructor stores it, by assignment or through Interlocked) and
-    // is returned: the connection leaves with it, and is released only when something fails before.
-    [Theory]
-    [InlineData("_lease = lease;")]
-    [InlineData("Interlocked.Exchange(ref _lease, lease);")]
-    public Task Lease_returned_inside_an_object_whose_constructor_stores_it_is_released_on_failure_only(string store) => Verify.VerifyCodeFixAsync("""
+    private const string StoringHolder = """
         using System.Threading;
         using Prelude;
 
@@ -556,6 +551,15 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
             public int Run(string sql) => _lease.Execute(sql);
         }
 
+
+        """;
+
+    // The object made from the connection keeps it (its constructor stores it, by assignment or through Interlocked) and
+    // is returned: the connection leaves with it, and is released only when something fails before.
+    [Theory]
+    [InlineData("_lease = lease;")]
+    [InlineData("Interlocked.Exchange(ref _lease, lease);")]
+    public Task Lease_returned_inside_an_object_whose_constructor_stores_it_is_released_on_failure_only(string store) => Verify.VerifyCodeFixAsync((StoringHolder + """
         class C
         {
             Holder Open(LeasePool pool)
@@ -565,22 +569,7 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
                 return new Holder(lease);
             }
         }
-        """.Replace("STORE", store), """
-        using System.Threading;
-        using Prelude;
-
-        sealed class Holder
-        {
-            private ConnectionLease _lease;
-
-            public Holder(ConnectionLease lease)
-            {
-                STORE
-            }
-
-            public int Run(string sql) => _lease.Execute(sql);
-        }
-
+        """).Replace("STORE", store), (StoringHolder + """
         class C
         {
             Holder Open(LeasePool pool)
@@ -598,7 +587,7 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
                 }
             }
         }
-        """.Replace("STORE", store));
+        """).Replace("STORE", store));
 
     [Fact]
     public Task Lease_prepared_then_cached_in_a_dictionary_is_released_on_failure_before_the_cache_takes_it() => Verify.VerifyCodeFixAsync("""
