@@ -1059,19 +1059,21 @@ internal sealed class ConnectionBroker : IAsyncDisposable
             }
 
             killer ??= new PhysicalConnection(server);
-            if (await killer.KillAsync(threadId, queryOnly, _options.ResetTimeout).ConfigureAwait(false))
+            var outcome = await killer.KillAsync(threadId, queryOnly, _options.ResetTimeout).ConfigureAwait(false);
+            if (outcome == KillOutcome.Done)
             {
                 Park(killer);
                 return;
             }
 
             // The killer failed: an idle one was dead (try another), a new one could not connect (the server is out of
-            // reach, and nothing runs there for this process that could be killed now), its KILL did not answer in
-            // time (MariaDB's KILL waits up to 2 s for the target to let go of a lock), or it failed while it watched
-            // the killed session end (try another: that session may still be on the server). Its own session may still
-            // run on the server, so it stays counted until the server no longer lists it.
+            // reach, and nothing runs there for this process that could be killed now) or its KILL did not answer in
+            // time (MariaDB's KILL waits up to 2 s for the target to let go of a lock: no new one is sent after it), or
+            // it failed while it watched the killed session end (watch again over another: that session may still be
+            // on the server). Its own session may still run on the server, so it stays counted until the server no
+            // longer lists it.
             await CloseFailedAsync(killer).ConfigureAwait(false);
-            if (fresh && killer.ThreadId == 0)
+            if (fresh && outcome != KillOutcome.WatchLost)
             {
                 return;
             }

@@ -345,8 +345,11 @@ internal sealed class PhysicalConnection : IAsyncDisposable
         }
     }
 
-    /// <summary>Sends <c>KILL QUERY</c> or <c>KILL CONNECTION</c> for another session of the same server over this (idle) one.</summary>
-    public async Task<bool> KillAsync(int threadId, bool queryOnly, TimeSpan timeout)
+    /// <summary>
+    /// Sends <c>KILL QUERY</c> or <c>KILL CONNECTION</c> for another session of the same server over this (idle) one;
+    /// after <c>KILL CONNECTION</c>, waits (at most <paramref name="timeout"/>) until the server no longer lists it.
+    /// </summary>
+    public async Task<KillOutcome> KillAsync(int threadId, bool queryOnly, TimeSpan timeout)
     {
         try
         {
@@ -355,28 +358,32 @@ internal sealed class PhysicalConnection : IAsyncDisposable
             var kill = KillQuietlyAsync(own, threadId, queryOnly);
             if (!await CompletesWithinAsync(kill, timeout).ConfigureAwait(false))
             {
-                return false;
+                return KillOutcome.Failed;
             }
 
-            var killed = await kill.ConfigureAwait(false);
-            if (killed && !queryOnly && !await WaitUntilGoneAsync(own, threadId, timeout).ConfigureAwait(false))
+            if (!await kill.ConfigureAwait(false))
+            {
+                return KillOutcome.Failed;
+            }
+
+            if (!queryOnly && !await WaitUntilGoneAsync(own, threadId, timeout).ConfigureAwait(false))
             {
                 // This connection failed while it watched (an administrator killed it too, say): the session it killed
-                // may still be on the server. The caller watches again over another connection.
-                return false;
+                // may still be on the server.
+                return KillOutcome.WatchLost;
             }
 
-            if (killed && opened)
+            if (opened)
             {
                 await own.CloseAsync().ConfigureAwait(false);
             }
 
-            return killed;
+            return KillOutcome.Done;
         }
         catch (Exception exception) when (exception is MySqlException or InvalidOperationException or OperationCanceledException or System.IO.IOException)
         {
             // The caller closes this connection (DisposeAsync disposes the object, whatever it is still doing).
-            return false;
+            return KillOutcome.Failed;
         }
     }
 
@@ -743,4 +750,17 @@ internal readonly record struct ServerLoad(int MaxConnections, int ThreadsConnec
 
         return new ServerLoad(maxConnections, threads, refused);
     }
+}
+
+/// <summary>What <see cref="PhysicalConnection.KillAsync"/> came to.</summary>
+internal enum KillOutcome
+{
+    /// <summary>The <c>KILL</c> was sent (the session is gone, or was gone already, or the wait for it ran out).</summary>
+    Done,
+
+    /// <summary>The <c>KILL</c> was not sent, or not answered in time: the connection that was to send it failed.</summary>
+    Failed,
+
+    /// <summary>The <c>KILL CONNECTION</c> was sent, and the connection failed while it watched the session end.</summary>
+    WatchLost,
 }
