@@ -1413,15 +1413,22 @@ public sealed class ConnectionLeakCodeFixShapeTests
 
     // ---------------------------------------------------------------- types and names
 
-    [Fact]
-    public Task Generic_connection_type_becomes_await_using() => Verify.VerifyCodeFixAsync("""
+    // A type parameter is disposable when one of its constraints is (here the DbConnection, not the marker interface).
+    [Theory]
+    [InlineData("DbConnection, new()")]
+    [InlineData("DbConnection, ITenantScoped, new()")]
+    public Task Generic_connection_type_becomes_await_using(string constraints) => Verify.VerifyCodeFixAsync("""
         using System;
         using System.Data.Common;
         using System.Threading.Tasks;
 
+        interface ITenantScoped
+        {
+        }
+
         class C
         {
-            async Task<int> M<TConnection>(string connectionString) where TConnection : DbConnection, new()
+            async Task<int> M<TConnection>(string connectionString) where TConnection : CONSTRAINTS
             {
                 var conn = new TConnection { ConnectionString = connectionString };
                 await [|conn.OpenAsync()|];
@@ -1432,14 +1439,18 @@ public sealed class ConnectionLeakCodeFixShapeTests
                 return count;
             }
         }
-        """, """
+        """.Replace("CONSTRAINTS", constraints), """
         using System;
         using System.Data.Common;
         using System.Threading.Tasks;
 
+        interface ITenantScoped
+        {
+        }
+
         class C
         {
-            async Task<int> M<TConnection>(string connectionString) where TConnection : DbConnection, new()
+            async Task<int> M<TConnection>(string connectionString) where TConnection : CONSTRAINTS
             {
                 await using var conn = new TConnection { ConnectionString = connectionString };
                 await conn.OpenAsync();
@@ -1449,16 +1460,22 @@ public sealed class ConnectionLeakCodeFixShapeTests
                 return count;
             }
         }
-        """, UseUsing);
+        """.Replace("CONSTRAINTS", constraints), UseUsing, constraints.Contains("ITenantScoped", StringComparison.Ordinal) ? Execution.Skip("No type of the check fits both constraints; the first row runs the same fixed code.") : null);
 
-    [Fact]
-    public Task Generic_connection_type_can_be_closed_in_finally_instead() => Verify.VerifyCodeFixAsync("""
+    [Theory]
+    [InlineData("DbConnection, new()")]
+    [InlineData("DbConnection, ITenantScoped, new()")]
+    public Task Generic_connection_type_can_be_closed_in_finally_instead(string constraints) => Verify.VerifyCodeFixAsync("""
         using System;
         using System.Data.Common;
 
+        interface ITenantScoped
+        {
+        }
+
         class C
         {
-            int M<TConnection>(string connectionString) where TConnection : DbConnection, new()
+            int M<TConnection>(string connectionString) where TConnection : CONSTRAINTS
             {
                 var conn = new TConnection { ConnectionString = connectionString };
                 [|conn.Open()|];
@@ -1467,13 +1484,17 @@ public sealed class ConnectionLeakCodeFixShapeTests
                 return Convert.ToInt32(command.ExecuteScalar());
             }
         }
-        """, """
+        """.Replace("CONSTRAINTS", constraints), """
         using System;
         using System.Data.Common;
 
+        interface ITenantScoped
+        {
+        }
+
         class C
         {
-            int M<TConnection>(string connectionString) where TConnection : DbConnection, new()
+            int M<TConnection>(string connectionString) where TConnection : CONSTRAINTS
             {
                 var conn = new TConnection { ConnectionString = connectionString };
                 conn.Open();
@@ -1489,7 +1510,7 @@ public sealed class ConnectionLeakCodeFixShapeTests
                 }
             }
         }
-        """, ReleaseInFinally);
+        """.Replace("CONSTRAINTS", constraints), ReleaseInFinally, constraints.Contains("ITenantScoped", StringComparison.Ordinal) ? Execution.Skip("No type of the check fits both constraints; the first row runs the same fixed code.") : null);
 
     // The analyzer does not take 'if (x is IDisposable d) d.Dispose()' for a release yet and still reports the fixed code;
     // the fix does, and offers nothing more there.
