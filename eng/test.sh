@@ -63,7 +63,7 @@ summarize() {
 list_failures() {
     sed -E 's/\x1b\[[0-9;]*m//g' "$log" \
         | awk '
-            /^ *Failed [^!]/ && !/^ *Failed!/ { print; keep = 8; next }
+            /^ *Failed [^!]/ { print; keep = 8; next }
             /^ *(Stack Trace|Standard Output Messages):/ { keep = 0 }
             /^The active test run was aborted|^Test Run Aborted/ { print; next }
             /running when the/ { print; keep = 4; next }

@@ -504,12 +504,16 @@ internal static class LeakFixPlanner
             .Distinct()
             .SelectMany(statement => statement.DescendantNodes())
             .ToList();
+
+        // Read once, for the first Close found: whether the local is a DbConnection does not change from one release to the next.
+        bool? closesTwiceHarmlessly = null;
         return nested.Any(node => node is AssignmentExpressionSyntax { Left: IdentifierNameSyntax target } assignment
                                   && !IsNull(assignment.Right)
                                   && Statements.Is(model, target, local))
                && nested.OfType<StatementSyntax>().Any(statement => chooser.Releases(statement, local, out var name, out _)
                                                                       && name is not ("Dispose" or "DisposeAsync")
-                                                                      && !(name is "Close" or "CloseAsync" && AcquisitionRules.Create(model.Compilation).IsDbConnection(local.Type as INamedTypeSymbol)));
+                                                                      && !(name is "Close" or "CloseAsync"
+                                                                           && (closesTwiceHarmlessly ??= AcquisitionRules.Create(model.Compilation).IsDbConnection(local.Type as INamedTypeSymbol))));
     }
 
     /// <summary>
