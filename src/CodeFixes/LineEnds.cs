@@ -1,3 +1,4 @@
+using System;
 using System.Collections.Generic;
 using System.Linq;
 using System.Threading;
@@ -5,6 +6,7 @@ using System.Threading.Tasks;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.Formatting;
+using Microsoft.CodeAnalysis.Text;
 using TenantDbGuard.CodeFixes.ConnectionLeak;
 
 namespace TenantDbGuard.CodeFixes;
@@ -18,10 +20,11 @@ internal static class LineEnds
 {
     /// <summary>
     /// Formats the nodes the fix marked with <see cref="Formatter.Annotation"/>, then ends the lines the fix wrote as
-    /// the first line of <paramref name="before"/> (the document before the fix) ends: every line of the document when
-    /// all of its lines ended that way before the fix (so also a line break the fix put between two members), else the
-    /// lines inside the marked nodes. The marks are taken off, so that the formatting a code action applies afterwards
-    /// leaves those lines as they are.
+    /// the lines of <paramref name="before"/> (the document before the fix) end: every line of the document as all of
+    /// them did when they all ended alike (so also a line break the fix put between two members); in a file of mixed
+    /// line ends, the lines inside each marked node as the line that node starts on did, so that a method written with
+    /// CRLF in a file that starts with LF keeps CRLF. The marks are taken off, so that the formatting a code action
+    /// applies afterwards leaves those lines as they are.
     /// </summary>
     public static async Task<Document> FormatAsync(Document document, SyntaxNode before, CancellationToken cancellationToken)
     {
@@ -34,21 +37,35 @@ internal static class LineEnds
         }
 
         var marked = root.GetAnnotatedNodes(Formatter.Annotation).ToList();
-        IEnumerable<SyntaxNode> scope = uniform ? new[] { root } : marked;
-        var others = scope
-            .SelectMany(node => node.DescendantTrivia(descendIntoTrivia: true))
-            .Where(trivia => trivia.IsKind(SyntaxKind.EndOfLineTrivia) && trivia.ToString() != lineEnd)
-            .Distinct()
-            .ToList();
+        var text = uniform ? null : before.SyntaxTree.GetText(cancellationToken);
+        var others = new Dictionary<SyntaxTrivia, string>();
+        foreach (var node in uniform ? new List<SyntaxNode> { root } : marked)
+        {
+            var nodeLineEnd = text is null ? lineEnd : LineEndAt(text, node.SpanStart) ?? lineEnd;
+            foreach (var trivia in node.DescendantTrivia(descendIntoTrivia: true))
+            {
+                if (trivia.IsKind(SyntaxKind.EndOfLineTrivia) && trivia.ToString() != nodeLineEnd && !others.ContainsKey(trivia))
+                {
+                    others.Add(trivia, nodeLineEnd);
+                }
+            }
+        }
+
         if (others.Count == 0 && marked.Count == 0)
         {
             return formatted;
         }
 
-        var endOfLine = SyntaxFactory.EndOfLine(lineEnd);
-        root = root.ReplaceTrivia(others, (_, _) => endOfLine);
+        root = root.ReplaceTrivia(others.Keys, (original, _) => SyntaxFactory.EndOfLine(others[original]));
         root = root.ReplaceNodes(root.GetAnnotatedNodes(Formatter.Annotation), (_, rewritten) => rewritten.WithoutAnnotations(Formatter.Annotation));
         return formatted.WithSyntaxRoot(root);
+    }
+
+    /// <summary>How the line of <paramref name="text"/> at <paramref name="position"/> ends; null on a last line without a line end.</summary>
+    private static string? LineEndAt(SourceText text, int position)
+    {
+        var line = text.Lines.GetLineFromPosition(Math.Min(position, text.Length));
+        return line.EndIncludingLineBreak > line.End ? text.ToString(TextSpan.FromBounds(line.End, line.EndIncludingLineBreak)) : null;
     }
 
     /// <summary>Does every line of <paramref name="root"/> end with <paramref name="lineEnd"/>?</summary>
