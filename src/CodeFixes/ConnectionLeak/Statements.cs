@@ -862,13 +862,14 @@ internal static class Statements
     /// <summary>
     /// The statement that follows the block statement marked with <paramref name="annotation"/> (a new <c>try</c>)
     /// starts after a blank line, as hand-written code does after a closing brace (and as StyleCop's SA1513 asks):
-    /// a release removed from between them took its blank line with it, or there was none.
+    /// a release removed from between them took its blank line with it, or there was none. A statement that shared
+    /// the line of the last one the <c>try</c> took in (<c>conn.Release(); Log.Info("done");</c>) starts a line of its
+    /// own after that blank line.
     /// </summary>
     public static SyntaxNode WithBlankLineAfter(SyntaxNode root, SyntaxAnnotation annotation)
     {
         if (root.GetAnnotatedNodes(annotation).FirstOrDefault() is not StatementSyntax statement
-            || statement.Parent is not BlockSyntax block
-            || !statement.GetTrailingTrivia().Any(t => t.IsKind(SyntaxKind.EndOfLineTrivia)))
+            || statement.Parent is not BlockSyntax block)
         {
             return root;
         }
@@ -880,7 +881,8 @@ internal static class Statements
         }
 
         var next = block.Statements[index + 1];
-        var lineEnd = statement.GetTrailingTrivia().Last(t => t.IsKind(SyntaxKind.EndOfLineTrivia));
+        // The formatter ends the try's line before a statement that shared it: one line end more makes the blank line.
+        var lineEnd = statement.GetTrailingTrivia().Where(t => t.IsKind(SyntaxKind.EndOfLineTrivia)).Cast<SyntaxTrivia?>().LastOrDefault() ?? DocumentLineEnd(statement);
         return root.ReplaceNode(next, next.WithLeadingTrivia(next.GetLeadingTrivia().Insert(0, lineEnd)));
     }
 
