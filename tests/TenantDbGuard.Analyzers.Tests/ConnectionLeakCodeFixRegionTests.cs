@@ -1490,6 +1490,48 @@ public sealed class ConnectionLeakCodeFixRegionTests
         }
         """, ReleaseInFinally);
 
+    // Two anonymous objects of one shape share a type, and so the property the try's statement declares: the later
+    // one reads that property, not anything the try declares, and nothing needs to be declared before the try.
+    [Fact]
+    public Task An_anonymous_object_after_the_try_with_the_shape_of_one_inside_it_reads_nothing_the_try_declares() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                var counted = new { Rows = conn.Execute("select 1") };
+                Log.Info(counted.Rows.ToString());
+                conn.Release();
+                var total = new { Rows = 2 };
+                return total.Rows;
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    var counted = new { Rows = conn.Execute("select 1") };
+                    Log.Info(counted.Rows.ToString());
+                }
+                finally
+                {
+                    conn.Release();
+                }
+
+                var total = new { Rows = 2 };
+                return total.Rows;
+            }
+        }
+        """, ReleaseInFinally);
+
     // ---------------------------------------------------------------- preprocessor directives
 
     [Fact]
@@ -1652,6 +1694,57 @@ public sealed class ConnectionLeakCodeFixRegionTests
             }
         }
         """);
+
+    // Directives outside any method (around a using directive, around a member) are not the fix's business: the fix
+    // in the method is offered as without them.
+    [Fact]
+    public Task Directives_outside_the_method_leave_its_fix_as_it_is() => Verify.VerifyCodeFixAsync("""
+        #if TRACE_SQL
+        using System.Diagnostics;
+        #endif
+        using Prelude;
+
+        class C
+        {
+        #if TRACE_SQL
+            static void Trace(string sql) => Debug.WriteLine(sql);
+        #endif
+
+            int M(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                var rows = conn.Execute("select 1");
+                conn.Release();
+                return rows;
+            }
+        }
+        """, """
+        #if TRACE_SQL
+        using System.Diagnostics;
+        #endif
+        using Prelude;
+
+        class C
+        {
+        #if TRACE_SQL
+            static void Trace(string sql) => Debug.WriteLine(sql);
+        #endif
+
+            int M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    var rows = conn.Execute("select 1");
+                    return rows;
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """, ReleaseInFinally);
 
     // ---------------------------------------------------------------- a fallback: taken in a try, or in its catch
 

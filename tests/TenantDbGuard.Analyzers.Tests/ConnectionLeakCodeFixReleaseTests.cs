@@ -1068,6 +1068,8 @@ public sealed class ConnectionLeakCodeFixReleaseTests
     [Theory]
     [InlineData("Hidden.ByPattern(conn);")]
     [InlineData("Hidden.ByBox(conn);")]
+    [InlineData("Hidden.ByBoxMethod(conn);")]
+    [InlineData("conn.ByBoxExtension();")]
     [InlineData("Hidden.BySwitch(conn);")]
     [InlineData("Hidden.ByOut(conn);")]
     [InlineData("Hidden.ByExchange(conn);")]
@@ -1079,6 +1081,8 @@ public sealed class ConnectionLeakCodeFixReleaseTests
         sealed class Box
         {
             public PooledConnection Conn;
+
+            public void Close() => Conn.Release();
         }
 
         static class Hidden
@@ -1096,6 +1100,10 @@ public sealed class ConnectionLeakCodeFixReleaseTests
                 var box = new Box { Conn = c };
                 box.Conn.Release();
             }
+
+            public static void ByBoxMethod(PooledConnection c) => new Box { Conn = c }.Close();
+
+            public static void ByBoxExtension(this PooledConnection c) => new Box { Conn = c }.Close();
 
             public static void BySwitch(PooledConnection c)
             {

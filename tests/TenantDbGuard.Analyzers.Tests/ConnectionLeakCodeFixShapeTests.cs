@@ -303,6 +303,57 @@ public sealed class ConnectionLeakCodeFixShapeTests
         }
         """, ReleaseInFinally);
 
+    // A condition that reads more of the connection than its state still marks the open as one that runs only when
+    // the connection is closed: the whole loop is the connection's life.
+    [Fact]
+    public Task Connection_opened_under_a_condition_that_tests_its_state_among_other_things_becomes_using_around_the_loop() => Verify.VerifyCodeFixAsync("""
+        using System.Collections.Generic;
+        using System.Data;
+        using MySqlConnector;
+
+        class C
+        {
+            void M(string connectionString, IEnumerable<string> batch)
+            {
+                var conn = new MySqlConnection(connectionString);
+                foreach (var sql in batch)
+                {
+                    if (conn.State != ConnectionState.Open && conn.ConnectionString.Length > 0)
+                    {
+                        [|conn.Open()|];
+                    }
+
+                    using var command = new MySqlCommand(sql, conn);
+                    command.ExecuteNonQuery();
+                }
+
+                conn.Close();
+            }
+        }
+        """, """
+        using System.Collections.Generic;
+        using System.Data;
+        using MySqlConnector;
+
+        class C
+        {
+            void M(string connectionString, IEnumerable<string> batch)
+            {
+                using var conn = new MySqlConnection(connectionString);
+                foreach (var sql in batch)
+                {
+                    if (conn.State != ConnectionState.Open && conn.ConnectionString.Length > 0)
+                    {
+                        conn.Open();
+                    }
+
+                    using var command = new MySqlCommand(sql, conn);
+                    command.ExecuteNonQuery();
+                }
+            }
+        }
+        """);
+
     [Fact]
     public Task Connection_opened_again_later_in_the_method_is_closed_not_disposed() => Verify.VerifyCodeFixAsync("""
         using System;
@@ -944,6 +995,15 @@ public sealed class ConnectionLeakCodeFixShapeTests
         "using Prelude;\n\nclass C\n{\n    int Other() => 1;\r\n\n    int M(Pool pool)\n    {\n        var conn = pool.GetConnection();\n        try\n        {\n            var rows = conn.Execute(\"select 1\");\n            return rows;\n        }\n        finally\n        {\n            conn.Release();\n        }\n    }\n}\n",
         ReleaseInFinally);
 
+    // A method written with CRLF in a file whose first lines end with LF (code pasted from elsewhere): the method's
+    // lines keep CRLF, those the fix writes too, also the line break before a try that starts after a statement on
+    // the acquisition's line.
+    [Fact]
+    public Task A_fix_in_a_CRLF_method_of_a_file_that_starts_with_LF_writes_and_keeps_CRLF() => Verify.VerifyCodeFixAsync(
+        "using Prelude;\n\nclass C\n{\r\n    int M(Pool pool)\r\n    {\r\n        Log.Info(\"start\"); var conn = [|pool.GetConnection()|];\r\n        var rows = conn.Execute(\"select 1\");\r\n        conn.Release();\r\n        return rows;\r\n    }\r\n}\r\n",
+        "using Prelude;\n\nclass C\n{\r\n    int M(Pool pool)\r\n    {\r\n        Log.Info(\"start\"); var conn = pool.GetConnection();\r\n        try\r\n        {\r\n            var rows = conn.Execute(\"select 1\");\r\n            return rows;\r\n        }\r\n        finally\r\n        {\r\n            conn.Release();\r\n        }\r\n    }\r\n}\r\n",
+        ReleaseInFinally);
+
     [Fact]
     public Task Fix_All_in_a_file_with_CRLF_line_ends_writes_CRLF() => Verify.VerifyFixAllAsync(
         ["""
@@ -1001,6 +1061,14 @@ public sealed class ConnectionLeakCodeFixShapeTests
     public Task Acquisition_in_an_expression_bodied_method_of_a_one_line_file_gets_a_block_body() => Verify.VerifyCodeFixAsync(
         "using Prelude; class C { int M(Pool pool) => [|pool.GetConnection()|].Execute(\"delete from sessions\"); }",
         "using Prelude; class C {\n    int M(Pool pool)\n    {\n        var connection = pool.GetConnection();\n        try\n        {\n            return connection.Execute(\"delete from sessions\");\n        }\n        finally\n        {\n            connection.Release();\n        }\n    }\n}");
+
+    // The statements after the try shared the line of the last one it took in: they start a line of their own, after
+    // a blank line.
+    [Fact]
+    public Task Statements_on_the_line_of_the_last_one_the_try_takes_in_start_a_line_after_a_blank_one() => Verify.VerifyCodeFixAsync(
+        "using Prelude; class C { int M(Pool pool) { var conn = [|pool.GetConnection()|]; var rows = conn.Execute(\"select 1\"); conn.Release(); Log.Info(\"done\"); return rows; } }",
+        "using Prelude; class C { int M(Pool pool)\n    {\n        var conn = pool.GetConnection(); int rows;\n        try\n        {\n            rows = conn.Execute(\"select 1\");\n        }\n        finally\n        {\n            conn.Release();\n        }\n\n        Log.Info(\"done\"); return rows;\n    }\n}",
+        ReleaseInFinally);
 
     [Fact]
     public Task Lease_in_a_lambda_of_a_one_line_file_gets_a_block_body_with_a_using() => Verify.VerifyCodeFixAsync(

@@ -2399,6 +2399,29 @@ public sealed class ConnectionLeakCodeFixTests
         }
         """);
 
+    // An async lambda that returns a plain Task drops the value of its body: the connection it awaits is discarded,
+    // not returned (a lambda that returns a Task of the connection hands it to its caller).
+    [Fact]
+    public Task Connection_awaited_as_the_body_of_an_async_lambda_that_returns_a_plain_task_is_released() => Verify.VerifyCodeFixAsync("""
+        using System;
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            Func<Task> M(Pool pool) => async () => await [|pool.GetConnectionAsync()|];
+        }
+        """, """
+        using System;
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            Func<Task> M(Pool pool) => async () => (await pool.GetConnectionAsync()).Release();
+        }
+        """);
+
     // A type that is disposable but has a release of its own: the discarded value is given back with that release,
     // not disposed by a using.
     [Fact]

@@ -362,6 +362,37 @@ public sealed class ConnectionOwnerCodeFixTests
         }
         """);
 
+    // A return on the connection's own state ('already closed'): the code chose not to release it on that path. A guard
+    // kept before a try would still skip the release there, and one moved into the try would release what the code
+    // skips: no fix either way. (A guard on anything else, or on the member being null, stays before the try.)
+    [Fact]
+    public Task Release_after_a_return_on_the_member_s_own_state_gets_no_fix() => NoFixVerifier.VerifyOwnerAsync("""
+        using System;
+        using System.Data;
+        using MySqlConnector;
+
+        sealed class ImportJob : IDisposable
+        {
+            private readonly MySqlConnection [|_connection|];
+            private MySqlTransaction? _transaction;
+
+            public ImportJob(MySqlDataSource dataSource) => _connection = dataSource.OpenConnection();
+
+            public void Begin() => _transaction = _connection.BeginTransaction();
+
+            public void Dispose()
+            {
+                if (_connection.State == ConnectionState.Closed)
+                {
+                    return;
+                }
+
+                _transaction?.Dispose();
+                _connection.Dispose();
+            }
+        }
+        """);
+
     // 'Interlocked.Exchange(ref _lease, null)?.Dispose()' gives the member back under another name: a release of the
     // fix's own in a finally would be the second.
     [Fact]

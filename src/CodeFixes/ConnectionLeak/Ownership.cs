@@ -484,11 +484,11 @@ internal sealed class Ownership
         && invocation.ArgumentList.DescendantNodes().OfType<IdentifierNameSyntax>()
             .Any(id => id.Identifier.ValueText == "CloseConnection" && _model.GetSymbolInfo(id).Symbol is IFieldSymbol { ContainingType.Name: "CommandBehavior" });
 
-    /// <summary>The expression whose parent says what happens to the value: through parentheses, casts, <c>?:</c>, <c>??</c>, <c>await</c>.</summary>
     /// <summary>Does the lambda return the value of its expression body (not a <c>void</c> lambda, nor an <c>async</c> one that returns a plain <c>Task</c>)?</summary>
     private bool ReturnsItsBody(AnonymousFunctionExpressionSyntax lambda) =>
         _model.GetSymbolInfo(lambda).Symbol is IMethodSymbol { ReturnsVoid: false } method
         && !(method.IsAsync && method.ReturnType is INamedTypeSymbol { IsGenericType: false });
 
+    /// <summary>The expression whose parent says what happens to the value: through parentheses, casts, <c>?:</c>, <c>??</c>, <c>await</c>.</summary>
     private static ExpressionSyntax Climb(ExpressionSyntax expression) => Statements.OutermostValue(expression, throughChoices: true);
 }
