@@ -987,8 +987,8 @@ public sealed class ConnectionLeakCodeFixShapeTests
         }
         """.ReplaceLineEndings("\r\n"), ReleaseInFinally);
 
-    // A file of mixed line ends: the fix writes its lines as the file's first line ends, and leaves every other line
-    // as it was.
+    // A file of mixed line ends: the fix writes its lines as the line where the code it rewrites starts ends (here LF),
+    // and leaves every other line as it was.
     [Fact]
     public Task A_fix_in_a_file_of_mixed_line_ends_leaves_the_lines_it_did_not_write_as_they_were() => Verify.VerifyCodeFixAsync(
         "using Prelude;\n\nclass C\n{\n    int Other() => 1;\r\n\n    int M(Pool pool)\n    {\n        var conn = [|pool.GetConnection()|];\n        var rows = conn.Execute(\"select 1\");\n        conn.Release();\n        return rows;\n    }\n}\n",
