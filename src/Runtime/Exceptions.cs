@@ -344,10 +344,16 @@ public sealed class CommandTimeoutException : TenantDbGuardException
     /// <param name="timeout">The timeout that ran out.</param>
     /// <param name="innerException">The driver's or the server's error (a <see cref="MySqlException"/>), when there is one.</param>
     public CommandTimeoutException(string tenantKey, TimeSpan timeout, Exception? innerException)
-        : base(
+        : this(
             tenantKey,
+            timeout,
             $"A statement for tenant '{LogSafe.Text(tenantKey)}' did not finish within its command timeout of {timeout.TotalSeconds:0.###} s and was stopped. It may or may not have taken effect; retry only work that is safe to repeat. Give it more time (CommandOptions.Timeout, or Default Command Timeout in the connection string) or make it faster.",
             innerException)
+    {
+    }
+
+    private CommandTimeoutException(string tenantKey, TimeSpan timeout, string message, Exception? innerException)
+        : base(tenantKey, message, innerException)
     {
         Timeout = timeout;
     }
@@ -357,4 +363,11 @@ public sealed class CommandTimeoutException : TenantDbGuardException
 
     /// <summary>Always <see langword="true"/>: a statement that ran out of time under load may finish when made again.</summary>
     public override bool IsTransient => true;
+
+    /// <summary>
+    /// Looking the tenant up in the master database's tenants table did not finish within the master connection string's
+    /// <c>Default Command Timeout</c>, before anything of the work was sent.
+    /// </summary>
+    internal static CommandTimeoutException LookingUp(string tenantKey, TimeSpan timeout, Exception innerException) =>
+        new(tenantKey, timeout, $"Looking tenant '{LogSafe.Text(tenantKey)}' up in the tenants table did not finish within the master connection's command timeout of {timeout.TotalSeconds:0.###} s and was stopped. Nothing of the work was sent; retrying is safe. The tenants table may be locked or the server busy; Default Command Timeout in the master connection string sets the timeout.", innerException);
 }

@@ -72,6 +72,29 @@ public sealed class CommandOptionsTests(MariaDbFixture fixture) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_tenant_lookup_past_the_master_connection_strings_command_timeout_ends_in_a_CommandTimeoutException()
+    {
+        var master = new MySqlConnectionStringBuilder(Server.GetAppConnectionString(MariaDbFixture.MasterDatabase)) { DefaultCommandTimeout = 1 };
+        await using var db = new TenantDatabase(new TenantDbGuardOptions { MasterConnectionString = master.ConnectionString, MaxConnections = 2 });
+
+        // The tenants table is locked: the lookup waits on the server until the driver's command timeout stops it.
+        await using var locker = await Server.OpenConnectionAsync();
+        await locker.ExecuteAsync($"LOCK TABLES {MariaDbFixture.MasterDatabase}.tenants WRITE");
+        var error = await Assert.ThrowsAsync<CommandTimeoutException>(() => db.QueryTenantAsync<int>(MariaDbFixture.TenantKey(2), "SELECT 1"));
+        await locker.ExecuteAsync("UNLOCK TABLES");
+
+        Assert.Equal(MariaDbFixture.TenantKey(2), error.TenantKey);
+        Assert.Equal(TimeSpan.FromSeconds(1), error.Timeout);
+        Assert.IsAssignableFrom<MySqlException>(error.InnerException);
+        Assert.True(error.IsTransient);
+        Assert.Contains($"Looking tenant '{MariaDbFixture.TenantKey(2)}' up in the tenants table", error.Message);
+        Assert.Contains("Nothing of the work was sent", error.Message);
+        await db.WaitUntilAllReturnedAsync();
+        Assert.Equal([1], await db.QueryTenantAsync<int>(MariaDbFixture.TenantKey(2), "SELECT 1"));
+        Assert.InRange((await db.WaitUntilAllReturnedAsync()).Open, 1, 2);
+    }
+
+    [Fact]
     public async Task Master_helpers_take_a_timeout_too()
     {
         await using var db = Server.CreateTenantDatabase();

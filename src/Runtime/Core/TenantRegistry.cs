@@ -118,7 +118,7 @@ internal sealed class TenantRegistry
 }
 
 /// <summary>Where the master database is: tenant rows must not name it.</summary>
-internal readonly record struct MasterLocation(string Host, uint Port, string Database);
+internal readonly record struct MasterLocation(string Host, uint Port, string Database, uint DefaultCommandTimeout = 30);
 
 /// <summary>
 /// What a tenant's row must not name: no database, the master database, a system schema, or (unless

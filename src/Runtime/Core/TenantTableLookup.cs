@@ -45,6 +45,13 @@ internal sealed class TenantTableLookup
                 row = await lease.Connection.QuerySingleOrDefaultAsync<Row>(
                     new CommandDefinition(_sql, new { key = tenantKey, host = _master.Host, port = (long)_master.Port }, cancellationToken: CancellationToken.None)).ConfigureAwait(false);
             }
+            catch (Exception exception) when (ServerErrors.IsCommandTimeout(exception))
+            {
+                // The lookup waited past the master connection string's command timeout (a locked tenants table, a
+                // busy server): the driver stopped it, and the connection is not trusted with the next caller.
+                lease.MarkFailed();
+                throw CommandTimeoutException.LookingUp(tenantKey, TimeSpan.FromSeconds(_master.DefaultCommandTimeout), exception);
+            }
             catch (Exception exception) when (ServerErrors.IsConnectionFailure(exception))
             {
                 // The master connection was lost (killed, the network failed): closed, not given to the next caller.
