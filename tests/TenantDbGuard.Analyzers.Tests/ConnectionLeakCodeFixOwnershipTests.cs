@@ -1371,6 +1371,7 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
     [InlineData("ThreadPool.UnsafeQueueUserWorkItem(_ => conn.Execute(\"select 1\"), null);")]
     [InlineData("Jobs.Schedule(() => conn.Execute(\"select 1\"));")]
     [InlineData("Jobs.Subscribe(() => conn.Execute(\"select 1\"));")]
+    [InlineData("Jobs.Register(() => conn.Execute(\"select 1\"));")]
     [InlineData("cancellation.Register(() => conn.Execute(\"select 1\"));")]
     public Task Connection_used_by_a_queued_work_item_gets_no_fix(string queue) => NoFixVerifier.VerifyAsync($$"""
         using System;
@@ -1395,6 +1396,8 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
             public static void Schedule(Action work) => Pending.Add(work);
 
             public static void Subscribe(Action work) => Pending.Add(work);
+
+            public static void Register(Action work) => Pending.Add(work);
         }
         """);
 

@@ -354,6 +354,68 @@ public sealed class ConnectionLeakCodeFixShapeTests
         }
         """);
 
+    // In nested loops, opened if closed in the inner one and closed after the outer one: the connection stays open
+    // from one batch to the next, and the whole outer loop is its life.
+    [Fact]
+    public Task Connection_opened_if_closed_in_nested_loops_becomes_using_around_the_outer_loop() => Verify.VerifyCodeFixAsync("""
+        using System.Collections.Generic;
+        using System.Data;
+        using MySqlConnector;
+
+        class C
+        {
+            int M(string connectionString, IEnumerable<string[]> batches)
+            {
+                var conn = new MySqlConnection(connectionString);
+                var done = 0;
+                foreach (var batch in batches)
+                {
+                    foreach (var sql in batch)
+                    {
+                        if (conn.State != ConnectionState.Open)
+                        {
+                            [|conn.Open()|];
+                        }
+
+                        using var command = new MySqlCommand(sql, conn);
+                        done += command.ExecuteNonQuery();
+                    }
+                }
+
+                conn.Close();
+                return done;
+            }
+        }
+        """, """
+        using System.Collections.Generic;
+        using System.Data;
+        using MySqlConnector;
+
+        class C
+        {
+            int M(string connectionString, IEnumerable<string[]> batches)
+            {
+                using var conn = new MySqlConnection(connectionString);
+                var done = 0;
+                foreach (var batch in batches)
+                {
+                    foreach (var sql in batch)
+                    {
+                        if (conn.State != ConnectionState.Open)
+                        {
+                            conn.Open();
+                        }
+
+                        using var command = new MySqlCommand(sql, conn);
+                        done += command.ExecuteNonQuery();
+                    }
+                }
+
+                return done;
+            }
+        }
+        """);
+
     [Fact]
     public Task Connection_opened_again_later_in_the_method_is_closed_not_disposed() => Verify.VerifyCodeFixAsync("""
         using System;

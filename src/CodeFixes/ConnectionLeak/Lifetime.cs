@@ -146,7 +146,9 @@ internal static class Lifetime
             }
 
             var outer = block.Ancestors().TakeWhile(a => a != function).OfType<StatementSyntax>().FirstOrDefault(s => s.Parent is BlockSyntax);
-            if (outer is null || IsLoop(outer) || block.Ancestors().TakeWhile(a => a != outer).Any(FunctionContext.IsFunction))
+            // Out of a loop too: only an open that tests the state climbs from a loop, and the connection it keeps open
+            // from one iteration to the next lives through every loop around it that it is declared outside of.
+            if (outer is null || block.Ancestors().TakeWhile(a => a != outer).Any(FunctionContext.IsFunction))
             {
                 return null;
             }
