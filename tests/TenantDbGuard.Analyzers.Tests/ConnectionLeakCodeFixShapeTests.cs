@@ -70,6 +70,60 @@ public sealed class ConnectionLeakCodeFixShapeTests
         }
         """);
 
+    // The iteration's own Close (or awaited CloseAsync) is the one that moves into the finally, with its comment.
+    [Theory]
+    [InlineData("void", "conn.Close();")]
+    [InlineData("async Task", "await conn.CloseAsync();")]
+    public Task The_iteration_s_own_close_moves_into_the_finally_as_written(string signature, string close) => Verify.VerifyCodeFixAsync($$"""
+        using System.Collections.Generic;
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        class C
+        {
+            {{signature}} M(string connectionString, IEnumerable<string> batch)
+            {
+                var conn = new MySqlConnection(connectionString);
+                foreach (var sql in batch)
+                {
+                    [|conn.Open()|];
+                    using var command = new MySqlCommand(sql, conn);
+                    command.ExecuteNonQuery();
+                    {{close}} // back to the pool until the next batch
+                }
+
+                conn.Dispose();
+            }
+        }
+        """, $$"""
+        using System.Collections.Generic;
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        class C
+        {
+            {{signature}} M(string connectionString, IEnumerable<string> batch)
+            {
+                var conn = new MySqlConnection(connectionString);
+                foreach (var sql in batch)
+                {
+                    conn.Open();
+                    try
+                    {
+                        using var command = new MySqlCommand(sql, conn);
+                        command.ExecuteNonQuery();
+                    }
+                    finally
+                    {
+                        {{close}} // back to the pool until the next batch
+                    }
+                }
+
+                conn.Dispose();
+            }
+        }
+        """);
+
     [Theory]
     [InlineData("lock (_gate)", "conn.Close();")]
     [InlineData("using (await Gate())", "await conn.CloseAsync();")]
@@ -625,6 +679,35 @@ public sealed class ConnectionLeakCodeFixShapeTests
                 {
                     conn.Release();
                 }
+            }
+        }
+        """);
+
+    // A label between the task and its await: a goto back there awaits the same task again, which gives the same
+    // connection; moved to the await, the call would take a second one. No fix moves it.
+    [Fact]
+    public Task Acquisition_awaited_later_after_a_label_is_not_moved_to_its_await() => NoFixVerifier.VerifyAsync("""
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            async Task<int> M(Pool pool)
+            {
+                var pending = [|pool.GetConnectionAsync()|];
+                var tries = 0;
+                Log.Info("waiting");
+            again:
+                Log.Info("try " + tries);
+                var conn = await pending;
+                var rows = await conn.ExecuteAsync("select 1");
+                if (rows == 0 && tries++ < 3)
+                {
+                    goto again;
+                }
+
+                conn.Release();
+                return rows;
             }
         }
         """);
