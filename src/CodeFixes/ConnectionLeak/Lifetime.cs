@@ -147,8 +147,9 @@ internal static class Lifetime
 
             var outer = block.Ancestors().TakeWhile(a => a != function).OfType<StatementSyntax>().FirstOrDefault(s => s.Parent is BlockSyntax);
             // Out of a loop too: only an open that tests the state climbs from a loop, and the connection it keeps open
-            // from one iteration to the next lives through every loop around it that it is declared outside of.
-            if (outer is null || block.Ancestors().TakeWhile(a => a != outer).Any(FunctionContext.IsFunction))
+            // from one iteration to the next lives through every loop around it that it is declared outside of. No
+            // function stands between: the context is the innermost one around the acquisition.
+            if (outer is null)
             {
                 return null;
             }
