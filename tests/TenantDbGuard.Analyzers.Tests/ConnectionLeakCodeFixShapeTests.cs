@@ -252,8 +252,12 @@ public sealed class ConnectionLeakCodeFixShapeTests
         }
         """);
 
-    [Fact]
-    public Task Connection_opened_if_closed_inside_a_loop_becomes_using_around_the_loop() => Verify.VerifyCodeFixAsync("""
+    // A condition that reads more of the connection than its state still marks the open as one that runs only when the
+    // connection is closed: the whole loop is the connection's life.
+    [Theory]
+    [InlineData("conn.State != ConnectionState.Open")]
+    [InlineData("conn.State != ConnectionState.Open && conn.ConnectionString.Length > 0")]
+    public Task Connection_opened_if_closed_inside_a_loop_becomes_using_around_the_loop(string closed) => Verify.VerifyCodeFixAsync($$"""
         using System.Collections.Generic;
         using System.Data;
         using MySqlConnector;
@@ -265,7 +269,7 @@ public sealed class ConnectionLeakCodeFixShapeTests
                 var conn = new MySqlConnection(connectionString);
                 foreach (var sql in batch)
                 {
-                    if (conn.State != ConnectionState.Open)
+                    if ({{closed}})
                     {
                         [|conn.Open()|];
                     }
@@ -277,7 +281,7 @@ public sealed class ConnectionLeakCodeFixShapeTests
                 conn.Close();
             }
         }
-        """, """
+        """, $$"""
         using System.Collections.Generic;
         using System.Data;
         using MySqlConnector;
@@ -289,7 +293,7 @@ public sealed class ConnectionLeakCodeFixShapeTests
                 using var conn = new MySqlConnection(connectionString);
                 foreach (var sql in batch)
                 {
-                    if (conn.State != ConnectionState.Open)
+                    if ({{closed}})
                     {
                         conn.Open();
                     }
@@ -356,57 +360,6 @@ public sealed class ConnectionLeakCodeFixShapeTests
             }
         }
         """, ReleaseInFinally);
-
-    // A condition that reads more of the connection than its state still marks the open as one that runs only when
-    // the connection is closed: the whole loop is the connection's life.
-    [Fact]
-    public Task Connection_opened_under_a_condition_that_tests_its_state_among_other_things_becomes_using_around_the_loop() => Verify.VerifyCodeFixAsync("""
-        using System.Collections.Generic;
-        using System.Data;
-        using MySqlConnector;
-
-        class C
-        {
-            void M(string connectionString, IEnumerable<string> batch)
-            {
-                var conn = new MySqlConnection(connectionString);
-                foreach (var sql in batch)
-                {
-                    if (conn.State != ConnectionState.Open && conn.ConnectionString.Length > 0)
-                    {
-                        [|conn.Open()|];
-                    }
-
-                    using var command = new MySqlCommand(sql, conn);
-                    command.ExecuteNonQuery();
-                }
-
-                conn.Close();
-            }
-        }
-        """, """
-        using System.Collections.Generic;
-        using System.Data;
-        using MySqlConnector;
-
-        class C
-        {
-            void M(string connectionString, IEnumerable<string> batch)
-            {
-                using var conn = new MySqlConnection(connectionString);
-                foreach (var sql in batch)
-                {
-                    if (conn.State != ConnectionState.Open && conn.ConnectionString.Length > 0)
-                    {
-                        conn.Open();
-                    }
-
-                    using var command = new MySqlCommand(sql, conn);
-                    command.ExecuteNonQuery();
-                }
-            }
-        }
-        """);
 
     // In nested loops, opened if closed in the inner one and closed after the outer one: the connection stays open
     // from one batch to the next, and the whole outer loop is its life.
