@@ -624,6 +624,20 @@ public sealed class ConnectionLeakCodeFixRegionTests
         return test.RunAsync();
     }
 
+    // Kept in a list the program goes on with: no release in a finally, however the analyzer judged the hand-off.
+    [Fact]
+    public Task A_connection_taken_in_top_level_statements_and_kept_in_a_list_gets_no_fix() => NoFixVerifier.VerifyAsync("""
+        using System.Collections.Generic;
+        using Prelude;
+
+        var pool = new Pool();
+        var kept = new List<PooledConnection>();
+        var conn = [|pool.GetConnection()|];
+        kept.Add(conn);
+        conn.Execute("select 1");
+        Log.Info(kept.Count.ToString());
+        """);
+
     [Fact]
     public Task Top_level_statements_after_a_new_value_stay_after_the_try()
     {

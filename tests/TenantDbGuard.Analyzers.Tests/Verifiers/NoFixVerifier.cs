@@ -102,9 +102,11 @@ internal static class NoFixVerifier
         var code = Markup.Strip(source, (name, span) => spans.Add((name, span)));
         Assert.NotEmpty(spans);
 
+        // Top-level statements need a program; anything else is a library.
+        var topLevel = CSharpSyntaxTree.ParseText(code, new CSharpParseOptions(languageVersion)).GetCompilationUnitRoot().Members.Any(m => m is Microsoft.CodeAnalysis.CSharp.Syntax.GlobalStatementSyntax);
         using var workspace = new AdhocWorkspace();
         var project = workspace.AddProject("Test", LanguageNames.CSharp)
-            .WithCompilationOptions(new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary))
+            .WithCompilationOptions(new CSharpCompilationOptions(topLevel ? OutputKind.ConsoleApplication : OutputKind.DynamicallyLinkedLibrary))
             .WithParseOptions(new CSharpParseOptions(languageVersion))
             .AddMetadataReferences(TestReferences.All);
         var document = project.AddDocument("Test.cs", code);
