@@ -83,7 +83,7 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
         _broker.Instruments = _instruments;
         _leaks = new LeakDetector(_options.LeakDetectionThreshold, _options.TimeProvider, _logger, _instruments);
         _broker.Leaks = _leaks;
-        _registry = new TenantRegistry(_options, new MasterLocation(_master.Server, _master.Port, _master.Database, _master.DefaultCommandTimeout), token => LeaseMasterAsync(exposed: false, token, waitOnly: true), _logger);
+        _registry = new TenantRegistry(_options, new MasterLocation(_master.Server, _master.Port, _master.Database), TimeSpan.FromSeconds(_master.DefaultCommandTimeout), token => LeaseMasterAsync(exposed: false, token, waitOnly: true), _logger);
         _masterTarget = new Lazy<TenantTarget>(() => new TenantTarget(MasterKey, _master.Database, GetServer(null, null), _options.MaxMasterConnections, ConnectionBudgetKind.Master));
         _broker.LoadServer = () => GetServer(null, null);
         _masterDataSource = new Lazy<TenantDataSource>(() => new TenantDataSource(this, tenantKey: null, PublicConnectionString(_master.Database)));

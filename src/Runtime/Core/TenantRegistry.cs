@@ -21,7 +21,7 @@ internal sealed class TenantRegistry
     private readonly Regex _keyPattern;
     private readonly TenantResolverCache _cache;
 
-    public TenantRegistry(TenantDbGuardOptions options, MasterLocation master, Func<CancellationToken, ValueTask<TenantConnectionLease>> openMaster, ILogger logger)
+    public TenantRegistry(TenantDbGuardOptions options, MasterLocation master, TimeSpan lookupTimeout, Func<CancellationToken, ValueTask<TenantConnectionLease>> openMaster, ILogger logger)
     {
         _options = options;
         _keyPattern = CreateKeyPattern(options.TenantKeyPattern);
@@ -39,7 +39,7 @@ internal sealed class TenantRegistry
         }
         else
         {
-            _cache = new TenantResolverCache(new TenantTableLookup(options, master, openMaster).LookUpAsync, tenantsTable: true, options, rules, logger);
+            _cache = new TenantResolverCache(new TenantTableLookup(options, master, lookupTimeout, openMaster).LookUpAsync, tenantsTable: true, options, rules, logger);
         }
     }
 
@@ -118,7 +118,7 @@ internal sealed class TenantRegistry
 }
 
 /// <summary>Where the master database is: tenant rows must not name it.</summary>
-internal readonly record struct MasterLocation(string Host, uint Port, string Database, uint DefaultCommandTimeout = 30);
+internal readonly record struct MasterLocation(string Host, uint Port, string Database);
 
 /// <summary>
 /// What a tenant's row must not name: no database, the master database, a system schema, or (unless

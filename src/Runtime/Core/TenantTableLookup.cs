@@ -16,12 +16,18 @@ internal sealed class TenantTableLookup
 {
     private readonly Func<CancellationToken, ValueTask<TenantConnectionLease>> _openMaster;
     private readonly MasterLocation _master;
+    private readonly TimeSpan _timeout;
     private readonly string _sql;
 
-    public TenantTableLookup(TenantDbGuardOptions options, MasterLocation master, Func<CancellationToken, ValueTask<TenantConnectionLease>> openMaster)
+    /// <param name="options">The options; their tenants table is the one looked in.</param>
+    /// <param name="master">Where the master database is.</param>
+    /// <param name="timeout">The master connection string's <c>Default Command Timeout</c>, which the driver applies to the lookup.</param>
+    /// <param name="openMaster">Leases a master connection within the budget.</param>
+    public TenantTableLookup(TenantDbGuardOptions options, MasterLocation master, TimeSpan timeout, Func<CancellationToken, ValueTask<TenantConnectionLease>> openMaster)
     {
         _openMaster = openMaster;
         _master = master;
+        _timeout = timeout;
         var table = "`" + options.TenantsTable + "`";
         _sql =
             "SELECT t.tenant_key AS TenantKey, t.database_name AS DatabaseName, t.server_host AS ServerHost, t.server_port AS ServerPort, " +
@@ -50,7 +56,7 @@ internal sealed class TenantTableLookup
                 // The lookup waited past the master connection string's command timeout (a locked tenants table, a
                 // busy server): the driver stopped it, and the connection is not trusted with the next caller.
                 lease.MarkFailed();
-                throw CommandTimeoutException.LookingUp(tenantKey, TimeSpan.FromSeconds(_master.DefaultCommandTimeout), exception);
+                throw CommandTimeoutException.LookingUp(tenantKey, _timeout, exception);
             }
             catch (Exception exception) when (ServerErrors.IsConnectionFailure(exception))
             {
