@@ -848,6 +848,42 @@ public sealed class ConnectionLeakCodeFixPlannerTests
         """, ReleaseInFinally);
 
     [Fact]
+    public Task A_conditional_acquisition_whose_branch_is_parenthesised_gets_the_same_fix() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+        using System.Threading.Tasks;
+
+        class C
+        {
+            async Task<int> M(Pool pool, bool flag)
+            {
+                var c = flag ? (await [|pool.GetConnectionAsync()|]) : null;
+                Log.Info("ready");
+                return c?.Execute("select 1") ?? 0;
+            }
+        }
+        """, """
+        using Prelude;
+        using System.Threading.Tasks;
+
+        class C
+        {
+            async Task<int> M(Pool pool, bool flag)
+            {
+                var c = flag ? (await pool.GetConnectionAsync()) : null;
+                try
+                {
+                    Log.Info("ready");
+                    return c?.Execute("select 1") ?? 0;
+                }
+                finally
+                {
+                    c?.Release();
+                }
+            }
+        }
+        """, ReleaseInFinally);
+
+    [Fact]
     public Task A_connection_stored_in_a_field_is_not_released_as_a_discarded_one() => NoFixVerifier.VerifyAsync("""
         using Prelude;
 

@@ -320,8 +320,9 @@ internal static class Statements
     }
 
     /// <summary>
-    /// The call whose value <paramref name="expression"/> is, through what <see cref="OutermostValue"/> climbs (<c>await</c>,
-    /// parentheses, casts, <c>ConfigureAwait</c>), or <c>null</c> when it is not a call's value.
+    /// The call whose value <paramref name="expression"/> is, through <c>await</c>, parentheses, casts and
+    /// <c>ConfigureAwait</c> (what <see cref="OutermostValue"/> climbs), or <c>null</c> when it is not a call's value. The
+    /// expression may itself sit inside such a wrapper (a parenthesised branch of a <c>?:</c>).
     /// </summary>
     public static InvocationExpressionSyntax? AcquisitionIn(ExpressionSyntax expression)
     {
@@ -343,7 +344,7 @@ internal static class Statements
                     current = configured;
                     continue;
                 case InvocationExpressionSyntax call:
-                    return OutermostValue(call) == expression ? call : null;
+                    return call;
                 default:
                     return null;
             }
