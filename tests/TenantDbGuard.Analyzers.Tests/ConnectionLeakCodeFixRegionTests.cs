@@ -2204,6 +2204,52 @@ public sealed class ConnectionLeakCodeFixRegionTests
         """, "TDG001.DisposeOnFailure");
 
     [Theory]
+    // The pattern names only what is inside the connection.
+    [InlineData(
+        "if ([|pool.GetConnection()|] is { Inner: var inner }) { n = inner.ConnectionTimeout; }",
+        "if (connection is { Inner: var inner }) { n = inner.ConnectionTimeout; }")]
+    // The block is empty.
+    [InlineData("if ([|pool.GetConnection()|] is { } conn) { }", "if (connection is { } conn) { }")]
+    // The pattern's local is assigned after the if: the local around the if lives as long.
+    [InlineData(
+        "if ([|pool.GetConnection()|] is { } conn) { n = conn.Execute(\"select 1\"); } conn = null;",
+        "if (connection is { } conn) { n = conn.Execute(\"select 1\"); }\n            conn = null;")]
+    public Task A_pattern_on_the_acquisition_whose_if_is_not_the_connections_life_gets_a_local_around_what_uses_it(string body, string fixedBody) => Verify.VerifyCodeFixAsync($$"""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                var n = 0;
+                {{body}}
+                return n;
+            }
+        }
+        """, $$"""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                var n = 0;
+                var connection = pool.GetConnection();
+                try
+                {
+                    {{fixedBody}}
+                }
+                finally
+                {
+                    connection.Release();
+                }
+
+                return n;
+            }
+        }
+        """);
+
+    [Theory]
     // An else: the pattern's local is in scope there too, and a type pattern narrower than the call's could fail.
     [InlineData("if ([|pool.GetConnection()|] is { } conn) { n = conn.Execute(\"select 1\"); if (quick) { return n; } conn.Release(); } else { Log.Info(\"none\"); }")]
     // The local is used after the if (an is-not pattern keeps it in scope).

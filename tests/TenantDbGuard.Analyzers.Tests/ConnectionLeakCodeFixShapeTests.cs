@@ -1103,6 +1103,12 @@ public sealed class ConnectionLeakCodeFixShapeTests
         ReleaseInFinally);
 
     [Fact]
+    public Task The_blank_line_after_a_try_in_a_CRLF_method_of_a_file_that_starts_with_LF_ends_with_CRLF() => Verify.VerifyCodeFixAsync(
+        "using Prelude;\n\nclass C\n{\r\n    int M(Pool pool)\r\n    {\r\n        var conn = [|pool.GetConnection()|];\r\n        var rows = conn.Execute(\"select 1\");\r\n        conn.Release();\r\n        Log.Info(\"done\");\r\n        return rows;\r\n    }\r\n}\r\n",
+        "using Prelude;\n\nclass C\n{\r\n    int M(Pool pool)\r\n    {\r\n        var conn = pool.GetConnection();\r\n        int rows;\r\n        try\r\n        {\r\n            rows = conn.Execute(\"select 1\");\r\n        }\r\n        finally\r\n        {\r\n            conn.Release();\r\n        }\r\n\r\n        Log.Info(\"done\");\r\n        return rows;\r\n    }\r\n}\r\n",
+        ReleaseInFinally);
+
+    [Fact]
     public Task Fix_All_in_a_file_with_CRLF_line_ends_writes_CRLF() => Verify.VerifyFixAllAsync(
         ["""
         using Prelude;
@@ -1432,6 +1438,57 @@ public sealed class ConnectionLeakCodeFixShapeTests
                 }
 
                 Log.Info("done");
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Lease_taken_in_each_iteration_of_a_loop_that_opens_its_block_and_released_right_after_it_is_released_in_each_iteration() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, int[] tenants, bool flag)
+            {
+                var total = 0;
+                PooledConnection conn = null;
+                if (flag)
+                {
+                    foreach (var tenant in tenants)
+                    {
+                        conn = [|pool.GetConnection()|];
+                        total += conn.Execute("select 1");
+                    }
+                    conn?.Release();
+                }
+                return total;
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, int[] tenants, bool flag)
+            {
+                var total = 0;
+                PooledConnection conn = null;
+                if (flag)
+                {
+                    foreach (var tenant in tenants)
+                    {
+                        conn = pool.GetConnection();
+                        try
+                        {
+                            total += conn.Execute("select 1");
+                        }
+                        finally
+                        {
+                            conn.Release();
+                        }
+                    }
+                }
+                return total;
             }
         }
         """);

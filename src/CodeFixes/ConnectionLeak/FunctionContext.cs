@@ -17,15 +17,12 @@ internal sealed class FunctionContext
             .Any(i => i.Expression is MemberAccessExpressionSyntax { Name.Identifier.ValueText: "ConfigureAwait" }
                       && i.ArgumentList.Arguments.Count == 1
                       && i.ArgumentList.Arguments[0].Expression.IsKind(SyntaxKind.FalseLiteralExpression));
-        IsIterator = function.DescendantNodes(n => n == function || !IsFunction(n)).Any(n => n is YieldStatementSyntax);
     }
 
     /// <summary>The function's syntax: its declaration, lambda, or the compilation unit for top-level code.</summary>
     public SyntaxNode Node { get; }
 
     public bool IsAsync { get; }
-
-    public bool IsIterator { get; }
 
     public bool UsesConfigureAwaitFalse { get; }
 

@@ -420,8 +420,8 @@ internal static class LeakFixPlanner
     /// <summary>
     /// <c>if (pool.GetConnection() is { } conn) { ... }</c> (or <c>is PooledConnection conn</c> of the call's own type):
     /// the pattern holds for every connection the call gives, so the <c>if</c>'s block is the connection's whole life,
-    /// when the local is named nowhere after it and the <c>if</c> has no <c>else</c>. Returns whether the pattern names a
-    /// local (then no other fix applies: the connection has that name only inside the <c>if</c>).
+    /// when the local is named nowhere after it and the <c>if</c> has no <c>else</c>. Returns whether that fix, or no fix,
+    /// is the answer; false lets the connection get a local of its own around the statement that uses it.
     /// </summary>
     private static bool PlanPattern(ReleaseChooser chooser, IsPatternExpressionSyntax isPattern, ITypeSymbol type, bool handsOff, ImmutableArray<LeakFix>.Builder fixes)
     {
@@ -447,7 +447,9 @@ internal static class LeakFixPlanner
             || Statements.Uses(model, chooser.Context.Node, local).Any(use => !body.Span.Contains(use.Span))
             || body.Statements.Count == 0)
         {
-            return true;
+            // The pattern names no local for the connection itself, the local is named after the if, or the block is
+            // empty: the if is one statement that uses the connection, and a local around it is released after it.
+            return false;
         }
 
         PlanRegion(chooser, ifStatement, new Region(body, 0, ifStatement, ReleaseNeeds.None, opened: false, lifted: false), local, handsOff, fixes);

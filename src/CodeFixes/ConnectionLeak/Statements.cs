@@ -883,7 +883,8 @@ internal static class Statements
 
         var next = block.Statements[index + 1];
         // The formatter ends the try's line before a statement that shared it: one line end more makes the blank line.
-        var lineEnd = statement.GetTrailingTrivia().Where(t => t.IsKind(SyntaxKind.EndOfLineTrivia)).Cast<SyntaxTrivia?>().LastOrDefault() ?? DocumentLineEnd(statement);
+        // LineEnds later ends it as the lines around it are ended.
+        var lineEnd = DocumentLineEnd(statement);
         return root.ReplaceNode(next, next.WithLeadingTrivia(next.GetLeadingTrivia().Insert(0, lineEnd)));
     }
 
