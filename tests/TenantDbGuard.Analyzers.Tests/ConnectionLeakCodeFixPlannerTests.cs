@@ -883,6 +883,52 @@ public sealed class ConnectionLeakCodeFixPlannerTests
         }
         """, ReleaseInFinally);
 
+    // What the analysis takes as a way out with the connection before it is returned, with no call or await on the way:
+    // each gets the release on failure (and before the other return) that a call would.
+    [Theory]
+    [InlineData("if (_count > 0) { return null; }", "if (_count > 0) { conn.Release(); return null; }")]
+    [InlineData("_count = checked(_count + 1);", "_count = checked(_count + 1);")]
+    [InlineData("_count = checked((int)_total);", "_count = checked((int)_total);")]
+    public Task A_returned_connection_with_a_way_out_that_calls_nothing_is_released_on_that_way(string between, string fixedBetween) => Verify.VerifyCodeFixAsync($$"""
+        using Prelude;
+
+        class C
+        {
+            private int _count;
+            private long _total;
+
+            PooledConnection M(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                {{between}}
+                return conn;
+            }
+        }
+        """, $$"""
+        using Prelude;
+
+        class C
+        {
+            private int _count;
+            private long _total;
+
+            PooledConnection M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    {{fixedBetween}}
+                    return conn;
+                }
+                catch
+                {
+                    conn.Release();
+                    throw;
+                }
+            }
+        }
+        """, DisposeOnFailure);
+
     [Fact]
     public Task A_connection_stored_in_a_field_is_not_released_as_a_discarded_one() => NoFixVerifier.VerifyAsync("""
         using Prelude;

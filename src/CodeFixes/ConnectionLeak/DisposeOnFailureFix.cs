@@ -2,6 +2,7 @@ using System.Collections.Generic;
 using System.Collections.Immutable;
 using System.Linq;
 using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
 using Microsoft.CodeAnalysis.Formatting;
 using static Microsoft.CodeAnalysis.CSharp.SyntaxFactory;
@@ -31,9 +32,15 @@ internal static class DisposeOnFailureFix
         var statements = ownership.HandOff is null
             ? candidates
             : candidates.Take(candidates.FindLastIndex(s => Statements.References(model, s, local)) + 1).ToList();
-        if (!statements.Any(s => (s != region.Acquiring || region.Lifted) && s.DescendantNodesAndSelf().Any(n => n is InvocationExpressionSyntax or AwaitExpressionSyntax or ObjectCreationExpressionSyntax or ElementAccessExpressionSyntax)))
+        // A return that does not hand the connection over (an early 'return null') releases it first.
+        var otherReturns = statements
+            .SelectMany(s => s.DescendantNodesAndSelf(n => !FunctionContext.IsFunction(n)))
+            .OfType<ReturnStatementSyntax>()
+            .Where(r => !ownership.HandOffReturns.Contains(r) && (r.Expression is null || !Statements.References(model, r.Expression, local)))
+            .ToList();
+        if (otherReturns.Count == 0 && !statements.Any(s => (s != region.Acquiring || region.Lifted) && s.DescendantNodesAndSelf().Any(MayFail)))
         {
-            // Nothing can fail between the acquisition and the point where the connection leaves.
+            // Nothing can fail, and nothing returns, between the acquisition and the point where the connection leaves.
             return;
         }
 
@@ -50,13 +57,6 @@ internal static class DisposeOnFailureFix
         {
             return;
         }
-
-        // A return that does not hand the connection over (an early 'return null') releases it first.
-        var otherReturns = statements
-            .SelectMany(s => s.DescendantNodesAndSelf(n => !FunctionContext.IsFunction(n)))
-            .OfType<ReturnStatementSyntax>()
-            .Where(r => !ownership.HandOffReturns.Contains(r) && (r.Expression is null || !Statements.References(model, r.Expression, local)))
-            .ToList();
 
         // Those the code released the connection before need nothing more; one that a release of the code reaches on
         // some paths only would release twice on those: no fix.
@@ -101,4 +101,13 @@ internal static class DisposeOnFailureFix
             return Statements.WithBlankLineAfter(root.ReplaceNode(currentBlock, block.WithStatements(List(list)).WithAdditionalAnnotations(Formatter.Annotation)), newTry);
         }));
     }
+
+    /// <summary>
+    /// An expression the analysis takes as one that can throw with the connection held: one that runs code, an element
+    /// access, checked arithmetic or conversion, a <c>throw</c>.
+    /// </summary>
+    private static bool MayFail(SyntaxNode node) =>
+        Statements.RunsCode(node)
+        || node is ElementAccessExpressionSyntax or CheckedExpressionSyntax { RawKind: (int)SyntaxKind.CheckedExpression } or CheckedStatementSyntax { RawKind: (int)SyntaxKind.CheckedStatement }
+            or ThrowStatementSyntax or ThrowExpressionSyntax;
 }
