@@ -909,6 +909,27 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
         }
         """);
 
+    // A ValueTask is not disposable: it is followed as a task that may still be working with the connection when it is
+    // kept, and releasing the connection under it would break the transaction it is starting.
+    [Fact]
+    public Task Connection_whose_unawaited_ValueTask_is_kept_in_a_field_gets_no_fix() => NoFixVerifier.VerifyAsync("""
+        using System.Threading.Tasks;
+        using MySqlConnector;
+        using Prelude;
+
+        class C
+        {
+            private ValueTask<MySqlTransaction> _pending;
+
+            void M(ConnectionFactory factory)
+            {
+                var conn = [|factory.GetConnection()|];
+                conn.Open();
+                _pending = conn.BeginTransactionAsync();
+            }
+        }
+        """);
+
     [Fact]
     public Task Connection_handed_to_a_helper_that_keeps_it_gets_no_fix() => NoFixVerifier.VerifyAsync("""
         using System.Collections.Generic;
