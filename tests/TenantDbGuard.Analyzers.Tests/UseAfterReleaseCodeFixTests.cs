@@ -334,7 +334,7 @@ public sealed class UseAfterReleaseCodeFixTests
         {
             bool M(string connectionString)
             {
-                using ({|#1:var connection = new MySqlConnection(connectionString)|})
+                using (var {|#1:connection = new MySqlConnection(connectionString)|})
                 {
                     connection.Open();
                     var session = new Session(connection);
@@ -354,7 +354,7 @@ public sealed class UseAfterReleaseCodeFixTests
         {
             bool M(string connectionString)
             {
-                using ({|#1:var connection = new MySqlConnection(connectionString)|})
+                using (var {|#1:connection = new MySqlConnection(connectionString)|})
                 {
                     connection.Open();
                     {|#0:connection.Dispose()|};
