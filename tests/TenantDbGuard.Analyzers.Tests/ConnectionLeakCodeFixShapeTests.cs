@@ -423,6 +423,157 @@ public sealed class ConnectionLeakCodeFixShapeTests
         }
         """);
 
+    // A Close inside the loop that opens the connection when it finds it closed lets the connection go between
+    // iterations, and the next one opens it again: it stays where the code put it, and the finally closes what the last
+    // iteration left open.
+    [Fact]
+    public Task A_conditional_close_inside_the_loop_that_opens_if_closed_stays_and_the_finally_closes_after_the_loop() => Verify.VerifyCodeFixAsync("""
+        using System.Collections.Generic;
+        using System.Data;
+        using MySqlConnector;
+
+        class C
+        {
+            int M(string connectionString, IEnumerable<string> batch)
+            {
+                var conn = new MySqlConnection(connectionString);
+                var done = 0;
+                foreach (var sql in batch)
+                {
+                    if (conn.State != ConnectionState.Open)
+                    {
+                        [|conn.Open()|];
+                    }
+
+                    using var command = new MySqlCommand(sql, conn);
+                    done += command.ExecuteNonQuery();
+                    if (done > 100)
+                    {
+                        conn.Close();
+                    }
+                }
+
+                conn.Close();
+                return done;
+            }
+        }
+        """, """
+        using System.Collections.Generic;
+        using System.Data;
+        using MySqlConnector;
+
+        class C
+        {
+            int M(string connectionString, IEnumerable<string> batch)
+            {
+                var conn = new MySqlConnection(connectionString);
+                var done = 0;
+                try
+                {
+                    foreach (var sql in batch)
+                    {
+                        if (conn.State != ConnectionState.Open)
+                        {
+                            conn.Open();
+                        }
+
+                        using var command = new MySqlCommand(sql, conn);
+                        done += command.ExecuteNonQuery();
+                        if (done > 100)
+                        {
+                            conn.Close();
+                        }
+                    }
+                }
+                finally
+                {
+                    conn.Close();
+                }
+
+                return done;
+            }
+        }
+        """, ReleaseInFinally);
+
+    [Fact]
+    public Task Closes_inside_nested_loops_that_open_if_closed_stay_and_the_finally_closes_after_the_outer_loop() => Verify.VerifyCodeFixAsync("""
+        using System.Collections.Generic;
+        using System.Data;
+        using MySqlConnector;
+
+        class C
+        {
+            int M(string connectionString, IEnumerable<string[]> batches)
+            {
+                var conn = new MySqlConnection(connectionString);
+                var done = 0;
+                foreach (var batch in batches)
+                {
+                    foreach (var sql in batch)
+                    {
+                        if (conn.State != ConnectionState.Open)
+                        {
+                            [|conn.Open()|];
+                        }
+
+                        using var command = new MySqlCommand(sql, conn);
+                        done += command.ExecuteNonQuery();
+                        if (done > 100)
+                        {
+                            conn.Close();
+                        }
+                    }
+
+                    conn.Close();
+                }
+
+                conn.Close();
+                return done;
+            }
+        }
+        """, """
+        using System.Collections.Generic;
+        using System.Data;
+        using MySqlConnector;
+
+        class C
+        {
+            int M(string connectionString, IEnumerable<string[]> batches)
+            {
+                var conn = new MySqlConnection(connectionString);
+                var done = 0;
+                try
+                {
+                    foreach (var batch in batches)
+                    {
+                        foreach (var sql in batch)
+                        {
+                            if (conn.State != ConnectionState.Open)
+                            {
+                                conn.Open();
+                            }
+
+                            using var command = new MySqlCommand(sql, conn);
+                            done += command.ExecuteNonQuery();
+                            if (done > 100)
+                            {
+                                conn.Close();
+                            }
+                        }
+
+                        conn.Close();
+                    }
+                }
+                finally
+                {
+                    conn.Close();
+                }
+
+                return done;
+            }
+        }
+        """, ReleaseInFinally);
+
     [Fact]
     public Task Connection_opened_again_later_in_the_method_is_closed_not_disposed() => Verify.VerifyCodeFixAsync("""
         using System;
@@ -1178,6 +1329,21 @@ public sealed class ConnectionLeakCodeFixShapeTests
     public Task Lease_in_a_lambda_of_a_one_line_file_gets_a_block_body_with_a_using() => Verify.VerifyCodeFixAsync(
         "using Prelude; class C { int M(LeasePool pool) { System.Func<int> count = () => [|pool.GetConnection()|].Execute(\"select 1\"); return count(); } }",
         "using Prelude; class C { int M(LeasePool pool) { System.Func<int> count = () =>\n{\n    using var connection = pool.GetConnection();\n    return connection.Execute(\"select 1\");\n}; return count(); } }", UseUsing);
+
+    // The using is the lease's fix; a finally besides it would be a second way to write the same thing.
+    [Fact]
+    public Task Lease_in_an_expression_bodied_method_gets_a_using_and_no_finally()
+    {
+        var source = """
+            using Prelude;
+
+            class C
+            {
+                int M(LeasePool pool) => [|pool.GetConnection()|].Execute("delete from sessions");
+            }
+            """;
+        return Verify.VerifyCodeFixAsync(source, source, ReleaseInFinally);
+    }
 
     [Fact]
     public Task Lease_in_an_expression_bodied_method_of_a_one_line_file_gets_a_block_body_with_a_using() => Verify.VerifyCodeFixAsync(

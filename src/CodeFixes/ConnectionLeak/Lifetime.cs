@@ -48,6 +48,13 @@ internal sealed class Region
     public bool ReleasedAfterLoop { get; set; }
 
     /// <summary>
+    /// Opened in a loop only when closed (<c>if (conn.State != ConnectionState.Open) conn.Open();</c>), the loop being or
+    /// inside this statement: a release inside it (<c>if (done &gt; 100) conn.Close();</c>) is the code's choice to let
+    /// the connection go between iterations, and stays; the next iteration opens it again.
+    /// </summary>
+    public StatementSyntax? ReopenedIn { get; set; }
+
+    /// <summary>
     /// The first statement a <c>catch</c> protects: right after a returned acquisition, at an <c>Open</c> (which can fail
     /// itself), or at the statement that holds a lifted acquisition.
     /// </summary>
@@ -79,7 +86,13 @@ internal static class Lifetime
         {
             if (opened && IsStateGuarded(model, acquiring, loop, local))
             {
-                return Lift(chooser, acquiring, (StatementSyntax)loop, local, opened);
+                var reopened = Lift(chooser, acquiring, (StatementSyntax)loop, local, opened);
+                if (reopened is not null)
+                {
+                    reopened.ReopenedIn = reopened.Acquiring;
+                }
+
+                return reopened;
             }
 
             var crosses = Statements.Uses(model, loop, local).Any(use => !block.Span.Contains(use.Span) || use.SpanStart < acquiring.SpanStart);

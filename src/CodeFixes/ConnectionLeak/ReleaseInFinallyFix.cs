@@ -30,14 +30,14 @@ internal static class ReleaseInFinallyFix
 
         // Released in this block and used again after that (opened again): this life ends at that release.
         var statements = block.Statements.Skip(start).Take(end - start + 1).ToList();
-        var releases = MovableReleases(chooser, local, statements);
+        var releases = MovableReleases(chooser, local, statements, region.ReopenedIn);
         var first = releases.Select(r => Statements.RemovalUnit(r)).OfType<StatementSyntax>().Where(u => u.Parent == block).Select(u => block.Statements.IndexOf(u)).DefaultIfEmpty(-1).Min();
         var needs = region.Needs;
         if (first >= start && block.Statements.Skip(first + 1).Any(s => s is not LocalFunctionStatementSyntax && Statements.References(model, s, local)))
         {
             end = first;
             statements = block.Statements.Skip(start).Take(end - start + 1).ToList();
-            releases = MovableReleases(chooser, local, statements);
+            releases = MovableReleases(chooser, local, statements, region.ReopenedIn);
             if (region.Opened && (!chooser.Releases(block.Statements[first], local, out var firstName, out _) || firstName is "Close" or "CloseAsync"))
             {
                 // Opened again later: close it, a disposed connection cannot be opened.
@@ -61,7 +61,7 @@ internal static class ReleaseInFinallyFix
             {
                 end = lastRelease;
                 statements = shorter;
-                releases = MovableReleases(chooser, local, statements);
+                releases = MovableReleases(chooser, local, statements, region.ReopenedIn);
                 hoisted = moved;
             }
             else if (TakesAnother(model, after, local))
@@ -244,11 +244,13 @@ internal static class ReleaseInFinallyFix
     /// The releases the finally replaces: not those that give back an old value before the variable takes a new one
     /// inside the try (a retry's <c>x.Dispose(); x = pool.GetConnection();</c>), which must stay where they are. A new
     /// value after the try (<c>x.Release(); x = null;</c>, where the try ends) is the finally's: the release moves there.
+    /// Nor those inside <paramref name="reopenedIn"/>, the loop that opens the connection again when it finds it closed.
     /// </summary>
-    public static List<StatementSyntax> MovableReleases(ReleaseChooser chooser, ILocalSymbol local, IEnumerable<StatementSyntax> region)
+    public static List<StatementSyntax> MovableReleases(ReleaseChooser chooser, ILocalSymbol local, IEnumerable<StatementSyntax> region, StatementSyntax? reopenedIn = null)
     {
         var statements = region.ToList();
         return chooser.FindReleases(local, statements)
+            .Where(release => reopenedIn is null || !reopenedIn.Span.Contains(release.Span))
             .Where(release => Statements.RemovalUnit(release) is not StatementSyntax { Parent: BlockSyntax owner } unit
                               || !owner.Statements.SkipWhile(s => s != unit).Skip(1)
                                   .Where(s => statements.Any(r => r.Span.Contains(s.Span)))
