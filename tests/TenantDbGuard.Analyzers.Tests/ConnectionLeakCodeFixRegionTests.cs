@@ -2210,6 +2210,10 @@ public sealed class ConnectionLeakCodeFixRegionTests
         "if (connection is { Inner: var inner }) { n = inner.ConnectionTimeout; }")]
     // The block is empty.
     [InlineData("if ([|pool.GetConnection()|] is { } conn) { }", "if (connection is { } conn) { }")]
+    // The pattern names nothing.
+    [InlineData(
+        "if ([|pool.GetConnection()|] is not null) { n = 1; }",
+        "if (connection is not null) { n = 1; }")]
     // The pattern's local is assigned after the if: the local around the if lives as long.
     [InlineData(
         "if ([|pool.GetConnection()|] is { } conn) { n = conn.Execute(\"select 1\"); } conn = null;",

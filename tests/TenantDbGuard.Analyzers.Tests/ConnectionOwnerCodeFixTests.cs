@@ -581,9 +581,11 @@ public sealed class ConnectionOwnerCodeFixTests
         """);
 
     [Theory]
-    [InlineData("public ValueTask DisposeAsync() => _audit?.DisposeAsync() ?? default;")]
-    [InlineData("public async ValueTask DisposeAsync() => await (_audit?.DisposeAsync() ?? default);")]
-    public Task DisposeAsync_that_forgets_the_connection_releases_it(string disposeAsync) => Verify.VerifyCodeFixAsync($$"""
+    [InlineData("public ValueTask DisposeAsync() => _audit?.DisposeAsync() ?? default;", "await (_audit?.DisposeAsync() ?? default);")]
+    [InlineData("public async ValueTask DisposeAsync() => await (_audit?.DisposeAsync() ?? default);", "await (_audit?.DisposeAsync() ?? default);")]
+    // A call needs no parentheses under the await.
+    [InlineData("public ValueTask DisposeAsync() => _audit!.DisposeAsync();", "await _audit!.DisposeAsync();")]
+    public Task DisposeAsync_that_forgets_the_connection_releases_it(string disposeAsync, string awaited) => Verify.VerifyCodeFixAsync($$"""
         using System;
         using System.Threading.Tasks;
         using MySqlConnector;
@@ -598,7 +600,7 @@ public sealed class ConnectionOwnerCodeFixTests
 
             {{disposeAsync}}
         }
-        """, """
+        """, $$"""
         using System;
         using System.Threading.Tasks;
         using MySqlConnector;
@@ -615,7 +617,7 @@ public sealed class ConnectionOwnerCodeFixTests
             {
                 try
                 {
-                    await (_audit?.DisposeAsync() ?? default);
+                    {{awaited}}
                 }
                 finally
                 {
