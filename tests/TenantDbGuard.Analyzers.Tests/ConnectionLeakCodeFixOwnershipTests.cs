@@ -909,6 +909,27 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
         }
         """);
 
+    // A call on the connection that is not a release (CreateCommand) makes something that needs it: kept in a field, it
+    // keeps the connection too, and a release by the fix would close it under the command.
+    [Fact]
+    public Task Connection_whose_command_is_kept_in_a_field_gets_no_fix() => NoFixVerifier.VerifyAsync("""
+        using MySqlConnector;
+        using Prelude;
+
+        class C
+        {
+            private MySqlCommand _command;
+
+            void M(ConnectionFactory factory)
+            {
+                var conn = [|factory.GetConnection()|];
+                conn.Open();
+                var command = conn.CreateCommand();
+                _command = command;
+            }
+        }
+        """);
+
     // A ValueTask is not disposable: it is followed as a task that may still be working with the connection when it is
     // kept, and releasing the connection under it would break the transaction it is starting.
     [Fact]

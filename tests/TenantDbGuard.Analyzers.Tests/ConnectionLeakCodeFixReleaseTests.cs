@@ -1547,4 +1547,52 @@ public sealed class ConnectionLeakCodeFixReleaseTests
             }
         }
         """, "tenantdbguard.acquire_methods = LegacyPool<TTenant>.Rent()\ntenantdbguard.release_methods = LegacyConnection.GiveBack()\n");
+
+    // A lambda's parameter of the same name (C# 8 lets it shadow) is not the helper's: the helper does not release what
+    // it is given, and the caller's connection gets its release.
+    [Fact]
+    public Task A_helper_whose_lambda_releases_a_parameter_of_the_same_name_does_not_release_what_it_is_given() => Verify.VerifyCodeFixAsync("""
+        using System.Collections.Generic;
+        using Prelude;
+
+        class C
+        {
+            static int Count(PooledConnection connection)
+            {
+                new List<PooledConnection>().ForEach(connection => connection.Release());
+                return connection.Execute("select 1");
+            }
+
+            int M(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                return Count(conn);
+            }
+        }
+        """, """
+        using System.Collections.Generic;
+        using Prelude;
+
+        class C
+        {
+            static int Count(PooledConnection connection)
+            {
+                new List<PooledConnection>().ForEach(connection => connection.Release());
+                return connection.Execute("select 1");
+            }
+
+            int M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    return Count(conn);
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """);
 }
