@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using Dapper;
 using MySqlConnector;
 using TenantDbGuard.Runtime.Tests.Infrastructure;
@@ -80,8 +81,15 @@ public sealed class CommandOptionsTests(MariaDbFixture fixture) : IAsyncLifetime
         // The tenants table is locked: the lookup waits on the server until the driver's command timeout stops it.
         await using var locker = await Server.OpenConnectionAsync();
         await locker.ExecuteAsync($"LOCK TABLES {MariaDbFixture.MasterDatabase}.tenants WRITE");
+        var connectionsBefore = await ConnectionsSoFarAsync(locker);
         var error = await Assert.ThrowsAsync<CommandTimeoutException>(() => db.QueryTenantAsync<int>(MariaDbFixture.TenantKey(2), "SELECT 1"));
+        var opened = await ConnectionsSoFarAsync(locker) - connectionsBefore;
         await locker.ExecuteAsync("UNLOCK TABLES");
+
+        // The connections that reached the server are the budget's two: the master connection the lookup had, and the
+        // one the runtime stops that session over. The driver's timeout closed the socket rather than opening a third,
+        // outside the budget, to send KILL QUERY.
+        Assert.InRange(opened, 1, 2);
 
         Assert.Equal(MariaDbFixture.TenantKey(2), error.TenantKey);
         Assert.Equal(TimeSpan.FromSeconds(1), error.Timeout);
@@ -149,4 +157,8 @@ public sealed class CommandOptionsTests(MariaDbFixture fixture) : IAsyncLifetime
     {
         Assert.Throws<ArgumentOutOfRangeException>(() => new CommandOptions { Timeout = TimeSpan.FromMilliseconds(milliseconds) });
     }
+
+    /// <summary>The server's count of connection attempts since it started (<c>Connections</c>).</summary>
+    private static async Task<long> ConnectionsSoFarAsync(MySqlConnection admin) =>
+        long.Parse((await admin.QuerySingleAsync<(string, string)>("SHOW GLOBAL STATUS LIKE 'Connections'")).Item2, CultureInfo.InvariantCulture);
 }
