@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Dapper;
+using Microsoft.Extensions.Logging;
 using MySqlConnector;
 using TenantDbGuard.Runtime.Tests.Infrastructure;
 using static TenantDbGuard.Runtime.Tests.Infrastructure.MarkedTenants;
@@ -75,7 +76,8 @@ public sealed class TenantConnectionFailedExceptionTests(MariaDbFixture fixture)
     [Trait("Guarantee", "11")]
     public async Task A_master_connection_killed_while_it_looks_the_tenant_up_is_reported_as_a_typed_error_and_the_budget_recovers()
     {
-        await using var db = Server.CreateTenantDatabase(o => o.MaxConnections = 2);
+        var logs = new CapturedLogs();
+        await using var db = Server.CreateTenantDatabase(o => o.MaxConnections = 2, logs);
 
         // The tenants table is locked, so that the lookup waits on the server long enough to be killed there.
         await using var locker = await Server.OpenConnectionAsync();
@@ -91,6 +93,12 @@ public sealed class TenantConnectionFailedExceptionTests(MariaDbFixture fixture)
         Assert.True(error.IsTransient);
         Assert.Contains($"tenant '{Key(2)}' was looked up", error.Message);
         Assert.Contains("Nothing of the work was sent", error.Message);
+
+        // Logged as a helper's lost connection is, with the master's key and the driver's error.
+        var lost = Assert.Single(logs.WithId(1025));
+        Assert.Equal(LogLevel.Warning, lost.Level);
+        Assert.Contains($"'{TenantDatabase.MasterKey}'", lost.Message);
+        Assert.Same(error.InnerException, lost.Exception);
         await locker.ExecuteAsync("UNLOCK TABLES");
         await db.WaitUntilAllReturnedAsync();
         Assert.Equal(Key(2), await db.ExecuteScalarTenantAsync<string>(Key(2), "SELECT tenant FROM marker"));

@@ -39,7 +39,7 @@ internal sealed class TenantRegistry
         }
         else
         {
-            _cache = new TenantResolverCache(new TenantTableLookup(options, master, lookupTimeout, openMaster).LookUpAsync, tenantsTable: true, options, rules, logger);
+            _cache = new TenantResolverCache(new TenantTableLookup(options, master, lookupTimeout, openMaster, logger).LookUpAsync, tenantsTable: true, options, rules, logger);
         }
     }
 

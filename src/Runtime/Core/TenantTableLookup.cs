@@ -2,6 +2,7 @@ using System;
 using System.Threading;
 using System.Threading.Tasks;
 using Dapper;
+using Microsoft.Extensions.Logging;
 
 namespace TenantDbGuard.Core;
 
@@ -17,15 +18,18 @@ internal sealed class TenantTableLookup
     private readonly Func<CancellationToken, ValueTask<TenantConnectionLease>> _openMaster;
     private readonly MasterLocation _master;
     private readonly TimeSpan _timeout;
+    private readonly ILogger _logger;
     private readonly string _sql;
 
     /// <param name="options">The options; their tenants table is the one looked in.</param>
     /// <param name="master">Where the master database is.</param>
     /// <param name="timeout">The master connection string's <c>Default Command Timeout</c>, which the driver applies to the lookup.</param>
     /// <param name="openMaster">Leases a master connection within the budget.</param>
-    public TenantTableLookup(TenantDbGuardOptions options, MasterLocation master, TimeSpan timeout, Func<CancellationToken, ValueTask<TenantConnectionLease>> openMaster)
+    /// <param name="logger">Where a lost master connection is logged, as the helpers log theirs.</param>
+    public TenantTableLookup(TenantDbGuardOptions options, MasterLocation master, TimeSpan timeout, Func<CancellationToken, ValueTask<TenantConnectionLease>> openMaster, ILogger logger)
     {
         _openMaster = openMaster;
+        _logger = logger;
         _master = master;
         _timeout = timeout;
         var table = "`" + options.TenantsTable + "`";
@@ -62,6 +66,7 @@ internal sealed class TenantTableLookup
             {
                 // The master connection was lost (killed, the network failed): closed, not given to the next caller.
                 lease.MarkFailed();
+                Log.ConnectionLost(_logger, exception, LogSafe.Text(lease.TenantKey));
                 throw TenantConnectionFailedException.LookingUp(tenantKey, exception);
             }
 
