@@ -334,6 +334,28 @@ public sealed class ConnectionOwnerCodeFixTests
 
     // A return before the release, inside an if that does more than return: the release does not run on that path
     // today, and a finally would add it there.
+    // Disposable through its base class, whose Dispose is not this type's to change: IDisposable again with a Dispose of
+    // its own would take the interface from the base's (explicit) Dispose, which would no longer run.
+    [Fact]
+    public Task Member_of_a_type_disposable_through_its_base_class_gets_no_fix() => NoFixVerifier.VerifyOwnerAsync("""
+        using System;
+        using Prelude;
+
+        abstract class Unit : IDisposable
+        {
+            void IDisposable.Dispose() => Log.Info("unit done");
+        }
+
+        sealed class Session : Unit
+        {
+            private readonly ConnectionLease [|_lease|];
+
+            public Session(LeasePool pool) => _lease = pool.GetConnection();
+
+            public int Count() => _lease.Execute("select count(*) from sessions");
+        }
+        """);
+
     [Fact]
     public Task Release_after_a_return_nested_in_an_if_gets_no_fix() => NoFixVerifier.VerifyOwnerAsync("""
         using System;
