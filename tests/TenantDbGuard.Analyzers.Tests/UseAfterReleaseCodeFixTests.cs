@@ -66,6 +66,12 @@ public sealed class UseAfterReleaseCodeFixTests
         Tdg004("'conn'", "is released again at line 17 after it was released at line 14"));
 
     [Fact]
+    public Task Second_release_in_a_file_with_CRLF_line_ends_goes_with_its_line_and_the_rest_keeps_CRLF() => VerifyAsync(
+        "using Prelude;\r\n\r\nclass C\r\n{\r\n    void M(Pool pool)\r\n    {\r\n        var conn = pool.GetConnection();\r\n        try\r\n        {\r\n            conn.Execute(\"update a set b = 1\");\r\n        }\r\n        finally\r\n        {\r\n            {|#1:conn.Release()|};\r\n        }\r\n\r\n        {|#0:conn.Release()|};\r\n        Log.Info(\"done\");\r\n    }\r\n}\r\n",
+        "using Prelude;\r\n\r\nclass C\r\n{\r\n    void M(Pool pool)\r\n    {\r\n        var conn = pool.GetConnection();\r\n        try\r\n        {\r\n            conn.Execute(\"update a set b = 1\");\r\n        }\r\n        finally\r\n        {\r\n            conn.Release();\r\n        }\r\n\r\n        Log.Info(\"done\");\r\n    }\r\n}\r\n",
+        Tdg004("'conn'", "is released again at line 17 after it was released at line 14"));
+
+    [Fact]
     public Task Second_null_conditional_release_is_removed() => VerifyAsync("""
         using Prelude;
 
