@@ -334,6 +334,59 @@ public sealed class ConnectionOwnerCodeFixTests
 
     // A return before the release, inside an if that does more than return: the release does not run on that path
     // today, and a finally would add it there.
+    // A member that is only IAsyncDisposable has no Dispose to call: the type becomes IAsyncDisposable.
+    [Fact]
+    public Task Member_that_is_only_async_disposable_makes_the_type_async_disposable() => Verify.VerifyCodeFixAsync("""
+        using System;
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        sealed class Channel : IAsyncDisposable
+        {
+            public Channel(MySqlConnection connection) => Connection = connection;
+
+            public MySqlConnection Connection { get; }
+
+            public ValueTask DisposeAsync() => Connection.DisposeAsync();
+        }
+
+        sealed class ReportScope
+        {
+            private readonly Channel [|_channel|];
+
+            public ReportScope(MySqlDataSource dataSource) => _channel = new Channel(dataSource.OpenConnection());
+
+            public int Count() => 1;
+        }
+        """, """
+        using System;
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        sealed class Channel : IAsyncDisposable
+        {
+            public Channel(MySqlConnection connection) => Connection = connection;
+
+            public MySqlConnection Connection { get; }
+
+            public ValueTask DisposeAsync() => Connection.DisposeAsync();
+        }
+
+        sealed class ReportScope : IAsyncDisposable
+        {
+            private readonly Channel _channel;
+
+            public ReportScope(MySqlDataSource dataSource) => _channel = new Channel(dataSource.OpenConnection());
+
+            public int Count() => 1;
+
+            public async ValueTask DisposeAsync()
+            {
+                await _channel.DisposeAsync();
+            }
+        }
+        """);
+
     // Disposable through its base class, whose Dispose is not this type's to change: IDisposable again with a Dispose of
     // its own would take the interface from the base's (explicit) Dispose, which would no longer run.
     [Fact]
