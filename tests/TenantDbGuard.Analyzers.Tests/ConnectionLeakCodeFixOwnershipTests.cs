@@ -930,6 +930,26 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
         }
         """);
 
+    // A lambda given to a call whose ValueTask is returned, not awaited, may run after the method has returned: the
+    // connection it uses cannot be released at the end of the method.
+    [Fact]
+    public Task Connection_used_by_a_lambda_whose_call_s_ValueTask_is_returned_gets_no_fix() => NoFixVerifier.VerifyAsync("""
+        using System;
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            static ValueTask<int> Later(Func<int> work) => new(Task.Run(work));
+
+            ValueTask<int> M(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                return Later(() => conn.Execute("select 1"));
+            }
+        }
+        """);
+
     // A ValueTask is not disposable: it is followed as a task that may still be working with the connection when it is
     // kept, and releasing the connection under it would break the transaction it is starting.
     [Fact]
