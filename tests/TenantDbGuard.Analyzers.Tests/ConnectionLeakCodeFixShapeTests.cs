@@ -995,6 +995,77 @@ public sealed class ConnectionLeakCodeFixShapeTests
         }
         """);
 
+    // The array's length is read, not a connection handed on: the fix is the same.
+    [Fact]
+    public Task Connections_acquired_through_Task_WhenAll_whose_count_is_read_are_released_in_finally() => Verify.VerifyCodeFixAsync("""
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            async Task<int> M(Pool pool)
+            {
+                var conns = await Task.WhenAll([|pool.GetConnectionAsync()|], [|pool.GetConnectionAsync()|]);
+                var rows = conns.Length + await conns[0].ExecuteAsync("select 1");
+                foreach (var conn in conns)
+                {
+                    conn.Release();
+                }
+
+                return rows;
+            }
+        }
+        """, """
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            async Task<int> M(Pool pool)
+            {
+                var acquisitions = new[] { pool.GetConnectionAsync(), pool.GetConnectionAsync() };
+                try
+                {
+                    var conns = await Task.WhenAll(acquisitions);
+                    var rows = conns.Length + await conns[0].ExecuteAsync("select 1");
+                    return rows;
+                }
+                finally
+                {
+                    foreach (var acquisition in acquisitions)
+                    {
+                        if (acquisition.IsCompletedSuccessfully)
+                        {
+                            acquisition.Result.Release();
+                        }
+                    }
+                }
+            }
+        }
+        """);
+
+    // A release of the code the fix would not take out (in a loop that does more, under a condition, through another
+    // name) would give a connection back a second time in the finally: no fix.
+    [Theory]
+    [InlineData("foreach (var conn in conns) { rows += await conn.ExecuteAsync(\"select 1\"); conn.Release(); }")]
+    [InlineData("if (rows > 0) { conns[0].Release(); } conns[1].Release();")]
+    [InlineData("var first = conns[0]; rows += first.Execute(\"select 1\"); first.Release(); conns[1].Release();")]
+    public Task Connections_acquired_through_Task_WhenAll_and_released_where_the_fix_cannot_take_the_release_out_get_no_fix(string releases) => NoFixVerifier.VerifyAsync($$"""
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            async Task<int> M(Pool pool)
+            {
+                var conns = await Task.WhenAll([|pool.GetConnectionAsync()|], [|pool.GetConnectionAsync()|]);
+                var rows = conns.Length;
+                {{releases}}
+                return rows;
+            }
+        }
+        """);
+
     [Fact]
     public Task Connections_acquired_through_Task_WhenAll_and_released_by_index_are_released_in_finally() => Verify.VerifyCodeFixAsync("""
         using System.Threading.Tasks;

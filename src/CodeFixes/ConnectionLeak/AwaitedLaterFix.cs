@@ -96,6 +96,13 @@ internal static class AwaitedLaterFix
         var end = Statements.LastStatementUsing(model, block, start + 1, results);
         var region = block.Statements.Skip(start + 1).Take(end - start).ToList();
         var releases = region.Where(s => ReleasesElements(chooser, s, results)).ToList();
+        if (region.Where(s => !releases.Contains(s)).Any(s => MayReleaseAnElement(model, chooser, s, element)))
+        {
+            // A release the fix does not take out (in a loop that does more, under a condition, through another name)
+            // would give a connection back a second time in the finally.
+            return;
+        }
+
         if (region.Any(s => s.DescendantNodes().OfType<LocalDeclarationStatementSyntax>().Any())
             && block.Statements.Skip(end + 1).Any(s => region.OfType<LocalDeclarationStatementSyntax>().SelectMany(d => d.Declaration.Variables).Any(v => s.DescendantNodes().OfType<IdentifierNameSyntax>().Any(id => id.Identifier.ValueText == v.Identifier.ValueText))))
         {
@@ -132,6 +139,33 @@ internal static class AwaitedLaterFix
             list.InsertRange(start, new StatementSyntax[] { array, tryStatement }.Select(s => s.WithAdditionalAnnotations(Formatter.Annotation)));
             return root.ReplaceNode(currentBlock, currentBlock.WithStatements(List(list)).WithAdditionalAnnotations(Formatter.Annotation));
         }));
+    }
+
+    /// <summary>
+    /// Does <paramref name="statement"/> release, anywhere in it, a value of the array's element type (a release call,
+    /// <c>using</c>)? Conservative: any connection of that type counts, whatever name it is reached by.
+    /// </summary>
+    private static bool MayReleaseAnElement(SemanticModel model, ReleaseChooser chooser, StatementSyntax statement, ITypeSymbol element) =>
+        statement.DescendantNodesAndSelf(n => !FunctionContext.IsFunction(n)).Any(node => node switch
+        {
+            InvocationExpressionSyntax call => call.ArgumentList.Arguments.Count == 0
+                                               && model.GetSymbolInfo(call).Symbol is IMethodSymbol { ReceiverType: { } receiver } method
+                                               && chooser.Names.Contains(method.Name)
+                                               && IsOrDerives(element, receiver),
+            LocalDeclarationStatementSyntax { UsingKeyword.RawKind: not 0 } declaration => model.GetTypeInfo(declaration.Declaration.Type).Type is { } declared && IsOrDerives(declared, element),
+            UsingStatementSyntax usingStatement => (usingStatement.Declaration is { } declared ? model.GetTypeInfo(declared.Type).Type : usingStatement.Expression is { } expression ? model.GetTypeInfo(expression).Type : null) is { } used && IsOrDerives(used, element),
+            _ => false,
+        });
+
+    private static bool IsOrDerives(ITypeSymbol type, ITypeSymbol baseType) =>
+        type.AllInterfaces.Prepend(type).Concat(BaseTypes(type)).Any(t => SymbolEqualityComparer.Default.Equals(t.OriginalDefinition, baseType.OriginalDefinition));
+
+    private static IEnumerable<ITypeSymbol> BaseTypes(ITypeSymbol type)
+    {
+        for (var current = type.BaseType; current is not null; current = current.BaseType)
+        {
+            yield return current;
+        }
     }
 
     /// <summary><c>foreach (var c in conns) c.Release();</c> or <c>conns[0].Release();</c>.</summary>
