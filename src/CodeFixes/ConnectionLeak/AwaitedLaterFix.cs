@@ -151,22 +151,11 @@ internal static class AwaitedLaterFix
             InvocationExpressionSyntax call => call.ArgumentList.Arguments.Count == 0
                                                && model.GetSymbolInfo(call).Symbol is IMethodSymbol { ReceiverType: { } receiver } method
                                                && chooser.Names.Contains(method.Name)
-                                               && IsOrDerives(element, receiver),
-            LocalDeclarationStatementSyntax { UsingKeyword.RawKind: not 0 } declaration => model.GetTypeInfo(declaration.Declaration.Type).Type is { } declared && IsOrDerives(declared, element),
-            UsingStatementSyntax usingStatement => (usingStatement.Declaration is { } declared ? model.GetTypeInfo(declared.Type).Type : usingStatement.Expression is { } expression ? model.GetTypeInfo(expression).Type : null) is { } used && IsOrDerives(used, element),
+                                               && Ownership.IsOrDerivesFrom(element, receiver),
+            LocalDeclarationStatementSyntax { UsingKeyword.RawKind: not 0 } declaration => model.GetTypeInfo(declaration.Declaration.Type).Type is { } declared && Ownership.IsOrDerivesFrom(declared, element),
+            UsingStatementSyntax usingStatement => (usingStatement.Declaration is { } declared ? model.GetTypeInfo(declared.Type).Type : usingStatement.Expression is { } expression ? model.GetTypeInfo(expression).Type : null) is { } used && Ownership.IsOrDerivesFrom(used, element),
             _ => false,
         });
-
-    private static bool IsOrDerives(ITypeSymbol type, ITypeSymbol baseType) =>
-        type.AllInterfaces.Prepend(type).Concat(BaseTypes(type)).Any(t => SymbolEqualityComparer.Default.Equals(t.OriginalDefinition, baseType.OriginalDefinition));
-
-    private static IEnumerable<ITypeSymbol> BaseTypes(ITypeSymbol type)
-    {
-        for (var current = type.BaseType; current is not null; current = current.BaseType)
-        {
-            yield return current;
-        }
-    }
 
     /// <summary><c>foreach (var c in conns) c.Release();</c> or <c>conns[0].Release();</c>.</summary>
     private static bool ReleasesElements(ReleaseChooser chooser, StatementSyntax statement, ILocalSymbol results)

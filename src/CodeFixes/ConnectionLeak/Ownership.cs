@@ -337,15 +337,24 @@ internal sealed class Ownership
             return false;
         }
 
-        for (var current = _connectionType; current is not null; current = current.BaseType)
+        return IsOrDerivesFrom(_connectionType, type);
+    }
+
+    /// <summary>
+    /// Is <paramref name="type"/> <paramref name="baseType"/>, or derived from it, or an implementation of it (generic
+    /// types compared by their definitions)?
+    /// </summary>
+    public static bool IsOrDerivesFrom(ITypeSymbol type, ITypeSymbol baseType)
+    {
+        for (var current = type; current is not null; current = current.BaseType)
         {
-            if (SymbolEqualityComparer.Default.Equals(current.OriginalDefinition, type.OriginalDefinition))
+            if (SymbolEqualityComparer.Default.Equals(current.OriginalDefinition, baseType.OriginalDefinition))
             {
                 return true;
             }
         }
 
-        return _connectionType.AllInterfaces.Any(i => SymbolEqualityComparer.Default.Equals(i.OriginalDefinition, type.OriginalDefinition));
+        return type.AllInterfaces.Any(i => SymbolEqualityComparer.Default.Equals(i.OriginalDefinition, baseType.OriginalDefinition));
     }
 
     private static bool IsTask(ITypeSymbol? type) =>
