@@ -298,8 +298,8 @@ public sealed class TenantConfigurationException : TenantDbGuardException
 /// the work's statements were sent: they may or may not have run. Transient (the failed connection is closed and the
 /// next call gets another), but retry only work that is safe to repeat. Also what a new connection that could not be
 /// opened or set up throws (the server is out of reach, or killed the session during its handshake or its <c>USE</c>),
-/// and what a call gets when the master database's connection failed while it looked the tenant up: nothing of the
-/// work was sent then.
+/// and what a call gets when the master database's connection failed while it looked the tenant up, or the lookup's
+/// statement was stopped on the server (<c>KILL QUERY</c>) time after time: nothing of the work was sent then.
 /// </summary>
 public sealed class TenantConnectionFailedException : TenantDbGuardException
 {
@@ -311,7 +311,7 @@ public sealed class TenantConnectionFailedException : TenantDbGuardException
     {
     }
 
-    private TenantConnectionFailedException(string tenantKey, string message, Exception innerException)
+    private TenantConnectionFailedException(string tenantKey, string message, Exception? innerException)
         : base(tenantKey, message, innerException)
     {
     }
@@ -329,6 +329,13 @@ public sealed class TenantConnectionFailedException : TenantDbGuardException
     /// </summary>
     internal static TenantConnectionFailedException LookingUp(string tenantKey, Exception innerException) =>
         new(tenantKey, $"The connection to the master database failed while tenant '{LogSafe.Text(tenantKey)}' was looked up: {LogSafe.Text(innerException.Message, 1000)} Nothing of the work was sent; the server may be out of reach or have ended the session.", innerException);
+
+    /// <summary>
+    /// The tenant's lookup in the tenants table was stopped on the server (<c>KILL QUERY</c>) in a way that returned a
+    /// partial answer without an error, <paramref name="reads"/> times in a row, before anything of the work was sent.
+    /// </summary>
+    internal static TenantConnectionFailedException LookupCutShort(string tenantKey, int reads) =>
+        new(tenantKey, $"Looking tenant '{LogSafe.Text(tenantKey)}' up in the tenants table was stopped on the server (KILL QUERY) {reads} times in a row, and the server's partial answers could not be trusted. Nothing of the work was sent; retrying is safe. Something kills the master connection's statements.", null);
 }
 
 /// <summary>

@@ -52,7 +52,7 @@ public sealed class ConcurrentIsolationTests(ITestOutputHelper output)
 
     private sealed class ChaosException() : Exception("thrown by the caller's work");
 
-    public sealed record Settings(int Seed, int Tenants, int Workers, int Budget, int PerTenant, bool Reset, TimeSpan Duration, bool Kills, bool Cancels, bool KillQuery = true);
+    public sealed record Settings(int Seed, int Tenants, int Workers, int Budget, int PerTenant, bool Reset, TimeSpan Duration, bool Kills, bool Cancels, bool KillQuery = true, bool KillStorm = false);
 
     private sealed class Run(Settings settings)
     {
@@ -62,6 +62,19 @@ public sealed class ConcurrentIsolationTests(ITestOutputHelper output)
         public int Ops;
         public int MaxSeen;
         public int OverBudget;
+
+        /// <summary>The sessions a <c>KILL QUERY</c> from outside went to, and when it was sent (a Stopwatch timestamp).</summary>
+        public readonly ConcurrentQueue<(long Id, long Sent)> QueryKills = new();
+
+        /// <summary>
+        /// Whether a <c>KILL QUERY</c> from outside was sent to session <paramref name="id"/> at or after
+        /// <paramref name="since"/> (less a margin for one on its way to the server when the operation started).
+        /// </summary>
+        public bool QueryKilledSince(long id, long since)
+        {
+            var from = since - Stopwatch.Frequency / 20;
+            return QueryKills.Any(kill => kill.Id == id && kill.Sent >= from);
+        }
 
         public void Finding(string what)
         {
@@ -83,13 +96,14 @@ public sealed class ConcurrentIsolationTests(ITestOutputHelper output)
     [InlineData(12, 3, 2, "query")]
     [InlineData(13, 4, 2, "query")]
     [InlineData(12, 3, 2, "connection")]
+    [InlineData(14, 3, 2, "query-storm")]
     public async Task Sixteen_callers_mixing_every_API_with_cancellations_never_cross_tenants_exceed_the_budget_or_lose_a_slot(int seed, int budget, int perTenant, string outsideKills = "none")
     {
         await using var server = await MariaDbServer.StartAsync(maxConnections: 40);
         await CreateTenantsAsync(server);
         await server.SetGlobalAsync("lock_wait_timeout", 2);
         await server.SetGlobalAsync("innodb_lock_wait_timeout", 2);
-        var s = new Settings(seed, 6 + new Random(seed).Next(3), 16, budget, perTenant, Reset: true, TimeSpan.FromSeconds(8), Kills: outsideKills == "connection", Cancels: true, KillQuery: outsideKills != "none");
+        var s = new Settings(seed, 6 + new Random(seed).Next(3), 16, budget, perTenant, Reset: true, TimeSpan.FromSeconds(8), Kills: outsideKills == "connection", Cancels: true, KillQuery: outsideKills != "none", KillStorm: outsideKills == "query-storm");
         var run = new Run(s);
         await RunSeedAsync(server, run);
         output.WriteLine($"seed {seed}: {s}: {run.Ops} operations, at most {run.MaxSeen} connections seen by the server");
@@ -160,8 +174,9 @@ public sealed class ConcurrentIsolationTests(ITestOutputHelper output)
             var random = new Random(s.Seed * 7919);
             while (!stop.IsCancellationRequested)
             {
-                await Task.Delay(30 + random.Next(200));
-                var roll = random.Next(10);
+                // A storm: a KILL QUERY every few milliseconds, landing on whatever the sessions are doing.
+                await Task.Delay(s.KillStorm ? 1 + random.Next(8) : 30 + random.Next(200));
+                var roll = s.KillStorm && random.Next(8) > 0 ? 4 : random.Next(10);
                 try
                 {
                     if ((roll < 4 && s.Kills) || (roll == 4 && s.KillQuery))
@@ -169,7 +184,13 @@ public sealed class ConcurrentIsolationTests(ITestOutputHelper output)
                         var ids = (await admin.QueryAsync<long>($"SELECT ID FROM information_schema.PROCESSLIST WHERE USER = '{MariaDbServer.AppUser}' ORDER BY ID")).AsList();
                         if (ids.Count > 0)
                         {
-                            await admin.ExecuteAsync($"KILL {(roll < 4 ? "CONNECTION" : "QUERY")} {ids[random.Next(ids.Count)]}");
+                            var id = ids[random.Next(ids.Count)];
+                            if (roll == 4)
+                            {
+                                run.QueryKills.Enqueue((id, Stopwatch.GetTimestamp()));
+                            }
+
+                            await admin.ExecuteAsync($"KILL {(roll < 4 ? "CONNECTION" : "QUERY")} {id}");
                             run.Count(roll < 4 ? "chaos:kill-connection" : "chaos:kill-query");
                         }
                     }
@@ -244,7 +265,7 @@ public sealed class ConcurrentIsolationTests(ITestOutputHelper output)
             try
             {
                 var row = (await db.QueryTenantAsync<CheckRow>(Key(i), CheckSql, cancellationToken: timeout.Token)).Single();
-                CheckRowFor(run, "final", row, i, inTransactionAllowed: false);
+                CheckRowFor(run, "final", row, i, inTransactionAllowed: false, since: long.MaxValue);
             }
             catch (Exception e)
             {
@@ -343,7 +364,14 @@ public sealed class ConcurrentIsolationTests(ITestOutputHelper output)
 
     private sealed class InvariantException(string message) : Exception(message);
 
-    private static void CheckRowFor(Run run, string where, CheckRow row, int tenant, bool inTransactionAllowed)
+    /// <summary>
+    /// Checks what a lease found on arrival. <paramref name="since"/> is when the operation started: a marker read as NULL
+    /// on a session that a <c>KILL QUERY</c> from outside was sent to since then is the server's, not the runtime's.
+    /// MariaDB answers a statement whose scalar subquery such a kill cuts short with the subquery's value as NULL and no
+    /// error, about one time in ten (see TenantTableLookup). An empty temporary table another tenant left in the
+    /// database would read NULL too: this excuses only a check that such a kill may have reached, a few in a run.
+    /// </summary>
+    private static void CheckRowFor(Run run, string where, CheckRow row, int tenant, bool inTransactionAllowed, long since)
     {
         var me = Key(tenant);
         var problems = new List<string>();
@@ -352,7 +380,11 @@ public sealed class ConcurrentIsolationTests(ITestOutputHelper output)
             problems.Add($"DATABASE() {row.Db}");
         }
 
-        if (row.Marker != me)
+        if (row.Marker is null && run.S.KillQuery && run.QueryKilledSince(row.Id, since))
+        {
+            run.Count("check:marker-cut-short-by-kill-query");
+        }
+        else if (row.Marker != me)
         {
             problems.Add($"marker {row.Marker}");
         }
@@ -495,6 +527,7 @@ public sealed class ConcurrentIsolationTests(ITestOutputHelper output)
     private static async Task RunOpAsync(TenantDatabase db, Run run, int op, int tenant, Random random)
     {
         await Task.Yield();
+        var started = Stopwatch.GetTimestamp();
         var key = Key(tenant);
         using var cts = MaybeCancel(run, random);
         var ct = cts?.Token ?? CancellationToken.None;
@@ -508,7 +541,7 @@ public sealed class ConcurrentIsolationTests(ITestOutputHelper output)
                 try
                 {
                     var row = await Checked(lease.Connection.QuerySingleAsync<CheckRow>(new CommandDefinition(CheckSql, cancellationToken: lease.CancellationToken)));
-                    CheckRowFor(run, "lease", row, tenant, false);
+                    CheckRowFor(run, "lease", row, tenant, false, started);
                     await lease.Connection.ExecuteAsync(new CommandDefinition(state, cancellationToken: random.Next(2) == 0 ? lease.CancellationToken : default));
                     switch (random.Next(4))
                     {
@@ -540,18 +573,23 @@ public sealed class ConcurrentIsolationTests(ITestOutputHelper output)
             case 1:
             {
                 var row = (await db.QueryTenantAsync<CheckRow>(key, CheckSql + "; " + state, cancellationToken: ct)).Single();
-                CheckRowFor(run, "query helper+state", row, tenant, false);
+                CheckRowFor(run, "query helper+state", row, tenant, false, started);
                 break;
             }
 
             case 2:
             {
                 var row = (await db.QueryTenantAsync<CheckRow>(key, CheckSql, cancellationToken: ct)).Single();
-                CheckRowFor(run, "query helper", row, tenant, false);
-                var marker = await db.ExecuteScalarTenantAsync<string>(key, "SELECT CONCAT(DATABASE(), '|', (SELECT tenant FROM marker))", cancellationToken: ct);
-                if (marker != $"{Db(tenant)}|{key}")
+                CheckRowFor(run, "query helper", row, tenant, false, started);
+                var read = await db.ExecuteScalarTenantAsync<string>(key, "SELECT CONCAT(DATABASE(), '|', COALESCE((SELECT tenant FROM marker), '(null)'), '|', CONNECTION_ID())", cancellationToken: ct);
+                var parts = read?.Split('|') ?? [];
+                if (parts is [var database, "(null)", var id] && database == Db(tenant) && run.S.KillQuery && run.QueryKilledSince(long.Parse(id, CultureInfo.InvariantCulture), started))
                 {
-                    throw new InvariantException($"scalar helper for {key} read {marker}");
+                    run.Count("check:marker-cut-short-by-kill-query");
+                }
+                else if (parts is not [var database2, var marker, _] || database2 != Db(tenant) || marker != key)
+                {
+                    throw new InvariantException($"scalar helper for {key} read {read}");
                 }
 
                 break;
@@ -564,7 +602,7 @@ public sealed class ConcurrentIsolationTests(ITestOutputHelper output)
                 await db.WithTenantConnectionAsync(key, async (connection, token) =>
                 {
                     var row = await Checked(connection.QuerySingleAsync<CheckRow>(new CommandDefinition(CheckSql, cancellationToken: token)));
-                    CheckRowFor(run, "WithTenantConnection", row, tenant, false);
+                    CheckRowFor(run, "WithTenantConnection", row, tenant, false, started);
                     await connection.ExecuteAsync(new CommandDefinition(state, cancellationToken: token));
                     if (random.Next(3) == 0)
                     {
@@ -576,7 +614,7 @@ public sealed class ConcurrentIsolationTests(ITestOutputHelper output)
                 await db.WithTenantTransactionAsync(key, async (connection, transaction, token) =>
                 {
                     var row = await Checked(connection.QuerySingleAsync<CheckRow>(new CommandDefinition(CheckSql, transaction: transaction, cancellationToken: token)));
-                    CheckRowFor(run, "WithTenantTransaction", row, tenant, true);
+                    CheckRowFor(run, "WithTenantTransaction", row, tenant, true, started);
                     await connection.ExecuteAsync(new CommandDefinition($"INSERT INTO items (owner) VALUES ('committed by {key}'); DO SLEEP(0.0{random.Next(1, 5)})", transaction: transaction, cancellationToken: token));
                     if (random.Next(3) == 0)
                     {
@@ -593,7 +631,7 @@ public sealed class ConcurrentIsolationTests(ITestOutputHelper output)
                 {
                     await connection.OpenAsync(ct);
                     var row = await Checked(connection.QuerySingleAsync<CheckRow>(new CommandDefinition(CheckSql, cancellationToken: ct)));
-                    CheckRowFor(run, $"data source open {round}", row, tenant, false);
+                    CheckRowFor(run, $"data source open {round}", row, tenant, false, started);
                     await connection.ExecuteAsync(new CommandDefinition(StateSql(random, tenant, run.S.Tenants, allowXa: true), cancellationToken: ct));
                     if (random.Next(3) == 0)
                     {

@@ -509,7 +509,9 @@ internal sealed class PhysicalConnection : IAsyncDisposable
             {
                 try
                 {
-                    if (Convert.ToInt64(await command.ExecuteScalarAsync(CancellationToken.None).ConfigureAwait(false), CultureInfo.InvariantCulture) == 0)
+                    // No row is no answer (a KILL QUERY from outside can cut a statement short without an error), not a count of 0.
+                    if (await command.ExecuteScalarAsync(CancellationToken.None).ConfigureAwait(false) is { } count and not DBNull
+                        && Convert.ToInt64(count, CultureInfo.InvariantCulture) == 0)
                     {
                         return true;
                     }
