@@ -1481,6 +1481,36 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
         }
         """);
 
+    /// <summary>
+    /// A sequence made from the connection and returned, typed as an interface that extends <c>IEnumerable</c> (not
+    /// named so): it may read through the connection when the caller enumerates it.
+    /// </summary>
+    [Fact]
+    public Task Connection_read_by_a_returned_sequence_of_an_interface_extending_IEnumerable_gets_no_fix() => NoFixVerifier.VerifyAsync("""
+        using System.Collections.Generic;
+        using Prelude;
+
+        interface IRows : IEnumerable<int>
+        {
+        }
+
+        static class Reading
+        {
+            public static IRows Rows(this PooledConnection connection, string sql) => throw new System.NotSupportedException(sql);
+        }
+
+        class C
+        {
+            IRows M(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                conn.Execute("set names utf8mb4");
+                var rows = conn.Rows("select id from items");
+                return rows;
+            }
+        }
+        """);
+
     /// <summary>A lambda given to a call that runs it before returning (not a task, not a deferred query): released after that call.</summary>
     [Theory]
     [InlineData("ids.ForEach(id => conn.Execute(\"select \" + id));", "return ids.Count;")]

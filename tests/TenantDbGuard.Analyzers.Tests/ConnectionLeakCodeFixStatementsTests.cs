@@ -1066,6 +1066,60 @@ public sealed class ConnectionLeakCodeFixStatementsTests
         }
         """, ReleaseInFinally);
 
+    /// <summary>A release that shared its line with the next statement: that statement, now after the brace, gets a blank line and a line of its own.</summary>
+    [Fact]
+    public Task A_statement_that_shared_the_line_of_a_removed_release_after_a_closing_brace_starts_after_a_blank_line() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, bool quick)
+            {
+                var conn = [|pool.GetConnection()|];
+                if (quick)
+                {
+                    return 0;
+                }
+
+                var rows = 0;
+                if (rows == 0)
+                {
+                    rows = conn.Execute("select 1");
+                }
+                conn.Release(); return rows;
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, bool quick)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    if (quick)
+                    {
+                        return 0;
+                    }
+
+                    var rows = 0;
+                    if (rows == 0)
+                    {
+                        rows = conn.Execute("select 1");
+                    }
+
+                    return rows;
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """, ReleaseInFinally);
+
     [Fact]
     public Task A_statement_inside_the_try_that_followed_a_removed_release_after_a_closing_brace_keeps_a_blank_line_after_the_brace() => Verify.VerifyCodeFixAsync("""
         using Prelude;
