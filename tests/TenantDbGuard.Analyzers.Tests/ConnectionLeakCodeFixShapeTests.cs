@@ -1066,6 +1066,159 @@ public sealed class ConnectionLeakCodeFixShapeTests
         }
         """);
 
+    /// <summary>
+    /// A release of something else whose method the connection's type shares (a command's <c>Dispose</c>, declared on a
+    /// common base, as <c>Component</c> is for MySqlConnector's types) is not a release of a connection: the fix stays.
+    /// </summary>
+    [Fact]
+    public Task Connections_acquired_through_Task_WhenAll_beside_a_command_disposed_through_a_shared_base_are_released_in_finally() => Verify.VerifyCodeFixAsync("""
+        using System;
+        using System.Threading.Tasks;
+
+        abstract class Resource : IDisposable
+        {
+            public void Dispose()
+            {
+            }
+        }
+
+        sealed class Conn : Resource
+        {
+            public Task<int> ExecuteAsync(string sql) => Task.FromResult(1);
+        }
+
+        sealed class Cmd : Resource
+        {
+        }
+
+        sealed class ConnPool
+        {
+            public async Task<Conn> GetConnectionAsync()
+            {
+                await Task.Yield();
+                return new Conn();
+            }
+        }
+
+        class C
+        {
+            async Task<int> M(ConnPool pool)
+            {
+                var conns = await Task.WhenAll([|pool.GetConnectionAsync()|], [|pool.GetConnectionAsync()|]);
+                var cmd = new Cmd();
+                cmd.Dispose();
+                var rows = await conns[0].ExecuteAsync("select 1") + await conns[1].ExecuteAsync("select 2");
+                foreach (var conn in conns)
+                {
+                    conn.Dispose();
+                }
+
+                return rows;
+            }
+        }
+        """, """
+        using System;
+        using System.Threading.Tasks;
+
+        abstract class Resource : IDisposable
+        {
+            public void Dispose()
+            {
+            }
+        }
+
+        sealed class Conn : Resource
+        {
+            public Task<int> ExecuteAsync(string sql) => Task.FromResult(1);
+        }
+
+        sealed class Cmd : Resource
+        {
+        }
+
+        sealed class ConnPool
+        {
+            public async Task<Conn> GetConnectionAsync()
+            {
+                await Task.Yield();
+                return new Conn();
+            }
+        }
+
+        class C
+        {
+            async Task<int> M(ConnPool pool)
+            {
+                var acquisitions = new[] { pool.GetConnectionAsync(), pool.GetConnectionAsync() };
+                try
+                {
+                    var conns = await Task.WhenAll(acquisitions);
+                    var cmd = new Cmd();
+                    cmd.Dispose();
+                    var rows = await conns[0].ExecuteAsync("select 1") + await conns[1].ExecuteAsync("select 2");
+                    return rows;
+                }
+                finally
+                {
+                    foreach (var acquisition in acquisitions)
+                    {
+                        if (acquisition.IsCompletedSuccessfully)
+                        {
+                            acquisition.Result.Dispose();
+                        }
+                    }
+                }
+            }
+        }
+        """, execution: Execution.Skip("The check counts the Prelude's connections; these are the test's own types (a base that a connection and a command share), which it does not see."));
+
+    /// <summary>A connection released through a reference of the shared base's type is a connection's release: no fix.</summary>
+    [Theory]
+    [InlineData("Resource first = conns[0]; first.Dispose();")]
+    [InlineData("((Resource)conns[0]).Dispose();")]
+    [InlineData("((Resource)conns[0])?.Dispose();")]
+    public Task Connections_acquired_through_Task_WhenAll_and_released_through_their_base_type_get_no_fix(string release) => NoFixVerifier.VerifyAsync($$"""
+        using System;
+        using System.Threading.Tasks;
+
+        abstract class Resource : IDisposable
+        {
+            public void Dispose()
+            {
+            }
+        }
+
+        sealed class Conn : Resource
+        {
+            public Task<int> ExecuteAsync(string sql) => Task.FromResult(1);
+        }
+
+        sealed class Cmd : Resource
+        {
+        }
+
+        sealed class ConnPool
+        {
+            public async Task<Conn> GetConnectionAsync()
+            {
+                await Task.Yield();
+                return new Conn();
+            }
+        }
+
+        class C
+        {
+            async Task<int> M(ConnPool pool)
+            {
+                var conns = await Task.WhenAll([|pool.GetConnectionAsync()|], [|pool.GetConnectionAsync()|]);
+                var rows = await conns[0].ExecuteAsync("select 1");
+                {{release}}
+                conns[1].Dispose();
+                return rows;
+            }
+        }
+        """);
+
     [Fact]
     public Task Connections_acquired_through_Task_WhenAll_and_released_by_index_are_released_in_finally() => Verify.VerifyCodeFixAsync("""
         using System.Threading.Tasks;

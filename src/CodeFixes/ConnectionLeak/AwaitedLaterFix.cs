@@ -149,13 +149,25 @@ internal static class AwaitedLaterFix
         statement.DescendantNodesAndSelf(n => !FunctionContext.IsFunction(n)).Any(node => node switch
         {
             InvocationExpressionSyntax call => call.ArgumentList.Arguments.Count == 0
-                                               && model.GetSymbolInfo(call).Symbol is IMethodSymbol { ReceiverType: { } receiver } method
+                                               && model.GetSymbolInfo(call).Symbol is IMethodSymbol { ReceiverType: { } declaredOn } method
                                                && chooser.Names.Contains(method.Name)
-                                               && Ownership.IsOrDerivesFrom(element, receiver),
+                                               && Ownership.IsOrDerivesFrom(element, ReceiverOf(model, call) ?? declaredOn),
             LocalDeclarationStatementSyntax { UsingKeyword.RawKind: not 0 } declaration => model.GetTypeInfo(declaration.Declaration.Type).Type is { } declared && Ownership.IsOrDerivesFrom(declared, element),
             UsingStatementSyntax usingStatement => (usingStatement.Declaration is { } declared ? model.GetTypeInfo(declared.Type).Type : usingStatement.Expression is { } expression ? model.GetTypeInfo(expression).Type : null) is { } used && Ownership.IsOrDerivesFrom(used, element),
             _ => false,
         });
+
+    /// <summary>
+    /// The type of what a call is made on, as the code names it (<c>cmd</c> in <c>cmd.Dispose()</c>, <c>c</c> in
+    /// <c>c?.Release()</c>), rather than the type that declares the method: a command's <c>Dispose</c>, declared on a base
+    /// the connection shares, is not a connection's release. Null for a call on <c>this</c>.
+    /// </summary>
+    private static ITypeSymbol? ReceiverOf(SemanticModel model, InvocationExpressionSyntax call) => call.Expression switch
+    {
+        MemberAccessExpressionSyntax access => model.GetTypeInfo(access.Expression).Type,
+        MemberBindingExpressionSyntax => call.FirstAncestorOrSelf<ConditionalAccessExpressionSyntax>() is { } conditional ? model.GetTypeInfo(conditional.Expression).Type : null,
+        _ => null,
+    };
 
     /// <summary><c>foreach (var c in conns) c.Release();</c> or <c>conns[0].Release();</c>.</summary>
     private static bool ReleasesElements(ReleaseChooser chooser, StatementSyntax statement, ILocalSymbol results)
