@@ -1219,6 +1219,77 @@ public sealed class ConnectionLeakCodeFixShapeTests
         }
         """);
 
+    /// <summary>
+    /// After the region the fix wraps, a member of the same name as a local of the region (<c>this.rows</c>) is not that
+    /// local: the fix is offered, and the code after the <c>try</c> still names the field.
+    /// </summary>
+    [Fact]
+    public Task Connections_acquired_through_Task_WhenAll_beside_a_field_named_as_a_local_are_released_in_finally() => Verify.VerifyCodeFixAsync("""
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            private int rows;
+
+            async Task<int> M(Pool pool)
+            {
+                var conns = await Task.WhenAll([|pool.GetConnectionAsync()|], [|pool.GetConnectionAsync()|]);
+                var rows = await conns[0].ExecuteAsync("select 1");
+                if (rows > 0)
+                {
+                    var extra = await conns[1].ExecuteAsync("select 2");
+                    rows += extra;
+                }
+
+                foreach (var conn in conns)
+                {
+                    conn.Release();
+                }
+
+                this.rows = rows;
+                return this.rows;
+            }
+        }
+        """, """
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            private int rows;
+
+            async Task<int> M(Pool pool)
+            {
+                var acquisitions = new[] { pool.GetConnectionAsync(), pool.GetConnectionAsync() };
+                try
+                {
+                    var conns = await Task.WhenAll(acquisitions);
+                    var rows = await conns[0].ExecuteAsync("select 1");
+                    if (rows > 0)
+                    {
+                        var extra = await conns[1].ExecuteAsync("select 2");
+                        rows += extra;
+                    }
+
+                    this.rows = rows;
+                }
+                finally
+                {
+                    foreach (var acquisition in acquisitions)
+                    {
+                        if (acquisition.IsCompletedSuccessfully)
+                        {
+                            acquisition.Result.Release();
+                        }
+                    }
+                }
+
+                return this.rows;
+            }
+        }
+        """);
+
     [Fact]
     public Task Connections_acquired_through_Task_WhenAll_and_released_by_index_are_released_in_finally() => Verify.VerifyCodeFixAsync("""
         using System.Threading.Tasks;
@@ -2635,12 +2706,44 @@ public sealed class ConnectionLeakCodeFixShapeTests
         }
         """);
 
+    /// <summary>C# 8, the first version with <c>using</c> declarations: the fix writes one.</summary>
+    [Fact]
+    public Task Under_CSharp_8_an_expression_bodied_property_gets_a_using_declaration() => OnLanguageVersion(LanguageVersion.CSharp8, """
+        using Prelude;
+
+        class C
+        {
+            private readonly LeasePool _pool = new LeasePool();
+
+            public int Count => [|_pool.GetConnection()|].Execute("select count(*) from t");
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            private readonly LeasePool _pool = new LeasePool();
+
+            public int Count
+            {
+                get
+                {
+                    using var connection = _pool.GetConnection();
+                    return connection.Execute("select count(*) from t");
+                }
+            }
+        }
+        """);
+
     /// <summary>The first fix offered, on a project whose language version is C# 7.3 (.NET Framework, netstandard2.0).</summary>
-    private static Task CSharp7_3(string source, string fixedSource)
+    private static Task CSharp7_3(string source, string fixedSource) => OnLanguageVersion(LanguageVersion.CSharp7_3, source, fixedSource);
+
+    /// <summary>The first fix offered, on a project of <paramref name="version"/>.</summary>
+    private static Task OnLanguageVersion(LanguageVersion version, string source, string fixedSource)
     {
         var test = Verify.CreateTest(source, fixedSource);
         test.SolutionTransforms.Add((solution, projectId) =>
-            solution.WithProjectParseOptions(projectId, new CSharpParseOptions(LanguageVersion.CSharp7_3)));
+            solution.WithProjectParseOptions(projectId, new CSharpParseOptions(version)));
         return test.RunAsync();
     }
 

@@ -103,12 +103,6 @@ internal static class AwaitedLaterFix
             return;
         }
 
-        if (region.Any(s => s.DescendantNodes().OfType<LocalDeclarationStatementSyntax>().Any())
-            && block.Statements.Skip(end + 1).Any(s => region.OfType<LocalDeclarationStatementSyntax>().SelectMany(d => d.Declaration.Variables).Any(v => s.DescendantNodes().OfType<IdentifierNameSyntax>().Any(id => id.Identifier.ValueText == v.Identifier.ValueText))))
-        {
-            return;
-        }
-
         var tasks = Statements.UniqueName(model, declaration.SpanStart, "acquisitions");
         var task = Statements.UniqueName(model, declaration.SpanStart, "acquisition");
         var result = MemberAccessExpression(SyntaxKind.SimpleMemberAccessExpression, IdentifierName(task), IdentifierName("Result"));
