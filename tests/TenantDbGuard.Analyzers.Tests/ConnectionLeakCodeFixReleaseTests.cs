@@ -1372,6 +1372,61 @@ public sealed class ConnectionLeakCodeFixReleaseTests
         """ + HandedToHelper(call));
 
     /// <summary>
+    /// A helper that puts the connection in an object it only stores (<c>Held = new Box { Conn = c }</c>) keeps it, and
+    /// does not release it: the fix releases it only on the paths before the call.
+    /// </summary>
+    [Fact]
+    public Task Connection_stored_inside_an_object_by_a_helper_of_the_code_is_handed_off_to_it()
+    {
+        const string call = "Boxes.Hold(conn);";
+        const string boxes = """
+            using Prelude;
+
+            sealed class Box
+            {
+                public PooledConnection Conn;
+            }
+
+            static class Boxes
+            {
+                public static Box Held;
+
+                public static void Hold(PooledConnection c) => Held = new Box { Conn = c };
+            }
+
+            """;
+        return Verify.VerifyCodeFixAsync(boxes + HandedToHelper(call), boxes + $$"""
+            class C
+            {
+                int M(Pool pool, bool quick)
+                {
+                    var conn = pool.GetConnection();
+                    int rows;
+                    try
+                    {
+                        if (quick)
+                        {
+                            conn.Release();
+                            return 0;
+                        }
+
+                        rows = conn.Execute("delete from sessions");
+                    }
+                    catch
+                    {
+                        conn.Release();
+                        throw;
+                    }
+
+                    {{call}}
+                    return rows;
+                }
+            }
+
+            """, execution: Execution.Skip("The connection stays in the box the helper keeps: held before and after the fix, as the code intends."));
+    }
+
+    /// <summary>
     /// A helper that captures the connection in a lambda or local function it keeps: the lambda runs later, so the
     /// connection is handed off there, and the fix releases it only on the paths before the call (the analyzer, which
     /// does not read the helper's body, still reports the path through the call).

@@ -924,6 +924,40 @@ public sealed class ConnectionLeakCodeFixShapeTests
         }
         """);
 
+    /// <summary>An argument that does work of its own (a call): moved to the await, it would run after the statements between.</summary>
+    [Theory]
+    [InlineData("Tenants.Next()")]
+    [InlineData("\"tenant-\" + Tenants.Next()")]
+    [InlineData("tenants[Tenants.Next().Length]")]
+    public Task Acquisition_whose_argument_does_work_is_not_moved_to_its_await(string argument)
+    {
+        var source = $$"""
+            using System.Threading.Tasks;
+            using Prelude;
+
+            static class Tenants
+            {
+                private static int _next;
+
+                public static string Next() => "tenant-" + ++_next;
+            }
+
+            class C
+            {
+                async Task<int> M(LeasePool pool, string[] tenants)
+                {
+                    var pending = [|pool.GetConnectionAsync({{argument}})|];
+                    Log.Info("waiting");
+                    var lease = await pending;
+                    var rows = await lease.ExecuteAsync("select 1");
+                    await lease.DisposeAsync();
+                    return rows;
+                }
+            }
+            """;
+        return Verify.VerifyCodeFixAsync(source, source);
+    }
+
     [Fact]
     public Task Acquisition_whose_task_is_awaited_after_a_statement_that_changes_its_argument_gets_no_fix()
     {
