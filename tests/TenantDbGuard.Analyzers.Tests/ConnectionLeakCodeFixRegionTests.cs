@@ -684,22 +684,26 @@ public sealed class ConnectionLeakCodeFixRegionTests
         return test.RunAsync();
     }
 
-    [Fact]
-    public Task Connections_declared_together_in_one_statement_get_a_statement_each_and_are_released_in_finally() => Verify.VerifyCodeFixAsync("""
+    [Theory]
+    [InlineData(" ")]
+    [InlineData("\n                ")]
+    [InlineData("\n                    ")]
+    [InlineData("\n\n                ")]
+    public Task Connections_declared_together_in_one_statement_get_a_statement_each_and_are_released_in_finally(string between) => Verify.VerifyCodeFixAsync("""
         using Prelude;
 
         class C
         {
             int M(Pool pool)
             {
-                PooledConnection first = [|pool.GetConnection()|], second = [|pool.GetConnection()|];
+                PooledConnection first = [|pool.GetConnection()|],BETWEENsecond = [|pool.GetConnection()|];
                 var rows = first.Execute("select 1") + second.Execute("select 2");
                 second.Release();
                 first.Release();
                 return rows;
             }
         }
-        """, """
+        """.Replace("BETWEEN", between), """
         using Prelude;
 
         class C

@@ -925,6 +925,25 @@ public sealed class ConnectionOwnerCodeFixTests
                 }
             }
 
+            sealed class NullSafeScope : IDisposable
+            {
+                private readonly MySqlConnection [|_connection|];
+                private int _depth = 1;
+
+                public NullSafeScope(MySqlDataSource dataSource) => _connection = dataSource.OpenConnection();
+
+                public void Enter() => _depth++;
+
+                public void Dispose()
+                {
+                    _depth--;
+                    if (_depth == 0)
+                    {
+                        _connection?.Dispose();
+                    }
+                }
+            }
+
             sealed class Session : IDisposable
             {
                 private readonly MySqlConnection [|_connection|];
