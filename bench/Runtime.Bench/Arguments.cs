@@ -23,6 +23,9 @@ internal sealed class Arguments
                     N child processes of this program, each TenantDbGuard.Runtime with default options, against one server
           overhead  [--seconds 10] [--rounds 6] [--workers 4] [--warmup 3] [--probe-ops 5000]
                     single-tenant throughput: raw vs runtime helper vs runtime lease (and raw vs lease without the session reset), alternating rounds
+          killcut   [--seconds 10]
+                    what an outside KILL QUERY does to each shape of the tenant lookup: runs that gave the full answer,
+                    the server's error 1317, or a cut-short answer with no error
         """;
 
     private readonly Dictionary<string, string> _options = new(StringComparer.Ordinal);

@@ -2,7 +2,7 @@ using System;
 using System.Threading.Tasks;
 using TenantDbGuard.Bench;
 
-// dotnet run -c Release --project bench/Runtime.Bench -- storm|instances N|overhead [options]
+// dotnet run -c Release --project bench/Runtime.Bench -- storm|instances N|overhead|killcut [options]
 try
 {
     var arguments = new Arguments(args);
@@ -43,6 +43,8 @@ try
                 Workers: arguments.GetInt("--workers", 4),
                 WarmupSeconds: arguments.GetInt("--warmup", 3),
                 ProbeOperations: arguments.GetInt("--probe-ops", 5000)));
+        case "killcut":
+            return await KillCutBench.RunAsync(new KillCutBench.Settings(Seconds: arguments.GetInt("--seconds", 10)));
         default:
             Console.Error.WriteLine(Arguments.Usage);
             return 2;

@@ -368,7 +368,7 @@ public sealed class ConcurrentIsolationTests(ITestOutputHelper output)
     /// Checks what a lease found on arrival. <paramref name="since"/> is when the operation started: a marker read as NULL
     /// on a session that a <c>KILL QUERY</c> from outside was sent to since then is the server's, not the runtime's.
     /// MariaDB answers a statement whose scalar subquery such a kill cuts short with the subquery's value as NULL and no
-    /// error, about one time in ten (see TenantTableLookup). An empty temporary table another tenant left in the
+    /// error, up to one time in ten (see TenantTableLookup). An empty temporary table another tenant left in the
     /// database would read NULL too: this excuses only a check that such a kill may have reached, a few in a run.
     /// </summary>
     private static void CheckRowFor(Run run, string where, CheckRow row, int tenant, bool inTransactionAllowed, long since)

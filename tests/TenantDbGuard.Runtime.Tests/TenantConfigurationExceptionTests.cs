@@ -82,7 +82,7 @@ public sealed class TenantConfigurationExceptionTests(MariaDbFixture fixture) : 
     public async Task A_lookup_cut_short_by_KILL_QUERY_never_serves_a_tenant_that_shares_its_database()
     {
         // MariaDB answers a statement whose scalar subquery a KILL QUERY cuts short with the subquery's value as NULL and
-        // no error, about one time in ten. The lookup's "does another active tenant share this database" is such a
+        // no error, up to one time in ten. The lookup's "does another active tenant share this database" is such a
         // subquery: cut short, it would say no, and the tenant would be served (and cached) beside the other.
         await RegisterAsync("tenant-shares", MariaDbFixture.TenantDatabase(3));
         try

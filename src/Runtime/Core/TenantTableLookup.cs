@@ -16,11 +16,12 @@ namespace TenantDbGuard.Core;
 /// <remarks>
 /// A <c>KILL QUERY</c> from outside (an administrator, a watchdog that kills long statements) that lands while MariaDB
 /// evaluates the scalar subquery does not always fail the statement: the row comes back with the subquery's value as
-/// NULL and no error or warning (measured on MariaDB 10.11: about one interrupted lookup in ten). Read as "no other
+/// NULL and no error or warning (measured on MariaDB 10.11: from one interrupted lookup in ten to one in two hundred,
+/// the longer the subquery runs the rarer; the bench's <c>killcut</c>). Read as "no other
 /// tenant", that would serve a tenant on a database another tenant holds. So the subquery is an aggregate, which
 /// always has a value when it runs to its end (<see cref="Complete"/> followed by the other tenant's key, or by
 /// nothing); NULL means it was cut short, and the lookup is read again. The row itself, read by its key, was never seen
-/// lost that way (no row without an error in 7,270 lookups the kills interrupted; a join that scans can lose it).
+/// lost that way (no row without an error in thousands of lookups the kills interrupted; a join that scans can lose it).
 /// </remarks>
 internal sealed class TenantTableLookup
 {
