@@ -1100,12 +1100,8 @@ public sealed class ConnectionLeakCodeFixShapeTests
         }
         """);
 
-    /// <summary>
-    /// A release of something else whose method the connection's type shares (a command's <c>Dispose</c>, declared on a
-    /// common base, as <c>Component</c> is for MySqlConnector's types) is not a release of a connection: the fix stays.
-    /// </summary>
-    [Fact]
-    public Task Connections_acquired_through_Task_WhenAll_beside_a_command_disposed_through_a_shared_base_are_released_in_finally() => Verify.VerifyCodeFixAsync("""
+    /// <summary>A connection and a command whose <c>Dispose</c> both come from one base type, and a pool of the connections.</summary>
+    private const string SharedBaseTypes = """
         using System;
         using System.Threading.Tasks;
 
@@ -1134,6 +1130,15 @@ public sealed class ConnectionLeakCodeFixShapeTests
             }
         }
 
+
+        """;
+
+    /// <summary>
+    /// A release of something else whose method the connection's type shares (a command's <c>Dispose</c>, declared on a
+    /// common base, as <c>Component</c> is for MySqlConnector's types) is not a release of a connection: the fix stays.
+    /// </summary>
+    [Fact]
+    public Task Connections_acquired_through_Task_WhenAll_beside_a_command_disposed_through_a_shared_base_are_released_in_finally() => Verify.VerifyCodeFixAsync(SharedBaseTypes + """
         class C
         {
             async Task<int> M(ConnPool pool)
@@ -1150,35 +1155,7 @@ public sealed class ConnectionLeakCodeFixShapeTests
                 return rows;
             }
         }
-        """, """
-        using System;
-        using System.Threading.Tasks;
-
-        abstract class Resource : IDisposable
-        {
-            public void Dispose()
-            {
-            }
-        }
-
-        sealed class Conn : Resource
-        {
-            public Task<int> ExecuteAsync(string sql) => Task.FromResult(1);
-        }
-
-        sealed class Cmd : Resource
-        {
-        }
-
-        sealed class ConnPool
-        {
-            public async Task<Conn> GetConnectionAsync()
-            {
-                await Task.Yield();
-                return new Conn();
-            }
-        }
-
+        """, SharedBaseTypes + """
         class C
         {
             async Task<int> M(ConnPool pool)
@@ -1211,35 +1188,7 @@ public sealed class ConnectionLeakCodeFixShapeTests
     [InlineData("Resource first = conns[0]; first.Dispose();")]
     [InlineData("((Resource)conns[0]).Dispose();")]
     [InlineData("((Resource)conns[0])?.Dispose();")]
-    public Task Connections_acquired_through_Task_WhenAll_and_released_through_their_base_type_get_no_fix(string release) => NoFixVerifier.VerifyAsync($$"""
-        using System;
-        using System.Threading.Tasks;
-
-        abstract class Resource : IDisposable
-        {
-            public void Dispose()
-            {
-            }
-        }
-
-        sealed class Conn : Resource
-        {
-            public Task<int> ExecuteAsync(string sql) => Task.FromResult(1);
-        }
-
-        sealed class Cmd : Resource
-        {
-        }
-
-        sealed class ConnPool
-        {
-            public async Task<Conn> GetConnectionAsync()
-            {
-                await Task.Yield();
-                return new Conn();
-            }
-        }
-
+    public Task Connections_acquired_through_Task_WhenAll_and_released_through_their_base_type_get_no_fix(string release) => NoFixVerifier.VerifyAsync(SharedBaseTypes + $$"""
         class C
         {
             async Task<int> M(ConnPool pool)

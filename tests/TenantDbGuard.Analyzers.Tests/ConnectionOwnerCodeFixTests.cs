@@ -902,48 +902,13 @@ public sealed class ConnectionOwnerCodeFixTests
     [Fact]
     public async Task Release_under_a_counter_or_a_constructor_that_throws_gets_no_fix()
     {
-        const string source = """
+        // The same counter, releasing with '.' and with '?.'.
+        var source = """
             using System;
             using MySqlConnector;
 
-            sealed class Scope : IDisposable
-            {
-                private readonly MySqlConnection [|_connection|];
-                private int _depth = 1;
 
-                public Scope(MySqlDataSource dataSource) => _connection = dataSource.OpenConnection();
-
-                public void Enter() => _depth++;
-
-                public void Dispose()
-                {
-                    _depth--;
-                    if (_depth == 0)
-                    {
-                        _connection.Dispose();
-                    }
-                }
-            }
-
-            sealed class NullSafeScope : IDisposable
-            {
-                private readonly MySqlConnection [|_connection|];
-                private int _depth = 1;
-
-                public NullSafeScope(MySqlDataSource dataSource) => _connection = dataSource.OpenConnection();
-
-                public void Enter() => _depth++;
-
-                public void Dispose()
-                {
-                    _depth--;
-                    if (_depth == 0)
-                    {
-                        _connection?.Dispose();
-                    }
-                }
-            }
-
+            """ + CountedScope("Scope", "_connection.Dispose();") + CountedScope("NullSafeScope", "_connection?.Dispose();") + """
             sealed class Session : IDisposable
             {
                 private readonly MySqlConnection [|_connection|];
@@ -970,6 +935,30 @@ public sealed class ConnectionOwnerCodeFixTests
             """;
         await Verify.VerifyCodeFixAsync(source, source);
     }
+
+    /// <summary>A type that releases its connection only when a re-entrancy counter comes back to zero, by <paramref name="release"/>.</summary>
+    private static string CountedScope(string name, string release) => $$"""
+        sealed class {{name}} : IDisposable
+        {
+            private readonly MySqlConnection [|_connection|];
+            private int _depth = 1;
+
+            public {{name}}(MySqlDataSource dataSource) => _connection = dataSource.OpenConnection();
+
+            public void Enter() => _depth++;
+
+            public void Dispose()
+            {
+                _depth--;
+                if (_depth == 0)
+                {
+                    {{release}}
+                }
+            }
+        }
+
+
+        """;
 
     [Fact]
     public async Task Type_whose_name_for_the_new_method_is_taken_gets_no_fix()

@@ -67,13 +67,20 @@ public sealed class ConcurrentIsolationTests(ITestOutputHelper output)
         public readonly ConcurrentQueue<(long Id, long Sent)> QueryKills = new();
 
         /// <summary>
-        /// Whether a <c>KILL QUERY</c> from outside was sent to session <paramref name="id"/> at or after
-        /// <paramref name="since"/> (less a margin for one on its way to the server when the operation started).
+        /// Whether a marker read as NULL on session <paramref name="id"/> is the server's cut-short answer: a
+        /// <c>KILL QUERY</c> from outside was sent to that session at or after <paramref name="since"/> (less a margin for
+        /// one on its way to the server when the operation started). Counted when it is.
         /// </summary>
-        public bool QueryKilledSince(long id, long since)
+        public bool MarkerCutByKillQuery(long id, long since)
         {
             var from = since - Stopwatch.Frequency / 20;
-            return QueryKills.Any(kill => kill.Id == id && kill.Sent >= from);
+            if (!S.KillQuery || !QueryKills.Any(kill => kill.Id == id && kill.Sent >= from))
+            {
+                return false;
+            }
+
+            Count("check:marker-cut-short-by-kill-query");
+            return true;
         }
 
         public void Finding(string what)
@@ -380,11 +387,7 @@ public sealed class ConcurrentIsolationTests(ITestOutputHelper output)
             problems.Add($"DATABASE() {row.Db}");
         }
 
-        if (row.Marker is null && run.S.KillQuery && run.QueryKilledSince(row.Id, since))
-        {
-            run.Count("check:marker-cut-short-by-kill-query");
-        }
-        else if (row.Marker != me)
+        if (row.Marker != me && !(row.Marker is null && run.MarkerCutByKillQuery(row.Id, since)))
         {
             problems.Add($"marker {row.Marker}");
         }
@@ -583,11 +586,8 @@ public sealed class ConcurrentIsolationTests(ITestOutputHelper output)
                 CheckRowFor(run, "query helper", row, tenant, false, started);
                 var read = await db.ExecuteScalarTenantAsync<string>(key, "SELECT CONCAT(DATABASE(), '|', COALESCE((SELECT tenant FROM marker), '(null)'), '|', CONNECTION_ID())", cancellationToken: ct);
                 var parts = read?.Split('|') ?? [];
-                if (parts is [var database, "(null)", var id] && database == Db(tenant) && run.S.KillQuery && run.QueryKilledSince(long.Parse(id, CultureInfo.InvariantCulture), started))
-                {
-                    run.Count("check:marker-cut-short-by-kill-query");
-                }
-                else if (parts is not [var database2, var marker, _] || database2 != Db(tenant) || marker != key)
+                var cut = parts is [var database, "(null)", var id] && database == Db(tenant) && run.MarkerCutByKillQuery(long.Parse(id, CultureInfo.InvariantCulture), started);
+                if (!cut && (parts is not [var database2, var marker, _] || database2 != Db(tenant) || marker != key))
                 {
                     throw new InvariantException($"scalar helper for {key} read {read}");
                 }

@@ -29,7 +29,7 @@ internal sealed class TenantTableLookup
     private const string Complete = "+";
 
     /// <summary>How many times in a row a lookup cut short is read again before the call fails.</summary>
-    internal const int Reads = 3;
+    private const int Reads = 3;
 
     private readonly Func<CancellationToken, ValueTask<TenantConnectionLease>> _openMaster;
     private readonly MasterLocation _master;
