@@ -37,7 +37,7 @@ internal static class KillCutBench
         var shapes = new[]
         {
             new Shape("scalar subquery, LIMIT 1 (the lookup before)", $"SELECT t.tenant_key, (SELECT o.tenant_key FROM tenants o WHERE {others} LIMIT 1) FROM tenants t WHERE t.tenant_key = 'a' AND t.is_active = 1 LIMIT 1", row => row.Count == 1 && row[0] is "z"),
-            new Shape("aggregate subquery with a mark (the lookup now)", $"SELECT t.tenant_key, (SELECT CONCAT('+', COALESCE(MIN(o.tenant_key), '')) FROM tenants o WHERE {others}) FROM tenants t WHERE t.tenant_key = 'a' AND t.is_active = 1 LIMIT 1", row => row.Count == 1 && row[0] is "+z"),
+            new Shape("aggregate subquery with a mark (the lookup now)", $"SELECT t.tenant_key, (SELECT IF(COUNT(*) = 0, '-', CONCAT('+', MIN(o.tenant_key))) FROM tenants o WHERE {others}) FROM tenants t WHERE t.tenant_key = 'a' AND t.is_active = 1 LIMIT 1", row => row.Count == 1 && row[0] is "+z"),
             new Shape("left join", $"SELECT t.tenant_key, o.tenant_key FROM tenants t LEFT JOIN tenants o ON {others} WHERE t.tenant_key = 'a' AND t.is_active = 1 LIMIT 1", row => row.Count == 1 && row[0] is "z"),
             new Shape("the row by its key alone", "SELECT t.tenant_key, t.database_name FROM tenants t WHERE t.tenant_key = 'a' AND t.is_active = 1 LIMIT 1", row => row.Count == 1 && row[0] is "db_shared"),
         };

@@ -78,6 +78,25 @@ public sealed class TenantConfigurationExceptionTests(MariaDbFixture fixture) : 
 
     [Fact]
     [Trait("Guarantee", "9")]
+    public async Task A_row_with_an_empty_key_on_a_tenants_database_still_makes_it_shared()
+    {
+        // An empty key is no key a caller can ask for, but the row is active and names the database: it shares it.
+        await RegisterAsync(string.Empty, MariaDbFixture.TenantDatabase(3));
+        try
+        {
+            await using var db = Server.CreateTenantDatabase();
+            var error = await Assert.ThrowsAsync<TenantConfigurationException>(() => db.QueryTenantAsync<string>(MariaDbFixture.TenantKey(3), "SELECT DATABASE()"));
+            Assert.Contains("is also the database of tenant ''", error.Message);
+            Assert.Equal([MariaDbFixture.TenantDatabase(1)], await db.QueryTenantAsync<string>(MariaDbFixture.TenantKey(1), "SELECT DATABASE()"));
+        }
+        finally
+        {
+            await Server.ExecuteAsync("DELETE FROM tenants WHERE tenant_key = ''", MariaDbFixture.MasterDatabase);
+        }
+    }
+
+    [Fact]
+    [Trait("Guarantee", "9")]
     [Trait("Speed", "Slow")]
     public async Task A_lookup_cut_short_by_KILL_QUERY_never_serves_a_tenant_that_shares_its_database()
     {

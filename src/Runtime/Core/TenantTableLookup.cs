@@ -19,14 +19,17 @@ namespace TenantDbGuard.Core;
 /// NULL and no error or warning (measured on MariaDB 10.11: from one interrupted lookup in ten to one in two hundred,
 /// the longer the subquery runs the rarer; the bench's <c>killcut</c>). Read as "no other
 /// tenant", that would serve a tenant on a database another tenant holds. So the subquery is an aggregate, which
-/// always has a value when it runs to its end (<see cref="Complete"/> followed by the other tenant's key, or by
-/// nothing); NULL means it was cut short, and the lookup is read again. The row itself, read by its key, was never seen
+/// always has a value when it runs to its end (<see cref="Shared"/> followed by the other tenant's key, which may be
+/// empty, or <see cref="NotShared"/>); NULL means it was cut short, and the lookup is read again. The row itself, read by its key, was never seen
 /// lost that way (no row without an error in thousands of lookups the kills interrupted; a join that scans can lose it).
 /// </remarks>
 internal sealed class TenantTableLookup
 {
-    /// <summary>What the subquery's answer starts with when it ran to its end.</summary>
-    private const string Complete = "+";
+    /// <summary>What the subquery's answer starts with when it ran to its end and found another tenant (its key follows).</summary>
+    private const string Shared = "+";
+
+    /// <summary>The subquery's answer when it ran to its end and found no other tenant.</summary>
+    private const string NotShared = "-";
 
     /// <summary>How many times in a row a lookup cut short is read again before the call fails.</summary>
     private const int Reads = 3;
@@ -51,7 +54,7 @@ internal sealed class TenantTableLookup
         var table = "`" + options.TenantsTable + "`";
         _sql =
             "SELECT t.tenant_key AS TenantKey, t.database_name AS DatabaseName, t.server_host AS ServerHost, t.server_port AS ServerPort, " +
-            $"(SELECT CONCAT('{Complete}', COALESCE(MIN(o.tenant_key), '')) FROM {table} o WHERE o.is_active = 1 AND o.tenant_key <> t.tenant_key " +
+            $"(SELECT IF(COUNT(*) = 0, '{NotShared}', CONCAT('{Shared}', MIN(o.tenant_key))) FROM {table} o WHERE o.is_active = 1 AND o.tenant_key <> t.tenant_key " +
             "AND CAST(LOWER(o.database_name) AS BINARY) = CAST(LOWER(t.database_name) AS BINARY) " +
             "AND CAST(LOWER(COALESCE(NULLIF(TRIM(o.server_host), ''), @host)) AS BINARY) = CAST(LOWER(COALESCE(NULLIF(TRIM(t.server_host), ''), @host)) AS BINARY) " +
             "AND COALESCE(o.server_port, @port) = COALESCE(t.server_port, @port)) AS SharedWith " +
@@ -104,7 +107,7 @@ internal sealed class TenantTableLookup
                 return null;
             }
 
-            var sharedWith = row.SharedWith!.Length > Complete.Length ? row.SharedWith[Complete.Length..] : null;
+            var sharedWith = row.SharedWith!.StartsWith(Shared, StringComparison.Ordinal) ? row.SharedWith[Shared.Length..] : null;
             return new TenantResolverCache.Resolved(row.TenantKey, row.DatabaseName ?? string.Empty, row.ServerHost, row.ServerPort, sharedWith);
         }
     }
@@ -119,7 +122,7 @@ internal sealed class TenantTableLookup
 
         public int? ServerPort { get; set; }
 
-        /// <summary><see cref="Complete"/> and the key of another active tenant on the same database, if any; null when cut short.</summary>
+        /// <summary><see cref="Shared"/> and the key of another active tenant on the same database, or <see cref="NotShared"/>; null when cut short.</summary>
         public string? SharedWith { get; set; }
     }
 }
