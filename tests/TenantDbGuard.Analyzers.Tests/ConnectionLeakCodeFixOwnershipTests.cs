@@ -341,6 +341,8 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
                 await c.PingAsync();
                 return c;
             }
+
+            public static void Drop(PooledConnection c) => c.Release();
         }
 
         """;
@@ -350,6 +352,19 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
     [InlineData("var warm = conn.Warm();\n        var n = warm.Execute(\"select 1\");\n        warm.Release();\n        return n;")]
     public Task Connection_a_helper_gives_back_and_released_under_the_new_name_gets_no_fix(string body) =>
         NoFixVerifier.VerifyAsync(Warmers + "class C\n{\n    int M(Pool pool)\n    {\n        var conn = [|pool.GetConnection()|];\n        " + body + "\n    }\n}\n");
+
+    /// <summary>
+    /// Released through what a helper gave back, with no name of its own: the fix could neither move nor remove that
+    /// release, and one of its own would give the connection back twice on the path that takes both.
+    /// </summary>
+    [Theory]
+    [InlineData("conn.Warm().Release();")]
+    [InlineData("conn.Warm()?.Release();")]
+    [InlineData("Warmers.Drop(conn.Warm());")]
+    [InlineData("if (conn.Warm() is PooledConnection warm)\n        {\n            warm.Release();\n        }\n")]
+    public Task Connection_a_helper_gives_back_and_released_through_that_call_gets_no_fix(string release) =>
+        NoFixVerifier.VerifyAsync(Warmers + "class C\n{\n    int M(Pool pool, bool done)\n    {\n        var conn = [|pool.GetConnection()|];\n        if (done)\n        {\n            return 0;\n        }\n\n        "
+            + release + "\n        return 1;\n    }\n}\n");
 
     [Theory]
     [InlineData("using var warm = await Warmers.WarmAsync(conn);\n        return 1;")]
@@ -1036,6 +1051,30 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
                     {{call}}
                     conn.Execute("select 2");
                 }
+            }
+            """, ["Dispose on failure"]);
+
+    /// <summary>The same library methods called by a helper of the code that is given the connection: the helper keeps it too.</summary>
+    [Theory]
+    [InlineData("sink.Add(c)")]
+    [InlineData("sink.SetResult(c)")]
+    [InlineData("sink.Set(\"last\", c)")]
+    [InlineData("sink.Write(c)")]
+    public Task Connection_handed_to_a_helper_that_gives_it_to_a_method_named_as_one_that_keeps_it_is_released_on_failure_before_that_call_only(string call) =>
+        NoFixVerifier.VerifyOnlyAsync($$"""
+            using Prelude;
+
+            class C
+            {
+                void M(Pool pool, Sink sink)
+                {
+                    var conn = [|pool.GetConnection()|];
+                    conn.Execute("select 1");
+                    Keep(sink, conn);
+                    conn.Execute("select 2");
+                }
+
+                static void Keep(Sink sink, PooledConnection c) => {{call}};
             }
             """, ["Dispose on failure"]);
 

@@ -169,7 +169,7 @@ internal sealed class Ownership
                 {
                     if (isValue && invocation.ArgumentList.Arguments.Count == 0 && _chooser.Names.Contains(access.Name.Identifier.ValueText))
                     {
-                        Released(captured);
+                        Released(captured, depth);
                         return;
                     }
 
@@ -199,7 +199,7 @@ internal sealed class Ownership
                 if (isValue && conditional.WhenNotNull is InvocationExpressionSyntax { Expression: MemberBindingExpressionSyntax binding, ArgumentList.Arguments.Count: 0 }
                     && _chooser.Names.Contains(binding.Name.Identifier.ValueText))
                 {
-                    Released(captured);
+                    Released(captured, depth);
                 }
 
                 return;
@@ -230,7 +230,7 @@ internal sealed class Ownership
             case IsPatternExpressionSyntax pattern when pattern.Expression == expression:
                 if (pattern.Parent is IfStatementSyntax ifStatement && ifStatement.Condition == pattern && isValue && Releases(ifStatement))
                 {
-                    Released(captured);
+                    Released(captured, depth);
                     return;
                 }
 
@@ -268,11 +268,20 @@ internal sealed class Ownership
         _model.GetSymbolInfo(((IsPatternExpressionSyntax)ifStatement.Condition).Expression).Symbol is ILocalSymbol local
         && _chooser.Releases(ifStatement, local, out _, out _);
 
-    private void Released(SyntaxNode? captured)
+    /// <summary>
+    /// A release of the connection. The fix knows the local's own releases; one inside a lambda or a local function, or
+    /// through a value made from the connection, it could neither move nor remove.
+    /// </summary>
+    private void Released(SyntaxNode? captured, int depth)
     {
         if (captured is not null)
         {
             // Unknown: the connection is released inside a lambda or a local function.
+            Unknown();
+        }
+        else if (depth > 0)
+        {
+            // Unknown: the connection is released through what a call made from it ('conn.Warm().Release()').
             Unknown();
         }
     }
@@ -319,9 +328,12 @@ internal sealed class Ownership
             carries = true;
         }
 
-        if (carries || CarriesConnection(type) || MayBeTheConnection(type))
+        // A value that may be the connection itself ('conn.Warm()') is followed as the connection: a release through it
+        // ('conn.Warm().Release()') is one the fix could neither move nor remove.
+        var alias = MayBeTheConnection(type);
+        if (carries || alias || CarriesConnection(type))
         {
-            Classify(made, owner, depth + 1, isValue: false);
+            Classify(made, owner, depth + 1, isValue: alias);
         }
     }
 
@@ -382,6 +394,7 @@ internal sealed class Ownership
                 var name = method?.Name ?? string.Empty;
                 if (isValue && _chooser.Names.Contains(name) && invocation.ArgumentList.Arguments.Count == 1)
                 {
+                    Released(captured: null, depth);
                     return;
                 }
 
