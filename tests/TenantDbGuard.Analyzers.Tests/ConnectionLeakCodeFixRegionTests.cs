@@ -1687,6 +1687,50 @@ public sealed class ConnectionLeakCodeFixRegionTests
         }
         """, ReleaseInFinally);
 
+    // The group ends the try's block, as it ended the statements before the release: its #if and #endif stay in one
+    // block. Disabled, the whole group is trivia of the release, which moves to the finally without it, and its text
+    // stays as written.
+    [Theory]
+    [InlineData("!TRACE_OFF", "    ")]
+    [InlineData("TRACE_SQL", "")]
+    public Task A_directive_group_that_ends_the_statements_before_the_release_ends_the_try(string symbol, string indented) => Verify.VerifyCodeFixAsync($$"""
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                conn.Execute("select 1");
+        #if {{symbol}}
+                conn.Execute("select 2");
+        #endif
+                conn.Release();
+            }
+        }
+        """, $$"""
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    conn.Execute("select 1");
+        #if {{symbol}}
+                {{indented}}conn.Execute("select 2");
+        #endif
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """, ReleaseInFinally);
+
     [Fact]
     public Task A_release_under_a_directive_group_that_opens_right_after_another_one_ends_gets_no_fix_that_would_move_it() => NoFixVerifier.VerifyAsync("""
         using Prelude;
@@ -1765,6 +1809,31 @@ public sealed class ConnectionLeakCodeFixRegionTests
         """, ReleaseInFinally);
 
     // ---------------------------------------------------------------- a fallback: taken in a try, or in its catch
+
+    // Only a try and its catches make a fallback. An if whose other branch takes the caller's connection is none: a
+    // release after it would give back a connection this method never took.
+    [Fact]
+    public Task A_connection_taken_in_one_branch_of_an_if_and_the_caller_s_in_the_other_gets_no_fix() => NoFixVerifier.VerifyAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, PooledConnection shared, bool own)
+            {
+                PooledConnection conn;
+                if (own)
+                {
+                    conn = [|pool.GetConnection()|];
+                }
+                else
+                {
+                    conn = shared;
+                }
+
+                return conn.Execute("select 1");
+            }
+        }
+        """);
 
     [Fact]
     public Task A_connection_taken_in_a_try_or_else_in_its_catch_is_released_from_after_the_try() => Verify.VerifyCodeFixAsync("""

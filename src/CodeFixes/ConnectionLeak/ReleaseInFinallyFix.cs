@@ -126,7 +126,7 @@ internal static class ReleaseInFinallyFix
                     return (statement, Statements.RemoveReleases(mapped, releases, release, model));
                 }).SelectMany(pair => pair.Item2 is { } kept
                     ? Statements.WithoutBareTry(kept).Select(s => (pair.statement, (StatementSyntax?)s))
-                    : new[] { pair }));
+                    : new[] { pair }), keepComments: false, out var left);
                 var blankLines = new SyntaxTriviaList();
                 if (body.Count > 0)
                 {
@@ -143,7 +143,15 @@ internal static class ReleaseInFinallyFix
                     blankLines = TriviaList(Statements.FirstLineEnd(statements) ?? Statements.DocumentLineEnd(block));
                 }
 
-                tryStatement = TryStatement(Statements.MovedInto(body, statements), default, FinallyClause(Block(release)))
+                var tryBlock = Statements.MovedInto(body, statements);
+                if (left.Count > 0)
+                {
+                    // A directive group that ended above a release at the end of the try (the release moves to the
+                    // finally without it): it ends the try's block, where it ended the statements before.
+                    tryBlock = tryBlock.WithCloseBraceToken(tryBlock.CloseBraceToken.WithLeadingTrivia(left.AddRange(tryBlock.CloseBraceToken.LeadingTrivia)));
+                }
+
+                tryStatement = TryStatement(tryBlock, default, FinallyClause(Block(release)))
                     .WithLeadingTrivia(blankLines)
                     .WithTrailingTrivia(Statements.LineEnds(statements[statements.Count - 1].GetTrailingTrivia()));
                 replaced = statements.Count;
