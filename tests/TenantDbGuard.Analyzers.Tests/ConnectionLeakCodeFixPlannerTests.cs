@@ -120,6 +120,55 @@ public sealed class ConnectionLeakCodeFixPlannerTests
         """, ReleaseInFinally);
 
     [Fact]
+    public Task A_comment_after_a_switch_section_s_last_statement_stays_after_its_braces() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, int kind)
+            {
+                switch (kind)
+                {
+                    case 2:
+                        var conn = [|pool.GetConnection()|];
+                        var rows = conn.Execute("select 1"); // one row
+                        conn.Release();
+                        return rows; // the second kind's rows
+                    default:
+                        return 0;
+                }
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, int kind)
+            {
+                switch (kind)
+                {
+                    case 2:
+                        {
+                            var conn = pool.GetConnection();
+                            try
+                            {
+                                var rows = conn.Execute("select 1"); // one row
+                                return rows;
+                            }
+                            finally
+                            {
+                                conn.Release();
+                            }
+                        } // the second kind's rows
+                    default:
+                        return 0;
+                }
+            }
+        }
+        """, ReleaseInFinally);
+
+    [Fact]
     public Task A_switch_section_whose_local_another_section_uses_gets_no_fix()
     {
         // The sections share one scope: braces around the first would hide 'conn' from the second.

@@ -787,6 +787,51 @@ public sealed class ConnectionLeakCodeFixShapeTests
         }
         """);
 
+    // Only the statements between the task and its await decide whether the call can move there: what comes after the
+    // await (here the pool the call was made on, replaced) runs after the call in both places.
+    [Fact]
+    public Task Acquisition_awaited_later_whose_pool_is_replaced_after_the_await_is_moved_to_its_await() => Verify.VerifyCodeFixAsync("""
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            async Task<int> M(Pool pool, Pool other)
+            {
+                var pending = [|pool.GetConnectionAsync()|];
+                Log.Info("waiting");
+                var conn = await pending;
+                pool = other;
+                var rows = await conn.ExecuteAsync("select 1");
+                Log.Info("read " + pool);
+                return rows;
+            }
+        }
+        """, """
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            async Task<int> M(Pool pool, Pool other)
+            {
+                Log.Info("waiting");
+                var conn = await pool.GetConnectionAsync();
+                try
+                {
+                    pool = other;
+                    var rows = await conn.ExecuteAsync("select 1");
+                    Log.Info("read " + pool);
+                    return rows;
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """);
+
     // A label between the task and its await: a goto back there awaits the same task again, which gives the same
     // connection; moved to the await, the call would take a second one. No fix moves it.
     [Fact]

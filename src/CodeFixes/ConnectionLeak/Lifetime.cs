@@ -200,7 +200,7 @@ internal static class Lifetime
                 continue;
             }
 
-            if (block.Statements.Count > 0 && model.AnalyzeControlFlow(block.Statements.First(), block.Statements.Last()) is { Succeeded: true, EndPointIsReachable: false })
+            if (block.Statements.Count > 0 && model.AnalyzeControlFlow(block.Statements[0], block.Statements[block.Statements.Count - 1]) is { Succeeded: true, EndPointIsReachable: false })
             {
                 continue;
             }

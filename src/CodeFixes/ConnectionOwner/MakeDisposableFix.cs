@@ -29,11 +29,12 @@ internal static class MakeDisposableFix
         var method = async
             ? SyntaxFactory.ParseMemberDeclaration($"public async {release.Qualified("System.Threading.Tasks", "ValueTask")} DisposeAsync()\n{{\n}}")!
             : SyntaxFactory.ParseMemberDeclaration("public void Dispose()\n{\n}")!;
-        // A blank line between the type's last member and the new method, in the file's own line endings.
+        // A blank line between the type's last member (it has one at least: the member that owns the connection) and the
+        // new method, in the file's own line endings.
         var newLine = root.DescendantTrivia().FirstOrDefault(t => t.IsKind(SyntaxKind.EndOfLineTrivia)).ToString() is { Length: > 0 } found ? found : "\n";
         method = ((MethodDeclarationSyntax)method)
             .WithBody(SyntaxFactory.Block(statement))
-            .WithLeadingTrivia(type.Members.Count > 0 ? SyntaxFactory.TriviaList(SyntaxFactory.EndOfLine(newLine)) : default)
+            .WithLeadingTrivia(SyntaxFactory.EndOfLine(newLine))
             .WithAdditionalAnnotations(Formatter.Annotation);
         var baseType = SyntaxFactory.SimpleBaseType(SyntaxFactory.ParseTypeName(interfaceName));
         TypeDeclarationSyntax updated;
