@@ -1054,6 +1054,21 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
             }
             """, ["Dispose on failure"]);
 
+    /// <summary>
+    /// Released through a choice between it and another connection, or through an array a declaration makes: the fix
+    /// could neither move nor remove that release, and one of its own would give the connection back twice.
+    /// </summary>
+    [Theory]
+    [InlineData("(b ? conn : spare).Release();")]
+    [InlineData("(spare ?? conn).Release();")]
+    [InlineData("(b switch { true => conn, _ => spare }).Release();")]
+    [InlineData("(b ? spare : conn)?.Release();")]
+    [InlineData("PooledConnection[] all = { conn };\n        all[0].Release();")]
+    [InlineData("PooledConnection[] all = { spare, conn };\n        foreach (var each in all)\n        {\n            each.Release();\n        }\n")]
+    public Task Connection_released_through_a_choice_or_an_array_initializer_gets_no_fix(string release) =>
+        NoFixVerifier.VerifyAsync("using Prelude;\n\nclass C\n{\n    int M(Pool pool, PooledConnection spare, bool b, bool done)\n    {\n        var conn = [|pool.GetConnection()|];\n        if (done)\n        {\n            return 0;\n        }\n\n        "
+            + release + "\n        return 1;\n    }\n}\n");
+
     /// <summary>The same library methods called by a helper of the code that is given the connection: the helper keeps it too.</summary>
     [Theory]
     [InlineData("sink.Add(c)")]

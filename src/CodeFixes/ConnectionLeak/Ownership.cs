@@ -162,6 +162,10 @@ internal sealed class Ownership
         }
 
         var expression = Climb(reference);
+
+        // What is released here may be the connection under another expression: made from it by a call
+        // ('conn.Warm().Release()') or chosen between it and another ('(spare ?? conn).Release()').
+        var aliased = depth > 0 || ThroughChoice(reference, expression);
         switch (expression.Parent)
         {
             case MemberAccessExpressionSyntax access when access.Expression == expression:
@@ -169,7 +173,7 @@ internal sealed class Ownership
                 {
                     if (isValue && invocation.ArgumentList.Arguments.Count == 0 && _chooser.Names.Contains(access.Name.Identifier.ValueText))
                     {
-                        Released(captured, depth);
+                        Released(captured, aliased);
                         return;
                     }
 
@@ -199,12 +203,12 @@ internal sealed class Ownership
                 if (isValue && conditional.WhenNotNull is InvocationExpressionSyntax { Expression: MemberBindingExpressionSyntax binding, ArgumentList.Arguments.Count: 0 }
                     && _chooser.Names.Contains(binding.Name.Identifier.ValueText))
                 {
-                    Released(captured, depth);
+                    Released(captured, aliased);
                 }
 
                 return;
             case ArgumentSyntax argument:
-                Passed(argument, owner, depth, isValue);
+                Passed(argument, owner, depth, isValue, aliased);
                 return;
             case AssignmentExpressionSyntax assignment when assignment.Right == expression:
                 Assigned(assignment, owner, depth);
@@ -230,7 +234,7 @@ internal sealed class Ownership
             case IsPatternExpressionSyntax pattern when pattern.Expression == expression:
                 if (pattern.Parent is IfStatementSyntax ifStatement && ifStatement.Condition == pattern && isValue && Releases(ifStatement))
                 {
-                    Released(captured, depth);
+                    Released(captured, aliased);
                     return;
                 }
 
@@ -253,7 +257,16 @@ internal sealed class Ownership
 
                 return;
             case InitializerExpressionSyntax or AnonymousObjectMemberDeclaratorSyntax or CollectionExpressionSyntax or ExpressionElementSyntax:
-                Contained(expression.Parent.FirstAncestorOrSelf<ExpressionSyntax>(e => e is not InitializerExpressionSyntax)!, owner);
+                if (expression.Parent.AncestorsAndSelf().TakeWhile(n => n is not StatementSyntax).OfType<ExpressionSyntax>().FirstOrDefault(e => e is not InitializerExpressionSyntax) is { } container)
+                {
+                    Contained(container, owner);
+                }
+                else
+                {
+                    // Unknown: the connection is put in an array a declaration makes ('PooledConnection[] all = { conn };').
+                    Unknown();
+                }
+
                 return;
         }
     }
@@ -270,20 +283,34 @@ internal sealed class Ownership
 
     /// <summary>
     /// A release of the connection. The fix knows the local's own releases; one inside a lambda or a local function, or
-    /// through a value made from the connection, it could neither move nor remove.
+    /// through another expression (<paramref name="aliased"/>), it could neither move nor remove.
     /// </summary>
-    private void Released(SyntaxNode? captured, int depth)
+    private void Released(SyntaxNode? captured, bool aliased)
     {
         if (captured is not null)
         {
             // Unknown: the connection is released inside a lambda or a local function.
             Unknown();
         }
-        else if (depth > 0)
+        else if (aliased)
         {
-            // Unknown: the connection is released through what a call made from it ('conn.Warm().Release()').
+            // Unknown: the connection is released through what a call made from it or a choice ('(spare ?? conn).Release()').
             Unknown();
         }
+    }
+
+    /// <summary>Does <paramref name="reference"/> reach <paramref name="value"/> through a conditional, a <c>??</c> or a switch expression?</summary>
+    private static bool ThroughChoice(ExpressionSyntax reference, ExpressionSyntax value)
+    {
+        for (var node = reference.Parent; node is not null && node != value.Parent; node = node.Parent)
+        {
+            if (node is ConditionalExpressionSyntax or SwitchExpressionSyntax || node.IsKind(SyntaxKind.CoalesceExpression))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private void Returned(SyntaxNode at, bool owner)
@@ -372,7 +399,7 @@ internal sealed class Ownership
     private static bool IsTask(ITypeSymbol? type) =>
         type is INamedTypeSymbol { Name: "Task" or "ValueTask", ContainingNamespace: { Name: "Tasks", ContainingNamespace.Name: "Threading" } };
 
-    private void Passed(ArgumentSyntax argument, bool owner, int depth, bool isValue)
+    private void Passed(ArgumentSyntax argument, bool owner, int depth, bool isValue, bool aliased)
     {
         if (!argument.RefKindKeyword.IsKind(SyntaxKind.None))
         {
@@ -394,7 +421,7 @@ internal sealed class Ownership
                 var name = method?.Name ?? string.Empty;
                 if (isValue && _chooser.Names.Contains(name) && invocation.ArgumentList.Arguments.Count == 1)
                 {
-                    Released(captured: null, depth);
+                    Released(captured: null, aliased);
                     return;
                 }
 
