@@ -1039,20 +1039,23 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
     [InlineData("sink.Store(conn);")]
     [InlineData("sink.Cache(conn);")]
     public Task Connection_handed_to_a_library_method_named_as_one_that_keeps_it_is_released_on_failure_before_that_call_only(string call) =>
-        NoFixVerifier.VerifyOnlyAsync($$"""
-            using Prelude;
+        NoFixVerifier.VerifyOnlyAsync(HandedOver(call, helper: ""), ["Dispose on failure"]);
 
-            class C
+    /// <summary>A method that takes a connection, hands it over with <paramref name="call"/>, and uses it again.</summary>
+    private static string HandedOver(string call, string helper) => $$"""
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool, Sink sink)
             {
-                void M(Pool pool, Sink sink)
-                {
-                    var conn = [|pool.GetConnection()|];
-                    conn.Execute("select 1");
-                    {{call}}
-                    conn.Execute("select 2");
-                }
-            }
-            """, ["Dispose on failure"]);
+                var conn = [|pool.GetConnection()|];
+                conn.Execute("select 1");
+                {{call}}
+                conn.Execute("select 2");
+            }{{helper}}
+        }
+        """;
 
     /// <summary>
     /// Released through a choice between it and another connection, or through an array a declaration makes: the fix
@@ -1076,22 +1079,7 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
     [InlineData("sink.Set(\"last\", c)")]
     [InlineData("sink.Write(c)")]
     public Task Connection_handed_to_a_helper_that_gives_it_to_a_method_named_as_one_that_keeps_it_is_released_on_failure_before_that_call_only(string call) =>
-        NoFixVerifier.VerifyOnlyAsync($$"""
-            using Prelude;
-
-            class C
-            {
-                void M(Pool pool, Sink sink)
-                {
-                    var conn = [|pool.GetConnection()|];
-                    conn.Execute("select 1");
-                    Keep(sink, conn);
-                    conn.Execute("select 2");
-                }
-
-                static void Keep(Sink sink, PooledConnection c) => {{call}};
-            }
-            """, ["Dispose on failure"]);
+        NoFixVerifier.VerifyOnlyAsync(HandedOver("Keep(sink, conn);", "\n\n    static void Keep(Sink sink, PooledConnection c) => " + call + ";"), ["Dispose on failure"]);
 
     /// <summary>Helpers that keep the connection they are given, always or on some paths (with the C# usings they need).</summary>
     private const string Registries = """
