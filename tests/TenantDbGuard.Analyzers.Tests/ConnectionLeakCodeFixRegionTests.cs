@@ -1810,6 +1810,75 @@ public sealed class ConnectionLeakCodeFixRegionTests
 
     // ---------------------------------------------------------------- a fallback: taken in a try, or in its catch
 
+    // Declared with a value (null) before its fallback: the finally can read it on every path, and the try takes the
+    // fallback in (a connection taken before a failing catch is released too); the release checks for null.
+    [Fact]
+    public Task A_fallback_into_a_local_declared_with_null_is_released_around_it() => Verify.VerifyCodeFixAsync("""
+        using System;
+        using Prelude;
+
+        class C
+        {
+            int M(Pool primary, Pool backup, bool empty)
+            {
+                PooledConnection conn = null;
+                try
+                {
+                    Log.Info("primary");
+                    conn = [|primary.GetConnection()|];
+                }
+                catch (InvalidOperationException)
+                {
+                    conn = [|backup.GetConnection()|];
+                }
+
+                var n = conn.Execute("select 1");
+                if (empty)
+                {
+                    return 0;
+                }
+
+                conn.Release();
+                return n;
+            }
+        }
+        """, """
+        using System;
+        using Prelude;
+
+        class C
+        {
+            int M(Pool primary, Pool backup, bool empty)
+            {
+                PooledConnection conn = null;
+                try
+                {
+                    try
+                    {
+                        Log.Info("primary");
+                        conn = primary.GetConnection();
+                    }
+                    catch (InvalidOperationException)
+                    {
+                        conn = backup.GetConnection();
+                    }
+
+                    var n = conn.Execute("select 1");
+                    if (empty)
+                    {
+                        return 0;
+                    }
+
+                    return n;
+                }
+                finally
+                {
+                    conn?.Release();
+                }
+            }
+        }
+        """);
+
     // Only a try and its catches make a fallback. An if whose other branch takes the caller's connection is none: a
     // release after it would give back a connection this method never took.
     [Fact]
