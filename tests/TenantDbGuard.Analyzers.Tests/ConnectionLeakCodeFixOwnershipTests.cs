@@ -986,6 +986,35 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
         }
         """);
 
+    // The task is what matters, not what it is wrapped in on the way to the field: a ConfigureAwait or a box in
+    // 'object' still keeps a task that is working with the connection.
+    [Theory]
+    [InlineData("ConfiguredValueTaskAwaitable<MySqlTransaction>", "conn.BeginTransactionAsync().ConfigureAwait(false)")]
+    [InlineData("object", "(object)conn.BeginTransactionAsync()")]
+    public Task Connection_whose_unawaited_task_is_kept_wrapped_in_a_field_gets_no_fix(string fieldType, string value) => NoFixVerifier.VerifyAsync($$"""
+        using System.Runtime.CompilerServices;
+        using System.Threading.Tasks;
+        using MySqlConnector;
+        using Prelude;
+
+        class C
+        {
+            private {{fieldType}} _pending;
+
+            void M(ConnectionFactory factory, bool fail)
+            {
+                var conn = [|factory.GetConnection()|];
+                conn.Open();
+                if (fail)
+                {
+                    return;
+                }
+
+                _pending = {{value}};
+            }
+        }
+        """);
+
     [Fact]
     public Task Connection_handed_to_a_helper_that_keeps_it_gets_no_fix() => NoFixVerifier.VerifyAsync("""
         using System.Collections.Generic;

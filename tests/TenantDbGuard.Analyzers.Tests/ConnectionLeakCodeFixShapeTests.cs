@@ -1487,15 +1487,18 @@ public sealed class ConnectionLeakCodeFixShapeTests
 
     // ---------------------------------------------------------------- expression-bodied members
 
-    [Fact]
-    public Task Acquisition_in_an_expression_bodied_method_gets_a_block_body() => Verify.VerifyCodeFixAsync("""
+    // The new block's lines end as the file's do (a CRLF file from Windows keeps CRLF).
+    [Theory]
+    [InlineData("\n")]
+    [InlineData("\r\n")]
+    public Task Acquisition_in_an_expression_bodied_method_gets_a_block_body(string lineEnd) => Verify.VerifyCodeFixAsync("""
         using Prelude;
 
         class C
         {
             int M(Pool pool) => [|pool.GetConnection()|].Execute("delete from sessions");
         }
-        """, """
+        """.ReplaceLineEndings(lineEnd), """
         using Prelude;
 
         class C
@@ -1513,7 +1516,7 @@ public sealed class ConnectionLeakCodeFixShapeTests
                 }
             }
         }
-        """);
+        """.ReplaceLineEndings(lineEnd));
 
     // ---------------------------------------------------------------- line ends
 

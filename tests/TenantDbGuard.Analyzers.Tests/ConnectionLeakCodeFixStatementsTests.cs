@@ -1935,6 +1935,62 @@ public sealed class ConnectionLeakCodeFixStatementsTests
         }
         """);
 
+    // The release was the only statement of a block in a switch section: the emptied block goes with it, and the rest
+    // of the section stays in its order.
+    [Fact]
+    public Task A_block_in_a_switch_section_left_empty_by_the_moved_release_goes() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, int mode)
+            {
+                var conn = [|pool.GetConnection()|];
+                var rows = conn.Execute("select 1");
+                switch (mode)
+                {
+                    case 0:
+                        Log.Info("zero");
+                        {
+                            conn.Release();
+                        }
+                        Log.Info("released");
+                        return rows;
+                    default:
+                        conn.Release();
+                        return -1;
+                }
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, int mode)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    var rows = conn.Execute("select 1");
+                    switch (mode)
+                    {
+                        case 0:
+                            Log.Info("zero");
+                            Log.Info("released");
+                            return rows;
+                        default:
+                            return -1;
+                    }
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """, ReleaseInFinally);
+
     [Fact]
     public Task A_return_in_another_switch_section_than_the_release_gets_its_own_release() => Verify.VerifyCodeFixAsync("""
         using Prelude;

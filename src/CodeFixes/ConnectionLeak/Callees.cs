@@ -46,9 +46,13 @@ internal static class Callees
 
     /// <summary>Does the method keep what <paramref name="argument"/> passes it?</summary>
     public static Kept Keeps(SemanticModel model, IMethodSymbol? method, ArgumentSyntax argument) =>
-        method?.ContainingType?.Name == "Interlocked" || StoringMethods.Contains(method?.Name ?? string.Empty) || WithDelegate(model, argument)
+        StoresByName(method) || WithDelegate(model, argument)
             ? Kept.Stored
             : KeepsInBody(model, method, argument, depth: 0);
+
+    /// <summary>A method whose name says it keeps what it is given (a collection's <c>Add</c>, a cache's <c>Set</c>), or <c>Interlocked</c>'s.</summary>
+    private static bool StoresByName(IMethodSymbol? method) =>
+        method is not null && (method.ContainingType?.Name == "Interlocked" || StoringMethods.Contains(method.Name));
 
     /// <summary>Does a method of the compilation keep its parameter, and how?</summary>
     private static Kept KeepsInBody(SemanticModel callerModel, IMethodSymbol? method, ArgumentSyntax argument, int depth)
@@ -111,7 +115,7 @@ internal static class Callees
                     break;
                 case ArgumentSyntax inner when inner.Parent?.Parent is InvocationExpressionSyntax call:
                     var callee = model.GetSymbolInfo(call).Symbol as IMethodSymbol;
-                    if (callee?.ContainingType?.Name == "Interlocked" || StoringMethods.Contains(callee?.Name ?? string.Empty) || !inner.RefKindKeyword.IsKind(SyntaxKind.None))
+                    if (StoresByName(callee) || !inner.RefKindKeyword.IsKind(SyntaxKind.None))
                     {
                         return Kept.Stored;
                     }

@@ -195,9 +195,9 @@ internal static class IntroduceLocalFix
     {
         var current = Statements.Find(root, owner);
 
-        // A new block has no line breaks yet, and the formatter keeps single-line blocks as they are.
-        var endOfLine = Statements.FirstLineEnd(new[] { root })?.ToString() ?? "\n";
-        var annotated = block.NormalizeWhitespace("    ", endOfLine).WithAdditionalAnnotations(Formatter.Annotation);
+        // A new block has no line breaks yet, and the formatter keeps single-line blocks as they are. The line ends are
+        // the file's once LineEnds.FormatAsync has laid out what the fix wrote.
+        var annotated = block.NormalizeWhitespace("    ", "\n").WithAdditionalAnnotations(Formatter.Annotation);
         SyntaxNode replacement = current switch
         {
             ParenthesizedLambdaExpressionSyntax parenthesized => parenthesized.WithExpressionBody(null).WithBlock(annotated),
