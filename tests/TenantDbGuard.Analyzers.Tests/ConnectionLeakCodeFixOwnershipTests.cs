@@ -1101,6 +1101,22 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
         NoFixVerifier.VerifyAsync("using Prelude;\n\nclass C\n{\n    int M(Pool pool, PooledConnection spare, bool b, bool done)\n    {\n        var conn = [|pool.GetConnection()|];\n        if (done)\n        {\n            return 0;\n        }\n\n        "
             + release + "\n        return 1;\n    }\n}\n");
 
+    /// <summary>
+    /// Released through <c>dynamic</c>: the call is bound when it runs, so the fix cannot find it as a release to move or
+    /// remove, and one of its own would give the connection back twice.
+    /// </summary>
+    [Theory]
+    [InlineData("Pool", "((dynamic)conn).Release();")]
+    [InlineData("Pool", "((dynamic)conn)?.Release();")]
+    [InlineData("Pool", "dynamic d = conn;\n        d.Release();")]
+    [InlineData("Pool", "object o = conn;\n        ((dynamic)o).Release();")]
+    [InlineData("Pool", "var all = new dynamic[] { conn };\n        all[0].Release();")]
+    [InlineData("LeasePool", "((dynamic)conn).Dispose();")]
+    [InlineData("LeasePool", "using (dynamic d = conn)\n        {\n        }\n")]
+    public Task Connection_released_through_dynamic_gets_no_fix(string pool, string release) =>
+        NoFixVerifier.VerifyAsync("using Prelude;\n\nclass C\n{\n    int M(" + pool + " pool, bool done)\n    {\n        var conn = [|pool.GetConnection()|];\n        if (done)\n        {\n            return 0;\n        }\n\n        "
+            + release + "\n        return 1;\n    }\n}\n");
+
     /// <summary>The same library methods called by a helper of the code that is given the connection: the helper keeps it too.</summary>
     [Theory]
     [InlineData("sink.Add(c)")]

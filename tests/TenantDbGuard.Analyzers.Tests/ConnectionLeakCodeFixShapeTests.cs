@@ -1124,11 +1124,15 @@ public sealed class ConnectionLeakCodeFixShapeTests
         """);
 
     // A release of the code the fix would not take out (in a loop that does more, under a condition, through another
-    // name) would give a connection back a second time in the finally: no fix.
+    // name, through 'dynamic') would give a connection back a second time in the finally: no fix.
     [Theory]
     [InlineData("foreach (var conn in conns) { rows += await conn.ExecuteAsync(\"select 1\"); conn.Release(); }")]
     [InlineData("if (rows > 0) { conns[0].Release(); } conns[1].Release();")]
     [InlineData("var first = conns[0]; rows += first.Execute(\"select 1\"); first.Release(); conns[1].Release();")]
+    [InlineData("((dynamic)conns[0]).Release(); conns[1].Release();")]
+    [InlineData("dynamic first = conns[0]; first.Release(); conns[1].Release();")]
+    [InlineData("dynamic first = conns[0]; first?.Release(); conns[1].Release();")]
+    [InlineData("using (dynamic first = conns[0]) { rows += first.Execute(\"select 1\"); } conns[1].Release();")]
     public Task Connections_acquired_through_Task_WhenAll_and_released_where_the_fix_cannot_take_the_release_out_get_no_fix(string releases) => NoFixVerifier.VerifyAsync($$"""
         using System.Threading.Tasks;
         using Prelude;

@@ -137,19 +137,33 @@ internal static class AwaitedLaterFix
 
     /// <summary>
     /// Does <paramref name="statement"/> release, anywhere in it, a value of the array's element type (a release call,
-    /// <c>using</c>)? Conservative: any connection of that type counts, whatever name it is reached by.
+    /// <c>using</c>)? Conservative: any connection of that type counts, whatever name it is reached by, and so does a
+    /// value of type <c>dynamic</c> (<c>((dynamic)conns[0]).Release()</c>), which may be one.
     /// </summary>
     private static bool MayReleaseAnElement(SemanticModel model, ReleaseChooser chooser, StatementSyntax statement, ITypeSymbol element) =>
         statement.DescendantNodesAndSelf(n => !FunctionContext.IsFunction(n)).Any(node => node switch
         {
+            InvocationExpressionSyntax call when call.ArgumentList.Arguments.Count == 0 && ReceiverOf(model, call) is { TypeKind: TypeKind.Dynamic } =>
+                CalledName(call) is { } name && chooser.Names.Contains(name),
             InvocationExpressionSyntax call => call.ArgumentList.Arguments.Count == 0
                                                && model.GetSymbolInfo(call).Symbol is IMethodSymbol { ReceiverType: { } declaredOn } method
                                                && chooser.Names.Contains(method.Name)
                                                && Ownership.IsOrDerivesFrom(element, ReceiverOf(model, call) ?? declaredOn),
-            LocalDeclarationStatementSyntax { UsingKeyword.RawKind: not 0 } declaration => model.GetTypeInfo(declaration.Declaration.Type).Type is { } declared && Ownership.IsOrDerivesFrom(declared, element),
-            UsingStatementSyntax usingStatement => (usingStatement.Declaration is { } declared ? model.GetTypeInfo(declared.Type).Type : usingStatement.Expression is { } expression ? model.GetTypeInfo(expression).Type : null) is { } used && Ownership.IsOrDerivesFrom(used, element),
+            LocalDeclarationStatementSyntax { UsingKeyword.RawKind: not 0 } declaration => model.GetTypeInfo(declaration.Declaration.Type).Type is { } declared && MayBe(declared, element),
+            UsingStatementSyntax usingStatement => (usingStatement.Declaration is { } declared ? model.GetTypeInfo(declared.Type).Type : usingStatement.Expression is { } expression ? model.GetTypeInfo(expression).Type : null) is { } used && MayBe(used, element),
             _ => false,
         });
+
+    /// <summary>May a value of <paramref name="type"/> be one of the array's elements?</summary>
+    private static bool MayBe(ITypeSymbol type, ITypeSymbol element) => type.TypeKind == TypeKind.Dynamic || Ownership.IsOrDerivesFrom(type, element);
+
+    /// <summary>The name of the method a call calls as it is written (<c>Release</c> in <c>d.Release()</c> and <c>d?.Release()</c>).</summary>
+    private static string? CalledName(InvocationExpressionSyntax call) => call.Expression switch
+    {
+        MemberAccessExpressionSyntax access => access.Name.Identifier.ValueText,
+        MemberBindingExpressionSyntax binding => binding.Name.Identifier.ValueText,
+        _ => null,
+    };
 
     /// <summary>
     /// The type of what a call is made on, as the code names it (<c>cmd</c> in <c>cmd.Dispose()</c>, <c>c</c> in

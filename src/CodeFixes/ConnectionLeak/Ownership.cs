@@ -30,8 +30,8 @@ internal sealed class Ownership
     private readonly ReleaseChooser _chooser;
     private readonly SemanticModel _model;
     private readonly List<StatementSyntax> _stores = new();
-    private readonly List<StatementSyntax> _returns = new();
-    private readonly List<StatementSyntax> _returnedDependents = new();
+    private readonly List<SyntaxNode> _returns = new();
+    private readonly List<SyntaxNode> _returnedDependents = new();
     private int _from;
     private int _to = int.MaxValue;
     private bool _unknown;
@@ -51,8 +51,11 @@ internal sealed class Ownership
     /// <summary>The statement of the block where a store or a <c>using</c> takes the connection over.</summary>
     public StatementSyntax? HandOff { get; private set; }
 
-    /// <summary>The <c>return</c> and <c>yield return</c> statements that hand the connection (or its owner) to the caller.</summary>
-    public IReadOnlyList<StatementSyntax> HandOffReturns => _returns;
+    /// <summary>
+    /// Where the connection (or its owner) goes to the caller: the <c>return</c> and <c>yield return</c> statements, the
+    /// statement a returned lambda is in, or a member's <c>=&gt;</c> body.
+    /// </summary>
+    public IReadOnlyList<SyntaxNode> HandOffReturns => _returns;
 
     /// <summary>Where a value that is never stored in a local goes (an acquisition inside a larger expression).</summary>
     public static Ownership AnalyzeValue(ReleaseChooser chooser, ExpressionSyntax value)
@@ -164,8 +167,9 @@ internal sealed class Ownership
         var expression = Climb(reference);
 
         // What is released here may be the connection under another expression: made from it by a call
-        // ('conn.Warm().Release()') or chosen between it and another ('(spare ?? conn).Release()').
-        var aliased = depth > 0 || ThroughChoice(reference, expression);
+        // ('conn.Warm().Release()'), chosen between it and another ('(spare ?? conn).Release()'), or seen as 'dynamic'
+        // ('((dynamic)conn).Release()', a call bound at run time that the fix cannot find as a release).
+        var aliased = depth > 0 || ThroughChoice(reference, expression) || _model.GetTypeInfo(expression).Type is { TypeKind: TypeKind.Dynamic };
         switch (expression.Parent)
         {
             case MemberAccessExpressionSyntax access when access.Expression == expression:
@@ -294,7 +298,8 @@ internal sealed class Ownership
         }
         else if (aliased)
         {
-            // Unknown: the connection is released through what a call made from it or a choice ('(spare ?? conn).Release()').
+            // Unknown: the connection is released through what a call made from it, a choice ('(spare ?? conn).Release()')
+            // or 'dynamic'.
             Unknown();
         }
     }
@@ -315,7 +320,7 @@ internal sealed class Ownership
 
     private void Returned(SyntaxNode at, bool owner)
     {
-        (owner ? _returns : _returnedDependents).Add(at as StatementSyntax ?? at.FirstAncestorOrSelf<StatementSyntax>()!);
+        (owner ? _returns : _returnedDependents).Add(at as StatementSyntax ?? at.FirstAncestorOrSelf<StatementSyntax>() ?? at);
     }
 
     /// <summary>
