@@ -1117,6 +1117,22 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
         NoFixVerifier.VerifyAsync("using Prelude;\n\nclass C\n{\n    int M(" + pool + " pool, bool done)\n    {\n        var conn = [|pool.GetConnection()|];\n        if (done)\n        {\n            return 0;\n        }\n\n        "
             + release + "\n        return 1;\n    }\n}\n");
 
+    /// <summary>
+    /// Released through a name a <c>switch</c> gives it (a pattern of a section or an arm, or the switch expression's
+    /// value) or a <c>ref</c> local: the same connection under another name, a release the fix could neither move nor
+    /// remove.
+    /// </summary>
+    [Theory]
+    [InlineData("LeasePool", "switch (conn)\n        {\n            case IDisposable d:\n                d.Dispose();\n                break;\n        }\n")]
+    [InlineData("Pool", "switch (conn)\n        {\n            case { } p when p.Execute(\"select 2\") > 0:\n                p.Release();\n                break;\n        }\n")]
+    [InlineData("Pool", "var same = conn switch { PooledConnection p => p, _ => null };\n        same?.Release();")]
+    [InlineData("Pool", "(conn switch { PooledConnection p => p, _ => null })?.Release();")]
+    [InlineData("Pool", "ref var r = ref conn;\n        r.Release();")]
+    [InlineData("Pool", "ref readonly var r = ref conn;\n        r.Release();")]
+    public Task Connection_released_through_a_name_a_switch_or_a_ref_local_gives_it_gets_no_fix(string pool, string release) =>
+        NoFixVerifier.VerifyAsync("using System;\nusing Prelude;\n\nclass C\n{\n    int M(" + pool + " pool, bool done)\n    {\n        var conn = [|pool.GetConnection()|];\n        if (done)\n        {\n            return 0;\n        }\n\n        "
+            + release + "\n        return 1;\n    }\n}\n");
+
     /// <summary>The same library methods called by a helper of the code that is given the connection: the helper keeps it too.</summary>
     [Theory]
     [InlineData("sink.Add(c)")]

@@ -242,23 +242,21 @@ internal sealed class Ownership
                     return;
                 }
 
-                // 'x is ConnectionLease lease': the new name stands for the same connection. A release through that name
-                // is one the fix would neither move nor remove: its own release would give the connection back twice.
-                foreach (var alias in pattern.Pattern.DescendantNodesAndSelf().OfType<SingleVariableDesignationSyntax>())
-                {
-                    if (_model.GetDeclaredSymbol(alias) is ILocalSymbol local)
-                    {
-                        if (isValue && Statements.Uses(_model, _chooser.Context.Node, local).Any(ReleasesHere))
-                        {
-                            // Unknown: the connection is released through a pattern variable.
-                            Unknown();
-                            return;
-                        }
-
-                        Follow(local, owner, depth, windowed: false, isValue: isValue);
-                    }
-                }
-
+                PatternAliases(new[] { pattern.Pattern }, owner, depth, isValue);
+                return;
+            case SwitchStatementSyntax switchStatement when switchStatement.Expression == expression:
+                // 'switch (conn) { case ConnectionLease lease: ... }'
+                PatternAliases(switchStatement.Sections.SelectMany(s => s.Labels).OfType<CasePatternSwitchLabelSyntax>().Select(l => l.Pattern), owner, depth, isValue);
+                return;
+            case SwitchExpressionSyntax switchExpression when switchExpression.GoverningExpression == expression:
+                // 'conn switch { ConnectionLease lease => lease, _ => null }': its arms may name the connection, and its
+                // value may be the connection.
+                PatternAliases(switchExpression.Arms.Select(a => a.Pattern), owner, depth, isValue);
+                Derived(switchExpression, owner: false, depth);
+                return;
+            case RefExpressionSyntax:
+                // Unknown: 'ref var r = ref conn;' gives the variable a second name, through which it may be released.
+                Unknown();
                 return;
             case InitializerExpressionSyntax or AnonymousObjectMemberDeclaratorSyntax or CollectionExpressionSyntax or ExpressionElementSyntax:
                 if (expression.Parent.AncestorsAndSelf().TakeWhile(n => n is not StatementSyntax).OfType<ExpressionSyntax>().FirstOrDefault(e => e is not InitializerExpressionSyntax) is { } container)
@@ -272,6 +270,29 @@ internal sealed class Ownership
                 }
 
                 return;
+        }
+    }
+
+    /// <summary>
+    /// 'x is ConnectionLease lease', 'case ConnectionLease lease:': each name a pattern declares stands for the same
+    /// connection. A release through that name is one the fix would neither move nor remove: its own release would give
+    /// the connection back twice.
+    /// </summary>
+    private void PatternAliases(IEnumerable<PatternSyntax> patterns, bool owner, int depth, bool isValue)
+    {
+        foreach (var alias in patterns.SelectMany(p => p.DescendantNodesAndSelf()).OfType<SingleVariableDesignationSyntax>())
+        {
+            if (_model.GetDeclaredSymbol(alias) is ILocalSymbol local)
+            {
+                if (isValue && Statements.Uses(_model, _chooser.Context.Node, local).Any(ReleasesHere))
+                {
+                    // Unknown: the connection is released through a pattern variable.
+                    Unknown();
+                    return;
+                }
+
+                Follow(local, owner, depth, windowed: false, isValue: isValue);
+            }
         }
     }
 
