@@ -1015,6 +1015,34 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
         }
         """);
 
+    // The parameter an argument fills is found by position around a params array: before it (the connection, then
+    // notes) and after its first element (a spare, then the connection).
+    [Theory]
+    [InlineData("static void Keep(PooledConnection c, params string[] notes) => _kept = c;", "Keep(conn, \"warm\", \"cold\");")]
+    [InlineData("static void Keep(string note, params PooledConnection[] all) => _kept = all[all.Length - 1];", "Keep(\"warm\", spare, conn);")]
+    public Task Connection_handed_to_a_helper_with_a_params_array_that_keeps_it_gets_no_fix(string helper, string call) => NoFixVerifier.VerifyAsync($$"""
+        using Prelude;
+
+        class C
+        {
+            private static PooledConnection _kept;
+
+            {{helper}}
+
+            int M(Pool pool, PooledConnection spare, bool done)
+            {
+                var conn = [|pool.GetConnection()|];
+                {{call}}
+                if (done)
+                {
+                    return 0;
+                }
+
+                return conn.Execute("select 1");
+            }
+        }
+        """);
+
     [Fact]
     public Task Connection_handed_to_a_helper_that_keeps_it_gets_no_fix() => NoFixVerifier.VerifyAsync("""
         using System.Collections.Generic;

@@ -135,6 +135,58 @@ public sealed class ConnectionLeakCodeFixRegionTests
         }
         """, ReleaseInFinally);
 
+    // One statement after the release that can take time is enough to end the try at the release, whatever quick work
+    // comes before it.
+    [Fact]
+    public Task Quick_work_then_slow_work_after_the_release_stay_after_the_try() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, bool fail)
+            {
+                var conn = [|pool.GetConnection()|];
+                var rows = conn.Execute("select 1");
+                if (fail)
+                {
+                    return -1;
+                }
+
+                conn.Release();
+                var doubled = rows * 2;
+                Log.Info("rows: " + doubled);
+                return doubled;
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, bool fail)
+            {
+                var conn = pool.GetConnection();
+                int rows;
+                try
+                {
+                    rows = conn.Execute("select 1");
+                    if (fail)
+                    {
+                        return -1;
+                    }
+                }
+                finally
+                {
+                    conn.Release();
+                }
+
+                var doubled = rows * 2;
+                Log.Info("rows: " + doubled);
+                return doubled;
+            }
+        }
+        """, ReleaseInFinally);
+
     /// <summary>
     /// A disposable local made next to the connection and read after the release is not declared earlier (it is a
     /// resource with a life of its own): the try takes in the work after the release instead.

@@ -1589,6 +1589,13 @@ public sealed class ConnectionLeakCodeFixShapeTests
         "using Prelude;\n\nclass C\n{\r\n    int M(Pool pool)\r\n    {\r\n        var conn = pool.GetConnection();\r\n        int rows;\r\n        try\r\n        {\r\n            rows = conn.Execute(\"select 1\");\r\n        }\r\n        finally\r\n        {\r\n            conn.Release();\r\n        }\r\n\r\n        Log.Info(\"done\");\r\n        return rows;\r\n    }\r\n}\r\n",
         ReleaseInFinally);
 
+    // A file of mixed line ends whose last line has none: the block the fix writes on that line ends its lines as the
+    // file's first line does.
+    [Fact]
+    public Task A_block_body_written_on_a_last_line_without_a_line_end_takes_the_first_line_s() => Verify.VerifyCodeFixAsync(
+        "using Prelude;\r\n\r\nclass Other\n{\n}\r\n\r\nclass C { int M(Pool pool) => [|pool.GetConnection()|].Execute(\"delete from sessions\"); }",
+        "using Prelude;\r\n\r\nclass Other\n{\n}\r\n\r\nclass C {\n    int M(Pool pool)\r\n    {\r\n        var connection = pool.GetConnection();\r\n        try\r\n        {\r\n            return connection.Execute(\"delete from sessions\");\r\n        }\r\n        finally\r\n        {\r\n            connection.Release();\r\n        }\r\n    }\r\n}");
+
     [Fact]
     public Task Fix_All_in_a_file_with_CRLF_line_ends_writes_CRLF() => Verify.VerifyFixAllAsync(
         ["""
@@ -1802,6 +1809,15 @@ public sealed class ConnectionLeakCodeFixShapeTests
             }
         }
         """);
+
+    // The discarded connection's own fix is the only one: the body has no value to give a local, and a 'try' around
+    // the bare name would not compile.
+    [Theory]
+    [InlineData("void WarmUp(Pool pool) => [|pool.GetConnection()|];")]
+    [InlineData("async System.Threading.Tasks.Task WarmUpAsync(Pool pool) => await [|pool.GetConnectionAsync()|];")]
+    [InlineData("void WarmUp(Pool pool) { System.Action warm = () => [|pool.GetConnection()|]; warm(); }")]
+    public Task Discarded_acquisition_as_the_whole_body_of_a_member_is_offered_only_its_release(string member) =>
+        NoFixVerifier.VerifyOnlyAsync("using Prelude;\n\nclass C\n{\n    " + member + "\n}\n", ["Release the discarded connection"]);
 
     [Fact]
     public Task Discarded_acquisition_as_the_whole_body_of_a_void_method_is_released() => Verify.VerifyCodeFixAsync("""
