@@ -150,4 +150,37 @@ public sealed class KilledSessionBudgetTests(MariaDbFixture fixture, ITestOutput
         Assert.Empty(over);
         Assert.Equal(0, await monitorConnection.ExecuteScalarAsync<long>($"SELECT COUNT(*) FROM {Database(0)}.bulk"));
     }
+
+    [Theory]
+    [Trait("Guarantee", "10")]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_session_killed_while_leased_is_closed_and_uncounted_when_the_lease_ends(bool resetOnRelease)
+    {
+        // Without a reset on release the runtime checks a returned session with a ping; with one, the reset is the check.
+        // Either way a session the server no longer has must not wait in the pool for the next caller.
+        await Server.WaitForAppConnectionsAsync();
+        await using var db = Server.CreateTenantDatabase(o =>
+        {
+            o.MaxConnections = 1;
+            o.ResetSessionOnRelease = resetOnRelease;
+        });
+        long id;
+        await using (var lease = await db.GetConnectionAsync(Key(0)))
+        {
+            id = await lease.Connection.ExecuteScalarAsync<long>("SELECT CONNECTION_ID()");
+            await Server.ExecuteAsync($"KILL CONNECTION {id}");
+            Assert.Equal(1, db.GetBudgetSnapshot().Open);
+        }
+
+        var watch = Stopwatch.StartNew();
+        while (db.GetBudgetSnapshot().Open != 0 && watch.Elapsed < TimeSpan.FromSeconds(15))
+        {
+            await Task.Delay(20);
+        }
+
+        output.WriteLine($"open {db.GetBudgetSnapshot().Open} after {watch.ElapsedMilliseconds} ms");
+        Assert.Equal(0, db.GetBudgetSnapshot().Open);
+        Assert.NotEqual(id, await db.ExecuteScalarTenantAsync<long>(Key(0), "SELECT CONNECTION_ID()"));
+    }
 }

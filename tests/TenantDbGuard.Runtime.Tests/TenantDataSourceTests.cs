@@ -187,6 +187,42 @@ public sealed class TenantDataSourceTests(MariaDbFixture fixture, ITestOutputHel
     }
 
     [Fact]
+    [Trait("Guarantee", "3")]
+    public async Task A_command_or_batch_refuses_a_connection_or_transaction_from_outside_the_runtime_and_keeps_its_own()
+    {
+        // A plain MySqlConnection would run the tenant's command outside the budget and the lease (and on whatever
+        // database it has): the command says so and keeps the connection and transaction it had.
+        await using var db = Server.CreateTenantDatabase(o => o.MaxConnections = 2);
+        await using var connection = await db.ForTenant(Key(0)).OpenConnectionAsync();
+        await using var transaction = await connection.BeginTransactionAsync();
+        await using var plain = new MySqlConnection(Server.GetAppConnectionString(MariaDbFixture.MasterDatabase));
+        await plain.OpenAsync();
+        await using var plainTransaction = await plain.BeginTransactionAsync();
+
+        await using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        var error = Assert.Throws<ArgumentException>(() => command.Connection = plain);
+        Assert.Contains("TenantDbConnection", error.Message, StringComparison.Ordinal);
+        Assert.Throws<ArgumentException>(() => command.Transaction = plainTransaction);
+        Assert.Same(connection, command.Connection);
+        Assert.Same(transaction, command.Transaction);
+
+        await using var batch = connection.CreateBatch();
+        batch.Transaction = transaction;
+        Assert.Throws<ArgumentException>(() => batch.Connection = plain);
+        Assert.Throws<ArgumentException>(() => batch.Transaction = plainTransaction);
+        Assert.Same(connection, batch.Connection);
+        Assert.Same(transaction, batch.Transaction);
+
+        command.CommandText = "SELECT tenant FROM marker";
+        Assert.Equal(Key(0), await command.ExecuteScalarAsync());
+        command.Connection = null;
+        command.Transaction = null;
+        Assert.Null(command.Connection);
+        Assert.Null(command.Transaction);
+    }
+
+    [Fact]
     public async Task A_command_kept_across_close_and_open_runs_on_the_new_lease_of_the_same_tenant()
     {
         await ClearItemsAsync(Server);
