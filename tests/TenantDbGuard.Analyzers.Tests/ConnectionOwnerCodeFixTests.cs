@@ -655,6 +655,49 @@ public sealed class ConnectionOwnerCodeFixTests
         }
         """);
 
+    /// <summary>A job whose <c>Dispose</c> releases its connection after its transaction, as <paramref name="release"/>.</summary>
+    private static string ImportJob(string release, bool marked = true) => $$"""
+        using System;
+        using MySqlConnector;
+
+        sealed class ImportJob : IDisposable
+        {
+            private readonly MySqlConnection {{(marked ? "[|_connection|]" : "_connection")}};
+            private MySqlTransaction? _transaction;
+
+            public ImportJob(MySqlDataSource dataSource) => _connection = dataSource.OpenConnection();
+
+            public void Begin() => _transaction = _connection.BeginTransaction();
+
+            private static void Close(MySqlConnection connection) => connection.Dispose();
+
+            public void Dispose()
+            {
+                {{release}}
+            }
+        }
+        """;
+
+    // The member's own release, written with parentheses or '!', is the one that moves into the finally.
+    [Theory]
+    [InlineData("_connection!.Dispose();")]
+    [InlineData("(_connection).Dispose();")]
+    [InlineData("this._connection!.Dispose();")]
+    public Task Release_written_with_parentheses_or_a_null_forgiving_operator_moves_into_finally(string release) => Verify.VerifyCodeFixAsync(
+        ImportJob("_transaction?.Dispose();\n        " + release),
+        ImportJob("try\n        {\n            _transaction?.Dispose();\n        }\n        finally\n        {\n            _connection.Dispose();\n        }", marked: false));
+
+    // Released through a value the fix cannot follow (a call bound when it runs, a helper of the type, a local): a
+    // release in a finally would be a second one.
+    [Theory]
+    [InlineData("((dynamic)_connection).Dispose();")]
+    [InlineData("((IDisposable)_connection).Dispose();")]
+    [InlineData("Close(_connection);")]
+    [InlineData("var connection = _connection;\n        connection.Dispose();")]
+    [InlineData("if (_connection is { } open)\n        {\n            open.Dispose();\n        }\n")]
+    public Task Release_through_a_value_the_fix_cannot_follow_gets_no_fix(string release) => NoFixVerifier.VerifyOwnerAsync(
+        ImportJob("_transaction?.Dispose();\n        " + release));
+
     [Theory]
     [InlineData("public ValueTask DisposeAsync() => _audit?.DisposeAsync() ?? default;", "await (_audit?.DisposeAsync() ?? default);")]
     [InlineData("public async ValueTask DisposeAsync() => await (_audit?.DisposeAsync() ?? default);", "await (_audit?.DisposeAsync() ?? default);")]

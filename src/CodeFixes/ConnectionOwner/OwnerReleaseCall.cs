@@ -135,7 +135,55 @@ internal sealed class OwnerReleaseCall
 
     private static bool IsReleaseName(SimpleNameSyntax name) => name.Identifier.ValueText is "Dispose" or "DisposeAsync" or "Close" or "CloseAsync" or "Release";
 
+    /// <summary>
+    /// Does <paramref name="statement"/> read the member as a value the fix cannot follow: into a local, an argument, a
+    /// pattern that names it, a <c>switch</c>, a cast (<c>((dynamic)m).Release()</c> binds when it runs) or anything else
+    /// but a call on it, a null test or an assignment to it? A release through that value would be one the fix neither
+    /// takes out nor sees, and the <c>finally</c> would release the member a second time.
+    /// </summary>
+    public bool LetsTheMemberOut(StatementSyntax statement)
+    {
+        foreach (var node in statement.DescendantNodesAndSelf())
+        {
+            // 'x._conn' is another object's member, and the name in 'this._conn' is looked at as the whole access.
+            if (node is not ExpressionSyntax reference || !IsMemberItself(reference) || reference.Parent is MemberAccessExpressionSyntax outer && outer.Name == reference)
+            {
+                continue;
+            }
+
+            var value = reference;
+            while (value.Parent is ParenthesizedExpressionSyntax or PostfixUnaryExpressionSyntax { RawKind: (int)SyntaxKind.SuppressNullableWarningExpression })
+            {
+                value = (ExpressionSyntax)value.Parent;
+            }
+
+            var followed = value.Parent switch
+            {
+                MemberAccessExpressionSyntax access => access.Expression == value,
+                ConditionalAccessExpressionSyntax conditional => conditional.Expression == value,
+                AssignmentExpressionSyntax assignment => assignment.Left == value,
+                BinaryExpressionSyntax { RawKind: (int)SyntaxKind.EqualsExpression or (int)SyntaxKind.NotEqualsExpression } comparison =>
+                    (comparison.Left == value ? comparison.Right : comparison.Left).IsKind(SyntaxKind.NullLiteralExpression),
+                IsPatternExpressionSyntax { Pattern: ConstantPatternSyntax or UnaryPatternSyntax { Pattern: ConstantPatternSyntax } } => true,
+                _ => false,
+            };
+            if (!followed)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     private bool IsMember(SyntaxNode expression) => expression switch
+    {
+        ParenthesizedExpressionSyntax parenthesized => IsMember(parenthesized.Expression),
+        PostfixUnaryExpressionSyntax { RawKind: (int)SyntaxKind.SuppressNullableWarningExpression } suppressed => IsMember(suppressed.Operand),
+        _ => IsMemberItself(expression),
+    };
+
+    private bool IsMemberItself(SyntaxNode expression) => expression switch
     {
         IdentifierNameSyntax identifier => identifier.Identifier.ValueText == _name,
         MemberAccessExpressionSyntax { Expression: ThisExpressionSyntax, Name: var name } => name.Identifier.ValueText == _name,

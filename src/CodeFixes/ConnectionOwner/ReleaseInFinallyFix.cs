@@ -96,9 +96,10 @@ internal static class ReleaseInFinallyFix
             }
         }
 
-        if (kept.Any(statement => release.IsReleasedOrAssignedIn(statement)))
+        if (kept.Any(statement => release.IsReleasedOrAssignedIn(statement) || release.LetsTheMemberOut(statement)))
         {
             // Released under a condition (a re-entrancy counter) or replaced: moving the release would change what it does.
+            // Read into something the fix cannot follow: a release through it would be a second one.
             return null;
         }
 
