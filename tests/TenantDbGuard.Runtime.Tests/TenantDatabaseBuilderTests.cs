@@ -2,6 +2,7 @@ using Dapper;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
 using MySqlConnector;
 using TenantDbGuard.Runtime.Tests.Infrastructure;
 using static TenantDbGuard.Runtime.Tests.Infrastructure.MarkedTenants;
@@ -124,6 +125,47 @@ public sealed class TenantDatabaseBuilderTests(MariaDbFixture fixture) : IAsyncL
 
         Assert.True(db.GetBudgetSnapshot().Open >= 4, $"open: {db.GetBudgetSnapshot().Open}");
         Assert.Equal(1, calls);
+    }
+
+    [Fact]
+    public async Task The_periodic_password_provider_is_asked_again_once_its_password_is_older_than_the_refresh_interval()
+    {
+        // A rotated password reaches the connections opened after the interval: the one fetch they share is renewed.
+        var calls = 0;
+        var time = new FakeTimeProvider();
+        var withoutPassword = new MySqlConnectionStringBuilder(Server.GetAppConnectionString(MariaDbFixture.MasterDatabase));
+        withoutPassword.Remove("Password");
+        await using var db = new TenantDatabaseBuilder(withoutPassword.ConnectionString)
+            .ConfigureOptions(o =>
+            {
+                o.MaxConnectionsPerTenant = 4;
+                o.TimeProvider = time;
+            })
+            .UsePeriodicPasswordProvider(
+                (_, _) =>
+                {
+                    Interlocked.Increment(ref calls);
+                    return new ValueTask<string>(MariaDbServer.AppPassword);
+                },
+                TimeSpan.FromMinutes(10),
+                TimeSpan.FromSeconds(1))
+            .Build();
+
+        Assert.Equal(Key(0), await db.ExecuteScalarTenantAsync<string>(Key(0), "SELECT tenant FROM marker"));
+        await db.WaitUntilAllReturnedAsync();
+        Assert.Equal(1, calls);
+
+        // Still valid a minute before the interval ends; renewed once after it, however many connections open then.
+        time.Advance(TimeSpan.FromMinutes(9));
+        await Task.WhenAll(Enumerable.Range(0, 3).Select(i => db.ExecuteScalarTenantAsync<long>(Key(i), "SELECT SLEEP(0.2)")));
+        await db.WaitUntilAllReturnedAsync();
+        Assert.Equal(1, calls);
+        var open = db.GetBudgetSnapshot().Open;
+
+        time.Advance(TimeSpan.FromMinutes(2));
+        await Task.WhenAll(Enumerable.Range(0, open + 2).Select(i => db.ExecuteScalarTenantAsync<long>(Key(i % Count), "SELECT SLEEP(0.2)")));
+        await db.WaitUntilAllReturnedAsync();
+        Assert.Equal(2, calls);
     }
 
     [Fact]
