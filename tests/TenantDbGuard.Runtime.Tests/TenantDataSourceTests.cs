@@ -223,6 +223,49 @@ public sealed class TenantDataSourceTests(MariaDbFixture fixture, ITestOutputHel
     }
 
     [Fact]
+    public async Task A_batch_runs_on_its_tenant_s_lease_through_each_call_that_comes_first_on_a_new_lease()
+    {
+        await ClearItemsAsync(Server);
+        await using var db = Server.CreateTenantDatabase(o => o.MaxConnections = 2);
+        using var connection = db.ForTenant(Key(3)).CreateConnection();
+        connection.Open();
+        using var batch = connection.CreateBatch();
+        var select = batch.CreateBatchCommand();
+        select.CommandText = "SELECT tenant FROM marker";
+        batch.BatchCommands.Add(select);
+
+        // Each call comes first on a new lease (the connection closed and opened again): it must take that lease's session.
+        batch.Prepare();
+        Assert.Equal(Key(3), batch.ExecuteScalar());
+        Reopen();
+        Assert.Equal(Key(3), batch.ExecuteScalar());
+        Reopen();
+        using (var reader = batch.ExecuteReader())
+        {
+            Assert.True(reader.Read());
+            Assert.Equal(Key(3), reader.GetString(0));
+        }
+
+        Reopen();
+        select.CommandText = "INSERT INTO items (owner) VALUES ('sync batch')";
+        Assert.Equal(1, batch.ExecuteNonQuery());
+        Reopen();
+        batch.Prepare();
+        Assert.Equal(1, batch.ExecuteNonQuery());
+        Reopen();
+        await batch.PrepareAsync();
+        Assert.Equal(1, batch.ExecuteNonQuery());
+        connection.Close();
+        Assert.Equal(["sync batch", "sync batch", "sync batch"], await ReadItemsAsync(Server, 3));
+
+        void Reopen()
+        {
+            connection.Close();
+            connection.Open();
+        }
+    }
+
+    [Fact]
     public async Task A_command_kept_across_close_and_open_runs_on_the_new_lease_of_the_same_tenant()
     {
         await ClearItemsAsync(Server);
