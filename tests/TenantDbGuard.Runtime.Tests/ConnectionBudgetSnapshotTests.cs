@@ -215,6 +215,29 @@ public sealed class ConnectionBudgetSnapshotTests(MariaDbFixture fixture, ITestO
         Assert.Equal([1], await db.QueryTenantAsync<int>(Key(1), "SELECT 1"));
     }
 
+    // The reaper looks every half IdleTimeout, but never more often than every 50 ms: with the shortest timeout there is
+    // (one tick, whose half is no time at all) it still looks again, and closes what has been idle.
+    [Fact]
+    public async Task Idle_connections_are_closed_with_the_shortest_IdleTimeout_too()
+    {
+        await Server.WaitForAppConnectionsAsync();
+        var time = new FakeTimeProvider();
+        await using var db = Server.CreateTenantDatabase(o =>
+        {
+            o.IdleTimeout = TimeSpan.FromTicks(1);
+            o.TimeProvider = time;
+        });
+        Assert.Equal([1], await db.QueryTenantAsync<int>(Key(1), "SELECT 1"));
+        await db.WaitUntilAllReturnedAsync();
+        for (var i = 0; i < 20 && db.GetBudgetSnapshot().Open > 0; i++)
+        {
+            time.Advance(TimeSpan.FromMilliseconds(50));
+            await Task.Delay(50);
+        }
+
+        await db.WaitForSnapshotAsync(s => s.Open == 0, TimeSpan.FromSeconds(3));
+    }
+
     // ---- What the snapshot counts ----
 
     [Fact]
