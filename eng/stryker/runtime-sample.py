@@ -10,7 +10,7 @@ tests each drawn mutant itself, one at a time, in the clone it is given:
   3. for each drawn mutant: write Stryker's replacement over its span in the source, build the runtime tests, and run
      the whole suite with xUnit's stop-on-fail (a killed mutant ends at its first failing test, a survivor runs all of
      it), with a hang timeout; then put the source back. A block removed from a method that returns a value becomes
-     `{ return default; }`, as Stryker writes it.
+     `{ return default!; }`, as Stryker compiles it (its build does not treat nullable warnings as errors).
   4. print the score, (killed + timeout) / (killed + timeout + survived), with a 95 % Wilson interval, and the survivors.
 
 Usage: python3 eng/stryker/runtime-sample.py OUT_DIR [SEED] [COUNT]
@@ -67,7 +67,7 @@ def list_mutants(out):
 def replacement_for(mutant, original):
     text = mutant.get("replacement") or ""
     if mutant["mutatorName"] == "Block removal mutation" and text.strip() == "{}":
-        return text, "{ return default; }"
+        return text, "{ return default!; }"
     return text, None
 
 

@@ -1142,8 +1142,12 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
     [InlineData("LeasePool", "((dynamic)conn).Dispose();")]
     [InlineData("LeasePool", "using (dynamic d = conn)\n        {\n        }\n")]
     public Task Connection_released_through_dynamic_gets_no_fix(string pool, string release) =>
-        NoFixVerifier.VerifyAsync("using Prelude;\n\nclass C\n{\n    int M(" + pool + " pool, bool done)\n    {\n        var conn = [|pool.GetConnection()|];\n        if (done)\n        {\n            return 0;\n        }\n\n        "
-            + release + "\n        return 1;\n    }\n}\n");
+        NoFixVerifier.VerifyAsync(ReleasedAfterAnEarlyReturn(pool, release));
+
+    /// <summary>A connection of <paramref name="pool"/> given back by <paramref name="release"/> after an early return.</summary>
+    private static string ReleasedAfterAnEarlyReturn(string pool, string release) =>
+        "using System;\nusing Prelude;\n\nclass C\n{\n    int M(" + pool + " pool, bool done)\n    {\n        var conn = [|pool.GetConnection()|];\n        if (done)\n        {\n            return 0;\n        }\n\n        "
+        + release + "\n        return 1;\n    }\n}\n";
 
     /// <summary>
     /// Released through a name a <c>switch</c> gives it (a pattern of a section or an arm, or the switch expression's
@@ -1158,8 +1162,7 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
     [InlineData("Pool", "ref var r = ref conn;\n        r.Release();")]
     [InlineData("Pool", "ref readonly var r = ref conn;\n        r.Release();")]
     public Task Connection_released_through_a_name_a_switch_or_a_ref_local_gives_it_gets_no_fix(string pool, string release) =>
-        NoFixVerifier.VerifyAsync("using System;\nusing Prelude;\n\nclass C\n{\n    int M(" + pool + " pool, bool done)\n    {\n        var conn = [|pool.GetConnection()|];\n        if (done)\n        {\n            return 0;\n        }\n\n        "
-            + release + "\n        return 1;\n    }\n}\n");
+        NoFixVerifier.VerifyAsync(ReleasedAfterAnEarlyReturn(pool, release));
 
     /// <summary>The same library methods called by a helper of the code that is given the connection: the helper keeps it too.</summary>
     [Theory]

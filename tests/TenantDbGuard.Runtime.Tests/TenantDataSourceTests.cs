@@ -247,6 +247,13 @@ public sealed class TenantDataSourceTests(MariaDbFixture fixture, ITestOutputHel
         }
 
         Reopen();
+        await using (var reader = await batch.ExecuteReaderAsync())
+        {
+            Assert.True(await reader.ReadAsync());
+            Assert.Equal(Key(3), reader.GetString(0));
+        }
+
+        Reopen();
         select.CommandText = "INSERT INTO items (owner) VALUES ('sync batch')";
         Assert.Equal(1, batch.ExecuteNonQuery());
         Reopen();
