@@ -1464,6 +1464,45 @@ public sealed class ConnectionLeakAnalyzerTests
         }
         """, Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "if an exception is thrown at line 8"));
 
+    /// <summary>
+    /// A release bound when it runs (<c>dynamic</c>), on the connection or given it: the connection is given back before the
+    /// call can throw, as by a release the analysis sees. A call of another name through <c>dynamic</c> may still throw.
+    /// </summary>
+    [Theory]
+    [InlineData("((dynamic)conn).Release();")]
+    [InlineData("((dynamic)conn)?.Release();")]
+    [InlineData("dynamic d = conn;\n        d.Release();")]
+    [InlineData("lender.Release(conn);")]
+    [InlineData("((dynamic)conn).Dispose();")]
+    public Task Connection_released_through_dynamic_is_not_reported(string release) => Verify.VerifyAnalyzerAsync($$"""
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool, dynamic lender)
+            {
+                var conn = pool.GetConnection();
+                {{release}}
+            }
+        }
+        """);
+
+    [Theory]
+    [InlineData("((dynamic)conn).Execute(\"select 1\");\n        conn.Release();")]
+    [InlineData("lender.Keep(conn);")]
+    public Task Connection_used_through_dynamic_by_a_name_that_is_not_a_release_leaks_if_the_call_throws(string use) => Verify.VerifyAnalyzerAsync($$"""
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool, dynamic lender)
+            {
+                var conn = {|#0:pool.GetConnection()|};
+                {{use}}
+            }
+        }
+        """, Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "if an exception is thrown at line 8"));
+
     [Fact]
     public Task Call_in_an_indexer_argument_can_throw() => Verify.VerifyAnalyzerAsync("""
         using System.Collections.Generic;

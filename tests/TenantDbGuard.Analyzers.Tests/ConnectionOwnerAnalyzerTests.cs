@@ -46,6 +46,28 @@ public sealed class ConnectionOwnerAnalyzerTests
         Verify.Diagnostic().WithLocation(0).WithArguments("ReportSession", "_connection", "is not disposable, so nothing can release it"),
         Verify.Diagnostic().WithLocation(1).WithArguments("ReportSession", "Audit", "is not disposable, so nothing can release it"));
 
+    /// <summary>A Dispose that gives the member back through <c>dynamic</c>: released on every path, as far as the analysis can tell.</summary>
+    [Theory]
+    [InlineData("((dynamic)_connection).Dispose();")]
+    [InlineData("((dynamic)_connection)?.Dispose();")]
+    [InlineData("dynamic connection = _connection;\n        connection.Dispose();")]
+    public Task Owner_that_releases_through_dynamic_is_not_reported(string release) => Verify.VerifyAnalyzerAsync($$"""
+        using System;
+        using MySqlConnector;
+
+        sealed class ReportSession : IDisposable
+        {
+            private readonly MySqlConnection _connection;
+
+            public ReportSession(MySqlDataSource dataSource) => _connection = dataSource.OpenConnection();
+
+            public void Dispose()
+            {
+                {{release}}
+            }
+        }
+        """);
+
     [Fact]
     public Task Owner_that_opens_in_a_member_initializer_and_releases_in_Dispose_is_not_reported() => Verify.VerifyAnalyzerAsync("""
         using System;

@@ -163,6 +163,18 @@ internal sealed class OperationTransfer
                 }
 
                 return false;
+            case IDynamicInvocationOperation { Operation: IDynamicMemberReferenceOperation member }
+                when _analysis.Names.ReleaseNames.Contains(member.MemberName):
+                // '((dynamic)conn).Release()', 'pool.Release(conn)' on a dynamic pool: bound when it runs, and a release by its
+                // name. The connection is given back (or handed to whatever the call binds to) before the call can throw, as
+                // by a release the analysis sees: a binder that finds no such method is not a leak to report on every line.
+                if (EvaluateChildren(operation))
+                {
+                    Effects.Escape();
+                }
+
+                Effects.MayThrow(operation);
+                return false;
             case IDynamicInvocationOperation:
             case IDynamicObjectCreationOperation:
             case ITypeParameterObjectCreationOperation:
