@@ -102,6 +102,12 @@ public sealed class TenantDatabaseBuilder
     }
 
     /// <summary>Validates the server's certificate on every connection the runtime opens (see <see cref="MySqlDataSourceBuilder.UseRemoteCertificateValidationCallback"/>).</summary>
+    /// <remarks>
+    /// MySqlConnector calls it only with <c>SslMode=Required</c> or <c>Preferred</c> in the connection string; with
+    /// <c>VerifyCA</c> or <c>VerifyFull</c> it validates the certificate itself. When the callback refuses a certificate,
+    /// the call that needed the connection fails with <see cref="TenantConnectionFailedException"/> and nothing of its work
+    /// is sent.
+    /// </remarks>
     /// <param name="callback">The callback.</param>
     /// <returns>This builder.</returns>
     public TenantDatabaseBuilder UseRemoteCertificateValidationCallback(RemoteCertificateValidationCallback callback)
@@ -111,6 +117,10 @@ public sealed class TenantDatabaseBuilder
     }
 
     /// <summary>Provides client certificates for every connection the runtime opens (see <see cref="MySqlDataSourceBuilder.UseClientCertificatesCallback"/>).</summary>
+    /// <remarks>
+    /// The callback must add at least one certificate: MySqlConnector fails the open ("Couldn't connect to server") when
+    /// the collection stays empty. Leave the callback unset for connections without a client certificate.
+    /// </remarks>
     /// <param name="callback">Adds the certificates to the collection it is given.</param>
     /// <returns>This builder.</returns>
     public TenantDatabaseBuilder UseClientCertificatesCallback(Func<X509CertificateCollection, ValueTask> callback)

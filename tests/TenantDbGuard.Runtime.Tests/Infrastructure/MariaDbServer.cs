@@ -56,12 +56,14 @@ public sealed class MariaDbServer : IAsyncDisposable
     private readonly string _dataDirectory;
     private readonly string _errorLog;
     private readonly StringBuilder _output = new();
+    private readonly IReadOnlyList<string> _extraArguments;
     private Process? _process;
 
     static MariaDbServer() => AppDomain.CurrentDomain.ProcessExit += (_, _) => KillAll();
 
-    private MariaDbServer(string root, int maxConnections)
+    private MariaDbServer(string root, int maxConnections, IReadOnlyList<string> extraArguments)
     {
+        _extraArguments = extraArguments;
         _root = root;
         _dataDirectory = Path.Combine(root, "data");
         _errorLog = Path.Combine(root, "mariadbd.err");
@@ -112,12 +114,23 @@ public sealed class MariaDbServer : IAsyncDisposable
     /// </summary>
     /// <param name="maxConnections">The server's <c>max_connections</c>; MariaDB's default is 151.</param>
     /// <param name="cancellationToken">Cancels the wait.</param>
-    public static async Task<MariaDbServer> StartAsync(int maxConnections = 151, CancellationToken cancellationToken = default)
+    public static Task<MariaDbServer> StartAsync(int maxConnections = 151, CancellationToken cancellationToken = default) =>
+        StartAsync(maxConnections, [], cancellationToken);
+
+    /// <summary>
+    /// Starts a server with an empty data folder and more <c>mariadbd</c> options (kept across
+    /// <see cref="RestartAsync"/>), and waits until it accepts connections.
+    /// </summary>
+    /// <param name="maxConnections">The server's <c>max_connections</c>; MariaDB's default is 151.</param>
+    /// <param name="extraArguments">Options added to the command line, such as <c>--ssl-cert=...</c>.</param>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    public static async Task<MariaDbServer> StartAsync(int maxConnections, IReadOnlyList<string> extraArguments, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(maxConnections, MinimumMaxConnections);
+        ArgumentNullException.ThrowIfNull(extraArguments);
 
         var template = await TemplateDataDirectory.Value.ConfigureAwait(false);
-        var server = new MariaDbServer(CreateDirectory("tdg-mariadb-"), maxConnections);
+        var server = new MariaDbServer(CreateDirectory("tdg-mariadb-"), maxConnections, [.. extraArguments]);
         try
         {
             CopyDirectory(template, server._dataDirectory);
@@ -304,6 +317,10 @@ public sealed class MariaDbServer : IAsyncDisposable
         startInfo.ArgumentList.Add($"--pid-file={Path.Combine(_root, "mariadbd.pid")}");
         startInfo.ArgumentList.Add($"--log-error={_errorLog}");
         startInfo.ArgumentList.Add($"--max-connections={MaxConnections}");
+        foreach (var argument in _extraArguments)
+        {
+            startInfo.ArgumentList.Add(argument);
+        }
 
         var logLength = File.Exists(_errorLog) ? new FileInfo(_errorLog).Length : 0;
         var process = new Process { StartInfo = startInfo };
