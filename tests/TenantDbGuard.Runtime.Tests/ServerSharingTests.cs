@@ -269,12 +269,15 @@ public sealed class ServerSharingTests(ITestOutputHelper output)
         }
     }
 
-    [Fact]
-    public async Task Lowering_max_connections_under_load_makes_callers_wait_and_raising_it_again_grows_the_budget_back()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Lowering_max_connections_under_load_makes_callers_wait_and_raising_it_again_grows_the_budget_back(bool coordinateOpens)
     {
+        // Without coordination the server is read over the budget's own connections, not the coordination session.
         await using var server = await MariaDbServer.StartAsync(maxConnections: 60);
         await MariaDbFixture.CreateTenantsAsync(server, 50);
-        await using var db = server.CreateTenantDatabase();
+        await using var db = server.CreateTenantDatabase(o => o.CoordinateOpens = coordinateOpens);
         var failures = new ConcurrentQueue<Exception>();
         var workers = 4;
         using var stop = new CancellationTokenSource();
@@ -330,6 +333,71 @@ public sealed class ServerSharingTests(ITestOutputHelper output)
         Assert.InRange(threadsLowered, 1, 20);
         Assert.Equal(50, raised.Ceiling);
         Assert.True(raised.Limit > 20, $"The budget stayed at {raised.Limit} after max_connections was raised again.");
+    }
+
+    [Fact]
+    public async Task A_refused_open_closes_an_idle_connection_the_smaller_budget_no_longer_holds_and_the_caller_gets_its_room()
+    {
+        // Tenant 2 is registered under another name of the same server, so the runtime keeps it in a pool of its own and
+        // its call cannot take the idle connection of the first pool while the budget has room: it opens one. Another
+        // client has taken every other connection of the server, which refuses the open (1040); the budget drops to the
+        // one connection the process has, and the idle one beyond it must be closed, or the server stays full for the
+        // caller that waits (until its acquire timeout), and the process holds a session it no longer counts.
+        const int ServerRefused = 1005;
+        await using var server = await MariaDbServer.StartAsync(maxConnections: MariaDbServer.MinimumMaxConnections);
+        await MariaDbFixture.CreateTenantsAsync(server, 2);
+        await server.ExecuteAsync($"UPDATE {MariaDbFixture.MasterDatabase}.tenants SET server_host = 'localhost', server_port = {server.Port} WHERE tenant_key = '{MariaDbFixture.TenantKey(2)}'");
+        using var logs = new CapturedLogs();
+        await using var db = server.CreateTenantDatabase(
+            o =>
+            {
+                o.MaxConnections = 5;
+                o.AcquireTimeout = TimeSpan.FromSeconds(10);
+            },
+            logs);
+
+        var first = await db.ExecuteScalarTenantAsync<long>(MariaDbFixture.TenantKey(1), "SELECT CONNECTION_ID()");
+        await db.WaitUntilAllReturnedAsync();
+        var idleBefore = db.GetBudgetSnapshot().Open;
+
+        await using var hog = new Hog();
+        var connectionString = new MySqlConnectionStringBuilder(server.GetAppConnectionString()) { Pooling = false }.ConnectionString;
+        while (true)
+        {
+            var connection = new MySqlConnection(connectionString);
+            try
+            {
+                await connection.OpenAsync();
+                hog.Connections.Add(connection);
+            }
+            catch (MySqlException exception) when (exception.ErrorCode == MySqlErrorCode.ConnectionCountError)
+            {
+                await connection.DisposeAsync();
+                break;
+            }
+        }
+
+        var second = await db.ExecuteScalarTenantAsync<long>(MariaDbFixture.TenantKey(2), "SELECT CONNECTION_ID()");
+        await db.WaitUntilAllReturnedAsync();
+
+        var refusals = logs.WithId(ServerRefused);
+        foreach (var refusal in refusals)
+        {
+            output.WriteLine(refusal.Message);
+        }
+
+        Assert.Contains(refusals, refusal => refusal.Message.Contains($"tenant '{MariaDbFixture.TenantKey(2)}' with error 1040", StringComparison.Ordinal));
+        Assert.NotEqual(first, second);
+        await using var root = await server.OpenConnectionAsync();
+        var held = (await root.QueryAsync<long>("SELECT ID FROM information_schema.PROCESSLIST WHERE USER = @user", new { user = MariaDbServer.AppUser }))
+            .Except(hog.Connections.Select(c => (long)c.ServerThread)).ToList();
+        var snapshot = db.GetBudgetSnapshot();
+        output.WriteLine($"{idleBefore} connections idle before; after: budget {snapshot.Limit}, {snapshot.Open} open, the server lists {string.Join(", ", held)}");
+
+        // Every session the process has on the server is one its budget counts, within the budget the refusal left.
+        Assert.Contains(second, held);
+        Assert.Equal(held.Count, snapshot.Open);
+        Assert.InRange(snapshot.Open, 1, idleBefore);
     }
 
     /// <summary>Holds <paramref name="count"/> connections of the application account, as another client would.</summary>
