@@ -338,27 +338,33 @@ public sealed class ServerSharingTests(ITestOutputHelper output)
     [Fact]
     public async Task A_refused_open_closes_an_idle_connection_the_smaller_budget_no_longer_holds_and_the_caller_gets_its_room()
     {
-        // Tenant 2 is registered under another name of the same server, so the runtime keeps it in a pool of its own and
-        // its call cannot take the idle connection of the first pool while the budget has room: it opens one. Another
-        // client has taken every other connection of the server, which refuses the open (1040); the budget drops to the
-        // one connection the process has, and the idle one beyond it must be closed, or the server stays full for the
-        // caller that waits (until its acquire timeout), and the process holds a session it no longer counts.
+        // Tenant 2 is on another name of the same server, so the runtime keeps it in a pool of its own and its call
+        // cannot take the idle connection of tenant 1's pool while the budget has room: it opens one. Another client has
+        // taken every other connection of the server, which refuses the open (1040); the budget drops to the one
+        // connection the process has, and the idle one beyond it must be closed, or the server stays full for the caller
+        // that waits (until its acquire timeout), and the process holds a session it no longer counts. The tenants come
+        // from a resolver (no lookup takes a connection), and the process is quiet while the other client fills the
+        // server (the load is read only while the budget is in use), so that no reading lowers the budget first.
         const int ServerRefused = 1005;
         await using var server = await MariaDbServer.StartAsync(maxConnections: MariaDbServer.MinimumMaxConnections);
         await MariaDbFixture.CreateTenantsAsync(server, 2);
-        await server.ExecuteAsync($"UPDATE {MariaDbFixture.MasterDatabase}.tenants SET server_host = 'localhost', server_port = {server.Port} WHERE tenant_key = '{MariaDbFixture.TenantKey(2)}'");
+        var resolver = new CountingTenantResolver(
+            new TenantInfo(MariaDbFixture.TenantKey(1), MariaDbFixture.TenantDatabase(1)),
+            new TenantInfo(MariaDbFixture.TenantKey(2), MariaDbFixture.TenantDatabase(2), "localhost", server.Port));
         using var logs = new CapturedLogs();
         await using var db = server.CreateTenantDatabase(
             o =>
             {
                 o.MaxConnections = 5;
                 o.AcquireTimeout = TimeSpan.FromSeconds(10);
+                o.TenantResolver = resolver.ResolveAsync;
             },
             logs);
 
         var first = await db.ExecuteScalarTenantAsync<long>(MariaDbFixture.TenantKey(1), "SELECT CONNECTION_ID()");
         await db.WaitUntilAllReturnedAsync();
         var idleBefore = db.GetBudgetSnapshot().Open;
+        await Task.Delay(3 * TenantDbGuard.Core.BudgetControl.Interval);
 
         await using var hog = new Hog();
         var connectionString = new MySqlConnectionStringBuilder(server.GetAppConnectionString()) { Pooling = false }.ConnectionString;
