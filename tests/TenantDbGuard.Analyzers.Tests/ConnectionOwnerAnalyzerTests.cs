@@ -51,6 +51,8 @@ public sealed class ConnectionOwnerAnalyzerTests
     [InlineData("((dynamic)_connection).Dispose();")]
     [InlineData("((dynamic)_connection)?.Dispose();")]
     [InlineData("dynamic connection = _connection;\n        connection.Dispose();")]
+    [InlineData("((dynamic)this)._connection.Dispose();")]
+    [InlineData("dynamic self = this;\n        self._connection?.Dispose();")]
     public Task Owner_that_releases_through_dynamic_is_not_reported(string release) => Verify.VerifyAnalyzerAsync($$"""
         using System;
         using MySqlConnector;
@@ -67,6 +69,31 @@ public sealed class ConnectionOwnerAnalyzerTests
             }
         }
         """);
+
+    /// <summary>A Dispose that reads another member through <c>dynamic</c>: the member it owns is still not released.</summary>
+    [Fact]
+    public Task Owner_whose_Dispose_reaches_only_another_member_through_dynamic_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using MySqlConnector;
+
+        sealed class ReportSession : IDisposable
+        {
+            private readonly MySqlConnection {|#0:_connection|};
+            private readonly IDisposable _timer;
+
+            public ReportSession(MySqlDataSource dataSource, IDisposable timer)
+            {
+                _connection = dataSource.OpenConnection();
+                _timer = timer;
+            }
+
+            public void Dispose()
+            {
+                ((dynamic)this)._timer.Dispose();
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("ReportSession", "_connection", "Dispose does not release it on the path that leaves at line 17"));
 
     [Fact]
     public Task Owner_that_opens_in_a_member_initializer_and_releases_in_Dispose_is_not_reported() => Verify.VerifyAnalyzerAsync("""
