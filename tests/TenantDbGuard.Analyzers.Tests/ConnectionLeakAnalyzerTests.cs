@@ -4181,8 +4181,11 @@ public sealed class ConnectionLeakAnalyzerTests
         """,
         Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", path));
 
-    [Fact]
-    public Task A_task_started_in_a_loop_with_a_connection_taken_before_the_loop_is_reported() => Verify.VerifyAnalyzerAsync("""
+    [Theory]
+    [InlineData("for (var i = 0; i < n; i++)")]
+    [InlineData("foreach (var _ in new int[n])")]
+    [InlineData("while (tasks.Count < n)")]
+    public Task A_task_started_in_a_loop_with_a_connection_taken_before_the_loop_is_reported(string loop) => Verify.VerifyAnalyzerAsync($$"""
         using System.Collections.Generic;
         using System.Threading.Tasks;
         using Prelude;
@@ -4193,7 +4196,7 @@ public sealed class ConnectionLeakAnalyzerTests
             {
                 var tasks = new List<Task<int>>();
                 var conn = {|#0:pool.GetConnection()|};
-                for (var i = 0; i < n; i++)
+                {{loop}}
                 {
                     tasks.Add(Task.Run(() => { using (conn) { return conn.Execute("select 1"); } }));
                 }
@@ -4227,6 +4230,31 @@ public sealed class ConnectionLeakAnalyzerTests
         }
         """,
         Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 17"));
+
+    [Fact]
+    public Task A_task_started_in_a_while_true_loop_with_a_connection_taken_before_it_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Collections.Generic;
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            List<Task<int>> M(LeasePool pool, int n)
+            {
+                var tasks = new List<Task<int>>();
+                var conn = {|#0:pool.GetConnection()|};
+                while (true)
+                {
+                    tasks.Add(Task.Run(() => { using (conn) { return conn.Execute("select 1"); } }));
+                    if (tasks.Count >= n)
+                    {
+                        return tasks;
+                    }
+                }
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 16"));
 
     [Theory]
     [InlineData("object", "System.Threading.Monitor.Enter(_gate);", "System.Threading.Monitor.Exit(_gate);")]

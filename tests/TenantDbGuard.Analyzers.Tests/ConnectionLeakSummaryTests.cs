@@ -1831,6 +1831,7 @@ public sealed class ConnectionLeakSummaryTests
     [InlineData("Log(\"opened\")", "static void Log(string message) { if (message.Length > 80) { throw new ArgumentException(message); } }")]
     [InlineData("Ready(n)", "partial void Ready(int count); partial void Ready(int count) { Console.WriteLine(count); }")]
     [InlineData("Opened()", "} partial class C : Base { protected override void Opened() { } } class Base { protected virtual void Opened() { Console.WriteLine(1); }")]
+    [InlineData("Console.WriteLine(conn)", "")]
     public Task A_call_that_may_do_something_between_the_acquisition_and_its_try_is_still_reported(string call, string members, string header = "") =>
         // An argument that may throw, a virtual or interface method or an override a derived type may override again, a
         // call on another object (null?), a '[Conditional]' method whose symbol is defined, a body that does something.
