@@ -981,6 +981,47 @@ public sealed class ConnectionLeakConditionTests
             }
             """);
 
+    [Fact]
+    public Task A_flag_set_by_assignment_is_still_followed_beside_another_flag_an_unseen_call_may_set() =>
+        // '_marker.Mark(ref marked)' makes 'marked' either; 'released', assigned true before the 'finally', is still known
+        // true there: the path that set it without releasing the connection leaks.
+        Verify.VerifyAnalyzerAsync($$"""
+            using Prelude;
+
+            {{UnseenSetters}}
+
+            class C
+            {
+                private readonly IMarker _marker;
+
+                public C(IMarker marker) => _marker = marker;
+
+                int M(Pool pool, bool early)
+                {
+                    var marked = false;
+                    _marker.Mark(ref marked);
+                    if (marked) Log.Info("marked");
+                    var conn = {|#0:pool.GetConnection()|};
+                    var released = false;
+                    try
+                    {
+                        if (early)
+                        {
+                            released = true;
+                            return 0;
+                        }
+
+                        return conn.Execute("select 1");
+                    }
+                    finally
+                    {
+                        if (!released) conn.Release();
+                    }
+                }
+            }
+            """,
+            Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 34"));
+
     [Theory]
     [InlineData("Mark(ref released)")]
     [InlineData("_marker.Mark(ref released)")]
