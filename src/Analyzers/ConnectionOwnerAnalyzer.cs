@@ -322,13 +322,6 @@ public sealed class ConnectionOwnerAnalyzer : DiagnosticAnalyzer
                 continue;
             }
 
-            if (ReachesThroughDynamic(graph.OriginalOperation, member.Name))
-            {
-                // '((dynamic)this)._connection.Dispose()': the member is read by name at run time, out of the analysis's
-                // sight; what the method does with it cannot be told, so it is not reported.
-                continue;
-            }
-
             Dictionary<IParameterSymbol, bool>? known = null;
             if (entry.Parameters.Length == 1 && entry.Parameters[0].Type.SpecialType == SpecialType.System_Boolean)
             {
@@ -355,20 +348,6 @@ public sealed class ConnectionOwnerAnalyzer : DiagnosticAnalyzer
         }
 
         return (null, null, null);
-    }
-
-    /// <summary>Does <paramref name="body"/> read a member named <paramref name="name"/> through <c>dynamic</c> (<c>((dynamic)this)._connection</c>)?</summary>
-    private static bool ReachesThroughDynamic(IOperation body, string name)
-    {
-        foreach (var operation in body.DescendantsAndSelf())
-        {
-            if (operation is IDynamicMemberReferenceOperation { MemberName: var memberName } && memberName == name)
-            {
-                return true;
-            }
-        }
-
-        return false;
     }
 
     /// <summary>What the type's code does with one of its members: stores acquisitions in it, opens it.</summary>

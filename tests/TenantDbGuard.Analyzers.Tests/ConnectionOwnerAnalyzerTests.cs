@@ -70,6 +70,24 @@ public sealed class ConnectionOwnerAnalyzerTests
         }
         """);
 
+    /// <summary>A Dispose that calls a method of the type which gives the member back through <c>dynamic</c>.</summary>
+    [Fact]
+    public Task Owner_whose_Dispose_calls_a_helper_that_releases_through_dynamic_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using MySqlConnector;
+
+        sealed class ReportSession : IDisposable
+        {
+            private readonly MySqlConnection _connection;
+
+            public ReportSession(MySqlDataSource dataSource) => _connection = dataSource.OpenConnection();
+
+            public void Dispose() => Cleanup();
+
+            private void Cleanup() => ((dynamic)this)._connection.Dispose();
+        }
+        """);
+
     /// <summary>A Dispose that reads another member through <c>dynamic</c>: the member it owns is still not released.</summary>
     [Fact]
     public Task Owner_whose_Dispose_reaches_only_another_member_through_dynamic_is_reported() => Verify.VerifyAnalyzerAsync("""

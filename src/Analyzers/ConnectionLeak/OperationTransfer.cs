@@ -94,6 +94,10 @@ internal sealed class OperationTransfer
                 return Holds(ownField.Field);
             case IPropertyReferenceOperation { Instance: IInstanceReferenceOperation } ownProperty when _analysis.OwnerFields && OwnerWalk.IsAutoProperty(ownProperty.Property):
                 return Holds(ownProperty.Property);
+            case IDynamicMemberReferenceOperation dynamicMember when _analysis.OwnerFields:
+                // '((dynamic)this)._connection', 'self._connection' with 'dynamic self = this': a member read by name when it
+                // runs. Whatever object it is read from, one of that name that holds the connection is taken to be it.
+                return EvaluateChildren(dynamicMember) | HoldsMemberNamed(dynamicMember.MemberName);
             case IDeconstructionAssignmentOperation deconstruction:
                 _analysis.Assignments.EvaluateDeconstruction(deconstruction);
                 return false;
@@ -321,6 +325,20 @@ internal sealed class OperationTransfer
     }
 
     private bool Holds(object variable) => _analysis.Variables.Holds(_analysis.State, variable);
+
+    /// <summary>Does a field or property named <paramref name="name"/> hold the connection on this path?</summary>
+    private bool HoldsMemberNamed(string name)
+    {
+        foreach (var holder in _analysis.Variables.HoldersOf(_analysis.State))
+        {
+            if (holder is IFieldSymbol or IPropertySymbol && ((ISymbol)holder).Name == name)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
 
     private static bool IsTask(ITypeSymbol? type) =>
         type is INamedTypeSymbol { IsGenericType: true, Name: "Task" or "ValueTask", ContainingNamespace.Name: "Tasks" };
