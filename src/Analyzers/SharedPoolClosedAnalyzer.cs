@@ -75,7 +75,7 @@ public sealed class SharedPoolClosedAnalyzer : DiagnosticAnalyzer
                 if (forwarders.IsPoolClearing(method))
                 {
                     // A method that only forwards to ClearAllPools is the pool-clearing API itself: its callers are judged.
-                    if (!ClearingForwarders.IsWholeBody(invocation) && !LifetimePlaces.IsShutdownCode(invocation, context.ContainingSymbol))
+                    if (!IsInForwarder(invocation, context, forwarders) && !LifetimePlaces.IsShutdownCode(invocation, context.ContainingSymbol))
                     {
                         Report(context, invocation.Syntax, method.ContainingType.Name + "." + method.Name + "()", ClearsPools, SharedPoolClosedProperties.ClearPool);
                     }
@@ -87,11 +87,18 @@ public sealed class SharedPoolClosedAnalyzer : DiagnosticAnalyzer
         }
 
         if (rules.IsInSource(method) && forwarders.IsForwarder(method, context.CancellationToken)
-            && !ClearingForwarders.IsWholeBody(invocation) && !LifetimePlaces.IsShutdownCode(invocation, context.ContainingSymbol))
+            && !IsInForwarder(invocation, context, forwarders) && !LifetimePlaces.IsShutdownCode(invocation, context.ContainingSymbol))
         {
             Report(context, invocation.Syntax, method.ContainingType.Name + "." + method.Name + "()", ClearsPools, SharedPoolClosedProperties.ClearPool);
         }
     }
+
+    /// <summary>
+    /// Is <paramref name="invocation"/> the whole body of a forwarder, so that its callers are judged instead? A whole
+    /// body of anything else (a property accessor, a method too far down a chain of forwarders) is judged here.
+    /// </summary>
+    private static bool IsInForwarder(IInvocationOperation invocation, OperationAnalysisContext context, ClearingForwarders forwarders) =>
+        ClearingForwarders.WholeBodyOf(invocation, context.ContainingSymbol) is { } method && forwarders.IsForwarder(method, context.CancellationToken);
 
     private static void AnalyzeUsing(OperationAnalysisContext context, AcquisitionRules rules)
     {

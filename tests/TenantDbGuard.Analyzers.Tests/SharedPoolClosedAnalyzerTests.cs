@@ -901,4 +901,87 @@ public sealed class SharedPoolClosedAnalyzerTests
             }
         }
         """);
+
+    [Fact]
+    public Task Forwarder_that_awaits_with_ConfigureAwait_passes_a_constant_or_is_a_local_function_is_the_callers_business() => Verify.VerifyAnalyzerAsync("""
+        using System.Threading;
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        public static class TenantPools
+        {
+            public static async Task ClearAllAsync(CancellationToken cancellationToken) => await MySqlConnection.ClearAllPoolsAsync(cancellationToken).ConfigureAwait(false);
+
+            public static async Task ClearAllInBlockAsync()
+            {
+                await MySqlConnection.ClearAllPoolsAsync().ConfigureAwait(false);
+            }
+
+            public static void ClearAll(string reason) => MySqlConnection.ClearAllPools();
+
+            public static void ClearQuietly() => ClearAll("quiet");
+        }
+
+        class TenantController
+        {
+            public async Task ResetAsync()
+            {
+                await [|TenantPools.ClearAllAsync(default)|];
+                await [|TenantPools.ClearAllInBlockAsync()|];
+                [|TenantPools.ClearQuietly()|];
+                void Clear() => MySqlConnection.ClearAllPools();
+                [|Clear()|];
+            }
+        }
+        """);
+
+    [Fact]
+    public Task A_chain_of_more_than_nine_forwarders_is_reported_where_it_stops_being_followed() =>
+        // F9 clears the pools and F1 is eight forwarders above it: both are forwarders, whichever is analysed first.
+        // F0, one further, is not: its call to F1 is reported inside it, and its callers are not.
+        Verify.VerifyAnalyzerAsync("""
+        using MySqlConnector;
+
+        public static class TenantPools
+        {
+            public static void F0() => [|F1()|];
+            public static void F1() => F2();
+            public static void F2() => F3();
+            public static void F3() => F4();
+            public static void F4() => F5();
+            public static void F5() => F6();
+            public static void F6() => F7();
+            public static void F7() => F8();
+            public static void F8() => F9();
+            public static void F9() => MySqlConnection.ClearAllPools();
+        }
+
+        class TenantController
+        {
+            public void Reset()
+            {
+                TenantPools.F0();
+                [|TenantPools.F1()|];
+                [|TenantPools.F9()|];
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Accessor_whose_whole_body_clears_pools_is_reported_inside() =>
+        // Its callers do not call a method, so they are not judged: the clearing is reported where it is written.
+        Verify.VerifyAnalyzerAsync("""
+        using MySqlConnector;
+
+        public sealed class TenantPools
+        {
+            public static bool Cleared { set => [|MySqlConnection.ClearAllPools()|]; }
+
+            public static event System.Action Failover
+            {
+                add => [|MySqlConnection.ClearAllPools()|];
+                remove { [|MySqlConnection.ClearAllPools()|]; }
+            }
+        }
+        """);
 }

@@ -17,7 +17,7 @@ internal sealed class ClearingForwarders
 
     private readonly Compilation _compilation;
     private readonly AcquisitionRules _rules;
-    private readonly ConcurrentDictionary<IMethodSymbol, bool> _forwarders = new(SymbolEqualityComparer.Default);
+    private readonly ConcurrentDictionary<IMethodSymbol, IMethodSymbol?> _targets = new(SymbolEqualityComparer.Default);
 
     public ClearingForwarders(Compilation compilation, AcquisitionRules rules)
     {
@@ -29,9 +29,29 @@ internal sealed class ClearingForwarders
     public bool IsPoolClearing(IMethodSymbol method) =>
         method is { IsStatic: true, Name: "ClearPool" or "ClearAllPools" or "ClearPoolAsync" or "ClearAllPoolsAsync" } && _rules.IsDbConnectionType(method.ContainingType);
 
-    /// <summary>Is <paramref name="invocation"/> the whole body of its method, passing on only that method's parameters and constants?</summary>
-    public static bool IsWholeBody(IInvocationOperation invocation)
+    /// <summary>
+    /// The method or local function whose whole body is <paramref name="invocation"/>, passing on only that method's
+    /// parameters and constants; null when the call is not a whole body.
+    /// </summary>
+    /// <param name="invocation">The call.</param>
+    /// <param name="containingSymbol">The member the call's operation tree belongs to.</param>
+    public static IMethodSymbol? WholeBodyOf(IInvocationOperation invocation, ISymbol containingSymbol)
     {
+        if (!IsWholeBody(invocation, out var owner))
+        {
+            return null;
+        }
+
+        return owner switch
+        {
+            ILocalFunctionOperation local => local.Symbol,
+            _ => containingSymbol as IMethodSymbol,
+        };
+    }
+
+    private static bool IsWholeBody(IInvocationOperation invocation, out IOperation? owner)
+    {
+        owner = null;
         foreach (var argument in invocation.Arguments)
         {
             if (!argument.IsImplicit && argument.Value.ConstantValue is not { HasValue: true }
@@ -62,42 +82,71 @@ internal sealed class ClearingForwarders
             }
         }
 
+        owner = block.Parent;
         return statements == 1 && block.Parent is IMethodBodyOperation or ILocalFunctionOperation or null;
     }
 
-    /// <summary>Is <paramref name="method"/>, declared in this compilation, a forwarder to pool clearing?</summary>
-    public bool IsForwarder(IMethodSymbol method, CancellationToken cancellationToken) => IsForwarder(method.OriginalDefinition, 0, cancellationToken);
-
-    private bool IsForwarder(IMethodSymbol method, int depth, CancellationToken cancellationToken)
+    /// <summary>
+    /// Is <paramref name="method"/>, declared in this compilation, a forwarder to pool clearing: does the chain of
+    /// whole-body calls from it reach a pool-clearing method within <see cref="MaxDepth"/> further forwarders? The
+    /// answer depends only on the chain, never on which methods were asked about before.
+    /// </summary>
+    public bool IsForwarder(IMethodSymbol method, CancellationToken cancellationToken)
     {
-        if (depth > MaxDepth || method.MethodKind != MethodKind.Ordinary || !_rules.IsInSource(method))
+        var current = method.OriginalDefinition;
+        for (var depth = 0; depth <= MaxDepth; depth++)
         {
-            return false;
+            if (current.MethodKind is not (MethodKind.Ordinary or MethodKind.LocalFunction) || !_rules.IsInSource(current) || WholeBodyTarget(current, cancellationToken) is not { } target)
+            {
+                return false;
+            }
+
+            if (IsPoolClearing(target))
+            {
+                return true;
+            }
+
+            current = target.OriginalDefinition;
         }
 
-        if (_forwarders.TryGetValue(method, out var known))
+        return false;
+    }
+
+    /// <summary>The method called by the one call that is <paramref name="method"/>'s whole body; null when there is none.</summary>
+    private IMethodSymbol? WholeBodyTarget(IMethodSymbol method, CancellationToken cancellationToken)
+    {
+        if (_targets.TryGetValue(method, out var known))
         {
             return known;
         }
 
-        var forwards = false;
+        IMethodSymbol? target = null;
         var syntax = method.DeclaringSyntaxReferences[0].GetSyntax(cancellationToken);
 #pragma warning disable RS1030 // Another method's body is read: the model comes from the compilation (the driver caches it).
         var model = _compilation.GetSemanticModel(syntax.SyntaxTree);
 #pragma warning restore RS1030
-        if (model.GetOperation(syntax, cancellationToken) is IMethodBodyOperation { BlockBody: var block, ExpressionBody: var expression })
+        var body = model.GetOperation(syntax, cancellationToken) switch
         {
-            foreach (var node in (block ?? expression)?.DescendantsAndSelf() ?? System.Linq.Enumerable.Empty<IOperation>())
+            IMethodBodyOperation { BlockBody: var block, ExpressionBody: var expression } => block ?? expression,
+            ILocalFunctionOperation local => local.Body,
+            _ => null,
+        };
+        if (body is not null)
+        {
+            foreach (var node in body.DescendantsAndSelf())
             {
-                if (node is IInvocationOperation call && IsWholeBody(call))
+                // 'await X.ClearAllPoolsAsync().ConfigureAwait(false)': the call forwarded to is the one ConfigureAwait is called on.
+                if (node is IInvocationOperation call && !IsConfigureAwait(call) && IsWholeBody(call, out _))
                 {
-                    forwards = IsPoolClearing(call.TargetMethod) || IsForwarder(call.TargetMethod.OriginalDefinition, depth + 1, cancellationToken);
+                    target = call.TargetMethod;
                     break;
                 }
             }
         }
 
-        _forwarders.TryAdd(method, forwards);
-        return forwards;
+        return _targets.GetOrAdd(method, target);
     }
+
+    private static bool IsConfigureAwait(IInvocationOperation invocation) =>
+        invocation is { TargetMethod.Name: "ConfigureAwait", Instance: not null, Arguments.Length: 1 };
 }
