@@ -812,6 +812,41 @@ public sealed class ConnectionLeakConditionTests
             Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that leaves the method after line 18"));
 
     [Fact]
+    public Task A_flag_only_ever_set_through_out_arguments_is_followed() =>
+        // No assignment of its own makes 'released' a flag: only calls whose last statement sets their 'out' parameter.
+        Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        class C
+        {
+            static void Clear(out bool flag) { flag = false; }
+            static void Mark(out bool flag) { Log.Info("released"); flag = true; }
+
+            int Marked(Pool pool, bool early)
+            {
+                bool released;
+                Clear(out released);
+                var conn = pool.GetConnection();
+                try
+                {
+                    if (early)
+                    {
+                        Mark(out released);
+                        conn.Release();
+                        return 0;
+                    }
+
+                    return conn.Execute("select 1");
+                }
+                finally
+                {
+                    if (!released) conn.Release();
+                }
+            }
+        }
+        """);
+
+    [Fact]
     public Task A_flag_set_by_a_method_given_it_by_reference_as_its_last_statement_is_followed() =>
         // 'Mark(ref released)' whose last statement is 'flag = true;' sets the flag when it returns (a call that throws
         // leaves it as it was); 'Maybe', which may return first, leaves it unknown, and both sides of the 'finally' are taken.

@@ -1730,6 +1730,77 @@ public sealed class ConnectionLeakSummaryTests
         Verify.Diagnostic().WithLocation(1).WithArguments("'conn'", "if an exception is thrown at line 42"));
 
     [Fact]
+    public Task Guard_helper_given_a_conjunction_is_satisfied_only_when_every_side_holds() =>
+        // '&&' holds when both sides do; a condition nested deeper than the guard reading follows (ten conjuncts, either way) is
+        // taken as one that may fail, so the call may throw.
+        Verify.VerifyAnalyzerAsync("""
+        using System;
+        using System.Collections.Generic;
+        using MySqlConnector;
+
+        static class Invariant
+        {
+            public static void Require(bool condition)
+            {
+                if (!condition)
+                {
+                    throw new InvalidOperationException("invariant violated");
+                }
+            }
+        }
+
+        class C
+        {
+            int Both(MySqlDataSource ds)
+            {
+                var conn = ds.OpenConnection();
+                var names = new List<string>();
+                Invariant.Require((true || names.Count > 0) && (names.Count >= 0 || true));
+                using (conn)
+                {
+                    return names.Count;
+                }
+            }
+
+            int OneSide(MySqlDataSource ds)
+            {
+                var conn = {|#0:ds.OpenConnection()|};
+                var names = new List<string>();
+                Invariant.Require((true || names.Count > 0) && names.Count >= 0);
+                using (conn)
+                {
+                    return names.Count;
+                }
+            }
+
+            int TooDeepOnTheLeft(MySqlDataSource ds)
+            {
+                var conn = {|#1:ds.OpenConnection()|};
+                var names = new List<string>();
+                Invariant.Require((true || names.Count > 0) && (true || names.Count > 0) && (true || names.Count > 0) && (true || names.Count > 0) && (true || names.Count > 0) && (true || names.Count > 0) && (true || names.Count > 0) && (true || names.Count > 0) && (true || names.Count > 0) && (true || names.Count > 0));
+                using (conn)
+                {
+                    return names.Count;
+                }
+            }
+
+            int TooDeepOnTheRight(MySqlDataSource ds)
+            {
+                var conn = {|#2:ds.OpenConnection()|};
+                var names = new List<string>();
+                Invariant.Require((true || names.Count > 0) && ((true || names.Count > 0) && ((true || names.Count > 0) && ((true || names.Count > 0) && ((true || names.Count > 0) && ((true || names.Count > 0) && ((true || names.Count > 0) && ((true || names.Count > 0) && ((true || names.Count > 0) && ((true || names.Count > 0)))))))))));
+                using (conn)
+                {
+                    return names.Count;
+                }
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "if an exception is thrown at line 33"),
+        Verify.Diagnostic().WithLocation(1).WithArguments("'conn'", "if an exception is thrown at line 44"),
+        Verify.Diagnostic().WithLocation(2).WithArguments("'conn'", "if an exception is thrown at line 55"));
+
+    [Fact]
     public Task A_null_check_of_the_connection_itself_before_its_using_is_not_a_path_that_leaks() => Verify.VerifyAnalyzerAsync("""
         #define DEBUG
         using System;
