@@ -953,8 +953,10 @@ internal sealed class ConnectionBroker : IAsyncDisposable
     /// <summary>
     /// A connection whose statement may still run on the server: end the session from this side (see
     /// <see cref="PhysicalConnection.EndFromThisSideAsync"/>) and kill it over another connection of the same server, and
-    /// keep counting it until the server has closed it or the kill is sent, unless <paramref name="giveUp"/> completes
-    /// first (the statement ended by itself, or there is no telling and the runtime stops trying). Then closes it, once
+    /// keep counting it until the kill is sent, or the server has closed it and another connection has seen it leave the
+    /// process list (the server rolls back after it closes the socket; at most the reset timeout is spent waiting for
+    /// a connection to watch with), unless <paramref name="giveUp"/> completes first (the statement ended by itself, or
+    /// there is no telling and the runtime stops trying). Then closes it, once
     /// <paramref name="pending"/> (what waits on the session) is over, which either brings about at once. With
     /// <paramref name="untilGone"/> (the connection failed: the server may have killed it), the server closing the
     /// session's socket does not end the kill and the wait for the session to be gone, only <paramref name="giveUp"/>
@@ -969,7 +971,20 @@ internal sealed class ConnectionBroker : IAsyncDisposable
             // may not have (every connection of it can be retiring like this one, each waiting for another to free).
             using var stopEnding = new CancellationTokenSource();
             var endedHere = physical.EndFromThisSideAsync(stopEnding.Token);
-            await KillAsync(physical.Server, physical.ThreadId, queryOnly: false, untilGone ? giveUp : GiveUpOrEndedAsync(giveUp, endedHere)).ConfigureAwait(false);
+            var killed = await KillAsync(physical.Server, physical.ThreadId, queryOnly: false, untilGone ? giveUp : GiveUpOrEndedAsync(giveUp, endedHere)).ConfigureAwait(false);
+            if (!killed && !untilGone)
+            {
+                // The statement's own end can come a moment before the server reads the end of the stream and closes
+                // the socket. The server closes it before it rolls back what the session left open (a transaction can
+                // take seconds to undo), and counts the session until then: watch it end over another connection of the
+                // budget (a KILL, which finds it gone or ends it), when one can be had within the reset timeout.
+                await Task.WhenAny(endedHere, Task.Delay(_options.ResetTimeout)).ConfigureAwait(false);
+                if (endedHere.IsCompletedSuccessfully && endedHere.Result)
+                {
+                    await KillAsync(physical.Server, physical.ThreadId, queryOnly: false, Task.Delay(_options.ResetTimeout)).ConfigureAwait(false);
+                }
+            }
+
             await stopEnding.CancelAsync().ConfigureAwait(false);
         }
 
@@ -998,7 +1013,11 @@ internal sealed class ConnectionBroker : IAsyncDisposable
     /// new one when the budget has room (kept afterwards like any other). Waits for one until
     /// <paramref name="abandon"/> completes.
     /// </summary>
-    public async Task KillAsync(ServerPool server, int threadId, bool queryOnly, Task abandon)
+    /// <returns>
+    /// True when the kill was sent and answered (after <c>KILL CONNECTION</c>, the server then no longer lists the
+    /// session); false when it was abandoned or could not be sent.
+    /// </returns>
+    public async Task<bool> KillAsync(ServerPool server, int threadId, bool queryOnly, Task abandon)
     {
         while (!abandon.IsCompleted)
         {
@@ -1010,7 +1029,7 @@ internal sealed class ConnectionBroker : IAsyncDisposable
             {
                 if (_disposed)
                 {
-                    return;
+                    return false;
                 }
 
                 if (server.TryPopAnyIdle(out killer))
@@ -1048,13 +1067,13 @@ internal sealed class ConnectionBroker : IAsyncDisposable
                 killer = await claim.Task.ConfigureAwait(false);
                 if (killer is null)
                 {
-                    return;
+                    return false;
                 }
 
                 if (abandon.IsCompleted)
                 {
                     Park(killer);
-                    return;
+                    return false;
                 }
             }
 
@@ -1063,7 +1082,7 @@ internal sealed class ConnectionBroker : IAsyncDisposable
             if (outcome == KillOutcome.Done)
             {
                 Park(killer);
-                return;
+                return true;
             }
 
             // The killer failed: an idle one was dead (try another), a new one could not connect (the server is out of
@@ -1075,9 +1094,11 @@ internal sealed class ConnectionBroker : IAsyncDisposable
             await CloseFailedAsync(killer).ConfigureAwait(false);
             if (fresh && outcome != KillOutcome.WatchLost)
             {
-                return;
+                return false;
             }
         }
+
+        return false;
     }
 
     /// <summary>

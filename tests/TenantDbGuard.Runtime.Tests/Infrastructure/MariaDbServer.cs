@@ -247,6 +247,27 @@ public sealed class MariaDbServer : IAsyncDisposable
         return Convert.ToInt32(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false), CultureInfo.InvariantCulture);
     }
 
+    /// <summary>
+    /// The sessions an account holds right now, one line each (id, command, state, milliseconds in it, the start of its
+    /// statement): what a test shows when the server lists more of them than it should.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> ListSessionsAsync(string user = AppUser, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenConnectionAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
+        await using var command = new MySqlCommand(
+            "SELECT CONCAT_WS(' ', ID, COMMAND, IFNULL(STATE, '-'), CONCAT(ROUND(TIME_MS), ' ms'), IFNULL(LEFT(INFO, 40), '-')) FROM information_schema.PROCESSLIST WHERE USER = @user ORDER BY ID",
+            connection);
+        command.Parameters.AddWithValue("@user", user);
+        var sessions = new List<string>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            sessions.Add(reader.GetString(0));
+        }
+
+        return sessions;
+    }
+
     /// <summary>How many statements whose text contains <paramref name="fragment"/> the server runs right now, for any account (the asking one left out).</summary>
     public async Task<int> CountRunningAsync(string fragment, CancellationToken cancellationToken = default)
     {
