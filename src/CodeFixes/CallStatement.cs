@@ -1,3 +1,4 @@
+using System.Linq;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
@@ -64,11 +65,32 @@ internal static class CallStatement
         return root.ReplaceNode(block, RemoveAt(block, block.Statements.IndexOf(statement)));
     }
 
-    /// <summary>The block without its statement at <paramref name="index"/>; a blank line before it stays before the next statement.</summary>
+    /// <summary>
+    /// The block without its statement at <paramref name="index"/>; a blank line before it stays before the next
+    /// statement, and the end of its line stays when it shares the line with what comes before it.
+    /// </summary>
     public static BlockSyntax RemoveAt(BlockSyntax block, int index)
     {
         var statement = block.Statements[index];
         var statements = block.Statements.RemoveAt(index);
+        var trailing = statement.GetTrailingTrivia();
+        var before = statement.GetFirstToken().GetPreviousToken();
+        if (trailing.Any(SyntaxKind.EndOfLineTrivia) && !before.TrailingTrivia.Any(SyntaxKind.EndOfLineTrivia)
+            && !statement.GetLeadingTrivia().Any(SyntaxKind.EndOfLineTrivia))
+        {
+            // 'Log.Info("released"); conn.Release();' followed by a line: what stays before it keeps the line's end.
+            var kept = before.TrailingTrivia.Reverse().SkipWhile(t => t.IsKind(SyntaxKind.WhitespaceTrivia)).Reverse().Concat(trailing);
+            if (index > 0)
+            {
+                var previous = statements[index - 1];
+                statements = statements.Replace(previous, previous.WithTrailingTrivia(kept));
+            }
+            else
+            {
+                block = block.WithOpenBraceToken(block.OpenBraceToken.WithTrailingTrivia(kept));
+            }
+        }
+
         var leading = statement.GetLeadingTrivia();
         if (index < statements.Count && leading.Count > 0 && leading[0].IsKind(SyntaxKind.EndOfLineTrivia))
         {
