@@ -1370,6 +1370,67 @@ public sealed class ConnectionLeakCodeFixShapeTests
         """);
 
     [Fact]
+    public Task Connections_acquired_through_Task_WhenAll_keep_a_call_by_index_that_is_no_release() => Verify.VerifyCodeFixAsync("""
+        using System.Threading.Tasks;
+        using Prelude;
+
+        static class Warming
+        {
+            public static void Warm(this PooledConnection connection)
+            {
+            }
+        }
+
+        class C
+        {
+            async Task<int> M(Pool pool)
+            {
+                var conns = await Task.WhenAll([|pool.GetConnectionAsync()|], [|pool.GetConnectionAsync()|]);
+                conns[1].Warm();
+                var rows = await conns[0].ExecuteAsync("select 1") + await conns[1].ExecuteAsync("select 2");
+                conns[0].Release();
+                conns[1].Release();
+                return rows;
+            }
+        }
+        """, """
+        using System.Threading.Tasks;
+        using Prelude;
+
+        static class Warming
+        {
+            public static void Warm(this PooledConnection connection)
+            {
+            }
+        }
+
+        class C
+        {
+            async Task<int> M(Pool pool)
+            {
+                var acquisitions = new[] { pool.GetConnectionAsync(), pool.GetConnectionAsync() };
+                try
+                {
+                    var conns = await Task.WhenAll(acquisitions);
+                    conns[1].Warm();
+                    var rows = await conns[0].ExecuteAsync("select 1") + await conns[1].ExecuteAsync("select 2");
+                    return rows;
+                }
+                finally
+                {
+                    foreach (var acquisition in acquisitions)
+                    {
+                        if (acquisition.IsCompletedSuccessfully)
+                        {
+                            acquisition.Result.Release();
+                        }
+                    }
+                }
+            }
+        }
+        """);
+
+    [Fact]
     public Task Connections_acquired_through_Task_WhenAll_with_a_local_of_a_nested_block_are_released_in_finally() => Verify.VerifyCodeFixAsync("""
         using System.Threading.Tasks;
         using Prelude;
