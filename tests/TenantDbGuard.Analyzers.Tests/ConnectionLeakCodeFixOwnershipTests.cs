@@ -828,6 +828,49 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
         """);
 
     [Fact]
+    public Task A_return_under_an_if_without_a_block_gets_a_block_and_keeps_its_comment() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            PooledConnection? Open(Pool pool, int mode)
+            {
+                var conn = [|pool.GetConnection()|];
+                conn.Execute("set names utf8mb4");
+                if (mode == 2) return null; // nothing to open
+                Log.Info("opened");
+                return conn;
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            PooledConnection? Open(Pool pool, int mode)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    conn.Execute("set names utf8mb4");
+                    if (mode == 2)
+                    {
+                        conn.Release();
+                        return null; // nothing to open
+                    }
+                    Log.Info("opened");
+                    return conn;
+                }
+                catch
+                {
+                    conn.Release();
+                    throw;
+                }
+            }
+        }
+        """);
+
+    [Fact]
     public Task A_return_that_a_release_reaches_on_some_paths_only_gets_no_fix() => NoFixVerifier.VerifyAsync("""
         using Prelude;
 

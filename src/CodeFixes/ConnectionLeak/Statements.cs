@@ -945,13 +945,15 @@ internal static class Statements
 
     /// <summary>
     /// <c>return x;</c> becomes <c>{ release; return x; }</c>, or the release goes before it in its block or switch section.
+    /// A comment after the <c>return</c> stays after it, inside the new block.
     /// </summary>
     public static StatementSyntax ReleaseBefore(ReturnStatementSyntax returnStatement, StatementSyntax release)
     {
         var released = release.WithoutLeadingTrivia().WithAdditionalAnnotations(Formatter.Annotation);
+        var block = Block(released, returnStatement.WithoutLeadingTrivia()).WithLeadingTrivia(returnStatement.GetLeadingTrivia());
         return returnStatement.Parent is BlockSyntax or SwitchSectionSyntax
-            ? Block(released, returnStatement.WithoutLeadingTrivia()).WithLeadingTrivia(returnStatement.GetLeadingTrivia()).WithAdditionalAnnotations(UnwrapMarker, Formatter.Annotation)
-            : Block(released, returnStatement.WithoutTrivia()).WithTriviaFrom(returnStatement).WithAdditionalAnnotations(Formatter.Annotation);
+            ? block.WithAdditionalAnnotations(UnwrapMarker, Formatter.Annotation)
+            : block.WithAdditionalAnnotations(Formatter.Annotation);
     }
 
     /// <summary>Splices the blocks <see cref="ReleaseBefore"/> marked into the block or switch section around them.</summary>
