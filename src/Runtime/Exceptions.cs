@@ -294,6 +294,38 @@ public sealed class TenantConfigurationException : TenantDbGuardException
 }
 
 /// <summary>
+/// The server refused the account the runtime connects with (error 1045, "Access denied for user"): a wrong user name
+/// or password, a host the account may not connect from, or an account that requires TLS or a client certificate the
+/// connection does not present. Nothing of the work was sent, and no connection was kept. Not transient: every new
+/// connection with the same credentials is refused the same way; a password provider's next value (see
+/// <see cref="TenantDatabaseBuilder"/>) is used by the next connection opened after it.
+/// </summary>
+/// <remarks>
+/// <see cref="TenantDbGuardException.TenantKey"/> is the tenant whose connection was refused, or
+/// <see cref="TenantDatabase.MasterKey"/> when the master database's connection was (to look a tenant up, say).
+/// </remarks>
+public sealed class ServerAccessDeniedException : TenantDbGuardException
+{
+    /// <summary>Creates the exception for one refused connection.</summary>
+    /// <param name="tenantKey">The tenant whose connection the server refused (the master database is <see cref="TenantDatabase.MasterKey"/>).</param>
+    /// <param name="innerException">The server's error (a <see cref="MySqlException"/>, whose number becomes <see cref="TenantDbGuardException.ErrorCode"/>).</param>
+    public ServerAccessDeniedException(string tenantKey, Exception innerException)
+        : base(tenantKey, Describe(tenantKey, innerException ?? throw new ArgumentNullException(nameof(innerException))), innerException)
+    {
+    }
+
+    /// <summary>Always <see langword="false"/>: the server refuses the same credentials again until the account or the connection string is corrected.</summary>
+    public override bool IsTransient => false;
+
+    private static string Describe(string tenantKey, Exception innerException)
+    {
+        var which = tenantKey == TenantDatabase.MasterKey ? "the master database" : $"tenant '{LogSafe.Text(tenantKey)}'";
+        return $"The server refused the account of the connection for {which}: {LogSafe.Text(innerException.Message, 1000)} Nothing of the work was sent. " +
+               "Check the user name and password of the connection string (or what the password provider returns), the hosts the account may connect from, and whether it requires TLS or a client certificate.";
+    }
+}
+
+/// <summary>
 /// The connection to a tenant's database failed while the work ran (the server closed it, or the network failed), after
 /// the work's statements were sent: they may or may not have run. Transient (the failed connection is closed and the
 /// next call gets another), but retry only work that is safe to repeat. Also what a new connection that could not be

@@ -962,6 +962,12 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
         {
             throw DatabaseUnavailable(target.Key, target.DatabaseName, exception);
         }
+        catch (MySqlException exception) when (exception.ErrorCode == MySqlErrorCode.AccessDenied)
+        {
+            // The account itself is refused (1045), not one database (1044, above): no connection can be had with it.
+            Log.AccessDenied(_logger, exception, LogSafe.Text(target.Key));
+            throw new ServerAccessDeniedException(target.Key, exception);
+        }
         catch (Exception exception) when (ServerErrors.IsConnectionFailure(exception))
         {
             // A new connection lost while it was opened or set up (killed during its handshake or its USE, the network

@@ -182,10 +182,10 @@ public sealed class TenantDatabaseBuilderTests(MariaDbFixture fixture) : IAsyncL
             .UsePeriodicPasswordProvider((_, _) => new ValueTask<string>("not the password"), TimeSpan.FromMinutes(10), TimeSpan.FromSeconds(1))
             .Build();
 
-        var error = await Record.ExceptionAsync(() => db.ExecuteScalarTenantAsync<string>(Key(0), "SELECT tenant FROM marker"));
+        var error = await Assert.ThrowsAsync<ServerAccessDeniedException>(() => db.ExecuteScalarTenantAsync<string>(Key(0), "SELECT tenant FROM marker"));
 
-        Assert.NotNull(error);
-        Assert.Contains("Access denied", error.ToString(), StringComparison.Ordinal);
+        Assert.Contains("Access denied", error.Message, StringComparison.Ordinal);
+        Assert.False(error.IsTransient);
     }
 
     [Fact]

@@ -178,9 +178,10 @@ public sealed class TenantDatabaseTlsTests : IAsyncLifetime
             (_, certificate, _, _) => certificate?.GetCertHashString() == _serverCertificate.GetCertHashString(),
             provideCertificates: null);
 
-        // The server's refusal of the account, as MySqlConnector alone gives it.
-        var error = await Assert.ThrowsAnyAsync<System.Data.Common.DbException>(() => db.ExecuteScalarTenantAsync<string>(Key(0), "SELECT tenant FROM marker"));
-        Assert.Contains("Access denied", error.ToString(), StringComparison.Ordinal);
+        // The server refuses the account itself: a typed error that says what to check, TLS and certificates among it.
+        var error = await Assert.ThrowsAsync<ServerAccessDeniedException>(() => db.ExecuteScalarTenantAsync<string>(Key(0), "SELECT tenant FROM marker"));
+        Assert.Contains("Access denied", error.Message, StringComparison.Ordinal);
+        Assert.Contains("client certificate", error.Message, StringComparison.Ordinal);
     }
 
     private TenantDatabase Build(RemoteCertificateValidationCallback validate, Func<X509CertificateCollection, ValueTask>? provideCertificates)

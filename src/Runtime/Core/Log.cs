@@ -21,6 +21,7 @@ internal static class LogEvents
     public const int TenantRowRefused = 1023;
     public const int IdleConnectionFailed = 1024;
     public const int ConnectionLost = 1025;
+    public const int AccessDenied = 1026;
     public const int LeakSuspected = 1030;
     public const int LeakReturned = 1031;
     public const int LeakReclaimed = 1032;
@@ -70,6 +71,9 @@ internal static partial class Log
 
     [LoggerMessage(EventId = LogEvents.ServerLimitReached, Level = LogLevel.Error, Message = "The server refused a connection for tenant '{TenantKey}' with error {ErrorCode}")]
     public static partial void ServerLimitReached(ILogger logger, Exception exception, string tenantKey, int errorCode);
+
+    [LoggerMessage(EventId = LogEvents.AccessDenied, Level = LogLevel.Error, Message = "The server refused the account of the connection for tenant '{TenantKey}' (access denied)")]
+    public static partial void AccessDenied(ILogger logger, Exception exception, string tenantKey);
 
     [LoggerMessage(EventId = LogEvents.TenantDatabaseUnavailable, Level = LogLevel.Error, Message = "The database '{DatabaseName}' of tenant '{TenantKey}' is unavailable")]
     public static partial void TenantDatabaseUnavailable(ILogger logger, Exception exception, string tenantKey, string databaseName);
