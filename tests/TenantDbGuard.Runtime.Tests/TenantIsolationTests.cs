@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Transactions;
 using Dapper;
@@ -939,25 +938,8 @@ public sealed class TenantIsolationTests(MariaDbFixture fixture, ITestOutputHelp
             o.MaxConnections = budget;
             o.AcquireTimeout = TimeSpan.FromSeconds(20);
         });
-        using var sampling = new CancellationTokenSource();
-        var peak = 0;
-        var beyond = new ConcurrentQueue<string>();
-        var clock = Stopwatch.StartNew();
-        var sampler = Task.Run(async () =>
-        {
-            while (!sampling.IsCancellationRequested)
-            {
-                // Every session the server listed beyond the budget is kept with what it was doing, for the failure.
-                var sessions = await Server.ListSessionsAsync();
-                peak = Math.Max(peak, sessions.Count);
-                if (sessions.Count > before + budget)
-                {
-                    beyond.Enqueue($"at {clock.ElapsedMilliseconds} ms: {string.Join("; ", sessions)}");
-                }
-
-                await Task.Delay(5);
-            }
-        });
+        // Every session the server lists beyond the budget is kept with what it was doing, for the failure.
+        await using var sampler = SessionSampler.Start(Server, before + budget);
         await using var holder = await Server.OpenConnectionAsync(Database(0));
         await holder.ExecuteAsync("DO GET_LOCK('busy-budget', 0)");
 
@@ -1017,9 +999,7 @@ public sealed class TenantIsolationTests(MariaDbFixture fixture, ITestOutputHelp
         }
 
         await db.WaitUntilAllReturnedAsync();
-        await sampling.CancelAsync();
-        await sampler;
-        Assert.True(peak <= before + budget, $"The server listed {peak} sessions of the application ({before} before the test, a budget of {budget}):\n{string.Join("\n", beyond)}");
+        await sampler.StopAndAssertWithinLimitAsync($"{before} before the test, a budget of {budget}");
         foreach (var orphan in orphans)
         {
             var answer = await Record.ExceptionAsync(() => orphan) is null ? await orphan : null;
@@ -1048,24 +1028,7 @@ public sealed class TenantIsolationTests(MariaDbFixture fixture, ITestOutputHelp
             o.ResetTimeout = TimeSpan.FromSeconds(3);
             o.AcquireTimeout = TimeSpan.FromSeconds(30);
         });
-        using var sampling = new CancellationTokenSource();
-        var peak = 0;
-        var beyond = new ConcurrentQueue<string>();
-        var clock = Stopwatch.StartNew();
-        var sampler = Task.Run(async () =>
-        {
-            while (!sampling.IsCancellationRequested)
-            {
-                var sessions = await Server.ListSessionsAsync();
-                peak = Math.Max(peak, sessions.Count);
-                if (sessions.Count > before + 2)
-                {
-                    beyond.Enqueue($"at {clock.ElapsedMilliseconds} ms: {string.Join("; ", sessions)}");
-                }
-
-                await Task.Delay(5);
-            }
-        });
+        await using var sampler = SessionSampler.Start(Server, before + 2);
 
         await using var busy = await db.GetConnectionAsync(Key(0));
         await using var held = await db.GetConnectionAsync(Key(1));
@@ -1093,9 +1056,7 @@ public sealed class TenantIsolationTests(MariaDbFixture fixture, ITestOutputHelp
         }
 
         await db.WaitUntilAllReturnedAsync();
-        await sampling.CancelAsync();
-        await sampler;
-        Assert.True(peak <= before + 2, $"The server listed {peak} sessions of the application ({before} before the test, a budget of 2):\n{string.Join("\n", beyond)}");
+        await sampler.StopAndAssertWithinLimitAsync($"{before} before the test, a budget of 2");
         _ = await Record.ExceptionAsync(() => orphan);
         await using var check = await Server.OpenConnectionAsync(Database(0));
         Assert.Equal(0, await check.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM rolled_back"));
