@@ -1,7 +1,7 @@
-// A library's own pool-clearing API: a method whose whole body forwards to DbConnection.ClearPool/ClearAllPools (or to
-// another such method) with its own parameters. Such a method *is* pool clearing: TDG003 is not reported inside it but
-// at its callers in the compilation, as if they cleared the pools themselves (callers in other assemblies decide for
-// themselves when to call it).
+// A library's own pool-clearing API: a method (or local function) whose whole body forwards to
+// DbConnection.ClearPool/ClearAllPools (or to another such method, up to a chain of nine) with its own parameters and
+// constants. Such a method *is* pool clearing: TDG003 is not reported inside it but at its callers in the compilation,
+// as if they cleared the pools themselves (callers in other assemblies decide for themselves when to call it).
 using System.Collections.Concurrent;
 using System.Threading;
 using Microsoft.CodeAnalysis;
