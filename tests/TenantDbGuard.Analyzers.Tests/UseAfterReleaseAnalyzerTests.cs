@@ -479,6 +479,34 @@ public sealed class UseAfterReleaseAnalyzerTests
         """);
 
     [Fact]
+    public Task Equals_and_GetHashCode_a_connection_type_overrides_are_not_reported_after_release() => Verify.VerifyAnalyzerAsync("""
+        using System;
+
+        sealed class Conn : IDisposable
+        {
+            public int Execute(string sql) => 0;
+            public void Dispose() { }
+            public override bool Equals(object? other) => ReferenceEquals(this, other);
+            public override int GetHashCode() => 1;
+        }
+
+        sealed class ConnPool
+        {
+            public Conn GetConnection() => new Conn();
+        }
+
+        class C
+        {
+            bool M(ConnPool pool, Conn? last)
+            {
+                var conn = pool.GetConnection();
+                conn.Dispose();
+                return conn.Equals(last) || conn.GetHashCode() == 0;
+            }
+        }
+        """);
+
+    [Fact]
     public Task Variable_set_to_null_after_release_is_not_reported() => Verify.VerifyAnalyzerAsync("""
         using Prelude;
 
