@@ -27,6 +27,29 @@ public sealed class ConnectionOwnerAnalyzerTests
         Verify.Diagnostic().WithLocation(0).WithArguments("ReportSession", "_connection", "is not disposable, so nothing can release it"));
 
     [Fact]
+    public Task Type_that_stores_a_connection_opened_into_a_local_first_and_is_not_disposable_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using MySqlConnector;
+
+        sealed class ReportSession
+        {
+            private readonly MySqlConnection {|#0:_connection|};
+
+            public ReportSession(MySqlDataSource dataSource)
+            {
+                var opened = dataSource.OpenConnection();
+                _connection = opened;
+            }
+
+            public object Count()
+            {
+                using var cmd = new MySqlCommand("select count(*) from invoices", _connection);
+                return cmd.ExecuteScalar();
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("ReportSession", "_connection", "is not disposable, so nothing can release it"));
+
+    [Fact]
     public Task Type_that_opens_a_connection_in_a_member_initializer_and_is_not_disposable_is_reported() => Verify.VerifyAnalyzerAsync("""
         using MySqlConnector;
 
