@@ -1418,6 +1418,20 @@ public sealed class ConnectionLeakSummaryTests
         }
         """, Verify.Diagnostic().WithLocation(0).WithArguments("'wrapper'", "on the path that returns at line 37"));
 
+    [Fact]
+    public Task Method_of_the_code_that_returns_this_called_on_another_object_does_not_hand_back_the_connection() =>
+        Verify.VerifyAnalyzerAsync(FluentWrapper + """
+        static class Extensions
+        {
+            public static Wrapper OpenBeside(this DbConnection connection, Wrapper other)
+            {
+                var wrapper = new Wrapper(connection);
+                {|#0:wrapper.Open()|};
+                return other.BeginAuto();
+            }
+        }
+        """, Verify.Diagnostic().WithLocation(0).WithArguments("'wrapper'", "on the path that returns at line 37"));
+
     // ---------------------------------------------------------------- helpers that may hand back a connection they did not open
 
     [Fact]
