@@ -962,11 +962,10 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
         {
             throw DatabaseUnavailable(target.Key, target.DatabaseName, exception);
         }
-        catch (MySqlException exception) when (exception.ErrorCode == MySqlErrorCode.AccessDenied)
+        catch (MySqlException exception) when (ServerErrors.IsAccessDenied(exception))
         {
             // The account itself is refused (1045), not one database (1044, above): no connection can be had with it.
-            Log.AccessDenied(_logger, exception, LogSafe.Text(target.Key));
-            throw new ServerAccessDeniedException(target.Key, exception);
+            throw AccessDenied(target.Key, exception);
         }
         catch (Exception exception) when (ServerErrors.IsConnectionFailure(exception))
         {
@@ -982,6 +981,13 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
         {
             Leading = leading,
         };
+    }
+
+    /// <summary>Logs the server's refusal of the account for <paramref name="tenantKey"/> and makes the caller's error.</summary>
+    private ServerAccessDeniedException AccessDenied(string tenantKey, MySqlException exception)
+    {
+        Log.AccessDenied(_logger, exception, LogSafe.Text(tenantKey));
+        return new ServerAccessDeniedException(tenantKey, exception);
     }
 
     /// <summary>Logs a tenant's database as unavailable and has the tenant looked up again (at most once per UnknownTenantCacheDuration).</summary>
@@ -1088,6 +1094,11 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
                     await connection.OpenAsync(CancellationToken.None).ConfigureAwait(false);
                     serverMax = Convert.ToInt32(await connection.ExecuteScalarAsync<long>("SELECT @@max_connections").ConfigureAwait(false));
                     break;
+                }
+                catch (MySqlException exception) when (ServerErrors.IsAccessDenied(exception))
+                {
+                    // The first call reads the server's max_connections with the master's account: refused as any open is.
+                    throw AccessDenied(MasterKey, exception);
                 }
                 catch (MySqlException exception) when (ServerErrors.IsConnectionLimit(exception))
                 {

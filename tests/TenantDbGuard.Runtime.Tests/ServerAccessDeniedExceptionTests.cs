@@ -66,14 +66,16 @@ public sealed class ServerAccessDeniedExceptionTests(MariaDbFixture fixture) : I
         Assert.Equal(1, await db.ExecuteScalarTenantAsync<int>(Key(1), "SELECT 1"));
     }
 
-    [Fact]
-    public async Task A_wrong_password_for_the_master_database_names_it()
+    [Theory]
+    [InlineData(2)]
+    [InlineData(null)] // the default: the first call reads the server's max_connections with the master's account
+    public async Task A_wrong_password_for_the_master_database_names_it(int? maxConnections)
     {
         var connectionString = new MySqlConnectionStringBuilder(Server.GetAppConnectionString(MariaDbFixture.MasterDatabase)) { Password = "not the password" }.ConnectionString;
         await using var db = Server.CreateTenantDatabase(o =>
         {
             o.MasterConnectionString = connectionString;
-            o.MaxConnections = 2;
+            o.MaxConnections = maxConnections;
         });
 
         var error = await Assert.ThrowsAsync<ServerAccessDeniedException>(() => db.ExecuteScalarTenantAsync<int>(Key(1), "SELECT 1"));

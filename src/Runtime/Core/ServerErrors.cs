@@ -14,6 +14,10 @@ internal static class ServerErrors
     public static bool IsConnectionLimit(MySqlException exception) =>
         exception.Number is 1040 or 1203 or 1226;
 
+    /// <summary>The server refuses the account itself (1045): its password, the host it connects from, or TLS it requires.</summary>
+    public static bool IsAccessDenied(MySqlException exception) =>
+        exception.ErrorCode == MySqlErrorCode.AccessDenied;
+
     /// <summary>
     /// Errors that mean this tenant's database cannot be used: unknown database, access denied to it, a name the server
     /// rejects. The connection itself is fine.
