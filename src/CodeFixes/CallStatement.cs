@@ -79,7 +79,7 @@ internal static class CallStatement
             && !statement.GetLeadingTrivia().Any(SyntaxKind.EndOfLineTrivia))
         {
             // 'Log.Info("released"); conn.Release();' followed by a line: what stays before it keeps the line's end.
-            var kept = before.TrailingTrivia.Reverse().SkipWhile(t => t.IsKind(SyntaxKind.WhitespaceTrivia)).Reverse().Concat(trailing);
+            var kept = LineEnds.WithoutTrailingWhitespace(before.TrailingTrivia).Concat(trailing);
             if (index > 0)
             {
                 var previous = statements[index - 1];

@@ -61,6 +61,10 @@ internal static class LineEnds
         return formatted.WithSyntaxRoot(root);
     }
 
+    /// <summary><paramref name="trivia"/> without the whitespace it ends with: what stays before a line end put after it.</summary>
+    public static IEnumerable<SyntaxTrivia> WithoutTrailingWhitespace(SyntaxTriviaList trivia) =>
+        trivia.Reverse().SkipWhile(t => t.IsKind(SyntaxKind.WhitespaceTrivia)).Reverse();
+
     /// <summary>How the line of <paramref name="text"/> at <paramref name="position"/> ends; null on a last line without a line end.</summary>
     private static string? LineEndAt(SourceText text, int position)
     {

@@ -836,7 +836,7 @@ internal static class Statements
                     // Statements written on one line ('{ var n = c.Execute(sql); return n; }'): each starts a line of its
                     // own in the new block, as the formatter keeps statements that share a line together.
                     newLine ??= (FirstLineEnd(original) ?? DocumentLineEnd(original.First()), LineIndentation(original.First()));
-                    var kept = body[i - 1].GetTrailingTrivia().Reverse().SkipWhile(t => t.IsKind(SyntaxKind.WhitespaceTrivia)).Reverse();
+                    var kept = CodeFixes.LineEnds.WithoutTrailingWhitespace(body[i - 1].GetTrailingTrivia());
                     body[i - 1] = body[i - 1].WithTrailingTrivia(TriviaList(kept.Append(newLine.Value.LineEnd)));
                     body[i] = body[i].WithLeadingTrivia(newLine.Value.Indentation is { } whitespace ? TriviaList(whitespace).AddRange(body[i].GetLeadingTrivia()) : body[i].GetLeadingTrivia());
                 }
