@@ -210,6 +210,53 @@ public sealed class UseAfterReleaseAnalyzerTests
         Tdg004("'conn'", "is used at line 10 after it was released at line 9"));
 
     [Fact]
+    public Task Released_connection_read_for_the_argument_of_its_own_awaited_acquisition_in_a_loop_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            async Task M(LeasePool pool, ConnectionLease first)
+            {
+                var lease = first;
+                for (var i = 0; i < 3; i++)
+                {
+                    lease = await pool.GetConnectionAsync({|#0:lease.Connection|}.Database);
+                    {|#1:lease.Dispose()|};
+                }
+            }
+        }
+        """,
+        Tdg004("'lease'", "is used at line 11 after it was released at line 12"));
+
+    [Fact]
+    public Task Awaited_DisposeAsync_is_taken_not_to_throw_so_the_catch_after_it_does_not_use_a_released_connection() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            async Task M(LeasePool pool)
+            {
+                var lease = await pool.GetConnectionAsync("a");
+                try
+                {
+                    await lease.ExecuteAsync("update a set b = 1");
+                    await lease.DisposeAsync();
+                }
+                catch (Exception)
+                {
+                    var database = lease.Connection.Database;
+                    await lease.DisposeAsync();
+                    Log.Info(database);
+                    throw;
+                }
+            }
+        }
+        """);
+
+    [Fact]
     public Task Use_on_the_path_of_an_exception_after_release_is_reported() => Verify.VerifyAnalyzerAsync("""
         using Prelude;
 
