@@ -275,7 +275,7 @@ public sealed class ConnectionOwnerAnalyzer : DiagnosticAnalyzer
                 continue;
             }
 
-            var body = method.DeclaringSyntaxReferences[0].GetSyntax(cancellationToken);
+            var body = PartialParts.WithBody(method).DeclaringSyntaxReferences[0].GetSyntax(cancellationToken);
             if (body.DescendantNodes(node => node is not AnonymousFunctionExpressionSyntax).Any(node => ConstructorReading.IsReleaseOf(node, member.Name)))
             {
                 methods.Add(method);

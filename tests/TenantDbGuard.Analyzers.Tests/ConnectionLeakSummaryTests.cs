@@ -2096,4 +2096,75 @@ public sealed class ConnectionLeakSummaryTests
         test.ExpectedDiagnostics.AddRange(expected);
         return test.RunAsync(CancellationToken.None);
     }
+
+    [Fact]
+    public Task Partial_methods_and_the_constructor_storing_for_a_partial_Dispose_are_read_through_their_implementing_part() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using MySqlConnector;
+        using Prelude;
+
+        sealed partial class JobStorage : IDisposable
+        {
+            private readonly MySqlConnection _connection;
+
+            public JobStorage(MySqlConnection connection) => _connection = connection;
+
+            public int Count() => 0;
+
+            public partial void Dispose();
+        }
+
+        sealed partial class JobStorage
+        {
+            public partial void Dispose() => _connection.Dispose();
+        }
+
+        partial class C
+        {
+            private partial void Finish(PooledConnection conn);
+            private partial void Note(PooledConnection conn);
+            private partial PooledConnection Take(Pool pool);
+
+            int Owned(MySqlDataSource ds)
+            {
+                using var storage = new JobStorage(ds.OpenConnection());
+                return storage.Count();
+            }
+
+            int Released(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    return conn.Execute("x");
+                }
+                finally
+                {
+                    Finish(conn);
+                }
+            }
+
+            int Leaked(Pool pool)
+            {
+                var conn = {|#0:pool.GetConnection()|};
+                Note(conn);
+                return conn.Execute("x");
+            }
+
+            int Taken(Pool pool)
+            {
+                var conn = {|#1:Take(pool)|};
+                return conn.Execute("x");
+            }
+        }
+
+        partial class C
+        {
+            private partial void Finish(PooledConnection connection) => connection.Release();
+            private partial void Note(PooledConnection connection) => Log.Info("x");
+            private partial PooledConnection Take(Pool pool) => pool.GetConnection();
+        }
+        """,
+        Verify.Diagnostic(Descriptors.ConnectionNotReleased).WithLocation(0).WithArguments("'conn'", "on the path that returns at line 50"),
+        Verify.Diagnostic(Descriptors.ConnectionNotReleased).WithLocation(1).WithArguments("'conn' from Take()", "on the path that returns at line 56"));
 }

@@ -1443,4 +1443,27 @@ public sealed class ConnectionOwnerAnalyzerTests
         test.ExpectedDiagnostics.AddRange(expected);
         return test.RunAsync(CancellationToken.None);
     }
+
+    [Fact]
+    public Task Type_whose_partial_Close_releases_the_connection_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using MySqlConnector;
+
+        sealed partial class ReportSession
+        {
+            private readonly MySqlConnection _connection;
+
+            public ReportSession(MySqlDataSource dataSource)
+            {
+                _connection = dataSource.OpenConnection();
+            }
+
+            public partial void Close();
+        }
+
+        sealed partial class ReportSession
+        {
+            public partial void Close() => _connection.Close();
+        }
+        """);
 }

@@ -984,4 +984,28 @@ public sealed class SharedPoolClosedAnalyzerTests
             }
         }
         """);
+
+    [Fact]
+    public Task Partial_method_that_only_forwards_to_ClearAllPools_is_the_callers_business() => Verify.VerifyAnalyzerAsync("""
+        using MySqlConnector;
+
+        public static partial class TenantPools
+        {
+            public static partial void ClearAll();
+        }
+
+        public static partial class TenantPools
+        {
+            public static partial void ClearAll() => MySqlConnection.ClearAllPools();
+        }
+
+        class TenantController
+        {
+            public void Reset()
+            {
+                System.Console.WriteLine("reset");
+                [|TenantPools.ClearAll()|];
+            }
+        }
+        """);
 }

@@ -230,6 +230,23 @@ public sealed class UseAfterReleaseAnalyzerTests
         Tdg004("'lease'", "is used at line 11 after it was released at line 12"));
 
     [Fact]
+    public Task Released_connection_read_for_the_index_of_an_assignment_target_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Collections.Generic;
+        using Prelude;
+
+        class C
+        {
+            void M(LeasePool pool, Dictionary<string, int> counts)
+            {
+                var lease = pool.GetConnection();
+                {|#1:lease.Dispose()|};
+                counts[{|#0:lease.Connection|}.Database] = 1;
+            }
+        }
+        """,
+        Tdg004("'lease'", "is used at line 10 after it was released at line 9"));
+
+    [Fact]
     public Task Awaited_DisposeAsync_is_taken_not_to_throw_so_the_catch_after_it_does_not_use_a_released_connection() => Verify.VerifyAnalyzerAsync("""
         using System;
         using System.Threading.Tasks;

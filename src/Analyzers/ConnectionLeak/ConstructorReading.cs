@@ -26,7 +26,13 @@ internal static class ConstructorReading
             return type.DeclaringSyntaxReferences.All(reference => reference.GetSyntax() is TypeDeclarationSyntax declaration && OnlyPlainInitializers(declaration));
         }
 
-        if (constructor is null || constructor.DeclaringSyntaxReferences.Length != 1)
+        if (constructor is null)
+        {
+            return false;
+        }
+
+        constructor = PartialParts.WithBody(constructor);
+        if (constructor.DeclaringSyntaxReferences.Length != 1)
         {
             return false;
         }
@@ -142,7 +148,8 @@ internal static class ConstructorReading
     /// </summary>
     public static bool KeepsWithoutReleasing(IObjectCreationOperation creation, int ordinal)
     {
-        if (creation.Constructor is not { } constructor || ordinal >= constructor.Parameters.Length || constructor.DeclaringSyntaxReferences.Length != 1
+        if (creation.Constructor is not { } created || PartialParts.WithBody(created) is not { } constructor
+            || ordinal >= constructor.Parameters.Length || constructor.DeclaringSyntaxReferences.Length != 1
             || constructor.DeclaringSyntaxReferences[0].GetSyntax() is not ConstructorDeclarationSyntax { Initializer: null or { ThisOrBaseKeyword.RawKind: (int)SyntaxKind.BaseKeyword } } declaration)
         {
             return false;
@@ -173,8 +180,8 @@ internal static class ConstructorReading
         var releaseMethods = 0;
         foreach (var member in constructor.ContainingType.GetMembers())
         {
-            if (member is IMethodSymbol { Name: "Dispose" or "DisposeAsync" or "DisposeAsyncCore" or "Close" or "CloseAsync" or "Release" } method
-                && method.DeclaringSyntaxReferences.Length > 0)
+            if (member is IMethodSymbol { Name: "Dispose" or "DisposeAsync" or "DisposeAsyncCore" or "Close" or "CloseAsync" or "Release" } release
+                && PartialParts.WithBody(release) is { DeclaringSyntaxReferences.Length: > 0 } method)
             {
                 releaseMethods++;
                 // Any mention may be a release ('Interlocked.Exchange(ref _connection, null)?.Dispose()'): only silence counts.

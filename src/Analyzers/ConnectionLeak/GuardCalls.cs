@@ -78,6 +78,7 @@ internal static class GuardCalls
     /// <summary>The ordinal of the bool parameter the body tests, when every statement is <c>if (!p) throw ...;</c>.</summary>
     private static int? GuardedParameter(IMethodSymbol method)
     {
+        method = PartialParts.WithBody(method);
         if (method.DeclaringSyntaxReferences.Length != 1
             || method.DeclaringSyntaxReferences[0].GetSyntax() is not MethodDeclarationSyntax { Body: { Statements.Count: > 0 } body })
         {

@@ -66,7 +66,7 @@ internal sealed class MethodSummaries
     /// <summary>The summary of <paramref name="method"/>; <see cref="MethodSummary.Nothing"/> for methods of other assemblies.</summary>
     public MethodSummary Of(IMethodSymbol method, CancellationToken cancellationToken)
     {
-        method = method.OriginalDefinition;
+        method = PartialParts.WithBody(method);
         if (method.MethodKind is MethodKind.LocalFunction or MethodKind.AnonymousFunction || !_rules.IsInSource(method) || !CandidateNames.Contains(method.Name))
         {
             return MethodSummary.Nothing;
@@ -101,7 +101,7 @@ internal sealed class MethodSummaries
     /// </summary>
     public ulong ParametersTestedForIdentity(IMethodSymbol method, CancellationToken cancellationToken)
     {
-        method = method.OriginalDefinition;
+        method = PartialParts.WithBody(method);
         if (method.MethodKind is not (MethodKind.Ordinary or MethodKind.LocalFunction) || !_rules.IsInSource(method))
         {
             return 0;
@@ -117,7 +117,7 @@ internal sealed class MethodSummaries
     public bool DoesNothing(IMethodSymbol method, CancellationToken cancellationToken)
     {
         method = method.ReducedFrom ?? method;
-        method = method.OriginalDefinition;
+        method = PartialParts.WithBody(method);
         if (method.MethodKind is not (MethodKind.Ordinary or MethodKind.LocalFunction)
             || method.IsVirtual || method.IsAbstract || method.IsExtern || (method.IsOverride && !method.IsSealed)
             || method.ContainingType is null or { TypeKind: TypeKind.Interface } || !_rules.IsInSource(method))
@@ -131,7 +131,7 @@ internal sealed class MethodSummaries
     /// <summary>What <paramref name="method"/> (of this compilation) does with the connection passed as its parameter <paramref name="ordinal"/>.</summary>
     public ParameterEffect EffectOn(IMethodSymbol method, int ordinal, CancellationToken cancellationToken)
     {
-        method = method.OriginalDefinition;
+        method = PartialParts.WithBody(method);
         if (method.MethodKind is MethodKind.LocalFunction or MethodKind.AnonymousFunction || !_rules.IsInSource(method)
             || ordinal < 0 || ordinal >= method.Parameters.Length)
         {
@@ -155,7 +155,7 @@ internal sealed class MethodSummaries
     /// </summary>
     public bool ReturnsItsReceiver(IMethodSymbol method, CancellationToken cancellationToken)
     {
-        method = method.OriginalDefinition;
+        method = PartialParts.WithBody(method);
         if (method.IsStatic || method.IsAbstract || method.IsAsync || method.ReturnsVoid || method.ReturnsByRef || method.MethodKind != MethodKind.Ordinary
             || method.ContainingType.IsValueType || method.DeclaringSyntaxReferences.Length != 1 || !_rules.IsInSource(method))
         {
@@ -216,7 +216,7 @@ internal sealed class MethodSummaries
     /// </summary>
     public ParameterEffect EffectOnReceiver(IMethodSymbol method, CancellationToken cancellationToken)
     {
-        method = method.OriginalDefinition;
+        method = PartialParts.WithBody(method);
         if (!IsExtensionMember(method) || !_rules.IsInSource(method))
         {
             return ParameterEffect.None;

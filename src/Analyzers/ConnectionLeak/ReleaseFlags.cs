@@ -682,7 +682,14 @@ internal sealed class ReleaseFlags
     /// </summary>
     private static bool? ValueSetAtTheEnd(IMethodSymbol method, IParameterSymbol parameter)
     {
-        method = method.OriginalDefinition;
+        method = PartialParts.WithBody(method);
+        if (parameter.Ordinal >= method.Parameters.Length)
+        {
+            return null;
+        }
+
+        // The implementing part of a partial method may name its parameters differently.
+        parameter = method.Parameters[parameter.Ordinal];
         if (parameter.Type.SpecialType != SpecialType.System_Boolean || method.IsAsync || method.IsVirtual || method.IsAbstract || method.IsOverride
             || method.DeclaringSyntaxReferences.Length != 1)
         {

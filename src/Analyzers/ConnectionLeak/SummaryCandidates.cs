@@ -32,7 +32,7 @@ internal static class SummaryCandidates
                         stack.Push(container);
                         break;
                     case IMethodSymbol { MethodKind: MethodKind.Ordinary or MethodKind.PropertyGet, IsAbstract: false } method when HasAcquiringShape(method, rules):
-                        foreach (var reference in method.DeclaringSyntaxReferences)
+                        foreach (var reference in PartialParts.WithBody(method).DeclaringSyntaxReferences)
                         {
                             var calls = new HashSet<string>(StringComparer.Ordinal);
                             var iterator = false;

@@ -93,7 +93,7 @@ internal sealed class ClearingForwarders
     /// </summary>
     public bool IsForwarder(IMethodSymbol method, CancellationToken cancellationToken)
     {
-        var current = method.OriginalDefinition;
+        var current = PartialParts.WithBody(method);
         for (var depth = 0; depth <= MaxDepth; depth++)
         {
             if (current.MethodKind is not (MethodKind.Ordinary or MethodKind.LocalFunction) || !_rules.IsInSource(current) || WholeBodyTarget(current, cancellationToken) is not { } target)
@@ -106,7 +106,7 @@ internal sealed class ClearingForwarders
                 return true;
             }
 
-            current = target.OriginalDefinition;
+            current = PartialParts.WithBody(target);
         }
 
         return false;
