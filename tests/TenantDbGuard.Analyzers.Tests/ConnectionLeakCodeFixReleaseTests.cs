@@ -75,7 +75,8 @@ public sealed class ConnectionLeakCodeFixReleaseTests
             int M(LegacyPool pool)
             {
                 var conn = [|pool.Rent("tenant-1")|];
-                return conn.Execute("delete from queue where done = 1");
+                Log.Info("rented");
+                return 1;
             }
         }
         """, """
@@ -228,6 +229,82 @@ public sealed class ConnectionLeakCodeFixReleaseTests
 
 
         """;
+
+    // A connection typed as an interface offers the methods of the interfaces it extends. (Called for work, an interface
+    // method of the code may keep or release the connection itself: the fix is offered where the code makes no such call.)
+    [Fact]
+    public Task A_release_method_of_a_base_interface_is_called_on_a_connection_typed_as_the_derived_interface() => Verify.VerifyCodeFixWithEditorConfigAsync("""
+        using Prelude;
+
+        interface IReleasable
+        {
+            void Release();
+        }
+
+        interface ITenantConnection : IReleasable
+        {
+            int Execute(string sql);
+        }
+
+        sealed class TenantConnection : ITenantConnection
+        {
+            private readonly PooledConnection _inner = new Pool().GetConnection();
+
+            public int Execute(string sql) => _inner.Execute(sql);
+            public void Release() => _inner.Release();
+        }
+
+        sealed class TenantPool
+        {
+            public ITenantConnection Rent(string tenant) => new TenantConnection();
+        }
+
+        class C
+        {
+            int M(TenantPool pool)
+            {
+                var conn = [|pool.Rent("tenant-1")|];
+                Log.Info("rented");
+                return 1;
+            }
+        }
+        """, """
+        using Prelude;
+
+        interface IReleasable
+        {
+            void Release();
+        }
+
+        interface ITenantConnection : IReleasable
+        {
+            int Execute(string sql);
+        }
+
+        sealed class TenantConnection : ITenantConnection
+        {
+            private readonly PooledConnection _inner = new Pool().GetConnection();
+
+            public int Execute(string sql) => _inner.Execute(sql);
+            public void Release() => _inner.Release();
+        }
+
+        sealed class TenantPool
+        {
+            public ITenantConnection Rent(string tenant) => new TenantConnection();
+        }
+
+        class C
+        {
+            int M(TenantPool pool)
+            {
+                var conn = pool.Rent("tenant-1");
+                conn.Release();
+                Log.Info("rented");
+                return 1;
+            }
+        }
+        """, "tenantdbguard.acquire_methods = TenantPool.Rent\n", ReleaseInFinally);
 
     // An interface's method implemented explicitly is not callable on the class: the public Dispose is written instead.
     [Fact]
