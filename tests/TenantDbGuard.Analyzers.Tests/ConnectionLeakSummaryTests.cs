@@ -2167,4 +2167,28 @@ public sealed class ConnectionLeakSummaryTests
         """,
         Verify.Diagnostic(Descriptors.ConnectionNotReleased).WithLocation(0).WithArguments("'conn'", "on the path that returns at line 50"),
         Verify.Diagnostic(Descriptors.ConnectionNotReleased).WithLocation(1).WithArguments("'conn' from Take()", "on the path that returns at line 56"));
+
+    [PartialPropertiesFact]
+    public Task Partial_property_whose_implementing_getter_acquires_is_an_acquisition_for_whoever_reads_it() => Verify.VerifyAnalyzerAsync("""
+        using MySqlConnector;
+
+        partial class Repository
+        {
+            private readonly MySqlDataSource _ds = null!;
+
+            public partial MySqlConnection Connection { get; }
+
+            int Kept()
+            {
+                var c = {|#0:Connection|};
+                return c.Database.Length;
+            }
+        }
+
+        partial class Repository
+        {
+            public partial MySqlConnection Connection { get => _ds.OpenConnection(); }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'c' from Connection", "on the path that returns at line 12"));
 }
