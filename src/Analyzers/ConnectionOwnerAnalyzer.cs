@@ -239,7 +239,7 @@ public sealed class ConnectionOwnerAnalyzer : DiagnosticAnalyzer
                 && (method.Name.EndsWith("Dispose", System.StringComparison.Ordinal) || method.Name.EndsWith("DisposeAsync", System.StringComparison.Ordinal))
                 && method.Parameters.Length == 0)
             {
-                entries.Add(method);
+                entries.Add(PartialParts.WithBody(method));
             }
         }
 
@@ -250,12 +250,12 @@ public sealed class ConnectionOwnerAnalyzer : DiagnosticAnalyzer
                 if (member is IMethodSymbol { IsStatic: false, IsAbstract: false, MethodKind: MethodKind.Ordinary, Parameters.Length: 0 } method && rules.IsInSource(method)
                     && (method.Name is "DisposeAsyncCore" || method.Name == "Dispose" || !Disposable(type) && method.Name is "Close" or "CloseAsync" or "Release"))
                 {
-                    entries.Add(method);
+                    entries.Add(PartialParts.WithBody(method));
                 }
 
                 if (member is IMethodSymbol { Name: "Dispose", IsOverride: true, Parameters.Length: 1 } disposing && disposing.Parameters[0].Type.SpecialType == SpecialType.System_Boolean && rules.IsInSource(disposing))
                 {
-                    entries.Add(disposing);
+                    entries.Add(PartialParts.WithBody(disposing));
                 }
             }
         }

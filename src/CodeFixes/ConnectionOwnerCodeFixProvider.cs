@@ -112,7 +112,8 @@ public sealed class ConnectionOwnerCodeFixProvider : CodeFixProvider
         if (dispose is not null)
         {
             // Declared in another file: this document's fix cannot change it.
-            return dispose.DeclaringSyntaxReferences
+            // A partial Dispose is changed in the part that has its body.
+            return PartialParts.WithBody(dispose).DeclaringSyntaxReferences
                        .Where(r => r.SyntaxTree == root.SyntaxTree)
                        .Select(r => r.GetSyntax(cancellationToken))
                        .OfType<MethodDeclarationSyntax>()
@@ -161,7 +162,7 @@ public sealed class ConnectionOwnerCodeFixProvider : CodeFixProvider
                     continue;
                 }
 
-                foreach (var reference in called.OriginalDefinition.DeclaringSyntaxReferences)
+                foreach (var reference in PartialParts.WithBody(called).DeclaringSyntaxReferences)
                 {
                     var declaration = reference.GetSyntax(cancellationToken);
                     if (declaration.DescendantNodes().Any(node => ConstructorReading.IsReleaseOf(node, member)))
@@ -244,7 +245,7 @@ public sealed class ConnectionOwnerCodeFixProvider : CodeFixProvider
                 setup = current.GetAttributes().Any(a => a.AttributeClass?.Name is "GlobalSetupAttribute" or "IterationSetupAttribute");
             }
 
-            if (setup && method.DeclaringSyntaxReferences.Any(reference => reference.GetSyntax(cancellationToken).DescendantNodes().OfType<AssignmentExpressionSyntax>()
+            if (setup && PartialParts.WithBody(method).DeclaringSyntaxReferences.Any(reference => reference.GetSyntax(cancellationToken).DescendantNodes().OfType<AssignmentExpressionSyntax>()
                     .Any(assignment => SymbolEqualityComparer.Default.Equals(
                         compilation.GetSemanticModel(assignment.SyntaxTree).GetSymbolInfo(assignment.Left, cancellationToken).Symbol, member))))
             {

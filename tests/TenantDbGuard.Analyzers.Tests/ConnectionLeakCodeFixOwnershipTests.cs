@@ -1109,6 +1109,34 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
         }
         """);
 
+    [Fact]
+    public Task Connection_handed_to_a_partial_method_whose_implementing_part_keeps_it_gets_no_fix() => NoFixVerifier.VerifyAsync("""
+        using System.Collections.Generic;
+        using Prelude;
+
+        partial class Registry
+        {
+            private readonly List<PooledConnection> _all = new();
+
+            public partial void Remember(PooledConnection connection);
+        }
+
+        partial class Registry
+        {
+            public partial void Remember(PooledConnection connection) => _all.Add(connection);
+        }
+
+        class C
+        {
+            void M(Pool pool, Registry registry)
+            {
+                var conn = [|pool.GetConnection()|];
+                registry.Remember(conn);
+                conn.Execute("select 1");
+            }
+        }
+        """);
+
     /// <summary>
     /// A method of a library named as one that keeps what it is given: the fix cannot read it, and releases the connection
     /// on failure before the call only (the analyzer may still report a leak there, for a person to judge).

@@ -75,8 +75,7 @@ public sealed class ConnectionLeakCodeFixReleaseTests
             int M(LegacyPool pool)
             {
                 var conn = [|pool.Rent("tenant-1")|];
-                Log.Info("rented");
-                return 1;
+                return conn.Execute("delete from queue where done = 1");
             }
         }
         """, """

@@ -1427,4 +1427,54 @@ public sealed class ConnectionOwnerCodeFixTests
             """;
         await Verify.VerifyCodeFixAsync(source, source);
     }
+
+    [Fact]
+    public Task Partial_Dispose_releases_the_member_in_its_implementing_part() => Verify.VerifyCodeFixAsync("""
+        using System;
+        using MySqlConnector;
+
+        sealed partial class ReportSession : IDisposable
+        {
+            private readonly MySqlConnection [|_connection|];
+
+            public ReportSession(MySqlDataSource dataSource) => _connection = dataSource.OpenConnection();
+
+            public partial void Dispose();
+        }
+
+        sealed partial class ReportSession
+        {
+            public partial void Dispose()
+            {
+                Console.WriteLine("closing");
+            }
+        }
+        """, """
+        using System;
+        using MySqlConnector;
+
+        sealed partial class ReportSession : IDisposable
+        {
+            private readonly MySqlConnection _connection;
+
+            public ReportSession(MySqlDataSource dataSource) => _connection = dataSource.OpenConnection();
+
+            public partial void Dispose();
+        }
+
+        sealed partial class ReportSession
+        {
+            public partial void Dispose()
+            {
+                try
+                {
+                    Console.WriteLine("closing");
+                }
+                finally
+                {
+                    _connection.Dispose();
+                }
+            }
+        }
+        """);
 }

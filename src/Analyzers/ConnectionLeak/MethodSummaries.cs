@@ -266,6 +266,7 @@ internal sealed class MethodSummaries
     /// <summary>The control-flow graph of a method of this compilation, and the names in effect for its file.</summary>
     public (ControlFlowGraph Graph, NameConfiguration Names)? GraphOf(IMethodSymbol method, CancellationToken cancellationToken)
     {
+        method = PartialParts.WithBody(method);
         foreach (var reference in method.DeclaringSyntaxReferences)
         {
             var syntax = reference.GetSyntax(cancellationToken);

@@ -140,7 +140,9 @@ internal static class Callees
     private static (IMethodSymbol Method, SyntaxNode Declaration)? Declared(IMethodSymbol? called, out bool reduced)
     {
         reduced = called?.ReducedFrom is not null;
+        // A partial method is read in the part that has its body: a call binds to the part without one.
         var method = called?.ReducedFrom ?? called;
+        method = method is null ? null : PartialParts.WithBody(method);
         return method?.DeclaringSyntaxReferences.FirstOrDefault()?.GetSyntax() is { } declaration ? (method, declaration) : null;
     }
 
