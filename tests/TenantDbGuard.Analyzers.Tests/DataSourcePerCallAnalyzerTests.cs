@@ -198,6 +198,25 @@ public sealed class DataSourcePerCallAnalyzerTests
         """);
 
     [Fact]
+    public Task Data_source_used_inline_in_a_field_initializer_is_reported_unless_the_field_is_static() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using MySqlConnector;
+
+        class TenantReport
+        {
+            private static readonly string ServerVersion = new MySqlDataSource("Server=db;Database=master").OpenConnection().ServerVersion;
+            private static string Master { get; } = new MySqlDataSource("Server=db;Database=master").ConnectionString;
+
+            private static readonly Func<string, int> Ping = cs => {|#0:new MySqlDataSource(cs)|}.OpenConnection().ServerThread;
+            private readonly int _thread = {|#1:new MySqlDataSource("Server=db;Database=tenant_a")|}.OpenConnection().ServerThread;
+            private string Tenant { get; } = {|#2:new MySqlDataSource("Server=db;Database=tenant_a")|}.ConnectionString;
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("new MySqlDataSource(...)"),
+        Verify.Diagnostic().WithLocation(1).WithArguments("new MySqlDataSource(...)"),
+        Verify.Diagnostic().WithLocation(2).WithArguments("new MySqlDataSource(...)"));
+
+    [Fact]
     public Task Data_source_stored_in_a_field_or_property_is_not_reported() => Verify.VerifyAnalyzerAsync("""
         using MySqlConnector;
 

@@ -14,16 +14,17 @@ internal static class LifetimePlaces
     private const string TopLevelStatementsName = "<Main>$";
 
     /// <summary>
-    /// Start-up code, where a data source is created once: a static constructor, a member that registers services
-    /// (a <c>ConfigureServices</c> method or any method with an <c>IServiceCollection</c> parameter, lambdas included),
-    /// and the statements of <c>Main</c> or the top-level statements themselves (not their lambdas, which may be
-    /// request handlers).
+    /// Start-up code, where a data source is created once: a static constructor and the initializers of static fields
+    /// and properties (not the lambdas they make), a member that registers services (a <c>ConfigureServices</c> method
+    /// or any method with an <c>IServiceCollection</c> parameter, lambdas included), and the statements of <c>Main</c> or
+    /// the top-level statements themselves (not their lambdas, which may be request handlers). An instance field's
+    /// initializer runs for every object, so it is not.
     /// </summary>
     public static bool IsStartupCode(IOperation operation, ISymbol containingSymbol)
     {
         if (containingSymbol is not IMethodSymbol member)
         {
-            return false;
+            return containingSymbol is IFieldSymbol { IsStatic: true } or IPropertySymbol { IsStatic: true } && EnclosingFunction(operation) is null;
         }
 
         if (member.MethodKind == MethodKind.StaticConstructor || IsRegistrationMember(member))
