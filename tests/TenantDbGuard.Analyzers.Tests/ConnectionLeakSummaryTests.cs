@@ -2191,4 +2191,107 @@ public sealed class ConnectionLeakSummaryTests
         }
         """,
         Verify.Diagnostic().WithLocation(0).WithArguments("'c' from Connection", "on the path that returns at line 12"));
+
+    [Fact]
+    public Task Connection_passed_twice_to_a_method_that_releases_its_first_parameter_is_released() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        class C
+        {
+            static void Finish(PooledConnection connection, PooledConnection forLog)
+            {
+                connection.Release();
+            }
+
+            int M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    return conn.Execute("select 1");
+                }
+                finally
+                {
+                    Finish(conn, conn);
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Guard_helper_with_two_bool_parameters_holds_by_the_one_it_tests() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using System.Collections.Generic;
+        using MySqlConnector;
+
+        static class Invariant
+        {
+            public static void Require(bool strict, bool condition)
+            {
+                if (!condition)
+                {
+                    throw new InvalidOperationException("invariant violated");
+                }
+            }
+        }
+
+        class C
+        {
+            int Holds(MySqlDataSource ds)
+            {
+                var conn = ds.OpenConnection();
+                var names = new List<string>();
+                Invariant.Require(names.Count > 0, true);
+                using (conn)
+                {
+                    return names.Count;
+                }
+            }
+
+            int MayFail(MySqlDataSource ds)
+            {
+                var conn = {|#0:ds.OpenConnection()|};
+                var names = new List<string>();
+                Invariant.Require(true, names.Count > 0);
+                using (conn)
+                {
+                    return names.Count;
+                }
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "if an exception is thrown at line 33"));
+
+    [Fact]
+    public Task Guard_helper_given_a_disjunction_deeper_than_the_reading_follows_may_throw() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using System.Collections.Generic;
+        using MySqlConnector;
+
+        static class Invariant
+        {
+            public static void Require(bool condition)
+            {
+                if (!condition)
+                {
+                    throw new InvalidOperationException("invariant violated");
+                }
+            }
+        }
+
+        class C
+        {
+            int TooDeepOnTheLeft(MySqlDataSource ds)
+            {
+                var conn = {|#0:ds.OpenConnection()|};
+                var names = new List<string>();
+                Invariant.Require(true || names.Count > 0 || names.Count > 1 || names.Count > 2 || names.Count > 3 || names.Count > 4 || names.Count > 5 || names.Count > 6 || names.Count > 7 || names.Count > 8 || names.Count > 9);
+                using (conn)
+                {
+                    return names.Count;
+                }
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "if an exception is thrown at line 22"));
 }

@@ -1466,4 +1466,31 @@ public sealed class ConnectionOwnerAnalyzerTests
             public partial void Close() => _connection.Close();
         }
         """);
+
+    [Fact]
+    public Task Type_that_is_not_disposable_is_judged_by_its_Close_not_by_other_methods_that_close_the_connection() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using MySqlConnector;
+
+        sealed class ReportSession
+        {
+            private readonly MySqlDataSource _dataSource;
+            private MySqlConnection _connection;
+
+            public ReportSession(MySqlDataSource dataSource)
+            {
+                _dataSource = dataSource;
+                _connection = dataSource.OpenConnection();
+            }
+
+            public void Close() => _connection.Close();
+
+            public void Reconnect()
+            {
+                Console.WriteLine("reconnecting");
+                _connection.Close();
+                _connection = _dataSource.OpenConnection();
+            }
+        }
+        """);
 }

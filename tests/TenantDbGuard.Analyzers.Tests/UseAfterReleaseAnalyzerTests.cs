@@ -1106,4 +1106,25 @@ public sealed class UseAfterReleaseAnalyzerTests
         }
         """,
         Tdg004("'conn'", "is released at line 20 and again in the 'finally' at line 28"));
+
+    [Fact]
+    public Task Use_through_a_member_of_a_holder_names_the_first_variable_that_held_the_connection() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        sealed record TenantScope(ConnectionLease Lease, string Tenant);
+
+        class C
+        {
+            int M(LeasePool pool)
+            {
+                var lease = pool.GetConnection();
+                var scope = new TenantScope(lease, "a");
+                var again = scope;
+                lease = null!;
+                {|#1:again.Lease.Dispose()|};
+                return {|#0:again.Lease.Execute("select 1")|};
+            }
+        }
+        """,
+        Verify.Diagnostic(Descriptors.ConnectionUsedAfterRelease).WithLocation(0).WithLocation(1).WithArguments("'scope'", "is used at line 14 after it was released at line 13"));
 }
