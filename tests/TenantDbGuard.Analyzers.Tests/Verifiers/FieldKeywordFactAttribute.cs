@@ -1,4 +1,3 @@
-using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 using Xunit;
 
@@ -13,14 +12,6 @@ public sealed class FieldKeywordFactAttribute : FactAttribute
 {
     public FieldKeywordFactAttribute()
     {
-        var compilation = CSharpCompilation.Create(
-            "FieldKeyword",
-            new[] { CSharpSyntaxTree.ParseText("class C { object P { get => field ??= new object(); } }", new CSharpParseOptions(LanguageVersion.Preview)) },
-            new[] { MetadataReference.CreateFromFile(typeof(object).Assembly.Location) },
-            new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary));
-        if (compilation.GetDiagnostics().Any(diagnostic => diagnostic.Severity == DiagnosticSeverity.Error))
-        {
-            Skip = $"The C# 14 'field' keyword is unknown to Roslyn {typeof(Compilation).Assembly.GetName().Version}, the Roslyn this run uses.";
-        }
+        Skip = LanguageFeatures.SkipUnlessCompiles("the C# 14 'field' keyword", "class C { object P { get => field ??= new object(); } }", LanguageVersion.Preview);
     }
 }

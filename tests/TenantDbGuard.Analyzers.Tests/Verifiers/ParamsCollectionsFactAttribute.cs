@@ -1,4 +1,3 @@
-using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 using Xunit;
 
@@ -13,14 +12,6 @@ public sealed class ParamsCollectionsFactAttribute : FactAttribute
 {
     public ParamsCollectionsFactAttribute()
     {
-        var compilation = CSharpCompilation.Create(
-            "ParamsCollections",
-            new[] { CSharpSyntaxTree.ParseText("class C { static void M(params System.Collections.Generic.IEnumerable<int> values) { } }", new CSharpParseOptions(LanguageVersion.Latest)) },
-            new[] { MetadataReference.CreateFromFile(typeof(object).Assembly.Location), MetadataReference.CreateFromFile(typeof(System.Collections.Generic.IEnumerable<>).Assembly.Location) },
-            new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary));
-        if (compilation.GetDiagnostics().Any(diagnostic => diagnostic.Severity == DiagnosticSeverity.Error))
-        {
-            Skip = $"C# 13 params collections are unknown to Roslyn {typeof(Compilation).Assembly.GetName().Version}, the Roslyn this run uses.";
-        }
+        Skip = LanguageFeatures.SkipUnlessCompiles("C# 13 params collections", "class C { static void M(params System.Collections.Generic.IEnumerable<int> values) { } }", LanguageVersion.Latest);
     }
 }

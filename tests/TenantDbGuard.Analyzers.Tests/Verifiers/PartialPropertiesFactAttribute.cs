@@ -1,4 +1,3 @@
-using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 using Xunit;
 
@@ -13,14 +12,6 @@ public sealed class PartialPropertiesFactAttribute : FactAttribute
 {
     public PartialPropertiesFactAttribute()
     {
-        var compilation = CSharpCompilation.Create(
-            "PartialProperties",
-            new[] { CSharpSyntaxTree.ParseText("partial class C { public partial int P { get; } public partial int P { get => 1; } }", new CSharpParseOptions(LanguageVersion.Preview)) },
-            new[] { MetadataReference.CreateFromFile(typeof(object).Assembly.Location) },
-            new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary));
-        if (compilation.GetDiagnostics().Any(diagnostic => diagnostic.Severity == DiagnosticSeverity.Error))
-        {
-            Skip = $"C# 13 partial properties are unknown to Roslyn {typeof(Compilation).Assembly.GetName().Version}, the Roslyn this run uses.";
-        }
+        Skip = LanguageFeatures.SkipUnlessCompiles("C# 13 partial properties", "partial class C { public partial int P { get; } public partial int P { get => 1; } }", LanguageVersion.Preview);
     }
 }
