@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds TenantDbGuard.sln and runs every test project in it, then the analyzer and code-fix tests once more on the
-# oldest supported Roslyn (TEST_ROSLYN_LEG, 4.8.0 by default; "none" leaves that leg out), then prints one line:
+# oldest supported Roslyn (TEST_ROSLYN_LEG, 4.8.0 by default; "none" leaves that leg out), and the runtime tests once
+# more on the runtime's net8.0 build (TEST_NET8_LEG; "none" leaves it out), then prints one line:
 #   Tests: N passed, M failed[, K skipped]
 # preceded, when a test failed, by the name and message of each failed test.
 # Exits non-zero when the build fails, a test fails, or no test ran.
@@ -36,11 +37,25 @@ run_tests() {
 # `dotnet format` end-to-end tests are left out: they run the SDK's own Roslyn whatever the leg asks for.
 roslyn_leg="${TEST_ROSLYN_LEG:-4.8.0}"
 
+# The .NET 8 leg: the runtime tests again against the runtime package's net8.0 build (its own code paths where .NET 9
+# added an API: the search for the words of what a reset keeps, the histograms' bucket advice), the test assembly built
+# for net8.0 and run on the installed .NET runtime (roll-forward; no .NET 8 runtime is needed), into artifacts/net8.0.
+# The slow end-to-end run (Speed=Slow) stays in the main run only. TEST_NET8_LEG=none leaves the leg out.
+net8_leg="${TEST_NET8_LEG:-on}"
+
 run_roslyn_leg() {
     echo "== Analyzer and code-fix tests on Roslyn $roslyn_leg"
     dotnet test "$root/tests/TenantDbGuard.Analyzers.Tests" -nologo -tl:off --logger "console;verbosity=minimal" \
         -p:RoslynTestVersion="$roslyn_leg" -p:UseArtifactsOutput=true -p:ArtifactsPath="$root/artifacts/roslyn-$roslyn_leg" \
         --filter "FullyQualifiedName!~DotnetFormatEndToEndTests" \
+        --blame-hang-timeout "$hang_timeout" --blame-hang-dump-type none 2>&1 | tee -a "$log"
+}
+
+run_net8_leg() {
+    echo "== Runtime tests on the runtime's net8.0 build"
+    dotnet test "$root/tests/TenantDbGuard.Runtime.Tests" -nologo -tl:off --logger "console;verbosity=minimal" \
+        -p:RuntimeTestsOnNet8=true -p:UseArtifactsOutput=true -p:ArtifactsPath="$root/artifacts/net8.0" \
+        --filter "Speed!=Slow" \
         --blame-hang-timeout "$hang_timeout" --blame-hang-dump-type none 2>&1 | tee -a "$log"
 }
 
@@ -78,6 +93,9 @@ test_status=0
 run_tests || test_status=$?
 if [[ "$roslyn_leg" != none ]]; then
     run_roslyn_leg || test_status=$?
+fi
+if [[ "$net8_leg" != none ]]; then
+    run_net8_leg || test_status=$?
 fi
 
 read -r passed failed skipped < <(summarize)

@@ -240,7 +240,11 @@ public sealed class ConnectionMetricsTests(MariaDbFixture fixture) : IAsyncLifet
                 {
                     lock (advised)
                     {
+#if NET9_0_OR_GREATER
                         advised[instrument.Name] = histogram.Advice?.HistogramBucketBoundaries;
+#else
+                        advised[instrument.Name] = null;
+#endif
                     }
                 }
             },
@@ -249,7 +253,10 @@ public sealed class ConnectionMetricsTests(MariaDbFixture fixture) : IAsyncLifet
         using var db = Server.CreateTenantDatabase(meters: metrics);
 
         Assert.Equal(["db.client.connection.use_time", "db.client.connection.wait_time"], advised.Keys.Order());
+#if NET9_0_OR_GREATER
+        // .NET 8 has no advice on instruments: the runtime's build for it makes the histograms without buckets.
         Assert.All(advised.Values, buckets => Assert.Equal([0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10], buckets!));
+#endif
     }
 
     private static double Used(IEnumerable<Measurement> count) => count.Where(m => (string)m.Tags["db.client.connection.state"]! == "used").Sum(m => m.Value);

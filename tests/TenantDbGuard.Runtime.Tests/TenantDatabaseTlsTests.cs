@@ -73,7 +73,11 @@ public sealed class TenantDatabaseTlsTests : IAsyncLifetime
             using var withKey = issued.CopyWithPrivateKey(key);
 
             // Loaded back from PKCS#12 so that TLS on every platform can use the private key.
+#if NET9_0_OR_GREATER
             return (X509CertificateLoader.LoadPkcs12(withKey.Export(X509ContentType.Pkcs12), null), key.ExportPkcs8PrivateKeyPem());
+#else
+            return (new X509Certificate2(withKey.Export(X509ContentType.Pkcs12)), key.ExportPkcs8PrivateKeyPem());
+#endif
         }
     }
 

@@ -532,7 +532,7 @@ public sealed class MariaDbServer : IAsyncDisposable
         // The template depends on the server binary and on the options that shape the InnoDB files.
         var server = new FileInfo(Binaries.Server);
         var key = string.Join('\n', [server.FullName, server.Length.ToString(CultureInfo.InvariantCulture), server.LastWriteTimeUtc.Ticks.ToString(CultureInfo.InvariantCulture), .. ServerArguments("")]);
-        var hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key)))[..16];
+        var hash = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(key))).ToLowerInvariant()[..16];
         var template = Path.Combine(BaseDirectory, $"tdg-mariadb-template-{hash}");
         if (Directory.Exists(template))
         {
