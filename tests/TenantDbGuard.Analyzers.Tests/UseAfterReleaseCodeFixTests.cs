@@ -112,6 +112,54 @@ public sealed class UseAfterReleaseCodeFixTests
         Tdg004("'conn'", "is released again at line 17 after it was released at line 14"));
 
     [Fact]
+    public Task Second_release_on_the_line_of_its_block_s_opening_brace_is_removed_alone() => VerifyAsync("""
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool, bool audit)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    conn.Execute("update a set b = 1");
+                }
+                finally
+                {
+                    {|#1:conn.Release()|};
+                }
+
+                if (audit) { {|#0:conn.Release()|};
+                    Log.Info("done");
+                }
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool, bool audit)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    conn.Execute("update a set b = 1");
+                }
+                finally
+                {
+                    conn.Release();
+                }
+
+                if (audit) {
+                    Log.Info("done");
+                }
+            }
+        }
+        """,
+        Tdg004("'conn'", "is released again at line 17 after it was released at line 14"));
+
+    [Fact]
     public Task Second_release_in_a_file_with_CRLF_line_ends_goes_with_its_line_and_the_rest_keeps_CRLF() => VerifyAsync(
         "using Prelude;\r\n\r\nclass C\r\n{\r\n    void M(Pool pool)\r\n    {\r\n        var conn = pool.GetConnection();\r\n        try\r\n        {\r\n            conn.Execute(\"update a set b = 1\");\r\n        }\r\n        finally\r\n        {\r\n            {|#1:conn.Release()|};\r\n        }\r\n\r\n        {|#0:conn.Release()|};\r\n        Log.Info(\"done\");\r\n    }\r\n}\r\n",
         "using Prelude;\r\n\r\nclass C\r\n{\r\n    void M(Pool pool)\r\n    {\r\n        var conn = pool.GetConnection();\r\n        try\r\n        {\r\n            conn.Execute(\"update a set b = 1\");\r\n        }\r\n        finally\r\n        {\r\n            conn.Release();\r\n        }\r\n\r\n        Log.Info(\"done\");\r\n    }\r\n}\r\n",
