@@ -2294,4 +2294,39 @@ public sealed class ConnectionLeakSummaryTests
         }
         """,
         Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "if an exception is thrown at line 22"));
+
+    [Fact]
+    public Task Partial_method_whose_implementing_part_is_in_another_file_is_read_there()
+    {
+        var test = Verify.CreateTest("""
+            using Prelude;
+
+            partial class C
+            {
+                private partial void Finish(PooledConnection conn);
+
+                int M(Pool pool)
+                {
+                    var conn = pool.GetConnection();
+                    try
+                    {
+                        return conn.Execute("x");
+                    }
+                    finally
+                    {
+                        Finish(conn);
+                    }
+                }
+            }
+            """);
+        test.TestState.Sources.Add(("/0/Other.cs", """
+            using Prelude;
+
+            partial class C
+            {
+                private partial void Finish(PooledConnection conn) => conn.Release();
+            }
+            """));
+        return test.RunAsync(CancellationToken.None);
+    }
 }

@@ -426,4 +426,17 @@ public sealed class DataSourcePerCallAnalyzerTests
         test.TestState.OutputKind = OutputKind.ConsoleApplication;
         return test.RunAsync(CancellationToken.None);
     }
+
+    [Fact]
+    public Task Data_source_used_inline_in_a_static_property_s_getter_is_reported_at_every_read() => Verify.VerifyAnalyzerAsync("""
+        using MySqlConnector;
+
+        static class Db
+        {
+            public static int Thread => {|#0:new MySqlDataSource("Server=db")|}.OpenConnection().ServerThread;
+            public static int Other { get { return {|#1:new MySqlDataSource("Server=db")|}.OpenConnection().ServerThread; } }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("new MySqlDataSource(...)"),
+        Verify.Diagnostic().WithLocation(1).WithArguments("new MySqlDataSource(...)"));
 }
