@@ -107,10 +107,10 @@ internal sealed class OpenCoordinator : IAsyncDisposable
 
             try
             {
-                using var deadline = new CancellationTokenSource(_answerTimeout);
-                return await ServerLoad.ReadAsync(session, deadline.Token).ConfigureAwait(false);
+                // No token for the statement (see AnswerDeadline): a session that does not answer is dropped.
+                return await AnswerDeadline.WithinAsync(ServerLoad.ReadAsync(session, CancellationToken.None), _answerTimeout).ConfigureAwait(false);
             }
-            catch (Exception exception) when (IsSessionFailure(exception))
+            catch (Exception exception) when (IsSessionFailure(exception) || exception is TimeoutException)
             {
                 await DropSessionAsync().ConfigureAwait(false);
                 return null;
@@ -161,23 +161,28 @@ internal sealed class OpenCoordinator : IAsyncDisposable
 
         try
         {
-            using var deadline = new CancellationTokenSource(LockWait + _answerTimeout);
-            var command = new MySqlCommand(LockAndReadSql, session);
-            await using var disposeCommand = command.ConfigureAwait(false);
-            var reader = await command.ExecuteReaderAsync(deadline.Token).ConfigureAwait(false);
-            await using var disposeReader = reader.ConfigureAwait(false);
-            await reader.ReadAsync(deadline.Token).ConfigureAwait(false);
-
-            // 1: taken; 0: another process held it for the whole wait (stuck); NULL: an error. Only 1 coordinates.
-            var locked = !reader.IsDBNull(0) && Convert.ToInt64(reader.GetValue(0), CultureInfo.InvariantCulture) == 1;
-            await reader.NextResultAsync(deadline.Token).ConfigureAwait(false);
-            var load = await ServerLoad.ReadAsync(reader, deadline.Token).ConfigureAwait(false);
-            return (locked, load);
+            // No token for the statement (see AnswerDeadline): a session that does not answer is dropped.
+            return await AnswerDeadline.WithinAsync(ReadAsync(session), LockWait + _answerTimeout).ConfigureAwait(false);
         }
-        catch (Exception exception) when (IsSessionFailure(exception))
+        catch (Exception exception) when (IsSessionFailure(exception) || exception is TimeoutException)
         {
             await DropSessionAsync().ConfigureAwait(false);
             return (false, null);
+        }
+
+        static async Task<(bool Locked, ServerLoad? Load)> ReadAsync(MySqlConnection session)
+        {
+            var command = new MySqlCommand(LockAndReadSql, session);
+            await using var disposeCommand = command.ConfigureAwait(false);
+            var reader = await command.ExecuteReaderAsync(CancellationToken.None).ConfigureAwait(false);
+            await using var disposeReader = reader.ConfigureAwait(false);
+            await reader.ReadAsync(CancellationToken.None).ConfigureAwait(false);
+
+            // 1: taken; 0: another process held it for the whole wait (stuck); NULL: an error. Only 1 coordinates.
+            var locked = !reader.IsDBNull(0) && Convert.ToInt64(reader.GetValue(0), CultureInfo.InvariantCulture) == 1;
+            await reader.NextResultAsync(CancellationToken.None).ConfigureAwait(false);
+            var load = await ServerLoad.ReadAsync(reader, CancellationToken.None).ConfigureAwait(false);
+            return (locked, load);
         }
     }
 
@@ -185,12 +190,12 @@ internal sealed class OpenCoordinator : IAsyncDisposable
     {
         try
         {
-            using var deadline = new CancellationTokenSource(_answerTimeout);
+            // No token for the statement (see AnswerDeadline): a session that does not answer is dropped.
             var command = new MySqlCommand(ReleaseSql, _session);
             await using var disposeCommand = command.ConfigureAwait(false);
-            await command.ExecuteNonQueryAsync(deadline.Token).ConfigureAwait(false);
+            await AnswerDeadline.WithinAsync(command.ExecuteNonQueryAsync(CancellationToken.None), _answerTimeout).ConfigureAwait(false);
         }
-        catch (Exception exception) when (IsSessionFailure(exception))
+        catch (Exception exception) when (IsSessionFailure(exception) || exception is TimeoutException)
         {
             // Closing the session releases the lock on the server.
             await DropSessionAsync().ConfigureAwait(false);

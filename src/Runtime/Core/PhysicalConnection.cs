@@ -389,14 +389,17 @@ internal sealed class PhysicalConnection : IAsyncDisposable
 
     /// <summary>
     /// Reads the server's <c>max_connections</c> and <c>Threads_connected</c> over this (idle, or new) session. Throws
-    /// when the session fails or does not answer within <paramref name="timeout"/>; a new session that the server
-    /// refuses throws its <see cref="MySqlException"/>.
+    /// when the session fails or does not answer within <paramref name="timeout"/> (<see cref="TimeoutException"/>: the
+    /// caller closes it); a new session that the server refuses throws its <see cref="MySqlException"/>.
     /// </summary>
     public async Task<ServerLoad> ReadLoadAsync(TimeSpan timeout)
     {
+        var started = Stopwatch.GetTimestamp();
         using var deadline = new CancellationTokenSource(timeout);
         var (own, opened) = await OpenIdleOwnAsync(deadline.Token).ConfigureAwait(false);
-        var load = await ServerLoad.ReadAsync(own, deadline.Token).ConfigureAwait(false);
+
+        // The statement gets no token (see AnswerDeadline): the caller closes this connection when it does not answer.
+        var load = await AnswerDeadline.WithinAsync(ServerLoad.ReadAsync(own, CancellationToken.None), timeout - Stopwatch.GetElapsedTime(started)).ConfigureAwait(false);
         if (opened)
         {
             await own.CloseAsync().ConfigureAwait(false);
