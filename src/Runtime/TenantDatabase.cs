@@ -543,12 +543,13 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
 
     /// <summary>
     /// Closes every connection of the runtime: the idle ones at once, and those given back whose reset, kill or close
-    /// still runs in the background once that is over, waiting for it at most three
-    /// <see cref="TenantDbGuardOptions.ResetTimeout"/>s and one second (4 s by default). Each connection's MySqlConnector
-    /// data source is disposed with it. Leases still out are not waited for: their connections are closed when they
-    /// come back. Calling it again does nothing.
+    /// still runs in the background once that is over. All of it is waited for at most three
+    /// <see cref="TenantDbGuardOptions.ResetTimeout"/>s and one second (4 s by default), whatever the server does: what
+    /// is not over by then (the server slow to answer a close, say) goes on in the background, and a warning (event
+    /// 1043) says how much. Each connection's MySqlConnector data source is disposed with it. Leases still out are not
+    /// waited for: their connections are closed when they come back. Calling it again does nothing.
     /// </summary>
-    /// <returns>A task that completes when the server has let go of every connection not out on lease (or the wait ran out).</returns>
+    /// <returns>A task that completes when the server has let go of every connection not out on lease, or when the wait ran out.</returns>
     public async ValueTask DisposeAsync()
     {
         _leaks.Dispose();

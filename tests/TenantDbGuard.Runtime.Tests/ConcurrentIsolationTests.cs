@@ -288,10 +288,15 @@ public sealed class ConcurrentIsolationTests(ITestOutputHelper output)
             run.Finding($"Max_used_connections {maxUsed} > budget {s.Budget} + 2 admin");
         }
 
+        var disposing = Stopwatch.StartNew();
         var dispose = db.DisposeAsync().AsTask();
         if (await Task.WhenAny(dispose, Task.Delay(TimeSpan.FromSeconds(10))) != dispose)
         {
-            run.Finding("DisposeAsync did not return within 10 s");
+            // How far past: the thread pool's state now, and when (if ever) it returns.
+            var threads = $"thread pool: {ThreadPool.ThreadCount} threads, {ThreadPool.PendingWorkItemCount} items queued";
+            await Task.WhenAny(dispose, Task.Delay(TimeSpan.FromSeconds(50)));
+            run.Finding($"DisposeAsync did not return within 10 s ({threads}); " +
+                (dispose.IsCompleted ? $"it returned after {disposing.Elapsed.TotalSeconds:F1} s" : "not within 60 s either"));
         }
 
         // Once the runtime has let go of every session: nothing a lease left open was committed by another holder, and no

@@ -429,6 +429,71 @@ public sealed class TenantDatabaseTests(MariaDbFixture fixture, ITestOutputHelpe
         await Server.WaitForAppConnectionsAsync();
     }
 
+    [Fact]
+    public async Task Disposal_keeps_to_its_bound_when_the_server_stops_answering_and_what_it_left_ends_once_the_server_answers()
+    {
+        // A server of its own: this one is frozen (SIGSTOP) with a connection's reset under way and idle ones to close.
+        await using var server = await MariaDbServer.StartAsync();
+        await MariaDbFixture.CreateTenantsAsync(server, 1);
+        var logs = new CapturedLogs();
+        var db = server.CreateTenantDatabase(
+            o =>
+            {
+                o.MaxConnections = 4;
+                o.ResetTimeout = TimeSpan.FromMilliseconds(300);
+            },
+            logs);
+        var leases = new List<TenantConnectionLease>();
+        for (var i = 0; i < 3; i++)
+        {
+            var lease = await db.GetConnectionAsync(Key(1));
+            await lease.Connection.ExecuteAsync("SET SESSION sql_mode = ''");
+            leases.Add(lease);
+        }
+
+        await leases[0].DisposeAsync();
+        await leases[1].DisposeAsync();
+        var settle = Stopwatch.StartNew();
+        while (db.GetBudgetSnapshot() is not { InUse: 1, Open: 3 } && settle.Elapsed < TimeSpan.FromSeconds(5))
+        {
+            await Task.Delay(20);
+        }
+
+        Assert.Equal((1, 3), (db.GetBudgetSnapshot().InUse, db.GetBudgetSnapshot().Open));
+        var bound = TimeSpan.FromMilliseconds(3 * 300 + 1000);
+        TimeSpan took;
+        // The third lease leaves a reader half read: taking its connection back has to get past the rest of the rows.
+        var reader = await leases[2].Connection.ExecuteReaderAsync("SELECT seq, REPEAT('x', 1000) FROM seq_1_to_1000000");
+        Assert.True(await reader.ReadAsync());
+        using (server.Freeze())
+        {
+            // Given back while the server does not answer: its reset waits, then what it left is to be killed.
+            await leases[2].DisposeAsync();
+            var stopwatch = Stopwatch.StartNew();
+            var dispose = db.DisposeAsync().AsTask();
+            await Task.WhenAny(dispose, Task.Delay(bound + TimeSpan.FromSeconds(20)));
+            took = stopwatch.Elapsed;
+            Assert.True(dispose.IsCompleted, $"DisposeAsync has not returned after {took.TotalMilliseconds:F0} ms (bound {bound.TotalMilliseconds} ms).");
+            await dispose;
+        }
+
+        output.WriteLine($"DisposeAsync took {took.TotalMilliseconds:F0} ms against a frozen server (bound {bound.TotalMilliseconds} ms)");
+        foreach (var entry in logs.Entries)
+        {
+            output.WriteLine($"{entry.EventId.Id} {entry.Level}: {entry.Message}");
+        }
+
+        Assert.True(took < bound + TimeSpan.FromSeconds(1.5), $"DisposeAsync took {took.TotalMilliseconds:F0} ms, bound {bound.TotalMilliseconds} ms.");
+        // Thawed, the server sees what went on in the background end: none of the runtime's sessions stays.
+        var gone = Stopwatch.StartNew();
+        while (await server.CountConnectionsAsync() > 0 && gone.Elapsed < TimeSpan.FromSeconds(15))
+        {
+            await Task.Delay(100);
+        }
+
+        Assert.Equal(0, await server.CountConnectionsAsync());
+    }
+
     // ---- Every path gives the connection back ----
 
     public static TheoryData<string, string> HelpersAndPaths()

@@ -635,49 +635,74 @@ internal sealed class ConnectionBroker : IAsyncDisposable
             Pulse();
         }
 
+        // One deadline for all of it: a step the server is slow to answer (a reading of its load under way, a close, the
+        // coordination session's) goes on in the background once it passes, and the caller (a host shutting down) is
+        // not held longer than the documented wait.
+        var waited = Stopwatch.StartNew();
+        var deadline = Task.Delay(DisposeTimeout(_options));
         await _reaper.DisposeAsync().ConfigureAwait(false);
-        await _controlLoop.ConfigureAwait(false);
-        foreach (var connection in idle)
-        {
-            await connection.DisposeAsync().ConfigureAwait(false);
-        }
-
+        var complete = await UntilAsync(_controlLoop, deadline).ConfigureAwait(false);
         if (idle.Count > 0)
         {
-            await Task.Delay(ServerLetGo).ConfigureAwait(false);
+            complete &= await UntilAsync(Task.WhenAll(idle.Select(connection => connection.DisposeAsync().AsTask())), deadline).ConfigureAwait(false);
+            complete &= await UntilAsync(Task.Delay(ServerLetGo), deadline).ConfigureAwait(false);
         }
 
-        await WaitForBackgroundWorkAsync(DisposeTimeout(_options)).ConfigureAwait(false);
-        List<ServerPool> servers;
+        complete &= await WaitForBackgroundWorkAsync(deadline).ConfigureAwait(false);
+        List<OpenCoordinator> coordinators;
         lock (_gate)
         {
-            servers = [.. _servers.Values];
+            coordinators = [.. _servers.Values.Select(server => server.Coordinator).OfType<OpenCoordinator>()];
         }
 
-        foreach (var server in servers)
+        if (coordinators.Count > 0)
         {
-            if (server.Coordinator is { } coordinator)
+            complete &= await UntilAsync(Task.WhenAll(coordinators.Select(coordinator => coordinator.DisposeAsync().AsTask())), deadline).ConfigureAwait(false);
+        }
+
+        if (!complete)
+        {
+            int open, closing;
+            lock (_gate)
             {
-                await coordinator.DisposeAsync().ConfigureAwait(false);
+                (open, closing) = (_open - _inUse, _closing);
             }
+
+            Log.DisposeCutShort(_logger, (long)waited.Elapsed.TotalMilliseconds, open, closing);
         }
     }
 
     /// <summary>
-    /// How long <see cref="DisposeAsync"/> waits for connections given back to be reset or killed and closed: a
-    /// connection's way back takes at most three <see cref="TenantDbGuardOptions.ResetTimeout"/>s (its lease's close, its
-    /// reset, what it left running), and the server a moment more to end its side.
+    /// Waits for <paramref name="work"/> until <paramref name="deadline"/>: true when it ended in time (its exception, if
+    /// any, is thrown); false when it goes on in the background, where a failure of it is observed and dropped.
+    /// </summary>
+    private static async Task<bool> UntilAsync(Task work, Task deadline)
+    {
+        if (!work.IsCompleted && await Task.WhenAny(work, deadline).ConfigureAwait(false) != work)
+        {
+            _ = work.ContinueWith(static ended => _ = ended.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            return false;
+        }
+
+        await work.ConfigureAwait(false);
+        return true;
+    }
+
+    /// <summary>
+    /// How long <see cref="DisposeAsync"/> waits in all (mostly for connections given back to be reset or killed and
+    /// closed): a connection's way back takes at most three <see cref="TenantDbGuardOptions.ResetTimeout"/>s (its
+    /// lease's close, its reset, what it left running), and the server a moment more to end its side.
     /// </summary>
     public static TimeSpan DisposeTimeout(TenantDbGuardOptions options) => 3 * options.ResetTimeout + TimeSpan.FromSeconds(1);
 
     /// <summary>
     /// Waits until nothing is under way in the background (resets, kills, closes of connections given back or taken out
-    /// of the budget), or <paramref name="timeout"/> passes. Connections still out on lease are not waited for: they are
-    /// closed when they come back.
+    /// of the budget), or <paramref name="deadline"/> completes. Connections still out on lease are not waited for: they
+    /// are closed when they come back.
     /// </summary>
-    private async Task WaitForBackgroundWorkAsync(TimeSpan timeout)
+    /// <returns>True when nothing was left under way; false when the deadline came first.</returns>
+    private async Task<bool> WaitForBackgroundWorkAsync(Task deadline)
     {
-        var deadline = Task.Delay(timeout);
         while (true)
         {
             Task changed;
@@ -685,7 +710,7 @@ internal sealed class ConnectionBroker : IAsyncDisposable
             {
                 if (_open <= _inUse && _closing == 0)
                 {
-                    return;
+                    return true;
                 }
 
                 changed = WatchChanges();
@@ -693,7 +718,7 @@ internal sealed class ConnectionBroker : IAsyncDisposable
 
             if (await Task.WhenAny(changed, deadline).ConfigureAwait(false) == deadline)
             {
-                return;
+                return false;
             }
         }
     }

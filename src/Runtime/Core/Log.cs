@@ -28,6 +28,7 @@ internal static class LogEvents
     public const int ResetFailed = 1040;
     public const int BusyConnectionKilled = 1041;
     public const int ServerFull = 1042;
+    public const int DisposeCutShort = 1043;
 }
 
 /// <summary>
@@ -101,4 +102,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = LogEvents.BusyConnectionKilled, Level = LogLevel.Warning, Message = "A connection of tenant '{TenantKey}' came back from its lease still busy (no answer within {TimeoutMs} ms): what runs on it is killed and it is closed, on server {Server}")]
     public static partial void BusyConnectionKilled(ILogger logger, string tenantKey, string server, double timeoutMs);
+
+    [LoggerMessage(EventId = LogEvents.DisposeCutShort, Level = LogLevel.Warning, Message = "Disposing the runtime stopped waiting after {WaitedMs} ms, with {Connections} connections still being reset, killed or closed and {Closing} more closes under way; they go on in the background")]
+    public static partial void DisposeCutShort(ILogger logger, long waitedMs, int connections, int closing);
 }

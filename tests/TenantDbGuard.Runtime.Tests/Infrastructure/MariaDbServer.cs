@@ -431,8 +431,9 @@ public sealed class MariaDbServer : IAsyncDisposable
         {
             if (!process.HasExited)
             {
-                // SIGTERM is mariadbd's clean shutdown: InnoDB flushes, so a restart finds every row.
-                if (OperatingSystem.IsWindows() || Kill(process.Id, SigTerm) != 0)
+                // SIGTERM is mariadbd's clean shutdown: InnoDB flushes, so a restart finds every row. A frozen server
+                // (see Freeze) runs again first.
+                if (OperatingSystem.IsWindows() || Kill(process.Id, SigCont) != 0 || Kill(process.Id, SigTerm) != 0)
                 {
                     process.Kill(entireProcessTree: true);
                 }
@@ -669,6 +670,36 @@ public sealed class MariaDbServer : IAsyncDisposable
     }
 
     private const int SigTerm = 15;
+    private const int SigStop = 19;
+    private const int SigCont = 18;
+
+    /// <summary>
+    /// Stops the server process where it stands (SIGSTOP) until the result is disposed (SIGCONT): connections stay open and
+    /// the kernel takes what clients send, but nothing answers, as with a server that hangs. Linux only.
+    /// </summary>
+    public IDisposable Freeze()
+    {
+        var process = _process ?? throw new InvalidOperationException("The server is not running.");
+        if (!OperatingSystem.IsLinux() || Kill(process.Id, SigStop) != 0)
+        {
+            throw new PlatformNotSupportedException("Freezing the server needs Linux signals.");
+        }
+
+        return new Thaw(process.Id);
+    }
+
+    private sealed class Thaw(int pid) : IDisposable
+    {
+        private int _done;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _done, 1) == 0)
+            {
+                _ = Kill(pid, SigCont);
+            }
+        }
+    }
 
     [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
     private static extern int Kill(int pid, int signal);
