@@ -494,6 +494,45 @@ public sealed class TenantDatabaseTests(MariaDbFixture fixture, ITestOutputHelpe
         Assert.Equal(0, await server.CountConnectionsAsync());
     }
 
+    [Fact]
+    public async Task A_reading_of_the_servers_load_that_gets_no_answer_opens_no_connection_outside_the_budget()
+    {
+        // userstat: the server counts every connection each account makes (USER_STATISTICS.TOTAL_CONNECTIONS).
+        await using var server = await MariaDbServer.StartAsync(151, ["--userstat=1"]);
+        await MariaDbFixture.CreateTenantsAsync(server, 1);
+        var logs = new CapturedLogs();
+        await using var db = server.CreateTenantDatabase(
+            o =>
+            {
+                o.MaxConnections = 2;
+                o.ResetTimeout = TimeSpan.FromMilliseconds(300);
+            },
+            logs);
+        await using var monitor = await server.OpenConnectionAsync();
+        var made = () => monitor.ExecuteScalarAsync<long>($"SELECT COALESCE(SUM(TOTAL_CONNECTIONS), 0) FROM information_schema.USER_STATISTICS WHERE USER = '{MariaDbServer.AppUser}'");
+        const int LoadReadFailed = 1007;
+        for (var attempt = 1; attempt <= 5 && logs.WithId(LoadReadFailed).Count == 0; attempt++)
+        {
+            // A query marks the budget in use: the next reading (every 250 ms) comes while the server does not answer,
+            // over the connection the query left idle, and runs out after the reset timeout.
+            Assert.Equal(1L, await db.ExecuteScalarTenantAsync<long>(Key(1), "SELECT 1"));
+            await db.WaitUntilAllReturnedAsync();
+            var before = await made();
+            using (server.Freeze())
+            {
+                await Task.Delay(1200);
+            }
+
+            // MySqlConnector's own cancellation would connect now that the server answers, to send KILL QUERY.
+            await Task.Delay(1500);
+            var after = await made();
+            output.WriteLine($"attempt {attempt}: readings failed {logs.WithId(LoadReadFailed).Count}, connections made by the application meanwhile {after - before}");
+            Assert.True(after == before, $"The application made {after - before} connections while the runtime, which held one idle, had no reason to open any: a connection outside the budget.");
+        }
+
+        Assert.NotEmpty(logs.WithId(LoadReadFailed));
+    }
+
     // ---- Every path gives the connection back ----
 
     public static TheoryData<string, string> HelpersAndPaths()
