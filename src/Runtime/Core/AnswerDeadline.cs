@@ -1,5 +1,7 @@
 using System;
+using System.Net.Sockets;
 using System.Threading.Tasks;
+using MySqlConnector;
 
 namespace TenantDbGuard.Core;
 
@@ -8,24 +10,67 @@ namespace TenantDbGuard.Core;
 /// sent without a cancellation token. A token would not do: MySqlConnector cancels a statement whose token fires by
 /// opening another connection to the server, outside the budget, and sending <c>KILL QUERY</c> over it, synchronously
 /// on the thread that cancels (a timer's, from the thread pool) for up to its connect timeout. Past the deadline the
-/// caller closes the connection instead, which ends the statement on the server.
+/// session's socket is shut instead, which fails the statement at once and ends the session on the server.
 /// </summary>
 internal static class AnswerDeadline
 {
     /// <summary>
-    /// The result of <paramref name="statement"/> when it completes within <paramref name="timeout"/>; otherwise
-    /// throws <see cref="TimeoutException"/>, and a later failure of the statement is observed and dropped.
+    /// The result of <paramref name="statement"/>, running on <paramref name="connection"/>, when it completes within
+    /// <paramref name="timeout"/>. Otherwise shuts the session's socket, waits for the statement to fail (so that the
+    /// caller never closes the connection while the driver still reads from it: it is not for concurrent use), and
+    /// throws <see cref="TimeoutException"/>; the caller closes the connection. When the socket cannot be reached
+    /// (another version of MySqlConnector), waits for the statement's own end instead.
     /// </summary>
-    public static async Task<T> WithinAsync<T>(Task<T> statement, TimeSpan timeout)
+    public static async Task<T> WithinAsync<T>(MySqlConnection connection, Task<T> statement, TimeSpan timeout)
     {
+        if (!statement.IsCompleted)
+        {
+            try
+            {
+                await statement.WaitAsync(timeout < TimeSpan.Zero ? TimeSpan.Zero : timeout).ConfigureAwait(false);
+            }
+            catch (TimeoutException) when (!statement.IsCompleted)
+            {
+                var shut = Shut(connection);
+                try
+                {
+                    await statement.ConfigureAwait(false);
+                }
+                catch (Exception) when (shut)
+                {
+                    // The statement failed because its socket was shut: the timeout is what the caller is told.
+                }
+
+                if (shut)
+                {
+                    throw new TimeoutException($"The server did not answer within {timeout.TotalMilliseconds:F0} ms; the session was ended.");
+                }
+            }
+            catch (Exception)
+            {
+                // The statement failed within the time: its own exception follows.
+            }
+        }
+
+        return await statement.ConfigureAwait(false);
+    }
+
+    private static bool Shut(MySqlConnection connection)
+    {
+        if (SocketProbe.SocketOf(connection) is not { } socket)
+        {
+            return false;
+        }
+
         try
         {
-            return await statement.WaitAsync(timeout < TimeSpan.Zero ? TimeSpan.Zero : timeout).ConfigureAwait(false);
+            socket.Shutdown(SocketShutdown.Both);
         }
-        catch (TimeoutException) when (!statement.IsCompleted)
+        catch (Exception exception) when (exception is SocketException or ObjectDisposedException)
         {
-            _ = statement.ContinueWith(static ended => _ = ended.Exception, default, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-            throw;
+            // Closed already: the statement fails all the same.
         }
+
+        return true;
     }
 }

@@ -108,7 +108,7 @@ internal sealed class OpenCoordinator : IAsyncDisposable
             try
             {
                 // No token for the statement (see AnswerDeadline): a session that does not answer is dropped.
-                return await AnswerDeadline.WithinAsync(ServerLoad.ReadAsync(session, CancellationToken.None), _answerTimeout).ConfigureAwait(false);
+                return await AnswerDeadline.WithinAsync(session, ServerLoad.ReadAsync(session, CancellationToken.None), _answerTimeout).ConfigureAwait(false);
             }
             catch (Exception exception) when (IsSessionFailure(exception) || exception is TimeoutException)
             {
@@ -162,7 +162,7 @@ internal sealed class OpenCoordinator : IAsyncDisposable
         try
         {
             // No token for the statement (see AnswerDeadline): a session that does not answer is dropped.
-            return await AnswerDeadline.WithinAsync(ReadAsync(session), LockWait + _answerTimeout).ConfigureAwait(false);
+            return await AnswerDeadline.WithinAsync(session, ReadAsync(session), LockWait + _answerTimeout).ConfigureAwait(false);
         }
         catch (Exception exception) when (IsSessionFailure(exception) || exception is TimeoutException)
         {
@@ -190,10 +190,12 @@ internal sealed class OpenCoordinator : IAsyncDisposable
     {
         try
         {
-            // No token for the statement (see AnswerDeadline): a session that does not answer is dropped.
-            var command = new MySqlCommand(ReleaseSql, _session);
+            // No token for the statement (see AnswerDeadline): a session that does not answer is dropped. Called only
+            // while the session holds the lock, so it is there.
+            var session = _session!;
+            var command = new MySqlCommand(ReleaseSql, session);
             await using var disposeCommand = command.ConfigureAwait(false);
-            await AnswerDeadline.WithinAsync(command.ExecuteNonQueryAsync(CancellationToken.None), _answerTimeout).ConfigureAwait(false);
+            await AnswerDeadline.WithinAsync(session, command.ExecuteNonQueryAsync(CancellationToken.None), _answerTimeout).ConfigureAwait(false);
         }
         catch (Exception exception) when (IsSessionFailure(exception) || exception is TimeoutException)
         {

@@ -398,8 +398,9 @@ internal sealed class PhysicalConnection : IAsyncDisposable
         using var deadline = new CancellationTokenSource(timeout);
         var (own, opened) = await OpenIdleOwnAsync(deadline.Token).ConfigureAwait(false);
 
-        // The statement gets no token (see AnswerDeadline): the caller closes this connection when it does not answer.
-        var load = await AnswerDeadline.WithinAsync(ServerLoad.ReadAsync(own, CancellationToken.None), timeout - Stopwatch.GetElapsedTime(started)).ConfigureAwait(false);
+        // The statement gets no token (see AnswerDeadline): when it does not answer, its socket is shut and the caller
+        // closes this connection.
+        var load = await AnswerDeadline.WithinAsync(own, ServerLoad.ReadAsync(own, CancellationToken.None), timeout - Stopwatch.GetElapsedTime(started)).ConfigureAwait(false);
         if (opened)
         {
             await own.CloseAsync().ConfigureAwait(false);
