@@ -109,7 +109,10 @@ public sealed class TenantDbGuardOptions
     /// How long a connection that came back from a lease may take to finish what the lease left (an open reader, a
     /// transaction to roll back) and to answer its reset. A connection that takes longer is busy with something the
     /// lease left running: what runs on it is killed (over another connection, within the budget) and it is closed,
-    /// never handed out. Default 1 second; positive and at most 16 days (disposal waits three times as long).
+    /// never handed out. Also how long the server may take to answer the runtime's own statements at a lease's start
+    /// (the reset, the switch to the tenant's database) and its readings of the server's load: a session that does not
+    /// answer in time is ended, and the lease goes to another connection. Default 1 second; positive and at most 16
+    /// days (disposal waits three times as long).
     /// </summary>
     public TimeSpan ResetTimeout { get; set; } = TimeSpan.FromSeconds(1);
 

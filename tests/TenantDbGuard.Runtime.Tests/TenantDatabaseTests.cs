@@ -494,6 +494,60 @@ public sealed class TenantDatabaseTests(MariaDbFixture fixture, ITestOutputHelpe
         Assert.Equal(0, await server.CountConnectionsAsync());
     }
 
+    [Theory]
+    [InlineData(true)] // the lease's first statement selects the tenant's database
+    [InlineData(false)] // the session still holds another tenant's state: the lease starts with its reset
+    public async Task A_lease_whose_first_statement_is_never_answered_moves_to_another_connection_after_the_reset_timeout(bool resetOnRelease)
+    {
+        // A server of its own behind a relay that can stop handing the server's answers to the connections made so far.
+        await using var server = await MariaDbServer.StartAsync();
+        await MariaDbFixture.CreateTenantsAsync(server, 2);
+        await using var relay = SilencingRelay.Start(server.Port);
+        var logs = new CapturedLogs();
+        await using var db = new TenantDatabase(
+            new TenantDbGuardOptions
+            {
+                MasterConnectionString = new MySqlConnectionStringBuilder(server.GetAppConnectionString(MariaDbFixture.MasterDatabase)) { Port = (uint)relay.Port }.ConnectionString,
+                MaxConnections = 2,
+                ResetTimeout = TimeSpan.FromMilliseconds(300),
+                ResetSessionOnRelease = resetOnRelease,
+            },
+            logs);
+
+        // Both tenants are looked up now, while the server answers. A helper returns once its connection is idle again
+        // (reset, when it is to be): nothing of the runtime's is under way after it.
+        Assert.Equal(MariaDbFixture.TenantDatabase(2), await db.ExecuteScalarTenantAsync<string>(Key(2), "SELECT DATABASE()"));
+        Assert.Equal(MariaDbFixture.TenantDatabase(1), await db.ExecuteScalarTenantAsync<string>(Key(1), "SELECT DATABASE()"));
+        var idle = await db.WaitUntilAllReturnedAsync();
+        Assert.InRange(idle.Open, 1, 2);
+        Assert.Equal(idle.Open, relay.SilenceExisting());
+
+        // The idle connections' sessions never answer again: a lease that starts on one of them waits for its first
+        // statement at most the reset timeout, then goes to another connection, in the end a new one.
+        var stopwatch = Stopwatch.StartNew();
+        var taking = db.GetConnectionAsync(Key(2)).AsTask();
+        await Task.WhenAny(taking, Task.Delay(TimeSpan.FromSeconds(10)));
+        Assert.True(taking.IsCompleted, $"The lease has not started after {stopwatch.Elapsed.TotalSeconds:F1} s: its first statement on a session that does not answer is waited for without a bound.");
+        await using (var lease = await taking)
+        {
+            output.WriteLine($"The lease started after {stopwatch.Elapsed.TotalMilliseconds:F0} ms, with {idle.Open} silent idle connection(s) before it");
+            Assert.Equal(MariaDbFixture.TenantDatabase(2), await lease.Connection.ExecuteScalarAsync<string>("SELECT DATABASE()"));
+        }
+
+        foreach (var entry in logs.Entries)
+        {
+            output.WriteLine($"{entry.EventId.Id} {entry.Level}: {entry.Message} {entry.Exception?.GetType().Name}");
+        }
+
+        var failed = logs.WithId(TenantDbGuard.Core.LogEvents.IdleConnectionFailed);
+        Assert.InRange(failed.Count, 1, idle.Open);
+        Assert.All(failed, entry => Assert.IsType<TimeoutException>(entry.Exception));
+
+        // The silent sessions were given up from this side: the server ends them, and lists the new connection alone.
+        await db.WaitUntilAllReturnedAsync();
+        await RuntimeTestExtensions.WaitUntilAsync(async () => await server.CountConnectionsAsync() <= 1, TimeSpan.FromSeconds(10), "the server no longer lists the silent sessions");
+    }
+
     [Fact]
     public async Task A_reading_of_the_servers_load_that_gets_no_answer_opens_no_connection_outside_the_budget()
     {

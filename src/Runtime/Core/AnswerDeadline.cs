@@ -6,8 +6,8 @@ using MySqlConnector;
 namespace TenantDbGuard.Core;
 
 /// <summary>
-/// Bounds the wait for a statement of the runtime's own (a reading of the server's load, the coordination lock) that was
-/// sent without a cancellation token. A token would not do: MySqlConnector cancels a statement whose token fires by
+/// Bounds the wait for a statement of the runtime's own (a reading of the server's load, the coordination lock, the reset
+/// and the switch to the tenant's database at a lease's start) that was sent without a cancellation token. A token would not do: MySqlConnector cancels a statement whose token fires by
 /// opening another connection to the server, outside the budget, and sending <c>KILL QUERY</c> over it, synchronously
 /// on the thread that cancels (a timer's, from the thread pool) for up to its connect timeout. Past the deadline the
 /// session's socket is shut instead, which fails the statement at once and ends the session on the server.

@@ -238,7 +238,7 @@ internal sealed class ConnectionBroker : IAsyncDisposable
                 }
 
                 var recent = grant.Fresh || _time.GetElapsedTime(physical.IdleSinceTicks) < AliveBypassWindow;
-                var (connection, leading) = await physical.LendAsync(target, resetFirst, exposed, deferUse && recent, cancellationToken).ConfigureAwait(false);
+                var (connection, leading) = await physical.LendAsync(target, resetFirst, exposed, deferUse && recent, _options.ResetTimeout, cancellationToken).ConfigureAwait(false);
                 physical.LastDatabase = target.DatabaseName;
                 physical.DirtyTenantKey = null;
                 physical.LeasedTicks = Stopwatch.GetTimestamp();

@@ -110,7 +110,7 @@ internal sealed class OpenCoordinator : IAsyncDisposable
                 // No token for the statement (see AnswerDeadline): a session that does not answer is dropped.
                 return await AnswerDeadline.WithinAsync(session, ServerLoad.ReadAsync(session, CancellationToken.None), _answerTimeout).ConfigureAwait(false);
             }
-            catch (Exception exception) when (IsSessionFailure(exception) || exception is TimeoutException)
+            catch (Exception exception) when (IsSessionFailure(exception))
             {
                 await DropSessionAsync().ConfigureAwait(false);
                 return null;
@@ -164,7 +164,7 @@ internal sealed class OpenCoordinator : IAsyncDisposable
             // No token for the statement (see AnswerDeadline): a session that does not answer is dropped.
             return await AnswerDeadline.WithinAsync(session, ReadAsync(session), LockWait + _answerTimeout).ConfigureAwait(false);
         }
-        catch (Exception exception) when (IsSessionFailure(exception) || exception is TimeoutException)
+        catch (Exception exception) when (IsSessionFailure(exception))
         {
             await DropSessionAsync().ConfigureAwait(false);
             return (false, null);
@@ -197,7 +197,7 @@ internal sealed class OpenCoordinator : IAsyncDisposable
             await using var disposeCommand = command.ConfigureAwait(false);
             await AnswerDeadline.WithinAsync(session, command.ExecuteNonQueryAsync(CancellationToken.None), _answerTimeout).ConfigureAwait(false);
         }
-        catch (Exception exception) when (IsSessionFailure(exception) || exception is TimeoutException)
+        catch (Exception exception) when (IsSessionFailure(exception))
         {
             // Closing the session releases the lock on the server.
             await DropSessionAsync().ConfigureAwait(false);
@@ -251,8 +251,13 @@ internal sealed class OpenCoordinator : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// What ends the coordination session (it is dropped, and opens go uncoordinated until it is had again): the server's
+    /// or the network's errors, a statement that got no answer in time (<see cref="TimeoutException"/>, from
+    /// <see cref="AnswerDeadline"/> or the driver's own timeouts), an answer that cannot be read.
+    /// </summary>
     private static bool IsSessionFailure(Exception exception) =>
-        exception is MySqlException or InvalidOperationException or OperationCanceledException or System.IO.IOException or FormatException or InvalidCastException;
+        exception is MySqlException or InvalidOperationException or OperationCanceledException or TimeoutException or System.IO.IOException or FormatException or InvalidCastException;
 }
 
 /// <summary>

@@ -105,9 +105,14 @@ internal sealed class PhysicalConnection : IAsyncDisposable
     /// Make no round trip (unless a reset is due): return the statement that selects the target's database instead, for
     /// the lease's first batch to start with. Only for the runtime's helpers, which send that batch themselves.
     /// </param>
+    /// <param name="answerTimeout">
+    /// How long the server may take to answer the reset and the statement that selects the target's database. Past it
+    /// the session's socket is shut and <see cref="TimeoutException"/> thrown (see <see cref="AnswerDeadline"/>):
+    /// nothing of the lease was sent, and the caller can take another connection.
+    /// </param>
     /// <param name="cancellationToken">Cancels taking the session from its pool.</param>
     /// <returns>The lease's connection object, and the statement its first batch must start with (null when none).</returns>
-    public async Task<(MySqlConnection Connection, LeadingStatement? Leading)> LendAsync(TenantTarget target, bool resetFirst, bool exposed, bool deferUse, CancellationToken cancellationToken)
+    public async Task<(MySqlConnection Connection, LeadingStatement? Leading)> LendAsync(TenantTarget target, bool resetFirst, bool exposed, bool deferUse, TimeSpan answerTimeout, CancellationToken cancellationToken)
     {
         // A helper's lease runs on the runtime's own connection object (no code outside the runtime ever holds it),
         // which stays open when the lease ends, for the reset; code that gets the connection gets an object of its own.
@@ -148,7 +153,7 @@ internal sealed class PhysicalConnection : IAsyncDisposable
             var profile = await Server.GetProfileAsync(connection).ConfigureAwait(false);
             if (resetFirst)
             {
-                await ResetAsync(connection, profile).ConfigureAwait(false);
+                await AnswerDeadline.WithinAsync(connection, ResetAsync(connection, profile), answerTimeout).ConfigureAwait(false);
             }
 
             if (Server.Settings.SessionOpened is { } opened && (resetFirst || DirtyTenantKey is null))
@@ -168,13 +173,14 @@ internal sealed class PhysicalConnection : IAsyncDisposable
             }
 
             // No cancellation token: MySqlConnector cancels a running statement by opening a connection of its own,
-            // outside the budget. This statement is short; the caller's cancellation is checked after it. The batch
-            // also sets what FOUND_ROWS() reports to 0, which the reset keeps from an earlier lease (a helper's batch
-            // cannot: the empty result would come first; a helper whose SQL may read it gets this batch instead).
+            // outside the budget. This statement is short, and bounded all the same (a session that never answers it
+            // would hold the caller for good); the caller's cancellation is checked after it. The batch also sets what
+            // FOUND_ROWS() reports to 0, which the reset keeps from an earlier lease (a helper's batch cannot: the empty
+            // result would come first; a helper whose SQL may read it gets this batch instead).
             var command = new MySqlCommand(start.Alone, connection);
             await using (command.ConfigureAwait(false))
             {
-                await command.ExecuteNonQueryAsync(CancellationToken.None).ConfigureAwait(false);
+                await AnswerDeadline.WithinAsync(connection, command.ExecuteNonQueryAsync(CancellationToken.None), answerTimeout).ConfigureAwait(false);
             }
 
             _lent.SetTarget(connection);
