@@ -549,6 +549,37 @@ public sealed class TenantDatabaseTests(MariaDbFixture fixture, ITestOutputHelpe
     }
 
     [Fact]
+    public async Task The_servers_profile_read_on_the_first_connection_that_gets_no_answer_fails_the_first_call_within_the_reset_timeout_and_the_next_call_works()
+    {
+        await using var server = await MariaDbServer.StartAsync();
+        await MariaDbFixture.CreateTenantsAsync(server, 1);
+        await using var relay = SilencingRelay.Start(server.Port);
+        await using var db = new TenantDatabase(new TenantDbGuardOptions
+        {
+            MasterConnectionString = new MySqlConnectionStringBuilder(server.GetAppConnectionString(MariaDbFixture.MasterDatabase)) { Port = (uint)relay.Port }.ConnectionString,
+            MaxConnections = 2,
+            ResetTimeout = TimeSpan.FromMilliseconds(300),
+        });
+
+        // The runtime reads what a lease must restore once per server, on the first connection it opens (for the
+        // tenant's lookup): that session answers nothing from the reading on. Every lease waits for that reading.
+        relay.SilenceTheNextToSend("@@global.session_track_schema");
+        var stopwatch = Stopwatch.StartNew();
+        var first = db.ExecuteScalarTenantAsync<string>(Key(1), "SELECT DATABASE()");
+        await Task.WhenAny(first, Task.Delay(TimeSpan.FromSeconds(10)));
+        Assert.True(first.IsCompleted, $"The first call has not ended after {stopwatch.Elapsed.TotalSeconds:F1} s: the reading of the server's profile is waited for without a bound.");
+        output.WriteLine($"The first call ended after {stopwatch.Elapsed.TotalMilliseconds:F0} ms");
+
+        // A clear, typed error (a new connection's first statements did not answer: nothing of the call was sent).
+        var error = await Assert.ThrowsAsync<TimeoutException>(() => first);
+        Assert.Contains("did not answer within 300 ms", error.Message, StringComparison.Ordinal);
+
+        // The profile is read again, on a session that answers.
+        Assert.Equal(MariaDbFixture.TenantDatabase(1), await db.ExecuteScalarTenantAsync<string>(Key(1), "SELECT DATABASE()"));
+        await db.WaitUntilAllReturnedAsync();
+    }
+
+    [Fact]
     public async Task A_reading_of_the_servers_load_that_gets_no_answer_opens_no_connection_outside_the_budget()
     {
         // userstat: the server counts every connection each account makes (USER_STATISTICS.TOTAL_CONNECTIONS).

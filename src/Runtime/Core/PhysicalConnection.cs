@@ -150,10 +150,10 @@ internal sealed class PhysicalConnection : IAsyncDisposable
                 throw new System.IO.IOException("The idle connection was closed by the server, or has unread data on it.");
             }
 
-            var profile = await Server.GetProfileAsync(connection).ConfigureAwait(false);
+            var profile = await Server.GetProfileAsync(connection, answerTimeout).ConfigureAwait(false);
             if (resetFirst)
             {
-                await AnswerDeadline.WithinAsync(connection, ResetAsync(connection, profile), answerTimeout).ConfigureAwait(false);
+                await AnswerDeadline.WithinAsync(connection, ResetAsync(connection, answerTimeout, profile), answerTimeout).ConfigureAwait(false);
             }
 
             if (Server.Settings.SessionOpened is { } opened && (resetFirst || DirtyTenantKey is null))
@@ -277,7 +277,7 @@ internal sealed class PhysicalConnection : IAsyncDisposable
             }
         }
 
-        Task<bool> step = reset && !replaced ? ResetAsync(own) : own.PingAsync(CancellationToken.None);
+        Task<bool> step = reset && !replaced ? ResetAsync(own, timeout) : own.PingAsync(CancellationToken.None);
         if (!await CompletesWithinAsync(step, timeout).ConfigureAwait(false))
         {
             return Recycled.Busy(step, own);
@@ -483,11 +483,11 @@ internal sealed class PhysicalConnection : IAsyncDisposable
     /// not given). Throws when the session holds what no reset may hand on (an XA transaction): the caller closes it.
     /// </summary>
     /// <returns>True (a task of a result, to be awaited as a ping is).</returns>
-    private async Task<bool> ResetAsync(MySqlConnection connection, SessionProfile? profile = null)
+    private async Task<bool> ResetAsync(MySqlConnection connection, TimeSpan answerTimeout, SessionProfile? profile = null)
     {
         if (MayHoldKeptState)
         {
-            profile ??= await Server.GetProfileAsync(connection).ConfigureAwait(false);
+            profile ??= await Server.GetProfileAsync(connection, answerTimeout).ConfigureAwait(false);
             var scrub = new MySqlCommand(profile.Scrub, connection);
             await using (scrub.ConfigureAwait(false))
             {

@@ -164,9 +164,11 @@ internal sealed class ServerPool
     /// What the statement batch that starts a lease must restore besides the database, learnt once per server on the
     /// first connection (after MySqlConnector's own set-up): schema tracking, which the reset turns back on when the
     /// server has it on, and the character set, when the server's defaults (which the reset restores) are not the
-    /// ones MySqlConnector uses.
+    /// ones MySqlConnector uses. The reading gets <paramref name="answerTimeout"/> to answer (see
+    /// <see cref="AnswerDeadline"/>): past it, <paramref name="fresh"/>'s session is ended and every caller waiting for
+    /// the profile gets <see cref="TimeoutException"/>; the next call reads it again.
     /// </summary>
-    public Task<SessionProfile> GetProfileAsync(MySqlConnection fresh)
+    public Task<SessionProfile> GetProfileAsync(MySqlConnection fresh, TimeSpan answerTimeout)
     {
         var profile = Volatile.Read(ref _profile);
         if (profile is { IsCompletedSuccessfully: true })
@@ -178,7 +180,7 @@ internal sealed class ServerPool
         {
             if (_profile is null || _profile.IsFaulted || _profile.IsCanceled)
             {
-                _profile = SessionProfile.ReadAsync(fresh, _resetOnRelease);
+                _profile = AnswerDeadline.WithinAsync(fresh, SessionProfile.ReadAsync(fresh, _resetOnRelease), answerTimeout);
             }
 
             return _profile;

@@ -21,6 +21,7 @@ public sealed class SilencingRelay : IAsyncDisposable
     private readonly List<Relayed> _relayed = [];
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _accepting;
+    private byte[]? _silenceOnSending;
 
     private SilencingRelay(int targetPort)
     {
@@ -50,6 +51,12 @@ public sealed class SilencingRelay : IAsyncDisposable
             return _relayed.Count;
         }
     }
+
+    /// <summary>
+    /// The next connection whose client sends <paramref name="text"/> (within one read of the relay: statements are
+    /// short) is silenced from then on, as <see cref="SilenceExisting"/> would; only that one.
+    /// </summary>
+    public void SilenceTheNextToSend(string text) => Volatile.Write(ref _silenceOnSending, System.Text.Encoding.UTF8.GetBytes(text));
 
     public async ValueTask DisposeAsync()
     {
@@ -104,7 +111,7 @@ public sealed class SilencingRelay : IAsyncDisposable
         }
     }
 
-    private static async Task PumpAsync(Relayed relayed, Socket from, Socket to, bool silenceable)
+    private async Task PumpAsync(Relayed relayed, Socket from, Socket to, bool silenceable)
     {
         var buffer = new byte[16 * 1024];
         try
@@ -120,6 +127,13 @@ public sealed class SilencingRelay : IAsyncDisposable
                 if (silenceable && relayed.Silenced)
                 {
                     continue;
+                }
+
+                if (!silenceable && Volatile.Read(ref _silenceOnSending) is { } marker
+                    && buffer.AsSpan(0, read).IndexOf(marker) >= 0
+                    && Interlocked.CompareExchange(ref _silenceOnSending, null, marker) == marker)
+                {
+                    relayed.Silenced = true;
                 }
 
                 var sent = 0;
