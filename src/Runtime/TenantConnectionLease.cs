@@ -42,6 +42,7 @@ public sealed class TenantConnectionLease : IAsyncDisposable, IDisposable
     private readonly LeakDetector _leaks;
     private readonly LeaseSentinel? _sentinel;
     private readonly Cancellation? _cancellation;
+    private readonly RunningStatements _statements;
     private readonly long _leakId;
     private readonly bool _cancellable;
     private readonly object _killGate = new();
@@ -68,6 +69,7 @@ public sealed class TenantConnectionLease : IAsyncDisposable, IDisposable
         _broker = broker;
         _physical = physical;
         _connection = connection;
+        _statements = new RunningStatements(broker, connection, tenantKey, physical.Server.Key);
         _leaks = leaks;
         _leakId = leakId;
         TenantKey = tenantKey;
@@ -89,7 +91,7 @@ public sealed class TenantConnectionLease : IAsyncDisposable, IDisposable
 
         if (cancellationToken.CanBeCanceled)
         {
-            _cancellation = new Cancellation(broker, physical, killOnCancel, cancellationToken);
+            _cancellation = new Cancellation(broker, physical, _statements, killOnCancel, cancellationToken);
         }
     }
 
@@ -185,8 +187,25 @@ public sealed class TenantConnectionLease : IAsyncDisposable, IDisposable
             Interlocked.Increment(ref _statementKills);
             var kill = _broker.KillAsync(_physical.Server, _physical.ThreadId, queryOnly: true, _ended.Task);
             _statementKill = _statementKill.IsCompleted ? kill : Task.WhenAll(_statementKill, kill);
+            _statements.CutOffIfItDoesNotEnd(kill);
         }
     }
+
+    /// <summary>
+    /// Marks the start of a statement (or read) that the runtime sends for the lease and may kill (see
+    /// <see cref="CancelStatement"/>); pass what it returns to <see cref="StatementEnded"/> once the statement is over.
+    /// </summary>
+    internal int StatementStarted() => _statements.Started();
+
+    /// <summary>Marks the end of the statement that <see cref="StatementStarted"/> returned <paramref name="statement"/> for.</summary>
+    internal void StatementEnded(int statement) => _statements.Ended(statement);
+
+    /// <summary>
+    /// Whether the runtime shut the session's socket because a statement it killed had not ended
+    /// <see cref="TenantDbGuardOptions.ResetTimeout"/> after the kill (see <see cref="RunningStatements"/>): the statement
+    /// then fails as a lost connection, and its caller is told it was cancelled (or timed out), as it asked.
+    /// </summary>
+    internal bool StatementCutOff => _statements.CutOff;
 
     private void Release()
     {
@@ -211,7 +230,7 @@ public sealed class TenantConnectionLease : IAsyncDisposable, IDisposable
         }
 
         _leaks.Untrack(_leakId);
-        _recycled = _broker.Release(_physical, _connection, TenantKey, _cancellable, (LeaseFate)Volatile.Read(ref _fate), pendingKill);
+        _recycled = _broker.Release(_physical, _connection, TenantKey, _cancellable, _statements.CutOff ? LeaseFate.Failed : (LeaseFate)Volatile.Read(ref _fate), pendingKill);
     }
 
     /// <summary>
@@ -226,16 +245,18 @@ public sealed class TenantConnectionLease : IAsyncDisposable, IDisposable
     {
         private readonly ConnectionBroker _broker;
         private readonly PhysicalConnection _physical;
+        private readonly RunningStatements _statements;
         private readonly CancellationTokenSource? _source;
         private readonly TaskCompletionSource _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private CancellationTokenRegistration _registration;
         private Task _killing = Task.CompletedTask;
         private int _fired;
 
-        public Cancellation(ConnectionBroker broker, PhysicalConnection physical, bool killOnCancel, CancellationToken cancellationToken)
+        public Cancellation(ConnectionBroker broker, PhysicalConnection physical, RunningStatements statements, bool killOnCancel, CancellationToken cancellationToken)
         {
             _broker = broker;
             _physical = physical;
+            _statements = statements;
             _source = killOnCancel ? null : new CancellationTokenSource();
             _registration = cancellationToken.UnsafeRegister(static state => ((Cancellation)state!).OnCancelled(), this);
         }
@@ -262,9 +283,16 @@ public sealed class TenantConnectionLease : IAsyncDisposable, IDisposable
             }
 
             Volatile.Write(ref _fired, 1);
-            Volatile.Write(ref _killing, _source is null
-                ? _broker.KillAsync(_physical.Server, _physical.ThreadId, queryOnly: true, _ended.Task)
-                : CancelTokenAsync(_source));
+            if (_source is null)
+            {
+                var kill = _broker.KillAsync(_physical.Server, _physical.ThreadId, queryOnly: true, _ended.Task);
+                Volatile.Write(ref _killing, kill);
+                _statements.CutOffIfItDoesNotEnd(kill);
+            }
+            else
+            {
+                Volatile.Write(ref _killing, CancelTokenAsync(_source));
+            }
         }
 
         private async Task CancelTokenAsync(CancellationTokenSource source)
@@ -286,6 +314,69 @@ public sealed class TenantConnectionLease : IAsyncDisposable, IDisposable
             }
 
             await Task.Delay(ConnectionBroker.ServerLetGo).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// The statements the runtime sends for a lease and may kill, counted as they start and end, so that a kill can tell
+    /// whether the statement it was sent for is still running. After a kill went out, a statement that has still not
+    /// ended <see cref="TenantDbGuardOptions.ResetTimeout"/> after the kill is done has the session's socket shut, which
+    /// fails it at once and ends the session (the lease then counts as failed: its connection is closed, never reused).
+    /// A killed statement normally ends at once; one that does not waits for an answer the server will not send
+    /// (MariaDB sends none when a <c>KILL QUERY</c> lands between two statements of one batch, as in a helper's batch
+    /// that starts with the tenant's <c>USE</c>) and would hold its caller for good. MySqlConnector bounds its own
+    /// cancellations the same way (<c>CancellationTimeout</c>). Kept apart from the lease, as <see cref="Cancellation"/> is.
+    /// </summary>
+    internal sealed class RunningStatements(ConnectionBroker broker, MySqlConnection connection, string tenantKey, string serverKey)
+    {
+        private int _started;
+        private int _ended;
+        private int _cutOff;
+
+        /// <summary>Whether a statement was cut off this way.</summary>
+        public bool CutOff => Volatile.Read(ref _cutOff) != 0;
+
+        public int Started() => Interlocked.Increment(ref _started);
+
+        public void Ended(int statement) => Volatile.Write(ref _ended, statement);
+
+        /// <summary>Called once <paramref name="kill"/> of the running statement is on its way.</summary>
+        public void CutOffIfItDoesNotEnd(Task kill)
+        {
+            var running = Volatile.Read(ref _started);
+            if (running != Volatile.Read(ref _ended))
+            {
+                _ = CutOffAsync(kill, running);
+            }
+        }
+
+        private async Task CutOffAsync(Task kill, int running)
+        {
+            try
+            {
+                await kill.ConfigureAwait(false);
+            }
+            catch (Exception)
+            {
+                // The kill's own failure is seen where it is awaited; the statement gets its time all the same.
+            }
+
+            await Task.Delay(broker.ResetTimeout).ConfigureAwait(false);
+            if (Volatile.Read(ref _ended) >= running || SocketProbe.SocketOf(connection) is not { } socket)
+            {
+                return;
+            }
+
+            Volatile.Write(ref _cutOff, 1);
+            Log.StatementCutOff(broker.Logger, LogSafe.Text(tenantKey), serverKey, broker.ResetTimeout.TotalMilliseconds);
+            try
+            {
+                socket.Shutdown(System.Net.Sockets.SocketShutdown.Both);
+            }
+            catch (Exception exception) when (exception is System.Net.Sockets.SocketException or ObjectDisposedException)
+            {
+                // Closed already: the statement has failed.
+            }
         }
     }
 }

@@ -662,6 +662,7 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
                 while (true)
                 {
                     T row;
+                    var statement = lease.StatementStarted();
                     try
                     {
                         cancellationToken.ThrowIfCancellationRequested();
@@ -669,10 +670,12 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
                         timeout?.Resume();
                         if (!await reader.ReadAsync(CancellationToken.None).ConfigureAwait(false))
                         {
+                            lease.StatementEnded(statement);
                             finished = true;
                             break;
                         }
 
+                        lease.StatementEnded(statement);
                         timeout?.Pause();
                         parse ??= reader.GetRowParser(typeof(T));
                         row = ConvertRow<T>(parse(reader));
@@ -683,6 +686,7 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
                     }
                     catch (Exception exception)
                     {
+                        lease.StatementEnded(statement);
                         var failure = Failure(lease, exception, timeout, cancellationToken);
                         if (failure is null)
                         {
@@ -791,12 +795,14 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
         cancellationToken.ThrowIfCancellationRequested();
         using var timeout = StatementTimeout.Start(lease, options?.Timeout);
         TResult result;
+        var statement = lease.StatementStarted();
         try
         {
             result = await work(lease.Connection, lease.CancellationToken).ConfigureAwait(false);
         }
         catch (Exception exception)
         {
+            lease.StatementEnded(statement);
             var failure = Failure(lease, exception, timeout, cancellationToken);
             if (failure is null)
             {
@@ -805,6 +811,8 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
 
             throw failure;
         }
+
+        lease.StatementEnded(statement);
 
         // A statement killed for its timeout, or because the caller cancelled, may end without an error (an interrupted
         // SLEEP returns 1), and one that ended as the kill went out cannot be told from it: either way, what it returned
@@ -827,7 +835,9 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     /// </summary>
     private Exception? Failure(TenantConnectionLease lease, Exception exception, StatementTimeout? timeout, CancellationToken cancellationToken)
     {
-        var interrupted = exception is MySqlException { ErrorCode: MySqlErrorCode.QueryInterrupted };
+        // A statement the runtime killed that did not end in time has its socket shut (see TenantConnectionLease.RunningStatements):
+        // it fails as a lost connection, and is what the kill was for.
+        var interrupted = exception is MySqlException { ErrorCode: MySqlErrorCode.QueryInterrupted } || lease.StatementCutOff;
         if (cancellationToken.IsCancellationRequested
             && (interrupted || (exception is OperationCanceledException cancelled && cancelled.CancellationToken != cancellationToken)))
         {

@@ -548,6 +548,59 @@ public sealed class TenantDatabaseTests(MariaDbFixture fixture, ITestOutputHelpe
         await RuntimeTestExtensions.WaitUntilAsync(async () => await server.CountConnectionsAsync() <= 1, TimeSpan.FromSeconds(10), "the server no longer lists the silent sessions");
     }
 
+    [Theory]
+    [InlineData("cancelled")]
+    [InlineData("timed out")]
+    public async Task A_statement_the_runtime_killed_whose_answer_never_comes_ends_within_the_reset_timeout_of_the_kill(string how)
+    {
+        // A server of its own behind a relay that drops the server's answers on the connection that sends the statement.
+        await using var server = await MariaDbServer.StartAsync();
+        await MariaDbFixture.CreateTenantsAsync(server, 1);
+        await using var relay = SilencingRelay.Start(server.Port);
+        var logs = new CapturedLogs();
+        await using var db = new TenantDatabase(
+            new TenantDbGuardOptions
+            {
+                MasterConnectionString = new MySqlConnectionStringBuilder(server.GetAppConnectionString(MariaDbFixture.MasterDatabase)) { Port = (uint)relay.Port }.ConnectionString,
+                MaxConnections = 2,
+                ResetTimeout = TimeSpan.FromMilliseconds(300),
+            },
+            logs);
+        Assert.Equal(MariaDbFixture.TenantDatabase(1), await db.ExecuteScalarTenantAsync<string>(Key(1), "SELECT DATABASE()"));
+
+        // The kill goes out over another connection and stops the SLEEP, but its answer never reaches the caller: as when
+        // MariaDB sends none (a KILL QUERY between two statements of one batch).
+        relay.SilenceTheNextToSend("SLEEP(5)");
+        using var cancel = new CancellationTokenSource();
+        var options = how == "timed out" ? new CommandOptions { Timeout = TimeSpan.FromMilliseconds(300) } : null;
+        var stopwatch = Stopwatch.StartNew();
+        var call = db.ExecuteScalarTenantAsync<long>(Key(1), "SELECT SLEEP(5)", options: options, cancellationToken: cancel.Token);
+        if (how == "cancelled")
+        {
+            cancel.CancelAfter(TimeSpan.FromMilliseconds(300));
+        }
+
+        await Task.WhenAny(call, Task.Delay(TimeSpan.FromSeconds(10)));
+        Assert.True(call.IsCompleted, $"The call has not ended {stopwatch.Elapsed.TotalSeconds:F1} s after it started, though it was {how} after 0.3 s.");
+        output.WriteLine($"The call ended after {stopwatch.Elapsed.TotalMilliseconds:F0} ms");
+        if (how == "cancelled")
+        {
+            var cancelled = await Assert.ThrowsAnyAsync<OperationCanceledException>(() => call);
+            Assert.Equal(cancel.Token, cancelled.CancellationToken);
+        }
+        else
+        {
+            await Assert.ThrowsAsync<CommandTimeoutException>(() => call);
+        }
+
+        Assert.Single(logs.WithId(TenantDbGuard.Core.LogEvents.StatementCutOff));
+
+        // The session was ended and its connection closed: the next call runs on another, for the same tenant.
+        Assert.Equal(MariaDbFixture.TenantDatabase(1), await db.ExecuteScalarTenantAsync<string>(Key(1), "SELECT DATABASE()"));
+        await db.WaitUntilAllReturnedAsync();
+        await RuntimeTestExtensions.WaitUntilAsync(async () => await server.CountConnectionsAsync() <= db.GetBudgetSnapshot().Open, TimeSpan.FromSeconds(10), "the server no longer lists the cut-off session");
+    }
+
     [Fact]
     public async Task The_servers_profile_read_on_the_first_connection_that_gets_no_answer_fails_the_first_call_within_the_reset_timeout_and_the_next_call_works()
     {

@@ -93,6 +93,12 @@ internal sealed class ConnectionBroker : IAsyncDisposable
     private int _closing;
     private bool _disposed;
 
+    /// <summary>How long a session may take to answer the runtime (see <see cref="TenantDbGuardOptions.ResetTimeout"/>).</summary>
+    public TimeSpan ResetTimeout => _options.ResetTimeout;
+
+    /// <summary>The runtime's logger, for what a lease reports.</summary>
+    public ILogger Logger => _logger;
+
     public ConnectionBroker(TenantDbGuardOptions options, ILogger logger)
     {
         _options = options;

@@ -29,6 +29,7 @@ internal static class LogEvents
     public const int BusyConnectionKilled = 1041;
     public const int ServerFull = 1042;
     public const int DisposeCutShort = 1043;
+    public const int StatementCutOff = 1044;
 }
 
 /// <summary>
@@ -105,4 +106,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = LogEvents.DisposeCutShort, Level = LogLevel.Warning, Message = "Disposing the runtime stopped waiting after {WaitedMs} ms, with {Connections} connections still being reset, killed or closed and {Closing} more closes under way; they go on in the background")]
     public static partial void DisposeCutShort(ILogger logger, long waitedMs, int connections, int closing);
+
+    [LoggerMessage(EventId = LogEvents.StatementCutOff, Level = LogLevel.Warning, Message = "A statement of tenant '{TenantKey}' that the runtime killed (cancelled, or past its command timeout) had not ended {TimeoutMs} ms after the kill; its session was ended from this side and its connection is closed, on server {Server}")]
+    public static partial void StatementCutOff(ILogger logger, string tenantKey, string server, double timeoutMs);
 }

@@ -33,16 +33,19 @@ internal static class StatementCancellation
         var kills = lease.KillsRequested;
         TResult result;
         var watch = Watch(lease, cancellationToken);
+        var statement = lease.StatementStarted();
         try
         {
             result = await run(state).ConfigureAwait(false);
         }
-        catch (Exception exception) when (IsCancellation(exception, cancellationToken))
+        catch (Exception exception) when (IsCancellation(exception, cancellationToken) || (cancellationToken.IsCancellationRequested && lease.StatementCutOff))
         {
             throw Cancelled(exception, cancellationToken);
         }
         finally
         {
+            lease.StatementEnded(statement);
+
             // Waits for the callback if it is running right now, so that a kill it sends is counted below.
             watch.Dispose();
         }
