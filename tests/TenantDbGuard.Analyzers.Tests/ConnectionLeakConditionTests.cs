@@ -660,6 +660,38 @@ public sealed class ConnectionLeakConditionTests
             Verify.Diagnostic(Descriptors.ConnectionUsedAfterRelease).WithLocation(1).WithLocation(2)
                 .WithArguments("'conn'", "is released at line 14 and again in the 'finally' at line 24"));
 
+    [Theory]
+    [InlineData("released = n > 0;")]
+    [InlineData("released = conn.Execute(\"select 1\") > 0;")]
+    [InlineData("released = !released && n == 1;")]
+    public Task A_flag_also_given_a_value_that_is_not_known_is_not_trusted(string set) => Verify.VerifyAnalyzerAsync($$"""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                var conn = {|#0:pool.GetConnection()|};
+                var released = false;
+                try
+                {
+                    var n = conn.Execute("update a set b = 1");
+                    {{set}}
+                    return n;
+                }
+                finally
+                {
+                    if (!released)
+                    {
+                        conn.Release();
+                    }
+                }
+            }
+        }
+        """,
+        // 'released' may be true without a release: the connection is not given back on that path.
+        Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 13"));
+
     [Fact]
     public Task A_flag_given_a_new_value_is_followed_with_that_value() => Verify.VerifyAnalyzerAsync("""
         using Prelude;

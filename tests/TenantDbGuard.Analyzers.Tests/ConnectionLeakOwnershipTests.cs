@@ -1086,6 +1086,54 @@ public sealed class ConnectionLeakOwnershipTests
 
     // ---------------------------------------------------------------- copies, coalescing stores and ownership flags
 
+    [Theory]
+    [InlineData("")]
+    [InlineData(", IComparable")]
+    [InlineData(", IComparable, ICloneable")]
+    public Task Lease_given_to_a_primary_constructor_whose_base_call_may_throw_is_reported(string interfaces) => Verify.VerifyAnalyzerAsync($$"""
+        using System;
+        using Prelude;
+
+        abstract class ScopeBase
+        {
+            protected ScopeBase(string tenant)
+            {
+                if (tenant.Length == 0)
+                {
+                    throw new ArgumentException("A tenant is needed.", nameof(tenant));
+                }
+            }
+        }
+
+        sealed class TenantScope(ConnectionLease lease, string tenant) : ScopeBase(tenant.Trim()){{interfaces}}
+        {
+            public ConnectionLease Lease { get; } = lease;
+
+            public int CompareTo(object? other) => 0;
+
+            public object Clone() => this;
+        }
+
+        class C
+        {
+            int M(LeasePool pool, string tenant)
+            {
+                var lease = {|#0:pool.GetConnection()|};
+                var scope = new TenantScope(lease, tenant);
+                try
+                {
+                    return scope.Lease.Execute("select 1");
+                }
+                finally
+                {
+                    scope.Lease.Dispose();
+                }
+            }
+        }
+        """,
+        // The base call may throw (it trims and checks the tenant) before the scope holds the lease.
+        Verify.Diagnostic().WithLocation(0).WithArguments("'lease'", "if an exception is thrown at line 29"));
+
     [Fact]
     public Task With_copy_that_carries_a_second_lease_is_reported() => Verify.VerifyAnalyzerAsync("""
         using System.Threading.Tasks;

@@ -889,6 +889,32 @@ public sealed class ConnectionOwnerAnalyzerTests
             }
         }
 
+        sealed class FlagAtTheEndOfALongerCondition : IDisposable
+        {
+            private bool _openedHere;
+            private bool _keepOpen;
+
+            public FlagAtTheEndOfALongerCondition(MySqlConnection connection) => Connection = connection;
+
+            public MySqlConnection Connection { get; }
+
+            public void EnsureOpen()
+            {
+                Connection.Open();
+                _openedHere = true;
+            }
+
+            public void KeepOpen() => _keepOpen = true;
+
+            public void Dispose()
+            {
+                if (!_keepOpen && Connection.State != System.Data.ConnectionState.Closed && _openedHere)
+                {
+                    Connection.Close();
+                }
+            }
+        }
+
         sealed class NeverClosesWhatItOpened : IDisposable
         {
             private bool _openedHere;
@@ -939,8 +965,8 @@ public sealed class ConnectionOwnerAnalyzerTests
             }
         }
         """,
-        Verify.Diagnostic().WithLocation(0).WithArguments("NeverClosesWhatItOpened", "Connection", "Dispose does not release it on the path that leaves at line 106"),
-        Verify.Diagnostic().WithLocation(1).WithArguments("NoOwnershipFlagInTheCondition", "Connection", "Dispose does not release it on the path that leaves at line 128"));
+        Verify.Diagnostic().WithLocation(0).WithArguments("NeverClosesWhatItOpened", "Connection", "Dispose does not release it on the path that leaves at line 132"),
+        Verify.Diagnostic().WithLocation(1).WithArguments("NoOwnershipFlagInTheCondition", "Connection", "Dispose does not release it on the path that leaves at line 154"));
 
     [Fact]
     public Task Type_that_releases_in_a_method_or_a_callback_of_its_own_is_not_reported() => Verify.VerifyAnalyzerAsync("""

@@ -899,6 +899,9 @@ public sealed class SharedPoolClosedAnalyzerTests
                     [|MySqlConnection.ClearAllPools()|];
                 }
             }
+
+            // It computes what it passes on (not only its parameters and constants): not a mere forwarder.
+            public static void ClearFirst(MySqlConnection[] connections) => [|MySqlConnection.ClearPool(connections[0])|];
         }
         """);
 

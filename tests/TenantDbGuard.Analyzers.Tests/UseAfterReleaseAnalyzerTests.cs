@@ -132,6 +132,24 @@ public sealed class UseAfterReleaseAnalyzerTests
         Tdg004("'lease'", "is used at line 18 after it was released at line 15"));
 
     [Fact]
+    public Task Each_use_after_release_is_reported_at_its_own_place() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                {|#2:conn.Release()|};
+                {|#0:conn.Execute("update a set b = 1")|};
+                return {|#1:conn.Execute("select 1")|};
+            }
+        }
+        """,
+        Verify.Diagnostic(Descriptors.ConnectionUsedAfterRelease).WithLocation(0).WithLocation(2).WithArguments("'conn'", "is used at line 9 after it was released at line 8"),
+        Verify.Diagnostic(Descriptors.ConnectionUsedAfterRelease).WithLocation(1).WithLocation(2).WithArguments("'conn'", "is used at line 10 after it was released at line 8"));
+
+    [Fact]
     public Task Alias_used_after_release_is_reported_with_its_own_name() => Verify.VerifyAnalyzerAsync("""
         using Prelude;
 
@@ -148,23 +166,33 @@ public sealed class UseAfterReleaseAnalyzerTests
         """,
         Tdg004("'same'", "is used at line 10 after it was released at line 9"));
 
-    [Fact]
-    public Task Transaction_begun_on_a_closed_connection_is_reported() => Verify.VerifyAnalyzerAsync("""
+    [Theory]
+    [InlineData("using var tx = ", "conn.BeginTransaction()")]
+    [InlineData("await using var tx = await ", "conn.BeginTransactionAsync()")]
+    [InlineData("", "conn.ChangeDatabase(\"other\")")]
+    [InlineData("await ", "conn.ChangeDatabaseAsync(\"other\")")]
+    [InlineData("", "conn.EnlistTransaction(null)")]
+    [InlineData("_ = ", "conn.GetSchema()")]
+    [InlineData("_ = await ", "conn.GetSchemaAsync()")]
+    [InlineData("_ = ", "conn.ServerVersion")]
+    [InlineData("_ = ", "conn.ServerThread")]
+    [InlineData("await ", "conn.ResetConnectionAsync()")]
+    public Task Member_that_needs_an_open_connection_used_on_a_closed_one_is_reported(string prefix, string use) => Verify.VerifyAnalyzerAsync($$"""
+        using System.Threading.Tasks;
         using MySqlConnector;
 
         class C
         {
-            void M(string cs)
+            async Task M(string cs)
             {
                 using var conn = new MySqlConnection(cs);
-                conn.Open();
+                await conn.OpenAsync();
                 {|#1:conn.Close()|};
-                using var tx = {|#0:conn.BeginTransaction()|};
-                tx.Commit();
+                {{prefix}}{|#0:{{use}}|};
             }
         }
         """,
-        Tdg004("'conn'", "is used at line 10 after it was closed at line 9"));
+        Tdg004("'conn'", "is used at line 11 after it was closed at line 10"));
 
     [Fact]
     public Task Open_after_dispose_in_a_loop_is_reported() => Verify.VerifyAnalyzerAsync("""
