@@ -494,6 +494,21 @@ public sealed class TenantDatabaseTests(MariaDbFixture fixture, ITestOutputHelpe
         Assert.Equal(0, await server.CountConnectionsAsync());
     }
 
+    /// <summary>
+    /// The runtime on <paramref name="server"/> through <paramref name="relay"/>: a budget of two connections (no
+    /// coordination session) and a reset timeout of 300 ms, the bound of every wait these tests are about.
+    /// </summary>
+    private static TenantDatabase ThroughRelay(MariaDbServer server, SilencingRelay relay, CapturedLogs? logs = null, bool resetOnRelease = true) =>
+        new(
+            new TenantDbGuardOptions
+            {
+                MasterConnectionString = new MySqlConnectionStringBuilder(server.GetAppConnectionString(MariaDbFixture.MasterDatabase)) { Port = (uint)relay.Port }.ConnectionString,
+                MaxConnections = 2,
+                ResetTimeout = TimeSpan.FromMilliseconds(300),
+                ResetSessionOnRelease = resetOnRelease,
+            },
+            logs);
+
     [Theory]
     [InlineData(true)] // the lease's first statement selects the tenant's database
     [InlineData(false)] // the session still holds another tenant's state: the lease starts with its reset
@@ -504,15 +519,7 @@ public sealed class TenantDatabaseTests(MariaDbFixture fixture, ITestOutputHelpe
         await MariaDbFixture.CreateTenantsAsync(server, 2);
         await using var relay = SilencingRelay.Start(server.Port);
         var logs = new CapturedLogs();
-        await using var db = new TenantDatabase(
-            new TenantDbGuardOptions
-            {
-                MasterConnectionString = new MySqlConnectionStringBuilder(server.GetAppConnectionString(MariaDbFixture.MasterDatabase)) { Port = (uint)relay.Port }.ConnectionString,
-                MaxConnections = 2,
-                ResetTimeout = TimeSpan.FromMilliseconds(300),
-                ResetSessionOnRelease = resetOnRelease,
-            },
-            logs);
+        await using var db = ThroughRelay(server, relay, logs, resetOnRelease);
 
         // Both tenants are looked up now, while the server answers. A helper returns once its connection is idle again
         // (reset, when it is to be): nothing of the runtime's is under way after it.
@@ -558,14 +565,7 @@ public sealed class TenantDatabaseTests(MariaDbFixture fixture, ITestOutputHelpe
         await MariaDbFixture.CreateTenantsAsync(server, 1);
         await using var relay = SilencingRelay.Start(server.Port);
         var logs = new CapturedLogs();
-        await using var db = new TenantDatabase(
-            new TenantDbGuardOptions
-            {
-                MasterConnectionString = new MySqlConnectionStringBuilder(server.GetAppConnectionString(MariaDbFixture.MasterDatabase)) { Port = (uint)relay.Port }.ConnectionString,
-                MaxConnections = 2,
-                ResetTimeout = TimeSpan.FromMilliseconds(300),
-            },
-            logs);
+        await using var db = ThroughRelay(server, relay, logs);
         Assert.Equal(MariaDbFixture.TenantDatabase(1), await db.ExecuteScalarTenantAsync<string>(Key(1), "SELECT DATABASE()"));
 
         // The kill goes out over another connection and stops the SLEEP, but its answer never reaches the caller: as when
@@ -607,12 +607,7 @@ public sealed class TenantDatabaseTests(MariaDbFixture fixture, ITestOutputHelpe
         await using var server = await MariaDbServer.StartAsync();
         await MariaDbFixture.CreateTenantsAsync(server, 1);
         await using var relay = SilencingRelay.Start(server.Port);
-        await using var db = new TenantDatabase(new TenantDbGuardOptions
-        {
-            MasterConnectionString = new MySqlConnectionStringBuilder(server.GetAppConnectionString(MariaDbFixture.MasterDatabase)) { Port = (uint)relay.Port }.ConnectionString,
-            MaxConnections = 2,
-            ResetTimeout = TimeSpan.FromMilliseconds(300),
-        });
+        await using var db = ThroughRelay(server, relay);
 
         // The runtime reads what a lease must restore once per server, on the first connection it opens (for the
         // tenant's lookup): that session answers nothing from the reading on. Every lease waits for that reading.
