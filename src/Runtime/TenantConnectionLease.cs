@@ -69,7 +69,7 @@ public sealed class TenantConnectionLease : IAsyncDisposable, IDisposable
         _broker = broker;
         _physical = physical;
         _connection = connection;
-        _statements = new RunningStatements(broker, connection, tenantKey, physical.Server.Key);
+        _statements = new RunningStatements(broker, physical, tenantKey);
         _leaks = leaks;
         _leakId = leakId;
         TenantKey = tenantKey;
@@ -325,9 +325,10 @@ public sealed class TenantConnectionLease : IAsyncDisposable, IDisposable
     /// A killed statement normally ends at once; one that does not waits for an answer the server will not send
     /// (MariaDB sends none when a <c>KILL QUERY</c> lands between two statements of one batch, as in a helper's batch
     /// that starts with the tenant's <c>USE</c>) and would hold its caller for good. MySqlConnector bounds its own
-    /// cancellations the same way (<c>CancellationTimeout</c>). Kept apart from the lease, as <see cref="Cancellation"/> is.
+    /// cancellations the same way (<c>CancellationTimeout</c>). Kept apart from the lease, as <see cref="Cancellation"/> is,
+    /// and holding no connection object code may hold (the caller's token must not keep a forgotten lease's reachable).
     /// </summary>
-    internal sealed class RunningStatements(ConnectionBroker broker, MySqlConnection connection, string tenantKey, string serverKey)
+    internal sealed class RunningStatements(ConnectionBroker broker, PhysicalConnection physical, string tenantKey)
     {
         private int _started;
         private int _ended;
@@ -362,20 +363,21 @@ public sealed class TenantConnectionLease : IAsyncDisposable, IDisposable
             }
 
             await Task.Delay(broker.ResetTimeout).ConfigureAwait(false);
-            if (Volatile.Read(ref _ended) >= running || SocketProbe.SocketOf(connection) is not { } socket)
+            if (Volatile.Read(ref _ended) >= running)
             {
                 return;
             }
 
+            // Marked first: the statement fails the moment the socket is shut, and its caller asks right then.
             Volatile.Write(ref _cutOff, 1);
-            Log.StatementCutOff(broker.Logger, LogSafe.Text(tenantKey), serverKey, broker.ResetTimeout.TotalMilliseconds);
-            try
+            if (physical.ShutSession())
             {
-                socket.Shutdown(System.Net.Sockets.SocketShutdown.Both);
+                Log.StatementCutOff(broker.Logger, LogSafe.Text(tenantKey), physical.Server.Key, broker.ResetTimeout.TotalMilliseconds);
             }
-            catch (Exception exception) when (exception is System.Net.Sockets.SocketException or ObjectDisposedException)
+            else
             {
-                // Closed already: the statement has failed.
+                // No socket to shut (another version of MySqlConnector): the statement goes on, as it would without this.
+                Volatile.Write(ref _cutOff, 0);
             }
         }
     }

@@ -313,6 +313,37 @@ public sealed class TenantConnectionLeaseTests(MariaDbFixture fixture, ITestOutp
         Assert.Single(logs.WithId(LeakReclaimed));
     }
 
+    [Fact]
+    public async Task A_lease_forgotten_while_the_token_it_was_taken_with_lives_on_is_taken_back()
+    {
+        // An application's stopping token lives as long as the process: what it holds on to is never collected.
+        using var stopping = new CancellationTokenSource();
+        var logs = new CapturedLogs();
+        await using var db = Server.CreateTenantDatabase(
+            o =>
+            {
+                o.MaxConnections = 1;
+                o.AcquireTimeout = TimeSpan.FromSeconds(5);
+            },
+            logs);
+
+        await ForgetALeaseTakenWithAsync(db, Key(1), stopping.Token);
+        await Task.Yield();
+        ForceGarbageCollection();
+        await db.WaitForSnapshotAsync(s => s.InUse == 0, TimeSpan.FromSeconds(5));
+        await using var next = await db.GetConnectionAsync(Key(2));
+        Assert.Equal(1L, await next.Connection.ExecuteScalarAsync<long>("SELECT 1"));
+        Assert.Single(logs.WithId(LeakReclaimed));
+        GC.KeepAlive(stopping);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static async Task ForgetALeaseTakenWithAsync(TenantDatabase db, string tenantKey, CancellationToken cancellationToken)
+    {
+        var lease = await db.GetConnectionAsync(tenantKey, cancellationToken);
+        Assert.Equal(1L, await lease.Connection.ExecuteScalarAsync<long>(new CommandDefinition("SELECT 1", cancellationToken: lease.CancellationToken)));
+    }
+
     /// <summary>Takes two leases of a tenant whose cap is two, and drops them without giving them back.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static async Task<long[]> LeakTwoLeasesAsync(TenantDatabase db)

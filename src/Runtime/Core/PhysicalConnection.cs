@@ -303,6 +303,29 @@ internal sealed class PhysicalConnection : IAsyncDisposable
     }
 
     /// <summary>
+    /// Shuts the session's socket both ways: whatever reads or writes on it fails at once, and the server ends the session
+    /// (the connection is not to be used again). False when the socket cannot be reached (another version of MySqlConnector).
+    /// </summary>
+    public bool ShutSession()
+    {
+        if (_socket is not { } socket)
+        {
+            return false;
+        }
+
+        try
+        {
+            socket.Shutdown(SocketShutdown.Both);
+        }
+        catch (Exception exception) when (exception is SocketException or ObjectDisposedException)
+        {
+            // Closed already: what ran on it has failed.
+        }
+
+        return true;
+    }
+
+    /// <summary>
     /// Ends a session that is being retired from this side, without another connection: stops sending on its socket, so
     /// that the server reads the end of the stream after whatever runs on the session (at once when nothing does, the
     /// moment a statement ends otherwise) and ends the session, and reads and drops what the server still sends until
