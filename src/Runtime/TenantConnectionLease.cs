@@ -185,9 +185,10 @@ public sealed class TenantConnectionLease : IAsyncDisposable, IDisposable
 
             _ended ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             Interlocked.Increment(ref _statementKills);
-            var kill = _broker.KillAsync(_physical.Server, _physical.ThreadId, queryOnly: true, _ended.Task);
+
+            // The cut-off, when one is due, is part of the kill: the session is not given to anyone else before it is over.
+            var kill = _statements.CutOffIfItDoesNotEnd(_broker.KillAsync(_physical.Server, _physical.ThreadId, queryOnly: true, _ended.Task));
             _statementKill = _statementKill.IsCompleted ? kill : Task.WhenAll(_statementKill, kill);
-            _statements.CutOffIfItDoesNotEnd(kill);
         }
     }
 
@@ -214,6 +215,8 @@ public sealed class TenantConnectionLease : IAsyncDisposable, IDisposable
             return;
         }
 
+        // A cut-off under way stops waiting: the lease is over (what still runs on the session is the reset's business).
+        _statements.LeaseEnded();
         var pendingKill = _cancellation?.End() ?? Task.CompletedTask;
         lock (_killGate)
         {
@@ -286,8 +289,7 @@ public sealed class TenantConnectionLease : IAsyncDisposable, IDisposable
             if (_source is null)
             {
                 var kill = _broker.KillAsync(_physical.Server, _physical.ThreadId, queryOnly: true, _ended.Task);
-                Volatile.Write(ref _killing, kill);
-                _statements.CutOffIfItDoesNotEnd(kill);
+                Volatile.Write(ref _killing, _statements.CutOffIfItDoesNotEnd(kill));
             }
             else
             {
@@ -333,6 +335,8 @@ public sealed class TenantConnectionLease : IAsyncDisposable, IDisposable
         private int _started;
         private int _ended;
         private int _cutOff;
+        private int _leaseEnded;
+        private TaskCompletionSource? _leaseEndedSignal;
 
         /// <summary>Whether a statement was cut off this way.</summary>
         public bool CutOff => Volatile.Read(ref _cutOff) != 0;
@@ -341,14 +345,22 @@ public sealed class TenantConnectionLease : IAsyncDisposable, IDisposable
 
         public void Ended(int statement) => Volatile.Write(ref _ended, statement);
 
-        /// <summary>Called once <paramref name="kill"/> of the running statement is on its way.</summary>
-        public void CutOffIfItDoesNotEnd(Task kill)
+        /// <summary>The lease was given back: a cut-off under way stops waiting and shuts nothing.</summary>
+        public void LeaseEnded()
+        {
+            // A full fence: either this sees the signal a cut-off made, or the cut-off sees the lease ended.
+            Interlocked.Exchange(ref _leaseEnded, 1);
+            Volatile.Read(ref _leaseEndedSignal)?.TrySetResult();
+        }
+
+        /// <summary>
+        /// Called once <paramref name="kill"/> of the running statement is on its way; returns what the session must wait
+        /// for before anyone else gets it: the kill, and the cut-off when one is due.
+        /// </summary>
+        public Task CutOffIfItDoesNotEnd(Task kill)
         {
             var running = Volatile.Read(ref _started);
-            if (running != Volatile.Read(ref _ended))
-            {
-                _ = CutOffAsync(kill, running);
-            }
+            return running != Volatile.Read(ref _ended) && Volatile.Read(ref _leaseEnded) == 0 ? CutOffAsync(kill, running) : kill;
         }
 
         private async Task CutOffAsync(Task kill, int running)
@@ -362,8 +374,14 @@ public sealed class TenantConnectionLease : IAsyncDisposable, IDisposable
                 // The kill's own failure is seen where it is awaited; the statement gets its time all the same.
             }
 
-            await Task.Delay(broker.ResetTimeout).ConfigureAwait(false);
-            if (Volatile.Read(ref _ended) >= running)
+            var signal = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            var leaseEnded = Interlocked.CompareExchange(ref _leaseEndedSignal, signal, null) ?? signal;
+            if (Volatile.Read(ref _leaseEnded) == 0)
+            {
+                await Task.WhenAny(leaseEnded.Task, Task.Delay(broker.ResetTimeout)).ConfigureAwait(false);
+            }
+
+            if (Volatile.Read(ref _ended) >= running || Volatile.Read(ref _leaseEnded) != 0)
             {
                 return;
             }

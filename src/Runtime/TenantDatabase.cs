@@ -682,6 +682,7 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
                     }
                     catch (MySqlException exception) when (lease.Leading is not null && ServerErrors.IsDatabaseUnavailable(exception))
                     {
+                        lease.StatementEnded(statement);
                         throw DatabaseUnavailable(lease.TenantKey, lease.DatabaseName, exception);
                     }
                     catch (Exception exception)
