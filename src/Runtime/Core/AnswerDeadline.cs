@@ -1,5 +1,4 @@
 using System;
-using System.Net.Sockets;
 using System.Threading.Tasks;
 using MySqlConnector;
 
@@ -31,7 +30,7 @@ internal static class AnswerDeadline
             }
             catch (TimeoutException) when (!statement.IsCompleted)
             {
-                var shut = Shut(connection);
+                var shut = SocketProbe.ShutDown(SocketProbe.SocketOf(connection));
                 try
                 {
                     await statement.ConfigureAwait(false);
@@ -43,7 +42,7 @@ internal static class AnswerDeadline
 
                 if (shut)
                 {
-                    throw new TimeoutException($"The server did not answer within {timeout.TotalMilliseconds:F0} ms; the session was ended.");
+                    throw new TimeoutException($"The server did not answer within {timeout.TotalMilliseconds:F0} ms (TenantDbGuardOptions.ResetTimeout bounds the runtime's own statements); the session was ended.");
                 }
             }
             catch (Exception)
@@ -53,24 +52,5 @@ internal static class AnswerDeadline
         }
 
         return await statement.ConfigureAwait(false);
-    }
-
-    private static bool Shut(MySqlConnection connection)
-    {
-        if (SocketProbe.SocketOf(connection) is not { } socket)
-        {
-            return false;
-        }
-
-        try
-        {
-            socket.Shutdown(SocketShutdown.Both);
-        }
-        catch (Exception exception) when (exception is SocketException or ObjectDisposedException)
-        {
-            // Closed already: the statement fails all the same.
-        }
-
-        return true;
     }
 }

@@ -306,24 +306,7 @@ internal sealed class PhysicalConnection : IAsyncDisposable
     /// Shuts the session's socket both ways: whatever reads or writes on it fails at once, and the server ends the session
     /// (the connection is not to be used again). False when the socket cannot be reached (another version of MySqlConnector).
     /// </summary>
-    public bool ShutSession()
-    {
-        if (_socket is not { } socket)
-        {
-            return false;
-        }
-
-        try
-        {
-            socket.Shutdown(SocketShutdown.Both);
-        }
-        catch (Exception exception) when (exception is SocketException or ObjectDisposedException)
-        {
-            // Closed already: what ran on it has failed.
-        }
-
-        return true;
-    }
+    public bool ShutSession() => SocketProbe.ShutDown(_socket);
 
     /// <summary>
     /// Ends a session that is being retired from this side, without another connection: stops sending on its socket, so

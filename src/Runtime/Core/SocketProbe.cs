@@ -47,6 +47,29 @@ internal static class SocketProbe
         }
     }
 
+    /// <summary>
+    /// Shuts <paramref name="socket"/> both ways: whatever reads or writes on it fails at once, and the server ends the
+    /// session. False when there is no socket to shut (the driver keeps it elsewhere); true also when it was closed already.
+    /// </summary>
+    public static bool ShutDown(Socket? socket)
+    {
+        if (socket is null)
+        {
+            return false;
+        }
+
+        try
+        {
+            socket.Shutdown(SocketShutdown.Both);
+        }
+        catch (Exception exception) when (exception is SocketException or ObjectDisposedException)
+        {
+            // Closed already: what ran on it has failed all the same.
+        }
+
+        return true;
+    }
+
     /// <summary>The socket of <paramref name="connection"/>'s session; null when it has none or cannot be read.</summary>
     public static Socket? SocketOf(MySqlConnection connection) => SocketOfAccessor?.Invoke(connection);
 
