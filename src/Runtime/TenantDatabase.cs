@@ -794,9 +794,11 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     private async Task<TResult> RunAsync<TResult>(TenantConnectionLease lease, Func<MySqlConnection, CancellationToken, Task<TResult>> work, CommandOptions? options, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
+
+        // Counted as running before its timeout starts: a kill the timeout sends always finds its statement running.
+        var statement = lease.StatementStarted();
         using var timeout = StatementTimeout.Start(lease, options?.Timeout);
         TResult result;
-        var statement = lease.StatementStarted();
         try
         {
             result = await work(lease.Connection, lease.CancellationToken).ConfigureAwait(false);

@@ -32,22 +32,29 @@ internal static class StatementCancellation
     {
         var kills = lease.KillsRequested;
         TResult result;
-        var watch = Watch(lease, cancellationToken);
+
+        // Counted as running before the token is watched: a kill the token sends always finds its statement running.
         var statement = lease.StatementStarted();
         try
         {
-            result = await run(state).ConfigureAwait(false);
-        }
-        catch (Exception exception) when (IsCancellation(exception, cancellationToken) || (cancellationToken.IsCancellationRequested && lease.StatementCutOff))
-        {
-            throw Cancelled(exception, cancellationToken);
+            var watch = Watch(lease, cancellationToken);
+            try
+            {
+                result = await run(state).ConfigureAwait(false);
+            }
+            catch (Exception exception) when (IsCancellation(exception, cancellationToken) || (cancellationToken.IsCancellationRequested && lease.StatementCutOff))
+            {
+                throw Cancelled(exception, cancellationToken);
+            }
+            finally
+            {
+                // Waits for the callback if it is running right now, so that a kill it sends is counted below.
+                watch.Dispose();
+            }
         }
         finally
         {
             lease.StatementEnded(statement);
-
-            // Waits for the callback if it is running right now, so that a kill it sends is counted below.
-            watch.Dispose();
         }
 
         // A statement killed because it was cancelled may end without an error (an interrupted SLEEP returns 1): once a
