@@ -413,6 +413,26 @@ public sealed class ConnectionLeakOwnershipTests
         """,
         Verify.Diagnostic().WithLocation(0).WithArguments("'lease'", "on the path that returns at line 32"));
 
+    [Theory]
+    [InlineData("board.Switch(new Session(lease, leaveOpen: true));")]
+    [InlineData("var session = new Session(lease, leaveOpen: true); board.Switch(session);")]
+    public Task Wrapper_that_leaves_the_connection_open_given_to_a_call_takes_the_connection_along(string call) =>
+        Verify.VerifyAnalyzerAsync(Session + $$"""
+            interface IBoard
+            {
+                void Switch(Session session);
+            }
+
+            class C
+            {
+                void M(LeasePool pool, IBoard board)
+                {
+                    var lease = pool.GetConnection();
+                    {{call}}
+                }
+            }
+            """);
+
     [Fact]
     public Task Wrapper_that_owns_the_connection_releases_it() => Verify.VerifyAnalyzerAsync(Session + """
         class C
@@ -575,6 +595,50 @@ public sealed class ConnectionLeakOwnershipTests
             }
         }
         """);
+
+    [Theory]
+    [InlineData("object", "new Result(1, () => conn.Dispose())")]
+    [InlineData("IResult", "new Result(1, () => conn.Dispose())")]
+    [InlineData("Envelope", "new Envelope(new Result(1, () => conn.Dispose()))")]
+    [InlineData("object", "new Envelope(new Result(1, () => conn.Dispose()))")]
+    public Task Holder_of_a_releasing_callback_returned_as_another_type_or_inside_another_holder_hands_the_connection_to_the_caller(string returnType, string returned) =>
+        Verify.VerifyAnalyzerAsync($$"""
+            using System;
+            using MySqlConnector;
+
+            interface IResult
+            {
+            }
+
+            sealed class Result : IResult
+            {
+                public Result(int rows, Action release)
+                {
+                    Rows = rows;
+                    Release = release;
+                }
+
+                public int Rows { get; }
+
+                public Action Release { get; }
+            }
+
+            sealed class Envelope
+            {
+                public Envelope(Result result) => Result = result;
+
+                public Result Result { get; }
+            }
+
+            class C
+            {
+                {{returnType}} Count(MySqlDataSource ds)
+                {
+                    var conn = ds.OpenConnection();
+                    return {{returned}};
+                }
+            }
+            """);
 
     [Fact]
     public Task Object_returned_or_passed_on_without_the_connection_does_not_take_it() => Verify.VerifyAnalyzerAsync("""

@@ -1746,7 +1746,7 @@ public sealed class ConnectionLeakSummaryTests
     [Fact]
     public Task Guard_helper_given_a_conjunction_is_satisfied_only_when_every_side_holds() =>
         // '&&' holds when both sides do; a condition nested deeper than the guard reading follows (ten conjuncts, either way) is
-        // taken as one that may fail, so the call may throw.
+        // taken as one that may fail, so the call may throw. Eight levels down is still read.
         Verify.VerifyAnalyzerAsync("""
         using System;
         using System.Collections.Generic;
@@ -1803,6 +1803,17 @@ public sealed class ConnectionLeakSummaryTests
                 var conn = {|#2:ds.OpenConnection()|};
                 var names = new List<string>();
                 Invariant.Require((true || names.Count > 0) && ((true || names.Count > 0) && ((true || names.Count > 0) && ((true || names.Count > 0) && ((true || names.Count > 0) && ((true || names.Count > 0) && ((true || names.Count > 0) && ((true || names.Count > 0) && ((true || names.Count > 0) && ((true || names.Count > 0)))))))))));
+                using (conn)
+                {
+                    return names.Count;
+                }
+            }
+
+            int AsDeepAsFollowed(MySqlDataSource ds)
+            {
+                var conn = ds.OpenConnection();
+                var names = new List<string>();
+                Invariant.Require(names.Count > 0 || (names.Count > 1 || (names.Count > 2 || (names.Count > 3 || (names.Count > 4 || (names.Count > 5 || (names.Count > 6 || (names.Count > 7 || true))))))));
                 using (conn)
                 {
                     return names.Count;
