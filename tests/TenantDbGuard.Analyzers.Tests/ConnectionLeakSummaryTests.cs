@@ -1141,6 +1141,89 @@ public sealed class ConnectionLeakSummaryTests
         Verify.Diagnostic().WithLocation(0).WithArguments("'e' from Ids().GetEnumerator()", "on the path that returns at line 26"));
 
     [Fact]
+    public Task Enumerator_of_an_iterator_indexer_holding_a_connection_taken_by_hand_and_not_disposed_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Collections.Generic;
+        using MySqlConnector;
+
+        sealed class InvoiceYears
+        {
+            private readonly MySqlDataSource _dataSource = null!;
+
+            public IEnumerable<long> this[int year]
+            {
+                get
+                {
+                    using var connection = _dataSource.OpenConnection();
+                    using var cmd = new MySqlCommand("select id from invoices where year = " + year, connection);
+                    using var reader = cmd.ExecuteReader();
+                    while (reader.Read())
+                    {
+                        yield return reader.GetInt64(0);
+                    }
+                }
+            }
+        }
+
+        class C
+        {
+            long First(InvoiceYears years)
+            {
+                var e = {|#0:years[2026].GetEnumerator()|};
+                return e.MoveNext() ? e.Current : 0;
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'e' from this[].GetEnumerator()", "on the path that returns at line 28"));
+
+    [Fact]
+    public Task Enumerator_of_an_iterator_property_holding_a_connection_taken_by_hand_and_not_disposed_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Collections.Generic;
+        using MySqlConnector;
+
+        sealed class InvoiceRows
+        {
+            private readonly MySqlDataSource _dataSource = null!;
+
+            public IEnumerable<long> Recent
+            {
+                get
+                {
+                    using var connection = _dataSource.OpenConnection();
+                    using var cmd = new MySqlCommand("select id from invoices order by id desc limit 10", connection);
+                    using var reader = cmd.ExecuteReader();
+                    while (reader.Read())
+                    {
+                        yield return reader.GetInt64(0);
+                    }
+                }
+            }
+        }
+
+        class C
+        {
+            long First(InvoiceRows rows)
+            {
+                var recent = rows.Recent;
+                var e = {|#0:recent.GetEnumerator()|};
+                return e.MoveNext() ? e.Current : 0;
+            }
+
+            long Sum(InvoiceRows rows)
+            {
+                long sum = 0;
+                using var e = rows.Recent.GetEnumerator();
+                while (e.MoveNext())
+                {
+                    sum += e.Current;
+                }
+
+                return sum;
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'e' from Recent.GetEnumerator()", "on the path that returns at line 29"));
+
+    [Fact]
     public Task Enumerator_of_an_iterator_holding_two_connections_taken_by_hand_and_not_disposed_is_reported() => Verify.VerifyAnalyzerAsync("""
         using System.Collections.Generic;
         using MySqlConnector;

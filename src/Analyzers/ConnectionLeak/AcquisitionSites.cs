@@ -175,7 +175,7 @@ internal static class AcquisitionSites
 
         if (!invocation.IsImplicit && method.Name is "GetEnumerator" or "GetAsyncEnumerator" && HeldAcrossYield(invocation.Instance, context, origins) is { } iterator)
         {
-            if (CreateSite(invocation, AcquisitionKind.Returned, $"{iterator.Name}().{method.Name}()", origins) is { } enumerator)
+            if (CreateSite(invocation, AcquisitionKind.Returned, $"{iterator}.{method.Name}()", origins) is { } enumerator)
             {
                 sites.Add(enumerator);
             }
@@ -278,10 +278,11 @@ internal static class AcquisitionSites
     }
 
     /// <summary>
-    /// An iterator of the compilation that holds a connection across <c>yield</c>, when <paramref name="receiver"/> is a call
-    /// of it, or a local only ever assigned such a call.
+    /// How to name an iterator of the compilation that holds a connection across <c>yield</c> (<c>Ids()</c>, <c>Recent</c>,
+    /// <c>this[]</c>), when <paramref name="receiver"/> is a call of it or a read of an iterator property or indexer, or a
+    /// local only ever assigned one of those.
     /// </summary>
-    private static IMethodSymbol? HeldAcrossYield(IOperation? receiver, FlowContext context, LocalOrigins origins)
+    private static string? HeldAcrossYield(IOperation? receiver, FlowContext context, LocalOrigins origins)
     {
         var value = TrackedVariables.Unwrap(receiver);
         if (value is ILocalReferenceOperation { Local: var local })
@@ -289,14 +290,18 @@ internal static class AcquisitionSites
             value = origins.SingleValue(local);
         }
 
-        if (value is IInvocationOperation { TargetMethod: var method }
-            && context.Rules.IsInSource(method)
-            && context.Summaries.Of(method, context.CancellationToken).HoldsAcrossYield)
+        switch (value)
         {
-            return method;
+            case IInvocationOperation { TargetMethod: var method }
+                when context.Rules.IsInSource(method) && context.Summaries.Of(method, context.CancellationToken).HoldsAcrossYield:
+                return method.Name + "()";
+            case IPropertyReferenceOperation { Property: { GetMethod: { } getter } property }
+                when context.Summaries.MayBeAcquiringGetter(getter) && context.Summaries.Of(getter, context.CancellationToken).HoldsAcrossYield:
+                // An iterator property or indexer ('Recent', 'this[year]'): its getter is the iterator.
+                return property.Name;
+            default:
+                return null;
         }
-
-        return null;
     }
 
     private static IOperation? ArgumentFor(IInvocationOperation invocation, int ordinal)
