@@ -131,6 +131,45 @@ public sealed class SharedPoolClosedAnalyzerTests
         """);
 
     [Fact]
+    public Task Pool_from_a_method_of_the_code_that_only_shares_a_name_with_Interlocked_or_beside_unrelated_lambdas_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using System.Collections.Generic;
+        using MySqlConnector;
+        using Shared;
+
+        sealed class Switchboard
+        {
+            private readonly Dictionary<string, MySqlDataSource> _byTenant = new();
+
+            public MySqlDataSource Exchange(string tenant) => _byTenant[tenant];
+
+            public MySqlDataSource CompareExchange(string tenant, string fallback) => _byTenant.TryGetValue(tenant, out var found) ? found : _byTenant[fallback];
+        }
+
+        class C
+        {
+            private readonly DataSourceRegistry _registry = new();
+            private readonly Switchboard _switchboard = new();
+            private readonly List<string> _tenants = new();
+            private int _visited;
+
+            public void ByName(string tenant)
+            {
+                [|_switchboard.Exchange(tenant).Dispose()|];
+                [|_switchboard.CompareExchange(tenant, "main").Dispose()|];
+            }
+
+            public void BesideLambdas(string tenant)
+            {
+                var dataSource = _registry.GetDataSource(tenant);
+                _tenants.ForEach(name => Console.WriteLine(name));
+                _tenants.ForEach(name => _visited = name.Length);
+                [|dataSource.Dispose()|];
+            }
+        }
+        """ + Pools);
+
+    [Fact]
     public Task Using_over_a_shared_data_source_is_reported() => Verify.VerifyAnalyzerAsync("""
         using System.Threading.Tasks;
         using MySqlConnector;
