@@ -365,6 +365,33 @@ public sealed class ConnectionOwnerAnalyzerTests
         }
         """);
 
+    [Fact]
+    public Task Field_given_a_connection_by_a_method_of_the_code_that_does_not_open_one_is_not_owned() => Verify.VerifyAnalyzerAsync("""
+        using MySqlConnector;
+
+        sealed class ConnectionHub
+        {
+            private readonly MySqlConnection _shared;
+
+            public ConnectionHub(MySqlConnection shared) => _shared = shared;
+
+            public MySqlConnection Current() => _shared;
+        }
+
+        sealed class Reader
+        {
+            private readonly MySqlConnection _connection;
+
+            public Reader(ConnectionHub hub) => _connection = hub.Current();
+
+            public object Count()
+            {
+                using var cmd = new MySqlCommand("select count(*) from invoices", _connection);
+                return cmd.ExecuteScalar();
+            }
+        }
+        """);
+
     // ---------------------------------------------------------------- constructors that throw after storing the connection
 
     [Fact]
