@@ -28,6 +28,38 @@ public sealed class DataSourcePerCallAnalyzerTests
         Verify.Diagnostic().WithLocation(0).WithArguments("new MySqlDataSource(...)"));
 
     [Fact]
+    public Task Data_sources_chosen_by_a_conditional_or_a_switch_expression_are_reported() => Verify.VerifyAnalyzerAsync("""
+        using MySqlConnector;
+
+        class C
+        {
+            public int Count(string region, string eu, string us)
+            {
+                using var dataSource = region switch
+                {
+                    "eu" => {|#0:new MySqlDataSource(eu)|},
+                    _ => {|#1:new MySqlDataSource(us)|},
+                };
+                using var conn = dataSource.OpenConnection();
+                using var command = new MySqlCommand("SELECT 1", conn);
+                return (int)command.ExecuteScalar()!;
+            }
+
+            public int CountEither(bool europe, string eu, string us)
+            {
+                using var dataSource = europe ? {|#2:new MySqlDataSource(eu)|} : {|#3:new MySqlDataSource(us)|};
+                using var conn = dataSource.OpenConnection();
+                using var command = new MySqlCommand("SELECT 1", conn);
+                return (int)command.ExecuteScalar()!;
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("new MySqlDataSource(...)"),
+        Verify.Diagnostic().WithLocation(1).WithArguments("new MySqlDataSource(...)"),
+        Verify.Diagnostic().WithLocation(2).WithArguments("new MySqlDataSource(...)"),
+        Verify.Diagnostic().WithLocation(3).WithArguments("new MySqlDataSource(...)"));
+
+    [Fact]
     public Task Data_source_used_inline_is_reported() => Verify.VerifyAnalyzerAsync("""
         using System.Threading.Tasks;
         using MySqlConnector;
