@@ -827,6 +827,7 @@ public sealed class ConnectionLeakConditionTests
     [InlineData("static void Close(PooledConnection c, ref bool flag) { c.Release(); flag = true; } void Done() => Close(conn, ref released);")]
     [InlineData("static void Finish(PooledConnection c, ref bool flag) { c.Release(); flag = true; } void Done() => Finish(conn, ref released);")]
     [InlineData("void Release(PooledConnection c) => c.Release(); System.Action Done = () => { Release(conn); released = true; };")]
+    [InlineData("System.Action Done = () => { conn.Release(); released = true; }; System.Action Ping = () => Log.Info(\"ping\");")]
     public Task A_flag_set_by_a_function_that_releases_the_connection_gives_no_report(string done) =>
         // The flag is not followed (the function may change it at any time), and that function may have released the
         // connection and said so: neither side of the 'finally' can be taken as a leak or a second release.
