@@ -61,6 +61,8 @@ public sealed class ConnectionLeakConditionTests
     [InlineData("conn is MySqlConnection { State: ConnectionState.Open } open")]
     [InlineData("conn is { Database: \"tenants\" } or { State: ConnectionState.Open }")]
     [InlineData("true == (conn.State is ConnectionState.Open)")]
+    [InlineData("conn is MySqlConnection and { State: ConnectionState.Open }")]
+    [InlineData("conn is System.Data.Common.DbConnection db and { State: not ConnectionState.Closed }")]
     public Task Close_under_a_State_test_that_holds_whenever_the_connection_is_open_is_not_reported(string condition) =>
         Verify.VerifyAnalyzerAsync(ClosedInFinallyUnder(condition).Replace("{|#0:conn.Open()|}", "conn.Open()"));
 
