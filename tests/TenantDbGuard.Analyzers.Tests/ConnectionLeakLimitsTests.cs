@@ -255,6 +255,40 @@ public sealed class ConnectionLeakLimitsTests
     }
 
     [Fact]
+    public Task A_leak_on_the_false_side_of_the_eighth_remembered_condition_is_found_beside_locals_left_null()
+    {
+        // Eight bool parameters each tested twice fill the remembered conditions; two locals left null take state bits
+        // of their own. The leak is on the false side of the eighth condition: a null local sharing that condition's
+        // "true" bit would prune the leaking path.
+        var parameters = new StringBuilder("Pool pool");
+        var first = new StringBuilder();
+        var again = new StringBuilder();
+        for (var i = 0; i < 8; i++)
+        {
+            parameters.Append($", bool flag{i}");
+            again.Append($"        if (flag{i}) Log.Info(\"again {i}\");\n");
+            if (i < 7)
+            {
+                first.Append($"        if (flag{i}) Log.Info(\"first {i}\");\n");
+            }
+        }
+
+        var source = "#nullable enable\nusing Prelude;\n\nclass C\n{\n    void M(" + parameters + ")\n    {\n"
+            + "        PooledConnection? cached0 = null;\n        PooledConnection? cached1 = null;\n"
+            + first
+            + "        var conn = {|#0:pool.GetConnection()|};\n"
+            + "        try\n        {\n            conn.Execute(\"select 1\");\n        }\n"
+            + "        finally\n        {\n            if (flag7) conn.Release();\n        }\n\n"
+            + again
+            + "        cached0?.Release();\n        cached1?.Release();\n"
+            + "    }\n}\n";
+        var lastLine = source.Split('\n').ToList().FindIndex(line => line.Contains("cached1?.Release()", StringComparison.Ordinal)) + 1;
+        return Verify.VerifyAnalyzerAsync(
+            source,
+            Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", $"on the path that leaves the method after line {lastLine}"));
+    }
+
+    [Fact]
     public Task A_leak_next_to_twelve_released_flags_is_still_reported()
     {
         // Twelve flags fit in the state: the leak before them is found as in a method without flags.
