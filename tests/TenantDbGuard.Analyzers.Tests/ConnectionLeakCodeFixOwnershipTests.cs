@@ -2404,11 +2404,7 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
         }
         """, Microsoft.CodeAnalysis.CSharp.LanguageVersion.Preview);
 
-    [Theory]
-    [InlineData("rows.Ids()")]
-    [InlineData("rows.Recent")]
-    [InlineData("rows[2026]")]
-    public Task Enumerator_taken_by_hand_from_an_iterator_that_holds_a_connection_gets_a_using(string iterator) => Verify.VerifyCodeFixAsync($$"""
+    private const string IteratorRows = """
         using System.Collections.Generic;
         using MySqlConnector;
 
@@ -2443,6 +2439,13 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
             }
         }
 
+        """;
+
+    [Theory]
+    [InlineData("rows.Ids()")]
+    [InlineData("rows.Recent")]
+    [InlineData("rows[2026]")]
+    public Task Enumerator_taken_by_hand_from_an_iterator_that_holds_a_connection_gets_a_using(string iterator) => Verify.VerifyCodeFixAsync(IteratorRows + $$"""
         class C
         {
             long First(InvoiceRows rows)
@@ -2451,41 +2454,7 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
                 return e.MoveNext() ? e.Current : 0;
             }
         }
-        """, $$"""
-        using System.Collections.Generic;
-        using MySqlConnector;
-
-        sealed class InvoiceRows
-        {
-            private readonly MySqlDataSource _dataSource;
-
-            public InvoiceRows(MySqlDataSource dataSource) => _dataSource = dataSource;
-
-            public IEnumerable<long> Ids()
-            {
-                using var connection = _dataSource.OpenConnection();
-                yield return connection.ServerThread;
-            }
-
-            public IEnumerable<long> Recent
-            {
-                get
-                {
-                    using var connection = _dataSource.OpenConnection();
-                    yield return connection.ServerThread;
-                }
-            }
-
-            public IEnumerable<long> this[int year]
-            {
-                get
-                {
-                    using var connection = _dataSource.OpenConnection();
-                    yield return connection.ServerThread + year;
-                }
-            }
-        }
-
+        """, IteratorRows + $$"""
         class C
         {
             long First(InvoiceRows rows)
