@@ -1140,88 +1140,61 @@ public sealed class ConnectionLeakSummaryTests
         """,
         Verify.Diagnostic().WithLocation(0).WithArguments("'e' from Ids().GetEnumerator()", "on the path that returns at line 26"));
 
-    [Fact]
-    public Task Enumerator_of_an_iterator_indexer_holding_a_connection_taken_by_hand_and_not_disposed_is_reported() => Verify.VerifyAnalyzerAsync("""
-        using System.Collections.Generic;
-        using MySqlConnector;
+    [Theory]
+    [InlineData("", "rows[2026]", "this[]")]
+    [InlineData("", "rows.Recent", "Recent")]
+    [InlineData("var recent = rows.Recent;", "recent", "Recent")]
+    public Task Enumerator_of_an_iterator_property_or_indexer_holding_a_connection_taken_by_hand_and_not_disposed_is_reported(string before, string iterator, string name) =>
+        Verify.VerifyAnalyzerAsync($$"""
+            using System.Collections.Generic;
+            using MySqlConnector;
 
-        sealed class InvoiceYears
-        {
-            private readonly MySqlDataSource _dataSource = null!;
-
-            public IEnumerable<long> this[int year]
+            sealed class InvoiceRows
             {
-                get
+                private readonly MySqlDataSource _dataSource = null!;
+
+                public IEnumerable<long> Recent
                 {
-                    using var connection = _dataSource.OpenConnection();
-                    using var cmd = new MySqlCommand("select id from invoices where year = " + year, connection);
-                    using var reader = cmd.ExecuteReader();
-                    while (reader.Read())
+                    get
                     {
-                        yield return reader.GetInt64(0);
+                        using var connection = _dataSource.OpenConnection();
+                        yield return connection.ServerThread;
+                    }
+                }
+
+                public IEnumerable<long> this[int year]
+                {
+                    get
+                    {
+                        using var connection = _dataSource.OpenConnection();
+                        yield return connection.ServerThread + year;
                     }
                 }
             }
-        }
 
-        class C
-        {
-            long First(InvoiceYears years)
+            class C
             {
-                var e = {|#0:years[2026].GetEnumerator()|};
-                return e.MoveNext() ? e.Current : 0;
-            }
-        }
-        """,
-        Verify.Diagnostic().WithLocation(0).WithArguments("'e' from this[].GetEnumerator()", "on the path that returns at line 28"));
-
-    [Fact]
-    public Task Enumerator_of_an_iterator_property_holding_a_connection_taken_by_hand_and_not_disposed_is_reported() => Verify.VerifyAnalyzerAsync("""
-        using System.Collections.Generic;
-        using MySqlConnector;
-
-        sealed class InvoiceRows
-        {
-            private readonly MySqlDataSource _dataSource = null!;
-
-            public IEnumerable<long> Recent
-            {
-                get
+                long First(InvoiceRows rows)
                 {
-                    using var connection = _dataSource.OpenConnection();
-                    using var cmd = new MySqlCommand("select id from invoices order by id desc limit 10", connection);
-                    using var reader = cmd.ExecuteReader();
-                    while (reader.Read())
+                    {{before}}
+                    var e = {|#0:{{iterator}}.GetEnumerator()|};
+                    return e.MoveNext() ? e.Current : 0;
+                }
+
+                long Sum(InvoiceRows rows)
+                {
+                    long sum = 0;
+                    using var e = {{iterator.Replace("recent", "rows.Recent")}}.GetEnumerator();
+                    while (e.MoveNext())
                     {
-                        yield return reader.GetInt64(0);
+                        sum += e.Current;
                     }
+
+                    return sum;
                 }
             }
-        }
-
-        class C
-        {
-            long First(InvoiceRows rows)
-            {
-                var recent = rows.Recent;
-                var e = {|#0:recent.GetEnumerator()|};
-                return e.MoveNext() ? e.Current : 0;
-            }
-
-            long Sum(InvoiceRows rows)
-            {
-                long sum = 0;
-                using var e = rows.Recent.GetEnumerator();
-                while (e.MoveNext())
-                {
-                    sum += e.Current;
-                }
-
-                return sum;
-            }
-        }
-        """,
-        Verify.Diagnostic().WithLocation(0).WithArguments("'e' from Recent.GetEnumerator()", "on the path that returns at line 29"));
+            """,
+            Verify.Diagnostic().WithLocation(0).WithArguments($"'e' from {name}.GetEnumerator()", "on the path that returns at line 33"));
 
     [Fact]
     public Task Enumerator_of_an_iterator_holding_two_connections_taken_by_hand_and_not_disposed_is_reported() => Verify.VerifyAnalyzerAsync("""
