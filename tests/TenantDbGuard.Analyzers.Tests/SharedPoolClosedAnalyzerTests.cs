@@ -661,6 +661,30 @@ public sealed class SharedPoolClosedAnalyzerTests
         }
         """);
 
+    [Theory]
+    [InlineData("ConcurrentStack<MySqlDataSource>", "TryPop(out _)")]
+    [InlineData("ConcurrentQueue<MySqlDataSource>", "TryDequeue(out _)")]
+    [InlineData("ConcurrentBag<MySqlDataSource>", "TryTake(out _)")]
+    public Task Pools_walked_in_a_collection_the_method_also_takes_one_out_of_are_not_reported(string collection, string take) => Verify.VerifyAnalyzerAsync($$"""
+        using System.Collections.Concurrent;
+        using MySqlConnector;
+
+        class SpareDataSources
+        {
+            private readonly {{collection}} _spares = new();
+
+            // One taken out, the rest closed: the owner draining its own collection.
+            public void Drain()
+            {
+                _spares.{{take}};
+                foreach (var spare in _spares)
+                {
+                    spare.Dispose();
+                }
+            }
+        }
+        """);
+
     [Fact]
     public Task Closing_in_a_private_method_that_only_shutdown_code_calls_is_not_reported() => Verify.VerifyAnalyzerAsync("""
         using System;
