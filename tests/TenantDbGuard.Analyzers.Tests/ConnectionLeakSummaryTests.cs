@@ -1985,6 +1985,7 @@ public sealed class ConnectionLeakSummaryTests
     [InlineData("Opened()", "} partial class C : Base { protected override void Opened() { } } class Base { protected virtual void Opened() { Console.WriteLine(1); }")]
     [InlineData("Console.WriteLine(conn)", "")]
     [InlineData("IsExisting(conn)", "private object? _existing; bool IsExisting(object c) => c == _existing && c.Equals(_existing);")]
+    [InlineData("IsExisting(conn)", "sealed class Holder { public object? Current { get; set; } } private Holder _holder = new(); bool IsExisting(object c) => c == _holder.Current;")]
     public Task A_call_that_may_do_something_between_the_acquisition_and_its_try_is_still_reported(string call, string members, string header = "") =>
         // An argument that may throw, a virtual or interface method or an override a derived type may override again, a
         // call on another object (null?), a '[Conditional]' method whose symbol is defined, a body that does something.
