@@ -1051,6 +1051,54 @@ public sealed class ConnectionOwnerAnalyzerTests
         """);
 
     [Fact]
+    public Task Disposable_type_whose_inherited_Dispose_cannot_release_the_member_is_reported_even_beside_a_releasing_callback() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using MySqlConnector;
+
+        class ServiceBase : IDisposable
+        {
+            public void Dispose() => Console.WriteLine("stopped");
+        }
+
+        sealed class DelegateDisposable : IDisposable
+        {
+            private readonly Action _dispose;
+
+            public DelegateDisposable(Action dispose) => _dispose = dispose;
+
+            public void Dispose() => _dispose();
+        }
+
+        sealed class UpgradeSession : ServiceBase
+        {
+            private readonly MySqlConnection {|#0:_connection|};
+
+            public UpgradeSession(MySqlDataSource dataSource) => _connection = dataSource.OpenConnection();
+
+            public IDisposable Lease() => new DelegateDisposable(() => _connection.Dispose());
+        }
+
+        // Not disposable: the callback it hands out is the way its connection goes back.
+        sealed class UpgradeHandle
+        {
+            private readonly MySqlConnection _connection;
+
+            public UpgradeHandle(MySqlDataSource dataSource) => _connection = dataSource.OpenConnection();
+
+            public IDisposable Lease() => new DelegateDisposable(() => _connection.Dispose());
+        }
+
+        sealed class ReportSession : ServiceBase
+        {
+            private readonly MySqlConnection {|#1:_connection|};
+
+            public ReportSession(MySqlDataSource dataSource) => _connection = dataSource.OpenConnection();
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("UpgradeSession", "_connection", "its Dispose, which it inherits, cannot release it"),
+        Verify.Diagnostic().WithLocation(1).WithArguments("ReportSession", "_connection", "its Dispose, which it inherits, cannot release it"));
+
+    [Fact]
     public Task Release_method_of_its_own_that_releases_only_sometimes_is_reported() => Verify.VerifyAnalyzerAsync("""
         using MySqlConnector;
 
