@@ -1099,6 +1099,29 @@ public sealed class ConnectionOwnerAnalyzerTests
         Verify.Diagnostic().WithLocation(1).WithArguments("ReportSession", "_connection", "its Dispose, which it inherits, cannot release it"));
 
     [Fact]
+    public Task Dispose_that_calls_the_release_method_on_another_instance_of_the_type_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using MySqlConnector;
+
+        sealed class NestedSession : IDisposable
+        {
+            private readonly MySqlConnection {|#0:_connection|};
+            private readonly NestedSession? _parent;
+
+            public NestedSession(MySqlDataSource dataSource, NestedSession? parent)
+            {
+                _parent = parent;
+                _connection = dataSource.OpenConnection();
+            }
+
+            private void Close() => _connection.Dispose();
+
+            public void Dispose() => _parent?.Close();
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("NestedSession", "_connection", "Dispose does not release it on the path that leaves at line 17"));
+
+    [Fact]
     public Task Release_method_of_its_own_that_releases_only_sometimes_is_reported() => Verify.VerifyAnalyzerAsync("""
         using MySqlConnector;
 
