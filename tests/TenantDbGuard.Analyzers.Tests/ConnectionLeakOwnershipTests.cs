@@ -596,6 +596,35 @@ public sealed class ConnectionLeakOwnershipTests
         }
         """);
 
+    [Fact]
+    public Task Holder_of_a_releasing_callback_yielded_hands_the_connection_to_the_caller() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using System.Collections.Generic;
+        using MySqlConnector;
+
+        sealed class Result
+        {
+            public Result(int rows, Action release)
+            {
+                Rows = rows;
+                Release = release;
+            }
+
+            public int Rows { get; }
+
+            public Action Release { get; }
+        }
+
+        class C
+        {
+            IEnumerable<Result> Counts(MySqlDataSource ds)
+            {
+                var conn = ds.OpenConnection();
+                yield return new Result(1, () => conn.Dispose());
+            }
+        }
+        """);
+
     [Theory]
     [InlineData("object", "new Result(1, () => conn.Dispose())")]
     [InlineData("IResult", "new Result(1, () => conn.Dispose())")]
