@@ -26,6 +26,10 @@ internal sealed class Arguments
           killcut   [--seconds 10]
                     what an outside KILL QUERY does to each shape of the tenant lookup: runs that gave the full answer,
                     the server's error 1317, or a cut-short answer with no error
+          switchcost [--seconds 6] [--rounds 3] [--tenants 300] [--workers 32]
+                    what the server and the client pay per query for its tenant's database, with no pool: one database,
+                    a reset after each query, a USE in the query's batch (the same database, a random tenant's), the
+                    table named by its schema; each worker on a connection of its own, the shapes taking turns
         """;
 
     private readonly Dictionary<string, string> _options = new(StringComparer.Ordinal);

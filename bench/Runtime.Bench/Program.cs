@@ -2,7 +2,7 @@ using System;
 using System.Threading.Tasks;
 using TenantDbGuard.Bench;
 
-// dotnet run -c Release --project bench/Runtime.Bench -- storm|instances N|overhead|killcut [options]
+// dotnet run -c Release --project bench/Runtime.Bench -- storm|instances N|overhead|killcut|switchcost [options]
 try
 {
     var arguments = new Arguments(args);
@@ -43,6 +43,12 @@ try
                 Workers: arguments.GetInt("--workers", 4),
                 WarmupSeconds: arguments.GetInt("--warmup", 3),
                 ProbeOperations: arguments.GetInt("--probe-ops", 5000)));
+        case "switchcost":
+            return await SwitchCostBench.RunAsync(new SwitchCostBench.Settings(
+                Seconds: arguments.GetInt("--seconds", 6),
+                Rounds: arguments.GetInt("--rounds", 3),
+                Tenants: arguments.GetInt("--tenants", 300),
+                Workers: arguments.GetInt("--workers", 32)));
         case "killcut":
             return await KillCutBench.RunAsync(new KillCutBench.Settings(Seconds: arguments.GetInt("--seconds", 10)));
         default:
