@@ -114,6 +114,52 @@ public sealed class ConnectionLeakLimitsTests
 
     [Theory]
     [InlineData(12)]
+    [InlineData(18)]
+    [InlineData(20)]
+    public Task Many_flags_that_two_tests_read_together_give_no_false_report(int count)
+    {
+        // Each connection is released by one of two tests of the same flag: only the flag's value on the path tells that
+        // one of them always runs. Each acquisition's paths end in its own branch, so they test no flag but their own.
+        // Past the 16 flags the state holds, every flag left out makes the analysis say nothing about the paths that
+        // test it; the first one left out as much as the last.
+        var body = new StringBuilder();
+        for (var i = 0; i < count; i++)
+        {
+            body.Append($$"""
+                        if (choice == {{i}})
+                        {
+                            var c{{i}} = pool.GetConnection();
+                            var done{{i}} = false;
+                            try
+                            {
+                                c{{i}}.Execute("select {{i}}");
+                                done{{i}} = true;
+                            }
+                            finally
+                            {
+                                if (!done{{i}})
+                                {
+                                    c{{i}}.Release();
+                                }
+                            }
+
+                            if (done{{i}})
+                            {
+                                c{{i}}.Release();
+                            }
+
+                            return;
+                        }
+
+                """);
+        }
+
+        var source = "using Prelude;\n\nclass C\n{\n    void M(Pool pool, int choice)\n    {\n" + body + "    }\n}\n";
+        return Verify.VerifyAnalyzerAsync(source);
+    }
+
+    [Theory]
+    [InlineData(12)]
     public Task Many_ownership_tests_in_one_method_give_no_false_report(int count)
     {
         // 'shared ?? pool.GetConnection()' and 'if (shared == null)' test the same parameter twice: a remembered fact. The
