@@ -1324,6 +1324,60 @@ public sealed class ConnectionLeakOwnershipTests
         """);
 
     [Fact]
+    public Task With_copy_of_a_new_holder_that_replaces_its_other_member_still_holds_the_lease() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        record LeasePair(ConnectionLease First, ConnectionLease? Second);
+
+        record struct ScopePair(ConnectionLease First, ConnectionLease? Second);
+
+        class C
+        {
+            int Copy(LeasePool pool, ConnectionLease? spare)
+            {
+                // The copy (the record's clone) is the only holder left, and which member carries the lease is not
+                // followed: it still holds it.
+                var pair = new LeasePair(pool.GetConnection(), null) with { Second = spare };
+                try
+                {
+                    return pair.First.Execute("select 1");
+                }
+                finally
+                {
+                    pair.First.Dispose();
+                }
+            }
+
+            int CopyStruct(LeasePool pool, ConnectionLease? spare)
+            {
+                var pair = new ScopePair(pool.GetConnection(), null) with { Second = spare };
+                try
+                {
+                    return pair.First.Execute("select 1");
+                }
+                finally
+                {
+                    pair.First.Dispose();
+                }
+            }
+
+            int Leaked(LeasePool pool, ConnectionLease? spare)
+            {
+                var pair = new ScopePair({|#0:pool.GetConnection()|}, null) with { Second = spare };
+                return pair.First.Execute("select 1");
+            }
+
+            int LeakedCopy(LeasePool pool, ConnectionLease? spare)
+            {
+                var pair = new LeasePair({|#1:pool.GetConnection()|}, null) with { Second = spare };
+                return pair.First.Execute("select 1");
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("The result of 'GetConnection'", "on the path that returns at line 40"),
+        Verify.Diagnostic().WithLocation(1).WithArguments("The result of 'GetConnection'", "on the path that returns at line 46"));
+
+    [Fact]
     public Task Coalescing_store_into_a_field_is_a_hand_off() => Verify.VerifyAnalyzerAsync("""
         using System;
         using System.Threading;

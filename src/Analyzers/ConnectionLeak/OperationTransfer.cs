@@ -128,6 +128,10 @@ internal sealed class OperationTransfer
                 return value;
             }
 
+            case IInvocationOperation { TargetMethod: { Name: "<Clone>$", Parameters.Length: 0, ContainingType.IsRecord: true }, Instance: { } original }:
+                // 'record with { ... }' of a class: the graph calls the record's clone method, whose copy holds what the
+                // original holds (the copy constructor copies every member); the 'with' then assigns members of the copy.
+                return Evaluate(original);
             case IInvocationOperation invocation:
                 var isResource = _analysis.Calls.EvaluateInvocation(invocation);
                 _analysis.State = _analysis.Flags.AfterCall(_analysis.State, invocation);
