@@ -952,6 +952,41 @@ public sealed class UseAfterReleaseAnalyzerTests
         Tdg004("'conn'", "is released at line 15 and again in the 'finally' at line 20"));
 
     [Fact]
+    public Task Release_by_a_helper_given_the_connection_after_other_arguments_names_that_argument() => Verify.VerifyAnalyzerAsync("""
+        using MySqlConnector;
+        using Prelude;
+
+        class C
+        {
+            static void Close(string reason, PooledConnection connection)
+            {
+                Log.Info(reason);
+                connection.Release();
+            }
+
+            void M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                var lease = conn;
+                try
+                {
+                    lease.Execute("update a set b = 1");
+                }
+                catch (MySqlException)
+                {
+                    {|#0:Close("failed", lease)|};
+                    throw;
+                }
+                finally
+                {
+                    {|#1:conn.Release()|};
+                }
+            }
+        }
+        """,
+        Tdg004("'lease'", "is released at line 22 and again in the 'finally' at line 27"));
+
+    [Fact]
     public Task Second_release_through_a_configured_method_is_reported() => Verify.VerifyAnalyzerWithEditorConfigAsync("""
         class Rental
         {
