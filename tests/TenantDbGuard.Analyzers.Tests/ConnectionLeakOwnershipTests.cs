@@ -1378,6 +1378,76 @@ public sealed class ConnectionLeakOwnershipTests
         Verify.Diagnostic().WithLocation(1).WithArguments("The result of 'GetConnection'", "on the path that returns at line 46"));
 
     [Fact]
+    public Task Tuple_that_holds_the_lease_releases_it_through_its_element() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        class C
+        {
+            int Named(LeasePool pool)
+            {
+                var t = (Lease: pool.GetConnection(), Year: 1);
+                try
+                {
+                    return t.Lease.Execute("select 1");
+                }
+                finally
+                {
+                    t.Lease.Dispose();
+                }
+            }
+
+            int Copied(LeasePool pool)
+            {
+                var s = (Lease: pool.GetConnection(), Year: 1);
+                var t = s with { Year = 2 };
+                try
+                {
+                    return t.Lease.Execute("select 1");
+                }
+                finally
+                {
+                    t.Lease.Dispose();
+                }
+            }
+
+            int Unnamed(LeasePool pool)
+            {
+                var t = (pool.GetConnection(), 1) with { Item2 = 2 };
+                try
+                {
+                    return t.Item1.Execute("select 1");
+                }
+                finally
+                {
+                    t.Item1.Dispose();
+                }
+            }
+
+            (ConnectionLease, int) Returned(LeasePool pool)
+            {
+                var t = (pool.GetConnection(), 1);
+                return t;
+            }
+
+            int Leaked(LeasePool pool)
+            {
+                var t = (Lease: {|#0:pool.GetConnection()|}, Year: 1);
+                return t.Lease.Execute("select 1");
+            }
+
+            int LeakedOnThrow(LeasePool pool)
+            {
+                var t = (Lease: {|#1:pool.GetConnection()|}, Year: 1);
+                t.Lease.Execute("select 1");
+                t.Lease.Dispose();
+                return 1;
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("The result of 'GetConnection'", "on the path that returns at line 54"),
+        Verify.Diagnostic().WithLocation(1).WithArguments("The result of 'GetConnection'", "if an exception is thrown at line 60"));
+
+    [Fact]
     public Task Coalescing_store_into_a_field_is_a_hand_off() => Verify.VerifyAnalyzerAsync("""
         using System;
         using System.Threading;

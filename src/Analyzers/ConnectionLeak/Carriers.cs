@@ -29,7 +29,8 @@ internal sealed class Carriers
     /// neither a resource nor a wrapper that releases what it holds, and not a type of the framework or a provider?
     /// </summary>
     public bool IsCarrier(ITypeSymbol? type) =>
-        type is { SpecialType: SpecialType.None, TypeKind: TypeKind.Class or TypeKind.Struct or TypeKind.Interface }
+        type is { IsTupleType: true }
+        || type is { SpecialType: SpecialType.None, TypeKind: TypeKind.Class or TypeKind.Struct or TypeKind.Interface }
         && !HandOffRules.IsFrameworkType(type)
         && !IsResourceType(type)
         && !HandOffRules.IsOwningWrapper(type, _analysis.Names);
