@@ -1002,6 +1002,63 @@ public sealed class ConnectionLeakOwnershipTests
         """,
         Verify.Diagnostic().WithLocation(0).WithArguments("'lease'", "on the path that returns at line 18"));
 
+    [Fact]
+    public Task Lease_moved_by_a_tuple_swap_is_followed_into_the_other_variable() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        class C
+        {
+            int Swapped(LeasePool pool)
+            {
+                ConnectionLease? spare = null;
+                var lease = pool.GetConnection();
+                (lease, spare) = (spare!, lease);
+                try
+                {
+                    return spare.Execute("select 1");
+                }
+                finally
+                {
+                    spare.Dispose();
+                }
+            }
+
+            int ReleasedThroughTheOldName(LeasePool pool, ConnectionLease other)
+            {
+                ConnectionLease? spare = null;
+                var lease = {|#0:pool.GetConnection()|};
+                (lease, spare) = (other, lease);
+                lease.Dispose();
+                return 1;
+            }
+
+            int Overwritten(LeasePool pool, ConnectionLease other)
+            {
+                var lease = {|#1:pool.GetConnection()|};
+                var count = 0;
+                (lease, count) = (other, 1);
+                return count;
+            }
+
+            int SameVariableTwice(LeasePool pool)
+            {
+                var lease = pool.GetConnection();
+                ConnectionLease? none = null;
+                (lease, lease) = (none!, lease);
+                try
+                {
+                    return lease.Execute("select 1");
+                }
+                finally
+                {
+                    lease.Dispose();
+                }
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'lease'", "on the path that returns at line 26"),
+        Verify.Diagnostic().WithLocation(1).WithArguments("'lease'", "when 'lease' is overwritten at line 33"));
+
     [Theory]
     [InlineCSharp(12)] // 'Task.WhenAll(source, target)' binds to 'params Task<T>[]'
     [InlineCSharp(13)] // and to 'params ReadOnlySpan<Task<T>>'

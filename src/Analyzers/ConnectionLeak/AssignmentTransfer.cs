@@ -148,7 +148,22 @@ internal sealed class AssignmentTransfer
                 results[i] = _analysis.Transfer.Evaluate(values.Elements[i]);
             }
 
-            for (var i = 0; i < results.Length; i++)
+            // Every value is read before any target is written: '(a, b) = (b, a)' gives the connection to 'b' before 'a'
+            // lets go of it. So the targets that get the resource are written first; a local named twice keeps its last value.
+            for (var pass = 0; pass < 2; pass++)
+            {
+                for (var i = 0; i < results.Length; i++)
+                {
+                    if (results[i] == (pass == 0) && !WrittenAgainLater(targets, i))
+                    {
+                        StoreElement(i);
+                    }
+                }
+            }
+
+            return;
+
+            void StoreElement(int i)
             {
                 switch (TrackedVariables.Unwrap(targets.Elements[i]))
                 {
@@ -171,13 +186,30 @@ internal sealed class AssignmentTransfer
                         break;
                 }
             }
-
-            return;
         }
 
         if (_analysis.Transfer.Evaluate(deconstruction.Value))
         {
             Effects.Escape();
         }
+    }
+
+    /// <summary>Is the local that target <paramref name="index"/> writes written again by a later target (<c>(a, a) = ...</c>)?</summary>
+    private static bool WrittenAgainLater(ITupleOperation targets, int index)
+    {
+        if (TrackedVariables.Unwrap(targets.Elements[index]) is not ILocalReferenceOperation written)
+        {
+            return false;
+        }
+
+        for (var later = index + 1; later < targets.Elements.Length; later++)
+        {
+            if (TrackedVariables.Unwrap(targets.Elements[later]) is ILocalReferenceOperation again && SymbolEqualityComparer.Default.Equals(written.Local, again.Local))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 }
