@@ -609,6 +609,63 @@ public sealed class ConnectionLeakConditionTests
                     var mirrored = _primary != null;
             """).Replace("{|#0:", "").Replace("|}", ""));
 
+    [Theory]
+    [InlineData("own switch { true => pool.GetConnection(), false => shared! }", "own")]
+    [InlineData("own switch { false => shared!, _ => pool.GetConnection() }", "own is true")]
+    [InlineData("own is true ? pool.GetConnection() : shared!", "own")]
+    [InlineData("own is not false ? pool.GetConnection() : shared!", "own == true")]
+    [InlineData("own ? pool.GetConnection() : shared!", "own is not false")]
+    [InlineData("!own ? shared! : pool.GetConnection()", "!(own is false)")]
+    public Task A_bool_parameter_tested_by_a_pattern_is_remembered(string choice, string released) => Verify.VerifyAnalyzerAsync($$"""
+        using Prelude;
+
+        class C
+        {
+            int Run(LeasePool pool, ConnectionLease? shared, bool own)
+            {
+                var lease = {{choice}};
+                try
+                {
+                    return lease.Execute("select 1");
+                }
+                finally
+                {
+                    if ({{released}})
+                    {
+                        lease.Dispose();
+                    }
+                }
+            }
+        }
+        """);
+
+    [Theory]
+    [InlineData("own switch { true => {|#0:pool.GetConnection()|}, false => shared! }", "own is false", "The result of 'GetConnection'")]
+    [InlineData("own is not true ? shared! : {|#0:pool.GetConnection()|}", "own is not true", "'lease'")]
+    public Task A_bool_pattern_that_releases_on_the_other_side_is_reported(string choice, string released, string subject) => Verify.VerifyAnalyzerAsync($$"""
+        using Prelude;
+
+        class C
+        {
+            int Run(LeasePool pool, ConnectionLease? shared, bool own)
+            {
+                var lease = {{choice}};
+                try
+                {
+                    return lease.Execute("select 1");
+                }
+                finally
+                {
+                    if ({{released}})
+                    {
+                        lease.Dispose();
+                    }
+                }
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments(subject, "on the path that returns at line 10"));
+
     // ---------------------------------------------------------------- a 'released' flag in any spelling
 
     private static string ReleasedUnlessFlagged(string condition) => $$"""

@@ -80,6 +80,9 @@ internal sealed class ConditionFacts
                 return Read(not.Operand, depth + 1) is var (negated, polarity) ? (negated, !polarity) : null;
             case IBinaryOperation binary when ComparedToBool(binary) is var (operand, same):
                 return Read(operand, depth + 1) is var (boolTested, boolPolarity) ? (boolTested, boolPolarity == same) : null;
+            case IIsPatternOperation { Value: var tested, Pattern: var pattern } when BoolPattern(pattern) is { } matches:
+                // 'owned is true', 'owned is not false', a switch's 'true =>' arm.
+                return Read(tested, depth + 1) is var (patternTested, patternPolarity) ? (patternTested, patternPolarity == matches) : null;
             case { } test when NullTest(test) is var (operand, whenNull):
                 return Stable(operand, depth) is { } nullTested ? (nullTested, whenNull) : null;
             case ILocalReferenceOperation { Local: { Type.SpecialType: SpecialType.System_Boolean } local } when !local.IsRef:
@@ -91,6 +94,14 @@ internal sealed class ConditionFacts
                 return null;
         }
     }
+
+    /// <summary>The value a bool must have to match <paramref name="pattern"/> (<c>true</c>, <c>not false</c>); null for any other pattern.</summary>
+    private static bool? BoolPattern(IPatternOperation pattern) => pattern switch
+    {
+        IConstantPatternOperation { Value.ConstantValue: { HasValue: true, Value: bool value }, InputType.SpecialType: SpecialType.System_Boolean } => value,
+        INegatedPatternOperation { Pattern: var negated } => BoolPattern(negated) is { } value ? !value : null,
+        _ => null,
+    };
 
     /// <summary>
     /// Has an earlier test on the path said that <paramref name="operand"/>, a field or parameter that the method tests
