@@ -79,6 +79,18 @@ public sealed class ConnectionOwnerAnalyzer : DiagnosticAnalyzer
                 when rules.Classify(invocation, names) == AcquisitionKind.Opened && OwnMember(invocation.Instance, type) is { } opened:
                 owned.GetOrAdd(opened, _ => new OwnedMember()).Opened();
                 break;
+            case IInvocationOperation invocation when rules.Collections.Stores(invocation.TargetMethod):
+                // '_owned.Add(_connection)': a collection takes the member along (a list of things the Dispose releases, say);
+                // which of them releases it is not followed.
+                foreach (var argument in invocation.Arguments)
+                {
+                    if (OwnMember(argument.Value, type) is { } stored)
+                    {
+                        owned.GetOrAdd(stored, _ => new OwnedMember()).HandedToCollection();
+                    }
+                }
+
+                break;
         }
     }
 
@@ -187,6 +199,11 @@ public sealed class ConnectionOwnerAnalyzer : DiagnosticAnalyzer
             // none, and there is nothing for the type to release. The methods are walked only where the answer is used:
             // here, or below for a type that is not disposable.
             var usage = members[member];
+            if (usage.InCollection || usage.Stores == 0 && usage.Opens == 0)
+            {
+                continue;
+            }
+
             var releasedByOwnMethods = entries.Count == 0 && !Disposable(type);
             var (closingOpeners, closedOpens) = usage.Stores == 0 || releasedByOwnMethods
                 ? OwnerWalk.OpenersThatClose(type, member, rules, summaries, context.CancellationToken)
@@ -350,11 +367,12 @@ public sealed class ConnectionOwnerAnalyzer : DiagnosticAnalyzer
         return (null, null, null);
     }
 
-    /// <summary>What the type's code does with one of its members: stores acquisitions in it, opens it.</summary>
+    /// <summary>What the type's code does with one of its members: stores acquisitions in it, opens it, puts it in a collection.</summary>
     private sealed class OwnedMember
     {
         private int _stores;
         private int _opens;
+        private int _inCollection;
 
         public int Stores => Volatile.Read(ref _stores);
 
@@ -363,5 +381,10 @@ public sealed class ConnectionOwnerAnalyzer : DiagnosticAnalyzer
         public void Stored() => Interlocked.Increment(ref _stores);
 
         public void Opened() => Interlocked.Increment(ref _opens);
+
+        /// <summary>Whether the type's code puts the member in a collection, which may release it as well.</summary>
+        public bool InCollection => Volatile.Read(ref _inCollection) != 0;
+
+        public void HandedToCollection() => Interlocked.Exchange(ref _inCollection, 1);
     }
 }

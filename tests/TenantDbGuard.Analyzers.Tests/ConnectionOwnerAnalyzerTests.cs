@@ -1617,4 +1617,48 @@ public sealed class ConnectionOwnerAnalyzerTests
             }
         }
         """);
+
+    [Fact]
+    public Task Connection_the_type_puts_in_a_collection_it_releases_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using System.Collections.Generic;
+        using MySqlConnector;
+
+        sealed class ReportSession : IDisposable
+        {
+            private readonly List<IDisposable> _owned = new();
+            private readonly MySqlConnection _connection;
+
+            public ReportSession(MySqlDataSource dataSource)
+            {
+                _connection = dataSource.OpenConnection();
+                _owned.Add(_connection);
+            }
+
+            public void Dispose()
+            {
+                foreach (var item in _owned)
+                {
+                    item.Dispose();
+                }
+            }
+        }
+
+        sealed class AuditedSession : IDisposable
+        {
+            private readonly List<string> _seen = new();
+            private readonly Dictionary<string, object> _tags = new();
+            private readonly MySqlConnection {|#0:_connection|};
+
+            public AuditedSession(MySqlDataSource dataSource)
+            {
+                _connection = dataSource.OpenConnection();
+                _seen.Add(_connection.Database);
+                _tags["connection"] = _connection.ServerVersion;
+            }
+
+            public void Dispose() => _seen.Clear();
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("AuditedSession", "_connection", "Dispose does not release it on the path that leaves at line 38"));
 }
