@@ -616,33 +616,18 @@ public sealed class ConnectionLeakConditionTests
     [InlineData("own is not false ? pool.GetConnection() : shared!", "own == true")]
     [InlineData("own ? pool.GetConnection() : shared!", "own is not false")]
     [InlineData("!own ? shared! : pool.GetConnection()", "!(own is false)")]
-    public Task A_bool_parameter_tested_by_a_pattern_is_remembered(string choice, string released) => Verify.VerifyAnalyzerAsync($$"""
-        using Prelude;
-
-        class C
-        {
-            int Run(LeasePool pool, ConnectionLease? shared, bool own)
-            {
-                var lease = {{choice}};
-                try
-                {
-                    return lease.Execute("select 1");
-                }
-                finally
-                {
-                    if ({{released}})
-                    {
-                        lease.Dispose();
-                    }
-                }
-            }
-        }
-        """);
+    public Task A_bool_parameter_tested_by_a_pattern_is_remembered(string choice, string released) =>
+        Verify.VerifyAnalyzerAsync(ChosenAndReleasedUnder(choice, released));
 
     [Theory]
     [InlineData("own switch { true => {|#0:pool.GetConnection()|}, false => shared! }", "own is false", "The result of 'GetConnection'")]
     [InlineData("own is not true ? shared! : {|#0:pool.GetConnection()|}", "own is not true", "'lease'")]
-    public Task A_bool_pattern_that_releases_on_the_other_side_is_reported(string choice, string released, string subject) => Verify.VerifyAnalyzerAsync($$"""
+    public Task A_bool_pattern_that_releases_on_the_other_side_is_reported(string choice, string released, string subject) =>
+        Verify.VerifyAnalyzerAsync(ChosenAndReleasedUnder(choice, released),
+            Verify.Diagnostic().WithLocation(0).WithArguments(subject, "on the path that returns at line 10"));
+
+    /// <summary>A lease chosen by <paramref name="choice"/> (acquired or borrowed) and released in a finally under <paramref name="released"/>.</summary>
+    private static string ChosenAndReleasedUnder(string choice, string released) => $$"""
         using Prelude;
 
         class C
@@ -663,8 +648,7 @@ public sealed class ConnectionLeakConditionTests
                 }
             }
         }
-        """,
-        Verify.Diagnostic().WithLocation(0).WithArguments(subject, "on the path that returns at line 10"));
+        """;
 
     // ---------------------------------------------------------------- a 'released' flag in any spelling
 
