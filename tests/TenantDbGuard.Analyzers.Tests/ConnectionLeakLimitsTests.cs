@@ -396,6 +396,42 @@ public sealed class ConnectionLeakLimitsTests
         return Verify.VerifyAnalyzerAsync(source, Verify.Diagnostic(Descriptors.AnalysisLimitReached).WithLocation(0).WithArguments("M", 2));
     }
 
+    [Theory]
+    [InlineData("lambda")]
+    [InlineData("local function")]
+    [InlineData("both")]
+    public Task A_lambda_or_local_function_beyond_the_step_limit_is_counted_on_its_method(string where)
+    {
+        // The same 2^18 holder sets as above, inside a lambda, a local function or one of each: the method that holds them
+        // says how many acquisitions went unchecked in all.
+        const int Branches = 18;
+        string Body(string indent)
+        {
+            var body = new StringBuilder();
+            for (var lease = 0; lease < 2; lease++)
+            {
+                body.Append($"{indent}var c{lease} = pool.GetConnection();\n");
+                for (var i = 0; i < Branches; i++)
+                {
+                    body.Append($"{indent}PooledConnection? a{lease}_{i} = null;\n{indent}if (flags[{i}]) a{lease}_{i} = c{lease};\n");
+                }
+            }
+
+            return body.ToString();
+        }
+
+        var lambda = "        System.Action run = () =>\n        {\n" + Body("            ") + "        };\n        run();\n";
+        var local = "        Run();\n\n        void Run()\n        {\n" + Body("            ") + "        }\n";
+        var (code, count) = where switch
+        {
+            "lambda" => (lambda, 2),
+            "local function" => (local, 2),
+            _ => (lambda + local, 4),
+        };
+        var source = "using Prelude;\n\nclass C\n{\n    void {|#0:M|}(Pool pool, bool[] flags)\n    {\n" + code + "    }\n}\n";
+        return Verify.VerifyAnalyzerAsync(source, Verify.Diagnostic(Descriptors.AnalysisLimitReached).WithLocation(0).WithArguments("M", count));
+    }
+
     [Fact]
     public Task A_method_within_the_step_limit_raises_no_limit_diagnostic() =>
         // Eight copies: 256 holder sets, well within the limit; the leak is reported and nothing is said of the limit.
