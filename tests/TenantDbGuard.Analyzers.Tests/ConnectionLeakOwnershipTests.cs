@@ -1505,6 +1505,53 @@ public sealed class ConnectionLeakOwnershipTests
         Verify.Diagnostic().WithLocation(1).WithArguments("The result of 'GetConnection'", "if an exception is thrown at line 60"));
 
     [Fact]
+    public Task Holder_whose_member_is_typed_as_a_disposable_interface_releases_through_it() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using System.Threading.Tasks;
+        using Prelude;
+
+        record Scope(IDisposable Resource, string Tenant);
+
+        record AsyncScope(IAsyncDisposable Resource, string Tenant);
+
+        class C
+        {
+            int Run(LeasePool pool)
+            {
+                var scope = new Scope(pool.GetConnection(), "a");
+                try
+                {
+                    return scope.Tenant.Length;
+                }
+                finally
+                {
+                    scope.Resource.Dispose();
+                }
+            }
+
+            async Task<int> RunAsync(LeasePool pool)
+            {
+                var scope = new AsyncScope(await pool.GetConnectionAsync("t1"), "a");
+                try
+                {
+                    return scope.Tenant.Length;
+                }
+                finally
+                {
+                    await scope.Resource.DisposeAsync();
+                }
+            }
+
+            int Leaked(LeasePool pool)
+            {
+                var scope = new Scope({|#0:pool.GetConnection()|}, "a");
+                return scope.Tenant.Length;
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("The result of 'GetConnection'", "on the path that returns at line 40"));
+
+    [Fact]
     public Task Coalescing_store_into_a_field_is_a_hand_off() => Verify.VerifyAnalyzerAsync("""
         using System;
         using System.Threading;
