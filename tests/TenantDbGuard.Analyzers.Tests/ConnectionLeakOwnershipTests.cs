@@ -1552,6 +1552,33 @@ public sealed class ConnectionLeakOwnershipTests
         Verify.Diagnostic().WithLocation(0).WithArguments("The result of 'GetConnection'", "on the path that returns at line 40"));
 
     [Fact]
+    public Task Returning_the_value_of_a_dynamic_call_or_of_a_flag_assignment_does_not_hand_the_connection_over() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        class C
+        {
+            object Dynamic(Pool pool, dynamic audit)
+            {
+                var conn = {|#0:pool.GetConnection()|};
+                conn.Execute("select 1");
+                object note = audit.Describe("select 1");
+                return note;
+            }
+
+            bool Flag(Pool pool, bool early)
+            {
+                var conn = {|#1:pool.GetConnection()|};
+                var released = early;
+                conn.Execute("select 1");
+                var seen = (released |= true);
+                return seen;
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 10"),
+        Verify.Diagnostic().WithLocation(1).WithArguments("'conn'", "on the path that returns at line 19"));
+
+    [Fact]
     public Task Coalescing_store_into_a_field_is_a_hand_off() => Verify.VerifyAnalyzerAsync("""
         using System;
         using System.Threading;
