@@ -66,6 +66,4 @@ internal sealed class MethodSummary
 
     /// <summary>An iterator that holds a connection across a <c>yield return</c>: its enumerator must be disposed.</summary>
     public bool HoldsAcrossYield { get; }
-
-    public bool IsNothing => !ReturnsAcquisition && AcquiresInto.IsEmpty && !HoldsAcrossYield;
 }
