@@ -1579,6 +1579,63 @@ public sealed class ConnectionLeakOwnershipTests
         Verify.Diagnostic().WithLocation(1).WithArguments("'conn'", "on the path that returns at line 19"));
 
     [Fact]
+    public Task Lease_bound_by_a_pattern_on_its_holder_is_followed() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        record TenantScope(ConnectionLease Lease, string Tenant);
+
+        class C
+        {
+            int Positional(LeasePool pool)
+            {
+                var scope = new TenantScope(pool.GetConnection(), "a");
+                if (scope is (var lease, "a"))
+                {
+                    try
+                    {
+                        return lease.Execute("select 1");
+                    }
+                    finally
+                    {
+                        lease.Dispose();
+                    }
+                }
+
+                scope.Lease.Dispose();
+                return 0;
+            }
+
+            int Property(LeasePool pool)
+            {
+                var scope = new TenantScope(pool.GetConnection(), "a");
+                if (scope is { Lease: var lease, Tenant.Length: > 0 })
+                {
+                    using (lease)
+                    {
+                        return lease.Execute("select 1");
+                    }
+                }
+
+                scope.Lease.Dispose();
+                return 0;
+            }
+
+            int NotReleasedOnOneSide(LeasePool pool)
+            {
+                var scope = new TenantScope({|#0:pool.GetConnection()|}, "a");
+                if (scope is { Lease: var lease })
+                {
+                    return lease.Execute("select 1");
+                }
+
+                scope.Lease.Dispose();
+                return 0;
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("The result of 'GetConnection'", "on the path that returns at line 46"));
+
+    [Fact]
     public Task Coalescing_store_into_a_field_is_a_hand_off() => Verify.VerifyAnalyzerAsync("""
         using System;
         using System.Threading;

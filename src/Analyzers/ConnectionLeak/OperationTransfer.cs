@@ -459,6 +459,14 @@ internal sealed class OperationTransfer
         _ => null,
     };
 
+    private void BindMember(IPatternOperation pattern)
+    {
+        if (_analysis.Carriers.IsResourceType(pattern.InputType))
+        {
+            BindPattern(pattern);
+        }
+    }
+
     private void BindPattern(IPatternOperation pattern)
     {
         switch (pattern)
@@ -466,8 +474,27 @@ internal sealed class OperationTransfer
             case IDeclarationPatternOperation { DeclaredSymbol: ILocalSymbol declared }:
                 Effects.Store(declared, true, null, isCapture: false, pattern);
                 break;
-            case IRecursivePatternOperation { DeclaredSymbol: ILocalSymbol declared }:
-                Effects.Store(declared, true, null, isCapture: false, pattern);
+            case IRecursivePatternOperation recursive:
+                if (recursive.DeclaredSymbol is ILocalSymbol whole)
+                {
+                    Effects.Store(whole, true, null, isCapture: false, pattern);
+                }
+
+                if (_analysis.Carriers.IsCarrier(recursive.InputType))
+                {
+                    // 'scope is (var lease, _)', 'scope is { Lease: var lease }': a local bound to a connection-typed member of
+                    // a holder that carries the resource is the resource, as 'scope.Lease' is.
+                    foreach (var element in recursive.DeconstructionSubpatterns)
+                    {
+                        BindMember(element);
+                    }
+
+                    foreach (var property in recursive.PropertySubpatterns)
+                    {
+                        BindMember(property.Pattern);
+                    }
+                }
+
                 break;
             case INegatedPatternOperation negated:
                 // 'is not { } conn': the local holds the value on the side where the negation fails.
