@@ -95,13 +95,21 @@ internal sealed class ConditionFacts
         }
     }
 
-    /// <summary>The value a bool must have to match <paramref name="pattern"/> (<c>true</c>, <c>not false</c>); null for any other pattern.</summary>
-    private static bool? BoolPattern(IPatternOperation pattern) => pattern switch
+    /// <summary>
+    /// The one value a bool must have to match <paramref name="pattern"/> (<c>true</c>, <c>not false</c>); null for a pattern
+    /// that either value matches, or neither, or that is not on a bool.
+    /// </summary>
+    private static bool? BoolPattern(IPatternOperation pattern)
     {
-        IConstantPatternOperation { Value.ConstantValue: { HasValue: true, Value: bool value }, InputType.SpecialType: SpecialType.System_Boolean } => value,
-        INegatedPatternOperation { Pattern: var negated } => BoolPattern(negated) is { } value ? !value : null,
-        _ => null,
-    };
+        if (pattern.InputType.SpecialType != SpecialType.System_Boolean)
+        {
+            return null;
+        }
+
+        var whenTrue = ConstantConditions.Matches(pattern, true, pattern.InputType);
+        var whenFalse = ConstantConditions.Matches(pattern, false, pattern.InputType);
+        return whenTrue is { } matchesTrue && whenFalse == !matchesTrue ? matchesTrue : null;
+    }
 
     /// <summary>
     /// Has an earlier test on the path said that <paramref name="operand"/>, a field or parameter that the method tests

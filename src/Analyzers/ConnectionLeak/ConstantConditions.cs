@@ -97,7 +97,7 @@ internal static class ConstantConditions
                 or SpecialType.System_Single or SpecialType.System_Double or SpecialType.System_Decimal);
 
     /// <summary>Does <paramref name="pattern"/> match the constant <paramref name="value"/> of type <paramref name="type"/>? Null when not certain.</summary>
-    private static bool? Matches(IPatternOperation pattern, object? value, ITypeSymbol? type)
+    internal static bool? Matches(IPatternOperation pattern, object? value, ITypeSymbol? type)
     {
         switch (pattern)
         {
