@@ -469,37 +469,31 @@ internal sealed class OperationTransfer
 
     private void BindPattern(IPatternOperation pattern)
     {
-        switch (pattern)
+        if (pattern is INegatedPatternOperation negated)
         {
-            case IDeclarationPatternOperation { DeclaredSymbol: ILocalSymbol declared }:
-                Effects.Store(declared, true, null, isCapture: false, pattern);
-                break;
-            case IRecursivePatternOperation recursive:
-                if (recursive.DeclaredSymbol is ILocalSymbol whole)
-                {
-                    Effects.Store(whole, true, null, isCapture: false, pattern);
-                }
+            // 'is not { } conn': the local holds the value on the side where the negation fails.
+            BindPattern(negated.Pattern);
+            return;
+        }
 
-                if (_analysis.Carriers.IsCarrier(recursive.InputType))
-                {
-                    // 'scope is (var lease, _)', 'scope is { Lease: var lease }': a local bound to a connection-typed member of
-                    // a holder that carries the resource is the resource, as 'scope.Lease' is.
-                    foreach (var element in recursive.DeconstructionSubpatterns)
-                    {
-                        BindMember(element);
-                    }
+        if (PatternLocal(pattern) is { } declared)
+        {
+            Effects.Store(declared, true, null, isCapture: false, pattern);
+        }
 
-                    foreach (var property in recursive.PropertySubpatterns)
-                    {
-                        BindMember(property.Pattern);
-                    }
-                }
+        if (pattern is IRecursivePatternOperation recursive && _analysis.Carriers.IsCarrier(recursive.InputType))
+        {
+            // 'scope is (var lease, _)', 'scope is { Lease: var lease }': a local bound to a connection-typed member of
+            // a holder that carries the resource is the resource, as 'scope.Lease' is.
+            foreach (var element in recursive.DeconstructionSubpatterns)
+            {
+                BindMember(element);
+            }
 
-                break;
-            case INegatedPatternOperation negated:
-                // 'is not { } conn': the local holds the value on the side where the negation fails.
-                BindPattern(negated.Pattern);
-                break;
+            foreach (var property in recursive.PropertySubpatterns)
+            {
+                BindMember(property.Pattern);
+            }
         }
     }
 }
