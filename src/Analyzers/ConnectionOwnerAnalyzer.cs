@@ -199,8 +199,9 @@ public sealed class ConnectionOwnerAnalyzer : DiagnosticAnalyzer
             // none, and there is nothing for the type to release. The methods are walked only where the answer is used:
             // here, or below for a type that is not disposable.
             var usage = members[member];
-            if (usage.InCollection || usage.Stores == 0 && usage.Opens == 0)
+            if (usage.InCollection)
             {
+                // Released, or not, with the collection's elements: which of them is this member is not followed.
                 continue;
             }
 
