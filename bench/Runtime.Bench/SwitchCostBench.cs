@@ -62,7 +62,7 @@ internal static class SwitchCostBench
         foreach (var shape in shapes)
         {
             var runs = results[shape];
-            Console.WriteLine($"| {shape.Name} | {Median(runs.Select(r => r.Rate)):N0} | {Median(runs.Select(r => r.Server)):N1} | {Median(runs.Select(r => r.Client)):N1} |");
+            Console.WriteLine($"| {shape.Name} | {OverheadBench.Median(runs.Select(r => r.Rate)):N0} | {OverheadBench.Median(runs.Select(r => r.Server)):N1} | {OverheadBench.Median(runs.Select(r => r.Client)):N1} |");
         }
 
         return 0;
@@ -118,11 +118,5 @@ internal static class SwitchCostBench
                 await connection.DisposeAsync();
             }
         }
-    }
-
-    private static double Median(IEnumerable<double> values)
-    {
-        var sorted = values.Order().ToArray();
-        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
     }
 }
