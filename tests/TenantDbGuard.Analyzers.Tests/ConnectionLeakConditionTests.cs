@@ -626,13 +626,89 @@ public sealed class ConnectionLeakConditionTests
         Verify.VerifyAnalyzerAsync(ChosenAndReleasedUnder(choice, released),
             Verify.Diagnostic().WithLocation(0).WithArguments(subject, "on the path that returns at line 10"));
 
-    /// <summary>A lease chosen by <paramref name="choice"/> (acquired or borrowed) and released in a finally under <paramref name="released"/>.</summary>
-    private static string ChosenAndReleasedUnder(string choice, string released) => $$"""
+    [Theory]
+    [InlineData("Mode mode", "mode switch { Mode.Own => pool.GetConnection(), _ => shared! }", "mode == Mode.Own")]
+    [InlineData("Mode mode", "mode == Mode.Own ? pool.GetConnection() : shared!", "mode is Mode.Own")]
+    [InlineData("Mode mode", "mode != Mode.Own ? shared! : pool.GetConnection()", "!(Mode.Own != mode)")]
+    [InlineData("Mode mode", "mode is not Mode.Own ? shared! : pool.GetConnection()", "mode == Mode.Own")]
+    [InlineData("Mode? mode", "mode == Mode.Own ? pool.GetConnection() : shared!", "mode is Mode.Own")]
+    [InlineData("int mode", "mode == 2 ? pool.GetConnection() : shared!", "mode == 2")]
+    [InlineData("long mode", "mode is 2 ? pool.GetConnection() : shared!", "mode == 2")]
+    [InlineData("int? mode", "mode == 2 ? pool.GetConnection() : shared!", "mode is 2")]
+    [InlineData("string mode", "mode == \"own\" ? pool.GetConnection() : shared!", "mode is \"own\"")]
+    [InlineData("bool? mode", "mode is true ? pool.GetConnection() : shared!", "mode == true")]
+    [InlineData("bool? mode", "mode == false ? shared! : pool.GetConnection()", "mode is not false")]
+    [InlineData("bool mode", "mode ? pool.GetConnection() : shared!", "(bool?)mode == true")]
+    [InlineData("string? mode", "mode == \"own\" ? pool.GetConnection() : shared!", "mode != null")]
+    public Task A_parameter_compared_with_a_constant_is_remembered(string parameter, string choice, string released) =>
+        Verify.VerifyAnalyzerAsync(ChosenAndReleasedUnder(choice, released, parameter));
+
+    [Theory]
+    [InlineData("mode switch { Mode.Borrow => shared!, Mode.Other => shared!, _ => pool.GetConnection() }", "mode != Mode.Borrow && mode != Mode.Other")]
+    [InlineData("mode switch { Mode.Own => pool.GetConnection(), _ => shared! }", "mode != Mode.Borrow && mode != Mode.Other")]
+    [InlineData("mode == Mode.Own ? pool.GetConnection() : shared!", "mode is not Mode.Borrow")]
+    public Task A_parameter_equal_to_one_constant_is_not_equal_to_another(string choice, string released) =>
+        Verify.VerifyAnalyzerAsync(ChosenAndReleasedUnder(choice, released, "Mode mode"));
+
+    [Theory]
+    [InlineData("Mode mode", "mode switch { Mode.Own => {|#0:pool.GetConnection()|}, _ => shared! }", "mode == Mode.Borrow", "The result of 'GetConnection'")]
+    [InlineData("Mode mode", "mode == Mode.Own ? shared! : {|#0:pool.GetConnection()|}", "mode != Mode.Borrow", "'lease'")]
+    [InlineData("Mode mode", "mode == Mode.Own ? {|#0:pool.GetConnection()|} : shared!", "mode == Mode.Own && mode == Mode.Other", "'lease'")]
+    [InlineData("int mode", "(byte)mode == 2 ? {|#0:pool.GetConnection()|} : shared!", "mode == 2", "'lease'")]
+    [InlineData("bool? mode", "mode is not false ? {|#0:pool.GetConnection()|} : shared!", "mode is true", "'lease'")]
+    public Task A_comparison_with_a_constant_that_can_miss_the_release_is_reported(string parameter, string choice, string released, string subject) =>
+        Verify.VerifyAnalyzerAsync(ChosenAndReleasedUnder(choice, released, parameter),
+            Verify.Diagnostic().WithLocation(0).WithArguments(subject, "on the path that returns at line 10"));
+
+    [Fact]
+    public Task A_switch_statement_case_is_remembered_by_a_later_comparison() =>
+        Verify.VerifyAnalyzerAsync("""
+            using Prelude;
+
+            enum Mode { Borrow, Own, Other }
+
+            class C
+            {
+                int Run(LeasePool pool, ConnectionLease shared, Mode mode)
+                {
+                    ConnectionLease lease;
+                    switch (mode)
+                    {
+                        case Mode.Own:
+                            lease = pool.GetConnection();
+                            break;
+                        case Mode.Borrow:
+                            lease = shared;
+                            break;
+                        default:
+                            return 0;
+                    }
+
+                    try
+                    {
+                        return lease.Execute("select 1");
+                    }
+                    finally
+                    {
+                        if (mode == Mode.Own)
+                        {
+                            lease.Dispose();
+                        }
+                    }
+                }
+            }
+            """);
+
+    /// <summary>
+    /// A lease chosen by <paramref name="choice"/> (acquired or borrowed) and released in a finally under
+    /// <paramref name="released"/>; the method's last parameter is <paramref name="parameter"/>.
+    /// </summary>
+    private static string ChosenAndReleasedUnder(string choice, string released, string parameter = "bool own") => $$"""
         using Prelude;
 
         class C
         {
-            int Run(LeasePool pool, ConnectionLease? shared, bool own)
+            int Run(LeasePool pool, ConnectionLease? shared, {{parameter}})
             {
                 var lease = {{choice}};
                 try
@@ -648,6 +724,8 @@ public sealed class ConnectionLeakConditionTests
                 }
             }
         }
+
+        enum Mode { Borrow, Own, Other }
         """;
 
     // ---------------------------------------------------------------- a 'released' flag in any spelling

@@ -191,6 +191,56 @@ public sealed class ConnectionLeakLimitsTests
     }
 
     [Theory]
+    [InlineData(12)]
+    public Task Many_comparisons_with_constants_in_one_method_give_no_false_report(int count)
+    {
+        // 'modeN == Mode.Own' chooses the connection and decides its release: a remembered fact each. The state remembers
+        // 8 facts; past that the acquisitions whose paths test another are not reported.
+        var body = new StringBuilder();
+        var parameters = new StringBuilder("Pool pool, PooledConnection shared");
+        for (var i = 0; i < count; i++)
+        {
+            parameters.Append($", Mode mode{i}");
+            body.Append($$"""
+                        var c{{i}} = mode{{i}} == Mode.Own ? pool.GetConnection() : shared;
+                        try
+                        {
+                            c{{i}}.Execute("select {{i}}");
+                        }
+                        finally
+                        {
+                            if (mode{{i}} is Mode.Own)
+                            {
+                                c{{i}}.Release();
+                            }
+                        }
+
+                """);
+        }
+
+        var source = "using Prelude;\n\nenum Mode { Borrow, Own }\n\nclass C\n{\n    void M(" + parameters + ")\n    {\n" + body + "    }\n}\n";
+        return Verify.VerifyAnalyzerAsync(source);
+    }
+
+    [Fact]
+    public Task A_switch_over_more_constants_than_the_state_remembers_still_reports_a_leak()
+    {
+        // Each case compares 'kind' with a constant, and 'kind' is tested again after: the cases are worth remembering,
+        // but past the state's room they are simply not remembered, and the early return still leaks.
+        var cases = new StringBuilder();
+        for (var i = 0; i < 12; i++)
+        {
+            cases.Append($"            case Kind.K{i}:\n                Log.Info(\"{i}\");\n                break;\n");
+        }
+
+        var members = string.Join(", ", Enumerable.Range(0, 12).Select(i => $"K{i}"));
+        var source = "using Prelude;\n\nenum Kind { " + members + " }\n\nclass C\n{\n    void M(Pool pool, Kind kind)\n    {\n"
+            + "        var conn = {|#0:pool.GetConnection()|};\n        switch (kind)\n        {\n" + cases + "        }\n\n"
+            + "        if (kind == Kind.K3)\n        {\n            return;\n        }\n\n        conn.Release();\n    }\n}\n";
+        return Verify.VerifyAnalyzerAsync(source, Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that leaves the method after line 50"));
+    }
+
+    [Theory]
     [InlineData(10)]
     [InlineData(20)]
     public Task Many_locals_left_null_in_one_method_give_no_false_report(int count)

@@ -1,8 +1,10 @@
 // Conditions that a method tests more than once and that nothing in it changes: whether a field of 'this' or a
 // parameter is null ('var conn = _external ?? await OpenAsync()' ... 'finally { if (_external == null) conn.Dispose(); }'),
-// a bool field or parameter, or a bool local set once from one of those ('var owned = _external is null'). The outcome
-// of the first test is remembered on the path (bits 16-23 of PathState.Flags when true, 48-55 when false), and a later
-// test that contradicts it is not taken: an ownership flag that proves the method owns the connection is followed.
+// a bool field or parameter, a bool local set once from one of those ('var owned = _external is null'), or whether such a
+// field or parameter equals a constant ('mode switch { Mode.Own => Open(), _ => _shared }' ... 'if (mode == Mode.Own)').
+// The outcome of the first test is remembered on the path (bits 16-23 of PathState.Flags when true, 48-55 when false),
+// and a later test that contradicts it is not taken: an ownership flag that proves the method owns the connection is
+// followed. Two constants of one symbol exclude each other: a path that found 'mode == A' does not find 'mode == B'.
 using System.Collections.Generic;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.FlowAnalysis;
@@ -17,8 +19,9 @@ internal sealed class ConditionFacts
     private const int MaxFacts = 8;
 
     private readonly LeakFlowAnalysis _analysis;
-    private Dictionary<ISymbol, int>? _indexes;
-    private HashSet<ISymbol>? _untracked;
+    private Dictionary<Fact, int>? _indexes;
+    private List<Fact>? _tracked;
+    private HashSet<Fact>? _untracked;
     private Dictionary<CaptureId, List<IOperation>>? _captures;
     private HashSet<ISymbol>? _assigned;
 
@@ -27,7 +30,7 @@ internal sealed class ConditionFacts
         _analysis = analysis;
     }
 
-    private Dictionary<ISymbol, int> Indexes => _indexes ??= FindFacts();
+    private Dictionary<Fact, int> Indexes => _indexes ??= FindFacts();
 
     /// <summary>
     /// The state on the branch where <paramref name="condition"/> is <paramref name="outcome"/>, with what the condition says
@@ -35,14 +38,14 @@ internal sealed class ConditionFacts
     /// </summary>
     public PathState? Assume(PathState state, IOperation condition, bool outcome)
     {
-        if (Indexes.Count == 0 || Read(condition, depth: 0) is not var (symbol, polarity))
+        if (Indexes.Count == 0 || Read(condition, depth: 0) is not var (tested, polarity))
         {
             return state;
         }
 
-        if (!Indexes.TryGetValue(symbol, out var index))
+        if (!Indexes.TryGetValue(tested, out var index))
         {
-            if (_untracked?.Contains(symbol) == true)
+            if (_untracked?.Contains(tested) == true)
             {
                 // A fact the state has no room for: the walk would follow paths that contradict each other.
                 _analysis.GiveUp();
@@ -54,7 +57,7 @@ internal sealed class ConditionFacts
         var fact = outcome == polarity;
         var whenTrue = WhenTrue(index);
         var whenFalse = WhenFalse(index);
-        if ((state.Flags & (fact ? whenFalse : whenTrue)) != 0)
+        if ((state.Flags & (fact ? whenFalse : whenTrue)) != 0 || (fact && ExcludedOnPath(state, index)))
         {
             return null;
         }
@@ -64,10 +67,30 @@ internal sealed class ConditionFacts
     }
 
     /// <summary>
-    /// What <paramref name="condition"/> tests: a symbol, and the outcome that means "it is null" (for a reference) or
-    /// "it is true" (for a bool); null when it tests something else.
+    /// Has the path found another fact of the same symbol true? Any two facts of one symbol exclude each other: it cannot
+    /// equal two constants, nor be null and equal a constant (a bool's one fact, "it is true", has no sibling).
     /// </summary>
-    private (ISymbol Symbol, bool Polarity)? Read(IOperation? condition, int depth)
+    private bool ExcludedOnPath(PathState state, int index)
+    {
+        var tracked = _tracked!;
+        for (var other = 0; other < tracked.Count; other++)
+        {
+            if (other != index
+                && (state.Flags & WhenTrue(other)) != 0
+                && SymbolEqualityComparer.Default.Equals(tracked[other].Symbol, tracked[index].Symbol))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>
+    /// What <paramref name="condition"/> tests: a fact of a symbol, and the outcome that means the fact holds; null when it
+    /// tests something else.
+    /// </summary>
+    private (Fact Fact, bool Polarity)? Read(IOperation? condition, int depth)
     {
         if (depth > 4)
         {
@@ -78,18 +101,21 @@ internal sealed class ConditionFacts
         {
             case IUnaryOperation { OperatorKind: UnaryOperatorKind.Not } not:
                 return Read(not.Operand, depth + 1) is var (negated, polarity) ? (negated, !polarity) : null;
+            case { } test when ConstantTest(test, depth) is { } constantTest:
+                // 'mode == Mode.Own', 'mode is not 2', a switch's 'Mode.Own =>' arm, 'owned is true' on a 'bool?'.
+                return constantTest;
             case IBinaryOperation binary when ComparedToBool(binary) is var (operand, same):
                 return Read(operand, depth + 1) is var (boolTested, boolPolarity) ? (boolTested, boolPolarity == same) : null;
             case IIsPatternOperation { Value: var tested, Pattern: var pattern } when BoolPattern(pattern) is { } matches:
                 // 'owned is true', 'owned is not false', a switch's 'true =>' arm.
                 return Read(tested, depth + 1) is var (patternTested, patternPolarity) ? (patternTested, patternPolarity == matches) : null;
             case { } test when NullTest(test) is var (operand, whenNull):
-                return Stable(operand, depth) is { } nullTested ? (nullTested, whenNull) : null;
+                return Stable(operand, depth) is { } nullTested ? (new Fact(nullTested, Fact.Itself), whenNull) : null;
             case ILocalReferenceOperation { Local: { Type.SpecialType: SpecialType.System_Boolean } local } when !local.IsRef:
                 // 'var owned = _external is null; ... if (owned)': a local assigned once from a remembered condition.
                 return Read(_analysis.Origins.SingleValue(local), depth + 1);
             case { Type.SpecialType: SpecialType.System_Boolean } flag when Stable(flag, depth) is { } boolean:
-                return (boolean, true);
+                return (new Fact(boolean, Fact.Itself), true);
             default:
                 return null;
         }
@@ -112,13 +138,110 @@ internal sealed class ConditionFacts
     }
 
     /// <summary>
+    /// A comparison of a stable field or parameter with a constant (<c>mode == Mode.Own</c>, <c>2 != level</c>,
+    /// <c>kind is "own"</c>, <c>owned is not true</c> on a <c>bool?</c>): the fact that it equals the constant, and the
+    /// outcome that means it does. Null for a plain bool (read as a flag), a floating-point value (<c>is double.NaN</c>
+    /// and <c>== double.NaN</c> disagree), a user-defined <c>==</c>, or a conversion that can change the value.
+    /// </summary>
+    private (Fact Fact, bool Polarity)? ConstantTest(IOperation test, int depth)
+    {
+        IOperation operand;
+        object? value;
+        bool polarity;
+        switch (test)
+        {
+            case IIsPatternOperation { Pattern: IConstantPatternOperation constant } isPattern:
+                (operand, value, polarity) = (isPattern.Value, ConstantOf(constant.Value), true);
+                break;
+            case IIsPatternOperation { Pattern: INegatedPatternOperation { Pattern: IConstantPatternOperation constant } } isPattern:
+                (operand, value, polarity) = (isPattern.Value, ConstantOf(constant.Value), false);
+                break;
+            case IBinaryOperation { OperatorKind: BinaryOperatorKind.Equals or BinaryOperatorKind.NotEquals } binary
+                when binary.OperatorMethod is null or { ContainingType.SpecialType: SpecialType.System_String or SpecialType.System_Decimal }:
+                (operand, value) = ConstantOf(binary.RightOperand) is { } right ? (binary.LeftOperand, right) : (binary.RightOperand, ConstantOf(binary.LeftOperand));
+                polarity = binary.OperatorKind == BinaryOperatorKind.Equals;
+                break;
+            default:
+                return null;
+        }
+
+        // The symbol's own type: '(bool?)flag == true' reads a plain bool, whose fact is the flag itself.
+        return value is not null && StableValue(operand, depth) is { } symbol && HasConstantFacts(TypeOf(symbol)) ? (new Fact(symbol, value), polarity) : null;
+    }
+
+    /// <summary>
+    /// The non-null value of a constant that a fact can name: a string, a bool, or a number (integers, chars and enums as
+    /// the <see cref="decimal"/> they equal, so <c>2</c> and <c>2L</c> name one fact); null for anything else.
+    /// </summary>
+    private static object? ConstantOf(IOperation operation)
+    {
+        var constant = operation.ConstantValue.HasValue ? operation : WithoutWidening(operation);
+        return constant.ConstantValue is { HasValue: true, Value: { } value } ? value switch
+        {
+            string or bool or decimal => value,
+            sbyte or byte or short or ushort or int or uint or long or ulong or char => System.Convert.ToDecimal(value, System.Globalization.CultureInfo.InvariantCulture),
+            _ => null,
+        } : null;
+    }
+
+    /// <summary>The types whose comparisons with a constant are facts: enums, integers, chars, strings, decimals, and their nullable forms, and <c>bool?</c>.</summary>
+    private static bool HasConstantFacts(ITypeSymbol? type)
+    {
+        if (type is INamedTypeSymbol { OriginalDefinition.SpecialType: SpecialType.System_Nullable_T, TypeArguments.Length: 1 } nullable)
+        {
+            var underlying = nullable.TypeArguments[0];
+            return underlying.SpecialType == SpecialType.System_Boolean || HasConstantFacts(underlying);
+        }
+
+        return type is not null
+            && (type.TypeKind == TypeKind.Enum
+                || type.SpecialType is SpecialType.System_Char or SpecialType.System_String or SpecialType.System_Decimal
+                    or SpecialType.System_SByte or SpecialType.System_Byte or SpecialType.System_Int16 or SpecialType.System_UInt16
+                    or SpecialType.System_Int32 or SpecialType.System_UInt32 or SpecialType.System_Int64 or SpecialType.System_UInt64);
+    }
+
+    /// <summary>
+    /// The field or parameter <paramref name="operation"/> reads with its value unchanged (through widening and nullable
+    /// conversions and the graph's capture of a switch value); null when a conversion could change it (<c>(byte)level</c>).
+    /// </summary>
+    private ISymbol? StableValue(IOperation operation, int depth)
+    {
+        var read = WithoutWidening(operation);
+        if (read is IFlowCaptureReferenceOperation capture)
+        {
+            return depth < 4 && CapturedValues(capture.Id) is { Count: 1 } values ? StableValue(values[0], depth + 1) : null;
+        }
+
+        return read is IFieldReferenceOperation or IParameterReferenceOperation ? Stable(read, depth) : null;
+    }
+
+    private static ITypeSymbol? TypeOf(ISymbol symbol) => symbol switch
+    {
+        IFieldSymbol field => field.Type,
+        IParameterSymbol parameter => parameter.Type,
+        _ => null,
+    };
+
+    /// <summary><paramref name="operation"/> without the implicit conversions that keep its value (identity, numeric widening, to a nullable type).</summary>
+    private static IOperation WithoutWidening(IOperation operation)
+    {
+        while (operation is IConversionOperation { Conversion: var conversion } converted
+               && (conversion.IsIdentity || (conversion.IsImplicit && (conversion.IsNumeric || conversion.IsNullable))))
+        {
+            operation = converted.Operand;
+        }
+
+        return operation;
+    }
+
+    /// <summary>
     /// Has an earlier test on the path said that <paramref name="operand"/>, a field or parameter that the method tests
     /// more than once, is null?
     /// </summary>
     public bool IsKnownNull(PathState state, IOperation operand) =>
         Indexes.Count > 0
         && Stable(operand, depth: 0) is { } symbol
-        && Indexes.TryGetValue(symbol, out var index)
+        && Indexes.TryGetValue(new Fact(symbol, Fact.Itself), out var index)
         && (state.Flags & WhenTrue(index)) != 0;
 
     /// <summary>The bit of <see cref="PathState.Flags"/> set when fact <paramref name="index"/> was true on the path ("is null" for a reference).</summary>
@@ -300,12 +423,14 @@ internal sealed class ConditionFacts
     }
 
     /// <summary>
-    /// The symbols tested by at least two branches: only a second test can use what the first one said. At most
-    /// <see cref="MaxFacts"/>; the walk gives up on a path that tests one of the others.
+    /// The facts tested by at least two branches (only a second test can use what the first one said), and those tested
+    /// once whose symbol another branch tests for another fact. At most <see cref="MaxFacts"/>, null tests and bools first, then
+    /// constants tested twice. The walk gives up on a path that tests a fact tested twice and left out; a comparison
+    /// tested once that found no room is not remembered (a switch's many cases do not stop the walk).
     /// </summary>
-    private Dictionary<ISymbol, int> FindFacts()
+    private Dictionary<Fact, int> FindFacts()
     {
-        var tests = new Dictionary<ISymbol, int>(SymbolEqualityComparer.Default);
+        var tests = new Dictionary<Fact, int>();
         foreach (var block in _analysis.Graph.Blocks)
         {
             if (block.ConditionalSuccessor is null)
@@ -313,9 +438,9 @@ internal sealed class ConditionFacts
                 continue;
             }
 
-            if (Read(block.BranchValue, depth: 0) is var (symbol, _))
+            if (Read(block.BranchValue, depth: 0) is var (fact, _))
             {
-                Count(tests, symbol);
+                Count(tests, fact);
             }
             else if (ComparedOperands(block.BranchValue) is var (left, right, _))
             {
@@ -326,36 +451,81 @@ internal sealed class ConditionFacts
             }
         }
 
-        var indexes = new Dictionary<ISymbol, int>(SymbolEqualityComparer.Default);
+        // A fact tested once still tells something when its symbol is tested again for another fact ('mode switch
+        // { Mode.Own => Open(), ... }' then 'if (mode != Mode.Borrow)', or 'if (kind != null)'): any two facts of one symbol
+        // exclude each other. Only a symbol compared with a constant has two facts.
+        var symbolTests = new Dictionary<ISymbol, int>(SymbolEqualityComparer.Default);
         foreach (var entry in tests)
         {
-            if (entry.Value < 2)
-            {
-                continue;
-            }
+            symbolTests[entry.Key.Symbol] = (symbolTests.TryGetValue(entry.Key.Symbol, out var count) ? count : 0) + entry.Value;
+        }
 
-            if (indexes.Count < MaxFacts)
+        var indexes = new Dictionary<Fact, int>();
+        _tracked = new List<Fact>();
+        for (var round = 0; round < 3; round++)
+        {
+            foreach (var entry in tests)
             {
-                indexes.Add(entry.Key, indexes.Count);
-            }
-            else
-            {
-                (_untracked ??= new HashSet<ISymbol>(SymbolEqualityComparer.Default)).Add(entry.Key);
+                var wanted = round switch
+                {
+                    0 => !entry.Key.IsConstant && entry.Value >= 2,
+                    1 => entry.Key.IsConstant && entry.Value >= 2,
+                    _ => entry.Value < 2 && symbolTests[entry.Key.Symbol] >= 2,
+                };
+                if (!wanted)
+                {
+                    continue;
+                }
+
+                if (indexes.Count < MaxFacts)
+                {
+                    indexes.Add(entry.Key, indexes.Count);
+                    _tracked.Add(entry.Key);
+                }
+                else if (round < 2)
+                {
+                    (_untracked ??= new HashSet<Fact>()).Add(entry.Key);
+                }
             }
         }
 
         return indexes;
     }
 
-    private static void Count(Dictionary<ISymbol, int> tests, ISymbol symbol) =>
-        tests[symbol] = tests.TryGetValue(symbol, out var count) ? count + 1 : 1;
+    private static void Count(Dictionary<Fact, int> tests, Fact fact) =>
+        tests[fact] = tests.TryGetValue(fact, out var count) ? count + 1 : 1;
 
-    private void CountStable(Dictionary<ISymbol, int> tests, IOperation operand)
+    private void CountStable(Dictionary<Fact, int> tests, IOperation operand)
     {
         if (Stable(operand, depth: 0) is { } symbol)
         {
-            Count(tests, symbol);
+            Count(tests, new Fact(symbol, Fact.Itself));
         }
+    }
+
+    /// <summary>What one remembered fact says of its symbol: that it is null or true (<see cref="Itself"/>), or that it equals <see cref="Value"/>.</summary>
+    private readonly struct Fact : System.IEquatable<Fact>
+    {
+        /// <summary>The value of a null test or a bool flag: the fact is the symbol itself ("is null", "is true").</summary>
+        public static readonly object Itself = new();
+
+        public Fact(ISymbol symbol, object value)
+        {
+            Symbol = symbol;
+            Value = value;
+        }
+
+        public ISymbol Symbol { get; }
+
+        public object Value { get; }
+
+        public bool IsConstant => !ReferenceEquals(Value, Itself);
+
+        public bool Equals(Fact other) => SymbolEqualityComparer.Default.Equals(Symbol, other.Symbol) && object.Equals(Value, other.Value);
+
+        public override bool Equals(object? obj) => obj is Fact other && Equals(other);
+
+        public override int GetHashCode() => unchecked((SymbolEqualityComparer.Default.GetHashCode(Symbol) * 31) + Value.GetHashCode());
     }
 
     private IEnumerable<IOperation> AllOperations()
