@@ -1504,6 +1504,50 @@ public sealed class ConnectionLeakOwnershipTests
         Verify.Diagnostic().WithLocation(0).WithArguments("The result of 'GetConnection'", "on the path that returns at line 54"),
         Verify.Diagnostic().WithLocation(1).WithArguments("The result of 'GetConnection'", "if an exception is thrown at line 60"));
 
+    [Theory]
+    [InlineData("KeyValuePair.Create(\"a\", lease)", "pair.Value.Dispose();")]
+    [InlineData("new KeyValuePair<string, ConnectionLease>(\"a\", lease)", "pair.Value.Dispose();")]
+    [InlineData("KeyValuePair.Create(\"a\", lease)", "var (key, value) = pair; value.Dispose();")]
+    [InlineData("Tuple.Create(lease, 1)", "pair.Item1.Dispose();")]
+    [InlineData("new Tuple<int, ConnectionLease>(1, lease)", "using (pair.Item2) { }")]
+    [InlineData("Tuple.Create(lease, 1)", "var (first, _) = pair; first.Dispose();")]
+    [InlineData("ValueTuple.Create(1, lease)", "pair.Item2.Dispose();")]
+    public Task Framework_pair_that_holds_the_lease_releases_it_through_its_member(string holder, string release) =>
+        Verify.VerifyAnalyzerAsync(HeldByAFrameworkPair(holder, release));
+
+    [Theory]
+    [InlineData("KeyValuePair.Create(\"a\", lease)", "", "on the path that returns at line 13")]
+    [InlineData("new KeyValuePair<string, ConnectionLease>(\"a\", lease)", "System.Console.WriteLine(pair.Key);", "on the path that returns at line 13")]
+    [InlineData("Tuple.Create(lease, 1)", "System.Console.WriteLine(pair.Item2);", "on the path that returns at line 13")]
+    [InlineData("ValueTuple.Create(1, lease)", "", "on the path that returns at line 13")]
+    public Task Framework_pair_whose_lease_is_not_released_is_reported(string holder, string release, string path) =>
+        Verify.VerifyAnalyzerAsync(HeldByAFrameworkPair(holder, release).Replace("var lease = pool.GetConnection();", "var lease = {|#0:pool.GetConnection()|};"),
+            Verify.Diagnostic().WithLocation(0).WithArguments("'lease'", path));
+
+    /// <summary>A lease put in <paramref name="holder"/> before a try whose finally runs <paramref name="release"/>.</summary>
+    private static string HeldByAFrameworkPair(string holder, string release) => $$"""
+        using System;
+        using System.Collections.Generic;
+        using Prelude;
+
+        class C
+        {
+            int Run(LeasePool pool)
+            {
+                var lease = pool.GetConnection();
+                var pair = {{holder}};
+                try
+                {
+                    return pair.GetHashCode();
+                }
+                finally
+                {
+                    {{release}}
+                }
+            }
+        }
+        """;
+
     [Fact]
     public Task Holder_whose_member_is_typed_as_a_disposable_interface_releases_through_it() => Verify.VerifyAnalyzerAsync("""
         using System;

@@ -25,11 +25,13 @@ internal sealed class Carriers
         type is not null && (_analysis.Rules.IsResource(type) || _analysis.Rules.IsDbConnection(type as INamedTypeSymbol));
 
     /// <summary>
-    /// Is <paramref name="type"/> a plain holder of the application's own: a class, struct, record or interface that is
-    /// neither a resource nor a wrapper that releases what it holds, and not a type of the framework or a provider?
+    /// Is <paramref name="type"/> a plain holder: a class, struct, record or interface of the application's own that is
+    /// neither a resource nor a wrapper that releases what it holds, or a tuple, a <c>KeyValuePair</c> or a
+    /// <c>System.Tuple</c>, which only give back what they were made with?
     /// </summary>
     public bool IsCarrier(ITypeSymbol? type) =>
         type is { IsTupleType: true }
+        || HandOffRules.IsFrameworkValueHolder(type)
         || type is { SpecialType: SpecialType.None, TypeKind: TypeKind.Class or TypeKind.Struct or TypeKind.Interface }
         && !HandOffRules.IsFrameworkType(type)
         && !IsResourceType(type)

@@ -104,6 +104,24 @@ internal static class HandOffRules
         return root?.Name is "System" or "MySqlConnector" or "MySql" or "Dapper" or "Microsoft" or "Npgsql";
     }
 
+    /// <summary>
+    /// <c>KeyValuePair&lt;TKey, TValue&gt;</c> and <c>System.Tuple&lt;...&gt;</c>: framework types that only hold the values
+    /// they are made with and give them back unchanged, like a value tuple. Their constructors never throw.
+    /// </summary>
+    public static bool IsFrameworkValueHolder(ITypeSymbol? type) =>
+        type is INamedTypeSymbol { IsGenericType: true } named
+        && (named is { Name: "KeyValuePair", ContainingNamespace: { Name: "Generic", ContainingNamespace: { Name: "Collections", ContainingNamespace: { Name: "System", ContainingNamespace.IsGlobalNamespace: true } } } }
+            || named is { Name: "Tuple", ContainingNamespace: { Name: "System", ContainingNamespace.IsGlobalNamespace: true } });
+
+    /// <summary>
+    /// <c>KeyValuePair.Create(key, value)</c>, <c>Tuple.Create(a, b)</c>, <c>ValueTuple.Create(a, b)</c>: a factory that
+    /// returns a holder of its arguments and does nothing else.
+    /// </summary>
+    public static bool IsValueHolderFactory(IMethodSymbol method) =>
+        method is { Name: "Create", IsStatic: true, ContainingType: { IsGenericType: false } factory }
+        && (factory is { Name: "Tuple" or "ValueTuple", ContainingNamespace: { Name: "System", ContainingNamespace.IsGlobalNamespace: true } }
+            || factory is { Name: "KeyValuePair", ContainingNamespace: { Name: "Generic", ContainingNamespace: { Name: "Collections", ContainingNamespace: { Name: "System", ContainingNamespace.IsGlobalNamespace: true } } } });
+
     /// <summary><c>ValueTask&lt;T&gt;</c>: built around a value (or a task of it), it completes with that value.</summary>
     public static bool IsCompletedValueTask(ITypeSymbol? type) =>
         type is INamedTypeSymbol { Name: "ValueTask", IsGenericType: true, ContainingNamespace: { Name: "Tasks", ContainingNamespace: { Name: "Threading", ContainingNamespace.Name: "System" } } };

@@ -247,6 +247,13 @@ internal sealed class InvocationTransfer
             return firstArgumentIsResource;
         }
 
+        if (HandOffRules.IsValueHolderFactory(method))
+        {
+            // 'KeyValuePair.Create("a", conn)', 'Tuple.Create(conn, 1)': the holder it returns carries the resource, like
+            // 'new KeyValuePair<string, Connection>("a", conn)' or '(conn, 1)'.
+            return argumentIsResource;
+        }
+
         if (argumentIsResource && HandOffRules.IsTaskCombinator(method))
         {
             // 'Task.WhenAll(a, b)' of Task<T>: its task completes with the tasks' results ('WhenAny' with one of the tasks),

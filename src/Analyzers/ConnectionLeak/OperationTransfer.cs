@@ -413,7 +413,8 @@ internal sealed class OperationTransfer
             wrapped = false;
         }
 
-        if (!wrapped && !ConstructorReading.OnlyStoresArguments(creation.Constructor) && !ConstructorReading.IsEmptyFrameworkObject(creation))
+        if (!wrapped && !ConstructorReading.OnlyStoresArguments(creation.Constructor) && !ConstructorReading.IsEmptyFrameworkObject(creation)
+            && !HandOffRules.IsFrameworkValueHolder(creation.Type))
         {
             Effects.MayThrow(creation);
         }
