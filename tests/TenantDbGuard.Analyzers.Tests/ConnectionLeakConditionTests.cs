@@ -949,6 +949,8 @@ public sealed class ConnectionLeakConditionTests
     [InlineData("static void Finish(PooledConnection c, ref bool flag) { c.Release(); flag = true; } void Done() => Finish(conn, ref released);")]
     [InlineData("void Release(PooledConnection c) => c.Release(); System.Action Done = () => { Release(conn); released = true; };")]
     [InlineData("System.Action Done = () => { conn.Release(); released = true; }; System.Action Ping = () => Log.Info(\"ping\");")]
+    [InlineData("var alias = conn; System.Action Done = () => { alias.Release(); released = true; };")]
+    [InlineData("var alias = conn; System.Action Done = () => { conn.Release(); released = true; };")]
     public Task A_flag_set_by_a_function_that_releases_the_connection_gives_no_report(string done) =>
         // The flag is not followed (the function may change it at any time), and that function may have released the
         // connection and said so: neither side of the 'finally' can be taken as a leak or a second release.
@@ -964,6 +966,33 @@ public sealed class ConnectionLeakConditionTests
         // The flag says released, the connection is not: the 'finally' skips it when 'early' is true.
         Verify.VerifyAnalyzerAsync(ReleasedByLocalFunction(done).Replace("{|#1:", "").Replace("{|#2:", "").Replace("Done()|}", "Done()").Replace("conn.Release()|}", "conn.Release()"),
             Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that leaves the method after line 18"));
+
+    [Fact]
+    public Task A_local_function_named_like_a_release_is_judged_by_its_body() =>
+        // 'Release(conn)' of a local function: its body, not its name, says whether it gives the connection back.
+        Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        class C
+        {
+            void Kept(Pool pool)
+            {
+                var conn = {|#0:pool.GetConnection()|};
+                conn.Execute("update a set b = 1");
+                Release(conn);
+
+                static void Release(PooledConnection c) => Log.Info("kept " + c.GetHashCode());
+            }
+
+            void Given(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                Release(conn);
+
+                static void Release(PooledConnection c) => c.Release();
+            }
+        }
+        """, Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that leaves the method after line 9"));
 
     [Fact]
     public Task A_flag_only_ever_set_through_out_arguments_is_followed() =>
@@ -1164,6 +1193,51 @@ public sealed class ConnectionLeakConditionTests
                     }
                     finally
                     {
+                        if (!released) conn.Release();
+                    }
+                }
+            }
+            """);
+
+    [Fact]
+    public Task A_flag_an_unseen_call_may_set_is_unknown_whatever_its_place_among_the_flags() =>
+        // 'audited' and 'checkedOut' come first among the flags: '_marker.Mark(ref released)' must make the third one
+        // either, not a neighbour's bits.
+        Verify.VerifyAnalyzerAsync($$"""
+            using Prelude;
+
+            {{UnseenSetters}}
+
+            class C
+            {
+                private readonly IMarker _marker;
+
+                public C(IMarker marker) => _marker = marker;
+
+                int M(Pool pool, bool early)
+                {
+                    var audited = false;
+                    var checkedOut = false;
+                    var skipped = 0;
+                    var conn = pool.GetConnection();
+                    var released = false;
+                    try
+                    {
+                        if (early)
+                        {
+                            audited = true;
+                            checkedOut = true;
+                            _marker.Mark(ref released);
+                            conn.Release();
+                            return 0;
+                        }
+
+                        return conn.Execute("select 1");
+                    }
+                    finally
+                    {
+                        if (!audited) skipped++;
+                        if (!checkedOut) skipped++;
                         if (!released) conn.Release();
                     }
                 }

@@ -168,6 +168,41 @@ public sealed class ConnectionLeakHandOffTests
     // C# 12 binds 'Task.WhenAll(a, b)' to 'params Task[]' (an array the compiler builds), C# 13 to
     // 'params ReadOnlySpan<Task>': the verdict must not depend on which.
 
+    [Fact]
+    public Task Put_in_an_object_the_method_made_and_dropped_is_reported_and_released_through_it_is_not() => Verify.VerifyAnalyzerAsync("""
+        using MySqlConnector;
+
+        sealed class Session
+        {
+            public MySqlConnection Connection { get; set; }
+        }
+
+        class C
+        {
+            int Dropped(MySqlDataSource dataSource)
+            {
+                var conn = {|#0:dataSource.OpenConnection()|};
+                var session = new Session();
+                session.Connection = conn;
+                return session.GetHashCode();
+            }
+
+            int Released(MySqlDataSource dataSource)
+            {
+                var session = new Session();
+                session.Connection = dataSource.OpenConnection();
+                try
+                {
+                    return session.GetHashCode();
+                }
+                finally
+                {
+                    session.Connection.Dispose();
+                }
+            }
+        }
+        """, Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 15"));
+
     [Theory]
     [InlineData("_session = new Session { Connection = conn };")]
     [InlineData("var session = new Session(); session.Connection = conn; _session = session;")]

@@ -1504,6 +1504,24 @@ public sealed class ConnectionLeakOwnershipTests
         Verify.Diagnostic().WithLocation(0).WithArguments("The result of 'GetConnection'", "on the path that returns at line 54"),
         Verify.Diagnostic().WithLocation(1).WithArguments("The result of 'GetConnection'", "if an exception is thrown at line 60"));
 
+    [Fact]
+    public Task Deconstructing_a_value_that_does_not_hold_the_lease_leaves_it_held() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        class C
+        {
+            static (int Rows, string Tenant) Counts() => (1, "a");
+
+            int Run(LeasePool pool)
+            {
+                var lease = {|#0:pool.GetConnection()|};
+                var (rows, tenant) = Counts();
+                return lease.Execute("select 1") + rows + tenant.Length;
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'lease'", "on the path that returns at line 11"));
+
     [Theory]
     [InlineData("KeyValuePair.Create(\"a\", lease)", "pair.Value.Dispose();")]
     [InlineData("new KeyValuePair<string, ConnectionLease>(\"a\", lease)", "pair.Value.Dispose();")]

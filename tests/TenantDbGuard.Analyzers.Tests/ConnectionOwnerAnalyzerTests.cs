@@ -529,6 +529,26 @@ public sealed class ConnectionOwnerAnalyzerTests
         Verify.Diagnostic().WithLocation(1).WithArguments("LeaseHolder", "Lease", "is not disposable, so nothing can release it"));
 
     [Fact]
+    public Task Auto_property_overwritten_in_Dispose_is_reported_as_overwritten() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using Prelude;
+
+        sealed class LeaseHolder : IDisposable
+        {
+            public LeaseHolder(LeasePool pool) => Lease = pool.GetConnection();
+
+            public ConnectionLease? {|#0:Lease|} { get; private set; }
+
+            public void Dispose()
+            {
+                Lease = null;
+                Log.Info("disposed");
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("LeaseHolder", "Lease", "Dispose overwrites it at line 12 without releasing it"));
+
+    [Fact]
     public Task Auto_property_released_in_Dispose_is_not_reported() => Verify.VerifyAnalyzerAsync("""
         using System;
         using System.Threading.Tasks;

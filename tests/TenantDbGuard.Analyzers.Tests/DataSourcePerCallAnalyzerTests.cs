@@ -375,6 +375,39 @@ public sealed class DataSourcePerCallAnalyzerTests
         """);
 
     [Fact]
+    public Task A_data_source_used_and_dropped_in_start_up_code_is_not_reported_and_elsewhere_is() => Verify.VerifyAnalyzerAsync("""
+        using MySqlConnector;
+
+        sealed class ServiceRegistry
+        {
+        }
+
+        class Startup
+        {
+            private static readonly string Version;
+
+            static Startup()
+            {
+                using var probe = new MySqlDataSource("Server=db");
+                Version = probe.OpenConnection().ServerVersion;
+            }
+
+            public void ConfigureServices(ServiceRegistry services)
+            {
+                using var probe = new MySqlDataSource("Server=db");
+                probe.OpenConnection().Dispose();
+            }
+
+            public void Configure(ServiceRegistry services)
+            {
+                using var probe = {|#0:new MySqlDataSource("Server=db")|};
+                probe.OpenConnection().Dispose();
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("new MySqlDataSource(...)"));
+
+    [Fact]
     public Task Main_is_not_reported() => Verify.VerifyAnalyzerAsync("""
         using System.Threading.Tasks;
         using MySqlConnector;

@@ -965,6 +965,19 @@ public sealed class SharedPoolClosedAnalyzerTests
 
             // It computes what it passes on (not only its parameters and constants): not a mere forwarder.
             public static void ClearFirst(MySqlConnection[] connections) => [|MySqlConnection.ClearPool(connections[0])|];
+
+            private static readonly object Gate = new();
+
+            // The one call sits under an 'if' without braces, or in a 'lock': the body does more than call it.
+            public static void ClearUnless(bool healthy)
+            {
+                if (!healthy) [|MySqlConnection.ClearAllPools()|];
+            }
+
+            public static void ClearLocked()
+            {
+                lock (Gate) [|MySqlConnection.ClearAllPools()|];
+            }
         }
         """);
 

@@ -213,9 +213,9 @@ internal sealed class InvocationTransfer
             return ownResult;
         }
 
-        // A local function or a delegate named like a release ('void Release() => lease.Dispose();') is read like any other.
-        if (_analysis.Names.ReleaseNames.Contains(name)
-            && (instanceIsResource || argumentIsResource || method.MethodKind is not (MethodKind.LocalFunction or MethodKind.DelegateInvoke)))
+        // A local function or a delegate named like a release ('void Release(Lease c) => c.Dispose();') is walked at the
+        // call like any other: its body says whether it releases.
+        if (_analysis.Names.ReleaseNames.Contains(name) && method.MethodKind is not (MethodKind.LocalFunction or MethodKind.DelegateInvoke))
         {
             if (instanceIsResource || argumentIsResource)
             {

@@ -690,7 +690,8 @@ internal sealed class ReleaseFlags
 
         // The implementing part of a partial method may name its parameters differently.
         parameter = method.Parameters[parameter.Ordinal];
-        if (parameter.Type.SpecialType != SpecialType.System_Boolean || method.IsAsync || method.IsVirtual || method.IsAbstract || method.IsOverride
+        // An abstract method has no body: its declaration has no last statement to read.
+        if (parameter.Type.SpecialType != SpecialType.System_Boolean || method.IsAsync || method.IsVirtual || method.IsOverride
             || method.DeclaringSyntaxReferences.Length != 1)
         {
             return null;
