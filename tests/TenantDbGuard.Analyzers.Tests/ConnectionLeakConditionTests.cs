@@ -1199,21 +1199,30 @@ public sealed class ConnectionLeakConditionTests
             }
             """);
 
+    /// <summary>
+    /// A class given an <c>IMarker</c> (see <see cref="UnseenSetters"/>) whose members are <paramref name="members"/>,
+    /// written four spaces in.
+    /// </summary>
+    private static string WithMarker(string members) => $$"""
+        using Prelude;
+
+        {{UnseenSetters}}
+
+        class C
+        {
+            private readonly IMarker _marker;
+
+            public C(IMarker marker) => _marker = marker;
+
+        {{members}}
+        }
+        """;
+
     [Fact]
     public Task A_flag_an_unseen_call_may_set_is_unknown_whatever_its_place_among_the_flags() =>
         // 'audited' and 'checkedOut' come first among the flags: '_marker.Mark(ref released)' must make the third one
         // either, not a neighbour's bits.
-        Verify.VerifyAnalyzerAsync($$"""
-            using Prelude;
-
-            {{UnseenSetters}}
-
-            class C
-            {
-                private readonly IMarker _marker;
-
-                public C(IMarker marker) => _marker = marker;
-
+        Verify.VerifyAnalyzerAsync(WithMarker($$"""
                 int M(Pool pool, bool early)
                 {
                     var audited = false;
@@ -1241,24 +1250,13 @@ public sealed class ConnectionLeakConditionTests
                         if (!released) conn.Release();
                     }
                 }
-            }
-            """);
+            """));
 
     [Fact]
     public Task A_flag_set_by_assignment_is_still_followed_beside_another_flag_an_unseen_call_may_set() =>
         // '_marker.Mark(ref marked)' makes 'marked' either; 'released', assigned true before the 'finally', is still known
         // true there: the path that set it without releasing the connection leaks.
-        Verify.VerifyAnalyzerAsync($$"""
-            using Prelude;
-
-            {{UnseenSetters}}
-
-            class C
-            {
-                private readonly IMarker _marker;
-
-                public C(IMarker marker) => _marker = marker;
-
+        Verify.VerifyAnalyzerAsync(WithMarker($$"""
                 int M(Pool pool, bool early)
                 {
                     var marked = false;
@@ -1281,8 +1279,7 @@ public sealed class ConnectionLeakConditionTests
                         if (!released) conn.Release();
                     }
                 }
-            }
-            """,
+            """),
             Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 34"));
 
     [Theory]
@@ -1291,17 +1288,7 @@ public sealed class ConnectionLeakConditionTests
     public Task A_flag_given_by_reference_to_a_method_the_analysis_cannot_see_into_hides_no_leak_on_the_paths_that_skip_the_call(string call) =>
         // The connection is never released. The path that makes the call tests a flag it cannot know and says nothing;
         // the one that skips the call knows the flag false, and leaks. The flag never given to such a call is followed.
-        Verify.VerifyAnalyzerAsync($$"""
-            using Prelude;
-
-            {{UnseenSetters}}
-
-            class C
-            {
-                private readonly IMarker _marker;
-
-                public C(IMarker marker) => _marker = marker;
-
+        Verify.VerifyAnalyzerAsync(WithMarker($$"""
                 protected virtual void Mark(ref bool flag) => flag = true;
 
                 int Skipped(Pool pool, bool early)
@@ -1322,8 +1309,7 @@ public sealed class ConnectionLeakConditionTests
                     {{call}};
                     return 0;
                 }
-            }
-            """,
+            """),
             Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 30"),
             Verify.Diagnostic().WithLocation(1).WithArguments("'conn'", "on the path that returns at line 38"));
 
