@@ -968,6 +968,41 @@ public sealed class ConnectionLeakConditionTests
             Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that leaves the method after line 18"));
 
     [Fact]
+    public Task A_flag_given_by_reference_to_a_call_and_set_by_a_lambda_that_releases_gives_no_report() =>
+        // 'Touch(ref released)' makes 'released' no flag the walk follows; the lambda that releases the connection also
+        // sets it, so the 'finally' may skip a release the lambda made: neither a leak nor a second release is certain.
+        Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        class C
+        {
+            static void Touch(ref bool flag)
+            {
+                if (flag) Log.Info("already released");
+            }
+
+            void M(Pool pool, bool early)
+            {
+                var conn = pool.GetConnection();
+                var released = false;
+                System.Action done = () => { conn.Release(); released = true; };
+                try
+                {
+                    Touch(ref released);
+                    if (early)
+                    {
+                        done();
+                    }
+                }
+                finally
+                {
+                    if (!released) conn.Release();
+                }
+            }
+        }
+        """);
+
+    [Fact]
     public Task A_local_function_named_like_a_release_is_judged_by_its_body() =>
         // 'Release(conn)' of a local function: its body, not its name, says whether it gives the connection back.
         Verify.VerifyAnalyzerAsync("""
