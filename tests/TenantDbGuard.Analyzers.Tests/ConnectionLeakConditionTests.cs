@@ -660,6 +660,122 @@ public sealed class ConnectionLeakConditionTests
         Verify.VerifyAnalyzerAsync(ChosenAndReleasedUnder(choice, released, parameter),
             Verify.Diagnostic().WithLocation(0).WithArguments(subject, "on the path that returns at line 10"));
 
+    [Theory]
+    [InlineData("var own = options.Own;", "own ? pool.GetConnection() : shared", "own")]
+    [InlineData("var own = options.Own;", "!own ? shared : pool.GetConnection()", "own == true")]
+    [InlineData("var mode = options.Mode;", "mode == Mode.Own ? pool.GetConnection() : shared", "mode is Mode.Own")]
+    [InlineData("var mode = options.Mode;", "mode switch { Mode.Own => pool.GetConnection(), _ => shared }", "mode != Mode.Borrow && mode != Mode.Other")]
+    [InlineData("var cached = options.Cached;", "cached ?? pool.GetConnection()", "cached == null")]
+    [InlineData("bool own; own = options.Own;", "own ? pool.GetConnection() : shared", "own")]
+    [InlineData("options.TryGetOwn(out var own);", "own ? pool.GetConnection() : shared", "own")]
+    public Task A_local_written_once_is_remembered(string before, string choice, string released) =>
+        Verify.VerifyAnalyzerAsync(ChosenFromALocal(before, choice, released));
+
+    [Theory]
+    [InlineData("if (check) own = false;")]
+    [InlineData("own &= check;")]
+    [InlineData("own = own && check;")]
+    [InlineData("Flip(ref own);")]
+    [InlineData("(own, _) = (check, 0);")]
+    [InlineData("System.Action drop = () => own = false; if (check) drop();")]
+    [InlineData("if (check) goto done; done: Log.Info(\"done\");")]
+    public Task A_local_that_may_change_proves_nothing(string change) =>
+        // 'own' chose the lease, then may say something else by the 'finally': the lease it chose can leak.
+        Verify.VerifyAnalyzerAsync(ChosenFromALocal("var own = options.Own;", "own ? {|#0:pool.GetConnection()|} : shared", "own", change),
+            Verify.Diagnostic().WithLocation(0).WithArguments("'lease'", "on the path that returns at line 31"));
+
+    [Fact]
+    public Task A_local_set_in_a_loop_is_not_remembered_across_its_iterations() =>
+        // Each iteration gives 'own' a new value: the first acquires when it is true, the second releases only if it is
+        // true again, and returns either way.
+        Verify.VerifyAnalyzerAsync("""
+            using Prelude;
+
+            class Options
+            {
+                public bool Next() => true;
+            }
+
+            class C
+            {
+                void Run(LeasePool pool, Options options)
+                {
+                    ConnectionLease? lease = null;
+                    var first = true;
+                    while (true)
+                    {
+                        var own = options.Next();
+                        if (first)
+                        {
+                            first = false;
+                            if (own)
+                            {
+                                lease = {|#0:pool.GetConnection()|};
+                            }
+
+                            continue;
+                        }
+
+                        if (own)
+                        {
+                            lease?.Dispose();
+                        }
+
+                        return;
+                    }
+                }
+            }
+            """,
+            Verify.Diagnostic().WithLocation(0).WithArguments("'lease'", "on the path that leaves the method after line 28"));
+
+    /// <summary>
+    /// A lease chosen by <paramref name="choice"/> after <paramref name="before"/> sets a local, and released in a finally
+    /// under <paramref name="released"/>; <paramref name="change"/> runs between the choice and the <c>try</c>.
+    /// </summary>
+    private static string ChosenFromALocal(string before, string choice, string released, string change = "") => $$"""
+        using Prelude;
+
+        enum Mode { Borrow, Own, Other }
+
+        class Options
+        {
+            public bool Own { get; set; }
+
+            public Mode Mode { get; set; }
+
+            public ConnectionLease? Cached { get; set; }
+
+            public bool TryGetOwn(out bool own)
+            {
+                own = Own;
+                return true;
+            }
+        }
+
+        class C
+        {
+            static void Flip(ref bool value) => value = !value;
+
+            int Run(LeasePool pool, ConnectionLease shared, Options options, bool check)
+            {
+                {{before}}
+                var lease = {{choice}};
+                {{change}}
+                try
+                {
+                    return lease.Execute("select 1");
+                }
+                finally
+                {
+                    if ({{released}})
+                    {
+                        lease.Dispose();
+                    }
+                }
+            }
+        }
+        """;
+
     [Fact]
     public Task A_switch_statement_case_is_remembered_by_a_later_comparison() =>
         Verify.VerifyAnalyzerAsync("""

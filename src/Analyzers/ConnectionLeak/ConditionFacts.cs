@@ -1,12 +1,14 @@
-// Conditions that a method tests more than once and that nothing in it changes: whether a field of 'this' or a
-// parameter is null ('var conn = _external ?? await OpenAsync()' ... 'finally { if (_external == null) conn.Dispose(); }'),
+// Conditions that a method tests more than once and that nothing in it changes: whether a field of 'this', a parameter
+// or a local written once (outside any loop, in a method without 'goto', and named by no lambda) is null ('var conn = _external ?? await OpenAsync()' ... 'finally { if (_external == null) conn.Dispose(); }'),
 // a bool field or parameter, a bool local set once from one of those ('var owned = _external is null'), or whether such a
 // field or parameter equals a constant ('mode switch { Mode.Own => Open(), _ => _shared }' ... 'if (mode == Mode.Own)').
 // The outcome of the first test is remembered on the path (bits 16-23 of PathState.Flags when true, 48-55 when false),
 // and a later test that contradicts it is not taken: an ownership flag that proves the method owns the connection is
 // followed. Two constants of one symbol exclude each other: a path that found 'mode == A' does not find 'mode == B'.
 using System.Collections.Generic;
+using System.Linq;
 using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
 using Microsoft.CodeAnalysis.FlowAnalysis;
 using Microsoft.CodeAnalysis.Operations;
 
@@ -24,6 +26,9 @@ internal sealed class ConditionFacts
     private HashSet<Fact>? _untracked;
     private Dictionary<CaptureId, List<IOperation>>? _captures;
     private HashSet<ISymbol>? _assigned;
+    private Dictionary<ILocalSymbol, IOperation?>? _localWrites;
+    private HashSet<string>? _namedInClosures;
+    private bool _jumps;
 
     public ConditionFacts(LeakFlowAnalysis analysis)
     {
@@ -111,9 +116,11 @@ internal sealed class ConditionFacts
                 return Read(tested, depth + 1) is var (patternTested, patternPolarity) ? (patternTested, patternPolarity == matches) : null;
             case { } test when NullTest(test) is var (operand, whenNull):
                 return Stable(operand, depth) is { } nullTested ? (new Fact(nullTested, Fact.Itself), whenNull) : null;
-            case ILocalReferenceOperation { Local: { Type.SpecialType: SpecialType.System_Boolean } local } when !local.IsRef:
-                // 'var owned = _external is null; ... if (owned)': a local assigned once from a remembered condition.
-                return Read(_analysis.Origins.SingleValue(local), depth + 1);
+            case ILocalReferenceOperation { Local: { Type.SpecialType: SpecialType.System_Boolean } local }
+                when !local.IsRef && Read(_analysis.Origins.SingleValue(local), depth + 1) is { } derived:
+                // 'var owned = _external is null; ... if (owned)': a local assigned once from a remembered condition. A local
+                // written once from anything else ('var fromCache = _cache.TryGetValue(key, out conn)') is a fact itself.
+                return derived;
             case { Type.SpecialType: SpecialType.System_Boolean } flag when Stable(flag, depth) is { } boolean:
                 return (new Fact(boolean, Fact.Itself), true);
             default:
@@ -212,13 +219,14 @@ internal sealed class ConditionFacts
             return depth < 4 && CapturedValues(capture.Id) is { Count: 1 } values ? StableValue(values[0], depth + 1) : null;
         }
 
-        return read is IFieldReferenceOperation or IParameterReferenceOperation ? Stable(read, depth) : null;
+        return read is IFieldReferenceOperation or IParameterReferenceOperation or ILocalReferenceOperation ? Stable(read, depth) : null;
     }
 
     private static ITypeSymbol? TypeOf(ISymbol symbol) => symbol switch
     {
         IFieldSymbol field => field.Type,
         IParameterSymbol parameter => parameter.Type,
+        ILocalSymbol local => local.Type,
         _ => null,
     };
 
@@ -315,9 +323,132 @@ internal sealed class ConditionFacts
             IFlowCaptureReferenceOperation capture when depth < 4 && CapturedValues(capture.Id) is { Count: 1 } values => Stable(values[0], depth + 1),
             IFieldReferenceOperation { Instance: null or IInstanceReferenceOperation } field => field.Field,
             IParameterReferenceOperation { Parameter.RefKind: RefKind.None } parameter => parameter.Parameter,
+            ILocalReferenceOperation { Local: var local } when IsWrittenOnce(local) => local,
             _ => null,
         };
         return symbol is not null && !Assigned.Contains(symbol) ? symbol : null;
+    }
+
+    /// <summary>
+    /// Is <paramref name="local"/>, a local of this graph, written exactly once, by a write that runs at most once (in no
+    /// loop, in a graph without <c>goto</c>), and named by no lambda or local function (which could write it at any
+    /// time)? Its value then never changes once a test can read it.
+    /// </summary>
+    private bool IsWrittenOnce(ILocalSymbol local)
+    {
+        if (local.IsRef || !_analysis.OwnLocals.Contains(local))
+        {
+            return false;
+        }
+
+        var writes = _localWrites ??= FindLocalWrites();
+        return writes.TryGetValue(local, out var write) && write is not null
+            && !_jumps
+            && !_namedInClosures!.Contains(local.Name)
+            && !InLoop(write.Syntax)
+            && !local.DeclaringSyntaxReferences.Any(reference => InLoop(reference.GetSyntax()));
+    }
+
+    /// <summary>Is <paramref name="node"/> in a loop of this graph's own code (a loop around a lambda runs new walks)?</summary>
+    private bool InLoop(SyntaxNode node)
+    {
+        var root = _analysis.Graph.OriginalOperation.Syntax;
+        for (var current = node; current is not null && current != root; current = current.Parent)
+        {
+            if (current is WhileStatementSyntax or DoStatementSyntax or ForStatementSyntax or CommonForEachStatementSyntax)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>
+    /// Each local of the graph with its one write (null when written more than once, or in a way that may write it again:
+    /// by <c>ref</c>, a compound assignment, <c>++</c>, a <c>ref</c> local bound to it); also notes the names that
+    /// lambdas and local functions use and whether the graph has a <c>goto</c>.
+    /// </summary>
+    private Dictionary<ILocalSymbol, IOperation?> FindLocalWrites()
+    {
+        var writes = new Dictionary<ILocalSymbol, IOperation?>(SymbolEqualityComparer.Default);
+        var closures = new List<SyntaxNode>();
+        foreach (var node in AllOperations())
+        {
+            switch (node)
+            {
+                case ISimpleAssignmentOperation { IsRef: true } refAssignment:
+                    Write(refAssignment.Target, refAssignment);
+                    Again(refAssignment.Value);
+                    break;
+                case ISimpleAssignmentOperation assignment:
+                    Write(assignment.Target, assignment);
+                    break;
+                case IDeconstructionAssignmentOperation deconstruction:
+                    foreach (var target in deconstruction.Target.DescendantsAndSelf())
+                    {
+                        Write(target, deconstruction);
+                    }
+
+                    break;
+                case IAssignmentOperation other:
+                    Again(other.Target);
+                    break;
+                case IIncrementOrDecrementOperation increment:
+                    Again(increment.Target);
+                    break;
+                case IAddressOfOperation addressOf:
+                    Again(addressOf.Reference);
+                    break;
+                case IArgumentOperation { Parameter.RefKind: RefKind.Out } output:
+                    Write(output.Value, output);
+                    break;
+                case IArgumentOperation { Parameter.RefKind: RefKind.Ref } byReference:
+                    Again(byReference.Value);
+                    break;
+                case IDeclarationPatternOperation { DeclaredSymbol: ILocalSymbol declared } pattern:
+                    Add(declared, pattern);
+                    break;
+                case IRecursivePatternOperation { DeclaredSymbol: ILocalSymbol declared } pattern:
+                    Add(declared, pattern);
+                    break;
+                case IFlowAnonymousFunctionOperation lambda:
+                    closures.Add(lambda.Syntax);
+                    break;
+                case IFlowCaptureOperation capture when _analysis.Variables.AssignedCaptures.Contains(capture.Id):
+                    // 'own = own && check': the graph captures the target before it computes the value, and assigns the capture.
+                    Write(capture.Value, capture);
+                    break;
+            }
+        }
+
+        foreach (var localFunction in _analysis.Graph.LocalFunctions)
+        {
+            closures.AddRange(localFunction.DeclaringSyntaxReferences.Select(reference => reference.GetSyntax()));
+        }
+
+        _namedInClosures = new HashSet<string>(closures.SelectMany(closure => closure.DescendantNodes().OfType<IdentifierNameSyntax>()).Select(name => name.Identifier.ValueText));
+        _jumps = _analysis.Graph.OriginalOperation.Syntax.DescendantNodes().OfType<GotoStatementSyntax>().Any();
+        return writes;
+
+        void Write(IOperation target, IOperation write)
+        {
+            if (TrackedVariables.Unwrap(target) is ILocalReferenceOperation { Local: var local })
+            {
+                Add(local, write);
+            }
+        }
+
+        void Again(IOperation target)
+        {
+            if (TrackedVariables.Unwrap(target) is ILocalReferenceOperation { Local: var local })
+            {
+                writes[local] = null;
+            }
+        }
+
+        void Add(ILocalSymbol local, IOperation write) =>
+            writes[local] = writes.ContainsKey(local) ? null : write;
     }
 
     /// <summary>
