@@ -684,6 +684,70 @@ public sealed class ConnectionLeakConditionTests
         Verify.VerifyAnalyzerAsync(ChosenFromALocal("var own = options.Own;", "own ? {|#0:pool.GetConnection()|} : shared", "own", change),
             Verify.Diagnostic().WithLocation(0).WithArguments("'lease'", "on the path that returns at line 31"));
 
+    [Theory]
+    [InlineData("OwnsConnection ? pool.GetConnection() : Shared!", "OwnsConnection")]
+    [InlineData("this.OwnsConnection ? pool.GetConnection() : Shared!", "this.OwnsConnection")]
+    [InlineData("Shared ?? pool.GetConnection()", "Shared == null")]
+    [InlineData("Mode == Mode.Own ? pool.GetConnection() : Shared!", "Mode is Mode.Own")]
+    [InlineData("Settled ? pool.GetConnection() : Shared!", "Settled")]
+    public Task An_auto_property_of_the_type_is_remembered_like_a_field(string choice, string released) =>
+        Verify.VerifyAnalyzerAsync(ChosenByAProperty(choice, released, change: ""));
+
+    [Theory]
+    [InlineData("Changing ? {|#0:pool.GetConnection()|} : Shared!", "Changing", "if (check) Changing = false;")]
+    [InlineData("Overridable ? {|#0:pool.GetConnection()|} : Shared!", "Overridable", "")]
+    [InlineData("Computed ? {|#0:pool.GetConnection()|} : Shared!", "Computed", "")]
+    public Task A_property_that_may_change_proves_nothing(string choice, string released, string change) =>
+        // Assigned by the method, open to an override, or computed at each read: the second read may say otherwise.
+        Verify.VerifyAnalyzerAsync(ChosenByAProperty(choice, released, change),
+            Verify.Diagnostic().WithLocation(0).WithArguments("'lease'", "on the path that returns at line 29"));
+
+    /// <summary>
+    /// A lease chosen by <paramref name="choice"/> from the type's properties, and released in a finally under
+    /// <paramref name="released"/>; <paramref name="change"/> runs before the <c>try</c>.
+    /// </summary>
+    private static string ChosenByAProperty(string choice, string released, string change) => $$"""
+        using Prelude;
+
+        enum Mode { Borrow, Own }
+
+        class C
+        {
+            private int _calls;
+
+            public bool OwnsConnection { get; }
+
+            public Mode Mode { get; }
+
+            public ConnectionLease? Shared { get; }
+
+            public bool Settled { get; init; }
+
+            public bool Changing { get; set; }
+
+            public virtual bool Overridable { get; }
+
+            public bool Computed => ++_calls % 2 == 0;
+
+            int Run(LeasePool pool, bool check)
+            {
+                var lease = {{choice}};
+                {{change}}
+                try
+                {
+                    return lease.Execute("select 1");
+                }
+                finally
+                {
+                    if ({{released}})
+                    {
+                        lease.Dispose();
+                    }
+                }
+            }
+        }
+        """;
+
     [Fact]
     public Task A_local_set_in_a_loop_is_not_remembered_across_its_iterations() =>
         // Each iteration gives 'own' a new value: the first acquires when it is true, the second releases only if it is

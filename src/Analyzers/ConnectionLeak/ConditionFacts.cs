@@ -1,5 +1,6 @@
-// Conditions that a method tests more than once and that nothing in it changes: whether a field of 'this', a parameter
-// or a local written once (outside any loop, in a method without 'goto', and named by no lambda) is null ('var conn = _external ?? await OpenAsync()' ... 'finally { if (_external == null) conn.Dispose(); }'),
+// Conditions that a method tests more than once and that nothing in it changes: whether a field or auto-property of
+// 'this', a parameter or a local written once (outside any loop, in a method without 'goto', and named by no lambda) is
+// null ('var conn = _external ?? await OpenAsync()' ... 'finally { if (_external == null) conn.Dispose(); }'),
 // a bool field or parameter, a bool local set once from one of those ('var owned = _external is null'), or whether such a
 // field or parameter equals a constant ('mode switch { Mode.Own => Open(), _ => _shared }' ... 'if (mode == Mode.Own)').
 // The outcome of the first test is remembered on the path (bits 16-23 of PathState.Flags when true, 48-55 when false),
@@ -219,7 +220,7 @@ internal sealed class ConditionFacts
             return depth < 4 && CapturedValues(capture.Id) is { Count: 1 } values ? StableValue(values[0], depth + 1) : null;
         }
 
-        return read is IFieldReferenceOperation or IParameterReferenceOperation or ILocalReferenceOperation ? Stable(read, depth) : null;
+        return read is IFieldReferenceOperation or IParameterReferenceOperation or ILocalReferenceOperation or IPropertyReferenceOperation ? Stable(read, depth) : null;
     }
 
     private static ITypeSymbol? TypeOf(ISymbol symbol) => symbol switch
@@ -227,6 +228,7 @@ internal sealed class ConditionFacts
         IFieldSymbol field => field.Type,
         IParameterSymbol parameter => parameter.Type,
         ILocalSymbol local => local.Type,
+        IPropertySymbol property => property.Type,
         _ => null,
     };
 
@@ -311,11 +313,17 @@ internal sealed class ConditionFacts
         return true;
     }
 
-    /// <summary>A read-only field or a parameter (also through a flow capture) that the graph never assigns; null for anything else.</summary>
+    /// <summary>
+    /// A read-only field, a get-only (or init-only) auto-property, a parameter or a local written once (also through a flow
+    /// capture) that the graph never assigns; null for anything else.
+    /// </summary>
     public ISymbol? Unchanging(IOperation? operation) =>
-        Stable(operation, depth: 0) is { } symbol && symbol is not IFieldSymbol { IsReadOnly: false } ? symbol : null;
+        Stable(operation, depth: 0) is { } symbol && symbol is not (IFieldSymbol { IsReadOnly: false } or IPropertySymbol { SetMethod.IsInitOnly: false }) ? symbol : null;
 
-    /// <summary>A field of <c>this</c> or a parameter (also through a flow capture) that the graph never assigns.</summary>
+    /// <summary>
+    /// A field or plain auto-property of <c>this</c>, a parameter, or a local written once (also through a flow capture)
+    /// that the graph never assigns.
+    /// </summary>
     private ISymbol? Stable(IOperation? operation, int depth)
     {
         var symbol = TrackedVariables.Unwrap(operation) switch
@@ -324,10 +332,21 @@ internal sealed class ConditionFacts
             IFieldReferenceOperation { Instance: null or IInstanceReferenceOperation } field => field.Field,
             IParameterReferenceOperation { Parameter.RefKind: RefKind.None } parameter => parameter.Parameter,
             ILocalReferenceOperation { Local: var local } when IsWrittenOnce(local) => local,
+            IPropertyReferenceOperation { Instance: IInstanceReferenceOperation, Property: var property } when IsPlainAutoProperty(property) => property,
             _ => null,
         };
         return symbol is not null && !Assigned.Contains(symbol) ? symbol : null;
     }
+
+    /// <summary>
+    /// An auto-property of the type whose getter only reads its backing field (<c>public bool OwnsConnection { get; }</c>)
+    /// and that no derived type can override: read like that field.
+    /// </summary>
+    private static bool IsPlainAutoProperty(IPropertySymbol property) =>
+        property is { IsIndexer: false, GetMethod: { } getter }
+        && (!(property.IsVirtual || property.IsAbstract || property.IsOverride) || property.IsSealed || property.ContainingType.IsSealed)
+        && OwnerWalk.IsAutoProperty(property)
+        && getter.DeclaringSyntaxReferences.All(reference => reference.GetSyntax() is AccessorDeclarationSyntax { Body: null, ExpressionBody: null });
 
     /// <summary>
     /// Is <paramref name="local"/>, a local of this graph, written exactly once, by a write that runs at most once (in no
@@ -546,6 +565,9 @@ internal sealed class ConditionFacts
                     break;
                 case IParameterReferenceOperation parameter:
                     assigned.Add(parameter.Parameter);
+                    break;
+                case IPropertyReferenceOperation { Instance: IInstanceReferenceOperation } property:
+                    assigned.Add(property.Property);
                     break;
             }
         }
