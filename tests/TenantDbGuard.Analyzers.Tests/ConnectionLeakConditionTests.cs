@@ -1,3 +1,4 @@
+using System.Linq;
 using Microsoft.CodeAnalysis.Testing;
 using Verify = TenantDbGuard.Analyzers.Tests.Verifiers.CSharpAnalyzerVerifier<TenantDbGuard.Analyzers.ConnectionLeakAnalyzer>;
 
@@ -703,6 +704,28 @@ public sealed class ConnectionLeakConditionTests
             Verify.Diagnostic().WithLocation(0).WithArguments("'lease'", "on the path that returns at line 29"));
 
     /// <summary>
+    /// The statements of a method that chooses <c>lease</c> by <paramref name="choice"/>, runs <paramref name="change"/>
+    /// (when given) and releases it in a finally under <paramref name="released"/>, for a method body eight spaces in.
+    /// </summary>
+    private static string ChooseThenRelease(string choice, string released, string? change = null) =>
+        string.Join("\n        ", new[]
+        {
+            $"var lease = {choice};",
+            change,
+            "try",
+            "{",
+            "    return lease.Execute(\"select 1\");",
+            "}",
+            "finally",
+            "{",
+            $"    if ({released})",
+            "    {",
+            "        lease.Dispose();",
+            "    }",
+            "}",
+        }.Where(line => line is not null));
+
+    /// <summary>
     /// A lease chosen by <paramref name="choice"/> from the type's properties, and released in a finally under
     /// <paramref name="released"/>; <paramref name="change"/> runs before the <c>try</c>.
     /// </summary>
@@ -731,19 +754,7 @@ public sealed class ConnectionLeakConditionTests
 
             int Run(LeasePool pool, bool check)
             {
-                var lease = {{choice}};
-                {{change}}
-                try
-                {
-                    return lease.Execute("select 1");
-                }
-                finally
-                {
-                    if ({{released}})
-                    {
-                        lease.Dispose();
-                    }
-                }
+                {{ChooseThenRelease(choice, released, change)}}
             }
         }
         """;
@@ -823,19 +834,7 @@ public sealed class ConnectionLeakConditionTests
             int Run(LeasePool pool, ConnectionLease shared, Options options, bool check)
             {
                 {{before}}
-                var lease = {{choice}};
-                {{change}}
-                try
-                {
-                    return lease.Execute("select 1");
-                }
-                finally
-                {
-                    if ({{released}})
-                    {
-                        lease.Dispose();
-                    }
-                }
+                {{ChooseThenRelease(choice, released, change)}}
             }
         }
         """;
@@ -890,18 +889,7 @@ public sealed class ConnectionLeakConditionTests
         {
             int Run(LeasePool pool, ConnectionLease? shared, {{parameter}})
             {
-                var lease = {{choice}};
-                try
-                {
-                    return lease.Execute("select 1");
-                }
-                finally
-                {
-                    if ({{released}})
-                    {
-                        lease.Dispose();
-                    }
-                }
+                {{ChooseThenRelease(choice, released)}}
             }
         }
 
