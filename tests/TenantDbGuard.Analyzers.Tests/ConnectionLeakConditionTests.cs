@@ -759,6 +759,52 @@ public sealed class ConnectionLeakConditionTests
         }
         """;
 
+    [Theory]
+    [InlineData("var owned = connection is null;", "connection ??= await _dataSource.OpenConnectionAsync();", "owned")]
+    [InlineData("var borrowed = connection != null;", "connection ??= await _dataSource.OpenConnectionAsync();", "!borrowed")]
+    [InlineData("bool owned = connection == null;", "if (connection is null) connection = await _dataSource.OpenConnectionAsync();", "owned")]
+    [InlineData("var owned = connection is null;", "connection = connection ?? await _dataSource.OpenConnectionAsync();", "owned")]
+    public Task A_local_that_remembers_whether_a_parameter_was_null_before_it_is_filled_in_is_followed(string remember, string fill, string released) =>
+        // 'owned' says what 'connection is null' said: the same test, before anything wrote 'connection'.
+        Verify.VerifyAnalyzerAsync(UseTheGivenConnectionOrOpenOne(remember, fill, released));
+
+    [Theory]
+    [InlineData("var owned = connection is null; if (check) connection = null;", "connection ??= await {|#0:_dataSource.OpenConnectionAsync()|};", "owned")]
+    [InlineData("connection ??= null; var owned = connection is null;", "connection ??= await {|#0:_dataSource.OpenConnectionAsync()|};", "owned")]
+    [InlineData("var owned = connection is not null;", "connection ??= await {|#0:_dataSource.OpenConnectionAsync()|};", "owned")]
+    public Task A_local_that_may_not_say_whether_the_method_opened_the_connection_proves_nothing(string remember, string fill, string released) =>
+        // 'connection' is written between the two tests, or 'owned' says the opposite: the opened connection can leak.
+        Verify.VerifyAnalyzerAsync(UseTheGivenConnectionOrOpenOne(remember, fill, released),
+            Verify.Diagnostic().WithLocation(0).WithArguments("'connection'", "on the path that returns at line 14"));
+
+    /// <summary>A method that uses the caller's connection or opens one (<paramref name="fill"/>), and disposes it under <paramref name="released"/>.</summary>
+    private static string UseTheGivenConnectionOrOpenOne(string remember, string fill, string released) => $$"""
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        class C
+        {
+            private readonly MySqlDataSource _dataSource = null!;
+
+            public async Task<int> RunAsync(bool check, MySqlConnection? connection = null)
+            {
+                {{remember}}
+                {{fill}}
+                try
+                {
+                    return await new MySqlCommand("select 1", connection).ExecuteNonQueryAsync();
+                }
+                finally
+                {
+                    if ({{released}})
+                    {
+                        await connection.DisposeAsync();
+                    }
+                }
+            }
+        }
+        """;
+
     [Fact]
     public Task A_local_set_in_a_loop_is_not_remembered_across_its_iterations() =>
         // Each iteration gives 'own' a new value: the first acquires when it is true, the second releases only if it is

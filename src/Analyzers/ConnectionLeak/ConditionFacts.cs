@@ -28,6 +28,7 @@ internal sealed class ConditionFacts
     private Dictionary<CaptureId, List<IOperation>>? _captures;
     private HashSet<ISymbol>? _assigned;
     private Dictionary<ILocalSymbol, IOperation?>? _localWrites;
+    private Dictionary<ISymbol, List<SyntaxNode>>? _writes;
     private HashSet<string>? _namedInClosures;
     private bool _jumps;
 
@@ -116,7 +117,7 @@ internal sealed class ConditionFacts
                 // 'owned is true', 'owned is not false', a switch's 'true =>' arm.
                 return Read(tested, depth + 1) is var (patternTested, patternPolarity) ? (patternTested, patternPolarity == matches) : null;
             case { } test when NullTest(test) is var (operand, whenNull):
-                return Stable(operand, depth) is { } nullTested ? (new Fact(nullTested, Fact.Itself), whenNull) : null;
+                return Stable(operand, depth) is { } nullTested ? (new Fact(nullTested, Fact.Itself), whenNull) : Mirror(test, operand, whenNull);
             case ILocalReferenceOperation { Local: { Type.SpecialType: SpecialType.System_Boolean } local }
                 when !local.IsRef && Read(_analysis.Origins.SingleValue(local), depth + 1) is { } derived:
                 // 'var owned = _external is null; ... if (owned)': a local assigned once from a remembered condition. A local
@@ -336,6 +337,86 @@ internal sealed class ConditionFacts
             _ => null,
         };
         return symbol is not null && !Assigned.Contains(symbol) ? symbol : null;
+    }
+
+    /// <summary>
+    /// A null test of a variable the method writes only later (<c>connection ??= await OpenAsync()</c> after
+    /// <c>var owned = connection is null;</c>): it says what a <c>bool</c> local written once from a null test of the same
+    /// variable said, when that local was written before it and every write of the variable comes at or after it (no loop,
+    /// no <c>goto</c>, no lambda naming either). The fact is the local's. Null otherwise.
+    /// </summary>
+    private (Fact Fact, bool Polarity)? Mirror(IOperation test, IOperation operand, bool whenNull)
+    {
+        if (Variable(operand, depth: 0) is not { } tested)
+        {
+            return null;
+        }
+
+        var writes = _writes ??= FindWrites();
+        if (_jumps || _namedInClosures!.Contains(tested.Name) || InLoop(test.Syntax)
+            || (writes.TryGetValue(tested, out var written) && written.Any(write => write.Span.End < test.Syntax.Span.End)))
+        {
+            return null;
+        }
+
+        foreach (var local in _analysis.OwnLocals)
+        {
+            if (local.Type.SpecialType == SpecialType.System_Boolean
+                && IsWrittenOnce(local)
+                && _localWrites![local] is { } localWrite
+                && localWrite.Syntax.Span.End <= test.Syntax.SpanStart
+                && _analysis.Origins.SingleValue(local) is { } value
+                && NullTest(value) is var (mirrored, localWhenNull)
+                && SymbolEqualityComparer.Default.Equals(Variable(mirrored, depth: 0), tested))
+            {
+                // The test is true when 'tested' is null == whenNull; the local is true when it is null == localWhenNull.
+                return (new Fact(local, Fact.Itself), whenNull == localWhenNull);
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>The parameter, field of <c>this</c> or local <paramref name="operation"/> reads (also through a capture).</summary>
+    private ISymbol? Variable(IOperation? operation, int depth) => TrackedVariables.Unwrap(operation) switch
+    {
+        IFlowCaptureReferenceOperation capture when depth < 4 && CapturedValues(capture.Id) is { Count: 1 } values => Variable(values[0], depth + 1),
+        IFieldReferenceOperation { Instance: null or IInstanceReferenceOperation } field => field.Field,
+        IParameterReferenceOperation { Parameter.RefKind: RefKind.None } parameter => parameter.Parameter,
+        ILocalReferenceOperation { Local.IsRef: false } local => local.Local,
+        _ => null,
+    };
+
+    /// <summary>
+    /// Every write of a parameter, field of <c>this</c> or local in the graph, by the variable written: the syntax that
+    /// ends when the write is done (a whole assignment for a target the graph captures before computing the value).
+    /// </summary>
+    private Dictionary<ISymbol, List<SyntaxNode>> FindWrites()
+    {
+        _localWrites ??= FindLocalWrites();
+        var writes = new Dictionary<ISymbol, List<SyntaxNode>>(SymbolEqualityComparer.Default);
+        foreach (var node in AllOperations())
+        {
+            var target = node switch
+            {
+                IAssignmentOperation assignment => assignment.Target,
+                IIncrementOrDecrementOperation increment => increment.Target,
+                IArgumentOperation { Parameter.RefKind: RefKind.Ref or RefKind.Out } byRef => byRef.Value,
+                IFlowCaptureOperation capture when _analysis.Variables.AssignedCaptures.Contains(capture.Id) => capture.Value,
+                _ => null,
+            };
+            if (target is not null && Variable(target, depth: 4) is { } variable)
+            {
+                if (!writes.TryGetValue(variable, out var list))
+                {
+                    writes.Add(variable, list = new List<SyntaxNode>());
+                }
+
+                list.Add(node is IFlowCaptureOperation ? node.Syntax.FirstAncestorOrSelf<AssignmentExpressionSyntax>() ?? node.Syntax : node.Syntax);
+            }
+        }
+
+        return writes;
     }
 
     /// <summary>
