@@ -397,14 +397,7 @@ internal sealed class ConditionFacts
         var writes = new Dictionary<ISymbol, List<SyntaxNode>>(SymbolEqualityComparer.Default);
         foreach (var node in AllOperations())
         {
-            var target = node switch
-            {
-                IAssignmentOperation assignment => assignment.Target,
-                IIncrementOrDecrementOperation increment => increment.Target,
-                IArgumentOperation { Parameter.RefKind: RefKind.Ref or RefKind.Out } byRef => byRef.Value,
-                IFlowCaptureOperation capture when _analysis.Variables.AssignedCaptures.Contains(capture.Id) => capture.Value,
-                _ => null,
-            };
+            var target = WriteTarget(node);
             if (target is not null && Variable(target, depth: 4) is { } variable)
             {
                 if (!writes.TryGetValue(variable, out var list))
@@ -626,19 +619,22 @@ internal sealed class ConditionFacts
         return captures;
     }
 
+    /// <summary>What <paramref name="node"/> writes: an assignment's target, a <c>ref</c>/<c>out</c> argument, a captured target; null otherwise.</summary>
+    private IOperation? WriteTarget(IOperation node) => node switch
+    {
+        IAssignmentOperation assignment => assignment.Target,
+        IIncrementOrDecrementOperation increment => increment.Target,
+        IArgumentOperation { Parameter.RefKind: RefKind.Ref or RefKind.Out } byRef => byRef.Value,
+        IFlowCaptureOperation capture when _analysis.Variables.AssignedCaptures.Contains(capture.Id) => capture.Value,
+        _ => null,
+    };
+
     private HashSet<ISymbol> FindAssigned()
     {
         var assigned = new HashSet<ISymbol>(SymbolEqualityComparer.Default);
         foreach (var node in AllOperations())
         {
-            var target = node switch
-            {
-                IAssignmentOperation assignment => assignment.Target,
-                IIncrementOrDecrementOperation increment => increment.Target,
-                IArgumentOperation { Parameter.RefKind: RefKind.Ref or RefKind.Out } byRef => byRef.Value,
-                IFlowCaptureOperation capture when _analysis.Variables.AssignedCaptures.Contains(capture.Id) => capture.Value,
-                _ => null,
-            };
+            var target = WriteTarget(node);
             switch (TrackedVariables.Unwrap(target))
             {
                 case IFieldReferenceOperation field:
