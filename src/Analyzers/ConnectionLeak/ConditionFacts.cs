@@ -30,7 +30,7 @@ internal sealed class ConditionFacts
     private Dictionary<ILocalSymbol, IOperation?>? _localWrites;
     private Dictionary<ISymbol, List<SyntaxNode>>? _writes;
     private HashSet<string>? _namedInClosures;
-    private bool _jumps;
+    private bool? _jumps;
 
     public ConditionFacts(LeakFlowAnalysis analysis)
     {
@@ -330,11 +330,9 @@ internal sealed class ConditionFacts
         var symbol = TrackedVariables.Unwrap(operation) switch
         {
             IFlowCaptureReferenceOperation capture when depth < 4 && CapturedValues(capture.Id) is { Count: 1 } values => Stable(values[0], depth + 1),
-            IFieldReferenceOperation { Instance: null or IInstanceReferenceOperation } field => field.Field,
-            IParameterReferenceOperation { Parameter.RefKind: RefKind.None } parameter => parameter.Parameter,
-            ILocalReferenceOperation { Local: var local } when IsWrittenOnce(local) => local,
             IPropertyReferenceOperation { Instance: IInstanceReferenceOperation, Property: var property } when IsPlainAutoProperty(property) => property,
-            _ => null,
+            ILocalReferenceOperation { Local: var local } when SingleWrite(local) is null => null,
+            var read => Variable(read, depth),
         };
         return symbol is not null && !Assigned.Contains(symbol) ? symbol : null;
     }
@@ -353,7 +351,7 @@ internal sealed class ConditionFacts
         }
 
         var writes = _writes ??= FindWrites();
-        if (_jumps || _namedInClosures!.Contains(tested.Name) || InLoop(test.Syntax)
+        if (Jumps || NamedInClosures.Contains(tested.Name) || InLoop(test.Syntax)
             || (writes.TryGetValue(tested, out var written) && written.Any(write => write.Span.End < test.Syntax.Span.End)))
         {
             return null;
@@ -362,8 +360,7 @@ internal sealed class ConditionFacts
         foreach (var local in _analysis.OwnLocals)
         {
             if (local.Type.SpecialType == SpecialType.System_Boolean
-                && IsWrittenOnce(local)
-                && _localWrites![local] is { } localWrite
+                && SingleWrite(local) is { } localWrite
                 && localWrite.Syntax.Span.End <= test.Syntax.SpanStart
                 && _analysis.Origins.SingleValue(local) is { } value
                 && NullTest(value) is var (mirrored, localWhenNull)
@@ -393,7 +390,6 @@ internal sealed class ConditionFacts
     /// </summary>
     private Dictionary<ISymbol, List<SyntaxNode>> FindWrites()
     {
-        _localWrites ??= FindLocalWrites();
         var writes = new Dictionary<ISymbol, List<SyntaxNode>>(SymbolEqualityComparer.Default);
         foreach (var node in AllOperations())
         {
@@ -423,23 +419,38 @@ internal sealed class ConditionFacts
         && getter.DeclaringSyntaxReferences.All(reference => reference.GetSyntax() is AccessorDeclarationSyntax { Body: null, ExpressionBody: null });
 
     /// <summary>
-    /// Is <paramref name="local"/>, a local of this graph, written exactly once, by a write that runs at most once (in no
-    /// loop, in a graph without <c>goto</c>), and named by no lambda or local function (which could write it at any
-    /// time)? Its value then never changes once a test can read it.
+    /// The one write of <paramref name="local"/>, a local of this graph, when it is written exactly once, by a write that
+    /// runs at most once (in no loop, in a graph without <c>goto</c>), and named by no lambda or local function (which
+    /// could write it at any time): its value then never changes once a test can read it. Null otherwise.
     /// </summary>
-    private bool IsWrittenOnce(ILocalSymbol local)
+    private IOperation? SingleWrite(ILocalSymbol local)
     {
         if (local.IsRef || !_analysis.OwnLocals.Contains(local))
         {
-            return false;
+            return null;
         }
 
         var writes = _localWrites ??= FindLocalWrites();
         return writes.TryGetValue(local, out var write) && write is not null
-            && !_jumps
-            && !_namedInClosures!.Contains(local.Name)
+            && !Jumps
+            && !NamedInClosures.Contains(local.Name)
             && !InLoop(write.Syntax)
-            && !local.DeclaringSyntaxReferences.Any(reference => InLoop(reference.GetSyntax()));
+            && !local.DeclaringSyntaxReferences.Any(reference => InLoop(reference.GetSyntax()))
+            ? write
+            : null;
+    }
+
+    /// <summary>The names the graph's lambdas and local functions use: a local among them may change behind the path's back.</summary>
+    private HashSet<string> NamedInClosures => _namedInClosures ??= FindNamesInClosures();
+
+    /// <summary>Does the graph's code have a <c>goto</c> (which may run a write again)?</summary>
+    private bool Jumps => _jumps ??= _analysis.Graph.OriginalOperation.Syntax.DescendantNodes().OfType<GotoStatementSyntax>().Any();
+
+    private HashSet<string> FindNamesInClosures()
+    {
+        var closures = AllOperations().OfType<IFlowAnonymousFunctionOperation>().Select(lambda => lambda.Syntax)
+            .Concat(_analysis.Graph.LocalFunctions.SelectMany(localFunction => localFunction.DeclaringSyntaxReferences).Select(reference => reference.GetSyntax()));
+        return new HashSet<string>(closures.SelectMany(closure => closure.DescendantNodes().OfType<IdentifierNameSyntax>()).Select(name => name.Identifier.ValueText));
     }
 
     /// <summary>Is <paramref name="node"/> in a loop of this graph's own code (a loop around a lambda runs new walks)?</summary>
@@ -459,13 +470,11 @@ internal sealed class ConditionFacts
 
     /// <summary>
     /// Each local of the graph with its one write (null when written more than once, or in a way that may write it again:
-    /// by <c>ref</c>, a compound assignment, <c>++</c>, a <c>ref</c> local bound to it); also notes the names that
-    /// lambdas and local functions use and whether the graph has a <c>goto</c>.
+    /// by <c>ref</c>, a compound assignment, <c>++</c>, a <c>ref</c> local bound to it).
     /// </summary>
     private Dictionary<ILocalSymbol, IOperation?> FindLocalWrites()
     {
         var writes = new Dictionary<ILocalSymbol, IOperation?>(SymbolEqualityComparer.Default);
-        var closures = new List<SyntaxNode>();
         foreach (var node in AllOperations())
         {
             switch (node)
@@ -505,9 +514,6 @@ internal sealed class ConditionFacts
                 case IRecursivePatternOperation { DeclaredSymbol: ILocalSymbol declared } pattern:
                     Add(declared, pattern);
                     break;
-                case IFlowAnonymousFunctionOperation lambda:
-                    closures.Add(lambda.Syntax);
-                    break;
                 case IFlowCaptureOperation capture when _analysis.Variables.AssignedCaptures.Contains(capture.Id):
                     // 'own = own && check': the graph captures the target before it computes the value, and assigns the capture.
                     Write(capture.Value, capture);
@@ -515,13 +521,6 @@ internal sealed class ConditionFacts
             }
         }
 
-        foreach (var localFunction in _analysis.Graph.LocalFunctions)
-        {
-            closures.AddRange(localFunction.DeclaringSyntaxReferences.Select(reference => reference.GetSyntax()));
-        }
-
-        _namedInClosures = new HashSet<string>(closures.SelectMany(closure => closure.DescendantNodes().OfType<IdentifierNameSyntax>()).Select(name => name.Identifier.ValueText));
-        _jumps = _analysis.Graph.OriginalOperation.Syntax.DescendantNodes().OfType<GotoStatementSyntax>().Any();
         return writes;
 
         void Write(IOperation target, IOperation write)

@@ -109,9 +109,7 @@ internal static class HandOffRules
     /// they are made with and give them back unchanged, like a value tuple. Their constructors never throw.
     /// </summary>
     public static bool IsFrameworkValueHolder(ITypeSymbol? type) =>
-        type is INamedTypeSymbol { IsGenericType: true } named
-        && (named is { Name: "KeyValuePair", ContainingNamespace: { Name: "Generic", ContainingNamespace: { Name: "Collections", ContainingNamespace: { Name: "System", ContainingNamespace.IsGlobalNamespace: true } } } }
-            || named is { Name: "Tuple", ContainingNamespace: { Name: "System", ContainingNamespace.IsGlobalNamespace: true } });
+        type is INamedTypeSymbol { IsGenericType: true } named && (IsKeyValuePair(named) || (named.Name == "Tuple" && IsInSystem(named)));
 
     /// <summary>
     /// <c>KeyValuePair.Create(key, value)</c>, <c>Tuple.Create(a, b)</c>, <c>ValueTuple.Create(a, b)</c>: a factory that
@@ -119,8 +117,15 @@ internal static class HandOffRules
     /// </summary>
     public static bool IsValueHolderFactory(IMethodSymbol method) =>
         method is { Name: "Create", IsStatic: true, ContainingType: { IsGenericType: false } factory }
-        && (factory is { Name: "Tuple" or "ValueTuple", ContainingNamespace: { Name: "System", ContainingNamespace.IsGlobalNamespace: true } }
-            || factory is { Name: "KeyValuePair", ContainingNamespace: { Name: "Generic", ContainingNamespace: { Name: "Collections", ContainingNamespace: { Name: "System", ContainingNamespace.IsGlobalNamespace: true } } } });
+        && (IsKeyValuePair(factory) || (factory.Name is "Tuple" or "ValueTuple" && IsInSystem(factory)));
+
+    /// <summary>Is <paramref name="type"/> <c>System.Collections.Generic.KeyValuePair</c> (the struct or its static factory class)?</summary>
+    private static bool IsKeyValuePair(INamedTypeSymbol type) =>
+        type is { Name: "KeyValuePair", ContainingNamespace: { Name: "Generic", ContainingNamespace: { Name: "Collections", ContainingNamespace: { Name: "System", ContainingNamespace.IsGlobalNamespace: true } } } };
+
+    /// <summary>Is <paramref name="type"/> declared in the <c>System</c> namespace itself?</summary>
+    private static bool IsInSystem(INamedTypeSymbol type) =>
+        type.ContainingNamespace is { Name: "System", ContainingNamespace.IsGlobalNamespace: true };
 
     /// <summary><c>ValueTask&lt;T&gt;</c>: built around a value (or a task of it), it completes with that value.</summary>
     public static bool IsCompletedValueTask(ITypeSymbol? type) =>
