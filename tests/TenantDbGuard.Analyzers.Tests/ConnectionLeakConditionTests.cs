@@ -641,6 +641,16 @@ public sealed class ConnectionLeakConditionTests
     [InlineData("bool? mode", "mode == false ? shared! : pool.GetConnection()", "mode is not false")]
     [InlineData("bool mode", "mode ? pool.GetConnection() : shared!", "(bool?)mode == true")]
     [InlineData("string? mode", "mode == \"own\" ? pool.GetConnection() : shared!", "mode != null")]
+    [InlineData("Mode mode", "mode is Mode.Own or Mode.Other ? pool.GetConnection() : shared!", "mode is Mode.Other or Mode.Own")]
+    [InlineData("Mode mode", "mode is not (Mode.Own or Mode.Other) ? shared! : pool.GetConnection()", "mode is Mode.Own or Mode.Other")]
+    [InlineData("Mode mode", "mode switch { Mode.Own or Mode.Other => pool.GetConnection(), _ => shared! }", "mode != Mode.Borrow")]
+    [InlineData("Mode mode", "mode == Mode.Own ? pool.GetConnection() : shared!", "mode is Mode.Own or Mode.Other")]
+    [InlineData("int mode", "mode is 1 or 2 ? pool.GetConnection() : shared!", "mode is 2 or 1 or 2")]
+    [InlineData("bool? mode", "mode.GetValueOrDefault() ? pool.GetConnection() : shared!", "mode == true")]
+    [InlineData("bool? mode", "mode is true ? pool.GetConnection() : shared!", "mode.GetValueOrDefault()")]
+    [InlineData("bool? mode", "mode.HasValue && mode.Value ? pool.GetConnection() : shared!", "mode.HasValue && mode.Value")]
+    [InlineData("bool? mode", "mode.HasValue && mode.Value ? pool.GetConnection() : shared!", "mode is true")]
+    [InlineData("int? mode", "mode.HasValue ? pool.GetConnection() : shared!", "mode != null")]
     public Task A_parameter_compared_with_a_constant_is_remembered(string parameter, string choice, string released) =>
         Verify.VerifyAnalyzerAsync(ChosenAndReleasedUnder(choice, released, parameter));
 
@@ -648,6 +658,9 @@ public sealed class ConnectionLeakConditionTests
     [InlineData("mode switch { Mode.Borrow => shared!, Mode.Other => shared!, _ => pool.GetConnection() }", "mode != Mode.Borrow && mode != Mode.Other")]
     [InlineData("mode switch { Mode.Own => pool.GetConnection(), _ => shared! }", "mode != Mode.Borrow && mode != Mode.Other")]
     [InlineData("mode == Mode.Own ? pool.GetConnection() : shared!", "mode is not Mode.Borrow")]
+    [InlineData("mode is Mode.Own or Mode.Other ? pool.GetConnection() : shared!", "mode != Mode.Borrow")]
+    [InlineData("mode == Mode.Own ? pool.GetConnection() : shared!", "mode is not (Mode.Borrow or Mode.Other)")]
+    [InlineData("mode is Mode.Own or Mode.Other ? shared! : pool.GetConnection()", "mode != Mode.Own")]
     public Task A_parameter_equal_to_one_constant_is_not_equal_to_another(string choice, string released) =>
         Verify.VerifyAnalyzerAsync(ChosenAndReleasedUnder(choice, released, "Mode mode"));
 
@@ -657,6 +670,12 @@ public sealed class ConnectionLeakConditionTests
     [InlineData("Mode mode", "mode == Mode.Own ? {|#0:pool.GetConnection()|} : shared!", "mode == Mode.Own && mode == Mode.Other", "'lease'")]
     [InlineData("int mode", "(byte)mode == 2 ? {|#0:pool.GetConnection()|} : shared!", "mode == 2", "'lease'")]
     [InlineData("bool? mode", "mode is not false ? {|#0:pool.GetConnection()|} : shared!", "mode is true", "'lease'")]
+    [InlineData("Mode mode", "mode is Mode.Own or Mode.Other ? {|#0:pool.GetConnection()|} : shared!", "mode == Mode.Own", "'lease'")]
+    [InlineData("Mode mode", "mode is Mode.Own or Mode.Other ? {|#0:pool.GetConnection()|} : shared!", "mode is Mode.Own or Mode.Borrow", "'lease'")]
+    [InlineData("Mode mode", "mode is not (Mode.Own or Mode.Other) ? shared! : {|#0:pool.GetConnection()|}", "mode is not Mode.Borrow and not Mode.Other", "'lease'")]
+    [InlineData("int mode", "mode is 1 or 2 ? {|#0:pool.GetConnection()|} : shared!", "mode is 1 or 3", "'lease'")]
+    [InlineData("bool? mode", "mode.HasValue ? {|#0:pool.GetConnection()|} : shared!", "mode.GetValueOrDefault()", "'lease'")]
+    [InlineData("bool? mode", "mode.GetValueOrDefault() ? {|#0:pool.GetConnection()|} : shared!", "mode is false", "'lease'")]
     public Task A_comparison_with_a_constant_that_can_miss_the_release_is_reported(string parameter, string choice, string released, string subject) =>
         Verify.VerifyAnalyzerAsync(ChosenAndReleasedUnder(choice, released, parameter),
             Verify.Diagnostic().WithLocation(0).WithArguments(subject, "on the path that returns at line 10"));
@@ -679,7 +698,6 @@ public sealed class ConnectionLeakConditionTests
     [InlineData("Flip(ref own);")]
     [InlineData("(own, _) = (check, 0);")]
     [InlineData("System.Action drop = () => own = false; if (check) drop();")]
-    [InlineData("if (check) goto done; done: Log.Info(\"done\");")]
     public Task A_local_that_may_change_proves_nothing(string change) =>
         // 'own' chose the lease, then may say something else by the 'finally': the lease it chose can leak.
         Verify.VerifyAnalyzerAsync(ChosenFromALocal("var own = options.Own;", "own ? {|#0:pool.GetConnection()|} : shared", "own", change),
@@ -848,6 +866,149 @@ public sealed class ConnectionLeakConditionTests
             }
             """,
             Verify.Diagnostic().WithLocation(0).WithArguments("'lease'", "on the path that leaves the method after line 28"));
+
+    [Fact]
+    public Task A_jump_that_runs_no_write_again_keeps_a_local_remembered() =>
+        Verify.VerifyAnalyzerAsync(ChosenFromALocal("var own = options.Own;", "own ? pool.GetConnection() : shared", "own", "if (check) goto done; done: { }"));
+
+    [Theory]
+    [InlineData("foreach (var item in items)", "var own = item.Own;", "own ? pool.GetConnection() : item.Cached!", "own")]
+    [InlineData("foreach (var item in items)", "var mode = item.Mode;", "mode == Mode.Own ? pool.GetConnection() : item.Cached!", "mode is Mode.Own")]
+    [InlineData("foreach (var item in items)", "var mode = item.Mode;", "mode switch { Mode.Own => pool.GetConnection(), _ => item.Cached! }", "mode != Mode.Borrow && mode != Mode.Other")]
+    [InlineData("foreach (var item in items)", "var cached = item.Cached;", "cached ?? pool.GetConnection()", "cached is null")]
+    [InlineData("for (var i = 0; i < items.Count; i++)", "var own = items[i].Own;", "own ? pool.GetConnection() : items[i].Cached!", "own")]
+    [InlineData("while (items.Count > 0)", "bool own; own = items[0].Own; items.RemoveAt(0);", "own ? pool.GetConnection() : shared", "own")]
+    public Task A_local_of_a_loop_body_is_remembered_within_its_iteration(string loop, string before, string choice, string released) =>
+        // Each iteration writes the local once, chooses by it, and releases under the same test.
+        Verify.VerifyAnalyzerAsync($$"""
+            using System.Collections.Generic;
+            using Prelude;
+
+            enum Mode { Borrow, Own, Other }
+
+            class Item
+            {
+                public bool Own { get; set; }
+
+                public Mode Mode { get; set; }
+
+                public ConnectionLease? Cached { get; set; }
+            }
+
+            class C
+            {
+                void Run(LeasePool pool, ConnectionLease shared, List<Item> items)
+                {
+                    {{loop}}
+                    {
+                        {{before}}
+                        var lease = {{choice}};
+                        try
+                        {
+                            Log.Info("working");
+                        }
+                        finally
+                        {
+                            if ({{released}})
+                            {
+                                lease.Dispose();
+                            }
+                        }
+                    }
+                }
+            }
+            """);
+
+    [Theory]
+    [InlineData("foreach (var item in items)", "var own = item.Own;", "")]
+    [InlineData("while (items.Count > 0)", "var own = items[0].Own;", "items.RemoveAt(0);")]
+    public Task A_local_of_a_loop_body_says_nothing_of_the_next_iteration(string loop, string before, string after) =>
+        // An iteration that found 'own' true takes a lease; the next may find it false and drop the lease it holds.
+        Verify.VerifyAnalyzerAsync($$"""
+            using System.Collections.Generic;
+            using Prelude;
+
+            class Item
+            {
+                public bool Own { get; set; }
+            }
+
+            class C
+            {
+                void Run(LeasePool pool, List<Item> items)
+                {
+                    ConnectionLease? held = null;
+                    {{loop}}
+                    {
+                        {{before}}
+                        if (own)
+                        {
+                            Log.Info("owned");
+                        }
+
+                        if (own)
+                        {
+                            held?.Dispose();
+                            held = {|#0:pool.GetConnection()|};
+                        }
+                        else
+                        {
+                            held = null;
+                        }
+
+                        {{after}}
+                    }
+
+                    held?.Dispose();
+                }
+            }
+            """,
+            Verify.Diagnostic().WithLocation(0).WithArguments("'held'", "when 'held' is overwritten at line 29"));
+
+    [Fact]
+    public Task A_local_that_a_backward_goto_writes_again_says_nothing_of_its_new_value() =>
+        // The same as a loop, made with 'goto': the second pass writes 'own' again.
+        Verify.VerifyAnalyzerAsync("""
+            using Prelude;
+
+            class Options
+            {
+                public bool Next() => true;
+            }
+
+            class C
+            {
+                void Run(LeasePool pool, Options options, int count)
+                {
+                    ConnectionLease? held = null;
+                    bool own;
+                again:
+                    own = options.Next();
+                    if (own)
+                    {
+                        Log.Info("owned");
+                    }
+
+                    if (own)
+                    {
+                        held?.Dispose();
+                        held = {|#0:pool.GetConnection()|};
+                    }
+                    else
+                    {
+                        held = null;
+                    }
+
+                    if (--count > 0)
+                    {
+                        goto again;
+                    }
+
+                    held?.Dispose();
+                }
+            }
+            """,
+            Verify.Diagnostic().WithLocation(0).WithArguments("'held'", "when 'held' is overwritten at line 28"));
 
     /// <summary>
     /// A lease chosen by <paramref name="choice"/> after <paramref name="before"/> sets a local, and released in a finally

@@ -62,6 +62,7 @@ internal sealed class AssignmentTransfer
         switch (target)
         {
             case ILocalReferenceOperation local:
+                _analysis.State = _analysis.Facts.Forget(_analysis.State, local.Local);
                 if (local.Local.Type.SpecialType == SpecialType.System_Boolean)
                 {
                     _analysis.State = _analysis.Flags.Set(_analysis.State, local.Local, assignment.Value);

@@ -64,7 +64,7 @@ internal sealed class ConditionFacts
         var fact = outcome == polarity;
         var whenTrue = WhenTrue(index);
         var whenFalse = WhenFalse(index);
-        if ((state.Flags & (fact ? whenFalse : whenTrue)) != 0 || (fact && ExcludedOnPath(state, index)))
+        if ((state.Flags & (fact ? whenFalse : whenTrue)) != 0 || ExcludedOnPath(state, index, fact))
         {
             return null;
         }
@@ -74,17 +74,25 @@ internal sealed class ConditionFacts
     }
 
     /// <summary>
-    /// Has the path found another fact of the same symbol true? Any two facts of one symbol exclude each other: it cannot
-    /// equal two constants, nor be null and equal a constant (a bool's one fact, "it is true", has no sibling).
+    /// Does what the path found of the same symbol rule out fact <paramref name="index"/> being <paramref name="holds"/>? A
+    /// fact says the symbol is one of its values (null counting as a value of its own): two facts whose values do not
+    /// meet cannot both hold, a fact cannot hold when one with more values does not, and cannot fail when one with fewer
+    /// values holds. A bool's one fact, "it is true", has no sibling.
     /// </summary>
-    private bool ExcludedOnPath(PathState state, int index)
+    private bool ExcludedOnPath(PathState state, int index, bool holds)
     {
         var tracked = _tracked!;
+        var fact = tracked[index];
         for (var other = 0; other < tracked.Count; other++)
         {
-            if (other != index
-                && (state.Flags & WhenTrue(other)) != 0
-                && SymbolEqualityComparer.Default.Equals(tracked[other].Symbol, tracked[index].Symbol))
+            if (other == index || !SymbolEqualityComparer.Default.Equals(tracked[other].Symbol, fact.Symbol))
+            {
+                continue;
+            }
+
+            var otherHolds = (state.Flags & WhenTrue(other)) != 0;
+            var otherFails = (state.Flags & WhenFalse(other)) != 0;
+            if (holds ? (otherHolds && !fact.Meets(tracked[other])) || (otherFails && fact.Within(tracked[other])) : otherHolds && tracked[other].Within(fact))
             {
                 return true;
             }
@@ -165,10 +173,26 @@ internal sealed class ConditionFacts
             case IIsPatternOperation { Pattern: INegatedPatternOperation { Pattern: IConstantPatternOperation constant } } isPattern:
                 (operand, value, polarity) = (isPattern.Value, ConstantOf(constant.Value), false);
                 break;
+            case IIsPatternOperation { Pattern: IBinaryPatternOperation { OperatorKind: BinaryOperatorKind.Or } either } isPattern:
+                // 'mode is Mode.Own or Mode.Lease': the fact that it is one of them.
+                (operand, value, polarity) = (isPattern.Value, ValueSet.Of(either), true);
+                break;
+            case IIsPatternOperation { Pattern: INegatedPatternOperation { Pattern: IBinaryPatternOperation { OperatorKind: BinaryOperatorKind.Or } either } } isPattern:
+                (operand, value, polarity) = (isPattern.Value, ValueSet.Of(either), false);
+                break;
             case IBinaryOperation { OperatorKind: BinaryOperatorKind.Equals or BinaryOperatorKind.NotEquals } binary
                 when binary.OperatorMethod is null or { ContainingType.SpecialType: SpecialType.System_String or SpecialType.System_Decimal }:
                 (operand, value) = ConstantOf(binary.RightOperand) is { } right ? (binary.LeftOperand, right) : (binary.RightOperand, ConstantOf(binary.LeftOperand));
                 polarity = binary.OperatorKind == BinaryOperatorKind.Equals;
+                break;
+            case IInvocationOperation { TargetMethod: { Name: "GetValueOrDefault", Parameters.Length: 0 } method, Instance: { } instance }
+                when IsNullable(method.ContainingType) && method.ReturnType.SpecialType == SpecialType.System_Boolean:
+                // 'own.GetValueOrDefault()' on a 'bool?' is 'own is true'; so is 'own.Value' (where it does not throw).
+                (operand, value, polarity) = (instance, true, true);
+                break;
+            case IPropertyReferenceOperation { Property: { Name: "Value" } property, Instance: { } instance }
+                when IsNullable(property.ContainingType) && property.Type.SpecialType == SpecialType.System_Boolean:
+                (operand, value, polarity) = (instance, true, true);
                 break;
             default:
                 return null;
@@ -319,7 +343,11 @@ internal sealed class ConditionFacts
     /// capture) that the graph never assigns; null for anything else.
     /// </summary>
     public ISymbol? Unchanging(IOperation? operation) =>
-        Stable(operation, depth: 0) is { } symbol && symbol is not (IFieldSymbol { IsReadOnly: false } or IPropertySymbol { SetMethod.IsInitOnly: false }) ? symbol : null;
+        Stable(operation, depth: 0) is { } symbol
+        && symbol is not (IFieldSymbol { IsReadOnly: false } or IPropertySymbol { SetMethod.IsInitOnly: false })
+        && (symbol is not ILocalSymbol local || SingleWrite(local) is not null)
+            ? symbol
+            : null;
 
     /// <summary>
     /// A field or plain auto-property of <c>this</c>, a parameter, or a local written once (also through a flow capture)
@@ -331,7 +359,7 @@ internal sealed class ConditionFacts
         {
             IFlowCaptureReferenceOperation capture when depth < 4 && CapturedValues(capture.Id) is { Count: 1 } values => Stable(values[0], depth + 1),
             IPropertyReferenceOperation { Instance: IInstanceReferenceOperation, Property: var property } when IsPlainAutoProperty(property) => property,
-            ILocalReferenceOperation { Local: var local } when SingleWrite(local) is null => null,
+            ILocalReferenceOperation { Local: var local } when SingleWrite(local) is null && !IsForgottenAtItsWrite(local) => null,
             var read => Variable(read, depth),
         };
         return symbol is not null && !Assigned.Contains(symbol) ? symbol : null;
@@ -438,6 +466,48 @@ internal sealed class ConditionFacts
             && !local.DeclaringSyntaxReferences.Any(reference => InLoop(reference.GetSyntax()))
             ? write
             : null;
+    }
+
+    /// <summary>
+    /// Is <paramref name="local"/>, a local of this graph, written by one plain assignment (<c>var own = item.Own;</c>) and
+    /// named by no lambda or local function? Then every write is one the walk sees, and <see cref="Forget"/> drops what the
+    /// path knew of the local's old value each time it runs: a local of a loop's body is remembered within an iteration.
+    /// </summary>
+    private bool IsForgottenAtItsWrite(ILocalSymbol local)
+    {
+        if (local.IsRef || !_analysis.OwnLocals.Contains(local))
+        {
+            return false;
+        }
+
+        var writes = _localWrites ??= FindLocalWrites();
+        return writes.TryGetValue(local, out var write)
+            && write is ISimpleAssignmentOperation { IsRef: false } or IFlowCaptureOperation
+            && !NamedInClosures.Contains(local.Name);
+    }
+
+    /// <summary>
+    /// The state after <paramref name="local"/> is assigned: nothing the path's tests said of its old value holds any more.
+    /// </summary>
+    public PathState Forget(PathState state, ILocalSymbol local)
+    {
+        // No bit is set before the first test computes the facts.
+        if (_indexes is not { Count: > 0 })
+        {
+            return state;
+        }
+
+        var mask = 0UL;
+        for (var index = 0; index < _tracked!.Count; index++)
+        {
+            if (SymbolEqualityComparer.Default.Equals(_tracked[index].Symbol, local))
+            {
+                mask |= WhenTrue(index) | WhenFalse(index);
+            }
+        }
+
+        var flags = state.Flags & ~mask;
+        return flags == state.Flags ? state : new PathState(state.Status, state.Holders, state.ReleasedAt, flags);
     }
 
     /// <summary>The names the graph's lambdas and local functions use: a local among them may change behind the path's back.</summary>
@@ -584,10 +654,15 @@ internal sealed class ConditionFacts
                 return (isPattern.Value, true);
             case IIsPatternOperation { Pattern: INegatedPatternOperation { Pattern: IConstantPatternOperation constant } } isPattern when IsNull(constant.Value):
                 return (isPattern.Value, false);
+            case IPropertyReferenceOperation { Property.Name: "HasValue", Instance: { } instance } hasValue when IsNullable(hasValue.Property.ContainingType):
+                // 'x.HasValue' is 'x != null'.
+                return (instance, false);
             default:
                 return null;
         }
     }
+
+    private static bool IsNullable(ITypeSymbol type) => type.OriginalDefinition.SpecialType == SpecialType.System_Nullable_T;
 
     /// <summary>Is <paramref name="operation"/> the constant <c>null</c> (of a reference or nullable type)?</summary>
     public static bool IsNull(IOperation operation) =>
@@ -732,7 +807,10 @@ internal sealed class ConditionFacts
         }
     }
 
-    /// <summary>What one remembered fact says of its symbol: that it is null or true (<see cref="Itself"/>), or that it equals <see cref="Value"/>.</summary>
+    /// <summary>
+    /// What one remembered fact says of its symbol: that it is null or true (<see cref="Itself"/>), that it equals
+    /// <see cref="Value"/>, or that it equals one of the constants of a <see cref="ValueSet"/>.
+    /// </summary>
     private readonly struct Fact : System.IEquatable<Fact>
     {
         /// <summary>The value of a null test or a bool flag: the fact is the symbol itself ("is null", "is true").</summary>
@@ -750,11 +828,58 @@ internal sealed class ConditionFacts
 
         public bool IsConstant => !ReferenceEquals(Value, Itself);
 
+        /// <summary>Can this fact and <paramref name="other"/>, of the same symbol, hold together (do their values meet)?</summary>
+        public bool Meets(Fact other) => Values.Any(value => other.Values.Contains(value));
+
+        /// <summary>Is every value of this fact one of <paramref name="other"/>'s (does this fact holding make it hold)?</summary>
+        public bool Within(Fact other) => Values.All(value => other.Values.Contains(value));
+
+        private IReadOnlyCollection<object> Values => Value is ValueSet set ? set.Values : new[] { Value };
+
         public bool Equals(Fact other) => SymbolEqualityComparer.Default.Equals(Symbol, other.Symbol) && object.Equals(Value, other.Value);
 
         public override bool Equals(object? obj) => obj is Fact other && Equals(other);
 
         public override int GetHashCode() => unchecked((SymbolEqualityComparer.Default.GetHashCode(Symbol) * 31) + Value.GetHashCode());
+    }
+
+    /// <summary>The constants of an <c>or</c> pattern (<c>Mode.Own or Mode.Lease</c>), as one fact's value; equal when they hold the same constants.</summary>
+    private sealed class ValueSet : System.IEquatable<ValueSet>
+    {
+        private ValueSet(HashSet<object> values)
+        {
+            Values = values;
+        }
+
+        public HashSet<object> Values { get; }
+
+        /// <summary>
+        /// The constants <paramref name="pattern"/> matches when it is made of constant patterns and <c>or</c> alone; a single
+        /// constant when they are all the same one; null otherwise (<c>null or Mode.Own</c>, a relational pattern, a type).
+        /// </summary>
+        public static object? Of(IBinaryPatternOperation pattern)
+        {
+            var values = new HashSet<object>();
+            if (!Collect(pattern, values, depth: 0))
+            {
+                return null;
+            }
+
+            return values.Count == 1 ? values.First() : new ValueSet(values);
+        }
+
+        public bool Equals(ValueSet? other) => other is not null && Values.SetEquals(other.Values);
+
+        public override bool Equals(object? obj) => obj is ValueSet other && Equals(other);
+
+        public override int GetHashCode() => Values.Aggregate(Values.Count, (hash, value) => hash ^ value.GetHashCode());
+
+        private static bool Collect(IPatternOperation pattern, HashSet<object> values, int depth) => pattern switch
+        {
+            IBinaryPatternOperation { OperatorKind: BinaryOperatorKind.Or } either => depth < 16 && Collect(either.LeftPattern, values, depth + 1) && Collect(either.RightPattern, values, depth + 1),
+            IConstantPatternOperation constant when ConstantOf(constant.Value) is { } value => values.Add(value) || true,
+            _ => false,
+        };
     }
 
     private IEnumerable<IOperation> AllOperations()
