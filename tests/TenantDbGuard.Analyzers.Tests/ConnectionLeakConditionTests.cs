@@ -867,6 +867,24 @@ public sealed class ConnectionLeakConditionTests
             """,
             Verify.Diagnostic().WithLocation(0).WithArguments("'lease'", "on the path that leaves the method after line 28"));
 
+    [Theory]
+    [InlineData("var mode = Mode.Borrow; if (check) mode = options.Mode;", "mode == Mode.Own ? pool.GetConnection() : shared", "mode == Mode.Own")]
+    [InlineData("var mode = options.Mode; if (check) mode = Mode.Own;", "mode switch { Mode.Own => pool.GetConnection(), _ => shared }", "mode is not (Mode.Borrow or Mode.Other)")]
+    [InlineData("int level = 0; level = 2; if (check) level = 3;", "level == 2 ? pool.GetConnection() : shared", "level is 2")]
+    [InlineData("var kind = \"borrow\"; if (check) kind = \"own\";", "kind == \"own\" ? pool.GetConnection() : shared", "kind is \"own\"")]
+    [InlineData("Mode? mode = null; if (check) mode = options.Mode;", "mode is Mode.Own or Mode.Other ? pool.GetConnection() : shared", "mode is Mode.Other or Mode.Own")]
+    public Task A_value_local_written_by_plain_assignments_is_remembered_from_its_last_write(string before, string choice, string released) =>
+        Verify.VerifyAnalyzerAsync(ChosenFromALocal(before, choice, released));
+
+    [Theory]
+    [InlineData("if (check) mode = Mode.Borrow;")]
+    [InlineData("mode = options.Mode;")]
+    [InlineData("mode |= Mode.Other;")]
+    [InlineData("System.Action reset = () => mode = Mode.Borrow; if (check) reset();")]
+    public Task A_value_local_written_after_the_choice_proves_nothing(string change) =>
+        Verify.VerifyAnalyzerAsync(ChosenFromALocal("var mode = options.Mode;", "mode == Mode.Own ? {|#0:pool.GetConnection()|} : shared", "mode == Mode.Own", change),
+            Verify.Diagnostic().WithLocation(0).WithArguments("'lease'", "on the path that returns at line 31"));
+
     [Fact]
     public Task A_jump_that_runs_no_write_again_keeps_a_local_remembered() =>
         Verify.VerifyAnalyzerAsync(ChosenFromALocal("var own = options.Own;", "own ? pool.GetConnection() : shared", "own", "if (check) goto done; done: { }"));

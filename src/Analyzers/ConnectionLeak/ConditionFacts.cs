@@ -27,7 +27,7 @@ internal sealed class ConditionFacts
     private HashSet<Fact>? _untracked;
     private Dictionary<CaptureId, List<IOperation>>? _captures;
     private HashSet<ISymbol>? _assigned;
-    private Dictionary<ILocalSymbol, IOperation?>? _localWrites;
+    private Dictionary<ILocalSymbol, LocalWrites>? _localWrites;
     private Dictionary<ISymbol, List<SyntaxNode>>? _writes;
     private HashSet<string>? _namedInClosures;
     private bool? _jumps;
@@ -459,7 +459,7 @@ internal sealed class ConditionFacts
         }
 
         var writes = _localWrites ??= FindLocalWrites();
-        return writes.TryGetValue(local, out var write) && write is not null
+        return writes.TryGetValue(local, out var census) && census.Single is { } write
             && !Jumps
             && !NamedInClosures.Contains(local.Name)
             && !InLoop(write.Syntax)
@@ -469,9 +469,13 @@ internal sealed class ConditionFacts
     }
 
     /// <summary>
-    /// Is <paramref name="local"/>, a local of this graph, written by one plain assignment (<c>var own = item.Own;</c>) and
-    /// named by no lambda or local function? Then every write is one the walk sees, and <see cref="Forget"/> drops what the
-    /// path knew of the local's old value each time it runs: a local of a loop's body is remembered within an iteration.
+    /// Is <paramref name="local"/>, a local of this graph named by no lambda or local function, written by plain assignments
+    /// alone: one (<c>var own = item.Own;</c>), or several when it is a value compared with constants (<c>var mode =
+    /// Mode.Borrow; if (x) mode = options.Mode;</c>)? Then every write is one the walk sees, and <see cref="Forget"/> drops
+    /// what the path knew of the local's old value each time one runs: a local of a loop's body is remembered within an
+    /// iteration. A plain <c>bool</c> written more than once is a 'released' flag (<see cref="ReleaseFlags"/>), and a
+    /// reference other than a string written more than once is mostly the connection's own variable: neither has
+    /// constant facts.
     /// </summary>
     private bool IsForgottenAtItsWrite(ILocalSymbol local)
     {
@@ -481,8 +485,9 @@ internal sealed class ConditionFacts
         }
 
         var writes = _localWrites ??= FindLocalWrites();
-        return writes.TryGetValue(local, out var write)
-            && write is ISimpleAssignmentOperation { IsRef: false } or IFlowCaptureOperation
+        return writes.TryGetValue(local, out var census)
+            && census.Plain
+            && (census.Count == 1 || HasConstantFacts(local.Type))
             && !NamedInClosures.Contains(local.Name);
     }
 
@@ -539,27 +544,28 @@ internal sealed class ConditionFacts
     }
 
     /// <summary>
-    /// Each local of the graph with its one write (null when written more than once, or in a way that may write it again:
-    /// by <c>ref</c>, a compound assignment, <c>++</c>, a <c>ref</c> local bound to it).
+    /// Each local of the graph with its writes: how many, the one write when there is exactly one, and whether all are plain
+    /// assignments. A write that may run again unseen (by <c>ref</c>, a compound assignment, <c>++</c>, a <c>ref</c> local
+    /// bound to it) leaves no single write and none plain.
     /// </summary>
-    private Dictionary<ILocalSymbol, IOperation?> FindLocalWrites()
+    private Dictionary<ILocalSymbol, LocalWrites> FindLocalWrites()
     {
-        var writes = new Dictionary<ILocalSymbol, IOperation?>(SymbolEqualityComparer.Default);
+        var writes = new Dictionary<ILocalSymbol, LocalWrites>(SymbolEqualityComparer.Default);
         foreach (var node in AllOperations())
         {
             switch (node)
             {
                 case ISimpleAssignmentOperation { IsRef: true } refAssignment:
-                    Write(refAssignment.Target, refAssignment);
+                    Write(refAssignment.Target, refAssignment, plain: false);
                     Again(refAssignment.Value);
                     break;
                 case ISimpleAssignmentOperation assignment:
-                    Write(assignment.Target, assignment);
+                    Write(assignment.Target, assignment, plain: true);
                     break;
                 case IDeconstructionAssignmentOperation deconstruction:
                     foreach (var target in deconstruction.Target.DescendantsAndSelf())
                     {
-                        Write(target, deconstruction);
+                        Write(target, deconstruction, plain: false);
                     }
 
                     break;
@@ -573,31 +579,32 @@ internal sealed class ConditionFacts
                     Again(addressOf.Reference);
                     break;
                 case IArgumentOperation { Parameter.RefKind: RefKind.Out } output:
-                    Write(output.Value, output);
+                    Write(output.Value, output, plain: false);
                     break;
                 case IArgumentOperation { Parameter.RefKind: RefKind.Ref } byReference:
                     Again(byReference.Value);
                     break;
                 case IDeclarationPatternOperation { DeclaredSymbol: ILocalSymbol declared } pattern:
-                    Add(declared, pattern);
+                    Add(declared, pattern, plain: false);
                     break;
                 case IRecursivePatternOperation { DeclaredSymbol: ILocalSymbol declared } pattern:
-                    Add(declared, pattern);
+                    Add(declared, pattern, plain: false);
                     break;
                 case IFlowCaptureOperation capture when _analysis.Variables.AssignedCaptures.Contains(capture.Id):
-                    // 'own = own && check': the graph captures the target before it computes the value, and assigns the capture.
-                    Write(capture.Value, capture);
+                    // 'own = own && check': the graph captures the target before it computes the value, and assigns the
+                    // capture (the walk sees that assignment as one to the local).
+                    Write(capture.Value, capture, plain: true);
                     break;
             }
         }
 
         return writes;
 
-        void Write(IOperation target, IOperation write)
+        void Write(IOperation target, IOperation write, bool plain)
         {
             if (TrackedVariables.Unwrap(target) is ILocalReferenceOperation { Local: var local })
             {
-                Add(local, write);
+                Add(local, write, plain);
             }
         }
 
@@ -605,12 +612,33 @@ internal sealed class ConditionFacts
         {
             if (TrackedVariables.Unwrap(target) is ILocalReferenceOperation { Local: var local })
             {
-                writes[local] = null;
+                writes[local] = new LocalWrites(null, int.MaxValue, plain: false);
             }
         }
 
-        void Add(ILocalSymbol local, IOperation write) =>
-            writes[local] = writes.ContainsKey(local) ? null : write;
+        void Add(ILocalSymbol local, IOperation write, bool plain) =>
+            writes[local] = writes.TryGetValue(local, out var before)
+                ? new LocalWrites(null, before.Count == int.MaxValue ? int.MaxValue : before.Count + 1, before.Plain && plain)
+                : new LocalWrites(write, 1, plain);
+    }
+
+    /// <summary>What <see cref="FindLocalWrites"/> found of one local.</summary>
+    private readonly struct LocalWrites
+    {
+        public LocalWrites(IOperation? single, int count, bool plain)
+        {
+            Single = single;
+            Count = count;
+            Plain = plain;
+        }
+
+        /// <summary>The one write, when there is exactly one and none that may run again unseen.</summary>
+        public IOperation? Single { get; }
+
+        public int Count { get; }
+
+        /// <summary>Are all the writes plain assignments, which the walk sees?</summary>
+        public bool Plain { get; }
     }
 
     /// <summary>
