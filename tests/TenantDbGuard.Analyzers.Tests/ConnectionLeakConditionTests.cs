@@ -651,6 +651,7 @@ public sealed class ConnectionLeakConditionTests
     [InlineData("bool? mode", "mode.HasValue && mode.Value ? pool.GetConnection() : shared!", "mode.HasValue && mode.Value")]
     [InlineData("bool? mode", "mode.HasValue && mode.Value ? pool.GetConnection() : shared!", "mode is true")]
     [InlineData("int? mode", "mode.HasValue ? pool.GetConnection() : shared!", "mode != null")]
+    [InlineData("char mode", "mode == 'o' ? pool.GetConnection() : shared!", "mode is 'o'")]
     public Task A_parameter_compared_with_a_constant_is_remembered(string parameter, string choice, string released) =>
         Verify.VerifyAnalyzerAsync(ChosenAndReleasedUnder(choice, released, parameter));
 
@@ -884,6 +885,38 @@ public sealed class ConnectionLeakConditionTests
     public Task A_value_local_written_after_the_choice_proves_nothing(string change) =>
         Verify.VerifyAnalyzerAsync(ChosenFromALocal("var mode = options.Mode;", "mode == Mode.Own ? {|#0:pool.GetConnection()|} : shared", "mode == Mode.Own", change),
             Verify.Diagnostic().WithLocation(0).WithArguments("'lease'", "on the path that returns at line 31"));
+
+    [Fact]
+    public Task A_character_compared_with_a_constant_is_read_like_a_number() =>
+        // Characters of a string compared with ';' while a lease is held: the comparisons are read, the leak is reported.
+        Verify.VerifyAnalyzerAsync("""
+            using Prelude;
+
+            class C
+            {
+                int Count(LeasePool pool, string sql)
+                {
+                    var lease = {|#0:pool.GetConnection()|};
+                    var statements = 0;
+                    foreach (var character in sql)
+                    {
+                        if (character == ';' || character is >= '\u0000' and < ' ')
+                        {
+                            statements++;
+                        }
+                    }
+
+                    if (statements == 0)
+                    {
+                        return 0;
+                    }
+
+                    lease.Dispose();
+                    return statements;
+                }
+            }
+            """,
+            Verify.Diagnostic().WithLocation(0).WithArguments("'lease'", "on the path that returns at line 19"));
 
     [Fact]
     public Task A_jump_that_runs_no_write_again_keeps_a_local_remembered() =>

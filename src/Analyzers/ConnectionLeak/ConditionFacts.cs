@@ -212,7 +212,8 @@ internal sealed class ConditionFacts
         return constant.ConstantValue is { HasValue: true, Value: { } value } ? value switch
         {
             string or bool or decimal => value,
-            sbyte or byte or short or ushort or int or uint or long or ulong or char => System.Convert.ToDecimal(value, System.Globalization.CultureInfo.InvariantCulture),
+            char character => (decimal)character,
+            sbyte or byte or short or ushort or int or uint or long or ulong => System.Convert.ToDecimal(value, System.Globalization.CultureInfo.InvariantCulture),
             _ => null,
         } : null;
     }
