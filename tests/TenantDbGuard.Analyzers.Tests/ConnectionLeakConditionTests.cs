@@ -651,7 +651,28 @@ public sealed class ConnectionLeakConditionTests
     [InlineData("bool? mode", "mode.HasValue && mode.Value ? pool.GetConnection() : shared!", "mode.HasValue && mode.Value")]
     [InlineData("bool? mode", "mode.HasValue && mode.Value ? pool.GetConnection() : shared!", "mode is true")]
     [InlineData("int? mode", "mode.HasValue ? pool.GetConnection() : shared!", "mode != null")]
+    [InlineData("int mode", "mode > 2 ? pool.GetConnection() : shared!", "mode > 2")]
+    [InlineData("int mode", "mode > 2 ? pool.GetConnection() : shared!", "2 < mode")]
+    [InlineData("int mode", "mode <= 3 ? pool.GetConnection() : shared!", "3 >= mode")]
+    [InlineData("int mode", "mode < 3 ? pool.GetConnection() : shared!", "3 > mode")]
+    [InlineData("int mode", "mode >= 3 ? pool.GetConnection() : shared!", "3 <= mode")]
+    [InlineData("int mode", "mode is > 1 and > 2 ? pool.GetConnection() : shared!", "mode > 2")]
+    [InlineData("int mode", "mode is < 5 and < 4 ? pool.GetConnection() : shared!", "mode < 4")]
+    [InlineData("int mode", "mode is >= 2 and > 2 ? pool.GetConnection() : shared!", "mode > 2")]
+    [InlineData("int mode", "mode == 2 ? pool.GetConnection() : shared!", "mode is >= 2 and <= 2")]
+    [InlineData("int mode", "mode > 5 ? pool.GetConnection() : shared!", "!(mode < 3)")]
+    [InlineData("int mode", "mode >= 5 ? pool.GetConnection() : shared!", "!(mode <= 4)")]
+    [InlineData("int mode", "mode > 2 ? pool.GetConnection() : shared!", "!(mode <= 2)")]
+    [InlineData("int mode", "mode is > 2 and < 5 ? pool.GetConnection() : shared!", "mode > 2")]
+    [InlineData("int mode", "mode is > 1 and < 4 ? pool.GetConnection() : shared!", "mode < 4")]
+    [InlineData("int mode", "mode == 1 ? pool.GetConnection() : shared!", "!(mode > 2)")]
+    [InlineData("long mode", "mode is >= 1 and <= 3 ? pool.GetConnection() : shared!", "mode is <= 3 and >= 1")]
+    [InlineData("int? mode", "mode >= 3 ? pool.GetConnection() : shared!", "mode > 2")]
+    [InlineData("int mode", "mode == 5 ? pool.GetConnection() : shared!", "mode is > 2")]
+    [InlineData("int mode", "mode is 1 or 2 ? pool.GetConnection() : shared!", "mode is >= 1 and < 3")]
+    [InlineData("Mode mode", "mode > Mode.Borrow ? pool.GetConnection() : shared!", "mode != Mode.Borrow")]
     [InlineData("char mode", "mode == 'o' ? pool.GetConnection() : shared!", "mode is 'o'")]
+    [InlineData("char mode", "mode is >= 'a' and <= 'z' ? pool.GetConnection() : shared!", "mode is not 'A'")]
     public Task A_parameter_compared_with_a_constant_is_remembered(string parameter, string choice, string released) =>
         Verify.VerifyAnalyzerAsync(ChosenAndReleasedUnder(choice, released, parameter));
 
@@ -662,6 +683,8 @@ public sealed class ConnectionLeakConditionTests
     [InlineData("mode is Mode.Own or Mode.Other ? pool.GetConnection() : shared!", "mode != Mode.Borrow")]
     [InlineData("mode == Mode.Own ? pool.GetConnection() : shared!", "mode is not (Mode.Borrow or Mode.Other)")]
     [InlineData("mode is Mode.Own or Mode.Other ? shared! : pool.GetConnection()", "mode != Mode.Own")]
+    [InlineData("mode > Mode.Borrow ? shared! : pool.GetConnection()", "mode != Mode.Own")]
+    [InlineData("mode < Mode.Other ? pool.GetConnection() : shared!", "mode is not (Mode.Other or (Mode)7)")]
     public Task A_parameter_equal_to_one_constant_is_not_equal_to_another(string choice, string released) =>
         Verify.VerifyAnalyzerAsync(ChosenAndReleasedUnder(choice, released, "Mode mode"));
 
@@ -677,6 +700,16 @@ public sealed class ConnectionLeakConditionTests
     [InlineData("int mode", "mode is 1 or 2 ? {|#0:pool.GetConnection()|} : shared!", "mode is 1 or 3", "'lease'")]
     [InlineData("bool? mode", "mode.HasValue ? {|#0:pool.GetConnection()|} : shared!", "mode.GetValueOrDefault()", "'lease'")]
     [InlineData("bool? mode", "mode.GetValueOrDefault() ? {|#0:pool.GetConnection()|} : shared!", "mode is false", "'lease'")]
+    [InlineData("int mode", "mode > 2 ? {|#0:pool.GetConnection()|} : shared!", "mode > 3", "'lease'")]
+    [InlineData("int mode", "mode is > 2 and < 5 ? {|#0:pool.GetConnection()|} : shared!", "mode < 4", "'lease'")]
+    [InlineData("int mode", "mode >= 2 ? {|#0:pool.GetConnection()|} : shared!", "mode > 2", "'lease'")]
+    [InlineData("int mode", "mode <= 2 ? {|#0:pool.GetConnection()|} : shared!", "mode < 2", "'lease'")]
+    [InlineData("int mode", "mode >= 2 ? {|#0:pool.GetConnection()|} : shared!", "!(mode <= 2)", "'lease'")]
+    [InlineData("int mode", "mode >= 2 ? {|#0:pool.GetConnection()|} : shared!", "mode == 2 || mode > 2 && mode < 9", "'lease'")]
+    [InlineData("int mode", "mode >= 1 ? {|#0:pool.GetConnection()|} : shared!", "mode is >= 1 and <= 3", "'lease'")]
+    [InlineData("int mode", "mode is >= 1 and <= 3 ? {|#0:pool.GetConnection()|} : shared!", "mode is 1 or 2", "'lease'")]
+    [InlineData("int mode", "mode is > 2 ? {|#0:pool.GetConnection()|} : shared!", "mode >= 2 && mode < 4", "'lease'")]
+    [InlineData("int? mode", "mode is not < 3 ? {|#0:pool.GetConnection()|} : shared!", "mode >= 3", "'lease'")]
     public Task A_comparison_with_a_constant_that_can_miss_the_release_is_reported(string parameter, string choice, string released, string subject) =>
         Verify.VerifyAnalyzerAsync(ChosenAndReleasedUnder(choice, released, parameter),
             Verify.Diagnostic().WithLocation(0).WithArguments(subject, "on the path that returns at line 10"));

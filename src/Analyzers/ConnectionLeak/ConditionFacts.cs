@@ -167,18 +167,20 @@ internal sealed class ConditionFacts
         bool polarity;
         switch (test)
         {
-            case IIsPatternOperation { Pattern: IConstantPatternOperation constant } isPattern:
-                (operand, value, polarity) = (isPattern.Value, ConstantOf(constant.Value), true);
+            case IIsPatternOperation { Pattern: INegatedPatternOperation { Pattern: var negated } } isPattern:
+                (operand, value, polarity) = (isPattern.Value, PatternValue(negated), false);
                 break;
-            case IIsPatternOperation { Pattern: INegatedPatternOperation { Pattern: IConstantPatternOperation constant } } isPattern:
-                (operand, value, polarity) = (isPattern.Value, ConstantOf(constant.Value), false);
+            case IIsPatternOperation isPattern:
+                // 'mode is Mode.Own', 'mode is Mode.Own or Mode.Lease', 'level is >= 1 and <= 3'.
+                (operand, value, polarity) = (isPattern.Value, PatternValue(isPattern.Pattern), true);
                 break;
-            case IIsPatternOperation { Pattern: IBinaryPatternOperation { OperatorKind: BinaryOperatorKind.Or } either } isPattern:
-                // 'mode is Mode.Own or Mode.Lease': the fact that it is one of them.
-                (operand, value, polarity) = (isPattern.Value, ValueSet.Of(either), true);
-                break;
-            case IIsPatternOperation { Pattern: INegatedPatternOperation { Pattern: IBinaryPatternOperation { OperatorKind: BinaryOperatorKind.Or } either } } isPattern:
-                (operand, value, polarity) = (isPattern.Value, ValueSet.Of(either), false);
+            case IBinaryOperation { OperatorKind: BinaryOperatorKind.LessThan or BinaryOperatorKind.LessThanOrEqual or BinaryOperatorKind.GreaterThan or BinaryOperatorKind.GreaterThanOrEqual } binary
+                when binary.OperatorMethod is null or { ContainingType.SpecialType: SpecialType.System_Decimal }:
+                // 'level > 2', '2 < level': the fact that it lies in the range.
+                (operand, value) = ConstantOf(binary.RightOperand) is { } bound
+                    ? (binary.LeftOperand, Range.Of(binary.OperatorKind, bound))
+                    : (binary.RightOperand, Range.Of(Range.Flip(binary.OperatorKind), ConstantOf(binary.LeftOperand)));
+                polarity = true;
                 break;
             case IBinaryOperation { OperatorKind: BinaryOperatorKind.Equals or BinaryOperatorKind.NotEquals } binary
                 when binary.OperatorMethod is null or { ContainingType.SpecialType: SpecialType.System_String or SpecialType.System_Decimal }:
@@ -201,6 +203,20 @@ internal sealed class ConditionFacts
         // The symbol's own type: '(bool?)flag == true' reads a plain bool, whose fact is the flag itself.
         return value is not null && StableValue(operand, depth) is { } symbol && HasConstantFacts(TypeOf(symbol)) ? (new Fact(symbol, value), polarity) : null;
     }
+
+    /// <summary>
+    /// What a value must be to match <paramref name="pattern"/>: a constant, one of several (<see cref="ValueSet"/>), or a
+    /// range (<see cref="Range"/>); null for a pattern that says something else (a type, <c>null</c>, a property).
+    /// </summary>
+    private static object? PatternValue(IPatternOperation pattern) => pattern switch
+    {
+        IConstantPatternOperation constant => ConstantOf(constant.Value),
+        IBinaryPatternOperation { OperatorKind: BinaryOperatorKind.Or } either => ValueSet.Of(either),
+        IRelationalPatternOperation relational => Range.Of(relational.OperatorKind, ConstantOf(relational.Value)),
+        IBinaryPatternOperation { OperatorKind: BinaryOperatorKind.And } both
+            when PatternValue(both.LeftPattern) is Range left && PatternValue(both.RightPattern) is Range right => left.And(right),
+        _ => null,
+    };
 
     /// <summary>
     /// The non-null value of a constant that a fact can name: a string, a bool, or a number (integers, chars and enums as
@@ -857,13 +873,31 @@ internal sealed class ConditionFacts
 
         public bool IsConstant => !ReferenceEquals(Value, Itself);
 
-        /// <summary>Can this fact and <paramref name="other"/>, of the same symbol, hold together (do their values meet)?</summary>
-        public bool Meets(Fact other) => Values.Any(value => other.Values.Contains(value));
+        /// <summary>
+        /// Can this fact and <paramref name="other"/>, of the same symbol, hold together (do their values meet)? True when
+        /// not known otherwise.
+        /// </summary>
+        public bool Meets(Fact other) => (Value, other.Value) switch
+        {
+            (Range range, Range otherRange) => range.Meets(otherRange),
+            (Range range, var values) => Points(values).Any(range.Contains),
+            (var values, Range range) => Points(values).Any(range.Contains),
+            var (values, otherValues) => Points(values).Any(Points(otherValues).Contains),
+        };
 
-        /// <summary>Is every value of this fact one of <paramref name="other"/>'s (does this fact holding make it hold)?</summary>
-        public bool Within(Fact other) => Values.All(value => other.Values.Contains(value));
+        /// <summary>
+        /// Is every value of this fact one of <paramref name="other"/>'s (does this fact holding make it hold)? False when
+        /// not known.
+        /// </summary>
+        public bool Within(Fact other) => (Value, other.Value) switch
+        {
+            (Range range, Range otherRange) => range.Within(otherRange),
+            (Range, _) => false,
+            (var values, Range range) => Points(values).All(range.Contains),
+            var (values, otherValues) => Points(values).All(Points(otherValues).Contains),
+        };
 
-        private IReadOnlyCollection<object> Values => Value is ValueSet set ? set.Values : new[] { Value };
+        private static IReadOnlyCollection<object> Points(object value) => value is ValueSet set ? set.Values : new[] { value };
 
         public bool Equals(Fact other) => SymbolEqualityComparer.Default.Equals(Symbol, other.Symbol) && object.Equals(Value, other.Value);
 
@@ -909,6 +943,88 @@ internal sealed class ConditionFacts
             IConstantPatternOperation constant when ConstantOf(constant.Value) is { } value => values.Add(value) || true,
             _ => false,
         };
+    }
+
+    /// <summary>
+    /// The numbers between two bounds, either of them open, included or absent (<c>level &gt; 2</c>, <c>is &gt;= 1 and
+    /// &lt;= 3</c>), compared as real numbers: ranges that do not meet as reals hold no common integer either, and one within
+    /// another as reals is within it as integers.
+    /// </summary>
+    private sealed class Range : System.IEquatable<Range>
+    {
+        private readonly decimal? _low;
+        private readonly bool _lowIncluded;
+        private readonly decimal? _high;
+        private readonly bool _highIncluded;
+
+        private Range(decimal? low, bool lowIncluded, decimal? high, bool highIncluded)
+        {
+            (_low, _lowIncluded, _high, _highIncluded) = (low, lowIncluded, high, highIncluded);
+        }
+
+        /// <summary>The values <c>value &lt;op&gt; bound</c> holds for; null when the bound is not a number.</summary>
+        public static Range? Of(BinaryOperatorKind kind, object? bound) => bound is decimal number ? kind switch
+        {
+            BinaryOperatorKind.GreaterThan => new Range(number, false, null, false),
+            BinaryOperatorKind.GreaterThanOrEqual => new Range(number, true, null, false),
+            BinaryOperatorKind.LessThan => new Range(null, false, number, false),
+            BinaryOperatorKind.LessThanOrEqual => new Range(null, false, number, true),
+            _ => null,
+        } : null;
+
+        /// <summary>The operator that says the same with its operands swapped (<c>2 &lt; level</c> is <c>level &gt; 2</c>).</summary>
+        public static BinaryOperatorKind Flip(BinaryOperatorKind kind) => kind switch
+        {
+            BinaryOperatorKind.GreaterThan => BinaryOperatorKind.LessThan,
+            BinaryOperatorKind.GreaterThanOrEqual => BinaryOperatorKind.LessThanOrEqual,
+            BinaryOperatorKind.LessThan => BinaryOperatorKind.GreaterThan,
+            _ => BinaryOperatorKind.GreaterThanOrEqual,
+        };
+
+        public Range And(Range other)
+        {
+            var (low, lowIncluded) = Tighter(_low, _lowIncluded, other._low, other._lowIncluded, higher: true);
+            var (high, highIncluded) = Tighter(_high, _highIncluded, other._high, other._highIncluded, higher: false);
+            return new Range(low, lowIncluded, high, highIncluded);
+        }
+
+        public bool Contains(object value) =>
+            value is decimal number
+            && (_low is not { } low || number > low || (number == low && _lowIncluded))
+            && (_high is not { } high || number < high || (number == high && _highIncluded));
+
+        public bool Meets(Range other)
+        {
+            var both = And(other);
+            return both._low is not { } low || both._high is not { } high || low < high || (low == high && both._lowIncluded && both._highIncluded);
+        }
+
+        public bool Within(Range other) =>
+            (other._low is not { } otherLow || (_low is { } low && (low > otherLow || (low == otherLow && (other._lowIncluded || !_lowIncluded)))))
+            && (other._high is not { } otherHigh || (_high is { } high && (high < otherHigh || (high == otherHigh && (other._highIncluded || !_highIncluded)))));
+
+        public bool Equals(Range? other) =>
+            other is not null && _low == other._low && _lowIncluded == other._lowIncluded && _high == other._high && _highIncluded == other._highIncluded;
+
+        public override bool Equals(object? obj) => obj is Range other && Equals(other);
+
+        public override int GetHashCode() => ((_low?.GetHashCode() ?? 0) * 31) ^ (_high?.GetHashCode() ?? 0) ^ (_lowIncluded ? 1 : 0) ^ (_highIncluded ? 2 : 0);
+
+        /// <summary>Of two lower (or upper) bounds, the one that admits fewer values.</summary>
+        private static (decimal? Bound, bool Included) Tighter(decimal? first, bool firstIncluded, decimal? second, bool secondIncluded, bool higher)
+        {
+            if (first is not { } a)
+            {
+                return (second, secondIncluded);
+            }
+
+            if (second is not { } b)
+            {
+                return (first, firstIncluded);
+            }
+
+            return a == b ? (a, firstIncluded && secondIncluded) : (higher ? a > b : a < b) ? (a, firstIncluded) : (b, secondIncluded);
+        }
     }
 
     private IEnumerable<IOperation> AllOperations()
