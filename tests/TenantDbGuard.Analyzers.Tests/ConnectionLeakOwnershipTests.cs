@@ -804,6 +804,88 @@ public sealed class ConnectionLeakOwnershipTests
         """,
         Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "if an exception is thrown at line 10"));
 
+    [Theory]
+    [InlineData("")]
+    [InlineData("catch { throw; }")]
+    [InlineData("catch (System.Exception) { return 3; }")]
+    [InlineData("catch (System.TimeoutException) when (retry) { return 3; }")]
+    public Task A_filter_that_releases_before_it_declines_lets_nothing_leak(string later) =>
+        // The filter ran before the exception went on: the later handlers and the caller get it released.
+        Verify.VerifyAnalyzerAsync($$"""
+            using System;
+            using MySqlConnector;
+
+            class C
+            {
+                int Run(MySqlDataSource ds, bool retry)
+                {
+                    var conn = ds.OpenConnection();
+                    try
+                    {
+                        using var cmd = new MySqlCommand("set names utf8mb4", conn);
+                        cmd.ExecuteNonQuery();
+                    }
+                    catch (MySqlException e) when (Disposed(conn, e))
+                    {
+                        return 2;
+                    }
+                    {{later}}
+
+                    conn.Dispose();
+                    return 0;
+                }
+
+                static bool Disposed(MySqlConnection connection, MySqlException e)
+                {
+                    connection.Dispose();
+                    return e.IsTransient;
+                }
+            }
+            """);
+
+    [Fact]
+    public Task An_exception_inside_a_filter_goes_on_to_the_later_handlers() =>
+        // 'conn.Ping()' in the filter may throw: the filter then says no, and the first exception goes to the catch-all.
+        Verify.VerifyAnalyzerAsync(FilterThatMayThrow("""
+                    catch
+                    {
+                        conn.Dispose();
+                        throw;
+                    }
+            """));
+
+    [Fact]
+    public Task An_exception_inside_a_filter_sends_the_first_one_on_from_where_it_was_thrown() =>
+        Verify.VerifyAnalyzerAsync(FilterThatMayThrow(string.Empty).Replace("var conn = ds.OpenConnection();", "var conn = {|#0:ds.OpenConnection()|};"),
+            Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "if an exception is thrown at line 10"));
+
+    private static string FilterThatMayThrow(string later) => $$"""
+        using MySqlConnector;
+
+        class C
+        {
+            int Run(MySqlDataSource ds)
+            {
+                var conn = ds.OpenConnection();
+                try
+                {
+                    using var cmd = new MySqlCommand("set names utf8mb4", conn);
+                    cmd.ExecuteNonQuery();
+                }
+                catch (MySqlException e)
+                    when (e.IsTransient && conn.Ping())
+                {
+                    conn.Dispose();
+                    return 2;
+                }
+        {{later}}
+
+                conn.Dispose();
+                return 0;
+            }
+        }
+        """;
+
     [Fact]
     public Task Interlocked_publication_into_a_field_is_a_hand_off() => Verify.VerifyAnalyzerAsync("""
         using System.Threading;

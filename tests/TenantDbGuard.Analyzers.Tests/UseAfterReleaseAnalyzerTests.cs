@@ -1190,4 +1190,43 @@ public sealed class UseAfterReleaseAnalyzerTests
         }
         """,
         Verify.Diagnostic(Descriptors.ConnectionUsedAfterRelease).WithLocation(0).WithLocation(1).WithArguments("'scope'", "is used at line 14 after it was released at line 13"));
+
+    [Fact]
+    public Task A_filter_that_releases_and_declines_sends_the_exception_past_the_earlier_handlers() =>
+        // The filter released the connection and said no: the exception goes on outwards. The handler above it had its
+        // turn before the filter ran, so its release is not a second one.
+        Verify.VerifyAnalyzerAsync("""
+            using System;
+            using Prelude;
+
+            class C
+            {
+                int M(Pool pool)
+                {
+                    var conn = pool.GetConnection();
+                    try
+                    {
+                        conn.Execute("a");
+                    }
+                    catch (TimeoutException)
+                    {
+                        conn.Release();
+                        return 1;
+                    }
+                    catch (Exception e) when (Released(conn, e))
+                    {
+                        return 2;
+                    }
+
+                    conn.Release();
+                    return 0;
+                }
+
+                static bool Released(PooledConnection c, Exception e)
+                {
+                    c.Release();
+                    return e is null;
+                }
+            }
+            """);
 }

@@ -1,5 +1,6 @@
-// Where an exception goes: from the region it is raised in, to the catch clauses of the enclosing tries (all of them
-// when filtered, up to the first catch-all), into the finally regions on the way (each a frame that resumes the
+// Where an exception goes: from the region it is raised in, to the catch clauses of the enclosing tries (each in turn,
+// up to the first catch-all or the first filtered one, whose filter sends on what it declines, in the state the filter
+// left; an exception inside a filter counts as the filter declining), into the finally regions on the way (each a frame that resumes the
 // unwinding when it ends), or out of the method, where a held resource is a leak. The state it carries is marked as
 // thrown after a release when the resource had been released, which TDG004 reads.
 using Microsoft.CodeAnalysis;
@@ -33,14 +34,9 @@ internal sealed class ExceptionRouting
                     var parent = current.EnclosingRegion!;
                     if (parent.Kind == ControlFlowRegionKind.TryAndCatch)
                     {
-                        for (var i = 1; i < parent.NestedRegions.Length; i++)
+                        if (OfferToHandlers(parent, 1, context, state, origin))
                         {
-                            var handler = parent.NestedRegions[i];
-                            _analysis.Enqueue(_analysis.Graph.Blocks[handler.FirstBlockOrdinal], context, state, origin);
-                            if (IsCatchAll(handler))
-                            {
-                                return;
-                            }
+                            return;
                         }
 
                         current = parent.EnclosingRegion;
@@ -56,8 +52,12 @@ internal sealed class ExceptionRouting
 
                     current = parent;
                     continue;
-                case ControlFlowRegionKind.Catch:
                 case ControlFlowRegionKind.Filter:
+                    // An exception inside a filter is swallowed: the filter said no, and the exception it was asked about
+                    // goes on to the later handlers, from where it was thrown.
+                    UnwindAfterHandler(current.EnclosingRegion!, context, state, _analysis.Origin ?? origin);
+                    return;
+                case ControlFlowRegionKind.Catch:
                 case ControlFlowRegionKind.FilterAndHandler:
                     var tryAndCatch = current;
                     while (tryAndCatch is not null && tryAndCatch.Kind != ControlFlowRegionKind.TryAndCatch)
@@ -112,24 +112,31 @@ internal sealed class ExceptionRouting
     public void UnwindAfterHandler(ControlFlowRegion handler, FinallyFrame? context, PathState state, SyntaxNode? origin)
     {
         var tryAndCatch = handler.EnclosingRegion!;
-        var after = false;
-        for (var i = 1; i < tryAndCatch.NestedRegions.Length; i++)
+        if (!OfferToHandlers(tryAndCatch, tryAndCatch.NestedRegions.IndexOf(handler) + 1, context, state, origin))
         {
-            var candidate = tryAndCatch.NestedRegions[i];
-            if (!after)
-            {
-                after = candidate == handler;
-                continue;
-            }
+            Unwind(tryAndCatch.EnclosingRegion, context, state, origin);
+        }
+    }
 
-            _analysis.Enqueue(_analysis.Graph.Blocks[candidate.FirstBlockOrdinal], context, state, origin);
-            if (IsCatchAll(candidate))
+    /// <summary>
+    /// Offers an exception to the catch clauses of <paramref name="tryAndCatch"/> from the one at <paramref name="first"/>
+    /// on: each may take it, until a catch-all that surely does, or a filtered one, which decides when its filter runs (what
+    /// it declines goes on from its filter, in the state the filter left: <see cref="UnwindAfterHandler"/>). Returns
+    /// whether one of them has the last word; otherwise the exception may also leave the <c>try</c>.
+    /// </summary>
+    private bool OfferToHandlers(ControlFlowRegion tryAndCatch, int first, FinallyFrame? context, PathState state, SyntaxNode? origin)
+    {
+        for (var i = first; i < tryAndCatch.NestedRegions.Length; i++)
+        {
+            var handler = tryAndCatch.NestedRegions[i];
+            _analysis.Enqueue(_analysis.Graph.Blocks[handler.FirstBlockOrdinal], context, state, origin);
+            if (IsCatchAll(handler) || handler.Kind == ControlFlowRegionKind.FilterAndHandler)
             {
-                return;
+                return true;
             }
         }
 
-        Unwind(tryAndCatch.EnclosingRegion, context, state, origin);
+        return false;
     }
 
     private static bool IsCatchAll(ControlFlowRegion handler)

@@ -93,7 +93,7 @@ internal sealed class PathEffects
             _analysis.AddLeak(new Leak(LeakReason.Discarded, statement.Syntax, null));
             _analysis.State = new PathState(ResourceStatus.Released, HolderSet.Empty);
         }
-        else if (state.Status != ResourceStatus.Unacquired)
+        else if (state.Status != ResourceStatus.Unacquired && !InFilter)
         {
             _analysis.Origin = statement.Syntax;
         }
@@ -103,8 +103,17 @@ internal sealed class PathEffects
     public void MayThrow(IOperation operation)
     {
         _analysis.Unwind(_analysis.Block.EnclosingRegion, _analysis.Frame, _analysis.State, operation.Syntax);
-        _analysis.Origin = operation.Syntax;
+        if (!InFilter)
+        {
+            _analysis.Origin = operation.Syntax;
+        }
     }
+
+    /// <summary>
+    /// Is the walk in an exception filter? There the path's origin stays where the exception it is asked about was
+    /// thrown: what the filter declines leaves from there.
+    /// </summary>
+    private bool InFilter => ExceptionRouting.FilterOf(_analysis.Block.EnclosingRegion) is not null;
 
     /// <summary>The resource is released by <paramref name="release"/>; a second release is TDG004's.</summary>
     public void Release(IOperation release, bool closes, IOperation? receiver)
