@@ -899,7 +899,7 @@ public sealed class ConnectionLeakConditionTests
                 }
             }
             """,
-            Verify.Diagnostic().WithLocation(0).WithArguments("'lease'", "on the path that leaves the method after line 28"));
+            Verify.Diagnostic().WithLocation(0).WithArguments("'lease'", "on the path that leaves the method after line 18"));
 
     [Theory]
     [InlineData("var mode = Mode.Borrow; if (check) mode = options.Mode;", "mode == Mode.Own ? pool.GetConnection() : shared", "mode == Mode.Own")]
@@ -2327,4 +2327,38 @@ public sealed class ConnectionLeakConditionTests
             }
         }
         """, Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "when it is acquired again at line 10"));
+
+    [Fact]
+    public Task A_local_a_lambda_may_set_is_not_known_null_beside_a_local_function_either() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool, PooledConnection other, bool check)
+            {
+                PooledConnection? primary = null;
+                Action borrow = () => primary = other;
+                var conn = primary ?? {|#0:pool.GetConnection()|};
+                if (check)
+                {
+                    borrow();
+                }
+
+                try
+                {
+                    conn.Execute(Describe());
+                }
+                finally
+                {
+                    if (primary == null)
+                    {
+                        conn.Release();
+                    }
+                }
+
+                static string Describe() => "select 1";
+            }
+        }
+        """, Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that leaves the method after line 18"));
 }

@@ -2397,4 +2397,35 @@ public sealed class ConnectionLeakSummaryTests
             """));
         return test.RunAsync(CancellationToken.None);
     }
+
+    [Fact]
+    public Task A_helper_s_open_connection_opened_again_only_when_closed_is_still_the_helper_s() =>
+        // 'OpenOne' returns an open connection: the 'Open' behind the state test does not make the call a factory's.
+        Verify.VerifyAnalyzerAsync("""
+            using System.Data;
+            using MySqlConnector;
+
+            class C
+            {
+                static MySqlConnection OpenOne(string connectionString)
+                {
+                    var connection = new MySqlConnection(connectionString);
+                    connection.Open();
+                    return connection;
+                }
+
+                int Count(string connectionString)
+                {
+                    var conn = {|#0:OpenOne(connectionString)|};
+                    if (conn.State != ConnectionState.Open)
+                    {
+                        conn.Open();
+                        conn.Close();
+                    }
+
+                    return 1;
+                }
+            }
+            """,
+            Verify.Diagnostic().WithLocation(0).WithArguments("'conn' from OpenOne()", "on the path that returns at line 22"));
 }
