@@ -4357,4 +4357,25 @@ public sealed class ConnectionLeakAnalyzerTests
             }
         }
         """);
+
+    [Fact]
+    public Task Disposing_a_command_through_ConfigureAwait_does_not_release_its_connection() => Verify.VerifyAnalyzerAsync("""
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        class C
+        {
+            async Task<object?> CountAsync(MySqlDataSource dataSource)
+            {
+                var conn = await {|#0:dataSource.OpenConnectionAsync()|};
+                var cmd = conn.CreateCommand();
+                await using (cmd.ConfigureAwait(false))
+                {
+                    cmd.CommandText = "SELECT COUNT(*) FROM customers";
+                    return await cmd.ExecuteScalarAsync();
+                }
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 13"));
 }

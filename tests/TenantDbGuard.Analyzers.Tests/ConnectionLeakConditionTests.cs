@@ -390,6 +390,7 @@ public sealed class ConnectionLeakConditionTests
     [InlineData("lease != _external")]
     [InlineData("!Equals(lease, _external)")]
     [InlineData("!object.Equals(_external, lease)")]
+    [InlineData("!object.Equals(lease, _marker)")]
     public Task Release_of_what_is_not_the_borrowed_lease_under_a_user_defined_comparison_is_reported(string condition) => Verify.VerifyAnalyzerAsync($$"""
         using Prelude;
 
@@ -413,6 +414,7 @@ public sealed class ConnectionLeakConditionTests
         {
             private readonly LeasePool _pool = new();
             private readonly Lease? _external;
+            private readonly object _marker = new();
 
             public void Run()
             {
@@ -428,7 +430,7 @@ public sealed class ConnectionLeakConditionTests
             }
         }
         """,
-        Verify.Diagnostic().WithLocation(0).WithArguments("'lease' from Rent()", "on the path that leaves the method after line 26"));
+        Verify.Diagnostic().WithLocation(0).WithArguments("'lease' from Rent()", "on the path that leaves the method after line 27"));
 
     [Fact]
     public Task Release_of_what_is_not_a_field_the_method_assigns_to_a_parameter_is_not_reported() => Verify.VerifyAnalyzerAsync("""
