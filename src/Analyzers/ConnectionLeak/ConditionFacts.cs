@@ -854,7 +854,8 @@ internal sealed class ConditionFacts
 
     /// <summary>
     /// What one remembered fact says of its symbol: that it is null or true (<see cref="Itself"/>), that it equals
-    /// <see cref="Value"/>, or that it equals one of the constants of a <see cref="ValueSet"/>.
+    /// <see cref="Value"/>, that it equals one of the constants of a <see cref="ValueSet"/>, or that it lies in a
+    /// <see cref="Range"/>.
     /// </summary>
     private readonly struct Fact : System.IEquatable<Fact>
     {

@@ -1,8 +1,8 @@
 // Where an exception goes: from the region it is raised in, to the catch clauses of the enclosing tries (each in turn,
 // up to the first catch-all or the first filtered one, whose filter sends on what it declines, in the state the filter
-// left; an exception inside a filter counts as the filter declining), into the finally regions on the way (each a frame that resumes the
-// unwinding when it ends), or out of the method, where a held resource is a leak. The state it carries is marked as
-// thrown after a release when the resource had been released, which TDG004 reads.
+// left; an exception inside a filter counts as the filter declining), into the finally regions on the way (each a
+// frame that resumes the unwinding when it ends), or out of the method, where a held resource is a leak. The state it
+// carries is marked as thrown after a release when the resource had been released, which TDG004 reads.
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.FlowAnalysis;
 
