@@ -901,7 +901,7 @@ public sealed class ConnectionLeakConditionTests
                 }
             }
             """,
-            Verify.Diagnostic().WithLocation(0).WithArguments("'lease'", "on the path that leaves the method after line 18"));
+            Verify.Diagnostic().WithLocation(0).WithArguments("'lease'", "on the path that leaves the method after line 28"));
 
     [Theory]
     [InlineData("var mode = Mode.Borrow; if (check) mode = options.Mode;", "mode == Mode.Own ? pool.GetConnection() : shared", "mode == Mode.Own")]
