@@ -201,7 +201,26 @@ internal sealed class ConditionFacts
         }
 
         // The symbol's own type: '(bool?)flag == true' reads a plain bool, whose fact is the flag itself.
-        return value is not null && StableValue(operand, depth) is { } symbol && HasConstantFacts(TypeOf(symbol)) ? (new Fact(symbol, value), polarity) : null;
+        if (value is null || StableValue(operand, depth) is not { } symbol || TypeOf(symbol) is not { } type || !HasConstantFacts(type))
+        {
+            return null;
+        }
+
+        // On a whole number, 'level > 0' and 'level >= 1' say the same: its ranges take the whole numbers they hold as bounds.
+        return (new Fact(symbol, value is Range range && IsWholeNumber(type) ? range.OnWholeNumbers() : value), polarity);
+    }
+
+    /// <summary>An integer, a <c>char</c>, an enum, or one of them made nullable: values a range holds whole numbers of.</summary>
+    private static bool IsWholeNumber(ITypeSymbol type)
+    {
+        if (type is INamedTypeSymbol { OriginalDefinition.SpecialType: SpecialType.System_Nullable_T, TypeArguments.Length: 1 } nullable)
+        {
+            type = nullable.TypeArguments[0];
+        }
+
+        return type.TypeKind == TypeKind.Enum
+            || type.SpecialType is SpecialType.System_Char or SpecialType.System_SByte or SpecialType.System_Byte or SpecialType.System_Int16
+                or SpecialType.System_UInt16 or SpecialType.System_Int32 or SpecialType.System_UInt32 or SpecialType.System_Int64 or SpecialType.System_UInt64;
     }
 
     /// <summary>
@@ -981,6 +1000,13 @@ internal sealed class ConditionFacts
             BinaryOperatorKind.LessThan => BinaryOperatorKind.GreaterThan,
             _ => BinaryOperatorKind.GreaterThanOrEqual,
         };
+
+        /// <summary>The same range with included whole-number bounds (<c>&gt; 0</c> becomes <c>&gt;= 1</c>, <c>&lt; 2.5</c> becomes <c>&lt;= 2</c>).</summary>
+        public Range OnWholeNumbers() => new(
+            _low is { } low ? (_lowIncluded ? decimal.Ceiling(low) : decimal.Floor(low) + 1) : null,
+            _low is not null,
+            _high is { } high ? (_highIncluded ? decimal.Floor(high) : decimal.Ceiling(high) - 1) : null,
+            _high is not null);
 
         public Range And(Range other)
         {
