@@ -213,15 +213,15 @@ internal sealed class ConditionFacts
     /// <summary>An integer, a <c>char</c>, an enum, or one of them made nullable: values a range holds whole numbers of.</summary>
     private static bool IsWholeNumber(ITypeSymbol type)
     {
-        if (type is INamedTypeSymbol { OriginalDefinition.SpecialType: SpecialType.System_Nullable_T, TypeArguments.Length: 1 } nullable)
-        {
-            type = nullable.TypeArguments[0];
-        }
-
+        type = WithoutNullable(type);
         return type.TypeKind == TypeKind.Enum
             || type.SpecialType is SpecialType.System_Char or SpecialType.System_SByte or SpecialType.System_Byte or SpecialType.System_Int16
                 or SpecialType.System_UInt16 or SpecialType.System_Int32 or SpecialType.System_UInt32 or SpecialType.System_Int64 or SpecialType.System_UInt64;
     }
+
+    /// <summary>The <c>T</c> of a <c>T?</c> value type; <paramref name="type"/> itself otherwise.</summary>
+    private static ITypeSymbol WithoutNullable(ITypeSymbol type) =>
+        type is INamedTypeSymbol { OriginalDefinition.SpecialType: SpecialType.System_Nullable_T, TypeArguments.Length: 1 } nullable ? nullable.TypeArguments[0] : type;
 
     /// <summary>
     /// What a value must be to match <paramref name="pattern"/>: a constant, one of several (<see cref="ValueSet"/>), or a
@@ -256,17 +256,15 @@ internal sealed class ConditionFacts
     /// <summary>The types whose comparisons with a constant are facts: enums, integers, chars, strings, decimals, and their nullable forms, and <c>bool?</c>.</summary>
     private static bool HasConstantFacts(ITypeSymbol? type)
     {
-        if (type is INamedTypeSymbol { OriginalDefinition.SpecialType: SpecialType.System_Nullable_T, TypeArguments.Length: 1 } nullable)
+        if (type is null)
         {
-            var underlying = nullable.TypeArguments[0];
-            return underlying.SpecialType == SpecialType.System_Boolean || HasConstantFacts(underlying);
+            return false;
         }
 
-        return type is not null
-            && (type.TypeKind == TypeKind.Enum
-                || type.SpecialType is SpecialType.System_Char or SpecialType.System_String or SpecialType.System_Decimal
-                    or SpecialType.System_SByte or SpecialType.System_Byte or SpecialType.System_Int16 or SpecialType.System_UInt16
-                    or SpecialType.System_Int32 or SpecialType.System_UInt32 or SpecialType.System_Int64 or SpecialType.System_UInt64);
+        var value = WithoutNullable(type);
+        return IsWholeNumber(value)
+            || value.SpecialType is SpecialType.System_String or SpecialType.System_Decimal
+            || (value.SpecialType == SpecialType.System_Boolean && !ReferenceEquals(value, type));
     }
 
     /// <summary>
@@ -487,22 +485,25 @@ internal sealed class ConditionFacts
     /// runs at most once (in no loop, in a graph without <c>goto</c>), and named by no lambda or local function (which
     /// could write it at any time): its value then never changes once a test can read it. Null otherwise.
     /// </summary>
-    private IOperation? SingleWrite(ILocalSymbol local)
-    {
-        if (local.IsRef || !_analysis.OwnLocals.Contains(local))
-        {
-            return null;
-        }
-
-        var writes = _localWrites ??= FindLocalWrites();
-        return writes.TryGetValue(local, out var census) && census.Single is { } write
+    private IOperation? SingleWrite(ILocalSymbol local) =>
+        WritesOf(local) is { Single: { } write }
             && !Jumps
-            && !NamedInClosures.Contains(local.Name)
             && !InLoop(write.Syntax)
             && !local.DeclaringSyntaxReferences.Any(reference => InLoop(reference.GetSyntax()))
             ? write
             : null;
-    }
+
+    /// <summary>
+    /// The writes of <paramref name="local"/>, when it is a local of this graph (not a <c>ref</c> alias) that no lambda or
+    /// local function names (which could write it at any time); null otherwise.
+    /// </summary>
+    private LocalWrites? WritesOf(ILocalSymbol local) =>
+        !local.IsRef
+        && _analysis.OwnLocals.Contains(local)
+        && (_localWrites ??= FindLocalWrites()).TryGetValue(local, out var writes)
+        && !NamedInClosures.Contains(local.Name)
+            ? writes
+            : null;
 
     /// <summary>
     /// Is <paramref name="local"/>, a local of this graph named by no lambda or local function, written by plain assignments
@@ -513,19 +514,8 @@ internal sealed class ConditionFacts
     /// reference other than a string written more than once is mostly the connection's own variable: neither has
     /// constant facts.
     /// </summary>
-    private bool IsForgottenAtItsWrite(ILocalSymbol local)
-    {
-        if (local.IsRef || !_analysis.OwnLocals.Contains(local))
-        {
-            return false;
-        }
-
-        var writes = _localWrites ??= FindLocalWrites();
-        return writes.TryGetValue(local, out var census)
-            && census.Plain
-            && (census.Count == 1 || HasConstantFacts(local.Type))
-            && !NamedInClosures.Contains(local.Name);
-    }
+    private bool IsForgottenAtItsWrite(ILocalSymbol local) =>
+        WritesOf(local) is { Plain: true } writes && (writes.Count == 1 || HasConstantFacts(local.Type));
 
     /// <summary>
     /// The state after <paramref name="local"/> is assigned: nothing the path's tests said of its old value holds any more.
