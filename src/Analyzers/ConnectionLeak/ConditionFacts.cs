@@ -947,12 +947,22 @@ internal sealed class ConditionFacts
 
         public override int GetHashCode() => Values.Aggregate(Values.Count, (hash, value) => hash ^ value.GetHashCode());
 
-        private static bool Collect(IPatternOperation pattern, HashSet<object> values, int depth) => pattern switch
+        private static bool Collect(IPatternOperation pattern, HashSet<object> values, int depth)
         {
-            IBinaryPatternOperation { OperatorKind: BinaryOperatorKind.Or } either => depth < 16 && Collect(either.LeftPattern, values, depth + 1) && Collect(either.RightPattern, values, depth + 1),
-            IConstantPatternOperation constant when ConstantOf(constant.Value) is { } value => values.Add(value) || true,
-            _ => false,
-        };
+            // 'A or B or C ...' nests to the left: that spine is walked whatever its length; a parenthesized right side
+            // ('A or (B or C)') is followed a few levels deep.
+            while (pattern is IBinaryPatternOperation { OperatorKind: BinaryOperatorKind.Or } either)
+            {
+                if (depth >= 16 || !Collect(either.RightPattern, values, depth + 1))
+                {
+                    return false;
+                }
+
+                pattern = either.LeftPattern;
+            }
+
+            return pattern is IConstantPatternOperation constant && ConstantOf(constant.Value) is { } value && (values.Add(value) || true);
+        }
     }
 
     /// <summary>
@@ -992,11 +1002,14 @@ internal sealed class ConditionFacts
         };
 
         /// <summary>The same range with included whole-number bounds (<c>&gt; 0</c> becomes <c>&gt;= 1</c>, <c>&lt; 2.5</c> becomes <c>&lt;= 2</c>).</summary>
-        public Range OnWholeNumbers() => new(
-            _low is { } low ? (_lowIncluded ? decimal.Ceiling(low) : decimal.Floor(low) + 1) : null,
-            _low is not null,
-            _high is { } high ? (_highIncluded ? decimal.Floor(high) : decimal.Ceiling(high) - 1) : null,
-            _high is not null);
+        public Range OnWholeNumbers() =>
+            _low == decimal.MaxValue || _high == decimal.MinValue
+                ? this // a bound at the edge of decimal ('level > decimal.MaxValue'): no whole number lies past it to move it to
+                : new(
+                    _low is { } low ? (_lowIncluded ? decimal.Ceiling(low) : decimal.Floor(low) + 1) : null,
+                    _low is not null,
+                    _high is { } high ? (_highIncluded ? decimal.Floor(high) : decimal.Ceiling(high) - 1) : null,
+                    _high is not null);
 
         public Range And(Range other)
         {
