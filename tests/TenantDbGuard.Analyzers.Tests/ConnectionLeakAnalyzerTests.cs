@@ -572,6 +572,35 @@ public sealed class ConnectionLeakAnalyzerTests
         }
         """, Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "if an exception is thrown at line 11"));
 
+    [Theory]
+    [InlineData("var third = conn;", "")]
+    [InlineData("var third = conn;", "third = conn;")]
+    [InlineData("var third = conn; var other = third;", "third = other;")]
+    public Task MySqlConnection_copied_before_it_is_opened_and_disposed_through_the_original_is_not_reported(string copies, string reassign) =>
+        Verify.VerifyAnalyzerAsync("""
+            using MySqlConnector;
+
+            class C
+            {
+                void M(string connectionString)
+                {
+                    var conn = new MySqlConnection(connectionString);
+                    COPIES
+                    REASSIGN
+                    third.Open();
+                    try
+                    {
+                        using var cmd = new MySqlCommand("delete from sessions", third);
+                        cmd.ExecuteNonQuery();
+                    }
+                    finally
+                    {
+                        conn.Dispose();
+                    }
+                }
+            }
+            """.Replace("COPIES", copies).Replace("REASSIGN", reassign));
+
     [Fact]
     public Task MySqlConnection_opened_and_closed_without_finally_is_reported() => Verify.VerifyAnalyzerAsync("""
         using MySqlConnector;

@@ -842,8 +842,10 @@ public sealed class ConnectionLeakConditionTests
     [InlineData("var owned = connection is null; if (check) connection = null;", "connection ??= await {|#0:_dataSource.OpenConnectionAsync()|};", "owned")]
     [InlineData("connection ??= null; var owned = connection is null;", "connection ??= await {|#0:_dataSource.OpenConnectionAsync()|};", "owned")]
     [InlineData("var owned = connection is not null;", "connection ??= await {|#0:_dataSource.OpenConnectionAsync()|};", "owned")]
+    [InlineData("var owned = connection is null; Forget();", "connection ??= await {|#0:_dataSource.OpenConnectionAsync()|}; void Forget() => connection = null;", "owned")]
     public Task A_local_that_may_not_say_whether_the_method_opened_the_connection_proves_nothing(string remember, string fill, string released) =>
-        // 'connection' is written between the two tests, or 'owned' says the opposite: the opened connection can leak.
+        // 'connection' is written between the two tests (also by a local function declared after them), or 'owned' says
+        // the opposite: the opened connection can leak.
         Verify.VerifyAnalyzerAsync(UseTheGivenConnectionOrOpenOne(remember, fill, released),
             Verify.Diagnostic().WithLocation(0).WithArguments("'connection'", "on the path that returns at line 14"));
 
@@ -1426,6 +1428,7 @@ public sealed class ConnectionLeakConditionTests
     [InlineData("static void Finish(PooledConnection c, ref bool flag) { c.Release(); flag = true; } void Done() => Finish(conn, ref released);")]
     [InlineData("void Release(PooledConnection c) => c.Release(); System.Action Done = () => { Release(conn); released = true; };")]
     [InlineData("System.Action Done = () => { conn.Release(); released = true; }; System.Action Ping = () => Log.Info(\"ping\");")]
+    [InlineData("var calls = 0; System.Action Done = () => { conn.Release(); released = true; calls = 1; };")]
     [InlineData("var alias = conn; System.Action Done = () => { alias.Release(); released = true; };")]
     [InlineData("var alias = conn; System.Action Done = () => { conn.Release(); released = true; };")]
     public Task A_flag_set_by_a_function_that_releases_the_connection_gives_no_report(string done) =>

@@ -190,6 +190,25 @@ public sealed class ConnectionLeakSummaryTests
         Verify.Diagnostic().WithLocation(0).WithArguments("'conn' from OpenReportConnection()", "on the path that returns at line 51"));
 
     [Fact]
+    public Task Helper_that_returns_what_a_helper_declared_after_it_acquires_is_an_acquisition() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        class C
+        {
+            PooledConnection Outer(Pool pool) => Inner(pool);
+
+            PooledConnection Inner(Pool pool) => pool.GetConnection();
+
+            int Run(Pool pool)
+            {
+                var conn = {|#0:Outer(pool)|};
+                return conn.Execute("select 1");
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'conn' from Outer()", "on the path that returns at line 12"));
+
+    [Fact]
     public Task Sync_helper_result_in_using_is_not_reported() => Verify.VerifyAnalyzerAsync(ReportDb + """
         class C
         {
@@ -1248,6 +1267,67 @@ public sealed class ConnectionLeakSummaryTests
         }
         """);
 
+    private const string AsyncRows = """
+        using System.Collections.Generic;
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        sealed class InvoiceRows
+        {
+            private readonly MySqlDataSource _dataSource;
+
+            public InvoiceRows(MySqlDataSource dataSource) => _dataSource = dataSource;
+
+            public async IAsyncEnumerable<long> IdsAsync()
+            {
+                await using var connection = await _dataSource.OpenConnectionAsync();
+                using var cmd = new MySqlCommand("select id from invoices", connection);
+                using var reader = await cmd.ExecuteReaderAsync();
+                while (await reader.ReadAsync())
+                {
+                    yield return reader.GetInt64(0);
+                }
+            }
+        }
+
+        """;
+
+    [Fact]
+    public Task Enumerator_of_an_async_iterator_holding_a_connection_taken_by_hand_and_not_disposed_is_reported() => Verify.VerifyAnalyzerAsync(AsyncRows + """
+        class C
+        {
+            async Task<long> FirstAsync(InvoiceRows rows)
+            {
+                var e = {|#0:rows.IdsAsync().GetAsyncEnumerator()|};
+                return await e.MoveNextAsync() ? e.Current : 0;
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'e' from IdsAsync().GetAsyncEnumerator()", "on the path that returns at line 27"));
+
+    [Fact]
+    public Task Enumerator_of_an_async_iterator_in_await_using_or_await_foreach_is_not_reported() => Verify.VerifyAnalyzerAsync(AsyncRows + """
+        class C
+        {
+            async Task<long> FirstAsync(InvoiceRows rows)
+            {
+                await using var e = rows.IdsAsync().GetAsyncEnumerator();
+                return await e.MoveNextAsync() ? e.Current : 0;
+            }
+
+            async Task<long> SumAsync(InvoiceRows rows)
+            {
+                long sum = 0;
+                await foreach (var id in rows.IdsAsync())
+                {
+                    sum += id;
+                }
+
+                return sum;
+            }
+        }
+        """);
+
     // ---------------------------------------------------------------- helpers that give back the connection they were given
 
     private const string Warmers = """
@@ -2152,6 +2232,26 @@ public sealed class ConnectionLeakSummaryTests
         }
         """,
         Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 27"));
+
+    [ExtensionBlocksFact]
+    public Task An_extension_block_member_of_the_code_called_on_another_connection_releases_nothing() => VerifyPreviewAsync(LeaseExtensions + """
+        class C
+        {
+            int Run(Pool pool, PooledConnection other)
+            {
+                var conn = {|#0:pool.GetConnection()|};
+                try
+                {
+                    return conn.Execute("select 1");
+                }
+                finally
+                {
+                    other.ReleaseQuietly();
+                }
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 29"));
 
     private static Task VerifyPreviewAsync(string source, params DiagnosticResult[] expected)
     {
