@@ -576,6 +576,10 @@ public sealed class ConnectionLeakAnalyzerTests
     [InlineData("var third = conn;", "")]
     [InlineData("var third = conn;", "third = conn;")]
     [InlineData("var third = conn; var other = third;", "third = other;")]
+    [InlineData("var copy = conn; var third = copy;", "")]
+    [InlineData("var copy = conn; var other = copy; var third = other;", "")]
+    [InlineData("System.Data.Common.DbConnection copy = conn; var third = (MySqlConnection)copy;", "")]
+    [InlineData("var copy = conn; var third = conn;", "third = copy;")]
     public Task MySqlConnection_copied_before_it_is_opened_and_disposed_through_the_original_is_not_reported(string copies, string reassign) =>
         Verify.VerifyAnalyzerAsync("""
             using MySqlConnector;
@@ -600,6 +604,36 @@ public sealed class ConnectionLeakAnalyzerTests
                 }
             }
             """.Replace("COPIES", copies).Replace("REASSIGN", reassign));
+
+    [Theory]
+    [InlineData("var copy = conn; conn = new MySqlConnection(connectionString); var third = copy;")]
+    [InlineData("var copy = conn; var third = copy; conn = new MySqlConnection(connectionString);")]
+    [InlineData("var copy = conn; if (connectionString.Length > 0) copy = new MySqlConnection(connectionString); var third = copy;")]
+    public Task MySqlConnection_opened_through_a_copy_and_disposed_through_a_variable_that_no_longer_holds_it_is_reported(string copies) =>
+        // 'conn' or 'copy' is written again: they no longer hold one connection, and the one opened can leak.
+        Verify.VerifyAnalyzerAsync("""
+            using MySqlConnector;
+
+            class C
+            {
+                void M(string connectionString)
+                {
+                    var conn = new MySqlConnection(connectionString);
+                    COPIES
+                    {|#0:third.Open()|};
+                    try
+                    {
+                        using var cmd = new MySqlCommand("delete from sessions", third);
+                        cmd.ExecuteNonQuery();
+                    }
+                    finally
+                    {
+                        conn.Dispose();
+                    }
+                }
+            }
+            """.Replace("COPIES", copies),
+            Verify.Diagnostic().WithLocation(0).WithArguments("'third'", "on the path that leaves the method after line 13"));
 
     [Fact]
     public Task MySqlConnection_opened_and_closed_without_finally_is_reported() => Verify.VerifyAnalyzerAsync("""

@@ -28,6 +28,7 @@ internal sealed class ConditionFacts
     private Dictionary<CaptureId, List<IOperation>>? _captures;
     private HashSet<ISymbol>? _assigned;
     private Dictionary<ILocalSymbol, LocalWrites>? _localWrites;
+    private Dictionary<ILocalSymbol, List<ILocalSymbol>>? _copies;
     private Dictionary<ISymbol, List<SyntaxNode>>? _writes;
     private HashSet<string>? _namedInClosures;
     private bool? _jumps;
@@ -492,6 +493,75 @@ internal sealed class ConditionFacts
             && !local.DeclaringSyntaxReferences.Any(reference => InLoop(reference.GetSyntax()))
             ? write
             : null;
+
+    /// <summary>
+    /// The other locals that hold what <paramref name="local"/> holds wherever either is read: locals written once (see
+    /// <see cref="SingleWrite"/>), each by a copy of another of them (<c>var copy = conn; var opened = copy;</c>, through
+    /// reference conversions only). Empty when <paramref name="local"/> is not written once.
+    /// </summary>
+    public IEnumerable<ILocalSymbol> CopiesOf(ILocalSymbol local)
+    {
+        var links = _copies ??= FindCopies();
+        if (!links.ContainsKey(local))
+        {
+            yield break;
+        }
+
+        var seen = new HashSet<ILocalSymbol>(SymbolEqualityComparer.Default) { local };
+        var pending = new Stack<ILocalSymbol>();
+        pending.Push(local);
+        while (pending.Count > 0)
+        {
+            foreach (var next in links[pending.Pop()])
+            {
+                if (seen.Add(next))
+                {
+                    yield return next;
+                    pending.Push(next);
+                }
+            }
+        }
+    }
+
+    /// <summary>The copies between locals written once, both ways: <c>var copy = conn;</c> links <c>copy</c> and <c>conn</c>.</summary>
+    private Dictionary<ILocalSymbol, List<ILocalSymbol>> FindCopies()
+    {
+        var links = new Dictionary<ILocalSymbol, List<ILocalSymbol>>(SymbolEqualityComparer.Default);
+        foreach (var local in _analysis.OwnLocals)
+        {
+            if (SingleWrite(local) is ISimpleAssignmentOperation { IsRef: false, Value: var value }
+                && CopiedLocal(value) is { } source
+                && !SymbolEqualityComparer.Default.Equals(source, local)
+                && SingleWrite(source) is not null)
+            {
+                Link(local, source);
+                Link(source, local);
+            }
+        }
+
+        return links;
+
+        void Link(ILocalSymbol from, ILocalSymbol to)
+        {
+            if (!links.TryGetValue(from, out var list))
+            {
+                links.Add(from, list = new List<ILocalSymbol>());
+            }
+
+            list.Add(to);
+        }
+
+        static ILocalSymbol? CopiedLocal(IOperation value)
+        {
+            // A user-defined conversion makes another object; the others pass the reference on.
+            while (value is IConversionOperation { OperatorMethod: null } conversion)
+            {
+                value = conversion.Operand;
+            }
+
+            return value is ILocalReferenceOperation { Local: var copied } ? copied : null;
+        }
+    }
 
     /// <summary>
     /// The writes of <paramref name="local"/>, when it is a local of this graph (not a <c>ref</c> alias) that no lambda or

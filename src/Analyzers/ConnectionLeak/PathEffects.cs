@@ -51,7 +51,17 @@ internal sealed class PathEffects
 
             if (Equals(variable, site.Anchor))
             {
-                _analysis.State = new PathState(ResourceStatus.Unacquired, Variables.Bit(variable) | (value ? state.Holders : Variables.AliasOf(valueOperation)), 0, state.Flags);
+                var holders = Variables.Bit(variable) | (value ? state.Holders : Variables.AliasOf(valueOperation));
+                if (!value && TrackedVariables.Unwrap(valueOperation) is ILocalReferenceOperation { Local: var source })
+                {
+                    // 'var copy = conn; var opened = copy;': the copies made before the one to be opened hold it too.
+                    foreach (var copy in _analysis.Facts.CopiesOf(source))
+                    {
+                        holders |= Variables.Bit(copy);
+                    }
+                }
+
+                _analysis.State = new PathState(ResourceStatus.Unacquired, holders, 0, state.Flags);
             }
             else
             {
