@@ -208,6 +208,26 @@ public sealed class ConnectionLeakSummaryTests
         """,
         Verify.Diagnostic().WithLocation(0).WithArguments("'conn' from Outer()", "on the path that returns at line 12"));
 
+    [Theory]
+    [InlineData("Task")]
+    [InlineData("ValueTask")]
+    public Task Async_helper_named_otherwise_that_returns_an_acquisition_is_an_acquisition(string task) => Verify.VerifyAnalyzerAsync("""
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            async TASK<PooledConnection> RentAsync(Pool pool) => await pool.GetConnectionAsync();
+
+            async Task<int> RunAsync(Pool pool)
+            {
+                var conn = await {|#0:RentAsync(pool)|};
+                return await conn.ExecuteAsync("select 1");
+            }
+        }
+        """.Replace("TASK", task),
+        Verify.Diagnostic().WithLocation(0).WithArguments("'conn' from RentAsync()", "on the path that returns at line 11"));
+
     [Fact]
     public Task Sync_helper_result_in_using_is_not_reported() => Verify.VerifyAnalyzerAsync(ReportDb + """
         class C

@@ -472,6 +472,32 @@ public sealed class DataSourcePerCallAnalyzerTests
         """);
 
     [Fact]
+    public Task A_method_that_hands_out_a_kept_data_source_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Collections.Concurrent;
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        class DataSources
+        {
+            private readonly ConcurrentDictionary<string, MySqlDataSource> _byTenant = new();
+
+            public MySqlDataSource For(string tenant) => _byTenant[tenant];
+
+            public static MySqlDataSource Shared(DataSources sources) => sources.For("shared");
+        }
+
+        class C
+        {
+            public async Task<int> CountAsync(DataSources sources, string tenant)
+            {
+                await using var connection = await sources.For(tenant).OpenConnectionAsync();
+                await using var shared = await DataSources.Shared(sources).OpenConnectionAsync();
+                return 0;
+            }
+        }
+        """);
+
+    [Fact]
     public Task Connections_are_not_data_sources() => Verify.VerifyAnalyzerAsync("""
         using MySqlConnector;
 
