@@ -581,29 +581,7 @@ public sealed class ConnectionLeakAnalyzerTests
     [InlineData("System.Data.Common.DbConnection copy = conn; var third = (MySqlConnection)copy;", "")]
     [InlineData("var copy = conn; var third = conn;", "third = copy;")]
     public Task MySqlConnection_copied_before_it_is_opened_and_disposed_through_the_original_is_not_reported(string copies, string reassign) =>
-        Verify.VerifyAnalyzerAsync("""
-            using MySqlConnector;
-
-            class C
-            {
-                void M(string connectionString)
-                {
-                    var conn = new MySqlConnection(connectionString);
-                    COPIES
-                    REASSIGN
-                    third.Open();
-                    try
-                    {
-                        using var cmd = new MySqlCommand("delete from sessions", third);
-                        cmd.ExecuteNonQuery();
-                    }
-                    finally
-                    {
-                        conn.Dispose();
-                    }
-                }
-            }
-            """.Replace("COPIES", copies).Replace("REASSIGN", reassign));
+        Verify.VerifyAnalyzerAsync(OpenedThroughACopy(copies + " " + reassign, "third.Open()"));
 
     [Theory]
     [InlineData("var copy = conn; conn = new MySqlConnection(connectionString); var third = copy;")]
@@ -611,29 +589,32 @@ public sealed class ConnectionLeakAnalyzerTests
     [InlineData("var copy = conn; if (connectionString.Length > 0) copy = new MySqlConnection(connectionString); var third = copy;")]
     public Task MySqlConnection_opened_through_a_copy_and_disposed_through_a_variable_that_no_longer_holds_it_is_reported(string copies) =>
         // 'conn' or 'copy' is written again: they no longer hold one connection, and the one opened can leak.
-        Verify.VerifyAnalyzerAsync("""
-            using MySqlConnector;
+        Verify.VerifyAnalyzerAsync(OpenedThroughACopy(copies, "{|#0:third.Open()|}"),
+            Verify.Diagnostic().WithLocation(0).WithArguments("'third'", "on the path that leaves the method after line 13"));
 
-            class C
+    /// <summary>A connection made in 'conn', copied (<paramref name="copies"/>) into 'third', opened there, disposed through 'conn'.</summary>
+    private static string OpenedThroughACopy(string copies, string open) => $$"""
+        using MySqlConnector;
+
+        class C
+        {
+            void M(string connectionString)
             {
-                void M(string connectionString)
+                var conn = new MySqlConnection(connectionString);
+                {{copies}}
+                {{open}};
+                try
                 {
-                    var conn = new MySqlConnection(connectionString);
-                    COPIES
-                    {|#0:third.Open()|};
-                    try
-                    {
-                        using var cmd = new MySqlCommand("delete from sessions", third);
-                        cmd.ExecuteNonQuery();
-                    }
-                    finally
-                    {
-                        conn.Dispose();
-                    }
+                    using var cmd = new MySqlCommand("delete from sessions", third);
+                    cmd.ExecuteNonQuery();
+                }
+                finally
+                {
+                    conn.Dispose();
                 }
             }
-            """.Replace("COPIES", copies),
-            Verify.Diagnostic().WithLocation(0).WithArguments("'third'", "on the path that leaves the method after line 13"));
+        }
+        """;
 
     [Fact]
     public Task MySqlConnection_opened_and_closed_without_finally_is_reported() => Verify.VerifyAnalyzerAsync("""
