@@ -524,6 +524,8 @@ public sealed class SharedPoolClosedAnalyzerTests
             private readonly ConcurrentDictionary<string, MySqlDataSource> _byTenant = new();
             private MySqlDataSource _master = new("Server=db");
 
+            private MySqlDataSource Reports { get; set; } = new("Server=db;Database=reports");
+
             public void Evict(string tenant)
             {
                 if (_byTenant.TryRemove(tenant, out var evicted))
@@ -549,6 +551,13 @@ public sealed class SharedPoolClosedAnalyzerTests
 
             public void RotateAtomically(string connectionString) =>
                 Interlocked.Exchange(ref _master, new MySqlDataSource(connectionString)).Dispose();
+
+            public void RotateReports(string connectionString)
+            {
+                var old = Reports;
+                Reports = new MySqlDataSource(connectionString);
+                old.Dispose();
+            }
         }
         """);
 
