@@ -592,6 +592,45 @@ public sealed class ConnectionLeakAnalyzerTests
         Verify.VerifyAnalyzerAsync(OpenedThroughACopy(copies, "{|#0:third.Open()|}"),
             Verify.Diagnostic().WithLocation(0).WithArguments("'third'", "on the path that leaves the method after line 13"));
 
+    [Theory]
+    [InlineData("handle")]
+    [InlineData("copy")]
+    public Task MySqlConnection_made_by_a_user_defined_conversion_is_not_released_by_disposing_what_it_was_made_from(string disposed) =>
+        // The conversion makes another object: neither the handle nor its copy holds the connection that is opened.
+        Verify.VerifyAnalyzerAsync("""
+            using MySqlConnector;
+
+            sealed class Handle
+            {
+                public static explicit operator MySqlConnection(Handle handle) => new MySqlConnection("Server=db");
+
+                public void Dispose()
+                {
+                }
+            }
+
+            class C
+            {
+                void M()
+                {
+                    var handle = new Handle();
+                    var copy = handle;
+                    var conn = (MySqlConnection)copy;
+                    {|#0:conn.Open()|};
+                    try
+                    {
+                        using var cmd = new MySqlCommand("delete from sessions", conn);
+                        cmd.ExecuteNonQuery();
+                    }
+                    finally
+                    {
+                        DISPOSED.Dispose();
+                    }
+                }
+            }
+            """.Replace("DISPOSED", disposed),
+            Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that leaves the method after line 23"));
+
     /// <summary>A connection made in 'conn', copied (<paramref name="copies"/>) into 'third', opened there, disposed through 'conn'.</summary>
     private static string OpenedThroughACopy(string copies, string open) => $$"""
         using MySqlConnector;

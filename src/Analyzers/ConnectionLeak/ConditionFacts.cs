@@ -495,14 +495,14 @@ internal sealed class ConditionFacts
             : null;
 
     /// <summary>
-    /// The other locals that hold what <paramref name="local"/> holds wherever either is read: locals written once (see
-    /// <see cref="SingleWrite"/>), each by a copy of another of them (<c>var copy = conn; var opened = copy;</c>, through
-    /// reference conversions only). Empty when <paramref name="local"/> is not written once.
+    /// The other locals that hold what <paramref name="value"/>, a read of a local, holds wherever either is read: locals
+    /// written once (see <see cref="SingleWrite"/>), each by a copy of another of them (<c>var copy = conn; var opened =
+    /// copy;</c>, through conversions that keep the object). Empty when <paramref name="value"/> reads no local written once.
     /// </summary>
-    public IEnumerable<ILocalSymbol> CopiesOf(ILocalSymbol local)
+    public IEnumerable<ILocalSymbol> CopiesOf(IOperation? value)
     {
         var links = _copies ??= FindCopies();
-        if (!links.ContainsKey(local))
+        if (CopiedLocal(value) is not { } local || !links.ContainsKey(local))
         {
             yield break;
         }
@@ -550,18 +550,11 @@ internal sealed class ConditionFacts
 
             list.Add(to);
         }
-
-        static ILocalSymbol? CopiedLocal(IOperation value)
-        {
-            // A user-defined conversion makes another object; the others pass the reference on.
-            while (value is IConversionOperation { OperatorMethod: null } conversion)
-            {
-                value = conversion.Operand;
-            }
-
-            return value is ILocalReferenceOperation { Local: var copied } ? copied : null;
-        }
     }
+
+    /// <summary>The local <paramref name="value"/> reads, through conversions that keep the object; null otherwise.</summary>
+    private static ILocalSymbol? CopiedLocal(IOperation? value) =>
+        TrackedVariables.WithoutReferenceConversions(value) is ILocalReferenceOperation { Local: var copied } ? copied : null;
 
     /// <summary>
     /// The writes of <paramref name="local"/>, when it is a local of this graph (not a <c>ref</c> alias) that no lambda or

@@ -31,7 +31,7 @@ internal sealed class PathEffects
             if (site is { Kind: AcquisitionKind.Opened } && Equals(variable, site.Anchor))
             {
                 // A new object in the opened variable: track it from scratch.
-                _analysis.State = new PathState(ResourceStatus.Unacquired, Variables.Bit(variable) | Variables.AliasOf(valueOperation), 0, state.Flags);
+                _analysis.State = new PathState(ResourceStatus.Unacquired, Variables.Bit(variable) | CopiesBeforeOpen(valueOperation), 0, state.Flags);
             }
             else if (state.IsTrackedAfterRelease)
             {
@@ -51,17 +51,7 @@ internal sealed class PathEffects
 
             if (Equals(variable, site.Anchor))
             {
-                var holders = Variables.Bit(variable) | (value ? state.Holders : Variables.AliasOf(valueOperation));
-                if (!value && TrackedVariables.Unwrap(valueOperation) is ILocalReferenceOperation { Local: var source })
-                {
-                    // 'var copy = conn; var opened = copy;': the copies made before the one to be opened hold it too.
-                    foreach (var copy in _analysis.Facts.CopiesOf(source))
-                    {
-                        holders |= Variables.Bit(copy);
-                    }
-                }
-
-                _analysis.State = new PathState(ResourceStatus.Unacquired, holders, 0, state.Flags);
+                _analysis.State = new PathState(ResourceStatus.Unacquired, Variables.Bit(variable) | (value ? state.Holders : CopiesBeforeOpen(valueOperation)), 0, state.Flags);
             }
             else
             {
@@ -92,6 +82,21 @@ internal sealed class PathEffects
             _analysis.AddLeak(new Leak(LeakReason.Overwritten, at.Syntax, name));
             _analysis.State = new PathState(ResourceStatus.Released, HolderSet.Empty);
         }
+    }
+
+    /// <summary>
+    /// The variables that hold the object <paramref name="valueOperation"/> puts in the variable to be opened: the one it is
+    /// read from, and the copies made of that one before (<c>var copy = conn; var opened = copy;</c>).
+    /// </summary>
+    private HolderSet CopiesBeforeOpen(IOperation? valueOperation)
+    {
+        var holders = Variables.AliasOf(valueOperation);
+        foreach (var copy in _analysis.Facts.CopiesOf(valueOperation))
+        {
+            holders |= Variables.Bit(copy);
+        }
+
+        return holders;
     }
 
     /// <summary>A statement ends: a held resource that no variable holds is lost.</summary>

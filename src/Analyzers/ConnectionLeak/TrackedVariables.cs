@@ -61,9 +61,23 @@ internal sealed class TrackedVariables
     public bool HeldBy(PathState state, ILocalSymbol? local) =>
         local is not null && _indexes.TryGetValue(local, out var index) && state.Holders.Contains(index);
 
-    /// <summary>The bit of the variable <paramref name="valueOperation"/> reads, so that the assigned variable aliases it.</summary>
+    /// <summary>
+    /// The bit of the variable <paramref name="valueOperation"/> reads, so that the assigned variable aliases it; none when
+    /// a user-defined conversion stands between them (it makes another object).
+    /// </summary>
     public HolderSet AliasOf(IOperation? valueOperation) =>
-        VariableOf(valueOperation) is { } variable ? Bit(variable) : HolderSet.Empty;
+        WithoutReferenceConversions(valueOperation) is not IConversionOperation && VariableOf(valueOperation) is { } variable ? Bit(variable) : HolderSet.Empty;
+
+    /// <summary><paramref name="operation"/> without the conversions that pass the same object on (all but user-defined ones).</summary>
+    public static IOperation? WithoutReferenceConversions(IOperation? operation)
+    {
+        while (operation is IConversionOperation { OperatorMethod: null } conversion)
+        {
+            operation = conversion.Operand;
+        }
+
+        return operation;
+    }
 
     /// <summary>The variables that hold the resource on the path of <paramref name="state"/>.</summary>
     public IEnumerable<object> HoldersOf(PathState state)
