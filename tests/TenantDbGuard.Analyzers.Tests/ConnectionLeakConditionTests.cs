@@ -613,6 +613,41 @@ public sealed class ConnectionLeakConditionTests
             """).Replace("{|#0:", "").Replace("|}", ""));
 
     [Theory]
+    [InlineData("item is not int kind", "1")]
+    [InlineData("item is not int { } kind", "1")]
+    [InlineData("item is not string { Length: > 0 } kind", "\"audit\"")]
+    public Task A_local_declared_by_a_pattern_and_tested_twice_is_remembered(string declaration, string value) =>
+        // The pattern is the local's one write: the second test says what the first said, and no path acquires under one
+        // and skips the release under the other.
+        Verify.VerifyAnalyzerAsync($$"""
+            using Prelude;
+
+            class C
+            {
+                int Run(Pool pool, object item)
+                {
+                    if ({{declaration}})
+                    {
+                        return 0;
+                    }
+
+                    PooledConnection? conn = null;
+                    if (kind == {{value}})
+                    {
+                        conn = pool.GetConnection();
+                    }
+
+                    if (kind == {{value}})
+                    {
+                        conn!.Release();
+                    }
+
+                    return 1;
+                }
+            }
+            """);
+
+    [Theory]
     [InlineData("own switch { true => pool.GetConnection(), false => shared! }", "own")]
     [InlineData("own switch { false => shared!, _ => pool.GetConnection() }", "own is true")]
     [InlineData("own is true ? pool.GetConnection() : shared!", "own")]

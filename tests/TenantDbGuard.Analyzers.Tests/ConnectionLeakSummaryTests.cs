@@ -1588,6 +1588,37 @@ public sealed class ConnectionLeakSummaryTests
         }
         """, Verify.Diagnostic().WithLocation(0).WithArguments("'wrapper'", "on the path that returns at line 37"));
 
+    [Fact]
+    public Task Method_of_a_struct_that_returns_this_hands_back_a_copy_holding_the_connection() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using Prelude;
+
+        struct Lease : IDisposable
+        {
+            private readonly PooledConnection _connection;
+
+            public Lease(PooledConnection connection) => _connection = connection;
+
+            public Lease Touched()
+            {
+                Log.Info("touched");
+                return this;
+            }
+
+            public void Dispose() => _connection.Release();
+        }
+
+        static class Leases
+        {
+            // The copy 'Touched' returns holds the connection: the caller gets it, and only a throw from 'Touched' loses it.
+            public static Lease Take(Pool pool)
+            {
+                var lease = new Lease({|#0:pool.GetConnection()|});
+                return lease.Touched();
+            }
+        }
+        """, Verify.Diagnostic().WithLocation(0).WithArguments("The result of 'GetConnection'", "if an exception is thrown at line 25"));
+
     // ---------------------------------------------------------------- helpers that may hand back a connection they did not open
 
     [Fact]

@@ -348,6 +348,32 @@ public sealed class ConnectionOwnerAnalyzerTests
         """);
 
     [Fact]
+    public Task Dispose_guarded_by_an_interlocked_exchange_of_a_bool_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using System.Threading;
+        using Prelude;
+
+        sealed class Borrowing : IDisposable
+        {
+            private readonly ConnectionLease _lease;
+            private bool _disposed;
+
+            public Borrowing(LeasePool pool) => _lease = pool.GetConnection();
+
+            // The early return is taken only when an earlier call already disposed the lease.
+            public void Dispose()
+            {
+                if (Interlocked.Exchange(ref _disposed, true))
+                {
+                    return;
+                }
+
+                _lease.Dispose();
+            }
+        }
+        """);
+
+    [Fact]
     public Task Field_only_given_to_the_type_is_not_owned() => Verify.VerifyAnalyzerAsync("""
         using MySqlConnector;
 

@@ -313,6 +313,26 @@ public sealed class SharedPoolClosedAnalyzerTests
         """);
 
     [Fact]
+    public Task Disposing_a_shared_data_source_assigned_in_the_same_lambda_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using MySqlConnector;
+
+        class Handlers
+        {
+            private readonly MySqlDataSource _shared;
+
+            public Handlers(MySqlDataSource shared) => _shared = shared;
+
+            public Action Cleanup() => () =>
+            {
+                MySqlDataSource dataSource;
+                dataSource = _shared;
+                [|dataSource.Dispose()|];
+            };
+        }
+        """);
+
+    [Fact]
     public Task Clearing_pools_in_request_code_is_reported() => Verify.VerifyAnalyzerAsync("""
         using System.Threading.Tasks;
         using MySqlConnector;

@@ -151,13 +151,13 @@ internal sealed class MethodSummaries
     /// <summary>
     /// Does <paramref name="method"/>, an instance method of this compilation with a body, return <c>this</c> on every
     /// return (<c>Wrapper BeginAuto() { Transaction = BeginTransaction(); return this; }</c>)? Its value is then the
-    /// object it was called on. Read once per method.
+    /// object it was called on (of a struct, a copy that holds the same connection). Read once per method.
     /// </summary>
     public bool ReturnsItsReceiver(IMethodSymbol method, CancellationToken cancellationToken)
     {
         method = PartialParts.WithBody(method);
         if (method.IsStatic || method.IsAbstract || method.IsAsync || method.ReturnsVoid || method.ReturnsByRef || method.MethodKind != MethodKind.Ordinary
-            || method.ContainingType.IsValueType || method.DeclaringSyntaxReferences.Length != 1 || !_rules.IsInSource(method))
+            || method.DeclaringSyntaxReferences.Length != 1 || !_rules.IsInSource(method))
         {
             return false;
         }
