@@ -209,6 +209,35 @@ public sealed class ConnectionLeakSummaryTests
         Verify.Diagnostic().WithLocation(0).WithArguments("'conn' from Outer()", "on the path that returns at line 12"));
 
     [Theory]
+    [InlineData("public PooledConnection Take() => Lease;")]
+    [InlineData("public PooledConnection Take() { var lease = this.Lease; return lease; }")]
+    [InlineData("public PooledConnection Take() => Fresh; private PooledConnection Fresh => Lease;")]
+    public Task Helper_that_returns_what_an_acquiring_property_gives_is_an_acquisition(string helper) => Verify.VerifyAnalyzerAsync($$"""
+        using Prelude;
+
+        class Source
+        {
+            private readonly Pool _pool;
+
+            public Source(Pool pool) => _pool = pool;
+
+            public PooledConnection Lease => _pool.GetConnection();
+
+            {{helper}}
+        }
+
+        class C
+        {
+            int Run(Source source)
+            {
+                var conn = {|#0:source.Take()|};
+                return conn.Execute("select 1");
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'conn' from Take()", "on the path that returns at line 19"));
+
+    [Theory]
     [InlineData("Task")]
     [InlineData("ValueTask")]
     public Task Async_helper_named_otherwise_that_returns_an_acquisition_is_an_acquisition(string task) => Verify.VerifyAnalyzerAsync("""

@@ -1,7 +1,7 @@
 // The cheap first step of the summaries: which of the compilation's methods could acquire for their callers at all.
 // A method qualifies when its shape allows it (it returns a connection-like type, has an out/ref parameter of one, or
-// is an iterator) and its body calls an acquisition or another qualifying method. Only syntax and declarations are
-// read; the flow analysis runs later, and only for the methods a caller really calls.
+// is an iterator) and its body calls an acquisition or another qualifying method, or reads a qualifying property
+// ('PooledConnection Take() => Lease;'). Only syntax and declarations are read; the flow analysis runs later, and only for the methods a caller really calls.
 using System;
 using System.Collections.Generic;
 using System.Collections.Immutable;
@@ -19,7 +19,7 @@ internal static class SummaryCandidates
 
     public static ImmutableHashSet<string> Find(Compilation compilation, AcquisitionRules rules)
     {
-        var shaped = new List<(string Name, HashSet<string> Calls, bool Iterator)>();
+        var shaped = new List<(string Name, HashSet<string> Calls, HashSet<string> Reads, bool Iterator)>();
         var stack = new Stack<INamespaceOrTypeSymbol>();
         stack.Push(compilation.Assembly.GlobalNamespace);
         while (stack.Count > 0)
@@ -35,6 +35,7 @@ internal static class SummaryCandidates
                         foreach (var reference in PartialParts.WithBody(method).DeclaringSyntaxReferences)
                         {
                             var calls = new HashSet<string>(StringComparer.Ordinal);
+                            var reads = new HashSet<string>(StringComparer.Ordinal);
                             var iterator = false;
                             foreach (var node in reference.GetSyntax().DescendantNodes())
                             {
@@ -42,13 +43,18 @@ internal static class SummaryCandidates
                                 {
                                     calls.Add(name);
                                 }
+                                else if (node is IdentifierNameSyntax identifier)
+                                {
+                                    // Every name the body reads: those of properties whose getters acquire are looked for below.
+                                    reads.Add(identifier.Identifier.ValueText);
+                                }
                                 else if (node is YieldStatementSyntax)
                                 {
                                     iterator = true;
                                 }
                             }
 
-                            shaped.Add((method.Name, calls, iterator));
+                            shaped.Add((method.Name, calls, reads, iterator));
                         }
 
                         break;
@@ -59,18 +65,24 @@ internal static class SummaryCandidates
         var acquiring = new HashSet<string>(StringComparer.Ordinal);
         var builtInNames = rules.DefaultNames.AcquireNames;
         var known = new HashSet<string>(builtInNames, StringComparer.Ordinal);
+        var knownProperties = new HashSet<string>(StringComparer.Ordinal);
         var anyIterator = false;
         bool changed;
         do
         {
             changed = false;
-            foreach (var (name, calls, iterator) in shaped)
+            foreach (var (name, calls, reads, iterator) in shaped)
             {
                 // A method named like an acquisition (a pool's own GetConnection) is read even when it only builds or dequeues.
-                if (!acquiring.Contains(name) && (calls.Overlaps(known) || builtInNames.Contains(name)))
+                if (!acquiring.Contains(name) && (calls.Overlaps(known) || knownProperties.Count > 0 && reads.Overlaps(knownProperties) || builtInNames.Contains(name)))
                 {
                     acquiring.Add(name);
                     known.Add(name);
+                    if (name.StartsWith("get_", StringComparison.Ordinal) && name.Length > 4)
+                    {
+                        knownProperties.Add(name.Substring(4));
+                    }
+
                     anyIterator |= iterator;
                     changed = true;
                 }
