@@ -613,6 +613,76 @@ public sealed class ConnectionLeakConditionTests
             """).Replace("{|#0:", "").Replace("|}", ""));
 
     [Theory]
+    [InlineData("attempt++;")]
+    [InlineData("++attempt;")]
+    [InlineData("attempt--;")]
+    [InlineData("attempt += 1;")]
+    public Task A_local_changed_between_two_tests_of_it_is_not_taken_to_say_the_same_twice(string step) =>
+        // The acquisition happens when 'attempt' is 0, and after the step it no longer is: the release never runs.
+        Verify.VerifyAnalyzerAsync($$"""
+            using Prelude;
+
+            class C
+            {
+                void Run(Pool pool, int start)
+                {
+                    var attempt = start;
+                    PooledConnection? conn = null;
+                    if (attempt == 0)
+                    {
+                        conn = {|#0:pool.GetConnection()|};
+                    }
+
+                    {{step}}
+                    if (attempt == 0)
+                    {
+                        conn!.Release();
+                    }
+                }
+            }
+            """,
+            Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that leaves the method after line 15"));
+
+    [Fact]
+    public Task Flags_given_by_reference_to_a_method_that_sets_them_only_sometimes_are_not_followed() =>
+        // 'Maybe' may set 'released' without releasing anything: the 'finally' may then skip the only release. Each flag
+        // so given stays out of the flags the walk follows, however many there are.
+        Verify.VerifyAnalyzerAsync("""
+            using System;
+            using Prelude;
+
+            class C
+            {
+                static void Maybe(ref bool flag)
+                {
+                    if (Environment.TickCount > 0)
+                    {
+                        flag = true;
+                    }
+                }
+
+                void Run(Pool pool)
+                {
+                    var conn = {|#0:pool.GetConnection()|};
+                    var released = false;
+                    var noted = false;
+                    try
+                    {
+                        Maybe(ref released);
+                        Maybe(ref noted);
+                        conn.Execute("select 1");
+                    }
+                    finally
+                    {
+                        if (!released) conn.Release();
+                        if (noted) Log.Info("noted");
+                    }
+                }
+            }
+            """,
+            Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that leaves the method after line 23"));
+
+    [Theory]
     [InlineData("item is not int kind", "1")]
     [InlineData("item is not int { } kind", "1")]
     [InlineData("item is not string { Length: > 0 } kind", "\"audit\"")]

@@ -348,6 +348,18 @@ public sealed class ConnectionOwnerAnalyzerTests
         """);
 
     [Fact]
+    public Task Static_field_initialized_with_a_connection_is_no_member_an_instance_must_release() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        class Holder
+        {
+            private static readonly PooledConnection s_connection = new Pool().GetConnection();
+
+            public int Run() => s_connection.Execute("select 1");
+        }
+        """);
+
+    [Fact]
     public Task Dispose_guarded_by_an_interlocked_exchange_of_a_bool_is_not_reported() => Verify.VerifyAnalyzerAsync("""
         using System;
         using System.Threading;

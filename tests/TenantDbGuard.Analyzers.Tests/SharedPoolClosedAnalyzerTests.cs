@@ -690,6 +690,43 @@ public sealed class SharedPoolClosedAnalyzerTests
         }
         """);
 
+    [Fact]
+    public Task A_pool_read_by_a_call_on_a_collection_the_method_then_empties_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Collections.Generic;
+        using System.Linq;
+        using MySqlConnector;
+
+        class DataSourceCache
+        {
+            private readonly Dictionary<string, MySqlDataSource> _byTenant = new();
+            private readonly List<MySqlDataSource> _order = new();
+            private readonly Queue<MySqlDataSource> _spares = new();
+
+            // An extension method reading the entry, then the entry removed: the cache evicting its own pool.
+            public void Evict(string tenant)
+            {
+                var evicted = _byTenant.GetValueOrDefault(tenant);
+                _byTenant.Remove(tenant);
+                evicted?.Dispose();
+            }
+
+            public void DropOldest()
+            {
+                var oldest = _order.First();
+                _order.RemoveAt(0);
+                oldest.Dispose();
+            }
+
+            // An instance method reading the entry, then the collection cleared.
+            public void DropSpares()
+            {
+                var next = _spares.Peek();
+                _spares.Clear();
+                next.Dispose();
+            }
+        }
+        """);
+
     [Theory]
     [InlineData("ConcurrentStack<MySqlDataSource>", "TryPop(out _)")]
     [InlineData("ConcurrentQueue<MySqlDataSource>", "TryDequeue(out _)")]

@@ -467,6 +467,34 @@ public sealed class UseAfterReleaseAnalyzerTests
         """);
 
     [Fact]
+    public Task Closed_connection_opened_again_asynchronously_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        class C
+        {
+            async Task M(string cs, string[] scripts)
+            {
+                await using var conn = new MySqlConnection(cs);
+                foreach (var script in scripts)
+                {
+                    await conn.OpenAsync();
+                    await using (var cmd = new MySqlCommand(script, conn))
+                    {
+                        await cmd.ExecuteNonQueryAsync();
+                    }
+
+                    await conn.CloseAsync();
+                }
+
+                await conn.OpenAsync();
+                await using var tx = await conn.BeginTransactionAsync();
+                await tx.CommitAsync();
+            }
+        }
+        """);
+
+    [Fact]
     public Task Closed_connection_used_by_Dapper_settings_and_State_is_not_reported() => Verify.VerifyAnalyzerAsync("""
         using System.Data;
         using System.Threading.Tasks;
