@@ -233,6 +233,56 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
         }
         """);
 
+    [Theory]
+    [InlineData("sealed class", "new Scope([|pool.GetConnection()|])", "scope.Dispose();")]
+    [InlineData("sealed class", "new Scope([|pool.GetConnection()|]).Touched()", "scope.Dispose();")]
+    [InlineData("struct", "new Scope([|pool.GetConnection()|])", "scope.Dispose();")]
+    [InlineData("struct", "new Scope([|pool.GetConnection()|]).Touched()", "scope.Dispose();")]
+    [InlineData("sealed class", "new Scope([|pool.GetConnection()|])", "scope?.Dispose();")]
+    [InlineData("sealed class", "new Scope([|pool.GetConnection()|])", "scope.Close();")]
+    public Task Connection_given_to_an_object_of_the_code_that_is_disposed_gets_no_fix(string kind, string made, string dispose) =>
+        // Disposing the scope gives the connection back: a release of the connection itself in a 'finally' would be a
+        // second one on every path that reaches the dispose.
+        NoFixVerifier.VerifyAsync($$"""
+            using System;
+            using Prelude;
+
+            {{kind}} Scope : IDisposable
+            {
+                private readonly PooledConnection _connection;
+
+                public Scope(PooledConnection connection) => _connection = connection;
+
+                public Scope Touched()
+                {
+                    Log.Info("touched");
+                    return this;
+                }
+
+                public int Count() => _connection.Execute("select 1");
+
+                public void Close() => Dispose();
+
+                public void Dispose() => _connection.Release();
+            }
+
+            class C
+            {
+                int Run(Pool pool, bool empty)
+                {
+                    var scope = {{made}};
+                    if (empty)
+                    {
+                        return 0;
+                    }
+
+                    var count = scope.Count();
+                    {{dispose}}
+                    return count;
+                }
+            }
+            """);
+
     [Fact]
     public Task Connection_of_a_returned_transaction_gets_no_fix() => NoFixVerifier.VerifyAsync("""
         using MySqlConnector;

@@ -188,6 +188,14 @@ internal sealed class Ownership
                         return;
                     }
 
+                    if (!isValue && invocation.ArgumentList.Arguments.Count == 0 && DisposesWhatTheCodeMade(expression, access.Name.Identifier.ValueText))
+                    {
+                        // Unknown: an object of the code made from the connection is disposed ('scope.Dispose()' of a
+                        // 'new Scope(conn)'), which may give the connection back.
+                        Unknown();
+                        return;
+                    }
+
                     Derived(invocation, IsCloseConnectionReader(invocation), depth);
                     return;
                 }
@@ -204,10 +212,17 @@ internal sealed class Ownership
                 return;
             case ConditionalAccessExpressionSyntax conditional:
                 // The connection is its expression: what is accessed through it is a binding, never the connection.
-                if (isValue && conditional.WhenNotNull is InvocationExpressionSyntax { Expression: MemberBindingExpressionSyntax binding, ArgumentList.Arguments.Count: 0 }
-                    && _chooser.Names.Contains(binding.Name.Identifier.ValueText))
+                if (conditional.WhenNotNull is InvocationExpressionSyntax { Expression: MemberBindingExpressionSyntax binding, ArgumentList.Arguments.Count: 0 })
                 {
-                    Released(captured, aliased);
+                    if (isValue && _chooser.Names.Contains(binding.Name.Identifier.ValueText))
+                    {
+                        Released(captured, aliased);
+                    }
+                    else if (!isValue && DisposesWhatTheCodeMade(expression, binding.Name.Identifier.ValueText))
+                    {
+                        // Unknown: an object of the code made from the connection is disposed ('scope?.Dispose()').
+                        Unknown();
+                    }
                 }
 
                 return;
@@ -389,6 +404,16 @@ internal sealed class Ownership
             Classify(made, owner, depth + 1, isValue: alias);
         }
     }
+
+    /// <summary>
+    /// Is <paramref name="madeFromConnection"/>, an object made from the connection, of a type of the code, and is
+    /// <paramref name="member"/> a call that disposes or releases it? Such a type may keep the connection and give it
+    /// back when it is disposed: a release the fix added for the connection would then be a second one.
+    /// </summary>
+    private bool DisposesWhatTheCodeMade(ExpressionSyntax madeFromConnection, string member) =>
+        (member is "Dispose" or "DisposeAsync" or "Close" or "CloseAsync" || _chooser.Names.Contains(member))
+        && _model.GetTypeInfo(madeFromConnection).Type is { } type
+        && type.Locations.Any(l => l.IsInSource);
 
     /// <summary>
     /// Can a value of <paramref name="type"/> made from the connection be the connection itself (a helper of the code
