@@ -240,6 +240,9 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
     [InlineData("struct", "new Scope([|pool.GetConnection()|]).Touched()", "scope.Dispose();")]
     [InlineData("sealed class", "new Scope([|pool.GetConnection()|])", "scope?.Dispose();")]
     [InlineData("sealed class", "new Scope([|pool.GetConnection()|])", "scope.Close();")]
+    [InlineData("sealed class", "new Scope([|pool.GetConnection()|])", "Finish(scope);")]
+    [InlineData("struct", "new Scope([|pool.GetConnection()|])", "scope.Done();")]
+    [InlineData("sealed class", "new Scope([|pool.GetConnection()|])", "scope.Finish();")]
     public Task Connection_given_to_an_object_of_the_code_that_is_disposed_gets_no_fix(string kind, string made, string dispose) =>
         // Disposing the scope gives the connection back: a release of the connection itself in a 'finally' would be a
         // second one on every path that reaches the dispose.
@@ -263,11 +266,24 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
 
                 public void Close() => Dispose();
 
+                public void Finish()
+                {
+                    Log.Info("finished");
+                    Dispose();
+                }
+
                 public void Dispose() => _connection.Release();
+            }
+
+            static class Scopes
+            {
+                public static void Done(this IDisposable scope) => scope.Dispose();
             }
 
             class C
             {
+                static void Finish(Scope scope) => scope.Dispose();
+
                 int Run(Pool pool, bool empty)
                 {
                     var scope = {{made}};

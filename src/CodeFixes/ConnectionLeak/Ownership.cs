@@ -188,10 +188,11 @@ internal sealed class Ownership
                         return;
                     }
 
-                    if (!isValue && invocation.ArgumentList.Arguments.Count == 0 && DisposesWhatTheCodeMade(expression, access.Name.Identifier.ValueText))
+                    if (!isValue && (invocation.ArgumentList.Arguments.Count == 0 && DisposesWhatTheCodeMade(expression, access.Name.Identifier.ValueText)
+                                     || GivesBackWhatTheCodeMade(expression, _model.GetSymbolInfo(invocation).Symbol as IMethodSymbol, argument: null)))
                     {
                         // Unknown: an object of the code made from the connection is disposed ('scope.Dispose()' of a
-                        // 'new Scope(conn)'), which may give the connection back.
+                        // 'new Scope(conn)', or a method of the code that disposes it), which may give the connection back.
                         Unknown();
                         return;
                     }
@@ -411,9 +412,42 @@ internal sealed class Ownership
     /// back when it is disposed: a release the fix added for the connection would then be a second one.
     /// </summary>
     private bool DisposesWhatTheCodeMade(ExpressionSyntax madeFromConnection, string member) =>
-        (member is "Dispose" or "DisposeAsync" or "Close" or "CloseAsync" || _chooser.Names.Contains(member))
-        && _model.GetTypeInfo(madeFromConnection).Type is { } type
-        && type.Locations.Any(l => l.IsInSource);
+        _chooser.Names.Contains(member) && IsOfTheCode(madeFromConnection);
+
+    /// <summary>
+    /// Is <paramref name="madeFromConnection"/>, an object made from the connection, of a type of the code, and does
+    /// <paramref name="method"/> (given it by <paramref name="argument"/>, or called on it when that is null) dispose or
+    /// release it: a release call on its parameter or receiver, a <c>using</c> of it, or, for an instance method of the
+    /// object, any release call in its body (<c>public int Finish() { ...; Dispose(); }</c>)?
+    /// </summary>
+    private bool GivesBackWhatTheCodeMade(ExpressionSyntax madeFromConnection, IMethodSymbol? method, ArgumentSyntax? argument)
+    {
+        if (method is null || !IsOfTheCode(madeFromConnection))
+        {
+            return false;
+        }
+
+        if (argument is not null || method.IsExtensionMethod)
+        {
+            return _chooser.Names.Contains(method.Name) && argument?.Parent is ArgumentListSyntax { Arguments.Count: 1 }
+                || Callees.ReleasesInBody(_model, method, argument, _chooser.Names);
+        }
+
+        return !method.IsStatic && method.DeclaringSyntaxReferences.Any(reference =>
+            reference.GetSyntax().DescendantNodes().OfType<InvocationExpressionSyntax>().Any(call => CallsARelease(call.Expression)));
+    }
+
+    private bool CallsARelease(ExpressionSyntax invoked) => invoked switch
+    {
+        IdentifierNameSyntax name => _chooser.Names.Contains(name.Identifier.ValueText),
+        MemberAccessExpressionSyntax access => _chooser.Names.Contains(access.Name.Identifier.ValueText),
+        MemberBindingExpressionSyntax binding => _chooser.Names.Contains(binding.Name.Identifier.ValueText),
+        _ => false,
+    };
+
+    /// <summary>Is <paramref name="expression"/>'s type one of the code's own (a wrapper that may keep the connection)?</summary>
+    private bool IsOfTheCode(ExpressionSyntax expression) =>
+        _model.GetTypeInfo(expression).Type is { } type && type.Locations.Any(l => l.IsInSource);
 
     /// <summary>
     /// Can a value of <paramref name="type"/> made from the connection be the connection itself (a helper of the code
@@ -470,6 +504,14 @@ internal sealed class Ownership
             case InvocationExpressionSyntax invocation:
                 var method = _model.GetSymbolInfo(invocation).Symbol as IMethodSymbol;
                 var name = method?.Name ?? string.Empty;
+                if (!isValue && GivesBackWhatTheCodeMade(argument.Expression, method, argument))
+                {
+                    // Unknown: an object of the code made from the connection is given to a method that disposes it
+                    // ('Finish(scope)'), which may give the connection back.
+                    Unknown();
+                    return;
+                }
+
                 if (isValue && _chooser.Names.Contains(name) && invocation.ArgumentList.Arguments.Count == 1)
                 {
                     Released(captured: null, aliased);
