@@ -299,6 +299,42 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
             }
             """);
 
+    [Theory]
+    [InlineData("using var scope = new Scope([|pool.GetConnection()|]).Touched();\n        return skip ? 0 : scope.Count();")]
+    [InlineData("using (var scope = new Scope([|pool.GetConnection()|]).Touched())\n        {\n            return skip ? 0 : scope.Count();\n        }")]
+    public Task Connection_given_to_an_object_of_the_code_in_a_using_gets_no_fix(string body) =>
+        // 'Touched' may throw before the 'using' holds the scope (the analyzer reports that), but on every other path the
+        // scope's dispose gives the connection back: a release of the connection in a 'finally' would be a second one.
+        NoFixVerifier.VerifyAsync("""
+            using System;
+            using Prelude;
+
+            sealed class Scope : IDisposable
+            {
+                private readonly PooledConnection _connection;
+
+                public Scope(PooledConnection connection) => _connection = connection;
+
+                public Scope Touched()
+                {
+                    Log.Info("touched");
+                    return this;
+                }
+
+                public int Count() => _connection.Execute("select 1");
+
+                public void Dispose() => _connection.Release();
+            }
+
+            class C
+            {
+                int Run(Pool pool, bool skip)
+                {
+                    BODY
+                }
+            }
+            """.Replace("BODY", body));
+
     [Fact]
     public Task Connection_of_a_returned_transaction_gets_no_fix() => NoFixVerifier.VerifyAsync("""
         using MySqlConnector;

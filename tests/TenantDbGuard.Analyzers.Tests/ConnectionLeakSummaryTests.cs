@@ -1648,6 +1648,41 @@ public sealed class ConnectionLeakSummaryTests
         }
         """, Verify.Diagnostic().WithLocation(0).WithArguments("The result of 'GetConnection'", "if an exception is thrown at line 25"));
 
+    [Theory]
+    [InlineData("struct", "public Scope Touched() => this;")]
+    [InlineData("struct", "public Scope Touched() { return this; }")]
+    [InlineData("sealed class", "public Scope Touched() => this;")]
+    [InlineData("sealed class", "public Scope Touched() { return (this); }")]
+    public Task Method_of_the_code_that_only_returns_this_cannot_throw_on_a_new_object(string kind, string touched) =>
+        // 'Touched' does nothing but return the object, which the 'new' just made: nothing can throw between the
+        // acquisition and the 'using' that disposes the scope.
+        Verify.VerifyAnalyzerAsync($$"""
+            using System;
+            using Prelude;
+
+            {{kind}} Scope : IDisposable
+            {
+                private readonly PooledConnection _connection;
+
+                public Scope(PooledConnection connection) => _connection = connection;
+
+                {{touched}}
+
+                public int Count() => _connection.Execute("select 1");
+
+                public void Dispose() => _connection.Release();
+            }
+
+            static class Reports
+            {
+                public static int Run(Pool pool, bool skip)
+                {
+                    using var scope = new Scope(pool.GetConnection()).Touched();
+                    return skip ? 0 : scope.Count();
+                }
+            }
+            """);
+
     // ---------------------------------------------------------------- helpers that may hand back a connection they did not open
 
     [Fact]

@@ -1,7 +1,8 @@
 // Calls that do nothing, and so cannot throw: a method of the compilation that no override can replace whose body is
-// empty (or only 'return;'), a partial method without a body, and a '[Conditional]' method whose symbol is not defined
-// where it is called (the compiler removes those two calls). The call is made on 'this' or is static: a call on another
-// object throws when that object is null. Its arguments are operations of their own, each judged where it is evaluated.
+// empty (or only 'return;', or only 'return this;'), a partial method without a body, and a '[Conditional]' method whose
+// symbol is not defined where it is called (the compiler removes those two calls). The call is made on 'this', on an
+// object it has just created, on a struct, or is static: a call on another object throws when that object is null. Its
+// arguments are operations of their own, each judged where it is evaluated.
 using System.Threading;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
@@ -16,12 +17,18 @@ internal static class EmptyCalls
     /// <summary>Does <paramref name="invocation"/> do nothing (and so cannot throw)?</summary>
     public static bool DoNothing(IInvocationOperation invocation, LeakFlowAnalysis analysis) =>
         IsRemoved(invocation)
-        || invocation.Instance is null or IInstanceReferenceOperation
+        || CannotBeNull(invocation.Instance)
            && analysis.Context.Summaries.DoesNothing(invocation.TargetMethod, analysis.Context.CancellationToken);
+
+    /// <summary>Is <paramref name="receiver"/> absent (a static call), <c>this</c>, a new object, or a struct: never null?</summary>
+    private static bool CannotBeNull(IOperation? receiver) =>
+        TrackedVariables.Unwrap(receiver) is null or IInstanceReferenceOperation or IObjectCreationOperation
+        || receiver!.Type is { IsValueType: true } type && type.OriginalDefinition.SpecialType != SpecialType.System_Nullable_T;
 
     /// <summary>
     /// Is <paramref name="method"/> (of the compilation, not overridable) empty: a body of no statement but <c>return;</c>,
-    /// or a partial method that has no body? The summaries read it once per method.
+    /// one that only returns the object it is called on (<c>Scope Touched() =&gt; this;</c>), or a partial method that
+    /// has no body? The summaries read it once per method.
     /// </summary>
     public static bool HasEmptyBody(IMethodSymbol method, CancellationToken cancellationToken)
     {
@@ -41,9 +48,15 @@ internal static class EmptyCalls
             return false;
         }
 
-        var body = method.DeclaringSyntaxReferences[0].GetSyntax(cancellationToken) switch
+        var declaration = method.DeclaringSyntaxReferences[0].GetSyntax(cancellationToken);
+        if (declaration is MethodDeclarationSyntax { ExpressionBody.Expression: var arrow })
         {
-            MethodDeclarationSyntax { ExpressionBody: null } declaration => declaration.Body,
+            return !method.IsStatic && IsThis(arrow);
+        }
+
+        var body = declaration switch
+        {
+            MethodDeclarationSyntax { ExpressionBody: null } member => member.Body,
             LocalFunctionStatementSyntax { ExpressionBody: null } local => local.Body,
             _ => null,
         };
@@ -54,7 +67,8 @@ internal static class EmptyCalls
 
         foreach (var statement in body.Statements)
         {
-            if (statement is not (ReturnStatementSyntax { Expression: null } or EmptyStatementSyntax))
+            if (statement is not (ReturnStatementSyntax { Expression: null } or EmptyStatementSyntax)
+                && !(statement is ReturnStatementSyntax { Expression: { } returned } && !method.IsStatic && IsThis(returned)))
             {
                 return false;
             }
@@ -121,5 +135,15 @@ internal static class EmptyCalls
         }
 
         return false;
+    }
+
+    private static bool IsThis(ExpressionSyntax expression)
+    {
+        while (expression is ParenthesizedExpressionSyntax parenthesized)
+        {
+            expression = parenthesized.Expression;
+        }
+
+        return expression is ThisExpressionSyntax;
     }
 }

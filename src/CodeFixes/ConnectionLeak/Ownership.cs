@@ -594,6 +594,16 @@ internal sealed class Ownership
             return;
         }
 
+        if (depth > 0 && declarator.Parent?.Parent is LocalDeclarationStatementSyntax { UsingKeyword.RawKind: not 0 } or UsingStatementSyntax
+            && _model.GetDeclaredSymbol(declarator) is ILocalSymbol disposed && disposed.Type.Locations.Any(l => l.IsInSource))
+        {
+            // 'using var scope = new Scope(conn);': disposing an object of the code made from the connection may give the
+            // connection back, and a release of the fix's own would be a second one.
+            // Unknown: the connection may be given back by disposing what is made from it.
+            Unknown();
+            return;
+        }
+
         if (declarator.Parent?.Parent is LocalDeclarationStatementSyntax { UsingKeyword.RawKind: not 0 } usingDeclaration)
         {
             if (owner && depth == 0)
