@@ -233,6 +233,46 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
         }
         """);
 
+    /// <summary>
+    /// A disposable scope of the code (a <c>KIND</c>, to be replaced) that keeps the connection it is given and releases it
+    /// when disposed, closed or finished, and an extension method that disposes anything.
+    /// </summary>
+    private const string DisposableScope = """
+        using System;
+        using Prelude;
+
+        KIND Scope : IDisposable
+        {
+            private readonly PooledConnection _connection;
+
+            public Scope(PooledConnection connection) => _connection = connection;
+
+            public Scope Touched()
+            {
+                Log.Info("touched");
+                return this;
+            }
+
+            public int Count() => _connection.Execute("select 1");
+
+            public void Close() => Dispose();
+
+            public void Finish()
+            {
+                Log.Info("finished");
+                Dispose();
+            }
+
+            public void Dispose() => _connection.Release();
+        }
+
+        static class Scopes
+        {
+            public static void Done(this IDisposable scope) => scope.Dispose();
+        }
+
+        """;
+
     [Theory]
     [InlineData("sealed class", "new Scope([|pool.GetConnection()|])", "scope.Dispose();")]
     [InlineData("sealed class", "new Scope([|pool.GetConnection()|]).Touched()", "scope.Dispose();")]
@@ -246,40 +286,7 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
     public Task Connection_given_to_an_object_of_the_code_that_is_disposed_gets_no_fix(string kind, string made, string dispose) =>
         // Disposing the scope gives the connection back: a release of the connection itself in a 'finally' would be a
         // second one on every path that reaches the dispose.
-        NoFixVerifier.VerifyAsync($$"""
-            using System;
-            using Prelude;
-
-            {{kind}} Scope : IDisposable
-            {
-                private readonly PooledConnection _connection;
-
-                public Scope(PooledConnection connection) => _connection = connection;
-
-                public Scope Touched()
-                {
-                    Log.Info("touched");
-                    return this;
-                }
-
-                public int Count() => _connection.Execute("select 1");
-
-                public void Close() => Dispose();
-
-                public void Finish()
-                {
-                    Log.Info("finished");
-                    Dispose();
-                }
-
-                public void Dispose() => _connection.Release();
-            }
-
-            static class Scopes
-            {
-                public static void Done(this IDisposable scope) => scope.Dispose();
-            }
-
+        NoFixVerifier.VerifyAsync(DisposableScope.Replace("KIND", kind) + $$"""
             class C
             {
                 static void Finish(Scope scope) => scope.Dispose();
@@ -305,27 +312,7 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
     public Task Connection_given_to_an_object_of_the_code_in_a_using_gets_no_fix(string body) =>
         // 'Touched' may throw before the 'using' holds the scope (the analyzer reports that), but on every other path the
         // scope's dispose gives the connection back: a release of the connection in a 'finally' would be a second one.
-        NoFixVerifier.VerifyAsync("""
-            using System;
-            using Prelude;
-
-            sealed class Scope : IDisposable
-            {
-                private readonly PooledConnection _connection;
-
-                public Scope(PooledConnection connection) => _connection = connection;
-
-                public Scope Touched()
-                {
-                    Log.Info("touched");
-                    return this;
-                }
-
-                public int Count() => _connection.Execute("select 1");
-
-                public void Dispose() => _connection.Release();
-            }
-
+        NoFixVerifier.VerifyAsync(DisposableScope.Replace("KIND", "sealed class") + """
             class C
             {
                 int Run(Pool pool, bool skip)
