@@ -1,7 +1,8 @@
 // The cheap first step of the summaries: which of the compilation's methods could acquire for their callers at all.
 // A method qualifies when its shape allows it (it returns a connection-like type, has an out/ref parameter of one, or
 // is an iterator) and its body calls an acquisition or another qualifying method, or reads a qualifying property
-// ('PooledConnection Take() => Lease;'). Only syntax and declarations are read; the flow analysis runs later, and only for the methods a caller really calls.
+// ('PooledConnection Take() => Lease;'). Only syntax and declarations are read; the flow analysis runs later, and only
+// for the methods a caller really calls.
 using System;
 using System.Collections.Generic;
 using System.Collections.Immutable;
