@@ -1,8 +1,8 @@
 // Calls that do nothing, and so cannot throw: a method of the compilation that no override can replace whose body is
-// empty (or only 'return;', or only 'return this;'), a partial method without a body, and a '[Conditional]' method whose
-// symbol is not defined where it is called (the compiler removes those two calls). The call is made on 'this', on an
-// object it has just created, on a struct, or is static: a call on another object throws when that object is null. Its
-// arguments are operations of their own, each judged where it is evaluated.
+// empty (or only 'return;', or only 'return this;'), a partial method without a body, and a '[Conditional]' method
+// whose symbol is not defined where it is called (the compiler removes those two calls). The call is made on 'this',
+// on an object it has just created, on a struct, or is static: a call on another object throws when that object is
+// null. Its arguments are operations of their own, each judged where it is evaluated.
 using System.Threading;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
@@ -20,15 +20,18 @@ internal static class EmptyCalls
         || CannotBeNull(invocation.Instance)
            && analysis.Context.Summaries.DoesNothing(invocation.TargetMethod, analysis.Context.CancellationToken);
 
-    /// <summary>Is <paramref name="receiver"/> absent (a static call), <c>this</c>, a new object, or a struct: never null?</summary>
+    /// <summary>
+    /// Is <paramref name="receiver"/> absent (a static call), <c>this</c>, a new object, or a struct: never null?
+    /// </summary>
     private static bool CannotBeNull(IOperation? receiver) =>
         TrackedVariables.Unwrap(receiver) is null or IInstanceReferenceOperation or IObjectCreationOperation
-        || receiver!.Type is { IsValueType: true } type && type.OriginalDefinition.SpecialType != SpecialType.System_Nullable_T;
+        || receiver!.Type is { IsValueType: true } type
+           && type.OriginalDefinition.SpecialType != SpecialType.System_Nullable_T;
 
     /// <summary>
-    /// Is <paramref name="method"/> (of the compilation, not overridable) empty: a body of no statement but <c>return;</c>,
-    /// one that only returns the object it is called on (<c>Scope Touched() =&gt; this;</c>), or a partial method that
-    /// has no body? The summaries read it once per method.
+    /// Is <paramref name="method"/> (of the compilation, not overridable) empty: a body of no statement but
+    /// <c>return;</c>, one that only returns the object it is called on (<c>Scope Touched() =&gt; this;</c>), or a
+    /// partial method that has no body? The summaries read it once per method.
     /// </summary>
     public static bool HasEmptyBody(IMethodSymbol method, CancellationToken cancellationToken)
     {

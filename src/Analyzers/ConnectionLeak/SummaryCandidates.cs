@@ -46,7 +46,8 @@ internal static class SummaryCandidates
                                 }
                                 else if (node is IdentifierNameSyntax identifier)
                                 {
-                                    // Every name the body reads: those of properties whose getters acquire are looked for below.
+                                    // Every name the body reads: those of properties whose getters acquire are
+                                    // looked for below.
                                     reads.Add(identifier.Identifier.ValueText);
                                 }
                                 else if (node is YieldStatementSyntax)

@@ -191,8 +191,9 @@ internal sealed class Ownership
                     if (!isValue && (invocation.ArgumentList.Arguments.Count == 0 && DisposesWhatTheCodeMade(expression, access.Name.Identifier.ValueText)
                                      || GivesBackWhatTheCodeMade(expression, _model.GetSymbolInfo(invocation).Symbol as IMethodSymbol, argument: null)))
                     {
-                        // Unknown: an object of the code made from the connection is disposed ('scope.Dispose()' of a
-                        // 'new Scope(conn)', or a method of the code that disposes it), which may give the connection back.
+                        // Unknown: an object of the code made from the connection is disposed ('scope.Dispose()' of
+                        // a 'new Scope(conn)', or a method of the code that disposes it), which may give the
+                        // connection back.
                         Unknown();
                         return;
                     }
@@ -416,9 +417,9 @@ internal sealed class Ownership
 
     /// <summary>
     /// Is <paramref name="madeFromConnection"/>, an object made from the connection, of a type of the code, and does
-    /// <paramref name="method"/> (given it by <paramref name="argument"/>, or called on it when that is null) dispose or
-    /// release it: a release call on its parameter or receiver, a <c>using</c> of it, or, for an instance method of the
-    /// object, any release call in its body (<c>public int Finish() { ...; Dispose(); }</c>)?
+    /// <paramref name="method"/> (given it by <paramref name="argument"/>, or called on it when that is null) dispose
+    /// or release it: a release call on its parameter or receiver, a <c>using</c> of it, or, for an instance method of
+    /// the object, any release call in its body (<c>public int Finish() { ...; Dispose(); }</c>)?
     /// </summary>
     private bool GivesBackWhatTheCodeMade(ExpressionSyntax madeFromConnection, IMethodSymbol? method, ArgumentSyntax? argument)
     {
@@ -445,7 +446,9 @@ internal sealed class Ownership
         _ => false,
     };
 
-    /// <summary>Is <paramref name="expression"/>'s type one of the code's own (a wrapper that may keep the connection)?</summary>
+    /// <summary>
+    /// Is <paramref name="expression"/>'s type one of the code's own (a wrapper that may keep the connection)?
+    /// </summary>
     private bool IsOfTheCode(ExpressionSyntax expression) =>
         _model.GetTypeInfo(expression).Type is { } type && type.Locations.Any(l => l.IsInSource);
 
@@ -597,8 +600,8 @@ internal sealed class Ownership
         if (depth > 0 && declarator.Parent?.Parent is LocalDeclarationStatementSyntax { UsingKeyword.RawKind: not 0 } or UsingStatementSyntax
             && _model.GetDeclaredSymbol(declarator) is ILocalSymbol disposed && disposed.Type.Locations.Any(l => l.IsInSource))
         {
-            // 'using var scope = new Scope(conn);': disposing an object of the code made from the connection may give the
-            // connection back, and a release of the fix's own would be a second one.
+            // 'using var scope = new Scope(conn);': disposing an object of the code made from the connection may give
+            // the connection back, and a release of the fix's own would be a second one.
             // Unknown: the connection may be given back by disposing what is made from it.
             Unknown();
             return;
