@@ -283,6 +283,7 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
     [InlineData("sealed class", "new Scope([|pool.GetConnection()|])", "Finish(scope);")]
     [InlineData("struct", "new Scope([|pool.GetConnection()|])", "scope.Done();")]
     [InlineData("sealed class", "new Scope([|pool.GetConnection()|])", "scope.Finish();")]
+    [InlineData("sealed class", "new Scope([|pool.GetConnection()|])", "scope?.Finish();")]
     public Task Connection_given_to_an_object_of_the_code_that_is_disposed_gets_no_fix(string kind, string made, string dispose) =>
         // Disposing the scope gives the connection back: a release of the connection itself in a 'finally' would be a
         // second one on every path that reaches the dispose.

@@ -188,8 +188,7 @@ internal sealed class Ownership
                         return;
                     }
 
-                    if (!isValue && (invocation.ArgumentList.Arguments.Count == 0 && DisposesWhatTheCodeMade(expression, access.Name.Identifier.ValueText)
-                                     || GivesBackWhatTheCodeMade(expression, _model.GetSymbolInfo(invocation).Symbol as IMethodSymbol, argument: null)))
+                    if (!isValue && DisposesWhatTheCodeMade(expression, invocation, access.Name.Identifier.ValueText))
                     {
                         // Unknown: an object of the code made from the connection is disposed ('scope.Dispose()' of
                         // a 'new Scope(conn)', or a method of the code that disposes it), which may give the
@@ -214,15 +213,16 @@ internal sealed class Ownership
                 return;
             case ConditionalAccessExpressionSyntax conditional:
                 // The connection is its expression: what is accessed through it is a binding, never the connection.
-                if (conditional.WhenNotNull is InvocationExpressionSyntax { Expression: MemberBindingExpressionSyntax binding, ArgumentList.Arguments.Count: 0 })
+                if (conditional.WhenNotNull is InvocationExpressionSyntax { Expression: MemberBindingExpressionSyntax binding } bound)
                 {
-                    if (isValue && _chooser.Names.Contains(binding.Name.Identifier.ValueText))
+                    if (isValue && bound.ArgumentList.Arguments.Count == 0 && _chooser.Names.Contains(binding.Name.Identifier.ValueText))
                     {
                         Released(captured, aliased);
                     }
-                    else if (!isValue && DisposesWhatTheCodeMade(expression, binding.Name.Identifier.ValueText))
+                    else if (!isValue && DisposesWhatTheCodeMade(expression, bound, binding.Name.Identifier.ValueText))
                     {
-                        // Unknown: an object of the code made from the connection is disposed ('scope?.Dispose()').
+                        // Unknown: an object of the code made from the connection is disposed ('scope?.Dispose()',
+                        // 'scope?.Finish()').
                         Unknown();
                     }
                 }
@@ -408,12 +408,15 @@ internal sealed class Ownership
     }
 
     /// <summary>
-    /// Is <paramref name="madeFromConnection"/>, an object made from the connection, of a type of the code, and is
-    /// <paramref name="member"/> a call that disposes or releases it? Such a type may keep the connection and give it
-    /// back when it is disposed: a release the fix added for the connection would then be a second one.
+    /// Is <paramref name="madeFromConnection"/>, an object made from the connection, of a type of the code, and does
+    /// <paramref name="call"/> on it (of <paramref name="member"/>) dispose or release it: a release method without
+    /// arguments, or a method that gives it back (see <see cref="GivesBackWhatTheCodeMade"/>)? Such a type may keep the
+    /// connection and give it back when it is disposed: a release the fix added for the connection would then be a
+    /// second one.
     /// </summary>
-    private bool DisposesWhatTheCodeMade(ExpressionSyntax madeFromConnection, string member) =>
-        _chooser.Names.Contains(member) && IsOfTheCode(madeFromConnection);
+    private bool DisposesWhatTheCodeMade(ExpressionSyntax madeFromConnection, InvocationExpressionSyntax call, string member) =>
+        call.ArgumentList.Arguments.Count == 0 && _chooser.Names.Contains(member) && IsOfTheCode(madeFromConnection)
+        || GivesBackWhatTheCodeMade(madeFromConnection, _model.GetSymbolInfo(call).Symbol as IMethodSymbol, argument: null);
 
     /// <summary>
     /// Is <paramref name="madeFromConnection"/>, an object made from the connection, of a type of the code, and does
@@ -449,8 +452,10 @@ internal sealed class Ownership
     /// <summary>
     /// Is <paramref name="expression"/>'s type one of the code's own (a wrapper that may keep the connection)?
     /// </summary>
-    private bool IsOfTheCode(ExpressionSyntax expression) =>
-        _model.GetTypeInfo(expression).Type is { } type && type.Locations.Any(l => l.IsInSource);
+    private bool IsOfTheCode(ExpressionSyntax expression) => IsOfTheCode(_model.GetTypeInfo(expression).Type);
+
+    /// <summary>Is <paramref name="type"/> declared in the compilation's source?</summary>
+    private static bool IsOfTheCode(ITypeSymbol? type) => type?.Locations.Any(l => l.IsInSource) == true;
 
     /// <summary>
     /// Can a value of <paramref name="type"/> made from the connection be the connection itself (a helper of the code
@@ -545,13 +550,13 @@ internal sealed class Ownership
                 }
 
                 // A helper that returns the connection, or something made from it: follow that.
-                Derived(invocation, owner && (kept == Kept.Returned || method?.ReturnType.Locations.Any(l => l.IsInSource) == true), depth, carries: kept == Kept.Returned);
+                Derived(invocation, owner && (kept == Kept.Returned || IsOfTheCode(method?.ReturnType)), depth, carries: kept == Kept.Returned);
                 return;
             case BaseObjectCreationExpressionSyntax creation:
                 // An object of the code's own types that keeps the connection owns it from here on.
                 var constructor = _model.GetSymbolInfo(creation).Symbol as IMethodSymbol;
                 var type = _model.GetTypeInfo(creation).Type;
-                Derived(creation, owner && type?.Locations.Any(l => l.IsInSource) == true, depth, carries: Callees.Keeps(_model, constructor, argument) != Kept.No);
+                Derived(creation, owner && IsOfTheCode(type), depth, carries: Callees.Keeps(_model, constructor, argument) != Kept.No);
                 return;
         }
     }
@@ -598,7 +603,7 @@ internal sealed class Ownership
         }
 
         if (depth > 0 && declarator.Parent?.Parent is LocalDeclarationStatementSyntax { UsingKeyword.RawKind: not 0 } or UsingStatementSyntax
-            && _model.GetDeclaredSymbol(declarator) is ILocalSymbol disposed && disposed.Type.Locations.Any(l => l.IsInSource))
+            && _model.GetDeclaredSymbol(declarator) is ILocalSymbol disposed && IsOfTheCode(disposed.Type))
         {
             // 'using var scope = new Scope(conn);': disposing an object of the code made from the connection may give
             // the connection back, and a release of the fix's own would be a second one.
