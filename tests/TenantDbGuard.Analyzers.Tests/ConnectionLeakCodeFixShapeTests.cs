@@ -1583,6 +1583,79 @@ public sealed class ConnectionLeakCodeFixShapeTests
         }
         """.ReplaceLineEndings(lineEnd));
 
+    // An 'await using' awaits its DisposeAsync on the captured context: in a function whose awaits use
+    // ConfigureAwait(false) (library code, where a caller may block on the task) the fix keeps to it and releases in
+    // 'finally'; elsewhere it writes the 'await using'.
+    [Theory]
+    [InlineData(".ConfigureAwait(false)", """
+        var connection = await dataSource.OpenConnectionAsync().ConfigureAwait(false);
+                try
+                {
+                    return await connection.ExecuteScalarAsync<int>("select 1").ConfigureAwait(false);
+                }
+                finally
+                {
+                    await connection.DisposeAsync().ConfigureAwait(false);
+                }
+        """)]
+    [InlineData("", """
+        await using var connection = await dataSource.OpenConnectionAsync();
+                return await connection.ExecuteScalarAsync<int>("select 1");
+        """)]
+    public Task Async_expression_bodied_method_keeps_its_ConfigureAwait_false_on_the_dispose(string configure, string body) => Verify.VerifyCodeFixAsync($$"""
+        using System.Threading.Tasks;
+        using Dapper;
+        using MySqlConnector;
+
+        class C
+        {
+            async Task<int> M(MySqlDataSource dataSource) => await (await [|dataSource.OpenConnectionAsync()|]{{configure}}).ExecuteScalarAsync<int>("select 1"){{configure}};
+        }
+        """, $$"""
+        using System.Threading.Tasks;
+        using Dapper;
+        using MySqlConnector;
+
+        class C
+        {
+            async Task<int> M(MySqlDataSource dataSource)
+            {
+                {{body}}
+            }
+        }
+        """);
+
+    [Theory]
+    [InlineData(".ConfigureAwait(false)", """await (await dataSource.OpenConnectionAsync().ConfigureAwait(false)).DisposeAsync().ConfigureAwait(false);""")]
+    [InlineData("", """
+        await using (await dataSource.OpenConnectionAsync())
+                {
+                }
+        """)]
+    public Task Discarded_async_connection_keeps_the_function_s_ConfigureAwait_false_on_the_dispose(string configure, string fixedStatement) => Verify.VerifyCodeFixAsync($$"""
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        class C
+        {
+            async Task M(MySqlDataSource dataSource)
+            {
+                await [|dataSource.OpenConnectionAsync()|]{{configure}};
+            }
+        }
+        """, $$"""
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        class C
+        {
+            async Task M(MySqlDataSource dataSource)
+            {
+                {{fixedStatement}}
+            }
+        }
+        """);
+
     // ---------------------------------------------------------------- line ends
 
     // The shape of a CRLF file from a real code base: a directive first, XML documentation on the method.

@@ -678,7 +678,7 @@ public sealed class ConnectionLeakCodeFixTests
         """, ReleaseInFinally);
 
     [Fact]
-    public Task DataSource_connection_with_ConfigureAwait_false_becomes_await_using() => Verify.VerifyCodeFixAsync("""
+    public Task DataSource_connection_with_ConfigureAwait_false_gets_no_await_using_as_its_first_fix() => Verify.VerifyCodeFixAsync("""
         using System.Threading.Tasks;
         using Dapper;
         using MySqlConnector;
@@ -702,9 +702,16 @@ public sealed class ConnectionLeakCodeFixTests
         {
             async Task<int> M(MySqlDataSource dataSource)
             {
-                await using var conn = await dataSource.OpenConnectionAsync().ConfigureAwait(false);
-                var count = await conn.ExecuteScalarAsync<int>("select count(*) from tenants").ConfigureAwait(false);
-                return count;
+                var conn = await dataSource.OpenConnectionAsync().ConfigureAwait(false);
+                try
+                {
+                    var count = await conn.ExecuteScalarAsync<int>("select count(*) from tenants").ConfigureAwait(false);
+                    return count;
+                }
+                finally
+                {
+                    await conn.DisposeAsync().ConfigureAwait(false);
+                }
             }
         }
         """);
@@ -2582,7 +2589,7 @@ public sealed class ConnectionLeakCodeFixTests
         """);
 
     [Fact]
-    public Task Discarded_await_of_a_lease_becomes_an_await_using_statement() => Verify.VerifyCodeFixAsync("""
+    public Task Discarded_await_of_a_lease_with_ConfigureAwait_false_is_disposed_with_ConfigureAwait_false() => Verify.VerifyCodeFixAsync("""
         using System.Threading.Tasks;
         using Prelude;
 
@@ -2601,9 +2608,7 @@ public sealed class ConnectionLeakCodeFixTests
         {
             async Task M(LeasePool pool)
             {
-                await using (await pool.GetConnectionAsync("tenant-1").ConfigureAwait(false))
-                {
-                }
+                await (await pool.GetConnectionAsync("tenant-1").ConfigureAwait(false)).DisposeAsync().ConfigureAwait(false);
             }
         }
         """);

@@ -169,7 +169,7 @@ internal static class IntroduceLocalFix
     private static UsingKind UsingInstead(ReleaseChooser chooser, ITypeSymbol type, SyntaxNode position)
     {
         var disposes = ReleaseChooser.IsDispose(chooser.ChooseFor(type, IdentifierName(BaseName), position, ReleaseNeeds.None));
-        return disposes && chooser.HasUsingDeclarations ? chooser.UsingFor(type, position) : UsingKind.None;
+        return disposes && chooser.HasUsingDeclarations ? chooser.UsingToWrite(type, position) : UsingKind.None;
     }
 
     private static LocalDeclarationStatementSyntax Declaration(string name, ExpressionSyntax value, UsingKind usingKind)

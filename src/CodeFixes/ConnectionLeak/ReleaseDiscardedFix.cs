@@ -35,7 +35,7 @@ internal static class ReleaseDiscardedFix
             return release;
         }
 
-        return chooser.UsingFor(type, position) switch
+        return chooser.UsingToWrite(type, position) switch
         {
             UsingKind.Async when chooser.HasUsingDeclarations => UsingStatement(null, value.WithoutTrivia(), Block()).WithAwaitKeyword(Token(SyntaxKind.AwaitKeyword)),
             UsingKind.Sync => UsingStatement(null, value.WithoutTrivia(), Block()),

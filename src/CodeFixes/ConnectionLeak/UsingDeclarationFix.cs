@@ -24,7 +24,7 @@ internal static class UsingDeclarationFix
             return;
         }
 
-        var kind = chooser.UsingFor(local.Type, declaration);
+        var kind = chooser.UsingToWrite(local.Type, declaration);
         if (kind == UsingKind.None)
         {
             return;
