@@ -97,11 +97,13 @@ public sealed class TenantConnectionLease : IAsyncDisposable, IDisposable
 
     /// <summary>
     /// Notes a statement that code sends through a <see cref="TenantDbConnection"/> on this lease: one that can leave what
-    /// the server's reset keeps (see <see cref="KeptState"/>) has that cleared before the session's reset.
+    /// the server's reset keeps (see <see cref="KeptState"/>) has that cleared before the session's reset. A stored
+    /// procedure called by name (<see cref="System.Data.CommandType.StoredProcedure"/>) is a <c>CALL</c>, whose text
+    /// the runtime does not see.
     /// </summary>
-    internal void NoteSql(string? sql)
+    internal void NoteSql(string? sql, System.Data.CommandType commandType = System.Data.CommandType.Text)
     {
-        if (KeptState.Touches(sql))
+        if (commandType == System.Data.CommandType.StoredProcedure || KeptState.Touches(sql))
         {
             _physical.MayHoldKeptState = true;
         }

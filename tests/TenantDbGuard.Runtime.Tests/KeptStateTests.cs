@@ -29,6 +29,13 @@ public sealed class KeptStateTests
     [InlineData("set # the report's role\r\nrole reporting")]
     [InlineData("EXECUTE IMMEDIATE @statement")]
     [InlineData("PREPARE s FROM @statement; execute s")]
+    [InlineData("SET /*!ROLE reporting*/")]
+    [InlineData("SET /*M!100000 ROLE reporting*/")]
+    [InlineData("/*!SET*/ ROLE reporting")]
+    [InlineData("/*!50000 SELECT 1 */")]
+    [InlineData("SHOW PROFILES")]
+    [InlineData("show profile cpu for query 2")]
+    [InlineData("SHOW /* the last ones */ PROFILES")]
     public void Sql_that_can_leave_or_read_what_the_reset_keeps_is_recognised(string sql) => Assert.True(KeptState.Touches(sql));
 
     [Theory]
@@ -52,6 +59,10 @@ public sealed class KeptStateTests
     [InlineData("SELECT @@have_profiling")]
     [InlineData("SELECT found_rows_total FROM stats")]
     [InlineData("SELECT can_execute FROM permissions")]
+    [InlineData("SELECT * FROM profiles WHERE user_id = @id")]
+    [InlineData("SELECT profile_id FROM users")]
+    [InlineData("SHOW TABLES LIKE 'profiles'")]
+    [InlineData("SELECT 1 /* ! a note, not code */")]
     public void Sql_that_cannot_is_not(string? sql) => Assert.False(KeptState.Touches(sql));
 
     [Theory]

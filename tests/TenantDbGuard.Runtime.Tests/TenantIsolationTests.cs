@@ -286,6 +286,88 @@ public sealed class TenantIsolationTests(MariaDbFixture fixture, ITestOutputHelp
 
     [Theory]
     [Trait("Guarantee", "2")]
+    [InlineData("trigger", "helper")]
+    [InlineData("trigger", "lease")]
+    [InlineData("function", "helper")]
+    [InlineData("function", "lease")]
+    [InlineData("procedure", "helper")]
+    [InlineData("procedure", "lease")]
+    public async Task State_that_code_of_the_tenants_schema_leaves_unseen_never_reaches_the_next_tenant(string routine, string next)
+    {
+        // A statement whose text names none of it (an INSERT, a SELECT of a function, a procedure called by name through
+        // CommandType.StoredProcedure) runs code of iso-a's schema, written by the application's account as migrations
+        // are, that makes a role current and turns profiling on. The server's reset keeps both.
+        await Server.ExecuteAsync($"CREATE ROLE IF NOT EXISTS tdg_isolation_role; GRANT SELECT ON {MariaDbFixture.MasterDatabase}.* TO tdg_isolation_role; GRANT tdg_isolation_role TO '{MariaDbServer.AppUser}'@'%';");
+        await using (var app = new MySqlConnection(Server.GetAppConnectionString(Database(0))))
+        {
+            await app.OpenAsync();
+            await app.ExecuteAsync("CREATE TABLE IF NOT EXISTS unseen_audit (id INT)");
+            await app.ExecuteAsync("CREATE OR REPLACE TRIGGER unseen_audit_bi BEFORE INSERT ON unseen_audit FOR EACH ROW BEGIN SET ROLE tdg_isolation_role; SET profiling = 1; END");
+            await app.ExecuteAsync("CREATE OR REPLACE FUNCTION unseen_fn() RETURNS INT SQL SECURITY INVOKER BEGIN SET ROLE tdg_isolation_role; SET profiling = 1; RETURN 1; END");
+            await app.ExecuteAsync("CREATE OR REPLACE PROCEDURE unseen_proc() SQL SECURITY INVOKER BEGIN SET ROLE tdg_isolation_role; SET profiling = 1; END");
+        }
+
+        await using var db = Server.CreateTenantDatabase(o => o.MaxConnections = 1);
+        var first = await db.ExecuteScalarTenantAsync<long>(Key(0), "SELECT CONNECTION_ID()");
+        switch (routine)
+        {
+            case "trigger":
+                await db.ExecuteTenantAsync(Key(0), "INSERT INTO unseen_audit (id) VALUES (1)");
+                break;
+            case "function":
+                Assert.Equal(1, await db.ExecuteScalarTenantAsync<int>(Key(0), "SELECT unseen_fn()"));
+                break;
+            default:
+                await using (var connection = await db.ForTenant(Key(0)).OpenConnectionAsync())
+                {
+                    await using var command = connection.CreateCommand();
+                    command.CommandText = "unseen_proc";
+                    command.CommandType = System.Data.CommandType.StoredProcedure;
+                    await command.ExecuteNonQueryAsync();
+                }
+
+                break;
+        }
+
+        // The reset leaves profiling on: iso-a's next statement is recorded, with its text.
+        await db.ExecuteScalarTenantAsync<string>(Key(0), "SELECT 'secret of iso-a'");
+
+        (string Role, long ConnectionId) seen;
+        List<string> profiled;
+        if (next == "lease")
+        {
+            await using var lease = await db.GetConnectionAsync(Key(1));
+            seen = await lease.Connection.QuerySingleAsync<(string, long)>("SELECT COALESCE(CURRENT_ROLE(), 'none'), CONNECTION_ID()");
+            profiled = (await lease.Connection.QueryAsync<dynamic>("SHOW PROFILES")).Select(row => (string)((IDictionary<string, object>)row)["Query"]).ToList();
+        }
+        else
+        {
+            seen = (await db.QueryTenantAsync<(string, long)>(Key(1), "SELECT COALESCE(CURRENT_ROLE(), 'none'), CONNECTION_ID()")).Single();
+            profiled = (await db.QueryTenantAsync<dynamic>(Key(1), "SHOW PROFILES")).Select(row => (string)((IDictionary<string, object>)row)["Query"]).ToList();
+        }
+
+        output.WriteLine($"{routine} then a {next}: role {seen.Role}, profiles [{string.Join(" | ", profiled)}]");
+        Assert.Equal(first, seen.ConnectionId);
+        Assert.Equal("none", seen.Role);
+        Assert.DoesNotContain(profiled, query => query.Contains("iso-a", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    [Trait("Guarantee", "2")]
+    public async Task Code_that_profiles_its_own_statements_on_a_lease_reads_them()
+    {
+        // The lease's start empties the history and leaves profiling as a reset session has it: the lease's own
+        // profiling works as on any session.
+        await using var db = Server.CreateTenantDatabase(o => o.MaxConnections = 1);
+        await using var lease = await db.GetConnectionAsync(Key(0));
+        await lease.Connection.ExecuteAsync("SET profiling = 1");
+        await lease.Connection.ExecuteScalarAsync<string>("SELECT 'profiled here'");
+        var profiled = (await lease.Connection.QueryAsync<dynamic>("SHOW PROFILES")).Select(row => (string)((IDictionary<string, object>)row)["Query"]).ToList();
+        Assert.Contains(profiled, query => query.Contains("profiled here", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [Trait("Guarantee", "2")]
     [InlineData("SET -- the report's role\nROLE tdg_isolation_role", "helper")]
     [InlineData("SET # the report's role\nROLE tdg_isolation_role", "helper")]
     [InlineData("SET -- the report's role\nROLE tdg_isolation_role", "data source")]

@@ -898,6 +898,57 @@ public sealed class TenantResolverCacheTests
     }
 
     [Fact]
+    public async Task A_tenant_moved_to_another_database_is_looked_up_again_once_another_tenant_takes_its_old_one()
+    {
+        // acme moves to tdg_two and globex is given tdg_one in the table while acme's answer is still in memory: once the
+        // table gives tdg_one to globex (no other active row on it), acme is not served on it any longer.
+        var directory = new TenantDirectory();
+        directory.Add("acme", "tdg_one");
+        var cache = directory.CreateCache(tenantsTable: true, o => o.TenantCacheDuration = TimeSpan.FromMinutes(5));
+        Assert.Equal("tdg_one", (await cache.ResolveAsync("ACME", CancellationToken.None)).DatabaseName);
+        directory.Add("acme", "tdg_two");
+        directory.Add("globex", "tdg_one");
+
+        Assert.Equal("tdg_one", (await cache.ResolveAsync("globex", CancellationToken.None)).DatabaseName);
+
+        Assert.Equal("tdg_two", (await cache.ResolveAsync("acme", CancellationToken.None)).DatabaseName);
+        Assert.Equal("tdg_two", (await cache.ResolveAsync("ACME", CancellationToken.None)).DatabaseName);
+        Assert.Equal((1, 1), (directory.Calls("acme"), directory.Calls("globex")));
+    }
+
+    [Fact]
+    public async Task A_tenant_renamed_in_the_table_is_not_served_by_its_old_key_once_the_new_key_is()
+    {
+        var directory = new TenantDirectory();
+        directory.Add("old-name", "tdg_one");
+        var cache = directory.CreateCache(tenantsTable: true, o => o.TenantCacheDuration = TimeSpan.FromMinutes(5));
+        await cache.ResolveAsync("old-name", CancellationToken.None);
+        directory.Remove("old-name");
+        directory.Add("new-name", "tdg_one");
+
+        Assert.Equal("tdg_one", (await cache.ResolveAsync("new-name", CancellationToken.None)).DatabaseName);
+
+        await AssertUnknownAsync(cache, "old-name");
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_tenant_answered_with_the_key_kept_for_the_master_database_is_refused(bool tenantsTable)
+    {
+        var directory = new TenantDirectory();
+        directory.Add(TenantDatabase.MasterKey, "tdg_one");
+        directory.Add("acme", "tdg_acme");
+        var cache = directory.CreateCache(tenantsTable);
+
+        var refused = await Assert.ThrowsAsync<TenantConfigurationException>(() => cache.ResolveAsync(TenantDatabase.MasterKey, CancellationToken.None).AsTask());
+
+        Assert.Equal(TenantDatabase.MasterKey, refused.TenantKey);
+        Assert.Contains("'(master)'", refused.Message);
+        Assert.Equal("tdg_acme", (await cache.ResolveAsync("acme", CancellationToken.None)).DatabaseName);
+    }
+
+    [Fact]
     public async Task A_row_the_lookup_reports_as_shared_is_refused_by_the_other_tenants_name()
     {
         var directory = new TenantDirectory();

@@ -484,16 +484,17 @@ internal sealed class PhysicalConnection : IAsyncDisposable
     }
 
     /// <summary>
-    /// Resets the session; first, when a lease may have left what the server's reset keeps (<see cref="MayHoldKeptState"/>),
-    /// clears that (see <see cref="SessionProfile.Scrub"/>; the server's <paramref name="profile"/> is read only then, when
-    /// not given). Throws when the session holds what no reset may hand on (an XA transaction): the caller closes it.
+    /// Resets the session; first, when a lease may have left what the server's reset keeps (<see cref="MayHoldKeptState"/>,
+    /// or on a server where the account can make a role current, <see cref="SessionProfile.RoleMayChange"/>), clears that
+    /// (see <see cref="SessionProfile.Scrub"/>). Throws when the session holds what no reset may hand on (an XA transaction): the caller closes it.
     /// </summary>
     /// <returns>True (a task of a result, to be awaited as a ping is).</returns>
     private async Task<bool> ResetAsync(MySqlConnection connection, TimeSpan answerTimeout, SessionProfile? profile = null)
     {
-        if (MayHoldKeptState)
+        // The server's profile was read by the lease's start; where it may not have been, it is read now.
+        profile ??= await Server.GetProfileAsync(connection, answerTimeout).ConfigureAwait(false);
+        if (MayHoldKeptState || profile.RoleMayChange)
         {
-            profile ??= await Server.GetProfileAsync(connection, answerTimeout).ConfigureAwait(false);
             var scrub = new MySqlCommand(profile.Scrub, connection);
             await using (scrub.ConfigureAwait(false))
             {

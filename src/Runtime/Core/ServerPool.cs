@@ -244,13 +244,16 @@ internal sealed class LeaseStart
     public LeaseStart(SessionProfile profile, string sql)
     {
         Profile = profile;
-        Alone = sql + ";" + SessionProfile.ClearFoundRows;
+        Alone = profile.ClearProfiles.Length == 0
+            ? sql + ";" + SessionProfile.ClearFoundRows
+            : sql + ";" + SessionProfile.ClearFoundRows + ";" + profile.ClearProfiles;
         Leading = new LeadingStatement(sql + ";");
     }
 
     public SessionProfile Profile { get; }
 
-    /// <summary>The lease's own batch: the statements, and <c>FOUND_ROWS()</c> set to 0 (which the reset keeps).</summary>
+    /// <summary>The lease's own batch: the statements, <c>FOUND_ROWS()</c> set to 0 and the profiling history emptied
+    /// (which the reset keeps).</summary>
     public string Alone { get; }
 
     /// <summary>The statements in front of a helper's own batch.</summary>
@@ -298,10 +301,12 @@ internal sealed class SessionProfile
     /// <summary>A statement that sets what <c>FOUND_ROWS()</c> reports to 0 (any <c>SELECT</c> sets it; this one returns no row).</summary>
     public const string ClearFoundRows = "SELECT 0 FROM DUAL WHERE 0";
 
-    private SessionProfile(string prefix, string scrub)
+    private SessionProfile(string prefix, string scrub, string clearProfiles, bool roleMayChange)
     {
         Prefix = prefix;
         Scrub = scrub;
+        ClearProfiles = clearProfiles;
+        RoleMayChange = roleMayChange;
     }
 
     /// <summary>What the batch starts with, before the <c>USE</c>: whole statements (each ending in ';'), then
@@ -316,6 +321,21 @@ internal sealed class SessionProfile
     /// one the session opened with), the count <c>FOUND_ROWS()</c> reports and the profiling history (emptied).
     /// </summary>
     public string Scrub { get; }
+
+    /// <summary>
+    /// Statements (separated by ';', none after the last) that empty the profiling history and leave profiling as a reset session has it:
+    /// in the batch of a lease's own <c>USE</c>, so that code that reads the history (<c>SHOW PROFILES</c>) never reads
+    /// another lease's statements, whatever turned profiling on (a trigger or stored function may). Empty where the
+    /// server has no profiling.
+    /// </summary>
+    public string ClearProfiles { get; }
+
+    /// <summary>
+    /// Whether the account can make a role current (MariaDB lists one in <c>information_schema.APPLICABLE_ROLES</c>):
+    /// then any statement may have done so (a trigger or a stored function the account defined runs <c>SET ROLE</c>
+    /// unseen, and the server's reset keeps the role), and every lease is scrubbed before its reset.
+    /// </summary>
+    public bool RoleMayChange { get; }
 
     public static async Task<SessionProfile> ReadAsync(MySqlConnection connection, bool resetOnRelease)
     {
@@ -368,11 +388,13 @@ internal sealed class SessionProfile
             }
         }
 
-        return new SessionProfile(prefix + forUse, await ReadScrubAsync(connection).ConfigureAwait(false));
+        var (scrub, clearProfiles, roleMayChange) = await ReadScrubAsync(connection).ConfigureAwait(false);
+        return new SessionProfile(prefix + forUse, scrub, clearProfiles, roleMayChange);
 
-        static async Task<string> ReadScrubAsync(MySqlConnection connection)
+        static async Task<(string Scrub, string ClearProfiles, bool RoleMayChange)> ReadScrubAsync(MySqlConnection connection)
         {
             var scrub = "ROLLBACK;";
+            var roleMayChange = false;
             if (connection.ServerVersion.Contains("MariaDB", StringComparison.OrdinalIgnoreCase))
             {
                 // The session is new: its role is the user's default one, if any.
@@ -380,19 +402,27 @@ internal sealed class SessionProfile
                 if (role.Supported)
                 {
                     scrub += role.Value is string name ? "SET ROLE `" + name.Replace("`", "``", StringComparison.Ordinal) + "`;" : "SET ROLE NONE;";
+
+                    // SET ROLE names a role granted to the account (directly or through another role); with none there is
+                    // nothing to make current, whatever runs.
+                    var applicable = await TryReadAsync(connection, "SELECT COUNT(*) FROM information_schema.APPLICABLE_ROLES").ConfigureAwait(false);
+                    roleMayChange = !applicable.Supported || Convert.ToInt64(applicable.Value ?? 0L, System.Globalization.CultureInfo.InvariantCulture) > 0;
                 }
             }
 
             scrub += ClearFoundRows + ";";
+            var clearProfiles = string.Empty;
             // Only where the session may set both (a scrub that fails closes the session it was for).
             if ((await TryReadAsync(connection, "SET profiling = @@profiling, profiling_history_size = @@profiling_history_size").ConfigureAwait(false)).Supported)
             {
                 // The next statement is profiled and the history cut to its new size, none, and the last profile goes
-                // with profiling off (information_schema.PROFILING shows it); the reset restores both settings.
+                // with profiling off (information_schema.PROFILING shows it); the reset restores both settings, and
+                // the lease's own batch puts back the size a reset session has.
                 scrub += "SET profiling = 1, profiling_history_size = 0;DO 0;SET profiling = 0;";
+                clearProfiles = "SET profiling = 1, profiling_history_size = 0;DO 0;SET profiling = 0, profiling_history_size = @@global.profiling_history_size";
             }
 
-            return scrub;
+            return (scrub, clearProfiles, roleMayChange);
         }
 
         static async Task<(bool Supported, object? Value)> TryReadAsync(MySqlConnection connection, string sql)

@@ -101,7 +101,7 @@ internal sealed class TenantDbBatch : DbBatch
         var lease = connection.Lease;
         foreach (var command in _inner.BatchCommands)
         {
-            lease.NoteSql(command.CommandText);
+            lease.NoteSql(command.CommandText, command.CommandType);
         }
 
         _inner.Connection = lease.Connection;

@@ -152,7 +152,7 @@ internal sealed class TenantDbCommand : DbCommand
     {
         var connection = _connection ?? throw new InvalidOperationException("The command has no connection: set DbCommand.Connection to an open TenantDbConnection.");
         var lease = connection.Lease;
-        lease.NoteSql(_inner.CommandText);
+        lease.NoteSql(_inner.CommandText, _inner.CommandType);
         _inner.Connection = lease.Connection;
         _inner.Transaction = _transaction?.Inner;
         return lease;

@@ -167,6 +167,10 @@ internal sealed class TenantRowRules
             "/",
             databaseName.ToUpperInvariant());
 
+    /// <summary>Why a tenant answered with the key <see cref="TenantDatabase.MasterKey"/> is refused: the runtime's
+    /// leases of the master database go by that key, and a tenant's would be taken for them.</summary>
+    public const string ReservedKeyRefusal = "belongs to a tenant whose key is '(master)', the key the runtime keeps for the master database (a tenant cannot have it)";
+
     public static string SharedRefusal(string otherTenant) =>
         $"is also the database of tenant '{LogSafe.Text(otherTenant)}' (two tenants on one database would read each other's data; if that is intended, set AllowSharedTenantDatabases)";
 

@@ -226,21 +226,27 @@ internal sealed class TenantResolverCache
 
             foreach (var key in forget)
             {
-                if (_known.Remove(key, out var known))
-                {
-                    FreePlace(known.Resolved);
-                }
-
-                _aliases.RemoveWhere((_, value) => string.Equals(value, key, StringComparison.Ordinal));
-
-                // Looked up again whatever a flood of new keys does.
-                _forgotten.Set(key, true);
+                ForgetKnown(key);
             }
 
             _aliases.Remove(tenantKey);
             _unknown.Remove(tenantKey);
             _forgotten.Set(tenantKey, true);
         }
+    }
+
+    /// <summary>Under the lock: forgets the known tenant of key <paramref name="key"/> and its spellings; its next request looks it up.</summary>
+    private void ForgetKnown(string key)
+    {
+        if (_known.Remove(key, out var known))
+        {
+            FreePlace(known.Resolved);
+        }
+
+        _aliases.RemoveWhere((_, value) => string.Equals(value, key, StringComparison.Ordinal));
+
+        // Looked up again whatever a flood of new keys does.
+        _forgotten.Set(key, true);
     }
 
     /// <summary>As <see cref="Invalidate"/>, for a tenant resolved at least <see cref="TenantDbGuardOptions.UnknownTenantCacheDuration"/> ago.</summary>
@@ -362,7 +368,9 @@ internal sealed class TenantResolverCache
     /// </summary>
     private string? RefusalOf(Resolved resolved, bool record)
     {
-        var refusal = _rules.Refusal(resolved.DatabaseName, resolved.ServerHost, resolved.ServerPort);
+        var refusal = string.Equals(resolved.TenantKey, TenantDatabase.MasterKey, StringComparison.OrdinalIgnoreCase)
+            ? TenantRowRules.ReservedKeyRefusal
+            : _rules.Refusal(resolved.DatabaseName, resolved.ServerHost, resolved.ServerPort);
         if (refusal is null && !_rules.AllowShared)
         {
             var place = Place(resolved);
@@ -376,6 +384,14 @@ internal sealed class TenantResolverCache
             }
             else if (record)
             {
+                if (_tenantsTable && _places.TryGetValue(place, out var previous) && !string.Equals(previous, resolved.TenantKey, StringComparison.Ordinal))
+                {
+                    // The tenants table has no other active row on this database now: the tenant remembered on it was
+                    // moved or removed since it was looked up. It is looked up again on its next request, rather than
+                    // served on what is now this tenant's database until its answer expires.
+                    ForgetKnown(previous);
+                }
+
                 _places[place] = resolved.TenantKey;
             }
         }
