@@ -22,6 +22,22 @@ public sealed class TenantIsolationTests(MariaDbFixture fixture, ITestOutputHelp
 
     public Task DisposeAsync() => Task.CompletedTask;
 
+    /// <summary>
+    /// Grants the application's account a role for one test, and takes it back at its end: an account that can make a
+    /// role current has every lease scrubbed, which the other tests on the shared server do not expect.
+    /// </summary>
+    private async Task<IAsyncDisposable> GrantIsolationRoleAsync()
+    {
+        await Server.ExecuteAsync($"CREATE ROLE IF NOT EXISTS tdg_isolation_role; GRANT SELECT ON {MariaDbFixture.MasterDatabase}.* TO tdg_isolation_role; GRANT tdg_isolation_role TO '{MariaDbServer.AppUser}'@'%';");
+        return new Revoke(Server);
+    }
+
+    private sealed class Revoke(MariaDbServer server) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync() =>
+            await server.ExecuteAsync($"SET DEFAULT ROLE NONE FOR '{MariaDbServer.AppUser}'@'%'; REVOKE tdg_isolation_role FROM '{MariaDbServer.AppUser}'@'%';");
+    }
+
     // ---- 1. A lease always runs on its tenant's database ----
 
     [Theory]
@@ -217,7 +233,7 @@ public sealed class TenantIsolationTests(MariaDbFixture fixture, ITestOutputHelp
     {
         // COM_RESET_CONNECTION leaves three things as they were: the role SET ROLE made current, the count FOUND_ROWS()
         // reports (here that of a query over iso-a's data) and the profiling history (the text of iso-a's statements).
-        await Server.ExecuteAsync($"CREATE ROLE IF NOT EXISTS tdg_isolation_role; GRANT SELECT ON {MariaDbFixture.MasterDatabase}.* TO tdg_isolation_role; GRANT tdg_isolation_role TO '{MariaDbServer.AppUser}'@'%';");
+        await using var role = await GrantIsolationRoleAsync();
         await using var db = Server.CreateTenantDatabase(o =>
         {
             o.MaxConnections = 1;
@@ -297,7 +313,7 @@ public sealed class TenantIsolationTests(MariaDbFixture fixture, ITestOutputHelp
         // A statement whose text names none of it (an INSERT, a SELECT of a function, a procedure called by name through
         // CommandType.StoredProcedure) runs code of iso-a's schema, written by the application's account as migrations
         // are, that makes a role current and turns profiling on. The server's reset keeps both.
-        await Server.ExecuteAsync($"CREATE ROLE IF NOT EXISTS tdg_isolation_role; GRANT SELECT ON {MariaDbFixture.MasterDatabase}.* TO tdg_isolation_role; GRANT tdg_isolation_role TO '{MariaDbServer.AppUser}'@'%';");
+        await using var role = await GrantIsolationRoleAsync();
         await using (var app = new MySqlConnection(Server.GetAppConnectionString(Database(0))))
         {
             await app.OpenAsync();
@@ -377,7 +393,7 @@ public sealed class TenantIsolationTests(MariaDbFixture fixture, ITestOutputHelp
     {
         // A line comment between SET and ROLE, or the statement in a parameter that the server runs as SQL: the runtime
         // sees neither the words SET ROLE nor the role, and must still clear it.
-        await Server.ExecuteAsync($"CREATE ROLE IF NOT EXISTS tdg_isolation_role; GRANT SELECT ON {MariaDbFixture.MasterDatabase}.* TO tdg_isolation_role; GRANT tdg_isolation_role TO '{MariaDbServer.AppUser}'@'%';");
+        await using var role = await GrantIsolationRoleAsync();
         await using var db = Server.CreateTenantDatabase(o => o.MaxConnections = 1);
         var parameters = new { statement = "SET ROLE tdg_isolation_role" };
         var first = await db.ExecuteScalarTenantAsync<long>(Key(0), "SELECT CONNECTION_ID()");
@@ -405,7 +421,7 @@ public sealed class TenantIsolationTests(MariaDbFixture fixture, ITestOutputHelp
         // Without a reset between one tenant's leases, that tenant's USE of another database leaves its session as it was
         // (MySqlConnector is made to forget the change, and does not reset the session itself): the role stays the
         // tenant's, and must still be put back before another tenant gets the session.
-        await Server.ExecuteAsync($"CREATE ROLE IF NOT EXISTS tdg_isolation_role; GRANT SELECT ON {MariaDbFixture.MasterDatabase}.* TO tdg_isolation_role; GRANT tdg_isolation_role TO '{MariaDbServer.AppUser}'@'%';");
+        await using var role = await GrantIsolationRoleAsync();
         await using var db = Server.CreateTenantDatabase(o =>
         {
             o.MaxConnections = 1;
@@ -439,7 +455,8 @@ public sealed class TenantIsolationTests(MariaDbFixture fixture, ITestOutputHelp
     public async Task The_next_tenant_gets_back_the_role_the_users_sessions_start_with()
     {
         // The role is put back to the one the session opened with: the user's default role, when it has one.
-        await Server.ExecuteAsync($"CREATE ROLE IF NOT EXISTS tdg_isolation_role; GRANT SELECT ON {MariaDbFixture.MasterDatabase}.* TO tdg_isolation_role; GRANT tdg_isolation_role TO '{MariaDbServer.AppUser}'@'%'; SET DEFAULT ROLE tdg_isolation_role FOR '{MariaDbServer.AppUser}'@'%';");
+        await using var role = await GrantIsolationRoleAsync();
+        await Server.ExecuteAsync($"SET DEFAULT ROLE tdg_isolation_role FOR '{MariaDbServer.AppUser}'@'%';");
         try
         {
             await using var db = Server.CreateTenantDatabase(o => o.MaxConnections = 1);
