@@ -364,6 +364,108 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
         }
         """);
 
+    /// <summary>
+    /// Plain objects of the code that hold the connection they are made from: a positional record (its parameter is a
+    /// property the compiler writes), a record with a disposable lease, a class with a field, a class filled by an
+    /// object initializer, and a method of the code named as a release.
+    /// </summary>
+    private const string LeaseHolders = """
+        using System;
+        using System.Threading.Tasks;
+        using Prelude;
+
+        public sealed record HeldLease(PooledConnection Lease, string Tenant);
+
+        public sealed record HeldDisposableLease(ConnectionLease Lease, string Tenant);
+
+        public readonly record struct LeaseValue(PooledConnection Lease, string Tenant);
+
+        public sealed record Envelope(HeldLease Inner, int Attempt);
+
+        public sealed class LeaseBox
+        {
+            public readonly PooledConnection Lease;
+
+            public LeaseBox(PooledConnection lease) => Lease = lease;
+        }
+
+        public sealed class MutableLease
+        {
+            public PooledConnection Lease { get; set; } = null!;
+        }
+
+        static class Leases
+        {
+            public static void Release(PooledConnection lease) => lease.Release();
+        }
+
+        """;
+
+    [Theory]
+    [InlineData("var scope = new HeldLease([|pool.GetConnection()|], tenant);\nvar rows = scope.Lease.Execute(\"update tenants set seen = now()\");\nscope.Lease.Release();")]
+    [InlineData("var conn = [|pool.GetConnection()|];\nvar scope = new HeldLease(conn, tenant);\nvar rows = scope.Lease.Execute(\"update tenants set seen = now()\");\nscope.Lease.Release();")]
+    [InlineData("var scope = new HeldLease([|pool.GetConnection()|], tenant);\nvar named = scope with { Tenant = tenant + \"-copy\" };\nvar rows = named.Lease.Execute(\"update tenants set seen = now()\");\nnamed.Lease.Release();")]
+    [InlineData("var scope = new LeaseValue([|pool.GetConnection()|], tenant);\nvar named = scope with { Tenant = tenant + \"-copy\" };\nvar rows = named.Lease.Execute(\"update tenants set seen = now()\");\nnamed.Lease.Release();")]
+    [InlineData("var scope = new HeldLease([|pool.GetConnection()|], tenant);\nvar rows = scope.Lease.Execute(\"update tenants set seen = now()\");\nscope.Lease?.Release();")]
+    [InlineData("var scope = new HeldLease([|pool.GetConnection()|], tenant);\nvar rows = scope.Lease.Execute(\"update tenants set seen = now()\");\nvar lease = scope.Lease;\nlease.Release();")]
+    [InlineData("var scope = new HeldLease([|pool.GetConnection()|], tenant);\nvar rows = scope.Lease.Execute(\"update tenants set seen = now()\");\nLeases.Release(scope.Lease);")]
+    [InlineData("var scope = new HeldDisposableLease([|leases.GetConnection()|], tenant);\nvar named = scope with { Tenant = tenant + \"-copy\" };\nvar rows = named.Lease.Execute(\"update tenants set seen = now()\");\nnamed.Lease.Dispose();")]
+    [InlineData("var scope = new HeldDisposableLease([|leases.GetConnection()|], tenant);\nvar rows = scope.Lease.Execute(\"update tenants set seen = now()\");\nscope.Lease?.Dispose();")]
+    [InlineData("var scope = new HeldDisposableLease([|leases.GetConnection()|], tenant);\nvar rows = await scope.Lease.ExecuteAsync(\"update tenants set seen = now()\");\nawait scope.Lease.DisposeAsync();")]
+    [InlineData("var scope = new HeldLease([|pool.GetConnection()|], tenant);\nvar rows = scope.Lease.Execute(\"update tenants set seen = now()\");\nif (scope is { Lease: var lease })\n{\n    lease.Release();\n}")]
+    [InlineData("var envelope = new Envelope(new HeldLease([|pool.GetConnection()|], tenant), 1);\nvar rows = envelope.Inner.Lease.Execute(\"update tenants set seen = now()\");\nenvelope.Inner.Lease.Release();")]
+    [InlineData("var box = new LeaseBox([|pool.GetConnection()|]);\nvar rows = box.Lease.Execute(\"update tenants set seen = now()\");\nbox.Lease.Release();")]
+    [InlineData("var box = new MutableLease { Lease = [|pool.GetConnection()|] };\nvar rows = box.Lease.Execute(\"update tenants set seen = now()\");\nbox.Lease.Release();")]
+    public Task Connection_released_through_a_member_of_an_object_of_the_code_gets_no_fix(string body) =>
+        // The object holds the connection: a release through its member ('scope.Lease.Release()', a 'with' copy's, a
+        // local read from it) gives the connection back, and a release of the fix's own would be a second one on every
+        // path that reaches it.
+        NoFixVerifier.VerifyAsync(LeaseHolders + $$"""
+            class C
+            {
+                async Task<int> RunAsync(Pool pool, LeasePool leases, string tenant)
+                {
+                    {{body.Replace("\n", "\n            ")}}
+                    return rows;
+                }
+            }
+            """);
+
+    [Fact]
+    public Task Connection_put_in_a_record_and_released_under_its_own_name_is_released_in_finally() => Verify.VerifyCodeFixAsync(LeaseHolders + """
+        class C
+        {
+            int Run(Pool pool, string tenant)
+            {
+                var conn = [|pool.GetConnection()|];
+                var scope = new HeldLease(conn, tenant);
+                var named = scope with { Tenant = tenant + "-copy" };
+                var rows = named.Lease.Execute("update tenants set seen = now()");
+                conn.Release();
+                return rows;
+            }
+        }
+        """, LeaseHolders + """
+        class C
+        {
+            int Run(Pool pool, string tenant)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    var scope = new HeldLease(conn, tenant);
+                    var named = scope with { Tenant = tenant + "-copy" };
+                    var rows = named.Lease.Execute("update tenants set seen = now()");
+                    return rows;
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """);
+
     // ---------------------------------------------------------------- held where the fix cannot follow it
 
     [Theory]

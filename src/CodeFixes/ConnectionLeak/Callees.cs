@@ -86,6 +86,14 @@ internal static class Callees
         }
 
         var model = callerModel.Compilation.GetSemanticModel(declaration.SyntaxTree);
+        if (declaration is TypeDeclarationSyntax { ParameterList: not null } primary)
+        {
+            // A primary constructor: a record's parameter is a property the compiler writes ('record HeldLease(
+            // PooledConnection Lease, string Tenant)'), and a class's that the type names (in a member, an initializer)
+            // may be captured in a field: the object keeps it.
+            return primary is RecordDeclarationSyntax || Uses(model, declaration, parameter).Any() ? Kept.Stored : Kept.No;
+        }
+
         var kept = Kept.No;
         foreach (var (use, value) in Uses(model, declaration, parameter))
         {

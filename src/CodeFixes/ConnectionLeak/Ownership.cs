@@ -209,7 +209,10 @@ internal sealed class Ownership
                     return;
                 }
 
-                Derived(access, owner: false, depth);
+                // A member of an object made from the connection may be it ('scope.Lease', followed as the connection),
+                // or an object of the code that has a member that may be it ('scope.Inner' of 'scope.Inner.Lease'): a
+                // release through it is one the fix could neither move nor remove.
+                Derived(access, owner: false, depth, carries: depth > 0 && MayHoldTheConnection(_model.GetTypeInfo(access).Type, levels: 2));
                 return;
             case ConditionalAccessExpressionSyntax conditional:
                 // The connection is its expression: what is accessed through it is a binding, never the connection.
@@ -236,6 +239,10 @@ internal sealed class Ownership
                 return;
             case EqualsValueClauseSyntax { Parent: VariableDeclaratorSyntax declarator }:
                 Declared(declarator, owner, depth);
+                return;
+            case WithExpressionSyntax copy when copy.Expression == expression:
+                // 'scope with { Tenant = other }': the copy holds what the object held.
+                Derived(copy, owner, depth, carries: true);
                 return;
             case UsingStatementSyntax usingStatement when usingStatement.Expression == expression:
                 Store(usingStatement);
@@ -301,14 +308,16 @@ internal sealed class Ownership
         {
             if (_model.GetDeclaredSymbol(alias) is ILocalSymbol local)
             {
-                if (isValue && Statements.Uses(_model, _chooser.Context.Node, local).Any(ReleasesHere))
+                // A member of an object made from the connection ('scope is { Lease: var lease }') may be it.
+                var value = isValue || (depth > 0 && MayBeTheConnection(local.Type));
+                if (value && Statements.Uses(_model, _chooser.Context.Node, local).Any(ReleasesHere))
                 {
                     // Unknown: the connection is released through a pattern variable.
                     Unknown();
                     return;
                 }
 
-                Follow(local, owner, depth, windowed: false, isValue: isValue);
+                Follow(local, owner, depth, windowed: false, isValue: value);
             }
         }
     }
@@ -471,6 +480,21 @@ internal sealed class Ownership
 
         return IsOrDerivesFrom(_connectionType, type);
     }
+
+    /// <summary>
+    /// Is <paramref name="type"/> a type of the code with an instance field or property that may be the connection, or
+    /// (up to <paramref name="levels"/> deep) that may hold one so: <c>Inner</c> of <c>scope.Inner.Lease.Release()</c>.
+    /// </summary>
+    private bool MayHoldTheConnection(ITypeSymbol? type, int levels) =>
+        levels > 0 && IsOfTheCode(type)
+        && type!.GetMembers().Where(member => !member.IsStatic)
+            .Select(member => member switch
+            {
+                IFieldSymbol field => field.Type,
+                IPropertySymbol property => property.Type,
+                _ => null,
+            })
+            .Any(memberType => MayBeTheConnection(memberType) || MayHoldTheConnection(memberType, levels - 1));
 
     /// <summary>
     /// Is <paramref name="type"/> <paramref name="baseType"/>, or derived from it, or an implementation of it (generic
