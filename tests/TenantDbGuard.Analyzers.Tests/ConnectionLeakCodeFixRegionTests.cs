@@ -311,6 +311,171 @@ public sealed class ConnectionLeakCodeFixRegionTests
         }
         """);
 
+    [Theory]
+    [InlineData("""
+        int Count(Pool pool, Pool replica)
+        {
+            var conn = [|pool.GetConnection()|];
+            try
+            {
+                return conn.Execute("select count(*) from orders");
+            }
+            catch (Exception)
+            {
+                conn.Release();
+                var other = replica.GetConnection();
+                var n = other.Execute("select count(*) from orders");
+                other.Release();
+                return n;
+            }
+        }
+        """)] // a fallback to another connection: the finally would hold both at once
+    [InlineData("""
+        int Count(LeasePool pool, Pool replica)
+        {
+            var lease = [|pool.GetConnection()|];
+            try
+            {
+                return lease.Execute("select count(*) from orders");
+            }
+            catch (Exception)
+            {
+                lease.Dispose();
+                var other = replica.GetConnection();
+                var n = other.Execute("select count(*) from orders");
+                other.Release();
+                return n;
+            }
+        }
+        """)] // the same with a disposable lease: a using would hold both at once too
+    [InlineData("""
+        async Task<int> CountAsync(Pool pool)
+        {
+            for (var attempt = 0; ; attempt++)
+            {
+                var conn = await [|pool.GetConnectionAsync()|].ConfigureAwait(false);
+                try
+                {
+                    var n = await conn.ExecuteAsync("select count(*) from orders").ConfigureAwait(false);
+                    conn.Release();
+                    return n;
+                }
+                catch (Exception) when (attempt < 2)
+                {
+                    conn.Release();
+                    Log.Info("backing off");
+                    await Task.Delay(200).ConfigureAwait(false);
+                }
+            }
+        }
+        """)] // a retry: the finally would hold it through the back-off
+    [InlineData("""
+        void Touch(Pool pool)
+        {
+            var conn = [|pool.GetConnection()|];
+            try
+            {
+                conn.Execute("update tenants set seen = now()");
+            }
+            catch (MySqlException ex)
+            {
+                conn.Release();
+                Log.Info(ex.Message);
+                throw;
+            }
+        }
+        """)] // logged before the rethrow
+    [InlineData("""
+        int Count(Pool pool)
+        {
+            var conn = [|pool.GetConnection()|];
+            var n = conn.Execute("select count(*) from orders");
+            if (n == 0)
+            {
+                conn.Release();
+                Log.Info("no orders");
+                return 0;
+            }
+
+            var m = conn.Execute("select count(*) from invoices");
+            conn.Release();
+            return n + m;
+        }
+        """)] // released in a branch of the statements to protect, then work before the return
+    public Task A_release_followed_by_more_work_on_its_path_gets_no_fix_that_would_move_it_later(string method) => NoFixVerifier.VerifyAsync($$"""
+        using System;
+        using System.Threading.Tasks;
+        using MySqlConnector;
+        using Prelude;
+
+        class C
+        {
+            {{method.Replace("\n", "\n    ")}}
+        }
+        """);
+
+    [Fact]
+    public Task Releases_in_catches_followed_only_by_a_return_of_a_local_or_a_throw_move_into_the_finally() => Verify.VerifyCodeFixAsync("""
+        using System;
+        using MySqlConnector;
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                var fallback = -1;
+                var conn = [|pool.GetConnection()|];
+                try
+                {
+                    var rows = conn.Execute("delete from sessions");
+                    conn.Release();
+                    return rows;
+                }
+                catch (MySqlException ex) when (ex.Number == 1213)
+                {
+                    conn.Release();
+                    return fallback;
+                }
+                catch (MySqlException ex)
+                {
+                    conn.Release();
+                    throw new InvalidOperationException("sessions are locked", ex);
+                }
+            }
+        }
+        """, """
+        using System;
+        using MySqlConnector;
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                var fallback = -1;
+                var conn = pool.GetConnection();
+                try
+                {
+                    var rows = conn.Execute("delete from sessions");
+                    return rows;
+                }
+                catch (MySqlException ex) when (ex.Number == 1213)
+                {
+                    return fallback;
+                }
+                catch (MySqlException ex)
+                {
+                    throw new InvalidOperationException("sessions are locked", ex);
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """, ReleaseInFinally);
+
     [Fact]
     public Task A_constant_read_after_the_release_keeps_the_work_in_the_try_rather_than_losing_its_const() => Verify.VerifyCodeFixAsync("""
         using Prelude;

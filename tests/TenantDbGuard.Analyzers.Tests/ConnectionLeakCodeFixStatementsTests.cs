@@ -830,6 +830,11 @@ public sealed class ConnectionLeakCodeFixStatementsTests
                 var rows = conn.Execute("update a set b = 1");
                 if (more)
                 {
+                    foreach (var extra in ids)
+                    {
+                        rows += extra;
+                    }
+
                     try
                     {
                         var extra = conn.Execute("update c set d = 1");
@@ -838,11 +843,6 @@ public sealed class ConnectionLeakCodeFixStatementsTests
                     finally
                     {
                         conn.Release();
-                    }
-
-                    foreach (var extra in ids)
-                    {
-                        rows += extra;
                     }
 
                     return rows;
@@ -865,13 +865,13 @@ public sealed class ConnectionLeakCodeFixStatementsTests
                     var rows = conn.Execute("update a set b = 1");
                     if (more)
                     {
+                        foreach (var extra in ids)
                         {
-                            var extra = conn.Execute("update c set d = 1");
                             rows += extra;
                         }
 
-                        foreach (var extra in ids)
                         {
+                            var extra = conn.Execute("update c set d = 1");
                             rows += extra;
                         }
 
@@ -1954,7 +1954,7 @@ public sealed class ConnectionLeakCodeFixStatementsTests
                         {
                             conn.Release();
                         }
-                        Log.Info("released");
+                        rows += 1;
                         return rows;
                     default:
                         conn.Release();
@@ -1977,7 +1977,7 @@ public sealed class ConnectionLeakCodeFixStatementsTests
                     {
                         case 0:
                             Log.Info("zero");
-                            Log.Info("released");
+                            rows += 1;
                             return rows;
                         default:
                             return -1;

@@ -1127,9 +1127,10 @@ public sealed class ConnectionLeakCodeFixTests
                 }
                 catch (MySqlException ex)
                 {
+                    Log.Info(ex.Message);
+
                     // The server may have dropped it.
                     conn.Release();
-                    Log.Info(ex.Message);
                     throw;
                 }
             }
@@ -1149,8 +1150,9 @@ public sealed class ConnectionLeakCodeFixTests
                 }
                 catch (MySqlException ex)
                 {
-                    // The server may have dropped it.
                     Log.Info(ex.Message);
+
+                    // The server may have dropped it.
                     throw;
                 }
                 finally

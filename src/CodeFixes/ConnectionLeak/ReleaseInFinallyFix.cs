@@ -71,7 +71,7 @@ internal static class ReleaseInFinallyFix
             }
         }
 
-        if (OrphansAGuard(model, chooser.Context.Node, local, releases))
+        if (OrphansAGuard(model, chooser.Context.Node, local, releases) || releases.Any(r => WorkFollows(chooser, r, statements, releases, throughRegion: false)))
         {
             return;
         }
@@ -205,6 +205,141 @@ internal static class ReleaseInFinallyFix
         statement is ReturnStatementSyntax or ExpressionStatementSyntax or LocalDeclarationStatementSyntax { UsingKeyword.RawKind: (int)SyntaxKind.None } or EmptyStatementSyntax
         && !statement.DescendantNodes().Any(n => Statements.RunsCode(n) || n is AnonymousFunctionExpressionSyntax or QueryExpressionSyntax);
 
+    /// <summary>
+    /// Does work run after <paramref name="release"/>, nested in one of the statements of <paramref name="region"/>
+    /// (those a <c>try</c> or a <c>using</c> would hold), before its path leaves that statement: a call, an
+    /// <c>await</c>, another acquisition, a loop's next iteration, a <c>finally</c> that does work? Moving that release
+    /// to the end of the region would hold the connection through that work (a catch that releases, then takes a
+    /// replica's connection or waits out a back-off): no fix. Quick statements (an assignment, a release of something
+    /// else), <c>throw;</c>, a <c>throw</c> that calls nothing but an exception's constructor, a <c>return</c> of a
+    /// value already computed, and a <c>break</c> or <c>continue</c> that leaves the region end the path without work;
+    /// so do the other <paramref name="releases"/>, which go too. What follows at the top of the region is the caller's
+    /// to judge (the try ends at the release, or takes in what cannot be declared before it), unless
+    /// <paramref name="throughRegion"/> (a using, which holds the connection to the end of its block): then its
+    /// statements up to a <c>return</c> or a <c>throw</c> must be quick too.
+    /// </summary>
+    internal static bool WorkFollows(ReleaseChooser chooser, StatementSyntax release, IReadOnlyList<StatementSyntax> region, IReadOnlyCollection<StatementSyntax> releases, bool throughRegion)
+    {
+        var removed = new HashSet<SyntaxNode>(releases.Select(Statements.RemovalUnit));
+        var node = Statements.RemovalUnit(release);
+        while (true)
+        {
+            var top = node is StatementSyntax statement && region.Contains(statement);
+            if (top && !throughRegion)
+            {
+                return false;
+            }
+
+            var jumped = false;
+            IEnumerable<StatementSyntax>? following = top ? region.SkipWhile(s => s != node).Skip(1)
+                : node.Parent is BlockSyntax block ? block.Statements.SkipWhile(s => s != node).Skip(1)
+                : node.Parent is SwitchSectionSyntax section ? section.Statements.SkipWhile(s => s != node).Skip(1)
+                : null;
+            foreach (var next in following ?? Enumerable.Empty<StatementSyntax>())
+            {
+                if (removed.Contains(next) || next is LocalFunctionStatementSyntax || IsReleaseOfAnything(chooser, next))
+                {
+                    continue;
+                }
+
+                if (next is ReturnStatementSyntax or ThrowStatementSyntax or YieldStatementSyntax { RawKind: (int)SyntaxKind.YieldBreakStatement })
+                {
+                    // At the top of a using's block, the value of a 'return' is computed before the dispose, as a
+                    // release right before it let it be.
+                    return !top && !IsQuickExit(next);
+                }
+
+                if (next is BreakStatementSyntax or ContinueStatementSyntax)
+                {
+                    // Out of a loop or a switch around the region, the path leaves it; out of one inside it, it goes on
+                    // after that statement (a 'break') or into the next iteration (a 'continue': work).
+                    var target = Target(next);
+                    if (target is null || !region.Any(s => s.Span.Contains(target.Span)))
+                    {
+                        return false;
+                    }
+
+                    if (next is ContinueStatementSyntax)
+                    {
+                        return true;
+                    }
+
+                    jumped = true;
+                    node = target;
+                    break;
+                }
+
+                if (!IsQuick(next))
+                {
+                    return true;
+                }
+            }
+
+            if (jumped)
+            {
+                continue;
+            }
+
+            if (top)
+            {
+                // The end of the region: where the finally (or the using's dispose) runs.
+                return false;
+            }
+
+            node = node.Parent!;
+            switch (node)
+            {
+                case null or MemberDeclarationSyntax or AnonymousFunctionExpressionSyntax or LocalFunctionStatementSyntax:
+                    return true;
+                case CommonForEachStatementSyntax or ForStatementSyntax or WhileStatementSyntax or DoStatementSyntax:
+                    // The end of a loop's body inside the region: the next iteration.
+                    return true;
+                case CatchClauseSyntax or FinallyClauseSyntax or BlockSyntax { Parent: TryStatementSyntax }:
+                    // Out of a try's block or one of its catches: its finally runs, then what follows the try.
+                    var tryStatement = node.FirstAncestorOrSelf<TryStatementSyntax>()!;
+                    if (node is not FinallyClauseSyntax && tryStatement.Finally is { } finallyClause
+                        && finallyClause.Block.Statements.Any(s => !removed.Contains(s) && !IsQuick(s) && !IsReleaseOfAnything(chooser, s)))
+                    {
+                        return true;
+                    }
+
+                    node = tryStatement;
+                    break;
+            }
+        }
+    }
+
+    /// <summary>
+    /// A way out that does no work: <c>throw;</c>, <c>yield break;</c>, a <c>return</c> of a value already computed, or
+    /// a <c>throw</c> of a new exception whose arguments call nothing (<c>nameof</c> aside).
+    /// </summary>
+    private static bool IsQuickExit(StatementSyntax exit) => exit switch
+    {
+        ThrowStatementSyntax { Expression: { } thrown } => !thrown.DescendantNodesAndSelf().Any(n =>
+            n is AwaitExpressionSyntax or AnonymousFunctionExpressionSyntax or QueryExpressionSyntax
+            || (n is InvocationExpressionSyntax { Expression: not IdentifierNameSyntax { Identifier.ValueText: "nameof" } })
+            || (n is BaseObjectCreationExpressionSyntax && n != thrown)),
+        _ => IsQuick(exit) || exit is ThrowStatementSyntax or YieldStatementSyntax,
+    };
+
+    /// <summary>A statement that only releases something (this connection or another resource): cleanup.</summary>
+    private static bool IsReleaseOfAnything(ReleaseChooser chooser, StatementSyntax statement) =>
+        statement is ExpressionStatementSyntax { Expression: var expression }
+        && (Statements.AcquisitionIn(expression) ?? expression) switch
+        {
+            InvocationExpressionSyntax { Expression: MemberAccessExpressionSyntax { Expression: not InvocationExpressionSyntax, Name.Identifier.ValueText: var name }, ArgumentList.Arguments.Count: <= 1 } call
+                => chooser.Names.Contains(name) && !call.ArgumentList.DescendantNodes().Any(Statements.RunsCode),
+            ConditionalAccessExpressionSyntax { WhenNotNull: InvocationExpressionSyntax { Expression: MemberBindingExpressionSyntax { Name.Identifier.ValueText: var name }, ArgumentList.Arguments.Count: 0 } }
+                => chooser.Names.Contains(name),
+            _ => false,
+        };
+
+    /// <summary>The loop or switch a <c>break</c> or <c>continue</c> leaves (a <c>continue</c> only a loop).</summary>
+    private static StatementSyntax? Target(StatementSyntax jump) =>
+        jump.Ancestors().TakeWhile(a => !FunctionContext.IsFunction(a)).OfType<StatementSyntax>().FirstOrDefault(a =>
+            a is CommonForEachStatementSyntax or ForStatementSyntax or WhileStatementSyntax or DoStatementSyntax
+            || (a is SwitchStatementSyntax && jump is BreakStatementSyntax));
+
     /// <summary>Top-level statements: the following global statements that use the connection go into one try.</summary>
     public static void AddTopLevel(ReleaseChooser chooser, CompilationUnitSyntax unit, GlobalStatementSyntax acquiring, ILocalSymbol local, ImmutableArray<LeakFix>.Builder fixes)
     {
@@ -228,7 +363,7 @@ internal static class ReleaseInFinallyFix
         var statements = following.Take(count).Select(g => g.Statement).ToList();
         var releases = MovableReleases(chooser, local, statements);
         var release = chooser.Choose(local, releases, acquiring, ReleaseNeeds.None);
-        if (release is null || statements.Count == 0)
+        if (release is null || statements.Count == 0 || releases.Any(r => WorkFollows(chooser, r, statements, releases, throughRegion: false)))
         {
             return;
         }

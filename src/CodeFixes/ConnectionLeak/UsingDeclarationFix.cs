@@ -63,8 +63,10 @@ internal static class UsingDeclarationFix
 
             var inHandler = release.Ancestors().TakeWhile(a => a != block).Any(a => a is CatchClauseSyntax or FinallyClauseSyntax);
             var atEnd = top == Statements.RemovalUnit(release) && after.SkipWhile(s => s != top).Skip(1).All(s => s is ReturnStatementSyntax or ThrowStatementSyntax or LocalFunctionStatementSyntax);
-            if (!inHandler && !atEnd)
+            if ((!inHandler && !atEnd) || ReleaseInFinallyFix.WorkFollows(chooser, release, after, releases, throughRegion: true))
             {
+                // Released early, or with work after it on its path (a catch that releases, then logs or waits): the
+                // using would hold the connection longer.
                 return;
             }
         }
