@@ -4461,4 +4461,138 @@ public sealed class ConnectionLeakAnalyzerTests
         }
         """,
         Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 13"));
+
+    // ---------------------------------------------------------------- calls that never return
+
+    private const string NoReturnHelpers = """
+
+        static class Throw
+        {
+            [System.Diagnostics.CodeAnalysis.DoesNotReturn]
+            public static void Unsupported(string message) => throw new System.NotSupportedException(message);
+
+            public static void WithoutAttribute(string message) => throw new System.NotSupportedException(message);
+        }
+        """;
+
+    [Theory]
+    [InlineData("Throw.Unsupported(\"legacy\");")]
+    [InlineData("ExceptionDispatchInfo.Throw(new NotSupportedException(\"legacy\"));")]
+    [InlineData("Prelude.ConnectionHelpers.Fail(\"legacy\");")]
+    public Task Path_after_a_call_that_never_returns_does_not_leak_when_its_exception_releases(string call) => Verify.VerifyAnalyzerAsync($$"""
+        using System;
+        using System.Runtime.ExceptionServices;
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool, bool legacy)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    if (legacy)
+                    {
+                        {{call}}
+                    }
+                    else
+                    {
+                        conn.Execute("select 1");
+                        conn.Release();
+                        return;
+                    }
+                }
+                catch
+                {
+                    conn.Release();
+                    throw;
+                }
+            }
+        }
+        """ + NoReturnHelpers);
+
+    [Fact]
+    public Task Path_after_a_call_that_may_return_still_leaks() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool, bool legacy)
+            {
+                var conn = {|#0:pool.GetConnection()|};
+                try
+                {
+                    if (legacy)
+                    {
+                        Throw.WithoutAttribute("legacy");
+                    }
+                    else
+                    {
+                        conn.Execute("select 1");
+                        conn.Release();
+                        return;
+                    }
+                }
+                catch
+                {
+                    conn.Release();
+                    throw;
+                }
+            }
+        }
+        """ + NoReturnHelpers, Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that leaves the method after line 13"));
+
+    [Fact]
+    public Task Connection_held_when_a_call_that_never_returns_throws_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, int tenantId)
+            {
+                var conn = {|#0:pool.GetConnection()|};
+                if (tenantId <= 0)
+                {
+                    Throw.Unsupported("tenant");
+                }
+
+                try
+                {
+                    return conn.Execute("select 1");
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """ + NoReturnHelpers, Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "if an exception is thrown at line 10"));
+
+    [Fact]
+    public Task Connection_held_when_the_process_fails_fast_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, int tenantId)
+            {
+                var conn = pool.GetConnection();
+                if (tenantId <= 0)
+                {
+                    Environment.FailFast("tenant");
+                }
+
+                try
+                {
+                    return conn.Execute("select 1");
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """);
 }

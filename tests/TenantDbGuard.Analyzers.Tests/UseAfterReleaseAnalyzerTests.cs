@@ -1257,4 +1257,296 @@ public sealed class UseAfterReleaseAnalyzerTests
                 }
             }
             """);
+
+    // ---------------------------------------------------------------- calls that never return
+
+    /// <summary>The code's own helpers that never return (and one that looks like it, without the attribute).</summary>
+    private const string ThrowHelpers = """
+
+        static class Throw
+        {
+            [System.Diagnostics.CodeAnalysis.DoesNotReturn]
+            public static void Unsupported(string message) => throw new System.NotSupportedException(message);
+
+            [System.Diagnostics.CodeAnalysis.DoesNotReturn]
+            public static T Value<T>(string message) => throw new System.InvalidOperationException(message);
+
+            public static void If([System.Diagnostics.CodeAnalysis.DoesNotReturnIf(true)] bool condition, string message)
+            {
+                if (condition) throw new System.InvalidOperationException(message);
+            }
+
+            public static void Unless([System.Diagnostics.CodeAnalysis.DoesNotReturnIf(false)] bool condition, string message)
+            {
+                if (!condition) throw new System.InvalidOperationException(message);
+            }
+
+            public static void WithoutAttribute(string message) => throw new System.NotSupportedException(message);
+        }
+        """;
+
+    [Fact]
+    public Task Rethrow_through_ExceptionDispatchInfo_after_the_release_in_catch_ends_the_path() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using System.Runtime.ExceptionServices;
+        using MySqlConnector;
+
+        class C
+        {
+            void M(MySqlDataSource ds)
+            {
+                var c = ds.OpenConnection();
+                try
+                {
+                    c.Ping();
+                }
+                catch (Exception ex)
+                {
+                    c.Dispose();
+                    ExceptionDispatchInfo.Capture(ex).Throw();
+                }
+
+                c.Dispose();
+            }
+        }
+        """);
+
+    [Theory]
+    [InlineData("Throw.Unsupported(\"legacy\");")]
+    [InlineData("_ = Throw.Value<int>(\"legacy\");")]
+    [InlineData("Throw.If(true, \"legacy\");")]
+    [InlineData("Throw.Unless(false, \"legacy\");")]
+    [InlineData("ExceptionDispatchInfo.Throw(new InvalidOperationException(\"legacy\"));")]
+    [InlineData("ExceptionDispatchInfo.Capture(new InvalidOperationException(\"legacy\")).Throw();")]
+    [InlineData("Environment.FailFast(\"legacy\");")]
+    [InlineData("Prelude.ConnectionHelpers.Fail(\"legacy\");")]
+    [InlineData("Fail(\"legacy\");")]
+    public Task Guard_that_releases_then_calls_a_method_that_never_returns_is_not_reported(string call) => Verify.VerifyAnalyzerAsync($$"""
+        using System;
+        using System.Runtime.ExceptionServices;
+        using MySqlConnector;
+
+        class C
+        {
+            bool M(MySqlDataSource ds, bool legacy)
+            {
+                var c = ds.OpenConnection();
+                if (legacy)
+                {
+                    c.Dispose();
+                    {{call}}
+                }
+
+                using (c)
+                {
+                    return c.Ping();
+                }
+
+                [System.Diagnostics.CodeAnalysis.DoesNotReturn]
+                static void Fail(string message) => throw new NotSupportedException(message);
+            }
+        }
+        """ + ThrowHelpers);
+
+    [Theory]
+    [InlineData("Throw.WithoutAttribute(\"legacy\");")]
+    [InlineData("Throw.If(false, \"legacy\");")]
+    [InlineData("Throw.Unless(true, \"legacy\");")]
+    [InlineData("Throw.If(legacy, \"legacy\") /* the condition is not a constant */;")]
+    [InlineData("System.Diagnostics.Debug.Fail(\"legacy\");")]
+    public Task Guard_that_releases_then_calls_a_method_that_may_return_is_reported(string call) => Verify.VerifyAnalyzerAsync($$"""
+        using System;
+        using MySqlConnector;
+
+        class C
+        {
+            bool M(MySqlDataSource ds, bool legacy)
+            {
+                var c = ds.OpenConnection();
+                if (legacy)
+                {
+                    {|#1:c.Dispose()|};
+                    {{call}}
+                }
+
+                using ({|#2:c|})
+                {
+                    return {|#0:c.Ping()|};
+                }
+            }
+        }
+        """ + ThrowHelpers,
+        Verify.Diagnostic(Descriptors.ConnectionUsedAfterRelease).WithLocation(2).WithLocation(1)
+            .WithArguments("'c'", "is released again at line 15 after it was released at line 11"),
+        Tdg004("'c'", "is used at line 17 after it was released at line 11"));
+
+    [Fact]
+    public Task Release_after_a_call_that_never_returns_on_the_same_path_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using MySqlConnector;
+
+        class C
+        {
+            void M(MySqlDataSource ds, int kind)
+            {
+                var c = ds.OpenConnection();
+                switch (kind)
+                {
+                    case 1:
+                        break;
+                    default:
+                        c.Dispose();
+                        Throw.Unsupported("kind");
+                        c.Dispose();
+                        break;
+                }
+
+                c.Dispose();
+            }
+        }
+        """ + ThrowHelpers);
+
+    // ---------------------------------------------------------------- reopened through a call after a Close
+
+    /// <summary>The code's own helpers that open a closed connection again, and one that does not.</summary>
+    private const string OpenHelpers = """
+
+        static class DbExtensions
+        {
+            public static void EnsureOpen(this System.Data.Common.DbConnection connection)
+            {
+                if (connection.State != System.Data.ConnectionState.Open) connection.Open();
+            }
+
+            public static async System.Threading.Tasks.Task EnsureOpenAsync(this System.Data.Common.DbConnection connection)
+            {
+                if (connection.State != System.Data.ConnectionState.Open) await connection.OpenAsync();
+            }
+
+            public static void Prepare(System.Data.Common.DbConnection connection, string tenant)
+            {
+                System.Data.Common.DbConnection target = connection;
+                if (tenant.Length > 0) EnsureOpen(target);
+            }
+
+            public static void Describe(this System.Data.Common.DbConnection connection) =>
+                System.Console.WriteLine(connection.ConnectionString);
+        }
+        """;
+
+    [Fact]
+    public Task Connection_reopened_by_an_extension_method_of_the_code_after_Close_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System.Data;
+        using System.Data.Common;
+        using Dapper;
+        using MySqlConnector;
+
+        class C
+        {
+            int M(string cs)
+            {
+                using var c = new MySqlConnection(cs);
+                c.Open();
+                var ids = c.Query<long>("SELECT id FROM t").AsList();
+                c.Close();
+                c.EnsureOpen();
+                using var tx = c.BeginTransaction();
+                var n = c.Execute("UPDATE t SET seen = 1", transaction: tx);
+                tx.Commit();
+                return n + ids.Count;
+            }
+        }
+        """ + OpenHelpers);
+
+    [Theory]
+    [InlineData("await c.EnsureOpenAsync();")]
+    [InlineData("await DbExtensions.EnsureOpenAsync(c);")]
+    [InlineData("DbExtensions.Prepare(c, \"t1\");")]
+    [InlineData("Reopen();")]
+    [InlineData("ReopenGiven(c);")]
+    [InlineData("await ReopenAsync();")]
+    [InlineData("Action reopen = () => c.Open(); reopen();")]
+    [InlineData("await Retry(() => c.OpenAsync());")]
+    [InlineData("Prelude.ConnectionHelpers.EnsureOpen(c);")]
+    public Task Connection_reopened_through_a_call_after_Close_is_not_reported(string reopen) => Verify.VerifyAnalyzerAsync($$"""
+        using System;
+        using System.Data;
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        class C
+        {
+            async Task<string> M(string cs)
+            {
+                using var c = new MySqlConnection(cs);
+                await c.OpenAsync();
+                c.Close();
+                {{reopen}}
+                return c.ServerVersion;
+
+                void Reopen() => c.Open();
+                async Task ReopenAsync() => await c.OpenAsync();
+            }
+
+            static void ReopenGiven(MySqlConnection connection)
+            {
+                if (connection.State == ConnectionState.Closed)
+                {
+                    connection.Open();
+                }
+            }
+
+            static Task Retry(Func<Task> action) => action();
+        }
+        """ + OpenHelpers);
+
+    [Theory]
+    [InlineData("c.Describe();")]
+    [InlineData("Describe(c);")]
+    [InlineData("_ = c.ExecuteScalar(\"SELECT 1\") /* Dapper opens and closes a closed connection */;")]
+    [InlineData("Log.Info(c.ConnectionString);")]
+    [InlineData("NotReopen();")]
+    public Task Connection_used_after_Close_and_a_call_that_does_not_open_it_is_reported(string call) => Verify.VerifyAnalyzerAsync($$"""
+        using System;
+        using Dapper;
+        using MySqlConnector;
+        using Prelude;
+
+        class C
+        {
+            string M(string cs)
+            {
+                using var c = new MySqlConnection(cs);
+                c.Open();
+                {|#1:c.Close()|};
+                {{call}}
+                return {|#0:c.ServerVersion|};
+
+                void NotReopen() => Log.Info(c.Database);
+            }
+
+            static void Describe(MySqlConnection connection) => Log.Info(connection.Database);
+        }
+        """ + OpenHelpers,
+        Tdg004("'c'", "is used at line 14 after it was closed at line 12"));
+
+    [Fact]
+    public Task Connection_disposed_then_reopened_through_a_helper_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using MySqlConnector;
+
+        class C
+        {
+            string M(string cs)
+            {
+                var c = new MySqlConnection(cs);
+                c.Open();
+                {|#1:c.Dispose()|};
+                {|#0:c.EnsureOpen()|};
+                return {|#2:c.ServerVersion|};
+            }
+        }
+        """ + OpenHelpers,
+        Tdg004("'c'", "is used at line 10 after it was released at line 9"),
+        Verify.Diagnostic(Descriptors.ConnectionUsedAfterRelease).WithLocation(2).WithLocation(1)
+            .WithArguments("'c'", "is used at line 11 after it was released at line 9"));
 }

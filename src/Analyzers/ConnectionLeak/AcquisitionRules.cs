@@ -86,6 +86,10 @@ internal sealed class AcquisitionRules
     /// <summary>The collection types whose storing methods take a connection over.</summary>
     public CollectionHandOffs Collections { get; }
 
+    /// <summary>The methods that never return (<c>[DoesNotReturn]</c>, <c>Environment.FailFast</c>), read once
+    /// each.</summary>
+    public NoReturnCalls NoReturn { get; } = new();
+
     /// <summary><c>System.Data.ConnectionState</c>, for the "proven not open" check.</summary>
     public INamedTypeSymbol? ConnectionState { get; }
 

@@ -168,7 +168,12 @@ internal sealed class InvocationTransfer
         return false;
     }
 
-    public bool EvaluateInvocation(IInvocationOperation invocation)
+    /// <summary>
+    /// Evaluates a call; returns whether its value is the followed resource. A call that never returns (<paramref
+    /// name="end"/>)
+    /// is not sent to the handlers here: the caller ends the path (<see cref="LeakFlowAnalysis.EndPath"/>).
+    /// </summary>
+    public bool EvaluateInvocation(IInvocationOperation invocation, CallEnd end)
     {
         var instanceIsResource = Transfer.Evaluate(invocation.Instance);
         var argumentIsResource = false;
@@ -292,7 +297,15 @@ internal sealed class InvocationTransfer
 
         if (_analysis.State.IsTrackedAfterRelease && !ReferenceEquals(invocation, _analysis.Site?.Invocation))
         {
-            if (instanceIsResource && !_analysis.Carriers.IsCarrier(invocation.Instance?.Type))
+            if (_analysis.AfterRelease.ReleaseOf(_analysis.State).Closes && !IsOwnOpen(method)
+                && _analysis.Reopening.MayReopen(invocation, instanceIsResource, resourceArguments))
+            {
+                // 'conn.Close(); conn.EnsureOpen();': a call that may open the connection again, like 'conn.Open()'.
+                // Whether
+                // it did is not known, so the connection is followed no further (nor reported if it stays closed).
+                _analysis.State = new PathState(ResourceStatus.Released, HolderSet.Empty);
+            }
+            else if (instanceIsResource && !_analysis.Carriers.IsCarrier(invocation.Instance?.Type))
             {
                 _analysis.AfterRelease.UseAfterRelease(invocation, invocation.Instance, method);
             }
@@ -324,7 +337,7 @@ internal sealed class InvocationTransfer
             Effects.Escape();
         }
 
-        if (!HandOffRules.NeverThrows(invocation) && !IdentityTests.NeverThrows(_analysis, invocation) && !HandOffRules.ThrowsOnlyIntoItsTask(invocation) && !IsAsyncOnTheAcquisitionsReceiver(invocation)
+        if (end == CallEnd.Returns && !HandOffRules.NeverThrows(invocation) && !IdentityTests.NeverThrows(_analysis, invocation) && !HandOffRules.ThrowsOnlyIntoItsTask(invocation) && !IsAsyncOnTheAcquisitionsReceiver(invocation)
             && !GuardCalls.IsSatisfied(invocation, _analysis) && !GuardCalls.ChecksHeldNotNull(invocation, _analysis) && !EmptyCalls.DoNothing(invocation, _analysis))
         {
             Effects.MayThrow(invocation);
@@ -443,6 +456,11 @@ internal sealed class InvocationTransfer
 
         return false;
     }
+
+    /// <summary>The connection's own <c>Open</c>, which <see cref="AfterReleaseTracking.UseAfterRelease"/>
+    /// reads.</summary>
+    private bool IsOwnOpen(IMethodSymbol method) =>
+        method is { Name: "Open" or "OpenAsync", IsStatic: false } && _analysis.Rules.IsDbConnection(method.ContainingType);
 
     private static bool IsDisposableInterface(ITypeSymbol type) =>
         type is INamedTypeSymbol { TypeKind: TypeKind.Interface, Name: "IDisposable" or "IAsyncDisposable", ContainingNamespace: { Name: "System", ContainingNamespace.IsGlobalNamespace: true } };

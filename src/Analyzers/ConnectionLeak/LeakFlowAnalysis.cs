@@ -42,6 +42,7 @@ internal sealed class LeakFlowAnalysis
     private readonly object? _initialHolder;
     private readonly ExceptionRouting _exceptions;
     private LocalOrigins? _origins;
+    private Reopening? _reopening;
     private bool _gaveUp;
     private bool _stepLimitReached;
 
@@ -125,6 +126,9 @@ internal sealed class LeakFlowAnalysis
     /// <summary>Where the graph's locals get their values (read once, when first needed).</summary>
     public LocalOrigins Origins => _origins ??= new LocalOrigins(Graph);
 
+    /// <summary>Which calls may open a closed connection again (made when a path first needs it).</summary>
+    public Reopening Reopening => _reopening ??= new Reopening(this);
+
     /// <summary>The block being walked.</summary>
     public BasicBlock Block { get; private set; } = null!;
 
@@ -151,6 +155,13 @@ internal sealed class LeakFlowAnalysis
 
     /// <summary>Some path hands the held resource over other than by returning it.</summary>
     public bool HandsOffOtherThanByReturning { get; set; }
+
+    /// <summary>
+    /// The path being walked reached a call that never returns (<see cref="EndPath"/>): nothing after it in the block
+    /// runs,
+    /// and the block's branches are not followed.
+    /// </summary>
+    public bool PathEnded { get; private set; }
 
     private bool GaveUp => _gaveUp;
 
@@ -204,6 +215,22 @@ internal sealed class LeakFlowAnalysis
     }
 
     public void AddLeak(Leak leak) => _leaks.Add(leak);
+
+    /// <summary>
+    /// <paramref name="call"/> never returns: like a <c>throw</c>, it sends the path's state to the handlers around it
+    /// (unless it ends the process, where no handler and no <c>finally</c> runs), and the path goes no further.
+    /// </summary>
+    public void EndPath(IOperation call, CallEnd end)
+    {
+        if (end == CallEnd.Throws)
+        {
+            Effects.MayThrow(call);
+        }
+
+        // Nobody is left to hold, use or release anything on this path.
+        State = new PathState(ResourceStatus.Escaped, HolderSet.Empty);
+        PathEnded = true;
+    }
 
     /// <summary>The path depends on something the state cannot hold: the analysis reports nothing for this acquisition.</summary>
     public void GiveUp() => _gaveUp = true;
@@ -272,6 +299,7 @@ internal sealed class LeakFlowAnalysis
         Frame = item.Context;
         State = item.State;
         Origin = item.Origin;
+        PathEnded = false;
 
         if (Block.Kind == BasicBlockKind.Exit)
         {
@@ -282,6 +310,11 @@ internal sealed class LeakFlowAnalysis
         foreach (var operation in Block.Operations)
         {
             Transfer.Evaluate(operation);
+            if (PathEnded)
+            {
+                return;
+            }
+
             Effects.EndOfStatement(operation);
         }
 
@@ -289,6 +322,11 @@ internal sealed class LeakFlowAnalysis
         if (branchValue is not null)
         {
             var isResource = Transfer.Evaluate(branchValue);
+            if (PathEnded)
+            {
+                return;
+            }
+
             var returns = Block.ConditionalSuccessor is null && Block.FallThroughSuccessor?.Semantics == ControlFlowBranchSemantics.Return;
             if (returns)
             {

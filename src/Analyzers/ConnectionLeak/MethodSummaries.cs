@@ -33,6 +33,7 @@ internal sealed class MethodSummaries
     private readonly ConcurrentDictionary<IMethodSymbol, ulong> _identityTests = new(SymbolEqualityComparer.Default);
     private readonly ConcurrentDictionary<IMethodSymbol, bool> _returnsReceiver = new(SymbolEqualityComparer.Default);
     private readonly ConcurrentDictionary<IMethodSymbol, bool> _empty = new(SymbolEqualityComparer.Default);
+    private readonly ConcurrentDictionary<SummaryKey, bool> _reopens = new();
     private readonly Lazy<ImmutableHashSet<string>> _candidateNames;
     private readonly Lazy<ImmutableHashSet<string>> _candidateProperties;
 
@@ -146,6 +147,60 @@ internal sealed class MethodSummaries
 
         var effect = Infer(key, ParameterEffect.TakesOver, () => SummaryInference.InferParameter(this, method, method.Parameters[ordinal], cancellationToken));
         return _parameters.GetOrAdd(key, effect);
+    }
+
+    /// <summary>
+    /// May <paramref name="method"/>, a method of this compilation, open the connection it is given as its parameter
+    /// <paramref name="ordinal"/> (or on <see cref="Reopening.ThisOrdinal"/> and <see
+    /// cref="Reopening.ReceiverOrdinal"/>,
+    /// the object it is called on) when that connection is closed? Read once per method and parameter; a method on a
+    /// recursion cycle may.
+    /// </summary>
+    public bool Reopens(IMethodSymbol method, int ordinal, CancellationToken cancellationToken)
+    {
+        method = PartialParts.WithBody(method);
+        if (!_rules.IsInSource(method))
+        {
+            return false;
+        }
+
+        // Keys of their own, apart from the parameter effects of the same ordinals.
+        var key = new SummaryKey(method, ReopensOrdinals + ordinal);
+        if (_reopens.TryGetValue(key, out var known))
+        {
+            return known;
+        }
+
+        var reopens = Infer(key, true, () => OpensItsConnection(method, ordinal, cancellationToken));
+        return _reopens.GetOrAdd(key, reopens);
+    }
+
+    /// <summary>Below every other key: the ordinals of <see cref="Reopens"/>.</summary>
+    private const int ReopensOrdinals = -1000;
+
+    private bool OpensItsConnection(IMethodSymbol method, int ordinal, CancellationToken cancellationToken)
+    {
+        foreach (var reference in method.DeclaringSyntaxReferences)
+        {
+            var syntax = reference.GetSyntax(cancellationToken);
+#pragma warning disable RS1030 // The summaries read other methods' bodies: the model comes from the compilation (the driver caches it).
+            var body = _compilation.GetSemanticModel(syntax.SyntaxTree).GetOperation(syntax, cancellationToken);
+#pragma warning restore RS1030
+            if (body is null)
+            {
+                continue;
+            }
+
+            return Reopening.Opens(body, operation => ordinal switch
+            {
+                Reopening.ThisOrdinal => operation is IInstanceReferenceOperation { ReferenceKind: InstanceReferenceKind.ContainingTypeInstance },
+                Reopening.ReceiverOrdinal => operation is IParameterReferenceOperation { Parameter.ContainingSymbol: var owner } && SymbolEqualityComparer.Default.Equals(owner, method.ContainingType),
+                _ => operation is IParameterReferenceOperation { Parameter: var parameter } && parameter.Ordinal == ordinal
+                    && SymbolEqualityComparer.Default.Equals(parameter.ContainingSymbol?.OriginalDefinition, method.OriginalDefinition),
+            }, this, cancellationToken);
+        }
+
+        return false;
     }
 
     /// <summary>

@@ -39,8 +39,9 @@ internal sealed class OperationTransfer
     /// <summary>Evaluates <paramref name="operation"/>; returns whether its value is the followed resource.</summary>
     public bool Evaluate(IOperation? operation)
     {
-        if (operation is null)
+        if (operation is null || _analysis.PathEnded)
         {
+            // Past a call that never returns, the rest of the operation does not run.
             return false;
         }
 
@@ -133,9 +134,21 @@ internal sealed class OperationTransfer
                 // original holds (the copy constructor copies every member); the 'with' then assigns members of the copy.
                 return Evaluate(original);
             case IInvocationOperation invocation:
-                var isResource = _analysis.Calls.EvaluateInvocation(invocation);
+            {
+                var end = _analysis.Rules.NoReturn.Of(invocation, _analysis);
+                var isResource = _analysis.Calls.EvaluateInvocation(invocation, end);
+                if (end != CallEnd.Returns)
+                {
+                    // 'ExceptionDispatchInfo.Capture(ex).Throw()', a '[DoesNotReturn]' helper: the path ends like a
+                    // 'throw'.
+                    _analysis.EndPath(invocation, end);
+                    return false;
+                }
+
                 _analysis.State = _analysis.Flags.AfterCall(_analysis.State, invocation);
                 return isResource;
+            }
+
             case IObjectCreationOperation creation:
                 return EvaluateCreation(creation);
             case IArgumentOperation argument:

@@ -24,6 +24,11 @@ internal sealed class PathEffects
     /// </summary>
     public void Store(object variable, bool value, IOperation? valueOperation, bool isCapture, IOperation at)
     {
+        if (_analysis.PathEnded)
+        {
+            return;
+        }
+
         var state = _analysis.State;
         var site = _analysis.Site;
         if (state.Status is ResourceStatus.Released or ResourceStatus.Escaped)
@@ -117,6 +122,12 @@ internal sealed class PathEffects
     /// <summary><paramref name="operation"/> may throw: the current state goes to the handlers around it.</summary>
     public void MayThrow(IOperation operation)
     {
+        if (_analysis.PathEnded)
+        {
+            // Past a call that never returns ('Run(Throw.Value<int>())'): the call that ended the path threw already.
+            return;
+        }
+
         _analysis.Unwind(_analysis.Block.EnclosingRegion, _analysis.Frame, _analysis.State, operation.Syntax);
         if (!InFilter)
         {

@@ -106,6 +106,21 @@ public static class Handoff
     public static void Pass(PooledConnection connection, out PooledConnection passed) => passed = connection;
 }
 
+/// <summary>A library's helpers: one that opens a connection it is given, one that never returns.</summary>
+public static class ConnectionHelpers
+{
+    public static void EnsureOpen(System.Data.Common.DbConnection connection)
+    {
+        if (connection.State != System.Data.ConnectionState.Open)
+        {
+            connection.Open();
+        }
+    }
+
+    [System.Diagnostics.CodeAnalysis.DoesNotReturn]
+    public static void Fail(string message) => throw new System.InvalidOperationException(message);
+}
+
 public static class Log
 {
     public static void Info(string message) => ExecutionRun.Current?.Record("log: " + message);
