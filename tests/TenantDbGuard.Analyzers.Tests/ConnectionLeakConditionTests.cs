@@ -251,6 +251,61 @@ public sealed class ConnectionLeakConditionTests
         Verify.VerifyAnalyzerAsync(ReturnsEarlyUnder(condition),
             Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 10"));
 
+    // ---------------------------------------------------------------- a property or positional pattern on a holder
+
+    private static string ReleasedUnderAPatternOnTheHolder(string body) => $$"""
+        using MySqlConnector;
+
+        sealed record Scope(MySqlConnection Connection, string Tenant);
+
+        class C
+        {
+            void M(MySqlDataSource ds, string tenant)
+            {
+                {{body}}
+            }
+        }
+        """;
+
+    /// <summary>
+    /// <c>x is { P: var c }</c> and <c>x is (var a, _)</c>, whose subpatterns are all <c>var</c> or discards, fail only
+    /// when <c>x</c> is null: on an object the method made, never; on a local left null until the acquisition, only on
+    /// the path that acquired nothing.
+    /// </summary>
+    [Theory]
+    [InlineData("var scope = new Scope(ds.OpenConnection(), tenant);\n        if (scope is { Connection: var c }) c.Dispose();")]
+    [InlineData("var scope = new Scope(ds.OpenConnection(), tenant);\n        if (scope is (var c, _)) c.Dispose();")]
+    [InlineData("var scope = new Scope(ds.OpenConnection(), tenant);\n        if (scope is (var c, var t)) c.Dispose();")]
+    [InlineData("var scope = new Scope(ds.OpenConnection(), tenant);\n        if (scope is { Connection: var c, Tenant: _ }) c.Dispose();")]
+    [InlineData("var scope = new Scope(ds.OpenConnection(), tenant);\n        if (scope is not { Connection: var c }) return;\n        c.Dispose();")]
+    [InlineData("var scope = new Scope(ds.OpenConnection(), tenant);\n        if (!(scope is { Connection: var c })) return;\n        c.Dispose();")]
+    [InlineData("var scope = new Scope(ds.OpenConnection(), tenant);\n        try\n        {\n            scope.Connection.Ping();\n        }\n        finally\n        {\n            if (scope is { Connection: var c }) c.Dispose();\n        }")]
+    [InlineData("var scope = new Scope(ds.OpenConnection(), tenant);\n        try\n        {\n            scope.Connection.Ping();\n        }\n        finally\n        {\n            if (scope is (var c, _)) c.Dispose();\n        }")]
+    [InlineData("Scope? scope = null;\n        try\n        {\n            scope = new Scope(ds.OpenConnection(), tenant);\n            scope.Connection.Ping();\n        }\n        finally\n        {\n            if (scope is { Connection: var c }) c.Dispose();\n        }")]
+    [InlineData("Scope? scope = null;\n        try\n        {\n            scope = new Scope(ds.OpenConnection(), tenant);\n            scope.Connection.Ping();\n        }\n        finally\n        {\n            if (scope is (var c, _)) c.Dispose();\n        }")]
+    [InlineData("Scope? scope = null;\n        try\n        {\n            scope = new Scope(ds.OpenConnection(), tenant);\n            scope.Connection.Ping();\n        }\n        finally\n        {\n            if (scope is not { Connection: var c }) { } else c.Dispose();\n        }")]
+    [InlineData("Scope? primary = null;\n        Scope? fallback = null;\n        try\n        {\n            if (tenant.Length > 0) primary = new Scope(ds.OpenConnection(), tenant);\n            else fallback = new Scope(ds.OpenConnection(), tenant);\n        }\n        finally\n        {\n            if (primary is { Connection: var c }) c.Dispose();\n            else if (fallback is (var d, _)) d.Dispose();\n        }")]
+    public Task Release_under_a_pattern_that_fails_only_on_null_on_the_holder_is_not_reported(string body) =>
+        Verify.VerifyAnalyzerAsync(ReleasedUnderAPatternOnTheHolder(body));
+
+    /// <summary>
+    /// A subpattern that can fail on an object that is there (a constant, a type or null test of a member): its false
+    /// side is a path on which the connection is still held.
+    /// </summary>
+    [Theory]
+    [InlineData("var scope = new Scope({|#0:ds.OpenConnection()|}, tenant);\n        if (scope is { Tenant: \"a\", Connection: var c }) c.Dispose();", "leaves the method after line 10")]
+    [InlineData("var scope = new Scope({|#0:ds.OpenConnection()|}, tenant);\n        if (scope is (var c, \"a\")) c.Dispose();", "leaves the method after line 10")]
+    [InlineData("var scope = new Scope({|#0:ds.OpenConnection()|}, tenant);\n        if (scope is { Tenant.Length: > 0, Connection: var c }) c.Dispose();", "leaves the method after line 10")]
+    [InlineData("var scope = new Scope({|#0:ds.OpenConnection()|}, tenant);\n        if (scope is { Connection: var c } && tenant.Length > 0) c.Dispose();", "leaves the method after line 10")]
+    [InlineData("var scope = new Scope({|#0:ds.OpenConnection()|}, tenant);\n        if (scope is { Connection: var c }) { }\n        else scope.Connection.Dispose();", "leaves the method after line 10")]
+    [InlineData("Scope? scope = null;\n        try\n        {\n            scope = new Scope({|#0:ds.OpenConnection()|}, tenant);\n            scope.Connection.Ping();\n        }\n        finally\n        {\n            if (scope is { Tenant: \"a\", Connection: var c }) c.Dispose();\n        }", "leaves the method after line 13")]
+    [InlineData("var scope = new Scope({|#0:ds.OpenConnection()|}, tenant);\n        if (scope is { Tenant.Length: var n, Connection: var c }) c.Dispose();", "leaves the method after line 10")]
+    [InlineData("var scope = new Scope({|#0:ds.OpenConnection()|}, tenant);\n        if (scope is { Connection: not null and var c }) c.Dispose();", "leaves the method after line 10")]
+    [InlineData("Scope? primary = null;\n        Scope? fallback = null;\n        try\n        {\n            if (tenant.Length > 0) primary = new Scope(ds.OpenConnection(), tenant);\n            else fallback = new Scope({|#0:ds.OpenConnection()|}, tenant);\n        }\n        finally\n        {\n            if (primary is { Connection: var c }) c.Dispose();\n        }", "leaves the method after line 14")]
+    public Task Release_under_a_pattern_that_can_fail_on_the_holder_is_reported(string body, string path) =>
+        Verify.VerifyAnalyzerAsync(ReleasedUnderAPatternOnTheHolder(body),
+            Verify.Diagnostic().WithLocation(0).WithArguments("The result of 'OpenConnection'", "on the path that " + path));
+
     // ---------------------------------------------------------------- State tests after a release (TDG004)
 
     private static string ClosedAfterDisposeUnder(string condition) => $$"""

@@ -752,8 +752,9 @@ internal sealed class ConditionFacts
 
     /// <summary>
     /// The operand a null test reads, and the outcome that means it is null: <c>x == null</c>, <c>null != x</c>,
-    /// <c>x is null</c>, <c>x is not null</c>, and the graph's own test of <c>x ?? y</c> and <c>x?.M()</c>; null for any
-    /// other condition (a negation is the caller's to undo).
+    /// <c>x is null</c>, <c>x is not null</c>, a pattern that fails only on null (<c>x is { Connection: var c }</c>,
+    /// see <see cref="ConditionRefinement.MatchesEveryNonNull"/>), and the graph's own test of <c>x ?? y</c> and
+    /// <c>x?.M()</c>; null for any other condition (a negation is the caller's to undo).
     /// </summary>
     public static (IOperation Operand, bool WhenNull)? NullTest(IOperation? condition)
     {
@@ -770,6 +771,13 @@ internal sealed class ConditionFacts
             case IIsPatternOperation { Pattern: IConstantPatternOperation constant } isPattern when IsNull(constant.Value):
                 return (isPattern.Value, true);
             case IIsPatternOperation { Pattern: INegatedPatternOperation { Pattern: IConstantPatternOperation constant } } isPattern when IsNull(constant.Value):
+                return (isPattern.Value, false);
+            case IIsPatternOperation { Pattern: INegatedPatternOperation { Pattern: var negated } } isPattern
+                when ConditionRefinement.MatchesEveryNonNull(negated, isPattern.Value.Type):
+                return (isPattern.Value, true);
+            case IIsPatternOperation isPattern when ConditionRefinement.MatchesEveryNonNull(isPattern.Pattern, isPattern.Value.Type):
+                // 'x is { }', 'x is T t' of its own type, 'x is { Connection: var c }', 'x is (var c, _)': false only
+                // when null.
                 return (isPattern.Value, false);
             case IPropertyReferenceOperation { Property.Name: "HasValue", Instance: { } instance } hasValue when IsNullable(hasValue.Property.ContainingType):
                 // 'x.HasValue' is 'x != null'.

@@ -2,6 +2,7 @@
 // a compile-time constant, or a pattern tested on one (ConstantConditions), has one side only. A variable proven null,
 // or a connection proven not open, needs no release; after a release, a branch that contradicts the release (the
 // connection tested open, the 'released' flag tested false) is not taken.
+using System.Linq;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.FlowAnalysis;
 using Microsoft.CodeAnalysis.Operations;
@@ -103,11 +104,12 @@ internal sealed class ConditionRefinement
                 var (pattern, matches) = isPattern.Pattern is INegatedPatternOperation negated
                     ? (negated.Pattern, !outcome)
                     : (isPattern.Pattern, outcome);
-                if (MatchesExactlyNonNull(pattern, isPattern.Value.Type)
-                    || (MatchesExactlyNonNull(pattern, AcquiredType()) && _analysis.Variables.HeldBy(config, isPattern.Value)))
+                if (MatchesEveryNonNull(pattern, isPattern.Value.Type)
+                    || (MatchesEveryNonNull(pattern, AcquiredType()) && _analysis.Variables.HeldBy(config, isPattern.Value)))
                 {
-                    // 'is { }', 'is T x' with the variable's own type: no match means null. The value may be the
-                    // acquisition itself, held by the pattern's local ('if (pool.GetConnection() is { } conn)').
+                    // 'is { }', 'is T x' with the variable's own type, 'is { Connection: var c }' on a holder: no match
+                    // means null. The value may be the acquisition itself, held by the pattern's local
+                    // ('if (pool.GetConnection() is { } conn)').
                     return !matches && (_analysis.Variables.HeldBy(config, isPattern.Value) || _analysis.Variables.HeldBy(config, OperationTransfer.PatternLocal(pattern))) ? null : config;
                 }
 
@@ -233,7 +235,7 @@ internal sealed class ConditionRefinement
             }
 
             default:
-                return MatchesExactlyNonNull(pattern, inputType) ? true : null;
+                return MatchesEveryNonNull(pattern, inputType) ? true : null;
         }
     }
 
@@ -244,9 +246,23 @@ internal sealed class ConditionRefinement
         return left == decisive || right == decisive ? decisive : left is null || right is null ? null : !decisive;
     }
 
-    private static bool MatchesExactlyNonNull(IPatternOperation pattern, ITypeSymbol? inputType) => pattern switch
+    /// <summary>
+    /// Does <paramref name="pattern"/> match every non-null value of <paramref name="inputType"/>, so that it fails
+    /// exactly when the value is null? <c>{ }</c>, <c>T</c> and <c>T x</c> of a type that covers it, and a property or
+    /// positional pattern of such a type whose subpatterns are all <c>var</c> or discards
+    /// (<c>{ Connection: var c }</c>, <c>(var c, _)</c> through a <c>Deconstruct</c> method or on a tuple): they read a
+    /// member, and cannot fail on it. A subpattern that tests the member (<c>{ Connection: not null }</c>,
+    /// <c>{ Tenant: "a" }</c>, <c>{ A.B: var x }</c>, which needs <c>A</c> not null) can fail on an object that is
+    /// there, and is not one.
+    /// </summary>
+    internal static bool MatchesEveryNonNull(IPatternOperation pattern, ITypeSymbol? inputType) => pattern switch
     {
-        IRecursivePatternOperation { PropertySubpatterns.Length: 0, DeconstructionSubpatterns.Length: 0 } recursive => Covers(recursive.MatchedType, inputType),
+        IRecursivePatternOperation recursive => Covers(recursive.MatchedType, inputType)
+            && (recursive.DeconstructionSubpatterns.Length == 0
+                || (recursive.DeconstructSymbol is IMethodSymbol || recursive.DeconstructSymbol is null && recursive.MatchedType is { IsTupleType: true })
+                    && recursive.DeconstructionSubpatterns.All(CannotFail))
+            && recursive.PropertySubpatterns.All(property => property.Member is IMemberReferenceOperation { Instance: null or IInstanceReferenceOperation }
+                && CannotFail(property.Pattern)),
         IDeclarationPatternOperation declaration => Covers(declaration.MatchedType, inputType),
         ITypePatternOperation type => Covers(type.MatchedType, inputType),
         _ => false,
