@@ -218,7 +218,7 @@ public sealed class ConnectionOwnerAnalyzer : DiagnosticAnalyzer
             // ('CloseUpgradeConnection()', called by the scope it hands out): that method is the one to walk. One that
             // opens the member itself and closes it again is not such a method.
             var memberEntries = releasedByOwnMethods
-                ? MethodsReleasing(type, member, rules, context.CancellationToken).Where(m => !closingOpeners.Contains(m, SymbolEqualityComparer.Default)).ToList()
+                ? MethodsReleasing(type, member, rules, summaries, context.CancellationToken).Where(m => !closingOpeners.Contains(m, SymbolEqualityComparer.Default)).ToList()
                 : entries;
             if (memberEntries.Count == 0 && !Disposable(type) && LambdaReleases(type, member, context.CancellationToken))
             {
@@ -281,8 +281,14 @@ public sealed class ConnectionOwnerAnalyzer : DiagnosticAnalyzer
         return entries;
     }
 
-    /// <summary>The instance methods of <paramref name="type"/> that call a release on <paramref name="member"/> somewhere in their body.</summary>
-    private static List<IMethodSymbol> MethodsReleasing(INamedTypeSymbol type, ISymbol member, AcquisitionRules rules, CancellationToken cancellationToken)
+    /// <summary>
+    /// The instance methods of <paramref name="type"/> that release <paramref name="member"/>, as the walk of a Dispose
+    /// method understands a release: a call of a release on the member itself, or, in a method that names the member,
+    /// one that the walk follows to a release on some path (through a copy in a local,
+    /// <c>Interlocked.Exchange(ref _connection, null)</c>, a pattern variable). Whether every path of such a method
+    /// releases it is told afterwards, by the same walk.
+    /// </summary>
+    private static List<IMethodSymbol> MethodsReleasing(INamedTypeSymbol type, ISymbol member, AcquisitionRules rules, MethodSummaries summaries, CancellationToken cancellationToken)
     {
         var methods = new List<IMethodSymbol>();
         foreach (var candidate in type.GetMembers())
@@ -294,7 +300,10 @@ public sealed class ConnectionOwnerAnalyzer : DiagnosticAnalyzer
             }
 
             var body = PartialParts.WithBody(method).DeclaringSyntaxReferences[0].GetSyntax(cancellationToken);
-            if (body.DescendantNodes(node => node is not AnonymousFunctionExpressionSyntax).Any(node => ConstructorReading.IsReleaseOf(node, member.Name)))
+            var nodes = body.DescendantNodes(node => node is not AnonymousFunctionExpressionSyntax);
+            if (nodes.Any(node => ConstructorReading.IsReleaseOf(node, member.Name))
+                || (nodes.Any(node => node is IdentifierNameSyntax { Identifier.ValueText: var name } && name == member.Name)
+                    && OwnerWalk.ReleasesOnSomePath(PartialParts.WithBody(method), member, summaries, cancellationToken)))
             {
                 methods.Add(method);
             }

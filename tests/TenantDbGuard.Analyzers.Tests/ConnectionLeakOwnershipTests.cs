@@ -2049,4 +2049,31 @@ public sealed class ConnectionLeakOwnershipTests
         }
         """,
         Verify.Diagnostic().WithLocation(0).WithArguments("The result of 'OpenConnection'", "because the result is discarded"));
+
+    // ---------------------------------------------------------------- a variable swapped out with Interlocked.Exchange
+
+    /// <summary>
+    /// <c>Interlocked.Exchange(ref conn, null)</c> gives back what the variable held: the call's value is the connection,
+    /// to be released, and the variable no longer holds it.
+    /// </summary>
+    [Theory]
+    [InlineData("Interlocked.Exchange(ref conn, null)?.Dispose();", null)]
+    [InlineData("var taken = Interlocked.Exchange(ref conn, null);\n        taken?.Dispose();", null)]
+    [InlineData("Interlocked.Exchange(ref conn, null)!.Dispose();\n        conn?.Dispose();", null)]
+    [InlineData("Interlocked.Exchange(ref conn, null);", "because the result is discarded")]
+    [InlineData("var taken = Interlocked.Exchange(ref conn, null);\n        conn?.Dispose();", "on the path that leaves the method after line 10")]
+    public Task Connection_swapped_out_of_its_local_is_followed_into_the_call_value(string release, string? leak) => Verify.VerifyAnalyzerAsync($$"""
+        using System.Threading;
+        using MySqlConnector;
+
+        class C
+        {
+            void M(MySqlDataSource ds)
+            {
+                MySqlConnection? conn = {|#0:ds.OpenConnection()|};
+                {{release}}
+            }
+        }
+        """.Replace("{|#0:", leak is null ? "" : "{|#0:").Replace("|}", leak is null ? "" : "|}"),
+        leak is null ? [] : [Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", leak)]);
 }

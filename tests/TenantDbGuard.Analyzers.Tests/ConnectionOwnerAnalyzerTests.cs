@@ -1533,6 +1533,84 @@ public sealed class ConnectionOwnerAnalyzerTests
         }
         """);
 
+    /// <summary>
+    /// A stop method that takes the member into a local first (clearing the member, or swapping it out) and releases the
+    /// local: the same release as in a Dispose method, which the walk already follows through the copy.
+    /// </summary>
+    [Theory]
+    [InlineData("var c = _c;\n        _c = null;\n        if (c is not null) await c.DisposeAsync();")]
+    [InlineData("var c = _c;\n        _c = null;\n        if (c != null)\n        {\n            await c.DisposeAsync();\n        }")]
+    [InlineData("Interlocked.Exchange(ref _c, null)?.Dispose();\n        await Task.CompletedTask;")]
+    [InlineData("var c = Interlocked.Exchange(ref _c, null);\n        if (c is not null) await c.DisposeAsync();")]
+    [InlineData("var c = _c;\n        _c = null;\n        c?.Dispose();\n        await Task.CompletedTask;")]
+    [InlineData("if (_c is { } c)\n        {\n            _c = null;\n            await c.DisposeAsync();\n        }")]
+    public Task Hosted_service_that_releases_its_member_through_a_copy_in_StopAsync_is_not_reported(string release) => Verify.VerifyAnalyzerAsync($$"""
+        using System.Threading;
+        using System.Threading.Tasks;
+        using Microsoft.Extensions.Hosting;
+        using MySqlConnector;
+
+        sealed class Holder(MySqlDataSource ds) : IHostedService
+        {
+            private MySqlConnection? _c;
+
+            public async Task StartAsync(CancellationToken ct) => _c = await ds.OpenConnectionAsync(ct);
+
+            public async Task StopAsync(CancellationToken ct)
+            {
+                {{release}}
+            }
+        }
+        """);
+
+    /// <summary>The same copies in a parameterless method of its own ('Shutdown()'), which whoever ends the object's life calls.</summary>
+    [Theory]
+    [InlineData("var c = _c;\n        _c = null;\n        c?.Dispose();")]
+    [InlineData("Interlocked.Exchange(ref _c, null)?.Dispose();")]
+    [InlineData("var c = _c;\n        if (c is null) return;\n        _c = null;\n        c.Close();")]
+    public Task Type_that_releases_its_member_through_a_copy_in_a_method_of_its_own_is_not_reported(string release) => Verify.VerifyAnalyzerAsync($$"""
+        using System.Threading;
+        using MySqlConnector;
+
+        sealed class Session(MySqlDataSource ds)
+        {
+            private MySqlConnection? _c;
+
+            public void Open() => _c = ds.OpenConnection();
+
+            public void Shutdown()
+            {
+                {{release}}
+            }
+        }
+        """);
+
+    /// <summary>A copy that is not released, or released only on some path: still reported, as the member itself would be.</summary>
+    [Theory]
+    [InlineData("var c = _c;\n        _c = null;\n        await Task.Delay(1, ct);", "is not disposable, so nothing can release it")]
+    [InlineData("var c = _c;\n        _c = null;\n        await Task.Delay(1, ct);\n        c?.Dispose();", "StopAsync does not release it if an exception is thrown at line 16")]
+    [InlineData("var c = _c;\n        _c = null;\n        if (ct.IsCancellationRequested) return;\n        c?.Dispose();", "StopAsync does not release it on the path that leaves at line 16")]
+    [InlineData("var c = Interlocked.Exchange(ref _c, null);\n        c?.ToString();", "is not disposable, so nothing can release it")]
+    public Task Hosted_service_whose_copy_in_StopAsync_is_not_released_on_every_path_is_reported(string release, string problem) => Verify.VerifyAnalyzerAsync($$"""
+        using System.Threading;
+        using System.Threading.Tasks;
+        using Microsoft.Extensions.Hosting;
+        using MySqlConnector;
+
+        sealed class Holder(MySqlDataSource ds) : IHostedService
+        {
+            private MySqlConnection? {|#0:_c|};
+
+            public async Task StartAsync(CancellationToken ct) => _c = await ds.OpenConnectionAsync(ct);
+
+            public async Task StopAsync(CancellationToken ct)
+            {
+                {{release}}
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("Holder", "_c", problem));
+
     [Fact]
     public Task Service_whose_stop_method_can_skip_the_release_is_reported() => Verify.VerifyAnalyzerAsync("""
         using System.Threading;

@@ -41,6 +41,9 @@ internal sealed class AfterReleaseTracking
         return _misuses;
     }
 
+    /// <summary>Did some path release the resource while it held it?</summary>
+    public bool ReleasedWhileHeld => _releasedWhileHeld is { Count: > 0 };
+
     /// <summary><paramref name="release"/> released a held resource on some path.</summary>
     public void NoteReleasedWhileHeld(IOperation release) => (_releasedWhileHeld ??= new HashSet<IOperation>()).Add(release);
 

@@ -31,6 +31,9 @@ internal sealed class FlowObservations
     /// <summary>Some path handed the resource over other than by returning it (stored it, passed it on, left it in an out parameter).</summary>
     public bool HandsOffOtherThanByReturning { get; set; }
 
+    /// <summary>Some path released the resource while it held it (a call of a release, not a loss).</summary>
+    public bool Releases { get; set; }
+
     /// <summary>The state at each normal exit, and where the path left.</summary>
     public List<(PathState State, SyntaxNode? Origin)> Exits { get; } = new();
 

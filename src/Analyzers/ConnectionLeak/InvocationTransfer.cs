@@ -155,6 +155,19 @@ internal sealed class InvocationTransfer
         }
     }
 
+    /// <summary>
+    /// <c>Interlocked.Exchange(ref variable, other)</c> on a variable that holds the held resource, where <c>other</c>
+    /// is not the resource: the resource moves from the variable to the call's value.
+    /// </summary>
+    private bool IsSwapOut(IInvocationOperation invocation, IMethodSymbol method, bool firstArgumentIsResource, List<IArgumentOperation>? resourceArguments) =>
+        firstArgumentIsResource
+        && resourceArguments is { Count: 1 }
+        && _analysis.State.Status == ResourceStatus.Held
+        && method is { Name: "Exchange", Parameters.Length: 2 }
+        && HandOffRules.IsInterlockedSwap(method)
+        && invocation.Arguments[0].Parameter is { Ordinal: 0, RefKind: RefKind.Ref }
+        && _analysis.Variables.HeldBy(_analysis.State, invocation.Arguments[0].Value);
+
     private static bool InArray(List<IArgumentOperation> arguments)
     {
         foreach (var argument in arguments)
@@ -203,6 +216,15 @@ internal sealed class InvocationTransfer
 
         var method = invocation.TargetMethod;
         var name = method.Name;
+        if (IsSwapOut(invocation, method, firstArgumentIsResource, resourceArguments))
+        {
+            // 'Interlocked.Exchange(ref _connection, null)': the call gives back what the variable held, and the
+            // variable holds the other value from here on. The call's value is the resource ('?.Dispose()' on it
+            // releases it).
+            _analysis.State = _analysis.State.With(_analysis.State.Holders.Except(_analysis.Variables.AliasOf(invocation.Arguments[0].Value)));
+            return true;
+        }
+
         if (_analysis.State.Status == ResourceStatus.Held && OwnershipMoves.IsClosingReader(invocation)
             && OwnershipMoves.IsBoundToResource(invocation.Instance, _analysis.State, _analysis.Variables, _analysis.Origins))
         {

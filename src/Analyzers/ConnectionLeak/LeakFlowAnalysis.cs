@@ -210,6 +210,7 @@ internal sealed class LeakFlowAnalysis
         observations.Leaks.AddRange(analysis._leaks);
         observations.HandsOff = analysis.HandsOff;
         observations.HandsOffOtherThanByReturning = analysis.HandsOffOtherThanByReturning;
+        observations.Releases = analysis.AfterRelease.ReleasedWhileHeld;
         observations.Variables = analysis.Variables;
         return observations;
     }

@@ -25,6 +25,23 @@ internal static class OwnerWalk
         LeakFlowAnalysis.Observe(graph, site: null, member, context, AcquisitionSites.OwnLocals(graph), ownerFields: true, knownParameters);
 
     /// <summary>
+    /// Does some path of <paramref name="method"/>, walked with <paramref name="member"/> holding the connection as a
+    /// Dispose method is, release it? The walk sees the copies a release method makes first (<c>var c = _connection;
+    /// _connection = null; c?.Dispose();</c>, <c>Interlocked.Exchange(ref _connection, null)?.Dispose()</c>);
+    /// overwriting the member is a loss, not a release. False when the walk gives up.
+    /// </summary>
+    public static bool ReleasesOnSomePath(IMethodSymbol method, ISymbol member, MethodSummaries summaries, CancellationToken cancellationToken)
+    {
+        if (summaries.GraphOf(method, cancellationToken) is not var (graph, names))
+        {
+            return false;
+        }
+
+        var observations = Run(graph, member, new FlowContext(summaries.Rules, names, summaries, cancellationToken), knownParameters: null);
+        return observations is { Releases: true };
+    }
+
+    /// <summary>
     /// The line of the first statement of a constructor of <paramref name="type"/> that can throw after the constructor stored
     /// a connection it acquired in <paramref name="member"/> (the object is never returned, so nothing can dispose it);
     /// null when every constructor releases it on those paths or never stores one.
