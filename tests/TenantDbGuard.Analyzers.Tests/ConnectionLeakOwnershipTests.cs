@@ -2076,4 +2076,90 @@ public sealed class ConnectionLeakOwnershipTests
         }
         """.Replace("{|#0:", leak is null ? "" : "{|#0:").Replace("|}", leak is null ? "" : "|}"),
         leak is null ? [] : [Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", leak)]);
+
+    // ---------------------------------------------------------------- a wrapper struct held as a Nullable<T>
+
+    private const string LeaseStruct = """
+        readonly struct Lease : IDisposable, IAsyncDisposable
+        {
+            public Lease(MySqlConnection c) => Connection = c;
+
+            public MySqlConnection Connection { get; }
+
+            public void Dispose() => Connection.Dispose();
+
+            public ValueTask DisposeAsync() => Connection.DisposeAsync();
+        }
+        """;
+
+    /// <summary>
+    /// A struct that owns the connection, held in a <c>Lease?</c>: the implicit wrapping, <c>.Value</c>, <c>?.</c>,
+    /// <c>HasValue</c> and <c>GetValueOrDefault()</c> all reach the same struct, and releasing it releases the connection.
+    /// </summary>
+    [Theory]
+    [InlineData("Lease? lease = null;\n        try\n        {\n            lease = new Lease(ds.OpenConnection());\n            return lease.Value.Connection.Ping();\n        }\n        finally\n        {\n            lease?.Dispose();\n        }")]
+    [InlineData("Lease? lease = null;\n        try\n        {\n            lease = new Lease(ds.OpenConnection());\n            return lease.Value.Connection.Ping();\n        }\n        finally\n        {\n            if (lease.HasValue) lease.Value.Dispose();\n        }")]
+    [InlineData("Lease? lease = null;\n        try\n        {\n            lease = new Lease(ds.OpenConnection());\n            return lease.Value.Connection.Ping();\n        }\n        finally\n        {\n            if (lease != null) lease.GetValueOrDefault().Dispose();\n        }")]
+    [InlineData("Lease? lease = null;\n        try\n        {\n            lease = new Lease(ds.OpenConnection());\n            return lease.Value.Connection.Ping();\n        }\n        finally\n        {\n            if (lease is { } held) held.Dispose();\n        }")]
+    [InlineData("Lease? lease = new Lease(ds.OpenConnection());\n        using (lease)\n        {\n            return lease.Value.Connection.Ping();\n        }")]
+    [InlineData("Lease? lease = new Lease(ds.OpenConnection());\n        try\n        {\n            return lease.Value.Connection.Ping();\n        }\n        finally\n        {\n            lease.Value.Dispose();\n        }")]
+    [InlineData("var lease = (Lease?)new Lease(ds.OpenConnection());\n        using (lease)\n        {\n            return lease.GetValueOrDefault().Connection.Ping();\n        }")]
+    public Task Nullable_wrapper_struct_released_through_its_nullable_is_not_reported(string body) => Verify.VerifyAnalyzerAsync($$"""
+        using System;
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        {{LeaseStruct}}
+
+        class C
+        {
+            bool M(MySqlDataSource ds)
+            {
+                {{body}}
+            }
+        }
+        """);
+
+    [Theory]
+    [InlineData("Lease? lease = new Lease(await ds.OpenConnectionAsync());\n        await using (lease)\n        {\n            return await lease.Value.Connection.PingAsync();\n        }")]
+    [InlineData("Lease? lease = null;\n        try\n        {\n            lease = new Lease(await ds.OpenConnectionAsync());\n            return await lease.Value.Connection.PingAsync();\n        }\n        finally\n        {\n            if (lease.HasValue) await lease.Value.DisposeAsync();\n        }")]
+    [InlineData("Lease? lease = null;\n        try\n        {\n            lease = new Lease(await ds.OpenConnectionAsync());\n            return await lease.Value.Connection.PingAsync();\n        }\n        finally\n        {\n            if (lease is { } held) await held.DisposeAsync();\n        }")]
+    public Task Nullable_wrapper_struct_released_asynchronously_through_its_nullable_is_not_reported(string body) => Verify.VerifyAnalyzerAsync($$"""
+        using System;
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        {{LeaseStruct}}
+
+        class C
+        {
+            async Task<bool> M(MySqlDataSource ds)
+            {
+                {{body}}
+            }
+        }
+        """);
+
+    /// <summary>The same shapes that skip the release on some path: still reported.</summary>
+    [Theory]
+    [InlineData("Lease? lease = new Lease({|#0:ds.OpenConnection()|});\n        return lease.Value.Connection.Ping();", "on the path that returns at line 21")]
+    [InlineData("Lease? lease = null;\n        try\n        {\n            lease = new Lease({|#0:ds.OpenConnection()|});\n            return lease.Value.Connection.Ping();\n        }\n        finally\n        {\n            if (lease.HasValue && flag) lease.Value.Dispose();\n        }", "on the path that returns at line 24")]
+    [InlineData("Lease? lease = new Lease({|#0:ds.OpenConnection()|});\n        var ok = lease.Value.Connection.Ping();\n        lease = null;\n        lease?.Dispose();\n        return ok;", "when 'lease' is overwritten at line 22")]
+    [InlineData("Lease? lease = new Lease({|#0:ds.OpenConnection()|});\n        if (flag) lease.GetValueOrDefault().Dispose();\n        return true;", "on the path that returns at line 22")]
+    public Task Nullable_wrapper_struct_not_released_on_every_path_is_reported(string body, string path) => Verify.VerifyAnalyzerAsync($$"""
+        using System;
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        {{LeaseStruct}}
+
+        class C
+        {
+            bool M(MySqlDataSource ds, bool flag)
+            {
+                {{body}}
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("The result of 'OpenConnection'", path));
 }

@@ -1549,4 +1549,41 @@ public sealed class UseAfterReleaseAnalyzerTests
         Tdg004("'c'", "is used at line 10 after it was released at line 9"),
         Verify.Diagnostic(Descriptors.ConnectionUsedAfterRelease).WithLocation(2).WithLocation(1)
             .WithArguments("'c'", "is used at line 11 after it was released at line 9"));
+
+    /// <summary>
+    /// A wrapper struct in a <c>Lease?</c>: asking the nullable whether it has a value after the release is no use of the
+    /// connection; reaching the connection through <c>.Value</c> is.
+    /// </summary>
+    [Fact]
+    public Task Nullable_wrapper_struct_read_after_its_release() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using MySqlConnector;
+
+        readonly struct Lease : IDisposable
+        {
+            public Lease(MySqlConnection c) => Connection = c;
+
+            public MySqlConnection Connection { get; }
+
+            public void Dispose() => Connection.Dispose();
+        }
+
+        class C
+        {
+            bool Asked(MySqlDataSource ds)
+            {
+                Lease? lease = new Lease(ds.OpenConnection());
+                lease.Value.Dispose();
+                return lease.HasValue;
+            }
+
+            bool Used(MySqlDataSource ds)
+            {
+                Lease? lease = new Lease(ds.OpenConnection());
+                {|#1:lease.Value.Dispose()|};
+                return {|#0:lease.Value.Connection|}.Ping();
+            }
+        }
+        """,
+        Verify.Diagnostic(Descriptors.ConnectionUsedAfterRelease).WithLocation(0).WithLocation(1).WithArguments("'lease'", "is used at line 26 after it was released at line 25"));
 }

@@ -125,6 +125,9 @@ internal sealed class ConditionRefinement
                 // 'conn is object', 'conn is MySqlConnection': false only when null. So is 'holder is IDisposable' on an
                 // 'object' variable that holds the connection: the object is of the type the acquisition gave.
                 return !outcome && _analysis.Variables.HeldBy(config, isType.ValueOperand) ? null : config;
+            case not null when ConditionFacts.NullTest(condition) is var (tested, whenNull):
+                // 'lease.HasValue' of a 'Lease?': a variable that holds the resource is not null.
+                return outcome == whenNull && _analysis.Variables.HeldBy(config, tested) ? null : config;
             default:
                 return config;
         }
@@ -267,6 +270,9 @@ internal sealed class ConditionRefinement
         ITypePatternOperation type => Covers(type.MatchedType, inputType),
         _ => false,
     };
+
+    /// <summary><c>var x</c> or <c>_</c>: a pattern that matches any value, null included.</summary>
+    private static bool CannotFail(IPatternOperation pattern) => pattern is IDiscardPatternOperation or IDeclarationPatternOperation { MatchesNull: true };
 
     /// <summary>Is every non-null value of <paramref name="inputType"/> a <paramref name="matchedType"/> (its own type, a base type, an interface)?</summary>
     private static bool Covers(ITypeSymbol? matchedType, ITypeSymbol? inputType)

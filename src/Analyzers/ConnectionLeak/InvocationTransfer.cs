@@ -263,6 +263,13 @@ internal sealed class InvocationTransfer
             return false;
         }
 
+        if (name == "GetValueOrDefault" && method.Parameters.Length == 0 && OperationTransfer.IsNullableValue(method.ContainingType))
+        {
+            // 'lease.GetValueOrDefault()' of a 'Lease?' (also what 'lease?.Dispose()' and 'using (lease)' call): the
+            // same struct.
+            return instanceIsResource;
+        }
+
         if (name is "ConfigureAwait" or "AsTask" or "Preserve" or "GetAwaiter" or "GetResult" or "Unwrap")
         {
             return instanceIsResource || (method.IsExtensionMethod && firstArgumentIsResource);

@@ -261,6 +261,13 @@ internal sealed class OperationTransfer
                     }
                 }
 
+                if (used && IsNullableValue(instance.Type))
+                {
+                    // 'lease.Value' of a 'Lease?' that holds the resource: the same struct (it throws only when there
+                    // is none). 'lease.HasValue' reads the wrapper, not the resource: no use of a released one either.
+                    return member is IPropertyReferenceOperation { Property.Name: "Value" };
+                }
+
                 if (used && _analysis.Carriers.IsCarrier(instance.Type))
                 {
                     // 'scope.Lease': the connection-typed member of a plain holder that carries the resource is the resource;
@@ -328,6 +335,9 @@ internal sealed class OperationTransfer
 
         return any;
     }
+
+    /// <summary>Is <paramref name="type"/> a <c>T?</c> of a value type (<c>Nullable&lt;T&gt;</c>)?</summary>
+    public static bool IsNullableValue(ITypeSymbol? type) => type?.OriginalDefinition.SpecialType == SpecialType.System_Nullable_T;
 
     /// <summary>Is <paramref name="array"/> (through conversions) the value of an argument of a method call?</summary>
     private static bool IsArgumentOfCall(IOperation array)
