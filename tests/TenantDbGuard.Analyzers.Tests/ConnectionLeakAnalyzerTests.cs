@@ -1918,6 +1918,121 @@ public sealed class ConnectionLeakAnalyzerTests
         Verify.Diagnostic().WithLocation(0).WithArguments("'conn'", "on the path that returns at line 17"),
         Verify.Diagnostic().WithLocation(1).WithArguments("'conn'", "on the path that returns at line 24"));
 
+    private const string MethodGroupCallbacks = """
+        using System;
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        sealed class ActionDisposable(Action onDispose) : IDisposable { public void Dispose() => onDispose(); }
+        sealed class AsyncActionDisposable(Func<ValueTask> onDispose) : IAsyncDisposable { public ValueTask DisposeAsync() => onDispose(); }
+        sealed class Check(Func<bool> check) : IDisposable { public void Dispose() => check(); }
+        static class Disposables { public static IDisposable Create(Action onDispose) => new ActionDisposable(onDispose); }
+        static class ConnectionExtensions { public static void Shutdown(this MySqlConnection c) => c.Dispose(); public static void Touch(this MySqlConnection c) => Console.WriteLine(c.ServerVersion); }
+        class C
+        {
+            async Task<bool> M(MySqlDataSource ds, MySqlConnection other)
+            {
+                var c = {|#0:ds.OpenConnection()|};
+                BODY
+            }
+        }
+        """;
+
+    [Theory]
+    [InlineData("using var cleanup = new ActionDisposable(c.Dispose); return c.Ping();")]
+    [InlineData("using var cleanup = new ActionDisposable(c.Close); return c.Ping();")]
+    [InlineData("using var cleanup = new ActionDisposable(((IDisposable)c).Dispose); return c.Ping();")]
+    [InlineData("await using var cleanup = new AsyncActionDisposable(c.DisposeAsync); return await c.PingAsync();")]
+    [InlineData("using var cleanup = Disposables.Create(c.Dispose); return c.Ping();")]
+    [InlineData("using var cleanup = new ActionDisposable(Cleanup); return c.Ping(); void Cleanup() => c.Dispose();")]
+    [InlineData("using var cleanup = new ActionDisposable(Cleanup); return c.Ping(); void Cleanup() { if (c.State != System.Data.ConnectionState.Closed) c.Close(); c.Dispose(); }")]
+    [InlineData("Action release = c.Dispose; try { return c.Ping(); } finally { release(); }")]
+    [InlineData("Func<ValueTask> release = c.DisposeAsync; try { return await c.PingAsync(); } finally { await release(); }")]
+    [InlineData("Action release = Cleanup; try { return c.Ping(); } finally { release(); } void Cleanup() => c.Dispose();")]
+    [InlineData("Action release = () => c.Dispose(); using var cleanup = new ActionDisposable(release.Invoke); return c.Ping();")]
+    [InlineData("Action release = () => c.Dispose(); using var cleanup = new ActionDisposable(release); return c.Ping();")]
+    [InlineData("Action release = c.Dispose; using var cleanup = new ActionDisposable(release); return c.Ping();")]
+    [InlineData("using var cleanup = new ActionDisposable(c.Shutdown); return c.Ping();")]
+    public Task Release_given_as_a_method_group_stands_for_the_lambda_that_calls_it(string body) =>
+        Verify.VerifyAnalyzerAsync(MethodGroupCallbacks.Replace("{|#0:ds.OpenConnection()|}", "ds.OpenConnection()").Replace("BODY", body));
+
+    [Theory]
+    // Never disposed, a callback that only uses the connection, a release of another connection, a delegate never
+    // called: each reported as its lambda is.
+    [InlineData("var cleanup = new ActionDisposable(c.Dispose); return c.Ping();")]
+    [InlineData("var cleanup = new ActionDisposable(() => c.Dispose()); return c.Ping();")]
+    [InlineData("using var check = new Check(c.Ping); return c.Ping();")]
+    [InlineData("using var check = new Check(() => c.Ping()); return c.Ping();")]
+    [InlineData("using var log = new ActionDisposable(Log); return c.Ping(); void Log() => Console.WriteLine(c.ServerVersion);")]
+    [InlineData("using var log = new ActionDisposable(() => Log()); return c.Ping(); void Log() => Console.WriteLine(c.ServerVersion);")]
+    [InlineData("using var cleanup = new ActionDisposable(c.Touch); return c.Ping();")]
+    [InlineData("using var cleanup = new ActionDisposable(() => c.Touch()); return c.Ping();")]
+    [InlineData("using var cleanup = new ActionDisposable(other.Dispose); return c.Ping();")]
+    [InlineData("using var cleanup = new ActionDisposable(() => other.Dispose()); return c.Ping();")]
+    [InlineData("Action release = c.Dispose; return c.Ping();")]
+    [InlineData("Action release = c.Dispose; try { return c.Ping(); } finally { Console.WriteLine(release); }")]
+    [InlineData("Func<bool> check = c.Ping; try { return c.Ping(); } finally { check(); }")]
+    [InlineData("Func<bool> check = () => c.Ping(); try { return c.Ping(); } finally { check(); }")]
+    public Task Method_group_that_does_not_release_the_connection_is_reported_like_its_lambda(string body) =>
+        Verify.VerifyAnalyzerAsync(MethodGroupCallbacks.Replace("BODY", body),
+            Verify.Diagnostic().WithLocation(0).WithArguments("'c'", "on the path that returns at line 15"));
+
+    [Fact]
+    public Task Method_group_of_a_non_release_is_read_like_its_lambda() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using MySqlConnector;
+
+        sealed class Check(Func<bool> check) : IDisposable { public void Dispose() => check(); }
+
+        class C
+        {
+            // Returned inside an object of the code, a callback that names the connection goes with it.
+            Check Lambda(MySqlDataSource ds)
+            {
+                var c = ds.OpenConnection();
+                return new Check(() => c.Ping());
+            }
+
+            Check MethodGroup(MySqlDataSource ds)
+            {
+                var c = ds.OpenConnection();
+                return new Check(c.Ping);
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Release_method_group_of_the_prelude_and_of_the_configuration_is_a_release() => Verify.VerifyAnalyzerWithEditorConfigAsync(CallbackWrapper + """
+        static class PoolExtensions
+        {
+            public static void GiveBack(this PooledConnection connection) => connection.Release();
+        }
+
+        class C
+        {
+            int M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                using var cleanup = new ActionDisposable(conn.Release);
+                return conn.Execute("select 1");
+            }
+
+            int Configured(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                using var cleanup = new ActionDisposable(conn.GiveBack);
+                return conn.Execute("select 1");
+            }
+
+            ActionDisposable Rent(Pool pool, out PooledConnection connection)
+            {
+                var conn = pool.GetConnection();
+                connection = conn;
+                return new ActionDisposable(conn.Release);
+            }
+        }
+        """, "tenantdbguard.release_methods = GiveBack\n");
+
     private const string DisposableFactories = """
         using System;
         using System.Threading;
@@ -4223,7 +4338,11 @@ public sealed class ConnectionLeakAnalyzerTests
     [InlineData("return wait.ContinueWith(_ => { using (conn) { return conn.Execute(\"select 1\"); } });")]
     [InlineData("ThreadPool.QueueUserWorkItem(_ => { using (conn) { conn.Execute(\"select 1\"); } }); return Task.FromResult(0);")]
     [InlineData("ThreadPool.UnsafeQueueUserWorkItem(_ => { using (conn) { conn.Execute(\"select 1\"); } }, null); return Task.FromResult(0);")]
+    [InlineData("return Task.Run(Work); int Work() { using (conn) { return conn.Execute(\"select 1\"); } }")]
+    [InlineData("Func<int> work = () => { using (conn) { return conn.Execute(\"select 1\"); } }; return Task.Run(work);")]
+    [InlineData("_ = Task.Run(conn.Dispose); return Task.FromResult(0);")]
     public Task A_connection_handed_to_a_task_whose_callback_releases_it_on_every_path_is_not_reported(string handOff) => Verify.VerifyAnalyzerAsync($$"""
+        using System;
         using System.Threading;
         using System.Threading.Tasks;
         using Prelude;
@@ -4245,6 +4364,9 @@ public sealed class ConnectionLeakAnalyzerTests
     [InlineData("return Task.Run(() => { using (conn) { return conn.Execute(\"select 1\"); } }, ct);", "on the path that returns at line 11")]
     [InlineData("return Task.Factory.StartNew(() => { using (conn) { return conn.Execute(\"select 1\"); } }, ct);", "on the path that returns at line 11")]
     [InlineData("return wait.ContinueWith(_ => { using (conn) { return conn.Execute(\"select 1\"); } }, TaskContinuationOptions.OnlyOnRanToCompletion);", "on the path that returns at line 11")]
+    [InlineData("var task = Task.Run(Work); conn.Execute(\"select 2\"); return task; int Work() { using (conn) { return conn.Execute(\"select 1\"); } }", "on the path that returns at line 11")]
+    [InlineData("return Task.Run(Work, ct); int Work() { using (conn) { return conn.Execute(\"select 1\"); } }", "on the path that returns at line 11")]
+    [InlineData("return Task.Run(Work); int Work() => conn.Execute(\"select 1\");", "on the path that returns at line 11")]
     public Task A_connection_captured_by_a_task_that_may_not_release_it_is_reported(string handOff, string path) => Verify.VerifyAnalyzerAsync($$"""
         using System;
         using System.Threading;

@@ -1,6 +1,7 @@
 // What a call does with the followed resource when the callee's body can be read: a method of the compilation
 // (its parameter summary), a local function or a lambda called through a delegate local (walked here, with the
-// argument or the captured variable that holds the resource as the starting holder).
+// argument or the captured variable that holds the resource as the starting holder). A method group stands for the
+// lambda that calls it: 'conn.Dispose' for '() => conn.Dispose()', 'Cleanup' for '() => Cleanup()'.
 using System.Collections.Generic;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
@@ -31,26 +32,27 @@ internal sealed class CalleeEffects
         var context = _analysis.Context;
         if (method.MethodKind == MethodKind.LocalFunction)
         {
-            var graph = LocalFunctionGraph(method);
-            if (graph is null)
-            {
-                return best;
-            }
-
-            Consider(resourceArguments, argument => argument.Parameter is { } parameter ? Walk(method, graph, parameter) : ParameterEffect.None, ref best);
-            ConsiderCaptured(method, graph, method.DeclaringSyntaxReferences.Length > 0 ? method.DeclaringSyntaxReferences[0].GetSyntax() : null, ref best);
-            return best;
+            return OfLocalFunction(method, resourceArguments);
         }
 
-        if (method.MethodKind == MethodKind.DelegateInvoke && TrackedVariables.Unwrap(invocation.Instance) is ILocalReferenceOperation { Local: var delegateLocal }
-            && LambdaOf(delegateLocal) is { } lambda)
+        if (method.MethodKind == MethodKind.DelegateInvoke && TrackedVariables.Unwrap(invocation.Instance) is ILocalReferenceOperation)
         {
-            var graph = _analysis.Graph.GetAnonymousFunctionControlFlowGraphInScope(lambda, context.CancellationToken);
-            Consider(resourceArguments, argument => argument.Parameter is { Ordinal: var ordinal } && ordinal < lambda.Symbol.Parameters.Length
-                ? Walk(lambda.Symbol, graph, lambda.Symbol.Parameters[ordinal])
-                : ParameterEffect.None, ref best);
-            ConsiderCaptured(lambda.Symbol, graph, lambda.Syntax, ref best);
-            return best;
+            switch (CallbackTarget(invocation.Instance))
+            {
+                case IFlowAnonymousFunctionOperation lambda:
+                {
+                    var graph = _analysis.Graph.GetAnonymousFunctionControlFlowGraphInScope(lambda, context.CancellationToken);
+                    Consider(resourceArguments, argument => argument.Parameter is { Ordinal: var ordinal } && ordinal < lambda.Symbol.Parameters.Length
+                        ? Walk(lambda.Symbol, graph, lambda.Symbol.Parameters[ordinal])
+                        : ParameterEffect.None, ref best);
+                    ConsiderCaptured(lambda.Symbol, graph, lambda.Syntax, ref best);
+                    return best;
+                }
+
+                case IMethodReferenceOperation reference:
+                    // 'Action release = conn.Dispose; ... release();': the call runs the method the group names.
+                    return OfMethodGroup(reference, resourceArguments);
+            }
         }
 
         if (_analysis.OwnerFields && invocation.Instance is IInstanceReferenceOperation && context.Rules.IsInSource(method)
@@ -81,26 +83,152 @@ internal sealed class CalleeEffects
     }
 
     /// <summary>
-    /// What a lambda given as a value (<c>() =&gt; conn.Dispose()</c>) does, when it runs, to the connection it captures;
-    /// <see cref="ParameterEffect.None"/> for anything that is not a lambda of this graph.
+    /// What a callback given as a value (<c>() =&gt; conn.Dispose()</c>, or the method group <c>conn.Dispose</c>) does,
+    /// when it runs, to the connection it captures; <see cref="ParameterEffect.None"/> for anything that is not a
+    /// lambda of this graph or a method group.
     /// </summary>
     public ParameterEffect OfCallback(IOperation value)
     {
-        var lambda = TrackedVariables.Unwrap(value);
-        while (lambda is IDelegateCreationOperation creation)
+        switch (CallbackTarget(value))
         {
-            lambda = TrackedVariables.Unwrap(creation.Target);
+            case IFlowAnonymousFunctionOperation function:
+            {
+                var best = (Effect: ParameterEffect.None, Holder: (IOperation?)null);
+                var graph = _analysis.Graph.GetAnonymousFunctionControlFlowGraphInScope(function, _analysis.Context.CancellationToken);
+                ConsiderCaptured(function.Symbol, graph, function.Syntax, ref best);
+                return best.Effect;
+            }
+
+            case IMethodReferenceOperation reference:
+                return OfMethodGroup(reference, resourceArguments: null).Effect;
+            default:
+                return ParameterEffect.None;
+        }
+    }
+
+    /// <summary>
+    /// The function a delegate value runs: a lambda of this graph or a method group (<c>conn.Dispose</c>, a local
+    /// function), through conversions, delegate creations, a delegate local assigned once (<c>release</c>) and the
+    /// <c>Invoke</c> method group of one (<c>release.Invoke</c>); null for anything else.
+    /// </summary>
+    public IOperation? CallbackTarget(IOperation? value)
+    {
+        for (var depth = 0; depth < 4; depth++)
+        {
+            var target = TrackedVariables.Unwrap(value);
+            while (target is IDelegateCreationOperation creation)
+            {
+                target = TrackedVariables.Unwrap(creation.Target);
+            }
+
+            switch (target)
+            {
+                case ILocalReferenceOperation { Local: { Type.TypeKind: TypeKind.Delegate } local }:
+                    value = _analysis.Origins.SingleValue(local);
+                    continue;
+                case IMethodReferenceOperation { Method.MethodKind: MethodKind.DelegateInvoke, Instance: { } invoked }:
+                    value = invoked;
+                    continue;
+                case IFlowAnonymousFunctionOperation or IMethodReferenceOperation:
+                    return target;
+                default:
+                    return null;
+            }
         }
 
-        if (lambda is not IFlowAnonymousFunctionOperation function)
+        return null;
+    }
+
+    /// <summary>
+    /// The code a callback found by <see cref="CallbackTarget"/> names the resource's variables in: the lambda, the
+    /// declaration of a local function given as a method group, or the receiver of any other method group.
+    /// </summary>
+    public static SyntaxNode? CallbackSyntax(IOperation? target) => target switch
+    {
+        IFlowAnonymousFunctionOperation lambda => lambda.Syntax,
+        IMethodReferenceOperation { Method: { MethodKind: MethodKind.LocalFunction, DeclaringSyntaxReferences: { Length: > 0 } references } } =>
+            references[0].GetSyntax(),
+        IMethodReferenceOperation reference => ReceiverSyntax(reference),
+        _ => null,
+    };
+
+    /// <summary>
+    /// The receiver a method group names (<c>conn</c> of <c>conn.Dispose</c>, of an extension method's group too, whose
+    /// receiver the flow graph does not keep as the instance).
+    /// </summary>
+    private static SyntaxNode? ReceiverSyntax(IMethodReferenceOperation reference) =>
+        reference.Syntax is MemberAccessExpressionSyntax access ? access.Expression : reference.Instance?.Syntax;
+
+    /// <summary>
+    /// A method group run as a callback or through a delegate, read as the lambda that calls it: a local function is
+    /// walked like its call; a release of the held resource (<c>conn.Dispose</c>, <c>conn.CloseAsync</c>, a configured
+    /// release) releases it; an extension of the code given the resource as its receiver has the effect of its summary.
+    /// </summary>
+    private (ParameterEffect Effect, IOperation? Holder) OfMethodGroup(IMethodReferenceOperation reference, List<IArgumentOperation>? resourceArguments)
+    {
+        var method = reference.Method;
+        if (method.MethodKind == MethodKind.LocalFunction)
         {
-            return ParameterEffect.None;
+            return OfLocalFunction(method, resourceArguments);
+        }
+
+        var context = _analysis.Context;
+        var receiver = reference.Instance;
+        if (receiver is null && method.IsExtensionMethod && ReceiverSyntax(reference) is { } receiverSyntax)
+        {
+            receiver = (reference.SemanticModel ?? _analysis.Graph.OriginalOperation.SemanticModel)?.GetOperation(receiverSyntax, context.CancellationToken);
+        }
+
+        if (receiver is not null && _analysis.State.Status == ResourceStatus.Held && _analysis.Variables.HeldBy(_analysis.State, receiver))
+        {
+            if (_analysis.Names.ReleaseNames.Contains(method.Name))
+            {
+                return (ParameterEffect.Releases, null);
+            }
+
+            if (method.IsExtensionMethod && context.Rules.IsInSource(method))
+            {
+                return (context.Summaries.EffectOn(method.ReducedFrom ?? method, 0, context.CancellationToken), null);
+            }
+
+            if (MethodSummaries.IsExtensionMember(method))
+            {
+                return (context.Summaries.EffectOnReceiver(method, context.CancellationToken), null);
+            }
+
+            return (ParameterEffect.None, null);
         }
 
         var best = (Effect: ParameterEffect.None, Holder: (IOperation?)null);
-        var graph = _analysis.Graph.GetAnonymousFunctionControlFlowGraphInScope(function, _analysis.Context.CancellationToken);
-        ConsiderCaptured(function.Symbol, graph, function.Syntax, ref best);
-        return best.Effect;
+        if (!method.IsExtensionMethod && context.Rules.IsInSource(method))
+        {
+            // 'Action<Lease> release = ReleaseLease; release(lease);': the method's parameter summary, as for its call.
+            Consider(resourceArguments, argument => argument.Parameter is { Ordinal: var ordinal } && ordinal < method.Parameters.Length
+                ? context.Summaries.EffectOn(method, ordinal, context.CancellationToken)
+                : ParameterEffect.None, ref best);
+        }
+
+        return best;
+    }
+
+    /// <summary>
+    /// A local function, called or run through a delegate: walked from the argument or captured variable that holds the
+    /// resource.
+    /// </summary>
+    private (ParameterEffect Effect, IOperation? Holder) OfLocalFunction(IMethodSymbol method, List<IArgumentOperation>? resourceArguments)
+    {
+        var best = (Effect: ParameterEffect.None, Holder: (IOperation?)null);
+        var graph = LocalFunctionGraph(method);
+        if (graph is null)
+        {
+            return best;
+        }
+
+        Consider(resourceArguments, argument => argument.Parameter is { Ordinal: var ordinal } && ordinal < method.Parameters.Length
+            ? Walk(method, graph, method.Parameters[ordinal])
+            : ParameterEffect.None, ref best);
+        ConsiderCaptured(method, graph, method.DeclaringSyntaxReferences.Length > 0 ? method.DeclaringSyntaxReferences[0].GetSyntax() : null, ref best);
+        return best;
     }
 
     private static void Consider(List<IArgumentOperation>? arguments, System.Func<IArgumentOperation, ParameterEffect> effectOf, ref (ParameterEffect Effect, IOperation? Holder) best)
@@ -197,17 +325,6 @@ internal sealed class CalleeEffects
             // Declared outside the graphs this one can see (a summary of another method's local function).
             return null;
         }
-    }
-
-    private IFlowAnonymousFunctionOperation? LambdaOf(ILocalSymbol local)
-    {
-        var value = _analysis.Origins.SingleValue(local);
-        while (value is IDelegateCreationOperation creation)
-        {
-            value = TrackedVariables.Unwrap(creation.Target);
-        }
-
-        return value as IFlowAnonymousFunctionOperation;
     }
 
     private static HashSet<string> NamesIn(SyntaxNode body)

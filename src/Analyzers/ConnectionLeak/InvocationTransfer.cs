@@ -410,7 +410,8 @@ internal sealed class InvocationTransfer
     /// A call that always runs the callback it is given (<c>Task.Run</c>, <c>TaskFactory.StartNew</c>, <c>ContinueWith</c>,
     /// <c>ThreadPool.QueueUserWorkItem</c>, in an overload without a <c>CancellationToken</c> or continuation options) and is given a lambda that releases the held connection on every path, while no
     /// variable that holds it is named again after the call outside that lambda (nor inside a loop around the call, whose
-    /// next turn could). A use after such a call would race the release, so it keeps the connection the method's.
+    /// next turn could). A method group (<c>conn.Dispose</c>, a local function) counts as the lambda that calls it. A
+    /// use after such a call would race the release, so it keeps the connection the method's.
     /// </summary>
     private bool HandsToAReleasingTask(IInvocationOperation invocation)
     {
@@ -423,15 +424,9 @@ internal sealed class InvocationTransfer
 
         foreach (var argument in invocation.Arguments)
         {
-            var value = TrackedVariables.Unwrap(argument.Value);
-            while (value is IDelegateCreationOperation creation)
-            {
-                value = TrackedVariables.Unwrap(creation.Target);
-            }
-
-            if (value is IFlowAnonymousFunctionOperation lambda
+            if (CalleeEffects.CallbackSyntax(_analysis.Callees.CallbackTarget(argument.Value)) is { } callback
                 && _analysis.Callees.OfCallback(argument.Value) == ParameterEffect.Releases
-                && !NamedAfter(invocation.Syntax, lambda.Syntax))
+                && !NamedAfter(invocation.Syntax, callback))
             {
                 return true;
             }

@@ -402,7 +402,7 @@ internal sealed class OperationTransfer
             }
 
             argumentIsResource |= isResource;
-            carried |= isResource || OwnershipMoves.CapturesResource(argument.Value, _analysis.State, _analysis.Variables);
+            carried |= isResource || OwnershipMoves.CapturesResource(_analysis.Callees.CallbackTarget(argument.Value), _analysis.State, _analysis.Variables);
         }
 
         if (argumentIsResource && HandOffRules.IsCompletedValueTask(creation.Type))

@@ -209,16 +209,14 @@ internal static class OwnershipMoves
         return false;
     }
 
-    /// <summary>Does the lambda <paramref name="value"/> name a variable that holds the resource (a callback that will release it)?</summary>
-    public static bool CapturesResource(IOperation value, PathState state, TrackedVariables variables)
+    /// <summary>
+    /// Does the callback <paramref name="target"/> (a lambda or a method group, as
+    /// <see cref="CalleeEffects.CallbackTarget"/> finds it) name a variable that holds the resource: a callback that
+    /// will release it, or use it?
+    /// </summary>
+    public static bool CapturesResource(IOperation? target, PathState state, TrackedVariables variables)
     {
-        var lambda = TrackedVariables.Unwrap(value);
-        while (lambda is IDelegateCreationOperation creation)
-        {
-            lambda = TrackedVariables.Unwrap(creation.Target);
-        }
-
-        if (lambda is not IFlowAnonymousFunctionOperation)
+        if (CalleeEffects.CallbackSyntax(target) is not { } body)
         {
             return false;
         }
@@ -227,7 +225,7 @@ internal static class OwnershipMoves
         {
             if (holder is ISymbol symbol)
             {
-                foreach (var node in lambda.Syntax.DescendantNodes())
+                foreach (var node in body.DescendantNodesAndSelf())
                 {
                     if (node is IdentifierNameSyntax identifier && identifier.Identifier.ValueText == symbol.Name)
                     {
