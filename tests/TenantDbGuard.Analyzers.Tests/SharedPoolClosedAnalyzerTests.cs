@@ -806,6 +806,105 @@ public sealed class SharedPoolClosedAnalyzerTests
         }
         """);
 
+    private const string ShutdownRegistrations = """
+        using System;
+        using System.Collections.Concurrent;
+        using System.Threading;
+        using System.Threading.Tasks;
+        using Microsoft.Extensions.Hosting;
+        using MySqlConnector;
+
+        sealed class CacheEntry
+        {
+            public void RegisterPostEvictionCallback(Action<object, object?> callback) { }
+        }
+
+        partial class Pools
+        {
+            private readonly ConcurrentDictionary<string, MySqlDataSource> _sources = new();
+            private readonly MySqlDataSource _master = new("Server=db");
+
+            public MySqlDataSource For(string t) => _sources.GetOrAdd(t, k => new MySqlDataSource("Database=" + k));
+
+            public Pools(IHostApplicationLifetime lifetime, CacheEntry entry, CancellationToken token)
+            {
+                REGISTER
+            }
+
+            MEMBERS
+        }
+
+        """;
+
+    [Theory]
+    [InlineData("lifetime.ApplicationStopping.Register(CloseAll);", "private void CloseAll() { foreach (var source in _sources.Values) source.Dispose(); }")]
+    [InlineData("lifetime.ApplicationStopped.Register(this.CloseAll);", "private void CloseAll() { foreach (var source in _sources.Values) source.Dispose(); }")]
+    [InlineData("lifetime.ApplicationStopping.UnsafeRegister(CloseAll, null);", "private void CloseAll(object? state) => _master.Dispose();")]
+    [InlineData("lifetime.ApplicationStopping.Register(new Action(CloseAll));", "private void CloseAll() => _master.Dispose();")]
+    [InlineData("lifetime.ApplicationStopping.Register(CloseAll);", "private void CloseAll() => CloseMaster(); private void CloseMaster() => _master.Dispose();")]
+    [InlineData("lifetime.ApplicationStopping.Register(CloseAll);", "private void CloseAll() => _master.Dispose(); public void Dispose() => CloseAll();")]
+    [InlineData("lifetime.ApplicationStopping.Register(CloseAll);", "private async void CloseAll() => await _master.DisposeAsync();")]
+    [InlineData("AppDomain.CurrentDomain.ProcessExit += OnProcessExit;", "private void OnProcessExit(object? sender, EventArgs e) => _master.Dispose();")]
+    [InlineData("entry.RegisterPostEvictionCallback(OnEvicted);", "private void OnEvicted(object key, object? value) => _master.Dispose();")]
+    [InlineData("lifetime.ApplicationStopping.Register(Close); void Close() => _master.Dispose();", "")]
+    [InlineData("lifetime.ApplicationStopping.Register(() => Close()); void Close() => _master.Dispose();", "")]
+    [InlineData("lifetime.ApplicationStopping.Register(Close); void Close() { foreach (var source in _sources.Values) source.Dispose(); }", "")]
+    public Task Closing_in_a_method_registered_as_a_shutdown_callback_by_its_method_group_is_not_reported(string register, string members) =>
+        Verify.VerifyAnalyzerAsync(ShutdownRegistrations.Replace("REGISTER", register).Replace("MEMBERS", members));
+
+    [Fact]
+    public Task Closing_in_a_method_registered_as_a_shutdown_callback_in_another_part_of_the_type_is_not_reported() =>
+        Verify.VerifyAnalyzerAsync(ShutdownRegistrations.Replace("REGISTER", "").Replace("MEMBERS", "private void CloseAll() => _master.Dispose();") + """
+            partial class Pools
+            {
+                public void Start(IHostApplicationLifetime lifetime) => lifetime.ApplicationStopping.Register(CloseAll);
+            }
+            """);
+
+    [Theory]
+    // Not private, also used as a delegate in request code, registered for a token that is not the app stopping, or a
+    // local function also run by request code: who runs it is not known, as for the lambda that calls it.
+    [InlineData("lifetime.ApplicationStopping.Register(CloseAll);", "public void CloseAll() => [|_master.Dispose()|];")]
+    [InlineData("lifetime.ApplicationStopping.Register(() => CloseAll());", "public void CloseAll() => [|_master.Dispose()|];")]
+    [InlineData("lifetime.ApplicationStopping.Register(CloseAll);", "private void CloseAll() => [|_master.Dispose()|]; public Task Reset() => Task.Run(CloseAll);")]
+    [InlineData("lifetime.ApplicationStopping.Register(CloseAll);", "private void CloseAll() => [|_master.Dispose()|]; public void Reset() => CloseAll();")]
+    [InlineData("token.Register(CloseAll);", "private void CloseAll() => [|_master.Dispose()|];")]
+    [InlineData("token.Register(() => CloseAll());", "private void CloseAll() => [|_master.Dispose()|];")]
+    [InlineData("Action close = CloseAll; close();", "private void CloseAll() => [|_master.Dispose()|];")]
+    [InlineData("lifetime.ApplicationStopping.Register(Close); Close(); void Close() => [|_master.Dispose()|];", "")]
+    [InlineData("token.Register(Close); void Close() => [|_master.Dispose()|];", "")]
+    [InlineData("Action close = Close; close(); void Close() => [|_master.Dispose()|];", "")]
+    public Task Closing_in_a_method_group_that_request_code_may_run_is_still_reported(string register, string members) =>
+        Verify.VerifyAnalyzerAsync(ShutdownRegistrations.Replace("REGISTER", register).Replace("MEMBERS", members));
+
+    [Fact]
+    public Task A_local_function_of_Main_is_shutdown_code_only_when_registered_as_a_shutdown_callback() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using Microsoft.Extensions.DependencyInjection;
+        using Microsoft.Extensions.Hosting;
+        using MySqlConnector;
+
+        static class Program
+        {
+            static void Main()
+            {
+                var services = Host.Build();
+                var lifetime = services.GetRequiredService<IHostApplicationLifetime>();
+                lifetime.ApplicationStopping.Register(Stop);
+                Close();
+
+                void Stop() => services.GetRequiredService<MySqlDataSource>().Dispose();
+
+                void Close() => [|services.GetRequiredService<MySqlDataSource>().Dispose()|];
+            }
+        }
+
+        static class Host
+        {
+            public static IServiceProvider Build() => throw new NotSupportedException("The container is built by the host.");
+        }
+        """);
+
     [Fact]
     public Task Closing_in_a_method_that_request_code_may_call_is_still_reported() => Verify.VerifyAnalyzerAsync("""
         using System;

@@ -39,7 +39,9 @@ internal static class LifetimePlaces
     /// Shutdown code, where a pool may be closed: the <c>Dispose</c>/<c>DisposeAsync</c>/finalizer of the owning type,
     /// <c>IHostedService.StopAsync</c> and the <c>IHostedLifecycleService</c> stop methods (lambdas inside them
     /// included), a lambda registered for <c>ApplicationStopping</c>/<c>ApplicationStopped</c>, an eviction callback,
-    /// a <c>ProcessExit</c> handler, and the statements of <c>Main</c> or the top-level statements themselves.
+    /// a <c>ProcessExit</c> handler, and the statements of <c>Main</c> or the top-level statements themselves. A
+    /// private method or a local function registered there by its method group
+    /// (<c>ApplicationStopping.Register(CloseAll)</c>) is read as the lambda that calls it.
     /// </summary>
     public static bool IsShutdownCode(IOperation operation, ISymbol containingSymbol) =>
         IsShutdownCode(operation, containingSymbol as IMethodSymbol, operation.SemanticModel?.Compilation, 0);
@@ -59,7 +61,12 @@ internal static class LifetimePlaces
 
                     insideFunction = true;
                     break;
-                case ILocalFunctionOperation:
+                case ILocalFunctionOperation localFunction:
+                    if (IsOnlyRunAtShutdown(localFunction, member, compilation, depth))
+                    {
+                        return true;
+                    }
+
                     insideFunction = true;
                     break;
             }
@@ -75,8 +82,11 @@ internal static class LifetimePlaces
 
     /// <summary>
     /// Is <paramref name="method"/> a private method of its type that is only ever called, from that type, by shutdown
-    /// code (<c>public void Dispose() => CloseAll();</c>)? Then it is shutdown code too. A private method with no call,
-    /// or referred to otherwise than by a call (a method group), is not. Followed through at most three such methods.
+    /// code (<c>public void Dispose() => CloseAll();</c>), or registered as a shutdown callback by its method group
+    /// (<c>lifetime.ApplicationStopping.Register(CloseAll);</c>, as the lambda <c>() => CloseAll()</c> would be)? Then
+    /// it is shutdown code too. A private method with no call, or whose method group is used otherwise
+    /// (<c>Action close = CloseAll;</c>, <c>Task.Run(CloseAll)</c>), is not. Followed through at most three such
+    /// methods.
     /// </summary>
     private static bool IsOnlyCalledFromShutdown(IMethodSymbol method, Compilation? compilation, int depth)
     {
@@ -102,9 +112,19 @@ internal static class LifetimePlaces
 #pragma warning disable RS1030 // Do not invoke Compilation.GetSemanticModel() method within a diagnostic analyzer
                 model ??= compilation.GetSemanticModel(declaration.SyntaxTree);
 #pragma warning restore RS1030
-                var operation = model.GetOperation(name.Parent is MemberAccessExpressionSyntax access && access.Name == name ? access.Parent! : name.Parent!);
+                var named = name.Parent is MemberAccessExpressionSyntax access && access.Name == name ? access : (ExpressionSyntax)name;
+                var operation = model.GetOperation(named.Parent!);
                 if (operation is not IInvocationOperation invocation || !SymbolEqualityComparer.Default.Equals(invocation.TargetMethod.OriginalDefinition, method.OriginalDefinition))
                 {
+                    if (model.GetOperation(named) is IMethodReferenceOperation group
+                        && SymbolEqualityComparer.Default.Equals(group.Method.OriginalDefinition, method.OriginalDefinition) && IsShutdownCallback(group))
+                    {
+                        // 'lifetime.ApplicationStopping.Register(CloseAll);': run when the app stops, like the lambda
+                        // that would call it.
+                        calls++;
+                        continue;
+                    }
+
                     if (SymbolEqualityComparer.Default.Equals(model.GetSymbolInfo(name).Symbol?.OriginalDefinition, method.OriginalDefinition))
                     {
                         // Named otherwise than by a call ('Action close = CloseAll;'): who calls it is not known.
@@ -131,6 +151,73 @@ internal static class LifetimePlaces
         }
 
         return calls > 0;
+    }
+
+    /// <summary>
+    /// Is the local function only run by shutdown code: every call of it (outside itself) is shutdown code, and every
+    /// method group of it is registered as a shutdown callback (<c>lifetime.ApplicationStopping.Register(Close);</c>)?
+    /// Followed through at most three such functions or methods.
+    /// </summary>
+    private static bool IsOnlyRunAtShutdown(ILocalFunctionOperation localFunction, IMethodSymbol? member, Compilation? compilation, int depth)
+    {
+        if (depth >= 3)
+        {
+            return false;
+        }
+
+        IOperation root = localFunction;
+        while (root.Parent is { } parent)
+        {
+            root = parent;
+        }
+
+        var symbol = localFunction.Symbol;
+        var uses = 0;
+        foreach (var operation in root.Descendants())
+        {
+            switch (operation)
+            {
+                case IInvocationOperation invocation when SymbolEqualityComparer.Default.Equals(invocation.TargetMethod.OriginalDefinition, symbol):
+                    if (IsWithin(invocation, localFunction))
+                    {
+                        // A call from inside itself says nothing of who runs it.
+                        continue;
+                    }
+
+                    // The statements of Main are shutdown code, but a local function written there is request code
+                    // unless only shutdown callbacks run it.
+                    if (!IsShutdownCode(invocation, member is not null && IsEntryPoint(member) ? null : member, compilation, depth + 1))
+                    {
+                        return false;
+                    }
+
+                    uses++;
+                    break;
+                case IMethodReferenceOperation reference when SymbolEqualityComparer.Default.Equals(reference.Method.OriginalDefinition, symbol):
+                    if (!IsShutdownCallback(reference))
+                    {
+                        return false;
+                    }
+
+                    uses++;
+                    break;
+            }
+        }
+
+        return uses > 0;
+    }
+
+    private static bool IsWithin(IOperation operation, IOperation container)
+    {
+        for (var current = operation.Parent; current is not null; current = current.Parent)
+        {
+            if (ReferenceEquals(current, container))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>The member whose body holds <paramref name="operation"/>.</summary>
@@ -194,13 +281,13 @@ internal static class LifetimePlaces
     }
 
     /// <summary>
-    /// A lambda that runs when the app stops or when a cache lets go of its value:
+    /// A lambda or a method group that runs when the app stops or when a cache lets go of its value:
     /// <c>lifetime.ApplicationStopping.Register(...)</c>, <c>ApplicationStopped.Register(...)</c>,
     /// <c>RegisterPostEvictionCallback(...)</c>, <c>AppDomain.CurrentDomain.ProcessExit += ...</c>.
     /// </summary>
-    private static bool IsShutdownCallback(IAnonymousFunctionOperation lambda)
+    private static bool IsShutdownCallback(IOperation callback)
     {
-        IOperation current = lambda;
+        var current = callback;
         while (current.Parent is IDelegateCreationOperation or IConversionOperation)
         {
             current = current.Parent;
