@@ -285,10 +285,11 @@ internal sealed class ReleaseChooser
     }
 
     /// <summary>
-    /// The <c>using</c> a fix may write for a value of <paramref name="type"/>: <see cref="UsingFor"/>, except that a
-    /// function whose awaits use <c>ConfigureAwait(false)</c> gets no <c>await using</c>. Its dispose would be awaited on
-    /// the captured context (a deadlock where a caller blocks on the task, and CA2007 where the project enforces it); the
-    /// fix releases in <c>finally</c> with <c>await x.DisposeAsync().ConfigureAwait(false)</c> instead.
+    /// The <c>using</c> a fix may write for a value of <paramref name="type"/>: <see cref="UsingFor"/>, except that
+    /// a function whose awaits use <c>ConfigureAwait(false)</c> gets no <c>await using</c>. Its dispose would be
+    /// awaited on the captured context (a deadlock where a caller blocks on the task, and CA2007 where the project
+    /// enforces it); the fix releases in <c>finally</c> with <c>await x.DisposeAsync().ConfigureAwait(false)</c>
+    /// instead.
     /// </summary>
     public UsingKind UsingToWrite(ITypeSymbol type, SyntaxNode position)
     {

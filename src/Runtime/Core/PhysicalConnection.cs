@@ -484,9 +484,10 @@ internal sealed class PhysicalConnection : IAsyncDisposable
     }
 
     /// <summary>
-    /// Resets the session; first, when a lease may have left what the server's reset keeps (<see cref="MayHoldKeptState"/>,
-    /// or on a server where the account can make a role current, <see cref="SessionProfile.RoleMayChange"/>), clears that
-    /// (see <see cref="SessionProfile.Scrub"/>). Throws when the session holds what no reset may hand on (an XA transaction): the caller closes it.
+    /// Resets the session; first, when a lease may have left what the server's reset keeps
+    /// (<see cref="MayHoldKeptState"/>, or on a server where the account can make a role current,
+    /// <see cref="SessionProfile.RoleMayChange"/>), clears that (see <see cref="SessionProfile.Scrub"/>). Throws when
+    /// the session holds what no reset may hand on (an XA transaction): the caller closes it.
     /// </summary>
     /// <returns>True (a task of a result, to be awaited as a ping is).</returns>
     private async Task<bool> ResetAsync(MySqlConnection connection, TimeSpan answerTimeout, SessionProfile? profile = null)

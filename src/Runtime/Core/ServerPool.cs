@@ -323,10 +323,10 @@ internal sealed class SessionProfile
     public string Scrub { get; }
 
     /// <summary>
-    /// Statements (separated by ';', none after the last) that empty the profiling history and leave profiling as a reset session has it:
-    /// in the batch of a lease's own <c>USE</c>, so that code that reads the history (<c>SHOW PROFILES</c>) never reads
-    /// another lease's statements, whatever turned profiling on (a trigger or stored function may). Empty where the
-    /// server has no profiling.
+    /// Statements (separated by ';', none after the last) that empty the profiling history and leave profiling as a
+    /// reset session has it: in the batch of a lease's own <c>USE</c>, so that code that reads the history
+    /// (<c>SHOW PROFILES</c>) never reads another lease's statements, whatever turned profiling on (a trigger or stored
+    /// function may). Empty where the server has no profiling.
     /// </summary>
     public string ClearProfiles { get; }
 
@@ -403,8 +403,8 @@ internal sealed class SessionProfile
                 {
                     scrub += role.Value is string name ? "SET ROLE `" + name.Replace("`", "``", StringComparison.Ordinal) + "`;" : "SET ROLE NONE;";
 
-                    // SET ROLE names a role granted to the account (directly or through another role); with none there is
-                    // nothing to make current, whatever runs.
+                    // SET ROLE names a role granted to the account (directly or through another role); with none
+                    // there is nothing to make current, whatever runs.
                     var applicable = await TryReadAsync(connection, "SELECT COUNT(*) FROM information_schema.APPLICABLE_ROLES").ConfigureAwait(false);
                     roleMayChange = !applicable.Supported || Convert.ToInt64(applicable.Value ?? 0L, System.Globalization.CultureInfo.InvariantCulture) > 0;
                 }

@@ -235,7 +235,10 @@ internal sealed class TenantResolverCache
         }
     }
 
-    /// <summary>Under the lock: forgets the known tenant of key <paramref name="key"/> and its spellings; its next request looks it up.</summary>
+    /// <summary>
+    /// Under the lock: forgets the known tenant of key <paramref name="key"/> and its spellings; its next request looks
+    /// it up.
+    /// </summary>
     private void ForgetKnown(string key)
     {
         if (_known.Remove(key, out var known))
