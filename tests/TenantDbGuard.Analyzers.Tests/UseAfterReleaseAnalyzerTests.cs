@@ -1467,6 +1467,7 @@ public sealed class UseAfterReleaseAnalyzerTests
     [InlineData("await ReopenAsync();")]
     [InlineData("Action reopen = () => c.Open(); reopen();")]
     [InlineData("await Retry(() => c.OpenAsync());")]
+    [InlineData("Func<Task> reopen = () => c.OpenAsync(); await Retry(reopen);")]
     [InlineData("Prelude.ConnectionHelpers.EnsureOpen(c);")]
     public Task Connection_reopened_through_a_call_after_Close_is_not_reported(string reopen) => Verify.VerifyAnalyzerAsync($$"""
         using System;

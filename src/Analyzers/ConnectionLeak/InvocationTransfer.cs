@@ -182,9 +182,9 @@ internal sealed class InvocationTransfer
     }
 
     /// <summary>
-    /// Evaluates a call; returns whether its value is the followed resource. A call that never returns (<paramref
-    /// name="end"/>)
-    /// is not sent to the handlers here: the caller ends the path (<see cref="LeakFlowAnalysis.EndPath"/>).
+    /// Evaluates a call; returns whether its value is the followed resource. A call that never returns
+    /// (<paramref name="end"/>) is not sent to the handlers here: the caller ends the path
+    /// (<see cref="LeakFlowAnalysis.EndPath"/>).
     /// </summary>
     public bool EvaluateInvocation(IInvocationOperation invocation, CallEnd end)
     {
@@ -326,12 +326,12 @@ internal sealed class InvocationTransfer
 
         if (_analysis.State.IsTrackedAfterRelease && !ReferenceEquals(invocation, _analysis.Site?.Invocation))
         {
-            if (_analysis.AfterRelease.ReleaseOf(_analysis.State).Closes && !IsOwnOpen(method)
+            if (_analysis.AfterRelease.ReleaseOf(_analysis.State).Closes && !Reopening.IsOwnOpen(method, _analysis.Rules)
                 && _analysis.Reopening.MayReopen(invocation, instanceIsResource, resourceArguments))
             {
-                // 'conn.Close(); conn.EnsureOpen();': a call that may open the connection again, like 'conn.Open()'.
-                // Whether
-                // it did is not known, so the connection is followed no further (nor reported if it stays closed).
+                // 'conn.Close(); conn.EnsureOpen();': a call that may open the connection again, like 'conn.Open()'
+                // (which AfterReleaseTracking reads itself). Whether it did is not known, so the connection is
+                // followed no further (nor reported if it stays closed).
                 _analysis.State = new PathState(ResourceStatus.Released, HolderSet.Empty);
             }
             else if (instanceIsResource && !_analysis.Carriers.IsCarrier(invocation.Instance?.Type))
@@ -480,11 +480,6 @@ internal sealed class InvocationTransfer
 
         return false;
     }
-
-    /// <summary>The connection's own <c>Open</c>, which <see cref="AfterReleaseTracking.UseAfterRelease"/>
-    /// reads.</summary>
-    private bool IsOwnOpen(IMethodSymbol method) =>
-        method is { Name: "Open" or "OpenAsync", IsStatic: false } && _analysis.Rules.IsDbConnection(method.ContainingType);
 
     private static bool IsDisposableInterface(ITypeSymbol type) =>
         type is INamedTypeSymbol { TypeKind: TypeKind.Interface, Name: "IDisposable" or "IAsyncDisposable", ContainingNamespace: { Name: "System", ContainingNamespace.IsGlobalNamespace: true } };

@@ -158,8 +158,7 @@ internal sealed class LeakFlowAnalysis
 
     /// <summary>
     /// The path being walked reached a call that never returns (<see cref="EndPath"/>): nothing after it in the block
-    /// runs,
-    /// and the block's branches are not followed.
+    /// runs, and the block's branches are not followed.
     /// </summary>
     public bool PathEnded { get; private set; }
 

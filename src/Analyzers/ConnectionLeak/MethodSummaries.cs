@@ -151,9 +151,8 @@ internal sealed class MethodSummaries
 
     /// <summary>
     /// May <paramref name="method"/>, a method of this compilation, open the connection it is given as its parameter
-    /// <paramref name="ordinal"/> (or on <see cref="Reopening.ThisOrdinal"/> and <see
-    /// cref="Reopening.ReceiverOrdinal"/>,
-    /// the object it is called on) when that connection is closed? Read once per method and parameter; a method on a
+    /// <paramref name="ordinal"/> (or on <see cref="Reopening.ThisOrdinal"/> and
+    /// <see cref="Reopening.ReceiverOrdinal"/>, the object it is called on) when that connection is closed? Read once per method and parameter; a method on a
     /// recursion cycle may.
     /// </summary>
     public bool Reopens(IMethodSymbol method, int ordinal, CancellationToken cancellationToken)

@@ -35,9 +35,8 @@ internal sealed class Reopening
 
     /// <summary>
     /// May <paramref name="invocation"/>, on a path where the followed connection was closed, open it again? It is
-    /// given
-    /// the connection as its receiver (<paramref name="onReceiver"/>) or as <paramref name="arguments"/>, or reaches it
-    /// through a local that holds it and that a local function or a lambda of the method captures.
+    /// given the connection as its receiver (<paramref name="onReceiver"/>) or as <paramref name="arguments"/>, or
+    /// reaches it through a local that holds it and that a local function or a lambda of the method captures.
     /// </summary>
     public bool MayReopen(IInvocationOperation invocation, bool onReceiver, List<IArgumentOperation>? arguments)
     {
@@ -70,8 +69,7 @@ internal sealed class Reopening
 
         if (method.MethodKind == MethodKind.DelegateInvoke)
         {
-            if (TrackedVariables.Unwrap(invocation.Instance) is ILocalReferenceOperation { Local: var local }
-                && FunctionOf(_analysis.Origins.SingleValue(local)) is { } lambda)
+            if (TrackedVariables.Unwrap(invocation.Instance) is ILocalReferenceOperation && FunctionOf(invocation.Instance) is { } lambda)
             {
                 return OpensInBody(lambda, ordinals);
             }
@@ -96,7 +94,7 @@ internal sealed class Reopening
     public static bool CallMayReopen(IMethodSymbol method, bool onReceiver, ulong ordinals, ITypeSymbol? connectionType, MethodSummaries summaries, CancellationToken cancellationToken)
     {
         var rules = summaries.Rules;
-        if (method.Name is "Open" or "OpenAsync" && !method.IsStatic && onReceiver && rules.IsDbConnection(method.ContainingType))
+        if (onReceiver && IsOwnOpen(method, rules))
         {
             return true;
         }
@@ -135,6 +133,10 @@ internal sealed class Reopening
 
         return !KeepsTheState(method, connectionType, rules);
     }
+
+    /// <summary>The connection's own <c>Open</c> or <c>OpenAsync</c>.</summary>
+    public static bool IsOwnOpen(IMethodSymbol method, AcquisitionRules rules) =>
+        method is { Name: "Open" or "OpenAsync", IsStatic: false } && rules.IsDbConnection(method.ContainingType);
 
     /// <summary>
     /// Does <paramref name="body"/> (of a method, a local function or a lambda) open the connection that
@@ -248,9 +250,8 @@ internal sealed class Reopening
 
     /// <summary>
     /// Does <paramref name="body"/>, a local function or a lambda of this method, open the connection: a local that
-    /// holds it
-    /// on this path and that it captures, or its parameters at <paramref name="ordinals"/>? Read once per body and
-    /// holders.
+    /// holds it on this path and that it captures, or its parameters at <paramref name="ordinals"/>? Read once per
+    /// body and holders.
     /// </summary>
     private bool OpensInBody(IOperation body, ulong ordinals)
     {
@@ -303,18 +304,14 @@ internal sealed class Reopening
         return null;
     }
 
-    /// <summary>The lambda or local function a value stands for (<c>() =&gt; conn.Open()</c>, <c>Reopen</c>), as an
-    /// operation tree.</summary>
+    /// <summary>
+    /// The lambda or local function a value stands for (<c>() =&gt; conn.Open()</c>, <c>Reopen</c>, a delegate local
+    /// assigned once; see <see cref="CalleeEffects.CallbackTarget"/>), as an operation tree.
+    /// </summary>
     private IOperation? FunctionOf(IOperation? value)
     {
-        value = TrackedVariables.Unwrap(value);
-        while (value is IDelegateCreationOperation creation)
-        {
-            value = TrackedVariables.Unwrap(creation.Target);
-        }
-
         var model = _analysis.Graph.OriginalOperation.SemanticModel;
-        switch (value)
+        switch (_analysis.Callees.CallbackTarget(value))
         {
             case IFlowAnonymousFunctionOperation lambda when model is not null && lambda.Syntax.SyntaxTree == model.SyntaxTree:
                 return model.GetOperation(lambda.Syntax, _analysis.Context.CancellationToken) as IAnonymousFunctionOperation;
