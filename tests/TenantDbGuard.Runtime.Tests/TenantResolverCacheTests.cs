@@ -917,6 +917,24 @@ public sealed class TenantResolverCacheTests
     }
 
     [Fact]
+    public async Task Two_tenants_that_swap_databases_are_each_served_on_their_new_one()
+    {
+        var directory = new TenantDirectory();
+        directory.Add("acme", "tdg_one");
+        directory.Add("globex", "tdg_two");
+        var cache = directory.CreateCache(tenantsTable: true, o => o.TenantCacheDuration = TimeSpan.FromMinutes(5));
+        await cache.ResolveAsync("acme", CancellationToken.None);
+        await cache.ResolveAsync("globex", CancellationToken.None);
+        directory.Add("acme", "tdg_two");
+        directory.Add("globex", "tdg_one");
+        cache.Invalidate("globex");
+
+        Assert.Equal("tdg_one", (await cache.ResolveAsync("globex", CancellationToken.None)).DatabaseName);
+        Assert.Equal("tdg_two", (await cache.ResolveAsync("acme", CancellationToken.None)).DatabaseName);
+        Assert.Equal("tdg_one", (await cache.ResolveAsync("globex", CancellationToken.None)).DatabaseName);
+    }
+
+    [Fact]
     public async Task A_tenant_renamed_in_the_table_is_not_served_by_its_old_key_once_the_new_key_is()
     {
         var directory = new TenantDirectory();
