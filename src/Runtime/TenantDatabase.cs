@@ -413,7 +413,10 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
             throw new ArgumentNullException(nameof(work));
         }
 
-        return WithTenantConnectionAsync(tenantKey, (connection, token) => InTransactionAsync(connection, work, isolationLevel, token), cancellationToken);
+        return WithTenantConnectionAsync(
+            tenantKey,
+            (connection, token) => InTransactionAsync(tenantKey, connection, work, isolationLevel, token),
+            cancellationToken);
     }
 
     /// <summary>As <see cref="WithTenantTransactionAsync{TResult}"/>, for work that returns nothing.</summary>
@@ -498,7 +501,12 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
             throw new ArgumentNullException(nameof(work));
         }
 
-        return WithMasterLeaseAsync(sql: null, options: null, exposed: true, (connection, token) => InTransactionAsync(connection, work, isolationLevel, token), cancellationToken);
+        return WithMasterLeaseAsync(
+            sql: null,
+            options: null,
+            exposed: true,
+            (connection, token) => InTransactionAsync(MasterKey, connection, work, isolationLevel, token),
+            cancellationToken);
     }
 
     /// <summary>As <see cref="WithMasterTransactionAsync{TResult}"/>, for work that returns nothing.</summary>
@@ -589,6 +597,10 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
             {
                 await ReturnHelperLeaseAsync(lease).ConfigureAwait(false);
             }
+            else
+            {
+                StatementLeftRunning.ThrowIfAny(lease.ConnectionUnchecked, lease.TenantKey, inTransaction: false);
+            }
 
             return result;
         }
@@ -633,6 +645,10 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
         if (!exposed)
         {
             await ReturnHelperLeaseAsync(lease).ConfigureAwait(false);
+        }
+        else
+        {
+            StatementLeftRunning.ThrowIfAny(lease.ConnectionUnchecked, lease.TenantKey, inTransaction: false);
         }
 
         return result;
@@ -759,6 +775,7 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     /// once when it throws or the commit fails.
     /// </summary>
     private static async Task<TResult> InTransactionAsync<TResult>(
+        string tenantKey,
         MySqlConnection connection,
         Func<MySqlConnection, MySqlTransaction, CancellationToken, Task<TResult>> work,
         IsolationLevel isolationLevel,
@@ -769,6 +786,7 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
         try
         {
             result = await work(connection, transaction, cancellationToken).ConfigureAwait(false);
+            StatementLeftRunning.ThrowIfAny(connection, tenantKey, inTransaction: true);
             if (transaction.Connection is not null)
             {
                 await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);

@@ -1017,6 +1017,98 @@ public sealed class TenantIsolationTests(MariaDbFixture fixture, ITestOutputHelp
         }
     }
 
+    [Theory]
+    [Trait("Guarantee", "5")]
+    [InlineData("connection helper")]
+    [InlineData("transaction helper")]
+    [InlineData("master connection helper")]
+    [InlineData("lease")]
+    [InlineData("data source")]
+    public async Task A_statement_not_awaited_before_the_lease_ends_fails_with_a_typed_error_and_never_reaches_the_next_tenant(string path)
+    {
+        // The statement is on its way when the lease ends: its connection object was disposed under it, which gave the
+        // session back to its pool while the statement still read from it, and the statement failed later with a raw
+        // NullReferenceException from inside the driver.
+        await ClearItemsAsync(Server);
+        await using var db = Server.CreateTenantDatabase(o => o.MaxConnections = 1);
+        const string Orphan = "INSERT INTO items (owner) SELECT CONCAT('orphan of iso-a ', SLEEP(0.3))";
+        Task? orphan = null;
+        Exception? callerError = null;
+        switch (path)
+        {
+            case "connection helper":
+                callerError = await Record.ExceptionAsync(() => db.WithTenantConnectionAsync(
+                    Key(0),
+                    (connection, token) =>
+                    {
+                        orphan = connection.ExecuteAsync(Orphan);
+                        return Task.CompletedTask;
+                    }));
+                break;
+            case "transaction helper":
+                callerError = await Record.ExceptionAsync(() => db.WithTenantTransactionAsync(
+                    Key(0),
+                    (connection, transaction, token) =>
+                    {
+                        orphan = connection.ExecuteAsync(Orphan, transaction: transaction);
+                        return Task.CompletedTask;
+                    }));
+                break;
+            case "master connection helper":
+                callerError = await Record.ExceptionAsync(() => db.WithMasterConnectionAsync((connection, token) =>
+                {
+                    orphan = connection.ExecuteScalarAsync<long>("SELECT SLEEP(0.3)");
+                    return Task.CompletedTask;
+                }));
+                break;
+            case "lease":
+                await using (var lease = await db.GetConnectionAsync(Key(0)))
+                {
+                    orphan = lease.Connection.ExecuteAsync(Orphan);
+                }
+
+                break;
+            default:
+                await using (var connection = await db.ForTenant(Key(0)).OpenConnectionAsync())
+                {
+                    orphan = connection.ExecuteAsync(Orphan);
+                }
+
+                break;
+        }
+
+        if (path.EndsWith("helper", StringComparison.Ordinal))
+        {
+            // The work's result is not to be trusted: its caller is told what happened and what to do.
+            var error = Assert.IsType<InvalidOperationException>(callerError);
+            output.WriteLine(error.Message);
+            var named = path.StartsWith("master", StringComparison.Ordinal) ? "(master)" : Key(0);
+            Assert.Contains(named, error.Message, StringComparison.Ordinal);
+            Assert.Contains("did not await", error.Message, StringComparison.Ordinal);
+        }
+        else
+        {
+            Assert.Null(callerError);
+        }
+
+        for (var i = 0; i < 3; i++)
+        {
+            await using var lease = await db.GetConnectionAsync(Key(1));
+            Assert.Equal(Key(1), await ReadMarkerAsync(lease.Connection));
+        }
+
+        var orphanError = await Record.ExceptionAsync(() => orphan!.WaitAsync(TimeSpan.FromSeconds(10)));
+        var seen = orphanError is null ? "no error" : orphanError.GetType().Name + ": " + orphanError.Message;
+        output.WriteLine($"{path}: the statement left running got {seen}");
+        Assert.True(
+            orphanError is System.Data.Common.DbException or ObjectDisposedException or InvalidOperationException,
+            $"The statement left running got {seen}.");
+        Assert.Empty(await ReadItemsAsync(Server, 1));
+        await db.WaitUntilAllReturnedAsync();
+        await using var after = await db.GetConnectionAsync(Key(1));
+        Assert.Equal(Key(1), await ReadMarkerAsync(after.Connection));
+    }
+
     public static TheoryData<int, string> EveryConnectionGivenBackBusy() => new()
     {
         { 1, "a reader left unread" },

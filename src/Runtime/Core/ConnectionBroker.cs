@@ -490,7 +490,24 @@ internal sealed class ConnectionBroker : IAsyncDisposable
             fate = LeaseFate.Failed;
         }
 
-        var closed = physical.EndLease(connection, fate == LeaseFate.Failed);
+        Task closed;
+        if (DriverSession.IsRunningStatement(connection))
+        {
+            // Code gave the lease back while a statement it sent was still on its way (a task it did not await). The
+            // session is ended at once, so that the statement fails now and nothing it does reaches the session again,
+            // and never serves another lease; the connection object is disposed once the statement has seen its failure
+            // (disposing it under the statement would give the session back to its pool while the statement runs, and
+            // fail the statement later with a raw NullReferenceException inside the driver).
+            fate = LeaseFate.Failed;
+            physical.ShutSession();
+            Log.StatementLeftRunning(_logger, LogSafe.Text(tenantKey), physical.Server.Key);
+            closed = physical.EndLeaseAfterStatementAsync(connection, _options.ResetTimeout);
+        }
+        else
+        {
+            closed = physical.EndLease(connection, fate == LeaseFate.Failed);
+        }
+
         Instruments?.RecordUse(physical.LeasedTicks);
 
         lock (_gate)

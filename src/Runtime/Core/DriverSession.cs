@@ -56,6 +56,76 @@ internal static class DriverSession
 
     private static readonly Func<object, bool>? Connected = CreateConnected();
 
+    private static readonly Func<MySqlConnection, bool>? Running = CreateRunning();
+
+    /// <summary>
+    /// Whether a statement sent through <paramref name="connection"/> is still on its way: the driver's session is
+    /// querying and the statement's first answer has not been read (no reader was handed out, or its reader is waiting
+    /// for the next result), so code started it and did not await it. Disposing the connection then would dispose the
+    /// reader under the statement and give the session back to its pool while the statement still reads from it, which
+    /// then fails with a raw <see cref="NullReferenceException"/> inside the driver. A reader handed out and left open
+    /// is not counted (disposing the connection reads it to its end), except one read past its last result and not
+    /// disposed, which cannot be told apart. False when this cannot be told (another version of MySqlConnector).
+    /// </summary>
+    public static bool IsRunningStatement(MySqlConnection connection) => Running?.Invoke(connection) == true;
+
+    /// <summary>
+    /// <c>connection.m_session?.m_state is Querying or CancelingQuery &amp;&amp; (connection.m_activeReader is null
+    /// || connection.m_activeReader.m_resultSet.State == None)</c>, compiled once; null when the driver keeps them
+    /// elsewhere.
+    /// </summary>
+    private static Func<MySqlConnection, bool>? CreateRunning()
+    {
+        const BindingFlags Private = BindingFlags.Instance | BindingFlags.NonPublic;
+        const BindingFlags Any = BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic;
+        if (typeof(MySqlConnection).GetField("m_session", Private) is not { } sessionField
+            || typeof(MySqlConnection).GetField("m_activeReader", Private) is not { } readerField
+            || readerField.FieldType.GetField("m_resultSet", Private) is not { } resultField
+            || resultField.FieldType.GetProperty("State", Any)
+                is not { CanRead: true, PropertyType.IsEnum: true } resultState
+            || sessionField.FieldType.GetField("m_state", Private) is not { FieldType.IsEnum: true } stateField
+            || !Enum.IsDefined(stateField.FieldType, "Querying")
+            || !Enum.IsDefined(stateField.FieldType, "CancelingQuery")
+            || !Enum.IsDefined(resultState.PropertyType, "None"))
+        {
+            return null;
+        }
+
+        try
+        {
+            var connection = Expression.Parameter(typeof(MySqlConnection), "connection");
+            var session = Expression.Variable(sessionField.FieldType, "session");
+            var reader = Expression.Variable(readerField.FieldType, "reader");
+            var state = Expression.Convert(Expression.Field(session, stateField), typeof(int));
+            var answered = Expression.Convert(
+                Expression.Property(Expression.Field(reader, resultField), resultState), typeof(int));
+            var body = Expression.Block(
+                typeof(bool),
+                [session, reader],
+                Expression.Assign(session, Expression.Field(connection, sessionField)),
+                Expression.Assign(reader, Expression.Field(connection, readerField)),
+                Expression.AndAlso(
+                    Expression.AndAlso(
+                        Expression.NotEqual(session, Expression.Constant(null, sessionField.FieldType)),
+                        Expression.OrElse(
+                            Expression.Equal(state, ValueOf(stateField.FieldType, "Querying")),
+                            Expression.Equal(state, ValueOf(stateField.FieldType, "CancelingQuery")))),
+                    Expression.OrElse(
+                        Expression.Equal(reader, Expression.Constant(null, readerField.FieldType)),
+                        Expression.Equal(answered, ValueOf(resultState.PropertyType, "None")))));
+            return Expression.Lambda<Func<MySqlConnection, bool>>(body, connection).Compile();
+        }
+        catch (Exception exception)
+            when (exception is InvalidOperationException or ArgumentException or NotSupportedException)
+        {
+            return null;
+        }
+
+        static ConstantExpression ValueOf(Type enumType, string name) =>
+            Expression.Constant(
+                Convert.ToInt32(Enum.Parse(enumType, name), System.Globalization.CultureInfo.InvariantCulture));
+    }
+
     /// <summary><c>session.IsConnected</c>, compiled once; null when the driver has no such property.</summary>
     private static Func<object, bool>? CreateConnected()
     {

@@ -30,6 +30,7 @@ internal static class LogEvents
     public const int ServerFull = 1042;
     public const int DisposeCutShort = 1043;
     public const int StatementCutOff = 1044;
+    public const int StatementLeftRunning = 1045;
 }
 
 /// <summary>
@@ -103,6 +104,13 @@ internal static partial class Log
 
     [LoggerMessage(EventId = LogEvents.BusyConnectionKilled, Level = LogLevel.Warning, Message = "A connection of tenant '{TenantKey}' came back from its lease still busy (no answer within {TimeoutMs} ms): what runs on it is killed and it is closed, on server {Server}")]
     public static partial void BusyConnectionKilled(ILogger logger, string tenantKey, string server, double timeoutMs);
+
+    [LoggerMessage(
+        EventId = LogEvents.StatementLeftRunning,
+        Level = LogLevel.Warning,
+        Message = "A lease of tenant '{TenantKey}' was given back while a statement sent on its connection was still "
+            + "running (a task not awaited): the statement is stopped and the connection closed, on server {Server}")]
+    public static partial void StatementLeftRunning(ILogger logger, string tenantKey, string server);
 
     [LoggerMessage(EventId = LogEvents.DisposeCutShort, Level = LogLevel.Warning, Message = "Disposing the runtime stopped waiting after {WaitedMs} ms, with {Connections} connections still being reset, killed or closed and {Closing} more closes under way; they go on in the background")]
     public static partial void DisposeCutShort(ILogger logger, long waitedMs, int connections, int closing);

@@ -232,6 +232,33 @@ internal sealed class PhysicalConnection : IAsyncDisposable
     }
 
     /// <summary>
+    /// Ends a lease whose connection object still has a statement on its way (see
+    /// <see cref="DriverSession.IsRunningStatement"/>), once the session was shut: waits, at most
+    /// <paramref name="timeout"/>, for the statement to see the session's end, then disposes the object as a failed
+    /// lease's.
+    /// </summary>
+    /// <returns>A task that completes when the object is disposed; it never fails.</returns>
+    public async Task EndLeaseAfterStatementAsync(MySqlConnection connection, TimeSpan timeout)
+    {
+        var started = Stopwatch.GetTimestamp();
+        while (DriverSession.IsRunningStatement(connection) && Stopwatch.GetElapsedTime(started) < timeout)
+        {
+            await Task.Delay(1).ConfigureAwait(false);
+        }
+
+        try
+        {
+            await EndLease(connection, failed: true).ConfigureAwait(false);
+        }
+        catch (Exception exception)
+            when (exception is MySqlException or InvalidOperationException or System.IO.IOException
+                or ObjectDisposedException)
+        {
+            // The session is ended; the object is disposed either way.
+        }
+    }
+
+    /// <summary>
     /// Takes the session back after a lease: waits (at most <paramref name="timeout"/>) for the lease's connection to
     /// close, then resets the session (or, when <paramref name="reset"/> is false, pings it) on the runtime's own
     /// connection object, again within the timeout. A session that does not answer in time is busy with something the
