@@ -359,6 +359,10 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     /// <param name="work">The work; it must not keep the connection after its task completes.</param>
     /// <param name="cancellationToken">Cancels the wait, and is passed to the work.</param>
     /// <returns>What the work returned.</returns>
+    /// <exception cref="InvalidOperationException">
+    /// The work returned while a statement it started on the connection was still running (a task it did not await):
+    /// the statement was stopped and the connection closed (an open transaction is rolled back).
+    /// </exception>
     public Task<TResult> WithTenantConnectionAsync<TResult>(string tenantKey, Func<MySqlConnection, CancellationToken, Task<TResult>> work, CancellationToken cancellationToken = default)
     {
         if (work is null)
@@ -375,6 +379,10 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     /// <param name="work">The work; it must not keep the connection after its task completes.</param>
     /// <param name="cancellationToken">Cancels the wait, and is passed to the work.</param>
     /// <returns>A task that completes when the work has and the connection is back.</returns>
+    /// <exception cref="InvalidOperationException">
+    /// The work returned while a statement it started on the connection was still running (a task it did not await):
+    /// the statement was stopped and the connection closed (an open transaction is rolled back).
+    /// </exception>
     public Task WithTenantConnectionAsync(string tenantKey, Func<MySqlConnection, CancellationToken, Task> work, CancellationToken cancellationToken = default)
     {
         if (work is null)
@@ -402,6 +410,10 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     /// <param name="isolationLevel">The isolation level; <see cref="IsolationLevel.Unspecified"/> keeps the server's default.</param>
     /// <param name="cancellationToken">Cancels the wait, the work and the commit.</param>
     /// <returns>What the work returned.</returns>
+    /// <exception cref="InvalidOperationException">
+    /// The work returned while a statement it started on the connection was still running (a task it did not await):
+    /// the statement was stopped and the connection closed (an open transaction is rolled back).
+    /// </exception>
     public Task<TResult> WithTenantTransactionAsync<TResult>(
         string tenantKey,
         Func<MySqlConnection, MySqlTransaction, CancellationToken, Task<TResult>> work,
@@ -425,6 +437,10 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     /// <param name="isolationLevel">The isolation level; <see cref="IsolationLevel.Unspecified"/> keeps the server's default.</param>
     /// <param name="cancellationToken">Cancels the wait, the work and the commit.</param>
     /// <returns>A task that completes when the transaction is committed and the connection is back.</returns>
+    /// <exception cref="InvalidOperationException">
+    /// The work returned while a statement it started on the connection was still running (a task it did not await):
+    /// the statement was stopped and the connection closed (an open transaction is rolled back).
+    /// </exception>
     public Task WithTenantTransactionAsync(
         string tenantKey,
         Func<MySqlConnection, MySqlTransaction, CancellationToken, Task> work,
@@ -452,6 +468,10 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     /// <param name="work">The work; it must not keep the connection after its task completes.</param>
     /// <param name="cancellationToken">Cancels the wait, and is passed to the work.</param>
     /// <returns>What the work returned.</returns>
+    /// <exception cref="InvalidOperationException">
+    /// The work returned while a statement it started on the connection was still running (a task it did not await):
+    /// the statement was stopped and the connection closed (an open transaction is rolled back).
+    /// </exception>
     public Task<TResult> WithMasterConnectionAsync<TResult>(Func<MySqlConnection, CancellationToken, Task<TResult>> work, CancellationToken cancellationToken = default)
     {
         if (work is null)
@@ -466,6 +486,10 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     /// <param name="work">The work; it must not keep the connection after its task completes.</param>
     /// <param name="cancellationToken">Cancels the wait, and is passed to the work.</param>
     /// <returns>A task that completes when the work has and the connection is back.</returns>
+    /// <exception cref="InvalidOperationException">
+    /// The work returned while a statement it started on the connection was still running (a task it did not await):
+    /// the statement was stopped and the connection closed (an open transaction is rolled back).
+    /// </exception>
     public Task WithMasterConnectionAsync(Func<MySqlConnection, CancellationToken, Task> work, CancellationToken cancellationToken = default)
     {
         if (work is null)
@@ -491,6 +515,10 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     /// <param name="isolationLevel">The isolation level; <see cref="IsolationLevel.Unspecified"/> keeps the server's default.</param>
     /// <param name="cancellationToken">Cancels the wait, the work and the commit.</param>
     /// <returns>What the work returned.</returns>
+    /// <exception cref="InvalidOperationException">
+    /// The work returned while a statement it started on the connection was still running (a task it did not await):
+    /// the statement was stopped and the connection closed (an open transaction is rolled back).
+    /// </exception>
     public Task<TResult> WithMasterTransactionAsync<TResult>(
         Func<MySqlConnection, MySqlTransaction, CancellationToken, Task<TResult>> work,
         IsolationLevel isolationLevel = IsolationLevel.Unspecified,
@@ -514,6 +542,10 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     /// <param name="isolationLevel">The isolation level; <see cref="IsolationLevel.Unspecified"/> keeps the server's default.</param>
     /// <param name="cancellationToken">Cancels the wait, the work and the commit.</param>
     /// <returns>A task that completes when the transaction is committed and the connection is back.</returns>
+    /// <exception cref="InvalidOperationException">
+    /// The work returned while a statement it started on the connection was still running (a task it did not await):
+    /// the statement was stopped and the connection closed (an open transaction is rolled back).
+    /// </exception>
     public Task WithMasterTransactionAsync(
         Func<MySqlConnection, MySqlTransaction, CancellationToken, Task> work,
         IsolationLevel isolationLevel = IsolationLevel.Unspecified,
