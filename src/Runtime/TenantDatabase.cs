@@ -361,7 +361,7 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     /// <returns>What the work returned.</returns>
     /// <exception cref="InvalidOperationException">
     /// The work returned while a statement it started on the connection was still running (a task it did not await):
-    /// the statement was stopped and the connection closed (an open transaction is rolled back).
+    /// the statement may or may not take effect, and an open transaction is rolled back.
     /// </exception>
     public Task<TResult> WithTenantConnectionAsync<TResult>(string tenantKey, Func<MySqlConnection, CancellationToken, Task<TResult>> work, CancellationToken cancellationToken = default)
     {
@@ -381,7 +381,7 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     /// <returns>A task that completes when the work has and the connection is back.</returns>
     /// <exception cref="InvalidOperationException">
     /// The work returned while a statement it started on the connection was still running (a task it did not await):
-    /// the statement was stopped and the connection closed (an open transaction is rolled back).
+    /// the statement may or may not take effect, and an open transaction is rolled back.
     /// </exception>
     public Task WithTenantConnectionAsync(string tenantKey, Func<MySqlConnection, CancellationToken, Task> work, CancellationToken cancellationToken = default)
     {
@@ -412,7 +412,7 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     /// <returns>What the work returned.</returns>
     /// <exception cref="InvalidOperationException">
     /// The work returned while a statement it started on the connection was still running (a task it did not await):
-    /// the statement was stopped and the connection closed (an open transaction is rolled back).
+    /// the statement may or may not take effect, and an open transaction is rolled back.
     /// </exception>
     public Task<TResult> WithTenantTransactionAsync<TResult>(
         string tenantKey,
@@ -439,7 +439,7 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     /// <returns>A task that completes when the transaction is committed and the connection is back.</returns>
     /// <exception cref="InvalidOperationException">
     /// The work returned while a statement it started on the connection was still running (a task it did not await):
-    /// the statement was stopped and the connection closed (an open transaction is rolled back).
+    /// the statement may or may not take effect, and an open transaction is rolled back.
     /// </exception>
     public Task WithTenantTransactionAsync(
         string tenantKey,
@@ -470,7 +470,7 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     /// <returns>What the work returned.</returns>
     /// <exception cref="InvalidOperationException">
     /// The work returned while a statement it started on the connection was still running (a task it did not await):
-    /// the statement was stopped and the connection closed (an open transaction is rolled back).
+    /// the statement may or may not take effect, and an open transaction is rolled back.
     /// </exception>
     public Task<TResult> WithMasterConnectionAsync<TResult>(Func<MySqlConnection, CancellationToken, Task<TResult>> work, CancellationToken cancellationToken = default)
     {
@@ -488,7 +488,7 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     /// <returns>A task that completes when the work has and the connection is back.</returns>
     /// <exception cref="InvalidOperationException">
     /// The work returned while a statement it started on the connection was still running (a task it did not await):
-    /// the statement was stopped and the connection closed (an open transaction is rolled back).
+    /// the statement may or may not take effect, and an open transaction is rolled back.
     /// </exception>
     public Task WithMasterConnectionAsync(Func<MySqlConnection, CancellationToken, Task> work, CancellationToken cancellationToken = default)
     {
@@ -517,7 +517,7 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     /// <returns>What the work returned.</returns>
     /// <exception cref="InvalidOperationException">
     /// The work returned while a statement it started on the connection was still running (a task it did not await):
-    /// the statement was stopped and the connection closed (an open transaction is rolled back).
+    /// the statement may or may not take effect, and an open transaction is rolled back.
     /// </exception>
     public Task<TResult> WithMasterTransactionAsync<TResult>(
         Func<MySqlConnection, MySqlTransaction, CancellationToken, Task<TResult>> work,
@@ -544,7 +544,7 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     /// <returns>A task that completes when the transaction is committed and the connection is back.</returns>
     /// <exception cref="InvalidOperationException">
     /// The work returned while a statement it started on the connection was still running (a task it did not await):
-    /// the statement was stopped and the connection closed (an open transaction is rolled back).
+    /// the statement may or may not take effect, and an open transaction is rolled back.
     /// </exception>
     public Task WithMasterTransactionAsync(
         Func<MySqlConnection, MySqlTransaction, CancellationToken, Task> work,

@@ -493,15 +493,14 @@ internal sealed class ConnectionBroker : IAsyncDisposable
         Task closed;
         if (DriverSession.IsRunningStatement(connection))
         {
-            // Code gave the lease back while a statement it sent was still on its way (a task it did not await). The
-            // session is ended at once, so that the statement fails now and nothing it does reaches the session again,
-            // and never serves another lease; the connection object is disposed once the statement has seen its failure
-            // (disposing it under the statement would give the session back to its pool while the statement runs, and
-            // fail the statement later with a raw NullReferenceException inside the driver).
-            fate = LeaseFate.Failed;
-            physical.ShutSession();
+            // Code gave the lease back while a statement it sent was still on its way (a task it did not await).
+            // Disposing the connection object under it would give the session back to its pool while the statement
+            // still reads from it (the statement then fails with a raw NullReferenceException inside the driver, and
+            // the reset below would find the session in use). The object is disposed once the statement is over
+            // instead: the session is busy until then, and is reset only after it, or killed and closed when that
+            // takes longer than the reset timeout, like any session given back busy.
             Log.StatementLeftRunning(_logger, LogSafe.Text(tenantKey), physical.Server.Key);
-            closed = physical.EndLeaseAfterStatementAsync(connection, _options.ResetTimeout);
+            closed = physical.EndLeaseAfterStatementAsync(connection, DisposeTimeout(_options));
         }
         else
         {

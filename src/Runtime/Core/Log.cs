@@ -109,7 +109,8 @@ internal static partial class Log
         EventId = LogEvents.StatementLeftRunning,
         Level = LogLevel.Warning,
         Message = "A lease of tenant '{TenantKey}' was given back while a statement sent on its connection was still "
-            + "running (a task not awaited): the statement is stopped and the connection closed, on server {Server}")]
+            + "running (a task not awaited): its session is reset once the statement ends, or killed and closed if it "
+            + "runs past the reset timeout, on server {Server}")]
     public static partial void StatementLeftRunning(ILogger logger, string tenantKey, string server);
 
     [LoggerMessage(EventId = LogEvents.DisposeCutShort, Level = LogLevel.Warning, Message = "Disposing the runtime stopped waiting after {WaitedMs} ms, with {Connections} connections still being reset, killed or closed and {Closing} more closes under way; they go on in the background")]

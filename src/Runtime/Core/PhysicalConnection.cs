@@ -233,9 +233,11 @@ internal sealed class PhysicalConnection : IAsyncDisposable
 
     /// <summary>
     /// Ends a lease whose connection object still has a statement on its way (see
-    /// <see cref="DriverSession.IsRunningStatement"/>), once the session was shut: waits, at most
-    /// <paramref name="timeout"/>, for the statement to see the session's end, then disposes the object as a failed
-    /// lease's.
+    /// <see cref="DriverSession.IsRunningStatement"/>): waits for the statement to end (it finishes, or fails once the
+    /// busy session is killed), at most <paramref name="timeout"/>, then disposes the object as
+    /// <see cref="EndLease"/> does. Another statement the code starts on the object meanwhile runs on the same session,
+    /// still the lease's (it is reset only after this), and is waited for too; once the object is disposed, any use
+    /// of it throws <see cref="ObjectDisposedException"/>.
     /// </summary>
     /// <returns>A task that completes when the object is disposed; it never fails.</returns>
     public async Task EndLeaseAfterStatementAsync(MySqlConnection connection, TimeSpan timeout)
@@ -248,7 +250,7 @@ internal sealed class PhysicalConnection : IAsyncDisposable
 
         try
         {
-            await EndLease(connection, failed: true).ConfigureAwait(false);
+            await EndLease(connection, failed: false).ConfigureAwait(false);
         }
         catch (Exception exception)
             when (exception is MySqlException or InvalidOperationException or System.IO.IOException
