@@ -175,6 +175,29 @@ public sealed class TenantDbContextFactory<TContext>
         return new Dictionary<string, IReadOnlyList<string>>(applied, StringComparer.Ordinal);
     }
 
+    /// <summary>
+    /// The scoped context of <see cref="TenantDbContextServiceCollectionExtensions.AddTenantDbContext{TContext}"/>: for
+    /// the tenant <paramref name="tenantKey"/> reads from <paramref name="scope"/>, refused outside a scope.
+    /// </summary>
+    internal TContext CreateForScope(IServiceProvider scope, Func<IServiceProvider, string> tenantKey)
+    {
+        // The root provider gives its "scoped" services to every caller for the application's life: a singleton that
+        // depends on the context would keep the first request's tenant and serve it to every later request.
+        if (ReferenceEquals(scope, _root))
+        {
+            var name = typeof(TContext).Name;
+            throw new TenantDbContextConfigurationException(
+                $"{name} was resolved from the root service provider (a singleton depends on it, or it was asked for " +
+                "outside a scope): it would live as long as the application and serve the first request's tenant to " +
+                $"every request. Resolve {name} in a scope (a request's, or one from IServiceScopeFactory), or " +
+                $"create one per unit of work with TenantDbContextFactory<{name}>.CreateDbContextAsync(tenantKey) " +
+                "and dispose it.");
+        }
+
+        // A scope without a tenant (a request without the header) is refused as the empty key is, before any SQL.
+        return Create(scope, tenantKey(scope) ?? string.Empty);
+    }
+
     /// <summary>A context for <paramref name="tenantKey"/> whose services come from <paramref name="services"/> (a request's scope).</summary>
     internal TContext Create(IServiceProvider services, string tenantKey)
     {
