@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Data.Common;
+using System.Runtime.CompilerServices;
 using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
@@ -69,24 +70,38 @@ public sealed class TenantDbGuardHealthCheck : IHealthCheck
         }
 
         var failureStatus = context.Registration?.FailureStatus ?? HealthStatus.Unhealthy;
-        var budget = _database.GetBudgetSnapshot();
-        if (IsSaturated(budget))
+
+        // Checks that arrive while a probe runs (several probes of an orchestrator, a load balancer's nodes) wait for
+        // that probe's answer: a probe each would take a connection each, from the requests the check reports on,
+        // and each would see the others' connections as a saturated budget.
+        var shared = SharedProbes.GetValue(_database, static _ => new SharedProbe());
+        var query = shared.JoinRunning();
+        if (query is null)
         {
-            return Report(HealthStatus.Degraded, budget, $"The connection budget is saturated: {budget.InUse} of {budget.Limit} connections in use, {budget.Waiting} callers waiting.");
+            var budget = _database.GetBudgetSnapshot();
+            if (IsSaturated(budget))
+            {
+                return Report(
+                    HealthStatus.Degraded,
+                    budget,
+                    $"The connection budget is saturated: {budget.InUse} of {budget.Limit} connections in use, " +
+                    $"{budget.Waiting} callers waiting.");
+            }
+
+            query = shared.Join(_database);
         }
 
         using var probe = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var query = _database.ExecuteScalarMasterAsync<int>("SELECT 1", cancellationToken: probe.Token);
         try
         {
             var finished = await Task.WhenAny(query, Task.Delay(_options.ProbeTimeout, probe.Token)).ConfigureAwait(false);
             if (finished != query)
             {
-                _ = query.ContinueWith(static abandoned => abandoned.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
                 // Read before the probe is withdrawn: a probe still waiting for a connection is a saturated budget or
                 // master cap (the connections that fill it are answered), not an unreachable server.
                 var atTimeout = _database.GetBudgetSnapshot();
-                probe.Cancel();
+                shared.Leave(query);
+                query = null;
                 cancellationToken.ThrowIfCancellationRequested();
                 return atTimeout.Waiting > 0
                     ? Report(HealthStatus.Degraded, atTimeout, $"The probe of the master database waited {_options.ProbeTimeout.TotalSeconds:0.###} s for a connection: the budget or the master cap is full ({atTimeout.InUse} of {atTimeout.Limit} connections in use, {atTimeout.Waiting} callers waiting).")
@@ -114,19 +129,37 @@ public sealed class TenantDbGuardHealthCheck : IHealthCheck
         }
         finally
         {
-            // Ends the timer of a probe that answered in time.
+            // Ends the timer of a probe that answered in time; a probe no check waits for any more is withdrawn.
             probe.Cancel();
+            if (query is not null)
+            {
+                shared.Leave(query);
+            }
         }
 
-        budget = _database.GetBudgetSnapshot();
+        var answered = _database.GetBudgetSnapshot();
         var timeouts = _database.CountTimeouts(_options.TimeoutWindow);
         if (timeouts > 0)
         {
-            return Report(HealthStatus.Degraded, budget, $"{timeouts} acquisitions timed out in the last {_options.TimeoutWindow.TotalSeconds:0.###} s waiting for a connection.", timeouts: timeouts);
+            return Report(
+                HealthStatus.Degraded,
+                answered,
+                $"{timeouts} acquisitions timed out in the last {_options.TimeoutWindow.TotalSeconds:0.###} s " +
+                "waiting for a connection.",
+                timeouts: timeouts);
         }
 
-        return Report(HealthStatus.Healthy, budget, $"The master database answered; {budget.InUse} of {budget.Limit} connections in use.", timeouts: 0);
+        return Report(
+            HealthStatus.Healthy,
+            answered,
+            $"The master database answered; {answered.InUse} of {answered.Limit} connections in use.",
+            timeouts: 0);
     }
+
+    /// <summary>
+    /// The probe in flight of each runtime, shared by every check of it (a check object is created per run).
+    /// </summary>
+    private static readonly ConditionalWeakTable<TenantDatabase, SharedProbe> SharedProbes = new();
 
     private static bool IsSaturated(ConnectionBudgetSnapshot budget) => budget.Waiting > 0 || (budget.Limit > 0 && budget.InUse >= budget.Limit);
 
@@ -142,5 +175,100 @@ public sealed class TenantDbGuardHealthCheck : IHealthCheck
             ["timeout_window_seconds"] = _options.TimeoutWindow.TotalSeconds,
         };
         return new HealthCheckResult(status, description, exception, data);
+    }
+
+    /// <summary>
+    /// One <c>SELECT 1</c> on the master at a time for a runtime, awaited by every check that joined it; withdrawn
+    /// (cancelled) once no check waits for it any more, as a probe of its own was when its check gave up.
+    /// </summary>
+    private sealed class SharedProbe
+    {
+        private readonly object _gate = new();
+        private Task<int>? _running;
+        private CancellationTokenSource? _withdraw;
+        private int _waiting;
+
+        /// <summary>The probe in flight, joined; <see langword="null"/> when there is none.</summary>
+        public Task<int>? JoinRunning()
+        {
+            lock (_gate)
+            {
+                if (_running is null)
+                {
+                    return null;
+                }
+
+                _waiting++;
+                return _running;
+            }
+        }
+
+        /// <summary>The probe in flight, joined, or a new one.</summary>
+        public Task<int> Join(TenantDatabase database)
+        {
+            lock (_gate)
+            {
+                if (_running is null)
+                {
+                    // No timer: the source needs no disposal, and a late Leave may still cancel it safely.
+                    var withdraw = new CancellationTokenSource();
+                    _withdraw = withdraw;
+                    _running = RunAsync(database, withdraw);
+                    _ = _running.ContinueWith(
+                        static abandoned => abandoned.Exception,
+                        CancellationToken.None,
+                        TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously,
+                        TaskScheduler.Default);
+                }
+
+                _waiting++;
+                return _running;
+            }
+        }
+
+        /// <summary>
+        /// A check is done with <paramref name="probe"/>; the last one to leave a probe still running withdraws it.
+        /// </summary>
+        public void Leave(Task<int> probe)
+        {
+            CancellationTokenSource? withdraw = null;
+            lock (_gate)
+            {
+                if (!ReferenceEquals(probe, _running) || --_waiting > 0)
+                {
+                    return;
+                }
+
+                withdraw = _withdraw;
+                _running = null;
+                _withdraw = null;
+            }
+
+            withdraw?.Cancel();
+        }
+
+        private async Task<int> RunAsync(TenantDatabase database, CancellationTokenSource withdraw)
+        {
+            // Started under the gate: the query itself runs after it is left.
+            await Task.Yield();
+            try
+            {
+                return await database.ExecuteScalarMasterAsync<int>("SELECT 1", cancellationToken: withdraw.Token)
+                    .ConfigureAwait(false);
+            }
+            finally
+            {
+                lock (_gate)
+                {
+                    // An answered probe is not joined again: the next check probes afresh.
+                    if (ReferenceEquals(_withdraw, withdraw))
+                    {
+                        _running = null;
+                        _withdraw = null;
+                        _waiting = 0;
+                    }
+                }
+            }
+        }
     }
 }

@@ -196,6 +196,74 @@ public sealed class TenantDbGuardHealthCheckTests(MariaDbFixture fixture) : IAsy
     }
 
     [Fact]
+    public async Task Health_checks_that_arrive_together_share_one_probe_instead_of_taking_the_budget_from_requests()
+    {
+        // A master that accepts connections and never answers: each probe holds what it took until its timeout. Load
+        // balancers and orchestrators probe from several places at once; six checks must not take six connections of
+        // a budget of four (every request would wait behind them), nor open one connection each.
+        using var silent = new TcpListener(IPAddress.Loopback, 0);
+        silent.Start();
+        var sockets = new List<Socket>();
+        var accepting = AcceptForeverAsync(silent, sockets);
+        var port = ((IPEndPoint)silent.LocalEndpoint).Port;
+        try
+        {
+            await using var provider = Provider(
+                $"Server=127.0.0.1;Port={port};User ID=app;Password=x;Database=master;Connection Timeout=60",
+                o => o.MaxConnections = 4,
+                check => check.ProbeTimeout = TimeSpan.FromSeconds(1));
+            var db = provider.GetRequiredService<TenantDatabase>();
+            var stopwatch = Stopwatch.StartNew();
+
+            var checks = Enumerable.Range(0, 6).Select(_ => Task.Run(() => CheckAsync(provider))).ToList();
+            var mostTaken = 0;
+            while (!checks.TrueForAll(check => check.IsCompleted) && stopwatch.Elapsed < TimeSpan.FromSeconds(10))
+            {
+                var budget = db.GetBudgetSnapshot();
+                mostTaken = Math.Max(mostTaken, budget.Open + budget.Waiting);
+                await Task.Delay(10);
+            }
+
+            var entries = await Task.WhenAll(checks);
+            Assert.All(entries, entry => Assert.Equal(HealthStatus.Unhealthy, entry.Status));
+            Assert.InRange(stopwatch.Elapsed, TimeSpan.FromMilliseconds(900), TimeSpan.FromSeconds(5));
+            Assert.InRange(mostTaken, 0, 1);
+            lock (sockets)
+            {
+                Assert.Single(sockets);
+            }
+        }
+        finally
+        {
+            silent.Stop();
+            await accepting;
+            foreach (var socket in sockets)
+            {
+                socket.Dispose();
+            }
+        }
+    }
+
+    [Fact]
+    public async Task Health_checks_that_arrive_together_on_a_healthy_master_are_all_healthy_and_the_budget_is_back()
+    {
+        await using var provider = Provider(
+            Server.GetAppConnectionString(MariaDbFixture.MasterDatabase),
+            o => o.MaxConnections = 2);
+        var db = provider.GetRequiredService<TenantDatabase>();
+
+        for (var round = 0; round < 3; round++)
+        {
+            var entries = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => Task.Run(() => CheckAsync(provider))));
+            Assert.All(entries, entry => Assert.Equal(HealthStatus.Healthy, entry.Status));
+        }
+
+        var snapshot = await db.WaitUntilAllReturnedAsync();
+        Assert.InRange(snapshot.Open, 1, 2);
+        Assert.Equal(0, db.CountTimeouts(TimeSpan.FromMinutes(1)));
+    }
+
+    [Fact]
     public void Bad_settings_are_refused_with_the_setting_named()
     {
         using var db = Server.CreateTenantDatabase();
@@ -248,7 +316,11 @@ public sealed class TenantDbGuardHealthCheckTests(MariaDbFixture fixture) : IAsy
         {
             while (true)
             {
-                sockets.Add(await listener.AcceptSocketAsync());
+                var socket = await listener.AcceptSocketAsync();
+                lock (sockets)
+                {
+                    sockets.Add(socket);
+                }
             }
         }
         catch (Exception exception) when (exception is SocketException or ObjectDisposedException or InvalidOperationException)
