@@ -134,6 +134,7 @@ public sealed class TenantDbContextFactory<TContext>
     /// <param name="cancellationToken">Stops starting further tenants and cancels the running ones.</param>
     /// <returns>Each tenant's applied migrations, by key.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="tenantKeys"/> is null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="tenantKeys"/> holds a null key (nothing is migrated).</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxDegreeOfParallelism"/> is below 1.</exception>
     /// <exception cref="TenantMigrationException">Some tenants failed; the others were migrated.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
@@ -152,10 +153,22 @@ public sealed class TenantDbContextFactory<TContext>
             throw new ArgumentOutOfRangeException(nameof(maxDegreeOfParallelism), maxDegreeOfParallelism, "Migrate at least one tenant at a time.");
         }
 
+        // Read once, and checked before any tenant starts: a null key has no place among the failures, and finding it
+        // half way would stop the tenants under way.
+        var keys = tenantKeys.ToList();
+        var missing = keys.IndexOf(null!);
+        if (missing >= 0)
+        {
+            throw new ArgumentException(
+                $"tenantKeys holds a null key (at position {missing}); nothing was migrated. Remove it (or the row it " +
+                "came from) and migrate again.",
+                nameof(tenantKeys));
+        }
+
         var applied = new ConcurrentDictionary<string, IReadOnlyList<string>>(StringComparer.Ordinal);
         var failures = new ConcurrentDictionary<string, Exception>(StringComparer.Ordinal);
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = maxDegreeOfParallelism, CancellationToken = cancellationToken };
-        await Parallel.ForEachAsync(tenantKeys.Distinct(StringComparer.Ordinal), parallel, async (tenantKey, token) =>
+        await Parallel.ForEachAsync(keys.Distinct(StringComparer.Ordinal), parallel, async (tenantKey, token) =>
         {
             try
             {

@@ -1,6 +1,8 @@
 using System;
 using System.Collections.Generic;
+using System.Globalization;
 using System.Linq;
+using System.Text;
 
 namespace TenantDbGuard;
 
@@ -26,7 +28,48 @@ public sealed class TenantMigrationException : AggregateException
     {
         const int Named = 10;
         var keys = failures.Keys.OrderBy(key => key, StringComparer.Ordinal).ToList();
-        var named = string.Join(", ", keys.Take(Named)) + (keys.Count > Named ? $" and {keys.Count - Named} more" : "");
+        var named = string.Join(", ", keys.Take(Named).Select(Shown))
+            + (keys.Count > Named ? $" and {keys.Count - Named} more" : "");
         return $"Migrating {keys.Count} tenant database(s) failed: {named}. Every other tenant was migrated; see Failures for each error, fix them and migrate again.";
+    }
+
+    /// <summary>
+    /// A key as the message shows it, as the runtime's messages show keys: control characters, line and paragraph
+    /// separators and invisible format characters (a bidirectional override, a zero-width space) as <c>\uXXXX</c>, so
+    /// that a key cannot forge a log line or reorder what a viewer shows; cut after 64 characters.
+    /// </summary>
+    private static string Shown(string key)
+    {
+        const int MaxLength = 64;
+        var shown = new StringBuilder(Math.Min(key.Length, MaxLength) + 8);
+        for (var i = 0; i < key.Length; i++)
+        {
+            if (i == MaxLength)
+            {
+                shown.Append(CultureInfo.InvariantCulture, $"... ({key.Length} characters)");
+                break;
+            }
+
+            var c = key[i];
+            if (i == MaxLength - 1 && char.IsHighSurrogate(c))
+            {
+                // A pair is not split.
+                shown.Append(CultureInfo.InvariantCulture, $"... ({key.Length} characters)");
+                break;
+            }
+
+            var category = char.GetUnicodeCategory(c);
+            if (char.IsControl(c) || category is UnicodeCategory.Format or UnicodeCategory.LineSeparator
+                or UnicodeCategory.ParagraphSeparator)
+            {
+                shown.Append(CultureInfo.InvariantCulture, $"\\u{(int)c:X4}");
+            }
+            else
+            {
+                shown.Append(c);
+            }
+        }
+
+        return shown.ToString();
     }
 }

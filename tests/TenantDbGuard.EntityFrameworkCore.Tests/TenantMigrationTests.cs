@@ -117,6 +117,48 @@ public sealed class TenantMigrationTests(MariaDbFixture fixture) : IAsyncLifetim
         await host.Database.WaitUntilAllReturnedAsync();
     }
 
+    [Fact]
+    public async Task A_null_key_among_the_tenants_is_refused_before_any_tenant_is_migrated()
+    {
+        await using var host = await EfHost.CreateAsync(Server, o => o.MaxConnections = 2, more: NotesContext.Register);
+        var factory = host.Services.GetRequiredService<TenantDbContextFactory<NotesContext>>();
+
+        // Before: the null key's failure could not be recorded, and the migration stopped half way with the
+        // dictionary's ArgumentNullException ("key"), cancelling the tenants under way.
+        var error = await Assert.ThrowsAsync<ArgumentException>(
+            () => factory.MigrateTenantsAsync([MariaDbFixture.TenantKey(17), null!, MariaDbFixture.TenantKey(18)]));
+
+        Assert.Equal("tenantKeys", error.ParamName);
+        Assert.Contains("position 1", error.Message, StringComparison.Ordinal);
+        Assert.Contains("nothing was migrated", error.Message, StringComparison.Ordinal);
+        foreach (var number in new[] { 17, 18 })
+        {
+            Assert.Equal(0, await ScalarAsync(
+                MariaDbFixture.TenantDatabase(number),
+                "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() " +
+                "AND table_name = '__EFMigrationsHistory'"));
+        }
+
+        Assert.Equal(0, host.Database.GetBudgetSnapshot().InUse);
+    }
+
+    [Fact]
+    public async Task A_failed_key_with_line_breaks_or_bidirectional_controls_is_escaped_in_the_message()
+    {
+        await using var host = await EfHost.CreateAsync(Server, o => o.MaxConnections = 2, more: NotesContext.Register);
+        var factory = host.Services.GetRequiredService<TenantDbContextFactory<NotesContext>>();
+        const string Key = "evil\nINFO all tenants migrated\u202Etxt.exe";
+
+        var error = await Assert.ThrowsAsync<TenantMigrationException>(() => factory.MigrateTenantsAsync([Key]));
+
+        // The key is kept as given in Failures, and shown escaped in the message (as the runtime's own messages do).
+        Assert.IsType<InvalidTenantKeyException>(error.Failures[Key]);
+        Assert.DoesNotContain('\n', error.Message);
+        Assert.DoesNotContain('\u202E', error.Message);
+        Assert.Contains(@"evil\u000AINFO", error.Message, StringComparison.Ordinal);
+        Assert.Contains(@"\u202Etxt.exe", error.Message, StringComparison.Ordinal);
+    }
+
     private async Task<long> ScalarAsync(string database, string sql)
     {
         await using var connection = await Server.OpenConnectionAsync(database);
