@@ -134,7 +134,9 @@ public sealed class TenantDbContextFactory<TContext>
     /// <param name="cancellationToken">Stops starting further tenants and cancels the running ones.</param>
     /// <returns>Each tenant's applied migrations, by key.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="tenantKeys"/> is null.</exception>
-    /// <exception cref="ArgumentException"><paramref name="tenantKeys"/> holds a null key (nothing is migrated).</exception>
+    /// <exception cref="ArgumentException">
+    /// <paramref name="tenantKeys"/> holds a null key (nothing is migrated).
+    /// </exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxDegreeOfParallelism"/> is below 1.</exception>
     /// <exception cref="TenantMigrationException">Some tenants failed; the others were migrated.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
@@ -160,8 +162,8 @@ public sealed class TenantDbContextFactory<TContext>
         if (missing >= 0)
         {
             throw new ArgumentException(
-                $"tenantKeys holds a null key (at position {missing}); nothing was migrated. Remove it (or the row it " +
-                "came from) and migrate again.",
+                $"tenantKeys holds a null key (at position {missing}); nothing was migrated. Remove it (or the row " +
+                "it came from) and migrate again.",
                 nameof(tenantKeys));
         }
 
