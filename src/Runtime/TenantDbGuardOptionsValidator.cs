@@ -32,10 +32,20 @@ internal sealed class TenantDbGuardOptionsValidator : IValidateOptions<TenantDbG
         {
             try
             {
+                var settings = new MySqlConnectionStringBuilder(options.MasterConnectionString);
+
                 // Without a database, master leases would run on whichever tenant database the reused connection was last on.
                 Require(
-                    !string.IsNullOrEmpty(new MySqlConnectionStringBuilder(options.MasterConnectionString).Database),
+                    !string.IsNullOrEmpty(settings.Database),
                     "MasterConnectionString must name the master database (Database=...), the one that holds the tenants table.");
+
+                // Without them the driver would only give up at the first request, with an error that names no setting.
+                Require(
+                    !string.IsNullOrWhiteSpace(settings.Server),
+                    "MasterConnectionString must name the server (Server=host, or a socket path with Protocol=Unix).");
+                Require(
+                    settings.ConnectionProtocol != MySqlConnectionProtocol.Tcp || settings.Port is > 0 and <= 65535,
+                    $"MasterConnectionString's Port must be from 1 to 65535 (it is {settings.Port}).");
             }
             catch (Exception exception) when (exception is ArgumentException or FormatException or InvalidOperationException)
             {
