@@ -52,6 +52,7 @@ public sealed class TenantConnectionLease : IAsyncDisposable, IDisposable
     private int _statementKills;
     private Task _recycled = Task.CompletedTask;
     private int _fate;
+    private bool _closedByOwner;
 
     internal TenantConnectionLease(
         ConnectionBroker broker,
@@ -126,6 +127,16 @@ public sealed class TenantConnectionLease : IAsyncDisposable, IDisposable
     /// <exception cref="ObjectDisposedException">The lease was already given back.</exception>
     public MySqlConnection Connection =>
         Volatile.Read(ref _released) == 0 ? _connection : throw new ObjectDisposedException(nameof(TenantConnectionLease), "The lease was given back; acquire a new one.");
+
+    /// <summary>
+    /// Whether the code that holds the lease's <see cref="TenantDbConnection"/> closed or disposed it (not the driver
+    /// after a failure, nor a reader that closes its connection): a statement still running then fails because of it.
+    /// </summary>
+    internal bool ClosedByOwner
+    {
+        get => Volatile.Read(ref _closedByOwner);
+        set => Volatile.Write(ref _closedByOwner, value);
+    }
 
     /// <summary>The lease's connection object, given back or not (for the runtime's own bookkeeping).</summary>
     internal MySqlConnection ConnectionUnchecked => _connection;

@@ -153,6 +153,7 @@ public sealed class TenantDbConnection : DbConnection
 
         // The lease's connection object is not reached through this connection any more, whatever happens below.
         Volatile.Write(ref _state, Closed);
+        lease.ClosedByOwner = expected is null;
         lease.ConnectionUnchecked.StateChange -= _onInnerStateChange;
         lease.Dispose();
         OnStateChange(new StateChangeEventArgs(ConnectionState.Open, ConnectionState.Closed));

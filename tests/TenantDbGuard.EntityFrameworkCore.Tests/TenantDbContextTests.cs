@@ -301,6 +301,33 @@ public sealed class TenantDbContextTests(MariaDbFixture fixture) : IAsyncLifetim
     }
 
     [Fact]
+    public async Task A_context_disposed_on_another_thread_while_its_query_runs_fails_that_query_with_a_clear_error()
+    {
+        // A context captured by a background task outlives its request: the scope's end disposes it (and gives its
+        // lease back) while the task's query still runs on it. Before, the driver failed with a NullReferenceException.
+        await using var host = await EfHost.CreateAsync(Server, o => o.MaxConnections = 1);
+        Task<List<int>> background;
+        await using (var scope = host.Scope(MariaDbFixture.TenantKey(11)))
+        {
+            var context = scope.ServiceProvider.GetRequiredService<CrmContext>();
+            background = Task.Run(() => context.Database.SqlQueryRaw<int>("SELECT SLEEP(2) AS Value").ToListAsync());
+            await host.Database.WaitForSnapshotAsync(s => s.InUse == 1, TimeSpan.FromSeconds(5));
+            await Task.Delay(200);
+        }
+
+        var error = await Assert.ThrowsAnyAsync<InvalidOperationException>(
+            () => background.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.Contains("closed while the statement ran", error.Message, StringComparison.Ordinal);
+
+        // The one connection of the budget comes back, and the next tenant is served on its own database.
+        await host.Database.WaitUntilAllReturnedAsync();
+        var names = await host.InScopeAsync(MariaDbFixture.TenantKey(12), context => context.Database
+            .SqlQueryRaw<string>("SELECT CAST(DATABASE() AS CHAR) AS Value").ToListAsync());
+        Assert.Equal([MariaDbFixture.TenantDatabase(12)], names);
+        await host.Database.WaitUntilAllReturnedAsync();
+    }
+
+    [Fact]
     public async Task A_master_connection_string_without_AllowUserVariables_is_a_typed_error_that_says_what_to_add()
     {
         await using var host = await EfHost.CreateAsync(Server, masterConnectionString: Server.GetAppConnectionString(MariaDbFixture.MasterDatabase));

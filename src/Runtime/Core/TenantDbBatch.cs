@@ -38,21 +38,53 @@ internal sealed class TenantDbBatch : DbBatch
 
     public override int ExecuteNonQuery()
     {
-        Bind();
-        return _inner.ExecuteNonQuery();
+        var lease = Bind();
+        try
+        {
+            return _inner.ExecuteNonQuery();
+        }
+        catch (Exception exception) when (StatementCancellation.IsClosedUnder(lease, exception))
+        {
+            throw StatementCancellation.ClosedWhileRunning(exception);
+        }
     }
 
-    public override Task<int> ExecuteNonQueryAsync(CancellationToken cancellationToken = default) =>
-        StatementCancellation.RunAsync(Bind(), _inner, static inner => inner.ExecuteNonQueryAsync(CancellationToken.None), cancellationToken);
+    public override Task<int> ExecuteNonQueryAsync(CancellationToken cancellationToken = default)
+    {
+        var lease = Bind();
+        return StatementCancellation.ClosedUnder(
+            lease,
+            StatementCancellation.RunAsync(
+                lease,
+                _inner,
+                static inner => inner.ExecuteNonQueryAsync(CancellationToken.None),
+                cancellationToken));
+    }
 
     public override object? ExecuteScalar()
     {
-        Bind();
-        return _inner.ExecuteScalar();
+        var lease = Bind();
+        try
+        {
+            return _inner.ExecuteScalar();
+        }
+        catch (Exception exception) when (StatementCancellation.IsClosedUnder(lease, exception))
+        {
+            throw StatementCancellation.ClosedWhileRunning(exception);
+        }
     }
 
-    public override Task<object?> ExecuteScalarAsync(CancellationToken cancellationToken = default) =>
-        StatementCancellation.RunAsync(Bind(), _inner, static inner => inner.ExecuteScalarAsync(CancellationToken.None), cancellationToken);
+    public override Task<object?> ExecuteScalarAsync(CancellationToken cancellationToken = default)
+    {
+        var lease = Bind();
+        return StatementCancellation.ClosedUnder(
+            lease,
+            StatementCancellation.RunAsync(
+                lease,
+                _inner,
+                static inner => inner.ExecuteScalarAsync(CancellationToken.None),
+                cancellationToken));
+    }
 
     public override void Prepare()
     {
@@ -72,18 +104,26 @@ internal sealed class TenantDbBatch : DbBatch
     protected override DbDataReader ExecuteDbDataReader(CommandBehavior behavior)
     {
         var lease = Bind();
-        return new TenantDbDataReader(_inner.ExecuteReader(behavior & ~CommandBehavior.CloseConnection), lease, ClosesWith(behavior));
+        try
+        {
+            var reader = _inner.ExecuteReader(behavior & ~CommandBehavior.CloseConnection);
+            return new TenantDbDataReader(reader, lease, ClosesWith(behavior));
+        }
+        catch (Exception exception) when (StatementCancellation.IsClosedUnder(lease, exception))
+        {
+            throw StatementCancellation.ClosedWhileRunning(exception);
+        }
     }
 
     protected override Task<DbDataReader> ExecuteDbDataReaderAsync(CommandBehavior behavior, CancellationToken cancellationToken)
     {
         var lease = Bind();
-        return StatementCancellation.RunAsync(
+        return StatementCancellation.ClosedUnder(lease, StatementCancellation.RunAsync(
             lease,
             (Inner: _inner, Lease: lease, Behavior: behavior, CloseWith: ClosesWith(behavior)),
             static async state => (DbDataReader)new TenantDbDataReader(
                 (MySqlDataReader)await state.Inner.ExecuteReaderAsync(state.Behavior & ~CommandBehavior.CloseConnection, CancellationToken.None).ConfigureAwait(false), state.Lease, state.CloseWith),
-            cancellationToken);
+            cancellationToken));
     }
 
     public override void Dispose()
