@@ -264,6 +264,32 @@ public sealed class TenantDbGuardHealthCheckTests(MariaDbFixture fixture) : IAsy
     }
 
     [Fact]
+    public async Task A_keyed_runtime_has_a_check_of_its_own_and_the_unkeyed_check_says_what_to_register()
+    {
+        // Only a keyed runtime: before, the only check there was asked for the unkeyed one, and the whole report
+        // failed with the container's "No service for type" (an orchestrator would restart a healthy service).
+        var services = new ServiceCollection();
+        services.AddLogging();
+        services.AddKeyedTenantDbGuard("eu", options =>
+        {
+            options.MasterConnectionString = Server.GetAppConnectionString(MariaDbFixture.MasterDatabase);
+            options.MaxConnections = 2;
+        });
+        services.AddHealthChecks().AddKeyedTenantDbGuard("eu").AddTenantDbGuard();
+        await using var provider = services.BuildServiceProvider();
+
+        var report = await provider.GetRequiredService<HealthCheckService>().CheckHealthAsync();
+
+        var eu = report.Entries[TenantDbGuardHealthChecksBuilderExtensions.DefaultName + "-eu"];
+        Assert.Equal(HealthStatus.Healthy, eu.Status);
+        Assert.Equal(2, (int)eu.Data["max"]);
+        var unkeyed = report.Entries[TenantDbGuardHealthChecksBuilderExtensions.DefaultName];
+        Assert.Equal(HealthStatus.Unhealthy, unkeyed.Status);
+        Assert.Contains("AddKeyedTenantDbGuard(key)", unkeyed.Description, StringComparison.Ordinal);
+        await provider.GetRequiredKeyedService<TenantDatabase>("eu").WaitUntilAllReturnedAsync();
+    }
+
+    [Fact]
     public void Bad_settings_are_refused_with_the_setting_named()
     {
         using var db = Server.CreateTenantDatabase();
