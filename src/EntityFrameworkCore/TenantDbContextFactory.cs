@@ -29,6 +29,7 @@ public sealed class TenantDbContextFactory<TContext>
     private readonly TenantDbContextOptions _options;
     private readonly object _versionGate = new();
     private Task<ServerVersion>? _serverVersion;
+    private volatile bool _settingsChecked;
 
     /// <summary>Creates the factory.</summary>
     /// <param name="services">The application's root service provider (the one the factory is registered in).</param>
@@ -217,7 +218,13 @@ public sealed class TenantDbContextFactory<TContext>
     internal TContext Create(IServiceProvider services, string tenantKey)
     {
         var source = _database.ForTenant(tenantKey ?? throw new ArgumentNullException(nameof(tenantKey)));
-        CheckConnectionSettings(source.ConnectionString);
+        if (!_settingsChecked)
+        {
+            // Every tenant's connections carry the master's settings: parsed for the first context only.
+            CheckConnectionSettings(source.ConnectionString);
+            _settingsChecked = true;
+        }
+
         var serverVersion = GetServerVersionAsync().GetAwaiter().GetResult();
         var connection = source.CreateConnection();
         try
