@@ -1,7 +1,10 @@
 using System;
+using System.IO;
+using System.Net.Sockets;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Infrastructure;
 using Microsoft.EntityFrameworkCore.Storage;
+using MySqlConnector;
 
 namespace TenantDbGuard;
 
@@ -29,11 +32,17 @@ public class TenantDbRetryingExecutionStrategy : MySqlRetryingExecutionStrategy
     {
     }
 
-    /// <summary>The driver's transient errors (as Pomelo's strategy), and the runtime's.</summary>
+    /// <summary>
+    /// The driver's transient errors (as Pomelo's strategy), the runtime's, and a connection lost under a statement
+    /// (killed, dropped by the network): the driver reports that as a <c>MySqlException</c> over the socket's error
+    /// ("Failed to read the result set"), which it does not count as transient; the next attempt gets a new lease.
+    /// </summary>
     /// <param name="exception">The error an attempt ended with.</param>
     /// <returns>Whether to run the operation again.</returns>
     protected override bool ShouldRetryOn(Exception exception) =>
-        exception is TenantDbGuardException { IsTransient: true } || base.ShouldRetryOn(exception);
+        exception is TenantDbGuardException { IsTransient: true }
+        || exception is MySqlException { InnerException: IOException or SocketException }
+        || base.ShouldRetryOn(exception);
 }
 
 /// <summary>Registers <see cref="TenantDbRetryingExecutionStrategy"/> on a context's MySQL options.</summary>
