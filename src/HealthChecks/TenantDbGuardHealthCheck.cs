@@ -22,7 +22,8 @@ namespace TenantDbGuard;
 /// use are answered by the server anyway. The probe ends after <see cref="TenantDbGuardHealthCheckOptions.ProbeTimeout"/>
 /// or when the health check is cancelled, whichever comes first; a probe that is still waiting in line for a connection
 /// when its time is up (the master cap is full) reports Degraded, one that is connecting or waiting for the answer the
-/// failure status.
+/// failure status. Checks of one runtime that arrive while its probe runs wait for that probe's answer (each within its
+/// own timeout and cancellation) rather than taking a connection each.
 /// </para>
 /// <para>
 /// The result's data, for a health report a person reads: <c>max</c> (the budget now), <c>open</c>, <c>in_use</c>,
