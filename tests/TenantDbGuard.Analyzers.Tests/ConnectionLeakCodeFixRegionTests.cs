@@ -901,6 +901,76 @@ public sealed class ConnectionLeakCodeFixRegionTests
         return test.RunAsync();
     }
 
+    // A local the try declares is read by a later top-level statement: the try takes that statement in too.
+    [Fact]
+    public Task Top_level_statements_that_read_a_local_the_try_declares_go_into_the_try()
+    {
+        var test = Verify.CreateTest("""
+            using Prelude;
+
+            var pool = new Pool();
+            var conn = [|pool.GetConnection()|];
+            if (args.Length > 5)
+            {
+                return 1;
+            }
+
+            var rows = conn.Execute("select 1");
+            conn.Release();
+            Log.Info("rows");
+            return rows;
+            """, """
+            using Prelude;
+
+            var pool = new Pool();
+            var conn = pool.GetConnection();
+            try
+            {
+                if (args.Length > 5)
+                {
+                    return 1;
+                }
+
+                var rows = conn.Execute("select 1");
+                Log.Info("rows");
+                return rows;
+            }
+            finally
+            {
+                conn.Release();
+            }
+            """, ReleaseInFinally);
+        test.TestState.OutputKind = OutputKind.ConsoleApplication;
+        test.FixedState.OutputKind = OutputKind.ConsoleApplication;
+        return test.RunAsync();
+    }
+
+    // Only a new value of the connection stands between the try and a later read of one of its locals: no fix.
+    [Fact]
+    public Task Top_level_statements_that_read_a_local_of_the_try_after_a_new_value_get_no_fix()
+    {
+        var test = Verify.CreateTest("""
+            using Prelude;
+
+            var pool = new Pool();
+            var conn = [|pool.GetConnection()|];
+            var rows = conn.Execute("select 1");
+            conn = null!;
+            return rows;
+            """, """
+            using Prelude;
+
+            var pool = new Pool();
+            var conn = [|pool.GetConnection()|];
+            var rows = conn.Execute("select 1");
+            conn = null!;
+            return rows;
+            """);
+        test.TestState.OutputKind = OutputKind.ConsoleApplication;
+        test.FixedState.OutputKind = OutputKind.ConsoleApplication;
+        return test.RunAsync();
+    }
+
     [Theory]
     [InlineData(" ")]
     [InlineData("\n                ")]

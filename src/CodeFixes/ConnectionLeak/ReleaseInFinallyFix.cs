@@ -360,7 +360,16 @@ internal static class ReleaseInFinallyFix
             }
         }
 
-        var statements = following.Take(count).Select(g => g.Statement).ToList();
+        // A later statement that reads a local the try declares goes into the try too, unless the connection gets a new
+        // value before it (the try would take in the new connection as well): then no fix.
+        var all = following.Select(g => g.Statement).ToList();
+        var through = count == 0 ? 0 : Statements.ThroughUsesOfDeclared(model, all, 0, count - 1) + 1;
+        if (Statements.IsWritten(model, local, all.Skip(count).Take(through - count)))
+        {
+            return;
+        }
+
+        var statements = all.Take(through).ToList();
         var releases = MovableReleases(chooser, local, statements);
         var release = chooser.Choose(local, releases, acquiring, ReleaseNeeds.None);
         if (release is null || statements.Count == 0 || releases.Any(r => WorkFollows(chooser, r, statements, releases, throughRegion: false)))

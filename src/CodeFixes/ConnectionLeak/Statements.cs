@@ -77,9 +77,16 @@ internal static class Statements
     /// from <paramref name="start"/> to <paramref name="end"/>, or in a statement this takes in (at least
     /// <paramref name="end"/>): where a block that moves those statements out of the block's scope has to end.
     /// </summary>
-    public static int ThroughUsesOfDeclared(SemanticModel model, BlockSyntax block, int start, int end)
+    public static int ThroughUsesOfDeclared(SemanticModel model, BlockSyntax block, int start, int end) =>
+        ThroughUsesOfDeclared(model, block.Statements, start, end);
+
+    /// <summary>
+    /// <see cref="ThroughUsesOfDeclared(SemanticModel, BlockSyntax, int, int)"/> over a list of statements that share a
+    /// scope without a block (top-level statements).
+    /// </summary>
+    public static int ThroughUsesOfDeclared(
+        SemanticModel model, IReadOnlyList<StatementSyntax> statements, int start, int end)
     {
-        var statements = block.Statements;
         var declared = new HashSet<ISymbol>(SymbolEqualityComparer.Default);
         var scanned = start;
         while (scanned <= end)
