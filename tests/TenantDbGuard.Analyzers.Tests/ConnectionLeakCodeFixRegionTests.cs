@@ -2044,6 +2044,163 @@ public sealed class ConnectionLeakCodeFixRegionTests
         }
         """);
 
+    // Text a directive disables after the release runs after it in the builds that define the symbol: the try ends at
+    // the release, as it does before other work, so that no build holds the connection through that text.
+    [Fact]
+    public Task A_directive_group_after_the_release_stays_after_the_try() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, bool early)
+            {
+                var conn = [|pool.GetConnection()|];
+                var rows = conn.Execute("select 1");
+                if (early)
+                {
+                    return 0;
+                }
+
+                conn.Release();
+        #if DEBUG
+                System.Threading.Thread.Sleep(100);
+        #endif
+                return rows;
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, bool early)
+            {
+                var conn = pool.GetConnection();
+                int rows;
+                try
+                {
+                    rows = conn.Execute("select 1");
+                    if (early)
+                    {
+                        return 0;
+                    }
+                }
+                finally
+                {
+                    conn.Release();
+                }
+
+        #if DEBUG
+                System.Threading.Thread.Sleep(100);
+        #endif
+                return rows;
+            }
+        }
+        """, ReleaseInFinally);
+
+    // A using would dispose at the end of the block, after the text the directive disables: the first fix is a try that
+    // ends at the dispose, not a using.
+    [Fact]
+    public Task A_directive_group_after_a_dispose_gets_a_try_that_ends_at_the_dispose_rather_than_a_using() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(LeasePool pool, bool early)
+            {
+                var lease = [|pool.GetConnection()|];
+                var rows = lease.Execute("select 1");
+                if (early)
+                {
+                    return 0;
+                }
+
+                lease.Dispose();
+        #if DEBUG
+                System.Threading.Thread.Sleep(100);
+        #endif
+                return rows;
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            int M(LeasePool pool, bool early)
+            {
+                var lease = pool.GetConnection();
+                int rows;
+                try
+                {
+                    rows = lease.Execute("select 1");
+                    if (early)
+                    {
+                        return 0;
+                    }
+                }
+                finally
+                {
+                    lease.Dispose();
+                }
+
+        #if DEBUG
+                System.Threading.Thread.Sleep(100);
+        #endif
+                return rows;
+            }
+        }
+        """);
+
+    [Fact]
+    public Task A_directive_group_before_the_end_of_the_block_after_a_dispose_gets_no_using() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            void M(LeasePool pool, bool early)
+            {
+                var lease = [|pool.GetConnection()|];
+                if (early)
+                {
+                    return;
+                }
+
+                lease.Execute("select 1");
+                lease.Dispose();
+        #if DEBUG
+                System.Threading.Thread.Sleep(100);
+        #endif
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            void M(LeasePool pool, bool early)
+            {
+                var lease = pool.GetConnection();
+                try
+                {
+                    if (early)
+                    {
+                        return;
+                    }
+
+                    lease.Execute("select 1");
+                }
+                finally
+                {
+                    lease.Dispose();
+                }
+        #if DEBUG
+                System.Threading.Thread.Sleep(100);
+        #endif
+            }
+        }
+        """);
+
     // Directives outside any method (around a using directive, around a member) are not the fix's business: the fix
     // in the method is offered as without them.
     [Fact]

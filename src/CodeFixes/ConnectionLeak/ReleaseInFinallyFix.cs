@@ -203,7 +203,8 @@ internal static class ReleaseInFinallyFix
     /// </summary>
     private static bool IsQuick(StatementSyntax statement) =>
         statement is ReturnStatementSyntax or ExpressionStatementSyntax or LocalDeclarationStatementSyntax { UsingKeyword.RawKind: (int)SyntaxKind.None } or EmptyStatementSyntax
-        && !statement.DescendantNodes().Any(n => Statements.RunsCode(n) || n is AnonymousFunctionExpressionSyntax or QueryExpressionSyntax);
+        && !statement.DescendantNodes().Any(n => Statements.RunsCode(n) || n is AnonymousFunctionExpressionSyntax or QueryExpressionSyntax)
+        && !Statements.HidesCode(statement.GetLeadingTrivia());
 
     /// <summary>
     /// Does work run after <paramref name="release"/>, nested in one of the statements of <paramref name="region"/>

@@ -915,6 +915,12 @@ internal static class Statements
         return null;
     }
 
+    /// <summary>
+    /// Does the trivia hold code a directive disables here (<c>#if DEBUG</c> when DEBUG is not defined)? Other builds
+    /// run it: a fix cannot tell how long it takes or what it uses.
+    /// </summary>
+    public static bool HidesCode(SyntaxTriviaList trivia) => trivia.Any(t => t.IsKind(SyntaxKind.DisabledTextTrivia));
+
     public static bool HasCommentsOrDirectives(SyntaxTriviaList trivia) =>
         trivia.Any(t => t.IsKind(SyntaxKind.SingleLineCommentTrivia) || t.IsKind(SyntaxKind.MultiLineCommentTrivia) || t.IsDirective);
 

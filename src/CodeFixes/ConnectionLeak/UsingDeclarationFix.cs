@@ -62,7 +62,13 @@ internal static class UsingDeclarationFix
             }
 
             var inHandler = release.Ancestors().TakeWhile(a => a != block).Any(a => a is CatchClauseSyntax or FinallyClauseSyntax);
-            var atEnd = top == Statements.RemovalUnit(release) && after.SkipWhile(s => s != top).Skip(1).All(s => s is ReturnStatementSyntax or ThrowStatementSyntax or LocalFunctionStatementSyntax);
+            // Code a directive disables after the release runs before the using's dispose in the builds that define it.
+            var rest = after.SkipWhile(s => s != top).Skip(1).ToList();
+            var atEnd = top == Statements.RemovalUnit(release)
+                        && rest.All(s => s is ReturnStatementSyntax or ThrowStatementSyntax
+                            or LocalFunctionStatementSyntax)
+                        && !rest.Any(s => Statements.HidesCode(s.GetLeadingTrivia()))
+                        && !Statements.HidesCode(block.CloseBraceToken.LeadingTrivia);
             if ((!inHandler && !atEnd) || ReleaseInFinallyFix.WorkFollows(chooser, release, after, releases, throughRegion: true))
             {
                 // Released early, or with work after it on its path (a catch that releases, then logs or waits): the
