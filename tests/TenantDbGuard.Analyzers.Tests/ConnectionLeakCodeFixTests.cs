@@ -963,6 +963,72 @@ public sealed class ConnectionLeakCodeFixTests
         }
         """);
 
+    // The dispose a using replaces goes; the comments written at it stay, each on a line of its own.
+    [Fact]
+    public Task Comments_at_a_dispose_that_a_using_replaces_stay_above_what_follows() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(LeasePool pool, string sql)
+            {
+                var lease = [|pool.GetConnection()|];
+                var rows = lease.Execute(sql);
+                if (rows < 0)
+                {
+                    throw new System.ArgumentException(sql);
+                }
+
+                // done with it
+                lease.Dispose(); // back to the pool before the caller runs
+                return rows;
+            }
+
+            void N(LeasePool pool, bool skip)
+            {
+                var lease = [|pool.GetConnection()|];
+                if (skip)
+                {
+                    return;
+                }
+
+                lease.Execute("select 1");
+                lease.Dispose(); /* the last use */
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            int M(LeasePool pool, string sql)
+            {
+                using var lease = pool.GetConnection();
+                var rows = lease.Execute(sql);
+                if (rows < 0)
+                {
+                    throw new System.ArgumentException(sql);
+                }
+
+                // done with it
+                // back to the pool before the caller runs
+                return rows;
+            }
+
+            void N(LeasePool pool, bool skip)
+            {
+                using var lease = pool.GetConnection();
+                if (skip)
+                {
+                    return;
+                }
+
+                lease.Execute("select 1");
+                /* the last use */
+            }
+        }
+        """);
+
     [Fact]
     public Task Continue_before_an_existing_try_finally_is_wrapped_in_a_new_try() => Verify.VerifyCodeFixAsync("""
         using Prelude;

@@ -410,16 +410,20 @@ internal static class Statements
         var types = new CatchTypes(model, releases.Where(r => r.SyntaxTree == model?.SyntaxTree).Select(r => (int?)r.SpanStart).FirstOrDefault());
         var removable = units.Select(unit => EmptiedHandler(unit, node, unwrapped, types) ?? unit).ToList();
 
-        // Drop the statement with its line; keep a comment or directive that stood above it, unless the
-        // statement moves (with its comment) into the finally.
+        // Drop the statement with its line; keep a comment or directive that stood above it or after it on its
+        // line, unless the statement moves (with its comments) into the finally.
         var result = node.TrackNodes(removable.Concat(unwrapped));
         foreach (var unit in removable)
         {
-            var moves = moved is not null && HasCommentsOrDirectives(moved.GetLeadingTrivia())
+            var moves = moved is not null
+                && (HasCommentsOrDirectives(moved.GetLeadingTrivia())
+                    || HasCommentsOrDirectives(moved.GetTrailingTrivia()))
                 && unit.DescendantNodesAndSelf().OfType<StatementSyntax>().Any(n => n.IsEquivalentTo(moved, topLevel: false));
             if (result.GetCurrentNode(unit) is { } current)
             {
-                result = Remove(result, current, keepComments: !moves && HasCommentsOrDirectives(unit.GetLeadingTrivia()));
+                var commented = HasCommentsOrDirectives(unit.GetLeadingTrivia())
+                                || HasCommentsOrDirectives(unit.GetTrailingTrivia());
+                result = Remove(result, current, keepComments: !moves && commented);
             }
         }
 
@@ -707,8 +711,8 @@ internal static class Statements
 
     /// <summary>
     /// <see cref="Kept(IEnumerable{ValueTuple{StatementSyntax, StatementSyntax}})"/>; with <paramref name="keepComments"/>,
-    /// the comments above a removed statement stay too. What stood above removed statements at the end, with nothing
-    /// after them to take it, is <paramref name="left"/>.
+    /// the comments above a removed statement stay too, and one after it on its line takes a line of its own. What
+    /// stood above removed statements at the end, with nothing after them to take it, is <paramref name="left"/>.
     /// </summary>
     public static List<StatementSyntax> Kept(IEnumerable<(StatementSyntax Original, StatementSyntax? Kept)> statements, bool keepComments, out SyntaxTriviaList left)
     {
@@ -728,9 +732,21 @@ internal static class Statements
                     lineEnd = original.GetLeadingTrivia().Concat(original.GetTrailingTrivia()).Cast<SyntaxTrivia?>().FirstOrDefault(t => t!.Value.IsKind(SyntaxKind.EndOfLineTrivia));
                 }
 
-                if (original.GetLeadingTrivia().Any(t => t.IsDirective) || (keepComments && HasCommentsOrDirectives(original.GetLeadingTrivia())))
+                var above = original.GetLeadingTrivia().Any(t => t.IsDirective)
+                            || (keepComments && HasCommentsOrDirectives(original.GetLeadingTrivia()));
+                if (above)
                 {
                     directives = directives.AddRange(original.GetLeadingTrivia());
+                }
+
+                if (keepComments && HasCommentsOrDirectives(original.GetTrailingTrivia()))
+                {
+                    // A comment after it on its line gets a line of its own, at its indentation.
+                    var indentation = above
+                        ? Enumerable.Empty<SyntaxTrivia>()
+                        : original.GetLeadingTrivia().Reverse().TakeWhile(t => t.IsKind(SyntaxKind.WhitespaceTrivia));
+                    directives = directives.AddRange(indentation)
+                        .AddRange(original.GetTrailingTrivia().SkipWhile(t => t.IsKind(SyntaxKind.WhitespaceTrivia)));
                 }
 
                 continue;
