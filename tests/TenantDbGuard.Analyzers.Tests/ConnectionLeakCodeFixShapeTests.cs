@@ -2794,6 +2794,56 @@ public sealed class ConnectionLeakCodeFixShapeTests
         }
         """);
 
+    // The release leaves its branch empty and the if takes the else's statements under the opposite condition: C# 7.3
+    // has no 'is not', so 'name is null' turns into '!(name is null)'.
+    [Fact]
+    public Task Under_CSharp_7_3_the_opposite_of_an_is_null_condition_is_written_without_is_not() => CSharp7_3("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, string name)
+            {
+                var conn = [|pool.GetConnection()|];
+                var rows = conn.Execute("select 1");
+                if (name is null)
+                {
+                    conn.Release();
+                }
+                else
+                {
+                    Log.Info(name);
+                }
+
+                return rows;
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, string name)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    var rows = conn.Execute("select 1");
+                    if (!(name is null))
+                    {
+                        Log.Info(name);
+                    }
+
+                    return rows;
+                }
+                finally
+                {
+                    conn.Release();
+                }
+            }
+        }
+        """);
+
     [Fact]
     public Task Under_CSharp_7_3_an_async_lease_is_disposed_in_finally_since_there_is_no_await_using() => CSharp7_3("""
         using System.Threading.Tasks;

@@ -68,6 +68,17 @@ internal static class LeakFixPlanner
     }
 
     /// <summary>
+    /// The fixes as the project's language version compiles them: before C# 9, the opposite of a condition
+    /// (<c>x is null</c>) is written <c>!(x is null)</c>, not <c>x is not null</c>.
+    /// </summary>
+    private static ImmutableArray<LeakFix> ForLanguageVersion(SemanticModel model, ImmutableArray<LeakFix> fixes) =>
+        model.SyntaxTree.Options is CSharpParseOptions { LanguageVersion: < LanguageVersion.CSharp9 }
+            ? fixes.Select(fix => new LeakFix(
+                    fix.Title, fix.EquivalenceKey, root => Statements.WithoutWrittenNotPatterns(fix.Apply(root))))
+                .ToImmutableArray()
+            : fixes;
+
+    /// <summary>
     /// The fixes that keep the file's preprocessor directives as they are. One that moves or removes a statement with a
     /// directive on it (a release under <c>#if</c>) would put the directives out of order or drop one, and the code
     /// would no longer build: it is not offered. Neither is one that puts a brace of its own between the directives of
@@ -76,6 +87,7 @@ internal static class LeakFixPlanner
     /// </summary>
     private static ImmutableArray<LeakFix> KeepingDirectives(SemanticModel model, ImmutableArray<LeakFix> fixes, CancellationToken cancellationToken)
     {
+        fixes = ForLanguageVersion(model, fixes);
         var root = model.SyntaxTree.GetRoot(cancellationToken);
         var directives = Directives(root);
         if (directives.Count == 0 || fixes.IsEmpty)

@@ -554,6 +554,20 @@ internal static class Statements
     private static bool IsStatementExpression(ExpressionSyntax condition) =>
         condition is InvocationExpressionSyntax or AwaitExpressionSyntax or AssignmentExpressionSyntax or BaseObjectCreationExpressionSyntax;
 
+    private static readonly SyntaxAnnotation WrittenNotPattern = new();
+
+    /// <summary>
+    /// The root with each <c>x is not null</c> that <see cref="Negated"/> wrote as <c>!(x is null)</c>: the same test
+    /// for a project whose language version (before C# 9) has no <c>not</c> pattern.
+    /// </summary>
+    public static SyntaxNode WithoutWrittenNotPatterns(SyntaxNode root) =>
+        root.ReplaceNodes(root.GetAnnotatedNodes(WrittenNotPattern).OfType<IsPatternExpressionSyntax>(), (_, current) =>
+            current.Pattern is UnaryPatternSyntax { Pattern: var inner }
+                ? PrefixUnaryExpression(
+                        SyntaxKind.LogicalNotExpression,
+                        ParenthesizedExpression(current.WithPattern(inner).WithoutTrivia())).WithTriviaFrom(current)
+                : current);
+
     /// <summary>
     /// The opposite condition, evaluated as the condition was: <c>!x</c> becomes <c>x</c>, <c>==</c> and <c>!=</c> swap,
     /// <c>is null</c> becomes <c>is not null</c>; anything else gets a <c>!</c> (in parentheses where it needs them). A
@@ -573,7 +587,8 @@ internal static class Statements
             case IsPatternExpressionSyntax { Pattern: UnaryPatternSyntax { RawKind: (int)SyntaxKind.NotPattern } notPattern } isNot:
                 return isNot.WithPattern(notPattern.Pattern is ParenthesizedPatternSyntax parenthesized ? parenthesized.Pattern : notPattern.Pattern);
             case IsPatternExpressionSyntax { Pattern: ConstantPatternSyntax or TypePatternSyntax } isPattern:
-                return isPattern.WithPattern(UnaryPattern(Token(SyntaxKind.NotKeyword).WithTrailingTrivia(Space), isPattern.Pattern));
+                var opposite = UnaryPattern(Token(SyntaxKind.NotKeyword).WithTrailingTrivia(Space), isPattern.Pattern);
+                return isPattern.WithPattern(opposite).WithAdditionalAnnotations(WrittenNotPattern);
             case IdentifierNameSyntax or MemberAccessExpressionSyntax or InvocationExpressionSyntax or ElementAccessExpressionSyntax or ParenthesizedExpressionSyntax or LiteralExpressionSyntax:
                 return PrefixUnaryExpression(SyntaxKind.LogicalNotExpression, bare);
             default:
