@@ -2982,6 +2982,33 @@ public sealed class ConnectionLeakCodeFixShapeTests
         return test.RunAsync();
     }
 
+    /// <summary>
+    /// A connection taken in a clause of a query expression: the clause runs once per element, and only when the query is
+    /// enumerated. A local taken before the statement would be one connection for every element, taken even for none,
+    /// and released before a query returned unevaluated runs on it.
+    /// </summary>
+    [Theory]
+    [InlineData("return from t in tenants select [|pool.GetConnection()|].Execute(t);")]
+    [InlineData("return (from t in tenants where [|pool.GetConnection()|].Execute(t) > 0 select t).ToList();")]
+    [InlineData("return from t in tenants let n = [|pool.GetConnection()|].Execute(t) select n;")]
+    [InlineData("return from t in tenants orderby [|pool.GetConnection()|].Execute(t) select t.Length;")]
+    public Task A_connection_taken_in_a_clause_of_a_query_gets_no_local(string statement) => NoFixVerifier.VerifyAsync($$"""
+        using System.Collections.Generic;
+        using System.Linq;
+        using Prelude;
+
+        class C
+        {
+            object M(Pool pool, List<string> tenants)
+            {
+                {{statement}}
+            }
+
+            IEnumerable<int> N(Pool pool, List<string> tenants) =>
+                from t in tenants select [|pool.GetConnection()|].Execute(t);
+        }
+        """);
+
     /// <summary>A choice of two acquisitions used at once: a local for one of them would take it on both branches.</summary>
     [Theory]
     [InlineData("return (first ? [|a.GetConnection()|] : [|b.GetConnection()|]).Execute(\"select 1\");")]

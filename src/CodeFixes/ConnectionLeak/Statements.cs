@@ -358,7 +358,10 @@ internal static class Statements
         }
     }
 
-    /// <summary>Does the expression only run under a condition, or more than once, within <paramref name="container"/>?</summary>
+    /// <summary>
+    /// Does the expression only run under a condition, more than once, or later (a clause of a query expression, which
+    /// runs for each element when the query is enumerated), within <paramref name="container"/>?
+    /// </summary>
     public static bool IsConditionallyEvaluated(SyntaxNode expression, SyntaxNode container)
     {
         for (var child = expression; child != container && child.Parent is { } parent; child = parent)
@@ -370,7 +373,7 @@ internal static class Statements
                 ConditionalExpressionSyntax ternary => ternary.Condition != child,
                 ConditionalAccessExpressionSyntax access => access.WhenNotNull == child,
                 SwitchExpressionArmSyntax or CatchFilterClauseSyntax => true,
-                WhileStatementSyntax or DoStatementSyntax or ForStatementSyntax => true,
+                WhileStatementSyntax or DoStatementSyntax or ForStatementSyntax or QueryBodySyntax => true,
                 _ => false,
             };
             if (conditional)
