@@ -1029,6 +1029,75 @@ public sealed class ConnectionLeakCodeFixTests
         }
         """);
 
+    // The release at the end moves into the finally with its comment; the one in the catch goes, and its own comment,
+    // though the two calls read the same, stays where it was.
+    [Fact]
+    public Task A_comment_of_a_removed_release_stays_when_another_release_like_it_moves_into_the_finally() => Verify.VerifyCodeFixAsync("""
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, bool skip)
+            {
+                var conn = [|pool.GetConnection()|];
+                int rows;
+                try
+                {
+                    rows = conn.Execute("select 1");
+                }
+                catch (System.InvalidOperationException)
+                {
+                    Log.Info("failed");
+                    conn.Release(); // failed: give it back
+                    throw;
+                }
+
+                if (skip)
+                {
+                    return 0;
+                }
+
+                conn.Release(); // normal path
+                return rows;
+            }
+        }
+        """, """
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, bool skip)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    int rows;
+                    try
+                    {
+                        rows = conn.Execute("select 1");
+                    }
+                    catch (System.InvalidOperationException)
+                    {
+                        Log.Info("failed");
+                        // failed: give it back
+                        throw;
+                    }
+
+                    if (skip)
+                    {
+                        return 0;
+                    }
+
+                    return rows;
+                }
+                finally
+                {
+                    conn.Release(); // normal path
+                }
+            }
+        }
+        """);
+
     [Fact]
     public Task Continue_before_an_existing_try_finally_is_wrapped_in_a_new_try() => Verify.VerifyCodeFixAsync("""
         using Prelude;

@@ -419,9 +419,10 @@ internal static class Statements
         foreach (var unit in removable)
         {
             var moves = moved is not null
-                && (HasCommentsOrDirectives(moved.GetLeadingTrivia())
-                    || HasCommentsOrDirectives(moved.GetTrailingTrivia()))
-                && unit.DescendantNodesAndSelf().OfType<StatementSyntax>().Any(n => n.IsEquivalentTo(moved, topLevel: false));
+                && unit.DescendantNodesAndSelf().OfType<StatementSyntax>().Any(n =>
+                    n.IsEquivalentTo(moved, topLevel: false)
+                    && (SameComments(n.GetLeadingTrivia(), moved.GetLeadingTrivia())
+                        || SameComments(n.GetTrailingTrivia(), moved.GetTrailingTrivia())));
             if (result.GetCurrentNode(unit) is { } current)
             {
                 var commented = HasCommentsOrDirectives(unit.GetLeadingTrivia())
@@ -448,6 +449,17 @@ internal static class Statements
         }
 
         return result;
+    }
+
+    /// <summary>
+    /// Do two trivia lists hold the same comments and directives, at least one? A release that moves into the finally
+    /// takes its comments with it; another release written the same way keeps its own.
+    /// </summary>
+    private static bool SameComments(SyntaxTriviaList trivia, SyntaxTriviaList moved)
+    {
+        static IEnumerable<string> Comments(SyntaxTriviaList list) =>
+            list.Where(t => HasCommentsOrDirectives(TriviaList(t))).Select(t => t.ToString().Trim());
+        return HasCommentsOrDirectives(moved) && Comments(trivia).SequenceEqual(Comments(moved));
     }
 
     /// <summary>
