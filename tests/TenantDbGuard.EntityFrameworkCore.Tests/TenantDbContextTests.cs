@@ -346,10 +346,14 @@ public sealed class TenantDbContextTests(MariaDbFixture fixture) : IAsyncLifetim
     }
 
     [Fact]
-    public async Task A_context_disposed_on_another_thread_while_its_query_runs_fails_that_query_with_a_clear_error()
+    public async Task A_context_disposed_on_another_thread_while_its_query_runs_fails_that_query_with_a_typed_error_not_a_driver_crash()
     {
         // A context captured by a background task outlives its request: the scope's end disposes it (and gives its
         // lease back) while the task's query still runs on it. Before, the driver failed with a NullReferenceException.
+        // The lease's session stays the tenant's until the statement ends; what the task then gets depends on where the
+        // query is when the scope ends: EF Core's error for a disposed context, the runtime's for a connection closed
+        // under the statement, or the driver's for a reader closed with its connection. Each is an
+        // InvalidOperationException; none reaches the next tenant.
         await using var host = await EfHost.CreateAsync(Server, o => o.MaxConnections = 1);
         Task<List<int>> background;
         await using (var scope = host.Scope(MariaDbFixture.TenantKey(11)))
@@ -362,7 +366,12 @@ public sealed class TenantDbContextTests(MariaDbFixture fixture) : IAsyncLifetim
 
         var error = await Assert.ThrowsAnyAsync<InvalidOperationException>(
             () => background.WaitAsync(TimeSpan.FromSeconds(10)));
-        Assert.Contains("closed while the statement ran", error.Message, StringComparison.Ordinal);
+        Assert.True(
+            error is ObjectDisposedException { ObjectName: nameof(CrmContext) }
+                || error.Message.Contains("closed while the statement ran", StringComparison.Ordinal)
+                || error.Message.Contains("MySqlDataReader is closed", StringComparison.Ordinal),
+            error.ToString());
+        Assert.DoesNotContain(nameof(NullReferenceException), error.ToString(), StringComparison.Ordinal);
 
         // The one connection of the budget comes back, and the next tenant is served on its own database.
         await host.Database.WaitUntilAllReturnedAsync();
