@@ -390,6 +390,61 @@ public sealed class SharedPoolClosedAnalyzerTests
         }
         """);
 
+    /// <summary>
+    /// A delegate has no name that says what it does, and its body is not in sight: a factory handed in as
+    /// <c>Func&lt;string, MySqlDataSource&gt;</c> may build a new pool on every call, so disposing what it made is
+    /// not reported. A named method's value stays judged by its name (a lookup is shared).
+    /// </summary>
+    [Fact]
+    public Task Disposing_a_pool_made_by_a_delegate_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using System.Threading;
+        using System.Threading.Tasks;
+        using MySqlConnector;
+        using Shared;
+
+        delegate MySqlDataSource DataSourceMaker(string connectionString);
+
+        sealed class TenantMigrator(Func<string, MySqlDataSource> makeDataSource, DataSourceMaker maker)
+        {
+            private readonly Func<string, MySqlDataSource> _factory = makeDataSource;
+            private readonly DataSourceRegistry _registry = new();
+
+            private Func<MySqlDataSource>? Fallback { get; init; }
+
+            public async Task MigrateAsync(string connectionString, CancellationToken ct)
+            {
+                var dataSource = _factory(connectionString);
+                try
+                {
+                    await using var conn = await dataSource.OpenConnectionAsync(ct);
+                }
+                finally
+                {
+                    await dataSource.DisposeAsync();
+                }
+
+                await using var second = makeDataSource.Invoke(connectionString);
+                using (var third = maker(connectionString))
+                {
+                }
+
+                Fallback?.Invoke().Dispose();
+            }
+
+            public static void Probe(string connectionString, Func<string, MySqlDataSource> build)
+            {
+                using var dataSource = build(connectionString);
+                using var conn = dataSource.OpenConnection();
+            }
+
+            public void StillALookup(string tenant)
+            {
+                [|_registry.GetDataSource(tenant).Dispose()|];
+            }
+        }
+        """ + Pools);
+
     [Fact]
     public Task Owner_Dispose_methods_and_finalizers_are_not_reported() => Verify.VerifyAnalyzerAsync("""
         using System;

@@ -37,6 +37,10 @@ internal static class PoolOrigin
         {
             case IObjectCreationOperation:
                 return Origin.Owned;
+            case IInvocationOperation { TargetMethod.MethodKind: MethodKind.DelegateInvoke }:
+                // 'makeDataSource(cs)' of an injected Func: a delegate's name says nothing and its body is not in
+                // sight, so it may build a new pool on every call as well as hand out a shared one.
+                return Origin.Unknown;
             case IInvocationOperation invocation:
                 return IsCreatingOrTakingOver(invocation.TargetMethod) ? Origin.Owned
                     : ReadFromEmptied(invocation.Instance ?? (invocation.TargetMethod.IsExtensionMethod && invocation.Arguments.Length > 0 ? invocation.Arguments[0].Value : null), root) ? Origin.Unknown
