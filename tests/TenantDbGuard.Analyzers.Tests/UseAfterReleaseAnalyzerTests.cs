@@ -1469,6 +1469,10 @@ public sealed class UseAfterReleaseAnalyzerTests
     [InlineData("await Retry(() => c.OpenAsync());")]
     [InlineData("Func<Task> reopen = () => c.OpenAsync(); await Retry(reopen);")]
     [InlineData("Prelude.ConnectionHelpers.EnsureOpen(c);")]
+    [InlineData("c?.EnsureOpen();")]
+    [InlineData("await (c?.EnsureOpenAsync() ?? Task.CompletedTask);")]
+    [InlineData("c?.Open();")]
+    [InlineData("if (c != null) c.EnsureOpen();")]
     public Task Connection_reopened_through_a_call_after_Close_is_not_reported(string reopen) => Verify.VerifyAnalyzerAsync($$"""
         using System;
         using System.Data;

@@ -169,6 +169,10 @@ internal sealed class ConditionRefinement
                 return flag == outcome ? config : null;
             case { } test when HoldsWhenStateIs(config, test, Closed) is { } holds:
                 return holds == outcome ? config : null;
+            case { } test when ConditionFacts.NullTest(test) is var (tested, whenNull) && _analysis.Variables.HeldBy(config, tested):
+                // 'c.Close(); c?.EnsureOpen();', 'if (c != null) c.Open();': a variable that still holds the released
+                // connection is not null, so the branch that skips the call is not taken.
+                return outcome == whenNull ? null : config;
             default:
                 return config;
         }
