@@ -445,6 +445,62 @@ public sealed class SharedPoolClosedAnalyzerTests
         }
         """ + Pools);
 
+    /// <summary>
+    /// A private helper or a local function that disposes its parameter is judged by what its callers give it: only
+    /// pools they created, not reported; a shared pool from any of them, reported.
+    /// </summary>
+    [Fact]
+    public Task A_private_helper_is_judged_by_the_pools_its_callers_give_it() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using MySqlConnector;
+
+        class Migrator
+        {
+            private readonly MySqlDataSource _master = new("Server=db");
+
+            public void Migrate(string connectionString)
+            {
+                var dataSource = new MySqlDataSource(connectionString);
+                try
+                {
+                    using var conn = dataSource.OpenConnection();
+                }
+                finally
+                {
+                    DisposeQuietly(dataSource);
+                    Close(dataSource);
+                    CloseEither(dataSource);
+                }
+
+                static void Close(MySqlDataSource pool) => pool.Dispose();
+            }
+
+            public void Probe(string connectionString)
+            {
+                DisposeQuietly(dataSource: new MySqlDataSource(connectionString));
+                CloseEither(_master);
+                Release(_master);
+
+                void Release(MySqlDataSource pool) => [|pool.Dispose()|];
+            }
+
+            private static void DisposeQuietly(MySqlDataSource dataSource)
+            {
+                try
+                {
+                    dataSource.Dispose();
+                }
+                catch (ObjectDisposedException)
+                {
+                }
+            }
+
+            private static void CloseEither(MySqlDataSource dataSource) => [|dataSource.Dispose()|];
+
+            public static void CloseGiven(MySqlDataSource dataSource) => [|dataSource.Dispose()|];
+        }
+        """);
+
     [Fact]
     public Task Owner_Dispose_methods_and_finalizers_are_not_reported() => Verify.VerifyAnalyzerAsync("""
         using System;

@@ -1,6 +1,7 @@
 using System;
 using System.Linq;
 using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
 using Microsoft.CodeAnalysis.Operations;
 using TenantDbGuard.Analyzers.PoolLifetime;
 
@@ -65,8 +66,8 @@ internal static class PoolOrigin
                 return IsReplacedWithNew(field.Field, root, depth) ? Origin.Owned : Origin.Shared;
             case IPropertyReferenceOperation property:
                 return IsReplacedWithNew(property.Property, root, depth) ? Origin.Owned : Origin.Shared;
-            case IParameterReferenceOperation:
-                return Origin.Shared;
+            case IParameterReferenceOperation parameter:
+                return depth < MaxLocalDepth ? OfParameter(parameter.Parameter, root, depth + 1) : Origin.Shared;
             case ILocalReferenceOperation local:
                 return depth < MaxLocalDepth ? OfLocal(local, root, depth + 1) : Origin.Unknown;
             case ILiteralOperation or IDefaultValueOperation:
@@ -111,6 +112,99 @@ internal static class PoolOrigin
 
         return result;
     }
+
+    /// <summary>
+    /// A parameter is shared, unless it belongs to a local function or a private method that the code only calls:
+    /// then it is what the calls give it (<c>DisposeQuietly(new MySqlDataSource(cs))</c>). Shared when any call gives
+    /// it a shared pool, the callers' own only when every call gives one of those; a method group use (who calls it is
+    /// not known) or a mix with values not understood is not understood.
+    /// </summary>
+    private static Origin OfParameter(IParameterSymbol parameter, IOperation root, int depth)
+    {
+        if (parameter.ContainingSymbol is not IMethodSymbol method || parameter.RefKind != RefKind.None)
+        {
+            return Origin.Shared;
+        }
+
+        Origin? result = null;
+        if (method.MethodKind == MethodKind.LocalFunction)
+        {
+            foreach (var operation in root.Descendants())
+            {
+                if (!AddUse(ref result, operation, method, parameter.Ordinal, root, depth))
+                {
+                    return Origin.Unknown;
+                }
+            }
+        }
+        else if (method is { MethodKind: MethodKind.Ordinary, DeclaredAccessibility: Accessibility.Private }
+            && root.SemanticModel?.Compilation is { } compilation)
+        {
+            foreach (var reference in method.ContainingType.DeclaringSyntaxReferences)
+            {
+                var declaration = reference.GetSyntax();
+                SemanticModel? model = null;
+                foreach (var node in declaration.DescendantNodes())
+                {
+                    if (node is not SimpleNameSyntax name || name.Identifier.ValueText != method.Name)
+                    {
+                        continue;
+                    }
+
+                    // As for shutdown helpers (LifetimePlaces): another part's model comes from the compilation.
+#pragma warning disable RS1030 // Do not invoke Compilation.GetSemanticModel() method within a diagnostic analyzer
+                    model ??= compilation.GetSemanticModel(declaration.SyntaxTree);
+#pragma warning restore RS1030
+                    var named = name.Parent is MemberAccessExpressionSyntax access && access.Name == name
+                        ? access
+                        : (ExpressionSyntax)name;
+                    var use = named.Parent is { } parent && model.GetOperation(parent) is IInvocationOperation call
+                        ? call
+                        : model.GetOperation(named);
+                    if (use is not null
+                        && !AddUse(ref result, use, method, parameter.Ordinal, ValueFlow.Root(use), depth))
+                    {
+                        return Origin.Unknown;
+                    }
+                }
+            }
+        }
+
+        return result ?? Origin.Shared;
+    }
+
+    /// <summary>
+    /// Adds what <paramref name="operation"/> gives <paramref name="method"/> at <paramref name="ordinal"/> when it
+    /// calls it; false when it uses the method otherwise (a method group).
+    /// </summary>
+    private static bool AddUse(
+        ref Origin? result, IOperation operation, IMethodSymbol method, int ordinal, IOperation root, int depth)
+    {
+        switch (operation)
+        {
+            case IInvocationOperation invocation when IsSame(invocation.TargetMethod, method):
+                var origin = Origin.None;
+                foreach (var argument in invocation.Arguments)
+                {
+                    if (argument.Parameter?.Ordinal == ordinal)
+                    {
+                        origin = Of(argument.Value, root, depth);
+                    }
+                }
+
+                result = result is null ? origin
+                    : result == Origin.Shared || origin == Origin.Shared ? Origin.Shared
+                    : Combine(result.Value, origin);
+                return true;
+            case IMethodReferenceOperation reference when IsSame(reference.Method, method):
+                return false;
+            default:
+                return true;
+        }
+    }
+
+    private static bool IsSame(IMethodSymbol used, IMethodSymbol method) =>
+        SymbolEqualityComparer.Default.Equals(used.OriginalDefinition, method.OriginalDefinition);
 
     private static Origin Combine(Origin left, Origin right) => (left, right) switch
     {
