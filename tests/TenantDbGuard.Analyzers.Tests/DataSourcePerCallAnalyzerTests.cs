@@ -423,6 +423,121 @@ public sealed class DataSourcePerCallAnalyzerTests
         }
         """);
 
+    /// <summary>
+    /// A hosted service's start runs once for the life of the app: a pool built there (a migration's own, or the one a
+    /// worker's loop uses until it stops) is one pool, not one per call. Lambdas there, and methods that share only
+    /// the name, are not start-up code.
+    /// </summary>
+    [Fact]
+    public Task Hosted_service_start_and_a_worker_s_ExecuteAsync_are_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using System.Threading;
+        using System.Threading.Tasks;
+        using Microsoft.Extensions.Hosting;
+        using MySqlConnector;
+
+        sealed class Poller(string cs) : BackgroundService
+        {
+            protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+            {
+                await using var dataSource = new MySqlDataSource(cs);
+                while (!stoppingToken.IsCancellationRequested)
+                {
+                    await using var conn = await dataSource.OpenConnectionAsync(stoppingToken);
+                    await conn.PingAsync(stoppingToken);
+                    Func<Task> perItem = async () =>
+                    {
+                        await using var each = {|#0:new MySqlDataSource(cs)|};
+                    };
+                    await perItem();
+                }
+            }
+        }
+
+        sealed class Migrator(string cs) : IHostedService, IHostedLifecycleService
+        {
+            public async Task StartAsync(CancellationToken cancellationToken)
+            {
+                await using var dataSource = new MySqlDataSourceBuilder(cs).Build();
+                await using var conn = await dataSource.OpenConnectionAsync(cancellationToken);
+            }
+
+            public Task StartingAsync(CancellationToken cancellationToken)
+            {
+                using var dataSource = new MySqlDataSource(cs);
+                return Task.CompletedTask;
+            }
+
+            public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+            public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+            public Task StoppingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+            public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+        }
+
+        sealed class NotHosted(string cs)
+        {
+            public async Task StartAsync()
+            {
+                await using var dataSource = {|#1:new MySqlDataSource(cs)|};
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("new MySqlDataSource(...)"),
+        Verify.Diagnostic().WithLocation(1).WithArguments("new MySqlDataSource(...)"));
+
+    /// <summary>
+    /// A private method that only start-up code calls runs once too (<c>Main</c> handing its work to a helper); one that
+    /// request code also calls, or that is used as a delegate, does not.
+    /// </summary>
+    [Fact]
+    public Task A_private_method_that_only_start_up_code_calls_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        static class Program
+        {
+            static async Task Main(string[] args)
+            {
+                await MigrateAsync(args[0]);
+                Seed(args[0]);
+                Func<string, Task> run = ProbeAsync;
+                await run(args[0]);
+            }
+
+            private static async Task MigrateAsync(string cs)
+            {
+                await using var dataSource = new MySqlDataSource(cs);
+                await using var conn = await dataSource.OpenConnectionAsync();
+                Seed(cs);
+            }
+
+            private static void Seed(string cs)
+            {
+                using var dataSource = new MySqlDataSource(cs);
+            }
+
+            private static async Task ProbeAsync(string cs)
+            {
+                await using var dataSource = {|#0:new MySqlDataSource(cs)|};
+            }
+
+            private static void Shared(string cs)
+            {
+                using var dataSource = {|#1:new MySqlDataSource(cs)|};
+            }
+
+            public static void Request(string cs) => Shared(cs);
+
+            public static void Startup(string cs) => Shared(cs);
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("new MySqlDataSource(...)"),
+        Verify.Diagnostic().WithLocation(1).WithArguments("new MySqlDataSource(...)"));
+
     [Fact]
     public Task Top_level_statements_are_not_reported() => TopLevelTest("""
         using MySqlConnector;

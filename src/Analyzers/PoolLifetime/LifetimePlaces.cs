@@ -16,11 +16,15 @@ internal static class LifetimePlaces
     /// <summary>
     /// Start-up code, where a data source is created once: a static constructor and the initializers of static fields
     /// and properties (not the lambdas they make), a member that registers services (a <c>ConfigureServices</c> method
-    /// or any method with an <c>IServiceCollection</c> parameter, lambdas included), and the statements of <c>Main</c> or
-    /// the top-level statements themselves (not their lambdas, which may be request handlers). An instance field's
-    /// initializer runs for every object, so it is not.
+    /// or any method with an <c>IServiceCollection</c> parameter, lambdas included), and the statements of <c>Main</c>,
+    /// the top-level statements and a hosted service's start themselves (not their lambdas, which may be request
+    /// handlers or run per item). An instance field's initializer runs for every object, so it is not.
     /// </summary>
-    public static bool IsStartupCode(IOperation operation, ISymbol containingSymbol)
+    public static bool IsStartupCode(IOperation operation, ISymbol containingSymbol) =>
+        IsStartupCode(operation, containingSymbol, operation.SemanticModel?.Compilation, 0);
+
+    private static bool IsStartupCode(
+        IOperation operation, ISymbol? containingSymbol, Compilation? compilation, int depth)
     {
         if (containingSymbol is not IMethodSymbol member)
         {
@@ -32,8 +36,58 @@ internal static class LifetimePlaces
             return true;
         }
 
-        return IsEntryPoint(member) && EnclosingFunction(operation) is null;
+        return EnclosingFunction(operation) is null
+            && (IsEntryPoint(member) || IsHostedStart(member)
+                || IsOnlyCalledFrom(member, compilation, depth, shutdown: false));
     }
+
+    /// <summary>
+    /// A hosted service's start, which the host runs once: <c>IHostedService.StartAsync</c>, the
+    /// <c>IHostedLifecycleService</c> methods <c>StartingAsync</c> and <c>StartedAsync</c>, and a
+    /// <c>BackgroundService</c>'s <c>ExecuteAsync</c>, whose loop runs until the app stops.
+    /// </summary>
+    private static bool IsHostedStart(IMethodSymbol method)
+    {
+        var name = method.Name;
+        var dot = name.LastIndexOf('.');
+        if (dot >= 0)
+        {
+            name = name.Substring(dot + 1);
+        }
+
+        if (name == "ExecuteAsync")
+        {
+            var type = method.IsOverride ? method.ContainingType?.BaseType : null;
+            for (; type is not null; type = type.BaseType)
+            {
+                if (type is { Name: "BackgroundService" } && IsHostingNamespace(type.ContainingNamespace))
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+
+        if (name is not ("StartAsync" or "StartingAsync" or "StartedAsync") || method.ContainingType is not { } owner)
+        {
+            return false;
+        }
+
+        foreach (var contract in owner.AllInterfaces)
+        {
+            if (contract.Name is "IHostedService" or "IHostedLifecycleService"
+                && IsHostingNamespace(contract.ContainingNamespace))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static bool IsHostingNamespace(INamespaceSymbol? ns) =>
+        ns?.ToDisplayString() == "Microsoft.Extensions.Hosting";
 
     /// <summary>
     /// Shutdown code, where a pool may be closed: the <c>Dispose</c>/<c>DisposeAsync</c>/finalizer of the owning type,
@@ -77,18 +131,21 @@ internal static class LifetimePlaces
             return false;
         }
 
-        return IsShutdownMember(member) || !insideFunction && (IsEntryPoint(member) || IsOnlyCalledFromShutdown(member, compilation, depth));
+        return IsShutdownMember(member)
+            || !insideFunction
+                && (IsEntryPoint(member) || IsOnlyCalledFrom(member, compilation, depth, shutdown: true));
     }
 
     /// <summary>
     /// Is <paramref name="method"/> a private method of its type that is only ever called, from that type, by shutdown
     /// code (<c>public void Dispose() => CloseAll();</c>), or registered as a shutdown callback by its method group
     /// (<c>lifetime.ApplicationStopping.Register(CloseAll);</c>, as the lambda <c>() => CloseAll()</c> would be)? Then
-    /// it is shutdown code too. A private method with no call, or whose method group is used otherwise
-    /// (<c>Action close = CloseAll;</c>, <c>Task.Run(CloseAll)</c>), is not. Followed through at most three such
-    /// methods.
+    /// it is shutdown code too. With <paramref name="shutdown"/> false, is it only called by start-up code
+    /// (<c>static Task Main(string[] args) => MigrateAsync(args[0]);</c>)? A private method with no call, or whose
+    /// method group is used otherwise (<c>Action close = CloseAll;</c>, <c>Task.Run(CloseAll)</c>), is not. Followed
+    /// through at most three such methods.
     /// </summary>
-    private static bool IsOnlyCalledFromShutdown(IMethodSymbol method, Compilation? compilation, int depth)
+    private static bool IsOnlyCalledFrom(IMethodSymbol method, Compilation? compilation, int depth, bool shutdown)
     {
         if (compilation is null || depth >= 3 || method.DeclaredAccessibility != Accessibility.Private || method.MethodKind != MethodKind.Ordinary
             || method.IsVirtual || method.ContainingType is not { } type)
@@ -117,7 +174,7 @@ internal static class LifetimePlaces
                 if (operation is not IInvocationOperation invocation || !SymbolEqualityComparer.Default.Equals(invocation.TargetMethod.OriginalDefinition, method.OriginalDefinition))
                 {
                     if (model.GetOperation(named) is IMethodReferenceOperation group
-                        && SymbolEqualityComparer.Default.Equals(group.Method.OriginalDefinition, method.OriginalDefinition) && IsShutdownCallback(group))
+                        && IsSameMethod(group.Method, method) && shutdown && IsShutdownCallback(group))
                     {
                         // 'lifetime.ApplicationStopping.Register(CloseAll);': run when the app stops, like the lambda
                         // that would call it.
@@ -141,7 +198,9 @@ internal static class LifetimePlaces
                     continue;
                 }
 
-                if (caller is null || !IsShutdownCode(invocation, caller, compilation, depth + 1))
+                if (caller is null || !(shutdown
+                    ? IsShutdownCode(invocation, caller, compilation, depth + 1)
+                    : IsStartupCode(invocation, caller, compilation, depth + 1)))
                 {
                     return false;
                 }
@@ -219,6 +278,9 @@ internal static class LifetimePlaces
 
         return false;
     }
+
+    private static bool IsSameMethod(IMethodSymbol used, IMethodSymbol method) =>
+        SymbolEqualityComparer.Default.Equals(used.OriginalDefinition, method.OriginalDefinition);
 
     /// <summary>The member whose body holds <paramref name="operation"/>.</summary>
     private static IMethodSymbol? CallerOf(IOperation operation)
