@@ -93,7 +93,8 @@ public sealed class BatchedAuditWriter : IHostedService, IAsyncDisposable
             try
             {
                 await using var transaction = await connection.BeginTransactionAsync(ct).ConfigureAwait(false);
-                await connection.ExecuteAsync("INSERT INTO audit (action, at) VALUES (@Action, @At)", batch, transaction)
+                const string Sql = "INSERT INTO audit (action, at) VALUES (@Action, @At)";
+                await connection.ExecuteAsync(Sql, batch, transaction)
                     .ConfigureAwait(false);
                 await transaction.CommitAsync(ct).ConfigureAwait(false);
             }

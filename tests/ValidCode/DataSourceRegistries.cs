@@ -7,7 +7,7 @@ using MySqlConnector;
 
 namespace ValidCode;
 
-/// <summary>Data sources created once per tenant through <see cref="Lazy{T}"/> so that a race builds only one.</summary>
+/// <summary>Data sources created once per tenant through <see cref="Lazy{T}"/>: a race builds only one.</summary>
 public sealed class LazyDataSourceRegistry(string template) : IDisposable
 {
     private readonly ConcurrentDictionary<string, Lazy<MySqlDataSource>> _byTenant = new(StringComparer.Ordinal);
@@ -16,7 +16,8 @@ public sealed class LazyDataSourceRegistry(string template) : IDisposable
         _byTenant.GetOrAdd(
             tenant,
             static (key, text) => new Lazy<MySqlDataSource>(
-                () => new MySqlDataSource(new MySqlConnectionStringBuilder(text) { Database = "t_" + key }.ConnectionString),
+                () => new MySqlDataSource(
+                    new MySqlConnectionStringBuilder(text) { Database = "t_" + key }.ConnectionString),
                 LazyThreadSafetyMode.ExecutionAndPublication),
             template).Value;
 

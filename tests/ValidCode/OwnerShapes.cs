@@ -109,7 +109,7 @@ public sealed class PreparedSession : IDisposable
     public void Dispose() => _connection.Dispose();
 }
 
-/// <summary>Two connections released in a finally each, so that a failing first release still releases the second.</summary>
+/// <summary>Two connections, each released in a finally: a failing first release still releases the other.</summary>
 public sealed class MirrorWriter : IDisposable
 {
     private readonly MySqlConnection _primary;
