@@ -2162,4 +2162,47 @@ public sealed class ConnectionLeakOwnershipTests
         }
         """,
         Verify.Diagnostic().WithLocation(0).WithArguments("The result of 'OpenConnection'", path));
+
+    /// <summary>
+    /// A connection resolved from a service provider belongs to the container, which disposes it with its scope, as an
+    /// injected one belongs to whoever injected it: opening it is no acquisition of the method. A data source resolved
+    /// there still hands out connections the method must release.
+    /// </summary>
+    [Fact]
+    public Task Connection_resolved_from_a_service_provider_and_opened_belongs_to_the_container() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using System.Threading.Tasks;
+        using Microsoft.Extensions.DependencyInjection;
+        using MySqlConnector;
+
+        class Jobs
+        {
+            public async Task<int> ScopedAsync(IServiceScopeFactory scopes)
+            {
+                await using var scope = scopes.CreateAsyncScope();
+                var connection = scope.ServiceProvider.GetRequiredService<MySqlConnection>();
+                await connection.OpenAsync();
+                return connection.ServerThread;
+            }
+
+            public int Untyped(IServiceProvider services)
+            {
+                var connection = (MySqlConnection)services.GetService(typeof(MySqlConnection))!;
+                connection.Open();
+                var keyed = services.GetRequiredKeyedService<MySqlConnection>("reports");
+                keyed.Open();
+                return connection.ServerThread + keyed.ServerThread;
+            }
+
+            public int Own(IServiceProvider services, string cs)
+            {
+                var mine = new MySqlConnection(cs);
+                {|#0:mine.Open()|};
+                var pooled = {|#1:services.GetRequiredService<MySqlDataSource>().OpenConnection()|};
+                return mine.ServerThread + pooled.ServerThread;
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("'mine'", "on the path that returns at line 30"),
+        Verify.Diagnostic().WithLocation(1).WithArguments("'pooled'", "on the path that returns at line 30"));
 }

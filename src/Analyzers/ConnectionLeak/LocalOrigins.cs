@@ -21,7 +21,10 @@ internal sealed class LocalOrigins
         _graph = graph;
     }
 
-    /// <summary>Is every value <paramref name="local"/> gets a field, property or parameter (the connection is someone else's)?</summary>
+    /// <summary>
+    /// Is every value <paramref name="local"/> gets a field, property or parameter, or a service the container resolves
+    /// (the connection is someone else's)?
+    /// </summary>
     public bool IsBorrowed(ILocalSymbol local)
     {
         if (!Values.TryGetValue(local, out var values))
@@ -31,7 +34,10 @@ internal sealed class LocalOrigins
 
         foreach (var value in values)
         {
-            if (TrackedVariables.Unwrap(value) is not (IFieldReferenceOperation or IPropertyReferenceOperation or IParameterReferenceOperation))
+            var unwrapped = TrackedVariables.Unwrap(value);
+            var someoneElses = unwrapped is IFieldReferenceOperation or IPropertyReferenceOperation
+                or IParameterReferenceOperation;
+            if (!someoneElses && !IsResolvedService(unwrapped))
             {
                 return false;
             }
@@ -39,6 +45,16 @@ internal sealed class LocalOrigins
 
         return true;
     }
+
+    /// <summary>
+    /// <c>services.GetRequiredService&lt;MySqlConnection&gt;()</c>, <c>GetService(typeof(...))</c> and the keyed forms:
+    /// the container made the object and disposes it with its scope.
+    /// </summary>
+    private static bool IsResolvedService(IOperation? value) =>
+        value is IInvocationOperation { TargetMethod: var method }
+        && method.Name is "GetService" or "GetRequiredService" or "GetKeyedService" or "GetRequiredKeyedService"
+        && method.ContainingType?.ContainingNamespace?.ToDisplayString()
+            is "System" or "Microsoft.Extensions.DependencyInjection";
 
     /// <summary>The one value <paramref name="local"/> is assigned; null when it is assigned none or several.</summary>
     public IOperation? SingleValue(ILocalSymbol local) =>
