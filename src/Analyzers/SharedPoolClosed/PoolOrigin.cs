@@ -186,10 +186,21 @@ internal static class PoolOrigin
                 var origin = Origin.None;
                 foreach (var argument in invocation.Arguments)
                 {
-                    if (argument.Parameter?.Ordinal == ordinal)
+                    if (argument.Parameter?.Ordinal != ordinal)
                     {
-                        origin = Of(argument.Value, root, depth);
+                        continue;
                     }
+
+                    var value = ValueFlow.SkipConversions(argument.Value);
+                    if (value is IParameterReferenceOperation { Parameter: var passed }
+                        && passed.Ordinal == ordinal && passed.ContainingSymbol is IMethodSymbol caller
+                        && IsSame(caller, method))
+                    {
+                        // A call of itself passes on what it was given: the other calls say what that is.
+                        return true;
+                    }
+
+                    origin = Of(value, root, depth);
                 }
 
                 result = result is null ? origin
