@@ -29,25 +29,45 @@ internal static class StatementCancellation
         cancellationToken.CanBeCanceled ? WatchedAsync(lease, state, run, cancellationToken) : run(state);
 
     /// <summary>
-    /// A statement of a command or batch (<paramref name="running"/>) whose failure, when the lease was given back
-    /// under it (its connection closed or disposed on another thread, a <c>DbContext</c> disposed by the request's end
-    /// while a task still queried on it), is reported as that rather than as what the driver made of a connection
-    /// closed under it (a <see cref="NullReferenceException"/>, "Connection must be Open").
+    /// Runs a statement of a <see cref="TenantDbConnection"/>'s command or batch (the synchronous API): a failure that
+    /// comes from the lease being given back under it (its connection closed or disposed on another thread, a
+    /// <c>DbContext</c> disposed by the request's end while a task still queried on it) is reported as that rather
+    /// than as what the driver made of a connection closed under it (a <see cref="NullReferenceException"/>,
+    /// "Connection must be Open").
     /// </summary>
-    public static Task<TResult> ClosedUnder<TResult>(TenantConnectionLease lease, Task<TResult> running) =>
-        running.IsCompletedSuccessfully ? running : ClosedUnderAsync(lease, running);
+    public static TResult RunStatement<TState, TResult>(TenantConnectionLease lease, TState state, Func<TState, TResult> run)
+    {
+        try
+        {
+            return run(state);
+        }
+        catch (Exception exception) when (IsClosedUnder(lease, exception))
+        {
+            throw ClosedWhileRunning(exception);
+        }
+    }
+
+    /// <summary>
+    /// As <see cref="RunAsync"/>, for a statement of a <see cref="TenantDbConnection"/>'s command or batch: a failure
+    /// that comes from the lease being given back under it is reported as that (see <see cref="RunStatement"/>).
+    /// </summary>
+    public static Task<TResult> RunStatementAsync<TState, TResult>(TenantConnectionLease lease, TState state, Func<TState, Task<TResult>> run, CancellationToken cancellationToken)
+    {
+        var running = RunAsync(lease, state, run, cancellationToken);
+        return running.IsCompletedSuccessfully ? running : ClosedUnderAsync(lease, running);
+    }
 
     /// <summary>
     /// Whether <paramref name="exception"/> came from a statement whose connection its owner closed under it.
     /// </summary>
-    public static bool IsClosedUnder(TenantConnectionLease lease, Exception exception) =>
+    private static bool IsClosedUnder(TenantConnectionLease lease, Exception exception) =>
         exception is not OperationCanceledException && lease.ClosedByOwner;
 
     /// <summary>The error of a statement whose connection was closed under it.</summary>
-    public static InvalidOperationException ClosedWhileRunning(Exception exception) => new(
+    private static InvalidOperationException ClosedWhileRunning(Exception exception) => new(
         "The connection was closed while the statement ran (it was closed or disposed on another thread, e.g. its " +
-        "DbContext by the end of the request or scope while a background task still used it): the statement was " +
-        "stopped with the lease, and what it did is unknown. Close a connection (or dispose a DbContext) only once " +
+        "DbContext by the end of the request or scope while a background task still used it): the lease was given " +
+        "back under the statement, and what it did is unknown. Close a connection (or dispose a DbContext) only once " +
         "its work is done; give work that outlives a request a connection or context of its own.",
         exception);
 

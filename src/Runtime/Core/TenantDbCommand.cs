@@ -65,55 +65,19 @@ internal sealed class TenantDbCommand : DbCommand
 
     public override void Cancel() => CancelOn(_connection);
 
-    public override int ExecuteNonQuery()
-    {
-        var lease = Bind();
-        try
-        {
-            return _inner.ExecuteNonQuery();
-        }
-        catch (Exception exception) when (StatementCancellation.IsClosedUnder(lease, exception))
-        {
-            throw StatementCancellation.ClosedWhileRunning(exception);
-        }
-    }
+    public override int ExecuteNonQuery() =>
+        StatementCancellation.RunStatement(Bind(), _inner, static inner => inner.ExecuteNonQuery());
 
-    public override Task<int> ExecuteNonQueryAsync(CancellationToken cancellationToken)
-    {
-        var lease = Bind();
-        return StatementCancellation.ClosedUnder(
-            lease,
-            StatementCancellation.RunAsync(
-                lease,
-                _inner,
-                static inner => inner.ExecuteNonQueryAsync(CancellationToken.None),
-                cancellationToken));
-    }
+    public override Task<int> ExecuteNonQueryAsync(CancellationToken cancellationToken) =>
+        StatementCancellation.RunStatementAsync(
+            Bind(), _inner, static inner => inner.ExecuteNonQueryAsync(CancellationToken.None), cancellationToken);
 
-    public override object? ExecuteScalar()
-    {
-        var lease = Bind();
-        try
-        {
-            return _inner.ExecuteScalar();
-        }
-        catch (Exception exception) when (StatementCancellation.IsClosedUnder(lease, exception))
-        {
-            throw StatementCancellation.ClosedWhileRunning(exception);
-        }
-    }
+    public override object? ExecuteScalar() =>
+        StatementCancellation.RunStatement(Bind(), _inner, static inner => inner.ExecuteScalar());
 
-    public override Task<object?> ExecuteScalarAsync(CancellationToken cancellationToken)
-    {
-        var lease = Bind();
-        return StatementCancellation.ClosedUnder(
-            lease,
-            StatementCancellation.RunAsync(
-                lease,
-                _inner,
-                static inner => inner.ExecuteScalarAsync(CancellationToken.None),
-                cancellationToken));
-    }
+    public override Task<object?> ExecuteScalarAsync(CancellationToken cancellationToken) =>
+        StatementCancellation.RunStatementAsync(
+            Bind(), _inner, static inner => inner.ExecuteScalarAsync(CancellationToken.None), cancellationToken);
 
     public override void Prepare()
     {
@@ -133,26 +97,22 @@ internal sealed class TenantDbCommand : DbCommand
     protected override DbDataReader ExecuteDbDataReader(CommandBehavior behavior)
     {
         var lease = Bind();
-        try
-        {
-            var reader = _inner.ExecuteReader(behavior & ~CommandBehavior.CloseConnection);
-            return new TenantDbDataReader(reader, lease, ClosesWith(behavior));
-        }
-        catch (Exception exception) when (StatementCancellation.IsClosedUnder(lease, exception))
-        {
-            throw StatementCancellation.ClosedWhileRunning(exception);
-        }
+        return StatementCancellation.RunStatement(
+            lease,
+            (Inner: _inner, Lease: lease, Behavior: behavior, CloseWith: ClosesWith(behavior)),
+            static state => (DbDataReader)new TenantDbDataReader(
+                state.Inner.ExecuteReader(state.Behavior & ~CommandBehavior.CloseConnection), state.Lease, state.CloseWith));
     }
 
     protected override Task<DbDataReader> ExecuteDbDataReaderAsync(CommandBehavior behavior, CancellationToken cancellationToken)
     {
         var lease = Bind();
-        return StatementCancellation.ClosedUnder(lease, StatementCancellation.RunAsync(
+        return StatementCancellation.RunStatementAsync(
             lease,
             (Inner: _inner, Lease: lease, Behavior: behavior, CloseWith: ClosesWith(behavior)),
             static async state => (DbDataReader)new TenantDbDataReader(
                 await state.Inner.ExecuteReaderAsync(state.Behavior & ~CommandBehavior.CloseConnection, CancellationToken.None).ConfigureAwait(false), state.Lease, state.CloseWith),
-            cancellationToken));
+            cancellationToken);
     }
 
     protected override void Dispose(bool disposing)
