@@ -159,40 +159,24 @@ public sealed class TenantDbGuardHealthCheckTests(MariaDbFixture fixture) : IAsy
     [Fact]
     public async Task A_master_that_accepts_but_never_answers_is_unhealthy_after_the_probe_timeout_and_the_check_is_cancellable()
     {
-        using var silent = new TcpListener(IPAddress.Loopback, 0);
-        silent.Start();
-        var sockets = new List<Socket>();
-        var accepting = AcceptForeverAsync(silent, sockets);
-        var port = ((IPEndPoint)silent.LocalEndpoint).Port;
-        try
-        {
-            await using var provider = Provider(
-                $"Server=127.0.0.1;Port={port};User ID=app;Password=x;Database=master;Connection Timeout=60",
-                o => o.MaxConnections = 4,
-                check => check.ProbeTimeout = TimeSpan.FromMilliseconds(500));
-            var stopwatch = Stopwatch.StartNew();
+        await using var silent = SilentMaster.Start();
+        await using var provider = Provider(
+            $"Server=127.0.0.1;Port={silent.Port};User ID=app;Password=x;Database=master;Connection Timeout=60",
+            o => o.MaxConnections = 4,
+            check => check.ProbeTimeout = TimeSpan.FromMilliseconds(500));
+        var stopwatch = Stopwatch.StartNew();
 
-            var entry = await CheckAsync(provider);
+        var entry = await CheckAsync(provider);
 
-            Assert.Equal(HealthStatus.Unhealthy, entry.Status);
-            Assert.Contains("did not answer within 0.5 s", entry.Description);
-            Assert.InRange(stopwatch.Elapsed, TimeSpan.FromMilliseconds(400), TimeSpan.FromSeconds(5));
+        Assert.Equal(HealthStatus.Unhealthy, entry.Status);
+        Assert.Contains("did not answer within 0.5 s", entry.Description);
+        Assert.InRange(stopwatch.Elapsed, TimeSpan.FromMilliseconds(400), TimeSpan.FromSeconds(5));
 
-            var check = new TenantDbGuardHealthCheck(provider.GetRequiredService<TenantDatabase>(), new TenantDbGuardHealthCheckOptions { ProbeTimeout = TimeSpan.FromSeconds(30) });
-            using var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
-            stopwatch.Restart();
-            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => check.CheckHealthAsync(new HealthCheckContext { Registration = new HealthCheckRegistration("t", check, null, null) }, cancel.Token));
-            Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(5), $"cancelling took {stopwatch.Elapsed}");
-        }
-        finally
-        {
-            silent.Stop();
-            await accepting;
-            foreach (var socket in sockets)
-            {
-                socket.Dispose();
-            }
-        }
+        var check = new TenantDbGuardHealthCheck(provider.GetRequiredService<TenantDatabase>(), new TenantDbGuardHealthCheckOptions { ProbeTimeout = TimeSpan.FromSeconds(30) });
+        using var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
+        stopwatch.Restart();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => check.CheckHealthAsync(new HealthCheckContext { Registration = new HealthCheckRegistration("t", check, null, null) }, cancel.Token));
+        Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(5), $"cancelling took {stopwatch.Elapsed}");
     }
 
     [Fact]
@@ -201,47 +185,28 @@ public sealed class TenantDbGuardHealthCheckTests(MariaDbFixture fixture) : IAsy
         // A master that accepts connections and never answers: each probe holds what it took until its timeout. Load
         // balancers and orchestrators probe from several places at once; six checks must not take six connections of
         // a budget of four (every request would wait behind them), nor open one connection each.
-        using var silent = new TcpListener(IPAddress.Loopback, 0);
-        silent.Start();
-        var sockets = new List<Socket>();
-        var accepting = AcceptForeverAsync(silent, sockets);
-        var port = ((IPEndPoint)silent.LocalEndpoint).Port;
-        try
-        {
-            await using var provider = Provider(
-                $"Server=127.0.0.1;Port={port};User ID=app;Password=x;Database=master;Connection Timeout=60",
-                o => o.MaxConnections = 4,
-                check => check.ProbeTimeout = TimeSpan.FromSeconds(1));
-            var db = provider.GetRequiredService<TenantDatabase>();
-            var stopwatch = Stopwatch.StartNew();
+        await using var silent = SilentMaster.Start();
+        await using var provider = Provider(
+            $"Server=127.0.0.1;Port={silent.Port};User ID=app;Password=x;Database=master;Connection Timeout=60",
+            o => o.MaxConnections = 4,
+            check => check.ProbeTimeout = TimeSpan.FromSeconds(1));
+        var db = provider.GetRequiredService<TenantDatabase>();
+        var stopwatch = Stopwatch.StartNew();
 
-            var checks = Enumerable.Range(0, 6).Select(_ => Task.Run(() => CheckAsync(provider))).ToList();
-            var mostTaken = 0;
-            while (!checks.TrueForAll(check => check.IsCompleted) && stopwatch.Elapsed < TimeSpan.FromSeconds(10))
-            {
-                var budget = db.GetBudgetSnapshot();
-                mostTaken = Math.Max(mostTaken, budget.Open + budget.Waiting);
-                await Task.Delay(10);
-            }
-
-            var entries = await Task.WhenAll(checks);
-            Assert.All(entries, entry => Assert.Equal(HealthStatus.Unhealthy, entry.Status));
-            Assert.InRange(stopwatch.Elapsed, TimeSpan.FromMilliseconds(900), TimeSpan.FromSeconds(5));
-            Assert.InRange(mostTaken, 0, 1);
-            lock (sockets)
-            {
-                Assert.Single(sockets);
-            }
-        }
-        finally
+        var checks = Enumerable.Range(0, 6).Select(_ => Task.Run(() => CheckAsync(provider))).ToList();
+        var mostTaken = 0;
+        while (!checks.TrueForAll(check => check.IsCompleted) && stopwatch.Elapsed < TimeSpan.FromSeconds(10))
         {
-            silent.Stop();
-            await accepting;
-            foreach (var socket in sockets)
-            {
-                socket.Dispose();
-            }
+            var budget = db.GetBudgetSnapshot();
+            mostTaken = Math.Max(mostTaken, budget.Open + budget.Waiting);
+            await Task.Delay(10);
         }
+
+        var entries = await Task.WhenAll(checks);
+        Assert.All(entries, entry => Assert.Equal(HealthStatus.Unhealthy, entry.Status));
+        Assert.InRange(stopwatch.Elapsed, TimeSpan.FromMilliseconds(900), TimeSpan.FromSeconds(5));
+        Assert.InRange(mostTaken, 0, 1);
+        Assert.Equal(1, silent.Accepted);
     }
 
     [Fact]
@@ -336,22 +301,68 @@ public sealed class TenantDbGuardHealthCheckTests(MariaDbFixture fixture) : IAsy
         return report.Entries[TenantDbGuardHealthChecksBuilderExtensions.DefaultName];
     }
 
-    private static async Task AcceptForeverAsync(TcpListener listener, List<Socket> sockets)
+    /// <summary>A master that accepts connections and never answers, until it is disposed.</summary>
+    private sealed class SilentMaster : IAsyncDisposable
     {
-        try
+        private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
+        private readonly List<Socket> _sockets = [];
+        private Task _accepting = Task.CompletedTask;
+
+        public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
+
+        /// <summary>How many connections it has accepted.</summary>
+        public int Accepted
         {
-            while (true)
+            get
             {
-                var socket = await listener.AcceptSocketAsync();
-                lock (sockets)
+                lock (_sockets)
                 {
-                    sockets.Add(socket);
+                    return _sockets.Count;
                 }
             }
         }
-        catch (Exception exception) when (exception is SocketException or ObjectDisposedException or InvalidOperationException)
+
+        public static SilentMaster Start()
         {
-            // Stopped.
+            var master = new SilentMaster();
+            master._listener.Start();
+            master._accepting = master.AcceptForeverAsync();
+            return master;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            _listener.Stop();
+            await _accepting;
+            lock (_sockets)
+            {
+                foreach (var socket in _sockets)
+                {
+                    socket.Dispose();
+                }
+            }
+
+            _listener.Dispose();
+        }
+
+        private async Task AcceptForeverAsync()
+        {
+            try
+            {
+                while (true)
+                {
+                    var socket = await _listener.AcceptSocketAsync();
+                    lock (_sockets)
+                    {
+                        _sockets.Add(socket);
+                    }
+                }
+            }
+            catch (Exception exception)
+                when (exception is SocketException or ObjectDisposedException or InvalidOperationException)
+            {
+                // Stopped.
+            }
         }
     }
 
