@@ -484,9 +484,10 @@ public sealed class TenantDatabaseTests(MariaDbFixture fixture, ITestOutputHelpe
         }
 
         Assert.True(took < bound + TimeSpan.FromSeconds(1.5), $"DisposeAsync took {took.TotalMilliseconds:F0} ms, bound {bound.TotalMilliseconds} ms.");
-        // Thawed, the server sees what went on in the background end: none of the runtime's sessions stays.
+        // Thawed, the server sees what went on in the background end: none of the runtime's sessions stays. The
+        // killed session was sending a large result: on a loaded machine the server takes a while to drop it.
         var gone = Stopwatch.StartNew();
-        while (await server.CountConnectionsAsync() > 0 && gone.Elapsed < TimeSpan.FromSeconds(15))
+        while (await server.CountConnectionsAsync() > 0 && gone.Elapsed < TimeSpan.FromSeconds(40))
         {
             await Task.Delay(100);
         }
