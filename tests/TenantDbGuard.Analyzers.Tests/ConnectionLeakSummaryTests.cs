@@ -2643,4 +2643,115 @@ public sealed class ConnectionLeakSummaryTests
             }
             """,
             Verify.Diagnostic().WithLocation(0).WithArguments("'conn' from OpenOne()", "on the path that returns at line 22"));
+
+    [Fact]
+    public Task Out_acquisition_of_a_Try_method_whose_every_return_is_true_is_not_held_on_the_false_branch() =>
+        Verify.VerifyAnalyzerAsync("""
+            using Prelude;
+
+            class C
+            {
+                private static bool TryGet(Pool pool, out PooledConnection lease)
+                {
+                    lease = pool.GetConnection();
+                    return true;
+                }
+
+                public int Run(Pool pool, bool skip)
+                {
+                    if (!TryGet(pool, out var lease)) { return 0; }
+                    try { return skip ? 0 : lease.Execute("select 1"); } finally { lease.Release(); }
+                }
+            }
+            """);
+
+    [Fact]
+    public Task Out_acquisition_of_a_Try_method_whose_every_return_is_false_is_not_held_on_the_true_branch() =>
+        Verify.VerifyAnalyzerAsync("""
+            using Prelude;
+
+            class C
+            {
+                private static bool TryGet(Pool pool, out PooledConnection lease)
+                {
+                    lease = pool.GetConnection();
+                    return false;
+                }
+
+                public int Run(Pool pool)
+                {
+                    if (TryGet(pool, out var lease)) { return lease.Execute("never"); }
+                    try { return lease.Execute("select 1"); } finally { lease.Release(); }
+                }
+            }
+            """);
+
+    [Fact]
+    public Task Constant_result_of_a_Try_method_is_read_through_a_local_a_const_and_is_false() =>
+        Verify.VerifyAnalyzerAsync("""
+            using Prelude;
+
+            sealed class Checkout<T>
+            {
+                private const bool Acquired = true;
+                private readonly Pool _primary = new();
+                private readonly Pool _replica = new();
+
+                public bool TryOpen(T key, bool replica, out PooledConnection lease)
+                {
+                    if (replica)
+                    {
+                        lease = _replica.GetConnection();
+                        return true;
+                    }
+
+                    lease = _primary.GetConnection();
+                    return Acquired;
+                }
+
+                public int First(T key)
+                {
+                    var ok = TryOpen(key, replica: false, out var lease);
+                    if (!ok) return 0;
+                    try { return lease.Execute("select 1"); } finally { lease.Release(); }
+                }
+
+                public int Second(T key)
+                {
+                    if (TryOpen(key, replica: true, out var lease) is false) return -1;
+                    try { return lease.Execute("select 1"); } finally { lease.Release(); }
+                }
+            }
+            """);
+
+    [Fact]
+    public Task Connection_a_helper_leaves_in_a_ref_parameter_is_held_by_the_callers_variable() =>
+        Verify.VerifyAnalyzerAsync("""
+            using Prelude;
+
+            sealed class C
+            {
+                private readonly Pool _pool = new();
+
+                private static void Swap(ref PooledConnection? target, PooledConnection value)
+                {
+                    target?.Release();
+                    target = value;
+                }
+
+                public int Run()
+                {
+                    PooledConnection? current = null;
+                    try
+                    {
+                        Swap(ref current, _pool.GetConnection());
+                        return current!.Execute("select 1");
+                    }
+                    finally
+                    {
+                        current?.Release();
+                    }
+                }
+            }
+            """);
 }

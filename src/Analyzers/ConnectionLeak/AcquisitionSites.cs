@@ -160,7 +160,9 @@ internal static class AcquisitionSites
                     onlyWhenTrue = false;
                 }
 
-                sites.Add(new AcquisitionSite(invocation, invocation, AcquisitionKind.IntoArgument, local, $"{method.Name}({ArgumentText(invocation, into.Ordinal)})", onlyWhenTrue));
+                sites.Add(new AcquisitionSite(
+                    invocation, invocation, AcquisitionKind.IntoArgument, local,
+                    $"{method.Name}({ArgumentText(invocation, into.Ordinal)})", onlyWhenTrue, summary.Result));
             }
 
             return;

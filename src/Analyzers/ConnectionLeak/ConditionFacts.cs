@@ -143,7 +143,7 @@ internal sealed class ConditionFacts
     /// The one value a bool must have to match <paramref name="pattern"/> (<c>true</c>, <c>not false</c>); null for a pattern
     /// that either value matches, or neither, or that is not on a bool.
     /// </summary>
-    private static bool? BoolPattern(IPatternOperation pattern)
+    internal static bool? BoolPattern(IPatternOperation pattern)
     {
         if (pattern.InputType.SpecialType != SpecialType.System_Boolean)
         {

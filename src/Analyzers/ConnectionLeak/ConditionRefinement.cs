@@ -19,6 +19,26 @@ internal sealed class ConditionRefinement
         _analysis = analysis;
     }
 
+    /// <summary>
+    /// The constant the acquiring call always returns when <paramref name="operand"/> is that call, or a local written
+    /// only with its value; null otherwise.
+    /// </summary>
+    private bool? SiteResult(IOperation operand)
+    {
+        if (_analysis.Site is not { Result: { } result, Invocation: { } call })
+        {
+            return null;
+        }
+
+        var value = TrackedVariables.Unwrap(operand);
+        if (value is ILocalReferenceOperation { Local: { IsRef: false } local })
+        {
+            value = TrackedVariables.Unwrap(_analysis.Origins.SingleValue(local));
+        }
+
+        return ReferenceEquals(value, call) ? result : null;
+    }
+
     /// <summary>The state on the branch where <paramref name="condition"/> is <paramref name="outcome"/>; null when that branch cannot be taken.</summary>
     public PathState? Refine(PathState config, IOperation condition, bool outcome)
     {
@@ -71,6 +91,13 @@ internal sealed class ConditionRefinement
                 return Refine(config, not.Operand, !outcome);
             case IBinaryOperation binary when ConditionFacts.ComparedToBool(binary) is var (operand, same):
                 return Refine(config, operand, same == outcome);
+            case not null when SiteResult(condition) is { } result:
+                // 'TryGet(out var lease)' whose every return is 'return true;' (also through 'var ok = TryGet(...)' and
+                // 'is false'): the branch on the other value is not taken.
+                return result == outcome ? config : null;
+            case IIsPatternOperation { Value: var tested, Pattern: var pattern }
+                when SiteResult(tested) is { } value && ConditionFacts.BoolPattern(pattern) is { } matches:
+                return (value == matches) == outcome ? config : null;
             case IInvocationOperation invocation when _analysis.Site is { OnlyWhenTrue: true } site && ReferenceEquals(invocation, site.Invocation):
                 // 'TryCheckout(out var lease)' returned false: it acquired nothing.
                 return outcome ? config : new PathState(ResourceStatus.Released, HolderSet.Empty, 0, config.Flags);

@@ -455,17 +455,28 @@ internal sealed class LeakFlowAnalysis
             return;
         }
 
+        if (State.Status == ResourceStatus.Held && Site is null && _initialHolder is IParameterSymbol
+            && HeldByOutParameter(State, _initialHolder))
+        {
+            // 'Swap(ref current, value) { ...; target = value; }': the parameter followed is left in another out/ref
+            // parameter, so the caller's variable given there holds it. The call hands it on.
+            HandsOff = true;
+            HandsOffOtherThanByReturning = true;
+            return;
+        }
+
         if (State.Status == ResourceStatus.Held)
         {
             _leaks.Add(new Leak(LeakReason.Returns, origin ?? Origin, null));
         }
     }
 
-    private bool HeldByOutParameter(PathState state)
+    private bool HeldByOutParameter(PathState state, object? except = null)
     {
         foreach (var holder in Variables.HoldersOf(state))
         {
-            if (holder is IParameterSymbol { RefKind: RefKind.Ref or RefKind.Out })
+            if (holder is IParameterSymbol { RefKind: RefKind.Ref or RefKind.Out } && !ReferenceEquals(holder, except)
+                && !SymbolEqualityComparer.Default.Equals(holder as ISymbol, except as ISymbol))
             {
                 return true;
             }

@@ -8,8 +8,11 @@ namespace TenantDbGuard.Analyzers.ConnectionLeak;
 /// <summary>One acquiring call inside one control-flow graph.</summary>
 internal sealed class AcquisitionSite
 {
-    public AcquisitionSite(IOperation acquiring, IOperation effectPoint, AcquisitionKind kind, object? anchor, string? summarized = null, bool onlyWhenTrue = false)
+    public AcquisitionSite(
+        IOperation acquiring, IOperation effectPoint, AcquisitionKind kind, object? anchor, string? summarized = null,
+        bool onlyWhenTrue = false, bool? result = null)
     {
+        Result = result;
         Acquiring = acquiring;
         EffectPoint = effectPoint;
         Kind = kind;
@@ -43,6 +46,12 @@ internal sealed class AcquisitionSite
 
     /// <summary>For <see cref="AcquisitionKind.IntoArgument"/>: the call acquires only when it returns <c>true</c> (<c>TryCheckout(out x)</c>).</summary>
     public bool OnlyWhenTrue { get; }
+
+    /// <summary>
+    /// For <see cref="AcquisitionKind.IntoArgument"/>: the constant the call always returns, when its summary knows one
+    /// (<c>TryGet(out x)</c> whose every return is <c>return true;</c>): the branch on the other value is not taken.
+    /// </summary>
+    public bool? Result { get; }
 }
 
 /// <summary>Why a resource leaks, most convincing first.</summary>

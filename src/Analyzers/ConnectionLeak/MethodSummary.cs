@@ -51,11 +51,16 @@ internal sealed class MethodSummary
     /// <summary>A method that acquires nothing for its caller (also what a method in a recursion cycle gets).</summary>
     public static readonly MethodSummary Nothing = new(returnsAcquisition: false, ImmutableArray<ArgumentAcquisition>.Empty, holdsAcrossYield: false);
 
-    public MethodSummary(bool returnsAcquisition, ImmutableArray<ArgumentAcquisition> acquiresInto, bool holdsAcrossYield)
+    public MethodSummary(
+        bool returnsAcquisition,
+        ImmutableArray<ArgumentAcquisition> acquiresInto,
+        bool holdsAcrossYield,
+        bool? result = null)
     {
         ReturnsAcquisition = returnsAcquisition;
         AcquiresInto = acquiresInto;
         HoldsAcrossYield = holdsAcrossYield;
+        Result = result;
     }
 
     /// <summary>On every normal return the method hands back a connection or lease it acquired (or null).</summary>
@@ -66,4 +71,10 @@ internal sealed class MethodSummary
 
     /// <summary>An iterator that holds a connection across a <c>yield return</c>: its enumerator must be disposed.</summary>
     public bool HoldsAcrossYield { get; }
+
+    /// <summary>
+    /// For a <c>bool</c> method that acquires into an argument: the constant every return hands back
+    /// (<c>lease = pool.GetConnection(); return true;</c>); null when a return can give either value.
+    /// </summary>
+    public bool? Result { get; }
 }

@@ -51,9 +51,40 @@ internal static class SummaryInference
             }
         }
 
+        var result = into.Count > 0 ? ConstantResult(graph, method) : null;
         return returns || into.Count > 0 || holdsAcrossYield
-            ? new MethodSummary(returns, into.ToImmutable(), holdsAcrossYield)
+            ? new MethodSummary(returns, into.ToImmutable(), holdsAcrossYield, result)
             : MethodSummary.Nothing;
+    }
+
+    /// <summary>
+    /// The constant every return of a <c>bool</c> method gives (<c>return true;</c> everywhere, a <c>const</c> field
+    /// included); null when one return reads anything else, or when the method never returns.
+    /// </summary>
+    private static bool? ConstantResult(ControlFlowGraph graph, IMethodSymbol method)
+    {
+        if (method.ReturnType.SpecialType != SpecialType.System_Boolean || method.ReturnsByRef || method.IsAsync)
+        {
+            return null;
+        }
+
+        bool? result = null;
+        foreach (var block in graph.Blocks)
+        {
+            if (block.FallThroughSuccessor is not { Semantics: ControlFlowBranchSemantics.Return })
+            {
+                continue;
+            }
+
+            if (block.BranchValue?.ConstantValue is not { HasValue: true, Value: bool value } || result == !value)
+            {
+                return null;
+            }
+
+            result = value;
+        }
+
+        return result;
     }
 
     public static ParameterEffect InferParameter(MethodSummaries summaries, IMethodSymbol method, IParameterSymbol parameter, CancellationToken cancellationToken)
