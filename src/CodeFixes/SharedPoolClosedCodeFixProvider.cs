@@ -1,9 +1,11 @@
 using System.Collections.Immutable;
 using System.Composition;
+using System.Linq;
 using System.Threading.Tasks;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CodeActions;
 using Microsoft.CodeAnalysis.CodeFixes;
+using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
 using TenantDbGuard.Analyzers;
 using TenantDbGuard.Analyzers.SharedPoolClosed;
@@ -43,8 +45,11 @@ public sealed class SharedPoolClosedCodeFixProvider : CodeFixProvider
             }
 
             var call = root.FindNode(diagnostic.Location.SourceSpan, getInnermostNodeForTie: true);
-            if (CallStatement.Enclosing(call) is not { } statement)
+            if (CallStatement.Enclosing(call) is not { } statement
+                || statement.GetLeadingTrivia().Any(t => t.IsKind(SyntaxKind.DisabledTextTrivia)))
             {
+                // Code of a build that is not compiled ('#if DEBUG' above the call) is the call's trivia, and would go
+                // with it.
                 continue;
             }
 
@@ -52,9 +57,43 @@ public sealed class SharedPoolClosedCodeFixProvider : CodeFixProvider
             context.RegisterCodeFix(
                 CodeAction.Create(
                     Title,
-                    _ => Task.FromResult(document.WithSyntaxRoot(root.RemoveNode(statement, SyntaxRemoveOptions.KeepUnbalancedDirectives)!)),
+                    _ => Task.FromResult(document.WithSyntaxRoot(Remove(root, statement))),
                     nameof(SharedPoolClosedCodeFixProvider)),
                 diagnostic);
         }
+    }
+
+    /// <summary>
+    /// The root without the statement; directives above it (a <c>#region</c>) stay above what follows it.
+    /// </summary>
+    private static SyntaxNode Remove(SyntaxNode root, ExpressionStatementSyntax statement)
+    {
+        var leading = statement.GetLeadingTrivia();
+        var last = leading.Count - 1;
+        while (last >= 0 && !leading[last].IsDirective)
+        {
+            last--;
+        }
+
+        if (last < 0)
+        {
+            return root.RemoveNode(statement, SyntaxRemoveOptions.KeepUnbalancedDirectives)!;
+        }
+
+        var kept = leading.Take(last + 1).ToList();
+        var block = (BlockSyntax)statement.Parent!;
+        var index = block.Statements.IndexOf(statement);
+        var statements = block.Statements.RemoveAt(index);
+        if (index < statements.Count)
+        {
+            var next = statements[index];
+            statements = statements.Replace(next, next.WithLeadingTrivia(kept.Concat(next.GetLeadingTrivia())));
+            return root.ReplaceNode(block, block.WithStatements(statements));
+        }
+
+        var close = block.CloseBraceToken;
+        var closed = block.WithStatements(statements)
+            .WithCloseBraceToken(close.WithLeadingTrivia(kept.Concat(close.LeadingTrivia)));
+        return root.ReplaceNode(block, closed);
     }
 }

@@ -1477,4 +1477,137 @@ public sealed class ConnectionOwnerCodeFixTests
             }
         }
         """);
+
+    // The comments are the author's notes on the release: a fix that moves it would have to decide where they go.
+    [Fact]
+    public Task Release_with_a_comment_gets_no_fix()
+    {
+        const string source = """
+            using System;
+            using System.IO;
+            using MySqlConnector;
+
+            sealed class Session : IDisposable
+            {
+                private readonly MySqlConnection [|_connection|];
+                private readonly MemoryStream _buffer = new MemoryStream();
+
+                public Session(MySqlDataSource dataSource) => _connection = dataSource.OpenConnection();
+
+                public void Dispose()
+                {
+                    _buffer.Dispose();
+                    // Last: the buffer flushes through it.
+                    _connection.Dispose(); // owned since the constructor
+                }
+            }
+            """;
+        return Verify.VerifyCodeFixAsync(source, source);
+    }
+
+    [Fact]
+    public Task Region_and_comment_that_end_Dispose_stay_when_the_release_moves_into_finally() =>
+        Verify.VerifyCodeFixAsync("""
+        using System;
+        using System.IO;
+        using MySqlConnector;
+
+        sealed class Session : IDisposable
+        {
+            private readonly MySqlConnection [|_connection|];
+            private readonly MemoryStream _buffer = new MemoryStream();
+
+            public Session(MySqlDataSource dataSource) => _connection = dataSource.OpenConnection();
+
+            public void Dispose()
+            { // in the order they were made
+                _buffer.Dispose();
+                #region Connection
+                _connection.Dispose();
+                #endregion
+                // nothing else is owned
+            }
+        }
+        """, """
+        using System;
+        using System.IO;
+        using MySqlConnector;
+
+        sealed class Session : IDisposable
+        {
+            private readonly MySqlConnection _connection;
+            private readonly MemoryStream _buffer = new MemoryStream();
+
+            public Session(MySqlDataSource dataSource) => _connection = dataSource.OpenConnection();
+
+            public void Dispose()
+            { // in the order they were made
+                try
+                {
+                    _buffer.Dispose();
+                    #region Connection
+                }
+                finally
+                {
+                    _connection.Dispose();
+                }
+                #endregion
+                // nothing else is owned
+            }
+        }
+        """);
+
+    // Which base list the type has depends on the build: IDisposable added after its name would give it two.
+    [Fact]
+    public Task Type_whose_base_list_is_under_an_if_directive_gets_no_fix()
+    {
+        const string source = """
+            using MySqlConnector;
+
+            sealed class Session
+            #if NET8_0_OR_GREATER
+                : System.ICloneable
+            #endif
+            {
+                private readonly MySqlConnection [|_connection|];
+
+                public Session(MySqlDataSource dataSource) => _connection = dataSource.OpenConnection();
+            #if NET8_0_OR_GREATER
+                public object Clone() => this;
+            #endif
+            }
+            """;
+        return Verify.VerifyCodeFixAsync(source, source);
+    }
+
+    // The '#if' would stand in the try and its '#endif' after the finally: a build without TRACE would lose the end
+    // of the try.
+    [Fact]
+    public Task Dispose_that_ends_in_an_if_group_gets_no_fix()
+    {
+        const string source = """
+            #define TRACE
+            using System;
+            using System.IO;
+            using MySqlConnector;
+
+            sealed class Session : IDisposable
+            {
+                private readonly MySqlConnection [|_connection|];
+                private readonly MemoryStream _buffer = new MemoryStream();
+
+                public Session(MySqlDataSource dataSource) => _connection = dataSource.OpenConnection();
+
+                public void Dispose()
+                {
+                    _buffer.Dispose();
+                    _connection.Dispose();
+            #if TRACE
+                    Console.WriteLine("disposed");
+            #endif
+                }
+            }
+            """;
+        return Verify.VerifyCodeFixAsync(source, source);
+    }
 }

@@ -176,4 +176,60 @@ public sealed class SharedPoolClosedCodeFixTests
             """;
         return Verify.VerifyCodeFixAsync(source, source);
     }
+
+    // The code of a build that is not compiled ('#if DEBUG') is trivia of the call: removing the call would remove it.
+    [Fact]
+    public Task No_fix_for_a_Dispose_below_code_of_another_build()
+    {
+        const string source = """
+            using MySqlConnector;
+
+            class C
+            {
+                public void Run(MySqlDataSource dataSource)
+                {
+                    try
+                    {
+                        using var conn = dataSource.OpenConnection();
+                    }
+                    finally
+                    {
+            #if TRACE_POOL
+                        System.Console.WriteLine("closing");
+            #endif
+                        [|dataSource.Dispose()|];
+                    }
+                }
+            }
+            """;
+        return Verify.VerifyCodeFixAsync(source, source);
+    }
+
+    [Fact]
+    public Task Region_that_stands_above_the_removed_Dispose_stays() => Verify.VerifyCodeFixAsync("""
+        using MySqlConnector;
+
+        class C
+        {
+            public void Run(MySqlDataSource dataSource)
+            {
+                using var conn = dataSource.OpenConnection();
+                #region Cleanup
+                #endregion
+                [|dataSource.Dispose()|];
+            }
+        }
+        """, """
+        using MySqlConnector;
+
+        class C
+        {
+            public void Run(MySqlDataSource dataSource)
+            {
+                using var conn = dataSource.OpenConnection();
+                #region Cleanup
+                #endregion
+            }
+        }
+        """);
 }

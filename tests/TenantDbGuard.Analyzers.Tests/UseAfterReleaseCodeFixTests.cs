@@ -857,4 +857,81 @@ public sealed class UseAfterReleaseCodeFixTests
         }
         """,
         Tdg004("'conn'", "is released at line 12 and again in the 'finally' at line 16"));
+
+    // Audit takes a connection of the same pool through Write: without the explicit release the method would hold two,
+    // and a pool of one would wait for itself.
+    [Fact]
+    public Task No_fix_when_a_method_called_before_the_finally_takes_another_connection()
+    {
+        const string source = """
+            using Prelude;
+            
+            class C
+            {
+                private readonly Pool _pool = new Pool();
+            
+                void M()
+                {
+                    var conn = _pool.GetConnection();
+                    try
+                    {
+                        conn.Execute("update a set b = 1");
+                        {|#0:conn.Release()|};
+                        Audit("updated");
+                    }
+                    finally
+                    {
+                        {|#1:conn.Release()|};
+                    }
+                }
+            
+                void Audit(string what) => Write(what);
+            
+                void Write(string what)
+                {
+                    var other = _pool.GetConnection();
+                    try
+                    {
+                        other.Execute(what);
+                    }
+                    finally
+                    {
+                        other.Release();
+                    }
+                }
+            }
+            """;
+        return VerifyAsync(
+            source, source, Tdg004("'conn'", "is released at line 13 and again in the 'finally' at line 18"));
+    }
+
+    // The '#region' above the release is its trivia: removing the release alone would leave the '#endregion' unmatched.
+    [Fact]
+    public Task No_fix_for_a_release_under_a_directive()
+    {
+        const string source = """
+            using Prelude;
+
+            class C
+            {
+                void M(Pool pool)
+                {
+                    var conn = pool.GetConnection();
+                    try
+                    {
+                        conn.Execute("update a set b = 1");
+                        #region Early release
+                        {|#0:conn.Release()|};
+                        #endregion
+                    }
+                    finally
+                    {
+                        {|#1:conn.Release()|};
+                    }
+                }
+            }
+            """;
+        return VerifyAsync(
+            source, source, Tdg004("'conn'", "is released at line 12 and again in the 'finally' at line 17"));
+    }
 }

@@ -20,7 +20,8 @@ internal static class MakeDisposableFix
         // A ref struct is disposed by 'using' through its Dispose method alone (an interface needs C# 13), and never awaited.
         var refStruct = typeSymbol.IsRefLikeType;
         var async = !refStruct && release.CanAwait && (!release.CanDispose || typeSymbol.GetMembers().OfType<IMethodSymbol>().Any(m => m.IsAsync));
-        if (release.Statement(async) is not { } statement || NameTaken(typeSymbol, async ? "DisposeAsync" : "Dispose"))
+        if (release.Statement(async) is not { } statement || NameTaken(typeSymbol, async ? "DisposeAsync" : "Dispose")
+            || HeaderHasDirectives(type))
         {
             return null;
         }
@@ -59,6 +60,15 @@ internal static class MakeDisposableFix
         updated = updated.AddMembers((MemberDeclarationSyntax)method);
         return root.ReplaceNode(type, updated);
     }
+
+    /// <summary>
+    /// Is there a directive between the type's name and its opening brace (a base list under <c>#if</c>)? The base list
+    /// the fix writes could then be a second one in another build.
+    /// </summary>
+    private static bool HeaderHasDirectives(TypeDeclarationSyntax type) =>
+        type.DescendantTrivia(
+                Microsoft.CodeAnalysis.Text.TextSpan.FromBounds(type.Identifier.SpanStart, type.OpenBraceToken.Span.End))
+            .Any(t => t.IsDirective || t.IsKind(SyntaxKind.DisabledTextTrivia));
 
     /// <summary>
     /// Whether the type or a base type already has a member of that name: the new method would clash with it (a property,

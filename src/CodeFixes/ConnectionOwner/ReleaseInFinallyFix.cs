@@ -85,6 +85,12 @@ internal static class ReleaseInFinallyFix
             }
 
             var leading = statement.GetLeadingTrivia();
+            if (leading.Concat(statement.GetTrailingTrivia()).Any(IsComment))
+            {
+                // The author's note on the release: where it would belong once the release moves is theirs to say.
+                return null;
+            }
+
             if (leading.Any(t => t.IsDirective))
             {
                 if (OpensDirectiveGroup(leading))
@@ -100,6 +106,12 @@ internal static class ReleaseInFinallyFix
         {
             // Released under a condition (a re-entrancy counter) or replaced: moving the release would change what it does.
             // Read into something the fix cannot follow: a release through it would be a second one.
+            return null;
+        }
+
+        if (method.Body is { } closed && EndsAGroupOpenedAbove(closed.CloseBraceToken.LeadingTrivia))
+        {
+            // '#endif' above the closing brace: its '#if' would be in the try, and the try's end outside the group.
             return null;
         }
 
@@ -125,7 +137,7 @@ internal static class ReleaseInFinallyFix
         var rewritten = method
             .WithExpressionBody(null)
             .WithSemicolonToken(default)
-            .WithBody(SyntaxFactory.Block(newStatements));
+            .WithBody(KeepNotes(method.Body, SyntaxFactory.Block(newStatements)));
         if (makeAsync)
         {
             rewritten = rewritten.WithModifiers(rewritten.Modifiers.Add(SyntaxFactory.Token(SyntaxKind.AsyncKeyword).WithTrailingTrivia(SyntaxFactory.Space)));
@@ -138,6 +150,63 @@ internal static class ReleaseInFinallyFix
 
         return rewritten.WithAdditionalAnnotations(Formatter.Annotation);
     }
+
+    /// <summary>
+    /// The new body with the comments and directives of the old one's braces (<c>{ // note</c>, an <c>#endregion</c> or
+    /// a comment above the closing brace); a body with none keeps the new braces, which the formatter lays out.
+    /// </summary>
+    private static BlockSyntax KeepNotes(BlockSyntax? original, BlockSyntax body)
+    {
+        if (original is null)
+        {
+            return body;
+        }
+
+        if (original.OpenBraceToken.TrailingTrivia.Any(IsNote))
+        {
+            var open = body.OpenBraceToken.WithTrailingTrivia(original.OpenBraceToken.TrailingTrivia);
+            body = body.WithOpenBraceToken(open);
+        }
+
+        return original.CloseBraceToken.LeadingTrivia.Any(IsNote)
+            ? body.WithCloseBraceToken(body.CloseBraceToken.WithLeadingTrivia(original.CloseBraceToken.LeadingTrivia))
+            : body;
+    }
+
+    /// <summary>
+    /// Does the trivia end (<c>#endif</c>) or switch (<c>#else</c>, <c>#elif</c>) an <c>#if</c> group opened above it?
+    /// </summary>
+    private static bool EndsAGroupOpenedAbove(SyntaxTriviaList trivia)
+    {
+        var open = 0;
+        foreach (var item in trivia)
+        {
+            if (item.IsKind(SyntaxKind.IfDirectiveTrivia))
+            {
+                open++;
+            }
+            else if (item.IsKind(SyntaxKind.ElseDirectiveTrivia) || item.IsKind(SyntaxKind.ElifDirectiveTrivia)
+                     || item.IsKind(SyntaxKind.EndIfDirectiveTrivia))
+            {
+                if (open == 0)
+                {
+                    return true;
+                }
+
+                open -= item.IsKind(SyntaxKind.EndIfDirectiveTrivia) ? 1 : 0;
+            }
+        }
+
+        return false;
+    }
+
+    private static bool IsNote(SyntaxTrivia trivia) =>
+        IsComment(trivia) || trivia.IsDirective || trivia.IsKind(SyntaxKind.DisabledTextTrivia);
+
+    private static bool IsComment(SyntaxTrivia trivia) =>
+        trivia.IsKind(SyntaxKind.SingleLineCommentTrivia) || trivia.IsKind(SyntaxKind.MultiLineCommentTrivia)
+        || trivia.IsKind(SyntaxKind.SingleLineDocumentationCommentTrivia)
+        || trivia.IsKind(SyntaxKind.MultiLineDocumentationCommentTrivia);
 
     /// <summary>Does the trivia leave an <c>#if</c> open over the statement it stands above?</summary>
     private static bool OpensDirectiveGroup(SyntaxTriviaList leading) => DirectiveGroups.Above(leading).Open > 0;
