@@ -1653,7 +1653,7 @@ public sealed class ConnectionLeakCodeFixOwnershipTests
         {
             bool TryOpen(Pool pool, out PooledConnection connection)
             {
-                var conn = [|pool.GetConnection()|];
+                var conn = pool.GetConnection();
                 try
                 {
                     conn.Execute("select 1");
