@@ -5,7 +5,6 @@ using System.Threading.Tasks;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CodeActions;
 using Microsoft.CodeAnalysis.CodeFixes;
-using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
 using TenantDbGuard.Analyzers;
 using TenantDbGuard.Analyzers.SharedPoolClosed;
@@ -46,7 +45,7 @@ public sealed class SharedPoolClosedCodeFixProvider : CodeFixProvider
 
             var call = root.FindNode(diagnostic.Location.SourceSpan, getInnermostNodeForTie: true);
             if (CallStatement.Enclosing(call) is not { } statement
-                || statement.GetLeadingTrivia().Any(t => t.IsKind(SyntaxKind.DisabledTextTrivia)))
+                || ConnectionLeak.Statements.HidesCode(statement.GetLeadingTrivia()))
             {
                 // Code of a build that is not compiled ('#if DEBUG' above the call) is the call's trivia, and would go
                 // with it.
