@@ -329,7 +329,8 @@ public sealed class ServerAccessDeniedException : TenantDbGuardException
 /// The connection to a tenant's database failed while the work ran (the server closed it, or the network failed), after
 /// the work's statements were sent: they may or may not have run. Transient (the failed connection is closed and the
 /// next call gets another), but retry only work that is safe to repeat. Also what a new connection that could not be
-/// opened or set up throws (the server is out of reach, or killed the session during its handshake or its <c>USE</c>),
+/// opened or set up throws (the server is out of reach, killed the session during its handshake or its <c>USE</c>, or did
+/// not answer its first statements within <see cref="TenantDbGuardOptions.ResetTimeout"/>),
 /// and what a call gets when the master database's connection failed while it looked the tenant up, or the lookup's
 /// statement was stopped on the server (<c>KILL QUERY</c>) time after time: nothing of the work was sent then.
 /// </summary>

@@ -1038,6 +1038,14 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
             Log.ConnectionLost(_logger, exception, LogSafe.Text(target.Key));
             throw TenantConnectionFailedException.Opening(target.Key, exception);
         }
+        catch (TimeoutException exception)
+        {
+            // A new connection whose first statements (the reading of the server's profile, the switch to the tenant's
+            // database) got no answer within ResetTimeout (see AnswerDeadline): its session was ended and nothing of the
+            // work was sent. The caller gets the runtime's transient error, as for a connection lost while it was opened.
+            Log.ConnectionLost(_logger, exception, LogSafe.Text(target.Key));
+            throw TenantConnectionFailedException.Opening(target.Key, exception);
+        }
 
         var leakId = _leaks.Track(target.Key, acquiredAt);
         return new TenantConnectionLease(

@@ -623,7 +623,9 @@ public sealed class TenantDatabaseTests(MariaDbFixture fixture, ITestOutputHelpe
         output.WriteLine($"The first call ended after {stopwatch.Elapsed.TotalMilliseconds:F0} ms");
 
         // A clear, typed error (a new connection's first statements did not answer: nothing of the call was sent).
-        var error = await Assert.ThrowsAsync<TimeoutException>(() => first);
+        var error = await Assert.ThrowsAsync<TenantConnectionFailedException>(() => first);
+        Assert.True(error.IsTransient);
+        Assert.IsType<TimeoutException>(error.InnerException);
         Assert.Contains("did not answer within 300 ms", error.Message, StringComparison.Ordinal);
 
         // The profile is read again, on a session that answers.
