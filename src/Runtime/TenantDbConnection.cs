@@ -42,6 +42,7 @@ public sealed class TenantDbConnection : DbConnection
     private readonly TenantDataSource _source;
     private readonly StateChangeEventHandler _onInnerStateChange;
     private TenantConnectionLease? _lease;
+    private TenantDbDataReader? _reader;
     private string? _databaseName;
     private int _state;
     private bool _disposed;
@@ -155,9 +156,18 @@ public sealed class TenantDbConnection : DbConnection
         Volatile.Write(ref _state, Closed);
         lease.ClosedByOwner = expected is null;
         lease.ConnectionUnchecked.StateChange -= _onInnerStateChange;
+        if (Interlocked.Exchange(ref _reader, null) is { } reader && ReferenceEquals(reader.Lease, lease))
+        {
+            // A reader past its last result, never disposed, is over: ended here, its session is reset, not killed.
+            reader.EndIfPastLastResult();
+        }
+
         lease.Dispose();
         OnStateChange(new StateChangeEventArgs(ConnectionState.Open, ConnectionState.Closed));
     }
+
+    /// <summary>Notes the reader a command of this connection handed out last (the driver runs one at a time).</summary>
+    internal void NoteReader(TenantDbDataReader reader) => Volatile.Write(ref _reader, reader);
 
     /// <summary>Gives the lease back. Closing a closed connection does nothing.</summary>
     /// <returns>A completed task.</returns>

@@ -99,9 +99,14 @@ internal sealed class TenantDbCommand : DbCommand
         var lease = Bind();
         return StatementCancellation.RunStatement(
             lease,
-            (Inner: _inner, Lease: lease, Behavior: behavior, CloseWith: ClosesWith(behavior)),
-            static state => (DbDataReader)new TenantDbDataReader(
-                state.Inner.ExecuteReader(state.Behavior & ~CommandBehavior.CloseConnection), state.Lease, state.CloseWith));
+            (Inner: _inner, Lease: lease, Behavior: behavior, CloseWith: ClosesWith(behavior), Connection: _connection!),
+            static state =>
+            {
+                var reader = new TenantDbDataReader(
+                    state.Inner.ExecuteReader(state.Behavior & ~CommandBehavior.CloseConnection), state.Lease, state.CloseWith);
+                state.Connection.NoteReader(reader);
+                return (DbDataReader)reader;
+            });
     }
 
     protected override Task<DbDataReader> ExecuteDbDataReaderAsync(CommandBehavior behavior, CancellationToken cancellationToken)
@@ -109,9 +114,14 @@ internal sealed class TenantDbCommand : DbCommand
         var lease = Bind();
         return StatementCancellation.RunStatementAsync(
             lease,
-            (Inner: _inner, Lease: lease, Behavior: behavior, CloseWith: ClosesWith(behavior)),
-            static async state => (DbDataReader)new TenantDbDataReader(
-                await state.Inner.ExecuteReaderAsync(state.Behavior & ~CommandBehavior.CloseConnection, CancellationToken.None).ConfigureAwait(false), state.Lease, state.CloseWith),
+            (Inner: _inner, Lease: lease, Behavior: behavior, CloseWith: ClosesWith(behavior), Connection: _connection!),
+            static async state =>
+            {
+                var reader = new TenantDbDataReader(
+                    await state.Inner.ExecuteReaderAsync(state.Behavior & ~CommandBehavior.CloseConnection, CancellationToken.None).ConfigureAwait(false), state.Lease, state.CloseWith);
+                state.Connection.NoteReader(reader);
+                return (DbDataReader)reader;
+            },
             cancellationToken);
     }
 

@@ -20,6 +20,7 @@ internal sealed class TenantDbDataReader : DbDataReader, IDbColumnSchemaGenerato
     private readonly MySqlDataReader _inner;
     private readonly TenantDbConnection? _closeWith;
     private readonly TenantConnectionLease _lease;
+    private volatile bool _pastLastResult;
 
     public TenantDbDataReader(MySqlDataReader inner, TenantConnectionLease lease, TenantDbConnection? closeWith)
     {
@@ -49,10 +50,47 @@ internal sealed class TenantDbDataReader : DbDataReader, IDbColumnSchemaGenerato
     public override Task<bool> ReadAsync(CancellationToken cancellationToken) =>
         StatementCancellation.RunAsync(_lease, _inner, static inner => inner.ReadAsync(CancellationToken.None), cancellationToken);
 
-    public override bool NextResult() => _inner.NextResult();
+    /// <summary>The lease the reader's statement runs on.</summary>
+    internal TenantConnectionLease Lease => _lease;
 
-    public override Task<bool> NextResultAsync(CancellationToken cancellationToken) =>
-        StatementCancellation.RunAsync(_lease, _inner, static inner => inner.NextResultAsync(CancellationToken.None), cancellationToken);
+    public override bool NextResult() => Past(_inner.NextResult());
+
+    public override async Task<bool> NextResultAsync(CancellationToken cancellationToken) =>
+        Past(await StatementCancellation.RunAsync(_lease, _inner, static inner => inner.NextResultAsync(CancellationToken.None), cancellationToken).ConfigureAwait(false));
+
+    /// <summary>
+    /// Ends the driver's reader when <see cref="NextResult"/> said there is no more result and the reader was not
+    /// disposed: its statement is over (nothing more comes from the server, and ending it sends nothing), but the
+    /// driver's session still counts as querying until the reader is disposed, which would make the lease's end take
+    /// it for a statement still on its way (killed and closed after the reset timeout instead of reset). Called when the
+    /// lease ends; errors are the driver's to keep (the lease's end checks the session as usual).
+    /// </summary>
+    internal void EndIfPastLastResult()
+    {
+        if (!_pastLastResult || _inner.IsClosed)
+        {
+            return;
+        }
+
+        try
+        {
+            _inner.Dispose();
+        }
+        catch (Exception exception) when (exception is MySqlException or InvalidOperationException or IOException)
+        {
+            // The session failed meanwhile: the lease's end sees that and closes it.
+        }
+    }
+
+    private bool Past(bool more)
+    {
+        if (!more)
+        {
+            _pastLastResult = true;
+        }
+
+        return more;
+    }
 
     public override bool GetBoolean(int ordinal) => _inner.GetBoolean(ordinal);
 
