@@ -79,10 +79,14 @@ public sealed class TenantDbConnection : DbConnection
     /// <exception cref="InvalidOperationException">The connection is not open.</exception>
     public override string ServerVersion => Inner.ServerVersion;
 
-    /// <summary><see cref="ConnectionState.Open"/> while the connection holds a lease, else <see cref="ConnectionState.Closed"/>.</summary>
+    /// <summary>
+    /// <see cref="ConnectionState.Open"/> while the connection holds a lease, else <see cref="ConnectionState.Closed"/>;
+    /// <see cref="ConnectionState.Broken"/>, as for a <see cref="MySqlConnection"/>, once the server or the network ended
+    /// the lease's session (close the connection, which gives the lease back, and open it again).
+    /// </summary>
     public override ConnectionState State => Volatile.Read(ref _state) switch
     {
-        IsOpen => ConnectionState.Open,
+        IsOpen => Volatile.Read(ref _lease)?.ConnectionUnchecked.State == ConnectionState.Broken ? ConnectionState.Broken : ConnectionState.Open,
         Opening => ConnectionState.Connecting,
         _ => ConnectionState.Closed,
     };
