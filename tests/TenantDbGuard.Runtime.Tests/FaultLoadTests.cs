@@ -801,7 +801,9 @@ public sealed class FaultLoadTests(MariaDbFixture fixture, ITestOutputHelper out
         output.WriteLine($"{(ended ? "all ended" : "still running")} after {clock.ElapsedMilliseconds} ms, the longest call {longest.TotalMilliseconds:0} ms: " + string.Join("; ", outcomes.Select(o => $"{o.Key} x{o.Value}")));
         Assert.True(ended, "Synchronous callers still wait after 25 s.");
         Assert.Equal(count, outcomes.Values.Sum());
-        Assert.All(outcomes.Keys, k => Assert.Contains(k, new[] { "ok", nameof(ConnectionBudgetExhaustedException) }));
+        // A starved pool also delays the answer to a new connection's first statement past ResetTimeout: the runtime's
+        // transient error for a connection that failed while it was opened.
+        Assert.All(outcomes.Keys, k => Assert.Contains(k, new[] { "ok", nameof(ConnectionBudgetExhaustedException), nameof(TenantConnectionFailedException) }));
         await CheckWholeBudgetAsync(server, db, run, 2);
         await stop.CancelAsync();
         await monitor;
