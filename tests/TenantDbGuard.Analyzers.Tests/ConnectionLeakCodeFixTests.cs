@@ -3451,6 +3451,65 @@ public sealed class ConnectionLeakCodeFixTests
         }
         """);
 
+    [Fact]
+    public Task Lease_in_an_unsafe_block_of_an_async_method_gets_a_sync_using()
+    {
+        // 'await' cannot stand in an unsafe context (CS4004), which an async method may hold since C# 13.
+        var test = Verify.CreateTest("""
+            using System;
+            using System.Threading.Tasks;
+            using Prelude;
+
+            class C
+            {
+                async Task<int> M(LeasePool pool, bool stop)
+                {
+                    await Task.Yield();
+                    unsafe
+                    {
+                        int* first = stackalloc int[1];
+                        var lease = [|pool.GetConnection()|];
+                        var rows = lease.Execute("select 1");
+                        if (stop)
+                        {
+                            return rows;
+                        }
+
+                        lease.Dispose();
+                        return rows + first[0];
+                    }
+                }
+            }
+            """, """
+            using System;
+            using System.Threading.Tasks;
+            using Prelude;
+
+            class C
+            {
+                async Task<int> M(LeasePool pool, bool stop)
+                {
+                    await Task.Yield();
+                    unsafe
+                    {
+                        int* first = stackalloc int[1];
+                        using var lease = pool.GetConnection();
+                        var rows = lease.Execute("select 1");
+                        if (stop)
+                        {
+                            return rows;
+                        }
+
+                        return rows + first[0];
+                    }
+                }
+            }
+            """);
+        test.SolutionTransforms.Add((solution, projectId) =>
+            solution.WithProjectCompilationOptions(projectId, ((Microsoft.CodeAnalysis.CSharp.CSharpCompilationOptions)solution.GetProject(projectId)!.CompilationOptions!).WithAllowUnsafe(true)));
+        return test.RunAsync();
+    }
+
     // ---------------------------------------------------------------- Fix All across documents
 
     [Fact]

@@ -71,6 +71,13 @@ internal sealed class FunctionContext
         _ => ((MethodDeclarationSyntax)function).Modifiers.Any(SyntaxKind.AsyncKeyword),
     };
 
-    public bool IsInLock(SyntaxNode node) =>
-        node.Ancestors().TakeWhile(a => a != Node).Any(a => a is LockStatementSyntax);
+    /// <summary>
+    /// Is <paramref name="node"/> where no <c>await</c> may stand even in async code: in a <c>lock</c> of this function,
+    /// or in an unsafe context (an <c>unsafe</c> block, member or type, which an async method may hold since C# 13).
+    /// </summary>
+    public bool CannotAwaitAt(SyntaxNode node) =>
+        node.Ancestors().TakeWhile(a => a != Node).Any(a => a is LockStatementSyntax)
+        || node.Ancestors().Any(a => a is UnsafeStatementSyntax
+                                     || (a is MemberDeclarationSyntax member && member.Modifiers.Any(SyntaxKind.UnsafeKeyword))
+                                     || (a is LocalFunctionStatementSyntax local && local.Modifiers.Any(SyntaxKind.UnsafeKeyword)));
 }

@@ -220,7 +220,7 @@ internal sealed class ReleaseChooser
     public StatementSyntax? ChooseFor(ITypeSymbol type, ExpressionSyntax target, SyntaxNode position, ReleaseNeeds needs)
     {
         var conditional = needs.HasFlag(ReleaseNeeds.MayBeNull);
-        var async = Context.IsAsync && !Context.IsInLock(position);
+        var async = Context.IsAsync && !Context.CannotAwaitAt(position);
         if (needs.HasFlag(ReleaseNeeds.Reopenable))
         {
             return async && HasMethod(type, "CloseAsync", position) ? Call(target, "CloseAsync", awaited: true, conditional)
@@ -273,10 +273,10 @@ internal sealed class ReleaseChooser
     public bool HasUsingDeclarations =>
         Model.SyntaxTree.Options is not CSharpParseOptions options || options.LanguageVersion >= LanguageVersion.CSharp8;
 
-    /// <summary>Which <c>using</c> owns a value of <paramref name="type"/> here: <c>await using</c> in async code outside a <c>lock</c>.</summary>
+    /// <summary>Which <c>using</c> owns a value of <paramref name="type"/> here: <c>await using</c> in async code where an <c>await</c> may stand.</summary>
     public UsingKind UsingFor(ITypeSymbol type, SyntaxNode position)
     {
-        if (Context.IsAsync && !Context.IsInLock(position) && Implements(type, "System.IAsyncDisposable"))
+        if (Context.IsAsync && !Context.CannotAwaitAt(position) && Implements(type, "System.IAsyncDisposable"))
         {
             return UsingKind.Async;
         }
