@@ -730,6 +730,10 @@ public sealed class ConnectionLeakCodeFixRegionTests
     [InlineData("int count; count = conn.Execute(\"select 1\");", "count")] // declared without a value
     [InlineData("var count = new { N = conn.Execute(\"select 1\") };", "count.N")] // a type that cannot be named
     [InlineData("using var command = new Command(); conn.Execute(\"select 1\");", "command.N")] // a using declaration (disposed at the end of the block)
+    [InlineData("var count = new[] { new { N = conn.Execute(\"select 1\") } };", "count[0].N")] // an array of a type that cannot be named
+    [InlineData("var count = (A: new { N = conn.Execute(\"select 1\") }, B: 1);", "count.A.N + count.B")] // a tuple holding one
+    [InlineData("var count = System.Linq.Enumerable.ToList(new[] { new { N = conn.Execute(\"select 1\") } });", "count[0].N")] // a list of one
+    [InlineData("var twice = (int n = 2) => n * conn.Execute(\"select 1\");", "twice()")] // a lambda's own delegate type
     public Task A_local_read_after_the_try_that_cannot_be_declared_before_it_gets_no_fix(string declaration, string read)
     {
         var source = $$"""

@@ -149,7 +149,7 @@ internal static class Statements
     /// <summary>
     /// The locals declared in <paramref name="statements"/> (moving into a new block, a try) that <paramref name="after"/>
     /// reads: each is declared before the block and assigned in it (see <see cref="Declarations"/>, <see cref="AssignInstead"/>). Null when something the try declares and later code names cannot be
-    /// (several in one declaration, no initializer, a using declaration, a constant, a ref local, an anonymous type, a
+    /// (several in one declaration, no initializer, a using declaration, a constant, a ref local, a type that cannot be named, a
     /// span or other ref struct, a deconstruction, an <c>out</c> or pattern variable, a local function, a label).
     /// </summary>
     public static Dictionary<LocalDeclarationStatementSyntax, ILocalSymbol>? Hoisted(SemanticModel model, List<StatementSyntax> statements, List<StatementSyntax> after)
@@ -163,7 +163,7 @@ internal static class Statements
             }
 
             if (symbol is not ILocalSymbol { IsRef: false, IsConst: false } local
-                || local.Type.IsAnonymousType
+                || CannotBeNamed(local.Type)
                 || local.Type.IsRefLikeType
                 || local.DeclaringSyntaxReferences[0].GetSyntax() is not VariableDeclaratorSyntax { Initializer: not null, Parent: VariableDeclarationSyntax { Variables.Count: 1, Parent: LocalDeclarationStatementSyntax declaration } }
                 || !statements.Contains(declaration)
@@ -179,6 +179,22 @@ internal static class Statements
 
         return hoisted;
     }
+
+    /// <summary>
+    /// A type no declaration can name: an anonymous type or a lambda's own delegate type, also as a type argument, a
+    /// tuple's element or an array's element (<c>List&lt;'a&gt;</c> of a query's <c>select new { ... }</c>).
+    /// </summary>
+    private static bool CannotBeNamed(ITypeSymbol type) => type switch
+    {
+        IErrorTypeSymbol => true,
+        { IsAnonymousType: true } => true,
+        IArrayTypeSymbol array => CannotBeNamed(array.ElementType),
+        IPointerTypeSymbol pointer => CannotBeNamed(pointer.PointedAtType),
+        INamedTypeSymbol named => !named.CanBeReferencedByName
+                                  || named.TypeArguments.Any(CannotBeNamed)
+                                  || (named.ContainingType is { } outer && CannotBeNamed(outer)),
+        _ => false,
+    };
 
     /// <summary><c>T x;</c> for each local, its type written as it reads at <paramref name="position"/>.</summary>
     public static IEnumerable<StatementSyntax> Declarations(SemanticModel model, IEnumerable<ILocalSymbol> locals, int position) =>
