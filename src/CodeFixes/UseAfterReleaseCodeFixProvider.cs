@@ -191,42 +191,8 @@ public sealed class UseAfterReleaseCodeFixProvider : CodeFixProvider
         // A lambda in the scope counts too: it may run before the other release does; so does a method of the project
         // that it calls, or one that method calls in turn (an 'Audit()' that takes its own connection).
         return scope is null
-               || TakesAnotherThroughCalls(
+               || ConnectionLeak.ReleaseInFinallyFix.TakesAnotherThroughCalls(
                    model, scope.DescendantNodes().Where(n => n.SpanStart >= release.Span.End), type);
-    }
-
-    private static bool TakesAnotherThroughCalls(SemanticModel model, IEnumerable<SyntaxNode> nodes, ITypeSymbol type)
-    {
-        var seen = new HashSet<ISymbol>(SymbolEqualityComparer.Default);
-        var pending = new Stack<(IEnumerable<SyntaxNode> Nodes, SemanticModel Model)>();
-        pending.Push((nodes, model));
-        while (pending.Count > 0)
-        {
-            var (current, currentModel) = pending.Pop();
-            foreach (var node in current)
-            {
-                if (ConnectionLeak.ReleaseInFinallyFix.TakesAnother(currentModel, new[] { node }, type))
-                {
-                    return true;
-                }
-
-                if (node is not (InvocationExpressionSyntax or BaseObjectCreationExpressionSyntax)
-                    || currentModel.GetSymbolInfo(node).Symbol is not IMethodSymbol called
-                    || !seen.Add(called.OriginalDefinition))
-                {
-                    continue;
-                }
-
-                foreach (var reference in called.OriginalDefinition.DeclaringSyntaxReferences)
-                {
-                    var declaration = reference.GetSyntax();
-                    var declarationModel = currentModel.Compilation.GetSemanticModel(declaration.SyntaxTree);
-                    pending.Push((declaration.DescendantNodes(), declarationModel));
-                }
-            }
-        }
-
-        return false;
     }
 
     /// <summary>Is the other release a <c>using</c>, or a statement of its own directly in the <c>finally</c> block?</summary>

@@ -312,6 +312,47 @@ public sealed class ConnectionLeakCodeFixRegionTests
         """);
 
     [Theory]
+    [InlineData("var summary = new { Rows = conn.Execute(\"select 1\") };", "summary.Rows")] // a type that cannot be named
+    [InlineData("Span<int> rows = stackalloc int[1];\nrows[0] = conn.Execute(\"select 1\");", "rows[0]")] // a span on the stack
+    [InlineData("var (rows, name) = (conn.Execute(\"select 1\"), \"a\");", "rows + name.Length")] // a deconstruction
+    [InlineData("using var writer = new System.IO.StringWriter();\nwriter.Write(conn.Execute(\"select 1\"));", "writer.ToString().Length")] // a using declaration
+    public Task A_try_that_would_hold_the_connection_while_a_method_of_the_code_takes_another_gets_no_fix(string work, string read) => NoFixVerifier.VerifyAsync($$"""
+        using System;
+        using Prelude;
+
+        class C
+        {
+            int M(Pool pool, bool stop)
+            {
+                var conn = [|pool.GetConnection()|];
+                {{work.Replace("\n", "\n        ")}}
+                if (stop)
+                {
+                    return -1;
+                }
+
+                conn.Release();
+                Audit(pool);
+                return {{read}};
+            }
+
+            // Takes a connection of the same pool: a try held over this call would wait on itself with a pool of one.
+            static void Audit(Pool pool)
+            {
+                var audit = pool.GetConnection();
+                try
+                {
+                    audit.Execute("insert into audit_log (action) values ('update')");
+                }
+                finally
+                {
+                    audit.Release();
+                }
+            }
+        }
+        """);
+
+    [Theory]
     [InlineData("""
         int Count(Pool pool, Pool replica)
         {

@@ -187,7 +187,46 @@ internal static class ReleaseInFinallyFix
 
     /// <summary>Does one of <paramref name="statements"/> make or take another connection of the local's type?</summary>
     private static bool TakesAnother(SemanticModel model, IEnumerable<StatementSyntax> statements, ILocalSymbol local) =>
-        TakesAnother(model, statements.SelectMany(s => s.DescendantNodes(n => !FunctionContext.IsFunction(n))), local.Type);
+        TakesAnotherThroughCalls(model, statements.SelectMany(s => s.DescendantNodes(n => !FunctionContext.IsFunction(n))), local.Type);
+
+    /// <summary>
+    /// <see cref="TakesAnother(SemanticModel, IEnumerable{SyntaxNode}, ITypeSymbol)"/> in <paramref name="nodes"/>, or in
+    /// a method of the project that one of them calls, or one that method calls in turn (an <c>Audit()</c> that takes its
+    /// own connection).
+    /// </summary>
+    internal static bool TakesAnotherThroughCalls(SemanticModel model, IEnumerable<SyntaxNode> nodes, ITypeSymbol type)
+    {
+        var seen = new HashSet<ISymbol>(SymbolEqualityComparer.Default);
+        var pending = new Stack<(IEnumerable<SyntaxNode> Nodes, SemanticModel Model)>();
+        pending.Push((nodes, model));
+        while (pending.Count > 0)
+        {
+            var (current, currentModel) = pending.Pop();
+            foreach (var node in current)
+            {
+                if (TakesAnother(currentModel, new[] { node }, type))
+                {
+                    return true;
+                }
+
+                if (node is not (InvocationExpressionSyntax or BaseObjectCreationExpressionSyntax)
+                    || currentModel.GetSymbolInfo(node).Symbol is not IMethodSymbol called
+                    || !seen.Add(called.OriginalDefinition))
+                {
+                    continue;
+                }
+
+                foreach (var reference in called.OriginalDefinition.DeclaringSyntaxReferences)
+                {
+                    var declaration = reference.GetSyntax();
+                    var declarationModel = currentModel.Compilation.GetSemanticModel(declaration.SyntaxTree);
+                    pending.Push((declaration.DescendantNodes(), declarationModel));
+                }
+            }
+        }
+
+        return false;
+    }
 
     /// <summary>
     /// Is one of <paramref name="nodes"/> a call, a creation or an <c>await</c> whose value is of <paramref name="type"/>:
