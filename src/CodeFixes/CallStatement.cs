@@ -1,5 +1,8 @@
+using System;
+using System.Collections.Generic;
 using System.Linq;
 using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CodeFixes;
 using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
 
@@ -58,6 +61,35 @@ internal static class CallStatement
         };
     }
 
+    /// <summary>
+    /// A Fix All that removes, one after another, every statement that the single fix of a diagnostic removes
+    /// (<paramref name="removal"/>, asked on the document as it was), as fixing them one at a time would. Removals of
+    /// neighbouring statements both move the trivia between them, which a batch of text changes would take as a
+    /// conflict.
+    /// </summary>
+    public static FixAllProvider RemovingFixAll(Func<SyntaxNode, SemanticModel, Diagnostic, (ExpressionStatementSyntax? Statement, string? Title)> removal) =>
+        FixAllProvider.Create(async (context, document, diagnostics) =>
+        {
+            var root = await document.GetSyntaxRootAsync(context.CancellationToken).ConfigureAwait(false);
+            var model = await document.GetSemanticModelAsync(context.CancellationToken).ConfigureAwait(false);
+            if (root is null || model is null)
+            {
+                return document;
+            }
+
+            var statements = diagnostics.Select(d => removal(root, model, d).Statement).OfType<ExpressionStatementSyntax>().Distinct().ToList();
+            var current = root.TrackNodes(statements);
+            foreach (var statement in statements)
+            {
+                if (current.GetCurrentNode(statement) is { } tracked)
+                {
+                    current = Remove(current, tracked);
+                }
+            }
+
+            return document.WithSyntaxRoot(current);
+        });
+
     /// <summary>Removes the statement from its block; a blank line before it stays before the next statement.</summary>
     public static SyntaxNode Remove(SyntaxNode root, ExpressionStatementSyntax statement)
     {
@@ -66,41 +98,86 @@ internal static class CallStatement
     }
 
     /// <summary>
-    /// The block without its statement at <paramref name="index"/>; a blank line before it stays before the next
-    /// statement, and the end of its line stays when it shares the line with what comes before it.
+    /// The block without its statement at <paramref name="index"/>. What stands on the statement's lines stays: the
+    /// lines above it (a blank line, comments, directives), a comment after it on its line (on a line of its own, or
+    /// at the end of the statement before it when the two share the line), and a statement after it on its line
+    /// (at its place, with the comments between them).
     /// </summary>
     public static BlockSyntax RemoveAt(BlockSyntax block, int index)
     {
         var statement = block.Statements[index];
         var statements = block.Statements.RemoveAt(index);
+        var leading = statement.GetLeadingTrivia();
         var trailing = statement.GetTrailingTrivia();
         var before = statement.GetFirstToken().GetPreviousToken();
-        if (trailing.Any(SyntaxKind.EndOfLineTrivia) && !before.TrailingTrivia.Any(SyntaxKind.EndOfLineTrivia)
-            && !statement.GetLeadingTrivia().Any(SyntaxKind.EndOfLineTrivia))
+        var lastLineEnd = LastLineEnd(leading);
+        var startsItsLine = lastLineEnd >= 0 || before.TrailingTrivia.Any(SyntaxKind.EndOfLineTrivia);
+        var next = index < statements.Count ? statements[index] : null;
+        if (!trailing.Any(SyntaxKind.EndOfLineTrivia) && next is not null)
         {
-            // 'Log.Info("released"); conn.Release();' followed by a line: what stays before it keeps the line's end.
-            var kept = LineEnds.WithoutTrailingWhitespace(before.TrailingTrivia).Concat(trailing);
+            // 'conn.Release(); /* twice */ Log.Info("done");': what follows takes the statement's place on the line.
+            var comments = Comments(trailing).SelectMany(c => new[] { c, Space });
+            var place = startsItsLine ? leading.AsEnumerable() : Comments(leading).SelectMany(c => new[] { c, Space });
+            return block.WithStatements(statements.Replace(next, next.WithLeadingTrivia(place.Concat(comments).Concat(next.GetLeadingTrivia()))));
+        }
+
+        if (!startsItsLine)
+        {
+            // 'Log.Info("released"); conn.Release(); // twice' followed by a line: what stays before it keeps the
+            // line's end and the comments on it.
+            var kept = LineEnds.WithoutTrailingWhitespace(before.TrailingTrivia.AddRange(Comments(leading).SelectMany(c => new[] { Space, c })))
+                .Concat(Comments(trailing).SelectMany(c => new[] { Space, c }))
+                .Concat(trailing.SkipWhile(t => !t.IsKind(SyntaxKind.EndOfLineTrivia)));
             if (index > 0)
             {
                 var previous = statements[index - 1];
-                statements = statements.Replace(previous, previous.WithTrailingTrivia(kept));
+                return block.WithStatements(statements.Replace(previous, previous.WithTrailingTrivia(kept)));
             }
-            else
-            {
-                block = block.WithOpenBraceToken(block.OpenBraceToken.WithTrailingTrivia(kept));
-            }
+
+            return block.WithOpenBraceToken(block.OpenBraceToken.WithTrailingTrivia(kept)).WithStatements(statements);
         }
 
-        var leading = statement.GetLeadingTrivia();
-        if (index < statements.Count && leading.Count > 0 && leading[0].IsKind(SyntaxKind.EndOfLineTrivia))
+        // The statement has its own line: the lines above it stay, and a comment after it gets a line of its own.
+        var indentation = leading.Skip(lastLineEnd + 1).Where(t => t.IsKind(SyntaxKind.WhitespaceTrivia));
+        var above = leading.Take(lastLineEnd + 1).ToList();
+        var lineEnd = trailing.FirstOrDefault(t => t.IsKind(SyntaxKind.EndOfLineTrivia));
+        var trailingComments = Comments(trailing).ToList();
+        if (trailingComments.Count > 0)
         {
-            var next = statements[index];
-            if (!next.GetLeadingTrivia().Any(SyntaxKind.EndOfLineTrivia))
+            above.AddRange(indentation);
+            above.AddRange(trailingComments.SelectMany((c, i) => i == 0 ? new[] { c } : new[] { Space, c }));
+            above.Add(lineEnd);
+        }
+
+        var target = next?.GetLeadingTrivia() ?? block.CloseBraceToken.LeadingTrivia;
+        if (!above.Any(t => !t.IsKind(SyntaxKind.EndOfLineTrivia) && !t.IsKind(SyntaxKind.WhitespaceTrivia)))
+        {
+            // Only a blank line above it: it stays before the next statement, unless one is there already.
+            above = above.Take(leading.Count > 0 && leading[0].IsKind(SyntaxKind.EndOfLineTrivia) && !target.Any(SyntaxKind.EndOfLineTrivia) && next is not null ? 1 : 0).ToList();
+        }
+
+        var moved = above.Concat(target);
+        return next is not null
+            ? block.WithStatements(statements.Replace(next, next.WithLeadingTrivia(moved)))
+            : block.WithStatements(statements).WithCloseBraceToken(block.CloseBraceToken.WithLeadingTrivia(moved));
+    }
+
+    private static SyntaxTrivia Space => SyntaxFactory.Space;
+
+    private static int LastLineEnd(SyntaxTriviaList trivia)
+    {
+        for (var i = trivia.Count - 1; i >= 0; i--)
+        {
+            // A directive and a build's code that is not compiled end their lines too.
+            if (trivia[i].IsKind(SyntaxKind.EndOfLineTrivia) || trivia[i].IsDirective || trivia[i].IsKind(SyntaxKind.DisabledTextTrivia))
             {
-                statements = statements.Replace(next, next.WithLeadingTrivia(next.GetLeadingTrivia().Insert(0, leading[0])));
+                return i;
             }
         }
 
-        return block.WithStatements(statements);
+        return -1;
     }
+
+    private static IEnumerable<SyntaxTrivia> Comments(SyntaxTriviaList trivia) =>
+        trivia.Where(t => t.IsKind(SyntaxKind.SingleLineCommentTrivia) || t.IsKind(SyntaxKind.MultiLineCommentTrivia));
 }

@@ -25,7 +25,7 @@ public sealed class SharedPoolClosedCodeFixProvider : CodeFixProvider
     public override ImmutableArray<string> FixableDiagnosticIds { get; } = ImmutableArray.Create(DiagnosticIds.SharedPoolClosed);
 
     /// <inheritdoc />
-    public override FixAllProvider GetFixAllProvider() => WellKnownFixAllProviders.BatchFixer;
+    public override FixAllProvider GetFixAllProvider() => CallStatement.RemovingFixAll((root, _, diagnostic) => (Removal(root, diagnostic), Title));
 
     /// <inheritdoc />
     public override async Task RegisterCodeFixesAsync(CodeFixContext context)
@@ -38,61 +38,36 @@ public sealed class SharedPoolClosedCodeFixProvider : CodeFixProvider
 
         foreach (var diagnostic in context.Diagnostics)
         {
-            if (!diagnostic.Properties.TryGetValue(SharedPoolClosedProperties.Kind, out var kind) || kind != SharedPoolClosedProperties.DisposeCall)
+            if (Removal(root, diagnostic) is { } statement)
             {
-                continue;
+                var document = context.Document;
+                context.RegisterCodeFix(
+                    CodeAction.Create(
+                        Title,
+                        _ => Task.FromResult(document.WithSyntaxRoot(CallStatement.Remove(root, statement))),
+                        nameof(SharedPoolClosedCodeFixProvider)),
+                    diagnostic);
             }
-
-            var call = root.FindNode(diagnostic.Location.SourceSpan, getInnermostNodeForTie: true);
-            if (CallStatement.Enclosing(call) is not { } statement
-                || ConnectionLeak.Statements.HidesCode(statement.GetLeadingTrivia()))
-            {
-                // Code of a build that is not compiled ('#if DEBUG' above the call) is the call's trivia, and would go
-                // with it.
-                continue;
-            }
-
-            var document = context.Document;
-            context.RegisterCodeFix(
-                CodeAction.Create(
-                    Title,
-                    _ => Task.FromResult(document.WithSyntaxRoot(Remove(root, statement))),
-                    nameof(SharedPoolClosedCodeFixProvider)),
-                diagnostic);
         }
     }
 
-    /// <summary>
-    /// The root without the statement; directives above it (a <c>#region</c>) stay above what follows it.
-    /// </summary>
-    private static SyntaxNode Remove(SyntaxNode root, ExpressionStatementSyntax statement)
+    /// <summary>The <c>Dispose</c> statement the fix of <paramref name="diagnostic"/> removes; null when it has none.</summary>
+    private static ExpressionStatementSyntax? Removal(SyntaxNode root, Diagnostic diagnostic)
     {
-        var leading = statement.GetLeadingTrivia();
-        var last = leading.Count - 1;
-        while (last >= 0 && !leading[last].IsDirective)
+        if (!diagnostic.Properties.TryGetValue(SharedPoolClosedProperties.Kind, out var kind) || kind != SharedPoolClosedProperties.DisposeCall)
         {
-            last--;
+            return null;
         }
 
-        if (last < 0)
+        var call = root.FindNode(diagnostic.Location.SourceSpan, getInnermostNodeForTie: true);
+        if (CallStatement.Enclosing(call) is not { } statement
+            || ConnectionLeak.Statements.HidesCode(statement.GetLeadingTrivia()))
         {
-            return root.RemoveNode(statement, SyntaxRemoveOptions.KeepUnbalancedDirectives)!;
+            // Code of a build that is not compiled ('#if DEBUG' above the call) is the call's trivia, and would go
+            // with it.
+            return null;
         }
 
-        var kept = leading.Take(last + 1).ToList();
-        var block = (BlockSyntax)statement.Parent!;
-        var index = block.Statements.IndexOf(statement);
-        var statements = block.Statements.RemoveAt(index);
-        if (index < statements.Count)
-        {
-            var next = statements[index];
-            statements = statements.Replace(next, next.WithLeadingTrivia(kept.Concat(next.GetLeadingTrivia())));
-            return root.ReplaceNode(block, block.WithStatements(statements));
-        }
-
-        var close = block.CloseBraceToken;
-        var closed = block.WithStatements(statements)
-            .WithCloseBraceToken(close.WithLeadingTrivia(kept.Concat(close.LeadingTrivia)));
-        return root.ReplaceNode(block, closed);
+        return statement;
     }
 }

@@ -34,7 +34,7 @@ public sealed class UseAfterReleaseCodeFixProvider : CodeFixProvider
     public override ImmutableArray<string> FixableDiagnosticIds { get; } = ImmutableArray.Create(DiagnosticIds.ConnectionUsedAfterRelease);
 
     /// <inheritdoc />
-    public override FixAllProvider GetFixAllProvider() => WellKnownFixAllProviders.BatchFixer;
+    public override FixAllProvider GetFixAllProvider() => CallStatement.RemovingFixAll(Removal);
 
     /// <inheritdoc />
     public override async Task RegisterCodeFixesAsync(CodeFixContext context)
@@ -48,41 +48,50 @@ public sealed class UseAfterReleaseCodeFixProvider : CodeFixProvider
 
         foreach (var diagnostic in context.Diagnostics)
         {
-            if (!diagnostic.Properties.TryGetValue(UseAfterReleaseProperties.Fixable, out var fixable) || fixable != "true"
-                || !diagnostic.Properties.TryGetValue(UseAfterReleaseProperties.Kind, out var kind))
+            if (Removal(root, model, diagnostic) is ({ } statement, { } title))
             {
-                continue;
+                context.RegisterCodeFix(
+                    CodeAction.Create(title, _ => Task.FromResult(context.Document.WithSyntaxRoot(CallStatement.Remove(root, statement))), RemoveRedundantReleaseKey),
+                    diagnostic);
             }
-
-            var title = kind switch
-            {
-                nameof(MisuseKind.ReleasedAgain) => "Remove the second release",
-                nameof(MisuseKind.ReleasedBeforeFinally) => "Remove the explicit release",
-                _ => null,
-            };
-            if (title is null || ReleaseStatement(root, diagnostic.Location) is not { } statement
-                || statement.GetLeadingTrivia().Any(t => t.IsDirective || t.IsKind(SyntaxKind.DisabledTextTrivia)))
-            {
-                // A directive (or a build's code) above the release is its trivia, and would go with it.
-                continue;
-            }
-
-            // The variable the release goes through; the checks below all ask about it.
-            var released = CallStatement.Receiver(statement) is { } receiver ? model.GetSymbolInfo(receiver).Symbol : null;
-            if ((kind == nameof(MisuseKind.ReleasedBeforeFinally) && !ReleasesOnEveryPath(root, diagnostic.AdditionalLocations.FirstOrDefault()))
-                || released is null
-                || !ReleasesTheSameVariable(model, root, released, diagnostic.AdditionalLocations.FirstOrDefault())
-                || IsReadAfter(model, statement, released)
-                || TakesANewValueAfter(model, statement, released)
-                || (kind == nameof(MisuseKind.ReleasedBeforeFinally) && TakesAnotherBeforeTheOtherRelease(model, root, statement, released, diagnostic.AdditionalLocations.FirstOrDefault())))
-            {
-                continue;
-            }
-
-            context.RegisterCodeFix(
-                CodeAction.Create(title, _ => Task.FromResult(context.Document.WithSyntaxRoot(CallStatement.Remove(root, statement))), RemoveRedundantReleaseKey),
-                diagnostic);
         }
+    }
+
+    /// <summary>The release the fix of <paramref name="diagnostic"/> removes, and the fix's title; nulls when it has none.</summary>
+    private static (ExpressionStatementSyntax? Statement, string? Title) Removal(SyntaxNode root, SemanticModel model, Diagnostic diagnostic)
+    {
+        if (!diagnostic.Properties.TryGetValue(UseAfterReleaseProperties.Fixable, out var fixable) || fixable != "true"
+            || !diagnostic.Properties.TryGetValue(UseAfterReleaseProperties.Kind, out var kind))
+        {
+            return default;
+        }
+
+        var title = kind switch
+        {
+            nameof(MisuseKind.ReleasedAgain) => "Remove the second release",
+            nameof(MisuseKind.ReleasedBeforeFinally) => "Remove the explicit release",
+            _ => null,
+        };
+        if (title is null || ReleaseStatement(root, diagnostic.Location) is not { } statement
+            || statement.GetLeadingTrivia().Any(t => t.IsDirective || t.IsKind(SyntaxKind.DisabledTextTrivia)))
+        {
+            // A directive (or a build's code) above the release is its trivia, and would go with it.
+            return default;
+        }
+
+        // The variable the release goes through; the checks below all ask about it.
+        var released = CallStatement.Receiver(statement) is { } receiver ? model.GetSymbolInfo(receiver).Symbol : null;
+        if ((kind == nameof(MisuseKind.ReleasedBeforeFinally) && !ReleasesOnEveryPath(root, diagnostic.AdditionalLocations.FirstOrDefault()))
+            || released is null
+            || !ReleasesTheSameVariable(model, root, released, diagnostic.AdditionalLocations.FirstOrDefault())
+            || IsReadAfter(model, statement, released)
+            || TakesANewValueAfter(model, statement, released)
+            || (kind == nameof(MisuseKind.ReleasedBeforeFinally) && TakesAnotherBeforeTheOtherRelease(model, root, statement, released, diagnostic.AdditionalLocations.FirstOrDefault())))
+        {
+            return default;
+        }
+
+        return (statement, title);
     }
 
     /// <summary>

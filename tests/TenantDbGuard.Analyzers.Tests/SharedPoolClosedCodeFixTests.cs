@@ -82,6 +82,7 @@ public sealed class SharedPoolClosedCodeFixTests
                 }
                 finally
                 {
+                    // Closing the pool here broke every other request.
                 }
             }
         }
@@ -204,6 +205,38 @@ public sealed class SharedPoolClosedCodeFixTests
             """;
         return Verify.VerifyCodeFixAsync(source, source);
     }
+
+    [Theory]
+    [InlineData("Console.WriteLine(\"closing\"); [|dataSource.Dispose()|]; // the caller's pool", "Console.WriteLine(\"closing\"); // the caller's pool")]
+    [InlineData("// the caller's pool\n[|dataSource.Dispose()|]; Console.WriteLine(\"closing\");", "// the caller's pool\nConsole.WriteLine(\"closing\");")]
+    [InlineData("[|dataSource.Dispose()|]; // the caller's pool", "// the caller's pool")]
+    public Task Comments_and_statements_on_the_lines_of_the_removed_Dispose_stay(string line, string kept) => Verify.VerifyCodeFixAsync($$"""
+        using System;
+        using MySqlConnector;
+
+        class C
+        {
+            public void Run(MySqlDataSource dataSource)
+            {
+                using var conn = dataSource.OpenConnection();
+                {{line.Replace("\n", "\n        ")}}
+                Console.WriteLine("done");
+            }
+        }
+        """, $$"""
+        using System;
+        using MySqlConnector;
+
+        class C
+        {
+            public void Run(MySqlDataSource dataSource)
+            {
+                using var conn = dataSource.OpenConnection();
+                {{kept.Replace("\n", "\n        ")}}
+                Console.WriteLine("done");
+            }
+        }
+        """);
 
     [Fact]
     public Task Region_that_stands_above_the_removed_Dispose_stays() => Verify.VerifyCodeFixAsync("""

@@ -111,6 +111,55 @@ public sealed class UseAfterReleaseCodeFixTests
         """,
         Tdg004("'conn'", "is released again at line 17 after it was released at line 14"));
 
+    [Theory]
+    [InlineData("{|#0:conn.Release()|}; // a second time, to be sure", "// a second time, to be sure")] // after it on its line
+    [InlineData("// once more\n{|#0:conn.Release()|};", "// once more")] // on the line above it
+    [InlineData("{|#0:conn.Release()|}; /* twice */ Log.Info(\"released\");", "/* twice */ Log.Info(\"released\");")] // before a statement on its line
+    public Task Comments_of_a_removed_second_release_stay(string release, string kept) => VerifyAsync($$"""
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    conn.Execute("update a set b = 1");
+                }
+                finally
+                {
+                    {|#1:conn.Release()|};
+                }
+
+                {{release.Replace("\n", "\n        ")}}
+                Log.Info("done");
+            }
+        }
+        """, $$"""
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool)
+            {
+                var conn = pool.GetConnection();
+                try
+                {
+                    conn.Execute("update a set b = 1");
+                }
+                finally
+                {
+                    conn.Release();
+                }
+
+                {{kept}}
+                Log.Info("done");
+            }
+        }
+        """,
+        Tdg004("'conn'", $"is released again at line {(release.Contains('\n') ? 18 : 17)} after it was released at line 14"));
+
     [Fact]
     public Task Second_release_on_the_line_of_its_block_s_opening_brace_is_removed_alone() => VerifyAsync("""
         using Prelude;
