@@ -336,6 +336,10 @@ public sealed class MariaDbServer : IAsyncDisposable
         startInfo.ArgumentList.Add("--bind-address=127.0.0.1");
         startInfo.ArgumentList.Add($"--socket={Path.Combine(_root, "mariadbd.sock")}");
         startInfo.ArgumentList.Add($"--pid-file={Path.Combine(_root, "mariadbd.pid")}");
+        // Internal temporary tables go to the server's own folder, not the machine's /tmp, where a cleanup by anything
+        // else on the machine would fail a statement in the middle of a test ("Error on delete of '/tmp/#sql-...'").
+        var temporary = Directory.CreateDirectory(Path.Combine(_root, "tmp")).FullName;
+        startInfo.ArgumentList.Add($"--tmpdir={temporary}");
         startInfo.ArgumentList.Add($"--log-error={_errorLog}");
         startInfo.ArgumentList.Add($"--max-connections={MaxConnections}");
         foreach (var argument in _extraArguments)
