@@ -521,6 +521,138 @@ public sealed class UseAfterReleaseAnalyzerTests
         }
         """);
 
+    [Theory]
+    [InlineData("conn.ConnectionString")]
+    [InlineData("conn.Database")]
+    [InlineData("conn.DataSource")]
+    [InlineData("conn.ConnectionTimeout.ToString()")]
+    public Task Settings_of_a_disposed_connection_read_after_its_using_are_not_reported(string setting) => Verify.VerifyAnalyzerAsync($$"""
+        using System;
+        using Dapper;
+        using MySqlConnector;
+
+        class C
+        {
+            int M(MySqlDataSource dataSource)
+            {
+                var conn = dataSource.OpenConnection();
+                int rows;
+                using (conn)
+                {
+                    rows = conn.Execute("update a set b = 1");
+                }
+
+                // Dispose closes the connection and keeps its settings: a log line after the using is no use of it.
+                Console.WriteLine("done on " + {{setting}});
+                return rows;
+            }
+        }
+        """);
+
+    [Theory]
+    [InlineData("{|#0:conn.ServerVersion|}")]
+    [InlineData("{|#0:conn.Execute(\"select 1\")|}.ToString()")]
+    [InlineData("{|#0:conn.CreateCommand()|}.CommandText")]
+    public Task A_disposed_connection_used_for_more_than_its_settings_is_reported(string use) => Verify.VerifyAnalyzerAsync($$"""
+        using System;
+        using Dapper;
+        using MySqlConnector;
+
+        class C
+        {
+            string M(MySqlDataSource dataSource)
+            {
+                var conn = dataSource.OpenConnection();
+                {|#1:conn.Dispose()|};
+                return {{use}};
+            }
+        }
+        """,
+        Tdg004("'conn'", "is used at line 11 after it was released at line 10"));
+
+    [Fact]
+    public Task A_value_a_lease_keeps_is_readable_after_its_release() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using System.Threading.Tasks;
+        using Prelude;
+
+        namespace Leasing
+        {
+            public sealed class TenantLease : IDisposable
+            {
+                public TenantLease(string tenant) { Tenant = tenant; }
+                public string Tenant { get; }
+                public int Attempts { get; init; }
+                public DateTimeKind Kind { get; set; }
+                public MySqlConnector.MySqlConnection Connection { get; } = new MySqlConnector.MySqlConnection();
+                public void Dispose() { }
+            }
+
+            public sealed class TenantLeases
+            {
+                public TenantLease GetConnection(string tenant) => new TenantLease(tenant) { Attempts = 1 };
+            }
+
+            class C
+            {
+                int Own(TenantLeases leases, string tenant)
+                {
+                    var lease = leases.GetConnection(tenant);
+                    lease.Dispose();
+                    Console.WriteLine(lease.Tenant + lease.Attempts + lease.Kind);
+                    return 0;
+                }
+
+                async Task<int> Library(LeasePool pool)
+                {
+                    var lease = await pool.GetConnectionAsync("t1");
+                    var rows = 0;
+                    await using (lease)
+                    {
+                        rows = await lease.ExecuteAsync("update a set b = 1");
+                    }
+
+                    // An auto-property of the library's lease, as the runtime's 'TenantKey': what it was given, kept.
+                    Console.WriteLine(lease.TenantKey);
+                    return rows;
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task A_lease_member_that_reaches_the_connection_after_its_release_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using Prelude;
+
+        namespace Leasing
+        {
+            public sealed class TenantLease : IDisposable
+            {
+                public MySqlConnector.MySqlConnection Connection { get; } = new MySqlConnector.MySqlConnection();
+                public string Database => Connection.Database;
+                public string? Note;
+                public void Dispose() { }
+            }
+
+            public sealed class TenantLeases
+            {
+                public TenantLease GetConnection() => new TenantLease();
+            }
+
+            class C
+            {
+                string Computed(TenantLeases leases)
+                {
+                    var lease = leases.GetConnection();
+                    {|#1:lease.Dispose()|};
+                    return {|#0:lease.Database|};
+                }
+            }
+        }
+        """,
+        Tdg004("'lease'", "is used at line 25 after it was released at line 24"));
+
     [Fact]
     public Task Close_then_Dispose_and_Close_twice_are_not_reported() => Verify.VerifyAnalyzerAsync("""
         using System.Data;

@@ -74,6 +74,11 @@ internal sealed class AfterReleaseTracking
             return;
         }
 
+        if (IsKeptSetting(member) || IsKeptValue(member))
+        {
+            return;
+        }
+
         var release = ReleaseOf(_analysis.State);
         if (release.Closes)
         {
@@ -107,6 +112,72 @@ internal sealed class AfterReleaseTracking
 
         var closed = kind == MisuseKind.UsedAfterRelease && ReleaseOf(_analysis.State).Closes;
         _misuses.Add(new Misuse(kind, at, other, closed, fixable: kind != MisuseKind.UsedAfterRelease, VariableName(receiver)));
+    }
+
+    /// <summary>
+    /// A setting of a DbConnection (<c>ConnectionString</c>, <c>Database</c>, <c>DataSource</c>, <c>ConnectionTimeout</c>):
+    /// Dispose closes the connection and keeps them, as Close does, so reading one after any release is no use of it.
+    /// </summary>
+    private static bool IsKeptSetting(ISymbol member) =>
+        member is IPropertySymbol { Name: "ConnectionString" or "Database" or "DataSource" or "ConnectionTimeout", IsStatic: false } property
+            && IsDbConnection(property.ContainingType);
+
+    private static bool IsDbConnection(ITypeSymbol? type)
+    {
+        for (var current = type; current is not null; current = current.BaseType)
+        {
+            if (current is { Name: "DbConnection", ContainingNamespace: { Name: "Common", ContainingNamespace: { Name: "Data", ContainingNamespace: { Name: "System", ContainingNamespace.IsGlobalNamespace: true } } } })
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>
+    /// A string, number, bool or enum the object keeps in a field or an auto-property (<c>lease.TenantKey</c>, a lease's
+    /// <c>Attempts</c>): what it was given, read without reaching the connection. A property with a body of its own may
+    /// reach the connection (or check for the release), and a member of another type may hold it: both stay uses.
+    /// </summary>
+    private static bool IsKeptValue(ISymbol member)
+    {
+        var type = member switch
+        {
+            IFieldSymbol { IsStatic: false } field => field.Type,
+            IPropertySymbol { IsStatic: false, IsIndexer: false, GetMethod: { } getter } property when IsAutoProperty(property, getter) => property.Type,
+            _ => null,
+        };
+        return type is not null
+            && (type.TypeKind == TypeKind.Enum || (type.SpecialType != SpecialType.None && type.SpecialType != SpecialType.System_Object));
+    }
+
+    private static bool IsAutoProperty(IPropertySymbol property, IMethodSymbol getter)
+    {
+        if (property.Locations.Length > 0 && property.Locations[0].IsInSource)
+        {
+            // A source auto-property has a compiler-made backing field.
+            foreach (var other in property.ContainingType.GetMembers())
+            {
+                if (other is IFieldSymbol { IsImplicitlyDeclared: true } field && SymbolEqualityComparer.Default.Equals(field.AssociatedSymbol, property))
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+
+        // In metadata the accessor the compiler wrote for an auto-property carries [CompilerGenerated].
+        foreach (var attribute in getter.GetAttributes())
+        {
+            if (attribute.AttributeClass is { Name: "CompilerGeneratedAttribute", ContainingNamespace.Name: "CompilerServices" })
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>DbConnection members that throw on a closed connection.</summary>

@@ -42,6 +42,8 @@ public sealed class ConnectionLease : IDisposable, IAsyncDisposable
 
     public MySqlConnection Connection => Lease.Connection;
 
+    public string TenantKey { get; } = "t1";
+
     internal Lease Lease { get; }
 
     public int Execute(string sql) => Lease.Command(sql);

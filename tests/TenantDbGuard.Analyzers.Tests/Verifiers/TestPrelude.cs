@@ -34,6 +34,7 @@ internal static class TestPrelude
             public sealed class ConnectionLease : IDisposable, IAsyncDisposable
             {
                 public MySqlConnection Connection { get; } = new MySqlConnection();
+                public string TenantKey { get; } = "t1";
                 public int Execute(string sql) => 0;
                 public Task<int> ExecuteAsync(string sql) => Task.FromResult(0);
                 public void Dispose() { }
