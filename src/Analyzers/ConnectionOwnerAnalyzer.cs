@@ -180,7 +180,7 @@ public sealed class ConnectionOwnerAnalyzer : DiagnosticAnalyzer
             return;
         }
 
-        var entries = ReleaseEntryPoints(type, rules);
+        var entries = ReleaseEntryPoints(type, rules, context.CancellationToken);
         foreach (var member in owned)
         {
             var identifier = member.DeclaringSyntaxReferences.FirstOrDefault()?.GetSyntax(context.CancellationToken) switch
@@ -246,8 +246,11 @@ public sealed class ConnectionOwnerAnalyzer : DiagnosticAnalyzer
         }
     }
 
-    /// <summary>The methods that must release: Dispose, DisposeAsync (or Dispose(bool)/DisposeAsyncCore the type overrides), else Close/Release.</summary>
-    private static List<IMethodSymbol> ReleaseEntryPoints(INamedTypeSymbol type, AcquisitionRules rules)
+    /// <summary>
+    /// The methods that must release: Dispose, DisposeAsync (or Dispose(bool)/DisposeAsyncCore the type overrides, or the
+    /// hooks an inherited Dispose calls that it overrides), else Close/Release.
+    /// </summary>
+    private static List<IMethodSymbol> ReleaseEntryPoints(INamedTypeSymbol type, AcquisitionRules rules, CancellationToken cancellationToken)
     {
         var entries = new List<IMethodSymbol>();
         foreach (var member in type.GetMembers())
@@ -278,7 +281,76 @@ public sealed class ConnectionOwnerAnalyzer : DiagnosticAnalyzer
             }
         }
 
+        if (entries.Count == 0 && Disposable(type))
+        {
+            entries.AddRange(HooksOfInheritedDispose(type, rules, cancellationToken));
+        }
+
         return entries;
+    }
+
+    /// <summary>
+    /// The overrides in <paramref name="type"/> of the virtual or abstract methods that a Dispose or DisposeAsync of a base
+    /// type of the code calls on the object itself (<c>public void Dispose() { ReleaseResources(); }</c> with
+    /// <c>protected abstract void ReleaseResources();</c>): the inherited Dispose runs them, so they are where the type
+    /// releases what it owns. A method the inherited Dispose does not call is not one.
+    /// </summary>
+    private static IEnumerable<IMethodSymbol> HooksOfInheritedDispose(INamedTypeSymbol type, AcquisitionRules rules, CancellationToken cancellationToken)
+    {
+        var called = new HashSet<string>(System.StringComparer.Ordinal);
+        for (var baseType = type.BaseType; baseType is not null; baseType = baseType.BaseType)
+        {
+            foreach (var member in baseType.GetMembers())
+            {
+                if (member is not IMethodSymbol { IsStatic: false, IsAbstract: false, MethodKind: MethodKind.Ordinary or MethodKind.ExplicitInterfaceImplementation } method
+                    || !rules.IsInSource(method)
+                    || !(method.Name.EndsWith("Dispose", System.StringComparison.Ordinal) || method.Name.EndsWith("DisposeAsync", System.StringComparison.Ordinal))
+                    || method.Parameters.Length != 0)
+                {
+                    continue;
+                }
+
+                foreach (var reference in PartialParts.WithBody(method).DeclaringSyntaxReferences)
+                {
+                    foreach (var invocation in reference.GetSyntax(cancellationToken).DescendantNodes(node => node is not AnonymousFunctionExpressionSyntax).OfType<InvocationExpressionSyntax>())
+                    {
+                        switch (invocation.Expression)
+                        {
+                            case IdentifierNameSyntax { Identifier.ValueText: var name }:
+                                called.Add(name);
+                                break;
+                            case MemberAccessExpressionSyntax { Expression: ThisExpressionSyntax, Name.Identifier.ValueText: var name }:
+                                called.Add(name);
+                                break;
+                        }
+                    }
+                }
+            }
+        }
+
+        foreach (var member in type.GetMembers())
+        {
+            if (member is IMethodSymbol { IsOverride: true, IsStatic: false, IsAbstract: false, MethodKind: MethodKind.Ordinary, Parameters.Length: 0 } hook
+                && called.Contains(hook.Name)
+                && rules.IsInSource(hook)
+                && OverridesSourceMethod(hook, rules))
+            {
+                yield return PartialParts.WithBody(hook);
+            }
+        }
+    }
+
+    private static bool OverridesSourceMethod(IMethodSymbol method, AcquisitionRules rules)
+    {
+        for (var overridden = method.OverriddenMethod; overridden is not null; overridden = overridden.OverriddenMethod)
+        {
+            if (overridden.IsAbstract || overridden.IsVirtual)
+            {
+                return rules.IsInSource(overridden) || overridden.IsAbstract;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>

@@ -1157,6 +1157,69 @@ public sealed class ConnectionOwnerAnalyzerTests
         Verify.Diagnostic().WithLocation(1).WithArguments("ReportSession", "_connection", "its Dispose, which it inherits, cannot release it"));
 
     [Fact]
+    public Task Owner_released_by_the_hook_its_inherited_Dispose_calls_is_not_reported() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using System.Threading.Tasks;
+        using MySqlConnector;
+
+        abstract class OwnerBase : IDisposable, IAsyncDisposable
+        {
+            public void Dispose()
+            {
+                ReleaseResources();
+                GC.SuppressFinalize(this);
+            }
+
+            public async ValueTask DisposeAsync()
+            {
+                await this.ReleaseResourcesAsync().ConfigureAwait(false);
+                GC.SuppressFinalize(this);
+            }
+
+            protected abstract void ReleaseResources();
+
+            protected virtual ValueTask ReleaseResourcesAsync()
+            {
+                ReleaseResources();
+                return default;
+            }
+        }
+
+        abstract class MiddleBase : OwnerBase
+        {
+        }
+
+        sealed class ReportSession(MySqlDataSource dataSource) : MiddleBase
+        {
+            private readonly MySqlConnection _connection = dataSource.OpenConnection();
+
+            protected override void ReleaseResources() => _connection.Dispose();
+
+            protected override ValueTask ReleaseResourcesAsync() => _connection.DisposeAsync();
+        }
+
+        // The hook is overridden, but it does not release the connection.
+        sealed class AuditSession(MySqlDataSource dataSource) : OwnerBase
+        {
+            private readonly MySqlConnection {|#0:_connection|} = dataSource.OpenConnection();
+
+            protected override void ReleaseResources() => Console.WriteLine("audit closed");
+        }
+
+        // A virtual method the inherited Dispose never calls is no way to release it.
+        sealed class UploadSession(MySqlDataSource dataSource) : OwnerBase
+        {
+            private readonly MySqlConnection {|#1:_connection|} = dataSource.OpenConnection();
+
+            protected override void ReleaseResources() { }
+
+            public override string ToString() { _connection.Dispose(); return "closed"; }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("AuditSession", "_connection", "ReleaseResources does not release it on the path that leaves at line 46"),
+        Verify.Diagnostic().WithLocation(1).WithArguments("UploadSession", "_connection", "ReleaseResources does not release it on the path that leaves at line 54"));
+
+    [Fact]
     public Task Dispose_that_calls_the_release_method_on_another_instance_of_the_type_is_reported() => Verify.VerifyAnalyzerAsync("""
         using System;
         using MySqlConnector;
