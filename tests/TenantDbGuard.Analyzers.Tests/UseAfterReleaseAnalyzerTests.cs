@@ -571,6 +571,43 @@ public sealed class UseAfterReleaseAnalyzerTests
         Tdg004("'conn'", "is used at line 11 after it was released at line 10"));
 
     [Fact]
+    public Task A_handler_removed_after_the_release_is_no_use_and_one_added_is() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using System.Data;
+        using Dapper;
+        using MySqlConnector;
+
+        class C
+        {
+            static void OnChange(object? sender, StateChangeEventArgs e) => Console.WriteLine(e.CurrentState);
+
+            int Removed(MySqlDataSource dataSource)
+            {
+                var conn = dataSource.OpenConnection();
+                conn.StateChange += OnChange;
+                try
+                {
+                    return conn.Execute("update a set b = 1");
+                }
+                finally
+                {
+                    conn.Dispose();
+                    conn.StateChange -= OnChange;
+                    conn.InfoMessage -= (_, _) => { };
+                }
+            }
+
+            void Added(MySqlDataSource dataSource)
+            {
+                var conn = dataSource.OpenConnection();
+                {|#1:conn.Dispose()|};
+                {|#0:conn.StateChange|} += OnChange;
+            }
+        }
+        """,
+        Tdg004("'conn'", "is used at line 30 after it was released at line 29"));
+
+    [Fact]
     public Task A_value_a_lease_keeps_is_readable_after_its_release() => Verify.VerifyAnalyzerAsync("""
         using System;
         using System.Threading.Tasks;

@@ -275,7 +275,9 @@ internal sealed class OperationTransfer
                     return _analysis.Carriers.IsResourceType(member.Type);
                 }
 
-                if (used && _analysis.State.IsTrackedAfterRelease)
+                // Removing a handler ('conn.StateChange -= OnChange;' in a 'finally' after the Dispose) is cleanup, no use.
+                if (used && _analysis.State.IsTrackedAfterRelease
+                    && member.Parent is not IEventAssignmentOperation { Adds: false })
                 {
                     _analysis.AfterRelease.UseAfterRelease(member, instance, member.Member);
                 }
