@@ -385,6 +385,73 @@ public sealed class ConnectionOwnerAnalyzerTests
         }
         """);
 
+    [Theory]
+    [InlineData("if (Interlocked.Exchange(ref _disposed, 1) is not 0) return;")]
+    [InlineData("if (Interlocked.Exchange(ref _disposed, 1) is 1) return;")]
+    [InlineData("if (Interlocked.CompareExchange(ref _disposed, 1, 0) > 0) return;")]
+    [InlineData("if (0 < Interlocked.Exchange(ref _disposed, 1)) return;")]
+    [InlineData("if (Interlocked.Increment(ref _disposed) > 1) return;")]
+    [InlineData("if (Interlocked.Increment(ref _disposed) is not 1) return;")]
+    [InlineData("if (Interlocked.Increment(ref _disposed) != 1) return;")]
+    public Task Dispose_guarded_by_an_interlocked_counter_in_any_spelling_is_not_reported(string guard) => Verify.VerifyAnalyzerAsync($$"""
+        using System;
+        using System.Threading;
+        using Prelude;
+
+        sealed class Borrowing : IDisposable
+        {
+            private readonly ConnectionLease _lease;
+            private int _disposed;
+
+            public Borrowing(LeasePool pool) => _lease = pool.GetConnection();
+
+            public void Dispose()
+            {
+                {{guard}}
+                _lease.Dispose();
+            }
+        }
+
+        sealed class Guarded : IDisposable
+        {
+            private readonly ConnectionLease _lease;
+            private int _disposed;
+
+            public Guarded(LeasePool pool) => _lease = pool.GetConnection();
+
+            public void Dispose()
+            {
+                if (Interlocked.Exchange(ref _disposed, 1) is 0)
+                {
+                    _lease.Dispose();
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Dispose_that_returns_on_a_count_that_the_first_call_can_reach_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using System.Threading;
+        using Prelude;
+
+        sealed class Borrowing : IDisposable
+        {
+            private readonly ConnectionLease {|#0:_lease|};
+            private int _calls;
+
+            public Borrowing(LeasePool pool) => _lease = pool.GetConnection();
+
+            // The first call sees 1, which is below 3: it returns without giving the lease back.
+            public void Dispose()
+            {
+                if (Interlocked.Increment(ref _calls) < 3) return;
+                _lease.Dispose();
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("Borrowing", "_lease", "Dispose does not release it on the path that leaves at line 15"));
+
     [Fact]
     public Task Field_only_given_to_the_type_is_not_owned() => Verify.VerifyAnalyzerAsync("""
         using MySqlConnector;

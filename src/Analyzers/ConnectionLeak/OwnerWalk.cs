@@ -6,6 +6,7 @@
 // decision). Any other condition, and any call or other dispose before the release that can throw, is a path.
 // And each constructor, from the acquisition it stores in the member: an exception after the store loses it, since
 // the object is never handed to anyone who could dispose it.
+using System;
 using System.Collections.Generic;
 using System.Linq;
 using System.Threading;
@@ -304,24 +305,120 @@ internal static class OwnerWalk
             case IInvocationOperation invocation when IsInterlockedGuard(invocation, out _):
                 // 'if (Interlocked.Exchange(ref _disposed, true)) return;'
                 return (true, outcome ? done : state);
-            case IBinaryOperation { OperatorKind: BinaryOperatorKind.Equals or BinaryOperatorKind.NotEquals } binary:
-            {
-                var (call, constant) = TrackedVariables.Unwrap(binary.LeftOperand) is IInvocationOperation left
-                    ? (left, binary.RightOperand)
-                    : (TrackedVariables.Unwrap(binary.RightOperand) as IInvocationOperation, binary.LeftOperand);
-                if (call is null || !IsInterlockedGuard(call, out _) || constant.ConstantValue is not { HasValue: true, Value: int compared })
-                {
-                    return (false, null);
-                }
-
-                // The old value is not zero: it had been disposed already.
-                var equal = binary.OperatorKind == BinaryOperatorKind.Equals ? outcome : !outcome;
-                var disposedBefore = compared == 0 ? !equal : equal;
-                return (true, disposedBefore ? done : state);
-            }
+            case { } guard when guard is IBinaryOperation or IIsPatternOperation:
+                // 'Interlocked.Exchange(ref _disposed, 1) != 0', '... is not 0', 'Interlocked.Increment(ref _count) > 1': what
+                // the first call sees, and what every later call sees, each make the condition one way.
+                return CounterGuard(guard) is { } firstCallOutcome
+                    ? (true, outcome == firstCallOutcome ? state : done)
+                    : (false, null);
 
             default:
                 return (false, null);
+        }
+    }
+
+    /// <summary>
+    /// For a test of an Interlocked guard's value against constants (<c>Interlocked.Exchange(ref _disposed, 1) != 0</c>,
+    /// <c>Interlocked.CompareExchange(ref _state, 1, 0) is not 0</c>, <c>Interlocked.Increment(ref _disposeCount) &gt; 1</c>):
+    /// the condition's value on the first call, when it tells the first call from every later one. The first call sees 0
+    /// (Exchange, CompareExchange) or 1 (Increment); a later one sees the value stored, or a count from 2 up. Null when
+    /// it is no such test, or the test does not tell them apart.
+    /// </summary>
+    private static bool? CounterGuard(IOperation condition)
+    {
+        IInvocationOperation? call;
+        Func<long, bool?> test;
+        switch (condition)
+        {
+            case IBinaryOperation binary when Relation(binary.OperatorKind) is { } relation:
+            {
+                var left = TrackedVariables.Unwrap(binary.LeftOperand);
+                var right = TrackedVariables.Unwrap(binary.RightOperand);
+                if (left is IInvocationOperation l && Number(binary.RightOperand) is { } onRight)
+                {
+                    (call, test) = (l, value => relation(value, onRight));
+                }
+                else if (right is IInvocationOperation r && Number(binary.LeftOperand) is { } onLeft)
+                {
+                    (call, test) = (r, value => relation(onLeft, value));
+                }
+                else
+                {
+                    return null;
+                }
+
+                break;
+            }
+
+            case IIsPatternOperation isPattern when TrackedVariables.Unwrap(isPattern.Value) is IInvocationOperation matched:
+                (call, test) = (matched, value => Matches(isPattern.Pattern, value));
+                break;
+            default:
+                return null;
+        }
+
+        long first;
+        long[] later;
+        if (IsInterlockedGuard(call, out _) && call.TargetMethod.Name is "Exchange" or "CompareExchange" && Number(call.Arguments[1].Value) is { } stored and not 0)
+        {
+            (first, later) = (0, new[] { stored });
+        }
+        else if (call.TargetMethod is { Name: "Increment", ContainingType: { Name: "Interlocked", ContainingNamespace.Name: "Threading" } }
+            && call.Arguments.Length == 1 && TrackedVariables.Unwrap(call.Arguments[0].Value) is IFieldReferenceOperation)
+        {
+            (first, later) = (1, new long[] { 2, 3, 4, 100, int.MaxValue });
+        }
+        else
+        {
+            return null;
+        }
+
+        if (test(first) is not { } onFirst)
+        {
+            return null;
+        }
+
+        foreach (var value in later)
+        {
+            if (test(value) != !onFirst)
+            {
+                return null;
+            }
+        }
+
+        return onFirst;
+    }
+
+    private static Func<long, long, bool>? Relation(BinaryOperatorKind kind) => kind switch
+    {
+        BinaryOperatorKind.Equals => (a, b) => a == b,
+        BinaryOperatorKind.NotEquals => (a, b) => a != b,
+        BinaryOperatorKind.GreaterThan => (a, b) => a > b,
+        BinaryOperatorKind.GreaterThanOrEqual => (a, b) => a >= b,
+        BinaryOperatorKind.LessThan => (a, b) => a < b,
+        BinaryOperatorKind.LessThanOrEqual => (a, b) => a <= b,
+        _ => null,
+    };
+
+    private static long? Number(IOperation operation) => operation.ConstantValue is { HasValue: true, Value: var value } && value is int or long or uint or short or byte or sbyte or ushort
+        ? System.Convert.ToInt64(value, System.Globalization.CultureInfo.InvariantCulture)
+        : null;
+
+    /// <summary>Does <paramref name="value"/> match <paramref name="pattern"/> (constants, relations, not, and, or)? Null when not known.</summary>
+    private static bool? Matches(IPatternOperation pattern, long value)
+    {
+        switch (pattern)
+        {
+            case IConstantPatternOperation constant when Number(constant.Value) is { } expected:
+                return value == expected;
+            case IRelationalPatternOperation relational when Relation(relational.OperatorKind) is { } relation && Number(relational.Value) is { } bound:
+                return relation(value, bound);
+            case INegatedPatternOperation negated:
+                return !Matches(negated.Pattern, value);
+            case IBinaryPatternOperation binary when Matches(binary.LeftPattern, value) is { } left && Matches(binary.RightPattern, value) is { } right:
+                return binary.OperatorKind == BinaryOperatorKind.Or ? left || right : left && right;
+            default:
+                return null;
         }
     }
 
