@@ -352,6 +352,44 @@ public sealed class TenantDatabaseTests(MariaDbFixture fixture, ITestOutputHelpe
         await db.ExecuteTenantAsync(Key(5), "DELETE FROM customers WHERE name = @name", new { name = Injection });
     }
 
+    // ---- Called as callers do: blocking, nested, cancelled, with bad arguments ----
+
+    [Fact]
+    public async Task Calls_blocked_on_under_a_single_threaded_synchronization_context_complete_and_post_nothing_to_it()
+    {
+        // A budget known from the start and tenants not looked up yet: the lookup starts on the caller's thread.
+        await using var db = Server.CreateTenantDatabase(o => o.MaxConnections = 4);
+        var timeout = TimeSpan.FromSeconds(15);
+
+        var opened = await SingleThreadedContext.Run(
+            () =>
+            {
+                using var connection = db.ForTenant(Key(1)).OpenConnection();
+                return connection.Database;
+            },
+            timeout);
+        var queried = await SingleThreadedContext.Run(() => db.QueryTenantAsync<string>(Key(2), "SELECT DATABASE()").GetAwaiter().GetResult().Single(), timeout);
+        var leased = await SingleThreadedContext.Run(
+            () =>
+            {
+                using var lease = db.GetConnectionAsync(Key(3)).AsTask().GetAwaiter().GetResult();
+                return lease.Connection.Database;
+            },
+            timeout);
+        var disposed = await SingleThreadedContext.Run(
+            () =>
+            {
+                db.Dispose();
+                return true;
+            },
+            timeout);
+
+        Assert.Equal((MariaDbFixture.TenantDatabase(1), 0), opened);
+        Assert.Equal((MariaDbFixture.TenantDatabase(2), 0), queried);
+        Assert.Equal((MariaDbFixture.TenantDatabase(3), 0), leased);
+        Assert.Equal((true, 0), disposed);
+    }
+
     // ---- Disposal ----
 
     [Theory]

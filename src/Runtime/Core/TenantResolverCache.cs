@@ -298,7 +298,10 @@ internal sealed class TenantResolverCache
 
     private async Task LookUpAsync(string tenantKey, bool tookToken, Lookup lookup)
     {
-        await Task.Yield();
+        // Off the caller's stack (it holds the gate), and never back onto its synchronization context: Task.Yield
+        // would post there, and a caller that blocks on the lookup (TenantDbConnection.Open, sync over async) would
+        // wait for good.
+        await Task.CompletedTask.ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
         try
         {
             var resolved = await _lookUp(tenantKey, lookup.Cancellation.Token).ConfigureAwait(false);
