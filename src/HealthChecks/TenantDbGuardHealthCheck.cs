@@ -250,8 +250,9 @@ public sealed class TenantDbGuardHealthCheck : IHealthCheck
 
         private async Task<int> RunAsync(TenantDatabase database, CancellationTokenSource withdraw)
         {
-            // Started under the gate: the query itself runs after it is left.
-            await Task.Yield();
+            // Started under the gate: the query itself runs after it is left, and never on the caller's synchronization
+            // context (Task.Yield would post there: a caller blocked on the check would see the probe time out).
+            await Task.CompletedTask.ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
             try
             {
                 return await database.ExecuteScalarMasterAsync<int>("SELECT 1", cancellationToken: withdraw.Token)

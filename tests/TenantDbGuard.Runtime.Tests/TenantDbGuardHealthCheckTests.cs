@@ -278,6 +278,18 @@ public sealed class TenantDbGuardHealthCheckTests(MariaDbFixture fixture) : IAsy
         Assert.Equal(HealthStatus.Healthy, result.Status);
     }
 
+    [Fact]
+    public async Task A_check_waited_on_synchronously_under_a_single_threaded_synchronization_context_completes()
+    {
+        await using var db = Server.CreateTenantDatabase(o => o.MaxConnections = 4);
+        var check = new TenantDbGuardHealthCheck(db, new TenantDbGuardHealthCheckOptions());
+        var context = new HealthCheckContext { Registration = new HealthCheckRegistration("tdg", check, HealthStatus.Unhealthy, null) };
+
+        var (status, posts) = await SingleThreadedContext.Run(() => check.CheckHealthAsync(context).GetAwaiter().GetResult().Status, TimeSpan.FromSeconds(15));
+
+        Assert.Equal((HealthStatus.Healthy, 0), (status, posts));
+    }
+
     private static ServiceProvider Provider(
         string masterConnectionString,
         Action<TenantDbGuardOptions> configure,
