@@ -269,7 +269,9 @@ public sealed class TenantDbContextFactory<TContext>
     /// <summary>Reads the master server's version over a master connection of the budget.</summary>
     private async Task<ServerVersion> ReadServerVersionAsync()
     {
-        await Task.Yield();
+        // Off the caller's stack (it holds the gate), and never back onto its synchronization context: a context is
+        // created synchronously, and Task.Yield would post the read to the very thread that blocks on it.
+        await Task.CompletedTask.ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
         var connection = await _database.ForMaster().OpenConnectionAsync().ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {

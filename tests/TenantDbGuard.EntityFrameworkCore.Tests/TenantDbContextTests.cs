@@ -431,6 +431,30 @@ public sealed class TenantDbContextTests(MariaDbFixture fixture) : IAsyncLifetim
         Assert.Equal(0, host.Database.GetBudgetSnapshot().InUse);
     }
 
+    [Fact]
+    public async Task A_context_resolved_and_queried_synchronously_under_a_single_threaded_synchronization_context_completes()
+    {
+        // A desktop application or a Blazor circuit: services built by hand (no host started them, so the server's
+        // version is first read by the first context) and a context created and queried on the context's one thread.
+        var services = new ServiceCollection();
+        services.AddTenantDbGuard(options => options.MasterConnectionString = EfHost.MasterConnectionString(Server));
+        services.AddScoped<CurrentTenant>();
+        services.AddTenantDbContext<CrmContext>(sp => sp.GetRequiredService<CurrentTenant>().Key!);
+        await using var provider = services.BuildServiceProvider();
+
+        var (count, posts) = await SingleThreadedContext.Run(
+            () =>
+            {
+                using var scope = provider.CreateScope();
+                scope.ServiceProvider.GetRequiredService<CurrentTenant>().Key = MariaDbFixture.TenantKey(2);
+                return scope.ServiceProvider.GetRequiredService<CrmContext>().Customers.Count(c => c.Id <= 3);
+            },
+            TimeSpan.FromSeconds(15));
+
+        Assert.Equal((3, 0), (count, posts));
+        await provider.GetRequiredService<TenantDatabase>().WaitUntilAllReturnedAsync();
+    }
+
     private async Task<long> CountAsync(string database, string name)
     {
         await using var connection = await Server.OpenConnectionAsync(database);
