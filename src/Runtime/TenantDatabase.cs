@@ -194,6 +194,8 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     /// <param name="cancellationToken">Cancels the wait and the query.</param>
     /// <returns>The rows, buffered.</returns>
     /// <exception cref="CommandTimeoutException">The query did not finish within its command timeout; it was stopped on the server.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="tenantKey"/> or <paramref name="sql"/> is null; nothing was run.</exception>
+    /// <exception cref="ArgumentException"><paramref name="sql"/> is empty or white space; nothing was run.</exception>
     public Task<IReadOnlyList<T>> QueryTenantAsync<T>(string tenantKey, string sql, object? parameters = null, CommandOptions? options = null, CancellationToken cancellationToken = default) =>
         WithTenantSqlAsync(tenantKey, sql, options, (connection, token) => QueryAsync<T>(connection, Command(sql, parameters, options, token)), cancellationToken);
 
@@ -215,6 +217,8 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     /// <param name="cancellationToken">Cancels the wait and the query.</param>
     /// <returns>The rows, buffered.</returns>
     /// <exception cref="CommandTimeoutException">The query did not finish within its command timeout; it was stopped on the server.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="sql"/> is null; nothing was run.</exception>
+    /// <exception cref="ArgumentException"><paramref name="sql"/> is empty or white space; nothing was run.</exception>
     public Task<IReadOnlyList<T>> QueryMasterAsync<T>(string sql, object? parameters = null, CommandOptions? options = null, CancellationToken cancellationToken = default) =>
         WithMasterSqlAsync(sql, options, (connection, token) => QueryAsync<T>(connection, Command(sql, parameters, options, token)), cancellationToken);
 
@@ -235,6 +239,8 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     /// <param name="cancellationToken">Cancels the wait and the statement.</param>
     /// <returns>The number of rows affected.</returns>
     /// <exception cref="CommandTimeoutException">The statement did not finish within its command timeout; it was stopped on the server.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="tenantKey"/> or <paramref name="sql"/> is null; nothing was run.</exception>
+    /// <exception cref="ArgumentException"><paramref name="sql"/> is empty or white space; nothing was run.</exception>
     public Task<int> ExecuteTenantAsync(string tenantKey, string sql, object? parameters = null, CommandOptions? options = null, CancellationToken cancellationToken = default) =>
         WithTenantSqlAsync(tenantKey, sql, options, (connection, token) => connection.ExecuteAsync(Command(sql, parameters, options, token)), cancellationToken);
 
@@ -254,6 +260,8 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     /// <param name="cancellationToken">Cancels the wait and the statement.</param>
     /// <returns>The number of rows affected.</returns>
     /// <exception cref="CommandTimeoutException">The statement did not finish within its command timeout; it was stopped on the server.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="sql"/> is null; nothing was run.</exception>
+    /// <exception cref="ArgumentException"><paramref name="sql"/> is empty or white space; nothing was run.</exception>
     public Task<int> ExecuteMasterAsync(string sql, object? parameters = null, CommandOptions? options = null, CancellationToken cancellationToken = default) =>
         WithMasterSqlAsync(sql, options, (connection, token) => connection.ExecuteAsync(Command(sql, parameters, options, token)), cancellationToken);
 
@@ -274,6 +282,8 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     /// <param name="cancellationToken">Cancels the wait and the query.</param>
     /// <returns>The first column of the first row, or the default of <typeparamref name="T"/> when there is none.</returns>
     /// <exception cref="CommandTimeoutException">The query did not finish within its command timeout; it was stopped on the server.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="tenantKey"/> or <paramref name="sql"/> is null; nothing was run.</exception>
+    /// <exception cref="ArgumentException"><paramref name="sql"/> is empty or white space; nothing was run.</exception>
     public Task<T?> ExecuteScalarTenantAsync<T>(string tenantKey, string sql, object? parameters = null, CommandOptions? options = null, CancellationToken cancellationToken = default) =>
         WithTenantSqlAsync(tenantKey, sql, options, (connection, token) => connection.ExecuteScalarAsync<T?>(Command(sql, parameters, options, token)), cancellationToken);
 
@@ -295,6 +305,8 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     /// <param name="cancellationToken">Cancels the wait and the query.</param>
     /// <returns>The first column of the first row, or the default of <typeparamref name="T"/> when there is none.</returns>
     /// <exception cref="CommandTimeoutException">The query did not finish within its command timeout; it was stopped on the server.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="sql"/> is null; nothing was run.</exception>
+    /// <exception cref="ArgumentException"><paramref name="sql"/> is empty or white space; nothing was run.</exception>
     public Task<T?> ExecuteScalarMasterAsync<T>(string sql, object? parameters = null, CommandOptions? options = null, CancellationToken cancellationToken = default) =>
         WithMasterSqlAsync(sql, options, (connection, token) => connection.ExecuteScalarAsync<T?>(Command(sql, parameters, options, token)), cancellationToken);
 
@@ -611,7 +623,7 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     /// selects the tenant's database in front of its first command (when the lease skipped its own round trip for it).
     /// </summary>
     private Task<TResult> WithTenantSqlAsync<TResult>(string tenantKey, string sql, CommandOptions? options, Func<DbConnection, CancellationToken, Task<TResult>> run, CancellationToken cancellationToken) =>
-        WithTenantLeaseAsync(tenantKey, sql, options, exposed: false, run, cancellationToken);
+        WithTenantLeaseAsync(tenantKey, sql ?? throw new ArgumentNullException(nameof(sql)), options, exposed: false, run, cancellationToken);
 
     /// <summary>Leases a connection for <paramref name="run"/>; <paramref name="sql"/>, a helper's, is checked first (in the task).</summary>
     private async Task<TResult> WithTenantLeaseAsync<TResult>(string tenantKey, string? sql, CommandOptions? options, bool exposed, Func<DbConnection, CancellationToken, Task<TResult>> run, CancellationToken cancellationToken)
@@ -666,7 +678,7 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
 
     /// <summary>Runs a helper's <paramref name="sql"/> on the master database.</summary>
     private Task<TResult> WithMasterSqlAsync<TResult>(string sql, CommandOptions? options, Func<MySqlConnection, CancellationToken, Task<TResult>> run, CancellationToken cancellationToken) =>
-        WithMasterLeaseAsync(sql, options, exposed: false, run, cancellationToken);
+        WithMasterLeaseAsync(sql ?? throw new ArgumentNullException(nameof(sql)), options, exposed: false, run, cancellationToken);
 
     private async Task<TResult> WithMasterLeaseAsync<TResult>(string? sql, CommandOptions? options, bool exposed, Func<MySqlConnection, CancellationToken, Task<TResult>> work, CancellationToken cancellationToken)
     {

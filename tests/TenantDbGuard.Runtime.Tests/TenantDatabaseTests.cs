@@ -390,6 +390,30 @@ public sealed class TenantDatabaseTests(MariaDbFixture fixture, ITestOutputHelpe
         Assert.Equal((true, 0), disposed);
     }
 
+    [Fact]
+    public async Task A_null_or_blank_sql_is_refused_by_every_helper_before_a_connection_is_taken()
+    {
+        await using var db = Server.CreateTenantDatabase(o => o.MaxConnections = 2);
+        var calls = new (string Name, Func<string, Task> Call)[]
+        {
+            ("QueryTenantAsync", sql => db.QueryTenantAsync<int>(Key(1), sql)),
+            ("ExecuteTenantAsync", sql => db.ExecuteTenantAsync(Key(1), sql)),
+            ("ExecuteScalarTenantAsync", sql => db.ExecuteScalarTenantAsync<int>(Key(1), sql)),
+            ("QueryMasterAsync", sql => db.QueryMasterAsync<int>(sql)),
+            ("ExecuteMasterAsync", sql => db.ExecuteMasterAsync(sql)),
+            ("ExecuteScalarMasterAsync", sql => db.ExecuteScalarMasterAsync<int>(sql)),
+        };
+
+        foreach (var (name, call) in calls)
+        {
+            var missing = await Assert.ThrowsAsync<ArgumentNullException>(() => call(null!));
+            var blank = await Assert.ThrowsAsync<ArgumentException>(() => call(" \n\t"));
+            Assert.True(missing.ParamName == "sql" && blank.ParamName == "sql", name);
+        }
+
+        Assert.Equal(0, db.GetBudgetSnapshot().Open);
+    }
+
     // ---- Disposal ----
 
     [Theory]
