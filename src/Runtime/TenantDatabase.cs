@@ -33,6 +33,12 @@ namespace TenantDbGuard;
 /// The query helpers give the connection back on every path, exceptions and cancellation included. For anything
 /// else, take a lease with <see cref="GetConnectionAsync"/> under <c>await using</c>.
 /// </para>
+/// <para>
+/// Every call that takes a connection (a lease, a helper, a data source's connection, an unbuffered query) throws
+/// <see cref="ObjectDisposedException"/> once the runtime is disposed, and <see cref="OperationCanceledException"/>
+/// carrying the caller's token when that token cancels it; a token already cancelled, or a disposed runtime, is refused
+/// before anything is asked of the server.
+/// </para>
 /// </remarks>
 public sealed class TenantDatabase : IAsyncDisposable, IDisposable
 {
@@ -55,6 +61,7 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, TenantDataSource> _dataSources = new(StringComparer.Ordinal);
     private readonly Lazy<TenantDataSource> _masterDataSource;
     private Task? _budget;
+    private int _disposed;
 
     /// <summary>Creates the tenant database access for one process.</summary>
     /// <param name="options">The settings; they are copied, later changes have no effect.</param>
@@ -112,6 +119,9 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     /// <exception cref="TenantDatabaseUnavailableException">The tenant's database is gone, not accessible, or its name is rejected by the server.</exception>
     /// <exception cref="ConnectionBudgetExhaustedException">No connection could be had within the acquire timeout.</exception>
     /// <exception cref="ServerConnectionLimitException">The server kept refusing connections (errors 1040, 1203, 1226) for the whole acquire timeout.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="tenantKey"/> is null.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled before the lease was had.</exception>
+    /// <exception cref="ObjectDisposedException">The runtime was disposed.</exception>
     [AcquiresConnection]
     public ValueTask<TenantConnectionLease> GetConnectionAsync(string tenantKey, CancellationToken cancellationToken = default) =>
         LeaseAsync(tenantKey, exposed: true, cancellationToken);
@@ -121,6 +131,8 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     /// <returns>The lease, whose connection is open on the master database.</returns>
     /// <exception cref="ConnectionBudgetExhaustedException">No connection could be had within the acquire timeout.</exception>
     /// <exception cref="ServerConnectionLimitException">The server kept refusing connections (errors 1040, 1203, 1226) for the whole acquire timeout.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled before the lease was had.</exception>
+    /// <exception cref="ObjectDisposedException">The runtime was disposed.</exception>
     [AcquiresConnection]
     public ValueTask<TenantConnectionLease> GetMasterConnectionAsync(CancellationToken cancellationToken = default) =>
         LeaseMasterAsync(exposed: true, cancellationToken);
@@ -604,6 +616,7 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     /// <returns>A task that completes when the server has let go of every connection not out on lease, or when the wait ran out.</returns>
     public async ValueTask DisposeAsync()
     {
+        Volatile.Write(ref _disposed, 1);
         _leaks.Dispose();
         await _broker.DisposeAsync().ConfigureAwait(false);
         _instruments.Dispose();
@@ -974,6 +987,7 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     private async ValueTask<TenantConnectionLease> LeaseAsync(string tenantKey, bool exposed, CancellationToken cancellationToken, bool streaming = false, string? sql = null)
     {
         _registry.Validate(tenantKey);
+        ThrowIfUnusable(cancellationToken);
         var acquiredAt = _leaks.RecordsStacks ? LeakDetector.CaptureCaller() : null;
         await EnsureBudgetAsync(cancellationToken).ConfigureAwait(false);
         var tenant = await _registry.ResolveAsync(tenantKey, cancellationToken).ConfigureAwait(false);
@@ -983,6 +997,7 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     [AcquiresConnection]
     private async ValueTask<TenantConnectionLease> LeaseMasterAsync(bool exposed, CancellationToken cancellationToken, bool streaming = false, bool waitOnly = false, string? sql = null)
     {
+        ThrowIfUnusable(cancellationToken);
         var acquiredAt = _leaks.RecordsStacks ? LeakDetector.CaptureCaller() : null;
         await EnsureBudgetAsync(cancellationToken).ConfigureAwait(false);
         return await AcquireAsync(_masterTarget.Value, acquiredAt, exposed, cancellationToken, streaming: streaming, waitOnly: waitOnly, keptState: KeptState.Touches(sql)).ConfigureAwait(false);
@@ -997,12 +1012,27 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     [AcquiresConnection]
     internal async ValueTask<TenantConnectionLease> LeaseForConnectionAsync(string? tenantKey, CancellationToken cancellationToken)
     {
+        ThrowIfUnusable(cancellationToken);
         var acquiredAt = _leaks.RecordsStacks ? LeakDetector.CaptureCaller() : null;
         await EnsureBudgetAsync(cancellationToken).ConfigureAwait(false);
         var target = tenantKey is null
             ? _masterTarget.Value
             : GetTarget(await _registry.ResolveAsync(tenantKey, cancellationToken).ConfigureAwait(false));
         return await AcquireAsync(target, acquiredAt, exposed: true, cancellationToken, forConnection: true).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Refuses an acquisition that cannot be served before it asks anything of the server (the first one would read its
+    /// <c>max_connections</c>): the runtime is disposed, or the caller has already given up.
+    /// </summary>
+    private void ThrowIfUnusable(CancellationToken cancellationToken)
+    {
+        if (Volatile.Read(ref _disposed) != 0)
+        {
+            throw new ObjectDisposedException(nameof(TenantDatabase));
+        }
+
+        cancellationToken.ThrowIfCancellationRequested();
     }
 
     /// <summary>

@@ -414,6 +414,41 @@ public sealed class TenantDatabaseTests(MariaDbFixture fixture, ITestOutputHelpe
         Assert.Equal(0, db.GetBudgetSnapshot().Open);
     }
 
+    [Fact]
+    public async Task A_call_with_a_token_already_cancelled_is_cancelled_with_that_token_and_asks_nothing_of_the_server()
+    {
+        // No explicit budget: the first call would read the server's max_connections.
+        await using var db = Server.CreateTenantDatabase();
+        using var cancelled = new CancellationTokenSource();
+        await cancelled.CancelAsync();
+        var before = await Server.GetStatusAsync("Connections");
+
+        foreach (var call in CallsOfEveryKind(db, cancelled.Token))
+        {
+            var exception = await Assert.ThrowsAnyAsync<OperationCanceledException>(call);
+            Assert.Equal(cancelled.Token, exception.CancellationToken);
+        }
+
+        // The status query itself is the one connection the server saw meanwhile.
+        Assert.Equal(before + 1, await Server.GetStatusAsync("Connections"));
+        Assert.Equal((0, 0), (db.GetBudgetSnapshot().Limit, db.GetBudgetSnapshot().Open));
+    }
+
+    [Fact]
+    public async Task A_call_on_a_disposed_runtime_throws_ObjectDisposedException_and_asks_nothing_of_the_server()
+    {
+        var db = Server.CreateTenantDatabase();
+        await db.DisposeAsync();
+        var before = await Server.GetStatusAsync("Connections");
+
+        foreach (var call in CallsOfEveryKind(db, CancellationToken.None))
+        {
+            await Assert.ThrowsAsync<ObjectDisposedException>(call);
+        }
+
+        Assert.Equal(before + 1, await Server.GetStatusAsync("Connections"));
+    }
+
     // ---- Disposal ----
 
     [Theory]
@@ -1065,6 +1100,19 @@ public sealed class TenantDatabaseTests(MariaDbFixture fixture, ITestOutputHelpe
     }
 
     // ---- Helpers ----
+
+    /// <summary>One call of each way to get a connection (a lease, a helper, a data source's connection, a stream).</summary>
+    private static IEnumerable<Func<Task>> CallsOfEveryKind(TenantDatabase db, CancellationToken token) =>
+    [
+        async () => await db.GetConnectionAsync(Key(1), token),
+        async () => await db.GetMasterConnectionAsync(token),
+        () => db.QueryTenantAsync<int>(Key(1), "SELECT 1", null, token),
+        () => db.ExecuteMasterAsync("DO 1", null, token),
+        () => db.WithTenantTransactionAsync(Key(1), (_, _, _) => Task.CompletedTask, cancellationToken: token),
+        async () => await db.ForTenant(Key(1)).OpenConnectionAsync(token),
+        async () => await db.ForMaster().OpenConnectionAsync(token),
+        async () => await db.QueryTenantUnbufferedAsync<int>(Key(1), "SELECT 1", cancellationToken: token).GetAsyncEnumerator().MoveNextAsync(),
+    ];
 
     private static string Key(int number) => MariaDbFixture.TenantKey(number);
 
