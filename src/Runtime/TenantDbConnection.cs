@@ -114,10 +114,10 @@ public sealed class TenantDbConnection : DbConnection
     /// <param name="cancellationToken">Cancels the wait for a connection.</param>
     /// <returns>A task that completes when the connection is open.</returns>
     /// <exception cref="InvalidOperationException">The connection is already open.</exception>
-    /// <exception cref="ObjectDisposedException">The connection was disposed.</exception>
+    /// <exception cref="ObjectDisposedException">The connection was disposed (before or while it was being opened).</exception>
     public override async Task OpenAsync(CancellationToken cancellationToken)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed), this);
         if (Interlocked.CompareExchange(ref _state, Opening, Closed) != Closed)
         {
             throw new InvalidOperationException("The connection is already open (or being opened).");
@@ -134,7 +134,21 @@ public sealed class TenantDbConnection : DbConnection
             throw;
         }
 
-        _lease = lease;
+        // Published with a full fence before the disposed flag is read, as Dispose sets the flag before it closes:
+        // either Dispose's close finds this lease, or this sees the flag.
+        Interlocked.Exchange(ref _lease, lease);
+        if (Volatile.Read(ref _disposed))
+        {
+            // Disposed while the lease was awaited: nobody closes this connection again, so the lease goes back now.
+            if (Interlocked.CompareExchange(ref _lease, null, lease) == lease)
+            {
+                lease.Dispose();
+            }
+
+            Volatile.Write(ref _state, Closed);
+            throw new ObjectDisposedException(GetType().FullName, "The connection was disposed while it was being opened; the lease it got was given back.");
+        }
+
         _databaseName = lease.DatabaseName;
         lease.ConnectionUnchecked.StateChange += _onInnerStateChange;
         Volatile.Write(ref _state, IsOpen);
@@ -218,8 +232,9 @@ public sealed class TenantDbConnection : DbConnection
     {
         if (disposing)
         {
+            // Before the close: an open still waiting for its lease sees the flag and gives the lease back (OpenAsync).
+            Volatile.Write(ref _disposed, true);
             Close();
-            _disposed = true;
         }
 
         base.Dispose(disposing);
@@ -229,8 +244,8 @@ public sealed class TenantDbConnection : DbConnection
     /// <returns>A completed task.</returns>
     public override ValueTask DisposeAsync()
     {
+        Volatile.Write(ref _disposed, true);
         Close();
-        _disposed = true;
         GC.SuppressFinalize(this);
         return default;
     }

@@ -109,6 +109,40 @@ public sealed class TenantDataSourceTests(MariaDbFixture fixture, ITestOutputHel
         await db.WaitUntilAllReturnedAsync();
     }
 
+    [Theory]
+    [InlineData("Dispose")]
+    [InlineData("DisposeAsync")]
+    public async Task A_connection_disposed_while_its_open_waits_for_room_gives_the_lease_back_and_the_open_fails(string how)
+    {
+        await using var db = Server.CreateTenantDatabase(o =>
+        {
+            o.MaxConnections = 1;
+            o.AcquireTimeout = TimeSpan.FromSeconds(10);
+        });
+        var connection = db.ForTenant(Key(1)).CreateConnection();
+        var states = new List<ConnectionState>();
+        connection.StateChange += (_, e) => states.Add(e.CurrentState);
+        Task opening;
+        await using (await db.GetConnectionAsync(Key(0)))
+        {
+            opening = connection.OpenAsync();
+            await db.WaitForSnapshotAsync(s => s.Waiting == 1, TimeSpan.FromSeconds(5));
+            if (how == "Dispose")
+            {
+                connection.Dispose();
+            }
+            else
+            {
+                await connection.DisposeAsync();
+            }
+        }
+
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => opening);
+        Assert.Equal(ConnectionState.Closed, connection.State);
+        Assert.Empty(states);
+        await db.WaitUntilAllReturnedAsync();
+    }
+
     [Fact]
     public async Task Closing_and_opening_the_same_connection_takes_a_new_lease_for_the_same_tenant()
     {
