@@ -126,7 +126,9 @@ public sealed class TenantNotFoundException : TenantDbGuardException
 
 /// <summary>
 /// No connection could be had within <see cref="TenantDbGuardOptions.AcquireTimeout"/>: a budget was full the whole
-/// time. Transient: the call may succeed once connections come back.
+/// time. Transient: the call may succeed once connections come back. When the call was made inside the work of a
+/// <c>With...ConnectionAsync</c> or <c>With...TransactionAsync</c> callback that itself holds connections of that
+/// budget, the message says so: such a call waits for a connection its own work gives back only after it.
 /// </summary>
 public sealed class ConnectionBudgetExhaustedException : TenantDbGuardException
 {
@@ -145,6 +147,18 @@ public sealed class ConnectionBudgetExhaustedException : TenantDbGuardException
         Waited = waited;
     }
 
+    private ConnectionBudgetExhaustedException(ConnectionBudgetExhaustedException timedOut, int heldByWork)
+        : base(
+            timedOut.TenantKey,
+            $"{timedOut.Message} This call was nested in work that holds {heldByWork} of them (a callback of WithTenantConnectionAsync, WithTenantTransactionAsync or their master variants), and work gives its connection back only when it ends: a call nested in it waits for that in vain. Use the work's own connection, or make the call after the work.",
+            innerException: null)
+    {
+        Budget = timedOut.Budget;
+        Limit = timedOut.Limit;
+        Held = timedOut.Held;
+        Waited = timedOut.Waited;
+    }
+
     /// <summary>The budget that ran out.</summary>
     public ConnectionBudgetKind Budget { get; }
 
@@ -159,6 +173,9 @@ public sealed class ConnectionBudgetExhaustedException : TenantDbGuardException
 
     /// <summary>Always <see langword="true"/>: the call may succeed once connections come back.</summary>
     public override bool IsTransient => true;
+
+    /// <summary>The same timeout, for a call nested in work that itself holds <paramref name="heldByWork"/> of the budget's connections.</summary>
+    internal ConnectionBudgetExhaustedException NestedIn(int heldByWork) => new(this, heldByWork);
 
     private static string CreateMessage(string tenantKey, ConnectionBudgetKind budget, int limit, int held, TimeSpan waited)
     {

@@ -60,6 +60,9 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     private readonly Lazy<TenantTarget> _masterTarget;
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, TenantDataSource> _dataSources = new(StringComparer.Ordinal);
     private readonly Lazy<TenantDataSource> _masterDataSource;
+    /// <summary>The leases that the work of the callbacks this call runs in holds (see <see cref="HeldByWork"/>).</summary>
+    private static readonly AsyncLocal<HeldByWork?> WorkLeases = new();
+
     private Task? _budget;
     private int _disposed;
 
@@ -644,6 +647,7 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
         CheckSql(sql);
         var lease = await LeaseAsync(tenantKey, exposed, cancellationToken, sql: sql).ConfigureAwait(false);
         await using var release = lease.ConfigureAwait(false);
+        using var held = exposed ? HeldByWork.Enter(this, lease.TenantKey) : null;
         try
         {
             var result = lease.Leading is { } use
@@ -698,6 +702,7 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
         CheckSql(sql);
         var lease = await LeaseMasterAsync(exposed, cancellationToken, sql: sql).ConfigureAwait(false);
         await using var release = lease.ConfigureAwait(false);
+        using var held = exposed ? HeldByWork.Enter(this, MasterKey) : null;
         var result = await RunAsync(lease, work, options, cancellationToken).ConfigureAwait(false);
         if (!exposed)
         {
@@ -1059,6 +1064,11 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
                 physical.MayHoldKeptState = true;
             }
         }
+        catch (ConnectionBudgetExhaustedException exception) when (HeldByWork.Count(this, exception.Budget, target.Key) is > 0 and var heldByWork)
+        {
+            // The caller's own work holds what it waited for: say so, since no other caller's release ends that wait.
+            throw exception.NestedIn(heldByWork);
+        }
         catch (MySqlException exception) when (ServerErrors.IsConnectionLimit(exception))
         {
             Log.ServerLimitReached(_logger, exception, LogSafe.Text(target.Key), exception.Number);
@@ -1095,6 +1105,54 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
         {
             Leading = leading,
         };
+    }
+
+    /// <summary>
+    /// A lease that the work of a <c>With...ConnectionAsync</c> or <c>With...TransactionAsync</c> callback holds while
+    /// it runs, seen by the calls that work makes (an <see cref="AsyncLocal{T}"/>: calls made elsewhere do not see it).
+    /// A call nested in such work that times out waiting for the budget the work holds is told so. It holds no lease,
+    /// only the tenant's key, so that work started and forgotten keeps nothing reachable.
+    /// </summary>
+    private sealed class HeldByWork : IDisposable
+    {
+        private readonly TenantDatabase _database;
+        private readonly string _tenantKey;
+        private readonly HeldByWork? _outer;
+        private int _ended;
+
+        private HeldByWork(TenantDatabase database, string tenantKey, HeldByWork? outer)
+        {
+            _database = database;
+            _tenantKey = tenantKey;
+            _outer = outer;
+        }
+
+        /// <summary>Marks the calls the work makes from now on; dispose it when the work is over.</summary>
+        public static HeldByWork Enter(TenantDatabase database, string tenantKey)
+        {
+            var held = new HeldByWork(database, tenantKey, WorkLeases.Value);
+            WorkLeases.Value = held;
+            return held;
+        }
+
+        /// <summary>How many of <paramref name="budget"/>'s connections the work around this call holds.</summary>
+        public static int Count(TenantDatabase database, ConnectionBudgetKind budget, string tenantKey)
+        {
+            var count = 0;
+            for (var held = WorkLeases.Value; held is not null; held = held._outer)
+            {
+                if (ReferenceEquals(held._database, database) && Volatile.Read(ref held._ended) == 0
+                    && (budget == ConnectionBudgetKind.Process || string.Equals(held._tenantKey, tenantKey, StringComparison.Ordinal)))
+                {
+                    count++;
+                }
+            }
+
+            return count;
+        }
+
+        /// <summary>The work is over (a call it started and did not await is not nested in it any more).</summary>
+        public void Dispose() => Volatile.Write(ref _ended, 1);
     }
 
     /// <summary>Logs the server's refusal of the account for <paramref name="tenantKey"/> and makes the caller's error.</summary>

@@ -449,6 +449,45 @@ public sealed class TenantDatabaseTests(MariaDbFixture fixture, ITestOutputHelpe
         Assert.Equal(before + 1, await Server.GetStatusAsync("Connections"));
     }
 
+    [Fact]
+    public async Task A_call_nested_in_work_that_holds_the_last_connection_of_its_budget_fails_within_the_acquire_timeout_saying_so()
+    {
+        await using var db = Server.CreateTenantDatabase(o =>
+        {
+            o.MaxConnections = 2;
+            o.MaxConnectionsPerTenant = 1;
+            o.AcquireTimeout = TimeSpan.FromSeconds(1);
+        });
+        var stopwatch = Stopwatch.StartNew();
+
+        // The same tenant inside its own work: the work's connection is the cap, and it comes back only after the call.
+        var sameTenant = await Assert.ThrowsAsync<ConnectionBudgetExhaustedException>(() => db.WithTenantConnectionAsync(
+            Key(1), (_, token) => db.QueryTenantAsync<int>(Key(1), "SELECT 1", null, token)));
+        var sameTenantLease = await Assert.ThrowsAsync<ConnectionBudgetExhaustedException>(() => db.WithTenantTransactionAsync(
+            Key(1), async (_, _, token) => await (await db.ForTenant(Key(1)).OpenConnectionAsync(token)).DisposeAsync()));
+
+        // Another tenant inside the work fits the budget and is served.
+        Assert.Equal([1], await db.WithTenantConnectionAsync(Key(1), (_, token) => db.QueryTenantAsync<int>(Key(2), "SELECT 1", null, token)));
+
+        // The process budget held by nested work: two connections, the second in a nested call, a third nested in it.
+        var process = await Assert.ThrowsAsync<ConnectionBudgetExhaustedException>(() => db.WithTenantConnectionAsync(
+            Key(1), (_, _) => db.WithMasterConnectionAsync((_, token) => db.QueryTenantAsync<int>(Key(2), "SELECT 1", null, token))));
+        Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(15), $"took {stopwatch.Elapsed}");
+
+        // Held by someone else, the same wait says nothing of nesting.
+        await using (await db.GetConnectionAsync(Key(1)))
+        {
+            var elsewhere = await Assert.ThrowsAsync<ConnectionBudgetExhaustedException>(() => db.QueryTenantAsync<int>(Key(1), "SELECT 1"));
+            Assert.DoesNotContain("nested", elsewhere.Message, StringComparison.Ordinal);
+        }
+
+        Assert.Equal((ConnectionBudgetKind.Tenant, ConnectionBudgetKind.Tenant, ConnectionBudgetKind.Process), (sameTenant.Budget, sameTenantLease.Budget, process.Budget));
+        Assert.Contains("nested in work that holds 1 of them", sameTenant.Message, StringComparison.Ordinal);
+        Assert.Contains("nested in work that holds 1 of them", sameTenantLease.Message, StringComparison.Ordinal);
+        Assert.Contains("nested in work that holds 2 of them", process.Message, StringComparison.Ordinal);
+        await db.WaitUntilAllReturnedAsync();
+    }
+
     // ---- Disposal ----
 
     [Theory]
