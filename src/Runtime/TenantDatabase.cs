@@ -388,7 +388,8 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     /// <returns>What the work returned.</returns>
     /// <exception cref="InvalidOperationException">
     /// The work returned while a statement it started on the connection was still running (a task it did not await):
-    /// the statement may or may not take effect, and an open transaction is rolled back.
+    /// the statement may or may not take effect, and an open transaction is rolled back. Or the work returned null
+    /// instead of a task.
     /// </exception>
     public Task<TResult> WithTenantConnectionAsync<TResult>(string tenantKey, Func<MySqlConnection, CancellationToken, Task<TResult>> work, CancellationToken cancellationToken = default)
     {
@@ -408,7 +409,8 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     /// <returns>A task that completes when the work has and the connection is back.</returns>
     /// <exception cref="InvalidOperationException">
     /// The work returned while a statement it started on the connection was still running (a task it did not await):
-    /// the statement may or may not take effect, and an open transaction is rolled back.
+    /// the statement may or may not take effect, and an open transaction is rolled back. Or the work returned null
+    /// instead of a task.
     /// </exception>
     public Task WithTenantConnectionAsync(string tenantKey, Func<MySqlConnection, CancellationToken, Task> work, CancellationToken cancellationToken = default)
     {
@@ -421,7 +423,7 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
             tenantKey,
             async (connection, token) =>
             {
-                await work(connection, token).ConfigureAwait(false);
+                await Started(work(connection, token)).ConfigureAwait(false);
                 return true;
             },
             cancellationToken);
@@ -439,7 +441,8 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     /// <returns>What the work returned.</returns>
     /// <exception cref="InvalidOperationException">
     /// The work returned while a statement it started on the connection was still running (a task it did not await):
-    /// the statement may or may not take effect, and an open transaction is rolled back.
+    /// the statement may or may not take effect, and an open transaction is rolled back. Or the work returned null
+    /// instead of a task.
     /// </exception>
     public Task<TResult> WithTenantTransactionAsync<TResult>(
         string tenantKey,
@@ -466,7 +469,8 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     /// <returns>A task that completes when the transaction is committed and the connection is back.</returns>
     /// <exception cref="InvalidOperationException">
     /// The work returned while a statement it started on the connection was still running (a task it did not await):
-    /// the statement may or may not take effect, and an open transaction is rolled back.
+    /// the statement may or may not take effect, and an open transaction is rolled back. Or the work returned null
+    /// instead of a task.
     /// </exception>
     public Task WithTenantTransactionAsync(
         string tenantKey,
@@ -483,7 +487,7 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
             tenantKey,
             async (connection, transaction, token) =>
             {
-                await work(connection, transaction, token).ConfigureAwait(false);
+                await Started(work(connection, transaction, token)).ConfigureAwait(false);
                 return true;
             },
             isolationLevel,
@@ -497,7 +501,8 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     /// <returns>What the work returned.</returns>
     /// <exception cref="InvalidOperationException">
     /// The work returned while a statement it started on the connection was still running (a task it did not await):
-    /// the statement may or may not take effect, and an open transaction is rolled back.
+    /// the statement may or may not take effect, and an open transaction is rolled back. Or the work returned null
+    /// instead of a task.
     /// </exception>
     public Task<TResult> WithMasterConnectionAsync<TResult>(Func<MySqlConnection, CancellationToken, Task<TResult>> work, CancellationToken cancellationToken = default)
     {
@@ -515,7 +520,8 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     /// <returns>A task that completes when the work has and the connection is back.</returns>
     /// <exception cref="InvalidOperationException">
     /// The work returned while a statement it started on the connection was still running (a task it did not await):
-    /// the statement may or may not take effect, and an open transaction is rolled back.
+    /// the statement may or may not take effect, and an open transaction is rolled back. Or the work returned null
+    /// instead of a task.
     /// </exception>
     public Task WithMasterConnectionAsync(Func<MySqlConnection, CancellationToken, Task> work, CancellationToken cancellationToken = default)
     {
@@ -527,7 +533,7 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
         return WithMasterConnectionAsync<bool>(
             async (connection, token) =>
             {
-                await work(connection, token).ConfigureAwait(false);
+                await Started(work(connection, token)).ConfigureAwait(false);
                 return true;
             },
             cancellationToken);
@@ -544,7 +550,8 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     /// <returns>What the work returned.</returns>
     /// <exception cref="InvalidOperationException">
     /// The work returned while a statement it started on the connection was still running (a task it did not await):
-    /// the statement may or may not take effect, and an open transaction is rolled back.
+    /// the statement may or may not take effect, and an open transaction is rolled back. Or the work returned null
+    /// instead of a task.
     /// </exception>
     public Task<TResult> WithMasterTransactionAsync<TResult>(
         Func<MySqlConnection, MySqlTransaction, CancellationToken, Task<TResult>> work,
@@ -571,7 +578,8 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     /// <returns>A task that completes when the transaction is committed and the connection is back.</returns>
     /// <exception cref="InvalidOperationException">
     /// The work returned while a statement it started on the connection was still running (a task it did not await):
-    /// the statement may or may not take effect, and an open transaction is rolled back.
+    /// the statement may or may not take effect, and an open transaction is rolled back. Or the work returned null
+    /// instead of a task.
     /// </exception>
     public Task WithMasterTransactionAsync(
         Func<MySqlConnection, MySqlTransaction, CancellationToken, Task> work,
@@ -586,7 +594,7 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
         return WithMasterTransactionAsync<bool>(
             async (connection, transaction, token) =>
             {
-                await work(connection, transaction, token).ConfigureAwait(false);
+                await Started(work(connection, transaction, token)).ConfigureAwait(false);
                 return true;
             },
             isolationLevel,
@@ -847,7 +855,7 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
         TResult result;
         try
         {
-            result = await work(connection, transaction, cancellationToken).ConfigureAwait(false);
+            result = await Started(work(connection, transaction, cancellationToken)).ConfigureAwait(false);
             StatementLeftRunning.ThrowIfAny(connection, tenantKey, inTransaction: true);
             if (transaction.Connection is not null)
             {
@@ -881,7 +889,7 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
         TResult result;
         try
         {
-            result = await work(lease.Connection, lease.CancellationToken).ConfigureAwait(false);
+            result = await Started(work(lease.Connection, lease.CancellationToken)).ConfigureAwait(false);
         }
         catch (Exception exception)
         {
@@ -954,6 +962,11 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
         var rows = await connection.QueryAsync<T>(command).ConfigureAwait(false);
         return rows.AsList();
     }
+
+    /// <summary>The task a callback returned; null (a lambda that forgot to return its work) is the caller's error, said as such.</summary>
+    private static TTask Started<TTask>(TTask? task)
+        where TTask : Task =>
+        task ?? throw new InvalidOperationException("The work returned null instead of a task: return the task of what it does (Task.CompletedTask when it does nothing).");
 
     private static CommandDefinition Command(string sql, object? parameters, CommandOptions? options, CancellationToken cancellationToken) =>
         new(sql, parameters, commandTimeout: options?.DriverTimeoutSeconds, flags: options?.DapperFlags ?? CommandFlags.Buffered, cancellationToken: cancellationToken);

@@ -488,6 +488,31 @@ public sealed class TenantDatabaseTests(MariaDbFixture fixture, ITestOutputHelpe
         await db.WaitUntilAllReturnedAsync();
     }
 
+    [Fact]
+    public async Task Work_that_returns_null_instead_of_a_task_fails_with_an_error_that_says_so_and_gives_the_connection_back()
+    {
+        await using var db = Server.CreateTenantDatabase();
+        var calls = new Func<Task>[]
+        {
+            () => db.WithTenantConnectionAsync(Key(1), (_, _) => null!),
+            () => db.WithTenantConnectionAsync<int>(Key(1), (_, _) => null!),
+            () => db.WithTenantTransactionAsync(Key(1), (_, _, _) => null!),
+            () => db.WithTenantTransactionAsync<int>(Key(1), (_, _, _) => null!),
+            () => db.WithMasterConnectionAsync((_, _) => null!),
+            () => db.WithMasterConnectionAsync<int>((_, _) => null!),
+            () => db.WithMasterTransactionAsync((_, _, _) => null!),
+            () => db.WithMasterTransactionAsync<int>((_, _, _) => null!),
+        };
+
+        foreach (var call in calls)
+        {
+            var exception = await Assert.ThrowsAsync<InvalidOperationException>(call);
+            Assert.Contains("returned null instead of a task", exception.Message, StringComparison.Ordinal);
+        }
+
+        await db.WaitUntilAllReturnedAsync();
+    }
+
     // ---- Disposal ----
 
     [Theory]
