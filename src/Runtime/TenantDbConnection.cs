@@ -185,7 +185,12 @@ public sealed class TenantDbConnection : DbConnection
     }
 
     /// <summary>Notes the reader a command of this connection handed out last (the driver runs one at a time).</summary>
-    internal void NoteReader(TenantDbDataReader reader) => Volatile.Write(ref _reader, reader);
+    /// <returns><paramref name="reader"/>, for the command to hand out.</returns>
+    internal DbDataReader NoteReader(TenantDbDataReader reader)
+    {
+        Volatile.Write(ref _reader, reader);
+        return reader;
+    }
 
     /// <summary>Gives the lease back. Closing a closed connection does nothing.</summary>
     /// <returns>A completed task.</returns>

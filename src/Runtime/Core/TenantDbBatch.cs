@@ -71,13 +71,8 @@ internal sealed class TenantDbBatch : DbBatch
         return StatementCancellation.RunStatement(
             lease,
             (Inner: _inner, Lease: lease, Behavior: behavior, CloseWith: ClosesWith(behavior), Connection: _connection!),
-            static state =>
-            {
-                var reader = new TenantDbDataReader(
-                    state.Inner.ExecuteReader(state.Behavior & ~CommandBehavior.CloseConnection), state.Lease, state.CloseWith);
-                state.Connection.NoteReader(reader);
-                return (DbDataReader)reader;
-            });
+            static state => state.Connection.NoteReader(new TenantDbDataReader(
+                state.Inner.ExecuteReader(state.Behavior & ~CommandBehavior.CloseConnection), state.Lease, state.CloseWith)));
     }
 
     protected override Task<DbDataReader> ExecuteDbDataReaderAsync(CommandBehavior behavior, CancellationToken cancellationToken)
@@ -86,13 +81,8 @@ internal sealed class TenantDbBatch : DbBatch
         return StatementCancellation.RunStatementAsync(
             lease,
             (Inner: _inner, Lease: lease, Behavior: behavior, CloseWith: ClosesWith(behavior), Connection: _connection!),
-            static async state =>
-            {
-                var reader = new TenantDbDataReader(
-                    (MySqlDataReader)await state.Inner.ExecuteReaderAsync(state.Behavior & ~CommandBehavior.CloseConnection, CancellationToken.None).ConfigureAwait(false), state.Lease, state.CloseWith);
-                state.Connection.NoteReader(reader);
-                return (DbDataReader)reader;
-            },
+            static async state => state.Connection.NoteReader(new TenantDbDataReader(
+                (MySqlDataReader)await state.Inner.ExecuteReaderAsync(state.Behavior & ~CommandBehavior.CloseConnection, CancellationToken.None).ConfigureAwait(false), state.Lease, state.CloseWith)),
             cancellationToken);
     }
 
