@@ -23,11 +23,6 @@ namespace TenantDbGuard.Runtime.Tests;
 [Collection(MariaDbCollection.Name)]
 public sealed class FaultLoadTests(MariaDbFixture fixture, ITestOutputHelper output)
 {
-    /// <summary>Why the wait_timeout scenarios are skipped: the gap they show is open (see docs/benchmarks.md).</summary>
-    private const string WaitTimeoutGap =
-        "Open: with the server's wait_timeout (1 s) below the runtime's idle checks, the whole budget of 3 could not be " +
-        "leased again for 15 s after every idle session was ended by the server (1 of 3 leases); see docs/benchmarks.md, 2026-12-07.";
-
     private const int Tenants = 5;
     private const int Budget = 3;
 
@@ -383,7 +378,7 @@ public sealed class FaultLoadTests(MariaDbFixture fixture, ITestOutputHelper out
     [InlineData("max_user_connections lowered")]
     [InlineData("tenant database dropped")]
     [InlineData("read_only switched on")]
-    [InlineData("wait_timeout of 1 s", Skip = WaitTimeoutGap)]
+    [InlineData("wait_timeout of 1 s")]
     [InlineData("lock waits and deadlocks")]
     public async Task Thirty_two_callers_through_a_fault_never_cross_tenants_exceed_the_budget_crash_or_lose_a_slot(string fault)
     {
@@ -851,7 +846,7 @@ public sealed class FaultLoadTests(MariaDbFixture fixture, ITestOutputHelper out
         await db.WaitUntilAllReturnedAsync();
     }
 
-    [Fact(Skip = WaitTimeoutGap)]
+    [Fact]
     [Trait("Guarantee", "10")]
     public async Task Sessions_the_server_ended_idle_for_wait_timeout_leave_the_whole_budget_to_lease_at_once()
     {

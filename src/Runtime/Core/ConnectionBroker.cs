@@ -283,8 +283,14 @@ internal sealed class ConnectionBroker : IAsyncDisposable
             catch (Exception exception) when (!grant.Fresh)
             {
                 // Killed while idle, or the server restarted: nothing of the lease was sent; try another.
+                // A session that was reset before it went idle and that the server ended while it sat there (its
+                // wait_timeout, a KILL) held nothing to roll back: the server stops counting it as it closes it, and it
+                // is uncounted at once. Any other failure is retired as failed: a kill over another connection of the
+                // budget, and counted until the server no longer lists it (see CloseFailedAsync), which a budget whose
+                // every idle session was ended at once would wait for in vain.
                 Log.IdleConnectionFailed(_logger, exception, server.Key);
-                GiveBack(physical, target.Key, cancellable, keep: false, clean: false, failed: true);
+                var endedClean = exception is IdleSessionEndedException && physical.DirtyTenantKey is null;
+                GiveBack(physical, target.Key, cancellable, keep: false, clean: false, failed: !endedClean);
                 retry = true;
             }
             catch

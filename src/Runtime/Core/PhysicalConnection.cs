@@ -147,7 +147,7 @@ internal sealed class PhysicalConnection : IAsyncDisposable
             {
                 // Closed by the server while idle (or, against all odds, with bytes nobody asked for): nothing of the
                 // lease has been sent, and it goes to another connection.
-                throw new System.IO.IOException("The idle connection was closed by the server, or has unread data on it.");
+                throw new IdleSessionEndedException();
             }
 
             var profile = await Server.GetProfileAsync(connection, answerTimeout).ConfigureAwait(false);
@@ -813,3 +813,9 @@ internal enum KillOutcome
     /// <summary>The <c>KILL CONNECTION</c> was sent, and the connection failed while it watched the session end.</summary>
     WatchLost,
 }
+
+/// <summary>
+/// A session found closed by the server (or with bytes nobody asked for: the server's last word before it closes) while
+/// it was idle in the budget, before a lease sent anything on it.
+/// </summary>
+internal sealed class IdleSessionEndedException() : System.IO.IOException("The idle connection was closed by the server, or has unread data on it.");
