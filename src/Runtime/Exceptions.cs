@@ -287,9 +287,10 @@ public sealed class ServerConnectionLimitException : TenantDbGuardException
 }
 
 /// <summary>
-/// The tenants table (or the custom resolver) maps a tenant to a database it must not use: the master database, a
-/// system schema, or a database another active tenant maps to. The tenant is refused until its row is corrected. Not
-/// transient.
+/// The tenants table (or the custom resolver) maps a tenant to a database it must not use: the master database (under
+/// any name of the master's server), a system schema, a database another active tenant maps to, a database or server
+/// no connection can reach (a name holding a NUL character, a port outside 1 to 65535), or one of two active rows for
+/// one key. The tenant is refused until its row is corrected. Not transient.
 /// </summary>
 public sealed class TenantConfigurationException : TenantDbGuardException
 {

@@ -1009,7 +1009,8 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
         var acquiredAt = _leaks.RecordsStacks ? LeakDetector.CaptureCaller() : null;
         await EnsureBudgetAsync(cancellationToken).ConfigureAwait(false);
         var tenant = await _registry.ResolveAsync(tenantKey, cancellationToken).ConfigureAwait(false);
-        return await AcquireAsync(GetTarget(tenant), acquiredAt, exposed, cancellationToken, streaming: streaming, keptState: KeptState.Touches(sql)).ConfigureAwait(false);
+        var target = await IdentifyAsync(tenantKey, tenant, cancellationToken).ConfigureAwait(false);
+        return await AcquireAsync(target, acquiredAt, exposed, cancellationToken, streaming: streaming, keptState: KeptState.Touches(sql)).ConfigureAwait(false);
     }
 
     [AcquiresConnection]
@@ -1035,8 +1036,90 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
         await EnsureBudgetAsync(cancellationToken).ConfigureAwait(false);
         var target = tenantKey is null
             ? _masterTarget.Value
-            : GetTarget(await _registry.ResolveAsync(tenantKey, cancellationToken).ConfigureAwait(false));
+            : await IdentifyAsync(tenantKey, await _registry.ResolveAsync(tenantKey, cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
         return await AcquireAsync(target, acquiredAt, exposed: true, cancellationToken, forConnection: true).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The target <paramref name="tenant"/> is served on, once its server said what it is. A row names the server by a
+    /// name; the rules that keep tenants off the master database and off each other's databases compare those names, and
+    /// another name of the master's server (<c>localhost</c> for <c>127.0.0.1</c>, another DNS name, an address written
+    /// otherwise) would slip past them. So the first lease of each server other than the master's asks it (over a
+    /// lease of its own, given back before the caller's is taken, as is the master's read) which server it is. One that
+    /// turns out to be the master's has its name taken for the master's by the rules, and the tenant is looked up again
+    /// under them: refused when it names the master database or another tenant's database there.
+    /// </summary>
+    private async ValueTask<TenantTarget> IdentifyAsync(string tenantKey, TenantInfo tenant, CancellationToken cancellationToken)
+    {
+        var master = _masterTarget.Value.Server;
+        for (var attempt = 0; ; attempt++)
+        {
+            var target = GetTarget(tenant);
+            var server = target.Server;
+            if (ReferenceEquals(server, master))
+            {
+                return target;
+            }
+
+            if (server.Identity is not { } identity)
+            {
+                if (master.Identity is null)
+                {
+                    var masterLease = await LeaseMasterAsync(exposed: false, cancellationToken, waitOnly: true).ConfigureAwait(false);
+                    await using (masterLease.ConfigureAwait(false))
+                    {
+                        master.Identity = await ReadServerIdentityAsync(masterLease).ConfigureAwait(false);
+                    }
+                }
+
+                var lease = await AcquireAsync(target, acquiredAt: null, exposed: false, cancellationToken, waitOnly: true).ConfigureAwait(false);
+                await using (lease.ConfigureAwait(false))
+                {
+                    identity = server.Identity = await ReadServerIdentityAsync(lease).ConfigureAwait(false);
+                }
+
+                if (string.Equals(identity, master.Identity, StringComparison.Ordinal) && server.Port == _master.Port && attempt == 0)
+                {
+                    // Another name of the master's server, on its port: the rules take it for the master's from now on,
+                    // and the tenant is looked up again under them (which refuses it when they refuse its row).
+                    Log.MasterAlias(_logger, LogSafe.Text(server.Host), LogSafe.Text(tenantKey));
+                    _registry.AddMasterAlias(server.Host);
+                    _registry.Invalidate(tenantKey);
+                    tenant = await _registry.ResolveAsync(tenantKey, cancellationToken).ConfigureAwait(false);
+                    continue;
+                }
+            }
+
+            if (string.Equals(identity, master.Identity, StringComparison.Ordinal)
+                && string.Equals(target.DatabaseName, _master.Database, StringComparison.OrdinalIgnoreCase))
+            {
+                // The master's server reached on another port (a forwarded one): the master database there is the master's.
+                const string Reason = "is the master database, which holds the tenants table (its row names the master's server by another name)";
+                Log.TenantRowRefused(_logger, LogSafe.Text(target.Key), LogSafe.Text(target.DatabaseName), Reason);
+                throw new TenantConfigurationException(target.Key, target.DatabaseName, Reason);
+            }
+
+            return target;
+        }
+    }
+
+    /// <summary>
+    /// What the server of <paramref name="lease"/> says it is: its host name, port, data directory, socket, server id and
+    /// version, which two servers do not all share. Nothing of the caller's work was sent yet: a connection lost meanwhile is the transient error of a
+    /// connection lost while it was opened.
+    /// </summary>
+    private async Task<string> ReadServerIdentityAsync(TenantConnectionLease lease)
+    {
+        try
+        {
+            return await lease.Connection.ExecuteScalarAsync<string>("SELECT CONCAT_WS('|', @@hostname, @@port, @@datadir, @@socket, @@server_id, @@version)").ConfigureAwait(false) ?? string.Empty;
+        }
+        catch (Exception exception) when (ServerErrors.IsConnectionFailure(exception) || ServerErrors.IsCommandTimeout(exception))
+        {
+            lease.MarkFailed();
+            Log.ConnectionLost(_logger, exception, LogSafe.Text(lease.TenantKey));
+            throw TenantConnectionFailedException.Opening(lease.TenantKey, exception);
+        }
     }
 
     /// <summary>

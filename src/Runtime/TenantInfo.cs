@@ -8,7 +8,7 @@ public sealed class TenantInfo
     /// <summary>Creates the description of one tenant's database.</summary>
     /// <param name="tenantKey">The tenant's key.</param>
     /// <param name="databaseName">The name of the tenant's database (schema).</param>
-    /// <param name="serverHost">The server that holds it, or <see langword="null"/> for the master database's server.</param>
+    /// <param name="serverHost">The server that holds it, or <see langword="null"/> for the master database's server (white space around it is removed).</param>
     /// <param name="serverPort">The server's port, or <see langword="null"/> for the master database's port.</param>
     public TenantInfo(string tenantKey, string databaseName, string? serverHost = null, int? serverPort = null)
     {
@@ -16,7 +16,7 @@ public sealed class TenantInfo
         DatabaseName = string.IsNullOrWhiteSpace(databaseName)
             ? throw new ArgumentException("A tenant needs a database name.", nameof(databaseName))
             : databaseName;
-        ServerHost = string.IsNullOrWhiteSpace(serverHost) ? null : serverHost;
+        ServerHost = string.IsNullOrWhiteSpace(serverHost) ? null : serverHost.Trim();
         ServerPort = serverPort;
     }
 

@@ -31,6 +31,7 @@ internal static class LogEvents
     public const int DisposeCutShort = 1043;
     public const int StatementCutOff = 1044;
     public const int StatementLeftRunning = 1045;
+    public const int MasterAlias = 1046;
 }
 
 /// <summary>
@@ -83,6 +84,9 @@ internal static partial class Log
 
     [LoggerMessage(EventId = LogEvents.TenantRowRefused, Level = LogLevel.Error, Message = "The tenants table row of tenant '{TenantKey}' is refused: its database '{DatabaseName}' {Reason}")]
     public static partial void TenantRowRefused(ILogger logger, string tenantKey, string databaseName, string reason);
+
+    [LoggerMessage(EventId = LogEvents.MasterAlias, Level = LogLevel.Warning, Message = "The server '{Server}' that the row of tenant '{TenantKey}' names is the master's server under another name; rows naming it are checked as rows on the master's server")]
+    public static partial void MasterAlias(ILogger logger, string server, string tenantKey);
 
     [LoggerMessage(EventId = LogEvents.IdleConnectionFailed, Level = LogLevel.Debug, Message = "An idle connection to server {Server} failed before a lease used it; it is closed and another one is tried")]
     public static partial void IdleConnectionFailed(ILogger logger, Exception exception, string server);

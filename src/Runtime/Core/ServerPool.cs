@@ -24,6 +24,8 @@ internal sealed class ServerPool
     public ServerPool(string key, MySqlConnectionStringBuilder master, string host, uint port, bool resetOnRelease, DataSourceSettings settings, TimeSpan? coordinateOpens = null)
     {
         Key = key;
+        Host = host;
+        Port = port;
         Settings = settings;
         _resetOnRelease = resetOnRelease;
         _connectionSettings = new MySqlConnectionStringBuilder(master.ConnectionString)
@@ -69,6 +71,17 @@ internal sealed class ServerPool
     public OpenCoordinator? Coordinator { get; }
 
     public string Key { get; }
+
+    /// <summary>The server's name as the rows (or the master connection string) give it.</summary>
+    public string Host { get; }
+
+    public uint Port { get; }
+
+    /// <summary>
+    /// What the server said it is (see <c>TenantDatabase.ReadServerIdentityAsync</c>), once asked: two pools whose
+    /// servers say the same are one server named two ways. Null until asked.
+    /// </summary>
+    public string? Identity { get; set; }
 
     /// <summary>What the application's <see cref="TenantDatabaseBuilder"/> gives every data source and session.</summary>
     public DataSourceSettings Settings { get; }

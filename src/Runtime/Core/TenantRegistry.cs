@@ -1,4 +1,6 @@
 using System;
+using System.Collections.Generic;
+using System.Linq;
 using System.Text.RegularExpressions;
 using System.Threading;
 using System.Threading.Tasks;
@@ -39,9 +41,20 @@ internal sealed class TenantRegistry
         }
         else
         {
-            _cache = new TenantResolverCache(new TenantTableLookup(options, master, lookupTimeout, openMaster, logger).LookUpAsync, tenantsTable: true, options, rules, logger);
+            _cache = new TenantResolverCache(new TenantTableLookup(options, master, rules, lookupTimeout, openMaster, logger).LookUpAsync, tenantsTable: true, options, rules, logger);
         }
+
+        _rules = rules;
     }
+
+    private readonly TenantRowRules _rules;
+
+    /// <summary>
+    /// The server a row names as <paramref name="host"/>, on the master's port, said it is the master's server: from now on
+    /// the rules take that name for the master's (a row naming the master database there is refused, and a database
+    /// there is the same as on the master's server for the check of tenants sharing one).
+    /// </summary>
+    public void AddMasterAlias(string host) => _rules.AddMasterAlias(host);
 
     /// <summary>Whether <paramref name="name"/> can be put between backticks as it is: letters, digits and '_', 1 to 64 of them.</summary>
     public static bool IsPlainTableName(string? name) => name is not null && IdentifierPattern.IsMatch(name);
@@ -121,7 +134,8 @@ internal sealed class TenantRegistry
 internal readonly record struct MasterLocation(string Host, uint Port, string Database);
 
 /// <summary>
-/// What a tenant's row must not name: no database, the master database, a system schema, or (unless
+/// What a tenant's row must not name: no database, a name or port no server can have, the master database (on the
+/// master's server under any of its names found so far), a system schema, or (unless
 /// <see cref="TenantDbGuardOptions.AllowSharedTenantDatabases"/>) the database of another active tenant on the same
 /// server. Database names are compared without regard to case, the safe side on servers whose names are case-sensitive.
 /// </summary>
@@ -129,10 +143,14 @@ internal sealed class TenantRowRules
 {
     private readonly MasterLocation _master;
 
+    private readonly object _aliasGate = new();
+    private string[] _masterHosts;
+
     public TenantRowRules(MasterLocation master, bool allowShared)
     {
         _master = master;
         AllowShared = allowShared;
+        _masterHosts = [master.Host.Trim().ToLowerInvariant()];
     }
 
     public bool AllowShared { get; }
@@ -143,6 +161,21 @@ internal sealed class TenantRowRules
         if (string.IsNullOrWhiteSpace(databaseName))
         {
             return "is empty: the row names no database";
+        }
+
+        if (databaseName.Contains('\0', StringComparison.Ordinal))
+        {
+            return "holds a NUL character, which no database name can hold";
+        }
+
+        if (serverHost is not null && serverHost.Contains('\0', StringComparison.Ordinal))
+        {
+            return $"is on the server '{LogSafe.Text(serverHost)}', whose name holds a NUL character, which no host name can hold";
+        }
+
+        if (serverPort is < 1 or > 65535)
+        {
+            return $"is on port {serverPort.Value.ToString(System.Globalization.CultureInfo.InvariantCulture)}, which is no TCP port (1 to 65535)";
         }
 
         if (TenantRegistry.IsSystemSchema(databaseName))
@@ -161,7 +194,7 @@ internal sealed class TenantRowRules
     /// <summary>The server and database a row names, as one comparable key.</summary>
     public string Place(string databaseName, string? serverHost, int? serverPort) =>
         string.Concat(
-            (string.IsNullOrWhiteSpace(serverHost) ? _master.Host : serverHost).ToUpperInvariant(),
+            (string.IsNullOrWhiteSpace(serverHost) || IsMasterHost(serverHost) ? _master.Host : serverHost.Trim()).ToUpperInvariant(),
             ":",
             (serverPort is { } port ? (uint)port : _master.Port).ToString(System.Globalization.CultureInfo.InvariantCulture),
             "/",
@@ -171,10 +204,46 @@ internal sealed class TenantRowRules
     /// leases of the master database go by that key, and a tenant's would be taken for them.</summary>
     public const string ReservedKeyRefusal = "belongs to a tenant whose key is '(master)', the key the runtime keeps for the master database (a tenant cannot have it)";
 
+    /// <summary>Why a key that names more than one active row is refused: serving either could split its data over two databases.</summary>
+    public const string AmbiguousRefusal = "is named by one of several active rows for this key (which one the server reads first is not defined, and a tenant served on either could have its data split over two databases); keep one active row per key, with tenant_key the table's primary key";
+
     public static string SharedRefusal(string otherTenant) =>
         $"is also the database of tenant '{LogSafe.Text(otherTenant)}' (two tenants on one database would read each other's data; if that is intended, set AllowSharedTenantDatabases)";
 
     private bool IsMasterServer(string? serverHost, int? serverPort) =>
-        (string.IsNullOrWhiteSpace(serverHost) || string.Equals(serverHost, _master.Host, StringComparison.OrdinalIgnoreCase))
+        (string.IsNullOrWhiteSpace(serverHost) || IsMasterHost(serverHost))
         && (serverPort is null || (uint)serverPort.Value == _master.Port);
+
+    /// <summary>The master's host, and the other names of it found so far (see <see cref="AddMasterAlias"/>), lower case.</summary>
+    public IReadOnlyList<string> MasterHosts => Volatile.Read(ref _masterHosts);
+
+    /// <summary>
+    /// Takes <paramref name="host"/>, on the master's port, for another name of the master's server, which the server
+    /// behind it said it is: <c>localhost</c> for <c>127.0.0.1</c>, another DNS name, an address written otherwise.
+    /// </summary>
+    public void AddMasterAlias(string host)
+    {
+        var alias = host.Trim().ToLowerInvariant();
+        lock (_aliasGate)
+        {
+            if (!_masterHosts.Contains(alias, StringComparer.Ordinal))
+            {
+                Volatile.Write(ref _masterHosts, [.. _masterHosts, alias]);
+            }
+        }
+    }
+
+    private bool IsMasterHost(string host)
+    {
+        var trimmed = host.Trim();
+        foreach (var name in MasterHosts)
+        {
+            if (string.Equals(name, trimmed, StringComparison.OrdinalIgnoreCase))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
 }

@@ -230,7 +230,7 @@ internal sealed class TenantResolverCache
             }
 
             _aliases.Remove(tenantKey);
-            _unknown.Remove(tenantKey);
+            ForgetUnknown(tenantKey);
             _forgotten.Set(tenantKey, true);
         }
     }
@@ -251,6 +251,13 @@ internal sealed class TenantResolverCache
         // Looked up again whatever a flood of new keys does.
         _forgotten.Set(key, true);
     }
+
+    /// <summary>
+    /// Under the lock: forgets that <paramref name="tenantKey"/>, and every key that differs from it only in case, named
+    /// no tenant (the key column's collation decides which spellings name one tenant; at worst this costs them a lookup).
+    /// </summary>
+    private void ForgetUnknown(string tenantKey) =>
+        _unknown.RemoveWhere((key, _) => string.Equals(key, tenantKey, StringComparison.OrdinalIgnoreCase));
 
     /// <summary>As <see cref="Invalidate"/>, for a tenant resolved at least <see cref="TenantDbGuardOptions.UnknownTenantCacheDuration"/> ago.</summary>
     public void Suspect(string tenantKey)
@@ -345,6 +352,14 @@ internal sealed class TenantResolverCache
                 }
 
                 lookup.Answer = _known[canonical] = Answer(resolved, RefusalOf(resolved, record: true), now);
+
+                // Other spellings of the key remembered as unknown before the tenant existed (or was active) name it now.
+                ForgetUnknown(canonical);
+                if (!string.Equals(canonical, tenantKey, StringComparison.OrdinalIgnoreCase))
+                {
+                    ForgetUnknown(tenantKey);
+                }
+
                 if (!string.Equals(canonical, tenantKey, StringComparison.Ordinal))
                 {
                     _aliases.Set(tenantKey, canonical);
@@ -376,7 +391,9 @@ internal sealed class TenantResolverCache
     {
         var refusal = string.Equals(resolved.TenantKey, TenantDatabase.MasterKey, StringComparison.OrdinalIgnoreCase)
             ? TenantRowRules.ReservedKeyRefusal
-            : _rules.Refusal(resolved.DatabaseName, resolved.ServerHost, resolved.ServerPort);
+            : resolved.Ambiguous
+                ? TenantRowRules.AmbiguousRefusal
+                : _rules.Refusal(resolved.DatabaseName, resolved.ServerHost, resolved.ServerPort);
         if (refusal is null && !_rules.AllowShared)
         {
             var place = Place(resolved);
@@ -429,7 +446,11 @@ internal sealed class TenantResolverCache
         duration >= TimeSpan.FromDays(3650) ? long.MaxValue / 2 : (long)(duration.TotalSeconds * _time.TimestampFrequency);
 
     /// <summary>What a lookup found: the row (its own key first), and another active tenant on the same database, if the lookup knows.</summary>
-    internal sealed record Resolved(string TenantKey, string DatabaseName, string? ServerHost, int? ServerPort, string? SharedWith);
+    internal sealed record Resolved(string TenantKey, string DatabaseName, string? ServerHost, int? ServerPort, string? SharedWith)
+    {
+        /// <summary>Whether the tenants table has more than one active row for the key: none of them is served.</summary>
+        public bool Ambiguous { get; init; }
+    }
 
     /// <summary>One lookup of a key, and how many callers wait for it (changed under the lock).</summary>
     private sealed class Lookup

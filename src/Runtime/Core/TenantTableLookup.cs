@@ -3,6 +3,7 @@ using System.Threading;
 using System.Threading.Tasks;
 using Dapper;
 using Microsoft.Extensions.Logging;
+using MySqlConnector;
 
 namespace TenantDbGuard.Core;
 
@@ -36,17 +37,20 @@ internal sealed class TenantTableLookup
 
     private readonly Func<CancellationToken, ValueTask<TenantConnectionLease>> _openMaster;
     private readonly MasterLocation _master;
+    private readonly TenantRowRules _rules;
     private readonly TimeSpan _timeout;
     private readonly ILogger _logger;
     private readonly string _sql;
 
     /// <param name="options">The options; their tenants table is the one looked in.</param>
     /// <param name="master">Where the master database is.</param>
+    /// <param name="rules">The rules' names of the master's server, which the check of a shared database takes for it.</param>
     /// <param name="timeout">The master connection string's <c>Default Command Timeout</c>, which the driver applies to the lookup.</param>
     /// <param name="openMaster">Leases a master connection within the budget.</param>
     /// <param name="logger">Where a lost master connection is logged, as the helpers log theirs.</param>
-    public TenantTableLookup(TenantDbGuardOptions options, MasterLocation master, TimeSpan timeout, Func<CancellationToken, ValueTask<TenantConnectionLease>> openMaster, ILogger logger)
+    public TenantTableLookup(TenantDbGuardOptions options, MasterLocation master, TenantRowRules rules, TimeSpan timeout, Func<CancellationToken, ValueTask<TenantConnectionLease>> openMaster, ILogger logger)
     {
+        _rules = rules;
         _openMaster = openMaster;
         _logger = logger;
         _master = master;
@@ -56,10 +60,14 @@ internal sealed class TenantTableLookup
             "SELECT t.tenant_key AS TenantKey, t.database_name AS DatabaseName, t.server_host AS ServerHost, t.server_port AS ServerPort, " +
             $"(SELECT IF(COUNT(*) = 0, '{NotShared}', CONCAT('{Shared}', MIN(o.tenant_key))) FROM {table} o WHERE o.is_active = 1 AND o.tenant_key <> t.tenant_key " +
             "AND CAST(LOWER(o.database_name) AS BINARY) = CAST(LOWER(t.database_name) AS BINARY) " +
-            "AND CAST(LOWER(COALESCE(NULLIF(TRIM(o.server_host), ''), @host)) AS BINARY) = CAST(LOWER(COALESCE(NULLIF(TRIM(t.server_host), ''), @host)) AS BINARY) " +
+            "AND CAST(LOWER(" + Host("o") + ") AS BINARY) = CAST(LOWER(" + Host("t") + ") AS BINARY) " +
             "AND COALESCE(o.server_port, @port) = COALESCE(t.server_port, @port)) AS SharedWith " +
-            $"FROM {table} t WHERE t.tenant_key = @key AND t.is_active = 1 LIMIT 1";
+            $"FROM {table} t WHERE t.tenant_key = @key AND t.is_active = 1 LIMIT 2";
     }
+
+    /// <summary>The server a row names, with the master's other names (<see cref="TenantRowRules.MasterHosts"/>) as the master's.</summary>
+    private static string Host(string row) =>
+        $"CASE WHEN LOWER(TRIM({row}.server_host)) IN @masterHosts THEN @host ELSE COALESCE(NULLIF(TRIM({row}.server_host), ''), @host) END";
 
     public async ValueTask<TenantResolverCache.Resolved?> LookUpAsync(string tenantKey, CancellationToken cancellationToken)
     {
@@ -69,13 +77,16 @@ internal sealed class TenantTableLookup
             // The token cancels the wait for the master connection; the lookup itself, one row by its key, runs to its end
             // (MySqlConnector gets no token: it would cancel over a connection opened outside the budget).
             Row? row = null;
+            var rows = 0;
             try
             {
                 for (var read = 1; ; read++)
                 {
-                    row = await lease.Connection.QuerySingleOrDefaultAsync<Row>(
-                        new CommandDefinition(_sql, new { key = tenantKey, host = _master.Host, port = (long)_master.Port }, cancellationToken: CancellationToken.None)).ConfigureAwait(false);
-                    if (row is null || row.SharedWith is not null)
+                    var found = (await lease.Connection.QueryAsync<Row>(
+                        new CommandDefinition(_sql, new { key = tenantKey, host = _master.Host, port = (long)_master.Port, masterHosts = _rules.MasterHosts }, cancellationToken: CancellationToken.None)).ConfigureAwait(false)).AsList();
+                    rows = found.Count;
+                    row = rows == 0 ? null : found[0];
+                    if (row is null || found.TrueForAll(r => r.SharedWith is not null))
                     {
                         break;
                     }
@@ -86,6 +97,13 @@ internal sealed class TenantTableLookup
                         throw TenantConnectionFailedException.LookupCutShort(tenantKey, Reads);
                     }
                 }
+            }
+            catch (MySqlException exception) when (exception.ErrorCode is MySqlErrorCode.CannotAggregateTwoCollations or MySqlErrorCode.CannotAggregateThreeCollations or MySqlErrorCode.CannotAggregateNCollations)
+            {
+                // The key holds characters the key column's character set has no room for (a latin1 tenants table, a key
+                // in another script): the server refuses to compare them ("Illegal mix of collations"), and no row can
+                // have this key. The session answered the error and is idle.
+                return null;
             }
             catch (Exception exception) when (ServerErrors.IsCommandTimeout(exception))
             {
@@ -108,7 +126,13 @@ internal sealed class TenantTableLookup
             }
 
             var sharedWith = row.SharedWith!.StartsWith(Shared, StringComparison.Ordinal) ? row.SharedWith[Shared.Length..] : null;
-            return new TenantResolverCache.Resolved(row.TenantKey, row.DatabaseName ?? string.Empty, row.ServerHost, row.ServerPort, sharedWith);
+            // The host as the sharing check above compares it: white space around it is no part of the name.
+            return new TenantResolverCache.Resolved(row.TenantKey, row.DatabaseName ?? string.Empty, row.ServerHost?.Trim(), row.ServerPort, sharedWith)
+            {
+                // A tenants table without a unique key on tenant_key can hold two active rows the key names (or two
+                // spellings of it under the key column's collation): which one the server reads first is not defined.
+                Ambiguous = rows > 1,
+            };
         }
     }
 
