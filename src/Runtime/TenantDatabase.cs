@@ -1042,12 +1042,12 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
 
     /// <summary>
     /// The target <paramref name="tenant"/> is served on, once its server said what it is. A row names the server by a
-    /// name; the rules that keep tenants off the master database and off each other's databases compare those names, and
-    /// another name of the master's server (<c>localhost</c> for <c>127.0.0.1</c>, another DNS name, an address written
-    /// otherwise) would slip past them. So the first lease of each server other than the master's asks it (over a
-    /// lease of its own, given back before the caller's is taken, as is the master's read) which server it is. One that
-    /// turns out to be the master's has its name taken for the master's by the rules, and the tenant is looked up again
-    /// under them: refused when it names the master database or another tenant's database there.
+    /// name; the rules that keep tenants off the master database and off each other's databases compare those names,
+    /// and another name of the master's server (<c>localhost</c> for <c>127.0.0.1</c>, another DNS name, an address
+    /// written otherwise) would slip past them. So the first lease of each server other than the master's asks it (over
+    /// a lease of its own, given back before the caller's is taken, as is the master's read) which server it is. One
+    /// that turns out to be the master's has its name taken for the master's by the rules, and the tenant is looked up
+    /// again under them: refused when it names the master database or another tenant's database there.
     /// </summary>
     private async ValueTask<TenantTarget> IdentifyAsync(string tenantKey, TenantInfo tenant, CancellationToken cancellationToken)
     {
@@ -1093,7 +1093,8 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
             if (string.Equals(identity, master.Identity, StringComparison.Ordinal)
                 && string.Equals(target.DatabaseName, _master.Database, StringComparison.OrdinalIgnoreCase))
             {
-                // The master's server reached on another port (a forwarded one): the master database there is the master's.
+                // The master's server reached on another port (a forwarded one): the master database there is the
+                // master's.
                 const string Reason = "is the master database, which holds the tenants table (its row names the master's server by another name)";
                 Log.TenantRowRefused(_logger, LogSafe.Text(target.Key), LogSafe.Text(target.DatabaseName), Reason);
                 throw new TenantConfigurationException(target.Key, target.DatabaseName, Reason);
@@ -1104,9 +1105,9 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     }
 
     /// <summary>
-    /// What the server of <paramref name="lease"/> says it is: its host name, port, data directory, socket, server id and
-    /// version, which two servers do not all share. Nothing of the caller's work was sent yet: a connection lost meanwhile is the transient error of a
-    /// connection lost while it was opened.
+    /// What the server of <paramref name="lease"/> says it is: its host name, port, data directory, socket, server id
+    /// and version, which two servers do not all share. Nothing of the caller's work was sent yet: a connection lost
+    /// meanwhile is the transient error of a connection lost while it was opened.
     /// </summary>
     private async Task<string> ReadServerIdentityAsync(TenantConnectionLease lease)
     {

@@ -8,7 +8,8 @@ public sealed class TenantInfo
     /// <summary>Creates the description of one tenant's database.</summary>
     /// <param name="tenantKey">The tenant's key.</param>
     /// <param name="databaseName">The name of the tenant's database (schema).</param>
-    /// <param name="serverHost">The server that holds it, or <see langword="null"/> for the master database's server (white space around it is removed).</param>
+    /// <param name="serverHost">The server that holds it, or <see langword="null"/> for the master database's server
+    /// (white space around it is removed).</param>
     /// <param name="serverPort">The server's port, or <see langword="null"/> for the master database's port.</param>
     public TenantInfo(string tenantKey, string databaseName, string? serverHost = null, int? serverPort = null)
     {

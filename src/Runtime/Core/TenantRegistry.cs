@@ -50,9 +50,9 @@ internal sealed class TenantRegistry
     private readonly TenantRowRules _rules;
 
     /// <summary>
-    /// The server a row names as <paramref name="host"/>, on the master's port, said it is the master's server: from now on
-    /// the rules take that name for the master's (a row naming the master database there is refused, and a database
-    /// there is the same as on the master's server for the check of tenants sharing one).
+    /// The server a row names as <paramref name="host"/>, on the master's port, said it is the master's server: from
+    /// now on the rules take that name for the master's (a row naming the master database there is refused, and a
+    /// database there is the same as on the master's server for the check of tenants sharing one).
     /// </summary>
     public void AddMasterAlias(string host) => _rules.AddMasterAlias(host);
 
@@ -204,7 +204,10 @@ internal sealed class TenantRowRules
     /// leases of the master database go by that key, and a tenant's would be taken for them.</summary>
     public const string ReservedKeyRefusal = "belongs to a tenant whose key is '(master)', the key the runtime keeps for the master database (a tenant cannot have it)";
 
-    /// <summary>Why a key that names more than one active row is refused: serving either could split its data over two databases.</summary>
+    /// <summary>
+    /// Why a key that names more than one active row is refused: serving either could split its data over two
+    /// databases.
+    /// </summary>
     public const string AmbiguousRefusal = "is named by one of several active rows for this key (which one the server reads first is not defined, and a tenant served on either could have its data split over two databases); keep one active row per key, with tenant_key the table's primary key";
 
     public static string SharedRefusal(string otherTenant) =>
@@ -214,7 +217,9 @@ internal sealed class TenantRowRules
         (string.IsNullOrWhiteSpace(serverHost) || IsMasterHost(serverHost))
         && (serverPort is null || (uint)serverPort.Value == _master.Port);
 
-    /// <summary>The master's host, and the other names of it found so far (see <see cref="AddMasterAlias"/>), lower case.</summary>
+    /// <summary>
+    /// The master's host, and the other names of it found so far (see <see cref="AddMasterAlias"/>), lower case.
+    /// </summary>
     public IReadOnlyList<string> MasterHosts => Volatile.Read(ref _masterHosts);
 
     /// <summary>

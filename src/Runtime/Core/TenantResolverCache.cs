@@ -253,8 +253,9 @@ internal sealed class TenantResolverCache
     }
 
     /// <summary>
-    /// Under the lock: forgets that <paramref name="tenantKey"/>, and every key that differs from it only in case, named
-    /// no tenant (the key column's collation decides which spellings name one tenant; at worst this costs them a lookup).
+    /// Under the lock: forgets that <paramref name="tenantKey"/>, and every key that differs from it only in case,
+    /// named no tenant (the key column's collation decides which spellings name one tenant; at worst this costs them a
+    /// lookup).
     /// </summary>
     private void ForgetUnknown(string tenantKey) =>
         _unknown.RemoveWhere((key, _) => string.Equals(key, tenantKey, StringComparison.OrdinalIgnoreCase));
@@ -353,7 +354,8 @@ internal sealed class TenantResolverCache
 
                 lookup.Answer = _known[canonical] = Answer(resolved, RefusalOf(resolved, record: true), now);
 
-                // Other spellings of the key remembered as unknown before the tenant existed (or was active) name it now.
+                // Other spellings of the key remembered as unknown before the tenant existed (or was active) name it
+                // now.
                 ForgetUnknown(canonical);
                 if (!string.Equals(canonical, tenantKey, StringComparison.OrdinalIgnoreCase))
                 {
@@ -448,7 +450,9 @@ internal sealed class TenantResolverCache
     /// <summary>What a lookup found: the row (its own key first), and another active tenant on the same database, if the lookup knows.</summary>
     internal sealed record Resolved(string TenantKey, string DatabaseName, string? ServerHost, int? ServerPort, string? SharedWith)
     {
-        /// <summary>Whether the tenants table has more than one active row for the key: none of them is served.</summary>
+        /// <summary>
+        /// Whether the tenants table has more than one active row for the key: none of them is served.
+        /// </summary>
         public bool Ambiguous { get; init; }
     }
 

@@ -44,7 +44,8 @@ internal sealed class TenantTableLookup
 
     /// <param name="options">The options; their tenants table is the one looked in.</param>
     /// <param name="master">Where the master database is.</param>
-    /// <param name="rules">The rules' names of the master's server, which the check of a shared database takes for it.</param>
+    /// <param name="rules">The rules' names of the master's server, which the check of a shared database takes for
+    /// it.</param>
     /// <param name="timeout">The master connection string's <c>Default Command Timeout</c>, which the driver applies to the lookup.</param>
     /// <param name="openMaster">Leases a master connection within the budget.</param>
     /// <param name="logger">Where a lost master connection is logged, as the helpers log theirs.</param>
@@ -65,7 +66,10 @@ internal sealed class TenantTableLookup
             $"FROM {table} t WHERE t.tenant_key = @key AND t.is_active = 1 LIMIT 2";
     }
 
-    /// <summary>The server a row names, with the master's other names (<see cref="TenantRowRules.MasterHosts"/>) as the master's.</summary>
+    /// <summary>
+    /// The server a row names, with the master's other names (<see cref="TenantRowRules.MasterHosts"/>) as the
+    /// master's.
+    /// </summary>
     private static string Host(string row) =>
         $"CASE WHEN LOWER(TRIM({row}.server_host)) IN @masterHosts THEN @host ELSE COALESCE(NULLIF(TRIM({row}.server_host), ''), @host) END";
 
@@ -100,9 +104,9 @@ internal sealed class TenantTableLookup
             }
             catch (MySqlException exception) when (exception.ErrorCode is MySqlErrorCode.CannotAggregateTwoCollations or MySqlErrorCode.CannotAggregateThreeCollations or MySqlErrorCode.CannotAggregateNCollations)
             {
-                // The key holds characters the key column's character set has no room for (a latin1 tenants table, a key
-                // in another script): the server refuses to compare them ("Illegal mix of collations"), and no row can
-                // have this key. The session answered the error and is idle.
+                // The key holds characters the key column's character set has no room for (a latin1 tenants table, a
+                // key in another script): the server refuses to compare them ("Illegal mix of collations"), and no row
+                // can have this key. The session answered the error and is idle.
                 return null;
             }
             catch (Exception exception) when (ServerErrors.IsCommandTimeout(exception))
