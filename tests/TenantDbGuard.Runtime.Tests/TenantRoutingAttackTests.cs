@@ -10,8 +10,8 @@ namespace TenantDbGuard.Runtime.Tests;
 /// The routing of a request to its tenant's database, attacked: keys spelled in every way the tenants table's collation
 /// may or may not take for one, rows that change while the process runs, lookups many callers wait for at once, rows
 /// that name no database, a database with odd characters, the master database, a system schema or another tenant's
-/// database, and custom resolvers that misbehave. Each request must reach its own tenant's database or fail with a typed
-/// error; it never reaches another tenant's database, the master database or a tenant that is gone.
+/// database, and custom resolvers that misbehave. Each request must reach its own tenant's database or fail with a
+/// typed error; it never reaches another tenant's database, the master database or a tenant that is gone.
 /// </summary>
 [Collection(MariaDbCollection.Name)]
 public sealed class TenantRoutingAttackTests(MariaDbFixture fixture) : IAsyncLifetime
