@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using System.Threading;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CodeFixes;
 using Microsoft.CodeAnalysis.CSharp;
@@ -67,7 +68,7 @@ internal static class CallStatement
     /// neighbouring statements both move the trivia between them, which a batch of text changes would take as a
     /// conflict.
     /// </summary>
-    public static FixAllProvider RemovingFixAll(Func<SyntaxNode, SemanticModel, Diagnostic, (ExpressionStatementSyntax? Statement, string? Title)> removal) =>
+    public static FixAllProvider RemovingFixAll(Func<SyntaxNode, SemanticModel, Diagnostic, CancellationToken, (ExpressionStatementSyntax? Statement, string? Title)> removal) =>
         FixAllProvider.Create(async (context, document, diagnostics) =>
         {
             var root = await document.GetSyntaxRootAsync(context.CancellationToken).ConfigureAwait(false);
@@ -77,7 +78,7 @@ internal static class CallStatement
                 return document;
             }
 
-            var statements = diagnostics.Select(d => removal(root, model, d).Statement).OfType<ExpressionStatementSyntax>().Distinct().ToList();
+            var statements = diagnostics.Select(d => removal(root, model, d, context.CancellationToken).Statement).OfType<ExpressionStatementSyntax>().Distinct().ToList();
             var current = root.TrackNodes(statements);
             foreach (var statement in statements)
             {
@@ -116,8 +117,8 @@ internal static class CallStatement
         if (!trailing.Any(SyntaxKind.EndOfLineTrivia) && next is not null)
         {
             // 'conn.Release(); /* twice */ Log.Info("done");': what follows takes the statement's place on the line.
-            var comments = Comments(trailing).SelectMany(c => new[] { c, Space });
-            var place = startsItsLine ? leading.AsEnumerable() : Comments(leading).SelectMany(c => new[] { c, Space });
+            var comments = AuthorTrivia.Comments(trailing).SelectMany(c => new[] { c, Space });
+            var place = startsItsLine ? leading.AsEnumerable() : AuthorTrivia.Comments(leading).SelectMany(c => new[] { c, Space });
             return block.WithStatements(statements.Replace(next, next.WithLeadingTrivia(place.Concat(comments).Concat(next.GetLeadingTrivia()))));
         }
 
@@ -125,8 +126,8 @@ internal static class CallStatement
         {
             // 'Log.Info("released"); conn.Release(); // twice' followed by a line: what stays before it keeps the
             // line's end and the comments on it.
-            var kept = LineEnds.WithoutTrailingWhitespace(before.TrailingTrivia.AddRange(Comments(leading).SelectMany(c => new[] { Space, c })))
-                .Concat(Comments(trailing).SelectMany(c => new[] { Space, c }))
+            var kept = LineEnds.WithoutTrailingWhitespace(before.TrailingTrivia.AddRange(AuthorTrivia.Comments(leading).SelectMany(c => new[] { Space, c })))
+                .Concat(AuthorTrivia.Comments(trailing).SelectMany(c => new[] { Space, c }))
                 .Concat(trailing.SkipWhile(t => !t.IsKind(SyntaxKind.EndOfLineTrivia)));
             if (index > 0)
             {
@@ -141,7 +142,7 @@ internal static class CallStatement
         var indentation = leading.Skip(lastLineEnd + 1).Where(t => t.IsKind(SyntaxKind.WhitespaceTrivia));
         var above = leading.Take(lastLineEnd + 1).ToList();
         var lineEnd = trailing.FirstOrDefault(t => t.IsKind(SyntaxKind.EndOfLineTrivia));
-        var trailingComments = Comments(trailing).ToList();
+        var trailingComments = AuthorTrivia.Comments(trailing).ToList();
         if (trailingComments.Count > 0)
         {
             above.AddRange(indentation);
@@ -177,7 +178,4 @@ internal static class CallStatement
 
         return -1;
     }
-
-    private static IEnumerable<SyntaxTrivia> Comments(SyntaxTriviaList trivia) =>
-        trivia.Where(t => t.IsKind(SyntaxKind.SingleLineCommentTrivia) || t.IsKind(SyntaxKind.MultiLineCommentTrivia));
 }

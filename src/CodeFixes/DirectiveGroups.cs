@@ -3,7 +3,10 @@ using Microsoft.CodeAnalysis.CSharp;
 
 namespace TenantDbGuard.CodeFixes;
 
-/// <summary>The <c>#if</c> groups that the trivia above a statement opens and closes, for fixes that move the statement.</summary>
+/// <summary>
+/// The <c>#if</c> groups (with their <c>#else</c> and <c>#elif</c>) that the trivia above a statement opens, switches and
+/// closes, for fixes that move the statement.
+/// </summary>
 internal static class DirectiveGroups
 {
     /// <summary>
@@ -28,5 +31,32 @@ internal static class DirectiveGroups
         }
 
         return (open, closes);
+    }
+
+    /// <summary>
+    /// Does the trivia end (<c>#endif</c>) or switch (<c>#else</c>, <c>#elif</c>) an <c>#if</c> group opened above it?
+    /// </summary>
+    public static bool EndsOrSwitchesAGroupOpenedAbove(SyntaxTriviaList trivia)
+    {
+        var open = 0;
+        foreach (var item in trivia)
+        {
+            if (item.IsKind(SyntaxKind.IfDirectiveTrivia))
+            {
+                open++;
+            }
+            else if (item.IsKind(SyntaxKind.ElseDirectiveTrivia) || item.IsKind(SyntaxKind.ElifDirectiveTrivia)
+                     || item.IsKind(SyntaxKind.EndIfDirectiveTrivia))
+            {
+                if (open == 0)
+                {
+                    return true;
+                }
+
+                open -= item.IsKind(SyntaxKind.EndIfDirectiveTrivia) ? 1 : 0;
+            }
+        }
+
+        return false;
     }
 }

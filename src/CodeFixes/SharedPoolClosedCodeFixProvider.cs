@@ -25,7 +25,7 @@ public sealed class SharedPoolClosedCodeFixProvider : CodeFixProvider
     public override ImmutableArray<string> FixableDiagnosticIds { get; } = ImmutableArray.Create(DiagnosticIds.SharedPoolClosed);
 
     /// <inheritdoc />
-    public override FixAllProvider GetFixAllProvider() => CallStatement.RemovingFixAll((root, _, diagnostic) => (Removal(root, diagnostic), Title));
+    public override FixAllProvider GetFixAllProvider() => CallStatement.RemovingFixAll((root, _, diagnostic, _) => (Removal(root, diagnostic), Title));
 
     /// <inheritdoc />
     public override async Task RegisterCodeFixesAsync(CodeFixContext context)
@@ -61,7 +61,7 @@ public sealed class SharedPoolClosedCodeFixProvider : CodeFixProvider
 
         var call = root.FindNode(diagnostic.Location.SourceSpan, getInnermostNodeForTie: true);
         if (CallStatement.Enclosing(call) is not { } statement
-            || ConnectionLeak.Statements.HidesCode(statement.GetLeadingTrivia()))
+            || AuthorTrivia.HidesCode(statement.GetLeadingTrivia()))
         {
             // Code of a build that is not compiled ('#if DEBUG' above the call) is the call's trivia, and would go
             // with it.

@@ -2,6 +2,7 @@ using System.Collections.Generic;
 using System.Collections.Immutable;
 using System.Composition;
 using System.Linq;
+using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CodeActions;
@@ -48,7 +49,7 @@ public sealed class UseAfterReleaseCodeFixProvider : CodeFixProvider
 
         foreach (var diagnostic in context.Diagnostics)
         {
-            if (Removal(root, model, diagnostic) is ({ } statement, { } title))
+            if (Removal(root, model, diagnostic, context.CancellationToken) is ({ } statement, { } title))
             {
                 context.RegisterCodeFix(
                     CodeAction.Create(title, _ => Task.FromResult(context.Document.WithSyntaxRoot(CallStatement.Remove(root, statement))), RemoveRedundantReleaseKey),
@@ -58,7 +59,7 @@ public sealed class UseAfterReleaseCodeFixProvider : CodeFixProvider
     }
 
     /// <summary>The release the fix of <paramref name="diagnostic"/> removes, and the fix's title; nulls when it has none.</summary>
-    private static (ExpressionStatementSyntax? Statement, string? Title) Removal(SyntaxNode root, SemanticModel model, Diagnostic diagnostic)
+    private static (ExpressionStatementSyntax? Statement, string? Title) Removal(SyntaxNode root, SemanticModel model, Diagnostic diagnostic, CancellationToken cancellationToken)
     {
         if (!diagnostic.Properties.TryGetValue(UseAfterReleaseProperties.Fixable, out var fixable) || fixable != "true"
             || !diagnostic.Properties.TryGetValue(UseAfterReleaseProperties.Kind, out var kind))
@@ -73,7 +74,7 @@ public sealed class UseAfterReleaseCodeFixProvider : CodeFixProvider
             _ => null,
         };
         if (title is null || ReleaseStatement(root, diagnostic.Location) is not { } statement
-            || statement.GetLeadingTrivia().Any(t => t.IsDirective || t.IsKind(SyntaxKind.DisabledTextTrivia)))
+            || statement.GetLeadingTrivia().Any(AuthorTrivia.IsDirectiveOrHiddenCode))
         {
             // A directive (or a build's code) above the release is its trivia, and would go with it.
             return default;
@@ -86,7 +87,7 @@ public sealed class UseAfterReleaseCodeFixProvider : CodeFixProvider
             || !ReleasesTheSameVariable(model, root, released, diagnostic.AdditionalLocations.FirstOrDefault())
             || IsReadAfter(model, statement, released)
             || TakesANewValueAfter(model, statement, released)
-            || (kind == nameof(MisuseKind.ReleasedBeforeFinally) && TakesAnotherBeforeTheOtherRelease(model, root, statement, released, diagnostic.AdditionalLocations.FirstOrDefault())))
+            || (kind == nameof(MisuseKind.ReleasedBeforeFinally) && TakesAnotherBeforeTheOtherRelease(model, root, statement, released, diagnostic.AdditionalLocations.FirstOrDefault(), cancellationToken)))
         {
             return default;
         }
@@ -173,7 +174,7 @@ public sealed class UseAfterReleaseCodeFixProvider : CodeFixProvider
     /// <c>using</c> or the <c>finally</c> releases it again? Without the explicit release it would hold both at once: a
     /// pool of one (or a tenant's cap) would then wait for itself.
     /// </summary>
-    private static bool TakesAnotherBeforeTheOtherRelease(SemanticModel model, SyntaxNode root, ExpressionStatementSyntax release, ISymbol released, Location? other)
+    private static bool TakesAnotherBeforeTheOtherRelease(SemanticModel model, SyntaxNode root, ExpressionStatementSyntax release, ISymbol released, Location? other, CancellationToken cancellationToken)
     {
         var type = released switch
         {
@@ -201,7 +202,7 @@ public sealed class UseAfterReleaseCodeFixProvider : CodeFixProvider
         // that it calls, or one that method calls in turn (an 'Audit()' that takes its own connection).
         return scope is null
                || ConnectionLeak.ReleaseInFinallyFix.TakesAnotherThroughCalls(
-                   model, scope.DescendantNodes().Where(n => n.SpanStart >= release.Span.End), type);
+                   model, scope.DescendantNodes().Where(n => n.SpanStart >= release.Span.End), type, cancellationToken);
     }
 
     /// <summary>Is the other release a <c>using</c>, or a statement of its own directly in the <c>finally</c> block?</summary>

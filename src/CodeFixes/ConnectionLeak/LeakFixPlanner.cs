@@ -51,7 +51,7 @@ internal static class LeakFixPlanner
         }
 
         properties.TryGetValue(ConnectionLeakProperties.Reason, out var reason);
-        var chooser = new ReleaseChooser(model, context, configuredReleaseNames, onlyFailuresLeak: reason == nameof(LeakReason.ExceptionThrown));
+        var chooser = new ReleaseChooser(model, context, configuredReleaseNames, onlyFailuresLeak: reason == nameof(LeakReason.ExceptionThrown), cancellationToken);
         properties.TryGetValue(ConnectionLeakProperties.Kind, out var kind);
         properties.TryGetValue(ConnectionLeakProperties.HandsOff, out var handsOff);
         var fixes = ImmutableArray.CreateBuilder<LeakFix>();
@@ -394,7 +394,7 @@ internal static class LeakFixPlanner
                 ? current.Declaration.WithVariables(SingletonSeparatedList(variable))
                 : current.Declaration.WithType(current.Declaration.Type.WithTrailingTrivia(ElasticSpace)).WithVariables(SingletonSeparatedList(variable.WithoutLeadingTrivia()));
             var leading = first ? current.GetLeadingTrivia()
-                : Statements.HasCommentsOrDirectives(variable.GetLeadingTrivia()) ? variable.GetLeadingTrivia() : TriviaList(ElasticMarker);
+                : AuthorTrivia.HasCommentsOrDirectives(variable.GetLeadingTrivia()) ? variable.GetLeadingTrivia() : TriviaList(ElasticMarker);
             return current.WithDeclaration(own)
                 .WithLeadingTrivia(leading)
                 .WithTrailingTrivia(index == variables.Count - 1 ? current.GetTrailingTrivia() : TriviaList(ElasticCarriageReturnLineFeed))

@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Collections.Immutable;
 using System.Linq;
+using System.Threading;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
@@ -48,9 +49,10 @@ internal sealed class ReleaseChooser
     private static readonly ImmutableHashSet<string> BuiltInNames = ImmutableHashSet.Create("Dispose", "DisposeAsync", "Close", "CloseAsync", "Release");
     private readonly ImmutableArray<string> _configured;
 
-    public ReleaseChooser(SemanticModel model, FunctionContext context, string? configuredNames, bool onlyFailuresLeak = false)
+    public ReleaseChooser(SemanticModel model, FunctionContext context, string? configuredNames, bool onlyFailuresLeak = false, CancellationToken cancellationToken = default)
     {
         Model = model;
+        CancellationToken = cancellationToken;
         Context = context;
         OnlyFailuresLeak = onlyFailuresLeak;
         _configured = NameConfiguration.Entries(configuredNames)
@@ -63,6 +65,9 @@ internal sealed class ReleaseChooser
     }
 
     public SemanticModel Model { get; }
+
+    /// <summary>Cancels the planning (the fixes follow calls into other documents' syntax).</summary>
+    public CancellationToken CancellationToken { get; }
 
     public FunctionContext Context { get; }
 
@@ -183,10 +188,10 @@ internal sealed class ReleaseChooser
             // The code's own release, as written; a comment above it or after it on its line moves with it, unless it explains a
             // catch. An #if group that ends above it (#if ... #endif) holds code of its own: it stays where it is, comments too.
             var inCatch = statement.Ancestors().Any(a => a is CatchClauseSyntax);
-            var leading = !inCatch && Statements.HasCommentsOrDirectives(statement.GetLeadingTrivia()) && !EndsDirectiveGroups(statement.GetLeadingTrivia())
+            var leading = !inCatch && AuthorTrivia.HasCommentsOrDirectives(statement.GetLeadingTrivia()) && !EndsDirectiveGroups(statement.GetLeadingTrivia())
                 ? FromFirstLine(statement.GetLeadingTrivia())
                 : default;
-            var trailing = !inCatch && Statements.HasCommentsOrDirectives(statement.GetTrailingTrivia()) ? statement.GetTrailingTrivia() : default;
+            var trailing = !inCatch && AuthorTrivia.HasCommentsOrDirectives(statement.GetTrailingTrivia()) ? statement.GetTrailingTrivia() : default;
             return statement.WithoutTrivia().WithLeadingTrivia(leading).WithTrailingTrivia(trailing).WithAdditionalAnnotations(MovedRelease);
         }
 

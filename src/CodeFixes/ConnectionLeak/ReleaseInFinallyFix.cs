@@ -1,6 +1,7 @@
 using System.Collections.Generic;
 using System.Collections.Immutable;
 using System.Linq;
+using System.Threading;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
@@ -64,7 +65,7 @@ internal static class ReleaseInFinallyFix
                 releases = MovableReleases(chooser, local, statements, region.ReopenedIn);
                 hoisted = moved;
             }
-            else if (TakesAnother(model, after, local))
+            else if (TakesAnother(chooser, after, local))
             {
                 // The try cannot end there, and would hold this connection while the code takes another.
                 return;
@@ -186,15 +187,15 @@ internal static class ReleaseInFinallyFix
         type.AllInterfaces.Append(type).Any(t => t.ContainingNamespace is { Name: "System", ContainingNamespace.IsGlobalNamespace: true } && t.Name is "IDisposable" or "IAsyncDisposable");
 
     /// <summary>Does one of <paramref name="statements"/> make or take another connection of the local's type?</summary>
-    private static bool TakesAnother(SemanticModel model, IEnumerable<StatementSyntax> statements, ILocalSymbol local) =>
-        TakesAnotherThroughCalls(model, statements.SelectMany(s => s.DescendantNodes(n => !FunctionContext.IsFunction(n))), local.Type);
+    private static bool TakesAnother(ReleaseChooser chooser, IEnumerable<StatementSyntax> statements, ILocalSymbol local) =>
+        TakesAnotherThroughCalls(chooser.Model, statements.SelectMany(s => s.DescendantNodes(n => !FunctionContext.IsFunction(n))), local.Type, chooser.CancellationToken);
 
     /// <summary>
     /// <see cref="TakesAnother(SemanticModel, IEnumerable{SyntaxNode}, ITypeSymbol)"/> in <paramref name="nodes"/>, or in
     /// a method of the project that one of them calls, or one that method calls in turn (an <c>Audit()</c> that takes its
     /// own connection).
     /// </summary>
-    internal static bool TakesAnotherThroughCalls(SemanticModel model, IEnumerable<SyntaxNode> nodes, ITypeSymbol type)
+    internal static bool TakesAnotherThroughCalls(SemanticModel model, IEnumerable<SyntaxNode> nodes, ITypeSymbol type, CancellationToken cancellationToken)
     {
         var seen = new HashSet<ISymbol>(SymbolEqualityComparer.Default);
         var pending = new Stack<(IEnumerable<SyntaxNode> Nodes, SemanticModel Model)>();
@@ -218,7 +219,7 @@ internal static class ReleaseInFinallyFix
 
                 foreach (var reference in called.OriginalDefinition.DeclaringSyntaxReferences)
                 {
-                    var declaration = reference.GetSyntax();
+                    var declaration = reference.GetSyntax(cancellationToken);
                     var declarationModel = currentModel.Compilation.GetSemanticModel(declaration.SyntaxTree);
                     pending.Push((declaration.DescendantNodes(), declarationModel));
                 }
@@ -243,7 +244,7 @@ internal static class ReleaseInFinallyFix
     private static bool IsQuick(StatementSyntax statement) =>
         statement is ReturnStatementSyntax or ExpressionStatementSyntax or LocalDeclarationStatementSyntax { UsingKeyword.RawKind: (int)SyntaxKind.None } or EmptyStatementSyntax
         && !statement.DescendantNodes().Any(n => Statements.RunsCode(n) || n is AnonymousFunctionExpressionSyntax or QueryExpressionSyntax)
-        && !Statements.HidesCode(statement.GetLeadingTrivia());
+        && !AuthorTrivia.HidesCode(statement.GetLeadingTrivia());
 
     /// <summary>
     /// Does work run after <paramref name="release"/>, nested in one of the statements of <paramref name="region"/>

@@ -441,8 +441,8 @@ internal static class Statements
                         || SameComments(n.GetTrailingTrivia(), moved.GetTrailingTrivia())));
             if (result.GetCurrentNode(unit) is { } current)
             {
-                var commented = HasCommentsOrDirectives(unit.GetLeadingTrivia())
-                                || HasCommentsOrDirectives(unit.GetTrailingTrivia());
+                var commented = AuthorTrivia.HasCommentsOrDirectives(unit.GetLeadingTrivia())
+                                || AuthorTrivia.HasCommentsOrDirectives(unit.GetTrailingTrivia());
                 result = Remove(result, current, keepComments: !moves && commented);
             }
         }
@@ -474,8 +474,8 @@ internal static class Statements
     private static bool SameComments(SyntaxTriviaList trivia, SyntaxTriviaList moved)
     {
         static IEnumerable<string> Comments(SyntaxTriviaList list) =>
-            list.Where(t => HasCommentsOrDirectives(TriviaList(t))).Select(t => t.ToString().Trim());
-        return HasCommentsOrDirectives(moved) && Comments(trivia).SequenceEqual(Comments(moved));
+            list.Where(t => AuthorTrivia.IsComment(t) || t.IsDirective).Select(t => t.ToString().Trim());
+        return AuthorTrivia.HasCommentsOrDirectives(moved) && Comments(trivia).SequenceEqual(Comments(moved));
     }
 
     /// <summary>
@@ -531,7 +531,7 @@ internal static class Statements
     private static TRoot Collapse<TRoot>(TRoot root, BlockSyntax empty)
         where TRoot : SyntaxNode
     {
-        if (empty.Statements.Count > 0 || HasCommentsOrDirectives(TriviaList(empty.DescendantTrivia())) || empty.Parent is null
+        if (empty.Statements.Count > 0 || AuthorTrivia.HasCommentsOrDirectives(TriviaList(empty.DescendantTrivia())) || empty.Parent is null
             || (empty.Parent is IfStatementSyntax or ElseClauseSyntax && empty.Parent.Parent is null))
         {
             // What holds it is the node being rewritten: RemoveReleases settles it.
@@ -541,7 +541,7 @@ internal static class Statements
         switch (empty.Parent)
         {
             case BlockSyntax or SwitchSectionSyntax:
-                return Remove(root, empty, keepComments: HasCommentsOrDirectives(empty.GetLeadingTrivia()));
+                return Remove(root, empty, keepComments: AuthorTrivia.HasCommentsOrDirectives(empty.GetLeadingTrivia()));
             case ElseClauseSyntax elseClause:
                 return root.RemoveNode(elseClause, SyntaxRemoveOptions.KeepNoTrivia)!;
             case IfStatementSyntax ifStatement when ifStatement.Statement == empty:
@@ -560,7 +560,7 @@ internal static class Statements
 
                 if (IsPure(ifStatement.Condition))
                 {
-                    return Remove(root, ifStatement, keepComments: HasCommentsOrDirectives(ifStatement.GetLeadingTrivia()));
+                    return Remove(root, ifStatement, keepComments: AuthorTrivia.HasCommentsOrDirectives(ifStatement.GetLeadingTrivia()));
                 }
 
                 StatementSyntax evaluated = ExpressionStatement(IsStatementExpression(ifStatement.Condition)
@@ -658,14 +658,14 @@ internal static class Statements
     /// would go with them if the statements moved out? One above <c>try</c> moves with the first statement.
     /// </summary>
     private static bool HasOwnComments(TryStatementSyntax bare) =>
-        HasCommentsOrDirectives(bare.TryKeyword.TrailingTrivia)
-        || new[] { bare.Block.OpenBraceToken, bare.Block.CloseBraceToken }.Any(brace => HasCommentsOrDirectives(brace.LeadingTrivia) || HasCommentsOrDirectives(brace.TrailingTrivia));
+        AuthorTrivia.HasCommentsOrDirectives(bare.TryKeyword.TrailingTrivia)
+        || new[] { bare.Block.OpenBraceToken, bare.Block.CloseBraceToken }.Any(brace => AuthorTrivia.HasCommentsOrDirectives(brace.LeadingTrivia) || AuthorTrivia.HasCommentsOrDirectives(brace.TrailingTrivia));
 
     /// <summary>A try left with no handler as a block in its place, with the comments around <c>try</c> and its braces.</summary>
     private static BlockSyntax AsBlock(TryStatementSyntax bare)
     {
         var beforeBrace = bare.TryKeyword.TrailingTrivia.AddRange(bare.Block.OpenBraceToken.LeadingTrivia);
-        var leading = HasCommentsOrDirectives(beforeBrace) ? bare.GetLeadingTrivia().AddRange(beforeBrace) : bare.GetLeadingTrivia();
+        var leading = AuthorTrivia.HasCommentsOrDirectives(beforeBrace) ? bare.GetLeadingTrivia().AddRange(beforeBrace) : bare.GetLeadingTrivia();
         return bare.Block.WithLeadingTrivia(leading).WithTrailingTrivia(bare.GetTrailingTrivia());
     }
 
@@ -706,7 +706,7 @@ internal static class Statements
             return null;
         }
 
-        if (HasCommentsOrDirectives(TriviaList(clause.DescendantTrivia())))
+        if (AuthorTrivia.HasCommentsOrDirectives(TriviaList(clause.DescendantTrivia())))
         {
             // A comment anywhere in the handler (after its brace, above the release) stays, and the handler with it.
             return null;
@@ -779,13 +779,13 @@ internal static class Statements
                 }
 
                 var above = original.GetLeadingTrivia().Any(t => t.IsDirective)
-                            || (keepComments && HasCommentsOrDirectives(original.GetLeadingTrivia()));
+                            || (keepComments && AuthorTrivia.HasCommentsOrDirectives(original.GetLeadingTrivia()));
                 if (above)
                 {
                     directives = directives.AddRange(original.GetLeadingTrivia());
                 }
 
-                if (keepComments && HasCommentsOrDirectives(original.GetTrailingTrivia()))
+                if (keepComments && AuthorTrivia.HasCommentsOrDirectives(original.GetTrailingTrivia()))
                 {
                     // A comment after it on its line gets a line of its own, at its indentation.
                     var indentation = above
@@ -976,15 +976,6 @@ internal static class Statements
 
         return null;
     }
-
-    /// <summary>
-    /// Does the trivia hold code a directive disables here (<c>#if DEBUG</c> when DEBUG is not defined)? Other builds
-    /// run it: a fix cannot tell how long it takes or what it uses.
-    /// </summary>
-    public static bool HidesCode(SyntaxTriviaList trivia) => trivia.Any(t => t.IsKind(SyntaxKind.DisabledTextTrivia));
-
-    public static bool HasCommentsOrDirectives(SyntaxTriviaList trivia) =>
-        trivia.Any(t => t.IsKind(SyntaxKind.SingleLineCommentTrivia) || t.IsKind(SyntaxKind.MultiLineCommentTrivia) || t.IsDirective);
 
     /// <summary>
     /// A name for a new local that nothing in scope uses yet, nor any local or parameter declared elsewhere in the

@@ -67,8 +67,8 @@ internal static class UsingDeclarationFix
             var atEnd = top == Statements.RemovalUnit(release)
                         && rest.All(s => s is ReturnStatementSyntax or ThrowStatementSyntax
                             or LocalFunctionStatementSyntax)
-                        && !rest.Any(s => Statements.HidesCode(s.GetLeadingTrivia()))
-                        && !Statements.HidesCode(block.CloseBraceToken.LeadingTrivia);
+                        && !rest.Any(s => AuthorTrivia.HidesCode(s.GetLeadingTrivia()))
+                        && !AuthorTrivia.HidesCode(block.CloseBraceToken.LeadingTrivia);
             if ((!inHandler && !atEnd) || ReleaseInFinallyFix.WorkFollows(chooser, release, after, releases, throughRegion: true))
             {
                 // Released early, or with work after it on its path (a catch that releases, then logs or waits): the

@@ -68,7 +68,7 @@ internal static class MakeDisposableFix
     private static bool HeaderHasDirectives(TypeDeclarationSyntax type) =>
         type.DescendantTrivia(
                 Microsoft.CodeAnalysis.Text.TextSpan.FromBounds(type.Identifier.SpanStart, type.OpenBraceToken.Span.End))
-            .Any(t => t.IsDirective || t.IsKind(SyntaxKind.DisabledTextTrivia));
+            .Any(AuthorTrivia.IsDirectiveOrHiddenCode);
 
     /// <summary>
     /// Whether the type or a base type already has a member of that name: the new method would clash with it (a property,

@@ -85,7 +85,7 @@ internal static class ReleaseInFinallyFix
             }
 
             var leading = statement.GetLeadingTrivia();
-            if (leading.Concat(statement.GetTrailingTrivia()).Any(IsComment))
+            if (leading.Concat(statement.GetTrailingTrivia()).Any(t => AuthorTrivia.IsComment(t, orDocumentation: true)))
             {
                 // The author's note on the release: where it would belong once the release moves is theirs to say.
                 return null;
@@ -109,7 +109,7 @@ internal static class ReleaseInFinallyFix
             return null;
         }
 
-        if (method.Body is { } closed && EndsAGroupOpenedAbove(closed.CloseBraceToken.LeadingTrivia))
+        if (method.Body is { } closed && DirectiveGroups.EndsOrSwitchesAGroupOpenedAbove(closed.CloseBraceToken.LeadingTrivia))
         {
             // '#endif' above the closing brace: its '#if' would be in the try, and the try's end outside the group.
             return null;
@@ -162,51 +162,16 @@ internal static class ReleaseInFinallyFix
             return body;
         }
 
-        if (original.OpenBraceToken.TrailingTrivia.Any(IsNote))
+        if (original.OpenBraceToken.TrailingTrivia.Any(AuthorTrivia.IsNote))
         {
             var open = body.OpenBraceToken.WithTrailingTrivia(original.OpenBraceToken.TrailingTrivia);
             body = body.WithOpenBraceToken(open);
         }
 
-        return original.CloseBraceToken.LeadingTrivia.Any(IsNote)
+        return original.CloseBraceToken.LeadingTrivia.Any(AuthorTrivia.IsNote)
             ? body.WithCloseBraceToken(body.CloseBraceToken.WithLeadingTrivia(original.CloseBraceToken.LeadingTrivia))
             : body;
     }
-
-    /// <summary>
-    /// Does the trivia end (<c>#endif</c>) or switch (<c>#else</c>, <c>#elif</c>) an <c>#if</c> group opened above it?
-    /// </summary>
-    private static bool EndsAGroupOpenedAbove(SyntaxTriviaList trivia)
-    {
-        var open = 0;
-        foreach (var item in trivia)
-        {
-            if (item.IsKind(SyntaxKind.IfDirectiveTrivia))
-            {
-                open++;
-            }
-            else if (item.IsKind(SyntaxKind.ElseDirectiveTrivia) || item.IsKind(SyntaxKind.ElifDirectiveTrivia)
-                     || item.IsKind(SyntaxKind.EndIfDirectiveTrivia))
-            {
-                if (open == 0)
-                {
-                    return true;
-                }
-
-                open -= item.IsKind(SyntaxKind.EndIfDirectiveTrivia) ? 1 : 0;
-            }
-        }
-
-        return false;
-    }
-
-    private static bool IsNote(SyntaxTrivia trivia) =>
-        IsComment(trivia) || trivia.IsDirective || trivia.IsKind(SyntaxKind.DisabledTextTrivia);
-
-    private static bool IsComment(SyntaxTrivia trivia) =>
-        trivia.IsKind(SyntaxKind.SingleLineCommentTrivia) || trivia.IsKind(SyntaxKind.MultiLineCommentTrivia)
-        || trivia.IsKind(SyntaxKind.SingleLineDocumentationCommentTrivia)
-        || trivia.IsKind(SyntaxKind.MultiLineDocumentationCommentTrivia);
 
     /// <summary>Does the trivia leave an <c>#if</c> open over the statement it stands above?</summary>
     private static bool OpensDirectiveGroup(SyntaxTriviaList leading) => DirectiveGroups.Above(leading).Open > 0;
