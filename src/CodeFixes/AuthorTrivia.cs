@@ -19,6 +19,25 @@ internal static class AuthorTrivia
         || (orDocumentation
             && (trivia.IsKind(SyntaxKind.SingleLineDocumentationCommentTrivia) || trivia.IsKind(SyntaxKind.MultiLineDocumentationCommentTrivia)));
 
+    /// <summary>
+    /// Is there a <c>///</c> or <c>/** */</c> comment around the node (in a method body, the parser's documentation
+    /// comment: it holds its line's end, which the fixes that move a statement's comments do not expect)?
+    /// </summary>
+    public static bool HasDocumentationComment(SyntaxNode node)
+    {
+        if (node.GetLeadingTrivia().Concat(node.GetTrailingTrivia()).Any(IsDocumentation))
+        {
+            return true;
+        }
+
+        // One after the node on its line is the next token's: the node's trailing trivia stops before it.
+        return !node.GetTrailingTrivia().Any(t => t.IsKind(SyntaxKind.EndOfLineTrivia))
+               && node.GetLastToken().GetNextToken().LeadingTrivia.SkipWhile(t => t.IsKind(SyntaxKind.WhitespaceTrivia)).FirstOrDefault() is var first
+               && IsDocumentation(first);
+
+        static bool IsDocumentation(SyntaxTrivia trivia) => IsComment(trivia, orDocumentation: true) && !IsComment(trivia);
+    }
+
     /// <summary>The <c>//</c> and <c>/* */</c> comments of the trivia.</summary>
     public static IEnumerable<SyntaxTrivia> Comments(SyntaxTriviaList trivia) => trivia.Where(t => IsComment(t));
 

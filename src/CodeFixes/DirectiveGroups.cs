@@ -1,5 +1,6 @@
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.Text;
 
 namespace TenantDbGuard.CodeFixes;
 
@@ -31,6 +32,39 @@ internal static class DirectiveGroups
         }
 
         return (open, closes);
+    }
+
+    /// <summary>
+    /// Does <paramref name="inner"/> stand in an <c>#if</c> group (or its <c>#else</c>, <c>#elif</c>) that opens after
+    /// <paramref name="outer"/> starts? Other builds then run it, or not, or run other code in its place, while they
+    /// run <paramref name="outer"/> all the same: a release there is the author's choice of builds.
+    /// </summary>
+    public static bool OpensBetween(SyntaxNode outer, SyntaxNode inner)
+    {
+        if (inner.SpanStart <= outer.SpanStart)
+        {
+            return false;
+        }
+
+        var open = 0;
+        foreach (var trivia in outer.SyntaxTree.GetRoot().DescendantTrivia(TextSpan.FromBounds(outer.SpanStart, inner.SpanStart)))
+        {
+            if (trivia.SpanStart < outer.SpanStart || trivia.SpanStart >= inner.SpanStart)
+            {
+                continue;
+            }
+
+            if (trivia.IsKind(SyntaxKind.IfDirectiveTrivia))
+            {
+                open++;
+            }
+            else if (trivia.IsKind(SyntaxKind.EndIfDirectiveTrivia))
+            {
+                open = System.Math.Max(0, open - 1);
+            }
+        }
+
+        return open > 0;
     }
 
     /// <summary>

@@ -3144,6 +3144,53 @@ public sealed class ConnectionLeakCodeFixTests
         }
         """);
 
+    // '///' inside a method body is a documentation comment to the parser, one that holds its line's end: at a release
+    // that moves into a finally it was dropped, and at one a using replaced it lost its line. The release stays.
+    [Theory]
+    [InlineData("Pool", "        /// Back to the pool.\n        conn.Release();")]
+    [InlineData("LeasePool", "        conn.Dispose(); /// the last use")]
+    [InlineData("LeasePool", "        /// Back to the pool.\n        conn.Dispose();")]
+    public Task A_release_with_a_triple_slash_comment_gets_no_fix_that_moves_or_removes_it(string pool, string release) => NoFixVerifier.VerifyAsync($$"""
+        using Prelude;
+
+        class C
+        {
+            int M({{pool}} pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                /// the work
+                var rows = conn.Execute("select 1");
+        {{release}}
+                return rows;
+            }
+        }
+        """);
+
+    // A release in an #if group that opens after the acquisition runs in some builds only; another build may keep the
+    // connection instead (the code it compiles is not there to read). A try or a using would release it in every build.
+    [Theory]
+    [InlineData("Pool", "#if !KEEP_OPEN\n        Log.Info(\"releasing\");\n        conn.Release();\n#endif")]
+    [InlineData("LeasePool", "#if !KEEP_OPEN\n        Log.Info(\"releasing\");\n        conn.Dispose();\n#endif")]
+    [InlineData("LeasePool", "#if !KEEP_OPEN\n        conn.Dispose();\n#endif")]
+    [InlineData("LeasePool", "#if KEEP_OPEN\n        Kept.Add(conn);\n#else\n        conn.Dispose();\n#endif")]
+    [InlineData("Pool", "#if KEEP_OPEN\n        Kept.Add(conn);\n#else\n        conn.Release();\n#endif")]
+    public Task A_release_in_an_if_group_that_opens_after_the_acquisition_gets_no_fix(string pool, string release) => NoFixVerifier.VerifyAsync($$"""
+        using Prelude;
+
+        class C
+        {
+            static readonly System.Collections.Generic.List<object> Kept = new();
+
+            int M({{pool}} pool)
+            {
+                var conn = [|pool.GetConnection()|];
+                var rows = conn.Execute("select 1");
+        {{release}}
+                return rows;
+            }
+        }
+        """);
+
     [Fact]
     public Task Comments_and_blank_lines_are_kept_when_the_dispose_becomes_a_using() => Verify.VerifyCodeFixAsync("""
         using Prelude;

@@ -77,6 +77,14 @@ internal static class ReleaseInFinallyFix
             return;
         }
 
+        if (releases.Any(r => DirectiveGroups.OpensBetween(region.Acquiring, r) || AuthorTrivia.HasDocumentationComment(Statements.RemovalUnit(r))))
+        {
+            // A release in an #if group that opens after the acquisition is the author's choice of builds: in a finally,
+            // every build would release, also one whose code keeps the connection instead. A '///' comment at the release
+            // would be lost.
+            return;
+        }
+
         var release = chooser.Choose(local, releases, region.Acquiring, needs);
         if (release is null || statements.Any(s => s.DescendantNodesAndSelf().Any(n => n is LabeledStatementSyntax)))
         {

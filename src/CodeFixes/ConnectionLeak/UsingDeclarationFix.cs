@@ -54,6 +54,13 @@ internal static class UsingDeclarationFix
 
         foreach (var release in releases)
         {
+            if (DirectiveGroups.OpensBetween(declaration, release) || AuthorTrivia.HasDocumentationComment(Statements.RemovalUnit(release)))
+            {
+                // A release in an #if group is the author's choice of builds: the using would dispose in every build, also
+                // in one whose code keeps the connection instead. A '///' comment at the release would lose its line.
+                return;
+            }
+
             var top = Statements.TopLevel(release, block);
             if (!release.Ancestors().TakeWhile(a => a != block).Any(a => a is CatchClauseSyntax)
                 && after.SkipWhile(s => s != top).Skip(1).Any(s => s is not LocalFunctionStatementSyntax && Statements.References(model, s, local)))
