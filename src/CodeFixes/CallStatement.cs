@@ -169,8 +169,9 @@ internal static class CallStatement
     {
         for (var i = trivia.Count - 1; i >= 0; i--)
         {
-            // A directive and a build's code that is not compiled end their lines too.
-            if (trivia[i].IsKind(SyntaxKind.EndOfLineTrivia) || trivia[i].IsDirective || trivia[i].IsKind(SyntaxKind.DisabledTextTrivia))
+            // A directive, a build's code that is not compiled and a '///' comment end their lines too.
+            if (trivia[i].IsKind(SyntaxKind.EndOfLineTrivia) || trivia[i].IsDirective || trivia[i].IsKind(SyntaxKind.DisabledTextTrivia)
+                || trivia[i].IsKind(SyntaxKind.SingleLineDocumentationCommentTrivia))
             {
                 return i;
             }

@@ -265,4 +265,32 @@ public sealed class SharedPoolClosedCodeFixTests
             }
         }
         """);
+
+    // '///' in a method body is a documentation comment to the parser, which holds its line's end: the line above the
+    // removed call was taken for part of the call's own line, and went with it.
+    [Fact]
+    public Task Triple_slash_comment_above_the_removed_Dispose_stays() => Verify.VerifyCodeFixAsync("""
+        using MySqlConnector;
+
+        class C
+        {
+            public void Run(MySqlDataSource dataSource)
+            {
+                using var conn = dataSource.OpenConnection();
+                /// the shared pool goes too
+                [|dataSource.Dispose()|];
+            }
+        }
+        """, """
+        using MySqlConnector;
+
+        class C
+        {
+            public void Run(MySqlDataSource dataSource)
+            {
+                using var conn = dataSource.OpenConnection();
+                /// the shared pool goes too
+            }
+        }
+        """);
 }
