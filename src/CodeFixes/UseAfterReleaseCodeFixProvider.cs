@@ -87,7 +87,8 @@ public sealed class UseAfterReleaseCodeFixProvider : CodeFixProvider
             || !ReleasesTheSameVariable(model, root, released, diagnostic.AdditionalLocations.FirstOrDefault())
             || IsReadAfter(model, statement, released)
             || TakesANewValueAfter(model, statement, released)
-            || (kind == nameof(MisuseKind.ReleasedBeforeFinally) && TakesAnotherBeforeTheOtherRelease(model, root, statement, released, diagnostic.AdditionalLocations.FirstOrDefault(), cancellationToken)))
+            || (kind == nameof(MisuseKind.ReleasedBeforeFinally) && TakesAnotherBeforeTheOtherRelease(model, root, statement, released, diagnostic.AdditionalLocations.FirstOrDefault(), cancellationToken))
+            || LeavesTheWorkToAnUnconfiguredAwait(root, statement, diagnostic.AdditionalLocations.FirstOrDefault()))
         {
             return default;
         }
@@ -152,6 +153,33 @@ public sealed class UseAfterReleaseCodeFixProvider : CodeFixProvider
                     ? model.GetSymbolInfo(expression).Symbol
                     : null;
         return SymbolEqualityComparer.Default.Equals(symbol, released);
+    }
+
+    /// <summary>
+    /// Is the release <c>await x.DisposeAsync().ConfigureAwait(false)</c>, the other an <c>await using</c> that does not
+    /// configure its await, in a function whose other awaits are configured? The release that goes is the one that does
+    /// the work: the using's await would then resume on the caller's context, which the function avoids everywhere else.
+    /// </summary>
+    private static bool LeavesTheWorkToAnUnconfiguredAwait(SyntaxNode root, ExpressionStatementSyntax release, Location? other)
+    {
+        if (release.Expression is not AwaitExpressionSyntax { Expression: InvocationExpressionSyntax configured } || !IsConfiguredFalse(configured)
+            || other is not { SourceTree: { } tree } || tree != root.SyntaxTree)
+        {
+            return false;
+        }
+
+        var node = root.FindNode(other.SourceSpan, getInnermostNodeForTie: true);
+        var unconfiguredUsing = node.FirstAncestorOrSelf<LocalDeclarationStatementSyntax>() is { AwaitKeyword.RawKind: not 0, UsingKeyword.RawKind: not 0 }
+                                || node.FirstAncestorOrSelf<UsingStatementSyntax>() is { AwaitKeyword.RawKind: not 0, Expression: not InvocationExpressionSyntax { Expression: MemberAccessExpressionSyntax { Name.Identifier.ValueText: "ConfigureAwait" } } };
+        return unconfiguredUsing
+               && ConnectionLeak.FunctionContext.Of(release)?.Node is { } function
+               && function.DescendantNodes(n => n == function || !ConnectionLeak.FunctionContext.IsFunction(n))
+                   .OfType<InvocationExpressionSyntax>()
+                   .Any(call => IsConfiguredFalse(call) && !release.Span.Contains(call.Span));
+
+        static bool IsConfiguredFalse(InvocationExpressionSyntax call) =>
+            call is { Expression: MemberAccessExpressionSyntax { Name.Identifier.ValueText: "ConfigureAwait" }, ArgumentList.Arguments: { Count: 1 } arguments }
+            && arguments[0].Expression.IsKind(SyntaxKind.FalseLiteralExpression);
     }
 
     /// <summary>

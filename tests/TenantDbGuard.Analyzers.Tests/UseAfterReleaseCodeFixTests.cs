@@ -494,6 +494,26 @@ public sealed class UseAfterReleaseCodeFixTests
         }
         """);
 
+    // The explicit dispose is the one that does the work; the using's own, after it, finds nothing left to do. Where every
+    // other await of the function is configured, removing it would leave that work to the using's unconfigured await: a
+    // deadlock for a caller that blocks on the task under a synchronization context, and CA2007 where it is enforced.
+    [Fact]
+    public Task Configured_DisposeAsync_before_an_unconfigured_await_using_in_a_configured_function_is_not_removed() => NoFixVerifier.VerifyUseAfterReleaseAsync("""
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            async Task<int> M(LeasePool pool)
+            {
+                await using var {|#1:lease = await pool.GetConnectionAsync("t1").ConfigureAwait(false)|};
+                var n = await lease.ExecuteAsync("select 1").ConfigureAwait(false);
+                await {|#0:lease.DisposeAsync()|}.ConfigureAwait(false);
+                return n;
+            }
+        }
+        """);
+
     [Fact]
     public Task Release_followed_by_a_read_of_the_state_is_not_removed() => NoFixVerifier.VerifyUseAfterReleaseAsync("""
         using System.Data;
