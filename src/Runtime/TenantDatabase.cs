@@ -1040,6 +1040,9 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
         return await AcquireAsync(target, acquiredAt, exposed: true, cancellationToken, forConnection: true).ConfigureAwait(false);
     }
 
+    /// <summary>How long a synchronous <see cref="TenantDbConnection.Open"/> waits for its acquisition before it gives up.</summary>
+    internal TimeSpan SynchronousOpenLimit => _options.AcquireTimeout + _options.ResetTimeout;
+
     /// <summary>
     /// The target <paramref name="tenant"/> is served on, once its server said what it is. A row names the server by a
     /// name; the rules that keep tenants off the master database and off each other's databases compare those names,

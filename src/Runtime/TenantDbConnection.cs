@@ -106,16 +106,60 @@ public sealed class TenantDbConnection : DbConnection
         ?? throw new InvalidOperationException("The connection is not open: open it first (TenantDbConnection.OpenAsync).");
 
     /// <summary>Takes a lease (waiting for room in the budget, first come first served) and opens the connection on it.</summary>
+    /// <remarks>
+    /// The calling thread waits for the asynchronous acquisition, whose steps run on the thread pool. Callers that
+    /// block pool threads this way can starve the pool of the threads their own acquisitions need (many at once on
+    /// few cores): so the thread waits at most <see cref="TenantDbGuardOptions.AcquireTimeout"/> plus
+    /// <see cref="TenantDbGuardOptions.ResetTimeout"/>, after which the acquisition is abandoned (a lease it still
+    /// gets is given back at once) and the call fails with a transient <see cref="TenantConnectionFailedException"/>
+    /// whose inner exception is a <see cref="TimeoutException"/>.
+    /// </remarks>
     /// <exception cref="InvalidOperationException">The connection is already open.</exception>
     /// <exception cref="ObjectDisposedException">The connection was disposed.</exception>
-    public override void Open() => OpenAsync(CancellationToken.None).GetAwaiter().GetResult();
+    /// <exception cref="TenantConnectionFailedException">The acquisition did not end in time (see the remarks), or a new connection failed while it was opened.</exception>
+    public override void Open()
+    {
+        var attempt = new OpenAttempt();
+        var opening = OpenCoreAsync(attempt.Token, attempt);
+        if (!opening.IsCompleted)
+        {
+            var limit = _database.SynchronousOpenLimit;
+            bool ended;
+            try
+            {
+                // A timed wait of the thread itself: it ends even when no pool thread is free to run a timer.
+                ended = opening.Wait(limit);
+            }
+            catch (AggregateException)
+            {
+                ended = true;
+            }
+
+            if (!ended && attempt.Abandon())
+            {
+                // The acquisition goes on in the background until it sees the cancellation; a lease it gets is given back.
+                Volatile.Write(ref _state, Closed);
+                _ = opening.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                attempt.Cancel();
+                throw TenantConnectionFailedException.NotOpenedInTime(TenantKey, limit);
+            }
+        }
+
+        opening.GetAwaiter().GetResult();
+    }
 
     /// <summary>Takes a lease (waiting for room in the budget, first come first served) and opens the connection on it.</summary>
     /// <param name="cancellationToken">Cancels the wait for a connection.</param>
     /// <returns>A task that completes when the connection is open.</returns>
     /// <exception cref="InvalidOperationException">The connection is already open.</exception>
     /// <exception cref="ObjectDisposedException">The connection was disposed (before or while it was being opened).</exception>
-    public override async Task OpenAsync(CancellationToken cancellationToken)
+    public override Task OpenAsync(CancellationToken cancellationToken) => OpenCoreAsync(cancellationToken, null);
+
+    /// <summary>
+    /// Opens the connection; <paramref name="attempt"/>, a synchronous <see cref="Open"/>'s, may be abandoned while it
+    /// runs: the connection is then left closed, and a lease had after that is given back.
+    /// </summary>
+    private async Task OpenCoreAsync(CancellationToken cancellationToken, OpenAttempt? attempt)
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed), this);
         if (Interlocked.CompareExchange(ref _state, Opening, Closed) != Closed)
@@ -126,11 +170,16 @@ public sealed class TenantDbConnection : DbConnection
         TenantConnectionLease lease;
         try
         {
-            lease = await _database.LeaseForConnectionAsync(_source.IsMaster ? null : _source.TenantKey, cancellationToken).ConfigureAwait(false);
+            lease = await LeaseForAttemptAsync(attempt, cancellationToken).ConfigureAwait(false)
+                ?? throw new OperationCanceledException("The synchronous open was abandoned; the lease it got was given back.");
         }
         catch
         {
-            Volatile.Write(ref _state, Closed);
+            if (attempt is null || attempt.End())
+            {
+                Volatile.Write(ref _state, Closed);
+            }
+
             throw;
         }
 
@@ -153,6 +202,29 @@ public sealed class TenantDbConnection : DbConnection
         lease.ConnectionUnchecked.StateChange += _onInnerStateChange;
         Volatile.Write(ref _state, IsOpen);
         OnStateChange(new StateChangeEventArgs(ConnectionState.Closed, ConnectionState.Open));
+    }
+
+    /// <summary>The lease of an opening; one had after <paramref name="attempt"/> was abandoned is given back at once (null).</summary>
+    [AcquiresConnection]
+    private async Task<TenantConnectionLease?> LeaseForAttemptAsync(OpenAttempt? attempt, CancellationToken cancellationToken)
+    {
+        var lease = await _database.LeaseForConnectionAsync(_source.IsMaster ? null : _source.TenantKey, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (attempt is null || attempt.End())
+            {
+                return lease;
+            }
+        }
+        catch
+        {
+            lease.Dispose();
+            throw;
+        }
+
+        // Open gave up on this attempt and left the connection closed: nobody holds this lease.
+        lease.Dispose();
+        return null;
     }
 
     /// <summary>Gives the lease back. Closing a closed connection does nothing.</summary>
@@ -253,6 +325,34 @@ public sealed class TenantDbConnection : DbConnection
         Close();
         GC.SuppressFinalize(this);
         return default;
+    }
+
+    /// <summary>A synchronous <see cref="Open"/>'s acquisition: it either ends (with a lease or an error) or is abandoned, once.</summary>
+    private sealed class OpenAttempt
+    {
+        private readonly CancellationTokenSource _cancel = new();
+        private int _state;
+
+        public CancellationToken Token => _cancel.Token;
+
+        /// <summary>Marks the attempt ended; false when it was abandoned first.</summary>
+        public bool End() => Interlocked.CompareExchange(ref _state, 1, 0) == 0;
+
+        /// <summary>Marks the attempt abandoned; false when it ended first.</summary>
+        public bool Abandon() => Interlocked.CompareExchange(ref _state, 2, 0) == 0;
+
+        /// <summary>Cancels the abandoned acquisition's wait (its withdrawal from the queue may run on this thread).</summary>
+        public void Cancel()
+        {
+            try
+            {
+                _cancel.Cancel();
+            }
+            catch (AggregateException)
+            {
+                // A callback of the acquisition failed: the acquisition itself reports nothing to anyone now.
+            }
+        }
     }
 
     /// <summary>
