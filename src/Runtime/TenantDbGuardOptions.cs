@@ -64,7 +64,7 @@ public sealed class TenantDbGuardOptions
     /// <summary>
     /// How long an acquisition may wait for room in the budget (or its tenant's cap), or for a server that refuses
     /// connections to have room again, before it fails. Waiters are served first come, first served. Default 15 seconds;
-    /// positive and at most 49 days (the longest a .NET timer waits).
+    /// at least 1 millisecond and at most 49 days (the longest a .NET timer waits).
     /// </summary>
     public TimeSpan AcquireTimeout { get; set; } = TimeSpan.FromSeconds(15);
 
@@ -111,8 +111,9 @@ public sealed class TenantDbGuardOptions
     /// lease left running: what runs on it is killed (over another connection, within the budget) and it is closed,
     /// never handed out. Also how long the server may take to answer the runtime's own statements at a lease's start
     /// (the reset, the switch to the tenant's database) and its readings of the server's load: a session that does not
-    /// answer in time is ended, and the lease goes to another connection. Default 1 second; positive and at most 16
-    /// days (disposal waits three times as long).
+    /// answer in time is ended, and the lease goes to another connection. Default 1 second; at least 10 milliseconds
+    /// (shorter than a round trip to the server, every lease would fail) and at most 16 days (disposal waits three times
+    /// as long).
     /// </summary>
     public TimeSpan ResetTimeout { get; set; } = TimeSpan.FromSeconds(1);
 

@@ -34,6 +34,9 @@ public sealed class TenantDbGuardOptionsTests(MariaDbFixture fixture) : IAsyncLi
         { "infinite AcquireTimeout", "AcquireTimeout" },
         { "AcquireTimeout longer than a timer waits", "AcquireTimeout" },
         { "zero ResetTimeout", "ResetTimeout" },
+        { "ResetTimeout of a few ticks", "ResetTimeout must be at least 10 ms" },
+        { "ResetTimeout just under its minimum", "ResetTimeout must be at least 10 ms" },
+        { "AcquireTimeout of a few ticks", "AcquireTimeout must be at least 1 ms" },
         { "ResetTimeout whose disposal wait is longer than a timer waits", "ResetTimeout" },
         { "negative IdleTimeout", "IdleTimeout" },
         { "negative TenantCacheDuration", "TenantCacheDuration" },
@@ -67,6 +70,9 @@ public sealed class TenantDbGuardOptionsTests(MariaDbFixture fixture) : IAsyncLi
         ["infinite AcquireTimeout"] = o => o.AcquireTimeout = Timeout.InfiniteTimeSpan,
         ["AcquireTimeout longer than a timer waits"] = o => o.AcquireTimeout = TimeSpan.FromDays(50),
         ["zero ResetTimeout"] = o => o.ResetTimeout = TimeSpan.Zero,
+        ["ResetTimeout of a few ticks"] = o => o.ResetTimeout = TimeSpan.FromTicks(3),
+        ["ResetTimeout just under its minimum"] = o => o.ResetTimeout = TimeSpan.FromMilliseconds(10) - TimeSpan.FromTicks(1),
+        ["AcquireTimeout of a few ticks"] = o => o.AcquireTimeout = TimeSpan.FromTicks(3),
         ["ResetTimeout whose disposal wait is longer than a timer waits"] = o => o.ResetTimeout = TimeSpan.FromDays(17),
         ["negative IdleTimeout"] = o => o.IdleTimeout = TimeSpan.FromSeconds(-1),
         ["negative TenantCacheDuration"] = o => o.TenantCacheDuration = TimeSpan.FromSeconds(-1),
@@ -115,6 +121,20 @@ public sealed class TenantDbGuardOptionsTests(MariaDbFixture fixture) : IAsyncLi
 
             Assert.Equal([1], await db.QueryTenantAsync<int>(Key(1), "SELECT 1"));
         }
+    }
+
+    [Fact]
+    public async Task The_shortest_allowed_timeouts_are_accepted()
+    {
+        var options = new TenantDbGuardOptions
+        {
+            MasterConnectionString = Server.GetAppConnectionString(MariaDbFixture.MasterDatabase),
+            AcquireTimeout = TimeSpan.FromMilliseconds(1),
+            ResetTimeout = TimeSpan.FromMilliseconds(10),
+        };
+        Assert.Empty(TenantDbGuardOptionsValidator.Check(options));
+        await using var db = new TenantDatabase(options);
+        Assert.Equal(TimeSpan.FromMilliseconds(10), db.SynchronousOpenLimit - TimeSpan.FromMilliseconds(1));
     }
 
     [Fact]
