@@ -155,8 +155,10 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     /// </returns>
     /// <exception cref="ArgumentNullException"><paramref name="tenantKey"/> is null.</exception>
     /// <exception cref="InvalidTenantKeyException">The key does not match the allowed pattern.</exception>
+    /// <exception cref="ObjectDisposedException">The runtime was disposed.</exception>
     public TenantDataSource ForTenant(string tenantKey)
     {
+        ThrowIfDisposed();
         if (_dataSources.TryGetValue(tenantKey ?? throw new ArgumentNullException(nameof(tenantKey)), out var cached))
         {
             return cached;
@@ -172,7 +174,12 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     /// <see cref="GetMasterConnectionAsync"/>'s (see <see cref="ForTenant"/>).
     /// </summary>
     /// <returns>The master's data source, one object for the runtime's life.</returns>
-    public TenantDataSource ForMaster() => _masterDataSource.Value;
+    /// <exception cref="ObjectDisposedException">The runtime was disposed.</exception>
+    public TenantDataSource ForMaster()
+    {
+        ThrowIfDisposed();
+        return _masterDataSource.Value;
+    }
 
     /// <summary>
     /// Forgets what is known about a tenant (its row, its database), so that the next call for it reads the tenants
@@ -183,8 +190,10 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     /// </summary>
     /// <param name="tenantKey">The tenant's key, in any spelling that names it.</param>
     /// <exception cref="ArgumentNullException"><paramref name="tenantKey"/> is null.</exception>
+    /// <exception cref="ObjectDisposedException">The runtime was disposed.</exception>
     public void InvalidateTenant(string tenantKey)
     {
+        ThrowIfDisposed();
         if (tenantKey is null)
         {
             throw new ArgumentNullException(nameof(tenantKey));
@@ -1132,12 +1141,17 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
     /// </summary>
     private void ThrowIfUnusable(CancellationToken cancellationToken)
     {
+        ThrowIfDisposed();
+        cancellationToken.ThrowIfCancellationRequested();
+    }
+
+    /// <summary>Refuses a call on a disposed runtime (only its figures, the budget snapshot and the timeouts, stay readable).</summary>
+    private void ThrowIfDisposed()
+    {
         if (Volatile.Read(ref _disposed) != 0)
         {
             throw new ObjectDisposedException(nameof(TenantDatabase));
         }
-
-        cancellationToken.ThrowIfCancellationRequested();
     }
 
     /// <summary>
