@@ -31,6 +31,18 @@ namespace TenantDbGuard;
 /// The synchronous <see cref="Open"/> blocks a thread on the asynchronous acquisition (a lease may wait for room in the
 /// budget); prefer <see cref="OpenAsync"/>.
 /// </para>
+/// <para>
+/// Errors: opening fails only with the runtime's typed errors (<see cref="TenantDbGuardException"/> and its kinds:
+/// the budget, the server's limit, a tenant not found or its database unavailable, a connection that failed while it
+/// was opened), with <see cref="ObjectDisposedException"/> or <see cref="InvalidOperationException"/> for misuse, and
+/// with <see cref="OperationCanceledException"/>, never with the driver's <see cref="MySqlException"/>. Once open, the
+/// connection behaves as a <see cref="MySqlConnection"/>: its commands, readers and transactions throw the driver's
+/// <see cref="MySqlException"/> (a statement's error, a command timeout, a lost session: <see cref="State"/> then
+/// says <see cref="ConnectionState.Broken"/>), unwrapped, because code written against ADO.NET and EF Core's MySQL
+/// execution strategies decide what to retry on the driver's error numbers. The helpers of <see cref="TenantDatabase"/>,
+/// which own the whole call, translate the same failures into <see cref="TenantConnectionFailedException"/> and
+/// <see cref="CommandTimeoutException"/>.
+/// </para>
 /// </remarks>
 public sealed class TenantDbConnection : DbConnection
 {

@@ -157,16 +157,21 @@ public sealed class MisuseAndFaultsTests(MariaDbFixture fixture, ITestOutputHelp
     }
 
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public async Task A_runtime_disposed_while_callers_wait_ends_every_wait_at_once(bool synchronousDispose)
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    [InlineData(true, true)]
+    public async Task A_runtime_disposed_while_callers_wait_ends_every_wait_at_once(bool synchronousDispose, bool synchronousOpens)
     {
         var db = CreateDatabase(1, o => o.AcquireTimeout = TimeSpan.FromSeconds(30));
         var lease = await db.GetConnectionAsync(Key(1));
-        var waiters = Enumerable.Range(0, 6).Select(i => Task.Run(async () =>
-        {
-            await using var l = await db.GetConnectionAsync(Key(1));
-        })).ToArray();
+        var source = db.ForTenant(Key(1));
+        var waiters = Enumerable.Range(0, 6).Select(i => synchronousOpens
+            ? Task.Factory.StartNew(() => source.OpenConnection().Dispose(), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default)
+            : Task.Run(async () =>
+            {
+                await using var l = await db.GetConnectionAsync(Key(1));
+            })).ToArray();
         await db.WaitForSnapshotAsync(s => s.Waiting == 6, TimeSpan.FromSeconds(10));
 
         var clock = Stopwatch.StartNew();
@@ -444,6 +449,61 @@ public sealed class MisuseAndFaultsTests(MariaDbFixture fixture, ITestOutputHelp
         }
 
         await AssertBudgetWholeAsync(db, 1);
+    }
+
+    // ---- What a TenantDbConnection throws ----
+
+    [Theory]
+    [InlineData("async", "no server")]
+    [InlineData("sync", "no server")]
+    [InlineData("async", "unknown database")]
+    [InlineData("sync", "unknown database")]
+    public async Task Opening_a_connection_fails_with_the_runtimes_typed_errors_never_the_drivers(string how, string fault)
+    {
+        var port = RuntimeTestExtensions.UnusedPort();
+        await using var db = fault == "no server"
+            ? CreateDatabase(2, o => o.MasterConnectionString = new MySqlConnectionStringBuilder(Server.GetAppConnectionString(MariaDbFixture.MasterDatabase)) { Port = (uint)port, ConnectionTimeout = 2 }.ConnectionString)
+            : CreateDatabase(2);
+        var key = Key(1);
+        if (fault == "unknown database")
+        {
+            key = "tenant-gone-" + Guid.NewGuid().ToString("N")[..6];
+            await Server.ExecuteAsync($"INSERT INTO {MariaDbFixture.MasterDatabase}.tenants (tenant_key, database_name) VALUES ('{key}', 'tdg_no_such_db')");
+        }
+
+        try
+        {
+            await using var connection = db.ForTenant(key).CreateConnection();
+            var error = how == "sync" ? Record.Exception(connection.Open) : await Record.ExceptionAsync(() => connection.OpenAsync());
+            output.WriteLine($"{error?.GetType().FullName}: {error?.Message}");
+            Assert.IsAssignableFrom<TenantDbGuardException>(error);
+            Assert.Equal(ConnectionState.Closed, connection.State);
+        }
+        finally
+        {
+            await Server.ExecuteAsync($"DELETE FROM {MariaDbFixture.MasterDatabase}.tenants WHERE tenant_key LIKE 'tenant-gone-%'");
+        }
+
+        Assert.Equal(0, db.GetBudgetSnapshot().InUse);
+    }
+
+    [Fact]
+    public async Task A_command_whose_session_was_killed_gives_the_drivers_error_and_the_connection_opens_again()
+    {
+        await using var db = CreateDatabase(3);
+        await using var connection = await db.ForTenant(Key(1)).OpenConnectionAsync();
+        var id = await connection.ExecuteScalarAsync<long>("SELECT CONNECTION_ID()");
+        await Server.ExecuteAsync($"KILL {id}");
+
+        // As from a MySqlConnection: EF Core's MySQL execution strategies decide on the driver's error numbers.
+        var error = await Record.ExceptionAsync(() => connection.ExecuteScalarAsync<long>("SELECT 1"));
+        output.WriteLine($"{error?.GetType().FullName}: {error?.Message}");
+        Assert.IsType<MySqlException>(error);
+        connection.Close();
+        await db.WaitUntilAllReturnedAsync();
+        await connection.OpenAsync();
+        Assert.NotEqual(id, await connection.ExecuteScalarAsync<long>("SELECT CONNECTION_ID()"));
+        Assert.Equal(Db(1), await connection.ExecuteScalarAsync<string>("SELECT DATABASE()"));
     }
 
     // ---- The acquire timeout runs out as a connection comes back ----
