@@ -156,6 +156,68 @@ public sealed class MisuseAndFaultsTests(MariaDbFixture fixture, ITestOutputHelp
         }
     }
 
+    [Fact]
+    public async Task A_lease_given_back_from_a_callback_of_its_own_cancellation_token_neither_deadlocks_nor_loses_its_place()
+    {
+        await using var db = CreateDatabase(2);
+        for (var round = 0; round < 10; round++)
+        {
+            using var cancel = new CancellationTokenSource();
+            var lease = await db.GetConnectionAsync(Key(1 + (round % Tenants)), cancel.Token);
+            using var registration = lease.CancellationToken.Register(() => lease.Dispose());
+            var running = lease.Connection.ExecuteScalarAsync<int>(new CommandDefinition("SELECT SLEEP(1)", cancellationToken: lease.CancellationToken));
+            await Task.Delay(50);
+            await Task.Run(cancel.Cancel).WaitAsync(TimeSpan.FromSeconds(10));
+            var error = await Record.ExceptionAsync(() => running.WaitAsync(TimeSpan.FromSeconds(10)));
+            Assert.True(error is null or OperationCanceledException or MySqlException or InvalidOperationException or ObjectDisposedException, error?.ToString());
+            await lease.DisposeAsync();
+            await db.WaitUntilAllReturnedAsync();
+        }
+
+        await AssertBudgetWholeAsync(db, 2);
+    }
+
+    [Theory]
+    [InlineData("disposed")]
+    [InlineData("closed")]
+    [InlineData("closed and opened again")]
+    public async Task A_leases_connection_object_disposed_or_closed_by_its_holder_costs_no_budget_and_serves_no_one_else(string misuse)
+    {
+        await Server.WaitForAppConnectionsAsync();
+        await using var db = CreateDatabase(2);
+        for (var round = 0; round < 5; round++)
+        {
+            var lease = await db.GetConnectionAsync(Key(1));
+            await lease.Connection.ExecuteAsync("SET SESSION auto_increment_increment = 7");
+            switch (misuse)
+            {
+                case "disposed":
+                    await lease.Connection.DisposeAsync();
+                    break;
+                case "closed":
+                    await lease.Connection.CloseAsync();
+                    break;
+                default:
+                    await lease.Connection.CloseAsync();
+                    await lease.Connection.OpenAsync();
+                    break;
+            }
+
+            await lease.DisposeAsync();
+            await db.WaitUntilAllReturnedAsync();
+
+            // The next leases (another tenant, then the same) see nothing of it.
+            Assert.Equal(Db(2) + "|1", await db.ExecuteScalarTenantAsync<string>(Key(2), "SELECT CONCAT(DATABASE(), '|', @@session.auto_increment_increment)"));
+            await using (var again = await db.GetConnectionAsync(Key(1)))
+            {
+                Assert.Equal(Db(1) + "|1", await again.Connection.ExecuteScalarAsync<string>("SELECT CONCAT(DATABASE(), '|', @@session.auto_increment_increment)"));
+            }
+        }
+
+        await AssertBudgetWholeAsync(db, 2);
+        await RuntimeTestExtensions.WaitUntilAsync(async () => await Server.CountConnectionsAsync() <= 2, TimeSpan.FromSeconds(10), "the server sees no more sessions than the budget");
+    }
+
     [Theory]
     [InlineData(false, false)]
     [InlineData(true, false)]
@@ -550,6 +612,7 @@ public sealed class MisuseAndFaultsTests(MariaDbFixture fixture, ITestOutputHelp
     [Trait("Speed", "Slow")]
     [InlineData("restart")]
     [InlineData("kill every session")]
+    [InlineData("kill every session, three times")]
     public async Task The_server_restarted_or_killing_every_session_under_load_loses_no_budget_and_raises_only_documented_errors(string fault)
     {
         await using var server = await MariaDbServer.StartAsync();
@@ -614,18 +677,10 @@ public sealed class MisuseAndFaultsTests(MariaDbFixture fixture, ITestOutputHelp
         }
         else
         {
-            await using var root = await server.OpenConnectionAsync();
-            var ids = (await root.QueryAsync<long>($"SELECT ID FROM information_schema.PROCESSLIST WHERE USER = '{MariaDbServer.AppUser}'")).AsList();
-            foreach (var id in ids)
+            for (var kill = 0; kill < (fault.EndsWith("three times", StringComparison.Ordinal) ? 3 : 1); kill++)
             {
-                try
-                {
-                    await root.ExecuteAsync($"KILL {id}");
-                }
-                catch (MySqlException)
-                {
-                    // Ended meanwhile.
-                }
+                await KillEverySessionAsync(server);
+                await Task.Delay(200);
             }
         }
 
@@ -654,5 +709,22 @@ public sealed class MisuseAndFaultsTests(MariaDbFixture fixture, ITestOutputHelp
         Assert.Empty(findings);
         Assert.True(recovered.Elapsed < TimeSpan.FromSeconds(5), $"Served again only after {recovered.ElapsedMilliseconds} ms.");
         await AssertBudgetWholeAsync(db, Budget);
+    }
+
+    private static async Task KillEverySessionAsync(MariaDbServer server)
+    {
+        await using var root = await server.OpenConnectionAsync();
+        var ids = (await root.QueryAsync<long>($"SELECT ID FROM information_schema.PROCESSLIST WHERE USER = '{MariaDbServer.AppUser}'")).AsList();
+        foreach (var id in ids)
+        {
+            try
+            {
+                await root.ExecuteAsync($"KILL {id}");
+            }
+            catch (MySqlException)
+            {
+                // Ended meanwhile.
+            }
+        }
     }
 }
