@@ -53,6 +53,7 @@ public sealed class TenantDbContextFactory<TContext>
     /// <exception cref="ArgumentNullException"><paramref name="tenantKey"/> is null.</exception>
     /// <exception cref="InvalidTenantKeyException">The key does not match the allowed pattern.</exception>
     /// <exception cref="TenantDbContextConfigurationException">The master connection string lacks <c>AllowUserVariables=True</c> (or sets <c>UseAffectedRows=True</c>).</exception>
+    /// <exception cref="ObjectDisposedException">The runtime (<see cref="TenantDatabase"/>) was disposed.</exception>
     /// <remarks>
     /// The first context needs the server's version (unless <see cref="TenantDbContextOptions.ServerVersion"/> is set):
     /// in a host it is read when the host starts; otherwise this call blocks until it is read. Prefer
@@ -70,6 +71,7 @@ public sealed class TenantDbContextFactory<TContext>
     /// <exception cref="ArgumentNullException"><paramref name="tenantKey"/> is null.</exception>
     /// <exception cref="InvalidTenantKeyException">The key does not match the allowed pattern.</exception>
     /// <exception cref="TenantDbContextConfigurationException">The master connection string lacks <c>AllowUserVariables=True</c> (or sets <c>UseAffectedRows=True</c>).</exception>
+    /// <exception cref="ObjectDisposedException">The runtime (<see cref="TenantDatabase"/>) was disposed.</exception>
     public async ValueTask<TContext> CreateDbContextAsync(string tenantKey, CancellationToken cancellationToken = default)
     {
         await GetServerVersionAsync(cancellationToken).ConfigureAwait(false);

@@ -375,11 +375,11 @@ public sealed class TenantConnectionFailedException : TenantDbGuardException
         new(tenantKey, $"A new connection for tenant '{LogSafe.Text(tenantKey)}' failed while it was opened: {LogSafe.Text(innerException.Message, 1000)} Nothing of the work was sent; the server may be out of reach or have ended the session.", innerException);
 
     /// <summary>
-    /// A synchronous open's acquisition did not end within <paramref name="limit"/> (the acquire timeout and the reset
-    /// timeout): it was abandoned before anything of the work was sent.
+    /// A synchronous open's acquisition did not end within <paramref name="limit"/> (the acquire timeout, the connect
+    /// timeout and the reset timeout): it was abandoned before anything of the work was sent.
     /// </summary>
     internal static TenantConnectionFailedException NotOpenedInTime(string tenantKey, TimeSpan limit) =>
-        new(tenantKey, $"A connection for tenant '{LogSafe.Text(tenantKey)}' was not opened within {limit.TotalMilliseconds:F0} ms (TenantDbGuardOptions.AcquireTimeout and ResetTimeout) by the synchronous Open, and the open was abandoned. Nothing of the work was sent. The thread pool may be starved: threads blocked in synchronous opens hold the threads their acquisitions need; prefer OpenAsync.", new TimeoutException($"The synchronous open did not end within {limit.TotalMilliseconds:F0} ms."));
+        new(tenantKey, $"A connection for tenant '{LogSafe.Text(tenantKey)}' was not opened within {limit.TotalMilliseconds:F0} ms (TenantDbGuardOptions.AcquireTimeout, the Connect Timeout and ResetTimeout) by the synchronous Open, and the open was abandoned. Nothing of the work was sent. The thread pool may be starved: threads blocked in synchronous opens hold the threads their acquisitions need; prefer OpenAsync.", new TimeoutException($"The synchronous open did not end within {limit.TotalMilliseconds:F0} ms."));
 
     /// <summary>
     /// The master database's connection failed while it looked the tenant up in the tenants table, before anything of the

@@ -1049,8 +1049,14 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
         return await AcquireAsync(target, acquiredAt, exposed: true, cancellationToken, forConnection: true).ConfigureAwait(false);
     }
 
-    /// <summary>How long a synchronous <see cref="TenantDbConnection.Open"/> waits for its acquisition before it gives up.</summary>
-    internal TimeSpan SynchronousOpenLimit => _options.AcquireTimeout + _options.ResetTimeout;
+    /// <summary>
+    /// How long a synchronous <see cref="TenantDbConnection.Open"/> waits for its acquisition before it gives up: the
+    /// wait for the budget, a new connection's connect timeout and the answer to its first statements, which bound an
+    /// acquisition whose steps get threads to run on. Infinite when the connect timeout is (<c>Connect Timeout=0</c>).
+    /// </summary>
+    internal TimeSpan SynchronousOpenLimit => _master.ConnectionTimeout == 0
+        ? Timeout.InfiniteTimeSpan
+        : _options.AcquireTimeout + TimeSpan.FromSeconds(_master.ConnectionTimeout) + _options.ResetTimeout;
 
     /// <summary>
     /// The target <paramref name="tenant"/> is served on, once its server said what it is. A row names the server by a

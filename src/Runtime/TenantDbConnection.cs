@@ -121,10 +121,11 @@ public sealed class TenantDbConnection : DbConnection
     /// <remarks>
     /// The calling thread waits for the asynchronous acquisition, whose steps run on the thread pool. Callers that
     /// block pool threads this way can starve the pool of the threads their own acquisitions need (many at once on
-    /// few cores): so the thread waits at most <see cref="TenantDbGuardOptions.AcquireTimeout"/> plus
-    /// <see cref="TenantDbGuardOptions.ResetTimeout"/>, after which the acquisition is abandoned (a lease it still
-    /// gets is given back at once) and the call fails with a transient <see cref="TenantConnectionFailedException"/>
-    /// whose inner exception is a <see cref="TimeoutException"/>.
+    /// few cores): so the thread waits at most <see cref="TenantDbGuardOptions.AcquireTimeout"/> plus the connection
+    /// string's <c>Connect Timeout</c> plus <see cref="TenantDbGuardOptions.ResetTimeout"/> (what bounds an acquisition
+    /// whose steps get threads to run on), after which the acquisition is abandoned (a lease it still gets is given
+    /// back at once) and the call fails with a transient <see cref="TenantConnectionFailedException"/> whose inner
+    /// exception is a <see cref="TimeoutException"/>. With <c>Connect Timeout=0</c> it waits as long as it takes.
     /// </remarks>
     /// <exception cref="InvalidOperationException">The connection is already open.</exception>
     /// <exception cref="ObjectDisposedException">The connection was disposed.</exception>
