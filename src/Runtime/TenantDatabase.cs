@@ -1151,7 +1151,9 @@ public sealed class TenantDatabase : IAsyncDisposable, IDisposable
         cancellationToken.ThrowIfCancellationRequested();
     }
 
-    /// <summary>Refuses a call on a disposed runtime (only its figures, the budget snapshot and the timeouts, stay readable).</summary>
+    /// <summary>
+    /// Refuses a call on a disposed runtime (only its figures, the budget snapshot and the timeouts, stay readable).
+    /// </summary>
     private void ThrowIfDisposed()
     {
         if (Volatile.Read(ref _disposed) != 0)

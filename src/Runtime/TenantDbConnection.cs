@@ -39,9 +39,9 @@ namespace TenantDbGuard;
 /// connection behaves as a <see cref="MySqlConnection"/>: its commands, readers and transactions throw the driver's
 /// <see cref="MySqlException"/> (a statement's error, a command timeout, a lost session: <see cref="State"/> then
 /// says <see cref="ConnectionState.Broken"/>), unwrapped, because code written against ADO.NET and EF Core's MySQL
-/// execution strategies decide what to retry on the driver's error numbers. The helpers of <see cref="TenantDatabase"/>,
-/// which own the whole call, translate the same failures into <see cref="TenantConnectionFailedException"/> and
-/// <see cref="CommandTimeoutException"/>.
+/// execution strategies decide what to retry on the driver's error numbers. The helpers of
+/// <see cref="TenantDatabase"/>, which own the whole call, translate the same failures into
+/// <see cref="TenantConnectionFailedException"/> and <see cref="CommandTimeoutException"/>.
 /// </para>
 /// </remarks>
 public sealed class TenantDbConnection : DbConnection
@@ -129,7 +129,9 @@ public sealed class TenantDbConnection : DbConnection
     /// </remarks>
     /// <exception cref="InvalidOperationException">The connection is already open.</exception>
     /// <exception cref="ObjectDisposedException">The connection was disposed.</exception>
-    /// <exception cref="TenantConnectionFailedException">The acquisition did not end in time (see the remarks), or a new connection failed while it was opened.</exception>
+    /// <exception cref="TenantConnectionFailedException">
+    /// The acquisition did not end in time (see the remarks), or a new connection failed while it was opened.
+    /// </exception>
     public override void Open()
     {
         var attempt = new OpenAttempt();
@@ -150,7 +152,8 @@ public sealed class TenantDbConnection : DbConnection
 
             if (!ended && attempt.Abandon())
             {
-                // The acquisition goes on in the background until it sees the cancellation; a lease it gets is given back.
+                // The acquisition goes on in the background until it sees the cancellation; a lease it gets is given
+                // back.
                 Volatile.Write(ref _state, Closed);
                 _ = opening.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
                 attempt.Cancel();
@@ -217,7 +220,9 @@ public sealed class TenantDbConnection : DbConnection
         OnStateChange(new StateChangeEventArgs(ConnectionState.Closed, ConnectionState.Open));
     }
 
-    /// <summary>The lease of an opening; one had after <paramref name="attempt"/> was abandoned is given back at once (null).</summary>
+    /// <summary>
+    /// The lease of an opening; one had after <paramref name="attempt"/> was abandoned is given back at once (null).
+    /// </summary>
     [AcquiresConnection]
     private async Task<TenantConnectionLease?> LeaseForAttemptAsync(OpenAttempt? attempt, CancellationToken cancellationToken)
     {
@@ -340,7 +345,9 @@ public sealed class TenantDbConnection : DbConnection
         return default;
     }
 
-    /// <summary>A synchronous <see cref="Open"/>'s acquisition: it either ends (with a lease or an error) or is abandoned, once.</summary>
+    /// <summary>
+    /// A synchronous <see cref="Open"/>'s acquisition: it either ends (with a lease or an error) or is abandoned, once.
+    /// </summary>
     private sealed class OpenAttempt
     {
         private readonly CancellationTokenSource _cancel = new();
@@ -354,7 +361,9 @@ public sealed class TenantDbConnection : DbConnection
         /// <summary>Marks the attempt abandoned; false when it ended first.</summary>
         public bool Abandon() => Interlocked.CompareExchange(ref _state, 2, 0) == 0;
 
-        /// <summary>Cancels the abandoned acquisition's wait (its withdrawal from the queue may run on this thread).</summary>
+        /// <summary>
+        /// Cancels the abandoned acquisition's wait (its withdrawal from the queue may run on this thread).
+        /// </summary>
         public void Cancel()
         {
             try

@@ -112,8 +112,8 @@ public sealed class TenantDbGuardOptions
     /// never handed out. Also how long the server may take to answer the runtime's own statements at a lease's start
     /// (the reset, the switch to the tenant's database) and its readings of the server's load: a session that does not
     /// answer in time is ended, and the lease goes to another connection. Default 1 second; at least 10 milliseconds
-    /// (shorter than a round trip to the server, every lease would fail) and at most 16 days (disposal waits three times
-    /// as long).
+    /// (shorter than a round trip to the server, every lease would fail) and at most 16 days (disposal waits three
+    /// times as long).
     /// </summary>
     public TimeSpan ResetTimeout { get; set; } = TimeSpan.FromSeconds(1);
 

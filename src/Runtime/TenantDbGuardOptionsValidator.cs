@@ -12,10 +12,14 @@ namespace TenantDbGuard;
 /// </summary>
 internal sealed class TenantDbGuardOptionsValidator : IValidateOptions<TenantDbGuardOptions>
 {
-    /// <summary>The shortest <see cref="TenantDbGuardOptions.AcquireTimeout"/>: timers count whole milliseconds.</summary>
+    /// <summary>
+    /// The shortest <see cref="TenantDbGuardOptions.AcquireTimeout"/>: timers count whole milliseconds.
+    /// </summary>
     internal static readonly TimeSpan MinimumAcquireTimeout = TimeSpan.FromMilliseconds(1);
 
-    /// <summary>The shortest <see cref="TenantDbGuardOptions.ResetTimeout"/>: about a round trip to a slow server.</summary>
+    /// <summary>
+    /// The shortest <see cref="TenantDbGuardOptions.ResetTimeout"/>: about a round trip to a slow server.
+    /// </summary>
     internal static readonly TimeSpan MinimumResetTimeout = TimeSpan.FromMilliseconds(10);
 
     /// <summary>Every problem of <paramref name="options"/>, each a sentence that names the option.</summary>
@@ -65,15 +69,16 @@ internal sealed class TenantDbGuardOptionsValidator : IValidateOptions<TenantDbG
         Require(options.MaxConnectionsPerTenant > 0, "MaxConnectionsPerTenant must be positive.");
         Require(options.MaxMasterConnections > 0, "MaxMasterConnections must be positive.");
         // Beyond about 49.7 days a timer (Task.Delay, WaitAsync) refuses the wait: the first acquisition that waited would fail.
-        // Timers count whole milliseconds: a wait of a few ticks is no wait at all, and every waiter would fail at once.
+        // Timers count whole milliseconds: a wait of a few ticks is no wait at all, and every waiter would fail at
+        // once.
         Require(options.AcquireTimeout >= MinimumAcquireTimeout && options.AcquireTimeout <= TimeSpan.FromDays(49), $"AcquireTimeout must be at least 1 ms (timers count whole milliseconds) and at most 49 days (the longest a timer waits); it is {options.AcquireTimeout}.");
         Require(options.IdleTimeout > TimeSpan.Zero, "IdleTimeout must be positive.");
         Require(options.TenantCacheDuration >= TimeSpan.Zero, "TenantCacheDuration must not be negative.");
         Require(options.UnknownTenantCacheDuration >= TimeSpan.Zero, "UnknownTenantCacheDuration must not be negative.");
         Require(options.ValidateAfterIdle >= TimeSpan.Zero, "ValidateAfterIdle must not be negative.");
         // Disposal waits three times ResetTimeout and a second, within the same limit of a timer.
-        // It bounds the server's answer to the runtime's own statements at every lease's start: shorter than a round trip
-        // to the server, every new connection would be ended before its first answer, and every lease would fail.
+        // It bounds the server's answer to the runtime's own statements at every lease's start: shorter than a round
+        // trip to the server, every new connection would be ended before its first answer, and every lease would fail.
         Require(options.ResetTimeout >= MinimumResetTimeout && options.ResetTimeout <= TimeSpan.FromDays(16), $"ResetTimeout must be at least 10 ms (it bounds the server's answer to the runtime's own statements at every lease's start; shorter, every lease fails) and at most 16 days; it is {options.ResetTimeout}.");
         Require(options.LeakDetectionThreshold is null || options.LeakDetectionThreshold > TimeSpan.Zero, "LeakDetectionThreshold must be positive when set.");
         Require(options.MetricsTopTenants is >= 0 and <= 1000, "MetricsTopTenants must be between 0 and 1000 (each tenant named is a series of its own).");
