@@ -429,6 +429,84 @@ public sealed class ConnectionOwnerAnalyzerTests
         }
         """);
 
+    [Theory]
+    [InlineData("switch (Interlocked.Exchange(ref _disposed, 1)) { case 0: _lease.Dispose(); break; }")]
+    [InlineData("switch (Interlocked.Exchange(ref _disposed, 1)) { case 0: _lease.Dispose(); break; default: return; }")]
+    [InlineData("switch (Interlocked.Exchange(ref _disposed, 1)) { case 1: return; default: _lease.Dispose(); break; }")]
+    [InlineData("switch (Interlocked.CompareExchange(ref _disposed, 1, 0)) { case > 0: return; case 0: _lease.Dispose(); break; }")]
+    [InlineData("switch (Interlocked.Increment(ref _disposed)) { case 1: _lease.Dispose(); break; }")]
+    [InlineData("if (Interlocked.Exchange(ref _disposed, 1) switch { 0 => true, _ => false }) _lease.Dispose();")]
+    [InlineData("var first = Interlocked.Exchange(ref _disposed, 1) switch { 0 => true, _ => false }; if (first) _lease.Dispose();")]
+    public Task Dispose_guarded_by_a_switch_on_an_interlocked_counter_is_not_reported(string guard) => Verify.VerifyAnalyzerAsync($$"""
+        using System;
+        using System.Threading;
+        using Prelude;
+
+        sealed class Borrowing : IDisposable
+        {
+            private readonly ConnectionLease _lease;
+            private int _disposed;
+
+            public Borrowing(LeasePool pool) => _lease = pool.GetConnection();
+
+            public void Dispose()
+            {
+                {{guard}}
+            }
+        }
+        """);
+
+    [Theory]
+    [InlineData("if (Interlocked.Exchange(ref _disposed, 1) switch { 0 => false, _ => true }) _lease.Dispose();")]
+    [InlineData("var again = Interlocked.Exchange(ref _disposed, 1) != 0; if (again) _lease.Dispose();")]
+    [InlineData("var first = Interlocked.Exchange(ref _disposed, 1) == 0; first = !first; if (first) _lease.Dispose();")]
+    public Task Dispose_that_releases_only_where_a_kept_or_switched_guard_means_a_later_call_is_reported(string guard) => Verify.VerifyAnalyzerAsync($$"""
+        using System;
+        using System.Threading;
+        using Prelude;
+
+        sealed class Borrowing : IDisposable
+        {
+            private readonly ConnectionLease {|#0:_lease|};
+            private int _disposed;
+
+            public Borrowing(LeasePool pool) => _lease = pool.GetConnection();
+
+            public void Dispose()
+            {
+                {{guard}}
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("Borrowing", "_lease", "Dispose does not release it on the path that leaves at line 14"));
+
+    [Fact]
+    public Task Dispose_that_releases_only_in_a_switch_case_the_first_call_does_not_take_is_reported() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using System.Threading;
+        using Prelude;
+
+        sealed class Borrowing : IDisposable
+        {
+            private readonly ConnectionLease {|#0:_lease|};
+            private int _disposed;
+
+            public Borrowing(LeasePool pool) => _lease = pool.GetConnection();
+
+            // The first call sees 0 and takes no case: the lease is never given back.
+            public void Dispose()
+            {
+                switch (Interlocked.Exchange(ref _disposed, 1))
+                {
+                    case 1:
+                        _lease.Dispose();
+                        break;
+                }
+            }
+        }
+        """,
+        Verify.Diagnostic().WithLocation(0).WithArguments("Borrowing", "_lease", "Dispose does not release it on the path that leaves at line 17"));
+
     [Fact]
     public Task Dispose_that_returns_on_a_count_that_the_first_call_can_reach_is_reported() => Verify.VerifyAnalyzerAsync("""
         using System;

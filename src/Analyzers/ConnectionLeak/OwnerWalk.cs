@@ -305,12 +305,11 @@ internal static class OwnerWalk
             case IInvocationOperation invocation when IsInterlockedGuard(invocation, out _):
                 // 'if (Interlocked.Exchange(ref _disposed, true)) return;'
                 return (true, outcome ? done : state);
-            case { } guard when guard is IBinaryOperation or IIsPatternOperation:
-                // 'Interlocked.Exchange(ref _disposed, 1) != 0', '... is not 0', 'Interlocked.Increment(ref _count) > 1': what
-                // the first call sees, and what every later call sees, each make the condition one way.
-                return CounterGuard(guard) is { } firstCallOutcome
-                    ? (true, outcome == firstCallOutcome ? state : done)
-                    : (false, null);
+            case { } guard when FirstCallOutcome(analysis, guard, depth: 0) is { } firstCallOutcome:
+                // 'Interlocked.Exchange(ref _disposed, 1) != 0', '... is not 0', 'Interlocked.Increment(ref _count) > 1', a
+                // 'switch' on such a value, a local that keeps such a test: what the first call sees, and what every
+                // later call sees, each make the condition one way.
+                return (true, outcome == firstCallOutcome ? state : done);
 
             default:
                 return (false, null);
@@ -322,9 +321,125 @@ internal static class OwnerWalk
     /// <c>Interlocked.CompareExchange(ref _state, 1, 0) is not 0</c>, <c>Interlocked.Increment(ref _disposeCount) &gt; 1</c>):
     /// the condition's value on the first call, when it tells the first call from every later one. The first call sees 0
     /// (Exchange, CompareExchange) or 1 (Increment); a later one sees the value stored, or a count from 2 up. Null when
-    /// it is no such test, or the test does not tell them apart.
+    /// it is no such test, or the test does not tell them apart. The guard's value may be the graph's capture of a
+    /// <c>switch</c> statement's or expression's value (<c>switch (Interlocked.Exchange(ref _disposed, 1)) { case 0: ... }</c>):
+    /// each case compares the capture, which stands for the one call it captured.
     /// </summary>
-    private static bool? CounterGuard(IOperation condition)
+    private static bool? FirstCallOutcome(LeakFlowAnalysis analysis, IOperation condition, int depth)
+    {
+        if (depth > 4)
+        {
+            return null;
+        }
+
+        switch (Captured(analysis, condition))
+        {
+            case IUnaryOperation { OperatorKind: UnaryOperatorKind.Not, OperatorMethod: null } not:
+                return !FirstCallOutcome(analysis, not.Operand, depth + 1);
+            case IInvocationOperation { Type.SpecialType: SpecialType.System_Boolean } invocation
+                when IsInterlockedGuard(invocation, out _) && invocation.Arguments[1].Value.ConstantValue.Value is true:
+                // 'Interlocked.Exchange(ref _disposed, true)': the first call sees false.
+                return false;
+            case IBinaryOperation binary:
+                return CounterGuard(analysis, binary);
+            case IIsPatternOperation isPattern:
+                return CounterGuard(analysis, isPattern);
+            case ILocalReferenceOperation { Local: { Type.SpecialType: SpecialType.System_Boolean } local }
+                when OnlyValue(analysis, local) is { } value:
+                // 'var first = Interlocked.Exchange(ref _disposed, 1) == 0; if (first) ...': the local keeps the test.
+                return FirstCallOutcome(analysis, value, depth + 1);
+            case IFlowCaptureReferenceOperation capture:
+                // 'Interlocked.Exchange(ref _disposed, 1) switch { 0 => true, _ => false }': the graph captures each arm's value.
+                return SwitchOutcome(analysis, capture);
+            default:
+                return null;
+        }
+    }
+
+    /// <summary>
+    /// The value on the first call of a switch expression on an Interlocked guard whose arms (without <c>when</c>) are
+    /// the constants <c>true</c> and <c>false</c>, read through the graph's capture of its result; null otherwise.
+    /// </summary>
+    private static bool? SwitchOutcome(LeakFlowAnalysis analysis, IFlowCaptureReferenceOperation capture)
+    {
+        if (analysis.Variables.AssignedCaptures.Contains(capture.Id)
+            || analysis.Facts.CapturedValues(capture.Id) is not { Count: > 1 } values
+            || values[0].Syntax.Parent is not SwitchExpressionArmSyntax { Parent: SwitchExpressionSyntax syntax }
+            || analysis.Graph.OriginalOperation.SemanticModel?.GetOperation(syntax, analysis.Context.CancellationToken) is not ISwitchExpressionOperation switchExpression
+            || TrackedVariables.Unwrap(switchExpression.Value) is not IInvocationOperation call
+            || CounterValues(call) is not var (first, later))
+        {
+            return null;
+        }
+
+        bool? Arm(long value)
+        {
+            foreach (var arm in switchExpression.Arms)
+            {
+                if (arm.Guard is not null || arm.Value.ConstantValue.Value is not bool result)
+                {
+                    return null;
+                }
+
+                switch (Matches(arm.Pattern, value))
+                {
+                    case true:
+                        return result;
+                    case null:
+                        return null;
+                }
+            }
+
+            return null;
+        }
+
+        if (Arm(first) is not { } onFirst)
+        {
+            return null;
+        }
+
+        return later.All(value => Arm(value) == !onFirst) ? onFirst : null;
+    }
+
+    /// <summary>
+    /// The one value <paramref name="local"/> is ever given in <paramref name="analysis"/>'s graph (its initializer),
+    /// when nothing else writes it (no other assignment, no <c>ref</c>/<c>out</c>, no lambda that mentions it).
+    /// </summary>
+    private static IOperation? OnlyValue(LeakFlowAnalysis analysis, ILocalSymbol local)
+    {
+        IOperation? only = null;
+        foreach (var block in analysis.Graph.Blocks)
+        {
+            foreach (var operation in block.Operations)
+            {
+                foreach (var node in operation.DescendantsAndSelf())
+                {
+                    switch (node)
+                    {
+                        case ISimpleAssignmentOperation { Target: ILocalReferenceOperation target } assignment
+                            when SymbolEqualityComparer.Default.Equals(target.Local, local):
+                            if (only is not null)
+                            {
+                                return null;
+                            }
+
+                            only = assignment.Value;
+                            break;
+                        case IAssignmentOperation { Target: ILocalReferenceOperation target }
+                            when SymbolEqualityComparer.Default.Equals(target.Local, local):
+                        case IArgumentOperation { Parameter.RefKind: not RefKind.None, Value: ILocalReferenceOperation byRef }
+                            when SymbolEqualityComparer.Default.Equals(byRef.Local, local):
+                        case IFlowAnonymousFunctionOperation:
+                            return null;
+                    }
+                }
+            }
+        }
+
+        return only;
+    }
+
+    private static bool? CounterGuard(LeakFlowAnalysis analysis, IOperation condition)
     {
         IInvocationOperation? call;
         Func<long, bool?> test;
@@ -332,8 +447,8 @@ internal static class OwnerWalk
         {
             case IBinaryOperation binary when Relation(binary.OperatorKind) is { } relation:
             {
-                var left = TrackedVariables.Unwrap(binary.LeftOperand);
-                var right = TrackedVariables.Unwrap(binary.RightOperand);
+                var left = Captured(analysis, binary.LeftOperand);
+                var right = Captured(analysis, binary.RightOperand);
                 if (left is IInvocationOperation l && Number(binary.RightOperand) is { } onRight)
                 {
                     (call, test) = (l, value => relation(value, onRight));
@@ -350,25 +465,14 @@ internal static class OwnerWalk
                 break;
             }
 
-            case IIsPatternOperation isPattern when TrackedVariables.Unwrap(isPattern.Value) is IInvocationOperation matched:
+            case IIsPatternOperation isPattern when Captured(analysis, isPattern.Value) is IInvocationOperation matched:
                 (call, test) = (matched, value => Matches(isPattern.Pattern, value));
                 break;
             default:
                 return null;
         }
 
-        long first;
-        long[] later;
-        if (IsInterlockedGuard(call, out _) && call.TargetMethod.Name is "Exchange" or "CompareExchange" && Number(call.Arguments[1].Value) is { } stored and not 0)
-        {
-            (first, later) = (0, new[] { stored });
-        }
-        else if (call.TargetMethod is { Name: "Increment", ContainingType: { Name: "Interlocked", ContainingNamespace.Name: "Threading" } }
-            && call.Arguments.Length == 1 && TrackedVariables.Unwrap(call.Arguments[0].Value) is IFieldReferenceOperation)
-        {
-            (first, later) = (1, new long[] { 2, 3, 4, 100, int.MaxValue });
-        }
-        else
+        if (CounterValues(call) is not var (first, later))
         {
             return null;
         }
@@ -387,6 +491,46 @@ internal static class OwnerWalk
         }
 
         return onFirst;
+    }
+
+    /// <summary>
+    /// What an Interlocked guard's call returns on the first call (0 for Exchange and CompareExchange, a count of 1 for
+    /// Increment) and some values it returns on later ones (the value stored, or a count from 2 up); null when it is no such call.
+    /// </summary>
+    private static (long First, long[] Later)? CounterValues(IInvocationOperation call)
+    {
+        if (IsInterlockedGuard(call, out _) && call.TargetMethod.Name is "Exchange" or "CompareExchange" && Number(call.Arguments[1].Value) is { } stored and not 0)
+        {
+            return (0, new[] { stored });
+        }
+
+        if (call.TargetMethod is { Name: "Increment", ContainingType: { Name: "Interlocked", ContainingNamespace.Name: "Threading" } }
+            && call.Arguments.Length == 1 && TrackedVariables.Unwrap(call.Arguments[0].Value) is IFieldReferenceOperation)
+        {
+            return (1, new long[] { 2, 3, 4, 100, int.MaxValue });
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// <paramref name="operation"/>, or the one value the graph captured when it is a capture that nothing assigns again
+    /// (the value a <c>switch</c> compares in each of its cases).
+    /// </summary>
+    private static IOperation? Captured(LeakFlowAnalysis analysis, IOperation operation)
+    {
+        var value = TrackedVariables.Unwrap(operation);
+        for (var depth = 0; depth < 4 && value is IFlowCaptureReferenceOperation capture; depth++)
+        {
+            if (analysis.Variables.AssignedCaptures.Contains(capture.Id) || analysis.Facts.CapturedValues(capture.Id) is not { Count: 1 } values)
+            {
+                return value;
+            }
+
+            value = TrackedVariables.Unwrap(values[0]);
+        }
+
+        return value;
     }
 
     private static Func<long, long, bool>? Relation(BinaryOperatorKind kind) => kind switch
@@ -417,6 +561,9 @@ internal static class OwnerWalk
                 return !Matches(negated.Pattern, value);
             case IBinaryPatternOperation binary when Matches(binary.LeftPattern, value) is { } left && Matches(binary.RightPattern, value) is { } right:
                 return binary.OperatorKind == BinaryOperatorKind.Or ? left || right : left && right;
+            case IDiscardPatternOperation:
+                // The '_' arm of a switch expression.
+                return true;
             default:
                 return null;
         }
