@@ -3189,6 +3189,41 @@ public sealed class ConnectionLeakAnalyzerTests
         }
         """);
 
+    [Theory]
+    [InlineData("{|#0:Task.Run(() => pool.GetConnection())|};", "Task.Run()")]
+    [InlineData("_ = {|#0:Task.Run(() => pool.GetConnectionAsync())|};", "Task.Run()")]
+    [InlineData("await {|#0:Task.Run(async () => await pool.GetConnectionAsync().ConfigureAwait(false))|};", "Task.Run()")]
+    [InlineData("{|#0:Task.Factory.StartNew(() => { return pool.GetConnection(); })|};", "TaskFactory.StartNew()")]
+    public Task Task_Run_whose_connection_result_is_dropped_is_reported(string statement, string started) => Verify.VerifyAnalyzerAsync($$"""
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            async Task M(Pool pool)
+            {
+                {{statement}}
+            }
+        }
+        """, Verify.Diagnostic().WithLocation(0).WithArguments($"The connection from {started}", "because the result is discarded"));
+
+    [Theory]
+    [InlineData("var conn = await Task.Run(() => pool.GetConnection()); try { conn.Execute(\"select 1\"); } finally { conn.Release(); }")]
+    [InlineData("var task = Task.Run(() => pool.GetConnection()); var conn = await task; conn.Release();")]
+    [InlineData("var conn = await Task.Run(() => { pool.GetConnection().Release(); return pool; }); _ = conn;")]
+    public Task Task_Run_whose_connection_result_is_released_is_not_reported(string statements) => Verify.VerifyAnalyzerAsync($$"""
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            async Task M(Pool pool)
+            {
+                {{statements}}
+            }
+        }
+        """);
+
     [Fact]
     public Task Leak_in_Parallel_ForEachAsync_body_is_reported() => Verify.VerifyAnalyzerAsync("""
         using System.Collections.Generic;

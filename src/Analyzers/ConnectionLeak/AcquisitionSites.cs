@@ -6,6 +6,7 @@ using System.Collections.Generic;
 using System.Linq;
 using System.Threading;
 using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
 using Microsoft.CodeAnalysis.FlowAnalysis;
 using Microsoft.CodeAnalysis.Operations;
 
@@ -168,6 +169,13 @@ internal static class AcquisitionSites
             return;
         }
 
+        if (RunsAnAcquisition(invocation, context) is { } run && CreateSite(invocation, AcquisitionKind.Returned, run, origins) is { } started)
+        {
+            // 'Task.Run(() => pool.GetConnection())': the task's result is the connection, as for 'OpenConnectionAsync()'.
+            sites.Add(started);
+            return;
+        }
+
         if (OwnershipMoves.DapperOpensForReader(invocation, origins, context) is { } connection
             && CreateSite(invocation, AcquisitionKind.Returned, summarized: null, origins) is { } reader)
         {
@@ -182,6 +190,60 @@ internal static class AcquisitionSites
                 sites.Add(enumerator);
             }
         }
+    }
+
+    /// <summary>
+    /// How to name <c>Task.Run(...)</c> or <c>TaskFactory.StartNew(...)</c> when the lambda it runs only hands back a fresh
+    /// acquisition (<c>() =&gt; pool.GetConnection()</c>, <c>async () =&gt; await dataSource.OpenConnectionAsync()</c>, a
+    /// block whose one statement returns one, through <c>ConfigureAwait</c> and <c>AsTask</c>): the task's result is then a connection nobody else releases. Null otherwise.
+    /// </summary>
+    private static string? RunsAnAcquisition(IInvocationOperation invocation, FlowContext context)
+    {
+        var method = invocation.TargetMethod;
+        if (method is not { Name: "Run" or "StartNew", ReturnType: INamedTypeSymbol { Name: "Task", TypeArguments.Length: 1 } }
+            || method.ContainingType is not { Name: "Task" or "TaskFactory", ContainingNamespace: { Name: "Tasks", ContainingNamespace.Name: "Threading" } }
+            || invocation.Arguments.Length == 0)
+        {
+            return null;
+        }
+
+        var work = TrackedVariables.Unwrap(invocation.Arguments[0].Value);
+        while (work is IDelegateCreationOperation creation)
+        {
+            work = TrackedVariables.Unwrap(creation.Target);
+        }
+
+        if (work is not IFlowAnonymousFunctionOperation { Syntax: AnonymousFunctionExpressionSyntax lambda })
+        {
+            return null;
+        }
+
+        var returned = lambda switch
+        {
+            { ExpressionBody: { } body } => body,
+            { Block.Statements: { Count: 1 } statements } when statements[0] is ReturnStatementSyntax { Expression: { } value } => value,
+            _ => null,
+        };
+        while (returned is ParenthesizedExpressionSyntax or AwaitExpressionSyntax
+            || returned is InvocationExpressionSyntax { Expression: MemberAccessExpressionSyntax { Name.Identifier.ValueText: "ConfigureAwait" or "AsTask" } })
+        {
+            returned = returned switch
+            {
+                ParenthesizedExpressionSyntax parenthesized => parenthesized.Expression,
+                AwaitExpressionSyntax awaited => awaited.Expression,
+                InvocationExpressionSyntax { Expression: MemberAccessExpressionSyntax configured } => configured.Expression,
+                _ => null,
+            };
+        }
+
+        if (returned is null || context.Summaries.ModelOf(returned.SyntaxTree).GetOperation(returned, context.CancellationToken) is not IInvocationOperation acquiring)
+        {
+            return null;
+        }
+
+        var acquires = context.Rules.Classify(acquiring, context.Names) is AcquisitionKind.Returned
+            || context.Rules.IsInSource(acquiring.TargetMethod) && context.Summaries.Of(acquiring.TargetMethod, context.CancellationToken).ReturnsAcquisition;
+        return acquires ? $"{method.ContainingType.Name}.{method.Name}()" : null;
     }
 
     /// <summary>

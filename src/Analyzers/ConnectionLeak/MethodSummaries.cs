@@ -317,6 +317,12 @@ internal sealed class MethodSummaries
         return null;
     }
 
+    /// <summary>The compilation's semantic model of <paramref name="tree"/> (the operations of a graph carry none).</summary>
+    public SemanticModel ModelOf(SyntaxTree tree) =>
+#pragma warning disable RS1030 // Do not invoke Compilation.GetSemanticModel() method within a diagnostic analyzer
+        _compilation.GetSemanticModel(tree);
+#pragma warning restore RS1030
+
     /// <summary>The control-flow graph of a method of this compilation, and the names in effect for its file.</summary>
     public (ControlFlowGraph Graph, NameConfiguration Names)? GraphOf(IMethodSymbol method, CancellationToken cancellationToken)
     {
