@@ -267,7 +267,7 @@ internal sealed class LeakFlowAnalysis
         var steps = 0;
         while (_work.Count > 0 && !GaveUp)
         {
-            if (++steps > MaxSteps)
+            if (++steps > MaxSteps || --Context.StepsLeft < 0)
             {
                 _gaveUp = true;
                 _stepLimitReached = true;
@@ -280,8 +280,24 @@ internal sealed class LeakFlowAnalysis
             }
 
             var item = _work.Dequeue();
-            ProcessBlock(item);
+            try
+            {
+                ProcessBlock(item);
+            }
+            catch (InsufficientExecutionStackException)
+            {
+                // Nested too deep for the thread's stack (see OperationTransfer.MaxDepth): not checked, as at the step limit.
+                StopAtDepthLimit();
+            }
         }
+    }
+
+    /// <summary>An operation nested deeper than the walk follows: the acquisition is not checked, as at the step limit.</summary>
+    public void StopAtDepthLimit()
+    {
+        _gaveUp = true;
+        _stepLimitReached = true;
+        PathEnded = true;
     }
 
     /// <summary>Queues <paramref name="block"/> with the finally frames around it and the path's state, unless that position was seen.</summary>

@@ -36,8 +36,39 @@ internal sealed class OperationTransfer
     public static bool IsArray(IOperation? operation) =>
         TrackedVariables.Unwrap(operation) is IArrayCreationOperation || IsCollectionExpression(TrackedVariables.Unwrap(operation));
 
+    /// <summary>
+    /// How deep <see cref="Evaluate"/> goes into one operation tree. An expression nested deeper (a sum or string
+    /// concatenation of hundreds of terms, a chain of hundreds of calls, as generated code writes them) stops the walk
+    /// as the step limit does: the acquisition is not checked, and TDG006 says so, rather than the compiler's stack overflowing.
+    /// </summary>
+    internal const int MaxDepth = 250;
+
+    private int _depth;
+
     /// <summary>Evaluates <paramref name="operation"/>; returns whether its value is the followed resource.</summary>
     public bool Evaluate(IOperation? operation)
+    {
+        if (_depth >= MaxDepth)
+        {
+            _analysis.StopAtDepthLimit();
+            return false;
+        }
+
+        // A backstop for whatever else recurses below: throws InsufficientExecutionStackException, which the walk turns
+        // into the same stop, before the stack is gone.
+        System.Runtime.CompilerServices.RuntimeHelpers.EnsureSufficientExecutionStack();
+        _depth++;
+        try
+        {
+            return EvaluateOperation(operation);
+        }
+        finally
+        {
+            _depth--;
+        }
+    }
+
+    private bool EvaluateOperation(IOperation? operation)
     {
         if (operation is null || _analysis.PathEnded)
         {
