@@ -3224,6 +3224,25 @@ public sealed class ConnectionLeakAnalyzerTests
         }
         """);
 
+    [Theory]
+    [InlineData("Conn c = {|#0:s.OpenConnection()|}; return c.ServerThread;", "'c'", "on the path that returns at line 9")]
+    [InlineData("lock (gate) { var c = {|#0:s.OpenConnection()|}; c.Ping(); } return 0;", "'c'", "on the path that returns at line 9")]
+    [InlineData("var c = k switch { 0 => {|#0:s.OpenConnection()|}, _ => throw new ArgumentException() }; c.Ping(); return 0;", "The result of 'OpenConnection'", "on the path that returns at line 9")]
+    [InlineData("var c = {|#0:s.OpenConnection()|}; opened(c); return 0;", "'c'", "on the path that returns at line 9")]
+    public Task Leak_written_with_an_alias_a_lock_object_a_switch_expression_or_an_event_is_reported(string body, string subject, string path) =>
+        Verify.VerifyAnalyzerAsync($$"""
+        using System;
+        using System.Threading;
+        using Conn = MySqlConnector.MySqlConnection;
+        using Source = MySqlConnector.MySqlDataSource;
+
+        class C
+        {
+            event Action<Conn> opened = _ => { };
+            int M(Source s, Lock gate, int k) { {{body}} }
+        }
+        """, Verify.Diagnostic().WithLocation(0).WithArguments(subject, path));
+
     [Fact]
     public Task Leak_in_Parallel_ForEachAsync_body_is_reported() => Verify.VerifyAnalyzerAsync("""
         using System.Collections.Generic;
