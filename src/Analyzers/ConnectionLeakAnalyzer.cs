@@ -148,6 +148,14 @@ public sealed class ConnectionLeakAnalyzer : DiagnosticAnalyzer
             }
         }
 
+        if (lambdas.Count > 0)
+        {
+            foreach (var (acquisition, loop) in ParallelLocalState.Forgotten(graph, flow))
+            {
+                context.ReportDiagnostic(LeakDiagnostics.CreateForgottenByLocalFinally(acquisition, loop));
+            }
+        }
+
         foreach (var lambda in lambdas)
         {
             notChecked += AnalyzeGraph(context, graph.GetAnonymousFunctionControlFlowGraph(lambda, context.CancellationToken), flow);

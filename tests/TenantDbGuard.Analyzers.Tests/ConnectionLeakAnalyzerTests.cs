@@ -3243,6 +3243,43 @@ public sealed class ConnectionLeakAnalyzerTests
         }
         """, Verify.Diagnostic().WithLocation(0).WithArguments(subject, path));
 
+    [Theory]
+    [InlineData("Parallel.ForEach(ids, () => {|#0:pool.GetConnection()|}, (id, state, conn) => { conn.Execute(\"select 1\"); return conn; }, conn => { });", "Parallel.ForEach")]
+    [InlineData("Parallel.For(0, 10, () => {|#0:pool.GetConnection()|}, (i, state, conn) => conn, conn => conn.Execute(\"select 2\"));", "Parallel.For")]
+    [InlineData("Parallel.ForEach(ids, () => { return {|#0:pool.GetConnection()|}; }, (id, state, conn) => conn, conn => { if (ids.Count > 1) conn.Release(); });", "Parallel.ForEach")]
+    public Task Parallel_loop_whose_localFinally_does_not_release_what_localInit_acquired_is_reported(string loop, string name) => Verify.VerifyAnalyzerAsync($$"""
+        using System.Collections.Generic;
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool, List<int> ids)
+            {
+                {{loop}}
+            }
+        }
+        """, Verify.Diagnostic().WithLocation(0).WithArguments("The result of 'GetConnection'", $"by the localFinally of {name}, which receives it from localInit"));
+
+    [Theory]
+    [InlineData("Parallel.ForEach(ids, () => pool.GetConnection(), (id, state, conn) => { conn.Execute(\"select 1\"); return conn; }, conn => conn.Release());")]
+    [InlineData("Parallel.For(0, 10, () => pool.GetConnection(), (i, state, conn) => conn, conn => { try { conn.Execute(\"select 2\"); } finally { conn.Release(); } });")]
+    [InlineData("Parallel.ForEach(ids, () => pool.GetConnection(), (id, state, conn) => conn, Finish); static void Finish(PooledConnection conn) { }")]
+    [InlineData("Parallel.ForEach(ids, () => 0, (id, state, count) => count + 1, count => pool.GetConnection().Release());")]
+    public Task Parallel_loop_whose_localFinally_releases_what_localInit_acquired_is_not_reported(string loop) => Verify.VerifyAnalyzerAsync($$"""
+        using System.Collections.Generic;
+        using System.Threading.Tasks;
+        using Prelude;
+
+        class C
+        {
+            void M(Pool pool, List<int> ids)
+            {
+                {{loop}}
+            }
+        }
+        """);
+
     [Fact]
     public Task Leak_in_Parallel_ForEachAsync_body_is_reported() => Verify.VerifyAnalyzerAsync("""
         using System.Collections.Generic;

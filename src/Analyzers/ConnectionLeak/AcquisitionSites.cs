@@ -207,7 +207,17 @@ internal static class AcquisitionSites
             return null;
         }
 
-        var work = TrackedVariables.Unwrap(invocation.Arguments[0].Value);
+        return ReturnedAcquisition(invocation.Arguments[0].Value, context) is null ? null : $"{method.ContainingType.Name}.{method.Name}()";
+    }
+
+    /// <summary>
+    /// The acquisition a lambda given as <paramref name="delegateValue"/> only hands back (<c>() =&gt; pool.GetConnection()</c>,
+    /// <c>async () =&gt; await dataSource.OpenConnectionAsync()</c>, a block whose one statement returns one, through
+    /// <c>ConfigureAwait</c> and <c>AsTask</c>); null for any other value.
+    /// </summary>
+    public static IInvocationOperation? ReturnedAcquisition(IOperation delegateValue, FlowContext context)
+    {
+        var work = TrackedVariables.Unwrap(delegateValue);
         while (work is IDelegateCreationOperation creation)
         {
             work = TrackedVariables.Unwrap(creation.Target);
@@ -243,7 +253,7 @@ internal static class AcquisitionSites
 
         var acquires = context.Rules.Classify(acquiring, context.Names) is AcquisitionKind.Returned
             || context.Rules.IsInSource(acquiring.TargetMethod) && context.Summaries.Of(acquiring.TargetMethod, context.CancellationToken).ReturnsAcquisition;
-        return acquires ? $"{method.ContainingType.Name}.{method.Name}()" : null;
+        return acquires ? acquiring : null;
     }
 
     /// <summary>

@@ -6,6 +6,7 @@ using System.Linq;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
+using Microsoft.CodeAnalysis.Operations;
 
 namespace TenantDbGuard.Analyzers.ConnectionLeak;
 
@@ -38,6 +39,26 @@ internal static class LeakDiagnostics
             new KeyValuePair<string, string?>(ConnectionLeakProperties.HandsOff, handsOff ? "true" : "false"),
         });
         return Diagnostic.Create(Descriptors.ConnectionNotReleased, syntax.GetLocation(), properties, subject, path);
+    }
+
+    /// <summary>
+    /// A connection a <c>Parallel</c> loop's <c>localInit</c> acquires and its <c>localFinally</c> does not release. It is
+    /// handed on (to the loop's body), so a fix may only release it on failure: the release belongs in <c>localFinally</c>.
+    /// </summary>
+    public static Diagnostic CreateForgottenByLocalFinally(IInvocationOperation acquisition, string loop)
+    {
+        var properties = ImmutableDictionary.CreateRange(new[]
+        {
+            new KeyValuePair<string, string?>(ConnectionLeakProperties.Kind, AcquisitionKind.Returned.ToString()),
+            new KeyValuePair<string, string?>(ConnectionLeakProperties.Reason, LeakReason.Returns.ToString()),
+            new KeyValuePair<string, string?>(ConnectionLeakProperties.HandsOff, "true"),
+        });
+        return Diagnostic.Create(
+            Descriptors.ConnectionNotReleased,
+            acquisition.Syntax.GetLocation(),
+            properties,
+            $"The result of '{acquisition.TargetMethod.Name}'",
+            $"by the localFinally of {loop}, which receives it from localInit");
     }
 
     public static Diagnostic Create(AcquisitionSite site, Misuse misuse)
