@@ -171,7 +171,8 @@ internal static class AcquisitionSites
 
         if (RunsAnAcquisition(invocation, context) is { } run && CreateSite(invocation, AcquisitionKind.Returned, run, origins) is { } started)
         {
-            // 'Task.Run(() => pool.GetConnection())': the task's result is the connection, as for 'OpenConnectionAsync()'.
+            // 'Task.Run(() => pool.GetConnection())': the task's result is the connection, as for
+            // 'OpenConnectionAsync()'.
             sites.Add(started);
             return;
         }
@@ -193,9 +194,12 @@ internal static class AcquisitionSites
     }
 
     /// <summary>
-    /// How to name <c>Task.Run(...)</c> or <c>TaskFactory.StartNew(...)</c> when the lambda it runs only hands back a fresh
-    /// acquisition (<c>() =&gt; pool.GetConnection()</c>, <c>async () =&gt; await dataSource.OpenConnectionAsync()</c>, a
-    /// block whose one statement returns one, through <c>ConfigureAwait</c> and <c>AsTask</c>): the task's result is then a connection nobody else releases. Null otherwise.
+    /// How to name <c>Task.Run(...)</c> or <c>TaskFactory.StartNew(...)</c> when the lambda it runs only hands back a
+    /// fresh
+    /// acquisition (<c>() =&gt; pool.GetConnection()</c>, <c>async () =&gt; await dataSource.OpenConnectionAsync()</c>,
+    /// a
+    /// block whose one statement returns one, through <c>ConfigureAwait</c> and <c>AsTask</c>): the task's result is
+    /// then a connection nobody else releases. Null otherwise.
     /// </summary>
     private static string? RunsAnAcquisition(IInvocationOperation invocation, FlowContext context)
     {
@@ -211,7 +215,8 @@ internal static class AcquisitionSites
     }
 
     /// <summary>
-    /// The acquisition a lambda given as <paramref name="delegateValue"/> only hands back (<c>() =&gt; pool.GetConnection()</c>,
+    /// The acquisition a lambda given as <paramref name="delegateValue"/> only hands back (<c>() =&gt;
+    /// pool.GetConnection()</c>,
     /// <c>async () =&gt; await dataSource.OpenConnectionAsync()</c>, a block whose one statement returns one, through
     /// <c>ConfigureAwait</c> and <c>AsTask</c>); null for any other value.
     /// </summary>

@@ -29,7 +29,8 @@ internal sealed class FlowContext
     /// <summary>
     /// How many steps all the walks made with this context may still take together. Each walk stops at its own limit;
     /// this one bounds a member with hundreds of acquisitions, each walked over the whole member (300 nested
-    /// <c>using</c> blocks took 30 s): once it is spent, the acquisitions not yet walked are not checked, and TDG006 says so.
+    /// <c>using</c> blocks took 30 s): once it is spent, the acquisitions not yet walked are not checked, and TDG006
+    /// says so.
     /// </summary>
     public int StepsLeft { get; set; } = MemberStepBudget;
 

@@ -286,13 +286,15 @@ internal sealed class LeakFlowAnalysis
             }
             catch (InsufficientExecutionStackException)
             {
-                // Nested too deep for the thread's stack (see OperationTransfer.MaxDepth): not checked, as at the step limit.
+                // Nested too deep for the thread's stack (see OperationTransfer.MaxDepth): not checked, as at the step
+                // limit.
                 StopAtDepthLimit();
             }
         }
     }
 
-    /// <summary>An operation nested deeper than the walk follows: the acquisition is not checked, as at the step limit.</summary>
+    /// <summary>An operation nested deeper than the walk follows: the acquisition is not checked, as at the step
+    /// limit.</summary>
     public void StopAtDepthLimit()
     {
         _gaveUp = true;

@@ -317,7 +317,8 @@ internal sealed class MethodSummaries
         return null;
     }
 
-    /// <summary>The compilation's semantic model of <paramref name="tree"/> (the operations of a graph carry none).</summary>
+    /// <summary>The compilation's semantic model of <paramref name="tree"/> (the operations of a graph carry
+    /// none).</summary>
     public SemanticModel ModelOf(SyntaxTree tree) =>
 #pragma warning disable RS1030 // Do not invoke Compilation.GetSemanticModel() method within a diagnostic analyzer
         _compilation.GetSemanticModel(tree);

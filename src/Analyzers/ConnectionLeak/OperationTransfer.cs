@@ -39,7 +39,8 @@ internal sealed class OperationTransfer
     /// <summary>
     /// How deep <see cref="Evaluate"/> goes into one operation tree. An expression nested deeper (a sum or string
     /// concatenation of hundreds of terms, a chain of hundreds of calls, as generated code writes them) stops the walk
-    /// as the step limit does: the acquisition is not checked, and TDG006 says so, rather than the compiler's stack overflowing.
+    /// as the step limit does: the acquisition is not checked, and TDG006 says so, rather than the compiler's stack
+    /// overflowing.
     /// </summary>
     internal const int MaxDepth = 250;
 

@@ -306,8 +306,8 @@ internal static class OwnerWalk
                 // 'if (Interlocked.Exchange(ref _disposed, true)) return;'
                 return (true, outcome ? done : state);
             case { } guard when FirstCallOutcome(analysis, guard, depth: 0) is { } firstCallOutcome:
-                // 'Interlocked.Exchange(ref _disposed, 1) != 0', '... is not 0', 'Interlocked.Increment(ref _count) > 1', a
-                // 'switch' on such a value, a local that keeps such a test: what the first call sees, and what every
+                // 'Interlocked.Exchange(ref _disposed, 1) != 0', '... is not 0', 'Interlocked.Increment(ref _count) > 1',
+                // a 'switch' on such a value, a local that keeps such a test: what the first call sees, and what every
                 // later call sees, each make the condition one way.
                 return (true, outcome == firstCallOutcome ? state : done);
 
@@ -322,8 +322,9 @@ internal static class OwnerWalk
     /// the condition's value on the first call, when it tells the first call from every later one. The first call sees 0
     /// (Exchange, CompareExchange) or 1 (Increment); a later one sees the value stored, or a count from 2 up. Null when
     /// it is no such test, or the test does not tell them apart. The guard's value may be the graph's capture of a
-    /// <c>switch</c> statement's or expression's value (<c>switch (Interlocked.Exchange(ref _disposed, 1)) { case 0: ... }</c>):
-    /// each case compares the capture, which stands for the one call it captured.
+    /// <c>switch</c> statement's or expression's value
+    /// (<c>switch (Interlocked.Exchange(ref _disposed, 1)) { case 0: ... }</c>): each case compares the capture, which
+    /// stands for the one call it captured.
     /// </summary>
     private static bool? FirstCallOutcome(LeakFlowAnalysis analysis, IOperation condition, int depth)
     {
@@ -349,7 +350,8 @@ internal static class OwnerWalk
                 // 'var first = Interlocked.Exchange(ref _disposed, 1) == 0; if (first) ...': the local keeps the test.
                 return FirstCallOutcome(analysis, value, depth + 1);
             case IFlowCaptureReferenceOperation capture:
-                // 'Interlocked.Exchange(ref _disposed, 1) switch { 0 => true, _ => false }': the graph captures each arm's value.
+                // 'Interlocked.Exchange(ref _disposed, 1) switch { 0 => true, _ => false }': the graph captures each
+                // arm's value.
                 return SwitchOutcome(analysis, capture);
             default:
                 return null;
@@ -495,7 +497,8 @@ internal static class OwnerWalk
 
     /// <summary>
     /// What an Interlocked guard's call returns on the first call (0 for Exchange and CompareExchange, a count of 1 for
-    /// Increment) and some values it returns on later ones (the value stored, or a count from 2 up); null when it is no such call.
+    /// Increment) and some values it returns on later ones (the value stored, or a count from 2 up); null when it is no
+    /// such call.
     /// </summary>
     private static (long First, long[] Later)? CounterValues(IInvocationOperation call)
     {
@@ -514,7 +517,8 @@ internal static class OwnerWalk
     }
 
     /// <summary>
-    /// <paramref name="operation"/>, or the one value the graph captured when it is a capture that nothing assigns again
+    /// <paramref name="operation"/>, or the one value the graph captured when it is a capture that nothing assigns
+    /// again
     /// (the value a <c>switch</c> compares in each of its cases).
     /// </summary>
     private static IOperation? Captured(LeakFlowAnalysis analysis, IOperation operation)

@@ -1,6 +1,8 @@
-// Parallel.For and Parallel.ForEach with thread-local state: 'localInit' runs once per worker and its value is handed to
+// Parallel.For and Parallel.ForEach with thread-local state: 'localInit' runs once per worker and its value is handed
+// to
 // each body call and then to 'localFinally'. A 'localInit' that only hands back a fresh acquisition gives each worker a
-// connection that only 'localFinally' can release; one that does not release its argument leaks a connection per worker.
+// connection that only 'localFinally' can release; one that does not release its argument leaks a connection per
+// worker.
 using System.Collections.Generic;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.FlowAnalysis;
@@ -8,7 +10,8 @@ using Microsoft.CodeAnalysis.Operations;
 
 namespace TenantDbGuard.Analyzers.ConnectionLeak;
 
-/// <summary>Finds the <c>Parallel</c> loops of a graph whose <c>localFinally</c> forgets the connection <c>localInit</c> acquired.</summary>
+/// <summary>Finds the <c>Parallel</c> loops of a graph whose <c>localFinally</c> forgets the connection
+/// <c>localInit</c> acquired.</summary>
 internal static class ParallelLocalState
 {
     /// <summary>
@@ -50,7 +53,8 @@ internal static class ParallelLocalState
         return null;
     }
 
-    /// <summary>Does the <c>localFinally</c> lambda <paramref name="final"/> leave its argument unreleased on some normal path?</summary>
+    /// <summary>Does the <c>localFinally</c> lambda <paramref name="final"/> leave its argument unreleased on some
+    /// normal path?</summary>
     private static bool Forgets(ControlFlowGraph graph, IOperation final, FlowContext context)
     {
         var target = TrackedVariables.Unwrap(final);
