@@ -195,11 +195,9 @@ internal static class AcquisitionSites
 
     /// <summary>
     /// How to name <c>Task.Run(...)</c> or <c>TaskFactory.StartNew(...)</c> when the lambda it runs only hands back a
-    /// fresh
-    /// acquisition (<c>() =&gt; pool.GetConnection()</c>, <c>async () =&gt; await dataSource.OpenConnectionAsync()</c>,
-    /// a
-    /// block whose one statement returns one, through <c>ConfigureAwait</c> and <c>AsTask</c>): the task's result is
-    /// then a connection nobody else releases. Null otherwise.
+    /// fresh acquisition (<c>() =&gt; pool.GetConnection()</c>, <c>async () =&gt; await
+    /// dataSource.OpenConnectionAsync()</c>, a block whose one statement returns one, through <c>ConfigureAwait</c> and
+    /// <c>AsTask</c>): the task's result is then a connection nobody else releases. Null otherwise.
     /// </summary>
     private static string? RunsAnAcquisition(IInvocationOperation invocation, FlowContext context)
     {
@@ -216,9 +214,8 @@ internal static class AcquisitionSites
 
     /// <summary>
     /// The acquisition a lambda given as <paramref name="delegateValue"/> only hands back (<c>() =&gt;
-    /// pool.GetConnection()</c>,
-    /// <c>async () =&gt; await dataSource.OpenConnectionAsync()</c>, a block whose one statement returns one, through
-    /// <c>ConfigureAwait</c> and <c>AsTask</c>); null for any other value.
+    /// pool.GetConnection()</c>, <c>async () =&gt; await dataSource.OpenConnectionAsync()</c>, a block whose one
+    /// statement returns one, through <c>ConfigureAwait</c> and <c>AsTask</c>); null for any other value.
     /// </summary>
     public static IInvocationOperation? ReturnedAcquisition(IOperation delegateValue, FlowContext context)
     {

@@ -43,8 +43,7 @@ internal static class LeakDiagnostics
 
     /// <summary>
     /// A connection a <c>Parallel</c> loop's <c>localInit</c> acquires and its <c>localFinally</c> does not release. It
-    /// is
-    /// handed on (to the loop's body), so a fix may only release it on failure: the release belongs in
+    /// is handed on (to the loop's body), so a fix may only release it on failure: the release belongs in
     /// <c>localFinally</c>.
     /// </summary>
     public static Diagnostic CreateForgottenByLocalFinally(IInvocationOperation acquisition, string loop)

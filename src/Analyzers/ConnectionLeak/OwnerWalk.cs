@@ -518,8 +518,7 @@ internal static class OwnerWalk
 
     /// <summary>
     /// <paramref name="operation"/>, or the one value the graph captured when it is a capture that nothing assigns
-    /// again
-    /// (the value a <c>switch</c> compares in each of its cases).
+    /// again (the value a <c>switch</c> compares in each of its cases).
     /// </summary>
     private static IOperation? Captured(LeakFlowAnalysis analysis, IOperation operation)
     {

@@ -1,8 +1,7 @@
 // Parallel.For and Parallel.ForEach with thread-local state: 'localInit' runs once per worker and its value is handed
-// to
-// each body call and then to 'localFinally'. A 'localInit' that only hands back a fresh acquisition gives each worker a
-// connection that only 'localFinally' can release; one that does not release its argument leaks a connection per
-// worker.
+// to each body call and then to 'localFinally'. A 'localInit' that only hands back a fresh acquisition gives each
+// worker a connection that only 'localFinally' can release; one that does not release its argument leaks a connection
+// per worker.
 using System.Collections.Generic;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.FlowAnalysis;
