@@ -26,6 +26,27 @@ public sealed class MariaDbServerTests(MariaDbFixture fixture, ITestOutputHelper
     }
 
     [Fact]
+    public async Task Sessions_left_behind_fail_the_settle_wait_that_finds_them_and_are_killed_for_the_next_test()
+    {
+        // Held outside MySqlConnector's pools, as a runtime that a failed test never disposed holds its sessions.
+        var left = new MySqlConnection(Server.GetAppConnectionString() + ";Pooling=false");
+        await left.OpenAsync();
+        var id = left.ServerThread;
+        try
+        {
+            var failure = await Assert.ThrowsAnyAsync<Xunit.Sdk.XunitException>(() => Server.WaitForAppConnectionsAsync());
+
+            Assert.Contains($"{id} ", failure.Message);
+            await Server.WaitForAppConnectionsAsync();
+            Assert.NotNull(await Record.ExceptionAsync(() => left.ExecuteScalarAsync<int>("SELECT 1")));
+        }
+        finally
+        {
+            await left.DisposeAsync();
+        }
+    }
+
+    [Fact]
     public async Task Runs_with_the_max_connections_it_was_started_with()
     {
         await using var connection = await Server.OpenConnectionAsync();

@@ -115,6 +115,8 @@ public static class RuntimeTestExtensions
     /// Clears MySqlConnector's own pools (other tests keep pooled application connections), collects the leases other
     /// tests leak on purpose (their connections close when the runtime reclaims them), and waits until the server sees
     /// at most <paramref name="atMost"/> connections of the application account, so that a test can count its own.
+    /// Sessions still there after the wait are listed in the failure and killed, so that what one test left behind
+    /// fails that test only, not every test after it on the shared server.
     /// </summary>
     public static async Task WaitForAppConnectionsAsync(this MariaDbServer server, int atMost = 0)
     {
@@ -127,7 +129,14 @@ public static class RuntimeTestExtensions
         {
             if (stopwatch.Elapsed > SettleTimeout)
             {
-                Assert.Fail($"The server still sees {count} connections of {MariaDbServer.AppUser} after {SettleTimeout.TotalSeconds} s; expected at most {atMost}.");
+                var sessions = await server.ListSessionsAsync();
+                foreach (var session in sessions)
+                {
+                    // Each line starts with the session's id; one that ended meanwhile is no error.
+                    await Record.ExceptionAsync(() => server.ExecuteAsync($"KILL {session.Split(' ')[0]}"));
+                }
+
+                Assert.Fail($"The server still sees {count} connections of {MariaDbServer.AppUser} after {SettleTimeout.TotalSeconds} s; expected at most {atMost}. Killed so that later tests start clean: {string.Join("; ", sessions)}.");
             }
 
             await Task.Delay(20);
